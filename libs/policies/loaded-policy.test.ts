@@ -1,0 +1,227 @@
+/** LoadedPolicy against the committed refund-risk bundle: metadata, each signal, cap, bands, reuse, refusals. */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DomainError } from '../errors/index.js';
+import { LoadedPolicy } from './index.js';
+
+const ENTRYPOINT = 'refund/risk/assessment';
+const bundleBytes = readFileSync(new URL('../../policies/bundles/refund-risk/1.0.0.tar.gz', import.meta.url));
+
+interface Signal {
+  code: string;
+  fired: boolean;
+  weight: number;
+  fact: string;
+  operator: string;
+  threshold: unknown;
+  value: unknown;
+}
+interface Reason {
+  code: string;
+  effect: string;
+  rule: string;
+  message: string;
+}
+interface Assessment {
+  score: number;
+  band: string;
+  signals: Signal[];
+  reasons: Reason[];
+}
+
+/** Fires nothing: every fact sits just on the quiet side of its threshold (same as the Rego tests). */
+function baseCase() {
+  return {
+    refundId: 'rf_1',
+    orderId: 'ord_1',
+    customerId: 'cus_1',
+    requestedAmount: 20000,
+    currency: 'EUR',
+    reasonCode: 'DAMAGED',
+    channel: 'web',
+    requestedAt: '2025-03-01T10:00:00Z',
+    order: {
+      placedAt: '2025-02-01T10:00:00Z',
+      deliveredAt: null,
+      capturedAmount: 30000,
+      refundedAmount: 0,
+      items: [{ sku: 'SKU-1', amount: 30000, finalSale: false, category: 'apparel' }],
+    },
+    customer: { accountAgeDays: 14, refundCount30d: 2, goodwillRefunds12m: 0, priorChargebacks: 0 },
+    payment: { tender: 'card', cardExpired: false },
+    returnStatus: 'received',
+    disputeOpen: false,
+    signals: { ipRisk: 'medium', deviceAccounts: 2 } as { ipRisk: string; deviceAccounts?: number },
+  };
+}
+type Case = ReturnType<typeof baseCase>;
+
+function withPatch(patch: { amount?: number; customer?: Partial<Case['customer']>; signals?: Partial<Case['signals']> }): Case {
+  const c = baseCase();
+  if (patch.amount !== undefined) c.requestedAmount = patch.amount;
+  Object.assign(c.customer, patch.customer);
+  Object.assign(c.signals, patch.signals);
+  return c;
+}
+
+const allFire = withPatch({
+  amount: 20001,
+  customer: { accountAgeDays: 13, refundCount30d: 3, priorChargebacks: 1 },
+  signals: { ipRisk: 'high', deviceAccounts: 3 },
+});
+
+const SIGNAL_ORDER = ['REFUND_VELOCITY_HIGH', 'HIGH_AMOUNT', 'NEW_ACCOUNT', 'PRIOR_CHARGEBACK', 'IP_RISK_HIGH', 'DEVICE_SHARED'];
+
+let policy: LoadedPolicy;
+const assess = (input: unknown): Assessment => policy.evaluate(ENTRYPOINT, input) as Assessment;
+const signal = (result: Assessment, code: string): Signal | undefined => result.signals.find((s) => s.code === code);
+
+beforeAll(async () => {
+  policy = await LoadedPolicy.load(bundleBytes, { expectName: 'refund-risk', expectVersion: '1.0.0' });
+});
+
+describe('LoadedPolicy metadata', () => {
+  it('names the bundle from its manifest and hashes the exact bytes', () => {
+    expect(policy.name).toBe('refund-risk');
+    expect(policy.version).toBe('1.0.0');
+    expect(policy.ref).toBe('refund-risk@1.0.0');
+    expect(policy.sha256).toBe(createHash('sha256').update(bundleBytes).digest('hex'));
+    expect(policy.entrypoints).toEqual([ENTRYPOINT]);
+    expect(policy.manifest.revision).toBe('1.0.0');
+  });
+
+  it('exposes data.json frozen, since the Wasm instance holds its own copy', () => {
+    const data = policy.data as { refund_risk: { score_cap: number; signals: Record<string, object> } };
+    expect(data.refund_risk.score_cap).toBe(100);
+    expect(Object.isFrozen(data.refund_risk.signals.HIGH_AMOUNT)).toBe(true);
+  });
+});
+
+describe('refund risk assessment (Wasm)', () => {
+  it('scores a quiet case LOW with all six signals listed in order and no reasons', () => {
+    const r = assess(baseCase());
+    expect(r.score).toBe(0);
+    expect(r.band).toBe('LOW');
+    expect(r.reasons).toEqual([]);
+    expect(r.signals.map((s) => s.code)).toEqual(SIGNAL_ORDER);
+    expect(r.signals.every((s) => s.fired === false)).toBe(true);
+  });
+
+  it.each([
+    ['REFUND_VELOCITY_HIGH', { customer: { refundCount30d: 2 } }, false, 0],
+    ['REFUND_VELOCITY_HIGH', { customer: { refundCount30d: 3 } }, true, 25],
+    ['HIGH_AMOUNT', { amount: 20000 }, false, 0],
+    ['HIGH_AMOUNT', { amount: 20001 }, true, 20],
+    ['NEW_ACCOUNT', { customer: { accountAgeDays: 14 } }, false, 0],
+    ['NEW_ACCOUNT', { customer: { accountAgeDays: 13 } }, true, 15],
+    ['PRIOR_CHARGEBACK', { customer: { priorChargebacks: 0 } }, false, 0],
+    ['PRIOR_CHARGEBACK', { customer: { priorChargebacks: 1 } }, true, 25],
+    ['IP_RISK_HIGH', { signals: { ipRisk: 'medium' } }, false, 0],
+    ['IP_RISK_HIGH', { signals: { ipRisk: 'high' } }, true, 10],
+    ['DEVICE_SHARED', { signals: { deviceAccounts: 2 } }, false, 0],
+    ['DEVICE_SHARED', { signals: { deviceAccounts: 3 } }, true, 15],
+  ] as const)('%s with %j: fired=%s, score %i', (code, patch, fired, score) => {
+    const r = assess(withPatch(patch));
+    expect(signal(r, code)?.fired).toBe(fired);
+    expect(r.score).toBe(score);
+  });
+
+  it('reports each signal with its fact, operator, threshold and value', () => {
+    expect(signal(assess(withPatch({ customer: { refundCount30d: 3 } })), 'REFUND_VELOCITY_HIGH')).toEqual({
+      code: 'REFUND_VELOCITY_HIGH',
+      fired: true,
+      weight: 25,
+      fact: 'customer.refundCount30d',
+      operator: '>=',
+      threshold: 3,
+      value: 3,
+    });
+  });
+
+  it('does not fire DEVICE_SHARED when deviceAccounts is absent, and reports value null', () => {
+    const c = baseCase();
+    delete c.signals.deviceAccounts;
+    const r = assess(c);
+    expect(signal(r, 'DEVICE_SHARED')).toMatchObject({ fired: false, value: null, threshold: 3 });
+    expect(r.score).toBe(0);
+  });
+
+  it('lists the band reason first, then fired signals with the band effect', () => {
+    const r = assess(withPatch({ amount: 25000, customer: { refundCount30d: 3 } }));
+    expect(r).toMatchObject({ score: 45, band: 'ELEVATED' });
+    expect(r.reasons).toEqual([
+      { code: 'RISK_SCORE_ELEVATED', effect: 'REVIEW', rule: 'band.elevated', message: 'Risk score 45 is in the review band (30-69)' },
+      {
+        code: 'REFUND_VELOCITY_HIGH',
+        effect: 'REVIEW',
+        rule: 'signal.REFUND_VELOCITY_HIGH',
+        message: '3 refunds in the last 30 days (threshold 3)',
+      },
+      {
+        code: 'HIGH_AMOUNT',
+        effect: 'REVIEW',
+        rule: 'signal.HIGH_AMOUNT',
+        message: 'Requested amount 25000 is above 20000 (minor units)',
+      },
+    ]);
+  });
+
+  it('caps the score at 100 when every signal fires (110 raw) and denies', () => {
+    const r = assess(allFire);
+    expect(r.score).toBe(100);
+    expect(r.band).toBe('HIGH');
+    expect(r.reasons.map((x) => x.code)).toEqual(['RISK_SCORE_HIGH', ...SIGNAL_ORDER]);
+    expect(r.reasons.every((x) => x.effect === 'DENY')).toBe(true);
+    expect(r.reasons[0]?.message).toBe('Risk score 100 is in the deny band (70-100)');
+  });
+
+  // Exact 29/69 edges need other weights; the Rego tests and the repacked-data test cover them.
+  it.each([
+    [25, 'LOW', { customer: { refundCount30d: 3 } }],
+    [30, 'ELEVATED', { amount: 20001, signals: { ipRisk: 'high' } }],
+    [65, 'ELEVATED', { customer: { refundCount30d: 3, priorChargebacks: 1, accountAgeDays: 13 } }],
+    [70, 'HIGH', { amount: 20001, customer: { refundCount30d: 3, priorChargebacks: 1 } }],
+  ] as const)('score %i is %s', (score, band, patch) => {
+    const r = assess(withPatch(patch));
+    expect(r.score).toBe(score);
+    expect(r.band).toBe(band);
+  });
+
+  it('reuses one instance across many evaluations with identical answers', () => {
+    const inputs = [baseCase(), allFire, withPatch({ amount: 25000, customer: { refundCount30d: 3 } })];
+    const expected = inputs.map((i) => JSON.stringify(assess(i)));
+    for (let n = 0; n < 3000; n++) {
+      const i = n % inputs.length;
+      expect(JSON.stringify(assess(inputs[i]))).toBe(expected[i]);
+    }
+  });
+
+  it('smokeTest returns the result', () => {
+    expect(policy.smokeTest(ENTRYPOINT, baseCase())).toMatchObject({ band: 'LOW' });
+  });
+});
+
+describe('LoadedPolicy.evaluate refusals', () => {
+  it('refuses an unknown entrypoint', () => {
+    expect(() => policy.evaluate('refund/risk/nope', baseCase())).toThrow(
+      expect.objectContaining({ code: 'POLICY_ENTRYPOINT_UNKNOWN', kind: 'unprocessable' }),
+    );
+  });
+
+  it('fails as unavailable when the rule is undefined for the input', () => {
+    // opa-wasm passes a null input as no input at all, so the assessment is undefined.
+    let err: unknown;
+    try {
+      policy.evaluate(ENTRYPOINT, null);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ code: 'POLICY_EVALUATION_FAILED', kind: 'unavailable' });
+    expect((err as Error).message).toContain('no result');
+  });
+
+  it('smokeTest turns a failure into POLICY_BUNDLE_INVALID', () => {
+    expect(() => policy.smokeTest(ENTRYPOINT, null)).toThrow(expect.objectContaining({ code: 'POLICY_BUNDLE_INVALID' }));
+  });
+});
