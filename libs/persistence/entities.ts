@@ -1,0 +1,74 @@
+/** Table mappings (MikroORM `defineEntity`). The schema itself is owned by the migrations next to this file. */
+import { defineEntity, p } from '@mikro-orm/core';
+
+export const ApiKeySchema = defineEntity({
+  name: 'ApiKey',
+  tableName: 'api_keys',
+  properties: {
+    id: p.uuid().primary(),
+    tenant: p.string(),
+    name: p.string(),
+    roles: p.array(),
+    /** sha256 of the whole key; the key itself is never stored. */
+    keyHash: p.string().unique(),
+    createdAt: p.datetime(),
+    revokedAt: p.datetime().nullable(),
+  },
+});
+export type ApiKey = InstanceType<typeof ApiKeySchema.class>;
+
+export const DecisionRecordSchema = defineEntity({
+  name: 'DecisionRecord',
+  tableName: 'decisions',
+  properties: {
+    id: p.uuid().primary(),
+    tenant: p.string(),
+    domain: p.string(),
+    outcome: p.string(),
+    riskScore: p.integer().nullable(),
+    releaseName: p.string(),
+    releaseVersion: p.string(),
+    components: p.json<Record<string, string>>(),
+    /** The case exactly as received (after validation), so it can be replayed. */
+    caseData: p.json<unknown>(),
+    /** The decision document exactly as first answered (a `json`, not `jsonb`, column keeps its key order). */
+    document: p.json<Record<string, unknown>>().columnType('json'),
+    idempotencyKey: p.string().nullable(),
+    evaluatedAt: p.datetime(),
+    createdAt: p.datetime(),
+  },
+});
+export type DecisionRecord = InstanceType<typeof DecisionRecordSchema.class>;
+
+export const IdempotencyRecordSchema = defineEntity({
+  name: 'IdempotencyRecord',
+  tableName: 'idempotency_records',
+  properties: {
+    tenant: p.string().primary(),
+    key: p.string().primary(),
+    requestHash: p.string(),
+    method: p.string(),
+    path: p.text(),
+    status: p.integer().nullable(),
+    contentType: p.string().nullable(),
+    body: p.text().nullable(),
+    createdAt: p.datetime(),
+  },
+});
+
+export const AuditEntrySchema = defineEntity({
+  name: 'AuditEntry',
+  tableName: 'audit_log',
+  properties: {
+    id: p.uuid().primary(),
+    tenant: p.string(),
+    actor: p.string(),
+    action: p.string(),
+    subjectType: p.string(),
+    subjectId: p.string(),
+    details: p.json<Record<string, unknown>>(),
+    at: p.datetime(),
+  },
+});
+
+export const entities = [ApiKeySchema, DecisionRecordSchema, IdempotencyRecordSchema, AuditEntrySchema];

@@ -1,0 +1,8 @@
+/** Persistence: the MikroORM store (PostgreSQL or PGlite), its migrations and the repositories over it. */
+export * from './database.js';
+export * from './entities.js';
+export * from './ids.js';
+export * from './api-keys.repository.js';
+export * from './idempotency.repository.js';
+export * from './decisions.repository.js';
+export * from './audit.repository.js';
