@@ -1,0 +1,77 @@
+/** Operator calls under /v1/admin, authorised by ADMIN_TOKEN; absent token → these routes do not exist (404). */
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { DomainError } from '../../../libs/errors/index.js';
+import { SchemaValidator } from '../../../libs/decisions/index.js';
+import { ApiKeysRepository, AuditRepository, type Database } from '../../../libs/persistence/index.js';
+import { Public, ROLES, type Role } from '../auth/roles.js';
+import type { AppConfig } from '../config.js';
+import { APP_CONFIG, DATABASE } from '../tokens.js';
+
+const issueKeySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tenant', 'roles', 'name'],
+  properties: {
+    tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+    roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLES } },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+} as const;
+const issueKey = new SchemaValidator<{ tenant: string; roles: Role[]; name: string }>(issueKeySchema, 'API key request');
+
+// Compare digests, not the strings: equal-length inputs keep the comparison constant-time.
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@Controller('v1/admin')
+@Public() // authorised by ADMIN_TOKEN below, not by an API key
+export class AdminController {
+  private readonly keys = new ApiKeysRepository();
+  private readonly audit = new AuditRepository();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE) private readonly db: Database,
+  ) {}
+
+  /**
+   * Issues an API key. Not idempotent by design: replaying the answer would mean storing the key in clear, and the
+   * key must exist only as a hash. A retried call issues another key; unused keys can simply be ignored.
+   */
+  @Post('api-keys')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Issue an API key for a tenant (shown once; stored only as a hash)' })
+  @ApiBody({ schema: issueKeySchema as object })
+  async issue(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {
+    this.authorise(authorization);
+    const input = issueKey.validate(body);
+    const now = new Date();
+    return this.db.em().transactional(async (em) => {
+      const { id, key } = await this.keys.issue(em, { ...input, now });
+      await this.audit.append(em, {
+        tenant: input.tenant,
+        actor: 'admin-token',
+        action: 'api_key.issued',
+        subjectType: 'api_key',
+        subjectId: id,
+        details: { name: input.name, roles: input.roles },
+        at: now,
+      });
+      return { id, key, tenant: input.tenant, roles: input.roles, name: input.name };
+    });
+  }
+
+  private authorise(authorization: string | undefined): void {
+    const token = this.config.adminToken;
+    // Without ADMIN_TOKEN the admin surface is absent, exactly like an unknown route.
+    if (!token) throw new DomainError('NOT_FOUND', 'Route not found', 'not_found');
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (!given) throw new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated');
+    if (!timingSafeEqual(digest(given), digest(token))) {
+      throw new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated');
+    }
+  }
+}

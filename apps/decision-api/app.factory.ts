@@ -1,0 +1,50 @@
+/** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
+import type { LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { openDatabase, type Database } from '../../libs/persistence/index.js';
+import { AppModule } from './app.module.js';
+import type { AppConfig, LogLevel } from './config.js';
+
+const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
+
+function nestLevels(level: LogLevel): NestLogLevel[] {
+  const order: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+  const map: Record<LogLevel, NestLogLevel[]> = { debug: ['debug', 'verbose'], info: ['log'], warn: ['warn'], error: ['error', 'fatal'] };
+  return order.slice(order.indexOf(level)).flatMap((l) => map[l]);
+}
+
+export interface RunningApp {
+  app: NestFastifyApplication;
+  db: Database;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: AppConfig): Promise<RunningApp> {
+  const db = await openDatabase(config.databaseUrl, { migrate: true, poolSize: config.dbPoolSize });
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false, logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
+    logger: nestLevels(config.logLevel),
+    abortOnError: false,
+  });
+
+  const doc = new DocumentBuilder()
+    .setTitle('Decision platform')
+    .setDescription('Refund decisions, reward ledger, releases and simulation. Contract: api-contract.md.')
+    .setVersion('1')
+    .setOpenAPIVersion('3.1.0')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/json' });
+
+  await app.init();
+  return {
+    app,
+    db,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}

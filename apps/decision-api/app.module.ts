@@ -1,0 +1,33 @@
+/** Wires the domain libraries to HTTP: config and database are built outside Nest and handed in. */
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import type { Database } from '../../libs/persistence/index.js';
+import { AdminController } from './admin/admin.controller.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import type { AppConfig } from './config.js';
+import { DecisionsController } from './decisions/decisions.controller.js';
+import { DecisionsService } from './decisions/decisions.service.js';
+import { HealthController } from './health/health.controller.js';
+import { IdempotencyService } from './http/idempotency.service.js';
+import { ProblemFilter } from './http/problem.filter.js';
+import { ReleaseRegistry } from './releases/release.registry.js';
+import { APP_CONFIG, DATABASE } from './tokens.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, db: Database): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [HealthController, AdminController, DecisionsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: DATABASE, useValue: db },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        ReleaseRegistry,
+        IdempotencyService,
+        DecisionsService,
+      ],
+    };
+  }
+}

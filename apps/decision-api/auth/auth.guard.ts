@@ -1,0 +1,83 @@
+/** Authenticates `Authorization: Bearer <key>`, rate-limits per key, and checks the route's roles. */
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../../../libs/errors/index.js';
+import { ApiKeysRepository, type Principal } from '../../../libs/persistence/index.js';
+import { APP_CONFIG, DATABASE } from '../tokens.js';
+import type { AppConfig } from '../config.js';
+import type { Database } from '../../../libs/persistence/index.js';
+import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest, type Role } from './roles.js';
+import { RateLimiter } from './rate-limiter.js';
+
+// Keys are looked up on every request; a short cache keeps that off the database without delaying revocation much.
+const CACHE_MS = 5_000;
+const FAILED_AUTH_PER_SECOND = 5;
+
+export function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly repo = new ApiKeysRepository();
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  private readonly perKey: RateLimiter;
+  private readonly failedAuth = new RateLimiter(FAILED_AUTH_PER_SECOND, FAILED_AUTH_PER_SECOND * 4);
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.perKey = new RateLimiter(config.rateLimitPerKey);
+  }
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const handler = ctx.getHandler();
+    const cls = ctx.getClass();
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [handler, cls])) return true;
+    const req = ctx.switchToHttp().getRequest<FastifyRequest & AuthedRequest>();
+    const key = bearer(req);
+    const principal = key ? await this.lookup(key) : null;
+    if (!principal) {
+      if (!this.failedAuth.take(req.ip)) {
+        throw new DomainError('RATE_LIMITED', 'Too many failed authentications from this address', 'rate_limited', [], {
+          retryAfter: this.failedAuth.retryAfter(req.ip),
+        });
+      }
+      throw new DomainError(
+        'UNAUTHENTICATED',
+        key ? 'API key is not valid' : 'Send Authorization: Bearer <api key>',
+        'unauthenticated',
+      );
+    }
+    if (!this.perKey.take(principal.keyId)) {
+      throw new DomainError('RATE_LIMITED', 'Rate limit for this API key exceeded', 'rate_limited', [], {
+        retryAfter: this.perKey.retryAfter(principal.keyId),
+      });
+    }
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [handler, cls]) ?? [];
+    if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
+      throw new DomainError('FORBIDDEN', `This call needs one of the roles: ${roles.join(', ')}`, 'forbidden');
+    }
+    req.principal = principal;
+    return true;
+  }
+
+  private async lookup(key: string): Promise<Principal | null> {
+    const now = performance.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.principal;
+    const principal = await this.repo.findByKey(this.db.em(), key);
+    // Only hits are cached: a key issued a moment after a failed try must work at once.
+    if (principal) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, { principal, until: now + CACHE_MS });
+    }
+    return principal;
+  }
+}

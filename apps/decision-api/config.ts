@@ -1,0 +1,60 @@
+/** Service configuration: read once from the environment, validated, every bad variable named at boot. */
+import { parseDatabaseUrl } from '../../libs/persistence/index.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  adminToken: string | undefined;
+  logLevel: LogLevel;
+  /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
+  contentRoot: string;
+  /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
+  rateLimitPerKey: number;
+  dbPoolSize: number;
+}
+
+export class ConfigError extends Error {}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return def;
+  }
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Partial<AppConfig> = {}): AppConfig {
+  const problems: string[] = [];
+  const logLevel = (env.LOG_LEVEL ?? defaults.logLevel ?? 'info') as LogLevel;
+  if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${String(logLevel)}")`);
+  const databaseUrl = env.DATABASE_URL ?? defaults.databaseUrl ?? 'pglite://./data/pglite';
+  try {
+    parseDatabaseUrl(databaseUrl);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  const adminToken = env.ADMIN_TOKEN ?? defaults.adminToken;
+  if (adminToken !== undefined && adminToken.length > 0 && adminToken.length < 16) {
+    problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which disables /v1/admin)');
+  }
+  const config: AppConfig = {
+    port: int(env, 'PORT', defaults.port ?? 3000, 0, 65535, problems),
+    host: env.HOST ?? defaults.host ?? '127.0.0.1',
+    databaseUrl,
+    adminToken: adminToken ? adminToken : undefined,
+    logLevel,
+    contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
+    rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
+    dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
+  };
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return config;
+}

@@ -1,0 +1,174 @@
+/** Refund decisions: validate the case, evaluate on the active release, persist with the idempotency record. */
+import { Inject, Injectable } from '@nestjs/common';
+import { isDeepStrictEqual } from 'node:util';
+import { DomainError } from '../../../libs/errors/index.js';
+import {
+  decideRefund,
+  refundCaseSchema,
+  SchemaValidator,
+  type CompiledRelease,
+  type RefundCase,
+  type ReleaseRef,
+} from '../../../libs/decisions/index.js';
+import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
+import { DATABASE } from '../tokens.js';
+import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { ReleaseRegistry } from '../releases/release.registry.js';
+
+const refundRequest = new SchemaValidator<{ case: RefundCase }>(
+  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: refundCaseSchema } },
+  'Refund decision request',
+);
+
+export const DOMAINS = ['refund', 'redemption'] as const;
+export const OUTCOMES = ['APPROVE', 'DENY', 'REVIEW'] as const;
+
+export interface DecisionDocument {
+  id: string;
+  tenant: string;
+  domain: string;
+  createdAt: string;
+  refundId?: string;
+  requestedAt?: string;
+  outcome: string;
+  reasons: unknown[];
+  riskScore: number;
+  approvedAmount: number;
+  currency?: string;
+  tender: string;
+  release: ReleaseRef;
+  trace: unknown[];
+}
+
+interface Evaluated {
+  outcome: string;
+  reasons: unknown[];
+  riskScore: number;
+  approvedAmount: number;
+  tender: string;
+  trace: unknown[];
+}
+
+async function evaluateRefund(c: RefundCase, release: CompiledRelease): Promise<Evaluated> {
+  const d = await decideRefund(c, release.refund());
+  return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
+}
+
+@Injectable()
+export class DecisionsService {
+  private readonly repo = new DecisionsRepository();
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly releases: ReleaseRegistry,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  async decideRefund(principal: Principal, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+    const { case: refundCase } = refundRequest.validate(body);
+    // Take the release once: a concurrent activation must not change the rules halfway through this decision.
+    const release = this.releases.active(principal.tenant);
+    const evaluated = await evaluateRefund(refundCase, release);
+    const now = new Date();
+    return this.idempotency.run(
+      { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: '/v1/decisions/refund', body, now },
+      async (em) => {
+        const id = uuidv7(now.getTime());
+        const document: DecisionDocument = {
+          id,
+          tenant: principal.tenant,
+          domain: 'refund',
+          createdAt: now.toISOString(),
+          refundId: refundCase.refundId,
+          requestedAt: refundCase.requestedAt,
+          ...evaluated,
+          currency: refundCase.currency,
+          release: release.ref,
+        };
+        await this.repo.insert(em, {
+          id,
+          tenant: principal.tenant,
+          domain: 'refund',
+          outcome: evaluated.outcome,
+          riskScore: evaluated.riskScore,
+          releaseName: release.ref.name,
+          releaseVersion: release.ref.version,
+          components: release.ref.components,
+          caseData: refundCase,
+          document: document as unknown as Record<string, unknown>,
+          idempotencyKey,
+          evaluatedAt: now,
+          createdAt: now,
+        });
+        return { status: 201, body: document };
+      },
+    );
+  }
+
+  async get(principal: Principal, id: string): Promise<Record<string, unknown>> {
+    return (await this.find(principal, id)).document;
+  }
+
+  async list(
+    principal: Principal,
+    q: { domain?: string; outcome?: string; from?: Date; to?: Date; limit: number; after?: string },
+  ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+    // One extra row tells whether there is a next page without a count query.
+    const rows = await this.repo.list(this.db.em(), principal.tenant, q, q.limit + 1, q.after);
+    const page = rows.slice(0, q.limit);
+    const items = page.map((r) => {
+      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}.
+      const { trace: _trace, ...summary } = r.document;
+      return summary;
+    });
+    const last = page[page.length - 1];
+    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.id) : null };
+  }
+
+  /** Re-evaluates the stored case under the exact release versions the decision pinned. */
+  async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
+    const record = await this.find(principal, id);
+    const original = record.document as unknown as DecisionDocument;
+    const release = await this.releases.pinned(original.release);
+    switch (record.domain) {
+      case 'refund': {
+        const evaluated = await evaluateRefund(record.caseData as RefundCase, release);
+        // Through JSON, as the original was stored: absent and undefined fields must compare equal.
+        const replayed = JSON.parse(JSON.stringify({ ...original, ...evaluated, release: release.ref })) as DecisionDocument;
+        const identical = isDeepStrictEqual(
+          { ...pick(original), release: original.release },
+          { ...pick(replayed), release: replayed.release },
+        );
+        return { identical, original, replayed };
+      }
+      default:
+        throw new DomainError('REPLAY_UNSUPPORTED', `decisions of domain ${record.domain} cannot be replayed yet`, 'unprocessable');
+    }
+  }
+
+  private async find(principal: Principal, id: string): Promise<DecisionRecord> {
+    const record = UUID.test(id) ? await this.repo.findById(this.db.em(), principal.tenant, id) : null;
+    if (!record) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
+    return record;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function pick(d: Evaluated): Evaluated {
+  return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
+}
+
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string' && UUID.test(v.after)) return v.after;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
+}

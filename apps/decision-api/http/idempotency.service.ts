@@ -1,0 +1,108 @@
+/** Runs a state change at most once per (tenant, Idempotency-Key), replaying the first answer byte for byte. */
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { DomainError } from '../../../libs/errors/index.js';
+import { IdempotencyRepository, type Database } from '../../../libs/persistence/index.js';
+import { DATABASE } from '../tokens.js';
+import { fromDomainError } from '../problem.js';
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+  replayed: boolean;
+}
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // 1–255 printable ASCII, no spaces (api-contract.md §2)
+
+/** Validates the Idempotency-Key header; missing or malformed is a 400 naming the header. */
+export function requireIdempotencyKey(value: string | string[] | undefined): string {
+  if (value === undefined || value === '') {
+    throw new DomainError('IDEMPOTENCY_KEY_MISSING', 'This call changes state: send an Idempotency-Key header', 'invalid', [
+      { path: 'header:Idempotency-Key', message: 'is required' },
+    ]);
+  }
+  if (Array.isArray(value) || !KEY_PATTERN.test(value)) {
+    throw new DomainError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1–255 printable ASCII characters', 'invalid', [
+      { path: 'header:Idempotency-Key', message: 'must be 1–255 printable ASCII characters without spaces' },
+    ]);
+  }
+  return value;
+}
+
+/** Canonical JSON (sorted keys), so the same body sent with its keys in another order is still "the same body". */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function requestHash(method: string, route: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${route}\n${canonical(body)}`).digest('hex');
+}
+
+@Injectable()
+export class IdempotencyService {
+  private readonly repo = new IdempotencyRepository();
+
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  /**
+   * Claims the key and runs `effect` in ONE transaction, storing its answer with it. Business refusals (422) are
+   * stored and replayed too: the effect runs in a savepoint that is rolled back, and the refusal is committed.
+   */
+  async run(
+    input: { tenant: string; key: string; method: string; route: string; body: unknown; now: Date },
+    effect: (em: SqlEntityManager) => Promise<{ status: number; body: unknown }>,
+  ): Promise<HttpAnswer> {
+    const hash = requestHash(input.method, input.route, input.body);
+    return this.db.em().transactional(async (em) => {
+      const claim = await this.repo.claim(em, {
+        tenant: input.tenant,
+        key: input.key,
+        requestHash: hash,
+        method: input.method,
+        path: input.route,
+        now: input.now,
+      });
+      if (!claim.claimed) {
+        if (claim.requestHash !== hash) {
+          throw new DomainError(
+            'IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was already used with a different request body or endpoint',
+            'unprocessable',
+            [{ path: 'header:Idempotency-Key', message: 'was used for another request' }],
+          );
+        }
+        if (!claim.existing) {
+          throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress', 'conflict');
+        }
+        return { ...claim.existing, replayed: true };
+      }
+      let status: number;
+      let body: string;
+      let contentType = 'application/json; charset=utf-8';
+      try {
+        const out = await em.transactional((inner) => effect(inner));
+        status = out.status;
+        body = JSON.stringify(out.body);
+      } catch (e) {
+        if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
+        const p = fromDomainError(e);
+        status = p.status;
+        body = JSON.stringify(p);
+        contentType = 'application/problem+json';
+      }
+      await this.repo.complete(em, { tenant: input.tenant, key: input.key, status, contentType, body });
+      return { status, contentType, body, replayed: false };
+    });
+  }
+}

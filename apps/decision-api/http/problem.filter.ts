@@ -1,0 +1,36 @@
+/** The global exception filter: every error leaves as problem+json; unexpected ones are logged with an id, never leaked. */
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../../libs/errors/index.js';
+import { fromDomainError, fromFastifyError, problem, sendProblem, type Problem } from '../problem.js';
+
+export function toProblem(e: unknown, logger: Logger, req?: FastifyRequest): Problem {
+  if (e instanceof DomainError) return fromDomainError(e);
+  if (e instanceof HttpException) {
+    // Nest wraps Fastify's own errors (body parsing, size, media type); map the original.
+    const fromFastify = e.cause ? fromFastifyError(e.cause as { code?: string; statusCode?: number; message: string }) : undefined;
+    if (fromFastify) return fromFastify;
+    const status = e.getStatus();
+    if (status === 404) return problem(404, 'NOT_FOUND', req ? `No route ${req.method} ${req.url.split('?')[0]}` : 'Not found');
+    if (status < 500) return problem(status, `HTTP_${status}`, e.message);
+  }
+  const fastifyProblem = fromFastifyError(e as { code?: string; statusCode?: number; message: string });
+  if (fastifyProblem) return fastifyProblem;
+  const id = randomUUID();
+  logger.error(`unexpected error ${id}: ${(e as Error)?.stack ?? String(e)}`);
+  return problem(500, 'INTERNAL_ERROR', `Unexpected error; reference ${id}`);
+}
+
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(e: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const p = toProblem(e, this.logger, http.getRequest<FastifyRequest>());
+    if (p.status === 429 && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
+    sendProblem(reply, p);
+  }
+}

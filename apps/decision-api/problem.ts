@@ -1,0 +1,85 @@
+/** The one place that turns errors into application/problem+json (api-contract.md §2). */
+import type { FastifyReply } from 'fastify';
+import { DomainError, type ErrorDetail, type ErrorKind } from '../../libs/errors/index.js';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  errors: ErrorDetail[];
+  [extension: string]: unknown;
+}
+
+export function problem(status: number, code: string, detail: string, errors: ErrorDetail[] = [], ext: Record<string, unknown> = {}): Problem {
+  return {
+    type: `https://decision-platform.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    errors,
+    ...ext,
+  };
+}
+
+export function fromDomainError(e: DomainError): Problem {
+  return problem(STATUS[e.kind], e.code, e.message, e.errors, e.extensions);
+}
+
+/** Fastify's own errors (body parsing, size, content type) mapped to the same document. */
+export function fromFastifyError(e: { code?: string; statusCode?: number; message: string }): Problem | undefined {
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem(413, 'PAYLOAD_TOO_LARGE', 'Request body exceeds 1 MiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return problem(400, 'MALFORMED_JSON', 'Body is not valid JSON', [{ path: '/', message: 'is not valid JSON' }]);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problem(400, 'MALFORMED_JSON', 'Body is empty but Content-Type is application/json', [{ path: '/', message: 'is empty' }]);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return problem(400, 'MALFORMED_REQUEST', e.message);
+    default:
+      break;
+  }
+  if (e instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message))) {
+    return problem(400, 'MALFORMED_JSON', `Body is not valid JSON: ${e.message}`, [{ path: '/', message: 'is not valid JSON' }]);
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return problem(e.statusCode, e.code ?? 'BAD_REQUEST', e.message);
+  }
+  return undefined;
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.status(p.status).header('content-type', 'application/problem+json').send(JSON.stringify(p));
+}

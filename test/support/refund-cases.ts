@@ -1,0 +1,54 @@
+/** A clean refund case that the default release approves, and a deep-override helper to vary it. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export const DAY_MS = 86_400_000;
+
+export function baseCase(): Record<string, any> {
+  return {
+    refundId: 'rf_1001',
+    orderId: 'ord_2001',
+    customerId: 'cus_3001',
+    requestedAmount: 4999,
+    currency: 'EUR',
+    reasonCode: 'DAMAGED',
+    channel: 'customer_portal',
+    requestedAt: '2026-03-11T12:00:00Z',
+    order: {
+      placedAt: '2026-02-28T09:00:00Z',
+      deliveredAt: '2026-03-02T15:30:00Z',
+      capturedAmount: 12999,
+      refundedAmount: 0,
+      items: [
+        { sku: 'SKU-1', amount: 4999, finalSale: false, category: 'apparel' },
+        { sku: 'SKU-2', amount: 8000, finalSale: false, category: 'apparel' },
+      ],
+    },
+    customer: { accountAgeDays: 400, refundCount30d: 0, goodwillRefunds12m: 0, priorChargebacks: 0 },
+    payment: { tender: 'card', cardExpired: false },
+    returnStatus: 'RECEIVED',
+    disputeOpen: false,
+    signals: { ipRisk: 'low', deviceAccounts: 1 },
+  };
+}
+
+function isObject(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges `patch` over a fresh base case; arrays replace; `undefined` deletes a field. */
+export function refundCase(patch: Record<string, any> = {}): Record<string, any> {
+  const merge = (target: Record<string, any>, p: Record<string, any>) => {
+    for (const [k, v] of Object.entries(p)) {
+      if (v === undefined) delete target[k];
+      else if (isObject(v) && isObject(target[k])) merge(target[k], v);
+      else target[k] = v;
+    }
+    return target;
+  };
+  return merge(baseCase(), patch);
+}
+
+/** requestedAt that lies `days` (plus `extraMs`) after deliveredAt of the base case. */
+export function requestedAfterDelivery(days: number, extraMs = 0): string {
+  return new Date(Date.parse('2026-03-02T15:30:00Z') + days * DAY_MS + extraMs).toISOString();
+}
