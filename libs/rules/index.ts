@@ -1,0 +1,26 @@
+/** Rule packs: a JSON format for json-rules-engine rules, validated and type-checked on load, compiled once, evaluated many times. */
+export { compilePack } from './compile.js';
+export { loadPackDirectory, loadPackFile } from './load.js';
+export { loadPackSchema } from './schema.js';
+export { runPackTests } from './testing.js';
+export { validatePack } from './validate.js';
+export type {
+  CompileOptions,
+  CompiledPack,
+  Condition,
+  ConditionTrace,
+  ExpectedEvent,
+  LeafCondition,
+  LoadedPack,
+  Operator,
+  PackEvent,
+  PackKind,
+  PackResult,
+  PackRule,
+  PackTestCase,
+  PackTestCaseReport,
+  PackTestReport,
+  RulePack,
+  RuleTrace,
+  LeafTrace,
+} from './types.js';

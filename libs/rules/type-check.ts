@@ -1,0 +1,370 @@
+/** Type-checks rule conditions against the pack's factSchema: a typo'd path or mistyped threshold fails at load, not silently at run time. */
+import type { ErrorDetail } from '../errors/index.js';
+import { displayPath, parseSimplePath, pointer, type PathSegment } from './json-path.js';
+import type { Condition, LeafCondition, Operator, RulePack } from './types.js';
+
+type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'object' | 'array';
+type SchemaNode = Record<string, unknown>;
+
+/** What a schema location allows, merged over its anyOf/oneOf/$ref branches. */
+interface ResolvedType {
+  branches: SchemaNode[];
+  /** undefined: the schema does not constrain the type. */
+  types: Set<JsonType> | undefined;
+  /** Allowed values from enum/const; undefined: not restricted to a list. */
+  values: unknown[] | undefined;
+}
+
+const NUMERIC_OPERATORS = new Set<string>(['lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive']);
+const KNOWN_OPERATORS = new Set<string>([
+  'equal',
+  'notEqual',
+  ...NUMERIC_OPERATORS,
+  'in',
+  'notIn',
+  'contains',
+  'doesNotContain',
+]);
+
+export function isParamRef(value: unknown): value is { param: string } {
+  return isObject(value) && typeof value.param === 'string';
+}
+
+export function isFactRef(value: unknown): value is { fact: string; path?: string } {
+  return isObject(value) && typeof value.fact === 'string';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function jsonTypeOf(value: unknown): JsonType {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  return 'object';
+}
+
+/** Does a value of JSON type `actual` fit a schema allowing `allowed`? (integers are numbers) */
+function fits(actual: JsonType, allowed: Set<JsonType> | undefined): boolean {
+  if (!allowed) return true;
+  if (allowed.has(actual)) return true;
+  return actual === 'integer' && allowed.has('number');
+}
+
+function overlaps(a: Set<JsonType> | undefined, b: Set<JsonType> | undefined): boolean {
+  if (!a || !b) return true;
+  for (const t of a) if (fits(t, b) || (t === 'number' && b.has('integer'))) return true;
+  return false;
+}
+
+function describeType(type: ResolvedType): string {
+  if (type.values) return `one of ${type.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (!type.types) return 'unconstrained';
+  return [...type.types].join('|');
+}
+
+function describeValue(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** Resolves schema locations (through $ref into $defs, anyOf/oneOf) within one factSchema. */
+class SchemaTypes {
+  constructor(private readonly root: SchemaNode) {}
+
+  resolve(node: unknown): ResolvedType {
+    const branches = this.expand(node, 0);
+    let types: Set<JsonType> | undefined = new Set();
+    let values: unknown[] | undefined = [];
+    for (const branch of branches) {
+      const branchTypes = typesOfBranch(branch);
+      if (!branchTypes) types = undefined;
+      else if (types) for (const t of branchTypes) types.add(t);
+      if ('const' in branch) values?.push(branch.const);
+      else if (Array.isArray(branch.enum)) values?.push(...(branch.enum as unknown[]));
+      else values = undefined;
+    }
+    return { branches, types, values };
+  }
+
+  /** The type of `name` under an object type; undefined when no branch declares it. */
+  property(type: ResolvedType, name: string): ResolvedType | undefined {
+    const found: SchemaNode[] = [];
+    for (const branch of type.branches) {
+      const properties = branch.properties;
+      if (isObject(properties) && Object.hasOwn(properties, name)) {
+        found.push(...this.expand(properties[name], 0));
+        continue;
+      }
+      const patterned = isObject(branch.patternProperties)
+        ? Object.entries(branch.patternProperties).find(([pattern]) => new RegExp(pattern, 'u').test(name))
+        : undefined;
+      if (patterned) found.push(...this.expand(patterned[1], 0));
+      else if (isObject(branch.additionalProperties)) found.push(...this.expand(branch.additionalProperties, 0));
+    }
+    return found.length > 0 ? this.resolve({ anyOf: found }) : undefined;
+  }
+
+  declaredProperties(type: ResolvedType): string[] {
+    const names = new Set<string>();
+    for (const branch of type.branches) if (isObject(branch.properties)) for (const n of Object.keys(branch.properties)) names.add(n);
+    return [...names];
+  }
+
+  /** The type of element `index` (or of any element when index is undefined) under an array type. */
+  element(type: ResolvedType, index?: number): ResolvedType | undefined {
+    const found: SchemaNode[] = [];
+    for (const branch of type.branches) {
+      const prefix = Array.isArray(branch.prefixItems) ? (branch.prefixItems as unknown[]) : [];
+      if (index !== undefined && index < prefix.length) found.push(...this.expand(prefix[index], 0));
+      else {
+        if (index === undefined) for (const p of prefix) found.push(...this.expand(p, 0));
+        if (branch.items !== undefined && branch.items !== false) found.push(...this.expand(branch.items, 0));
+      }
+    }
+    return found.length > 0 ? this.resolve({ anyOf: found }) : undefined;
+  }
+
+  private expand(node: unknown, depth: number): SchemaNode[] {
+    if (node === false) return [];
+    if (!isObject(node) || depth > 32) return [{}]; // `true`, or a $ref cycle: unconstrained
+    if (typeof node.$ref === 'string') {
+      const target = this.deref(node.$ref);
+      return target === undefined ? [{}] : this.expand(target, depth + 1);
+    }
+    const union = Array.isArray(node.anyOf) ? node.anyOf : Array.isArray(node.oneOf) ? node.oneOf : undefined;
+    if (union) return (union as unknown[]).flatMap((branch) => this.expand(branch, depth + 1));
+    return [node];
+  }
+
+  /** Local refs only (`#/$defs/x`); ajv has already refused the pack if a ref does not resolve. */
+  private deref(ref: string): unknown {
+    if (!ref.startsWith('#')) return undefined;
+    let current: unknown = this.root;
+    for (const raw of ref.slice(1).split('/').slice(1)) {
+      const key = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+      if (!isObject(current) || !Object.hasOwn(current, key)) return undefined;
+      current = current[key];
+    }
+    return current;
+  }
+}
+
+function typesOfBranch(branch: SchemaNode): JsonType[] | undefined {
+  if (typeof branch.type === 'string') return [branch.type as JsonType];
+  if (Array.isArray(branch.type)) return branch.type as JsonType[];
+  if ('const' in branch) return [jsonTypeOf(branch.const)];
+  if (Array.isArray(branch.enum)) return (branch.enum as unknown[]).map(jsonTypeOf);
+  if (isObject(branch.properties)) return ['object'];
+  return undefined;
+}
+
+/** A resolved operand: what the fact or the compared value may be. */
+interface Operand {
+  type: ResolvedType;
+  /** e.g. `order.items[0].sku`. */
+  name: string;
+}
+
+type ValueOperand =
+  | { kind: 'literal'; value: unknown; label: string; param?: string }
+  | { kind: 'fact'; operand: Operand };
+
+/** Every type error in the pack's conditions (empty when all conditions fit factSchema). */
+export function typeCheckRules(pack: RulePack): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  const types = new SchemaTypes(pack.factSchema);
+  const root = types.resolve(pack.factSchema);
+  const declaredFacts = Object.keys(pack.factSchema.properties);
+  pack.rules.forEach((rule, ruleIndex) => {
+    const fail = (at: string, message: string): void => {
+      errors.push({ path: at, message: `rule '${rule.name}': ${message}`, rule: rule.name });
+    };
+
+    const resolveOperand = (fact: string, path: string | undefined, at: string): Operand | undefined => {
+      const top = types.property(root, fact);
+      if (!Object.hasOwn(pack.factSchema.properties, fact) || !top) {
+        fail(`${at}/fact`, `fact '${fact}' is not declared in factSchema (declared: ${declaredFacts.join(', ')})`);
+        return undefined;
+      }
+      if (path === undefined) return { type: top, name: fact };
+      const segments = parseSimplePath(path);
+      if (!segments) {
+        fail(`${at}/path`, `path '${path}' is not supported: use $.a.b.c or $.a[0]`);
+        return undefined;
+      }
+      let current = top;
+      const walked: PathSegment[] = [];
+      for (const segment of segments) {
+        const owner = walked.length === 0 ? `fact '${fact}'` : `'${displayPath(fact, walked)}'`;
+        const next = typeof segment === 'number' ? types.element(current, segment) : types.property(current, segment);
+        if (!next) {
+          if (typeof segment === 'number') {
+            fail(`${at}/path`, `${owner} is not an array with declared items, so '[${segment}]' does not resolve`);
+          } else {
+            const declared = types.declaredProperties(current);
+            fail(
+              `${at}/path`,
+              `${owner} has no property '${segment}'` +
+                (declared.length > 0 ? ` (declared: ${declared.join(', ')})` : ' (it declares no properties)'),
+            );
+          }
+          return undefined;
+        }
+        walked.push(segment);
+        current = next;
+      }
+      return { type: current, name: displayPath(fact, walked) };
+    };
+
+    const resolveValue = (leaf: LeafCondition, at: string): ValueOperand | undefined => {
+      const value = leaf.value;
+      if (isParamRef(value)) {
+        if (!Object.hasOwn(pack.parameters, value.param)) {
+          const declared = Object.keys(pack.parameters);
+          fail(
+            `${at}/value/param`,
+            `unknown parameter '${value.param}' (declared: ${declared.length > 0 ? declared.join(', ') : 'none'})`,
+          );
+          return undefined;
+        }
+        const resolved = pack.parameters[value.param];
+        const label = `parameter '${value.param}' (${describeValue(resolved)})`;
+        return { kind: 'literal', value: resolved, label, param: value.param };
+      }
+      if (isFactRef(value)) {
+        const operand = resolveOperand(value.fact, value.path, `${at}/value`);
+        return operand && { kind: 'fact', operand };
+      }
+      return { kind: 'literal', value, label: `value ${describeValue(value)}` };
+    };
+
+    /** Why `value` can never be equal to something of `target`'s type, if it can't. */
+    const literalProblem = (value: unknown, label: string, target: Operand): string | undefined => {
+      if (typeof value === 'object' && value !== null) {
+        const kind = Array.isArray(value) ? 'array' : 'object';
+        return `${label} is an ${kind}; json-rules-engine compares with ===, so it never matches`;
+      }
+      if (value === null) {
+        if (!target.type.types || target.type.types.has('null')) return undefined;
+        return `'${target.name}' is never null (${describeType(target.type)}), so ${label} never matches`;
+      }
+      const valueType = jsonTypeOf(value);
+      if (!fits(valueType, target.type.types)) {
+        const article = valueType === 'integer' ? 'a number' : `a ${valueType}`;
+        return `${label} is ${article}, but '${target.name}' is ${describeType(target.type)}`;
+      }
+      if (target.type.values && !target.type.values.includes(value)) {
+        const allowed = target.type.values.map(describeValue).join(', ');
+        return `${label} is not one of the values of '${target.name}' (${allowed})`;
+      }
+      return undefined;
+    };
+
+    // null is tolerated beside numbers/arrays: the operators then simply do not match.
+    const isNumeric = (type: ResolvedType): boolean =>
+      !type.types ||
+      ((type.types.has('number') || type.types.has('integer')) &&
+        [...type.types].every((t) => t === 'number' || t === 'integer' || t === 'null'));
+    const isArray = (type: ResolvedType): boolean =>
+      !type.types || (type.types.has('array') && [...type.types].every((t) => t === 'array' || t === 'null'));
+    const isScalar = (type: ResolvedType): boolean =>
+      !type.types || [...type.types].some((t) => t !== 'object' && t !== 'array');
+    const neverMatches = (at: string, what: string): void => fail(`${at}/fact`, `${what}, so it never matches`);
+
+    const checkLeaf = (leaf: LeafCondition, at: string): void => {
+      const operator: string = leaf.operator;
+      if (!KNOWN_OPERATORS.has(operator)) {
+        fail(`${at}/operator`, `unknown operator '${operator}' (known: ${[...KNOWN_OPERATORS].join(', ')})`);
+        return;
+      }
+      const left = resolveOperand(leaf.fact, leaf.path, at);
+      const right = resolveValue(leaf, at);
+      if (!left || !right) return;
+      const leftDesc = `'${left.name}' is ${describeType(left.type)}`;
+      switch (operator as Operator) {
+        case 'equal':
+        case 'notEqual': {
+          if (!isScalar(left.type)) return neverMatches(at, `${leftDesc}; ${operator} compares with ===`);
+          if (right.kind === 'literal') {
+            const problem = literalProblem(right.value, right.label, left);
+            if (problem) fail(`${at}/value`, problem);
+          } else if (!overlaps(left.type.types, right.operand.type.types)) {
+            const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
+            fail(`${at}/value`, `${leftDesc} but ${other}; they are never equal`);
+          }
+          return;
+        }
+        case 'lessThan':
+        case 'lessThanInclusive':
+        case 'greaterThan':
+        case 'greaterThanInclusive': {
+          if (!isNumeric(left.type)) fail(`${at}/operator`, `operator '${operator}' needs a number, but ${leftDesc}`);
+          if (right.kind === 'literal') {
+            if (typeof right.value !== 'number' || !Number.isFinite(right.value)) {
+              fail(`${at}/value`, `operator '${operator}' needs a number, but ${right.label} is not one`);
+            }
+          } else if (!isNumeric(right.operand.type)) {
+            const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
+            fail(`${at}/value`, `operator '${operator}' needs a number, but ${other}`);
+          }
+          return;
+        }
+        case 'in':
+        case 'notIn': {
+          if (!isScalar(left.type)) return neverMatches(at, `${leftDesc}; ${operator} compares with ===`);
+          if (right.kind === 'literal') {
+            if (!Array.isArray(right.value)) {
+              return fail(`${at}/value`, `operator '${operator}' needs an array value, but ${right.label} is not one`);
+            }
+            right.value.forEach((element: unknown, i) => {
+              const label =
+                right.param === undefined
+                  ? `element ${describeValue(element)}`
+                  : `element ${i} (${describeValue(element)}) of parameter '${right.param}'`;
+              const problem = literalProblem(element, label, left);
+              // A parameter's element is fixed in parameters, not here, so point at the reference.
+              if (problem) fail(right.param === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
+            });
+          } else {
+            const items = isArray(right.operand.type) ? types.element(right.operand.type) : undefined;
+            const ref = right.operand.name;
+            if (!items) {
+              const other = `'${ref}' is ${describeType(right.operand.type)}`;
+              return fail(`${at}/value`, `operator '${operator}' needs an array value, but ${other}`);
+            }
+            if (!overlaps(left.type.types, items.types)) {
+              fail(`${at}/value`, `${leftDesc} but the elements of '${ref}' are ${describeType(items)}; it is never among them`);
+            }
+          }
+          return;
+        }
+        case 'contains':
+        case 'doesNotContain': {
+          const items = isArray(left.type) ? types.element(left.type) : undefined;
+          if (!items) return fail(`${at}/operator`, `operator '${operator}' needs an array fact, but ${leftDesc}`);
+          const element: Operand = { type: items, name: `${left.name}[]` };
+          if (right.kind === 'literal') {
+            const problem = literalProblem(right.value, right.label, element);
+            if (problem) fail(`${at}/value`, problem);
+          } else if (!overlaps(items.types, right.operand.type.types)) {
+            const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
+            fail(`${at}/value`, `the elements of '${left.name}' are ${describeType(items)} but ${other}`);
+          }
+          return;
+        }
+      }
+    };
+
+    const walk = (condition: Condition, at: string): void => {
+      if ('all' in condition) condition.all.forEach((c, i) => walk(c, `${at}/all/${i}`));
+      else if ('any' in condition) condition.any.forEach((c, i) => walk(c, `${at}/any/${i}`));
+      else if ('not' in condition) walk(condition.not, `${at}/not`);
+      else checkLeaf(condition, at);
+    };
+    walk(rule.conditions, pointer('rules', ruleIndex, 'conditions'));
+  });
+  return errors;
+}

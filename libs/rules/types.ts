@@ -1,0 +1,183 @@
+/** Types of the rule-pack format (mirrors rule-pack.schema.json) and of compiled packs and their results. */
+import type { ErrorDetail } from '../errors/index.js';
+
+export type PackKind = 'refund-policy' | 'reward-program';
+
+export type Operator =
+  | 'equal'
+  | 'notEqual'
+  | 'lessThan'
+  | 'lessThanInclusive'
+  | 'greaterThan'
+  | 'greaterThanInclusive'
+  | 'in'
+  | 'notIn'
+  | 'contains'
+  | 'doesNotContain';
+
+/** `{"param": name}`: replaced by `parameters[name]` when the pack is compiled. */
+export interface ParamRef {
+  param: string;
+}
+
+/** `{"fact": name, "path": "$.x"}`: compare with another fact's value (resolved by json-rules-engine). */
+export interface FactRef {
+  fact: string;
+  path?: string;
+}
+
+export interface LeafCondition {
+  fact: string;
+  path?: string;
+  operator: Operator;
+  /** A literal, a ParamRef or a FactRef. */
+  value: unknown;
+  params?: Record<string, unknown>;
+  name?: string;
+  priority?: number;
+}
+
+interface BlockOptions {
+  name?: string;
+  priority?: number;
+}
+export interface AllCondition extends BlockOptions {
+  all: Condition[];
+}
+export interface AnyCondition extends BlockOptions {
+  any: Condition[];
+}
+export interface NotCondition extends BlockOptions {
+  not: Condition;
+}
+export type RootCondition = AllCondition | AnyCondition | NotCondition;
+export type Condition = RootCondition | LeafCondition;
+
+export interface PackRuleEvent {
+  type: string;
+  params?: Record<string, unknown>;
+}
+
+export interface PackRule {
+  name: string;
+  priority?: number;
+  description?: string;
+  conditions: RootCondition;
+  event: PackRuleEvent;
+}
+
+export interface ExpectedEvent {
+  type: string;
+  params?: Record<string, unknown>;
+}
+
+export interface PackTestCase {
+  name: string;
+  description?: string;
+  facts?: Record<string, unknown>;
+  expect: { events: ExpectedEvent[] };
+}
+
+/** A rule pack as stored in `rule-packs/<name>/<version>.json`. */
+export interface RulePack {
+  $schema?: string;
+  name: string;
+  version: string;
+  kind: PackKind;
+  description: string;
+  factSchema: Record<string, unknown> & { type: 'object'; properties: Record<string, unknown> };
+  parameters: Record<string, unknown>;
+  rules: PackRule[];
+  tests: { defaults: Record<string, unknown>; cases: PackTestCase[] };
+}
+
+/** An event emitted by a fired rule. */
+export interface PackEvent {
+  rule: string;
+  type: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Why a leaf condition held or not. `evaluated: false` when short-circuited (factValue/result undefined then).
+ * Every key is always present (undefined when not applicable), which keeps building traces cheap; JSON drops them.
+ */
+export interface LeafTrace {
+  fact: string;
+  path?: string;
+  operator: string;
+  /** The compared value after substitution: the parameter's value, or the referenced fact's value. */
+  value: unknown;
+  /** Where the value came from when it was not a literal. */
+  valueFrom?: { param: string } | { fact: string; path?: string };
+  /** The fact value (after path resolution) the operator saw. */
+  factValue?: unknown;
+  evaluated: boolean;
+  result?: boolean;
+}
+
+export type ConditionTrace =
+  | { all: ConditionTrace[]; evaluated: boolean; result?: boolean }
+  | { any: ConditionTrace[]; evaluated: boolean; result?: boolean }
+  | { not: ConditionTrace; evaluated: boolean; result?: boolean }
+  | LeafTrace;
+
+export interface RuleTrace {
+  /** `name@version` of the pack. */
+  source: string;
+  rule: string;
+  fired: boolean;
+  priority: number;
+  /** The rule's event whether or not it fired; frozen and shared between traces (PackEvent params are fresh copies). */
+  event: { type: string; params: Record<string, unknown> };
+  conditions: ConditionTrace;
+}
+
+export interface PackResult {
+  /** Fired rules' events: highest priority first, pack order within a priority. */
+  events: PackEvent[];
+  /** Every rule, fired or not, in the same order. */
+  trace: RuleTrace[];
+}
+
+export interface CompiledPack {
+  readonly name: string;
+  readonly version: string;
+  readonly kind: PackKind;
+  /** `name@version`. */
+  readonly ref: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  /** The validated (deep-frozen) source. */
+  readonly pack: RulePack;
+  /** Errors of `facts` against factSchema; empty when valid. */
+  validateFacts(facts: unknown): ErrorDetail[];
+  /** Validates the facts (DomainError RULE_FACTS_INVALID otherwise) and runs every rule. Safe to call concurrently. */
+  evaluate(facts: Record<string, unknown>): Promise<PackResult>;
+}
+
+export interface CompileOptions {
+  /** Idle json-rules-engine Engines kept for reuse; more are created under load and dropped on return. Default 32. */
+  maxIdleEngines?: number;
+}
+
+export interface PackTestCaseReport {
+  name: string;
+  passed: boolean;
+  expected: ExpectedEvent[];
+  actual: PackEvent[];
+  /** Why the case failed, readable on its own. */
+  message?: string;
+}
+
+export interface PackTestReport {
+  pack: string;
+  passed: number;
+  failed: number;
+  cases: PackTestCaseReport[];
+}
+
+export interface LoadedPack {
+  /** The file the pack was read from. */
+  file: string;
+  pack: RulePack;
+}
