@@ -5,11 +5,11 @@ import { ConfigError, loadConfig } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { app, close } = await createApp(config);
-  await app.listen({ port: config.port, host: config.host });
+  const running = await createApp(config);
+  await running.app.listen({ port: config.port, host: config.host });
   console.log(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
   const stop = () => {
-    close().then(
+    running.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

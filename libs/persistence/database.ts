@@ -57,14 +57,10 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
   };
   let orm: MikroORM;
   if (kind === 'postgresql') {
-    orm = (await PostgresMikroORM.init({
-      ...common,
-      clientUrl: target,
-      pool: { min: 0, max: options.poolSize ?? 20 },
-    })) as unknown as MikroORM;
+    orm = await PostgresMikroORM.init({ ...common, clientUrl: target, pool: { min: 0, max: options.poolSize ?? 20 } });
   } else {
     if (target !== 'memory://') mkdirSync(resolve(target), { recursive: true });
-    orm = (await PgliteMikroORM.init({ ...common, dbName: target === 'memory://' ? 'memory://' : resolve(target) })) as unknown as MikroORM;
+    orm = await PgliteMikroORM.init({ ...common, dbName: target === 'memory://' ? 'memory://' : resolve(target) });
   }
   if (options.migrate ?? true) await orm.migrator.up();
   const db: Database = {

@@ -62,7 +62,7 @@ export class TestService {
     if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
     const res = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

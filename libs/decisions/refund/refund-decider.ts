@@ -53,7 +53,7 @@ function asAssessment(value: unknown, source: string): RiskAssessment {
     typeof v.band !== 'string' ||
     !Array.isArray(v.signals) ||
     !Array.isArray(v.reasons) ||
-    !v.reasons.every((r) => isEffect((r as RiskReason).effect))
+    !v.reasons.every((r) => isEffect(r.effect))
   ) {
     throw new DomainError(
       'POLICY_OUTPUT_INVALID',
