@@ -1,8 +1,8 @@
 /** The authors' CLI: `decisions validate|test <pack.json|dir>…`. Exits non-zero on any failure. */
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { DomainError } from '../../libs/errors/index.js';
-import { compilePack, loadPackDirectory, runPackTests, validatePack, type RulePack } from '../../libs/rules/index.js';
+import { compilePack, loadPackDirectory, loadPackFile, runPackTests, type RulePack } from '../../libs/rules/index.js';
 
 const USAGE = `usage: decisions <command> [paths…]
 
@@ -17,23 +17,14 @@ async function loadPacks(paths: string[]): Promise<{ file: string; pack: RulePac
   const out: { file: string; pack: RulePack }[] = [];
   for (const p of paths.length ? paths : ['rule-packs']) {
     const abs = resolve(p);
-    if ((await stat(abs)).isDirectory()) {
-      for (const loaded of await loadPackDirectory(abs)) out.push(loaded);
-    } else {
-      const text = await readFile(abs, 'utf8');
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new DomainError('RULE_PACK_INVALID', `${p}: not JSON: ${(e as Error).message}`, 'invalid');
-      }
-      try {
-        out.push({ file: p, pack: validatePack(json) });
-      } catch (e) {
-        if (e instanceof DomainError) throw new DomainError(e.code, `${p}: ${e.message}`, e.kind, e.errors);
-        throw e;
-      }
+    if (!(await stat(abs)).isDirectory()) {
+      out.push({ file: p, pack: await loadPackFile(abs) });
+      continue;
     }
+    // A rule-packs root holds <name>/<version>.json; a single pack's folder holds <version>.json.
+    const own = (await readdir(abs)).filter((f) => f.endsWith('.json'));
+    if (own.length) for (const f of own.sort()) out.push({ file: join(p, f), pack: await loadPackFile(join(abs, f)) });
+    else out.push(...(await loadPackDirectory(abs)));
   }
   return out;
 }

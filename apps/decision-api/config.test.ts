@@ -1,0 +1,19 @@
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded store on 127.0.0.1:3000 with admin routes off', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', databaseUrl: 'pglite://./data/pglite', adminToken: undefined, logLevel: 'info' });
+  });
+
+  it('names every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', ADMIN_TOKEN: 'short' });
+      throw new Error('expected ConfigError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const m = (e as Error).message;
+      for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'ADMIN_TOKEN']) expect(m).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,61 @@
+/** The authors' CLI as a real process (the built binary), as an author would run it. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '..');
+const bin = join(root, 'bin', 'decisions.js');
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('decisions CLI', () => {
+  it('validates and tests the shipped packs', async () => {
+    const v = await cli('validate');
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain('refund-policy@1.0.0');
+    const t = await cli('test', 'rule-packs/refund-policy');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/\d+ passed, 0 failed/);
+  });
+
+  it('names the file, JSON path and rule of a type error, and exits non-zero', async () => {
+    const pack = JSON.parse(await readFile(join(root, 'rule-packs/refund-policy/1.0.0.json'), 'utf8'));
+    pack.rules[0].conditions.all[0].path = '$.daysSinceDeliveryy';
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'broken.json');
+    await writeFile(file, JSON.stringify(pack));
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('broken.json');
+    expect(r.stderr).toContain('/rules/0/conditions/all/0/path');
+    expect(r.stderr).toContain(pack.rules[0].name);
+  });
+
+  it('fails a pack whose embedded case no longer holds', async () => {
+    const pack = JSON.parse(await readFile(join(root, 'rule-packs/refund-policy/1.0.0.json'), 'utf8'));
+    pack.parameters.autoApproveLimit = 40000; // the 50000 boundary case must now fail
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'changed.json');
+    await writeFile(file, JSON.stringify(pack));
+    const r = await cli('test', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL/);
+  });
+
+  it('exits 2 with usage on an unknown command', async () => {
+    const r = await cli('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('usage');
+  });
+});
