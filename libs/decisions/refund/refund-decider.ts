@@ -96,7 +96,7 @@ export async function decideRefund(c: RefundCase, components: RefundComponents):
 
   const outcome = combine(reasons);
   const trace: TraceEntry[] = [
-    ...risk.signals.map((s) => ({ ...s, source: riskSource, rule: `signal.${s.code}`, fired: s.fired })),
+    ...risk.signals.map(({ code, fired, ...detail }) => ({ source: riskSource, rule: `signal.${code}`, fired, code, ...detail })),
     { source: riskSource, rule: 'risk.band', fired: risk.band !== 'LOW', score: risk.score, band: risk.band },
     ...(packResult.trace as unknown as TraceEntry[]),
   ];
