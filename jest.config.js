@@ -19,9 +19,11 @@ const common = {
   testEnvironment: 'node',
 };
 export default {
+  // Global, not per project: booting the service on a fresh PGlite or PostgreSQL database takes seconds.
+  testTimeout: 60000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.test.ts', '<rootDir>/apps/**/*.test.ts'] },
     { ...common, displayName: 'packs', testMatch: ['<rootDir>/test/packs/**/*.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e.test.ts'], testTimeout: 60000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e.test.ts'] },
   ],
 };

@@ -11,22 +11,27 @@ import { HealthController } from './health/health.controller.js';
 import { IdempotencyService } from './http/idempotency.service.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
-import { APP_CONFIG, DATABASE } from './tokens.js';
+import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from './tokens.js';
+import { FileComponentSource } from '../../libs/decisions/index.js';
+import { LedgerController } from './ledger/ledger.controller.js';
+import { LedgerService } from './ledger/ledger.service.js';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, db: Database): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AdminController, DecisionsController],
+      controllers: [HealthController, AdminController, DecisionsController, LedgerController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useValue: db },
+        { provide: CONTENT_SOURCE, useValue: new FileComponentSource(config.contentRoot) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ReleaseRegistry,
         IdempotencyService,
         DecisionsService,
+        LedgerService,
       ],
     };
   }

@@ -34,6 +34,17 @@ export class FileComponentSource implements ComponentSource {
     return readIfExists(join(this.root, 'policies', 'bundles', name, `${version}.tar.gz`));
   }
 
+  /** Versions of a pack present on disk (unordered). */
+  async packVersions(name: string): Promise<string[]> {
+    if (!SAFE.test(name)) return [];
+    try {
+      return (await readdir(join(this.root, 'rule-packs', name))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
   /** Every release manifest under releases/<name>/<version>.json. */
   async releases(): Promise<ReleaseManifest[]> {
     const dir = join(this.root, 'releases');

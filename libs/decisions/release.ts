@@ -42,6 +42,19 @@ export class CompiledRelease {
     return `${this.manifest.name}@${this.manifest.version}`;
   }
 
+  /** The one policy bundle in this release exposing `entrypoint`. */
+  policyFor(entrypoint: string): LoadedPolicy {
+    const found = [...this.policies.values()].filter((p) => p.entrypoints.includes(entrypoint));
+    if (found.length !== 1) {
+      throw new DomainError(
+        'RELEASE_INCOMPLETE',
+        `release ${this.id} must have exactly one bundle exposing ${entrypoint} (has ${found.length})`,
+        'unprocessable',
+      );
+    }
+    return found[0]!;
+  }
+
   /** The refund domain's pack and risk policy; found by pack kind and Wasm entrypoint, not by name. */
   refund(): RefundComponents {
     if (this.refundComponents) return this.refundComponents;

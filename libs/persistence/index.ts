@@ -6,3 +6,4 @@ export * from './api-keys.repository.js';
 export * from './idempotency.repository.js';
 export * from './decisions.repository.js';
 export * from './audit.repository.js';
+export * from './ledger.store.js';

@@ -12,6 +12,7 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE } from '../tokens.js';
+import { REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 
@@ -141,6 +142,13 @@ export class DecisionsService {
         );
         return { identical, original, replayed };
       }
+      case 'redemption': {
+        // The gate is a pure function of its stored input: evaluate it again on the pinned bundle.
+        const stored = original.trace[0] as { output: unknown };
+        const output = release.policyFor(REDEMPTION_GATE_ENTRYPOINT).evaluate(REDEMPTION_GATE_ENTRYPOINT, record.caseData);
+        const replayed = JSON.parse(JSON.stringify({ ...original, trace: [{ ...(original.trace[0] as object), output }] })) as DecisionDocument;
+        return { identical: isDeepStrictEqual(canonicalJson(stored.output), canonicalJson(output)), original, replayed };
+      }
       default:
         throw new DomainError('REPLAY_UNSUPPORTED', `decisions of domain ${record.domain} cannot be replayed yet`, 'unprocessable');
     }
@@ -151,6 +159,11 @@ export class DecisionsService {
     if (!record) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return record;
   }
+}
+
+/** Through JSON, as the stored copy went: absent and undefined fields compare equal. */
+function canonicalJson(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v)) as unknown;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

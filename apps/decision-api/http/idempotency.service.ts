@@ -61,7 +61,7 @@ export class IdempotencyService {
    */
   async run(
     input: { tenant: string; key: string; method: string; route: string; body: unknown; now: Date },
-    effect: (em: SqlEntityManager) => Promise<{ status: number; body: unknown }>,
+    effect: (em: SqlEntityManager) => Promise<{ status: number; body: unknown; contentType?: string }>,
   ): Promise<HttpAnswer> {
     const hash = requestHash(input.method, input.route, input.body);
     return this.db.em().transactional(async (em) => {
@@ -94,6 +94,7 @@ export class IdempotencyService {
         const out = await em.transactional((inner) => effect(inner));
         status = out.status;
         body = JSON.stringify(out.body);
+        if (out.contentType) contentType = out.contentType;
       } catch (e) {
         if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
         const p = fromDomainError(e);

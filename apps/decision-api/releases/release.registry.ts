@@ -2,26 +2,23 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import {
   compareSemver,
-  FileComponentSource,
+  type FileComponentSource,
   ReleaseCompiler,
   type CompiledRelease,
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
-import { APP_CONFIG } from '../tokens.js';
-import type { AppConfig } from '../config.js';
+import { CONTENT_SOURCE } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
 
 @Injectable()
 export class ReleaseRegistry implements OnModuleInit {
   private readonly logger = new Logger('ReleaseRegistry');
-  private readonly source: FileComponentSource;
   private readonly compiler: ReleaseCompiler;
   private builtin?: CompiledRelease;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.source = new FileComponentSource(config.contentRoot);
-    this.compiler = new ReleaseCompiler(this.source);
+  constructor(@Inject(CONTENT_SOURCE) private readonly source: FileComponentSource) {
+    this.compiler = new ReleaseCompiler(source);
   }
 
   async onModuleInit(): Promise<void> {

@@ -32,6 +32,7 @@ export class Migration20261122010000_ledger extends Migration {
       rewarded_at timestamptz null,
       reward_period text null,
       partial_refunds integer not null,
+      reward_base bigint null,
       primary key (tenant, transaction_id),
       foreign key (tenant, account_id) references ledger_accounts (tenant, account_id)
     )`);
@@ -46,6 +47,7 @@ export class Migration20261122010000_ledger extends Migration {
       at timestamptz not null,
       clawback bigint null,
       processed_at timestamptz null,
+      entry_seq bigint null,
       primary key (tenant, adjustment_id),
       foreign key (tenant, transaction_id) references ledger_transactions (tenant, transaction_id)
     )`);

@@ -1,0 +1,220 @@
+/** Reward ledger over HTTP: each call is one transaction holding the idempotency record, the ledger change and, for redemptions, the gate decision. */
+import { Inject, Injectable } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { SchemaValidator, type FileComponentSource } from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import {
+  Ledger,
+  OpaRedemptionGate,
+  REDEMPTION_GATE_ENTRYPOINT,
+  transactionView,
+  type RedemptionOutcome,
+} from '../../../libs/ledger/index.js';
+import { DecisionsRepository, PgLedgerStore, uuidv7, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { fromDomainError } from '../problem.js';
+import { ReleaseRegistry } from '../releases/release.registry.js';
+import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { PackProgramResolver } from './program.resolver.js';
+import { ledgerSchemas } from './ledger.schemas.js';
+import type { CompiledRelease } from '../../../libs/decisions/index.js';
+
+const v = {
+  account: new SchemaValidator<{ program: string; currency: string; cycleAnchorDay: number }>(ledgerSchemas.account, 'Account'),
+  purchase: new SchemaValidator<{ transactionId: string; amount: number; category: string; occurredAt: string }>(ledgerSchemas.purchase, 'Transaction'),
+  settle: new SchemaValidator<{ settledAt: string }>(ledgerSchemas.settle, 'Settlement'),
+  refund: new SchemaValidator<{ refundId: string; amount: number; at: string }>(ledgerSchemas.refund, 'Refund'),
+  chargeback: new SchemaValidator<{ chargebackId: string; amount: number; at: string }>(ledgerSchemas.chargeback, 'Chargeback'),
+  redemption: new SchemaValidator<{ redemptionId: string; amount: number; at: string }>(ledgerSchemas.redemption, 'Redemption'),
+  statement: new SchemaValidator<{ periodEnd: string }>(ledgerSchemas.statement, 'Statement'),
+};
+
+interface Call {
+  principal: Principal;
+  key: string;
+  route: string;
+  body: unknown;
+}
+
+@Injectable()
+export class LedgerService {
+  private readonly programs: PackProgramResolver;
+  private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
+  private readonly decisions = new DecisionsRepository();
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CONTENT_SOURCE) source: FileComponentSource,
+    private readonly releases: ReleaseRegistry,
+    private readonly idempotency: IdempotencyService,
+  ) {
+    this.programs = new PackProgramResolver(source);
+  }
+
+  /** The tenant's active release's redemption gate, wrapped once per compiled release. */
+  private gate(tenant: string): { release: CompiledRelease; gate: OpaRedemptionGate } {
+    const release = this.releases.active(tenant);
+    let gate = this.gates.get(release);
+    if (!gate) {
+      gate = new OpaRedemptionGate(release.policyFor(REDEMPTION_GATE_ENTRYPOINT));
+      this.gates.set(release, gate);
+    }
+    return { release, gate };
+  }
+
+  private ledger(em: SqlEntityManager, tenant: string): Ledger {
+    return new Ledger(new PgLedgerStore(em), this.programs, this.gate(tenant).gate);
+  }
+
+  private write(c: Call, status: number, fn: (ledger: Ledger, em: SqlEntityManager) => Promise<unknown>): Promise<HttpAnswer> {
+    return this.idempotency.run(
+      { tenant: c.principal.tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() },
+      async (em) => ({ status, body: await fn(this.ledger(em, c.principal.tenant), em) }),
+    );
+  }
+
+  /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
+  async openAccount(p: Principal, accountId: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const input = v.account.validate(body);
+    return this.db.em().transactional(async (em) => {
+      const ledger = this.ledger(em, p.tenant);
+      const { created } = await ledger.openAccount(p.tenant, accountId, input);
+      return { status: created ? 201 : 200, body: await ledger.view(p.tenant, accountId) };
+    });
+  }
+
+  recordPurchase(c: Call, accountId: string): Promise<HttpAnswer> {
+    const input = v.purchase.validate(c.body);
+    return this.write(c, 201, async (l) => transactionView(await l.recordPurchase(c.principal.tenant, accountId, input)));
+  }
+
+  settle(c: Call, transactionId: string): Promise<HttpAnswer> {
+    const input = v.settle.validate(c.body);
+    return this.write(c, 200, async (l) => transactionView(await l.settle(c.principal.tenant, transactionId, input)));
+  }
+
+  refund(c: Call, transactionId: string): Promise<HttpAnswer> {
+    const input = v.refund.validate(c.body);
+    return this.write(c, 201, async (l) => {
+      const r = await l.refund(c.principal.tenant, transactionId, input);
+      return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
+    });
+  }
+
+  chargeback(c: Call, transactionId: string): Promise<HttpAnswer> {
+    const input = v.chargeback.validate(c.body);
+    return this.write(c, 201, async (l) => {
+      const r = await l.chargeback(c.principal.tenant, transactionId, input);
+      return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
+    });
+  }
+
+  closeStatement(c: Call, accountId: string): Promise<HttpAnswer> {
+    const input = v.statement.validate(c.body);
+    return this.write(c, 201, (l) => l.closeStatement(c.principal.tenant, accountId, input));
+  }
+
+  /**
+   * Algorithm 3: the gate decides, the decision is stored as a `redemption` decision either way, and only an allowed
+   * redemption debits. A refusal is answered 422 with the gate's reasons — and its decision row is kept.
+   */
+  redeem(c: Call, accountId: string): Promise<HttpAnswer> {
+    const input = v.redemption.validate(c.body);
+    const tenant = c.principal.tenant;
+    return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() }, async (em) => {
+      const { release, gate } = this.gate(tenant);
+      const out = await new Ledger(new PgLedgerStore(em), this.programs, gate).redeem(tenant, accountId, input);
+      const decisionId = out.replayed ? null : await this.storeGateDecision(em, tenant, accountId, input, out, release, c.key);
+      if (out.allowed) {
+        return {
+          status: 201,
+          body: { redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate },
+        };
+      }
+      const first = out.reasons[0];
+      const refusal = new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], {
+        reasons: out.reasons,
+        decisionId,
+      });
+      return { status: 422, contentType: 'application/problem+json', body: fromDomainError(refusal) };
+    });
+  }
+
+  private async storeGateDecision(
+    em: SqlEntityManager,
+    tenant: string,
+    accountId: string,
+    input: { redemptionId: string; amount: number; at: string },
+    out: RedemptionOutcome,
+    release: CompiledRelease,
+    idempotencyKey: string,
+  ): Promise<string> {
+    const now = new Date();
+    const id = uuidv7(now.getTime());
+    const outcome = out.allowed ? 'APPROVE' : 'DENY';
+    const document = {
+      id,
+      tenant,
+      domain: 'redemption',
+      createdAt: now.toISOString(),
+      accountId,
+      redemptionId: input.redemptionId,
+      amount: input.amount,
+      at: input.at,
+      outcome,
+      reasons: out.reasons.map((r) => ({ code: r.code, message: r.message, source: out.gate.ref, rule: REDEMPTION_GATE_ENTRYPOINT, effect: 'DENY' })),
+      program: out.account.programRef,
+      release: release.ref,
+      trace: [{ source: out.gate.ref, rule: REDEMPTION_GATE_ENTRYPOINT, fired: !out.allowed, input: out.gate.input, output: out.gate.output }],
+    };
+    await this.decisions.insert(em, {
+      id,
+      tenant,
+      domain: 'redemption',
+      outcome,
+      riskScore: null,
+      releaseName: release.ref.name,
+      releaseVersion: release.ref.version,
+      components: release.ref.components,
+      caseData: out.gate.input,
+      document,
+      idempotencyKey,
+      evaluatedAt: now,
+      createdAt: now,
+    });
+    return id;
+  }
+
+  async view(p: Principal, accountId: string) {
+    return this.ledger(this.db.em(), p.tenant).view(p.tenant, accountId);
+  }
+
+  async transaction(p: Principal, transactionId: string) {
+    return this.ledger(this.db.em(), p.tenant).transaction(p.tenant, transactionId);
+  }
+
+  async entries(p: Principal, accountId: string, limit: number, afterSeq: number | undefined) {
+    const em = this.db.em();
+    const store = new PgLedgerStore(em);
+    if (!(await store.accountExists(p.tenant, accountId))) {
+      throw new DomainError('ACCOUNT_NOT_FOUND', `No ledger account ${accountId}`, 'not_found');
+    }
+    const rows = await store.entries(p.tenant, accountId, { limit: limit + 1, afterSeq });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page,
+      nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify({ afterSeq: last.seq })).toString('base64url') : null,
+    };
+  }
+}
+
+export function decodeEntriesCursor(cursor: string): number {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { afterSeq?: unknown };
+    if (typeof v.afterSeq === 'number' && Number.isInteger(v.afterSeq) && v.afterSeq >= 0) return v.afterSeq;
+  } catch {
+    // fall through
+  }
+  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
+}

@@ -1,0 +1,226 @@
+/**
+ * The reward ledger's PostgreSQL/PGlite store. Each unit of work runs in a (nested) transaction holding a per-account
+ * advisory lock, so every change to one account is serialised — including the first, when no row exists yet to lock.
+ */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import type {
+  LedgerAccount,
+  LedgerAdjustment,
+  LedgerEntry,
+  LedgerStore,
+  LedgerTransaction,
+  LedgerUnitOfWork,
+  RedemptionRecord,
+  TransactionStatus,
+  AdjustmentKind,
+  EntryType,
+  EntryCauseKind,
+} from '../ledger/index.js';
+
+type Row = Record<string, unknown>;
+
+// pg answers bigint as string and timestamptz as Date; PGlite may answer numbers and Dates. Normalise both.
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+
+function toAccount(r: Row): LedgerAccount {
+  return {
+    tenant: String(r.tenant),
+    accountId: String(r.account_id),
+    programRef: String(r.program_ref),
+    currency: String(r.currency),
+    cycleAnchorDay: num(r.cycle_anchor_day),
+    balance: num(r.balance),
+    redeemed: num(r.redeemed),
+    holdUntil: isoOrNull(r.hold_until),
+    closedPeriods: json<string[]>(r.closed_periods),
+    capUsage: json<Record<string, number>>(r.cap_usage),
+    version: num(r.version),
+  };
+}
+
+function toTransaction(r: Row): LedgerTransaction {
+  return {
+    tenant: String(r.tenant),
+    transactionId: String(r.transaction_id),
+    accountId: String(r.account_id),
+    amount: num(r.amount),
+    category: String(r.category),
+    occurredAt: iso(r.occurred_at),
+    settledAt: isoOrNull(r.settled_at),
+    status: String(r.status) as TransactionStatus,
+    refunded: num(r.refunded),
+    reward: num(r.reward),
+    originalReward: num(r.original_reward),
+    rewardedAt: isoOrNull(r.rewarded_at),
+    rewardPeriod: r.reward_period === null ? null : String(r.reward_period),
+    partialRefunds: num(r.partial_refunds),
+    rewardBase: numOrNull(r.reward_base),
+  };
+}
+
+function toAdjustment(r: Row): LedgerAdjustment {
+  return {
+    tenant: String(r.tenant),
+    adjustmentId: String(r.adjustment_id),
+    kind: String(r.kind) as AdjustmentKind,
+    transactionId: String(r.transaction_id),
+    accountId: String(r.account_id),
+    amount: num(r.amount),
+    at: iso(r.at),
+    clawback: numOrNull(r.clawback),
+    processedAt: isoOrNull(r.processed_at),
+    entrySeq: numOrNull(r.entry_seq),
+  };
+}
+
+function toEntry(r: Row): LedgerEntry {
+  return {
+    seq: num(r.seq),
+    accountId: String(r.account_id),
+    transactionId: r.transaction_id === null ? null : String(r.transaction_id),
+    type: String(r.type) as EntryType,
+    amount: num(r.amount),
+    balanceAfter: num(r.balance_after),
+    cause: { kind: String(r.cause_kind) as EntryCauseKind, id: String(r.cause_id) },
+    programRef: String(r.program_ref),
+    at: iso(r.at),
+  };
+}
+
+class PgUnitOfWork implements LedgerUnitOfWork {
+  constructor(
+    private readonly em: SqlEntityManager,
+    private readonly tenant: string,
+  ) {}
+
+  private async one(sql: string, params: unknown[]): Promise<Row | null> {
+    const rows = await this.em.execute<Row[]>(sql, params);
+    return rows[0] ?? null;
+  }
+
+  async getAccount(accountId: string): Promise<LedgerAccount | null> {
+    // FOR UPDATE as well as the advisory lock: the row lock is what other writers of this row would respect.
+    const r = await this.one('select * from ledger_accounts where tenant = ? and account_id = ? for update', [this.tenant, accountId]);
+    return r ? toAccount(r) : null;
+  }
+
+  async getTransaction(transactionId: string): Promise<LedgerTransaction | null> {
+    const r = await this.one('select * from ledger_transactions where tenant = ? and transaction_id = ?', [this.tenant, transactionId]);
+    return r ? toTransaction(r) : null;
+  }
+
+  async transactionsOfAccount(accountId: string): Promise<LedgerTransaction[]> {
+    const rows = await this.em.execute<Row[]>(
+      'select * from ledger_transactions where tenant = ? and account_id = ? order by occurred_at, transaction_id',
+      [this.tenant, accountId],
+    );
+    return rows.map(toTransaction);
+  }
+
+  async adjustmentsOfAccount(accountId: string, opts: { unprocessedOnly?: boolean } = {}): Promise<LedgerAdjustment[]> {
+    const rows = await this.em.execute<Row[]>(
+      `select * from ledger_adjustments where tenant = ? and account_id = ?${opts.unprocessedOnly ? ' and processed_at is null' : ''}
+       order by at, adjustment_id`,
+      [this.tenant, accountId],
+    );
+    return rows.map(toAdjustment);
+  }
+
+  async getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null> {
+    const r = await this.one('select * from ledger_adjustments where tenant = ? and adjustment_id = ?', [this.tenant, adjustmentId]);
+    return r ? toAdjustment(r) : null;
+  }
+
+  async saveAccount(a: LedgerAccount): Promise<void> {
+    await this.em.execute(
+      `insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, hold_until, closed_periods, cap_usage, version)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+       on conflict (tenant, account_id) do update set program_ref = excluded.program_ref, currency = excluded.currency,
+         cycle_anchor_day = excluded.cycle_anchor_day, balance = excluded.balance, redeemed = excluded.redeemed,
+         hold_until = excluded.hold_until, closed_periods = excluded.closed_periods, cap_usage = excluded.cap_usage, version = excluded.version`,
+      [a.tenant, a.accountId, a.programRef, a.currency, a.cycleAnchorDay, a.balance, a.redeemed, a.holdUntil, JSON.stringify(a.closedPeriods), JSON.stringify(a.capUsage), a.version],
+    );
+  }
+
+  async saveTransaction(t: LedgerTransaction): Promise<void> {
+    await this.em.execute(
+      `insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward,
+         original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (tenant, transaction_id) do update set settled_at = excluded.settled_at, status = excluded.status,
+         refunded = excluded.refunded, reward = excluded.reward, original_reward = excluded.original_reward,
+         rewarded_at = excluded.rewarded_at, reward_period = excluded.reward_period, partial_refunds = excluded.partial_refunds,
+         reward_base = excluded.reward_base`,
+      [t.tenant, t.transactionId, t.accountId, t.amount, t.category, t.occurredAt, t.settledAt, t.status, t.refunded, t.reward,
+        t.originalReward, t.rewardedAt, t.rewardPeriod, t.partialRefunds, t.rewardBase],
+    );
+  }
+
+  async saveAdjustment(a: LedgerAdjustment): Promise<void> {
+    await this.em.execute(
+      `insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (tenant, adjustment_id) do update set clawback = excluded.clawback, processed_at = excluded.processed_at,
+         entry_seq = excluded.entry_seq`,
+      [a.tenant, a.adjustmentId, a.kind, a.transactionId, a.accountId, a.amount, a.at, a.clawback, a.processedAt, a.entrySeq],
+    );
+  }
+
+  async appendEntry(e: Omit<LedgerEntry, 'seq'>): Promise<LedgerEntry> {
+    // The account is locked for this unit of work, so max(seq)+1 cannot race.
+    const rows = await this.em.execute<Row[]>(
+      `insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
+       select ?, ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? from ledger_entries where tenant = ? and account_id = ?
+       returning *`,
+      [this.tenant, e.accountId, e.transactionId, e.type, e.amount, e.balanceAfter, e.cause.kind, e.cause.id, e.programRef, e.at, this.tenant, e.accountId],
+    );
+    return toEntry(rows[0]!);
+  }
+
+  async getRedemption(redemptionId: string): Promise<RedemptionRecord | null> {
+    const r = await this.one('select record from ledger_redemptions where tenant = ? and redemption_id = ?', [this.tenant, redemptionId]);
+    return r ? json<RedemptionRecord>(r.record) : null;
+  }
+
+  async saveRedemption(r: RedemptionRecord): Promise<void> {
+    await this.em.execute(
+      `insert into ledger_redemptions (tenant, redemption_id, account_id, record) values (?, ?, ?, ?::jsonb)
+       on conflict (tenant, redemption_id) do update set record = excluded.record`,
+      [r.tenant, r.redemptionId, r.accountId, JSON.stringify(r)],
+    );
+  }
+}
+
+export class PgLedgerStore implements LedgerStore {
+  /** `em` may already be inside a transaction (the HTTP layer's idempotency transaction): units of work nest in it. */
+  constructor(private readonly em: SqlEntityManager) {}
+
+  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T> {
+    return this.em.transactional(async (tx) => {
+      await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`ledger/${tenant}/${accountId}`]);
+      return fn(new PgUnitOfWork(tx, tenant));
+    });
+  }
+
+  async accountExists(tenant: string, accountId: string): Promise<boolean> {
+    const rows = await this.em.execute<Row[]>('select 1 from ledger_accounts where tenant = ? and account_id = ?', [tenant, accountId]);
+    return rows.length > 0;
+  }
+
+  async accountOfTransaction(tenant: string, transactionId: string): Promise<string | null> {
+    const rows = await this.em.execute<Row[]>('select account_id from ledger_transactions where tenant = ? and transaction_id = ?', [tenant, transactionId]);
+    return rows[0] ? String(rows[0].account_id) : null;
+  }
+
+  async entries(tenant: string, accountId: string, page: { limit: number; afterSeq?: number }): Promise<LedgerEntry[]> {
+    const rows = await this.em.execute<Row[]>(
+      'select * from ledger_entries where tenant = ? and account_id = ? and seq > ? order by seq limit ?',
+      [tenant, accountId, page.afterSeq ?? 0, page.limit],
+    );
+    return rows.map(toEntry);
+  }
+}
