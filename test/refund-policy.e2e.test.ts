@@ -134,6 +134,13 @@ describe('REVIEW rules', () => {
     expect(d.approvedAmount).toBe(expected.length ? 0 : refundCase(patch).requestedAmount);
   });
 
+  it('amounts beyond 32 bits decide normally (Wasm formatting regression)', async () => {
+    const d = await decide({ requestedAmount: 3_000_000_000, order: { capturedAmount: 5_000_000_000 }, customer: { refundCount30d: 4, priorChargebacks: 1 } });
+    expect(d.outcome).toBe('DENY');
+    expect(d.riskScore).toBe(70);
+    expect(d.reasons.find((r) => r.code === 'HIGH_AMOUNT')?.message).toContain('3000000000');
+  });
+
   it('DENY wins over REVIEW', async () => {
     const d = await decide({ disputeOpen: true, returnStatus: 'REJECTED' });
     expect(d.outcome).toBe('DENY');

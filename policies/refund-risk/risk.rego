@@ -68,9 +68,9 @@ band_reason := {
 	"effect": "DENY",
 	"rule": "band.high",
 	"message": concat("", [
-		"Risk score ", format_int(score, 10),
-		" is in the deny band (", format_int(params.bands.high.min, 10),
-		"-", format_int(params.score_cap, 10), ")",
+		"Risk score ", json.marshal(score),
+		" is in the deny band (", json.marshal(params.bands.high.min),
+		"-", json.marshal(params.score_cap), ")",
 	]),
 } if band == "HIGH"
 
@@ -79,9 +79,9 @@ band_reason := {
 	"effect": "REVIEW",
 	"rule": "band.elevated",
 	"message": concat("", [
-		"Risk score ", format_int(score, 10),
-		" is in the review band (", format_int(params.bands.elevated.min, 10),
-		"-", format_int(params.bands.high.min - 1, 10), ")",
+		"Risk score ", json.marshal(score),
+		" is in the review band (", json.marshal(params.bands.elevated.min),
+		"-", json.marshal(params.bands.high.min - 1), ")",
 	]),
 } if band == "ELEVATED"
 
@@ -100,17 +100,17 @@ reasons := array.concat([band_reason], [r |
 	}
 ])
 
-signal_message(s) := concat("", [format_int(s.value, 10), " refunds in the last 30 days (threshold ", format_int(s.threshold, 10), ")"]) if s.code == "REFUND_VELOCITY_HIGH"
+signal_message(s) := concat("", [json.marshal(s.value), " refunds in the last 30 days (threshold ", json.marshal(s.threshold), ")"]) if s.code == "REFUND_VELOCITY_HIGH"
 
-signal_message(s) := concat("", ["Requested amount ", format_int(s.value, 10), " is above ", format_int(s.threshold, 10), " (minor units)"]) if s.code == "HIGH_AMOUNT"
+signal_message(s) := concat("", ["Requested amount ", json.marshal(s.value), " is above ", json.marshal(s.threshold), " (minor units)"]) if s.code == "HIGH_AMOUNT"
 
-signal_message(s) := concat("", ["Account is ", format_int(s.value, 10), " days old (threshold: under ", format_int(s.threshold, 10), ")"]) if s.code == "NEW_ACCOUNT"
+signal_message(s) := concat("", ["Account is ", json.marshal(s.value), " days old (threshold: under ", json.marshal(s.threshold), ")"]) if s.code == "NEW_ACCOUNT"
 
-signal_message(s) := concat("", [format_int(s.value, 10), " prior chargebacks (threshold: more than ", format_int(s.threshold, 10), ")"]) if s.code == "PRIOR_CHARGEBACK"
+signal_message(s) := concat("", [json.marshal(s.value), " prior chargebacks (threshold: more than ", json.marshal(s.threshold), ")"]) if s.code == "PRIOR_CHARGEBACK"
 
 signal_message(s) := concat("", ["IP risk is ", s.value]) if s.code == "IP_RISK_HIGH"
 
-signal_message(s) := concat("", ["Device shared by ", format_int(s.value, 10), " accounts (threshold ", format_int(s.threshold, 10), ")"]) if s.code == "DEVICE_SHARED"
+signal_message(s) := concat("", ["Device shared by ", json.marshal(s.value), " accounts (threshold ", json.marshal(s.threshold), ")"]) if s.code == "DEVICE_SHARED"
 
 # A signal missing from data would silently lower every score; leave the assessment
 # undefined instead, which callers treat as an evaluation failure.

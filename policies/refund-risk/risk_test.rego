@@ -312,3 +312,13 @@ test_fired_signal_below_band_gives_no_reasons if {
 	r.band == "LOW"
 	r.reasons == []
 }
+
+# Amounts beyond 32 bits must still format (format_int fails there in Wasm; json.marshal does not).
+test_large_amount_message if {
+	inp := object.union(base_case, {"requestedAmount": 3000000000, "customer": object.union(base_case.customer, {"refundCount30d": 5, "priorChargebacks": 1})})
+	a := risk.assessment with input as inp
+	a.band == "HIGH"
+	some reason in a.reasons
+	reason.code == "HIGH_AMOUNT"
+	contains(reason.message, "3000000000")
+}

@@ -1,0 +1,144 @@
+/** The ledger's records and the store contract a persistence layer implements (PostgreSQL, in-memory). */
+import type { RedemptionGateInput, RedemptionGateResult } from './gate.js';
+
+export type TransactionStatus = 'PENDING' | 'SETTLED' | 'PART_REF' | 'REFUNDED' | 'CHARGEBACK';
+export type AdjustmentKind = 'refund' | 'chargeback';
+export type EntryType = 'REWARD' | 'CLAWBACK' | 'REDEMPTION' | 'AUTO_REDEMPTION';
+export type EntryCauseKind = 'settlement' | 'refund' | 'chargeback' | 'redemption' | 'statement';
+
+/** One reward account: the paper's user-level ledger B plus the per-period cap counters. Money in minor units. */
+export interface LedgerAccount {
+  tenant: string;
+  accountId: string;
+  /** `name@version` of the program, pinned when the account is opened. */
+  programRef: string;
+  currency: string;
+  /** Day of month (1–28) at whose UTC midnight each billing period starts. */
+  cycleAnchorDay: number;
+  /** Current reward balance; negative while a clawback debt is outstanding. */
+  balance: number;
+  /** Everything redeemed so far (REDEMPTION and AUTO_REDEMPTION entries). */
+  redeemed: number;
+  /** Redemptions are refused while `at` < holdUntil (grace hold set by each statement close). */
+  holdUntil: string | null;
+  /** Starts of the periods whose statements are closed, ascending. */
+  closedPeriods: string[];
+  /** Period start → reward granted against that period's monthlyCap (net of same-period clawbacks). */
+  capUsage: Record<string, number>;
+  /** Incremented by every unit of work that changes the account (for optimistic checks by stores). */
+  version: number;
+}
+
+/** One purchase and its reward record (the paper's r, r0 and refunded counter). Kept forever. */
+export interface LedgerTransaction {
+  tenant: string;
+  transactionId: string;
+  accountId: string;
+  amount: number;
+  category: string;
+  occurredAt: string;
+  /** Null while PENDING. A statement close settles pending purchases of its period with settledAt = period end. */
+  settledAt: string | null;
+  status: TransactionStatus;
+  /** Total refunded and charged back so far (≤ amount). */
+  refunded: number;
+  /** Current reward r: originalReward minus every clawback applied. */
+  reward: number;
+  /** Immutable reward r0 granted by Algorithm 1 (0 until rewarded). */
+  originalReward: number;
+  rewardedAt: string | null;
+  /** Start of the period whose cap the reward was charged to (the transaction's period when rewarded). */
+  rewardPeriod: string | null;
+  /** Proportional (non-final) clawbacks applied: each may leave one minor unit of rounding residue. */
+  partialRefunds: number;
+  /**
+   * The eligible amount originalReward was computed on: amount minus the refunds recorded
+   * before the reward (statement programs). Clawbacks are proportional to it. Null until rewarded.
+   */
+  rewardBase: number | null;
+}
+
+/** A refund or chargeback, with the clawback it caused once processed. */
+export interface LedgerAdjustment {
+  tenant: string;
+  /** The refundId or chargebackId (unique per tenant across both kinds). */
+  adjustmentId: string;
+  kind: AdjustmentKind;
+  transactionId: string;
+  accountId: string;
+  amount: number;
+  at: string;
+  /** Reduction of the transaction's reward r; null = not yet processed (deferred to a statement close). */
+  clawback: number | null;
+  processedAt: string | null;
+  /** seq of the CLAWBACK entry it produced, if any (none when the clawback was 0 or fully floored). */
+  entrySeq: number | null;
+}
+
+export interface EntryCause {
+  kind: EntryCauseKind;
+  /** transactionId, refundId, chargebackId, redemptionId, or the closed period's end. */
+  id: string;
+}
+
+/** An append-only ledger line. The amounts of an account's entries always sum to its balance. */
+export interface LedgerEntry {
+  /** Position in the account's entry sequence, from 1, assigned by the store. */
+  seq: number;
+  accountId: string;
+  transactionId: string | null;
+  type: EntryType;
+  /** Signed: credits positive, debits negative. Never 0 (nothing is appended for a zero effect). */
+  amount: number;
+  balanceAfter: number;
+  cause: EntryCause;
+  programRef: string;
+  /** Business time of the effect (settlement, refund, redemption, or the closed period's end). */
+  at: string;
+}
+
+/** What the redemption gate was asked and answered; stored with the redemption and returned to callers. */
+export interface GateDecision {
+  ref: string;
+  input: RedemptionGateInput;
+  output: RedemptionGateResult;
+}
+
+/** An allowed redemption (refusals change nothing and are not stored here; the caller persists the gate decision). */
+export interface RedemptionRecord {
+  tenant: string;
+  redemptionId: string;
+  accountId: string;
+  amount: number;
+  at: string;
+  entry: LedgerEntry;
+  gate: GateDecision;
+}
+
+/** One unit of work, already serialised per account by the store (row lock / mutex). */
+export interface LedgerUnitOfWork {
+  getAccount(accountId: string): Promise<LedgerAccount | null>;
+  /** Looks the id up across the whole tenant (ids are unique per tenant, whatever the account). */
+  getTransaction(transactionId: string): Promise<LedgerTransaction | null>;
+  transactionsOfAccount(accountId: string): Promise<LedgerTransaction[]>;
+  adjustmentsOfAccount(accountId: string, opts?: { unprocessedOnly?: boolean }): Promise<LedgerAdjustment[]>;
+  /** Looks the id up across the whole tenant. */
+  getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null>;
+  /** Insert or update (optimistic `version` may be used by stores). */
+  saveAccount(a: LedgerAccount): Promise<void>;
+  saveTransaction(t: LedgerTransaction): Promise<void>;
+  saveAdjustment(a: LedgerAdjustment): Promise<void>;
+  appendEntry(e: Omit<LedgerEntry, 'seq'>): Promise<LedgerEntry>;
+  /** Looks the id up across the whole tenant. */
+  getRedemption(redemptionId: string): Promise<RedemptionRecord | null>;
+  saveRedemption(r: RedemptionRecord): Promise<void>;
+}
+
+export interface LedgerStore {
+  /** Runs fn serialised against every other unit of work on the same account of the same tenant, atomically. */
+  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T>;
+  /** Resolves the account a transaction belongs to (no lock), or null. */
+  accountOfTransaction(tenant: string, transactionId: string): Promise<string | null>;
+  /** Entries with seq > afterSeq, ascending, at most limit. */
+  entries(tenant: string, accountId: string, page: { limit: number; afterSeq?: number }): Promise<LedgerEntry[]>;
+}
