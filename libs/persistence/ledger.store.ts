@@ -24,14 +24,15 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v as number));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
 function toAccount(r: Row): LedgerAccount {
   return {
-    tenant: String(r.tenant),
-    accountId: String(r.account_id),
-    programRef: String(r.program_ref),
-    currency: String(r.currency),
+    tenant: str(r.tenant),
+    accountId: str(r.account_id),
+    programRef: str(r.program_ref),
+    currency: str(r.currency),
     cycleAnchorDay: num(r.cycle_anchor_day),
     balance: num(r.balance),
     redeemed: num(r.redeemed),
@@ -44,19 +45,19 @@ function toAccount(r: Row): LedgerAccount {
 
 function toTransaction(r: Row): LedgerTransaction {
   return {
-    tenant: String(r.tenant),
-    transactionId: String(r.transaction_id),
-    accountId: String(r.account_id),
+    tenant: str(r.tenant),
+    transactionId: str(r.transaction_id),
+    accountId: str(r.account_id),
     amount: num(r.amount),
-    category: String(r.category),
+    category: str(r.category),
     occurredAt: iso(r.occurred_at),
     settledAt: isoOrNull(r.settled_at),
-    status: String(r.status) as TransactionStatus,
+    status: str(r.status) as TransactionStatus,
     refunded: num(r.refunded),
     reward: num(r.reward),
     originalReward: num(r.original_reward),
     rewardedAt: isoOrNull(r.rewarded_at),
-    rewardPeriod: r.reward_period === null ? null : String(r.reward_period),
+    rewardPeriod: r.reward_period === null ? null : str(r.reward_period),
     partialRefunds: num(r.partial_refunds),
     rewardBase: numOrNull(r.reward_base),
   };
@@ -64,11 +65,11 @@ function toTransaction(r: Row): LedgerTransaction {
 
 function toAdjustment(r: Row): LedgerAdjustment {
   return {
-    tenant: String(r.tenant),
-    adjustmentId: String(r.adjustment_id),
-    kind: String(r.kind) as AdjustmentKind,
-    transactionId: String(r.transaction_id),
-    accountId: String(r.account_id),
+    tenant: str(r.tenant),
+    adjustmentId: str(r.adjustment_id),
+    kind: str(r.kind) as AdjustmentKind,
+    transactionId: str(r.transaction_id),
+    accountId: str(r.account_id),
     amount: num(r.amount),
     at: iso(r.at),
     clawback: numOrNull(r.clawback),
@@ -80,13 +81,13 @@ function toAdjustment(r: Row): LedgerAdjustment {
 function toEntry(r: Row): LedgerEntry {
   return {
     seq: num(r.seq),
-    accountId: String(r.account_id),
-    transactionId: r.transaction_id === null ? null : String(r.transaction_id),
-    type: String(r.type) as EntryType,
+    accountId: str(r.account_id),
+    transactionId: r.transaction_id === null ? null : str(r.transaction_id),
+    type: str(r.type) as EntryType,
     amount: num(r.amount),
     balanceAfter: num(r.balance_after),
-    cause: { kind: String(r.cause_kind) as EntryCauseKind, id: String(r.cause_id) },
-    programRef: String(r.program_ref),
+    cause: { kind: str(r.cause_kind) as EntryCauseKind, id: str(r.cause_id) },
+    programRef: str(r.program_ref),
     at: iso(r.at),
   };
 }
@@ -213,7 +214,7 @@ export class PgLedgerStore implements LedgerStore {
 
   async accountOfTransaction(tenant: string, transactionId: string): Promise<string | null> {
     const rows = await this.em.execute<Row[]>('select account_id from ledger_transactions where tenant = ? and transaction_id = ?', [tenant, transactionId]);
-    return rows[0] ? String(rows[0].account_id) : null;
+    return rows[0] ? str(rows[0].account_id) : null;
   }
 
   async entries(tenant: string, accountId: string, page: { limit: number; afterSeq?: number }): Promise<LedgerEntry[]> {
