@@ -24,7 +24,7 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
-const str = (v: unknown): string => (typeof v === 'string' ? v : String(v as number));
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
 function toAccount(r: Row): LedgerAccount {

@@ -1,6 +1,6 @@
 /** Test support: a small pack exercising every condition shape, returned fresh so tests can break it freely. */
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;  
 
 export function fixturePack(): Json {
   return {
