@@ -4,6 +4,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { SchemaValidator, type FileComponentSource } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
+  canonicalTimestamp,
   Ledger,
   OpaRedemptionGate,
   REDEMPTION_GATE_ENTRYPOINT,
@@ -119,7 +120,9 @@ export class LedgerService {
    * redemption debits. A refusal is answered 422 with the gate's reasons — and its decision row is kept.
    */
   redeem(c: Call, accountId: string): Promise<HttpAnswer> {
-    const input = v.redemption.validate(c.body);
+    const raw = v.redemption.validate(c.body);
+    // Answer business time in the ledger's canonical form, like every other ledger response.
+    const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
     const tenant = c.principal.tenant;
     return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() }, async (em) => {
       const { release, gate } = this.gate(tenant);
