@@ -7,3 +7,4 @@ export * from './file-component-source.js';
 export * from './refund/refund-case.schema.js';
 export * from './refund/refund-facts.js';
 export * from './refund/refund-decider.js';
+export * from './simulation.js';

@@ -7,3 +7,4 @@ export * from './idempotency.repository.js';
 export * from './decisions.repository.js';
 export * from './audit.repository.js';
 export * from './ledger.store.js';
+export * from './simulations.repository.js';

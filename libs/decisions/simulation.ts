@@ -1,0 +1,223 @@
+/** What-if runs: one case decided by a baseline and a candidate, compared, and tallied into transitions and reason-code changes. Framework-free. */
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { DomainError } from '../errors/index.js';
+import type { Outcome } from './outcome.js';
+import type { RefundCase } from './refund/refund-case.schema.js';
+import { decideRefund, type RefundComponents } from './refund/refund-decider.js';
+
+/** A decision reduced to what a what-if compares. `ERROR` when the release refused to decide the case (e.g. its facts fail a pack's schema). */
+export interface SimulatedDecision {
+  outcome: Outcome | 'ERROR';
+  /** Reason codes in the order the decision gave them. */
+  reasons: string[];
+  riskScore: number | null;
+  approvedAmount: number | null;
+  tender: string | null;
+  error?: { code: string; message: string };
+}
+
+export interface SimulationResult {
+  /** refundId for supplied cases; the stored decision's id for a replay. */
+  caseRef: string;
+  changed: boolean;
+  baseline: SimulatedDecision;
+  candidate: SimulatedDecision;
+  /** Set for a replay: the stored decision's refundId. */
+  refundId?: string;
+}
+
+export interface SimulationSummary {
+  total: number;
+  /** Cases whose outcome, reason codes, risk score, approved amount or tender differ. */
+  changed: number;
+  /** `"<baseline>-><candidate>"` → cases, only for cases whose outcome changed; keys sorted. */
+  transitions: Record<string, number>;
+  /** Per reason code, in how many cases the candidate added it or no longer gives it. */
+  reasonCodes: { added: Record<string, number>; removed: Record<string, number> };
+  /** Outcome distribution on each side (keys sorted); its diagonal is what `transitions` leaves out. */
+  outcomes: { baseline: Record<string, number>; candidate: Record<string, number> };
+}
+
+/** A stored or fresh decision as a SimulatedDecision. */
+export function simulatedFrom(d: {
+  outcome: string;
+  reasons: readonly { code: string }[];
+  riskScore: number;
+  approvedAmount: number;
+  tender: string;
+}): SimulatedDecision {
+  return {
+    outcome: d.outcome as Outcome,
+    reasons: d.reasons.map((r) => r.code),
+    riskScore: d.riskScore,
+    approvedAmount: d.approvedAmount,
+    tender: d.tender,
+  };
+}
+
+export function simulatedError(code: string, message: string): SimulatedDecision {
+  return { outcome: 'ERROR', reasons: [], riskScore: null, approvedAmount: null, tender: null, error: { code, message } };
+}
+
+/**
+ * Decides `c` on `components` for a what-if: a refusal to decide (a DomainError, e.g. facts the candidate's
+ * fact schema rejects) becomes an ERROR decision instead of ending the run. Anything else is a bug and is thrown.
+ */
+export async function simulateRefund(c: RefundCase, components: RefundComponents): Promise<SimulatedDecision> {
+  try {
+    return simulatedFrom(await decideRefund(c, components));
+  } catch (e) {
+    if (e instanceof DomainError) return simulatedError(e.code, e.message);
+    throw e;
+  }
+}
+
+function countCodes(codes: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of codes) m.set(c, (m.get(c) ?? 0) + 1);
+  return m;
+}
+
+/** Codes present in `b` and not in `a` (as sets: a code given twice is still one reason). */
+function minus(b: readonly string[], a: readonly string[]): string[] {
+  const inA = new Set(a);
+  return [...new Set(b)].filter((c) => !inA.has(c)).sort();
+}
+
+/** What differs between two decisions of one case. Reason order does not count; how often a code appears does. */
+export function compareDecisions(baseline: SimulatedDecision, candidate: SimulatedDecision): { changed: boolean; added: string[]; removed: string[] } {
+  const added = minus(candidate.reasons, baseline.reasons);
+  const removed = minus(baseline.reasons, candidate.reasons);
+  let sameReasons = baseline.reasons.length === candidate.reasons.length;
+  if (sameReasons) {
+    const a = countCodes(baseline.reasons);
+    for (const [code, n] of countCodes(candidate.reasons)) if (a.get(code) !== n) sameReasons = false;
+  }
+  const changed =
+    baseline.outcome !== candidate.outcome ||
+    !sameReasons ||
+    baseline.riskScore !== candidate.riskScore ||
+    baseline.approvedAmount !== candidate.approvedAmount ||
+    baseline.tender !== candidate.tender ||
+    baseline.error?.code !== candidate.error?.code;
+  return { changed, added, removed };
+}
+
+export function transitionKey(baseline: SimulatedDecision, candidate: SimulatedDecision): string {
+  return `${baseline.outcome}->${candidate.outcome}`;
+}
+
+function bump(m: Record<string, number>, k: string): void {
+  m[k] = (m[k] ?? 0) + 1;
+}
+
+function sorted(m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Accumulates a summary case by case, so a long run can report it at any point. */
+export class SimulationTally {
+  private total = 0;
+  private changed = 0;
+  private readonly transitions: Record<string, number> = {};
+  private readonly added: Record<string, number> = {};
+  private readonly removed: Record<string, number> = {};
+  private readonly baselineOutcomes: Record<string, number> = {};
+  private readonly candidateOutcomes: Record<string, number> = {};
+
+  /** Counts one case and returns its result. */
+  add(caseRef: string, baseline: SimulatedDecision, candidate: SimulatedDecision, refundId?: string): SimulationResult {
+    const diff = compareDecisions(baseline, candidate);
+    this.total++;
+    bump(this.baselineOutcomes, baseline.outcome);
+    bump(this.candidateOutcomes, candidate.outcome);
+    if (diff.changed) this.changed++;
+    if (baseline.outcome !== candidate.outcome) bump(this.transitions, transitionKey(baseline, candidate));
+    for (const c of diff.added) bump(this.added, c);
+    for (const c of diff.removed) bump(this.removed, c);
+    return { caseRef, changed: diff.changed, baseline, candidate, ...(refundId !== undefined ? { refundId } : {}) };
+  }
+
+  get done(): number {
+    return this.total;
+  }
+
+  summary(): SimulationSummary {
+    return {
+      total: this.total,
+      changed: this.changed,
+      transitions: sorted(this.transitions),
+      reasonCodes: { added: sorted(this.added), removed: sorted(this.removed) },
+      outcomes: { baseline: sorted(this.baselineOutcomes), candidate: sorted(this.candidateOutcomes) },
+    };
+  }
+}
+
+/** One case to re-decide: a supplied case (baseline decided by a release) or a stored decision (baseline as answered then). */
+export interface SimulationItem {
+  caseRef: string;
+  refundCase: RefundCase;
+  /** The stored answer, for a replay; absent when the baseline release decides it now. */
+  baseline?: SimulatedDecision;
+  refundId?: string;
+}
+
+export interface SimulationRunOptions {
+  candidate: RefundComponents;
+  /** Decides items that carry no stored baseline. */
+  baseline?: RefundComponents;
+  /** Which results to keep in memory (all of a small run, the changed ones of a big run); the tally counts every case. */
+  keep?: (r: SimulationResult) => boolean;
+  /** At most this many kept results; later ones are only counted. */
+  maxKept?: number;
+  /** Stops between two cases; the run then ends with `aborted: true`. */
+  signal?: AbortSignal;
+  /** Longest stretch of evaluation before yielding to the event loop (ms). Default 10. */
+  sliceMs?: number;
+  /** Called after each slice, between two cases; a rejected promise ends the run with that error. */
+  onSlice?: (tally: SimulationTally) => Promise<void> | void;
+}
+
+export interface SimulationRun {
+  tally: SimulationTally;
+  results: SimulationResult[];
+  /** More results matched `keep` than `maxKept` allowed. */
+  truncated: boolean;
+  aborted: boolean;
+}
+
+/**
+ * Re-decides every item of `pages` on the candidate (and, without a stored baseline, on the baseline), in time slices:
+ * after `sliceMs` of work it yields a macrotask so the process keeps serving requests while a long run goes on.
+ */
+export async function runSimulation(pages: AsyncIterable<SimulationItem[]> | Iterable<SimulationItem[]>, o: SimulationRunOptions): Promise<SimulationRun> {
+  const tally = new SimulationTally();
+  const results: SimulationResult[] = [];
+  const keep = o.keep ?? (() => true);
+  const maxKept = o.maxKept ?? Number.POSITIVE_INFINITY;
+  const sliceMs = o.sliceMs ?? 10;
+  let truncated = false;
+  let sliceStart = performance.now();
+  for await (const page of pages) {
+    for (const item of page) {
+      if (o.signal?.aborted) return { tally, results, truncated, aborted: true };
+      let baseline = item.baseline;
+      if (!baseline) {
+        if (!o.baseline) throw new Error(`simulation item ${item.caseRef} has no stored baseline and no baseline release was given`);
+        baseline = await simulateRefund(item.refundCase, o.baseline);
+      }
+      const candidate = await simulateRefund(item.refundCase, o.candidate);
+      const result = tally.add(item.caseRef, baseline, candidate, item.refundId);
+      if (keep(result)) {
+        if (results.length < maxKept) results.push(result);
+        else truncated = true;
+      }
+      if (performance.now() - sliceStart >= sliceMs) {
+        await nextMacrotask();
+        await o.onSlice?.(tally);
+        sliceStart = performance.now();
+      }
+    }
+  }
+  return { tally, results, truncated, aborted: false };
+}

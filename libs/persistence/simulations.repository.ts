@@ -1,0 +1,230 @@
+/** Simulation jobs (status, progress, summary, capped results) and the stored refund decisions a replay re-decides. */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+
+export type SimulationStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type SimulationMode = 'cases' | 'replay';
+
+export interface SimulationJob {
+  id: string;
+  tenant: string;
+  domain: string;
+  mode: SimulationMode;
+  status: SimulationStatus;
+  /** The candidate release `{name, version, components}`. */
+  candidate: unknown;
+  /** `{"release": ref}` for supplied cases, `{"storedDecisions": {from, to, limit}}` for a replay. */
+  baseline: unknown;
+  total: number;
+  done: number;
+  summary: unknown;
+  results: unknown[];
+  /** `all`: every result is kept; `changed`: only changed ones (big runs). */
+  resultsKept: 'all' | 'changed';
+  resultsTruncated: boolean;
+  error: { code: string; message: string } | null;
+  createdBy: string;
+  createdAt: Date;
+  heartbeatAt: Date;
+  finishedAt: Date | null;
+}
+
+/** A stored refund decision as a replay needs it: the case as received and the answer as given. */
+export interface ReplayRow {
+  id: string;
+  createdAt: Date;
+  caseData: unknown;
+  outcome: string;
+  reasons: { code: string }[];
+  riskScore: number;
+  approvedAmount: number;
+  tender: string;
+  refundId: string | null;
+}
+
+export interface ReplayWindow {
+  from: Date;
+  to: Date;
+}
+
+type Row = Record<string, unknown>;
+
+// pg answers json as parsed values and timestamptz as Date; PGlite may differ. Normalise both.
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+
+function toJob(r: Row): SimulationJob {
+  return {
+    id: String(r.id),
+    tenant: String(r.tenant),
+    domain: String(r.domain),
+    mode: String(r.mode) as SimulationMode,
+    status: String(r.status) as SimulationStatus,
+    candidate: json(r.candidate),
+    baseline: json(r.baseline),
+    total: num(r.total),
+    done: num(r.done),
+    summary: json(r.summary),
+    results: json<unknown[]>(r.results),
+    resultsKept: String(r.results_kept) as 'all' | 'changed',
+    resultsTruncated: Boolean(r.results_truncated),
+    error: r.error === null || r.error === undefined ? null : json(r.error),
+    createdBy: String(r.created_by),
+    createdAt: date(r.created_at),
+    heartbeatAt: date(r.heartbeat_at),
+    finishedAt: dateOrNull(r.finished_at),
+  };
+}
+
+const COLUMNS = `id, tenant, domain, mode, status, candidate, baseline, total, done, summary, results, results_kept, results_truncated, error, created_by, created_at, heartbeat_at, finished_at`;
+// The job list leaves the results out: they can be large.
+const LIST_COLUMNS = COLUMNS.replace('results,', `'[]'::json as results,`);
+
+export class SimulationsRepository {
+  async insert(em: SqlEntityManager, j: SimulationJob): Promise<void> {
+    await em.execute(
+      `insert into simulations (${COLUMNS}) values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?::json, ?::json, ?, ?, ?::jsonb, ?, ?, ?, ?)`,
+      [
+        j.id,
+        j.tenant,
+        j.domain,
+        j.mode,
+        j.status,
+        JSON.stringify(j.candidate),
+        JSON.stringify(j.baseline),
+        j.total,
+        j.done,
+        JSON.stringify(j.summary),
+        JSON.stringify(j.results),
+        j.resultsKept,
+        j.resultsTruncated,
+        j.error === null ? null : JSON.stringify(j.error),
+        j.createdBy,
+        j.createdAt,
+        j.heartbeatAt,
+        j.finishedAt,
+      ],
+    );
+  }
+
+  /** Another tenant's job is indistinguishable from a missing one. */
+  async get(em: SqlEntityManager, tenant: string, id: string): Promise<SimulationJob | null> {
+    const rows = await em.execute<Row[]>(`select ${COLUMNS} from simulations where tenant = ? and id = ?`, [tenant, id]);
+    return rows[0] ? toJob(rows[0]) : null;
+  }
+
+  /** Newest first, without results; `after` is the last id of the previous page (UUIDv7, time-ordered). */
+  async list(em: SqlEntityManager, tenant: string, limit: number, after?: string): Promise<SimulationJob[]> {
+    const rows = await em.execute<Row[]>(
+      `select ${LIST_COLUMNS} from simulations where tenant = ? ${after ? 'and id < ?' : ''} order by id desc limit ?`,
+      after ? [tenant, after, limit] : [tenant, limit],
+    );
+    return rows.map(toJob);
+  }
+
+  async runningCount(em: SqlEntityManager, tenant: string, aliveSince: Date): Promise<number> {
+    const rows = await em.execute<Row[]>(`select count(*) as n from simulations where status = 'running' and tenant = ? and heartbeat_at >= ?`, [
+      tenant,
+      aliveSince,
+    ]);
+    return num(rows[0]?.n ?? 0);
+  }
+
+  /** Records progress of a running job; false when it is no longer running (cancelled, possibly by another instance). */
+  async progress(em: SqlEntityManager, id: string, p: { done: number; summary: unknown; now: Date }): Promise<boolean> {
+    const rows = await em.execute<Row[]>(
+      `update simulations set done = ?, summary = ?::json, heartbeat_at = ? where id = ? and status = 'running' returning id`,
+      [p.done, JSON.stringify(p.summary), p.now, id],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Ends a job: `completed` or `failed` only while it is still running; `cancelled` only records how far a job that was
+   * cancelled got. False when the job was not in the expected state.
+   */
+  async finish(
+    em: SqlEntityManager,
+    id: string,
+    f: { status: SimulationStatus; done: number; summary: unknown; results: unknown[]; resultsTruncated: boolean; error: { code: string; message: string } | null; now: Date },
+  ): Promise<boolean> {
+    const expected = f.status === 'cancelled' ? 'cancelled' : 'running';
+    const rows = await em.execute<Row[]>(
+      `update simulations set status = ?, done = ?, summary = ?::json, results = ?::json, results_truncated = ?, error = ?::jsonb,
+         heartbeat_at = ?, finished_at = coalesce(finished_at, ?)
+       where id = ? and status = ? returning id`,
+      [
+        f.status,
+        f.done,
+        JSON.stringify(f.summary),
+        JSON.stringify(f.results),
+        f.resultsTruncated,
+        f.error === null ? null : JSON.stringify(f.error),
+        f.now,
+        f.now,
+        id,
+        expected,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  /** Cancels a running job; answers the job as it is afterwards (or null when there is no such job). */
+  async cancel(em: SqlEntityManager, tenant: string, id: string, now: Date): Promise<{ job: SimulationJob; cancelled: boolean } | null> {
+    const rows = await em.execute<Row[]>(
+      `update simulations set status = 'cancelled', finished_at = ? where tenant = ? and id = ? and status = 'running' returning ${COLUMNS}`,
+      [now, tenant, id],
+    );
+    if (rows[0]) return { job: toJob(rows[0]), cancelled: true };
+    const job = await this.get(em, tenant, id);
+    return job ? { job, cancelled: false } : null;
+  }
+
+  /** Marks running jobs whose worker stopped sending heartbeats (a restart, a crash) as failed; answers their ids. */
+  async failStale(em: SqlEntityManager, heartbeatBefore: Date, error: { code: string; message: string }, now: Date, tenant?: string): Promise<string[]> {
+    const rows = await em.execute<Row[]>(
+      `update simulations set status = 'failed', error = ?::jsonb, finished_at = ?
+       where status = 'running' and heartbeat_at < ? ${tenant ? 'and tenant = ?' : ''} returning id`,
+      tenant ? [JSON.stringify(error), now, heartbeatBefore, tenant] : [JSON.stringify(error), now, heartbeatBefore],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  /** How many refund decisions of the window a replay of at most `limit` would take, and whether the window holds more. */
+  async countReplay(em: SqlEntityManager, tenant: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean }> {
+    const rows = await em.execute<Row[]>(
+      `select count(*) as n from (select 1 from decisions where tenant = ? and domain = 'refund' and created_at >= ? and created_at < ? limit ?) w`,
+      [tenant, w.from, w.to, limit + 1],
+    );
+    const n = num(rows[0]?.n ?? 0);
+    return { total: Math.min(n, limit), more: n > limit };
+  }
+
+  /**
+   * One page of the window's refund decisions in (createdAt, id) order after `after`. Only the answer's comparable
+   * fields are read from the stored document, not its trace.
+   */
+  async replayPage(em: SqlEntityManager, tenant: string, w: ReplayWindow, pageSize: number, after?: { createdAt: Date; id: string }): Promise<ReplayRow[]> {
+    const rows = await em.execute<Row[]>(
+      `select id, created_at, case_data,
+              document->>'outcome' as outcome, document->'reasons' as reasons, document->>'riskScore' as risk_score,
+              document->>'approvedAmount' as approved_amount, document->>'tender' as tender, document->>'refundId' as refund_id
+       from decisions
+       where tenant = ? and domain = 'refund' and created_at >= ? and created_at < ? ${after ? 'and (created_at, id) > (?, ?)' : ''}
+       order by created_at, id limit ?`,
+      after ? [tenant, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, w.from, w.to, pageSize],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      createdAt: date(r.created_at),
+      caseData: json(r.case_data),
+      outcome: String(r.outcome),
+      reasons: json<{ code: string }[]>(r.reasons ?? []) ?? [],
+      riskScore: num(r.risk_score),
+      approvedAmount: num(r.approved_amount),
+      tender: String(r.tender),
+      refundId: typeof r.refund_id === 'string' ? r.refund_id : null,
+    }));
+  }
+}
