@@ -15,13 +15,17 @@ import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
+import { LedgerSimulationService } from './simulations/ledger-simulation.service.js';
+import { SimulationJobs } from './simulations/simulation-jobs.js';
+import { SimulationsController } from './simulations/simulations.controller.js';
+import { SimulationsService } from './simulations/simulations.service.js';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, db: Database): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AdminController, DecisionsController, LedgerController],
+      controllers: [HealthController, AdminController, DecisionsController, LedgerController, SimulationsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useValue: db },
@@ -32,6 +36,9 @@ export class AppModule {
         IdempotencyService,
         DecisionsService,
         LedgerService,
+        SimulationJobs,
+        SimulationsService,
+        LedgerSimulationService,
       ],
     };
   }

@@ -81,6 +81,11 @@ export class TestService {
     return r.body.key;
   }
 
+  /** SQL on the service's own database, to arrange what the API cannot (thousands of stored decisions, a stale job). */
+  sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
+    return this.running.db.em().execute<T[]>(query, params);
+  }
+
   async stop(): Promise<void> {
     await this.running.close();
     await this.database.drop();

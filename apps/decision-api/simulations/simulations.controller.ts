@@ -1,0 +1,85 @@
+/** HTTP surface of what-if simulations (api-contract.md §6): guard, validated input, one service call, mapped output. */
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { QueryParser } from '../http/query.js';
+import { sendAnswer } from '../http/send.js';
+import { LedgerSimulationService } from './ledger-simulation.service.js';
+import { ledgerSimulationSchema, refundSimulationSchema } from './simulations.schemas.js';
+import { decodeCursor, SimulationsService } from './simulations.service.js';
+
+@ApiTags('simulations')
+@ApiBearerAuth()
+@Controller('v1/simulations')
+export class SimulationsController {
+  constructor(
+    private readonly simulations: SimulationsService,
+    private readonly ledger: LedgerSimulationService,
+  ) {}
+
+  @Post()
+  @Roles('author')
+  @ApiOperation({
+    summary: 'What-if: decide cases (or replay stored decisions) on a candidate release and compare with the baseline',
+    description: 'Up to 1,000 cases: 201 with the full result. More: 202 {id, status: "running", progress}; poll GET /v1/simulations/{id}.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiBody({ schema: refundSimulationSchema as object })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.simulations.create(principal, body, idempotencyKey));
+  }
+
+  @Post('ledger')
+  @Roles('author')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Run a reward program on a ledger event script (isolated, in memory) and answer the final account state and its integrity',
+    description: 'Stores nothing, so no Idempotency-Key is needed.',
+  })
+  @ApiBody({ schema: ledgerSimulationSchema as object })
+  ledgerWhatIf(@CurrentPrincipal() principal: Principal, @Body() body: unknown) {
+    return this.ledger.simulate(principal, body);
+  }
+
+  @Get()
+  @Roles('author')
+  @ApiOperation({ summary: 'Simulation jobs, newest first, without results: ?limit=&cursor=' })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    return this.simulations.list(principal, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+  }
+
+  @Get(':id')
+  @Roles('author')
+  @ApiOperation({ summary: 'A simulation: status and progress while running, then summary and results' })
+  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.simulations.get(principal, id);
+  }
+
+  @Post(':id/cancel')
+  @Roles('author')
+  @ApiOperation({ summary: 'Cancel a running simulation (it stops between two cases and keeps its partial summary)' })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  async cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.simulations.cancel(principal, id, body, idempotencyKey));
+  }
+}

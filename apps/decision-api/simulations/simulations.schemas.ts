@@ -1,0 +1,76 @@
+/** Request bodies of the simulation endpoints (api-contract.md §6), as JSON Schema 2020-12. */
+import { refundCaseSchema } from '../../../libs/decisions/index.js';
+
+/** Supplied cases per request; the 1 MiB body limit usually bites first (a case is 0.6–1 KiB). */
+export const MAX_CASES = 10_000;
+/** Stored decisions one replay may re-decide. */
+export const MAX_REPLAY = 100_000;
+export const DEFAULT_REPLAY_LIMIT = 10_000;
+/** Events of one ledger what-if script. */
+export const MAX_LEDGER_EVENTS = 10_000;
+
+const NAME = '^[a-z0-9][a-z0-9._-]*$';
+const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
+
+// The case schema carries an $id; embedded twice in one ajv instance it would clash, and it is not needed here.
+const { $id: _caseSchemaId, ...caseSchema } = refundCaseSchema;
+
+export const candidateReleaseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'components'],
+  properties: {
+    name: { type: 'string', pattern: NAME, maxLength: 100 },
+    version: { type: 'string', pattern: SEMVER, maxLength: 100 },
+    description: { type: 'string', maxLength: 2000 },
+    components: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 50,
+      propertyNames: { pattern: NAME, maxLength: 100 },
+      additionalProperties: { type: 'string', pattern: SEMVER, maxLength: 100 },
+    },
+  },
+} as const;
+
+export const refundSimulationSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['domain', 'release'],
+  properties: {
+    domain: { enum: ['refund'] },
+    release: candidateReleaseSchema,
+    cases: { type: 'array', minItems: 1, maxItems: MAX_CASES, items: caseSchema },
+    replay: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['from', 'to'],
+      properties: {
+        from: { type: 'string', format: 'date-time' },
+        to: { type: 'string', format: 'date-time' },
+        limit: { type: 'integer', minimum: 1, maximum: MAX_REPLAY },
+      },
+    },
+  },
+} as const;
+
+export const ledgerSimulationSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['program', 'events'],
+  properties: {
+    /** A rule pack of kind reward-program; validatePack checks it in depth. */
+    program: { type: 'object' },
+    /** validateLedgerEvents checks each event. */
+    events: { type: 'array', maxItems: MAX_LEDGER_EVENTS },
+    account: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        accountId: { type: 'string', minLength: 1, maxLength: 255 },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        cycleAnchorDay: { type: 'integer', minimum: 1, maximum: 28 },
+      },
+    },
+  },
+} as const;

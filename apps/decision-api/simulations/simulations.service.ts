@@ -1,0 +1,266 @@
+/**
+ * What-if runs of the refund domain (api-contract.md §6): validate, compile the candidate for the tenant, decide up to
+ * 1,000 cases at once (201) and bigger runs in the background (202, then GET for progress). Nothing becomes a decision.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
+import {
+  runSimulation,
+  SchemaValidator,
+  SimulationTally,
+  type RefundCase,
+  type RefundComponents,
+  type ReleaseManifest,
+  type SimulationItem,
+} from '../../../libs/decisions/index.js';
+import { SimulationsRepository, uuidv7, type Database, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { ReleaseRegistry } from '../releases/release.registry.js';
+import { DATABASE } from '../tokens.js';
+import { replayItems } from './replay-source.js';
+import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
+import { DEFAULT_REPLAY_LIMIT, refundSimulationSchema } from './simulations.schemas.js';
+
+/** Runs of at most this many cases are answered at once; bigger ones run in the background. */
+export const SYNC_MAX_CASES = 1_000;
+/** Background runs one tenant may have going at once. */
+export const MAX_RUNNING_PER_TENANT = 2;
+/** Validation errors listed in one answer (a 10,000-case body can have many more). */
+const MAX_LISTED_ERRORS = 100;
+
+interface RefundSimulationRequest {
+  domain: 'refund';
+  release: ReleaseManifest;
+  cases?: RefundCase[];
+  replay?: { from: string; to: string; limit?: number };
+}
+
+const requestValidator = new SchemaValidator<RefundSimulationRequest>(refundSimulationSchema, 'Simulation request');
+
+interface Plan {
+  mode: 'cases' | 'replay';
+  total: number;
+  pages: AsyncIterable<SimulationItem[]> | Iterable<SimulationItem[]>;
+  candidate: RefundComponents;
+  baseline?: RefundComponents;
+  /** What the candidate is compared with, as recorded on the job. */
+  baselineInfo: Record<string, unknown>;
+}
+
+function parseRequest(body: unknown): RefundSimulationRequest {
+  let req: RefundSimulationRequest;
+  try {
+    req = requestValidator.validate(body);
+  } catch (e) {
+    if (e instanceof DomainError && e.errors.length > MAX_LISTED_ERRORS) {
+      throw new DomainError(e.code, `Simulation request is invalid: ${e.errors.length} problems, the first ${MAX_LISTED_ERRORS} listed`, e.kind, e.errors.slice(0, MAX_LISTED_ERRORS));
+    }
+    throw e;
+  }
+  const errors: ErrorDetail[] = [];
+  if ((req.cases === undefined) === (req.replay === undefined)) {
+    errors.push({ path: req.cases ? '/replay' : '/cases', message: 'give either cases or replay, not both and not neither' });
+  }
+  if (req.replay && Date.parse(req.replay.from) >= Date.parse(req.replay.to)) {
+    errors.push({ path: '/replay/to', message: 'must be after replay.from' });
+  }
+  if (errors.length) throw new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors[0]!.message}`, 'invalid', errors);
+  return req;
+}
+
+/** A component error names `/components/x`; in this request that is `/release/components/x`. */
+function underRelease(e: unknown): unknown {
+  if (!(e instanceof DomainError)) return e;
+  return new DomainError(e.code, e.message, e.kind, e.errors.map((d) => ({ ...d, path: `/release${d.path === '/' ? '' : d.path}` })), e.extensions);
+}
+
+export function simulationView(j: SimulationJob): Record<string, unknown> {
+  return {
+    id: j.id,
+    status: j.status,
+    domain: j.domain,
+    mode: j.mode,
+    release: j.candidate,
+    baseline: j.baseline,
+    progress: { done: j.done, total: j.total },
+    summary: j.summary,
+    resultsKept: j.resultsKept,
+    resultsTruncated: j.resultsTruncated,
+    results: j.results,
+    ...(j.error ? { error: j.error } : {}),
+    createdAt: j.createdAt.toISOString(),
+    finishedAt: j.finishedAt ? j.finishedAt.toISOString() : null,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function notFound(id: string): DomainError {
+  return new DomainError('SIMULATION_NOT_FOUND', `No simulation ${id}`, 'not_found');
+}
+
+@Injectable()
+export class SimulationsService {
+  private readonly repo = new SimulationsRepository();
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly releases: ReleaseRegistry,
+    private readonly idempotency: IdempotencyService,
+    private readonly jobs: SimulationJobs,
+  ) {}
+
+  async create(principal: Principal, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+    const req = parseRequest(body);
+    const tenant = principal.tenant;
+    const now = new Date();
+    const idem = { tenant, key: idempotencyKey, method: 'POST', route: '/v1/simulations', body, now };
+
+    let plan: Plan;
+    try {
+      plan = await this.plan(tenant, req);
+    } catch (e) {
+      // Business refusals (an unknown component, an incomplete release) are stored and replayed like answers.
+      if (e instanceof DomainError && e.kind === 'unprocessable') return this.idempotency.run(idem, () => Promise.reject(e));
+      throw e;
+    }
+
+    const job: SimulationJob = {
+      id: uuidv7(now.getTime()),
+      tenant,
+      domain: 'refund',
+      mode: plan.mode,
+      status: 'running',
+      candidate: { name: req.release.name, version: req.release.version, components: req.release.components },
+      baseline: plan.baselineInfo,
+      total: plan.total,
+      done: 0,
+      summary: new SimulationTally().summary(),
+      results: [],
+      resultsKept: plan.total <= SYNC_MAX_CASES ? 'all' : 'changed',
+      resultsTruncated: false,
+      error: null,
+      createdBy: principal.keyId,
+      createdAt: now,
+      heartbeatAt: now,
+      finishedAt: null,
+    };
+
+    if (plan.total <= SYNC_MAX_CASES) {
+      // Decided before the idempotency record is claimed: a short transaction, and decisions keep flowing meanwhile.
+      const run = await runSimulation(plan.pages, { candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
+      const finished: SimulationJob = { ...job, status: 'completed', done: run.tally.done, summary: run.tally.summary(), results: run.results, finishedAt: new Date() };
+      return this.idempotency.run(idem, async (em) => {
+        await this.repo.insert(em, finished);
+        return { status: 201, body: simulationView(finished) };
+      });
+    }
+
+    const answer = await this.idempotency.run(idem, async (em) => {
+      const aliveSince = new Date(now.getTime() - STALE_AFTER_MS);
+      if ((await this.repo.runningCount(em, tenant, aliveSince)) >= MAX_RUNNING_PER_TENANT) {
+        throw new DomainError(
+          'SIMULATIONS_BUSY',
+          `This tenant already has ${MAX_RUNNING_PER_TENANT} simulations running; wait for one to finish or cancel one`,
+          'rate_limited',
+          [],
+          { retryAfter: 5 },
+        );
+      }
+      await this.repo.insert(em, job);
+      return { status: 202, body: { id: job.id, status: job.status, progress: { done: 0, total: job.total } } };
+    });
+    // Only the request that created the job starts it (a replayed answer's job is already running or done).
+    if (!answer.replayed && answer.status === 202) {
+      this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
+    }
+    return answer;
+  }
+
+  private async plan(tenant: string, req: RefundSimulationRequest): Promise<Plan> {
+    let candidate: RefundComponents;
+    try {
+      candidate = (await this.releases.compileFor(tenant, req.release)).refund();
+    } catch (e) {
+      throw underRelease(e);
+    }
+    if (req.cases) {
+      const active = this.releases.active(tenant);
+      const items = req.cases.map((c) => ({ caseRef: c.refundId, refundCase: c }));
+      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.refund(), baselineInfo: { kind: 'release', release: active.ref } };
+    }
+    const replay = req.replay!;
+    const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;
+    const window = { from: new Date(replay.from), to: new Date(replay.to) };
+    const { total, more } = await this.repo.countReplay(this.db.em(), tenant, window, limit);
+    return {
+      mode: 'replay',
+      total,
+      pages: replayItems(this.db, tenant, window, total),
+      candidate,
+      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more },
+    };
+  }
+
+  async get(principal: Principal, id: string): Promise<Record<string, unknown>> {
+    let job = await this.find(principal.tenant, id);
+    // A job whose worker vanished (another instance restarted, or crashed) is failed once its heartbeat is stale.
+    if (job.status === 'running' && !this.jobs.isRunningHere(id) && Date.now() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
+      await this.jobs.failStale(principal.tenant);
+      job = await this.find(principal.tenant, id);
+    }
+    return simulationView(job);
+  }
+
+  async list(principal: Principal, limit: number, after?: string): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+    const rows = await this.repo.list(this.db.em(), principal.tenant, limit + 1, after);
+    const page = rows.slice(0, limit);
+    const items = page.map((j) => {
+      const { results: _results, ...summary } = simulationView(j);
+      return summary;
+    });
+    const last = page[page.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+  }
+
+  /** Cancels a running job: 200 with the job; a finished one is a 422 refusal; cancelling twice answers the cancelled job. */
+  async cancel(principal: Principal, id: string, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+    if (!UUID.test(id)) throw notFound(id);
+    const now = new Date();
+    const answer = await this.idempotency.run(
+      { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: `/v1/simulations/${id}/cancel`, body, now },
+      async (em) => {
+        const r = await this.repo.cancel(em, principal.tenant, id, now);
+        if (!r) throw notFound(id);
+        if (!r.cancelled && (r.job.status === 'completed' || r.job.status === 'failed')) {
+          throw new DomainError('SIMULATION_ALREADY_FINISHED', `Simulation ${id} already ${r.job.status}; there is nothing to cancel`, 'unprocessable', [], {
+            simulationStatus: r.job.status,
+          });
+        }
+        return { status: 200, body: simulationView(r.job) };
+      },
+    );
+    if (answer.status === 200) this.jobs.cancel(id);
+    return answer;
+  }
+
+  private async find(tenant: string, id: string): Promise<SimulationJob> {
+    const job = UUID.test(id) ? await this.repo.get(this.db.em(), tenant, id) : null;
+    if (!job) throw notFound(id);
+    return job;
+  }
+}
+
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string' && UUID.test(v.after)) return v.after;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
+}
