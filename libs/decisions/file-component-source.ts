@@ -2,7 +2,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '../errors/index.js';
-import type { ComponentSource, ReleaseManifest } from './release.js';
+import { packDigest, sha256Hex } from './content-hash.js';
+import type { ComponentDigest, ComponentSource, ReleaseManifest } from './release.js';
 
 const SAFE = /^[a-z0-9][a-z0-9._-]*$/i; // names and versions become path segments: no traversal
 
@@ -15,8 +16,35 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
   }
 }
 
+async function readdirIfExists(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
 export class FileComponentSource implements ComponentSource {
+  /** Found components only: a released version's file never changes (replay depends on it), a missing one may appear. */
+  private readonly digests = new Map<string, ComponentDigest>();
+
   constructor(private readonly root: string) {}
+
+  async digest(name: string, version: string): Promise<ComponentDigest | undefined> {
+    const key = `${name}@${version}`;
+    const hit = this.digests.get(key);
+    if (hit) return hit;
+    const pack = await this.pack(name, version);
+    let found: ComponentDigest | undefined;
+    if (pack !== undefined) found = { kind: 'pack', sha256: packDigest(pack) };
+    else {
+      const bytes = await this.bundle(name, version);
+      if (bytes !== undefined) found = { kind: 'bundle', sha256: sha256Hex(bytes) };
+    }
+    if (found) this.digests.set(key, found);
+    return found;
+  }
 
   async pack(name: string, version: string): Promise<unknown> {
     if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
@@ -37,12 +65,23 @@ export class FileComponentSource implements ComponentSource {
   /** Versions of a pack present on disk (unordered). */
   async packVersions(name: string): Promise<string[]> {
     if (!SAFE.test(name)) return [];
-    try {
-      return (await readdir(join(this.root, 'rule-packs', name))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
+    return (await readdirIfExists(join(this.root, 'rule-packs', name))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  }
+
+  /** Every pack under rule-packs/<name>/<version>.json, parsed. */
+  async packs(): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (const name of await readdirIfExists(join(this.root, 'rule-packs'))) {
+      for (const version of await this.packVersions(name)) out.push(await this.pack(name, version));
     }
+    return out;
+  }
+
+  /** The release manifest releases/<name>/<version>.json, or undefined. */
+  async release(name: string, version: string): Promise<ReleaseManifest | undefined> {
+    if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
+    const raw = await readIfExists(join(this.root, 'releases', name, `${version}.json`));
+    return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as ReleaseManifest);
   }
 
   /** Every release manifest under releases/<name>/<version>.json. */

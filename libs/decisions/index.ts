@@ -8,3 +8,6 @@ export * from './refund/refund-case.schema.js';
 export * from './refund/refund-facts.js';
 export * from './refund/refund-decider.js';
 export * from './simulation.js';
+export * from './content-hash.js';
+export * from './tenant-component-source.js';
+export * from './release-checks.js';

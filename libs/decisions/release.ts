@@ -1,7 +1,8 @@
 /** Releases: exact component versions, compiled once and cached, resolved per domain by what the components are. */
 import { DomainError } from '../errors/index.js';
 import { compilePack, validatePack, type CompiledPack } from '../rules/index.js';
-import { LoadedPolicy } from '../policies/index.js';
+import { LoadedPolicy, POLICY_BUNDLE_MISMATCH } from '../policies/index.js';
+import { canonicalJson, packDigest, sha256Hex } from './content-hash.js';
 import { REFUND_POLICY_KIND, REFUND_RISK_ENTRYPOINT, type RefundComponents } from './refund/refund-decider.js';
 
 export interface ReleaseManifest {
@@ -18,12 +19,23 @@ export interface ReleaseRef {
   components: Record<string, string>;
 }
 
-/** Where component content comes from (the repository's files, later a tenant's immutable store). */
+/** What a component is and its content hash: packDigest of a pack's JSON, sha256 of a bundle's bytes. */
+export interface ComponentDigest {
+  kind: 'pack' | 'bundle';
+  sha256: string;
+}
+
+/** Where component content comes from (the repository's files, or a tenant's immutable store over them). */
 export interface ComponentSource {
   /** A rule pack's JSON, or undefined when there is no pack of that name and version. */
   pack(name: string, version: string): Promise<unknown>;
   /** A policy bundle's `.tar.gz` bytes, or undefined. */
   bundle(name: string, version: string): Promise<Uint8Array | undefined>;
+  /**
+   * The component's kind and content hash without its content, for sources that know it cheaply. Without it the
+   * compiler reads the content to hash it.
+   */
+  digest?(name: string, version: string): Promise<ComponentDigest | undefined>;
 }
 
 export class CompiledRelease {
@@ -72,49 +84,129 @@ export class CompiledRelease {
   }
 }
 
-/** Compiles releases from a component source and keeps them, so replaying an old decision compiles its release once. */
+/**
+ * Compiled packs, bundles and releases keyed by content hash. Compilers share one, so identical content (the built-in
+ * release every tenant starts on, a pack two tenants uploaded alike) is compiled once per process.
+ */
+export class CompileCache {
+  readonly packs = new Map<string, Promise<CompiledPack>>();
+  readonly policies = new Map<string, Promise<LoadedPolicy>>();
+  readonly releases = new Map<string, Promise<CompiledRelease>>();
+}
+
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let hit = map.get(key);
+  if (!hit) {
+    const made = make();
+    // A failed compile must not be cached: the next call may come after the component is fixed or uploaded.
+    made.catch(() => {
+      if (map.get(key) === made) map.delete(key);
+    });
+    map.set(key, made);
+    hit = made;
+  }
+  return hit;
+}
+
+interface Resolved extends ComponentDigest {
+  name: string;
+  version: string;
+  /** The content when hashing needed it anyway (sources without `digest`). */
+  content?: unknown;
+}
+
+/** Compiles releases from a component source, cached by content, so replaying an old decision compiles its release once. */
 export class ReleaseCompiler {
-  private readonly cache = new Map<string, Promise<CompiledRelease>>();
+  constructor(
+    private readonly source: ComponentSource,
+    private readonly cache: CompileCache = new CompileCache(),
+  ) {}
 
-  constructor(private readonly source: ComponentSource) {}
-
-  compile(manifest: ReleaseManifest): Promise<CompiledRelease> {
-    const key = `${manifest.name}@${manifest.version}#${JSON.stringify(manifest.components)}`;
-    let hit = this.cache.get(key);
-    if (!hit) {
-      hit = this.build(manifest);
-      // A failed compile must not be cached: the next call may come after the component is fixed or uploaded.
-      hit.catch(() => this.cache.delete(key));
-      this.cache.set(key, hit);
-    }
-    return hit;
+  async compile(manifest: ReleaseManifest): Promise<CompiledRelease> {
+    const resolved = await this.resolveAll(manifest);
+    const key = sha256Hex(
+      canonicalJson({
+        name: manifest.name,
+        version: manifest.version,
+        description: manifest.description,
+        // Sorted: the same components listed in another order are the same release.
+        components: resolved.map((r) => [r.name, r.version, r.kind, r.sha256]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+      }),
+    );
+    return memo(this.cache.releases, key, () => this.build(manifest, resolved));
   }
 
-  private async build(manifest: ReleaseManifest): Promise<CompiledRelease> {
-    const packs = new Map<string, CompiledPack>();
-    const policies = new Map<string, LoadedPolicy>();
+  /** Every component's kind and hash; every missing one is named at once. */
+  private async resolveAll(manifest: ReleaseManifest): Promise<Resolved[]> {
+    const out: Resolved[] = [];
+    const missing: string[] = [];
     for (const [name, version] of Object.entries(manifest.components)) {
-      const packJson = await this.source.pack(name, version);
-      if (packJson !== undefined) {
-        const pack = validatePack(packJson);
-        if (pack.name !== name || pack.version !== version) {
-          throw new DomainError('RELEASE_COMPONENT_MISMATCH', `component ${name}@${version} contains pack ${pack.name}@${pack.version}`, 'unprocessable');
-        }
-        packs.set(name, compilePack(pack));
-        continue;
-      }
-      const bytes = await this.source.bundle(name, version);
-      if (bytes !== undefined) {
-        policies.set(name, await LoadedPolicy.load(bytes, { expectName: name, expectVersion: version }));
-        continue;
-      }
+      const r = await this.resolve(name, version);
+      if (r) out.push(r);
+      else missing.push(name);
+    }
+    if (missing.length > 0) {
+      const list = missing.map((n) => `${n}@${manifest.components[n]}`).join(', ');
       throw new DomainError(
         'RELEASE_COMPONENT_NOT_FOUND',
-        `release ${manifest.name}@${manifest.version} names ${name}@${version}, which is neither a stored rule pack nor a policy bundle`,
+        `release ${manifest.name}@${manifest.version} names ${list}, which ${missing.length === 1 ? 'is' : 'are'} neither a stored rule pack nor a policy bundle`,
         'unprocessable',
-        [{ path: `/components/${name}`, message: `no pack or bundle ${name}@${version}` }],
+        missing.map((n) => ({ path: `/components/${n}`, message: `no pack or bundle ${n}@${manifest.components[n]}` })),
       );
     }
+    return out;
+  }
+
+  private async resolve(name: string, version: string): Promise<Resolved | undefined> {
+    if (this.source.digest) {
+      const d = await this.source.digest(name, version);
+      return d && { name, version, ...d };
+    }
+    const pack = await this.source.pack(name, version);
+    if (pack !== undefined) return { name, version, kind: 'pack', sha256: packDigest(pack), content: pack };
+    const bytes = await this.source.bundle(name, version);
+    if (bytes !== undefined) return { name, version, kind: 'bundle', sha256: sha256Hex(bytes), content: bytes };
+    return undefined;
+  }
+
+  private async build(manifest: ReleaseManifest, resolved: Resolved[]): Promise<CompiledRelease> {
+    const packs = new Map<string, CompiledPack>();
+    const policies = new Map<string, LoadedPolicy>();
+    for (const r of resolved) {
+      const { name, version } = r;
+      switch (r.kind) {
+        case 'pack': {
+          const pack = await memo(this.cache.packs, r.sha256, async () => compilePack(validatePack(r.content ?? (await this.content(r)))));
+          if (pack.name !== name || pack.version !== version) {
+            throw new DomainError('RELEASE_COMPONENT_MISMATCH', `component ${name}@${version} contains pack ${pack.ref}`, 'unprocessable');
+          }
+          packs.set(name, pack);
+          break;
+        }
+        case 'bundle': {
+          const policy = await memo(this.cache.policies, r.sha256, async () =>
+            LoadedPolicy.load((r.content as Uint8Array | undefined) ?? ((await this.content(r)) as Uint8Array)),
+          );
+          if (policy.name !== name || policy.version !== version) {
+            throw new DomainError(POLICY_BUNDLE_MISMATCH, `bundle is ${policy.ref}, expected ${name}@${version}`, 'unprocessable', [
+              { path: `/components/${name}`, message: `the bundle's manifest names ${policy.ref}` },
+            ]);
+          }
+          policies.set(name, policy);
+          break;
+        }
+      }
+    }
     return new CompiledRelease(manifest, packs, policies);
+  }
+
+  private async content(r: Resolved): Promise<unknown> {
+    const content = r.kind === 'pack' ? await this.source.pack(r.name, r.version) : await this.source.bundle(r.name, r.version);
+    if (content === undefined) {
+      throw new DomainError('RELEASE_COMPONENT_NOT_FOUND', `${r.name}@${r.version} disappeared while compiling`, 'unprocessable', [
+        { path: `/components/${r.name}`, message: `no pack or bundle ${r.name}@${r.version}` },
+      ]);
+    }
+    return content;
   }
 }

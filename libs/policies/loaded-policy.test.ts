@@ -224,4 +224,11 @@ describe('LoadedPolicy.evaluate refusals', () => {
   it('smokeTest turns a failure into POLICY_BUNDLE_INVALID', () => {
     expect(() => policy.smokeTest(ENTRYPOINT, null)).toThrow(expect.objectContaining({ code: 'POLICY_BUNDLE_INVALID' }));
   });
+
+  it('evaluateOptional answers an undefined rule instead of throwing; smokeTest can accept it', () => {
+    expect(policy.evaluateOptional(ENTRYPOINT, null)).toEqual({ defined: false });
+    expect(policy.evaluateOptional(ENTRYPOINT, baseCase())).toMatchObject({ defined: true, value: { band: 'LOW' } });
+    expect(policy.smokeTest(ENTRYPOINT, null, { allowUndefined: true })).toBeUndefined();
+    expect(() => policy.evaluateOptional('refund/risk/nope', {})).toThrow(expect.objectContaining({ code: 'POLICY_ENTRYPOINT_UNKNOWN' }));
+  });
 });

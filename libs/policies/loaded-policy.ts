@@ -96,6 +96,16 @@ export class LoadedPolicy {
    * Note: opa-wasm treats a falsy input (null, 0, '', false) as no input at all.
    */
   evaluate(entrypoint: string, input: unknown): unknown {
+    const out = this.evaluateOptional(entrypoint, input);
+    if (!out.defined) throw this.evaluationFailed(entrypoint, 'no result (the rule is undefined for this input)');
+    return out.value;
+  }
+
+  /**
+   * Like evaluate, but an undefined rule is an answer (`defined: false`) rather than an error; only a crash
+   * (Wasm trap, abort, unimplemented builtin, conflicting outputs) throws.
+   */
+  evaluateOptional(entrypoint: string, input: unknown): { defined: true; value: unknown } | { defined: false } {
     const id = this.entrypointIds.get(entrypoint);
     if (id === undefined) {
       const message = `${this.ref} has no entrypoint ${entrypoint} (has: ${this.entrypoints.join(', ')})`;
@@ -109,18 +119,21 @@ export class LoadedPolicy {
       throw this.evaluationFailed(entrypoint, `evaluation failed: ${describeThrown(e)}`);
     }
     const first: unknown = Array.isArray(resultSet) ? resultSet[0] : undefined;
-    if (typeof first !== 'object' || first === null || !('result' in first)) {
-      throw this.evaluationFailed(entrypoint, 'no result (the rule is undefined for this input)');
-    }
-    return first.result;
+    if (typeof first !== 'object' || first === null || !('result' in first)) return { defined: false };
+    return { defined: true, value: first.result };
   }
 
   /**
    * Evaluates once at activation so a bundle that cannot answer is refused before it serves
-   * traffic; returns the result for further checks by the caller.
+   * traffic; returns the result for further checks by the caller. With `allowUndefined`, only a
+   * crash refuses (an upload's smoke test on `{}`, which most rules leave undefined).
    */
-  smokeTest(entrypoint: string, input: unknown): unknown {
+  smokeTest(entrypoint: string, input: unknown, opts: { allowUndefined?: boolean } = {}): unknown {
     try {
+      if (opts.allowUndefined) {
+        const out = this.evaluateOptional(entrypoint, input);
+        return out.defined ? out.value : undefined;
+      }
       return this.evaluate(entrypoint, input);
     } catch (e) {
       const reason = e instanceof DomainError ? e.message : describeThrown(e);

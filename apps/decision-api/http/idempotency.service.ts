@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { IdempotencyRepository, type Database } from '../../../libs/persistence/index.js';
 import { DATABASE } from '../tokens.js';
@@ -31,22 +32,9 @@ export function requireIdempotencyKey(value: string | string[] | undefined): str
   return value;
 }
 
-/** Canonical JSON (sorted keys), so the same body sent with its keys in another order is still "the same body". */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .filter((k) => o[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
+/** Canonical JSON (sorted keys): the same body sent with its keys in another order is still "the same body". */
 export function requestHash(method: string, route: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${route}\n${canonical(body)}`).digest('hex');
+  return createHash('sha256').update(`${method} ${route}\n${canonicalJson(body)}`).digest('hex');
 }
 
 @Injectable()
