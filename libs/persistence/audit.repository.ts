@@ -13,9 +13,28 @@ export interface AuditInput {
   at: Date;
 }
 
+export interface AuditRecord extends AuditInput {
+  id: string;
+}
+
 export class AuditRepository {
   async append(em: SqlEntityManager, e: AuditInput): Promise<void> {
     em.create(AuditEntrySchema, { id: uuidv7(e.at.getTime()), ...e });
     await em.flush();
+  }
+
+  /** Newest first; `after` is the last id of the previous page (ids are time-ordered UUIDv7). */
+  async list(em: SqlEntityManager, tenant: string, limit: number, after?: string): Promise<AuditRecord[]> {
+    const rows = await em.find(AuditEntrySchema, { tenant, ...(after ? { id: { $lt: after } } : {}) }, { orderBy: { id: 'desc' }, limit });
+    return rows.map((r) => ({
+      id: r.id,
+      tenant: r.tenant,
+      actor: r.actor,
+      action: r.action,
+      subjectType: r.subjectType,
+      subjectId: r.subjectId,
+      details: r.details,
+      at: r.at,
+    }));
   }
 }
