@@ -27,6 +27,24 @@ describe('decisions CLI', () => {
     const t = await cli('test', 'rule-packs/refund-policy');
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/\d+ passed, 0 failed/);
+    // From the repository root `test` also runs `opa test` on policies/ when OPA is installed.
+    expect(t.stdout).toMatch(/^(ok {3}policies \(opa test\): (\d+) of \2 passed|policies: skipped .*)$/m);
+  });
+
+  it('diffs two packs: parameters and rules', async () => {
+    const pack = JSON.parse(await readFile(join(root, 'rule-packs/refund-policy/1.0.0.json'), 'utf8'));
+    pack.version = '1.1.0';
+    pack.parameters.autoApproveLimit = 40000;
+    pack.rules = pack.rules.filter((r: { name: string }) => r.name !== 'return-rejected');
+    pack.tests.cases = pack.tests.cases.filter((c: unknown) => !JSON.stringify(c).includes('RETURN_REJECTED'));
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    await writeFile(join(dir, '1.1.0.json'), JSON.stringify(pack));
+    const r = await cli('diff', 'rule-packs/refund-policy/1.0.0.json', join(dir, '1.1.0.json'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('refund-policy@1.0.0 -> refund-policy@1.1.0');
+    expect(r.stdout).toContain('  - return-rejected');
+    expect(r.stdout).toContain('  ~ autoApproveLimit: 50000 -> 40000');
+    expect(r.stdout).toContain('  - return rejected at inspection is denied');
   });
 
   it('names the file, JSON path and rule of a type error, and exits non-zero', async () => {

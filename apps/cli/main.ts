@@ -1,80 +1,89 @@
-/** The authors' CLI: `decisions validate|test <pack.json|dir>…`. Exits non-zero on any failure. */
-import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { DomainError } from '../../libs/errors/index.js';
-import { compilePack, loadPackDirectory, loadPackFile, runPackTests, type RulePack } from '../../libs/rules/index.js';
+/** The authors' CLI (`npx decisions …`): local pack work, OPA bundles, and the release workflow over the API. No framework. */
+import { parseArgs } from 'node:util';
+import { activate } from './commands/activate.js';
+import { active } from './commands/active.js';
+import { build } from './commands/build.js';
+import { diff } from './commands/diff.js';
+import { init } from './commands/init.js';
+import { publish } from './commands/publish.js';
+import { release } from './commands/release.js';
+import { rollback } from './commands/rollback.js';
+import { simulate } from './commands/simulate.js';
+import { test } from './commands/test.js';
+import { validate } from './commands/validate.js';
+import { str, type Command, type OptionSpec } from './command.js';
+import { ApiClient } from './http.js';
+import { CliError, printError, processIo } from './output.js';
 
-const USAGE = `usage: decisions <command> [paths…]
+const COMMANDS: Command[] = [init, validate, test, diff, build, publish, release, simulate, activate, rollback, active];
+
+const GLOBAL: Record<string, OptionSpec> = {
+  url: { type: 'string' },
+  key: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `usage: decisions <command> [arguments] [options]
 
 commands:
-  validate <pack.json|dir>…   check packs against the pack schema and their fact schemas
-  test <pack.json|dir>…       validate, then run every embedded test case
-  help                        this text
+${COMMANDS.map((c) => `  ${`${c.name.padEnd(width)}  ${c.args}`.trimEnd()}\n  ${' '.repeat(width)}    ${c.summary}`).join('\n')}
 
-Paths default to ./rule-packs. Errors name the file and the JSON path.`;
+options:
+  --url <url>              the decision API (env DECISIONS_URL; default ${DEFAULT_URL})
+  --key <api key>          bearer key (env DECISIONS_API_KEY): author to publish and simulate, publisher to activate
+  --idempotency-key <key>  for the command's state-changing call (default: a fresh one per call)
+  --json                   machine output: one JSON document on stdout
+  -h, --help               this text
 
-async function loadPacks(paths: string[]): Promise<{ file: string; pack: RulePack }[]> {
-  const out: { file: string; pack: RulePack }[] = [];
-  for (const p of paths.length ? paths : ['rule-packs']) {
-    const abs = resolve(p);
-    if (!(await stat(abs)).isDirectory()) {
-      out.push({ file: p, pack: await loadPackFile(abs) });
-      continue;
-    }
-    // A rule-packs root holds <name>/<version>.json; a single pack's folder holds <version>.json.
-    const own = (await readdir(abs)).filter((f) => f.endsWith('.json'));
-    if (own.length) for (const f of own.sort()) out.push({ file: join(p, f), pack: await loadPackFile(join(abs, f)) });
-    else out.push(...(await loadPackDirectory(abs)));
-  }
-  return out;
-}
-
-function printError(e: unknown): void {
-  if (e instanceof DomainError) {
-    console.error(`error ${e.code}: ${e.message}`);
-    for (const d of e.errors) console.error(`  at ${d.path}${d.rule ? ` (rule ${d.rule})` : ''}: ${d.message}`);
-  } else {
-    console.error(e instanceof Error ? e.message : String(e));
-  }
+Exit status: 0 success, 1 failure (errors name the file and JSON path, or the API's code and paths), 2 usage.`;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    switch (command) {
-      case 'validate': {
-        const packs = await loadPacks(rest);
-        for (const { file, pack } of packs) console.log(`ok  ${pack.name}@${pack.version} (${pack.kind}, ${pack.rules.length} rules)  ${file}`);
-        return 0;
-      }
-      case 'test': {
-        let failed = 0;
-        let passed = 0;
-        for (const { file, pack } of await loadPacks(rest)) {
-          const report = await runPackTests(compilePack(pack));
-          passed += report.passed;
-          failed += report.failed;
-          console.log(`${report.failed ? 'FAIL' : 'ok  '} ${report.pack}  ${report.passed} passed, ${report.failed} failed  ${file}`);
-          for (const c of report.cases.filter((x) => !x.passed)) {
-            console.log(`     ✗ ${c.name}: ${c.message ?? ''}`);
-          }
-        }
-        console.log(`${passed} passed, ${failed} failed`);
-        return failed ? 1 : 0;
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        console.error(`unknown command "${command}"\n\n${USAGE}`);
-        return 2;
+  // The command is the first argument naming one; options may come before or after it.
+  const at = argv.findIndex((a) => COMMANDS.some((c) => c.name === a));
+  const command = at >= 0 ? COMMANDS[COMMANDS.findIndex((c) => c.name === argv[at])] : undefined;
+  const json = argv.includes('--json');
+  const io = processIo(json);
+  if (!command) {
+    const asked = argv.some((a) => a === 'help' || a === '--help' || a === '-h');
+    if (argv.length === 0 || asked) {
+      (asked ? io.out : io.err)(usage());
+      return asked ? 0 : 2;
     }
+    io.err(`unknown command "${argv.find((a) => !a.startsWith('-')) ?? argv[0]}"\n\n${usage()}`);
+    return 2;
+  }
+
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv.slice(0, at), ...argv.slice(at + 1)], options: { ...GLOBAL, ...command.options }, allowPositionals: true, strict: true });
   } catch (e) {
-    printError(e);
-    return 1;
+    io.err(`${(e as Error).message}\n\nusage: decisions ${command.name} ${command.args}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(`usage: decisions ${command.name} ${command.args}\n\n${command.summary}`);
+    return 0;
+  }
+  const client = () =>
+    new ApiClient({
+      url: str(values, 'url') ?? process.env.DECISIONS_URL ?? DEFAULT_URL,
+      ...((str(values, 'key') ?? process.env.DECISIONS_API_KEY) ? { key: str(values, 'key') ?? process.env.DECISIONS_API_KEY } : {}),
+      ...(str(values, 'idempotency-key') ? { idempotencyKey: str(values, 'idempotency-key') } : {}),
+    });
+  try {
+    return await command.run({ io, positionals, values, client });
+  } catch (e) {
+    printError(io, e);
+    if (e instanceof CliError && e.exitCode === 2) io.err(`usage: decisions ${command.name} ${command.args}`);
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }
 

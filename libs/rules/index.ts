@@ -1,5 +1,6 @@
 /** Rule packs: a JSON format for json-rules-engine rules, validated and type-checked on load, compiled once, evaluated many times. */
 export { compilePack } from './compile.js';
+export { diffPacks, type PackDiff, type RuleChange, type SchemaChange, type ValueChange } from './diff.js';
 export { loadPackDirectory, loadPackFile } from './load.js';
 export { loadPackSchema } from './schema.js';
 export { runPackTests } from './testing.js';

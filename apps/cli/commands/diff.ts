@@ -1,0 +1,56 @@
+/** `decisions diff <a.json> <b.json>`: rules added/removed/changed, parameter changes and fact-schema changes. */
+import { diffPacks, type PackDiff } from '../../../libs/rules/index.js';
+import type { Command } from '../command.js';
+import { CliError } from '../output.js';
+import { loadPacks } from '../packs.js';
+
+const short = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? 'undefined';
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+};
+
+function render(d: PackDiff): string[] {
+  const lines = [`${d.from} -> ${d.to}${d.same ? ': no changes but the version' : ''}`];
+  if (d.same) return lines;
+  for (const h of d.header) lines.push(`${h.name}: ${short(h.from)} -> ${short(h.to)}`);
+  const { rules, parameters, factSchema, tests } = d;
+  if (rules.added.length + rules.removed.length + rules.changed.length || rules.reordered) {
+    lines.push('rules:');
+    for (const r of rules.added) lines.push(`  + ${r}`);
+    for (const r of rules.removed) lines.push(`  - ${r}`);
+    for (const r of rules.changed) lines.push(`  ~ ${r.name} (${r.fields.join(', ')})`);
+    if (rules.reordered) lines.push('  ~ order of rules changed');
+  }
+  if (parameters.added.length + parameters.removed.length + parameters.changed.length) {
+    lines.push('parameters:');
+    for (const p of parameters.added) lines.push(`  + ${p.name} = ${short(p.to)}`);
+    for (const p of parameters.removed) lines.push(`  - ${p.name} (was ${short(p.from)})`);
+    for (const p of parameters.changed) lines.push(`  ~ ${p.name}: ${short(p.from)} -> ${short(p.to)}`);
+  }
+  if (factSchema.added.length + factSchema.removed.length + factSchema.changed.length) {
+    lines.push('fact schema:');
+    for (const p of factSchema.added) lines.push(`  + ${p}`);
+    for (const p of factSchema.removed) lines.push(`  - ${p}`);
+    for (const c of factSchema.changed) lines.push(`  ~ ${c.path}: ${short(c.from)} -> ${short(c.to)}`);
+  }
+  if (tests.added.length || tests.removed.length || tests.from !== tests.to) {
+    lines.push(`tests: ${tests.from} -> ${tests.to} cases`);
+    for (const t of tests.added) lines.push(`  + ${t}`);
+    for (const t of tests.removed) lines.push(`  - ${t}`);
+  }
+  return lines;
+}
+
+export const diff: Command = {
+  name: 'diff',
+  args: '<pack-a.json> <pack-b.json>',
+  summary: 'what changed between two packs: rules, parameters, fact schema, tests',
+  async run({ io, positionals }) {
+    if (positionals.length !== 2) throw new CliError('diff needs two pack files', 2);
+    const [a, b] = await loadPacks(positionals);
+    const d = diffPacks(a!.pack, b!.pack);
+    if (io.json) io.out(JSON.stringify(d, null, 2));
+    else for (const line of render(d)) io.out(line);
+    return 0;
+  },
+};
