@@ -3,9 +3,11 @@ import type { LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DEFAULT_BUNDLE_LIMITS } from '../../libs/policies/index.js';
 import { openDatabase, type Database } from '../../libs/persistence/index.js';
 import { AppModule } from './app.module.js';
 import type { AppConfig, LogLevel } from './config.js';
+import { registerBinaryBodies } from './http/binary-body.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -27,6 +29,11 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
     logger: nestLevels(config.logLevel),
     abortOnError: false,
+  });
+  // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit on their route only.
+  registerBinaryBodies(adapter.getInstance(), {
+    defaultLimit: BODY_LIMIT,
+    routeLimits: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes },
   });
 
   const doc = new DocumentBuilder()

@@ -15,6 +15,12 @@ import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
+import { ActivationService } from './releases/activation.service.js';
+import { PolicyBundlesController, RulePacksController } from './releases/catalogue.controller.js';
+import { CatalogueService } from './releases/catalogue.service.js';
+import { ReleasesController } from './releases/releases.controller.js';
+import { ShadowService } from './releases/shadow.service.js';
+import { AuditController } from './audit/audit.controller.js';
 import { LedgerSimulationService } from './simulations/ledger-simulation.service.js';
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
@@ -25,7 +31,17 @@ export class AppModule {
   static forRoot(config: AppConfig, db: Database): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AdminController, DecisionsController, LedgerController, SimulationsController],
+      controllers: [
+        HealthController,
+        AdminController,
+        DecisionsController,
+        LedgerController,
+        SimulationsController,
+        RulePacksController,
+        PolicyBundlesController,
+        ReleasesController,
+        AuditController,
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useValue: db },
@@ -36,6 +52,9 @@ export class AppModule {
         IdempotencyService,
         DecisionsService,
         LedgerService,
+        CatalogueService,
+        ActivationService,
+        ShadowService,
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,

@@ -16,4 +16,10 @@ describe('loadConfig', () => {
       for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'ADMIN_TOKEN']) expect(m).toContain(name);
     }
   });
+
+  it('reads how releases are followed: poll interval and LISTEN on or off', () => {
+    expect(loadConfig({})).toMatchObject({ releasePollMs: 2000, releaseListen: true });
+    expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });
+    expect(() => loadConfig({ RELEASE_POLL_MS: '5', RELEASE_LISTEN: 'maybe' })).toThrow(/RELEASE_POLL_MS[\s\S]*RELEASE_LISTEN/);
+  });
 });

@@ -14,6 +14,10 @@ export interface AppConfig {
   /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
   rateLimitPerKey: number;
   dbPoolSize: number;
+  /** How often each instance polls for release activations (the fallback to LISTEN/NOTIFY, the only way on PGlite). */
+  releasePollMs: number;
+  /** LISTEN for activations on PostgreSQL (off behind a pooler that cannot hold a LISTEN, e.g. PgBouncer in transaction mode). */
+  releaseListen: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -29,6 +33,14 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
     return def;
   }
   return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean, problems: string[]): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  problems.push(`${name} must be true or false (got "${raw}")`);
+  return def;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Partial<AppConfig> = {}): AppConfig {
@@ -54,6 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
+    releasePollMs: int(env, 'RELEASE_POLL_MS', defaults.releasePollMs ?? 2000, 100, 60_000, problems),
+    releaseListen: bool(env, 'RELEASE_LISTEN', defaults.releaseListen ?? true, problems),
   };
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;

@@ -59,9 +59,9 @@ export function fromDomainError(e: DomainError): Problem {
 export function fromFastifyError(e: { code?: string; statusCode?: number; message: string }): Problem | undefined {
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'PAYLOAD_TOO_LARGE', 'Request body exceeds 1 MiB');
+      return problem(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large: the limit is 1 MiB (10 MiB for a policy bundle)');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+      return problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (a policy bundle as application/gzip)');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return problem(400, 'MALFORMED_JSON', 'Body is not valid JSON', [{ path: '/', message: 'is not valid JSON' }]);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

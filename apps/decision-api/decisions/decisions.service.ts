@@ -7,6 +7,7 @@ import {
   refundCaseSchema,
   SchemaValidator,
   type CompiledRelease,
+  type Reason,
   type RefundCase,
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
@@ -15,6 +16,7 @@ import { DATABASE } from '../tokens.js';
 import { REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
+import { ShadowService } from '../releases/shadow.service.js';
 
 const refundRequest = new SchemaValidator<{ case: RefundCase }>(
   { type: 'object', additionalProperties: false, required: ['case'], properties: { case: refundCaseSchema } },
@@ -50,7 +52,7 @@ interface Evaluated {
   trace: unknown[];
 }
 
-async function evaluateRefund(c: RefundCase, release: CompiledRelease): Promise<Evaluated> {
+async function evaluateRefund(c: RefundCase, release: CompiledRelease): Promise<Evaluated & { reasons: Reason[] }> {
   const d = await decideRefund(c, release.refund());
   return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
 }
@@ -63,18 +65,22 @@ export class DecisionsService {
     @Inject(DATABASE) private readonly db: Database,
     private readonly releases: ReleaseRegistry,
     private readonly idempotency: IdempotencyService,
+    private readonly shadows: ShadowService,
   ) {}
 
   async decideRefund(principal: Principal, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
     const { case: refundCase } = refundRequest.validate(body);
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
+    const shadow = this.releases.shadow(principal.tenant);
     const evaluated = await evaluateRefund(refundCase, release);
     const now = new Date();
-    return this.idempotency.run(
+    let decisionId: string | undefined;
+    const answer = await this.idempotency.run(
       { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: '/v1/decisions/refund', body, now },
       async (em) => {
         const id = uuidv7(now.getTime());
+        decisionId = id;
         const document: DecisionDocument = {
           id,
           tenant: principal.tenant,
@@ -104,6 +110,11 @@ export class DecisionsService {
         return { status: 201, body: document };
       },
     );
+    // Committed by now; a replayed answer was shadow-evaluated the first time.
+    if (shadow && decisionId !== undefined && !answer.replayed) {
+      this.shadows.submit({ tenant: principal.tenant, decisionId, refundCase, baseline: evaluated, shadow });
+    }
+    return answer;
   }
 
   async get(principal: Principal, id: string): Promise<Record<string, unknown>> {
@@ -130,7 +141,7 @@ export class DecisionsService {
   async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
     const record = await this.find(principal, id);
     const original = record.document as unknown as DecisionDocument;
-    const release = await this.releases.pinned(original.release);
+    const release = await this.releases.pinned(principal.tenant, original.release);
     switch (record.domain) {
       case 'refund': {
         const evaluated = await evaluateRefund(record.caseData as RefundCase, release);

@@ -1,53 +1,232 @@
-/** Which release decides now, and compiled releases for replay. Built-in release: newest `releases/default/*`. */
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+/**
+ * Which release decides for each tenant now, kept compiled in memory so `active()` is a map lookup on the hot path.
+ * The database's activation rows are the truth; each instance follows them through LISTEN/NOTIFY (PostgreSQL) and a
+ * poll every `releasePollMs` (the fallback, and the only way on PGlite). Built-in release: newest `releases/default/*`.
+ */
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
+  CompileCache,
   compareSemver,
-  type FileComponentSource,
   ReleaseCompiler,
+  TenantComponentSource,
   type CompiledRelease,
+  type FileComponentSource,
   type ReleaseManifest,
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
-import { CONTENT_SOURCE } from '../tokens.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import {
+  DbComponentStore,
+  NotificationListener,
+  RELEASE_CHANNEL,
+  ReleaseActivationsRepository,
+  type ActivationRow,
+  type Database,
+  type ReleaseId,
+  type ReleaseSlot,
+} from '../../../libs/persistence/index.js';
+import type { AppConfig } from '../config.js';
+import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
 
-@Injectable()
-export class ReleaseRegistry implements OnModuleInit {
-  private readonly logger = new Logger('ReleaseRegistry');
-  private readonly compiler: ReleaseCompiler;
-  private builtin?: CompiledRelease;
+/** A slot's loaded state: the row it follows and the compiled release (null: shadow cleared). */
+export interface LoadedSlot {
+  row: ActivationRow;
+  release: CompiledRelease | null;
+}
 
-  constructor(@Inject(CONTENT_SOURCE) private readonly source: FileComponentSource) {
-    this.compiler = new ReleaseCompiler(source);
+interface TenantState {
+  active?: LoadedSlot;
+  shadow?: LoadedSlot;
+  /** The tenant's activated release could not be loaded and nothing older is loaded: refuse rather than guess. */
+  activeError?: string;
+}
+
+@Injectable()
+export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('ReleaseRegistry');
+  /** Compiled packs, bundles and releases by content hash, shared by every tenant and request. */
+  private readonly cache = new CompileCache();
+  private readonly repo = new ReleaseActivationsRepository();
+  private readonly store: DbComponentStore;
+  private readonly sources = new Map<string, TenantComponentSource>();
+  private readonly state = new Map<string, TenantState>();
+  /** Per tenant, the refresh in progress: refreshes of one tenant run one after another. */
+  private readonly refreshing = new Map<string, Promise<void>>();
+  private builtin?: CompiledRelease;
+  private listener?: NotificationListener;
+  private pollTimer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.store = new DbComponentStore(() => db.em());
   }
 
   async onModuleInit(): Promise<void> {
-    const manifests = (await this.source.releases()).filter((m) => m.name === BUILTIN_RELEASE_NAME);
+    const manifests = (await this.files.releases()).filter((m) => m.name === BUILTIN_RELEASE_NAME);
     manifests.sort((a, b) => compareSemver(b.version, a.version));
     const newest = manifests[0];
     if (!newest) throw new Error(`no built-in release under releases/${BUILTIN_RELEASE_NAME}/`);
-    this.builtin = await this.compiler.compile(newest);
+    this.builtin = await new ReleaseCompiler(this.files, this.cache).compile(newest);
     this.logger.log(`built-in release ${this.builtin.id} loaded (${Object.entries(newest.components).map(([n, v]) => `${n}@${v}`).join(', ')})`);
+    await this.poll();
+    if (this.db.kind === 'postgresql' && this.config.releaseListen) {
+      this.listener = new NotificationListener({
+        url: this.config.databaseUrl,
+        channel: RELEASE_CHANNEL,
+        onNotification: (tenant) => this.follow(this.refreshTenant(tenant)),
+        // Anything announced while the listener was down is caught up at once instead of at the next poll.
+        onConnected: () => this.follow(this.poll()),
+        log: this.logger,
+      });
+      await this.listener.start();
+    }
+    this.schedulePoll();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    await this.listener?.stop();
+    await this.polling;
+    await Promise.allSettled([...this.refreshing.values()]);
   }
 
   get ready(): boolean {
     return this.builtin !== undefined;
   }
 
-  /** The release deciding for this tenant now. Callers keep the object they got: in-flight work finishes on it. */
-  active(_tenant: string): CompiledRelease {
+  /** The built-in release every tenant starts on. */
+  get builtinRelease(): CompiledRelease {
     if (!this.builtin) throw new Error('release registry not initialised');
     return this.builtin;
   }
 
-  /** Compiles a release manifest against this tenant's components (built-in and uploaded), cached per content. */
-  compileFor(_tenant: string, manifest: ReleaseManifest): Promise<CompiledRelease> {
-    return this.compiler.compile(manifest);
+  /** The release deciding for this tenant now. Callers keep the object they got: in-flight work finishes on it. */
+  active(tenant: string): CompiledRelease {
+    const s = this.state.get(tenant);
+    if (s?.active?.release) return s.active.release;
+    if (s?.activeError) {
+      throw new DomainError('RELEASE_UNAVAILABLE', `The active release of this tenant is not loaded yet: ${s.activeError}`, 'unavailable');
+    }
+    return this.builtinRelease;
   }
 
-  /** The exact release a stored decision pinned, compiled once and cached. */
-  pinned(ref: ReleaseRef): Promise<CompiledRelease> {
-    return this.compiler.compile({ name: ref.name, version: ref.version, components: ref.components });
+  /** The activation row behind `active(tenant)`, or undefined while the tenant runs on the built-in release. */
+  activeRow(tenant: string): ActivationRow | undefined {
+    return this.state.get(tenant)?.active?.row;
+  }
+
+  /** The release evaluated in shadow for this tenant, with the row that started the shadow session. */
+  shadow(tenant: string): { row: ActivationRow; release: CompiledRelease } | undefined {
+    const slot = this.state.get(tenant)?.shadow;
+    return slot?.release ? { row: slot.row, release: slot.release } : undefined;
+  }
+
+  /** This tenant's components through `em` (a request's transaction), or through fresh managers of the registry's own. */
+  source(tenant: string, em?: SqlEntityManager): TenantComponentSource {
+    if (em) return new TenantComponentSource(tenant, new DbComponentStore(() => em), this.files);
+    let s = this.sources.get(tenant);
+    if (!s) {
+      s = new TenantComponentSource(tenant, this.store, this.files);
+      this.sources.set(tenant, s);
+    }
+    return s;
+  }
+
+  /** Compiles a manifest against `source`, sharing compiled content with every other tenant and request. */
+  compile(source: TenantComponentSource, manifest: ReleaseManifest): Promise<CompiledRelease> {
+    return new ReleaseCompiler(source, this.cache).compile(manifest);
+  }
+
+  /** Compiles a release manifest against this tenant's components (uploaded, then built-in), cached per content. */
+  compileFor(tenant: string, manifest: ReleaseManifest): Promise<CompiledRelease> {
+    return this.compile(this.source(tenant), manifest);
+  }
+
+  /** The exact release a stored decision pinned, compiled once and cached; tenant-uploaded versions included. */
+  pinned(tenant: string, ref: ReleaseRef): Promise<CompiledRelease> {
+    return this.compileFor(tenant, { name: ref.name, version: ref.version, components: ref.components });
+  }
+
+  /** A tenant's release manifest (stored, else built-in); RELEASE_NOT_FOUND (404) otherwise. */
+  async manifest(source: TenantComponentSource, id: ReleaseId): Promise<{ manifest: ReleaseManifest; builtin: boolean }> {
+    const found = await source.release(id.name, id.version);
+    if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${id.name}@${id.version}`, 'not_found');
+    return found;
+  }
+
+  /** Brings this tenant's slots up to the newest activation rows; called after a local change, on NOTIFY and by polls. */
+  refreshTenant(tenant: string): Promise<void> {
+    const next = (this.refreshing.get(tenant) ?? Promise.resolve()).then(() => this.load(tenant));
+    const settled = next.catch(() => undefined);
+    this.refreshing.set(tenant, settled);
+    void settled.then(() => {
+      if (this.refreshing.get(tenant) === settled) this.refreshing.delete(tenant);
+    });
+    return next;
+  }
+
+  private async load(tenant: string): Promise<void> {
+    if (this.closed) return;
+    const rows = await this.repo.current(this.db.em(), tenant);
+    const state = this.state.get(tenant) ?? {};
+    for (const slot of ['active', 'shadow'] as const satisfies readonly ReleaseSlot[]) {
+      const row = rows[slot];
+      const loaded = state[slot];
+      if (!row || (loaded && loaded.row.seq >= row.seq)) continue;
+      try {
+        const release = row.release ? await this.compile(this.source(tenant), (await this.manifest(this.source(tenant), row.release)).manifest) : null;
+        state[slot] = { row, release };
+        if (slot === 'active') delete state.activeError;
+        this.logger.log(`${tenant}: ${slot} release is now ${release ? release.id : 'none'} (activation ${row.seq})`);
+      } catch (e) {
+        // Keep what is loaded (the next poll retries); with nothing loaded, refuse instead of silently deciding on the built-in.
+        this.logger.error(`${tenant}: cannot load ${slot} release of activation ${row.seq}: ${(e as Error).message}`);
+        if (slot === 'active' && !state.active) state.activeError = (e as Error).message;
+      }
+    }
+    this.state.set(tenant, state);
+  }
+
+  /** Compares every tenant's newest activation rows with what is loaded and refreshes the tenants that moved. */
+  private poll(): Promise<void> {
+    if (this.polling) return this.polling;
+    this.polling = (async () => {
+      try {
+        const heads = await this.repo.heads(this.db.em());
+        const stale = new Set<string>();
+        for (const h of heads) {
+          const loaded = this.state.get(h.tenant)?.[h.slot];
+          if (!loaded || loaded.row.seq < h.seq) stale.add(h.tenant);
+        }
+        await Promise.all([...stale].map((t) => this.refreshTenant(t).catch((e: unknown) => this.logger.error(`${t}: ${(e as Error).message}`))));
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = setTimeout(() => {
+      this.poll()
+        .catch((e: unknown) => this.logger.warn(`release poll failed: ${(e as Error).message}`))
+        .finally(() => this.schedulePoll());
+    }, this.config.releasePollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Runs a background refresh, logging its failure (the next poll retries). */
+  private follow(p: Promise<void>): void {
+    p.catch((e: unknown) => this.logger.warn(`release refresh failed: ${(e as Error).message}`));
   }
 }

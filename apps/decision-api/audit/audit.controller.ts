@@ -1,0 +1,34 @@
+/** GET /v1/audit: the tenant's audit log, newest first (activations, rollbacks, shadows, uploads, keys). */
+import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AuditRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { decodeCursor, encodeCursor } from '../decisions/decisions.service.js';
+import { QueryParser } from '../http/query.js';
+import { DATABASE } from '../tokens.js';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('v1/audit')
+export class AuditController {
+  private readonly audit = new AuditRepository();
+
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  @Get()
+  @Roles('auditor')
+  @ApiOperation({ summary: 'Audit entries, newest first: who (API key id, details.actorName), what, when: ?limit=&cursor=' })
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    const rows = await this.audit.list(this.db.em(), principal.tenant, limit + 1, cursor === undefined ? undefined : decodeCursor(cursor));
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((e) => ({ ...e, at: e.at.toISOString() })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+}

@@ -1,0 +1,189 @@
+/** Activation, rollback and shadow of releases per tenant: checked, recorded in release_activations, audited, announced. */
+import { Inject, Injectable } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { checkActivation, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import {
+  AuditRepository,
+  RELEASE_CHANNEL,
+  ReleaseActivationsRepository,
+  type ActivationRow,
+  type Database,
+  type NewActivation,
+  type Principal,
+  type ReleaseId,
+} from '../../../libs/persistence/index.js';
+import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { DATABASE } from '../tokens.js';
+import { ReleaseRegistry } from './release.registry.js';
+
+export interface ActiveReleaseView {
+  name: string;
+  version: string;
+  components: Record<string, string>;
+  /** null while the tenant runs on the built-in release it never chose. */
+  activatedAt: string | null;
+  activatedBy: { id: string; name: string } | null;
+  /** What a rollback would go back to; null when there is nothing. */
+  previous: ReleaseId | null;
+}
+
+function activeView(release: CompiledRelease, row: ActivationRow | undefined): ActiveReleaseView {
+  return {
+    name: release.ref.name,
+    version: release.ref.version,
+    components: release.ref.components,
+    activatedAt: row ? row.at.toISOString() : null,
+    activatedBy: row ? { id: row.actor.keyId, name: row.actor.name } : null,
+    previous: row?.previous ?? null,
+  };
+}
+
+const idOf = (r: CompiledRelease): ReleaseId => ({ name: r.ref.name, version: r.ref.version });
+const same = (a: ReleaseId, b: ReleaseId) => a.name === b.name && a.version === b.version;
+const label = (r: ReleaseId | null) => (r ? `${r.name}@${r.version}` : 'none');
+
+@Injectable()
+export class ActivationService {
+  private readonly repo = new ReleaseActivationsRepository();
+  private readonly audit = new AuditRepository();
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly registry: ReleaseRegistry,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  /** What decides for this tenant on this instance now. */
+  active(principal: Principal): ActiveReleaseView {
+    return activeView(this.registry.active(principal.tenant), this.registry.activeRow(principal.tenant));
+  }
+
+  activate(principal: Principal, target: ReleaseId, key: string, body: unknown): Promise<HttpAnswer> {
+    const route = `/v1/releases/${target.name}/${target.version}/activate`;
+    return this.change(principal, key, route, body, async (em, now) => {
+      const source = this.registry.source(principal.tenant, em);
+      const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
+      await checkActivation(release);
+      const current = (await this.repo.current(em, principal.tenant)).active;
+      const from = current?.release ?? idOf(this.registry.builtinRelease);
+      if (same(from, target)) {
+        // Already active: nothing to record; the answer says so.
+        return { status: 200, body: { ...activeView(release, current), changed: false } };
+      }
+      const row = await this.record(em, principal, now, 'release.activated', {
+        slot: 'active',
+        action: 'activate',
+        release: target,
+        previousSeq: current?.seq ?? null,
+        previous: from,
+      });
+      return { status: 200, body: { ...activeView(release, row), changed: true } };
+    });
+  }
+
+  /** Back to the release the active one replaced; rolling back again walks further back, down to the built-in. */
+  rollback(principal: Principal, key: string, body: unknown): Promise<HttpAnswer> {
+    return this.change(principal, key, '/v1/releases/rollback', body, async (em, now) => {
+      const current = (await this.repo.current(em, principal.tenant)).active;
+      if (!current?.previous) {
+        throw new DomainError('NO_PREVIOUS_RELEASE', 'There is no previously active release to roll back to', 'unprocessable');
+      }
+      const target = current.previous;
+      const source = this.registry.source(principal.tenant, em);
+      // No test run here: it was checked when it was activated (or is the built-in release), and a rollback must not be blocked.
+      const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
+      const before = current.previousSeq === null ? undefined : await this.repo.bySeq(em, current.previousSeq);
+      const row = await this.record(em, principal, now, 'release.rolled_back', {
+        slot: 'active',
+        action: 'rollback',
+        release: target,
+        previousSeq: before?.previousSeq ?? null,
+        previous: before?.previous ?? null,
+      }, current.release);
+      return { status: 200, body: { ...activeView(release, row), changed: true, rolledBack: current.release } };
+    });
+  }
+
+  /** Evaluates live refund decisions on `target` too, next to the active release, from now until cleared or replaced. */
+  startShadow(principal: Principal, target: ReleaseId, key: string, body: unknown): Promise<HttpAnswer> {
+    const route = `/v1/releases/${target.name}/${target.version}/shadow`;
+    return this.change(principal, key, route, body, async (em, now) => {
+      const source = this.registry.source(principal.tenant, em);
+      const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
+      checkShadow(release);
+      const current = (await this.repo.current(em, principal.tenant)).shadow;
+      const row = await this.record(em, principal, now, 'release.shadow_started', {
+        slot: 'shadow',
+        action: 'shadow',
+        release: target,
+        previousSeq: current?.seq ?? null,
+        previous: current?.release ?? null,
+      });
+      return { status: 200, body: { shadow: target, components: release.ref.components, since: row.at.toISOString() } };
+    });
+  }
+
+  /** Stops the shadow evaluation; without one this changes nothing (DELETE is idempotent by itself). */
+  async stopShadow(principal: Principal): Promise<{ stopped: ReleaseId | null }> {
+    const now = new Date();
+    const stopped = await this.db.em().transactional(async (em) => {
+      await this.repo.lockTenant(em, principal.tenant);
+      const current = (await this.repo.current(em, principal.tenant)).shadow;
+      if (!current?.release) return null;
+      await this.record(em, principal, now, 'release.shadow_stopped', {
+        slot: 'shadow',
+        action: 'shadow_clear',
+        release: null,
+        previousSeq: current.seq,
+        previous: current.release,
+      });
+      return current.release;
+    });
+    await this.registry.refreshTenant(principal.tenant);
+    return { stopped };
+  }
+
+  /**
+   * One state change: idempotency claim, the tenant's activation lock, `effect`, and then (after commit) this instance's
+   * refresh, so the caller's next request here sees the change at once; other instances follow by NOTIFY or poll.
+   */
+  private async change(
+    principal: Principal,
+    key: string,
+    route: string,
+    body: unknown,
+    effect: (em: SqlEntityManager, now: Date) => Promise<{ status: number; body: unknown }>,
+  ): Promise<HttpAnswer> {
+    const now = new Date();
+    const answer = await this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route, body: body ?? {}, now }, async (em) => {
+      await this.repo.lockTenant(em, principal.tenant);
+      return effect(em, now);
+    });
+    await this.registry.refreshTenant(principal.tenant);
+    return answer;
+  }
+
+  /** Writes the activation row, its audit entry (who: key id and name; from; to) and the notification. */
+  private async record(
+    em: SqlEntityManager,
+    principal: Principal,
+    now: Date,
+    action: string,
+    a: Omit<NewActivation, 'tenant' | 'actor' | 'at'>,
+    from: ReleaseId | null = a.previous,
+  ): Promise<ActivationRow> {
+    const row = await this.repo.insert(em, { ...a, tenant: principal.tenant, actor: { keyId: principal.keyId, name: principal.name }, at: now });
+    await this.audit.append(em, {
+      tenant: principal.tenant,
+      actor: principal.keyId,
+      action,
+      subjectType: 'release',
+      subjectId: label(a.release ?? a.previous),
+      details: { actorName: principal.name, slot: a.slot, from: label(from), to: label(a.release), activation: row.seq },
+      at: now,
+    });
+    await this.repo.notify(em, RELEASE_CHANNEL, principal.tenant);
+    return row;
+  }
+}

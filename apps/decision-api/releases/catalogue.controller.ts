@@ -1,0 +1,92 @@
+/** HTTP surface of rule packs and policy bundles (api-contract.md §5): guard, validated input, one service call. */
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { QueryParser } from '../http/query.js';
+import { sendAnswer } from '../http/send.js';
+import { CatalogueService } from './catalogue.service.js';
+
+@ApiTags('releases')
+@ApiBearerAuth()
+@Controller('v1/rule-packs')
+export class RulePacksController {
+  constructor(private readonly catalogue: CatalogueService) {}
+
+  @Post()
+  @Roles('author')
+  @ApiOperation({
+    summary: 'Store a rule pack (immutable per name@version) after schema, type check, compile and its own test cases',
+    description: '201 when stored; 200 with the stored pack when identical content is sent again; 409 for other content.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiBody({ schema: { type: 'object', description: 'The rule pack (libs/rules/rule-pack.schema.json)' } })
+  async upload(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.catalogue.uploadPack(principal, body, idempotencyKey));
+  }
+
+  @Get()
+  @Roles('author', 'auditor')
+  @ApiOperation({ summary: "The tenant's rule packs and the built-in ones, by name then version: ?limit=&cursor=" })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    return this.catalogue.listPacks(principal, limit, cursor);
+  }
+
+  @Get(':name/:version')
+  @Roles('author', 'auditor')
+  @ApiOperation({ summary: 'One rule pack, its content included' })
+  get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
+    return this.catalogue.getPack(principal, name, version);
+  }
+}
+
+@ApiTags('releases')
+@ApiBearerAuth()
+@Controller('v1/policy-bundles')
+export class PolicyBundlesController {
+  constructor(private readonly catalogue: CatalogueService) {}
+
+  @Post()
+  @Roles('author')
+  @ApiOperation({
+    summary: 'Store a policy bundle (opa build -t wasm output) after loading it and a smoke test of each entrypoint',
+    description: '201 when stored; 200 when the identical bytes are sent again; 409 for other bytes; 413 over 10 MiB.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiQuery({ name: 'name', required: true })
+  @ApiQuery({ name: 'version', required: true })
+  @ApiConsumes('application/gzip', 'application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  async upload(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Query() query: Record<string, unknown>,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    const q = new QueryParser(query);
+    const parsed = { name: q.string('name'), version: q.string('version') };
+    q.done();
+    sendAnswer(reply, await this.catalogue.uploadBundle(principal, parsed, body, idempotencyKey));
+  }
+
+  @Get(':name/:version')
+  @Roles('author', 'auditor')
+  @ApiOperation({ summary: "One policy bundle's metadata (hash, size, entrypoints)" })
+  get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
+    return this.catalogue.getBundle(principal, name, version);
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * A tenant's immutable catalogue: rule packs, policy bundles and releases, each fully checked before it is stored.
+ * The repository's built-in content is every tenant's starting catalogue: an upload of a built-in name@version is
+ * answered from it when identical and refused (409) otherwise. A re-upload of identical content answers 200 with the
+ * stored object; the first upload answers 201.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import {
+  checkBundleUpload,
+  checkPackUpload,
+  compareSemver,
+  isSemver,
+  packDigest,
+  releaseDigest,
+  SchemaValidator,
+  sha256Hex,
+  type FileComponentSource,
+  type ReleaseManifest,
+} from '../../../libs/decisions/index.js';
+import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
+import { readBundle } from '../../../libs/policies/index.js';
+import {
+  AuditRepository,
+  CatalogueRepository,
+  type Database,
+  type Principal,
+  type StoredMeta,
+} from '../../../libs/persistence/index.js';
+import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { ReleaseRegistry } from './release.registry.js';
+
+/** Component and release names: lower-kebab-case, as the pack schema requires of pack names. */
+export const NAME_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';
+const NAME = new RegExp(NAME_PATTERN);
+
+const createReleaseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'components'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN, maxLength: 100 },
+    version: { type: 'string', minLength: 5, maxLength: 100 },
+    description: { type: 'string', maxLength: 2000 },
+    components: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 100,
+      propertyNames: { pattern: NAME_PATTERN, maxLength: 100 },
+      additionalProperties: { type: 'string', minLength: 5, maxLength: 100 },
+    },
+  },
+} as const;
+const createRelease = new SchemaValidator<ReleaseManifest>(createReleaseSchema, 'Release');
+export { createReleaseSchema };
+
+type Source = 'tenant' | 'builtin';
+
+export interface PackView {
+  name: string;
+  version: string;
+  kind: string;
+  description: string;
+  sha256: string;
+  source: Source;
+  uploadedAt: string | null;
+  uploadedBy: string | null;
+}
+
+interface Found<T> {
+  view: T;
+  sha256: string;
+}
+
+const stamp = (m: StoredMeta) => ({ uploadedAt: m.uploadedAt.toISOString(), uploadedBy: m.uploadedBy });
+const builtinStamp = { uploadedAt: null, uploadedBy: null };
+
+function exists(code: string, what: string, where: Source): DomainError {
+  const origin = where === 'builtin' ? 'is built in' : 'is already stored';
+  return new DomainError(code, `${what} ${origin} with other content; versions are immutable: publish a new version`, 'conflict');
+}
+
+function semverErrors(version: string, path: string): ErrorDetail[] {
+  return isSemver(version) ? [] : [{ path, message: 'must be a semantic version (MAJOR.MINOR.PATCH)' }];
+}
+
+/** Release components as the contract shows them: sorted by name, so equal releases read the same. */
+function sortedComponents(c: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+@Injectable()
+export class CatalogueService {
+  private readonly repo = new CatalogueRepository();
+  private readonly audit = new AuditRepository();
+  /** The built-in packs never change while the process runs (they are the deployed repository). */
+  private builtinPacks?: Promise<PackView[]>;
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
+    private readonly registry: ReleaseRegistry,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  // ---- rule packs ----
+
+  uploadPack(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new DomainError('VALIDATION_FAILED', 'Send the rule pack as a JSON object', 'invalid', [{ path: '/', message: 'must be a rule pack object' }]);
+    }
+    const now = new Date();
+    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/rule-packs', body, now }, async (em) => {
+      // Schema, fact-schema type check, compile and the pack's own test cases: all before anything is stored.
+      const compiled = await checkPackUpload(body);
+      const { name, version } = compiled;
+      const sha256 = packDigest(body);
+      const existing = await this.findPack(em, principal.tenant, name, version);
+      if (existing) {
+        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, existing.view.source);
+      }
+      await this.refuseOtherKind(em, principal.tenant, name, version, 'bundle');
+      const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
+      if (!inserted) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
+      await this.audit.append(em, this.auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
+      const view: PackView = { name, version, kind: compiled.kind, description: compiled.pack.description, sha256, source: 'tenant', ...stamp({ name, version, sha256, uploadedBy: principal.keyId, uploadedAt: now }) };
+      return { status: 201, body: view };
+    });
+  }
+
+  /** The tenant's packs and the built-in ones, by name then semantic version; the cursor is the last name@version. */
+  async listPacks(principal: Principal, limit: number, cursor?: string): Promise<{ items: PackView[]; nextCursor: string | null }> {
+    const stored = (await this.repo.listPacks(this.db.em(), principal.tenant)).map(
+      (m): PackView => ({ name: m.name, version: m.version, kind: m.kind, description: m.description, sha256: m.sha256, source: 'tenant', ...stamp(m) }),
+    );
+    const all = [...stored, ...(await this.builtinPackViews())];
+    all.sort((a, b) => (a.name === b.name ? compareSemver(a.version, b.version) : a.name < b.name ? -1 : 1));
+    const after = cursor === undefined ? undefined : decodePackCursor(cursor);
+    const start = after ? all.findIndex((p) => p.name > after.name || (p.name === after.name && compareSemver(p.version, after.version) > 0)) : 0;
+    const page = start < 0 ? [] : all.slice(start, start + limit);
+    const last = page[page.length - 1];
+    return { items: page, nextCursor: last && start + limit < all.length ? encodePackCursor(last) : null };
+  }
+
+  async getPack(principal: Principal, name: string, version: string): Promise<PackView & { pack: unknown }> {
+    const em = this.db.em();
+    const found = await this.findPack(em, principal.tenant, name, version);
+    if (!found) throw new DomainError('RULE_PACK_NOT_FOUND', `No rule pack ${name}@${version}`, 'not_found');
+    const pack = found.view.source === 'tenant' ? await this.repo.packContent(em, principal.tenant, name, version) : await this.files.pack(name, version);
+    return { ...found.view, pack };
+  }
+
+  private async findPack(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<Found<PackView> | undefined> {
+    const m = await this.repo.packMeta(em, tenant, name, version);
+    if (m) return { sha256: m.sha256, view: { name, version, kind: m.kind, description: m.description, sha256: m.sha256, source: 'tenant', ...stamp(m) } };
+    const builtin = (await this.builtinPackViews()).find((p) => p.name === name && p.version === version);
+    return builtin && { sha256: builtin.sha256, view: builtin };
+  }
+
+  private builtinPackViews(): Promise<PackView[]> {
+    this.builtinPacks ??= this.files.packs().then((packs) =>
+      packs.map((json): PackView => {
+        const p = json as { name: string; version: string; kind: string; description: string };
+        return { name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(json), source: 'builtin', ...builtinStamp };
+      }),
+    );
+    return this.builtinPacks;
+  }
+
+  // ---- policy bundles ----
+
+  uploadBundle(principal: Principal, query: { name?: string; version?: string }, body: unknown, key: string): Promise<HttpAnswer> {
+    const errors: ErrorDetail[] = [];
+    const name = query.name ?? '';
+    const version = query.version ?? '';
+    if (!NAME.test(name)) errors.push({ path: 'query:name', message: 'is required, in lower-kebab-case' });
+    errors.push(...semverErrors(version, 'query:version'));
+    if (!(body instanceof Uint8Array) || body.byteLength === 0) {
+      errors.push({ path: '/', message: 'must be the bundle .tar.gz, sent as application/gzip' });
+    }
+    if (errors.length) throw new DomainError('VALIDATION_FAILED', `Bundle upload is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    const bytes = body as Uint8Array;
+    const sha256 = sha256Hex(bytes);
+    const now = new Date();
+    // The idempotency record hashes the bytes' digest, not the bytes.
+    const request = { name, version, sha256 };
+    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/policy-bundles', body: request, now }, async (em) => {
+      const policy = await checkBundleUpload(bytes, name, version);
+      const existing = await this.findBundle(em, principal.tenant, name, version);
+      if (existing) {
+        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, existing.view.source);
+      }
+      await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
+      const entrypoints = [...policy.entrypoints];
+      const inserted = await this.repo.insertBundle(em, { tenant: principal.tenant, name, version, sha256, entrypoints, content: bytes, by: principal.keyId, at: now });
+      if (!inserted) throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
+      await this.audit.append(em, this.auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
+      return {
+        status: 201,
+        body: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant' as Source, uploadedAt: now.toISOString(), uploadedBy: principal.keyId },
+      };
+    });
+  }
+
+  async getBundle(principal: Principal, name: string, version: string) {
+    const found = await this.findBundle(this.db.em(), principal.tenant, name, version);
+    if (!found) throw new DomainError('POLICY_BUNDLE_NOT_FOUND', `No policy bundle ${name}@${version}`, 'not_found');
+    return found.view;
+  }
+
+  private async findBundle(em: SqlEntityManager, tenant: string, name: string, version: string) {
+    const m = await this.repo.bundleMeta(em, tenant, name, version);
+    if (m) {
+      const view = { name, version, sha256: m.sha256, sizeBytes: m.sizeBytes, entrypoints: m.entrypoints, source: 'tenant' as Source, ...stamp(m) };
+      return { sha256: m.sha256, view };
+    }
+    const bytes = await this.files.bundle(name, version);
+    if (!bytes) return undefined;
+    const sha256 = sha256Hex(bytes);
+    const manifest = readBundle(bytes).manifest;
+    const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
+    return { sha256, view: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'builtin' as Source, ...builtinStamp } };
+  }
+
+  /** A release names components by name@version alone, so a pack and a bundle must never share one. */
+  private async refuseOtherKind(em: SqlEntityManager, tenant: string, name: string, version: string, other: 'pack' | 'bundle'): Promise<void> {
+    const found = other === 'pack' ? await this.findPack(em, tenant, name, version) : await this.findBundle(em, tenant, name, version);
+    if (found) {
+      const code = other === 'pack' ? 'POLICY_BUNDLE_VERSION_EXISTS' : 'RULE_PACK_VERSION_EXISTS';
+      throw new DomainError(code, `${name}@${version} is already a ${other === 'pack' ? 'rule pack' : 'policy bundle'}; a release could not tell them apart`, 'conflict');
+    }
+  }
+
+  // ---- releases ----
+
+  createRelease(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+    const input = createRelease.validate(body);
+    const errors = [
+      ...semverErrors(input.version, '/version'),
+      ...Object.entries(input.components).flatMap(([c, v]) => semverErrors(v, `/components/${c}`)),
+    ];
+    if (errors.length) throw new DomainError('VALIDATION_FAILED', `Release is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    const manifest: ReleaseManifest = { name: input.name, version: input.version, components: sortedComponents(input.components) };
+    if (input.description !== undefined) manifest.description = input.description;
+    const sha256 = releaseDigest(manifest);
+    const now = new Date();
+    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/releases', body, now }, async (em) => {
+      const existing = await this.findRelease(em, principal.tenant, manifest.name, manifest.version);
+      if (existing) {
+        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, existing.view.source);
+      }
+      // Every component must resolve for this tenant (all missing ones named at once), and the whole must compile.
+      await this.registry.compile(this.registry.source(principal.tenant, em), manifest);
+      const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
+      if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
+      await this.audit.append(em, this.auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
+      return { status: 201, body: this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId) };
+    });
+  }
+
+  async getRelease(principal: Principal, name: string, version: string) {
+    const found = await this.findRelease(this.db.em(), principal.tenant, name, version);
+    if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${name}@${version}`, 'not_found');
+    return found.view;
+  }
+
+  private async findRelease(em: SqlEntityManager, tenant: string, name: string, version: string) {
+    const stored = await this.repo.release(em, tenant, name, version);
+    if (stored) {
+      return { sha256: stored.sha256, view: this.releaseView(stored.manifest, stored.sha256, 'tenant', stored.uploadedAt.toISOString(), stored.uploadedBy) };
+    }
+    const builtin = await this.files.release(name, version);
+    if (!builtin) return undefined;
+    const sha256 = releaseDigest(builtin);
+    return { sha256, view: this.releaseView(builtin, sha256, 'builtin', null, null) };
+  }
+
+  private releaseView(m: ReleaseManifest, sha256: string, source: Source, createdAt: string | null, createdBy: string | null) {
+    return { name: m.name, version: m.version, description: m.description ?? null, components: sortedComponents(m.components), sha256, source, createdAt, createdBy };
+  }
+
+  private auditEntry(principal: Principal, at: Date, action: string, subjectType: string, subjectId: string, details: Record<string, unknown>) {
+    return { tenant: principal.tenant, actor: principal.keyId, action, subjectType, subjectId, details: { actorName: principal.name, ...details }, at };
+  }
+}
+
+function encodePackCursor(p: { name: string; version: string }): string {
+  return Buffer.from(JSON.stringify({ name: p.name, version: p.version })).toString('base64url');
+}
+
+function decodePackCursor(cursor: string): { name: string; version: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { name?: unknown; version?: unknown };
+    if (typeof v.name === 'string' && typeof v.version === 'string' && isSemver(v.version)) return { name: v.name, version: v.version };
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
+}

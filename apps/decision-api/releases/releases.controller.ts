@@ -1,0 +1,117 @@
+/** HTTP surface of releases (api-contract.md §5): create, activate, roll back, shadow, and read what is active. */
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { sendAnswer } from '../http/send.js';
+import { ActivationService } from './activation.service.js';
+import { CatalogueService, createReleaseSchema } from './catalogue.service.js';
+import { ShadowService } from './shadow.service.js';
+
+@ApiTags('releases')
+@ApiBearerAuth()
+@Controller('v1/releases')
+export class ReleasesController {
+  constructor(
+    private readonly catalogue: CatalogueService,
+    private readonly activation: ActivationService,
+    private readonly shadow: ShadowService,
+  ) {}
+
+  @Post()
+  @Roles('author')
+  @ApiOperation({
+    summary: 'Store a release naming exact component versions; every one must resolve for this tenant and the whole must compile',
+    description: '201 when stored; 200 when identical content is sent again; 409 for other content.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiBody({ schema: createReleaseSchema as object })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.catalogue.createRelease(principal, body, idempotencyKey));
+  }
+
+  @Get('active')
+  @Roles()
+  @ApiOperation({ summary: 'The release deciding for this tenant now (the built-in one until the tenant activates another)' })
+  active(@CurrentPrincipal() principal: Principal) {
+    return this.activation.active(principal);
+  }
+
+  @Post('rollback')
+  @Roles('publisher')
+  @ApiOperation({ summary: 'Back to the release the active one replaced (422 NO_PREVIOUS_RELEASE if none)' })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  async rollback(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.activation.rollback(principal, idempotencyKey, body));
+  }
+
+  @Get('shadow/report')
+  @Roles('author', 'publisher', 'auditor')
+  @ApiOperation({ summary: 'What the newest shadow release would have decided differently on live refund decisions' })
+  report(@CurrentPrincipal() principal: Principal) {
+    return this.shadow.report(principal);
+  }
+
+  @Delete('shadow')
+  @Roles('publisher')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop the shadow evaluation (its report stays readable)' })
+  stopShadow(@CurrentPrincipal() principal: Principal) {
+    return this.activation.stopShadow(principal);
+  }
+
+  @Get(':name/:version')
+  @Roles('author', 'publisher', 'auditor')
+  @ApiOperation({ summary: 'One release (stored by the tenant or built in)' })
+  get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
+    return this.catalogue.getRelease(principal, name, version);
+  }
+
+  @Post(':name/:version/activate')
+  @Roles('publisher')
+  @ApiOperation({
+    summary: "Make this release decide for the tenant, on every instance within 5 s; refused unless its packs' test cases pass and it serves every domain",
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  async activate(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.activation.activate(principal, { name, version }, idempotencyKey, body));
+  }
+
+  @Post(':name/:version/shadow')
+  @Roles('publisher')
+  @ApiOperation({ summary: 'Also evaluate live refund decisions on this release, recording differences; never changes an answer' })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  async startShadow(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') key: string | undefined,
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotencyKey = requireIdempotencyKey(key);
+    sendAnswer(reply, await this.activation.startShadow(principal, { name, version }, idempotencyKey, body));
+  }
+}

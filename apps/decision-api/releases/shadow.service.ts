@@ -1,0 +1,135 @@
+/**
+ * Shadow evaluation: a live refund decision, once its answer is committed, is decided again on the tenant's shadow
+ * release and the difference stored. Off the request path (setImmediate, a bounded in-memory queue): it can never
+ * change or fail an answer. A crash or shutdown loses what is still queued; the report then counts fewer decisions.
+ */
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  compareDecisions,
+  simulatedFrom,
+  simulateRefund,
+  type CompiledRelease,
+  type RefundCase,
+} from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import { ReleaseActivationsRepository, type ActivationRow, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { DATABASE } from '../tokens.js';
+
+/** Decisions waiting for their shadow evaluation, at most; beyond it new ones are dropped and counted. */
+const MAX_QUEUE = 10_000;
+const SAMPLES = 20;
+
+export interface ShadowJob {
+  tenant: string;
+  decisionId: string;
+  refundCase: RefundCase;
+  baseline: { outcome: string; reasons: readonly { code: string }[]; riskScore: number; approvedAmount: number; tender: string };
+  shadow: { row: ActivationRow; release: CompiledRelease };
+}
+
+@Injectable()
+export class ShadowService implements OnModuleDestroy {
+  private readonly logger = new Logger('ShadowService');
+  private readonly repo = new ReleaseActivationsRepository();
+  private readonly queue: ShadowJob[] = [];
+  private draining?: Promise<void>;
+  private closed = false;
+  /** Since start, this instance: evaluations that failed, and decisions dropped because the queue was full. */
+  readonly counters = { evaluated: 0, failed: 0, dropped: 0 };
+
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  /** Queues a committed decision for its shadow evaluation; never throws, never waits. */
+  submit(job: ShadowJob): void {
+    if (this.closed) return;
+    if (this.queue.length >= MAX_QUEUE) {
+      this.counters.dropped++;
+      if (this.counters.dropped % 1000 === 1) this.logger.warn(`shadow queue full: ${this.counters.dropped} decision(s) not shadow-evaluated so far`);
+      return;
+    }
+    this.queue.push(job);
+    this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+  }
+
+  /** Waits until everything queued so far is evaluated and stored (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    // Finish what is queued (a few ms each) so the database is not closed under an insert; take nothing new.
+    this.closed = true;
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+        try {
+          await this.evaluate(job);
+          this.counters.evaluated++;
+        } catch (e) {
+          this.counters.failed++;
+          this.logger.error(`shadow evaluation of decision ${job.decisionId} not stored: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async evaluate(job: ShadowJob): Promise<void> {
+    const baseline = simulatedFrom(job.baseline);
+    let shadow;
+    try {
+      // simulateRefund turns a refusal to decide (a DomainError) into an ERROR decision; anything else is caught here.
+      shadow = await simulateRefund(job.refundCase, job.shadow.release.refund());
+    } catch (e) {
+      shadow = { outcome: 'ERROR' as const, reasons: [], riskScore: null, approvedAmount: null, tender: null, error: { code: 'SHADOW_FAILED', message: (e as Error).message } };
+    }
+    const failed = shadow.outcome === 'ERROR';
+    if (failed) this.logger.warn(`shadow ${job.shadow.release.id} failed on decision ${job.decisionId}: ${shadow.error?.code} ${shadow.error?.message}`);
+    const diff = compareDecisions(baseline, shadow);
+    await this.repo.insertShadowEvaluation(this.db.em(), {
+      tenant: job.tenant,
+      shadowSeq: job.shadow.row.seq,
+      decisionId: job.decisionId,
+      baselineOutcome: baseline.outcome,
+      shadowOutcome: failed ? null : shadow.outcome,
+      // A failure is counted as an error, not as a changed decision.
+      changed: !failed && diff.changed,
+      reasonsAdded: failed ? [] : diff.added,
+      reasonsRemoved: failed ? [] : diff.removed,
+      error: failed ? `${shadow.error?.code}: ${shadow.error?.message}` : null,
+      at: new Date(),
+    });
+  }
+
+  /** The tenant's newest shadow session (running or stopped) and what it found. */
+  async report(principal: Principal) {
+    const em = this.db.em();
+    const session = await this.repo.latestShadowSession(em, principal.tenant);
+    if (!session?.started.release) throw new DomainError('SHADOW_NOT_FOUND', 'No release has been put in shadow for this tenant', 'not_found');
+    const tally = await this.repo.shadowTally(em, principal.tenant, session.started.seq);
+    const recent = await this.repo.shadowSamples(em, principal.tenant, session.started.seq, SAMPLES);
+    return {
+      shadow: session.started.release,
+      running: session.ended === null,
+      since: session.started.at.toISOString(),
+      until: session.ended ? session.ended.at.toISOString() : null,
+      total: tally.total,
+      changed: tally.changed,
+      errors: tally.errors,
+      transitions: tally.transitions,
+      reasonCodes: tally.reasonCodes,
+      recent: recent.map((r) => ({
+        decisionId: r.decisionId,
+        baseline: r.baselineOutcome,
+        shadow: r.shadowOutcome,
+        reasonCodes: { added: r.reasonsAdded, removed: r.reasonsRemoved },
+        ...(r.error ? { error: r.error } : {}),
+        at: r.at.toISOString(),
+      })),
+    };
+  }
+}
