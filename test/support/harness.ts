@@ -30,7 +30,19 @@ export class TestService {
   ) {}
 
   static async start(label: string, overrides: Partial<AppConfig> = {}): Promise<TestService> {
-    const database = await createTestDatabase(label);
+    return TestService.boot(await createTestDatabase(label), overrides);
+  }
+
+  /**
+   * A second instance on `primary`'s database, as another process of the same deployment would be. Its stop() leaves
+   * the database to the primary, which drops it. PostgreSQL only: an in-memory PGlite cannot be shared.
+   */
+  static join(primary: TestService, overrides: Partial<AppConfig> = {}): Promise<TestService> {
+    if (primary.database.kind !== 'postgresql') throw new Error('TestService.join needs TEST_DATABASE_URL (PGlite cannot be shared)');
+    return TestService.boot({ ...primary.database, drop: async () => {} }, overrides);
+  }
+
+  private static async boot(database: TestDatabase, overrides: Partial<AppConfig>): Promise<TestService> {
     const config = {
       ...loadConfig({}, { databaseUrl: database.url, adminToken: ADMIN_TOKEN, logLevel: 'error', port: 0, rateLimitPerKey: 0 }),
       ...overrides,
@@ -46,6 +58,10 @@ export class TestService {
     const addr = running.app.getHttpServer().address();
     if (!addr || typeof addr === 'string') throw new Error('no address');
     return new TestService(`http://127.0.0.1:${addr.port}`, running, database);
+  }
+
+  get databaseUrl(): string {
+    return this.database.url;
   }
 
   get storeKind(): string {
