@@ -6,16 +6,24 @@ export const REPLAY_PAGE_SIZE = 1_000;
 
 const repo = new SimulationsRepository();
 
-/** At most `total` items, oldest first, read page by page so a 100,000-decision replay never sits in memory at once. */
+/**
+ * At most `total` items, oldest first, read page by page so a 100,000-decision replay never sits in memory at once.
+ * The next page is read while the current one is being decided (on PostgreSQL the two overlap).
+ */
 export async function* replayItems(db: Database, tenant: string, window: ReplayWindow, total: number): AsyncGenerator<SimulationItem[]> {
-  let after: { createdAt: Date; id: string } | undefined;
+  const fetch = (size: number, after?: { createdAt: Date; id: string }) => {
+    const page = repo.replayPage(db.em(), tenant, window, size, after);
+    page.catch(() => undefined); // a page nobody awaits any more (the run was stopped) must not reject unhandled
+    return page;
+  };
   let left = total;
-  while (left > 0) {
-    const rows = await repo.replayPage(db.em(), tenant, window, Math.min(REPLAY_PAGE_SIZE, left), after);
+  let next = left > 0 ? fetch(Math.min(REPLAY_PAGE_SIZE, left)) : undefined;
+  while (next) {
+    const rows = await next;
     if (rows.length === 0) return;
     left -= rows.length;
     const last = rows[rows.length - 1]!;
-    after = { createdAt: last.createdAt, id: last.id };
+    next = left > 0 ? fetch(Math.min(REPLAY_PAGE_SIZE, left), { createdAt: last.createdAt, id: last.id }) : undefined;
     yield rows.map((r) => ({
       caseRef: r.id,
       refundCase: r.caseData as RefundCase,

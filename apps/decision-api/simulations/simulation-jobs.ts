@@ -52,6 +52,11 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
     return this.running.has(id);
   }
 
+  /** Settles when the job running here has written its final state (at once if it is not running here). */
+  async finished(id: string): Promise<void> {
+    await this.running.get(id)?.finished;
+  }
+
   /** Marks stale running jobs (all tenants, or one) as failed; answers their ids. */
   failStale(tenant?: string): Promise<string[]> {
     const now = new Date();
