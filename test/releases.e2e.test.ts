@@ -463,6 +463,7 @@ describe('shadow evaluation', () => {
       errors: 0,
       transitions: { 'APPROVE->REVIEW': 2 },
       reasonCodes: { added: { AMOUNT_OVER_AUTO_APPROVE_LIMIT: 2 }, removed: {} },
+      instance: { queued: 0, dropped: 0, notStored: 0 },
     });
     expect(Date.parse(report.since)).not.toBeNaN();
     expect(report.recent.map((x: any) => x.decisionId).sort()).toEqual([answers[0]!.body.id, answers[1]!.body.id].sort());

@@ -6,6 +6,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
   compareDecisions,
+  simulatedError,
   simulatedFrom,
   simulateRefund,
   type CompiledRelease,
@@ -34,8 +35,11 @@ export class ShadowService implements OnModuleDestroy {
   private readonly queue: ShadowJob[] = [];
   private draining?: Promise<void>;
   private closed = false;
-  /** Since start, this instance: evaluations that failed, and decisions dropped because the queue was full. */
-  readonly counters = { evaluated: 0, failed: 0, dropped: 0 };
+  /**
+   * Since start, on this instance: evaluations stored, shadow releases failing to decide (stored as errors),
+   * evaluations not stored (an unexpected failure), and decisions dropped because the queue was full.
+   */
+  readonly counters = { evaluated: 0, shadowErrors: 0, failed: 0, dropped: 0 };
 
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
@@ -85,10 +89,13 @@ export class ShadowService implements OnModuleDestroy {
       // simulateRefund turns a refusal to decide (a DomainError) into an ERROR decision; anything else is caught here.
       shadow = await simulateRefund(job.refundCase, job.shadow.release.refund());
     } catch (e) {
-      shadow = { outcome: 'ERROR' as const, reasons: [], riskScore: null, approvedAmount: null, tender: null, error: { code: 'SHADOW_FAILED', message: (e as Error).message } };
+      shadow = simulatedError('SHADOW_FAILED', (e as Error).message);
     }
     const failed = shadow.outcome === 'ERROR';
-    if (failed) this.logger.warn(`shadow ${job.shadow.release.id} failed on decision ${job.decisionId}: ${shadow.error?.code} ${shadow.error?.message}`);
+    if (failed && this.counters.shadowErrors++ % 100 === 0) {
+      // The first failure and every 100th: a broken shadow release must not flood the log (the report counts them all).
+      this.logger.warn(`shadow ${job.shadow.release.id} failed on decision ${job.decisionId}: ${shadow.error?.code} ${shadow.error?.message}`);
+    }
     const diff = compareDecisions(baseline, shadow);
     await this.repo.insertShadowEvaluation(this.db.em(), {
       tenant: job.tenant,
@@ -122,6 +129,8 @@ export class ShadowService implements OnModuleDestroy {
       errors: tally.errors,
       transitions: tally.transitions,
       reasonCodes: tally.reasonCodes,
+      // What the stored counts miss, as seen by the instance answering (queues are per instance, in memory).
+      instance: { queued: this.queue.length, dropped: this.counters.dropped, notStored: this.counters.failed },
       recent: recent.map((r) => ({
         decisionId: r.decisionId,
         baseline: r.baselineOutcome,
