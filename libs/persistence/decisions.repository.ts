@@ -1,5 +1,6 @@
 /** Stored decisions: the case as received, the document as answered, and columns to list them by. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 
 export interface NewDecision {
@@ -25,7 +26,48 @@ export interface DecisionFilter {
   to?: Date;
 }
 
+export interface IdempotencyClaim {
+  key: string;
+  requestHash: string;
+  method: string;
+  path: string;
+  status: number;
+  contentType: string;
+}
+
 export class DecisionsRepository {
+  /**
+   * The hot path: claims the Idempotency-Key and inserts the decision in ONE parameterised statement (atomic without
+   * an explicit transaction, one round trip). The answer is stored once, as `document` (a `json` column keeps the
+   * exact text); the idempotency record points at it. A concurrent claim of the same key waits on the unique index,
+   * then inserts nothing: `inserted` is false and the caller replays the stored answer.
+   */
+  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string }, c: IdempotencyClaim): Promise<boolean> {
+    const result = await sql<{ inserted: number }>`
+      with claim as (
+        insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
+        values (${d.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${d.id}, ${d.createdAt})
+        on conflict (tenant, key) do nothing
+        returning key
+      ), inserted as (
+        insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
+                               document, idempotency_key, evaluated_at, created_at)
+        select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
+               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb, ${d.documentJson}::json,
+               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
+        where exists (select 1 from claim)
+        returning id
+      )
+      select count(*)::int as inserted from inserted`.execute(em.getKysely());
+    return Number(result.rows[0]?.inserted ?? 0) === 1;
+  }
+
+  /** The decision document exactly as first answered (the json column's text), or null. */
+  async documentText(em: SqlEntityManager, tenant: string, id: string): Promise<string | null> {
+    const rows = await em.execute<{ document: string }[]>('select document::text as document from decisions where id = ? and tenant = ?', [id, tenant]);
+    return rows[0]?.document ?? null;
+  }
+
   async insert(em: SqlEntityManager, d: NewDecision): Promise<void> {
     em.create(DecisionRecordSchema, d);
     await em.flush();

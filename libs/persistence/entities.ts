@@ -52,6 +52,7 @@ export const IdempotencyRecordSchema = defineEntity({
     status: p.integer().nullable(),
     contentType: p.string().nullable(),
     body: p.text().nullable(),
+    decisionId: p.uuid().nullable(),
     createdAt: p.datetime(),
   },
 });

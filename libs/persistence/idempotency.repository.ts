@@ -1,43 +1,39 @@
 /** Idempotency records: one row per (tenant, key), claimed inside the same transaction as the effect it guards. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 
-export interface StoredResponse {
+export interface StoredRequest {
   requestHash: string;
-  status: number;
-  contentType: string;
-  body: string;
+  /** Null while the claiming transaction has not stored its answer (never visible after it commits). */
+  answer: { status: number; contentType: string; body: string } | null;
 }
-
-export type ClaimResult = { claimed: true } | { claimed: false; existing: StoredResponse | null; requestHash: string };
 
 export class IdempotencyRepository {
   /**
-   * Inserts the key. A concurrent transaction holding the same key makes this insert wait on the unique index until
-   * it commits or rolls back, so exactly one request performs the effect and the others see its stored response.
+   * Inserts the key; true when this call owns it. A concurrent transaction holding the same key makes this insert wait
+   * on the unique index until it commits or rolls back, so exactly one request performs the effect.
    */
-  async claim(
-    em: SqlEntityManager,
-    r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date },
-  ): Promise<ClaimResult> {
+  async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<boolean> {
     const inserted = await em.execute<{ key: string }[]>(
       `insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
        values (?, ?, ?, ?, ?, ?) on conflict (tenant, key) do nothing returning key`,
       [r.tenant, r.key, r.requestHash, r.method, r.path, r.now],
     );
-    if (inserted.length === 1) return { claimed: true };
+    return inserted.length === 1;
+  }
+
+  /** The stored request and answer; a decision's answer is read from the decision it points at. */
+  async find(em: SqlEntityManager, tenant: string, key: string): Promise<StoredRequest | null> {
     const rows = await em.execute<{ request_hash: string; status: number | null; content_type: string | null; body: string | null }[]>(
-      `select request_hash, status, content_type, body from idempotency_records where tenant = ? and key = ?`,
-      [r.tenant, r.key],
+      `select r.request_hash, r.status, r.content_type, coalesce(r.body, d.document::text) as body
+       from idempotency_records r left join decisions d on d.id = r.decision_id
+       where r.tenant = ? and r.key = ?`,
+      [tenant, key],
     );
     const row = rows[0];
-    if (!row) return { claimed: false, existing: null, requestHash: '' };
+    if (!row) return null;
     return {
-      claimed: false,
       requestHash: row.request_hash,
-      existing:
-        row.status === null
-          ? null
-          : { requestHash: row.request_hash, status: row.status, contentType: row.content_type ?? 'application/json', body: row.body ?? '' },
+      answer: row.status === null ? null : { status: row.status, contentType: row.content_type ?? 'application/json', body: row.body ?? '' },
     };
   }
 

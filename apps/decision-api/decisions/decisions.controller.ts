@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { refundCaseSchema } from '../../../libs/decisions/index.js';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { JSON_TYPE, requireIdempotencyKey } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { decodeCursor, DecisionsService, DOMAINS, OUTCOMES } from './decisions.service.js';
@@ -52,8 +52,8 @@ export class DecisionsController {
   @Get(':id')
   @Roles('service', 'auditor')
   @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
-  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return this.decisions.get(principal, id);
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    reply.status(200).header('content-type', JSON_TYPE).send(await this.decisions.get(principal, id));
   }
 
   @Post(':id/replay')

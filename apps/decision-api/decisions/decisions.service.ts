@@ -14,7 +14,7 @@ import {
 import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE } from '../tokens.js';
 import { REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
-import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { IdempotencyService, JSON_TYPE, requestHash, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 
@@ -75,41 +75,45 @@ export class DecisionsService {
     const shadow = this.releases.shadow(principal.tenant);
     const evaluated = await evaluateRefund(refundCase, release);
     const now = new Date();
-    let decisionId: string | undefined;
-    const answer = await this.idempotency.run(
-      { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: '/v1/decisions/refund', body, now },
-      async (em) => {
-        const id = uuidv7(now.getTime());
-        decisionId = id;
-        const document: DecisionDocument = {
-          id,
-          tenant: principal.tenant,
-          domain: 'refund',
-          createdAt: now.toISOString(),
-          refundId: refundCase.refundId,
-          requestedAt: refundCase.requestedAt,
-          ...evaluated,
-          currency: refundCase.currency,
-          release: release.ref,
-        };
-        await this.repo.insert(em, {
-          id,
-          tenant: principal.tenant,
-          domain: 'refund',
-          outcome: evaluated.outcome,
-          riskScore: evaluated.riskScore,
-          releaseName: release.ref.name,
-          releaseVersion: release.ref.version,
-          components: release.ref.components,
-          caseData: refundCase,
-          document: document as unknown as Record<string, unknown>,
-          idempotencyKey,
-          evaluatedAt: now,
-          createdAt: now,
-        });
-        return { status: 201, body: document };
+    const id = uuidv7(now.getTime());
+    const document: DecisionDocument = {
+      id,
+      tenant: principal.tenant,
+      domain: 'refund',
+      createdAt: now.toISOString(),
+      refundId: refundCase.refundId,
+      requestedAt: refundCase.requestedAt,
+      ...evaluated,
+      currency: refundCase.currency,
+      release: release.ref,
+    };
+    const documentJson = JSON.stringify(document);
+    const route = '/v1/decisions/refund';
+    const hash = requestHash('POST', route, body);
+    // One statement claims the key and stores the decision: no decision is answered that is not stored.
+    const inserted = await this.repo.insertClaimed(
+      this.db.em(),
+      {
+        id,
+        tenant: principal.tenant,
+        domain: 'refund',
+        outcome: evaluated.outcome,
+        riskScore: evaluated.riskScore,
+        releaseName: release.ref.name,
+        releaseVersion: release.ref.version,
+        components: release.ref.components,
+        caseData: refundCase,
+        documentJson,
+        idempotencyKey,
+        evaluatedAt: now,
+        createdAt: now,
       },
+      { key: idempotencyKey, requestHash: hash, method: 'POST', path: route, status: 201, contentType: JSON_TYPE },
     );
+    const answer: HttpAnswer = inserted
+      ? { status: 201, contentType: JSON_TYPE, body: documentJson, replayed: false }
+      : await this.idempotency.replay(principal.tenant, idempotencyKey, hash);
+    const decisionId = inserted ? id : undefined;
     // Committed by now; a replayed answer was shadow-evaluated the first time.
     if (shadow && decisionId !== undefined && !answer.replayed) {
       this.shadows.submit({ tenant: principal.tenant, decisionId, refundCase, baseline: evaluated, shadow });
@@ -117,8 +121,11 @@ export class DecisionsService {
     return answer;
   }
 
-  async get(principal: Principal, id: string): Promise<Record<string, unknown>> {
-    return (await this.find(principal, id)).document;
+  /** The stored document's exact text: the same bytes as the first answer. */
+  async get(principal: Principal, id: string): Promise<string> {
+    const text = UUID.test(id) ? await this.repo.documentText(this.db.em(), principal.tenant, id) : null;
+    if (text === null) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
+    return text;
   }
 
   async list(

@@ -15,6 +15,7 @@ export interface HttpAnswer {
   replayed: boolean;
 }
 
+export const JSON_TYPE = 'application/json; charset=utf-8';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // 1–255 printable ASCII, no spaces (api-contract.md §2)
 
 /** Validates the Idempotency-Key header; missing or malformed is a 400 naming the header. */
@@ -53,7 +54,7 @@ export class IdempotencyService {
   ): Promise<HttpAnswer> {
     const hash = requestHash(input.method, input.route, input.body);
     return this.db.em().transactional(async (em) => {
-      const claim = await this.repo.claim(em, {
+      const claimed = await this.repo.claim(em, {
         tenant: input.tenant,
         key: input.key,
         requestHash: hash,
@@ -61,23 +62,10 @@ export class IdempotencyService {
         path: input.route,
         now: input.now,
       });
-      if (!claim.claimed) {
-        if (claim.requestHash !== hash) {
-          throw new DomainError(
-            'IDEMPOTENCY_KEY_REUSED',
-            'This Idempotency-Key was already used with a different request body or endpoint',
-            'unprocessable',
-            [{ path: 'header:Idempotency-Key', message: 'was used for another request' }],
-          );
-        }
-        if (!claim.existing) {
-          throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress', 'conflict');
-        }
-        return { ...claim.existing, replayed: true };
-      }
+      if (!claimed) return this.replayFrom(em, input.tenant, input.key, hash);
       let status: number;
       let body: string;
-      let contentType = 'application/json; charset=utf-8';
+      let contentType = JSON_TYPE;
       try {
         const out = await em.transactional((inner) => effect(inner));
         status = out.status;
@@ -93,5 +81,26 @@ export class IdempotencyService {
       await this.repo.complete(em, { tenant: input.tenant, key: input.key, status, contentType, body });
       return { status, contentType, body, replayed: false };
     });
+  }
+
+  /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */
+  async replay(tenant: string, key: string, hash: string): Promise<HttpAnswer> {
+    return this.replayFrom(this.db.em(), tenant, key, hash);
+  }
+
+  private async replayFrom(em: SqlEntityManager, tenant: string, key: string, hash: string): Promise<HttpAnswer> {
+    const stored = await this.repo.find(em, tenant, key);
+    if (stored && stored.requestHash !== hash) {
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was already used with a different request body or endpoint',
+        'unprocessable',
+        [{ path: 'header:Idempotency-Key', message: 'was used for another request' }],
+      );
+    }
+    if (!stored?.answer) {
+      throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress', 'conflict');
+    }
+    return { ...stored.answer, replayed: true };
   }
 }

@@ -42,6 +42,8 @@ export class Migration20261122000000_initial extends Migration {
       status integer null,
       content_type text null,
       body text null,
+      -- Decisions keep their answer once, in decisions.document; the record points at it instead of copying it.
+      decision_id uuid null,
       created_at timestamptz not null,
       primary key (tenant, key)
     )`);
