@@ -327,6 +327,54 @@ describe('background replays: progress, serving decisions meanwhile, cancellatio
     expect(twice.body.status).toBe('cancelled');
   });
 
+  it('lets a tenant run two background simulations at once; a third is 429 SIMULATIONS_BUSY', async () => {
+    const body = { domain: 'refund', release: CANDIDATE, replay: { ...window, limit: 100_000 } };
+    const a = await simulate(body);
+    const b = await simulate(body);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    const c = await simulate(body);
+    expect(c.status).toBe(429);
+    expect(c.body.code).toBe('SIMULATIONS_BUSY');
+    expect(c.headers.get('retry-after')).toBe('5');
+    expect((await simulate(body, otherAuthor)).status).toBe(201); // another tenant is not held back (its window is empty)
+    expect((await cancel(a.body.id)).status).toBe(200);
+    expect((await cancel(b.body.id)).status).toBe(200);
+  });
+
+  const postgresOnly = process.env.TEST_DATABASE_URL ? it : it.skip;
+
+  postgresOnly('fails a job as interrupted when its instance shuts down, and the others report it', async () => {
+    const second = await TestService.join(svc, { contentRoot: content.dir });
+    let id: string;
+    try {
+      const r = await second.request('POST', '/v1/simulations', { key: author, idempotencyKey: newKey('sim'), body: { domain: 'refund', release: CANDIDATE, replay: { ...window, limit: 100_000 } } });
+      expect(r.status).toBe(202);
+      id = r.body.id;
+      await new Promise((res) => setTimeout(res, 300));
+    } finally {
+      await second.stop();
+    }
+    const after = await getSimulation(id);
+    expect(after.body).toMatchObject({ status: 'failed', error: { code: 'SIMULATION_INTERRUPTED' } });
+    expect(after.body.progress.done).toBeLessThan(after.body.progress.total);
+  });
+
+  postgresOnly('an instance that starts marks running jobs without a recent heartbeat as failed', async () => {
+    const id = '0190f5c2-2222-7000-8000-000000000002';
+    await svc.sql(
+      `insert into simulations (id, tenant, domain, mode, status, candidate, baseline, total, done, summary, results, results_kept, results_truncated, error, created_by, created_at, heartbeat_at, finished_at)
+       values (?, 'acme', 'refund', 'replay', 'running', '{}'::jsonb, '{}'::jsonb, 5000, 10, '{}'::json, '[]'::json, 'changed', false, null, 'k', now() - interval '2 minutes', now() - interval '1 minute', null)`,
+      [id],
+    );
+    const restarted = await TestService.join(svc, { contentRoot: content.dir });
+    try {
+      const [row] = await svc.sql<{ status: string; error: { code: string } }>('select status, error from simulations where id = ?', [id]);
+      expect(row).toMatchObject({ status: 'failed', error: { code: 'SIMULATION_INTERRUPTED' } });
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it('refuses to cancel a finished simulation (422) and a missing one (404)', async () => {
     const finished = await simulate({ domain: 'refund', release: CANDIDATE, cases: cases(1) });
     const c = await cancel(finished.body.id);

@@ -1,0 +1,215 @@
+/**
+ * Simulation throughput: a replay of N stored refund decisions through the path a background `POST /v1/simulations`
+ * job takes (replayItems pages from the database → runSimulation in time slices → SimulationJobs writing progress,
+ * summary and kept results), in this process, on PGlite or on a fresh PostgreSQL database. The decisions are real:
+ * the N generated cases decided by the built-in release, stored as the service stores them (trace included).
+ *
+ * Standalone: `node dist/bench/simulation.js` (after `npm run bench` compiled it, or `swc bench -d dist`), with
+ * BENCH_SIM_DECISIONS (default 100000), BENCH_SIM_DATABASE_URL (default pglite://memory; a postgres:// server URL
+ * gets a throwaway database), BENCH_SEED.
+ */
+import 'reflect-metadata';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
+import { replayItems } from '../apps/decision-api/simulations/replay-source.js';
+import {
+  decideRefund,
+  FileComponentSource,
+  ReleaseCompiler,
+  SimulationTally,
+  type ComponentSource,
+  type RefundCase,
+  type ReleaseManifest,
+} from '../libs/decisions/index.js';
+import { openDatabase, SimulationsRepository, uuidv7, type Database } from '../libs/persistence/index.js';
+import { generateCases } from './cases.js';
+
+export interface SimulationBenchOptions {
+  /** Repository root (rule-packs/, policies/bundles/, releases/). */
+  root: string;
+  /** Stored decisions to replay. */
+  decisions: number;
+  seed: number;
+  /** `pglite://memory`, `pglite://<dir>`, or a PostgreSQL server URL (a throwaway database is created and dropped there). */
+  databaseUrl: string;
+  log?: (line: string) => void;
+}
+
+export interface SimulationBenchResult {
+  store: 'pglite' | 'postgresql';
+  decisions: number;
+  /** Deciding and storing the N decisions (setup, not measured). */
+  seedSeconds: number;
+  /** The replay, from the job's start to its final write. */
+  seconds: number;
+  casesPerSecond: number;
+  /** CPU seconds this process used during the replay (all threads; PostgreSQL's own work is not in it). */
+  cpuSeconds: number;
+  changed: number;
+  transitions: Record<string, number>;
+}
+
+const TENANT = 'bench';
+const BATCH = 500;
+
+/** The candidate: the shipped refund-policy with autoApproveLimit 20000 instead of 50000 (some approvals become reviews). */
+function withCandidatePack(files: FileComponentSource): ComponentSource {
+  return {
+    pack: async (name, version) => {
+      if (name !== 'refund-policy' || version !== '1.1.0-bench') return files.pack(name, version);
+      const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { defaults: Record<string, unknown>; cases: unknown[] } };
+      return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 20_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
+    },
+    bundle: (name, version) => files.bundle(name, version),
+  };
+}
+
+async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `dp_bench_sim_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`drop database if exists "${name}" with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** Decides `cases` on the built-in release and stores them as DecisionsService does; answers the replay window. */
+async function seed(db: Database, root: string, cases: RefundCase[]): Promise<{ from: Date; to: Date }> {
+  const manifest = JSON.parse(await readFile(join(root, 'releases/default/1.0.0.json'), 'utf8')) as ReleaseManifest;
+  const release = await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest);
+  const components = release.refund();
+  const start = Date.parse('2026-03-01T00:00:00Z');
+  for (let i = 0; i < cases.length; i += BATCH) {
+    const rows: unknown[][] = [];
+    for (const [j, c] of cases.slice(i, i + BATCH).entries()) {
+      const at = new Date(start + (i + j) * 10);
+      const id = uuidv7(at.getTime());
+      const d = await decideRefund(c, components);
+      const document = {
+        id,
+        tenant: TENANT,
+        domain: 'refund',
+        createdAt: at.toISOString(),
+        refundId: c.refundId,
+        requestedAt: c.requestedAt,
+        outcome: d.outcome,
+        reasons: d.reasons,
+        riskScore: d.riskScore,
+        approvedAmount: d.approvedAmount,
+        tender: d.tender,
+        trace: d.trace,
+        currency: c.currency,
+        release: release.ref,
+      };
+      rows.push([id, TENANT, 'refund', d.outcome, d.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), at, at]);
+    }
+    await db.em().execute(
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
+       values ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?)').join(', ')}`,
+      rows.flat(),
+    );
+  }
+  return { from: new Date(start), to: new Date(start + cases.length * 10) };
+}
+
+export async function runSimulationBench(o: SimulationBenchOptions): Promise<SimulationBenchResult> {
+  const log = o.log ?? (() => {});
+  const server = /^postgres(ql)?:\/\//.test(o.databaseUrl) ? await throwawayDatabase(o.databaseUrl) : undefined;
+  const db = await openDatabase(server?.url ?? o.databaseUrl, { migrate: true, poolSize: 4 });
+  try {
+    log(`simulation: deciding and storing ${o.decisions.toLocaleString('en-US')} refund decisions (${db.kind})…`);
+    const seedStart = performance.now();
+    const window = await seed(db, o.root, generateCases(o.decisions, o.seed));
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+
+    const candidateManifest = { name: 'bench-candidate', version: '1.0.0', components: { 'refund-policy': '1.1.0-bench', 'refund-risk': '1.0.0' } };
+    const candidate = (await new ReleaseCompiler(withCandidatePack(new FileComponentSource(o.root))).compile(candidateManifest)).refund();
+
+    // The job row as POST /v1/simulations writes it for a background replay, then the same runner.
+    const repo = new SimulationsRepository();
+    const now = new Date();
+    const id = uuidv7(now.getTime());
+    await repo.insert(db.em(), {
+      id,
+      tenant: TENANT,
+      domain: 'refund',
+      mode: 'replay',
+      status: 'running',
+      candidate: candidateManifest,
+      baseline: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit: o.decisions, windowHasMore: false },
+      total: o.decisions,
+      done: 0,
+      summary: new SimulationTally().summary(),
+      results: [],
+      resultsKept: 'changed',
+      resultsTruncated: false,
+      error: null,
+      createdBy: 'bench',
+      createdAt: now,
+      heartbeatAt: now,
+      finishedAt: null,
+    });
+    const jobs = new SimulationJobs(db);
+    log(`simulation: replaying them on a candidate release…`);
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    jobs.start({ id, pages: replayItems(db, TENANT, window, o.decisions), candidate });
+    await jobs.finished(id);
+    const seconds = (performance.now() - t0) / 1000;
+    const used = process.cpuUsage(cpu);
+
+    const job = await repo.get(db.em(), TENANT, id);
+    if (job?.status !== 'completed' || job.done !== o.decisions) throw new Error(`bench simulation ended ${job?.status} after ${job?.done} cases: ${JSON.stringify(job?.error)}`);
+    const summary = job.summary as { changed: number; transitions: Record<string, number> };
+    return {
+      store: db.kind,
+      decisions: o.decisions,
+      seedSeconds,
+      seconds,
+      casesPerSecond: o.decisions / seconds,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      changed: summary.changed,
+      transitions: summary.transitions,
+    };
+  } finally {
+    await db.close();
+    await server?.drop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const options = {
+    root,
+    decisions: Number(process.env.BENCH_SIM_DECISIONS ?? 100_000),
+    seed: Number(process.env.BENCH_SEED ?? 42),
+    databaseUrl: process.env.BENCH_SIM_DATABASE_URL ?? 'pglite://memory',
+    log: (line: string) => console.log(line),
+  };
+  runSimulationBench(options).then(
+    (r) => {
+      console.log(
+        `simulation (${r.store}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s ` +
+          `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}`,
+      );
+      process.exit(0);
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
