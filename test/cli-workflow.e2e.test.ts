@@ -75,7 +75,7 @@ describe('decisions CLI against a running service', () => {
   it('validate and test pass on the scaffold; test runs OPA only where the policies are', async () => {
     const v = await cli(['validate', PACK]);
     expect(v.code).toBe(0);
-    expect(v.stdout).toContain('ok  frequent-refunders@1.0.0 (refund-policy, 1 rules)');
+    expect(v.stdout).toContain('ok  frequent-refunders@1.0.0 (refund-policy, 1 rule)');
     const t = await cli(['test', PACK]);
     expect(t.code).toBe(0);
     expect(t.stdout).toContain('2 passed, 0 failed');
@@ -153,6 +153,7 @@ describe('decisions CLI against a running service', () => {
     expect(s.stdout).toMatch(/APPROVE -> REVIEW\s+4\s+50\.0%/);
     expect(s.stdout).toMatch(/FREQUENT_REFUNDER\s+4\s+0/);
     expect(s.stdout).toMatch(/rf-4\s+APPROVE\s+REVIEW\s+\+FREQUENT_REFUNDER/);
+    expect(s.stdout).toContain('what changed');
     expect(await svc.sql('select count(*) as n from decisions')).toEqual(before);
 
     // The release by name@version, machine output.
@@ -199,6 +200,8 @@ describe('decisions CLI against a running service', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`vs the stored decisions from ${created[0]} to ${to}`);
     expect(r.stdout).toContain('4 cases, 0 changed');
+    const empty = await cli(['simulate', 'release.json', '--replay-from', '2020-01-01T00:00:00Z', '--replay-to', '2020-01-02T00:00:00Z']);
+    expect(empty.stdout).toContain('no cases to compare');
   });
 
   it('activate needs the publisher role; activate, active and rollback move the tenant between releases', async () => {

@@ -12,6 +12,9 @@ const POLL_MS = 500;
 interface Decision {
   outcome: string;
   reasons: string[];
+  riskScore: number | null;
+  approvedAmount: number | null;
+  tender: string | null;
   error?: { code: string };
 }
 interface Job {
@@ -51,6 +54,18 @@ const pct = (n: number, total: number) => (total ? `${((n / total) * 100).toFixe
 const signed = (n: number) => (n > 0 ? `+${fmt(n)}` : n < 0 ? `-${fmt(-n)}` : '0');
 const side = (d: Decision) => (d.error ? `ERROR ${d.error.code}` : d.outcome);
 
+/** What differs in one case besides the outcome: reason codes, then tender, amount and score. */
+function changes(b: Decision, c: Decision): string {
+  const out = [
+    ...c.reasons.filter((x) => !b.reasons.includes(x)).map((x) => `+${x}`),
+    ...b.reasons.filter((x) => !c.reasons.includes(x)).map((x) => `-${x}`),
+  ];
+  if (b.tender !== c.tender) out.push(`tender ${b.tender ?? '-'} -> ${c.tender ?? '-'}`);
+  if (b.approvedAmount !== c.approvedAmount) out.push(`amount ${b.approvedAmount ?? '-'} -> ${c.approvedAmount ?? '-'}`);
+  if (b.riskScore !== c.riskScore) out.push(`score ${b.riskScore ?? '-'} -> ${c.riskScore ?? '-'}`);
+  return out.join(' ');
+}
+
 export function report(job: Job, show: number): string[] {
   const s = job.summary;
   const lines: string[] = [];
@@ -63,7 +78,10 @@ export function report(job: Job, show: number): string[] {
         : 'the baseline';
   lines.push(`simulation ${job.id}: ${job.status}${job.error ? ` (${job.error.code}: ${job.error.message})` : ''}`);
   lines.push(`candidate ${candidate} vs ${baseline}`);
-  if (!s) return lines;
+  if (!s || s.total === 0) {
+    if (s) lines.push('no cases to compare');
+    return lines;
+  }
   lines.push(`${fmt(s.total)} cases${job.progress.total !== s.total ? ` of ${fmt(job.progress.total)}` : ''}, ${fmt(s.changed)} changed (${pct(s.changed, s.total)})`, '');
 
   if (s.outcomes) {
@@ -88,12 +106,10 @@ export function report(job: Job, show: number): string[] {
   if (changed.length && show > 0) {
     const kept = job.resultsTruncated ? `; the server kept the first ${fmt(changed.length)}, the rest are only counted` : '';
     lines.push(`changed cases (${fmt(Math.min(show, changed.length))} of ${fmt(s.changed)} shown${kept}):`);
-    const rows = changed.slice(0, show).map((r) => {
-      const plus = r.candidate.reasons.filter((c) => !r.baseline.reasons.includes(c)).map((c) => `+${c}`);
-      const minus = r.baseline.reasons.filter((c) => !r.candidate.reasons.includes(c)).map((c) => `-${c}`);
-      return [r.refundId ? `${r.caseRef} (${r.refundId})` : r.caseRef, side(r.baseline), side(r.candidate), [...plus, ...minus].join(' ')];
-    });
-    lines.push(...table(['case', 'baseline', 'candidate', 'reason codes'], rows));
+    const rows = changed
+      .slice(0, show)
+      .map((r) => [r.refundId ? `${r.caseRef} (${r.refundId})` : r.caseRef, side(r.baseline), side(r.candidate), changes(r.baseline, r.candidate)]);
+    lines.push(...table(['case', 'baseline', 'candidate', 'what changed'], rows));
   }
   while (lines[lines.length - 1] === '') lines.pop();
   return lines;

@@ -9,7 +9,7 @@ export const validate: Command = {
   async run({ io, positionals }) {
     const packs = await loadPacks(positionals);
     if (io.json) io.out(JSON.stringify(packs.map(({ file, pack }) => ({ file, pack: `${pack.name}@${pack.version}`, kind: pack.kind, rules: pack.rules.length })), null, 2));
-    else for (const { file, pack } of packs) io.out(`ok  ${pack.name}@${pack.version} (${pack.kind}, ${pack.rules.length} rules)  ${file}`);
+    else for (const { file, pack } of packs) io.out(`ok  ${pack.name}@${pack.version} (${pack.kind}, ${pack.rules.length} rule${pack.rules.length === 1 ? '' : 's'})  ${file}`);
     return 0;
   },
 };
