@@ -1,11 +1,11 @@
 /** HTTP surface of decisions (api-contract.md §3): guard, validated input, one service call, mapped output. */
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { refundCaseSchema } from '../../../libs/decisions/index.js';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { JSON_TYPE, requireIdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotencyKey, JSON_TYPE } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { decodeCursor, DecisionsService, DOMAINS, OUTCOMES } from './decisions.service.js';
@@ -23,11 +23,10 @@ export class DecisionsController {
   @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: refundCaseSchema as object } } })
   async refund(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.decisions.decideRefund(principal, body, idempotencyKey));
   }
 

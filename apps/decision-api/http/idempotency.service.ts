@@ -1,6 +1,6 @@
 /** Runs a state change at most once per (tenant, Idempotency-Key), replaying the first answer byte for byte. */
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { createParamDecorator, Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
@@ -32,6 +32,11 @@ export function requireIdempotencyKey(value: string | string[] | undefined): str
   }
   return value;
 }
+
+/** The validated `Idempotency-Key` header of a state-changing call (400 naming the header when missing or malformed). */
+export const IdempotencyKey = createParamDecorator((_: unknown, ctx: ExecutionContext): string =>
+  requireIdempotencyKey(ctx.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers['idempotency-key']),
+);
 
 /** Canonical JSON (sorted keys): the same body sent with its keys in another order is still "the same body". */
 export function requestHash(method: string, route: string, body: unknown): string {

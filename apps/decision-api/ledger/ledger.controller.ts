@@ -1,10 +1,10 @@
 /** HTTP surface of the reward ledger (api-contract.md §4). */
-import { Body, Controller, Get, Headers, Param, Put, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { requireIdempotencyKey, type HttpAnswer } from '../http/idempotency.service.js';
+import { IdempotencyKey, type HttpAnswer } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { ledgerSchemas } from './ledger.schemas.js';
@@ -20,13 +20,12 @@ export class LedgerController {
 
   private async post(
     principal: Principal,
-    key: string | undefined,
+    idempotencyKey: string,
     req: FastifyRequest,
     body: unknown,
     reply: FastifyReply,
     call: (c: { principal: Principal; key: string; route: string; body: unknown }) => Promise<HttpAnswer>,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await call({ principal, key: idempotencyKey, route: route(req), body }));
   }
 
@@ -44,7 +43,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Record a PENDING purchase' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.purchase as object })
-  purchase(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  purchase(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.recordPurchase(c, accountId));
   }
 
@@ -53,7 +52,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Settle a purchase (Algorithm 1 for instant programs)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.settle as object })
-  settle(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  settle(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.settle(c, id));
   }
 
@@ -62,7 +61,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Refund (Algorithm 2: proportional clawback from the original reward)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.refund as object })
-  refund(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  refund(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.refund(c, id));
   }
 
@@ -71,7 +70,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Chargeback (same adjustment as a refund; status CHARGEBACK)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.chargeback as object })
-  chargeback(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  chargeback(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.chargeback(c, id));
   }
 
@@ -80,7 +79,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Redeem (Algorithm 3 gate, an OPA policy; refused: 422 with code and reasons)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.redemption as object })
-  redeem(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  redeem(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.redeem(c, accountId));
   }
 
@@ -89,7 +88,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Close a statement period (Algorithm 4)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: ledgerSchemas.statement as object })
-  statement(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
+  statement(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
     return this.post(p, key, req, body, reply, (c) => this.ledger.closeStatement(c, accountId));
   }
 

@@ -1,10 +1,10 @@
 /** HTTP surface of rule packs and policy bundles (api-contract.md §5): guard, validated input, one service call. */
-import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotencyKey } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { CatalogueService } from './catalogue.service.js';
@@ -25,11 +25,10 @@ export class RulePacksController {
   @ApiBody({ schema: { type: 'object', description: 'The rule pack (libs/rules/rule-pack.schema.json)' } })
   async upload(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.catalogue.uploadPack(principal, body, idempotencyKey));
   }
 
@@ -71,12 +70,11 @@ export class PolicyBundlesController {
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   async upload(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Query() query: Record<string, unknown>,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     const q = new QueryParser(query);
     const parsed = { name: q.string('name'), version: q.string('version') };
     q.done();

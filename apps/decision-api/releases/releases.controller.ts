@@ -1,10 +1,10 @@
 /** HTTP surface of releases (api-contract.md §5): create, activate, roll back, shadow, and read what is active. */
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotencyKey } from '../http/idempotency.service.js';
 import { sendAnswer } from '../http/send.js';
 import { ActivationService } from './activation.service.js';
 import { CatalogueService, createReleaseSchema } from './catalogue.service.js';
@@ -30,11 +30,10 @@ export class ReleasesController {
   @ApiBody({ schema: createReleaseSchema as object })
   async create(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.catalogue.createRelease(principal, body, idempotencyKey));
   }
 
@@ -51,11 +50,10 @@ export class ReleasesController {
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   async rollback(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.activation.rollback(principal, idempotencyKey, body));
   }
 
@@ -89,13 +87,12 @@ export class ReleasesController {
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   async activate(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Param('name') name: string,
     @Param('version') version: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.activation.activate(principal, { name, version }, idempotencyKey, body));
   }
 
@@ -105,13 +102,12 @@ export class ReleasesController {
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   async startShadow(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Param('name') name: string,
     @Param('version') version: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.activation.startShadow(principal, { name, version }, idempotencyKey, body));
   }
 }

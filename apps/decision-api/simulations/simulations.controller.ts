@@ -1,10 +1,10 @@
 /** HTTP surface of what-if simulations (api-contract.md §6): guard, validated input, one service call, mapped output. */
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { requireIdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotencyKey } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
@@ -30,11 +30,10 @@ export class SimulationsController {
   @ApiBody({ schema: refundSimulationSchema as object })
   async create(
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.simulations.create(principal, body, idempotencyKey));
   }
 
@@ -75,11 +74,10 @@ export class SimulationsController {
   async cancel(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
-    @Headers('idempotency-key') key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotencyKey = requireIdempotencyKey(key);
     sendAnswer(reply, await this.simulations.cancel(principal, id, body, idempotencyKey));
   }
 }
