@@ -29,6 +29,12 @@ export class Migration20261122000000_initial extends Migration {
       evaluated_at timestamptz not null,
       created_at timestamptz not null
     )`);
+    // The document (mostly the trace) is ~7 KB: lz4 TOAST compression costs far less CPU than the default pglz.
+    // Builds without lz4 (PGlite may be one) keep the default.
+    this.addSql(`do $$ begin
+      alter table decisions alter column document set compression lz4;
+    exception when feature_not_supported or invalid_parameter_value then null;
+    end $$`);
     // Listing is per tenant, newest first, filtered by domain/outcome/time; ids are UUIDv7 (time-ordered).
     this.addSql(`create index decisions_tenant_id_idx on decisions (tenant, id desc)`);
     this.addSql(`create index decisions_tenant_domain_outcome_idx on decisions (tenant, domain, outcome, id desc)`);
