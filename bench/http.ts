@@ -1,0 +1,369 @@
+/** HTTP rows: the built service as a child process over its own database, driven by a keep-alive load loop. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { generateCases } from './cases.js';
+import { machineTicks, summarise, type Summary } from './stats.js';
+
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const TENANT = 'bench';
+/** Distinct bodies cycled through; every request still gets its own Idempotency-Key. */
+const BODIES = 4_096;
+
+export type Store = 'postgresql' | 'pglite';
+
+export interface HttpOptions {
+  root: string;
+  store: Store;
+  /** Server URL (any database on it) where the bench creates and drops its own database. */
+  serverUrl: string;
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+  seed: number;
+  /** Directory for `node --cpu-prof` output of the service, or undefined to run without the profiler. */
+  profileDir?: string;
+  /** Extra node flags for the service (e.g. --perf-basic-prof to profile it with Linux perf). */
+  serviceNodeArgs: string[];
+}
+
+/** CPU seconds spent during the measured window, by whom. Linux only (read from /proc); empty elsewhere. */
+export interface CpuShare {
+  windowSeconds: number;
+  /** CPU milliseconds per measured request: independent of how busy the rest of the machine was. */
+  msPerRequest: { loadGenerator: number; service: number; postgres: number };
+  loadGenerator: number;
+  service: number;
+  postgres: number;
+  /** All CPUs, busy time (user+system+irq…) from /proc/stat; capacity is windowSeconds × cores. */
+  machineBusy: number;
+}
+
+export interface HttpRow extends Summary {
+  name: string;
+  store: Store;
+  connections: number;
+  seconds: number;
+  non2xx: number;
+  errors: number;
+  statuses: Record<string, number>;
+  outcomes: Record<string, number>;
+  cpu?: CpuShare;
+  /** The measured stretch in CLOCK_MONOTONIC microseconds, to cut the service's CPU profile to it. */
+  windowUs: { fromUs: number; toUs: number };
+  profile?: string;
+  /** 2 when the first run saw other processes busy and the row was measured again. */
+  attempts?: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const CLK_TCK = 100; // Linux USER_HZ, the unit of /proc/*/stat times
+
+/** utime+stime of a process in seconds, or 0 when it is gone. */
+function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds of the PostgreSQL server's work for the bench: the backends connected to the bench database, plus the
+ * shared helpers (WAL writer, checkpointer…). Backends of other databases (someone's tests) are left out.
+ */
+function postgresCpu(database: string | undefined): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== 'postgres') continue;
+      // A client backend's title is "postgres: <cluster>: <user> <database> <host>(<port>) <state>".
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const isClientBackend = /\(\d+\)|\[local\]/.test(title);
+      if (!isClientBackend || (database !== undefined && title.includes(` ${database} `))) total += processCpu(Number(entry));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return total;
+}
+
+function machineBusy(): number {
+  return (machineTicks()?.busy ?? 0) / CLK_TCK;
+}
+
+interface CpuSnapshot {
+  at: bigint;
+  self: NodeJS.CpuUsage;
+  service: number;
+  postgres: number;
+  machine: number;
+}
+
+function cpuSnapshot(servicePid: number, database: string | undefined): CpuSnapshot | undefined {
+  if (!existsSync('/proc/stat')) return undefined;
+  return { at: process.hrtime.bigint(), self: process.cpuUsage(), service: processCpu(servicePid), postgres: postgresCpu(database), machine: machineBusy() };
+}
+
+function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined, requests: number, seconds: number): CpuShare | undefined {
+  if (!a || !b) return undefined;
+  const self = process.cpuUsage(a.self);
+  const windowSeconds = Number(b.at - a.at) / 1e9;
+  const loadGenerator = (self.user + self.system) / 1e6;
+  const service = b.service - a.service;
+  const postgres = b.postgres - a.postgres;
+  // The CPU window runs from the end of the warm-up until the last in-flight request returned.
+  const perRequest = (cpuSeconds: number) => Math.round(((cpuSeconds * 1000) / ((requests * windowSeconds) / seconds)) * 100) / 100;
+  return {
+    windowSeconds,
+    msPerRequest: { loadGenerator: perRequest(loadGenerator), service: perRequest(service), postgres: perRequest(postgres) },
+    loadGenerator,
+    service,
+    postgres,
+    machineBusy: b.machine - a.machine,
+  };
+}
+
+class Service {
+  private output = '';
+  private exited = false;
+  readonly exit: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    const keep = (d: Buffer) => {
+      this.output = (this.output + d.toString('utf8')).slice(-4_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        this.exited = true;
+        resolve(code);
+      }),
+    );
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  async waitReady(port: number, agent: http.Agent, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited) throw new Error(`service exited before it was ready:\n${this.output}`);
+      try {
+        const r = await request(agent, port, 'GET', '/readyz', {});
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > until) throw new Error(`service not ready after ${timeoutMs} ms:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGTERM (the service closes the app and the database, and the profiler writes its file), SIGKILL after 15 s. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.exit;
+    clearTimeout(timer);
+  }
+}
+
+interface BenchDatabase {
+  url: string;
+  /** The PostgreSQL database name; undefined for PGlite. */
+  name?: string;
+  drop(): Promise<void>;
+}
+
+async function createDatabase(store: Store, serverUrl: string): Promise<BenchDatabase> {
+  if (store === 'pglite') {
+    const dir = await mkdtemp(join(tmpdir(), 'dp-bench-pglite-'));
+    return { url: `pglite://${dir}`, drop: () => rm(dir, { recursive: true, force: true }) };
+  }
+  const name = `dp_bench_${process.pid}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: serverUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`drop database if exists "${name}" with (force)`);
+  await admin(`create database "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), name, drop: () => admin(`drop database if exists "${name}" with (force)`) };
+}
+
+/** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */
+const cleanups = new Set<() => Promise<void>>();
+
+export async function runHttp(o: HttpOptions, log: (line: string) => void): Promise<HttpRow> {
+  const port = await freePort();
+  const db = await createDatabase(o.store, o.serverUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
+  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...o.serviceNodeArgs];
+  const service = new Service(
+    spawn(process.execPath, [...execArgv, join(o.root, 'dist/apps/decision-api/main.js')], {
+      cwd: o.root,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        ADMIN_TOKEN,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_KEY: '0',
+        CONTENT_ROOT: o.root,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const cleanup = async () => {
+    await service.stop();
+    await db.drop();
+  };
+  cleanups.add(cleanup);
+  try {
+    await service.waitReady(port, agent, 60_000);
+    const issued = await request(
+      agent,
+      port,
+      'POST',
+      '/v1/admin/api-keys',
+      { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      JSON.stringify({ tenant: TENANT, roles: ['service'], name: 'bench' }),
+    );
+    if (issued.status !== 201) throw new Error(`issuing a key failed: ${issued.status} ${issued.body}`);
+    const key = (JSON.parse(issued.body) as { key: string }).key;
+
+    const bodies = generateCases(BODIES, o.seed).map((c) => Buffer.from(JSON.stringify({ case: c })));
+    const run = `${process.pid}-${Date.now().toString(36)}`;
+    let seq = 0;
+    const statuses: Record<string, number> = {};
+    const outcomes: Record<string, number> = {};
+    const latencies: number[] = [];
+    let errors = 0;
+    let lastError = '';
+
+    const t0 = process.hrtime.bigint();
+    const measureFrom = t0 + BigInt(Math.round(o.warmupSeconds * 1e9));
+    const measureTo = measureFrom + BigInt(Math.round(o.seconds * 1e9));
+    let before: CpuSnapshot | undefined;
+    const snapshotAt = setTimeout(() => (before = cpuSnapshot(service.child.pid!, db.name)), o.warmupSeconds * 1000);
+
+    const connection = async () => {
+      for (;;) {
+        const start = process.hrtime.bigint();
+        if (start >= measureTo) return;
+        const n = seq++;
+        const body = bodies[n % bodies.length]!;
+        try {
+          const r = await request(
+            agent,
+            port,
+            'POST',
+            '/v1/decisions/refund',
+            {
+              authorization: `Bearer ${key}`,
+              'content-type': 'application/json',
+              'content-length': String(body.length),
+              'idempotency-key': `bench-${run}-${n}`,
+            },
+            body,
+          );
+          const end = process.hrtime.bigint();
+          if (end < measureFrom || end > measureTo) continue;
+          latencies.push(Number(end - start));
+          statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+          // The outcome sits near the start of the document; no need to parse the whole trace.
+          const at = r.body.indexOf('"outcome":"');
+          if (at >= 0) {
+            const outcome = r.body.slice(at + 11, r.body.indexOf('"', at + 11));
+            outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+          } else if (r.status >= 300 && lastError === '') lastError = `${r.status} ${r.body.slice(0, 300)}`;
+        } catch (e) {
+          const end = process.hrtime.bigint();
+          if (end >= measureFrom && end <= measureTo) errors++;
+          if (lastError === '') lastError = (e as Error).message;
+        }
+      }
+    };
+    log(`  ${o.store}: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s measured${o.profileDir ? ' (service under --cpu-prof)' : ''}`);
+    await Promise.all(Array.from({ length: o.connections }, connection));
+    clearTimeout(snapshotAt);
+    const after = cpuSnapshot(service.child.pid!, db.name);
+    const cpu = cpuShare(before, after, latencies.length, o.seconds);
+    const summary = summarise(Float64Array.from(latencies), o.seconds * 1e9);
+    const non2xx = Object.entries(statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
+    if (lastError) log(`  first failure: ${lastError}`);
+    const row: HttpRow = {
+      name: `POST /v1/decisions/refund, ${o.store === 'postgresql' ? 'PostgreSQL' : 'PGlite'}`,
+      store: o.store,
+      connections: o.connections,
+      seconds: o.seconds,
+      ...summary,
+      non2xx,
+      errors,
+      statuses,
+      outcomes,
+      ...(cpu && { cpu }),
+      windowUs: { fromUs: Number(measureFrom / 1000n), toUs: Number(measureTo / 1000n) },
+    };
+    log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${errors}`);
+    return row;
+  } finally {
+    agent.destroy();
+    cleanups.delete(cleanup);
+    await cleanup();
+  }
+}
+
+/** Stops every child still running and drops its database (bench interrupted). */
+export async function stopAll(): Promise<void> {
+  await Promise.allSettled([...cleanups].map((c) => c()));
+}
