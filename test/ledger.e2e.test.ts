@@ -1,4 +1,6 @@
 /** The reward ledger over HTTP against the real store: Algorithms 1–4, the paper's cases, concurrency, tenancy. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { newKey, TestService } from './support/harness.js';
 
 let svc: TestService;
@@ -335,6 +337,27 @@ describe('concurrency', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => svc.request('POST', `/v1/ledger/transactions/${tx}/refunds`, { key, idempotencyKey: k, body })));
     expect(new Set(results.map((r) => r.text)).size).toBe(1);
     expect((await a.tx(tx)).refunded).toBe(1000);
+  });
+});
+
+describe('tenant-uploaded programs', () => {
+  it("an author's reward-program pack is usable by that tenant's accounts, and by no other tenant", async () => {
+    const pack = JSON.parse(await readFile(join(import.meta.dirname, '../rule-packs/cashback-default/1.0.0.json'), 'utf8'));
+    pack.name = `acme-cashback-${Date.now().toString(36)}`;
+    pack.parameters.ratesBps = { GROCERY: 800, DINING: 500 };
+    const author = await svc.issueKey('acme', ['author']);
+    const up = await svc.request('POST', '/v1/rule-packs', { key: author, idempotencyKey: newKey(), body: pack });
+    expect([200, 201]).toContain(up.status);
+
+    const a = new Account(pack.name);
+    await a.open();
+    expect((await a.view()).program).toBe(`${pack.name}@1.0.0`);
+    const tx = await a.buy(10000, 'GROCERY', '2026-03-02T10:00:00Z');
+    expect((await a.tx(tx)).reward).toBe(800);
+
+    const other = await svc.request('PUT', `/v1/ledger/accounts/${uid('acct')}`, { key: otherTenant, body: { program: pack.name, currency: 'EUR', cycleAnchorDay: 1 } });
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('PROGRAM_NOT_FOUND');
   });
 });
 

@@ -11,12 +11,12 @@ import {
   transactionView,
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
-import { DecisionsRepository, PgLedgerStore, uuidv7, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { CatalogueRepository, DecisionsRepository, PgLedgerStore, uuidv7, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { fromDomainError } from '../problem.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
-import { PackProgramResolver } from './program.resolver.js';
+import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
 
@@ -39,17 +39,18 @@ interface Call {
 
 @Injectable()
 export class LedgerService {
-  private readonly programs: PackProgramResolver;
+  private readonly programs = new ProgramCatalogue();
+  private readonly catalogue = new CatalogueRepository();
   private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
   private readonly decisions = new DecisionsRepository();
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
-    @Inject(CONTENT_SOURCE) source: FileComponentSource,
+    @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
     private readonly releases: ReleaseRegistry,
     private readonly idempotency: IdempotencyService,
   ) {
-    this.programs = new PackProgramResolver(source);
+
   }
 
   /** The tenant's active release's redemption gate, wrapped once per compiled release. */
@@ -63,8 +64,19 @@ export class LedgerService {
     return { release, gate };
   }
 
-  private ledger(em: SqlEntityManager, tenant: string): Ledger {
-    return new Ledger(new PgLedgerStore(em), this.programs, this.gate(tenant).gate);
+  /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
+  private programsVia(em: SqlEntityManager) {
+    return this.programs.resolver({
+      content: (tenant, name, version) => this.releases.source(tenant, em).pack(name, version),
+      versions: async (tenant, name) => [
+        ...(await this.files.packVersions(name)),
+        ...(await this.catalogue.listPacks(em, tenant)).filter((p) => p.name === name).map((p) => p.version),
+      ],
+    });
+  }
+
+  private ledger(em: SqlEntityManager, tenant: string, gate = this.gate(tenant).gate): Ledger {
+    return new Ledger(new PgLedgerStore(em), this.programsVia(em), gate);
   }
 
   private write(c: Call, status: number, fn: (ledger: Ledger, em: SqlEntityManager) => Promise<unknown>): Promise<HttpAnswer> {
@@ -126,7 +138,7 @@ export class LedgerService {
     const tenant = c.principal.tenant;
     return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() }, async (em) => {
       const { release, gate } = this.gate(tenant);
-      const out = await new Ledger(new PgLedgerStore(em), this.programs, gate).redeem(tenant, accountId, input);
+      const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
       const decisionId = out.replayed ? null : await this.storeGateDecision(em, tenant, accountId, input, out, release, c.key);
       if (out.allowed) {
         return {
@@ -188,12 +200,13 @@ export class LedgerService {
     return id;
   }
 
-  async view(p: Principal, accountId: string) {
-    return this.ledger(this.db.em(), p.tenant).view(p.tenant, accountId);
+  // Reads run in one transaction too, so every query of the call shares its connection (PGlite has only one).
+  view(p: Principal, accountId: string) {
+    return this.db.em().transactional((em) => this.ledger(em, p.tenant).view(p.tenant, accountId));
   }
 
-  async transaction(p: Principal, transactionId: string) {
-    return this.ledger(this.db.em(), p.tenant).transaction(p.tenant, transactionId);
+  transaction(p: Principal, transactionId: string) {
+    return this.db.em().transactional((em) => this.ledger(em, p.tenant).transaction(p.tenant, transactionId));
   }
 
   async entries(p: Principal, accountId: string, limit: number, afterSeq: number | undefined) {
