@@ -328,6 +328,20 @@ describe('concurrency', () => {
     expect(view.integrity.rewardIntegrity).toBe(true);
   });
 
+  it('two accounts racing for one transactionId: one purchase is recorded, the other is a 409, nothing is overwritten', async () => {
+    const a = new Account('cashback-default');
+    const b = new Account('cashback-default');
+    await a.open();
+    await b.open();
+    const id = uid('tx');
+    const buy = (acct: Account, amount: number) =>
+      post(`/v1/ledger/accounts/${acct.id}/transactions`, { transactionId: id, amount, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' });
+    const [ra, rb] = await Promise.all([buy(a, 1000), buy(b, 2000)]);
+    expect([ra.status, rb.status].sort()).toEqual([201, 409]);
+    const winner = ra.status === 201 ? { acct: a, amount: 1000 } : { acct: b, amount: 2000 };
+    expect(await winner.acct.tx(id)).toMatchObject({ accountId: winner.acct.id, amount: winner.amount });
+  });
+
   it('one Idempotency-Key sent 20 times at once refunds once', async () => {
     const a = new Account('cashback-default');
     await a.open();

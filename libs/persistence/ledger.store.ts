@@ -3,6 +3,7 @@
  * advisory lock, so every change to one account is serialised — including the first, when no row exists yet to lock.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { DomainError } from '../errors/index.js';
 import type {
   LedgerAccount,
   LedgerAdjustment,
@@ -147,27 +148,42 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     );
   }
 
+  /**
+   * Ids are unique per tenant, but each unit of work locks only its own account: an upsert may update only a row of
+   * the same account. Zero rows back means another account holds the id (a concurrent racer committed first).
+   */
+  private async upsertOwned(sql: string, params: unknown[], code: string, what: string): Promise<void> {
+    const rows = await this.em.execute<Row[]>(`${sql} returning 1 as ok`, params);
+    if (rows.length === 0) throw new DomainError(code, `${what} already exists`, 'conflict');
+  }
+
   async saveTransaction(t: LedgerTransaction): Promise<void> {
-    await this.em.execute(
+    await this.upsertOwned(
       `insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward,
          original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (tenant, transaction_id) do update set settled_at = excluded.settled_at, status = excluded.status,
          refunded = excluded.refunded, reward = excluded.reward, original_reward = excluded.original_reward,
          rewarded_at = excluded.rewarded_at, reward_period = excluded.reward_period, partial_refunds = excluded.partial_refunds,
-         reward_base = excluded.reward_base`,
+         reward_base = excluded.reward_base
+       where ledger_transactions.account_id = excluded.account_id`,
       [t.tenant, t.transactionId, t.accountId, t.amount, t.category, t.occurredAt, t.settledAt, t.status, t.refunded, t.reward,
         t.originalReward, t.rewardedAt, t.rewardPeriod, t.partialRefunds, t.rewardBase],
+      'TRANSACTION_EXISTS',
+      `transaction ${t.transactionId}`,
     );
   }
 
   async saveAdjustment(a: LedgerAdjustment): Promise<void> {
-    await this.em.execute(
+    await this.upsertOwned(
       `insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (tenant, adjustment_id) do update set clawback = excluded.clawback, processed_at = excluded.processed_at,
-         entry_seq = excluded.entry_seq`,
+         entry_seq = excluded.entry_seq
+       where ledger_adjustments.account_id = excluded.account_id`,
       [a.tenant, a.adjustmentId, a.kind, a.transactionId, a.accountId, a.amount, a.at, a.clawback, a.processedAt, a.entrySeq],
+      'ADJUSTMENT_EXISTS',
+      `adjustment ${a.adjustmentId}`,
     );
   }
 
@@ -188,10 +204,13 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   async saveRedemption(r: RedemptionRecord): Promise<void> {
-    await this.em.execute(
+    await this.upsertOwned(
       `insert into ledger_redemptions (tenant, redemption_id, account_id, record) values (?, ?, ?, ?::jsonb)
-       on conflict (tenant, redemption_id) do update set record = excluded.record`,
+       on conflict (tenant, redemption_id) do update set record = excluded.record
+       where ledger_redemptions.account_id = excluded.account_id`,
       [r.tenant, r.redemptionId, r.accountId, JSON.stringify(r)],
+      'REDEMPTION_EXISTS',
+      `redemption ${r.redemptionId}`,
     );
   }
 }
