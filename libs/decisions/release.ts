@@ -128,7 +128,7 @@ export class ReleaseCompiler {
       canonicalJson({
         name: manifest.name,
         version: manifest.version,
-        description: manifest.description,
+        // No description: it is not content, and decisions pin releases without it (one compile serves both).
         // Sorted: the same components listed in another order are the same release.
         components: resolved.map((r) => [r.name, r.version, r.kind, r.sha256]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
       }),

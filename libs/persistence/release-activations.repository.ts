@@ -104,8 +104,8 @@ export class ReleaseActivationsRepository {
     return out;
   }
 
-  async bySeq(em: SqlEntityManager, seq: number): Promise<ActivationRow | undefined> {
-    const rows = await em.execute<Row[]>(`select ${COLUMNS} from release_activations where seq = ?`, [seq]);
+  async bySeq(em: SqlEntityManager, tenant: string, seq: number): Promise<ActivationRow | undefined> {
+    const rows = await em.execute<Row[]>(`select ${COLUMNS} from release_activations where tenant = ? and seq = ?`, [tenant, seq]);
     return rows[0] && toRow(rows[0]);
   }
 

@@ -241,10 +241,8 @@ describe('readBundle refusals', () => {
     const bomb = gzipSync(tar([{ name: 'policy.wasm', data: new Uint8Array(60 * MiB) }]));
     expect(bomb.length).toBeLessThan(MiB);
     tooLarge(() => readBundle(bomb), 'inflates to more than 50 MiB (52428800 bytes)');
-    // maxOutputLength stops zlib at the limit: a small limit refuses quickly.
-    const started = performance.now();
+    // maxOutputLength stops zlib at the limit, whatever the limit (speed is the bench's business, not a test's).
     tooLarge(() => readBundle(bomb, { maxUncompressedBytes: MiB }), 'inflates to more than 1 MiB');
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('refuses a tar entry claiming a huge size without trusting it', () => {

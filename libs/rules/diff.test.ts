@@ -69,4 +69,13 @@ describe('diffPacks', () => {
     const d = diffPacks(shipped(), b);
     expect(d.tests).toMatchObject({ from: 29, to: 29, added: ['brand new'], removed: ['clean request is approved with no events'] });
   });
+
+  it('names cases whose expectations changed, and changed defaults, and is then not "same"', () => {
+    const b = shipped();
+    b.tests.cases[1]!.expect = { events: [{ type: 'REVIEW', params: { code: 'SOMETHING_ELSE' } }] };
+    (b.tests.defaults as Record<string, unknown>).disputeOpen = true;
+    const d = diffPacks(shipped(), b);
+    expect(d.tests).toMatchObject({ added: [], removed: [], changed: [shipped().tests.cases[1]!.name], defaultsChanged: true });
+    expect(d.same).toBe(false);
+  });
 });

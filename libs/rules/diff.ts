@@ -40,7 +40,8 @@ export interface PackDiff {
   rules: { added: string[]; removed: string[]; changed: RuleChange[]; reordered: boolean };
   parameters: { added: ValueChange[]; removed: ValueChange[]; changed: ValueChange[] };
   factSchema: { added: string[]; removed: string[]; changed: SchemaChange[] };
-  tests: { from: number; to: number; added: string[]; removed: string[] };
+  /** `changed`: cases of the same name whose facts or expectations differ; `defaultsChanged`: tests.defaults differ. */
+  tests: { from: number; to: number; added: string[]; removed: string[]; changed: string[]; defaultsChanged: boolean };
   /** True when nothing but the version differs. */
   same: boolean;
 }
@@ -125,7 +126,17 @@ export function diffPacks(a: RulePack, b: RulePack): PackDiff {
       changed: p.common.filter((k) => !sameJson(paramsA.get(k), paramsB.get(k))).map((name) => ({ name, from: paramsA.get(name), to: paramsB.get(name) })),
     },
     factSchema: { added: s.added, removed: s.removed, changed: changedSchema },
-    tests: { from: testsA.length, to: testsB.length, added: testsB.filter((n) => !testsA.includes(n)), removed: testsA.filter((n) => !testsB.includes(n)) },
+    tests: {
+      from: testsA.length,
+      to: testsB.length,
+      added: testsB.filter((n) => !testsA.includes(n)),
+      removed: testsA.filter((n) => !testsB.includes(n)),
+      changed: a.tests.cases.filter((c) => {
+        const other = b.tests.cases.find((x) => x.name === c.name);
+        return other !== undefined && !sameJson(c, other);
+      }).map((c) => c.name),
+      defaultsChanged: !sameJson(a.tests.defaults, b.tests.defaults),
+    },
     same: false,
   };
   diff.same =
@@ -134,6 +145,7 @@ export function diffPacks(a: RulePack, b: RulePack): PackDiff {
     !diff.rules.reordered &&
     p.added.length + p.removed.length + diff.parameters.changed.length === 0 &&
     s.added.length + s.removed.length + changedSchema.length === 0 &&
-    sameJson(a.tests, b.tests);
+    diff.tests.added.length + diff.tests.removed.length + diff.tests.changed.length === 0 &&
+    !diff.tests.defaultsChanged;
   return diff;
 }

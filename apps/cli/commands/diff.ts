@@ -33,10 +33,12 @@ function render(d: PackDiff): string[] {
     for (const p of factSchema.removed) lines.push(`  - ${p}`);
     for (const c of factSchema.changed) lines.push(`  ~ ${c.path}: ${short(c.from)} -> ${short(c.to)}`);
   }
-  if (tests.added.length || tests.removed.length || tests.from !== tests.to) {
+  if (tests.added.length || tests.removed.length || tests.changed.length || tests.defaultsChanged || tests.from !== tests.to) {
     lines.push(`tests: ${tests.from} -> ${tests.to} cases`);
     for (const t of tests.added) lines.push(`  + ${t}`);
     for (const t of tests.removed) lines.push(`  - ${t}`);
+    for (const t of tests.changed) lines.push(`  ~ ${t}`);
+    if (tests.defaultsChanged) lines.push('  ~ defaults');
   }
   return lines;
 }

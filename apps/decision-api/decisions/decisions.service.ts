@@ -6,9 +6,8 @@ import {
   decideRefund,
   refundCaseSchema,
   SchemaValidator,
-  type CompiledRelease,
-  type Reason,
   type RefundCase,
+  type RefundDecision,
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
 import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
@@ -43,17 +42,8 @@ export interface DecisionDocument {
   trace: unknown[];
 }
 
-interface Evaluated {
-  outcome: string;
-  reasons: unknown[];
-  riskScore: number;
-  approvedAmount: number;
-  tender: string;
-  trace: unknown[];
-}
-
-async function evaluateRefund(c: RefundCase, release: CompiledRelease): Promise<Evaluated & { reasons: Reason[] }> {
-  const d = await decideRefund(c, release.refund());
+/** What a replay compares: the decided fields, not the id, times or release. */
+function decided(d: Pick<RefundDecision, keyof RefundDecision>): RefundDecision {
   return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
 }
 
@@ -73,7 +63,7 @@ export class DecisionsService {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const shadow = this.releases.shadow(principal.tenant);
-    const evaluated = await evaluateRefund(refundCase, release);
+    const evaluated = await decideRefund(refundCase, release.refund());
     const now = new Date();
     const id = uuidv7(now.getTime());
     const document: DecisionDocument = {
@@ -113,11 +103,8 @@ export class DecisionsService {
     const answer: HttpAnswer = inserted
       ? { status: 201, contentType: JSON_TYPE, body: documentJson, replayed: false }
       : await this.idempotency.replay(principal.tenant, idempotencyKey, hash);
-    const decisionId = inserted ? id : undefined;
     // Committed by now; a replayed answer was shadow-evaluated the first time.
-    if (shadow && decisionId !== undefined && !answer.replayed) {
-      this.shadows.submit({ tenant: principal.tenant, decisionId, refundCase, baseline: evaluated, shadow });
-    }
+    if (shadow && inserted) this.shadows.submit({ tenant: principal.tenant, decisionId: id, refundCase, baseline: evaluated, shadow });
     return answer;
   }
 
@@ -151,12 +138,11 @@ export class DecisionsService {
     const release = await this.releases.pinned(principal.tenant, original.release);
     switch (record.domain) {
       case 'refund': {
-        const evaluated = await evaluateRefund(record.caseData as RefundCase, release);
-        // Through JSON, as the original was stored: absent and undefined fields must compare equal.
-        const replayed = JSON.parse(JSON.stringify({ ...original, ...evaluated, release: release.ref })) as DecisionDocument;
+        const evaluated = await decideRefund(record.caseData as RefundCase, release.refund());
+        const replayed = canonicalJson({ ...original, ...evaluated, release: release.ref }) as DecisionDocument;
         const identical = isDeepStrictEqual(
-          { ...pick(original), release: original.release },
-          { ...pick(replayed), release: replayed.release },
+          { ...decided(original as unknown as RefundDecision), release: original.release },
+          { ...decided(replayed as unknown as RefundDecision), release: replayed.release },
         );
         return { identical, original, replayed };
       }
@@ -164,7 +150,7 @@ export class DecisionsService {
         // The gate is a pure function of its stored input: evaluate it again on the pinned bundle.
         const stored = original.trace[0] as { output: unknown };
         const output = release.policyFor(REDEMPTION_GATE_ENTRYPOINT).evaluate(REDEMPTION_GATE_ENTRYPOINT, record.caseData);
-        const replayed = JSON.parse(JSON.stringify({ ...original, trace: [{ ...(original.trace[0] as object), output }] })) as DecisionDocument;
+        const replayed = canonicalJson({ ...original, trace: [{ ...(original.trace[0] as object), output }] }) as DecisionDocument;
         return { identical: isDeepStrictEqual(canonicalJson(stored.output), canonicalJson(output)), original, replayed };
       }
       default:
@@ -185,10 +171,6 @@ function canonicalJson(v: unknown): unknown {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function pick(d: Evaluated): Evaluated {
-  return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
-}
 
 export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');

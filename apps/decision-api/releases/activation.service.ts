@@ -93,7 +93,7 @@ export class ActivationService {
       const source = this.registry.source(principal.tenant, em);
       // No test run here: it was checked when it was activated (or is the built-in release), and a rollback must not be blocked.
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
-      const before = current.previousSeq === null ? undefined : await this.repo.bySeq(em, current.previousSeq);
+      const before = current.previousSeq === null ? undefined : await this.repo.bySeq(em, principal.tenant, current.previousSeq);
       const row = await this.record(em, principal, now, 'release.rolled_back', {
         slot: 'active',
         action: 'rollback',
