@@ -89,6 +89,8 @@ describe('idempotency', () => {
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('IDEMPOTENCY_KEY_MISSING');
     expect(r.body.errors[0].path).toBe('header:Idempotency-Key');
+    const spaced = await post({ case: refundCase() }, { idempotencyKey: `order 42 ${Date.now()}` }); // printable ASCII includes space
+    expect(spaced.status).toBe(201);
     const long = await post({ case: refundCase() }, { idempotencyKey: 'x'.repeat(256) });
     expect(long.status).toBe(400);
     expect(long.body.code).toBe('IDEMPOTENCY_KEY_INVALID');

@@ -316,9 +316,14 @@ describe('background replays: progress, serving decisions meanwhile, cancellatio
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({ id, status: 'cancelled' });
 
-    await new Promise((res) => setTimeout(res, 500));
+    // The cancel call itself marks the row; what must be shown is that the runner stopped: progress no longer moves.
+    await new Promise((res) => setTimeout(res, 600));
     const after = await getSimulation(id);
-    expect(after.body.status).toBe('cancelled');
+    await new Promise((res) => setTimeout(res, 1000));
+    const later = await getSimulation(id);
+    expect(later.body.status).toBe('cancelled');
+    expect(later.body.progress.done).toBe(after.body.progress.done);
+    expect(later.body.finishedAt).toEqual(expect.any(String));
     expect(after.body.progress.done).toBeLessThan(after.body.progress.total);
     expect(after.body.summary.total).toBe(after.body.progress.done);
 

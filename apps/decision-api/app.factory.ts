@@ -25,27 +25,34 @@ export interface RunningApp {
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
   const db = await openDatabase(config.databaseUrl, { migrate: true, poolSize: config.dbPoolSize });
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false, logger: false });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
-    logger: nestLevels(config.logLevel),
-    abortOnError: false,
-  });
-  // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit on their route only.
-  registerBinaryBodies(adapter.getInstance(), {
-    defaultLimit: BODY_LIMIT,
-    routeLimits: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes },
-  });
+  // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).
+  let app: NestFastifyApplication;
+  try {
+    const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false, logger: false });
+    app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
+      logger: nestLevels(config.logLevel),
+      abortOnError: false,
+    });
+    // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit on their route only.
+    registerBinaryBodies(adapter.getInstance(), {
+      defaultLimit: BODY_LIMIT,
+      routeLimits: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes },
+    });
 
-  const doc = new DocumentBuilder()
-    .setTitle('Decision platform')
-    .setDescription('Refund decisions, reward ledger, releases and simulation. Contract: api-contract.md.')
-    .setVersion('1')
-    .setOpenAPIVersion('3.1.0')
-    .addBearerAuth()
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/json' });
+    const doc = new DocumentBuilder()
+      .setTitle('Decision platform')
+      .setDescription('Refund decisions, reward ledger, releases and simulation. Contract: api-contract.md.')
+      .setVersion('1')
+      .setOpenAPIVersion('3.1.0')
+      .addBearerAuth()
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/json' });
 
-  await app.init();
+    await app.init();
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
   return {
     app,
     db,

@@ -64,9 +64,6 @@ export class TestService {
     return this.database.url;
   }
 
-  get storeKind(): string {
-    return this.database.kind;
-  }
 
   async request<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

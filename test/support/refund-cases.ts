@@ -1,6 +1,4 @@
 /** A clean refund case that the default release approves, and a deep-override helper to vary it. */
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 export const DAY_MS = 86_400_000;
 
 export function baseCase(): Record<string, any> {

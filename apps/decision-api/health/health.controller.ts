@@ -29,6 +29,6 @@ export class HealthController {
       throw new DomainError('NOT_READY', `database unreachable: ${(e as Error).message}`, 'unavailable');
     }
     if (!this.releases.ready) throw new DomainError('NOT_READY', 'release not loaded', 'unavailable');
-    return { status: 'ready', store: this.db.kind, release: this.releases.active('*').ref };
+    return { status: 'ready', store: this.db.kind, release: this.releases.builtinRelease.ref };
   }
 }

@@ -16,7 +16,7 @@ export interface HttpAnswer {
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // 1–255 printable ASCII, no spaces (api-contract.md §2)
+const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/; // 1–255 printable ASCII, space included (api-contract.md §2)
 
 /** Validates the Idempotency-Key header; missing or malformed is a 400 naming the header. */
 export function requireIdempotencyKey(value: string | string[] | undefined): string {
@@ -27,7 +27,7 @@ export function requireIdempotencyKey(value: string | string[] | undefined): str
   }
   if (Array.isArray(value) || !KEY_PATTERN.test(value)) {
     throw new DomainError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1–255 printable ASCII characters', 'invalid', [
-      { path: 'header:Idempotency-Key', message: 'must be 1–255 printable ASCII characters without spaces' },
+      { path: 'header:Idempotency-Key', message: 'must be 1–255 printable ASCII characters' },
     ]);
   }
   return value;
