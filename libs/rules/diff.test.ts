@@ -73,7 +73,7 @@ describe('diffPacks', () => {
   it('names cases whose expectations changed, and changed defaults, and is then not "same"', () => {
     const b = shipped();
     b.tests.cases[1]!.expect = { events: [{ type: 'REVIEW', params: { code: 'SOMETHING_ELSE' } }] };
-    (b.tests.defaults as Record<string, unknown>).disputeOpen = true;
+    (b.tests.defaults).disputeOpen = true;
     const d = diffPacks(shipped(), b);
     expect(d.tests).toMatchObject({ added: [], removed: [], changed: [shipped().tests.cases[1]!.name], defaultsChanged: true });
     expect(d.same).toBe(false);
