@@ -3,7 +3,7 @@ import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuditRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { decodeCursor, encodeCursor } from '../decisions/decisions.service.js';
+import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
 import { QueryParser } from '../http/query.js';
 import { DATABASE } from '../tokens.js';
 
@@ -23,12 +23,12 @@ export class AuditController {
     const limit = q.int('limit', 50, 1, 500);
     const cursor = q.string('cursor');
     q.done();
-    const rows = await this.audit.list(this.db.em(), principal.tenant, limit + 1, cursor === undefined ? undefined : decodeCursor(cursor));
+    const rows = await this.audit.list(this.db.em(), principal.tenant, limit + 1, cursor === undefined ? undefined : decodeIdCursor(cursor));
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
       items: page.map((e) => ({ ...e, at: e.at.toISOString() })),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+      nextCursor: rows.length > limit && last ? encodeIdCursor(last.id) : null,
     };
   }
 }

@@ -8,7 +8,8 @@ import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotencyKey, JSON_TYPE } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
-import { decodeCursor, DecisionsService, DOMAINS, OUTCOMES } from './decisions.service.js';
+import { decodeIdCursor } from '../http/cursor.js';
+import { DecisionsService, DOMAINS, OUTCOMES } from './decisions.service.js';
 
 @ApiTags('decisions')
 @ApiBearerAuth()
@@ -44,7 +45,7 @@ export class DecisionsController {
       cursor: q.string('cursor'),
     };
     q.done();
-    const after = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
+    const after = parsed.cursor === undefined ? undefined : decodeIdCursor(parsed.cursor);
     return this.decisions.list(principal, { ...parsed, after });
   }
 

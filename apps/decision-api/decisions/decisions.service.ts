@@ -12,6 +12,7 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE } from '../tokens.js';
+import { encodeIdCursor } from '../http/cursor.js';
 import { REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
 import { IdempotencyService, JSON_TYPE, requestHash, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
@@ -128,7 +129,7 @@ export class DecisionsService {
       return summary;
     });
     const last = page[page.length - 1];
-    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.id) : null };
+    return { items, nextCursor: rows.length > q.limit && last ? encodeIdCursor(last.id) : null };
   }
 
   /** Re-evaluates the stored case under the exact release versions the decision pinned. */
@@ -171,17 +172,3 @@ function canonicalJson(v: unknown): unknown {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof v.after === 'string' && UUID.test(v.after)) return v.after;
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
-}

@@ -12,6 +12,7 @@ import {
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
 import { CatalogueRepository, DecisionsRepository, PgLedgerStore, uuidv7, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { fromDomainError } from '../problem.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
@@ -220,17 +221,10 @@ export class LedgerService {
     const last = page[page.length - 1];
     return {
       items: page,
-      nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify({ afterSeq: last.seq })).toString('base64url') : null,
+      nextCursor: rows.length > limit && last ? encodeCursor({ afterSeq: last.seq }) : null,
     };
   }
 }
 
-export function decodeEntriesCursor(cursor: string): number {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { afterSeq?: unknown };
-    if (typeof v.afterSeq === 'number' && Number.isInteger(v.afterSeq) && v.afterSeq >= 0) return v.afterSeq;
-  } catch {
-    // fall through
-  }
-  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
-}
+export const decodeEntriesCursor = (cursor: string): number =>
+  decodeCursor(cursor, (v) => (typeof v.afterSeq === 'number' && Number.isInteger(v.afterSeq) && v.afterSeq >= 0 ? v.afterSeq : undefined));

@@ -27,6 +27,7 @@ import {
   type Principal,
   type StoredMeta,
 } from '../../../libs/persistence/index.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
@@ -137,11 +138,13 @@ export class CatalogueService {
     );
     const all = [...stored, ...(await this.builtinPackViews())];
     all.sort((a, b) => (a.name === b.name ? compareSemver(a.version, b.version) : a.name < b.name ? -1 : 1));
-    const after = cursor === undefined ? undefined : decodePackCursor(cursor);
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, (v) =>
+          typeof v.name === 'string' && typeof v.version === 'string' && isSemver(v.version) ? { name: v.name, version: v.version } : undefined,
+        );
     const start = after ? all.findIndex((p) => p.name > after.name || (p.name === after.name && compareSemver(p.version, after.version) > 0)) : 0;
     const page = start < 0 ? [] : all.slice(start, start + limit);
     const last = page[page.length - 1];
-    return { items: page, nextCursor: last && start + limit < all.length ? encodePackCursor(last) : null };
+    return { items: page, nextCursor: last && start + limit < all.length ? encodeCursor({ name: last.name, version: last.version }) : null };
   }
 
   async getPack(principal: Principal, name: string, version: string): Promise<PackView & { pack: unknown }> {
@@ -286,18 +289,4 @@ export class CatalogueService {
   private auditEntry(principal: Principal, at: Date, action: string, subjectType: string, subjectId: string, details: Record<string, unknown>) {
     return { tenant: principal.tenant, actor: principal.keyId, action, subjectType, subjectId, details: { actorName: principal.name, ...details }, at };
   }
-}
-
-function encodePackCursor(p: { name: string; version: string }): string {
-  return Buffer.from(JSON.stringify({ name: p.name, version: p.version })).toString('base64url');
-}
-
-function decodePackCursor(cursor: string): { name: string; version: string } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { name?: unknown; version?: unknown };
-    if (typeof v.name === 'string' && typeof v.version === 'string' && isSemver(v.version)) return { name: v.name, version: v.version };
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
 }

@@ -9,7 +9,8 @@ import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
 import { ledgerSimulationSchema, refundSimulationSchema } from './simulations.schemas.js';
-import { decodeCursor, SimulationsService } from './simulations.service.js';
+import { decodeIdCursor } from '../http/cursor.js';
+import { SimulationsService } from './simulations.service.js';
 
 @ApiTags('simulations')
 @ApiBearerAuth()
@@ -57,7 +58,7 @@ export class SimulationsController {
     const limit = q.int('limit', 50, 1, 500);
     const cursor = q.string('cursor');
     q.done();
-    return this.simulations.list(principal, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    return this.simulations.list(principal, limit, cursor === undefined ? undefined : decodeIdCursor(cursor));
   }
 
   @Get(':id')

@@ -14,6 +14,7 @@ import {
   type SimulationItem,
 } from '../../../libs/decisions/index.js';
 import { SimulationsRepository, uuidv7, type Database, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { encodeIdCursor } from '../http/cursor.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { DATABASE } from '../tokens.js';
@@ -220,7 +221,7 @@ export class SimulationsService {
       return summary;
     });
     const last = page[page.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+    return { items, nextCursor: rows.length > limit && last ? encodeIdCursor(last.id) : null };
   }
 
   /** Cancels a running job: 200 with the job; a finished one is a 422 refusal; cancelling twice answers the cancelled job. */
@@ -249,18 +250,4 @@ export class SimulationsService {
     if (!job) throw notFound(id);
     return job;
   }
-}
-
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof v.after === 'string' && UUID.test(v.after)) return v.after;
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
 }

@@ -1,0 +1,25 @@
+/** Opaque list cursors (api-contract.md §2): base64url JSON of where the previous page stopped. */
+import { DomainError } from '../../../libs/errors/index.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function encodeCursor(position: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/** `read` returns the position, or undefined when the decoded object is not one this list issued (→ 400). */
+export function decodeCursor<T>(cursor: string, read: (v: Record<string, unknown>) => T | undefined): T {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    const position = v && typeof v === 'object' ? read(v as Record<string, unknown>) : undefined;
+    if (position !== undefined) return position;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new DomainError('CURSOR_INVALID', 'cursor is not one this API issued', 'invalid', [{ path: 'query:cursor', message: 'is not valid' }]);
+}
+
+/** Lists keyed by time-ordered UUIDv7 ids: the cursor is the last id served. */
+export const encodeIdCursor = (lastId: string): string => encodeCursor({ after: lastId });
+export const decodeIdCursor = (cursor: string): string =>
+  decodeCursor(cursor, (v) => (typeof v.after === 'string' && UUID.test(v.after) ? v.after : undefined));
