@@ -227,3 +227,24 @@ describe('simulateLedger', () => {
     expect(validateLedgerEvents([])).toEqual([]);
   });
 });
+
+describe('a statement close run late decides like one run on time', () => {
+  // A March purchase refunded on 5 April. On time, the March close runs before the refund arrives; late, after it.
+  const purchase: LedgerEvent[] = [
+    { op: 'purchase', transactionId: 'tv', amount: 100_000, category: 'GROCERY', occurredAt: '2026-03-10T10:00:00Z' },
+    { op: 'settle', transactionId: 'tv', settledAt: '2026-03-11T10:00:00Z' },
+  ];
+  const refund: LedgerEvent = { op: 'refund', transactionId: 'tv', refundId: 'rf', amount: 100_000, at: '2026-04-05T10:00:00Z' };
+  const closeMarch: LedgerEvent = { op: 'close', periodEnd: '2026-04-01T00:00:00Z' };
+  const closeApril: LedgerEvent = { op: 'close', periodEnd: '2026-05-01T00:00:00Z' };
+
+  it.each(['issuer-b', 'issuer-d', 'issuer-e'] as const)('%s', async (name) => {
+    const onTime = await run(name, [...purchase, closeMarch, refund, closeApril]);
+    const late = await run(name, [...purchase, refund, closeMarch, closeApril]);
+    expect(failures(onTime)).toEqual([]);
+    expect(failures(late)).toEqual([]);
+    const view = (r: SimulationResult) => ({ balance: r.final.balance, redeemed: r.final.redeemed, rewardIntegrity: r.final.integrity.rewardIntegrity });
+    expect(view(late)).toEqual(view(onTime));
+    expect(late.transactions.map((t) => [t.originalReward, t.reward])).toEqual(onTime.transactions.map((t) => [t.originalReward, t.reward]));
+  });
+});

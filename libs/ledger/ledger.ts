@@ -490,8 +490,14 @@ export class Ledger {
       const rewarding = new Set(toReward.map((t) => t.transactionId));
 
       // Phase 1: refunds before the reward shrink the eligible amount; nothing was granted on them, so nothing to claw back.
+      // Only refunds dated inside the closed period: a later-dated one waits for the next close and its clawback rules,
+      // so the outcome does not depend on when this close happens to run.
       const refundsFolded: FoldedRefund[] = [];
-      for (const adj of unprocessed.filter((a) => rewarding.has(a.transactionId))) {
+      const laterRefunded = new Map<string, number>();
+      for (const a of unprocessed) {
+        if (rewarding.has(a.transactionId) && ms(a.at) >= endMs) laterRefunded.set(a.transactionId, (laterRefunded.get(a.transactionId) ?? 0) + a.amount);
+      }
+      for (const adj of unprocessed.filter((a) => rewarding.has(a.transactionId) && ms(a.at) < endMs)) {
         adj.clawback = 0;
         adj.processedAt = periodEnd;
         await uow.saveAdjustment(adj);
@@ -532,7 +538,7 @@ export class Ledger {
           tx.status = 'SETTLED';
           tx.settledAt = periodEnd;
         }
-        const eligible = tx.amount - tx.refunded;
+        const eligible = tx.amount - tx.refunded + (laterRefunded.get(tx.transactionId) ?? 0);
         const granted = await this.grantReward(work, tx, eligible, txPeriod, periodEnd, { kind: 'statement', id: periodEnd });
         dirtyTx.add(tx);
         rewards.push({ transactionId: tx.transactionId, eligibleAmount: eligible, uncapped: granted.uncapped, reward: granted.reward, period: txPeriod, entry: granted.entry });
