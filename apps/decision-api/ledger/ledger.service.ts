@@ -6,7 +6,6 @@ import { DomainError } from '../../../libs/errors/index.js';
 import {
   canonicalTimestamp,
   Ledger,
-  OpaRedemptionGate,
   REDEMPTION_GATE_ENTRYPOINT,
   transactionView,
   type RedemptionOutcome,
@@ -42,7 +41,6 @@ interface Call {
 export class LedgerService {
   private readonly programs = new ProgramCatalogue();
   private readonly catalogue = new CatalogueRepository();
-  private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
   private readonly decisions = new DecisionsRepository();
 
   constructor(
@@ -52,17 +50,6 @@ export class LedgerService {
     private readonly idempotency: IdempotencyService,
   ) {
 
-  }
-
-  /** The tenant's active release's redemption gate, wrapped once per compiled release. */
-  private gate(tenant: string): { release: CompiledRelease; gate: OpaRedemptionGate } {
-    const release = this.releases.active(tenant);
-    let gate = this.gates.get(release);
-    if (!gate) {
-      gate = new OpaRedemptionGate(release.policyFor(REDEMPTION_GATE_ENTRYPOINT));
-      this.gates.set(release, gate);
-    }
-    return { release, gate };
   }
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
@@ -76,7 +63,7 @@ export class LedgerService {
     });
   }
 
-  private ledger(em: SqlEntityManager, tenant: string, gate = this.gate(tenant).gate): Ledger {
+  private ledger(em: SqlEntityManager, tenant: string, gate = this.releases.redemptionGate(tenant).gate): Ledger {
     return new Ledger(new PgLedgerStore(em), this.programsVia(em), gate);
   }
 
@@ -138,7 +125,7 @@ export class LedgerService {
     const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
     const tenant = c.principal.tenant;
     return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() }, async (em) => {
-      const { release, gate } = this.gate(tenant);
+      const { release, gate } = this.releases.redemptionGate(tenant);
       const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
       const decisionId = out.replayed ? null : await this.storeGateDecision(em, tenant, accountId, input, out, release, c.key);
       if (out.allowed) {

@@ -4,6 +4,7 @@
  * poll every `releasePollMs` (the fallback, and the only way on PGlite). Built-in release: newest `releases/default/*`.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { OpaRedemptionGate, REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   CompileCache,
@@ -52,6 +53,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly repo = new ReleaseActivationsRepository();
   private readonly store: DbComponentStore;
   private readonly sources = new Map<string, TenantComponentSource>();
+  private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
   private readonly state = new Map<string, TenantState>();
   /** Per tenant, the refresh in progress: refreshes of one tenant run one after another. */
   private readonly refreshing = new Map<string, Promise<void>>();
@@ -122,6 +124,17 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   /** The activation row behind `active(tenant)`, or undefined while the tenant runs on the built-in release. */
   activeRow(tenant: string): ActivationRow | undefined {
     return this.state.get(tenant)?.active?.row;
+  }
+
+  /** The tenant's active release with its redemption gate (Algorithm 3), wrapped once per compiled release. */
+  redemptionGate(tenant: string): { release: CompiledRelease; gate: OpaRedemptionGate } {
+    const release = this.active(tenant);
+    let gate = this.gates.get(release);
+    if (!gate) {
+      gate = new OpaRedemptionGate(release.policyFor(REDEMPTION_GATE_ENTRYPOINT));
+      this.gates.set(release, gate);
+    }
+    return { release, gate };
   }
 
   /** The release evaluated in shadow for this tenant, with the row that started the shadow session. */

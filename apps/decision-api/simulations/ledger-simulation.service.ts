@@ -3,12 +3,10 @@
  * in-memory ledger, gated by the tenant's active redemption gate. Nothing is stored.
  */
 import { Injectable } from '@nestjs/common';
-import { SchemaValidator, type CompiledRelease } from '../../../libs/decisions/index.js';
+import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
-  OpaRedemptionGate,
   programFromPack,
-  REDEMPTION_GATE_ENTRYPOINT,
   simulateLedger,
   validateLedgerEvents,
   type RewardProgram,
@@ -36,7 +34,6 @@ function underProgram(e: unknown): unknown {
 
 @Injectable()
 export class LedgerSimulationService {
-  private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
 
   constructor(private readonly releases: ReleaseRegistry) {}
 
@@ -49,7 +46,7 @@ export class LedgerSimulationService {
       throw underProgram(e);
     }
     const events = validateLedgerEvents(req.events, '/events');
-    const gate = this.gate(principal.tenant);
+    const { gate } = this.releases.redemptionGate(principal.tenant);
     const r = await simulateLedger(program, events, gate, req.account ? { account: req.account } : {});
     return {
       program: r.program,
@@ -63,14 +60,4 @@ export class LedgerSimulationService {
     };
   }
 
-  /** The active release's redemption gate, wrapped once per compiled release. */
-  private gate(tenant: string): OpaRedemptionGate {
-    const release = this.releases.active(tenant);
-    let gate = this.gates.get(release);
-    if (!gate) {
-      gate = new OpaRedemptionGate(release.policyFor(REDEMPTION_GATE_ENTRYPOINT));
-      this.gates.set(release, gate);
-    }
-    return gate;
-  }
 }
