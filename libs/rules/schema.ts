@@ -6,7 +6,7 @@ import type { ErrorDetail } from '../errors/index.js';
 
 export type { ValidateFunction };
 
-function newAjv(verbose = false): Ajv2020 {
+export function newAjv(verbose = false): Ajv2020 {
   // strict: a typo'd keyword in a factSchema (e.g. "requird") must fail loudly, not be ignored.
   const ajv = new Ajv2020({
     allErrors: true,
