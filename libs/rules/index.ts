@@ -4,6 +4,8 @@ export { diffPacks, type PackDiff, type RuleChange, type SchemaChange, type Valu
 export { loadPackDirectory, loadPackFile } from './load.js';
 export { loadPackSchema } from './schema.js';
 export { runPackTests } from './testing.js';
+export { deepEqual, mergeFacts } from './cases.js';
+export { typeCheckRules } from './type-check.js';
 export { validatePack } from './validate.js';
 export type {
   CompileOptions,

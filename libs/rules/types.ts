@@ -1,7 +1,8 @@
 /** Types of the rule-pack format (mirrors rule-pack.schema.json) and of compiled packs and their results. */
 import type { ErrorDetail } from '../errors/index.js';
 
-export type PackKind = 'refund-policy' | 'reward-program';
+/** What decision a pack serves: a decision type's rules step names the kind it takes (e.g. refund-policy); reward-program packs define ledger programs. */
+export type PackKind = string;
 
 export type Operator =
   | 'equal'
