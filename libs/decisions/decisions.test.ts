@@ -1,67 +1,65 @@
 import { resolve } from 'node:path';
 import {
-  combine,
   compareSemver,
-  decideRefund,
-  deriveRefundFacts,
   FileComponentSource,
-  refundCaseSchema,
   ReleaseCompiler,
-  SchemaValidator,
+  type BoundDecisionType,
   type ComponentSource,
-  type Reason,
-  type RefundCase,
 } from './index.js';
 import { DomainError } from '../errors/index.js';
 import { refundCase } from '../../test/support/refund-cases.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const reason = (effect: Reason['effect']): Reason => ({ code: 'X', message: 'x', source: 's@1', rule: 'r', effect });
 
-describe('combine', () => {
-  it('any DENY → DENY, else any REVIEW → REVIEW, else APPROVE', () => {
-    expect(combine([])).toBe('APPROVE');
-    expect(combine([reason('REVIEW')])).toBe('REVIEW');
-    expect(combine([reason('REVIEW'), reason('DENY'), reason('REVIEW')])).toBe('DENY');
+describe('the refund decision type (decision-types/refund/1.0.0.json)', () => {
+  let refund: BoundDecisionType;
+  beforeAll(async () => {
+    const files = new FileComponentSource(root);
+    refund = (await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!)).refund();
   });
-});
+  const derived = async (patch: Record<string, unknown>) => {
+    const d = await refund.decide(refundCase(patch));
+    return Object.fromEntries(
+      d.trace.flatMap((t) => {
+        const leaf = (t.conditions as { all?: { fact: string; path?: string; factValue?: unknown }[] } | undefined)?.all ?? [];
+        return leaf.filter((l) => l.fact === 'derived').map((l) => [l.path, l.factValue]);
+      }),
+    );
+  };
 
-describe('deriveRefundFacts', () => {
-  it('computes refundable amount, fractional days since delivery and final-sale counts', () => {
-    const c = refundCase({
+  it('derives refundable amount, fractional days since delivery and item counts as data', async () => {
+    const facts = await derived({
       requestedAt: '2026-04-01T15:30:01Z',
       order: { deliveredAt: '2026-03-02T15:30:00Z', capturedAmount: 100, refundedAmount: 130, items: [{ sku: 'a', amount: 1, finalSale: true, category: 'x' }] },
-    }) as RefundCase;
-    const d = deriveRefundFacts(c);
-    expect(d.refundableAmount).toBe(-30);
-    expect(d.delivered).toBe(true);
-    expect(d.daysSinceDelivery).toBeGreaterThan(30);
-    expect(d.daysSinceDelivery).toBeLessThan(30.0001);
-    expect([d.itemCount, d.finalSaleItemCount]).toEqual([1, 1]);
+    });
+    expect(facts['$.daysSinceDelivery']).toBeGreaterThan(30);
+    expect(facts['$.daysSinceDelivery']).toBeLessThan(30.0001);
+    expect([facts['$.itemCount'], facts['$.finalSaleItemCount']]).toEqual([1, 1]);
   });
 
-  it('has no window when the order was never delivered', () => {
-    const d = deriveRefundFacts(refundCase({ order: { deliveredAt: null } }) as RefundCase);
-    expect(d).toMatchObject({ delivered: false, daysSinceDelivery: null });
+  it('has no window when the order was never delivered', async () => {
+    const facts = await derived({ order: { deliveredAt: null } });
+    expect(facts['$.daysSinceDelivery']).toBeNull();
   });
-});
 
-describe('SchemaValidator', () => {
-  const v = new SchemaValidator<RefundCase>(refundCaseSchema, 'RefundCase');
-  it('accepts a valid case and names every bad field with a JSON pointer', () => {
-    const valid = refundCase();
-    expect(v.validate(valid)).toBe(valid);
+  it('combines DENY over REVIEW over APPROVE', () => {
+    const r = (effect: string) => ({ code: 'X', message: 'x', source: 's@1', rule: 'r', effect });
+    expect(refund.combine([])).toBe('APPROVE');
+    expect(refund.combine([r('REVIEW')])).toBe('REVIEW');
+    expect(refund.combine([r('REVIEW'), r('DENY'), r('REVIEW')])).toBe('DENY');
+  });
+
+  it('names every bad field of a case with a JSON pointer', async () => {
     const bad = refundCase({ requestedAmount: -1, channel: 'fax', signals: { ipRisk: 'low', extra: 1 } });
     delete bad.customer;
-    try {
-      v.validate(bad, '/case');
-      throw new Error('expected a validation error');
-    } catch (e) {
-      expect(e).toBeInstanceOf(DomainError);
-      const err = e as DomainError;
-      expect(err.kind).toBe('invalid');
-      expect(err.errors.map((x) => x.path).sort()).toEqual(['/case/channel', '/case/customer', '/case/requestedAmount', '/case/signals/extra']);
-    }
+    const e = await refund.decide(bad).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(DomainError);
+    const err = e as DomainError;
+    expect(err.kind).toBe('invalid');
+    expect(err.errors.map((x) => x.path).sort()).toEqual(['/case/channel', '/case/customer', '/case/requestedAmount', '/case/signals/extra']);
   });
 });
 
@@ -80,11 +78,11 @@ describe('ReleaseCompiler and decideRefund on the shipped release', () => {
     const compiler = new ReleaseCompiler(source);
     const release = await compiler.compile(manifest);
     expect(await compiler.compile(manifest)).toBe(release);
-    const d = await decideRefund(refundCase({ disputeOpen: true, signals: { ipRisk: 'high' } }) as RefundCase, release.refund());
+    const d = await release.refund().decide(refundCase({ disputeOpen: true, signals: { ipRisk: 'high' } }));
     expect(d.outcome).toBe('REVIEW');
-    expect(d.riskScore).toBe(10);
+    expect(d.output.riskScore).toBe(10);
     expect(d.reasons).toEqual([expect.objectContaining({ code: 'CHARGEBACK_IN_PROGRESS', source: 'refund-policy@1.0.0', effect: 'REVIEW' })]);
-    expect(d.approvedAmount).toBe(0);
+    expect(d.output.approvedAmount).toBe(0);
     expect(d.trace.filter((t) => t.fired).map((t) => t.rule)).toEqual(['signal.IP_RISK_HIGH', 'chargeback-in-progress']);
   });
 
@@ -105,6 +103,7 @@ describe('ReleaseCompiler and decideRefund on the shipped release', () => {
     const flaky: ComponentSource = {
       pack: (n, v) => (++calls === 1 ? Promise.reject(new Error('disk hiccup')) : source.pack(n, v)),
       bundle: (n, v) => source.bundle(n, v),
+      type: (n, v) => source.type(n, v),
     };
     const compiler = new ReleaseCompiler(flaky);
     await expect(compiler.compile(manifest)).rejects.toThrow('disk hiccup');

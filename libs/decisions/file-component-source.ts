@@ -1,4 +1,4 @@
-/** Reads components from the repository layout: rule-packs/<name>/<version>.json, policies/bundles/<name>/<version>.tar.gz. */
+/** Reads components from the repository layout: decision-types/<name>/<version>.json, rule-packs/<name>/<version>.json, policies/bundles/<name>/<version>.tar.gz. */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '../errors/index.js';
@@ -41,19 +41,31 @@ export class FileComponentSource implements ComponentSource {
     else {
       const bytes = await this.bundle(name, version);
       if (bytes !== undefined) found = { kind: 'bundle', sha256: sha256Hex(bytes) };
+      else {
+        const type = await this.type(name, version);
+        if (type !== undefined) found = { kind: 'type', sha256: packDigest(type) };
+      }
     }
     if (found) this.digests.set(key, found);
     return found;
   }
 
-  async pack(name: string, version: string): Promise<unknown> {
+  pack(name: string, version: string): Promise<unknown> {
+    return this.json('rule-packs', name, version, 'RULE_PACK_INVALID');
+  }
+
+  type(name: string, version: string): Promise<unknown> {
+    return this.json('decision-types', name, version, 'DECISION_TYPE_INVALID');
+  }
+
+  private async json(dir: string, name: string, version: string, code: string): Promise<unknown> {
     if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
-    const raw = await readIfExists(join(this.root, 'rule-packs', name, `${version}.json`));
+    const raw = await readIfExists(join(this.root, dir, name, `${version}.json`));
     if (raw === undefined) return undefined;
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (e) {
-      throw new DomainError('RULE_PACK_INVALID', `rule-packs/${name}/${version}.json is not JSON: ${(e as Error).message}`, 'unprocessable');
+      throw new DomainError(code, `${dir}/${name}/${version}.json is not JSON: ${(e as Error).message}`, 'unprocessable');
     }
   }
 
@@ -73,6 +85,18 @@ export class FileComponentSource implements ComponentSource {
     const out: unknown[] = [];
     for (const name of await readdirIfExists(join(this.root, 'rule-packs'))) {
       for (const version of await this.packVersions(name)) out.push(await this.pack(name, version));
+    }
+    return out;
+  }
+
+  /** Every decision type under decision-types/<name>/<version>.json, parsed. */
+  async types(): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (const name of await readdirIfExists(join(this.root, 'decision-types'))) {
+      if (!SAFE.test(name)) continue;
+      for (const f of await readdirIfExists(join(this.root, 'decision-types', name))) {
+        if (f.endsWith('.json')) out.push(await this.type(name, f.slice(0, -'.json'.length)));
+      }
     }
     return out;
   }

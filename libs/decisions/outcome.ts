@@ -1,8 +1,7 @@
-/** Decision outcomes, reasons and the combining rule of api-contract.md §3. */
+/** What every decision is made of, whatever its type: reasons with the outcome they ask for, and a full trace. */
 
-export type Outcome = 'APPROVE' | 'DENY' | 'REVIEW';
-/** What a reason asks for; a reason with effect DENY denies, REVIEW sends to review. */
-export type Effect = 'DENY' | 'REVIEW';
+/** An outcome of a decision type's vocabulary (refund: APPROVE, DENY, REVIEW; another type may use ALLOW/CHALLENGE/BLOCK). */
+export type Outcome = string;
 
 export interface Reason {
   code: string;
@@ -10,7 +9,8 @@ export interface Reason {
   /** `<component>@<version>` that produced it. */
   source: string;
   rule: string;
-  effect: Effect;
+  /** The outcome this reason asks for; the type's precedence decides between reasons (refund: DENY over REVIEW). */
+  effect: Outcome;
 }
 
 /** One rule or policy evaluated, fired or not, with the conditions and fact values it used. */
@@ -19,23 +19,4 @@ export interface TraceEntry {
   rule: string;
   fired: boolean;
   [detail: string]: unknown;
-}
-
-/** Any DENY reason → DENY; else any REVIEW reason → REVIEW; else APPROVE. */
-export function combine(reasons: readonly Reason[]): Outcome {
-  let review = false;
-  for (const r of reasons) {
-    switch (r.effect) {
-      case 'DENY':
-        return 'DENY';
-      case 'REVIEW':
-        review = true;
-        break;
-    }
-  }
-  return review ? 'REVIEW' : 'APPROVE';
-}
-
-export function isEffect(value: unknown): value is Effect {
-  return value === 'DENY' || value === 'REVIEW';
 }

@@ -1,9 +1,9 @@
 /**
  * What content must pass before it is stored, and a release before it decides: a pack's own test cases, a bundle's
- * smoke test, the domains a release must serve. Shared by uploads and activation, so both refuse for the same reasons.
+ * smoke test, every decision type bound to the release's components with its test cases passing. Shared by uploads,
+ * release creation and activation, so all refuse for the same reasons.
  */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
-import { REDEMPTION_GATE_ENTRYPOINT } from '../ledger/gate.js';
 import { LoadedPolicy, POLICY_BUNDLE_INVALID } from '../policies/index.js';
 import { compilePack, runPackTests, validatePack, type CompiledPack } from '../rules/index.js';
 import type { CompiledRelease } from './release.js';
@@ -69,37 +69,56 @@ export async function checkBundleUpload(bytes: Uint8Array, name: string, version
   return policy;
 }
 
-/** What the release needs to serve a domain, as error details (empty when it can). */
-function domainProblems(release: CompiledRelease): ErrorDetail[] {
+/** Binds every decision type of the release; the binding problems of all of them, as error details (empty when it can serve each). */
+function typeProblems(release: CompiledRelease): { problems: ErrorDetail[]; codes: Set<string>; served: number } {
   const problems: ErrorDetail[] = [];
-  const probes: [string, () => unknown][] = [
-    ['refund', () => release.refund()],
-    ['redemption', () => release.policyFor(REDEMPTION_GATE_ENTRYPOINT)],
-  ];
-  for (const [domain, probe] of probes) {
+  const codes = new Set<string>();
+  let served = 0;
+  for (const name of release.types.keys()) {
     try {
-      probe();
+      release.decisionType(name);
+      served++;
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
-      problems.push({ path: '/components', message: `${domain} domain: ${e.message}` });
+      codes.add(e.code);
+      problems.push(...(e.errors.length > 0 ? e.errors : [{ path: `/components/${name}`, message: e.message }]).map((d) => ({ ...d, message: `${name} decision type: ${d.message}` })));
     }
   }
-  return problems;
+  return { problems, codes, served };
+}
+
+function refuse(release: CompiledRelease, problems: ErrorDetail[], codes: Set<string>): never {
+  const code = codes.has('RELEASE_INCOMPLETE') ? 'RELEASE_INCOMPLETE' : ([...codes][0] ?? 'RELEASE_INCOMPLETE');
+  throw new DomainError(code, `release ${release.id} cannot serve every decision type: ${problems.map((p) => p.message).join('; ')}`, 'unprocessable', problems);
 }
 
 /**
- * Before a release decides for a tenant: it serves every live domain (refund, and the reward ledger's redemption gate,
- * which the ledger takes from the active release) → RELEASE_INCOMPLETE; every pack's embedded cases pass →
- * RELEASE_TESTS_FAILED naming pack and case; every bundle passes its smoke test → POLICY_BUNDLE_INVALID.
+ * A release being created: the decision types it names must bind to its packs and bundles and type-check
+ * (RELEASE_INCOMPLETE, RELEASE_TYPE_CHECK_FAILED). A release that names no type is checked at activation, as before.
+ */
+export function checkReleaseTypes(release: CompiledRelease): void {
+  if (!release.declaresTypes) return;
+  const { problems, codes } = typeProblems(release);
+  if (problems.length > 0) refuse(release, problems, codes);
+}
+
+/**
+ * Before a release decides for a tenant: it serves every decision type it has (a release naming none has the built-in
+ * refund and redemption types) → RELEASE_INCOMPLETE or RELEASE_TYPE_CHECK_FAILED; every pack's and every type's
+ * embedded cases pass → RELEASE_TESTS_FAILED naming component and case; every bundle passes its smoke test →
+ * POLICY_BUNDLE_INVALID.
  */
 export async function checkActivation(release: CompiledRelease): Promise<void> {
-  const problems = domainProblems(release);
-  if (problems.length > 0) {
-    throw new DomainError('RELEASE_INCOMPLETE', `release ${release.id} cannot serve every domain: ${problems.map((p) => p.message).join('; ')}`, 'unprocessable', problems);
-  }
+  const { problems, codes } = typeProblems(release);
+  if (problems.length > 0) refuse(release, problems, codes);
   const failures = (await Promise.all([...release.packs.values()].map(packTestFailures))).flat();
+  for (const name of release.types.keys()) {
+    const type = release.decisionType(name);
+    for (const f of await type.testFailures()) failures.push({ pack: type.ref, case: f.case, message: f.message });
+  }
   if (failures.length > 0) {
     const componentOf = new Map([...release.packs].map(([component, pack]) => [pack.ref, component]));
+    for (const [component, doc] of release.types) componentOf.set(`${doc.name}@${doc.version}`, component);
     throw new DomainError(
       'RELEASE_TESTS_FAILED',
       `release ${release.id}: ${describeFailures(failures)}`,
@@ -111,7 +130,11 @@ export async function checkActivation(release: CompiledRelease): Promise<void> {
   for (const policy of release.policies.values()) smokeTestPolicy(policy);
 }
 
-/** A shadow release only has to decide refunds: it never answers, so it cannot break another domain. */
+/**
+ * A shadow release never answers, so it cannot break a type it does not serve: it must serve at least one of its types
+ * (a shadow of a type it cannot serve records an error for that decision instead).
+ */
 export function checkShadow(release: CompiledRelease): void {
-  release.refund();
+  const { problems, codes, served } = typeProblems(release);
+  if (served === 0) refuse(release, problems, codes);
 }

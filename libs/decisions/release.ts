@@ -1,15 +1,22 @@
-/** Releases: exact component versions, compiled once and cached, resolved per domain by what the components are. */
+/** Releases: exact component versions (decision types, packs, bundles), compiled once and cached; types bound on first use. */
 import { DomainError } from '../errors/index.js';
 import { compilePack, validatePack, type CompiledPack } from '../rules/index.js';
 import { LoadedPolicy, POLICY_BUNDLE_MISMATCH } from '../policies/index.js';
 import { canonicalJson, packDigest, sha256Hex } from './content-hash.js';
-import { REFUND_POLICY_KIND, REFUND_RISK_ENTRYPOINT, type RefundComponents } from './refund/refund-decider.js';
+import { validateDecisionType, type DecisionTypeDocument } from './types/decision-type.js';
+import { bindDecisionType, DECISION_TYPE_NOT_FOUND, type BoundDecisionType } from './types/pipeline.js';
+
+/**
+ * The decision types of a release that names none: releases made before types were components decide refunds and
+ * redemptions exactly as they did, with the built-in type documents of that time. Component versions, not policy.
+ */
+export const IMPLIED_DECISION_TYPES: Readonly<Record<string, string>> = Object.freeze({ refund: '1.0.0', redemption: '1.0.0' });
 
 export interface ReleaseManifest {
   name: string;
   version: string;
   description?: string;
-  /** component name → exact version; each is a rule pack or a policy bundle. */
+  /** component name → exact version; each is a decision type, a rule pack or a policy bundle. */
   components: Record<string, string>;
 }
 
@@ -19,9 +26,9 @@ export interface ReleaseRef {
   components: Record<string, string>;
 }
 
-/** What a component is and its content hash: packDigest of a pack's JSON, sha256 of a bundle's bytes. */
+/** What a component is and its content hash: packDigest of a pack's or type's JSON, sha256 of a bundle's bytes. */
 export interface ComponentDigest {
-  kind: 'pack' | 'bundle';
+  kind: 'type' | 'pack' | 'bundle';
   sha256: string;
 }
 
@@ -31,6 +38,8 @@ export interface ComponentSource {
   pack(name: string, version: string): Promise<unknown>;
   /** A policy bundle's `.tar.gz` bytes, or undefined. */
   bundle(name: string, version: string): Promise<Uint8Array | undefined>;
+  /** A decision type's JSON, or undefined. */
+  type(name: string, version: string): Promise<unknown>;
   /**
    * The component's kind and content hash without its content, for sources that know it cheaply. Without it the
    * compiler reads the content to hash it.
@@ -40,18 +49,50 @@ export interface ComponentSource {
 
 export class CompiledRelease {
   readonly ref: ReleaseRef;
-  private refundComponents?: RefundComponents;
+  private readonly bound = new Map<string, BoundDecisionType>();
 
   constructor(
     readonly manifest: ReleaseManifest,
     readonly packs: ReadonlyMap<string, CompiledPack>,
     readonly policies: ReadonlyMap<string, LoadedPolicy>,
+    /** component name → decision type document (the implied built-ins when the manifest names none). */
+    readonly types: ReadonlyMap<string, DecisionTypeDocument> = new Map(),
+    /** false: the types are IMPLIED_DECISION_TYPES, not named by the manifest. */
+    readonly declaresTypes = true,
   ) {
     this.ref = { name: manifest.name, version: manifest.version, components: { ...manifest.components } };
   }
 
   get id(): string {
     return `${this.manifest.name}@${this.manifest.version}`;
+  }
+
+  /** Decision type names this release serves. */
+  get typeNames(): string[] {
+    return [...this.types.values()].map((t) => t.name);
+  }
+
+  hasType(name: string): boolean {
+    return this.types.has(name);
+  }
+
+  /**
+   * The decision type `name` bound to this release's packs and bundles (bound on first use, then kept).
+   * @throws DECISION_TYPE_NOT_FOUND (404) when the release has no such type; RELEASE_INCOMPLETE / RELEASE_TYPE_CHECK_FAILED (422) when it cannot serve it.
+   */
+  decisionType(name: string): BoundDecisionType {
+    const hit = this.bound.get(name);
+    if (hit) return hit;
+    const doc = this.types.get(name);
+    if (!doc) throw new DomainError(DECISION_TYPE_NOT_FOUND, `No decision type '${name}' in release ${this.id}`, 'not_found', [{ path: '/type', message: `release ${this.id} has the types ${this.typeNames.join(', ') || '(none)'}` }]);
+    const bound = bindDecisionType(doc, name, this);
+    this.bound.set(name, bound);
+    return bound;
+  }
+
+  /** The refund decision type (api-contract.md section 3). */
+  refund(): BoundDecisionType {
+    return this.decisionType('refund');
   }
 
   /** The one policy bundle in this release exposing `entrypoint`. */
@@ -66,22 +107,6 @@ export class CompiledRelease {
     }
     return found[0]!;
   }
-
-  /** The refund domain's pack and risk policy; found by pack kind and Wasm entrypoint, not by name. */
-  refund(): RefundComponents {
-    if (this.refundComponents) return this.refundComponents;
-    const packs = [...this.packs.values()].filter((p) => p.kind === REFUND_POLICY_KIND);
-    const risks = [...this.policies.values()].filter((p) => p.entrypoints.includes(REFUND_RISK_ENTRYPOINT));
-    if (packs.length !== 1 || risks.length !== 1) {
-      throw new DomainError(
-        'RELEASE_INCOMPLETE',
-        `release ${this.id} must have exactly one ${REFUND_POLICY_KIND} pack (has ${packs.length}) and one bundle exposing ${REFUND_RISK_ENTRYPOINT} (has ${risks.length})`,
-        'unprocessable',
-      );
-    }
-    this.refundComponents = { policyPack: packs[0]!, riskPolicy: risks[0]! };
-    return this.refundComponents;
-  }
 }
 
 /**
@@ -92,6 +117,7 @@ export class CompileCache {
   readonly packs = new Map<string, Promise<CompiledPack>>();
   readonly policies = new Map<string, Promise<LoadedPolicy>>();
   readonly releases = new Map<string, Promise<CompiledRelease>>();
+  readonly types = new Map<string, Promise<DecisionTypeDocument>>();
 }
 
 function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
@@ -124,6 +150,10 @@ export class ReleaseCompiler {
 
   async compile(manifest: ReleaseManifest): Promise<CompiledRelease> {
     const resolved = await this.resolveAll(manifest);
+    if (!resolved.some((r) => r.kind === 'type')) {
+      // A release from before decision types: the built-in types of that time, resolved like named components.
+      resolved.push(...(await this.resolveAll({ name: manifest.name, version: manifest.version, components: { ...IMPLIED_DECISION_TYPES } })));
+    }
     const key = sha256Hex(
       canonicalJson({
         name: manifest.name,
@@ -149,9 +179,9 @@ export class ReleaseCompiler {
       const list = missing.map((n) => `${n}@${manifest.components[n]}`).join(', ');
       throw new DomainError(
         'RELEASE_COMPONENT_NOT_FOUND',
-        `release ${manifest.name}@${manifest.version} names ${list}, which ${missing.length === 1 ? 'is' : 'are'} neither a stored rule pack nor a policy bundle`,
+        `release ${manifest.name}@${manifest.version} names ${list}, which ${missing.length === 1 ? 'is' : 'are'} neither a stored decision type, rule pack nor policy bundle`,
         'unprocessable',
-        missing.map((n) => ({ path: `/components/${n}`, message: `no pack or bundle ${n}@${manifest.components[n]}` })),
+        missing.map((n) => ({ path: `/components/${n}`, message: `no decision type, pack or bundle ${n}@${manifest.components[n]}` })),
       );
     }
     return out;
@@ -166,15 +196,26 @@ export class ReleaseCompiler {
     if (pack !== undefined) return { name, version, kind: 'pack', sha256: packDigest(pack), content: pack };
     const bytes = await this.source.bundle(name, version);
     if (bytes !== undefined) return { name, version, kind: 'bundle', sha256: sha256Hex(bytes), content: bytes };
+    const type = await this.source.type(name, version);
+    if (type !== undefined) return { name, version, kind: 'type', sha256: packDigest(type), content: type };
     return undefined;
   }
 
   private async build(manifest: ReleaseManifest, resolved: Resolved[]): Promise<CompiledRelease> {
     const packs = new Map<string, CompiledPack>();
     const policies = new Map<string, LoadedPolicy>();
+    const types = new Map<string, DecisionTypeDocument>();
     for (const r of resolved) {
       const { name, version } = r;
       switch (r.kind) {
+        case 'type': {
+          const doc = await memo(this.cache.types, r.sha256, async () => validateDecisionType(r.content ?? (await this.content(r))));
+          if (doc.name !== name || doc.version !== version) {
+            throw new DomainError('RELEASE_COMPONENT_MISMATCH', `component ${name}@${version} contains decision type ${doc.name}@${doc.version}`, 'unprocessable');
+          }
+          types.set(name, doc);
+          break;
+        }
         case 'pack': {
           const pack = await memo(this.cache.packs, r.sha256, async () => compilePack(validatePack(r.content ?? (await this.content(r)))));
           if (pack.name !== name || pack.version !== version) {
@@ -197,14 +238,15 @@ export class ReleaseCompiler {
         }
       }
     }
-    return new CompiledRelease(manifest, packs, policies);
+    return new CompiledRelease(manifest, packs, policies, types, Object.keys(manifest.components).some((n) => types.has(n)));
   }
 
   private async content(r: Resolved): Promise<unknown> {
-    const content = r.kind === 'pack' ? await this.source.pack(r.name, r.version) : await this.source.bundle(r.name, r.version);
+    const content =
+      r.kind === 'pack' ? await this.source.pack(r.name, r.version) : r.kind === 'type' ? await this.source.type(r.name, r.version) : await this.source.bundle(r.name, r.version);
     if (content === undefined) {
       throw new DomainError('RELEASE_COMPONENT_NOT_FOUND', `${r.name}@${r.version} disappeared while compiling`, 'unprocessable', [
-        { path: `/components/${r.name}`, message: `no pack or bundle ${r.name}@${r.version}` },
+        { path: `/components/${r.name}`, message: `no decision type, pack or bundle ${r.name}@${r.version}` },
       ]);
     }
     return content;

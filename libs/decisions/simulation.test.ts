@@ -7,14 +7,15 @@ import {
   simulatedError,
   SimulationTally,
   type ComponentSource,
-  type RefundCase,
-  type RefundComponents,
+  type BoundDecisionType,
   type SimulatedDecision,
   type SimulationItem,
 } from './index.js';
 import { refundCase } from '../../test/support/refund-cases.js';
+import { DomainError } from '../errors/index.js';
 
 const root = resolve(import.meta.dirname, '../..');
+const OUT = ['riskScore', 'approvedAmount', 'tender'];
 const d = (outcome: SimulatedDecision['outcome'], reasons: string[] = [], extra: Partial<SimulatedDecision> = {}): SimulatedDecision => ({
   outcome,
   reasons,
@@ -38,8 +39,8 @@ describe('compareDecisions', () => {
     expect(compareDecisions(d('APPROVE'), d('APPROVE', [], { riskScore: 10 })).changed).toBe(true);
     expect(compareDecisions(d('APPROVE'), d('APPROVE', [], { approvedAmount: 99 })).changed).toBe(true);
     expect(compareDecisions(d('APPROVE'), d('APPROVE', [], { tender: 'STORE_CREDIT' })).changed).toBe(true);
-    expect(compareDecisions(simulatedError('X', 'x'), simulatedError('Y', 'y')).changed).toBe(true);
-    expect(compareDecisions(simulatedError('X', 'x'), simulatedError('X', 'other words')).changed).toBe(false);
+    expect(compareDecisions(simulatedError('X', 'x', OUT), simulatedError('Y', 'y', OUT)).changed).toBe(true);
+    expect(compareDecisions(simulatedError('X', 'x', OUT), simulatedError('X', 'other words', OUT)).changed).toBe(false);
   });
 });
 
@@ -50,7 +51,7 @@ describe('SimulationTally', () => {
     t.add('2', d('APPROVE'), d('REVIEW', ['LIMIT']));
     t.add('3', d('REVIEW', ['LIMIT', 'OLD']), d('REVIEW', ['LIMIT']));
     t.add('4', d('DENY', ['WINDOW']), d('DENY', ['WINDOW']));
-    const r = t.add('5', d('APPROVE'), simulatedError('RULE_FACTS_INVALID', 'no'), 'rf-5');
+    const r = t.add('5', d('APPROVE'), simulatedError('RULE_FACTS_INVALID', 'no', OUT), 'rf-5');
     expect(r).toMatchObject({ caseRef: '5', refundId: 'rf-5', changed: true });
     expect(t.summary()).toEqual({
       total: 5,
@@ -84,10 +85,11 @@ describe('runSimulation on the shipped release and a candidate with a lower auto
       return { ...pack, version: '1.1.0', parameters: { ...pack.parameters, autoApproveLimit: 4000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
     },
     bundle: (name, version) => files.bundle(name, version),
+    type: (name, version) => files.type(name, version),
   };
   const compiler = new ReleaseCompiler(source);
-  let baseline: RefundComponents;
-  let candidate: RefundComponents;
+  let baseline: BoundDecisionType;
+  let candidate: BoundDecisionType;
   beforeAll(async () => {
     baseline = (await compiler.compile({ name: 'default', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0' } })).refund();
     candidate = (await compiler.compile({ name: 'lower', version: '1.0.0', components: { 'refund-policy': '1.1.0', 'refund-risk': '1.0.0' } })).refund();
@@ -95,8 +97,8 @@ describe('runSimulation on the shipped release and a candidate with a lower auto
 
   const items = (n: number): SimulationItem[] =>
     Array.from({ length: n }, (_, i) => {
-      const c = refundCase({ refundId: `rf-${i}`, requestedAmount: i % 2 === 0 ? 3000 : 4999 }) as RefundCase;
-      return { caseRef: c.refundId, refundCase: c };
+      const c = refundCase({ refundId: `rf-${i}`, requestedAmount: i % 2 === 0 ? 3000 : 4999 });
+      return { caseRef: c.refundId as string, input: c };
     });
 
   it('decides each case on both releases and counts what the candidate changes', async () => {
@@ -132,7 +134,10 @@ describe('runSimulation on the shipped release and a candidate with a lower auto
   });
 
   it('records a case the candidate cannot decide as ERROR and goes on', async () => {
-    const strict = { ...candidate, policyPack: { ...candidate.policyPack, evaluate: () => candidate.policyPack.evaluate({}) } };
+    // A candidate refusing to decide (as a pack whose fact schema rejects the facts would).
+    const strict = Object.assign(Object.create(candidate) as BoundDecisionType, {
+      decide: () => Promise.reject(new DomainError('RULE_FACTS_INVALID', 'facts do not match', 'invalid')),
+    });
     const run = await runSimulation([items(2)], { baseline, candidate: strict });
     expect(run.results.map((r) => r.candidate.outcome)).toEqual(['ERROR', 'ERROR']);
     expect(run.results[0]!.candidate.error).toMatchObject({ code: 'RULE_FACTS_INVALID' });

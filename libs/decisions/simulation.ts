@@ -1,19 +1,18 @@
 /** What-if runs: one case decided by a baseline and a candidate, compared, and tallied into transitions and reason-code changes. Framework-free. */
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { DomainError } from '../errors/index.js';
-import type { Outcome } from './outcome.js';
-import type { RefundCase } from './refund/refund-case.schema.js';
-import { decideRefund, type RefundComponents } from './refund/refund-decider.js';
+import type { BoundDecisionType } from './types/pipeline.js';
 
-/** A decision reduced to what a what-if compares. `ERROR` when the release refused to decide the case (e.g. its facts fail a pack's schema). */
+/**
+ * A decision reduced to what a what-if compares: outcome, reason codes and the type's output fields (a refund's
+ * riskScore, approvedAmount, tender). `ERROR` when the release refused to decide the case (its output fields null then).
+ */
 export interface SimulatedDecision {
-  outcome: Outcome | 'ERROR';
+  outcome: string;
   /** Reason codes in the order the decision gave them. */
   reasons: string[];
-  riskScore: number | null;
-  approvedAmount: number | null;
-  tender: string | null;
   error?: { code: string; message: string };
+  [output: string]: unknown;
 }
 
 export interface SimulationResult {
@@ -28,7 +27,7 @@ export interface SimulationResult {
 
 export interface SimulationSummary {
   total: number;
-  /** Cases whose outcome, reason codes, risk score, approved amount or tender differ. */
+  /** Cases whose outcome, reason codes or output fields (a refund's risk score, approved amount, tender) differ. */
   changed: number;
   /** `"<baseline>-><candidate>"` → cases, only for cases whose outcome changed; keys sorted. */
   transitions: Record<string, number>;
@@ -38,38 +37,43 @@ export interface SimulationSummary {
   outcomes: { baseline: Record<string, number>; candidate: Record<string, number> };
 }
 
-/** A stored or fresh decision as a SimulatedDecision. */
-export function simulatedFrom(d: {
-  outcome: string;
-  reasons: readonly { code: string }[];
-  riskScore: number;
-  approvedAmount: number;
-  tender: string;
-}): SimulatedDecision {
-  return {
-    outcome: d.outcome as Outcome,
-    reasons: d.reasons.map((r) => r.code),
-    riskScore: d.riskScore,
-    approvedAmount: d.approvedAmount,
-    tender: d.tender,
-  };
+/** A stored or fresh decision (output fields at the top level, as in a decision document) as a SimulatedDecision. */
+export function simulatedFrom(d: { outcome: string; reasons: readonly { code: string }[] } & Record<string, unknown>, outputNames: readonly string[]): SimulatedDecision {
+  const out: SimulatedDecision = { outcome: d.outcome, reasons: d.reasons.map((r) => r.code) };
+  for (const n of outputNames) out[n] = d[n] ?? null;
+  return out;
 }
 
-export function simulatedError(code: string, message: string): SimulatedDecision {
-  return { outcome: 'ERROR', reasons: [], riskScore: null, approvedAmount: null, tender: null, error: { code, message } };
+export function simulatedError(code: string, message: string, outputNames: readonly string[]): SimulatedDecision {
+  const out: SimulatedDecision = { outcome: 'ERROR', reasons: [] };
+  for (const n of outputNames) out[n] = null;
+  out.error = { code, message };
+  return out;
 }
 
 /**
- * Decides `c` on `components` for a what-if: a refusal to decide (a DomainError, e.g. facts the candidate's
- * fact schema rejects) becomes an ERROR decision instead of ending the run. Anything else is a bug and is thrown.
+ * Decides `input` on `type` for a what-if: a refusal to decide (a DomainError, e.g. a case the candidate's input
+ * schema rejects) becomes an ERROR decision instead of ending the run. Anything else is a bug and is thrown.
  */
-export async function simulateRefund(c: RefundCase, components: RefundComponents): Promise<SimulatedDecision> {
+export async function simulateDecision(input: unknown, type: BoundDecisionType): Promise<SimulatedDecision> {
   try {
-    return simulatedFrom(await decideRefund(c, components));
+    const d = await type.decide(input, '');
+    return simulatedFrom({ outcome: d.outcome, reasons: d.reasons, ...d.output }, type.outputNames);
   } catch (e) {
-    if (e instanceof DomainError) return simulatedError(e.code, e.message);
+    if (e instanceof DomainError) return simulatedError(e.code, e.message, type.outputNames);
     throw e;
   }
+}
+
+const COMPARED_APART = new Set(['outcome', 'reasons', 'error']);
+
+/** Output fields of either side differ (compared as JSON values). */
+function outputsDiffer(a: SimulatedDecision, b: SimulatedDecision): boolean {
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (COMPARED_APART.has(k)) continue;
+    if (JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null)) return true;
+  }
+  return false;
 }
 
 function countCodes(codes: readonly string[]): Map<string, number> {
@@ -93,13 +97,7 @@ export function compareDecisions(baseline: SimulatedDecision, candidate: Simulat
     const a = countCodes(baseline.reasons);
     for (const [code, n] of countCodes(candidate.reasons)) if (a.get(code) !== n) sameReasons = false;
   }
-  const changed =
-    baseline.outcome !== candidate.outcome ||
-    !sameReasons ||
-    baseline.riskScore !== candidate.riskScore ||
-    baseline.approvedAmount !== candidate.approvedAmount ||
-    baseline.tender !== candidate.tender ||
-    baseline.error?.code !== candidate.error?.code;
+  const changed = baseline.outcome !== candidate.outcome || !sameReasons || outputsDiffer(baseline, candidate) || baseline.error?.code !== candidate.error?.code;
   return { changed, added, removed };
 }
 
@@ -156,16 +154,17 @@ export class SimulationTally {
 /** One case to re-decide: a supplied case (baseline decided by a release) or a stored decision (baseline as answered then). */
 export interface SimulationItem {
   caseRef: string;
-  refundCase: RefundCase;
+  /** The case, as the decision type takes it. */
+  input: unknown;
   /** The stored answer, for a replay; absent when the baseline release decides it now. */
   baseline?: SimulatedDecision;
   refundId?: string;
 }
 
 export interface SimulationRunOptions {
-  candidate: RefundComponents;
+  candidate: BoundDecisionType;
   /** Decides items that carry no stored baseline. */
-  baseline?: RefundComponents;
+  baseline?: BoundDecisionType;
   /** Which results to keep in memory (all of a small run, the changed ones of a big run); the tally counts every case. */
   keep?: (r: SimulationResult) => boolean;
   /** At most this many kept results; later ones are only counted. */
@@ -204,9 +203,9 @@ export async function runSimulation(pages: AsyncIterable<SimulationItem[]> | Ite
       let baseline = item.baseline;
       if (!baseline) {
         if (!o.baseline) throw new Error(`simulation item ${item.caseRef} has no stored baseline and no baseline release was given`);
-        baseline = await simulateRefund(item.refundCase, o.baseline);
+        baseline = await simulateDecision(item.input, o.baseline);
       }
-      const candidate = await simulateRefund(item.refundCase, o.candidate);
+      const candidate = await simulateDecision(item.input, o.candidate);
       const result = tally.add(item.caseRef, baseline, candidate, item.refundId);
       if (keep(result)) {
         if (results.length < maxKept) results.push(result);

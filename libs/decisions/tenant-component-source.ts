@@ -5,6 +5,7 @@ import type { ComponentDigest, ComponentSource, ReleaseManifest } from './releas
 export interface TenantComponentStore {
   pack(tenant: string, name: string, version: string): Promise<unknown>;
   bundle(tenant: string, name: string, version: string): Promise<Uint8Array | undefined>;
+  type(tenant: string, name: string, version: string): Promise<unknown>;
   digest(tenant: string, name: string, version: string): Promise<ComponentDigest | undefined>;
   release(tenant: string, name: string, version: string): Promise<ReleaseManifest | undefined>;
 }
@@ -36,6 +37,11 @@ export class TenantComponentSource implements ComponentSource {
 
   async bundle(name: string, version: string): Promise<Uint8Array | undefined> {
     return (await this.store.bundle(this.tenant, name, version)) ?? this.builtin.bundle(name, version);
+  }
+
+  async type(name: string, version: string): Promise<unknown> {
+    const stored = await this.store.type(this.tenant, name, version);
+    return stored !== undefined ? stored : this.builtin.type(name, version);
   }
 
   async digest(name: string, version: string): Promise<ComponentDigest | undefined> {

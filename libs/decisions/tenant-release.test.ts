@@ -35,6 +35,10 @@ class MemoryStore implements TenantComponentStore {
     this.reads++;
     return Promise.resolve(this.packs.get(this.k(t, n, v)));
   }
+  type(): Promise<unknown> {
+    this.reads++;
+    return Promise.resolve(undefined);
+  }
   bundle(): Promise<Uint8Array | undefined> {
     this.reads++;
     return Promise.resolve(undefined);

@@ -25,6 +25,9 @@ export interface StoredBundleMeta extends StoredMeta {
   sizeBytes: number;
   entrypoints: string[];
 }
+export interface StoredTypeMeta extends StoredMeta {
+  description: string;
+}
 export interface StoredRelease extends StoredMeta {
   manifest: ReleaseManifest;
 }
@@ -96,6 +99,32 @@ export class CatalogueRepository {
     return v === undefined ? undefined : (v as Uint8Array);
   }
 
+  async insertType(
+    em: SqlEntityManager,
+    t: { tenant: string; name: string; version: string; sha256: string; content: unknown; by: string; at: Date },
+  ): Promise<boolean> {
+    const rows = await em.execute<Row[]>(
+      `insert into decision_types (tenant, name, version, sha256, content, uploaded_by, uploaded_at)
+       values (?, ?, ?, ?, ?::jsonb, ?, ?) on conflict do nothing returning name`,
+      [t.tenant, t.name, t.version, t.sha256, JSON.stringify(t.content), t.by, t.at],
+    );
+    return rows.length === 1;
+  }
+
+  async typeMeta(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<StoredTypeMeta | undefined> {
+    const rows = await em.execute<Row[]>(
+      `select name, version, sha256, content->>'description' as description, uploaded_by, uploaded_at from decision_types where tenant = ? and name = ? and version = ?`,
+      [tenant, name, version],
+    );
+    const r = rows[0];
+    return r && { ...meta(r), description: rowText(r.description) ?? '' };
+  }
+
+  async typeContent(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<unknown> {
+    const rows = await em.execute<Row[]>(`select content from decision_types where tenant = ? and name = ? and version = ?`, [tenant, name, version]);
+    return rows[0] ? rowJson(rows[0].content) : undefined;
+  }
+
   async insertRelease(
     em: SqlEntityManager,
     r: { tenant: string; manifest: ReleaseManifest; sha256: string; by: string; at: Date },
@@ -124,16 +153,18 @@ export class CatalogueRepository {
     return { ...meta(r), manifest };
   }
 
-  /** What name@version is in the tenant's store (a pack or a bundle) and its content hash. */
+  /** What name@version is in the tenant's store (a pack, a bundle or a decision type) and its content hash. */
   async digest(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<ComponentDigest | undefined> {
     const rows = await em.execute<Row[]>(
       `select 'pack' as kind, sha256 from rule_packs where tenant = ? and name = ? and version = ?
        union all
-       select 'bundle' as kind, sha256 from policy_bundles where tenant = ? and name = ? and version = ?`,
-      [tenant, name, version, tenant, name, version],
+       select 'bundle' as kind, sha256 from policy_bundles where tenant = ? and name = ? and version = ?
+       union all
+       select 'type' as kind, sha256 from decision_types where tenant = ? and name = ? and version = ?`,
+      [tenant, name, version, tenant, name, version, tenant, name, version],
     );
     const r = rows[0];
-    return r && { kind: r.kind === 'pack' ? 'pack' : 'bundle', sha256: String(r.sha256) };
+    return r && { kind: r.kind === 'pack' ? 'pack' : r.kind === 'bundle' ? 'bundle' : 'type', sha256: String(r.sha256) };
   }
 }
 
@@ -153,6 +184,10 @@ export class DbComponentStore implements TenantComponentStore {
 
   bundle(tenant: string, name: string, version: string): Promise<Uint8Array | undefined> {
     return this.repo.bundleContent(this.em(), tenant, name, version);
+  }
+
+  type(tenant: string, name: string, version: string): Promise<unknown> {
+    return this.repo.typeContent(this.em(), tenant, name, version);
   }
 
   digest(tenant: string, name: string, version: string): Promise<ComponentDigest | undefined> {

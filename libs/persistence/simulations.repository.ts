@@ -28,18 +28,20 @@ export interface SimulationJob {
   finishedAt: Date | null;
 }
 
-/** A stored refund decision as a replay needs it: the case as received and the answer as given. */
+/** A stored decision as a replay needs it: the case as received and the answer as given (outcome, reasons, output fields). */
 export interface ReplayRow {
   id: string;
   createdAt: Date;
   caseData: unknown;
   outcome: string;
   reasons: { code: string }[];
-  riskScore: number;
-  approvedAmount: number;
-  tender: string;
+  /** The decision type's output fields as stored (null when absent). */
+  output: Record<string, unknown>;
   refundId: string | null;
 }
+
+/** Output field names become quoted SQL identifiers: decision types allow only identifiers, and this is checked again here. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface ReplayWindow {
   from: Date;
@@ -191,30 +193,41 @@ export class SimulationsRepository {
     return rows.map((r) => String(r.id));
   }
 
-  /** How many refund decisions of the window a replay of at most `limit` would take, and whether the window holds more. */
-  async countReplay(em: SqlEntityManager, tenant: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean }> {
+  /** How many decisions of the type in the window a replay of at most `limit` would take, and whether the window holds more. */
+  async countReplay(em: SqlEntityManager, tenant: string, type: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean }> {
     const rows = await em.execute<Row[]>(
-      `select count(*) as n from (select 1 from decisions where tenant = ? and domain = 'refund' and created_at >= ? and created_at < ? limit ?) w`,
-      [tenant, w.from, w.to, limit + 1],
+      `select count(*) as n from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? limit ?) w`,
+      [tenant, type, w.from, w.to, limit + 1],
     );
     const n = num(rows[0]?.n ?? 0);
     return { total: Math.min(n, limit), more: n > limit };
   }
 
   /**
-   * One page of the window's refund decisions in (createdAt, id) order after `after`. The stored document (trace
+   * One page of the window's decisions of `type` in (createdAt, id) order after `after`. The stored document (trace
    * included, often kilobytes) is parsed once per row by json_to_record and only the answer's fields are read:
    * one `->>` per field would parse it again for each.
    */
-  async replayPage(em: SqlEntityManager, tenant: string, w: ReplayWindow, pageSize: number, after?: { createdAt: Date; id: string }): Promise<ReplayRow[]> {
+  async replayPage(
+    em: SqlEntityManager,
+    tenant: string,
+    type: string,
+    outputNames: readonly string[],
+    w: ReplayWindow,
+    pageSize: number,
+    after?: { createdAt: Date; id: string },
+  ): Promise<ReplayRow[]> {
+    for (const n of outputNames) if (!IDENTIFIER.test(n)) throw new Error(`output field name ${JSON.stringify(n)} is not an identifier`);
+    // As JSON text, parsed here: drivers answer a json column parsed (pg) or as text (PGlite), and a JSON string is ambiguous.
+    const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
+    const columns = outputNames.map((n) => `, "${n}" json`).join('');
     const rows = await em.execute<Row[]>(
-      `select d.id, d.created_at, d.case_data, x.outcome, x.reasons, x."riskScore" as risk_score, x."approvedAmount" as approved_amount,
-              x.tender, x."refundId" as refund_id
+      `select d.id, d.created_at, d.case_data, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
        from decisions d
-       cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "riskScore" integer, "approvedAmount" bigint, tender text, "refundId" text)
-       where d.tenant = ? and d.domain = 'refund' and d.created_at >= ? and d.created_at < ? ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
+       cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
+       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
        order by d.created_at, d.id limit ?`,
-      after ? [tenant, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, w.from, w.to, pageSize],
+      after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );
     return rows.map((r) => ({
       id: String(r.id),
@@ -222,9 +235,7 @@ export class SimulationsRepository {
       caseData: json(r.case_data),
       outcome: String(r.outcome),
       reasons: json<{ code: string }[]>(r.reasons ?? []) ?? [],
-      riskScore: num(r.risk_score),
-      approvedAmount: num(r.approved_amount),
-      tender: String(r.tender),
+      output: Object.fromEntries(outputNames.map((n, i) => [n, typeof r[`o${i}`] === 'string' ? (JSON.parse(r[`o${i}`] as string) as unknown) : null])),
       refundId: typeof r.refund_id === 'string' ? r.refund_id : null,
     }));
   }

@@ -3,10 +3,12 @@ import { Migration20261122000000_initial } from './Migration20261122000000_initi
 import { Migration20261122010000_ledger } from './Migration20261122010000_ledger.js';
 import { Migration20261122020000_releases } from './Migration20261122020000_releases.js';
 import { Migration20261122030000_simulations } from './Migration20261122030000_simulations.js';
+import { Migration20261202000000_decision_types } from './Migration20261202000000_decision_types.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122010000_ledger', class: Migration20261122010000_ledger },
   { name: 'Migration20261122020000_releases', class: Migration20261122020000_releases },
   { name: 'Migration20261122030000_simulations', class: Migration20261122030000_simulations },
+  { name: 'Migration20261202000000_decision_types', class: Migration20261202000000_decision_types },
 ];

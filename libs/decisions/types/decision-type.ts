@@ -1,0 +1,183 @@
+/** The decision-type document (decision-type.schema.json): its TypeScript shape and its validation. */
+import { readFileSync } from 'node:fs';
+import { DomainError, type ErrorDetail } from '../../errors/index.js';
+import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
+
+export const DECISION_TYPE_KIND = 'decision-type';
+export const DECISION_TYPE_INVALID = 'DECISION_TYPE_INVALID';
+
+/** A test on one value: exactly one of equals / notEquals / in / notIn. */
+export interface Predicate {
+  path: string;
+  equals?: unknown;
+  notEquals?: unknown;
+  in?: unknown[];
+  notIn?: unknown[];
+}
+
+export interface Derivation {
+  difference?: [string, string];
+  daysBetween?: { from: string; to: string };
+  count?: string;
+  sum?: string;
+  min?: string;
+  max?: string;
+  present?: string;
+  field?: string;
+  where?: Predicate;
+}
+
+export interface DeriveStep {
+  step: 'derive';
+  as: string;
+  fields: Record<string, Derivation>;
+}
+
+export interface TraceSpec {
+  each?: string;
+  rule: string | { prefix: string; from: string };
+  fired: string | Predicate;
+  fields?: Record<string, string>;
+  input?: boolean;
+  output?: boolean;
+}
+
+export interface PolicyStep {
+  step: 'policy';
+  entrypoint: string;
+  as: string;
+  input?: 'case' | 'facts';
+  /** Output fields later steps see under `as`; default the whole output. */
+  facts?: string[];
+  outputSchema: Record<string, unknown>;
+  reasons?: { from: string; effect?: string };
+  trace?: TraceSpec[];
+}
+
+export interface RulesStep {
+  step: 'rules';
+  packKind: string;
+}
+
+export interface EnrichStep {
+  step: 'enrich';
+  provider: string;
+  as: string;
+  config?: Record<string, unknown>;
+}
+
+export type PipelineStep = DeriveStep | PolicyStep | RulesStep | EnrichStep;
+
+export interface OutputField {
+  from?: string;
+  when?: string[];
+  otherwise?: unknown;
+  event?: string;
+  param?: string;
+  default?: unknown;
+}
+
+export interface DecisionTypeTestCase {
+  name: string;
+  case?: Record<string, unknown>;
+  expect: { outcome: string; reasons?: string[]; output?: Record<string, unknown> };
+}
+
+export interface DecisionTypeDocument {
+  $schema?: string;
+  kind: typeof DECISION_TYPE_KIND;
+  name: string;
+  version: string;
+  description: string;
+  input: Record<string, unknown> & { type: 'object'; properties: Record<string, unknown> };
+  caseRef?: string;
+  caseFields?: string[];
+  callable?: boolean;
+  pipeline: PipelineStep[];
+  outcomes: string[];
+  output?: Record<string, OutputField>;
+  tests?: { defaults?: Record<string, unknown>; cases: DecisionTypeTestCase[] };
+}
+
+let documentValidator: ValidateFunction | undefined;
+
+export function loadDecisionTypeSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL('./decision-type.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+function invalid(json: unknown, errors: ErrorDetail[]): DomainError {
+  const d = json as { name?: unknown; version?: unknown } | null;
+  const label = typeof d?.name === 'string' && typeof d.version === 'string' ? `${d.name}@${d.version}` : 'decision type';
+  return new DomainError(DECISION_TYPE_INVALID, `${label} is invalid: ${errors.length} problem(s); first: ${errors[0]!.path || '/'} ${errors[0]!.message}`, 'unprocessable', errors);
+}
+
+/** The compiled input validator of each validated document, so binding it into a release does not compile it again. */
+const inputValidators = new WeakMap<DecisionTypeDocument, ValidateFunction>();
+
+/**
+ * Validates a decision-type document: its schema, then what a schema cannot say (the input and output schemas compile,
+ * step names do not shadow case fields or each other, outcomes named by the pipeline are in the vocabulary, caseFields
+ * are declared inputs). Every problem at once, each with a JSON pointer into the document.
+ * @throws DomainError DECISION_TYPE_INVALID (unprocessable)
+ */
+export function validateDecisionType(json: unknown): DecisionTypeDocument {
+  documentValidator ??= newAjv(true).compile(loadDecisionTypeSchema());
+  if (!documentValidator(json)) {
+    // oneOf summaries repeat what their branches say.
+    throw invalid(json, ajvErrorsToDetails(documentValidator.errors?.filter((e) => e.keyword !== 'oneOf'), '', false));
+  }
+  const doc = json as DecisionTypeDocument;
+  const errors: ErrorDetail[] = [];
+  let inputValidator: ValidateFunction | undefined;
+  try {
+    inputValidator = compileFactSchema(doc.input);
+  } catch (e) {
+    errors.push({ path: '/input', message: `is not a valid JSON Schema 2020-12: ${(e as Error).message}` });
+  }
+  const inputFields = new Set(Object.keys(doc.input.properties));
+  const named = new Map<string, number>();
+  const outcomes = new Set(doc.outcomes);
+  doc.pipeline.forEach((step, i) => {
+    if (step.step === 'rules') return;
+    if (inputFields.has(step.as)) errors.push({ path: `/pipeline/${i}/as`, message: `'${step.as}' is a field of the input: pick another name` });
+    const earlier = named.get(step.as);
+    if (earlier !== undefined) errors.push({ path: `/pipeline/${i}/as`, message: `'${step.as}' is already the name of step ${earlier}` });
+    named.set(step.as, i);
+    if (step.step === 'policy') {
+      try {
+        compileFactSchema(step.outputSchema);
+      } catch (e) {
+        errors.push({ path: `/pipeline/${i}/outputSchema`, message: `is not a valid JSON Schema 2020-12: ${(e as Error).message}` });
+      }
+      if (step.reasons?.effect !== undefined && !outcomes.has(step.reasons.effect)) {
+        errors.push({ path: `/pipeline/${i}/reasons/effect`, message: `'${step.reasons.effect}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
+      }
+    }
+  });
+  for (const [name, field] of Object.entries(doc.output ?? {})) {
+    for (const [j, o] of (field.when ?? []).entries()) {
+      if (!outcomes.has(o)) errors.push({ path: `/output/${name}/when/${j}`, message: `'${o}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
+    }
+  }
+  for (const [j, f] of (doc.caseFields ?? []).entries()) {
+    if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });
+  }
+  for (const [j, c] of (doc.tests?.cases ?? []).entries()) {
+    if (!outcomes.has(c.expect.outcome)) {
+      errors.push({ path: `/tests/cases/${j}/expect/outcome`, message: `'${c.expect.outcome}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
+    }
+  }
+  if (errors.length > 0) throw invalid(json, errors);
+  inputValidators.set(doc, inputValidator!);
+  return doc;
+}
+
+/** The input validator compiled by validateDecisionType (or compiled now for a document that did not pass through it). */
+export function inputValidatorOf(doc: DecisionTypeDocument): ValidateFunction {
+  let v = inputValidators.get(doc);
+  if (!v) {
+    v = compileFactSchema(doc.input);
+    inputValidators.set(doc, v);
+  }
+  return v;
+}

@@ -1,0 +1,355 @@
+/**
+ * A decision type bound to a release: each policy step to the one bundle exposing its entrypoint, each rules step to the
+ * one pack of its kind, every pack condition type-checked against the facts the pipeline makes available at that step.
+ * Bound once per release, evaluated many times; no TypeScript per type.
+ */
+import { DomainError, type ErrorDetail } from '../../errors/index.js';
+import type { LoadedPolicy } from '../../policies/index.js';
+import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
+import { deepEqual, mergeFacts, typeCheckRules, type CompiledPack, type PackEvent } from '../../rules/index.js';
+import type { Reason, TraceEntry } from '../outcome.js';
+import { compileDerivation, compilePredicate, getter, parsePointer, type CompiledDerivation, type Getter, type Test } from './derivations.js';
+import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
+
+export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
+
+/** What a type decided: the combined outcome, every reason, the declared output fields (in order) and the full trace. */
+export interface TypedDecision {
+  outcome: string;
+  reasons: Reason[];
+  output: Record<string, unknown>;
+  trace: TraceEntry[];
+}
+
+/** The components a type is bound against: a compiled release's packs and bundles by component name. */
+export interface ReleaseComponents {
+  /** `name@version` of the release, for messages. */
+  readonly id: string;
+  readonly packs: ReadonlyMap<string, CompiledPack>;
+  readonly policies: ReadonlyMap<string, LoadedPolicy>;
+}
+
+type StepRun = (state: RunState) => Promise<void> | void;
+
+interface RunState {
+  readonly input: Record<string, unknown>;
+  readonly facts: Record<string, unknown>;
+  readonly reasons: Reason[];
+  readonly events: PackEvent[];
+  readonly trace: TraceEntry[];
+}
+
+/** A policy step as bound: what the ledger needs to run the redemption gate itself. */
+export interface BoundPolicyStep {
+  entrypoint: string;
+  policy: LoadedPolicy;
+}
+
+export class BoundDecisionType {
+  readonly name: string;
+  readonly version: string;
+  /** `name@version`. */
+  readonly ref: string;
+  readonly outcomes: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly callable: boolean;
+  readonly caseRef: Getter | undefined;
+
+  constructor(
+    readonly document: DecisionTypeDocument,
+    private readonly validateInput: ValidateFunction,
+    private readonly steps: readonly StepRun[],
+    private readonly outputs: readonly [string, (s: RunState, outcome: string) => unknown][],
+    readonly policySteps: readonly BoundPolicyStep[],
+  ) {
+    this.name = document.name;
+    this.version = document.version;
+    this.ref = `${document.name}@${document.version}`;
+    this.outcomes = document.outcomes;
+    this.outputNames = outputs.map(([n]) => n);
+    this.callable = document.callable !== false;
+    this.caseRef = document.caseRef === undefined ? undefined : getter(document.caseRef);
+  }
+
+  /** Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema. */
+  inputErrors(input: unknown, pathPrefix = ''): ErrorDetail[] {
+    if (this.validateInput(input)) return [];
+    return ajvErrorsToDetails(this.validateInput.errors?.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
+  }
+
+  /** Validates the case (400 VALIDATION_FAILED naming every path under `pathPrefix`), then decides it. */
+  async decide(input: unknown, pathPrefix = '/case'): Promise<TypedDecision> {
+    const errors = this.inputErrors(input, pathPrefix);
+    if (errors.length > 0) {
+      throw new DomainError('VALIDATION_FAILED', `${this.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    }
+    return this.decideValid(input as Record<string, unknown>);
+  }
+
+  /** Decides a case already known to fit the input schema (a stored case being replayed, or one just validated). */
+  async decideValid(input: Record<string, unknown>): Promise<TypedDecision> {
+    const state: RunState = { input, facts: { ...input }, reasons: [], events: [], trace: [] };
+    for (const step of this.steps) await step(state);
+    const outcome = this.combine(state.reasons);
+    const output: Record<string, unknown> = {};
+    for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
+    return { outcome, reasons: state.reasons, output, trace: state.trace };
+  }
+
+  /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
+  combine(reasons: readonly Reason[]): string {
+    let best = this.outcomes.length - 1;
+    for (const r of reasons) {
+      const rank = this.outcomes.indexOf(r.effect);
+      if (rank >= 0 && rank < best) best = rank;
+      if (best === 0) break;
+    }
+    return this.outcomes[best]!;
+  }
+
+  /** The type's embedded test cases that fail, each with why. */
+  async testFailures(): Promise<{ case: string; index: number; message: string }[]> {
+    const failures: { case: string; index: number; message: string }[] = [];
+    const tests = this.document.tests;
+    if (!tests) return failures;
+    for (const [index, c] of tests.cases.entries()) {
+      const input = mergeFacts(tests.defaults ?? {}, c.case ?? {});
+      let message: string | undefined;
+      try {
+        const d = await this.decide(input, '');
+        const codes = d.reasons.map((r) => r.code);
+        if (d.outcome !== c.expect.outcome) message = `expected outcome ${c.expect.outcome}, got ${d.outcome} (reasons: ${codes.join(', ') || 'none'})`;
+        else if (c.expect.reasons && !deepEqual(codes, c.expect.reasons)) message = `expected reasons [${c.expect.reasons.join(', ')}], got [${codes.join(', ')}]`;
+        else {
+          for (const [k, v] of Object.entries(c.expect.output ?? {})) {
+            if (!deepEqual(d.output[k], v)) {
+              message = `expected output ${k} = ${JSON.stringify(v)}, got ${JSON.stringify(d.output[k])}`;
+              break;
+            }
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        message = `${e.code}: ${e.message}${e.errors[0] ? ` (${e.errors[0].path} ${e.errors[0].message})` : ''}`;
+      }
+      if (message !== undefined) failures.push({ case: c.name, index, message });
+    }
+    return failures;
+  }
+}
+
+function policyOutputInvalid(source: string, entrypoint: string, detail: string): DomainError {
+  return new DomainError('POLICY_OUTPUT_INVALID', `${source} ${entrypoint} answered an output the decision type does not accept: ${detail}`, 'unavailable');
+}
+
+function firedTest(spec: TraceSpec['fired']): Test {
+  if (typeof spec === 'string') {
+    const get = getter(spec);
+    return (v) => get(v) === true;
+  }
+  return compilePredicate(spec);
+}
+
+/** Trace entries a policy step makes from its output, as its `trace` specs say. */
+function traceBuilder(spec: TraceSpec, source: string): (input: unknown, output: unknown, into: TraceEntry[]) => void {
+  const fired = firedTest(spec.fired);
+  const rule: (v: unknown) => string =
+    typeof spec.rule === 'string' ? ((name) => () => name)(spec.rule) : ((prefix, from) => (v: unknown) => `${prefix}${String(from(v))}`)(spec.rule.prefix, getter(spec.rule.from));
+  const fields = Object.entries(spec.fields ?? {}).map(([k, p]) => [k, getter(p)] as const);
+  // The field that names the rule leads the spread fields, whatever order the policy answered them in.
+  const namingKey = typeof spec.rule === 'object' ? parsePointer(spec.rule.from)[0] : undefined;
+  const make = (input: unknown, output: unknown, subject: unknown, spread: boolean): TraceEntry => {
+    const entry: TraceEntry = { source, rule: rule(subject), fired: fired(subject) };
+    if (spread && subject !== null && typeof subject === 'object') {
+      if (namingKey !== undefined && Object.hasOwn(subject, namingKey)) entry[namingKey] = (subject as Record<string, unknown>)[namingKey];
+      Object.assign(entry, subject, { fired: entry.fired });
+    }
+    for (const [k, get] of fields) entry[k] = get(subject);
+    if (spec.input) entry.input = input;
+    if (spec.output) entry.output = output;
+    return entry;
+  };
+  if (spec.each === undefined) return (input, output, into) => void into.push(make(input, output, output, false));
+  const each = getter(spec.each);
+  return (input, output, into) => {
+    const list = each(output);
+    if (Array.isArray(list)) for (const el of list) into.push(make(input, output, el, true));
+  };
+}
+
+function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: ReadonlySet<string>): StepRun {
+  const source = policy.ref;
+  const validateOutput = compileFactSchema(step.outputSchema);
+  const reasonsAt = step.reasons ? getter(step.reasons.from) : undefined;
+  const fixedEffect = step.reasons?.effect;
+  const traces = (step.trace ?? []).map((t) => traceBuilder(t, source));
+  const fromFacts = step.input === 'facts';
+  const exposed = step.facts;
+  return (s) => {
+    const policyInput = fromFacts ? s.facts : s.input;
+    const output = policy.evaluate(step.entrypoint, policyInput);
+    if (!validateOutput(output)) {
+      const first = ajvErrorsToDetails(validateOutput.errors)[0];
+      throw policyOutputInvalid(source, step.entrypoint, first ? `${first.path || '/'} ${first.message}` : 'no output');
+    }
+    s.facts[step.as] = exposed ? pick(output as Record<string, unknown>, exposed) : output;
+    if (reasonsAt) {
+      const list = reasonsAt(output);
+      if (!Array.isArray(list)) throw policyOutputInvalid(source, step.entrypoint, `${step.reasons!.from} is not an array of reasons`);
+      for (const r of list as { code?: unknown; message?: unknown; rule?: unknown; effect?: unknown }[]) {
+        const effect = r.effect ?? fixedEffect;
+        if (typeof r.code !== 'string' || typeof effect !== 'string' || !outcomes.has(effect)) {
+          throw policyOutputInvalid(source, step.entrypoint, `reason ${JSON.stringify(r)} has no code or no outcome of this type as its effect`);
+        }
+        s.reasons.push({
+          code: r.code,
+          message: typeof r.message === 'string' ? r.message : r.code,
+          source,
+          rule: typeof r.rule === 'string' ? r.rule : step.entrypoint,
+          effect: effect,
+        });
+      }
+    }
+    for (const t of traces) t(policyInput, output, s.trace);
+  };
+}
+
+function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (Object.hasOwn(o, k)) out[k] = o[k];
+  return out;
+}
+
+/** The schema of the output fields a policy step exposes to later steps. */
+function exposedSchema(step: PolicyStep): Record<string, unknown> {
+  if (!step.facts) return step.outputSchema;
+  const props = (step.outputSchema.properties ?? {}) as Record<string, unknown>;
+  const required = Array.isArray(step.outputSchema.required) ? (step.outputSchema.required as string[]) : [];
+  return { type: 'object', required: required.filter((r) => step.facts!.includes(r)), properties: pick(props, step.facts) };
+}
+
+function bindRulesStep(pack: CompiledPack, outcomes: ReadonlySet<string>): StepRun {
+  // The pack sees the facts it declares, and its own fact schema is checked at run time as everywhere else: a pack may
+  // demand more than the type guarantees (a required optional field), and then that decision fails, not silently differs.
+  const declared = Object.keys(pack.pack.factSchema.properties);
+  return async (s) => {
+    const result = await pack.evaluate(pick(s.facts, declared));
+    for (const e of result.events) {
+      s.events.push(e);
+      if (outcomes.has(e.type)) {
+        s.reasons.push({
+          code: String(e.params.code),
+          message: String(e.params.message ?? e.params.code),
+          source: pack.ref,
+          rule: e.rule,
+          effect: e.type,
+        });
+      }
+    }
+    for (const t of result.trace) s.trace.push(t as unknown as TraceEntry);
+  };
+}
+
+function bindOutput(field: OutputField): (s: RunState, outcome: string) => unknown {
+  if (field.from !== undefined) {
+    const get = getter(field.from);
+    const when = field.when;
+    const otherwise = field.otherwise ?? null;
+    if (!when) return (s) => get(s.facts) ?? null;
+    return (s, outcome) => (when.includes(outcome) ? (get(s.facts) ?? null) : otherwise);
+  }
+  const { event, param } = field as Required<Pick<OutputField, 'event' | 'param'>>;
+  const fallback = field.default ?? null;
+  return (s) => {
+    for (let i = s.events.length - 1; i >= 0; i--) {
+      const e = s.events[i]!;
+      if (e.type === event && Object.hasOwn(e.params, param)) return e.params[param];
+    }
+    return fallback;
+  };
+}
+
+/** The one component of `release` that `pick` accepts, or a problem naming how many there are. */
+function exactlyOne<T>(found: [string, T][], what: string, at: string, problems: ErrorDetail[]): [string, T] | undefined {
+  if (found.length === 1) return found[0];
+  problems.push({ path: at, message: found.length === 0 ? `the release has no ${what}` : `the release has ${found.length} ${what}s (${found.map(([n]) => n).join(', ')}); a step takes exactly one` });
+  return undefined;
+}
+
+/**
+ * Binds `doc` to the release's components. Missing or ambiguous components are RELEASE_INCOMPLETE, pack conditions that
+ * read facts the pipeline does not make (or of another type) RELEASE_TYPE_CHECK_FAILED; every problem at once, paths
+ * under `/components/<component>`.
+ */
+export function bindDecisionType(doc: DecisionTypeDocument, component: string, release: ReleaseComponents): BoundDecisionType {
+  const missing: ErrorDetail[] = [];
+  const typeErrors: ErrorDetail[] = [];
+  const outcomes = new Set(doc.outcomes);
+  const steps: StepRun[] = [];
+  const policySteps: BoundPolicyStep[] = [];
+  // The facts each step may read: the case's fields, then what each earlier step added.
+  const available: Record<string, unknown> = { ...doc.input.properties };
+  const defs = doc.input.$defs;
+  const at = (i: number, rest = ''): string => `/components/${component}/pipeline/${i}${rest}`;
+
+  doc.pipeline.forEach((step, i) => {
+    switch (step.step) {
+      case 'derive': {
+        const fields = Object.entries(step.fields).map(([name, d]) => [name, compileDerivation(d)] as [string, CompiledDerivation]);
+        for (const [name, d] of fields) {
+          for (const p of d.reads) {
+            const top = p.split('/')[1]!.replaceAll('~1', '/').replaceAll('~0', '~');
+            if (!Object.hasOwn(available, top)) typeErrors.push({ path: at(i, `/fields/${name}`), message: `reads ${p}, but '${top}' is not a fact at this step (facts: ${Object.keys(available).join(', ')})` });
+          }
+        }
+        available[step.as] = {
+          type: 'object',
+          required: fields.map(([n]) => n),
+          properties: Object.fromEntries(fields.map(([n, d]) => [n, d.schema])),
+        };
+        const as = step.as;
+        steps.push((s) => {
+          const out: Record<string, unknown> = {};
+          for (const [name, d] of fields) out[name] = d.compute(s.facts);
+          s.facts[as] = out;
+        });
+        break;
+      }
+      case 'policy': {
+        const found = [...release.policies].filter(([, p]) => p.entrypoints.includes(step.entrypoint));
+        const one = exactlyOne(found, `bundle exposing ${step.entrypoint}`, at(i, '/entrypoint'), missing);
+        available[step.as] = exposedSchema(step);
+        if (one) {
+          steps.push(bindPolicyStep(step, one[1], outcomes));
+          policySteps.push({ entrypoint: step.entrypoint, policy: one[1] });
+        }
+        break;
+      }
+      case 'rules': {
+        const found = [...release.packs].filter(([, p]) => p.kind === step.packKind);
+        const one = exactlyOne(found, `${step.packKind} pack`, at(i, '/packKind'), missing);
+        if (one) {
+          const [packComponent, pack] = one;
+          const factSchema = { type: 'object', properties: { ...available }, ...(defs !== undefined && { $defs: defs }) } as typeof pack.pack.factSchema;
+          for (const e of typeCheckRules({ ...pack.pack, factSchema })) {
+            typeErrors.push({ ...e, path: `/components/${packComponent}${e.path}`, message: `${e.message} (as step ${i} of decision type ${doc.name}@${doc.version} sees the facts)` });
+          }
+          steps.push(bindRulesStep(pack, outcomes));
+        }
+        break;
+      }
+      case 'enrich':
+        missing.push({ path: at(i, '/provider'), message: `no enrichment provider '${step.provider}' is available on this platform yet` });
+        break;
+    }
+  });
+
+  if (missing.length > 0) {
+    throw new DomainError('RELEASE_INCOMPLETE', `release ${release.id} cannot serve decision type ${doc.name}@${doc.version}: ${missing.map((p) => p.message).join('; ')}`, 'unprocessable', missing);
+  }
+  if (typeErrors.length > 0) {
+    throw new DomainError('RELEASE_TYPE_CHECK_FAILED', `release ${release.id}: decision type ${doc.name}@${doc.version} does not type-check: ${typeErrors[0]!.message}`, 'unprocessable', typeErrors);
+  }
+  const outputs = Object.entries(doc.output ?? {}).map(([name, f]) => [name, bindOutput(f)] as [string, (s: RunState, outcome: string) => unknown]);
+  return new BoundDecisionType(doc, inputValidatorOf(doc), steps, outputs, policySteps);
+}
