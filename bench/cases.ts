@@ -1,5 +1,36 @@
 /** Deterministic refund cases for the benchmark: a seeded PRNG drives a mix that takes every APPROVE, REVIEW and DENY path. */
-import type { RefundCase, RefundItem } from '../libs/decisions/index.js';
+
+/** The shape of a refund case (the refund decision type's input schema, decision-types/refund), for generating bench load. */
+export interface RefundItem {
+  sku: string;
+  amount: number;
+  finalSale: boolean;
+  category: string;
+}
+
+export interface RefundCase {
+  refundId: string;
+  orderId: string;
+  customerId: string;
+  requestedAmount: number;
+  currency: string;
+  reasonCode: string;
+  channel: string;
+  requestedAt: string;
+  order: {
+    placedAt: string;
+    deliveredAt: string | null;
+    capturedAmount: number;
+    refundedAmount: number;
+    items: RefundItem[];
+  };
+  customer: { accountAgeDays: number; refundCount30d: number; goodwillRefunds12m: number; priorChargebacks: number };
+  payment: { tender: string; cardExpired: boolean };
+  returnStatus: string;
+  disputeOpen: boolean;
+  signals: { ipRisk: string; deviceAccounts?: number };
+}
+
 
 /** mulberry32: tiny, fast, and the same sequence for the same seed on every machine. */
 export function prng(seed: number): () => number {

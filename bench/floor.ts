@@ -4,7 +4,8 @@
  * and weights. It exists only so the benchmark can show what the engines cost over straight-line code; it keeps
  * no per-condition trace, and the benchmark checks it agrees with the product on every generated case.
  */
-import { deriveRefundFacts, type Outcome, type RefundCase } from '../libs/decisions/index.js';
+import type { Outcome } from '../libs/decisions/index.js';
+import type { RefundCase } from './cases.js';
 
 interface RiskData {
   score_cap: number;
@@ -101,5 +102,67 @@ export function createFloor(riskData: RiskData, p: PackParameters): (c: RefundCa
       outcome = 'REVIEW';
     }
     return { outcome, riskScore, band, tender, reasons };
+  };
+}
+
+// The refund type's derived facts, restated by hand for the floor and the raw-engine row (comparison only, NOT product
+// code: the product derives them from decision-types/refund).
+const MS_PER_DAY = 86_400_000; // a unit conversion, not a policy number
+
+export interface RefundDerivedFacts {
+  /** capturedAmount − refundedAmount; negative when more was refunded than captured. */
+  refundableAmount: number;
+  delivered: boolean;
+  /** Fractional days from deliveredAt to requestedAt; null when not delivered. */
+  daysSinceDelivery: number | null;
+  itemCount: number;
+  finalSaleItemCount: number;
+}
+
+export interface RefundFacts {
+  requestedAmount: number;
+  currency: string;
+  reasonCode: string;
+  channel: string;
+  requestedAt: string;
+  returnStatus: string;
+  disputeOpen: boolean;
+  order: RefundCase['order'];
+  customer: RefundCase['customer'];
+  payment: RefundCase['payment'];
+  signals: RefundCase['signals'];
+  derived: RefundDerivedFacts;
+  risk: { score: number };
+}
+
+export function deriveRefundFacts(c: RefundCase): RefundDerivedFacts {
+  const delivered = c.order.deliveredAt !== null;
+  let finalSale = 0;
+  for (const item of c.order.items) if (item.finalSale) finalSale++;
+  return {
+    refundableAmount: c.order.capturedAmount - c.order.refundedAmount,
+    delivered,
+    daysSinceDelivery:
+      c.order.deliveredAt === null ? null : (Date.parse(c.requestedAt) - Date.parse(c.order.deliveredAt)) / MS_PER_DAY,
+    itemCount: c.order.items.length,
+    finalSaleItemCount: finalSale,
+  };
+}
+
+export function buildRefundFacts(c: RefundCase, riskScore: number): RefundFacts {
+  return {
+    requestedAmount: c.requestedAmount,
+    currency: c.currency,
+    reasonCode: c.reasonCode,
+    channel: c.channel,
+    requestedAt: c.requestedAt,
+    returnStatus: c.returnStatus,
+    disputeOpen: c.disputeOpen,
+    order: c.order,
+    customer: c.customer,
+    payment: c.payment,
+    signals: c.signals,
+    derived: deriveRefundFacts(c),
+    risk: { score: riskScore },
   };
 }

@@ -5,20 +5,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicy, type LoadedPolicy as OpaPolicy } from '@open-policy-agent/opa-wasm';
 import { Engine, type RuleProperties } from 'json-rules-engine';
-import {
-  buildRefundFacts,
-  decideRefund,
-  FileComponentSource,
-  REFUND_RISK_ENTRYPOINT,
-  ReleaseCompiler,
-  type RefundCase,
-  type RefundComponents,
-  type ReleaseManifest,
-} from '../libs/decisions/index.js';
+import { FileComponentSource, ReleaseCompiler, type BoundDecisionType, type ReleaseManifest, type TypedDecision } from '../libs/decisions/index.js';
 import { readBundle, type PolicyBundle } from '../libs/policies/index.js';
 import type { RulePack } from '../libs/rules/index.js';
-import { generateCases } from './cases.js';
-import { createFloor, type FloorDecision } from './floor.js';
+import { generateCases, type RefundCase } from './cases.js';
+import { buildRefundFacts, createFloor, type FloorDecision } from './floor.js';
+
+const REFUND_RISK_ENTRYPOINT = 'refund/risk/assessment';
+/** A refund decision as the product answers it: outcome, reasons, the output fields at the top level, trace. */
+const decideRefund = async (c: RefundCase, type: BoundDecisionType) => flat(await type.decide(c));
+const flat = (d: TypedDecision) => ({ outcome: d.outcome, reasons: d.reasons, trace: d.trace, ...(d.output as { riskScore: number; approvedAmount: number; tender: string }) });
 import { machineTicks, summarise, type Summary } from './stats.js';
 
 export interface InProcessRow extends Summary {
@@ -136,7 +132,7 @@ export const ROWS = ['check', 'release', 'release-overlap', 'engine', 'opa', 'fl
 export type RowId = (typeof ROWS)[number];
 
 interface Setup {
-  components: RefundComponents;
+  components: BoundDecisionType;
   pack: RulePack;
   bundle: PolicyBundle;
   cases: RefundCase[];
@@ -189,7 +185,7 @@ async function check(s: Setup): Promise<Record<string, number>> {
     if (!sameDecision(d, f)) throw new Error(`floor disagrees with the product on case ${i}: ${JSON.stringify({ product: d.reasons, floor: f })}`);
     const rawRun = await engine.run(buildRefundFacts(c, f.riskScore));
     // Same events; json-rules-engine orders events within a priority by completion, so compare them sorted.
-    const packCodes = d.reasons.filter((r) => r.source === components.policyPack.ref).map((r) => r.code).sort();
+    const packCodes = d.reasons.filter((r) => r.source === `refund-policy@${s.pack.version}`).map((r) => r.code).sort();
     const rawCodes = rawRun.events.filter((e) => e.type !== 'TENDER').map((e) => String(e.params?.code)).sort();
     if (packCodes.join() !== rawCodes.join()) throw new Error(`raw json-rules-engine disagrees on case ${i}: ${rawCodes.join()} vs ${packCodes.join()}`);
     const risk = (opa.evaluate(c, REFUND_RISK_ENTRYPOINT) as { result: { score: number } }[])[0]!.result;

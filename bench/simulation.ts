@@ -16,16 +16,15 @@ import pg from 'pg';
 import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
 import { replayItems } from '../apps/decision-api/simulations/replay-source.js';
 import {
-  decideRefund,
   FileComponentSource,
   ReleaseCompiler,
   SimulationTally,
   type ComponentSource,
-  type RefundCase,
   type ReleaseManifest,
 } from '../libs/decisions/index.js';
+import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
 import { openDatabase, SimulationsRepository, uuidv7, type Database } from '../libs/persistence/index.js';
-import { generateCases } from './cases.js';
+import { generateCases, type RefundCase } from './cases.js';
 
 export interface SimulationBenchOptions {
   /** Repository root (rule-packs/, policies/bundles/, releases/). */
@@ -64,6 +63,7 @@ function withCandidatePack(files: FileComponentSource): ComponentSource {
       return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 20_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
     },
     bundle: (name, version) => files.bundle(name, version),
+    type: (name, version) => files.type(name, version),
   };
 }
 
@@ -90,31 +90,16 @@ async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop
 async function seed(db: Database, root: string, cases: RefundCase[]): Promise<{ from: Date; to: Date }> {
   const manifest = JSON.parse(await readFile(join(root, 'releases/default/1.0.0.json'), 'utf8')) as ReleaseManifest;
   const release = await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest);
-  const components = release.refund();
+  const type = release.refund();
   const start = Date.parse('2026-03-01T00:00:00Z');
   for (let i = 0; i < cases.length; i += BATCH) {
     const rows: unknown[][] = [];
     for (const [j, c] of cases.slice(i, i + BATCH).entries()) {
       const at = new Date(start + (i + j) * 10);
       const id = uuidv7(at.getTime());
-      const d = await decideRefund(c, components);
-      const document = {
-        id,
-        tenant: TENANT,
-        domain: 'refund',
-        createdAt: at.toISOString(),
-        refundId: c.refundId,
-        requestedAt: c.requestedAt,
-        outcome: d.outcome,
-        reasons: d.reasons,
-        riskScore: d.riskScore,
-        approvedAmount: d.approvedAmount,
-        tender: d.tender,
-        trace: d.trace,
-        currency: c.currency,
-        release: release.ref,
-      };
-      rows.push([id, TENANT, 'refund', d.outcome, d.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), at, at]);
+      const d = await type.decide(c);
+      const document = decisionDocument({ id, tenant: TENANT, createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
+      rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), at, at]);
     }
     await db.em().execute(
       `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
@@ -166,7 +151,7 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
     log(`simulation: replaying them on a candidate release…`);
     const cpu = process.cpuUsage();
     const t0 = performance.now();
-    jobs.start({ id, pages: replayItems(db, TENANT, window, o.decisions), candidate });
+    jobs.start({ id, pages: replayItems(db, TENANT, candidate, window, o.decisions), candidate });
     await jobs.finished(id);
     const seconds = (performance.now() - t0) / 1000;
     const used = process.cpuUsage(cpu);

@@ -7,6 +7,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
+import { DecisionTypesController } from './decision-types/decision-types.controller.js';
+import { DecisionTypesService } from './decision-types/decision-types.service.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyService } from './http/idempotency.service.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -35,6 +37,7 @@ export class AppModule {
         HealthController,
         AdminController,
         DecisionsController,
+        DecisionTypesController,
         LedgerController,
         SimulationsController,
         RulePacksController,
@@ -51,6 +54,7 @@ export class AppModule {
         ReleaseRegistry,
         IdempotencyService,
         DecisionsService,
+        DecisionTypesService,
         LedgerService,
         CatalogueService,
         ActivationService,

@@ -1,4 +1,4 @@
-/** A throwaway CONTENT_ROOT: the repository's packs, bundles and releases plus extra pack versions a test needs. */
+/** A throwaway CONTENT_ROOT: the repository's decision types, packs, bundles and releases plus extra pack versions a test needs. */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,7 @@ export async function contentRoot(extraPacks: Record<string, any>[] = []): Promi
   const dir = await mkdtemp(join(tmpdir(), 'content-'));
   await cp(join(repoRoot, 'rule-packs'), join(dir, 'rule-packs'), { recursive: true });
   await cp(join(repoRoot, 'releases'), join(dir, 'releases'), { recursive: true });
+  await cp(join(repoRoot, 'decision-types'), join(dir, 'decision-types'), { recursive: true });
   await cp(join(repoRoot, 'policies', 'bundles'), join(dir, 'policies', 'bundles'), { recursive: true });
   for (const pack of extraPacks) {
     await mkdir(join(dir, 'rule-packs', pack.name), { recursive: true });

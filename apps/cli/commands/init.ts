@@ -129,7 +129,7 @@ export const init: Command = {
     const [name, ...extra] = positionals;
     if (!name || extra.length) throw new CliError('init needs exactly one pack name', 2);
     if (!NAME.test(name)) throw new CliError(`pack name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
-    const kind = (str(values, 'kind') ?? 'refund-policy') as PackKind;
+    const kind = (str(values, 'kind') ?? 'refund-policy');
     if (!KINDS.includes(kind)) throw new CliError(`--kind must be one of ${KINDS.join(', ')}`, 2);
     const file = join(str(values, 'dir') ?? 'rule-packs', name, '1.0.0.json');
     if (await access(file).then(() => true, () => false)) throw new CliError(`${file} already exists; a released version is never overwritten`);

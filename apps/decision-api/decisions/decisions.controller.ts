@@ -1,15 +1,16 @@
-/** HTTP surface of decisions (api-contract.md §3): guard, validated input, one service call, mapped output. */
+/** HTTP surface of decisions (api-contract.md §3, §7): guard, validated input, one service call, mapped output. */
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { refundCaseSchema } from '../../../libs/decisions/index.js';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotencyKey, JSON_TYPE } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { decodeIdCursor } from '../http/cursor.js';
-import { DecisionsService, DOMAINS, OUTCOMES } from './decisions.service.js';
+import { DecisionsService } from './decisions.service.js';
+
+const TYPE_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';
 
 @ApiTags('decisions')
 @ApiBearerAuth()
@@ -19,26 +20,48 @@ export class DecisionsController {
 
   @Post('refund')
   @Roles('service')
-  @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision' })
+  @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
-  @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: refundCaseSchema as object } } })
+  @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: 'A RefundCase (GET /v1/decision-types/refund/schema)' } } } })
   async refund(
     @CurrentPrincipal() principal: Principal,
     @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    sendAnswer(reply, await this.decisions.decideRefund(principal, body, idempotencyKey));
+    sendAnswer(reply, await this.decisions.decide(principal, 'refund', body, idempotencyKey));
+  }
+
+  @Post(':type')
+  @Roles('service')
+  @ApiOperation({
+    summary: 'Decide a case of a decision type of the active release (refund: APPROVE, DENY or REVIEW) and store the decision',
+    description: 'The case must match the type\'s input schema (GET /v1/decision-types/{type}/schema). Unknown type: 404 DECISION_TYPE_NOT_FOUND.',
+  })
+  @ApiParam({ name: 'type', example: 'refund' })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: "The case, as the type's input schema defines it" } } } })
+  async decide(
+    @CurrentPrincipal() principal: Principal,
+    @Param('type') type: string,
+    @IdempotencyKey() idempotencyKey: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    sendAnswer(reply, await this.decisions.decide(principal, type, body, idempotencyKey));
   }
 
   @Get()
   @Roles('service', 'auditor')
-  @ApiOperation({ summary: 'List decisions, newest first: ?domain=&outcome=&from=&to=&limit=&cursor=' })
+  @ApiOperation({ summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor= (domain= is the v1 name of type=)' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
+    const type = q.matching('type', TYPE_PATTERN);
+    const domain = q.matching('domain', TYPE_PATTERN);
+    if (type !== undefined && domain !== undefined && type !== domain) q.fail('domain', 'names another type than type=');
     const parsed = {
-      domain: q.oneOf('domain', DOMAINS),
-      outcome: q.oneOf('outcome', OUTCOMES),
+      domain: type ?? domain,
+      outcome: q.oneOf('outcome', this.decisions.outcomes(principal)),
       from: q.dateTime('from'),
       to: q.dateTime('to'),
       limit: q.int('limit', 50, 1, 500),

@@ -1,51 +1,76 @@
-/** Refund decisions: validate the case, evaluate on the active release, persist with the idempotency record. */
+/**
+ * Decisions of any decision type: validate the case against the type's input schema, evaluate the type's pipeline on
+ * the active release, persist with the idempotency record; read, list and replay them.
+ */
 import { Inject, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
-  decideRefund,
-  refundCaseSchema,
+  DECISION_TYPE_NOT_FOUND,
   SchemaValidator,
-  type RefundCase,
-  type RefundDecision,
+  type BoundDecisionType,
+  type CompiledRelease,
   type ReleaseRef,
+  type TypedDecision,
 } from '../../../libs/decisions/index.js';
 import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
-import { REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
 import { IdempotencyService, JSON_TYPE, requestHash, type HttpAnswer } from '../http/idempotency.service.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 
-const refundRequest = new SchemaValidator<{ case: RefundCase }>(
-  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: refundCaseSchema } },
-  'Refund decision request',
+/** `{"case": …}`: the case itself is checked against the decision type's input schema. */
+const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
+  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } },
+  'Decision request',
 );
 
-export const DOMAINS = ['refund', 'redemption'] as const;
-export const OUTCOMES = ['APPROVE', 'DENY', 'REVIEW'] as const;
+const TYPE_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 export interface DecisionDocument {
   id: string;
   tenant: string;
+  /** The decision type; `domain` repeats it (the v1 name). */
+  type: string;
   domain: string;
   createdAt: string;
-  refundId?: string;
-  requestedAt?: string;
   outcome: string;
   reasons: unknown[];
-  riskScore: number;
-  approvedAmount: number;
-  currency?: string;
-  tender: string;
   release: ReleaseRef;
   trace: unknown[];
+  /** Case fields the type copies (a refund's refundId, requestedAt, currency) and the type's output fields. */
+  [field: string]: unknown;
 }
 
-/** What a replay compares: the decided fields, not the id, times or release. */
-function decided(d: Pick<RefundDecision, keyof RefundDecision>): RefundDecision {
-  return { outcome: d.outcome, reasons: d.reasons, riskScore: d.riskScore, approvedAmount: d.approvedAmount, tender: d.tender, trace: d.trace };
+function typeNotFound(type: string, detail?: string): DomainError {
+  return new DomainError(DECISION_TYPE_NOT_FOUND, detail ?? `No decision type '${type}' in the active release`, 'not_found', [{ path: 'path:type', message: `no decision type '${type}'` }]);
+}
+
+/** What a replay compares: the decided fields (outcome, reasons, the type's outputs, trace), not the id or times. */
+function decided(d: Record<string, unknown>, outputNames: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { outcome: d.outcome, reasons: d.reasons };
+  for (const n of outputNames) out[n] = d[n];
+  out.trace = d.trace;
+  return out;
+}
+
+/** The stored document: envelope, copied case fields, outcome, reasons, outputs, trace, release, in that order. */
+export function decisionDocument(
+  base: { id: string; tenant: string; createdAt: string },
+  type: BoundDecisionType,
+  input: Record<string, unknown>,
+  d: TypedDecision,
+  release: ReleaseRef,
+): DecisionDocument {
+  const doc: DecisionDocument = { id: base.id, tenant: base.tenant, type: type.name, domain: type.name, createdAt: base.createdAt } as DecisionDocument;
+  for (const f of type.document.caseFields ?? []) if (input[f] !== undefined) doc[f] = input[f];
+  doc.outcome = d.outcome;
+  doc.reasons = d.reasons;
+  Object.assign(doc, d.output);
+  doc.trace = d.trace;
+  doc.release = release;
+  return doc;
 }
 
 @Injectable()
@@ -59,41 +84,41 @@ export class DecisionsService {
     private readonly shadows: ShadowService,
   ) {}
 
-  async decideRefund(principal: Principal, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
-    const { case: refundCase } = refundRequest.validate(body);
+  /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
+  private callableType(release: CompiledRelease, name: string): BoundDecisionType {
+    if (!TYPE_NAME.test(name) || !release.hasType(name)) throw typeNotFound(name);
+    const type = release.decisionType(name);
+    if (!type.callable) throw typeNotFound(name, `Decisions of type '${name}' are made by another route of the platform, not by POST /v1/decisions/${name}`);
+    return type;
+  }
+
+  async decide(principal: Principal, typeName: string, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
+    const type = this.callableType(release, typeName);
+    const input = decisionRequest.validate(body).case;
     const shadow = this.releases.shadow(principal.tenant);
-    const evaluated = await decideRefund(refundCase, release.refund());
+    const evaluated = await type.decide(input, '/case');
     const now = new Date();
     const id = uuidv7(now.getTime());
-    const document: DecisionDocument = {
-      id,
-      tenant: principal.tenant,
-      domain: 'refund',
-      createdAt: now.toISOString(),
-      refundId: refundCase.refundId,
-      requestedAt: refundCase.requestedAt,
-      ...evaluated,
-      currency: refundCase.currency,
-      release: release.ref,
-    };
+    const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
     const documentJson = JSON.stringify(document);
-    const route = '/v1/decisions/refund';
+    const route = `/v1/decisions/${type.name}`;
     const hash = requestHash('POST', route, body);
+    const riskScore = evaluated.output.riskScore;
     // One statement claims the key and stores the decision: no decision is answered that is not stored.
     const inserted = await this.repo.insertClaimed(
       this.db.em(),
       {
         id,
         tenant: principal.tenant,
-        domain: 'refund',
+        domain: type.name,
         outcome: evaluated.outcome,
-        riskScore: evaluated.riskScore,
+        riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
         releaseName: release.ref.name,
         releaseVersion: release.ref.version,
         components: release.ref.components,
-        caseData: refundCase,
+        caseData: input,
         documentJson,
         idempotencyKey,
         evaluatedAt: now,
@@ -105,8 +130,16 @@ export class DecisionsService {
       ? { status: 201, contentType: JSON_TYPE, body: documentJson, replayed: false }
       : await this.idempotency.replay(principal.tenant, idempotencyKey, hash);
     // Committed by now; a replayed answer was shadow-evaluated the first time.
-    if (shadow && inserted) this.shadows.submit({ tenant: principal.tenant, decisionId: id, refundCase, baseline: evaluated, shadow });
+    if (shadow && inserted) {
+      this.shadows.submit({ tenant: principal.tenant, decisionId: id, type, input, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
+    }
     return answer;
+  }
+
+  /** Every outcome the active release's decision types can give (what a list may filter by). */
+  outcomes(principal: Principal): string[] {
+    const release = this.releases.active(principal.tenant);
+    return [...new Set(release.typeNames.flatMap((n) => release.types.get(n)?.outcomes ?? []))];
   }
 
   /** The stored document's exact text: the same bytes as the first answer. */
@@ -132,31 +165,23 @@ export class DecisionsService {
     return { items, nextCursor: rows.length > q.limit && last ? encodeIdCursor(last.id) : null };
   }
 
-  /** Re-evaluates the stored case under the exact release versions the decision pinned. */
+  /**
+   * Re-evaluates the stored case on the exact release versions the decision pinned (its decision type included) and
+   * compares what was decided: outcome, reasons, the type's output fields and the trace.
+   */
   async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
     const record = await this.find(principal, id);
     const original = record.document as unknown as DecisionDocument;
     const release = await this.releases.pinned(principal.tenant, original.release);
-    switch (record.domain) {
-      case 'refund': {
-        const evaluated = await decideRefund(record.caseData as RefundCase, release.refund());
-        const replayed = canonicalJson({ ...original, ...evaluated, release: release.ref }) as DecisionDocument;
-        const identical = isDeepStrictEqual(
-          { ...decided(original as unknown as RefundDecision), release: original.release },
-          { ...decided(replayed as unknown as RefundDecision), release: replayed.release },
-        );
-        return { identical, original, replayed };
-      }
-      case 'redemption': {
-        // The gate is a pure function of its stored input: evaluate it again on the pinned bundle.
-        const stored = original.trace[0] as { output: unknown };
-        const output = release.policyFor(REDEMPTION_GATE_ENTRYPOINT).evaluate(REDEMPTION_GATE_ENTRYPOINT, record.caseData);
-        const replayed = canonicalJson({ ...original, trace: [{ ...(original.trace[0] as object), output }] }) as DecisionDocument;
-        return { identical: isDeepStrictEqual(canonicalJson(stored.output), canonicalJson(output)), original, replayed };
-      }
-      default:
-        throw new DomainError('REPLAY_UNSUPPORTED', `decisions of domain ${record.domain} cannot be replayed yet`, 'unprocessable');
-    }
+    const type = release.decisionType(record.domain);
+    // The stored case passed the type's input schema when it was decided: decide it as it is.
+    const evaluated = await type.decideValid(record.caseData as Record<string, unknown>);
+    const replayed = canonicalJson({ ...original, outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output, trace: evaluated.trace, release: release.ref }) as DecisionDocument;
+    const identical = isDeepStrictEqual(
+      canonicalJson({ ...decided(original, type.outputNames), release: original.release }),
+      canonicalJson({ ...decided(replayed, type.outputNames), release: replayed.release }),
+    );
+    return { identical, original, replayed };
   }
 
   private async find(principal: Principal, id: string): Promise<DecisionRecord> {

@@ -36,6 +36,21 @@ export class QueryParser {
     return v as T;
   }
 
+  /** A value matching `pattern` (a name, an upper-snake code), for vocabularies that are data rather than code. */
+  matching(name: string, pattern: string): string | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    if (v.length > 100 || !new RegExp(pattern).test(v)) {
+      this.errors.push({ path: `query:${name}`, message: `must match ${pattern}` });
+      return undefined;
+    }
+    return v;
+  }
+
+  fail(name: string, message: string): void {
+    this.errors.push({ path: `query:${name}`, message });
+  }
+
   dateTime(name: string): Date | undefined {
     const v = this.raw(name);
     if (v === undefined) return undefined;

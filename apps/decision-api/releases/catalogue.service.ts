@@ -1,5 +1,5 @@
 /**
- * A tenant's immutable catalogue: rule packs, policy bundles and releases, each fully checked before it is stored.
+ * A tenant's immutable catalogue: decision types, rule packs, policy bundles and releases, each fully checked before it is stored.
  * The repository's built-in content is every tenant's starting catalogue: an upload of a built-in name@version is
  * answered from it when identical and refused (409) otherwise. A re-upload of identical content answers 200 with the
  * stored object; the first upload answers 201.
@@ -9,6 +9,8 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   checkBundleUpload,
   checkPackUpload,
+  checkReleaseTypes,
+  validateDecisionType,
   compareSemver,
   isSemver,
   packDigest,
@@ -69,6 +71,19 @@ export interface PackView {
   uploadedBy: string | null;
 }
 
+export interface TypeView {
+  name: string;
+  version: string;
+  description: string;
+  sha256: string;
+  source: Source;
+  uploadedAt: string | null;
+  uploadedBy: string | null;
+}
+
+type ComponentKind = 'type' | 'pack' | 'bundle';
+const KIND_NAMES: Record<ComponentKind, string> = { type: 'decision type', pack: 'rule pack', bundle: 'policy bundle' };
+
 interface Found<T> {
   view: T;
   sha256: string;
@@ -122,7 +137,7 @@ export class CatalogueService {
         if (existing.sha256 === sha256) return { status: 200, body: existing.view };
         throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, existing.view.source);
       }
-      await this.refuseOtherKind(em, principal.tenant, name, version, 'bundle');
+      await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
       const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
@@ -196,7 +211,7 @@ export class CatalogueService {
         if (existing.sha256 === sha256) return { status: 200, body: existing.view };
         throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, existing.view.source);
       }
-      await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
+      await this.refuseOtherKind(em, principal.tenant, name, version, 'bundle');
       const entrypoints = [...policy.entrypoints];
       const inserted = await this.repo.insertBundle(em, { tenant: principal.tenant, name, version, sha256, entrypoints, content: bytes, by: principal.keyId, at: now });
       if (!inserted) throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
@@ -228,13 +243,57 @@ export class CatalogueService {
     return { sha256, view: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'builtin' as Source, ...builtinStamp } };
   }
 
-  /** A release names components by name@version alone, so a pack and a bundle must never share one. */
-  private async refuseOtherKind(em: SqlEntityManager, tenant: string, name: string, version: string, other: 'pack' | 'bundle'): Promise<void> {
-    const found = other === 'pack' ? await this.findPack(em, tenant, name, version) : await this.findBundle(em, tenant, name, version);
-    if (found) {
-      const code = other === 'pack' ? 'POLICY_BUNDLE_VERSION_EXISTS' : 'RULE_PACK_VERSION_EXISTS';
-      throw new DomainError(code, `${name}@${version} is already a ${other === 'pack' ? 'rule pack' : 'policy bundle'}; a release could not tell them apart`, 'conflict');
+  /** A release names components by name@version alone, so a type, a pack and a bundle must never share one. */
+  private async refuseOtherKind(em: SqlEntityManager, tenant: string, name: string, version: string, kind: ComponentKind): Promise<void> {
+    const codes: Record<ComponentKind, string> = { type: 'DECISION_TYPE_VERSION_EXISTS', pack: 'RULE_PACK_VERSION_EXISTS', bundle: 'POLICY_BUNDLE_VERSION_EXISTS' };
+    for (const other of (['type', 'pack', 'bundle'] as const).filter((k) => k !== kind)) {
+      const found =
+        other === 'pack' ? await this.findPack(em, tenant, name, version) : other === 'bundle' ? await this.findBundle(em, tenant, name, version) : await this.findType(em, tenant, name, version);
+      if (found) throw new DomainError(codes[kind], `${name}@${version} is already a ${KIND_NAMES[other]}; a release could not tell them apart`, 'conflict');
     }
+  }
+
+  // ---- decision types ----
+
+  /** Stores a decision type after its schema and semantic checks; it is bound to packs and bundles when a release names it. */
+  uploadType(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
+    }
+    const now = new Date();
+    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/decision-types', body, now }, async (em) => {
+      const doc = validateDecisionType(body);
+      const { name, version } = doc;
+      const sha256 = packDigest(body);
+      const existing = await this.findType(em, principal.tenant, name, version);
+      if (existing) {
+        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, existing.view.source);
+      }
+      await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
+      const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
+      if (!inserted) throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
+      await this.audit.append(em, this.auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
+      const view: TypeView = { name, version, description: doc.description, sha256, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId };
+      return { status: 201, body: view };
+    });
+  }
+
+  async getType(principal: Principal, name: string, version: string): Promise<TypeView & { type: unknown }> {
+    const em = this.db.em();
+    const found = await this.findType(em, principal.tenant, name, version);
+    if (!found) throw new DomainError('DECISION_TYPE_NOT_FOUND', `No decision type ${name}@${version}`, 'not_found');
+    const type = found.view.source === 'tenant' ? await this.repo.typeContent(em, principal.tenant, name, version) : await this.files.type(name, version);
+    return { ...found.view, type };
+  }
+
+  private async findType(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<Found<TypeView> | undefined> {
+    const m = await this.repo.typeMeta(em, tenant, name, version);
+    if (m) return { sha256: m.sha256, view: { name, version, description: m.description, sha256: m.sha256, source: 'tenant', ...stamp(m) } };
+    const json = (await this.files.type(name, version)) as { description?: string } | undefined;
+    if (json === undefined) return undefined;
+    const sha256 = packDigest(json);
+    return { sha256, view: { name, version, description: json.description ?? '', sha256, source: 'builtin', ...builtinStamp } };
   }
 
   // ---- releases ----
@@ -256,8 +315,9 @@ export class CatalogueService {
         if (existing.sha256 === sha256) return { status: 200, body: existing.view };
         throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, existing.view.source);
       }
-      // Every component must resolve for this tenant (all missing ones named at once), and the whole must compile.
-      await this.registry.compile(this.registry.source(principal.tenant, em), manifest);
+      // Every component must resolve for this tenant (all missing ones named at once), the whole must compile, and the
+      // decision types it names must bind to its packs and bundles and type-check.
+      checkReleaseTypes(await this.registry.compile(this.registry.source(principal.tenant, em), manifest));
       const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
       if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));

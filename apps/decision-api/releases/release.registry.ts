@@ -4,7 +4,7 @@
  * poll every `releasePollMs` (the fallback, and the only way on PGlite). Built-in release: newest `releases/default/*`.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { OpaRedemptionGate, REDEMPTION_GATE_ENTRYPOINT } from '../../../libs/ledger/index.js';
+import { OpaRedemptionGate } from '../../../libs/ledger/index.js';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   CompileCache,
@@ -31,6 +31,8 @@ import type { AppConfig } from '../config.js';
 import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
+/** The decision type whose policy step gates ledger redemptions (seed paper, Algorithm 3). */
+export const REDEMPTION_TYPE = 'redemption';
 
 /** A slot's loaded state: the row it follows and the compiled release (null: shadow cleared). */
 export interface LoadedSlot {
@@ -131,7 +133,10 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     const release = this.active(tenant);
     let gate = this.gates.get(release);
     if (!gate) {
-      gate = new OpaRedemptionGate(release.policyFor(REDEMPTION_GATE_ENTRYPOINT));
+      // The gate is the redemption decision type's policy step: which bundle and entrypoint is the release's data.
+      const step = release.decisionType(REDEMPTION_TYPE).policySteps[0];
+      if (!step) throw new DomainError('RELEASE_INCOMPLETE', `the ${REDEMPTION_TYPE} decision type of release ${release.id} has no policy step`, 'unprocessable');
+      gate = new OpaRedemptionGate(step.policy, step.entrypoint);
       this.gates.set(release, gate);
     }
     return { release, gate };

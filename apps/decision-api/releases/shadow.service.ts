@@ -1,5 +1,5 @@
 /**
- * Shadow evaluation: a live refund decision, once its answer is committed, is decided again on the tenant's shadow
+ * Shadow evaluation: a live decision of any type, once its answer is committed, is decided again on the tenant's shadow
  * release and the difference stored. Off the request path (setImmediate, a bounded in-memory queue): it can never
  * change or fail an answer. A crash or shutdown loses what is still queued; the report then counts fewer decisions.
  */
@@ -8,9 +8,9 @@ import {
   compareDecisions,
   simulatedError,
   simulatedFrom,
-  simulateRefund,
+  simulateDecision,
+  type BoundDecisionType,
   type CompiledRelease,
-  type RefundCase,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { ReleaseActivationsRepository, type ActivationRow, type Database, type Principal } from '../../../libs/persistence/index.js';
@@ -23,8 +23,11 @@ const SAMPLES = 20;
 export interface ShadowJob {
   tenant: string;
   decisionId: string;
-  refundCase: RefundCase;
-  baseline: { outcome: string; reasons: readonly { code: string }[]; riskScore: number; approvedAmount: number; tender: string };
+  /** The decision type's name and the case as stored. */
+  type: BoundDecisionType;
+  input: unknown;
+  /** The live decision: outcome, reasons and the type's output fields at the top level. */
+  baseline: { outcome: string; reasons: readonly { code: string }[] } & Record<string, unknown>;
   shadow: { row: ActivationRow; release: CompiledRelease };
 }
 
@@ -83,13 +86,15 @@ export class ShadowService implements OnModuleDestroy {
   }
 
   private async evaluate(job: ShadowJob): Promise<void> {
-    const baseline = simulatedFrom(job.baseline);
+    const names = job.type.outputNames;
+    const baseline = simulatedFrom(job.baseline, names);
     let shadow;
     try {
-      // simulateRefund turns a refusal to decide (a DomainError) into an ERROR decision; anything else is caught here.
-      shadow = await simulateRefund(job.refundCase, job.shadow.release.refund());
+      // simulateDecision turns a refusal to decide (a DomainError, also: the shadow release lacks this type) into an
+      // ERROR decision; anything else is caught here.
+      shadow = await simulateDecision(job.input, job.shadow.release.decisionType(job.type.name));
     } catch (e) {
-      shadow = simulatedError('SHADOW_FAILED', (e as Error).message);
+      shadow = e instanceof DomainError ? simulatedError(e.code, e.message, names) : simulatedError('SHADOW_FAILED', (e as Error).message, names);
     }
     const failed = shadow.outcome === 'ERROR';
     if (failed && this.counters.shadowErrors++ % 100 === 0) {

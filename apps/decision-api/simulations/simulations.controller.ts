@@ -8,7 +8,7 @@ import { IdempotencyKey } from '../http/idempotency.service.js';
 import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
-import { ledgerSimulationSchema, refundSimulationSchema } from './simulations.schemas.js';
+import { ledgerSimulationSchema, simulationSchema } from './simulations.schemas.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { SimulationsService } from './simulations.service.js';
 
@@ -28,7 +28,7 @@ export class SimulationsController {
     description: 'Up to 1,000 cases: 201 with the full result. More: 202 {id, status: "running", progress}; poll GET /v1/simulations/{id}.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
-  @ApiBody({ schema: refundSimulationSchema as object })
+  @ApiBody({ schema: simulationSchema as object })
   async create(
     @CurrentPrincipal() principal: Principal,
     @IdempotencyKey() idempotencyKey: string,

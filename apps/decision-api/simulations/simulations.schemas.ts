@@ -1,6 +1,4 @@
 /** Request bodies of the simulation endpoints (api-contract.md §6), as JSON Schema 2020-12. */
-import { refundCaseSchema } from '../../../libs/decisions/index.js';
-
 /** Supplied cases per request; the 1 MiB body limit usually bites first (a case is 0.6–1 KiB). */
 export const MAX_CASES = 10_000;
 /** Stored decisions one replay may re-decide. */
@@ -11,9 +9,6 @@ export const MAX_LEDGER_EVENTS = 10_000;
 
 const NAME = '^[a-z0-9][a-z0-9._-]*$';
 const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
-
-// The case schema carries an $id; embedded twice in one ajv instance it would clash, and it is not needed here.
-const { $id: _caseSchemaId, ...caseSchema } = refundCaseSchema;
 
 export const candidateReleaseSchema = {
   type: 'object',
@@ -33,14 +28,16 @@ export const candidateReleaseSchema = {
   },
 } as const;
 
-export const refundSimulationSchema = {
+export const simulationSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['domain', 'release'],
   properties: {
-    domain: { enum: ['refund'] },
+    /** A decision type of the candidate release (refund, or a tenant's own). */
+    domain: { type: 'string', pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$', maxLength: 100 },
     release: candidateReleaseSchema,
-    cases: { type: 'array', minItems: 1, maxItems: MAX_CASES, items: caseSchema },
+    /** Each case is checked against the candidate type's input schema. */
+    cases: { type: 'array', minItems: 1, maxItems: MAX_CASES, items: { type: 'object' } },
     replay: {
       type: 'object',
       additionalProperties: false,

@@ -1,15 +1,15 @@
 /**
- * What-if runs of the refund domain (api-contract.md §6): validate, compile the candidate for the tenant, decide up to
+ * What-if runs of any decision type (api-contract.md §6, §7): validate, compile the candidate for the tenant, decide up to
  * 1,000 cases at once (201) and bigger runs in the background (202, then GET for progress). Nothing becomes a decision.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import {
+  DECISION_TYPE_NOT_FOUND,
   runSimulation,
   SchemaValidator,
   SimulationTally,
-  type RefundCase,
-  type RefundComponents,
+  type BoundDecisionType,
   type ReleaseManifest,
   type SimulationItem,
 } from '../../../libs/decisions/index.js';
@@ -20,7 +20,7 @@ import { ReleaseRegistry } from '../releases/release.registry.js';
 import { DATABASE } from '../tokens.js';
 import { replayItems } from './replay-source.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
-import { DEFAULT_REPLAY_LIMIT, refundSimulationSchema } from './simulations.schemas.js';
+import { DEFAULT_REPLAY_LIMIT, simulationSchema } from './simulations.schemas.js';
 
 /** Runs of at most this many cases are answered at once; bigger ones run in the background. */
 export const SYNC_MAX_CASES = 1_000;
@@ -29,34 +29,38 @@ export const MAX_RUNNING_PER_TENANT = 2;
 /** Validation errors listed in one answer (a 10,000-case body can have many more). */
 const MAX_LISTED_ERRORS = 100;
 
-interface RefundSimulationRequest {
-  domain: 'refund';
+interface SimulationRequest {
+  /** The decision type. */
+  domain: string;
   release: ReleaseManifest;
-  cases?: RefundCase[];
+  cases?: Record<string, unknown>[];
   replay?: { from: string; to: string; limit?: number };
 }
 
-const requestValidator = new SchemaValidator<RefundSimulationRequest>(refundSimulationSchema, 'Simulation request');
+const requestValidator = new SchemaValidator<SimulationRequest>(simulationSchema, 'Simulation request');
+
+function tooMany(e: DomainError): DomainError {
+  return e.errors.length > MAX_LISTED_ERRORS
+    ? new DomainError(e.code, `Simulation request is invalid: ${e.errors.length} problems, the first ${MAX_LISTED_ERRORS} listed`, e.kind, e.errors.slice(0, MAX_LISTED_ERRORS))
+    : e;
+}
 
 interface Plan {
   mode: 'cases' | 'replay';
   total: number;
   pages: AsyncIterable<SimulationItem[]> | Iterable<SimulationItem[]>;
-  candidate: RefundComponents;
-  baseline?: RefundComponents;
+  candidate: BoundDecisionType;
+  baseline?: BoundDecisionType;
   /** What the candidate is compared with, as recorded on the job. */
   baselineInfo: Record<string, unknown>;
 }
 
-function parseRequest(body: unknown): RefundSimulationRequest {
-  let req: RefundSimulationRequest;
+function parseRequest(body: unknown): SimulationRequest {
+  let req: SimulationRequest;
   try {
     req = requestValidator.validate(body);
   } catch (e) {
-    if (e instanceof DomainError && e.errors.length > MAX_LISTED_ERRORS) {
-      throw new DomainError(e.code, `Simulation request is invalid: ${e.errors.length} problems, the first ${MAX_LISTED_ERRORS} listed`, e.kind, e.errors.slice(0, MAX_LISTED_ERRORS));
-    }
-    throw e;
+    throw e instanceof DomainError ? tooMany(e) : e;
   }
   const errors: ErrorDetail[] = [];
   if ((req.cases === undefined) === (req.replay === undefined)) {
@@ -67,6 +71,12 @@ function parseRequest(body: unknown): RefundSimulationRequest {
   }
   if (errors.length) throw new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors[0]!.message}`, 'invalid', errors);
   return req;
+}
+
+/** The case's own name for itself (the type's caseRef field), else its position in the request. */
+function caseRefOf(type: BoundDecisionType, c: unknown, index: number): string {
+  const ref = type.caseRef?.(c);
+  return typeof ref === 'string' || typeof ref === 'number' ? String(ref) : `#${index}`;
 }
 
 /** A component error names `/components/x`; in this request that is `/release/components/x`. */
@@ -129,7 +139,7 @@ export class SimulationsService {
     const job: SimulationJob = {
       id: uuidv7(now.getTime()),
       tenant,
-      domain: 'refund',
+      domain: req.domain,
       mode: plan.mode,
       status: 'running',
       candidate: { name: req.release.name, version: req.release.version, components: req.release.components },
@@ -178,26 +188,30 @@ export class SimulationsService {
     return answer;
   }
 
-  private async plan(tenant: string, req: RefundSimulationRequest): Promise<Plan> {
-    let candidate: RefundComponents;
+  private async plan(tenant: string, req: SimulationRequest): Promise<Plan> {
+    let candidate: BoundDecisionType;
     try {
-      candidate = (await this.releases.compileFor(tenant, req.release)).refund();
+      candidate = (await this.releases.compileFor(tenant, req.release)).decisionType(req.domain);
     } catch (e) {
+      // A domain the candidate has no type for is a bad field of this request (400 naming /domain), not a missing resource.
+      if (e instanceof DomainError && e.code === DECISION_TYPE_NOT_FOUND) throw new DomainError('VALIDATION_FAILED', e.message, 'invalid', [{ path: '/domain', message: e.message }]);
       throw underRelease(e);
     }
     if (req.cases) {
+      const errors = req.cases.flatMap((c, i) => candidate.inputErrors(c, `/cases/${i}`));
+      if (errors.length > 0) throw tooMany(new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors.length} problem(s)`, 'invalid', errors));
       const active = this.releases.active(tenant);
-      const items = req.cases.map((c) => ({ caseRef: c.refundId, refundCase: c }));
-      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.refund(), baselineInfo: { kind: 'release', release: active.ref } };
+      const items = req.cases.map((c, i) => ({ caseRef: caseRefOf(candidate, c, i), input: c }));
+      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.decisionType(req.domain), baselineInfo: { kind: 'release', release: active.ref } };
     }
     const replay = req.replay!;
     const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;
     const window = { from: new Date(replay.from), to: new Date(replay.to) };
-    const { total, more } = await this.repo.countReplay(this.db.em(), tenant, window, limit);
+    const { total, more } = await this.repo.countReplay(this.db.em(), tenant, req.domain, window, limit);
     return {
       mode: 'replay',
       total,
-      pages: replayItems(this.db, tenant, window, total),
+      pages: replayItems(this.db, tenant, candidate, window, total),
       candidate,
       baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more },
     };

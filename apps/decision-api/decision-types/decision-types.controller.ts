@@ -1,0 +1,60 @@
+/** HTTP surface of decision types (api-contract.md §7): guard, validated input, one service call. */
+import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { IdempotencyKey } from '../http/idempotency.service.js';
+import { sendAnswer } from '../http/send.js';
+import { CatalogueService } from '../releases/catalogue.service.js';
+import { DecisionTypesService } from './decision-types.service.js';
+
+@ApiTags('decision-types')
+@ApiBearerAuth()
+@Controller('v1/decision-types')
+export class DecisionTypesController {
+  constructor(
+    private readonly catalogue: CatalogueService,
+    private readonly types: DecisionTypesService,
+  ) {}
+
+  @Post()
+  @Roles('author')
+  @ApiOperation({
+    summary: 'Store a decision type (immutable per name@version) after its schema and semantic checks',
+    description:
+      '201 when stored; 200 with the stored type when identical content is sent again; 409 for other content; 422 naming every bad path. ' +
+      'It is bound to packs and bundles (and type-checked across its pipeline) when a release names it.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @ApiBody({ schema: { type: 'object', description: 'The decision type (libs/decisions/types/decision-type.schema.json)' } })
+  async upload(
+    @CurrentPrincipal() principal: Principal,
+    @IdempotencyKey() idempotencyKey: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    sendAnswer(reply, await this.catalogue.uploadType(principal, body, idempotencyKey));
+  }
+
+  @Get()
+  @Roles()
+  @ApiOperation({ summary: "The active release's decision types: name, version, outcomes and input schema" })
+  list(@CurrentPrincipal() principal: Principal) {
+    return this.types.list(principal);
+  }
+
+  @Get(':name/schema')
+  @Roles()
+  @ApiOperation({ summary: 'The active input JSON Schema of a decision type' })
+  schema(@CurrentPrincipal() principal: Principal, @Param('name') name: string) {
+    return this.types.schema(principal, name);
+  }
+
+  @Get(':name/:version')
+  @Roles('author', 'auditor')
+  @ApiOperation({ summary: 'One stored (or built-in) decision type, its document included' })
+  get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
+    return this.catalogue.getType(principal, name, version);
+  }
+}
