@@ -144,6 +144,19 @@ describe('a tenant ships goodwill-credit through the API only', () => {
     expect((await svc.request('GET', '/v1/releases/goodwill/0.1.2', { key: auditor })).status).toBe(404);
   });
 
+  it("refuses to activate a release whose type's own test case fails, naming the type and the case", async () => {
+    const wrong = structuredClone(type);
+    wrong.version = '1.0.5';
+    wrong.tests.cases[0].expect.outcome = 'CHALLENGE'; // wrong on purpose: a loyal customer's small credit is allowed
+    expect((await post('/v1/decision-types', author, wrong)).status).toBe(201);
+    expect((await post('/v1/releases', author, { name: 'goodwill', version: '0.5.0', components: { ...GOODWILL, 'goodwill-credit': '1.0.5' } })).status).toBe(201);
+    const r = await post('/v1/releases/goodwill/0.5.0/activate', publisher);
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('RELEASE_TESTS_FAILED');
+    expect(r.body.errors).toEqual([expect.objectContaining({ path: '/components/goodwill-credit', rule: "a loyal customer's small credit is allowed" })]);
+    expect(r.body.errors[0].message).toContain('expected outcome CHALLENGE, got ALLOW');
+  });
+
   it('releases and activates it; the type is listed with its outcomes and input schema', async () => {
     expect((await post('/v1/releases', author, { name: 'goodwill', version: '1.0.0', components: GOODWILL })).status).toBe(201);
     expect((await post('/v1/releases/goodwill/1.0.0/activate', publisher)).status).toBe(200);

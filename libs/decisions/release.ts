@@ -50,6 +50,7 @@ export interface ComponentSource {
 export class CompiledRelease {
   readonly ref: ReleaseRef;
   private readonly bound = new Map<string, BoundDecisionType>();
+  private outcomeVocabulary?: string[];
 
   constructor(
     readonly manifest: ReleaseManifest,
@@ -67,9 +68,15 @@ export class CompiledRelease {
     return `${this.manifest.name}@${this.manifest.version}`;
   }
 
-  /** Decision type names this release serves. */
+  /** Decision type names this release serves (a type's component name is its name). */
   get typeNames(): string[] {
-    return [...this.types.values()].map((t) => t.name);
+    return [...this.types.keys()];
+  }
+
+  /** Every outcome any of its types can give: what a decision list may filter by. */
+  get outcomes(): readonly string[] {
+    this.outcomeVocabulary ??= [...new Set([...this.types.values()].flatMap((t) => t.outcomes))];
+    return this.outcomeVocabulary;
   }
 
   hasType(name: string): boolean {
@@ -93,19 +100,6 @@ export class CompiledRelease {
   /** The refund decision type (api-contract.md section 3). */
   refund(): BoundDecisionType {
     return this.decisionType('refund');
-  }
-
-  /** The one policy bundle in this release exposing `entrypoint`. */
-  policyFor(entrypoint: string): LoadedPolicy {
-    const found = [...this.policies.values()].filter((p) => p.entrypoints.includes(entrypoint));
-    if (found.length !== 1) {
-      throw new DomainError(
-        'RELEASE_INCOMPLETE',
-        `release ${this.id} must have exactly one bundle exposing ${entrypoint} (has ${found.length})`,
-        'unprocessable',
-      );
-    }
-    return found[0]!;
   }
 }
 

@@ -41,7 +41,7 @@ export class DecisionTypesService {
 
   /** The active input JSON Schema of type `name`. */
   schema(principal: Principal, name: string): Record<string, unknown> {
-    const t = [...this.releases.active(principal.tenant).types.values()].find((d) => d.name === name);
+    const t = this.releases.active(principal.tenant).types.get(name);
     if (!t) throw new DomainError(DECISION_TYPE_NOT_FOUND, `No decision type '${name}' in the active release`, 'not_found');
     return t.input;
   }

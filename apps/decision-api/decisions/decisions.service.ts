@@ -137,9 +137,8 @@ export class DecisionsService {
   }
 
   /** Every outcome the active release's decision types can give (what a list may filter by). */
-  outcomes(principal: Principal): string[] {
-    const release = this.releases.active(principal.tenant);
-    return [...new Set(release.typeNames.flatMap((n) => release.types.get(n)?.outcomes ?? []))];
+  outcomes(principal: Principal): readonly string[] {
+    return this.releases.active(principal.tenant).outcomes;
   }
 
   /** The stored document's exact text: the same bytes as the first answer. */

@@ -281,7 +281,8 @@ export class CatalogueService {
 
   async getType(principal: Principal, name: string, version: string): Promise<TypeView & { type: unknown }> {
     const em = this.db.em();
-    const found = await this.findType(em, principal.tenant, name, version);
+    // Path parameters reach SQL: a name or version no type can have (a NUL byte, 10 KB) is simply not found.
+    const found = NAME.test(name) && isSemver(version) ? await this.findType(em, principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('DECISION_TYPE_NOT_FOUND', `No decision type ${name}@${version}`, 'not_found');
     const type = found.view.source === 'tenant' ? await this.repo.typeContent(em, principal.tenant, name, version) : await this.files.type(name, version);
     return { ...found.view, type };
