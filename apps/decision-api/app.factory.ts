@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../../libs/persistence/index.js';
 import { AppModule } from './app.module.js';
 import type { AppConfig, LogLevel } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
+import { registerJsonBodies } from './http/json-body.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -33,6 +34,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       logger: nestLevels(config.logLevel),
       abortOnError: false,
     });
+    registerJsonBodies(app, BODY_LIMIT);
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit on their route only.
     registerBinaryBodies(adapter.getInstance(), {
       defaultLimit: BODY_LIMIT,

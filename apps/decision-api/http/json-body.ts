@@ -1,0 +1,72 @@
+/**
+ * JSON request bodies: parsed by Fastify's own parser (prototype-poisoning refused), then checked once, iteratively,
+ * before anything recursive or anything that writes touches them (request hashing, schema validation, SQL): too deep
+ * a body or a string PostgreSQL cannot store (NUL, a lone surrogate) is a 400 naming the path, never a stack overflow
+ * or a driver error. One place, for every route.
+ */
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { DomainError } from '../../../libs/errors/index.js';
+import { pointer } from '../../../libs/rules/json-path.js';
+
+/** Nesting allowed in any body. A representation limit (the deepest real document, a pack's conditions, is far less). */
+export const MAX_JSON_DEPTH = 64;
+
+// A lone surrogate: half of a UTF-16 pair with no other half (PostgreSQL cannot store it; JSON.parse lets it through).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+
+interface Node {
+  v: unknown;
+  depth: number;
+  parent?: Node;
+  key?: string | number;
+}
+
+function pathOf(n: Node): string {
+  const keys: (string | number)[] = [];
+  for (let at: Node | undefined = n; at?.key !== undefined; at = at.parent) keys.push(at.key);
+  return pointer(...keys.reverse());
+}
+
+/**
+ * The first problem of a parsed body, or undefined. Iterative, and a node keeps only a link to its parent (the path is
+ * built on failure): a 100,000-deep body costs a loop, not the stack, and an ordinary one almost nothing.
+ */
+export function jsonBodyProblem(value: unknown): { path: string; message: string } | undefined {
+  const stack: Node[] = [{ v: value, depth: 0 }];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    const v = n.v;
+    if (typeof v === 'string') {
+      if (unstorable(v)) return { path: pathOf(n), message: 'must not contain a NUL character (\\u0000) or an unpaired surrogate' };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (n.depth >= MAX_JSON_DEPTH) return { path: pathOf(n), message: `nests deeper than ${MAX_JSON_DEPTH} levels` };
+    const depth = n.depth + 1;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth, parent: n, key: i });
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      if (unstorable(k)) return { path: pathOf(n), message: 'has a property name with a NUL character or an unpaired surrogate' };
+      stack.push({ v: (v as Record<string, unknown>)[k], depth, parent: n, key: k });
+    }
+  }
+  return undefined;
+}
+
+export function registerJsonBodies(app: NestFastifyApplication, bodyLimit: number): void {
+  const instance: FastifyInstance = app.getHttpAdapter().getInstance();
+  const parse = instance.getDefaultJsonParser('error', 'error');
+  app.useBodyParser('application/json', { bodyLimit }, (req, body, done) => {
+    // The default parser answers through the callback; its return value is not a promise to wait for.
+    void parse(req as Parameters<typeof parse>[0], body.toString('utf8'), (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const problem = jsonBodyProblem(value);
+      if (problem) return done(new DomainError('MALFORMED_JSON', `Body ${problem.path || '/'} ${problem.message}`, 'invalid', [problem]), undefined);
+      done(null, value);
+    });
+  });
+}
