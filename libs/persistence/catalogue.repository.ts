@@ -145,7 +145,7 @@ export class CatalogueRepository {
 export class DbComponentStore implements TenantComponentStore {
   constructor(
     private readonly em: () => SqlEntityManager,
-    private readonly repo: CatalogueRepository = new CatalogueRepository(),
+    private readonly repo: CatalogueRepository,
   ) {}
 
   pack(tenant: string, name: string, version: string): Promise<unknown> {
