@@ -1,7 +1,20 @@
 /** Wires the domain libraries to HTTP: config and database are built outside Nest and handed in. */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import type { Database } from '../../libs/persistence/index.js';
+import {
+  ApiKeysRepository,
+  AuditRepository,
+  CatalogueRepository,
+  DbComponentStoreFactory,
+  DecisionsRepository,
+  IdempotencyRepository,
+  PgLedgerStoreFactory,
+  ReleaseActivationsRepository,
+  systemClock,
+  uuidv7Ids,
+  type Database,
+  type IdFactory,
+} from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import type { AppConfig } from './config.js';
@@ -13,7 +26,7 @@ import { HealthController } from './health/health.controller.js';
 import { IdempotencyService } from './http/idempotency.service.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
-import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from './tokens.js';
+import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
@@ -27,6 +40,13 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+
+/** Repositories minting their own row ids get the app's id factory. */
+const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
+  provide: Repository,
+  useFactory: (ids: IdFactory) => new Repository(ids),
+  inject: [ID_FACTORY],
+});
 
 @Module({})
 export class AppModule {
@@ -49,6 +69,17 @@ export class AppModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useValue: db },
         { provide: CONTENT_SOURCE, useValue: new FileComponentSource(config.contentRoot) },
+        { provide: CLOCK, useValue: systemClock },
+        { provide: ID_FACTORY, useValue: uuidv7Ids },
+        // Repositories are plain classes of libs/persistence (no Nest there): provided here, injected where used.
+        withIds(ApiKeysRepository),
+        withIds(AuditRepository),
+        withIds(ReleaseActivationsRepository),
+        { provide: IdempotencyRepository, useClass: IdempotencyRepository },
+        { provide: DecisionsRepository, useClass: DecisionsRepository },
+        { provide: CatalogueRepository, useClass: CatalogueRepository },
+        { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
+        { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ReleaseRegistry,

@@ -1,5 +1,9 @@
-/** Injection tokens for objects the app builds itself (config, database). */
+/** Injection tokens for objects the app builds itself (config, database) and for interfaces (clock, id factory). */
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const DATABASE = Symbol('DATABASE');
 /** Where packs, bundles and releases are read from (the repository layout). */
 export const CONTENT_SOURCE = Symbol('CONTENT_SOURCE');
+/** The record clock (libs/persistence Clock): createdAt and other record times, never business time. */
+export const CLOCK = Symbol('CLOCK');
+/** Record ids (libs/persistence IdFactory): UUIDv7. */
+export const ID_FACTORY = Symbol('ID_FACTORY');

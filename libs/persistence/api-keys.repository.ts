@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { ApiKeySchema } from './entities.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7Ids, type IdFactory } from './clock.js';
 
 export interface Principal {
   keyId: string;
@@ -16,9 +16,11 @@ export function hashApiKey(key: string): string {
 }
 
 export class ApiKeysRepository {
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+
   /** Creates a key and returns it in clear exactly once; a key is 256 random bits, so a fast hash suffices. */
   async issue(em: SqlEntityManager, input: { tenant: string; name: string; roles: string[]; now: Date }): Promise<{ id: string; key: string }> {
-    const id = uuidv7(input.now.getTime());
+    const id = this.ids.next(input.now);
     const key = `dk_${randomBytes(32).toString('base64url')}`;
     em.create(ApiKeySchema, {
       id,

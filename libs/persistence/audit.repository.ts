@@ -1,7 +1,7 @@
 /** Append-only audit log of who did what to which object. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { AuditEntrySchema } from './entities.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7Ids, type IdFactory } from './clock.js';
 
 export interface AuditInput {
   tenant: string;
@@ -18,8 +18,10 @@ export interface AuditRecord extends AuditInput {
 }
 
 export class AuditRepository {
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+
   async append(em: SqlEntityManager, e: AuditInput): Promise<void> {
-    em.create(AuditEntrySchema, { id: uuidv7(e.at.getTime()), ...e });
+    em.create(AuditEntrySchema, { id: this.ids.next(e.at), ...e });
     await em.flush();
   }
 

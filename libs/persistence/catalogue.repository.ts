@@ -174,9 +174,10 @@ export class CatalogueRepository {
  * transaction would wait for it forever).
  */
 export class DbComponentStore implements TenantComponentStore {
-  private readonly repo = new CatalogueRepository();
-
-  constructor(private readonly em: () => SqlEntityManager) {}
+  constructor(
+    private readonly em: () => SqlEntityManager,
+    private readonly repo: CatalogueRepository,
+  ) {}
 
   pack(tenant: string, name: string, version: string): Promise<unknown> {
     return this.repo.packContent(this.em(), tenant, name, version);
@@ -196,5 +197,14 @@ export class DbComponentStore implements TenantComponentStore {
 
   async release(tenant: string, name: string, version: string): Promise<ReleaseManifest | undefined> {
     return (await this.repo.release(this.em(), tenant, name, version))?.manifest;
+  }
+}
+
+/** Builds component stores over one repository; injected, so the release registry never `new`s a store. */
+export class DbComponentStoreFactory {
+  constructor(private readonly repo: CatalogueRepository) {}
+
+  create(em: () => SqlEntityManager): DbComponentStore {
+    return new DbComponentStore(em, this.repo);
   }
 }

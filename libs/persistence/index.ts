@@ -2,6 +2,7 @@
 export * from './database.js';
 export * from './entities.js';
 export * from './ids.js';
+export * from './clock.js';
 export * from './api-keys.repository.js';
 export * from './idempotency.repository.js';
 export * from './decisions.repository.js';

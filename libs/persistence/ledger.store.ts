@@ -244,3 +244,10 @@ export class PgLedgerStore implements LedgerStore {
     return rows.map(toEntry);
   }
 }
+
+/** Builds the store over a request's EntityManager (usually its transaction); injected, so services never `new` one. */
+export class PgLedgerStoreFactory {
+  create(em: SqlEntityManager): PgLedgerStore {
+    return new PgLedgerStore(em);
+  }
+}

@@ -1,7 +1,7 @@
 /** Which release is active or in shadow per tenant (newest row per slot wins), and the shadow evaluations' results. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { rowDate, rowJson, rowText, type Row } from './catalogue.repository.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7Ids, type IdFactory } from './clock.js';
 
 export type ReleaseSlot = 'active' | 'shadow';
 export type ActivationAction = 'activate' | 'rollback' | 'shadow' | 'shadow_clear';
@@ -88,6 +88,8 @@ function sortedCounts(rows: Row[], key: (r: Row) => string): Record<string, numb
 }
 
 export class ReleaseActivationsRepository {
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+
   /** Serialises activation changes of one tenant until the transaction ends. */
   async lockTenant(em: SqlEntityManager, tenant: string): Promise<void> {
     await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [`release-activation:${tenant}`]);
@@ -161,7 +163,7 @@ export class ReleaseActivationsRepository {
       `insert into shadow_evaluations (id, tenant, shadow_seq, decision_id, baseline_outcome, shadow_outcome, changed, reasons_added, reasons_removed, error, at)
        values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)`,
       [
-        uuidv7(e.at.getTime()),
+        this.ids.next(e.at),
         e.tenant,
         e.shadowSeq,
         e.decisionId,

@@ -4,10 +4,10 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
-import { ApiKeysRepository, AuditRepository, type Database } from '../../../libs/persistence/index.js';
+import { ApiKeysRepository, AuditRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
-import { APP_CONFIG, DATABASE } from '../tokens.js';
+import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 
 const issueKeySchema = {
   type: 'object',
@@ -29,12 +29,12 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 @Controller('v1/admin')
 @Public() // authorised by ADMIN_TOKEN below, not by an API key
 export class AdminController {
-  private readonly keys = new ApiKeysRepository();
-  private readonly audit = new AuditRepository();
-
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly keys: ApiKeysRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
   /**
@@ -48,7 +48,7 @@ export class AdminController {
   async issue(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {
     this.authorise(authorization);
     const input = issueKey.validate(body);
-    const now = new Date();
+    const now = this.clock.now();
     return this.db.em().transactional(async (em) => {
       const { id, key } = await this.keys.issue(em, { ...input, now });
       await this.audit.append(em, {

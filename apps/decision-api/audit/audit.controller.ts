@@ -11,9 +11,10 @@ import { DATABASE } from '../tokens.js';
 @ApiBearerAuth()
 @Controller('v1/audit')
 export class AuditController {
-  private readonly audit = new AuditRepository();
-
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly audit: AuditRepository,
+  ) {}
 
   @Get()
   @Roles('auditor')

@@ -23,7 +23,6 @@ export function bearer(req: FastifyRequest): string | undefined {
 
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly repo = new ApiKeysRepository();
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   private readonly perKey: RateLimiter;
   private readonly failedAuth = new RateLimiter(FAILED_AUTH_PER_SECOND, FAILED_AUTH_PER_SECOND * 4);
@@ -32,6 +31,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly repo: ApiKeysRepository,
   ) {
     this.perKey = new RateLimiter(config.rateLimitPerKey);
   }

@@ -45,9 +45,10 @@ export function requestHash(method: string, route: string, body: unknown): strin
 
 @Injectable()
 export class IdempotencyService {
-  private readonly repo = new IdempotencyRepository();
-
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly repo: IdempotencyRepository,
+  ) {}
 
   /**
    * Claims the key and runs `effect` in ONE transaction, storing its answer with it. Business refusals (422) are

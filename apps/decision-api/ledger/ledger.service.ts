@@ -10,12 +10,20 @@ import {
   transactionView,
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
-import { CatalogueRepository, DecisionsRepository, PgLedgerStore, uuidv7, type Database, type Principal } from '../../../libs/persistence/index.js';
+import {
+  CatalogueRepository,
+  DecisionsRepository,
+  PgLedgerStoreFactory,
+  type Clock,
+  type Database,
+  type IdFactory,
+  type Principal,
+} from '../../../libs/persistence/index.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
 import { fromDomainError } from '../problem.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
-import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
@@ -40,17 +48,18 @@ interface Call {
 @Injectable()
 export class LedgerService {
   private readonly programs = new ProgramCatalogue();
-  private readonly catalogue = new CatalogueRepository();
-  private readonly decisions = new DecisionsRepository();
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_FACTORY) private readonly ids: IdFactory,
     private readonly releases: ReleaseRegistry,
     private readonly idempotency: IdempotencyService,
-  ) {
-
-  }
+    private readonly stores: PgLedgerStoreFactory,
+    private readonly catalogue: CatalogueRepository,
+    private readonly decisions: DecisionsRepository,
+  ) {}
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
   private programsVia(em: SqlEntityManager) {
@@ -64,12 +73,12 @@ export class LedgerService {
   }
 
   private ledger(em: SqlEntityManager, tenant: string, gate = this.releases.redemptionGate(tenant).gate): Ledger {
-    return new Ledger(new PgLedgerStore(em), this.programsVia(em), gate);
+    return new Ledger(this.stores.create(em), this.programsVia(em), gate);
   }
 
   private write(c: Call, status: number, fn: (ledger: Ledger, em: SqlEntityManager) => Promise<unknown>): Promise<HttpAnswer> {
     return this.idempotency.run(
-      { tenant: c.principal.tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() },
+      { tenant: c.principal.tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: this.clock.now() },
       async (em) => ({ status, body: await fn(this.ledger(em, c.principal.tenant), em) }),
     );
   }
@@ -124,7 +133,7 @@ export class LedgerService {
     // Answer business time in the ledger's canonical form, like every other ledger response.
     const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
     const tenant = c.principal.tenant;
-    return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: new Date() }, async (em) => {
+    return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: this.clock.now() }, async (em) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
       const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
       const decisionId = out.replayed ? null : await this.storeGateDecision(em, tenant, accountId, input, out, release, c.key);
@@ -152,8 +161,9 @@ export class LedgerService {
     release: CompiledRelease,
     idempotencyKey: string,
   ): Promise<string> {
-    const now = new Date();
-    const id = uuidv7(now.getTime());
+    // Read after the gate decided (the claim's time is earlier): evaluatedAt is when the decision was made.
+    const now = this.clock.now();
+    const id = this.ids.next(now);
     const outcome = out.allowed ? 'APPROVE' : 'DENY';
     const document = {
       id,
@@ -199,7 +209,7 @@ export class LedgerService {
 
   async entries(p: Principal, accountId: string, limit: number, afterSeq: number | undefined) {
     const em = this.db.em();
-    const store = new PgLedgerStore(em);
+    const store = this.stores.create(em);
     if (!(await store.accountExists(p.tenant, accountId))) {
       throw new DomainError('ACCOUNT_NOT_FOUND', `No ledger account ${accountId}`, 'not_found');
     }

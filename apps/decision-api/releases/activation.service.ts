@@ -8,13 +8,14 @@ import {
   RELEASE_CHANNEL,
   ReleaseActivationsRepository,
   type ActivationRow,
+  type Clock,
   type Database,
   type NewActivation,
   type Principal,
   type ReleaseId,
 } from '../../../libs/persistence/index.js';
 import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
-import { DATABASE } from '../tokens.js';
+import { CLOCK, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
 export interface ActiveReleaseView {
@@ -45,13 +46,13 @@ const label = (r: ReleaseId | null) => (r ? `${r.name}@${r.version}` : 'none');
 
 @Injectable()
 export class ActivationService {
-  private readonly repo = new ReleaseActivationsRepository();
-  private readonly audit = new AuditRepository();
-
   constructor(
     @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly registry: ReleaseRegistry,
     private readonly idempotency: IdempotencyService,
+    private readonly repo: ReleaseActivationsRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
   /** What decides for this tenant on this instance now. */
@@ -126,7 +127,7 @@ export class ActivationService {
 
   /** Stops the shadow evaluation; without one this changes nothing (DELETE is idempotent by itself). */
   async stopShadow(principal: Principal): Promise<{ stopped: ReleaseId | null }> {
-    const now = new Date();
+    const now = this.clock.now();
     const stopped = await this.db.em().transactional(async (em) => {
       await this.repo.lockTenant(em, principal.tenant);
       const current = (await this.repo.current(em, principal.tenant)).shadow;
@@ -155,7 +156,7 @@ export class ActivationService {
     body: unknown,
     effect: (em: SqlEntityManager, now: Date) => Promise<{ status: number; body: unknown }>,
   ): Promise<HttpAnswer> {
-    const now = new Date();
+    const now = this.clock.now();
     const answer = await this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route, body: body ?? {}, now }, async (em) => {
       await this.repo.lockTenant(em, principal.tenant);
       return effect(em, now);

@@ -18,12 +18,13 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
-  DbComponentStore,
+  DbComponentStoreFactory,
   NotificationListener,
   RELEASE_CHANNEL,
   ReleaseActivationsRepository,
   type ActivationRow,
   type Database,
+  type DbComponentStore,
   type ReleaseId,
   type ReleaseSlot,
 } from '../../../libs/persistence/index.js';
@@ -52,7 +53,6 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ReleaseRegistry');
   /** Compiled packs, bundles and releases by content hash, shared by every tenant and request. */
   private readonly cache = new CompileCache();
-  private readonly repo = new ReleaseActivationsRepository();
   private readonly store: DbComponentStore;
   private readonly sources = new Map<string, TenantComponentSource>();
   private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
@@ -69,8 +69,10 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: ReleaseActivationsRepository,
+    private readonly stores: DbComponentStoreFactory,
   ) {
-    this.store = new DbComponentStore(() => db.em());
+    this.store = stores.create(() => db.em());
   }
 
   async onModuleInit(): Promise<void> {
@@ -150,7 +152,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
 
   /** This tenant's components through `em` (a request's transaction), or through fresh managers of the registry's own. */
   source(tenant: string, em?: SqlEntityManager): TenantComponentSource {
-    if (em) return new TenantComponentSource(tenant, new DbComponentStore(() => em), this.files);
+    if (em) return new TenantComponentSource(tenant, this.stores.create(() => em), this.files);
     let s = this.sources.get(tenant);
     if (!s) {
       s = new TenantComponentSource(tenant, this.store, this.files);
