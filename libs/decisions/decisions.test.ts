@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import {
-  compareSemver,
   FileComponentSource,
   ReleaseCompiler,
   type BoundDecisionType,
@@ -60,13 +59,6 @@ describe('the refund decision type (decision-types/refund/1.0.0.json)', () => {
     const err = e as DomainError;
     expect(err.kind).toBe('invalid');
     expect(err.errors.map((x) => x.path).sort()).toEqual(['/case/channel', '/case/customer', '/case/requestedAmount', '/case/signals/extra']);
-  });
-});
-
-describe('compareSemver', () => {
-  it('orders by precedence, prereleases before releases', () => {
-    const sorted = ['1.10.0', '1.2.0', '1.2.0-rc.1', '1.2.0-alpha', '0.9.9', '1.2.0-rc.10', '1.2.0-rc.2'].sort(compareSemver);
-    expect(sorted).toEqual(['0.9.9', '1.2.0-alpha', '1.2.0-rc.1', '1.2.0-rc.2', '1.2.0-rc.10', '1.2.0', '1.10.0']);
   });
 });
 

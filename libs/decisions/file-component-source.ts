@@ -2,10 +2,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '../errors/index.js';
+import { isName, isSemver } from '../names/index.js';
+
+/** Names and versions become path segments: only a valid name and a semantic version, so no traversal. */
+const safe = (name: string, version: string): boolean => isName(name) && isSemver(version);
 import { packDigest, sha256Hex } from './content-hash.js';
 import type { ComponentDigest, ComponentSource, ReleaseManifest } from './release.js';
 
-const SAFE = /^[a-z0-9][a-z0-9._-]*$/i; // names and versions become path segments: no traversal
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
@@ -59,7 +62,7 @@ export class FileComponentSource implements ComponentSource {
   }
 
   private async json(dir: string, name: string, version: string, code: string): Promise<unknown> {
-    if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
+    if (!safe(name, version)) return undefined;
     const raw = await readIfExists(join(this.root, dir, name, `${version}.json`));
     if (raw === undefined) return undefined;
     try {
@@ -70,13 +73,13 @@ export class FileComponentSource implements ComponentSource {
   }
 
   async bundle(name: string, version: string): Promise<Uint8Array | undefined> {
-    if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
+    if (!safe(name, version)) return undefined;
     return readIfExists(join(this.root, 'policies', 'bundles', name, `${version}.tar.gz`));
   }
 
   /** Versions of a pack present on disk (unordered). */
   async packVersions(name: string): Promise<string[]> {
-    if (!SAFE.test(name)) return [];
+    if (!isName(name)) return [];
     return (await readdirIfExists(join(this.root, 'rule-packs', name))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
   }
 
@@ -93,7 +96,7 @@ export class FileComponentSource implements ComponentSource {
   async types(): Promise<unknown[]> {
     const out: unknown[] = [];
     for (const name of await readdirIfExists(join(this.root, 'decision-types'))) {
-      if (!SAFE.test(name)) continue;
+      if (!isName(name)) continue;
       for (const f of await readdirIfExists(join(this.root, 'decision-types', name))) {
         if (f.endsWith('.json')) out.push(await this.type(name, f.slice(0, -'.json'.length)));
       }
@@ -103,7 +106,7 @@ export class FileComponentSource implements ComponentSource {
 
   /** The release manifest releases/<name>/<version>.json, or undefined. */
   async release(name: string, version: string): Promise<ReleaseManifest | undefined> {
-    if (!SAFE.test(name) || !SAFE.test(version)) return undefined;
+    if (!safe(name, version)) return undefined;
     const raw = await readIfExists(join(this.root, 'releases', name, `${version}.json`));
     return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as ReleaseManifest);
   }

@@ -1,7 +1,6 @@
 /** Decisions: domain evaluation (refund), combining, releases. Plain TypeScript; no framework, no ORM. */
 export * from './outcome.js';
 export * from './release.js';
-export * from './semver.js';
 export * from './schema-validator.js';
 export * from './file-component-source.js';
 export * from './simulation.js';

@@ -1,6 +1,6 @@
 /** Reward programs: rule packs of kind `reward-program` whose parameters hold every number the ledger uses. */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { compareSemver, isSemver } from '../decisions/semver.js';
+import { compareSemver, isName, isSemver } from '../names/index.js';
 import { DomainError, type ErrorDetail } from '../errors/index.js';
 import type { RulePack } from '../rules/index.js';
 
@@ -124,7 +124,7 @@ export function programFromPack(pack: RulePack): RewardProgram {
   if (p['kind'] !== 'reward-program') {
     errors.push({ path: '/kind', message: `must be 'reward-program', got ${JSON.stringify(p['kind']) ?? 'nothing'}` });
   }
-  if (typeof p['name'] !== 'string' || !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(p['name'])) {
+  if (typeof p['name'] !== 'string' || !isName(p['name'])) {
     errors.push({ path: '/name', message: 'must be a lower-kebab-case pack name' });
   }
   if (typeof p['version'] !== 'string' || !isSemver(p['version'])) {

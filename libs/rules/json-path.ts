@@ -36,7 +36,5 @@ export function resolveSegments(value: unknown, segments: readonly PathSegment[]
   return current;
 }
 
-/** RFC 6901 pointer from segments. */
-export function pointer(...segments: readonly PathSegment[]): string {
-  return segments.map((s) => '/' + String(s).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
-}
+/** RFC 6901 pointers are built in one place (libs/names). */
+export { pointer } from '../names/index.js';

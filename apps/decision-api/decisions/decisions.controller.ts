@@ -9,8 +9,7 @@ import { QueryParser } from '../http/query.js';
 import { sendAnswer } from '../http/send.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { DecisionsService } from './decisions.service.js';
-
-const TYPE_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';
+import { NAME_PATTERN } from '../../../libs/names/index.js';
 
 @ApiTags('decisions')
 @ApiBearerAuth()
@@ -56,8 +55,8 @@ export class DecisionsController {
   @ApiOperation({ summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor= (domain= is the v1 name of type=)' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const type = q.matching('type', TYPE_PATTERN);
-    const domain = q.matching('domain', TYPE_PATTERN);
+    const type = q.matching('type', NAME_PATTERN);
+    const domain = q.matching('domain', NAME_PATTERN);
     if (type !== undefined && domain !== undefined && type !== domain) q.fail('domain', 'names another type than type=');
     const parsed = {
       domain: type ?? domain,

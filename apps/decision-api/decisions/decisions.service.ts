@@ -4,6 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
+import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
@@ -25,8 +26,6 @@ const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
   { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } },
   'Decision request',
 );
-
-const TYPE_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 export interface DecisionDocument {
   id: string;
@@ -86,7 +85,7 @@ export class DecisionsService {
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
   private callableType(release: CompiledRelease, name: string): BoundDecisionType {
-    if (!TYPE_NAME.test(name) || !release.hasType(name)) throw typeNotFound(name);
+    if (!isName(name) || !release.hasType(name)) throw typeNotFound(name);
     const type = release.decisionType(name);
     if (!type.callable) throw typeNotFound(name, `Decisions of type '${name}' are made by another route of the platform, not by POST /v1/decisions/${name}`);
     return type;
@@ -143,7 +142,7 @@ export class DecisionsService {
 
   /** The stored document's exact text: the same bytes as the first answer. */
   async get(principal: Principal, id: string): Promise<string> {
-    const text = UUID.test(id) ? await this.repo.documentText(this.db.em(), principal.tenant, id) : null;
+    const text = isUuid(id) ? await this.repo.documentText(this.db.em(), principal.tenant, id) : null;
     if (text === null) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return text;
   }
@@ -184,7 +183,7 @@ export class DecisionsService {
   }
 
   private async find(principal: Principal, id: string): Promise<DecisionRecord> {
-    const record = UUID.test(id) ? await this.repo.findById(this.db.em(), principal.tenant, id) : null;
+    const record = isUuid(id) ? await this.repo.findById(this.db.em(), principal.tenant, id) : null;
     if (!record) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return record;
   }
@@ -195,4 +194,3 @@ function canonicalJson(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v)) as unknown;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 /** Opaque list cursors (api-contract.md §2): base64url JSON of where the previous page stopped. */
 import { DomainError } from '../../../libs/errors/index.js';
+import { isUuid } from '../../../libs/names/index.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function encodeCursor(position: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
@@ -22,4 +22,4 @@ export function decodeCursor<T>(cursor: string, read: (v: Record<string, unknown
 /** Lists keyed by time-ordered UUIDv7 ids: the cursor is the last id served. */
 export const encodeIdCursor = (lastId: string): string => encodeCursor({ after: lastId });
 export const decodeIdCursor = (cursor: string): string =>
-  decodeCursor(cursor, (v) => (typeof v.after === 'string' && UUID.test(v.after) ? v.after : undefined));
+  decodeCursor(cursor, (v) => (typeof v.after === 'string' && isUuid(v.after) ? v.after : undefined));

@@ -7,7 +7,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
-import { pointer } from '../../../libs/rules/json-path.js';
+import { pointer } from '../../../libs/names/index.js';
 
 /** Nesting allowed in any body. A representation limit (the deepest real document, a pack's conditions, is far less). */
 export const MAX_JSON_DEPTH = 64;

@@ -1,5 +1,5 @@
 /** Resolves reward programs (rule packs of kind reward-program) from a tenant's packs: uploaded, then built-in. */
-import { compareSemver } from '../../../libs/decisions/index.js';
+import { compareSemver } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { programFromPack, type ProgramResolver, type RewardProgram } from '../../../libs/ledger/index.js';
 import { validatePack } from '../../../libs/rules/index.js';

@@ -11,8 +11,6 @@ import {
   checkPackUpload,
   checkReleaseTypes,
   validateDecisionType,
-  compareSemver,
-  isSemver,
   packDigest,
   releaseDigest,
   SchemaValidator,
@@ -21,6 +19,7 @@ import {
   type ReleaseManifest,
 } from '../../../libs/decisions/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
+import { compareSemver, isName, isSemver, NAME_MAX_LENGTH, NAME_PATTERN } from '../../../libs/names/index.js';
 import { readBundle } from '../../../libs/policies/index.js';
 import {
   AuditRepository,
@@ -34,23 +33,20 @@ import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
-/** Component and release names: lower-kebab-case, as the pack schema requires of pack names. */
-export const NAME_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';
-const NAME = new RegExp(NAME_PATTERN);
 
 const createReleaseSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'version', 'components'],
   properties: {
-    name: { type: 'string', pattern: NAME_PATTERN, maxLength: 100 },
+    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
     version: { type: 'string', minLength: 5, maxLength: 100 },
     description: { type: 'string', maxLength: 2000 },
     components: {
       type: 'object',
       minProperties: 1,
       maxProperties: 100,
-      propertyNames: { pattern: NAME_PATTERN, maxLength: 100 },
+      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
       additionalProperties: { type: 'string', minLength: 5, maxLength: 100 },
     },
   },
@@ -193,7 +189,7 @@ export class CatalogueService {
     const errors: ErrorDetail[] = [];
     const name = query.name ?? '';
     const version = query.version ?? '';
-    if (!NAME.test(name)) errors.push({ path: 'query:name', message: 'is required, in lower-kebab-case' });
+    if (!isName(name)) errors.push({ path: 'query:name', message: 'is required, in lower-kebab-case' });
     errors.push(...semverErrors(version, 'query:version'));
     if (!(body instanceof Uint8Array) || body.byteLength === 0) {
       errors.push({ path: '/', message: 'must be the bundle .tar.gz, sent as application/gzip' });
@@ -282,7 +278,7 @@ export class CatalogueService {
   async getType(principal: Principal, name: string, version: string): Promise<TypeView & { type: unknown }> {
     const em = this.db.em();
     // Path parameters reach SQL: a name or version no type can have (a NUL byte, 10 KB) is simply not found.
-    const found = NAME.test(name) && isSemver(version) ? await this.findType(em, principal.tenant, name, version) : undefined;
+    const found = isName(name) && isSemver(version) ? await this.findType(em, principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('DECISION_TYPE_NOT_FOUND', `No decision type ${name}@${version}`, 'not_found');
     const type = found.view.source === 'tenant' ? await this.repo.typeContent(em, principal.tenant, name, version) : await this.files.type(name, version);
     return { ...found.view, type };

@@ -8,7 +8,6 @@ import { OpaRedemptionGate } from '../../../libs/ledger/index.js';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   CompileCache,
-  compareSemver,
   ReleaseCompiler,
   TenantComponentSource,
   type CompiledRelease,
@@ -17,6 +16,7 @@ import {
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
+import { compareSemver } from '../../../libs/names/index.js';
 import {
   DbComponentStoreFactory,
   NotificationListener,

@@ -1,4 +1,6 @@
 /** Request bodies of the simulation endpoints (api-contract.md §6), as JSON Schema 2020-12. */
+import { NAME_MAX_LENGTH, NAME_PATTERN, SEMVER_PATTERN } from '../../../libs/names/index.js';
+
 /** Supplied cases per request; the 1 MiB body limit usually bites first (a case is 0.6–1 KiB). */
 export const MAX_CASES = 10_000;
 /** Stored decisions one replay may re-decide. */
@@ -7,23 +9,21 @@ export const DEFAULT_REPLAY_LIMIT = 10_000;
 /** Events of one ledger what-if script. */
 export const MAX_LEDGER_EVENTS = 10_000;
 
-const NAME = '^[a-z0-9][a-z0-9._-]*$';
-const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
 
 export const candidateReleaseSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'version', 'components'],
   properties: {
-    name: { type: 'string', pattern: NAME, maxLength: 100 },
-    version: { type: 'string', pattern: SEMVER, maxLength: 100 },
+    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
+    version: { type: 'string', pattern: SEMVER_PATTERN, maxLength: 100 },
     description: { type: 'string', maxLength: 2000 },
     components: {
       type: 'object',
       minProperties: 1,
       maxProperties: 50,
-      propertyNames: { pattern: NAME, maxLength: 100 },
-      additionalProperties: { type: 'string', pattern: SEMVER, maxLength: 100 },
+      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
+      additionalProperties: { type: 'string', pattern: SEMVER_PATTERN, maxLength: 100 },
     },
   },
 } as const;
@@ -34,7 +34,7 @@ export const simulationSchema = {
   required: ['domain', 'release'],
   properties: {
     /** A decision type of the candidate release (refund, or a tenant's own). */
-    domain: { type: 'string', pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$', maxLength: 100 },
+    domain: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
     release: candidateReleaseSchema,
     /** Each case is checked against the candidate type's input schema. */
     cases: { type: 'array', minItems: 1, maxItems: MAX_CASES, items: { type: 'object' } },

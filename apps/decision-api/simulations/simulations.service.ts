@@ -3,6 +3,7 @@
  * 1,000 cases at once (201) and bigger runs in the background (202, then GET for progress). Nothing becomes a decision.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { isUuid } from '../../../libs/names/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
@@ -104,7 +105,6 @@ export function simulationView(j: SimulationJob): Record<string, unknown> {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function notFound(id: string): DomainError {
   return new DomainError('SIMULATION_NOT_FOUND', `No simulation ${id}`, 'not_found');
@@ -240,7 +240,7 @@ export class SimulationsService {
 
   /** Cancels a running job: 200 with the job; a finished one is a 422 refusal; cancelling twice answers the cancelled job. */
   async cancel(principal: Principal, id: string, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     const now = new Date();
     const answer = await this.idempotency.run(
       { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: `/v1/simulations/${id}/cancel`, body, now },
@@ -260,7 +260,7 @@ export class SimulationsService {
   }
 
   private async find(tenant: string, id: string): Promise<SimulationJob> {
-    const job = UUID.test(id) ? await this.repo.get(this.db.em(), tenant, id) : null;
+    const job = isUuid(id) ? await this.repo.get(this.db.em(), tenant, id) : null;
     if (!job) throw notFound(id);
     return job;
   }

@@ -2,19 +2,12 @@
  * The built-in derivations a decision type may declare (decision-type.schema.json#/$defs/derivation): small, pure,
  * total functions of the facts, so derived facts are data and no decision type needs TypeScript of its own.
  */
+import { parsePointer } from '../../names/index.js';
 import { resolveSegments, type PathSegment } from '../../rules/json-path.js';
 import type { Derivation, Predicate } from './decision-type.js';
 
 const MS_PER_DAY = 86_400_000; // a unit conversion, not a policy number
 
-/** RFC 6901 pointer → segments (`""` is the whole value). */
-export function parsePointer(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
-}
 
 export type Getter = (value: unknown) => unknown;
 

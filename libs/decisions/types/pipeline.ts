@@ -8,7 +8,8 @@ import type { LoadedPolicy } from '../../policies/index.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
 import { deepEqual, mergeFacts, typeCheckRules, type CompiledPack, type PackEvent } from '../../rules/index.js';
 import type { Reason, TraceEntry } from '../outcome.js';
-import { compileDerivation, compilePredicate, getter, parsePointer, type CompiledDerivation, type Getter, type Test } from './derivations.js';
+import { parsePointer } from '../../names/index.js';
+import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
 import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 
 export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
@@ -298,7 +299,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
         const fields = Object.entries(step.fields).map(([name, d]) => [name, compileDerivation(d)] as [string, CompiledDerivation]);
         for (const [name, d] of fields) {
           for (const p of d.reads) {
-            const top = p.split('/')[1]!.replaceAll('~1', '/').replaceAll('~0', '~');
+            const top = parsePointer(p)[0]!;
             if (!Object.hasOwn(available, top)) typeErrors.push({ path: at(i, `/fields/${name}`), message: `reads ${p}, but '${top}' is not a fact at this step (facts: ${Object.keys(available).join(', ')})` });
           }
         }

@@ -1,8 +1,10 @@
 /** Semantic version parsing and ordering (semver 2.0.0 precedence), enough to pick the newest release. */
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+/** semver.org's own regular expression: MAJOR.MINOR.PATCH, an optional pre-release (no leading zeros in numeric parts) and build metadata. */
+export const SEMVER_PATTERN = '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$'
+const SEMVER = new RegExp(SEMVER_PATTERN);
 
 export function isSemver(v: string): boolean {
-  return SEMVER.test(v);
+  return v.length <= 100 && SEMVER.test(v);
 }
 
 export function compareSemver(a: string, b: string): number {

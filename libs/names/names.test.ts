@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { compareSemver, IDENTIFIER_PATTERN, isName, isSemver, isUuid, NAME_PATTERN, parsePointer, pointer, SEMVER_PATTERN, UPPER_SNAKE_PATTERN } from './index.js';
+
+const schema = (path: string) =>
+  JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { $defs: Record<string, { pattern?: string }>; properties: Record<string, { pattern?: string }> };
+
+describe('names', () => {
+  it('accepts lower-kebab-case names only, the same on every route', () => {
+    expect(['refund', 'goodwill-credit', 'a1-b2'].every(isName)).toBe(true);
+    expect(['my_rel', 'Refund', '-a', 'a--b', 'a.b', '', 'x'.repeat(101)].some(isName)).toBe(false);
+  });
+
+  it('semantic versions, ordered by precedence, prereleases before releases', () => {
+    expect(isSemver('1.2.3-rc.1+build.5')).toBe(true);
+    expect(['1.2', '01.2.3', '1.2.3.4', 'v1.2.3', '1.2.3-01'].some(isSemver)).toBe(false);
+    const sorted = ['1.10.0', '1.2.0', '1.2.0-rc.1', '1.2.0-alpha', '0.9.9', '1.2.0-rc.10', '1.2.0-rc.2'].sort(compareSemver);
+    expect(sorted).toEqual(['0.9.9', '1.2.0-alpha', '1.2.0-rc.1', '1.2.0-rc.2', '1.2.0-rc.10', '1.2.0', '1.10.0']);
+  });
+
+  it('UUIDs', () => {
+    expect(isUuid('01a23451-37e9-7394-9301-40b2187c158b')).toBe(true);
+    expect(isUuid('01a23451-37e9-7394-9301-40b2187c158')).toBe(false);
+  });
+
+  it('JSON pointers round-trip with escapes', () => {
+    expect(parsePointer(pointer('a/b', 'c~d', 0))).toEqual(['a/b', 'c~d', '0']);
+    expect(parsePointer('')).toEqual([]);
+  });
+
+  it('the shipped JSON Schemas restate exactly these patterns', () => {
+    const pack = schema('../rules/rule-pack.schema.json');
+    const type = schema('../decisions/types/decision-type.schema.json');
+    expect(pack.$defs.kebabName!.pattern).toBe(NAME_PATTERN);
+    expect(pack.properties.version!.pattern).toBe(SEMVER_PATTERN);
+    expect(type.$defs.kebabName!.pattern).toBe(NAME_PATTERN);
+    expect(type.$defs.semver!.pattern).toBe(SEMVER_PATTERN);
+    expect(type.$defs.identifier!.pattern).toBe(IDENTIFIER_PATTERN);
+    expect(type.$defs.upperSnake!.pattern).toBe(UPPER_SNAKE_PATTERN);
+  });
+});
