@@ -23,7 +23,7 @@ import {
   type ReleaseManifest,
 } from '../libs/decisions/index.js';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
-import { openDatabase, SimulationsRepository, uuidv7, type Database } from '../libs/persistence/index.js';
+import { openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 
 export interface SimulationBenchOptions {
@@ -147,11 +147,11 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
       heartbeatAt: now,
       finishedAt: null,
     });
-    const jobs = new SimulationJobs(db);
+    const jobs = new SimulationJobs(db, systemClock, repo);
     log(`simulation: replaying them on a candidate release…`);
     const cpu = process.cpuUsage();
     const t0 = performance.now();
-    jobs.start({ id, pages: replayItems(db, TENANT, candidate, window, o.decisions), candidate });
+    jobs.start({ id, pages: replayItems(db, repo, TENANT, candidate, window, o.decisions), candidate });
     await jobs.finished(id);
     const seconds = (performance.now() - t0) / 1000;
     const used = process.cpuUsage(cpu);

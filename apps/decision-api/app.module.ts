@@ -10,6 +10,7 @@ import {
   IdempotencyRepository,
   PgLedgerStoreFactory,
   ReleaseActivationsRepository,
+  SimulationsRepository,
   systemClock,
   uuidv7Ids,
   type Database,
@@ -23,7 +24,7 @@ import { DecisionsService } from './decisions/decisions.service.js';
 import { DecisionTypesController } from './decision-types/decision-types.controller.js';
 import { DecisionTypesService } from './decision-types/decision-types.service.js';
 import { HealthController } from './health/health.controller.js';
-import { IdempotencyService } from './http/idempotency.service.js';
+import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from './tokens.js';
@@ -78,12 +79,13 @@ export class AppModule {
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
+        { provide: SimulationsRepository, useClass: SimulationsRepository },
         { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ReleaseRegistry,
-        IdempotencyService,
+        IdempotentCommandInterceptor,
         DecisionsService,
         DecisionTypesService,
         LedgerService,

@@ -1,11 +1,10 @@
 /** HTTP surface of decision types (api-contract.md §7): guard, validated input, one service call. */
 import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey } from '../http/idempotency.service.js';
-import { sendAnswer } from '../http/send.js';
+import { IdempotentCommand } from '../http/idempotent-command.js';
 import { CatalogueService } from '../releases/catalogue.service.js';
 import { DecisionTypesService } from './decision-types.service.js';
 
@@ -26,15 +25,14 @@ export class DecisionTypesController {
       '201 when stored; 200 with the stored type when identical content is sent again; 409 for other content; 422 naming every bad path. ' +
       'It is bound to packs and bundles (and type-checked across its pipeline) when a release names it.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: { type: 'object', description: 'The decision type (libs/decisions/types/decision-type.schema.json)' } })
-  async upload(
+  upload(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.catalogue.uploadType(principal, body, idempotencyKey));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.catalogue.uploadType(principal, body);
   }
 
   @Get()

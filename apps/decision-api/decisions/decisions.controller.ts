@@ -1,12 +1,11 @@
 /** HTTP surface of decisions (api-contract.md §3, §7): guard, validated input, one service call, mapped output. */
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey, JSON_TYPE } from '../http/idempotency.service.js';
+import { IdempotentCommand, JSON_TYPE } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
-import { sendAnswer } from '../http/send.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { DecisionsService } from './decisions.service.js';
 import { NAME_PATTERN } from '../../../libs/names/index.js';
@@ -19,16 +18,11 @@ export class DecisionsController {
 
   @Post('refund')
   @Roles('service')
+  @IdempotentCommand()
   @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: 'A RefundCase (GET /v1/decision-types/refund/schema)' } } } })
-  async refund(
-    @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.decisions.decide(principal, 'refund', body, idempotencyKey));
+  refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.decisions.decide(principal, 'refund', body);
   }
 
   @Post(':type')
@@ -37,17 +31,11 @@ export class DecisionsController {
     summary: 'Decide a case of a decision type of the active release (refund: APPROVE, DENY or REVIEW) and store the decision',
     description: 'The case must match the type\'s input schema (GET /v1/decision-types/{type}/schema). Unknown type: 404 DECISION_TYPE_NOT_FOUND.',
   })
+  @IdempotentCommand()
   @ApiParam({ name: 'type', example: 'refund' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
   @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: "The case, as the type's input schema defines it" } } } })
-  async decide(
-    @CurrentPrincipal() principal: Principal,
-    @Param('type') type: string,
-    @IdempotencyKey() idempotencyKey: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.decisions.decide(principal, type, body, idempotencyKey));
+  decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.decisions.decide(principal, type, body);
   }
 
   @Get()

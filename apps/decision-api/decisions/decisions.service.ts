@@ -14,10 +14,10 @@ import {
   type ReleaseRef,
   type TypedDecision,
 } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, uuidv7, type Database, type DecisionRecord, type Principal } from '../../../libs/persistence/index.js';
-import { DATABASE } from '../tokens.js';
+import { DecisionsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
+import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
-import { IdempotencyService, JSON_TYPE, requestHash, type HttpAnswer } from '../http/idempotency.service.js';
+import { createdJson, type StatementCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 
@@ -74,12 +74,11 @@ export function decisionDocument(
 
 @Injectable()
 export class DecisionsService {
-  private readonly repo = new DecisionsRepository();
-
   constructor(
     @Inject(DATABASE) private readonly db: Database,
+    @Inject(ID_FACTORY) private readonly ids: IdFactory,
+    private readonly repo: DecisionsRepository,
     private readonly releases: ReleaseRegistry,
-    private readonly idempotency: IdempotencyService,
     private readonly shadows: ShadowService,
   ) {}
 
@@ -91,48 +90,51 @@ export class DecisionsService {
     return type;
   }
 
-  async decide(principal: Principal, typeName: string, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+  /**
+   * Validates and decides the case on the active release, then hands the mechanism a command that claims the
+   * Idempotency-Key and stores the decision in one statement: no decision is answered that is not stored.
+   */
+  async decide(principal: Principal, typeName: string, body: unknown): Promise<StatementCommand<DecisionDocument>> {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
     const input = decisionRequest.validate(body).case;
     const shadow = this.releases.shadow(principal.tenant);
     const evaluated = await type.decide(input, '/case');
-    const now = new Date();
-    const id = uuidv7(now.getTime());
-    const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
-    const documentJson = JSON.stringify(document);
-    const route = `/v1/decisions/${type.name}`;
-    const hash = requestHash('POST', route, body);
     const riskScore = evaluated.output.riskScore;
-    // One statement claims the key and stores the decision: no decision is answered that is not stored.
-    const inserted = await this.repo.insertClaimed(
-      this.db.em(),
-      {
-        id,
-        tenant: principal.tenant,
-        domain: type.name,
-        outcome: evaluated.outcome,
-        riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
-        releaseName: release.ref.name,
-        releaseVersion: release.ref.version,
-        components: release.ref.components,
-        caseData: input,
-        documentJson,
-        idempotencyKey,
-        evaluatedAt: now,
-        createdAt: now,
+    let id = '';
+    return {
+      kind: 'statement',
+      applyClaimed: async ({ claim, now }) => {
+        id = this.ids.next(now);
+        const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
+        const documentJson = JSON.stringify(document);
+        const inserted = await this.repo.insertClaimed(
+          this.db.em(),
+          {
+            id,
+            tenant: principal.tenant,
+            domain: type.name,
+            outcome: evaluated.outcome,
+            riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
+            releaseName: release.ref.name,
+            releaseVersion: release.ref.version,
+            components: release.ref.components,
+            caseData: input,
+            documentJson,
+            idempotencyKey: claim.key,
+            evaluatedAt: now,
+            createdAt: now,
+          },
+          claim,
+        );
+        return inserted ? createdJson(document, documentJson) : 'taken';
       },
-      { key: idempotencyKey, requestHash: hash, method: 'POST', path: route, status: 201, contentType: JSON_TYPE },
-    );
-    const answer: HttpAnswer = inserted
-      ? { status: 201, contentType: JSON_TYPE, body: documentJson, replayed: false }
-      : await this.idempotency.replay(principal.tenant, idempotencyKey, hash);
-    // Committed by now; a replayed answer was shadow-evaluated the first time.
-    if (shadow && inserted) {
-      this.shadows.submit({ tenant: principal.tenant, decisionId: id, type, input, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
-    }
-    return answer;
+      // Committed by now; a replayed answer was shadow-evaluated the first time.
+      afterCommit: () => {
+        if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId: id, type, input, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
+      },
+    };
   }
 
   /** Every outcome the active release's decision types can give (what a list may filter by). */

@@ -1,16 +1,14 @@
 /** HTTP surface of the reward ledger (api-contract.md §4). */
-import { Body, Controller, Get, Param, Put, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Body, Controller, Get, Param, Put, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey, type HttpAnswer } from '../http/idempotency.service.js';
+import { answerOf, IdempotentCommand, sendAnswer } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
-import { sendAnswer } from '../http/send.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import { decodeEntriesCursor, LedgerService } from './ledger.service.js';
 
-const route = (req: FastifyRequest) => req.url.split('?')[0] ?? req.url;
 
 @ApiTags('ledger')
 @ApiBearerAuth()
@@ -18,78 +16,66 @@ const route = (req: FastifyRequest) => req.url.split('?')[0] ?? req.url;
 export class LedgerController {
   constructor(private readonly ledger: LedgerService) {}
 
-  private async post(
-    principal: Principal,
-    idempotencyKey: string,
-    req: FastifyRequest,
-    body: unknown,
-    reply: FastifyReply,
-    call: (c: { principal: Principal; key: string; route: string; body: unknown }) => Promise<HttpAnswer>,
-  ): Promise<void> {
-    sendAnswer(reply, await call({ principal, key: idempotencyKey, route: route(req), body }));
-  }
-
   @Put('accounts/:accountId')
   @Roles('service')
   @ApiOperation({ summary: 'Open or update a reward account' })
   @ApiBody({ schema: ledgerSchemas.account as object })
   async open(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() reply: FastifyReply) {
-    const r = await this.ledger.openAccount(p, accountId, body);
-    reply.status(r.status).send(r.body);
+    sendAnswer(reply, answerOf(await this.ledger.openAccount(p, accountId, body)));
   }
 
   @Post('accounts/:accountId/transactions')
   @Roles('service')
   @ApiOperation({ summary: 'Record a PENDING purchase' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.purchase as object })
-  purchase(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.recordPurchase(c, accountId));
+  purchase(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.recordPurchase(p, accountId, body);
   }
 
   @Post('transactions/:transactionId/settle')
   @Roles('service')
   @ApiOperation({ summary: 'Settle a purchase (Algorithm 1 for instant programs)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.settle as object })
-  settle(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.settle(c, id));
+  settle(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.settle(p, id, body);
   }
 
   @Post('transactions/:transactionId/refunds')
   @Roles('service')
   @ApiOperation({ summary: 'Refund (Algorithm 2: proportional clawback from the original reward)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.refund as object })
-  refund(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.refund(c, id));
+  refund(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.refund(p, id, body);
   }
 
   @Post('transactions/:transactionId/chargebacks')
   @Roles('service')
   @ApiOperation({ summary: 'Chargeback (same adjustment as a refund; status CHARGEBACK)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.chargeback as object })
-  chargeback(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.chargeback(c, id));
+  chargeback(@CurrentPrincipal() p: Principal, @Param('transactionId') id: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.chargeback(p, id, body);
   }
 
   @Post('accounts/:accountId/redemptions')
   @Roles('service')
   @ApiOperation({ summary: 'Redeem (Algorithm 3 gate, an OPA policy; refused: 422 with code and reasons)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.redemption as object })
-  redeem(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.redeem(c, accountId));
+  redeem(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.redeem(p, accountId, body);
   }
 
   @Post('accounts/:accountId/statements')
   @Roles('service')
   @ApiOperation({ summary: 'Close a statement period (Algorithm 4)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: ledgerSchemas.statement as object })
-  statement(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @IdempotencyKey() key: string, @Req() req: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply) {
-    return this.post(p, key, req, body, reply, (c) => this.ledger.closeStatement(c, accountId));
+  statement(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.ledger.closeStatement(p, accountId, body);
   }
 
   @Get('accounts/:accountId')

@@ -1,6 +1,7 @@
 /**
- * LedgerService over strict fakes: every collaborator throws on a member the test did not stub, the clock answers a
- * fixed sequence and ids are derived from the time they are minted at, so each test shows which time and id went where.
+ * LedgerService over strict fakes: every collaborator throws on a member the test did not stub, and ids are derived
+ * from the time they are minted at, so each test shows which time and id went where. A write is a command: the test
+ * applies it as the idempotent-command mechanism would, with the request's transaction, record time and key.
  * The ledger itself is the real one over the in-memory store; the gate is a stub (its policy is tested in libs/ledger).
  */
 import { jest } from '@jest/globals';
@@ -11,7 +12,6 @@ import { InMemoryLedgerStore, type OpaRedemptionGate, type RedemptionGateResult 
 import { packJson } from '../../../libs/ledger/ledger.test-support.js';
 import type {
   CatalogueRepository,
-  Clock,
   Database,
   DecisionsRepository,
   IdFactory,
@@ -20,7 +20,7 @@ import type {
   PgLedgerStoreFactory,
   Principal,
 } from '../../../libs/persistence/index.js';
-import { JSON_TYPE, type IdempotencyService } from '../http/idempotency.service.js';
+import type { Outcome, TransactionalCommand } from '../commands/command.js';
 import type { ReleaseRegistry } from '../releases/release.registry.js';
 import { LedgerService } from './ledger.service.js';
 
@@ -55,13 +55,6 @@ function setup() {
   const em = strict<SqlEntityManager>('em', { transactional: transactional as unknown as SqlEntityManager['transactional'] });
   const db = strict<Database>('db', { em: () => em });
 
-  // Times are handed out in order; reading the clock more often than a test expects fails it.
-  const times: Date[] = [];
-  const now = jest.fn<Clock['now']>(() => {
-    const t = times.shift();
-    if (!t) throw new Error('the clock was read more often than this test expects');
-    return t;
-  });
   const next = jest.fn<IdFactory['next']>(idAt);
 
   const memory = new InMemoryLedgerStore();
@@ -80,10 +73,6 @@ function setup() {
   const source = jest.fn<ReleaseRegistry['source']>(() => strict<TenantComponentSource>('source', { pack }));
   const releases = strict<ReleaseRegistry>('releases', { source, redemptionGate: () => ({ release, gate }) });
 
-  const run = jest.fn<IdempotencyService['run']>(async (_input, effect) => {
-    const out = await effect(tx);
-    return { status: out.status, contentType: out.contentType ?? JSON_TYPE, body: JSON.stringify(out.body), replayed: false };
-  });
   const insert = jest.fn<DecisionsRepository['insert']>(() => Promise.resolve());
   const packVersions = jest.fn<FileComponentSource['packVersions']>(() => Promise.resolve(['1.0.0']));
   const listPacks = jest.fn<CatalogueRepository['listPacks']>(() => Promise.resolve([]));
@@ -91,38 +80,34 @@ function setup() {
   const service = new LedgerService(
     db,
     strict<FileComponentSource>('files', { packVersions }),
-    strict<Clock>('clock', { now }),
     strict<IdFactory>('ids', { next }),
     releases,
-    strict<IdempotencyService>('idempotency', { run }),
     strict<PgLedgerStoreFactory>('stores', { create }),
     strict<CatalogueRepository>('catalogue', { listPacks }),
     strict<DecisionsRepository>('decisions', { insert }),
   );
-  const call = (key: string, route: string, body: unknown) => ({ principal, key, route, body });
+  /** Applies a write as the mechanism does: inside the request's transaction, at the request's time, with its key. */
+  const apply = <T>(command: TransactionalCommand<T>, key: string, now: Date): Promise<Outcome<T>> => command.apply({ em: tx, now, key });
 
   /** An account with a 500 reward settled (5% of 10,000 in GROCERY), written through the service; clears the mocks. */
   async function accountWithReward(accountId: string) {
-    times.push(at('2026-12-01T09:00:00.000Z'), at('2026-12-01T09:00:01.000Z'));
     await service.openAccount(principal, accountId, { program: PROGRAM, currency: 'EUR', cycleAnchorDay: 1 });
     const purchase = { transactionId: `${accountId}-t1`, amount: 10000, category: 'GROCERY', occurredAt: '2026-11-02T10:00:00Z' };
-    await service.recordPurchase(call('p-1', `/v1/ledger/accounts/${accountId}/transactions`, purchase), accountId);
-    await service.settle(call('s-1', `/v1/ledger/transactions/${accountId}-t1/settle`, { settledAt: '2026-11-03T10:00:00Z' }), `${accountId}-t1`);
-    expect(times).toEqual([]);
+    await apply(service.recordPurchase(principal, accountId, purchase), 'p-1', at('2026-12-01T09:00:00.000Z'));
+    await apply(service.settle(principal, `${accountId}-t1`, { settledAt: '2026-11-03T10:00:00Z' }), 's-1', at('2026-12-01T09:00:01.000Z'));
     jest.clearAllMocks();
   }
 
-  return { service, call, tx, em, times, now, next, create, source, pack, packVersions, listPacks, evaluate, run, insert, accountWithReward };
+  return { service, apply, tx, em, next, create, source, pack, packVersions, listPacks, evaluate, insert, accountWithReward };
 }
 
 describe('LedgerService', () => {
-  it('opens an account through the request transaction without reading the clock or minting an id', async () => {
+  it('opens an account through the request transaction without minting an id', async () => {
     const s = setup();
     // A bare program name: the newest version among the built-in files and the tenant's stored packs.
     const r = await s.service.openAccount(principal, 'acc-1', { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 });
 
-    expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ accountId: 'acc-1', program: PROGRAM, balance: 0 });
+    expect(r).toMatchObject({ result: 'created', value: { accountId: 'acc-1', program: PROGRAM, balance: 0 } });
     expect(s.create).toHaveBeenCalledTimes(1);
     expect(s.create.mock.calls[0]![0]).toBe(s.tx);
     // Every read goes through the request's transaction (PGlite has one connection).
@@ -130,38 +115,36 @@ describe('LedgerService', () => {
     expect(s.listPacks.mock.calls.map(([em, tenant]) => [em === s.tx, tenant])).toEqual([[true, TENANT]]);
     expect(s.source.mock.calls.map(([tenant, em]) => [tenant, em === s.tx])).toEqual([[TENANT, true]]);
     expect(s.pack).toHaveBeenCalledWith('cashback-default', '1.0.0');
-    expect(s.now).not.toHaveBeenCalled();
     expect(s.next).not.toHaveBeenCalled();
+    const again = await s.service.openAccount(principal, 'acc-1', { program: PROGRAM, currency: 'EUR', cycleAnchorDay: 1 });
+    expect(again.result).toBe('unchanged');
   });
 
-  it('claims a write’s Idempotency-Key at the clock’s time and answers the ledger’s result', async () => {
+  it('a write is a command on the request transaction: it answers what the ledger did, in business time', async () => {
     const s = setup();
     await s.service.openAccount(principal, 'acc-1', { program: PROGRAM, currency: 'EUR', cycleAnchorDay: 1 });
-    const claimedAt = at('2026-12-01T10:00:00.000Z');
-    s.times.push(claimedAt);
     const body = { transactionId: 't-1', amount: 10000, category: 'GROCERY', occurredAt: '2026-11-02T10:00:00Z' };
 
-    const answer = await s.service.recordPurchase(s.call('p-1', '/v1/ledger/accounts/acc-1/transactions', body), 'acc-1');
+    const command = s.service.recordPurchase(principal, 'acc-1', body);
+    expect(s.create).toHaveBeenCalledTimes(1); // opening only: validating the body touches nothing
+    const outcome = await s.apply(command, 'p-1', at('2026-12-01T10:00:00.000Z'));
 
-    expect(s.run).toHaveBeenCalledTimes(1);
-    expect(s.run.mock.calls[0]![0]).toEqual({ tenant: TENANT, key: 'p-1', method: 'POST', route: '/v1/ledger/accounts/acc-1/transactions', body, now: claimedAt });
-    expect(answer.status).toBe(201);
-    // Business time is the request's, untouched by the clock.
-    expect(JSON.parse(answer.body)).toMatchObject({ transactionId: 't-1', status: 'PENDING', occurredAt: '2026-11-02T10:00:00.000Z' });
+    expect(s.create.mock.calls[1]![0]).toBe(s.tx);
+    // Business time is the request's, untouched by the record time.
+    expect(outcome).toMatchObject({ result: 'created', value: { transactionId: 't-1', status: 'PENDING', occurredAt: '2026-11-02T10:00:00.000Z' } });
     expect(s.next).not.toHaveBeenCalled();
+    // A bad body is refused before any command exists.
+    expect(() => s.service.recordPurchase(principal, 'acc-1', { ...body, amount: -1 })).toThrow(DomainError);
   });
 
-  it('stores an allowed redemption’s gate decision under an id minted at the decision’s time', async () => {
+  it('stores an allowed redemption’s gate decision under an id minted at the request’s record time', async () => {
     const s = setup();
     await s.accountWithReward('acc-1');
-    const claimedAt = at('2026-12-01T10:00:00.000Z');
     const decidedAt = at('2026-12-01T10:00:00.250Z');
-    s.times.push(claimedAt, decidedAt);
     const body = { redemptionId: 'r-1', amount: 300, at: '2026-12-01T08:00:00Z' };
 
-    const answer = await s.service.redeem(s.call('rd-1', '/v1/ledger/accounts/acc-1/redemptions', body), 'acc-1');
+    const outcome = await s.apply(s.service.redeem(principal, 'acc-1', body), 'rd-1', decidedAt);
 
-    expect(s.run.mock.calls[0]![0].now).toBe(claimedAt);
     expect(s.next.mock.calls).toEqual([[decidedAt]]);
     expect(s.insert).toHaveBeenCalledTimes(1);
     const [em, decision] = s.insert.mock.calls[0]!;
@@ -189,18 +172,16 @@ describe('LedgerService', () => {
       program: PROGRAM,
       release: RELEASE_REF,
     });
-    expect(answer.status).toBe(201);
-    expect(JSON.parse(answer.body)).toMatchObject({ redemptionId: 'r-1', amount: 300, balance: 200, decisionId: idAt(decidedAt) });
+    expect(outcome).toMatchObject({ result: 'created', value: { redemptionId: 'r-1', amount: 300, balance: 200, decisionId: idAt(decidedAt) } });
   });
 
-  it('stores a refused redemption’s decision too and names it in the 422 problem', async () => {
+  it('stores a refused redemption’s decision too and names it in the refusal, which is committed (not thrown)', async () => {
     const s = setup();
     await s.accountWithReward('acc-1');
     s.evaluate.mockReturnValue({ allow: false, reasons: [{ code: 'INSUFFICIENT_REWARD_BALANCE', message: 'balance would fall below 0' }] });
     const decidedAt = at('2026-12-01T10:00:00.250Z');
-    s.times.push(at('2026-12-01T10:00:00.000Z'), decidedAt);
 
-    const answer = await s.service.redeem(s.call('rd-2', '/v1/ledger/accounts/acc-1/redemptions', { redemptionId: 'r-2', amount: 900, at: '2026-12-01T08:00:00Z' }), 'acc-1');
+    const outcome = await s.apply(s.service.redeem(principal, 'acc-1', { redemptionId: 'r-2', amount: 900, at: '2026-12-01T08:00:00Z' }), 'rd-2', decidedAt);
 
     expect(s.next.mock.calls).toEqual([[decidedAt]]);
     const decision = s.insert.mock.calls[0]![1];
@@ -209,28 +190,24 @@ describe('LedgerService', () => {
       outcome: 'DENY',
       reasons: [{ code: 'INSUFFICIENT_REWARD_BALANCE', message: 'balance would fall below 0', source: GATE_REF, effect: 'DENY' }],
     });
-    expect(answer.status).toBe(422);
-    expect(answer.contentType).toBe('application/problem+json');
-    expect(JSON.parse(answer.body)).toMatchObject({ code: 'INSUFFICIENT_REWARD_BALANCE', decisionId: idAt(decidedAt) });
+    expect(outcome.result).toBe('refused');
+    const error = (outcome as Extract<Outcome, { result: 'refused' }>).error;
+    expect(error).toMatchObject({ code: 'INSUFFICIENT_REWARD_BALANCE', kind: 'unprocessable', extensions: { decisionId: idAt(decidedAt) } });
   });
 
   it('stores no second decision and mints no id when the ledger answers a redemption it already made', async () => {
     const s = setup();
     await s.accountWithReward('acc-1');
     const body = { redemptionId: 'r-1', amount: 300, at: '2026-12-01T08:00:00Z' };
-    s.times.push(at('2026-12-01T10:00:00.000Z'), at('2026-12-01T10:00:00.250Z'));
-    await s.service.redeem(s.call('rd-1', '/v1/ledger/accounts/acc-1/redemptions', body), 'acc-1');
+    await s.apply(s.service.redeem(principal, 'acc-1', body), 'rd-1', at('2026-12-01T10:00:00.250Z'));
     jest.clearAllMocks();
-    const claimedAgainAt = at('2026-12-01T11:00:00.000Z');
-    s.times.push(claimedAgainAt);
 
     // Another key, the same redemption: the idempotency record is new, the ledger's redemption is not.
-    const answer = await s.service.redeem(s.call('rd-1-retry', '/v1/ledger/accounts/acc-1/redemptions', body), 'acc-1');
+    const outcome = await s.apply(s.service.redeem(principal, 'acc-1', body), 'rd-1-retry', at('2026-12-01T11:00:00.000Z'));
 
-    expect(s.run.mock.calls[0]![0].now).toBe(claimedAgainAt);
     expect(s.next).not.toHaveBeenCalled();
     expect(s.insert).not.toHaveBeenCalled();
-    expect(JSON.parse(answer.body)).toMatchObject({ redemptionId: 'r-1', balance: 200, decisionId: null });
+    expect(outcome).toMatchObject({ result: 'created', value: { redemptionId: 'r-1', balance: 200, decisionId: null } });
   });
 
   it('pages entries through a store over a fresh EntityManager, and answers an unknown account 404', async () => {
@@ -244,7 +221,6 @@ describe('LedgerService', () => {
     const missing = await s.service.entries(principal, 'nobody', 10, undefined).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(DomainError);
     expect(missing).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', kind: 'not_found' });
-    expect(s.now).not.toHaveBeenCalled();
     expect(s.next).not.toHaveBeenCalled();
   });
 });

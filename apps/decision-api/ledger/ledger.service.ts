@@ -14,16 +14,14 @@ import {
   CatalogueRepository,
   DecisionsRepository,
   PgLedgerStoreFactory,
-  type Clock,
   type Database,
   type IdFactory,
   type Principal,
 } from '../../../libs/persistence/index.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
-import { fromDomainError } from '../problem.js';
+import { created, done, refused, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
-import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
+import { CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
@@ -38,12 +36,8 @@ const v = {
   statement: new SchemaValidator<{ periodEnd: string }>(ledgerSchemas.statement, 'Statement'),
 };
 
-interface Call {
-  principal: Principal;
-  key: string;
-  route: string;
-  body: unknown;
-}
+/** A ledger write as its command: the account's ledger over the command's transaction, and what happened. */
+type LedgerEffect<T> = (ledger: Ledger, em: SqlEntityManager) => Promise<T>;
 
 @Injectable()
 export class LedgerService {
@@ -52,10 +46,8 @@ export class LedgerService {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
-    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_FACTORY) private readonly ids: IdFactory,
     private readonly releases: ReleaseRegistry,
-    private readonly idempotency: IdempotencyService,
     private readonly stores: PgLedgerStoreFactory,
     private readonly catalogue: CatalogueRepository,
     private readonly decisions: DecisionsRepository,
@@ -76,98 +68,95 @@ export class LedgerService {
     return new Ledger(this.stores.create(em), this.programsVia(em), gate);
   }
 
-  private write(c: Call, status: number, fn: (ledger: Ledger, em: SqlEntityManager) => Promise<unknown>): Promise<HttpAnswer> {
-    return this.idempotency.run(
-      { tenant: c.principal.tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: this.clock.now() },
-      async (em) => ({ status, body: await fn(this.ledger(em, c.principal.tenant), em) }),
-    );
+  private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>): TransactionalCommand<T> {
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)));
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
-  async openAccount(p: Principal, accountId: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  async openAccount(p: Principal, accountId: string, body: unknown): Promise<Outcome<unknown>> {
     const input = v.account.validate(body);
     return this.db.em().transactional(async (em) => {
       const ledger = this.ledger(em, p.tenant);
-      const { created } = await ledger.openAccount(p.tenant, accountId, input);
-      return { status: created ? 201 : 200, body: await ledger.view(p.tenant, accountId) };
+      const opened = await ledger.openAccount(p.tenant, accountId, input);
+      const view = await ledger.view(p.tenant, accountId);
+      return opened.created ? created(view) : unchanged(view);
     });
   }
 
-  recordPurchase(c: Call, accountId: string): Promise<HttpAnswer> {
-    const input = v.purchase.validate(c.body);
-    return this.write(c, 201, async (l) => transactionView(await l.recordPurchase(c.principal.tenant, accountId, input)));
+  recordPurchase(p: Principal, accountId: string, body: unknown) {
+    const input = v.purchase.validate(body);
+    return this.write(p, created, async (l) => transactionView(await l.recordPurchase(p.tenant, accountId, input)));
   }
 
-  settle(c: Call, transactionId: string): Promise<HttpAnswer> {
-    const input = v.settle.validate(c.body);
-    return this.write(c, 200, async (l) => transactionView(await l.settle(c.principal.tenant, transactionId, input)));
+  settle(p: Principal, transactionId: string, body: unknown) {
+    const input = v.settle.validate(body);
+    return this.write(p, done, async (l) => transactionView(await l.settle(p.tenant, transactionId, input)));
   }
 
-  refund(c: Call, transactionId: string): Promise<HttpAnswer> {
-    const input = v.refund.validate(c.body);
-    return this.write(c, 201, async (l) => {
-      const r = await l.refund(c.principal.tenant, transactionId, input);
+  refund(p: Principal, transactionId: string, body: unknown) {
+    const input = v.refund.validate(body);
+    return this.write(p, created, async (l) => {
+      const r = await l.refund(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
   }
 
-  chargeback(c: Call, transactionId: string): Promise<HttpAnswer> {
-    const input = v.chargeback.validate(c.body);
-    return this.write(c, 201, async (l) => {
-      const r = await l.chargeback(c.principal.tenant, transactionId, input);
+  chargeback(p: Principal, transactionId: string, body: unknown) {
+    const input = v.chargeback.validate(body);
+    return this.write(p, created, async (l) => {
+      const r = await l.chargeback(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
   }
 
-  closeStatement(c: Call, accountId: string): Promise<HttpAnswer> {
-    const input = v.statement.validate(c.body);
-    return this.write(c, 201, (l) => l.closeStatement(c.principal.tenant, accountId, input));
+  closeStatement(p: Principal, accountId: string, body: unknown) {
+    const input = v.statement.validate(body);
+    return this.write(p, created, (l) => l.closeStatement(p.tenant, accountId, input));
   }
 
   /**
    * Algorithm 3: the gate decides, the decision is stored as a `redemption` decision either way, and only an allowed
    * redemption debits. A refusal is answered 422 with the gate's reasons — and its decision row is kept.
    */
-  redeem(c: Call, accountId: string): Promise<HttpAnswer> {
-    const raw = v.redemption.validate(c.body);
+  redeem(p: Principal, accountId: string, body: unknown) {
+    const raw = v.redemption.validate(body);
     // Answer business time in the ledger's canonical form, like every other ledger response.
     const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
-    const tenant = c.principal.tenant;
-    return this.idempotency.run({ tenant, key: c.key, method: 'POST', route: c.route, body: c.body, now: this.clock.now() }, async (em) => {
+    const tenant = p.tenant;
+    return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
       const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
-      const decisionId = out.replayed ? null : await this.storeGateDecision(em, tenant, accountId, input, out, release, c.key);
+      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, key, now });
       if (out.allowed) {
-        return {
-          status: 201,
-          body: { redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate },
-        };
+        return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
       }
       const first = out.reasons[0];
-      const refusal = new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], {
-        reasons: out.reasons,
-        decisionId,
-      });
-      return { status: 422, contentType: 'application/problem+json', body: fromDomainError(refusal) };
+      // Refused, and committed: the decision row records the refusal.
+      return refused(
+        new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], { reasons: out.reasons, decisionId }),
+      );
     });
   }
 
   private async storeGateDecision(
     em: SqlEntityManager,
-    tenant: string,
-    accountId: string,
-    input: { redemptionId: string; amount: number; at: string },
-    out: RedemptionOutcome,
-    release: CompiledRelease,
-    idempotencyKey: string,
+    d: {
+      tenant: string;
+      accountId: string;
+      input: { redemptionId: string; amount: number; at: string };
+      out: RedemptionOutcome;
+      release: CompiledRelease;
+      key: string;
+      now: Date;
+    },
   ): Promise<string> {
-    // Read after the gate decided (the claim's time is earlier): evaluatedAt is when the decision was made.
-    const now = this.clock.now();
+    const { tenant, accountId, input, out, release, key: idempotencyKey, now } = d;
     const id = this.ids.next(now);
     const outcome = out.allowed ? 'APPROVE' : 'DENY';
     const document = {
       id,
       tenant,
+      type: 'redemption',
       domain: 'redemption',
       createdAt: now.toISOString(),
       accountId,

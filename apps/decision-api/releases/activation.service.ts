@@ -14,7 +14,7 @@ import {
   type Principal,
   type ReleaseId,
 } from '../../../libs/persistence/index.js';
-import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
@@ -50,7 +50,6 @@ export class ActivationService {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly registry: ReleaseRegistry,
-    private readonly idempotency: IdempotencyService,
     private readonly repo: ReleaseActivationsRepository,
     private readonly audit: AuditRepository,
   ) {}
@@ -60,9 +59,8 @@ export class ActivationService {
     return activeView(this.registry.active(principal.tenant), this.registry.activeRow(principal.tenant));
   }
 
-  activate(principal: Principal, target: ReleaseId, key: string, body: unknown): Promise<HttpAnswer> {
-    const route = `/v1/releases/${target.name}/${target.version}/activate`;
-    return this.change(principal, key, route, body, async (em, now) => {
+  activate(principal: Principal, target: ReleaseId) {
+    return this.change(principal, async (em, now) => {
       const source = this.registry.source(principal.tenant, em);
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       await checkActivation(release);
@@ -70,7 +68,7 @@ export class ActivationService {
       const from = current?.release ?? idOf(this.registry.builtinRelease);
       if (same(from, target)) {
         // Already active: nothing to record; the answer says so.
-        return { status: 200, body: { ...activeView(release, current), changed: false } };
+        return unchanged({ ...activeView(release, current), changed: false });
       }
       const row = await this.record(em, principal, now, 'release.activated', {
         slot: 'active',
@@ -79,13 +77,13 @@ export class ActivationService {
         previousSeq: current?.seq ?? null,
         previous: from,
       });
-      return { status: 200, body: { ...activeView(release, row), changed: true } };
+      return done({ ...activeView(release, row), changed: true });
     });
   }
 
   /** Back to the release the active one replaced; rolling back again walks further back, down to the built-in. */
-  rollback(principal: Principal, key: string, body: unknown): Promise<HttpAnswer> {
-    return this.change(principal, key, '/v1/releases/rollback', body, async (em, now) => {
+  rollback(principal: Principal) {
+    return this.change(principal, async (em, now) => {
       const current = (await this.repo.current(em, principal.tenant)).active;
       if (!current?.previous) {
         throw new DomainError('NO_PREVIOUS_RELEASE', 'There is no previously active release to roll back to', 'unprocessable');
@@ -102,14 +100,13 @@ export class ActivationService {
         previousSeq: before?.previousSeq ?? null,
         previous: before?.previous ?? null,
       }, current.release);
-      return { status: 200, body: { ...activeView(release, row), changed: true, rolledBack: current.release } };
+      return done({ ...activeView(release, row), changed: true, rolledBack: current.release });
     });
   }
 
   /** Evaluates live refund decisions on `target` too, next to the active release, from now until cleared or replaced. */
-  startShadow(principal: Principal, target: ReleaseId, key: string, body: unknown): Promise<HttpAnswer> {
-    const route = `/v1/releases/${target.name}/${target.version}/shadow`;
-    return this.change(principal, key, route, body, async (em, now) => {
+  startShadow(principal: Principal, target: ReleaseId) {
+    return this.change(principal, async (em, now) => {
       const source = this.registry.source(principal.tenant, em);
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       checkShadow(release);
@@ -121,7 +118,7 @@ export class ActivationService {
         previousSeq: current?.seq ?? null,
         previous: current?.release ?? null,
       });
-      return { status: 200, body: { shadow: target, components: release.ref.components, since: row.at.toISOString() } };
+      return done({ shadow: target, components: release.ref.components, since: row.at.toISOString() });
     });
   }
 
@@ -146,23 +143,18 @@ export class ActivationService {
   }
 
   /**
-   * One state change: idempotency claim, the tenant's activation lock, `effect`, and then (after commit) this instance's
-   * refresh, so the caller's next request here sees the change at once; other instances follow by NOTIFY or poll.
+   * One state change under the tenant's activation lock (in the command's transaction, with its claim), then, after
+   * commit, this instance's refresh, so the caller's next request here sees the change at once; other instances follow
+   * by NOTIFY or poll.
    */
-  private async change(
-    principal: Principal,
-    key: string,
-    route: string,
-    body: unknown,
-    effect: (em: SqlEntityManager, now: Date) => Promise<{ status: number; body: unknown }>,
-  ): Promise<HttpAnswer> {
-    const now = this.clock.now();
-    const answer = await this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route, body: body ?? {}, now }, async (em) => {
-      await this.repo.lockTenant(em, principal.tenant);
-      return effect(em, now);
-    });
-    await this.registry.refreshTenant(principal.tenant);
-    return answer;
+  private change<T>(principal: Principal, effect: (em: SqlEntityManager, now: Date) => Promise<Outcome<T>>): TransactionalCommand<T> {
+    return transactional(
+      async ({ em, now }) => {
+        await this.repo.lockTenant(em, principal.tenant);
+        return effect(em, now);
+      },
+      { afterCommit: () => this.registry.refreshTenant(principal.tenant) },
+    );
   }
 
   /** Writes the activation row, its audit entry (who: key id and name; from; to) and the notification. */

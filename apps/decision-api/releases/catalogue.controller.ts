@@ -1,12 +1,11 @@
 /** HTTP surface of rule packs and policy bundles (api-contract.md §5): guard, validated input, one service call. */
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
-import { sendAnswer } from '../http/send.js';
 import { CatalogueService } from './catalogue.service.js';
 
 @ApiTags('releases')
@@ -21,15 +20,14 @@ export class RulePacksController {
     summary: 'Store a rule pack (immutable per name@version) after schema, type check, compile and its own test cases',
     description: '201 when stored; 200 with the stored pack when identical content is sent again; 409 for other content.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: { type: 'object', description: 'The rule pack (libs/rules/rule-pack.schema.json)' } })
-  async upload(
+  upload(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.catalogue.uploadPack(principal, body, idempotencyKey));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.catalogue.uploadPack(principal, body);
   }
 
   @Get()
@@ -63,22 +61,21 @@ export class PolicyBundlesController {
     summary: 'Store a policy bundle (opa build -t wasm output) after loading it and a smoke test of each entrypoint',
     description: '201 when stored; 200 when the identical bytes are sent again; 409 for other bytes; 413 over 10 MiB.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiQuery({ name: 'name', required: true })
   @ApiQuery({ name: 'version', required: true })
   @ApiConsumes('application/gzip', 'application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
-  async upload(
+  upload(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Query() query: Record<string, unknown>,
     @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
+    @Res() _answered: FastifyReply,
+  ) {
     const q = new QueryParser(query);
     const parsed = { name: q.string('name'), version: q.string('version') };
     q.done();
-    sendAnswer(reply, await this.catalogue.uploadBundle(principal, parsed, body, idempotencyKey));
+    return this.catalogue.uploadBundle(principal, parsed, body);
   }
 
   @Get(':name/:version')

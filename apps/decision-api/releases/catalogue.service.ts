@@ -29,7 +29,7 @@ import {
   type StoredMeta,
 } from '../../../libs/persistence/index.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
@@ -62,6 +62,17 @@ export interface PackView {
   kind: string;
   description: string;
   sha256: string;
+  source: Source;
+  uploadedAt: string | null;
+  uploadedBy: string | null;
+}
+
+export interface BundleView {
+  name: string;
+  version: string;
+  sha256: string;
+  sizeBytes: number;
+  entrypoints: string[];
   source: Source;
   uploadedAt: string | null;
   uploadedBy: string | null;
@@ -104,8 +115,6 @@ function sortedComponents(c: Record<string, string>): Record<string, string> {
 
 @Injectable()
 export class CatalogueService {
-  private readonly repo = new CatalogueRepository();
-  private readonly audit = new AuditRepository();
   /** The built-in packs never change while the process runs (they are the deployed repository). */
   private builtinPacks?: Promise<PackView[]>;
 
@@ -113,24 +122,24 @@ export class CatalogueService {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
     private readonly registry: ReleaseRegistry,
-    private readonly idempotency: IdempotencyService,
+    private readonly repo: CatalogueRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
   // ---- rule packs ----
 
-  uploadPack(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+  uploadPack(principal: Principal, body: unknown): TransactionalCommand<PackView> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new DomainError('VALIDATION_FAILED', 'Send the rule pack as a JSON object', 'invalid', [{ path: '/', message: 'must be a rule pack object' }]);
     }
-    const now = new Date();
-    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/rule-packs', body, now }, async (em) => {
+    return transactional(async ({ em, now }) => {
       // Schema, fact-schema type check, compile and the pack's own test cases: all before anything is stored.
       const compiled = await checkPackUpload(body);
       const { name, version } = compiled;
       const sha256 = packDigest(body);
       const existing = await this.findPack(em, principal.tenant, name, version);
       if (existing) {
-        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        if (existing.sha256 === sha256) return unchanged(existing.view);
         throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, existing.view.source);
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
@@ -138,7 +147,7 @@ export class CatalogueService {
       if (!inserted) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
       const view: PackView = { name, version, kind: compiled.kind, description: compiled.pack.description, sha256, source: 'tenant', ...stamp({ name, version, sha256, uploadedBy: principal.keyId, uploadedAt: now }) };
-      return { status: 201, body: view };
+      return created(view);
     });
   }
 
@@ -185,7 +194,7 @@ export class CatalogueService {
 
   // ---- policy bundles ----
 
-  uploadBundle(principal: Principal, query: { name?: string; version?: string }, body: unknown, key: string): Promise<HttpAnswer> {
+  uploadBundle(principal: Principal, query: { name?: string; version?: string }, body: unknown): TransactionalCommand<BundleView> {
     const errors: ErrorDetail[] = [];
     const name = query.name ?? '';
     const version = query.version ?? '';
@@ -197,14 +206,11 @@ export class CatalogueService {
     if (errors.length) throw new DomainError('VALIDATION_FAILED', `Bundle upload is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const bytes = body as Uint8Array;
     const sha256 = sha256Hex(bytes);
-    const now = new Date();
-    // The idempotency record hashes the bytes' digest, not the bytes.
-    const request = { name, version, sha256 };
-    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/policy-bundles', body: request, now }, async (em) => {
+    return transactional(async ({ em, now }) => {
       const policy = await checkBundleUpload(bytes, name, version);
       const existing = await this.findBundle(em, principal.tenant, name, version);
       if (existing) {
-        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        if (existing.sha256 === sha256) return unchanged(existing.view);
         throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, existing.view.source);
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'bundle');
@@ -212,10 +218,7 @@ export class CatalogueService {
       const inserted = await this.repo.insertBundle(em, { tenant: principal.tenant, name, version, sha256, entrypoints, content: bytes, by: principal.keyId, at: now });
       if (!inserted) throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
-      return {
-        status: 201,
-        body: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant' as Source, uploadedAt: now.toISOString(), uploadedBy: principal.keyId },
-      };
+      return created({ name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId });
     });
   }
 
@@ -225,10 +228,10 @@ export class CatalogueService {
     return found.view;
   }
 
-  private async findBundle(em: SqlEntityManager, tenant: string, name: string, version: string) {
+  private async findBundle(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<Found<BundleView> | undefined> {
     const m = await this.repo.bundleMeta(em, tenant, name, version);
     if (m) {
-      const view = { name, version, sha256: m.sha256, sizeBytes: m.sizeBytes, entrypoints: m.entrypoints, source: 'tenant' as Source, ...stamp(m) };
+      const view: BundleView = { name, version, sha256: m.sha256, sizeBytes: m.sizeBytes, entrypoints: m.entrypoints, source: 'tenant', ...stamp(m) };
       return { sha256: m.sha256, view };
     }
     const bytes = await this.files.bundle(name, version);
@@ -236,7 +239,7 @@ export class CatalogueService {
     const sha256 = sha256Hex(bytes);
     const manifest = readBundle(bytes).manifest;
     const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
-    return { sha256, view: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'builtin' as Source, ...builtinStamp } };
+    return { sha256, view: { name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'builtin', ...builtinStamp } };
   }
 
   /** A release names components by name@version alone, so a type, a pack and a bundle must never share one. */
@@ -252,18 +255,17 @@ export class CatalogueService {
   // ---- decision types ----
 
   /** Stores a decision type after its schema and semantic checks; it is bound to packs and bundles when a release names it. */
-  uploadType(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+  uploadType(principal: Principal, body: unknown): TransactionalCommand<TypeView> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
     }
-    const now = new Date();
-    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/decision-types', body, now }, async (em) => {
+    return transactional(async ({ em, now }) => {
       const doc = validateDecisionType(body);
       const { name, version } = doc;
       const sha256 = packDigest(body);
       const existing = await this.findType(em, principal.tenant, name, version);
       if (existing) {
-        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        if (existing.sha256 === sha256) return unchanged(existing.view);
         throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, existing.view.source);
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
@@ -271,7 +273,7 @@ export class CatalogueService {
       if (!inserted) throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
       const view: TypeView = { name, version, description: doc.description, sha256, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId };
-      return { status: 201, body: view };
+      return created(view);
     });
   }
 
@@ -295,7 +297,7 @@ export class CatalogueService {
 
   // ---- releases ----
 
-  createRelease(principal: Principal, body: unknown, key: string): Promise<HttpAnswer> {
+  createRelease(principal: Principal, body: unknown) {
     const input = createRelease.validate(body);
     const errors = [
       ...semverErrors(input.version, '/version'),
@@ -305,11 +307,10 @@ export class CatalogueService {
     const manifest: ReleaseManifest = { name: input.name, version: input.version, components: sortedComponents(input.components) };
     if (input.description !== undefined) manifest.description = input.description;
     const sha256 = releaseDigest(manifest);
-    const now = new Date();
-    return this.idempotency.run({ tenant: principal.tenant, key, method: 'POST', route: '/v1/releases', body, now }, async (em) => {
+    return transactional(async ({ em, now }) => {
       const existing = await this.findRelease(em, principal.tenant, manifest.name, manifest.version);
       if (existing) {
-        if (existing.sha256 === sha256) return { status: 200, body: existing.view };
+        if (existing.sha256 === sha256) return unchanged(existing.view);
         throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, existing.view.source);
       }
       // Every component must resolve for this tenant (all missing ones named at once), the whole must compile, and the
@@ -318,7 +319,7 @@ export class CatalogueService {
       const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
       if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
       await this.audit.append(em, this.auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
-      return { status: 201, body: this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId) };
+      return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
     });
   }
 

@@ -1,11 +1,10 @@
 /** HTTP surface of releases (api-contract.md §5): create, activate, roll back, shadow, and read what is active. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey } from '../http/idempotency.service.js';
-import { sendAnswer } from '../http/send.js';
+import { IdempotentCommand } from '../http/idempotent-command.js';
 import { ActivationService } from './activation.service.js';
 import { CatalogueService, createReleaseSchema } from './catalogue.service.js';
 import { ShadowService } from './shadow.service.js';
@@ -26,15 +25,14 @@ export class ReleasesController {
     summary: 'Store a release naming exact component versions; every one must resolve for this tenant and the whole must compile',
     description: '201 when stored; 200 when identical content is sent again; 409 for other content.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: createReleaseSchema as object })
-  async create(
+  create(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.catalogue.createRelease(principal, body, idempotencyKey));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.catalogue.createRelease(principal, body);
   }
 
   @Get('active')
@@ -47,14 +45,12 @@ export class ReleasesController {
   @Post('rollback')
   @Roles('publisher')
   @ApiOperation({ summary: 'Back to the release the active one replaced (422 NO_PREVIOUS_RELEASE if none)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
-  async rollback(
+  @IdempotentCommand()
+  rollback(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.activation.rollback(principal, idempotencyKey, body));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.activation.rollback(principal);
   }
 
   @Get('shadow/report')
@@ -84,30 +80,26 @@ export class ReleasesController {
   @ApiOperation({
     summary: "Make this release decide for the tenant, on every instance within 5 s; refused unless its packs' test cases pass and it serves every domain",
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
-  async activate(
+  @IdempotentCommand()
+  activate(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Param('name') name: string,
     @Param('version') version: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.activation.activate(principal, { name, version }, idempotencyKey, body));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.activation.activate(principal, { name, version });
   }
 
   @Post(':name/:version/shadow')
   @Roles('publisher')
   @ApiOperation({ summary: 'Also evaluate live refund decisions on this release, recording differences; never changes an answer' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
-  async startShadow(
+  @IdempotentCommand()
+  startShadow(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Param('name') name: string,
     @Param('version') version: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.activation.startShadow(principal, { name, version }, idempotencyKey, body));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.activation.startShadow(principal, { name, version });
   }
 }

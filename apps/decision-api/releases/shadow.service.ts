@@ -13,8 +13,8 @@ import {
   type CompiledRelease,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { ReleaseActivationsRepository, type ActivationRow, type Database, type Principal } from '../../../libs/persistence/index.js';
-import { DATABASE } from '../tokens.js';
+import { ReleaseActivationsRepository, type ActivationRow, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { CLOCK, DATABASE } from '../tokens.js';
 
 /** Decisions waiting for their shadow evaluation, at most; beyond it new ones are dropped and counted. */
 const MAX_QUEUE = 10_000;
@@ -34,7 +34,6 @@ export interface ShadowJob {
 @Injectable()
 export class ShadowService implements OnModuleDestroy {
   private readonly logger = new Logger('ShadowService');
-  private readonly repo = new ReleaseActivationsRepository();
   private readonly queue: ShadowJob[] = [];
   private draining?: Promise<void>;
   private closed = false;
@@ -44,7 +43,11 @@ export class ShadowService implements OnModuleDestroy {
    */
   readonly counters = { evaluated: 0, shadowErrors: 0, failed: 0, dropped: 0 };
 
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly repo: ReleaseActivationsRepository,
+  ) {}
 
   /** Queues a committed decision for its shadow evaluation; never throws, never waits. */
   submit(job: ShadowJob): void {
@@ -113,7 +116,7 @@ export class ShadowService implements OnModuleDestroy {
       reasonsAdded: failed ? [] : diff.added,
       reasonsRemoved: failed ? [] : diff.removed,
       error: failed ? `${shadow.error?.code}: ${shadow.error?.message}` : null,
-      at: new Date(),
+      at: this.clock.now(),
     });
   }
 

@@ -4,14 +4,13 @@ import { SimulationsRepository, type Database, type ReplayWindow } from '../../.
 
 export const REPLAY_PAGE_SIZE = 1_000;
 
-const repo = new SimulationsRepository();
-
 /**
  * At most `total` items, oldest first, read page by page so a 100,000-decision replay never sits in memory at once.
  * The next page is read while the current one is being decided (on PostgreSQL the two overlap).
  */
 export async function* replayItems(
   db: Database,
+  repo: SimulationsRepository,
   tenant: string,
   type: { name: string; outputNames: readonly string[] },
   window: ReplayWindow,

@@ -4,8 +4,8 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { runSimulation, SimulationTally, type SimulationItem, type SimulationRunOptions } from '../../../libs/decisions/index.js';
-import { SimulationsRepository, type Database } from '../../../libs/persistence/index.js';
-import { DATABASE } from '../tokens.js';
+import { SimulationsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
+import { CLOCK, DATABASE } from '../tokens.js';
 
 /** Progress (and the heartbeat with it) is written at most this often. */
 export const PROGRESS_EVERY_MS = 250;
@@ -31,10 +31,13 @@ export interface JobSpec {
 @Injectable()
 export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('SimulationJobs');
-  private readonly repo = new SimulationsRepository();
   private readonly running = new Map<string, { controller: AbortController; finished: Promise<void> }>();
 
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly repo: SimulationsRepository,
+  ) {}
 
   /** Jobs left running by a stopped instance are failed on start (those whose heartbeat is already stale). */
   async onApplicationBootstrap(): Promise<void> {
@@ -59,7 +62,7 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Marks stale running jobs (all tenants, or one) as failed; answers their ids. */
   failStale(tenant?: string): Promise<string[]> {
-    const now = new Date();
+    const now = this.clock.now();
     return this.repo.failStale(this.db.em(), new Date(now.getTime() - STALE_AFTER_MS), INTERRUPTED, now, tenant);
   }
 
@@ -90,11 +93,11 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
           tally = t;
           if (performance.now() - lastWrite < PROGRESS_EVERY_MS) return;
           lastWrite = performance.now();
-          const stillRunning = await this.repo.progress(this.db.em(), id, { done: t.done, summary: t.summary(), now: new Date() });
+          const stillRunning = await this.repo.progress(this.db.em(), id, { done: t.done, summary: t.summary(), now: this.clock.now() });
           if (!stillRunning) controller.abort('cancelled' satisfies StopReason);
         },
       });
-      const outcome = { done: run.tally.done, summary: run.tally.summary(), results: run.results, resultsTruncated: run.truncated, now: new Date() };
+      const outcome = { done: run.tally.done, summary: run.tally.summary(), results: run.results, resultsTruncated: run.truncated, now: this.clock.now() };
       if (run.aborted && controller.signal.reason === 'shutdown') {
         await this.repo.finish(this.db.em(), id, { ...outcome, status: 'failed', error: INTERRUPTED });
         return;
@@ -113,7 +116,7 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
           results: [],
           resultsTruncated: false,
           error: { code: 'SIMULATION_FAILED', message: 'The simulation stopped on an unexpected error; it is logged on the server' },
-          now: new Date(),
+          now: this.clock.now(),
         });
       } catch (inner) {
         this.logger.error(`simulation ${id}: could not record the failure: ${String(inner)}`);

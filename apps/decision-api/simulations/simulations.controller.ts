@@ -1,12 +1,11 @@
 /** HTTP surface of what-if simulations (api-contract.md §6): guard, validated input, one service call, mapped output. */
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { IdempotencyKey } from '../http/idempotency.service.js';
+import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
-import { sendAnswer } from '../http/send.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
 import { ledgerSimulationSchema, simulationSchema } from './simulations.schemas.js';
 import { decodeIdCursor } from '../http/cursor.js';
@@ -27,15 +26,14 @@ export class SimulationsController {
     summary: 'What-if: decide cases (or replay stored decisions) on a candidate release and compare with the baseline',
     description: 'Up to 1,000 cases: 201 with the full result. More: 202 {id, status: "running", progress}; poll GET /v1/simulations/{id}.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
+  @IdempotentCommand()
   @ApiBody({ schema: simulationSchema as object })
-  async create(
+  create(
     @CurrentPrincipal() principal: Principal,
-    @IdempotencyKey() idempotencyKey: string,
     @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.simulations.create(principal, body, idempotencyKey));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.simulations.create(principal, body);
   }
 
   @Post('ledger')
@@ -71,14 +69,12 @@ export class SimulationsController {
   @Post(':id/cancel')
   @Roles('author')
   @ApiOperation({ summary: 'Cancel a running simulation (it stops between two cases and keeps its partial summary)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: true })
-  async cancel(
+  @IdempotentCommand()
+  cancel(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
-    @IdempotencyKey() idempotencyKey: string,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    sendAnswer(reply, await this.simulations.cancel(principal, id, body, idempotencyKey));
+    @Res() _answered: FastifyReply,
+  ) {
+    return this.simulations.cancel(principal, id);
   }
 }

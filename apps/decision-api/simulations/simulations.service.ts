@@ -14,11 +14,11 @@ import {
   type ReleaseManifest,
   type SimulationItem,
 } from '../../../libs/decisions/index.js';
-import { SimulationsRepository, uuidv7, type Database, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { SimulationsRepository, type Clock, type Database, type IdFactory, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
 import { encodeIdCursor } from '../http/cursor.js';
-import { IdempotencyService, type HttpAnswer } from '../http/idempotency.service.js';
+import { accepted, created, done, refusal, transactional, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
-import { DATABASE } from '../tokens.js';
+import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
 import { replayItems } from './replay-source.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
 import { DEFAULT_REPLAY_LIMIT, simulationSchema } from './simulations.schemas.js';
@@ -112,32 +112,35 @@ function notFound(id: string): DomainError {
 
 @Injectable()
 export class SimulationsService {
-  private readonly repo = new SimulationsRepository();
-
   constructor(
     @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_FACTORY) private readonly ids: IdFactory,
+    private readonly repo: SimulationsRepository,
     private readonly releases: ReleaseRegistry,
-    private readonly idempotency: IdempotencyService,
     private readonly jobs: SimulationJobs,
   ) {}
 
-  async create(principal: Principal, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+  /**
+   * Up to SYNC_MAX_CASES cases are decided before the key is claimed (a short transaction; decisions keep flowing
+   * meanwhile) and stored as a completed job; a bigger run is stored as running and started after commit.
+   */
+  async create(principal: Principal, body: unknown): Promise<TransactionalCommand<unknown>> {
     const req = parseRequest(body);
     const tenant = principal.tenant;
-    const now = new Date();
-    const idem = { tenant, key: idempotencyKey, method: 'POST', route: '/v1/simulations', body, now };
+    const now = this.clock.now();
 
     let plan: Plan;
     try {
       plan = await this.plan(tenant, req);
     } catch (e) {
       // Business refusals (an unknown component, an incomplete release) are stored and replayed like answers.
-      if (e instanceof DomainError && e.kind === 'unprocessable') return this.idempotency.run(idem, () => Promise.reject(e));
+      if (e instanceof DomainError && e.kind === 'unprocessable') return refusal(e);
       throw e;
     }
 
     const job: SimulationJob = {
-      id: uuidv7(now.getTime()),
+      id: this.ids.next(now),
       tenant,
       domain: req.domain,
       mode: plan.mode,
@@ -158,16 +161,16 @@ export class SimulationsService {
     };
 
     if (plan.total <= SYNC_MAX_CASES) {
-      // Decided before the idempotency record is claimed: a short transaction, and decisions keep flowing meanwhile.
       const run = await runSimulation(plan.pages, { candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
-      const finished: SimulationJob = { ...job, status: 'completed', done: run.tally.done, summary: run.tally.summary(), results: run.results, finishedAt: new Date() };
-      return this.idempotency.run(idem, async (em) => {
+      const finished: SimulationJob = { ...job, status: 'completed', done: run.tally.done, summary: run.tally.summary(), results: run.results, finishedAt: this.clock.now() };
+      return transactional(async ({ em }) => {
         await this.repo.insert(em, finished);
-        return { status: 201, body: simulationView(finished) };
+        return created(simulationView(finished));
       });
     }
 
-    const answer = await this.idempotency.run(idem, async (em) => {
+    return transactional(
+      async ({ em }) => {
       const aliveSince = new Date(now.getTime() - STALE_AFTER_MS);
       if ((await this.repo.runningCount(em, tenant, aliveSince)) >= MAX_RUNNING_PER_TENANT) {
         throw new DomainError(
@@ -179,13 +182,15 @@ export class SimulationsService {
         );
       }
       await this.repo.insert(em, job);
-      return { status: 202, body: { id: job.id, status: job.status, progress: { done: 0, total: job.total } } };
-    });
-    // Only the request that created the job starts it (a replayed answer's job is already running or done).
-    if (!answer.replayed && answer.status === 202) {
-      this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
-    }
-    return answer;
+      return accepted({ id: job.id, status: job.status, progress: { done: 0, total: job.total } });
+      },
+      {
+        // Only the request that created the job starts it (a replayed answer's job is already running or done).
+        afterCommit: (o) => {
+          if (o.result === 'accepted') this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
+        },
+      },
+    );
   }
 
   private async plan(tenant: string, req: SimulationRequest): Promise<Plan> {
@@ -211,7 +216,7 @@ export class SimulationsService {
     return {
       mode: 'replay',
       total,
-      pages: replayItems(this.db, tenant, candidate, window, total),
+      pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
       candidate,
       baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more },
     };
@@ -220,7 +225,7 @@ export class SimulationsService {
   async get(principal: Principal, id: string): Promise<Record<string, unknown>> {
     let job = await this.find(principal.tenant, id);
     // A job whose worker vanished (another instance restarted, or crashed) is failed once its heartbeat is stale.
-    if (job.status === 'running' && !this.jobs.isRunningHere(id) && Date.now() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
+    if (job.status === 'running' && !this.jobs.isRunningHere(id) && this.clock.now().getTime() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
       await this.jobs.failStale(principal.tenant);
       job = await this.find(principal.tenant, id);
     }
@@ -239,12 +244,10 @@ export class SimulationsService {
   }
 
   /** Cancels a running job: 200 with the job; a finished one is a 422 refusal; cancelling twice answers the cancelled job. */
-  async cancel(principal: Principal, id: string, body: unknown, idempotencyKey: string): Promise<HttpAnswer> {
+  cancel(principal: Principal, id: string): TransactionalCommand<Record<string, unknown>> {
     if (!isUuid(id)) throw notFound(id);
-    const now = new Date();
-    const answer = await this.idempotency.run(
-      { tenant: principal.tenant, key: idempotencyKey, method: 'POST', route: `/v1/simulations/${id}/cancel`, body, now },
-      async (em) => {
+    return transactional(
+      async ({ em, now }) => {
         const r = await this.repo.cancel(em, principal.tenant, id, now);
         if (!r) throw notFound(id);
         if (!r.cancelled && (r.job.status === 'completed' || r.job.status === 'failed')) {
@@ -252,11 +255,10 @@ export class SimulationsService {
             simulationStatus: r.job.status,
           });
         }
-        return { status: 200, body: simulationView(r.job) };
+        return done(simulationView(r.job));
       },
+      { afterCommit: (o) => void (o.result === 'done' && this.jobs.cancel(id)) },
     );
-    if (answer.status === 200) this.jobs.cancel(id);
-    return answer;
   }
 
   private async find(tenant: string, id: string): Promise<SimulationJob> {

@@ -1,0 +1,165 @@
+/**
+ * The one place that runs state changes at most once per (tenant, Idempotency-Key): a route marked
+ * `@IdempotentCommand()` returns a Command (commands/command.ts); this interceptor validates the key, claims it, applies
+ * the command in the same transaction, turns its Outcome into a status code and a body (problem+json for refusals, via
+ * the problem mapper), stores that answer with the claim, and replays it byte for byte for the same request again.
+ */
+import { createHash } from 'node:crypto';
+import {
+  applyDecorators,
+  Inject,
+  Injectable,
+  UseInterceptors,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { from, lastValueFrom, type Observable } from 'rxjs';
+import { canonicalJson } from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import { IdempotencyRepository, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import type { Command, Outcome } from '../commands/command.js';
+import { fromDomainError } from '../problem.js';
+import { CLOCK, DATABASE } from '../tokens.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+const PROBLEM_TYPE = 'application/problem+json';
+const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/; // 1–255 printable ASCII, space included (api-contract.md §2)
+
+/** An answer as sent and stored: replays send the same bytes. */
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+  replayed: boolean;
+}
+
+/** What each outcome is in HTTP. Refusals take their status from the error's kind (the problem mapper). */
+const STATUS: Record<Exclude<Outcome['result'], 'refused'>, number> = { created: 201, unchanged: 200, done: 200, accepted: 202 };
+
+/** An outcome as an HTTP answer: the only mapping from what happened to a status code. */
+export function answerOf(o: Outcome): HttpAnswer {
+  if (o.result === 'refused') {
+    const p = fromDomainError(o.error);
+    return { status: p.status, contentType: PROBLEM_TYPE, body: JSON.stringify(p), replayed: false };
+  }
+  return { status: STATUS[o.result], contentType: JSON_TYPE, body: o.json ?? JSON.stringify(o.value), replayed: false };
+}
+
+export function sendAnswer(reply: FastifyReply, a: HttpAnswer): FastifyReply {
+  reply.status(a.status).header('content-type', a.contentType);
+  if (a.replayed) reply.header('idempotent-replayed', 'true');
+  return reply.send(a.body);
+}
+
+/** Validates the Idempotency-Key header; missing or malformed is a 400 naming the header. */
+export function requireIdempotencyKey(value: string | string[] | undefined): string {
+  if (value === undefined || value === '') {
+    throw new DomainError('IDEMPOTENCY_KEY_MISSING', 'This call changes state: send an Idempotency-Key header', 'invalid', [
+      { path: 'header:Idempotency-Key', message: 'is required' },
+    ]);
+  }
+  if (Array.isArray(value) || !KEY_PATTERN.test(value)) {
+    throw new DomainError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1–255 printable ASCII characters', 'invalid', [
+      { path: 'header:Idempotency-Key', message: 'must be 1–255 printable ASCII characters' },
+    ]);
+  }
+  return value;
+}
+
+/** Canonical JSON (sorted keys): the same body sent with its keys in another order is still "the same body". */
+export function requestHash(method: string, path: string, identity: unknown): string {
+  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(identity)}`).digest('hex');
+}
+
+/**
+ * What identifies a request besides method and path: the command's fingerprint, else the body (raw bytes by their
+ * digest) and the query parameters, sorted.
+ */
+function identityOf(req: FastifyRequest, command: Command): unknown {
+  if (command.kind === 'transactional' && command.fingerprint !== undefined) return command.fingerprint;
+  const body = req.body instanceof Uint8Array ? { sha256: createHash('sha256').update(req.body).digest('hex') } : (req.body ?? {});
+  const query = req.query as Record<string, unknown> | undefined;
+  return query && Object.keys(query).length > 0 ? { body, query } : body;
+}
+
+/**
+ * Marks a state-changing route: the handler returns a Command, the mechanism answers. The route must take `@Res()`
+ * (unused by the handler): Nest then leaves sending to the mechanism, whose status depends on the outcome.
+ */
+export const IdempotentCommand = (): MethodDecorator =>
+  applyDecorators(UseInterceptors(IdempotentCommandInterceptor), ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 printable ASCII; the same key and body replays the first answer' }));
+
+@Injectable()
+export class IdempotentCommandInterceptor implements NestInterceptor {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly repo: IdempotencyRepository,
+  ) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler<Command>): Observable<void> {
+    const http = ctx.switchToHttp();
+    const req = http.getRequest<FastifyRequest & { principal?: Principal }>();
+    const reply = http.getResponse<FastifyReply>();
+    // Before the handler: a request without a usable key does no work at all.
+    const key = requireIdempotencyKey(req.headers['idempotency-key']);
+    return from(
+      (async () => {
+        const command = await lastValueFrom(next.handle());
+        const tenant = req.principal!.tenant;
+        const path = req.url.split('?')[0]!;
+        const hash = requestHash(req.method, path, identityOf(req, command));
+        const now = this.clock.now();
+        const answer = await this.execute(command, { tenant, key, hash, method: req.method, path, now });
+        sendAnswer(reply, answer);
+      })(),
+    );
+  }
+
+  private async execute(command: Command, r: { tenant: string; key: string; hash: string; method: string; path: string; now: Date }): Promise<HttpAnswer> {
+    if (command.kind === 'statement') {
+      const claim = { key: r.key, requestHash: r.hash, method: r.method, path: r.path, status: 201, contentType: JSON_TYPE };
+      const outcome = await command.applyClaimed({ claim, now: r.now });
+      if (outcome === 'taken') return this.replay(this.db.em(), r.tenant, r.key, r.hash);
+      await command.afterCommit?.(outcome);
+      return answerOf(outcome);
+    }
+    let made: Outcome | undefined;
+    const answer = await this.db.em().transactional(async (em) => {
+      const claimed = await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash, method: r.method, path: r.path, now: r.now });
+      if (!claimed) return this.replay(em, r.tenant, r.key, r.hash);
+      let outcome: Outcome;
+      try {
+        // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored.
+        outcome = await em.transactional((inner) => command.apply({ em: inner, now: r.now, key: r.key }));
+      } catch (e) {
+        if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
+        outcome = { result: 'refused', error: e };
+      }
+      const a = answerOf(outcome);
+      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body });
+      made = outcome;
+      return a;
+    });
+    if (made) await command.afterCommit?.(made);
+    return answer;
+  }
+
+  /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */
+  private async replay(em: SqlEntityManager, tenant: string, key: string, hash: string): Promise<HttpAnswer> {
+    const stored = await this.repo.find(em, tenant, key);
+    if (stored && stored.requestHash !== hash) {
+      throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body or endpoint', 'unprocessable', [
+        { path: 'header:Idempotency-Key', message: 'was used for another request' },
+      ]);
+    }
+    if (!stored?.answer) {
+      throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress', 'conflict');
+    }
+    return { ...stored.answer, replayed: true };
+  }
+}
