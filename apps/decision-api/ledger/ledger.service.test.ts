@@ -22,21 +22,8 @@ import type {
 } from '../../../libs/persistence/index.js';
 import type { Outcome, TransactionalCommand } from '../commands/command.js';
 import type { ReleaseRegistry } from '../releases/release.registry.js';
+import { strict } from '../test-support/strict.js';
 import { LedgerService } from './ledger.service.js';
-
-// Looked up by `await` and by jest's matchers and printer; answering "absent" keeps them from tripping the fake.
-const PROBED = new Set(['then', 'asymmetricMatch', '$$typeof', 'nodeType', 'toJSON', 'constructor']);
-
-/** A stand-in for T that throws on any member not in `stubs` (immich's strict automocks, test/utils.ts). */
-function strict<T extends object>(name: string, stubs: Partial<T> = {}): T {
-  return new Proxy(stubs, {
-    get(target, prop) {
-      if (prop in target) return target[prop as keyof typeof target];
-      if (typeof prop === 'symbol' || PROBED.has(prop)) return undefined;
-      throw new Error(`${name}.${prop} is not stubbed in this test`);
-    },
-  }) as T;
-}
 
 const TENANT = 'acme';
 const principal: Principal = { keyId: 'key-1', tenant: TENANT, name: 'checkout', roles: ['service'] };

@@ -1,0 +1,118 @@
+/**
+ * DecisionsService over strict fakes and the real built-in release: a decision is validated and evaluated before any
+ * write, then handed to the mechanism as a statement command that stores it under an id minted at the record time.
+ */
+import { jest } from '@jest/globals';
+import { resolve } from 'node:path';
+import { FileComponentSource, ReleaseCompiler, type CompiledRelease } from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import type { Database, DecisionRecord, DecisionsRepository, IdFactory, IdempotencyClaim, Principal } from '../../../libs/persistence/index.js';
+import { refundCase } from '../../../test/support/refund-cases.js';
+import type { ReleaseRegistry } from '../releases/release.registry.js';
+import type { ShadowService } from '../releases/shadow.service.js';
+import { strict } from '../test-support/strict.js';
+import { DecisionsService, type DecisionDocument } from './decisions.service.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const principal: Principal = { keyId: 'key-1', tenant: 'acme', name: 'checkout', roles: ['service'] };
+const claim: IdempotencyClaim = { key: 'k-1', requestHash: 'h', method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json' };
+const now = new Date('2026-12-02T10:00:00.000Z');
+/** A UUID that says which time it was minted at. */
+const idAt = (d: Date) => `00000000-0000-7000-8000-${d.getTime().toString(16).padStart(12, '0')}`;
+
+let release: CompiledRelease;
+beforeAll(async () => {
+  const files = new FileComponentSource(root);
+  release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+});
+
+function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecord } = {}) {
+  const em = strict<ReturnType<Database['em']>>('em');
+  const db = strict<Database>('db', { em: () => em });
+  const next = jest.fn<IdFactory['next']>(idAt);
+  const insertClaimed = jest.fn<DecisionsRepository['insertClaimed']>(() => Promise.resolve(o.inserted ?? true));
+  const findById = jest.fn<DecisionsRepository['findById']>(() => Promise.resolve(o.record ?? null));
+  const shadowRelease = { row: strict('row'), release };
+  const releases = strict<ReleaseRegistry>('releases', {
+    active: () => release,
+    shadow: () => (o.shadow ? (shadowRelease as ReturnType<ReleaseRegistry['shadow']>) : undefined),
+    pinned: () => Promise.resolve(release),
+  });
+  const submit = jest.fn<ShadowService['submit']>();
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }));
+  return { service, em, next, insertClaimed, findById, submit };
+}
+
+describe('DecisionsService.decide', () => {
+  it('evaluates before any write, then stores the decision in one claimed statement under an id minted at the record time', async () => {
+    const s = setup();
+    const command = await s.service.decide(principal, 'refund', { case: refundCase({ refundId: 'rf-1' }) });
+    expect(s.insertClaimed).not.toHaveBeenCalled();
+    expect(s.next).not.toHaveBeenCalled();
+
+    const outcome = await command.applyClaimed({ claim, now });
+
+    expect(outcome).not.toBe('taken');
+    const made = outcome as Exclude<typeof outcome, 'taken'>;
+    expect(made.result).toBe('created');
+    const document = JSON.parse((made as { json: string }).json) as DecisionDocument;
+    expect(document).toMatchObject({ id: idAt(now), tenant: 'acme', type: 'refund', domain: 'refund', createdAt: now.toISOString(), refundId: 'rf-1', outcome: 'APPROVE', approvedAmount: 4999, tender: 'ORIGINAL' });
+    const [em, row, claimed] = s.insertClaimed.mock.calls[0]!;
+    expect(em).toBe(s.em);
+    expect(claimed).toBe(claim);
+    expect(row).toMatchObject({ id: idAt(now), domain: 'refund', outcome: 'APPROVE', idempotencyKey: 'k-1', createdAt: now, evaluatedAt: now, releaseName: 'default' });
+    // The stored text is the answered text.
+    expect(row.documentJson).toBe((made as { json: string }).json);
+  });
+
+  it('answers "taken" when another request holds the key, and shadows only what it stored', async () => {
+    const taken = setup({ inserted: false, shadow: true });
+    const c1 = await taken.service.decide(principal, 'refund', { case: refundCase() });
+    expect(await c1.applyClaimed({ claim, now })).toBe('taken');
+
+    const shadowed = setup({ shadow: true });
+    const c2 = await shadowed.service.decide(principal, 'refund', { case: refundCase() });
+    const outcome = await c2.applyClaimed({ claim, now });
+    await c2.afterCommit!(outcome as Exclude<typeof outcome, 'taken'>);
+    expect(shadowed.submit).toHaveBeenCalledTimes(1);
+    expect(shadowed.submit.mock.calls[0]![0]).toMatchObject({ tenant: 'acme', decisionId: idAt(now), baseline: { outcome: 'APPROVE', riskScore: 0 } });
+  });
+
+  it('refuses an unknown or non-callable type (404) and a bad case (400 naming the paths) before touching anything', async () => {
+    const s = setup();
+    await expect(s.service.decide(principal, 'payout', { case: {} })).rejects.toMatchObject({ code: 'DECISION_TYPE_NOT_FOUND', kind: 'not_found' });
+    await expect(s.service.decide(principal, 'redemption', { case: {} })).rejects.toMatchObject({ code: 'DECISION_TYPE_NOT_FOUND' });
+    const bad = await s.service.decide(principal, 'refund', { case: refundCase({ requestedAmount: 0 }) }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(DomainError);
+    expect((bad as DomainError).errors.map((e) => e.path)).toEqual(['/case/requestedAmount']);
+    expect(s.insertClaimed).not.toHaveBeenCalled();
+    expect(s.next).not.toHaveBeenCalled();
+  });
+});
+
+describe('DecisionsService.replay', () => {
+  async function stored() {
+    const s = setup();
+    const input = refundCase({ disputeOpen: true });
+    const command = await s.service.decide(principal, 'refund', { case: input });
+    const made = (await command.applyClaimed({ claim, now })) as { json: string };
+    const document = JSON.parse(made.json) as Record<string, unknown>;
+    const record = { id: document.id, domain: 'refund', caseData: input, document } as unknown as DecisionRecord;
+    return { document, record };
+  }
+
+  it('re-decides the stored case on the pinned release: identical', async () => {
+    const { document, record } = await stored();
+    const s = setup({ record });
+    const r = await s.service.replay(principal, String(document.id));
+    expect(r.identical).toBe(true);
+    expect(r.replayed).toMatchObject({ outcome: 'REVIEW' });
+  });
+
+  it('reports a stored answer that the pinned versions no longer give: not identical', async () => {
+    const { document, record } = await stored();
+    const tampered = { ...record, document: { ...document, approvedAmount: 1 } } as DecisionRecord;
+    const r = await setup({ record: tampered }).service.replay(principal, String(document.id));
+    expect(r.identical).toBe(false);
+  });
+});
