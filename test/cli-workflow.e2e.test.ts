@@ -1,6 +1,9 @@
-/** The author's workflow with the real CLI binary against a running service: init → validate → test → publish → release → simulate → activate → rollback. */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+/**
+ * The author's workflow with the real CLI binary against a running service: init → validate → test → publish → release →
+ * simulate → activate → rollback; and a new decision type from `init --type` to a decision over HTTP.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -236,5 +239,169 @@ describe('decisions CLI against a running service', () => {
     await cli(['simulate', 'release.json', '--cases', 'cases.json', '--idempotency-key', key]);
     const replay = await svc.request('POST', '/v1/simulations', { key: author, idempotencyKey: key, body: { domain: 'refund', release: RELEASE, cases: cases(8) } });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  });
+});
+
+describe('a new decision type: init --type → validate → test → build → publish → release → activate → decide', () => {
+  const TYPE = 'payout-approval/decision-types/payout-approval/1.0.0.json';
+  const TYPE_PACK = 'payout-approval/rule-packs/payout-approval-rules/1.0.0.json';
+  const BUNDLE = 'payout-approval/policies/bundles/payout-approval-risk/1.0.0.tar.gz';
+  const BUILTIN = ['refund', 'redemption', 'refund-policy', 'refund-risk', 'redemption-gate'].map((n) => `${n}=1.0.0`);
+  // A tenant of its own, so the releases above and below do not meet.
+  let typeAuthor: string;
+  let typePublisher: string;
+  let typeService: string;
+
+  beforeAll(async () => {
+    // The pinned OPA CLI (`decisions build` would install it too; CI has it already).
+    execFileSync('bash', [join(repoRoot, 'scripts/opa.sh'), 'ensure'], { stdio: 'ignore' });
+    typeAuthor = await svc.issueKey('payco', ['author']);
+    typePublisher = await svc.issueKey('payco', ['publisher']);
+    typeService = await svc.issueKey('payco', ['service']);
+  }, 300_000);
+
+  it('init --type scaffolds the type, its pack and its policy in a folder of their own, and refuses to overwrite them', async () => {
+    const init = await cli(['init', '--type', 'payout-approval'], { key: typeAuthor });
+    expect(init).toMatchObject({ code: 0, stderr: '' });
+    expect(init.stdout).toContain('created decision type payout-approval@1.0.0 in payout-approval/');
+    expect(init.stdout).toContain(`${TYPE_PACK}  rule pack of kind payout-approval-policy: 4 rules, 6 embedded tests pass`);
+    expect(init.stdout).toContain('payout-approval/policies/payout-approval-risk/');
+    const type = JSON.parse(await readFile(join(work, TYPE), 'utf8'));
+    expect(type).toMatchObject({ kind: 'decision-type', name: 'payout-approval', version: '1.0.0', outcomes: ['DENY', 'REVIEW', 'APPROVE'] });
+    expect(type.pipeline.map((s: { step: string }) => s.step)).toEqual(['derive', 'policy', 'rules']);
+    const manifest = JSON.parse(await readFile(join(work, 'payout-approval/policies/payout-approval-risk/.manifest'), 'utf8'));
+    expect(manifest.metadata).toEqual({ name: 'payout-approval-risk', version: '1.0.0', entrypoints: ['payout_approval/assessment'] });
+
+    const again = await cli(['init', '--type', 'payout-approval']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`${TYPE} already exists`);
+    expect((await cli(['init', '--type', 'Payout_Approval'])).code).toBe(2);
+  });
+
+  it('validate checks the type and its pack; test runs the pack’s cases and opa test, and the type’s only once the bundle is built', async () => {
+    const v = await cli(['validate', 'payout-approval']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain(`ok  payout-approval-rules@1.0.0 (payout-approval-policy, 4 rules)  ${TYPE_PACK}`);
+    expect(v.stdout).toContain('ok  payout-approval@1.0.0 (decision type: derive → policy payout_approval/assessment → rules payout-approval-policy; DENY > REVIEW > APPROVE; 4 tests)');
+
+    const t = await cli(['test', 'payout-approval']);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain('ok   payout-approval-rules@1.0.0  6 passed, 0 failed');
+    expect(t.stdout).toContain('skip payout-approval@1.0.0  type cases not run: no built bundle exposes payout_approval/assessment in payout-approval/policies/bundles (run: decisions build payout-approval)');
+    expect(t.stdout).toContain('ok   payout-approval/policies (opa test): 3 of 3 passed');
+  });
+
+  it('build makes the Wasm bundle (once); test then runs the type’s cases on the pack and the bundle', async () => {
+    const b = await cli(['build', 'payout-approval']);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toBe(`built  ${BUNDLE}\n`);
+    expect((await cli(['build', 'payout-approval'])).stdout).toBe(`up to date  ${BUNDLE}\n`);
+
+    const t = await cli(['test', 'payout-approval', '--json']);
+    expect(t.code).toBe(0);
+    const report = JSON.parse(t.stdout);
+    expect(report).toMatchObject({ passed: 10, failed: 0, policyFolders: [{ folder: 'payout-approval', ok: true, passed: 3, total: 3 }] });
+    expect(report.types).toEqual([
+      { file: TYPE, type: 'payout-approval@1.0.0', ran: true, components: { 'payout-approval': '1.0.0', 'payout-approval-risk': '1.0.0', 'payout-approval-rules': '1.0.0' }, passed: 4, failures: [] },
+    ]);
+  });
+
+  it('test names a type case that a pack change breaks, and a pack condition the type does not type-check', async () => {
+    await cp(join(work, 'payout-approval'), join(work, 'edited'), { recursive: true });
+    const file = join(work, 'edited/rule-packs/payout-approval-rules/1.0.0.json');
+    const pack = JSON.parse(await readFile(file, 'utf8'));
+    pack.parameters.reviewAbove = 70000;
+    pack.tests.cases = pack.tests.cases.filter((c: { name: string }) => c.name !== 'one more goes to review');
+    await writeFile(file, JSON.stringify(pack));
+    const t = await cli(['test', 'edited', '--no-opa']);
+    expect(t.code).toBe(1);
+    expect(t.stdout).toContain('FAIL payout-approval@1.0.0  3 passed, 1 failed');
+    expect(t.stdout).toContain('✗ a large amount goes to review: expected outcome REVIEW, got APPROVE');
+
+    // risk.scroe: the pack declares it, the type's policy step makes no such fact.
+    pack.factSchema.properties.risk.properties.scroe = { type: 'integer' };
+    pack.rules[0].conditions.all[0].path = '$.scroe';
+    pack.tests.cases = pack.tests.cases.filter((c: { name: string }) => c.name !== 'a score at denyAtScore is denied');
+    await writeFile(file, JSON.stringify(pack));
+    const c = await cli(['test', 'edited', '--no-opa']);
+    expect(c.code).toBe(1);
+    expect(c.stdout).toContain('FAIL payout-approval@1.0.0  cannot run its cases: RELEASE_TYPE_CHECK_FAILED');
+    expect(c.stdout).toMatch(/✗ \/components\/payout-approval-rules\/rules\/0\/conditions\/all\/0\/path: .*'scroe'/);
+  });
+
+  it('publish uploads the bundle, the pack and the type (again: same content); a broken type is refused locally with file and path', async () => {
+    const key = { key: typeAuthor };
+    expect(await cli(['publish', BUNDLE], key)).toMatchObject({ code: 0, stdout: 'published policy bundle payout-approval-risk@1.0.0\n' });
+    expect(await cli(['publish', TYPE_PACK], key)).toMatchObject({ code: 0, stdout: 'published rule pack payout-approval-rules@1.0.0\n' });
+    expect(await cli(['publish', TYPE], key)).toMatchObject({ code: 0, stdout: 'published decision type payout-approval@1.0.0\n' });
+    expect(await cli(['publish', TYPE], key)).toMatchObject({ code: 0, stdout: 'already published (same content) decision type payout-approval@1.0.0\n' });
+    const stored = await svc.request('GET', '/v1/decision-types/payout-approval/1.0.0', { key: typeAuthor });
+    expect(stored.body).toMatchObject({ source: 'tenant', type: JSON.parse(await readFile(join(work, TYPE), 'utf8')) });
+
+    const type = JSON.parse(await readFile(join(work, TYPE), 'utf8'));
+    type.description = 'Another text under the same version';
+    await writeFile(join(work, 'type-conflict.json'), JSON.stringify(type));
+    const conflict = await cli(['publish', 'type-conflict.json'], key);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/^error DECISION_TYPE_VERSION_EXISTS: /);
+
+    type.version = '1.0.1';
+    type.outcomes = ['DENY', 'APPROVE'];
+    await writeFile(join(work, 'type-broken.json'), JSON.stringify(type));
+    const broken = await cli(['publish', 'type-broken.json'], key);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('error DECISION_TYPE_INVALID: type-broken.json: ');
+    expect(broken.stderr).toContain("  /tests/cases/3/expect/outcome: type-broken.json: 'REVIEW' is not one of the outcomes (DENY, APPROVE)");
+    expect((await svc.request('GET', '/v1/decision-types/payout-approval/1.0.1', { key: typeAuthor })).status).toBe(404);
+  });
+
+  it('release names the type’s components with the built-in ones; activate runs every case; the type decides over HTTP', async () => {
+    const components = ['payout-approval=1.0.0', 'payout-approval-rules=1.0.0', 'payout-approval-risk=1.0.0', ...BUILTIN];
+    const r = await cli(['release', 'payouts', '1.0.0', ...components.flatMap((c) => ['-c', c])], { key: typeAuthor });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      'created release payouts@1.0.0 (payout-approval@1.0.0, payout-approval-rules@1.0.0, payout-approval-risk@1.0.0, refund@1.0.0, redemption@1.0.0, refund-policy@1.0.0, refund-risk@1.0.0, redemption-gate@1.0.0)\n',
+    );
+    const a = await cli(['activate', 'payouts', '1.0.0'], { key: typePublisher });
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/^active: payouts@1\.0\.0 \(.*payout-approval@1\.0\.0/);
+
+    const payout = (patch: Record<string, unknown>) => ({
+      requestId: 'po-1',
+      accountId: 'acct-9',
+      amount: 2500,
+      currency: 'EUR',
+      account: { ageDays: 800, incidents90d: 0 },
+      recent: [{ amount: 1000 }],
+      ...patch,
+    });
+    const decide = (c: Record<string, unknown>) => svc.request('POST', '/v1/decisions/payout-approval', { key: typeService, idempotencyKey: newKey('po'), body: { case: c } });
+    const ok = await decide(payout({}));
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({
+      type: 'payout-approval',
+      requestId: 'po-1',
+      accountId: 'acct-9',
+      outcome: 'APPROVE',
+      reasons: [],
+      riskScore: 0,
+      approvedAmount: 2500,
+      priority: 'EXPEDITED',
+      release: { name: 'payouts', version: '1.0.0' },
+    });
+    expect(ok.body.trace.map((t: { rule: string }) => t.rule)).toEqual(['payout_approval.risk', 'risk-too-high', 'recent-total-cap', 'large-amount', 'established-account']);
+
+    const risky = await decide(payout({ requestId: 'po-2', account: { ageDays: 5, incidents90d: 3 }, amount: 80000 }));
+    expect(risky.body).toMatchObject({ outcome: 'DENY', riskScore: 90, approvedAmount: 0, priority: 'STANDARD' });
+    expect(risky.body.reasons.map((x: { code: string; source: string }) => [x.code, x.source])).toEqual([
+      ['RISK_TOO_HIGH', 'payout-approval-rules@1.0.0'],
+      ['AMOUNT_OVER_REVIEW_LIMIT', 'payout-approval-rules@1.0.0'],
+    ]);
+    const bad = await decide(payout({ amount: 0 }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(['/case/amount']);
+    // Refunds still decide on the same release.
+    const refund = await svc.request('POST', '/v1/decisions/refund', { key: typeService, idempotencyKey: newKey('rf'), body: { case: refundCase({ refundId: 'rf-payco' }) } });
+    expect(refund.body).toMatchObject({ type: 'refund', outcome: 'APPROVE' });
   });
 });

@@ -71,6 +71,36 @@ describe('decisions CLI', () => {
     expect(r.stdout).toMatch(/FAIL/);
   });
 
+  it('validates decision types: the built-in ones pass; a broken one is refused naming the file and every JSON path', async () => {
+    const v = await cli('validate', 'decision-types');
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain('ok  refund@1.0.0 (decision type: derive → policy refund/risk/assessment → rules refund-policy; DENY > REVIEW > APPROVE; 0 tests)');
+    expect(v.stdout).toContain('ok  redemption@1.0.0 (decision type: policy ledger/redemption/decision; DENY > APPROVE; 0 tests)');
+
+    const type = JSON.parse(await readFile(join(root, 'test/fixtures/goodwill-credit/type.json'), 'utf8'));
+    type.pipeline[2].packKind = 'Goodwill_Policy';
+    type.caseRef = 'creditId';
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'broken-type.json');
+    await writeFile(file, JSON.stringify(type));
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error DECISION_TYPE_INVALID: ${file}: goodwill-credit@1.0.0 is invalid`);
+    expect(r.stderr).toContain(`  /pipeline/2/packKind: ${file}: `);
+    expect(r.stderr).toContain(`  /caseRef: ${file}: `);
+    // A type outside a content folder: valid, but no pack or bundle beside it to run its cases with.
+    const t = await cli('test', join(root, 'test/fixtures/goodwill-credit/type.json'), '--no-opa');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain('skip goodwill-credit@1.0.0  type cases not run: not in a content folder');
+  });
+
+  it('init --type refuses a content root, where the scaffold would be every tenant’s built-in', async () => {
+    const r = await cli('init', '--type', 'payout-approval', '--dir', '.');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: . is a service's content root (it holds releases/, as a content root does)");
+    await expect(readFile(join(root, 'decision-types/payout-approval/1.0.0.json'))).rejects.toThrow('ENOENT');
+  });
+
   it('exits 2 with usage on an unknown command', async () => {
     const r = await cli('frobnicate');
     expect(r.code).toBe(2);

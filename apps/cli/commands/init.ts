@@ -1,9 +1,14 @@
-/** `decisions init <name>`: scaffolds rule-packs/<name>/1.0.0.json with a fact schema, one rule, parameters and passing tests. */
+/**
+ * `decisions init <name>`: scaffolds rule-packs/<name>/1.0.0.json with a fact schema, one rule, parameters and passing tests.
+ * `decisions init --type <name>`: scaffolds a folder holding a new decision type, a rule pack of its own kind and its Rego policy.
+ */
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { validateDecisionType } from '../../../libs/decisions/index.js';
 import { compilePack, runPackTests, validatePack, type PackKind } from '../../../libs/rules/index.js';
-import { str, type Command } from '../command.js';
+import { str, type Command, type Context } from '../command.js';
 import { CliError } from '../output.js';
+import { packDocument, policyFiles, scaffoldNames, scaffoldPaths, typeDocument } from '../type-scaffold.js';
 
 const NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const KINDS: PackKind[] = ['refund-policy', 'reward-program'];
@@ -120,30 +125,128 @@ function rewardProgram(name: string): Record<string, unknown> {
   };
 }
 
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** `{$schema, ...doc}` pointing editors at the repository's schema when `init` runs where the repository keeps it. */
+async function withSchema(file: string, schemaPath: string, doc: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const schema = resolve(schemaPath);
+  return (await exists(schema)) ? { $schema: relative(dirname(resolve(file)), schema), ...doc } : doc;
+}
+
+/**
+ * The folder of a service's built-in content: it holds releases/ (the service reads its built-in release there) or is
+ * CONTENT_ROOT. Whatever is scaffolded there is every tenant's built-in component the moment the service reads it.
+ */
+async function contentRootReason(dir: string): Promise<string | undefined> {
+  if (process.env.CONTENT_ROOT && resolve(process.env.CONTENT_ROOT) === resolve(dir)) return 'it is CONTENT_ROOT';
+  if (await exists(join(dir, 'releases'))) return 'it holds releases/, as a content root does';
+  return undefined;
+}
+
+async function initType({ io, positionals, values }: Context, name: string): Promise<number> {
+  if (positionals.length || values.kind !== undefined) throw new CliError('init --type <name> takes no other name and no --kind (the pack gets a kind of its own)', 2);
+  if (!NAME.test(name)) throw new CliError(`decision type name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
+  if (name.length > 90) throw new CliError(`decision type name "${name}" is longer than 90 characters (its pack and bundle add a suffix; names stop at 100)`, 2);
+  // A folder of its own by default: nothing reads it until its parts are published, even inside the repository.
+  const dir = str(values, 'dir') ?? name;
+  const builtin = await contentRootReason(dir);
+  if (builtin) {
+    throw new CliError(`${dir} is a service's content root (${builtin}): a type scaffolded there would be a built-in for every tenant. Choose another --dir`);
+  }
+  const n = scaffoldNames(name);
+  const rel = scaffoldPaths(n);
+  const at = { type: join(dir, rel.type), pack: join(dir, rel.pack), policy: join(dir, rel.policy), bundle: join(dir, rel.bundle) };
+  for (const f of [at.type, at.pack, at.policy]) if (await exists(f)) throw new CliError(`${f} already exists; a released version is never overwritten`);
+
+  const type = await withSchema(at.type, 'libs/decisions/types/decision-type.schema.json', typeDocument(n));
+  const pack = await withSchema(at.pack, 'libs/rules/rule-pack.schema.json', packDocument(n));
+  // The scaffold must itself be valid and the pack's cases must pass: checked before anything is written. (The type's
+  // own cases need the policy built: `decisions test` runs them after `decisions build`.)
+  const doc = validateDecisionType(type);
+  const report = await runPackTests(compilePack(validatePack(pack)));
+  if (report.failed) throw new Error(`type scaffold's pack fails its own tests: ${JSON.stringify(report.cases.filter((c) => !c.passed))}`);
+
+  for (const f of [at.type, at.pack]) await mkdir(dirname(f), { recursive: true });
+  await writeFile(at.type, `${JSON.stringify(type, null, 2)}\n`, { flag: 'wx' });
+  await writeFile(at.pack, `${JSON.stringify(pack, null, 2)}\n`, { flag: 'wx' });
+  await mkdir(dirname(at.policy), { recursive: true });
+  await mkdir(at.policy);
+  const policy = policyFiles(n);
+  for (const [file, text] of Object.entries(policy)) await writeFile(join(at.policy, file), text, { flag: 'wx' });
+
+  const typeCases = doc.tests?.cases.length ?? 0;
+  if (io.json) {
+    io.out(
+      JSON.stringify(
+        {
+          folder: dir,
+          type: `${name}@1.0.0`,
+          pack: `${n.pack}@1.0.0`,
+          packKind: n.packKind,
+          bundle: `${n.bundle}@1.0.0`,
+          entrypoint: n.entrypoint,
+          files: { type: at.type, pack: at.pack, policy: at.policy, bundle: at.bundle },
+          tests: { type: typeCases, pack: report.passed },
+        },
+        null,
+        2,
+      ),
+    );
+    return 0;
+  }
+  const steps = doc.pipeline.map((s) => s.step).join(', ');
+  const rows: [string, string][] = [
+    [at.type, `decision type: input schema, pipeline (${steps}), outcomes ${doc.outcomes.join(' > ')}, ${Object.keys(doc.output ?? {}).length} output fields, ${typeCases} test cases`],
+    [at.pack, `rule pack of kind ${n.packKind}: ${(pack.rules as unknown[]).length} rules, ${report.passed} embedded tests pass`],
+    [`${at.policy}/`, `Rego policy ${n.bundle} (entrypoint ${n.entrypoint}): ${Object.keys(policy).join(', ')}`],
+  ];
+  const width = Math.max(...rows.map(([f]) => f.length));
+  io.out(`created decision type ${name}@1.0.0 in ${dir}/`);
+  for (const [f, what] of rows) io.out(`  ${f.padEnd(width)}  ${what}`);
+  io.out('next: edit them, then');
+  io.out(`  npx decisions validate ${dir}`);
+  io.out(`  npx decisions build ${dir}      # opa build -t wasm -> ${at.bundle}`);
+  io.out(`  npx decisions test ${dir}       # the pack's cases, opa test, and the type's cases on the built bundle`);
+  io.out(`  npx decisions publish ${at.bundle}`);
+  io.out(`  npx decisions publish ${at.pack}`);
+  io.out(`  npx decisions publish ${at.type}`);
+  io.out(`  npx decisions release <name> <version> -c ${name}=1.0.0 -c ${n.pack}=1.0.0 -c ${n.bundle}=1.0.0 -c <the refund and redemption components>…`);
+  return 0;
+}
+
 export const init: Command = {
   name: 'init',
-  args: '<name> [--kind refund-policy|reward-program] [--dir rule-packs]',
-  summary: 'scaffold <dir>/<name>/1.0.0.json: fact schema, one rule, parameters and embedded tests that pass',
-  options: { kind: { type: 'string' }, dir: { type: 'string' } },
-  async run({ io, positionals, values }) {
+  args: '<name> [--kind refund-policy|reward-program] [--dir rule-packs] | --type <name> [--dir <name>]',
+  summary:
+    'scaffold <dir>/<name>/1.0.0.json: fact schema, one rule, parameters and embedded tests that pass; with --type, a folder (default ./<name>) ' +
+    'holding a decision type, a rule pack of its own kind and a Rego policy (decision-types/, rule-packs/, policies/)',
+  options: { kind: { type: 'string' }, dir: { type: 'string' }, type: { type: 'string' } },
+  async run(ctx) {
+    const { io, positionals, values } = ctx;
+    const typeName = str(values, 'type');
+    if (typeName !== undefined) return initType(ctx, typeName);
     const [name, ...extra] = positionals;
     if (!name || extra.length) throw new CliError('init needs exactly one pack name', 2);
     if (!NAME.test(name)) throw new CliError(`pack name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
     const kind = (str(values, 'kind') ?? 'refund-policy');
     if (!KINDS.includes(kind)) throw new CliError(`--kind must be one of ${KINDS.join(', ')}`, 2);
     const file = join(str(values, 'dir') ?? 'rule-packs', name, '1.0.0.json');
-    if (await access(file).then(() => true, () => false)) throw new CliError(`${file} already exists; a released version is never overwritten`);
+    if (await exists(file)) throw new CliError(`${file} already exists; a released version is never overwritten`);
 
     const body = kind === 'refund-policy' ? refundPolicy(name) : rewardProgram(name);
     // Point editors at the pack schema when it is where the repository keeps it.
-    const schema = resolve('libs/rules/rule-pack.schema.json');
-    const withSchema = (await access(schema).then(() => true, () => false)) ? { $schema: relative(dirname(resolve(file)), schema), ...body } : body;
+    const full = await withSchema(file, 'libs/rules/rule-pack.schema.json', body);
     // The scaffold must itself be valid and its cases must pass: check before writing anything.
-    const report = await runPackTests(compilePack(validatePack(withSchema)));
+    const report = await runPackTests(compilePack(validatePack(full)));
     if (report.failed) throw new Error(`scaffold for ${kind} fails its own tests: ${JSON.stringify(report.cases.filter((c) => !c.passed))}`);
 
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, `${JSON.stringify(withSchema, null, 2)}\n`, { flag: 'wx' });
+    await writeFile(file, `${JSON.stringify(full, null, 2)}\n`, { flag: 'wx' });
     if (io.json) {
       io.out(JSON.stringify({ file, pack: `${name}@1.0.0`, kind, rules: 1, tests: report.passed }, null, 2));
       return 0;
