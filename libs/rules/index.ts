@@ -5,7 +5,7 @@ export { loadPackDirectory, loadPackFile } from './load.js';
 export { loadPackSchema } from './schema.js';
 export { runPackTests } from './testing.js';
 export { deepEqual, mergeFacts } from './cases.js';
-export { typeCheckRules } from './type-check.js';
+export { ANY_ELEMENT, typeCheckRules, undeclaredAt } from './type-check.js';
 export { validatePack } from './validate.js';
 export type {
   CompileOptions,

@@ -6,7 +6,7 @@ import type { ErrorDetail } from '../errors/index.js';
 
 export type { ValidateFunction };
 
-export function newAjv(verbose = false): Ajv2020 {
+export function newAjv(verbose = false, discriminator = false): Ajv2020 {
   // strict: a typo'd keyword in a factSchema (e.g. "requird") must fail loudly, not be ignored.
   const ajv = new Ajv2020({
     allErrors: true,
@@ -15,6 +15,8 @@ export function newAjv(verbose = false): Ajv2020 {
     strictRequired: false,
     allowUnionTypes: true,
     verbose,
+    // OpenAPI's discriminator: a tagged oneOf reports the errors of the branch its tag names, not of every branch.
+    discriminator,
   });
   addFormats.default(ajv);
   return ajv;

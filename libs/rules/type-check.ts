@@ -368,3 +368,27 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
   });
   return errors;
 }
+
+/** A path segment for `undeclaredAt`: a property name, an array index, or ANY_ELEMENT (every element of an array). */
+export const ANY_ELEMENT = Symbol('any element');
+
+/**
+ * Where `segments` leaves what `schema` declares (through properties, array items, $ref, anyOf/oneOf): the index of the
+ * first undeclared segment and what was declared there; undefined when the whole path is declared. Numeric strings
+ * address array items, as JSON pointer tokens do.
+ */
+export function undeclaredAt(
+  schema: Record<string, unknown>,
+  segments: readonly (string | number | typeof ANY_ELEMENT)[],
+): { index: number; declared: string[] } | undefined {
+  const types = new SchemaTypes(schema);
+  let current = types.resolve(schema);
+  for (const [index, segment] of segments.entries()) {
+    const isIndex = typeof segment === 'number' || (typeof segment === 'string' && /^(0|[1-9][0-9]*)$/.test(segment) && current.types?.has('array'));
+    const next =
+      segment === ANY_ELEMENT ? types.element(current) : isIndex ? types.element(current, Number(segment)) : types.property(current, String(segment));
+    if (!next) return { index, declared: types.declaredProperties(current) };
+    current = next;
+  }
+  return undefined;
+}

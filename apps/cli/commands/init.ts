@@ -2,6 +2,7 @@
  * `decisions init <name>`: scaffolds rule-packs/<name>/1.0.0.json with a fact schema, one rule, parameters and passing tests.
  * `decisions init --type <name>`: scaffolds a folder holding a new decision type, a rule pack of its own kind and its Rego policy.
  */
+import { isName } from '../../../libs/names/index.js';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { validateDecisionType } from '../../../libs/decisions/index.js';
@@ -10,7 +11,6 @@ import { str, type Command, type Context } from '../command.js';
 import { CliError } from '../output.js';
 import { packDocument, policyFiles, scaffoldNames, scaffoldPaths, typeDocument } from '../type-scaffold.js';
 
-const NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const KINDS: PackKind[] = ['refund-policy', 'reward-program'];
 
 /** A refund-policy starter: the facts a refund decision provides (a subset; more may be declared), one REVIEW rule. */
@@ -150,7 +150,7 @@ async function contentRootReason(dir: string): Promise<string | undefined> {
 
 async function initType({ io, positionals, values }: Context, name: string): Promise<number> {
   if (positionals.length || values.kind !== undefined) throw new CliError('init --type <name> takes no other name and no --kind (the pack gets a kind of its own)', 2);
-  if (!NAME.test(name)) throw new CliError(`decision type name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
+  if (!isName(name)) throw new CliError(`decision type name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
   if (name.length > 90) throw new CliError(`decision type name "${name}" is longer than 90 characters (its pack and bundle add a suffix; names stop at 100)`, 2);
   // A folder of its own by default: nothing reads it until its parts are published, even inside the repository.
   const dir = str(values, 'dir') ?? name;
@@ -232,7 +232,7 @@ export const init: Command = {
     if (typeName !== undefined) return initType(ctx, typeName);
     const [name, ...extra] = positionals;
     if (!name || extra.length) throw new CliError('init needs exactly one pack name', 2);
-    if (!NAME.test(name)) throw new CliError(`pack name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
+    if (!isName(name)) throw new CliError(`pack name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
     const kind = (str(values, 'kind') ?? 'refund-policy');
     if (!KINDS.includes(kind)) throw new CliError(`--kind must be one of ${KINDS.join(', ')}`, 2);
     const file = join(str(values, 'dir') ?? 'rule-packs', name, '1.0.0.json');

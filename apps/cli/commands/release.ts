@@ -1,8 +1,14 @@
 /** `decisions release <name> <version> --component a=1.0.0…`: an immutable release naming exact component versions. */
+import { isName, isSemver } from '../../../libs/names/index.js';
 import { str, type Command } from '../command.js';
 import { CliError, describeRelease } from '../output.js';
 
-const COMPONENT = /^([a-z0-9][a-z0-9._-]*)=(\S+)$/i;
+/** `<name>=<version>`, with the platform's own name and version rules. */
+function component(spec: string): [string, string] | undefined {
+  const at = spec.indexOf('=');
+  const [name, version] = [spec.slice(0, at), spec.slice(at + 1)];
+  return at > 0 && isName(name) && isSemver(version) ? [name, version] : undefined;
+}
 
 export const release: Command = {
   name: 'release',
@@ -16,10 +22,10 @@ export const release: Command = {
     if (!specs.length) throw new CliError('name at least one --component <name>=<version>', 2);
     const components: Record<string, string> = {};
     for (const spec of specs) {
-      const m = COMPONENT.exec(spec);
-      if (!m) throw new CliError(`--component ${spec}: expected <name>=<version>`, 2);
-      if (components[m[1]!] !== undefined) throw new CliError(`--component ${m[1]} given twice`, 2);
-      components[m[1]!] = m[2]!;
+      const m = component(spec);
+      if (!m) throw new CliError(`--component ${spec}: expected <name>=<version> (a lower-kebab-case name, a semantic version)`, 2);
+      if (components[m[0]] !== undefined) throw new CliError(`--component ${m[0]} given twice`, 2);
+      components[m[0]] = m[1];
     }
     const description = str(values, 'description');
     const answer = await client().post('/v1/releases', { name, version, components, ...(description ? { description } : {}) });

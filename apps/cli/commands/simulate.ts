@@ -2,6 +2,7 @@
  * `decisions simulate <release.json> --cases <file> | --replay-from <iso> --replay-to <iso>`: what the candidate release
  * would decide differently. Big runs answer 202: poll with a progress bar on stderr (Ctrl-C cancels), then a report.
  */
+import { isName, isSemver } from '../../../libs/names/index.js';
 import { access, readFile } from 'node:fs/promises';
 import { str, type Command } from '../command.js';
 import type { ApiClient } from '../http.js';
@@ -115,17 +116,22 @@ export function report(job: Job, show: number): string[] {
   return lines;
 }
 
-const RELEASE_REF = /^([a-z0-9][a-z0-9._-]*)@(\d+\.\d+\.\d+\S*)$/i;
+/** `name@version` of a release, with the platform's own name and version rules. */
+function releaseRef(arg: string): [string, string] | undefined {
+  const at = arg.lastIndexOf('@');
+  const [name, version] = [arg.slice(0, at), arg.slice(at + 1)];
+  return at > 0 && isName(name) && isSemver(version) ? [name, version] : undefined;
+}
 
 /** The candidate from a release file, or `name@version` of a release already created (GET /v1/releases/{name}/{version}). */
 async function candidate(api: ApiClient, arg: string): Promise<{ name: unknown; version: unknown; components: unknown }> {
-  const ref = RELEASE_REF.exec(arg);
+  const ref = releaseRef(arg);
   const isFile = await access(arg).then(
     () => true,
     () => false,
   );
   if (ref && !isFile) {
-    const r = (await api.get<Record<string, unknown>>(`/v1/releases/${encodeURIComponent(ref[1]!)}/${encodeURIComponent(ref[2]!)}`)).body;
+    const r = (await api.get<Record<string, unknown>>(`/v1/releases/${encodeURIComponent(ref[0])}/${encodeURIComponent(ref[1])}`)).body;
     return { name: r.name, version: r.version, components: r.components };
   }
   const manifest = (await readJson(arg, 'release')) as Record<string, unknown>;

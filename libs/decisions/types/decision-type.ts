@@ -1,6 +1,8 @@
 /** The decision-type document (decision-type.schema.json): its TypeScript shape and its validation. */
 import { readFileSync } from 'node:fs';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
+import { parsePointer } from '../../names/index.js';
+import { undeclaredAt } from '../../rules/type-check.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
@@ -121,10 +123,14 @@ const inputValidators = new WeakMap<DecisionTypeDocument, ValidateFunction>();
  * @throws DomainError DECISION_TYPE_INVALID (unprocessable)
  */
 export function validateDecisionType(json: unknown): DecisionTypeDocument {
-  documentValidator ??= newAjv(true).compile(loadDecisionTypeSchema());
+  documentValidator ??= newAjv(true, true).compile(loadDecisionTypeSchema());
   if (!documentValidator(json)) {
-    // oneOf summaries repeat what their branches say.
-    throw invalid(json, ajvErrorsToDetails(documentValidator.errors?.filter((e) => e.keyword !== 'oneOf'), '', false));
+    // oneOf summaries repeat what their branches say (the pipeline's is tagged by `step`: one branch reports).
+    const details = ajvErrorsToDetails(documentValidator.errors?.filter((e) => e.keyword !== 'oneOf'), '', false);
+    throw invalid(
+      json,
+      details.map((d) => (/value of tag "step"/.test(d.message) ? { path: `${d.path}/step`, message: 'must be one of derive, policy, rules, enrich' } : d)),
+    );
   }
   const doc = json as DecisionTypeDocument;
   const errors: ErrorDetail[] = [];
@@ -158,6 +164,9 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
     for (const [j, o] of (field.when ?? []).entries()) {
       if (!outcomes.has(o)) errors.push({ path: `/output/${name}/when/${j}`, message: `'${o}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
     }
+  }
+  if (doc.caseRef !== undefined && undeclaredAt(doc.input, parsePointer(doc.caseRef))) {
+    errors.push({ path: '/caseRef', message: `${doc.caseRef} is not declared by the input schema` });
   }
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });

@@ -75,6 +75,8 @@ export interface CompiledDerivation {
   schema: Record<string, unknown>;
   /** Pointers it reads, for checking them against the facts available. */
   reads: string[];
+  /** For aggregates: the array it walks and the pointers it reads in each element (`field`, `where.path`). */
+  perElement?: { of: string; reads: string[] };
 }
 
 export function compileDerivation(d: Derivation): CompiledDerivation {
@@ -106,7 +108,8 @@ export function compileDerivation(d: Derivation): CompiledDerivation {
   }
   if (d.count !== undefined) {
     const items = elements(getter(d.count), where);
-    return { compute: (f) => items(f).length, schema: { type: 'integer', minimum: 0 }, reads: [d.count] };
+    const perElement = { of: d.count, reads: d.where ? [d.where.path] : [] };
+    return { compute: (f) => items(f).length, schema: { type: 'integer', minimum: 0 }, reads: [d.count], perElement };
   }
   if (d.present !== undefined) {
     const get = getter(d.present);
@@ -116,8 +119,9 @@ export function compileDerivation(d: Derivation): CompiledDerivation {
   const items = elements(getter(of), where);
   const field = getter(d.field!);
   const numbers = (f: unknown): number[] => items(f).map(field).filter(isNumber);
+  const perElement = { of, reads: [d.field!, ...(d.where ? [d.where.path] : [])] };
   if (d.sum !== undefined) {
-    return { compute: (f) => numbers(f).reduce((s, x) => s + x, 0), schema: { type: 'number' }, reads: [of] };
+    return { compute: (f) => numbers(f).reduce((s, x) => s + x, 0), schema: { type: 'number' }, reads: [of], perElement };
   }
   const pick = d.min !== undefined ? Math.min : Math.max;
   return {
@@ -127,5 +131,6 @@ export function compileDerivation(d: Derivation): CompiledDerivation {
     },
     schema: { type: ['number', 'null'] },
     reads: [of],
+    perElement,
   };
 }

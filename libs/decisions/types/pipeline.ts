@@ -6,7 +6,7 @@
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import type { LoadedPolicy } from '../../policies/index.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
-import { deepEqual, mergeFacts, typeCheckRules, type CompiledPack, type PackEvent } from '../../rules/index.js';
+import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent } from '../../rules/index.js';
 import type { Reason, TraceEntry } from '../outcome.js';
 import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
@@ -292,15 +292,26 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   const available: Record<string, unknown> = { ...doc.input.properties };
   const defs = doc.input.$defs;
   const at = (i: number, rest = ''): string => `/components/${component}/pipeline/${i}${rest}`;
+  /** The facts made so far, as one schema (the case's $defs kept, so its $refs resolve). */
+  const factsSchema = (): Record<string, unknown> => ({ type: 'object', properties: { ...available }, ...(defs !== undefined && { $defs: defs }) });
+  /** A pointer must name something the facts declare: a typo'd path would otherwise read nothing, silently. */
+  const checkPointer = (schema: Record<string, unknown>, segments: readonly (string | typeof ANY_ELEMENT)[], path: string, what: string): void => {
+    const miss = undeclaredAt(schema, segments);
+    if (!miss) return;
+    const where = segments.slice(0, miss.index + 1).map((s) => (s === ANY_ELEMENT ? '*' : s)).join('/');
+    typeErrors.push({ path, message: `${what}, but /${where} is not declared (declared there: ${miss.declared.join(', ') || 'nothing'})` });
+  };
 
   doc.pipeline.forEach((step, i) => {
     switch (step.step) {
       case 'derive': {
         const fields = Object.entries(step.fields).map(([name, d]) => [name, compileDerivation(d)] as [string, CompiledDerivation]);
+        const facts = factsSchema();
         for (const [name, d] of fields) {
-          for (const p of d.reads) {
-            const top = parsePointer(p)[0]!;
-            if (!Object.hasOwn(available, top)) typeErrors.push({ path: at(i, `/fields/${name}`), message: `reads ${p}, but '${top}' is not a fact at this step (facts: ${Object.keys(available).join(', ')})` });
+          for (const p of d.reads) checkPointer(facts, parsePointer(p), at(i, `/fields/${name}`), `reads ${p}`);
+          if (d.perElement) {
+            const array = [...parsePointer(d.perElement.of), ANY_ELEMENT] as const;
+            for (const p of d.perElement.reads) checkPointer(facts, [...array, ...parsePointer(p)], at(i, `/fields/${name}`), `reads ${p} in each element of ${d.perElement.of}`);
           }
         }
         available[step.as] = {
@@ -320,6 +331,15 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
         const found = [...release.policies].filter(([, p]) => p.entrypoints.includes(step.entrypoint));
         const one = exactlyOne(found, `bundle exposing ${step.entrypoint}`, at(i, '/entrypoint'), missing);
         available[step.as] = exposedSchema(step);
+        const out = step.outputSchema;
+        if (step.reasons) checkPointer(out, parsePointer(step.reasons.from), at(i, '/reasons/from'), `reasons read ${step.reasons.from} of the output`);
+        for (const f of step.facts ?? []) checkPointer(out, [f], at(i, '/facts'), `exposes ${f}`);
+        for (const [t, spec] of (step.trace ?? []).entries()) {
+          const base: (string | typeof ANY_ELEMENT)[] = spec.each === undefined ? [] : [...parsePointer(spec.each), ANY_ELEMENT];
+          if (spec.each !== undefined) checkPointer(out, parsePointer(spec.each), at(i, `/trace/${t}/each`), `trace walks ${spec.each}`);
+          const reads = [typeof spec.rule === 'object' ? spec.rule.from : undefined, typeof spec.fired === 'string' ? spec.fired : spec.fired.path, ...Object.values(spec.fields ?? {})];
+          for (const p of reads) if (p !== undefined) checkPointer(out, [...base, ...parsePointer(p)], at(i, `/trace/${t}`), `trace reads ${p}`);
+        }
         if (one) {
           steps.push(bindPolicyStep(step, one[1], outcomes));
           policySteps.push({ entrypoint: step.entrypoint, policy: one[1] });
@@ -331,7 +351,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
         const one = exactlyOne(found, `${step.packKind} pack`, at(i, '/packKind'), missing);
         if (one) {
           const [packComponent, pack] = one;
-          const factSchema = { type: 'object', properties: { ...available }, ...(defs !== undefined && { $defs: defs }) } as typeof pack.pack.factSchema;
+          const factSchema = factsSchema() as typeof pack.pack.factSchema;
           for (const e of typeCheckRules({ ...pack.pack, factSchema })) {
             typeErrors.push({ ...e, path: `/components/${packComponent}${e.path}`, message: `${e.message} (as step ${i} of decision type ${doc.name}@${doc.version} sees the facts)` });
           }
@@ -345,6 +365,10 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
     }
   });
 
+  const finalFacts = factsSchema();
+  for (const [name, field] of Object.entries(doc.output ?? {})) {
+    if (field.from !== undefined) checkPointer(finalFacts, parsePointer(field.from), `/components/${component}/output/${name}/from`, `output ${name} reads ${field.from}`);
+  }
   if (missing.length > 0) {
     throw new DomainError('RELEASE_INCOMPLETE', `release ${release.id} cannot serve decision type ${doc.name}@${doc.version}: ${missing.map((p) => p.message).join('; ')}`, 'unprocessable', missing);
   }
