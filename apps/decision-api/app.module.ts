@@ -27,13 +27,15 @@ import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
+import { ReleaseSync } from './releases/release-sync.js';
 import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
 import { ActivationService } from './releases/activation.service.js';
-import { PolicyBundlesController, RulePacksController } from './releases/catalogue.controller.js';
-import { CatalogueService } from './releases/catalogue.service.js';
+import { PolicyBundlesController, RulePacksController } from './catalogue/catalogue.controller.js';
+import { CatalogueService } from './catalogue/catalogue.service.js';
+import { ReleasesService } from './releases/releases.service.js';
 import { ReleasesController } from './releases/releases.controller.js';
 import { ShadowService } from './releases/shadow.service.js';
 import { AuditController } from './audit/audit.controller.js';
@@ -85,11 +87,13 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ReleaseRegistry,
+        ReleaseSync,
         IdempotentCommandInterceptor,
         DecisionsService,
         DecisionTypesService,
         LedgerService,
         CatalogueService,
+        ReleasesService,
         ActivationService,
         ShadowService,
         SimulationJobs,

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { CatalogueService } from '../releases/catalogue.service.js';
+import { CatalogueService } from '../catalogue/catalogue.service.js';
 import { DecisionTypesService } from './decision-types.service.js';
 
 @ApiTags('decision-types')

@@ -1,7 +1,7 @@
 /**
  * Which release decides for each tenant now, kept compiled in memory so `active()` is a map lookup on the hot path.
- * The database's activation rows are the truth; each instance follows them through LISTEN/NOTIFY (PostgreSQL) and a
- * poll every `releasePollMs` (the fallback, and the only way on PGlite). Built-in release: newest `releases/default/*`.
+ * The database's activation rows are the truth: `refreshTenant` and `catchUp` load what moved; ReleaseSync decides
+ * when (NOTIFY, polls). Built-in release: newest `releases/default/*`.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { OpaRedemptionGate } from '../../../libs/ledger/index.js';
@@ -19,8 +19,6 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { compareSemver } from '../../../libs/names/index.js';
 import {
   DbComponentStoreFactory,
-  NotificationListener,
-  RELEASE_CHANNEL,
   ReleaseActivationsRepository,
   type ActivationRow,
   type Database,
@@ -28,8 +26,7 @@ import {
   type ReleaseId,
   type ReleaseSlot,
 } from '../../../libs/persistence/index.js';
-import type { AppConfig } from '../config.js';
-import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
 /** The decision type whose policy step gates ledger redemptions (seed paper, Algorithm 3). */
@@ -60,15 +57,12 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   /** Per tenant, the refresh in progress: refreshes of one tenant run one after another. */
   private readonly refreshing = new Map<string, Promise<void>>();
   private builtin?: CompiledRelease;
-  private listener?: NotificationListener;
-  private pollTimer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
+  private catchingUp?: Promise<void>;
   private closed = false;
 
   constructor(
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
     @Inject(DATABASE) private readonly db: Database,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repo: ReleaseActivationsRepository,
     private readonly stores: DbComponentStoreFactory,
   ) {
@@ -82,26 +76,12 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     if (!newest) throw new Error(`no built-in release under releases/${BUILTIN_RELEASE_NAME}/`);
     this.builtin = await new ReleaseCompiler(this.files, this.cache).compile(newest);
     this.logger.log(`built-in release ${this.builtin.id} loaded (${Object.entries(newest.components).map(([n, v]) => `${n}@${v}`).join(', ')})`);
-    await this.poll();
-    if (this.db.kind === 'postgresql' && this.config.releaseListen) {
-      this.listener = new NotificationListener({
-        url: this.config.databaseUrl,
-        channel: RELEASE_CHANNEL,
-        onNotification: (tenant) => this.follow(this.refreshTenant(tenant)),
-        // Anything announced while the listener was down is caught up at once instead of at the next poll.
-        onConnected: () => this.follow(this.poll()),
-        log: this.logger,
-      });
-      await this.listener.start();
-    }
-    this.schedulePoll();
+    await this.catchUp();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    await this.listener?.stop();
-    await this.polling;
+    await this.catchingUp;
     await Promise.allSettled([...this.refreshing.values()]);
   }
 
@@ -217,9 +197,9 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Compares every tenant's newest activation rows with what is loaded and refreshes the tenants that moved. */
-  private poll(): Promise<void> {
-    if (this.polling) return this.polling;
-    this.polling = (async () => {
+  catchUp(): Promise<void> {
+    if (this.catchingUp) return this.catchingUp;
+    this.catchingUp = (async () => {
       try {
         const heads = await this.repo.heads(this.db.em());
         const stale = new Set<string>();
@@ -229,24 +209,9 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
         }
         await Promise.all([...stale].map((t) => this.refreshTenant(t).catch((e: unknown) => this.logger.error(`${t}: ${(e as Error).message}`))));
       } finally {
-        this.polling = undefined;
+        this.catchingUp = undefined;
       }
     })();
-    return this.polling;
-  }
-
-  private schedulePoll(): void {
-    if (this.closed) return;
-    this.pollTimer = setTimeout(() => {
-      this.poll()
-        .catch((e: unknown) => this.logger.warn(`release poll failed: ${(e as Error).message}`))
-        .finally(() => this.schedulePoll());
-    }, this.config.releasePollMs);
-    this.pollTimer.unref();
-  }
-
-  /** Runs a background refresh, logging its failure (the next poll retries). */
-  private follow(p: Promise<void>): void {
-    p.catch((e: unknown) => this.logger.warn(`release refresh failed: ${(e as Error).message}`));
+    return this.catchingUp;
   }
 }

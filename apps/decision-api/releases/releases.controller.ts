@@ -6,7 +6,7 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { ActivationService } from './activation.service.js';
-import { CatalogueService, createReleaseSchema } from './catalogue.service.js';
+import { createReleaseSchema, ReleasesService } from './releases.service.js';
 import { ShadowService } from './shadow.service.js';
 
 @ApiTags('releases')
@@ -14,7 +14,7 @@ import { ShadowService } from './shadow.service.js';
 @Controller('v1/releases')
 export class ReleasesController {
   constructor(
-    private readonly catalogue: CatalogueService,
+    private readonly releases: ReleasesService,
     private readonly activation: ActivationService,
     private readonly shadow: ShadowService,
   ) {}
@@ -32,7 +32,7 @@ export class ReleasesController {
     @Body() body: unknown,
     @Res() _answered: FastifyReply,
   ) {
-    return this.catalogue.createRelease(principal, body);
+    return this.releases.createRelease(principal, body);
   }
 
   @Get('active')
@@ -72,7 +72,7 @@ export class ReleasesController {
   @Roles('author', 'publisher', 'auditor')
   @ApiOperation({ summary: 'One release (stored by the tenant or built in)' })
   get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
-    return this.catalogue.getRelease(principal, name, version);
+    return this.releases.getRelease(principal, name, version);
   }
 
   @Post(':name/:version/activate')

@@ -1,5 +1,6 @@
 /**
- * A tenant's immutable catalogue: decision types, rule packs, policy bundles and releases, each fully checked before it is stored.
+ * A tenant's immutable catalogue of components: decision types, rule packs and policy bundles, each fully checked before
+ * it is stored.
  * The repository's built-in content is every tenant's starting catalogue: an upload of a built-in name@version is
  * answered from it when identical and refused (409) otherwise. A re-upload of identical content answers 200 with the
  * stored object; the first upload answers 201.
@@ -9,52 +10,24 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   checkBundleUpload,
   checkPackUpload,
-  checkReleaseTypes,
   validateDecisionType,
   packDigest,
-  releaseDigest,
-  SchemaValidator,
   sha256Hex,
   type FileComponentSource,
-  type ReleaseManifest,
 } from '../../../libs/decisions/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
-import { compareSemver, isName, isSemver, NAME_MAX_LENGTH, NAME_PATTERN } from '../../../libs/names/index.js';
+import { compareSemver, isName, isSemver } from '../../../libs/names/index.js';
 import { readBundle } from '../../../libs/policies/index.js';
 import {
   AuditRepository,
   CatalogueRepository,
   type Database,
   type Principal,
-  type StoredMeta,
 } from '../../../libs/persistence/index.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
+import { auditEntry, builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
-import { ReleaseRegistry } from './release.registry.js';
-
-
-const createReleaseSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'version', 'components'],
-  properties: {
-    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-    version: { type: 'string', minLength: 5, maxLength: 100 },
-    description: { type: 'string', maxLength: 2000 },
-    components: {
-      type: 'object',
-      minProperties: 1,
-      maxProperties: 100,
-      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-      additionalProperties: { type: 'string', minLength: 5, maxLength: 100 },
-    },
-  },
-} as const;
-const createRelease = new SchemaValidator<ReleaseManifest>(createReleaseSchema, 'Release');
-export { createReleaseSchema };
-
-type Source = 'tenant' | 'builtin';
 
 export interface PackView {
   name: string;
@@ -96,22 +69,6 @@ interface Found<T> {
   sha256: string;
 }
 
-const stamp = (m: StoredMeta) => ({ uploadedAt: m.uploadedAt.toISOString(), uploadedBy: m.uploadedBy });
-const builtinStamp = { uploadedAt: null, uploadedBy: null };
-
-function exists(code: string, what: string, where: Source): DomainError {
-  const origin = where === 'builtin' ? 'is built in' : 'is already stored';
-  return new DomainError(code, `${what} ${origin} with other content; versions are immutable: publish a new version`, 'conflict');
-}
-
-function semverErrors(version: string, path: string): ErrorDetail[] {
-  return isSemver(version) ? [] : [{ path, message: 'must be a semantic version (MAJOR.MINOR.PATCH)' }];
-}
-
-/** Release components as the contract shows them: sorted by name, so equal releases read the same. */
-function sortedComponents(c: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
 
 @Injectable()
 export class CatalogueService {
@@ -121,7 +78,6 @@ export class CatalogueService {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
-    private readonly registry: ReleaseRegistry,
     private readonly repo: CatalogueRepository,
     private readonly audit: AuditRepository,
   ) {}
@@ -145,7 +101,7 @@ export class CatalogueService {
       await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
       const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
-      await this.audit.append(em, this.auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
+      await this.audit.append(em, auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
       const view: PackView = { name, version, kind: compiled.kind, description: compiled.pack.description, sha256, source: 'tenant', ...stamp({ name, version, sha256, uploadedBy: principal.keyId, uploadedAt: now }) };
       return created(view);
     });
@@ -217,7 +173,7 @@ export class CatalogueService {
       const entrypoints = [...policy.entrypoints];
       const inserted = await this.repo.insertBundle(em, { tenant: principal.tenant, name, version, sha256, entrypoints, content: bytes, by: principal.keyId, at: now });
       if (!inserted) throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
-      await this.audit.append(em, this.auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
+      await this.audit.append(em, auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
       return created({ name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId });
     });
   }
@@ -271,7 +227,7 @@ export class CatalogueService {
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
       const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
-      await this.audit.append(em, this.auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
+      await this.audit.append(em, auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
       const view: TypeView = { name, version, description: doc.description, sha256, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId };
       return created(view);
     });
@@ -295,56 +251,5 @@ export class CatalogueService {
     return { sha256, view: { name, version, description: json.description ?? '', sha256, source: 'builtin', ...builtinStamp } };
   }
 
-  // ---- releases ----
 
-  createRelease(principal: Principal, body: unknown) {
-    const input = createRelease.validate(body);
-    const errors = [
-      ...semverErrors(input.version, '/version'),
-      ...Object.entries(input.components).flatMap(([c, v]) => semverErrors(v, `/components/${c}`)),
-    ];
-    if (errors.length) throw new DomainError('VALIDATION_FAILED', `Release is invalid: ${errors.length} problem(s)`, 'invalid', errors);
-    const manifest: ReleaseManifest = { name: input.name, version: input.version, components: sortedComponents(input.components) };
-    if (input.description !== undefined) manifest.description = input.description;
-    const sha256 = releaseDigest(manifest);
-    return transactional(async ({ em, now }) => {
-      const existing = await this.findRelease(em, principal.tenant, manifest.name, manifest.version);
-      if (existing) {
-        if (existing.sha256 === sha256) return unchanged(existing.view);
-        throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, existing.view.source);
-      }
-      // Every component must resolve for this tenant (all missing ones named at once), the whole must compile, and the
-      // decision types it names must bind to its packs and bundles and type-check.
-      checkReleaseTypes(await this.registry.compile(this.registry.source(principal.tenant, em), manifest));
-      const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
-      if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
-      await this.audit.append(em, this.auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
-      return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
-    });
-  }
-
-  async getRelease(principal: Principal, name: string, version: string) {
-    const found = await this.findRelease(this.db.em(), principal.tenant, name, version);
-    if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${name}@${version}`, 'not_found');
-    return found.view;
-  }
-
-  private async findRelease(em: SqlEntityManager, tenant: string, name: string, version: string) {
-    const stored = await this.repo.release(em, tenant, name, version);
-    if (stored) {
-      return { sha256: stored.sha256, view: this.releaseView(stored.manifest, stored.sha256, 'tenant', stored.uploadedAt.toISOString(), stored.uploadedBy) };
-    }
-    const builtin = await this.files.release(name, version);
-    if (!builtin) return undefined;
-    const sha256 = releaseDigest(builtin);
-    return { sha256, view: this.releaseView(builtin, sha256, 'builtin', null, null) };
-  }
-
-  private releaseView(m: ReleaseManifest, sha256: string, source: Source, createdAt: string | null, createdBy: string | null) {
-    return { name: m.name, version: m.version, description: m.description ?? null, components: sortedComponents(m.components), sha256, source, createdAt, createdBy };
-  }
-
-  private auditEntry(principal: Principal, at: Date, action: string, subjectType: string, subjectId: string, details: Record<string, unknown>) {
-    return { tenant: principal.tenant, actor: principal.keyId, action, subjectType, subjectId, details: { actorName: principal.name, ...details }, at };
-  }
 }

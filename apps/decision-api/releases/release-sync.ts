@@ -1,0 +1,67 @@
+/**
+ * How this instance learns that another one activated, rolled back or shadowed a release: a LISTEN connection
+ * (PostgreSQL; reconnected with backoff, with a catch-up after every reconnect) and a poll every `releasePollMs` (the
+ * fallback, and the only way on PGlite). It only decides when; ReleaseRegistry loads what moved.
+ */
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { NotificationListener, RELEASE_CHANNEL, type Database } from '../../../libs/persistence/index.js';
+import type { AppConfig } from '../config.js';
+import { APP_CONFIG, DATABASE } from '../tokens.js';
+import { ReleaseRegistry } from './release.registry.js';
+
+@Injectable()
+export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('ReleaseSync');
+  private listener?: NotificationListener;
+  private pollTimer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: ReleaseRegistry,
+  ) {}
+
+  /** After every module is initialised (the registry has loaded the built-in release and caught up once). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.db.kind === 'postgresql' && this.config.releaseListen) {
+      this.listener = new NotificationListener({
+        url: this.config.databaseUrl,
+        channel: RELEASE_CHANNEL,
+        onNotification: (tenant) => this.follow(this.registry.refreshTenant(tenant)),
+        // Anything announced while the listener was down is caught up at once instead of at the next poll.
+        onConnected: () => this.follow(this.registry.catchUp()),
+        log: this.logger,
+      });
+      await this.listener.start();
+    }
+    this.schedulePoll();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    await this.listener?.stop();
+    await this.polling;
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = setTimeout(() => {
+      this.polling = this.registry
+        .catchUp()
+        .catch((e: unknown) => this.logger.warn(`release poll failed: ${(e as Error).message}`))
+        .finally(() => {
+          this.polling = undefined;
+          this.schedulePoll();
+        });
+    }, this.config.releasePollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Runs a background refresh, logging its failure (the next poll retries). */
+  private follow(p: Promise<void>): void {
+    p.catch((e: unknown) => this.logger.warn(`release refresh failed: ${(e as Error).message}`));
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Releases: immutable per tenant and name@version, naming exact component versions. A release is stored only when every
+ * component resolves for the tenant, the whole compiles, and the decision types it names bind and type-check.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { checkReleaseTypes, releaseDigest, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
+import { DomainError } from '../../../libs/errors/index.js';
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../../libs/names/index.js';
+import { AuditRepository, CatalogueRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { auditEntry, exists, semverErrors, type Source } from '../catalogue/stored.js';
+import { created, transactional, unchanged } from '../commands/command.js';
+import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { ReleaseRegistry } from './release.registry.js';
+
+const createReleaseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'components'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
+    version: { type: 'string', minLength: 5, maxLength: 100 },
+    description: { type: 'string', maxLength: 2000 },
+    components: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 100,
+      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
+      additionalProperties: { type: 'string', minLength: 5, maxLength: 100 },
+    },
+  },
+} as const;
+const createRelease = new SchemaValidator<ReleaseManifest>(createReleaseSchema, 'Release');
+export { createReleaseSchema };
+
+
+/** Release components as the contract shows them: sorted by name, so equal releases read the same. */
+function sortedComponents(c: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+@Injectable()
+export class ReleasesService {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
+    private readonly registry: ReleaseRegistry,
+    private readonly repo: CatalogueRepository,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  createRelease(principal: Principal, body: unknown) {
+    const input = createRelease.validate(body);
+    const errors = [
+      ...semverErrors(input.version, '/version'),
+      ...Object.entries(input.components).flatMap(([c, v]) => semverErrors(v, `/components/${c}`)),
+    ];
+    if (errors.length) throw new DomainError('VALIDATION_FAILED', `Release is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    const manifest: ReleaseManifest = { name: input.name, version: input.version, components: sortedComponents(input.components) };
+    if (input.description !== undefined) manifest.description = input.description;
+    const sha256 = releaseDigest(manifest);
+    return transactional(async ({ em, now }) => {
+      const existing = await this.findRelease(em, principal.tenant, manifest.name, manifest.version);
+      if (existing) {
+        if (existing.sha256 === sha256) return unchanged(existing.view);
+        throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, existing.view.source);
+      }
+      // Every component must resolve for this tenant (all missing ones named at once), the whole must compile, and the
+      // decision types it names must bind to its packs and bundles and type-check.
+      checkReleaseTypes(await this.registry.compile(this.registry.source(principal.tenant, em), manifest));
+      const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
+      if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
+      await this.audit.append(em, auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
+      return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
+    });
+  }
+
+  async getRelease(principal: Principal, name: string, version: string) {
+    const found = await this.findRelease(this.db.em(), principal.tenant, name, version);
+    if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${name}@${version}`, 'not_found');
+    return found.view;
+  }
+
+  private async findRelease(em: SqlEntityManager, tenant: string, name: string, version: string) {
+    const stored = await this.repo.release(em, tenant, name, version);
+    if (stored) {
+      return { sha256: stored.sha256, view: this.releaseView(stored.manifest, stored.sha256, 'tenant', stored.uploadedAt.toISOString(), stored.uploadedBy) };
+    }
+    const builtin = await this.files.release(name, version);
+    if (!builtin) return undefined;
+    const sha256 = releaseDigest(builtin);
+    return { sha256, view: this.releaseView(builtin, sha256, 'builtin', null, null) };
+  }
+
+  private releaseView(m: ReleaseManifest, sha256: string, source: Source, createdAt: string | null, createdBy: string | null) {
+    return { name: m.name, version: m.version, description: m.description ?? null, components: sortedComponents(m.components), sha256, source, createdAt, createdBy };
+  }
+
+}
