@@ -27,7 +27,7 @@ describe('persistence and explanation', () => {
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
     const d = r.body;
     expect(d).toMatchObject({ tenant: 'acme', domain: 'refund', outcome: 'REVIEW', refundId: 'rf_1001' });
-    expect(d.release).toEqual({ name: 'default', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    expect(d.release).toEqual({ name: 'default', version: '1.1.0', components: { refund: '1.0.0', redemption: '1.0.0', 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
     expect(Date.parse(d.createdAt)).not.toBeNaN();
 
     const got = await svc.request('GET', `/v1/decisions/${d.id}`, { key: auditor });

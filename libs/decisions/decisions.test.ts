@@ -107,3 +107,19 @@ describe('ReleaseCompiler and decideRefund on the shipped release', () => {
     expect(await source.bundle('refund-risk', '../1.0.0')).toBeUndefined();
   });
 });
+
+describe('the built-in release default@1.1.0', () => {
+  it('names the refund and redemption types and decides exactly as default@1.0.0 (types implied) did', async () => {
+    const files = new FileComponentSource(root);
+    const compiler = new ReleaseCompiler(files);
+    const before = await compiler.compile((await files.release('default', '1.0.0'))!);
+    const after = await compiler.compile((await files.release('default', '1.1.0'))!);
+    expect(before.declaresTypes).toBe(false);
+    expect(after.declaresTypes).toBe(true);
+    expect(after.typeNames.sort()).toEqual(['redemption', 'refund']);
+    const { generateCases } = await import('../../bench/cases.js');
+    for (const c of generateCases(300, 11)) {
+      expect(await after.refund().decide(c)).toEqual(await before.refund().decide(c));
+    }
+  });
+});
