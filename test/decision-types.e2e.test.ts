@@ -250,3 +250,25 @@ describe('a tenant ships goodwill-credit through the API only', () => {
     expect(report).toMatchObject({ total: 1, changed: 1, errors: 0, transitions: { 'ALLOW->CHALLENGE': 1 } });
   });
 });
+
+describe('a release of only a new type', () => {
+  it('decides that type; refunds are then unknown (404) and the ledger refuses redemptions only (422), not its other calls', async () => {
+    const gAuthor = await svc.issueKey('initech', ['author']);
+    const gPublisher = await svc.issueKey('initech', ['publisher']);
+    const gService = await svc.issueKey('initech', ['service']);
+    expect((await post('/v1/policy-bundles?name=goodwill-risk&version=1.0.0', gAuthor, undefined, { raw: bundle })).status).toBe(201);
+    expect((await post('/v1/rule-packs', gAuthor, pack)).status).toBe(201);
+    expect((await post('/v1/decision-types', gAuthor, type)).status).toBe(201);
+    const only = { 'goodwill-credit': '1.0.0', 'goodwill-rules': '1.0.0', 'goodwill-risk': '1.0.0' };
+    expect((await post('/v1/releases', gAuthor, { name: 'goodwill-only', version: '1.0.0', components: only })).status).toBe(201);
+    expect((await post('/v1/releases/goodwill-only/1.0.0/activate', gPublisher)).status).toBe(200);
+
+    expect((await post('/v1/decisions/goodwill-credit', gService, { case: credit() })).body.outcome).toBe('ALLOW');
+    expect((await post('/v1/decisions/refund', gService, { case: refundCase() })).status).toBe(404);
+    const account = await svc.request('PUT', '/v1/ledger/accounts/acc-1', { key: gService, body: { program: 'cashback-default@1.0.0', currency: 'EUR', cycleAnchorDay: 1 } });
+    expect(account.status).toBe(201);
+    const redeem = await post('/v1/ledger/accounts/acc-1/redemptions', gService, { redemptionId: 'r-1', amount: 1, at: '2026-12-01T00:00:00Z' });
+    expect(redeem.status).toBe(422);
+    expect(redeem.body.code).toBe('RELEASE_INCOMPLETE');
+  });
+});

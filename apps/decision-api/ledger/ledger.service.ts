@@ -8,6 +8,7 @@ import {
   Ledger,
   REDEMPTION_GATE_ENTRYPOINT,
   transactionView,
+  type RedemptionGate,
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
 import {
@@ -64,8 +65,22 @@ export class LedgerService {
     });
   }
 
-  private ledger(em: SqlEntityManager, tenant: string, gate = this.releases.redemptionGate(tenant).gate): Ledger {
-    return new Ledger(this.stores.create(em), this.programsVia(em), gate);
+  /**
+   * The tenant's ledger over `em`. Only a redemption asks the gate, so other calls take it lazily: a release without a
+   * redemption type refuses redemptions, not purchases, refunds or reads.
+   */
+  private ledger(em: SqlEntityManager, tenant: string, gate?: RedemptionGate): Ledger {
+    return new Ledger(this.stores.create(em), this.programsVia(em), gate ?? this.lazyGate(tenant));
+  }
+
+  private lazyGate(tenant: string): RedemptionGate {
+    const gate = () => this.releases.redemptionGate(tenant).gate;
+    return {
+      get ref() {
+        return gate().ref;
+      },
+      evaluate: (input) => gate().evaluate(input),
+    };
   }
 
   private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>): TransactionalCommand<T> {

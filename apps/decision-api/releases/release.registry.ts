@@ -116,6 +116,9 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     let gate = this.gates.get(release);
     if (!gate) {
       // The gate is the redemption decision type's policy step: which bundle and entrypoint is the release's data.
+      if (!release.hasType(REDEMPTION_TYPE)) {
+        throw new DomainError('RELEASE_INCOMPLETE', `The active release ${release.id} has no ${REDEMPTION_TYPE} decision type: redemptions are refused until a release with one is active`, 'unprocessable');
+      }
       const step = release.decisionType(REDEMPTION_TYPE).policySteps[0];
       if (!step) throw new DomainError('RELEASE_INCOMPLETE', `the ${REDEMPTION_TYPE} decision type of release ${release.id} has no policy step`, 'unprocessable');
       gate = new OpaRedemptionGate(step.policy, step.entrypoint);
