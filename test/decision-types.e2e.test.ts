@@ -88,7 +88,7 @@ describe('a tenant ships goodwill-credit through the API only', () => {
     expect((await post('/v1/rule-packs', author, pack)).status).toBe(201);
     const t = await post('/v1/decision-types', author, type);
     expect(t.status).toBe(201);
-    expect(t.body).toMatchObject({ name: 'goodwill-credit', version: '1.0.0', source: 'tenant' });
+    expect(t.body).toEqual(type);
     // Identical again: 200 with the stored one; other content under the same version: 409.
     expect((await post('/v1/decision-types', author, type)).status).toBe(200);
     const changed = await post('/v1/decision-types', author, { ...type, description: 'other' });
@@ -96,7 +96,8 @@ describe('a tenant ships goodwill-credit through the API only', () => {
     expect(changed.body.code).toBe('DECISION_TYPE_VERSION_EXISTS');
     const stored = await svc.request('GET', '/v1/decision-types/goodwill-credit/1.0.0', { key: auditor });
     expect(stored.status).toBe(200);
-    expect(stored.body.type).toEqual(type);
+    expect(stored.body).toEqual(type);
+    expect((await svc.request('GET', '/v1/decision-types/refund/1.0.0', { key: auditor })).body).toMatchObject({ kind: 'decision-type', name: 'refund' });
     expect((await svc.request('GET', '/v1/decision-types/goodwill-credit/1.0.0', { key: service })).status).toBe(403);
   });
 

@@ -51,15 +51,6 @@ export interface BundleView {
   uploadedBy: string | null;
 }
 
-export interface TypeView {
-  name: string;
-  version: string;
-  description: string;
-  sha256: string;
-  source: Source;
-  uploadedAt: string | null;
-  uploadedBy: string | null;
-}
 
 type ComponentKind = 'type' | 'pack' | 'bundle';
 const KIND_NAMES: Record<ComponentKind, string> = { type: 'decision type', pack: 'rule pack', bundle: 'policy bundle' };
@@ -210,46 +201,44 @@ export class CatalogueService {
 
   // ---- decision types ----
 
-  /** Stores a decision type after its schema and semantic checks; it is bound to packs and bundles when a release names it. */
-  uploadType(principal: Principal, body: unknown): TransactionalCommand<TypeView> {
+  /**
+   * Stores a decision type after its schema and semantic checks (it is bound to packs and bundles when a release names
+   * it) and answers the stored document, as GET does (api-contract.md section 7).
+   */
+  uploadType(principal: Principal, body: unknown): TransactionalCommand<unknown> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
     }
     return transactional(async ({ em, now }) => {
-      const doc = validateDecisionType(body);
-      const { name, version } = doc;
+      const { name, version } = validateDecisionType(body);
       const sha256 = packDigest(body);
       const existing = await this.findType(em, principal.tenant, name, version);
       if (existing) {
-        if (existing.sha256 === sha256) return unchanged(existing.view);
-        throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, existing.view.source);
+        // Identical content (canonical JSON): the stored document is this one.
+        if (existing.sha256 === sha256) return unchanged(body);
+        throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, existing.source);
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
       const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
       await this.audit.append(em, auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
-      const view: TypeView = { name, version, description: doc.description, sha256, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId };
-      return created(view);
+      return created(body);
     });
   }
 
-  async getType(principal: Principal, name: string, version: string): Promise<TypeView & { type: unknown }> {
+  /** The stored (or built-in) decision type document. */
+  async getType(principal: Principal, name: string, version: string): Promise<unknown> {
     const em = this.db.em();
     // Path parameters reach SQL: a name or version no type can have (a NUL byte, 10 KB) is simply not found.
     const found = isName(name) && isSemver(version) ? await this.findType(em, principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('DECISION_TYPE_NOT_FOUND', `No decision type ${name}@${version}`, 'not_found');
-    const type = found.view.source === 'tenant' ? await this.repo.typeContent(em, principal.tenant, name, version) : await this.files.type(name, version);
-    return { ...found.view, type };
+    return found.source === 'tenant' ? this.repo.typeContent(em, principal.tenant, name, version) : this.files.type(name, version);
   }
 
-  private async findType(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<Found<TypeView> | undefined> {
+  private async findType(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<{ sha256: string; source: Source } | undefined> {
     const m = await this.repo.typeMeta(em, tenant, name, version);
-    if (m) return { sha256: m.sha256, view: { name, version, description: m.description, sha256: m.sha256, source: 'tenant', ...stamp(m) } };
-    const json = (await this.files.type(name, version)) as { description?: string } | undefined;
-    if (json === undefined) return undefined;
-    const sha256 = packDigest(json);
-    return { sha256, view: { name, version, description: json.description ?? '', sha256, source: 'builtin', ...builtinStamp } };
+    if (m) return { sha256: m.sha256, source: 'tenant' };
+    const json = await this.files.type(name, version);
+    return json === undefined ? undefined : { sha256: packDigest(json), source: 'builtin' };
   }
-
-
 }
