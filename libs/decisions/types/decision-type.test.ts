@@ -74,3 +74,38 @@ describe('bindDecisionType', () => {
     expect(await typeErrors(badTrace)).toEqual([expect.objectContaining({ path: '/components/refund/pipeline/1/trace/1' })]);
   });
 });
+
+describe('enrich steps', () => {
+  const withEnrich = () => {
+    const t = refund();
+    t.pipeline.splice(1, 0, { step: 'enrich', provider: 'velocity', as: 'history', config: { window: '30d' } });
+    t.output.refundsSeen = { from: '/history/refunds30d' };
+    return t;
+  };
+  const provider = {
+    outputSchema: (config: Record<string, unknown>) => {
+      if (config.window !== '30d') throw new DomainError('ENRICHMENT_CONFIG_INVALID', 'window must be 30d', 'unprocessable');
+      return { type: 'object', required: ['refunds30d'], properties: { refunds30d: { type: 'integer', minimum: 0 } } };
+    },
+    enrich: (facts: Readonly<Record<string, unknown>>) => Promise.resolve({ refunds30d: String(facts.customerId).length }),
+  };
+
+  it('puts a platform provider’s values under the step’s fact, checked against its schema', async () => {
+    const files = new FileComponentSource(root);
+    const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+    const bound = bindDecisionType(validateDecisionType(withEnrich()), 'refund', { id: release.id, packs: release.packs, policies: release.policies, enrichment: new Map([['velocity', provider]]) });
+    const { refundCase } = await import('../../../test/support/refund-cases.js');
+    const d = await bound.decide(refundCase({ customerId: 'c-12345' }));
+    expect(d.output.refundsSeen).toBe(7);
+  });
+
+  it('refuses a release when no such provider exists, or its configuration is wrong', async () => {
+    const files = new FileComponentSource(root);
+    const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+    expect(() => bindDecisionType(validateDecisionType(withEnrich()), 'refund', release)).toThrow(expect.objectContaining({ code: 'RELEASE_INCOMPLETE' }) as Error);
+    const badConfig = withEnrich();
+    badConfig.pipeline[1].config.window = '1y';
+    const components = { id: release.id, packs: release.packs, policies: release.policies, enrichment: new Map([['velocity', provider]]) };
+    expect(() => bindDecisionType(validateDecisionType(badConfig), 'refund', components)).toThrow(expect.objectContaining({ code: 'RELEASE_TYPE_CHECK_FAILED' }) as Error);
+  });
+});

@@ -22,12 +22,26 @@ export interface TypedDecision {
   trace: TraceEntry[];
 }
 
+/**
+ * Where an `enrich` step's values come from: the platform's own history (velocity counters, first-seen dates) rather
+ * than the caller. A provider is registered by the platform, not shipped in a release; a type names it and configures
+ * it. The values it returns become a fact like a policy's output, and are checked against the schema it declares.
+ */
+export interface EnrichmentProvider {
+  /** The schema of what `enrich` returns for this configuration; a problem with the configuration is thrown as a DomainError. */
+  outputSchema(config: Record<string, unknown>): Record<string, unknown>;
+  /** The values for one case, computed from the facts made so far (the case, derived facts, earlier outputs). */
+  enrich(facts: Readonly<Record<string, unknown>>, config: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
 /** The components a type is bound against: a compiled release's packs and bundles by component name. */
 export interface ReleaseComponents {
   /** `name@version` of the release, for messages. */
   readonly id: string;
   readonly packs: ReadonlyMap<string, CompiledPack>;
   readonly policies: ReadonlyMap<string, LoadedPolicy>;
+  /** The platform's enrichment providers by name; none ship yet. */
+  readonly enrichment?: ReadonlyMap<string, EnrichmentProvider>;
 }
 
 type StepRun = (state: RunState) => Promise<void> | void;
@@ -359,9 +373,31 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
         }
         break;
       }
-      case 'enrich':
-        missing.push({ path: at(i, '/provider'), message: `no enrichment provider '${step.provider}' is available on this platform yet` });
+      case 'enrich': {
+        const provider = release.enrichment?.get(step.provider);
+        if (!provider) {
+          missing.push({ path: at(i, '/provider'), message: `no enrichment provider '${step.provider}' is available on this platform` });
+          break;
+        }
+        const config = step.config ?? {};
+        let schema: Record<string, unknown>;
+        try {
+          schema = provider.outputSchema(config);
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          typeErrors.push({ path: at(i, '/config'), message: e.message });
+          break;
+        }
+        available[step.as] = schema;
+        const validate = compileFactSchema(schema);
+        const as = step.as;
+        steps.push(async (s) => {
+          const values = await provider.enrich(s.facts, config);
+          if (!validate(values)) throw new DomainError('ENRICHMENT_OUTPUT_INVALID', `enrichment provider ${step.provider} answered values its own schema refuses`, 'unavailable');
+          s.facts[as] = values;
+        });
         break;
+      }
     }
   });
 
