@@ -1,6 +1,7 @@
 /** Decisions: domain evaluation (refund), combining, releases. Plain TypeScript; no framework, no ORM. */
 export * from './outcome.js';
 export * from './release.js';
+export * from './release-manifest.schema.js';
 export * from './schema-validator.js';
 export * from './file-component-source.js';
 export * from './simulation.js';

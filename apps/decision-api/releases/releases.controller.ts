@@ -6,7 +6,8 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { ActivationService } from './activation.service.js';
-import { createReleaseSchema, ReleasesService } from './releases.service.js';
+import { releaseManifestSchema } from '../../../libs/decisions/index.js';
+import { ReleasesService } from './releases.service.js';
 import { ShadowService } from './shadow.service.js';
 
 @ApiTags('releases')
@@ -26,7 +27,7 @@ export class ReleasesController {
     description: '201 when stored; 200 when identical content is sent again; 409 for other content.',
   })
   @IdempotentCommand()
-  @ApiBody({ schema: createReleaseSchema as object })
+  @ApiBody({ schema: releaseManifestSchema as object })
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,

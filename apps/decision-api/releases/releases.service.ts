@@ -4,34 +4,15 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { checkReleaseTypes, releaseDigest, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
+import { checkReleaseTypes, releaseDigest, releaseManifestSchema, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../../libs/names/index.js';
 import { AuditRepository, CatalogueRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
-import { auditEntry, exists, semverErrors, type Source } from '../catalogue/stored.js';
+import { auditEntry, exists, type Source } from '../catalogue/stored.js';
 import { created, transactional, unchanged } from '../commands/command.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
-const createReleaseSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'version', 'components'],
-  properties: {
-    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-    version: { type: 'string', minLength: 5, maxLength: 100 },
-    description: { type: 'string', maxLength: 2000 },
-    components: {
-      type: 'object',
-      minProperties: 1,
-      maxProperties: 100,
-      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-      additionalProperties: { type: 'string', minLength: 5, maxLength: 100 },
-    },
-  },
-} as const;
-const createRelease = new SchemaValidator<ReleaseManifest>(createReleaseSchema, 'Release');
-export { createReleaseSchema };
+const createRelease = new SchemaValidator<ReleaseManifest>(releaseManifestSchema, 'Release');
 
 
 /** Release components as the contract shows them: sorted by name, so equal releases read the same. */
@@ -51,11 +32,6 @@ export class ReleasesService {
 
   createRelease(principal: Principal, body: unknown) {
     const input = createRelease.validate(body);
-    const errors = [
-      ...semverErrors(input.version, '/version'),
-      ...Object.entries(input.components).flatMap(([c, v]) => semverErrors(v, `/components/${c}`)),
-    ];
-    if (errors.length) throw new DomainError('VALIDATION_FAILED', `Release is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const manifest: ReleaseManifest = { name: input.name, version: input.version, components: sortedComponents(input.components) };
     if (input.description !== undefined) manifest.description = input.description;
     const sha256 = releaseDigest(manifest);

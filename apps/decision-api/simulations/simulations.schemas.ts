@@ -1,5 +1,6 @@
 /** Request bodies of the simulation endpoints (api-contract.md §6), as JSON Schema 2020-12. */
-import { NAME_MAX_LENGTH, NAME_PATTERN, SEMVER_PATTERN } from '../../../libs/names/index.js';
+import { releaseManifestSchema } from '../../../libs/decisions/index.js';
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../../libs/names/index.js';
 
 /** Supplied cases per request; the 1 MiB body limit usually bites first (a case is 0.6–1 KiB). */
 export const MAX_CASES = 10_000;
@@ -10,23 +11,8 @@ export const DEFAULT_REPLAY_LIMIT = 10_000;
 export const MAX_LEDGER_EVENTS = 10_000;
 
 
-export const candidateReleaseSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'version', 'components'],
-  properties: {
-    name: { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-    version: { type: 'string', pattern: SEMVER_PATTERN, maxLength: 100 },
-    description: { type: 'string', maxLength: 2000 },
-    components: {
-      type: 'object',
-      minProperties: 1,
-      maxProperties: 50,
-      propertyNames: { pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH },
-      additionalProperties: { type: 'string', pattern: SEMVER_PATTERN, maxLength: 100 },
-    },
-  },
-} as const;
+/** A candidate release: a manifest, as POST /v1/releases takes it (it need not be stored). */
+export const candidateReleaseSchema = releaseManifestSchema;
 
 export const simulationSchema = {
   type: 'object',
