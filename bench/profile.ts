@@ -43,8 +43,9 @@ export function layer(areaName: string): string {
   if (/^(@mikro-orm\/|kysely|pg$|pg-|@electric-sql\/)|^[0-9a-f]{8}$/.test(areaName))
     return 'persistence: MikroORM, kysely, pg driver, socket writes (PGlite when used)';
   // libs/decisions' own files are content hashing (the idempotency request hash), release compilation and the
-  // combining rule: app work on the request path; the refund evaluation itself is libs/decisions/refund.
-  if (/^(opa\.wasm|@open-policy-agent\/|json-rules-engine|clone|eventemitter2|jsonpath-plus|ajv|ajv-formats|fast-uri|libs\/(rules|decisions\/refund|policies)|native validate\d+)/.test(areaName))
+  // combining rule: app work on the request path; the evaluation itself is libs/decisions/types (the decision-type
+  // pipeline; libs/decisions/refund, the hand-written refund decider, before it).
+  if (/^(opa\.wasm|@open-policy-agent\/|json-rules-engine|clone|eventemitter2|jsonpath-plus|ajv|ajv-formats|fast-uri|libs\/(rules|decisions\/types|decisions\/refund|policies)|native validate\d+)/.test(areaName))
     return 'decision: ajv validation, opa-wasm, json-rules-engine, libs/decisions/refund, libs/rules, libs/policies';
   if (/^(fastify|@fastify\/|find-my-way|secure-json-parse|avvio|light-my-request|fast-json-stringify|toad-cache|@nestjs\/|reflect-metadata|rxjs|node:_http_\w+)/.test(areaName))
     return 'HTTP: fastify, Nest, body parsing';
@@ -94,6 +95,8 @@ function label(frame: CallFrame): string {
  */
 const HOT_SPOTS: readonly { name: string; match: (f: CallFrame) => boolean }[] = [
   { name: 'request body validation: SchemaValidator.validate (ajv)', match: (f) => f.functionName.endsWith('validate') && f.url.endsWith('/decisions/schema-validator.js') },
+  { name: 'decision type: case check (BoundDecisionType.inputErrors, ajv)', match: (f) => f.functionName.endsWith('inputErrors') && f.url.endsWith('/decisions/types/pipeline.js') },
+  { name: 'decision type: derived facts (derivations.js)', match: (f) => f.url.endsWith('/decisions/types/derivations.js') },
   { name: 'risk policy: LoadedPolicy.evaluate (opa-wasm)', match: (f) => f.functionName.endsWith('evaluate') && f.url.endsWith('/policies/loaded-policy.js') },
   { name: 'rule pack: fact schema check (validateFacts, ajv)', match: (f) => f.functionName === 'validateFacts' && f.url.endsWith('/rules/compile.js') },
   { name: 'rule pack: json-rules-engine (all frames)', match: (f) => f.url.includes('/node_modules/json-rules-engine/') },

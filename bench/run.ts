@@ -4,11 +4,15 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http, BENCH_PGLITE=0, BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS.
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|compare, BENCH_PGLITE=0,
+ * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
+ * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareBaseline, type Baseline } from './baseline.js';
+import { runCompare, type CompareResult } from './compare.js';
 import { runHttp, stopAll, type CpuShare, type HttpRow } from './http.js';
 import { runInProcess, type InProcessResult, type Quiet } from './in-process.js';
 import { runLedgerBench, type LedgerBenchResult } from './ledger.js';
@@ -19,8 +23,9 @@ import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stat
 const TARGET_IN_PROCESS_PER_S = 20_000;
 const TARGET_HTTP_PER_S = 2_000;
 const TARGET_HTTP_P99_MS = 50;
-const TIME_LIMIT_MS = 15 * 60_000;
 const QUIET_CORES = 0.25;
+/** The issue's bound on what the generic decision-type pipeline may cost over the hand-written refund decider. */
+const BASELINE_TOLERANCE = 0.05;
 
 function num(name: string, def: number): number {
   const raw = process.env[name];
@@ -47,7 +52,18 @@ const config = {
   profile: profiling,
   quietWaitSeconds: num('BENCH_QUIET_WAIT', 90),
   serviceNodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  baseline: process.env.BENCH_BASELINE || undefined,
+  baselineRounds: Math.max(1, num('BENCH_BASELINE_ROUNDS', 3)),
+  compareBlocks: Math.max(2, num('BENCH_COMPARE_BLOCKS', 20)),
+  compareBlockSize: Math.max(1, num('BENCH_COMPARE_BLOCK_SIZE', 2_000)),
 };
+if (only === 'compare' && !config.baseline) {
+  console.error('BENCH_ONLY=compare needs BENCH_BASELINE=<git revision> (e.g. BENCH_BASELINE=f7c6200)');
+  process.exit(2);
+}
+// A comparison adds a build, the in-process pairs and 2 × BENCH_BASELINE_ROUNDS HTTP runs.
+const TIME_LIMIT_MS = (15 + (config.baseline ? 3 + config.baselineRounds * 2 : 0)) * 60_000;
+let baseline: Baseline | undefined;
 
 const log = (line: string) => console.log(line);
 
@@ -65,6 +81,100 @@ function cores(c: CpuShare): string {
 function pct(value: number, target: number): string {
   const d = ((value - target) / target) * 100;
   return `${d >= 0 ? '+' : ''}${d.toFixed(0)}%`;
+}
+
+interface Comparison {
+  baseline: { rev: string; commit: string };
+  /** One in-process A/B process per round (bench/compare.ts). */
+  inProcess: CompareResult[];
+  /** POST /v1/decisions/refund on PostgreSQL, the baseline's build and this one's, alternating. */
+  http: { before: HttpRow[]; after: HttpRow[] };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/**
+ * The refund decision against the baseline's build, interleaved: BENCH_BASELINE_ROUNDS in-process A/B processes, then
+ * BENCH_BASELINE_ROUNDS pairs of HTTP runs (baseline, this tree, baseline, this tree…) on PostgreSQL.
+ */
+async function compareWithBaseline(b: Baseline, waitQuiet: (what: string) => Promise<unknown>): Promise<Comparison> {
+  const rounds = config.baselineRounds;
+  log(`\nAgainst baseline ${b.rev} (${b.commit.slice(0, 12)}): ${rounds} in-process A/B processes (${config.compareBlocks} blocks of ${config.compareBlockSize} decisions per side), then ${rounds} HTTP pairs`);
+  const inProcess: CompareResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    await waitQuiet(`comparison round ${round}`);
+    const r = await runCompare({ root, baselineRoot: b.root, cases: config.cases, warmup: config.warmup, seed: config.seed, blocks: config.compareBlocks, blockSize: config.compareBlockSize });
+    log(`  in-process ${round}: before (${r.api.before}) ${formatRate(r.before.perSecond)}/s, after (${r.api.after}) ${formatRate(r.after.perSecond)}/s, paired after/before ${r.ratio.wall.toFixed(3)} (per CPU-s ${r.ratio.cpu.toFixed(3)}); ÷ raw opa-wasm ${r.anchor.before.toFixed(3)} / ${r.anchor.after.toFixed(3)}; other processes ${r.otherCoresBusy ?? '?'} cores`);
+    inProcess.push(r);
+  }
+  const http: Comparison['http'] = { before: [], after: [] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const side of ['before', 'after'] as const) {
+      await waitQuiet(`HTTP comparison round ${round} (${side})`);
+      const row = await runHttp(
+        { root: side === 'before' ? b.root : root, store: 'postgresql', serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs },
+        (line) => log(`  ${side}:${line}`),
+      );
+      http[side].push({ ...row, name: `${row.name} (${side === 'before' ? b.rev : 'this tree'})` });
+    }
+  }
+  return { baseline: { rev: b.rev, commit: b.commit }, inProcess, http };
+}
+
+/**
+ * The service's CPU per decision relative to PostgreSQL's, after over before. PostgreSQL does the same work per decision
+ * for both builds (one insert statement), so its CPU per decision moves only with the machine: this ratio is the HTTP
+ * row's in-run anchor, as raw opa-wasm is the in-process one. Above 1: the service costs more per decision.
+ */
+function serviceOverPostgres(after: CpuShare, before: CpuShare): number {
+  return after.service / after.postgres / (before.service / before.postgres);
+}
+
+function logComparison(c: Comparison): void {
+  const base = `${c.baseline.rev} (${c.baseline.commit.slice(0, 12)})`;
+  log(`\nRefund decision, this tree against ${base}, interleaved in this run:`);
+  log(
+    table(
+      ['In-process A/B round', 'before/s', 'after/s', 'after/before (paired)', 'per CPU-s', 'before ÷ opa', 'after ÷ opa', 'others'],
+      c.inProcess.map((r, i) => [
+        `${i + 1}: ${r.api.before} vs ${r.api.after}`,
+        formatRate(r.before.perSecond),
+        formatRate(r.after.perSecond),
+        r.ratio.wall.toFixed(3),
+        r.ratio.cpu.toFixed(3),
+        r.anchor.before.toFixed(3),
+        r.anchor.after.toFixed(3),
+        r.otherCoresBusy === undefined ? '-' : r.otherCoresBusy.toFixed(2),
+      ]),
+    ),
+  );
+  const pairs = c.http.before.map((b, i) => [b, c.http.after[i]!] as const);
+  log(
+    table(
+      ['HTTP PostgreSQL round', 'before req/s', 'after req/s', 'after/before', 'p99 before / after', 'service CPU ms/req before / after', 'service ÷ PostgreSQL CPU, after/before', 'others before / after'],
+      pairs.map(([b, a], i) => [
+        String(i + 1),
+        formatRate(b.perSecond),
+        formatRate(a.perSecond),
+        (a.perSecond / b.perSecond).toFixed(3),
+        `${formatUs(b.p99Us)} / ${formatUs(a.p99Us)}`,
+        b.cpu && a.cpu ? `${b.cpu.msPerRequest.service.toFixed(2)} / ${a.cpu.msPerRequest.service.toFixed(2)}` : '-',
+        b.cpu && a.cpu ? serviceOverPostgres(a.cpu, b.cpu).toFixed(3) : '-',
+        b.cpu && a.cpu ? `${othersCores(b.cpu).toFixed(2)} / ${othersCores(a.cpu).toFixed(2)}` : '-',
+      ]),
+    ),
+  );
+  // Both medians are of paired ratios: each "after" run against the "before" run next to it.
+  const inProcessRatio = median(c.inProcess.map((r) => r.ratio.wall));
+  const httpRatio = median(pairs.map(([b, a]) => a.perSecond / b.perSecond));
+  const verdict = (ratio: number) => `${ratio.toFixed(3)} (${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%) — ${ratio >= 1 - BASELINE_TOLERANCE ? 'within' : 'OUTSIDE'} ${BASELINE_TOLERANCE * 100}%`;
+  const anchored = median(pairs.flatMap(([b, a]) => (a.cpu && b.cpu ? [serviceOverPostgres(a.cpu, b.cpu)] : [])));
+  log(`  medians: in-process after/before ${verdict(inProcessRatio)}; HTTP after/before ${Number.isFinite(httpRatio) ? verdict(httpRatio) : '-'}${Number.isFinite(anchored) ? `, service ÷ PostgreSQL CPU per decision ${anchored.toFixed(3)}` : ''}`);
+  log(`  (a shared machine moves single runs by far more than 5%: trust the paired in-process ratio and repeat HTTP rounds)`);
 }
 
 async function main(): Promise<void> {
@@ -99,6 +209,8 @@ async function main(): Promise<void> {
     machine.backgroundBusyCores = Math.round(background * 100) / 100;
     log(`Before starting, other processes kept ${background.toFixed(2)} of ${machine.cpuCount} cores busy (load average ${machine.loadAverage.join(' ')})${background > QUIET_CORES ? ': figures will be lower than on an idle machine' : ''}`);
   }
+
+  if (config.baseline) baseline = prepareBaseline(root, config.baseline, log);
 
   const profiles: ProfileSummary[] = [];
   let inProcess: InProcessResult | undefined;
@@ -138,6 +250,8 @@ async function main(): Promise<void> {
       http.push(row);
     }
   }
+
+  const comparison = baseline && (only === undefined || only === 'compare') ? await compareWithBaseline(baseline, waitQuiet) : undefined;
 
   log('');
   if (inProcess) {
@@ -181,13 +295,14 @@ async function main(): Promise<void> {
     log('');
   }
 
-  log('Targets:');
+  if (comparison) logComparison(comparison);
   const release = inProcess?.rows[0];
+  const pgRow = http.find((r) => r.store === 'postgresql');
+  if (release || pgRow) log(`${comparison ? '\n' : ''}Targets:`);
   if (release) {
     const met = release.perSecond >= TARGET_IN_PROCESS_PER_S;
     log(`  in-process >= ${formatRate(TARGET_IN_PROCESS_PER_S)} refund decisions/s: ${formatRate(release.perSecond)}/s sequential (${pct(release.perSecond, TARGET_IN_PROCESS_PER_S)}) — ${met ? 'met' : 'MISSED'}`);
   }
-  const pgRow = http.find((r) => r.store === 'postgresql');
   if (pgRow) {
     const rateOk = pgRow.perSecond >= TARGET_HTTP_PER_S;
     const p99Ok = pgRow.p99Us / 1e3 <= TARGET_HTTP_P99_MS;
@@ -212,7 +327,7 @@ async function main(): Promise<void> {
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 
@@ -221,13 +336,19 @@ const abort = (why: string, code: number) => {
   if (stopping) return;
   stopping = true;
   console.error(why);
-  void stopAll().finally(() => process.exit(code));
+  void stopAll().finally(() => {
+    baseline?.remove();
+    process.exit(code);
+  });
 };
 process.once('SIGINT', () => abort('interrupted: stopping the service and dropping the bench database', 130));
 process.once('SIGTERM', () => abort('terminated: stopping the service and dropping the bench database', 143));
 setTimeout(() => abort(`bench took longer than ${TIME_LIMIT_MS / 60_000} minutes; giving up`, 1), TIME_LIMIT_MS).unref();
 
 main().then(
-  () => process.exit(0),
+  () => {
+    baseline?.remove();
+    process.exit(0);
+  },
   (e: unknown) => abort(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 1),
 );
