@@ -3,7 +3,7 @@
  * total functions of the facts, so derived facts are data and no decision type needs TypeScript of its own.
  */
 import { parsePointer } from '../../names/index.js';
-import { resolveSegments, type PathSegment } from '../../rules/json-path.js';
+import type { PathSegment } from '../../rules/json-path.js';
 import type { Derivation, Predicate } from './decision-type.js';
 
 const MS_PER_DAY = 86_400_000; // a unit conversion, not a policy number
@@ -14,11 +14,14 @@ export type Getter = (value: unknown) => unknown;
 /** A compiled pointer: own properties only, a missing step is undefined. */
 export function getter(pointer: string): Getter {
   const segments: PathSegment[] = parsePointer(pointer);
-  if (segments.length === 1) {
-    const key = segments[0]!;
-    return (v) => (v !== null && typeof v === 'object' && Object.hasOwn(v, key) ? (v as Record<PathSegment, unknown>)[key] : undefined);
-  }
-  return (v) => resolveSegments(v, segments);
+  if (segments.length === 0) return (v) => v;
+  // Composed once per pointer, so a read is a chain of property lookups with no loop over segments.
+  const step = (key: PathSegment): Getter => (v) =>
+    v !== null && typeof v === 'object' && Object.hasOwn(v, key) ? (v as Record<PathSegment, unknown>)[key] : undefined;
+  return segments.map(step).reduce((inner, outer) => (v) => {
+    const x = inner(v);
+    return x === undefined ? undefined : outer(x);
+  });
 }
 
 /** Deep equality of JSON values (predicates compare with literals from the document). */
@@ -107,9 +110,18 @@ export function compileDerivation(d: Derivation): CompiledDerivation {
     };
   }
   if (d.count !== undefined) {
-    const items = elements(getter(d.count), where);
+    const of = getter(d.count);
     const perElement = { of: d.count, reads: d.where ? [d.where.path] : [] };
-    return { compute: (f) => items(f).length, schema: { type: 'integer', minimum: 0 }, reads: [d.count], perElement };
+    // Counted in a loop: no filtered copy of the array per decision.
+    const compute = (f: unknown): number => {
+      const list: unknown = of(f);
+      if (!Array.isArray(list)) return 0;
+      if (!where) return list.length;
+      let n = 0;
+      for (const item of list as unknown[]) if (where(item)) n++;
+      return n;
+    };
+    return { compute, schema: { type: 'integer', minimum: 0 }, reads: [d.count], perElement };
   }
   if (d.present !== undefined) {
     const get = getter(d.present);

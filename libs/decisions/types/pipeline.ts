@@ -104,7 +104,11 @@ export class BoundDecisionType {
   /** Decides a case already known to fit the input schema (a stored case being replayed, or one just validated). */
   async decideValid(input: Record<string, unknown>): Promise<TypedDecision> {
     const state: RunState = { input, facts: { ...input }, reasons: [], events: [], trace: [] };
-    for (const step of this.steps) await step(state);
+    // Only a rules step is asynchronous: awaiting the others would add a microtask turn each.
+    for (const step of this.steps) {
+      const pending = step(state);
+      if (pending) await pending;
+    }
     const outcome = this.combine(state.reasons);
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
