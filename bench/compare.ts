@@ -83,12 +83,18 @@ async function loadSide(root: string): Promise<Side> {
     FileComponentSource: new (root: string) => unknown;
   };
   const manifest = JSON.parse(await readFile(join(root, 'releases/default/1.0.0.json'), 'utf8')) as unknown;
-  const refund = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund() as { decide?: (c: unknown) => Promise<Decision> };
+  const refund = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund() as {
+    decide?: (c: unknown) => Promise<Decision>;
+    decideValid?: (c: unknown) => Promise<Decision>;
+  };
   if (typeof refund.decide === 'function') {
-    const type = refund as { decide: (c: unknown) => Promise<Decision> };
+    const type = refund as { decide: (c: unknown) => Promise<Decision>; decideValid: (c: unknown) => Promise<Decision> };
+    // Timed: evaluation only, as decideRefund was (the case check ran before it, in the service, on both sides; the
+    // HTTP rows include it). BENCH_COMPARE_WITH_CHECK=1 times decide(), case check included.
+    const withCheck = process.env.BENCH_COMPARE_WITH_CHECK === '1';
     return {
-      api: 'decide',
-      decide: (c) => type.decide(c),
+      api: withCheck ? 'decide' : 'decideValid',
+      decide: withCheck ? (c) => type.decide(c) : (c) => type.decideValid(c),
       answer: async (c) => {
         const d = await type.decide(c);
         return JSON.stringify({ outcome: d.outcome, reasons: d.reasons, ...d.output, trace: d.trace });

@@ -1,4 +1,4 @@
-import { jsonBodyProblem, MAX_JSON_DEPTH } from './json-body.js';
+import { jsonBodyProblem, MAX_JSON_DEPTH, mayHaveProblem } from './json-body.js';
 
 const nested = (depth: number): unknown => {
   let v: unknown = 1;
@@ -22,5 +22,20 @@ describe('jsonBodyProblem', () => {
     expect(jsonBodyProblem({ a: 'x\ud800' })).toMatchObject({ path: '/a' });
     expect(jsonBodyProblem({ a: '\udc00x' })).toMatchObject({ path: '/a' });
     expect(jsonBodyProblem({ a: { 'k\u0000': 1 } })).toMatchObject({ path: '/a' });
+  });
+});
+
+describe('mayHaveProblem (the text pre-check that skips the walk)', () => {
+  it('never misses what the walk would find', () => {
+    for (const v of [nested(MAX_JSON_DEPTH + 1), { a: 'x\u0000y' }, { a: 'x\ud800' }, { a: '\udc00x' }, { 'k\u0000': 1 }]) {
+      expect(jsonBodyProblem(v)).toBeDefined();
+      expect(mayHaveProblem(JSON.stringify(v))).toBe(true);
+    }
+  });
+
+  it('lets an ordinary body through without the walk, surrogate pairs included', () => {
+    expect(mayHaveProblem(JSON.stringify({ case: { name: 'Zoë 😀', items: [{ a: 1 }, { b: [2] }] } }))).toBe(false);
+    expect(mayHaveProblem('{"a":"\\ud83d\\ude00"}')).toBe(true); // an escaped pair: walked, and then found fine
+    expect(jsonBodyProblem(JSON.parse('{"a":"\\ud83d\\ude00"}'))).toBeUndefined();
   });
 });

@@ -57,14 +57,33 @@ export function jsonBodyProblem(value: unknown): { path: string; message: string
   return undefined;
 }
 
+/** A NUL or a surrogate written as a JSON escape: the only way either reaches a parsed string (raw bytes are UTF-8). */
+const ESCAPED_SUSPECT = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/**
+ * Whether the parsed value needs the walk at all, read off the text: it cannot nest deeper than its count of `{` and
+ * `[`, and a NUL or lone surrogate must be written as an escape. An ordinary body answers no after one pass over its
+ * characters, with no allocation.
+ */
+export function mayHaveProblem(text: string): boolean {
+  if (ESCAPED_SUSPECT.test(text)) return true;
+  let opens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 123 || c === 91) && ++opens > MAX_JSON_DEPTH) return true;
+  }
+  return false;
+}
+
 export function registerJsonBodies(app: NestFastifyApplication, bodyLimit: number): void {
   const instance: FastifyInstance = app.getHttpAdapter().getInstance();
   const parse = instance.getDefaultJsonParser('error', 'error');
   app.useBodyParser('application/json', { bodyLimit }, (req, body, done) => {
     // The default parser answers through the callback; its return value is not a promise to wait for.
-    void parse(req as Parameters<typeof parse>[0], body.toString('utf8'), (err: Error | null, value?: unknown) => {
+    const text = body.toString('utf8');
+    void parse(req as Parameters<typeof parse>[0], text, (err: Error | null, value?: unknown) => {
       if (err) return done(err, undefined);
-      const problem = jsonBodyProblem(value);
+      const problem = mayHaveProblem(text) ? jsonBodyProblem(value) : undefined;
       if (problem) return done(new DomainError('MALFORMED_JSON', `Body ${problem.path || '/'} ${problem.message}`, 'invalid', [problem]), undefined);
       done(null, value);
     });
