@@ -144,9 +144,14 @@ export class ReleaseCompiler {
 
   async compile(manifest: ReleaseManifest): Promise<CompiledRelease> {
     const resolved = await this.resolveAll(manifest);
-    if (!resolved.some((r) => r.kind === 'type')) {
-      // A release from before decision types: the built-in types of that time, resolved like named components.
-      resolved.push(...(await this.resolveAll({ name: manifest.name, version: manifest.version, components: { ...IMPLIED_DECISION_TYPES } })));
+    const implied = !resolved.some((r) => r.kind === 'type');
+    if (implied) {
+      // A release from before decision types: the built-in types of that time. Only decision types qualify (a tenant's
+      // pack that happens to be named refund@1.0.0 is not one).
+      for (const [name, version] of Object.entries(IMPLIED_DECISION_TYPES)) {
+        const r = await this.resolve(name, version);
+        if (r?.kind === 'type') resolved.push(r);
+      }
     }
     const key = sha256Hex(
       canonicalJson({
@@ -155,6 +160,8 @@ export class ReleaseCompiler {
         // No description: it is not content, and decisions pin releases without it (one compile serves both).
         // Sorted: the same components listed in another order are the same release.
         components: resolved.map((r) => [r.name, r.version, r.kind, r.sha256]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+        // The same components named or implied are two releases: their refs (pinned by decisions) differ.
+        named: Object.keys(manifest.components).sort(),
       }),
     );
     return memo(this.cache.releases, key, () => this.build(manifest, resolved));

@@ -38,7 +38,7 @@ export class OpaRedemptionGate implements RedemptionGate {
 
   constructor(
     private readonly policy: LoadedPolicy,
-    private readonly entrypoint: string = REDEMPTION_GATE_ENTRYPOINT,
+    readonly entrypoint: string = REDEMPTION_GATE_ENTRYPOINT,
   ) {
     this.ref = policy.ref;
     if (!policy.entrypoints.includes(entrypoint)) {

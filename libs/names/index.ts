@@ -11,8 +11,8 @@ export const NAME_MAX_LENGTH = 100;
 const NAME = new RegExp(NAME_PATTERN);
 export const isName = (v: string): boolean => v.length <= NAME_MAX_LENGTH && NAME.test(v);
 
-/** Field, parameter and fact names: identifiers. */
-export const IDENTIFIER_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+/** Field, output and fact names: identifiers (not `__proto__`, which no plain object can hold as a field). */
+export const IDENTIFIER_PATTERN = '^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$';
 
 /** Outcomes and reason codes: UPPER_SNAKE_CASE. */
 export const UPPER_SNAKE_PATTERN = '^[A-Z][A-Z0-9_]*$';

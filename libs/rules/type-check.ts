@@ -1,7 +1,15 @@
 /** Type-checks rule conditions against the pack's factSchema: a typo'd path or mistyped threshold fails at load, not silently at run time. */
-import type { ErrorDetail } from '../errors/index.js';
+import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { displayPath, parseSimplePath, pointer, type PathSegment } from './json-path.js';
 import type { Condition, LeafCondition, Operator, RulePack } from './types.js';
+
+/** Alternatives one schema location may expand into; beyond it the schema is refused (SCHEMA_TOO_COMPLEX). */
+const MAX_BRANCHES = 256;
+
+/** `push(...items)` without spreading: a long array must not overflow the argument stack. */
+function pushAll<T>(into: T[], items: readonly T[]): void {
+  for (const item of items) into.push(item);
+}
 
 type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'object' | 'array';
 type SchemaNode = Record<string, unknown>;
@@ -95,14 +103,14 @@ class SchemaTypes {
     for (const branch of type.branches) {
       const properties = branch.properties;
       if (isObject(properties) && Object.hasOwn(properties, name)) {
-        found.push(...this.expand(properties[name], 0));
+        pushAll(found, this.expand(properties[name], 0));
         continue;
       }
       const patterned = isObject(branch.patternProperties)
         ? Object.entries(branch.patternProperties).find(([pattern]) => new RegExp(pattern, 'u').test(name))
         : undefined;
-      if (patterned) found.push(...this.expand(patterned[1], 0));
-      else if (isObject(branch.additionalProperties)) found.push(...this.expand(branch.additionalProperties, 0));
+      if (patterned) pushAll(found, this.expand(patterned[1], 0));
+      else if (isObject(branch.additionalProperties)) pushAll(found, this.expand(branch.additionalProperties, 0));
     }
     return found.length > 0 ? this.resolve({ anyOf: found }) : undefined;
   }
@@ -118,25 +126,48 @@ class SchemaTypes {
     const found: SchemaNode[] = [];
     for (const branch of type.branches) {
       const prefix = Array.isArray(branch.prefixItems) ? (branch.prefixItems as unknown[]) : [];
-      if (index !== undefined && index < prefix.length) found.push(...this.expand(prefix[index], 0));
+      if (index !== undefined && index < prefix.length) pushAll(found, this.expand(prefix[index], 0));
       else {
-        if (index === undefined) for (const p of prefix) found.push(...this.expand(p, 0));
-        if (branch.items !== undefined && branch.items !== false) found.push(...this.expand(branch.items, 0));
+        if (index === undefined) for (const p of prefix) pushAll(found, this.expand(p, 0));
+        if (branch.items !== undefined && branch.items !== false) pushAll(found, this.expand(branch.items, 0));
       }
     }
     return found.length > 0 ? this.resolve({ anyOf: found }) : undefined;
   }
 
+  /**
+   * The branches `node` allows. Their number is capped: nested unions of $refs multiply (8 levels of 10 branches are
+   * 10^8), and an author's schema must not make the checker itself the denial of service.
+   */
   private expand(node: unknown, depth: number): SchemaNode[] {
-    if (node === false) return [];
-    if (!isObject(node) || depth > 32) return [{}]; // `true`, or a $ref cycle: unconstrained
+    const out: SchemaNode[] = [];
+    this.expandInto(node, depth, out);
+    return out;
+  }
+
+  private expandInto(node: unknown, depth: number, out: SchemaNode[]): void {
+    if (out.length > MAX_BRANCHES) {
+      throw new DomainError('SCHEMA_TOO_COMPLEX', `a schema location expands into more than ${MAX_BRANCHES} alternatives (anyOf/oneOf/$ref); simplify it`, 'unprocessable');
+    }
+    if (node === false) return;
+    if (!isObject(node) || depth > 32) {
+      out.push({}); // `true`, or a $ref cycle: unconstrained
+      return;
+    }
     if (typeof node.$ref === 'string') {
       const target = this.deref(node.$ref);
-      return target === undefined ? [{}] : this.expand(target, depth + 1);
+      if (target === undefined) out.push({});
+      else this.expandInto(target, depth + 1, out);
+      return;
     }
     const union = Array.isArray(node.anyOf) ? node.anyOf : Array.isArray(node.oneOf) ? node.oneOf : undefined;
-    if (union) return (union as unknown[]).flatMap((branch) => this.expand(branch, depth + 1));
-    return [node];
+    if (!union) {
+      out.push(node);
+      return;
+    }
+    // A node's own properties hold next to its union: keep them as a branch of their own.
+    if (isObject(node.properties)) out.push({ type: 'object', properties: node.properties });
+    for (const branch of union as unknown[]) this.expandInto(branch, depth + 1, out);
   }
 
   /** Local refs only (`#/$defs/x`); ajv has already refused the pack if a ref does not resolve. */

@@ -54,7 +54,7 @@ function setup() {
   const create = jest.fn<PgLedgerStoreFactory['create']>(() => store);
 
   const evaluate = jest.fn<OpaRedemptionGate['evaluate']>((): RedemptionGateResult => ({ allow: true, reasons: [] }));
-  const gate = strict<OpaRedemptionGate>('gate', { ref: GATE_REF, evaluate });
+  const gate = strict<OpaRedemptionGate>('gate', { ref: GATE_REF, entrypoint: 'ledger/redemption/decision', evaluate });
   const release = strict<CompiledRelease>('release', { ref: RELEASE_REF });
   const pack = jest.fn<TenantComponentSource['pack']>((name) => Promise.resolve(packJson(name)));
   const source = jest.fn<ReleaseRegistry['source']>(() => strict<TenantComponentSource>('source', { pack }));

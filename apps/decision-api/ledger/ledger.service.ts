@@ -6,7 +6,6 @@ import { DomainError } from '../../../libs/errors/index.js';
 import {
   canonicalTimestamp,
   Ledger,
-  REDEMPTION_GATE_ENTRYPOINT,
   transactionView,
   type RedemptionGate,
   type RedemptionOutcome,
@@ -141,7 +140,7 @@ export class LedgerService {
     return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
       const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
-      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, key, now });
+      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now });
       if (out.allowed) {
         return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
       }
@@ -161,11 +160,13 @@ export class LedgerService {
       input: { redemptionId: string; amount: number; at: string };
       out: RedemptionOutcome;
       release: CompiledRelease;
+      /** The gate's entrypoint: the rule its reasons and trace name. */
+      entrypoint: string;
       key: string;
       now: Date;
     },
   ): Promise<string> {
-    const { tenant, accountId, input, out, release, key: idempotencyKey, now } = d;
+    const { tenant, accountId, input, out, release, entrypoint, key: idempotencyKey, now } = d;
     const id = this.ids.next(now);
     const outcome = out.allowed ? 'APPROVE' : 'DENY';
     const document = {
@@ -179,10 +180,10 @@ export class LedgerService {
       amount: input.amount,
       at: input.at,
       outcome,
-      reasons: out.reasons.map((r) => ({ code: r.code, message: r.message, source: out.gate.ref, rule: REDEMPTION_GATE_ENTRYPOINT, effect: 'DENY' })),
+      reasons: out.reasons.map((r) => ({ code: r.code, message: r.message, source: out.gate.ref, rule: entrypoint, effect: 'DENY' })),
       program: out.account.programRef,
       release: release.ref,
-      trace: [{ source: out.gate.ref, rule: REDEMPTION_GATE_ENTRYPOINT, fired: !out.allowed, input: out.gate.input, output: out.gate.output }],
+      trace: [{ source: out.gate.ref, rule: entrypoint, fired: !out.allowed, input: out.gate.input, output: out.gate.output }],
     };
     await this.decisions.insert(em, {
       id,

@@ -16,7 +16,7 @@ import {
 } from '../../../libs/persistence/index.js';
 import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { CLOCK, DATABASE } from '../tokens.js';
-import { ReleaseRegistry } from './release.registry.js';
+import { checkRedemptionType, ReleaseRegistry } from './release.registry.js';
 
 export interface ActiveReleaseView {
   name: string;
@@ -64,6 +64,7 @@ export class ActivationService {
       const source = this.registry.source(principal.tenant, em);
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       await checkActivation(release);
+      checkRedemptionType(release);
       const current = (await this.repo.current(em, principal.tenant)).active;
       const from = current?.release ?? idOf(this.registry.builtinRelease);
       if (same(from, target)) {

@@ -32,6 +32,27 @@ export const BUILTIN_RELEASE_NAME = 'default';
 /** The decision type whose policy step gates ledger redemptions (seed paper, Algorithm 3). */
 export const REDEMPTION_TYPE = 'redemption';
 
+/**
+ * The ledger runs the redemption type's one policy step as Algorithm 3's gate (its policy answers {allow, reasons}) and
+ * records APPROVE or DENY. A redemption type shaped otherwise (more steps, other outcomes, output fields) would be
+ * partly ignored by the ledger, so a release carrying one is refused.
+ */
+export function checkRedemptionType(release: CompiledRelease): void {
+  const doc = release.types.get(REDEMPTION_TYPE);
+  if (!doc) return;
+  const gateShaped =
+    doc.pipeline.length === 1 &&
+    doc.pipeline[0]!.step === 'policy' &&
+    doc.outcomes.length === 2 &&
+    doc.outcomes[0] === 'DENY' &&
+    doc.outcomes[1] === 'APPROVE' &&
+    Object.keys(doc.output ?? {}).length === 0;
+  if (!gateShaped) {
+    const message = 'the ledger decides redemptions with one policy step (the gate, answering {allow, reasons}) and outcomes DENY, APPROVE, no output fields';
+    throw new DomainError('REDEMPTION_TYPE_UNSUPPORTED', `release ${release.id}: ${message}`, 'unprocessable', [{ path: `/components/${REDEMPTION_TYPE}`, message }]);
+  }
+}
+
 /** A slot's loaded state: the row it follows and the compiled release (null: shadow cleared). */
 export interface LoadedSlot {
   row: ActivationRow;
@@ -116,6 +137,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     let gate = this.gates.get(release);
     if (!gate) {
       // The gate is the redemption decision type's policy step: which bundle and entrypoint is the release's data.
+      checkRedemptionType(release);
       if (!release.hasType(REDEMPTION_TYPE)) {
         throw new DomainError('RELEASE_INCOMPLETE', `The active release ${release.id} has no ${REDEMPTION_TYPE} decision type: redemptions are refused until a release with one is active`, 'unprocessable');
       }

@@ -8,6 +8,7 @@ import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
   runSimulation,
+  simulatedError,
   SchemaValidator,
   SimulationTally,
   type BoundDecisionType,
@@ -206,8 +207,15 @@ export class SimulationsService {
       const errors = req.cases.flatMap((c, i) => candidate.inputErrors(c, `/cases/${i}`));
       if (errors.length > 0) throw tooMany(new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors.length} problem(s)`, 'invalid', errors));
       const active = this.releases.active(tenant);
+      const baselineInfo = { kind: 'release', release: active.ref };
+      if (!active.hasType(req.domain)) {
+        // A new type, simulated before it is ever activated: nothing decides it today, so each baseline is an ERROR.
+        const none = simulatedError('DECISION_TYPE_NOT_FOUND', `the active release ${active.id} has no decision type ${req.domain}`, candidate.outputNames);
+        const items = req.cases.map((c, i) => ({ caseRef: caseRefOf(candidate, c, i), input: c, baseline: none }));
+        return { mode: 'cases', total: items.length, pages: [items], candidate, baselineInfo };
+      }
       const items = req.cases.map((c, i) => ({ caseRef: caseRefOf(candidate, c, i), input: c }));
-      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.decisionType(req.domain), baselineInfo: { kind: 'release', release: active.ref } };
+      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.decisionType(req.domain), baselineInfo };
     }
     const replay = req.replay!;
     const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;

@@ -109,3 +109,78 @@ describe('enrich steps', () => {
     expect(() => bindDecisionType(validateDecisionType(badConfig), 'refund', components)).toThrow(expect.objectContaining({ code: 'RELEASE_TYPE_CHECK_FAILED' }) as Error);
   });
 });
+
+describe('review findings (regressions)', () => {
+  async function release() {
+    const files = new FileComponentSource(root);
+    return new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+  }
+
+  it('refuses outputs and copied case fields that would replace a decision’s own fields', () => {
+    const t = refund();
+    t.output.outcome = { from: '/requestedAmount' };
+    t.caseFields = ['id', 'refundId'];
+    expect(new Set(errorsOf(t).map((e) => e.path))).toEqual(new Set(['/caseFields/0', '/output/outcome']));
+  });
+
+  it('refuses __proto__ as a field name (no plain object can hold it)', () => {
+    const text = JSON.stringify(refund()).replace('"fields":{', '"fields":{"__proto__":{"count":"/order/items"},');
+    expect(errorsOf(JSON.parse(text)).map((e) => e.path)).toEqual(['/pipeline/0/fields/__proto__']);
+  });
+
+  it('an event naming the default outcome is no reason; `equals` answers a value any event carries', async () => {
+    const type = (await release()).refund();
+    const d = await type.decideValid(
+      (await import('../../../test/support/refund-cases.js')).refundCase({ payment: { tender: 'gift_card', cardExpired: true } }),
+    );
+    expect(d.output.tender).toBe('STORE_CREDIT');
+    expect(type.combine([{ code: 'X', message: 'x', source: 's', rule: 'r', effect: 'APPROVE' }])).toBe('APPROVE');
+  });
+
+  it('a policy reason that is not an object is POLICY_OUTPUT_INVALID (503), not a crash', async () => {
+    const r = await release();
+    const policy = r.policies.get('refund-risk')!;
+    const broken = Object.assign(Object.create(policy) as typeof policy, { evaluate: () => ({ score: 0, band: 'LOW', signals: [], reasons: [null] }) });
+    const bound = bindDecisionType(validateDecisionType(refund()), 'refund', { id: r.id, packs: r.packs, policies: new Map([['refund-risk', broken]]) });
+    const { refundCase } = await import('../../../test/support/refund-cases.js');
+    await expect(bound.decide(refundCase())).rejects.toMatchObject({ code: 'POLICY_OUTPUT_INVALID', kind: 'unavailable' });
+  });
+
+  it('the trace’s source, rule and fired are the platform’s, whatever the policy answers', async () => {
+    const r = await release();
+    const policy = r.policies.get('refund-risk')!;
+    const spoof = Object.assign(Object.create(policy) as typeof policy, {
+      evaluate: () => ({ score: 0, band: 'LOW', signals: [{ code: 'S', fired: false, source: 'spoofed@9', rule: 'x' }], reasons: [] }),
+    });
+    const bound = bindDecisionType(validateDecisionType(refund()), 'refund', { id: r.id, packs: r.packs, policies: new Map([['refund-risk', spoof]]) });
+    const { refundCase } = await import('../../../test/support/refund-cases.js');
+    const d = await bound.decide(refundCase());
+    expect(d.trace[0]).toMatchObject({ source: 'refund-risk@1.0.0', rule: 'signal.S', fired: false });
+  });
+
+  it('min and max run over more elements than a call has argument slots', async () => {
+    const { compileDerivation } = await import('./derivations.js');
+    const min = compileDerivation({ min: '/xs', field: '/v' });
+    const xs = Array.from({ length: 200_000 }, (_, i) => ({ v: 200_000 - i }));
+    expect(min.compute({ xs })).toBe(1);
+  });
+
+  it('a release naming its types and one implying the same ones are not the same compiled release', async () => {
+    const files = new FileComponentSource(root);
+    const compiler = new ReleaseCompiler(files);
+    const named = await compiler.compile({ name: 'x', version: '1.0.0', components: { refund: '1.0.0', redemption: '1.0.0', 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    const implied = await compiler.compile({ name: 'x', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    expect(named).not.toBe(implied);
+    expect([named.declaresTypes, implied.declaresTypes]).toEqual([true, false]);
+    expect(Object.keys(implied.ref.components)).not.toContain('refund');
+  });
+
+  it('a schema whose unions multiply is refused, not expanded for minutes', () => {
+    const t = refund();
+    const branches = (n: number) => Array.from({ length: 10 }, (_, i) => ({ $ref: `#/$defs/l${n}`, description: String(i) }));
+    t.input.$defs = Object.fromEntries(Array.from({ length: 8 }, (_, n) => [`l${n}`, n === 7 ? { type: 'object', properties: { x: { type: 'string' } } } : { anyOf: branches(n + 1) }]));
+    t.input.properties.deep = { anyOf: branches(0) };
+    t.caseRef = '/deep/x';
+    expect(errorsOf(t)).toEqual([expect.objectContaining({ path: '/input', message: expect.stringContaining('more than 256 alternatives') })]);
+  });
+});

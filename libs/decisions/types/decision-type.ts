@@ -76,6 +76,8 @@ export interface OutputField {
   otherwise?: unknown;
   event?: string;
   param?: string;
+  /** With event/param: this value when any fired event of that type carries it, else `default`. */
+  equals?: unknown;
   default?: unknown;
 }
 
@@ -160,13 +162,29 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
       }
     }
   });
+  // The decision document's own fields: a type's output or copied case field must not replace them.
+  const reserved = new Set(['id', 'tenant', 'type', 'domain', 'createdAt', 'outcome', 'reasons', 'trace', 'release']);
+  const outputNames = new Set(Object.keys(doc.output ?? {}));
+  for (const name of outputNames) {
+    // refundId: the stored-decision replay reads it next to the outputs.
+    if (reserved.has(name) || name === 'refundId') errors.push({ path: `/output/${name}`, message: `'${name}' is a field of every decision: pick another name` });
+  }
+  for (const [j, f] of (doc.caseFields ?? []).entries()) {
+    if (reserved.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is a field of every decision: it cannot be copied from the case` });
+    else if (outputNames.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is also an output field` });
+  }
   for (const [name, field] of Object.entries(doc.output ?? {})) {
     for (const [j, o] of (field.when ?? []).entries()) {
       if (!outcomes.has(o)) errors.push({ path: `/output/${name}/when/${j}`, message: `'${o}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
     }
   }
-  if (doc.caseRef !== undefined && undeclaredAt(doc.input, parsePointer(doc.caseRef))) {
-    errors.push({ path: '/caseRef', message: `${doc.caseRef} is not declared by the input schema` });
+  if (doc.caseRef !== undefined) {
+    try {
+      if (undeclaredAt(doc.input, parsePointer(doc.caseRef))) errors.push({ path: '/caseRef', message: `${doc.caseRef} is not declared by the input schema` });
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      errors.push({ path: '/input', message: e.message });
+    }
   }
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });

@@ -135,11 +135,13 @@ export function compileDerivation(d: Derivation): CompiledDerivation {
   if (d.sum !== undefined) {
     return { compute: (f) => numbers(f).reduce((s, x) => s + x, 0), schema: { type: 'number' }, reads: [of], perElement };
   }
-  const pick = d.min !== undefined ? Math.min : Math.max;
+  const smaller = d.min !== undefined;
   return {
+    // A loop, not Math.min(...xs): a case may carry more elements than a call has argument slots.
     compute: (f) => {
-      const xs = numbers(f);
-      return xs.length === 0 ? null : pick(...xs);
+      let best: number | null = null;
+      for (const x of numbers(f)) if (best === null || (smaller ? x < best : x > best)) best = x;
+      return best;
     },
     schema: { type: ['number', 'null'] },
     reads: [of],

@@ -178,15 +178,17 @@ function traceBuilder(spec: TraceSpec, source: string): (input: unknown, output:
   // The field that names the rule leads the spread fields, whatever order the policy answered them in.
   const namingKey = typeof spec.rule === 'object' ? parsePointer(spec.rule.from)[0] : undefined;
   const make = (input: unknown, output: unknown, subject: unknown, spread: boolean): TraceEntry => {
-    const entry: TraceEntry = { source, rule: rule(subject), fired: fired(subject) };
+    const own = { source, rule: rule(subject), fired: fired(subject) };
+    const entry: TraceEntry = { ...own };
     if (spread && subject !== null && typeof subject === 'object') {
       if (namingKey !== undefined && Object.hasOwn(subject, namingKey)) entry[namingKey] = (subject as Record<string, unknown>)[namingKey];
-      Object.assign(entry, subject, { fired: entry.fired });
+      Object.assign(entry, subject);
     }
     for (const [k, get] of fields) entry[k] = get(subject);
     if (spec.input) entry.input = input;
     if (spec.output) entry.output = output;
-    return entry;
+    // What the platform says about the entry is the platform's: a policy's output cannot overwrite it.
+    return Object.assign(entry, own);
   };
   if (spec.each === undefined) return (input, output, into) => void into.push(make(input, output, output, false));
   const each = getter(spec.each);
@@ -205,7 +207,8 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
   const fromFacts = step.input === 'facts';
   const exposed = step.facts;
   return (s) => {
-    const policyInput = fromFacts ? s.facts : s.input;
+    // A snapshot: later steps add facts, and the trace must show what the policy saw.
+    const policyInput = fromFacts ? { ...s.facts } : s.input;
     const output = policy.evaluate(step.entrypoint, policyInput);
     if (!validateOutput(output)) {
       const first = ajvErrorsToDetails(validateOutput.errors)[0];
@@ -215,7 +218,9 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
     if (reasonsAt) {
       const list = reasonsAt(output);
       if (!Array.isArray(list)) throw policyOutputInvalid(source, step.entrypoint, `${step.reasons!.from} is not an array of reasons`);
-      for (const r of list as { code?: unknown; message?: unknown; rule?: unknown; effect?: unknown }[]) {
+      for (const item of list as unknown[]) {
+        if (item === null || typeof item !== 'object') throw policyOutputInvalid(source, step.entrypoint, `reason ${JSON.stringify(item)} is not an object`);
+        const r = item as { code?: unknown; message?: unknown; rule?: unknown; effect?: unknown };
         const effect = r.effect ?? fixedEffect;
         if (typeof r.code !== 'string' || typeof effect !== 'string' || !outcomes.has(effect)) {
           throw policyOutputInvalid(source, step.entrypoint, `reason ${JSON.stringify(r)} has no code or no outcome of this type as its effect`);
@@ -247,7 +252,7 @@ function exposedSchema(step: PolicyStep): Record<string, unknown> {
   return { type: 'object', required: required.filter((r) => step.facts!.includes(r)), properties: pick(props, step.facts) };
 }
 
-function bindRulesStep(pack: CompiledPack, outcomes: ReadonlySet<string>): StepRun {
+function bindRulesStep(pack: CompiledPack, effects: ReadonlySet<string>): StepRun {
   // The pack sees the facts it declares, and its own fact schema is checked at run time as everywhere else: a pack may
   // demand more than the type guarantees (a required optional field), and then that decision fails, not silently differs.
   const declared = Object.keys(pack.pack.factSchema.properties);
@@ -255,7 +260,7 @@ function bindRulesStep(pack: CompiledPack, outcomes: ReadonlySet<string>): StepR
     const result = await pack.evaluate(pick(s.facts, declared));
     for (const e of result.events) {
       s.events.push(e);
-      if (outcomes.has(e.type)) {
+      if (effects.has(e.type)) {
         s.reasons.push({
           code: String(e.params.code),
           message: String(e.params.message ?? e.params.code),
@@ -279,6 +284,11 @@ function bindOutput(field: OutputField): (s: RunState, outcome: string) => unkno
   }
   const { event, param } = field as Required<Pick<OutputField, 'event' | 'param'>>;
   const fallback = field.default ?? null;
+  if ('equals' in field) {
+    // `equals`: that value when ANY fired event of the type carries it, whatever the others say.
+    const wanted = field.equals;
+    return (s) => (s.events.some((e) => e.type === event && e.params[param] === wanted) ? wanted : fallback);
+  }
   return (s) => {
     for (let i = s.events.length - 1; i >= 0; i--) {
       const e = s.events[i]!;
@@ -373,7 +383,8 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
           for (const e of typeCheckRules({ ...pack.pack, factSchema })) {
             typeErrors.push({ ...e, path: `/components/${packComponent}${e.path}`, message: `${e.message} (as step ${i} of decision type ${doc.name}@${doc.version} sees the facts)` });
           }
-          steps.push(bindRulesStep(pack, outcomes));
+          // An event naming the default outcome asks for nothing: it is no reason (the hand-written decider ignored it too).
+          steps.push(bindRulesStep(pack, new Set(doc.outcomes.slice(0, -1))));
         }
         break;
       }
