@@ -257,15 +257,27 @@ describe('a release of only a new type', () => {
     const gAuthor = await svc.issueKey('initech', ['author']);
     const gPublisher = await svc.issueKey('initech', ['publisher']);
     const gService = await svc.issueKey('initech', ['service']);
+    // Decided under the built-in release, before the tenant moves to a release without the refund type.
+    const before = await post('/v1/decisions/refund', gService, { case: refundCase() }, { idem: 'refund-before-switch' });
+    expect(before.status).toBe(201);
     expect((await post('/v1/policy-bundles?name=goodwill-risk&version=1.0.0', gAuthor, undefined, { raw: bundle })).status).toBe(201);
     expect((await post('/v1/rule-packs', gAuthor, pack)).status).toBe(201);
-    expect((await post('/v1/decision-types', gAuthor, type)).status).toBe(201);
+    // The same type sent at once under three keys: one stores it, the others find it identical (never 409).
+    const racing = await Promise.all([1, 2, 3].map(() => post('/v1/decision-types', gAuthor, type)));
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 200, 201]);
     const only = { 'goodwill-credit': '1.0.0', 'goodwill-rules': '1.0.0', 'goodwill-risk': '1.0.0' };
     expect((await post('/v1/releases', gAuthor, { name: 'goodwill-only', version: '1.0.0', components: only })).status).toBe(201);
     expect((await post('/v1/releases/goodwill-only/1.0.0/activate', gPublisher)).status).toBe(200);
 
     expect((await post('/v1/decisions/goodwill-credit', gService, { case: credit() })).body.outcome).toBe('ALLOW');
     expect((await post('/v1/decisions/refund', gService, { case: refundCase() })).status).toBe(404);
+    // A retry of the decision made before the switch still gets its first answer, byte for byte.
+    const retry = await post('/v1/decisions/refund', gService, { case: refundCase() }, { idem: 'refund-before-switch' });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.text).toBe(before.text);
+    // A release name no release can have is not found, not a driver error.
+    expect((await post('/v1/releases/goodwill%00only/1.0.0/activate', gPublisher)).status).toBe(404);
     const account = await svc.request('PUT', '/v1/ledger/accounts/acc-1', { key: gService, body: { program: 'cashback-default@1.0.0', currency: 'EUR', cycleAnchorDay: 1 } });
     expect(account.status).toBe(201);
     const redeem = await post('/v1/ledger/accounts/acc-1/redemptions', gService, { redemptionId: 'r-1', amount: 1, at: '2026-12-01T00:00:00Z' });

@@ -135,6 +135,15 @@ interface Resolved extends ComponentDigest {
   content?: unknown;
 }
 
+/**
+ * The content loadContent read. A component without it was in the cache when loadContent ran; it can only have left
+ * the cache since if its compile failed, and then this compile fails the same way, with the same error.
+ */
+function contentOf(r: Resolved): unknown {
+  if (r.content === undefined) throw new DomainError('RELEASE_COMPONENT_NOT_FOUND', `${r.name}@${r.version} was evicted while compiling; try again`, 'unavailable');
+  return r.content;
+}
+
 /** Compiles releases from a component source, cached by content, so replaying an old decision compiles its release once. */
 export class ReleaseCompiler {
   constructor(
@@ -164,7 +173,22 @@ export class ReleaseCompiler {
         named: Object.keys(manifest.components).sort(),
       }),
     );
+    // Every cached promise must be pure work: a caller waiting on another's in-flight compile while holding its own
+    // transaction (PGlite: the only connection) would wait forever if that compile still had to read the database.
+    // So content is read here, through this caller's own source, before anything enters the cache.
+    const hit = this.cache.releases.get(key);
+    if (hit) return hit;
+    await this.loadContent(resolved);
     return memo(this.cache.releases, key, () => this.build(manifest, resolved));
+  }
+
+  /** Reads the content of every component not compiled yet, through this compiler's source. */
+  private async loadContent(resolved: Resolved[]): Promise<void> {
+    for (const r of resolved) {
+      if (r.content !== undefined) continue;
+      const cached = r.kind === 'pack' ? this.cache.packs : r.kind === 'type' ? this.cache.types : this.cache.policies;
+      if (!cached.has(r.sha256)) r.content = await this.content(r);
+    }
   }
 
   /** Every component's kind and hash; every missing one is named at once. */
@@ -210,7 +234,7 @@ export class ReleaseCompiler {
       const { name, version } = r;
       switch (r.kind) {
         case 'type': {
-          const doc = await memo(this.cache.types, r.sha256, async () => validateDecisionType(r.content ?? (await this.content(r))));
+          const doc = await memo(this.cache.types, r.sha256, () => Promise.resolve(validateDecisionType(contentOf(r))));
           if (doc.name !== name || doc.version !== version) {
             throw new DomainError('RELEASE_COMPONENT_MISMATCH', `component ${name}@${version} contains decision type ${doc.name}@${doc.version}`, 'unprocessable');
           }
@@ -218,7 +242,7 @@ export class ReleaseCompiler {
           break;
         }
         case 'pack': {
-          const pack = await memo(this.cache.packs, r.sha256, async () => compilePack(validatePack(r.content ?? (await this.content(r)))));
+          const pack = await memo(this.cache.packs, r.sha256, () => Promise.resolve(compilePack(validatePack(contentOf(r)))));
           if (pack.name !== name || pack.version !== version) {
             throw new DomainError('RELEASE_COMPONENT_MISMATCH', `component ${name}@${version} contains pack ${pack.ref}`, 'unprocessable');
           }
@@ -226,9 +250,7 @@ export class ReleaseCompiler {
           break;
         }
         case 'bundle': {
-          const policy = await memo(this.cache.policies, r.sha256, async () =>
-            LoadedPolicy.load((r.content as Uint8Array | undefined) ?? ((await this.content(r)) as Uint8Array)),
-          );
+          const policy = await memo(this.cache.policies, r.sha256, () => LoadedPolicy.load(contentOf(r) as Uint8Array));
           if (policy.name !== name || policy.version !== version) {
             throw new DomainError(POLICY_BUNDLE_MISMATCH, `bundle is ${policy.ref}, expected ${name}@${version}`, 'unprocessable', [
               { path: `/components/${name}`, message: `the bundle's manifest names ${policy.ref}` },

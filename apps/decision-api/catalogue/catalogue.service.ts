@@ -91,7 +91,12 @@ export class CatalogueService {
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
       const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
-      if (!inserted) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
+      if (!inserted) {
+        // Another request stored it meanwhile (we read its committed row now): identical content is the same pack.
+        const winner = await this.findPack(em, principal.tenant, name, version);
+        if (winner?.sha256 === sha256) return unchanged(winner.view);
+        throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
+      }
       await this.audit.append(em, auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
       const view: PackView = { name, version, kind: compiled.kind, description: compiled.pack.description, sha256, source: 'tenant', ...stamp({ name, version, sha256, uploadedBy: principal.keyId, uploadedAt: now }) };
       return created(view);
@@ -116,7 +121,7 @@ export class CatalogueService {
 
   async getPack(principal: Principal, name: string, version: string): Promise<PackView & { pack: unknown }> {
     const em = this.db.em();
-    const found = await this.findPack(em, principal.tenant, name, version);
+    const found = isName(name) && isSemver(version) ? await this.findPack(em, principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('RULE_PACK_NOT_FOUND', `No rule pack ${name}@${version}`, 'not_found');
     const pack = found.view.source === 'tenant' ? await this.repo.packContent(em, principal.tenant, name, version) : await this.files.pack(name, version);
     return { ...found.view, pack };
@@ -163,14 +168,18 @@ export class CatalogueService {
       await this.refuseOtherKind(em, principal.tenant, name, version, 'bundle');
       const entrypoints = [...policy.entrypoints];
       const inserted = await this.repo.insertBundle(em, { tenant: principal.tenant, name, version, sha256, entrypoints, content: bytes, by: principal.keyId, at: now });
-      if (!inserted) throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
+      if (!inserted) {
+        const winner = await this.findBundle(em, principal.tenant, name, version);
+        if (winner?.sha256 === sha256) return unchanged(winner.view);
+        throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
+      }
       await this.audit.append(em, auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
       return created({ name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId });
     });
   }
 
   async getBundle(principal: Principal, name: string, version: string) {
-    const found = await this.findBundle(this.db.em(), principal.tenant, name, version);
+    const found = isName(name) && isSemver(version) ? await this.findBundle(this.db.em(), principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('POLICY_BUNDLE_NOT_FOUND', `No policy bundle ${name}@${version}`, 'not_found');
     return found.view;
   }
@@ -220,7 +229,10 @@ export class CatalogueService {
       }
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
       const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
-      if (!inserted) throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
+      if (!inserted) {
+        if ((await this.findType(em, principal.tenant, name, version))?.sha256 === sha256) return unchanged(body);
+        throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
+      }
       await this.audit.append(em, auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
       return created(body);
     });

@@ -49,8 +49,6 @@ export interface TransactionalCommand<T = unknown> {
   readonly kind: 'transactional';
   apply(ctx: CommandContext): Promise<Outcome<T>>;
   afterCommit?(outcome: Outcome<T>): void | Promise<void>;
-  /** What identifies the request instead of its body (a bundle upload hashes the bytes' digest, not the bytes). */
-  readonly fingerprint?: unknown;
 }
 
 /**
@@ -68,7 +66,7 @@ export type Command<T = unknown> = TransactionalCommand<T> | StatementCommand<T>
 
 export const transactional = <T>(
   apply: (ctx: CommandContext) => Promise<Outcome<T>>,
-  o: { afterCommit?: AfterCommit<T>; fingerprint?: unknown } = {},
+  o: { afterCommit?: AfterCommit<T> } = {},
 ): TransactionalCommand<T> => ({ kind: 'transactional', apply, ...o });
 
 /** A command that is refused whatever happens; the refusal is stored and replayed like any answer. */

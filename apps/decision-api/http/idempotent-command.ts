@@ -9,6 +9,7 @@ import {
   applyDecorators,
   Inject,
   Injectable,
+  Logger,
   UseInterceptors,
   type CallHandler,
   type ExecutionContext,
@@ -17,7 +18,7 @@ import {
 import { ApiHeader } from '@nestjs/swagger';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { from, lastValueFrom, type Observable } from 'rxjs';
+import { from, lastValueFrom, map, type Observable } from 'rxjs';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { IdempotencyRepository, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
@@ -75,15 +76,22 @@ export function requestHash(method: string, path: string, identity: unknown): st
   return createHash('sha256').update(`${method} ${path}\n${canonicalJson(identity)}`).digest('hex');
 }
 
-/**
- * What identifies a request besides method and path: the command's fingerprint, else the body (raw bytes by their
- * digest) and the query parameters, sorted.
- */
-function identityOf(req: FastifyRequest, command: Command): unknown {
-  if (command.kind === 'transactional' && command.fingerprint !== undefined) return command.fingerprint;
+/** What identifies a request besides method and path: its body (raw bytes by their digest) and its query parameters. */
+function identityOf(req: FastifyRequest): unknown {
   const body = req.body instanceof Uint8Array ? { sha256: createHash('sha256').update(req.body).digest('hex') } : (req.body ?? {});
-  const query = req.query as Record<string, unknown> | undefined;
-  return query && Object.keys(query).length > 0 ? { body, query } : body;
+  return { body, query: (req.query as Record<string, unknown> | undefined) ?? {} };
+}
+
+/** The path as the route saw it: percent-escapes decoded, so `1%2E0%2E0` and `1.0.0` are one request. */
+function pathOf(req: FastifyRequest): string {
+  const raw = req.url.split('?')[0]!;
+  try {
+    const decoded = decodeURIComponent(raw);
+    // The path is stored with the claim: a NUL (which PostgreSQL text cannot hold) stays escaped.
+    return decoded.includes('\u0000') ? raw : decoded;
+  } catch {
+    return raw;
+  }
 }
 
 /**
@@ -95,6 +103,8 @@ export const IdempotentCommand = (): MethodDecorator =>
 
 @Injectable()
 export class IdempotentCommandInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('IdempotentCommand');
+
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -109,15 +119,24 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     const key = requireIdempotencyKey(req.headers['idempotency-key']);
     return from(
       (async () => {
-        const command = await lastValueFrom(next.handle());
         const tenant = req.principal!.tenant;
-        const path = req.url.split('?')[0]!;
-        const hash = requestHash(req.method, path, identityOf(req, command));
+        const path = pathOf(req);
+        const hash = requestHash(req.method, path, identityOf(req));
+        let command: Command;
+        try {
+          command = await lastValueFrom(next.handle());
+        } catch (e) {
+          // The handler checks the request against today's state (the active release, its schemas). A request already
+          // answered under this key gets that answer again, whatever today would say.
+          if (!(e instanceof DomainError)) throw e;
+          const stored = await this.repo.find(this.db.em(), tenant, key);
+          if (stored?.answer && stored.requestHash === hash) return sendAnswer(reply, { ...stored.answer, replayed: true });
+          throw e;
+        }
         const now = this.clock.now();
-        const answer = await this.execute(command, { tenant, key, hash, method: req.method, path, now });
-        sendAnswer(reply, answer);
+        sendAnswer(reply, await this.execute(command, { tenant, key, hash, method: req.method, path, now }));
       })(),
-    );
+    ).pipe(map(() => undefined));
   }
 
   private async execute(command: Command, r: { tenant: string; key: string; hash: string; method: string; path: string; now: Date }): Promise<HttpAnswer> {
@@ -125,7 +144,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       const claim = { key: r.key, requestHash: r.hash, method: r.method, path: r.path, status: 201, contentType: JSON_TYPE };
       const outcome = await command.applyClaimed({ claim, now: r.now });
       if (outcome === 'taken') return this.replay(this.db.em(), r.tenant, r.key, r.hash);
-      await command.afterCommit?.(outcome);
+      await this.afterCommit(command, outcome);
       return answerOf(outcome);
     }
     let made: Outcome | undefined;
@@ -145,8 +164,17 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       made = outcome;
       return a;
     });
-    if (made) await command.afterCommit?.(made);
+    if (made) await this.afterCommit(command, made);
     return answer;
+  }
+
+  /** Committed already: a failure here must not turn the answer into an error (the change stands; polls catch up). */
+  private async afterCommit(command: Command, outcome: Outcome): Promise<void> {
+    try {
+      await command.afterCommit?.(outcome);
+    } catch (e) {
+      this.logger.error(`after-commit work failed (the change is committed): ${(e as Error).message}`);
+    }
   }
 
   /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */

@@ -16,7 +16,7 @@ import {
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { compareSemver } from '../../../libs/names/index.js';
+import { compareSemver, isName, isSemver } from '../../../libs/names/index.js';
 import {
   DbComponentStoreFactory,
   ReleaseActivationsRepository,
@@ -183,7 +183,8 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
 
   /** A tenant's release manifest (stored, else built-in); RELEASE_NOT_FOUND (404) otherwise. */
   async manifest(source: TenantComponentSource, id: ReleaseId): Promise<{ manifest: ReleaseManifest; builtin: boolean }> {
-    const found = await source.release(id.name, id.version);
+    // Path parameters reach SQL: a name or version no release can have (a NUL byte, 10 KB) is simply not found.
+    const found = isName(id.name) && isSemver(id.version) ? await source.release(id.name, id.version) : undefined;
     if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${id.name}@${id.version}`, 'not_found');
     return found;
   }

@@ -7,6 +7,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { checkReleaseTypes, releaseDigest, releaseManifestSchema, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { AuditRepository, CatalogueRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { isName, isSemver } from '../../../libs/names/index.js';
 import { auditEntry, exists, type Source } from '../catalogue/stored.js';
 import { created, transactional, unchanged } from '../commands/command.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
@@ -45,14 +46,19 @@ export class ReleasesService {
       // decision types it names must bind to its packs and bundles and type-check.
       checkReleaseTypes(await this.registry.compile(this.registry.source(principal.tenant, em), manifest));
       const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
-      if (!inserted) throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
+      if (!inserted) {
+        // Another request stored it meanwhile (we read its committed row now): identical content is the same release.
+        const winner = await this.findRelease(em, principal.tenant, manifest.name, manifest.version);
+        if (winner?.sha256 === sha256) return unchanged(winner.view);
+        throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
+      }
       await this.audit.append(em, auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
       return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
     });
   }
 
   async getRelease(principal: Principal, name: string, version: string) {
-    const found = await this.findRelease(this.db.em(), principal.tenant, name, version);
+    const found = isName(name) && isSemver(version) ? await this.findRelease(this.db.em(), principal.tenant, name, version) : undefined;
     if (!found) throw new DomainError('RELEASE_NOT_FOUND', `No release ${name}@${version}`, 'not_found');
     return found.view;
   }
