@@ -261,6 +261,7 @@ describe('listing', () => {
     ['limit=abc', 'query:limit'],
     ['outcome=MAYBE', 'query:outcome'],
     ['from=tuesday', 'query:from'],
+    ['from=0000-01-01T00:00:00Z', 'query:from'],
     ['cursor=garbage', 'query:cursor'],
   ])('%s → 400', async (q, path) => {
     const r = await svc.request('GET', `/v1/decisions?${q}`, { key: auditor });

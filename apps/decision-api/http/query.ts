@@ -55,8 +55,10 @@ export class QueryParser {
     const v = this.raw(name);
     if (v === undefined) return undefined;
     const t = Date.parse(v);
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(t)) {
-      this.errors.push({ path: `query:${name}`, message: 'must be an RFC 3339 date-time' });
+    // Years 0001–9999 only: PostgreSQL has no year 0, and a filter outside its range was a driver error (500).
+    const year = /^(\d{4})-\d{2}-\d{2}T/.exec(v)?.[1];
+    if (year === undefined || Number.isNaN(t) || Number(year) < 1) {
+      this.errors.push({ path: `query:${name}`, message: 'must be an RFC 3339 date-time from year 0001 to 9999' });
       return undefined;
     }
     return new Date(t);
