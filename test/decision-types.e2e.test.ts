@@ -252,6 +252,21 @@ describe('a tenant ships goodwill-credit through the API only', () => {
   });
 });
 
+describe('one name@version is one component, whatever its kind', () => {
+  it('lets exactly one of a pack and a decision type uploaded at once under the same name@version through', async () => {
+    // Different tables, so no unique index decides; without the name lock both were stored about half the time.
+    for (let i = 0; i < 12; i++) {
+      const version = `7.0.${i}`;
+      const [p, t] = await Promise.all([
+        post('/v1/rule-packs', author, { ...pack, name: 'goodwill-clash', version }),
+        post('/v1/decision-types', author, { ...type, name: 'goodwill-clash', version }),
+      ]);
+      expect([p.status, t.status].sort()).toEqual([201, 409]);
+      expect((p.status === 409 ? p : t).body.code).toBe(p.status === 409 ? 'RULE_PACK_VERSION_EXISTS' : 'DECISION_TYPE_VERSION_EXISTS');
+    }
+  });
+});
+
 describe('a release of only a new type', () => {
   it('decides that type; refunds are then unknown (404) and the ledger refuses redemptions only (422), not its other calls', async () => {
     const gAuthor = await svc.issueKey('initech', ['author']);

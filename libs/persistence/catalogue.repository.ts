@@ -43,6 +43,14 @@ const packMeta = (r: Row): StoredPackMeta => ({ ...meta(r), kind: String(r.kind)
 const PACK_META = `name, version, kind, sha256, content->>'description' as description, uploaded_by, uploaded_at`;
 
 export class CatalogueRepository {
+  /**
+   * Serialises, until the transaction ends, every upload of one tenant's name@version whatever its kind: a pack, a
+   * bundle and a decision type live in different tables, so no unique index stops two kinds racing to the same name.
+   */
+  async lockComponentName(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<void> {
+    await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`component:${tenant}/${name}@${version}`]);
+  }
+
   /** Inserts unless (tenant, name, version) exists; false when it did (the caller compares hashes). */
   async insertPack(
     em: SqlEntityManager,

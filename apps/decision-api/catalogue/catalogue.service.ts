@@ -201,6 +201,8 @@ export class CatalogueService {
   /** A release names components by name@version alone, so a type, a pack and a bundle must never share one. */
   private async refuseOtherKind(em: SqlEntityManager, tenant: string, name: string, version: string, kind: ComponentKind): Promise<void> {
     const codes: Record<ComponentKind, string> = { type: 'DECISION_TYPE_VERSION_EXISTS', pack: 'RULE_PACK_VERSION_EXISTS', bundle: 'POLICY_BUNDLE_VERSION_EXISTS' };
+    // Held to commit, so a racing upload of another kind reads this one's committed row after us.
+    await this.repo.lockComponentName(em, tenant, name, version);
     for (const other of (['type', 'pack', 'bundle'] as const).filter((k) => k !== kind)) {
       const found =
         other === 'pack' ? await this.findPack(em, tenant, name, version) : other === 'bundle' ? await this.findBundle(em, tenant, name, version) : await this.findType(em, tenant, name, version);
