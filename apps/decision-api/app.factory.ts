@@ -25,7 +25,11 @@ export interface RunningApp {
 }
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
-  const db = await openDatabase(config.databaseUrl, { migrate: true, poolSize: config.dbPoolSize });
+  const db = await openDatabase(config.databaseUrl, {
+    migrate: true,
+    poolSize: config.dbPoolSize,
+    timeouts: { acquireMs: config.dbAcquireTimeoutMs, statementMs: config.dbStatementTimeoutMs, idleInTransactionMs: config.dbIdleInTransactionTimeoutMs },
+  });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).
   let app: NestFastifyApplication;
   try {

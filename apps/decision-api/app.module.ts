@@ -23,6 +23,7 @@ import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
 import { DecisionTypesController } from './decision-types/decision-types.controller.js';
 import { DecisionTypesService } from './decision-types/decision-types.service.js';
+import { DatabaseAvailability } from './health/database-availability.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -86,6 +87,7 @@ export class AppModule {
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        DatabaseAvailability,
         ReleaseRegistry,
         ReleaseSync,
         IdempotentCommandInterceptor,

@@ -42,6 +42,11 @@ export class TestService {
     return TestService.boot({ ...primary.database, drop: async () => {} }, overrides);
   }
 
+  /** The service on a database the caller owns (e.g. one on an OwnPostgres server); stop() leaves it in place. */
+  static onDatabase(url: string, overrides: Partial<AppConfig> = {}): Promise<TestService> {
+    return TestService.boot({ url, kind: 'postgresql', drop: async () => {} }, overrides);
+  }
+
   private static async boot(database: TestDatabase, overrides: Partial<AppConfig>): Promise<TestService> {
     const config = {
       ...loadConfig({}, { databaseUrl: database.url, adminToken: ADMIN_TOKEN, logLevel: 'error', port: 0, rateLimitPerKey: 0 }),
