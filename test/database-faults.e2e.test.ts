@@ -98,12 +98,10 @@ describeWithPostgres('the database away', () => {
   });
 
   it('bounds every pooled connection with the configured timeouts', async () => {
-    const [row] = await svc.sql<{ statement_timeout: string }>('show statement_timeout');
-    const [idle] = await svc.sql<{ idle_in_transaction_session_timeout: string }>('show idle_in_transaction_session_timeout');
-    expect(row!.statement_timeout).toBe('1s');
-    expect(idle!.idle_in_transaction_session_timeout).toBe('2s');
-    // A statement over the timeout is a 503 as well (the server is up, but did not answer in time), never a 500.
-    await expect(svc.sql('select pg_sleep(3)')).rejects.toMatchObject({ code: '57014' });
+    const pooled = (q: string) => svc.db.em().execute(q);
+    expect(await pooled('show statement_timeout')).toEqual([{ statement_timeout: '1s' }]);
+    expect(await pooled('show idle_in_transaction_session_timeout')).toEqual([{ idle_in_transaction_session_timeout: '2s' }]);
+    await expect(pooled('select pg_sleep(3)')).rejects.toMatchObject({ code: '57014' });
   });
 
   it('stopped: 503 DATABASE_UNAVAILABLE with Retry-After, /readyz 503 at once, one log line each way, then 2xx again', async () => {
@@ -187,5 +185,23 @@ describeWithPostgres('the database away', () => {
       );
       return Number(row!.n) === 1 ? true : undefined;
     });
+  });
+
+  it('wrong API keys past the failure budget are refused without a query: 429, not 503, while the database is down', async () => {
+    const wrong = (i: number) => svc.request('GET', '/v1/decisions', { key: `dp_wrong_${i}_${'x'.repeat(40)}` });
+    const spent = await Promise.all(Array.from({ length: 40 }, (_, i) => wrong(i)));
+    expect(spent.some((r) => r.status === 429)).toBe(true);
+    await pg.kill(); // at once: the budget refills at 5 a second
+    try {
+      // Refused by the limiter alone: had a lookup run, the answer would be 503 DATABASE_UNAVAILABLE. (At most one
+      // token can have refilled since the burst: that one guess is looked up, and answered 503.)
+      const refused = await Promise.all(Array.from({ length: 10 }, (_, i) => wrong(100 + i)));
+      const t: Record<string, number> = {};
+      for (const r of refused) t[`${r.status} ${r.body?.code}`] = (t[`${r.status} ${r.body?.code}`] ?? 0) + 1;
+      expect(t['429 RATE_LIMITED']).toBeGreaterThanOrEqual(8);
+      expect(Object.keys(t).filter((k) => k !== '429 RATE_LIMITED' && k !== '503 DATABASE_UNAVAILABLE')).toEqual([]);
+    } finally {
+      await pg.restart();
+    }
   });
 });

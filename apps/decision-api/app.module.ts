@@ -18,6 +18,7 @@ import {
 } from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { FailedAuthLimiter } from './auth/rate-limiter.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
@@ -86,6 +87,7 @@ export class AppModule {
         { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        FailedAuthLimiter,
         { provide: APP_FILTER, useClass: ProblemFilter },
         DatabaseAvailability,
         ReleaseRegistry,
