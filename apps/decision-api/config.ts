@@ -13,6 +13,9 @@ export interface AppConfig {
   contentRoot: string;
   /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
   rateLimitPerKey: number;
+  /** Failed credentials (API keys and ADMIN_TOKEN together) allowed per source address: refill per minute, and burst. */
+  authFailuresPerMinute: number;
+  authFailureBurst: number;
   dbPoolSize: number;
   /** Longest wait for a pooled PostgreSQL connection, opening one included; then 503 DATABASE_UNAVAILABLE. */
   dbAcquireTimeoutMs: number;
@@ -75,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     logLevel,
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
+    authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
+    authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', defaults.dbAcquireTimeoutMs ?? 5_000, 100, 600_000, problems),
     dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', defaults.dbStatementTimeoutMs ?? 10_000, 100, 3_600_000, problems),

@@ -15,7 +15,7 @@ describe('RateLimiter', () => {
 
 describe('FailedAuthLimiter', () => {
   it('answers the 401 until the address has spent its failures, then 429 with Retry-After; check() refuses before any work', () => {
-    const limiter = new FailedAuthLimiter();
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 300, authFailureBurst: 20 });
     const denied = new DomainError('UNAUTHENTICATED', 'no', 'unauthenticated');
     const answers = Array.from({ length: 20 }, () => {
       limiter.check('10.0.0.1');

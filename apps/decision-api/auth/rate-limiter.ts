@@ -1,6 +1,8 @@
 /** Token buckets in memory, per instance: a burst guard per API key and per source address of failed logins. */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
+import type { AppConfig } from '../config.js';
+import { APP_CONFIG } from '../tokens.js';
 
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -45,17 +47,18 @@ export class RateLimiter {
   }
 }
 
-// Failed credentials per source address: 5 a second, bursts of 20 (a client with a typo is not locked out for long).
-const FAILED_AUTH_PER_SECOND = 5;
-const FAILED_AUTH_BURST = 20;
-
 /**
  * Guesses at credentials (API keys and ADMIN_TOKEN alike, one budget per source address): an address out of failures
  * is refused before its credential is even looked at, so guessing costs neither a database query nor a comparison.
  */
 @Injectable()
 export class FailedAuthLimiter {
-  private readonly buckets = new RateLimiter(FAILED_AUTH_PER_SECOND, FAILED_AUTH_BURST);
+  private readonly buckets: RateLimiter;
+
+  /** By default 300 a minute (5 a second) in bursts of 20: a client with a typo is not locked out for long. */
+  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>) {
+    this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
+  }
 
   /** 429 RATE_LIMITED when `address` has used up its failures; call before checking a credential. */
   check(address: string): void {
