@@ -1,7 +1,8 @@
 /**
  * A PostgreSQL server of the test's own (initdb in a temp dir, a free loopback port) that the test can kill, stop, freeze
  * and restart: the shared TEST_DATABASE_URL server cannot be taken away from the other test files. Used by the
- * database-fault and chaos suites. Every server still running when the process exits is killed and its folder removed.
+ * database-fault and chaos suites. A server still running when the test process is gone (a forgotten destroy(), a
+ * killed jest worker) is killed and its folder removed by a watchdog started with it.
  *
  * initdb and postgres refuse to run as root: as root (CI) they run as the `postgres` user in a folder that user owns.
  */
@@ -12,16 +13,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-const live = new Set<OwnPostgres>();
-let exitHookInstalled = false;
+/**
+ * Waits for the test process to end (or the folder to go: destroy() ran), then kills the postmaster named in the
+ * folder's postmaster.pid (only if it is this folder's: a stale pid may have been reused) and its children, and
+ * removes the folder. A shell of its own, detached: it outlives a test process killed with SIGKILL, which no 'exit'
+ * handler does (and jest's sandboxed `process` may not deliver 'exit' at all).
+ */
+const WATCHDOG = `
+parent=$1; dir=$2
+while kill -0 "$parent" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+[ -d "$dir" ] || exit 0
+pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)
+if [ -n "$pm" ] && tr '\\0' ' ' < "/proc/$pm/cmdline" 2>/dev/null | grep -qF -- "$dir/data"; then
+  kids=$(ps -o pid= --ppid "$pm")
+  kill -KILL "$pm" $kids 2>/dev/null
+  kill -CONT "$pm" $kids 2>/dev/null
+  sleep 1
+fi
+rm -rf "$dir"
+`;
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Synchronous by necessity: 'exit' handlers cannot wait. SIGKILL to every process of the server, then the folder.
-  process.once('exit', () => {
-    for (const server of live) server.destroySync();
-  });
+function startWatchdog(dir: string): void {
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'own-postgres-watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
 }
 
 /** The folder holding initdb and postgres: PG_BIN, else the usual places, else undefined. */
@@ -135,8 +149,7 @@ export class OwnPostgres {
     if (as) chownSync(dir, as.uid, as.gid);
     const data = join(dir, 'data');
     const server = new OwnPostgres(dir, await freePort(), bin, as, options.settings ?? {});
-    live.add(server);
-    installExitHook();
+    startWatchdog(dir);
     try {
       await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], as);
       await server.launch();
@@ -236,9 +249,8 @@ export class OwnPostgres {
     this.destroySync();
   }
 
-  /** The exit hook's version: signals only, no waiting. */
-  destroySync(): void {
-    live.delete(this);
+  /** Signals only, no waiting (a failed start). */
+  private destroySync(): void {
     const pid = this.pid;
     if (pid !== undefined) {
       for (const p of [pid, ...childrenOf(pid)]) {
@@ -261,6 +273,10 @@ export class OwnPostgres {
     };
     const args = ['-D', join(this.dir, 'data'), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
     const proc = spawn(join(this.bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(this.as ?? {}) });
+    // The server must not keep the test process alive: a test that forgets destroy() still ends, and the watchdog
+    // then kills the server.
+    proc.unref();
+    (proc.stderr as unknown as { unref(): void }).unref();
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     proc.stderr.on('data', (d: Buffer) => {
