@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../../libs/persistence/index.js';
 import { AppModule } from './app.module.js';
 import type { AppConfig, LogLevel } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
+import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
@@ -25,11 +26,25 @@ export interface RunningApp {
 }
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
-  const db = await openDatabase(config.databaseUrl, { migrate: true, poolSize: config.dbPoolSize });
+  const db = await openDatabase(config.databaseUrl, {
+    migrate: true,
+    poolSize: config.dbPoolSize,
+    timeouts: { acquireMs: config.dbAcquireTimeoutMs, statementMs: config.dbStatementTimeoutMs, idleInTransactionMs: config.dbIdleInTransactionTimeoutMs },
+  });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).
   let app: NestFastifyApplication;
   try {
-    const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false, logger: false });
+    const adapter = new FastifyAdapter({
+      bodyLimit: BODY_LIMIT,
+      trustProxy: false,
+      logger: false,
+      // Answers made before any route (the router's, Node's parser's) are problem+json too.
+      frameworkErrors: frameworkError,
+      clientErrorHandler: clientError,
+      // Node answers a missing Host with an empty 400 of its own; requireHost (below) answers it as a problem.
+      http: { requireHostHeader: false },
+    });
+    adapter.getInstance().addHook('onRequest', requireHost);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       logger: nestLevels(config.logLevel),
       abortOnError: false,

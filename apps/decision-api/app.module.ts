@@ -18,11 +18,13 @@ import {
 } from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { FailedAuthLimiter } from './auth/rate-limiter.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
 import { DecisionTypesController } from './decision-types/decision-types.controller.js';
 import { DecisionTypesService } from './decision-types/decision-types.service.js';
+import { DatabaseAvailability } from './health/database-availability.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -85,7 +87,9 @@ export class AppModule {
         { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        FailedAuthLimiter,
         { provide: APP_FILTER, useClass: ProblemFilter },
+        DatabaseAvailability,
         ReleaseRegistry,
         ReleaseSync,
         IdempotentCommandInterceptor,

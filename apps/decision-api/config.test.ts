@@ -22,4 +22,28 @@ describe('loadConfig', () => {
     expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });
     expect(() => loadConfig({ RELEASE_POLL_MS: '5', RELEASE_LISTEN: 'maybe' })).toThrow(/RELEASE_POLL_MS[\s\S]*RELEASE_LISTEN/);
   });
+
+  it('reads the database timeouts, bounded, every one named when wrong', () => {
+    expect(loadConfig({})).toMatchObject({
+      dbAcquireTimeoutMs: 5000,
+      dbStatementTimeoutMs: 10000,
+      dbIdleInTransactionTimeoutMs: 10000,
+      dbProbeTimeoutMs: 800,
+      dbRetryAfterS: 2,
+    });
+    expect(loadConfig({ DB_ACQUIRE_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2500', DB_PROBE_TIMEOUT_MS: '300' })).toMatchObject({
+      dbAcquireTimeoutMs: 1000,
+      dbStatementTimeoutMs: 2500,
+      dbProbeTimeoutMs: 300,
+    });
+    expect(() =>
+      loadConfig({ DB_ACQUIRE_TIMEOUT_MS: '0', DB_STATEMENT_TIMEOUT_MS: 'never', DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '-1', DB_PROBE_TIMEOUT_MS: '60000', DB_RETRY_AFTER_S: '0' }),
+    ).toThrow(/DB_ACQUIRE_TIMEOUT_MS[\s\S]*DB_STATEMENT_TIMEOUT_MS[\s\S]*DB_IDLE_IN_TRANSACTION_TIMEOUT_MS[\s\S]*DB_PROBE_TIMEOUT_MS[\s\S]*DB_RETRY_AFTER_S/);
+  });
+
+  it('reads the budget of failed credentials per address', () => {
+    expect(loadConfig({})).toMatchObject({ authFailuresPerMinute: 300, authFailureBurst: 20 });
+    expect(loadConfig({ AUTH_FAILURES_PER_MINUTE: '60', AUTH_FAILURE_BURST: '5' })).toMatchObject({ authFailuresPerMinute: 60, authFailureBurst: 5 });
+    expect(() => loadConfig({ AUTH_FAILURES_PER_MINUTE: '0', AUTH_FAILURE_BURST: 'x' })).toThrow(/AUTH_FAILURES_PER_MINUTE[\s\S]*AUTH_FAILURE_BURST/);
+  });
 });

@@ -13,7 +13,20 @@ export interface AppConfig {
   contentRoot: string;
   /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
   rateLimitPerKey: number;
+  /** Failed credentials (API keys and ADMIN_TOKEN together) allowed per source address: refill per minute, and burst. */
+  authFailuresPerMinute: number;
+  authFailureBurst: number;
   dbPoolSize: number;
+  /** Longest wait for a pooled PostgreSQL connection, opening one included; then 503 DATABASE_UNAVAILABLE. */
+  dbAcquireTimeoutMs: number;
+  /** PostgreSQL statement_timeout on every pooled connection (the client gives up 2 s later if the server is mute). */
+  dbStatementTimeoutMs: number;
+  /** PostgreSQL idle_in_transaction_session_timeout on every pooled connection. */
+  dbIdleInTransactionTimeoutMs: number;
+  /** Readiness (and outage recovery) check: `select 1` on a connection of its own, given up after this long. */
+  dbProbeTimeoutMs: number;
+  /** Retry-After (seconds) on 503 DATABASE_UNAVAILABLE. */
+  dbRetryAfterS: number;
   /** How often each instance polls for release activations (the fallback to LISTEN/NOTIFY, the only way on PGlite). */
   releasePollMs: number;
   /** LISTEN for activations on PostgreSQL (off behind a pooler that cannot hold a LISTEN, e.g. PgBouncer in transaction mode). */
@@ -65,7 +78,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     logLevel,
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
+    authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
+    authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
+    dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', defaults.dbAcquireTimeoutMs ?? 5_000, 100, 600_000, problems),
+    dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', defaults.dbStatementTimeoutMs ?? 10_000, 100, 3_600_000, problems),
+    dbIdleInTransactionTimeoutMs: int(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', defaults.dbIdleInTransactionTimeoutMs ?? 10_000, 100, 3_600_000, problems),
+    dbProbeTimeoutMs: int(env, 'DB_PROBE_TIMEOUT_MS', defaults.dbProbeTimeoutMs ?? 800, 50, 10_000, problems),
+    dbRetryAfterS: int(env, 'DB_RETRY_AFTER_S', defaults.dbRetryAfterS ?? 2, 1, 3_600, problems),
     releasePollMs: int(env, 'RELEASE_POLL_MS', defaults.releasePollMs ?? 2000, 100, 60_000, problems),
     releaseListen: bool(env, 'RELEASE_LISTEN', defaults.releaseListen ?? true, problems),
   };

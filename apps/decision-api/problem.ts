@@ -20,11 +20,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -81,5 +84,7 @@ export function fromFastifyError(e: { code?: string; statusCode?: number; messag
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  // 429 and 503 say when to come back (rate limits, the database away); the body carries the same number.
+  if ((p.status === 429 || p.status === 503) && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
   return reply.status(p.status).header('content-type', 'application/problem+json').send(JSON.stringify(p));
 }

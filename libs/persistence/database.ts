@@ -6,7 +6,9 @@ import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
 import { MikroORM as PostgresMikroORM } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import type pg from 'pg';
 import { DomainError } from '../errors/index.js';
+import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
 import { migrationsList } from './migrations/index.js';
 
@@ -17,15 +19,37 @@ export interface DatabaseOptions {
   migrate?: boolean;
   /** Connection pool size for PostgreSQL (PGlite is a single connection). */
   poolSize?: number;
+  /** PostgreSQL only; without them a frozen server holds every request forever. */
+  timeouts?: DatabaseTimeouts;
   debug?: boolean;
 }
+
+/** Bounds on every pooled PostgreSQL connection (milliseconds). */
+export interface DatabaseTimeouts {
+  /** Waiting for a pooled connection, opening one included (pg-pool's connectionTimeoutMillis). */
+  acquireMs: number;
+  /** The server cancels a statement running longer (statement_timeout, SQLSTATE 57014). */
+  statementMs: number;
+  /** The server ends a session left idle inside a transaction longer (idle_in_transaction_session_timeout). */
+  idleInTransactionMs: number;
+}
+
+/**
+ * A server that answers nothing cannot enforce statement_timeout: the client gives up this long after it, and drops
+ * the connection (its transaction dies with it; reusing it would queue the next request behind the lost answer).
+ */
+export const READ_TIMEOUT_MARGIN_MS = 2_000;
 
 export interface Database {
   readonly kind: StoreKind;
   readonly orm: MikroORM;
   /** A fresh EntityManager; callers fork per unit of work so identity maps never leak across requests. */
   em(): SqlEntityManager;
-  ping(): Promise<void>;
+  /**
+   * Resolves when the database answers `select 1` within `timeoutMs`, on a connection of its own (PostgreSQL): it never
+   * waits for the pool, so readiness answers in time whatever the pool or the server is doing.
+   */
+  check(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,6 +68,35 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
   );
 }
 
+/** Options for every pooled connection: the timeouts, and a client that drops its connection when a read times out. */
+function poolOptions(t: DatabaseTimeouts): Record<string, unknown> {
+  return {
+    connectionTimeoutMillis: t.acquireMs,
+    statement_timeout: t.statementMs,
+    idle_in_transaction_session_timeout: t.idleInTransactionMs,
+    query_timeout: t.statementMs + READ_TIMEOUT_MARGIN_MS,
+    // Notices a peer that vanished (host down, network cut) on idle connections; a frozen server still acks these.
+    keepAlive: true,
+    onPoolCreated: (pool: pg.Pool) => pool.on('connect', dropOnReadTimeout),
+  };
+}
+
+/**
+ * pg rejects a query whose read timeout fires but keeps the connection, busy with the lost query: the next user would
+ * queue behind it and, after the server wakes, could even run inside the lost query's transaction. Drop it instead.
+ */
+function dropOnReadTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (!(result instanceof Promise)) return result;
+    return result.catch((e: unknown) => {
+      if ((e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
+      throw e;
+    });
+  };
+}
+
 export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const { kind, target } = parseDatabaseUrl(url);
   const common = {
@@ -56,21 +109,50 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     allowGlobalContext: false,
   };
   let orm: MikroORM;
+  let check: (timeoutMs: number) => Promise<void>;
+  let closeProbe = () => {};
   if (kind === 'postgresql') {
-    orm = await PostgresMikroORM.init({ ...common, clientUrl: target, pool: { min: 0, max: options.poolSize ?? 20 } });
+    const t = options.timeouts;
+    if (options.migrate ?? true) {
+      // Migrations are not requests: a long index build must not hit the statement timeout. Their own short-lived
+      // connection, bounded only in how long it may take to open.
+      const migrator = await PostgresMikroORM.init({
+        ...common,
+        clientUrl: target,
+        pool: { min: 0, max: 1 },
+        ...(t ? { driverOptions: { connectionTimeoutMillis: t.acquireMs } } : {}),
+      });
+      try {
+        await migrator.migrator.up();
+      } finally {
+        await migrator.close(true);
+      }
+    }
+    orm = await PostgresMikroORM.init({
+      ...common,
+      clientUrl: target,
+      pool: { min: 0, max: options.poolSize ?? 20 },
+      ...(t ? { driverOptions: poolOptions(t) } : {}),
+    });
+    const probe = new PostgresProbe(target);
+    check = (timeoutMs) => probe.check(timeoutMs);
+    closeProbe = () => probe.close();
   } else {
     if (target !== 'memory://') mkdirSync(resolve(target), { recursive: true });
     orm = await PgliteMikroORM.init({ ...common, dbName: target === 'memory://' ? 'memory://' : resolve(target) });
+    if (options.migrate ?? true) await orm.migrator.up();
+    // In process: it cannot be away, but its one connection can be busy with a long transaction.
+    check = (timeoutMs) => withTimeout((orm.em.fork() as unknown as SqlEntityManager).execute('select 1').then(() => undefined), timeoutMs, 'the database');
   }
-  if (options.migrate ?? true) await orm.migrator.up();
   const db: Database = {
     kind,
     orm,
     em: () => orm.em.fork() as unknown as SqlEntityManager,
-    ping: async () => {
-      await (orm.em.fork() as unknown as SqlEntityManager).execute('select 1');
+    check,
+    close: async () => {
+      closeProbe();
+      await orm.close(true);
     },
-    close: () => orm.close(true),
   };
   return db;
 }

@@ -1,5 +1,7 @@
 /** Persistence: the MikroORM store (PostgreSQL or PGlite), its migrations and the repositories over it. */
 export * from './database.js';
+export * from './database-faults.js';
+export * from './database-probe.js';
 export * from './entities.js';
 export * from './ids.js';
 export * from './clock.js';

@@ -8,7 +8,8 @@ import pg from 'pg';
 export const RELEASE_CHANNEL = 'decision_platform_releases';
 
 export interface ListenerLog {
-  warn(message: string): void;
+  /** `cause` is the error that dropped the connection, so the caller can tell a database outage from anything else. */
+  warn(message: string, cause: Error): void;
 }
 
 export interface NotificationListenerOptions {
@@ -51,6 +52,9 @@ export class NotificationListener {
       connectionString: this.o.url,
       application_name: 'decision-api release listener',
       connectionTimeoutMillis: 5_000,
+      // A frozen server must not hold connect() (and so stop()) forever; a vanished host is noticed on the idle socket.
+      query_timeout: 5_000,
+      keepAlive: true,
     });
     // Registered before connect: an error event without a listener would crash the process.
     client.on('error', (e) => this.lost(client, e));
@@ -82,7 +86,7 @@ export class NotificationListener {
     client.end().catch(() => undefined);
     if (this.stopped) return;
     this.client = undefined;
-    this.o.log.warn(`release listener: ${e.message}; reconnecting in ${this.delay} ms (polling covers the gap)`);
+    this.o.log.warn(`release listener: ${e.message}; reconnecting in ${this.delay} ms (polling covers the gap)`, e);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connecting = this.connect();

@@ -1,7 +1,9 @@
 /** Boots the real service on a loopback port over a throwaway database, and talks to it over HTTP. */
 import 'reflect-metadata';
+import pg from 'pg';
 import { createApp, type RunningApp } from '../../apps/decision-api/app.factory.js';
 import { loadConfig, type AppConfig } from '../../apps/decision-api/config.js';
+import type { Database } from '../../libs/persistence/index.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -40,6 +42,11 @@ export class TestService {
   static join(primary: TestService, overrides: Partial<AppConfig> = {}): Promise<TestService> {
     if (primary.database.kind !== 'postgresql') throw new Error('TestService.join needs TEST_DATABASE_URL (PGlite cannot be shared)');
     return TestService.boot({ ...primary.database, drop: async () => {} }, overrides);
+  }
+
+  /** The service on a database the caller owns (e.g. one on an OwnPostgres server); stop() leaves it in place. */
+  static onDatabase(url: string, overrides: Partial<AppConfig> = {}): Promise<TestService> {
+    return TestService.boot({ url, kind: 'postgresql', drop: async () => {} }, overrides);
   }
 
   private static async boot(database: TestDatabase, overrides: Partial<AppConfig>): Promise<TestService> {
@@ -94,15 +101,43 @@ export class TestService {
     return r.body.key;
   }
 
-  /** SQL on the service's own database, to arrange what the API cannot (thousands of stored decisions, a stale job). */
-  sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
-    return this.running.db.em().execute<T[]>(query, params);
+  /**
+   * SQL on the service's own database, to arrange what the API cannot (thousands of stored decisions, a stale job). On
+   * PostgreSQL it runs on a connection of its own: arranging is not a request, the service's statement timeout is not
+   * for it. `?` placeholders, as in MikroORM's execute().
+   */
+  async sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
+    if (this.database.kind !== 'postgresql') return this.running.db.em().execute<T[]>(query, params);
+    const client = new pg.Client({ connectionString: this.database.url });
+    await client.connect();
+    try {
+      return (await client.query(positional(query), params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The service's own database handle (its pool, with the service's timeouts). */
+  get db(): Database {
+    return this.running.db;
   }
 
   async stop(): Promise<void> {
     await this.running.close();
     await this.database.drop();
   }
+}
+
+/** `?` placeholders outside quoted literals as pg's `$1, $2, …`. */
+function positional(query: string): string {
+  let n = 0;
+  let quoted = false;
+  let out = '';
+  for (const ch of query) {
+    if (ch === "'") quoted = !quoted;
+    out += ch === '?' && !quoted ? `$${++n}` : ch;
+  }
+  return out;
 }
 
 let seq = 0;

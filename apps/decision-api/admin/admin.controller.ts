@@ -1,10 +1,11 @@
 /** Operator calls under /v1/admin, authorised by ADMIN_TOKEN; absent token → these routes do not exist (404). */
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { ApiKeysRepository, AuditRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
+import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
@@ -35,6 +36,7 @@ export class AdminController {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly keys: ApiKeysRepository,
     private readonly audit: AuditRepository,
+    private readonly failedAuth: FailedAuthLimiter,
   ) {}
 
   /**
@@ -45,8 +47,8 @@ export class AdminController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Issue an API key for a tenant (shown once; stored only as a hash)' })
   @ApiBody({ schema: issueKeySchema as object })
-  async issue(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {
-    this.authorise(authorization);
+  async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Body() body: unknown) {
+    this.authorise(authorization, address);
     const input = issueKey.validate(body);
     const now = this.clock.now();
     return this.db.em().transactional(async (em) => {
@@ -64,14 +66,18 @@ export class AdminController {
     });
   }
 
-  private authorise(authorization: string | undefined): void {
+  /** Guesses at the token share the per-address budget of failed credentials with API keys (429 once it is spent). */
+  private authorise(authorization: string | undefined, address: string): void {
     const token = this.config.adminToken;
     // Without ADMIN_TOKEN the admin surface is absent, exactly like an unknown route.
     if (!token) throw new DomainError('NOT_FOUND', 'Route not found', 'not_found');
+    this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (!given) throw new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated');
+    if (!given) {
+      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
+    }
     if (!timingSafeEqual(digest(given), digest(token))) {
-      throw new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated');
+      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));
     }
   }
 }

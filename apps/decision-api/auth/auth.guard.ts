@@ -8,11 +8,10 @@ import { APP_CONFIG, DATABASE } from '../tokens.js';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../../../libs/persistence/index.js';
 import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest, type Role } from './roles.js';
-import { RateLimiter } from './rate-limiter.js';
+import { FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
 
 // Keys are looked up on every request; a short cache keeps that off the database without delaying revocation much.
 const CACHE_MS = 5_000;
-const FAILED_AUTH_PER_SECOND = 5;
 
 export function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -25,13 +24,13 @@ export function bearer(req: FastifyRequest): string | undefined {
 export class AuthGuard implements CanActivate {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   private readonly perKey: RateLimiter;
-  private readonly failedAuth = new RateLimiter(FAILED_AUTH_PER_SECOND, FAILED_AUTH_PER_SECOND * 4);
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly repo: ApiKeysRepository,
+    private readonly failedAuth: FailedAuthLimiter,
   ) {
     this.perKey = new RateLimiter(config.rateLimitPerKey);
   }
@@ -42,17 +41,16 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [handler, cls])) return true;
     const req = ctx.switchToHttp().getRequest<FastifyRequest & AuthedRequest>();
     const key = bearer(req);
-    const principal = key ? await this.lookup(key) : null;
+    // A key seen valid a moment ago passes; anything else from an address out of failures is refused before the query.
+    let principal = key ? this.cached(key) : undefined;
     if (!principal) {
-      if (!this.failedAuth.take(req.ip)) {
-        throw new DomainError('RATE_LIMITED', 'Too many failed authentications from this address', 'rate_limited', [], {
-          retryAfter: this.failedAuth.retryAfter(req.ip),
-        });
-      }
-      throw new DomainError(
-        'UNAUTHENTICATED',
-        key ? 'API key is not valid' : 'Send Authorization: Bearer <api key>',
-        'unauthenticated',
+      this.failedAuth.check(req.ip);
+      principal = key ? await this.lookup(key) : undefined;
+    }
+    if (!principal) {
+      throw this.failedAuth.failed(
+        req.ip,
+        new DomainError('UNAUTHENTICATED', key ? 'API key is not valid' : 'Send Authorization: Bearer <api key>', 'unauthenticated'),
       );
     }
     if (!this.perKey.take(principal.keyId)) {
@@ -68,16 +66,17 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  private async lookup(key: string): Promise<Principal | null> {
-    const now = performance.now();
+  private cached(key: string): Principal | undefined {
     const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.principal;
+    return hit && hit.until > performance.now() ? hit.principal : undefined;
+  }
+
+  private async lookup(key: string): Promise<Principal | undefined> {
     const principal = await this.repo.findByKey(this.db.em(), key);
     // Only hits are cached: a key issued a moment after a failed try must work at once.
-    if (principal) {
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, { principal, until: now + CACHE_MS });
-    }
+    if (!principal) return undefined;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, { principal, until: performance.now() + CACHE_MS });
     return principal;
   }
 }

@@ -4,8 +4,9 @@ import { ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { Database } from '../../../libs/persistence/index.js';
 import { Public } from '../auth/roles.js';
+import type { AppConfig } from '../config.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
-import { DATABASE } from '../tokens.js';
+import { APP_CONFIG, DATABASE } from '../tokens.js';
 
 @ApiTags('health')
 @Public()
@@ -13,6 +14,7 @@ import { DATABASE } from '../tokens.js';
 export class HealthController {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly releases: ReleaseRegistry,
   ) {}
 
@@ -21,12 +23,13 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /** Answers within DB_PROBE_TIMEOUT_MS whatever the database does: the check has its own connection and deadline. */
   @Get('readyz')
   async readyz() {
     try {
-      await this.db.ping();
+      await this.db.check(this.config.dbProbeTimeoutMs);
     } catch (e) {
-      throw new DomainError('NOT_READY', `database unreachable: ${(e as Error).message}`, 'unavailable');
+      throw new DomainError('NOT_READY', `database unreachable: ${(e as Error).message}`, 'unavailable', [], { retryAfter: this.config.dbRetryAfterS });
     }
     if (!this.releases.ready) throw new DomainError('NOT_READY', 'release not loaded', 'unavailable');
     return { status: 'ready', store: this.db.kind, release: this.releases.builtinRelease.ref };

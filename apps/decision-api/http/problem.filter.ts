@@ -1,11 +1,12 @@
 /** The global exception filter: every error leaves as problem+json; unexpected ones are logged with an id, never leaked. */
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, Injectable, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
+import { DatabaseAvailability } from '../health/database-availability.js';
 import { fromDomainError, fromFastifyError, problem, sendProblem, type Problem } from '../problem.js';
 
-export function toProblem(e: unknown, logger: Logger, req?: FastifyRequest): Problem {
+export function toProblem(e: unknown, logger: Logger, database: DatabaseAvailability, req?: FastifyRequest): Problem {
   if (e instanceof DomainError) return fromDomainError(e);
   if (e instanceof HttpException) {
     // Nest wraps Fastify's own errors (body parsing, size, media type); map the original.
@@ -17,20 +18,25 @@ export function toProblem(e: unknown, logger: Logger, req?: FastifyRequest): Pro
   }
   const fastifyProblem = fromFastifyError(e as { code?: string; statusCode?: number; message: string });
   if (fastifyProblem) return fastifyProblem;
+  // The database away or too slow: 503 with Retry-After, logged once per outage by the monitor, not once per request.
+  const unavailable = database.report(e);
+  if (unavailable) return fromDomainError(unavailable);
   const id = randomUUID();
   logger.error(`unexpected error ${id}: ${(e as Error)?.stack ?? String(e)}`);
   return problem(500, 'INTERNAL_ERROR', `Unexpected error; reference ${id}`);
 }
 
 @Catch()
+@Injectable()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
+
+  constructor(private readonly database: DatabaseAvailability) {}
 
   catch(e: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
-    const p = toProblem(e, this.logger, http.getRequest<FastifyRequest>());
-    if (p.status === 429 && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
+    const p = toProblem(e, this.logger, this.database, http.getRequest<FastifyRequest>());
     sendProblem(reply, p);
   }
 }

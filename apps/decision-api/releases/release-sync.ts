@@ -6,6 +6,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { NotificationListener, RELEASE_CHANNEL, type Database } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
+import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
@@ -21,6 +22,7 @@ export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: ReleaseRegistry,
+    private readonly database: DatabaseAvailability,
   ) {}
 
   /** After every module is initialised (the registry has loaded the built-in release and caught up once). */
@@ -32,7 +34,7 @@ export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
         onNotification: (tenant) => this.follow(this.registry.refreshTenant(tenant)),
         // Anything announced while the listener was down is caught up at once instead of at the next poll.
         onConnected: () => this.follow(this.registry.catchUp()),
-        log: this.logger,
+        log: { warn: (message, cause) => this.warn(message, cause) },
       });
       await this.listener.start();
     }
@@ -51,7 +53,7 @@ export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
     this.pollTimer = setTimeout(() => {
       this.polling = this.registry
         .catchUp()
-        .catch((e: unknown) => this.logger.warn(`release poll failed: ${(e as Error).message}`))
+        .catch((e: unknown) => this.warn(`release poll failed: ${(e as Error).message}`, e))
         .finally(() => {
           this.polling = undefined;
           this.schedulePoll();
@@ -62,6 +64,11 @@ export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Runs a background refresh, logging its failure (the next poll retries). */
   private follow(p: Promise<void>): void {
-    p.catch((e: unknown) => this.logger.warn(`release refresh failed: ${(e as Error).message}`));
+    p.catch((e: unknown) => this.warn(`release refresh failed: ${(e as Error).message}`, e));
+  }
+
+  /** A database outage is the monitor's to log (once per outage); anything else is logged here. */
+  private warn(message: string, cause: unknown): void {
+    if (!this.database.report(cause, false)) this.logger.warn(message);
   }
 }

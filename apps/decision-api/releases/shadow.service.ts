@@ -14,6 +14,7 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { ReleaseActivationsRepository, type ActivationRow, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { DatabaseAvailability } from '../health/database-availability.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 
 /** Decisions waiting for their shadow evaluation, at most; beyond it new ones are dropped and counted. */
@@ -47,6 +48,7 @@ export class ShadowService implements OnModuleDestroy {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: ReleaseActivationsRepository,
+    private readonly database: DatabaseAvailability,
   ) {}
 
   /** Queues a committed decision for its shadow evaluation; never throws, never waits. */
@@ -80,7 +82,8 @@ export class ShadowService implements OnModuleDestroy {
           this.counters.evaluated++;
         } catch (e) {
           this.counters.failed++;
-          this.logger.error(`shadow evaluation of decision ${job.decisionId} not stored: ${(e as Error).message}`);
+          // The database away: the outage monitor logs that once, not once per queued evaluation.
+          if (!this.database.report(e, false)) this.logger.error(`shadow evaluation of decision ${job.decisionId} not stored: ${(e as Error).message}`);
         }
       }
     } finally {

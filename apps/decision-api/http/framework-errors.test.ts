@@ -1,0 +1,23 @@
+import { parserProblem } from './framework-errors.js';
+
+const err = (code: string, rawPacket?: Buffer) => Object.assign(new Error(code), { code, rawPacket });
+
+describe('parserProblem', () => {
+  it('maps what the HTTP parser refuses to a problem, and a reset connection to nothing', () => {
+    expect(parserProblem(err('ECONNRESET'))).toBeUndefined();
+    expect(parserProblem(err('ERR_HTTP_REQUEST_TIMEOUT'))).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
+    expect(parserProblem(err('HPE_INVALID_METHOD'))).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST' });
+  });
+
+  it('tells a request line too long (414) from headers too large (431)', () => {
+    const longLine = Buffer.from(`GET /${'a'.repeat(20_000)}`);
+    const longLineEnded = Buffer.from(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n`);
+    const bigHeaders = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}`);
+    const laterChunk = Buffer.from('a'.repeat(20_000));
+    expect(parserProblem(err('HPE_HEADER_OVERFLOW', longLine))?.status).toBe(414);
+    expect(parserProblem(err('HPE_HEADER_OVERFLOW', longLineEnded))?.status).toBe(414);
+    expect(parserProblem(err('HPE_HEADER_OVERFLOW', bigHeaders))).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
+    expect(parserProblem(err('HPE_HEADER_OVERFLOW', laterChunk))?.status).toBe(431);
+    expect(parserProblem(err('HPE_HEADER_OVERFLOW'))?.status).toBe(431);
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * What a driver error means for the caller: the one place that decides "the database is away (or too slow), answer
+ * 503 and retry" from "a bug, answer 500". And the outage monitor: one log line when an outage starts, one when the
+ * database answers again, instead of a stack trace per refused request.
+ */
+import { DomainError } from '../errors/index.js';
+
+export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
+
+/** How an error leaves the database: `outage` (away: refused, reset, terminated, not answering) or `timeout` (a statement it cancelled). */
+export interface DatabaseFault {
+  kind: 'outage' | 'timeout';
+  /** One line for logs and the problem's detail: what the driver said, without a stack. */
+  reason: string;
+}
+
+// SQLSTATE classes and codes (PostgreSQL appendix A): 08 connection exception, 53 insufficient resources (53300 too
+// many connections), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 57P05 idle session timeout.
+// Not 08P01 (protocol violation): that is how the server refuses a NUL byte in a parameter, the client's input.
+const OUTAGE_SQLSTATE = /^(08(?!P01)...|53...|57P0[1-5])$/;
+// The server is up but gave up on our work: a statement over statement_timeout (57014), a transaction left idle over
+// idle_in_transaction_session_timeout (25P03).
+const TIMEOUT_SQLSTATE = new Set(['57014', '25P03']);
+// Socket errors of Node's net/dns on the way to the server.
+const OUTAGE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+// node-postgres and pg-pool report these without a code: a dead or unanswering connection, a pool that cannot hand
+// one out within the acquire timeout, a client-side read timeout, a pool closed under a request during shutdown.
+const OUTAGE_MESSAGE =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool|Connection terminated by user)$/;
+
+/** The fault an error stands for, looking through wrappers (`cause`, AggregateError's `errors`), or undefined. */
+export function databaseFault(e: unknown, depth = 0): DatabaseFault | undefined {
+  if (depth > 4 || typeof e !== 'object' || e === null) return undefined;
+  if (e instanceof DomainError) return undefined;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message.split('\n')[0]!.slice(0, 200) : '';
+  if (typeof code === 'string') {
+    if (OUTAGE_SQLSTATE.test(code) || OUTAGE_ERRNO.has(code)) return { kind: 'outage', reason: `${text || code} (${code})` };
+    if (TIMEOUT_SQLSTATE.has(code)) return { kind: 'timeout', reason: `${text} (${code})` };
+  }
+  if (OUTAGE_MESSAGE.test(text)) return { kind: 'outage', reason: text };
+  for (const inner of [(e as { cause?: unknown }).cause, ...((e as { errors?: unknown }).errors instanceof Array ? (e as { errors: unknown[] }).errors : [])]) {
+    const f = databaseFault(inner, depth + 1);
+    if (f) return f;
+  }
+  return undefined;
+}
+
+/** The answer to a request that needed the database while it was away: 503 with a Retry-After, never a stack. */
+export function databaseUnavailable(fault: DatabaseFault, retryAfterSeconds: number): DomainError {
+  const detail =
+    fault.kind === 'timeout'
+      ? 'The database did not answer in time; retry shortly'
+      : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
+  return new DomainError(DATABASE_UNAVAILABLE, detail, 'unavailable', [], { retryAfter: retryAfterSeconds });
+}
+
+export interface OutageLog {
+  warn(message: string): void;
+  log(message: string): void;
+}
+
+export interface OutageMonitorOptions {
+  /** A bounded check of the database (its own connection and timeout): resolves when it answers. */
+  probe(): Promise<void>;
+  log: OutageLog;
+  /** How often the probe runs while the database is away. */
+  probeEveryMs: number;
+  retryAfterSeconds: number;
+  /** Monotonic milliseconds (performance.now by default). */
+  now?: () => number;
+}
+
+/**
+ * Follows the database's availability from the errors requests and background work meet. The first outage error
+ * logs one line and starts probing; the first probe that succeeds logs one line with the outage's length and how many
+ * answers were refused. A statement timeout is a 503 too, but no outage: the server answered.
+ */
+export class OutageMonitor {
+  private since: number | undefined;
+  private refused = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: OutageMonitorOptions) {
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  /** Whether an outage is in progress (from the first error until a probe succeeds). */
+  get down(): boolean {
+    return this.since !== undefined;
+  }
+
+  /**
+   * The 503 for `e` when it is a database fault (recording it: the first of an outage is logged), else undefined.
+   * `counted` says whether this refused a request (background work passes false).
+   */
+  report(e: unknown, counted = true): DomainError | undefined {
+    const fault = databaseFault(e);
+    if (!fault) return undefined;
+    if (fault.kind === 'timeout') {
+      // Not an outage, and worth seeing: which work is too slow. One line, no stack.
+      if (counted) this.o.log.warn(`database statement timed out: ${fault.reason}`);
+    } else {
+      if (this.since === undefined) {
+        this.since = this.now();
+        this.refused = 0;
+        this.o.log.warn(`database unavailable: ${fault.reason}; answering 503 ${DATABASE_UNAVAILABLE} until it answers again`);
+        this.schedule();
+      }
+      if (counted) this.refused++;
+    }
+    return databaseUnavailable(fault, this.o.retryAfterSeconds);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.probing || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.probeOnce();
+    }, this.o.probeEveryMs);
+    this.timer.unref();
+  }
+
+  private async probeOnce(): Promise<void> {
+    if (this.since === undefined || this.stopped) return;
+    this.probing = true;
+    let ok = false;
+    try {
+      await this.o.probe();
+      ok = true;
+    } catch {
+      // still away: the next probe will tell
+    } finally {
+      this.probing = false;
+    }
+    if (ok && this.since !== undefined) {
+      const seconds = ((this.now() - this.since) / 1000).toFixed(1);
+      this.o.log.log(`database available again after ${seconds} s (${this.refused} answers were 503 ${DATABASE_UNAVAILABLE})`);
+      this.since = undefined;
+      return;
+    }
+    this.schedule();
+  }
+}
