@@ -7,6 +7,7 @@ import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import type { LoadedPolicy } from '../../policies/index.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
 import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent } from '../../rules/index.js';
+import { boundTrace } from '../limits.js';
 import type { Reason, TraceEntry } from '../outcome.js';
 import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
@@ -112,7 +113,7 @@ export class BoundDecisionType {
     const outcome = this.combine(state.reasons);
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
-    return { outcome, reasons: state.reasons, output, trace: state.trace };
+    return { outcome, reasons: state.reasons, output, trace: boundTrace(state.trace) };
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
