@@ -29,8 +29,10 @@ describe('author patterns run in linear time', () => {
 
   it('patternProperties and the type check use the same engine', () => {
     const v = compileFactSchema({ type: 'object', patternProperties: { [CATASTROPHIC]: { type: 'integer' } }, additionalProperties: false });
-    const key = 'A'.repeat(31) + '_';
-    expect(elapsed(() => expect(v({ [key]: 1 })).toBe(false))).toBeLessThan(5_000);
+    for (const length of [32, 255]) {
+      const key = 'A'.repeat(length - 1) + '_';
+      expect(elapsed(() => expect(v({ [key]: 1 })).toBe(false))).toBeLessThan(5_000);
+    }
     expect(v({ ABC: 1 })).toBe(true);
   });
 });

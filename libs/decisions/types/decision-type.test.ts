@@ -224,10 +224,11 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
     t.input.properties.orderId.pattern = '^([A-Za-z0-9-]+)+$';
     const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
     const bound = bindDecisionType(validateDecisionType(t), 'refund', release);
-    const started = performance.now();
     // A backtracking engine takes 10-30 s on 32 characters here, and doubles with each one more (255 are allowed).
-    expect(bound.inputErrors({ orderId: 'A'.repeat(31) + '_' }).map((e) => e.path)).toContain('/orderId');
-    expect(bound.inputErrors({ orderId: 'A'.repeat(254) + '_' }).map((e) => e.path)).toContain('/orderId');
-    expect(performance.now() - started).toBeLessThan(5_000); // a hang guard
+    for (const length of [32, 255]) {
+      const started = performance.now();
+      expect(bound.inputErrors({ orderId: 'A'.repeat(length - 1) + '_' }).map((e) => e.path)).toContain('/orderId');
+      expect(performance.now() - started).toBeLessThan(5_000); // a hang guard
+    }
   });
 });
