@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError } from '../errors/index.js';
 import { fixturePack, type Json } from './fixtures.test-support.js';
-import { jsonExtent, PACK_LIMITS, SCHEMA_LIMITS } from './limits.js';
+import fc from 'fast-check';
+import { mergeFacts } from './cases.js';
+import { compilePack } from './compile.js';
+import { approxJsonBytes, jsonExtent, jsonStringLength, PACK_LIMITS, SCHEMA_LIMITS } from './limits.js';
 import { loadPackFile } from './load.js';
 import { compileFactSchema } from './schema.js';
 import { validatePack } from './validate.js';
@@ -149,5 +152,27 @@ describe('jsonExtent', () => {
     expect(Math.abs(bytes - JSON.stringify(value).length)).toBeLessThan(JSON.stringify(value).length);
     expect(jsonExtent({ s: 'x'.repeat(100) }, 50)).toMatchObject({ tooLarge: true });
     expect(jsonExtent([[[1]]], Infinity, 2)).toEqual({ bytes: expect.any(Number), tooLarge: false, tooDeepAt: '/0/0' });
+  });
+});
+
+describe('a pack trace is measured while it is built (the decision path never walks it again)', () => {
+  it('the estimate is never below the JSON the trace becomes, whatever the fact values', async () => {
+    const pack = fixturePack();
+    const compiled = compilePack(pack as never);
+    const json = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.string({ unit: 'binary' }), fc.double(), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 })),
+    })).value;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...pack.tests.cases.map((c: Json) => mergeFacts(pack.tests.defaults, c.facts ?? {}))), json, async (facts, meta) => {
+        const result = await compiled.evaluate({ ...facts, tags: [JSON.stringify(meta)], meta: { channel: typeof meta === 'string' ? meta : 'x' } });
+        expect(result.traceBytes).toBeGreaterThanOrEqual(JSON.stringify(result.trace).length);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('strings count as JSON writes them', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => expect(jsonStringLength(s)).toBe(JSON.stringify(s).length)));
+    expect(approxJsonBytes({ 'a\n': '\u0001' }, Infinity)).toBeGreaterThanOrEqual(JSON.stringify({ 'a\n': '\u0001' }).length);
   });
 });

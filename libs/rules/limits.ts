@@ -97,16 +97,24 @@ export function jsonExtent(value: unknown, maxBytes: number, maxDepth = Infinity
   return { bytes, tooLarge: false };
 }
 
+// A character JSON writes escaped: below U+0020 (as six characters), a quote or a backslash (outside every range here).
+const ESCAPED = /[^ !#-[\]-\uffff]/;
+
+/** A string's length as JSON text (characters): control characters are written as six. */
+export function jsonStringLength(s: string): number {
+  return ESCAPED.test(s) ? JSON.stringify(s).length : s.length + 2;
+}
+
 /**
- * About the length of `value` as JSON, or Infinity as soon as it passes `limit`: the walk never goes further than that.
- * The hot-path sibling of jsonExtent (no depth, no pointer, no allocation per node).
+ * About the length of `value` as JSON text (characters), or Infinity as soon as it passes `limit`: the walk never goes
+ * further than that. The hot-path sibling of jsonExtent (no depth, no pointer, no allocation per node).
  */
 export function approxJsonBytes(value: unknown, limit: number): number {
   let bytes = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
-    if (typeof v === 'string') bytes += v.length + 2;
+    if (typeof v === 'string') bytes += jsonStringLength(v);
     else if (typeof v === 'number') bytes += 8;
     else if (v === null || typeof v !== 'object') bytes += 5;
     else if (Array.isArray(v)) {
@@ -116,7 +124,7 @@ export function approxJsonBytes(value: unknown, limit: number): number {
       bytes += 2;
       for (const key in v) {
         if (!Object.hasOwn(v, key)) continue;
-        bytes += key.length + 4;
+        bytes += jsonStringLength(key) + 2;
         stack.push((v as Record<string, unknown>)[key]);
       }
     }
