@@ -11,3 +11,4 @@ export * from './release-checks.js';
 export * from './types/decision-type.js';
 export * from './types/derivations.js';
 export * from './types/pipeline.js';
+export * from './limits.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { DomainError } from '../errors/index.js';
-import { LoadedPolicy, readBundle } from './index.js';
+import { checkEntrypointCount, DEFAULT_BUNDLE_LIMITS, LoadedPolicy, readBundle } from './index.js';
 import { readTar } from './bundle-reader.js';
 
 const MiB = 1024 * 1024;
@@ -329,5 +329,31 @@ describe('LoadedPolicy.load refusals and data', () => {
     }) as Assessment;
     expect(r.score).toBe(50);
     expect(r.reasons[0]?.message).toBe('Risk score 50 is in the review band (30-69)');
+  });
+});
+
+// --- entrypoints: an upload evaluates every one ---
+
+describe('entrypoint limit', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `p/e${i}`);
+
+  it(`a manifest declaring more than ${DEFAULT_BUNDLE_LIMITS.maxEntrypoints} entrypoints is 413 POLICY_BUNDLE_TOO_LARGE at /.manifest`, () => {
+    const n = DEFAULT_BUNDLE_LIMITS.maxEntrypoints + 1;
+    for (const manifest of [
+      { ...realManifest, wasm: many(n).map((entrypoint) => ({ entrypoint, module: '/policy.wasm' })) },
+      { ...realManifest, metadata: { ...(realManifest as { metadata?: object }).metadata, entrypoints: many(n) } },
+    ]) {
+      const e = refusal(() => readBundle(bundle({ '/.manifest': json(manifest) })));
+      expect(e).toMatchObject({ code: 'POLICY_BUNDLE_TOO_LARGE', kind: 'too_large', errors: [{ path: '/.manifest' }] });
+      expect(e.message).toBe(`bundle has ${n} entrypoints in /.manifest; the limit is ${DEFAULT_BUNDLE_LIMITS.maxEntrypoints}`);
+    }
+  });
+
+  it('the shipped bundle is within it; the limit is a BundleLimits setting', () => {
+    expect(() => readBundle(committed)).not.toThrow();
+    expect(refusal(() => readBundle(committed, { maxEntrypoints: 0 })).code).toBe('POLICY_BUNDLE_TOO_LARGE');
+    expect(refusal(() => checkEntrypointCount(DEFAULT_BUNDLE_LIMITS.maxEntrypoints + 1, '/policy.wasm')).errors).toEqual([
+      { path: '/policy.wasm', message: `bundle has ${DEFAULT_BUNDLE_LIMITS.maxEntrypoints + 1} entrypoints in /policy.wasm; the limit is ${DEFAULT_BUNDLE_LIMITS.maxEntrypoints}` },
+    ]);
   });
 });

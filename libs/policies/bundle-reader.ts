@@ -8,12 +8,24 @@ export interface BundleLimits {
   maxCompressedBytes: number;
   /** Size of the inflated tar stream, which bounds every member and their total. */
   maxUncompressedBytes: number;
+  /** Entrypoints a bundle may declare or export; an upload evaluates each one (the shipped bundles have 1). */
+  maxEntrypoints: number;
 }
 
 export const DEFAULT_BUNDLE_LIMITS: Readonly<BundleLimits> = Object.freeze({
   maxCompressedBytes: 10 * 1024 * 1024,
   maxUncompressedBytes: 50 * 1024 * 1024,
+  maxEntrypoints: 64,
 });
+
+/**
+ * A bundle with more than `maxEntrypoints` entrypoints (declared by its manifest, or exported by its Wasm) is refused.
+ * @throws DomainError POLICY_BUNDLE_TOO_LARGE naming `file`
+ */
+export function checkEntrypointCount(count: number, file: string, limits?: Partial<BundleLimits>): void {
+  const { maxEntrypoints } = resolveLimits(limits);
+  if (count > maxEntrypoints) throw bundleTooLarge(`bundle has ${count} entrypoints in ${file}; the limit is ${maxEntrypoints}`, file);
+}
 
 export interface BundleWasmModule {
   entrypoint: string;
@@ -62,6 +74,8 @@ export function readBundle(bytes: Uint8Array, limits?: Partial<BundleLimits>): P
   if (!manifestBytes) throw bundleInvalid('bundle has no /.manifest', '/.manifest');
 
   const manifest = parseManifest(parseJson(manifestBytes, '/.manifest'));
+  const declared = manifest.metadata?.['entrypoints'];
+  checkEntrypointCount(Math.max(manifest.wasm?.length ?? 0, Array.isArray(declared) ? declared.length : 0), '/.manifest', lim);
   const dataBytes = files.get(DATA_FILE);
   const data = dataBytes ? parseJson(dataBytes, '/data.json') : {};
   if (!isPlainObject(data)) throw bundleInvalid('/data.json must hold a JSON object at its top level', '/data.json');

@@ -1,5 +1,6 @@
 /** Policies: OPA Wasm bundles read, validated, compiled once and evaluated many times. Plain TypeScript; no framework. */
 export {
+  checkEntrypointCount,
   DEFAULT_BUNDLE_LIMITS,
   readBundle,
   type BundleLimits,

@@ -2,6 +2,7 @@
 import { Engine, Fact, Rule, type EngineResult, type RuleProperties, type RuleResult, type TopLevelCondition } from 'json-rules-engine';
 import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
+import { approxJsonBytes, jsonStringLength } from './limits.js';
 import { ajvErrorsToDetails } from './schema.js';
 import { isFactRef, isParamRef } from './type-check.js';
 import type {
@@ -68,6 +69,8 @@ interface PreparedRule {
   /** Frozen; shared by every trace of this rule. */
   event: { type: string; params: Record<string, unknown> };
   trace: TraceBuilder;
+  /** About the JSON size of this rule's trace without its fact values (known once compiled). */
+  traceBytes: number;
 }
 
 /**
@@ -135,7 +138,8 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
         event: { type: rule.event.type },
       },
       event: { type: rule.event.type, params: rule.event.params ?? EMPTY_PARAMS },
-      trace: traceBuilder(rule.conditions),
+      trace: traceBuilder(rule.conditions, pack.parameters),
+      traceBytes: ref.length + rule.name.length + 64 + approxJsonBytes(rule.event, Infinity) + staticTraceBytes(rule.conditions, pack.parameters),
     }));
   const factIds = [...referencedFacts];
   const position = new Map(prepared.map((rule, i) => [rule.source.name, i]));
@@ -159,6 +163,7 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
     for (const r of run.failureResults) results[position.get(r.name)!] = r;
     const events: PackEvent[] = [];
     const trace: RuleTrace[] = [];
+    const meter = { bytes: 2 };
     for (let i = 0; i < prepared.length; i++) {
       const rule = prepared[i]!;
       const result = results[i];
@@ -173,10 +178,11 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
         priority: rule.priority,
         event: rule.event,
         // json-rules-engine never sets `result` on the root block; the rule's result is the root's.
-        conditions: rule.trace(result.conditions as EvaluatedCondition, fired),
+        conditions: rule.trace(result.conditions as EvaluatedCondition, fired, meter),
       });
+      meter.bytes += rule.traceBytes;
     }
-    return { events, trace };
+    return { events, trace, traceBytes: meter.bytes };
   };
 
   return {
@@ -212,29 +218,56 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
   };
 }
 
-type TraceBuilder = (evaluated: EvaluatedCondition, rootResult?: boolean) => ConditionTrace;
+/** Adds to `bytes` what a trace holds besides its rule's static part: the values only known at run time. */
+interface TraceMeter {
+  bytes: number;
+}
+
+type TraceBuilder = (evaluated: EvaluatedCondition, rootResult: boolean | undefined, meter: TraceMeter) => ConditionTrace;
+
+/** Past this, a value's exact size no longer matters: any trace holding it is over every limit. */
+const MEASURED_UP_TO = 16 * 1024 * 1024;
+
+/** A value's JSON size, without a walk for the primitives that nearly every fact value is. */
+function valueBytes(value: unknown): number {
+  if (typeof value === 'string') return jsonStringLength(value);
+  if (typeof value !== 'object' || value === null) return 8;
+  return approxJsonBytes(value, MEASURED_UP_TO);
+}
+
+/** About the JSON size of a condition's trace, fact values aside: keys, names, and the values compared with (literals, parameters). */
+function staticTraceBytes(source: Condition, parameters: Readonly<Record<string, unknown>>): number {
+  if ('all' in source || 'any' in source) {
+    let bytes = 40;
+    for (const child of 'all' in source ? source.all : source.any) bytes += staticTraceBytes(child, parameters) + 1;
+    return bytes;
+  }
+  if ('not' in source) return 40 + staticTraceBytes(source.not, parameters);
+  const value = isParamRef(source.value) ? parameters[source.value.param] : isFactRef(source.value) ? undefined : source.value;
+  return 96 + source.fact.length + (source.path?.length ?? 0) + source.operator.length + approxJsonBytes(source.value, Infinity) + valueBytes(value);
+}
 
 /**
  * Prepares, per condition node, how to read json-rules-engine's evaluated copy of it (same tree,
  * same array order). Leaves always have the same keys, unset ones undefined: one object shape, fast to build.
  */
-function traceBuilder(source: Condition): TraceBuilder {
+function traceBuilder(source: Condition, parameters: Readonly<Record<string, unknown>>): TraceBuilder {
   if ('all' in source || 'any' in source) {
     const key = 'all' in source ? 'all' : 'any';
-    const children = ('all' in source ? source.all : source.any).map(traceBuilder);
-    return (evaluated, rootResult) => {
+    const children = ('all' in source ? source.all : source.any).map((c) => traceBuilder(c, parameters));
+    return (evaluated, rootResult, meter) => {
       const result = rootResult ?? evaluated.result;
       const nodes = evaluated[key]!;
-      const trace = children.map((child, i) => child(nodes[i]!));
+      const trace = children.map((child, i) => child(nodes[i]!, undefined, meter));
       const evaluatedNode = result !== undefined;
       return key === 'all' ? { all: trace, evaluated: evaluatedNode, result } : { any: trace, evaluated: evaluatedNode, result };
     };
   }
   if ('not' in source) {
-    const child = traceBuilder(source.not);
-    return (evaluated, rootResult) => {
+    const child = traceBuilder(source.not, parameters);
+    return (evaluated, rootResult, meter) => {
       const result = rootResult ?? evaluated.result;
-      return { not: child(evaluated.not!), evaluated: result !== undefined, result };
+      return { not: child(evaluated.not!, undefined, meter), evaluated: result !== undefined, result };
     };
   }
   const { fact, path, operator } = source;
@@ -244,9 +277,10 @@ function traceBuilder(source: Condition): TraceBuilder {
       ? Object.freeze({ fact: source.value.fact, path: source.value.path })
       : undefined;
   const valueIsFact = isFactRef(source.value);
-  return (evaluated): LeafTrace => {
+  return (evaluated, _root, meter): LeafTrace => {
     const result = evaluated.result;
     const done = result !== undefined;
+    if (done) meter.bytes += valueBytes(evaluated.factResult) + (valueIsFact ? valueBytes(evaluated.valueResult) : 0);
     return {
       fact,
       path,

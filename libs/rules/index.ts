@@ -3,6 +3,8 @@ export { compilePack } from './compile.js';
 export { diffPacks, type PackDiff, type RuleChange, type SchemaChange, type ValueChange } from './diff.js';
 export { loadPackDirectory, loadPackFile } from './load.js';
 export { loadPackSchema } from './schema.js';
+export * from './limits.js';
+export { compileLinearRegExp, patternProblem, UnsupportedPattern, type LinearRegExp } from './regex.js';
 export { runPackTests } from './testing.js';
 export { deepEqual, mergeFacts } from './cases.js';
 export { ANY_ELEMENT, typeCheckRules, undeclaredAt } from './type-check.js';

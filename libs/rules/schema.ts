@@ -2,11 +2,21 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { ErrorDetail } from '../errors/index.js';
+import { DomainError, type ErrorDetail } from '../errors/index.js';
+import { pointer } from '../names/index.js';
+import { checkSchemaLimits, SCHEMA_PATTERN_UNSUPPORTED } from './limits.js';
+import { compileLinearRegExp, patternProblem } from './regex.js';
 
 export type { ValidateFunction };
 
-export function newAjv(verbose = false, discriminator = false): Ajv2020 {
+// ajv's code.regExp: how it builds every `pattern` and `patternProperties` matcher (`code` only names it in generated source).
+const linearRegExp = Object.assign((pattern: string, flags: string) => compileLinearRegExp(pattern, flags), { code: 'compileLinearRegExp' });
+
+/**
+ * An ajv with the platform's settings. `authored`: for schemas an author supplies (fact schemas, decision-type input and
+ * output schemas), whose patterns run on the linear-time engine; the platform's own schemas keep native RegExp.
+ */
+export function newAjv(verbose = false, discriminator = false, authored = false): Ajv2020 {
   // strict: a typo'd keyword in a factSchema (e.g. "requird") must fail loudly, not be ignored.
   const ajv = new Ajv2020({
     allErrors: true,
@@ -17,6 +27,8 @@ export function newAjv(verbose = false, discriminator = false): Ajv2020 {
     verbose,
     // OpenAPI's discriminator: a tagged oneOf reports the errors of the branch its tag names, not of every branch.
     discriminator,
+    // ajv checks `properties` names against `patternProperties` with native RegExp: an author's pattern must not run there.
+    ...(authored && { code: { regExp: linearRegExp }, allowMatchingProperties: true }),
   });
   addFormats.default(ajv);
   return ajv;
@@ -38,11 +50,52 @@ export function loadPackSchema(): Record<string, unknown> {
 }
 
 /**
- * Compiles a pack's factSchema. A fresh Ajv per schema: two packs may declare the same `$id`,
- * which one shared instance would refuse.
+ * Compiles a schema an author supplies (a pack's factSchema, a decision type's input or a policy step's outputSchema):
+ * the one way such a schema becomes a validator. It must fit SCHEMA_LIMITS and every pattern must run on the
+ * linear-time engine; `at` is the schema's pointer in its document, for the error paths. A fresh Ajv per schema: two
+ * packs may declare the same `$id`, which one shared instance would refuse.
+ * @throws DomainError SCHEMA_TOO_LARGE, SCHEMA_TOO_COMPLEX, SCHEMA_PATTERN_UNSUPPORTED (every pattern, by pointer);
+ *   ajv's Error when the schema is not a valid JSON Schema.
  */
-export function compileFactSchema(schema: unknown): ValidateFunction {
-  return newAjv().compile(schema as Record<string, unknown>);
+export function compileFactSchema(schema: unknown, at = ''): ValidateFunction {
+  checkSchemaLimits(schema, at);
+  const problems = patternProblems(schema, at);
+  if (problems.length > 0) {
+    throw new DomainError(SCHEMA_PATTERN_UNSUPPORTED, `${problems.length} pattern(s) cannot be used; first: ${problems[0]!.path}: ${problems[0]!.message}`, 'unprocessable', problems);
+  }
+  return newAjv(false, false, true).compile(schema as Record<string, unknown>);
+}
+
+// Keywords whose value is a schema, a list of schemas, or a map of names to schemas (JSON Schema 2020-12, and the
+// older spellings ajv still reads). Values of any other keyword (enum, const, default, examples) are data, not schemas.
+const SUBSCHEMA = new Set(['not', 'if', 'then', 'else', 'items', 'additionalItems', 'contains', 'additionalProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties']);
+const SUBSCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+
+/** Every `pattern` and `patternProperties` key in a schema that the linear-time engine cannot run, by pointer. */
+export function patternProblems(schema: unknown, at = ''): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const check = (pattern: string, path: string): void => {
+    const problem = patternProblem(pattern);
+    if (problem !== undefined) problems.push({ path, message: `pattern ${JSON.stringify(pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern)}: ${problem}` });
+  };
+  // Recursion is bounded: checkSchemaLimits has refused schemas nested deeper than SCHEMA_LIMITS.maxDepth.
+  const walk = (node: unknown, path: string): void => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [keyword, value] of Object.entries(node as Record<string, unknown>)) {
+      const here = `${path}${pointer(keyword)}`;
+      if (keyword === 'pattern' && typeof value === 'string') check(value, here);
+      if (SUBSCHEMA_MAPS.has(keyword) && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        for (const [name, sub] of Object.entries(value as Record<string, unknown>)) {
+          if (keyword === 'patternProperties') check(name, `${here}${pointer(name)}`);
+          walk(sub, `${here}${pointer(name)}`);
+        }
+      } else if (SUBSCHEMA_LISTS.has(keyword) && Array.isArray(value)) value.forEach((sub: unknown, i) => walk(sub, `${here}/${i}`));
+      else if (SUBSCHEMA.has(keyword)) walk(value, here);
+    }
+  };
+  walk(schema, at);
+  return problems;
 }
 
 /** Friendlier wording for pattern failures, keyed by the property that failed. */

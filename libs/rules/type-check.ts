@@ -1,10 +1,12 @@
 /** Type-checks rule conditions against the pack's factSchema: a typo'd path or mistyped threshold fails at load, not silently at run time. */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { displayPath, parseSimplePath, pointer, type PathSegment } from './json-path.js';
+import { SCHEMA_LIMITS, SCHEMA_TOO_COMPLEX } from './limits.js';
+import { compileLinearRegExp, UnsupportedPattern, type LinearRegExp } from './regex.js';
 import type { Condition, LeafCondition, Operator, RulePack } from './types.js';
 
 /** Alternatives one schema location may expand into; beyond it the schema is refused (SCHEMA_TOO_COMPLEX). */
-const MAX_BRANCHES = 256;
+const MAX_BRANCHES = SCHEMA_LIMITS.maxUnionBranches;
 
 /** `push(...items)` without spreading: a long array must not overflow the argument stack. */
 function pushAll<T>(into: T[], items: readonly T[]): void {
@@ -80,7 +82,22 @@ function describeValue(value: unknown): string {
 
 /** Resolves schema locations (through $ref into $defs, anyOf/oneOf) within one factSchema. */
 class SchemaTypes {
+  private readonly patterns = new Map<string, LinearRegExp | undefined>();
   constructor(private readonly root: SchemaNode) {}
+
+  /** An author's pattern runs on the linear-time engine here too; one it cannot run (refused at upload) matches nothing. */
+  private matches(pattern: string, name: string): boolean {
+    if (!this.patterns.has(pattern)) {
+      let re: LinearRegExp | undefined;
+      try {
+        re = compileLinearRegExp(pattern);
+      } catch (e) {
+        if (!(e instanceof UnsupportedPattern)) throw e;
+      }
+      this.patterns.set(pattern, re);
+    }
+    return this.patterns.get(pattern)?.test(name) ?? false;
+  }
 
   resolve(node: unknown): ResolvedType {
     const branches = this.expand(node, 0);
@@ -107,7 +124,7 @@ class SchemaTypes {
         continue;
       }
       const patterned = isObject(branch.patternProperties)
-        ? Object.entries(branch.patternProperties).find(([pattern]) => new RegExp(pattern, 'u').test(name))
+        ? Object.entries(branch.patternProperties).find(([pattern]) => this.matches(pattern, name))
         : undefined;
       if (patterned) pushAll(found, this.expand(patterned[1], 0));
       else if (isObject(branch.additionalProperties)) pushAll(found, this.expand(branch.additionalProperties, 0));
@@ -147,7 +164,7 @@ class SchemaTypes {
 
   private expandInto(node: unknown, depth: number, out: SchemaNode[]): void {
     if (out.length > MAX_BRANCHES) {
-      throw new DomainError('SCHEMA_TOO_COMPLEX', `a schema location expands into more than ${MAX_BRANCHES} alternatives (anyOf/oneOf/$ref); simplify it`, 'unprocessable');
+      throw new DomainError(SCHEMA_TOO_COMPLEX, `a schema location expands into more than ${MAX_BRANCHES} alternatives (anyOf/oneOf/$ref); simplify it`, 'unprocessable');
     }
     if (node === false) return;
     if (!isObject(node) || depth > 32) {

@@ -139,6 +139,8 @@ export interface PackResult {
   events: PackEvent[];
   /** Every rule, fired or not, in the same order. */
   trace: RuleTrace[];
+  /** About the size of `trace` as JSON, an upper estimate (counted while it was built: measuring it again costs a walk). */
+  traceBytes: number;
 }
 
 export interface CompiledPack {

@@ -2,6 +2,7 @@
 import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { eventMatches, mergeFacts } from './cases.js';
 import { pointer } from './json-path.js';
+import { checkPackLimits } from './limits.js';
 import { ajvErrorsToDetails, compileFactSchema, packSchemaValidator, type ValidateFunction } from './schema.js';
 import { typeCheckRules } from './type-check.js';
 import type { RulePack } from './types.js';
@@ -11,9 +12,12 @@ const validated = new WeakMap<RulePack, ValidateFunction>();
 
 /**
  * Validates a parsed pack file and returns a deep-frozen copy.
- * @throws DomainError RULE_PACK_INVALID (kind unprocessable) listing every problem, each with a JSON pointer into the pack.
+ * @throws DomainError RULE_PACK_INVALID (kind unprocessable) listing every problem, each with a JSON pointer into the pack;
+ *   first, the limits of limits.ts (RULE_PACK_TOO_LARGE, RULE_PACK_TOO_COMPLEX, SCHEMA_*), and SCHEMA_PATTERN_UNSUPPORTED.
  */
 export function validatePack(json: unknown): RulePack {
+  // Before the schema validation, which recurses into conditions, and everything else that reads the pack.
+  checkPackLimits(json);
   const schemaValidator = packSchemaValidator();
   if (!schemaValidator(json)) {
     // Semantic checks assume the structure, so stop at structural errors.
@@ -24,8 +28,9 @@ export function validatePack(json: unknown): RulePack {
 
   let factValidator: ValidateFunction | undefined;
   try {
-    factValidator = compileFactSchema(pack.factSchema);
+    factValidator = compileFactSchema(pack.factSchema, '/factSchema');
   } catch (error) {
+    if (error instanceof DomainError) throw error; // a limit or an unsupported pattern: its own code
     errors.push({ path: '/factSchema', message: `factSchema is not a valid JSON Schema 2020-12: ${(error as Error).message}` });
   }
 

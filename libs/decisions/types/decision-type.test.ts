@@ -184,3 +184,51 @@ describe('review findings (regressions)', () => {
     expect(errorsOf(t)).toEqual([expect.objectContaining({ path: '/input', message: expect.stringContaining('more than 256 alternatives') })]);
   });
 });
+
+describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)', () => {
+  function refusal(json: unknown): DomainError {
+    try {
+      validateDecisionType(json);
+    } catch (e) {
+      if (e instanceof DomainError) return e;
+      throw e;
+    }
+    throw new Error('expected the document to be refused');
+  }
+
+  it('an input or output pattern the linear-time engine cannot run: 422 SCHEMA_PATTERN_UNSUPPORTED by pointer', () => {
+    const t = refund();
+    t.input.properties.currency.pattern = '^(?!XXX)[A-Z]{3}$';
+    expect(refusal(t)).toMatchObject({ code: 'SCHEMA_PATTERN_UNSUPPORTED', kind: 'unprocessable', errors: [{ path: '/input/properties/currency/pattern' }] });
+    const u = refund();
+    u.pipeline[1].outputSchema.properties = { ...u.pipeline[1].outputSchema.properties, note: { type: 'string', pattern: '(a)\\1' } };
+    expect(refusal(u)).toMatchObject({ code: 'SCHEMA_PATTERN_UNSUPPORTED', errors: [{ path: '/pipeline/1/outputSchema/properties/note/pattern' }] });
+  });
+
+  it('a schema over the size limit: 413 SCHEMA_TOO_LARGE naming it', () => {
+    const t = refund();
+    t.pipeline[1].outputSchema.description = 'x'.repeat(70 * 1024);
+    expect(refusal(t)).toMatchObject({ code: 'SCHEMA_TOO_LARGE', kind: 'too_large', errors: [{ path: '/pipeline/1/outputSchema' }] });
+  });
+
+  it('a document nested deeper than a request body may be (a file): 422 DECISION_TYPE_TOO_COMPLEX, not a stack overflow', () => {
+    const t = refund();
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    t.tests = { cases: [{ name: 'deep', case: deep, expect: { outcome: 'APPROVE' } }] };
+    expect(refusal(t)).toMatchObject({ code: 'DECISION_TYPE_TOO_COMPLEX', kind: 'unprocessable', errors: [{ path: expect.stringMatching(/^\/tests\/cases\/0\/case(\/a)+$/) }] });
+  });
+
+  it('a catastrophic input pattern answers at once', async () => {
+    const t = refund();
+    t.input.properties.orderId.pattern = '^([A-Za-z0-9-]+)+$';
+    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    const bound = bindDecisionType(validateDecisionType(t), 'refund', release);
+    // A backtracking engine takes 10-30 s on 32 characters here, and doubles with each one more (255 are allowed).
+    for (const length of [32, 255]) {
+      const started = performance.now();
+      expect(bound.inputErrors({ orderId: 'A'.repeat(length - 1) + '_' }).map((e) => e.path)).toContain('/orderId');
+      expect(performance.now() - started).toBeLessThan(5_000); // a hang guard
+    }
+  });
+});

@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import { parsePointer } from '../../names/index.js';
 import { undeclaredAt } from '../../rules/type-check.js';
+import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
 export const DECISION_TYPE_INVALID = 'DECISION_TYPE_INVALID';
+/** 422: a document nested deeper than a request body may be (PACK_LIMITS.maxDocumentDepth). */
+export const DECISION_TYPE_TOO_COMPLEX = 'DECISION_TYPE_TOO_COMPLEX';
 
 /** A test on one value: exactly one of equals / notEquals / in / notIn. */
 export interface Predicate {
@@ -125,6 +128,8 @@ const inputValidators = new WeakMap<DecisionTypeDocument, ValidateFunction>();
  * @throws DomainError DECISION_TYPE_INVALID (unprocessable)
  */
 export function validateDecisionType(json: unknown): DecisionTypeDocument {
+  // Before anything reads it: a file is not bound by the request body's depth limit.
+  checkDocumentDepth(json, DECISION_TYPE_TOO_COMPLEX, 'the decision type');
   documentValidator ??= newAjv(true, true).compile(loadDecisionTypeSchema());
   if (!documentValidator(json)) {
     // oneOf summaries repeat what their branches say (the pipeline's is tagged by `step`: one branch reports).
@@ -138,8 +143,9 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
   const errors: ErrorDetail[] = [];
   let inputValidator: ValidateFunction | undefined;
   try {
-    inputValidator = compileFactSchema(doc.input);
+    inputValidator = compileFactSchema(doc.input, '/input');
   } catch (e) {
+    if (e instanceof DomainError) throw e; // a limit or an unsupported pattern: its own code
     errors.push({ path: '/input', message: `is not a valid JSON Schema 2020-12: ${(e as Error).message}` });
   }
   const inputFields = new Set(Object.keys(doc.input.properties));
@@ -153,8 +159,9 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
     named.set(step.as, i);
     if (step.step === 'policy') {
       try {
-        compileFactSchema(step.outputSchema);
+        compileFactSchema(step.outputSchema, `/pipeline/${i}/outputSchema`);
       } catch (e) {
+        if (e instanceof DomainError) throw e;
         errors.push({ path: `/pipeline/${i}/outputSchema`, message: `is not a valid JSON Schema 2020-12: ${(e as Error).message}` });
       }
       if (step.reasons?.effect !== undefined && !outcomes.has(step.reasons.effect)) {

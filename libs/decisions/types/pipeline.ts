@@ -7,6 +7,8 @@ import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import type { LoadedPolicy } from '../../policies/index.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
 import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent } from '../../rules/index.js';
+import { approxJsonBytes } from '../../rules/limits.js';
+import { boundTrace, DECISION_LIMITS } from '../limits.js';
 import type { Reason, TraceEntry } from '../outcome.js';
 import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
@@ -52,6 +54,8 @@ interface RunState {
   readonly reasons: Reason[];
   readonly events: PackEvent[];
   readonly trace: TraceEntry[];
+  /** About the JSON size of `trace`, counted as it grows, so a trace within the limit is never walked again. */
+  traceBytes: number;
 }
 
 /** A policy step as bound: what the ledger needs to run the redemption gate itself. */
@@ -103,7 +107,7 @@ export class BoundDecisionType {
 
   /** Decides a case already known to fit the input schema (a stored case being replayed, or one just validated). */
   async decideValid(input: Record<string, unknown>): Promise<TypedDecision> {
-    const state: RunState = { input, facts: { ...input }, reasons: [], events: [], trace: [] };
+    const state: RunState = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
     // Only a rules step is asynchronous: awaiting the others would add a microtask turn each.
     for (const step of this.steps) {
       const pending = step(state);
@@ -112,7 +116,8 @@ export class BoundDecisionType {
     const outcome = this.combine(state.reasons);
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
-    return { outcome, reasons: state.reasons, output, trace: state.trace };
+    const trace = state.traceBytes <= DECISION_LIMITS.maxTraceBytes ? state.trace : boundTrace(state.trace);
+    return { outcome, reasons: state.reasons, output, trace };
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
@@ -156,6 +161,9 @@ export class BoundDecisionType {
     return failures;
   }
 }
+
+/** Past this, a trace entry's exact size no longer matters: the trace is over any limit. */
+const MEASURED_UP_TO = 16 * 1024 * 1024;
 
 function policyOutputInvalid(source: string, entrypoint: string, detail: string): DomainError {
   return new DomainError('POLICY_OUTPUT_INVALID', `${source} ${entrypoint} answered an output the decision type does not accept: ${detail}`, 'unavailable');
@@ -234,7 +242,9 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
         });
       }
     }
+    const first = s.trace.length;
     for (const t of traces) t(policyInput, output, s.trace);
+    for (let k = first; k < s.trace.length; k++) s.traceBytes += approxJsonBytes(s.trace[k], MEASURED_UP_TO) + 1;
   };
 }
 
@@ -271,6 +281,7 @@ function bindRulesStep(pack: CompiledPack, effects: ReadonlySet<string>): StepRu
       }
     }
     for (const t of result.trace) s.trace.push(t as unknown as TraceEntry);
+    s.traceBytes += result.traceBytes;
   };
 }
 
