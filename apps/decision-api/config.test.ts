@@ -22,4 +22,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });
     expect(() => loadConfig({ RELEASE_POLL_MS: '5', RELEASE_LISTEN: 'maybe' })).toThrow(/RELEASE_POLL_MS[\s\S]*RELEASE_LISTEN/);
   });
+
+  it('reads the policy evaluation budget: steps and memory, within their bounds', () => {
+    expect(loadConfig({})).toMatchObject({ policyEvaluationSteps: 150_000_000, policyMemoryMiB: 64 });
+    expect(loadConfig({ POLICY_EVALUATION_STEPS: '20000000', POLICY_MEMORY_MIB: '16' })).toMatchObject({ policyEvaluationSteps: 20_000_000, policyMemoryMiB: 16 });
+    expect(() => loadConfig({ POLICY_EVALUATION_STEPS: '10', POLICY_MEMORY_MIB: '0' })).toThrow(/POLICY_EVALUATION_STEPS[\s\S]*POLICY_MEMORY_MIB/);
+  });
 });
