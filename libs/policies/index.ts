@@ -14,7 +14,7 @@ export {
   type EvaluationBudget,
 } from './evaluation-budget.js';
 export { LoadedPolicy, type LoadPolicyOptions } from './loaded-policy.js';
-export { FUEL_EXPORT, meterWasm, type MeteredWasm, type MeterOptions } from './wasm-meter.js';
+export { FUEL_EXPORT, meterWasm, meterWasmAsync, type MeteredWasm, type MeterOptions } from './wasm-meter.js';
 export {
   EVALUATION_BUDGET_EXCEEDED,
   POLICY_BUNDLE_INVALID,

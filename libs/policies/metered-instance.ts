@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type * as OpaWasm from '@open-policy-agent/opa-wasm';
 import { describeThrown } from './policy-errors.js';
 import { MAX_TABLE_ENTRIES, type EvaluationBudget } from './evaluation-budget.js';
-import { FUEL_EXPORT, meterWasm } from './wasm-meter.js';
+import { FUEL_EXPORT, meterWasmAsync } from './wasm-meter.js';
 
 // The ESM entry point of opa-wasm exports loadPolicy only; the synchronous loader (needed to replace an instance in
 // the middle of a synchronous evaluation) is on the CommonJS one, over the same code.
@@ -69,7 +69,7 @@ export class MeteredInstance {
    * @throws DomainError POLICY_BUNDLE_INVALID from the meter, for a module it cannot decode.
    */
   static async create(wasm: Uint8Array, data: unknown, budget: EvaluationBudget): Promise<MeteredInstance> {
-    const metered = meterWasm(wasm, { initialFuel: BigInt(budget.steps), maxTableEntries: MAX_TABLE_ENTRIES });
+    const metered = await meterWasmAsync(wasm, { initialFuel: BigInt(budget.steps), maxTableEntries: MAX_TABLE_ENTRIES });
     const capPages = budget.memoryMiB * 16;
     const declared = metered.memory;
     const maximum = Math.min(declared?.maximum ?? capPages, capPages);

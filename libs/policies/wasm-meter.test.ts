@@ -1,7 +1,7 @@
 /** The Wasm fuel meter: loops, recursion and bulk operations stop when the fuel runs out; what it cannot decode it refuses. */
 import fc from 'fast-check';
 import { DomainError } from '../errors/index.js';
-import { FUEL_EXPORT, meterWasm } from './wasm-meter.js';
+import { FUEL_EXPORT, meterWasm, meterWasmAsync } from './wasm-meter.js';
 import { assemble, op, s32, u32, type FuncSpec } from './wasm-assemble.test-support.js';
 
 interface Exports {
@@ -162,6 +162,19 @@ describe('meterWasm: the rewritten module', () => {
     expect(W.validate(out)).toBe(true);
     expect(Buffer.from(out).includes(Buffer.from('note'))).toBe(true);
     expect(Object.keys(plain(out))).toEqual([FUEL_EXPORT]);
+  });
+
+  it('meterWasmAsync gives the event loop its turn while it works, and writes the same module', async () => {
+    const bytes = assemble(Array.from({ length: 200 }, () => sumLoop(50)).map((f, i) => ({ ...f, export: `sum${i}` })));
+    const order: string[] = [];
+    const metering = meterWasmAsync(bytes, OPTS, 0).then((m) => {
+      order.push('metered');
+      return m;
+    });
+    setImmediate(() => order.push('another callback'));
+    const m = await metering;
+    expect(order).toEqual(['another callback', 'metered']);
+    expect(m.bytes).toEqual(meterWasm(bytes, OPTS).bytes);
   });
 
   it('reports the memory the module imports, with its limits', () => {

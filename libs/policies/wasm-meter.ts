@@ -502,6 +502,34 @@ function leb32Length(buf: Uint8Array, at: number): number {
  * cannot decode or does not support, so nothing unmetered ever runs.
  */
 export function meterWasm(wasm: Uint8Array, opts: MeterOptions): MeteredWasm {
+  const steps = meterSteps(wasm, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * meterWasm that yields to the event loop every `sliceMs` of work: an upload's module can be tens of MB (~30 MB/s
+ * here), and other requests must not wait for it. A single function body is never split (V8 caps one at ~7.6 MB).
+ */
+export async function meterWasmAsync(wasm: Uint8Array, opts: MeterOptions, sliceMs = 5): Promise<MeteredWasm> {
+  const steps = meterSteps(wasm, opts);
+  let sliceStart = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** Functions decoded or written between two chances to yield. */
+const FUNCTIONS_PER_YIELD = 16;
+
+function* meterSteps(wasm: Uint8Array, opts: MeterOptions): Generator<void, MeteredWasm> {
   const r = new Reader(wasm);
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   if (wasm.length < 8 || header.some((b, i) => wasm[i] !== b)) throw refuse('does not load: it is not a WebAssembly module (binary format version 1)');
@@ -588,6 +616,7 @@ export function meterWasm(wasm: Uint8Array, opts: MeterOptions): MeteredWasm {
           const params = types[funcTypes[i]!];
           if (params === undefined) throw refuse(`has function ${i} of an unknown type`);
           bodies.push(decodeFunction(new Reader(wasm, sr.pos, end), params));
+          if (i % FUNCTIONS_PER_YIELD === 0) yield;
           sr.pos = end;
         }
         break;
@@ -654,7 +683,10 @@ export function meterWasm(wasm: Uint8Array, opts: MeterOptions): MeteredWasm {
       }
       case SECTION.code: {
         const w = new Writer().u32(bodies.length);
-        for (const b of bodies) emitFunction(wasm, b, fuel, o, w);
+        for (const [i, b] of bodies.entries()) {
+          emitFunction(wasm, b, fuel, o, w);
+          if (i % FUNCTIONS_PER_YIELD === 0) yield;
+        }
         section(s.id, w);
         break;
       }
