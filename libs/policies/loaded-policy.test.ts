@@ -295,6 +295,24 @@ describe('evaluation budget (metered Wasm)', () => {
     });
   });
 
+  it('the default budget serves the largest refund case the refund type accepts, with room to spare', async () => {
+    const long = (n: number, c: string) => c.repeat(n);
+    const largest = {
+      ...allFire,
+      refundId: long(255, 'r'),
+      orderId: long(255, 'o'),
+      customerId: long(255, 'c'),
+      order: {
+        ...allFire.order,
+        items: Array.from({ length: 1000 }, (_, i) => ({ sku: `${long(250, 's')}${String(i).padStart(5, '0')}`, amount: 2 ** 53 - 1, finalSale: true, category: long(64, 'k') })),
+      },
+    };
+    // ~42 million steps, against 150 million: a third of the budget.
+    expect(policy.evaluate(ENTRYPOINT, largest)).toMatchObject({ score: 100, band: 'HIGH' });
+    const third = await LoadedPolicy.load(bundleBytes, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: DEFAULT_EVALUATION_BUDGET.steps / 3 } });
+    expect(third.evaluate(ENTRYPOINT, largest)).toMatchObject({ score: 100 });
+  });
+
   it('fails the one evaluation over its steps; the next is answered correctly', async () => {
     const small = await LoadedPolicy.load(bundleBytes, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: 3_000_000 } });
     const expected = assess(allFire);

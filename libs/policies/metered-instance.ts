@@ -126,9 +126,14 @@ export class MeteredInstance {
       return inst.policy.evaluate(input, entrypoint);
     } catch (e) {
       const failure = this.classify(e, inst);
-      // A trap can leave the heap, its free lists and the shadow stack pointer anywhere: start over.
+      // A trap can leave the heap, its free lists and the shadow stack pointer anywhere: start over. (Loading worked
+      // before, so it works again; if it did not, the next call tries again and reports it.)
       this.current = undefined;
-      this.current = this.instantiate();
+      try {
+        this.current = this.instantiate();
+      } catch {
+        // reported by the next call
+      }
       throw failure;
     }
   }
