@@ -3,12 +3,13 @@
  * holding the process's one JS thread for good.
  *
  * The module gets one more mutable i64 global (appended after every other global, so no index shifts), exported as
- * FUEL_EXPORT. Every function entry and every loop header subtracts a static cost from it and traps (`unreachable`)
- * once it is below zero. The cost charged there is the number of instructions of the region it starts: the function
- * body outside its loops, or the loop body outside its nested loops. Within one entry of such a region control only
- * moves forward (the only backward branches go to loop headers, which charge again), so each of its instructions runs
- * at most once per charge: the fuel spent bounds the instructions executed. Bulk memory and table operations run a
- * loop inside one instruction, so they are charged by their length operand as well.
+ * FUEL_EXPORT. Probes subtract a static cost from it and trap (`unreachable`) once it is below zero: at every function
+ * entry and every loop header (a loop header can run any number of times), and at the start of any other straight-line
+ * segment large enough to be worth a probe of its own (see decodeBody). A probe charges the instructions of its
+ * segment plus those of the small segments hanging off it, and its own ten: between two runs of a region's entry
+ * control only moves forward, so each instruction runs at most once per charge and the fuel spent bounds the
+ * instructions run. Bulk memory and table operations run a loop inside one instruction: they are charged by their
+ * length operand as well.
  *
  * Every instruction of every body is decoded (MVP, sign extension, the 0xFC prefix: saturating truncation, bulk memory,
  * table operations, and reference types). Anything else (SIMD, threads, exceptions, tail calls, GC, multiple memories)
