@@ -4,7 +4,7 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|compare, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|compare|wasm-budget, BENCH_PGLITE=0,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
  * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
  */
@@ -17,6 +17,7 @@ import { runHttp, stopAll, type CpuShare, type HttpRow } from './http.js';
 import { runInProcess, type InProcessResult, type Quiet } from './in-process.js';
 import { runLedgerBench, type LedgerBenchResult } from './ledger.js';
 import { runSimulationBench, type SimulationBenchResult } from './simulation.js';
+import { runWasmBudgetBench, type WasmBudgetResult } from './wasm-budget.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
 
@@ -324,10 +325,16 @@ async function main(): Promise<void> {
     log(`\nSimulation: ${formatRate(simulation.casesPerSecond)} cases/s replaying ${formatRate(simulation.decisions)} stored decisions (${simulation.store})`);
   }
 
+  let wasmBudget: WasmBudgetResult | undefined;
+  if (only === undefined || only === 'wasm-budget') {
+    await waitQuiet('the policy budget run');
+    wasmBudget = await runWasmBudgetBench({ root, log });
+  }
+
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

@@ -30,7 +30,7 @@ import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { ReleaseSync } from './releases/release-sync.js';
-import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from './tokens.js';
+import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, POLICY_BUDGET } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
@@ -74,6 +74,7 @@ export class AppModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useValue: db },
         { provide: CONTENT_SOURCE, useValue: new FileComponentSource(config.contentRoot) },
+        { provide: POLICY_BUDGET, useValue: { steps: config.policyEvaluationSteps, memoryMiB: config.policyMemoryMiB } },
         { provide: CLOCK, useValue: systemClock },
         { provide: ID_FACTORY, useValue: uuidv7Ids },
         // Repositories are plain classes of libs/persistence (no Nest there): provided here, injected where used.

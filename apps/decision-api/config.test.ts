@@ -46,4 +46,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUTH_FAILURES_PER_MINUTE: '60', AUTH_FAILURE_BURST: '5' })).toMatchObject({ authFailuresPerMinute: 60, authFailureBurst: 5 });
     expect(() => loadConfig({ AUTH_FAILURES_PER_MINUTE: '0', AUTH_FAILURE_BURST: 'x' })).toThrow(/AUTH_FAILURES_PER_MINUTE[\s\S]*AUTH_FAILURE_BURST/);
   });
+
+  it('reads the policy evaluation budget: steps and memory, within their bounds', () => {
+    expect(loadConfig({})).toMatchObject({ policyEvaluationSteps: 150_000_000, policyMemoryMiB: 64 });
+    expect(loadConfig({ POLICY_EVALUATION_STEPS: '20000000', POLICY_MEMORY_MIB: '16' })).toMatchObject({ policyEvaluationSteps: 20_000_000, policyMemoryMiB: 16 });
+    expect(() => loadConfig({ POLICY_EVALUATION_STEPS: '10', POLICY_MEMORY_MIB: '0' })).toThrow(/POLICY_EVALUATION_STEPS[\s\S]*POLICY_MEMORY_MIB/);
+  });
 });

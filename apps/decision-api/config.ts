@@ -1,5 +1,6 @@
 /** Service configuration: read once from the environment, validated, every bad variable named at boot. */
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
+import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -31,6 +32,10 @@ export interface AppConfig {
   releasePollMs: number;
   /** LISTEN for activations on PostgreSQL (off behind a pooler that cannot hold a LISTEN, e.g. PgBouncer in transaction mode). */
   releaseListen: boolean;
+  /** Steps (Wasm instructions) one policy evaluation may run before it fails with EVALUATION_BUDGET_EXCEEDED. */
+  policyEvaluationSteps: number;
+  /** The most memory, in MiB, a policy's Wasm may grow to. */
+  policyMemoryMiB: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +93,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     dbRetryAfterS: int(env, 'DB_RETRY_AFTER_S', defaults.dbRetryAfterS ?? 2, 1, 3_600, problems),
     releasePollMs: int(env, 'RELEASE_POLL_MS', defaults.releasePollMs ?? 2000, 100, 60_000, problems),
     releaseListen: bool(env, 'RELEASE_LISTEN', defaults.releaseListen ?? true, problems),
+    policyEvaluationSteps: int(
+      env,
+      'POLICY_EVALUATION_STEPS',
+      defaults.policyEvaluationSteps ?? DEFAULT_EVALUATION_BUDGET.steps,
+      EVALUATION_STEPS_RANGE.min,
+      EVALUATION_STEPS_RANGE.max,
+      problems,
+    ),
+    policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
   };
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;

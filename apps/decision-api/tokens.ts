@@ -7,3 +7,5 @@ export const CONTENT_SOURCE = Symbol('CONTENT_SOURCE');
 export const CLOCK = Symbol('CLOCK');
 /** Record ids (libs/persistence IdFactory): UUIDv7. */
 export const ID_FACTORY = Symbol('ID_FACTORY');
+/** What one policy evaluation may spend (libs/policies EvaluationBudget), from the configuration. */
+export const POLICY_BUDGET = Symbol('POLICY_BUDGET');

@@ -4,7 +4,7 @@
  * release creation and activation, so all refuse for the same reasons.
  */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
-import { checkEntrypointCount, LoadedPolicy, POLICY_BUNDLE_INVALID } from '../policies/index.js';
+import { checkEntrypointCount, LoadedPolicy, POLICY_BUNDLE_INVALID, type EvaluationBudget } from '../policies/index.js';
 import { compilePack, runPackTests, validatePack, type CompiledPack } from '../rules/index.js';
 import type { CompiledRelease } from './release.js';
 
@@ -58,10 +58,10 @@ export function smokeTestPolicy(policy: LoadedPolicy): void {
 /**
  * An uploaded bundle, fully checked: readable within the size limits, its manifest naming `name@version`, every declared
  * entrypoint exported by the Wasm (LoadedPolicy.load), at least one entrypoint and at most BundleLimits.maxEntrypoints,
- * and the smoke test.
+ * and the smoke test, each evaluation within `budget` (EVALUATION_BUDGET_EXCEEDED otherwise).
  */
-export async function checkBundleUpload(bytes: Uint8Array, name: string, version: string): Promise<LoadedPolicy> {
-  const policy = await LoadedPolicy.load(bytes, { expectName: name, expectVersion: version });
+export async function checkBundleUpload(bytes: Uint8Array, name: string, version: string, budget?: EvaluationBudget): Promise<LoadedPolicy> {
+  const policy = await LoadedPolicy.load(bytes, { expectName: name, expectVersion: version, ...(budget && { budget }) });
   checkEntrypointCount(policy.entrypoints.length, '/policy.wasm'); // before the smoke test evaluates each of them
   if (policy.entrypoints.length === 0) {
     const message = `${policy.ref} exports no entrypoint (build it with opa build -t wasm -e <entrypoint>)`;

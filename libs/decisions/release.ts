@@ -1,7 +1,7 @@
 /** Releases: exact component versions (decision types, packs, bundles), compiled once and cached; types bound on first use. */
 import { DomainError } from '../errors/index.js';
 import { compilePack, validatePack, type CompiledPack } from '../rules/index.js';
-import { LoadedPolicy, POLICY_BUNDLE_MISMATCH } from '../policies/index.js';
+import { DEFAULT_EVALUATION_BUDGET, LoadedPolicy, POLICY_BUNDLE_MISMATCH, type EvaluationBudget } from '../policies/index.js';
 import { canonicalJson, packDigest, sha256Hex } from './content-hash.js';
 import { validateDecisionType, type DecisionTypeDocument } from './types/decision-type.js';
 import { bindDecisionType, DECISION_TYPE_NOT_FOUND, type BoundDecisionType } from './types/pipeline.js';
@@ -105,9 +105,12 @@ export class CompiledRelease {
 
 /**
  * Compiled packs, bundles and releases keyed by content hash. Compilers share one, so identical content (the built-in
- * release every tenant starts on, a pack two tenants uploaded alike) is compiled once per process.
+ * release every tenant starts on, a pack two tenants uploaded alike) is compiled once per process. Its policies are
+ * loaded with one evaluation budget, the cache's: content compiled under another budget would be another entry.
  */
 export class CompileCache {
+  constructor(readonly policyBudget: EvaluationBudget = DEFAULT_EVALUATION_BUDGET) {}
+
   readonly packs = new Map<string, Promise<CompiledPack>>();
   readonly policies = new Map<string, Promise<LoadedPolicy>>();
   readonly releases = new Map<string, Promise<CompiledRelease>>();
@@ -250,7 +253,7 @@ export class ReleaseCompiler {
           break;
         }
         case 'bundle': {
-          const policy = await memo(this.cache.policies, r.sha256, () => LoadedPolicy.load(contentOf(r) as Uint8Array));
+          const policy = await memo(this.cache.policies, r.sha256, () => LoadedPolicy.load(contentOf(r) as Uint8Array, { budget: this.cache.policyBudget }));
           if (policy.name !== name || policy.version !== version) {
             throw new DomainError(POLICY_BUNDLE_MISMATCH, `bundle is ${policy.ref}, expected ${name}@${version}`, 'unprocessable', [
               { path: `/components/${name}`, message: `the bundle's manifest names ${policy.ref}` },

@@ -1,6 +1,6 @@
 /** The redemption gate (the paper's Algorithm 3): an OPA policy compiled to Wasm decides whether a redemption may proceed. */
 import { DomainError } from '../errors/index.js';
-import { LoadedPolicy } from '../policies/index.js';
+import { LoadedPolicy, type EvaluationBudget } from '../policies/index.js';
 
 /** What the gate sees. Times are epoch milliseconds so the policy needs no time builtins. */
 export interface RedemptionGateInput {
@@ -49,7 +49,7 @@ export class OpaRedemptionGate implements RedemptionGate {
   }
 
   /** Loads a bundle (.tar.gz bytes) and refuses it unless it answers a smoke-test input correctly. */
-  static async load(bundleBytes: Uint8Array, opts: { expectVersion?: string } = {}): Promise<OpaRedemptionGate> {
+  static async load(bundleBytes: Uint8Array, opts: { expectVersion?: string; budget?: EvaluationBudget } = {}): Promise<OpaRedemptionGate> {
     const policy = await LoadedPolicy.load(bundleBytes, { expectName: 'redemption-gate', ...opts });
     const gate = new OpaRedemptionGate(policy);
     gate.evaluate({ balance: 0, amount: 1, minBalanceAfterRedemption: 0, atMs: 0, holdUntilMs: null });

@@ -8,8 +8,16 @@ export {
   type BundleWasmModule,
   type PolicyBundle,
 } from './bundle-reader.js';
-export { LoadedPolicy, type LoadPolicyOptions } from './loaded-policy.js';
 export {
+  DEFAULT_EVALUATION_BUDGET,
+  EVALUATION_STEPS_RANGE,
+  MEMORY_MIB_RANGE,
+  type EvaluationBudget,
+} from './evaluation-budget.js';
+export { LoadedPolicy, type LoadPolicyOptions } from './loaded-policy.js';
+export { FUEL_EXPORT, meterWasm, meterWasmAsync, type MeteredWasm, type MeterOptions } from './wasm-meter.js';
+export {
+  EVALUATION_BUDGET_EXCEEDED,
   POLICY_BUNDLE_INVALID,
   POLICY_BUNDLE_MISMATCH,
   POLICY_BUNDLE_TOO_LARGE,

@@ -1,8 +1,12 @@
-/** LoadedPolicy against the committed refund-risk bundle: metadata, each signal, cap, bands, reuse, refusals. */
+/** LoadedPolicy against the committed refund-risk bundle: metadata, each signal, cap, bands, reuse, refusals, budgets. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import fc from 'fast-check';
 import { DomainError } from '../errors/index.js';
-import { LoadedPolicy } from './index.js';
+import { DEFAULT_EVALUATION_BUDGET, LoadedPolicy } from './index.js';
+import { unpackBundle, variantBundle } from './bundle.test-support.js';
+import { op, replaceExportedFunction } from './wasm-assemble.test-support.js';
 
 const ENTRYPOINT = 'refund/risk/assessment';
 const bundleBytes = readFileSync(new URL('../../policies/bundles/refund-risk/1.0.0.tar.gz', import.meta.url));
@@ -230,5 +234,111 @@ describe('LoadedPolicy.evaluate refusals', () => {
     expect(policy.evaluateOptional(ENTRYPOINT, baseCase())).toMatchObject({ defined: true, value: { band: 'LOW' } });
     expect(policy.smokeTest(ENTRYPOINT, null, { allowUndefined: true })).toBeUndefined();
     expect(() => policy.evaluateOptional('refund/risk/nope', {})).toThrow(expect.objectContaining({ code: 'POLICY_ENTRYPOINT_UNKNOWN' }));
+  });
+});
+
+describe('evaluation budget (metered Wasm)', () => {
+  const rawWasm = unpackBundle(bundleBytes).get('policy.wasm')!;
+  const rawData: unknown = JSON.parse(Buffer.from(unpackBundle(bundleBytes).get('data.json')!).toString('utf8'));
+  /** A refund case with `n` extra items: OPA parses the input inside the Wasm, so it costs steps and memory. */
+  const withItems = (n: number) => {
+    const c = baseCase();
+    c.order.items = Array.from({ length: n }, (_, i) => ({ sku: `SKU-${i}`, amount: i, finalSale: false, category: 'apparel' }));
+    return c;
+  };
+  const thrown = (fn: () => unknown): DomainError => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DomainError);
+      return e as DomainError;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it('answers exactly what the unmetered module answers, on any case', async () => {
+    const raw = await loadPolicy(rawWasm);
+    raw.setData(rawData as object);
+    const patch = fc.record(
+      {
+        amount: fc.integer({ min: 0, max: 100_000 }),
+        customer: fc.record({ accountAgeDays: fc.nat(60), refundCount30d: fc.nat(6), priorChargebacks: fc.nat(3) }),
+        signals: fc.record({ ipRisk: fc.constantFrom('low', 'medium', 'high'), deviceAccounts: fc.nat(6) }),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(patch, fc.nat(30), (p, items) => {
+        const input = { ...withPatch(p), order: { ...withItems(items).order } };
+        expect(policy.evaluate(ENTRYPOINT, input)).toEqual((raw.evaluate(input, 0) as { result: unknown }[])[0]!.result);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  describe('a bundle whose entrypoint never returns (opa_eval patched to `loop br 0`)', () => {
+    const spinning = variantBundle(bundleBytes, 'spin-risk', '1.0.0', { wasm: replaceExportedFunction(rawWasm, 'opa_eval', [op.loop, op.void, op.br, 0, op.end, op.unreachable]) });
+    let spin: LoadedPolicy;
+    beforeAll(async () => {
+      spin = await LoadedPolicy.load(spinning, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: 5_000_000 } });
+    });
+
+    it('fails its smoke test with EVALUATION_BUDGET_EXCEEDED, a 422 naming /policy.wasm', () => {
+      const e = thrown(() => spin.smokeTest(ENTRYPOINT, {}, { allowUndefined: true }));
+      expect(e).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED', kind: 'unprocessable', errors: [{ path: '/policy.wasm', rule: ENTRYPOINT }] });
+      expect(e.message).toContain('spin-risk@1.0.0');
+      expect(e.message).toContain('5,000,000 steps');
+    });
+
+    it('fails a decision with EVALUATION_BUDGET_EXCEEDED as unavailable as any failed evaluation, every time', () => {
+      for (let i = 0; i < 3; i++) expect(thrown(() => spin.evaluate(ENTRYPOINT, baseCase()))).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED', kind: 'unavailable' });
+    });
+  });
+
+  it('the default budget serves the largest refund case the refund type accepts, with room to spare', async () => {
+    const long = (n: number, c: string) => c.repeat(n);
+    const largest = {
+      ...allFire,
+      refundId: long(255, 'r'),
+      orderId: long(255, 'o'),
+      customerId: long(255, 'c'),
+      order: {
+        ...allFire.order,
+        items: Array.from({ length: 1000 }, (_, i) => ({ sku: `${long(250, 's')}${String(i).padStart(5, '0')}`, amount: 2 ** 53 - 1, finalSale: true, category: long(64, 'k') })),
+      },
+    };
+    // ~42 million steps, against 150 million: a third of the budget.
+    expect(policy.evaluate(ENTRYPOINT, largest)).toMatchObject({ score: 100, band: 'HIGH' });
+    const third = await LoadedPolicy.load(bundleBytes, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: DEFAULT_EVALUATION_BUDGET.steps / 3 } });
+    expect(third.evaluate(ENTRYPOINT, largest)).toMatchObject({ score: 100 });
+  });
+
+  it('fails the one evaluation over its steps; the next is answered correctly', async () => {
+    const small = await LoadedPolicy.load(bundleBytes, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: 3_000_000 } });
+    const expected = assess(allFire);
+    expect(thrown(() => small.evaluate(ENTRYPOINT, withItems(5_000)))).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED', kind: 'unavailable' });
+    expect(small.evaluate(ENTRYPOINT, allFire)).toEqual(expected);
+    expect(thrown(() => small.evaluate(ENTRYPOINT, withItems(5_000)))).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED' });
+    expect(small.evaluate(ENTRYPOINT, baseCase())).toEqual(assess(baseCase()));
+  });
+
+  it('fails the one evaluation over its memory; the next is answered correctly', async () => {
+    const tight = await LoadedPolicy.load(bundleBytes, { budget: { steps: 10_000_000_000, memoryMiB: 1 } });
+    const e = thrown(() => tight.evaluate(ENTRYPOINT, withItems(20_000)));
+    expect(e).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED', kind: 'unavailable' });
+    expect(e.message).toContain('1 MiB');
+    expect(tight.evaluate(ENTRYPOINT, allFire)).toEqual(assess(allFire));
+  });
+
+  it('refuses a bundle whose data.json cannot be loaded within the budget (422)', async () => {
+    const data = { ...(rawData as object), filler: Array.from({ length: 2_000 }, (_, i) => ({ k: i, v: `value-${i}` })) };
+    const heavy = variantBundle(bundleBytes, 'heavy-risk', '1.0.0', { data });
+    await expect(LoadedPolicy.load(heavy, { budget: { ...DEFAULT_EVALUATION_BUDGET, steps: 5_000_000 } })).rejects.toMatchObject({
+      code: 'EVALUATION_BUDGET_EXCEEDED',
+      kind: 'unprocessable',
+      errors: [{ path: '/policy.wasm' }],
+    });
+    // The default budget loads it.
+    expect((await LoadedPolicy.load(heavy)).ref).toBe('heavy-risk@1.0.0');
   });
 });

@@ -1,13 +1,14 @@
-/** A policy bundle compiled once into an opa-wasm instance and evaluated many times. */
-import { loadPolicy, type LoadedPolicy as OpaWasmPolicy } from '@open-policy-agent/opa-wasm';
-import { DomainError } from '../errors/index.js';
+/** A policy bundle compiled once into a metered opa-wasm instance and evaluated many times, each time within a budget. */
+import { DomainError, type ErrorKind } from '../errors/index.js';
 import { readBundle, type BundleLimits, type BundleManifest } from './bundle-reader.js';
+import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './evaluation-budget.js';
+import { MeteredInstance, WasmCallFailed } from './metered-instance.js';
 import {
+  EVALUATION_BUDGET_EXCEEDED,
   POLICY_BUNDLE_MISMATCH,
   POLICY_ENTRYPOINT_UNKNOWN,
   POLICY_EVALUATION_FAILED,
   bundleInvalid,
-  describeThrown,
 } from './policy-errors.js';
 
 export interface LoadPolicyOptions {
@@ -16,6 +17,8 @@ export interface LoadPolicyOptions {
   expectName?: string;
   /** Refuse the bundle unless its version is this. */
   expectVersion?: string;
+  /** What each evaluation (and loading) may spend; DEFAULT_EVALUATION_BUDGET when absent. */
+  budget?: EvaluationBudget;
 }
 
 export class LoadedPolicy {
@@ -32,15 +35,16 @@ export class LoadedPolicy {
     readonly entrypoints: readonly string[],
     /** The bundle's data.json, deep-frozen: the instance holds its own copy, so edits here could never take effect. */
     readonly data: unknown,
-    private readonly policy: OpaWasmPolicy,
+    private readonly instance: MeteredInstance,
     private readonly entrypointIds: ReadonlyMap<string, number>,
   ) {
     this.ref = `${name}@${version}`;
   }
 
   /**
-   * Validates and compiles a bundle. Throws POLICY_BUNDLE_INVALID / POLICY_BUNDLE_TOO_LARGE for
-   * bad bundles and POLICY_BUNDLE_MISMATCH when it is not the expected name/version.
+   * Validates, meters and compiles a bundle. Throws POLICY_BUNDLE_INVALID / POLICY_BUNDLE_TOO_LARGE for
+   * bad bundles (a Wasm the meter cannot decode included), POLICY_BUNDLE_MISMATCH when it is not the expected
+   * name/version, and EVALUATION_BUDGET_EXCEEDED (422) when loading it (data.json included) is over the budget.
    */
   static async load(bundleBytes: Uint8Array, opts: LoadPolicyOptions = {}): Promise<LoadedPolicy> {
     const bundle = readBundle(bundleBytes, opts.limits);
@@ -61,15 +65,16 @@ export class LoadedPolicy {
       ]);
     }
 
-    let policy: OpaWasmPolicy;
+    let instance: MeteredInstance;
     try {
-      policy = await loadPolicy(bundle.wasm);
-      policy.setData(bundle.data as object);
+      instance = await MeteredInstance.create(bundle.wasm, bundle.data, opts.budget ?? DEFAULT_EVALUATION_BUDGET);
     } catch (e) {
-      throw bundleInvalid(`/policy.wasm does not load: ${describeThrown(e)}`, '/policy.wasm');
+      if (!(e instanceof WasmCallFailed)) throw e;
+      if (e.reason !== 'crash') throw budgetExceeded(`${name}@${version}: ${e.message}`, 'unprocessable', '/policy.wasm');
+      throw bundleInvalid(`/policy.wasm ${e.message.startsWith('does not load') ? e.message : `does not load: ${e.message}`}`, '/policy.wasm');
     }
 
-    const ids = entrypointIds(policy);
+    const ids = entrypointIds(instance.entrypoints);
     const entrypoints = [...ids.keys()];
     const declared = [
       ...(manifest.wasm ?? []).map((w) => w.entrypoint),
@@ -84,7 +89,7 @@ export class LoadedPolicy {
       }
     }
 
-    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), policy, ids);
+    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids);
   }
 
   /**
@@ -92,7 +97,9 @@ export class LoadedPolicy {
    *
    * One instance serves every call: opa-wasm's evaluate is synchronous and resets the Wasm heap
    * on entry, and a JS thread runs one call at a time, so calls can never interleave. Worker
-   * threads must each load their own LoadedPolicy.
+   * threads must each load their own LoadedPolicy. Each call has the whole step budget; one over it
+   * fails with EVALUATION_BUDGET_EXCEEDED (as unavailable as any other failed evaluation) and the
+   * instance is replaced, so the next call is unaffected.
    * Note: opa-wasm treats a falsy input (null, 0, '', false) as no input at all.
    */
   evaluate(entrypoint: string, input: unknown): unknown {
@@ -114,9 +121,11 @@ export class LoadedPolicy {
     let resultSet: unknown;
     try {
       // The numeric id skips opa-wasm's per-call name lookup.
-      resultSet = this.policy.evaluate(input, id);
+      resultSet = this.instance.evaluate(input, id);
     } catch (e) {
-      throw this.evaluationFailed(entrypoint, `evaluation failed: ${describeThrown(e)}`);
+      if (!(e instanceof WasmCallFailed)) throw e;
+      if (e.reason !== 'crash') throw budgetExceeded(`${this.ref} ${entrypoint}: ${e.message}`, 'unavailable', '', entrypoint);
+      throw this.evaluationFailed(entrypoint, `evaluation failed: ${e.message}`);
     }
     const first: unknown = Array.isArray(resultSet) ? resultSet[0] : undefined;
     if (typeof first !== 'object' || first === null || !('result' in first)) return { defined: false };
@@ -126,7 +135,8 @@ export class LoadedPolicy {
   /**
    * Evaluates once at activation so a bundle that cannot answer is refused before it serves
    * traffic; returns the result for further checks by the caller. With `allowUndefined`, only a
-   * crash refuses (an upload's smoke test on `{}`, which most rules leave undefined).
+   * crash refuses (an upload's smoke test on `{}`, which most rules leave undefined): POLICY_BUNDLE_INVALID, or
+   * EVALUATION_BUDGET_EXCEEDED (422) when it ran over the budget.
    */
   smokeTest(entrypoint: string, input: unknown, opts: { allowUndefined?: boolean } = {}): unknown {
     try {
@@ -136,8 +146,10 @@ export class LoadedPolicy {
       }
       return this.evaluate(entrypoint, input);
     } catch (e) {
-      const reason = e instanceof DomainError ? e.message : describeThrown(e);
-      throw bundleInvalid(`${this.ref} failed its smoke test on ${entrypoint}: ${reason}`, '/policy.wasm');
+      if (!(e instanceof DomainError)) throw e;
+      const message = `${this.ref} failed its smoke test on ${entrypoint}: ${e.message}`;
+      if (e.code === EVALUATION_BUDGET_EXCEEDED) throw budgetExceeded(message, 'unprocessable', '/policy.wasm', entrypoint);
+      throw bundleInvalid(message, '/policy.wasm');
     }
   }
 
@@ -147,9 +159,12 @@ export class LoadedPolicy {
   }
 }
 
+function budgetExceeded(message: string, kind: ErrorKind, path: string, rule?: string): DomainError {
+  return new DomainError(EVALUATION_BUDGET_EXCEEDED, message, kind, [rule === undefined ? { path, message } : { path, message, rule }]);
+}
+
 /** opa-wasm exposes `{name: id}`; ordered by id so the list is stable. */
-function entrypointIds(policy: OpaWasmPolicy): Map<string, number> {
-  const raw: unknown = policy.entrypoints;
+function entrypointIds(raw: unknown): Map<string, number> {
   const pairs: [string, number][] = [];
   if (typeof raw === 'object' && raw !== null) {
     for (const [k, v] of Object.entries(raw)) if (typeof v === 'number') pairs.push([k, v]);

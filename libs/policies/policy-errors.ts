@@ -7,6 +7,8 @@ export const POLICY_BUNDLE_TOO_LARGE = 'POLICY_BUNDLE_TOO_LARGE';
 export const POLICY_BUNDLE_MISMATCH = 'POLICY_BUNDLE_MISMATCH';
 export const POLICY_ENTRYPOINT_UNKNOWN = 'POLICY_ENTRYPOINT_UNKNOWN';
 export const POLICY_EVALUATION_FAILED = 'POLICY_EVALUATION_FAILED';
+/** An evaluation (or loading a bundle) ran over its budget of steps, memory or call stack. */
+export const EVALUATION_BUDGET_EXCEEDED = 'EVALUATION_BUDGET_EXCEEDED';
 
 /** `file` is the bundle member concerned (e.g. `/.manifest`), or '' for the bundle as a whole. */
 export function bundleInvalid(message: string, file = ''): DomainError {

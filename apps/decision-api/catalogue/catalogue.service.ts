@@ -17,7 +17,7 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import { compareSemver, isName, isSemver } from '../../../libs/names/index.js';
-import { readBundle } from '../../../libs/policies/index.js';
+import { readBundle, type EvaluationBudget } from '../../../libs/policies/index.js';
 import {
   AuditRepository,
   CatalogueRepository,
@@ -27,7 +27,7 @@ import {
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
 import { auditEntry, builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
-import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
 
 export interface PackView {
   name: string;
@@ -71,6 +71,7 @@ export class CatalogueService {
     @Inject(CONTENT_SOURCE) private readonly files: FileComponentSource,
     private readonly repo: CatalogueRepository,
     private readonly audit: AuditRepository,
+    @Inject(POLICY_BUDGET) private readonly policyBudget: EvaluationBudget,
   ) {}
 
   // ---- rule packs ----
@@ -159,7 +160,7 @@ export class CatalogueService {
     const bytes = body as Uint8Array;
     const sha256 = sha256Hex(bytes);
     return transactional(async ({ em, now }) => {
-      const policy = await checkBundleUpload(bytes, name, version);
+      const policy = await checkBundleUpload(bytes, name, version, this.policyBudget);
       const existing = await this.findBundle(em, principal.tenant, name, version);
       if (existing) {
         if (existing.sha256 === sha256) return unchanged(existing.view);

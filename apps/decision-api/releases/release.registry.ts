@@ -16,6 +16,7 @@ import {
   type ReleaseRef,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
+import type { EvaluationBudget } from '../../../libs/policies/index.js';
 import { compareSemver, isName, isSemver } from '../../../libs/names/index.js';
 import {
   DbComponentStoreFactory,
@@ -26,7 +27,7 @@ import {
   type ReleaseId,
   type ReleaseSlot,
 } from '../../../libs/persistence/index.js';
-import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
 /** The decision type whose policy step gates ledger redemptions (seed paper, Algorithm 3). */
@@ -70,7 +71,7 @@ interface TenantState {
 export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ReleaseRegistry');
   /** Compiled packs, bundles and releases by content hash, shared by every tenant and request. */
-  private readonly cache = new CompileCache();
+  private readonly cache: CompileCache;
   private readonly store: DbComponentStore;
   private readonly sources = new Map<string, TenantComponentSource>();
   private readonly gates = new WeakMap<CompiledRelease, OpaRedemptionGate>();
@@ -86,8 +87,10 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     @Inject(DATABASE) private readonly db: Database,
     private readonly repo: ReleaseActivationsRepository,
     private readonly stores: DbComponentStoreFactory,
+    @Inject(POLICY_BUDGET) policyBudget: EvaluationBudget,
   ) {
     this.store = stores.create(() => db.em());
+    this.cache = new CompileCache(policyBudget);
   }
 
   async onModuleInit(): Promise<void> {

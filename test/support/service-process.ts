@@ -1,0 +1,111 @@
+/**
+ * The built service (dist/, as `npm test` builds it first) as a child process over a throwaway database. Unlike
+ * TestService, a service that stops answering (a synchronous loop on its one thread) cannot stop the test with it: a
+ * request gives up after its timeout, and stop() kills the process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { repoRoot } from './content-root.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { ADMIN_TOKEN, type HttpResult, type RequestOptions } from './harness.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      server.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export class ServiceProcess {
+  private output = '';
+  private exited = false;
+
+  private constructor(
+    readonly baseUrl: string,
+    private readonly child: ChildProcess,
+    private readonly database: TestDatabase,
+  ) {
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.once('exit', () => {
+      this.exited = true;
+    });
+  }
+
+  /** Starts the service with `env` added to its environment, and waits until /readyz answers 200. */
+  static async start(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const main = join(repoRoot, 'dist/apps/decision-api/main.js');
+    if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
+    const database = await createTestDatabase(label);
+    const port = await freePort();
+    const child = spawn(process.execPath, [main], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: repoRoot, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const svc = new ServiceProcess(`http://127.0.0.1:${port}`, child, database);
+    const until = Date.now() + 60_000;
+    for (;;) {
+      if (svc.exited) throw new Error(`the service exited before it was ready:\n${svc.output}`);
+      const ready = await svc.request('GET', '/readyz', { timeoutMs: 1000 }).catch(() => undefined);
+      if (ready?.status === 200) return svc;
+      if (Date.now() > until) {
+        await svc.stop();
+        throw new Error(`the service was not ready after 60 s:\n${svc.output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** One request; rejects (TimeoutError) when no answer came within `timeoutMs` (default 20 s). */
+  async request<T = any>(method: string, path: string, o: RequestOptions & { timeoutMs?: number } = {}): Promise<HttpResult<T>> {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.key) headers.authorization = `Bearer ${o.key}`;
+    if (o.idempotencyKey !== undefined) headers['idempotency-key'] = o.idempotencyKey;
+    let body: string | Uint8Array | undefined;
+    if (o.rawBody !== undefined) body = o.rawBody;
+    else if (o.body !== undefined) body = JSON.stringify(o.body);
+    if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+    const res = await fetch(this.baseUrl + path, { method, headers, body, signal: AbortSignal.timeout(o.timeoutMs ?? 20_000) });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, body: parsed as T };
+  }
+
+  async issueKey(tenant: string, roles: string[], name = 'test'): Promise<string> {
+    const r = await this.request<{ key: string }>('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant, roles, name } });
+    if (r.status !== 201) throw new Error(`issueKey ${r.status} ${r.text}`);
+    return r.body.key;
+  }
+
+  /** What the service printed last (for a failing test's message). */
+  get log(): string {
+    return this.output;
+  }
+
+  /** SIGTERM, then SIGKILL after 5 s (a process stuck in a loop never handles SIGTERM); then drops the database. */
+  async stop(): Promise<void> {
+    if (!this.exited) {
+      const exit = new Promise((r) => this.child.once('exit', r));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+      await exit;
+      clearTimeout(timer);
+    }
+    await this.database.drop();
+  }
+}
