@@ -2,7 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { ErrorDetail } from '../errors/index.js';
+import { instantOf } from '../names/index.js';
+
+const rfc3339 = fullFormats['date-time'] as { validate: (s: string) => boolean };
 
 export type { ValidateFunction };
 
@@ -19,6 +23,9 @@ export function newAjv(verbose = false, discriminator = false): Ajv2020 {
     discriminator,
   });
   addFormats.default(ajv);
+  // A date-time is also an instant the platform can compute with and store: one Date reads (RFC 3339 allows a leap
+  // second, ajv-formats a bare-hour offset; Date reads neither) in years 0001–9999 (libs/names). Past that: a 500.
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && instantOf(s) !== undefined });
   return ajv;
 }
 
