@@ -30,6 +30,8 @@ export interface RouteGenerator {
   body?: fc.Arbitrary<unknown>;
   /** Binary bodies (policy bundles) instead of JSON. */
   binary?: fc.Arbitrary<Buffer>;
+  /** Well-formed binary uploads whose query must match the bytes (a bundle's name and version): used together. */
+  upload?: fc.Arbitrary<{ query: Record<string, string>; body: Buffer }>;
   /** Authorised by ADMIN_TOKEN rather than an API key; or no credentials needed. */
   auth?: 'admin' | 'none';
 }
@@ -279,7 +281,7 @@ function parts(shape: RouteShape, g: RouteGenerator, c: Credentials, mode: Mode)
   const oddBody: fc.Arbitrary<Buffer | undefined> = wantsBody
     ? fc.oneof({ weight: 12, arbitrary: g.binary ? fc.oneof({ weight: 6, arbitrary: g.binary }, { weight: 1, arbitrary: jsonBodyArb(undefined) }) : jsonBodyArb(g.body) }, { weight: 1, arbitrary: fc.constant(undefined) })
     : fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: jsonBodyArb(undefined) });
-  return fc.record({
+  const record = fc.record({
     method: wild
       ? fc.oneof(
           { weight: 15, arbitrary: fc.constant(shape.method) },
@@ -297,6 +299,12 @@ function parts(shape: RouteShape, g: RouteGenerator, c: Credentials, mode: Mode)
     body: odd ? oddBody : validBody,
     raw: wild ? fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: rawOnlyHeaders }) : fc.constant(undefined),
   });
+  if (mode !== 'valid' || !g.upload) return record;
+  return fc.tuple(record, g.upload).map(([r, u]) => ({
+    ...r,
+    query: `?${Object.entries(u.query).map(([k, v]) => `${k}=${encodeWire(v)}`).join('&')}`,
+    body: u.body,
+  }));
 }
 
 /** Every request for one route; `gen` is undefined for a route without its own generator (the suite then fails it). */

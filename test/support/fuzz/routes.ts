@@ -241,6 +241,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'GET /v1/rule-packs/{name}/{version}': { params: { name: names('refund-policy', 'cashback-default', 'fuzz-program'), version: versions('1.0.0', w.packVersion) } },
     'POST /v1/policy-bundles': {
       query: { name: fc.constant('refund-risk'), version: fc.constantFrom(...w.bundles.map((b) => b.version)) },
+      upload: fc.constantFrom(...w.bundles).map((b) => ({ query: { name: 'refund-risk', version: b.version }, body: b.bytes })),
       binary: fc.oneof(
         { weight: 4, arbitrary: fc.constantFrom(...w.bundles.map((b) => b.bytes)) },
         { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...w.bundles.map((b) => b.bytes)), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)) },
