@@ -218,7 +218,7 @@ describe('policy bundles', () => {
     expect(r.body.code).toBe('POLICY_BUNDLE_MISMATCH');
   });
 
-  it('a non-gzip body is 422, an oversized one 413, a missing name 400, JSON instead of bytes 400', async () => {
+  it('a non-gzip body is 422, an oversized one 413, raw bytes to another route 415, a missing name 400, JSON instead of bytes 400', async () => {
     const junk = await post('/v1/policy-bundles?name=refund-risk&version=2.0.0', author, undefined, { raw: Buffer.from('not a bundle at all'), headers: GZIP });
     expect(junk.status).toBe(422);
     expect(junk.body.code).toBe('POLICY_BUNDLE_INVALID');
@@ -226,10 +226,11 @@ describe('policy bundles', () => {
     const big = await post('/v1/policy-bundles?name=refund-risk&version=2.0.0', author, undefined, { raw: huge, headers: GZIP });
     expect(big.status).toBe(413);
     expect(big.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    // Only the bundle route takes more than 1 MiB of raw bytes.
+    // Only the bundle route takes raw bytes: any other answers 415 without reading them, small or large.
     const twoMiB = Buffer.alloc(2 * 1024 * 1024, 1);
     expect((await post('/v1/policy-bundles?name=refund-risk&version=2.0.0', author, undefined, { raw: twoMiB, headers: GZIP })).status).toBe(422);
-    expect((await post('/v1/decisions/refund', service, undefined, { raw: twoMiB, headers: GZIP })).status).toBe(413);
+    expect((await post('/v1/decisions/refund', service, undefined, { raw: twoMiB, headers: GZIP })).status).toBe(415);
+    expect((await post('/v1/decisions/refund', service, undefined, { raw: Buffer.from('{}'), headers: { 'content-type': 'application/octet-stream' } })).status).toBe(415);
     const noName = await post('/v1/policy-bundles?version=2.0.0', author, undefined, { raw: await bundleBytes('refund-risk'), headers: GZIP });
     expect(noName.status).toBe(400);
     expect(noName.body.errors.map((e: any) => e.path)).toEqual(['query:name']);

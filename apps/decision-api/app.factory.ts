@@ -50,11 +50,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
-    // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit on their route only.
-    registerBinaryBodies(adapter.getInstance(), {
-      defaultLimit: BODY_LIMIT,
-      routeLimits: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes },
-    });
+    // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
+    registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 
     const doc = new DocumentBuilder()
       .setTitle('Decision platform')

@@ -1,5 +1,6 @@
 /** Input guards: the ledger defends its own invariants (ids, positive integer amounts, ISO timestamps) whatever the caller validated. */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
+import { isInstantInRange } from '../names/index.js';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -102,7 +103,6 @@ export function canonicalTimestamp(value: string): string | undefined {
   }
   date.setUTCHours(hour, minute - offsetMinutes, second, millis);
   const ms = date.getTime();
-  if (!Number.isFinite(ms)) return undefined;
-  const iso = new Date(ms).toISOString();
-  return /^\d{4}-/.test(iso) ? iso : undefined; // years outside 0000–9999 serialise as ±YYYYYY
+  // Years 0001–9999 once the offset is applied (libs/names): the store has no year 0 and cannot read year 10000.
+  return isInstantInRange(ms) ? new Date(ms).toISOString() : undefined;
 }

@@ -101,6 +101,9 @@ describe('canonicalTimestamp', () => {
     '2024-06-01T12:00:00+24:00',
     ' 2024-06-01T12:00:00Z',
     'not a date',
+    '0000-01-01T00:00:00Z', // no year 0 in the store
+    '0001-01-01T00:00:00+01:00', // year 0 once the offset is applied
+    '9999-12-31T23:59:59-01:00', // year 10000
   ])('refuses %s', (s) => {
     expect(canonicalTimestamp(s)).toBeUndefined();
   });

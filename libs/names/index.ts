@@ -1,9 +1,11 @@
 /**
- * Names, versions, ids and JSON pointers: the one place their rules live. Request schemas, path parameters, the
- * repository layout and the CLI all use these, so a name one route accepts is a name every route accepts. The JSON
- * Schemas shipped as files (rule packs, decision types) restate the patterns; a unit test keeps them equal.
+ * Names, versions, ids, JSON pointers and the range of instants: the one place their rules live. Request schemas, path
+ * parameters, the repository layout and the CLI all use these, so a name one route accepts is a name every route
+ * accepts. The JSON Schemas shipped as files (rule packs, decision types) restate the patterns; a unit test keeps them
+ * equal.
  */
 export { compareSemver, isSemver, SEMVER_PATTERN } from './semver.js';
+export { FIRST_INSTANT_MS, instantOf, isInstantInRange, LAST_INSTANT_MS } from './instant.js';
 
 /** Component, release and decision type names: lower-kebab-case. */
 export const NAME_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';

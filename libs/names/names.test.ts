@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { compareSemver, IDENTIFIER_PATTERN, isName, isSemver, isUuid, NAME_PATTERN, parsePointer, pointer, SEMVER_PATTERN, UPPER_SNAKE_PATTERN } from './index.js';
+import { compareSemver, IDENTIFIER_PATTERN, instantOf, isName, isSemver, isUuid, NAME_PATTERN, parsePointer, pointer, SEMVER_PATTERN, UPPER_SNAKE_PATTERN } from './index.js';
 
 const schema = (path: string) =>
   JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { $defs: Record<string, { pattern?: string }>; properties: Record<string, { pattern?: string }> };
@@ -20,6 +20,15 @@ describe('names', () => {
   it('UUIDs', () => {
     expect(isUuid('01a23451-37e9-7394-9301-40b2187c158b')).toBe(true);
     expect(isUuid('01a23451-37e9-7394-9301-40b2187c158')).toBe(false);
+  });
+
+  it('instants: years 0001 to 9999 once the offset is applied, and only what Date reads', () => {
+    expect(instantOf('0001-01-01T00:00:00Z')).toBe(Date.parse('0001-01-01T00:00:00Z'));
+    expect(instantOf('9999-12-31T23:59:59.999Z')).toBeDefined();
+    expect(instantOf('2026-03-11T12:00:00+01:00')).toBe(Date.parse('2026-03-11T11:00:00Z'));
+    for (const s of ['0000-12-31T23:59:59Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', '+010000-01-01T00:00:00Z', '2025-12-31T23:59:60Z', 'x']) {
+      expect(instantOf(s)).toBeUndefined();
+    }
   });
 
   it('JSON pointers round-trip with escapes', () => {

@@ -2,10 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { DomainError, type ErrorDetail } from '../errors/index.js';
-import { pointer } from '../names/index.js';
+import { instantOf, pointer } from '../names/index.js';
 import { checkSchemaLimits, SCHEMA_PATTERN_UNSUPPORTED } from './limits.js';
 import { compileLinearRegExp, patternProblem } from './regex.js';
+
+const rfc3339 = fullFormats['date-time'] as { validate: (s: string) => boolean };
 
 export type { ValidateFunction };
 
@@ -31,6 +34,9 @@ export function newAjv(verbose = false, discriminator = false, authored = false)
     ...(authored && { code: { regExp: linearRegExp }, allowMatchingProperties: true }),
   });
   addFormats.default(ajv);
+  // A date-time is also an instant the platform can compute with and store: one Date reads (RFC 3339 allows a leap
+  // second, ajv-formats a bare-hour offset; Date reads neither) in years 0001–9999 (libs/names). Past that: a 500.
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && instantOf(s) !== undefined });
   return ajv;
 }
 

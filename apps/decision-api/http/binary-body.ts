@@ -1,16 +1,28 @@
 /**
- * Raw request bodies (`application/gzip`, `application/octet-stream`) as a Buffer. Only the policy bundle route may
- * send up to the bundle limit; every other route keeps the 1 MiB limit, so nobody (authenticated or not: parsing
- * comes before the guard) can make any route buffer 10 MiB.
+ * Raw request bodies (`application/gzip`, `application/octet-stream`) as a Buffer, on the routes that take one (the
+ * policy bundle upload) and up to that route's limit. Any other route answers 415 before reading a byte: a Buffer
+ * handed to a JSON handler was validated as an object with one property per byte (a 1 MiB body held the process for
+ * seconds building a million errors), and nobody (authenticated or not: parsing comes before the guard) can make a
+ * route buffer more than it takes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastify from 'fastify';
 
 export const BINARY_TYPES = ['application/gzip', 'application/octet-stream'];
 
-export function registerBinaryBodies(instance: FastifyInstance, o: { defaultLimit: number; routeLimits: Record<string, number> }): void {
+/** `routes`: route URL → the most bytes it takes. */
+export function registerBinaryBodies(instance: FastifyInstance, o: { routes: Record<string, number> }): void {
   instance.addContentTypeParser(BINARY_TYPES, (req: FastifyRequest, payload, done) => {
-    const limit = o.routeLimits[req.routeOptions.url ?? ''] ?? o.defaultLimit;
+    // No such route: its 404 needs no body.
+    if (req.is404) {
+      done(null, undefined);
+      return;
+    }
+    const limit = o.routes[req.routeOptions.url ?? ''];
+    if (limit === undefined) {
+      done(new fastify.errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(req.headers['content-type']), undefined);
+      return;
+    }
     const tooLarge = () => new fastify.errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {

@@ -23,14 +23,27 @@ describe('jsonBodyProblem', () => {
     expect(jsonBodyProblem({ a: '\udc00x' })).toMatchObject({ path: '/a' });
     expect(jsonBodyProblem({ a: { 'k\u0000': 1 } })).toMatchObject({ path: '/a' });
   });
+
+  it('refuses a property named like a member of every object, wherever it is', () => {
+    // What JSON.parse makes of a body: own properties (an object literal would set the prototype instead).
+    const parsed = (text: string) => JSON.parse(text) as unknown;
+    expect(jsonBodyProblem(parsed('{"roles":["service",{"toString":0}]}'))).toMatchObject({ path: '/roles/1/toString' });
+    expect(jsonBodyProblem(parsed('{"a":{"valueOf":1}}'))).toMatchObject({ path: '/a/valueOf' });
+    expect(jsonBodyProblem(parsed('{"hasOwnProperty":1}'))).toMatchObject({ path: '/hasOwnProperty' });
+    expect(jsonBodyProblem(parsed('{"a":"toString","toStrings":1}'))).toBeUndefined();
+  });
 });
 
 describe('mayHaveProblem (the text pre-check that skips the walk)', () => {
   it('never misses what the walk would find', () => {
-    for (const v of [nested(MAX_JSON_DEPTH + 1), { a: 'x\u0000y' }, { a: 'x\ud800' }, { a: '\udc00x' }, { 'k\u0000': 1 }]) {
+    for (const v of [nested(MAX_JSON_DEPTH + 1), { a: 'x\u0000y' }, { a: 'x\ud800' }, { a: '\udc00x' }, { 'k\u0000': 1 }, JSON.parse('{"a":{"valueOf":1}}')]) {
       expect(jsonBodyProblem(v)).toBeDefined();
       expect(mayHaveProblem(JSON.stringify(v))).toBe(true);
     }
+    // A reserved name spelled with escapes is still that name once parsed.
+    const escaped = '{"\\u0074oString":1}';
+    expect(jsonBodyProblem(JSON.parse(escaped))).toBeDefined();
+    expect(mayHaveProblem(escaped)).toBe(true);
   });
 
   it('lets an ordinary body through without the walk, surrogate pairs included', () => {

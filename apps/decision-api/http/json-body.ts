@@ -1,8 +1,9 @@
 /**
  * JSON request bodies: parsed by Fastify's own parser (prototype-poisoning refused), then checked once, iteratively,
  * before anything recursive or anything that writes touches them (request hashing, schema validation, SQL): too deep
- * a body or a string PostgreSQL cannot store (NUL, a lone surrogate) is a 400 naming the path, never a stack overflow
- * or a driver error. One place, for every route.
+ * a body, a string PostgreSQL cannot store (NUL, a lone surrogate) or a property named like a member of every object
+ * (toString, valueOf, …) is a 400 naming the path, never a stack overflow, a driver error or a TypeError. One place,
+ * for every route.
  */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +16,13 @@ export const MAX_JSON_DEPTH = 64;
 // A lone surrogate: half of a UTF-16 pair with no other half (PostgreSQL cannot store it; JSON.parse lets it through).
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const unstorable = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+
+/**
+ * An own property with one of these names shadows what every object inherits: code that trusts `o.toString` or
+ * `o.valueOf` to be the inherited function (ajv's uniqueItems and const compare with fast-deep-equal, which calls
+ * them; String(o); comparisons) throws a TypeError on such a body. No field of this API has one of these names.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 interface Node {
   v: unknown;
@@ -51,22 +59,26 @@ export function jsonBodyProblem(value: unknown): { path: string; message: string
     }
     for (const k of Object.keys(v)) {
       if (unstorable(k)) return { path: pathOf(n), message: 'has a property name with a NUL character or an unpaired surrogate' };
+      if (RESERVED_NAMES.has(k)) return { path: pathOf({ v: undefined, depth, parent: n, key: k }), message: 'is a name every JavaScript object has (not a field of this API)' };
       stack.push({ v: (v as Record<string, unknown>)[k], depth, parent: n, key: k });
     }
   }
   return undefined;
 }
 
-/** A NUL or a surrogate written as a JSON escape: the only way either reaches a parsed string (raw bytes are UTF-8). */
-const ESCAPED_SUSPECT = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+/**
+ * A NUL or a surrogate written as a JSON escape (the only way either reaches a parsed string: raw bytes are UTF-8), any
+ * ASCII character written as one (a reserved name could be spelled so), or a reserved name in quotes.
+ */
+const SUSPECT = new RegExp(`\\\\u(?:00[0-7][0-9a-f]|d[89a-f][0-9a-f]{2})|"(?:${[...RESERVED_NAMES].join('|')})"`, 'i');
 
 /**
  * Whether the parsed value needs the walk at all, read off the text: it cannot nest deeper than its count of `{` and
- * `[`, and a NUL or lone surrogate must be written as an escape. An ordinary body answers no after one pass over its
- * characters, with no allocation.
+ * `[`, and a NUL, a lone surrogate or a reserved name must be written as an escape or in quotes. An ordinary body
+ * answers no after one pass over its characters, with no allocation.
  */
 export function mayHaveProblem(text: string): boolean {
-  if (ESCAPED_SUSPECT.test(text)) return true;
+  if (SUSPECT.test(text)) return true;
   let opens = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -1,5 +1,6 @@
 /** Parses list query strings (limit, cursor, enums, times) collecting every problem, per api-contract.md §2. */
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
+import { instantOf } from '../../../libs/names/index.js';
 
 export class QueryParser {
   readonly errors: ErrorDetail[] = [];
@@ -54,10 +55,9 @@ export class QueryParser {
   dateTime(name: string): Date | undefined {
     const v = this.raw(name);
     if (v === undefined) return undefined;
-    const t = Date.parse(v);
-    // Years 0001–9999 only: PostgreSQL has no year 0, and a filter outside its range was a driver error (500).
-    const year = /^(\d{4})-\d{2}-\d{2}T/.exec(v)?.[1];
-    if (year === undefined || Number.isNaN(t) || Number(year) < 1) {
+    // Years 0001–9999 of the instant, offset applied (libs/names): PostgreSQL has no year 0 and cannot read 10000.
+    const t = /^\d{4}-\d{2}-\d{2}T/.test(v) ? instantOf(v) : undefined;
+    if (t === undefined) {
       this.errors.push({ path: `query:${name}`, message: 'must be an RFC 3339 date-time from year 0001 to 9999' });
       return undefined;
     }

@@ -1,0 +1,269 @@
+/**
+ * The fuzz suite's generator per route: the well-formed shape of each route's path parameters, query and body, over
+ * real objects of a seeded tenant (a decision, a ledger account and its transactions, a simulation, a stored pack and
+ * release), so that most requests get past validation into the handler. Keyed "METHOD /openapi/{template}": the suite
+ * fails for a route of the OpenAPI document that has no entry here.
+ */
+import fc from 'fast-check';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { readPack, repoRoot } from '../content-root.js';
+import { newKey, type TestService, ADMIN_TOKEN } from '../harness.js';
+import { refundCase } from '../refund-cases.js';
+import { refundRiskVersion, bundleBytes } from '../release-content.js';
+import type { Credentials, RouteGenerator } from './requests.js';
+
+export const TENANT = 'fuzz';
+const ROLES = ['service', 'author', 'publisher', 'reviewer', 'auditor', 'admin'];
+const BUILTIN = { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0', refund: '1.0.0', redemption: '1.0.0' };
+
+/** Real objects of the fuzzed tenant (and one of another tenant), made through the API before fuzzing. */
+export interface World {
+  credentials: Credentials;
+  decisionId: string;
+  otherTenantDecisionId: string;
+  simulationId: string;
+  accountId: string;
+  pendingTx: string;
+  settledTx: string;
+  /** A stored refund-policy version and a stored release naming it. */
+  packVersion: string;
+  release: { name: string; version: string };
+  /** A real next-page cursor per list. */
+  cursors: Record<string, string>;
+  refundPolicy: Record<string, any>;
+  rewardProgram: Record<string, any>;
+  refundType: Record<string, any>;
+  bundles: { version: string; bytes: Buffer }[];
+  /** 64 MiB of zeros, gzipped to ~64 KiB. */
+  gzipBomb: Buffer;
+}
+
+async function ok<T = any>(r: Promise<{ status: number; text: string; body: T }>, what: string): Promise<T> {
+  const a = await r;
+  if (a.status >= 300) throw new Error(`fuzz seed: ${what} answered ${a.status} ${a.text}`);
+  return a.body;
+}
+
+export async function seedWorld(svc: TestService): Promise<World> {
+  const key = await svc.issueKey(TENANT, ROLES, 'fuzz');
+  const otherTenant = await svc.issueKey(`${TENANT}-other`, ROLES, 'fuzz');
+  const noRole = await svc.issueKey(TENANT, ['reviewer'], 'fuzz-reviewer');
+  const post = (k: string, path: string, body: unknown) => svc.request('POST', path, { key: k, idempotencyKey: newKey('seed'), body });
+
+  const simulation = await ok(
+    post(key, '/v1/simulations', { domain: 'refund', release: { name: 'default', version: '1.1.0', components: BUILTIN }, cases: [refundCase()] }),
+    'simulation',
+  );
+  const accountId = 'acct-seed';
+  await ok(svc.request('PUT', `/v1/ledger/accounts/${accountId}`, { key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } }), 'account');
+  for (const tx of ['tx-pending', 'tx-settled']) {
+    await ok(post(key, `/v1/ledger/accounts/${accountId}/transactions`, { transactionId: tx, amount: 10_000, category: 'GROCERY', occurredAt: '2026-03-01T10:00:00Z' }), tx);
+  }
+  await ok(post(key, '/v1/ledger/transactions/tx-settled/settle', { settledAt: '2026-03-02T10:00:00Z' }), 'settle');
+
+  // The tenant decides on a release of its own, with a decision type of its own, and shadows the built-in one: the
+  // decision, type and shadow routes then reach the tenant's catalogue, not only the built-in files.
+  const refundPolicy = await readPack('refund-policy');
+  const refundType = JSON.parse(await readFile(join(repoRoot, 'decision-types/refund/1.0.0.json'), 'utf8')) as Record<string, any>;
+  const packVersion = '1.0.1';
+  await ok(post(key, '/v1/rule-packs', { ...refundPolicy, version: packVersion }), 'pack');
+  await ok(post(key, '/v1/decision-types', { ...refundType, name: 'fuzz-type' }), 'type');
+  const release = { name: 'fuzz-release', version: '1.0.0' };
+  await ok(post(key, '/v1/releases', { ...release, components: { ...BUILTIN, 'refund-policy': packVersion, 'fuzz-type': '1.0.0' } }), 'release');
+  await ok(post(key, `/v1/releases/${release.name}/${release.version}/activate`, undefined), 'activate');
+  await ok(post(key, '/v1/releases/default/1.1.0/shadow', undefined), 'shadow');
+  const decision = await ok(post(key, '/v1/decisions/refund', { case: refundCase() }), 'decision');
+  await ok(post(key, '/v1/decisions/fuzz-type', { case: refundCase({ refundId: 'rf-fuzz-type' }) }), 'decision of the tenant type');
+  const other = await ok(post(otherTenant, '/v1/decisions/refund', { case: refundCase() }), 'other decision');
+
+  const cursors: Record<string, string> = {};
+  // Every list's cursor is its own: one list's cursor in another is a 400, which the odd queries cover.
+  await ok(post(key, '/v1/simulations', { domain: 'refund', release: { name: 'default', version: '1.1.0', components: BUILTIN }, cases: [refundCase()] }), 'simulation');
+  for (const [list, path] of Object.entries({
+    audit: '/v1/audit',
+    decisions: '/v1/decisions',
+    'rule-packs': '/v1/rule-packs',
+    entries: `/v1/ledger/accounts/${accountId}/entries`,
+    simulations: '/v1/simulations',
+  })) {
+    const c = (await ok(svc.request('GET', `${path}?limit=1`, { key }), path)).nextCursor;
+    if (typeof c === 'string') cursors[list] = c;
+  }
+  const bundles = [{ version: '1.0.0', bytes: await bundleBytes('refund-risk') }];
+  for (const v of ['1.0.7', '1.0.8', '1.0.9']) bundles.push({ version: v, bytes: await refundRiskVersion(v) });
+
+  return {
+    credentials: { key, otherTenant, noRole, adminToken: ADMIN_TOKEN },
+    decisionId: decision.id,
+    otherTenantDecisionId: other.id,
+    simulationId: simulation.id,
+    accountId,
+    pendingTx: 'tx-pending',
+    settledTx: 'tx-settled',
+    packVersion,
+    release,
+    cursors,
+    refundPolicy,
+    rewardProgram: await readPack('cashback-default'),
+    refundType,
+    bundles,
+    gzipBomb: gzipSync(Buffer.alloc(64 * 1024 * 1024)),
+  };
+}
+
+const instant = fc.date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2030-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
+/** A period boundary (UTC midnight of the 1st): what a statement close takes. */
+const boundary = fc.tuple(fc.integer({ min: 2020, max: 2029 }), fc.integer({ min: 0, max: 11 })).map(([y, m]) => new Date(Date.UTC(y, m, 1)).toISOString());
+/** An ordered window. */
+const timeWindow = fc.tuple(instant, instant).map(([a, b]) => (a < b ? [a, b] : [b, a]));
+const smallId = (prefix: string) => fc.integer({ min: 1, max: 40 }).map((n) => `${prefix}-${n}`);
+const semver = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 30 })).map((v) => v.join('.'));
+const amount = fc.oneof(fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));
+
+const refundCaseArb = fc
+  .record({
+    refundId: smallId('rf'),
+    requestedAmount: fc.integer({ min: 1, max: 60_000 }),
+    reasonCode: fc.constantFrom('DAMAGED', 'NOT_RECEIVED', 'NOT_AS_DESCRIBED', 'CHANGED_MIND', 'GOODWILL', 'OTHER'),
+    channel: fc.constantFrom('customer_portal', 'agent', 'api'),
+    requestedAt: instant,
+    returnStatus: fc.constantFrom('NOT_REQUIRED', 'LABEL_CREATED', 'IN_TRANSIT', 'RECEIVED', 'INSPECTED_OK', 'REJECTED'),
+    disputeOpen: fc.boolean(),
+    tender: fc.constantFrom('card', 'gift_card', 'store_credit', 'wallet'),
+    ipRisk: fc.constantFrom('low', 'medium', 'high'),
+    refundCount30d: fc.integer({ min: 0, max: 10 }),
+    items: fc.array(fc.record({ sku: fc.string({ minLength: 1, maxLength: 10 }), amount: fc.integer({ min: 0, max: 20_000 }), finalSale: fc.boolean(), category: fc.constantFrom('apparel', 'electronics', 'grocery') }), { maxLength: 4 }),
+    delivered: fc.option(instant, { nil: null }),
+  })
+  .map((p) =>
+    refundCase({
+      refundId: p.refundId,
+      requestedAmount: p.requestedAmount,
+      reasonCode: p.reasonCode,
+      channel: p.channel,
+      requestedAt: p.requestedAt,
+      returnStatus: p.returnStatus,
+      disputeOpen: p.disputeOpen,
+      payment: { tender: p.tender },
+      signals: { ipRisk: p.ipRisk },
+      customer: { refundCount30d: p.refundCount30d },
+      order: { deliveredAt: p.delivered, items: p.items },
+    }),
+  );
+
+const ledgerEvent = fc.oneof(
+  fc.record({ op: fc.constant('purchase'), transactionId: smallId('t'), amount, category: fc.constantFrom('GROCERY', 'DINING', 'OTHER'), occurredAt: instant }),
+  fc.record({ op: fc.constant('settle'), transactionId: smallId('t'), settledAt: instant }),
+  fc.record({ op: fc.constant('refund'), transactionId: smallId('t'), refundId: smallId('r'), amount, at: instant }),
+  fc.record({ op: fc.constant('chargeback'), transactionId: smallId('t'), chargebackId: smallId('c'), amount, at: instant }),
+  fc.record({ op: fc.constant('redeem'), redemptionId: smallId('d'), amount, at: instant }),
+  fc.record({ op: fc.constant('close'), periodEnd: instant }),
+);
+
+/** Every route's generator. Extra keys (not in the OpenAPI document) are routes Nest does not own: the docs. */
+export function routeGenerators(w: World): Record<string, RouteGenerator> {
+  const ids = (...own: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: fc.uuid({ version: 7 }) }, { weight: 1, arbitrary: fc.constant(w.otherTenantDecisionId) });
+  const names = (...own: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: fc.stringMatching(/^[a-z0-9]+(-[a-z0-9]+){0,2}$/) });
+  const versions = (...own: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: semver });
+  // Valid values only: the odd ones come from the generic layer (requests.ts).
+  const listQuery = (list: string) => ({ limit: fc.integer({ min: 1, max: 500 }).map(String), ...(w.cursors[list] ? { cursor: fc.constant(w.cursors[list]) } : {}) });
+  const accounts = ids(w.accountId, 'acct-new');
+  const transactions = fc.oneof(fc.constantFrom(w.pendingTx, w.settledTx), smallId('tx'));
+  const candidate = fc.oneof(
+    fc.constant({ name: 'default', version: '1.1.0', components: BUILTIN }),
+    fc.constant({ name: w.release.name, version: w.release.version, components: { ...BUILTIN, 'refund-policy': w.packVersion } }),
+    fc.record({ name: names('candidate'), version: semver, components: fc.dictionary(names('refund-policy', 'refund-risk', 'refund'), versions('1.0.0', w.packVersion), { minKeys: 1, maxKeys: 5 }) }),
+  );
+  const packBody = fc.record({ version: semver, kind: fc.constantFrom('refund-policy', 'reward-program') }).map(({ version, kind }) =>
+    kind === 'refund-policy' ? { ...w.refundPolicy, version } : { ...w.rewardProgram, name: 'fuzz-program', version },
+  );
+  const typeBody = fc.record({ name: names('fuzz-type', 'refund'), version: semver }).map(({ name, version }) => ({ ...w.refundType, name, version }));
+  const release = { name: names(w.release.name, 'default'), version: versions(w.release.version, '1.0.0', '1.1.0') };
+
+  return {
+    'GET /healthz': { auth: 'none' },
+    'GET /readyz': { auth: 'none' },
+    'GET /docs/json': { auth: 'none' },
+    'GET /docs': { auth: 'none' },
+    // Paths no route owns: 404s, and whatever the router makes of dot segments, escapes and lengths.
+    'GET /{path}': { auth: 'none', params: { path: fc.constantFrom('v1', 'nope', 'favicon.ico', 'metrics', 'healthz', 'docs') } },
+    'POST /v1/admin/api-keys': {
+      auth: 'admin',
+      body: fc.record({ tenant: fc.oneof(fc.constantFrom(TENANT, `${TENANT}-other`), fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/)), roles: fc.subarray(ROLES, { minLength: 1 }), name: fc.string({ minLength: 1, maxLength: 200 }) }),
+    },
+    'POST /v1/decisions/refund': { body: refundCaseArb.map((c) => ({ case: c })) },
+    'POST /v1/decisions/{type}': { params: { type: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
+    'GET /v1/decisions': {
+      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, ...listQuery('decisions') },
+    },
+    'GET /v1/decisions/{id}': { params: { id: ids(w.decisionId) } },
+    'POST /v1/decisions/{id}/replay': { params: { id: ids(w.decisionId) } },
+    'POST /v1/decision-types': { body: typeBody },
+    'GET /v1/decision-types': {},
+    'GET /v1/decision-types/{name}/schema': { params: { name: names('refund', 'redemption') } },
+    'GET /v1/decision-types/{name}/{version}': { params: { name: names('refund', 'redemption', 'fuzz-type'), version: versions('1.0.0') } },
+    'PUT /v1/ledger/accounts/{accountId}': {
+      params: { accountId: accounts },
+      body: fc.record({ program: fc.constantFrom('cashback-default', 'cashback-default@1.0.0', 'issuer-a', 'issuer-f@1.0.0', 'nope', 'refund-policy'), currency: fc.constantFrom('EUR', 'USD'), cycleAnchorDay: fc.integer({ min: 1, max: 28 }) }),
+    },
+    'GET /v1/ledger/accounts/{accountId}': { params: { accountId: accounts } },
+    'GET /v1/ledger/accounts/{accountId}/entries': { params: { accountId: accounts }, query: listQuery('entries') },
+    'POST /v1/ledger/accounts/{accountId}/transactions': {
+      params: { accountId: accounts },
+      body: fc.record({ transactionId: transactions, amount, category: fc.constantFrom('GROCERY', 'DINING', 'OTHER'), occurredAt: instant }),
+    },
+    'POST /v1/ledger/transactions/{transactionId}/settle': { params: { transactionId: transactions }, body: fc.record({ settledAt: instant }) },
+    'POST /v1/ledger/transactions/{transactionId}/refunds': { params: { transactionId: transactions }, body: fc.record({ refundId: smallId('r'), amount, at: instant }) },
+    'POST /v1/ledger/transactions/{transactionId}/chargebacks': { params: { transactionId: transactions }, body: fc.record({ chargebackId: smallId('c'), amount, at: instant }) },
+    'POST /v1/ledger/accounts/{accountId}/redemptions': { params: { accountId: accounts }, body: fc.record({ redemptionId: smallId('d'), amount, at: instant }) },
+    'POST /v1/ledger/accounts/{accountId}/statements': { params: { accountId: accounts }, body: fc.record({ periodEnd: fc.oneof(boundary, instant) }) },
+    'GET /v1/ledger/transactions/{transactionId}': { params: { transactionId: transactions } },
+    'POST /v1/simulations': {
+      body: fc.oneof(
+        fc.record({ domain: names('refund'), release: candidate, cases: fc.array(refundCaseArb, { minLength: 1, maxLength: 3 }) }),
+        fc.record({ domain: names('refund'), release: candidate, replay: fc.tuple(timeWindow, fc.integer({ min: 1, max: 20 })).map(([[from, to], limit]) => ({ from, to, limit })) }),
+      ),
+    },
+    'GET /v1/simulations': { query: listQuery('simulations') },
+    // Few events: the what-if's speed is another change's concern (issue 8, item 2); here only its answers count.
+    'POST /v1/simulations/ledger': {
+      body: fc.record(
+        { program: fc.constant(w.rewardProgram), events: fc.array(ledgerEvent, { maxLength: 8 }), account: fc.record({ accountId: smallId('a'), currency: fc.constantFrom('EUR', 'USD'), cycleAnchorDay: fc.integer({ min: 1, max: 28 }) }, { requiredKeys: [] }) },
+        { requiredKeys: ['program', 'events'] },
+      ),
+    },
+    'GET /v1/simulations/{id}': { params: { id: ids(w.simulationId) } },
+    'POST /v1/simulations/{id}/cancel': { params: { id: ids(w.simulationId) } },
+    'POST /v1/rule-packs': { body: packBody },
+    'GET /v1/rule-packs': { query: listQuery('rule-packs') },
+    'GET /v1/rule-packs/{name}/{version}': { params: { name: names('refund-policy', 'cashback-default', 'fuzz-program'), version: versions('1.0.0', w.packVersion) } },
+    'POST /v1/policy-bundles': {
+      query: { name: fc.constant('refund-risk'), version: fc.constantFrom(...w.bundles.map((b) => b.version)) },
+      upload: fc.constantFrom(...w.bundles).map((b) => ({ query: { name: 'refund-risk', version: b.version }, body: b.bytes })),
+      binary: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...w.bundles.map((b) => b.bytes)) },
+        { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...w.bundles.map((b) => b.bytes)), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2_000 }).map((a) => Buffer.from(a)) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2_000 }).map((a) => gzipSync(a)) },
+        { weight: 1, arbitrary: fc.constant(w.gzipBomb) },
+      ),
+    },
+    'GET /v1/policy-bundles/{name}/{version}': { params: { name: names('refund-risk', 'redemption-gate'), version: versions(...w.bundles.map((b) => b.version)) } },
+    'POST /v1/releases': {
+      body: fc.oneof(
+        fc.record({ name: names('fuzz-release', 'another'), version: semver, components: fc.constant({ ...BUILTIN, 'refund-policy': w.packVersion }) }),
+        fc.record({ name: names('fuzz-release'), version: semver, components: fc.dictionary(names('refund-policy', 'refund-risk', 'refund', 'redemption', 'fuzz-type'), versions('1.0.0', w.packVersion), { minKeys: 1, maxKeys: 6 }) }),
+      ),
+    },
+    'GET /v1/releases/active': {},
+    'POST /v1/releases/rollback': {},
+    'GET /v1/releases/shadow/report': {},
+    'DELETE /v1/releases/shadow': {},
+    'GET /v1/releases/{name}/{version}': { params: release },
+    'POST /v1/releases/{name}/{version}/activate': { params: release },
+    'POST /v1/releases/{name}/{version}/shadow': { params: release },
+    'GET /v1/audit': { query: listQuery('audit') },
+  };
+}
