@@ -104,6 +104,10 @@ describe('the same answers as JavaScript', () => {
     ['^[[:a]+$', ['a', '[:', 'b', '[[']],
     ['^(?<year>\\d{4})-(?i:ab)$', ['2024-AB', '2024-aB', '24-ab']],
     ['\\bcat\\b', ['a cat!', 'concat']],
+    ['^a|b$', ['ab', 'ba', 'a', 'xb', 'x']],
+    ['^a\\$', ['a$', 'a']],
+    ['^[a$]', ['a', '$x']],
+    ['^(a|b)$', ['a', 'ab']],
     ['^\\p{Script=Greek}+$', ['αβγ', 'abc']],
     ['^\\cJ\\0\\x41\\/$', ['\n\u0000A/', 'nope']],
   ])('%s', (pattern, inputs) => {
@@ -134,7 +138,9 @@ describe('the same answers as JavaScript', () => {
   }));
 
   // Anchored, every character of the input counts: what `pattern` keywords mostly look like.
-  const schemaPattern = fc.tuple(fc.boolean(), pattern, fc.boolean()).map(([start, p, end]) => `${start ? '^' : ''}(?:${p})${end ? '$' : ''}`);
+  const schemaPattern = fc
+    .tuple(fc.boolean(), fc.boolean(), pattern, fc.boolean())
+    .map(([start, group, p, end]) => `${start ? '^' : ''}${group ? `(?:${p})` : p}${end ? '$' : ''}`);
 
   it('on generated patterns and inputs (fast-check)', () => {
     fc.assert(
