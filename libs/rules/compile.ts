@@ -138,7 +138,7 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
         event: { type: rule.event.type },
       },
       event: { type: rule.event.type, params: rule.event.params ?? EMPTY_PARAMS },
-      trace: traceBuilder(rule.conditions, pack.parameters),
+      trace: traceBuilder(rule.conditions),
       traceBytes: ref.length + rule.name.length + 64 + approxJsonBytes(rule.event, Infinity) + staticTraceBytes(rule.conditions, pack.parameters),
     }));
   const factIds = [...referencedFacts];
@@ -251,10 +251,10 @@ function staticTraceBytes(source: Condition, parameters: Readonly<Record<string,
  * Prepares, per condition node, how to read json-rules-engine's evaluated copy of it (same tree,
  * same array order). Leaves always have the same keys, unset ones undefined: one object shape, fast to build.
  */
-function traceBuilder(source: Condition, parameters: Readonly<Record<string, unknown>>): TraceBuilder {
+function traceBuilder(source: Condition): TraceBuilder {
   if ('all' in source || 'any' in source) {
     const key = 'all' in source ? 'all' : 'any';
-    const children = ('all' in source ? source.all : source.any).map((c) => traceBuilder(c, parameters));
+    const children = ('all' in source ? source.all : source.any).map(traceBuilder);
     return (evaluated, rootResult, meter) => {
       const result = rootResult ?? evaluated.result;
       const nodes = evaluated[key]!;
@@ -264,7 +264,7 @@ function traceBuilder(source: Condition, parameters: Readonly<Record<string, unk
     };
   }
   if ('not' in source) {
-    const child = traceBuilder(source.not, parameters);
+    const child = traceBuilder(source.not);
     return (evaluated, rootResult, meter) => {
       const result = rootResult ?? evaluated.result;
       return { not: child(evaluated.not!, undefined, meter), evaluated: result !== undefined, result };
