@@ -197,17 +197,20 @@ describe('LedgerService', () => {
     expect(outcome).toMatchObject({ result: 'created', value: { redemptionId: 'r-1', balance: 200, decisionId: null } });
   });
 
-  it('pages entries through a store over a fresh EntityManager, and answers an unknown account 404', async () => {
+  it('pages entries through the ledger in one transaction, and answers an unknown account 404 and an impossible id 400', async () => {
     const s = setup();
     await s.accountWithReward('acc-1');
 
     const page = await s.service.entries(principal, 'acc-1', 10, undefined);
-    expect(s.create.mock.calls[0]![0]).toBe(s.em);
+    expect(s.create.mock.calls[0]![0]).toBe(s.tx);
     expect(page).toMatchObject({ items: [{ seq: 1, type: 'REWARD', amount: 500 }], nextCursor: null });
 
     const missing = await s.service.entries(principal, 'nobody', 10, undefined).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(DomainError);
     expect(missing).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', kind: 'not_found' });
+    // The ledger's guard, before any store: a NUL in the path reached PostgreSQL (500).
+    const impossible = await s.service.entries(principal, 'a\u0000b', 10, undefined).catch((e: unknown) => e);
+    expect(impossible).toMatchObject({ code: 'VALIDATION_FAILED', kind: 'invalid', errors: [{ path: '/accountId' }] });
     expect(s.next).not.toHaveBeenCalled();
   });
 });

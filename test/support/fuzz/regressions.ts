@@ -39,6 +39,8 @@ export function regressions(w: World): Record<string, WireRequest[]> {
         route: 'POST /v1/ledger/transactions/{transactionId}/settle',
       }),
     ],
+    // The entries list went to the store without the ledger's id guard: a NUL reached PostgreSQL.
+    'GET /v1/ledger/accounts/{accountId}/entries': [json('GET /v1/ledger/accounts/{accountId}/entries', '/v1/ledger/accounts/%00/entries', undefined)],
     [purchases]: [json(purchases, `/v1/ledger/accounts/${w.accountId}/transactions`, '{"transactionId":"tx-year-0","amount":1,"category":"GROCERY","occurredAt":"0000-01-01T00:00:00Z"}')],
     // A four-digit year whose instant, once the offset is applied, is year 0 or 10000.
     'GET /v1/decisions': [
