@@ -24,6 +24,9 @@ export const DEFAULT_EVALUATION_BUDGET: Readonly<EvaluationBudget> = Object.free
 /** Entries a policy's function tables may hold (opa build makes one of a few hundred). */
 export const MAX_TABLE_ENTRIES = 65_536;
 
+/** The widest field a policy's sprintf may pad to (opa-wasm pads in JavaScript, outside the step budget). */
+export const MAX_SPRINTF_WIDTH = 65_536;
+
 /** Bounds a configuration may set: at least enough for a real evaluation, at most what a 32-bit memory allows. */
 export const EVALUATION_STEPS_RANGE = { min: 1_000_000, max: 1_000_000_000_000 } as const;
 export const MEMORY_MIB_RANGE = { min: 1, max: 4096 } as const;

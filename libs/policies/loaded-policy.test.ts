@@ -7,6 +7,7 @@ import { DomainError } from '../errors/index.js';
 import { DEFAULT_EVALUATION_BUDGET, LoadedPolicy } from './index.js';
 import { unpackBundle, variantBundle } from './bundle.test-support.js';
 import { op, replaceExportedFunction } from './wasm-assemble.test-support.js';
+import { regoBundle } from '../../test/support/policy-bundles.js';
 
 const ENTRYPOINT = 'refund/risk/assessment';
 const bundleBytes = readFileSync(new URL('../../policies/bundles/refund-risk/1.0.0.tar.gz', import.meta.url));
@@ -329,6 +330,19 @@ describe('evaluation budget (metered Wasm)', () => {
     expect(e.message).toContain('1 MiB');
     expect(tight.evaluate(ENTRYPOINT, allFire)).toEqual(assess(allFire));
   });
+
+  it('fails an evaluation whose sprintf pads to a width from the input (JavaScript, outside the steps) at once', async () => {
+    const rego = 'package pad\nimport rego.v1\nout := sprintf(concat("", ["%0", format_int(input.w, 10), "d|%%200000000d"]), [7])\n';
+    const pad = await LoadedPolicy.load(await regoBundle('pad-policy', '1.0.0', 'pad/out', rego));
+    // `%%` escapes: what follows it is text, not a width.
+    expect(pad.evaluate('pad/out', { w: 5 })).toBe('00007|%200000000d');
+    const started = performance.now();
+    const e = thrown(() => pad.evaluate('pad/out', { w: 400_000_000 }));
+    expect(e).toMatchObject({ code: 'EVALUATION_BUDGET_EXCEEDED', kind: 'unavailable' });
+    expect(e.message).toContain('400000000 characters wide');
+    expect(performance.now() - started).toBeLessThan(5_000); // hang guard: it took ~15 s
+    expect(pad.evaluate('pad/out', { w: 3 })).toBe('007|%200000000d');
+  }, 60_000);
 
   it('refuses a bundle whose data.json cannot be loaded within the budget (422)', async () => {
     const data = { ...(rawData as object), filler: Array.from({ length: 2_000 }, (_, i) => ({ k: i, v: `value-${i}` })) };

@@ -3,14 +3,39 @@
  * and after any failed call the instance is replaced, so the next evaluation starts from a clean state.
  */
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as OpaWasm from '@open-policy-agent/opa-wasm';
 import { describeThrown } from './policy-errors.js';
-import { MAX_TABLE_ENTRIES, type EvaluationBudget } from './evaluation-budget.js';
+import { MAX_SPRINTF_WIDTH, MAX_TABLE_ENTRIES, type EvaluationBudget } from './evaluation-budget.js';
 import { FUEL_EXPORT, meterWasmAsync } from './wasm-meter.js';
 
 // The ESM entry point of opa-wasm exports loadPolicy only; the synchronous loader (needed to replace an instance in
 // the middle of a synchronous evaluation) is on the CommonJS one, over the same code.
-const { loadPolicySync } = createRequire(import.meta.url)('@open-policy-agent/opa-wasm') as typeof OpaWasm;
+const require = createRequire(import.meta.url);
+const { loadPolicySync } = require('@open-policy-agent/opa-wasm') as typeof OpaWasm;
+
+/** A host builtin asked for more than it may do outside the step budget. */
+class HostBuiltinRefused extends Error {}
+
+/**
+ * opa-wasm runs sprintf in JavaScript (sprintf-js), which pads a field by joining an array as long as its width: a
+ * width taken from the input (`sprintf("%0100000000d", [1])`) held the thread for seconds outside the budget. opa-wasm
+ * looks its own builtins up before the caller's, so the bound goes into its table (the same module instance it uses).
+ */
+const opaBuiltins = require(join(dirname(require.resolve('@open-policy-agent/opa-wasm')), 'builtins/index.js')) as Record<string, (...args: unknown[]) => unknown>;
+const unboundedSprintf = opaBuiltins['sprintf']!;
+// sprintf-js's placeholder up to its width; `%%` first, so the text after an escaped percent is not read as one.
+const PLACEHOLDER_WIDTH = /%%|%(?:[1-9]\d*\$|\([^)]+\))?\+?(?:0|'[^$])?-?(\d+)?/g;
+opaBuiltins['sprintf'] = (format: unknown, values: unknown) => {
+  if (typeof format === 'string') {
+    for (const m of format.matchAll(PLACEHOLDER_WIDTH)) {
+      if (m[1] !== undefined && Number(m[1]) > MAX_SPRINTF_WIDTH) {
+        throw new HostBuiltinRefused(`asked sprintf for a field ${m[1]} characters wide, more than the ${MAX_SPRINTF_WIDTH.toLocaleString('en-US')} allowed`);
+      }
+    }
+  }
+  return unboundedSprintf(format, values);
+};
 
 /** The few WebAssembly APIs used here (the project's TypeScript libs do not declare the namespace). */
 type WasmModule = object;
@@ -162,6 +187,7 @@ export class MeteredInstance {
 
   private classify(e: unknown, inst: Instance | undefined): WasmCallFailed {
     const message = describeThrown(e);
+    if (e instanceof HostBuiltinRefused) return new WasmCallFailed('memory', e.message);
     if (inst && (inst.fuel.value as bigint) < 0n) {
       return new WasmCallFailed('steps', `ran out of its budget of ${this.budget.steps.toLocaleString('en-US')} steps`);
     }

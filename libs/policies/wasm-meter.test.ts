@@ -90,6 +90,30 @@ function refusal(bytes: Uint8Array): DomainError {
   throw new Error('the meter accepted the module');
 }
 
+/** `bytes` with one more export: global `index` as "g" (the export section is rebuilt). */
+function withExportOf(bytes: Uint8Array, index: number): Uint8Array {
+  let at = 8;
+  for (;;) {
+    const id = bytes[at]!;
+    let size = 0;
+    let shift = 0;
+    let p = at + 1;
+    for (;;) {
+      const b = bytes[p++]!;
+      size += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) break;
+    }
+    if (id === 7) {
+      const count = bytes[p]!; // fewer than 128 exports in these tests
+      const entries = [...bytes.subarray(p + 1, p + size), 1, 0x67, 0x03, ...u32(index)];
+      const content = [count + 1, ...entries];
+      return new Uint8Array([...bytes.subarray(0, at), 7, ...u32(content.length), ...content, ...bytes.subarray(p + size)]);
+    }
+    at = p + size;
+  }
+}
+
 describe('meterWasm: what runs out of fuel', () => {
   it('stops `loop br 0` once the fuel is spent, and says so through the exported global', () => {
     const m = metered(assemble([spin]));
@@ -204,6 +228,23 @@ describe('meterWasm: what it refuses (POLICY_BUNDLE_INVALID naming /policy.wasm)
     expect(refusal(new TextEncoder().encode('not wasm at all')).message).toMatch(/does not load/);
     expect(refusal(assemble([spin], { ownMemory: { min: 1 } })).message).toMatch(/defines its own memory/);
     expect(refusal(assemble([{ ...spin, export: FUEL_EXPORT }])).message).toMatch(/already exports/);
+  });
+
+  it('refuses a module that names the fuel global or the scratch local, which only exist once it is metered', () => {
+    // Invalid as uploaded, valid once rewritten: `global.set` on the index the fuel gets would refill it every iteration.
+    const refill = [op.loop, op.void, op.i64Const, ...s32(2 ** 30), 0x24, 1, op.br, 0, op.end];
+    const withGlobal = assemble([{ export: 'spin', body: refill }], { globals: [{ type: op.i32, init: 0 }] });
+    expect(W.validate(withGlobal)).toBe(false);
+    expect(refusal(withGlobal).message).toMatch(/global 1/);
+    expect(refusal(assemble([{ export: 'get', results: [op.i64], body: [0x23, 0] }])).message).toMatch(/global 0/);
+    // The scratch local a bulk operation gets (index 1 here: one parameter, no locals).
+    const fill = [op.i32Const, 0, op.i32Const, 0, op.i32Const, 0, 0xfc, ...u32(11), 0x00];
+    const scratch = assemble([{ export: 'f', params: [op.i32], body: [...fill, op.i32Const, 5, op.localSet, 1] }], { memory: { min: 1 } });
+    expect(W.validate(scratch)).toBe(false);
+    expect(refusal(scratch).message).toMatch(/local 1/);
+    // Exporting the fuel global under another name.
+    const exported = assemble([spin], { sections: [] });
+    expect(refusal(withExportOf(exported, 0)).message).toMatch(/global 0/);
   });
 
   it('refuses a table larger than the limit and caps the growth of smaller ones', () => {

@@ -199,6 +199,16 @@ function blocktype(r: Reader): void {
   if (r.signed(33)) throw refuse(`has an unknown block type at byte ${r.pos}`);
 }
 
+/**
+ * A local or global index, which must name one the module declares: the fuel global and the scratch local are indices
+ * past those, so a module naming them is invalid as uploaded but would validate once metered (and refill its fuel).
+ */
+function index(r: Reader, count: number, what: string): void {
+  const at = r.pos;
+  const i = r.u32();
+  if (i >= count) throw refuse(`uses ${what} ${i}, which it does not declare (byte ${at})`);
+}
+
 /** Immediates of a load or store: alignment (without the multi-memory flag) and offset. */
 function memarg(r: Reader): void {
   const align = r.u32();
@@ -246,7 +256,7 @@ interface DecodedBody {
  * segment runs at most once per run of its parent: charging a small segment with its parent is sound, and only
  * overcharges when it does not run.
  */
-function decodeBody(r: Reader): DecodedBody {
+function decodeBody(r: Reader, globals: number, locals: number): DecodedBody {
   const segments: Segment[] = [{ at: r.pos, cost: 0, parent: -1 }];
   const bulk: BulkProbe[] = [];
   // Open control frames: the segment running where each was entered, and whether it is an `if` still in its then-arm.
@@ -310,12 +320,16 @@ function decodeBody(r: Reader): DecodedBody {
         r.u32();
         begin(current);
         break;
-      case 0x10: // call
       case 0x20: // local.get
       case 0x21: // local.set
       case 0x22: // local.tee
+        index(r, locals, 'local');
+        break;
       case 0x23: // global.get
       case 0x24: // global.set
+        index(r, globals, 'global');
+        break;
+      case 0x10: // call
       case 0x25: // table.get
       case 0x26: // table.set
       case 0xd2: // ref.func
@@ -445,7 +459,7 @@ interface FunctionBody extends DecodedBody {
   scratch: number;
 }
 
-function decodeFunction(r: Reader, paramCount: number): FunctionBody {
+function decodeFunction(r: Reader, paramCount: number, globals: number): FunctionBody {
   const localsStart = r.pos;
   const groups = r.u32();
   let locals = paramCount;
@@ -454,7 +468,7 @@ function decodeFunction(r: Reader, paramCount: number): FunctionBody {
     valtype(r);
   }
   const codeStart = r.pos;
-  return { ...decodeBody(r), localsStart, codeStart, end: r.end, groups, scratch: locals };
+  return { ...decodeBody(r, globals, locals), localsStart, codeStart, end: r.end, groups, scratch: locals };
 }
 
 function emitFunction(wasm: Uint8Array, b: FunctionBody, fuel: number, o: Required<Pick<MeterOptions, 'minProbe' | 'probeCost'>>, out: Writer): void {
@@ -603,8 +617,10 @@ function* meterSteps(wasm: Uint8Array, opts: MeterOptions): Generator<void, Mete
       case SECTION.export:
         for (let n = sr.u32(), i = 0; i < n; i++) {
           exportNames.add(sr.name());
-          sr.u8();
-          sr.u32();
+          const kind = sr.u8();
+          const at = sr.pos;
+          const idx = sr.u32();
+          if (kind === 0x03 && idx >= importedGlobals + definedGlobals) throw refuse(`exports global ${idx}, which it does not declare (byte ${at})`);
         }
         break;
       case SECTION.code: {
@@ -616,7 +632,7 @@ function* meterSteps(wasm: Uint8Array, opts: MeterOptions): Generator<void, Mete
           if (end > s.end) throw refuse('has a function body past the end of the code section');
           const params = types[funcTypes[i]!];
           if (params === undefined) throw refuse(`has function ${i} of an unknown type`);
-          bodies.push(decodeFunction(new Reader(wasm, sr.pos, end), params));
+          bodies.push(decodeFunction(new Reader(wasm, sr.pos, end), params, importedGlobals + definedGlobals));
           if (i % FUNCTIONS_PER_YIELD === 0) yield;
           sr.pos = end;
         }
