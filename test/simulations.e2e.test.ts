@@ -346,6 +346,18 @@ describe('background replays: progress, serving decisions meanwhile, cancellatio
     expect((await cancel(b.body.id)).status).toBe(200);
   });
 
+  it('never lets parallel starts run more than two background simulations of a tenant', async () => {
+    const body = { domain: 'refund', release: CANDIDATE, replay: { ...window, limit: 100_000 } };
+    // The tenant's earlier jobs are finished or cancelled: each round starts from none running.
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => simulate(body)));
+      const started = answers.filter((r) => r.status === 202);
+      expect(answers.filter((r) => r.status !== 202).map((r) => [r.status, r.body.code])).toEqual(Array.from({ length: 6 }, () => [429, 'SIMULATIONS_BUSY']));
+      expect(started).toHaveLength(2);
+      for (const r of started) expect((await cancel(r.body.id)).status).toBe(200);
+    }
+  });
+
   const postgresOnly = process.env.TEST_DATABASE_URL ? it : it.skip;
 
   postgresOnly('fails a job as interrupted when its instance shuts down, and the others report it', async () => {
