@@ -81,7 +81,7 @@ export async function runLedgerInProcess(root: string, n = 5000): Promise<Ledger
   return rows;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -91,7 +91,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string) {
+export function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -346,6 +346,18 @@ describe('background replays: progress, serving decisions meanwhile, cancellatio
     expect((await cancel(b.body.id)).status).toBe(200);
   });
 
+  it('never lets parallel starts run more than two background simulations of a tenant', async () => {
+    const body = { domain: 'refund', release: CANDIDATE, replay: { ...window, limit: 100_000 } };
+    // The tenant's earlier jobs are finished or cancelled: each round starts from none running.
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => simulate(body)));
+      const started = answers.filter((r) => r.status === 202);
+      expect(answers.filter((r) => r.status !== 202).map((r) => [r.status, r.body.code])).toEqual(Array.from({ length: 6 }, () => [429, 'SIMULATIONS_BUSY']));
+      expect(started).toHaveLength(2);
+      for (const r of started) expect((await cancel(r.body.id)).status).toBe(200);
+    }
+  });
+
   const postgresOnly = process.env.TEST_DATABASE_URL ? it : it.skip;
 
   postgresOnly('fails a job as interrupted when its instance shuts down, and the others report it', async () => {
@@ -484,4 +496,68 @@ describe('POST /v1/simulations/ledger: the paper’s refund-abuse scripts agains
     expect(shape.status).toBe(400);
     expect(shape.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['/program', '/events']));
   });
+
+  /**
+   * 10,000 events (the most a script may have): monthly purchases, settlements, partial refunds, redemptions and closes.
+   * Compact ids and timestamps keep the body under the 1 MiB limit.
+   */
+  function longScript(n: number): unknown[] {
+    const events: unknown[] = [];
+    const day = (month: number, d: number) => new Date(Date.UTC(2000, month, d, 10)).toISOString().replace('.000', '');
+    for (let i = 0, month = 0; events.length < n; i++) {
+      events.push({ op: 'purchase', transactionId: `t${i}`, amount: 10_000 + i, category: i % 2 ? 'GROCERY' : 'BOOKS', occurredAt: day(month, 2) });
+      events.push({ op: 'settle', transactionId: `t${i}`, settledAt: day(month, 3) });
+      if (i % 3 === 0) events.push({ op: 'refund', transactionId: `t${i}`, refundId: `r${i}`, amount: 1_000, at: day(month, 4) });
+      if (i % 5 === 0) events.push({ op: 'redeem', redemptionId: `d${i}`, amount: 10, at: day(month, 27) });
+      if (i % 20 === 19) events.push({ op: 'close', periodEnd: new Date(Date.UTC(2000, ++month, 1)).toISOString() });
+    }
+    return events.slice(0, n);
+  }
+
+  it('runs 10,000 events, four scripts at once, while /healthz keeps answering promptly', async () => {
+    const program = await readPack('issuer-d');
+    const body = JSON.stringify({ program, events: longScript(10_000) });
+    expect((await ledgerWhatIf({ program, events: longScript(10) })).status).toBe(200); // compiles the validators once, as any first request does
+
+    let running = true;
+    let slowestHealthz = 0;
+    const probe = (async () => {
+      while (running) {
+        const started = performance.now();
+        expect((await svc.request('GET', '/healthz')).status).toBe(200);
+        slowestHealthz = Math.max(slowestHealthz, performance.now() - started);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })();
+    const started = performance.now();
+    let answers: { status: number; bytes: Buffer }[];
+    try {
+      // Raw bytes: this test shares its event loop with the service, so decoding four 10 MB answers would be measured too.
+      answers = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const r = await fetch(`${svc.baseUrl}/v1/simulations/ledger`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${author}`, 'content-type': 'application/json' },
+            body,
+          });
+          return { status: r.status, bytes: Buffer.from(await r.arrayBuffer()) };
+        }),
+      );
+    } finally {
+      running = false;
+      await probe;
+    }
+    // Hang guards, not speed targets (the bench measures speed): the quadratic runs took minutes and held the event loop
+    // throughout. /healthz usually answers in tens of milliseconds here; the margin is for parsing four 1 MiB bodies at
+    // once (other routes' work, on this same thread) on a busy CI machine.
+    expect(performance.now() - started).toBeLessThan(45_000);
+    expect(slowestHealthz).toBeLessThan(2_000);
+
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    for (const a of answers.slice(1)) expect(a.bytes.equals(answers[0]!.bytes)).toBe(true);
+    const r = JSON.parse(answers[0]!.bytes.toString('utf8'));
+    expect(r.steps).toHaveLength(10_000);
+    expect(r.final.closedPeriods).toHaveLength(193); // every close ran (3,871 purchases, one close per 20)
+    expect(r.rewardIntegrity).toBe(true);
+  }, 120_000);
 });

@@ -32,6 +32,7 @@ export type { ClawbackMode, ProgramResolver, RewardProgram, RewardProgramParamet
 export { ledgerEventsSchema, simulateLedger, validateLedgerEvents } from './simulate.js';
 export type { LedgerEvent, SimulationOptions, SimulationResult, SimulationSnapshot, SimulationStep, SimulationStepResult } from './simulate.js';
 export type {
+  AdjustmentFilter,
   AdjustmentKind,
   EntryCause,
   EntryCauseKind,
@@ -44,5 +45,6 @@ export type {
   LedgerTransaction,
   LedgerUnitOfWork,
   RedemptionRecord,
+  TransactionFilter,
   TransactionStatus,
 } from './types.js';

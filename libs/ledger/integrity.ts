@@ -60,13 +60,11 @@ export function integrity(account: LedgerAccount, transactions: readonly LedgerT
 
   for (const t of transactions) {
     retained += t.reward;
-    if (t.status === 'PENDING') continue;
-    const net = t.amount - t.refunded;
+    const c = contributionOf(t, account.cycleAnchorDay, program);
+    if (c === null) continue;
+    const { net, share, period, tolerance } = c;
     netSpend += net;
-    const share = applyRate(net, rateBpsOf(program, t.category));
-    const period = transactionPeriod(t, account.cycleAnchorDay);
     sharesByPeriod.set(period, (sharesByPeriod.get(period) ?? 0) + share);
-    const tolerance = net > 0 ? t.partialRefunds : 0;
     roundingTolerance += tolerance;
     if (t.reward > share + tolerance) {
       candidates.push({
@@ -104,4 +102,99 @@ export function integrity(account: LedgerAccount, transactions: readonly LedgerT
     }
   }
   return { netSpend, netReward, rewardBound, roundingTolerance, rewardIntegrity, violations };
+}
+
+/** What one transaction adds to netSpend, its period's shares and the rounding tolerance; null while PENDING (nothing). */
+interface Contribution {
+  net: number;
+  share: number;
+  period: string;
+  tolerance: number;
+}
+
+function contributionOf(t: LedgerTransaction, anchorDay: number, program: RewardProgramParameters): Contribution | null {
+  if (t.status === 'PENDING') return null;
+  const net = t.amount - t.refunded;
+  return { net, share: applyRate(net, rateBpsOf(program, t.category)), period: transactionPeriod(t, anchorDay), tolerance: net > 0 ? t.partialRefunds : 0 };
+}
+
+/** The figures of an IntegrityReport without the violations, which only a full integrity() lists. */
+export type IntegrityFigures = Omit<IntegrityReport, 'violations'>;
+
+/**
+ * integrity()'s figures kept up to date one changed transaction at a time, so a what-if can report them after every
+ * step without going over the whole account again. Every sum is of non-negative integers: while the totals stay within
+ * Number.MAX_SAFE_INTEGER every addition is exact, so the running sums equal integrity()'s whatever the order. Beyond
+ * that, float rounding depends on the order of the additions, and the figures are summed again in integrity()'s order.
+ */
+export class IntegrityTally {
+  /** Each transaction's contribution, in the order the transactions were first seen (the store's creation order). */
+  private readonly contributions = new Map<string, Contribution | null>();
+  private readonly sharesByPeriod = new Map<string, number>();
+  private netSpend = 0;
+  private shares = 0;
+  private capped = 0;
+  private roundingTolerance = 0;
+  /** The running sums are exact (and so equal to integrity()'s). */
+  private exact = true;
+
+  constructor(
+    private readonly anchorDay: number,
+    private readonly program: RewardProgramParameters,
+  ) {}
+
+  /** Records the transaction as it is now (first seen, or changed). */
+  set(t: LedgerTransaction): void {
+    const before = this.contributions.get(t.transactionId);
+    const after = contributionOf(t, this.anchorDay, this.program);
+    this.contributions.set(t.transactionId, after);
+    if (!this.exact) return;
+    if (before) this.add(before, -1);
+    if (after) this.add(after, 1);
+    this.exact = this.fitsExactly();
+  }
+
+  figures(account: Pick<LedgerAccount, 'balance' | 'redeemed'>): IntegrityFigures {
+    if (!this.exact) this.sumAgain();
+    const rewardBound = this.capped + this.roundingTolerance;
+    const netReward = account.balance + account.redeemed;
+    return { netSpend: this.netSpend, netReward, rewardBound, roundingTolerance: this.roundingTolerance, rewardIntegrity: netReward <= rewardBound };
+  }
+
+  private add(c: Contribution, sign: 1 | -1): void {
+    const before = this.sharesByPeriod.get(c.period) ?? 0;
+    const after = before + sign * c.share;
+    this.sharesByPeriod.set(c.period, after);
+    this.capped += Math.min(this.program.monthlyCap, after) - Math.min(this.program.monthlyCap, before);
+    this.shares += sign * c.share;
+    this.netSpend += sign * c.net;
+    this.roundingTolerance += sign * c.tolerance;
+  }
+
+  /**
+   * Every partial sum of integrity() is at most netSpend or shares + roundingTolerance, so when those fit, all of them
+   * are exact. (A float sum of non-negative integers whose exact value is 2^53 or more is itself 2^53 or more, so the
+   * test cannot pass on rounded sums.)
+   */
+  private fitsExactly(): boolean {
+    return this.netSpend <= Number.MAX_SAFE_INTEGER && this.shares + this.roundingTolerance <= Number.MAX_SAFE_INTEGER;
+  }
+
+  /** The sums again, in integrity()'s order; back to running sums once they fit again. */
+  private sumAgain(): void {
+    this.sharesByPeriod.clear();
+    this.netSpend = 0;
+    this.shares = 0;
+    this.roundingTolerance = 0;
+    for (const c of this.contributions.values()) {
+      if (c === null) continue;
+      this.netSpend += c.net;
+      this.sharesByPeriod.set(c.period, (this.sharesByPeriod.get(c.period) ?? 0) + c.share);
+      this.shares += c.share;
+      this.roundingTolerance += c.tolerance;
+    }
+    this.capped = 0;
+    for (const share of this.sharesByPeriod.values()) this.capped += Math.min(this.program.monthlyCap, share);
+    this.exact = this.fitsExactly();
+  }
 }

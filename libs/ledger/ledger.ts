@@ -468,26 +468,37 @@ export class Ledger {
       }
       const endMs = ms(periodEnd);
       const period = periodOf(endMs - 1, anchor);
-      if (account.closedPeriods.some((p) => ms(p) === ms(period.start))) {
+      // closedPeriods is ascending: the first one not before this period decides (a binary search, however many are closed).
+      const next = account.closedPeriods[firstNotBefore(account.closedPeriods, ms(period.start))];
+      if (next !== undefined && ms(next) === ms(period.start)) {
         throw conflict('STATEMENT_ALREADY_CLOSED', `the statement of ${period.start} – ${period.end} is already closed`, '/periodEnd');
       }
-      const later = account.closedPeriods.find((p) => ms(p) > ms(period.start));
-      if (later !== undefined) {
-        throw conflict('STATEMENT_OUT_OF_ORDER', `the later statement starting ${later} is already closed; statements close in order`, '/periodEnd');
+      if (next !== undefined) {
+        throw conflict('STATEMENT_OUT_OF_ORDER', `the later statement starting ${next} is already closed; statements close in order`, '/periodEnd');
       }
 
-      const transactions = new Map((await uow.transactionsOfAccount(accountId)).map((t) => [t.transactionId, t]));
-      const unprocessed = (await uow.adjustmentsOfAccount(accountId, { unprocessedOnly: true })).filter((a) => a.clawback === null);
-      const dirtyTx = new Set<LedgerTransaction>();
-
-      // Transactions this close rewards (statement programs): not rewarded yet, in this period or an earlier one.
+      // Only what this close touches is read, never the account's whole history (see TransactionFilter).
+      // Transactions this close rewards (statement programs): not rewarded yet, in this period or an earlier one
+      // (for those, "period before periodEnd" is "settled, or purchased while pending, before periodEnd").
       const toReward =
         program.rewardTiming === 'statement'
-          ? [...transactions.values()]
-              .filter((t) => t.rewardedAt === null && ms(transactionPeriod(t, anchor)) < endMs)
-              .sort((a, b) => ms(transactionPeriod(a, anchor)) - ms(transactionPeriod(b, anchor)) || ms(a.settledAt ?? a.occurredAt) - ms(b.settledAt ?? b.occurredAt) || cmp(a.transactionId, b.transactionId))
+          ? (await uow.transactionsOfAccount(accountId, { unrewardedBefore: periodEnd })).sort(
+              (a, b) => ms(transactionPeriod(a, anchor)) - ms(transactionPeriod(b, anchor)) || ms(a.settledAt ?? a.occurredAt) - ms(b.settledAt ?? b.occurredAt) || cmp(a.transactionId, b.transactionId),
+            )
           : [];
       const rewarding = new Set(toReward.map((t) => t.transactionId));
+      // Deferred refunds (phase 2): unprocessed, dated before periodEnd, of transactions rewarded before this close.
+      const deferred = (await uow.adjustmentsOfAccount(accountId, { unprocessedOnly: true, ofRewardedTransactions: true, before: periodEnd }))
+        .filter((a) => a.clawback === null)
+        .sort((a, b) => ms(a.at) - ms(b.at) || cmp(a.adjustmentId, b.adjustmentId));
+      const deferredTxIds = [...new Set(deferred.map((a) => a.transactionId))];
+      const transactions = new Map(
+        (deferredTxIds.length > 0 ? await uow.transactionsOfAccount(accountId, { transactionIds: deferredTxIds }) : []).map((t) => [t.transactionId, t]),
+      );
+      // Every unprocessed refund of the transactions rewarded now, whatever its date.
+      const unprocessed =
+        rewarding.size > 0 ? (await uow.adjustmentsOfAccount(accountId, { unprocessedOnly: true, transactionIds: [...rewarding] })).filter((a) => a.clawback === null) : [];
+      const dirtyTx = new Set<LedgerTransaction>();
 
       // Phase 1: refunds before the reward shrink the eligible amount; nothing was granted on them, so nothing to claw back.
       // Only refunds dated inside the closed period: a later-dated one waits for the next close and its clawback rules,
@@ -506,11 +517,8 @@ export class Ledger {
 
       // Phase 2: deferred refunds of rewarded transactions, up to the period end, in time order.
       const clawbacks: StatementClawback[] = [];
-      const deferred = unprocessed
-        .filter((a) => !rewarding.has(a.transactionId) && ms(a.at) < endMs && transactions.get(a.transactionId)?.rewardedAt != null)
-        .sort((a, b) => ms(a.at) - ms(b.at) || cmp(a.adjustmentId, b.adjustmentId));
-      const remaining = new Map<string, number>();
-      for (const a of unprocessed) remaining.set(a.transactionId, (remaining.get(a.transactionId) ?? 0) + 1);
+      // How many refunds of each transaction still wait, including those dated after periodEnd: the last one completes.
+      const remaining = deferredTxIds.length > 0 ? await uow.unprocessedCounts(accountId, deferredTxIds) : new Map<string, number>();
       for (const adj of deferred) {
         const tx = transactions.get(adj.transactionId)!;
         const left = remaining.get(tx.transactionId)! - 1;
@@ -547,7 +555,7 @@ export class Ledger {
 
       // The grace hold (Algorithm 3 guard (a)), then auto-redemption (which the hold does not stop: it is the program's own act).
       account.holdUntil = addDays(periodEnd, program.graceDays);
-      account.closedPeriods = [...account.closedPeriods, period.start].sort((a, b) => ms(a) - ms(b));
+      account.closedPeriods.push(period.start); // after every closed one (checked above), so still ascending
       work.touch();
       let autoRedemption: LedgerEntry | null = null;
       if (program.autoRedeemAtClose && account.balance > 0) {
@@ -677,10 +685,8 @@ export class Ledger {
       let entry: LedgerEntry | null = null;
       if (tx.rewardedAt !== null) {
         if (program.clawback === 'immediate') {
-          const others = (await uow.adjustmentsOfAccount(tx.accountId, { unprocessedOnly: true })).filter(
-            (a) => a.transactionId === transactionId && a.clawback === null,
-          );
-          entry = (await this.clawBack(work, tx, adjustment, at, tx.refunded === tx.amount && others.length === 0)).entry;
+          const others = (await uow.unprocessedCounts(tx.accountId, [transactionId])).get(transactionId) ?? 0;
+          entry = (await this.clawBack(work, tx, adjustment, at, tx.refunded === tx.amount && others === 0)).entry;
         } else if (program.clawback === 'none') {
           adjustment.clawback = 0;
           adjustment.processedAt = at;
@@ -711,7 +717,7 @@ export class Ledger {
     tx.rewardPeriod = period;
     tx.rewardBase = eligible;
     if (reward > 0) {
-      account.capUsage = { ...account.capUsage, [period]: used + reward };
+      account.capUsage[period] = used + reward;
       work.touch();
     }
     const entry = await work.post('REWARD', reward, tx.transactionId, cause, at);
@@ -748,7 +754,7 @@ export class Ledger {
     tx.reward -= clawback;
     adj.clawback = clawback;
     if (scope === 'same-period' && clawback > 0) {
-      account.capUsage = { ...account.capUsage, [rewardPeriod]: Math.max(0, (account.capUsage[rewardPeriod] ?? 0) - clawback) };
+      account.capUsage[rewardPeriod] = Math.max(0, (account.capUsage[rewardPeriod] ?? 0) - clawback);
       work.touch();
     }
     const debited = program.negativeBalances ? clawback : Math.min(clawback, Math.max(0, account.balance));
@@ -785,6 +791,18 @@ export class Ledger {
     const [entry] = await this.store.entries(tenant, accountId, { limit: 1, afterSeq: seq - 1 });
     return entry?.seq === seq ? entry : null;
   }
+}
+
+/** Index of the first of the ascending instants `sorted` that is not before `atMs` (sorted.length when none). */
+function firstNotBefore(sorted: readonly string[], atMs: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ms(sorted[mid]!) < atMs) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function cmp(a: string, b: string): number {

@@ -1,6 +1,17 @@
 /** An in-memory LedgerStore: a promise-chain mutex per account, and units of work that stage their writes and commit only on success. */
 import { DomainError } from '../errors/index.js';
-import type { LedgerAccount, LedgerAdjustment, LedgerEntry, LedgerStore, LedgerTransaction, LedgerUnitOfWork, RedemptionRecord } from './types.js';
+import { adjustmentPredicate, transactionPredicate } from './filters.js';
+import type {
+  AdjustmentFilter,
+  LedgerAccount,
+  LedgerAdjustment,
+  LedgerEntry,
+  LedgerStore,
+  LedgerTransaction,
+  LedgerUnitOfWork,
+  RedemptionRecord,
+  TransactionFilter,
+} from './types.js';
 
 interface TenantState {
   accounts: Map<string, LedgerAccount>;
@@ -92,17 +103,24 @@ class StagedUnitOfWork implements LedgerUnitOfWork {
     return Promise.resolve(clone(this.transactions.get(transactionId) ?? this.committed.transactions.get(transactionId) ?? null));
   }
 
-  transactionsOfAccount(accountId: string): Promise<LedgerTransaction[]> {
-    const ids = [...(this.committed.txIndex.get(accountId) ?? [])];
-    for (const t of this.transactions.values()) if (t.accountId === accountId && !ids.includes(t.transactionId)) ids.push(t.transactionId);
-    return Promise.resolve(ids.map((id) => clone(this.transactions.get(id) ?? this.committed.transactions.get(id)!)));
+  transactionsOfAccount(accountId: string, filter?: TransactionFilter): Promise<LedgerTransaction[]> {
+    const matches = transactionPredicate(filter);
+    return Promise.resolve(this.allTransactions(accountId).filter(matches).map(clone));
   }
 
-  adjustmentsOfAccount(accountId: string, opts: { unprocessedOnly?: boolean } = {}): Promise<LedgerAdjustment[]> {
-    const ids = [...(this.committed.adjIndex.get(accountId) ?? [])];
-    for (const a of this.adjustments.values()) if (a.accountId === accountId && !ids.includes(a.adjustmentId)) ids.push(a.adjustmentId);
-    const all = ids.map((id) => this.adjustments.get(id) ?? this.committed.adjustments.get(id)!);
-    return Promise.resolve(all.filter((a) => !opts.unprocessedOnly || a.clawback === null).map(clone));
+  adjustmentsOfAccount(accountId: string, filter?: AdjustmentFilter): Promise<LedgerAdjustment[]> {
+    const matches = adjustmentPredicate(filter);
+    const ids = new Set(this.committed.adjIndex.get(accountId));
+    for (const a of this.adjustments.values()) if (a.accountId === accountId) ids.add(a.adjustmentId);
+    const all = [...ids].map((id) => this.adjustments.get(id) ?? this.committed.adjustments.get(id)!);
+    const transaction = (id: string) => this.transactions.get(id) ?? this.committed.transactions.get(id) ?? null;
+    return Promise.resolve(all.filter((a) => matches(a, transaction(a.transactionId))).map(clone));
+  }
+
+  async unprocessedCounts(accountId: string, transactionIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const a of await this.adjustmentsOfAccount(accountId, { unprocessedOnly: true, transactionIds })) counts.set(a.transactionId, (counts.get(a.transactionId) ?? 0) + 1);
+    return counts;
   }
 
   getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null> {
@@ -178,6 +196,13 @@ class StagedUnitOfWork implements LedgerUnitOfWork {
     }
     for (const r of this.redemptions.values()) c.redemptions.set(r.redemptionId, r);
     for (const e of this.newEntries) push(c.entries, e.accountId, e);
+  }
+
+  /** The account's transactions as this unit of work sees them, in creation order (not copies). */
+  private allTransactions(accountId: string): LedgerTransaction[] {
+    const ids = new Set(this.committed.txIndex.get(accountId));
+    for (const t of this.transactions.values()) if (t.accountId === accountId) ids.add(t.transactionId);
+    return [...ids].map((id) => this.transactions.get(id) ?? this.committed.transactions.get(id)!);
   }
 
   /** A unit of work writes only its own account's records: that is what the lock covers. */

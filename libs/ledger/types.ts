@@ -115,13 +115,39 @@ export interface RedemptionRecord {
   gate: GateDecision;
 }
 
+/**
+ * Which of an account's transactions to read; every condition given must hold. The ledger asks only for what an
+ * operation touches, so a store with indexes answers a statement close without reading the account's whole history.
+ */
+export interface TransactionFilter {
+  transactionIds?: readonly string[];
+  /** Not rewarded yet, and settled (or, while pending, purchased) before this instant. */
+  unrewardedBefore?: string;
+}
+
+/** Which of an account's adjustments to read; every condition given must hold. */
+export interface AdjustmentFilter {
+  /** Not processed yet (`clawback` null). */
+  unprocessedOnly?: boolean;
+  transactionIds?: readonly string[];
+  /** Of transactions already rewarded. */
+  ofRewardedTransactions?: boolean;
+  /** Dated (`at`) before this instant. */
+  before?: string;
+}
+
 /** One unit of work, already serialised per account by the store (row lock / mutex). */
 export interface LedgerUnitOfWork {
+  /** The account as this unit of work's own: the ledger changes it in place (its period lists too) and saves it. */
   getAccount(accountId: string): Promise<LedgerAccount | null>;
   /** Looks the id up across the whole tenant (ids are unique per tenant, whatever the account). */
   getTransaction(transactionId: string): Promise<LedgerTransaction | null>;
-  transactionsOfAccount(accountId: string): Promise<LedgerTransaction[]>;
-  adjustmentsOfAccount(accountId: string, opts?: { unprocessedOnly?: boolean }): Promise<LedgerAdjustment[]>;
+  /** The account's transactions (those `filter` selects), in the store's order. */
+  transactionsOfAccount(accountId: string, filter?: TransactionFilter): Promise<LedgerTransaction[]>;
+  /** The account's adjustments (those `filter` selects), in the store's order. */
+  adjustmentsOfAccount(accountId: string, filter?: AdjustmentFilter): Promise<LedgerAdjustment[]>;
+  /** How many unprocessed adjustments (`clawback` null) each of these transactions has; absent means none. */
+  unprocessedCounts(accountId: string, transactionIds: readonly string[]): Promise<Map<string, number>>;
   /** Looks the id up across the whole tenant. */
   getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null>;
   /** Insert or update (optimistic `version` may be used by stores). */

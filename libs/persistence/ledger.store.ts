@@ -5,6 +5,8 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { DomainError } from '../errors/index.js';
 import type {
+  AdjustmentFilter,
+  TransactionFilter,
   LedgerAccount,
   LedgerAdjustment,
   LedgerEntry,
@@ -115,21 +117,49 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     return r ? toTransaction(r) : null;
   }
 
-  async transactionsOfAccount(accountId: string): Promise<LedgerTransaction[]> {
-    const rows = await this.em.execute<Row[]>(
-      'select * from ledger_transactions where tenant = ? and account_id = ? order by occurred_at, transaction_id',
-      [this.tenant, accountId],
-    );
+  async transactionsOfAccount(accountId: string, filter: TransactionFilter = {}): Promise<LedgerTransaction[]> {
+    const where = ['t.tenant = ?', 't.account_id = ?'];
+    const params: unknown[] = [this.tenant, accountId];
+    if (filter.transactionIds !== undefined) {
+      where.push('t.transaction_id in (select jsonb_array_elements_text(?::jsonb))');
+      params.push(JSON.stringify(filter.transactionIds));
+    }
+    if (filter.unrewardedBefore !== undefined) {
+      where.push('t.rewarded_at is null and coalesce(t.settled_at, t.occurred_at) < ?::timestamptz');
+      params.push(filter.unrewardedBefore);
+    }
+    const rows = await this.em.execute<Row[]>(`select t.* from ledger_transactions t where ${where.join(' and ')} order by t.occurred_at, t.transaction_id`, params);
     return rows.map(toTransaction);
   }
 
-  async adjustmentsOfAccount(accountId: string, opts: { unprocessedOnly?: boolean } = {}): Promise<LedgerAdjustment[]> {
-    const rows = await this.em.execute<Row[]>(
-      `select * from ledger_adjustments where tenant = ? and account_id = ?${opts.unprocessedOnly ? ' and processed_at is null' : ''}
-       order by at, adjustment_id`,
-      [this.tenant, accountId],
-    );
+  async adjustmentsOfAccount(accountId: string, filter: AdjustmentFilter = {}): Promise<LedgerAdjustment[]> {
+    const where = ['a.tenant = ?', 'a.account_id = ?'];
+    const params: unknown[] = [this.tenant, accountId];
+    // processed_at and clawback are set together; processed_at is the one the partial index covers.
+    if (filter.unprocessedOnly) where.push('a.processed_at is null');
+    if (filter.transactionIds !== undefined) {
+      where.push('a.transaction_id in (select jsonb_array_elements_text(?::jsonb))');
+      params.push(JSON.stringify(filter.transactionIds));
+    }
+    if (filter.ofRewardedTransactions) {
+      where.push('exists (select 1 from ledger_transactions t where t.tenant = a.tenant and t.transaction_id = a.transaction_id and t.rewarded_at is not null)');
+    }
+    if (filter.before !== undefined) {
+      where.push('a.at < ?::timestamptz');
+      params.push(filter.before);
+    }
+    const rows = await this.em.execute<Row[]>(`select a.* from ledger_adjustments a where ${where.join(' and ')} order by a.at, a.adjustment_id`, params);
     return rows.map(toAdjustment);
+  }
+
+  async unprocessedCounts(accountId: string, transactionIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.em.execute<Row[]>(
+      `select transaction_id, count(*) as n from ledger_adjustments
+       where tenant = ? and account_id = ? and processed_at is null and transaction_id in (select jsonb_array_elements_text(?::jsonb))
+       group by transaction_id`,
+      [this.tenant, accountId, JSON.stringify(transactionIds)],
+    );
+    return new Map(rows.map((r) => [str(r.transaction_id), num(r.n)]));
   }
 
   async getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null> {

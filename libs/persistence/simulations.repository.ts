@@ -125,6 +125,14 @@ export class SimulationsRepository {
     return rows.map(toJob);
   }
 
+  /**
+   * Serialises background starts of one tenant until the transaction ends: the running count a start reads stays true
+   * until its own row is committed (without it, parallel starts all read the same count and all start).
+   */
+  async lockStarts(em: SqlEntityManager, tenant: string): Promise<void> {
+    await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [`simulation-starts:${tenant}`]);
+  }
+
   async runningCount(em: SqlEntityManager, tenant: string, aliveSince: Date): Promise<number> {
     const rows = await em.execute<Row[]>(`select count(*) as n from simulations where status = 'running' and tenant = ? and heartbeat_at >= ?`, [
       tenant,

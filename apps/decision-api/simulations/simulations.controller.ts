@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
+import { jsonStream } from '../http/json-stream.js';
 import { QueryParser } from '../http/query.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
 import { ledgerSimulationSchema, simulationSchema } from './simulations.schemas.js';
@@ -44,8 +45,9 @@ export class SimulationsController {
     description: 'Stores nothing, so no Idempotency-Key is needed.',
   })
   @ApiBody({ schema: ledgerSimulationSchema as object })
-  ledgerWhatIf(@CurrentPrincipal() principal: Principal, @Body() body: unknown) {
-    return this.ledger.simulate(principal, body);
+  async ledgerWhatIf(@CurrentPrincipal() principal: Principal, @Body() body: unknown) {
+    // Answers reach about 10 MB: streamed, so serialising one does not hold the event loop.
+    return jsonStream(await this.ledger.simulate(principal, body));
   }
 
   @Get()

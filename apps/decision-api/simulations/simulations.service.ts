@@ -173,6 +173,7 @@ export class SimulationsService {
     return transactional(
       async ({ em }) => {
       const aliveSince = new Date(now.getTime() - STALE_AFTER_MS);
+      await this.repo.lockStarts(em, tenant);
       if ((await this.repo.runningCount(em, tenant, aliveSince)) >= MAX_RUNNING_PER_TENANT) {
         throw new DomainError(
           'SIMULATIONS_BUSY',
