@@ -23,6 +23,12 @@ export class RateLimiter {
     return true;
   }
 
+  /** Gives back a token taken for work that turned out not to need it (never above the burst). */
+  give(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.burst, b.tokens + 1);
+  }
+
   /** Whether a token is there to take, taking none (to refuse before doing any work). */
   allows(key: string, now = performance.now()): boolean {
     return this.perSecond <= 0 || this.refilled(key, now).tokens >= 1;
@@ -99,6 +105,20 @@ export class FailedAuthLimiter {
   check(address: string): void {
     const key = addressKey(address);
     if (!this.buckets.allows(key)) throw this.refusal(key);
+  }
+
+  /**
+   * Takes a failure from the budget before a credential is looked up (429 when none is left), so that requests sent at
+   * once cannot all reach the database while the budget still looks untouched; give it back with refund() when the
+   * credential was valid or the lookup never answered.
+   */
+  reserve(address: string): void {
+    const key = addressKey(address);
+    if (!this.buckets.take(key)) throw this.refusal(key);
+  }
+
+  refund(address: string): void {
+    this.buckets.give(addressKey(address));
   }
 
   /** Records a failed credential: the answer is the caller's 401, or 429 once the budget is gone. */
