@@ -6,7 +6,7 @@ import { MikroORM as PgliteMikroORM } from '@mikro-orm/pglite';
 import { MikroORM as PostgresMikroORM } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import type pg from 'pg';
+import pg from 'pg';
 import { DomainError } from '../errors/index.js';
 import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
@@ -39,6 +39,9 @@ export interface DatabaseTimeouts {
  * the connection (its transaction dies with it; reusing it would queue the next request behind the lost answer).
  */
 export const READ_TIMEOUT_MARGIN_MS = 2_000;
+
+/** The advisory lock key that serialises migrations across instances (any constant unique to this service). */
+const MIGRATION_LOCK = 0x64656369; // 'deci'
 
 export interface Database {
   readonly kind: StoreKind;
@@ -122,10 +125,17 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
         pool: { min: 0, max: 1 },
         ...(t ? { driverOptions: { connectionTimeoutMillis: t.acquireMs } } : {}),
       });
+      // Replicas starting together would each create schema_migrations and apply the same migration (all but one
+      // then fail to start): one at a time, under a lock held by a session of its own (released if this process dies).
+      const lock = new pg.Client({ connectionString: target, application_name: 'decision-api migrations', ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) });
+      lock.on('error', () => undefined); // a lost lock session surfaces as the migration's own error
       try {
+        await lock.connect();
+        await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
         await migrator.migrator.up();
       } finally {
         await migrator.close(true);
+        dropConnection(lock);
       }
     }
     orm = await PostgresMikroORM.init({

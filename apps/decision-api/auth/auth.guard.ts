@@ -23,6 +23,7 @@ export function bearer(req: FastifyRequest): string | undefined {
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  private readonly inflight = new Map<string, Promise<Principal | undefined>>();
   private readonly perKey: RateLimiter;
 
   constructor(
@@ -44,14 +45,11 @@ export class AuthGuard implements CanActivate {
     // A key seen valid a moment ago passes; anything else from an address out of failures is refused before the query.
     let principal = key ? this.cached(key) : undefined;
     if (!principal) {
-      this.failedAuth.check(req.ip);
-      principal = key ? await this.lookup(key) : undefined;
-    }
-    if (!principal) {
-      throw this.failedAuth.failed(
-        req.ip,
-        new DomainError('UNAUTHENTICATED', key ? 'API key is not valid' : 'Send Authorization: Bearer <api key>', 'unauthenticated'),
-      );
+      if (!key) {
+        this.failedAuth.check(req.ip);
+        throw this.failedAuth.failed(req.ip, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <api key>', 'unauthenticated'));
+      }
+      principal = await this.lookupLimited(key, req.ip);
     }
     if (!this.perKey.take(principal.keyId)) {
       throw new DomainError('RATE_LIMITED', 'Rate limit for this API key exceeded', 'rate_limited', [], {
@@ -69,6 +67,38 @@ export class AuthGuard implements CanActivate {
   private cached(key: string): Principal | undefined {
     const hit = this.cache.get(key);
     return hit && hit.until > performance.now() ? hit.principal : undefined;
+  }
+
+  /**
+   * The key's principal, or the 401 (429 once the address is out of failures). A lookup holds one failure of the
+   * address's budget while it runs (given back when the key is valid or the lookup fails), so a burst of wrong keys sent
+   * at once reaches the database no more often than the budget allows; the same key sent at once shares one lookup.
+   */
+  private async lookupLimited(key: string, address: string): Promise<Principal> {
+    let lookup = this.inflight.get(key);
+    if (!lookup) {
+      this.failedAuth.reserve(address);
+      lookup = this.lookup(key).then(
+        (p) => {
+          if (p) this.failedAuth.refund(address);
+          return p;
+        },
+        (e: unknown) => {
+          this.failedAuth.refund(address);
+          throw e;
+        },
+      );
+      const settled = lookup.finally(() => this.inflight.delete(key));
+      settled.catch(() => undefined);
+      this.inflight.set(key, lookup);
+      const principal = await lookup;
+      if (principal) return principal;
+      throw new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated');
+    }
+    // Joined another request's lookup: no query of its own, but a wrong key is still a failure of this address.
+    const principal = await lookup;
+    if (principal) return principal;
+    throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'));
   }
 
   private async lookup(key: string): Promise<Principal | undefined> {

@@ -27,3 +27,34 @@ describe('FailedAuthLimiter', () => {
     expect(() => limiter.check('10.0.0.2')).not.toThrow();
   });
 });
+
+describe('FailedAuthLimiter keys', () => {
+  const denied = new DomainError('UNAUTHENTICATED', 'no', 'unauthenticated');
+  const spend = (limiter: FailedAuthLimiter, address: string) => {
+    for (let i = 0; i < 3; i++) limiter.failed(address, denied);
+  };
+
+  it('one budget per IPv6 /64: a host that owns a /64 cannot take a fresh budget per address in it', () => {
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 });
+    spend(limiter, '2001:db8:1:2::1');
+    expect(() => limiter.check('2001:db8:1:2:ffff:ffff:ffff:ffff')).toThrow('Too many failed authentications');
+    expect(() => limiter.check('2001:0db8:0001:0002:0000:0000:0000:0042')).toThrow('Too many failed authentications');
+    expect(() => limiter.check('2001:db8:1:3::1')).not.toThrow();
+  });
+
+  it('an IPv4 address seen as IPv4-mapped IPv6 is the same address', () => {
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 });
+    spend(limiter, '::ffff:10.0.0.1');
+    expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications');
+    expect(() => limiter.check('10.0.0.2')).not.toThrow();
+  });
+
+  it('a flood of other addresses does not give a limited address its budget back (memory stays bounded)', () => {
+    const r = new RateLimiter(1 / 60, 2, 1_000);
+    r.take('attacker', 0);
+    r.take('attacker', 0);
+    for (let i = 0; i < 5_000; i++) r.take(`10.0.${i >> 8}.${i & 255}`, 1);
+    expect(r.allows('attacker', 2)).toBe(false);
+    expect(r.size).toBeLessThanOrEqual(1_000);
+  });
+});
