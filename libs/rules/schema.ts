@@ -69,14 +69,17 @@ export function compileFactSchema(schema: unknown, at = ''): ValidateFunction {
   if (problems.length > 0) {
     throw new DomainError(SCHEMA_PATTERN_UNSUPPORTED, `${problems.length} pattern(s) cannot be used; first: ${problems[0]!.path}: ${problems[0]!.message}`, 'unprocessable', problems);
   }
-  return newAjv(false, false, true).compile(schema as Record<string, unknown>);
+  const validate = newAjv(false, false, true).compile(schema as Record<string, unknown>);
+  // An $async validator answers a promise: truthy for every value, and rejected (unobserved: the process exits) for a bad one.
+  if (validate.$async) throw new Error('$async schemas are not supported: a schema here must validate synchronously');
+  return validate;
 }
 
 // Keywords whose value is a schema, a list of schemas, or a map of names to schemas (JSON Schema 2020-12, and the
 // older spellings ajv still reads). Values of any other keyword (enum, const, default, examples) are data, not schemas.
 const SUBSCHEMA = new Set(['not', 'if', 'then', 'else', 'items', 'additionalItems', 'contains', 'additionalProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties']);
 const SUBSCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
-const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
 
 /** Every `pattern` and `patternProperties` key in a schema that the linear-time engine cannot run, by pointer. */
 export function patternProblems(schema: unknown, at = ''): ErrorDetail[] {
