@@ -71,7 +71,7 @@ export function compileFactSchema(schema: unknown, at = ''): ValidateFunction {
   }
   const validate = newAjv(false, false, true).compile(schema as Record<string, unknown>);
   // An $async validator answers a promise: truthy for every value, and rejected (unobserved: the process exits) for a bad one.
-  if (validate.$async) throw new Error('$async schemas are not supported: a schema here must validate synchronously');
+  if ((validate as { $async?: boolean }).$async) throw new Error('$async schemas are not supported: a schema here must validate synchronously');
   return metered(validate);
 }
 
