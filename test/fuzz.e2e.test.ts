@@ -81,7 +81,7 @@ it('has a generator for every route of the OpenAPI document, and none for a rout
   expect(Object.keys(generators).filter((k) => !keys.includes(k))).toEqual([]);
 });
 
-it(`answers ${RUNS} fuzzed requests over every route without a 5xx or a hang`, async () => {
+it(`answers ${RUNS} fuzzed requests over every route without a 5xx or a hang, every error as problem+json`, async () => {
   const generators = routeGenerators(world);
   const examples = regressions(world);
   const base = new URL(svc.baseUrl);
@@ -149,8 +149,6 @@ it(`answers ${RUNS} fuzzed requests over every route without a 5xx or a hang`, a
   process.stdout.write(`${lines.join('\n')}\n`);
   if (failures.length > 0) throw new Error(`${failures.length} route(s) answered a 5xx or hung:\n\n${failures.join('\n\n')}`);
   expect(total).toBeGreaterThanOrEqual(ONLY === undefined ? RUNS : 1);
-}, 20 * 60_000);
-
-it("answers every error as application/problem+json, Fastify's and Node's own included", () => {
+  // Node's and Fastify's own answers (400, 414, 431, ...) included: in the same test, so it cannot pass without a run.
   expect(notProblemJson.map((a) => `${a.status} ${a.body}\n${a.request}`)).toEqual([]);
-});
+}, 20 * 60_000);

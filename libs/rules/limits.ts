@@ -31,6 +31,16 @@ export const SCHEMA_LIMITS = Object.freeze({
   maxUnionBranches: 256,
   /** Characters in one `pattern` or `patternProperties` key (RE2 runs it in time linear in the input). */
   maxPatternLength: 1_000,
+  /**
+   * Instructions in one pattern's RE2 program (shipped: at most 14; `^[A-Z0-9-]{1,255}$` is 513). RE2 takes time linear
+   * in the input, but each character may cost up to the program's size, and compiling costs about 6 µs an instruction.
+   */
+  maxPatternProgramSize: 4_000,
+  /**
+   * RE2 work one validation may spend over all its patterns: program size × (characters + 1), summed. An upper bound of
+   * the real work; this much takes under 50 ms here at the worst. Past it the validation fails: PATTERN_BUDGET_EXCEEDED.
+   */
+  maxPatternWork: 10_000_000,
 });
 
 /** 413: more of something than a pack may have (rules, conditions, event params, test cases). */
@@ -41,6 +51,8 @@ export const RULE_PACK_TOO_COMPLEX = 'RULE_PACK_TOO_COMPLEX';
 export const SCHEMA_TOO_LARGE = 'SCHEMA_TOO_LARGE';
 /** 422: a schema nested too deeply, or one whose unions expand too far (type-check.ts). */
 export const SCHEMA_TOO_COMPLEX = 'SCHEMA_TOO_COMPLEX';
+/** 413: a value too long to be checked against a schema's patterns within SCHEMA_LIMITS.maxPatternWork. */
+export const PATTERN_BUDGET_EXCEEDED = 'PATTERN_BUDGET_EXCEEDED';
 /** 422: a pattern the linear-time engine cannot run (backreferences, lookaround, …) or that is not a pattern at all. */
 export const SCHEMA_PATTERN_UNSUPPORTED = 'SCHEMA_PATTERN_UNSUPPORTED';
 

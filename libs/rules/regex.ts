@@ -189,10 +189,45 @@ export function compileLinearRegExp(pattern: string, flags = 'u'): LinearRegExp 
     // RE2's own refusals (repeat counts over 1000, unknown property names) say what they refuse.
     throw new UnsupportedPattern(`is not supported by the linear-time engine: ${(e as Error).message.replace(/^error parsing regexp: /, '')}`);
   }
+  const size = re2.programSize();
+  if (size > SCHEMA_LIMITS.maxPatternProgramSize) {
+    throw new UnsupportedPattern(`compiles to an RE2 program of ${size} instructions; the limit is ${SCHEMA_LIMITS.maxPatternProgramSize} (fewer or smaller repeat counts)`);
+  }
   const text = `/${pattern}/u`;
-  // `^…$` matches only the whole input: RE2's anchored match is several times faster than its search (0.1 µs, not 1).
-  if (whole) return { test: (input) => re2.testExact(input), toString: () => text };
-  return { test: (input) => re2.test(input), toString: () => text };
+  return {
+    test: (input) => {
+      workLeft -= size * (input.length + 1);
+      if (workLeft < 0) throw new PatternWorkExceeded();
+      // `^…$` matches only the whole input: RE2's anchored match is several times faster than its search (0.1 µs, not 1).
+      return whole ? re2.testExact(input) : re2.test(input);
+    },
+    toString: () => text,
+  };
+}
+
+/** RE2 work left to the validation under way (see withPatternWork); outside one, unmetered. */
+let workLeft = Infinity;
+
+/** Thrown out of a pattern's test when the validation under way has spent its budget. */
+export class PatternWorkExceeded extends Error {
+  constructor() {
+    super('the RE2 work budget of this validation is spent');
+    this.name = 'PatternWorkExceeded';
+  }
+}
+
+/**
+ * Runs `f` (a validation) with `budget` units of RE2 work (program size × (characters + 1) per test) for every pattern
+ * it tests: a value long enough to make the patterns slow ends it with PatternWorkExceeded instead.
+ */
+export function withPatternWork<T>(budget: number, f: () => T): T {
+  const outer = workLeft;
+  workLeft = budget;
+  try {
+    return f();
+  } finally {
+    workLeft = outer;
+  }
 }
 
 /** Why `pattern` cannot be used, or undefined when it can. */

@@ -5,8 +5,8 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { instantOf, pointer } from '../names/index.js';
-import { checkSchemaLimits, SCHEMA_PATTERN_UNSUPPORTED } from './limits.js';
-import { compileLinearRegExp, patternProblem } from './regex.js';
+import { checkSchemaLimits, PATTERN_BUDGET_EXCEEDED, SCHEMA_LIMITS, SCHEMA_PATTERN_UNSUPPORTED } from './limits.js';
+import { compileLinearRegExp, patternProblem, PatternWorkExceeded, withPatternWork } from './regex.js';
 
 const rfc3339 = fullFormats['date-time'] as { validate: (s: string) => boolean };
 
@@ -69,14 +69,36 @@ export function compileFactSchema(schema: unknown, at = ''): ValidateFunction {
   if (problems.length > 0) {
     throw new DomainError(SCHEMA_PATTERN_UNSUPPORTED, `${problems.length} pattern(s) cannot be used; first: ${problems[0]!.path}: ${problems[0]!.message}`, 'unprocessable', problems);
   }
-  return newAjv(false, false, true).compile(schema as Record<string, unknown>);
+  const validate = newAjv(false, false, true).compile(schema as Record<string, unknown>);
+  // An $async validator answers a promise: truthy for every value, and rejected (unobserved: the process exits) for a bad one.
+  if ((validate as { $async?: boolean }).$async) throw new Error('$async schemas are not supported: a schema here must validate synchronously');
+  return metered(validate);
+}
+
+/**
+ * `validate` within SCHEMA_LIMITS.maxPatternWork of RE2 work per call: a long value against heavy patterns costs one
+ * request a 413, not the process seconds. Reads and writes `errors` through to ajv's function.
+ * @throws DomainError PATTERN_BUDGET_EXCEEDED (too_large) from a call over the budget
+ */
+function metered(validate: ValidateFunction): ValidateFunction {
+  const run = function (this: unknown, data: unknown, context?: unknown): boolean {
+    try {
+      return withPatternWork(SCHEMA_LIMITS.maxPatternWork, () => (validate as (this: unknown, d: unknown, c?: unknown) => boolean).call(this, data, context));
+    } catch (e) {
+      if (!(e instanceof PatternWorkExceeded)) throw e;
+      validate.errors = null;
+      throw new DomainError(PATTERN_BUDGET_EXCEEDED, `a value is too long to be checked against the schema's patterns (over ${SCHEMA_LIMITS.maxPatternWork.toLocaleString('en')} units of RE2 work)`, 'too_large');
+    }
+  };
+  Object.defineProperty(run, 'errors', { get: () => validate.errors, set: (v: ValidateFunction['errors']) => (validate.errors = v) });
+  return Object.assign(run, { schema: validate.schema, schemaEnv: validate.schemaEnv }) as unknown as ValidateFunction;
 }
 
 // Keywords whose value is a schema, a list of schemas, or a map of names to schemas (JSON Schema 2020-12, and the
 // older spellings ajv still reads). Values of any other keyword (enum, const, default, examples) are data, not schemas.
 const SUBSCHEMA = new Set(['not', 'if', 'then', 'else', 'items', 'additionalItems', 'contains', 'additionalProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties']);
 const SUBSCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
-const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
 
 /** Every `pattern` and `patternProperties` key in a schema that the linear-time engine cannot run, by pointer. */
 export function patternProblems(schema: unknown, at = ''): ErrorDetail[] {
