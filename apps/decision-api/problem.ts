@@ -42,7 +42,14 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
+/** Details listed in one answer: a body with 90,000 unknown keys must not get a 5 MB answer listing each. */
+export const MAX_ERROR_DETAILS = 100;
+
 export function problem(status: number, code: string, detail: string, errors: ErrorDetail[] = [], ext: Record<string, unknown> = {}): Problem {
+  if (errors.length > MAX_ERROR_DETAILS) {
+    const more = errors.length - MAX_ERROR_DETAILS;
+    errors = [...errors.slice(0, MAX_ERROR_DETAILS), { path: '', message: `${more} more error${more === 1 ? '' : 's'} not listed` }];
+  }
   return {
     type: `https://decision-platform.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`,
     title: TITLES[status] ?? 'Error',
