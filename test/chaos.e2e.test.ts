@@ -59,6 +59,8 @@ interface Op {
   account?: Account;
   /** A 422 with the gate's reasons is a valid answer (a redemption the gate refuses). */
   refusable?: boolean;
+  /** The phase its first attempt was sent in (for the retry report). */
+  sentIn?: string;
 }
 
 interface Tx {
@@ -106,7 +108,7 @@ const readyz = { answers: 0, maxMs: 0, ok: 0, unavailable: 0 };
 const none = () => 0;
 const logged = { outages: none, recoveries: none, timeouts: none, errors: none };
 const recoveries: { fault: Fault; cycle: number; ms: number }[] = [];
-const retried = { sent: 0, committed: 0, replayed: 0, refused: 0 };
+const retried = { sent: 0, committed: 0, replayed: 0, refused: 0, replayedKinds: new Map<string, number>() };
 
 const ackedDecisions = new Map<string, any>();
 /** version → what was sent and the 2xx answer. */
@@ -134,6 +136,7 @@ function isUnavailable(r: HttpResult): boolean {
  */
 async function send(op: Op, p: string): Promise<HttpResult | undefined> {
   const started = performance.now();
+  op.sentIn ??= p;
   let r: HttpResult;
   try {
     r = await svc!.request('POST', op.path, {
@@ -415,7 +418,7 @@ function printSummary(): void {
   const readyzByPhase = [...counts].filter(([k]) => k.endsWith('/readyz')).map(([k, m]) => `${k.split(' ')[0]} ${[...m].sort().map(([st, n]) => `${st}×${n}`).join(' ')}`);
   lines.push(`  /readyz: ${readyz.answers} answers (200×${readyz.ok}, 503×${readyz.unavailable}; ${readyzByPhase.join(', ')}), slowest ${Math.round(readyz.maxMs)} ms`);
   lines.push(`  service log: ${logged.outages()} "database unavailable", ${logged.recoveries()} "available again", ${logged.timeouts()} "statement timed out", ${logged.errors()} errors or stack lines`);
-  lines.push(`  retried after recovery: ${retried.sent} (committed ${retried.committed}, replayed ${retried.replayed}, refused by the gate ${retried.refused})`);
+  lines.push(`  retried after recovery: ${retried.sent} (committed ${retried.committed}, replayed ${retried.replayed} [${[...retried.replayedKinds].map(([k, n]) => `${k}×${n}`).join(' ')}], refused by the gate ${retried.refused})`);
   lines.push(...summary.slice(1));
   if (violations.length) lines.push(`  violations: ${violations.length}`, ...violations.slice(0, 20).map((v) => `    ${v}`));
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -489,7 +492,12 @@ describeWithPostgres('chaos: PostgreSQL killed, frozen and stopped under load', 
         return;
       }
       if (r.status === 422) retried.refused++;
-      else if (r.headers.get('idempotent-replayed') === 'true') retried.replayed++;
+      else if (r.headers.get('idempotent-replayed') === 'true') {
+        // Committed, yet answered 503: the connection died between the commit and its acknowledgement.
+        retried.replayed++;
+        const what = `${op.kind} sent in ${op.sentIn}`;
+        retried.replayedKinds.set(what, (retried.replayedKinds.get(what) ?? 0) + 1);
+      }
       else retried.committed++;
       if (op.kind === 'decision') ackedDecisions.set(r.body.id, r.body);
       else if (op.kind === 'upload') ackedUploads.set(op.body.version, { sent: op.body, answer: r.body });
