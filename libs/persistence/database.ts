@@ -80,8 +80,34 @@ function poolOptions(t: DatabaseTimeouts): Record<string, unknown> {
     query_timeout: t.statementMs + READ_TIMEOUT_MARGIN_MS,
     // Notices a peer that vanished (host down, network cut) on idle connections; a frozen server still acks these.
     keepAlive: true,
-    onPoolCreated: (pool: pg.Pool) => pool.on('connect', dropOnReadTimeout),
+    onPoolCreated: (pool: pg.Pool) => {
+      pool.on('connect', dropOnReadTimeout);
+      releaseDeadClients(pool);
+    },
   };
+}
+
+/**
+ * Gives the pool back a checked-out client whose connection ended (server killed, stopped or restarted, session
+ * ended by idle_in_transaction_session_timeout, a read timeout's drop). Kysely's controlled transactions, which
+ * MikroORM's transactional() runs on, release their connection only after a BEGIN, COMMIT or ROLLBACK that succeeds
+ * (kysely-org/kysely#1990): on a dead connection none does, and each outage kept a few of the pool's slots for good
+ * until every request waited for a connection (503 without end after the database was back). Released with an error,
+ * pg-pool discards the client and opens a new one for the next waiter; the holder's own release, if it ever comes, is
+ * then a no-op instead of pg-pool's "released twice" error.
+ */
+export function releaseDeadClients(pool: pg.Pool): void {
+  const checkedOut = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_err, client) => checkedOut.delete(client));
+  pool.on('connect', (client) => {
+    client.once('end', () => {
+      if (!checkedOut.has(client)) return;
+      const release = client.release.bind(client);
+      client.release = () => undefined;
+      release(new Error('connection ended while checked out'));
+    });
+  });
 }
 
 /**

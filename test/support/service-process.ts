@@ -11,6 +11,22 @@ import { repoRoot } from './content-root.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ADMIN_TOKEN, type HttpResult, type RequestOptions } from './harness.js';
 
+/**
+ * Kills the service when the test process is gone without stop() (a failed hook, a killed jest worker), as
+ * own-postgres's watchdog does for its server: a detached shell outlives a SIGKILLed test process. It checks the pid is
+ * still this service (its command line names main.js) before the kill, and ends when the service does.
+ */
+const WATCHDOG = `
+parent=$1; child=$2; main=$3
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
+kill -0 "$child" 2>/dev/null || exit 0
+tr '\\0' ' ' < "/proc/$child/cmdline" 2>/dev/null | grep -qF -- "$main" && kill -KILL "$child"
+`;
+
+function startWatchdog(child: number, main: string): void {
+  spawn('/bin/sh', ['-c', WATCHDOG, 'service-process-watchdog', String(process.pid), String(child), main], { detached: true, stdio: 'ignore' }).unref();
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -25,17 +41,26 @@ function freePort(): Promise<number> {
 export class ServiceProcess {
   private output = '';
   private exited = false;
+  private readonly counters: { pattern: RegExp; n: number }[] = [];
 
   private constructor(
     readonly baseUrl: string,
     private readonly child: ChildProcess,
     private readonly database: TestDatabase,
   ) {
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
+    // One partial line per stream: a chunk may end mid-line.
+    const keep = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const text = chunk.toString();
+        this.output = (this.output + text).slice(-20_000);
+        const lines = (partial + text).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) for (const c of this.counters) if (c.pattern.test(line)) c.n++;
+      };
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    child.stdout?.on('data', keep());
+    child.stderr?.on('data', keep());
     child.once('exit', () => {
       this.exited = true;
     });
@@ -43,15 +68,24 @@ export class ServiceProcess {
 
   /** Starts the service with `env` added to its environment, and waits until /readyz answers 200. */
   static async start(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    return ServiceProcess.boot(await createTestDatabase(label), env);
+  }
+
+  /** The service on a database the caller owns (e.g. one on an OwnPostgres server); stop() leaves it in place. */
+  static onDatabase(url: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    return ServiceProcess.boot({ url, kind: 'postgresql', drop: async () => {} }, env);
+  }
+
+  private static async boot(database: TestDatabase, env: Record<string, string>): Promise<ServiceProcess> {
     const main = join(repoRoot, 'dist/apps/decision-api/main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
-    const database = await createTestDatabase(label);
     const port = await freePort();
     const child = spawn(process.execPath, [main], {
       cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: repoRoot, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) startWatchdog(child.pid, main);
     const svc = new ServiceProcess(`http://127.0.0.1:${port}`, child, database);
     const until = Date.now() + 60_000;
     for (;;) {
@@ -90,6 +124,13 @@ export class ServiceProcess {
     const r = await this.request<{ key: string }>('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant, roles, name } });
     if (r.status !== 201) throw new Error(`issueKey ${r.status} ${r.text}`);
     return r.body.key;
+  }
+
+  /** Counts the lines the service prints from now on that match `pattern` (the log keeps only its tail). */
+  countLines(pattern: RegExp): () => number {
+    const counter = { pattern, n: 0 };
+    this.counters.push(counter);
+    return () => counter.n;
   }
 
   /** What the service printed last (for a failing test's message). */
