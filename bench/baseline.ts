@@ -25,18 +25,22 @@ export interface Baseline {
 
 const git = (root: string, ...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-function dependencies(pkg: string): string {
-  const json = JSON.parse(pkg) as { dependencies?: Record<string, string> };
-  return JSON.stringify(Object.entries(json.dependencies ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+function dependencies(pkg: string): Record<string, string> {
+  return (JSON.parse(pkg) as { dependencies?: Record<string, string> }).dependencies ?? {};
+}
+
+/** The baseline can share this tree's node_modules when each of its dependencies is here at the same version (it may have fewer). */
+function sharesNodeModules(ours: Record<string, string>, theirs: Record<string, string>): boolean {
+  return Object.entries(theirs).every(([name, version]) => ours[name] === version);
 }
 
 export function prepareBaseline(root: string, rev: string, log: (line: string) => void): Baseline {
   const commit = git(root, 'rev-parse', '--verify', `${rev}^{commit}`);
   const ours = readFileSync(join(root, 'package.json'), 'utf8');
   const theirs = git(root, 'show', `${commit}:package.json`);
-  if (dependencies(ours) !== dependencies(theirs)) {
+  if (!sharesNodeModules(dependencies(ours), dependencies(theirs))) {
     throw new Error(
-      `BENCH_BASELINE=${rev}: ${commit.slice(0, 12)} declares other dependencies than this tree, so it cannot share node_modules; ` +
+      `BENCH_BASELINE=${rev}: ${commit.slice(0, 12)} declares a dependency this tree lacks or has at another version, so it cannot share node_modules; ` +
         'compare with two worktrees instead (docs/benchmarks.md, "Comparing with an earlier commit")',
     );
   }
