@@ -104,9 +104,15 @@ export function request(agent: http.Agent, port: number, method: string, path: s
   });
 }
 
-/** Each connection loops over its own accounts: purchase → settle → refund part → redeem part; all four are timed. */
-export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
-  const name = `dp_bench_ledger_${process.pid}`;
+/** A service of this tree's build on a database of its own (dropped afterwards), ready, with an API key of `roles`. */
+export async function withBenchService<T>(
+  o: { serverUrl: string; root: string },
+  label: string,
+  maxSockets: number,
+  roles: string[],
+  run: (svc: { agent: http.Agent; port: number; key: string }) => Promise<T>,
+): Promise<T> {
+  const name = `dp_bench_${label}_${process.pid}`;
   const admin = new pg.Client({ connectionString: o.serverUrl });
   await admin.connect();
   await admin.query(`drop database if exists "${name}" with (force)`);
@@ -119,7 +125,7 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
     env: { ...process.env, DATABASE_URL: url.toString(), ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: o.root },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
   try {
     for (let i = 0; ; i++) {
       if (i > 600) throw new Error('service did not become ready');
@@ -130,8 +136,21 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const issued = await request(agent, port, 'POST', '/v1/admin/api-keys', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, JSON.stringify({ tenant: 'bench', roles: ['service'], name: 'ledger-bench' }));
+    const issued = await request(agent, port, 'POST', '/v1/admin/api-keys', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, JSON.stringify({ tenant: 'bench', roles, name: `${label}-bench` }));
     const key = (JSON.parse(issued.body) as { key: string }).key;
+    return await run({ agent, port, key });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    agent.destroy();
+    await admin.query(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+}
+
+/** Each connection loops over its own accounts: purchase → settle → refund part → redeem part; all four are timed. */
+export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
+  return withBenchService(o, 'ledger', o.connections, ['service'], async ({ agent, port, key }) => {
     const headers = (k: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': k });
     const run = Date.now().toString(36);
     const lat: Record<string, number[]> = { purchase: [], settle: [], refund: [], redeem: [] };
@@ -169,13 +188,7 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
       byOp[op] = { count: xs.length, p50Us: s.p50Us, p99Us: s.p99Us };
     }
     return { ...summary, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections)`, count: all.length, non2xx, byOp };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    agent.destroy();
-    await admin.query(`drop database if exists "${name}" with (force)`);
-    await admin.end();
-  }
+  });
 }
 
 export async function runLedgerBench(o: LedgerBenchOptions): Promise<LedgerBenchResult> {

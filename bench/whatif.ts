@@ -6,15 +6,12 @@
  * Standalone: `node dist/bench/whatif.js` after the bench build, with BENCH_WHATIF_DATABASE_URL (a PostgreSQL server URL;
  * default postgres://postgres@127.0.0.1:5432/test) and BENCH_WHATIF_SIZES (default 1000,4000,10000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { OpaRedemptionGate, programFromPack, simulateLedger, type LedgerEvent, type RewardProgram } from '../libs/ledger/index.js';
 import { validatePack } from '../libs/rules/index.js';
-import { freePort, request } from './ledger.js';
+import { request, withBenchService } from './ledger.js';
 import { table } from './stats.js';
 
 export interface WhatIfBenchOptions {
@@ -102,35 +99,8 @@ export async function runWhatIfInProcess(root: string, sizes: number[]): Promise
   return rows;
 }
 
-const ADMIN_TOKEN = 'bench-whatif-admin-token-0123456789';
-
 export async function runWhatIfHttp(o: WhatIfBenchOptions): Promise<WhatIfBenchResult['http']> {
-  const name = `dp_bench_whatif_${process.pid}`;
-  const admin = new pg.Client({ connectionString: o.serverUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists "${name}" with (force)`);
-  await admin.query(`create database "${name}"`);
-  const url = new URL(o.serverUrl);
-  url.pathname = `/${name}`;
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [join(o.root, 'dist/apps/decision-api/main.js')], {
-    cwd: o.root,
-    env: { ...process.env, DATABASE_URL: url.toString(), ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: o.root },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  try {
-    for (let i = 0; ; i++) {
-      if (i > 600) throw new Error('service did not become ready');
-      try {
-        if ((await request(agent, port, 'GET', '/readyz', {})).status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const issued = await request(agent, port, 'POST', '/v1/admin/api-keys', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, JSON.stringify({ tenant: 'bench', roles: ['author'], name: 'whatif-bench' }));
-    const key = (JSON.parse(issued.body) as { key: string }).key;
+  return withBenchService(o, 'whatif', 16, ['author'], async ({ agent, port, key }) => {
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const pack = JSON.parse(await readFile(join(o.root, 'rule-packs/issuer-d/1.0.0.json'), 'utf8')) as unknown;
     const whatIf = async (n: number) => {
@@ -159,13 +129,7 @@ export async function runWhatIfHttp(o: WhatIfBenchOptions): Promise<WhatIfBenchR
     polling = false;
     await probe;
     return { single10kSeconds, fourAtOnceSeconds, slowestHealthzMs, answerBytes };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    agent.destroy();
-    await admin.query(`drop database if exists "${name}" with (force)`);
-    await admin.end();
-  }
+  });
 }
 
 export async function runWhatIfBench(o: WhatIfBenchOptions): Promise<WhatIfBenchResult> {
