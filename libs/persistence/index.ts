@@ -14,3 +14,6 @@ export * from './simulations.repository.js';
 export * from './catalogue.repository.js';
 export * from './release-activations.repository.js';
 export * from './release-notifications.js';
+export * from './outbox.repository.js';
+export * from './refunds.repository.js';
+export * from './reviews.repository.js';

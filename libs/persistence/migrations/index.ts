@@ -5,6 +5,7 @@ import { Migration20261122020000_releases } from './Migration20261122020000_rele
 import { Migration20261122030000_simulations } from './Migration20261122030000_simulations.js';
 import { Migration20261202000000_decision_types } from './Migration20261202000000_decision_types.js';
 import { Migration20261202100000_append_only } from './Migration20261202100000_append_only.js';
+import { Migration20261202200000_refunds } from './Migration20261202200000_refunds.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -13,4 +14,5 @@ export const migrationsList = [
   { name: 'Migration20261122030000_simulations', class: Migration20261122030000_simulations },
   { name: 'Migration20261202000000_decision_types', class: Migration20261202000000_decision_types },
   { name: 'Migration20261202100000_append_only', class: Migration20261202100000_append_only },
+  { name: 'Migration20261202200000_refunds', class: Migration20261202200000_refunds },
 ];

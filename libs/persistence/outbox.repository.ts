@@ -1,0 +1,31 @@
+/**
+ * The transactional outbox: an event is written in the same transaction as the change it reports, so it exists
+ * exactly when the change does. The relay numbers and delivers events later (webhooks, NATS).
+ */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { uuidv7Ids, type IdFactory } from './clock.js';
+
+export interface NewEvent {
+  tenant: string;
+  /** `decision.created`, `refund.state_changed`, `review.created`, … */
+  type: string;
+  data: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+export class OutboxRepository {
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+
+  /** Appends the event inside `em`'s transaction; its id is stable from here on (receivers de-duplicate by it). */
+  async append(em: SqlEntityManager, e: NewEvent): Promise<string> {
+    const id = this.ids.next(e.occurredAt);
+    await em.execute('insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, ?, ?, ?::jsonb)', [
+      id,
+      e.tenant,
+      e.type,
+      e.occurredAt,
+      JSON.stringify(e.data),
+    ]);
+    return id;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Refunds (one per tenant and refundId) and their append-only transitions. A state change locks the refund's row,
+ * checks the lifecycle table, writes the transition and the `refund.state_changed` event, all in the caller's
+ * transaction. The order lock serialises everything that adds to an order's refunded total.
+ */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { actorView, assertTransition, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
+import { uuidv7Ids, type IdFactory } from './clock.js';
+import { OutboxRepository } from './outbox.repository.js';
+
+export interface RewardRef {
+  accountId: string;
+  transactionId: string;
+}
+
+export interface RefundRow {
+  tenant: string;
+  refundId: string;
+  type: string;
+  orderId: string;
+  customerId: string;
+  state: RefundState;
+  requestedAmount: number;
+  approvedAmount: number;
+  capturedAmount: number;
+  currency: string;
+  reward: RewardRef | null;
+  /** The API key that asked for it (four-eyes: it may not approve its own request). */
+  requestedBy: string;
+  /** The engine decision that created it. */
+  decisionId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface TransitionRow {
+  id: string;
+  from: RefundState | null;
+  to: RefundState;
+  actor: { id: string; role: string };
+  at: Date;
+  reason: string | null;
+  decisionId: string | null;
+}
+
+export interface NewRefund extends Omit<RefundRow, 'updatedAt'> {
+  reason: string;
+  actor: Actor;
+}
+
+export interface TransitionRequest {
+  tenant: string;
+  refundId: string;
+  to: RefundState;
+  actor: Actor;
+  at: Date;
+  reason: string | null;
+  decisionId?: string | null;
+  /** Set when the transition fixes the amount (a reviewer's approval). */
+  approvedAmount?: number;
+  /** Extra fields for the `refund.state_changed` event (a failure's provider reason, the clawed-back reward). */
+  eventData?: Record<string, unknown>;
+}
+
+export interface RefundFilter {
+  state?: RefundState;
+  customerId?: string;
+  orderId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+/** Advisory-lock namespace of order locks (any constant; the second key is a hash of tenant and order). */
+const ORDER_LOCK_SPACE = 0x72666e64; // 'rfnd'
+
+type Raw = Record<string, unknown>;
+
+function toRefund(r: Raw): RefundRow {
+  return {
+    tenant: r.tenant as string,
+    refundId: r.refund_id as string,
+    type: r.type as string,
+    orderId: r.order_id as string,
+    customerId: r.customer_id as string,
+    state: r.state as RefundState,
+    requestedAmount: Number(r.requested_amount),
+    approvedAmount: Number(r.approved_amount),
+    capturedAmount: Number(r.captured_amount),
+    currency: (r.currency as string).trim(),
+    reward: (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null,
+    requestedBy: r.requested_by as string,
+    decisionId: r.decision_id as string,
+    createdAt: new Date(r.created_at as string),
+    updatedAt: new Date(r.updated_at as string),
+  };
+}
+
+export class RefundsRepository {
+  private readonly outbox: OutboxRepository;
+
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {
+    this.outbox = new OutboxRepository(ids);
+  }
+
+  /**
+   * Serialises, until the transaction ends, everything that reads and then adds to this order's refunded total: two
+   * concurrent refunds of one order are decided one after the other, the second seeing the first.
+   */
+  async lockOrder(em: SqlEntityManager, tenant: string, orderId: string): Promise<void> {
+    await em.execute('select pg_advisory_xact_lock(?, hashtext(?))', [ORDER_LOCK_SPACE, `${tenant}/${orderId}`]);
+  }
+
+  /** What the platform has approved or paid for this order (minor units); hold the order lock to rely on it. */
+  async committedTotal(em: SqlEntityManager, tenant: string, orderId: string, excludeRefundId?: string): Promise<number> {
+    const rows = await em.execute<{ total: string | number | null }[]>(
+      `select coalesce(sum(approved_amount), 0)::text as total from refunds
+        where tenant = ? and order_id = ? and state in (${COMMITTED_STATES.map(() => '?').join(', ')}) and refund_id <> ?`,
+      [tenant, orderId, ...COMMITTED_STATES, excludeRefundId ?? ''],
+    );
+    return Number(rows[0]?.total ?? 0);
+  }
+
+  async find(em: SqlEntityManager, tenant: string, refundId: string, o: { forUpdate?: boolean } = {}): Promise<RefundRow | null> {
+    const rows = await em.execute<Raw[]>(`select * from refunds where tenant = ? and refund_id = ?${o.forUpdate ? ' for update' : ''}`, [tenant, refundId]);
+    return rows[0] ? toRefund(rows[0]) : null;
+  }
+
+  /**
+   * Creates the refund in its entry state with its first transition and event. False (and nothing written) when the
+   * tenant already has a refund with this id.
+   */
+  async create(em: SqlEntityManager, r: NewRefund): Promise<boolean> {
+    const inserted = await em.execute<Raw[]>(
+      `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,
+                            currency, reward, requested_by, decision_id, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)
+       on conflict (tenant, refund_id) do nothing returning refund_id`,
+      [
+        r.tenant, r.refundId, r.type, r.orderId, r.customerId, r.state, r.requestedAmount, r.approvedAmount, r.capturedAmount,
+        r.currency, r.reward === null ? null : JSON.stringify(r.reward), r.requestedBy, r.decisionId, r.createdAt, r.createdAt,
+      ],
+    );
+    if (inserted.length === 0) return false;
+    await this.record(em, { tenant: r.tenant, refundId: r.refundId, to: r.state, actor: r.actor, at: r.createdAt, reason: r.reason, decisionId: r.decisionId }, null, { ...r, updatedAt: r.createdAt });
+    return true;
+  }
+
+  /**
+   * Moves the refund to `req.to` under a row lock: the table of lifecycle.ts decides (409 INVALID_TRANSITION). Null
+   * when the tenant has no such refund.
+   */
+  async transition(em: SqlEntityManager, req: TransitionRequest): Promise<RefundRow | null> {
+    const current = await this.find(em, req.tenant, req.refundId, { forUpdate: true });
+    if (!current) return null;
+    assertTransition(current.state, req.to);
+    const approvedAmount = req.approvedAmount ?? current.approvedAmount;
+    await em.execute('update refunds set state = ?, approved_amount = ?, updated_at = ? where tenant = ? and refund_id = ?', [
+      req.to,
+      approvedAmount,
+      req.at,
+      req.tenant,
+      req.refundId,
+    ]);
+    const updated: RefundRow = { ...current, state: req.to, approvedAmount, updatedAt: req.at };
+    await this.record(em, req, current.state, updated);
+    return updated;
+  }
+
+  private async record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
+    const actor = actorView(req.actor);
+    await em.execute(
+      `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [this.ids.next(req.at), req.tenant, req.refundId, from, req.to, actor.id, actor.role, req.reason, req.decisionId ?? null, req.at],
+    );
+    await this.outbox.append(em, {
+      tenant: req.tenant,
+      type: 'refund.state_changed',
+      occurredAt: req.at,
+      data: {
+        refundId: r.refundId,
+        orderId: r.orderId,
+        type: r.type,
+        from,
+        to: req.to,
+        actor,
+        reason: req.reason,
+        decisionId: req.decisionId ?? null,
+        requestedAmount: r.requestedAmount,
+        approvedAmount: r.approvedAmount,
+        currency: r.currency,
+        ...req.eventData,
+      },
+    });
+  }
+
+  async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {
+    const rows = await em.execute<Raw[]>('select * from refund_transitions where tenant = ? and refund_id = ? order by at, id', [tenant, refundId]);
+    return rows.map((r) => ({
+      id: r.id as string,
+      from: (r.from_state as RefundState | null) ?? null,
+      to: r.to_state as RefundState,
+      actor: { id: r.actor_id as string, role: r.actor_role as string },
+      at: new Date(r.at as string),
+      reason: (r.reason as string | null) ?? null,
+      decisionId: (r.decision_id as string | null) ?? null,
+    }));
+  }
+
+  /** Newest first; `after` is the (createdAt, refundId) of the previous page's last item. */
+  async list(em: SqlEntityManager, tenant: string, f: RefundFilter, limit: number, after?: { createdAt: Date; refundId: string }): Promise<RefundRow[]> {
+    const where = ['tenant = ?'];
+    const params: unknown[] = [tenant];
+    if (f.state) (where.push('state = ?'), params.push(f.state));
+    if (f.customerId) (where.push('customer_id = ?'), params.push(f.customerId));
+    if (f.orderId) (where.push('order_id = ?'), params.push(f.orderId));
+    if (f.from) (where.push('created_at >= ?'), params.push(f.from));
+    if (f.to) (where.push('created_at < ?'), params.push(f.to));
+    if (after) (where.push('(created_at, refund_id) < (?, ?)'), params.push(after.createdAt, after.refundId));
+    const rows = await em.execute<Raw[]>(`select * from refunds where ${where.join(' and ')} order by created_at desc, refund_id desc limit ?`, [...params, limit]);
+    return rows.map(toRefund);
+  }
+}
