@@ -9,6 +9,8 @@ export interface Principal {
   tenant: string;
   name: string;
   roles: string[];
+  /** A reviewer key's approval limit in minor units (an approval above it is refused); null or absent: no limit. */
+  approvalLimit?: number | null;
 }
 
 export function hashApiKey(key: string): string {
