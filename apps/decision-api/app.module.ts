@@ -8,7 +8,10 @@ import {
   DbComponentStoreFactory,
   DecisionsRepository,
   IdempotencyRepository,
+  OutboxRepository,
   PgLedgerStoreFactory,
+  RefundsRepository,
+  ReviewsRepository,
   ReleaseActivationsRepository,
   SimulationsRepository,
   systemClock,
@@ -45,6 +48,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { RefundDecisions } from './refunds/refund-decisions.js';
+import { RefundsController } from './refunds/refunds.controller.js';
+import { RefundsService } from './refunds/refunds.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -69,6 +75,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        RefundsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -81,6 +88,9 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(OutboxRepository),
+        withIds(RefundsRepository),
+        withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
@@ -104,6 +114,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        RefundDecisions,
+        RefundsService,
       ],
     };
   }
