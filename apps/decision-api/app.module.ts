@@ -18,6 +18,10 @@ import {
 } from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { ApiKeySync } from './auth/api-key-sync.js';
+import { ApiKeyCache } from './auth/key-cache.js';
+import { ApiKeysController } from './keys/api-keys.controller.js';
+import { ApiKeysService } from './keys/api-keys.service.js';
 import { FailedAuthLimiter } from './auth/rate-limiter.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
@@ -69,6 +73,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        ApiKeysController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -89,6 +94,9 @@ export class AppModule {
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         FailedAuthLimiter,
+        ApiKeyCache,
+        ApiKeySync,
+        ApiKeysService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         DatabaseAvailability,
         ReleaseRegistry,
