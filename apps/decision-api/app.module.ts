@@ -8,6 +8,7 @@ import {
   DbComponentStoreFactory,
   DecisionsRepository,
   IdempotencyRepository,
+  OutboxRepository,
   PgLedgerStoreFactory,
   ReleaseActivationsRepository,
   SimulationsRepository,
@@ -90,7 +91,8 @@ export class AppModule {
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
-        { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
+        // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
+        { provide: PgLedgerStoreFactory, useFactory: (ids: IdFactory) => new PgLedgerStoreFactory(new OutboxRepository(ids)), inject: [ID_FACTORY] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         FailedAuthLimiter,
