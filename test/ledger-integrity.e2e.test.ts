@@ -53,7 +53,7 @@ class Account {
     return r.body.integrity.rewardIntegrity;
   }
   async events() {
-    return svc.sql<{ data: any; occurred_at: Date }>(
+    return svc.sql<{ data: any; occurred_at: Date | string }>(
       `select data, occurred_at from outbox_events where type = 'ledger.integrity_violated' and data->>'accountId' = ? order by position`,
       [this.id],
     );
@@ -96,7 +96,7 @@ describe('ledger.integrity_violated and the violated-accounts listing', () => {
 
     const events = await a.events();
     expect(events).toHaveLength(1);
-    expect(events[0]!.occurred_at.toISOString()).toBe('2026-04-02T10:00:00.000Z');
+    expect(new Date(events[0]!.occurred_at).toISOString()).toBe('2026-04-02T10:00:00.000Z');
     expect(events[0]!.data).toMatchObject({
       accountId: a.id,
       program: 'issuer-a@1.0.0',

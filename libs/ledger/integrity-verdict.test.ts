@@ -10,8 +10,9 @@ class RecordingStore extends InMemoryLedgerStore {
   readonly verdicts: IntegrityVerdict[] = [];
   override withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T> {
     return super.withAccount(tenant, accountId, (uow) => {
-      uow.recordIntegrity = async (v) => {
+      uow.recordIntegrity = (v) => {
         this.verdicts.push(structuredClone(v));
+        return Promise.resolve();
       };
       return fn(uow);
     });
