@@ -10,6 +10,8 @@ import {
   IdempotencyRepository,
   OutboxRepository,
   PgLedgerStoreFactory,
+  RefundsRepository,
+  ReviewsRepository,
   ReleaseActivationsRepository,
   SimulationsRepository,
   systemClock,
@@ -50,6 +52,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { RefundDecisions } from './refunds/refund-decisions.js';
+import { RefundsController } from './refunds/refunds.controller.js';
+import { RefundsService } from './refunds/refunds.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -75,6 +80,7 @@ export class AppModule {
         ReleasesController,
         AuditController,
         ApiKeysController,
+        RefundsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -87,12 +93,15 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(OutboxRepository),
+        withIds(RefundsRepository),
+        withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
         // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
-        { provide: PgLedgerStoreFactory, useFactory: (ids: IdFactory) => new PgLedgerStoreFactory(new OutboxRepository(ids)), inject: [ID_FACTORY] },
+        { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         FailedAuthLimiter,
@@ -114,6 +123,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        RefundDecisions,
+        RefundsService,
       ],
     };
   }
