@@ -232,6 +232,17 @@ describe('review: odd refundIds in the path and in cursors are client input, nev
     expect([canceled.status, canceled.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
   });
 
+  it('every refundId the case schema accepts (255 characters, non-ASCII) can be read and canceled', async () => {
+    for (const refundId of [`rf_${'x'.repeat(252)}`, 'é'.repeat(255), `rf/${'€'.repeat(60)}`]) {
+      const c = refundCase({ refundId, orderId: `ord_long_${newKey()}` });
+      expect((await decide(c)).status).toBe(201);
+      const got = await refund(refundId);
+      expect([got.status, got.body.refundId]).toEqual([200, refundId]);
+      const canceled = await cancel(refundId);
+      expect([canceled.status, canceled.body.state]).toEqual([200, 'CANCELED']);
+    }
+  });
+
   it('a cursor whose position PostgreSQL cannot hold (NUL, a year out of range) is 400 CURSOR_INVALID', async () => {
     const cursors = [
       { at: '2026-01-01T00:00:00.000Z', id: 'a\u0000b' },
