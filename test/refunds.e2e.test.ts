@@ -223,3 +223,35 @@ describe('listing', () => {
     expect([c.status, c.body.errors[0].path]).toEqual([400, 'query:cursor']);
   });
 });
+
+describe('review: odd refundIds in the path and in cursors are client input, never a 500', () => {
+  it('a NUL in the path is a missing refund: 404 on GET and on cancel', async () => {
+    const got = await svc.request('GET', '/v1/refunds/rf%00x', { key: auditor });
+    expect([got.status, got.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
+    const canceled = await svc.request('POST', '/v1/refunds/rf%00x/cancel', { key: service, idempotencyKey: newKey(), body: {} });
+    expect([canceled.status, canceled.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
+  });
+
+  it('every refundId the case schema accepts (255 characters, non-ASCII) can be read and canceled', async () => {
+    for (const refundId of [`rf_${'x'.repeat(252)}`, 'é'.repeat(255), `rf/${'€'.repeat(60)}`]) {
+      const c = refundCase({ refundId, orderId: `ord_long_${newKey()}` });
+      expect((await decide(c)).status).toBe(201);
+      const got = await refund(refundId);
+      expect([got.status, got.body.refundId]).toEqual([200, refundId]);
+      const canceled = await cancel(refundId);
+      expect([canceled.status, canceled.body.state]).toEqual([200, 'CANCELED']);
+    }
+  });
+
+  it('a cursor whose position PostgreSQL cannot hold (NUL, a year out of range) is 400 CURSOR_INVALID', async () => {
+    const cursors = [
+      { at: '2026-01-01T00:00:00.000Z', id: 'a\u0000b' },
+      { at: '+275760-09-13T00:00:00.000Z', id: 'a' },
+      { at: '-271821-04-20T00:00:00.000Z', id: 'a' },
+    ].map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'));
+    for (const cursor of cursors) {
+      const r = await svc.request('GET', `/v1/refunds?cursor=${cursor}`, { key: auditor });
+      expect([r.status, r.body.code]).toEqual([400, 'CURSOR_INVALID']);
+    }
+  });
+});

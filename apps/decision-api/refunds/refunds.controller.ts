@@ -39,7 +39,9 @@ export class RefundsController {
         ? undefined
         : decodeCursor(parsed.cursor, (v) => {
             const at = typeof v.at === 'string' ? new Date(v.at) : undefined;
-            return at && !Number.isNaN(at.getTime()) && typeof v.id === 'string' ? { createdAt: at, refundId: v.id } : undefined;
+            // What a position can be (this list issued it): a time PostgreSQL can hold, an id without NUL.
+            const held = at !== undefined && !Number.isNaN(at.getTime()) && at.getUTCFullYear() >= 1 && at.getUTCFullYear() <= 9999;
+            return held && typeof v.id === 'string' && !v.id.includes('\u0000') ? { createdAt: at, refundId: v.id } : undefined;
           });
     return this.refunds.list(principal, { ...parsed, after });
   }

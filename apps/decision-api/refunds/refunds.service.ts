@@ -18,6 +18,14 @@ export function notFound(refundId: string): DomainError {
   return new DomainError(REFUND_NOT_FOUND, `No refund ${refundId}`, 'not_found');
 }
 
+/**
+ * Path parameters reach SQL: an id no refund can have (a NUL, which a stored body never holds and PostgreSQL text
+ * cannot) is simply not found, instead of the driver's error (a 500).
+ */
+function assertPossibleId(refundId: string): void {
+  if (refundId.includes('\u0000')) throw notFound(refundId);
+}
+
 /** The list's summary of a refund. */
 function summary(r: RefundRow): Record<string, unknown> {
   return {
@@ -46,6 +54,7 @@ export class RefundsService {
 
   /** The refund, the decisions about it (the engine's and reviewers') and every transition, oldest first. */
   async get(principal: Principal, refundId: string): Promise<Record<string, unknown>> {
+    assertPossibleId(refundId);
     const em = this.db.em();
     const refund = await this.refunds.find(em, principal.tenant, refundId);
     if (!refund) throw notFound(refundId);
@@ -75,6 +84,7 @@ export class RefundsService {
    * open review items close with it, and its amount no longer counts against the order.
    */
   cancel(principal: Principal, refundId: string, body: unknown): TransactionalCommand<Record<string, unknown>> {
+    assertPossibleId(refundId);
     const { reason } = cancelRequest.validate(body ?? {});
     return transactional(async ({ em, now }) => {
       const moved = await this.refunds.transition(em, {
