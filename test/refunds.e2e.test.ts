@@ -192,7 +192,7 @@ describe('cancel before processing', () => {
 
 describe('listing', () => {
   it('filters by state, customer and time, newest first, with cursor pagination', async () => {
-    const customerId = `cus_list_${newKey()}`;
+    const customerId = `cus_list_é_${newKey()}`;
     const made: string[] = [];
     for (let i = 0; i < 5; i += 1) {
       const c = refundCase({ customerId, ...(i === 2 ? { disputeOpen: true } : {}) });
@@ -202,23 +202,25 @@ describe('listing', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: { refundId: string }[]; nextCursor: string | null } } = await svc.request('GET', `/v1/refunds?customerId=${customerId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: auditor });
+      const page: { body: { items: { refundId: string }[]; nextCursor: string | null } } = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: auditor });
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.items.map((r) => r.refundId));
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen).toEqual([...made].reverse());
-    const inReview = await svc.request('GET', `/v1/refunds?customerId=${customerId}&state=IN_REVIEW`, { key: auditor });
+    const inReview = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&state=IN_REVIEW`, { key: auditor });
     expect(inReview.body.items.map((r: { refundId: string }) => r.refundId)).toEqual([made[2]]);
-    const future = await svc.request('GET', `/v1/refunds?customerId=${customerId}&from=2999-01-01T00:00:00Z`, { key: auditor });
+    const future = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&from=2999-01-01T00:00:00Z`, { key: auditor });
     expect(future.body.items).toEqual([]);
-    expect((await svc.request('GET', `/v1/refunds?customerId=${customerId}`, { key: otherTenant })).body.items).toEqual([]);
+    expect((await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}`, { key: otherTenant })).body.items).toEqual([]);
   });
 
   it('refuses bad filters with 400 naming each', async () => {
     const r = await svc.request('GET', '/v1/refunds?state=PAID&limit=0&from=yesterday', { key: auditor });
     expect(r.status).toBe(400);
     expect(r.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query:from', 'query:limit', 'query:state']);
+    const nul = await svc.request('GET', '/v1/refunds?customerId=a%00b&orderId=' + 'o'.repeat(256), { key: auditor });
+    expect([nul.status, nul.body.errors.map((e: { path: string }) => e.path).sort()]).toEqual([400, ['query:customerId', 'query:orderId']]);
     const c = await svc.request('GET', '/v1/refunds?cursor=nope', { key: auditor });
     expect([c.status, c.body.errors[0].path]).toEqual([400, 'query:cursor']);
   });
