@@ -9,7 +9,9 @@ import {
   DecisionsRepository,
   IdempotencyRepository,
   PgLedgerStoreFactory,
+  RefundsRepository,
   ReleaseActivationsRepository,
+  ReviewsRepository,
   SimulationsRepository,
   systemClock,
   uuidv7Ids,
@@ -45,6 +47,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { ReviewsController } from './reviews/reviews.controller.js';
+import { ReviewsService } from './reviews/reviews.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -69,6 +74,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        ReviewsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -81,6 +87,8 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(RefundsRepository),
+        withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
@@ -104,6 +112,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        ReviewsService,
+        ReviewOverdueSweeper,
       ],
     };
   }
