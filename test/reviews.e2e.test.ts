@@ -437,6 +437,23 @@ describe('cancellation and overdue', () => {
     expect(await svc.db.em().transactional((em) => new ReviewsRepository().closeReviewsOfRefund(em, t.tenant, refundId, at))).toEqual([]);
   });
 
+  it('two sweeps racing over the same due items mark and announce each once', async () => {
+    const items = await Promise.all([1, 2, 3, 4, 5].map(() => openReview(t)));
+    const ids = items.map((i) => i.reviewId);
+    // Far in the future, so only the sweeps below (their own "now") find these items due, not the service's sweeper.
+    const later = new Date(Date.now() + 400 * 86_400_000);
+    await svc.sql(`update reviews set deadline = ? where id in (?, ?, ?, ?, ?)`, [new Date(later.getTime() - 60_000).toISOString(), ...ids]);
+    const repo = new ReviewsRepository();
+    const sweep = () => svc.db.em().transactional((em) => repo.markOverdue(em, later, 2));
+    let marked = 0;
+    for (let round = 0; round < 5; round++) marked += (await Promise.all([sweep(), sweep()])).reduce((a, b) => a + b, 0);
+    // Every item the sweeps found due (other tests' open items too: the sweep spans tenants) was counted once.
+    const [due] = await svc.sql<{ n: number }>('select count(*)::int as n from reviews where overdue_at = ?', [later.toISOString()]);
+    expect(marked).toBe(due!.n);
+    const evs = (await events(t.tenant, 'review.overdue')).map((e) => e.data.reviewId as string).filter((id) => ids.includes(id));
+    expect(evs.sort()).toEqual([...ids].sort());
+  });
+
   it('marks an open item past its deadline overdue once, with one event, across two instances', async () => {
     const second = await TestService.join(svc, { reviewOverdueSweepMs: 20 });
     try {
