@@ -8,6 +8,7 @@ import {
   DbComponentStoreFactory,
   DecisionsRepository,
   IdempotencyRepository,
+  OutboxRepository,
   PgLedgerStoreFactory,
   RefundsRepository,
   ReleaseActivationsRepository,
@@ -50,6 +51,9 @@ import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
+import { RefundDecisions } from './refunds/refund-decisions.js';
+import { RefundsController } from './refunds/refunds.controller.js';
+import { RefundsService } from './refunds/refunds.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -75,6 +79,7 @@ export class AppModule {
         ReleasesController,
         AuditController,
         ReviewsController,
+        RefundsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -87,6 +92,7 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(OutboxRepository),
         withIds(RefundsRepository),
         withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
@@ -114,6 +120,8 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        RefundDecisions,
+        RefundsService,
       ],
     };
   }
