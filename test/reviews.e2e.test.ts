@@ -3,7 +3,7 @@
  * and parallel claims; resolutions with four-eyes, the linked decision and the refund's transition; cancellation and
  * the overdue sweep.
  */
-import { RefundsRepository, ReviewsRepository } from '../libs/persistence/index.js';
+import { ReviewsRepository } from '../libs/persistence/index.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
@@ -43,11 +43,10 @@ interface Opened {
 }
 
 /**
- * A refund decision whose outcome is REVIEW (a dispute is open), and its review item. When the service opens the review
- * itself (refund decisions wired to refunds), that item is used; otherwise the refund and review are arranged in the
- * database as that wiring would. `requiredApprovals`/`deadline` arrange what the release's parameters would fix.
+ * A refund decision over HTTP whose outcome is REVIEW (a dispute is open), and the review item it opened. `deadline`
+ * arranges (in the database) what the release's SLA parameter would otherwise fix.
  */
-async function openReview(t: Team, o: { amount?: number; orderId?: string; captured?: number; requester?: Key; requiredApprovals?: number; deadline?: Date } = {}): Promise<Opened> {
+async function openReview(t: Team, o: { amount?: number; orderId?: string; captured?: number; requester?: Key; deadline?: Date } = {}): Promise<Opened> {
   const refundId = unique('rf');
   const orderId = o.orderId ?? unique('ord');
   const amount = o.amount ?? 8000;
@@ -65,47 +64,10 @@ async function openReview(t: Team, o: { amount?: number; orderId?: string; captu
   const d = await svc.request('POST', '/v1/decisions/refund', { key: requester.key, idempotencyKey: newKey(), body });
   if (d.status !== 201 || d.body.outcome !== 'REVIEW') throw new Error(`decision ${d.status} ${d.text}`);
   const decisionId = d.body.id as string;
-  let rows = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', [t.tenant, decisionId]);
-  if (!rows.length) {
-    const at = new Date();
-    await svc.db.em().transactional(async (em) => {
-      await new RefundsRepository().create(em, {
-        tenant: t.tenant,
-        refundId,
-        type: 'refund',
-        orderId,
-        customerId: 'cus_3001',
-        state: 'IN_REVIEW',
-        requestedAmount: amount,
-        approvedAmount: 0,
-        capturedAmount: captured,
-        currency: 'EUR',
-        reward: null,
-        requestedBy: requester.id,
-        decisionId,
-        createdAt: at,
-        reason: 'CHARGEBACK_IN_PROGRESS',
-        actor: { type: 'key', id: requester.id, role: 'service' },
-      });
-      await new ReviewsRepository().open(em, {
-        tenant: t.tenant,
-        type: 'refund',
-        decisionId,
-        refundId,
-        amount,
-        currency: 'EUR',
-        riskBand: null,
-        deadline: new Date(at.getTime() + 86_400_000),
-        leaseMinutes: 15,
-        requiredApprovals: amount >= 100_000 ? 2 : 1,
-        requestedBy: requester.id,
-        createdAt: at,
-      });
-    });
-    rows = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', [t.tenant, decisionId]);
-  }
+  // The refund decision opened the item (deadline, lease and approvals from the release's refund-policy parameters).
+  const rows = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', [t.tenant, decisionId]);
+  if (rows.length !== 1) throw new Error(`decision ${decisionId} opened ${rows.length} review items`);
   const reviewId = rows[0]!.id;
-  if (o.requiredApprovals !== undefined) await svc.sql('update reviews set required_approvals = ? where id = ?', [o.requiredApprovals, reviewId]);
   if (o.deadline !== undefined) await svc.sql('update reviews set deadline = ? where id = ?', [o.deadline.toISOString(), reviewId]);
   return { reviewId, decisionId, refundId, orderId };
 }
@@ -345,6 +307,14 @@ describe('resolving', () => {
     const refund = await refundOf(t, refundId);
     expect(refund).toMatchObject({ state: 'APPROVED', approvedAmount: 6000 });
     expect(refund.history.at(-1)).toMatchObject({ from_state: 'IN_REVIEW', to_state: 'APPROVED', actor_id: t.a.id, actor_role: 'reviewer', decision_id: linked, reason: 'GOODWILL: photos show damage to one item' });
+    // The refund shows both decisions, the reviewer's naming the engine's, and the transition that points at it.
+    const shown = (await get(t.service, `/v1/refunds/${refundId}`)).body;
+    expect(shown).toMatchObject({ state: 'APPROVED', approvedAmount: 6000 });
+    expect(shown.decisions).toEqual([
+      expect.objectContaining({ id: decisionId, outcome: 'REVIEW' }),
+      expect.objectContaining({ id: linked, outcome: 'APPROVE', overrides: decisionId }),
+    ]);
+    expect(shown.history.at(-1)).toMatchObject({ from: 'IN_REVIEW', to: 'APPROVED', decisionId: linked, actor: { id: t.a.id, role: 'reviewer' } });
     const resolved = (await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId);
     expect(resolved).toEqual([{ data: expect.objectContaining({ state: 'APPROVED', approvedAmount: 6000, resolutionDecisionId: linked, refundId }) }]);
 
@@ -365,7 +335,10 @@ describe('resolving', () => {
   });
 
   it('four-eyes: two approvals from two reviewers, the smaller amount wins; the same key twice is 403', async () => {
-    const { reviewId, refundId } = await openReview(t, { amount: 150_000, requiredApprovals: 2 });
+    // 1,500.00 is above the release's reviewFourEyesAmount (1,000.00): two approvals; 80.00 needs one.
+    const { reviewId, refundId } = await openReview(t, { amount: 150_000 });
+    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body.requiredApprovals).toBe(2);
+    expect((await get(t.a, `/v1/reviews/${(await openReview(t, { amount: 8000 })).reviewId}`)).body.requiredApprovals).toBe(1);
     expect((await claim(t.a, reviewId)).status).toBe(200);
     const first = await resolve(t.a, reviewId, approve(120_000, 'first look'));
     expect(first.status).toBe(200);
@@ -421,20 +394,28 @@ describe('cancellation and overdue', () => {
     t = await team();
   });
 
-  it('closes a canceled refund\'s open review as CANCELED (closeReviewsOfRefund)', async () => {
+  it('closes a canceled refund\'s open review as CANCELED (the cancel route calls closeReviewsOfRefund)', async () => {
     const { reviewId, refundId } = await openReview(t);
     await claim(t.a, reviewId);
-    const at = new Date();
-    const closed = await svc.db.em().transactional(async (em) => {
-      await new RefundsRepository().transition(em, { tenant: t.tenant, refundId, to: 'CANCELED', actor: { type: 'system' }, at, reason: 'customer withdrew' });
-      return new ReviewsRepository().closeReviewsOfRefund(em, t.tenant, refundId, at);
-    });
-    expect(closed).toEqual([reviewId]);
-    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body).toMatchObject({ state: 'CANCELED', assignee: null, resolution: null });
+    const canceled = await post(t.service, `/v1/refunds/${refundId}/cancel`, { reason: 'customer withdrew' });
+    expect([canceled.status, canceled.body.state]).toEqual([200, 'CANCELED']);
+    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body).toMatchObject({ state: 'CANCELED', assignee: null, resolution: null, resolutionDecisionId: null });
     expect((await resolve(t.a, reviewId, approve())).body.code).toBe('REVIEW_CLOSED');
-    expect((await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId)).toEqual([{ data: expect.objectContaining({ state: 'CANCELED' }) }]);
-    // Nothing left open: a second call closes nothing.
-    expect(await svc.db.em().transactional((em) => new ReviewsRepository().closeReviewsOfRefund(em, t.tenant, refundId, at))).toEqual([]);
+    expect((await claim(t.b, reviewId)).body.code).toBe('REVIEW_CLOSED');
+    expect((await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId)).toEqual([{ data: expect.objectContaining({ state: 'CANCELED', refundId }) }]);
+    // Nothing left open: closing again closes nothing and announces nothing.
+    expect(await svc.db.em().transactional((em) => new ReviewsRepository().closeReviewsOfRefund(em, t.tenant, refundId, new Date()))).toEqual([]);
+    expect((await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId)).toHaveLength(1);
+  });
+
+  it('closeReviewsOfRefund closes exactly that refund\'s open items and returns their ids', async () => {
+    const one = await openReview(t);
+    const other = await openReview(t);
+    const closed = await svc.db.em().transactional((em) => new ReviewsRepository().closeReviewsOfRefund(em, t.tenant, one.refundId, new Date()));
+    expect(closed).toEqual([one.reviewId]);
+    expect((await get(t.a, `/v1/reviews/${other.reviewId}`)).body.state).toBe('OPEN');
+    // Another tenant's refund of the same id is not touched.
+    expect(await svc.db.em().transactional((em) => new ReviewsRepository().closeReviewsOfRefund(em, 'no-such-tenant', other.refundId, new Date()))).toEqual([]);
   });
 
   it('two sweeps racing over the same due items mark and announce each once', async () => {
