@@ -21,6 +21,10 @@ import {
 } from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { ApiKeySync } from './auth/api-key-sync.js';
+import { ApiKeyCache } from './auth/key-cache.js';
+import { ApiKeysController } from './keys/api-keys.controller.js';
+import { ApiKeysService } from './keys/api-keys.service.js';
 import { FailedAuthLimiter } from './auth/rate-limiter.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
@@ -79,6 +83,7 @@ export class AppModule {
         ReleasesController,
         AuditController,
         ReviewsController,
+        ApiKeysController,
         RefundsController,
       ],
       providers: [
@@ -99,10 +104,14 @@ export class AppModule {
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
-        { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
+        // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
+        { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         FailedAuthLimiter,
+        ApiKeyCache,
+        ApiKeySync,
+        ApiKeysService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         DatabaseAvailability,
         ReleaseRegistry,

@@ -138,6 +138,8 @@ export class RefundDecisions {
         if (policy && evaluated.outcome === policy.when) {
           const amount = getter(policy.amount)(input);
           const currency = getter(policy.currency)(input);
+          const band = policy.riskBand !== undefined && evaluated.facts ? getter(policy.riskBand)(evaluated.facts) : undefined;
+          const riskBand = typeof band === 'string' ? band : null;
           await this.reviews.open(em, {
             tenant: principal.tenant,
             type: type.name,
@@ -145,10 +147,10 @@ export class RefundDecisions {
             refundId: c.refundId,
             amount: Number.isSafeInteger(amount) ? (amount as number) : null,
             currency: typeof currency === 'string' ? currency : null,
-            riskBand: null,
+            riskBand,
             deadline: reviewDeadline(policy, now),
             leaseMinutes: policy.claimLeaseMinutes,
-            requiredApprovals: requiredApprovals(policy, Number.isSafeInteger(amount) ? (amount as number) : null),
+            requiredApprovals: requiredApprovals(policy, Number.isSafeInteger(amount) ? (amount as number) : null, riskBand),
             requestedBy: principal.keyId,
             createdAt: now,
           });

@@ -23,6 +23,8 @@ export interface TypedDecision {
   reasons: Reason[];
   output: Record<string, unknown>;
   trace: TraceEntry[];
+  /** The case with what each step added (e.g. `risk`): what a review reads its risk band from. Not stored. */
+  facts?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -120,7 +122,7 @@ export class BoundDecisionType {
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
     const trace = state.traceBytes <= DECISION_LIMITS.maxTraceBytes ? state.trace : boundTrace(state.trace);
-    return { outcome, reasons: state.reasons, output, trace };
+    return { outcome, reasons: state.reasons, output, trace, facts: state.facts };
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
@@ -435,6 +437,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
     if (field.from !== undefined) checkPointer(finalFacts, parsePointer(field.from), `/components/${component}/output/${name}/from`, `output ${name} reads ${field.from}`);
   }
   const review = doc.review ? bindReviewPolicy(doc.review, release.packs, `/components/${component}/review`, missing) : undefined;
+  if (doc.review?.riskBand !== undefined) checkPointer(factsSchema(), parsePointer(doc.review.riskBand), `/components/${component}/review/riskBand`, `the review reads ${doc.review.riskBand}`);
   if (missing.length > 0) {
     throw new DomainError('RELEASE_INCOMPLETE', `release ${release.id} cannot serve decision type ${doc.name}@${doc.version}: ${missing.map((p) => p.message).join('; ')}`, 'unprocessable', missing);
   }

@@ -13,6 +13,8 @@ export interface ReviewSpec {
   /** Pointers into the case: the amount under review (minor units) and its currency. */
   amount: string;
   currency: string;
+  /** Pointer into the decision's facts (the case and what its steps added) to a risk band, e.g. /risk/band. */
+  riskBand?: string;
 }
 
 export interface ReviewPolicy {
@@ -25,6 +27,9 @@ export interface ReviewPolicy {
   readonly claimLeaseMinutes: number;
   /** From this amount (minor units), two approvals by different reviewers. */
   readonly fourEyesAmount: number;
+  readonly riskBand?: string;
+  /** Items in these risk bands need two approvals too (pack parameter reviewFourEyesRiskBands; none when absent). */
+  readonly fourEyesRiskBands: readonly string[];
   /** `name@version` of the pack the numbers came from. */
   readonly source: string;
 }
@@ -54,6 +59,11 @@ export function bindReviewPolicy(spec: ReviewSpec, packs: ReadonlyMap<string, Co
       problems.push({ path: `/components/${component}/parameters/${name}`, message: `the review needs parameter ${name}, an integer >= ${min} (found ${JSON.stringify(v) ?? 'nothing'})` });
     } else values[name] = v;
   }
+  const bands = pack.pack.parameters.reviewFourEyesRiskBands;
+  if (bands !== undefined && !(Array.isArray(bands) && bands.every((b) => typeof b === 'string'))) {
+    problems.push({ path: `/components/${component}/parameters/reviewFourEyesRiskBands`, message: 'must be a list of risk band names' });
+    return undefined;
+  }
   if (Object.keys(values).length !== Object.keys(REVIEW_PARAMETERS).length) return undefined;
   return {
     when: spec.when,
@@ -62,13 +72,16 @@ export function bindReviewPolicy(spec: ReviewSpec, packs: ReadonlyMap<string, Co
     slaHours: values.reviewSlaHours!,
     claimLeaseMinutes: values.reviewClaimLeaseMinutes!,
     fourEyesAmount: values.reviewFourEyesAmount!,
+    ...(spec.riskBand !== undefined ? { riskBand: spec.riskBand } : {}),
+    fourEyesRiskBands: (bands) ?? [],
     source: pack.ref,
   };
 }
 
-/** How many approvals an item of this amount needs. */
-export function requiredApprovals(policy: ReviewPolicy, amount: number | null): number {
-  return amount !== null && amount >= policy.fourEyesAmount ? 2 : 1;
+/** How many approvals an item of this amount and risk band needs: two at or above the amount, or in a listed band. */
+export function requiredApprovals(policy: ReviewPolicy, amount: number | null, riskBand: string | null = null): number {
+  if (amount !== null && amount >= policy.fourEyesAmount) return 2;
+  return riskBand !== null && policy.fourEyesRiskBands.includes(riskBand) ? 2 : 1;
 }
 
 /** The item's SLA deadline when it opens at `openedAt`. */

@@ -26,6 +26,8 @@ export interface World {
   otherTenantDecisionId: string;
   simulationId: string;
   accountId: string;
+  /** A key of the fuzzed tenant that no request uses: the one revoke and rotate may reach (never the fuzzing key). */
+  apiKeyId: string;
   pendingTx: string;
   settledTx: string;
   /** A stored refund-policy version and a stored release naming it. */
@@ -87,6 +89,8 @@ export async function seedWorld(svc: TestService): Promise<World> {
   for (const n of [1, 2]) await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: `rf-fuzz-review-${n}`, disputeOpen: true }) }), 'review decision');
   const reviews = await ok(svc.request('GET', '/v1/reviews?state=OPEN', { key }), 'reviews');
 
+  const spare = await ok(svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant: TENANT, roles: ['service'], name: 'fuzz-spare' } }), 'spare key');
+
   const cursors: Record<string, string> = {};
   // Every list's cursor is its own: one list's cursor in another is a 400, which the odd queries cover.
   await ok(post(key, '/v1/simulations', { domain: 'refund', release: { name: 'default', version: '1.1.0', components: BUILTIN }, cases: [refundCase()] }), 'simulation');
@@ -97,6 +101,7 @@ export async function seedWorld(svc: TestService): Promise<World> {
     entries: `/v1/ledger/accounts/${accountId}/entries`,
     simulations: '/v1/simulations',
     reviews: '/v1/reviews',
+    'api-keys': '/v1/api-keys',
     refunds: '/v1/refunds',
   })) {
     const c = (await ok(svc.request('GET', `${path}?limit=1`, { key }), path)).nextCursor;
@@ -113,6 +118,7 @@ export async function seedWorld(svc: TestService): Promise<World> {
     reviewId: (reviews.items[0] as { id: string } | undefined)?.id ?? '0190a8a4-0000-7000-8000-00000000a11d',
     simulationId: simulation.id,
     accountId,
+    apiKeyId: spare.id,
     pendingTx: 'tx-pending',
     settledTx: 'tx-settled',
     packVersion,
@@ -222,7 +228,11 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
       params: { accountId: accounts },
       body: fc.record({ program: fc.constantFrom('cashback-default', 'cashback-default@1.0.0', 'issuer-a', 'issuer-f@1.0.0', 'nope', 'refund-policy'), currency: fc.constantFrom('EUR', 'USD'), cycleAnchorDay: fc.integer({ min: 1, max: 28 }) }),
     },
+    'GET /v1/ledger/accounts': { query: { integrity: fc.constant('violated'), ...listQuery('violated-accounts') } },
     'GET /v1/ledger/accounts/{accountId}': { params: { accountId: accounts } },
+    'GET /v1/api-keys': { query: listQuery('api-keys') },
+    'POST /v1/api-keys/{id}/revoke': { params: { id: ids(w.apiKeyId) } },
+    'POST /v1/api-keys/{id}/rotate': { params: { id: ids(w.apiKeyId) }, body: fc.record({ overlapSeconds: fc.integer({ min: 0, max: 604_800 }) }, { requiredKeys: [] }) },
     'GET /v1/ledger/accounts/{accountId}/entries': { params: { accountId: accounts }, query: listQuery('entries') },
     'POST /v1/ledger/accounts/{accountId}/transactions': {
       params: { accountId: accounts },
