@@ -11,8 +11,8 @@ import {
   OutboxRepository,
   PgLedgerStoreFactory,
   RefundsRepository,
-  ReviewsRepository,
   ReleaseActivationsRepository,
+  ReviewsRepository,
   SimulationsRepository,
   systemClock,
   uuidv7Ids,
@@ -52,6 +52,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { ReviewsController } from './reviews/reviews.controller.js';
+import { ReviewsService } from './reviews/reviews.service.js';
 import { RefundDecisions } from './refunds/refund-decisions.js';
 import { RefundsController } from './refunds/refunds.controller.js';
 import { RefundsService } from './refunds/refunds.service.js';
@@ -79,6 +82,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        ReviewsController,
         ApiKeysController,
         RefundsController,
       ],
@@ -123,6 +127,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        ReviewsService,
+        ReviewOverdueSweeper,
         RefundDecisions,
         RefundsService,
       ],
