@@ -7,7 +7,9 @@ import {
   CatalogueRepository,
   DbComponentStoreFactory,
   DecisionsRepository,
+  EventsRepository,
   IdempotencyRepository,
+  OutboxRepository,
   PgLedgerStoreFactory,
   ReleaseActivationsRepository,
   SimulationsRepository,
@@ -45,6 +47,11 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { NatsPublisher } from './events/nats-publisher.js';
+import { OutboxRelay } from './events/outbox-relay.js';
+import { WebhookDispatcher } from './events/webhook-dispatcher.js';
+import { WebhooksController } from './events/webhooks.controller.js';
+import { WebhooksService } from './events/webhooks.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -69,6 +76,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        WebhooksController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -81,6 +89,8 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(OutboxRepository),
+        withIds(EventsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
@@ -104,6 +114,10 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        WebhooksService,
+        WebhookDispatcher,
+        NatsPublisher,
+        OutboxRelay,
       ],
     };
   }

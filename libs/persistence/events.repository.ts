@@ -1,0 +1,292 @@
+/**
+ * The relay's side of the outbox (numbering events per tenant and fanning them out to webhook deliveries), webhook
+ * endpoints and their delivery log, and the NATS publication state. Arrays travel as JSON text (jsonb_to_recordset):
+ * the same SQL runs on PostgreSQL and PGlite.
+ */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import type { NumberedEvent } from '../events/index.js';
+import { rowDate, rowJson, rowText, type Row } from './catalogue.repository.js';
+import { uuidv7Ids, type IdFactory } from './clock.js';
+
+/** Only one relay numbers events at a time, across every instance (any constant unique to this service). */
+const RELAY_LOCK = 0x6f757462; // 'outb'
+
+export interface WebhookEndpoint {
+  id: string;
+  tenant: string;
+  url: string;
+  events: string[];
+  createdBy: string;
+  createdAt: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'canceled';
+
+export interface WebhookDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  sequence: number;
+  type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  createdAt: Date;
+}
+
+/** A delivery an instance has claimed (leased) and now sends. */
+export interface ClaimedDelivery {
+  id: string;
+  endpointId: string;
+  url: string;
+  secret: string;
+  attempts: number;
+  event: NumberedEvent;
+}
+
+const endpointOf = (r: Row): WebhookEndpoint => ({
+  id: String(r.id),
+  tenant: String(r.tenant),
+  url: String(r.url),
+  events: rowJson<string[]>(r.events),
+  createdBy: String(r.created_by),
+  createdAt: rowDate(r.created_at),
+});
+
+const optDate = (v: unknown): Date | null => (v === null || v === undefined ? null : rowDate(v));
+
+const deliveryOf = (r: Row): WebhookDelivery => ({
+  id: String(r.id),
+  endpointId: String(r.endpoint_id),
+  eventId: String(r.event_id),
+  sequence: Number(r.sequence),
+  type: String(r.type),
+  status: String(r.status) as DeliveryStatus,
+  attempts: Number(r.attempts),
+  nextAttemptAt: r.status === 'pending' ? optDate(r.next_attempt_at) : null,
+  lastAttemptAt: optDate(r.last_attempt_at),
+  lastStatusCode: r.last_status_code === null || r.last_status_code === undefined ? null : Number(r.last_status_code),
+  lastError: rowText(r.last_error),
+  deliveredAt: optDate(r.delivered_at),
+  createdAt: rowDate(r.created_at),
+});
+
+const eventOf = (r: Row): NumberedEvent => ({
+  id: String(r.event_id ?? r.id),
+  type: String(r.type),
+  tenant: String(r.tenant),
+  sequence: Number(r.sequence),
+  occurredAt: rowDate(r.occurred_at),
+  data: rowJson<Record<string, unknown>>(r.data),
+});
+
+const DELIVERY = `d.id, d.endpoint_id, d.event_id, d.sequence, d.type, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at,
+  d.last_status_code, d.last_error, d.delivered_at, d.created_at`;
+
+export class EventsRepository {
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+
+  /**
+   * One relay step, in `em`'s transaction: unless another instance's relay holds the lock (→ null), numbers up to
+   * `limit` unnumbered events in position order — each tenant's next sequence is its max + 1, so sequences have no gaps
+   * — and hands them to the sinks: a pending delivery for every live endpoint of the tenant subscribed to the type,
+   * and the NATS mark when NATS is configured. An event appears to a sink exactly when it is numbered.
+   */
+  async relayBatch(em: SqlEntityManager, o: { limit: number; nats: boolean; now: Date }): Promise<NumberedEvent[] | null> {
+    const [lock] = await em.execute<Row[]>('select pg_try_advisory_xact_lock(?) as ok', [RELAY_LOCK]);
+    if (lock?.ok !== true) return null;
+    const rows = await em.execute<Row[]>(
+      'select position, id, tenant, type, occurred_at, data from outbox_events where sequence is null order by position limit ?',
+      [o.limit],
+    );
+    if (rows.length === 0) return [];
+    const tenants = [...new Set(rows.map((r) => String(r.tenant)))];
+    const heads = await em.execute<Row[]>(
+      `select t.tenant, coalesce((select max(o.sequence) from outbox_events o where o.tenant = t.tenant), 0) as head
+       from jsonb_array_elements_text(?::jsonb) as t(tenant)`,
+      [JSON.stringify(tenants)],
+    );
+    const next = new Map(heads.map((h) => [String(h.tenant), Number(h.head)]));
+    const events = rows.map((r): NumberedEvent & { position: number } => {
+      const sequence = next.get(String(r.tenant))! + 1;
+      next.set(String(r.tenant), sequence);
+      return { ...eventOf({ ...r, sequence }), position: Number(r.position) };
+    });
+    await em.execute(
+      `update outbox_events o set sequence = v.sequence, published_at = ?, nats_pending = ?
+       from jsonb_to_recordset(?::jsonb) as v(position bigint, sequence bigint) where o.position = v.position`,
+      [o.now, o.nats, JSON.stringify(events.map((e) => ({ position: e.position, sequence: e.sequence })))],
+    );
+    // `for share`: an endpoint deleted meanwhile waits for this batch (or this batch sees it deleted), so deleting one
+    // cancels every delivery it will ever have.
+    const endpoints = await em.execute<Row[]>(
+      `select id, tenant, events from webhook_endpoints
+       where deleted_at is null and tenant in (select jsonb_array_elements_text(?::jsonb)) for share`,
+      [JSON.stringify(tenants)],
+    );
+    const deliveries = events.flatMap((e) =>
+      endpoints
+        .filter((ep) => String(ep.tenant) === e.tenant && rowJson<string[]>(ep.events).includes(e.type))
+        .map((ep) => ({ id: this.ids.next(o.now), tenant: e.tenant, endpoint_id: String(ep.id), event_id: e.id, sequence: e.sequence, type: e.type })),
+    );
+    if (deliveries.length) {
+      await em.execute(
+        `insert into webhook_deliveries (id, tenant, endpoint_id, event_id, sequence, type, status, next_attempt_at, created_at)
+         select v.id, v.tenant, v.endpoint_id, v.event_id, v.sequence, v.type, 'pending', ?, ?
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, tenant text, endpoint_id uuid, event_id uuid, sequence bigint, type text)`,
+        [o.now, o.now, JSON.stringify(deliveries)],
+      );
+    }
+    return events.map(({ position: _position, ...e }) => e);
+  }
+
+  // --- webhook endpoints -------------------------------------------------------------------------------------------
+
+  async createEndpoint(em: SqlEntityManager, e: { tenant: string; url: string; events: string[]; secret: string; createdBy: string; now: Date }): Promise<WebhookEndpoint> {
+    const rows = await em.execute<Row[]>(
+      `insert into webhook_endpoints (id, tenant, url, events, secret, created_by, created_at) values (?, ?, ?, ?::jsonb, ?, ?, ?)
+       returning id, tenant, url, events, created_by, created_at`,
+      [this.ids.next(e.now), e.tenant, e.url, JSON.stringify(e.events), e.secret, e.createdBy, e.now],
+    );
+    return endpointOf(rows[0]!);
+  }
+
+  /** Live endpoints of the tenant by id, after `after`. */
+  async listEndpoints(em: SqlEntityManager, tenant: string, limit: number, after?: string): Promise<WebhookEndpoint[]> {
+    const rows = await em.execute<Row[]>(
+      `select id, tenant, url, events, created_by, created_at from webhook_endpoints
+       where tenant = ? and deleted_at is null ${after ? 'and id > ?' : ''} order by id limit ?`,
+      after ? [tenant, after, limit] : [tenant, limit],
+    );
+    return rows.map(endpointOf);
+  }
+
+  async findEndpoint(em: SqlEntityManager, tenant: string, id: string, forUpdate = false): Promise<WebhookEndpoint | undefined> {
+    const rows = await em.execute<Row[]>(
+      `select id, tenant, url, events, created_by, created_at from webhook_endpoints where tenant = ? and id = ? and deleted_at is null
+       ${forUpdate ? 'for update' : ''}`,
+      [tenant, id],
+    );
+    return rows[0] && endpointOf(rows[0]);
+  }
+
+  /** Deletes the endpoint (kept for its log) and cancels what it was still owed; false when there was none. */
+  async deleteEndpoint(em: SqlEntityManager, tenant: string, id: string, now: Date): Promise<boolean> {
+    if (!(await this.findEndpoint(em, tenant, id, true))) return false;
+    await em.execute('update webhook_endpoints set deleted_at = ? where id = ?', [now, id]);
+    await em.execute(`update webhook_deliveries set status = 'canceled', lease_until = null where endpoint_id = ? and status = 'pending'`, [id]);
+    return true;
+  }
+
+  // --- delivery log ------------------------------------------------------------------------------------------------
+
+  /** Newest first (by event sequence), before `before`. */
+  async listDeliveries(em: SqlEntityManager, endpointId: string, limit: number, before?: number): Promise<WebhookDelivery[]> {
+    const rows = await em.execute<Row[]>(
+      `select ${DELIVERY} from webhook_deliveries d where d.endpoint_id = ? ${before === undefined ? '' : 'and d.sequence < ?'}
+       order by d.sequence desc limit ?`,
+      before === undefined ? [endpointId, limit] : [endpointId, before, limit],
+    );
+    return rows.map(deliveryOf);
+  }
+
+  async findDelivery(em: SqlEntityManager, endpointId: string, id: string, forUpdate = false): Promise<WebhookDelivery | undefined> {
+    const rows = await em.execute<Row[]>(`select ${DELIVERY} from webhook_deliveries d where d.endpoint_id = ? and d.id = ? ${forUpdate ? 'for update' : ''}`, [
+      endpointId,
+      id,
+    ]);
+    return rows[0] && deliveryOf(rows[0]);
+  }
+
+  /**
+   * Sends the delivery again, now: a pending one is tried at once; a delivered one becomes pending again and, having
+   * the lowest sequence of what the endpoint is owed, goes before anything later (order per endpoint holds).
+   */
+  async redeliver(em: SqlEntityManager, endpointId: string, id: string, now: Date): Promise<WebhookDelivery | undefined> {
+    const rows = await em.execute<Row[]>(
+      `update webhook_deliveries d set status = 'pending', next_attempt_at = ? where d.endpoint_id = ? and d.id = ? and d.status <> 'canceled'
+       returning ${DELIVERY}`,
+      [now, endpointId, id],
+    );
+    return rows[0] && deliveryOf(rows[0]);
+  }
+
+  // --- the dispatcher ----------------------------------------------------------------------------------------------
+
+  /**
+   * Claims, for up to `limit` endpoints not in `busy`, the endpoint's head (its lowest pending sequence) when it is
+   * due and nobody holds it: the lease lasts until `leaseUntil`. Later deliveries of an endpoint wait for its head,
+   * so a failing event holds back that endpoint only.
+   */
+  async claimDue(em: SqlEntityManager, o: { now: Date; leaseUntil: Date; busy: string[]; limit: number }): Promise<ClaimedDelivery[]> {
+    const heads = await em.execute<Row[]>(
+      `select h.id from (
+         select distinct on (d.endpoint_id) d.id, d.endpoint_id, d.next_attempt_at, d.lease_until
+         from webhook_deliveries d where d.status = 'pending' order by d.endpoint_id, d.sequence
+       ) h
+       where h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
+         and h.endpoint_id not in (select (jsonb_array_elements_text(?::jsonb))::uuid)
+       limit ?`,
+      [o.now, o.now, JSON.stringify(o.busy), o.limit],
+    );
+    if (heads.length === 0) return [];
+    // The lease is re-checked under the row lock: of two instances claiming one head, one gets it.
+    const rows = await em.execute<Row[]>(
+      `with claimed as (
+         update webhook_deliveries d set lease_until = ?, attempts = d.attempts + 1, last_attempt_at = ?
+         where d.id in (select (jsonb_array_elements_text(?::jsonb))::uuid) and d.status = 'pending' and (d.lease_until is null or d.lease_until < ?)
+         returning d.id, d.endpoint_id, d.event_id, d.attempts
+       )
+       select c.id, c.endpoint_id, c.attempts, e.url, e.secret, o.id as event_id, o.tenant, o.type, o.sequence, o.occurred_at, o.data
+       from claimed c join webhook_endpoints e on e.id = c.endpoint_id join outbox_events o on o.id = c.event_id`,
+      [o.leaseUntil, o.now, JSON.stringify(heads.map((h) => String(h.id))), o.now],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      endpointId: String(r.endpoint_id),
+      url: String(r.url),
+      secret: String(r.secret),
+      attempts: Number(r.attempts),
+      event: eventOf(r),
+    }));
+  }
+
+  /** A 2xx answer; false when the delivery was canceled (endpoint deleted) or redelivered meanwhile. */
+  async delivered(em: SqlEntityManager, id: string, statusCode: number, now: Date): Promise<void> {
+    await em.execute(
+      `update webhook_deliveries set status = 'delivered', delivered_at = ?, last_status_code = ?, last_error = null, lease_until = null
+       where id = ? and status = 'pending'`,
+      [now, statusCode, id],
+    );
+  }
+
+  async failed(em: SqlEntityManager, id: string, f: { statusCode: number | null; error: string; retryAt: Date }): Promise<void> {
+    await em.execute(
+      `update webhook_deliveries set next_attempt_at = ?, last_status_code = ?, last_error = ?, lease_until = null where id = ? and status = 'pending'`,
+      [f.retryAt, f.statusCode, f.error.slice(0, 1000), id],
+    );
+  }
+
+  // --- NATS --------------------------------------------------------------------------------------------------------
+
+  /** Numbered events JetStream has not acknowledged yet, in sequence order per tenant. */
+  async natsPending(em: SqlEntityManager, limit: number): Promise<NumberedEvent[]> {
+    const rows = await em.execute<Row[]>(
+      'select id, tenant, type, sequence, occurred_at, data from outbox_events where nats_pending order by tenant, sequence limit ?',
+      [limit],
+    );
+    return rows.map(eventOf);
+  }
+
+  async natsPublished(em: SqlEntityManager, ids: string[], now: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await em.execute(
+      'update outbox_events set nats_pending = false, nats_published_at = ? where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)',
+      [now, JSON.stringify(ids)],
+    );
+  }
+}
