@@ -223,13 +223,15 @@ export class EventsRepository {
    * so a failing event holds back that endpoint only.
    */
   async claimDue(em: SqlEntityManager, o: { now: Date; leaseUntil: Date; busy: string[]; limit: number }): Promise<ClaimedDelivery[]> {
+    // One index probe per live endpoint (its head), however long a dead endpoint's backlog has grown.
     const heads = await em.execute<Row[]>(
-      `select h.id from (
-         select distinct on (d.endpoint_id) d.id, d.endpoint_id, d.next_attempt_at, d.lease_until
-         from webhook_deliveries d where d.status = 'pending' order by d.endpoint_id, d.sequence
+      `select h.id from webhook_endpoints e
+       cross join lateral (
+         select d.id, d.next_attempt_at, d.lease_until from webhook_deliveries d
+         where d.endpoint_id = e.id and d.status = 'pending' order by d.sequence limit 1
        ) h
-       where h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
-         and h.endpoint_id not in (select (jsonb_array_elements_text(?::jsonb))::uuid)
+       where e.deleted_at is null and h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
+         and e.id not in (select (jsonb_array_elements_text(?::jsonb))::uuid)
        limit ?`,
       [o.now, o.now, JSON.stringify(o.busy), o.limit],
     );
@@ -255,7 +257,7 @@ export class EventsRepository {
     }));
   }
 
-  /** A 2xx answer; false when the delivery was canceled (endpoint deleted) or redelivered meanwhile. */
+  /** A 2xx answer; changes nothing when the delivery was canceled meanwhile (endpoint deleted). */
   async delivered(em: SqlEntityManager, id: string, statusCode: number, now: Date): Promise<void> {
     await em.execute(
       `update webhook_deliveries set status = 'delivered', delivered_at = ?, last_status_code = ?, last_error = null, lease_until = null
