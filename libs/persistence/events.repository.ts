@@ -38,14 +38,23 @@ export interface WebhookDelivery {
   createdAt: Date;
 }
 
-/** A delivery an instance has claimed (leased) and now sends. */
-export interface ClaimedDelivery {
-  id: string;
+/**
+ * What an instance has claimed (leased) for one endpoint: its head and the pending deliveries after it, in sequence
+ * order, to send one after the other while the lease lasts.
+ */
+export interface ClaimedRun {
   endpointId: string;
   url: string;
   secret: string;
-  attempts: number;
-  event: NumberedEvent;
+  deliveries: { id: string; attempts: number; event: NumberedEvent }[];
+}
+
+/** How a run ended: what was accepted, the attempt that failed (if one did), and what was not tried (released). */
+export interface RunResult {
+  delivered: { id: string; statusCode: number }[];
+  failed?: { id: string; statusCode: number | null; error: string; retryAt: Date };
+  released: string[];
+  now: Date;
 }
 
 const endpointOf = (r: Row): WebhookEndpoint => ({
@@ -218,16 +227,17 @@ export class EventsRepository {
   // --- the dispatcher ----------------------------------------------------------------------------------------------
 
   /**
-   * Claims, for up to `limit` endpoints not in `busy`, the endpoint's head (its lowest pending sequence) when it is
-   * due and nobody holds it: the lease lasts until `leaseUntil`. Later deliveries of an endpoint wait for its head,
-   * so a failing event holds back that endpoint only.
+   * For up to `limit` endpoints not in `busy` whose head (lowest pending sequence) is due and unleased, leases the head
+   * and up to `run` - 1 pending deliveries after it until `leaseUntil`. The endpoint row is locked (skip locked) while
+   * claiming, so two instances never split one endpoint's run between them: an endpoint's events are sent by one
+   * instance at a time, in order, and a failing head holds back that endpoint only.
    */
-  async claimDue(em: SqlEntityManager, o: { now: Date; leaseUntil: Date; busy: string[]; limit: number }): Promise<ClaimedDelivery[]> {
+  async claimDue(em: SqlEntityManager, o: { now: Date; leaseUntil: Date; busy: string[]; limit: number; run: number }): Promise<ClaimedRun[]> {
     // One index probe per live endpoint (its head), however long a dead endpoint's backlog has grown.
     const heads = await em.execute<Row[]>(
-      `select h.id from webhook_endpoints e
+      `select e.id from webhook_endpoints e
        cross join lateral (
-         select d.id, d.next_attempt_at, d.lease_until from webhook_deliveries d
+         select d.next_attempt_at, d.lease_until from webhook_deliveries d
          where d.endpoint_id = e.id and d.status = 'pending' order by d.sequence limit 1
        ) h
        where e.deleted_at is null and h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
@@ -236,41 +246,61 @@ export class EventsRepository {
       [o.now, o.now, JSON.stringify(o.busy), o.limit],
     );
     if (heads.length === 0) return [];
-    // The lease is re-checked under the row lock: of two instances claiming one head, one gets it.
-    const rows = await em.execute<Row[]>(
-      `with claimed as (
-         update webhook_deliveries d set lease_until = ?, attempts = d.attempts + 1, last_attempt_at = ?
-         where d.id in (select (jsonb_array_elements_text(?::jsonb))::uuid) and d.status = 'pending' and (d.lease_until is null or d.lease_until < ?)
-         returning d.id, d.endpoint_id, d.event_id, d.attempts
-       )
-       select c.id, c.endpoint_id, c.attempts, e.url, e.secret, o.id as event_id, o.tenant, o.type, o.sequence, o.occurred_at, o.data
-       from claimed c join webhook_endpoints e on e.id = c.endpoint_id join outbox_events o on o.id = c.event_id`,
-      [o.leaseUntil, o.now, JSON.stringify(heads.map((h) => String(h.id))), o.now],
+    const locked = await em.execute<Row[]>(
+      `select id, url, secret from webhook_endpoints where id in (select (jsonb_array_elements_text(?::jsonb))::uuid) and deleted_at is null
+       for update skip locked`,
+      [JSON.stringify(heads.map((h) => String(h.id)))],
     );
-    return rows.map((r) => ({
-      id: String(r.id),
-      endpointId: String(r.endpoint_id),
-      url: String(r.url),
-      secret: String(r.secret),
-      attempts: Number(r.attempts),
-      event: eventOf(r),
-    }));
+    const runs: ClaimedRun[] = [];
+    for (const ep of locked) {
+      // Re-read under the endpoint's lock: another instance may have claimed the head since the first query.
+      const rows = await em.execute<Row[]>(
+        `select d.id, d.attempts, d.next_attempt_at, d.lease_until, o.id as event_id, o.tenant, o.type, o.sequence, o.occurred_at, o.data
+         from webhook_deliveries d join outbox_events o on o.id = d.event_id
+         where d.endpoint_id = ? and d.status = 'pending' order by d.sequence limit ?`,
+        [ep.id, o.run],
+      );
+      const head = rows[0];
+      if (!head || rowDate(head.next_attempt_at) > o.now || (head.lease_until !== null && head.lease_until !== undefined && rowDate(head.lease_until) >= o.now)) continue;
+      // The run stops before any delivery someone else holds (a redelivery in flight elsewhere cannot be, but be safe).
+      const free = rows.findIndex((r, i) => i > 0 && r.lease_until !== null && r.lease_until !== undefined && rowDate(r.lease_until) >= o.now);
+      const run = free === -1 ? rows : rows.slice(0, free);
+      await em.execute(
+        `update webhook_deliveries set lease_until = ? where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
+        [o.leaseUntil, JSON.stringify(run.map((r) => String(r.id)))],
+      );
+      runs.push({
+        endpointId: String(ep.id),
+        url: String(ep.url),
+        secret: String(ep.secret),
+        deliveries: run.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), event: eventOf(r) })),
+      });
+    }
+    return runs;
   }
 
-  /** A 2xx answer; changes nothing when the delivery was canceled meanwhile (endpoint deleted). */
-  async delivered(em: SqlEntityManager, id: string, statusCode: number, now: Date): Promise<void> {
-    await em.execute(
-      `update webhook_deliveries set status = 'delivered', delivered_at = ?, last_status_code = ?, last_error = null, lease_until = null
-       where id = ? and status = 'pending'`,
-      [now, statusCode, id],
-    );
-  }
-
-  async failed(em: SqlEntityManager, id: string, f: { statusCode: number | null; error: string; retryAt: Date }): Promise<void> {
-    await em.execute(
-      `update webhook_deliveries set next_attempt_at = ?, last_status_code = ?, last_error = ?, lease_until = null where id = ? and status = 'pending'`,
-      [f.retryAt, f.statusCode, f.error.slice(0, 1000), id],
-    );
+  /** Records a run's outcome; a delivery canceled meanwhile (endpoint deleted) stays canceled. */
+  async finishRun(em: SqlEntityManager, r: RunResult): Promise<void> {
+    if (r.delivered.length) {
+      await em.execute(
+        `update webhook_deliveries d set status = 'delivered', delivered_at = ?, last_attempt_at = ?, attempts = d.attempts + 1, last_status_code = v.code,
+           last_error = null, lease_until = null
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, code integer) where d.id = v.id and d.status = 'pending'`,
+        [r.now, r.now, JSON.stringify(r.delivered.map((x) => ({ id: x.id, code: x.statusCode })))],
+      );
+    }
+    if (r.failed) {
+      await em.execute(
+        `update webhook_deliveries set attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, lease_until = null
+         where id = ? and status = 'pending'`,
+        [r.now, r.failed.retryAt, r.failed.statusCode, r.failed.error.slice(0, 1000), r.failed.id],
+      );
+    }
+    if (r.released.length) {
+      await em.execute('update webhook_deliveries set lease_until = null where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)', [
+        JSON.stringify(r.released),
+      ]);
+    }
   }
 
   // --- NATS --------------------------------------------------------------------------------------------------------

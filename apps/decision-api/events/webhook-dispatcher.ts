@@ -1,18 +1,22 @@
 /**
- * Sends webhook deliveries: each endpoint's head (its lowest pending sequence) only, so events reach an endpoint in
- * order and a failing one holds back that endpoint alone; at most one attempt in flight per endpoint, up to
- * `webhookConcurrency` endpoints at once, none of it on a request's path. A claim is a lease (timeout plus a margin):
- * an instance that dies mid-attempt leaves the delivery to be retried (at least once).
+ * Sends webhook deliveries: an endpoint's events one after the other from its head (its lowest pending sequence), so
+ * they arrive in order and a failing one holds back that endpoint alone; at most one attempt in flight per endpoint,
+ * up to `webhookConcurrency` endpoints at once, none of it on a request's path. A claim leases the head and what
+ * follows it (a run: two transactions per run, not per event) for the timeout plus a margin; no attempt starts that
+ * could outlast the lease. An instance that dies mid-run leaves the run to be sent again after the lease (at least
+ * once; the lost attempt is not counted).
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { envelopeOf, retryDelayMs, serialiseEnvelope, signDelivery } from '../../../libs/events/index.js';
-import { EventsRepository, type ClaimedDelivery, type Clock, type Database } from '../../../libs/persistence/index.js';
+import { EventsRepository, type ClaimedRun, type Clock, type Database, type RunResult } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 
-/** Beyond the request timeout, how long a claim stays another instance's (the recording of the result). */
+/** Beyond the request timeout, how long a claim stays this instance's: time for a run of quick answers and the recording. */
 const LEASE_MARGIN_MS = 5_000;
+/** Deliveries claimed per endpoint at once (they are still sent one at a time, in order). */
+const RUN = 100;
 
 @Injectable()
 export class WebhookDispatcher implements OnModuleDestroy {
@@ -59,57 +63,66 @@ export class WebhookDispatcher implements OnModuleDestroy {
     const room = this.config.webhookConcurrency - this.inFlight.size;
     if (room <= 0) return;
     const now = this.clock.now();
-    const claimed = await this.db.em().transactional((em) =>
-      this.repo.claimDue(em, {
-        now,
-        leaseUntil: new Date(now.getTime() + this.config.webhookTimeoutMs + LEASE_MARGIN_MS),
-        busy: [...this.inFlight.keys()],
-        limit: room,
-      }),
-    );
-    for (const c of claimed) {
-      const attempt = this.send(c)
+    const leaseUntil = new Date(now.getTime() + this.config.webhookTimeoutMs + LEASE_MARGIN_MS);
+    const runs = await this.db
+      .em()
+      .transactional((em) => this.repo.claimDue(em, { now, leaseUntil, busy: [...this.inFlight.keys()], limit: room, run: RUN }));
+    for (const run of runs) {
+      const sending = this.send(run, leaseUntil)
         .catch((e: unknown) => this.warn(`webhook result not recorded: ${(e as Error).message}`, e))
         .finally(() => {
-          this.inFlight.delete(c.endpointId);
-          // The endpoint's next event, if any, goes now rather than at the next poll.
+          this.inFlight.delete(run.endpointId);
+          // The endpoint's next events, if any, go now rather than at the next poll.
           this.kick();
         });
-      this.inFlight.set(c.endpointId, attempt);
+      this.inFlight.set(run.endpointId, sending);
     }
   }
 
-  private async send(c: ClaimedDelivery): Promise<void> {
-    const body = serialiseEnvelope(envelopeOf(c.event));
-    let statusCode: number | null = null;
-    let error: string | undefined;
+  private async send(run: ClaimedRun, leaseUntil: Date): Promise<void> {
+    const result: RunResult = { delivered: [], released: [], now: this.clock.now() };
+    for (const [i, d] of run.deliveries.entries()) {
+      // An attempt that could outlast the lease is left to the next claim (another instance may hold it by then).
+      if (this.closed || this.clock.now().getTime() + this.config.webhookTimeoutMs > leaseUntil.getTime()) {
+        result.released = run.deliveries.slice(i).map((x) => x.id);
+        break;
+      }
+      const { statusCode, error } = await this.post(run, d.event);
+      if (error === undefined) {
+        result.delivered.push({ id: d.id, statusCode: statusCode! });
+        continue;
+      }
+      const delay = retryDelayMs(d.attempts + 1, {
+        baseMs: this.config.webhookRetryBaseMs,
+        maxMs: this.config.webhookRetryMaxMs,
+        jitter: this.config.webhookRetryJitterPercent / 100,
+      });
+      result.failed = { id: d.id, statusCode, error, retryAt: new Date(this.clock.now().getTime() + delay) };
+      result.released = run.deliveries.slice(i + 1).map((x) => x.id);
+      break;
+    }
+    result.now = this.clock.now();
+    await this.db.em().transactional((em) => this.repo.finishRun(em, result));
+  }
+
+  /** One signed POST; a 2xx is success, anything else (status, timeout, refused connection) an error to retry. */
+  private async post(run: ClaimedRun, event: ClaimedRun['deliveries'][number]['event']): Promise<{ statusCode: number | null; error?: string }> {
+    const body = serialiseEnvelope(envelopeOf(event));
     try {
-      const res = await fetch(c.url, {
+      const res = await fetch(run.url, {
         method: 'POST',
-        headers: { ...signDelivery(c.secret, c.event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' },
+        headers: { ...signDelivery(run.secret, event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' },
         body,
         redirect: 'manual',
         signal: AbortSignal.timeout(this.config.webhookTimeoutMs),
       });
-      statusCode = res.status;
       await res.body?.cancel().catch(() => undefined);
-      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
+      return res.status >= 200 && res.status <= 299 ? { statusCode: res.status } : { statusCode: res.status, error: `HTTP ${res.status}` };
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
-      error = (e as Error).name === 'TimeoutError' ? `no answer within ${this.config.webhookTimeoutMs} ms` : cause ? `${(e as Error).message} (${cause})` : (e as Error).message;
+      const error = (e as Error).name === 'TimeoutError' ? `no answer within ${this.config.webhookTimeoutMs} ms` : cause ? `${(e as Error).message} (${cause})` : (e as Error).message;
+      return { statusCode: null, error };
     }
-    const now = this.clock.now();
-    await this.db.em().transactional(async (em) => {
-      if (error === undefined) await this.repo.delivered(em, c.id, statusCode!, now);
-      else {
-        const delay = retryDelayMs(c.attempts, {
-          baseMs: this.config.webhookRetryBaseMs,
-          maxMs: this.config.webhookRetryMaxMs,
-          jitter: this.config.webhookRetryJitterPercent / 100,
-        });
-        await this.repo.failed(em, c.id, { statusCode, error, retryAt: new Date(now.getTime() + delay) });
-      }
-    });
   }
 
   private warn(message: string, cause: unknown): void {
