@@ -11,6 +11,8 @@ import {
   IdempotencyRepository,
   OutboxRepository,
   PgLedgerStoreFactory,
+  RefundsRepository,
+  ReviewsRepository,
   ReleaseActivationsRepository,
   SimulationsRepository,
   systemClock,
@@ -52,6 +54,9 @@ import { OutboxRelay } from './events/outbox-relay.js';
 import { WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { WebhooksController } from './events/webhooks.controller.js';
 import { WebhooksService } from './events/webhooks.service.js';
+import { RefundDecisions } from './refunds/refund-decisions.js';
+import { RefundsController } from './refunds/refunds.controller.js';
+import { RefundsService } from './refunds/refunds.service.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -77,6 +82,7 @@ export class AppModule {
         ReleasesController,
         AuditController,
         WebhooksController,
+        RefundsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -91,6 +97,8 @@ export class AppModule {
         withIds(ReleaseActivationsRepository),
         withIds(OutboxRepository),
         withIds(EventsRepository),
+        withIds(RefundsRepository),
+        withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
@@ -118,6 +126,8 @@ export class AppModule {
         WebhookDispatcher,
         NatsPublisher,
         OutboxRelay,
+        RefundDecisions,
+        RefundsService,
       ],
     };
   }
