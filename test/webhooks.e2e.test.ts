@@ -58,7 +58,7 @@ async function register(key: string, url: string, events = ['release.activated']
   return r.body as { id: string; secret: string };
 }
 
-/** Two release.activated events: default 1.0.0 over the built-in 1.1.0, then the rollback to 1.1.0. */
+/** Two release.activated events: default 1.0.0 over the built-in (newest default), then the rollback to it. */
 async function twoEvents(publisher: string): Promise<void> {
   const a = await svc.request('POST', '/v1/releases/default/1.0.0/activate', { key: publisher, idempotencyKey: newKey('act') });
   expect(a.status).toBe(200);
@@ -105,6 +105,7 @@ describe('webhooks', () => {
     const t = await tenant('sig');
     const rx = await receiver();
     const hook = await register(t.admin, rx.url);
+    const builtin = (await svc.request('GET', '/v1/releases/active', { key: t.publisher })).body.version as string;
     await twoEvents(t.publisher);
     await eventually('two deliveries', () => (rx.accepted.length >= 2 ? true : undefined));
     const [first, second] = rx.accepted;
@@ -120,9 +121,9 @@ describe('webhooks', () => {
       type: 'release.activated',
       tenant: t.name,
       sequence: 1,
-      data: { release: { name: 'default', version: '1.0.0' }, previous: { name: 'default', version: '1.1.0' }, actor: { type: 'key', id: expect.any(String) }, action: 'activate' },
+      data: { release: { name: 'default', version: '1.0.0' }, previous: { name: 'default', version: builtin }, actor: { type: 'key', id: expect.any(String) }, action: 'activate' },
     });
-    expect(second!.json).toMatchObject({ sequence: 2, data: { release: { name: 'default', version: '1.1.0' }, previous: { name: 'default', version: '1.0.0' }, action: 'rollback' } });
+    expect(second!.json).toMatchObject({ sequence: 2, data: { release: { name: 'default', version: builtin }, previous: { name: 'default', version: '1.0.0' }, action: 'rollback' } });
     expect(Date.parse(first!.json.occurredAt)).toBeLessThanOrEqual(Date.parse(second!.json.occurredAt));
   });
 
@@ -151,14 +152,16 @@ describe('webhooks', () => {
     const t = await tenant('down');
     const dead = await receiver(() => 'hang');
     const live = await receiver();
-    const deadHook = await register(t.admin, dead.url);
-    await register(t.admin, live.url);
+    const deadHook = await register(t.admin, dead.url, ['release.activated', 'decision.created']);
+    await register(t.admin, live.url, ['release.activated', 'decision.created']);
     await twoEvents(t.publisher);
     await twoEvents(t.publisher);
     await eventually('the live endpoint gets all four', () => (live.accepted.length >= 4 ? true : undefined));
     expect(live.accepted.map((r) => r.json.sequence)).toEqual([1, 2, 3, 4]);
     const decision = await svc.request('POST', '/v1/decisions/refund', { key: t.service, idempotencyKey: newKey('d'), body: { case: refundCase() } });
     expect(decision.status).toBe(201);
+    const created = await eventually('decision.created at the live endpoint', () => live.accepted.find((r) => r.json.type === 'decision.created'));
+    expect(created.json).toMatchObject({ tenant: t.name, sequence: 5, data: { decisionId: decision.body.id, outcome: decision.body.outcome } });
     await eventually('a timed-out attempt on the dead endpoint', async () => {
       const log = await deliveries(t.admin, deadHook.id);
       return log.find((d) => d.sequence === 1 && d.lastError?.includes('no answer')) ? true : undefined;
