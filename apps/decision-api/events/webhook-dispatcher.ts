@@ -12,6 +12,7 @@ import { EventsRepository, type ClaimedRun, type Clock, type Database, type RunR
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
+import { postWebhook } from './webhook-post.js';
 
 /** Beyond the request timeout, how long a claim stays this instance's: time for a run of quick answers and the recording. */
 const LEASE_MARGIN_MS = 5_000;
@@ -109,19 +110,12 @@ export class WebhookDispatcher implements OnModuleDestroy {
   private async post(run: ClaimedRun, event: ClaimedRun['deliveries'][number]['event']): Promise<{ statusCode: number | null; error?: string }> {
     const body = serialiseEnvelope(envelopeOf(event));
     try {
-      const res = await fetch(run.url, {
-        method: 'POST',
-        headers: { ...signDelivery(run.secret, event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.webhookTimeoutMs),
-      });
-      await res.body?.cancel().catch(() => undefined);
-      return res.status >= 200 && res.status <= 299 ? { statusCode: res.status } : { statusCode: res.status, error: `HTTP ${res.status}` };
+      const headers = { ...signDelivery(run.secret, event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' };
+      const status = await postWebhook(run.url, headers, body, this.config.webhookTimeoutMs);
+      return status >= 200 && status <= 299 ? { statusCode: status } : { statusCode: status, error: `HTTP ${status}` };
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      const error = (e as Error).name === 'TimeoutError' ? `no answer within ${this.config.webhookTimeoutMs} ms` : cause ? `${(e as Error).message} (${cause})` : (e as Error).message;
-      return { statusCode: null, error };
+      const code = (e as { code?: string }).code;
+      return { statusCode: null, error: code && !(e as Error).message.includes(code) ? `${(e as Error).message} (${code})` : (e as Error).message };
     }
   }
 
