@@ -49,6 +49,8 @@ export interface AppConfig {
   webhookRetryJitterPercent: number;
   /** Endpoints one instance sends to at the same time (each endpoint has at most one delivery in flight). */
   webhookConcurrency: number;
+  /** PostgreSQL: send webhooks from a worker thread of their own (off the decisions' event loop). */
+  webhookWorker: boolean;
   /** `nats://…`: publish every event to JetStream too; unset: no NATS. */
   natsUrl: string | undefined;
   /** The JetStream stream created (if missing) over `<natsSubjectPrefix>.>`. */
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     webhookRetryMaxMs: int(env, 'WEBHOOK_RETRY_MAX_MS', defaults.webhookRetryMaxMs ?? 3_600_000, 10, 86_400_000, problems),
     webhookRetryJitterPercent: int(env, 'WEBHOOK_RETRY_JITTER_PERCENT', defaults.webhookRetryJitterPercent ?? 20, 0, 100, problems),
     webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', defaults.webhookConcurrency ?? 16, 1, 1_000, problems),
+    webhookWorker: bool(env, 'WEBHOOK_WORKER', defaults.webhookWorker ?? true, problems),
     natsUrl: natsUrl ? natsUrl : undefined,
     natsStream: env.NATS_STREAM ?? defaults.natsStream ?? 'DECISIONS',
     natsSubjectPrefix: env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix ?? 'decisions',

@@ -1,31 +1,35 @@
 /**
- * Sends webhook deliveries: an endpoint's events one after the other from its head (its lowest pending sequence), so
- * they arrive in order and a failing one holds back that endpoint alone; at most one attempt in flight per endpoint,
- * up to `webhookConcurrency` endpoints at once, none of it on a request's path. A claim leases the head and what
- * follows it (a run: two transactions per run, not per event) for the timeout plus a margin; no attempt starts that
- * could outlast the lease. An instance that dies mid-run leaves the run to be sent again after the lease (at least
- * once; the lost attempt is not counted).
+ * The Nest face of the webhook dispatcher (see dispatch-loop.ts for what it does). On PostgreSQL it runs in a worker
+ * thread of its own (webhook-worker.ts), so an endpoint's one-after-the-other round trips do not wait behind
+ * decisions on the service's event loop; on PGlite (one connection, in this thread) or with WEBHOOK_WORKER=false it
+ * runs here.
  */
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { envelopeOf, retryDelayMs, serialiseEnvelope, signDelivery } from '../../../libs/events/index.js';
-import { EventsRepository, type ClaimedRun, type Clock, type Database, type RunResult } from '../../../libs/persistence/index.js';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { EventsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
-import { postWebhook } from './webhook-post.js';
+import { DispatchLoop } from './dispatch-loop.js';
+import type { WorkerSettings } from './webhook-worker.js';
 
-/** Beyond the request timeout, how long a claim stays this instance's: time for a run of quick answers and the recording. */
-const LEASE_MARGIN_MS = 5_000;
-/** Deliveries claimed per endpoint at once (they are still sent one at a time, in order). */
-const RUN = 100;
+/**
+ * The worker's compiled file: next to this one in dist/; from the TypeScript sources (the tests), the build's copy.
+ * Undefined when there is none (then the dispatcher runs in this thread).
+ */
+function workerFile(): string | undefined {
+  const candidates = [new URL('./webhook-worker.js', import.meta.url), new URL('../../../dist/apps/decision-api/events/webhook-worker.js', import.meta.url)];
+  return candidates.map((u) => fileURLToPath(u)).find((f) => existsSync(f));
+}
 
 @Injectable()
-export class WebhookDispatcher implements OnModuleDestroy {
+export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebhookDispatcher');
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private pass?: Promise<void>;
-  private again = false;
-  private closed = false;
+  private loop?: DispatchLoop;
+  private worker?: Worker;
+  private stopped?: Promise<void>;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -35,91 +39,52 @@ export class WebhookDispatcher implements OnModuleDestroy {
     private readonly database: DatabaseAvailability,
   ) {}
 
-  /** Looks for due deliveries now (coalesced: a kick during a pass runs one more pass after it). */
-  kick(): void {
-    if (this.closed) return;
-    if (this.pass) {
-      this.again = true;
+  onModuleInit(): void {
+    const file = this.db.kind === 'postgresql' && this.config.webhookWorker ? workerFile() : undefined;
+    if (!file) {
+      this.loop = new DispatchLoop(this.db, this.repo, this.clock, this.config, (message, cause) => {
+        if (!this.database.report(cause, false)) this.logger.warn(message);
+      });
       return;
     }
-    this.pass = this.claim()
-      .catch((e: unknown) => this.warn(`webhook dispatch failed: ${(e as Error).message}`, e))
-      .finally(() => {
-        this.pass = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
+    const c = this.config;
+    const settings: WorkerSettings = {
+      databaseUrl: c.databaseUrl,
+      pollMs: c.outboxPollMs,
+      timeouts: { acquireMs: c.dbAcquireTimeoutMs, statementMs: c.dbStatementTimeoutMs, idleInTransactionMs: c.dbIdleInTransactionTimeoutMs },
+      webhookTimeoutMs: c.webhookTimeoutMs,
+      webhookRetryBaseMs: c.webhookRetryBaseMs,
+      webhookRetryMaxMs: c.webhookRetryMaxMs,
+      webhookRetryJitterPercent: c.webhookRetryJitterPercent,
+      webhookConcurrency: c.webhookConcurrency,
+    };
+    const worker = new Worker(file, { workerData: settings, name: 'webhook-dispatcher' });
+    this.stopped = new Promise<void>((resolve) => {
+      worker.on('message', (m: unknown) => {
+        if (m === 'stopped') void worker.terminate().finally(resolve);
+        else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String((m).warn));
       });
+      worker.once('exit', () => resolve());
+    });
+    worker.on('error', (e: Error) => this.logger.error(`webhook worker failed: ${e.message}`));
+    // A process that never closes the app must still be able to exit.
+    worker.unref();
+    this.worker = worker;
+  }
+
+  /** Looks for due deliveries now. */
+  kick(): void {
+    if (this.loop) this.loop.kick();
+    else this.worker?.postMessage('kick');
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.closed = true;
-    await this.pass;
-    // An attempt cut short here is retried after its lease by whichever instance runs next.
-    await Promise.allSettled([...this.inFlight.values()]);
-  }
-
-  private async claim(): Promise<void> {
-    const room = this.config.webhookConcurrency - this.inFlight.size;
-    if (room <= 0) return;
-    const now = this.clock.now();
-    const leaseUntil = new Date(now.getTime() + this.config.webhookTimeoutMs + LEASE_MARGIN_MS);
-    const runs = await this.db
-      .em()
-      .transactional((em) => this.repo.claimDue(em, { now, leaseUntil, busy: [...this.inFlight.keys()], limit: room, run: RUN }));
-    for (const run of runs) {
-      const sending = this.send(run, leaseUntil)
-        .catch((e: unknown) => this.warn(`webhook result not recorded: ${(e as Error).message}`, e))
-        .finally(() => {
-          this.inFlight.delete(run.endpointId);
-          // The endpoint's next events, if any, go now rather than at the next poll.
-          this.kick();
-        });
-      this.inFlight.set(run.endpointId, sending);
+    await this.loop?.close();
+    if (this.worker) {
+      this.worker.postMessage('stop');
+      const timer = setTimeout(() => void this.worker?.terminate(), this.config.webhookTimeoutMs + 5_000);
+      await this.stopped;
+      clearTimeout(timer);
     }
-  }
-
-  private async send(run: ClaimedRun, leaseUntil: Date): Promise<void> {
-    const result: RunResult = { delivered: [], released: [], now: this.clock.now() };
-    for (const [i, d] of run.deliveries.entries()) {
-      // An attempt that could outlast the lease is left to the next claim (another instance may hold it by then).
-      if (this.closed || this.clock.now().getTime() + this.config.webhookTimeoutMs > leaseUntil.getTime()) {
-        result.released = run.deliveries.slice(i).map((x) => x.id);
-        break;
-      }
-      const { statusCode, error } = await this.post(run, d.event);
-      if (error === undefined) {
-        result.delivered.push({ id: d.id, statusCode: statusCode! });
-        continue;
-      }
-      const delay = retryDelayMs(d.attempts + 1, {
-        baseMs: this.config.webhookRetryBaseMs,
-        maxMs: this.config.webhookRetryMaxMs,
-        jitter: this.config.webhookRetryJitterPercent / 100,
-      });
-      result.failed = { id: d.id, statusCode, error, retryAt: new Date(this.clock.now().getTime() + delay) };
-      result.released = run.deliveries.slice(i + 1).map((x) => x.id);
-      break;
-    }
-    result.now = this.clock.now();
-    await this.db.em().transactional((em) => this.repo.finishRun(em, result));
-  }
-
-  /** One signed POST; a 2xx is success, anything else (status, timeout, refused connection) an error to retry. */
-  private async post(run: ClaimedRun, event: ClaimedRun['deliveries'][number]['event']): Promise<{ statusCode: number | null; error?: string }> {
-    const body = serialiseEnvelope(envelopeOf(event));
-    try {
-      const headers = { ...signDelivery(run.secret, event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' };
-      const status = await postWebhook(run.url, headers, body, this.config.webhookTimeoutMs);
-      return status >= 200 && status <= 299 ? { statusCode: status } : { statusCode: status, error: `HTTP ${status}` };
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      return { statusCode: null, error: code && !(e as Error).message.includes(code) ? `${(e as Error).message} (${code})` : (e as Error).message };
-    }
-  }
-
-  private warn(message: string, cause: unknown): void {
-    if (!this.database.report(cause, false)) this.logger.warn(message);
   }
 }
