@@ -24,12 +24,16 @@ function workerFile(): string | undefined {
   return candidates.map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 }
 
+/** Pause before starting a worker again after it ended on its own. */
+const RESPAWN_MS = 2_000;
+
 @Injectable()
 export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebhookDispatcher');
   private loop?: DispatchLoop;
   private worker?: Worker;
   private stopped?: Promise<void>;
+  private closing = false;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -47,6 +51,11 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       });
       return;
     }
+    this.spawn(file);
+  }
+
+  /** Starts the worker; one that dies (its database would not open, say) is started again after a pause. */
+  private spawn(file: string): void {
     const c = this.config;
     const settings: WorkerSettings = {
       databaseUrl: c.databaseUrl,
@@ -62,11 +71,18 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     this.stopped = new Promise<void>((resolve) => {
       worker.on('message', (m: unknown) => {
         if (m === 'stopped') void worker.terminate().finally(resolve);
-        else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String((m).warn));
+        else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String(m.warn));
       });
-      worker.once('exit', () => resolve());
+      worker.once('exit', () => {
+        resolve();
+        if (this.closing) return;
+        this.logger.warn(`webhook worker ended; starting another in ${RESPAWN_MS} ms`);
+        setTimeout(() => {
+          if (!this.closing) this.spawn(file);
+        }, RESPAWN_MS).unref();
+      });
     });
-    worker.on('error', (e: Error) => this.logger.error(`webhook worker failed: ${e.message}`));
+    worker.on('error', (e: Error) => this.logger.warn(`webhook worker failed: ${e.message}`));
     // A process that never closes the app must still be able to exit.
     worker.unref();
     this.worker = worker;
@@ -79,6 +95,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     await this.loop?.close();
     if (this.worker) {
       this.worker.postMessage('stop');
