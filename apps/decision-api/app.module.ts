@@ -7,6 +7,7 @@ import {
   CatalogueRepository,
   DbComponentStoreFactory,
   DecisionsRepository,
+  EventsRepository,
   IdempotencyRepository,
   OutboxRepository,
   PgLedgerStoreFactory,
@@ -55,6 +56,11 @@ import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
+import { NatsPublisher } from './events/nats-publisher.js';
+import { OutboxRelay } from './events/outbox-relay.js';
+import { WebhookDispatcher } from './events/webhook-dispatcher.js';
+import { WebhooksController } from './events/webhooks.controller.js';
+import { WebhooksService } from './events/webhooks.service.js';
 import { RefundDecisions } from './refunds/refund-decisions.js';
 import { RefundsController } from './refunds/refunds.controller.js';
 import { RefundsService } from './refunds/refunds.service.js';
@@ -84,6 +90,7 @@ export class AppModule {
         AuditController,
         ReviewsController,
         ApiKeysController,
+        WebhooksController,
         RefundsController,
       ],
       providers: [
@@ -98,6 +105,7 @@ export class AppModule {
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
         withIds(OutboxRepository),
+        withIds(EventsRepository),
         withIds(RefundsRepository),
         withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
@@ -129,6 +137,10 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        WebhooksService,
+        WebhookDispatcher,
+        NatsPublisher,
+        OutboxRelay,
         RefundDecisions,
         RefundsService,
       ],

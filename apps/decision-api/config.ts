@@ -46,6 +46,30 @@ export interface AppConfig {
   policyMemoryMiB: number;
   /** How often each instance marks open reviews past their SLA deadline as overdue (one `review.overdue` event each). */
   reviewOverdueSweepMs: number;
+  /** How often the outbox relay looks for new events, and the webhook dispatcher for due deliveries. */
+  outboxPollMs: number;
+  /** Events the relay numbers per transaction. */
+  outboxBatchSize: number;
+  /** A webhook attempt is abandoned (and retried) after this long. */
+  webhookTimeoutMs: number;
+  /** Delay after a webhook's first failed attempt; it doubles per failure up to webhookRetryMaxMs. */
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  /** Each retry delay is drawn from [d·(1−p/100), d]. */
+  webhookRetryJitterPercent: number;
+  /** Endpoints one instance sends to at the same time (each endpoint has at most one delivery in flight). */
+  webhookConcurrency: number;
+  /** PostgreSQL: send webhooks from a worker thread of their own (off the decisions' event loop). */
+  webhookWorker: boolean;
+  /** `nats://…`: publish every event to JetStream too; unset: no NATS. */
+  natsUrl: string | undefined;
+  /** The JetStream stream created (if missing) over `<natsSubjectPrefix>.>`. */
+  natsStream: string;
+  natsSubjectPrefix: string;
+  /** The stream's de-duplication window (Nats-Msg-Id = event id): a republish after a crash within it is dropped. */
+  natsDuplicateWindowMs: number;
+  /** How long a publish waits for JetStream's acknowledgement before the event is left for the next try. */
+  natsAckTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -85,6 +109,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (adminToken !== undefined && adminToken.length > 0 && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which disables /v1/admin)');
   }
+  const natsUrl = env.NATS_URL ?? defaults.natsUrl;
+  if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${natsUrl}")`);
+  const stream = env.NATS_STREAM ?? defaults.natsStream;
+  if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream)) problems.push(`NATS_STREAM must be 1–64 of A-Z a-z 0-9 _ - (got "${stream}")`);
+  const prefix = env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix;
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
+    problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of A-Z a-z 0-9 _ - (got "${prefix}")`);
+  }
   const config: AppConfig = {
     port: int(env, 'PORT', defaults.port ?? 3000, 0, 65535, problems),
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
@@ -114,12 +146,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
       EVALUATION_STEPS_RANGE.max,
       problems,
     ),
+    outboxPollMs: int(env, 'OUTBOX_POLL_MS', defaults.outboxPollMs ?? 200, 10, 60_000, problems),
+    outboxBatchSize: int(env, 'OUTBOX_BATCH_SIZE', defaults.outboxBatchSize ?? 500, 1, 10_000, problems),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', defaults.webhookTimeoutMs ?? 10_000, 100, 120_000, problems),
+    webhookRetryBaseMs: int(env, 'WEBHOOK_RETRY_BASE_MS', defaults.webhookRetryBaseMs ?? 1_000, 10, 3_600_000, problems),
+    webhookRetryMaxMs: int(env, 'WEBHOOK_RETRY_MAX_MS', defaults.webhookRetryMaxMs ?? 3_600_000, 10, 86_400_000, problems),
+    webhookRetryJitterPercent: int(env, 'WEBHOOK_RETRY_JITTER_PERCENT', defaults.webhookRetryJitterPercent ?? 20, 0, 100, problems),
+    webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', defaults.webhookConcurrency ?? 16, 1, 1_000, problems),
+    webhookWorker: bool(env, 'WEBHOOK_WORKER', defaults.webhookWorker ?? true, problems),
+    natsUrl: natsUrl ? natsUrl : undefined,
+    natsStream: env.NATS_STREAM ?? defaults.natsStream ?? 'DECISIONS',
+    natsSubjectPrefix: env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix ?? 'decisions',
+    natsDuplicateWindowMs: int(env, 'NATS_DUPLICATE_WINDOW_MS', defaults.natsDuplicateWindowMs ?? 120_000, 1_000, 86_400_000, problems),
+    natsAckTimeoutMs: int(env, 'NATS_ACK_TIMEOUT_MS', defaults.natsAckTimeoutMs ?? 5_000, 100, 120_000, problems),
     policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
     reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
   }
+  if (config.webhookRetryMaxMs < config.webhookRetryBaseMs) problems.push('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
 }

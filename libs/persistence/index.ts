@@ -15,5 +15,6 @@ export * from './catalogue.repository.js';
 export * from './release-activations.repository.js';
 export * from './release-notifications.js';
 export * from './outbox.repository.js';
+export * from './events.repository.js';
 export * from './refunds.repository.js';
 export * from './reviews.repository.js';

@@ -138,6 +138,14 @@ export class ServiceProcess {
     return this.output;
   }
 
+  /** SIGKILL, as a crash would: no shutdown hook runs. The database stays (stop() drops it). */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    const exit = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exit;
+  }
+
   /** SIGTERM, then SIGKILL after 5 s (a process stuck in a loop never handles SIGTERM); then drops the database. */
   async stop(): Promise<void> {
     if (!this.exited) {

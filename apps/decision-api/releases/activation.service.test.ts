@@ -1,13 +1,14 @@
 /**
  * ActivationService over strict fakes and the real built-in release: an activation is a command that takes the
- * tenant's lock first, runs the release gate, records who and when (the request's record time), audits and notifies,
+ * tenant's lock first, runs the release gate, records who and when (the request's record time), audits, writes the
+ * release.activated event in the same transaction and notifies,
  * and refreshes this instance after commit.
  */
 import { jest } from '@jest/globals';
 import { resolve } from 'node:path';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { FileComponentSource, ReleaseCompiler, type CompiledRelease, type TenantComponentSource } from '../../../libs/decisions/index.js';
-import type { ActivationRow, AuditRepository, Clock, Database, Principal, ReleaseActivationsRepository } from '../../../libs/persistence/index.js';
+import type { ActivationRow, AuditRepository, Clock, Database, OutboxRepository, Principal, ReleaseActivationsRepository } from '../../../libs/persistence/index.js';
 import { strict } from '../test-support/strict.js';
 import { ActivationService } from './activation.service.js';
 import type { ReleaseRegistry } from './release.registry.js';
@@ -33,6 +34,7 @@ function setup(current: { active?: ActivationRow } = {}) {
   const insert = jest.fn<ReleaseActivationsRepository['insert']>((_em, a) => (calls.push('insert'), Promise.resolve({ ...a, seq: 7 })));
   const notify = jest.fn<ReleaseActivationsRepository['notify']>(step('notify', undefined));
   const append = jest.fn<AuditRepository['append']>(step('audit', undefined as Awaited<ReturnType<AuditRepository['append']>>));
+  const event = jest.fn<OutboxRepository['append']>(step('event', 'event-1'));
   const refreshTenant = jest.fn<ReleaseRegistry['refreshTenant']>(() => Promise.resolve());
   const registry = strict<ReleaseRegistry>('registry', {
     source: () => strict<TenantComponentSource>('source'),
@@ -47,8 +49,9 @@ function setup(current: { active?: ActivationRow } = {}) {
     registry,
     strict<ReleaseActivationsRepository>('repo', { lockTenant, current: currentRows, insert, notify }),
     strict<AuditRepository>('audit', { append }),
+    strict<OutboxRepository>('outbox', { append: event }),
   );
-  return { service, tx, calls, insert, append, refreshTenant };
+  return { service, tx, calls, insert, append, event, refreshTenant };
 }
 
 describe('ActivationService', () => {
@@ -75,7 +78,14 @@ describe('ActivationService', () => {
     const command = s.service.activate(principal, TARGET);
     const outcome = await command.apply({ em: s.tx, now, key: 'a-2' });
 
-    expect(s.calls).toEqual(['lock', 'current', 'insert', 'audit', 'notify']);
+    expect(s.calls).toEqual(['lock', 'current', 'insert', 'audit', 'event', 'notify']);
+    expect(s.event.mock.calls[0]![0]).toBe(s.tx);
+    expect(s.event.mock.calls[0]![1]).toEqual({
+      tenant: 'acme',
+      type: 'release.activated',
+      data: { release: TARGET, previous: active.release, actor: { type: 'key', id: 'key-9', name: 'release-manager' }, action: 'activate' },
+      occurredAt: now,
+    });
     expect(s.insert.mock.calls[0]![1]).toMatchObject({ tenant: 'acme', slot: 'active', action: 'activate', release: TARGET, previousSeq: 3, previous: active.release, actor: { keyId: 'key-9', name: 'release-manager' }, at: now });
     expect(s.append.mock.calls[0]![1]).toMatchObject({ actor: 'key-9', action: 'release.activated', details: { from: 'acme-main@2.0.0', to: 'default@1.0.0' }, at: now });
     expect(outcome).toMatchObject({ result: 'done', value: { name: 'default', changed: true, activatedAt: now.toISOString(), activatedBy: { id: 'key-9' } } });

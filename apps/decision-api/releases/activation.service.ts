@@ -10,6 +10,7 @@ import {
   type ActivationRow,
   type Clock,
   type Database,
+  OutboxRepository,
   type NewActivation,
   type Principal,
   type ReleaseId,
@@ -52,6 +53,7 @@ export class ActivationService {
     private readonly registry: ReleaseRegistry,
     private readonly repo: ReleaseActivationsRepository,
     private readonly audit: AuditRepository,
+    private readonly outbox: OutboxRepository,
   ) {}
 
   /** What decides for this tenant on this instance now. */
@@ -177,6 +179,16 @@ export class ActivationService {
       details: { actorName: principal.name, slot: a.slot, from: label(from), to: label(a.release), activation: row.seq },
       at: now,
     });
+    if (a.slot === 'active' && a.release) {
+      // In the activation's transaction: the event exists exactly when the change does (a rollback is an activation of
+      // the release it goes back to; `action` tells them apart).
+      await this.outbox.append(em, {
+        tenant: principal.tenant,
+        type: 'release.activated',
+        data: { release: a.release, previous: from, actor: { type: 'key', id: principal.keyId, name: principal.name }, action: a.action },
+        occurredAt: now,
+      });
+    }
     await this.repo.notify(em, RELEASE_CHANNEL, principal.tenant);
     return row;
   }

@@ -35,6 +35,9 @@ export interface World {
   release: { name: string; version: string };
   /** A review item of the tenant (an open one when refund decisions open reviews; else any uuid). */
   reviewId: string;
+  /** A webhook endpoint (to a closed port: its deliveries stay pending) and one of its deliveries. */
+  webhookId: string;
+  deliveryId: string;
   /** A real next-page cursor per list. */
   cursors: Record<string, string>;
   refundPolicy: Record<string, any>;
@@ -70,6 +73,9 @@ export async function seedWorld(svc: TestService): Promise<World> {
 
   // The tenant decides on a release of its own, with a decision type of its own, and shadows the built-in one: the
   // decision, type and shadow routes then reach the tenant's catalogue, not only the built-in files.
+  // Registered before the events below, so the relay gives it deliveries.
+  const webhook = await ok(post(key, '/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz', events: ['decision.created', 'release.activated'] }), 'webhook');
+  await ok(post(key, '/v1/webhooks', { url: 'https://example.test/second', events: ['review.created'] }), 'second webhook');
   // A refund with a lifecycle, decided on the built-in release before the tenant activates its own.
   const refund = await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: 'rf-fuzz-lifecycle' }) }), 'refund');
   await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: 'rf-fuzz-review', disputeOpen: true }) }), 'refund in review');
@@ -103,10 +109,23 @@ export async function seedWorld(svc: TestService): Promise<World> {
     reviews: '/v1/reviews',
     'api-keys': '/v1/api-keys',
     refunds: '/v1/refunds',
+    webhooks: '/v1/webhooks',
   })) {
     const c = (await ok(svc.request('GET', `${path}?limit=1`, { key }), path)).nextCursor;
     if (typeof c === 'string') cursors[list] = c;
   }
+  // The relay numbers events and fans them out within its poll interval.
+  let deliveries: { id: string }[] = [];
+  for (let i = 0; i < 200; i++) {
+    const page = await ok(svc.request('GET', `/v1/webhooks/${webhook.id}/deliveries?limit=1`, { key }), 'deliveries');
+    deliveries = page.items;
+    if (typeof page.nextCursor === 'string') {
+      cursors.deliveries = page.nextCursor;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!deliveries[0]) throw new Error('fuzz seed: the webhook got no delivery');
   const bundles = [{ version: '1.0.0', bytes: await bundleBytes('refund-risk') }];
   for (const v of ['1.0.7', '1.0.8', '1.0.9']) bundles.push({ version: v, bytes: await refundRiskVersion(v) });
 
@@ -123,6 +142,8 @@ export async function seedWorld(svc: TestService): Promise<World> {
     settledTx: 'tx-settled',
     packVersion,
     release,
+    webhookId: webhook.id,
+    deliveryId: deliveries[0].id,
     cursors,
     refundPolicy,
     rewardProgram: await readPack('cashback-default'),
@@ -314,6 +335,16 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
       query: { state: fc.constantFrom('IN_REVIEW', 'APPROVED', 'DENIED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'), customerId: smallId('cus'), orderId: smallId('ord'), from: instant, to: instant, ...listQuery('refunds') },
     },
     'GET /v1/refunds/{refundId}': { params: { refundId: refundIds } },
+    'POST /v1/webhooks': {
+      body: fc.record({
+        url: fc.oneof(fc.constantFrom('https://example.test/hook', 'http://127.0.0.1:9/x'), fc.webUrl()),
+        events: fc.uniqueArray(fc.constantFrom('decision.created', 'refund.state_changed', 'review.created', 'review.resolved', 'review.overdue', 'ledger.integrity_violated', 'release.activated'), { minLength: 1 }),
+      }),
+    },
+    'GET /v1/webhooks': { query: listQuery('webhooks') },
+    'DELETE /v1/webhooks/{id}': { params: { id: ids(w.webhookId) } },
+    'GET /v1/webhooks/{id}/deliveries': { params: { id: ids(w.webhookId) }, query: listQuery('deliveries') },
+    'POST /v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': { params: { id: ids(w.webhookId), deliveryId: ids(w.deliveryId) } },
     'POST /v1/refunds/{refundId}/cancel': { params: { refundId: refundIds }, body: fc.record({ reason: fc.string({ minLength: 1, maxLength: 40 }) }, { requiredKeys: [] }) },
   };
 }

@@ -1,0 +1,125 @@
+/**
+ * Sends webhook deliveries: an endpoint's events one after the other from its head (its lowest pending sequence), so
+ * they arrive in order and a failing one holds back that endpoint alone; at most one attempt in flight per endpoint,
+ * up to `concurrency` endpoints at once, none of it on a request's path. A claim leases the head and what follows it
+ * (a run: two transactions per run, not per event) for the timeout plus a margin; no attempt starts that could outlast
+ * the lease. An instance that dies mid-run leaves the run to be sent again after the lease (at least once; the lost
+ * attempt is not counted). Plain class: it runs in the service's thread (PGlite) or in a worker thread of its own.
+ */
+import { envelopeOf, retryDelayMs, serialiseEnvelope, signDelivery } from '../../../libs/events/index.js';
+import type { ClaimedRun, Clock, Database, EventsRepository, RunResult } from '../../../libs/persistence/index.js';
+import { postWebhook } from './webhook-post.js';
+
+/** Beyond the request timeout, how long a claim stays this instance's: time for a run of quick answers and the recording. */
+const LEASE_MARGIN_MS = 5_000;
+/** Deliveries claimed per endpoint at once (they are still sent one at a time, in order). */
+const RUN = 100;
+
+export interface DispatchSettings {
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  webhookRetryJitterPercent: number;
+  webhookConcurrency: number;
+}
+
+export class DispatchLoop {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private pass?: Promise<void>;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly repo: EventsRepository,
+    private readonly clock: Clock,
+    private readonly config: DispatchSettings,
+    private readonly warn: (message: string, cause: unknown) => void,
+  ) {}
+
+  /** Looks for due deliveries now (coalesced: a kick during a pass runs one more pass after it). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.pass) {
+      this.again = true;
+      return;
+    }
+    this.pass = this.claim()
+      .catch((e: unknown) => this.warn(`webhook dispatch failed: ${(e as Error).message}`, e))
+      .finally(() => {
+        this.pass = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Stops claiming; lets the runs in flight finish their current attempt and record (the rest is released). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pass;
+    // An attempt cut short here is retried after its lease by whichever instance runs next.
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private async claim(): Promise<void> {
+    const room = this.config.webhookConcurrency - this.inFlight.size;
+    if (room <= 0) return;
+    const now = this.clock.now();
+    const leaseUntil = new Date(now.getTime() + this.config.webhookTimeoutMs + LEASE_MARGIN_MS);
+    const runs = await this.db
+      .em()
+      .transactional((em) => this.repo.claimDue(em, { now, leaseUntil, busy: [...this.inFlight.keys()], limit: room, run: RUN }));
+    for (const run of runs) {
+      const sending = this.send(run, leaseUntil)
+        .catch((e: unknown) => this.warn(`webhook result not recorded: ${(e as Error).message}`, e))
+        .finally(() => {
+          this.inFlight.delete(run.endpointId);
+          // The endpoint's next events, if any, go now rather than at the next poll.
+          this.kick();
+        });
+      this.inFlight.set(run.endpointId, sending);
+    }
+  }
+
+  private async send(run: ClaimedRun, leaseUntil: Date): Promise<void> {
+    const result: RunResult = { delivered: [], released: [], now: this.clock.now() };
+    for (const [i, d] of run.deliveries.entries()) {
+      // An attempt that could outlast the lease is left to the next claim (another instance may hold it by then).
+      if (this.closed || this.clock.now().getTime() + this.config.webhookTimeoutMs > leaseUntil.getTime()) {
+        result.released = run.deliveries.slice(i).map((x) => x.id);
+        break;
+      }
+      const { statusCode, error } = await this.post(run, d.event);
+      if (error === undefined) {
+        result.delivered.push({ id: d.id, statusCode: statusCode! });
+        continue;
+      }
+      const delay = retryDelayMs(d.attempts + 1, {
+        baseMs: this.config.webhookRetryBaseMs,
+        maxMs: this.config.webhookRetryMaxMs,
+        jitter: this.config.webhookRetryJitterPercent / 100,
+      });
+      result.failed = { id: d.id, statusCode, error, retryAt: new Date(this.clock.now().getTime() + delay) };
+      result.released = run.deliveries.slice(i + 1).map((x) => x.id);
+      break;
+    }
+    result.now = this.clock.now();
+    await this.db.em().transactional((em) => this.repo.finishRun(em, result));
+  }
+
+  /** One signed POST; a 2xx is success, anything else (status, timeout, refused connection) an error to retry. */
+  private async post(run: ClaimedRun, event: ClaimedRun['deliveries'][number]['event']): Promise<{ statusCode: number | null; error?: string }> {
+    const body = serialiseEnvelope(envelopeOf(event));
+    try {
+      const headers = { ...signDelivery(run.secret, event.id, this.clock.now(), body), 'content-type': 'application/json', 'user-agent': 'decision-platform-webhooks/1' };
+      const status = await postWebhook(run.url, headers, body, this.config.webhookTimeoutMs);
+      return status >= 200 && status <= 299 ? { statusCode: status } : { statusCode: status, error: `HTTP ${status}` };
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      return { statusCode: null, error: code && !(e as Error).message.includes(code) ? `${(e as Error).message} (${code})` : (e as Error).message };
+    }
+  }
+
+}

@@ -1,0 +1,54 @@
+/** HTTP surface of webhooks (api-contract.md §9). */
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../../libs/persistence/index.js';
+import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { IdempotentCommand } from '../http/idempotent-command.js';
+import { webhookSchema, WebhooksService } from './webhooks.service.js';
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhooks')
+export class WebhooksController {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Post()
+  @Roles('admin')
+  @ApiOperation({ summary: 'Register an endpoint for some event types; the answer carries its signing secret (whsec_…)' })
+  @ApiBody({ schema: webhookSchema as object })
+  @IdempotentCommand()
+  create(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() _answered: FastifyReply) {
+    return this.webhooks.create(principal, body);
+  }
+
+  @Get()
+  @Roles('admin')
+  @ApiOperation({ summary: "The tenant's endpoints (without secrets)" })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    return this.webhooks.list(principal, query);
+  }
+
+  @Delete(':id')
+  @Roles('admin')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete an endpoint: nothing more is sent to it' })
+  async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    await this.webhooks.delete(principal, id);
+  }
+
+  @Get(':id/deliveries')
+  @Roles('admin')
+  @ApiOperation({ summary: "The endpoint's delivery log, newest event first" })
+  deliveries(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: Record<string, unknown>) {
+    return this.webhooks.deliveries(principal, id, query);
+  }
+
+  @Post(':id/deliveries/:deliveryId/redeliver')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Send this delivery again now, before anything later the endpoint is owed' })
+  @IdempotentCommand()
+  redeliver(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('deliveryId') deliveryId: string, @Res() _answered: FastifyReply) {
+    return this.webhooks.redeliver(principal, id, deliveryId);
+  }
+}
