@@ -179,6 +179,12 @@ describe('the queue', () => {
     expect((await get(t.a, '/v1/reviews?minAmount=10&maxAmount=5')).status).toBe(400);
     const badCursor = await get(t.a, '/v1/reviews?cursor=bm90LWEtY3Vyc29y');
     expect([badCursor.status, badCursor.body.code]).toEqual([400, 'CURSOR_INVALID']);
+    // A cursor of the right shape whose deadline is no time PostgreSQL can hold: 400, not the driver's error.
+    for (const d of ['2026-13-45T99:99:99.000000Z', '0000-01-01T00:00:00.000000Z', '2026-02-30T10:00:00.000000Z']) {
+      const forged = Buffer.from(JSON.stringify({ p: 'open', d, i: opened[0]!.reviewId })).toString('base64url');
+      const r = await get(t.a, `/v1/reviews?cursor=${forged}`);
+      expect([d, r.status, r.body.code]).toEqual([d, 400, 'CURSOR_INVALID']);
+    }
     expect((await get(t.service, '/v1/reviews')).status).toBe(403);
     expect((await claim(t.auditor, opened[0]!.reviewId)).status).toBe(403);
     const other = await team();
