@@ -375,6 +375,42 @@ describe('resolving', () => {
     expect((await claim(t.a, reviewId)).status).toBe(200);
   });
 
+  it('four-eyes across a rotation: a rotated key is the same reviewer (or requester) as the key it replaced, both ways', async () => {
+    const admin = await issue(t.tenant, ['admin'], 'keys');
+    const rotate = async (k: Key): Promise<Key> => {
+      const r = await post(admin, `/v1/api-keys/${k.id}/rotate`, {});
+      if (r.status !== 201) throw new Error(`rotate ${r.status} ${r.text}`);
+      return { id: r.body.id, key: r.body.key };
+    };
+    // The first approver rotates its key: the successor may neither claim nor give the second approval.
+    const dora = await issue(t.tenant, ['reviewer'], 'dora');
+    const { reviewId } = await openReview(t, { amount: 150_000 });
+    expect((await claim(dora, reviewId)).status).toBe(200);
+    expect((await resolve(dora, reviewId, approve())).body.state).toBe('OPEN');
+    const dora2 = await rotate(dora);
+    const claimed = await claim(dora2, reviewId);
+    expect([claimed.status, claimed.body.code]).toEqual([403, 'FOUR_EYES_SAME_REVIEWER']);
+    const again = await resolve(dora2, reviewId, approve());
+    expect([again.status, again.body.code]).toEqual([403, 'FOUR_EYES_SAME_REVIEWER']);
+    // The other way: the new key approved first, the old one (still in its overlap) may not approve again.
+    const erin = await issue(t.tenant, ['reviewer'], 'erin');
+    const erin2 = await rotate(erin);
+    const other = await openReview(t, { amount: 150_000 });
+    expect((await claim(erin2, other.reviewId)).status).toBe(200);
+    expect((await resolve(erin2, other.reviewId, approve())).body.state).toBe('OPEN');
+    expect((await claim(erin, other.reviewId)).body.code).toBe('FOUR_EYES_SAME_REVIEWER');
+    // The requester's key, rotated (roles carry over), still asked for the refund.
+    const both = await issue(t.tenant, ['service', 'reviewer'], 'both-rotating');
+    const own = await openReview(t, { requester: both });
+    const both2 = await rotate(both);
+    const mine = await claim(both2, own.reviewId);
+    expect([mine.status, mine.body.code]).toEqual([403, 'FOUR_EYES_OWN_REQUEST']);
+    // Still one approval on each, and another reviewer completes the first.
+    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body.approvals.map((x: { keyId: string }) => x.keyId)).toEqual([dora.id]);
+    expect((await claim(t.b, reviewId)).status).toBe(200);
+    expect((await resolve(t.b, reviewId, approve())).body.state).toBe('APPROVED');
+  });
+
   it('refuses an approval above the key\'s approval limit (issued with the key), and takes one within it', async () => {
     const junior = await issue(t.tenant, ['reviewer'], 'junior', { approvalLimit: 5000 });
     const { reviewId, refundId } = await openReview(t, { amount: 8000 });
