@@ -179,6 +179,12 @@ describe('the queue', () => {
     expect((await get(t.a, '/v1/reviews?minAmount=10&maxAmount=5')).status).toBe(400);
     const badCursor = await get(t.a, '/v1/reviews?cursor=bm90LWEtY3Vyc29y');
     expect([badCursor.status, badCursor.body.code]).toEqual([400, 'CURSOR_INVALID']);
+    // A cursor of the right shape whose deadline is no time PostgreSQL can hold: 400, not the driver's error.
+    for (const d of ['2026-13-45T99:99:99.000000Z', '0000-01-01T00:00:00.000000Z', '2026-02-30T10:00:00.000000Z']) {
+      const forged = Buffer.from(JSON.stringify({ p: 'open', d, i: opened[0]!.reviewId })).toString('base64url');
+      const r = await get(t.a, `/v1/reviews?cursor=${forged}`);
+      expect([d, r.status, r.body.code]).toEqual([d, 400, 'CURSOR_INVALID']);
+    }
     expect((await get(t.service, '/v1/reviews')).status).toBe(403);
     expect((await claim(t.auditor, opened[0]!.reviewId)).status).toBe(403);
     const other = await team();
@@ -369,6 +375,42 @@ describe('resolving', () => {
     expect((await claim(t.a, reviewId)).status).toBe(200);
   });
 
+  it('four-eyes across a rotation: a rotated key is the same reviewer (or requester) as the key it replaced, both ways', async () => {
+    const admin = await issue(t.tenant, ['admin'], 'keys');
+    const rotate = async (k: Key): Promise<Key> => {
+      const r = await post(admin, `/v1/api-keys/${k.id}/rotate`, {});
+      if (r.status !== 201) throw new Error(`rotate ${r.status} ${r.text}`);
+      return { id: r.body.id, key: r.body.key };
+    };
+    // The first approver rotates its key: the successor may neither claim nor give the second approval.
+    const dora = await issue(t.tenant, ['reviewer'], 'dora');
+    const { reviewId } = await openReview(t, { amount: 150_000 });
+    expect((await claim(dora, reviewId)).status).toBe(200);
+    expect((await resolve(dora, reviewId, approve())).body.state).toBe('OPEN');
+    const dora2 = await rotate(dora);
+    const claimed = await claim(dora2, reviewId);
+    expect([claimed.status, claimed.body.code]).toEqual([403, 'FOUR_EYES_SAME_REVIEWER']);
+    const again = await resolve(dora2, reviewId, approve());
+    expect([again.status, again.body.code]).toEqual([403, 'FOUR_EYES_SAME_REVIEWER']);
+    // The other way: the new key approved first, the old one (still in its overlap) may not approve again.
+    const erin = await issue(t.tenant, ['reviewer'], 'erin');
+    const erin2 = await rotate(erin);
+    const other = await openReview(t, { amount: 150_000 });
+    expect((await claim(erin2, other.reviewId)).status).toBe(200);
+    expect((await resolve(erin2, other.reviewId, approve())).body.state).toBe('OPEN');
+    expect((await claim(erin, other.reviewId)).body.code).toBe('FOUR_EYES_SAME_REVIEWER');
+    // The requester's key, rotated (roles carry over), still asked for the refund.
+    const both = await issue(t.tenant, ['service', 'reviewer'], 'both-rotating');
+    const own = await openReview(t, { requester: both });
+    const both2 = await rotate(both);
+    const mine = await claim(both2, own.reviewId);
+    expect([mine.status, mine.body.code]).toEqual([403, 'FOUR_EYES_OWN_REQUEST']);
+    // Still one approval on each, and another reviewer completes the first.
+    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body.approvals.map((x: { keyId: string }) => x.keyId)).toEqual([dora.id]);
+    expect((await claim(t.b, reviewId)).status).toBe(200);
+    expect((await resolve(t.b, reviewId, approve())).body.state).toBe('APPROVED');
+  });
+
   it('refuses an approval above the key\'s approval limit (issued with the key), and takes one within it', async () => {
     const junior = await issue(t.tenant, ['reviewer'], 'junior', { approvalLimit: 5000 });
     const { reviewId, refundId } = await openReview(t, { amount: 8000 });
@@ -412,7 +454,8 @@ describe('cancellation and overdue', () => {
     await claim(t.a, reviewId);
     const canceled = await post(t.service, `/v1/refunds/${refundId}/cancel`, { reason: 'customer withdrew' });
     expect([canceled.status, canceled.body.state]).toEqual([200, 'CANCELED']);
-    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body).toMatchObject({ state: 'CANCELED', assignee: null, resolution: null, resolutionDecisionId: null });
+    // No reviewer closed it: the claim it had when the refund was canceled names nobody as the resolver.
+    expect((await get(t.a, `/v1/reviews/${reviewId}`)).body).toMatchObject({ state: 'CANCELED', assignee: null, resolvedBy: null, resolution: null, resolutionDecisionId: null });
     expect((await resolve(t.a, reviewId, approve())).body.code).toBe('REVIEW_CLOSED');
     expect((await claim(t.b, reviewId)).body.code).toBe('REVIEW_CLOSED');
     expect((await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId)).toEqual([{ data: expect.objectContaining({ state: 'CANCELED', refundId }) }]);

@@ -1,6 +1,7 @@
 /** API keys: issued once, stored as a sha256 hash, looked up by hash; listed, revoked and rotated by their tenant's admin. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { isUuid } from '../names/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
 
 /** The channel a revocation or rotation is announced on (payload: the key id), so every instance drops its cached copy. */
@@ -111,6 +112,29 @@ export class ApiKeysRepository {
       after ? [tenant, after, limit] : [tenant, limit],
     );
     return rows.map(toRecord);
+  }
+
+  /**
+   * Every key of `id`'s rotation chain in this tenant, `id` included: the keys it was rotated from and the keys rotated
+   * from it. One holder's keys: four-eyes counts them as one reviewer. An id that is no key (or no uuid): itself only.
+   */
+  async lineage(em: SqlEntityManager, tenant: string, id: string): Promise<string[]> {
+    if (!isUuid(id)) return [id];
+    const rows = await em.execute<{ id: string }[]>(
+      `with recursive up (id, rotated_from) as (
+         select id, rotated_from from api_keys where tenant = ? and id = ?::uuid
+         union
+         select k.id, k.rotated_from from api_keys k join up on k.id = up.rotated_from where k.tenant = ?
+       ), down (id) as (
+         select id from api_keys where tenant = ? and id = ?::uuid
+         union
+         select k.id from api_keys k join down on k.rotated_from = down.id where k.tenant = ?
+       )
+       select id::text as id from up union select id::text as id from down`,
+      [tenant, id, tenant, tenant, id, tenant],
+    );
+    const ids = rows.map((r) => r.id);
+    return ids.includes(id) ? ids : [id, ...ids];
   }
 
   /** The key a rotation of `id` issued, if any. */

@@ -155,12 +155,12 @@ export class ReviewsRepository {
 
   /**
    * The refund was canceled: its open reviews close as CANCELED (each with its `review.resolved` event), in the
-   * caller's transaction. Lock order: the caller holds the refund's row, then this locks the reviews' rows (resolving
+   * caller's transaction. Nobody resolved them: a claim they had is dropped (`assignee` of a closed item is its resolver). Lock order: the caller holds the refund's row, then this locks the reviews' rows (resolving
    * takes them in the same order). Returns the ids it closed.
    */
   async closeReviewsOfRefund(em: SqlEntityManager, tenant: string, refundId: string, at: Date): Promise<string[]> {
     const rows = await em.execute<Raw[]>(
-      `update reviews set state = 'CANCELED', resolved_at = ?, lease_until = null
+      `update reviews set state = 'CANCELED', resolved_at = ?, assignee = null, lease_until = null
         where tenant = ? and refund_id = ? and state = 'OPEN' returning *`,
       [at, tenant, refundId],
     );

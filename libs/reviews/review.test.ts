@@ -137,6 +137,14 @@ describe('resolving', () => {
     expect(codeOf(() => resolve(review(held('a')), { keyId: 'a' }, approve(), at(15)))).toBe('conflict:REVIEW_NOT_CLAIMED');
   });
 
+  it('counts every key of the caller\'s rotation chain (sameAs) as the caller for four-eyes', () => {
+    const r2 = review({ ...held('a2'), requiredApprovals: 2, approvals: [{ keyId: 'a', amount: 10_000, reasonCode: 'OK', note: null, at: T0 }] });
+    expect(codeOf(() => resolve(r2, { keyId: 'a2', sameAs: ['a', 'a2'] }, approve(), T0))).toBe('forbidden:FOUR_EYES_SAME_REVIEWER');
+    expect(codeOf(() => claim(review({ ...r2, assignee: null, leaseUntil: null }), { keyId: 'a2', sameAs: ['a2', 'a'] }, T0))).toBe('forbidden:FOUR_EYES_SAME_REVIEWER');
+    expect(codeOf(() => claim(review(), { keyId: 'svc2', sameAs: ['svc', 'svc2'] }, T0))).toBe('forbidden:FOUR_EYES_OWN_REQUEST');
+    expect(resolve(r2, { keyId: 'a2', sameAs: ['a2', 'a3'] }, approve(), T0)).toMatchObject({ kind: 'close', state: 'APPROVED' });
+  });
+
   it('applies the approval limit to the amount approved, and none when the limit is null or absent', () => {
     expect(codeOf(() => resolve(review(held('a')), { keyId: 'a', approvalLimit: 9_999 }, approve(9_999), T0))).toBe('ok');
     expect(codeOf(() => resolve(review(held('a')), { keyId: 'a', approvalLimit: null }, approve(), T0))).toBe('ok');

@@ -49,6 +49,16 @@ export interface Review {
 export interface Reviewer {
   keyId: string;
   approvalLimit?: number | null;
+  /**
+   * Every key id of the caller's rotation chain (its own included): a rotated key is the same reviewer as the key it
+   * replaced, for four-eyes. Absent: the key alone.
+   */
+  sameAs?: readonly string[];
+}
+
+/** Whether `keyId` is the caller's key, or another key of its rotation chain. */
+function isOwn(who: Reviewer, keyId: string): boolean {
+  return keyId === who.keyId || (who.sameAs?.includes(keyId) ?? false);
 }
 
 export interface ResolveInput {
@@ -81,15 +91,15 @@ function assertOpen(r: Review): void {
 
 /**
  * Four-eyes: the key that asked for the decision never approves it, and no key approves one item twice (a second
- * approval must be someone else's).
+ * approval must be someone else's). A key rotated from or into one of those keys counts as that key.
  */
 function assertMayApprove(r: Review, who: Reviewer): void {
-  if (r.requestedBy === who.keyId) {
+  if (isOwn(who, r.requestedBy)) {
     throw new DomainError('FOUR_EYES_OWN_REQUEST', `Key ${who.keyId} asked for decision ${r.decisionId}: another reviewer must approve it`, 'forbidden', [], {
       reviewId: r.id,
     });
   }
-  if (r.approvals.some((a) => a.keyId === who.keyId)) {
+  if (r.approvals.some((a) => isOwn(who, a.keyId))) {
     throw new DomainError('FOUR_EYES_SAME_REVIEWER', `Key ${who.keyId} already approved review ${r.id}: the next approval must come from another reviewer`, 'forbidden', [], {
       reviewId: r.id,
     });

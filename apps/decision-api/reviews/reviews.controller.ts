@@ -12,9 +12,18 @@ import { QueryParser } from '../http/query.js';
 import { resolveSchema, ReviewsService } from './reviews.service.js';
 
 const encodePosition = (p: ReviewPosition): string => encodeCursor({ p: p.part, d: p.deadline, i: p.id });
+/**
+ * A deadline of the cursor's shape is a real instant PostgreSQL can hold (no month 13, no 30 February, no year 0): the
+ * cursor is opaque, but a forged one is the client's mistake (400), not the driver's error (500).
+ */
+function isInstant(d: string): boolean {
+  const t = new Date(`${d.slice(0, 23)}Z`);
+  return !Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1 && t.toISOString().slice(0, 23) === d.slice(0, 23);
+}
+
 const decodePosition = (cursor: string): ReviewPosition =>
   decodeCursor(cursor, (v) =>
-    (v.p === 'open' || v.p === 'closed') && typeof v.d === 'string' && REVIEW_POSITION_DEADLINE.test(v.d) && typeof v.i === 'string' && isUuid(v.i)
+    (v.p === 'open' || v.p === 'closed') && typeof v.d === 'string' && REVIEW_POSITION_DEADLINE.test(v.d) && isInstant(v.d) && typeof v.i === 'string' && isUuid(v.i)
       ? { part: v.p, deadline: v.d, id: v.i }
       : undefined,
   );

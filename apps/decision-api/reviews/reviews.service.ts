@@ -9,6 +9,7 @@ import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { isUuid, UPPER_SNAKE_PATTERN } from '../../../libs/names/index.js';
 import {
+  ApiKeysRepository,
   DecisionsRepository,
   RefundsRepository,
   ReviewsRepository,
@@ -83,7 +84,13 @@ export class ReviewsService {
     private readonly reviews: ReviewsRepository,
     private readonly refunds: RefundsRepository,
     private readonly decisions: DecisionsRepository,
+    private readonly keys: ApiKeysRepository,
   ) {}
+
+  /** The caller as four-eyes sees it: its key and every key of the same rotation chain. */
+  private async reviewer(em: SqlEntityManager, p: Principal): Promise<Principal & { sameAs: string[] }> {
+    return { ...p, sameAs: await this.keys.lineage(em, p.tenant, p.keyId) };
+  }
 
   async list(p: Principal, filter: ReviewFilter, limit: number, after: ReviewPosition | undefined) {
     const now = this.clock.now();
@@ -109,7 +116,7 @@ export class ReviewsService {
   claim(p: Principal, id: string) {
     return transactional(async ({ em, now }) => {
       const r = await this.locked(em, p, id);
-      const c = claim(r, p, now);
+      const c = claim(r, await this.reviewer(em, p), now);
       await this.reviews.claim(em, p.tenant, id, p.keyId, c.leaseUntil);
       return done(reviewView({ ...r, assignee: p.keyId, leaseUntil: c.leaseUntil }, now));
     });
@@ -143,7 +150,7 @@ export class ReviewsService {
         }
       }
       const r = await this.locked(em, p, id);
-      const effect = resolve(r, p, input, now);
+      const effect = resolve(r, await this.reviewer(em, p), input, now);
       const approving = effect.kind === 'approval' ? effect.approval.amount : effect.state === 'APPROVED' ? effect.approvedAmount : null;
       if (refund && approving !== null) await this.assertRefundable(em, refund, approving);
       if (effect.kind === 'approval') {
