@@ -95,6 +95,24 @@ function toRefund(r: Raw): RefundRow {
   };
 }
 
+/** What `refund.state_changed` carries. */
+export function stateChangedData(req: Omit<TransitionRequest, 'tenant' | 'refundId' | 'at'>, from: RefundState | null, r: Pick<RefundRow, 'refundId' | 'orderId' | 'type' | 'requestedAmount' | 'approvedAmount' | 'currency'>): Record<string, unknown> {
+  return {
+    refundId: r.refundId,
+    orderId: r.orderId,
+    type: r.type,
+    from,
+    to: req.to,
+    actor: actorView(req.actor),
+    reason: req.reason,
+    decisionId: req.decisionId ?? null,
+    requestedAmount: r.requestedAmount,
+    approvedAmount: r.approvedAmount,
+    currency: r.currency,
+    ...req.eventData,
+  };
+}
+
 export class RefundsRepository {
   private readonly outbox: OutboxRepository;
 
@@ -173,25 +191,7 @@ export class RefundsRepository {
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [this.ids.next(req.at), req.tenant, req.refundId, from, req.to, actor.id, actor.role, req.reason, req.decisionId ?? null, req.at],
     );
-    await this.outbox.append(em, {
-      tenant: req.tenant,
-      type: 'refund.state_changed',
-      occurredAt: req.at,
-      data: {
-        refundId: r.refundId,
-        orderId: r.orderId,
-        type: r.type,
-        from,
-        to: req.to,
-        actor,
-        reason: req.reason,
-        decisionId: req.decisionId ?? null,
-        requestedAmount: r.requestedAmount,
-        approvedAmount: r.approvedAmount,
-        currency: r.currency,
-        ...req.eventData,
-      },
-    });
+    await this.outbox.append(em, { tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, from, r) });
   }
 
   async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {

@@ -25,6 +25,20 @@ export interface NewReview {
   createdAt: Date;
 }
 
+/** What `review.created` carries. */
+export function reviewCreatedData(id: string, r: NewReview): Record<string, unknown> {
+  return {
+    reviewId: id,
+    type: r.type,
+    decisionId: r.decisionId,
+    refundId: r.refundId,
+    amount: r.amount,
+    currency: r.currency,
+    deadline: r.deadline.toISOString(),
+    requiredApprovals: r.requiredApprovals,
+  };
+}
+
 export class ReviewsRepository {
   private readonly outbox: OutboxRepository;
 
@@ -41,21 +55,7 @@ export class ReviewsRepository {
        values (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?)`,
       [id, r.tenant, r.type, r.decisionId, r.refundId, r.amount, r.currency, r.riskBand, r.deadline, r.leaseMinutes, r.requiredApprovals, r.requestedBy, r.createdAt],
     );
-    await this.outbox.append(em, {
-      tenant: r.tenant,
-      type: 'review.created',
-      occurredAt: r.createdAt,
-      data: {
-        reviewId: id,
-        type: r.type,
-        decisionId: r.decisionId,
-        refundId: r.refundId,
-        amount: r.amount,
-        currency: r.currency,
-        deadline: r.deadline.toISOString(),
-        requiredApprovals: r.requiredApprovals,
-      },
-    });
+    await this.outbox.append(em, { tenant: r.tenant, type: 'review.created', occurredAt: r.createdAt, data: reviewCreatedData(id, r) });
     return id;
   }
 
