@@ -8,7 +8,9 @@ import {
   DbComponentStoreFactory,
   DecisionsRepository,
   IdempotencyRepository,
+  PayoutsRepository,
   PgLedgerStoreFactory,
+  RefundsRepository,
   ReleaseActivationsRepository,
   SimulationsRepository,
   systemClock,
@@ -30,7 +32,7 @@ import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { ReleaseSync } from './releases/release-sync.js';
-import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, POLICY_BUDGET } from './tokens.js';
+import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, PAYMENT_PROVIDER, POLICY_BUDGET } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
@@ -45,6 +47,10 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { PayoutsController } from './payouts/payouts.controller.js';
+import { PayoutsService } from './payouts/payouts.service.js';
+import { PayoutWorker } from './payouts/payout.worker.js';
+import { paymentProviderFrom } from './payouts/payment-provider.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -69,6 +75,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        PayoutsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -81,6 +88,7 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(RefundsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
@@ -104,6 +112,11 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        // Payout execution: the provider chosen by PAYMENT_PROVIDER, the worker, the manual retry.
+        { provide: PAYMENT_PROVIDER, useValue: paymentProviderFrom(config) },
+        { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository) => new PayoutsRepository(refunds), inject: [RefundsRepository] },
+        PayoutWorker,
+        PayoutsService,
       ],
     };
   }

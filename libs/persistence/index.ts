@@ -17,3 +17,4 @@ export * from './release-notifications.js';
 export * from './outbox.repository.js';
 export * from './refunds.repository.js';
 export * from './reviews.repository.js';
+export * from './payouts.repository.js';

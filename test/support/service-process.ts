@@ -138,6 +138,14 @@ export class ServiceProcess {
     return this.output;
   }
 
+  /** Kills the process with `signal` (SIGKILL: no shutdown hook runs, as in a crash) and waits for it to be gone; the database stays. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.exited) return;
+    const exit = new Promise((r) => this.child.once('exit', r));
+    this.child.kill(signal);
+    await exit;
+  }
+
   /** SIGTERM, then SIGKILL after 5 s (a process stuck in a loop never handles SIGTERM); then drops the database. */
   async stop(): Promise<void> {
     if (!this.exited) {

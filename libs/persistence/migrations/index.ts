@@ -6,6 +6,7 @@ import { Migration20261122030000_simulations } from './Migration20261122030000_s
 import { Migration20261202000000_decision_types } from './Migration20261202000000_decision_types.js';
 import { Migration20261202100000_append_only } from './Migration20261202100000_append_only.js';
 import { Migration20261202200000_refunds } from './Migration20261202200000_refunds.js';
+import { Migration20261202220000_payouts } from './Migration20261202220000_payouts.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -15,4 +16,5 @@ export const migrationsList = [
   { name: 'Migration20261202000000_decision_types', class: Migration20261202000000_decision_types },
   { name: 'Migration20261202100000_append_only', class: Migration20261202100000_append_only },
   { name: 'Migration20261202200000_refunds', class: Migration20261202200000_refunds },
+  { name: 'Migration20261202220000_payouts', class: Migration20261202220000_payouts },
 ];
