@@ -1,13 +1,14 @@
 /**
  * Executes approved refunds (api-contract.md section 8): claims due refunds (one short transaction, committed before
  * any provider call), asks the provider with the refund's own idempotency key, and records the answer in a second
- * short transaction: SUCCEEDED with the ledger clawback, a retry after a jittered backoff, or FAILED after the last
+ * short transaction (shared by the answers that are ready together): SUCCEEDED with the ledger clawback, a retry after a jittered backoff, or FAILED after the last
  * attempt. No transaction is open while the provider is asked, so on PGlite (one connection) requests never wait for
  * a slow provider. A crash between the two transactions leaves the refund PROCESSING until its lease ends; then any
  * instance asks again with the same key, and the provider pays it once.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { nextStep, payoutIdempotencyKey, settled, type PaymentProvider } from '../../../libs/payments/index.js';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { nextStep, payoutIdempotencyKey, settled, type NextStep, type PaymentProvider } from '../../../libs/payments/index.js';
 import { PayoutsRepository, type Clock, type Database, type PayoutJob } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
@@ -22,6 +23,11 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private polling?: Promise<void>;
   /** A wake-up arrived while a poll was running: poll again right after it. */
   private again = false;
+  /** The last poll filled every free slot: more refunds may be due. */
+  private backlog = false;
+  /** Provider answers waiting to be recorded, and the recording in progress. */
+  private readonly outcomes: { job: PayoutJob; step: NextStep; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private recording?: Promise<void>;
   private closed = false;
 
   constructor(
@@ -83,6 +89,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const free = this.config.payoutConcurrency - this.inFlight.size;
     if (free <= 0) return false;
     const jobs = await this.db.em().transactional((em) => this.payouts.claimDue(em, this.clock.now(), free, this.config.payoutLeaseMs));
+    this.backlog = jobs.length === free;
     for (const job of jobs) {
       const run: Promise<void> = this.execute(job)
         .catch((e: unknown) => {
@@ -91,39 +98,74 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
         })
         .finally(() => {
           this.inFlight.delete(run);
-          if (jobs.length === free) this.wake();
+          // More may be due: claim again once half the slots are free (one claim for many, not one per finished refund).
+          if (this.backlog && this.inFlight.size <= Math.floor(this.config.payoutConcurrency / 2)) this.wake();
         });
       this.inFlight.add(run);
     }
-    return jobs.length === free;
+    return this.backlog;
   }
 
-  /** One attempt: the provider's answer (never a rejection), then what it means, recorded in one transaction. */
+  /** One attempt: the provider's answer (never a rejection), then what it means, recorded with others that are ready. */
   private async execute(job: PayoutJob): Promise<void> {
     const result = await settled(
       this.provider.refund({ refundId: job.refundId, amount: job.amount, currency: job.currency, idempotencyKey: payoutIdempotencyKey(job.tenant, job.refundId) }),
     );
     const step = nextStep(result, job.attempt, { maxAttempts: this.config.payoutMaxAttempts, backoffMs: this.config.payoutBackoffMs });
-    const at = this.clock.now();
-    await this.db.em().transactional(async (em) => {
-      switch (step.kind) {
-        case 'succeed':
-          await this.payouts.succeed(em, job, {
-            at,
-            providerRef: step.providerRef,
-            provider: this.provider.name,
-            clawback: async (tx, refund) => ({
-              ...(await this.ledger.clawback(tx, job.tenant, refund.reward, { refundId: refund.refundId, amount: refund.approvedAmount, currency: refund.currency, at: at.toISOString() })),
-            }),
-          });
-          return;
-        case 'retry':
-          await this.payouts.reschedule(em, job, { nextAttemptAt: new Date(at.getTime() + step.delayMs), error: step.reason });
-          return;
-        case 'fail':
-          await this.payouts.fail(em, job, { at, reason: step.reason });
-          return;
-      }
+    await new Promise<void>((resolve, reject) => {
+      this.outcomes.push({ job, step, resolve, reject });
+      this.flush();
     });
+  }
+
+  /**
+   * Records the answers that are ready in one transaction (one commit for many refunds). If that transaction fails,
+   * each is recorded in a transaction of its own, so one refund that cannot be recorded holds back no other.
+   */
+  private flush(): void {
+    if (this.recording) return;
+    this.recording = (async () => {
+      while (this.outcomes.length > 0) {
+        const batch = this.outcomes.splice(0, this.config.payoutConcurrency);
+        try {
+          await this.db.em().transactional(async (em) => {
+            for (const o of batch) await this.apply(em, o.job, o.step);
+          });
+          for (const o of batch) o.resolve();
+        } catch {
+          for (const o of batch) {
+            await this.db
+              .em()
+              .transactional((em) => this.apply(em, o.job, o.step))
+              .then(o.resolve, o.reject);
+          }
+        }
+      }
+    })().finally(() => {
+      this.recording = undefined;
+      if (this.outcomes.length > 0) this.flush();
+    });
+  }
+
+  private async apply(em: SqlEntityManager, job: PayoutJob, step: NextStep): Promise<void> {
+    const at = this.clock.now();
+    switch (step.kind) {
+      case 'succeed':
+        await this.payouts.succeed(em, job, {
+          at,
+          providerRef: step.providerRef,
+          provider: this.provider.name,
+          clawback: async (tx, refund) => ({
+            ...(await this.ledger.clawback(tx, job.tenant, refund.reward, { refundId: refund.refundId, amount: refund.approvedAmount, currency: refund.currency, at: at.toISOString() })),
+          }),
+        });
+        return;
+      case 'retry':
+        await this.payouts.reschedule(em, job, { nextAttemptAt: new Date(at.getTime() + step.delayMs), error: step.reason });
+        return;
+      case 'fail':
+        await this.payouts.fail(em, job, { at, reason: step.reason });
+        return;
+    }
   }
 }
