@@ -113,7 +113,7 @@ export async function withBenchService<T>(
   label: string,
   maxSockets: number,
   roles: string[],
-  run: (svc: { agent: http.Agent; port: number; key: string; databaseUrl: string }) => Promise<T>,
+  run: (svc: { agent: http.Agent; port: number; key: string; databaseUrl: string; pid: number | undefined }) => Promise<T>,
 ): Promise<T> {
   const name = `dp_bench_${label}_${process.pid}`;
   const admin = new pg.Client({ connectionString: o.serverUrl });
@@ -141,7 +141,7 @@ export async function withBenchService<T>(
     }
     const issued = await request(agent, port, 'POST', '/v1/admin/api-keys', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, JSON.stringify({ tenant: 'bench', roles, name: `${label}-bench` }));
     const key = (JSON.parse(issued.body) as { key: string }).key;
-    return await run({ agent, port, key, databaseUrl: url.toString() });
+    return await run({ agent, port, key, databaseUrl: url.toString(), pid: child.pid });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -8,6 +8,7 @@
  * Standalone: `node dist/bench/payouts.js` after the bench build; BENCH_DATABASE_URL (a PostgreSQL server URL),
  * BENCH_PAYOUT_REFUNDS (default 5000), BENCH_PAYOUT_CONCURRENCY (default 32).
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { request, withBenchService } from './ledger.js';
@@ -25,6 +26,31 @@ export interface PayoutBenchRow {
   refunds: number;
   seconds: number;
   perSecond: number;
+  /** CPU the service process spent per refund (user + system), in ms: what the rate would be on a machine of its own. */
+  serviceCpuMsPerRefund: number | null;
+  /** Cores other processes kept busy meanwhile (the machine is shared). */
+  othersCores: number | null;
+}
+
+/** utime + stime of a process, in ms (Linux /proc; null elsewhere). */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+/** Busy ms of the whole machine (all cores) from /proc/stat. */
+function machineBusyMs(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 const ACCOUNTS = 50;
@@ -32,7 +58,7 @@ const ACCOUNTS = 50;
 async function run(o: PayoutBenchOptions, withReward: boolean): Promise<PayoutBenchRow> {
   const env = { PAYMENT_PROVIDER: 'simulated', SIMULATED_PROVIDER_LATENCY_MS: '0', PAYOUT_CONCURRENCY: String(o.concurrency), PAYOUT_POLL_MS: '20' };
   const label = withReward ? 'payouts_claw' : 'payouts';
-  return withBenchService({ serverUrl: o.serverUrl, root: o.root, env }, label, 8, ['service'], async ({ agent, port, key, databaseUrl }) => {
+  return withBenchService({ serverUrl: o.serverUrl, root: o.root, env }, label, 8, ['service'], async ({ agent, port, key, databaseUrl, pid }) => {
     const send = async (method: string, path: string, body: unknown, idem?: string) => {
       const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
       if (idem) headers['idempotency-key'] = idem;
@@ -51,6 +77,8 @@ async function run(o: PayoutBenchOptions, withReward: boolean): Promise<PayoutBe
     await db.connect();
     try {
       const started = performance.now();
+      const cpu0 = cpuMs(pid);
+      const busy0 = machineBusyMs();
       await db.query(
         `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,
                               currency, reward, requested_by, decision_id, created_at, updated_at)
@@ -69,12 +97,20 @@ async function run(o: PayoutBenchOptions, withReward: boolean): Promise<PayoutBe
         await new Promise((r) => setTimeout(r, 50));
       }
       const seconds = (performance.now() - started) / 1000;
+      const cpu1 = cpuMs(pid);
+      const busy1 = machineBusyMs();
+      const serviceCpuMsPerRefund = cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / o.refunds : null;
+      // Everything but the service and this process's share is "others" (PostgreSQL included: it serves the service).
+      const othersCores = busy0 !== null && busy1 !== null && cpu0 !== null && cpu1 !== null ? Math.max(0, busy1 - busy0 - (cpu1 - cpu0)) / 1000 / seconds : null;
       if (withReward) {
         const { rows } = await db.query<{ n: string }>("select count(*)::text as n from refunds where clawback->>'status' = 'posted'");
         if (Number(rows[0]!.n) !== o.refunds) throw new Error(`only ${rows[0]!.n} of ${o.refunds} clawbacks posted`);
       }
-      const row = { name: withReward ? 'payouts with ledger clawback' : 'payouts', refunds: o.refunds, seconds, perSecond: o.refunds / seconds };
-      o.log?.(`  ${row.name}: ${row.refunds} refunds APPROVED → SUCCEEDED in ${seconds.toFixed(2)} s = ${row.perSecond.toFixed(0)}/s (concurrency ${o.concurrency})`);
+      const row = { name: withReward ? 'payouts with ledger clawback' : 'payouts', refunds: o.refunds, seconds, perSecond: o.refunds / seconds, serviceCpuMsPerRefund, othersCores };
+      o.log?.(
+        `  ${row.name}: ${row.refunds} refunds APPROVED → SUCCEEDED in ${seconds.toFixed(2)} s = ${row.perSecond.toFixed(0)}/s (concurrency ${o.concurrency}); ` +
+          `service CPU ${serviceCpuMsPerRefund?.toFixed(2) ?? '?'} ms/refund; rest of the machine ${othersCores?.toFixed(2) ?? '?'} cores busy`,
+      );
       return row;
     } finally {
       await db.end();

@@ -36,7 +36,7 @@ export interface PayoutExecution {
 }
 
 /** What the SUCCEEDED transaction does besides the transition: the ledger clawback, in the same transaction. */
-export type ClawbackPoster = (em: SqlEntityManager, refund: RefundRow & { reward: RewardRef }) => Promise<Record<string, unknown>>;
+export type ClawbackPoster = (em: SqlEntityManager, refund: PayoutJob & { reward: RewardRef }) => Promise<Record<string, unknown>>;
 
 type Raw = Record<string, unknown>;
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>));
@@ -50,29 +50,28 @@ export class PayoutsRepository {
    * moves to PROCESSING (actor system) with its event. Commit before calling the provider.
    */
   async claimDue(em: SqlEntityManager, now: Date, limit: number, leaseMs: number): Promise<PayoutJob[]> {
-    const due = await em.execute<Raw[]>(
-      `select tenant, refund_id, state from refunds
-        where state in ('APPROVED', 'PROCESSING') and (next_attempt_at is null or next_attempt_at <= ?)
-        order by next_attempt_at nulls first
-        limit ? for update skip locked`,
-      [now, limit],
+    // One statement stamps the whole claim; only an APPROVED refund needs its transition (and event) besides.
+    const claimed = await em.execute<Raw[]>(
+      `with due as (
+         select tenant, refund_id from refunds
+          where state in ('APPROVED', 'PROCESSING') and (next_attempt_at is null or next_attempt_at <= ?)
+          order by next_attempt_at nulls first
+          limit ? for update skip locked)
+       update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
+         from due where r.tenant = due.tenant and r.refund_id = due.refund_id
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.approved_amount, r.currency, r.reward`,
+      [now, limit, new Date(now.getTime() + leaseMs)],
     );
     const jobs: PayoutJob[] = [];
-    const leaseUntil = new Date(now.getTime() + leaseMs);
-    for (const d of due) {
-      const tenant = d.tenant as string;
-      const refundId = d.refund_id as string;
-      const [r] = await em.execute<Raw[]>(
-        `update refunds set attempts = attempts + 1, next_attempt_at = ? where tenant = ? and refund_id = ?
-         returning attempts, approved_amount, currency, reward`,
-        [leaseUntil, tenant, refundId],
-      );
-      const attempt = Number(r!.attempts);
-      if (d.state === 'APPROVED') {
+    for (const r of claimed) {
+      const tenant = r.tenant as string;
+      const refundId = r.refund_id as string;
+      const attempt = Number(r.attempts);
+      if (r.state === 'APPROVED') {
         await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } });
       }
-      const reward = (typeof r!.reward === 'string' ? JSON.parse(r!.reward) : (r!.reward ?? null)) as RewardRef | null;
-      jobs.push({ tenant, refundId, amount: Number(r!.approved_amount), currency: (r!.currency as string).trim(), reward, attempt });
+      const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
+      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt });
     }
     return jobs;
   }
@@ -84,9 +83,14 @@ export class PayoutsRepository {
    * the same idempotency key: it is the one payment). False when the refund is no longer PROCESSING.
    */
   async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
-    const current = await this.refunds.find(em, job.tenant, job.refundId, { forUpdate: true });
-    if (!current || current.state !== 'PROCESSING') return false;
-    const clawback = current.reward ? await o.clawback(em, current as RefundRow & { reward: RewardRef }) : null;
+    // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
+    const locked = await em.execute<Raw[]>(
+      `update refunds set provider_ref = ?, next_attempt_at = null, last_error = null
+        where tenant = ? and refund_id = ? and state = 'PROCESSING' returning 1 as ok`,
+      [o.providerRef, job.tenant, job.refundId],
+    );
+    if (locked.length === 0) return false;
+    const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
     const refused = clawback && clawback.status === 'refused' ? `; ledger clawback refused: ${String(clawback.code)}` : '';
     await this.refunds.transition(em, {
       tenant: job.tenant,
@@ -97,10 +101,9 @@ export class PayoutsRepository {
       reason: `paid by ${o.provider} (${o.providerRef})${refused}`,
       eventData: { providerRef: o.providerRef, attempts: job.attempt, clawback },
     });
-    await em.execute(
-      'update refunds set provider_ref = ?, next_attempt_at = null, last_error = null, clawback = ?::jsonb where tenant = ? and refund_id = ?',
-      [o.providerRef, clawback === null ? null : JSON.stringify(clawback), job.tenant, job.refundId],
-    );
+    if (clawback !== null) {
+      await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), job.tenant, job.refundId]);
+    }
     return true;
   }
 

@@ -15,6 +15,13 @@ import { DatabaseAvailability } from '../health/database-availability.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { APP_CONFIG, CLOCK, DATABASE, PAYMENT_PROVIDER } from '../tokens.js';
 
+interface Outcome {
+  job: PayoutJob;
+  step: NextStep;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 @Injectable()
 export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('PayoutWorker');
@@ -25,9 +32,14 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private again = false;
   /** The last poll filled every free slot: more refunds may be due. */
   private backlog = false;
-  /** Provider answers waiting to be recorded, and the recording in progress. */
-  private readonly outcomes: { job: PayoutJob; step: NextStep; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private recording?: Promise<void>;
+  /** Provider answers waiting to be recorded, and how many recording transactions are running. */
+  private readonly outcomes: Outcome[] = [];
+  private recordings = 0;
+  /**
+   * Transactions the worker runs at once for claims, and again for recordings: a quarter of the pool, so requests keep
+   * the rest. PGlite has one connection (its transactions take turns anyway): one.
+   */
+  private readonly lanes: number;
   private closed = false;
 
   constructor(
@@ -38,7 +50,9 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly payouts: PayoutsRepository,
     private readonly ledger: LedgerService,
     private readonly database: DatabaseAvailability,
-  ) {}
+  ) {
+    this.lanes = db.kind === 'pglite' ? 1 : Math.max(1, Math.floor(config.dbPoolSize / 4));
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.payoutConcurrency > 0) this.schedule(0);
@@ -68,7 +82,6 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.polling = this.poll()
-        .then((full) => full)
         .catch((e: unknown) => {
           if (!this.database.report(e, false)) this.logger.warn(`payout poll failed: ${(e as Error).message}`);
           return false;
@@ -84,11 +97,18 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer.unref();
   }
 
-  /** Claims as many due refunds as there are free slots and starts them; true when every slot was filled. */
+  /**
+   * Claims as many due refunds as there are free slots, in up to `lanes` transactions at once (SKIP LOCKED gives each
+   * its own rows), and starts them; true when every slot was filled.
+   */
   private async poll(): Promise<boolean> {
     const free = this.config.payoutConcurrency - this.inFlight.size;
     if (free <= 0) return false;
-    const jobs = await this.db.em().transactional((em) => this.payouts.claimDue(em, this.clock.now(), free, this.config.payoutLeaseMs));
+    const now = this.clock.now();
+    const parts = Math.min(this.lanes, free);
+    const sizes = Array.from({ length: parts }, (_, i) => Math.floor(free / parts) + (i < free % parts ? 1 : 0));
+    const claimed = await Promise.all(sizes.map((n) => this.db.em().transactional((em) => this.payouts.claimDue(em, now, n, this.config.payoutLeaseMs))));
+    const jobs = claimed.flat();
     this.backlog = jobs.length === free;
     for (const job of jobs) {
       const run: Promise<void> = this.execute(job)
@@ -119,32 +139,35 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Records the answers that are ready in one transaction (one commit for many refunds). If that transaction fails,
-   * each is recorded in a transaction of its own, so one refund that cannot be recorded holds back no other.
+   * Group commit: answers are recorded in up to `lanes` transactions at once, each taking a share of what is waiting
+   * (one answer alone when the worker is quiet, many per commit when it is busy). If a transaction fails, its answers
+   * are recorded one per transaction, so one refund that cannot be recorded holds back no other.
    */
   private flush(): void {
-    if (this.recording) return;
-    this.recording = (async () => {
-      while (this.outcomes.length > 0) {
-        const batch = this.outcomes.splice(0, this.config.payoutConcurrency);
-        try {
-          await this.db.em().transactional(async (em) => {
-            for (const o of batch) await this.apply(em, o.job, o.step);
-          });
-          for (const o of batch) o.resolve();
-        } catch {
-          for (const o of batch) {
-            await this.db
-              .em()
-              .transactional((em) => this.apply(em, o.job, o.step))
-              .then(o.resolve, o.reject);
-          }
-        }
+    while (this.recordings < this.lanes && this.outcomes.length > 0) {
+      const batch = this.outcomes.splice(0, Math.ceil(this.outcomes.length / (this.lanes - this.recordings)));
+      this.recordings++;
+      void this.record(batch).finally(() => {
+        this.recordings--;
+        this.flush();
+      });
+    }
+  }
+
+  private async record(batch: Outcome[]): Promise<void> {
+    try {
+      await this.db.em().transactional(async (em) => {
+        for (const o of batch) await this.apply(em, o.job, o.step);
+      });
+      for (const o of batch) o.resolve();
+    } catch {
+      for (const o of batch) {
+        await this.db
+          .em()
+          .transactional((em) => this.apply(em, o.job, o.step))
+          .then(o.resolve, o.reject);
       }
-    })().finally(() => {
-      this.recording = undefined;
-      if (this.outcomes.length > 0) this.flush();
-    });
+    }
   }
 
   private async apply(em: SqlEntityManager, job: PayoutJob, step: NextStep): Promise<void> {
@@ -156,7 +179,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
           providerRef: step.providerRef,
           provider: this.provider.name,
           clawback: async (tx, refund) => ({
-            ...(await this.ledger.clawback(tx, job.tenant, refund.reward, { refundId: refund.refundId, amount: refund.approvedAmount, currency: refund.currency, at: at.toISOString() })),
+            ...(await this.ledger.clawback(tx, job.tenant, refund.reward, { refundId: refund.refundId, amount: refund.amount, currency: refund.currency, at: at.toISOString() })),
           }),
         });
         return;
