@@ -281,7 +281,8 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     if (issued.status !== 201) throw new Error(`issuing a key failed: ${issued.status} ${issued.body}`);
     const key = (JSON.parse(issued.body) as { key: string }).key;
 
-    const bodies = generateCases(BODIES, o.seed).map((c) => Buffer.from(JSON.stringify({ case: c })));
+    // Each request is a refund of its own (a refundId decided twice is 409 REFUND_EXISTS): the id is filled in per request.
+    const bodies = generateCases(BODIES, o.seed).map((c) => JSON.stringify({ case: { ...c, refundId: '\u0000' } }).split('\\u0000'));
     const run = `${process.pid}-${Date.now().toString(36)}`;
     let seq = 0;
     const statuses: Record<string, number> = {};
@@ -301,7 +302,8 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
         const start = process.hrtime.bigint();
         if (start >= measureTo) return;
         const n = seq++;
-        const body = bodies[n % bodies.length]!;
+        const [head, tail] = bodies[n % bodies.length]!;
+        const body = Buffer.from(`${head}rf_${run}_${n}${tail}`);
         try {
           const r = await request(
             agent,

@@ -273,7 +273,7 @@ describe('a release of only a new type', () => {
     const gPublisher = await svc.issueKey('initech', ['publisher']);
     const gService = await svc.issueKey('initech', ['service']);
     // Decided under the built-in release, before the tenant moves to a release without the refund type.
-    const before = await post('/v1/decisions/refund', gService, { case: refundCase() }, { idem: 'refund-before-switch' });
+    const before = await post('/v1/decisions/refund', gService, { case: refundCase({ refundId: 'rf_before_switch' }) }, { idem: 'refund-before-switch' });
     expect(before.status).toBe(201);
     expect((await post('/v1/policy-bundles?name=goodwill-risk&version=1.0.0', gAuthor, undefined, { raw: bundle })).status).toBe(201);
     expect((await post('/v1/rule-packs', gAuthor, pack)).status).toBe(201);
@@ -287,7 +287,7 @@ describe('a release of only a new type', () => {
     expect((await post('/v1/decisions/goodwill-credit', gService, { case: credit() })).body.outcome).toBe('ALLOW');
     expect((await post('/v1/decisions/refund', gService, { case: refundCase() })).status).toBe(404);
     // A retry of the decision made before the switch still gets its first answer, byte for byte.
-    const retry = await post('/v1/decisions/refund', gService, { case: refundCase() }, { idem: 'refund-before-switch' });
+    const retry = await post('/v1/decisions/refund', gService, { case: refundCase({ refundId: 'rf_before_switch' }) }, { idem: 'refund-before-switch' });
     expect(retry.status).toBe(201);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(retry.text).toBe(before.text);

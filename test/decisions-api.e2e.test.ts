@@ -26,8 +26,9 @@ describe('persistence and explanation', () => {
     expect(r.status).toBe(201);
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
     const d = r.body;
-    expect(d).toMatchObject({ tenant: 'acme', domain: 'refund', outcome: 'REVIEW', refundId: 'rf_1001' });
-    expect(d.release).toEqual({ name: 'default', version: '1.1.0', components: { refund: '1.0.0', redemption: '1.0.0', 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    expect(d).toMatchObject({ tenant: 'acme', domain: 'refund', outcome: 'REVIEW' });
+    expect(d.refundId).toMatch(/^rf_\d+$/);
+    expect(d.release).toEqual({ name: 'default', version: '1.2.0', components: { refund: '1.1.0', redemption: '1.0.0', 'refund-policy': '1.2.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
     expect(Date.parse(d.createdAt)).not.toBeNaN();
 
     const got = await svc.request('GET', `/v1/decisions/${d.id}`, { key: auditor });
@@ -39,7 +40,7 @@ describe('persistence and explanation', () => {
     const r = await post({ case: refundCase({ customer: { refundCount30d: 4 }, disputeOpen: true }) });
     const trace = r.body.trace as { source: string; rule: string; fired: boolean; [k: string]: unknown }[];
     const risk = trace.filter((t) => t.source === 'refund-risk@1.0.0');
-    const pack = trace.filter((t) => t.source === 'refund-policy@1.0.0');
+    const pack = trace.filter((t) => t.source === 'refund-policy@1.2.0');
     expect(risk.map((t) => t.rule)).toEqual(
       expect.arrayContaining(['signal.REFUND_VELOCITY_HIGH', 'signal.HIGH_AMOUNT', 'signal.NEW_ACCOUNT', 'signal.PRIOR_CHARGEBACK', 'signal.IP_RISK_HIGH', 'signal.DEVICE_SHARED', 'risk.band']),
     );

@@ -9,6 +9,7 @@ import { SYSTEM } from '../libs/refunds/index.js';
 import { createTestDatabase } from './support/database.js';
 import { FakeProvider } from './support/fake-provider.js';
 import { newKey, TestService } from './support/harness.js';
+import { refundCase } from './support/refund-cases.js';
 import { ServiceProcess } from './support/service-process.js';
 
 const TENANT = 'payouts';
@@ -82,7 +83,7 @@ describe('payouts through the simulated provider (the default)', () => {
   let auditor: string;
 
   beforeAll(async () => {
-    svc = await TestService.start('payouts_sim', { payoutPollMs: 50 });
+    svc = await TestService.start('payouts_sim', { payoutPollMs: 50, payoutConcurrency: 16 });
     service = await svc.issueKey(TENANT, ['service']);
     auditor = await svc.issueKey(TENANT, ['auditor']);
   });
@@ -101,6 +102,49 @@ describe('payouts through the simulated provider (the default)', () => {
     await ledgerPost(`/v1/ledger/accounts/${accountId}/transactions`, { transactionId, amount, category: 'GROCERY', occurredAt: '2026-11-02T10:00:00Z' });
     await ledgerPost(`/v1/ledger/transactions/${transactionId}/settle`, { settledAt: '2026-11-03T10:00:00Z' }, 200);
   }
+
+  const refund = (id: string) => svc.request('GET', `/v1/refunds/${encodeURIComponent(id)}`, { key: auditor });
+
+  it('an APPROVE decision over HTTP: the refund goes APPROVED → PROCESSING → SUCCEEDED, and its reward is clawed back once', async () => {
+    await rewarded('acc-http', 'tx-http', 20_000); // r0 = 1000
+    const c = refundCase({ reward: { accountId: 'acc-http', transactionId: 'tx-http' } });
+    const d = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey('d'), body: { case: c } });
+    expect([d.status, d.body.outcome]).toEqual([201, 'APPROVE']);
+    const paid = await until(() => refund(c.refundId), (r) => r.body.state === 'SUCCEEDED');
+    expect(paid.body).toMatchObject({
+      refundId: c.refundId,
+      state: 'SUCCEEDED',
+      approvedAmount: 4999,
+      reward: { accountId: 'acc-http', transactionId: 'tx-http' },
+      payout: { attempts: 1, lastError: null, nextAttemptAt: null, providerRef: expect.stringMatching(/^sim_/) },
+      // Algorithm 2: rhe(4999 × 1000 / 20000) = 250 clawed back.
+      clawback: { status: 'posted', accountId: 'acc-http', transactionId: 'tx-http', refundId: c.refundId, amount: 4999, clawback: 250, rewardAfter: 750 },
+    });
+    expect(paid.body.history.map((h: { from: string | null; to: string; actor: { id: string } }) => [h.from, h.to, h.actor.id])).toEqual([
+      [null, 'APPROVED', 'system'],
+      ['APPROVED', 'PROCESSING', 'system'],
+      ['PROCESSING', 'SUCCEEDED', 'system'],
+    ]);
+    const tx = await svc.request('GET', '/v1/ledger/transactions/tx-http', { key: auditor });
+    expect(tx.body).toMatchObject({ refunded: 4999, reward: 750 });
+    // Paid is final: cancel and retry are refused, nothing moves again.
+    const cancel = await svc.request('POST', `/v1/refunds/${c.refundId}/cancel`, { key: service, idempotencyKey: newKey(), body: {} });
+    expect([cancel.status, cancel.body.code]).toEqual([409, 'INVALID_TRANSITION']);
+    expect((await svc.request('GET', '/v1/ledger/accounts/acc-http/entries?limit=500', { key: auditor })).body.items.filter((e: { type: string }) => e.type === 'CLAWBACK')).toHaveLength(1);
+  });
+
+  it('a refund canceled while APPROVED is never paid', async () => {
+    // The cancel and the worker race for the row: the cancel wins (CANCELED, never claimed) or finds it PROCESSING (409).
+    const c = refundCase();
+    await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey('d'), body: { case: c } });
+    const cancel = await svc.request('POST', `/v1/refunds/${c.refundId}/cancel`, { key: service, idempotencyKey: newKey(), body: {} });
+    const final = await until(() => refund(c.refundId), (r) => ['CANCELED', 'SUCCEEDED'].includes(r.body.state));
+    if (cancel.status === 200) {
+      expect(final.body).toMatchObject({ state: 'CANCELED', payout: { attempts: 0, providerRef: null } });
+    } else {
+      expect([cancel.status, cancel.body.code, final.body.state]).toEqual([409, 'INVALID_TRANSITION', 'SUCCEEDED']);
+    }
+  });
 
   it('an APPROVED refund reaches SUCCEEDED through PROCESSING, by the system, with the provider reference', async () => {
     await seedApproved(svc.db, 'sim-1', 2500);
@@ -162,6 +206,7 @@ describe('payouts through a Stripe-style HTTP provider', () => {
       paymentProviderTimeoutMs: 500,
       payoutLeaseMs: 2000,
       payoutPollMs: 50,
+      payoutConcurrency: 16,
       payoutBackoffMs: 20,
       payoutMaxAttempts: MAX_ATTEMPTS,
     });
@@ -248,6 +293,7 @@ describe('payouts through a Stripe-style HTTP provider', () => {
       paymentProviderTimeoutMs: 500,
       payoutLeaseMs: 2000,
       payoutPollMs: 50,
+      payoutConcurrency: 16,
       payoutBackoffMs: 20,
       payoutMaxAttempts: MAX_ATTEMPTS,
     });

@@ -130,7 +130,7 @@ describe('REVIEW rules', () => {
     const d = await decide(patch);
     expect(codes(d)).toEqual([...expected].sort());
     expect(d.outcome).toBe(expected.length ? 'REVIEW' : 'APPROVE');
-    for (const r of d.reasons) expect(r.source).toBe('refund-policy@1.0.0');
+    for (const r of d.reasons) expect(r.source).toBe('refund-policy@1.2.0');
     expect(d.approvedAmount).toBe(expected.length ? 0 : refundCase(patch).requestedAmount);
   });
 

@@ -8,9 +8,11 @@ import {
   DbComponentStoreFactory,
   DecisionsRepository,
   IdempotencyRepository,
+  OutboxRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
   RefundsRepository,
+  ReviewsRepository,
   ReleaseActivationsRepository,
   SimulationsRepository,
   systemClock,
@@ -20,6 +22,10 @@ import {
 } from '../../libs/persistence/index.js';
 import { AdminController } from './admin/admin.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { ApiKeySync } from './auth/api-key-sync.js';
+import { ApiKeyCache } from './auth/key-cache.js';
+import { ApiKeysController } from './keys/api-keys.controller.js';
+import { ApiKeysService } from './keys/api-keys.service.js';
 import { FailedAuthLimiter } from './auth/rate-limiter.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
@@ -47,6 +53,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { RefundDecisions } from './refunds/refund-decisions.js';
+import { RefundsController } from './refunds/refunds.controller.js';
+import { RefundsService } from './refunds/refunds.service.js';
 import { PayoutsController } from './payouts/payouts.controller.js';
 import { PayoutsService } from './payouts/payouts.service.js';
 import { PayoutWorker } from './payouts/payout.worker.js';
@@ -75,6 +84,8 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        ApiKeysController,
+        RefundsController,
         PayoutsController,
       ],
       providers: [
@@ -88,15 +99,21 @@ export class AppModule {
         withIds(ApiKeysRepository),
         withIds(AuditRepository),
         withIds(ReleaseActivationsRepository),
+        withIds(OutboxRepository),
         withIds(RefundsRepository),
+        withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
-        { provide: PgLedgerStoreFactory, useClass: PgLedgerStoreFactory },
+        // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
+        { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
         FailedAuthLimiter,
+        ApiKeyCache,
+        ApiKeySync,
+        ApiKeysService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         DatabaseAvailability,
         ReleaseRegistry,
@@ -112,6 +129,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        RefundDecisions,
+        RefundsService,
         // Payout execution: the provider chosen by PAYMENT_PROVIDER, the worker, the manual retry.
         { provide: PAYMENT_PROVIDER, useValue: paymentProviderFrom(config) },
         { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository) => new PayoutsRepository(refunds), inject: [RefundsRepository] },

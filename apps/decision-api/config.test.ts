@@ -23,6 +23,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RELEASE_POLL_MS: '5', RELEASE_LISTEN: 'maybe' })).toThrow(/RELEASE_POLL_MS[\s\S]*RELEASE_LISTEN/);
   });
 
+  it('reads the key cache (at most 5 s, the revocation bound) and the rotation overlaps', () => {
+    expect(loadConfig({})).toMatchObject({ apiKeyCacheMs: 2000, apiKeyRotationOverlapS: 86400, apiKeyRotationMaxOverlapS: 604800 });
+    expect(loadConfig({ API_KEY_CACHE_MS: '0', API_KEY_ROTATION_OVERLAP_S: '60' })).toMatchObject({ apiKeyCacheMs: 0, apiKeyRotationOverlapS: 60 });
+    expect(() => loadConfig({ API_KEY_CACHE_MS: '5001' })).toThrow(/API_KEY_CACHE_MS/);
+    expect(() => loadConfig({ API_KEY_ROTATION_OVERLAP_S: '100', API_KEY_ROTATION_MAX_OVERLAP_S: '10' })).toThrow(/API_KEY_ROTATION_OVERLAP_S must not exceed/);
+  });
+
   it('reads the database timeouts, bounded, every one named when wrong', () => {
     expect(loadConfig({})).toMatchObject({
       dbAcquireTimeoutMs: 5000,

@@ -32,6 +32,14 @@ export interface AppConfig {
   releasePollMs: number;
   /** LISTEN for activations on PostgreSQL (off behind a pooler that cannot hold a LISTEN, e.g. PgBouncer in transaction mode). */
   releaseListen: boolean;
+  /**
+   * How long an instance trusts a key it looked up before asking the database again. The safety net under the
+   * revocation LISTEN (RELEASE_LISTEN governs both): at most 5 s, so a revoked key is refused everywhere within 5 s.
+   */
+  apiKeyCacheMs: number;
+  /** A rotation's default overlap (seconds the old key keeps working), and the most a caller may ask for. */
+  apiKeyRotationOverlapS: number;
+  apiKeyRotationMaxOverlapS: number;
   /** Steps (Wasm instructions) one policy evaluation may run before it fails with EVALUATION_BUDGET_EXCEEDED. */
   policyEvaluationSteps: number;
   /** The most memory, in MiB, a policy's Wasm may grow to. */
@@ -124,6 +132,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     dbRetryAfterS: int(env, 'DB_RETRY_AFTER_S', defaults.dbRetryAfterS ?? 2, 1, 3_600, problems),
     releasePollMs: int(env, 'RELEASE_POLL_MS', defaults.releasePollMs ?? 2000, 100, 60_000, problems),
     releaseListen: bool(env, 'RELEASE_LISTEN', defaults.releaseListen ?? true, problems),
+    apiKeyCacheMs: int(env, 'API_KEY_CACHE_MS', defaults.apiKeyCacheMs ?? 2_000, 0, 5_000, problems),
+    apiKeyRotationOverlapS: int(env, 'API_KEY_ROTATION_OVERLAP_S', defaults.apiKeyRotationOverlapS ?? 86_400, 0, 31_536_000, problems),
+    apiKeyRotationMaxOverlapS: int(env, 'API_KEY_ROTATION_MAX_OVERLAP_S', defaults.apiKeyRotationMaxOverlapS ?? 604_800, 0, 31_536_000, problems),
     policyEvaluationSteps: int(
       env,
       'POLICY_EVALUATION_STEPS',
@@ -135,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
     ...payoutConfig(env, defaults, problems),
   };
+  if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
+    problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
+  }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
 }

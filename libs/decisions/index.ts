@@ -12,3 +12,4 @@ export * from './types/decision-type.js';
 export * from './types/derivations.js';
 export * from './types/pipeline.js';
 export * from './limits.js';
+export * from './types/review.js';

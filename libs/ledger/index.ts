@@ -47,4 +47,5 @@ export type {
   RedemptionRecord,
   TransactionFilter,
   TransactionStatus,
+  IntegrityVerdict,
 } from './types.js';

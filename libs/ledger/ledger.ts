@@ -370,7 +370,7 @@ export class Ledger {
     const settledAt = g.timestamp(input.settledAt, '/settledAt');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, async (work, tx) => {
+    return this.onTransaction(tenant, transactionId, settledAt, async (work, tx) => {
       if (tx.settledAt !== null) {
         if (ms(tx.settledAt) === ms(settledAt)) return tx;
         throw conflict('TRANSACTION_ALREADY_SETTLED', `transaction ${transactionId} was settled at ${tx.settledAt}`, '/settledAt');
@@ -413,7 +413,7 @@ export class Ledger {
     const at = g.timestamp(input.at, '/at');
     g.check();
 
-    return this.onAccount(tenant, accountId, async (work) => {
+    return this.onAccountWrite(tenant, accountId, at, async (work) => {
       const { account, program, uow } = work;
       const existing = await uow.getRedemption(redemptionId);
       if (existing) {
@@ -456,7 +456,7 @@ export class Ledger {
     const periodEnd = g.timestamp(input.periodEnd, '/periodEnd');
     g.check();
 
-    return this.onAccount(tenant, accountId, async (work) => {
+    return this.onAccountWrite(tenant, accountId, periodEnd, async (work) => {
       const { account, program, uow } = work;
       const anchor = account.cycleAnchorDay;
       if (!isPeriodBoundary(periodEnd, anchor)) {
@@ -643,7 +643,7 @@ export class Ledger {
     const at = g.timestamp(rawAt, '/at');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, async (work, tx) => {
+    return this.onTransaction(tenant, transactionId, at, async (work, tx) => {
       const { uow, program } = work;
       const existing = await uow.getAdjustment(adjustmentId);
       if (existing) {
@@ -763,8 +763,12 @@ export class Ledger {
     return { scope, debited, entry };
   }
 
-  /** Runs fn on the account's unit of work with its program resolved; saves the account if fn changed it. */
-  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>): Promise<T> {
+  /**
+   * Runs fn on the account's unit of work with its program resolved; saves the account if fn changed it. A write
+   * (`writeAt`, its business time) then hands the account's Reward Integrity verdict to a store that records it, in the
+   * same unit of work: every write that can move the verdict passes here, whoever calls the ledger.
+   */
+  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string): Promise<T> {
     return this.store.withAccount(tenant, accountId, async (uow) => {
       const account = await uow.getAccount(accountId);
       if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
@@ -772,19 +776,35 @@ export class Ledger {
       const work = new Work(uow, account, program);
       const result = await fn(work);
       await work.finish();
+      if (writeAt !== undefined && uow.recordIntegrity) {
+        const transactions = await uow.transactionsOfAccount(accountId);
+        const report = integrity(work.account, transactions, program);
+        const named = new Set(report.violations.map((v) => v.transactionId));
+        await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
+      }
       return result;
     });
   }
 
-  /** Like onAccount, for an operation addressed by transaction id. */
-  private async onTransaction<T>(tenant: string, transactionId: string, fn: (work: Work, tx: LedgerTransaction) => Promise<T>): Promise<T> {
+  /** onAccount for a write at business time `at`. */
+  private onAccountWrite<T>(tenant: string, accountId: string, at: string, fn: (work: Work) => Promise<T>): Promise<T> {
+    return this.onAccount(tenant, accountId, fn, at);
+  }
+
+  /** Like onAccount, for a write addressed by transaction id. */
+  private async onTransaction<T>(tenant: string, transactionId: string, writeAt: string, fn: (work: Work, tx: LedgerTransaction) => Promise<T>): Promise<T> {
     const accountId = await this.store.accountOfTransaction(tenant, transactionId);
     if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-    return this.onAccount(tenant, accountId, async (work) => {
-      const tx = await work.uow.getTransaction(transactionId);
-      if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-      return fn(work, tx);
-    });
+    return this.onAccount(
+      tenant,
+      accountId,
+      async (work) => {
+        const tx = await work.uow.getTransaction(transactionId);
+        if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
+        return fn(work, tx);
+      },
+      writeAt,
+    );
   }
 
   private async entryAt(tenant: string, accountId: string, seq: number): Promise<LedgerEntry | null> {

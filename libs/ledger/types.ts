@@ -1,5 +1,6 @@
 /** The ledger's records and the store contract a persistence layer implements (PostgreSQL, in-memory). */
 import type { RedemptionGateInput, RedemptionGateResult } from './gate.js';
+import type { IntegrityReport } from './integrity.js';
 
 export type TransactionStatus = 'PENDING' | 'SETTLED' | 'PART_REF' | 'REFUNDED' | 'CHARGEBACK';
 export type AdjustmentKind = 'refund' | 'chargeback';
@@ -158,6 +159,22 @@ export interface LedgerUnitOfWork {
   /** Looks the id up across the whole tenant. */
   getRedemption(redemptionId: string): Promise<RedemptionRecord | null>;
   saveRedemption(r: RedemptionRecord): Promise<void>;
+  /**
+   * Optional: stores that report Reward Integrity get the account's verdict after every write that may move it
+   * (settlement, refund, chargeback, redemption, statement close), in the same unit of work, with the transactions the
+   * violations name and the write's business time. Stores without it (what-ifs, tests) pay nothing.
+   */
+  recordIntegrity?(verdict: IntegrityVerdict): Promise<void>;
+}
+
+/** An account's Reward Integrity after a write. */
+export interface IntegrityVerdict {
+  account: LedgerAccount;
+  report: IntegrityReport;
+  /** The transactions the violations name (empty while the verdict holds). */
+  violating: LedgerTransaction[];
+  /** The write's business time. */
+  at: string;
 }
 
 export interface LedgerStore {

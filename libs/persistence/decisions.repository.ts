@@ -40,9 +40,10 @@ export class DecisionsRepository {
    * The hot path: claims the Idempotency-Key and inserts the decision in ONE parameterised statement (atomic without
    * an explicit transaction, one round trip). The answer is stored once, as `document` (a `json` column keeps the
    * exact text); the idempotency record points at it. A concurrent claim of the same key waits on the unique index,
-   * then inserts nothing: `inserted` is false and the caller replays the stored answer.
+   * then inserts nothing: `inserted` is false and the caller replays the stored answer. The `decision.created` event
+   * goes to the outbox in the same statement.
    */
-  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string }, c: IdempotencyClaim): Promise<boolean> {
+  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
     const result = await sql<{ inserted: number }>`
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
@@ -57,9 +58,37 @@ export class DecisionsRepository {
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
         where exists (select 1 from claim)
         returning id
+      ), event as (
+        insert into outbox_events (id, tenant, type, occurred_at, data)
+        select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
+        where exists (select 1 from inserted)
       )
       select count(*)::int as inserted from inserted`.execute(em.getKysely());
     return Number(result.rows[0]?.inserted ?? 0) === 1;
+  }
+
+  /**
+   * Inserts a decision inside the caller's transaction (the Idempotency-Key is claimed there by the mechanism), keeping
+   * the document's exact text, and writes its `decision.created` event.
+   */
+  async insertDocument(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string }, event: { id: string; data: Record<string, unknown> }): Promise<void> {
+    await em.execute(
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document,
+                              idempotency_key, evaluated_at, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?, ?)`,
+      [d.id, d.tenant, d.domain, d.outcome, d.riskScore, d.releaseName, d.releaseVersion, JSON.stringify(d.components), JSON.stringify(d.caseData), d.documentJson, d.idempotencyKey, d.evaluatedAt, d.createdAt],
+    );
+    await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'decision.created', ?, ?::jsonb)`, [event.id, d.tenant, d.createdAt, JSON.stringify(event.data)]);
+  }
+
+  /** id, type, outcome and time of these decisions (a refund's engine decision and the reviewers' linked ones), oldest first. */
+  async summaries(em: SqlEntityManager, tenant: string, ids: readonly string[]): Promise<{ id: string; type: string; outcome: string; createdAt: Date; overrides: string | null }[]> {
+    if (ids.length === 0) return [];
+    const rows = await em.execute<Record<string, unknown>[]>(
+      `select id, domain, outcome, created_at, document->>'overrides' as overrides from decisions where tenant = ? and id in (${ids.map(() => '?').join(', ')}) order by created_at, id`,
+      [tenant, ...ids],
+    );
+    return rows.map((r) => ({ id: r.id as string, type: r.domain as string, outcome: r.outcome as string, createdAt: new Date(r.created_at as string), overrides: (r.overrides as string | null) ?? null }));
   }
 
   /** The decision document exactly as first answered (the json column's text), or null. */

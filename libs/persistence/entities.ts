@@ -13,6 +13,11 @@ export const ApiKeySchema = defineEntity({
     keyHash: p.string().unique(),
     createdAt: p.datetime(),
     revokedAt: p.datetime().nullable(),
+    /** A rotated key's end of overlap. */
+    expiresAt: p.datetime().nullable(),
+    /** Minor units (bigint); read through ApiKeysRepository's SQL, which answers numbers. */
+    approvalLimit: p.bigint().nullable(),
+    rotatedFrom: p.uuid().nullable(),
   },
 });
 export type ApiKey = InstanceType<typeof ApiKeySchema.class>;

@@ -4,7 +4,10 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { DomainError } from '../errors/index.js';
+import { transactionView } from '../ledger/index.js';
+import type { OutboxRepository } from './outbox.repository.js';
 import type {
+  IntegrityVerdict,
   AdjustmentFilter,
   TransactionFilter,
   LedgerAccount,
@@ -95,10 +98,30 @@ function toEntry(r: Row): LedgerEntry {
   };
 }
 
+/** The event an account's Reward Integrity turning false writes to the outbox (api-contract.md §9). */
+export const INTEGRITY_VIOLATED_EVENT = 'ledger.integrity_violated';
+
+/** What is stored with a violated account and sent in its event: the verdict and the transactions its violations name. */
+export function integrityDetails(v: IntegrityVerdict) {
+  const { netSpend, netReward, rewardBound, roundingTolerance, rewardIntegrity, violations } = v.report;
+  return {
+    accountId: v.account.accountId,
+    program: v.account.programRef,
+    currency: v.account.currency,
+    at: v.at,
+    transactions: v.violating.map(transactionView),
+    verdict: { rewardIntegrity, netSpend, netReward, rewardBound, roundingTolerance, balance: v.account.balance, redeemed: v.account.redeemed, violations },
+  };
+}
+
 class PgUnitOfWork implements LedgerUnitOfWork {
+  /** Whether each account read in this unit of work was violated at its last write (read with its row, already locked). */
+  private readonly violated = new Map<string, boolean>();
+
   constructor(
     private readonly em: SqlEntityManager,
     private readonly tenant: string,
+    private readonly outbox: OutboxRepository | undefined,
   ) {}
 
   private async one(sql: string, params: unknown[]): Promise<Row | null> {
@@ -109,7 +132,38 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   async getAccount(accountId: string): Promise<LedgerAccount | null> {
     // FOR UPDATE as well as the advisory lock: the row lock is what other writers of this row would respect.
     const r = await this.one('select * from ledger_accounts where tenant = ? and account_id = ? for update', [this.tenant, accountId]);
+    if (r) this.violated.set(accountId, r.integrity_violated_at !== null && r.integrity_violated_at !== undefined);
     return r ? toAccount(r) : null;
+  }
+
+  /**
+   * Remembers whether the account's verdict is false, and when it turns false writes ONE `ledger.integrity_violated`
+   * event in this same transaction. While it stays false the stored details follow the latest write (no new event);
+   * once it holds again the mark is cleared, so a later turn to false is a new event.
+   */
+  async recordIntegrity(v: IntegrityVerdict): Promise<void> {
+    if (!this.outbox) return;
+    const accountId = v.account.accountId;
+    const was = this.violated.get(accountId) ?? false;
+    const now = !v.report.rewardIntegrity;
+    if (!now) {
+      if (was) await this.em.execute('update ledger_accounts set integrity_violated_at = null, integrity_violations = null where tenant = ? and account_id = ?', [this.tenant, accountId]);
+      this.violated.set(accountId, false);
+      return;
+    }
+    const details = integrityDetails(v);
+    if (was) {
+      await this.em.execute('update ledger_accounts set integrity_violations = ?::jsonb where tenant = ? and account_id = ?', [JSON.stringify(details), this.tenant, accountId]);
+      return;
+    }
+    await this.em.execute('update ledger_accounts set integrity_violated_at = ?, integrity_violations = ?::jsonb where tenant = ? and account_id = ?', [
+      v.at,
+      JSON.stringify(details),
+      this.tenant,
+      accountId,
+    ]);
+    await this.outbox.append(this.em, { tenant: this.tenant, type: INTEGRITY_VIOLATED_EVENT, data: details, occurredAt: new Date(v.at) });
+    this.violated.set(accountId, true);
   }
 
   async getTransaction(transactionId: string): Promise<LedgerTransaction | null> {
@@ -246,13 +300,19 @@ class PgUnitOfWork implements LedgerUnitOfWork {
 }
 
 export class PgLedgerStore implements LedgerStore {
-  /** `em` may already be inside a transaction (the HTTP layer's idempotency transaction): units of work nest in it. */
-  constructor(private readonly em: SqlEntityManager) {}
+  /**
+   * `em` may already be inside a transaction (the HTTP layer's idempotency transaction): units of work nest in it.
+   * With an outbox, the store records each account's Reward Integrity verdict and reports its turn to false.
+   */
+  constructor(
+    private readonly em: SqlEntityManager,
+    private readonly outbox?: OutboxRepository,
+  ) {}
 
   withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T> {
     return this.em.transactional(async (tx) => {
       await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`ledger/${tenant}/${accountId}`]);
-      return fn(new PgUnitOfWork(tx, tenant));
+      return fn(new PgUnitOfWork(tx, tenant, this.outbox));
     });
   }
 
@@ -277,7 +337,26 @@ export class PgLedgerStore implements LedgerStore {
 
 /** Builds the store over a request's EntityManager (usually its transaction); injected, so services never `new` one. */
 export class PgLedgerStoreFactory {
+  constructor(private readonly outbox?: OutboxRepository) {}
+
   create(em: SqlEntityManager): PgLedgerStore {
-    return new PgLedgerStore(em);
+    return new PgLedgerStore(em, this.outbox);
   }
+}
+
+export interface ViolatedAccount {
+  accountId: string;
+  violatedAt: string;
+  details: ReturnType<typeof integrityDetails>;
+}
+
+/** The tenant's accounts whose Reward Integrity verdict is false, by account id; `after` is the last id of the previous page. */
+export async function violatedAccounts(em: SqlEntityManager, tenant: string, limit: number, after?: string): Promise<ViolatedAccount[]> {
+  const rows = await em.execute<Row[]>(
+    `select account_id, integrity_violated_at, integrity_violations from ledger_accounts
+     where tenant = ? and integrity_violated_at is not null${after !== undefined ? ' and account_id > ?' : ''}
+     order by account_id limit ?`,
+    after !== undefined ? [tenant, after, limit] : [tenant, limit],
+  );
+  return rows.map((r) => ({ accountId: str(r.account_id), violatedAt: iso(r.integrity_violated_at), details: json(r.integrity_violations) }));
 }

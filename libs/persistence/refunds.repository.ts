@@ -211,12 +211,16 @@ export class RefundsRepository {
   async list(em: SqlEntityManager, tenant: string, f: RefundFilter, limit: number, after?: { createdAt: Date; refundId: string }): Promise<RefundRow[]> {
     const where = ['tenant = ?'];
     const params: unknown[] = [tenant];
-    if (f.state) (where.push('state = ?'), params.push(f.state));
-    if (f.customerId) (where.push('customer_id = ?'), params.push(f.customerId));
-    if (f.orderId) (where.push('order_id = ?'), params.push(f.orderId));
-    if (f.from) (where.push('created_at >= ?'), params.push(f.from));
-    if (f.to) (where.push('created_at < ?'), params.push(f.to));
-    if (after) (where.push('(created_at, refund_id) < (?, ?)'), params.push(after.createdAt, after.refundId));
+    const add = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (f.state) add('state = ?', f.state);
+    if (f.customerId) add('customer_id = ?', f.customerId);
+    if (f.orderId) add('order_id = ?', f.orderId);
+    if (f.from) add('created_at >= ?', f.from);
+    if (f.to) add('created_at < ?', f.to);
+    if (after) add('(created_at, refund_id) < (?, ?)', after.createdAt, after.refundId);
     const rows = await em.execute<Raw[]>(`select * from refunds where ${where.join(' and ')} order by created_at desc, refund_id desc limit ?`, [...params, limit]);
     return rows.map(toRefund);
   }

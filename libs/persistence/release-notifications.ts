@@ -15,6 +15,8 @@ export interface ListenerLog {
 export interface NotificationListenerOptions {
   url: string;
   channel: string;
+  /** How the connection shows in pg_stat_activity. */
+  applicationName?: string;
   onNotification(payload: string): void;
   /** Called after every successful (re)connection: notifications sent while disconnected are lost, so catch up. */
   onConnected?(): void;
@@ -50,7 +52,7 @@ export class NotificationListener {
     if (this.stopped) return;
     const client = new pg.Client({
       connectionString: this.o.url,
-      application_name: 'decision-api release listener',
+      application_name: this.o.applicationName ?? 'decision-api release listener',
       connectionTimeoutMillis: 5_000,
       // A frozen server must not hold connect() (and so stop()) forever; a vanished host is noticed on the idle socket.
       query_timeout: 5_000,
@@ -86,7 +88,7 @@ export class NotificationListener {
     client.end().catch(() => undefined);
     if (this.stopped) return;
     this.client = undefined;
-    this.o.log.warn(`release listener: ${e.message}; reconnecting in ${this.delay} ms (polling covers the gap)`, e);
+    this.o.log.warn(`${this.o.applicationName ?? 'release listener'}: ${e.message}; reconnecting in ${this.delay} ms (polling covers the gap)`, e);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connecting = this.connect();

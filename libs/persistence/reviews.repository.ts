@@ -57,4 +57,14 @@ export class ReviewsRepository {
     });
     return id;
   }
+
+  /** Closes the refund's open review items as CANCELED (the refund was canceled while in review). */
+  async closeReviewsOfRefund(em: SqlEntityManager, tenant: string, refundId: string, at: Date): Promise<number> {
+    const rows = await em.execute<{ id: string }[]>(
+      `update reviews set state = 'CANCELED', resolved_at = ?, assignee = null, lease_until = null
+        where tenant = ? and refund_id = ? and state = 'OPEN' returning id`,
+      [at, tenant, refundId],
+    );
+    return rows.length;
+  }
 }

@@ -1,10 +1,17 @@
 /** A clean refund case that the default release approves, and a deep-override helper to vary it. */
 export const DAY_MS = 86_400_000;
 
+/**
+ * Each case is a new refund of a new order: a refund is one object per refundId (a second decision for it is 409
+ * REFUND_EXISTS), and an order's approved refunds count against what it can still refund. Name them to reuse them.
+ */
+let serial = 1000;
+
 export function baseCase(): Record<string, any> {
+  serial += 1;
   return {
-    refundId: 'rf_1001',
-    orderId: 'ord_2001',
+    refundId: `rf_${serial}`,
+    orderId: `ord_${serial + 1000}`,
     customerId: 'cus_3001',
     requestedAmount: 4999,
     currency: 'EUR',
@@ -43,7 +50,10 @@ export function refundCase(patch: Record<string, any> = {}): Record<string, any>
     }
     return target;
   };
-  return merge(baseCase(), patch);
+  const c = merge(baseCase(), patch);
+  // A named refund is of its own order: building it twice gives the same body (the same request, for idempotency).
+  if (typeof patch.refundId === 'string' && patch.orderId === undefined) c.orderId = `ord_of_${patch.refundId}`;
+  return c;
 }
 
 /** requestedAt that lies `days` (plus `extraMs`) after deliveredAt of the base case. */

@@ -18,9 +18,11 @@ const issueKeySchema = {
     tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
     roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLES } },
     name: { type: 'string', minLength: 1, maxLength: 200 },
+    // A reviewer's approval limit in minor units; absent or null: no limit.
+    approvalLimit: { type: ['integer', 'null'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
   },
 } as const;
-const issueKey = new SchemaValidator<{ tenant: string; roles: Role[]; name: string }>(issueKeySchema, 'API key request');
+const issueKey = new SchemaValidator<{ tenant: string; roles: Role[]; name: string; approvalLimit?: number | null }>(issueKeySchema, 'API key request');
 
 // Compare digests, not the strings: equal-length inputs keep the comparison constant-time.
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -59,10 +61,12 @@ export class AdminController {
         action: 'api_key.issued',
         subjectType: 'api_key',
         subjectId: id,
-        details: { name: input.name, roles: input.roles },
+        details: { name: input.name, roles: input.roles, approvalLimit: input.approvalLimit ?? null },
         at: now,
       });
-      return { id, key, tenant: input.tenant, roles: input.roles, name: input.name };
+      // The answer callers already rely on, with approvalLimit only when one was asked for.
+      const answer = { id, key, tenant: input.tenant, roles: input.roles, name: input.name };
+      return input.approvalLimit === undefined ? answer : { ...answer, approvalLimit: input.approvalLimit };
     });
   }
 

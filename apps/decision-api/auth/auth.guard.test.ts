@@ -1,9 +1,10 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { ApiKeysRepository, Database, Principal } from '../../../libs/persistence/index.js';
+import { systemClock, type ApiKeysRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { AuthGuard } from './auth.guard.js';
 import { FailedAuthLimiter } from './rate-limiter.js';
+import { ApiKeyCache } from './key-cache.js';
 
 /** A guard over a key store whose lookups wait until released, so requests overlap as they do under a burst. */
 function guardWithSlowStore(burst: number) {
@@ -17,8 +18,16 @@ function guardWithSlowStore(burst: number) {
     },
   } as unknown as ApiKeysRepository;
   const db = { em: () => ({}) } as unknown as Database;
-  const config = { rateLimitPerKey: 1_000 } as AppConfig;
-  const guard = new AuthGuard(new Reflector(), db, config, repo, new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }));
+  const config = { rateLimitPerKey: 1_000, apiKeyCacheMs: 2_000 } as AppConfig;
+  const guard = new AuthGuard(
+    new Reflector(),
+    db,
+    config,
+    repo,
+    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }),
+    new ApiKeyCache(config, systemClock),
+    systemClock,
+  );
   const ctx = (key: string) =>
     ({
       getHandler: () => () => undefined,

@@ -4,14 +4,12 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
 import { ApiKeysRepository, type Principal } from '../../../libs/persistence/index.js';
-import { APP_CONFIG, DATABASE } from '../tokens.js';
+import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import type { AppConfig } from '../config.js';
-import type { Database } from '../../../libs/persistence/index.js';
+import type { Clock, Database } from '../../../libs/persistence/index.js';
+import { ApiKeyCache } from './key-cache.js';
 import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest, type Role } from './roles.js';
 import { FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
-
-// Keys are looked up on every request; a short cache keeps that off the database without delaying revocation much.
-const CACHE_MS = 5_000;
 
 export function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -22,7 +20,6 @@ export function bearer(req: FastifyRequest): string | undefined {
 
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly cache = new Map<string, { principal: Principal; until: number }>();
   private readonly inflight = new Map<string, Promise<Principal | undefined>>();
   private readonly perKey: RateLimiter;
 
@@ -32,6 +29,9 @@ export class AuthGuard implements CanActivate {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly repo: ApiKeysRepository,
     private readonly failedAuth: FailedAuthLimiter,
+    // Keys are looked up on every request; the cache keeps that off the database (revocation drops entries: key-cache.ts).
+    private readonly cache: ApiKeyCache,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.perKey = new RateLimiter(config.rateLimitPerKey);
   }
@@ -43,7 +43,7 @@ export class AuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<FastifyRequest & AuthedRequest>();
     const key = bearer(req);
     // A key seen valid a moment ago passes; anything else from an address out of failures is refused before the query.
-    let principal = key ? this.cached(key) : undefined;
+    let principal = key ? this.cache.get(key) : undefined;
     if (!principal) {
       if (!key) {
         this.failedAuth.check(req.ip);
@@ -62,11 +62,6 @@ export class AuthGuard implements CanActivate {
     }
     req.principal = principal;
     return true;
-  }
-
-  private cached(key: string): Principal | undefined {
-    const hit = this.cache.get(key);
-    return hit && hit.until > performance.now() ? hit.principal : undefined;
   }
 
   /**
@@ -102,11 +97,11 @@ export class AuthGuard implements CanActivate {
   }
 
   private async lookup(key: string): Promise<Principal | undefined> {
-    const principal = await this.repo.findByKey(this.db.em(), key);
+    const since = this.cache.begin();
+    const principal = await this.repo.findByKey(this.db.em(), key, this.clock.now());
     // Only hits are cached: a key issued a moment after a failed try must work at once.
     if (!principal) return undefined;
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, { principal, until: performance.now() + CACHE_MS });
+    this.cache.set(key, principal, since);
     return principal;
   }
 }

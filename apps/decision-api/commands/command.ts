@@ -16,7 +16,16 @@ import type { IdempotencyClaim } from '../../../libs/persistence/index.js';
  * nothing behind is thrown as a DomainError instead: the effect is rolled back and the refusal stored all the same.
  */
 export type Outcome<T = unknown> =
-  | { readonly result: 'created' | 'unchanged' | 'done' | 'accepted'; readonly value: T; readonly json?: string }
+  | {
+      readonly result: 'created' | 'unchanged' | 'done' | 'accepted';
+      readonly value: T;
+      readonly json?: string;
+      /**
+       * Fields shown to this request only (an issued API key): sent after `value`'s, never stored with the answer, so
+       * a replay answers `value` alone. Transactional commands only.
+       */
+      readonly secret?: Record<string, unknown>;
+    }
   | { readonly result: 'refused'; readonly error: DomainError };
 
 export const created = <T>(value: T): Outcome<T> => ({ result: 'created', value });
@@ -24,6 +33,8 @@ export const unchanged = <T>(value: T): Outcome<T> => ({ result: 'unchanged', va
 export const done = <T>(value: T): Outcome<T> => ({ result: 'done', value });
 export const accepted = <T>(value: T): Outcome<T> => ({ result: 'accepted', value });
 export const refused = (error: DomainError): Outcome<never> => ({ result: 'refused', error });
+/** Created, with fields that must exist in clear only in this one response (see Outcome.secret). */
+export const createdWithSecret = <T>(value: T, secret: Record<string, unknown>): Outcome<T> => ({ result: 'created', value, secret });
 /** A value already serialised once (a decision document, stored and answered as the same text). */
 export const createdJson = <T>(value: T, json: string): Outcome<T> => ({ result: 'created', value, json });
 

@@ -12,6 +12,11 @@ import type { ReleaseRegistry } from '../releases/release.registry.js';
 import type { ShadowService } from '../releases/shadow.service.js';
 import { strict } from '../test-support/strict.js';
 import { DecisionsService, type DecisionDocument } from './decisions.service.js';
+import type { RefundDecisions } from '../refunds/refund-decisions.js';
+import type { StatementCommand } from '../commands/command.js';
+
+/** Release 1.0.0's refund type has no lifecycle: its decisions are one claimed statement. */
+const statement = (c: unknown) => c as StatementCommand<unknown>;
 
 const root = resolve(import.meta.dirname, '../../..');
 const principal: Principal = { keyId: 'key-1', tenant: 'acme', name: 'checkout', roles: ['service'] };
@@ -39,14 +44,14 @@ function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecor
     pinned: () => Promise.resolve(release),
   });
   const submit = jest.fn<ShadowService['submit']>();
-  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }));
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'));
   return { service, em, next, insertClaimed, findById, submit };
 }
 
 describe('DecisionsService.decide', () => {
   it('evaluates before any write, then stores the decision in one claimed statement under an id minted at the record time', async () => {
     const s = setup();
-    const command = await s.service.decide(principal, 'refund', { case: refundCase({ refundId: 'rf-1' }) });
+    const command = statement(await s.service.decide(principal, 'refund', { case: refundCase({ refundId: 'rf-1' }) }));
     expect(s.insertClaimed).not.toHaveBeenCalled();
     expect(s.next).not.toHaveBeenCalled();
 
@@ -67,11 +72,11 @@ describe('DecisionsService.decide', () => {
 
   it('answers "taken" when another request holds the key, and shadows only what it stored', async () => {
     const taken = setup({ inserted: false, shadow: true });
-    const c1 = await taken.service.decide(principal, 'refund', { case: refundCase() });
+    const c1 = statement(await taken.service.decide(principal, 'refund', { case: refundCase() }));
     expect(await c1.applyClaimed({ claim, now })).toBe('taken');
 
     const shadowed = setup({ shadow: true });
-    const c2 = await shadowed.service.decide(principal, 'refund', { case: refundCase() });
+    const c2 = statement(await shadowed.service.decide(principal, 'refund', { case: refundCase() }));
     const outcome = await c2.applyClaimed({ claim, now });
     await c2.afterCommit!(outcome as Exclude<typeof outcome, 'taken'>);
     expect(shadowed.submit).toHaveBeenCalledTimes(1);
@@ -94,7 +99,7 @@ describe('DecisionsService.replay', () => {
   async function stored() {
     const s = setup();
     const input = refundCase({ disputeOpen: true });
-    const command = await s.service.decide(principal, 'refund', { case: input });
+    const command = statement(await s.service.decide(principal, 'refund', { case: input }));
     const made = (await command.applyClaimed({ claim, now })) as { json: string };
     const document = JSON.parse(made.json) as Record<string, unknown>;
     const record = { id: document.id, domain: 'refund', caseData: input, document } as unknown as DecisionRecord;

@@ -17,9 +17,10 @@ import {
 import { DecisionsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
-import { createdJson, type StatementCommand } from '../commands/command.js';
+import { createdJson, type Command } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
+import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
@@ -54,6 +55,18 @@ function decided(d: Record<string, unknown>, outputNames: readonly string[]): Re
   return out;
 }
 
+/** What `decision.created` carries: enough to fetch the decision, not the case (data minimisation). */
+export function decisionCreatedData(doc: DecisionDocument, caseRef: unknown): Record<string, unknown> {
+  return {
+    decisionId: doc.id,
+    type: doc.type,
+    outcome: doc.outcome,
+    ...(typeof caseRef === 'string' ? { caseRef } : {}),
+    release: { name: doc.release.name, version: doc.release.version },
+    createdAt: doc.createdAt,
+  };
+}
+
 /** The stored document: envelope, copied case fields, outcome, reasons, outputs, trace, release, in that order. */
 export function decisionDocument(
   base: { id: string; tenant: string; createdAt: string },
@@ -80,6 +93,7 @@ export class DecisionsService {
     private readonly repo: DecisionsRepository,
     private readonly releases: ReleaseRegistry,
     private readonly shadows: ShadowService,
+    private readonly refundDecisions: RefundDecisions,
   ) {}
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
@@ -94,12 +108,27 @@ export class DecisionsService {
    * Validates and decides the case on the active release, then hands the mechanism a command that claims the
    * Idempotency-Key and stores the decision in one statement: no decision is answered that is not stored.
    */
-  async decide(principal: Principal, typeName: string, body: unknown): Promise<StatementCommand<DecisionDocument>> {
+  async decide(principal: Principal, typeName: string, body: unknown): Promise<Command<unknown>> {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
     const input = decisionRequest.validate(body).case;
     const shadow = this.releases.shadow(principal.tenant);
+    if (type.document.lifecycle === 'refund') {
+      const errors = type.inputErrors(input, '/case');
+      if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+      return this.refundDecisions.decide(
+        principal,
+        release,
+        type,
+        input,
+        (base, evaluated, trace) => decisionDocument(base, type, input, { ...evaluated, trace: trace as typeof evaluated.trace }, release.ref),
+        (doc) => decisionCreatedData(doc as DecisionDocument, type.caseRef?.(input)),
+        (made) => {
+          if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId: made.document.id as string, type, input: made.input, baseline: { outcome: made.evaluated.outcome, reasons: made.evaluated.reasons, ...made.evaluated.output }, shadow });
+        },
+      );
+    }
     const evaluated = await type.decide(input, '/case');
     const riskScore = evaluated.output.riskScore;
     let id = '';
@@ -125,6 +154,7 @@ export class DecisionsService {
             idempotencyKey: claim.key,
             evaluatedAt: now,
             createdAt: now,
+            event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           },
           claim,
         );
@@ -175,8 +205,11 @@ export class DecisionsService {
     const release = await this.releases.pinned(principal.tenant, original.release);
     const type = release.decisionType(record.domain);
     // The stored case passed the type's input schema when it was decided: decide it as it is.
-    const evaluated = await type.decideValid(record.caseData as Record<string, unknown>);
-    const replayed = canonicalJson({ ...original, outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output, trace: evaluated.trace, release: release.ref }) as DecisionDocument;
+    // A refund decision saw the order's refunded total as the platform knew it then: its stored trace says what it was.
+    const { input, entry } = replayEnrichment(record.caseData as Record<string, unknown>, original.trace);
+    const evaluated = await type.decideValid(input);
+    const trace = entry ? [entry, ...evaluated.trace] : evaluated.trace;
+    const replayed = canonicalJson({ ...original, outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output, trace, release: release.ref }) as DecisionDocument;
     const identical = isDeepStrictEqual(
       canonicalJson({ ...decided(original, type.outputNames), release: original.release }),
       canonicalJson({ ...decided(replayed, type.outputNames), release: replayed.release }),

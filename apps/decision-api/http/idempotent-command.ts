@@ -50,6 +50,12 @@ export function answerOf(o: Outcome): HttpAnswer {
   return { status: STATUS[o.result], contentType: JSON_TYPE, body: o.json ?? JSON.stringify(o.value), replayed: false };
 }
 
+/** The answer for the request that made the outcome: the stored one plus the secret fields only it may see. */
+function revealed(o: Outcome, stored: HttpAnswer): HttpAnswer {
+  if (o.result === 'refused' || !o.secret) return stored;
+  return { ...stored, body: JSON.stringify({ ...(o.value as Record<string, unknown>), ...o.secret }) };
+}
+
 export function sendAnswer(reply: FastifyReply, a: HttpAnswer): FastifyReply {
   reply.status(a.status).header('content-type', a.contentType);
   if (a.replayed) reply.header('idempotent-replayed', 'true');
@@ -162,7 +168,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       const a = answerOf(outcome);
       await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body });
       made = outcome;
-      return a;
+      return revealed(outcome, a);
     });
     if (made) await this.afterCommit(command, made);
     return answer;

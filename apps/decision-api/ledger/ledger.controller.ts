@@ -1,13 +1,13 @@
 /** HTTP surface of the reward ledger (api-contract.md §4). */
 import { Body, Controller, Get, Param, Put, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { answerOf, IdempotentCommand, sendAnswer } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
 import { ledgerSchemas } from './ledger.schemas.js';
-import { decodeEntriesCursor, LedgerService } from './ledger.service.js';
+import { decodeAccountsCursor, decodeEntriesCursor, LedgerService } from './ledger.service.js';
 
 
 @ApiTags('ledger')
@@ -76,6 +76,28 @@ export class LedgerController {
   @ApiBody({ schema: ledgerSchemas.statement as object })
   statement(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
     return this.ledger.closeStatement(p, accountId, body);
+  }
+
+  @Get('accounts')
+  @Roles('auditor')
+  @ApiQuery({ name: 'integrity', required: true, enum: ['violated'] })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  @ApiOperation({
+    summary: 'Accounts whose Reward Integrity verdict is false: ?integrity=violated&limit=&cursor=',
+    description:
+      'By account id. Each account with the figures, verdict and violating transactions of its last ledger write (the verdict is ' +
+      'recorded on every write that can move it; an account not written since this was deployed is listed after its next write). ' +
+      '`integrity=violated` is required: this is not a listing of every account.',
+  })
+  accounts(@CurrentPrincipal() p: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const integrity = q.oneOf('integrity', ['violated'] as const);
+    if (integrity === undefined && !q.errors.some((e) => e.path === 'query:integrity')) q.fail('integrity', 'is required (violated)');
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    return this.ledger.violatedAccounts(p, limit, cursor === undefined ? undefined : decodeAccountsCursor(cursor));
   }
 
   @Get('accounts/:accountId')

@@ -15,6 +15,7 @@ import {
   CatalogueRepository,
   DecisionsRepository,
   PgLedgerStoreFactory,
+  violatedAccounts,
   type Database,
   type IdFactory,
   type Principal,
@@ -222,6 +223,14 @@ export class LedgerService {
     return this.db.em().transactional((em) => this.ledger(em, p.tenant).transaction(p.tenant, transactionId));
   }
 
+  /** Accounts whose Reward Integrity verdict is false (recorded at their last write), by account id. */
+  async violatedAccounts(p: Principal, limit: number, afterAccount: string | undefined) {
+    const rows = await this.db.em().transactional((em) => violatedAccounts(em, p.tenant, limit + 1, afterAccount));
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(violatedView), nextCursor: rows.length > limit && last ? encodeCursor({ afterAccount: last.accountId }) : null };
+  }
+
   async entries(p: Principal, accountId: string, limit: number, afterSeq: number | undefined) {
     // Through the ledger, whose guard refuses an impossible id (a NUL reached PostgreSQL: a 500) as view's does.
     const rows = await this.db.em().transactional((em) => this.ledger(em, p.tenant).entries(p.tenant, accountId, { limit: limit + 1, afterSeq }));
@@ -233,6 +242,28 @@ export class LedgerService {
     };
   }
 }
+
+/** One account of `GET /v1/ledger/accounts?integrity=violated`: the figures and verdict of its last write, and the transactions it names. */
+function violatedView(a: Awaited<ReturnType<typeof violatedAccounts>>[number]) {
+  const { verdict, transactions } = a.details;
+  return {
+    accountId: a.accountId,
+    program: a.details.program,
+    currency: a.details.currency,
+    violatedAt: a.violatedAt,
+    lastWriteAt: a.details.at,
+    balance: verdict.balance,
+    redeemed: verdict.redeemed,
+    netSpend: verdict.netSpend,
+    netReward: verdict.netReward,
+    rewardBound: verdict.rewardBound,
+    integrity: { rewardIntegrity: verdict.rewardIntegrity, violations: verdict.violations, roundingTolerance: verdict.roundingTolerance },
+    transactions,
+  };
+}
+
+export const decodeAccountsCursor = (cursor: string): string =>
+  decodeCursor(cursor, (v) => (typeof v.afterAccount === 'string' && v.afterAccount.length > 0 ? v.afterAccount : undefined));
 
 export const decodeEntriesCursor = (cursor: string): number =>
   decodeCursor(cursor, (v) => (typeof v.afterSeq === 'number' && Number.isInteger(v.afterSeq) && v.afterSeq >= 0 ? v.afterSeq : undefined));

@@ -6,7 +6,12 @@ import { undeclaredAt } from '../../rules/type-check.js';
 import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
+import type { ReviewSpec } from './review.js';
+
 export const DECISION_TYPE_KIND = 'decision-type';
+/** The case fields a refund lifecycle reads (api-contract.md section 3's RefundCase). */
+export const REFUND_LIFECYCLE_FIELDS = ['/refundId', '/orderId', '/customerId', '/requestedAmount', '/currency', '/order/capturedAmount', '/order/refundedAmount'] as const;
+
 export const DECISION_TYPE_INVALID = 'DECISION_TYPE_INVALID';
 /** 422: a document nested deeper than a request body may be (PACK_LIMITS.maxDocumentDepth). */
 export const DECISION_TYPE_TOO_COMPLEX = 'DECISION_TYPE_TOO_COMPLEX';
@@ -103,6 +108,9 @@ export interface DecisionTypeDocument {
   pipeline: PipelineStep[];
   outcomes: string[];
   output?: Record<string, OutputField>;
+  /** `refund`: each decision creates the platform's refund object (api-contract.md section 8). */
+  lifecycle?: 'refund';
+  review?: ReviewSpec;
   tests?: { defaults?: Record<string, unknown>; cases: DecisionTypeTestCase[] };
 }
 
@@ -191,6 +199,23 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       errors.push({ path: '/input', message: e.message });
+    }
+  }
+  const declared = (pointer: string): boolean => {
+    try {
+      return !undeclaredAt(doc.input, parsePointer(pointer));
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return false;
+    }
+  };
+  if (doc.lifecycle === 'refund') {
+    for (const p of REFUND_LIFECYCLE_FIELDS) if (!declared(p)) errors.push({ path: '/lifecycle', message: `a refund lifecycle reads ${p}, which the input schema does not declare` });
+  }
+  if (doc.review) {
+    if (!outcomes.has(doc.review.when)) errors.push({ path: '/review/when', message: `'${doc.review.when}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
+    for (const k of ['amount', 'currency'] as const) {
+      if (!declared(doc.review[k])) errors.push({ path: `/review/${k}`, message: `${doc.review[k]} is not declared by the input schema` });
     }
   }
   for (const [j, f] of (doc.caseFields ?? []).entries()) {

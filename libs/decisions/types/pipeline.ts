@@ -13,6 +13,7 @@ import type { Reason, TraceEntry } from '../outcome.js';
 import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
 import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
+import { bindReviewPolicy, type ReviewPolicy } from './review.js';
 
 export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
 
@@ -22,6 +23,8 @@ export interface TypedDecision {
   reasons: Reason[];
   output: Record<string, unknown>;
   trace: TraceEntry[];
+  /** The case with what each step added (e.g. `risk`): what a review reads its risk band from. Not stored. */
+  facts?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -80,6 +83,8 @@ export class BoundDecisionType {
     private readonly steps: readonly StepRun[],
     private readonly outputs: readonly [string, (s: RunState, outcome: string) => unknown][],
     readonly policySteps: readonly BoundPolicyStep[],
+    /** Which outcome opens a review item, with the release's numbers for it; undefined: this type is never reviewed. */
+    readonly review?: ReviewPolicy,
   ) {
     this.name = document.name;
     this.version = document.version;
@@ -117,7 +122,7 @@ export class BoundDecisionType {
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
     const trace = state.traceBytes <= DECISION_LIMITS.maxTraceBytes ? state.trace : boundTrace(state.trace);
-    return { outcome, reasons: state.reasons, output, trace };
+    return { outcome, reasons: state.reasons, output, trace, facts: state.facts };
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
@@ -431,6 +436,8 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   for (const [name, field] of Object.entries(doc.output ?? {})) {
     if (field.from !== undefined) checkPointer(finalFacts, parsePointer(field.from), `/components/${component}/output/${name}/from`, `output ${name} reads ${field.from}`);
   }
+  const review = doc.review ? bindReviewPolicy(doc.review, release.packs, `/components/${component}/review`, missing) : undefined;
+  if (doc.review?.riskBand !== undefined) checkPointer(factsSchema(), parsePointer(doc.review.riskBand), `/components/${component}/review/riskBand`, `the review reads ${doc.review.riskBand}`);
   if (missing.length > 0) {
     throw new DomainError('RELEASE_INCOMPLETE', `release ${release.id} cannot serve decision type ${doc.name}@${doc.version}: ${missing.map((p) => p.message).join('; ')}`, 'unprocessable', missing);
   }
@@ -438,5 +445,5 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
     throw new DomainError('RELEASE_TYPE_CHECK_FAILED', `release ${release.id}: decision type ${doc.name}@${doc.version} does not type-check: ${typeErrors[0]!.message}`, 'unprocessable', typeErrors);
   }
   const outputs = Object.entries(doc.output ?? {}).map(([name, f]) => [name, bindOutput(f)] as [string, (s: RunState, outcome: string) => unknown]);
-  return new BoundDecisionType(doc, inputValidatorOf(doc), steps, outputs, policySteps);
+  return new BoundDecisionType(doc, inputValidatorOf(doc), steps, outputs, policySteps, review);
 }

@@ -7,6 +7,7 @@ import { Migration20261202000000_decision_types } from './Migration2026120200000
 import { Migration20261202100000_append_only } from './Migration20261202100000_append_only.js';
 import { Migration20261202200000_refunds } from './Migration20261202200000_refunds.js';
 import { Migration20261202220000_payouts } from './Migration20261202220000_payouts.js';
+import { Migration20261202233000_keys_integrity } from './Migration20261202233000_keys_integrity.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -17,4 +18,5 @@ export const migrationsList = [
   { name: 'Migration20261202100000_append_only', class: Migration20261202100000_append_only },
   { name: 'Migration20261202200000_refunds', class: Migration20261202200000_refunds },
   { name: 'Migration20261202220000_payouts', class: Migration20261202220000_payouts },
+  { name: 'Migration20261202233000_keys_integrity', class: Migration20261202233000_keys_integrity },
 ];

@@ -22,9 +22,12 @@ const BUILTIN = { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-
 export interface World {
   credentials: Credentials;
   decisionId: string;
+  refundId: string;
   otherTenantDecisionId: string;
   simulationId: string;
   accountId: string;
+  /** A key of the fuzzed tenant that no request uses: the one revoke and rotate may reach (never the fuzzing key). */
+  apiKeyId: string;
   pendingTx: string;
   settledTx: string;
   /** A stored refund-policy version and a stored release naming it. */
@@ -65,6 +68,9 @@ export async function seedWorld(svc: TestService): Promise<World> {
 
   // The tenant decides on a release of its own, with a decision type of its own, and shadows the built-in one: the
   // decision, type and shadow routes then reach the tenant's catalogue, not only the built-in files.
+  // A refund with a lifecycle, decided on the built-in release before the tenant activates its own.
+  const refund = await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: 'rf-fuzz-lifecycle' }) }), 'refund');
+  await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: 'rf-fuzz-review', disputeOpen: true }) }), 'refund in review');
   const refundPolicy = await readPack('refund-policy');
   const refundType = JSON.parse(await readFile(join(repoRoot, 'decision-types/refund/1.0.0.json'), 'utf8')) as Record<string, any>;
   const packVersion = '1.0.1';
@@ -78,6 +84,8 @@ export async function seedWorld(svc: TestService): Promise<World> {
   await ok(post(key, '/v1/decisions/fuzz-type', { case: refundCase({ refundId: 'rf-fuzz-type' }) }), 'decision of the tenant type');
   const other = await ok(post(otherTenant, '/v1/decisions/refund', { case: refundCase() }), 'other decision');
 
+  const spare = await ok(svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant: TENANT, roles: ['service'], name: 'fuzz-spare' } }), 'spare key');
+
   const cursors: Record<string, string> = {};
   // Every list's cursor is its own: one list's cursor in another is a 400, which the odd queries cover.
   await ok(post(key, '/v1/simulations', { domain: 'refund', release: { name: 'default', version: '1.1.0', components: BUILTIN }, cases: [refundCase()] }), 'simulation');
@@ -87,6 +95,8 @@ export async function seedWorld(svc: TestService): Promise<World> {
     'rule-packs': '/v1/rule-packs',
     entries: `/v1/ledger/accounts/${accountId}/entries`,
     simulations: '/v1/simulations',
+    'api-keys': '/v1/api-keys',
+    refunds: '/v1/refunds',
   })) {
     const c = (await ok(svc.request('GET', `${path}?limit=1`, { key }), path)).nextCursor;
     if (typeof c === 'string') cursors[list] = c;
@@ -97,9 +107,11 @@ export async function seedWorld(svc: TestService): Promise<World> {
   return {
     credentials: { key, otherTenant, noRole, adminToken: ADMIN_TOKEN },
     decisionId: decision.id,
+    refundId: refund.refundId,
     otherTenantDecisionId: other.id,
     simulationId: simulation.id,
     accountId,
+    apiKeyId: spare.id,
     pendingTx: 'tx-pending',
     settledTx: 'tx-settled',
     packVersion,
@@ -170,6 +182,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
   // Valid values only: the odd ones come from the generic layer (requests.ts).
   const listQuery = (list: string) => ({ limit: fc.integer({ min: 1, max: 500 }).map(String), ...(w.cursors[list] ? { cursor: fc.constant(w.cursors[list]) } : {}) });
   const accounts = ids(w.accountId, 'acct-new');
+  const refundIds = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(w.refundId, 'rf-fuzz-review') }, { weight: 1, arbitrary: smallId('rf') });
   const transactions = fc.oneof(fc.constantFrom(w.pendingTx, w.settledTx), smallId('tx'));
   const candidate = fc.oneof(
     fc.constant({ name: 'default', version: '1.1.0', components: BUILTIN }),
@@ -208,7 +221,11 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
       params: { accountId: accounts },
       body: fc.record({ program: fc.constantFrom('cashback-default', 'cashback-default@1.0.0', 'issuer-a', 'issuer-f@1.0.0', 'nope', 'refund-policy'), currency: fc.constantFrom('EUR', 'USD'), cycleAnchorDay: fc.integer({ min: 1, max: 28 }) }),
     },
+    'GET /v1/ledger/accounts': { query: { integrity: fc.constant('violated'), ...listQuery('violated-accounts') } },
     'GET /v1/ledger/accounts/{accountId}': { params: { accountId: accounts } },
+    'GET /v1/api-keys': { query: listQuery('api-keys') },
+    'POST /v1/api-keys/{id}/revoke': { params: { id: ids(w.apiKeyId) } },
+    'POST /v1/api-keys/{id}/rotate': { params: { id: ids(w.apiKeyId) }, body: fc.record({ overlapSeconds: fc.integer({ min: 0, max: 604_800 }) }, { requiredKeys: [] }) },
     'GET /v1/ledger/accounts/{accountId}/entries': { params: { accountId: accounts }, query: listQuery('entries') },
     'POST /v1/ledger/accounts/{accountId}/transactions': {
       params: { accountId: accounts },
@@ -265,5 +282,10 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/releases/{name}/{version}/activate': { params: release },
     'POST /v1/releases/{name}/{version}/shadow': { params: release },
     'GET /v1/audit': { query: listQuery('audit') },
+    'GET /v1/refunds': {
+      query: { state: fc.constantFrom('IN_REVIEW', 'APPROVED', 'DENIED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'), customerId: smallId('cus'), orderId: smallId('ord'), from: instant, to: instant, ...listQuery('refunds') },
+    },
+    'GET /v1/refunds/{refundId}': { params: { refundId: refundIds } },
+    'POST /v1/refunds/{refundId}/cancel': { params: { refundId: refundIds }, body: fc.record({ reason: fc.string({ minLength: 1, maxLength: 40 }) }, { requiredKeys: [] }) },
   };
 }

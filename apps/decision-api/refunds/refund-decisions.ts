@@ -1,0 +1,164 @@
+/**
+ * Decisions of a type with a refund lifecycle: the decision, the refund it creates, the review it may open and their
+ * events are written in one transaction, under a lock on the order, so that the refunded total the rules see (the
+ * larger of the case's and the platform's own) cannot be raced by a concurrent refund of the same order.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError } from '../../../libs/errors/index.js';
+import { getter, requiredApprovals, reviewDeadline, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
+import { DecisionsRepository, RefundsRepository, ReviewsRepository, type IdFactory, type Principal, type RewardRef } from '../../../libs/persistence/index.js';
+import { ENTRY_STATE, refundedTotal, refundedTotalTrace, type RefundedTotal } from '../../../libs/refunds/index.js';
+import { createdJson, transactional, type TransactionalCommand } from '../commands/command.js';
+import { ID_FACTORY } from '../tokens.js';
+
+/** The RefundCase fields a lifecycle reads (the type's input schema declares them: decision-type.ts checks). */
+interface RefundCaseView {
+  refundId: string;
+  orderId: string;
+  customerId: string;
+  requestedAmount: number;
+  currency: string;
+  order: { capturedAmount: number; refundedAmount: number };
+  reward?: RewardRef;
+}
+
+export const REFUND_EXISTS = 'REFUND_EXISTS';
+
+export function refundExists(refundId: string, state: string): DomainError {
+  const location = `/v1/refunds/${encodeURIComponent(refundId)}`;
+  return new DomainError(REFUND_EXISTS, `Refund ${refundId} already exists (state ${state}); it was decided under another Idempotency-Key`, 'conflict', [{ path: '/case/refundId', message: 'names an existing refund' }], { location, refundId, state });
+}
+
+/** The platform trace entry a lifecycle decision starts with (stored with the decision, re-applied by a replay). */
+export const PLATFORM_TRACE_SOURCE = 'platform@refunds';
+
+/** The case the rules see: `order.refundedAmount` replaced by the refunded total used. */
+export function enrichedCase(input: Record<string, unknown>, total: RefundedTotal): Record<string, unknown> {
+  const c = input as unknown as RefundCaseView;
+  return { ...input, order: { ...c.order, refundedAmount: total.used } };
+}
+
+/**
+ * A replay re-applies what the platform knew when it decided: the refunded total recorded in the stored trace (not
+ * today's), so a replay of a refund decision is as deterministic as any other.
+ */
+export function replayEnrichment(input: Record<string, unknown>, trace: readonly unknown[]): { input: Record<string, unknown>; entry?: Record<string, unknown> } {
+  const first = trace[0] as Record<string, unknown> | undefined;
+  if (first?.source !== PLATFORM_TRACE_SOURCE) return { input };
+  const total = refundedTotal(first.callerRefundedAmount as number, first.platformRefundedAmount as number);
+  return { input: enrichedCase(input, total), entry: first };
+}
+
+export interface LifecycleDecision {
+  document: Record<string, unknown>;
+  json: string;
+  evaluated: TypedDecision;
+  input: Record<string, unknown>;
+}
+
+@Injectable()
+export class RefundDecisions {
+  constructor(
+    @Inject(ID_FACTORY) private readonly ids: IdFactory,
+    private readonly decisions: DecisionsRepository,
+    private readonly refunds: RefundsRepository,
+    private readonly reviews: ReviewsRepository,
+  ) {}
+
+  /**
+   * The command for one refund decision. `document` builds the stored decision document from what was decided (the
+   * decisions service owns its shape); `afterCommit` gets what was decided (shadow evaluation).
+   */
+  decide(
+    principal: Principal,
+    release: CompiledRelease,
+    type: BoundDecisionType,
+    input: Record<string, unknown>,
+    build: (base: { id: string; tenant: string; createdAt: string }, evaluated: TypedDecision, trace: unknown[]) => Record<string, unknown>,
+    eventData: (document: Record<string, unknown>) => Record<string, unknown>,
+    afterCommit: (d: LifecycleDecision) => void,
+  ): TransactionalCommand<Record<string, unknown>> {
+    const c = input as unknown as RefundCaseView;
+    let made: LifecycleDecision | undefined;
+    return transactional(
+      async ({ em, now, key }) => {
+        await this.refunds.lockOrder(em, principal.tenant, c.orderId);
+        const existing = await this.refunds.find(em, principal.tenant, c.refundId);
+        if (existing) throw refundExists(c.refundId, existing.state);
+        const total = refundedTotal(c.order.refundedAmount, await this.refunds.committedTotal(em, principal.tenant, c.orderId));
+        const seen = enrichedCase(input, total);
+        const evaluated = await type.decideValid(seen);
+        const id = this.ids.next(now);
+        const document = build({ id, tenant: principal.tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
+        const json = JSON.stringify(document);
+        const riskScore = evaluated.output.riskScore;
+        await this.decisions.insertDocument(
+          em,
+          {
+            id,
+            tenant: principal.tenant,
+            domain: type.name,
+            outcome: evaluated.outcome,
+            riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
+            releaseName: release.ref.name,
+            releaseVersion: release.ref.version,
+            components: release.ref.components,
+            caseData: input,
+            documentJson: json,
+            idempotencyKey: key,
+            evaluatedAt: now,
+            createdAt: now,
+          },
+          { id: this.ids.next(now), data: eventData(document) },
+        );
+        const state = ENTRY_STATE[evaluated.outcome];
+        if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
+        const approved = evaluated.output.approvedAmount;
+        const created = await this.refunds.create(em, {
+          tenant: principal.tenant,
+          refundId: c.refundId,
+          type: type.name,
+          orderId: c.orderId,
+          customerId: c.customerId,
+          state,
+          requestedAmount: c.requestedAmount,
+          approvedAmount: state === 'APPROVED' ? (Number.isSafeInteger(approved) ? (approved as number) : c.requestedAmount) : 0,
+          capturedAmount: c.order.capturedAmount,
+          currency: c.currency,
+          reward: c.reward ?? null,
+          requestedBy: principal.keyId,
+          decisionId: id,
+          createdAt: now,
+          reason: evaluated.outcome === 'APPROVE' ? 'decision approved' : evaluated.reasons.map((r) => r.code).join(', ') || evaluated.outcome,
+          actor: { type: 'system' },
+        });
+        // Another order's lock was held: the same refundId under two orders, decided at the same time.
+        if (!created) throw refundExists(c.refundId, (await this.refunds.find(em, principal.tenant, c.refundId))?.state ?? 'unknown');
+        const policy = type.review;
+        if (policy && evaluated.outcome === policy.when) {
+          const amount = getter(policy.amount)(input);
+          const currency = getter(policy.currency)(input);
+          const band = policy.riskBand !== undefined && evaluated.facts ? getter(policy.riskBand)(evaluated.facts) : undefined;
+          const riskBand = typeof band === 'string' ? band : null;
+          await this.reviews.open(em, {
+            tenant: principal.tenant,
+            type: type.name,
+            decisionId: id,
+            refundId: c.refundId,
+            amount: Number.isSafeInteger(amount) ? (amount as number) : null,
+            currency: typeof currency === 'string' ? currency : null,
+            riskBand,
+            deadline: reviewDeadline(policy, now),
+            leaseMinutes: policy.claimLeaseMinutes,
+            requiredApprovals: requiredApprovals(policy, Number.isSafeInteger(amount) ? (amount as number) : null, riskBand),
+            requestedBy: principal.keyId,
+            createdAt: now,
+          });
+        }
+        made = { document, json, evaluated, input: seen };
+        return createdJson(document, json);
+      },
+      { afterCommit: () => made && afterCommit(made) },
+    );
+  }
+}

@@ -1,0 +1,100 @@
+/** Refunds as the platform keeps them (api-contract.md section 8): read one with its decisions and history, list, cancel. */
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError } from '../../../libs/errors/index.js';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { DecisionsRepository, PayoutsRepository, RefundsRepository, ReviewsRepository, type Database, type Principal, type RefundFilter, type RefundRow } from '../../../libs/persistence/index.js';
+import { payoutView } from '../payouts/payout-view.js';
+import { SchemaValidator } from '../../../libs/decisions/index.js';
+import { done, transactional, type TransactionalCommand } from '../commands/command.js';
+import { encodeCursor } from '../http/cursor.js';
+import { DATABASE } from '../tokens.js';
+
+export const REFUND_NOT_FOUND = 'REFUND_NOT_FOUND';
+
+const cancelRequest = new SchemaValidator<{ reason?: string }>(
+  { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } },
+  'Cancel request',
+);
+
+export function notFound(refundId: string): DomainError {
+  return new DomainError(REFUND_NOT_FOUND, `No refund ${refundId}`, 'not_found');
+}
+
+/** The list's summary of a refund. */
+function summary(r: RefundRow): Record<string, unknown> {
+  return {
+    refundId: r.refundId,
+    orderId: r.orderId,
+    customerId: r.customerId,
+    type: r.type,
+    state: r.state,
+    requestedAmount: r.requestedAmount,
+    approvedAmount: r.approvedAmount,
+    currency: r.currency,
+    ...(r.reward ? { reward: r.reward } : {}),
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class RefundsService {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly refunds: RefundsRepository,
+    private readonly reviews: ReviewsRepository,
+    private readonly decisions: DecisionsRepository,
+    private readonly payouts: PayoutsRepository,
+  ) {}
+
+  /**
+   * The refund, the decisions about it (the engine's and reviewers') and every transition, oldest first, with its
+   * payout (attempts, last error, provider reference) and ledger clawback. `em`: a command's transaction, to answer
+   * from inside it (on PGlite a read through another EntityManager would wait for that transaction).
+   */
+  async get(principal: Principal, refundId: string, em: SqlEntityManager = this.db.em()): Promise<Record<string, unknown>> {
+    const refund = await this.refunds.find(em, principal.tenant, refundId);
+    if (!refund) throw notFound(refundId);
+    const history = await this.refunds.history(em, principal.tenant, refundId);
+    const ids = [...new Set([refund.decisionId, ...history.flatMap((h) => (h.decisionId ? [h.decisionId] : []))])];
+    const decisions = await this.decisions.summaries(em, principal.tenant, ids);
+    return {
+      ...summary(refund),
+      capturedAmount: refund.capturedAmount,
+      decisions: decisions.map((d) => ({ id: d.id, type: d.type, outcome: d.outcome, createdAt: d.createdAt.toISOString(), ...(d.overrides ? { overrides: d.overrides } : {}) })),
+      history: history.map((h) => ({ from: h.from, to: h.to, actor: h.actor, at: h.at.toISOString(), reason: h.reason, decisionId: h.decisionId })),
+      ...payoutView((await this.payouts.execution(em, principal.tenant, refundId))!),
+    };
+  }
+
+  async list(principal: Principal, f: RefundFilter & { limit: number; after?: { createdAt: Date; refundId: string } }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+    const rows = await this.refunds.list(this.db.em(), principal.tenant, f, f.limit + 1, f.after);
+    const page = rows.slice(0, f.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(summary),
+      nextCursor: rows.length > f.limit && last ? encodeCursor({ at: last.createdAt.toISOString(), id: last.refundId }) : null,
+    };
+  }
+
+  /**
+   * Cancels a refund before processing starts (IN_REVIEW or APPROVED; anything else is 409 INVALID_TRANSITION). Its
+   * open review items close with it, and its amount no longer counts against the order.
+   */
+  cancel(principal: Principal, refundId: string, body: unknown): TransactionalCommand<Record<string, unknown>> {
+    const { reason } = cancelRequest.validate(body ?? {});
+    return transactional(async ({ em, now }) => {
+      const moved = await this.refunds.transition(em, {
+        tenant: principal.tenant,
+        refundId,
+        to: 'CANCELED',
+        actor: { type: 'key', id: principal.keyId, role: 'service' },
+        at: now,
+        reason: reason ?? 'canceled by the service',
+      });
+      if (!moved) throw notFound(refundId);
+      await this.reviews.closeReviewsOfRefund(em, principal.tenant, refundId, now);
+      return done(summary(moved));
+    });
+  }
+}
