@@ -269,6 +269,21 @@ describe('payouts through a Stripe-style HTTP provider', () => {
     expect(failed).toMatchObject({ attempts: 1, last_error: 'HTTP 402: charge_already_refunded: already refunded' });
   });
 
+  it('parallel manual retries of one FAILED refund: exactly one moves it, the others are 409; it is paid once', async () => {
+    let declined = true;
+    fake.behave = (id) => (id === 'http-race' && declined ? 'decline' : 'pay');
+    await seedApproved(svc.db, 'http-race', 750);
+    await until(() => stateOf(svc, 'http-race'), (s) => s.state === 'FAILED');
+    declined = false;
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => svc.request('POST', '/v1/refunds/http-race/retry', { key: service, idempotencyKey: newKey('race') })),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+    await until(() => stateOf(svc, 'http-race'), (s) => s.state === 'SUCCEEDED');
+    expect((await historyOf(svc, 'http-race')).map((h) => h.to_state)).toEqual(['APPROVED', 'PROCESSING', 'FAILED', 'PROCESSING', 'SUCCEEDED']);
+    expect([...fake.paid.values()].filter((r) => r.metadata.refundId === 'http-race')).toHaveLength(1);
+  });
+
   it('an answer it cannot read (garbage, no answer in time) keeps the refund PROCESSING and asks again with the same key, past the attempt limit', async () => {
     fake.behave = (id) => (id === 'http-garbage' ? 'garbage' : id === 'http-hang' ? 'hang' : 'pay');
     await seedApproved(svc.db, 'http-garbage', 300);
