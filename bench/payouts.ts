@@ -28,8 +28,27 @@ export interface PayoutBenchRow {
   perSecond: number;
   /** CPU the service process spent per refund (user + system), in ms: what the rate would be on a machine of its own. */
   serviceCpuMsPerRefund: number | null;
-  /** Cores other processes kept busy meanwhile (the machine is shared). */
+  /** CPU PostgreSQL's backends serving the service spent per refund, in ms. */
+  postgresCpuMsPerRefund: number | null;
+  /** Cores everything else kept busy meanwhile (the machine is shared): neither the service nor its backends. */
   othersCores: number | null;
+}
+
+/** CPU ms of every backend connected to the bench database, by pid (a backend that appears later starts from 0). */
+async function backendsCpu(db: pg.Client, dbName: string): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName]);
+  const out = new Map<number, number>();
+  for (const r of rows) {
+    const ms = cpuMs(r.pid);
+    if (ms !== null) out.set(r.pid, ms);
+  }
+  return out;
+}
+
+function spent(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 /** utime + stime of a process, in ms (Linux /proc; null elsewhere). */
@@ -77,6 +96,8 @@ async function run(o: PayoutBenchOptions, withReward: boolean): Promise<PayoutBe
     await db.connect();
     try {
       const started = performance.now();
+      const dbName = new URL(databaseUrl).pathname.slice(1);
+      const pg0 = await backendsCpu(db, dbName);
       const cpu0 = cpuMs(pid);
       const busy0 = machineBusyMs();
       await db.query(
@@ -99,17 +120,27 @@ async function run(o: PayoutBenchOptions, withReward: boolean): Promise<PayoutBe
       const seconds = (performance.now() - started) / 1000;
       const cpu1 = cpuMs(pid);
       const busy1 = machineBusyMs();
+      const pgMs = spent(pg0, await backendsCpu(db, dbName));
       const serviceCpuMsPerRefund = cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / o.refunds : null;
-      // Everything but the service and this process's share is "others" (PostgreSQL included: it serves the service).
-      const othersCores = busy0 !== null && busy1 !== null && cpu0 !== null && cpu1 !== null ? Math.max(0, busy1 - busy0 - (cpu1 - cpu0)) / 1000 / seconds : null;
+      const postgresCpuMsPerRefund = pg0.size > 0 || pgMs > 0 ? pgMs / o.refunds : null;
+      const othersCores =
+        busy0 !== null && busy1 !== null && cpu0 !== null && cpu1 !== null ? Math.max(0, busy1 - busy0 - (cpu1 - cpu0) - pgMs) / 1000 / seconds : null;
       if (withReward) {
         const { rows } = await db.query<{ n: string }>("select count(*)::text as n from refunds where clawback->>'status' = 'posted'");
         if (Number(rows[0]!.n) !== o.refunds) throw new Error(`only ${rows[0]!.n} of ${o.refunds} clawbacks posted`);
       }
-      const row = { name: withReward ? 'payouts with ledger clawback' : 'payouts', refunds: o.refunds, seconds, perSecond: o.refunds / seconds, serviceCpuMsPerRefund, othersCores };
+      const row = {
+        name: withReward ? 'payouts with ledger clawback' : 'payouts',
+        refunds: o.refunds,
+        seconds,
+        perSecond: o.refunds / seconds,
+        serviceCpuMsPerRefund,
+        postgresCpuMsPerRefund,
+        othersCores,
+      };
       o.log?.(
         `  ${row.name}: ${row.refunds} refunds APPROVED → SUCCEEDED in ${seconds.toFixed(2)} s = ${row.perSecond.toFixed(0)}/s (concurrency ${o.concurrency}); ` +
-          `service CPU ${serviceCpuMsPerRefund?.toFixed(2) ?? '?'} ms/refund; rest of the machine ${othersCores?.toFixed(2) ?? '?'} cores busy`,
+          `CPU per refund: service ${serviceCpuMsPerRefund?.toFixed(2) ?? '?'} ms, PostgreSQL ${postgresCpuMsPerRefund?.toFixed(2) ?? '?'} ms; other processes ${othersCores?.toFixed(2) ?? '?'} cores busy`,
       );
       return row;
     } finally {
