@@ -1,8 +1,8 @@
 /**
  * Executes approved refunds (api-contract.md section 8): claims due refunds (one short transaction, committed before
  * any provider call), asks the provider with the refund's own idempotency key, and records the answer in a second
- * short transaction (shared by the answers that are ready together): SUCCEEDED with the ledger clawback, a retry after a jittered backoff, or FAILED after the last
- * attempt. No transaction is open while the provider is asked, so on PGlite (one connection) requests never wait for
+ * short transaction (shared by the answers that are ready together): SUCCEEDED with the ledger clawback, a retry
+ * after a jittered backoff, or FAILED after the last attempt. No transaction is open while the provider is asked, so on PGlite (one connection) requests never wait for
  * a slow provider. A crash between the two transactions leaves the refund PROCESSING until its lease ends; then any
  * instance asks again with the same key, and the provider pays it once.
  */
