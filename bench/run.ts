@@ -4,7 +4,7 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|payouts|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|payouts|compare|wasm-budget, BENCH_PGLITE=0,
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
  * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
@@ -20,6 +20,7 @@ import { runLedgerBench, type LedgerBenchResult } from './ledger.js';
 import { runSimulationBench, type SimulationBenchResult } from './simulation.js';
 import { runWasmBudgetBench, type WasmBudgetResult } from './wasm-budget.js';
 import { runWhatIfBench, type WhatIfBenchResult } from './whatif.js';
+import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue.js';
 import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
@@ -340,6 +341,12 @@ async function main(): Promise<void> {
     whatIf = await runWhatIfBench({ root, serverUrl: config.serverUrl, sizes: [1_000, 4_000, 10_000], log });
   }
 
+  let reviewQueue: ReviewQueueBenchResult | undefined;
+  if (only === undefined || only === 'review-queue') {
+    await waitQuiet('the review queue run');
+    reviewQueue = await runReviewQueueBench({ root, serverUrl: config.serverUrl, open: num('BENCH_REVIEWS_OPEN', 100_000), requests: num('BENCH_REVIEWS_REQUESTS', 2_000), log });
+  }
+
   let payouts: PayoutBenchRow[] | undefined;
   if (only === undefined || only === 'payouts') {
     await waitQuiet('the payout run');
@@ -349,7 +356,7 @@ async function main(): Promise<void> {
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, payouts, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, payouts, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

@@ -201,4 +201,10 @@ describe('ledger.integrity_violated and the violated-accounts listing', () => {
       expect(r.body.errors[0].path).toMatch(/^query:/);
     }
   });
+
+  it('review: a cursor naming an account id PostgreSQL cannot hold (a NUL) is 400 CURSOR_INVALID, not a 500', async () => {
+    const cursor = Buffer.from(JSON.stringify({ afterAccount: 'acct\u0000' })).toString('base64url');
+    const r = await svc.request('GET', `/v1/ledger/accounts?integrity=violated&cursor=${cursor}`, { key: auditor });
+    expect([r.status, r.body.code]).toEqual([400, 'CURSOR_INVALID']);
+  });
 });

@@ -192,7 +192,7 @@ describe('cancel before processing', () => {
 
 describe('listing', () => {
   it('filters by state, customer and time, newest first, with cursor pagination', async () => {
-    const customerId = `cus_list_${newKey()}`;
+    const customerId = `cus_list_é_${newKey()}`;
     const made: string[] = [];
     for (let i = 0; i < 5; i += 1) {
       const c = refundCase({ customerId, ...(i === 2 ? { disputeOpen: true } : {}) });
@@ -202,24 +202,58 @@ describe('listing', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: { refundId: string }[]; nextCursor: string | null } } = await svc.request('GET', `/v1/refunds?customerId=${customerId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: auditor });
+      const page: { body: { items: { refundId: string }[]; nextCursor: string | null } } = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: auditor });
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.items.map((r) => r.refundId));
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen).toEqual([...made].reverse());
-    const inReview = await svc.request('GET', `/v1/refunds?customerId=${customerId}&state=IN_REVIEW`, { key: auditor });
+    const inReview = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&state=IN_REVIEW`, { key: auditor });
     expect(inReview.body.items.map((r: { refundId: string }) => r.refundId)).toEqual([made[2]]);
-    const future = await svc.request('GET', `/v1/refunds?customerId=${customerId}&from=2999-01-01T00:00:00Z`, { key: auditor });
+    const future = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&from=2999-01-01T00:00:00Z`, { key: auditor });
     expect(future.body.items).toEqual([]);
-    expect((await svc.request('GET', `/v1/refunds?customerId=${customerId}`, { key: otherTenant })).body.items).toEqual([]);
+    expect((await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}`, { key: otherTenant })).body.items).toEqual([]);
   });
 
   it('refuses bad filters with 400 naming each', async () => {
     const r = await svc.request('GET', '/v1/refunds?state=PAID&limit=0&from=yesterday', { key: auditor });
     expect(r.status).toBe(400);
     expect(r.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query:from', 'query:limit', 'query:state']);
+    const nul = await svc.request('GET', '/v1/refunds?customerId=a%00b&orderId=' + 'o'.repeat(256), { key: auditor });
+    expect([nul.status, nul.body.errors.map((e: { path: string }) => e.path).sort()]).toEqual([400, ['query:customerId', 'query:orderId']]);
     const c = await svc.request('GET', '/v1/refunds?cursor=nope', { key: auditor });
     expect([c.status, c.body.errors[0].path]).toEqual([400, 'query:cursor']);
+  });
+});
+
+describe('review: odd refundIds in the path and in cursors are client input, never a 500', () => {
+  it('a NUL in the path is a missing refund: 404 on GET and on cancel', async () => {
+    const got = await svc.request('GET', '/v1/refunds/rf%00x', { key: auditor });
+    expect([got.status, got.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
+    const canceled = await svc.request('POST', '/v1/refunds/rf%00x/cancel', { key: service, idempotencyKey: newKey(), body: {} });
+    expect([canceled.status, canceled.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
+  });
+
+  it('every refundId the case schema accepts (255 characters, non-ASCII) can be read and canceled', async () => {
+    for (const refundId of [`rf_${'x'.repeat(252)}`, 'é'.repeat(255), `rf/${'€'.repeat(60)}`]) {
+      const c = refundCase({ refundId, orderId: `ord_long_${newKey()}` });
+      expect((await decide(c)).status).toBe(201);
+      const got = await refund(refundId);
+      expect([got.status, got.body.refundId]).toEqual([200, refundId]);
+      const canceled = await cancel(refundId);
+      expect([canceled.status, canceled.body.state]).toEqual([200, 'CANCELED']);
+    }
+  });
+
+  it('a cursor whose position PostgreSQL cannot hold (NUL, a year out of range) is 400 CURSOR_INVALID', async () => {
+    const cursors = [
+      { at: '2026-01-01T00:00:00.000Z', id: 'a\u0000b' },
+      { at: '+275760-09-13T00:00:00.000Z', id: 'a' },
+      { at: '-271821-04-20T00:00:00.000Z', id: 'a' },
+    ].map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'));
+    for (const cursor of cursors) {
+      const r = await svc.request('GET', `/v1/refunds?cursor=${cursor}`, { key: auditor });
+      expect([r.status, r.body.code]).toEqual([400, 'CURSOR_INVALID']);
+    }
   });
 });

@@ -25,6 +25,9 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** 255 characters (the longest id a body may hold), each up to 9 once percent-encoded (%E2%82%AC). */
+export const MAX_PATH_PARAM_LENGTH = 255 * 9;
+
 export async function createApp(config: AppConfig): Promise<RunningApp> {
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
@@ -43,6 +46,9 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       clientErrorHandler: clientError,
       // Node answers a missing Host with an empty 400 of its own; requireHost (below) answers it as a problem.
       http: { requireHostHeader: false },
+      // A path parameter may be any id a body may carry (a refundId: up to 255 characters, each up to 9 characters once
+      // percent-encoded): Fastify's default of 100 made a stored refund with a longer id unreachable (414).
+      routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     });
     adapter.getInstance().addHook('onRequest', requireHost);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {

@@ -12,8 +12,8 @@ import {
   PayoutsRepository,
   PgLedgerStoreFactory,
   RefundsRepository,
-  ReviewsRepository,
   ReleaseActivationsRepository,
+  ReviewsRepository,
   SimulationsRepository,
   systemClock,
   uuidv7Ids,
@@ -53,6 +53,9 @@ import { LedgerSimulationService } from './simulations/ledger-simulation.service
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
+import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { ReviewsController } from './reviews/reviews.controller.js';
+import { ReviewsService } from './reviews/reviews.service.js';
 import { RefundDecisions } from './refunds/refund-decisions.js';
 import { RefundsController } from './refunds/refunds.controller.js';
 import { RefundsService } from './refunds/refunds.service.js';
@@ -84,6 +87,7 @@ export class AppModule {
         PolicyBundlesController,
         ReleasesController,
         AuditController,
+        ReviewsController,
         ApiKeysController,
         RefundsController,
         PayoutsController,
@@ -129,6 +133,8 @@ export class AppModule {
         SimulationJobs,
         SimulationsService,
         LedgerSimulationService,
+        ReviewsService,
+        ReviewOverdueSweeper,
         RefundDecisions,
         RefundsService,
         // Payout execution: the provider chosen by PAYMENT_PROVIDER, the worker, the manual retry.

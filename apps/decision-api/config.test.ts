@@ -54,6 +54,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_FAILURES_PER_MINUTE: '0', AUTH_FAILURE_BURST: 'x' })).toThrow(/AUTH_FAILURES_PER_MINUTE[\s\S]*AUTH_FAILURE_BURST/);
   });
 
+  it('reads the review overdue sweep interval, within its bounds', () => {
+    expect(loadConfig({}).reviewOverdueSweepMs).toBe(30_000);
+    expect(loadConfig({ REVIEW_OVERDUE_SWEEP_MS: '250' }).reviewOverdueSweepMs).toBe(250);
+    expect(() => loadConfig({ REVIEW_OVERDUE_SWEEP_MS: '5' })).toThrow(/REVIEW_OVERDUE_SWEEP_MS/);
+  });
+
   it('reads the policy evaluation budget: steps and memory, within their bounds', () => {
     expect(loadConfig({})).toMatchObject({ policyEvaluationSteps: 150_000_000, policyMemoryMiB: 64 });
     expect(loadConfig({ POLICY_EVALUATION_STEPS: '20000000', POLICY_MEMORY_MIB: '16' })).toMatchObject({ policyEvaluationSteps: 20_000_000, policyMemoryMiB: 16 });

@@ -44,6 +44,8 @@ export interface AppConfig {
   policyEvaluationSteps: number;
   /** The most memory, in MiB, a policy's Wasm may grow to. */
   policyMemoryMiB: number;
+  /** How often each instance marks open reviews past their SLA deadline as overdue (one `review.overdue` event each). */
+  reviewOverdueSweepMs: number;
   /** Who pays approved refunds: the in-process simulator or a Stripe-style HTTP API. */
   paymentProvider: 'simulated' | 'http';
   /** Simulated provider: how long each call takes, what share of calls fails (retryable), and the seed deciding which. */
@@ -144,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
       problems,
     ),
     policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
+    reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
     ...payoutConfig(env, defaults, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {

@@ -1,4 +1,5 @@
-import { parserProblem } from './framework-errors.js';
+import type { Socket } from 'node:net';
+import { clientError, parserProblem } from './framework-errors.js';
 
 const err = (code: string, rawPacket?: Buffer) => Object.assign(new Error(code), { code, rawPacket });
 
@@ -19,5 +20,21 @@ describe('parserProblem', () => {
     expect(parserProblem(err('HPE_HEADER_OVERFLOW', bigHeaders))).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
     expect(parserProblem(err('HPE_HEADER_OVERFLOW', laterChunk))?.status).toBe(431);
     expect(parserProblem(err('HPE_HEADER_OVERFLOW'))?.status).toBe(431);
+  });
+});
+
+describe('clientError', () => {
+  const written = (rawPacket: Buffer): string => {
+    let out = '';
+    const socket = { destroyed: false, writable: true, end: (s: string) => (out = s) } as unknown as Socket;
+    clientError(err('HPE_HEADER_OVERFLOW', rawPacket), socket);
+    return out;
+  };
+
+  it('answers the problem on the socket, without a body for HEAD (a client would read it as a second response)', () => {
+    const get = written(Buffer.from(`GET /${'a'.repeat(20_000)}`));
+    expect(get).toMatch(/^HTTP\/1\.1 414 [^]*\r\n\r\n\{"type"/);
+    const head = written(Buffer.from(`HEAD /${'a'.repeat(20_000)}`));
+    expect(head).toMatch(/^HTTP\/1\.1 414 [^]*Content-Length: \d+\r\nConnection: close\r\n\r\n$/);
   });
 });

@@ -68,7 +68,9 @@ export function clientError(e: NodeJS.ErrnoException & { rawPacket?: unknown }, 
   }
   const body = JSON.stringify(p);
   const title = p.title.replace(/[^\x20-\x7e]/g, '');
+  // An answer to HEAD has no body (RFC 9110 §9.3.2): a client reads the next bytes as a second, malformed response.
+  const head = e.rawPacket instanceof Uint8Array && Buffer.from(e.rawPacket.buffer, e.rawPacket.byteOffset, Math.min(e.rawPacket.byteLength, 5)).toString('latin1') === 'HEAD ';
   socket.end(
-    `HTTP/1.1 ${p.status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${p.status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
   );
 }

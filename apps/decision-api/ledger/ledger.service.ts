@@ -263,7 +263,10 @@ function violatedView(a: Awaited<ReturnType<typeof violatedAccounts>>[number]) {
 }
 
 export const decodeAccountsCursor = (cursor: string): string =>
-  decodeCursor(cursor, (v) => (typeof v.afterAccount === 'string' && v.afterAccount.length > 0 ? v.afterAccount : undefined));
+  decodeCursor(cursor, (v) =>
+    // An id this list issued: never empty, never with a NUL (PostgreSQL text cannot hold one: the query would fail).
+    typeof v.afterAccount === 'string' && v.afterAccount.length > 0 && !v.afterAccount.includes('\u0000') ? v.afterAccount : undefined,
+  );
 
 export const decodeEntriesCursor = (cursor: string): number =>
   decodeCursor(cursor, (v) => (typeof v.afterSeq === 'number' && Number.isInteger(v.afterSeq) && v.afterSeq >= 0 ? v.afterSeq : undefined));

@@ -5,7 +5,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
-import { getter, requiredApprovals, reviewDeadline, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
+import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import { DecisionsRepository, RefundsRepository, ReviewsRepository, type IdFactory, type Principal, type RewardRef } from '../../../libs/persistence/index.js';
 import { ENTRY_STATE, refundedTotal, refundedTotalTrace, type RefundedTotal } from '../../../libs/refunds/index.js';
 import { createdJson, transactional, type TransactionalCommand } from '../commands/command.js';
@@ -21,6 +21,33 @@ interface RefundCaseView {
   order: { capturedAmount: number; refundedAmount: number };
   reward?: RewardRef;
 }
+
+const MAX_MINOR = Number.MAX_SAFE_INTEGER;
+const id = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR } as const;
+
+/**
+ * What the lifecycle itself needs of a case, whatever the type's own input schema says: decision-type.ts only checks
+ * that a tenant's type declares these fields, not their types, and the refunds table holds them as text (ids),
+ * bigint (amounts) and char(3) (currency). A case that passes a loose type but not this is a 400 naming each field,
+ * not a driver error (500) or a TypeError on a missing `order`.
+ */
+export const refundCaseView = new SchemaValidator<RefundCaseView>(
+  {
+    type: 'object',
+    required: ['refundId', 'orderId', 'customerId', 'requestedAmount', 'currency', 'order'],
+    properties: {
+      refundId: id,
+      orderId: id,
+      customerId: id,
+      requestedAmount: minor,
+      currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+      order: { type: 'object', required: ['capturedAmount', 'refundedAmount'], properties: { capturedAmount: minor, refundedAmount: minor } },
+      reward: { type: 'object', required: ['accountId', 'transactionId'], properties: { accountId: id, transactionId: id } },
+    },
+  },
+  'Refund case',
+);
 
 export const REFUND_EXISTS = 'REFUND_EXISTS';
 
@@ -78,7 +105,7 @@ export class RefundDecisions {
     eventData: (document: Record<string, unknown>) => Record<string, unknown>,
     afterCommit: (d: LifecycleDecision) => void,
   ): TransactionalCommand<Record<string, unknown>> {
-    const c = input as unknown as RefundCaseView;
+    const c = refundCaseView.validate(input, '/case');
     let made: LifecycleDecision | undefined;
     return transactional(
       async ({ em, now, key }) => {
@@ -146,7 +173,8 @@ export class RefundDecisions {
             decisionId: id,
             refundId: c.refundId,
             amount: Number.isSafeInteger(amount) ? (amount as number) : null,
-            currency: typeof currency === 'string' ? currency : null,
+            // Stored as char(3): only an ISO 4217 code (the pointer is the type's: a tenant's may name any string).
+            currency: typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? currency : null,
             riskBand,
             deadline: reviewDeadline(policy, now),
             leaseMinutes: policy.claimLeaseMinutes,

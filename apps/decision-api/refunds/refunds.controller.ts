@@ -10,8 +10,12 @@ import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParser } from '../http/query.js';
 import { RefundsService } from './refunds.service.js';
 
-/** Ids are the caller's (refundId, customerId): any printable text up to 255 characters. */
-const ID_PATTERN = '^[\\x20-\\x7e]{1,255}$';
+/** Ids are the caller's (a case's customerId, orderId): any text up to 255 characters that PostgreSQL can hold. */
+function callerId(q: QueryParser, name: string): string | undefined {
+  const v = q.string(name);
+  if (v !== undefined && (v.length > 255 || v.includes('\u0000'))) q.fail(name, 'must be 1 to 255 characters, without NUL');
+  return v;
+}
 
 @ApiTags('refunds')
 @ApiBearerAuth()
@@ -26,8 +30,8 @@ export class RefundsController {
     const q = new QueryParser(query);
     const parsed = {
       state: q.oneOf('state', REFUND_STATES),
-      customerId: q.matching('customerId', ID_PATTERN),
-      orderId: q.matching('orderId', ID_PATTERN),
+      customerId: callerId(q, 'customerId'),
+      orderId: callerId(q, 'orderId'),
       from: q.dateTime('from'),
       to: q.dateTime('to'),
       limit: q.int('limit', 50, 1, 500),
@@ -39,7 +43,9 @@ export class RefundsController {
         ? undefined
         : decodeCursor(parsed.cursor, (v) => {
             const at = typeof v.at === 'string' ? new Date(v.at) : undefined;
-            return at && !Number.isNaN(at.getTime()) && typeof v.id === 'string' ? { createdAt: at, refundId: v.id } : undefined;
+            // What a position can be (this list issued it): a time PostgreSQL can hold, an id without NUL.
+            const held = at !== undefined && !Number.isNaN(at.getTime()) && at.getUTCFullYear() >= 1 && at.getUTCFullYear() <= 9999;
+            return held && typeof v.id === 'string' && !v.id.includes('\u0000') ? { createdAt: at, refundId: v.id } : undefined;
           });
     return this.refunds.list(principal, { ...parsed, after });
   }

@@ -20,6 +20,14 @@ export function notFound(refundId: string): DomainError {
   return new DomainError(REFUND_NOT_FOUND, `No refund ${refundId}`, 'not_found');
 }
 
+/**
+ * Path parameters reach SQL: an id no refund can have (a NUL, which a stored body never holds and PostgreSQL text
+ * cannot) is simply not found, instead of the driver's error (a 500).
+ */
+function assertPossibleId(refundId: string): void {
+  if (refundId.includes('\u0000')) throw notFound(refundId);
+}
+
 /** The list's summary of a refund. */
 function summary(r: RefundRow): Record<string, unknown> {
   return {
@@ -53,6 +61,7 @@ export class RefundsService {
    * from inside it (on PGlite a read through another EntityManager would wait for that transaction).
    */
   async get(principal: Principal, refundId: string, em: SqlEntityManager = this.db.em()): Promise<Record<string, unknown>> {
+    assertPossibleId(refundId);
     const refund = await this.refunds.find(em, principal.tenant, refundId);
     if (!refund) throw notFound(refundId);
     const history = await this.refunds.history(em, principal.tenant, refundId);
@@ -82,6 +91,7 @@ export class RefundsService {
    * open review items close with it, and its amount no longer counts against the order.
    */
   cancel(principal: Principal, refundId: string, body: unknown): TransactionalCommand<Record<string, unknown>> {
+    assertPossibleId(refundId);
     const { reason } = cancelRequest.validate(body ?? {});
     return transactional(async ({ em, now }) => {
       const moved = await this.refunds.transition(em, {

@@ -33,6 +33,8 @@ export interface World {
   /** A stored refund-policy version and a stored release naming it. */
   packVersion: string;
   release: { name: string; version: string };
+  /** A review item of the tenant (an open one when refund decisions open reviews; else any uuid). */
+  reviewId: string;
   /** A real next-page cursor per list. */
   cursors: Record<string, string>;
   refundPolicy: Record<string, any>;
@@ -83,6 +85,9 @@ export async function seedWorld(svc: TestService): Promise<World> {
   const decision = await ok(post(key, '/v1/decisions/refund', { case: refundCase() }), 'decision');
   await ok(post(key, '/v1/decisions/fuzz-type', { case: refundCase({ refundId: 'rf-fuzz-type' }) }), 'decision of the tenant type');
   const other = await ok(post(otherTenant, '/v1/decisions/refund', { case: refundCase() }), 'other decision');
+  // REVIEW outcomes (a dispute is open): review items to claim and resolve, where refund decisions open them.
+  for (const n of [1, 2]) await ok(post(key, '/v1/decisions/refund', { case: refundCase({ refundId: `rf-fuzz-review-${n}`, disputeOpen: true }) }), 'review decision');
+  const reviews = await ok(svc.request('GET', '/v1/reviews?state=OPEN', { key }), 'reviews');
 
   const spare = await ok(svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant: TENANT, roles: ['service'], name: 'fuzz-spare' } }), 'spare key');
 
@@ -95,6 +100,7 @@ export async function seedWorld(svc: TestService): Promise<World> {
     'rule-packs': '/v1/rule-packs',
     entries: `/v1/ledger/accounts/${accountId}/entries`,
     simulations: '/v1/simulations',
+    reviews: '/v1/reviews',
     'api-keys': '/v1/api-keys',
     refunds: '/v1/refunds',
   })) {
@@ -109,6 +115,7 @@ export async function seedWorld(svc: TestService): Promise<World> {
     decisionId: decision.id,
     refundId: refund.refundId,
     otherTenantDecisionId: other.id,
+    reviewId: (reviews.items[0] as { id: string } | undefined)?.id ?? '0190a8a4-0000-7000-8000-00000000a11d',
     simulationId: simulation.id,
     accountId,
     apiKeyId: spare.id,
@@ -282,6 +289,27 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/releases/{name}/{version}/activate': { params: release },
     'POST /v1/releases/{name}/{version}/shadow': { params: release },
     'GET /v1/audit': { query: listQuery('audit') },
+    'GET /v1/reviews': {
+      query: {
+        state: fc.constantFrom('OPEN', 'APPROVED', 'DENIED', 'CANCELED'),
+        assignee: fc.constantFrom('0190a8a4-0000-7000-8000-000000000001', 'key'),
+        overdue: fc.constantFrom('true', 'false'),
+        type: names('refund'),
+        minAmount: fc.integer({ min: 0, max: 20_000 }).map(String),
+        maxAmount: fc.integer({ min: 20_000, max: Number.MAX_SAFE_INTEGER }).map(String),
+        ...listQuery('reviews'),
+      },
+    },
+    'GET /v1/reviews/{id}': { params: { id: ids(w.reviewId) } },
+    'POST /v1/reviews/{id}/claim': { params: { id: ids(w.reviewId) } },
+    'POST /v1/reviews/{id}/release': { params: { id: ids(w.reviewId) } },
+    'POST /v1/reviews/{id}/resolve': {
+      params: { id: ids(w.reviewId) },
+      body: fc.record(
+        { resolution: fc.constantFrom('APPROVE', 'DENY'), amount, reasonCode: fc.constantFrom('GOODWILL', 'FRAUD_SUSPECTED'), note: fc.string({ maxLength: 100 }) },
+        { requiredKeys: ['resolution', 'reasonCode'] },
+      ),
+    },
     'GET /v1/refunds': {
       query: { state: fc.constantFrom('IN_REVIEW', 'APPROVED', 'DENIED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'), customerId: smallId('cus'), orderId: smallId('ord'), from: instant, to: instant, ...listQuery('refunds') },
     },
