@@ -24,7 +24,7 @@ export function notFound(refundId: string): DomainError {
  * Path parameters reach SQL: an id no refund can have (a NUL, which a stored body never holds and PostgreSQL text
  * cannot) is simply not found, instead of the driver's error (a 500).
  */
-function assertPossibleId(refundId: string): void {
+export function assertPossibleId(refundId: string): void {
   if (refundId.includes('\u0000')) throw notFound(refundId);
 }
 

@@ -315,5 +315,6 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     },
     'GET /v1/refunds/{refundId}': { params: { refundId: refundIds } },
     'POST /v1/refunds/{refundId}/cancel': { params: { refundId: refundIds }, body: fc.record({ reason: fc.string({ minLength: 1, maxLength: 40 }) }, { requiredKeys: [] }) },
+    'POST /v1/refunds/{refundId}/retry': { params: { refundId: refundIds } },
   };
 }
