@@ -133,6 +133,26 @@ describe('payouts through the simulated provider (the default)', () => {
     expect((await svc.request('GET', '/v1/ledger/accounts/acc-http/entries?limit=500', { key: auditor })).body.items.filter((e: { type: string }) => e.type === 'CLAWBACK')).toHaveLength(1);
   });
 
+  it('a REVIEW decision approved by a reviewer (for less than asked) is paid the approved amount', async () => {
+    const reviewer = await svc.issueKey(TENANT, ['reviewer'], 'rev-1');
+    const c = refundCase({ disputeOpen: true, requestedAmount: 6000 });
+    const d = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey('d'), body: { case: c } });
+    expect([d.status, d.body.outcome]).toEqual([201, 'REVIEW']);
+    const [item] = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', [TENANT, d.body.id]);
+    expect((await svc.request('POST', `/v1/reviews/${item!.id}/claim`, { key: reviewer, idempotencyKey: newKey() })).status).toBe(200);
+    const resolved = await svc.request('POST', `/v1/reviews/${item!.id}/resolve`, {
+      key: reviewer,
+      idempotencyKey: newKey(),
+      body: { resolution: 'APPROVE', amount: 4500, reasonCode: 'GOODWILL' },
+    });
+    expect([resolved.status, resolved.text]).toEqual([200, resolved.text]);
+    const paid = await until(() => refund(c.refundId), (r) => r.body.state === 'SUCCEEDED');
+    expect(paid.body).toMatchObject({ requestedAmount: 6000, approvedAmount: 4500, payout: { attempts: 1 } });
+    expect(paid.body.history.map((h: { to: string }) => h.to)).toEqual(['IN_REVIEW', 'APPROVED', 'PROCESSING', 'SUCCEEDED']);
+    const [paidEvent] = (await eventsOf(svc, c.refundId)).filter((e) => e.to === 'SUCCEEDED');
+    expect(paidEvent).toMatchObject({ approvedAmount: 4500, providerRef: paid.body.payout.providerRef });
+  });
+
   it('a refund canceled while APPROVED is never paid', async () => {
     // The cancel and the worker race for the row: the cancel wins (CANCELED, never claimed) or finds it PROCESSING (409).
     const c = refundCase();
