@@ -104,13 +104,16 @@ export function request(agent: http.Agent, port: number, method: string, path: s
   });
 }
 
-/** A service of this tree's build on a database of its own (dropped afterwards), ready, with an API key of `roles`. */
+/**
+ * A service of this tree's build on a database of its own (dropped afterwards), ready, with an API key of `roles`;
+ * `env` is added to its environment, and `run` gets the database's URL too (to arrange rows the API cannot).
+ */
 export async function withBenchService<T>(
-  o: { serverUrl: string; root: string },
+  o: { serverUrl: string; root: string; env?: Record<string, string> },
   label: string,
   maxSockets: number,
   roles: string[],
-  run: (svc: { agent: http.Agent; port: number; key: string; databaseUrl: string }) => Promise<T>,
+  run: (svc: { agent: http.Agent; port: number; key: string; databaseUrl: string; pid: number | undefined }) => Promise<T>,
 ): Promise<T> {
   const name = `dp_bench_${label}_${process.pid}`;
   const admin = new pg.Client({ connectionString: o.serverUrl });
@@ -122,7 +125,7 @@ export async function withBenchService<T>(
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [join(o.root, 'dist/apps/decision-api/main.js')], {
     cwd: o.root,
-    env: { ...process.env, DATABASE_URL: url.toString(), ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: o.root },
+    env: { ...process.env, DATABASE_URL: url.toString(), ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: o.root, ...o.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets });
@@ -138,7 +141,7 @@ export async function withBenchService<T>(
     }
     const issued = await request(agent, port, 'POST', '/v1/admin/api-keys', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, JSON.stringify({ tenant: 'bench', roles, name: `${label}-bench` }));
     const key = (JSON.parse(issued.body) as { key: string }).key;
-    return await run({ agent, port, key, databaseUrl: url.toString() });
+    return await run({ agent, port, key, databaseUrl: url.toString(), pid: child.pid });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -4,7 +4,8 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|events|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|events|payouts|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
  * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
  */
@@ -21,6 +22,7 @@ import { runWasmBudgetBench, type WasmBudgetResult } from './wasm-budget.js';
 import { runWhatIfBench, type WhatIfBenchResult } from './whatif.js';
 import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue.js';
 import { runEventsBench, type EventsBenchResult } from './events.js';
+import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
 
@@ -358,10 +360,16 @@ async function main(): Promise<void> {
     );
   }
 
+  let payouts: PayoutBenchRow[] | undefined;
+  if (only === undefined || only === 'payouts') {
+    await waitQuiet('the payout run');
+    payouts = await runPayoutBench({ root, serverUrl: config.serverUrl, refunds: num('BENCH_PAYOUT_REFUNDS', 5_000), concurrency: num('BENCH_PAYOUT_CONCURRENCY', 32), log });
+  }
+
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

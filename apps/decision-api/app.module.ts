@@ -10,6 +10,7 @@ import {
   EventsRepository,
   IdempotencyRepository,
   OutboxRepository,
+  PayoutsRepository,
   PgLedgerStoreFactory,
   RefundsRepository,
   ReleaseActivationsRepository,
@@ -38,7 +39,7 @@ import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { ReleaseSync } from './releases/release-sync.js';
-import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, POLICY_BUDGET } from './tokens.js';
+import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, PAYMENT_PROVIDER, POLICY_BUDGET } from './tokens.js';
 import { FileComponentSource } from '../../libs/decisions/index.js';
 import { LedgerController } from './ledger/ledger.controller.js';
 import { LedgerService } from './ledger/ledger.service.js';
@@ -64,6 +65,10 @@ import { WebhooksService } from './events/webhooks.service.js';
 import { RefundDecisions } from './refunds/refund-decisions.js';
 import { RefundsController } from './refunds/refunds.controller.js';
 import { RefundsService } from './refunds/refunds.service.js';
+import { PayoutsController } from './payouts/payouts.controller.js';
+import { PayoutsService } from './payouts/payouts.service.js';
+import { PayoutWorker } from './payouts/payout.worker.js';
+import { paymentProviderFrom } from './payouts/payment-provider.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -92,6 +97,7 @@ export class AppModule {
         ApiKeysController,
         WebhooksController,
         RefundsController,
+        PayoutsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -143,6 +149,11 @@ export class AppModule {
         OutboxRelay,
         RefundDecisions,
         RefundsService,
+        // Payout execution: the provider chosen by PAYMENT_PROVIDER, the worker, the manual retry.
+        { provide: PAYMENT_PROVIDER, useValue: paymentProviderFrom(config) },
+        { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository) => new PayoutsRepository(refunds), inject: [RefundsRepository] },
+        PayoutWorker,
+        PayoutsService,
       ],
     };
   }

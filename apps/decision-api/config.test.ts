@@ -65,4 +65,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ POLICY_EVALUATION_STEPS: '20000000', POLICY_MEMORY_MIB: '16' })).toMatchObject({ policyEvaluationSteps: 20_000_000, policyMemoryMiB: 16 });
     expect(() => loadConfig({ POLICY_EVALUATION_STEPS: '10', POLICY_MEMORY_MIB: '0' })).toThrow(/POLICY_EVALUATION_STEPS[\s\S]*POLICY_MEMORY_MIB/);
   });
+
+  it('reads the payout settings: simulated provider by default, http needs a URL, the lease outlasts a call', () => {
+    expect(loadConfig({})).toMatchObject({
+      paymentProvider: 'simulated',
+      simulatedProviderLatencyMs: 0,
+      simulatedProviderFailureRate: 0,
+      payoutPollMs: 1000,
+      payoutConcurrency: 16,
+      payoutMaxAttempts: 5,
+      payoutBackoffMs: 2000,
+      payoutLeaseMs: 60000,
+    });
+    expect(
+      loadConfig({ PAYMENT_PROVIDER: 'http', PAYMENT_PROVIDER_URL: 'http://127.0.0.1:9/x', PAYMENT_PROVIDER_TIMEOUT_MS: '500', PAYOUT_LEASE_MS: '1000', SIMULATED_PROVIDER_FAILURE_RATE: '0.25' }),
+    ).toMatchObject({ paymentProvider: 'http', paymentProviderUrl: 'http://127.0.0.1:9/x', paymentProviderTimeoutMs: 500, payoutLeaseMs: 1000, simulatedProviderFailureRate: 0.25 });
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'paypal' })).toThrow(/PAYMENT_PROVIDER/);
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'http' })).toThrow(/PAYMENT_PROVIDER_URL is required/);
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'http', PAYMENT_PROVIDER_URL: 'ftp://x' })).toThrow(/PAYMENT_PROVIDER_URL must be/);
+    expect(() => loadConfig({ SIMULATED_PROVIDER_FAILURE_RATE: '1.5', PAYOUT_MAX_ATTEMPTS: '0' })).toThrow(/SIMULATED_PROVIDER_FAILURE_RATE[\s\S]*PAYOUT_MAX_ATTEMPTS/);
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'http', PAYMENT_PROVIDER_URL: 'http://p', PAYMENT_PROVIDER_TIMEOUT_MS: '5000', PAYOUT_LEASE_MS: '5000' })).toThrow(/PAYOUT_LEASE_MS/);
+  });
 });

@@ -70,6 +70,26 @@ export interface AppConfig {
   natsDuplicateWindowMs: number;
   /** How long a publish waits for JetStream's acknowledgement before the event is left for the next try. */
   natsAckTimeoutMs: number;
+  /** Who pays approved refunds: the in-process simulator or a Stripe-style HTTP API. */
+  paymentProvider: 'simulated' | 'http';
+  /** Simulated provider: how long each call takes, what share of calls fails (retryable), and the seed deciding which. */
+  simulatedProviderLatencyMs: number;
+  simulatedProviderFailureRate: number;
+  simulatedProviderSeed: number;
+  /** HTTP provider: base URL (`/v1/refunds` is appended), optional bearer secret, and how long one call may take. */
+  paymentProviderUrl: string | undefined;
+  paymentProviderApiKey: string | undefined;
+  paymentProviderTimeoutMs: number;
+  /** How often the payout worker looks for due refunds when it has nothing in flight. */
+  payoutPollMs: number;
+  /** Refunds one instance executes at the same time; 0 runs no payout worker on this instance. */
+  payoutConcurrency: number;
+  /** Definite provider failures before a refund is FAILED (unreadable answers never fail it). */
+  payoutMaxAttempts: number;
+  /** First retry delay; doubled each attempt, jittered. */
+  payoutBackoffMs: number;
+  /** How long an attempt may be in flight before another worker takes the refund over (after a crash); longer than a call. */
+  payoutLeaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -82,6 +102,17 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
     problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return def;
+  }
+  return n;
+}
+
+function rate(env: NodeJS.ProcessEnv, name: string, def: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    problems.push(`${name} must be a number from 0 to 1 (got "${raw}")`);
     return def;
   }
   return n;
@@ -161,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     natsAckTimeoutMs: int(env, 'NATS_ACK_TIMEOUT_MS', defaults.natsAckTimeoutMs ?? 5_000, 100, 120_000, problems),
     policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
     reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
+    ...payoutConfig(env, defaults, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
@@ -168,4 +200,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (config.webhookRetryMaxMs < config.webhookRetryBaseMs) problems.push('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
+}
+
+const PROVIDERS = ['simulated', 'http'] as const;
+
+/** Payout execution settings (README: configuration); the provider's URL is required, and checked, only for `http`. */
+function payoutConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
+  const paymentProvider = (env.PAYMENT_PROVIDER || defaults.paymentProvider || 'simulated') as AppConfig['paymentProvider'];
+  if (!PROVIDERS.includes(paymentProvider)) problems.push(`PAYMENT_PROVIDER must be one of ${PROVIDERS.join(', ')} (got "${String(paymentProvider)}")`);
+  const paymentProviderUrl = env.PAYMENT_PROVIDER_URL || defaults.paymentProviderUrl || undefined;
+  if (paymentProvider === 'http') {
+    if (paymentProviderUrl === undefined) problems.push('PAYMENT_PROVIDER_URL is required when PAYMENT_PROVIDER is http');
+    else if (!/^https?:\/\/[^\s]+$/.test(paymentProviderUrl) || !URL.canParse(paymentProviderUrl)) {
+      problems.push(`PAYMENT_PROVIDER_URL must be an http(s) URL (got "${paymentProviderUrl}")`);
+    }
+  }
+  const c = {
+    paymentProvider,
+    simulatedProviderLatencyMs: int(env, 'SIMULATED_PROVIDER_LATENCY_MS', defaults.simulatedProviderLatencyMs ?? 0, 0, 600_000, problems),
+    simulatedProviderFailureRate: rate(env, 'SIMULATED_PROVIDER_FAILURE_RATE', defaults.simulatedProviderFailureRate ?? 0, problems),
+    simulatedProviderSeed: int(env, 'SIMULATED_PROVIDER_SEED', defaults.simulatedProviderSeed ?? 1, 0, 2 ** 31 - 1, problems),
+    paymentProviderUrl,
+    paymentProviderApiKey: env.PAYMENT_PROVIDER_API_KEY || defaults.paymentProviderApiKey || undefined,
+    paymentProviderTimeoutMs: int(env, 'PAYMENT_PROVIDER_TIMEOUT_MS', defaults.paymentProviderTimeoutMs ?? 10_000, 100, 600_000, problems),
+    payoutPollMs: int(env, 'PAYOUT_POLL_MS', defaults.payoutPollMs ?? 1000, 10, 600_000, problems),
+    payoutConcurrency: int(env, 'PAYOUT_CONCURRENCY', defaults.payoutConcurrency ?? 16, 0, 1000, problems),
+    payoutMaxAttempts: int(env, 'PAYOUT_MAX_ATTEMPTS', defaults.payoutMaxAttempts ?? 5, 1, 100, problems),
+    payoutBackoffMs: int(env, 'PAYOUT_BACKOFF_MS', defaults.payoutBackoffMs ?? 2000, 1, 3_600_000, problems),
+    payoutLeaseMs: int(env, 'PAYOUT_LEASE_MS', defaults.payoutLeaseMs ?? 60_000, 100, 3_600_000, problems),
+  };
+  // A lease shorter than a call would let a second worker take a refund whose first call is still running.
+  const longestCall = paymentProvider === 'http' ? c.paymentProviderTimeoutMs : c.simulatedProviderLatencyMs;
+  if (c.payoutLeaseMs <= longestCall) {
+    problems.push(`PAYOUT_LEASE_MS (${c.payoutLeaseMs}) must be longer than one provider call (${paymentProvider === 'http' ? 'PAYMENT_PROVIDER_TIMEOUT_MS' : 'SIMULATED_PROVIDER_LATENCY_MS'}: ${longestCall})`);
+  }
+  return c;
 }

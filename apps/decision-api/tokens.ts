@@ -9,3 +9,5 @@ export const CLOCK = Symbol('CLOCK');
 export const ID_FACTORY = Symbol('ID_FACTORY');
 /** What one policy evaluation may spend (libs/policies EvaluationBudget), from the configuration. */
 export const POLICY_BUDGET = Symbol('POLICY_BUDGET');
+/** Who pays approved refunds (libs/payments PaymentProvider), built from the configuration. */
+export const PAYMENT_PROVIDER = Symbol('PAYMENT_PROVIDER');

@@ -18,3 +18,4 @@ export * from './outbox.repository.js';
 export * from './events.repository.js';
 export * from './refunds.repository.js';
 export * from './reviews.repository.js';
+export * from './payouts.repository.js';

@@ -49,9 +49,13 @@ export class TestService {
     return TestService.boot({ url, kind: 'postgresql', drop: async () => {} }, overrides);
   }
 
+  /**
+   * The payout worker is off (payoutConcurrency 0) unless a test turns it on: suites that look at an APPROVED refund
+   * (or cancel it) must not race it to PROCESSING.
+   */
   private static async boot(database: TestDatabase, overrides: Partial<AppConfig>): Promise<TestService> {
     const config = {
-      ...loadConfig({}, { databaseUrl: database.url, adminToken: ADMIN_TOKEN, logLevel: 'error', port: 0, rateLimitPerKey: 0 }),
+      ...loadConfig({}, { databaseUrl: database.url, adminToken: ADMIN_TOKEN, logLevel: 'error', port: 0, rateLimitPerKey: 0, payoutConcurrency: 0 }),
       ...overrides,
     };
     let running: RunningApp;

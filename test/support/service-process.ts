@@ -66,7 +66,7 @@ export class ServiceProcess {
     });
   }
 
-  /** Starts the service with `env` added to its environment, and waits until /readyz answers 200. */
+  /** Starts the service with `env` added to its environment (the payout worker off unless `env` turns it on), and waits until /readyz answers 200. */
   static async start(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
     return ServiceProcess.boot(await createTestDatabase(label), env);
   }
@@ -82,7 +82,7 @@ export class ServiceProcess {
     const port = await freePort();
     const child = spawn(process.execPath, [main], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: repoRoot, ...env },
+      env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: repoRoot, PAYOUT_CONCURRENCY: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (child.pid !== undefined) startWatchdog(child.pid, main);
@@ -138,11 +138,11 @@ export class ServiceProcess {
     return this.output;
   }
 
-  /** SIGKILL, as a crash would: no shutdown hook runs. The database stays (stop() drops it). */
-  async kill(): Promise<void> {
+  /** Kills the process with `signal` (SIGKILL: no shutdown hook runs, as in a crash) and waits for it to be gone; the database stays. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (this.exited) return;
     const exit = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGKILL');
+    this.child.kill(signal);
     await exit;
   }
 

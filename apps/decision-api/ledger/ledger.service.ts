@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { SchemaValidator, type FileComponentSource } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
+import { postClawback, type Clawback, type PaidRefund, type RewardReference } from '../../../libs/payments/index.js';
 import {
   canonicalTimestamp,
   Ledger,
@@ -202,6 +203,15 @@ export class LedgerService {
       createdAt: now,
     });
     return id;
+  }
+
+  /**
+   * The ledger refund of a paid refund (its clawback from the immutable original reward), inside `em`: the
+   * transaction of the refund's SUCCEEDED transition, so both commit or neither does. Refusals come back as data.
+   */
+  clawback(em: SqlEntityManager, tenant: string, reward: RewardReference, refund: PaidRefund): Promise<Clawback> {
+    const store = this.stores.create(em);
+    return postClawback(new Ledger(store, this.programsVia(em), this.lazyGate(tenant)), store, tenant, reward, refund);
   }
 
   // Reads run in one transaction too, so every query of the call shares its connection (PGlite has only one).

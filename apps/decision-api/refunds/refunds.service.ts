@@ -1,7 +1,9 @@
 /** Refunds as the platform keeps them (api-contract.md section 8): read one with its decisions and history, list, cancel. */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
-import { DecisionsRepository, RefundsRepository, ReviewsRepository, type Database, type Principal, type RefundFilter, type RefundRow } from '../../../libs/persistence/index.js';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { DecisionsRepository, PayoutsRepository, RefundsRepository, ReviewsRepository, type Database, type Principal, type RefundFilter, type RefundRow } from '../../../libs/persistence/index.js';
+import { payoutView } from '../payouts/payout-view.js';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { done, transactional, type TransactionalCommand } from '../commands/command.js';
 import { encodeCursor } from '../http/cursor.js';
@@ -22,7 +24,7 @@ export function notFound(refundId: string): DomainError {
  * Path parameters reach SQL: an id no refund can have (a NUL, which a stored body never holds and PostgreSQL text
  * cannot) is simply not found, instead of the driver's error (a 500).
  */
-function assertPossibleId(refundId: string): void {
+export function assertPossibleId(refundId: string): void {
   if (refundId.includes('\u0000')) throw notFound(refundId);
 }
 
@@ -50,12 +52,16 @@ export class RefundsService {
     private readonly refunds: RefundsRepository,
     private readonly reviews: ReviewsRepository,
     private readonly decisions: DecisionsRepository,
+    private readonly payouts: PayoutsRepository,
   ) {}
 
-  /** The refund, the decisions about it (the engine's and reviewers') and every transition, oldest first. */
-  async get(principal: Principal, refundId: string): Promise<Record<string, unknown>> {
+  /**
+   * The refund, the decisions about it (the engine's and reviewers') and every transition, oldest first, with its
+   * payout (attempts, last error, provider reference) and ledger clawback. `em`: a command's transaction, to answer
+   * from inside it (on PGlite a read through another EntityManager would wait for that transaction).
+   */
+  async get(principal: Principal, refundId: string, em: SqlEntityManager = this.db.em()): Promise<Record<string, unknown>> {
     assertPossibleId(refundId);
-    const em = this.db.em();
     const refund = await this.refunds.find(em, principal.tenant, refundId);
     if (!refund) throw notFound(refundId);
     const history = await this.refunds.history(em, principal.tenant, refundId);
@@ -66,6 +72,7 @@ export class RefundsService {
       capturedAmount: refund.capturedAmount,
       decisions: decisions.map((d) => ({ id: d.id, type: d.type, outcome: d.outcome, createdAt: d.createdAt.toISOString(), ...(d.overrides ? { overrides: d.overrides } : {}) })),
       history: history.map((h) => ({ from: h.from, to: h.to, actor: h.actor, at: h.at.toISOString(), reason: h.reason, decisionId: h.decisionId })),
+      ...payoutView((await this.payouts.execution(em, principal.tenant, refundId))!),
     };
   }
 

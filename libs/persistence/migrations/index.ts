@@ -7,6 +7,7 @@ import { Migration20261202000000_decision_types } from './Migration2026120200000
 import { Migration20261202100000_append_only } from './Migration20261202100000_append_only.js';
 import { Migration20261202200000_refunds } from './Migration20261202200000_refunds.js';
 import { Migration20261202210000_review_queue } from './Migration20261202210000_review_queue.js';
+import { Migration20261202220000_payouts } from './Migration20261202220000_payouts.js';
 import { Migration20261202230000_events } from './Migration20261202230000_events.js';
 import { Migration20261202233000_keys_integrity } from './Migration20261202233000_keys_integrity.js';
 
@@ -19,6 +20,7 @@ export const migrationsList = [
   { name: 'Migration20261202100000_append_only', class: Migration20261202100000_append_only },
   { name: 'Migration20261202200000_refunds', class: Migration20261202200000_refunds },
   { name: 'Migration20261202210000_review_queue', class: Migration20261202210000_review_queue },
+  { name: 'Migration20261202220000_payouts', class: Migration20261202220000_payouts },
   { name: 'Migration20261202230000_events', class: Migration20261202230000_events },
   { name: 'Migration20261202233000_keys_integrity', class: Migration20261202233000_keys_integrity },
 ];

@@ -346,5 +346,6 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'GET /v1/webhooks/{id}/deliveries': { params: { id: ids(w.webhookId) }, query: listQuery('deliveries') },
     'POST /v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': { params: { id: ids(w.webhookId), deliveryId: ids(w.deliveryId) } },
     'POST /v1/refunds/{refundId}/cancel': { params: { refundId: refundIds }, body: fc.record({ reason: fc.string({ minLength: 1, maxLength: 40 }) }, { requiredKeys: [] }) },
+    'POST /v1/refunds/{refundId}/retry': { params: { refundId: refundIds } },
   };
 }

@@ -1,0 +1,173 @@
+/**
+ * Payout execution over the refunds table: the refund row is the job. A worker claims due refunds with
+ * `FOR UPDATE SKIP LOCKED` (several workers, or a request holding a refund's lock, never wait for each other), moves
+ * APPROVED ones to PROCESSING and stamps each claim with its attempt number and a lease (`next_attempt_at`), all in
+ * one short transaction that commits before the provider is called. The provider's answer is recorded in a second
+ * transaction. A worker that dies in between leaves the refund PROCESSING with a lease that runs out: it is claimed
+ * again and asked again with the same idempotency key.
+ */
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { SYSTEM, type Actor } from '../refunds/index.js';
+import { RefundsRepository, type RefundRow, type RewardRef } from './refunds.repository.js';
+
+/** One claimed attempt at paying a refund. */
+export interface PayoutJob {
+  tenant: string;
+  refundId: string;
+  amount: number;
+  currency: string;
+  reward: RewardRef | null;
+  /** This attempt's number in the current execution (1 for the first call); a later claim of the refund has a higher one. */
+  attempt: number;
+}
+
+/** Where a refund's payout stands (shown with the refund). */
+export interface PayoutExecution {
+  /** Provider calls in the current execution (a manual retry starts again from 0). */
+  attempts: number;
+  /** When the worker takes it next (a scheduled retry, or the end of an attempt's lease); null when nothing is due. */
+  nextAttemptAt: Date | null;
+  /** The last provider failure or unreadable answer. */
+  lastError: string | null;
+  /** The provider's reference once paid. */
+  providerRef: string | null;
+  /** The ledger clawback posted with SUCCEEDED (or its refusal), as recorded; null when the refund carries no reward. */
+  clawback: Record<string, unknown> | null;
+}
+
+/** What the SUCCEEDED transaction does besides the transition: the ledger clawback, in the same transaction. */
+export type ClawbackPoster = (em: SqlEntityManager, refund: PayoutJob & { reward: RewardRef }) => Promise<Record<string, unknown>>;
+
+type Raw = Record<string, unknown>;
+const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>));
+
+export class PayoutsRepository {
+  constructor(private readonly refunds: RefundsRepository) {}
+
+  /**
+   * Claims up to `limit` refunds due at `now` (APPROVED ones, retries whose time came, attempts whose lease ran out),
+   * skipping rows another transaction holds. Each gets attempts + 1 and a lease until now + leaseMs; an APPROVED one
+   * moves to PROCESSING (actor system) with its event. Commit before calling the provider.
+   */
+  async claimDue(em: SqlEntityManager, now: Date, limit: number, leaseMs: number): Promise<PayoutJob[]> {
+    // One statement stamps the whole claim; only an APPROVED refund needs its transition (and event) besides.
+    const claimed = await em.execute<Raw[]>(
+      `with due as (
+         select tenant, refund_id from refunds
+          where state in ('APPROVED', 'PROCESSING') and (next_attempt_at is null or next_attempt_at <= ?)
+          order by next_attempt_at nulls first
+          limit ? for update skip locked)
+       update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
+         from due where r.tenant = due.tenant and r.refund_id = due.refund_id
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.approved_amount, r.currency, r.reward`,
+      [now, limit, new Date(now.getTime() + leaseMs)],
+    );
+    const jobs: PayoutJob[] = [];
+    for (const r of claimed) {
+      const tenant = r.tenant as string;
+      const refundId = r.refund_id as string;
+      const attempt = Number(r.attempts);
+      if (r.state === 'APPROVED') {
+        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } });
+      }
+      const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
+      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt });
+    }
+    return jobs;
+  }
+
+  /**
+   * The provider paid: PROCESSING → SUCCEEDED with the provider's reference and, when the refund carries a reward,
+   * the ledger clawback posted by `clawback` in this same transaction (so it exists exactly when SUCCEEDED does, and
+   * only once: SUCCEEDED is final). A success is recorded even from an attempt whose lease ran out (every attempt uses
+   * the same idempotency key: it is the one payment). False when the refund is no longer PROCESSING.
+   */
+  async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
+    // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
+    const locked = await em.execute<Raw[]>(
+      `update refunds set provider_ref = ?, next_attempt_at = null, last_error = null
+        where tenant = ? and refund_id = ? and state = 'PROCESSING' returning 1 as ok`,
+      [o.providerRef, job.tenant, job.refundId],
+    );
+    if (locked.length === 0) return false;
+    const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
+    const refused = clawback && clawback.status === 'refused' ? `; ledger clawback refused: ${String(clawback.code)}` : '';
+    await this.refunds.transition(em, {
+      tenant: job.tenant,
+      refundId: job.refundId,
+      to: 'SUCCEEDED',
+      actor: SYSTEM,
+      at: o.at,
+      reason: `paid by ${o.provider} (${o.providerRef})${refused}`,
+      eventData: { providerRef: o.providerRef, attempts: job.attempt, clawback },
+    });
+    if (clawback !== null) {
+      await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), job.tenant, job.refundId]);
+    }
+    return true;
+  }
+
+  /** Not paid (yet): asks again at `nextAttemptAt`. False when another claim took the refund over meanwhile. */
+  async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string }): Promise<boolean> {
+    const rows = await em.execute<Raw[]>(
+      `update refunds set next_attempt_at = ?, last_error = ?
+        where tenant = ? and refund_id = ? and state = 'PROCESSING' and attempts = ? returning 1 as ok`,
+      [o.nextAttemptAt, o.error, job.tenant, job.refundId, job.attempt],
+    );
+    return rows.length > 0;
+  }
+
+  /** The provider refused for good: PROCESSING → FAILED with its reason. False when another claim took the refund over. */
+  async fail(em: SqlEntityManager, job: PayoutJob, o: { at: Date; reason: string }): Promise<boolean> {
+    const current = await em.execute<Raw[]>('select state, attempts from refunds where tenant = ? and refund_id = ? for update', [job.tenant, job.refundId]);
+    if (current[0]?.state !== 'PROCESSING' || Number(current[0].attempts) !== job.attempt) return false;
+    await this.refunds.transition(em, {
+      tenant: job.tenant,
+      refundId: job.refundId,
+      to: 'FAILED',
+      actor: SYSTEM,
+      at: o.at,
+      reason: `provider: ${o.reason}`,
+      eventData: { failure: o.reason, attempts: job.attempt },
+    });
+    await em.execute('update refunds set next_attempt_at = null, last_error = ? where tenant = ? and refund_id = ?', [o.reason, job.tenant, job.refundId]);
+    return true;
+  }
+
+  /**
+   * A manual retry: FAILED → PROCESSING (409 INVALID_TRANSITION from any other state), attempts back to 0, due at once.
+   * The idempotency key stays the refund's own. Null when the tenant has no such refund.
+   */
+  async retry(em: SqlEntityManager, r: { tenant: string; refundId: string; actor: Actor; at: Date }): Promise<RefundRow | null> {
+    const current = await this.refunds.find(em, r.tenant, r.refundId, { forUpdate: true });
+    if (!current) return null;
+    const exec = await this.execution(em, r.tenant, r.refundId);
+    const moved = await this.refunds.transition(em, {
+      tenant: r.tenant,
+      refundId: r.refundId,
+      to: 'PROCESSING',
+      actor: r.actor,
+      at: r.at,
+      reason: 'manual retry',
+      eventData: { previousAttempts: exec?.attempts ?? 0, previousFailure: exec?.lastError ?? null },
+    });
+    await em.execute('update refunds set attempts = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [r.tenant, r.refundId]);
+    return moved;
+  }
+
+  async execution(em: SqlEntityManager, tenant: string, refundId: string): Promise<PayoutExecution | null> {
+    const rows = await em.execute<Raw[]>(
+      'select attempts, next_attempt_at, last_error, provider_ref, clawback from refunds where tenant = ? and refund_id = ?',
+      [tenant, refundId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      attempts: Number(r.attempts),
+      nextAttemptAt: r.next_attempt_at === null || r.next_attempt_at === undefined ? null : new Date(r.next_attempt_at as string),
+      lastError: (r.last_error as string | null) ?? null,
+      providerRef: (r.provider_ref as string | null) ?? null,
+      clawback: json(r.clawback),
+    };
+  }
+}
