@@ -12,6 +12,7 @@ import {
   OutboxRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
+  RefundDecisionsRepository,
   RefundsRepository,
   ReleaseActivationsRepository,
   ReviewsRepository,
@@ -116,6 +117,7 @@ export class AppModule {
         withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
+        { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
         // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).

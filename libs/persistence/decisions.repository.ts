@@ -67,20 +67,6 @@ export class DecisionsRepository {
     return Number(result.rows[0]?.inserted ?? 0) === 1;
   }
 
-  /**
-   * Inserts a decision inside the caller's transaction (the Idempotency-Key is claimed there by the mechanism), keeping
-   * the document's exact text, and writes its `decision.created` event.
-   */
-  async insertDocument(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string }, event: { id: string; data: Record<string, unknown> }): Promise<void> {
-    await em.execute(
-      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document,
-                              idempotency_key, evaluated_at, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?, ?)`,
-      [d.id, d.tenant, d.domain, d.outcome, d.riskScore, d.releaseName, d.releaseVersion, JSON.stringify(d.components), JSON.stringify(d.caseData), d.documentJson, d.idempotencyKey, d.evaluatedAt, d.createdAt],
-    );
-    await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'decision.created', ?, ?::jsonb)`, [event.id, d.tenant, d.createdAt, JSON.stringify(event.data)]);
-  }
-
   /** id, type, outcome and time of these decisions (a refund's engine decision and the reviewers' linked ones), oldest first. */
   async summaries(em: SqlEntityManager, tenant: string, ids: readonly string[]): Promise<{ id: string; type: string; outcome: string; createdAt: Date; overrides: string | null }[]> {
     if (ids.length === 0) return [];

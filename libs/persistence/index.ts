@@ -19,3 +19,4 @@ export * from './events.repository.js';
 export * from './refunds.repository.js';
 export * from './reviews.repository.js';
 export * from './payouts.repository.js';
+export * from './refund-decisions.repository.js';

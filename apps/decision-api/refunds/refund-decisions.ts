@@ -6,10 +6,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, RefundsRepository, ReviewsRepository, type IdFactory, type Principal, type RewardRef } from '../../../libs/persistence/index.js';
-import { ENTRY_STATE, refundedTotal, refundedTotalTrace, type RefundedTotal } from '../../../libs/refunds/index.js';
-import { createdJson, transactional, type TransactionalCommand } from '../commands/command.js';
-import { ID_FACTORY } from '../tokens.js';
+import {
+  RefundDecisionsRepository,
+  RefundsRepository,
+  reviewCreatedData,
+  stateChangedData,
+  type Database,
+  type IdFactory,
+  type NewReview,
+  type Principal,
+  type RewardRef,
+} from '../../../libs/persistence/index.js';
+import { ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM, type RefundedTotal } from '../../../libs/refunds/index.js';
+import { createdJson, type StatementCommand } from '../commands/command.js';
+import { DATABASE, ID_FACTORY } from '../tokens.js';
 
 /** The RefundCase fields a lifecycle reads (the type's input schema declares them: decision-type.ts checks). */
 interface RefundCaseView {
@@ -86,15 +96,17 @@ export interface LifecycleDecision {
 @Injectable()
 export class RefundDecisions {
   constructor(
+    @Inject(DATABASE) private readonly db: Database,
     @Inject(ID_FACTORY) private readonly ids: IdFactory,
-    private readonly decisions: DecisionsRepository,
+    private readonly repo: RefundDecisionsRepository,
     private readonly refunds: RefundsRepository,
-    private readonly reviews: ReviewsRepository,
   ) {}
 
   /**
-   * The command for one refund decision. `document` builds the stored decision document from what was decided (the
-   * decisions service owns its shape); `afterCommit` gets what was decided (shadow evaluation).
+   * The command for one refund decision: in one transaction, the order's lock, then what the decision must know (the
+   * key, the refundId, the order's committed total), the evaluation, then one statement that claims the key and
+   * writes the decision, the refund, its first transition, a review item and their events. `build` makes the stored
+   * decision document (the decisions service owns its shape); `afterCommit` gets what was decided (shadow evaluation).
    */
   decide(
     principal: Principal,
@@ -104,89 +116,111 @@ export class RefundDecisions {
     build: (base: { id: string; tenant: string; createdAt: string }, evaluated: TypedDecision, trace: unknown[]) => Record<string, unknown>,
     eventData: (document: Record<string, unknown>) => Record<string, unknown>,
     afterCommit: (d: LifecycleDecision) => void,
-  ): TransactionalCommand<Record<string, unknown>> {
+  ): StatementCommand<Record<string, unknown>> {
     const c = refundCaseView.validate(input, '/case');
+    const tenant = principal.tenant;
     let made: LifecycleDecision | undefined;
-    return transactional(
-      async ({ em, now, key }) => {
-        await this.refunds.lockOrder(em, principal.tenant, c.orderId);
-        const existing = await this.refunds.find(em, principal.tenant, c.refundId);
-        if (existing) throw refundExists(c.refundId, existing.state);
-        const total = refundedTotal(c.order.refundedAmount, await this.refunds.committedTotal(em, principal.tenant, c.orderId));
-        const seen = enrichedCase(input, total);
-        const evaluated = await type.decideValid(seen);
-        const id = this.ids.next(now);
-        const document = build({ id, tenant: principal.tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
-        const json = JSON.stringify(document);
-        const riskScore = evaluated.output.riskScore;
-        await this.decisions.insertDocument(
-          em,
-          {
-            id,
-            tenant: principal.tenant,
-            domain: type.name,
-            outcome: evaluated.outcome,
-            riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
-            releaseName: release.ref.name,
-            releaseVersion: release.ref.version,
-            components: release.ref.components,
-            caseData: input,
-            documentJson: json,
-            idempotencyKey: key,
-            evaluatedAt: now,
-            createdAt: now,
-          },
-          { id: this.ids.next(now), data: eventData(document) },
-        );
-        const state = ENTRY_STATE[evaluated.outcome];
-        if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
-        const approved = evaluated.output.approvedAmount;
-        const created = await this.refunds.create(em, {
-          tenant: principal.tenant,
-          refundId: c.refundId,
-          type: type.name,
-          orderId: c.orderId,
-          customerId: c.customerId,
-          state,
-          requestedAmount: c.requestedAmount,
-          approvedAmount: state === 'APPROVED' ? (Number.isSafeInteger(approved) ? (approved as number) : c.requestedAmount) : 0,
-          capturedAmount: c.order.capturedAmount,
-          currency: c.currency,
-          reward: c.reward ?? null,
-          requestedBy: principal.keyId,
-          decisionId: id,
-          createdAt: now,
-          reason: evaluated.outcome === 'APPROVE' ? 'decision approved' : evaluated.reasons.map((r) => r.code).join(', ') || evaluated.outcome,
-          actor: { type: 'system' },
-        });
-        // Another order's lock was held: the same refundId under two orders, decided at the same time.
-        if (!created) throw refundExists(c.refundId, (await this.refunds.find(em, principal.tenant, c.refundId))?.state ?? 'unknown');
-        const policy = type.review;
-        if (policy && evaluated.outcome === policy.when) {
-          const amount = getter(policy.amount)(input);
-          const currency = getter(policy.currency)(input);
-          const band = policy.riskBand !== undefined && evaluated.facts ? getter(policy.riskBand)(evaluated.facts) : undefined;
-          const riskBand = typeof band === 'string' ? band : null;
-          await this.reviews.open(em, {
-            tenant: principal.tenant,
-            type: type.name,
-            decisionId: id,
+    return {
+      kind: 'statement',
+      applyClaimed: ({ claim, now }) =>
+        this.db.em().transactional(async (em) => {
+          await this.refunds.lockOrder(em, tenant, c.orderId);
+          const before = await this.repo.before(em, tenant, claim.key, c.refundId, c.orderId);
+          // The key's first request committed while this one waited for the order: the mechanism replays its answer.
+          if (before.keyTaken) return 'taken' as const;
+          if (before.existingState) throw refundExists(c.refundId, before.existingState);
+          const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
+          const seen = enrichedCase(input, total);
+          const evaluated = await type.decideValid(seen);
+          const state = ENTRY_STATE[evaluated.outcome];
+          if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
+          const id = this.ids.next(now);
+          const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
+          const json = JSON.stringify(document);
+          const riskScore = evaluated.output.riskScore;
+          const approved = evaluated.output.approvedAmount;
+          const refund = {
             refundId: c.refundId,
-            amount: Number.isSafeInteger(amount) ? (amount as number) : null,
-            // Stored as char(3): only an ISO 4217 code (the pointer is the type's: a tenant's may name any string).
-            currency: typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? currency : null,
-            riskBand,
-            deadline: reviewDeadline(policy, now),
-            leaseMinutes: policy.claimLeaseMinutes,
-            requiredApprovals: requiredApprovals(policy, Number.isSafeInteger(amount) ? (amount as number) : null, riskBand),
+            type: type.name,
+            orderId: c.orderId,
+            customerId: c.customerId,
+            state,
+            requestedAmount: c.requestedAmount,
+            approvedAmount: state === 'APPROVED' ? (Number.isSafeInteger(approved) ? (approved as number) : c.requestedAmount) : 0,
+            capturedAmount: c.order.capturedAmount,
+            currency: c.currency,
+            reward: c.reward ?? null,
             requestedBy: principal.keyId,
-            createdAt: now,
+          };
+          const transition = {
+            id: this.ids.next(now),
+            actor: SYSTEM,
+            reason: evaluated.outcome === 'APPROVE' ? 'decision approved' : evaluated.reasons.map((r) => r.code).join(', ') || evaluated.outcome,
+          };
+          const review = this.reviewOf(type, principal, id, c.refundId, input, evaluated, now);
+          const events = [
+            { id: this.ids.next(now), type: 'decision.created', data: eventData(document) },
+            { id: this.ids.next(now), type: 'refund.state_changed', data: stateChangedData({ to: state, actor: SYSTEM, reason: transition.reason, decisionId: id }, null, refund) },
+            ...(review ? [{ id: this.ids.next(now), type: 'review.created', data: reviewCreatedData(review.id, review) }] : []),
+          ];
+          const written = await this.repo.write(em, {
+            claim,
+            decision: {
+              id,
+              tenant,
+              domain: type.name,
+              outcome: evaluated.outcome,
+              riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
+              releaseName: release.ref.name,
+              releaseVersion: release.ref.version,
+              components: release.ref.components,
+              caseData: input,
+              documentJson: json,
+              idempotencyKey: claim.key,
+              evaluatedAt: now,
+              createdAt: now,
+            },
+            refund,
+            transition,
+            ...(review ? { review } : {}),
+            events,
           });
-        }
-        made = { document, json, evaluated, input: seen };
-        return createdJson(document, json);
+          if (written === 'taken') return 'taken' as const;
+          // The same refundId under another order, decided at the same time: this transaction's writes roll back.
+          if (written === 'exists') throw refundExists(c.refundId, (await this.refunds.find(em, tenant, c.refundId))?.state ?? 'unknown');
+          made = { document, json, evaluated, input: seen };
+          return createdJson(document, json);
+        }),
+      afterCommit: () => {
+        if (made) afterCommit(made);
       },
-      { afterCommit: () => made && afterCommit(made) },
-    );
+    };
+  }
+
+  /** The review item a decision opens when its outcome is the type's `review.when`, with the release's numbers. */
+  private reviewOf(type: BoundDecisionType, principal: Principal, decisionId: string, refundId: string, input: Record<string, unknown>, evaluated: TypedDecision, now: Date): (NewReview & { id: string }) | undefined {
+    const policy = type.review;
+    if (!policy || evaluated.outcome !== policy.when) return undefined;
+    const amount = getter(policy.amount)(input);
+    const currency = getter(policy.currency)(input);
+    const band = policy.riskBand !== undefined && evaluated.facts ? getter(policy.riskBand)(evaluated.facts) : undefined;
+    const riskBand = typeof band === 'string' ? band : null;
+    const minor = Number.isSafeInteger(amount) ? (amount as number) : null;
+    return {
+      id: this.ids.next(now),
+      tenant: principal.tenant,
+      type: type.name,
+      decisionId,
+      refundId,
+      amount: minor,
+      // Stored as char(3): only an ISO 4217 code (the pointer is the type's: a tenant's may name any string).
+      currency: typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? currency : null,
+      riskBand,
+      deadline: reviewDeadline(policy, now),
+      leaseMinutes: policy.claimLeaseMinutes,
+      requiredApprovals: requiredApprovals(policy, minor, riskBand),
+      requestedBy: principal.keyId,
+      createdAt: now,
+    };
   }
 }
