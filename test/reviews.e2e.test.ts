@@ -323,6 +323,13 @@ describe('resolving', () => {
     expect(shown.history.at(-1)).toMatchObject({ from: 'IN_REVIEW', to: 'APPROVED', decisionId: linked, actor: { id: t.a.id, role: 'reviewer' } });
     const resolved = (await events(t.tenant, 'review.resolved')).filter((e) => e.data.reviewId === reviewId);
     expect(resolved).toEqual([{ data: expect.objectContaining({ state: 'APPROVED', approvedAmount: 6000, resolutionDecisionId: linked, refundId }) }]);
+    // The reviewer's decision is announced like the engine's, and names the one it overrides.
+    const created = (await events(t.tenant, 'decision.created')).filter((e) => e.data.decisionId === linked);
+    expect(created).toEqual([{ data: expect.objectContaining({ type: 'refund', outcome: 'APPROVE', overrides: decisionId, reviewId, caseRef: refundId }) }]);
+    // A person's act is not re-evaluated: the replay points at the engine decision (which replays identical).
+    const replayed = await svc.request('POST', `/v1/decisions/${linked}/replay`, { key: t.auditor.key });
+    expect([replayed.status, replayed.body.code, replayed.body.overrides]).toEqual([422, 'DECISION_NOT_REPLAYABLE', decisionId]);
+    expect((await svc.request('POST', `/v1/decisions/${decisionId}/replay`, { key: t.auditor.key })).body.identical).toBe(true);
 
     expect((await resolve(t.b, reviewId, approve())).body.code).toBe('REVIEW_CLOSED');
     expect((await claim(t.b, reviewId)).body.code).toBe('REVIEW_CLOSED');

@@ -202,6 +202,12 @@ export class DecisionsService {
   async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
     const record = await this.find(principal, id);
     const original = record.document as unknown as DecisionDocument;
+    // A reviewer's decision is a person's act on the engine's: there is nothing to re-evaluate but the engine's.
+    if (typeof original.overrides === 'string') {
+      throw new DomainError('DECISION_NOT_REPLAYABLE', `Decision ${id} is a reviewer's resolution; replay the engine decision it overrides, ${original.overrides}`, 'unprocessable', [
+        { path: 'path:id', message: `a reviewer's decision (overrides ${original.overrides})` },
+      ], { overrides: original.overrides });
+    }
     const release = await this.releases.pinned(principal.tenant, original.release);
     const type = release.decisionType(record.domain);
     // The stored case passed the type's input schema when it was decided: decide it as it is.

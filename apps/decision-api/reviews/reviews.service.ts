@@ -10,6 +10,7 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { isUuid, UPPER_SNAKE_PATTERN } from '../../../libs/names/index.js';
 import {
   ApiKeysRepository,
+  OutboxRepository,
   DecisionsRepository,
   RefundsRepository,
   ReviewsRepository,
@@ -85,6 +86,7 @@ export class ReviewsService {
     private readonly refunds: RefundsRepository,
     private readonly decisions: DecisionsRepository,
     private readonly keys: ApiKeysRepository,
+    private readonly outbox: OutboxRepository,
   ) {}
 
   /** The caller as four-eyes sees it: its key and every key of the same rotation chain. */
@@ -240,6 +242,13 @@ export class ReviewsService {
       idempotencyKey: d.key,
       evaluatedAt: now,
       createdAt: now,
+    });
+    // A reviewer's decision is a decision like the engine's: followers learn of it the same way.
+    await this.outbox.append(em, {
+      tenant: review.tenant,
+      type: 'decision.created',
+      occurredAt: now,
+      data: { decisionId: id, type: review.type, outcome, ...(review.refundId !== null ? { caseRef: review.refundId } : {}), overrides: engine.id, reviewId: review.id, createdAt: now.toISOString() },
     });
     return id;
   }
