@@ -7,7 +7,8 @@
  * again and asked again with the same idempotency key.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { SYSTEM, type Actor } from '../refunds/index.js';
+import { DomainError } from '../errors/index.js';
+import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { RefundsRepository, type RefundRow, type RewardRef } from './refunds.repository.js';
 
 /** One claimed attempt at paying a refund. */
@@ -135,12 +136,36 @@ export class PayoutsRepository {
   }
 
   /**
-   * A manual retry: FAILED → PROCESSING (409 INVALID_TRANSITION from any other state), attempts back to 0, due at once.
+   * A manual retry: FAILED → PROCESSING (409 INVALID_TRANSITION from any other state), attempts back to 0, due at once,
+   * under the order's lock and only while the order can still refund the approved amount (422 AMOUNT_EXCEEDS_REFUNDABLE).
    * The idempotency key stays the refund's own. Null when the tenant has no such refund.
    */
   async retry(em: SqlEntityManager, r: { tenant: string; refundId: string; actor: Actor; at: Date }): Promise<RefundRow | null> {
+    // Lock order of every write that adds to an order's refunded total: the order, then the refund's row.
+    const seen = await this.refunds.find(em, r.tenant, r.refundId);
+    if (!seen) return null;
+    await this.refunds.lockOrder(em, r.tenant, seen.orderId);
     const current = await this.refunds.find(em, r.tenant, r.refundId, { forUpdate: true });
     if (!current) return null;
+    // Only a FAILED refund is retried: APPROVED → PROCESSING is the worker's (the lifecycle table allows it).
+    if (current.state !== 'FAILED') {
+      throw new DomainError(INVALID_TRANSITION, `A refund in state ${current.state} cannot be retried (only a FAILED one)`, 'conflict', [
+        { path: '/state', message: `${current.state} → PROCESSING is not a manual retry` },
+      ], { from: current.state, to: 'PROCESSING' });
+    }
+    // FAILED gave the amount back to the order, which may have refunded it since: paying this one now would refund more
+    // than was captured.
+    const committed = await this.refunds.committedTotal(em, r.tenant, current.orderId, r.refundId);
+    const refundable = current.capturedAmount - committed;
+    if (current.approvedAmount > refundable) {
+      throw new DomainError(
+        'AMOUNT_EXCEEDS_REFUNDABLE',
+        `Order ${current.orderId} has ${Math.max(refundable, 0)} ${current.currency} left to refund (captured ${current.capturedAmount}, committed ${committed}); this refund is ${current.approvedAmount}`,
+        'unprocessable',
+        [{ path: '/approvedAmount', message: `must not exceed ${Math.max(refundable, 0)}` }],
+        { refundable: Math.max(refundable, 0), committed, captured: current.capturedAmount },
+      );
+    }
     const exec = await this.execution(em, r.tenant, r.refundId);
     const moved = await this.refunds.transition(em, {
       tenant: r.tenant,
