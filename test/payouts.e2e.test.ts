@@ -282,6 +282,19 @@ describe('payouts through a Stripe-style HTTP provider', () => {
     expect([nobody.status, nobody.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
   });
 
+  it('an answer it could not read, then provider errors past the last attempt: PROCESSING (the first call may have paid), not FAILED', async () => {
+    // The first call is answered with garbage (as when the provider paid and a proxy mangled the answer), every later
+    // one with a 500 from in front of the provider's idempotency record: nothing says the first did not pay.
+    let down = true;
+    fake.behave = (id, asked) => (id !== 'http-doubt' ? 'pay' : asked === 1 ? 'garbage' : down ? 'error500' : 'pay');
+    await seedApproved(svc.db, 'http-doubt', 800);
+    await until(() => stateOf(svc, 'http-doubt'), (s) => s.attempts >= MAX_ATTEMPTS + 2);
+    expect(await stateOf(svc, 'http-doubt')).toMatchObject({ state: 'PROCESSING', last_error: expect.stringContaining('HTTP 500') });
+    expect((await historyOf(svc, 'http-doubt')).map((h) => h.to_state)).toEqual(['APPROVED', 'PROCESSING']);
+    down = false;
+    await until(() => stateOf(svc, 'http-doubt'), (s) => s.state === 'SUCCEEDED');
+  });
+
   it('a decline is FAILED at once, without retries', async () => {
     fake.behave = (id) => (id === 'http-decline' ? 'decline' : 'pay');
     await seedApproved(svc.db, 'http-decline', 900);

@@ -20,6 +20,11 @@ export interface PayoutJob {
   reward: RewardRef | null;
   /** This attempt's number in the current execution (1 for the first call); a later claim of the refund has a higher one. */
   attempt: number;
+  /**
+   * An earlier call of this execution has no definite answer (unknown, or its worker died before recording it): it
+   * may have paid, so a retryable failure must not FAIL the refund (see nextStep).
+   */
+  inDoubt: boolean;
 }
 
 /** Where a refund's payout stands (shown with the refund). */
@@ -60,7 +65,7 @@ export class PayoutsRepository {
           limit ? for update skip locked)
        update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
          from due where r.tenant = due.tenant and r.refund_id = due.refund_id
-       returning r.tenant, r.refund_id, r.state, r.attempts, r.approved_amount, r.currency, r.reward`,
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward`,
       [now, limit, new Date(now.getTime() + leaseMs)],
     );
     const jobs: PayoutJob[] = [];
@@ -72,7 +77,9 @@ export class PayoutsRepository {
         await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } });
       }
       const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
-      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt });
+      // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.
+      const inDoubt = Number(r.definite_failures) < attempt - 1;
+      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt, inDoubt });
     }
     return jobs;
   }
@@ -109,11 +116,11 @@ export class PayoutsRepository {
   }
 
   /** Not paid (yet): asks again at `nextAttemptAt`. False when another claim took the refund over meanwhile. */
-  async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string }): Promise<boolean> {
+  async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string; definite: boolean }): Promise<boolean> {
     const rows = await em.execute<Raw[]>(
-      `update refunds set next_attempt_at = ?, last_error = ?
+      `update refunds set next_attempt_at = ?, last_error = ?, definite_failures = definite_failures + ?
         where tenant = ? and refund_id = ? and state = 'PROCESSING' and attempts = ? returning 1 as ok`,
-      [o.nextAttemptAt, o.error, job.tenant, job.refundId, job.attempt],
+      [o.nextAttemptAt, o.error, o.definite ? 1 : 0, job.tenant, job.refundId, job.attempt],
     );
     return rows.length > 0;
   }
@@ -176,7 +183,10 @@ export class PayoutsRepository {
       reason: 'manual retry',
       eventData: { previousAttempts: exec?.attempts ?? 0, previousFailure: exec?.lastError ?? null },
     });
-    await em.execute('update refunds set attempts = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [r.tenant, r.refundId]);
+    await em.execute('update refunds set attempts = 0, definite_failures = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [
+      r.tenant,
+      r.refundId,
+    ]);
     return moved;
   }
 
