@@ -282,6 +282,19 @@ describe('payouts through a Stripe-style HTTP provider', () => {
     expect([nobody.status, nobody.body.code]).toEqual([404, 'REFUND_NOT_FOUND']);
   });
 
+  it('an answer it could not read, then provider errors past the last attempt: PROCESSING (the first call may have paid), not FAILED', async () => {
+    // The first call is answered with garbage (as when the provider paid and a proxy mangled the answer), every later
+    // one with a 500 from in front of the provider's idempotency record: nothing says the first did not pay.
+    let down = true;
+    fake.behave = (id, asked) => (id !== 'http-doubt' ? 'pay' : asked === 1 ? 'garbage' : down ? 'error500' : 'pay');
+    await seedApproved(svc.db, 'http-doubt', 800);
+    await until(() => stateOf(svc, 'http-doubt'), (s) => s.attempts >= MAX_ATTEMPTS + 2);
+    expect(await stateOf(svc, 'http-doubt')).toMatchObject({ state: 'PROCESSING', last_error: expect.stringContaining('HTTP 500') });
+    expect((await historyOf(svc, 'http-doubt')).map((h) => h.to_state)).toEqual(['APPROVED', 'PROCESSING']);
+    down = false;
+    await until(() => stateOf(svc, 'http-doubt'), (s) => s.state === 'SUCCEEDED');
+  });
+
   it('a decline is FAILED at once, without retries', async () => {
     fake.behave = (id) => (id === 'http-decline' ? 'decline' : 'pay');
     await seedApproved(svc.db, 'http-decline', 900);
@@ -403,4 +416,49 @@ describe('kill -9 in the middle of payouts', () => {
       await fake.stop();
     }
   }, 120_000);
+});
+
+describe('manual retry: only a FAILED refund, and only while its order can still refund it', () => {
+  let svc: TestService;
+  let service: string;
+
+  // The payout worker stays off (the harness default): states are set up by hand and nothing moves them.
+  beforeAll(async () => {
+    svc = await TestService.start('payouts_retry_guard');
+    service = await svc.issueKey(TENANT, ['service']);
+  });
+  afterAll(() => svc?.stop());
+
+  async function seed(refundId: string, orderId: string, state: 'APPROVED' | 'FAILED' | 'SUCCEEDED', amount: number, captured: number): Promise<void> {
+    await svc.db.em().transactional((em) =>
+      refunds.create(em, {
+        tenant: TENANT, refundId, type: 'refund', orderId, customerId: 'cust-1', state, requestedAmount: amount, approvedAmount: amount,
+        capturedAmount: captured, currency: 'EUR', reward: null, requestedBy: 'seed', decisionId: randomUUID(), createdAt: new Date(),
+        reason: 'seeded', actor: SYSTEM,
+      }),
+    );
+  }
+  const retry = (refundId: string) => svc.request('POST', `/v1/refunds/${refundId}/retry`, { key: service, idempotencyKey: newKey('retry') });
+
+  it('a FAILED refund whose amount the order has since refunded otherwise is not paid again: 422, it stays FAILED', async () => {
+    // The first refund failed (its amount went back to the order), a second one of the whole order was approved and paid.
+    await seed('guard-failed', 'guard-order', 'FAILED', 1000, 1000);
+    await seed('guard-paid', 'guard-order', 'SUCCEEDED', 1000, 1000);
+    const r = await retry('guard-failed');
+    expect([r.status, r.body.code]).toEqual([422, 'AMOUNT_EXCEEDS_REFUNDABLE']);
+    expect(await stateOf(svc, 'guard-failed')).toMatchObject({ state: 'FAILED' });
+    // Within what is left it is retried as before.
+    await seed('guard-failed-2', 'guard-order-2', 'FAILED', 600, 1000);
+    await seed('guard-paid-2', 'guard-order-2', 'SUCCEEDED', 400, 1000);
+    const ok = await retry('guard-failed-2');
+    expect([ok.status, ok.body.state]).toEqual([200, 'PROCESSING']);
+  });
+
+  it('an APPROVED refund (not failed, its payout not even started) is 409 INVALID_TRANSITION, not moved by hand', async () => {
+    await seed('guard-approved', 'guard-order-3', 'APPROVED', 500, 1000);
+    const r = await retry('guard-approved');
+    expect([r.status, r.body.code]).toEqual([409, 'INVALID_TRANSITION']);
+    expect(await stateOf(svc, 'guard-approved')).toMatchObject({ state: 'APPROVED', attempts: 0 });
+    expect((await historyOf(svc, 'guard-approved')).map((h) => h.to_state)).toEqual(['APPROVED']);
+  });
 });

@@ -12,9 +12,17 @@ describe('nextStep', () => {
 
   it('retries a retryable failure until the last attempt, then fails with the provider reason', () => {
     const failed = { status: 'failed', reason: 'HTTP 500', retryable: true } as const;
-    expect(nextStep(failed, 1, policy, () => 0)).toEqual({ kind: 'retry', delayMs: 500, reason: 'HTTP 500' });
-    expect(nextStep(failed, 2, policy, () => 0)).toEqual({ kind: 'retry', delayMs: 1000, reason: 'HTTP 500' });
+    expect(nextStep(failed, 1, policy, () => 0)).toEqual({ kind: 'retry', delayMs: 500, reason: 'HTTP 500', definite: true });
+    expect(nextStep(failed, 2, policy, () => 0)).toEqual({ kind: 'retry', delayMs: 1000, reason: 'HTTP 500', definite: true });
     expect(nextStep(failed, 3, policy)).toEqual({ kind: 'fail', reason: 'HTTP 500' });
+  });
+
+  it('in doubt (an earlier call may have paid), a retryable failure after the last attempt is retried, never FAILED; a refusal still fails', () => {
+    const failed = { status: 'failed', reason: 'HTTP 503', retryable: true } as const;
+    expect(nextStep(failed, 3, policy, () => 0, true)).toMatchObject({ kind: 'retry', definite: true, reason: expect.stringContaining('HTTP 503') });
+    expect(nextStep(failed, 30, policy, () => 0, true).kind).toBe('retry');
+    expect(nextStep({ status: 'failed', reason: 'declined', retryable: false }, 3, policy, () => 0, true)).toEqual({ kind: 'fail', reason: 'declined' });
+    expect(nextStep({ status: 'unknown', reason: 'garbage' }, 1, policy, () => 0)).toMatchObject({ kind: 'retry', definite: false });
   });
 
   it('fails a non-retryable failure at once', () => {

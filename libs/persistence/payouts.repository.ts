@@ -7,7 +7,8 @@
  * again and asked again with the same idempotency key.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { SYSTEM, type Actor } from '../refunds/index.js';
+import { DomainError } from '../errors/index.js';
+import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { RefundsRepository, type RefundRow, type RewardRef } from './refunds.repository.js';
 
 /** One claimed attempt at paying a refund. */
@@ -19,6 +20,11 @@ export interface PayoutJob {
   reward: RewardRef | null;
   /** This attempt's number in the current execution (1 for the first call); a later claim of the refund has a higher one. */
   attempt: number;
+  /**
+   * An earlier call of this execution has no definite answer (unknown, or its worker died before recording it): it
+   * may have paid, so a retryable failure must not FAIL the refund (see nextStep).
+   */
+  inDoubt: boolean;
 }
 
 /** Where a refund's payout stands (shown with the refund). */
@@ -59,7 +65,7 @@ export class PayoutsRepository {
           limit ? for update skip locked)
        update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
          from due where r.tenant = due.tenant and r.refund_id = due.refund_id
-       returning r.tenant, r.refund_id, r.state, r.attempts, r.approved_amount, r.currency, r.reward`,
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward`,
       [now, limit, new Date(now.getTime() + leaseMs)],
     );
     const jobs: PayoutJob[] = [];
@@ -71,7 +77,9 @@ export class PayoutsRepository {
         await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } });
       }
       const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
-      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt });
+      // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.
+      const inDoubt = Number(r.definite_failures) < attempt - 1;
+      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt, inDoubt });
     }
     return jobs;
   }
@@ -108,11 +116,11 @@ export class PayoutsRepository {
   }
 
   /** Not paid (yet): asks again at `nextAttemptAt`. False when another claim took the refund over meanwhile. */
-  async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string }): Promise<boolean> {
+  async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string; definite: boolean }): Promise<boolean> {
     const rows = await em.execute<Raw[]>(
-      `update refunds set next_attempt_at = ?, last_error = ?
+      `update refunds set next_attempt_at = ?, last_error = ?, definite_failures = definite_failures + ?
         where tenant = ? and refund_id = ? and state = 'PROCESSING' and attempts = ? returning 1 as ok`,
-      [o.nextAttemptAt, o.error, job.tenant, job.refundId, job.attempt],
+      [o.nextAttemptAt, o.error, o.definite ? 1 : 0, job.tenant, job.refundId, job.attempt],
     );
     return rows.length > 0;
   }
@@ -135,12 +143,36 @@ export class PayoutsRepository {
   }
 
   /**
-   * A manual retry: FAILED → PROCESSING (409 INVALID_TRANSITION from any other state), attempts back to 0, due at once.
+   * A manual retry: FAILED → PROCESSING (409 INVALID_TRANSITION from any other state), attempts back to 0, due at once,
+   * under the order's lock and only while the order can still refund the approved amount (422 AMOUNT_EXCEEDS_REFUNDABLE).
    * The idempotency key stays the refund's own. Null when the tenant has no such refund.
    */
   async retry(em: SqlEntityManager, r: { tenant: string; refundId: string; actor: Actor; at: Date }): Promise<RefundRow | null> {
+    // Lock order of every write that adds to an order's refunded total: the order, then the refund's row.
+    const seen = await this.refunds.find(em, r.tenant, r.refundId);
+    if (!seen) return null;
+    await this.refunds.lockOrder(em, r.tenant, seen.orderId);
     const current = await this.refunds.find(em, r.tenant, r.refundId, { forUpdate: true });
     if (!current) return null;
+    // Only a FAILED refund is retried: APPROVED → PROCESSING is the worker's (the lifecycle table allows it).
+    if (current.state !== 'FAILED') {
+      throw new DomainError(INVALID_TRANSITION, `A refund in state ${current.state} cannot be retried (only a FAILED one)`, 'conflict', [
+        { path: '/state', message: `${current.state} → PROCESSING is not a manual retry` },
+      ], { from: current.state, to: 'PROCESSING' });
+    }
+    // FAILED gave the amount back to the order, which may have refunded it since: paying this one now would refund more
+    // than was captured.
+    const committed = await this.refunds.committedTotal(em, r.tenant, current.orderId, r.refundId);
+    const refundable = current.capturedAmount - committed;
+    if (current.approvedAmount > refundable) {
+      throw new DomainError(
+        'AMOUNT_EXCEEDS_REFUNDABLE',
+        `Order ${current.orderId} has ${Math.max(refundable, 0)} ${current.currency} left to refund (captured ${current.capturedAmount}, committed ${committed}); this refund is ${current.approvedAmount}`,
+        'unprocessable',
+        [{ path: '/approvedAmount', message: `must not exceed ${Math.max(refundable, 0)}` }],
+        { refundable: Math.max(refundable, 0), committed, captured: current.capturedAmount },
+      );
+    }
     const exec = await this.execution(em, r.tenant, r.refundId);
     const moved = await this.refunds.transition(em, {
       tenant: r.tenant,
@@ -151,7 +183,10 @@ export class PayoutsRepository {
       reason: 'manual retry',
       eventData: { previousAttempts: exec?.attempts ?? 0, previousFailure: exec?.lastError ?? null },
     });
-    await em.execute('update refunds set attempts = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [r.tenant, r.refundId]);
+    await em.execute('update refunds set attempts = 0, definite_failures = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [
+      r.tenant,
+      r.refundId,
+    ]);
     return moved;
   }
 

@@ -12,7 +12,7 @@ import { strict } from '../test-support/strict.js';
 import { PayoutWorker } from './payout.worker.js';
 
 const NOW = new Date('2026-12-02T10:00:00Z');
-const job = (refundId: string, attempt = 1): PayoutJob => ({ tenant: 't1', refundId, amount: 500, currency: 'EUR', reward: null, attempt });
+const job = (refundId: string, attempt = 1, inDoubt = false): PayoutJob => ({ tenant: 't1', refundId, amount: 500, currency: 'EUR', reward: null, attempt, inDoubt });
 
 interface Harness {
   worker: PayoutWorker;
@@ -110,6 +110,12 @@ describe('PayoutWorker', () => {
     expect(delay).toBeGreaterThanOrEqual(500);
     expect(delay).toBeLessThanOrEqual(1000);
     expect(h.recorded.find((r) => r.refundId === 'last')).toMatchObject({ kind: 'fail', detail: { at: NOW, reason: 'HTTP 503' } });
+  });
+
+  it('a retryable failure after the last attempt of a refund in doubt (an earlier call may have paid) is rescheduled, not failed', async () => {
+    const h = harness({ jobs: [job('doubt', 3, true)], answer: () => Promise.resolve({ status: 'failed', reason: 'HTTP 503', retryable: true }) });
+    await pollOnce(h);
+    expect(h.recorded).toEqual([expect.objectContaining({ kind: 'reschedule', refundId: 'doubt', detail: expect.objectContaining({ definite: true }) })]);
   });
 
   it('a provider that throws is an unknown answer: rescheduled, never failed', async () => {

@@ -131,7 +131,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const result = await settled(
       this.provider.refund({ refundId: job.refundId, amount: job.amount, currency: job.currency, idempotencyKey: payoutIdempotencyKey(job.tenant, job.refundId) }),
     );
-    const step = nextStep(result, job.attempt, { maxAttempts: this.config.payoutMaxAttempts, backoffMs: this.config.payoutBackoffMs });
+    const step = nextStep(result, job.attempt, { maxAttempts: this.config.payoutMaxAttempts, backoffMs: this.config.payoutBackoffMs }, Math.random, job.inDoubt);
     await new Promise<void>((resolve, reject) => {
       this.outcomes.push({ job, step, resolve, reject });
       this.flush();
@@ -184,7 +184,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
         });
         return;
       case 'retry':
-        await this.payouts.reschedule(em, job, { nextAttemptAt: new Date(at.getTime() + step.delayMs), error: step.reason });
+        await this.payouts.reschedule(em, job, { nextAttemptAt: new Date(at.getTime() + step.delayMs), error: step.reason, definite: step.definite });
         return;
       case 'fail':
         await this.payouts.fail(em, job, { at, reason: step.reason });

@@ -10,6 +10,7 @@ import { Migration20261202210000_review_queue } from './Migration20261202210000_
 import { Migration20261202220000_payouts } from './Migration20261202220000_payouts.js';
 import { Migration20261202230000_events } from './Migration20261202230000_events.js';
 import { Migration20261202233000_keys_integrity } from './Migration20261202233000_keys_integrity.js';
+import { Migration20261203000000_payout_doubt } from './Migration20261203000000_payout_doubt.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -23,4 +24,5 @@ export const migrationsList = [
   { name: 'Migration20261202220000_payouts', class: Migration20261202220000_payouts },
   { name: 'Migration20261202230000_events', class: Migration20261202230000_events },
   { name: 'Migration20261202233000_keys_integrity', class: Migration20261202233000_keys_integrity },
+  { name: 'Migration20261203000000_payout_doubt', class: Migration20261203000000_payout_doubt },
 ];
