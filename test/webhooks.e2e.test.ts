@@ -3,7 +3,9 @@
  * independent HMAC per the Standard Webhooks specification), order per endpoint under failures, a dead endpoint
  * holding back nothing else, the delivery log, redelivery, deletion, tenancy.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 import { eventually, WebhookReceiver, type Received } from './support/webhook-receiver.js';
@@ -100,6 +102,16 @@ describe('webhooks', () => {
     expect(await paths({ events: ['review.created'], extra: 1 })).toEqual(['/extra', '/url']);
     expect(await paths({ url: 'https://example.test/x', events: ['review.created', 'review.created'] })).toEqual(['/events']);
   });
+
+  it('answers a huge events list quickly: checking it for duplicates is not quadratic (it blocked the event loop)', async () => {
+    const t = await tenant('huge');
+    // About 0.8 MiB of distinct strings, under the body limit: ajv's generic uniqueItems compares every pair (~40 s here).
+    const events = Array.from({ length: 120_000 }, (_, i) => i.toString(36));
+    const started = Date.now();
+    const r = await svc.request('POST', '/v1/webhooks', { key: t.admin, idempotencyKey: newKey('huge'), body: { url: 'https://example.test/x', events } });
+    expect(r.status).toBe(400);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }, 70_000);
 
   it('delivers the signed envelope; the signature verifies with an independent HMAC', async () => {
     const t = await tenant('sig');
@@ -198,6 +210,35 @@ describe('webhooks', () => {
     expect(rx.accepted).toHaveLength(3);
     expect((await svc.request('GET', '/v1/webhooks', { key: t.admin })).body.items).toHaveLength(1);
     expect((await svc.request('GET', `/v1/webhooks/${hook.id}/deliveries`, { key: t.admin })).status).toBe(404);
+  });
+
+  it('stops a run in progress once the endpoint is deleted: at most the attempts under way then still arrive', async () => {
+    const t = await tenant('delrun');
+    const arrived: number[] = [];
+    // A receiver that takes 40 ms per answer, so a run of 80 events lasts seconds.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        arrived.push(Date.now());
+        setTimeout(() => res.writeHead(204).end(), 40);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = await register(t.admin, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, ['review.created']);
+      const values = Array.from({ length: 80 }, (_, i) => `('${randomUUID()}', '${t.name}', 'review.created', now(), '{"i":${i}}')`).join(', ');
+      await svc.sql(`insert into outbox_events (id, tenant, type, occurred_at, data) values ${values}`);
+      await eventually('the run under way', () => (arrived.length >= 5 ? true : undefined));
+      expect((await svc.request('DELETE', `/v1/webhooks/${hook.id}`, { key: t.admin })).status).toBe(204);
+      const deletedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Before: the rest of the claimed run (some 70 events) kept going to the deleted endpoint.
+      expect(arrived.filter((at) => at > deletedAt).length).toBeLessThanOrEqual(4);
+      expect(arrived.length).toBeLessThan(40);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("another tenant's endpoint is answered as a missing one", async () => {

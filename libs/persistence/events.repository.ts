@@ -183,6 +183,12 @@ export class EventsRepository {
     return rows[0] && endpointOf(rows[0]);
   }
 
+  /** Whether the endpoint still exists (not deleted); any tenant's: the dispatcher asks during a run. */
+  async endpointLive(em: SqlEntityManager, id: string): Promise<boolean> {
+    const rows = await em.execute<Row[]>('select 1 as live from webhook_endpoints where id = ? and deleted_at is null', [id]);
+    return rows.length > 0;
+  }
+
   /** Deletes the endpoint (kept for its log) and cancels what it was still owed; false when there was none. */
   async deleteEndpoint(em: SqlEntityManager, tenant: string, id: string, now: Date): Promise<boolean> {
     if (!(await this.findEndpoint(em, tenant, id, true))) return false;

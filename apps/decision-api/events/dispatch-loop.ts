@@ -14,6 +14,11 @@ import { postWebhook } from './webhook-post.js';
 const LEASE_MARGIN_MS = 5_000;
 /** Deliveries claimed per endpoint at once (they are still sent one at a time, in order). */
 const RUN = 100;
+/**
+ * During a run, how often the endpoint is looked up again: once it is deleted the run stops, so after DELETE answers
+ * only the attempt under way and those begun within this long may still arrive (not the rest of the run).
+ */
+const RECHECK_MS = 100;
 
 export interface DispatchSettings {
   webhookTimeoutMs: number;
@@ -85,11 +90,21 @@ export class DispatchLoop {
 
   private async send(run: ClaimedRun, leaseUntil: Date): Promise<void> {
     const result: RunResult = { delivered: [], released: [], now: this.clock.now() };
+    // The claim saw the endpoint live, under its lock.
+    let checkedAt = this.clock.now().getTime();
     for (const [i, d] of run.deliveries.entries()) {
       // An attempt that could outlast the lease is left to the next claim (another instance may hold it by then).
       if (this.closed || this.clock.now().getTime() + this.config.webhookTimeoutMs > leaseUntil.getTime()) {
         result.released = run.deliveries.slice(i).map((x) => x.id);
         break;
+      }
+      if (this.clock.now().getTime() - checkedAt >= RECHECK_MS) {
+        checkedAt = this.clock.now().getTime();
+        // Deleted meanwhile: what is left was canceled; nothing more is sent.
+        if (!(await this.repo.endpointLive(this.db.em(), run.endpointId))) {
+          result.released = run.deliveries.slice(i).map((x) => x.id);
+          break;
+        }
       }
       const { statusCode, error } = await this.post(run, d.event);
       if (error === undefined) {

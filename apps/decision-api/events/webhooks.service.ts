@@ -18,7 +18,9 @@ export const webhookSchema = {
   required: ['url', 'events'],
   properties: {
     url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://\\S+$' },
-    events: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: EVENT_TYPES } },
+    // Items typed as strings: ajv then checks uniqueItems with a hash, in linear time; untyped it compares every pair, and
+    // a 1 MiB body of distinct strings held the event loop for about a minute.
+    events: { type: 'array', minItems: 1, maxItems: EVENT_TYPES.length, uniqueItems: true, items: { type: 'string', enum: EVENT_TYPES } },
   },
 } as const;
 const webhookInput = new SchemaValidator<{ url: string; events: string[] }>(webhookSchema, 'Webhook');
