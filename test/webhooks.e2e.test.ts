@@ -103,14 +103,14 @@ describe('webhooks', () => {
     expect(await paths({ url: 'https://example.test/x', events: ['review.created', 'review.created'] })).toEqual(['/events']);
   });
 
-  it('answers a huge events list quickly: checking it for duplicates is not quadratic (it blocked the event loop)', async () => {
+  it('refuses a huge events list by its length, before any duplicate check (a quadratic one blocked the event loop)', async () => {
     const t = await tenant('huge');
-    // About 0.8 MiB of distinct strings, under the body limit: ajv's generic uniqueItems compares every pair (~40 s here).
+    // About 0.8 MiB of distinct strings, under the body limit: ajv's generic uniqueItems compared every pair (~40 s
+    // here). The list is now typed and bounded by the number of event types; how long it takes is the bench's business.
     const events = Array.from({ length: 120_000 }, (_, i) => i.toString(36));
-    const started = Date.now();
     const r = await svc.request('POST', '/v1/webhooks', { key: t.admin, idempotencyKey: newKey('huge'), body: { url: 'https://example.test/x', events } });
     expect(r.status).toBe(400);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/events', message: expect.stringMatching(/more than \d+ items/) })]));
   }, 70_000);
 
   it('delivers the signed envelope; the signature verifies with an independent HMAC', async () => {
