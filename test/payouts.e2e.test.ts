@@ -196,6 +196,31 @@ describe('payouts through the simulated provider (the default)', () => {
     expect(succeeded?.clawback).toEqual(done.clawback);
   });
 
+  it('a refund paid before its reward transaction settles: the clawback waits, then the settlement posts it once', async () => {
+    const open = await svc.request('PUT', '/v1/ledger/accounts/acc-late', { key: service, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } });
+    expect(open.status).toBe(201);
+    await ledgerPost('/v1/ledger/accounts/acc-late/transactions', { transactionId: 'tx-late', amount: 10_000, category: 'GROCERY', occurredAt: '2026-11-02T10:00:00Z' });
+    await seedApproved(svc.db, 'sim-late', 4000, { accountId: 'acc-late', transactionId: 'tx-late' });
+    const paid = await until(() => stateOf(svc, 'sim-late'), (s) => s.state === 'SUCCEEDED');
+    expect(paid.clawback).toMatchObject({ status: 'deferred', code: 'TRANSACTION_NOT_SETTLED', transactionId: 'tx-late' });
+    expect((await historyOf(svc, 'sim-late')).at(-1)!.reason).toMatch(/clawback deferred until the reward transaction settles/);
+
+    // Settling creates the reward (500) and, in the same transaction, takes back the paid refund's share (200).
+    const k = newKey('settle');
+    const settled = await svc.request('POST', '/v1/ledger/transactions/tx-late/settle', { key: service, idempotencyKey: k, body: { settledAt: '2026-11-05T10:00:00Z' } });
+    expect(settled.status).toBe(200);
+    expect(settled.body).toMatchObject({ status: 'PART_REF', refunded: 4000, originalReward: 500, reward: 300 });
+    const after = await stateOf(svc, 'sim-late');
+    expect(after.clawback).toMatchObject({ status: 'posted', refundId: 'sim-late', amount: 4000, clawback: 200, rewardAfter: 300 });
+    const again = await svc.request('POST', '/v1/ledger/transactions/tx-late/settle', { key: service, idempotencyKey: k, body: { settledAt: '2026-11-05T10:00:00Z' } });
+    expect([again.status, again.headers.get('idempotent-replayed'), again.text]).toEqual([200, 'true', settled.text]);
+    const entries = await svc.request('GET', '/v1/ledger/accounts/acc-late/entries?limit=500', { key: auditor });
+    const clawbacks = (entries.body.items as { type: string; amount: number; cause: { id: string } }[]).filter((e) => e.type === 'CLAWBACK');
+    expect(clawbacks).toEqual([expect.objectContaining({ amount: -200, cause: { kind: 'refund', id: 'sim-late' } })]);
+    const posted = await svc.sql<{ data: Record<string, unknown> }>("select data from outbox_events where tenant = ? and type = 'refund.clawback_posted'", [TENANT]);
+    expect(posted.map((e) => e.data)).toEqual([expect.objectContaining({ refundId: 'sim-late', clawback: expect.objectContaining({ status: 'posted' }) })]);
+  });
+
   it('a clawback the ledger refuses does not block the payout: SUCCEEDED, with the refusal on the refund, its event and its history', async () => {
     await rewarded('acc-small', 'tx-small', 1000);
     await seedApproved(svc.db, 'sim-missing', 700, { accountId: 'acc-small', transactionId: 'tx-nowhere' });

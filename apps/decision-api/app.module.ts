@@ -153,7 +153,7 @@ export class AppModule {
         RefundsService,
         // Payout execution: the provider chosen by PAYMENT_PROVIDER, the worker, the manual retry.
         { provide: PAYMENT_PROVIDER, useValue: paymentProviderFrom(config) },
-        { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository) => new PayoutsRepository(refunds), inject: [RefundsRepository] },
+        { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository, outbox: OutboxRepository) => new PayoutsRepository(refunds, outbox), inject: [RefundsRepository, OutboxRepository] },
         PayoutWorker,
         PayoutsService,
       ],

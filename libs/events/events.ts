@@ -4,6 +4,7 @@
 export const EVENT_TYPES = [
   'decision.created',
   'refund.state_changed',
+  'refund.clawback_posted',
   'review.created',
   'review.resolved',
   'review.overdue',

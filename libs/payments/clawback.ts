@@ -6,7 +6,9 @@
  *
  * A ledger refusal (unknown account or transaction, another account, another currency, more than is left to refund,
  * the id already used with other data, …) never blocks the payout: the money has moved. It is returned as a
- * `refused` clawback, which the executor records on the refund and in its SUCCEEDED event.
+ * `refused` clawback, which the executor records on the refund and in its SUCCEEDED event. A refund paid before its
+ * reward transaction settled is `deferred`: the settlement posts it (Refund Reward Consistency needs the clawback once
+ * the reward exists).
  */
 import { DomainError } from '../errors/index.js';
 import type { Ledger, LedgerStore } from '../ledger/index.js';
@@ -41,6 +43,18 @@ export type Clawback =
       readonly rewardAfter: number;
       /** seq of the CLAWBACK ledger entry, or null when nothing was debited (deferred, 0, or a no-clawback program). */
       readonly entrySeq: number | null;
+    }
+  | {
+      /**
+       * The refund was paid before its reward transaction settled (the ledger has no reward to take back yet): the
+       * clawback is posted when the transaction settles, in the settlement's transaction.
+       */
+      readonly status: 'deferred';
+      readonly accountId: string;
+      readonly transactionId: string;
+      readonly refundId: string;
+      readonly code: string;
+      readonly message: string;
     }
   | {
       readonly status: 'refused';
@@ -78,6 +92,7 @@ export async function postClawback(ledger: Ledger, store: LedgerStore, tenant: s
       entrySeq: r.adjustment.entrySeq,
     };
   } catch (e) {
+    if (e instanceof DomainError && e.code === 'TRANSACTION_NOT_SETTLED') return { status: 'deferred', ...base, code: e.code, message: e.message };
     if (e instanceof DomainError) return refuse(e.code, e.message);
     throw e;
   }

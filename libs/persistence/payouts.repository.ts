@@ -9,6 +9,7 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { DomainError } from '../errors/index.js';
 import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
+import { OutboxRepository } from './outbox.repository.js';
 import { RefundsRepository, type RefundRow, type RewardRef } from './refunds.repository.js';
 
 /** One claimed attempt at paying a refund. */
@@ -48,7 +49,10 @@ type Raw = Record<string, unknown>;
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>));
 
 export class PayoutsRepository {
-  constructor(private readonly refunds: RefundsRepository) {}
+  constructor(
+    private readonly refunds: RefundsRepository,
+    private readonly outbox: OutboxRepository = new OutboxRepository(),
+  ) {}
 
   /**
    * Claims up to `limit` refunds due at `now` (APPROVED ones, retries whose time came, attempts whose lease ran out),
@@ -99,7 +103,12 @@ export class PayoutsRepository {
     );
     if (locked.length === 0) return false;
     const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
-    const refused = clawback && clawback.status === 'refused' ? `; ledger clawback refused: ${String(clawback.code)}` : '';
+    const refused =
+      clawback && clawback.status === 'refused'
+        ? `; ledger clawback refused: ${String(clawback.code)}`
+        : clawback && clawback.status === 'deferred'
+          ? '; ledger clawback deferred until the reward transaction settles'
+          : '';
     await this.refunds.transition(em, {
       tenant: job.tenant,
       refundId: job.refundId,
@@ -113,6 +122,31 @@ export class PayoutsRepository {
       await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), job.tenant, job.refundId]);
     }
     return true;
+  }
+
+  /**
+   * Paid refunds whose clawback waits for this ledger transaction to settle, locked until the caller's transaction
+   * ends (a settlement and a payout of the same refund cannot post it twice).
+   */
+  async deferredClawbacks(em: SqlEntityManager, tenant: string, transactionId: string): Promise<{ refundId: string; reward: { accountId: string; transactionId: string }; amount: number; currency: string }[]> {
+    const rows = await em.execute<Raw[]>(
+      `select refund_id, reward, approved_amount, currency from refunds
+        where tenant = ? and state = 'SUCCEEDED' and reward->>'transactionId' = ? and clawback->>'status' = 'deferred'
+        order by updated_at, refund_id for update`,
+      [tenant, transactionId],
+    );
+    return rows.map((r) => ({
+      refundId: String(r.refund_id),
+      reward: json(r.reward) as unknown as { accountId: string; transactionId: string },
+      amount: Number(r.approved_amount),
+      currency: String(r.currency).trim(),
+    }));
+  }
+
+  /** Records the clawback finally posted (or refused) for a refund paid earlier, with a `refund.clawback_posted` event. */
+  async recordClawback(em: SqlEntityManager, tenant: string, refundId: string, clawback: Record<string, unknown>, at: Date): Promise<void> {
+    await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), tenant, refundId]);
+    await this.outbox.append(em, { tenant, type: 'refund.clawback_posted', occurredAt: at, data: { refundId, clawback } });
   }
 
   /** Not paid (yet): asks again at `nextAttemptAt`. False when another claim took the refund over meanwhile. */

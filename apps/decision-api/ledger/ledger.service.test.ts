@@ -14,6 +14,7 @@ import type {
   CatalogueRepository,
   Database,
   DecisionsRepository,
+  PayoutsRepository,
   IdFactory,
   NewDecision,
   PgLedgerStore,
@@ -72,6 +73,7 @@ function setup() {
     strict<PgLedgerStoreFactory>('stores', { create }),
     strict<CatalogueRepository>('catalogue', { listPacks }),
     strict<DecisionsRepository>('decisions', { insert }),
+    strict<PayoutsRepository>('payouts', { deferredClawbacks: () => Promise.resolve([]) }),
   );
   /** Applies a write as the mechanism does: inside the request's transaction, at the request's time, with its key. */
   const apply = <T>(command: TransactionalCommand<T>, key: string, now: Date): Promise<Outcome<T>> => command.apply({ em: tx, now, key });

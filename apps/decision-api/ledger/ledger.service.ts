@@ -14,6 +14,7 @@ import {
 import {
   CatalogueRepository,
   DecisionsRepository,
+  PayoutsRepository,
   PgLedgerStoreFactory,
   violatedAccounts,
   type Database,
@@ -53,6 +54,7 @@ export class LedgerService {
     private readonly stores: PgLedgerStoreFactory,
     private readonly catalogue: CatalogueRepository,
     private readonly decisions: DecisionsRepository,
+    private readonly payouts: PayoutsRepository,
   ) {}
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
@@ -104,9 +106,23 @@ export class LedgerService {
     return this.write(p, created, async (l) => transactionView(await l.recordPurchase(p.tenant, accountId, input)));
   }
 
+  /**
+   * Settles the purchase; refunds of it paid before it settled (their clawback `deferred`) have their clawback posted
+   * now, in this transaction, at the settlement's time: the reward exists from here on, and so must its clawback.
+   */
   settle(p: Principal, transactionId: string, body: unknown) {
     const input = v.settle.validate(body);
-    return this.write(p, done, async (l) => transactionView(await l.settle(p.tenant, transactionId, input)));
+    return this.write(p, done, async (l, em) => {
+      const settled = transactionView(await l.settle(p.tenant, transactionId, input));
+      const waiting = await this.payouts.deferredClawbacks(em, p.tenant, transactionId);
+      if (waiting.length === 0) return settled;
+      for (const r of waiting) {
+        const posted = await this.clawback(em, p.tenant, r.reward, { refundId: r.refundId, amount: r.amount, currency: r.currency, at: input.settledAt });
+        await this.payouts.recordClawback(em, p.tenant, r.refundId, posted, new Date(input.settledAt));
+      }
+      // The answer shows the transaction after its clawbacks.
+      return l.transaction(p.tenant, transactionId);
+    });
   }
 
   refund(p: Principal, transactionId: string, body: unknown) {
