@@ -3,6 +3,7 @@
  * every transition recorded, REFUND_EXISTS for a second decision, the order's refunded total the platform's own
  * (raced by real parallel requests on PostgreSQL), cancel before processing, listing and tenancy.
  */
+import pg from 'pg';
 import { newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
@@ -102,6 +103,36 @@ describe('one refund per refundId', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => decide(c)));
     expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
     expect((await refund(c.refundId)).body.decisions).toHaveLength(1);
+  });
+});
+
+const onPostgres = process.env.TEST_DATABASE_URL ? it : it.skip;
+
+describe('one Idempotency-Key sent to two routes at once (a client bug: 422, never a deadlock)', () => {
+  // The order's lock and the key's claim are taken in one order by every route: the claim, then the order. A refund
+  // decision that locked the order first and then waited on a review resolution's claim of the same key, while that
+  // resolution waited on the order, was a deadlock PostgreSQL broke by failing one of them with a 500.
+  onPostgres('a refund decision and a review resolution of the same order with one key: the first is answered, the other 422', async () => {
+    const c = refundCase({ disputeOpen: true });
+    const opened = await decide(c);
+    expect(opened.body.outcome).toBe('REVIEW');
+    const [item] = await svc.sql<{ id: string }>('select id from reviews where decision_id = ?', [opened.body.id]);
+    expect((await svc.request('POST', `/v1/reviews/${item!.id}/claim`, { key: reviewer, idempotencyKey: newKey(), body: {} })).status).toBe(200);
+    // Line both requests up behind the order's lock (held here), the decision first.
+    const lock = new pg.Client({ connectionString: svc.databaseUrl });
+    await lock.connect();
+    const order = [0x72666e64, `acme/${c.orderId}`];
+    await lock.query('select pg_advisory_lock($1, hashtext($2))', order);
+    const k = newKey();
+    const decided = decide(refundCase({ orderId: c.orderId }), { idempotencyKey: k });
+    await new Promise((r) => setTimeout(r, 300));
+    const resolved = svc.request('POST', `/v1/reviews/${item!.id}/resolve`, { key: reviewer, idempotencyKey: k, body: { resolution: 'APPROVE', reasonCode: 'GOODWILL' } });
+    await new Promise((r) => setTimeout(r, 300));
+    await lock.query('select pg_advisory_unlock($1, hashtext($2))', order);
+    await lock.end();
+    // The decision claimed the key first (before waiting for the order): it is answered, the resolution is refused.
+    const [d, r] = await Promise.all([decided, resolved]);
+    expect([d.status, r.status, r.body.code]).toEqual([201, 422, 'IDEMPOTENCY_KEY_REUSED']);
   });
 });
 

@@ -71,7 +71,10 @@ export interface RefundFilter {
 }
 
 /** Advisory-lock namespace of order locks (any constant; the second key is a hash of tenant and order). */
-const ORDER_LOCK_SPACE = 0x72666e64; // 'rfnd'
+export const ORDER_LOCK_SPACE = 0x72666e64; // 'rfnd'
+
+/** The second key of an order's lock (hashed by PostgreSQL's hashtext). */
+export const orderLockName = (tenant: string, orderId: string): string => `${tenant}/${orderId}`;
 
 type Raw = Record<string, unknown>;
 
@@ -125,7 +128,7 @@ export class RefundsRepository {
    * concurrent refunds of one order are decided one after the other, the second seeing the first.
    */
   async lockOrder(em: SqlEntityManager, tenant: string, orderId: string): Promise<void> {
-    await em.execute('select pg_advisory_xact_lock(?, hashtext(?))', [ORDER_LOCK_SPACE, `${tenant}/${orderId}`]);
+    await em.execute('select pg_advisory_xact_lock(?, hashtext(?))', [ORDER_LOCK_SPACE, orderLockName(tenant, orderId)]);
   }
 
   /** What the platform has approved or paid for this order (minor units); hold the order lock to rely on it. */

@@ -103,9 +103,9 @@ export class RefundDecisions {
   ) {}
 
   /**
-   * The command for one refund decision: in one transaction, the order's lock, then what the decision must know (the
-   * key, the refundId, the order's committed total), the evaluation, then one statement that claims the key and
-   * writes the decision, the refund, its first transition, a review item and their events. `build` makes the stored
+   * The command for one refund decision: in one transaction, the key's claim with the order's lock, then what the
+   * decision must know (the refundId, the order's committed total), the evaluation, then one statement that writes
+   * the decision, the refund, its first transition, a review item and their events. `build` makes the stored
    * decision document (the decisions service owns its shape); `afterCommit` gets what was decided (shadow evaluation).
    */
   decide(
@@ -124,17 +124,17 @@ export class RefundDecisions {
       kind: 'statement',
       applyClaimed: ({ claim, now }) =>
         this.db.em().transactional(async (em) => {
-          await this.refunds.lockOrder(em, tenant, c.orderId);
-          const before = await this.repo.before(em, tenant, claim.key, c.refundId, c.orderId);
-          // The key's first request committed while this one waited for the order: the mechanism replays its answer.
-          if (before.keyTaken) return 'taken' as const;
+          const id = this.ids.next(now);
+          // The key first, then the order (every route's lock order). Another request holds the key (this one waited
+          // for it to commit): the mechanism replays its answer.
+          if (!(await this.repo.claim(em, { ...claim, tenant, decisionId: id, createdAt: now, orderId: c.orderId }))) return 'taken' as const;
+          const before = await this.repo.before(em, tenant, c.refundId, c.orderId);
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
           const evaluated = await type.decideValid(seen);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
-          const id = this.ids.next(now);
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
           const json = JSON.stringify(document);
           const riskScore = evaluated.output.riskScore;
@@ -164,7 +164,6 @@ export class RefundDecisions {
             ...(review ? [{ id: this.ids.next(now), type: 'review.created', data: reviewCreatedData(review.id, review) }] : []),
           ];
           const written = await this.repo.write(em, {
-            claim,
             decision: {
               id,
               tenant,
@@ -185,7 +184,6 @@ export class RefundDecisions {
             ...(review ? { review } : {}),
             events,
           });
-          if (written === 'taken') return 'taken' as const;
           // The same refundId under another order, decided at the same time: this transaction's writes roll back.
           if (written === 'exists') throw refundExists(c.refundId, (await this.refunds.find(em, tenant, c.refundId))?.state ?? 'unknown');
           made = { document, json, evaluated, input: seen };
