@@ -4,7 +4,7 @@
  * posts the ledger clawback once, survives SIGKILL mid-payout without paying twice, and the manual retry route.
  */
 import { randomUUID } from 'node:crypto';
-import { openDatabase, RefundsRepository, type Database, type RewardRef } from '../libs/persistence/index.js';
+import { DEFERRED_CLAWBACKS, openDatabase, RefundsRepository, type Database, type RewardRef } from '../libs/persistence/index.js';
 import { SYSTEM } from '../libs/refunds/index.js';
 import { createTestDatabase } from './support/database.js';
 import { FakeProvider } from './support/fake-provider.js';
@@ -219,6 +219,17 @@ describe('payouts through the simulated provider (the default)', () => {
     expect(clawbacks).toEqual([expect.objectContaining({ amount: -200, cause: { kind: 'refund', id: 'sim-late' } })]);
     const posted = await svc.sql<{ data: Record<string, unknown> }>("select data from outbox_events where tenant = ? and type = 'refund.clawback_posted'", [TENANT]);
     expect(posted.map((e) => e.data)).toEqual([expect.objectContaining({ refundId: 'sim-late', clawback: expect.objectContaining({ status: 'posted' }) })]);
+  });
+
+  it("a settlement finds the refunds waiting for it through an index, not by reading every paid refund of the tenant", async () => {
+    // Every purchase settles once, and each settlement asks for the refunds deferred to it: without its own index that
+    // read was every SUCCEEDED refund of the tenant (refunds_by_state), growing with the tenant's history.
+    const plan = await svc.db.em().transactional(async (em) => {
+      await em.execute('set local enable_seqscan = off');
+      return em.execute<{ 'QUERY PLAN': string }[]>(`explain ${DEFERRED_CLAWBACKS}`, [TENANT, 'tx-any']);
+    });
+    const text = plan.map((r) => Object.values(r)[0]).join('\n');
+    expect(text).toContain('refunds_deferred_clawbacks');
   });
 
   it('a clawback the ledger refuses does not block the payout: SUCCEEDED, with the refusal on the refund, its event and its history', async () => {

@@ -48,6 +48,14 @@ export type ClawbackPoster = (em: SqlEntityManager, refund: PayoutJob & { reward
 type Raw = Record<string, unknown>;
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>));
 
+/**
+ * Paid refunds whose clawback waits for the reward transaction `$2` (tenant `$1`), locked. Every settlement runs it: it
+ * reads the partial index refunds_deferred_clawbacks (a few rows at most), not every paid refund of the tenant.
+ */
+export const DEFERRED_CLAWBACKS = `select refund_id, reward, approved_amount, currency from refunds
+  where tenant = ? and reward->>'transactionId' = ? and clawback->>'status' = 'deferred' and state = 'SUCCEEDED'
+  order by updated_at, refund_id for update`;
+
 export class PayoutsRepository {
   constructor(
     private readonly refunds: RefundsRepository,
@@ -129,12 +137,7 @@ export class PayoutsRepository {
    * ends (a settlement and a payout of the same refund cannot post it twice).
    */
   async deferredClawbacks(em: SqlEntityManager, tenant: string, transactionId: string): Promise<{ refundId: string; reward: { accountId: string; transactionId: string }; amount: number; currency: string }[]> {
-    const rows = await em.execute<Raw[]>(
-      `select refund_id, reward, approved_amount, currency from refunds
-        where tenant = ? and state = 'SUCCEEDED' and reward->>'transactionId' = ? and clawback->>'status' = 'deferred'
-        order by updated_at, refund_id for update`,
-      [tenant, transactionId],
-    );
+    const rows = await em.execute<Raw[]>(DEFERRED_CLAWBACKS, [tenant, transactionId]);
     return rows.map((r) => ({
       refundId: String(r.refund_id),
       reward: json(r.reward) as unknown as { accountId: string; transactionId: string },
