@@ -203,7 +203,7 @@ export class DecisionsService {
     const record = await this.find(principal, id);
     const original = record.document as unknown as DecisionDocument;
     // A reviewer's decision is a person's act on the engine's: there is nothing to re-evaluate but the engine's.
-    if (typeof original.overrides === 'string') {
+    if (isResolution(original)) {
       throw new DomainError('DECISION_NOT_REPLAYABLE', `Decision ${id} is a reviewer's resolution; replay the engine decision it overrides, ${original.overrides}`, 'unprocessable', [
         { path: 'path:id', message: `a reviewer's decision (overrides ${original.overrides})` },
       ], { overrides: original.overrides });
@@ -228,6 +228,18 @@ export class DecisionsService {
     if (!record) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return record;
   }
+}
+
+/**
+ * A reviewer's resolution (libs/reviews/resolution.ts): it names the decision it overrides and its reasons come from
+ * the review item (`review@<id>`), which no release component can be named.
+ */
+function isResolution(d: DecisionDocument): d is DecisionDocument & { overrides: string } {
+  if (typeof d.overrides !== 'string' || !Array.isArray(d.reasons) || d.reasons.length === 0) return false;
+  return d.reasons.every((r) => {
+    const source = (r as { source?: unknown }).source;
+    return typeof source === 'string' && source.startsWith('review@') && isUuid(source.slice('review@'.length));
+  });
 }
 
 /** Through JSON, as the stored copy went: absent and undefined fields compare equal. */

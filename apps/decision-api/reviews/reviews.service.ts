@@ -248,7 +248,16 @@ export class ReviewsService {
       tenant: review.tenant,
       type: 'decision.created',
       occurredAt: now,
-      data: { decisionId: id, type: review.type, outcome, ...(review.refundId !== null ? { caseRef: review.refundId } : {}), overrides: engine.id, reviewId: review.id, createdAt: now.toISOString() },
+      data: {
+        decisionId: id,
+        type: review.type,
+        outcome,
+        ...(review.refundId !== null ? { caseRef: review.refundId } : {}),
+        release: { name: engine.releaseName, version: engine.releaseVersion },
+        overrides: engine.id,
+        reviewId: review.id,
+        createdAt: now.toISOString(),
+      },
     });
     return id;
   }
