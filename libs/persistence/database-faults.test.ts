@@ -1,5 +1,5 @@
 import { DomainError } from '../errors/index.js';
-import { databaseFault, OutageMonitor } from './database-faults.js';
+import { databaseFault, databaseUnavailable, OutageMonitor } from './database-faults.js';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -31,6 +31,15 @@ describe('databaseFault', () => {
     ['idle in transaction timeout', withCode('25P03', 'terminating connection due to idle-in-transaction timeout')],
   ])('a timeout, not an outage: %s', (_, e) => {
     expect(databaseFault(e)?.kind).toBe('timeout');
+  });
+
+  it.each([
+    ['deadlock', withCode('40P01', 'deadlock detected')],
+    ['serialization failure', withCode('40001', 'could not serialize access due to concurrent update')],
+    ['lock not available', withCode('55P03', 'could not obtain lock on row')],
+  ])('contention, answered 503 to retry, not 500: %s', (_, e) => {
+    expect(databaseFault(e)?.kind).toBe('contention');
+    expect(databaseUnavailable(databaseFault(e)!, 2)).toMatchObject({ code: 'DATABASE_UNAVAILABLE', kind: 'unavailable', extensions: { retryAfter: 2 } });
   });
 
   it.each([

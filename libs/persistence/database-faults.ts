@@ -7,9 +7,13 @@ import { DomainError } from '../errors/index.js';
 
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
 
-/** How an error leaves the database: `outage` (away: refused, reset, terminated, not answering) or `timeout` (a statement it cancelled). */
+/**
+ * How an error leaves the database: `outage` (away: refused, reset, terminated, not answering), `timeout` (a statement
+ * it cancelled) or `contention` (a transaction it aborted to break a deadlock or a serialization conflict: the same
+ * request succeeds when sent again).
+ */
 export interface DatabaseFault {
-  kind: 'outage' | 'timeout';
+  kind: 'outage' | 'timeout' | 'contention';
   /** One line for logs and the problem's detail: what the driver said, without a stack. */
   reason: string;
 }
@@ -21,6 +25,9 @@ const OUTAGE_SQLSTATE = /^(08(?!P01)...|53...|57P0[1-5])$/;
 // The server is up but gave up on our work: a statement over statement_timeout (57014), a transaction left idle over
 // idle_in_transaction_session_timeout (25P03).
 const TIMEOUT_SQLSTATE = new Set(['57014', '25P03']);
+// The server aborted our transaction to let another proceed: deadlock_detected (40P01), serialization_failure (40001),
+// lock_not_available (55P03). Lock order is kept the same on every path; this is the net under it, never a 500.
+const CONTENTION_SQLSTATE = new Set(['40P01', '40001', '55P03']);
 // Socket errors of Node's net/dns on the way to the server.
 const OUTAGE_ERRNO = new Set([
   'ECONNREFUSED',
@@ -50,6 +57,7 @@ export function databaseFault(e: unknown, depth = 0): DatabaseFault | undefined 
   if (typeof code === 'string') {
     if (OUTAGE_SQLSTATE.test(code) || OUTAGE_ERRNO.has(code)) return { kind: 'outage', reason: `${text || code} (${code})` };
     if (TIMEOUT_SQLSTATE.has(code)) return { kind: 'timeout', reason: `${text} (${code})` };
+    if (CONTENTION_SQLSTATE.has(code)) return { kind: 'contention', reason: `${text} (${code})` };
   }
   if (OUTAGE_MESSAGE.test(text)) return { kind: 'outage', reason: text };
   for (const inner of [(e as { cause?: unknown }).cause, ...((e as { errors?: unknown }).errors instanceof Array ? (e as { errors: unknown[] }).errors : [])]) {
@@ -64,7 +72,9 @@ export function databaseUnavailable(fault: DatabaseFault, retryAfterSeconds: num
   const detail =
     fault.kind === 'timeout'
       ? 'The database did not answer in time; retry shortly'
-      : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
+      : fault.kind === 'contention'
+        ? 'The database aborted this request to resolve a conflict with a concurrent one; nothing was written: retry it as is'
+        : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
   return new DomainError(DATABASE_UNAVAILABLE, detail, 'unavailable', [], { retryAfter: retryAfterSeconds });
 }
 
@@ -116,6 +126,9 @@ export class OutageMonitor {
     if (fault.kind === 'timeout') {
       // Not an outage, and worth seeing: which work is too slow. One line, no stack.
       if (counted) this.o.log.warn(`database statement timed out: ${fault.reason}`);
+    } else if (fault.kind === 'contention') {
+      // Not an outage either; a deadlock means two paths took locks in different orders: worth a line.
+      if (counted) this.o.log.warn(`database aborted a transaction: ${fault.reason}`);
     } else {
       if (this.since === undefined) {
         this.since = this.now();
