@@ -87,6 +87,7 @@ describe('one refund per refundId', () => {
     expect(again.status).toBe(409);
     expect(again.headers.get('content-type')).toMatch(/problem\+json/);
     expect(again.body).toMatchObject({ code: 'REFUND_EXISTS', location: `/v1/refunds/${c.refundId}`, state: 'APPROVED' });
+    expect(again.headers.get('location')).toBe(`/v1/refunds/${c.refundId}`);
     // Even with other content (another order): still the same refund.
     expect((await decide({ ...c, orderId: 'ord_other', requestedAmount: 10 })).body.code).toBe('REFUND_EXISTS');
     // The same key and body: the first answer, replayed.

@@ -93,5 +93,7 @@ export function fromFastifyError(e: { code?: string; statusCode?: number; messag
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   // 429 and 503 say when to come back (rate limits, the database away); the body carries the same number.
   if ((p.status === 429 || p.status === 503) && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
+  // A conflict with an existing object (REFUND_EXISTS) says where that object is, in the header as in the body.
+  if (p.status === 409 && typeof p.location === 'string' && p.location.startsWith('/')) reply.header('location', p.location);
   return reply.status(p.status).header('content-type', 'application/problem+json').send(JSON.stringify(p));
 }
