@@ -242,6 +242,11 @@ describe('listing', () => {
     expect(seen).toEqual([...made].reverse());
     const inReview = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&state=IN_REVIEW`, { key: auditor });
     expect(inReview.body.items.map((r: { refundId: string }) => r.refundId)).toEqual([made[2]]);
+    // Listed as GET /v1/refunds/{id} shows them (api-contract.md section 8): decisions and history included.
+    const one = (await refund(made[2]!)).body;
+    expect(inReview.body.items[0]).toMatchObject({ decisions: one.decisions, history: one.history, state: 'IN_REVIEW' });
+    expect(inReview.body.items[0].decisions).toHaveLength(1);
+    expect(inReview.body.items[0].history).toEqual([expect.objectContaining({ from: null, to: 'IN_REVIEW' })]);
     const future = await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}&from=2999-01-01T00:00:00Z`, { key: auditor });
     expect(future.body.items).toEqual([]);
     expect((await svc.request('GET', `/v1/refunds?customerId=${encodeURIComponent(customerId)}`, { key: otherTenant })).body.items).toEqual([]);

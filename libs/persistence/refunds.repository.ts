@@ -198,16 +198,31 @@ export class RefundsRepository {
   }
 
   async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {
-    const rows = await em.execute<Raw[]>('select * from refund_transitions where tenant = ? and refund_id = ? order by at, id', [tenant, refundId]);
-    return rows.map((r) => ({
-      id: r.id as string,
-      from: (r.from_state as RefundState | null) ?? null,
-      to: r.to_state as RefundState,
-      actor: { id: r.actor_id as string, role: r.actor_role as string },
-      at: new Date(r.at as string),
-      reason: (r.reason as string | null) ?? null,
-      decisionId: (r.decision_id as string | null) ?? null,
-    }));
+    return (await this.histories(em, tenant, [refundId])).get(refundId) ?? [];
+  }
+
+  /** The transitions of several refunds (a list page) in one query, each refund's oldest first. */
+  async histories(em: SqlEntityManager, tenant: string, refundIds: readonly string[]): Promise<Map<string, TransitionRow[]>> {
+    const out = new Map<string, TransitionRow[]>();
+    if (refundIds.length === 0) return out;
+    const rows = await em.execute<Raw[]>(
+      `select * from refund_transitions where tenant = ? and refund_id in (${refundIds.map(() => '?').join(', ')}) order by at, id`,
+      [tenant, ...refundIds],
+    );
+    for (const r of rows) {
+      const list = out.get(r.refund_id as string) ?? [];
+      list.push({
+        id: r.id as string,
+        from: (r.from_state as RefundState | null) ?? null,
+        to: r.to_state as RefundState,
+        actor: { id: r.actor_id as string, role: r.actor_role as string },
+        at: new Date(r.at as string),
+        reason: (r.reason as string | null) ?? null,
+        decisionId: (r.decision_id as string | null) ?? null,
+      });
+      out.set(r.refund_id as string, list);
+    }
+    return out;
   }
 
   /** Newest first; `after` is the (createdAt, refundId) of the previous page's last item. */

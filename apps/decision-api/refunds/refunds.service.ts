@@ -64,24 +64,42 @@ export class RefundsService {
     assertPossibleId(refundId);
     const refund = await this.refunds.find(em, principal.tenant, refundId);
     if (!refund) throw notFound(refundId);
-    const history = await this.refunds.history(em, principal.tenant, refundId);
-    const ids = [...new Set([refund.decisionId, ...history.flatMap((h) => (h.decisionId ? [h.decisionId] : []))])];
-    const decisions = await this.decisions.summaries(em, principal.tenant, ids);
+    const [view] = await this.withDecisionsAndHistory(em, principal.tenant, [refund]);
     return {
-      ...summary(refund),
+      ...view,
       capturedAmount: refund.capturedAmount,
-      decisions: decisions.map((d) => ({ id: d.id, type: d.type, outcome: d.outcome, createdAt: d.createdAt.toISOString(), ...(d.overrides ? { overrides: d.overrides } : {}) })),
-      history: history.map((h) => ({ from: h.from, to: h.to, actor: h.actor, at: h.at.toISOString(), reason: h.reason, decisionId: h.decisionId })),
       ...payoutView((await this.payouts.execution(em, principal.tenant, refundId))!),
     };
   }
 
+  /**
+   * Each refund as api-contract.md section 8 shows it: its fields, the decisions about it (the engine's and the
+   * reviewers') and its transitions. Two queries for the whole page, whatever its size.
+   */
+  private async withDecisionsAndHistory(em: SqlEntityManager, tenant: string, refunds: readonly RefundRow[]): Promise<Record<string, unknown>[]> {
+    const histories = await this.refunds.histories(em, tenant, refunds.map((r) => r.refundId));
+    const ids = [...new Set(refunds.flatMap((r) => [r.decisionId, ...(histories.get(r.refundId) ?? []).flatMap((h) => (h.decisionId ? [h.decisionId] : []))]))];
+    const decisions = new Map((await this.decisions.summaries(em, tenant, ids)).map((d) => [d.id, d]));
+    return refunds.map((r) => {
+      const history = histories.get(r.refundId) ?? [];
+      const mine = [...new Set([r.decisionId, ...history.flatMap((h) => (h.decisionId ? [h.decisionId] : []))])]
+        .flatMap((id) => (decisions.has(id) ? [decisions.get(id)!] : []))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
+      return {
+        ...summary(r),
+        decisions: mine.map((d) => ({ id: d.id, type: d.type, outcome: d.outcome, createdAt: d.createdAt.toISOString(), ...(d.overrides ? { overrides: d.overrides } : {}) })),
+        history: history.map((h) => ({ from: h.from, to: h.to, actor: h.actor, at: h.at.toISOString(), reason: h.reason, decisionId: h.decisionId })),
+      };
+    });
+  }
+
   async list(principal: Principal, f: RefundFilter & { limit: number; after?: { createdAt: Date; refundId: string } }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
-    const rows = await this.refunds.list(this.db.em(), principal.tenant, f, f.limit + 1, f.after);
+    const em = this.db.em();
+    const rows = await this.refunds.list(em, principal.tenant, f, f.limit + 1, f.after);
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map(summary),
+      items: await this.withDecisionsAndHistory(em, principal.tenant, page),
       nextCursor: rows.length > f.limit && last ? encodeCursor({ at: last.createdAt.toISOString(), id: last.refundId }) : null,
     };
   }
