@@ -120,4 +120,15 @@ describe('DecisionsService.replay', () => {
     const r = await setup({ record: tampered }).service.replay(principal, String(document.id));
     expect(r.identical).toBe(false);
   });
+
+  it("replays a decision that merely has a field named overrides; refuses a reviewer's resolution (reasons from review@<id>)", async () => {
+    const { document, record } = await stored();
+    const withField = { ...record, document: { ...document, overrides: 'a case field of a tenant type' } } as DecisionRecord;
+    expect((await setup({ record: withField }).service.replay(principal, String(document.id))).replayed).toMatchObject({ outcome: 'REVIEW' });
+    const resolution = {
+      ...record,
+      document: { ...document, outcome: 'APPROVE', overrides: 'engine-decision', reasons: [{ code: 'GOODWILL', source: 'review@01a23593-27cf-737b-ae78-2386e9eb76b4', rule: 'reviewer' }] },
+    } as DecisionRecord;
+    await expect(setup({ record: resolution }).service.replay(principal, String(document.id))).rejects.toMatchObject({ code: 'DECISION_NOT_REPLAYABLE', extensions: { overrides: 'engine-decision' } });
+  });
 });
