@@ -13,12 +13,12 @@ import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import { NatsPublisher } from './nats-publisher.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
+import { PollLoop } from '../background/poll-loop.js';
 
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('OutboxRelay');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly loop: PollLoop;
   private closed = false;
 
   constructor(
@@ -28,32 +28,24 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly repo: EventsRepository,
     private readonly dispatcher: WebhookDispatcher,
     private readonly nats: NatsPublisher,
-    private readonly database: DatabaseAvailability,
-  ) {}
+    database: DatabaseAvailability,
+  ) {
+    this.loop = new PollLoop({
+      run: () => this.tick(),
+      intervalMs: config.outboxPollMs,
+      onError: (e) => {
+        if (!database.report(e, false)) this.logger.warn(`outbox relay failed: ${(e as Error).message}`);
+      },
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule(0);
+    this.loop.start(0);
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.closed) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((e: unknown) => {
-          if (!this.database.report(e, false)) this.logger.warn(`outbox relay failed: ${(e as Error).message}`);
-        })
-        .finally(() => {
-          this.running = undefined;
-          this.schedule(this.config.outboxPollMs);
-        });
-    }, ms);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   /** Relays until the outbox is drained (or another instance holds the relay), then wakes the sinks. */

@@ -14,6 +14,7 @@ import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { APP_CONFIG, CLOCK, DATABASE, PAYMENT_PROVIDER } from '../tokens.js';
+import { PollLoop } from '../background/poll-loop.js';
 
 interface Outcome {
   job: PayoutJob;
@@ -26,10 +27,7 @@ interface Outcome {
 export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('PayoutWorker');
   private readonly inFlight = new Set<Promise<void>>();
-  private timer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
-  /** A wake-up arrived while a poll was running: poll again right after it. */
-  private again = false;
+  private readonly loop: PollLoop;
   /** The last poll filled every free slot: more refunds may be due. */
   private backlog = false;
   /** Provider answers waiting to be recorded, and how many recording transactions are running. */
@@ -52,49 +50,31 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly database: DatabaseAvailability,
   ) {
     this.lanes = db.kind === 'pglite' ? 1 : Math.max(1, Math.floor(config.dbPoolSize / 4));
+    this.loop = new PollLoop({
+      // A full batch means more may be due: go on at once while slots are free (a freed slot wakes it too, see run).
+      run: async () => (await this.poll()) && this.inFlight.size < this.config.payoutConcurrency,
+      intervalMs: config.payoutPollMs,
+      onError: (e) => {
+        if (!this.database.report(e, false)) this.logger.warn(`payout poll failed: ${(e as Error).message}`);
+      },
+    });
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.payoutConcurrency > 0) this.schedule(0);
+    if (this.config.payoutConcurrency > 0) this.loop.start(0);
   }
 
   /** Stops claiming, then lets the attempts in flight record their answers (each is bounded by the provider timeout). */
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.polling;
+    await this.loop.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 
   /** Looks for due refunds now instead of at the next poll (after a refund became APPROVED or was retried by hand). */
   wake(): void {
     if (this.closed || this.config.payoutConcurrency === 0) return;
-    if (this.polling) {
-      this.again = true;
-      return;
-    }
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.closed) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.polling = this.poll()
-        .catch((e: unknown) => {
-          if (!this.database.report(e, false)) this.logger.warn(`payout poll failed: ${(e as Error).message}`);
-          return false;
-        })
-        .then((full) => {
-          this.polling = undefined;
-          const now = this.again || full;
-          this.again = false;
-          // A full batch means more may be due: go on as soon as a slot frees (see run) or at once.
-          this.schedule(now && this.inFlight.size < this.config.payoutConcurrency ? 0 : this.config.payoutPollMs);
-        });
-    }, ms);
-    this.timer.unref();
+    this.loop.wake();
   }
 
   /**

@@ -9,21 +9,26 @@ import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
+import { PollLoop } from '../background/poll-loop.js';
 
 @Injectable()
 export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('ReleaseSync');
   private listener?: NotificationListener;
-  private pollTimer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
-  private closed = false;
+  private readonly poll: PollLoop;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: ReleaseRegistry,
     private readonly database: DatabaseAvailability,
-  ) {}
+  ) {
+    this.poll = new PollLoop({
+      run: () => this.registry.catchUp(),
+      intervalMs: config.releasePollMs,
+      onError: (e) => this.warn(`release poll failed: ${(e as Error).message}`, e),
+    });
+  }
 
   /** After every module is initialised (the registry has loaded the built-in release and caught up once). */
   async onApplicationBootstrap(): Promise<void> {
@@ -38,28 +43,12 @@ export class ReleaseSync implements OnApplicationBootstrap, OnModuleDestroy {
       });
       await this.listener.start();
     }
-    this.schedulePoll();
+    this.poll.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.closed = true;
-    if (this.pollTimer) clearTimeout(this.pollTimer);
+    await this.poll.stop();
     await this.listener?.stop();
-    await this.polling;
-  }
-
-  private schedulePoll(): void {
-    if (this.closed) return;
-    this.pollTimer = setTimeout(() => {
-      this.polling = this.registry
-        .catchUp()
-        .catch((e: unknown) => this.warn(`release poll failed: ${(e as Error).message}`, e))
-        .finally(() => {
-          this.polling = undefined;
-          this.schedulePoll();
-        });
-    }, this.config.releasePollMs);
-    this.pollTimer.unref();
   }
 
   /** Runs a background refresh, logging its failure (the next poll retries). */

@@ -7,6 +7,7 @@ import { ReviewsRepository, type Clock, type Database } from '../../../libs/pers
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
+import { PollLoop } from '../background/poll-loop.js';
 
 /** Items marked per transaction: keeps each transaction (and its row locks) short when many fall due at once. */
 const BATCH = 500;
@@ -14,26 +15,35 @@ const BATCH = 500;
 @Injectable()
 export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ReviewOverdueSweeper');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly loop: PollLoop;
   private closed = false;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly reviews: ReviewsRepository,
-    private readonly database: DatabaseAvailability,
-  ) {}
+    database: DatabaseAvailability,
+  ) {
+    this.loop = new PollLoop({
+      run: async () => {
+        await this.sweep();
+      },
+      intervalMs: config.reviewOverdueSweepMs,
+      // An outage is the monitor's to log (once); the next sweep retries.
+      onError: (e) => {
+        if (!database.report(e, false)) this.logger.warn(`overdue sweep failed: ${(e as Error).message}`);
+      },
+    });
+  }
 
   onModuleInit(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One sweep: batches until nothing due is left. Returns how many items it marked. */
@@ -46,22 +56,5 @@ export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
       total += marked;
       if (marked < BATCH) return total;
     }
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = setTimeout(() => {
-      this.running = this.sweep()
-        .then(() => undefined)
-        .catch((e: unknown) => {
-          // An outage is the monitor's to log (once); the next sweep retries.
-          if (!this.database.report(e, false)) this.logger.warn(`overdue sweep failed: ${(e as Error).message}`);
-        })
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.config.reviewOverdueSweepMs);
-    this.timer.unref();
   }
 }
