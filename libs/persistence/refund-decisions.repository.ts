@@ -10,9 +10,9 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
-import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
+import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import type { IdempotencyClaim, NewDecision } from './decisions.repository.js';
-import { ORDER_LOCK_SPACE, orderLockName, type RewardRef } from './refunds.repository.js';
+import { COMMITTED_TOTAL, ORDER_LOCK_SPACE, orderLockName, type RefundRow } from './refunds.repository.js';
 import type { NewReview } from './reviews.repository.js';
 
 export interface BeforeRefundDecision {
@@ -24,19 +24,7 @@ export interface BeforeRefundDecision {
 
 export interface RefundDecisionWrite {
   decision: Omit<NewDecision, 'document'> & { documentJson: string };
-  refund: {
-    refundId: string;
-    type: string;
-    orderId: string;
-    customerId: string;
-    state: RefundState;
-    requestedAmount: number;
-    approvedAmount: number;
-    capturedAmount: number;
-    currency: string;
-    reward: RewardRef | null;
-    requestedBy: string;
-  };
+  refund: Pick<RefundRow, 'refundId' | 'type' | 'orderId' | 'customerId' | 'state' | 'requestedAmount' | 'approvedAmount' | 'capturedAmount' | 'currency' | 'reward' | 'requestedBy'>;
   transition: { id: string; actor: Actor; reason: string };
   review?: NewReview & { id: string };
   /** decision.created, refund.state_changed, review.created: written only when the refund is. */
@@ -66,10 +54,8 @@ export class RefundDecisionsRepository {
   /** Run after the claim and the order lock: the refund and the order's total cannot change until this transaction ends. */
   async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string): Promise<BeforeRefundDecision> {
     const rows = await em.execute<{ existing_state: string | null; committed: string | number }[]>(
-      `select (select state from refunds where tenant = ? and refund_id = ?) as existing_state,
-              (select coalesce(sum(approved_amount), 0) from refunds
-                where tenant = ? and order_id = ? and state in (${COMMITTED_STATES.map(() => '?').join(', ')}))::text as committed`,
-      [tenant, refundId, tenant, orderId, ...COMMITTED_STATES],
+      `select (select state from refunds where tenant = ? and refund_id = ?) as existing_state, ${COMMITTED_TOTAL.sql} as committed`,
+      [tenant, refundId, ...COMMITTED_TOTAL.params(tenant, orderId)],
     );
     const r = rows[0]!;
     return { existingState: (r.existing_state as RefundState | null) ?? null, committedTotal: Number(r.committed) };

@@ -70,6 +70,16 @@ export interface RefundFilter {
   to?: Date;
 }
 
+/**
+ * What the platform has approved or paid for an order (minor units, as text: a bigint sum), a refund left out: the one
+ * definition of an order's committed total, for the queries that read it on their own or with other things.
+ */
+export const COMMITTED_TOTAL = {
+  sql: `(select coalesce(sum(approved_amount), 0) from refunds
+          where tenant = ? and order_id = ? and state in (${COMMITTED_STATES.map(() => '?').join(', ')}) and refund_id <> ?)::text`,
+  params: (tenant: string, orderId: string, excludeRefundId = ''): unknown[] => [tenant, orderId, ...COMMITTED_STATES, excludeRefundId],
+};
+
 /** Advisory-lock namespace of order locks (any constant; the second key is a hash of tenant and order). */
 export const ORDER_LOCK_SPACE = 0x72666e64; // 'rfnd'
 
@@ -133,11 +143,7 @@ export class RefundsRepository {
 
   /** What the platform has approved or paid for this order (minor units); hold the order lock to rely on it. */
   async committedTotal(em: SqlEntityManager, tenant: string, orderId: string, excludeRefundId?: string): Promise<number> {
-    const rows = await em.execute<{ total: string | number | null }[]>(
-      `select coalesce(sum(approved_amount), 0)::text as total from refunds
-        where tenant = ? and order_id = ? and state in (${COMMITTED_STATES.map(() => '?').join(', ')}) and refund_id <> ?`,
-      [tenant, orderId, ...COMMITTED_STATES, excludeRefundId ?? ''],
-    );
+    const rows = await em.execute<{ total: string | number | null }[]>(`select ${COMMITTED_TOTAL.sql} as total`, COMMITTED_TOTAL.params(tenant, orderId, excludeRefundId));
     return Number(rows[0]?.total ?? 0);
   }
 

@@ -46,19 +46,6 @@ export class ReviewsRepository {
     this.outbox = new OutboxRepository(ids);
   }
 
-  /** Opens the item and writes `review.created`, in the caller's transaction. */
-  async open(em: SqlEntityManager, r: NewReview): Promise<string> {
-    const id = this.ids.next(r.createdAt);
-    await em.execute(
-      `insert into reviews (id, tenant, type, decision_id, refund_id, amount, currency, risk_band, state, deadline, lease_minutes,
-                            required_approvals, requested_by, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?)`,
-      [id, r.tenant, r.type, r.decisionId, r.refundId, r.amount, r.currency, r.riskBand, r.deadline, r.leaseMinutes, r.requiredApprovals, r.requestedBy, r.createdAt],
-    );
-    await this.outbox.append(em, { tenant: r.tenant, type: 'review.created', occurredAt: r.createdAt, data: reviewCreatedData(id, r) });
-    return id;
-  }
-
   /** The item with its approvals (oldest first); `forUpdate` locks its row until the transaction ends. Null: no such item in this tenant. */
   async find(em: SqlEntityManager, tenant: string, id: string, o: { forUpdate?: boolean } = {}): Promise<Review | null> {
     const rows = await em.execute<Raw[]>(`select * from reviews where tenant = ? and id = ?${o.forUpdate ? ' for update' : ''}`, [tenant, id]);

@@ -21,6 +21,7 @@ import { createdJson, type Command } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
+import { decisionRow } from './decision-row.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
@@ -130,7 +131,6 @@ export class DecisionsService {
       );
     }
     const evaluated = await type.decide(input, '/case');
-    const riskScore = evaluated.output.riskScore;
     let id = '';
     return {
       kind: 'statement',
@@ -141,19 +141,7 @@ export class DecisionsService {
         const inserted = await this.repo.insertClaimed(
           this.db.em(),
           {
-            id,
-            tenant: principal.tenant,
-            domain: type.name,
-            outcome: evaluated.outcome,
-            riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
-            releaseName: release.ref.name,
-            releaseVersion: release.ref.version,
-            components: release.ref.components,
-            caseData: input,
-            documentJson,
-            idempotencyKey: claim.key,
-            evaluatedAt: now,
-            createdAt: now,
+            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           },
           claim,

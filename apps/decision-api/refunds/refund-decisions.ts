@@ -20,6 +20,7 @@ import {
 import { ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM, type RefundedTotal } from '../../../libs/refunds/index.js';
 import { createdJson, type StatementCommand } from '../commands/command.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
+import { decisionRow } from '../decisions/decision-row.js';
 
 /** The RefundCase fields a lifecycle reads (the type's input schema declares them: decision-type.ts checks). */
 interface RefundCaseView {
@@ -137,7 +138,6 @@ export class RefundDecisions {
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
           const json = JSON.stringify(document);
-          const riskScore = evaluated.output.riskScore;
           const approved = evaluated.output.approvedAmount;
           const refund = {
             refundId: c.refundId,
@@ -164,21 +164,7 @@ export class RefundDecisions {
             ...(review ? [{ id: this.ids.next(now), type: 'review.created', data: reviewCreatedData(review.id, review) }] : []),
           ];
           const written = await this.repo.write(em, {
-            decision: {
-              id,
-              tenant,
-              domain: type.name,
-              outcome: evaluated.outcome,
-              riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
-              releaseName: release.ref.name,
-              releaseVersion: release.ref.version,
-              components: release.ref.components,
-              caseData: input,
-              documentJson: json,
-              idempotencyKey: claim.key,
-              evaluatedAt: now,
-              createdAt: now,
-            },
+            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now }),
             refund,
             transition,
             ...(review ? { review } : {}),

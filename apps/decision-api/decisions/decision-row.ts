@@ -1,0 +1,33 @@
+/** The stored row of a decision as first answered: one shape for the one-statement path and the refund lifecycle's. */
+import type { ReleaseRef, TypedDecision } from '../../../libs/decisions/index.js';
+import type { NewDecision } from '../../../libs/persistence/index.js';
+
+export function decisionRow(d: {
+  id: string;
+  tenant: string;
+  type: string;
+  evaluated: TypedDecision;
+  release: ReleaseRef;
+  input: Record<string, unknown>;
+  documentJson: string;
+  idempotencyKey: string;
+  now: Date;
+}): Omit<NewDecision, 'document'> & { documentJson: string } {
+  const riskScore = d.evaluated.output.riskScore;
+  return {
+    id: d.id,
+    tenant: d.tenant,
+    domain: d.type,
+    outcome: d.evaluated.outcome,
+    // A column to list by: only a type whose output has an integer riskScore fills it.
+    riskScore: Number.isSafeInteger(riskScore) ? (riskScore as number) : null,
+    releaseName: d.release.name,
+    releaseVersion: d.release.version,
+    components: d.release.components,
+    caseData: d.input,
+    documentJson: d.documentJson,
+    idempotencyKey: d.idempotencyKey,
+    evaluatedAt: d.now,
+    createdAt: d.now,
+  };
+}
