@@ -119,6 +119,7 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   if (q.outcomes) filters.push(sql`outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
   if (q.reasons) filters.push(sql`reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
   if (q.where) filters.push(sql`attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  if (q.excludeDecision !== undefined) filters.push(sql`decision_id is distinct from ${q.excludeDecision}::uuid`);
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':

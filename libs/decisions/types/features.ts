@@ -97,6 +97,8 @@ export interface FeatureQuery {
   /** distinct: the entity whose keys are counted, and the current case's key of it when it counts too. */
   distinctEntity?: string;
   currentKey?: string | null;
+  /** A backtest of a stored decision: its own events (and its refund's) are not its history. */
+  excludeDecision?: string;
 }
 
 export const FEATURE_TRACE_SOURCE = 'platform@features';
