@@ -55,7 +55,7 @@ export function refundCase(patch: Record<string, any> = {}): Record<string, any>
   const c = merge(baseCase(), patch);
   // A named refund is of its own order: building it twice gives the same body (the same request, for idempotency).
   if (typeof patch.refundId === 'string' && patch.orderId === undefined) c.orderId = `ord_of_${patch.refundId}`;
-  if (typeof patch.refundId === 'string' && patch.customerId === undefined) c.customerId = `cus_of_${patch.refundId}`;
+  if (typeof patch.refundId === 'string' && patch.customerId === undefined) c.customerId = `cus_of_${patch.refundId}`.slice(0, 255);
   return c;
 }
 
