@@ -83,8 +83,8 @@ describe('a type that counts its own history', () => {
       platform: 1,
       caller: null,
     });
-    // The trace leads with the features, in declaration order.
-    expect(answers[0].trace.slice(0, 4).map((t: any) => t.rule)).toEqual(['feature.signupsPerIp1h', 'feature.emailsPerDevice24h', 'feature.deviceAgeSeconds', 'feature.blockedPerIp24h']);
+    // The trace leads with the features, by name.
+    expect(answers[0].trace.slice(0, 4).map((t: any) => t.rule)).toEqual(['feature.blockedPerIp24h', 'feature.deviceAgeSeconds', 'feature.emailsPerDevice24h', 'feature.signupsPerIp1h']);
     const [row] = await svc.sql<{ features: any }>('select features from decisions where id = $1', [answers[3].id]);
     expect(row!.features.emailsPerDevice24h).toEqual({ value: 4, platform: 4, caller: null, from: 'platform' });
   });

@@ -250,7 +250,9 @@ export class BoundFeatures {
     specs: Record<string, FeatureSpec>,
     parsePath: (pointer: string) => string[],
   ) {
-    this.features = Object.entries(specs).map(([name, spec]) => ({
+    // By name: a stored document's key order is the store's (jsonb sorts keys), and the trace must not depend on it.
+    const byName = Object.entries(specs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.features = byName.map(([name, spec]) => ({
       name,
       spec,
       windowMs: windowMs(spec.window)!,
