@@ -315,14 +315,14 @@ describe('BoundFeatures.apply properties', () => {
       fc.property(input, platform, (raw, p) => {
         const before = structuredClone(raw);
         const f = bound();
-        const a = f.apply(frozen(raw) as Record<string, unknown>, p);
-        const b = f.apply(raw as Record<string, unknown>, p);
+        const a = f.apply(frozen(raw), p);
+        const b = f.apply(raw, p);
         expect(b).toEqual(a);
         expect(raw).toEqual(before);
         expect(Object.keys(a.values)).toEqual(Object.keys(FEATURES));
         for (const name of Object.keys(FEATURES)) expect(a.stored[name]!.value).toBe(a.values[name]);
         // Replaying the stored platform values gives the same answer.
-        const replay = f.apply(raw as Record<string, unknown>, Object.fromEntries(Object.entries(a.stored).map(([n, s]) => [n, s.platform])));
+        const replay = f.apply(raw, Object.fromEntries(Object.entries(a.stored).map(([n, s]) => [n, s.platform])));
         expect(replay).toEqual(a);
       }),
     );
