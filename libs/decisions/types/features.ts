@@ -312,7 +312,7 @@ export class BoundFeatures {
       else if (f.combine === 'caller') value = cv;
       else value = maxOf(pv, cv);
       // The caller's value wins a tie: the platform only "fired" when it raised (or supplied) the value.
-      const callerUsed = cv !== undefined && cv !== null && value === cv;
+      const callerUsed = f.combine !== 'platform' && cv !== undefined && cv !== null && value === cv;
       const platformUsed = !callerUsed;
       const from: FeatureFrom = callerUsed ? 'caller' : hasKey ? 'platform' : 'default';
       values[f.name] = value;
