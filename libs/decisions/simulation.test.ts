@@ -136,7 +136,7 @@ describe('runSimulation on the shipped release and a candidate with a lower auto
   it('records a case the candidate cannot decide as ERROR and goes on', async () => {
     // A candidate refusing to decide (as a pack whose fact schema rejects the facts would).
     const strict = Object.assign(Object.create(candidate) as BoundDecisionType, {
-      decide: () => Promise.reject(new DomainError('RULE_FACTS_INVALID', 'facts do not match', 'invalid')),
+      decideValid: () => Promise.reject(new DomainError('RULE_FACTS_INVALID', 'facts do not match', 'invalid')),
     });
     const run = await runSimulation([items(2)], { baseline, candidate: strict });
     expect(run.results.map((r) => r.candidate.outcome)).toEqual(['ERROR', 'ERROR']);
