@@ -30,9 +30,9 @@ balance_check_defs := [
 
 redemption_defs := [
 	{"code": "REDEMPTIONS_CARD_1H", "feature": "redemptionsCard1h", "what": "redemptions on this card in the last hour"},
-	{"code": "REDEEMED_AMOUNT_CARD_24H", "feature": "redeemedAmountCard24h", "plusAmount": true, "what": "redeemed on this card in the last 24 hours, this redemption included (minor units)"},
+	{"code": "REDEEMED_AMOUNT_CARD_24H", "feature": "redeemedAmountCard24h", "plusAmount": true, "what": "redeemed on this card in the last 24 hours, this redemption included"},
 	{"code": "REDEMPTIONS_CUSTOMER_1H", "feature": "redemptionsCustomer1h", "what": "redemptions by this customer in the last hour"},
-	{"code": "REDEEMED_AMOUNT_CUSTOMER_24H", "feature": "redeemedAmountCustomer24h", "plusAmount": true, "what": "redeemed by this customer in the last 24 hours, this redemption included (minor units)"},
+	{"code": "REDEEMED_AMOUNT_CUSTOMER_24H", "feature": "redeemedAmountCustomer24h", "plusAmount": true, "what": "redeemed by this customer in the last 24 hours, this redemption included"},
 	{"code": "DISTINCT_CARDS_CUSTOMER_24H", "feature": "distinctCardsCustomer24h", "what": "distinct cards redeemed by this customer in the last 24 hours, this one included"},
 	{"code": "FAILED_CHECKS_DEVICE_1H", "feature": "failedChecksDevice1h", "what": "failed balance checks from this device in the last hour"},
 ]
@@ -85,7 +85,7 @@ signals_of(defs, config) := [s |
 # Numbers in messages: json.marshal, not format_int (which fails beyond 32 bits in Wasm).
 num(x) := json.marshal(x)
 
-message(def, s) := concat("", [num(s.value), " ", def.what, " (limit ", num(s.threshold), ")"]) if plus_amount(def)
+message(def, s) := concat("", [num(s.value), " minor units ", def.what, " (limit ", num(s.threshold), " minor units)"]) if plus_amount(def)
 
 message(def, s) := concat("", [num(s.value), " ", def.what, " (threshold ", num(s.threshold), ")"]) if not plus_amount(def)
 

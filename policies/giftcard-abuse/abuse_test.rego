@@ -185,7 +185,7 @@ test_card_amount_one_unit_over_limit_blocks if {
 	signal(a, "REDEEMED_AMOUNT_CARD_24H").value == limit + 1
 	reason_codes(a) == ["REDEEMED_AMOUNT_CARD_24H"]
 	a.retryAfter == rd.REDEEMED_AMOUNT_CARD_24H.retryAfter
-	a.reasons[0].message == "50001 redeemed on this card in the last 24 hours, this redemption included (minor units) (limit 50000)"
+	a.reasons[0].message == "50001 minor units redeemed on this card in the last 24 hours, this redemption included (limit 50000 minor units)"
 }
 
 test_single_redemption_over_card_limit_blocks_on_empty_history if {
