@@ -13,6 +13,7 @@ import {
   PayoutsRepository,
   PgLedgerStoreFactory,
   RefundDecisionsRepository,
+  FeatureHistoryRepository,
   RefundsRepository,
   ReleaseActivationsRepository,
   ReviewsRepository,
@@ -56,6 +57,7 @@ import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { Pseudonyms } from './decisions/pseudonyms.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
 import { NatsPublisher } from './events/nats-publisher.js';
@@ -118,6 +120,7 @@ export class AppModule {
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
+        { provide: FeatureHistoryRepository, useClass: FeatureHistoryRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
         // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
@@ -134,6 +137,7 @@ export class AppModule {
         ReleaseSync,
         IdempotentCommandInterceptor,
         DecisionsService,
+        Pseudonyms,
         DecisionTypesService,
         LedgerService,
         CatalogueService,
