@@ -41,7 +41,8 @@ describe('a decision creates the refund in the state its outcome names', () => {
     expect(r.body).toMatchObject({
       refundId: c.refundId,
       orderId: c.orderId,
-      customerId: c.customerId,
+      // The type marks customerId personal (x-pii): the refund holds the tenant's pseudonym, never the id.
+      customerId: expect.stringMatching(/^pii_[A-Za-z0-9_-]{43}$/),
       state: 'APPROVED',
       requestedAmount: 4999,
       approvedAmount: 4999,

@@ -2,6 +2,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { DomainError } from '../errors/index.js';
 import type { BoundDecisionType } from './types/pipeline.js';
+import type { PlatformValues } from './types/features.js';
 
 /**
  * A decision reduced to what a what-if compares: outcome, reason codes and the type's output fields (a refund's
@@ -55,14 +56,28 @@ export function simulatedError(code: string, message: string, outputNames: reado
  * Decides `input` on `type` for a what-if: a refusal to decide (a DomainError, e.g. a case the candidate's input
  * schema rejects) becomes an ERROR decision instead of ending the run. Anything else is a bug and is thrown.
  */
-export async function simulateDecision(input: unknown, type: BoundDecisionType): Promise<SimulatedDecision> {
+export async function simulateDecision(input: unknown, type: BoundDecisionType, ctx: DecisionContext = {}): Promise<SimulatedDecision> {
   try {
-    const d = await type.decide(input, '');
+    const errors = type.inputErrors(input, '');
+    if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    const seen = ctx.prepare ? ctx.prepare(input as Record<string, unknown>, type) : (input as Record<string, unknown>);
+    const platform = ctx.features ? await ctx.features(seen, type) : ctx.platform;
+    const d = await type.decideValid(seen, platform);
     return simulatedFrom({ outcome: d.outcome, reasons: d.reasons, ...d.output }, type.outputNames);
   } catch (e) {
     if (e instanceof DomainError) return simulatedError(e.code, e.message, type.outputNames);
     throw e;
   }
+}
+
+/** How a what-if case becomes what a decision sees: its personal fields and the platform's feature values. */
+export interface DecisionContext {
+  /** The case as a decision would see it (pseudonymized); given for supplied cases, not for stored ones. */
+  prepare?: (input: Record<string, unknown>, type: BoundDecisionType) => Record<string, unknown>;
+  /** The platform's values as the stored decision recorded them. */
+  platform?: PlatformValues;
+  /** The platform's values counted now, as of the case's time (a backtest); wins over `platform`. */
+  features?: (input: Record<string, unknown>, type: BoundDecisionType) => Promise<PlatformValues>;
 }
 
 const COMPARED_APART = new Set(['outcome', 'reasons', 'error']);
@@ -159,6 +174,8 @@ export interface SimulationItem {
   /** The stored answer, for a replay; absent when the baseline release decides it now. */
   baseline?: SimulatedDecision;
   refundId?: string;
+  /** A stored decision's feature values (what it was decided with). */
+  platform?: PlatformValues;
 }
 
 export interface SimulationRunOptions {
@@ -173,6 +190,10 @@ export interface SimulationRunOptions {
   signal?: AbortSignal;
   /** Longest stretch of evaluation before yielding to the event loop (ms). Default 10. */
   sliceMs?: number;
+  /** Supplied cases: pseudonymized as a decision would be. */
+  prepare?: DecisionContext['prepare'];
+  /** A backtest: each item's features counted from the history as of its time, per side (the types may differ). */
+  features?: (item: SimulationItem, input: Record<string, unknown>, type: BoundDecisionType) => Promise<PlatformValues>;
   /** Called after each slice, between two cases; a rejected promise ends the run with that error. */
   onSlice?: (tally: SimulationTally) => Promise<void> | void;
 }
@@ -183,6 +204,15 @@ export interface SimulationRun {
   /** More results matched `keep` than `maxKept` allowed. */
   truncated: boolean;
   aborted: boolean;
+}
+
+function contextOf(item: SimulationItem, o: SimulationRunOptions): DecisionContext {
+  const features = o.features;
+  return {
+    ...(o.prepare && { prepare: o.prepare }),
+    ...(item.platform && { platform: item.platform }),
+    ...(features && { features: (input: Record<string, unknown>, type: BoundDecisionType) => features(item, input, type) }),
+  };
 }
 
 /**
@@ -203,9 +233,9 @@ export async function runSimulation(pages: AsyncIterable<SimulationItem[]> | Ite
       let baseline = item.baseline;
       if (!baseline) {
         if (!o.baseline) throw new Error(`simulation item ${item.caseRef} has no stored baseline and no baseline release was given`);
-        baseline = await simulateDecision(item.input, o.baseline);
+        baseline = await simulateDecision(item.input, o.baseline, contextOf(item, o));
       }
-      const candidate = await simulateDecision(item.input, o.candidate);
+      const candidate = await simulateDecision(item.input, o.candidate, contextOf(item, o));
       const result = tally.add(item.caseRef, baseline, candidate, item.refundId);
       if (keep(result)) {
         if (results.length < maxKept) results.push(result);

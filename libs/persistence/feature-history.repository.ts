@@ -47,18 +47,19 @@ export class FeatureHistoryRepository {
    */
   async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<boolean> {
     const order = locks.orderId === undefined ? sql`1` : sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, locks.orderId)}))) o)`;
-    // `o.done` ties the entity locks after the order's: every path takes them in that order.
-    const result = await sql<{ claimed: number }>`
+    // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
+    // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
+    const result = await sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
         values (${c.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${c.decisionId}, ${c.createdAt})
         on conflict (tenant, key) do nothing
         returning key
       )
-      select c.n as claimed from (select count(*)::int as n from claim) c
+      select c.n as claimed, o.done as order_locked, e.locked as entities_locked from (select count(*)::int as n from claim) c
         left join lateral (select ${order} as done where c.n = 1) o on true
         left join lateral (
-          select count(pg_advisory_xact_lock(k)) from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1
+          select count(pg_advisory_xact_lock(k))::int as locked from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1
         ) e on true`.execute(em.getKysely());
     return Number(result.rows[0]?.claimed ?? 0) === 1;
   }
@@ -119,6 +120,7 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   if (q.outcomes) filters.push(sql`outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
   if (q.reasons) filters.push(sql`reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
   if (q.where) filters.push(sql`attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  if (q.excludeDecision !== undefined) filters.push(sql`decision_id is distinct from ${q.excludeDecision}::uuid`);
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':

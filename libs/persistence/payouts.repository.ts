@@ -77,7 +77,7 @@ export class PayoutsRepository {
           limit ? for update skip locked)
        update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
          from due where r.tenant = due.tenant and r.refund_id = due.refund_id
-       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward`,
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward, r.updated_at`,
       [now, limit, new Date(now.getTime() + leaseMs)],
     );
     const jobs: PayoutJob[] = [];
@@ -86,7 +86,9 @@ export class PayoutsRepository {
       const refundId = r.refund_id as string;
       const attempt = Number(r.attempts);
       if (r.state === 'APPROVED') {
-        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } });
+        // `now` was read before this claim waited for a connection: never stamp PROCESSING before the APPROVED it follows.
+        const at = new Date(Math.max(now.getTime(), new Date(r.updated_at as string | Date).getTime()));
+        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } });
       }
       const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
       // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.

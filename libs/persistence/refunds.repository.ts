@@ -65,6 +65,8 @@ export interface TransitionRequest {
 export interface RefundFilter {
   state?: RefundState;
   customerId?: string;
+  /** The customer's pseudonym: a type that marks customerId x-pii stores that instead of the id. */
+  customerPseudonym?: string;
   orderId?: string;
   from?: Date;
   to?: Date;
@@ -240,7 +242,10 @@ export class RefundsRepository {
       params.push(...values);
     };
     if (f.state) add('state = ?', f.state);
-    if (f.customerId) add('customer_id = ?', f.customerId);
+    if (f.customerId) {
+      if (f.customerPseudonym) add('customer_id in (?, ?)', f.customerId, f.customerPseudonym);
+      else add('customer_id = ?', f.customerId);
+    }
     if (f.orderId) add('order_id = ?', f.orderId);
     if (f.from) add('created_at >= ?', f.from);
     if (f.to) add('created_at < ?', f.to);

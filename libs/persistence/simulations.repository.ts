@@ -33,6 +33,8 @@ export interface ReplayRow {
   id: string;
   createdAt: Date;
   caseData: unknown;
+  /** The feature values the decision was made with (null: a type without features). */
+  features: Record<string, unknown> | null;
   outcome: string;
   reasons: { code: string }[];
   /** The decision type's output fields as stored (null when absent). */
@@ -230,7 +232,7 @@ export class SimulationsRepository {
     const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
     const rows = await em.execute<Row[]>(
-      `select d.id, d.created_at, d.case_data, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
+      `select d.id, d.created_at, d.case_data, d.features, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
        from decisions d
        cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
        where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
@@ -241,6 +243,7 @@ export class SimulationsRepository {
       id: String(r.id),
       createdAt: date(r.created_at),
       caseData: json(r.case_data),
+      features: r.features === null || r.features === undefined ? null : json<Record<string, unknown>>(r.features),
       outcome: String(r.outcome),
       reasons: json<{ code: string }[]>(r.reasons ?? []) ?? [],
       output: Object.fromEntries(outputNames.map((n, i) => [n, typeof r[`o${i}`] === 'string' ? (JSON.parse(r[`o${i}`] as string) as unknown) : null])),

@@ -3,7 +3,8 @@ export const DAY_MS = 86_400_000;
 
 /**
  * Each case is a new refund of a new order: a refund is one object per refundId (a second decision for it is 409
- * REFUND_EXISTS), and an order's approved refunds count against what it can still refund. Name them to reuse them.
+ * REFUND_EXISTS), an order's approved refunds count against what it can still refund, and a customer's refunds count
+ * towards their velocity. Name them to reuse them.
  */
 let serial = 1000;
 
@@ -12,7 +13,8 @@ export function baseCase(): Record<string, any> {
   return {
     refundId: `rf_${serial}`,
     orderId: `ord_${serial + 1000}`,
-    customerId: 'cus_3001',
+    // A new customer too: the platform counts each customer's refunds (refund@1.2.0's features).
+    customerId: `cus_${serial + 2000}`,
     requestedAmount: 4999,
     currency: 'EUR',
     reasonCode: 'DAMAGED',
@@ -53,6 +55,7 @@ export function refundCase(patch: Record<string, any> = {}): Record<string, any>
   const c = merge(baseCase(), patch);
   // A named refund is of its own order: building it twice gives the same body (the same request, for idempotency).
   if (typeof patch.refundId === 'string' && patch.orderId === undefined) c.orderId = `ord_of_${patch.refundId}`;
+  if (typeof patch.refundId === 'string' && patch.customerId === undefined) c.customerId = `cus_of_${patch.refundId}`.slice(0, 255);
   return c;
 }
 

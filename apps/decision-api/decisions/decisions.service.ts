@@ -125,7 +125,9 @@ export class DecisionsService {
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
     const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
-      if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
+      if (!shadow) return;
+      const platform = storedPlatformValues(evaluated.features);
+      this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow, ...(platform && { platform }) });
     };
     if (type.document.lifecycle === 'refund') {
       return this.refundDecisions.decide(

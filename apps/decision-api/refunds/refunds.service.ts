@@ -8,6 +8,7 @@ import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { done, transactional, type TransactionalCommand } from '../commands/command.js';
 import { encodeCursor } from '../http/cursor.js';
 import { DATABASE } from '../tokens.js';
+import { Pseudonyms } from '../decisions/pseudonyms.js';
 
 export const REFUND_NOT_FOUND = 'REFUND_NOT_FOUND';
 
@@ -53,6 +54,7 @@ export class RefundsService {
     private readonly reviews: ReviewsRepository,
     private readonly decisions: DecisionsRepository,
     private readonly payouts: PayoutsRepository,
+    private readonly pseudonyms: Pseudonyms,
   ) {}
 
   /**
@@ -95,7 +97,9 @@ export class RefundsService {
 
   async list(principal: Principal, f: RefundFilter & { limit: number; after?: { createdAt: Date; refundId: string } }): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
     const em = this.db.em();
-    const rows = await this.refunds.list(em, principal.tenant, f, f.limit + 1, f.after);
+    // The caller names the customer as they know them; the store may hold the tenant's pseudonym of it.
+    const filter = f.customerId === undefined ? f : { ...f, customerPseudonym: this.pseudonyms.forTenant(principal.tenant)(f.customerId) };
+    const rows = await this.refunds.list(em, principal.tenant, filter, f.limit + 1, f.after);
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
     return {

@@ -9,6 +9,7 @@ import {
   simulatedError,
   simulatedFrom,
   simulateDecision,
+  type PlatformValues,
   type BoundDecisionType,
   type CompiledRelease,
 } from '../../../libs/decisions/index.js';
@@ -30,6 +31,8 @@ export interface ShadowJob {
   /** The live decision: outcome, reasons and the type's output fields at the top level. */
   baseline: { outcome: string; reasons: readonly { code: string }[] } & Record<string, unknown>;
   shadow: { row: ActivationRow; release: CompiledRelease };
+  /** The platform's feature values the live decision used: the shadow decides on the same history. */
+  platform?: PlatformValues;
 }
 
 @Injectable()
@@ -98,7 +101,7 @@ export class ShadowService implements OnModuleDestroy {
     try {
       // simulateDecision turns a refusal to decide (a DomainError, also: the shadow release lacks this type) into an
       // ERROR decision; anything else is caught here.
-      shadow = await simulateDecision(job.input, job.shadow.release.decisionType(job.type.name));
+      shadow = await simulateDecision(job.input, job.shadow.release.decisionType(job.type.name), job.platform ? { platform: job.platform } : {});
     } catch (e) {
       shadow = e instanceof DomainError ? simulatedError(e.code, e.message, names) : simulatedError('SHADOW_FAILED', (e as Error).message, names);
     }

@@ -1,5 +1,5 @@
 /** Stored decisions of one type and time window as simulation items: the case as received, the answer as first given. */
-import { simulatedFrom, type SimulationItem } from '../../../libs/decisions/index.js';
+import { simulatedFrom, storedPlatformValues, type SimulationItem } from '../../../libs/decisions/index.js';
 import { SimulationsRepository, type Database, type ReplayWindow } from '../../../libs/persistence/index.js';
 
 export const REPLAY_PAGE_SIZE = 1_000;
@@ -34,6 +34,7 @@ export async function* replayItems(
       input: r.caseData,
       baseline: simulatedFrom({ outcome: r.outcome, reasons: r.reasons, ...r.output }, type.outputNames),
       ...(r.refundId !== null ? { refundId: r.refundId } : {}),
+      ...(r.features !== null && { platform: storedPlatformValues(r.features)! }),
     }));
   }
 }

@@ -26,6 +26,8 @@ export interface JobSpec {
   pages: AsyncIterable<SimulationItem[]> | Iterable<SimulationItem[]>;
   candidate: SimulationRunOptions['candidate'];
   baseline?: SimulationRunOptions['baseline'];
+  prepare?: SimulationRunOptions['prepare'];
+  features?: SimulationRunOptions['features'];
 }
 
 @Injectable()
@@ -86,6 +88,8 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const run = await runSimulation(spec.pages, {
         candidate: spec.candidate,
         ...(spec.baseline ? { baseline: spec.baseline } : {}),
+        ...(spec.prepare && { prepare: spec.prepare }),
+        ...(spec.features && { features: spec.features }),
         keep: (r) => r.changed,
         maxKept: BACKGROUND_RESULTS_KEPT,
         signal: controller.signal,

@@ -24,6 +24,12 @@ export const simulationSchema = {
     release: candidateReleaseSchema,
     /** Each case is checked against the candidate type's input schema. */
     cases: { type: 'array', minItems: 1, maxItems: MAX_CASES, items: { type: 'object' } },
+    /**
+     * The platform's feature values each case is decided with: `stored` (a replay's default: as each decision recorded
+     * them), `recompute` (a backtest: counted from today's history as of each case's time) or `none` (supplied cases'
+     * default: an empty history, so only the callers' values count).
+     */
+    features: { enum: ['stored', 'recompute', 'none'] },
     replay: {
       type: 'object',
       additionalProperties: false,

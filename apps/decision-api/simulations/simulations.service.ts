@@ -7,6 +7,7 @@ import { isUuid } from '../../../libs/names/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
+  pseudonymize,
   runSimulation,
   simulatedError,
   SchemaValidator,
@@ -14,14 +15,16 @@ import {
   type BoundDecisionType,
   type ReleaseManifest,
   type SimulationItem,
+  type SimulationRunOptions,
 } from '../../../libs/decisions/index.js';
-import { SimulationsRepository, type Clock, type Database, type IdFactory, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { FeatureHistoryRepository, SimulationsRepository, type Clock, type Database, type IdFactory, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { accepted, created, done, refusal, transactional, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
 import { replayItems } from './replay-source.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
+import { Pseudonyms } from '../decisions/pseudonyms.js';
 import { DEFAULT_REPLAY_LIMIT, simulationSchema } from './simulations.schemas.js';
 
 /** Runs of at most this many cases are answered at once; bigger ones run in the background. */
@@ -37,7 +40,10 @@ interface SimulationRequest {
   release: ReleaseManifest;
   cases?: Record<string, unknown>[];
   replay?: { from: string; to: string; limit?: number };
+  features?: FeatureMode;
 }
+
+type FeatureMode = 'stored' | 'recompute' | 'none';
 
 const requestValidator = new SchemaValidator<SimulationRequest>(simulationSchema, 'Simulation request');
 
@@ -53,8 +59,15 @@ interface Plan {
   pages: AsyncIterable<SimulationItem[]> | Iterable<SimulationItem[]>;
   candidate: BoundDecisionType;
   baseline?: BoundDecisionType;
-  /** What the candidate is compared with, as recorded on the job. */
+  /** What the candidate is compared with, as recorded on the job (with the feature mode: the answer says which). */
   baselineInfo: Record<string, unknown>;
+  prepare?: SimulationRunOptions['prepare'];
+  features?: SimulationRunOptions['features'];
+}
+
+/** What a run needs besides its items: how supplied cases are pseudonymized, and a backtest's feature counts. */
+function runContext(plan: Plan): Pick<SimulationRunOptions, 'prepare' | 'features'> {
+  return { ...(plan.prepare && { prepare: plan.prepare }), ...(plan.features && { features: plan.features }) };
 }
 
 function parseRequest(body: unknown): SimulationRequest {
@@ -68,6 +81,7 @@ function parseRequest(body: unknown): SimulationRequest {
   if ((req.cases === undefined) === (req.replay === undefined)) {
     errors.push({ path: req.cases ? '/replay' : '/cases', message: 'give either cases or replay, not both and not neither' });
   }
+  if (req.cases && req.features === 'stored') errors.push({ path: '/features', message: 'supplied cases have no stored feature values: use recompute or none' });
   if (req.replay && Date.parse(req.replay.from) >= Date.parse(req.replay.to)) {
     errors.push({ path: '/replay/to', message: 'must be after replay.from' });
   }
@@ -120,6 +134,8 @@ export class SimulationsService {
     private readonly repo: SimulationsRepository,
     private readonly releases: ReleaseRegistry,
     private readonly jobs: SimulationJobs,
+    private readonly history: FeatureHistoryRepository,
+    private readonly pseudonyms: Pseudonyms,
   ) {}
 
   /**
@@ -162,7 +178,7 @@ export class SimulationsService {
     };
 
     if (plan.total <= SYNC_MAX_CASES) {
-      const run = await runSimulation(plan.pages, { candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
+      const run = await runSimulation(plan.pages, { candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}), ...runContext(plan) });
       const finished: SimulationJob = { ...job, status: 'completed', done: run.tally.done, summary: run.tally.summary(), results: run.results, finishedAt: this.clock.now() };
       return transactional(async ({ em }) => {
         await this.repo.insert(em, finished);
@@ -189,7 +205,7 @@ export class SimulationsService {
       {
         // Only the request that created the job starts it (a replayed answer's job is already running or done).
         afterCommit: (o) => {
-          if (o.result === 'accepted') this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}) });
+          if (o.result === 'accepted') this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}), ...runContext(plan) });
         },
       },
     );
@@ -204,19 +220,31 @@ export class SimulationsService {
       if (e instanceof DomainError && e.code === DECISION_TYPE_NOT_FOUND) throw new DomainError('VALIDATION_FAILED', e.message, 'invalid', [{ path: '/domain', message: e.message }]);
       throw underRelease(e);
     }
+    const mode: FeatureMode = req.features ?? (req.cases ? 'none' : 'stored');
+    const recompute: SimulationRunOptions['features'] =
+      mode === 'recompute'
+        ? (item, input, type) =>
+            type.features
+              ? this.history.values(this.db.em(), tenant, type.features.queries(input).map((q) => (req.replay ? { ...q, excludeDecision: item.caseRef } : q)))
+              : Promise.resolve({})
+        : undefined;
+    const context = { ...(recompute && { features: recompute }) };
     if (req.cases) {
+      const hash = this.pseudonyms.forTenant(tenant);
+      // Supplied cases are seen as a decision would see them: personal fields as the tenant's pseudonyms.
+      const prepare: SimulationRunOptions['prepare'] = (input, type) => (type.personal.length > 0 ? pseudonymize(input, type.personal, hash) : input);
       const errors = req.cases.flatMap((c, i) => candidate.inputErrors(c, `/cases/${i}`));
       if (errors.length > 0) throw tooMany(new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors.length} problem(s)`, 'invalid', errors));
       const active = this.releases.active(tenant);
-      const baselineInfo = { kind: 'release', release: active.ref };
+      const baselineInfo = { kind: 'release', release: active.ref, features: mode };
       if (!active.hasType(req.domain)) {
         // A new type, simulated before it is ever activated: nothing decides it today, so each baseline is an ERROR.
         const none = simulatedError('DECISION_TYPE_NOT_FOUND', `the active release ${active.id} has no decision type ${req.domain}`, candidate.outputNames);
         const items = req.cases.map((c, i) => ({ caseRef: caseRefOf(candidate, c, i), input: c, baseline: none }));
-        return { mode: 'cases', total: items.length, pages: [items], candidate, baselineInfo };
+        return { mode: 'cases', total: items.length, pages: [items], candidate, baselineInfo, prepare, ...context };
       }
       const items = req.cases.map((c, i) => ({ caseRef: caseRefOf(candidate, c, i), input: c }));
-      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.decisionType(req.domain), baselineInfo };
+      return { mode: 'cases', total: items.length, pages: [items], candidate, baseline: active.decisionType(req.domain), baselineInfo, prepare, ...context };
     }
     const replay = req.replay!;
     const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;
@@ -227,7 +255,8 @@ export class SimulationsService {
       total,
       pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
       candidate,
-      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more },
+      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, features: mode },
+      ...context,
     };
   }
 

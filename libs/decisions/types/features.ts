@@ -97,6 +97,8 @@ export interface FeatureQuery {
   /** distinct: the entity whose keys are counted, and the current case's key of it when it counts too. */
   distinctEntity?: string;
   currentKey?: string | null;
+  /** A backtest of a stored decision: its own events (and its refund's) are not its history. */
+  excludeDecision?: string;
 }
 
 export const FEATURE_TRACE_SOURCE = 'platform@features';
@@ -248,7 +250,9 @@ export class BoundFeatures {
     specs: Record<string, FeatureSpec>,
     parsePath: (pointer: string) => string[],
   ) {
-    this.features = Object.entries(specs).map(([name, spec]) => ({
+    // By name: a stored document's key order is the store's (jsonb sorts keys), and the trace must not depend on it.
+    const byName = Object.entries(specs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.features = byName.map(([name, spec]) => ({
       name,
       spec,
       windowMs: windowMs(spec.window)!,
@@ -308,7 +312,7 @@ export class BoundFeatures {
       else if (f.combine === 'caller') value = cv;
       else value = maxOf(pv, cv);
       // The caller's value wins a tie: the platform only "fired" when it raised (or supplied) the value.
-      const callerUsed = cv !== undefined && cv !== null && value === cv;
+      const callerUsed = f.combine !== 'platform' && cv !== undefined && cv !== null && value === cv;
       const platformUsed = !callerUsed;
       const from: FeatureFrom = callerUsed ? 'caller' : hasKey ? 'platform' : 'default';
       values[f.name] = value;

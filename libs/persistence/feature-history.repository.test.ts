@@ -1,0 +1,56 @@
+/**
+ * FeatureHistoryRepository.claim: the key's claim takes the order's lock and then every entity key's lock, in one
+ * statement. What orders two decisions about one customer is these locks: they must be held after the claim.
+ */
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { openDatabase, type Database } from './database.js';
+import { entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
+
+const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
+
+describe.each(kinds)('FeatureHistoryRepository.claim (%s)', (kind) => {
+  let target: TestDatabase;
+  let db: Database;
+  const repo = new FeatureHistoryRepository();
+  let n = 0;
+  const claim = () => ({ key: `k${++n}`, requestHash: 'h', method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json', tenant: 'acme', decisionId: `01900000-0000-7000-8000-00000000000${n}`, createdAt: new Date('2026-03-11T12:00:00Z') });
+
+  beforeAll(async () => {
+    target = kind === 'pglite' ? { url: 'pglite://memory', kind: 'pglite', drop: async () => {} } : await createTestDatabase('feature_history_claim');
+    db = await openDatabase(target.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  /** The advisory locks this transaction holds (objsubid 1: a bigint lock, 2: a two-int lock). */
+  const held = (em: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0]) =>
+    em.execute<{ objsubid: number }[]>("select objsubid::int as objsubid from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()");
+
+  it('holds every entity key\'s lock (and the order\'s) until the transaction ends', async () => {
+    const locks = entityLockIds('acme', { customer: 'pii_a', device: 'pii_b' });
+    await db.em().transactional(async (em) => {
+      expect(await repo.claim(em, claim(), { orderId: 'ord_1', entities: locks })).toBe(true);
+      const rows = await held(em);
+      // One two-int lock (the order's: objsubid 2) and one bigint lock per entity key (objsubid 1).
+      expect(rows.filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
+      expect(rows.filter((r) => Number(r.objsubid) === 2)).toHaveLength(1);
+    });
+    await db.em().transactional(async (em) => {
+      expect(await repo.claim(em, claim(), { entities: locks })).toBe(true);
+      expect((await held(em)).filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
+    });
+  });
+
+  it('a key already claimed takes no lock', async () => {
+    const c = claim();
+    await db.em().transactional(async (em) => {
+      expect(await repo.claim(em, c, { entities: entityLockIds('acme', { customer: 'pii_x' }) })).toBe(true);
+    });
+    await db.em().transactional(async (em) => {
+      expect(await repo.claim(em, c, { entities: entityLockIds('acme', { customer: 'pii_x' }) })).toBe(false);
+      expect(await held(em)).toEqual([]);
+    });
+  });
+});
