@@ -167,8 +167,8 @@ export type LocalTypeRun =
 
 /**
  * Runs a type's embedded cases the way activation does: a release of the type plus, from its content folder, the newest
- * pack of each kind its rules steps take and the newest built bundle exposing each policy entrypoint, compiled by a
- * ReleaseCompiler over the folder (FileComponentSource) and bound with bindDecisionType. Does not run when the type is
+ * pack of each kind its rules steps take and the newest built bundle exposing each policy entrypoint (and so for every
+ * type whose decisions its features count, newest in the folder), compiled by a ReleaseCompiler over the folder (FileComponentSource) and bound with bindDecisionType. Does not run when the type is
  * not in a content folder, or a pack or bundle is missing there or ambiguous.
  * @throws DomainError RELEASE_INCOMPLETE, RELEASE_TYPE_CHECK_FAILED, … when the folder's components cannot serve the type.
  */
@@ -181,32 +181,57 @@ export async function runTypeCases(t: TypeFile): Promise<LocalTypeRun> {
   const packDir = join(root, 'rule-packs');
   const packs = (await isDirectory(packDir)) ? await loadPackDirectory(packDir) : [];
   let bundles: { name: string; version: string; item: string[] }[] | undefined;
-  for (const step of t.doc.pipeline) {
-    if (step.step === 'rules') {
-      const found = newestByName(packs.filter(({ pack }) => pack.kind === step.packKind).map(({ pack }) => ({ name: pack.name, version: pack.version, item: pack })));
-      if (found.size !== 1) {
-        return { ran: false, note: found.size ? `${found.size} packs of kind ${step.packKind} in ${join(shownRoot, 'rule-packs')} (${[...found.keys()].join(', ')}); the cases need exactly one` : `no pack of kind ${step.packKind} in ${join(shownRoot, 'rule-packs')}` };
+  // The type, then every type whose decisions its features count (newest in the folder), with their packs and bundles:
+  // a release refuses a feature that counts a type it does not hold.
+  const queue: DecisionTypeDocument[] = [t.doc];
+  for (let doc = queue.shift(); doc !== undefined; doc = queue.shift()) {
+    for (const step of doc.pipeline) {
+      if (step.step === 'rules') {
+        const found = newestByName(packs.filter(({ pack }) => pack.kind === step.packKind).map(({ pack }) => ({ name: pack.name, version: pack.version, item: pack })));
+        if (found.size !== 1) {
+          return { ran: false, note: found.size ? `${found.size} packs of kind ${step.packKind} in ${join(shownRoot, 'rule-packs')} (${[...found.keys()].join(', ')}); the cases need exactly one` : `no pack of kind ${step.packKind} in ${join(shownRoot, 'rule-packs')}` };
+        }
+        const [name, { version }] = [...found][0]!;
+        components[name] = version;
+      } else if (step.step === 'policy') {
+        bundles ??= await builtBundles(root);
+        const found = newestByName(bundles.filter((b) => b.item.includes(step.entrypoint)));
+        if (found.size !== 1) {
+          return {
+            ran: false,
+            note: found.size
+              ? `${found.size} bundles expose ${step.entrypoint} in ${join(shownRoot, 'policies/bundles')} (${[...found.keys()].join(', ')}); the cases need exactly one`
+              : `no built bundle exposes ${step.entrypoint} in ${join(shownRoot, 'policies/bundles')} (run: decisions build ${shownRoot})`,
+          };
+        }
+        const [name, { version }] = [...found][0]!;
+        components[name] = version;
       }
-      const [name, { version }] = [...found][0]!;
-      components[name] = version;
-    } else if (step.step === 'policy') {
-      bundles ??= await builtBundles(root);
-      const found = newestByName(bundles.filter((b) => b.item.includes(step.entrypoint)));
-      if (found.size !== 1) {
-        return {
-          ran: false,
-          note: found.size
-            ? `${found.size} bundles expose ${step.entrypoint} in ${join(shownRoot, 'policies/bundles')} (${[...found.keys()].join(', ')}); the cases need exactly one`
-            : `no built bundle exposes ${step.entrypoint} in ${join(shownRoot, 'policies/bundles')} (run: decisions build ${shownRoot})`,
-        };
+    }
+    for (const f of Object.values(doc.features ?? {})) {
+      if (!('decisions' in f.source)) continue;
+      for (const name of typeof f.source.decisions === 'string' ? [f.source.decisions] : f.source.decisions) {
+        if (Object.hasOwn(components, name)) continue;
+        const counted = await newestType(root, name);
+        // Not in the folder: the release compiler names the missing type.
+        if (counted === undefined) continue;
+        components[name] = counted.version;
+        queue.push(counted);
       }
-      const [name, { version }] = [...found][0]!;
-      components[name] = version;
     }
   }
   const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'local', version: '0.0.0', components });
   const failures = await release.decisionType(t.doc.name).testFailures();
   return { ran: true, components, passed: (t.doc.tests?.cases.length ?? 0) - failures.length, failures };
+}
+
+/** The newest <root>/decision-types/<name>/<version>.json, or undefined when the folder has none. */
+async function newestType(root: string, name: string): Promise<DecisionTypeDocument | undefined> {
+  const dir = join(root, 'decision-types', name);
+  if (!(await isDirectory(dir))) return undefined;
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+  const docs = await Promise.all(files.map(async (f) => (await loadTypeFile(join(dir, f))).doc));
+  return newestByName(docs.map((d) => ({ name: d.name, version: d.version, item: d }))).get(name)?.item;
 }
 
 /** Every policies/bundles/<name>/<version>.tar.gz under `root` with the entrypoints its manifest declares. */

@@ -1,0 +1,273 @@
+# Tests for giftcard.abuse: every signal at and across its boundary (thresholds read from data, so
+# retuning data.json keeps these tests meaningful), retryAfter, reasons and missing inputs.
+package giftcard.abuse_test
+
+import data.giftcard.abuse
+
+# Facts as the decision types hand them over: pseudonymized keys, and every feature quiet.
+check_base := {
+	"cardCode": "pii_c2lnbmF0dXJl_9Z1Q",
+	"ip": "pii_aXA",
+	"deviceId": "pii_ZGV2aWNl",
+	"channel": "web",
+	"requestedAt": "2026-03-01T10:00:00Z",
+	"cardFound": false,
+	"features": {
+		"failedChecksIp1h": 0, "failedChecksIp24h": 0,
+		"failedChecksDevice1h": 0, "failedChecksDevice24h": 0,
+		"failedChecksCard1h": 0, "failedChecksCard24h": 0,
+		"distinctCardsDevice1h": 1, "distinctCardsDevice24h": 1,
+	},
+}
+
+redeem_base := {
+	"cardCode": "pii_c2lnbmF0dXJl_9Z1Q",
+	"ip": "pii_aXA",
+	"deviceId": "pii_ZGV2aWNl",
+	"customerId": "pii_Y3VzdG9tZXI",
+	"channel": "web",
+	"requestedAt": "2026-03-01T10:00:00Z",
+	"amount": 2500,
+	"currency": "EUR",
+	"features": {
+		"redemptionsCard1h": 0, "redeemedAmountCard24h": 0,
+		"redemptionsCustomer1h": 0, "redeemedAmountCustomer24h": 0,
+		"distinctCardsCustomer24h": 1, "failedChecksDevice1h": 0,
+		"deviceFirstSeen": 864000,
+	},
+}
+
+check_with(features) := object.union(check_base, {"features": object.union(check_base.features, features)})
+
+redeem_with(features) := object.union(redeem_base, {"features": object.union(redeem_base.features, features)})
+
+signal(answer, code) := s if {
+	some s in answer.signals
+	s.code == code
+}
+
+reason_codes(answer) := [r.code | some r in answer.reasons]
+
+bc := data.giftcard_abuse.balance_check
+
+rd := data.giftcard_abuse.redemption
+
+# The count-style signals of a balance check: code -> feature.
+check_counts := {
+	"FAILED_CHECKS_IP_1H": "failedChecksIp1h",
+	"FAILED_CHECKS_IP_24H": "failedChecksIp24h",
+	"FAILED_CHECKS_DEVICE_1H": "failedChecksDevice1h",
+	"FAILED_CHECKS_DEVICE_24H": "failedChecksDevice24h",
+	"FAILED_CHECKS_CARD_1H": "failedChecksCard1h",
+	"FAILED_CHECKS_CARD_24H": "failedChecksCard24h",
+	"DISTINCT_CARDS_DEVICE_1H": "distinctCardsDevice1h",
+	"DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h",
+}
+
+redeem_counts := {
+	"REDEMPTIONS_CARD_1H": "redemptionsCard1h",
+	"REDEMPTIONS_CUSTOMER_1H": "redemptionsCustomer1h",
+	"DISTINCT_CARDS_CUSTOMER_24H": "distinctCardsCustomer24h",
+	"FAILED_CHECKS_DEVICE_1H": "failedChecksDevice1h",
+}
+
+# --- quiet cases ---
+
+test_quiet_balance_check_allows_nothing if {
+	a := abuse.balance_check with input as check_base
+	a.reasons == []
+	a.retryAfter == null
+	[s.code | some s in a.signals; s.fired] == []
+}
+
+test_quiet_redemption_blocks_nothing if {
+	a := abuse.redemption with input as redeem_base
+	a.reasons == []
+	a.retryAfter == null
+}
+
+test_balance_check_signals_in_stable_order if {
+	a := abuse.balance_check with input as check_base
+	[s.code | some s in a.signals] == [
+		"FAILED_CHECKS_IP_1H", "FAILED_CHECKS_IP_24H", "FAILED_CHECKS_DEVICE_1H", "FAILED_CHECKS_DEVICE_24H",
+		"FAILED_CHECKS_CARD_1H", "FAILED_CHECKS_CARD_24H", "DISTINCT_CARDS_DEVICE_1H", "DISTINCT_CARDS_DEVICE_24H",
+	]
+}
+
+test_redemption_signals_in_stable_order if {
+	a := abuse.redemption with input as redeem_base
+	[s.code | some s in a.signals] == [
+		"REDEMPTIONS_CARD_1H", "REDEEMED_AMOUNT_CARD_24H", "REDEMPTIONS_CUSTOMER_1H",
+		"REDEEMED_AMOUNT_CUSTOMER_24H", "DISTINCT_CARDS_CUSTOMER_24H", "FAILED_CHECKS_DEVICE_1H",
+	]
+}
+
+# --- every balance-check count: threshold - 1 is quiet, threshold fires alone, with its retryAfter ---
+
+test_each_balance_check_signal_below_threshold_is_quiet if {
+	every code, feature in check_counts {
+		a := abuse.balance_check with input as check_with({feature: bc[code].threshold - 1})
+		not signal(a, code).fired
+		a.reasons == []
+		a.retryAfter == null
+	}
+}
+
+test_each_balance_check_signal_at_threshold_blocks if {
+	every code, feature in check_counts {
+		a := abuse.balance_check with input as check_with({feature: bc[code].threshold})
+		signal(a, code).fired
+		signal(a, code).value == bc[code].threshold
+		reason_codes(a) == [code]
+		a.reasons[0].effect == "BLOCK"
+		a.reasons[0].rule == concat("", ["signal.", code])
+		a.retryAfter == bc[code].retryAfter
+	}
+}
+
+test_each_balance_check_signal_far_above_threshold_blocks if {
+	every code, feature in check_counts {
+		a := abuse.balance_check with input as check_with({feature: bc[code].threshold + 5000})
+		signal(a, code).fired
+	}
+}
+
+test_signal_entry_shape if {
+	a := abuse.balance_check with input as check_with({"failedChecksIp1h": 20})
+	signal(a, "FAILED_CHECKS_IP_1H") == {
+		"code": "FAILED_CHECKS_IP_1H", "feature": "failedChecksIp1h", "fired": true,
+		"value": 20, "threshold": 20, "retryAfter": 3600,
+	}
+}
+
+test_reason_message_names_count_and_threshold if {
+	a := abuse.balance_check with input as check_with({"failedChecksDevice1h": 12})
+	a.reasons == [{
+		"code": "FAILED_CHECKS_DEVICE_1H",
+		"message": "12 failed balance checks from this device in the last hour (threshold 10)",
+		"rule": "signal.FAILED_CHECKS_DEVICE_1H",
+		"effect": "BLOCK",
+	}]
+}
+
+# --- every redemption count ---
+
+test_each_redemption_count_below_threshold_is_quiet if {
+	every code, feature in redeem_counts {
+		a := abuse.redemption with input as redeem_with({feature: rd[code].threshold - 1})
+		not signal(a, code).fired
+		a.reasons == []
+	}
+}
+
+test_each_redemption_count_at_threshold_blocks if {
+	every code, feature in redeem_counts {
+		a := abuse.redemption with input as redeem_with({feature: rd[code].threshold})
+		reason_codes(a) == [code]
+		a.retryAfter == rd[code].retryAfter
+	}
+}
+
+# --- amounts: the window's sum plus this redemption, strictly above the limit ---
+
+test_card_amount_exactly_at_limit_is_allowed if {
+	limit := rd.REDEEMED_AMOUNT_CARD_24H.threshold
+	a := abuse.redemption with input as redeem_with({"redeemedAmountCard24h": limit - redeem_base.amount})
+	s := signal(a, "REDEEMED_AMOUNT_CARD_24H")
+	s.value == limit
+	not s.fired
+	a.reasons == []
+}
+
+test_card_amount_one_unit_over_limit_blocks if {
+	limit := rd.REDEEMED_AMOUNT_CARD_24H.threshold
+	a := abuse.redemption with input as redeem_with({"redeemedAmountCard24h": (limit - redeem_base.amount) + 1})
+	signal(a, "REDEEMED_AMOUNT_CARD_24H").value == limit + 1
+	reason_codes(a) == ["REDEEMED_AMOUNT_CARD_24H"]
+	a.retryAfter == rd.REDEEMED_AMOUNT_CARD_24H.retryAfter
+	a.reasons[0].message == "50001 minor units redeemed on this card in the last 24 hours, this redemption included (limit 50000 minor units)"
+}
+
+test_single_redemption_over_card_limit_blocks_on_empty_history if {
+	a := abuse.redemption with input as object.union(redeem_base, {"amount": rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1})
+	"REDEEMED_AMOUNT_CARD_24H" in reason_codes(a)
+}
+
+test_customer_amount_at_and_over_limit if {
+	limit := rd.REDEEMED_AMOUNT_CUSTOMER_24H.threshold
+	at := abuse.redemption with input as redeem_with({"redeemedAmountCustomer24h": limit - redeem_base.amount})
+	not signal(at, "REDEEMED_AMOUNT_CUSTOMER_24H").fired
+	over := abuse.redemption with input as redeem_with({"redeemedAmountCustomer24h": (limit - redeem_base.amount) + 1})
+	reason_codes(over) == ["REDEEMED_AMOUNT_CUSTOMER_24H"]
+}
+
+test_amounts_beyond_32_bits_still_format if {
+	a := abuse.redemption with input as redeem_with({"redeemedAmountCustomer24h": 3000000000})
+	some r in a.reasons
+	r.code == "REDEEMED_AMOUNT_CUSTOMER_24H"
+	contains(r.message, "3000002500")
+}
+
+# --- retryAfter: the largest among fired signals ---
+
+test_retry_after_is_the_largest_fired if {
+	a := abuse.balance_check with input as check_with({
+		"failedChecksIp1h": bc.FAILED_CHECKS_IP_1H.threshold,
+		"failedChecksIp24h": bc.FAILED_CHECKS_IP_24H.threshold,
+	})
+	reason_codes(a) == ["FAILED_CHECKS_IP_1H", "FAILED_CHECKS_IP_24H"]
+	a.retryAfter == max([bc.FAILED_CHECKS_IP_1H.retryAfter, bc.FAILED_CHECKS_IP_24H.retryAfter])
+}
+
+test_retry_after_comes_from_data if {
+	a := abuse.balance_check with input as check_with({"failedChecksCard1h": 5})
+		with data.giftcard_abuse.balance_check.FAILED_CHECKS_CARD_1H as {"threshold": 5, "retryAfter": 900}
+	a.retryAfter == 900
+}
+
+test_thresholds_come_from_data if {
+	a := abuse.balance_check with input as check_with({"failedChecksIp1h": 20})
+		with data.giftcard_abuse.balance_check.FAILED_CHECKS_IP_1H as {"threshold": 21, "retryAfter": 3600}
+	a.reasons == []
+}
+
+# --- missing or null features never fire; missing data leaves the answer undefined ---
+
+test_absent_features_fact_is_quiet if {
+	a := abuse.balance_check with input as object.remove(check_base, ["features"])
+	a.reasons == []
+	signal(a, "FAILED_CHECKS_IP_1H").value == null
+}
+
+test_null_feature_is_quiet if {
+	a := abuse.redemption with input as redeem_with({"redeemedAmountCard24h": null, "redemptionsCard1h": null})
+	signal(a, "REDEEMED_AMOUNT_CARD_24H").value == null
+	a.reasons == []
+}
+
+test_absent_amount_is_quiet if {
+	a := abuse.redemption with input as object.remove(redeem_base, ["amount"])
+	signal(a, "REDEEMED_AMOUNT_CARD_24H").value == null
+	a.reasons == []
+}
+
+test_missing_signal_config_leaves_answer_undefined if {
+	not abuse.balance_check with input as check_base
+		with data.giftcard_abuse as json.remove(data.giftcard_abuse, ["balance_check/FAILED_CHECKS_CARD_24H"])
+}
+
+# --- an enumeration run: everything fires, reasons in signal order ---
+
+test_everything_fires_in_signal_order if {
+	a := abuse.balance_check with input as check_with({
+		"failedChecksIp1h": 5000, "failedChecksIp24h": 5000,
+		"failedChecksDevice1h": 5000, "failedChecksDevice24h": 5000,
+		"failedChecksCard1h": 5000, "failedChecksCard24h": 5000,
+		"distinctCardsDevice1h": 5000, "distinctCardsDevice24h": 5000,
+	})
+	reason_codes(a) == [s.code | some s in a.signals]
+	every r in a.reasons {
+		r.effect == "BLOCK"
+	}
+	a.retryAfter == 86400
+}

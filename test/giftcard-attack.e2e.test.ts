@@ -1,0 +1,280 @@
+/**
+ * Gift card attacks (api-contract.md section 11), over HTTP against PostgreSQL: the built-in giftcard-balance-check and
+ * giftcard-redemption types count the platform's own history, so an enumeration run is stopped by data alone.
+ *
+ * (a) one IP rotating devices tries 5,000 codes: blocked once the IP's failed checks reach the policy's limit;
+ * (b) 5,000 codes over 500 IPs and one device: every IP stays under its limit, the device and distinct-card features
+ *     block it; (c) a customer checking their own card and redeeming from a device they used before is never
+ *     challenged, while the same redemption from a new device is; (d) no raw card code, IP, device id, customer id or
+ *     email is stored anywhere, only keyed hashes (card codes with their last 4 characters).
+ *
+ * Limits are read from the policy's data.json, not repeated here, so retuning them keeps this suite meaningful.
+ * Requests go 16 at a time, each batch sharing one business time: the platform serializes decisions on the same
+ * entity keys, so every decision counts all earlier ones and the counts below are exact whatever the arrival order.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { contentRoot, repoRoot, type ContentRoot } from './support/content-root.js';
+import { newKey, TestService } from './support/harness.js';
+
+const onPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+if (!process.env.TEST_DATABASE_URL) console.warn('giftcard-attack e2e skipped: set TEST_DATABASE_URL (features lock entity keys in PostgreSQL)');
+
+interface Limit {
+  threshold: number;
+  retryAfter: number;
+}
+const limits = (JSON.parse(readFileSync(join(repoRoot, 'policies/giftcard-abuse/data.json'), 'utf8')) as { giftcard_abuse: Record<string, Record<string, Limit>> })
+  .giftcard_abuse;
+const check = limits.balance_check!;
+const redeem = limits.redemption!;
+
+const newDeviceAmount = (JSON.parse(readFileSync(join(repoRoot, 'rule-packs/giftcard-redemption-policy/1.0.0.json'), 'utf8')) as { parameters: { newDeviceAmount: number } })
+  .parameters.newDeviceAmount;
+
+const ATTEMPTS = 5000;
+const PARALLEL = 16;
+const SPREAD_IPS = 500;
+
+let svc: TestService;
+let root: ContentRoot;
+let service: string;
+let auditor: string;
+
+interface Answer {
+  status: number;
+  id: string;
+  outcome: string;
+  codes: string[];
+  retryAfter: number | null;
+}
+
+const post = async (type: string, c: Record<string, unknown>): Promise<Answer> => {
+  const r = await svc.request('POST', `/v1/decisions/${type}`, { key: service, idempotencyKey: newKey('gc'), body: { case: c } });
+  return {
+    status: r.status,
+    id: r.body?.id,
+    outcome: r.body?.outcome,
+    codes: (r.body?.reasons ?? []).map((x: { code: string }) => x.code),
+    retryAfter: r.body?.retryAfter,
+  };
+};
+
+/** A fresh 16-character code per attempt (random: nothing in this file or its output names a real-looking card). */
+const newCode = (): string => randomBytes(12).toString('base64url').toUpperCase().replace(/[^A-Z0-9]/g, '7').slice(0, 16);
+
+const at = (base: string, seconds: number): string => new Date(Date.parse(base) + seconds * 1000).toISOString();
+
+/** `attempts` balance checks, PARALLEL at a time; batch b happens at base + b seconds. Answers in send order. */
+async function run(attempts: number, base: string, make: (i: number, requestedAt: string) => Record<string, unknown>): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  for (let start = 0, batch = 0; start < attempts; start += PARALLEL, batch++) {
+    const requestedAt = at(base, batch);
+    const n = Math.min(PARALLEL, attempts - start);
+    answers.push(...(await Promise.all(Array.from({ length: n }, (_, k) => post('giftcard-balance-check', make(start + k, requestedAt))))));
+  }
+  return answers;
+}
+
+/** Index of the first batch holding a BLOCK: every batch after it must be all BLOCK. */
+const firstBlockedBatch = (answers: Answer[]): number => Math.floor(answers.findIndex((a) => a.outcome === 'BLOCK') / PARALLEL);
+
+/** The gift card components, added to the built-in release of the test's content root when it lacks them. */
+const GIFTCARDS = {
+  'giftcard-abuse': '1.0.0',
+  'giftcard-balance-check': '1.0.0',
+  'giftcard-balance-check-policy': '1.0.0',
+  'giftcard-redemption': '1.0.0',
+  'giftcard-redemption-policy': '1.0.0',
+};
+
+async function withGiftcards(dir: string): Promise<void> {
+  const releases = join(dir, 'releases/default');
+  const files = (await readdir(releases)).filter((f) => f.endsWith('.json'));
+  const newest = files.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).at(-1)!;
+  const release = JSON.parse(await readFile(join(releases, newest), 'utf8')) as { components: Record<string, string> };
+  release.components = { ...release.components, ...GIFTCARDS };
+  await writeFile(join(releases, newest), JSON.stringify(release, null, 2));
+}
+
+beforeAll(async () => {
+  root = await contentRoot();
+  await withGiftcards(root.dir);
+  svc = await TestService.start('giftcard_attack', { contentRoot: root.dir });
+  service = await svc.issueKey('acme', ['service']);
+  auditor = await svc.issueKey('acme', ['auditor']);
+}, 120_000);
+
+afterAll(async () => {
+  await svc?.stop();
+  await root?.remove();
+});
+
+onPostgres('gift card enumeration and draining', () => {
+  let lastBlockedId: string;
+  const counts: Record<string, number> = {};
+  let attackA: Answer[];
+  let attackB: Answer[];
+
+  // Each attack is serialized on its own key (the IP, the device), and they share none: run side by side.
+  beforeAll(async () => {
+    [attackA, attackB] = await Promise.all([
+      run(ATTEMPTS, '2026-03-02T09:00:00Z', (i, requestedAt) => ({
+        cardCode: newCode(),
+        ip: '203.0.113.7',
+        deviceId: `attack-a-device-${i}`,
+        channel: 'web',
+        requestedAt,
+        cardFound: false,
+      })),
+      run(ATTEMPTS, '2026-03-03T09:00:00Z', (i, requestedAt) => ({
+        cardCode: newCode(),
+        ip: `198.51.${100 + Math.floor((i % SPREAD_IPS) / 250)}.${i % 250}`,
+        deviceId: 'attack-b-device',
+        channel: 'mobile_app',
+        requestedAt,
+        cardFound: false,
+      })),
+    ]);
+  }, 900_000);
+
+  it('(a) one IP trying 5,000 codes from rotating devices is blocked once its failed checks reach the limit, and stays blocked', () => {
+    const answers = attackA;
+    expect(answers).toHaveLength(ATTEMPTS);
+    expect(answers.every((a) => a.status === 201)).toBe(true);
+
+    // Exactly the first `threshold` checks from the IP (0 .. threshold - 1 earlier failures) get through.
+    const passed = answers.filter((a) => a.outcome !== 'BLOCK');
+    expect(passed).toHaveLength(check.FAILED_CHECKS_IP_1H!.threshold);
+    expect(passed.every((a) => a.retryAfter === null)).toBe(true);
+    const first = firstBlockedBatch(answers);
+    expect(first * PARALLEL).toBeLessThanOrEqual(check.FAILED_CHECKS_IP_1H!.threshold);
+    const later = answers.slice((first + 1) * PARALLEL);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((a) => a.outcome === 'BLOCK' && typeof a.retryAfter === 'number' && a.retryAfter > 0)).toBe(true);
+
+    const blocked = answers.filter((a) => a.outcome === 'BLOCK');
+    expect(blocked.every((a) => a.codes.includes('FAILED_CHECKS_IP_1H'))).toBe(true);
+    // Devices rotate and codes never repeat: only the IP gives the attack away.
+    expect(blocked.some((a) => a.codes.some((c) => /DEVICE|CARD/.test(c)))).toBe(false);
+    // Past the day's limit too, the answer says to come back after the longer window.
+    expect(answers.at(-1)!.codes).toEqual(expect.arrayContaining(['FAILED_CHECKS_IP_1H', 'FAILED_CHECKS_IP_24H']));
+    expect(answers.at(-1)!.retryAfter).toBe(Math.max(check.FAILED_CHECKS_IP_1H!.retryAfter, check.FAILED_CHECKS_IP_24H!.retryAfter));
+
+    counts.a_attempts = ATTEMPTS;
+    counts.a_allowedOrChallenged = passed.length;
+    counts.a_challenged = passed.filter((a) => a.outcome === 'CHALLENGE').length;
+    counts.a_blocked = blocked.length;
+    lastBlockedId = answers.at(-1)!.id;
+  });
+
+  it('(b) 5,000 codes over 500 IPs and one device are caught by the device and distinct-card features, no IP limit reached', () => {
+    // The premise: spread this thin, no single IP reaches its limits.
+    expect(ATTEMPTS / SPREAD_IPS).toBeLessThan(Math.min(check.FAILED_CHECKS_IP_1H!.threshold, check.FAILED_CHECKS_IP_24H!.threshold));
+    const answers = attackB;
+    expect(answers).toHaveLength(ATTEMPTS);
+    expect(answers.every((a) => a.status === 201)).toBe(true);
+
+    // The k-th check (1-based) has seen k - 1 failures and k distinct cards (this one included).
+    const passed = answers.filter((a) => a.outcome !== 'BLOCK');
+    expect(passed).toHaveLength(Math.min(check.FAILED_CHECKS_DEVICE_1H!.threshold, check.DISTINCT_CARDS_DEVICE_1H!.threshold - 1));
+    const first = firstBlockedBatch(answers);
+    expect(answers.slice((first + 1) * PARALLEL).every((a) => a.outcome === 'BLOCK' && (a.retryAfter ?? 0) > 0)).toBe(true);
+
+    const blocked = answers.filter((a) => a.outcome === 'BLOCK');
+    const seen = new Set(blocked.flatMap((a) => a.codes));
+    expect([...seen].filter((c) => c.startsWith('FAILED_CHECKS_IP'))).toEqual([]);
+    for (const code of ['FAILED_CHECKS_DEVICE_1H', 'FAILED_CHECKS_DEVICE_24H', 'DISTINCT_CARDS_DEVICE_1H', 'DISTINCT_CARDS_DEVICE_24H']) expect(seen.has(code)).toBe(true);
+    expect(answers.at(-1)!.codes).toEqual(
+      expect.arrayContaining(['FAILED_CHECKS_DEVICE_1H', 'FAILED_CHECKS_DEVICE_24H', 'DISTINCT_CARDS_DEVICE_1H', 'DISTINCT_CARDS_DEVICE_24H']),
+    );
+
+    counts.b_attempts = ATTEMPTS;
+    counts.b_ips = SPREAD_IPS;
+    counts.b_allowedOrChallenged = passed.length;
+    counts.b_challenged = passed.filter((a) => a.outcome === 'CHALLENGE').length;
+    counts.b_blocked = blocked.length;
+  });
+
+  it('(c) a customer checking their own card and redeeming from a device they redeemed from before is never challenged', async () => {
+    const own = { cardCode: newCode(), ip: '192.0.2.44', deviceId: 'customer-phone', channel: 'mobile_app' };
+    const customer = { customerId: 'cus-legit-1', email: 'legit.customer@example.com', currency: 'EUR' };
+    const today = '2026-03-04T18:00:00Z';
+    // A month ago: a small first redemption from this phone.
+    const earlier = await post('giftcard-redemption', { ...own, ...customer, amount: 1500, requestedAt: at(today, -30 * 86400) });
+    expect(earlier).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+
+    const answers: Answer[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await post('giftcard-balance-check', { ...own, cardFound: true, requestedAt: at(today, i * 60) }));
+    // Above the pack's new-device amount, under every draining limit.
+    const big = newDeviceAmount + 1;
+    expect(big).toBeLessThanOrEqual(redeem.REDEEMED_AMOUNT_CARD_24H!.threshold - 1500);
+    answers.push(await post('giftcard-redemption', { ...own, ...customer, amount: big, requestedAt: at(today, 300) }));
+    for (const a of answers) expect(a).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [], retryAfter: null });
+
+    // The same amount from a phone never seen redeeming is challenged: the known device is what let it through.
+    const stranger = await post('giftcard-redemption', {
+      ...own,
+      deviceId: 'never-seen-phone',
+      ...customer,
+      customerId: 'cus-legit-2',
+      cardCode: newCode(),
+      amount: big,
+      requestedAt: at(today, 400),
+    });
+    expect(stranger).toMatchObject({ status: 201, outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'], retryAfter: null });
+    counts.c_checks = 4;
+    counts.c_redemptions = 2;
+  });
+
+  it('draining one card past its daily amount is blocked with the day as retryAfter', async () => {
+    const card = { cardCode: newCode(), ip: '192.0.2.77', deviceId: 'drain-device', channel: 'web', customerId: 'cus-drain', currency: 'EUR' };
+    const limit = redeem.REDEEMED_AMOUNT_CARD_24H!;
+    const step = 5000;
+    const answers: Answer[] = [];
+    // Sequential, an hour apart: the running sum is exact and the hourly counts stay at one.
+    for (let i = 0; i * step <= limit.threshold; i++) {
+      answers.push(await post('giftcard-redemption', { ...card, amount: step, requestedAt: at('2026-03-05T10:00:00Z', i * 3600) }));
+    }
+    const allowedSum = answers.filter((a) => a.outcome !== 'BLOCK').length * step;
+    expect(allowedSum).toBeLessThanOrEqual(limit.threshold);
+    expect(answers.at(-1)).toMatchObject({ outcome: 'BLOCK', retryAfter: limit.retryAfter });
+    expect(answers.at(-1)!.codes).toContain('REDEEMED_AMOUNT_CARD_24H');
+  }, 120_000);
+
+  it('(d) the stored decision and its history hold no raw card code or other personal data, only keyed hashes', async () => {
+    const code = newCode();
+    const raw = { cardCode: code, ip: '192.0.2.99', deviceId: 'privacy-device-1', customerId: 'cus-privacy-1', email: 'privacy.person@example.com' };
+    const d = await post('giftcard-redemption', { ...raw, channel: 'web', amount: 1200, currency: 'EUR', requestedAt: '2026-03-06T12:00:00Z' });
+    expect(d.status).toBe(201);
+
+    for (const id of [d.id, lastBlockedId]) {
+      const stored = await svc.request('GET', `/v1/decisions/${id}`, { key: auditor });
+      expect(stored.status).toBe(200);
+      expect(stored.body.cardCode).toMatch(/^pii_[A-Za-z0-9_-]{43}_[A-Z0-9]{4}$/);
+    }
+    const stored = await svc.request('GET', `/v1/decisions/${d.id}`, { key: auditor });
+    expect(stored.body.cardCode.endsWith(`_${code.slice(-4)}`)).toBe(true);
+    expect(stored.body.customerId).toMatch(/^pii_[A-Za-z0-9_-]{43}$/);
+    const replay = await svc.request('POST', `/v1/decisions/${d.id}/replay`, { key: auditor });
+    expect(replay.status).toBe(200);
+
+    // Everything the platform keeps about it: the API's answers, the decision row, its feature events.
+    const rows = await svc.sql<{ t: string }>('select d::text as t from decisions d where id = ?', [d.id]);
+    const events = await svc.sql<{ t: string }>('select e::text as t from feature_events e where decision_id = ?', [d.id]);
+    expect(rows).toHaveLength(1);
+    expect(events.length).toBeGreaterThan(0);
+    const everything = [stored.text, replay.text, ...rows.map((r) => r.t), ...events.map((e) => e.t)].join('\n');
+    expect(everything).toContain(stored.body.cardCode);
+    for (const [field, value] of Object.entries(raw)) {
+      if (everything.includes(value)) throw new Error(`the raw ${field} is stored`);
+    }
+    expect(everything.toLowerCase()).not.toContain(code.toLowerCase().slice(0, 12));
+  });
+
+  afterAll(() => {
+    if (process.env.GIFTCARD_ATTACK_REPORT) console.log(`giftcard attack counts: ${JSON.stringify(counts)}`);
+  });
+});
