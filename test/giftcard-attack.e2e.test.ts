@@ -14,7 +14,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentRoot, repoRoot, type ContentRoot } from './support/content-root.js';
 import { newKey, TestService } from './support/harness.js';
@@ -81,27 +80,8 @@ async function run(attempts: number, base: string, make: (i: number, requestedAt
 /** Index of the first batch holding a BLOCK: every batch after it must be all BLOCK. */
 const firstBlockedBatch = (answers: Answer[]): number => Math.floor(answers.findIndex((a) => a.outcome === 'BLOCK') / PARALLEL);
 
-/** The gift card components, added to the built-in release of the test's content root when it lacks them. */
-const GIFTCARDS = {
-  'giftcard-abuse': '1.0.0',
-  'giftcard-balance-check': '1.0.0',
-  'giftcard-balance-check-policy': '1.0.0',
-  'giftcard-redemption': '1.0.0',
-  'giftcard-redemption-policy': '1.0.0',
-};
-
-async function withGiftcards(dir: string): Promise<void> {
-  const releases = join(dir, 'releases/default');
-  const files = (await readdir(releases)).filter((f) => f.endsWith('.json'));
-  const newest = files.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).at(-1)!;
-  const release = JSON.parse(await readFile(join(releases, newest), 'utf8')) as { components: Record<string, string> };
-  release.components = { ...release.components, ...GIFTCARDS };
-  await writeFile(join(releases, newest), JSON.stringify(release, null, 2));
-}
-
 beforeAll(async () => {
   root = await contentRoot();
-  await withGiftcards(root.dir);
   svc = await TestService.start('giftcard_attack', { contentRoot: root.dir });
   service = await svc.issueKey('acme', ['service']);
   auditor = await svc.issueKey('acme', ['auditor']);
