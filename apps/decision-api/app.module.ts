@@ -15,6 +15,7 @@ import {
   RefundDecisionsRepository,
   RefundsRepository,
   ReleaseActivationsRepository,
+  RetentionRepository,
   ReviewsRepository,
   SimulationsRepository,
   systemClock,
@@ -56,6 +57,7 @@ import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
 import { NatsPublisher } from './events/nats-publisher.js';
@@ -120,6 +122,7 @@ export class AppModule {
         { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
+        { provide: RetentionRepository, useClass: RetentionRepository },
         // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
         { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
@@ -145,6 +148,7 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        RetentionSweeper,
         WebhooksService,
         WebhookDispatcher,
         NatsPublisher,

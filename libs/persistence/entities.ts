@@ -34,13 +34,15 @@ export const DecisionRecordSchema = defineEntity({
     releaseName: p.string(),
     releaseVersion: p.string(),
     components: p.json<Record<string, string>>(),
-    /** The case exactly as received (after validation), so it can be replayed. */
-    caseData: p.json<unknown>(),
+    /** The case exactly as received (after validation), so it can be replayed; null once purged (retention). */
+    caseData: p.json<unknown>().nullable(),
     /** The decision document exactly as first answered (a `json`, not `jsonb`, column keeps its key order). */
     document: p.json<Record<string, unknown>>().columnType('json'),
     idempotencyKey: p.string().nullable(),
     evaluatedAt: p.datetime(),
     createdAt: p.datetime(),
+    /** When the retention purge removed the case and the trace. */
+    purgedAt: p.datetime().nullable(),
   },
 });
 export type DecisionRecord = InstanceType<typeof DecisionRecordSchema.class>;

@@ -20,3 +20,4 @@ export * from './refunds.repository.js';
 export * from './reviews.repository.js';
 export * from './payouts.repository.js';
 export * from './refund-decisions.repository.js';
+export * from './retention.repository.js';

@@ -189,6 +189,12 @@ export class DecisionsService {
    */
   async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
     const record = await this.find(principal, id);
+    // Past retention the case is gone: nothing is left to re-evaluate (the outcome and reasons stay readable).
+    if (record.purgedAt) {
+      throw new DomainError('DECISION_PURGED', `Decision ${id} is past its tenant's retention: its case and trace were purged at ${record.purgedAt.toISOString()}`, 'gone', [], {
+        purgedAt: record.purgedAt.toISOString(),
+      });
+    }
     const original = record.document as unknown as DecisionDocument;
     // A reviewer's decision is a person's act on the engine's: there is nothing to re-evaluate but the engine's.
     if (isResolution(original)) {
