@@ -13,6 +13,7 @@ import {
   PayoutsRepository,
   PgLedgerStoreFactory,
   RefundDecisionsRepository,
+  FeatureHistoryRepository,
   RefundsRepository,
   ReleaseActivationsRepository,
   RetentionRepository,
@@ -57,6 +58,7 @@ import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
+import { Pseudonyms } from './decisions/pseudonyms.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
@@ -120,6 +122,7 @@ export class AppModule {
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
+        { provide: FeatureHistoryRepository, useClass: FeatureHistoryRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
         { provide: RetentionRepository, useClass: RetentionRepository },
@@ -137,6 +140,7 @@ export class AppModule {
         ReleaseSync,
         IdempotentCommandInterceptor,
         DecisionsService,
+        Pseudonyms,
         DecisionTypesService,
         LedgerService,
         CatalogueService,

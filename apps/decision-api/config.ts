@@ -10,6 +10,11 @@ export interface AppConfig {
   host: string;
   databaseUrl: string;
   adminToken: string | undefined;
+  /**
+   * Master secret of the pseudonyms (HMAC-SHA256 keyed per tenant) that replace case fields marked x-pii. Unset: one
+   * generated into the database on first start (a warning says so): a dump of the database then holds it too.
+   */
+  pseudonymSecret: string | undefined;
   logLevel: LogLevel;
   /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
   contentRoot: string;
@@ -147,6 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (adminToken !== undefined && adminToken.length > 0 && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which disables /v1/admin)');
   }
+  const pseudonymSecret = env.PSEUDONYM_SECRET ?? defaults.pseudonymSecret;
+  if (pseudonymSecret !== undefined && pseudonymSecret.length > 0 && pseudonymSecret.length < 32) {
+    problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
+  }
   const natsUrl = env.NATS_URL ?? defaults.natsUrl;
   if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${natsUrl}")`);
   const stream = env.NATS_STREAM ?? defaults.natsStream;
@@ -160,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
     databaseUrl,
     adminToken: adminToken ? adminToken : undefined,
+    pseudonymSecret: pseudonymSecret ? pseudonymSecret : undefined,
     logLevel,
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),

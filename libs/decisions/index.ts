@@ -13,3 +13,5 @@ export * from './types/derivations.js';
 export * from './types/pipeline.js';
 export * from './limits.js';
 export * from './types/review.js';
+export * from './types/features.js';
+export * from './types/personal-data.js';

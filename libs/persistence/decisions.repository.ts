@@ -1,6 +1,6 @@
 /** Stored decisions: the case as received, the document as answered, and columns to list them by. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 
 export interface NewDecision {
@@ -13,6 +13,8 @@ export interface NewDecision {
   releaseVersion: string;
   components: Record<string, string>;
   caseData: unknown;
+  /** The type's feature values (libs/decisions StoredFeatures), null without features: kept when the case is purged. */
+  features?: Record<string, unknown> | null;
   document: Record<string, unknown>;
   idempotencyKey: string | null;
   evaluatedAt: Date;
@@ -52,9 +54,10 @@ export class DecisionsRepository {
         returning key
       ), inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               document, idempotency_key, evaluated_at, created_at)
+                               features, document, idempotency_key, evaluated_at, created_at)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
-               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb, ${d.documentJson}::json,
+               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
         where exists (select 1 from claim)
         returning id
@@ -65,6 +68,28 @@ export class DecisionsRepository {
       )
       select count(*)::int as inserted from inserted`.execute(em.getKysely());
     return Number(result.rows[0]?.inserted ?? 0) === 1;
+  }
+
+  /**
+   * After the key's claim (FeatureHistoryRepository.claim, same transaction): the decision, its `decision.created`
+   * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement.
+   */
+  async insertDecided(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
+    await sql`
+      with inserted as (
+        insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
+                               features, document, idempotency_key, evaluated_at, created_at)
+        values (${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
+               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
+               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt})
+        returning id
+      ), event as (
+        insert into outbox_events (id, tenant, type, occurred_at, data)
+        select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
+        where exists (select 1 from inserted)
+      )${history ? sql`, recorded as (${history})` : sql``}
+      select 1`.execute(em.getKysely());
   }
 
   /** id, type, outcome and time of these decisions (a refund's engine decision and the reviewers' linked ones), oldest first. */

@@ -36,6 +36,8 @@ export const DecisionRecordSchema = defineEntity({
     components: p.json<Record<string, string>>(),
     /** The case exactly as received (after validation), so it can be replayed; null once purged (retention). */
     caseData: p.json<unknown>().nullable(),
+    /** The type's feature values as the decision used them (what a replay re-applies); null without features. */
+    features: p.json<Record<string, unknown>>().nullable(),
     /** The decision document exactly as first answered (a `json`, not `jsonb`, column keeps its key order). */
     document: p.json<Record<string, unknown>>().columnType('json'),
     idempotencyKey: p.string().nullable(),

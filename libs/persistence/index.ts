@@ -20,4 +20,5 @@ export * from './refunds.repository.js';
 export * from './reviews.repository.js';
 export * from './payouts.repository.js';
 export * from './refund-decisions.repository.js';
+export * from './feature-history.repository.js';
 export * from './retention.repository.js';

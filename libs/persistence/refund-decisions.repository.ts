@@ -1,8 +1,8 @@
 /**
- * The three statements of a refund decision: the key's claim with the order's lock, what the decision must know (is
- * the refund taken, what has the platform committed for the order), then everything it writes in ONE statement
- * (decision, refund, first transition, review, events). Five round trips in all with BEGIN and COMMIT, where the
- * repositories' one-row-at-a-time writes inside the usual claimed savepoint took fifteen.
+ * The statements of a refund decision after its claim (FeatureHistoryRepository.claim, which also takes the order's
+ * lock and the case's entity locks): what the decision must know (is the refund taken, what has the platform
+ * committed for the order), then everything it writes in ONE statement (decision, refund, first transition, review,
+ * history rows, events).
  *
  * The claim comes before the order's lock, as in every other route (the mechanism claims, then the command locks the
  * order): a decision holding the order while it waited on the key deadlocked with a review resolution or a payout
@@ -11,8 +11,8 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
-import type { IdempotencyClaim, NewDecision } from './decisions.repository.js';
-import { COMMITTED_TOTAL, ORDER_LOCK_SPACE, orderLockName, type RefundRow } from './refunds.repository.js';
+import type { NewDecision } from './decisions.repository.js';
+import { COMMITTED_TOTAL, type RefundRow } from './refunds.repository.js';
 import type { NewReview } from './reviews.repository.js';
 
 export interface BeforeRefundDecision {
@@ -27,30 +27,13 @@ export interface RefundDecisionWrite {
   refund: Pick<RefundRow, 'refundId' | 'type' | 'orderId' | 'customerId' | 'state' | 'requestedAmount' | 'approvedAmount' | 'capturedAmount' | 'currency' | 'reward' | 'requestedBy'>;
   transition: { id: string; actor: Actor; reason: string };
   review?: NewReview & { id: string };
+  /** The decision's history rows (FeatureHistoryRepository.insertSql guarded by the `refund` CTE): written only when the refund is. */
+  history?: RawBuilder<unknown>;
   /** decision.created, refund.state_changed, review.created: written only when the refund is. */
   events: { id: string; type: string; data: Record<string, unknown> }[];
 }
 
 export class RefundDecisionsRepository {
-  /**
-   * Claims the key for the decision `decisionId` and, when this request holds it, takes the order's lock, in one
-   * statement. False: another request holds the key (a concurrent one is waited for): nothing is locked or written.
-   */
-  async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date; orderId: string }): Promise<boolean> {
-    const result = await sql<{ claimed: number }>`
-      with claim as (
-        insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
-        values (${c.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${c.decisionId}, ${c.createdAt})
-        on conflict (tenant, key) do nothing
-        returning key
-      )
-      select c.n as claimed from (select count(*)::int as n from claim) c
-        left join lateral (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, c.orderId)})) where c.n = 1) l on true`.execute(
-      em.getKysely(),
-    );
-    return Number(result.rows[0]?.claimed ?? 0) === 1;
-  }
-
   /** Run after the claim and the order lock: the refund and the order's total cannot change until this transaction ends. */
   async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string): Promise<BeforeRefundDecision> {
     const rows = await em.execute<{ existing_state: string | null; committed: string | number }[]>(
@@ -84,9 +67,10 @@ export class RefundDecisionsRepository {
     const result = await sql<{ created: number }>`
       with decided as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               document, idempotency_key, evaluated_at, created_at)
+                               features, document, idempotency_key, evaluated_at, created_at)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
-               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb, ${d.documentJson}::json,
+               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
         returning id
       ), refund as (
@@ -103,7 +87,7 @@ export class RefundDecisionsRepository {
         select ${w.transition.id}::uuid, ${d.tenant}, ${r.refundId}, null, ${r.state}, ${actor.id}, ${actor.role}, ${w.transition.reason},
                ${d.id}::uuid, ${d.createdAt}::timestamptz
         where exists (select 1 from refund)
-      )${reviewCte}, told as (
+      )${reviewCte}${w.history ? sql`, recorded as (${w.history})` : sql``}, told as (
         insert into outbox_events (id, tenant, type, occurred_at, data)
         select e.id, ${d.tenant}, e.type, ${d.createdAt}::timestamptz, e.data from (values ${events}) as e(id, type, data)
         where exists (select 1 from refund)

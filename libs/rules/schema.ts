@@ -12,6 +12,10 @@ const rfc3339 = fullFormats['date-time'] as { validate: (s: string) => boolean }
 
 export type { ValidateFunction };
 
+/** What the platform does with a case field marked `"x-pii"`: see libs/decisions/types/personal-data.ts. */
+export const PII_TREATMENTS = ['hash', 'hash-last4', 'drop'] as const;
+export type PiiTreatment = (typeof PII_TREATMENTS)[number];
+
 // ajv's code.regExp: how it builds every `pattern` and `patternProperties` matcher (`code` only names it in generated source).
 const linearRegExp = Object.assign((pattern: string, flags: string) => compileLinearRegExp(pattern, flags), { code: 'compileLinearRegExp' });
 
@@ -34,6 +38,8 @@ export function newAjv(verbose = false, discriminator = false, authored = false)
     ...(authored && { code: { regExp: linearRegExp }, allowMatchingProperties: true }),
   });
   addFormats.default(ajv);
+  // Personal data in a decision type's case (libs/decisions/types/personal-data.ts): pseudonymized or dropped on the way in.
+  ajv.addKeyword({ keyword: 'x-pii', metaSchema: { enum: PII_TREATMENTS } });
   // A date-time is also an instant the platform can compute with and store: one Date reads (RFC 3339 allows a leap
   // second, ajv-formats a bare-hour offset; Date reads neither) in years 0001–9999 (libs/names). Past that: a 500.
   ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && instantOf(s) !== undefined });

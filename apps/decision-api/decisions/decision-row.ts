@@ -25,6 +25,7 @@ export function decisionRow(d: {
     releaseVersion: d.release.version,
     components: d.release.components,
     caseData: d.input,
+    features: d.evaluated.features ?? null,
     documentJson: d.documentJson,
     idempotencyKey: d.idempotencyKey,
     evaluatedAt: d.now,

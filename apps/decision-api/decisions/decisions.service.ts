@@ -8,13 +8,15 @@ import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
+  pseudonymize,
   SchemaValidator,
+  storedPlatformValues,
   type BoundDecisionType,
   type CompiledRelease,
   type ReleaseRef,
   type TypedDecision,
 } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
+import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
@@ -22,6 +24,7 @@ import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
 import { decisionRow } from './decision-row.js';
+import { Pseudonyms } from './pseudonyms.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
@@ -95,6 +98,8 @@ export class DecisionsService {
     private readonly releases: ReleaseRegistry,
     private readonly shadows: ShadowService,
     private readonly refundDecisions: RefundDecisions,
+    private readonly history: FeatureHistoryRepository,
+    private readonly pseudonyms: Pseudonyms,
   ) {}
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
@@ -113,11 +118,16 @@ export class DecisionsService {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
-    const input = decisionRequest.validate(body).case;
+    const raw = decisionRequest.validate(body).case;
+    const errors = type.inputErrors(raw, '/case');
+    if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
+    const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
+    const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
+      if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
+    };
     if (type.document.lifecycle === 'refund') {
-      const errors = type.inputErrors(input, '/case');
-      if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
       return this.refundDecisions.decide(
         principal,
         release,
@@ -125,12 +135,11 @@ export class DecisionsService {
         input,
         (base, evaluated, trace) => decisionDocument(base, type, input, { ...evaluated, trace: trace as typeof evaluated.trace }, release.ref),
         (doc) => decisionCreatedData(doc as DecisionDocument, type.caseRef?.(input)),
-        (made) => {
-          if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId: made.document.id as string, type, input: made.input, baseline: { outcome: made.evaluated.outcome, reasons: made.evaluated.reasons, ...made.evaluated.output }, shadow });
-        },
+        (made) => submitShadow(made.document.id as string, made.input, made.evaluated),
       );
     }
-    const evaluated = await type.decide(input, '/case');
+    if (type.history) return this.decideWithHistory(principal, release, type, input, submitShadow);
+    const evaluated = await type.decideValid(input);
     let id = '';
     return {
       kind: 'statement',
@@ -149,8 +158,50 @@ export class DecisionsService {
         return inserted ? createdJson(document, documentJson) : 'taken';
       },
       // Committed by now; a replayed answer was shadow-evaluated the first time.
+      afterCommit: () => submitShadow(id, input, evaluated),
+    };
+  }
+
+  /**
+   * A type that records into the platform's history (and may read it back): in one transaction, the key's claim with
+   * the locks of every entity key of the case, the features, the evaluation, then the decision with its event and
+   * its history rows. Two decisions about one key are ordered by its lock: the later one counts the earlier.
+   */
+  private decideWithHistory(
+    principal: Principal,
+    release: CompiledRelease,
+    type: BoundDecisionType,
+    input: Record<string, unknown>,
+    afterCommit: (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision) => void,
+  ): Command<unknown> {
+    const tenant = principal.tenant;
+    const history = type.history!;
+    const locks = entityLockIds(tenant, history.keys(input));
+    let made: { id: string; evaluated: TypedDecision } | undefined;
+    return {
+      kind: 'statement',
+      applyClaimed: ({ claim, now }) =>
+        this.db.em().transactional(async (em) => {
+          const id = this.ids.next(now);
+          if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }))) return 'taken' as const;
+          const platform = type.features ? await this.history.values(em, tenant, type.features.queries(input)) : {};
+          const evaluated = await type.decideValid(input, platform);
+          const document = decisionDocument({ id, tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
+          const documentJson = JSON.stringify(document);
+          const record = history.record(input);
+          await this.repo.insertDecided(
+            em,
+            {
+              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+              event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
+            },
+            record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted'),
+          );
+          made = { id, evaluated };
+          return createdJson(document, documentJson);
+        }),
       afterCommit: () => {
-        if (shadow) this.shadows.submit({ tenant: principal.tenant, decisionId: id, type, input, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow });
+        if (made) afterCommit(made.id, input, made.evaluated);
       },
     };
   }
@@ -207,7 +258,8 @@ export class DecisionsService {
     // The stored case passed the type's input schema when it was decided: decide it as it is.
     // A refund decision saw the order's refunded total as the platform knew it then: its stored trace says what it was.
     const { input, entry } = replayEnrichment(record.caseData as Record<string, unknown>, original.trace);
-    const evaluated = await type.decideValid(input);
+    // The features as the platform counted them then (stored with the decision), not as it would count them today.
+    const evaluated = await type.decideValid(input, storedPlatformValues(record.features));
     const trace = entry ? [entry, ...evaluated.trace] : evaluated.trace;
     const replayed = canonicalJson({ ...original, outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output, trace, release: release.ref }) as DecisionDocument;
     const identical = isDeepStrictEqual(

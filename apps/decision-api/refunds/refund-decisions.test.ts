@@ -4,7 +4,7 @@
  */
 import type { BoundDecisionType, CompiledRelease } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import type { Database, IdFactory, Principal, RefundDecisionsRepository, RefundsRepository } from '../../../libs/persistence/index.js';
+import type { Database, FeatureHistoryRepository, IdFactory, Principal, RefundDecisionsRepository, RefundsRepository } from '../../../libs/persistence/index.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
 import { strict } from '../test-support/strict.js';
 import { RefundDecisions } from './refund-decisions.js';
@@ -12,7 +12,7 @@ import { RefundDecisions } from './refund-decisions.js';
 const principal: Principal = { keyId: 'key-1', tenant: 'acme', name: 'checkout', roles: ['service'] };
 
 function decide(input: Record<string, unknown>) {
-  const rd = new RefundDecisions(strict<Database>('db'), strict<IdFactory>('ids'), strict<RefundDecisionsRepository>('repo'), strict<RefundsRepository>('refunds'));
+  const rd = new RefundDecisions(strict<Database>('db'), strict<IdFactory>('ids'), strict<RefundDecisionsRepository>('repo'), strict<RefundsRepository>('refunds'), strict<FeatureHistoryRepository>('history'));
   const fail = () => {
     throw new Error('not reached');
   };

@@ -7,6 +7,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import {
+  entityLockIds,
+  FeatureHistoryRepository,
   RefundDecisionsRepository,
   RefundsRepository,
   reviewCreatedData,
@@ -101,6 +103,7 @@ export class RefundDecisions {
     @Inject(ID_FACTORY) private readonly ids: IdFactory,
     private readonly repo: RefundDecisionsRepository,
     private readonly refunds: RefundsRepository,
+    private readonly history: FeatureHistoryRepository,
   ) {}
 
   /**
@@ -128,12 +131,15 @@ export class RefundDecisions {
           const id = this.ids.next(now);
           // The key first, then the order (every route's lock order). Another request holds the key (this one waited
           // for it to commit): the mechanism replays its answer.
-          if (!(await this.repo.claim(em, { ...claim, tenant, decisionId: id, createdAt: now, orderId: c.orderId }))) return 'taken' as const;
+          // Then the case's entity keys (customer, device, …): its features count every decision that held them before.
+          const locks = type.history ? entityLockIds(tenant, type.history.keys(input)) : [];
+          if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }))) return 'taken' as const;
           const before = await this.repo.before(em, tenant, c.refundId, c.orderId);
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
-          const evaluated = await type.decideValid(seen);
+          const platform = type.features ? await this.history.values(em, tenant, type.features.queries(input)) : {};
+          const evaluated = await type.decideValid(seen, platform);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
@@ -163,7 +169,11 @@ export class RefundDecisions {
             { id: this.ids.next(now), type: 'refund.state_changed', data: stateChangedData({ to: state, actor: SYSTEM, reason: transition.reason, decisionId: id }, null, refund) },
             ...(review ? [{ id: this.ids.next(now), type: 'review.created', data: reviewCreatedData(review.id, review) }] : []),
           ];
+          const record = type.history?.record(input);
           const written = await this.repo.write(em, {
+            ...(record && {
+              history: this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'refund'),
+            }),
             decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now }),
             refund,
             transition,

@@ -7,6 +7,7 @@ import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
 import type { ReviewSpec } from './review.js';
+import { FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
 /** The case fields a refund lifecycle reads (api-contract.md section 3's RefundCase). */
@@ -93,6 +94,8 @@ export interface DecisionTypeTestCase {
   name: string;
   case?: Record<string, unknown>;
   expect: { outcome: string; reasons?: string[]; output?: Record<string, unknown> };
+  /** The platform's feature values for this case; features not named see an empty history. */
+  features?: Record<string, number | null>;
 }
 
 export interface DecisionTypeDocument {
@@ -111,6 +114,10 @@ export interface DecisionTypeDocument {
   /** `refund`: each decision creates the platform's refund object (api-contract.md section 8). */
   lifecycle?: 'refund';
   review?: ReviewSpec;
+  /** What each decision records into the platform's history (libs/decisions/types/features.ts). */
+  history?: HistorySpec;
+  /** What it reads back from it, as the fact `features`. */
+  features?: Record<string, FeatureSpec>;
   tests?: { defaults?: Record<string, unknown>; cases: DecisionTypeTestCase[] };
 }
 
@@ -218,12 +225,16 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
       if (!declared(doc.review[k])) errors.push({ path: `/review/${k}`, message: `${doc.review[k]} is not declared by the input schema` });
     }
   }
+  errors.push(...historyProblems(doc, declared, named));
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });
   }
   for (const [j, c] of (doc.tests?.cases ?? []).entries()) {
     if (!outcomes.has(c.expect.outcome)) {
       errors.push({ path: `/tests/cases/${j}/expect/outcome`, message: `'${c.expect.outcome}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
+    }
+    for (const name of Object.keys(c.features ?? {})) {
+      if (!Object.hasOwn(doc.features ?? {}, name)) errors.push({ path: `/tests/cases/${j}/features/${name}`, message: `'${name}' is not a feature of this type` });
     }
   }
   if (errors.length > 0) throw invalid(json, errors);
@@ -239,4 +250,33 @@ export function inputValidatorOf(doc: DecisionTypeDocument): ValidateFunction {
     inputValidators.set(doc, v);
   }
   return v;
+}
+
+/**
+ * What a schema cannot say about `history` and `features`: every pointer names a declared case field, a feature's
+ * entity is one the type records, the `features` fact shadows nothing, a ledger source is keyed by account.
+ */
+function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) => boolean, stepNames: ReadonlyMap<string, number>): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  const h = doc.history;
+  if (h) {
+    if (!declared(h.at)) errors.push({ path: '/history/at', message: `${h.at} is not declared by the input schema` });
+    for (const [name, p] of Object.entries(h.entities)) if (!declared(p)) errors.push({ path: `/history/entities/${name}`, message: `${p} is not declared by the input schema` });
+    if (h.amount !== undefined && !declared(h.amount)) errors.push({ path: '/history/amount', message: `${h.amount} is not declared by the input schema` });
+    for (const [name, p] of Object.entries(h.attributes ?? {})) if (!declared(p)) errors.push({ path: `/history/attributes/${name}`, message: `${p} is not declared by the input schema` });
+  }
+  if (!doc.features) return errors;
+  if (!h) errors.push({ path: '/features', message: 'features read the history at the case\'s time and entity keys: declare `history`' });
+  if (Object.hasOwn(doc.input.properties, FEATURES_FACT)) errors.push({ path: '/features', message: `'${FEATURES_FACT}' is a field of the input: the features fact would hide it` });
+  const step = stepNames.get(FEATURES_FACT);
+  if (step !== undefined) errors.push({ path: `/pipeline/${step}/as`, message: `'${FEATURES_FACT}' is the name of the features fact: pick another name` });
+  for (const [name, f] of Object.entries(doc.features)) {
+    const at = `/features/${name}`;
+    if (h && !Object.hasOwn(h.entities, f.entity)) errors.push({ path: `${at}/entity`, message: `'${f.entity}' is not an entity of history.entities (${Object.keys(h.entities).join(', ')})` });
+    if ('ledger' in f.source && f.entity !== 'account') errors.push({ path: `${at}/entity`, message: 'ledger events are keyed by the ledger account: the entity must be account' });
+    if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
+    if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
+    if (f.combine !== undefined && f.combine !== 'platform' && f.caller === undefined) errors.push({ path: `${at}/combine`, message: `combine ${f.combine} needs a caller value: declare caller` });
+  }
+  return errors;
 }

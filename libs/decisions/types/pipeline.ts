@@ -14,6 +14,8 @@ import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
 import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
+import { BoundFeatures, BoundHistory, FEATURES_FACT, type PlatformValues, type StoredFeatures } from './features.js';
+import { personalFields, type PersonalField } from './personal-data.js';
 
 export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
 
@@ -25,6 +27,8 @@ export interface TypedDecision {
   trace: TraceEntry[];
   /** The case with what each step added (e.g. `risk`): what a review reads its risk band from. Not stored. */
   facts?: Readonly<Record<string, unknown>>;
+  /** The type's feature values as stored with the decision (what a replay re-applies); absent for a type without features. */
+  features?: StoredFeatures;
 }
 
 /**
@@ -45,6 +49,8 @@ export interface ReleaseComponents {
   readonly id: string;
   readonly packs: ReadonlyMap<string, CompiledPack>;
   readonly policies: ReadonlyMap<string, LoadedPolicy>;
+  /** The release's decision types by component name: the event sources a feature may count. */
+  readonly types?: ReadonlyMap<string, DecisionTypeDocument>;
   /** The platform's enrichment providers by name; none ship yet. */
   readonly enrichment?: ReadonlyMap<string, EnrichmentProvider>;
 }
@@ -76,6 +82,12 @@ export class BoundDecisionType {
   readonly outputNames: readonly string[];
   readonly callable: boolean;
   readonly caseRef: Getter | undefined;
+  /** What each decision records into the platform's history; undefined: nothing. */
+  readonly history: BoundHistory | undefined;
+  /** What it reads back; undefined: no features. */
+  readonly features: BoundFeatures | undefined;
+  /** The case fields marked x-pii: pseudonymized or dropped before anything reads the case. */
+  readonly personal: readonly PersonalField[];
 
   constructor(
     readonly document: DecisionTypeDocument,
@@ -93,6 +105,9 @@ export class BoundDecisionType {
     this.outputNames = outputs.map(([n]) => n);
     this.callable = document.callable !== false;
     this.caseRef = document.caseRef === undefined ? undefined : getter(document.caseRef);
+    this.history = document.history ? new BoundHistory(document.history) : undefined;
+    this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer) : undefined;
+    this.personal = personalFields(document.input);
   }
 
   /** Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema. */
@@ -101,18 +116,34 @@ export class BoundDecisionType {
     return ajvErrorsToDetails(this.validateInput.errors?.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
   }
 
-  /** Validates the case (400 VALIDATION_FAILED naming every path under `pathPrefix`), then decides it. */
-  async decide(input: unknown, pathPrefix = '/case'): Promise<TypedDecision> {
+  /**
+   * Validates the case (400 VALIDATION_FAILED naming every path under `pathPrefix`), then decides it. `platform`: the
+   * feature values the platform counted for it (none given: an empty history).
+   */
+  async decide(input: unknown, pathPrefix = '/case', platform?: PlatformValues): Promise<TypedDecision> {
     const errors = this.inputErrors(input, pathPrefix);
     if (errors.length > 0) {
       throw new DomainError('VALIDATION_FAILED', `${this.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     }
-    return this.decideValid(input as Record<string, unknown>);
+    return this.decideValid(input as Record<string, unknown>, platform);
   }
 
-  /** Decides a case already known to fit the input schema (a stored case being replayed, or one just validated). */
-  async decideValid(input: Record<string, unknown>): Promise<TypedDecision> {
-    const state: RunState = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
+  /**
+   * Decides a case already known to fit the input schema (a stored case being replayed, or one just validated) and
+   * already pseudonymized. `platform`: the platform's feature values (counted now, or as a stored decision recorded them).
+   */
+  async decideValid(input: Record<string, unknown>, platform: PlatformValues = {}): Promise<TypedDecision> {
+    let state: RunState;
+    let features: StoredFeatures | undefined;
+    if (this.features) {
+      const applied = this.features.apply(input, platform);
+      features = applied.stored;
+      let bytes = 2;
+      for (const t of applied.trace) bytes += approxJsonBytes(t, MEASURED_UP_TO) + 1;
+      state = { input: applied.input, facts: { ...applied.input, [FEATURES_FACT]: applied.values }, reasons: [], events: [], trace: applied.trace, traceBytes: bytes };
+    } else {
+      state = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
+    }
     // Only a rules step is asynchronous: awaiting the others would add a microtask turn each.
     for (const step of this.steps) {
       const pending = step(state);
@@ -122,7 +153,7 @@ export class BoundDecisionType {
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
     const trace = state.traceBytes <= DECISION_LIMITS.maxTraceBytes ? state.trace : boundTrace(state.trace);
-    return { outcome, reasons: state.reasons, output, trace, facts: state.facts };
+    return { outcome, reasons: state.reasons, output, trace, facts: state.facts, ...(features && { features }) };
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
@@ -145,7 +176,7 @@ export class BoundDecisionType {
       const input = mergeFacts(tests.defaults ?? {}, c.case ?? {});
       let message: string | undefined;
       try {
-        const d = await this.decide(input, '');
+        const d = await this.decide(input, '', c.features);
         const codes = d.reasons.map((r) => r.code);
         if (d.outcome !== c.expect.outcome) message = `expected outcome ${c.expect.outcome}, got ${d.outcome} (reasons: ${codes.join(', ') || 'none'})`;
         else if (c.expect.reasons && !deepEqual(codes, c.expect.reasons)) message = `expected reasons [${c.expect.reasons.join(', ')}], got [${codes.join(', ')}]`;
@@ -334,6 +365,16 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   const policySteps: BoundPolicyStep[] = [];
   // The facts each step may read: the case's fields, then what each earlier step added.
   const available: Record<string, unknown> = { ...doc.input.properties };
+  if (doc.features) {
+    // Integers, or null where a feature can be unknown (firstSeen with no event, a null default).
+    available[FEATURES_FACT] = {
+      type: 'object',
+      required: Object.keys(doc.features),
+      properties: Object.fromEntries(
+        Object.entries(doc.features).map(([n, f]) => [n, { type: f.aggregate === 'firstSeen' || f.default === null ? ['integer', 'null'] : 'integer' }]),
+      ),
+    };
+  }
   const defs = doc.input.$defs;
   const at = (i: number, rest = ''): string => `/components/${component}/pipeline/${i}${rest}`;
   /** The facts made so far, as one schema (the case's $defs kept, so its $refs resolve). */
@@ -436,6 +477,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   for (const [name, field] of Object.entries(doc.output ?? {})) {
     if (field.from !== undefined) checkPointer(finalFacts, parsePointer(field.from), `/components/${component}/output/${name}/from`, `output ${name} reads ${field.from}`);
   }
+  missing.push(...featureSourceProblems(doc, component, release));
   const review = doc.review ? bindReviewPolicy(doc.review, release.packs, `/components/${component}/review`, missing) : undefined;
   if (doc.review?.riskBand !== undefined) checkPointer(factsSchema(), parsePointer(doc.review.riskBand), `/components/${component}/review/riskBand`, `the review reads ${doc.review.riskBand}`);
   if (missing.length > 0) {
@@ -446,4 +488,45 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   }
   const outputs = Object.entries(doc.output ?? {}).map(([name, f]) => [name, bindOutput(f)] as [string, (s: RunState, outcome: string) => unknown]);
   return new BoundDecisionType(doc, inputValidatorOf(doc), steps, outputs, policySteps, review);
+}
+
+/**
+ * A feature counts events some type of the release records: the named types must be in it and record the feature's
+ * entity (and the entity a distinct count reads, and the attributes its `where` filters on). Otherwise the feature
+ * would read an empty history forever, silently.
+ */
+function featureSourceProblems(doc: DecisionTypeDocument, component: string, release: ReleaseComponents): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  if (!doc.features || !release.types) return problems;
+  const all = [...release.types.values()];
+  for (const [name, f] of Object.entries(doc.features)) {
+    const at = `/components/${component}/features/${name}/source`;
+    const src = f.source;
+    let recorders: DecisionTypeDocument[];
+    if ('decisions' in src) {
+      const names = typeof src.decisions === 'string' ? [src.decisions] : src.decisions;
+      recorders = [];
+      for (const n of names) {
+        const t = all.find((d) => d.name === n);
+        if (!t) problems.push({ path: at, message: `feature ${name} counts decisions of '${n}', which is not a decision type of release ${release.id}` });
+        else recorders.push(t);
+      }
+    } else if ('refunds' in src) {
+      recorders = all.filter((d) => d.lifecycle === 'refund');
+      if (recorders.length === 0) problems.push({ path: at, message: `feature ${name} counts refunds, but release ${release.id} has no decision type with a refund lifecycle` });
+    } else continue;
+    const a = f.aggregate;
+    const needs = [f.entity, ...(typeof a === 'object' && 'distinct' in a ? [a.distinct] : [])];
+    const where = 'ledger' in src ? [] : Object.keys(src.where ?? {});
+    for (const t of recorders) {
+      for (const e of needs) {
+        if (!Object.hasOwn(t.history?.entities ?? {}, e)) problems.push({ path: at, message: `feature ${name} reads entity '${e}', which ${t.name}@${t.version} does not record (history.entities)` });
+      }
+      for (const w of where) {
+        if (!Object.hasOwn(t.history?.attributes ?? {}, w)) problems.push({ path: at, message: `feature ${name} filters on attribute '${w}', which ${t.name}@${t.version} does not record (history.attributes)` });
+      }
+      if (typeof a === 'object' && 'sum' in a && t.history?.amount === undefined) problems.push({ path: at, message: `feature ${name} sums amounts, which ${t.name}@${t.version} does not record (history.amount)` });
+    }
+  }
+  return problems;
 }

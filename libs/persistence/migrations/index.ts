@@ -12,6 +12,7 @@ import { Migration20261202230000_events } from './Migration20261202230000_events
 import { Migration20261202233000_keys_integrity } from './Migration20261202233000_keys_integrity.js';
 import { Migration20261203000000_payout_doubt } from './Migration20261203000000_payout_doubt.js';
 import { Migration20261203010000_deferred_clawbacks } from './Migration20261203010000_deferred_clawbacks.js';
+import { Migration20261203020000_feature_history } from './Migration20261203020000_feature_history.js';
 import { Migration20261203030000_retention } from './Migration20261203030000_retention.js';
 
 export const migrationsList = [
@@ -28,5 +29,6 @@ export const migrationsList = [
   { name: 'Migration20261202233000_keys_integrity', class: Migration20261202233000_keys_integrity },
   { name: 'Migration20261203000000_payout_doubt', class: Migration20261203000000_payout_doubt },
   { name: 'Migration20261203010000_deferred_clawbacks', class: Migration20261203010000_deferred_clawbacks },
+  { name: 'Migration20261203020000_feature_history', class: Migration20261203020000_feature_history },
   { name: 'Migration20261203030000_retention', class: Migration20261203030000_retention },
 ];

@@ -1,0 +1,137 @@
+/**
+ * The platform's history (feature_events): the locks that order decisions on one entity key, the aggregates a
+ * decision reads, and the rows it adds. A decision takes the locks of every entity key its case names (in its claim
+ * statement), reads its features in the next statement (so it sees every decision that held a lock before it), and
+ * writes its own events before it commits: two decisions about one customer see each other in lock order.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql, type RawBuilder } from 'kysely';
+import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
+import type { IdempotencyClaim } from './decisions.repository.js';
+import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
+
+/**
+ * The advisory lock of one entity key: 64 bits of SHA-256 (a key space of its own: PostgreSQL keeps single-bigint
+ * locks apart from the two-int order locks). Callers lock in ascending order, so two decisions never wait on each
+ * other in a cycle.
+ */
+export function entityLockId(tenant: string, entity: string, key: string): bigint {
+  return createHash('sha256').update(`${tenant}\0${entity}\0${key}`).digest().readBigInt64BE(0);
+}
+
+/** Every entity key of a case as lock ids, ascending, without repeats. */
+export function entityLockIds(tenant: string, keys: Readonly<Record<string, string>>): string[] {
+  const ids = [...new Set(Object.entries(keys).map(([e, k]) => entityLockId(tenant, e, k)))];
+  ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return ids.map(String);
+}
+
+/** One stored decision's rows: one per entity key its case names. */
+export interface RecordedDecision {
+  tenant: string;
+  decisionId: string;
+  type: string;
+  outcome: string;
+  reasons: readonly string[];
+  record: HistoryRecord;
+  createdAt: Date;
+}
+
+export class FeatureHistoryRepository {
+  /**
+   * Claims the Idempotency-Key for `decisionId` and, when this request holds it, takes the order's lock (a refund's)
+   * and then each entity key's lock, in ONE statement. False: another request holds the key (waited for when
+   * concurrent): nothing is locked or written. Must be followed by reads in later statements: a statement's snapshot
+   * predates the locks it waits for.
+   */
+  async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<boolean> {
+    const order = locks.orderId === undefined ? sql`1` : sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, locks.orderId)}))) o)`;
+    // `o.done` ties the entity locks after the order's: every path takes them in that order.
+    const result = await sql<{ claimed: number }>`
+      with claim as (
+        insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
+        values (${c.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${c.decisionId}, ${c.createdAt})
+        on conflict (tenant, key) do nothing
+        returning key
+      )
+      select c.n as claimed from (select count(*)::int as n from claim) c
+        left join lateral (select ${order} as done where c.n = 1) o on true
+        left join lateral (
+          select count(pg_advisory_xact_lock(k)) from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1
+        ) e on true`.execute(em.getKysely());
+    return Number(result.rows[0]?.claimed ?? 0) === 1;
+  }
+
+  /**
+   * Every query's aggregate in one statement: counts and sums as integers, a distinct count with the current key
+   * when asked, firstSeen as whole seconds before the window's end. Keyed by feature name.
+   */
+  async values(em: SqlEntityManager, tenant: string, queries: readonly FeatureQuery[]): Promise<Record<string, number | null>> {
+    if (queries.length === 0) return {};
+    const columns = queries.map((q, i) => sql`${aggregateSql(tenant, q)} as ${sql.ref(`f${i}`)}`);
+    const result = await sql<Record<string, unknown>>`select ${sql.join(columns)}`.execute(em.getKysely());
+    const row = result.rows[0] ?? {};
+    const out: Record<string, number | null> = {};
+    queries.forEach((q, i) => {
+      const v = row[`f${i}`];
+      if (q.aggregate === 'firstSeen') {
+        out[q.name] = v === null || v === undefined ? null : Math.floor((q.to.getTime() - new Date(v as string | Date).getTime()) / 1000);
+      } else out[q.name] = Number(v ?? 0);
+    });
+    return out;
+  }
+
+  /** The insert of a decision's rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given. */
+  insertSql(d: RecordedDecision, guard?: string): RawBuilder<unknown> {
+    const r = d.record;
+    const rows = Object.entries(r.keys).map(([entity, key]) => ({ entity, key }));
+    return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+      select ${d.tenant}, e.entity, e.key, 'decision', ${d.type}, ${r.at}::timestamptz, ${d.outcome}, ${`{${d.reasons.map(arrayLiteral).join(',')}}`}::text[],
+             ${r.amount}::bigint, ${JSON.stringify(r.attributes)}::jsonb, ${JSON.stringify(r.keys)}::jsonb, ${d.decisionId}::uuid, ${d.createdAt}::timestamptz
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as e(entity text, key text)
+       ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
+  }
+
+  /** The master key of the pseudonyms kept in the database (created on first call) when none is configured. */
+  async storedSecret(em: SqlEntityManager, now: Date): Promise<Buffer> {
+    await em.execute('insert into pseudonym_secrets (id, secret, created_at) values (1, ?, ?) on conflict (id) do nothing', [randomBytes(32).toString('base64url'), now]);
+    const rows = await em.execute<{ secret: string }[]>('select secret from pseudonym_secrets where id = 1');
+    return Buffer.from(rows[0]!.secret, 'base64url');
+  }
+}
+
+/** An element of a text[] literal, quoted (reason codes are upper-snake, but a tenant's policy may name anything). */
+function arrayLiteral(s: string): string {
+  return `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+
+function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
+  const filters: RawBuilder<unknown>[] = [
+    sql`tenant = ${tenant}`,
+    sql`entity = ${q.entity}`,
+    sql`key = ${q.key}`,
+    sql`source = ${q.source}`,
+    sql`kind = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])`,
+    sql`at > ${q.from}::timestamptz`,
+    sql`at <= ${q.to}::timestamptz`,
+  ];
+  if (q.outcomes) filters.push(sql`outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
+  if (q.reasons) filters.push(sql`reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
+  if (q.where) filters.push(sql`attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  const where = sql.join(filters, sql` and `);
+  switch (q.aggregate) {
+    case 'count':
+      return sql`(select count(*)::int from feature_events where ${where})`;
+    case 'sum':
+      return sql`(select coalesce(sum(amount), 0)::bigint from feature_events where ${where})`;
+    case 'firstSeen':
+      return sql`(select min(at) from feature_events where ${where})`;
+    case 'distinct': {
+      const d = q.distinctEntity!;
+      return sql`(select count(*)::int from (
+        select keys->>${d} as k from feature_events where ${where} and keys->>${d} is not null
+        union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
+    }
+  }
+}
