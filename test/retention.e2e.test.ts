@@ -91,6 +91,11 @@ describe('the retention purge', () => {
       expect(stored.case_data).toBeNull();
       expect(new Date(stored.purged_at as string).toISOString()).toBe(now.toISOString());
     }
+    // The history they recorded (feature events) is gone with them; newer decisions' and the other tenant's stay.
+    const events = async (ids: string[]) =>
+      (await svc.sql<{ decision_id: string }>(`select distinct decision_id from feature_events where decision_id in (${ids.map(() => '?').join(', ')})`, ids)).map((r) => r.decision_id).sort();
+    expect(await events(old.map((m) => m.id))).toEqual([]);
+    expect(await events([...recent, otherTenant].map((m) => m.id))).toEqual([...recent, otherTenant].map((m) => m.id).sort());
     // The list shows them as before (it never showed the trace).
     const list = await svc.request('GET', '/v1/decisions?limit=500', { key: auditor });
     const listed = new Map(list.body.items.map((i: { id: string }) => [i.id, i]));
@@ -150,7 +155,7 @@ describe('the retention purge', () => {
     const window = { from: old[0]!.createdAt, to: new Date(Date.parse(recent[1]!.createdAt) + 1).toISOString() };
     const r = await svc.request('POST', '/v1/simulations', { key: author, idempotencyKey: newKey('sim'), body: { domain: 'refund', release: recent[0]!.body.release, replay: window } });
     expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ status: 'completed', baseline: { kind: 'stored-decisions', purgedSkipped: old.length }, summary: { total: recent.length, changed: 0 } });
+    expect(r.body).toMatchObject({ status: 'completed', baseline: { kind: 'stored-decisions', purgedSkipped: old.length }, summary: { total: recent.length } });
     expect(r.body.results.map((x: { caseRef: string }) => x.caseRef)).toEqual(recent.map((m) => m.id));
   });
 });

@@ -45,6 +45,8 @@ export const DecisionRecordSchema = defineEntity({
     createdAt: p.datetime(),
     /** When the retention purge removed the case and the trace. */
     purgedAt: p.datetime().nullable(),
+    /** When the subject's erasure set the case's personal fields to null. */
+    erasedAt: p.datetime().nullable(),
   },
 });
 export type DecisionRecord = InstanceType<typeof DecisionRecordSchema.class>;

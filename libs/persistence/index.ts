@@ -22,3 +22,4 @@ export * from './payouts.repository.js';
 export * from './refund-decisions.repository.js';
 export * from './feature-history.repository.js';
 export * from './retention.repository.js';
+export * from './subjects.repository.js';

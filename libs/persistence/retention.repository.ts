@@ -23,6 +23,36 @@ export class RetentionRepository {
     return rows.map((r) => r.tenant);
   }
 
+  /** The tenants having feature events (the platform's history), in name order: a skip scan over feature_events_lookup. */
+  async tenantsWithFeatureEvents(em: SqlEntityManager): Promise<string[]> {
+    const rows = await em.execute<{ tenant: string }[]>(
+      `with recursive t(tenant) as (
+         (select tenant from feature_events order by tenant limit 1)
+         union all
+         select (select e.tenant from feature_events e where e.tenant > t.tenant order by e.tenant limit 1)
+         from t where t.tenant is not null
+       )
+       select tenant from t where tenant is not null`,
+    );
+    return rows.map((r) => r.tenant);
+  }
+
+  /**
+   * Deletes up to `limit` of the tenant's feature events recorded before `cutoff`; returns how many. SKIP LOCKED, as
+   * for decisions: two purges delete different rows.
+   */
+  async purgeFeatureEvents(em: SqlEntityManager, tenant: string, cutoff: Date, limit: number): Promise<number> {
+    const rows = await em.execute<{ n: number | string }[]>(
+      `with gone as (
+         delete from feature_events where ctid = any(array(
+           select ctid from feature_events where tenant = ? and created_at < ? limit ? for update skip locked))
+         returning 1)
+       select count(*) as n from gone`,
+      [tenant, cutoff, limit],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /**
    * Purges up to `limit` of the tenant's oldest decisions created before `cutoff`; returns how many. Rows another
    * purge holds are skipped (SKIP LOCKED), so two instances purging at once each take their own; run in a transaction.

@@ -1,6 +1,7 @@
 /**
  * Purges what is past each tenant's retention (RETENTION_DAYS, RETENTION_DAYS_TENANTS), every `retentionSweepMs`:
- * decisions lose their case and trace and keep outcome, reasons, release and outputs. Every instance sweeps; SKIP
+ * decisions lose their case and trace and keep outcome, reasons, release and outputs; the platform's history (feature
+ * events) recorded before the cutoff is deleted. Every instance sweeps; SKIP
  * LOCKED makes a second sweeper take other rows than the first, and a purged row is never purged again.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -31,8 +32,9 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
     this.policy = { defaultDays: config.retentionDays, tenants: config.retentionDaysTenants };
     this.loop = new PollLoop({
       run: async () => {
-        const purged = await this.sweep();
-        if (purged > 0) this.logger.log(`retention purge: ${purged} decision(s) purged`);
+        const counts = { events: 0 };
+        const purged = await this.sweep(undefined, counts);
+        if (purged > 0 || counts.events > 0) this.logger.log(`retention purge: ${purged} decision(s) purged, ${counts.events} history event(s) deleted`);
       },
       intervalMs: config.retentionSweepMs,
       // An outage is the monitor's to log (once); the next sweep retries.
@@ -51,19 +53,33 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
     await this.loop.stop();
   }
 
-  /** One sweep at `now`: every tenant, batch by batch until nothing past its retention is left. Returns how many it purged. */
-  async sweep(now: Date = this.clock.now()): Promise<number> {
+  /**
+   * One sweep at `now`: every tenant, batch by batch until nothing past its retention is left: decisions, then the
+   * history's events. Returns how many decisions it purged (`events`: how many events it deleted).
+   */
+  async sweep(now: Date = this.clock.now(), counts: { events: number } = { events: 0 }): Promise<number> {
     let total = 0;
-    const tenants = await this.db.em().transactional((em) => this.retention.tenantsWithUnpurged(em));
+    const em = this.db.em();
+    const withDecisions = await this.retention.tenantsWithUnpurged(em);
+    const withEvents = await this.retention.tenantsWithFeatureEvents(em);
+    const tenants = [...new Set([...withDecisions, ...withEvents])].sort();
     for (const tenant of tenants) {
       const cutoff = retentionCutoff(this.policy, tenant, now);
-      for (;;) {
-        if (this.closed) return total;
-        const purged = await this.db.em().transactional((em) => this.retention.purgeDecisions(em, tenant, cutoff, now, BATCH));
-        total += purged;
-        if (purged < BATCH) break;
-      }
+      total += await this.batches(() => this.db.em().transactional((tx) => this.retention.purgeDecisions(tx, tenant, cutoff, now, BATCH)));
+      counts.events += await this.batches(() => this.db.em().transactional((tx) => this.retention.purgeFeatureEvents(tx, tenant, cutoff, BATCH)));
+      if (this.closed) break;
     }
     return total;
+  }
+
+  /** Runs `batch` until it does less than a full batch (or the module closes); returns the sum. */
+  private async batches(batch: () => Promise<number>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      if (this.closed) return total;
+      const n = await batch();
+      total += n;
+      if (n < BATCH) return total;
+    }
   }
 }
