@@ -16,6 +16,8 @@ import {
   FeatureHistoryRepository,
   RefundsRepository,
   ReleaseActivationsRepository,
+  RetentionRepository,
+  SubjectsRepository,
   ReviewsRepository,
   SimulationsRepository,
   systemClock,
@@ -58,6 +60,9 @@ import { SimulationsController } from './simulations/simulations.controller.js';
 import { SimulationsService } from './simulations/simulations.service.js';
 import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
 import { Pseudonyms } from './decisions/pseudonyms.js';
+import { RetentionSweeper } from './retention/retention-sweeper.js';
+import { SubjectsController } from './subjects/subjects.controller.js';
+import { SubjectsService } from './subjects/subjects.service.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
 import { NatsPublisher } from './events/nats-publisher.js';
@@ -101,6 +106,7 @@ export class AppModule {
         WebhooksController,
         RefundsController,
         PayoutsController,
+        SubjectsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -123,6 +129,8 @@ export class AppModule {
         { provide: FeatureHistoryRepository, useClass: FeatureHistoryRepository },
         { provide: CatalogueRepository, useClass: CatalogueRepository },
         { provide: SimulationsRepository, useClass: SimulationsRepository },
+        { provide: RetentionRepository, useClass: RetentionRepository },
+        { provide: SubjectsRepository, useClass: SubjectsRepository },
         // The outbox lets the ledger store report an account's Reward Integrity turning false (ledger.integrity_violated).
         { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
@@ -149,6 +157,8 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        RetentionSweeper,
+        SubjectsService,
         WebhooksService,
         WebhookDispatcher,
         NatsPublisher,

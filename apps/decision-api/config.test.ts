@@ -86,4 +86,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SIMULATED_PROVIDER_FAILURE_RATE: '1.5', PAYOUT_MAX_ATTEMPTS: '0' })).toThrow(/SIMULATED_PROVIDER_FAILURE_RATE[\s\S]*PAYOUT_MAX_ATTEMPTS/);
     expect(() => loadConfig({ PAYMENT_PROVIDER: 'http', PAYMENT_PROVIDER_URL: 'http://p', PAYMENT_PROVIDER_TIMEOUT_MS: '5000', PAYOUT_LEASE_MS: '5000' })).toThrow(/PAYOUT_LEASE_MS/);
   });
+
+  it('reads the retention: a default, per-tenant overrides naming each bad entry, and the purge interval', () => {
+    expect(loadConfig({})).toMatchObject({ retentionDays: 400, retentionDaysTenants: {}, retentionSweepMs: 3_600_000 });
+    expect(loadConfig({ RETENTION_DAYS: '30', RETENTION_DAYS_TENANTS: 'acme=7, globex=3650', RETENTION_SWEEP_MS: '60000' })).toMatchObject({
+      retentionDays: 30,
+      retentionDaysTenants: { acme: 7, globex: 3650 },
+      retentionSweepMs: 60_000,
+    });
+    expect(() => loadConfig({ RETENTION_DAYS: '0' })).toThrow(/RETENTION_DAYS must be an integer from 1 to 36500/);
+    expect(() => loadConfig({ RETENTION_DAYS: '36501' })).toThrow(/RETENTION_DAYS must be/);
+    try {
+      loadConfig({ RETENTION_DAYS_TENANTS: 'acme=0,globex,ok=5,Initech=9', RETENTION_SWEEP_MS: '5' });
+      throw new Error('expected ConfigError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const m = (e as Error).message;
+      expect(m).toContain('RETENTION_DAYS_TENANTS: "acme=0": days must be an integer from 1 to 36500');
+      expect(m).toContain('RETENTION_DAYS_TENANTS: "globex" is not tenant=days');
+      expect(m).toContain('RETENTION_DAYS_TENANTS: "Initech=9": "Initech" is not a tenant name');
+      expect(m).not.toContain('ok=5');
+      expect(m).toContain('RETENTION_SWEEP_MS');
+    }
+  });
 });

@@ -1,6 +1,7 @@
 /** Service configuration: read once from the environment, validated, every bad variable named at boot. */
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
+import { parseTenantRetention, RETENTION_DAYS_RANGE } from '../../libs/privacy/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -95,6 +96,12 @@ export interface AppConfig {
   payoutBackoffMs: number;
   /** How long an attempt may be in flight before another worker takes the refund over (after a crash); longer than a call. */
   payoutLeaseMs: number;
+  /** Days a decision's case and trace are kept (libs/privacy RetentionPolicy.defaultDays); then the purge removes them. */
+  retentionDays: number;
+  /** Per-tenant retention in days (`RETENTION_DAYS_TENANTS=acme=30,globex=90`), overriding retentionDays. */
+  retentionDaysTenants: Readonly<Record<string, number>>;
+  /** How often each instance purges what is past retention. */
+  retentionSweepMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -203,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     policyMemoryMiB: int(env, 'POLICY_MEMORY_MIB', defaults.policyMemoryMiB ?? DEFAULT_EVALUATION_BUDGET.memoryMiB, MEMORY_MIB_RANGE.min, MEMORY_MIB_RANGE.max, problems),
     reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
     ...payoutConfig(env, defaults, problems),
+    ...retentionConfig(env, defaults, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
@@ -245,4 +253,20 @@ function payoutConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, prob
     problems.push(`PAYOUT_LEASE_MS (${c.payoutLeaseMs}) must be longer than one provider call (${paymentProvider === 'http' ? 'PAYMENT_PROVIDER_TIMEOUT_MS' : 'SIMULATED_PROVIDER_LATENCY_MS'}: ${longestCall})`);
   }
   return c;
+}
+
+/** Retention (libs/privacy): a default, per-tenant overrides (each bad entry named), and the purge interval. */
+function retentionConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
+  const raw = env.RETENTION_DAYS_TENANTS;
+  let retentionDaysTenants = defaults.retentionDaysTenants ?? {};
+  if (raw !== undefined && raw !== '') {
+    const parsed = parseTenantRetention(raw);
+    for (const p of parsed.problems) problems.push(`RETENTION_DAYS_TENANTS: ${p}`);
+    retentionDaysTenants = parsed.tenants;
+  }
+  return {
+    retentionDays: int(env, 'RETENTION_DAYS', defaults.retentionDays ?? 400, RETENTION_DAYS_RANGE.min, RETENTION_DAYS_RANGE.max, problems),
+    retentionDaysTenants,
+    retentionSweepMs: int(env, 'RETENTION_SWEEP_MS', defaults.retentionSweepMs ?? 3_600_000, 1_000, 86_400_000, problems),
+  };
 }

@@ -14,4 +14,8 @@ describe('problem answers', () => {
     const errors = [{ path: '/amount', message: 'must be an integer' }];
     expect(fromDomainError(new DomainError('VALIDATION_FAILED', 'bad case', 'invalid', errors)).errors).toEqual(errors);
   });
+
+  it('answer a decision whose case was removed on purpose as 410 Gone', () => {
+    expect(fromDomainError(new DomainError('DECISION_PURGED', 'purged', 'gone'))).toMatchObject({ status: 410, title: 'Gone', code: 'DECISION_PURGED' });
+  });
 });

@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'forbidden' // 403
   | 'not_found' // 404
   | 'conflict' // 409: immutable object exists with other content
+  | 'gone' // 410: existed, and its content was removed on purpose (retention, erasure)
   | 'too_large' // 413
   | 'unprocessable' // 422: a business refusal
   | 'rate_limited' // 429

@@ -34,8 +34,8 @@ export const DecisionRecordSchema = defineEntity({
     releaseName: p.string(),
     releaseVersion: p.string(),
     components: p.json<Record<string, string>>(),
-    /** The case exactly as received (after validation), so it can be replayed. */
-    caseData: p.json<unknown>(),
+    /** The case exactly as received (after validation), so it can be replayed; null once purged (retention). */
+    caseData: p.json<unknown>().nullable(),
     /** The type's feature values as the decision used them (what a replay re-applies); null without features. */
     features: p.json<Record<string, unknown>>().nullable(),
     /** The decision document exactly as first answered (a `json`, not `jsonb`, column keeps its key order). */
@@ -43,6 +43,10 @@ export const DecisionRecordSchema = defineEntity({
     idempotencyKey: p.string().nullable(),
     evaluatedAt: p.datetime(),
     createdAt: p.datetime(),
+    /** When the retention purge removed the case and the trace. */
+    purgedAt: p.datetime().nullable(),
+    /** When the subject's erasure set the case's personal fields to null. */
+    erasedAt: p.datetime().nullable(),
   },
 });
 export type DecisionRecord = InstanceType<typeof DecisionRecordSchema.class>;

@@ -21,3 +21,5 @@ export * from './reviews.repository.js';
 export * from './payouts.repository.js';
 export * from './refund-decisions.repository.js';
 export * from './feature-history.repository.js';
+export * from './retention.repository.js';
+export * from './subjects.repository.js';

@@ -203,18 +203,22 @@ export class SimulationsRepository {
     return rows.map((r) => String(r.id));
   }
 
-  /** How many decisions of the type in the window a replay of at most `limit` would take, and whether the window holds more. */
-  async countReplay(em: SqlEntityManager, tenant: string, type: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean }> {
+  /**
+   * How many decisions of the type in the window a replay of at most `limit` would take, whether the window holds
+   * more, and how many it skips because retention purged their case (counted up to `limit`).
+   */
+  async countReplay(em: SqlEntityManager, tenant: string, type: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean; purged: number }> {
     const rows = await em.execute<Row[]>(
-      `select count(*) as n from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? limit ?) w`,
-      [tenant, type, w.from, w.to, limit + 1],
+      `select (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null limit ?) w) as n,
+              (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is not null limit ?) p) as purged`,
+      [tenant, type, w.from, w.to, limit + 1, tenant, type, w.from, w.to, limit],
     );
     const n = num(rows[0]?.n ?? 0);
-    return { total: Math.min(n, limit), more: n > limit };
+    return { total: Math.min(n, limit), more: n > limit, purged: num(rows[0]?.purged ?? 0) };
   }
 
   /**
-   * One page of the window's decisions of `type` in (createdAt, id) order after `after`. The stored document (trace
+   * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`. The stored document (trace
    * included, often kilobytes) is parsed once per row by json_to_record and only the answer's fields are read:
    * one `->>` per field would parse it again for each.
    */
@@ -235,7 +239,7 @@ export class SimulationsRepository {
       `select d.id, d.created_at, d.case_data, d.features, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
        from decisions d
        cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
-       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
+       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );

@@ -121,6 +121,11 @@ export class TestService {
     }
   }
 
+  /** One of the running service's providers (e.g. a background task, to run it once at a time of the test's choosing). */
+  provider<T>(type: abstract new (...args: never[]) => T): T {
+    return this.running.app.get<T>(type);
+  }
+
   /** The service's own database handle (its pool, with the service's timeouts). */
   get db(): Database {
     return this.running.db;

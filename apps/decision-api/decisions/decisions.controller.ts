@@ -40,7 +40,12 @@ export class DecisionsController {
 
   @Get()
   @Roles('service', 'auditor')
-  @ApiOperation({ summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor= (domain= is the v1 name of type=)' })
+  @ApiOperation({
+    summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)',
+    description:
+      "customer=<the raw customer id>: that data subject's decisions (a subject-access request), found through the platform's history " +
+      "under the tenant's pseudonym of the id (types marking it x-pii) or the id itself; decisions of types that record no history are not found.",
+  })
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const type = q.matching('type', NAME_PATTERN);
@@ -53,7 +58,10 @@ export class DecisionsController {
       to: q.dateTime('to'),
       limit: q.int('limit', 50, 1, 500),
       cursor: q.string('cursor'),
+      customer: q.string('customer'),
     };
+    // A customer id as a case may hold it (the refund type's customerId: 1 to 255 characters).
+    if (parsed.customer !== undefined && (parsed.customer.length === 0 || parsed.customer.length > 255)) q.fail('customer', 'must be 1 to 255 characters');
     q.done();
     const after = parsed.cursor === undefined ? undefined : decodeIdCursor(parsed.cursor);
     return this.decisions.list(principal, { ...parsed, after });

@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import { resolve } from 'node:path';
 import { FileComponentSource, ReleaseCompiler, type CompiledRelease } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import type { Database, DecisionRecord, DecisionsRepository, FeatureHistoryRepository, IdFactory, IdempotencyClaim, Principal } from '../../../libs/persistence/index.js';
+import type { Database, DecisionRecord, DecisionsRepository, FeatureHistoryRepository, IdFactory, SubjectsRepository, IdempotencyClaim, Principal } from '../../../libs/persistence/index.js';
 import type { Pseudonyms } from './pseudonyms.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
 import type { ReleaseRegistry } from '../releases/release.registry.js';
@@ -45,7 +45,7 @@ function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecor
     pinned: () => Promise.resolve(release),
   });
   const submit = jest.fn<ShadowService['submit']>();
-  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'));
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'));
   return { service, em, next, insertClaimed, findById, submit };
 }
 

@@ -16,7 +16,7 @@ import {
   type ReleaseRef,
   type TypedDecision,
 } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
+import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, SubjectsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
@@ -24,7 +24,7 @@ import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
 import { decisionRow } from './decision-row.js';
-import { Pseudonyms } from './pseudonyms.js';
+import { Pseudonyms, subjectKeys } from './pseudonyms.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
@@ -100,6 +100,7 @@ export class DecisionsService {
     private readonly refundDecisions: RefundDecisions,
     private readonly history: FeatureHistoryRepository,
     private readonly pseudonyms: Pseudonyms,
+    private readonly subjects: SubjectsRepository,
   ) {}
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
@@ -222,10 +223,13 @@ export class DecisionsService {
 
   async list(
     principal: Principal,
-    q: { domain?: string; outcome?: string; from?: Date; to?: Date; limit: number; after?: string },
+    q: { domain?: string; outcome?: string; from?: Date; to?: Date; limit: number; after?: string; customer?: string },
   ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
     // One extra row tells whether there is a next page without a count query.
-    const rows = await this.repo.list(this.db.em(), principal.tenant, q, q.limit + 1, q.after);
+    const rows =
+      q.customer === undefined
+        ? await this.repo.list(this.db.em(), principal.tenant, q, q.limit + 1, q.after)
+        : await this.subjects.listDecisions(this.db.em(), principal.tenant, subjectKeys(this.pseudonyms.forTenant(principal.tenant), q.customer), q, q.limit + 1, q.after);
     const page = rows.slice(0, q.limit);
     const items = page.map((r) => {
       // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}.
@@ -242,6 +246,18 @@ export class DecisionsService {
    */
   async replay(principal: Principal, id: string): Promise<{ identical: boolean; original: unknown; replayed: unknown }> {
     const record = await this.find(principal, id);
+    // The subject's personal fields are gone: a re-evaluation would decide another case.
+    if (record.erasedAt) {
+      throw new DomainError('DECISION_ERASED', `Decision ${id} belongs to a data subject whose personal data was erased at ${record.erasedAt.toISOString()}`, 'gone', [], {
+        erasedAt: record.erasedAt.toISOString(),
+      });
+    }
+    // Past retention the case is gone: nothing is left to re-evaluate (the outcome and reasons stay readable).
+    if (record.purgedAt) {
+      throw new DomainError('DECISION_PURGED', `Decision ${id} is past its tenant's retention: its case and trace were purged at ${record.purgedAt.toISOString()}`, 'gone', [], {
+        purgedAt: record.purgedAt.toISOString(),
+      });
+    }
     const original = record.document as unknown as DecisionDocument;
     // A reviewer's decision is a person's act on the engine's: there is nothing to re-evaluate but the engine's.
     if (isResolution(original)) {

@@ -41,3 +41,11 @@ export class Pseudonyms implements OnModuleInit {
     return p;
   }
 }
+
+/**
+ * The keys a subject's raw id may be stored under in the history: the tenant's pseudonym (types marking the field
+ * x-pii) and the raw value itself (types that do not).
+ */
+export function subjectKeys(hash: Pseudonymizer, raw: string): string[] {
+  return [hash(raw), raw];
+}

@@ -249,13 +249,13 @@ export class SimulationsService {
     const replay = req.replay!;
     const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;
     const window = { from: new Date(replay.from), to: new Date(replay.to) };
-    const { total, more } = await this.repo.countReplay(this.db.em(), tenant, req.domain, window, limit);
+    const { total, more, purged } = await this.repo.countReplay(this.db.em(), tenant, req.domain, window, limit);
     return {
       mode: 'replay',
       total,
       pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
       candidate,
-      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, features: mode },
+      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, features: mode },
       ...context,
     };
   }

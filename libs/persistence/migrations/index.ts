@@ -13,6 +13,8 @@ import { Migration20261202233000_keys_integrity } from './Migration2026120223300
 import { Migration20261203000000_payout_doubt } from './Migration20261203000000_payout_doubt.js';
 import { Migration20261203010000_deferred_clawbacks } from './Migration20261203010000_deferred_clawbacks.js';
 import { Migration20261203020000_feature_history } from './Migration20261203020000_feature_history.js';
+import { Migration20261203030000_retention } from './Migration20261203030000_retention.js';
+import { Migration20261203031000_erasure } from './Migration20261203031000_erasure.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -29,4 +31,6 @@ export const migrationsList = [
   { name: 'Migration20261203000000_payout_doubt', class: Migration20261203000000_payout_doubt },
   { name: 'Migration20261203010000_deferred_clawbacks', class: Migration20261203010000_deferred_clawbacks },
   { name: 'Migration20261203020000_feature_history', class: Migration20261203020000_feature_history },
+  { name: 'Migration20261203030000_retention', class: Migration20261203030000_retention },
+  { name: 'Migration20261203031000_erasure', class: Migration20261203031000_erasure },
 ];

@@ -1,0 +1,2 @@
+/** Data minimisation: how long a tenant's personal data is kept. */
+export { parseTenantRetention, retentionCutoff, retentionDays, RETENTION_DAYS_RANGE, type RetentionPolicy } from './retention.js';
