@@ -41,7 +41,7 @@ beforeAll(async () => {
   type = JSON.parse(await readFile(join(fixture, 'type.json'), 'utf8')) as Record<string, any>;
   pack = JSON.parse(await readFile(join(fixture, 'pack.json'), 'utf8')) as Record<string, any>;
   root = await contentRoot();
-  svc = await TestService.start('features', { contentRoot: root.dir });
+  svc = await TestService.start('features', { contentRoot: root.dir, retentionDaysTenants: { brief: 7 } });
   author = await svc.issueKey('acme', ['author']);
   publisher = await svc.issueKey('acme', ['publisher']);
   service = await svc.issueKey('acme', ['service']);
@@ -239,6 +239,15 @@ describe('bad declarations are refused with the path', () => {
     expect(w.status).toBe(422);
     expect(w.body.errors).toEqual([expect.objectContaining({ path: '/features/deviceAgeSeconds/window' })]);
     expect((await svc.request('GET', '/v1/decision-types/signup-check/1.0.1', { key: auditor })).status).toBe(404);
+  });
+
+  it('at upload: a window longer than the tenant keeps its history (its retention)', async () => {
+    const briefAuthor = await svc.issueKey('brief', ['author']);
+    const r = await post('/v1/decision-types', briefAuthor, type);
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('FEATURE_WINDOW_BEYOND_RETENTION');
+    expect(r.body.errors).toEqual([expect.objectContaining({ path: '/features/deviceAgeSeconds/window', message: expect.stringContaining('7 days') })]);
+    // The same document fits acme's retention (the default 400 days): it was stored above.
   });
 
   it('at release creation: a feature over decisions of a type the release lacks, or an attribute its history does not record', async () => {

@@ -10,6 +10,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
   checkBundleUpload,
   checkPackUpload,
+  checkRetention,
   validateDecisionType,
   packDigest,
   sha256Hex,
@@ -27,7 +28,9 @@ import {
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
 import { auditEntry, builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
-import { CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
+import { APP_CONFIG, CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
+import type { AppConfig } from '../config.js';
+import { retentionDays } from '../../../libs/privacy/index.js';
 
 export interface PackView {
   name: string;
@@ -72,6 +75,7 @@ export class CatalogueService {
     private readonly repo: CatalogueRepository,
     private readonly audit: AuditRepository,
     @Inject(POLICY_BUDGET) private readonly policyBudget: EvaluationBudget,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   // ---- rule packs ----
@@ -222,7 +226,10 @@ export class CatalogueService {
       throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
     }
     return transactional(async ({ em, now }) => {
-      const { name, version } = validateDecisionType(body);
+      const doc = validateDecisionType(body);
+      const { name, version } = doc;
+      // A window longer than this tenant keeps its history would silently count less than it says.
+      checkRetention(doc.features, retentionDays({ defaultDays: this.config.retentionDays, tenants: this.config.retentionDaysTenants }, principal.tenant));
       const sha256 = packDigest(body);
       const existing = await this.findType(em, principal.tenant, name, version);
       if (existing) {
