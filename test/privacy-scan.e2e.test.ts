@@ -4,9 +4,7 @@
  * through it with distinctive raw customer and device ids. Then EVERY table of the database is
  * dumped row by row (`select t::text`) and every line the process printed is scanned: no raw value may appear.
  * PostgreSQL when TEST_DATABASE_URL is set, otherwise PGlite in a folder (read after the service stopped).
- *
- * TODO(gift cards): the gift-card types (card codes x-pii hash-last4, e-mails) are not on main yet; once they are,
- * add their decisions here with a raw card code and e-mail in RAW.
+ * Gift card checks and redemptions add a raw card code, an e-mail and an IP.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +20,9 @@ const RAW = {
   customerA: 'cus-SCAN-Quokka-7731',
   customerB: 'cus-SCAN-Wombat-4410',
   device: 'dev-SCAN-Numbat-0099',
+  card: 'GCSCANBILBY58237741',
+  email: 'quokka.scan@example.org',
+  ip: '198.18.77.231',
 };
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -61,6 +62,14 @@ beforeAll(async () => {
   ];
   for (const r of made) expect(r.status).toBe(201);
   refundIds.push(...made.map((r) => r.body.refundId as string));
+  const giftcard = async (type: string, c: Record<string, unknown>) =>
+    svc.request('POST', `/v1/decisions/${type}`, { key: service, idempotencyKey: newKey('scan'), body: { case: c } });
+  const card = { cardCode: RAW.card, ip: RAW.ip, deviceId: RAW.device, channel: 'web', requestedAt: '2026-03-02T09:00:00Z' };
+  expect((await giftcard('giftcard-balance-check', { ...card, cardFound: true })).status).toBe(201);
+  expect((await giftcard('giftcard-balance-check', { ...card, cardCode: `${RAW.card}X`, cardFound: false })).status).toBe(201);
+  const redeemed = await giftcard('giftcard-redemption', { ...card, customerId: RAW.customerA, email: RAW.email, amount: 2500, currency: 'EUR' });
+  expect(redeemed.status).toBe(201);
+  expect(redeemed.body.cardCode).toMatch(/^pii_[A-Za-z0-9_-]{43}_7741$/); // the last 4 at most
   // A refused case is stored too (its problem answer, under its key).
   expect((await decide({ case: refundCase({ customerId: RAW.customerA, requestedAmount: -5 }) })).status).toBe(400);
   // A subject-access list by the raw id, and an erasure of the other subject.
