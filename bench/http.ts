@@ -30,6 +30,22 @@ export interface HttpOptions {
   profileDir?: string;
   /** Extra node flags for the service (e.g. --perf-basic-prof to profile it with Linux perf). */
   serviceNodeArgs: string[];
+  /** Extra environment for the service. */
+  env?: Record<string, string>;
+  /** Row name (default: the route and store). */
+  name?: string;
+  /** Run once the service is ready and before the load (seed the database, activate a release…). */
+  prepare?: (setup: HttpSetup) => Promise<void>;
+}
+
+/** What a row's `prepare` gets: the service's port and database, and a way to call it as the admin or a new key. */
+export interface HttpSetup {
+  port: number;
+  databaseUrl: string;
+  tenant: string;
+  /** An API key of the bench tenant with these roles. */
+  issueKey(roles: string[]): Promise<string>;
+  request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }>;
 }
 
 /** CPU seconds spent during the measured window, by whom. Linux only (read from /proc); empty elsewhere. */
@@ -259,6 +275,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
         LOG_LEVEL: 'warn',
         RATE_LIMIT_PER_KEY: '0',
         CONTENT_ROOT: o.root,
+        ...o.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -270,16 +287,20 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
   cleanups.add(cleanup);
   try {
     await service.waitReady(port, agent, 60_000);
-    const issued = await request(
-      agent,
-      port,
-      'POST',
-      '/v1/admin/api-keys',
-      { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      JSON.stringify({ tenant: TENANT, roles: ['service'], name: 'bench' }),
-    );
-    if (issued.status !== 201) throw new Error(`issuing a key failed: ${issued.status} ${issued.body}`);
-    const key = (JSON.parse(issued.body) as { key: string }).key;
+    const issueKey = async (roles: string[]): Promise<string> => {
+      const issued = await request(
+        agent,
+        port,
+        'POST',
+        '/v1/admin/api-keys',
+        { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        JSON.stringify({ tenant: TENANT, roles, name: 'bench' }),
+      );
+      if (issued.status !== 201) throw new Error(`issuing a key failed: ${issued.status} ${issued.body}`);
+      return (JSON.parse(issued.body) as { key: string }).key;
+    };
+    const key = await issueKey(['service']);
+    await o.prepare?.({ port, databaseUrl: db.url, tenant: TENANT, issueKey, request: (method, path, headers, body) => request(agent, port, method, path, headers, body) });
 
     // Each request is a refund of its own (a refundId decided twice is 409 REFUND_EXISTS): the id is filled in per request.
     const bodies = generateCases(BODIES, o.seed).map((c) => JSON.stringify({ case: { ...c, refundId: '\u0000' } }).split('\\u0000'));
@@ -344,7 +365,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     const non2xx = Object.entries(statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
     if (lastError) log(`  first failure: ${lastError}`);
     const row: HttpRow = {
-      name: `POST /v1/decisions/refund, ${o.store === 'postgresql' ? 'PostgreSQL' : 'PGlite'}`,
+      name: o.name ?? `POST /v1/decisions/refund, ${o.store === 'postgresql' ? 'PostgreSQL' : 'PGlite'}`,
       store: o.store,
       connections: o.connections,
       seconds: o.seconds,

@@ -4,7 +4,8 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|events|payouts|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
  * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
@@ -22,6 +23,7 @@ import { runWasmBudgetBench, type WasmBudgetResult } from './wasm-budget.js';
 import { runWhatIfBench, type WhatIfBenchResult } from './whatif.js';
 import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue.js';
 import { runEventsBench, type EventsBenchResult } from './events.js';
+import { runFeaturesBench, type FeaturesBenchResult } from './features.js';
 import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
@@ -70,7 +72,9 @@ if (only === 'compare' && !config.baseline) {
   process.exit(2);
 }
 // A comparison adds a build, the in-process pairs and 2 × BENCH_BASELINE_ROUNDS HTTP runs.
-const TIME_LIMIT_MS = (15 + (config.baseline ? 3 + config.baselineRounds * 2 : 0)) * 60_000;
+// The features row seeds a million events per run and runs 2 × BENCH_FEATURES_ROUNDS services.
+const featureRounds = Math.max(1, num('BENCH_FEATURES_ROUNDS', 2));
+const TIME_LIMIT_MS = (15 + (config.baseline ? 3 + config.baselineRounds * 2 : 0) + (only === undefined || only === 'features' ? featureRounds * 2 : 0)) * 60_000;
 let baseline: Baseline | undefined;
 
 const log = (line: string) => console.log(line);
@@ -366,10 +370,18 @@ async function main(): Promise<void> {
     payouts = await runPayoutBench({ root, serverUrl: config.serverUrl, refunds: num('BENCH_PAYOUT_REFUNDS', 5_000), concurrency: num('BENCH_PAYOUT_CONCURRENCY', 32), log });
   }
 
+  let features: FeaturesBenchResult | undefined;
+  if (only === undefined || only === 'features') {
+    features = await runFeaturesBench(
+      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, log },
+      waitQuiet,
+    );
+  }
+
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

@@ -1,0 +1,178 @@
+/**
+ * `BENCH_ONLY=features`: what the platform's own history costs a refund decision. The HTTP row's load (same bodies,
+ * same connections) on PostgreSQL with 1,000,000 prior events in feature_events, features on (the default release:
+ * refund@1.2.0 locks the customer's key, counts four features and records its events) against features off (the
+ * tenant activates default@1.2.0: refund@1.1.0, no history). Each run is a fresh service and database seeded alike;
+ * the runs alternate off, on, off, on… and the medians are compared.
+ */
+import pg from 'pg';
+import { pseudonymizer, tenantKey } from '../libs/decisions/index.js';
+import { runHttp, type HttpOptions, type HttpRow, type HttpSetup } from './http.js';
+import { formatRate, formatUs } from './stats.js';
+
+/** Issue 10's bounds: features add at most this share to the service's CPU per decision, and this much to p99. */
+export const TARGET_FEATURE_CPU_SHARE = 0.15;
+export const TARGET_FEATURE_P99_MS = 2;
+
+const PRIOR_EVENTS = 1_000_000;
+/** The bench cases' customers are cus_1 … cus_100000 (bench/cases.ts). */
+const CUSTOMERS = 100_000;
+/** Any fixed secret: the bench computes the customers' pseudonyms to seed their history. */
+const PSEUDONYM_SECRET = 'bench-pseudonym-secret-0123456789abcdef';
+/** The built-in release before features: refund@1.1.0 with the same packs and policy. */
+const FEATURES_OFF = { name: 'default', version: '1.2.0' };
+
+export interface FeaturesBenchOptions extends Pick<HttpOptions, 'root' | 'serverUrl' | 'connections' | 'warmupSeconds' | 'seconds' | 'seed' | 'serviceNodeArgs'> {
+  rounds: number;
+  log: (line: string) => void;
+}
+
+export interface FeaturesBenchResult {
+  priorEvents: number;
+  seedSeconds: number[];
+  off: HttpRow[];
+  on: HttpRow[];
+  /** Medians over the rounds. */
+  median: {
+    off: { perSecond: number; p50Us: number; p99Us: number; serviceMs: number; postgresMs: number };
+    on: { perSecond: number; p50Us: number; p99Us: number; serviceMs: number; postgresMs: number };
+  };
+  /** on ÷ off of the medians; p99 as a difference in ms. */
+  ratio: { perSecond: number; serviceCpu: number; postgresCpu: number; p99DeltaMs: number; p50DeltaMs: number };
+  explain?: string;
+}
+
+/**
+ * 1,000,000 events of the bench tenant in one statement: 90% keyed by a bench customer (about 9 each, uniformly),
+ * 10% by devices nobody asks about; 80% refund decisions, 15% refunds entering APPROVED, 5% DENIED; business times
+ * spread over the 400 days up to the end of the bench cases' month (2026-03-11 … 2026-04-10), so the 30-day windows
+ * hold about 7% of a customer's events and the 365-day ones about 90%.
+ */
+async function seed(url: string, tenant: string, seedValue: number): Promise<number> {
+  const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
+  const keys = Array.from({ length: CUSTOMERS }, (_, i) => hash(`cus_${i + 1}`));
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const started = process.hrtime.bigint();
+  try {
+    // The customers' pseudonyms as a table to join on (subscripting a 100,000-element text[] per row walks the array).
+    await c.query('create temp table bench_customers (i int primary key, key text not null)');
+    await c.query('insert into bench_customers select i, k from unnest($1::text[]) with ordinality as u(k, i)', [keys]);
+    await c.query('select setseed($1)', [(seedValue % 1000) / 1000]);
+    await c.query(
+      `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+       select $1, e.entity, e.key, s.source, s.kind, timestamptz '2026-04-10T12:00:00Z' - (r.t * 400 * 86400) * interval '1 second',
+              case when s.source = 'decision' then (array['APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','REVIEW','DENY'])[1 + floor(r.o * 10)::int] end,
+              '{}', 300 + floor(r.a * 15000)::bigint,
+              jsonb_build_object('reasonCode', (array['DAMAGED','NOT_AS_DESCRIBED','CHANGED_MIND','OTHER','GOODWILL','NOT_RECEIVED'])[1 + floor(r.c * 6)::int], 'channel', 'customer_portal'),
+              jsonb_build_object(e.entity, e.key), null, now()
+         from (select g, random() as k, random() as t, random() as s, random() as o, random() as a, random() as c, random() as d
+                 from generate_series(1, $2::int) g) r
+         left join bench_customers bc on r.d < 0.9 and bc.i = 1 + floor(r.k * $3)::int
+        cross join lateral (
+          select case when r.d < 0.9 then 'customer' else 'device' end as entity,
+                 case when r.d < 0.9 then bc.key else 'pii_device_' || floor(r.k * 50000)::int end as key
+        ) e
+        cross join lateral (
+          select case when r.s < 0.8 then 'decision' else 'refund' end as source,
+                 case when r.s < 0.8 then 'refund' when r.s < 0.95 then 'APPROVED' else 'DENIED' end as kind
+        ) s`,
+      [tenant, PRIOR_EVENTS, CUSTOMERS],
+    );
+    await c.query('analyze feature_events');
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  } finally {
+    await c.end();
+  }
+}
+
+/** EXPLAIN ANALYZE of the features statement a bench case runs (the first customer's four features), for the record. */
+async function explainValues(url: string, tenant: string): Promise<string> {
+  const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
+  const key = hash('cus_1');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const at = '2026-03-20T12:00:00Z';
+    const where = (source: string, kinds: string, days: number, extra = '') =>
+      `tenant = '${tenant}' and entity = 'customer' and key = '${key}' and source = '${source}' and kind = any('${kinds}'::text[]) and at > timestamptz '${at}' - interval '${days} days' and at <= timestamptz '${at}'${extra}`;
+    const r = await c.query(
+      `explain (analyze, buffers, costs off) select
+         (select count(*)::int from feature_events where ${where('decision', '{refund}', 30)}) as f0,
+         (select count(*)::int from feature_events where ${where('refund', '{APPROVED}', 365, ` and attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
+    );
+    return r.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+  } finally {
+    await c.end();
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function medians(rows: HttpRow[]): FeaturesBenchResult['median']['on'] {
+  return {
+    perSecond: median(rows.map((r) => r.perSecond)),
+    p50Us: median(rows.map((r) => r.p50Us)),
+    p99Us: median(rows.map((r) => r.p99Us)),
+    serviceMs: median(rows.flatMap((r) => (r.cpu ? [r.cpu.msPerRequest.service] : []))),
+    postgresMs: median(rows.flatMap((r) => (r.cpu ? [r.cpu.msPerRequest.postgres] : []))),
+  };
+}
+
+export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what: string) => Promise<unknown>): Promise<FeaturesBenchResult> {
+  const { log } = o;
+  log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (default@1.3.0, refund@1.2.0), ${o.rounds} round(s) alternating`);
+  const seedSeconds: number[] = [];
+  let explain: string | undefined;
+  const row = (on: boolean, round: number): HttpOptions => ({
+    root: o.root,
+    store: 'postgresql',
+    serverUrl: o.serverUrl,
+    connections: o.connections,
+    warmupSeconds: o.warmupSeconds,
+    seconds: o.seconds,
+    seed: o.seed,
+    serviceNodeArgs: o.serviceNodeArgs,
+    env: { PSEUDONYM_SECRET },
+    name: `features ${on ? 'on' : 'off'} (round ${round})`,
+    prepare: async (s: HttpSetup) => {
+      const took = await seed(s.databaseUrl, s.tenant, o.seed);
+      seedSeconds.push(took);
+      log(`  seeded ${formatRate(PRIOR_EVENTS)} events in ${took.toFixed(1)} s`);
+      if (on && explain === undefined) explain = await explainValues(s.databaseUrl, s.tenant);
+      if (!on) {
+        const publisher = await s.issueKey(['publisher']);
+        const r = await s.request('POST', `/v1/releases/${FEATURES_OFF.name}/${FEATURES_OFF.version}/activate`, { authorization: `Bearer ${publisher}`, 'idempotency-key': `bench-features-off-${round}` });
+        if (r.status !== 200) throw new Error(`activating ${FEATURES_OFF.name}@${FEATURES_OFF.version} failed: ${r.status} ${r.body}`);
+      }
+    },
+  });
+  const off: HttpRow[] = [];
+  const on: HttpRow[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const side of [false, true]) {
+      await waitQuiet(`features ${side ? 'on' : 'off'}, round ${round}`);
+      (side ? on : off).push(await runHttp(row(side, round), log));
+    }
+  }
+  const m = { off: medians(off), on: medians(on) };
+  const ratio = {
+    perSecond: m.on.perSecond / m.off.perSecond,
+    serviceCpu: m.on.serviceMs / m.off.serviceMs,
+    postgresCpu: m.on.postgresMs / m.off.postgresMs,
+    p99DeltaMs: (m.on.p99Us - m.off.p99Us) / 1e3,
+    p50DeltaMs: (m.on.p50Us - m.off.p50Us) / 1e3,
+  };
+  const cpuOk = ratio.serviceCpu <= 1 + TARGET_FEATURE_CPU_SHARE;
+  const p99Ok = ratio.p99DeltaMs <= TARGET_FEATURE_P99_MS;
+  log(`\nFeatures, medians of ${o.rounds} round(s): off ${formatRate(m.off.perSecond)}/s p50 ${formatUs(m.off.p50Us)} p99 ${formatUs(m.off.p99Us)}, CPU ms/decision service ${m.off.serviceMs.toFixed(2)} postgres ${m.off.postgresMs.toFixed(2)}`);
+  log(`                              on  ${formatRate(m.on.perSecond)}/s p50 ${formatUs(m.on.p50Us)} p99 ${formatUs(m.on.p99Us)}, CPU ms/decision service ${m.on.serviceMs.toFixed(2)} postgres ${m.on.postgresMs.toFixed(2)}`);
+  log(`  on/off: throughput ${ratio.perSecond.toFixed(3)}, service CPU per decision ${ratio.serviceCpu.toFixed(3)}, PostgreSQL CPU per decision ${ratio.postgresCpu.toFixed(3)}, p50 ${ratio.p50DeltaMs >= 0 ? '+' : ''}${ratio.p50DeltaMs.toFixed(1)} ms, p99 ${ratio.p99DeltaMs >= 0 ? '+' : ''}${ratio.p99DeltaMs.toFixed(1)} ms`);
+  log(`  features add <= ${TARGET_FEATURE_CPU_SHARE * 100}% service CPU per decision: ${cpuOk ? 'met' : 'MISSED'}; <= ${TARGET_FEATURE_P99_MS} ms to p99: ${p99Ok ? 'met' : 'MISSED'}`);
+  if (explain) log(`\n  The features statement of one bench customer, EXPLAIN ANALYZE (refundCount30d and goodwillRefunds12m):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
+  return { priorEvents: PRIOR_EVENTS, seedSeconds, off, on, median: m, ratio, ...(explain && { explain }) };
+}
