@@ -70,17 +70,8 @@ export class FeatureHistoryRepository {
    */
   async values(em: SqlEntityManager, tenant: string, queries: readonly FeatureQuery[]): Promise<Record<string, number | null>> {
     if (queries.length === 0) return {};
-    const columns = queries.map((q, i) => sql`${aggregateSql(tenant, q)} as ${sql.ref(`f${i}`)}`);
-    const result = await sql<Record<string, unknown>>`select ${sql.join(columns)}`.execute(em.getKysely());
-    const row = result.rows[0] ?? {};
-    const out: Record<string, number | null> = {};
-    queries.forEach((q, i) => {
-      const v = row[`f${i}`];
-      if (q.aggregate === 'firstSeen') {
-        out[q.name] = v === null || v === undefined ? null : Math.floor((q.to.getTime() - new Date(v as string | Date).getTime()) / 1000);
-      } else out[q.name] = Number(v ?? 0);
-    });
-    return out;
+    const result = await sql<Record<string, unknown>>`select ${sql.join(featureColumns(tenant, queries))}`.execute(em.getKysely());
+    return featureValues(result.rows[0] ?? {}, queries);
   }
 
   /** The insert of a decision's rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given. */
@@ -100,6 +91,26 @@ export class FeatureHistoryRepository {
     const rows = await em.execute<{ secret: string }[]>('select secret from pseudonym_secrets where id = 1');
     return Buffer.from(rows[0]!.secret, 'base64url');
   }
+}
+
+/**
+ * The aggregates as select-list columns (`f0`, `f1`, …), for a statement that reads other things too (a refund
+ * decision's `before`): one round trip. Read back with featureValues.
+ */
+export function featureColumns(tenant: string, queries: readonly FeatureQuery[]): RawBuilder<unknown>[] {
+  return queries.map((q, i) => sql`${aggregateSql(tenant, q)} as ${sql.ref(`f${i}`)}`);
+}
+
+/** The values of featureColumns' columns in `row`, by feature name (firstSeen as whole seconds before the window's end). */
+export function featureValues(row: Record<string, unknown>, queries: readonly FeatureQuery[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  queries.forEach((q, i) => {
+    const v = row[`f${i}`];
+    if (q.aggregate === 'firstSeen') {
+      out[q.name] = v === null || v === undefined ? null : Math.floor((q.to.getTime() - new Date(v as string | Date).getTime()) / 1000);
+    } else out[q.name] = Number(v ?? 0);
+  });
+  return out;
 }
 
 /** An element of a text[] literal, quoted (reason codes are upper-snake, but a tenant's policy may name anything). */

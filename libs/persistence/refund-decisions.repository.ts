@@ -12,7 +12,9 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import type { NewDecision } from './decisions.repository.js';
-import { COMMITTED_TOTAL, type RefundRow } from './refunds.repository.js';
+import { committedTotalSql, type RefundRow } from './refunds.repository.js';
+import { featureColumns, featureValues } from './feature-history.repository.js';
+import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
 export interface BeforeRefundDecision {
@@ -20,6 +22,8 @@ export interface BeforeRefundDecision {
   existingState: RefundState | null;
   /** What the platform has approved or paid for the order (minor units). */
   committedTotal: number;
+  /** The platform's values of the features asked for, by name. */
+  features: Record<string, number | null>;
 }
 
 export interface RefundDecisionWrite {
@@ -34,14 +38,21 @@ export interface RefundDecisionWrite {
 }
 
 export class RefundDecisionsRepository {
-  /** Run after the claim and the order lock: the refund and the order's total cannot change until this transaction ends. */
-  async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string): Promise<BeforeRefundDecision> {
-    const rows = await em.execute<{ existing_state: string | null; committed: string | number }[]>(
-      `select (select state from refunds where tenant = ? and refund_id = ?) as existing_state, ${COMMITTED_TOTAL.sql} as committed`,
-      [tenant, refundId, ...COMMITTED_TOTAL.params(tenant, orderId)],
-    );
-    const r = rows[0]!;
-    return { existingState: (r.existing_state as RefundState | null) ?? null, committedTotal: Number(r.committed) };
+  /**
+   * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
+   * nor the history of the case's entity keys. The features are read in the same statement (one round trip).
+   */
+  async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
+    const columns = featureColumns(tenant, features);
+    const result = await sql<Record<string, unknown>>`
+      select (select state from refunds where tenant = ${tenant} and refund_id = ${refundId}) as existing_state,
+             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}`.execute(em.getKysely());
+    const r = result.rows[0]!;
+    return {
+      existingState: (r.existing_state as RefundState | null) ?? null,
+      committedTotal: Number(r.committed),
+      features: featureValues(r, features),
+    };
   }
 
   /**

@@ -4,6 +4,7 @@
  * transaction. The order lock serialises everything that adds to an order's refunded total.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql, type RawBuilder } from 'kysely';
 import { actorView, assertTransition, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -76,11 +77,10 @@ export interface RefundFilter {
  * What the platform has approved or paid for an order (minor units, as text: a bigint sum), a refund left out: the one
  * definition of an order's committed total, for the queries that read it on their own or with other things.
  */
-export const COMMITTED_TOTAL = {
-  sql: `(select coalesce(sum(approved_amount), 0) from refunds
-          where tenant = ? and order_id = ? and state in (${COMMITTED_STATES.map(() => '?').join(', ')}) and refund_id <> ?)::text`,
-  params: (tenant: string, orderId: string, excludeRefundId = ''): unknown[] => [tenant, orderId, ...COMMITTED_STATES, excludeRefundId],
-};
+export function committedTotalSql(tenant: string, orderId: string, excludeRefundId = ''): RawBuilder<unknown> {
+  return sql`(select coalesce(sum(approved_amount), 0) from refunds
+    where tenant = ${tenant} and order_id = ${orderId} and state in (${sql.join(COMMITTED_STATES.map((st) => sql`${st}`))}) and refund_id <> ${excludeRefundId})::text`;
+}
 
 /** Advisory-lock namespace of order locks (any constant; the second key is a hash of tenant and order). */
 export const ORDER_LOCK_SPACE = 0x72666e64; // 'rfnd'
@@ -145,8 +145,8 @@ export class RefundsRepository {
 
   /** What the platform has approved or paid for this order (minor units); hold the order lock to rely on it. */
   async committedTotal(em: SqlEntityManager, tenant: string, orderId: string, excludeRefundId?: string): Promise<number> {
-    const rows = await em.execute<{ total: string | number | null }[]>(`select ${COMMITTED_TOTAL.sql} as total`, COMMITTED_TOTAL.params(tenant, orderId, excludeRefundId));
-    return Number(rows[0]?.total ?? 0);
+    const result = await sql<{ total: string | number | null }>`select ${committedTotalSql(tenant, orderId, excludeRefundId)} as total`.execute(em.getKysely());
+    return Number(result.rows[0]?.total ?? 0);
   }
 
   async find(em: SqlEntityManager, tenant: string, refundId: string, o: { forUpdate?: boolean } = {}): Promise<RefundRow | null> {

@@ -134,12 +134,11 @@ export class RefundDecisions {
           // Then the case's entity keys (customer, device, …): its features count every decision that held them before.
           const locks = type.history ? entityLockIds(tenant, type.history.keys(input)) : [];
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }))) return 'taken' as const;
-          const before = await this.repo.before(em, tenant, c.refundId, c.orderId);
+          const before = await this.repo.before(em, tenant, c.refundId, c.orderId, type.features?.queries(input));
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
-          const platform = type.features ? await this.history.values(em, tenant, type.features.queries(input)) : {};
-          const evaluated = await type.decideValid(seen, platform);
+          const evaluated = await type.decideValid(seen, before.features);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
