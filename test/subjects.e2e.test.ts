@@ -72,6 +72,9 @@ describe("a subject's decisions", () => {
     expect((await byCustomer(ALICE, '', globex)).body.items.map((i: { id: string }) => i.id)).toEqual([alicesTwin.id]);
     expect((await byCustomer('cus-nobody')).body).toEqual({ items: [], nextCursor: null });
     expect((await byCustomer('x'.repeat(256))).status).toBe(400);
+    // A NUL was never stored (PostgreSQL text holds none): 400 naming the parameter, not a driver error.
+    const nul = await byCustomer('a\u0000b');
+    expect([nul.status, nul.body.errors?.[0]?.path]).toEqual([400, 'query:customer']);
   });
 
   it("erases the subject: x-pii case fields null, history gone, refunds marked, audited, the rest kept", async () => {

@@ -61,7 +61,10 @@ export class DecisionsController {
       customer: q.string('customer'),
     };
     // A customer id as a case may hold it (the refund type's customerId: 1 to 255 characters).
-    if (parsed.customer !== undefined && (parsed.customer.length === 0 || parsed.customer.length > 255)) q.fail('customer', 'must be 1 to 255 characters');
+    // PostgreSQL text holds no NUL: such an id was never stored, and matching it would be a driver error (500).
+    if (parsed.customer !== undefined && (parsed.customer.length === 0 || parsed.customer.length > 255 || parsed.customer.includes('\u0000'))) {
+      q.fail('customer', 'must be 1 to 255 characters, without NUL');
+    }
     q.done();
     const after = parsed.cursor === undefined ? undefined : decodeIdCursor(parsed.cursor);
     return this.decisions.list(principal, { ...parsed, after });
