@@ -148,6 +148,10 @@ describe('the retention purge', () => {
       /append-only/,
     );
     await expect(svc.sql(`delete from decisions where id = ?`, [purged])).rejects.toThrow(/DELETE refused/);
+    // An "erasure" may only set parts of the case to null: replacing the case, or inventing one for a purged row, is refused.
+    await expect(svc.sql(`update decisions set case_data = '{"customerId":"someone-else"}', erased_at = now() where id = ?`, [kept])).rejects.toThrow(/append-only/);
+    await expect(svc.sql(`update decisions set case_data = case_data || '{"refundId":"other"}', erased_at = now() where id = ?`, [kept])).rejects.toThrow(/append-only/);
+    await expect(svc.sql(`update decisions set case_data = '{"customerId":null}', erased_at = now() where id = ?`, [purged])).rejects.toThrow(/append-only/);
     expect((await get(kept)).text).toBe(recent[0]!.text);
   });
 

@@ -58,7 +58,8 @@ export function simulatedError(code: string, message: string, outputNames: reado
  */
 export async function simulateDecision(input: unknown, type: BoundDecisionType, ctx: DecisionContext = {}): Promise<SimulatedDecision> {
   try {
-    const errors = type.inputErrors(input, '');
+    // A stored case holds pseudonyms where the type marks x-pii: a format or length the raw value met is not theirs to meet.
+    const errors = ctx.prepare ? type.inputErrors(input, '') : type.inputErrors(input, '').filter((e) => !type.personal.some((f) => underField(e.path, f.path)));
     if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const seen = ctx.prepare ? ctx.prepare(input as Record<string, unknown>, type) : (input as Record<string, unknown>);
     const platform = ctx.features ? await ctx.features(seen, type) : ctx.platform;
@@ -68,6 +69,13 @@ export async function simulateDecision(input: unknown, type: BoundDecisionType, 
     if (e instanceof DomainError) return simulatedError(e.code, e.message, type.outputNames);
     throw e;
   }
+}
+
+/** `path` (a JSON pointer) is the field's or inside it; `*` in the field's path matches any array index. */
+function underField(path: string, field: readonly string[]): boolean {
+  const tokens = path.split('/').slice(1);
+  if (tokens.length < field.length) return false;
+  return field.every((t, i) => t === '*' ? /^[0-9]+$/.test(tokens[i]!) : t === tokens[i]);
 }
 
 /** How a what-if case becomes what a decision sees: its personal fields and the platform's feature values. */

@@ -137,7 +137,8 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
     case 'count':
       return sql`(select count(*)::int from feature_events where ${where})`;
     case 'sum':
-      return sql`(select coalesce(sum(amount), 0)::bigint from feature_events where ${where})`;
+      // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
+      return sql`(select least(coalesce(sum(amount), 0), 9007199254740991)::bigint from feature_events where ${where})`;
     case 'firstSeen':
       return sql`(select min(at) from feature_events where ${where})`;
     case 'distinct': {

@@ -209,8 +209,8 @@ export class SimulationsRepository {
    */
   async countReplay(em: SqlEntityManager, tenant: string, type: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean; purged: number }> {
     const rows = await em.execute<Row[]>(
-      `select (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null limit ?) w) as n,
-              (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is not null limit ?) p) as purged`,
+      `select (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null and erased_at is null limit ?) w) as n,
+              (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and (purged_at is not null or erased_at is not null) limit ?) p) as purged`,
       [tenant, type, w.from, w.to, limit + 1, tenant, type, w.from, w.to, limit],
     );
     const n = num(rows[0]?.n ?? 0);
@@ -239,7 +239,7 @@ export class SimulationsRepository {
       `select d.id, d.created_at, d.case_data, d.features, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
        from decisions d
        cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
-       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
+       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );

@@ -8,6 +8,7 @@
 import { Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { DomainError } from '../../../libs/errors/index.js';
+import { parsePointer } from '../../../libs/names/index.js';
 import { erasePersonal, SchemaValidator, type PersonalField } from '../../../libs/decisions/index.js';
 import { AuditRepository, SubjectsRepository, type Principal, type SubjectDecision } from '../../../libs/persistence/index.js';
 import { done, transactional, type TransactionalCommand } from '../commands/command.js';
@@ -54,8 +55,10 @@ export class SubjectsService {
       const erased: { id: string; caseData: Record<string, unknown> | null }[] = [];
       for (const d of pending) erased.push({ id: d.id, caseData: d.caseData === null ? null : erasePersonal(d.caseData, await this.personalFields(p.tenant, em, d)) });
       const decisions = await this.subjects.eraseDecisions(em, erased, now);
-      const historyEvents = await this.subjects.deleteHistory(em, p.tenant, keys, found.map((d) => d.id));
+      // The refunds first: that locks their rows, so a state change in flight (whose trigger copies the deciding
+      // decision's history rows) commits before the history is deleted, and one after it finds nothing to copy.
       const refunds = await this.subjects.eraseRefunds(em, p.tenant, keys);
+      const historyEvents = await this.subjects.deleteHistory(em, p.tenant, keys, found.map((d) => d.id));
       const answer: ErasureAnswer = { subject, decisions, historyEvents, refunds, erasedAt: now.toISOString() };
       await this.audit.append(em, {
         tenant: p.tenant,
@@ -71,16 +74,21 @@ export class SubjectsService {
   }
 
   /**
-   * The x-pii fields of the decision's type as the release it pinned defines it, its components read through this
-   * transaction (PGlite has one connection: a read outside it would wait for it forever).
+   * What to erase of the decision's case: the x-pii fields of its type as the release it pinned defines it, and the
+   * fields the subject was found by even where the type marks nothing (a refund type before refund@1.2.0 kept the
+   * customer id as sent). Components are read through this transaction (PGlite has one connection: a read outside it
+   * would wait for it forever).
    */
   private async personalFields(tenant: string, em: SqlEntityManager, d: SubjectDecision): Promise<readonly PersonalField[]> {
+    const byCustomer = (pointers: (string | undefined)[]): PersonalField[] =>
+      pointers.filter((x): x is string => x !== undefined).map((x) => ({ path: parsePointer(x), treatment: 'hash' }));
     try {
       const { name, version, components } = d.release;
-      return (await this.releases.compile(this.releases.source(tenant, em), { name, version, components })).decisionType(d.type).personal;
+      const type = (await this.releases.compile(this.releases.source(tenant, em), { name, version, components })).decisionType(d.type);
+      return [...type.personal, ...byCustomer([type.document.lifecycle === 'refund' ? '/customerId' : undefined, type.document.history?.entities.customer])];
     } catch (e) {
-      // A reviewer's resolution is stored under the refund type's name but holds no case of that type.
-      if (e instanceof DomainError) return [];
+      // A reviewer's resolution is stored under the refund type's name but holds no case of that type: its customer id, if any.
+      if (e instanceof DomainError) return byCustomer(['/customerId']);
       throw e;
     }
   }

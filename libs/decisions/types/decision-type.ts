@@ -8,6 +8,7 @@ import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } 
 
 import type { ReviewSpec } from './review.js';
 import { FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
+import { fieldPointer, personalFields, unreachablePersonalMarks } from './personal-data.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
 /** The case fields a refund lifecycle reads (api-contract.md section 3's RefundCase). */
@@ -226,6 +227,7 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
     }
   }
   errors.push(...historyProblems(doc, declared, named));
+  errors.push(...personalDataProblems(doc));
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });
   }
@@ -277,6 +279,26 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
     if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
     if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
     if (f.combine !== undefined && f.combine !== 'platform' && f.caller === undefined) errors.push({ path: `${at}/combine`, message: `combine ${f.combine} needs a caller value: declare caller` });
+  }
+  return errors;
+}
+
+/**
+ * A personal field stays out of what is answered and kept beyond the case: not copied into the decision document
+ * (caseFields), not the case's name in events and simulations (caseRef), so erasing the case erases it. And every
+ * `x-pii` mark must be where the platform applies it (through properties and items), or the value would be kept in clear.
+ */
+function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  for (const at of unreachablePersonalMarks(doc.input)) {
+    errors.push({ path: `/input${at}`, message: 'x-pii is applied through properties, items and prefixItems only: here it would be ignored and the value kept in clear' });
+  }
+  const personal = personalFields(doc.input).map(fieldPointer);
+  for (const [j, f] of (doc.caseFields ?? []).entries()) {
+    if (personal.includes(`/${f}`)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is personal (x-pii): it is kept in the case only, never copied into the decision` });
+  }
+  if (doc.caseRef !== undefined && personal.some((p) => doc.caseRef === p || doc.caseRef!.startsWith(`${p}/`))) {
+    errors.push({ path: '/caseRef', message: `${doc.caseRef} is personal (x-pii): a case's name is shown in events and simulations` });
   }
   return errors;
 }

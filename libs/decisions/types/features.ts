@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
-import { instantOf } from '../../names/index.js';
+import { FIRST_INSTANT_MS, instantOf } from '../../names/index.js';
 import type { TraceEntry } from '../outcome.js';
 import { getter, type Getter } from './derivations.js';
 
@@ -172,7 +172,8 @@ export class BoundHistory {
   }
 
   keys(input: unknown): Record<string, string> {
-    const keys: Record<string, string> = {};
+    // No prototype: an entity named `constructor` must not find Object.prototype's.
+    const keys = Object.create(null) as Record<string, string>;
     for (const [name, get] of this.entities) {
       const k = entityKey(get(input));
       if (k !== undefined) keys[name] = k;
@@ -185,7 +186,7 @@ export class BoundHistory {
     const at = this.time(input);
     if (!at) return undefined;
     const amount = this.amount?.(input);
-    const attributes: Record<string, Scalar> = {};
+    const attributes = Object.create(null) as Record<string, Scalar>;
     for (const [name, get] of this.attributes) {
       const v = get(input);
       if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) attributes[name] = v as Scalar;
@@ -284,7 +285,8 @@ export class BoundFeatures {
         entity: f.spec.entity,
         key,
         ...f.query,
-        from: new Date(at.getTime() - f.windowMs),
+        // Not before year 1: a window reaching past it counts from the first instant the platform stores.
+        from: new Date(Math.max(at.getTime() - f.windowMs, FIRST_INSTANT_MS)),
         to: at,
         ...(f.query.aggregate === 'distinct' && { currentKey: includeCurrent ? (keys[f.query.distinctEntity!] ?? null) : null }),
       });
@@ -298,7 +300,7 @@ export class BoundFeatures {
    * counted (or what a stored decision recorded); a feature whose key the case lacks takes its declared default.
    */
   apply(input: Record<string, unknown>, platform: PlatformValues): AppliedFeatures {
-    const keys = this.history.time(input) ? this.history.keys(input) : {};
+    const keys = this.history.time(input) ? this.history.keys(input) : (Object.create(null) as Record<string, string>);
     let seen = input;
     const values: Record<string, number | null> = {};
     const stored: StoredFeatures = {};

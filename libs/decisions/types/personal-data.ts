@@ -32,6 +32,8 @@ export function tenantKey(master: Buffer, tenant: string): Buffer {
 }
 
 const ANY = '*';
+/** The shortest value whose last 4 characters may stay readable. */
+const LAST4_MIN_LENGTH = 8;
 
 /** Every `x-pii` field of an input schema, through `properties`, `items` and `prefixItems` (not through `$ref`). */
 export function personalFields(schema: unknown): PersonalField[] {
@@ -54,6 +56,40 @@ export function personalFields(schema: unknown): PersonalField[] {
   return out;
 }
 
+/**
+ * Where a schema says `x-pii` but personalFields does not look (inside additionalProperties, patternProperties, $defs,
+ * if/then/else, …): such a mark would be ignored and the value kept in clear, so a type with one is refused.
+ */
+export function unreachablePersonalMarks(schema: unknown): string[] {
+  const all: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${at}/${i}`));
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (k === 'x-pii') all.push(at);
+      else walk(v, `${at}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+    }
+  };
+  walk(schema, '');
+  const reached = new Set<string>();
+  const mark = (node: unknown, at: string): void => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+    const s = node as Record<string, unknown>;
+    if (typeof s['x-pii'] === 'string') {
+      reached.add(at);
+      return;
+    }
+    if (s.properties && typeof s.properties === 'object') {
+      for (const [k, v] of Object.entries(s.properties as Record<string, unknown>)) mark(v, `${at}/properties/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+    }
+    if (s.items) mark(s.items, `${at}/items`);
+    if (Array.isArray(s.prefixItems)) s.prefixItems.forEach((v, i) => mark(v, `${at}/prefixItems/${i}`));
+    for (const k of ['allOf', 'anyOf', 'oneOf'] as const) if (Array.isArray(s[k])) (s[k] as unknown[]).forEach((v, i) => mark(v, `${at}/${k}/${i}`));
+  };
+  mark(schema, '');
+  return all.filter((p) => !reached.has(p));
+}
+
 /** The JSON pointer of a field (with `*` for array elements), for documentation and error messages. */
 export function fieldPointer(f: PersonalField): string {
   return '/' + f.path.map((t) => t.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
@@ -63,8 +99,10 @@ function treat(value: unknown, treatment: PiiTreatment, hash: Pseudonymizer): un
   if (value === null || value === undefined) return value;
   const raw = typeof value === 'string' ? value : JSON.stringify(value);
   if (treatment === 'hash') return hash(raw);
-  // At most the last 4 characters stay readable (a card's "ending in 1234"); a shorter value keeps none.
-  return raw.length > 4 ? `${hash(raw)}_${raw.slice(-4)}` : hash(raw);
+  // At most the last 4 characters stay readable (a card's "ending in 1234"), and only of a value of 8 or more: of a
+  // shorter one they would be most of it. Characters, not UTF-16 units: half an emoji is no string PostgreSQL stores.
+  const chars = Array.from(raw);
+  return chars.length >= LAST4_MIN_LENGTH ? `${hash(raw)}_${chars.slice(-4).join('')}` : hash(raw);
 }
 
 /**

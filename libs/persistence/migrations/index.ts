@@ -15,6 +15,7 @@ import { Migration20261203010000_deferred_clawbacks } from './Migration202612030
 import { Migration20261203020000_feature_history } from './Migration20261203020000_feature_history.js';
 import { Migration20261203030000_retention } from './Migration20261203030000_retention.js';
 import { Migration20261203031000_erasure } from './Migration20261203031000_erasure.js';
+import { Migration20261203040000_erasure_guard } from './Migration20261203040000_erasure_guard.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -33,4 +34,5 @@ export const migrationsList = [
   { name: 'Migration20261203020000_feature_history', class: Migration20261203020000_feature_history },
   { name: 'Migration20261203030000_retention', class: Migration20261203030000_retention },
   { name: 'Migration20261203031000_erasure', class: Migration20261203031000_erasure },
+  { name: 'Migration20261203040000_erasure_guard', class: Migration20261203040000_erasure_guard },
 ];
