@@ -6,9 +6,12 @@
 # is compared; every threshold and retryAfter lives in data.giftcard_abuse (data.json in this bundle).
 #
 # Output: {"reasons": [{code, message, rule, effect: "BLOCK"}], "retryAfter": seconds | null,
-#          "signals": [{code, feature, fired, value, threshold, retryAfter}]}
+#          "signals": [{code, feature, fired, exempt, value, threshold, retryAfter}]}
 # retryAfter is the largest retryAfter among the fired signals (null when none fired): the caller may
 # pass it on, and it is never shorter than the window that must drain before the signal quietens.
+# A signal marked deviceExempt counts many cards (or redemptions) on one device, which a shop till or a
+# call-centre agent does all day: on a channel listed in deviceLimitsExemptChannels it never fires
+# ("exempt": true in its signal); the per-card and per-IP signals still apply there.
 # The softer CHALLENGE rules are the rule packs' (giftcard-balance-check-policy, giftcard-redemption-policy).
 package giftcard.abuse
 
@@ -24,8 +27,10 @@ balance_check_defs := [
 	{"code": "FAILED_CHECKS_DEVICE_24H", "feature": "failedChecksDevice24h", "what": "failed balance checks from this device in the last 24 hours"},
 	{"code": "FAILED_CHECKS_CARD_1H", "feature": "failedChecksCard1h", "what": "failed balance checks on this card code in the last hour"},
 	{"code": "FAILED_CHECKS_CARD_24H", "feature": "failedChecksCard24h", "what": "failed balance checks on this card code in the last 24 hours"},
-	{"code": "DISTINCT_CARDS_DEVICE_1H", "feature": "distinctCardsDevice1h", "what": "distinct card codes checked from this device in the last hour, this one included"},
-	{"code": "DISTINCT_CARDS_DEVICE_24H", "feature": "distinctCardsDevice24h", "what": "distinct card codes checked from this device in the last 24 hours, this one included"},
+	{"code": "DISTINCT_CARDS_DEVICE_1H", "feature": "distinctCardsDevice1h", "deviceExempt": true, "what": "distinct card codes checked from this device in the last hour, this one included"},
+	{"code": "DISTINCT_CARDS_DEVICE_24H", "feature": "distinctCardsDevice24h", "deviceExempt": true, "what": "distinct card codes checked from this device in the last 24 hours, this one included"},
+	{"code": "DISTINCT_CARDS_IP_1H", "feature": "distinctFoundCardsIp1h", "what": "distinct found cards checked from this IP in the last hour, this one included"},
+	{"code": "DISTINCT_CARDS_IP_24H", "feature": "distinctFoundCardsIp24h", "what": "distinct found cards checked from this IP in the last 24 hours, this one included"},
 ]
 
 redemption_defs := [
@@ -35,6 +40,11 @@ redemption_defs := [
 	{"code": "REDEEMED_AMOUNT_CUSTOMER_24H", "feature": "redeemedAmountCustomer24h", "plusAmount": true, "what": "redeemed by this customer in the last 24 hours, this redemption included"},
 	{"code": "DISTINCT_CARDS_CUSTOMER_24H", "feature": "distinctCardsCustomer24h", "what": "distinct cards redeemed by this customer in the last 24 hours, this one included"},
 	{"code": "FAILED_CHECKS_DEVICE_1H", "feature": "failedChecksDevice1h", "what": "failed balance checks from this device in the last hour"},
+	{"code": "REDEMPTIONS_DEVICE_1H", "feature": "redemptionsDevice1h", "deviceExempt": true, "what": "redemptions from this device in the last hour"},
+	{"code": "REDEMPTIONS_IP_1H", "feature": "redemptionsIp1h", "what": "redemptions from this IP in the last hour"},
+	{"code": "DISTINCT_CARDS_DEVICE_24H", "feature": "distinctCardsDevice24h", "deviceExempt": true, "what": "distinct cards redeemed from this device in the last 24 hours, this one included"},
+	{"code": "DISTINCT_CARDS_IP_24H", "feature": "distinctCardsIp24h", "what": "distinct cards redeemed from this IP in the last 24 hours, this one included"},
+	{"code": "DISTINCT_CUSTOMERS_CARD_24H", "feature": "distinctCustomersCard24h", "what": "distinct customers redeeming this card in the last 24 hours, this one included"},
 ]
 
 plus_amount(def) := object.get(def, "plusAmount", false)
@@ -67,20 +77,36 @@ fired(false, value, threshold) if {
 	value >= threshold
 }
 
+# An absent list exempts nothing: a missing setting blocks more, never less.
+exempt(def) if {
+	object.get(def, "deviceExempt", false)
+	input.channel in object.get(params, "deviceLimitsExemptChannels", [])
+}
+
+is_exempt(def) := true if exempt(def)
+
+else := false
+
 # Array comprehension over an array keeps the defs' order, so the output is deterministic.
 signals_of(defs, config) := [s |
 	some def in defs
 	p := config[def.code]
 	v := value_of(def)
+	e := is_exempt(def)
 	s := {
 		"code": def.code,
 		"feature": def.feature,
-		"fired": fired(plus_amount(def), v, p.threshold),
+		"fired": unless_exempt(e, fired(plus_amount(def), v, p.threshold)),
+		"exempt": e,
 		"value": v,
 		"threshold": p.threshold,
 		"retryAfter": p.retryAfter,
 	}
 ]
+
+unless_exempt(true, _) := false
+
+unless_exempt(false, f) := f
 
 # Numbers in messages: json.marshal, not format_int (which fails beyond 32 bits in Wasm).
 num(x) := json.marshal(x)

@@ -17,6 +17,7 @@ check_base := {
 		"failedChecksDevice1h": 0, "failedChecksDevice24h": 0,
 		"failedChecksCard1h": 0, "failedChecksCard24h": 0,
 		"distinctCardsDevice1h": 1, "distinctCardsDevice24h": 1,
+		"distinctFoundCardsIp1h": 1, "distinctFoundCardsIp24h": 1,
 	},
 }
 
@@ -34,6 +35,8 @@ redeem_base := {
 		"redemptionsCustomer1h": 0, "redeemedAmountCustomer24h": 0,
 		"distinctCardsCustomer24h": 1, "failedChecksDevice1h": 0,
 		"deviceFirstSeen": 864000,
+		"redemptionsDevice1h": 0, "redemptionsIp1h": 0,
+		"distinctCardsDevice24h": 1, "distinctCardsIp24h": 1, "distinctCustomersCard24h": 1,
 	},
 }
 
@@ -62,6 +65,8 @@ check_counts := {
 	"FAILED_CHECKS_CARD_24H": "failedChecksCard24h",
 	"DISTINCT_CARDS_DEVICE_1H": "distinctCardsDevice1h",
 	"DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h",
+	"DISTINCT_CARDS_IP_1H": "distinctFoundCardsIp1h",
+	"DISTINCT_CARDS_IP_24H": "distinctFoundCardsIp24h",
 }
 
 redeem_counts := {
@@ -69,6 +74,11 @@ redeem_counts := {
 	"REDEMPTIONS_CUSTOMER_1H": "redemptionsCustomer1h",
 	"DISTINCT_CARDS_CUSTOMER_24H": "distinctCardsCustomer24h",
 	"FAILED_CHECKS_DEVICE_1H": "failedChecksDevice1h",
+	"REDEMPTIONS_DEVICE_1H": "redemptionsDevice1h",
+	"REDEMPTIONS_IP_1H": "redemptionsIp1h",
+	"DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h",
+	"DISTINCT_CARDS_IP_24H": "distinctCardsIp24h",
+	"DISTINCT_CUSTOMERS_CARD_24H": "distinctCustomersCard24h",
 }
 
 # --- quiet cases ---
@@ -91,6 +101,7 @@ test_balance_check_signals_in_stable_order if {
 	[s.code | some s in a.signals] == [
 		"FAILED_CHECKS_IP_1H", "FAILED_CHECKS_IP_24H", "FAILED_CHECKS_DEVICE_1H", "FAILED_CHECKS_DEVICE_24H",
 		"FAILED_CHECKS_CARD_1H", "FAILED_CHECKS_CARD_24H", "DISTINCT_CARDS_DEVICE_1H", "DISTINCT_CARDS_DEVICE_24H",
+		"DISTINCT_CARDS_IP_1H", "DISTINCT_CARDS_IP_24H",
 	]
 }
 
@@ -99,6 +110,8 @@ test_redemption_signals_in_stable_order if {
 	[s.code | some s in a.signals] == [
 		"REDEMPTIONS_CARD_1H", "REDEEMED_AMOUNT_CARD_24H", "REDEMPTIONS_CUSTOMER_1H",
 		"REDEEMED_AMOUNT_CUSTOMER_24H", "DISTINCT_CARDS_CUSTOMER_24H", "FAILED_CHECKS_DEVICE_1H",
+		"REDEMPTIONS_DEVICE_1H", "REDEMPTIONS_IP_1H", "DISTINCT_CARDS_DEVICE_24H", "DISTINCT_CARDS_IP_24H",
+		"DISTINCT_CUSTOMERS_CARD_24H",
 	]
 }
 
@@ -135,7 +148,7 @@ test_each_balance_check_signal_far_above_threshold_blocks if {
 test_signal_entry_shape if {
 	a := abuse.balance_check with input as check_with({"failedChecksIp1h": 20})
 	signal(a, "FAILED_CHECKS_IP_1H") == {
-		"code": "FAILED_CHECKS_IP_1H", "feature": "failedChecksIp1h", "fired": true,
+		"code": "FAILED_CHECKS_IP_1H", "feature": "failedChecksIp1h", "fired": true, "exempt": false,
 		"value": 20, "threshold": 20, "retryAfter": 3600,
 	}
 }
@@ -264,10 +277,118 @@ test_everything_fires_in_signal_order if {
 		"failedChecksDevice1h": 5000, "failedChecksDevice24h": 5000,
 		"failedChecksCard1h": 5000, "failedChecksCard24h": 5000,
 		"distinctCardsDevice1h": 5000, "distinctCardsDevice24h": 5000,
+		"distinctFoundCardsIp1h": 5000, "distinctFoundCardsIp24h": 5000,
 	})
 	reason_codes(a) == [s.code | some s in a.signals]
 	every r in a.reasons {
 		r.effect == "BLOCK"
 	}
 	a.retryAfter == 86400
+}
+
+# --- shop tills and call-centre agents: per-device card counts do not apply, per-card and per-IP ones do ---
+
+exempt_channels := data.giftcard_abuse.deviceLimitsExemptChannels
+
+check_device_cards := {"DISTINCT_CARDS_DEVICE_1H": "distinctCardsDevice1h", "DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h"}
+
+redeem_device_counts := {
+	"REDEMPTIONS_DEVICE_1H": "redemptionsDevice1h",
+	"DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h",
+}
+
+test_exempt_channels_are_till_and_agent if {
+	exempt_channels == ["in_store", "agent"]
+}
+
+test_device_card_counts_do_not_block_exempt_channels if {
+	every channel in exempt_channels {
+		every code, feature in check_device_cards {
+			a := abuse.balance_check with input as object.union(check_with({feature: bc[code].threshold + 100}), {"channel": channel})
+			not signal(a, code).fired
+			signal(a, code).exempt
+			a.reasons == []
+			a.retryAfter == null
+		}
+		every code, feature in redeem_device_counts {
+			a := abuse.redemption with input as object.union(redeem_with({feature: rd[code].threshold + 100}), {"channel": channel})
+			not signal(a, code).fired
+			signal(a, code).exempt
+			a.reasons == []
+		}
+	}
+}
+
+test_device_card_counts_still_block_other_channels if {
+	every channel in ["web", "mobile_app", "api"] {
+		every code, feature in check_device_cards {
+			a := abuse.balance_check with input as object.union(check_with({feature: bc[code].threshold}), {"channel": channel})
+			reason_codes(a) == [code]
+			not signal(a, code).exempt
+		}
+		every code, feature in redeem_device_counts {
+			a := abuse.redemption with input as object.union(redeem_with({feature: rd[code].threshold}), {"channel": channel})
+			reason_codes(a) == [code]
+		}
+	}
+}
+
+# Failed checks from a till are still enumeration; the IP and card counts still protect a shop's network.
+test_exempt_channel_keeps_failed_check_card_and_ip_limits if {
+	a := abuse.balance_check with input as object.union(check_with({
+		"failedChecksDevice1h": bc.FAILED_CHECKS_DEVICE_1H.threshold,
+		"failedChecksCard1h": bc.FAILED_CHECKS_CARD_1H.threshold,
+		"distinctFoundCardsIp1h": bc.DISTINCT_CARDS_IP_1H.threshold,
+		"distinctCardsDevice1h": bc.DISTINCT_CARDS_DEVICE_1H.threshold,
+	}), {"channel": "in_store"})
+	reason_codes(a) == ["FAILED_CHECKS_DEVICE_1H", "FAILED_CHECKS_CARD_1H", "DISTINCT_CARDS_IP_1H"]
+	r := abuse.redemption with input as object.union(redeem_with({
+		"redemptionsIp1h": rd.REDEMPTIONS_IP_1H.threshold,
+		"distinctCardsIp24h": rd.DISTINCT_CARDS_IP_24H.threshold,
+		"distinctCustomersCard24h": rd.DISTINCT_CUSTOMERS_CARD_24H.threshold,
+		"redemptionsCard1h": rd.REDEMPTIONS_CARD_1H.threshold,
+		"redemptionsDevice1h": rd.REDEMPTIONS_DEVICE_1H.threshold,
+	}), {"channel": "agent"})
+	reason_codes(r) == ["REDEMPTIONS_CARD_1H", "REDEMPTIONS_IP_1H", "DISTINCT_CARDS_IP_24H", "DISTINCT_CUSTOMERS_CARD_24H"]
+	r.retryAfter == 86400
+}
+
+test_exempt_list_comes_from_data if {
+	a := abuse.balance_check with input as object.union(check_with({"distinctCardsDevice1h": 50}), {"channel": "in_store"})
+		with data.giftcard_abuse.deviceLimitsExemptChannels as ["agent"]
+	reason_codes(a) == ["DISTINCT_CARDS_DEVICE_1H"]
+}
+
+test_absent_exempt_list_exempts_nothing if {
+	a := abuse.balance_check with input as object.union(check_with({"distinctCardsDevice1h": 50}), {"channel": "in_store"})
+		with data.giftcard_abuse as json.remove(data.giftcard_abuse, ["deviceLimitsExemptChannels"])
+	reason_codes(a) == ["DISTINCT_CARDS_DEVICE_1H"]
+}
+
+# --- draining with many valid codes: the new per-device / per-IP / per-card counts at their boundaries ---
+
+test_draining_limits_at_their_boundaries if {
+	rd.REDEMPTIONS_DEVICE_1H.threshold == 10
+	rd.REDEMPTIONS_IP_1H.threshold == 20
+	rd.DISTINCT_CARDS_DEVICE_24H.threshold == 10
+	rd.DISTINCT_CARDS_IP_24H.threshold == 20
+	rd.DISTINCT_CUSTOMERS_CARD_24H.threshold == 3
+	two := abuse.redemption with input as redeem_with({"distinctCustomersCard24h": 2})
+	two.reasons == []
+	three := abuse.redemption with input as redeem_with({"distinctCustomersCard24h": 3})
+	reason_codes(three) == ["DISTINCT_CUSTOMERS_CARD_24H"]
+	three.retryAfter == 86400
+}
+
+test_found_cards_per_ip_at_their_boundaries if {
+	bc.DISTINCT_CARDS_IP_1H.threshold == 30
+	bc.DISTINCT_CARDS_IP_24H.threshold == 100
+	below := abuse.balance_check with input as check_with({"distinctFoundCardsIp1h": 29, "distinctFoundCardsIp24h": 99})
+	below.reasons == []
+	at := abuse.balance_check with input as check_with({"distinctFoundCardsIp1h": 30, "distinctFoundCardsIp24h": 99})
+	reason_codes(at) == ["DISTINCT_CARDS_IP_1H"]
+	at.retryAfter == 3600
+	day := abuse.balance_check with input as check_with({"distinctFoundCardsIp1h": 30, "distinctFoundCardsIp24h": 100})
+	reason_codes(day) == ["DISTINCT_CARDS_IP_1H", "DISTINCT_CARDS_IP_24H"]
+	day.retryAfter == 86400
 }
