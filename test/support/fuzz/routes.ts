@@ -237,7 +237,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/decisions/refund': { body: refundCaseArb.map((c) => ({ case: c })) },
     'POST /v1/decisions/{type}': { params: { type: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
     'GET /v1/decisions': {
-      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, ...listQuery('decisions') },
+      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), ...listQuery('decisions') },
     },
     'GET /v1/decisions/{id}': { params: { id: ids(w.decisionId) } },
     'POST /v1/decisions/{id}/replay': { params: { id: ids(w.decisionId) } },
@@ -347,5 +347,6 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': { params: { id: ids(w.webhookId), deliveryId: ids(w.deliveryId) } },
     'POST /v1/refunds/{refundId}/cancel': { params: { refundId: refundIds }, body: fc.record({ reason: fc.string({ minLength: 1, maxLength: 40 }) }, { requiredKeys: [] }) },
     'POST /v1/refunds/{refundId}/retry': { params: { refundId: refundIds } },
+    'POST /v1/subjects/erasure': { body: fc.record({ customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })) }, { requiredKeys: [] }) },
   };
 }
