@@ -15,14 +15,15 @@ describe('RateLimiter', () => {
 
 describe('FailedAuthLimiter', () => {
   it('answers the 401 until the address has spent its failures, then 429 with Retry-After; check() refuses before any work', () => {
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 300, authFailureBurst: 20 });
+    // One failure a minute refills: a loaded machine cannot slip a token in between the spending and the check.
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 20 });
     const denied = new DomainError('UNAUTHENTICATED', 'no', 'unauthenticated');
     const answers = Array.from({ length: 20 }, () => {
       limiter.check('10.0.0.1');
       return limiter.failed('10.0.0.1', denied);
     });
     expect(answers.every((a) => a === denied)).toBe(true);
-    expect(limiter.failed('10.0.0.1', denied)).toMatchObject({ code: 'RATE_LIMITED', kind: 'rate_limited', extensions: { retryAfter: 1 } });
+    expect(limiter.failed('10.0.0.1', denied)).toMatchObject({ code: 'RATE_LIMITED', kind: 'rate_limited', extensions: { retryAfter: 60 } });
     expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications from this address');
     expect(() => limiter.check('10.0.0.2')).not.toThrow();
   });
