@@ -86,8 +86,9 @@ export class PayoutsRepository {
       const refundId = r.refund_id as string;
       const attempt = Number(r.attempts);
       if (r.state === 'APPROVED') {
-        // `now` was read before this claim waited for a connection: never stamp PROCESSING before the APPROVED it follows.
-        const at = new Date(Math.max(now.getTime(), new Date(r.updated_at as string | Date).getTime()));
+        // `now` was read before this claim waited for a connection: never stamp PROCESSING at or before the APPROVED it
+        // follows (history is ordered by time; a tie would fall to the ids' random bits).
+        const at = new Date(Math.max(now.getTime(), new Date(r.updated_at as string | Date).getTime() + 1));
         await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } });
       }
       const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
