@@ -32,6 +32,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
     poolSize: config.dbPoolSize,
+    preparedStatements: config.dbPreparedStatements,
     timeouts: { acquireMs: config.dbAcquireTimeoutMs, statementMs: config.dbStatementTimeoutMs, idleInTransactionMs: config.dbIdleInTransactionTimeoutMs },
   });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).

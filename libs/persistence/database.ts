@@ -11,6 +11,7 @@ import { DomainError } from '../errors/index.js';
 import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
 import { migrationsList } from './migrations/index.js';
+import { nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
 
 export type StoreKind = 'postgresql' | 'pglite';
 
@@ -22,6 +23,8 @@ export interface DatabaseOptions {
   /** PostgreSQL only; without them a frozen server holds every request forever. */
   timeouts?: DatabaseTimeouts;
   debug?: boolean;
+  /** PostgreSQL only: run repeated statements as named prepared statements (default true; see prepared-statements.ts). */
+  preparedStatements?: boolean;
 }
 
 /** Bounds on every pooled PostgreSQL connection (milliseconds). */
@@ -71,8 +74,22 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
   );
 }
 
-/** Options for every pooled connection: the timeouts, and a client that drops its connection when a read times out. */
-function poolOptions(t: DatabaseTimeouts): Record<string, unknown> {
+/** Options for every pooled connection: the timeouts (and a client dropped when a read times out), and statement names. */
+function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined): Record<string, unknown> {
+  return {
+    onPoolCreated: (pool: pg.Pool) => {
+      if (t) {
+        pool.on('connect', dropOnReadTimeout);
+        releaseDeadClients(pool);
+      }
+      // After dropOnReadTimeout: the named form still goes through its read-timeout guard.
+      if (namer) pool.on('connect', (client) => nameRepeatedStatements(client, namer));
+    },
+    ...(t ? timeoutOptions(t) : {}),
+  };
+}
+
+function timeoutOptions(t: DatabaseTimeouts): Record<string, unknown> {
   return {
     connectionTimeoutMillis: t.acquireMs,
     statement_timeout: t.statementMs,
@@ -80,10 +97,6 @@ function poolOptions(t: DatabaseTimeouts): Record<string, unknown> {
     query_timeout: t.statementMs + READ_TIMEOUT_MARGIN_MS,
     // Notices a peer that vanished (host down, network cut) on idle connections; a frozen server still acks these.
     keepAlive: true,
-    onPoolCreated: (pool: pg.Pool) => {
-      pool.on('connect', dropOnReadTimeout);
-      releaseDeadClients(pool);
-    },
   };
 }
 
@@ -168,7 +181,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
       ...common,
       clientUrl: target,
       pool: { min: 0, max: options.poolSize ?? 20 },
-      ...(t ? { driverOptions: poolOptions(t) } : {}),
+      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined),
     });
     const probe = new PostgresProbe(target);
     check = (timeoutMs) => probe.check(timeoutMs);

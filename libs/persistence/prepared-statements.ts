@@ -1,0 +1,74 @@
+/**
+ * Named prepared statements for the statements a process runs again and again. Kysely (under MikroORM) sends every
+ * statement unnamed, so PostgreSQL parses, analyses and plans it on every execution: for the refund decision's
+ * claim-and-insert that was ~40% of the server's CPU. A name makes each pooled connection parse it once and lets the
+ * server reuse the plan (custom plans for the first five executions, then a generic one where it costs no more).
+ *
+ * Applied at the pg client, so every repository benefits without knowing: a statement text with parameters gets a
+ * name derived from its text once it has been seen REPEAT times. Texts without parameters keep the simple protocol
+ * (they may hold several statements, as migrations do). The set of names is bounded, so a process that builds
+ * statement texts from data (IN lists of varying length, optional CTEs) cannot grow every connection's prepared
+ * statements without end; past the bound, new texts stay unnamed.
+ *
+ * Not for a pooler in transaction mode (PgBouncer before 1.21 routes a session's statements to other servers):
+ * DB_PREPARED_STATEMENTS=false turns it off.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+
+/** A text is named from its second execution: one-off statements (migrations' checks, admin reads) never are. */
+const REPEAT = 2;
+/** Distinct named texts per process, hence prepared statements per connection at most. */
+const MAX_NAMED = 512;
+/** Texts counted before they earn a name; past this, only texts already counted can still earn one. */
+const MAX_COUNTED = 8_192;
+
+export class StatementNamer {
+  private readonly names = new Map<string, string>();
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly maxNamed = MAX_NAMED,
+    private readonly repeat = REPEAT,
+  ) {}
+
+  /** The name for this text, or undefined while it should stay unnamed. */
+  nameFor(text: string): string | undefined {
+    const name = this.names.get(text);
+    if (name !== undefined || this.names.size >= this.maxNamed) return name;
+    const count = (this.seen.get(text) ?? 0) + 1;
+    if (count < this.repeat) {
+      if (this.seen.size < MAX_COUNTED) this.seen.set(text, count);
+      return undefined;
+    }
+    this.seen.delete(text);
+    // From the text alone, so every process and connection names a text alike; 96 bits make a collision (which pg
+    // would refuse as "Prepared statements must be unique", never run the wrong statement) practically impossible.
+    const named = `s_${createHash('sha256').update(text).digest('base64url').slice(0, 16)}`;
+    this.names.set(text, named);
+    return named;
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+}
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+/**
+ * Makes `client.query(text, values)` run as a named statement once `namer` names the text. Only that call form is
+ * touched (Kysely's); config objects, callbacks and parameterless texts pass through as they came.
+ */
+export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer): void {
+  const target = client as unknown as { query: QueryFn };
+  const query = target.query.bind(client) as QueryFn;
+  target.query = (...args: unknown[]) => {
+    const [text, values, callback] = args;
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
+      const name = namer.nameFor(text);
+      if (name !== undefined) return query({ name, text, values });
+    }
+    return query(...args);
+  };
+}
