@@ -62,7 +62,7 @@ type QueryFn = (...args: unknown[]) => unknown;
  */
 export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer): void {
   const target = client as unknown as { query: QueryFn };
-  const query = target.query.bind(client) as QueryFn;
+  const query: QueryFn = target.query.bind(client);
   target.query = (...args: unknown[]) => {
     const [text, values, callback] = args;
     if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
