@@ -7,6 +7,7 @@
  * again and asked again with the same idempotency key.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import { DomainError } from '../errors/index.js';
 import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -69,17 +70,14 @@ export class PayoutsRepository {
    */
   async claimDue(em: SqlEntityManager, now: Date, limit: number, leaseMs: number): Promise<PayoutJob[]> {
     // One statement stamps the whole claim; only an APPROVED refund needs its transition (and event) besides.
-    const claimed = await em.execute<Raw[]>(
-      `with due as (
+    const { rows: claimed } = await sql<Raw>`with due as (
          select tenant, refund_id from refunds
-          where state in ('APPROVED', 'PROCESSING') and (next_attempt_at is null or next_attempt_at <= ?)
+          where state in ('APPROVED', 'PROCESSING') and (next_attempt_at is null or next_attempt_at <= ${now}::timestamptz)
           order by next_attempt_at nulls first
-          limit ? for update skip locked)
-       update refunds r set attempts = r.attempts + 1, next_attempt_at = ?
+          limit ${limit} for update skip locked)
+       update refunds r set attempts = r.attempts + 1, next_attempt_at = ${new Date(now.getTime() + leaseMs)}::timestamptz
          from due where r.tenant = due.tenant and r.refund_id = due.refund_id
-       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward, r.updated_at`,
-      [now, limit, new Date(now.getTime() + leaseMs)],
-    );
+       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward, r.updated_at`.execute(em.getKysely());
     const jobs: PayoutJob[] = [];
     for (const r of claimed) {
       const tenant = r.tenant as string;
@@ -107,11 +105,8 @@ export class PayoutsRepository {
    */
   async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
     // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
-    const locked = await em.execute<Raw[]>(
-      `update refunds set provider_ref = ?, next_attempt_at = null, last_error = null
-        where tenant = ? and refund_id = ? and state = 'PROCESSING' returning 1 as ok`,
-      [o.providerRef, job.tenant, job.refundId],
-    );
+    const { rows: locked } = await sql`update refunds set provider_ref = ${o.providerRef}, next_attempt_at = null, last_error = null
+        where tenant = ${job.tenant} and refund_id = ${job.refundId} and state = 'PROCESSING' returning 1 as ok`.execute(em.getKysely());
     if (locked.length === 0) return false;
     const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
     const refused =

@@ -150,8 +150,8 @@ export class RefundsRepository {
   }
 
   async find(em: SqlEntityManager, tenant: string, refundId: string, o: { forUpdate?: boolean } = {}): Promise<RefundRow | null> {
-    const rows = await em.execute<Raw[]>(`select * from refunds where tenant = ? and refund_id = ?${o.forUpdate ? ' for update' : ''}`, [tenant, refundId]);
-    return rows[0] ? toRefund(rows[0]) : null;
+    const result = await sql<Raw>`select * from refunds where tenant = ${tenant} and refund_id = ${refundId}${o.forUpdate ? sql` for update` : sql``}`.execute(em.getKysely());
+    return result.rows[0] ? toRefund(result.rows[0]) : null;
   }
 
   /**
@@ -183,26 +183,26 @@ export class RefundsRepository {
     if (!current) return null;
     assertTransition(current.state, req.to);
     const approvedAmount = req.approvedAmount ?? current.approvedAmount;
-    await em.execute('update refunds set state = ?, approved_amount = ?, updated_at = ? where tenant = ? and refund_id = ?', [
-      req.to,
-      approvedAmount,
-      req.at,
-      req.tenant,
-      req.refundId,
-    ]);
     const updated: RefundRow = { ...current, state: req.to, approvedAmount, updatedAt: req.at };
-    await this.record(em, req, current.state, updated);
+    // The row is locked: its new state, the transition and the event in one statement (one round trip, not three).
+    await sql`with moved as (
+        update refunds set state = ${req.to}, approved_amount = ${approvedAmount}, updated_at = ${req.at}::timestamptz
+         where tenant = ${req.tenant} and refund_id = ${req.refundId}),
+      event as (${this.outbox.appendSql({ tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, current.state, updated) })})
+      ${this.transitionSql(req, current.state)}`.execute(em.getKysely());
     return updated;
   }
 
-  private async record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
+  private transitionSql(req: TransitionRequest, from: RefundState | null): RawBuilder<unknown> {
     const actor = actorView(req.actor);
-    await em.execute(
-      `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [this.ids.next(req.at), req.tenant, req.refundId, from, req.to, actor.id, actor.role, req.reason, req.decisionId ?? null, req.at],
-    );
-    await this.outbox.append(em, { tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, from, r) });
+    return sql`insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
+      values (${this.ids.next(req.at)}::uuid, ${req.tenant}, ${req.refundId}, ${from}, ${req.to}, ${actor.id}, ${actor.role}, ${req.reason},
+              ${req.decisionId ?? null}::uuid, ${req.at}::timestamptz)`;
+  }
+
+  private async record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
+    await sql`with event as (${this.outbox.appendSql({ tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, from, r) })})
+      ${this.transitionSql(req, from)}`.execute(em.getKysely());
   }
 
   async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {
