@@ -45,6 +45,8 @@ export class NeedsReference extends Error {
 
 // json-rules-engine's default operators (engine-default-operators.js) and their fact value checks (Operator#evaluate).
 function numberValidator(factValue: unknown): boolean {
+  // A number parses back to itself (or to NaN): the same answer without the string round trip.
+  if (typeof factValue === 'number') return factValue === factValue;
   return Number.parseFloat(factValue as string).toString() !== 'NaN';
 }
 const OPERATORS: Readonly<Record<Operator, (a: unknown, b: unknown) => boolean>> = {
