@@ -215,7 +215,7 @@ async function measure(id: Exclude<RowId, 'check'>, s: Setup, o: InProcessOption
       const op = (list: RefundCase[]): Op => (i) => decideRefund(list[i]!, components);
       concurrency = o.overlap;
       name = `refund release, decideRefund (${o.overlap} overlapping)`;
-      note = 'same, with the engine pool serving overlapping runs';
+      note = 'same, with 16 evaluations overlapping on the thread';
       pass = (warmUp) => overlapping(warmUp ? 0 : n, warmUp ? warm.length : 0, o.overlap, op(cases), op(warm));
       break;
     }

@@ -1,8 +1,7 @@
 /** compilePack/evaluate: events, ordering, and the trace of every rule and condition. */
 import { DomainError } from '../errors/index.js';
-import { EnginePool } from './compile.js';
 import { fixtureFacts, fixturePack } from './fixtures.test-support.js';
-import { compilePack, validatePack, type CompiledPack, type ConditionTrace } from './index.js';
+import { compilePack, validatePack, type CompiledPack, type ConditionTrace, type PackResult } from './index.js';
 
 describe('compilePack', () => {
   let compiled: CompiledPack;
@@ -186,21 +185,42 @@ describe('compilePack', () => {
   });
 });
 
-describe('EnginePool', () => {
-  it('creates when empty, reuses what was returned, and keeps at most maxIdle idle', () => {
-    let created = 0;
-    const pool = new EnginePool(() => ({ id: ++created }) as never, 2);
-    const a = pool.acquire();
-    const b = pool.acquire();
-    const c = pool.acquire();
-    expect(created).toBe(3);
-    pool.release(a);
-    pool.release(b);
-    pool.release(c);
-    expect(pool.idleCount).toBe(2);
-    expect([pool.acquire(), pool.acquire()]).toEqual(expect.arrayContaining([a, b]));
-    pool.acquire();
-    expect(created).toBe(4);
+describe('compilePack engines', () => {
+  it('evaluates synchronously with the compiled engine, as json-rules-engine does', async () => {
+    const compiled = compilePack(validatePack(fixturePack()));
+    const reference = compilePack(validatePack(fixturePack()), { engine: 'reference' });
+    expect([compiled.engine, reference.engine]).toEqual(['compiled', 'reference']);
+    const facts = fixtureFacts({ amount: 2000, status: 'CLOSED', score: null, flag: false });
+    const now = compiled.evaluateNow(facts);
+    expect(now).not.toBeInstanceOf(Promise);
+    expect((now as PackResult).events.map((e) => e.rule)).toEqual(['big-amount', 'over-total', 'closed', 'risky']);
+    expect(now).toStrictEqual(await reference.evaluate(facts));
+    expect(reference.evaluateNow(facts)).toBeInstanceOf(Promise);
+  });
+
+  it("fails as json-rules-engine does, with the engine's error", async () => {
+    // `list` may be null, and json-rules-engine's `in` fails on a null value (the type check admits it).
+    const pack = {
+      name: 'failing',
+      version: '1.0.0',
+      kind: 'refund-policy',
+      description: 'in on a null',
+      factSchema: { type: 'object', properties: { x: { type: 'integer' }, list: { type: ['array', 'null'], items: { type: 'integer' } } } },
+      parameters: {},
+      rules: [{ name: 'listed', conditions: { all: [{ fact: 'x', operator: 'in', value: { fact: 'list' } }] }, event: { type: 'FLAG' } }],
+      tests: { defaults: { x: 1, list: [1] }, cases: [{ name: 'listed', expect: { events: [{ type: 'FLAG' }] } }] },
+    };
+    const compiled = compilePack(validatePack(pack));
+    const reference = compilePack(validatePack(pack), { engine: 'reference' });
+    expect((await compiled.evaluate({ x: 1, list: [1] })).events).toEqual([{ rule: 'listed', type: 'FLAG', params: {} }]);
+    const message = "failing@1.0.0: evaluation failed: Cannot read properties of null (reading 'indexOf')";
+    await expect(reference.evaluate({ x: 1, list: null })).rejects.toThrow(message);
+    await expect(compiled.evaluate({ x: 1, list: null })).rejects.toThrow(message);
+    const now = compiled.evaluateNow({ x: 1, list: null });
+    expect(now).toBeInstanceOf(Promise);
+    await expect(now).rejects.toThrow(message);
+    // Facts that do not match the schema fail before anything runs, synchronously.
+    expect(() => compiled.evaluateNow({ x: 'one' })).toThrow(expect.objectContaining({ code: 'RULE_FACTS_INVALID' }) as Error);
   });
 });
 

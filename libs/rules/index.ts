@@ -19,6 +19,7 @@ export type {
   LoadedPack,
   Operator,
   PackEvent,
+  PackEngine,
   PackKind,
   PackResult,
   PackRule,

@@ -154,13 +154,23 @@ export interface CompiledPack {
   readonly pack: RulePack;
   /** Errors of `facts` against factSchema; empty when valid. */
   validateFacts(facts: unknown): ErrorDetail[];
+  /** What evaluates the conditions: compiled closures (production), or json-rules-engine (the reference semantics). */
+  readonly engine: PackEngine;
   /** Validates the facts (DomainError RULE_FACTS_INVALID otherwise) and runs every rule. Safe to call concurrently. */
   evaluate(facts: Record<string, unknown>): Promise<PackResult>;
+  /**
+   * evaluate without a promise when it can: the result itself, synchronously, from the compiled engine; a promise
+   * only when the evaluation fails (json-rules-engine then decides the error) or the engine is the reference. Facts
+   * that do not match factSchema throw RULE_FACTS_INVALID synchronously.
+   */
+  evaluateNow(facts: Record<string, unknown>): PackResult | Promise<PackResult>;
 }
 
+export type PackEngine = 'compiled' | 'reference';
+
 export interface CompileOptions {
-  /** Idle json-rules-engine Engines kept for reuse; more are created under load and dropped on return. Default 32. */
-  maxIdleEngines?: number;
+  /** Default 'compiled'; 'reference' runs json-rules-engine (for the differential test and comparisons). */
+  engine?: PackEngine;
 }
 
 export interface PackTestCaseReport {

@@ -6,7 +6,7 @@
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import type { LoadedPolicy } from '../../policies/index.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
-import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent } from '../../rules/index.js';
+import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent, type PackResult } from '../../rules/index.js';
 import { approxJsonBytes } from '../../rules/limits.js';
 import { boundTrace, DECISION_LIMITS } from '../limits.js';
 import type { Reason, TraceEntry } from '../outcome.js';
@@ -144,7 +144,7 @@ export class BoundDecisionType {
     } else {
       state = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
     }
-    // Only a rules step is asynchronous: awaiting the others would add a microtask turn each.
+    // Only enrichment (and a failing rules step) is asynchronous: awaiting the others would add a microtask turn each.
     for (const step of this.steps) {
       const pending = step(state);
       if (pending) await pending;
@@ -302,8 +302,7 @@ function bindRulesStep(pack: CompiledPack, effects: ReadonlySet<string>): StepRu
   // The pack sees the facts it declares, and its own fact schema is checked at run time as everywhere else: a pack may
   // demand more than the type guarantees (a required optional field), and then that decision fails, not silently differs.
   const declared = Object.keys(pack.pack.factSchema.properties);
-  return async (s) => {
-    const result = await pack.evaluate(pick(s.facts, declared));
+  const apply = (s: RunState, result: PackResult): void => {
     for (const e of result.events) {
       s.events.push(e);
       if (effects.has(e.type)) {
@@ -318,6 +317,12 @@ function bindRulesStep(pack: CompiledPack, effects: ReadonlySet<string>): StepRu
     }
     for (const t of result.trace) s.trace.push(t as unknown as TraceEntry);
     s.traceBytes += result.traceBytes;
+  };
+  return (s) => {
+    // Synchronous but for a failing evaluation, whose error json-rules-engine decides (a promise then).
+    const result = pack.evaluateNow(pick(s.facts, declared));
+    if (result instanceof Promise) return result.then((r) => apply(s, r));
+    apply(s, result);
   };
 }
 
