@@ -219,6 +219,8 @@ describe('compilePack engines', () => {
     const now = compiled.evaluateNow({ x: 1, list: null });
     expect(now).toBeInstanceOf(Promise);
     await expect(now).rejects.toThrow(message);
+    // A problem naming the pack (the service answers 503 with it, as for a policy that cannot answer), never a 500.
+    await expect(compiled.evaluate({ x: 1, list: null })).rejects.toMatchObject({ code: 'RULE_EVALUATION_FAILED', kind: 'unavailable' });
     // Facts that do not match the schema fail before anything runs, synchronously.
     expect(() => compiled.evaluateNow({ x: 'one' })).toThrow(expect.objectContaining({ code: 'RULE_FACTS_INVALID' }) as Error);
   });

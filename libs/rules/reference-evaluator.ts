@@ -4,6 +4,7 @@
  * and which error an evaluation that fails ends with.
  */
 import { Engine, Fact, Rule, type EngineResult, type RuleProperties, type RuleResult, type TopLevelCondition } from 'json-rules-engine';
+import { DomainError } from '../errors/index.js';
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
 import { valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
 import { isFactRef, isParamRef } from './type-check.js';
@@ -118,7 +119,10 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
     try {
       run = await createEngine().run(runtimeFacts);
     } catch (error) {
-      throw new Error(`${ref}: evaluation failed: ${(error as Error).message}`, { cause: error });
+      // The pack's defect, not the request's (an operator meeting a value it cannot take, e.g. `in` on a null list): a
+      // problem naming the pack, as a policy that cannot answer is, never a 500.
+      const message = `${ref}: evaluation failed: ${(error as Error).message}`;
+      throw Object.assign(new DomainError('RULE_EVALUATION_FAILED', message, 'unavailable', [{ path: '', message }]), { cause: error });
     }
     return toResult(run);
   };
