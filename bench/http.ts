@@ -400,6 +400,15 @@ async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: st
   };
 }
 
+/** The node flags `npm start` runs the service with (package.json's start script), so the bench runs it the same way. */
+export function startNodeFlags(root: string): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const words = start.split(/\s+/);
+  const node = words.indexOf('node');
+  const main = words.findIndex((w) => w.endsWith('main.js'));
+  return node >= 0 && main > node ? words.slice(node + 1, main).filter((w) => w.startsWith('--')) : [];
+}
+
 /** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */
 const cleanups = new Set<() => Promise<void>>();
 
@@ -407,7 +416,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
   const port = await freePort();
   const db = await createDatabase(o.store, o.serverUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
-  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...o.serviceNodeArgs];
+  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...startNodeFlags(o.root), ...o.serviceNodeArgs];
   const service = new Service(
     spawn(process.execPath, [...execArgv, join(o.root, 'dist/apps/decision-api/main.js')], {
       cwd: o.root,

@@ -184,7 +184,7 @@ function logComparison(c: Comparison): void {
   const pairs = c.http.before.map((b, i) => [b, c.http.after[i]!] as const);
   log(
     table(
-      ['HTTP PostgreSQL round', 'before req/s', 'after req/s', 'after/before', 'p99 before / after', 'service CPU ms/req before / after', 'service ÷ PostgreSQL CPU, after/before', 'others before / after'],
+      ['HTTP PostgreSQL round', 'before req/s', 'after req/s', 'after/before', 'p99 before / after', 'service CPU ms/req before / after', 'service ÷ PostgreSQL CPU, after/before', 'others before / after', 'RSS MB idle / peak, before → after'],
       pairs.map(([b, a], i) => [
         String(i + 1),
         formatRate(b.perSecond),
@@ -194,6 +194,7 @@ function logComparison(c: Comparison): void {
         b.cpu && a.cpu ? `${b.cpu.msPerRequest.service.toFixed(2)} / ${a.cpu.msPerRequest.service.toFixed(2)}` : '-',
         b.cpu && a.cpu ? serviceOverPostgres(a.cpu, b.cpu).toFixed(3) : '-',
         b.cpu && a.cpu ? `${othersCores(b.cpu).toFixed(2)} / ${othersCores(a.cpu).toFixed(2)}` : '-',
+        `${mb(b.memory)} → ${mb(a.memory)}`,
       ]),
     ),
   );
