@@ -309,7 +309,7 @@ interface Load {
 
 /** wrk: a warm-up run, then the measured run with CPU snapshots around it (`measuring` is called as it starts). */
 async function wrkLoad(o: HttpOptions, port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, log: (line: string) => void, measuring: () => void): Promise<Load> {
-  const spec = { root: o.root, port, path: '/v1/decisions/refund', bodies, authorization: `Bearer ${key}`, marker: '"outcome":"', connections: o.connections };
+  const spec = { port, path: '/v1/decisions/refund', bodies, authorization: `Bearer ${key}`, marker: '"outcome":"', connections: o.connections };
   if (o.warmupSeconds > 0) await runWrk({ ...spec, seconds: o.warmupSeconds, runId: `${run}w` }, log);
   measuring();
   const before = cpuSnapshot(servicePid, database);

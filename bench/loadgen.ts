@@ -3,15 +3,19 @@
  * 2-core machine the load costs the service and the database little CPU; its own CPU is measured and reported.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The bench's own script (from dist/bench/ or bench/), whichever tree's service is measured (a baseline's, say). */
+const SCRIPT = [new URL('../../bench/wrk/cycle.lua', import.meta.url), new URL('./wrk/cycle.lua', import.meta.url)].map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 
 /** One bench body with the place of the per-request id: `head + id + tail`. */
 export type Template = readonly [head: string, tail: string];
 
 export interface LoadSpec {
-  root: string;
   port: number;
   path: string;
   bodies: readonly Template[];
@@ -96,6 +100,7 @@ export function ensureWrk(log: (line: string) => void): string {
 /** Runs wrk for `spec.seconds` with `spec.connections` keep-alive connections. */
 export async function runWrk(spec: LoadSpec, log: (line: string) => void): Promise<LoadResult> {
   const wrk = ensureWrk(log);
+  if (!SCRIPT) throw new Error('bench/wrk/cycle.lua not found next to the bench');
   const dir = await mkdtemp(join(tmpdir(), 'dp-bench-wrk-'));
   try {
     const bodiesFile = join(dir, 'bodies');
@@ -111,7 +116,7 @@ export async function runWrk(spec: LoadSpec, log: (line: string) => void): Promi
       '--timeout',
       '60s',
       '-s',
-      join(spec.root, 'bench/wrk/cycle.lua'),
+      SCRIPT,
       `http://127.0.0.1:${spec.port}`,
       '--',
       bodiesFile,

@@ -183,7 +183,7 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
       }
       log(`  opa run --server answers all ${o.inputs.bodies.length} cases exactly as the service's Wasm (${o.inputs.release})`);
     }
-    const spec = { root: o.root, port, path, bodies: o.inputs.bodies, marker: '"band":"', connections: o.connections };
+    const spec = { port, path, bodies: o.inputs.bodies, marker: '"band":"', connections: o.connections };
     const run = `${process.pid}-${Date.now().toString(36)}`;
     if (o.warmupSeconds > 0) await runWrk({ ...spec, seconds: o.warmupSeconds, runId: `${run}w` }, log);
     const rss = new RssSampler(pid, 250);
