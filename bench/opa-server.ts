@@ -159,6 +159,9 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
   let output = '';
   child.stderr.on('data', (d: Buffer) => (output = (output + d.toString('utf8')).slice(-4_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // An interrupted bench exits without reaching the finally below: OPA must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const path = `/v1/data/${o.inputs.entrypoint}`;
   try {
@@ -218,6 +221,7 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
     log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${r.errors}, load generator ${(r.cpuSeconds / windowSeconds).toFixed(3)} cores; RSS idle ${idleMb?.toFixed(0) ?? '?'} MB, peak ${rss.peakMb?.toFixed(0) ?? '?'} MB`);
     return row;
   } finally {
+    process.off('exit', killOnExit);
     agent.destroy();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
