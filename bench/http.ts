@@ -1,4 +1,7 @@
-/** HTTP rows: the built service as a child process over its own database, driven by a keep-alive load loop. */
+/**
+ * HTTP rows: the built service as a child process over its own database, driven by wrk (bench/loadgen.ts), or with
+ * BENCH_LOADGEN=node by a keep-alive loop in this process. The service's RSS is reported idle and at the row's peak.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { generateCases } from './cases.js';
+import { runWrk, type Template } from './loadgen.js';
+import { idleRssMb, RssSampler, type RssSample } from './memory.js';
 import { machineTicks, summarise, type Summary } from './stats.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -36,6 +41,28 @@ export interface HttpOptions {
   name?: string;
   /** Run once the service is ready and before the load (seed the database, activate a release…). */
   prepare?: (setup: HttpSetup) => Promise<void>;
+  /** `wrk` (default) or `node` (the loop in this process); BENCH_LOADGEN when unset. */
+  loadgen?: LoadGenerator;
+  /** Seconds the service is left alone after start before its idle RSS is read (default 5). */
+  idleSeconds?: number;
+  /** How often the service's RSS is sampled during the load, in ms (default 250). */
+  rssEveryMs?: number;
+}
+
+export type LoadGenerator = 'wrk' | 'node';
+
+export function loadGeneratorOf(env: string | undefined): LoadGenerator {
+  if (env === undefined || env === '' || env === 'wrk') return 'wrk';
+  if (env === 'node') return 'node';
+  throw new Error(`BENCH_LOADGEN must be wrk or node (got "${env}")`);
+}
+
+/** The service's resident memory: after start-up settled, and sampled through warm-up and measured load. */
+export interface ServiceMemory {
+  idleMb?: number;
+  peakMb?: number;
+  /** The samples of the measured stretch, seconds from its start. */
+  samples: RssSample[];
 }
 
 /** What a row's `prepare` gets: the service's port and database, and a way to call it as the admin or a new key. */
@@ -75,6 +102,8 @@ export interface HttpRow extends Summary {
   profile?: string;
   /** 2 when the first run saw other processes busy and the row was measured again. */
   attempts?: number;
+  loadgen: LoadGenerator;
+  memory: ServiceMemory;
 }
 
 function freePort(): Promise<number> {
@@ -109,7 +138,7 @@ function request(agent: http.Agent, port: number, method: string, path: string, 
 const CLK_TCK = 100; // Linux USER_HZ, the unit of /proc/*/stat times
 
 /** utime+stime of a process in seconds, or 0 when it is gone. */
-function processCpu(pid: number): number {
+export function processCpu(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -142,7 +171,7 @@ function postgresCpu(database: string | undefined): number {
   return total;
 }
 
-function machineBusy(): number {
+export function machineBusy(): number {
   return (machineTicks()?.busy ?? 0) / CLK_TCK;
 }
 
@@ -159,11 +188,12 @@ function cpuSnapshot(servicePid: number, database: string | undefined): CpuSnaps
   return { at: process.hrtime.bigint(), self: process.cpuUsage(), service: processCpu(servicePid), postgres: postgresCpu(database), machine: machineBusy() };
 }
 
-function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined, requests: number, seconds: number): CpuShare | undefined {
+/** `generatorSeconds`: the load generator's CPU over the window when it is not this process (wrk). */
+function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined, requests: number, seconds: number, generatorSeconds?: number): CpuShare | undefined {
   if (!a || !b) return undefined;
   const self = process.cpuUsage(a.self);
   const windowSeconds = Number(b.at - a.at) / 1e9;
-  const loadGenerator = (self.user + self.system) / 1e6;
+  const loadGenerator = generatorSeconds ?? (self.user + self.system) / 1e6;
   const service = b.service - a.service;
   const postgres = b.postgres - a.postgres;
   // The CPU window runs from the end of the warm-up until the last in-flight request returned.
@@ -255,6 +285,130 @@ async function createDatabase(store: Store, serverUrl: string): Promise<BenchDat
   return { url: url.toString(), name, drop: () => admin(`drop database if exists "${name}" with (force)`) };
 }
 
+/**
+ * The bench's refund requests: BODIES generated cases, each with the place of its refundId (`rf_` + a per-request id:
+ * a refundId decided twice is 409 REFUND_EXISTS, so every request is a refund of its own).
+ */
+export function refundBodies(seed: number): Template[] {
+  return generateCases(BODIES, seed).map((c) => {
+    const [head, tail] = JSON.stringify({ case: { ...c, refundId: '\u0000' } }).split('\\u0000');
+    return [`${head!}rf_`, tail!] as const;
+  });
+}
+
+/** What a load run measured. */
+interface Load {
+  summary: Summary;
+  statuses: Record<string, number>;
+  outcomes: Record<string, number>;
+  errors: number;
+  firstFailure: string;
+  cpu?: CpuShare;
+  windowUs: { fromUs: number; toUs: number };
+}
+
+/** wrk: a warm-up run, then the measured run with CPU snapshots around it (`measuring` is called as it starts). */
+async function wrkLoad(o: HttpOptions, port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, log: (line: string) => void, measuring: () => void): Promise<Load> {
+  const spec = { port, path: '/v1/decisions/refund', bodies, authorization: `Bearer ${key}`, marker: '"outcome":"', connections: o.connections };
+  if (o.warmupSeconds > 0) await runWrk({ ...spec, seconds: o.warmupSeconds, runId: `${run}w` }, log);
+  measuring();
+  const before = cpuSnapshot(servicePid, database);
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const r = await runWrk({ ...spec, seconds: o.seconds, runId: `${run}m` }, log);
+  const after = cpuSnapshot(servicePid, database);
+  const toUs = Number(process.hrtime.bigint() / 1000n);
+  const cpu = cpuShare(before, after, r.requests, r.durationSeconds, r.cpuSeconds);
+  return {
+    summary: { count: r.requests, perSecond: r.requests / r.durationSeconds, p50Us: r.p50Us, p90Us: r.p90Us, p99Us: r.p99Us, maxUs: r.maxUs },
+    statuses: r.statuses,
+    outcomes: r.outcomes,
+    errors: r.errors,
+    firstFailure: r.firstFailure,
+    ...(cpu && { cpu }),
+    windowUs: { fromUs, toUs },
+  };
+}
+
+/** The keep-alive loop in this process (BENCH_LOADGEN=node): its CPU is this process's. */
+async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, measuring: () => void): Promise<Load> {
+  let seq = 0;
+  const statuses: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  const latencies: number[] = [];
+  let errors = 0;
+  let lastError = '';
+
+  const t0 = process.hrtime.bigint();
+  const measureFrom = t0 + BigInt(Math.round(o.warmupSeconds * 1e9));
+  const measureTo = measureFrom + BigInt(Math.round(o.seconds * 1e9));
+  let before: CpuSnapshot | undefined;
+  const snapshotAt = setTimeout(() => {
+    measuring();
+    before = cpuSnapshot(servicePid, database);
+  }, o.warmupSeconds * 1000);
+
+  const connection = async () => {
+    for (;;) {
+      const start = process.hrtime.bigint();
+      if (start >= measureTo) return;
+      const n = seq++;
+      const [head, tail] = bodies[n % bodies.length]!;
+      const body = Buffer.from(`${head}${run}_${n}${tail}`);
+      try {
+        const r = await request(
+          agent,
+          port,
+          'POST',
+          '/v1/decisions/refund',
+          {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'content-length': String(body.length),
+            'idempotency-key': `bench-${run}-${n}`,
+          },
+          body,
+        );
+        const end = process.hrtime.bigint();
+        if (end < measureFrom || end > measureTo) continue;
+        latencies.push(Number(end - start));
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+        // The outcome sits near the start of the document; no need to parse the whole trace.
+        const at = r.body.indexOf('"outcome":"');
+        if (at >= 0) {
+          const outcome = r.body.slice(at + 11, r.body.indexOf('"', at + 11));
+          outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+        } else if (r.status >= 300 && lastError === '') lastError = `${r.status} ${r.body.slice(0, 300)}`;
+      } catch (e) {
+        const end = process.hrtime.bigint();
+        if (end >= measureFrom && end <= measureTo) errors++;
+        if (lastError === '') lastError = (e as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.connections }, connection));
+  clearTimeout(snapshotAt);
+  const after = cpuSnapshot(servicePid, database);
+  const cpu = cpuShare(before, after, latencies.length, o.seconds);
+  return {
+    summary: summarise(Float64Array.from(latencies), o.seconds * 1e9),
+    statuses,
+    outcomes,
+    errors,
+    firstFailure: lastError,
+    ...(cpu && { cpu }),
+    windowUs: { fromUs: Number(measureFrom / 1000n), toUs: Number(measureTo / 1000n) },
+  };
+}
+
+/** The node flags `npm start` runs the service with (package.json's start script), so the bench runs it the same way. */
+export function startNodeFlags(root: string): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const words = start.split(/\s+/);
+  const node = words.indexOf('node');
+  const main = words.findIndex((w) => w.endsWith('main.js'));
+  return node >= 0 && main > node ? words.slice(node + 1, main).filter((w) => w.startsWith('--')) : [];
+}
+
 /** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */
 const cleanups = new Set<() => Promise<void>>();
 
@@ -262,7 +416,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
   const port = await freePort();
   const db = await createDatabase(o.store, o.serverUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
-  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...o.serviceNodeArgs];
+  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...startNodeFlags(o.root), ...o.serviceNodeArgs];
   const service = new Service(
     spawn(process.execPath, [...execArgv, join(o.root, 'dist/apps/decision-api/main.js')], {
       cwd: o.root,
@@ -287,6 +441,8 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
   cleanups.add(cleanup);
   try {
     await service.waitReady(port, agent, 60_000);
+    const servicePid = service.child.pid!;
+    const idleMb = await idleRssMb(servicePid, o.idleSeconds ?? 5);
     const issueKey = async (roles: string[]): Promise<string> => {
       const issued = await request(
         agent,
@@ -302,68 +458,24 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     const key = await issueKey(['service']);
     await o.prepare?.({ port, databaseUrl: db.url, tenant: TENANT, issueKey, request: (method, path, headers, body) => request(agent, port, method, path, headers, body) });
 
-    // Each request is a refund of its own (a refundId decided twice is 409 REFUND_EXISTS): the id is filled in per request.
-    const bodies = generateCases(BODIES, o.seed).map((c) => JSON.stringify({ case: { ...c, refundId: '\u0000' } }).split('\\u0000'));
+    const bodies = refundBodies(o.seed);
     const run = `${process.pid}-${Date.now().toString(36)}`;
-    let seq = 0;
-    const statuses: Record<string, number> = {};
-    const outcomes: Record<string, number> = {};
-    const latencies: number[] = [];
-    let errors = 0;
-    let lastError = '';
-
-    const t0 = process.hrtime.bigint();
-    const measureFrom = t0 + BigInt(Math.round(o.warmupSeconds * 1e9));
-    const measureTo = measureFrom + BigInt(Math.round(o.seconds * 1e9));
-    let before: CpuSnapshot | undefined;
-    const snapshotAt = setTimeout(() => (before = cpuSnapshot(service.child.pid!, db.name)), o.warmupSeconds * 1000);
-
-    const connection = async () => {
-      for (;;) {
-        const start = process.hrtime.bigint();
-        if (start >= measureTo) return;
-        const n = seq++;
-        const [head, tail] = bodies[n % bodies.length]!;
-        const body = Buffer.from(`${head}rf_${run}_${n}${tail}`);
-        try {
-          const r = await request(
-            agent,
-            port,
-            'POST',
-            '/v1/decisions/refund',
-            {
-              authorization: `Bearer ${key}`,
-              'content-type': 'application/json',
-              'content-length': String(body.length),
-              'idempotency-key': `bench-${run}-${n}`,
-            },
-            body,
-          );
-          const end = process.hrtime.bigint();
-          if (end < measureFrom || end > measureTo) continue;
-          latencies.push(Number(end - start));
-          statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-          // The outcome sits near the start of the document; no need to parse the whole trace.
-          const at = r.body.indexOf('"outcome":"');
-          if (at >= 0) {
-            const outcome = r.body.slice(at + 11, r.body.indexOf('"', at + 11));
-            outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-          } else if (r.status >= 300 && lastError === '') lastError = `${r.status} ${r.body.slice(0, 300)}`;
-        } catch (e) {
-          const end = process.hrtime.bigint();
-          if (end >= measureFrom && end <= measureTo) errors++;
-          if (lastError === '') lastError = (e as Error).message;
-        }
-      }
-    };
-    log(`  ${o.store}: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s measured${o.profileDir ? ' (service under --cpu-prof)' : ''}`);
-    await Promise.all(Array.from({ length: o.connections }, connection));
-    clearTimeout(snapshotAt);
-    const after = cpuSnapshot(service.child.pid!, db.name);
-    const cpu = cpuShare(before, after, latencies.length, o.seconds);
-    const summary = summarise(Float64Array.from(latencies), o.seconds * 1e9);
+    const loadgen = o.loadgen ?? loadGeneratorOf(process.env.BENCH_LOADGEN);
+    log(`  ${o.store}: ${o.connections} connections (${loadgen}), ${o.warmupSeconds} s warm-up + ${o.seconds} s measured${o.profileDir ? ' (service under --cpu-prof)' : ''}; idle RSS ${idleMb?.toFixed(0) ?? '?'} MB`);
+    const warmRss = new RssSampler(servicePid, o.rssEveryMs ?? 250);
+    let rss: RssSampler | undefined;
+    let load: Load;
+    try {
+      load = loadgen === 'wrk' ? await wrkLoad(o, port, key, bodies, run, servicePid, db.name, log, () => (rss = new RssSampler(servicePid, o.rssEveryMs ?? 250))) : await nodeLoad(o, agent, port, key, bodies, run, servicePid, db.name, () => (rss = new RssSampler(servicePid, o.rssEveryMs ?? 250)));
+    } finally {
+      warmRss.stop();
+      rss?.stop();
+    }
+    const samples = rss?.samples ?? [];
+    const peaks = [warmRss.peakMb, rss?.peakMb].filter((x): x is number => x !== undefined);
+    const { summary, statuses, outcomes, errors, firstFailure, cpu } = load;
     const non2xx = Object.entries(statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
-    if (lastError) log(`  first failure: ${lastError}`);
+    if (firstFailure) log(`  first failure: ${firstFailure}`);
     const row: HttpRow = {
       name: o.name ?? `POST /v1/decisions/refund, ${o.store === 'postgresql' ? 'PostgreSQL' : 'PGlite'}`,
       store: o.store,
@@ -375,9 +487,12 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
       statuses,
       outcomes,
       ...(cpu && { cpu }),
-      windowUs: { fromUs: Number(measureFrom / 1000n), toUs: Number(measureTo / 1000n) },
+      windowUs: load.windowUs,
+      loadgen,
+      memory: { ...(idleMb !== undefined && { idleMb }), ...(peaks.length && { peakMb: Math.max(...peaks) }), samples },
     };
-    log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${errors}`);
+    const generator = cpu ? `, load generator ${(cpu.loadGenerator / cpu.windowSeconds).toFixed(3)} cores` : '';
+    log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${errors}${generator}; RSS idle ${idleMb?.toFixed(0) ?? '?'} MB, peak ${row.memory.peakMb?.toFixed(0) ?? '?'} MB`);
     return row;
   } finally {
     agent.destroy();

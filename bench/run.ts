@@ -4,7 +4,11 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_LOADGEN=wrk|node (HTTP rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
+ * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
+ * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
+ * not part of a full run), BENCH_SOAK_SAMPLE_SECONDS (RSS sampling period, default 5),
  * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
@@ -16,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { prepareBaseline, type Baseline } from './baseline.js';
 import { runCompare, type CompareResult } from './compare.js';
 import { runHttp, stopAll, type CpuShare, type HttpRow } from './http.js';
+import { slopeMbPerMin } from './memory.js';
+import { ensureOpa, riskInputs, runOpaRow, type OpaRow } from './opa-server.js';
 import { runInProcess, type InProcessResult, type Quiet } from './in-process.js';
 import { runLedgerBench, type LedgerBenchResult } from './ledger.js';
 import { runSimulationBench, type SimulationBenchResult } from './simulation.js';
@@ -66,6 +72,10 @@ const config = {
   baselineRounds: Math.max(1, num('BENCH_BASELINE_ROUNDS', 3)),
   compareBlocks: Math.max(2, num('BENCH_COMPARE_BLOCKS', 20)),
   compareBlockSize: Math.max(1, num('BENCH_COMPARE_BLOCK_SIZE', 2_000)),
+  idleSeconds: num('BENCH_IDLE_SECONDS', 5),
+  opaRounds: Math.max(1, num('BENCH_OPA_ROUNDS', 2)),
+  soakSeconds: Math.max(60, num('BENCH_SOAK_SECONDS', 600)),
+  soakSampleSeconds: Math.max(1, num('BENCH_SOAK_SAMPLE_SECONDS', 5)),
 };
 if (only === 'compare' && !config.baseline) {
   console.error('BENCH_ONLY=compare needs BENCH_BASELINE=<git revision> (e.g. BENCH_BASELINE=f7c6200)');
@@ -74,7 +84,14 @@ if (only === 'compare' && !config.baseline) {
 // A comparison adds a build, the in-process pairs and 2 × BENCH_BASELINE_ROUNDS HTTP runs.
 // The features row seeds a million events per run and runs 2 × BENCH_FEATURES_ROUNDS services.
 const featureRounds = Math.max(1, num('BENCH_FEATURES_ROUNDS', 2));
-const TIME_LIMIT_MS = (15 + (config.baseline ? 3 + config.baselineRounds * 2 : 0) + (only === undefined || only === 'features' ? featureRounds * 2 : 0)) * 60_000;
+// The opa-server row may first build the OPA CLI (go install: minutes) and runs 2 × BENCH_OPA_ROUNDS rows.
+const TIME_LIMIT_MS =
+  (15 +
+    (config.baseline ? 3 + config.baselineRounds * 2 : 0) +
+    (only === undefined || only === 'features' ? featureRounds * 2 : 0) +
+    (only === undefined || only === 'opa-server' ? 10 + config.opaRounds * 2 : 0) +
+    (only === 'soak' ? Math.ceil(config.soakSeconds / 60) + 2 : 0)) *
+  60_000;
 let baseline: Baseline | undefined;
 
 const log = (line: string) => console.log(line);
@@ -167,7 +184,7 @@ function logComparison(c: Comparison): void {
   const pairs = c.http.before.map((b, i) => [b, c.http.after[i]!] as const);
   log(
     table(
-      ['HTTP PostgreSQL round', 'before req/s', 'after req/s', 'after/before', 'p99 before / after', 'service CPU ms/req before / after', 'service ÷ PostgreSQL CPU, after/before', 'others before / after'],
+      ['HTTP PostgreSQL round', 'before req/s', 'after req/s', 'after/before', 'p99 before / after', 'service CPU ms/req before / after', 'service ÷ PostgreSQL CPU, after/before', 'others before / after', 'RSS MB idle / peak, before → after'],
       pairs.map(([b, a], i) => [
         String(i + 1),
         formatRate(b.perSecond),
@@ -177,6 +194,7 @@ function logComparison(c: Comparison): void {
         b.cpu && a.cpu ? `${b.cpu.msPerRequest.service.toFixed(2)} / ${a.cpu.msPerRequest.service.toFixed(2)}` : '-',
         b.cpu && a.cpu ? serviceOverPostgres(a.cpu, b.cpu).toFixed(3) : '-',
         b.cpu && a.cpu ? `${othersCores(b.cpu).toFixed(2)} / ${othersCores(a.cpu).toFixed(2)}` : '-',
+        `${mb(b.memory)} → ${mb(a.memory)}`,
       ]),
     ),
   );
@@ -187,6 +205,69 @@ function logComparison(c: Comparison): void {
   const anchored = median(pairs.flatMap(([b, a]) => (a.cpu && b.cpu ? [serviceOverPostgres(a.cpu, b.cpu)] : [])));
   log(`  medians: in-process after/before ${verdict(inProcessRatio)}; HTTP after/before ${Number.isFinite(httpRatio) ? verdict(httpRatio) : '-'}${Number.isFinite(anchored) ? `, service ÷ PostgreSQL CPU per decision ${anchored.toFixed(3)}` : ''}`);
   log(`  (a shared machine moves single runs by far more than 5%: trust the paired in-process ratio and repeat HTTP rounds)`);
+}
+
+const mb = (m: { idleMb?: number; peakMb?: number }) => `${m.idleMb?.toFixed(0) ?? '-'} / ${m.peakMb?.toFixed(0) ?? '-'}`;
+
+/** Issue 11's memory targets for the service, in MiB of RSS. */
+const TARGET_RSS_IDLE_MB = 150;
+const TARGET_RSS_PEAK_MB = 250;
+
+interface OpaServerResult {
+  /** The release, decision type and policy whose risk step the OPA inputs reproduce. */
+  release: string;
+  /** Each round: the service's row, then OPA's. */
+  pairs: { service: HttpRow; opa: OpaRow }[];
+}
+
+interface SoakResult {
+  row: HttpRow;
+  /** Seconds of load before the trend is counted. */
+  fromS: number;
+  slopeMbPerMin: number;
+  firstMb?: number;
+  lastMb?: number;
+  minMb?: number;
+  maxMb?: number;
+}
+
+/** Cores that processes other than wrk and OPA kept busy during OPA's row. */
+function opaOthersCores(c: NonNullable<OpaRow['cpu']>): number {
+  return Math.max(0, c.machineBusy - c.loadGenerator - c.opa) / c.windowSeconds;
+}
+
+function logOpaServer(r: OpaServerResult): void {
+  log(`Service (every decision stored) against opa run --server (the risk policy alone, nothing stored), same wrk load, alternating:`);
+  log(
+    table(
+      ['Round', 'service req/s', 'OPA req/s', 'service ÷ OPA', 'p50 service / OPA', 'p99 service / OPA', 'CPU ms/req: service + PostgreSQL / OPA', 'non-2xx service / OPA', 'wrk cores service / OPA row', 'others service / OPA row', 'RSS MB idle / peak: service, OPA'],
+      r.pairs.map(({ service: s, opa: o }, i) => [
+        String(i + 1),
+        formatRate(s.perSecond),
+        formatRate(o.perSecond),
+        (s.perSecond / o.perSecond).toFixed(3),
+        `${formatUs(s.p50Us)} / ${formatUs(o.p50Us)}`,
+        `${formatUs(s.p99Us)} / ${formatUs(o.p99Us)}`,
+        s.cpu && o.cpu ? `${s.cpu.msPerRequest.service.toFixed(2)} + ${s.cpu.msPerRequest.postgres.toFixed(2)} / ${o.cpu.msPerRequest.opa.toFixed(2)}` : '-',
+        `${s.non2xx + s.errors} / ${o.non2xx + o.errors}`,
+        s.cpu && o.cpu ? `${(s.cpu.loadGenerator / s.cpu.windowSeconds).toFixed(3)} / ${(o.cpu.loadGenerator / o.cpu.windowSeconds).toFixed(3)}` : '-',
+        s.cpu && o.cpu ? `${othersCores(s.cpu).toFixed(2)} / ${opaOthersCores(o.cpu).toFixed(2)}` : '-',
+        `${mb(s.memory)}, ${mb(o.memory)}`,
+      ]),
+    ),
+  );
+  const ratio = median(r.pairs.map(({ service: s, opa: o }) => s.perSecond / o.perSecond));
+  const p99 = median(r.pairs.map(({ service: s, opa: o }) => s.p99Us / o.p99Us));
+  const cpu = median(r.pairs.flatMap(({ service: s, opa: o }) => (s.cpu && o.cpu ? [(s.cpu.msPerRequest.service + s.cpu.msPerRequest.postgres) / o.cpu.msPerRequest.opa] : [])));
+  const ratios = r.pairs.map(({ service: s, opa: o }) => (s.perSecond / o.perSecond).toFixed(3)).join(', ');
+  log(`  median service ÷ OPA ${ratio.toFixed(3)}× (pairs ${ratios}), p99 service ÷ OPA ${p99.toFixed(2)}×, CPU per request (service + PostgreSQL) ÷ OPA ${cpu.toFixed(2)}×`);
+  log(`  target ≥ 1.0× with p99 no worse than OPA's: ${ratio >= 1 && p99 <= 1 ? 'met' : 'MISSED'}\n`);
+}
+
+function logSoak(s: SoakResult): void {
+  const r = s.row;
+  log(`Soak: ${formatRate(r.perSecond)}/s for ${r.seconds} s, p99 ${formatUs(r.p99Us)}, non-2xx ${r.non2xx}, errors ${r.errors}; RSS idle ${r.memory.idleMb?.toFixed(0) ?? '?'} MB, peak ${r.memory.peakMb?.toFixed(0) ?? '?'} MB`);
+  log(`  after ${s.fromS} s: RSS ${s.firstMb?.toFixed(0) ?? '?'} → ${s.lastMb?.toFixed(0) ?? '?'} MB (min ${s.minMb?.toFixed(0) ?? '?'}, max ${s.maxMb?.toFixed(0) ?? '?'}), least-squares slope ${s.slopeMbPerMin.toFixed(2)} MB/min over ${r.memory.samples.filter((x) => x.atS >= s.fromS).length} samples\n`);
 }
 
 async function main(): Promise<void> {
@@ -238,13 +319,13 @@ async function main(): Promise<void> {
 
   const http: HttpRow[] = [];
   if (only === undefined || only === 'http') {
-    log(`\nHTTP with persistence: built service as a child process, load generator in this process`);
+    log(`\nHTTP with persistence: built service as a child process, load from ${process.env.BENCH_LOADGEN === 'node' ? 'this process' : 'wrk'}`);
     const stores = config.pglite ? (['postgresql', 'pglite'] as const) : (['postgresql'] as const);
     for (const store of stores) {
       await waitQuiet(`the ${store} run`);
       const profileDir = profiling ? join(root, 'bench/results/profiles', `${machine.date.replace(/[:.]/g, '-')}-${store}`) : undefined;
       if (profileDir) mkdirSync(profileDir, { recursive: true });
-      const options = { root, store, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, ...(profileDir && { profileDir }) };
+      const options = { root, store, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, idleSeconds: config.idleSeconds, ...(profileDir && { profileDir }) };
       let row = await runHttp(options, log);
       if (await quiet.retry(`the ${store} run`, row.cpu && othersCores(row.cpu))) {
         const again = await runHttp(options, log);
@@ -261,6 +342,49 @@ async function main(): Promise<void> {
       }
       http.push(row);
     }
+  }
+
+  let opaServer: OpaServerResult | undefined;
+  if (only === undefined || only === 'opa-server') {
+    log(`\nopa-server: POST /v1/decisions/refund (PostgreSQL, every decision stored) against opa run --server answering the risk policy alone; the same wrk load (${config.connections} connections, the same 4,096 cases), alternating, ${config.opaRounds} pairs`);
+    const opa = ensureOpa(root, log);
+    const inputs = await riskInputs(root, config.seed);
+    log(`  OPA's input per case: what the risk policy step of ${inputs.release} receives for it (pseudonymized, feature values of an empty history)`);
+    const pairs: OpaServerResult['pairs'] = [];
+    for (let round = 1; round <= config.opaRounds; round++) {
+      await waitQuiet(`opa-server round ${round} (service)`);
+      const service = await runHttp(
+        { root, store: 'postgresql', serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, idleSeconds: config.idleSeconds },
+        (line) => log(`  service ${round}:${line}`),
+      );
+      await waitQuiet(`opa-server round ${round} (OPA)`);
+      const opaRow = await runOpaRow({ root, opa, inputs, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, verify: round === 1 }, (line) => log(`  opa ${round}:${line}`));
+      pairs.push({ service, opa: opaRow });
+    }
+    opaServer = { release: inputs.release, pairs };
+  }
+
+  let soak: SoakResult | undefined;
+  if (only === 'soak') {
+    await waitQuiet('the soak');
+    log(`\nSoak: ${config.soakSeconds} s of the HTTP row's load (PostgreSQL), the service's RSS every ${config.soakSampleSeconds} s`);
+    const row = await runHttp(
+      { root, store: 'postgresql', serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.soakSeconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, idleSeconds: config.idleSeconds, rssEveryMs: config.soakSampleSeconds * 1000 },
+      log,
+    );
+    // The heap and the pools grow to their working size first: the trend counts from the end of the first fifth (at most 2 minutes).
+    const fromS = Math.min(120, config.soakSeconds / 5);
+    const samples = row.memory.samples;
+    const after = samples.filter((x) => x.atS >= fromS);
+    soak = {
+      row,
+      fromS,
+      slopeMbPerMin: slopeMbPerMin(samples, fromS),
+      firstMb: after[0]?.mb,
+      lastMb: after.at(-1)?.mb,
+      minMb: after.length ? Math.min(...after.map((x) => x.mb)) : undefined,
+      maxMb: after.length ? Math.max(...after.map((x) => x.mb)) : undefined,
+    };
   }
 
   const comparison = baseline && (only === undefined || only === 'compare') ? await compareWithBaseline(baseline, waitQuiet) : undefined;
@@ -289,7 +413,7 @@ async function main(): Promise<void> {
   if (http.length) {
     log(
       table(
-        ['HTTP + persistence', 'conns', 'req/s', 'p50', 'p90', 'p99', 'non-2xx', 'errors', 'cores: loadgen / service / postgres / others', 'CPU ms/req: service / postgres'],
+        ['HTTP + persistence', 'conns', 'req/s', 'p50', 'p90', 'p99', 'non-2xx', 'errors', 'cores: loadgen / service / postgres / others', 'CPU ms/req: service / postgres', 'RSS MB idle / peak'],
         http.map((r) => [
           r.name,
           String(r.connections),
@@ -301,16 +425,19 @@ async function main(): Promise<void> {
           String(r.errors),
           r.cpu ? cores(r.cpu) : '-',
           r.cpu ? `${r.cpu.msPerRequest.service.toFixed(2)} / ${r.cpu.msPerRequest.postgres.toFixed(2)}` : '-',
+          mb(r.memory),
         ]),
       ),
     );
     log('');
   }
+  if (opaServer) logOpaServer(opaServer);
+  if (soak) logSoak(soak);
 
   if (comparison) logComparison(comparison);
   const release = inProcess?.rows[0];
   const pgRow = http.find((r) => r.store === 'postgresql');
-  if (release || pgRow) log(`${comparison ? '\n' : ''}Targets:`);
+  if (release || pgRow || opaServer) log(`${comparison ? '\n' : ''}Targets:`);
   if (release) {
     const met = release.perSecond >= TARGET_IN_PROCESS_PER_S;
     log(`  in-process >= ${formatRate(TARGET_IN_PROCESS_PER_S)} refund decisions/s: ${formatRate(release.perSecond)}/s sequential (${pct(release.perSecond, TARGET_IN_PROCESS_PER_S)}) — ${met ? 'met' : 'MISSED'}`);
@@ -321,6 +448,12 @@ async function main(): Promise<void> {
     log(
       `  HTTP + PostgreSQL >= ${formatRate(TARGET_HTTP_PER_S)}/s at p99 <= ${TARGET_HTTP_P99_MS} ms: ${formatRate(pgRow.perSecond)}/s (${pct(pgRow.perSecond, TARGET_HTTP_PER_S)}), p99 ${formatUs(pgRow.p99Us)} — ${rateOk && p99Ok ? 'met' : 'MISSED'}${profiling ? ' (profiled run: figures are not representative)' : ''}`,
     );
+  }
+  const memoryRow = pgRow ?? opaServer?.pairs[0]?.service;
+  if (memoryRow && (memoryRow.memory.idleMb !== undefined || memoryRow.memory.peakMb !== undefined)) {
+    const idle = memoryRow.memory.idleMb ?? NaN;
+    const peak = memoryRow.memory.peakMb ?? NaN;
+    log(`  service RSS <= ${TARGET_RSS_IDLE_MB} MB idle, <= ${TARGET_RSS_PEAK_MB} MB at the HTTP row's peak: ${idle.toFixed(0)} / ${peak.toFixed(0)} MB — ${idle <= TARGET_RSS_IDLE_MB && peak <= TARGET_RSS_PEAK_MB ? 'met' : 'MISSED'}`);
   }
   for (const p of profiles) log(`\n${formatProfile(p)}`);
 
@@ -381,7 +514,7 @@ async function main(): Promise<void> {
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 
