@@ -49,6 +49,8 @@ export interface SimulationBenchResult {
   cpuSeconds: number;
   changed: number;
   transitions: Record<string, number>;
+  /** The replay's stretch of CLOCK_MONOTONIC time (µs), to summarise a --cpu-prof profile of it (bench/profile.ts). */
+  window: { fromUs: number; toUs: number };
 }
 
 const TENANT = 'bench';
@@ -150,10 +152,12 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
     const jobs = new SimulationJobs(db, systemClock, repo);
     log(`simulation: replaying them on a candidate release…`);
     const cpu = process.cpuUsage();
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const t0 = performance.now();
     jobs.start({ id, pages: replayItems(db, repo, TENANT, candidate, window, o.decisions), candidate });
     await jobs.finished(id);
     const seconds = (performance.now() - t0) / 1000;
+    const toUs = Number(process.hrtime.bigint() / 1000n);
     const used = process.cpuUsage(cpu);
 
     const job = await repo.get(db.em(), TENANT, id);
@@ -168,6 +172,7 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
       cpuSeconds: (used.user + used.system) / 1e6,
       changed: summary.changed,
       transitions: summary.transitions,
+      window: { fromUs, toUs },
     };
   } finally {
     await db.close();
@@ -188,7 +193,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     (r) => {
       console.log(
         `simulation (${r.store}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s ` +
-          `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}`,
+          `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}; replay window (µs, for profile.js) ${r.window.fromUs} ${r.window.toUs}`,
       );
       process.exit(0);
     },
