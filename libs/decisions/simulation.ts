@@ -163,6 +163,20 @@ export class SimulationTally {
     return this.total;
   }
 
+  /** Counts the cases another tally counted (a worker thread's part of a run): as if they had been added here. */
+  absorb(part: SimulationSummary): void {
+    this.total += part.total;
+    this.changed += part.changed;
+    const into = (m: Record<string, number>, from: Record<string, number>) => {
+      for (const [k, n] of Object.entries(from)) m[k] = (m[k] ?? 0) + n;
+    };
+    into(this.transitions, part.transitions);
+    into(this.added, part.reasonCodes.added);
+    into(this.removed, part.reasonCodes.removed);
+    into(this.baselineOutcomes, part.outcomes.baseline);
+    into(this.candidateOutcomes, part.outcomes.candidate);
+  }
+
   summary(): SimulationSummary {
     return {
       total: this.total,
