@@ -26,6 +26,13 @@ export function replayWorkerFile(): string | undefined {
   return candidates.map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 }
 
+/**
+ * Replays this big or bigger go to workers. Each worker spends ~0.5 CPU-s starting (loading the modules, compiling the
+ * release) and more warming its JIT up: measured here, 20,000 cases in this thread cost about what starting two workers
+ * adds, so a smaller replay stays in the service's thread.
+ */
+export const PARALLEL_REPLAY_MIN_CASES = 20_000;
+
 /** Worker threads a replay uses by default: one per core, two at most (this thread and the database need some too). */
 export function defaultReplayWorkers(): number {
   return Math.min(2, availableParallelism());

@@ -24,7 +24,7 @@ import { accepted, created, done, refusal, transactional, type TransactionalComm
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
 import { replayItems, replayRows } from './replay-source.js';
-import type { ParallelReplay } from './replay-workers.js';
+import { PARALLEL_REPLAY_MIN_CASES, type ParallelReplay } from './replay-workers.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
 import { Pseudonyms } from '../decisions/pseudonyms.js';
 import { DEFAULT_REPLAY_LIMIT, simulationSchema } from './simulations.schemas.js';
@@ -270,7 +270,7 @@ export class SimulationsService {
       total,
       pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
       // Generators: only the one the job iterates ever reads the database.
-      ...(!recompute && { parallel: { rows: replayRows(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
+      ...(!recompute && total >= PARALLEL_REPLAY_MIN_CASES && { parallel: { rows: replayRows(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
       candidate,
       baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, features: mode },
       ...context,
