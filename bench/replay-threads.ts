@@ -27,7 +27,10 @@ export async function runReplayThreads(o: { root: string; rows: number; workers:
       createdAt: new Date(i),
       caseJson: JSON.stringify(c),
       featuresJson: null,
-      documentJson: JSON.stringify({ id: String(i), outcome: d.outcome, reasons: d.reasons, ...d.output, refundId: c.refundId, trace: d.trace }),
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((n) => (d.output[n] === undefined ? null : JSON.stringify(d.output[n]))),
+      refundId: String(c.refundId),
     });
   }
   function* pages(): Generator<ReplayRow[]> {

@@ -19,7 +19,7 @@ export async function* replayRows(
   total: number,
 ): AsyncGenerator<ReplayRow[]> {
   const fetch = (size: number, after?: { createdAt: Date; id: string }) => {
-    const page = repo.replayPage(db.em(), tenant, type.name, window, size, after);
+    const page = repo.replayPage(db.em(), tenant, type.name, type.outputNames, window, size, after);
     page.catch(() => undefined); // a page nobody awaits any more (the run was stopped) must not reject unhandled
     return page;
   };

@@ -34,8 +34,10 @@ async function storedRows(n: number): Promise<ReplayRow[]> {
       createdAt: new Date(Date.UTC(2026, 2, 1) + i),
       caseJson: JSON.stringify(c),
       featuresJson: null,
-      // As the service stores it: the answer at the top level, the trace with it.
-      documentJson: JSON.stringify({ id: `d${i}`, outcome: d.outcome, reasons: d.reasons, ...d.output, refundId: c.refundId, trace: d.trace }),
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
+      refundId: String(c.refundId),
     });
   }
   return rows;
