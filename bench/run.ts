@@ -37,6 +37,8 @@ import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stat
 const TARGET_IN_PROCESS_PER_S = 20_000;
 const TARGET_HTTP_PER_S = 2_000;
 const TARGET_HTTP_P99_MS = 50;
+/** Issue 11: replayed cases/s for 100,000 stored decisions. */
+const TARGET_REPLAY_PER_S = 25_000;
 /** Issue 9: an event reaches a webhook receiver within this long (p99) while decisions run at load. */
 const TARGET_EVENT_LAG_P99_MS = 1_000;
 const QUIET_CORES = 0.25;
@@ -466,7 +468,8 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'simulation') {
     await waitQuiet('the simulation run');
     simulation = await runSimulationBench({ root, decisions: Number(process.env.BENCH_SIM_DECISIONS ?? 100_000), seed: config.seed, databaseUrl: config.serverUrl, log });
-    log(`\nSimulation: ${formatRate(simulation.casesPerSecond)} cases/s replaying ${formatRate(simulation.decisions)} stored decisions (${simulation.store})`);
+    log(`\nSimulation: ${formatRate(simulation.casesPerSecond)} replayed cases/s for ${formatRate(simulation.decisions)} stored decisions on ${simulation.workers} worker threads (${simulation.store}); in the service's thread ${formatRate(simulation.inThreadCasesPerSecond)}/s; workers ÷ thread per round ${simulation.workerRatio.map((x) => x.toFixed(2)).join(', ')}`);
+    log(`  replay >= ${formatRate(TARGET_REPLAY_PER_S)} cases/s: ${simulation.casesPerSecond >= TARGET_REPLAY_PER_S ? 'met' : 'MISSED'}`);
   }
 
   let wasmBudget: WasmBudgetResult | undefined;

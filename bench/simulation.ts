@@ -6,7 +6,8 @@
  *
  * Standalone: `node dist/bench/simulation.js` (after `npm run bench` compiled it, or `swc bench -d dist`), with
  * BENCH_SIM_DECISIONS (default 100000), BENCH_SIM_DATABASE_URL (default pglite://memory; a postgres:// server URL
- * gets a throwaway database), BENCH_SEED.
+ * gets a throwaway database), BENCH_SEED, BENCH_SIM_WORKERS (worker threads of the parallel runs, default 2) and
+ * BENCH_SIM_ROUNDS (pairs of runs in the service's thread and on workers, alternating, default 2).
  */
 import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
-import { replayItems } from '../apps/decision-api/simulations/replay-source.js';
+import { replayItems, replayRows } from '../apps/decision-api/simulations/replay-source.js';
 import {
   FileComponentSource,
   ReleaseCompiler,
@@ -34,7 +35,24 @@ export interface SimulationBenchOptions {
   seed: number;
   /** `pglite://memory`, `pglite://<dir>`, or a PostgreSQL server URL (a throwaway database is created and dropped there). */
   databaseUrl: string;
+  /** Worker threads of the parallel runs (default 2). */
+  workers?: number;
+  /** Rounds of (in this thread, on workers) runs, alternating which goes first (default 2). */
+  rounds?: number;
   log?: (line: string) => void;
+}
+
+interface ReplayRun {
+  workers: number;
+  seconds: number;
+  casesPerSecond: number;
+  cpuSeconds: number;
+  /** The job's summary and kept results as JSON, compared across runs. */
+  summary: string;
+  results: string;
+  changed: number;
+  transitions: Record<string, number>;
+  window: { fromUs: number; toUs: number };
 }
 
 export interface SimulationBenchResult {
@@ -42,13 +60,21 @@ export interface SimulationBenchResult {
   decisions: number;
   /** Deciding and storing the N decisions (setup, not measured). */
   seedSeconds: number;
-  /** The replay, from the job's start to its final write. */
+  /** The replay (on worker threads; the median run), from the job's start to its final write. */
   seconds: number;
   casesPerSecond: number;
+  /** Worker threads of that run (0: in the service's thread). */
+  workers: number;
+  /** The same replay in the service's thread (median run). */
+  inThreadCasesPerSecond: number;
+  /** On workers ÷ in this thread, per round (each pair run back to back). */
+  workerRatio: number[];
   /** CPU seconds this process used during the replay (all threads; PostgreSQL's own work is not in it). */
   cpuSeconds: number;
   changed: number;
   transitions: Record<string, number>;
+  /** The replay's stretch of CLOCK_MONOTONIC time (µs), to summarise a --cpu-prof profile of it (bench/profile.ts). */
+  window: { fromUs: number; toUs: number };
 }
 
 const TENANT = 'bench';
@@ -121,53 +147,88 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
     const seedSeconds = (performance.now() - seedStart) / 1000;
 
     const candidateManifest = { name: 'bench-candidate', version: '1.0.0', components: { 'refund-policy': '1.1.0-bench', 'refund-risk': '1.0.0' } };
-    const candidate = (await new ReleaseCompiler(withCandidatePack(new FileComponentSource(o.root))).compile(candidateManifest)).refund();
-
-    // The job row as POST /v1/simulations writes it for a background replay, then the same runner.
+    const candidateRelease = await new ReleaseCompiler(withCandidatePack(new FileComponentSource(o.root))).compile(candidateManifest);
+    const candidate = candidateRelease.refund();
     const repo = new SimulationsRepository();
-    const now = new Date();
-    const id = uuidv7(now.getTime());
-    await repo.insert(db.em(), {
-      id,
-      tenant: TENANT,
-      domain: 'refund',
-      mode: 'replay',
-      status: 'running',
-      candidate: candidateManifest,
-      baseline: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit: o.decisions, windowHasMore: false },
-      total: o.decisions,
-      done: 0,
-      summary: new SimulationTally().summary(),
-      results: [],
-      resultsKept: 'changed',
-      resultsTruncated: false,
-      error: null,
-      createdBy: 'bench',
-      createdAt: now,
-      heartbeatAt: now,
-      finishedAt: null,
-    });
-    const jobs = new SimulationJobs(db, systemClock, repo);
-    log(`simulation: replaying them on a candidate release…`);
-    const cpu = process.cpuUsage();
-    const t0 = performance.now();
-    jobs.start({ id, pages: replayItems(db, repo, TENANT, candidate, window, o.decisions), candidate });
-    await jobs.finished(id);
-    const seconds = (performance.now() - t0) / 1000;
-    const used = process.cpuUsage(cpu);
 
-    const job = await repo.get(db.em(), TENANT, id);
-    if (job?.status !== 'completed' || job.done !== o.decisions) throw new Error(`bench simulation ended ${job?.status} after ${job?.done} cases: ${JSON.stringify(job?.error)}`);
-    const summary = job.summary as { changed: number; transitions: Record<string, number> };
+    /** One replay as a background `POST /v1/simulations` runs it: the job row, then the same runner, on `workers` threads (0: this one). */
+    const replay = async (workers: number): Promise<ReplayRun> => {
+      const now = new Date();
+      const id = uuidv7(now.getTime());
+      await repo.insert(db.em(), {
+        id,
+        tenant: TENANT,
+        domain: 'refund',
+        mode: 'replay',
+        status: 'running',
+        candidate: candidateManifest,
+        baseline: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit: o.decisions, windowHasMore: false },
+        total: o.decisions,
+        done: 0,
+        summary: new SimulationTally().summary(),
+        results: [],
+        resultsKept: 'changed',
+        resultsTruncated: false,
+        error: null,
+        createdBy: 'bench',
+        createdAt: now,
+        heartbeatAt: now,
+        finishedAt: null,
+      });
+      const jobs = new SimulationJobs(db, systemClock, repo);
+      jobs.replayWorkers = workers;
+      const cpu = process.cpuUsage();
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      const t0 = performance.now();
+      jobs.start({
+        id,
+        pages: replayItems(db, repo, TENANT, candidate, window, o.decisions),
+        candidate,
+        parallel: { rows: replayRows(db, repo, TENANT, candidate, window, o.decisions), release: candidateRelease.portable(), type: 'refund' },
+      });
+      await jobs.finished(id);
+      const seconds = (performance.now() - t0) / 1000;
+      const toUs = Number(process.hrtime.bigint() / 1000n);
+      const used = process.cpuUsage(cpu);
+      const job = await repo.get(db.em(), TENANT, id);
+      if (job?.status !== 'completed' || job.done !== o.decisions) throw new Error(`bench simulation ended ${job?.status} after ${job?.done} cases: ${JSON.stringify(job?.error)}`);
+      const summary = job.summary as { changed: number; transitions: Record<string, number> };
+      return { workers, seconds, casesPerSecond: o.decisions / seconds, cpuSeconds: (used.user + used.system) / 1e6, summary: JSON.stringify(job.summary), results: JSON.stringify(job.results), changed: summary.changed, transitions: summary.transitions, window: { fromUs, toUs } };
+    };
+
+    // In this thread and on worker threads, alternating (A/B/A/B): the machine's background load moves both alike.
+    const workers = o.workers ?? 2;
+    const runs: ReplayRun[] = [];
+    for (let round = 1; round <= (o.rounds ?? 2); round++) {
+      for (const w of round % 2 === 1 ? [0, workers] : [workers, 0]) {
+        log(`simulation: replaying them on a candidate release, ${w === 0 ? 'in this thread' : `on ${w} worker threads`} (round ${round})…`);
+        const r = await replay(w);
+        log(`  ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s in ${r.seconds.toFixed(1)} s (${r.cpuSeconds.toFixed(1)} CPU-s in this process, threads included)`);
+        runs.push(r);
+      }
+    }
+    // Faithful whatever runs it: every run's summary and kept results must be the same.
+    for (const r of runs) {
+      if (r.summary !== runs[0]!.summary || r.results !== runs[0]!.results) throw new Error(`bench simulation: the run on ${r.workers} worker threads answered another summary or other results than the run on ${runs[0]!.workers}`);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const inThread = runs.filter((r) => r.workers === 0);
+    const onWorkers = runs.filter((r) => r.workers !== 0);
+    const best = onWorkers.length > 0 ? onWorkers : inThread;
+    const pick = best.find((r) => r.casesPerSecond === median(best.map((x) => x.casesPerSecond)))!;
     return {
       store: db.kind,
       decisions: o.decisions,
       seedSeconds,
-      seconds,
-      casesPerSecond: o.decisions / seconds,
-      cpuSeconds: (used.user + used.system) / 1e6,
-      changed: summary.changed,
-      transitions: summary.transitions,
+      seconds: pick.seconds,
+      casesPerSecond: pick.casesPerSecond,
+      cpuSeconds: pick.cpuSeconds,
+      workers: pick.workers,
+      inThreadCasesPerSecond: median(inThread.map((r) => r.casesPerSecond)),
+      workerRatio: onWorkers.length > 0 ? onWorkers.map((r, i) => r.casesPerSecond / inThread[i]!.casesPerSecond) : [],
+      changed: pick.changed,
+      transitions: pick.transitions,
+      window: pick.window,
     };
   } finally {
     await db.close();
@@ -180,6 +241,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const options = {
     root,
     decisions: Number(process.env.BENCH_SIM_DECISIONS ?? 100_000),
+    workers: Number(process.env.BENCH_SIM_WORKERS ?? 2),
+    rounds: Number(process.env.BENCH_SIM_ROUNDS ?? 2),
     seed: Number(process.env.BENCH_SEED ?? 42),
     databaseUrl: process.env.BENCH_SIM_DATABASE_URL ?? 'pglite://memory',
     log: (line: string) => console.log(line),
@@ -187,8 +250,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   runSimulationBench(options).then(
     (r) => {
       console.log(
-        `simulation (${r.store}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s ` +
-          `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}`,
+        `simulation (${r.store}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s on ${r.workers} worker threads ` +
+          `(in the service's thread ${Math.round(r.inThreadCasesPerSecond).toLocaleString('en-US')} cases/s; workers ÷ thread per round ${r.workerRatio.map((x) => x.toFixed(2)).join(', ')}) ` +
+          `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}; replay window (µs, for profile.js) ${r.window.fromUs} ${r.window.toUs}`,
       );
       process.exit(0);
     },

@@ -101,6 +101,39 @@ export class CompiledRelease {
   refund(): BoundDecisionType {
     return this.decisionType('refund');
   }
+
+  /** This release's content as plain data another thread can receive (releaseFromPortable compiles it there). */
+  portable(): PortableRelease {
+    return {
+      manifest: this.manifest,
+      types: [...this.types],
+      packs: [...this.packs].map(([n, p]) => [n, p.pack]),
+      bundles: [...this.policies].map(([n, p]) => [n, p.source]),
+      declaresTypes: this.declaresTypes,
+    };
+  }
+}
+
+/**
+ * A compiled release's content as plain data (structured-cloneable): its type documents, pack documents and bundle bytes
+ * with the budget they were loaded with. Compiled again from it, by the same compilers, it decides exactly as the
+ * original: what a worker thread needs to decide cases of a release it did not compile.
+ */
+export interface PortableRelease {
+  manifest: ReleaseManifest;
+  types: [string, DecisionTypeDocument][];
+  packs: [string, unknown][];
+  bundles: [string, { bytes: Uint8Array; budget: EvaluationBudget }][];
+  declaresTypes: boolean;
+}
+
+/** Compiles a PortableRelease (validating every document again: it crossed a thread boundary as plain data). */
+export async function releaseFromPortable(p: PortableRelease): Promise<CompiledRelease> {
+  const packs = new Map<string, CompiledPack>(p.packs.map(([n, doc]) => [n, compilePack(validatePack(doc))]));
+  const policies = new Map<string, LoadedPolicy>();
+  for (const [n, b] of p.bundles) policies.set(n, await LoadedPolicy.load(b.bytes, { budget: b.budget }));
+  const types = new Map<string, DecisionTypeDocument>(p.types.map(([n, doc]) => [n, validateDecisionType(doc)]));
+  return new CompiledRelease(p.manifest, packs, policies, types, p.declaresTypes);
 }
 
 /**

@@ -92,11 +92,16 @@ const COMPARED_APART = new Set(['outcome', 'reasons', 'error']);
 
 /** Output fields of either side differ (compared as JSON values). */
 function outputsDiffer(a: SimulatedDecision, b: SimulatedDecision): boolean {
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (COMPARED_APART.has(k)) continue;
-    if (JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null)) return true;
-  }
+  for (const k of Object.keys(a)) if (!COMPARED_APART.has(k) && valuesDiffer(a[k], b[k])) return true;
+  for (const k of Object.keys(b)) if (!COMPARED_APART.has(k) && !Object.hasOwn(a, k) && valuesDiffer(undefined, b[k])) return true;
   return false;
+}
+
+/** As JSON values; the same value (most output fields: a number, a string, null) is settled without serializing it. */
+function valuesDiffer(x: unknown, y: unknown): boolean {
+  const u = x ?? null;
+  const v = y ?? null;
+  return u !== v && JSON.stringify(u) !== JSON.stringify(v);
 }
 
 function countCodes(codes: readonly string[]): Map<string, number> {
@@ -161,6 +166,20 @@ export class SimulationTally {
 
   get done(): number {
     return this.total;
+  }
+
+  /** Counts the cases another tally counted (a worker thread's part of a run): as if they had been added here. */
+  absorb(part: SimulationSummary): void {
+    this.total += part.total;
+    this.changed += part.changed;
+    const into = (m: Record<string, number>, from: Record<string, number>) => {
+      for (const [k, n] of Object.entries(from)) m[k] = (m[k] ?? 0) + n;
+    };
+    into(this.transitions, part.transitions);
+    into(this.added, part.reasonCodes.added);
+    into(this.removed, part.reasonCodes.removed);
+    into(this.baselineOutcomes, part.outcomes.baseline);
+    into(this.candidateOutcomes, part.outcomes.candidate);
   }
 
   summary(): SimulationSummary {

@@ -28,17 +28,22 @@ export interface SimulationJob {
   finishedAt: Date | null;
 }
 
-/** A stored decision as a replay needs it: the case as received and the answer as given (outcome, reasons, output fields). */
+/**
+ * A stored decision as a replay needs it, its JSON values as the database's text: parsed where the case is decided (a
+ * worker thread, for a big replay), not where it is read.
+ */
 export interface ReplayRow {
   id: string;
   createdAt: Date;
-  caseData: unknown;
+  /** The case as received. */
+  caseJson: string;
   /** The feature values the decision was made with (null: a type without features). */
-  features: Record<string, unknown> | null;
+  featuresJson: string | null;
   outcome: string;
-  reasons: { code: string }[];
-  /** The decision type's output fields as stored (null when absent). */
-  output: Record<string, unknown>;
+  /** `[{code, …}]` as answered (null when absent). */
+  reasonsJson: string | null;
+  /** Each of the decision type's output fields as stored, in the order asked for (null when absent). */
+  outputJson: (string | null)[];
   refundId: string | null;
 }
 
@@ -220,7 +225,8 @@ export class SimulationsRepository {
   /**
    * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`. The stored document (trace
    * included, often kilobytes) is parsed once per row by json_to_record and only the answer's fields are read:
-   * one `->>` per field would parse it again for each.
+   * one `->>` per field would parse it again for each. JSON values come back as text, whatever the driver (pg parses a
+   * json column, PGlite may not).
    */
   async replayPage(
     em: SqlEntityManager,
@@ -232,25 +238,25 @@ export class SimulationsRepository {
     after?: { createdAt: Date; id: string },
   ): Promise<ReplayRow[]> {
     for (const n of outputNames) if (!IDENTIFIER.test(n)) throw new Error(`output field name ${JSON.stringify(n)} is not an identifier`);
-    // As JSON text, parsed here: drivers answer a json column parsed (pg) or as text (PGlite), and a JSON string is ambiguous.
     const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
     const rows = await em.execute<Row[]>(
-      `select d.id, d.created_at, d.case_data, d.features, x.outcome, x.reasons, x."refundId" as refund_id${outputs}
+      `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id${outputs}
        from decisions d
        cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
        where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );
+    const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
     return rows.map((r) => ({
       id: String(r.id),
       createdAt: date(r.created_at),
-      caseData: json(r.case_data),
-      features: r.features === null || r.features === undefined ? null : json<Record<string, unknown>>(r.features),
+      caseJson: String(r.case_data),
+      featuresJson: text(r.features),
       outcome: String(r.outcome),
-      reasons: json<{ code: string }[]>(r.reasons ?? []) ?? [],
-      output: Object.fromEntries(outputNames.map((n, i) => [n, typeof r[`o${i}`] === 'string' ? (JSON.parse(r[`o${i}`] as string) as unknown) : null])),
+      reasonsJson: text(r.reasons),
+      outputJson: outputNames.map((_, i) => text(r[`o${i}`])),
       refundId: typeof r.refund_id === 'string' ? r.refund_id : null,
     }));
   }

@@ -37,6 +37,8 @@ export class LoadedPolicy {
     readonly data: unknown,
     private readonly instance: MeteredInstance,
     private readonly entrypointIds: ReadonlyMap<string, number>,
+    /** The bundle's .tar.gz bytes and the budget it was loaded with: what another thread loads the same policy from. */
+    readonly source: { readonly bytes: Uint8Array; readonly budget: EvaluationBudget },
   ) {
     this.ref = `${name}@${version}`;
   }
@@ -89,7 +91,8 @@ export class LoadedPolicy {
       }
     }
 
-    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids);
+    const source = { bytes: bundleBytes, budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
+    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source);
   }
 
   /**

@@ -2,6 +2,7 @@
  * A policy's metered Wasm, instantiated through opa-wasm: every call runs with a fresh step budget and a capped memory,
  * and after any failed call the instance is replaced, so the next evaluation starts from a clean state.
  */
+import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as OpaWasm from '@open-policy-agent/opa-wasm';
@@ -72,7 +73,74 @@ export class WasmCallFailed extends Error {
 interface Instance {
   policy: OpaWasm.LoadedPolicy;
   fuel: WasmGlobal;
+  /** ABI 1.2's one-call evaluation, when the module has it (opa build has made it since OPA 0.29). */
+  fast: FastEval | undefined;
 }
+
+/** What opa-wasm's LoadedPolicy keeps (not in its typings): the memory, and where data and the free heap start. */
+interface OpaLoadedPolicyState {
+  minorVersion?: number;
+  mem: { buffer: ArrayBuffer; grow(pages: number): number };
+  dataAddr: number;
+  dataHeapPtr: number;
+  wasmInstance: { exports: Record<string, unknown> };
+}
+
+type OpaEval = (reserved: number, entrypoint: number, data: number, input: number, inputLen: number, heap: number, format: number) => number;
+
+/**
+ * opa-wasm's ABI 1.2 evaluate without its per-call glue: it makes a TextEncoder, an encoded copy of the input, a view of
+ * the memory and a TextDecoder per call and walks the result for its end byte by byte in JavaScript. Here the input is
+ * encoded straight into Wasm memory at the same place (data's end: the heap is reset to just past the input on every
+ * call, as opa-wasm does), the memory grows exactly as opa-wasm grows it, and the result's end is found natively.
+ */
+class FastEval {
+  private readonly eval: OpaEval;
+  private readonly state: OpaLoadedPolicyState;
+  private bytes: Uint8Array;
+
+  constructor(state: OpaLoadedPolicyState) {
+    this.state = state;
+    this.eval = state.wasmInstance.exports['opa_eval'] as OpaEval;
+    this.bytes = new Uint8Array(state.mem.buffer);
+  }
+
+  static of(policy: OpaWasm.LoadedPolicy): FastEval | undefined {
+    const state = policy as unknown as OpaLoadedPolicyState;
+    return (state.minorVersion ?? 0) >= 2 && typeof state.wasmInstance.exports['opa_eval'] === 'function' ? new FastEval(state) : undefined;
+  }
+
+  evaluate(input: unknown, entrypoint: number): unknown {
+    const { state } = this;
+    const at = state.dataHeapPtr;
+    let len = 0;
+    // opa-wasm's rule, kept: a falsy input is no input at all.
+    if (input) {
+      const text = JSON.stringify(input);
+      let bytes = this.view();
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; only when that might not fit is the exact length needed.
+      if (at + text.length * 3 > bytes.length) {
+        const delta = at + Buffer.byteLength(text) - bytes.length;
+        if (delta > 0) state.mem.grow(Math.ceil(delta / PAGE));
+        bytes = this.view();
+      }
+      len = ENCODER.encodeInto(text, bytes.subarray(at)).written;
+    }
+    const ret = this.eval(0, entrypoint, state.dataAddr, len === 0 ? 0 : at, len, at + len, 0);
+    const bytes = this.view();
+    const end = bytes.indexOf(0, ret);
+    return JSON.parse(DECODER.decode(bytes.subarray(ret, end < 0 ? bytes.length : end)));
+  }
+
+  /** The memory as bytes (a new view after the memory grew: growing detaches the old buffer). */
+  private view(): Uint8Array {
+    if (this.bytes.buffer !== this.state.mem.buffer) this.bytes = new Uint8Array(this.state.mem.buffer);
+    return this.bytes;
+  }
+}
+
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
 
 export class MeteredInstance {
   private current: Instance | undefined;
@@ -148,7 +216,7 @@ export class MeteredInstance {
     const inst = this.instance();
     inst.fuel.value = this.steps;
     try {
-      return inst.policy.evaluate(input, entrypoint);
+      return inst.fast ? inst.fast.evaluate(input, entrypoint) : inst.policy.evaluate(input, entrypoint);
     } catch (e) {
       const failure = this.classify(e, inst);
       // A trap can leave the heap, its free lists and the shadow stack pointer anywhere: start over. (Loading worked
@@ -174,9 +242,10 @@ export class MeteredInstance {
       // Every call of the module runs metered, loading included: the start function and opa-wasm's own setup calls spend
       // the fuel the global starts with (one budget), then data.json gets a budget of its own.
       const policy = loadPolicySync(this.module as Parameters<typeof loadPolicySync>[0], { ...this.memory });
-      inst = { policy, fuel: (policy.wasmInstance as { exports: Record<string, WasmGlobal> }).exports[FUEL_EXPORT]! };
+      inst = { policy, fuel: (policy.wasmInstance as { exports: Record<string, WasmGlobal> }).exports[FUEL_EXPORT]!, fast: undefined };
       inst.fuel.value = this.steps;
       policy.setData(this.data);
+      inst.fast = FastEval.of(policy);
       return inst;
     } catch (e) {
       const failure = this.classify(e, inst);

@@ -6,6 +6,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { runSimulation, SimulationTally, type SimulationItem, type SimulationRunOptions } from '../../../libs/decisions/index.js';
 import { SimulationsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { CLOCK, DATABASE } from '../tokens.js';
+import { defaultReplayWorkers, replayWorkerFile, runReplayInWorkers, type ParallelReplay } from './replay-workers.js';
 
 /** Progress (and the heartbeat with it) is written at most this often. */
 export const PROGRESS_EVERY_MS = 250;
@@ -28,12 +29,16 @@ export interface JobSpec {
   baseline?: SimulationRunOptions['baseline'];
   prepare?: SimulationRunOptions['prepare'];
   features?: SimulationRunOptions['features'];
+  /** The same replay as stored rows and the candidate's content: decided on worker threads when this instance uses them. */
+  parallel?: ParallelReplay;
 }
 
 @Injectable()
 export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('SimulationJobs');
   private readonly running = new Map<string, { controller: AbortController; finished: Promise<void> }>();
+  /** Worker threads a replay is decided on (0: in this thread, time-sliced). */
+  replayWorkers = defaultReplayWorkers() >= 2 ? defaultReplayWorkers() : 0;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -85,22 +90,27 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
     let lastWrite = performance.now();
     let tally: SimulationTally | undefined;
     try {
-      const run = await runSimulation(spec.pages, {
-        candidate: spec.candidate,
-        ...(spec.baseline ? { baseline: spec.baseline } : {}),
-        ...(spec.prepare && { prepare: spec.prepare }),
-        ...(spec.features && { features: spec.features }),
-        keep: (r) => r.changed,
-        maxKept: BACKGROUND_RESULTS_KEPT,
-        signal: controller.signal,
-        onSlice: async (t) => {
-          tally = t;
-          if (performance.now() - lastWrite < PROGRESS_EVERY_MS) return;
-          lastWrite = performance.now();
-          const stillRunning = await this.repo.progress(this.db.em(), id, { done: t.done, summary: t.summary(), now: this.clock.now() });
-          if (!stillRunning) controller.abort('cancelled' satisfies StopReason);
-        },
-      });
+      const onSlice = async (t: SimulationTally) => {
+        tally = t;
+        if (performance.now() - lastWrite < PROGRESS_EVERY_MS) return;
+        lastWrite = performance.now();
+        const stillRunning = await this.repo.progress(this.db.em(), id, { done: t.done, summary: t.summary(), now: this.clock.now() });
+        if (!stillRunning) controller.abort('cancelled' satisfies StopReason);
+      };
+      const file = spec.parallel && this.replayWorkers > 0 ? replayWorkerFile() : undefined;
+      const run =
+        spec.parallel && file
+          ? await runReplayInWorkers(spec.parallel, { file, workers: this.replayWorkers, keep: 'changed', maxKept: BACKGROUND_RESULTS_KEPT, signal: controller.signal, onSlice })
+          : await runSimulation(spec.pages, {
+              candidate: spec.candidate,
+              ...(spec.baseline ? { baseline: spec.baseline } : {}),
+              ...(spec.prepare && { prepare: spec.prepare }),
+              ...(spec.features && { features: spec.features }),
+              keep: (r) => r.changed,
+              maxKept: BACKGROUND_RESULTS_KEPT,
+              signal: controller.signal,
+              onSlice,
+            });
       const outcome = { done: run.tally.done, summary: run.tally.summary(), results: run.results, resultsTruncated: run.truncated, now: this.clock.now() };
       if (run.aborted && controller.signal.reason === 'shutdown') {
         await this.repo.finish(this.db.em(), id, { ...outcome, status: 'failed', error: INTERRUPTED });

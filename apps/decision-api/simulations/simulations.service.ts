@@ -13,6 +13,7 @@ import {
   SchemaValidator,
   SimulationTally,
   type BoundDecisionType,
+  type CompiledRelease,
   type ReleaseManifest,
   type SimulationItem,
   type SimulationRunOptions,
@@ -22,7 +23,8 @@ import { encodeIdCursor } from '../http/cursor.js';
 import { accepted, created, done, refusal, transactional, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
-import { replayItems } from './replay-source.js';
+import { replayItems, replayRows } from './replay-source.js';
+import { PARALLEL_REPLAY_MIN_CASES, type ParallelReplay } from './replay-workers.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
 import { Pseudonyms } from '../decisions/pseudonyms.js';
 import { DEFAULT_REPLAY_LIMIT, simulationSchema } from './simulations.schemas.js';
@@ -63,6 +65,8 @@ interface Plan {
   baselineInfo: Record<string, unknown>;
   prepare?: SimulationRunOptions['prepare'];
   features?: SimulationRunOptions['features'];
+  /** A replay that needs nothing but the stored rows and the candidate (no recounted features): workers may decide it. */
+  parallel?: ParallelReplay;
 }
 
 /** What a run needs besides its items: how supplied cases are pseudonymized, and a backtest's feature counts. */
@@ -205,7 +209,16 @@ export class SimulationsService {
       {
         // Only the request that created the job starts it (a replayed answer's job is already running or done).
         afterCommit: (o) => {
-          if (o.result === 'accepted') this.jobs.start({ id: job.id, pages: plan.pages, candidate: plan.candidate, ...(plan.baseline ? { baseline: plan.baseline } : {}), ...runContext(plan) });
+          if (o.result === 'accepted') {
+            this.jobs.start({
+              id: job.id,
+              pages: plan.pages,
+              candidate: plan.candidate,
+              ...(plan.baseline ? { baseline: plan.baseline } : {}),
+              ...runContext(plan),
+              ...(plan.parallel && { parallel: plan.parallel }),
+            });
+          }
         },
       },
     );
@@ -213,8 +226,10 @@ export class SimulationsService {
 
   private async plan(tenant: string, req: SimulationRequest): Promise<Plan> {
     let candidate: BoundDecisionType;
+    let release: CompiledRelease;
     try {
-      candidate = (await this.releases.compileFor(tenant, req.release)).decisionType(req.domain);
+      release = await this.releases.compileFor(tenant, req.release);
+      candidate = release.decisionType(req.domain);
     } catch (e) {
       // A domain the candidate has no type for is a bad field of this request (400 naming /domain), not a missing resource.
       if (e instanceof DomainError && e.code === DECISION_TYPE_NOT_FOUND) throw new DomainError('VALIDATION_FAILED', e.message, 'invalid', [{ path: '/domain', message: e.message }]);
@@ -254,6 +269,8 @@ export class SimulationsService {
       mode: 'replay',
       total,
       pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
+      // Generators: only the one the job iterates ever reads the database.
+      ...(!recompute && total >= PARALLEL_REPLAY_MIN_CASES && { parallel: { rows: replayRows(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
       candidate,
       baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, features: mode },
       ...context,

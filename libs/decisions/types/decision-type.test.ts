@@ -232,3 +232,70 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
     }
   });
 });
+
+describe("a policy step's inputPaths", () => {
+  const RISK_READS = ['/requestedAmount', '/customer/refundCount30d', '/customer/accountAgeDays', '/customer/priorChargebacks', '/signals/ipRisk', '/signals/deviceAccounts'];
+  const projected = () => {
+    const t = refund();
+    t.pipeline[1].inputPaths = RISK_READS;
+    t.pipeline[1].trace.push({ rule: 'risk.input', fired: { path: '/band', notEquals: 'NONE' }, input: true });
+    return t;
+  };
+  const whole = () => {
+    const t = refund();
+    t.pipeline[1].trace.push({ rule: 'risk.input', fired: { path: '/band', notEquals: 'NONE' }, input: true });
+    return t;
+  };
+  async function release() {
+    const files = new FileComponentSource(root);
+    return new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+  }
+
+  it('hands the policy only those fields, and decides every case as the whole case does', async () => {
+    const r = await release();
+    const withPaths = bindDecisionType(validateDecisionType(projected()), 'refund', r);
+    const without = bindDecisionType(validateDecisionType(whole()), 'refund', r);
+    const { refundCase } = await import('../../../test/support/refund-cases.js');
+    const cases = [
+      refundCase(),
+      refundCase({ requestedAmount: 90_000, customer: { refundCount30d: 9, accountAgeDays: 3, priorChargebacks: 2 } }),
+      refundCase({ signals: { ipRisk: 'high', deviceAccounts: 7 } }),
+      refundCase({ signals: { ipRisk: 'high', deviceAccounts: undefined } }),
+      refundCase({ order: { deliveredAt: null }, reasonCode: 'GOODWILL' }),
+    ];
+    for (const c of cases) {
+      const a = await withPaths.decide(c);
+      const b = await without.decide(c);
+      const seen = a.trace.find((t) => t.rule === 'risk.input')!.input as Record<string, any>;
+      const expected: Record<string, any> = { requestedAmount: c.requestedAmount, customer: { refundCount30d: c.customer.refundCount30d, accountAgeDays: c.customer.accountAgeDays, priorChargebacks: c.customer.priorChargebacks }, signals: { ipRisk: c.signals.ipRisk } };
+      if (c.signals.deviceAccounts !== undefined) expected.signals.deviceAccounts = c.signals.deviceAccounts;
+      expect(seen).toEqual(expected);
+      expect(b.trace.find((t) => t.rule === 'risk.input')!.input).toEqual(c);
+      const strip = (d: typeof a) => ({ ...d, facts: undefined, trace: d.trace.filter((t) => t.rule !== 'risk.input') });
+      expect(strip(a)).toEqual(strip(b));
+    }
+  });
+
+  it('keeps a field whole when an enclosing path is listed, passes values that are not objects as they are, and leaves out what the input lacks', async () => {
+    const { projection } = await import('./pipeline.js');
+    const project = projection(['/a/b', '/a', '/n/x', '/l/0', '/missing/y', '/deep/p/q']);
+    expect(project({ a: { b: 1, c: 2 }, n: null, l: [1, 2], deep: { p: { q: 3, r: 4 }, s: 5 }, other: 6 })).toEqual({ a: { b: 1, c: 2 }, n: null, l: [1, 2], deep: { p: { q: 3 } } });
+    expect(JSON.stringify(projection(['/__proto__/x'])(JSON.parse('{"__proto__":{"x":1,"y":2}}') as Record<string, unknown>))).toBe('{"__proto__":{"x":1}}');
+  });
+
+  it('refuses a path the input schema does not declare, naming it', async () => {
+    const t = refund();
+    t.pipeline[1].inputPaths = ['/requestedAmount', '/customer/refundCount30'];
+    const e = await Promise.resolve()
+      .then(async () => bindDecisionType(validateDecisionType(t), 'refund', await release()))
+      .then(() => undefined, (x: unknown) => x as DomainError);
+    expect(e?.code).toBe('RELEASE_TYPE_CHECK_FAILED');
+    expect(e?.errors).toEqual([expect.objectContaining({ path: '/components/refund/pipeline/1/inputPaths/1', message: expect.stringContaining('/customer/refundCount30') })]);
+  });
+
+  it('must be JSON pointers', () => {
+    const t = refund();
+    t.pipeline[1].inputPaths = ['requestedAmount'];
+    expect(errorsOf(t)).toEqual([expect.objectContaining({ path: '/pipeline/1/inputPaths/0' })]);
+  });
+});

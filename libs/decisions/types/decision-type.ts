@@ -59,6 +59,11 @@ export interface PolicyStep {
   entrypoint: string;
   as: string;
   input?: 'case' | 'facts';
+  /**
+   * The fields the policy receives, as JSON pointers into its input (the case, or the facts); absent: all of it. What it
+   * does not read is then neither serialized into the Wasm nor parsed there.
+   */
+  inputPaths?: string[];
   /** Output fields later steps see under `as`; default the whole output. */
   facts?: string[];
   outputSchema: Record<string, unknown>;

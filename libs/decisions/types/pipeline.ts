@@ -250,9 +250,10 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
   const traces = (step.trace ?? []).map((t) => traceBuilder(t, source));
   const fromFacts = step.input === 'facts';
   const exposed = step.facts;
+  const project = step.inputPaths ? projection(step.inputPaths) : undefined;
   return (s) => {
     // A snapshot: later steps add facts, and the trace must show what the policy saw.
-    const policyInput = fromFacts ? { ...s.facts } : s.input;
+    const policyInput = project ? project(fromFacts ? s.facts : s.input) : fromFacts ? { ...s.facts } : s.input;
     const output = policy.evaluate(step.entrypoint, policyInput);
     if (!validateOutput(output)) {
       const first = ajvErrorsToDetails(validateOutput.errors)[0];
@@ -282,6 +283,41 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
     for (const t of traces) t(policyInput, output, s.trace);
     for (let k = first; k < s.trace.length; k++) s.traceBytes += approxJsonBytes(s.trace[k], MEASURED_UP_TO) + 1;
   };
+}
+
+/** The paths a projection keeps: a key maps to the paths kept under it, or to `true` when its whole value is kept. */
+type Kept = Map<string, Kept | true>;
+
+/**
+ * A policy step's `inputPaths` as a function: a new object holding only those fields, at the same paths. A value on the
+ * way that is not an object (null, an array, a number) is passed as it is, so the policy sees at every path it reads
+ * exactly what the whole input holds there.
+ */
+export function projection(paths: readonly string[]): (input: Readonly<Record<string, unknown>>) => Record<string, unknown> {
+  const root: Kept = new Map();
+  for (const p of paths) {
+    const tokens = parsePointer(p);
+    let node = root;
+    for (const [i, t] of tokens.entries()) {
+      const next = node.get(t);
+      if (next === true) break; // an enclosing field is kept whole
+      if (i === tokens.length - 1) node.set(t, true);
+      else if (next) node = next;
+      else node.set(t, (node = new Map()));
+    }
+  }
+  const project = (v: Readonly<Record<string, unknown>>, kept: Kept): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, under] of kept) {
+      if (!Object.hasOwn(v, k)) continue;
+      const x = v[k];
+      const value = under === true || x === null || typeof x !== 'object' || Array.isArray(x) ? x : project(x as Record<string, unknown>, under);
+      if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+      else out[k] = value;
+    }
+    return out;
+  };
+  return (input) => project(input, root);
 }
 
 function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
@@ -420,6 +456,11 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
       case 'policy': {
         const found = [...release.policies].filter(([, p]) => p.entrypoints.includes(step.entrypoint));
         const one = exactlyOne(found, `bundle exposing ${step.entrypoint}`, at(i, '/entrypoint'), missing);
+        // What the policy reads must exist where it reads it: a typo'd path would hand the policy nothing, silently.
+        if (step.inputPaths) {
+          const into = step.input === 'facts' ? factsSchema() : doc.input;
+          for (const [j, p] of step.inputPaths.entries()) checkPointer(into, parsePointer(p), at(i, `/inputPaths/${j}`), `the policy receives ${p}`);
+        }
         available[step.as] = exposedSchema(step);
         const out = step.outputSchema;
         if (step.reasons) checkPointer(out, parsePointer(step.reasons.from), at(i, '/reasons/from'), `reasons read ${step.reasons.from} of the output`);

@@ -1,0 +1,91 @@
+/**
+ * A replay on worker threads answers exactly what the same replay answers in the service's thread: the same tally, the
+ * same kept results in the same order, truncated at the same case. Needs the build (the worker runs dist/'s copy).
+ */
+import { resolve } from 'node:path';
+import { FileComponentSource, ReleaseCompiler, runSimulation } from '../../../libs/decisions/index.js';
+import type { ReplayRow } from '../../../libs/persistence/index.js';
+import { refundCase } from '../../../test/support/refund-cases.js';
+import { replayItem } from './replay-item.js';
+import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const files = new FileComponentSource(root);
+/** The candidate's pack: the shipped refund-policy sending refunds above 4000 to review instead of approving them. */
+const compiler = new ReleaseCompiler({
+  pack: async (name, version) => {
+    if (name !== 'refund-policy' || version !== '1.1.0-lower') return files.pack(name, version);
+    const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { cases: unknown[] } };
+    return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 4_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
+  },
+  bundle: (name, version) => files.bundle(name, version),
+  type: (name, version) => files.type(name, version),
+});
+
+/** Decisions of the built-in release, stored as a replay reads them. */
+async function storedRows(n: number): Promise<ReplayRow[]> {
+  const type = (await compiler.compile((await files.release('default', '1.0.0'))!)).refund();
+  const rows: ReplayRow[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = refundCase({ requestedAmount: 500 + ((i * 977) % 12_000), customer: { refundCount30d: i % 7, accountAgeDays: (i * 13) % 500 }, signals: { ipRisk: i % 11 === 0 ? 'high' : 'low' } });
+    const d = await type.decide(c);
+    rows.push({
+      id: `d${String(i).padStart(5, '0')}`,
+      createdAt: new Date(Date.UTC(2026, 2, 1) + i),
+      caseJson: JSON.stringify(c),
+      featuresJson: null,
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
+      refundId: String(c.refundId),
+    });
+  }
+  return rows;
+}
+
+function* pagesOf<T>(rows: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+describe('runReplayInWorkers', () => {
+  const file = replayWorkerFile();
+
+  it('finds the built worker', () => {
+    expect(file).toBeDefined();
+  });
+
+  it('answers the tally, kept results and truncation of the same replay in this thread', async () => {
+    const rows = await storedRows(1_200);
+    const release = await compiler.compile({ name: 'lower-limit', version: '1.0.0', components: { 'refund-policy': '1.1.0-lower', 'refund-risk': '1.0.0' } });
+    const type = release.refund();
+    const here = await runSimulation(
+      [...pagesOf(rows, 700)].map((p) => p.map((r) => replayItem(r, type.outputNames))),
+      { candidate: type, keep: (r) => r.changed, maxKept: 100 },
+    );
+    let slices = 0;
+    const there = await runReplayInWorkers(
+      { rows: pagesOf(rows, 700) as unknown as AsyncIterable<ReplayRow[]>, release: release.portable(), type: 'refund' },
+      { file: file!, workers: 2, keep: 'changed', maxKept: 100, onSlice: () => void slices++ },
+    );
+    expect(here.tally.summary().changed).toBeGreaterThan(100);
+    expect(there.tally.summary()).toEqual(here.tally.summary());
+    expect(there.results).toEqual(here.results);
+    expect([there.truncated, there.aborted]).toEqual([true, false]);
+    expect(slices).toBeGreaterThan(1);
+  });
+
+  it('stops between batches when asked, counting what it folded in', async () => {
+    const rows = await storedRows(600);
+    const release = await compiler.compile((await files.release('default', '1.0.0'))!);
+    const controller = new AbortController();
+    const run = await runReplayInWorkers(
+      { rows: pagesOf(rows, 600) as unknown as AsyncIterable<ReplayRow[]>, release: release.portable(), type: 'refund' },
+      { file: file!, workers: 2, keep: 'all', signal: controller.signal, onSlice: () => controller.abort() },
+    );
+    expect(run.aborted).toBe(true);
+    expect(run.tally.done).toBeGreaterThan(0);
+    expect(run.tally.done).toBeLessThan(600);
+    // The default release decides each stored case as it was decided: nothing changes.
+    expect(run.tally.summary().changed).toBe(0);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * What reading a replay costs PostgreSQL, per stored decision: the replay's page query as it is (json_to_record over the
+ * stored document, for outcome, reasons and the output fields), the same rows without the document, and the document as
+ * text nobody parses. 2,000 real refund decisions (trace included), copied to BENCH_READ_ROWS (default 100,000), walked
+ * in keyset pages of 2,000, each variant BENCH_READ_ROUNDS times (default 3), alternating.
+ *
+ * Standalone, on a throwaway database of the server BENCH_DATABASE_URL names (default the local test server):
+ * `node dist/bench/replay-read.js` after `npm run bench` compiled it (or `swc bench -d dist`).
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
+import { FileComponentSource, ReleaseCompiler } from '../libs/decisions/index.js';
+import { openDatabase, uuidv7 } from '../libs/persistence/index.js';
+import { generateCases } from './cases.js';
+
+const WHERE = `d.tenant = 'bench' and d.domain = 'refund' and d.purged_at is null and d.erased_at is null and (d.created_at, d.id) > ($1, $2) order by d.created_at, d.id limit 2000`;
+const VARIANTS: [string, string][] = [
+  [
+    'the replay page (json_to_record over the document)',
+    `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
+            x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
+     from decisions d cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
+     where ${WHERE}`,
+  ],
+  ['the same rows without the document', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome from decisions d where ${WHERE}`],
+  ['the document as text, parsed by nobody', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome, d.document::text as document from decisions d where ${WHERE}`],
+];
+
+export async function runReplayRead(o: { root: string; serverUrl: string; rows: number; rounds: number; log: (line: string) => void }): Promise<void> {
+  const name = `dp_bench_read_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: o.serverUrl });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  const url = new URL(o.serverUrl);
+  url.pathname = `/${name}`;
+  try {
+    const db = await openDatabase(url.toString(), { migrate: true, poolSize: 2 });
+    const files = new FileComponentSource(o.root);
+    const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+    const type = release.refund();
+    const start = Date.parse('2026-03-01T00:00:00Z');
+    const rows: unknown[][] = [];
+    for (const [i, c] of generateCases(2_000, 42).entries()) {
+      const at = new Date(start + i * 10);
+      const id = uuidv7(at.getTime());
+      const d = await type.decide(c);
+      const doc = decisionDocument({ id, tenant: 'bench', createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
+      rows.push([id, 'bench', 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(doc), at, at]);
+    }
+    for (let i = 0; i < rows.length; i += 500) {
+      const part = rows.slice(i, i + 500);
+      await db.em().execute(
+        `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
+         values ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?)').join(', ')}`,
+        part.flat(),
+      );
+    }
+    await db.close();
+    const c = new pg.Client({ connectionString: url.toString() });
+    await c.connect();
+    // Copies 20 s apart, so the window holds o.rows decisions in (created_at, id) order.
+    await c.query(
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
+       select gen_random_uuid(), tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at + g * interval '20 seconds'
+       from decisions cross join generate_series(1, $1::int) g`,
+      [Math.max(0, Math.ceil(o.rows / 2_000) - 1)],
+    );
+    await c.query('vacuum analyze decisions');
+    const size = (await c.query(`select count(*)::int as n, avg(octet_length(document::text))::int as doc, avg(octet_length(case_data::text))::int as cas from decisions`)).rows[0] as { n: number; doc: number; cas: number };
+    o.log(`replay read: ${size.n.toLocaleString('en-US')} decisions, document ${size.doc.toLocaleString('en-US')} bytes and case ${size.cas} bytes on average`);
+    // Text as text: the driver's own JSON parsing would be client time, not PostgreSQL's.
+    const asText = { getTypeParser: () => (v: string) => v };
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const [label, sql] of round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse()) {
+        let after: unknown[] = [new Date(0), '00000000-0000-0000-0000-000000000000'];
+        let n = 0;
+        const t0 = performance.now();
+        for (;;) {
+          const r = await c.query({ text: sql, values: after, types: asText });
+          if (r.rows.length === 0) break;
+          n += r.rows.length;
+          const last = r.rows[r.rows.length - 1] as { created_at: string; id: string };
+          after = [last.created_at, last.id];
+        }
+        const ms = performance.now() - t0;
+        o.log(`  round ${round}, ${label}: ${n.toLocaleString('en-US')} rows in ${ms.toFixed(0)} ms = ${((ms * 1000) / n).toFixed(1)} µs per row (round trips included)`);
+      }
+    }
+    await c.end();
+  } finally {
+    await admin.query(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runReplayRead({
+    root: fileURLToPath(new URL('../..', import.meta.url)),
+    serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
+    rows: Number(process.env.BENCH_READ_ROWS ?? 100_000),
+    rounds: Number(process.env.BENCH_READ_ROUNDS ?? 3),
+    log: (line) => console.log(line),
+  }).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * A replay without a database: BENCH_THREADS_ROWS (default 100,000) stored refund decisions held in memory as a replay
+ * reads them, re-decided by the built-in release in the service's thread (runSimulation) and on BENCH_THREADS_WORKERS
+ * worker threads (runReplayInWorkers, default 2), alternating for BENCH_THREADS_ROUNDS rounds (default 2). What the
+ * replay path costs around the evaluation itself, and what workers add, with no PostgreSQL time in it.
+ *
+ * Standalone: `node dist/bench/replay-threads.js` after `npm run bench` compiled it (or `swc bench -d dist`).
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
+import { replayWorkerFile, runReplayInWorkers } from '../apps/decision-api/simulations/replay-workers.js';
+import { FileComponentSource, ReleaseCompiler, runSimulation, type SimulationRun } from '../libs/decisions/index.js';
+import type { ReplayRow } from '../libs/persistence/index.js';
+import { generateCases } from './cases.js';
+
+export async function runReplayThreads(o: { root: string; rows: number; workers: number; rounds: number; log: (line: string) => void }): Promise<void> {
+  const file = replayWorkerFile();
+  if (!file) throw new Error('no built replay worker: run the build first');
+  const files = new FileComponentSource(o.root);
+  const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
+  const type = release.refund();
+  const rows: ReplayRow[] = [];
+  for (const [i, c] of generateCases(o.rows, 42).entries()) {
+    const d = await type.decide(c);
+    rows.push({
+      id: String(i),
+      createdAt: new Date(i),
+      caseJson: JSON.stringify(c),
+      featuresJson: null,
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((n) => (d.output[n] === undefined ? null : JSON.stringify(d.output[n]))),
+      refundId: String(c.refundId),
+    });
+  }
+  function* pages(): Generator<ReplayRow[]> {
+    for (let i = 0; i < rows.length; i += 2_000) yield rows.slice(i, i + 2_000);
+  }
+  const measure = async (label: string, run: () => Promise<SimulationRun>) => {
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await run();
+    const s = (performance.now() - t0) / 1000;
+    const used = process.cpuUsage(cpu);
+    const cpuS = (used.user + used.system) / 1e6;
+    o.log(`  ${label}: ${Math.round(o.rows / s).toLocaleString('en-US')} cases/s, ${cpuS.toFixed(2)} CPU-s (${Math.round((cpuS / o.rows) * 1e6)} µs per case), ${r.tally.done} done, ${r.tally.summary().changed} changed`);
+  };
+  const inThread = () =>
+    measure('in the service thread', () =>
+      runSimulation(
+        (function* () {
+          for (const p of pages()) yield p.map((r) => replayItem(r, type.outputNames));
+        })(),
+        { candidate: type, keep: (r) => r.changed, maxKept: 1_000 },
+      ),
+    );
+  const onWorkers = () =>
+    measure(`on ${o.workers} workers`, () =>
+      runReplayInWorkers({ rows: pages() as unknown as AsyncIterable<ReplayRow[]>, release: release.portable(), type: 'refund' }, { file, workers: o.workers, keep: 'changed', maxKept: 1_000 }),
+    );
+  for (let round = 1; round <= o.rounds; round++) {
+    o.log(`replay threads, round ${round} (${o.rows.toLocaleString('en-US')} rows):`);
+    if (round % 2 === 1) {
+      await inThread();
+      await onWorkers();
+    } else {
+      await onWorkers();
+      await inThread();
+    }
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runReplayThreads({
+    root: fileURLToPath(new URL('../..', import.meta.url)),
+    rows: Number(process.env.BENCH_THREADS_ROWS ?? 100_000),
+    workers: Number(process.env.BENCH_THREADS_WORKERS ?? 2),
+    rounds: Number(process.env.BENCH_THREADS_ROUNDS ?? 2),
+    log: (line) => console.log(line),
+  }).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
