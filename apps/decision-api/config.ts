@@ -1,7 +1,7 @@
 /** Service configuration: read once from the environment, validated, every bad variable named at boot. */
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
-import { parseTenantRetention, RETENTION_DAYS_RANGE } from '../../libs/privacy/index.js';
+import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -256,6 +256,11 @@ function payoutConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, prob
     problems.push(`PAYOUT_LEASE_MS (${c.payoutLeaseMs}) must be longer than one provider call (${paymentProvider === 'http' ? 'PAYMENT_PROVIDER_TIMEOUT_MS' : 'SIMULATED_PROVIDER_LATENCY_MS'}: ${longestCall})`);
   }
   return c;
+}
+
+/** The retention policy the configuration names (the sweeper purges by it; type uploads are checked against it). */
+export function retentionPolicy(config: Pick<AppConfig, 'retentionDays' | 'retentionDaysTenants'>): RetentionPolicy {
+  return { defaultDays: config.retentionDays, tenants: config.retentionDaysTenants };
 }
 
 /** Retention (libs/privacy): a default, per-tenant overrides (each bad entry named), and the purge interval. */

@@ -29,7 +29,7 @@ import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
 import { auditEntry, builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
 import { APP_CONFIG, CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
-import type { AppConfig } from '../config.js';
+import { retentionPolicy, type AppConfig } from '../config.js';
 import { retentionDays } from '../../../libs/privacy/index.js';
 
 export interface PackView {
@@ -229,7 +229,7 @@ export class CatalogueService {
       const doc = validateDecisionType(body);
       const { name, version } = doc;
       // A window longer than this tenant keeps its history would silently count less than it says.
-      checkRetention(doc.features, retentionDays({ defaultDays: this.config.retentionDays, tenants: this.config.retentionDaysTenants }, principal.tenant));
+      checkRetention(doc.features, retentionDays(retentionPolicy(this.config), principal.tenant));
       const sha256 = packDigest(body);
       const existing = await this.findType(em, principal.tenant, name, version);
       if (existing) {

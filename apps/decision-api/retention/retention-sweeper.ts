@@ -7,7 +7,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { RetentionRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { retentionCutoff, type RetentionPolicy } from '../../../libs/privacy/index.js';
-import type { AppConfig } from '../config.js';
+import { retentionPolicy, type AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import { PollLoop } from '../background/poll-loop.js';
@@ -29,7 +29,7 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
     private readonly retention: RetentionRepository,
     database: DatabaseAvailability,
   ) {
-    this.policy = { defaultDays: config.retentionDays, tenants: config.retentionDaysTenants };
+    this.policy = retentionPolicy(config);
     this.loop = new PollLoop({
       run: async () => {
         const counts = { events: 0 };
