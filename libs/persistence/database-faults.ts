@@ -4,6 +4,7 @@
  * database answers again, instead of a stack trace per refused request.
  */
 import { DomainError } from '../errors/index.js';
+import { STALE_STATEMENT } from './prepared-statements.js';
 
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
 
@@ -26,8 +27,9 @@ const OUTAGE_SQLSTATE = /^(08(?!P01)...|53...|57P0[1-5])$/;
 // idle_in_transaction_session_timeout (25P03).
 const TIMEOUT_SQLSTATE = new Set(['57014', '25P03']);
 // The server aborted our transaction to let another proceed: deadlock_detected (40P01), serialization_failure (40001),
-// lock_not_available (55P03). Lock order is kept the same on every path; this is the net under it, never a 500.
-const CONTENTION_SQLSTATE = new Set(['40P01', '40001', '55P03']);
+// lock_not_available (55P03). Lock order is kept the same on every path; this is the net under it, never a 500. Also a
+// named statement whose prepared copy went stale on its connection (prepared-statements.ts drops that connection).
+const CONTENTION_SQLSTATE = new Set(['40P01', '40001', '55P03', ...STALE_STATEMENT]);
 // Socket errors of Node's net/dns on the way to the server.
 const OUTAGE_ERRNO = new Set([
   'ECONNREFUSED',

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
 import { StatementNamer } from './prepared-statements.js';
@@ -73,6 +74,24 @@ describeOnPostgres('named statements on PostgreSQL', () => {
     const kysely = db.em().getKysely();
     for (let i = 0; i < 3; i++) await expect(sql`select 1 / ${0}::int`.execute(kysely)).rejects.toThrow(/division by zero/);
     await expect(sql<{ n: number }>`select ${2}::int as n`.execute(kysely)).resolves.toMatchObject({ rows: [{ n: 2 }] });
+  });
+
+  it('a migration that changes what a named statement returns costs one failed call, not every later one', async () => {
+    const db = await open(true);
+    const kysely = db.em().getKysely();
+    await sql`create table prepared_probe (id int primary key, a text)`.execute(kysely);
+    await sql`insert into prepared_probe values (1, 'x')`.execute(kysely);
+    const read = () => sql<Record<string, unknown>>`select * from prepared_probe where id = ${1}`.execute(kysely);
+    await read();
+    await read(); // named and prepared on the pool's one connection
+    const admin = new pg.Client({ connectionString: target.url });
+    await admin.connect();
+    await admin.query('alter table prepared_probe add column b int');
+    await admin.end();
+    await expect(read()).rejects.toMatchObject({ code: '0A000' });
+    // That connection was dropped: the next call prepares the statement afresh on a new one.
+    await expect(read()).resolves.toMatchObject({ rows: [{ id: 1, a: 'x', b: null }] });
+    await expect(read()).resolves.toMatchObject({ rows: [{ id: 1, a: 'x', b: null }] });
   });
 
   it('sends everything unnamed when turned off', async () => {

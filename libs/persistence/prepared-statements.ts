@@ -15,6 +15,10 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { dropConnection } from './database-probe.js';
+
+/** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
+export const STALE_STATEMENT = new Set(['0A000', '26000']);
 
 /** A text is named from its second execution: one-off statements (migrations' checks, admin reads) never are. */
 const REPEAT = 2;
@@ -67,7 +71,18 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
     const [text, values, callback] = args;
     if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
       const name = namer.nameFor(text);
-      if (name !== undefined) return query({ name, text, values });
+      if (name !== undefined) {
+        const result = query({ name, text, values });
+        if (!(result instanceof Promise)) return result;
+        return result.catch((e: unknown) => {
+          // The connection's copy of the statement is unusable from now on: a migration changed what it returns
+          // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
+          // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
+          // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
+          if (STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
+          throw e;
+        });
+      }
     }
     return query(...args);
   };

@@ -90,6 +90,11 @@ export const orderLockName = (tenant: string, orderId: string): string => `${ten
 
 type Raw = Record<string, unknown>;
 
+/** What toRefund reads. */
+const REFUND_COLUMNS = sql.raw(
+  'tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, reward, requested_by, decision_id, created_at, updated_at',
+);
+
 function toRefund(r: Raw): RefundRow {
   return {
     tenant: r.tenant as string,
@@ -150,7 +155,8 @@ export class RefundsRepository {
   }
 
   async find(em: SqlEntityManager, tenant: string, refundId: string, o: { forUpdate?: boolean } = {}): Promise<RefundRow | null> {
-    const result = await sql<Raw>`select * from refunds where tenant = ${tenant} and refund_id = ${refundId}${o.forUpdate ? sql` for update` : sql``}`.execute(em.getKysely());
+    // Columns named, not `*`: a prepared `select *` fails once a migration adds a column (cached plan must not change result type).
+    const result = await sql<Raw>`select ${REFUND_COLUMNS} from refunds where tenant = ${tenant} and refund_id = ${refundId}${o.forUpdate ? sql` for update` : sql``}`.execute(em.getKysely());
     return result.rows[0] ? toRefund(result.rows[0]) : null;
   }
 
