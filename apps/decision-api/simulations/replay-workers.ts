@@ -83,6 +83,8 @@ class ReplayThread {
         this.waiting.clear();
       };
       this.worker.on('error', fail);
+      // An answer that cannot be deserialized would otherwise leave its batch, and the run, waiting forever.
+      this.worker.on('messageerror', fail);
       this.worker.on('exit', (code) => fail(new Error(`replay worker exited (code ${code})`)));
     });
     this.ready.catch(() => undefined);

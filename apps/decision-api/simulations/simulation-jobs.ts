@@ -39,6 +39,7 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly running = new Map<string, { controller: AbortController; finished: Promise<void> }>();
   /** Worker threads a replay is decided on (0: in this thread, time-sliced). */
   replayWorkers = defaultReplayWorkers() >= 2 ? defaultReplayWorkers() : 0;
+  private workersBusy = false;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -97,10 +98,15 @@ export class SimulationJobs implements OnApplicationBootstrap, OnModuleDestroy {
         const stillRunning = await this.repo.progress(this.db.em(), id, { done: t.done, summary: t.summary(), now: this.clock.now() });
         if (!stillRunning) controller.abort('cancelled' satisfies StopReason);
       };
-      const file = spec.parallel && this.replayWorkers > 0 ? replayWorkerFile() : undefined;
+      // One replay on workers per process at a time (the rest run in this thread, time-sliced): every worker is an
+      // isolate of its own (~40 MB) and a core taken from the decisions this instance answers.
+      const file = spec.parallel && this.replayWorkers > 0 && !this.workersBusy ? replayWorkerFile() : undefined;
+      if (file) this.workersBusy = true;
       const run =
         spec.parallel && file
-          ? await runReplayInWorkers(spec.parallel, { file, workers: this.replayWorkers, keep: 'changed', maxKept: BACKGROUND_RESULTS_KEPT, signal: controller.signal, onSlice })
+          ? await runReplayInWorkers(spec.parallel, { file, workers: this.replayWorkers, keep: 'changed', maxKept: BACKGROUND_RESULTS_KEPT, signal: controller.signal, onSlice }).finally(() => {
+              this.workersBusy = false;
+            })
           : await runSimulation(spec.pages, {
               candidate: spec.candidate,
               ...(spec.baseline ? { baseline: spec.baseline } : {}),
