@@ -91,7 +91,9 @@ export class LoadedPolicy {
       }
     }
 
-    const source = { bytes: bundleBytes, budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
+    // A copy of its own: the caller's bytes may be a view into a larger buffer (a request body, a pool), which this
+    // would otherwise keep alive and post whole to every replay worker.
+    const source = { bytes: Uint8Array.prototype.slice.call(bundleBytes), budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
     return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source);
   }
 
