@@ -14,6 +14,7 @@ import type {
   LedgerAccount,
   LedgerAdjustment,
   LedgerEntry,
+  LedgerReads,
   LedgerStore,
   LedgerTransaction,
   LedgerUnitOfWork,
@@ -356,7 +357,7 @@ export class Ledger {
       };
       await uow.saveTransaction(transaction);
       return transaction;
-    });
+    }, { transactionIds: [transactionId] });
   }
 
   /**
@@ -370,7 +371,7 @@ export class Ledger {
     const settledAt = g.timestamp(input.settledAt, '/settledAt');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, settledAt, async (work, tx) => {
+    return this.onTransaction(tenant, transactionId, settledAt, {}, async (work, tx) => {
       if (tx.settledAt !== null) {
         if (ms(tx.settledAt) === ms(settledAt)) return tx;
         throw conflict('TRANSACTION_ALREADY_SETTLED', `transaction ${transactionId} was settled at ${tx.settledAt}`, '/settledAt');
@@ -413,7 +414,7 @@ export class Ledger {
     const at = g.timestamp(input.at, '/at');
     g.check();
 
-    return this.onAccountWrite(tenant, accountId, at, async (work) => {
+    return this.onAccountWrite(tenant, accountId, at, { redemptionIds: [redemptionId] }, async (work) => {
       const { account, program, uow } = work;
       const existing = await uow.getRedemption(redemptionId);
       if (existing) {
@@ -456,7 +457,7 @@ export class Ledger {
     const periodEnd = g.timestamp(input.periodEnd, '/periodEnd');
     g.check();
 
-    return this.onAccountWrite(tenant, accountId, periodEnd, async (work) => {
+    return this.onAccountWrite(tenant, accountId, periodEnd, {}, async (work) => {
       const { account, program, uow } = work;
       const anchor = account.cycleAnchorDay;
       if (!isPeriodBoundary(periodEnd, anchor)) {
@@ -603,7 +604,7 @@ export class Ledger {
         closedPeriods: [...account.closedPeriods],
         capUsage: { ...account.capUsage },
       };
-    });
+    }, undefined, { allTransactions: true });
   }
 
   /** A page of the account's append-only entries (seq > afterSeq, ascending). ACCOUNT_NOT_FOUND for an unknown account. */
@@ -628,7 +629,7 @@ export class Ledger {
       const tx = await uow.getTransaction(transactionId);
       if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
       return transactionView(tx);
-    });
+    }, { transactionIds: [transactionId] });
   }
 
   // --- internals ---
@@ -643,7 +644,8 @@ export class Ledger {
     const at = g.timestamp(rawAt, '/at');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, at, async (work, tx) => {
+    const reads = { adjustmentIds: [adjustmentId], unprocessedCountsOf: [transactionId] };
+    return this.onTransaction(tenant, transactionId, at, reads, async (work, tx) => {
       const { uow, program } = work;
       const existing = await uow.getAdjustment(adjustmentId);
       if (existing) {
@@ -768,7 +770,9 @@ export class Ledger {
    * (`writeAt`, its business time) then hands the account's Reward Integrity verdict to a store that records it, in the
    * same unit of work: every write that can move the verdict passes here, whoever calls the ledger.
    */
-  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string): Promise<T> {
+  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string, reads: LedgerReads = {}): Promise<T> {
+    // A write reads every transaction of the account afterwards (its verdict): declared up front with the rest.
+    const declared = writeAt === undefined ? reads : { ...reads, allTransactions: true };
     return this.store.withAccount(tenant, accountId, async (uow) => {
       const account = await uow.getAccount(accountId);
       if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
@@ -783,16 +787,22 @@ export class Ledger {
         await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
       }
       return result;
-    });
+    }, declared);
   }
 
   /** onAccount for a write at business time `at`. */
-  private onAccountWrite<T>(tenant: string, accountId: string, at: string, fn: (work: Work) => Promise<T>): Promise<T> {
-    return this.onAccount(tenant, accountId, fn, at);
+  private onAccountWrite<T>(tenant: string, accountId: string, at: string, reads: LedgerReads, fn: (work: Work) => Promise<T>): Promise<T> {
+    return this.onAccount(tenant, accountId, fn, at, reads);
   }
 
   /** Like onAccount, for a write addressed by transaction id. */
-  private async onTransaction<T>(tenant: string, transactionId: string, writeAt: string, fn: (work: Work, tx: LedgerTransaction) => Promise<T>): Promise<T> {
+  private async onTransaction<T>(
+    tenant: string,
+    transactionId: string,
+    writeAt: string,
+    reads: LedgerReads,
+    fn: (work: Work, tx: LedgerTransaction) => Promise<T>,
+  ): Promise<T> {
     const accountId = await this.store.accountOfTransaction(tenant, transactionId);
     if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
     return this.onAccount(
@@ -804,6 +814,7 @@ export class Ledger {
         return fn(work, tx);
       },
       writeAt,
+      { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])] },
     );
   }
 
