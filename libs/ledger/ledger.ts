@@ -773,21 +773,24 @@ export class Ledger {
   private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string, reads: LedgerReads = {}): Promise<T> {
     // A write reads every transaction of the account afterwards (its verdict): declared up front with the rest.
     const declared = writeAt === undefined ? reads : { ...reads, allTransactions: true };
-    return this.store.withAccount(tenant, accountId, async (uow) => {
-      const account = await uow.getAccount(accountId);
-      if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
-      const program = await this.programs.resolve(tenant, account.programRef);
-      const work = new Work(uow, account, program);
-      const result = await fn(work);
-      await work.finish();
-      if (writeAt !== undefined && uow.recordIntegrity) {
-        const transactions = await uow.transactionsOfAccount(accountId);
-        const report = integrity(work.account, transactions, program);
-        const named = new Set(report.violations.map((v) => v.transactionId));
-        await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
-      }
-      return result;
-    }, declared);
+    return this.store.withAccount(tenant, accountId, (uow) => this.inUnit(uow, tenant, accountId, fn, writeAt), declared);
+  }
+
+  /** onAccount's work inside the account's unit of work. */
+  private async inUnit<T>(uow: LedgerUnitOfWork, tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string): Promise<T> {
+    const account = await uow.getAccount(accountId);
+    if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
+    const program = await this.programs.resolve(tenant, account.programRef);
+    const work = new Work(uow, account, program);
+    const result = await fn(work);
+    await work.finish();
+    if (writeAt !== undefined && uow.recordIntegrity) {
+      const transactions = await uow.transactionsOfAccount(accountId);
+      const report = integrity(work.account, transactions, program);
+      const named = new Set(report.violations.map((v) => v.transactionId));
+      await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
+    }
+    return result;
   }
 
   /** onAccount for a write at business time `at`. */
@@ -803,19 +806,33 @@ export class Ledger {
     reads: LedgerReads,
     fn: (work: Work, tx: LedgerTransaction) => Promise<T>,
   ): Promise<T> {
+    const declared = { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])], allTransactions: true };
+    const work = (uow: LedgerUnitOfWork, accountId: string) =>
+      this.inUnit(
+        uow,
+        tenant,
+        accountId,
+        async (w) => {
+          const tx = await w.uow.getTransaction(transactionId);
+          if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
+          return fn(w, tx);
+        },
+        writeAt,
+      );
+    if (this.store.withAccountOfTransaction) {
+      return this.store.withAccountOfTransaction(
+        tenant,
+        transactionId,
+        (uow, accountId) => {
+          if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
+          return work(uow, accountId);
+        },
+        declared,
+      );
+    }
     const accountId = await this.store.accountOfTransaction(tenant, transactionId);
     if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-    return this.onAccount(
-      tenant,
-      accountId,
-      async (work) => {
-        const tx = await work.uow.getTransaction(transactionId);
-        if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-        return fn(work, tx);
-      },
-      writeAt,
-      { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])] },
-    );
+    return this.store.withAccount(tenant, accountId, (uow) => work(uow, accountId), declared);
   }
 
   private async entryAt(tenant: string, accountId: string, seq: number): Promise<LedgerEntry | null> {

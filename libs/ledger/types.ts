@@ -196,6 +196,17 @@ export interface LedgerReads {
 export interface LedgerStore {
   /** Runs fn serialised against every other unit of work on the same account of the same tenant, atomically. */
   withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>, reads?: LedgerReads): Promise<T>;
+  /**
+   * Optional: withAccount on the account a transaction belongs to, found and locked in one go (for stores that pay per
+   * round trip). fn gets that account's id, or null when no account of the tenant holds the transaction (then nothing is
+   * locked). Without it, the ledger calls accountOfTransaction, then withAccount.
+   */
+  withAccountOfTransaction?<T>(
+    tenant: string,
+    transactionId: string,
+    fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>,
+    reads?: LedgerReads,
+  ): Promise<T>;
   /** Resolves the account a transaction belongs to (no lock), or null. */
   accountOfTransaction(tenant: string, transactionId: string): Promise<string | null>;
   /** Entries with seq > afterSeq, ascending, at most limit. */

@@ -220,47 +220,27 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   /**
-   * The one read, under the lock (taken by the statement before, so this one's snapshot sees every earlier write to
-   * the account). FOR UPDATE as well: the row lock is what other writers of the account row would respect.
+   * The lock and the one read, in one round trip (ledger_lock_and_read, Migration20261204010000_ledger_read): the read
+   * runs after the lock is held, with a snapshot that sees every earlier write to the account, and locks the account row
+   * FOR UPDATE as well (the row lock is what other writers of the account row would respect).
    */
-  async read(accountId: string, reads: LedgerReads): Promise<void> {
-    const t = this.tenant;
-    const cols = [
-      'select (select to_jsonb(a) from ledger_accounts a where a.tenant = ? and a.account_id = ? for update) as account',
-      '(select coalesce(max(seq), 0) from ledger_entries where tenant = ? and account_id = ?) as last_seq',
-    ];
-    const params: unknown[] = [t, accountId, t, accountId];
-    if (reads.allTransactions) {
-      cols.push(`(select coalesce(jsonb_agg(to_jsonb(x) order by x.occurred_at, x.transaction_id), '[]'::jsonb)
-        from ledger_transactions x where x.tenant = ? and x.account_id = ?) as all_tx`);
-      params.push(t, accountId);
-    }
-    const txIds = reads.transactionIds ?? [];
-    if (txIds.length > 0) {
-      cols.push(`(select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from ledger_transactions x
-        where x.tenant = ? and ${idsMatch('x.transaction_id', txIds)}) as txs`);
-      params.push(t, ...idsParam(txIds));
-    }
-    const adjIds = reads.adjustmentIds ?? [];
-    if (adjIds.length > 0) {
-      cols.push(`(select coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) from ledger_adjustments x
-        where x.tenant = ? and ${idsMatch('x.adjustment_id', adjIds)}) as adjs`);
-      params.push(t, ...idsParam(adjIds));
-    }
-    const redIds = reads.redemptionIds ?? [];
-    if (redIds.length > 0) {
-      cols.push(`(select coalesce(jsonb_agg(jsonb_build_object('id', x.redemption_id, 'record', x.record)), '[]'::jsonb) from ledger_redemptions x
-        where x.tenant = ? and ${idsMatch('x.redemption_id', redIds)}) as reds`);
-      params.push(t, ...idsParam(redIds));
-    }
-    const countIds = reads.unprocessedCountsOf ?? [];
-    if (countIds.length > 0) {
-      cols.push(`(select coalesce(jsonb_object_agg(c.transaction_id, c.n), '{}'::jsonb) from (select transaction_id, count(*) as n from ledger_adjustments
-        where tenant = ? and account_id = ? and processed_at is null and transaction_id in (select jsonb_array_elements_text(?::jsonb))
-        group by transaction_id) c) as counts`);
-      params.push(t, accountId, JSON.stringify(countIds));
-    }
-    const r = (await this.one(cols.join(',\n'), params))!;
+  async lockAndRead(target: { accountId: string } | { transactionId: string }, reads: LedgerReads): Promise<string | null> {
+    const declared = {
+      transactionIds: reads.transactionIds ?? [],
+      adjustmentIds: reads.adjustmentIds ?? [],
+      redemptionIds: reads.redemptionIds ?? [],
+      unprocessedCountsOf: reads.unprocessedCountsOf ?? [],
+      allTransactions: reads.allTransactions ?? false,
+    };
+    const [byAccount, byTransaction] = 'accountId' in target ? [target.accountId, null] : [null, target.transactionId];
+    const row = (await this.one('select ledger_lock_and_read(?, ?, ?, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;
+    const r = json<Row>(row.r);
+    if (r.account_id === null || r.account_id === undefined) return null;
+    const accountId = str(r.account_id);
+    const txIds = declared.transactionIds;
+    const adjIds = declared.adjustmentIds;
+    const redIds = declared.redemptionIds;
+    const countIds = declared.unprocessedCountsOf;
     const account = r.account === null || r.account === undefined ? null : json<Row>(r.account);
     this.accounts.set(accountId, account ? toAccount(account) : null);
     if (account) this.violated.set(accountId, account.integrity_violated_at !== null && account.integrity_violated_at !== undefined);
@@ -286,6 +266,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       const counts = json<Record<string, unknown>>(r.counts);
       this.counts = { accountId, ids: new Set(countIds), counts: new Map(Object.entries(counts).map(([k, v]) => [k, num(v)])) };
     }
+    return accountId;
   }
 
   /**
@@ -709,9 +690,6 @@ function integrityParams(w: IntegrityWrite): unknown[] {
 
 const ms = (v: string): number => Date.parse(v);
 
-/** `col` is one of `ids`: a plain equality for one id (an index lookup whatever the planner's statistics say). */
-const idsMatch = (col: string, ids: readonly string[]): string => (ids.length === 1 ? `${col} = ?` : `${col} = any(array(select jsonb_array_elements_text(?::jsonb)))`);
-const idsParam = (ids: readonly string[]): unknown[] => (ids.length === 1 ? [ids[0]] : [JSON.stringify(ids)]);
 
 export class PgLedgerStore implements LedgerStore {
   /**
@@ -724,13 +702,24 @@ export class PgLedgerStore implements LedgerStore {
   ) {}
 
   withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>, reads: LedgerReads = {}): Promise<T> {
+    return this.unit(tenant, { accountId }, (uow) => fn(uow), reads);
+  }
+
+  withAccountOfTransaction<T>(tenant: string, transactionId: string, fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>, reads: LedgerReads = {}): Promise<T> {
+    return this.unit(tenant, { transactionId }, fn, reads);
+  }
+
+  private unit<T>(
+    tenant: string,
+    target: { accountId: string } | { transactionId: string },
+    fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>,
+    reads: LedgerReads,
+  ): Promise<T> {
     const run = async (tx: SqlEntityManager, nested: boolean) => {
-      // The lock in a statement of its own: the read after it takes its snapshot once every earlier writer committed.
-      await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`ledger/${tenant}/${accountId}`]);
       const uow = new PgUnitOfWork(tx, tenant, this.outbox, nested);
-      await uow.read(accountId, reads);
+      const accountId = await uow.lockAndRead(target, reads);
       try {
-        const result = await fn(uow);
+        const result = await fn(uow, accountId);
         await uow.flush();
         await uow.release();
         return result;
