@@ -3,6 +3,7 @@
  * advisory lock, so every change to one account is serialised — including the first, when no row exists yet to lock.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql, type RawBuilder } from 'kysely';
 import { DomainError } from '../errors/index.js';
 import { transactionPredicate, transactionView } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
@@ -211,6 +212,15 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     return rows[0] ?? null;
   }
 
+  /**
+   * The hot statements (the lock and read, the write) go with bound parameters rather than inlined in the text, so
+   * their text is the same on every call and runs as a named prepared statement (prepared-statements.ts).
+   */
+  private async bound(text: string, params: unknown[]): Promise<Row | null> {
+    const result = await withParameters(text, params).execute(this.em.getKysely());
+    return (result.rows[0] as Row | undefined) ?? null;
+  }
+
   private get dirty(): boolean {
     return (
       this.stagedAccounts.size + this.stagedTransactions.size + this.stagedAdjustments.size + this.stagedRedemptions.size + this.stagedEntries.length +
@@ -233,7 +243,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       allTransactions: reads.allTransactions ?? false,
     };
     const [byAccount, byTransaction] = 'accountId' in target ? [target.accountId, null] : [null, target.transactionId];
-    const row = (await this.one('select ledger_lock_and_read(?, ?, ?, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;
+    const row = (await this.bound('select ledger_lock_and_read(?::text, ?::text, ?::text, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;
     const r = json<Row>(row.r);
     if (r.account_id === null || r.account_id === undefined) return null;
     const accountId = str(r.account_id);
@@ -571,7 +581,8 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       gated.push({
         sql: `acc${i} as (insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, hold_until, closed_periods,
             cap_usage, version, integrity_violated_at, integrity_violations)
-          select ?, ?, ?, ?, ?, ?, ?, ?::timestamptz, ?::jsonb, ?::jsonb, ?, ?::timestamptz, ?::jsonb where %GATE%
+          select ?::text, ?::text, ?::text, ?::text, ?::smallint, ?::bigint, ?::bigint, ?::timestamptz, ?::jsonb, ?::jsonb, ?::integer, ?::timestamptz, ?::jsonb
+          where %GATE%
           on conflict (tenant, account_id) do update set ${set.join(', ')} returning 1)`,
         params: [
           account.tenant,
@@ -593,14 +604,14 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     for (const [accountId, integrity] of this.stagedIntegrity) {
       if (this.stagedAccounts.has(accountId)) continue;
       gated.push({
-        sql: `mark_${gated.length} as (update ledger_accounts set ${integritySet(integrity, '').join(', ')} where tenant = ? and account_id = ? and %GATE% returning 1)`,
+        sql: `mark_${gated.length} as (update ledger_accounts set ${integritySet(integrity, '').join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
         params: [...integrityParams(integrity), this.tenant, accountId],
       });
     }
     if (this.stagedEntries.length > 0) {
       gated.push({
         sql: `ent as (insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
-          select ?, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at
+          select ?::text, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at
           from jsonb_to_recordset(?::jsonb) as x(account_id text, seq bigint, transaction_id text, type text, amount bigint, balance_after bigint,
             cause_kind text, cause_id text, program_ref text, at timestamptz) where %GATE% returning 1)`,
         params: [
@@ -625,7 +636,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     if (this.stagedEvents.length > 0) {
       gated.push({
         sql: `evt as (insert into outbox_events (id, tenant, type, occurred_at, data)
-          select id, ?, type, occurred_at, data from jsonb_to_recordset(?::jsonb) as x(id uuid, type text, occurred_at timestamptz, data jsonb)
+          select id, ?::text, type, occurred_at, data from jsonb_to_recordset(?::jsonb) as x(id uuid, type text, occurred_at timestamptz, data jsonb)
           where %GATE% returning 1)`,
         params: [this.tenant, JSON.stringify(this.stagedEvents.map((e) => ({ id: e.id, type: e.type, occurred_at: e.occurredAt, data: e.data })))],
       });
@@ -635,9 +646,9 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       params.push(...g.params);
     }
     const checks = fresh.map((f) => `(select count(*) from ${f.cte}) as ${f.cte}`);
-    const sql = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\nselect ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
+    const text = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\nselect ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
     if (guard) await this.em.execute(`savepoint ${guard}`);
-    const r = (await this.one(sql, params))!;
+    const r = (await this.bound(text, params))!;
     const refused = fresh.find((f) => num(r[f.cte]) !== 1);
     if (refused) {
       if (guard) await this.em.execute(`rollback to savepoint ${guard}`);
@@ -689,6 +700,16 @@ function integrityParams(w: IntegrityWrite): unknown[] {
 }
 
 const ms = (v: string): number => Date.parse(v);
+
+/** `text` with each `?` bound to the next of `params` (none of these statements uses the jsonb `?` operator). */
+function withParameters(text: string, params: readonly unknown[]): RawBuilder<unknown> {
+  const parts = text.split('?');
+  if (parts.length !== params.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${params.length} parameters`);
+  return sql.join(
+    parts.map((part, i) => (i < params.length ? sql`${sql.raw(part)}${params[i]}` : sql.raw(part))),
+    sql``,
+  );
+}
 
 
 export class PgLedgerStore implements LedgerStore {
