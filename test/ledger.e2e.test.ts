@@ -185,6 +185,27 @@ describe('Algorithm 3: the redemption gate (OPA) and its persisted decisions', (
     expect(again.text).toBe(first.text);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
   });
+
+  it('a thrown refusal is stored and replayed with its key, and changes nothing in the ledger', async () => {
+    const a = new Account('cashback-default');
+    await a.open();
+    const tx = await a.buy(10000, 'GROCERY', '2026-03-02T10:00:00Z'); // 500
+    const before = { tx: await a.tx(tx), entries: await a.entries() };
+    const k = newKey();
+    const body = { refundId: uid('rf'), amount: 10001, at: '2026-03-05T10:00:00Z' };
+    const first = await svc.request('POST', `/v1/ledger/transactions/${tx}/refunds`, { key, idempotencyKey: k, body });
+    const again = await svc.request('POST', `/v1/ledger/transactions/${tx}/refunds`, { key, idempotencyKey: k, body });
+    expect(first.status).toBe(422);
+    expect(first.body.code).toBe('REFUND_EXCEEDS_TRANSACTION');
+    expect(again.text).toBe(first.text);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await a.tx(tx)).toEqual(before.tx);
+    expect(await a.entries()).toEqual(before.entries);
+    // The refund id was never recorded: the same id with an amount that fits is a new refund.
+    const fits = await post(`/v1/ledger/transactions/${tx}/refunds`, { ...body, amount: 10000 });
+    expect(fits.status).toBe(201);
+    expect(fits.body.transaction).toMatchObject({ refunded: 10000, reward: 0, status: 'REFUNDED' });
+  });
 });
 
 describe('Algorithm 4: statement close', () => {

@@ -2,6 +2,7 @@
 export { REDEMPTION_GATE_ENTRYPOINT, REDEMPTION_GATE_FAILED, OpaRedemptionGate } from './gate.js';
 export type { RedemptionGate, RedemptionGateInput, RedemptionGateReason, RedemptionGateResult } from './gate.js';
 export { canonicalTimestamp } from './guards.js';
+export { adjustmentPredicate, transactionPredicate } from './filters.js';
 export { integrity, transactionPeriod } from './integrity.js';
 export type { IntegrityReport, IntegrityViolation } from './integrity.js';
 export { Ledger, transactionView } from './ledger.js';
@@ -41,6 +42,7 @@ export type {
   LedgerAccount,
   LedgerAdjustment,
   LedgerEntry,
+  LedgerReads,
   LedgerStore,
   LedgerTransaction,
   LedgerUnitOfWork,

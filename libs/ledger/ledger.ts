@@ -14,6 +14,7 @@ import type {
   LedgerAccount,
   LedgerAdjustment,
   LedgerEntry,
+  LedgerReads,
   LedgerStore,
   LedgerTransaction,
   LedgerUnitOfWork,
@@ -356,7 +357,7 @@ export class Ledger {
       };
       await uow.saveTransaction(transaction);
       return transaction;
-    });
+    }, { transactionIds: [transactionId] });
   }
 
   /**
@@ -370,7 +371,7 @@ export class Ledger {
     const settledAt = g.timestamp(input.settledAt, '/settledAt');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, settledAt, async (work, tx) => {
+    return this.onTransaction(tenant, transactionId, settledAt, {}, async (work, tx) => {
       if (tx.settledAt !== null) {
         if (ms(tx.settledAt) === ms(settledAt)) return tx;
         throw conflict('TRANSACTION_ALREADY_SETTLED', `transaction ${transactionId} was settled at ${tx.settledAt}`, '/settledAt');
@@ -413,7 +414,7 @@ export class Ledger {
     const at = g.timestamp(input.at, '/at');
     g.check();
 
-    return this.onAccountWrite(tenant, accountId, at, async (work) => {
+    return this.onAccountWrite(tenant, accountId, at, { redemptionIds: [redemptionId] }, async (work) => {
       const { account, program, uow } = work;
       const existing = await uow.getRedemption(redemptionId);
       if (existing) {
@@ -456,7 +457,7 @@ export class Ledger {
     const periodEnd = g.timestamp(input.periodEnd, '/periodEnd');
     g.check();
 
-    return this.onAccountWrite(tenant, accountId, periodEnd, async (work) => {
+    return this.onAccountWrite(tenant, accountId, periodEnd, {}, async (work) => {
       const { account, program, uow } = work;
       const anchor = account.cycleAnchorDay;
       if (!isPeriodBoundary(periodEnd, anchor)) {
@@ -603,7 +604,7 @@ export class Ledger {
         closedPeriods: [...account.closedPeriods],
         capUsage: { ...account.capUsage },
       };
-    });
+    }, undefined, { allTransactions: true });
   }
 
   /** A page of the account's append-only entries (seq > afterSeq, ascending). ACCOUNT_NOT_FOUND for an unknown account. */
@@ -628,7 +629,7 @@ export class Ledger {
       const tx = await uow.getTransaction(transactionId);
       if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
       return transactionView(tx);
-    });
+    }, { transactionIds: [transactionId] });
   }
 
   // --- internals ---
@@ -643,7 +644,8 @@ export class Ledger {
     const at = g.timestamp(rawAt, '/at');
     g.check();
 
-    return this.onTransaction(tenant, transactionId, at, async (work, tx) => {
+    const reads = { adjustmentIds: [adjustmentId], unprocessedCountsOf: [transactionId] };
+    return this.onTransaction(tenant, transactionId, at, reads, async (work, tx) => {
       const { uow, program } = work;
       const existing = await uow.getAdjustment(adjustmentId);
       if (existing) {
@@ -768,43 +770,69 @@ export class Ledger {
    * (`writeAt`, its business time) then hands the account's Reward Integrity verdict to a store that records it, in the
    * same unit of work: every write that can move the verdict passes here, whoever calls the ledger.
    */
-  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string): Promise<T> {
-    return this.store.withAccount(tenant, accountId, async (uow) => {
-      const account = await uow.getAccount(accountId);
-      if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
-      const program = await this.programs.resolve(tenant, account.programRef);
-      const work = new Work(uow, account, program);
-      const result = await fn(work);
-      await work.finish();
-      if (writeAt !== undefined && uow.recordIntegrity) {
-        const transactions = await uow.transactionsOfAccount(accountId);
-        const report = integrity(work.account, transactions, program);
-        const named = new Set(report.violations.map((v) => v.transactionId));
-        await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
-      }
-      return result;
-    });
+  private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string, reads: LedgerReads = {}): Promise<T> {
+    // A write reads every transaction of the account afterwards (its verdict): declared up front with the rest.
+    const declared = writeAt === undefined ? reads : { ...reads, allTransactions: true };
+    return this.store.withAccount(tenant, accountId, (uow) => this.inUnit(uow, tenant, accountId, fn, writeAt), declared);
+  }
+
+  /** onAccount's work inside the account's unit of work. */
+  private async inUnit<T>(uow: LedgerUnitOfWork, tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string): Promise<T> {
+    const account = await uow.getAccount(accountId);
+    if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
+    const program = await this.programs.resolve(tenant, account.programRef);
+    const work = new Work(uow, account, program);
+    const result = await fn(work);
+    await work.finish();
+    if (writeAt !== undefined && uow.recordIntegrity) {
+      const transactions = await uow.transactionsOfAccount(accountId);
+      const report = integrity(work.account, transactions, program);
+      const named = new Set(report.violations.map((v) => v.transactionId));
+      await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
+    }
+    return result;
   }
 
   /** onAccount for a write at business time `at`. */
-  private onAccountWrite<T>(tenant: string, accountId: string, at: string, fn: (work: Work) => Promise<T>): Promise<T> {
-    return this.onAccount(tenant, accountId, fn, at);
+  private onAccountWrite<T>(tenant: string, accountId: string, at: string, reads: LedgerReads, fn: (work: Work) => Promise<T>): Promise<T> {
+    return this.onAccount(tenant, accountId, fn, at, reads);
   }
 
   /** Like onAccount, for a write addressed by transaction id. */
-  private async onTransaction<T>(tenant: string, transactionId: string, writeAt: string, fn: (work: Work, tx: LedgerTransaction) => Promise<T>): Promise<T> {
+  private async onTransaction<T>(
+    tenant: string,
+    transactionId: string,
+    writeAt: string,
+    reads: LedgerReads,
+    fn: (work: Work, tx: LedgerTransaction) => Promise<T>,
+  ): Promise<T> {
+    const declared = { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])], allTransactions: true };
+    const work = (uow: LedgerUnitOfWork, accountId: string) =>
+      this.inUnit(
+        uow,
+        tenant,
+        accountId,
+        async (w) => {
+          const tx = await w.uow.getTransaction(transactionId);
+          if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
+          return fn(w, tx);
+        },
+        writeAt,
+      );
+    if (this.store.withAccountOfTransaction) {
+      return this.store.withAccountOfTransaction(
+        tenant,
+        transactionId,
+        (uow, accountId) => {
+          if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
+          return work(uow, accountId);
+        },
+        declared,
+      );
+    }
     const accountId = await this.store.accountOfTransaction(tenant, transactionId);
     if (accountId === null) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-    return this.onAccount(
-      tenant,
-      accountId,
-      async (work) => {
-        const tx = await work.uow.getTransaction(transactionId);
-        if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-        return fn(work, tx);
-      },
-      writeAt,
-    );
+    return this.store.withAccount(tenant, accountId, (uow) => work(uow, accountId), declared);
   }
 
   private async entryAt(tenant: string, accountId: string, seq: number): Promise<LedgerEntry | null> {

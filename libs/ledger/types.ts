@@ -177,9 +177,36 @@ export interface IntegrityVerdict {
   at: string;
 }
 
+/**
+ * What a unit of work is going to read besides the account, declared up front so a store with a round-trip cost can
+ * fetch it all in one go under the account's lock. A hint only: anything read without being declared is still
+ * answered, and a store may ignore it (the in-memory ones do).
+ */
+export interface LedgerReads {
+  /** Lookups by id (tenant-wide, like getTransaction). */
+  transactionIds?: readonly string[];
+  adjustmentIds?: readonly string[];
+  redemptionIds?: readonly string[];
+  /** Every transaction of the account (a write whose Reward Integrity verdict is recorded reads them all). */
+  allTransactions?: boolean;
+  /** unprocessedCounts for these transactions. */
+  unprocessedCountsOf?: readonly string[];
+}
+
 export interface LedgerStore {
   /** Runs fn serialised against every other unit of work on the same account of the same tenant, atomically. */
-  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T>;
+  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>, reads?: LedgerReads): Promise<T>;
+  /**
+   * Optional: withAccount on the account a transaction belongs to, found and locked in one go (for stores that pay per
+   * round trip). fn gets that account's id, or null when no account of the tenant holds the transaction (then nothing is
+   * locked). Without it, the ledger calls accountOfTransaction, then withAccount.
+   */
+  withAccountOfTransaction?<T>(
+    tenant: string,
+    transactionId: string,
+    fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>,
+    reads?: LedgerReads,
+  ): Promise<T>;
   /** Resolves the account a transaction belongs to (no lock), or null. */
   accountOfTransaction(tenant: string, transactionId: string): Promise<string | null>;
   /** Entries with seq > afterSeq, ascending, at most limit. */

@@ -1,5 +1,6 @@
 /** Idempotency records: one row per (tenant, key), claimed inside the same transaction as the effect it guards. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 
 export interface StoredRequest {
   requestHash: string;
@@ -13,12 +14,11 @@ export class IdempotencyRepository {
    * on the unique index until it commits or rolls back, so exactly one request performs the effect.
    */
   async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<boolean> {
-    const inserted = await em.execute<{ key: string }[]>(
-      `insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
-       values (?, ?, ?, ?, ?, ?) on conflict (tenant, key) do nothing returning key`,
-      [r.tenant, r.key, r.requestHash, r.method, r.path, r.now],
-    );
-    return inserted.length === 1;
+    // Bound parameters (not inlined by MikroORM): one text on every call, so it runs as a named prepared statement.
+    const inserted = await sql<{ key: string }>`insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
+       values (${r.tenant}, ${r.key}, ${r.requestHash}, ${r.method}, ${r.path}, ${r.now.toISOString()}::timestamptz)
+       on conflict (tenant, key) do nothing returning key`.execute(em.getKysely());
+    return inserted.rows.length === 1;
   }
 
   /** The stored request and answer; a decision's answer is read from the decision it points at. */
@@ -38,12 +38,7 @@ export class IdempotencyRepository {
   }
 
   async complete(em: SqlEntityManager, r: { tenant: string; key: string; status: number; contentType: string; body: string }): Promise<void> {
-    await em.execute(`update idempotency_records set status = ?, content_type = ?, body = ? where tenant = ? and key = ?`, [
-      r.status,
-      r.contentType,
-      r.body,
-      r.tenant,
-      r.key,
-    ]);
+    await sql`update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
+      where tenant = ${r.tenant} and key = ${r.key}`.execute(em.getKysely());
   }
 }

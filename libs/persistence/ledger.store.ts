@@ -3,8 +3,9 @@
  * advisory lock, so every change to one account is serialised — including the first, when no row exists yet to lock.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { sql, type RawBuilder } from 'kysely';
 import { DomainError } from '../errors/index.js';
-import { transactionView } from '../ledger/index.js';
+import { transactionPredicate, transactionView } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
 import type {
   IntegrityVerdict,
@@ -13,6 +14,7 @@ import type {
   LedgerAccount,
   LedgerAdjustment,
   LedgerEntry,
+  LedgerReads,
   LedgerStore,
   LedgerTransaction,
   LedgerUnitOfWork,
@@ -114,14 +116,95 @@ export function integrityDetails(v: IntegrityVerdict) {
   };
 }
 
+/** What a flush writes for an account's Reward Integrity mark (see PgUnitOfWork.recordIntegrity). */
+type IntegrityWrite = { mode: 'clear' } | { mode: 'update'; details: string } | { mode: 'violate'; at: string; details: string };
+
+interface StagedEvent {
+  id: string;
+  type: string;
+  occurredAt: string;
+  data: ReturnType<typeof integrityDetails>;
+}
+
+/** A row written by an upsert that must stay with its account: `own` when this unit of work saw it there, else new. */
+interface Owned<T> {
+  row: T;
+  own: boolean;
+}
+
+const TX_COLUMNS = `tenant text, transaction_id text, account_id text, amount bigint, category text, occurred_at timestamptz, settled_at timestamptz,
+  status text, refunded bigint, reward bigint, original_reward bigint, rewarded_at timestamptz, reward_period text, partial_refunds integer, reward_base bigint`;
+const ADJ_COLUMNS = `tenant text, adjustment_id text, kind text, transaction_id text, account_id text, amount bigint, at timestamptz, clawback bigint,
+  processed_at timestamptz, entry_seq bigint`;
+
+const txRow = (t: LedgerTransaction) => ({
+  tenant: t.tenant,
+  transaction_id: t.transactionId,
+  account_id: t.accountId,
+  amount: t.amount,
+  category: t.category,
+  occurred_at: t.occurredAt,
+  settled_at: t.settledAt,
+  status: t.status,
+  refunded: t.refunded,
+  reward: t.reward,
+  original_reward: t.originalReward,
+  rewarded_at: t.rewardedAt,
+  reward_period: t.rewardPeriod,
+  partial_refunds: t.partialRefunds,
+  reward_base: t.rewardBase,
+});
+
+const adjRow = (a: LedgerAdjustment) => ({
+  tenant: a.tenant,
+  adjustment_id: a.adjustmentId,
+  kind: a.kind,
+  transaction_id: a.transactionId,
+  account_id: a.accountId,
+  amount: a.amount,
+  at: a.at,
+  clawback: a.clawback,
+  processed_at: a.processedAt,
+  entry_seq: a.entrySeq,
+});
+
+const copyAccount = (a: LedgerAccount): LedgerAccount => ({ ...a, closedPeriods: [...a.closedPeriods], capUsage: { ...a.capUsage } });
+
+/**
+ * One unit of work in three statements: the account's lock, ONE read of everything the operation declared
+ * (LedgerReads: the account row, locked, its last entry seq, the transactions, adjustments, redemptions and counts it
+ * touches), and ONE write of everything it staged (rows, entries, account, Reward Integrity mark, outbox event).
+ * Reads of what was declared are answered from that read with this unit of work's own writes applied; anything else is
+ * read from the database, after flushing what is staged so the read sees it.
+ */
 class PgUnitOfWork implements LedgerUnitOfWork {
   /** Whether each account read in this unit of work was violated at its last write (read with its row, already locked). */
   private readonly violated = new Map<string, boolean>();
+  // What the declared read answered (null: known absent), by id; the account's transactions in the store's order.
+  private readonly accounts = new Map<string, LedgerAccount | null>();
+  private readonly transactions = new Map<string, LedgerTransaction | null>();
+  private readonly adjustments = new Map<string, LedgerAdjustment | null>();
+  private readonly redemptions = new Map<string, RedemptionRecord | null>();
+  private readonly accountTransactions = new Map<string, LedgerTransaction[]>();
+  private counts: { accountId: string; ids: Set<string>; counts: Map<string, number> } | undefined;
+  private readonly lastSeq = new Map<string, number>();
+  // Staged writes, the latest snapshot per row.
+  private readonly stagedAccounts = new Map<string, LedgerAccount>();
+  private readonly stagedTransactions = new Map<string, Owned<LedgerTransaction>>();
+  private readonly stagedAdjustments = new Map<string, Owned<LedgerAdjustment>>();
+  private readonly stagedRedemptions = new Map<string, Owned<RedemptionRecord>>();
+  private readonly stagedEntries: LedgerEntry[] = [];
+  private readonly stagedIntegrity = new Map<string, IntegrityWrite>();
+  private readonly stagedEvents: StagedEvent[] = [];
+  /** Set once a read had to flush part of the work early while nested in the caller's transaction (see flushEarly). */
+  private savepoint = false;
 
   constructor(
     private readonly em: SqlEntityManager,
     private readonly tenant: string,
     private readonly outbox: OutboxRepository | undefined,
+    /** Inside the caller's transaction: an early flush is undone through a savepoint if the work then fails. */
+    private readonly nested: boolean,
   ) {}
 
   private async one(sql: string, params: unknown[]): Promise<Row | null> {
@@ -129,11 +212,107 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     return rows[0] ?? null;
   }
 
+  /**
+   * The hot statements (the lock and read, the write) go with bound parameters rather than inlined in the text, so
+   * their text is the same on every call and runs as a named prepared statement (prepared-statements.ts).
+   */
+  private async bound(text: string, params: unknown[]): Promise<Row | null> {
+    const result = await withParameters(text, params).execute(this.em.getKysely());
+    return (result.rows[0] as Row | undefined) ?? null;
+  }
+
+  private get dirty(): boolean {
+    return (
+      this.stagedAccounts.size + this.stagedTransactions.size + this.stagedAdjustments.size + this.stagedRedemptions.size + this.stagedEntries.length +
+        this.stagedIntegrity.size + this.stagedEvents.length >
+      0
+    );
+  }
+
+  /**
+   * The lock and the one read, in one round trip (ledger_lock_and_read, Migration20261204010000_ledger_read): the read
+   * runs after the lock is held, with a snapshot that sees every earlier write to the account, and locks the account row
+   * FOR UPDATE as well (the row lock is what other writers of the account row would respect).
+   */
+  async lockAndRead(target: { accountId: string } | { transactionId: string }, reads: LedgerReads): Promise<string | null> {
+    const declared = {
+      transactionIds: reads.transactionIds ?? [],
+      adjustmentIds: reads.adjustmentIds ?? [],
+      redemptionIds: reads.redemptionIds ?? [],
+      unprocessedCountsOf: reads.unprocessedCountsOf ?? [],
+      allTransactions: reads.allTransactions ?? false,
+    };
+    const [byAccount, byTransaction] = 'accountId' in target ? [target.accountId, null] : [null, target.transactionId];
+    const row = (await this.bound('select ledger_lock_and_read(?::text, ?::text, ?::text, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;
+    const r = json<Row>(row.r);
+    if (r.account_id === null || r.account_id === undefined) return null;
+    const accountId = str(r.account_id);
+    const txIds = declared.transactionIds;
+    const adjIds = declared.adjustmentIds;
+    const redIds = declared.redemptionIds;
+    const countIds = declared.unprocessedCountsOf;
+    const account = r.account === null || r.account === undefined ? null : json<Row>(r.account);
+    this.accounts.set(accountId, account ? toAccount(account) : null);
+    if (account) this.violated.set(accountId, account.integrity_violated_at !== null && account.integrity_violated_at !== undefined);
+    this.lastSeq.set(accountId, num(r.last_seq));
+    if (reads.allTransactions) {
+      const all = json<Row[]>(r.all_tx).map(toTransaction);
+      this.accountTransactions.set(accountId, all);
+      for (const x of all) this.transactions.set(x.transactionId, x);
+    }
+    if (txIds.length > 0) {
+      for (const id of txIds) if (!this.transactions.has(id)) this.transactions.set(id, null);
+      for (const x of json<Row[]>(r.txs).map(toTransaction)) this.transactions.set(x.transactionId, x);
+    }
+    if (adjIds.length > 0) {
+      for (const id of adjIds) this.adjustments.set(id, null);
+      for (const x of json<Row[]>(r.adjs).map(toAdjustment)) this.adjustments.set(x.adjustmentId, x);
+    }
+    if (redIds.length > 0) {
+      for (const id of redIds) this.redemptions.set(id, null);
+      for (const x of json<Row[]>(r.reds)) this.redemptions.set(str(x.id), json<RedemptionRecord>(x.record));
+    }
+    if (countIds.length > 0) {
+      const counts = json<Record<string, unknown>>(r.counts);
+      this.counts = { accountId, ids: new Set(countIds), counts: new Map(Object.entries(counts).map(([k, v]) => [k, num(v)])) };
+    }
+    return accountId;
+  }
+
+  /**
+   * A read the declared one cannot answer goes to the database, so what is staged is written first. Nested in the
+   * caller's transaction, that early write is made undoable first (the work may still fail after it).
+   */
+  private async flushEarly(): Promise<void> {
+    if (!this.dirty) return;
+    if (this.nested && !this.savepoint) {
+      await this.em.execute('savepoint ledger_unit_of_work');
+      this.savepoint = true;
+    }
+    await this.flush();
+  }
+
+  /** After the work succeeded and was flushed. */
+  async release(): Promise<void> {
+    if (this.savepoint) await this.em.execute('release savepoint ledger_unit_of_work');
+  }
+
+  /** After the work failed: nothing staged is written; an early flush is rolled back (or goes with the whole transaction). */
+  async undo(): Promise<void> {
+    if (this.savepoint) await this.em.execute('rollback to savepoint ledger_unit_of_work');
+  }
+
   async getAccount(accountId: string): Promise<LedgerAccount | null> {
-    // FOR UPDATE as well as the advisory lock: the row lock is what other writers of this row would respect.
+    const staged = this.stagedAccounts.get(accountId);
+    if (staged) return copyAccount(staged);
+    const known = this.accounts.get(accountId);
+    if (known !== undefined) return known && copyAccount(known);
+    await this.flushEarly();
     const r = await this.one('select * from ledger_accounts where tenant = ? and account_id = ? for update', [this.tenant, accountId]);
     if (r) this.violated.set(accountId, r.integrity_violated_at !== null && r.integrity_violated_at !== undefined);
-    return r ? toAccount(r) : null;
+    const account = r ? toAccount(r) : null;
+    this.accounts.set(accountId, account);
+    return account && copyAccount(account);
   }
 
   /**
@@ -141,37 +320,56 @@ class PgUnitOfWork implements LedgerUnitOfWork {
    * event in this same transaction. While it stays false the stored details follow the latest write (no new event);
    * once it holds again the mark is cleared, so a later turn to false is a new event.
    */
-  async recordIntegrity(v: IntegrityVerdict): Promise<void> {
-    if (!this.outbox) return;
+  recordIntegrity(v: IntegrityVerdict): Promise<void> {
+    if (!this.outbox) return Promise.resolve();
     const accountId = v.account.accountId;
     const was = this.violated.get(accountId) ?? false;
     const now = !v.report.rewardIntegrity;
     if (!now) {
-      if (was) await this.em.execute('update ledger_accounts set integrity_violated_at = null, integrity_violations = null where tenant = ? and account_id = ?', [this.tenant, accountId]);
+      if (was) this.stagedIntegrity.set(accountId, { mode: 'clear' });
       this.violated.set(accountId, false);
-      return;
+      return Promise.resolve();
     }
     const details = integrityDetails(v);
     if (was) {
-      await this.em.execute('update ledger_accounts set integrity_violations = ?::jsonb where tenant = ? and account_id = ?', [JSON.stringify(details), this.tenant, accountId]);
-      return;
+      this.stagedIntegrity.set(accountId, { mode: 'update', details: JSON.stringify(details) });
+      return Promise.resolve();
     }
-    await this.em.execute('update ledger_accounts set integrity_violated_at = ?, integrity_violations = ?::jsonb where tenant = ? and account_id = ?', [
-      v.at,
-      JSON.stringify(details),
-      this.tenant,
-      accountId,
-    ]);
-    await this.outbox.append(this.em, { tenant: this.tenant, type: INTEGRITY_VIOLATED_EVENT, data: details, occurredAt: new Date(v.at) });
+    this.stagedIntegrity.set(accountId, { mode: 'violate', at: v.at, details: JSON.stringify(details) });
+    const occurredAt = new Date(v.at);
+    this.stagedEvents.push({ id: this.outbox.nextId(occurredAt), type: INTEGRITY_VIOLATED_EVENT, occurredAt: occurredAt.toISOString(), data: details });
     this.violated.set(accountId, true);
+    return Promise.resolve();
   }
 
   async getTransaction(transactionId: string): Promise<LedgerTransaction | null> {
+    const staged = this.stagedTransactions.get(transactionId);
+    if (staged) return { ...staged.row };
+    const known = this.transactions.get(transactionId);
+    if (known !== undefined) return known && { ...known };
+    await this.flushEarly();
     const r = await this.one('select * from ledger_transactions where tenant = ? and transaction_id = ?', [this.tenant, transactionId]);
-    return r ? toTransaction(r) : null;
+    const t = r ? toTransaction(r) : null;
+    this.transactions.set(transactionId, t);
+    return t && { ...t };
   }
 
   async transactionsOfAccount(accountId: string, filter: TransactionFilter = {}): Promise<LedgerTransaction[]> {
+    const read = this.accountTransactions.get(accountId);
+    if (read) {
+      // The declared read with this unit of work's writes applied (a new transaction goes where the store's order puts it).
+      const merged = read.map((t) => this.stagedTransactions.get(t.transactionId)?.row ?? t);
+      const seen = new Set(read.map((t) => t.transactionId));
+      for (const { row } of this.stagedTransactions.values()) {
+        if (row.accountId !== accountId || seen.has(row.transactionId)) continue;
+        const at = ms(row.occurredAt);
+        const i = merged.findIndex((t) => ms(t.occurredAt) > at || (ms(t.occurredAt) === at && t.transactionId > row.transactionId));
+        merged.splice(i < 0 ? merged.length : i, 0, row);
+      }
+      const keep = transactionPredicate(filter);
+      return merged.filter(keep).map((t) => ({ ...t }));
+    }
+    await this.flushEarly();
     const where = ['t.tenant = ?', 't.account_id = ?'];
     const params: unknown[] = [this.tenant, accountId];
     if (filter.transactionIds !== undefined) {
@@ -187,6 +385,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   async adjustmentsOfAccount(accountId: string, filter: AdjustmentFilter = {}): Promise<LedgerAdjustment[]> {
+    await this.flushEarly();
     const where = ['a.tenant = ?', 'a.account_id = ?'];
     const params: unknown[] = [this.tenant, accountId];
     // processed_at and clawback are set together; processed_at is the one the partial index covers.
@@ -207,6 +406,14 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   async unprocessedCounts(accountId: string, transactionIds: readonly string[]): Promise<Map<string, number>> {
+    const c = this.counts;
+    const answered =
+      c !== undefined &&
+      c.accountId === accountId &&
+      transactionIds.every((id) => c.ids.has(id)) &&
+      ![...this.stagedAdjustments.values()].some(({ row }) => c.ids.has(row.transactionId));
+    if (answered) return new Map([...c.counts].filter(([id]) => transactionIds.includes(id)));
+    await this.flushEarly();
     const rows = await this.em.execute<Row[]>(
       `select transaction_id, count(*) as n from ledger_adjustments
        where tenant = ? and account_id = ? and processed_at is null and transaction_id in (select jsonb_array_elements_text(?::jsonb))
@@ -217,91 +424,297 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   async getAdjustment(adjustmentId: string): Promise<LedgerAdjustment | null> {
+    const staged = this.stagedAdjustments.get(adjustmentId);
+    if (staged) return { ...staged.row };
+    const known = this.adjustments.get(adjustmentId);
+    if (known !== undefined) return known && { ...known };
+    await this.flushEarly();
     const r = await this.one('select * from ledger_adjustments where tenant = ? and adjustment_id = ?', [this.tenant, adjustmentId]);
-    return r ? toAdjustment(r) : null;
+    const a = r ? toAdjustment(r) : null;
+    this.adjustments.set(adjustmentId, a);
+    return a && { ...a };
   }
 
-  async saveAccount(a: LedgerAccount): Promise<void> {
-    await this.em.execute(
-      `insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, hold_until, closed_periods, cap_usage, version)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
-       on conflict (tenant, account_id) do update set program_ref = excluded.program_ref, currency = excluded.currency,
-         cycle_anchor_day = excluded.cycle_anchor_day, balance = excluded.balance, redeemed = excluded.redeemed,
-         hold_until = excluded.hold_until, closed_periods = excluded.closed_periods, cap_usage = excluded.cap_usage, version = excluded.version`,
-      [a.tenant, a.accountId, a.programRef, a.currency, a.cycleAnchorDay, a.balance, a.redeemed, a.holdUntil, JSON.stringify(a.closedPeriods), JSON.stringify(a.capUsage), a.version],
-    );
+  saveAccount(a: LedgerAccount): Promise<void> {
+    this.stagedAccounts.set(a.accountId, copyAccount(a));
+    return Promise.resolve();
   }
 
   /**
    * Ids are unique per tenant, but each unit of work locks only its own account: an upsert may update only a row of
-   * the same account. Zero rows back means another account holds the id (a concurrent racer committed first).
+   * the same account. A row read in another account is refused at once; a row not read here is new, and the flush
+   * refuses it (writing nothing) if another account's racer committed it first.
    */
-  private async upsertOwned(sql: string, params: unknown[], code: string, what: string): Promise<void> {
-    const rows = await this.em.execute<Row[]>(`${sql} returning 1 as ok`, params);
-    if (rows.length === 0) throw new DomainError(code, `${what} already exists`, 'conflict');
+  private stage<T extends { accountId: string }>(staged: Map<string, Owned<T>>, id: string, row: T, known: T | null | undefined, code: string, what: string): void {
+    if (known && known.accountId !== row.accountId) throw new DomainError(code, `${what} already exists`, 'conflict');
+    const own = staged.get(id)?.own ?? (known !== null && known !== undefined);
+    staged.set(id, { row, own });
   }
 
-  async saveTransaction(t: LedgerTransaction): Promise<void> {
-    await this.upsertOwned(
-      `insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward,
-         original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (tenant, transaction_id) do update set settled_at = excluded.settled_at, status = excluded.status,
-         refunded = excluded.refunded, reward = excluded.reward, original_reward = excluded.original_reward,
-         rewarded_at = excluded.rewarded_at, reward_period = excluded.reward_period, partial_refunds = excluded.partial_refunds,
-         reward_base = excluded.reward_base
-       where ledger_transactions.account_id = excluded.account_id`,
-      [t.tenant, t.transactionId, t.accountId, t.amount, t.category, t.occurredAt, t.settledAt, t.status, t.refunded, t.reward,
-        t.originalReward, t.rewardedAt, t.rewardPeriod, t.partialRefunds, t.rewardBase],
-      'TRANSACTION_EXISTS',
-      `transaction ${t.transactionId}`,
-    );
+  saveTransaction(t: LedgerTransaction): Promise<void> {
+    this.stage(this.stagedTransactions, t.transactionId, { ...t }, this.transactions.get(t.transactionId), 'TRANSACTION_EXISTS', `transaction ${t.transactionId}`);
+    return Promise.resolve();
   }
 
-  async saveAdjustment(a: LedgerAdjustment): Promise<void> {
-    await this.upsertOwned(
-      `insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (tenant, adjustment_id) do update set clawback = excluded.clawback, processed_at = excluded.processed_at,
-         entry_seq = excluded.entry_seq
-       where ledger_adjustments.account_id = excluded.account_id`,
-      [a.tenant, a.adjustmentId, a.kind, a.transactionId, a.accountId, a.amount, a.at, a.clawback, a.processedAt, a.entrySeq],
-      'ADJUSTMENT_EXISTS',
-      `adjustment ${a.adjustmentId}`,
-    );
+  saveAdjustment(a: LedgerAdjustment): Promise<void> {
+    this.stage(this.stagedAdjustments, a.adjustmentId, { ...a }, this.adjustments.get(a.adjustmentId), 'ADJUSTMENT_EXISTS', `adjustment ${a.adjustmentId}`);
+    return Promise.resolve();
   }
 
   async appendEntry(e: Omit<LedgerEntry, 'seq'>): Promise<LedgerEntry> {
-    // The account is locked for this unit of work, so max(seq)+1 cannot race.
-    const rows = await this.em.execute<Row[]>(
-      `insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
-       select ?, ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? from ledger_entries where tenant = ? and account_id = ?
-       returning *`,
-      [this.tenant, e.accountId, e.transactionId, e.type, e.amount, e.balanceAfter, e.cause.kind, e.cause.id, e.programRef, e.at, this.tenant, e.accountId],
-    );
-    return toEntry(rows[0]!);
+    // The account is locked for this unit of work, so the next seq cannot race.
+    let last = this.lastSeq.get(e.accountId);
+    if (last === undefined) {
+      await this.flushEarly();
+      const r = await this.one('select coalesce(max(seq), 0) as seq from ledger_entries where tenant = ? and account_id = ?', [this.tenant, e.accountId]);
+      last = num(r?.seq);
+    }
+    const entry: LedgerEntry = { seq: last + 1, ...e, cause: { ...e.cause }, at: iso(e.at) };
+    this.lastSeq.set(e.accountId, entry.seq);
+    this.stagedEntries.push(entry);
+    return { ...entry, cause: { ...entry.cause } };
   }
 
   async getRedemption(redemptionId: string): Promise<RedemptionRecord | null> {
+    const staged = this.stagedRedemptions.get(redemptionId);
+    if (staged) return structuredClone(staged.row);
+    const known = this.redemptions.get(redemptionId);
+    if (known !== undefined) return known && structuredClone(known);
+    await this.flushEarly();
     const r = await this.one('select record from ledger_redemptions where tenant = ? and redemption_id = ?', [this.tenant, redemptionId]);
-    return r ? json<RedemptionRecord>(r.record) : null;
+    const record = r ? json<RedemptionRecord>(r.record) : null;
+    this.redemptions.set(redemptionId, record);
+    return record && structuredClone(record);
   }
 
-  async saveRedemption(r: RedemptionRecord): Promise<void> {
-    await this.upsertOwned(
-      `insert into ledger_redemptions (tenant, redemption_id, account_id, record) values (?, ?, ?, ?::jsonb)
-       on conflict (tenant, redemption_id) do update set record = excluded.record
-       where ledger_redemptions.account_id = excluded.account_id`,
-      [r.tenant, r.redemptionId, r.accountId, JSON.stringify(r)],
-      'REDEMPTION_EXISTS',
-      `redemption ${r.redemptionId}`,
+  saveRedemption(r: RedemptionRecord): Promise<void> {
+    this.stage(this.stagedRedemptions, r.redemptionId, structuredClone(r), this.redemptions.get(r.redemptionId), 'REDEMPTION_EXISTS', `redemption ${r.redemptionId}`);
+    return Promise.resolve();
+  }
+
+  /**
+   * Writes everything staged in ONE statement. A row this unit of work did not see (a new id) may meet another
+   * account's racer: when there is one such row, every other write of the statement waits on it and is skipped with it,
+   * so a refusal writes nothing; with several (no ledger operation stages more than one), a savepoint does the same.
+   */
+  async flush(): Promise<void> {
+    if (!this.dirty) return;
+    const ctes: string[] = [];
+    const params: unknown[] = [];
+    const fresh: { cte: string; code: string; what: string }[] = [];
+    const gated: { sql: string; params: unknown[] }[] = [];
+    const owned = <T>(name: string, staged: Map<string, Owned<T>>, build: (rows: T[], ref: string) => { sql: string; params: unknown[] }, code: string, what: (r: T) => string) => {
+      const own = [...staged.values()].filter((o) => o.own).map((o) => o.row);
+      const neu = [...staged.values()].filter((o) => !o.own).map((o) => o.row);
+      if (own.length > 0) gated.push(build(own, `${name}_own`));
+      neu.forEach((row, i) => {
+        const cte = `${name}_new${i}`;
+        const b = build([row], cte);
+        ctes.push(b.sql.replaceAll('%GATE%', 'true'));
+        params.push(...b.params);
+        fresh.push({ cte, code, what: what(row) });
+      });
+    };
+    owned(
+      'txn',
+      this.stagedTransactions,
+      (rows, name) => ({
+        sql: `${name} as (insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded,
+            reward, original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
+          select tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward, original_reward, rewarded_at,
+            reward_period, partial_refunds, reward_base from jsonb_to_recordset(?::jsonb) as x(${TX_COLUMNS}) where %GATE%
+          on conflict (tenant, transaction_id) do update set settled_at = excluded.settled_at, status = excluded.status,
+            refunded = excluded.refunded, reward = excluded.reward, original_reward = excluded.original_reward,
+            rewarded_at = excluded.rewarded_at, reward_period = excluded.reward_period, partial_refunds = excluded.partial_refunds,
+            reward_base = excluded.reward_base
+          where ledger_transactions.account_id = excluded.account_id returning 1)`,
+        params: [JSON.stringify(rows.map(txRow))],
+      }),
+      'TRANSACTION_EXISTS',
+      (t) => `transaction ${t.transactionId}`,
     );
+    owned(
+      'adj',
+      this.stagedAdjustments,
+      (rows, name) => ({
+        sql: `${name} as (insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq)
+          select tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq
+          from jsonb_to_recordset(?::jsonb) as x(${ADJ_COLUMNS}) where %GATE%
+          on conflict (tenant, adjustment_id) do update set clawback = excluded.clawback, processed_at = excluded.processed_at, entry_seq = excluded.entry_seq
+          where ledger_adjustments.account_id = excluded.account_id returning 1)`,
+        params: [JSON.stringify(rows.map(adjRow))],
+      }),
+      'ADJUSTMENT_EXISTS',
+      (a) => `adjustment ${a.adjustmentId}`,
+    );
+    owned(
+      'red',
+      this.stagedRedemptions,
+      (rows, name) => ({
+        sql: `${name} as (insert into ledger_redemptions (tenant, redemption_id, account_id, record)
+          select tenant, redemption_id, account_id, record from jsonb_to_recordset(?::jsonb) as x(tenant text, redemption_id text, account_id text, record jsonb)
+          where %GATE%
+          on conflict (tenant, redemption_id) do update set record = excluded.record
+          where ledger_redemptions.account_id = excluded.account_id returning 1)`,
+        params: [JSON.stringify(rows.map((r) => ({ tenant: r.tenant, redemption_id: r.redemptionId, account_id: r.accountId, record: r })))],
+      }),
+      'REDEMPTION_EXISTS',
+      (r) => `redemption ${r.redemptionId}`,
+    );
+    // Several new rows: the gate cannot hold them all together, a savepoint does (not reached by any ledger operation).
+    const guard = fresh.length > 1 && this.nested ? 'ledger_flush' : null;
+    const gate = fresh.length === 1 ? `(select count(*) from ${fresh[0]!.cte}) = 1` : 'true';
+    for (const [i, account] of [...this.stagedAccounts.values()].entries()) {
+      const integrity = this.stagedIntegrity.get(account.accountId);
+      const set = [
+        'program_ref = excluded.program_ref',
+        'currency = excluded.currency',
+        'cycle_anchor_day = excluded.cycle_anchor_day',
+        'balance = excluded.balance',
+        'redeemed = excluded.redeemed',
+        'hold_until = excluded.hold_until',
+        'closed_periods = excluded.closed_periods',
+        'cap_usage = excluded.cap_usage',
+        'version = excluded.version',
+        ...integritySet(integrity, 'excluded.'),
+      ];
+      gated.push({
+        sql: `acc${i} as (insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, hold_until, closed_periods,
+            cap_usage, version, integrity_violated_at, integrity_violations)
+          select ?::text, ?::text, ?::text, ?::text, ?::smallint, ?::bigint, ?::bigint, ?::timestamptz, ?::jsonb, ?::jsonb, ?::integer, ?::timestamptz, ?::jsonb
+          where %GATE%
+          on conflict (tenant, account_id) do update set ${set.join(', ')} returning 1)`,
+        params: [
+          account.tenant,
+          account.accountId,
+          account.programRef,
+          account.currency,
+          account.cycleAnchorDay,
+          account.balance,
+          account.redeemed,
+          account.holdUntil,
+          JSON.stringify(account.closedPeriods),
+          JSON.stringify(account.capUsage),
+          account.version,
+          integrity?.mode === 'violate' ? integrity.at : null,
+          integrity && integrity.mode !== 'clear' ? integrity.details : null,
+        ],
+      });
+    }
+    for (const [accountId, integrity] of this.stagedIntegrity) {
+      if (this.stagedAccounts.has(accountId)) continue;
+      gated.push({
+        sql: `mark_${gated.length} as (update ledger_accounts set ${integritySet(integrity, '').join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
+        params: [...integrityParams(integrity), this.tenant, accountId],
+      });
+    }
+    if (this.stagedEntries.length > 0) {
+      gated.push({
+        sql: `ent as (insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
+          select ?::text, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at
+          from jsonb_to_recordset(?::jsonb) as x(account_id text, seq bigint, transaction_id text, type text, amount bigint, balance_after bigint,
+            cause_kind text, cause_id text, program_ref text, at timestamptz) where %GATE% returning 1)`,
+        params: [
+          this.tenant,
+          JSON.stringify(
+            this.stagedEntries.map((e) => ({
+              account_id: e.accountId,
+              seq: e.seq,
+              transaction_id: e.transactionId,
+              type: e.type,
+              amount: e.amount,
+              balance_after: e.balanceAfter,
+              cause_kind: e.cause.kind,
+              cause_id: e.cause.id,
+              program_ref: e.programRef,
+              at: e.at,
+            })),
+          ),
+        ],
+      });
+    }
+    if (this.stagedEvents.length > 0) {
+      gated.push({
+        sql: `evt as (insert into outbox_events (id, tenant, type, occurred_at, data)
+          select id, ?::text, type, occurred_at, data from jsonb_to_recordset(?::jsonb) as x(id uuid, type text, occurred_at timestamptz, data jsonb)
+          where %GATE% returning 1)`,
+        params: [this.tenant, JSON.stringify(this.stagedEvents.map((e) => ({ id: e.id, type: e.type, occurred_at: e.occurredAt, data: e.data })))],
+      });
+    }
+    for (const g of gated) {
+      ctes.push(g.sql);
+      params.push(...g.params);
+    }
+    const checks = fresh.map((f) => `(select count(*) from ${f.cte}) as ${f.cte}`);
+    const text = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\nselect ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
+    if (guard) await this.em.execute(`savepoint ${guard}`);
+    const r = (await this.bound(text, params))!;
+    const refused = fresh.find((f) => num(r[f.cte]) !== 1);
+    if (refused) {
+      if (guard) await this.em.execute(`rollback to savepoint ${guard}`);
+      throw new DomainError(refused.code, `${refused.what} already exists`, 'conflict');
+    }
+    if (guard) await this.em.execute(`release savepoint ${guard}`);
+    // Written: from here on the rows are as this unit of work saved them, and known to be its own.
+    for (const [id, a] of this.stagedAccounts) this.accounts.set(id, a);
+    for (const [id, { row }] of this.stagedTransactions) this.transactions.set(id, row);
+    for (const [id, { row }] of this.stagedAdjustments) this.adjustments.set(id, row);
+    for (const [id, { row }] of this.stagedRedemptions) this.redemptions.set(id, row);
+    for (const accountId of this.accountTransactions.keys()) {
+      this.accountTransactions.set(accountId, await this.transactionsOfAccount(accountId));
+    }
+    this.counts = undefined;
+    this.stagedAccounts.clear();
+    this.stagedTransactions.clear();
+    this.stagedAdjustments.clear();
+    this.stagedRedemptions.clear();
+    this.stagedEntries.length = 0;
+    this.stagedIntegrity.clear();
+    this.stagedEvents.length = 0;
   }
 }
 
+/** The `set` items for an account's Reward Integrity mark; `from` is `excluded.` inside an upsert, '' for parameters. */
+function integritySet(w: IntegrityWrite | undefined, from: string): string[] {
+  if (w === undefined) return [];
+  const value = (col: string) => (from === '' ? (col === 'integrity_violated_at' ? '?::timestamptz' : '?::jsonb') : `${from}${col}`);
+  switch (w.mode) {
+    case 'clear':
+      return ['integrity_violated_at = null', 'integrity_violations = null'];
+    case 'update':
+      return [`integrity_violations = ${value('integrity_violations')}`];
+    case 'violate':
+      return [`integrity_violated_at = ${value('integrity_violated_at')}`, `integrity_violations = ${value('integrity_violations')}`];
+  }
+}
+
+function integrityParams(w: IntegrityWrite): unknown[] {
+  switch (w.mode) {
+    case 'clear':
+      return [];
+    case 'update':
+      return [w.details];
+    case 'violate':
+      return [w.at, w.details];
+  }
+}
+
+const ms = (v: string): number => Date.parse(v);
+
+/** `text` with each `?` bound to the next of `params` (none of these statements uses the jsonb `?` operator). */
+function withParameters(text: string, params: readonly unknown[]): RawBuilder<unknown> {
+  const parts = text.split('?');
+  if (parts.length !== params.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${params.length} parameters`);
+  return sql.join(
+    parts.map((part, i) => (i < params.length ? sql`${sql.raw(part)}${params[i]}` : sql.raw(part))),
+    sql``,
+  );
+}
+
+
 export class PgLedgerStore implements LedgerStore {
   /**
-   * `em` may already be inside a transaction (the HTTP layer's idempotency transaction): units of work nest in it.
+   * `em` may already be inside a transaction (the HTTP layer's idempotency transaction): units of work run in it.
    * With an outbox, the store records each account's Reward Integrity verdict and reports its turn to false.
    */
   constructor(
@@ -309,11 +722,35 @@ export class PgLedgerStore implements LedgerStore {
     private readonly outbox?: OutboxRepository,
   ) {}
 
-  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T> {
-    return this.em.transactional(async (tx) => {
-      await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`ledger/${tenant}/${accountId}`]);
-      return fn(new PgUnitOfWork(tx, tenant, this.outbox));
-    });
+  withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>, reads: LedgerReads = {}): Promise<T> {
+    return this.unit(tenant, { accountId }, (uow) => fn(uow), reads);
+  }
+
+  withAccountOfTransaction<T>(tenant: string, transactionId: string, fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>, reads: LedgerReads = {}): Promise<T> {
+    return this.unit(tenant, { transactionId }, fn, reads);
+  }
+
+  private unit<T>(
+    tenant: string,
+    target: { accountId: string } | { transactionId: string },
+    fn: (uow: LedgerUnitOfWork, accountId: string | null) => Promise<T>,
+    reads: LedgerReads,
+  ): Promise<T> {
+    const run = async (tx: SqlEntityManager, nested: boolean) => {
+      const uow = new PgUnitOfWork(tx, tenant, this.outbox, nested);
+      const accountId = await uow.lockAndRead(target, reads);
+      try {
+        const result = await fn(uow, accountId);
+        await uow.flush();
+        await uow.release();
+        return result;
+      } catch (e) {
+        await uow.undo();
+        throw e;
+      }
+    };
+    // Inside the caller's transaction no savepoint is needed: a failed unit of work has written nothing (see flush).
+    return this.em.isInTransaction() ? run(this.em, true) : this.em.transactional((tx) => run(tx, false));
   }
 
   async accountExists(tenant: string, accountId: string): Promise<boolean> {

@@ -17,6 +17,11 @@ export interface NewEvent {
 export class OutboxRepository {
   constructor(private readonly ids: IdFactory = uuidv7Ids) {}
 
+  /** The id an event occurring at `occurredAt` gets, for a caller that writes the row itself (in a statement of its own). */
+  nextId(occurredAt: Date): string {
+    return this.ids.next(occurredAt);
+  }
+
   /** Appends the event inside `em`'s transaction; its id is stable from here on (receivers de-duplicate by it). */
   async append(em: SqlEntityManager, e: NewEvent): Promise<string> {
     const id = this.ids.next(e.occurredAt);

@@ -60,6 +60,11 @@ export interface TransactionalCommand<T = unknown> {
   readonly kind: 'transactional';
   apply(ctx: CommandContext): Promise<Outcome<T>>;
   afterCommit?(outcome: Outcome<T>): void | Promise<void>;
+  /**
+   * The effect throws every refusal before its first write (the ledger: it stages its writes and flushes them last), so
+   * there is nothing to roll back and the mechanism runs it without a savepoint (two round trips fewer).
+   */
+  readonly refusesBeforeWriting?: boolean;
 }
 
 /**
@@ -77,7 +82,7 @@ export type Command<T = unknown> = TransactionalCommand<T> | StatementCommand<T>
 
 export const transactional = <T>(
   apply: (ctx: CommandContext) => Promise<Outcome<T>>,
-  o: { afterCommit?: AfterCommit<T> } = {},
+  o: { afterCommit?: AfterCommit<T>; refusesBeforeWriting?: boolean } = {},
 ): TransactionalCommand<T> => ({ kind: 'transactional', apply, ...o });
 
 /** A command that is refused whatever happens; the refusal is stored and replayed like any answer. */

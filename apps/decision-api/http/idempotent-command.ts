@@ -159,8 +159,11 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       if (!claimed) return this.replay(em, r.tenant, r.key, r.hash);
       let outcome: Outcome;
       try {
-        // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored.
-        outcome = await em.transactional((inner) => command.apply({ em: inner, now: r.now, key: r.key }));
+        // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored. An effect
+        // that refuses before writing anything has nothing to roll back.
+        outcome = command.refusesBeforeWriting
+          ? await command.apply({ em, now: r.now, key: r.key })
+          : await em.transactional((inner) => command.apply({ em: inner, now: r.now, key: r.key }));
       } catch (e) {
         if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
         outcome = { result: 'refused', error: e };

@@ -48,6 +48,8 @@ function setup() {
   const memory = new InMemoryLedgerStore();
   const store = strict<PgLedgerStore>('store', {
     withAccount: memory.withAccount.bind(memory),
+    // Like the in-memory store, none: the ledger resolves the transaction's account, then locks it.
+    withAccountOfTransaction: undefined,
     accountOfTransaction: memory.accountOfTransaction.bind(memory),
     entries: memory.entries.bind(memory),
     accountExists: (tenant, accountId) => memory.withAccount(tenant, accountId, async (uow) => (await uow.getAccount(accountId)) !== null),

@@ -86,8 +86,9 @@ export class LedgerService {
     };
   }
 
+  /** The ledger stages a unit of work's writes and flushes them last: every refusal comes before any write. */
   private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>): TransactionalCommand<T> {
-    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)));
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)), { refusesBeforeWriting: true });
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
@@ -167,7 +168,7 @@ export class LedgerService {
       return refused(
         new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], { reasons: out.reasons, decisionId }),
       );
-    });
+    }, { refusesBeforeWriting: true });
   }
 
   private async storeGateDecision(

@@ -1,0 +1,183 @@
+/**
+ * The PostgreSQL ledger store's unit of work: one read of what was declared, writes staged and flushed in one
+ * statement. The races need a second connection, so they run on PostgreSQL only (PGlite has one connection).
+ */
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import type { LedgerAccount, LedgerAdjustment, LedgerTransaction } from '../ledger/index.js';
+import { openDatabase, type Database } from './database.js';
+import { PgLedgerStore } from './ledger.store.js';
+import { OutboxRepository } from './outbox.repository.js';
+
+const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+const T = 'acme';
+
+const account = (accountId: string): LedgerAccount => ({
+  tenant: T,
+  accountId,
+  programRef: 'cashback-default@1.0.0',
+  currency: 'EUR',
+  cycleAnchorDay: 1,
+  balance: 0,
+  redeemed: 0,
+  holdUntil: null,
+  closedPeriods: [],
+  capUsage: {},
+  version: 1,
+});
+
+const purchase = (transactionId: string, accountId: string): LedgerTransaction => ({
+  tenant: T,
+  transactionId,
+  accountId,
+  amount: 10_000,
+  category: 'GROCERY',
+  occurredAt: '2026-03-02T10:00:00.000Z',
+  settledAt: '2026-03-02T10:00:00.000Z',
+  status: 'SETTLED',
+  refunded: 0,
+  reward: 500,
+  originalReward: 500,
+  rewardedAt: '2026-03-02T10:00:00.000Z',
+  rewardPeriod: '2026-03-01T00:00:00.000Z',
+  partialRefunds: 0,
+  rewardBase: 10_000,
+});
+
+const refund = (adjustmentId: string, t: LedgerTransaction): LedgerAdjustment => ({
+  tenant: T,
+  adjustmentId,
+  kind: 'refund',
+  transactionId: t.transactionId,
+  accountId: t.accountId,
+  amount: 2_000,
+  at: '2026-03-05T10:00:00.000Z',
+  clawback: 100,
+  processedAt: '2026-03-05T10:00:00.000Z',
+  entrySeq: 1,
+});
+
+describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
+  let target: TestDatabase;
+  let db: Database;
+  let seq = 0;
+  const id = (p: string) => `${p}-${++seq}`;
+
+  beforeAll(async () => {
+    target = await createTestDatabase('ledger_store');
+    db = await openDatabase(target.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  const store = () => new PgLedgerStore(db.em(), new OutboxRepository());
+
+  /** An account with one rewarded purchase, committed. */
+  async function seeded(): Promise<{ a: string; t: LedgerTransaction }> {
+    const a = id('acct');
+    const t = purchase(id('tx'), a);
+    await store().withAccount(T, a, async (uow) => {
+      await uow.saveAccount({ ...account(a), balance: 500, capUsage: { '2026-03-01T00:00:00.000Z': 500 } });
+      await uow.saveTransaction(t);
+    });
+    return { a, t };
+  }
+
+  it('refuses a new id another account committed after the read, and writes nothing else of the unit of work', async () => {
+    const mine = await seeded();
+    const theirs = await seeded();
+    const adjustmentId = id('rf');
+    // Inside a caller's transaction that goes on and commits (as a paid refund's clawback does): no savepoint covers
+    // the unit of work, so its one write must be all or nothing by itself.
+    const attempt = db.em().transactional((em) =>
+      new PgLedgerStore(em, new OutboxRepository())
+        .withAccount(
+      T,
+      mine.a,
+      async (uow) => {
+        expect(await uow.getAdjustment(adjustmentId)).toBeNull(); // declared: answered by the one read
+        // Another account's unit of work takes the id and commits in the meantime (its own connection).
+        await store().withAccount(T, theirs.a, (other) => other.saveAdjustment({ ...refund(adjustmentId, theirs.t), entrySeq: null }));
+        const acc = (await uow.getAccount(mine.a))!;
+        await uow.saveTransaction({ ...mine.t, refunded: 2_000, reward: 400, status: 'PART_REF', partialRefunds: 1 });
+        const entry = await uow.appendEntry({
+          accountId: mine.a,
+          transactionId: mine.t.transactionId,
+          type: 'CLAWBACK',
+          amount: -100,
+          balanceAfter: 400,
+          cause: { kind: 'refund', id: adjustmentId },
+          programRef: acc.programRef,
+          at: '2026-03-05T10:00:00Z',
+        });
+        await uow.saveAdjustment({ ...refund(adjustmentId, mine.t), entrySeq: entry.seq });
+        await uow.saveAccount({ ...acc, balance: 400, version: acc.version + 1 });
+      },
+      { adjustmentIds: [adjustmentId], transactionIds: [mine.t.transactionId] }, // the transaction read: only the refund is new
+        )
+        .catch((e: unknown) => e),
+    );
+    expect(await attempt).toMatchObject({ code: 'ADJUSTMENT_EXISTS', kind: 'conflict' });
+
+    const after = await store().withAccount(T, mine.a, async (uow) => ({
+      account: await uow.getAccount(mine.a),
+      transaction: await uow.getTransaction(mine.t.transactionId),
+      adjustment: await uow.getAdjustment(adjustmentId),
+    }));
+    expect(after.account).toMatchObject({ balance: 500, version: 1 });
+    expect(after.transaction).toEqual(mine.t);
+    expect(after.adjustment).toMatchObject({ accountId: theirs.a });
+    expect(await store().entries(T, mine.a, { limit: 10 })).toEqual([]);
+  });
+
+  it('inside the caller transaction, a refused unit of work leaves the caller free to go on and commit', async () => {
+    const mine = await seeded();
+    const theirs = await seeded();
+    const taken = id('tx');
+    await store().withAccount(T, theirs.a, (uow) => uow.saveTransaction(purchase(taken, theirs.a)));
+    const outcome = await db.em().transactional(async (em) => {
+      const nested = new PgLedgerStore(em, new OutboxRepository());
+      // Not declared, so read on demand: the store sees the id in the other account and refuses at once.
+      const refused = await nested
+        .withAccount(T, mine.a, async (uow) => {
+          await uow.saveAccount({ ...(await uow.getAccount(mine.a))!, balance: 1, version: 2 });
+          await uow.getTransaction(taken);
+          await uow.saveTransaction(purchase(taken, mine.a));
+        })
+        .catch((e: unknown) => e);
+      await nested.withAccount(T, mine.a, async (uow) => uow.saveAccount({ ...(await uow.getAccount(mine.a))!, holdUntil: '2026-04-01T00:00:00.000Z', version: 2 }));
+      return refused;
+    });
+    expect(outcome).toMatchObject({ code: 'TRANSACTION_EXISTS' });
+    const now = await store().withAccount(T, mine.a, (uow) => uow.getAccount(mine.a));
+    // The refused unit of work's early flush (before the undeclared read) was rolled back; the next one committed.
+    expect(now).toMatchObject({ balance: 500, holdUntil: '2026-04-01T00:00:00.000Z', version: 2 });
+  });
+
+  it('answers declared reads with its own staged writes applied, and undeclared ones from the database after a flush', async () => {
+    const { a, t } = await seeded();
+    await store().withAccount(
+      T,
+      a,
+      async (uow) => {
+        await uow.saveTransaction({ ...t, refunded: 1_000, status: 'PART_REF' });
+        expect((await uow.transactionsOfAccount(a)).map((x) => [x.transactionId, x.refunded])).toEqual([[t.transactionId, 1_000]]);
+        expect(await uow.getTransaction(t.transactionId)).toMatchObject({ refunded: 1_000 });
+        // Undeclared: adjustments are read from the database, which must already hold the staged transaction.
+        expect(await uow.adjustmentsOfAccount(a, { ofRewardedTransactions: true })).toEqual([]);
+        const [e1, e2] = [
+          await uow.appendEntry({ accountId: a, transactionId: null, type: 'REDEMPTION', amount: -1, balanceAfter: 499, cause: { kind: 'redemption', id: 'd1' }, programRef: 'p', at: '2026-03-06T10:00:00Z' }),
+          await uow.appendEntry({ accountId: a, transactionId: null, type: 'REDEMPTION', amount: -1, balanceAfter: 498, cause: { kind: 'redemption', id: 'd2' }, programRef: 'p', at: '2026-03-06T10:00:00Z' }),
+        ];
+        expect([e1.seq, e2.seq]).toEqual([1, 2]);
+      },
+      { allTransactions: true },
+    );
+    expect((await store().entries(T, a, { limit: 10 })).map((e) => [e.seq, e.balanceAfter])).toEqual([
+      [1, 499],
+      [2, 498],
+    ]);
+    expect(await store().withAccount(T, a, (uow) => uow.getTransaction(t.transactionId))).toMatchObject({ refunded: 1_000, status: 'PART_REF' });
+  });
+});
