@@ -381,7 +381,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       params.push(filter.unrewardedBefore);
     }
     const rows = await this.em.execute<Row[]>(`select t.* from ledger_transactions t where ${where.join(' and ')} order by t.occurred_at, t.transaction_id`, params);
-    return rows.map(toTransaction);
+    return this.known(this.transactions, rows.map(toTransaction), (t) => t.transactionId);
   }
 
   async adjustmentsOfAccount(accountId: string, filter: AdjustmentFilter = {}): Promise<LedgerAdjustment[]> {
@@ -402,7 +402,16 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       params.push(filter.before);
     }
     const rows = await this.em.execute<Row[]>(`select a.* from ledger_adjustments a where ${where.join(' and ')} order by a.at, a.adjustment_id`, params);
-    return rows.map(toAdjustment);
+    return this.known(this.adjustments, rows.map(toAdjustment), (a) => a.adjustmentId);
+  }
+
+  /**
+   * Rows read from the database exist: remembered as such, so saving one again stages an update of a known row, not a
+   * new row (which the flush would gate and write in a statement of its own, one text per count of them).
+   */
+  private known<T>(cache: Map<string, T | null>, rows: T[], id: (row: T) => string): T[] {
+    for (const row of rows) if (!cache.get(id(row))) cache.set(id(row), row);
+    return rows;
   }
 
   async unprocessedCounts(accountId: string, transactionIds: readonly string[]): Promise<Map<string, number>> {

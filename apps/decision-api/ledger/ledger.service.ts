@@ -86,9 +86,13 @@ export class LedgerService {
     };
   }
 
-  /** The ledger stages a unit of work's writes and flushes them last: every refusal comes before any write. */
-  private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>): TransactionalCommand<T> {
-    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)), { refusesBeforeWriting: true });
+  /**
+   * One ledger unit of work stages its writes and flushes them last, so every refusal it throws comes before any write
+   * and the command needs no savepoint (`single`). An effect of several units or other writes (settle: the settlement,
+   * then deferred clawbacks) keeps the savepoint: a refusal after its first flush must still undo that flush.
+   */
+  private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>, single = true): TransactionalCommand<T> {
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)), { refusesBeforeWriting: single });
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
@@ -123,7 +127,7 @@ export class LedgerService {
       }
       // The answer shows the transaction after its clawbacks.
       return l.transaction(p.tenant, transactionId);
-    });
+    }, false);
   }
 
   refund(p: Principal, transactionId: string, body: unknown) {
