@@ -86,6 +86,10 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
       if (namer) pool.on('connect', (client) => nameRepeatedStatements(client, namer));
     },
     ...(t ? timeoutOptions(t) : {}),
+    // Named statements save the parse and analysis; their plans stay custom (made for each execution's values, as for
+    // an unnamed statement). A generic plan, which PostgreSQL may switch to after five executions, cost the features
+    // read dearly: same-run, 1,000,000 prior events, refund decisions with features ran at 258/s instead of 469/s.
+    ...(namer ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
   };
 }
 
