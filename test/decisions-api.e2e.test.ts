@@ -190,7 +190,8 @@ describe('bad input is a clear 4xx naming the field, never a 500', () => {
     ['currency lowercase', { currency: 'eur' }, '/case/currency'],
     ['unknown field', { surprise: true }, '/case/surprise'],
     ['float money', { requestedAmount: 10.5 }, '/case/requestedAmount'],
-    // JSON's "\ud800" escape parses to a lone surrogate, which no policy's JSON reader takes: the caller's error, not a 503.
+    // JSON's "\ud800" escape parses to a lone surrogate, which neither PostgreSQL nor a policy's JSON reader takes: the
+    // body check (http/json-body.ts) makes it the caller's 400, never a 503 from the policy.
     ['a lone surrogate in an id', { orderId: 'ord_\ud800' }, '/case/orderId'],
     ['a lone surrogate deep in the case', { order: { items: [{ sku: '\udc00', amount: 100, finalSale: false, category: 'x' }] } }, '/case/order/items/0/sku'],
   ])('%s → 400 at %s', async (_n, patch, path) => {

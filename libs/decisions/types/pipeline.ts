@@ -112,7 +112,7 @@ export class BoundDecisionType {
 
   /** Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema. */
   inputErrors(input: unknown, pathPrefix = ''): ErrorDetail[] {
-    if (this.validateInput(input)) return illFormedStrings(input, pathPrefix);
+    if (this.validateInput(input)) return [];
     return ajvErrorsToDetails(this.validateInput.errors?.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
   }
 
@@ -575,27 +575,4 @@ function featureSourceProblems(doc: DecisionTypeDocument, component: string, rel
     }
   }
   return problems;
-}
-
-/**
- * Strings holding a lone surrogate (JSON's `\ud800` escape parses to one): OPA's JSON reader refuses them, so such a
- * case could never be decided (it failed as a policy error, 503, rebuilding the Wasm instance every time). Named as
- * the client's error instead, at most a few.
- */
-// With the u flag a surrogate pair is one code point: only a lone surrogate is in category Cs.
-const LONE_SURROGATE = /\p{Cs}/u;
-
-function illFormedStrings(value: unknown, path: string, out: ErrorDetail[] = []): ErrorDetail[] {
-  if (out.length >= 5) return out;
-  if (typeof value === 'string') {
-    if (LONE_SURROGATE.test(value)) out.push({ path: path || '/', message: 'must be well-formed Unicode (no lone surrogate)' });
-  } else if (Array.isArray(value)) {
-    value.forEach((v, i) => illFormedStrings(v, `${path}/${i}`, out));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (LONE_SURROGATE.test(k)) out.push({ path: path || '/', message: 'property names must be well-formed Unicode (no lone surrogate)' });
-      illFormedStrings(v, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, out);
-    }
-  }
-  return out;
 }
