@@ -1,8 +1,9 @@
 /**
  * Named prepared statements for the statements a process runs again and again. Kysely (under MikroORM) sends every
  * statement unnamed, so PostgreSQL parses, analyses and plans it on every execution: for the refund decision's
- * claim-and-insert that was ~40% of the server's CPU. A name makes each pooled connection parse it once and lets the
- * server reuse the plan (custom plans for the first five executions, then a generic one where it costs no more).
+ * claim-and-insert that was ~40% of the server's CPU. A name makes each pooled connection parse and analyse it once;
+ * plans stay custom, made for each execution's values (database.ts sets plan_cache_mode: a generic plan cost the
+ * features read dearly).
  *
  * Applied at the pg client, so every repository benefits without knowing: a statement text with parameters gets a
  * name derived from its text once it has been seen REPEAT times. Texts without parameters keep the simple protocol
