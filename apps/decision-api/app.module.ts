@@ -31,7 +31,8 @@ import { ApiKeySync } from './auth/api-key-sync.js';
 import { ApiKeyCache } from './auth/key-cache.js';
 import { ApiKeysController } from './keys/api-keys.controller.js';
 import { ApiKeysService } from './keys/api-keys.service.js';
-import { FailedAuthLimiter } from './auth/rate-limiter.js';
+import { ApiKeyRateLimit, FailedAuthLimiter } from './auth/rate-limiter.js';
+import { SharedRateLimitStore } from './auth/rate-limit-store.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
@@ -135,7 +136,9 @@ export class AppModule {
         { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        SharedRateLimitStore,
         FailedAuthLimiter,
+        ApiKeyRateLimit,
         ApiKeyCache,
         ApiKeySync,
         ApiKeysService,
