@@ -55,6 +55,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       logger: nestLevels(config.logLevel),
       abortOnError: false,
+      // Bodies are parsed as registerJsonBodies and registerBinaryBodies say, nothing else (no form bodies: 415).
+      bodyParser: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
