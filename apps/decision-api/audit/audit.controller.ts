@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuditRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { DATABASE } from '../tokens.js';
 
 @ApiTags('audit')
@@ -17,6 +17,7 @@ export class AuditController {
   ) {}
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('auditor')
   @ApiOperation({ summary: 'Audit entries, newest first: who (API key id, details.actorName), what, when: ?limit=&cursor=' })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {

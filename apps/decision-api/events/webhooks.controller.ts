@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
+import { QueryParams } from '../http/query.js';
 import { webhookSchema, WebhooksService } from './webhooks.service.js';
 
 @ApiTags('webhooks')
@@ -23,6 +24,7 @@ export class WebhooksController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('admin')
   @ApiOperation({ summary: "The tenant's endpoints (without secrets)" })
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
@@ -38,6 +40,7 @@ export class WebhooksController {
   }
 
   @Get(':id/deliveries')
+  @QueryParams('limit', 'cursor')
   @Roles('admin')
   @ApiOperation({ summary: "The endpoint's delivery log, newest event first" })
   deliveries(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: Record<string, unknown>) {

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { answerOf, IdempotentCommand, sendAnswer } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import { decodeAccountsCursor, decodeEntriesCursor, LedgerService } from './ledger.service.js';
 
@@ -79,6 +79,7 @@ export class LedgerController {
   }
 
   @Get('accounts')
+  @QueryParams('integrity', 'limit', 'cursor')
   @Roles('auditor')
   @ApiQuery({ name: 'integrity', required: true, enum: ['violated'] })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
@@ -108,6 +109,7 @@ export class LedgerController {
   }
 
   @Get('accounts/:accountId/entries')
+  @QueryParams('limit', 'cursor')
   @Roles('service', 'auditor')
   @ApiOperation({ summary: 'Append-only entries, oldest first: ?limit=&cursor=' })
   entries(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Query() query: Record<string, unknown>) {

@@ -7,7 +7,7 @@ import { REFUND_STATES } from '../../../libs/refunds/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeCursor } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { RefundsService } from './refunds.service.js';
 
 /** Ids are the caller's (a case's customerId, orderId): any text up to 255 characters that PostgreSQL can hold. */
@@ -24,6 +24,7 @@ export class RefundsController {
   constructor(private readonly refunds: RefundsService) {}
 
   @Get()
+  @QueryParams('state', 'customerId', 'orderId', 'from', 'to', 'limit', 'cursor')
   @Roles('service', 'reviewer', 'auditor')
   @ApiOperation({ summary: 'List refunds, newest first: ?state=&customerId=&orderId=&from=&to=&limit=&cursor=' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
