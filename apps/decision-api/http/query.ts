@@ -39,7 +39,7 @@ export class QueryParamsGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
     if (req.url.indexOf('?') === -1) return true;
     const allowed = this.reflector.get<readonly string[] | undefined>(QUERY_PARAMS_KEY, ctx.getHandler()) ?? NONE;
-    const unknown = Object.keys((req.query ?? {}) as object).filter((k) => !allowed.includes(k));
+    const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
     if (unknown.length > 0) throw unknownQueryParameters(unknown, allowed);
     return true;
   }
