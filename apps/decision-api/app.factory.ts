@@ -1,4 +1,6 @@
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -29,6 +31,8 @@ export interface RunningApp {
 export const MAX_PATH_PARAM_LENGTH = 255 * 9;
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
+  // The built-in releases are read at start: a missing or unreadable CONTENT_ROOT fails here, before the database opens.
+  await readdir(join(config.contentRoot, 'releases'));
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
     poolSize: config.dbPoolSize,

@@ -15,12 +15,18 @@ export const QueryParams = (...names: string[]) => SetMetadata(QUERY_PARAMS_KEY,
 
 const NONE: readonly string[] = [];
 
+/** Names as a list for a sentence: the first ten, each cut at 100 characters (a URL may hold 16 KiB of them). */
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 10).map((n) => (n.length > 100 ? `${n.slice(0, 100)}…` : n));
+  return names.length > 10 ? `${shown.join(', ')} and ${names.length - 10} more` : shown.join(', ');
+}
+
 /** The 400 for parameters a route does not take: every one named, with what the route does take. */
 export function unknownQueryParameters(unknown: readonly string[], allowed: readonly string[]): DomainError {
   const takes = allowed.length === 0 ? 'this route takes no query parameters' : `this route takes ${allowed.join(', ')}`;
   return new DomainError(
     'VALIDATION_FAILED',
-    `Unknown query parameter${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')} (${takes})`,
+    `Unknown query parameter${unknown.length === 1 ? '' : 's'}: ${listed(unknown)} (${takes})`,
     'invalid',
     unknown.map((name) => ({ path: `query:${name}`, message: `is not a query parameter of this route (${takes})` })),
   );
