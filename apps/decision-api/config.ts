@@ -187,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     logLevel,
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
-    rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 1, 1, 3_600, problems),
+    rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
     rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
     redisUrl,
     rateLimitRedisPrefix: redisPrefix,
