@@ -9,7 +9,8 @@
  *   (when a valid W3C traceparent came), msg "request".
  *
  * Cheap on purpose: no child logger per request (Fastify's own logger makes one for every request), one object, one
- * write; 5xx lines at level error, the rest at info.
+ * write. Every line is level info, a 5xx too: a 503 during a database outage is expected (the outage itself is logged
+ * once, as a warning), and an unexpected 500 has its own error line with the stack (http/problem.filter.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -52,17 +53,15 @@ export class AccessLog {
 
   /** The line of a request Fastify routed (or tried to). */
   request(req: FastifyRequest, reply: FastifyReply): void {
-    const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : 'info';
-    if (!this.log.isLevelEnabled(level)) return;
+    if (!this.log.isLevelEnabled('info')) return;
     const r = req as FastifyRequest & AuthedRequest;
     const traceparent = req.headers.traceparent;
     const trace = traceparent === undefined ? undefined : parseTraceParent(traceparent);
-    this.log[level](
+    this.log.info(
       {
         method: req.method,
         route: req.is404 ? null : (req.routeOptions.url ?? null),
-        status,
+        status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
         requestId: req.id,
         tenant: r.principal?.tenant,
@@ -77,7 +76,6 @@ export class AccessLog {
 
   /** The line of an answer Node's HTTP parser refused before there was a request (written on the bare socket). */
   unparsed(status: number, requestId: string, method: string | undefined): void {
-    const level = status >= 500 ? 'error' : 'info';
-    this.log[level]({ method, route: null, status, durationMs: 0, requestId }, 'request');
+    this.log.info({ method, route: null, status, durationMs: 0, requestId }, 'request');
   }
 }
