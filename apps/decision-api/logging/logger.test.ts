@@ -47,10 +47,12 @@ describe('the default redaction', () => {
     expect(lines[0]).toMatchObject({ headers: { accept: 'application/json' }, case: { amount: 10 }, err: { code: 'E_KEEP' } });
   });
 
-  it('adds the paths LOG_REDACT names', () => {
-    const { app, lines } = capture({ redact: ['order.secretNote', '*.token'] });
+  it('adds the paths LOG_REDACT names, on access lines too', () => {
+    const { app, access, lines } = capture({ redact: ['order.secretNote', '*.token', 'tenant'] });
     app.info({ order: { secretNote: 'hush', id: 'o1' }, job: { token: 't0k' } }, 'm');
+    access.info({ method: 'GET', tenant: 'acme', customerId: 'not a field of access lines' }, 'request');
     expect(lines[0]).toMatchObject({ order: { secretNote: '[redacted]', id: 'o1' }, job: { token: '[redacted]' } });
+    expect(lines[1]).toMatchObject({ method: 'GET', tenant: '[redacted]', customerId: 'not a field of access lines' });
   });
 
   it('logs an error as its type, message, code and stack only (a driver error may carry a statement parameters)', () => {

@@ -2,7 +2,8 @@
  * The service's log: JSON lines through pino on stdout (pino-pretty instead when stdout is a terminal, or as LOG_PRETTY
  * says). Two loggers share the one stream: `app` (Nest's messages, errors, background work) redacts by configuration;
  * `access` writes the one line per request, whose fields are fixed and never hold a secret or a value of a body, so it
- * skips redaction (measured: a redacting logger with wildcard paths costs several µs per line, on every request).
+ * skips the default redaction (measured: a redacting logger with wildcard paths costs several µs per line, on every
+ * request) and applies only LOG_REDACT's paths, when there are any.
  */
 import { hostname } from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -73,7 +74,8 @@ export function createLoggers(o: LogOptions, destination?: DestinationStream): L
     },
     stream,
   );
-  const access = pino(common, stream);
+  // The defaults cannot match an access line's fields; LOG_REDACT's paths (an operator's choice) apply to it too.
+  const access = pino(o.redact.length > 0 ? { ...common, redact: { paths: [...o.redact], censor: REDACTED } } : common, stream);
   return {
     app,
     access,
