@@ -76,7 +76,7 @@ describe('ChainVerifier', () => {
   it('names an edited row (content hash mismatch)', () => {
     const rows = chain(4);
     rows[2] = { ...rows[2]!, subjectId: 'other' };
-    expect(verify(rows, headOf(rows)).broken).toMatchObject({ id: rows[2]!.id, seq: 3, reason: 'content_hash_mismatch' });
+    expect(verify(rows, headOf(rows)).broken).toMatchObject({ id: rows[2].id, seq: 3, reason: 'content_hash_mismatch' });
   });
 
   it('names the row after one replaced with a recomputed hash (previous hash mismatch)', () => {
@@ -99,7 +99,7 @@ describe('ChainVerifier', () => {
     const head = headOf(rows);
     const forged = { ...rows[2]!, subjectId: 'other' };
     rows[2] = { ...forged, hash: auditRowHash(forged) };
-    expect(verify(rows, head).broken).toMatchObject({ id: rows[2]!.id, seq: 3, reason: 'head_mismatch' });
+    expect(verify(rows, head).broken).toMatchObject({ id: rows[2].id, seq: 3, reason: 'head_mismatch' });
   });
 
   it('detects any single-field edit, any deletion and any swap of two rows (property)', () => {
