@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { ChainVerifier, type ChainedAuditRow } from '../libs/audit/index.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
+import { refundCase } from './support/refund-cases.js';
 
 const onPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 if (!process.env.TEST_DATABASE_URL) console.warn('audit-chain e2e skipped: set TEST_DATABASE_URL (it tampers through a second connection)');
@@ -122,5 +123,99 @@ onPostgres('audit chain on PostgreSQL', () => {
       checked: 2,
       firstBroken: { id: null, seq: 3, at: null, reason: 'missing_seq', expected: 3, found: 2 },
     });
+  });
+
+  it('records the actor of each kind of change: audit rows for administrative changes, columns on decisions and ledger entries', async () => {
+    const t = await tenant('actors');
+    const [service, reviewer, publisher] = [await issue('actors', ['service'], 'svc'), await issue('actors', ['reviewer'], 'rev'), await issue('actors', ['publisher'], 'pub')];
+    const post = (key: string, path: string, body?: unknown) => svc.request('POST', path, { key, idempotencyKey: newKey(), body });
+
+    // A decision (the hot path): its actor is a column of its own row, shown in the list.
+    const decided = await post(service.key, '/v1/decisions/refund', { case: refundCase({ refundId: 'rf-actor', disputeOpen: true }) });
+    expect(decided.status).toBe(201);
+    const listed = await svc.request('GET', '/v1/decisions?limit=5', { key: t.auditor.key });
+    expect(listed.body.items.find((d: { id: string }) => d.id === decided.body.id)).toMatchObject({ actor: { id: service.id, role: 'service' } });
+
+    // A ledger write: each entry names its actor, written by the write statement.
+    const account = `acct-actor-${Date.now().toString(36)}`;
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${account}`, { key: service.key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    expect((await post(service.key, `/v1/ledger/accounts/${account}/transactions`, { transactionId: 'tx-actor', amount: 10000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' })).status).toBe(201);
+    expect((await post(service.key, '/v1/ledger/transactions/tx-actor/settle', { settledAt: '2026-03-02T10:00:00Z' })).status).toBe(200);
+    const entries = await svc.sql<{ actor_id: string; actor_role: string }>('select actor_id, actor_role from ledger_entries where tenant = ? and account_id = ?', ['actors', account]);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(e).toEqual({ actor_id: service.id, actor_role: 'service' });
+
+    // A review claimed and released; a webhook registered and deleted; a release activated: audit rows.
+    const [review] = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', ['actors', decided.body.id]);
+    expect((await post(reviewer.key, `/v1/reviews/${review!.id}/claim`)).status).toBe(200);
+    expect((await post(reviewer.key, `/v1/reviews/${review!.id}/release`)).status).toBe(200);
+    const hook = await post(t.admin.key, '/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['refund.state_changed'] });
+    expect(hook.status).toBe(201);
+    expect((await svc.request('DELETE', `/v1/webhooks/${hook.body.id}`, { key: t.admin.key })).status).toBe(204);
+    const activated = await post(publisher.key, '/v1/releases/default/1.2.0/activate');
+    expect(activated.status).toBe(200);
+
+    const chain = await rows(t.auditor.key);
+    const by = (action: string) => chain.filter((r) => r.action === action).map((r) => ({ actor: r.actor, actorRole: r.actorRole, subjectId: r.subjectId }));
+    expect(by('review.claimed')).toEqual([{ actor: reviewer.id, actorRole: 'reviewer', subjectId: review!.id }]);
+    expect(by('review.released')).toEqual([{ actor: reviewer.id, actorRole: 'reviewer', subjectId: review!.id }]);
+    expect(by('webhook.registered')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
+    expect(by('webhook.deleted')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
+    expect(by('release.activated')).toEqual([{ actor: publisher.id, actorRole: 'publisher', subjectId: 'default@1.2.0' }]);
+    expect((await verify(t.auditor.key)).body).toEqual({ ok: true, checked: chain.length, firstBroken: null });
+  });
+
+  it('exports a time range as NDJSON whose lines re-verify offline', async () => {
+    const t = await tenant('exported');
+    for (const n of ['a', 'b', 'c', 'd']) await issue('exported', ['service'], n);
+    const chain = await rows(t.auditor.key);
+    const from = chain[1]!.at;
+    const to = new Date(Date.parse(chain[4]!.at) + 1).toISOString();
+    const r = await svc.request('GET', `/v1/audit/export?from=${from}&to=${to}`, { key: t.auditor.key });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const lines = r.text.trimEnd().split('\n').map((l) => JSON.parse(l) as ChainedAuditRow);
+    const inRange = chain.filter((x) => x.at >= from && x.at < to);
+    expect(lines).toEqual(inRange);
+    // Offline: from the first line's link, every line must hash and link as the chain says.
+    const v = new ChainVerifier({ seq: lines[0]!.seq - 1, hash: lines[0]!.prevHash });
+    for (const line of lines) expect(v.push(line)).toBe(true);
+    expect(v.checked).toBe(lines.length);
+    // An edited line is caught offline too.
+    const edited = new ChainVerifier({ seq: lines[0]!.seq - 1, hash: lines[0]!.prevHash });
+    expect(lines.map((l, i) => edited.push(i === 1 ? { ...l, actor: 'someone else' } : l))).toContain(false);
+  });
+
+  it('refuses bad and unknown query parameters with 400 naming them', async () => {
+    const t = await tenant('badquery');
+    const bad = await svc.request('GET', '/v1/audit/export?from=yesterday&to=2026-13-01T00:00:00Z', { key: t.auditor.key });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query:from', 'query:to']);
+    const missing = await svc.request('GET', '/v1/audit/export', { key: t.auditor.key });
+    expect(missing.status).toBe(400);
+    expect(missing.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query:from', 'query:to']);
+    const backwards = await svc.request('GET', '/v1/audit/export?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z', { key: t.auditor.key });
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.errors).toEqual([{ path: 'query:to', message: 'must be after from' }]);
+    const unknown = await svc.request('GET', '/v1/audit/export?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&tenant=other', { key: t.auditor.key });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([{ path: 'query:tenant', message: expect.any(String) }]);
+    const unknownOnVerify = await svc.request('GET', '/v1/audit/verify?tenant=other', { key: t.auditor.key });
+    expect(unknownOnVerify.status).toBe(400);
+  });
+
+  it('refuses other roles (403) and never shows another tenant\'s chain', async () => {
+    const t = await tenant('mine');
+    const other = await tenant('theirs');
+    await issue('theirs', ['service'], 'x');
+    for (const path of ['/v1/audit/verify', '/v1/audit/export?from=2026-01-01T00:00:00Z&to=2030-01-01T00:00:00Z']) {
+      expect((await svc.request('GET', path, { key: t.admin.key })).status).toBe(403);
+      expect((await svc.request('GET', path)).status).toBe(401);
+    }
+    expect((await verify(t.auditor.key)).body).toMatchObject({ ok: true, checked: 2 });
+    expect((await verify(other.auditor.key)).body).toMatchObject({ ok: true, checked: 3 });
+    const mine = await svc.request('GET', '/v1/audit/export?from=2026-01-01T00:00:00Z&to=2100-01-01T00:00:00Z', { key: t.auditor.key });
+    const tenants = new Set(mine.text.trimEnd().split('\n').map((l) => (JSON.parse(l) as ChainedAuditRow).tenant));
+    expect([...tenants]).toEqual(['mine']);
   });
 });
