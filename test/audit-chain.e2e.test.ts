@@ -3,12 +3,31 @@
  * a hash chain that GET /v1/audit/verify walks, naming the first broken link when a row is edited or deleted behind the
  * service's back; GET /v1/audit/export streams a time range as NDJSON whose lines re-verify offline.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { ChainVerifier, type ChainedAuditRow } from '../libs/audit/index.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
+const bin = resolve(import.meta.dirname, '..', 'bin', 'decisions.js');
+
+/** `decisions audit verify <file> --json` as a real process (the built CLI). */
+async function cliVerify(text: string): Promise<{ code: number; report: { ok: boolean; tenants: { fromSeq: number; checked: number; firstBroken: { id: string; reason: string } | null }[] } }> {
+  const file = join(await mkdtemp(join(tmpdir(), 'audit-export-')), 'audit.ndjson');
+  await writeFile(file, text);
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'audit', 'verify', file, '--json']);
+    return { code: 0, report: JSON.parse(stdout) };
+  } catch (e) {
+    const err = e as { code: number; stdout: string };
+    return { code: err.code, report: JSON.parse(err.stdout) };
+  }
+}
 
 describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
   let svc: TestService;
@@ -192,6 +211,14 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     // An edited line is caught offline too.
     const edited = new ChainVerifier({ seq: lines[0]!.seq - 1, hash: lines[0]!.prevHash });
     expect(lines.map((l, i) => edited.push(i === 1 ? { ...l, actor: 'someone else' } : l))).toContain(false);
+    // The same offline, with the CLI: the export as downloaded passes; one edited line is named.
+    const passed = await cliVerify(r.text);
+    expect(passed.code).toBe(0);
+    expect(passed.report).toEqual({ ok: true, tenants: [{ tenant: 'exported', fromSeq: lines[0]!.seq, toSeq: lines.at(-1)!.seq, checked: lines.length, firstBroken: null }] });
+    const tampered = r.text.replace(`"subjectId":"${lines[2]!.subjectId}"`, '"subjectId":"forged"');
+    const caught = await cliVerify(tampered);
+    expect(caught.code).toBe(1);
+    expect(caught.report.tenants[0]!.firstBroken).toMatchObject({ id: lines[2]!.id, reason: 'content_hash_mismatch' });
   });
 
   it('refuses bad and unknown query parameters with 400 naming them', async () => {
