@@ -59,7 +59,8 @@ export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
         // The platform's own change: one audit row per tenant and batch, naming the items (actor `system`).
         const byTenant = new Map<string, string[]>();
         for (const r of reviews) (byTenant.get(r.tenant) ?? byTenant.set(r.tenant, []).get(r.tenant)!).push(r.id);
-        for (const [tenant, ids] of byTenant) {
+        // Tenants in one order on every instance: each append locks its tenant's chain head until commit.
+        for (const [tenant, ids] of [...byTenant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
           await this.audit.append(em, { tenant, actor: SYSTEM_ACTOR, action: 'review.marked_overdue', subjectType: 'review', subjectId: ids[0]!, details: { reviewIds: ids }, at: now });
         }
         return reviews.length;
