@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { ChainVerifier, type ChainedAuditRow } from '../libs/audit/index.js';
+import { chainNext, ChainVerifier, type ChainedAuditRow } from '../libs/audit/index.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
@@ -149,6 +149,34 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
       ok: false,
       checked: 2,
       firstBroken: { id: null, seq: 3, at: null, reason: 'missing_seq', expected: 3, found: 2 },
+    });
+  });
+
+  it('finds a row inserted past the head around the chain trigger', async () => {
+    const t = await tenant('appended');
+    const chain = await rows(t.auditor.key);
+    const last = chain.at(-1)!;
+    const forged = chainNext({ seq: last.seq, hash: last.hash }, { ...last, id: '01900000-0000-7000-8000-00000000abcd', action: 'api_key.issued', subjectId: 'ghost' });
+    const c = onPostgres ? new pg.Client({ connectionString: svc.databaseUrl }) : undefined;
+    const run = (q: string, params: unknown[] = []) => {
+      let n = 0;
+      return c ? c.query(q.replace(/\?/g, () => `$${++n}`), params) : svc.sql(q, params);
+    };
+    await c?.connect();
+    try {
+      await run('alter table audit_log disable trigger audit_log_chain');
+      await run(
+        `insert into audit_log (id, tenant, seq, at, actor, actor_role, action, subject_type, subject_id, details, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)`,
+        [forged.id, forged.tenant, forged.seq, forged.at, forged.actor, forged.actorRole, forged.action, forged.subjectType, forged.subjectId, JSON.stringify(forged.details), forged.prevHash, forged.hash],
+      );
+      await run('alter table audit_log enable trigger audit_log_chain');
+    } finally {
+      await c?.end();
+    }
+    expect((await verify(t.auditor.key)).body).toEqual({
+      ok: false,
+      checked: 3,
+      firstBroken: { id: forged.id, seq: 3, at: forged.at, reason: 'head_mismatch', expected: 2, found: 3 },
     });
   });
 

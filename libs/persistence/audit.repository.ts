@@ -95,6 +95,20 @@ export class AuditRepository {
     return r ? { seq: Number(r.seq), hash: (r.hash as string | null) ?? null } : { seq: 0, hash: null };
   }
 
+  /**
+   * The first row numbered past the tenant's head, read with the head in one statement (a row and the head it moves
+   * commit together, so an append is never seen half done): only a row inserted around the chain trigger is there.
+   */
+  async pastHead(em: SqlEntityManager, tenant: string): Promise<{ record: AuditRecord; head: number } | null> {
+    const [r] = await em.execute<Row[]>(
+      `select ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, h.seq as head_seq from audit_log a
+         join audit_chain_heads h on h.tenant = a.tenant
+        where a.tenant = ? and a.seq > h.seq order by a.seq limit 1`,
+      [tenant],
+    );
+    return r ? { record: toRecord(r), head: Number(r.head_seq) } : null;
+  }
+
   /** One page of the chain in seq order: rows with afterSeq < seq <= upToSeq. */
   async chainPage(em: SqlEntityManager, tenant: string, afterSeq: number, upToSeq: number, limit: number): Promise<AuditRecord[]> {
     const rows = await em.execute<Row[]>(`select ${COLUMNS} from audit_log where tenant = ? and seq > ? and seq <= ? order by seq limit ?`, [
