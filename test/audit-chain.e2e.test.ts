@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { chainNext, ChainVerifier, type ChainedAuditRow } from '../libs/audit/index.js';
+import { RetentionSweeper } from '../apps/decision-api/retention/retention-sweeper.js';
+import { ReviewOverdueSweeper } from '../apps/decision-api/reviews/overdue-sweeper.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
@@ -210,6 +212,11 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     const activated = await post(publisher.key, '/v1/releases/default/1.2.0/activate');
     expect(activated.status).toBe(200);
 
+    // The platform's own work: the overdue sweep and the retention purge, actor `system`.
+    await svc.sql('update reviews set deadline = ? where id = ?', [new Date(Date.now() - 60_000).toISOString(), review!.id]);
+    expect(await svc.provider(ReviewOverdueSweeper).sweep()).toBe(1);
+    expect(await svc.provider(RetentionSweeper).sweep(new Date(Date.now() + 20 * 365 * 24 * 3600_000))).toBeGreaterThan(0);
+
     const chain = await rows(t.auditor.key);
     const by = (action: string) => chain.filter((r) => r.action === action).map((r) => ({ actor: r.actor, actorRole: r.actorRole, subjectId: r.subjectId }));
     expect(by('review.claimed')).toEqual([{ actor: reviewer.id, actorRole: 'reviewer', subjectId: review!.id }]);
@@ -217,6 +224,8 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     expect(by('webhook.registered')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('webhook.deleted')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('release.activated')).toEqual([{ actor: publisher.id, actorRole: 'publisher', subjectId: 'default@1.2.0' }]);
+    expect(by('review.marked_overdue')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: review!.id }]);
+    expect(by('retention.decisions_purged')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: 'actors' }]);
     expect((await verify(t.auditor.key)).body).toEqual({ ok: true, checked: chain.length, firstBroken: null });
   });
 
