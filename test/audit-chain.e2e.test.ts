@@ -201,6 +201,9 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     const entries = await svc.sql<{ actor_id: string; actor_role: string }>('select actor_id, actor_role from ledger_entries where tenant = ? and account_id = ?', ['actors', account]);
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) expect(e).toEqual({ actor_id: service.id, actor_role: 'service' });
+    const listedEntries = await svc.request('GET', `/v1/ledger/accounts/${account}/entries`, { key: t.auditor.key });
+    expect(listedEntries.body.items.length).toBe(entries.length);
+    for (const e of listedEntries.body.items) expect(e.actor).toEqual({ id: service.id, role: 'service' });
 
     // A review claimed and released; a webhook registered and deleted; a release activated: audit rows.
     const [review] = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', ['actors', decided.body.id]);

@@ -98,6 +98,7 @@ function toEntry(r: Row): LedgerEntry {
     cause: { kind: str(r.cause_kind) as EntryCauseKind, id: str(r.cause_id) },
     programRef: str(r.program_ref),
     at: iso(r.at),
+    actor: r.actor_id === null || r.actor_id === undefined ? null : { id: str(r.actor_id), role: str(r.actor_role) },
   };
 }
 
