@@ -120,12 +120,14 @@ export class AuditRepository {
     return rows.map(toRecord);
   }
 
-  /** One page of the rows with from <= at < to, in seq order, after `afterSeq`. */
-  async rangePage(em: SqlEntityManager, tenant: string, range: { from: Date; to: Date }, afterSeq: number, limit: number): Promise<AuditRecord[]> {
-    const rows = await em.execute<Row[]>(
-      `select ${COLUMNS} from audit_log where tenant = ? and at >= ? and at < ? and seq > ? order by seq limit ?`,
-      [tenant, range.from, range.to, afterSeq, limit],
-    );
-    return rows.map(toRecord);
+  /**
+   * The first and last seq of the rows with from <= at < to. An export sends every row between them: `at` is stamped
+   * before the append waits for its tenant's chain, so near a bound a row's neighbour in seq may fall outside the range,
+   * and an export with a gap would not re-verify.
+   */
+  async rangeBounds(em: SqlEntityManager, tenant: string, range: { from: Date; to: Date }): Promise<{ first: number; last: number } | null> {
+    const [r] = await em.execute<Row[]>('select min(seq) as first, max(seq) as last from audit_log where tenant = ? and at >= ? and at < ?', [tenant, range.from, range.to]);
+    return r && r.first !== null && r.first !== undefined ? { first: Number(r.first), last: Number(r.last) } : null;
   }
+
 }

@@ -102,7 +102,7 @@ export class AuditController {
 
   @Get('export')
   @Roles('auditor')
-  @ApiOperation({ summary: 'Audit rows with from <= at < to, in chain order, as NDJSON (one row with its chain fields per line)' })
+  @ApiOperation({ summary: 'Audit rows from the first to the last with from <= at < to, in chain order without a gap, as NDJSON (one row with its chain fields per line)' })
   @ApiQuery({ name: 'from', required: true, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'to', required: true, schema: { type: 'string', format: 'date-time' } })
   @ApiProduces('application/x-ndjson')

@@ -48,11 +48,13 @@ export class AuditService {
     return { ok: true, checked: verifier.checked, firstBroken: null };
   }
 
-  /** The range's rows in seq order, one JSON object per line. */
+  /** The range's rows in seq order, one JSON object per line, from its first row to its last without a gap. */
   async *export(tenant: string, range: { from: Date; to: Date }): AsyncGenerator<string> {
-    let after = 0;
+    const bounds = await this.audit.rangeBounds(this.db.em(), tenant, range);
+    if (!bounds) return;
+    let after = bounds.first - 1;
     for (;;) {
-      const rows = await this.audit.rangePage(this.db.em(), tenant, range, after, PAGE);
+      const rows = await this.audit.chainPage(this.db.em(), tenant, after, bounds.last, PAGE);
       if (rows.length > 0) yield rows.map((r) => `${JSON.stringify(r)}\n`).join('');
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.seq;
