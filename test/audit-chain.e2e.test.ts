@@ -227,6 +227,7 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     expect(by('webhook.registered')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('webhook.deleted')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('release.activated')).toEqual([{ actor: publisher.id, actorRole: 'publisher', subjectId: 'default@1.2.0' }]);
+    expect(by('ledger.account_opened')).toEqual([{ actor: service.id, actorRole: 'service', subjectId: account }]);
     expect(by('review.marked_overdue')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: review!.id }]);
     expect(by('retention.decisions_purged')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: 'actors' }]);
     expect((await verify(t.auditor.key)).body).toEqual({ ok: true, checked: chain.length, firstBroken: null });

@@ -115,6 +115,7 @@ export class AuditController {
     if (query.to === undefined || query.to === '') q.fail('to', 'is required');
     if (from && to && from >= to) q.fail('to', 'must be after from');
     q.done();
+    // done() threw for a missing or bad one: this only narrows the types.
     if (!from || !to) throw new DomainError('VALIDATION_FAILED', 'Query is invalid', 'invalid');
     return new StreamableFile(Readable.from(this.service.export(principal.tenant, { from, to })), { type: 'application/x-ndjson' });
   }

@@ -13,19 +13,22 @@ import {
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
 import {
+  AuditRepository,
   CatalogueRepository,
   DecisionsRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
   violatedAccounts,
+  type Clock,
   type Database,
   type IdFactory,
   type Principal,
 } from '../../../libs/persistence/index.js';
+import { auditEntry } from '../audit/audit-entry.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, done, refused, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
-import { CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
+import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
@@ -56,6 +59,8 @@ export class LedgerService {
     private readonly catalogue: CatalogueRepository,
     private readonly decisions: DecisionsRepository,
     private readonly payouts: PayoutsRepository,
+    private readonly audit: AuditRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
@@ -102,6 +107,10 @@ export class LedgerService {
     return this.db.em().transactional(async (em) => {
       const ledger = this.ledger(em, p.tenant, undefined, keyActor(p, 'service'));
       const opened = await ledger.openAccount(p.tenant, accountId, input);
+      // An account has no append-only row of its own to name who opened it (its entries name who wrote them).
+      if (opened.created) {
+        await this.audit.append(em, auditEntry(p, 'service', this.clock.now(), 'ledger.account_opened', 'ledger_account', accountId, { program: input.program, currency: input.currency }));
+      }
       const view = await ledger.view(p.tenant, accountId);
       return opened.created ? created(view) : unchanged(view);
     });
