@@ -101,6 +101,26 @@ describe('decisions CLI', () => {
     await expect(readFile(join(root, 'decision-types/payout-approval/1.0.0.json'))).rejects.toThrow('ENOENT');
   });
 
+  it('init scaffolds a pack into drafts/, never into a content root’s rule-packs/ where it would be every tenant’s built-in', async () => {
+    const r = await cli('init', 'frequent-refunders', '--dir', 'rule-packs');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: rule-packs holds the built-in packs of a service's content root (its parent folder: it holds releases/");
+    await expect(readFile(join(root, 'rule-packs/frequent-refunders/1.0.0.json'))).rejects.toThrow('ENOENT');
+
+    // Outside a content root the default is drafts/ (a folder the service never reads).
+    const dir = await mkdtemp(join(tmpdir(), 'cli-init-'));
+    const { stdout } = await run(process.execPath, [bin, 'init', 'frequent-refunders'], { cwd: dir });
+    expect(stdout).toContain('created drafts/frequent-refunders/1.0.0.json');
+    expect(JSON.parse(await readFile(join(dir, 'drafts/frequent-refunders/1.0.0.json'), 'utf8'))).toMatchObject({ name: 'frequent-refunders' });
+  });
+
+  it('--version and -V print the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await cli('-V')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(JSON.parse((await cli('--version', '--json')).stdout)).toEqual({ version });
+  });
+
   it('exits 2 with usage on an unknown command', async () => {
     const r = await cli('frobnicate');
     expect(r.code).toBe(2);
