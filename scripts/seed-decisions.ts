@@ -3,8 +3,8 @@
  *
  *   npm run seed -- --decisions 5000 [--tenant acme] [--url http://127.0.0.1:3000] [--key <service key>] [--concurrency 8]
  *
- * It sends the cases of docs/examples/refund-cases.json over and over, each round with refund ids of its own
- * (`rf_sim_001_1`, …), as `POST /v1/decisions/refund` under the Idempotency-Key `seed-<refundId>`: running it again
+ * It sends the cases of docs/examples/refund-cases.json over and over, each round with refund, order and customer ids
+ * of its own (`rf_sim_001_1`, `ord_190792_1`, …), as `POST /v1/decisions/refund` under the Idempotency-Key `seed-<refundId>`: running it again
  * sends the same requests, which the service answers from what it stored, so nothing is decided twice. The key is
  * `--key` (or SEED_API_KEY), a key with the `service` role; without one it creates a key for `--tenant` with
  * ADMIN_TOKEN. It prints the window the decisions were made in, as the `--replay-from`/`--replay-to` to use.
@@ -91,9 +91,13 @@ const outcomes: Record<string, number> = {};
 
 async function decide(i: number): Promise<void> {
   const source = cases[i % cases.length]!;
-  const refundId = `${String(source.refundId)}_${Math.floor(i / cases.length) + 1}`;
+  // Each round is the file again with ids of its own: a refund, order and customer of an earlier round would count
+  // against this one (the order's refunded amount, the customer's history), and the rounds would decide differently.
+  const round = `_${Math.floor(i / cases.length) + 1}`;
+  const refundId = `${String(source.refundId)}${round}`;
+  const body = { case: { ...source, refundId, orderId: `${String(source.orderId)}${round}`, customerId: `${String(source.customerId)}${round}` } };
   for (;;) {
-    const r = await call('POST', '/v1/decisions/refund', { authorization: `Bearer ${key}`, 'idempotency-key': `seed-${refundId}` }, { case: { ...source, refundId } });
+    const r = await call('POST', '/v1/decisions/refund', { authorization: `Bearer ${key}`, 'idempotency-key': `seed-${refundId}` }, body);
     // Busy or the database away for a moment: wait as told and send the same request again (same key: decided once).
     if ((r.status === 429 || r.status === 503) && r.retryAfter !== undefined) {
       await new Promise((done) => setTimeout(done, Math.max(r.retryAfter ?? 1, 0.2) * 1000));
