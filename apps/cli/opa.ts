@@ -58,7 +58,7 @@ export async function ensureOpa(say: (text: string) => void = (t) => process.std
   if (!(await exists(script))) throw new CliError(`${script} is missing: the CLI pins OPA with the repository's scripts/opa.sh`);
   const r = await runProcess('bash', [script, 'ensure'], undefined, say);
   const path = r.stdout.trim().split('\n').pop();
-  if (r.code !== 0 || !path) throw new CliError(`cannot find or install the pinned OPA:\n${r.output.trimEnd()}`);
+  if (r.code !== 0 || !path) throw new CliError(`cannot find or install the pinned OPA (bash ${script} ensure exited ${r.code}: its output is above)`);
   return path;
 }
 
