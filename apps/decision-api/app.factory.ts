@@ -10,6 +10,7 @@ import type { AppConfig, LogLevel } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
+import { Metrics } from './metrics/metrics.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -57,6 +58,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
+    app.get(Metrics).instrument(adapter.getInstance());
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 
