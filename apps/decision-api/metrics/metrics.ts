@@ -260,6 +260,8 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Present from the start at 0: an alert on rate() sees the first refusal, not a series appearing.
+    for (const c of Object.values(this.rateLimitedChildren)) c.inc(0);
   }
 
   get contentType(): string {
