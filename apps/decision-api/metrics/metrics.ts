@@ -9,7 +9,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { OperationalSnapshot, PoolUsage } from '../../../libs/persistence/index.js';
 import type { AuthedRequest } from '../auth/roles.js';
 
@@ -24,7 +24,10 @@ export const OVERFLOW = '_overflow';
 /** Seconds: decisions take milliseconds; the slow tail (features over a large history, a policy at its budget) seconds. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Label children by a key the caller builds, created once; later calls are one Map lookup (the decision hot path). */
+/**
+ * Label children by a key the caller builds, created once; later calls are one Map lookup (the decision hot path).
+ * Past MAX_SERIES_PER_METRIC distinct keys, new ones share one child whose labels all read `_overflow`.
+ */
 class Children<C> {
   private readonly map = new Map<string, C>();
   private overflow?: C;
@@ -46,17 +49,118 @@ class Children<C> {
     this.map.set(key, c);
     return c;
   }
+
+  *all(): Generator<C> {
+    yield* this.map.values();
+    if (this.overflow) yield this.overflow;
+  }
 }
 
-type CounterChild = { inc(n?: number): void };
-type HistogramChild = { observe(v: number): void };
-
-function counterChildren(c: Counter<string>, names: readonly string[]): Children<CounterChild> {
-  return new Children(names, (labels) => c.labels(labels));
+/** What prom-client's Registry asks of a metric: its name, and its samples when scraped. */
+interface Exported {
+  readonly name: string;
+  get(): Promise<{ name: string; help: string; type: string; values: { labels: Record<string, string>; value: number; metricName?: string }[]; aggregator: string }>;
+  reset(): void;
 }
 
-function histogramChildren(h: Histogram<string>, names: readonly string[]): Children<HistogramChild> {
-  return new Children(names, (labels) => h.labels(labels));
+function register(registry: Registry, metric: Exported): void {
+  registry.registerMetric(metric as unknown as Metric);
+}
+
+/**
+ * A counter whose children are plain numbers. prom-client's own children hash and validate their labels on every
+ * inc() (microseconds, per decision several times); these add to a number, and the text is made when scraped.
+ */
+class HotCounter implements Exported {
+  private readonly children: Children<{ labels: Record<string, string>; value: number }>;
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    private readonly help: string,
+    labelNames: readonly string[],
+  ) {
+    this.children = new Children(labelNames, (labels) => ({ labels, value: 0 }));
+    register(registry, this);
+  }
+
+  /** The child for `key` (the label values joined), made from `values()` the first time. */
+  child(key: string, values: () => readonly string[]): { value: number } {
+    return this.children.get(key, values);
+  }
+
+  get() {
+    const values = [...this.children.all()].map((c) => ({ labels: c.labels, value: c.value }));
+    return Promise.resolve({ name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' });
+  }
+
+  reset(): void {
+    for (const c of this.children.all()) c.value = 0;
+  }
+}
+
+class HistogramSeries {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]!) i++;
+    if (i < this.bounds.length) this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/** A histogram kept as per-bucket numbers (see HotCounter); cumulative buckets, _sum and _count made when scraped. */
+class HotHistogram implements Exported {
+  private readonly children: Children<HistogramSeries>;
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    private readonly help: string,
+    labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
+    this.children = new Children(labelNames, (labels) => new HistogramSeries(labels, bounds));
+    register(registry, this);
+  }
+
+  child(key: string, values: () => readonly string[]): HistogramSeries {
+    return this.children.get(key, values);
+  }
+
+  get() {
+    const values: { labels: Record<string, string>; value: number; metricName: string }[] = [];
+    for (const s of this.children.all()) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += s.counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: String(le) }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' });
+  }
+
+  reset(): void {
+    for (const s of this.children.all()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
 }
 
 /** Which limit refused a request (the per-key rate, or the per-address budget of failed credentials). */
@@ -70,57 +174,52 @@ const P = 'decision_platform_';
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly decisions = new Counter({
-    name: `${P}decisions_total`,
-    help: 'Decisions stored, by tenant, decision type, outcome and release (name@version)',
-    labelNames: ['tenant', 'type', 'outcome', 'release'],
-    registers: [this.registry],
-  });
-  private readonly decisionReasons = new Counter({
-    name: `${P}decision_reasons_total`,
-    help: 'Reason codes of stored decisions (one per reason of each decision)',
-    labelNames: ['tenant', 'type', 'outcome', 'reason'],
-    registers: [this.registry],
-  });
-  private readonly evaluation = new Histogram({
-    name: `${P}decision_evaluation_seconds`,
-    help: "Evaluating a case on the type's pipeline (policy, packs, features), without validation or storage",
-    labelNames: ['tenant', 'type'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly decisionRequest = new Histogram({
-    name: `${P}decision_request_seconds`,
-    help: 'A decision request end to end (from its first byte to the answer sent), 2xx answers only, replays included',
-    labelNames: ['tenant', 'type'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly httpRequests = new Counter({
-    name: `${P}http_requests_total`,
-    help: 'HTTP answers, by method, route template (unmatched: no route) and status code',
-    labelNames: ['method', 'route', 'status'],
-    registers: [this.registry],
-  });
-  private readonly httpDuration = new Histogram({
-    name: `${P}http_request_duration_seconds`,
-    help: 'HTTP requests end to end, by method and route template',
-    labelNames: ['method', 'route'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly replays = new Counter({
-    name: `${P}idempotent_replays_total`,
-    help: 'Requests answered with the stored answer of an earlier request under the same Idempotency-Key',
-    labelNames: ['tenant', 'route'],
-    registers: [this.registry],
-  });
-  private readonly rateLimited = new Counter({
-    name: `${P}rate_limited_total`,
-    help: 'Requests refused 429 RATE_LIMITED, by limit (api_key: the per-key rate; failed_auth: the per-address budget of failed credentials)',
-    labelNames: ['limit'],
-    registers: [this.registry],
-  });
+  // Counted on the request path: plain numbers (HotCounter, HotHistogram), turned into text when scraped.
+  private readonly decisions = new HotCounter(
+    this.registry,
+    `${P}decisions_total`,
+    'Decisions stored, by tenant, decision type, outcome and release (name@version)',
+    ['tenant', 'type', 'outcome', 'release'],
+  );
+  private readonly decisionReasons = new HotCounter(
+    this.registry,
+    `${P}decision_reasons_total`,
+    'Reason codes of stored decisions (one per reason of each decision)',
+    ['tenant', 'type', 'outcome', 'reason'],
+  );
+  private readonly evaluation = new HotHistogram(
+    this.registry,
+    `${P}decision_evaluation_seconds`,
+    "Evaluating a case on the type's pipeline (policy, packs, features), without validation or storage",
+    ['tenant', 'type'],
+    LATENCY_BUCKETS,
+  );
+  private readonly decisionRequest = new HotHistogram(
+    this.registry,
+    `${P}decision_request_seconds`,
+    'A decision request end to end (from its first byte to the answer sent), 2xx answers only, replays included',
+    ['tenant', 'type'],
+    LATENCY_BUCKETS,
+  );
+  private readonly httpRequests = new HotCounter(
+    this.registry,
+    `${P}http_requests_total`,
+    'HTTP answers, by method, route template (unmatched: no route) and status code',
+    ['method', 'route', 'status'],
+  );
+  private readonly httpDuration = new HotHistogram(this.registry, `${P}http_request_duration_seconds`, 'HTTP requests end to end, by method and route template', ['method', 'route'], LATENCY_BUCKETS);
+  private readonly replays = new HotCounter(
+    this.registry,
+    `${P}idempotent_replays_total`,
+    'Requests answered with the stored answer of an earlier request under the same Idempotency-Key',
+    ['tenant', 'route'],
+  );
+  private readonly rateLimited = new HotCounter(
+    this.registry,
+    `${P}rate_limited_total`,
+    'Requests refused 429 RATE_LIMITED, by limit (api_key: the per-key rate; failed_auth: the per-address budget of failed credentials)',
+    ['limit'],
+  );
   private readonly shadowEvaluations = new Counter({
     name: `${P}shadow_evaluations_total`,
     help: 'Shadow evaluations of live decisions: same or changed decision, error (the shadow release failed to decide), not_stored',
@@ -246,22 +345,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly decisionChildren = counterChildren(this.decisions, ['tenant', 'type', 'outcome', 'release']);
-  private readonly reasonChildren = counterChildren(this.decisionReasons, ['tenant', 'type', 'outcome', 'reason']);
-  private readonly evaluationChildren = histogramChildren(this.evaluation, ['tenant', 'type']);
-  private readonly decisionRequestChildren = histogramChildren(this.decisionRequest, ['tenant', 'type']);
-  private readonly httpChildren = counterChildren(this.httpRequests, ['method', 'route', 'status']);
-  private readonly httpDurationChildren = histogramChildren(this.httpDuration, ['method', 'route']);
-  private readonly replayChildren = counterChildren(this.replays, ['tenant', 'route']);
   private readonly rateLimitedChildren = {
-    api_key: this.rateLimited.labels({ limit: 'api_key' }),
-    failed_auth: this.rateLimited.labels({ limit: 'failed_auth' }),
-  } satisfies Record<RateLimit, CounterChild>;
+    // Present from the start at 0: an alert on rate() sees the first refusal, not a series appearing.
+    api_key: this.rateLimited.child('api_key', () => ['api_key']),
+    failed_auth: this.rateLimited.child('failed_auth', () => ['failed_auth']),
+  } satisfies Record<RateLimit, { value: number }>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    // Present from the start at 0: an alert on rate() sees the first refusal, not a series appearing.
-    for (const c of Object.values(this.rateLimitedChildren)) c.inc(0);
   }
 
   get contentType(): string {
@@ -271,22 +362,22 @@ export class Metrics {
   /** A stored decision (counted once, when committed: a replay is counted by idempotentReplay instead). */
   decided(tenant: string, type: string, release: string, outcome: string, reasons: readonly { code: string }[]): void {
     const key = `${tenant}\n${type}\n${outcome}`;
-    this.decisionChildren.get(`${key}\n${release}`, () => [tenant, type, outcome, release]).inc();
-    for (const r of reasons) this.reasonChildren.get(`${key}\n${r.code}`, () => [tenant, type, outcome, r.code]).inc();
+    this.decisions.child(`${key}\n${release}`, () => [tenant, type, outcome, release]).value++;
+    for (const r of reasons) this.decisionReasons.child(`${key}\n${r.code}`, () => [tenant, type, outcome, r.code]).value++;
   }
 
   /** Seconds one pipeline evaluation took (performance.now() differences / 1000). */
   evaluated(tenant: string, type: string, seconds: number): void {
-    this.evaluationChildren.get(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
+    this.evaluation.child(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
   }
 
   idempotentReplay(tenant: string, route: string): void {
-    this.replayChildren.get(`${tenant}\n${route}`, () => [tenant, route]).inc();
+    this.replays.child(`${tenant}\n${route}`, () => [tenant, route]).value++;
   }
 
   /** One call at each refusal point (auth guard, failed-credential limiter): whichever limiter refuses. */
   rateLimitRefused(limit: RateLimit): void {
-    this.rateLimitedChildren[limit].inc();
+    this.rateLimitedChildren[limit].value++;
   }
 
   shadowEvaluated(tenant: string, result: ShadowResult): void {
@@ -333,14 +424,14 @@ export class Metrics {
     const status = reply.statusCode;
     const seconds = reply.elapsedTime / 1000;
     const key = `${method} ${route}`;
-    this.httpChildren.get(`${key} ${status}`, () => [method, route, String(status)]).inc();
-    this.httpDurationChildren.get(key, () => [method, route]).observe(seconds);
+    this.httpRequests.child(`${key} ${status}`, () => [method, route, String(status)]).value++;
+    this.httpDuration.child(key, () => [method, route]).observe(seconds);
     // Only answered decisions: the type is then one of a release's (a 404's type is whatever the caller typed).
     if (method === 'POST' && status < 300 && (route === '/v1/decisions/:type' || route === '/v1/decisions/refund')) {
       const tenant = (req as FastifyRequest & AuthedRequest).principal?.tenant;
       if (tenant === undefined) return;
       const type = route === '/v1/decisions/refund' ? 'refund' : (req.params as { type: string }).type;
-      this.decisionRequestChildren.get(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
+      this.decisionRequest.child(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
     }
   }
 
