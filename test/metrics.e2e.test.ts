@@ -4,6 +4,7 @@
  * and scrape-time gauges say exactly that, in Prometheus text that parses; with METRICS_TOKEN set the route answers
  * 401 without a token, 403 with another, 200 with it.
  */
+import { ShadowService } from '../apps/decision-api/releases/shadow.service.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { parsePrometheusText, type Exposition } from './support/prometheus-text.js';
 import { refundCase } from './support/refund-cases.js';
@@ -21,8 +22,9 @@ describe('GET /metrics after a known sequence of calls', () => {
   let svc: TestService;
   let m: Exposition;
   /** What the answers said: outcome and reason codes of each decision stored, and its release. */
-  const stored: { tenant: string; outcome: string; reasons: string[]; release: string }[] = [];
+  const stored: { tenant: string; type: string; outcome: string; reasons: string[]; release: string }[] = [];
   let readyz: any;
+  let shadowReport: any;
 
   beforeAll(async () => {
     // One failed credential a minute, in bursts of 2: the third wrong key from this address is refused 429.
@@ -30,10 +32,11 @@ describe('GET /metrics after a known sequence of calls', () => {
     const acme = await svc.issueKey('acme', ['service']);
     const publisher = await svc.issueKey('acme', ['publisher']);
     const globex = await svc.issueKey('globex', ['service']);
+    const globexPublisher = await svc.issueKey('globex', ['publisher', 'auditor']);
     const decide = async (key: string, tenant: string, patch: Record<string, unknown>, idempotencyKey = newKey()) => {
       const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey, body: { case: refundCase(patch) } });
       expect(r.status).toBe(201);
-      stored.push({ tenant, outcome: r.body.outcome, reasons: r.body.reasons.map((x: { code: string }) => x.code), release: `${r.body.release.name}@${r.body.release.version}` });
+      stored.push({ tenant, type: 'refund', outcome: r.body.outcome, reasons: r.body.reasons.map((x: { code: string }) => x.code), release: `${r.body.release.name}@${r.body.release.version}` });
       return r;
     };
 
@@ -42,7 +45,18 @@ describe('GET /metrics after a known sequence of calls', () => {
     expect(approved.body.outcome).toBe('APPROVE');
     expect((await decide(acme, 'acme', { refundId: 'rf-2', orderId: 'ord-2' })).body.outcome).toBe('APPROVE');
     expect((await decide(acme, 'acme', { refundId: 'rf-3', orderId: 'ord-3', disputeOpen: true })).body.outcome).toBe('REVIEW');
+    // globex evaluates its decisions on default@1.0.0 in shadow too (after the answer, off the request path).
+    expect((await svc.request('POST', '/v1/releases/default/1.0.0/shadow', { key: globexPublisher, idempotencyKey: newKey('sh') })).status).toBe(200);
     expect((await decide(globex, 'globex', { refundId: 'rf-9', disputeOpen: true })).body.outcome).toBe('REVIEW');
+    await svc.provider(ShadowService).idle();
+    shadowReport = (await svc.request('GET', '/v1/releases/shadow/report', { key: globexPublisher })).body;
+
+    // A type of its own route (POST /v1/decisions/{type}) that records the platform's history (another code path).
+    const check = { cardCode: 'ABCD7EFGH7JKLMNP', ip: '192.0.2.44', deviceId: 'phone-1', channel: 'mobile_app', requestedAt: '2026-03-04T18:00:00Z', cardFound: true };
+    const gc = await svc.request('POST', '/v1/decisions/giftcard-balance-check', { key: acme, idempotencyKey: newKey(), body: { case: check } });
+    expect(gc.status).toBe(201);
+    expect(gc.body.outcome).toBe('ALLOW');
+    stored.push({ tenant: 'acme', type: 'giftcard-balance-check', outcome: 'ALLOW', reasons: gc.body.reasons.map((x: { code: string }) => x.code), release: `${gc.body.release.name}@${gc.body.release.version}` });
 
     // The same request under the same key: the first answer again, not a second decision.
     const replay = await svc.request('POST', '/v1/decisions/refund', { key: acme, idempotencyKey: first, body: { case: refundCase({ refundId: 'rf-1' }) } });
@@ -70,7 +84,7 @@ describe('GET /metrics after a known sequence of calls', () => {
     const decisions = m.matching('decision_platform_decisions_total');
     const expected = new Map<string, number>();
     for (const d of stored) {
-      const k = JSON.stringify({ tenant: d.tenant, type: 'refund', outcome: d.outcome, release: d.release });
+      const k = JSON.stringify({ tenant: d.tenant, type: d.type, outcome: d.outcome, release: d.release });
       expected.set(k, (expected.get(k) ?? 0) + 1);
     }
     expect(new Map(decisions.map((s) => [JSON.stringify({ tenant: s.labels.tenant, type: s.labels.type, outcome: s.labels.outcome, release: s.labels.release }), s.value]))).toEqual(expected);
@@ -78,12 +92,13 @@ describe('GET /metrics after a known sequence of calls', () => {
 
     const reasons = new Map<string, number>();
     for (const d of stored) for (const code of d.reasons) {
-      const k = `${d.tenant} ${d.outcome} ${code}`;
+      const k = `${d.tenant} ${d.type} ${d.outcome} ${code}`;
       reasons.set(k, (reasons.get(k) ?? 0) + 1);
     }
     expect(reasons.size).toBeGreaterThan(0);
-    const counted = m.matching('decision_platform_decision_reasons_total', { type: 'refund' });
-    expect(new Map(counted.map((s) => [`${s.labels.tenant} ${s.labels.outcome} ${s.labels.reason}`, s.value]))).toEqual(reasons);
+    const counted = m.matching('decision_platform_decision_reasons_total');
+    expect(new Map(counted.map((s) => [`${s.labels.tenant} ${s.labels.type} ${s.labels.outcome} ${s.labels.reason}`, s.value]))).toEqual(reasons);
+    expect(m.value('decision_platform_decisions_total', { tenant: 'acme', type: 'giftcard-balance-check', outcome: 'ALLOW', release: stored[0]!.release })).toBe(1);
   });
 
   it('times every evaluation and every answered decision request (the replay included)', () => {
@@ -91,10 +106,13 @@ describe('GET /metrics after a known sequence of calls', () => {
     expect(m.value('decision_platform_decision_evaluation_seconds_count', { tenant: 'globex', type: 'refund' })).toBe(1);
     expect(m.value('decision_platform_decision_request_seconds_count', { tenant: 'acme', type: 'refund' })).toBe(4);
     expect(m.value('decision_platform_decision_evaluation_seconds_bucket', { tenant: 'acme', type: 'refund', le: '+Inf' })).toBe(3);
+    expect(m.value('decision_platform_decision_evaluation_seconds_count', { tenant: 'acme', type: 'giftcard-balance-check' })).toBe(1);
+    expect(m.value('decision_platform_decision_request_seconds_count', { tenant: 'acme', type: 'giftcard-balance-check' })).toBe(1);
   });
 
   it('counts HTTP answers by route template and status, the replay and the refusal', () => {
     expect(m.value('decision_platform_http_requests_total', { method: 'POST', route: '/v1/decisions/refund', status: '201' })).toBe(5);
+    expect(m.value('decision_platform_http_requests_total', { method: 'POST', route: '/v1/decisions/:type', status: '201' })).toBe(1);
     expect(m.value('decision_platform_http_requests_total', { method: 'GET', route: '/v1/decisions', status: '401' })).toBe(2);
     expect(m.value('decision_platform_http_requests_total', { method: 'GET', route: '/v1/decisions', status: '429' })).toBe(1);
     expect(m.value('decision_platform_idempotent_replays_total', { tenant: 'acme', route: '/v1/decisions/refund' })).toBe(1);
@@ -114,9 +132,19 @@ describe('GET /metrics after a known sequence of calls', () => {
   it('counts the activation and shows the active release per tenant; /readyz keeps its fields and adds a summary', () => {
     expect(m.value('decision_platform_release_activations_total', { tenant: 'acme', action: 'activate' })).toBe(1);
     expect(m.value('decision_platform_active_release_info', { tenant: 'acme', release: 'default', version: '1.0.0' })).toBe(1);
-    expect(m.matching('decision_platform_active_release_info', { tenant: 'globex' })).toEqual([]);
+    // globex only started a shadow: the built-in release still decides for it.
+    expect(m.value('decision_platform_active_release_info', { tenant: 'globex', release: 'default', version: '1.3.0' })).toBe(1);
+    expect(m.matching('decision_platform_active_release_info')).toHaveLength(2);
+    expect(m.matching('decision_platform_release_activations_total', { tenant: 'globex' })).toEqual([]);
     expect(m.value('decision_platform_builtin_release_info', { release: 'default', version: '1.3.0' })).toBe(1);
-    expect(readyz).toMatchObject({ status: 'ready', store: svc.db.kind, release: { name: 'default', version: '1.3.0' }, tenants: { activated: 1, builtin: 0, unavailable: 0 } });
+    expect(readyz).toMatchObject({ status: 'ready', store: svc.db.kind, release: { name: 'default', version: '1.3.0' }, tenants: { activated: 1, builtin: 1, unavailable: 0 } });
+  });
+
+  it('counts shadow evaluations as the shadow report does', () => {
+    expect(shadowReport).toMatchObject({ total: 1, errors: 0 });
+    const result = shadowReport.changed === 1 ? 'changed' : 'same';
+    expect(m.matching('decision_platform_shadow_evaluations_total')).toEqual([{ name: 'decision_platform_shadow_evaluations_total', labels: { tenant: 'globex', result }, value: 1 }]);
+    expect(m.matching('decision_platform_shadow_dropped_total')).toEqual([]);
   });
 
   it('reports the pool (PostgreSQL; PGlite has one connection and no pool) and the process', () => {

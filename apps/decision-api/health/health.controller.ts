@@ -38,9 +38,9 @@ export class HealthController {
   /**
    * The releases tenants decide on, as a bounded summary: this route needs no key, so it names no tenant and no
    * tenant's release (GET /metrics has them per tenant: decision_platform_active_release_info). `activated`: tenants
-   * deciding on a release they activated; `builtin`: tenants back on the built-in one; `unavailable`: tenants whose
-   * activated release this instance cannot load (their decisions are refused 503 RELEASE_UNAVAILABLE). Tenants that
-   * never activated a release are in none of them.
+   * deciding on a release they activated; `builtin`: tenants on the built-in one (rolled back to it, or only a shadow
+   * started); `unavailable`: tenants whose activated release this instance cannot load (their decisions are refused
+   * 503 RELEASE_UNAVAILABLE). Tenants that never activated or shadowed a release are in none of them.
    */
   private tenantReleases(): { activated: number; builtin: number; unavailable: number } {
     const builtin = this.releases.builtinRelease;

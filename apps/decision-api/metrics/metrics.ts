@@ -260,7 +260,7 @@ export class Metrics {
   // Computed when scraped (MetricsScrape): what is stored or loaded now, not counted by this instance.
   private readonly activeRelease = new Gauge({
     name: `${P}active_release_info`,
-    help: 'The release deciding for each tenant that has activated one (1; release and version as labels)',
+    help: 'The release deciding for each tenant this instance holds activation state for (1; release and version as labels)',
     labelNames: ['tenant', 'release', 'version'],
     registers: [this.registry],
   });
