@@ -58,6 +58,15 @@ describe('GET /metrics after a known sequence of calls', () => {
     expect(gc.body.outcome).toBe('ALLOW');
     stored.push({ tenant: 'acme', type: 'giftcard-balance-check', outcome: 'ALLOW', reasons: gc.body.reasons.map((x: { code: string }) => x.code), release: `${gc.body.release.name}@${gc.body.release.version}` });
 
+    // A redemption on an empty ledger account: the gate refuses it (422), and its decision is stored all the same.
+    const account = `acct-${newKey()}`;
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${account}`, { key: globex, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    const redeem = await svc.request('POST', `/v1/ledger/accounts/${account}/redemptions`, { key: globex, idempotencyKey: newKey(), body: { redemptionId: 'rd-1', amount: 10, at: '2026-03-03T00:00:00Z' } });
+    expect(redeem.status).toBe(422);
+    const gateDecision = (await svc.request('GET', `/v1/decisions/${redeem.body.decisionId}`, { key: globex })).body;
+    expect(gateDecision).toMatchObject({ type: 'redemption', outcome: 'DENY' });
+    stored.push({ tenant: 'globex', type: 'redemption', outcome: 'DENY', reasons: gateDecision.reasons.map((x: { code: string }) => x.code), release: `${gateDecision.release.name}@${gateDecision.release.version}` });
+
     // The same request under the same key: the first answer again, not a second decision.
     const replay = await svc.request('POST', '/v1/decisions/refund', { key: acme, idempotencyKey: first, body: { case: refundCase({ refundId: 'rf-1' }) } });
     expect(replay.status).toBe(201);
@@ -99,6 +108,7 @@ describe('GET /metrics after a known sequence of calls', () => {
     const counted = m.matching('decision_platform_decision_reasons_total');
     expect(new Map(counted.map((s) => [`${s.labels.tenant} ${s.labels.type} ${s.labels.outcome} ${s.labels.reason}`, s.value]))).toEqual(reasons);
     expect(m.value('decision_platform_decisions_total', { tenant: 'acme', type: 'giftcard-balance-check', outcome: 'ALLOW', release: stored[0]!.release })).toBe(1);
+    expect(m.value('decision_platform_decisions_total', { tenant: 'globex', type: 'redemption', outcome: 'DENY', release: stored[0]!.release })).toBe(1);
   });
 
   it('times every evaluation and every answered decision request (the replay included)', () => {

@@ -25,6 +25,7 @@ import type { Outcome, TransactionalCommand } from '../commands/command.js';
 import type { ReleaseRegistry } from '../releases/release.registry.js';
 import { strict } from '../test-support/strict.js';
 import { LedgerService } from './ledger.service.js';
+import { Metrics } from '../metrics/metrics.js';
 
 const TENANT = 'acme';
 const principal: Principal = { keyId: 'key-1', tenant: TENANT, name: 'checkout', roles: ['service'] };
@@ -76,6 +77,7 @@ function setup() {
     strict<CatalogueRepository>('catalogue', { listPacks }),
     strict<DecisionsRepository>('decisions', { insert }),
     strict<PayoutsRepository>('payouts', { deferredClawbacks: () => Promise.resolve([]) }),
+    new Metrics(),
   );
   /** Applies a write as the mechanism does: inside the request's transaction, at the request's time, with its key. */
   const apply = <T>(command: TransactionalCommand<T>, key: string, now: Date): Promise<Outcome<T>> => command.apply({ em: tx, now, key });
