@@ -1,13 +1,15 @@
 /**
  * GET /metrics over HTTP on a real database (issue 12): after a known sequence of calls (decisions with known
- * outcomes, an idempotent replay, review items in two tenants, a refused guess at a key, an activation) the counters
- * and scrape-time gauges say exactly that, in Prometheus text that parses; with METRICS_TOKEN set the route answers
- * 401 without a token, 403 with another, 200 with it.
+ * outcomes on three code paths and a refused redemption, an idempotent replay, review items in two tenants, a shadow
+ * evaluation, an activation whose webhook fails once, refused guesses at a key) the counters and scrape-time gauges
+ * say exactly that, in Prometheus text that parses; with METRICS_TOKEN set the route answers 401 without a token, 403
+ * with another, 200 with it.
  */
 import { ShadowService } from '../apps/decision-api/releases/shadow.service.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { parsePrometheusText, type Exposition } from './support/prometheus-text.js';
 import { refundCase } from './support/refund-cases.js';
+import { eventually, WebhookReceiver } from './support/webhook-receiver.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -25,12 +27,17 @@ describe('GET /metrics after a known sequence of calls', () => {
   const stored: { tenant: string; type: string; outcome: string; reasons: string[]; release: string }[] = [];
   let readyz: any;
   let shadowReport: any;
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
     // One failed credential a minute, in bursts of 2: the third wrong key from this address is refused 429.
-    svc = await TestService.start('metrics', { authFailuresPerMinute: 1, authFailureBurst: 2 });
+    svc = await TestService.start('metrics', { authFailuresPerMinute: 1, authFailureBurst: 2, outboxPollMs: 50, webhookRetryBaseMs: 50, webhookRetryMaxMs: 200 });
     const acme = await svc.issueKey('acme', ['service']);
     const publisher = await svc.issueKey('acme', ['publisher']);
+    // acme's webhook for release.activated: its first attempt fails (500, retried), the second is delivered.
+    receiver = await WebhookReceiver.start((_r, n) => (n === 1 ? 500 : 204));
+    const hook = await svc.request('POST', '/v1/webhooks', { key: await svc.issueKey('acme', ['admin']), idempotencyKey: newKey('wh'), body: { url: receiver.url, events: ['release.activated'] } });
+    expect(hook.status).toBe(201);
     const globex = await svc.issueKey('globex', ['service']);
     const globexPublisher = await svc.issueKey('globex', ['publisher', 'auditor']);
     const decide = async (key: string, tenant: string, patch: Record<string, unknown>, idempotencyKey = newKey()) => {
@@ -75,6 +82,11 @@ describe('GET /metrics after a known sequence of calls', () => {
     const activated = await svc.request('POST', '/v1/releases/default/1.0.0/activate', { key: publisher, idempotencyKey: newKey('act') });
     expect(activated.status).toBe(200);
     expect(activated.body.changed).toBe(true);
+    // The dispatcher counts a run once it is recorded, just after the receiver answered.
+    await eventually('the webhook delivered and recorded', async () => {
+      const now = await scrape(svc);
+      return receiver.accepted.length === 1 && now.value('decision_platform_webhook_deliveries_total', { result: 'delivered' }) === 1 ? true : undefined;
+    });
 
     // Last (the address is then out of failures, and a key not yet looked up would be refused too): two wrong keys are 401; the third is refused by the failed-credential budget.
     const guesses = [];
@@ -87,6 +99,7 @@ describe('GET /metrics after a known sequence of calls', () => {
 
   afterAll(async () => {
     await svc?.stop();
+    await receiver?.stop();
   });
 
   it('counts each stored decision once by tenant, type, outcome and release, and each of its reason codes', () => {
@@ -155,6 +168,15 @@ describe('GET /metrics after a known sequence of calls', () => {
     const result = shadowReport.changed === 1 ? 'changed' : 'same';
     expect(m.matching('decision_platform_shadow_evaluations_total')).toEqual([{ name: 'decision_platform_shadow_evaluations_total', labels: { tenant: 'globex', result }, value: 1 }]);
     expect(m.matching('decision_platform_shadow_dropped_total')).toEqual([]);
+  });
+
+  it('counts webhook attempts and the retry, and reads the backlog (none left) when scraped', () => {
+    expect(receiver.requests.map((r) => r.status)).toEqual([500, 204]);
+    expect(m.value('decision_platform_webhook_deliveries_total', { result: 'failed' })).toBe(1);
+    expect(m.value('decision_platform_webhook_deliveries_total', { result: 'delivered' })).toBe(1);
+    expect(m.value('decision_platform_job_retries_total', { job: 'webhook_delivery' })).toBe(1);
+    expect(m.matching('decision_platform_webhook_pending_deliveries')).toEqual([]);
+    expect(m.value('decision_platform_outbox_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
   it('reports the pool (PostgreSQL; PGlite has one connection and no pool) and the process', () => {
