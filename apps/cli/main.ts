@@ -1,6 +1,7 @@
 /** The authors' CLI (`npx decisions …`): local pack work, OPA bundles, and the release workflow over the API. No framework. */
 import { parseArgs } from 'node:util';
 import { activate } from './commands/activate.js';
+import { audit } from './commands/audit.js';
 import { active } from './commands/active.js';
 import { build } from './commands/build.js';
 import { diff } from './commands/diff.js';
@@ -15,7 +16,7 @@ import { str, type Command, type OptionSpec } from './command.js';
 import { ApiClient } from './http.js';
 import { CliError, printError, processIo } from './output.js';
 
-const COMMANDS: Command[] = [init, validate, test, diff, build, publish, release, simulate, activate, rollback, active];
+const COMMANDS: Command[] = [init, validate, test, diff, build, publish, release, simulate, activate, rollback, active, audit];
 
 const GLOBAL: Record<string, OptionSpec> = {
   url: { type: 'string' },

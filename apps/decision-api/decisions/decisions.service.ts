@@ -4,6 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
+import { keyActor } from '../../../libs/audit/index.js';
 import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
@@ -162,7 +163,7 @@ export class DecisionsService {
         const inserted = await this.repo.insertClaimed(
           this.db.em(),
           {
-            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           },
           claim,
@@ -206,7 +207,7 @@ export class DecisionsService {
           await this.repo.insertDecided(
             em,
             {
-              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
               event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
             },
             record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted'),
@@ -243,9 +244,10 @@ export class DecisionsService {
         : await this.subjects.listDecisions(this.db.em(), principal.tenant, subjectKeys(this.pseudonyms.forTenant(principal.tenant), q.customer), q, q.limit + 1, q.after);
     const page = rows.slice(0, q.limit);
     const items = page.map((r) => {
-      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}.
+      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}. Who asked for it
+      // (the key and its role) is the row's, not the document's: null on decisions made before actors were recorded.
       const { trace: _trace, ...summary } = r.document;
-      return summary;
+      return { ...summary, actor: r.actorId ? { id: r.actorId, role: r.actorRole } : null };
     });
     const last = page[page.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeIdCursor(last.id) : null };
