@@ -6,6 +6,7 @@ import { AuthGuard } from './auth.guard.js';
 import { MemoryWindowStore } from '../../../libs/rate-limits/index.js';
 import { ApiKeyRateLimit, FailedAuthLimiter } from './rate-limiter.js';
 import { ApiKeyCache } from './key-cache.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /** A guard over a key store whose lookups wait until released, so requests overlap as they do under a burst. */
 function guardWithSlowStore(burst: number) {
@@ -24,9 +25,9 @@ function guardWithSlowStore(burst: number) {
   const guard = new AuthGuard(
     new Reflector(),
     db,
-    new ApiKeyRateLimit(config, store),
+    new ApiKeyRateLimit(config, store, new Metrics()),
     repo,
-    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }, store),
+    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }, store, new Metrics()),
     new ApiKeyCache(config, systemClock),
     systemClock,
   );

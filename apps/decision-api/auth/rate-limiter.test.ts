@@ -1,6 +1,13 @@
 import { DomainError } from '../../../libs/errors/index.js';
 import { MemoryWindowStore, type WindowStore } from '../../../libs/rate-limits/index.js';
 import { ApiKeyRateLimit, FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
+import { Metrics } from '../metrics/metrics.js';
+
+/** decision_platform_rate_limited_total{limit} as the registry reports it. */
+async function refusals(metrics: Metrics, limit: 'api_key' | 'failed_auth'): Promise<number> {
+  const m = await metrics.registry.getSingleMetric('decision_platform_rate_limited_total')!.get();
+  return m.values.find((v) => v.labels.limit === limit)?.value ?? 0;
+}
 
 describe('RateLimiter', () => {
   it('allows() looks without taking; take() takes until the bucket is empty, then refills with time', () => {
@@ -17,7 +24,8 @@ describe('RateLimiter', () => {
 describe('FailedAuthLimiter', () => {
   it('answers the 401 until the address has spent its failures, then 429 with Retry-After; check() refuses before any work', async () => {
     // One failure a minute: 20 per window of 20 minutes. A loaded machine cannot slip a token in between the spending and the check.
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 20 }, new MemoryWindowStore());
+    const metrics = new Metrics();
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 20 }, new MemoryWindowStore(), metrics);
     const denied = new DomainError('UNAUTHENTICATED', 'no', 'unauthenticated');
     const answers: DomainError[] = [];
     for (let i = 0; i < 20; i++) {
@@ -32,6 +40,8 @@ describe('FailedAuthLimiter', () => {
     expect(refused.extensions.retryAfter).toBeLessThanOrEqual(1200);
     expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications from this address');
     expect(() => limiter.check('10.0.0.2')).not.toThrow();
+    // Each 429 counted once: the one failed() answered and the one check() threw.
+    expect(await refusals(metrics, 'failed_auth')).toBe(2);
   });
 });
 
@@ -42,7 +52,7 @@ describe('FailedAuthLimiter keys', () => {
   };
 
   it('one budget per IPv6 /64: a host that owns a /64 cannot take a fresh budget per address in it', async () => {
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new MemoryWindowStore());
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new MemoryWindowStore(), new Metrics());
     await spend(limiter, '2001:db8:1:2::1');
     expect(() => limiter.check('2001:db8:1:2:ffff:ffff:ffff:ffff')).toThrow('Too many failed authentications');
     expect(() => limiter.check('2001:0db8:0001:0002:0000:0000:0000:0042')).toThrow('Too many failed authentications');
@@ -50,7 +60,7 @@ describe('FailedAuthLimiter keys', () => {
   });
 
   it('an IPv4 address seen as IPv4-mapped IPv6 is the same address', async () => {
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new MemoryWindowStore());
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new MemoryWindowStore(), new Metrics());
     await spend(limiter, '::ffff:10.0.0.1');
     expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications');
     expect(() => limiter.check('10.0.0.2')).not.toThrow();
@@ -71,8 +81,8 @@ describe('limits shared by instances (one store, two limiters as two instances w
 
   it('failures from one address count once across instances: the second instance refuses when the first spent the budget', async () => {
     const store = new MemoryWindowStore();
-    const a = new FailedAuthLimiter({ authFailuresPerMinute: 60, authFailureBurst: 5 }, store);
-    const b = new FailedAuthLimiter({ authFailuresPerMinute: 60, authFailureBurst: 5 }, store);
+    const a = new FailedAuthLimiter({ authFailuresPerMinute: 60, authFailureBurst: 5 }, store, new Metrics());
+    const b = new FailedAuthLimiter({ authFailuresPerMinute: 60, authFailureBurst: 5 }, store, new Metrics());
     const answers: string[] = [];
     for (let i = 0; i < 10; i++) answers.push((await (i % 2 ? a : b).failed('10.0.0.7', denied)).code);
     expect(answers.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(5);
@@ -84,8 +94,9 @@ describe('limits shared by instances (one store, two limiters as two instances w
   it('an API key\'s requests count across instances; the 429 comes from the one refusal function with Retry-After', async () => {
     const store = new MemoryWindowStore();
     const config = { rateLimitPerKey: 50, rateLimitWindowS: 60, rateLimitLeasePercent: 10 };
-    const a = new ApiKeyRateLimit(config, store);
-    const b = new ApiKeyRateLimit(config, store);
+    const metrics = new Metrics();
+    const a = new ApiKeyRateLimit(config, store, metrics);
+    const b = new ApiKeyRateLimit(config, store, new Metrics());
     let accepted = 0;
     for (let i = 0; i < 7_000; i++) {
       const on = i % 2 ? a : b;
@@ -93,11 +104,12 @@ describe('limits shared by instances (one store, two limiters as two instances w
     }
     expect(accepted).toBe(3_000);
     expect(a.refusal('k1')).toMatchObject({ code: 'RATE_LIMITED', message: 'Rate limit for this API key exceeded', extensions: { retryAfter: 60 } });
+    expect(await refusals(metrics, 'api_key')).toBe(1);
   });
 
   it('RATE_LIMIT_PER_KEY 0 turns the per-key limit off without any store call', async () => {
     const store: WindowStore = { lease: () => Promise.reject(new Error('not expected')) };
-    const off = new ApiKeyRateLimit({ rateLimitPerKey: 0, rateLimitWindowS: 1, rateLimitLeasePercent: 10 }, store);
+    const off = new ApiKeyRateLimit({ rateLimitPerKey: 0, rateLimitWindowS: 1, rateLimitLeasePercent: 10 }, store, new Metrics());
     expect(off.tryTake('k')).toBe(true);
     expect(await off.take('k')).toBe(true);
   });

@@ -8,15 +8,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import { LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
 import type { AppConfig } from '../config.js';
+import { Metrics, type RateLimit } from '../metrics/metrics.js';
 import { APP_CONFIG } from '../tokens.js';
 import { SharedRateLimitStore } from './rate-limit-store.js';
 
-/** Which limit refused: the API key's requests, or the source address's failed credentials. */
-export type RateLimitScope = 'api_key' | 'address';
-
-/** The one place a rate-limit refusal is made: 429 RATE_LIMITED with Retry-After (seconds). Count refusals here. */
-export function rateLimited(scope: RateLimitScope, retryAfter: number): DomainError {
-  const message = scope === 'api_key' ? 'Rate limit for this API key exceeded' : 'Too many failed authentications from this address';
+/**
+ * The one place a rate-limit refusal is made, and counted (decision_platform_rate_limited_total{limit}): 429
+ * RATE_LIMITED with Retry-After (seconds). `limit`: the API key's requests, or the source address's failed credentials.
+ */
+export function rateLimited(metrics: Metrics, limit: RateLimit, retryAfter: number): DomainError {
+  metrics.rateLimitRefused(limit);
+  const message = limit === 'api_key' ? 'Rate limit for this API key exceeded' : 'Too many failed authentications from this address';
   return new DomainError('RATE_LIMITED', message, 'rate_limited', [], { retryAfter });
 }
 
@@ -32,7 +34,11 @@ const hooksOf = (store: WindowStore): StoreHooks => (store as { hooks?: StoreHoo
 export class ApiKeyRateLimit {
   private readonly limiter: LeasedLimiter | undefined;
 
-  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'>, @Inject(SharedRateLimitStore) store: WindowStore) {
+  constructor(
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'>,
+    @Inject(SharedRateLimitStore) store: WindowStore,
+    private readonly metrics: Metrics,
+  ) {
     if (config.rateLimitPerKey <= 0) return;
     const points = config.rateLimitPerKey * config.rateLimitWindowS;
     this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), namespace: 'key:', ...hooksOf(store) });
@@ -48,7 +54,7 @@ export class ApiKeyRateLimit {
   }
 
   refusal(keyId: string): DomainError {
-    return rateLimited('api_key', this.limiter?.retryAfter(keyId) ?? 1);
+    return rateLimited(this.metrics, 'api_key', this.limiter?.retryAfter(keyId) ?? 1);
   }
 }
 
@@ -154,6 +160,7 @@ export class FailedAuthLimiter {
   constructor(
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>,
     @Inject(SharedRateLimitStore) store: WindowStore,
+    private readonly metrics: Metrics,
   ) {
     this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
     const windowS = Math.max(1, Math.ceil((60 * config.authFailureBurst) / config.authFailuresPerMinute));
@@ -192,6 +199,6 @@ export class FailedAuthLimiter {
   private refusal(key: string): DomainError {
     // Whichever refill comes last: the shared window's end, or this instance's next token.
     const shared = this.shared.refused(key) ? this.shared.retryAfter(key) : 0;
-    return rateLimited('address', Math.max(this.buckets.retryAfter(key), shared));
+    return rateLimited(this.metrics, 'failed_auth', Math.max(this.buckets.retryAfter(key), shared));
   }
 }
