@@ -6,6 +6,7 @@ import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
 import { QueryParser } from '../http/query.js';
 import { DATABASE } from '../tokens.js';
+import { ApiAnswers, ApiPageQuery, page, QUERY, ROLE } from '../openapi/contract.js';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -19,6 +20,8 @@ export class AuditController {
   @Get()
   @Roles('auditor')
   @ApiOperation({ summary: 'Audit entries, newest first: who (API key id, details.actorName), what, when: ?limit=&cursor=' })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of audit entries, newest first', schema: page('AuditEntry') }, ROLE, QUERY)
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const limit = q.int('limit', 50, 1, 500);

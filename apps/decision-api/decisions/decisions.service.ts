@@ -27,10 +27,8 @@ import { decisionRow } from './decision-row.js';
 import { Pseudonyms, subjectKeys } from './pseudonyms.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
-const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
-  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } },
-  'Decision request',
-);
+export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
+const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(decisionRequestSchema, 'Decision request');
 
 export interface DecisionDocument {
   id: string;
