@@ -20,7 +20,7 @@ client() {
   local out dir
   out="$(realpath -m "$1")"
   dir="$(mktemp -d)"
-  (cd "$dir" && "$repo/$BIN/openapi-typescript" "$repo/$DOCUMENT" --output "$out" >/dev/null)
+  (cd "$dir" && "$repo/$BIN/openapi-typescript" "$repo/$DOCUMENT" --empty-objects-unknown --output "$out" >/dev/null)
   rm -rf "$dir"
 }
 

@@ -1061,7 +1061,7 @@ export interface components {
             /** @description activate and rollback: whether the active release changed */
             changed?: boolean;
             /** @description rollback: the release rolled back */
-            rolledBack?: Record<string, never>;
+            rolledBack?: Record<string, unknown>;
         };
         ApiKey: {
             /** Format: uuid */
@@ -1095,7 +1095,7 @@ export interface components {
             action?: string;
             subjectType?: string;
             subjectId?: string;
-            details?: Record<string, never>;
+            details?: Record<string, unknown>;
         };
         CreatedWebhook: components["schemas"]["Webhook"] & {
             /** @description whsec_…: signs the deliveries */
@@ -1125,19 +1125,19 @@ export interface components {
              */
             tender?: "ORIGINAL" | "STORE_CREDIT";
             /** @description Every rule and policy evaluated, with the conditions and fact values used */
-            trace: Record<string, never>[];
+            trace: Record<string, unknown>[];
             release: components["schemas"]["ReleaseRef"];
         };
         DecisionReplay: {
             identical: boolean;
             /** @description What was decided: outcome, reasons, outputs, trace */
-            original: Record<string, never>;
+            original: Record<string, unknown>;
             /** @description The same, decided again under the pinned release */
-            replayed: Record<string, never>;
+            replayed: Record<string, unknown>;
         };
         /** @description {case}: the case as the type's input schema defines it (GET /v1/decision-types/{type}/schema) */
         DecisionRequest: {
-            case: Record<string, never>;
+            case: Record<string, unknown>;
         };
         /** @description A decision in a list: the stored document without its trace (GET /v1/decisions/{id} has it). */
         DecisionSummary: {
@@ -1170,7 +1170,7 @@ export interface components {
             input: {
                 /** @constant */
                 type: "object";
-                properties: Record<string, never>;
+                properties: Record<string, unknown>;
             };
             /** @description JSON pointer to the case field that names a case (e.g. /refundId): what simulations report as caseRef. */
             caseRef?: components["schemas"]["DecisionType.pointer"];
@@ -1212,10 +1212,10 @@ export interface components {
             /** @description Embedded cases: every one must pass before a release with this type is activated. */
             tests?: {
                 /** @description A case every test case is merged over (objects deeply, arrays replaced). */
-                defaults?: Record<string, never>;
+                defaults?: Record<string, unknown>;
                 cases: {
                     name: string;
-                    case?: Record<string, never>;
+                    case?: Record<string, unknown>;
                     /** @description The platform's values for this case (feature name → value); features not named see an empty history. */
                     features?: {
                         [key: string]: number | null;
@@ -1225,7 +1225,7 @@ export interface components {
                         /** @description Reason codes, in order. */
                         reasons?: string[];
                         /** @description Output fields that must equal these values. */
-                        output?: Record<string, never>;
+                        output?: Record<string, unknown>;
                     };
                 }[];
             };
@@ -1270,7 +1270,7 @@ export interface components {
             step: "DecisionType.enrichStep";
             provider: components["schemas"]["DecisionType.kebabName"];
             as: components["schemas"]["DecisionType.identifier"];
-            config?: Record<string, never>;
+            config?: Record<string, unknown>;
         };
         "DecisionType.feature": {
             description?: string;
@@ -1366,7 +1366,7 @@ export interface components {
             /** @description The output fields later steps see under `as` (e.g. ["score"]); default: the whole output. Reasons, trace and output fields always read the whole output. */
             facts?: components["schemas"]["DecisionType.identifier"][];
             /** @description JSON Schema of the output; an output that does not match fails the decision (503 POLICY_OUTPUT_INVALID). */
-            outputSchema: Record<string, never>;
+            outputSchema: Record<string, unknown>;
             /** @description Where the output lists its reasons ({code, message, rule?, effect?}); `effect` gives every reason of this step one outcome when the policy does not name it. */
             reasons?: {
                 from: components["schemas"]["DecisionType.pointer"];
@@ -1421,7 +1421,7 @@ export interface components {
             callable?: boolean;
             output?: string[];
             /** @description JSON Schema 2020-12 of the case */
-            inputSchema: Record<string, never>;
+            inputSchema: Record<string, unknown>;
         };
         Erasure: {
             /** @description The tenant's pseudonym of the customer id */
@@ -1456,7 +1456,7 @@ export interface components {
             approvalLimit?: number | null;
         };
         /** @description A JSON Schema (2020-12) */
-        JsonSchema: Record<string, never>;
+        JsonSchema: Record<string, unknown>;
         LedgerAccount: {
             accountId: string;
             program: string;
@@ -1477,7 +1477,7 @@ export interface components {
             integrity: components["schemas"]["Integrity"];
             unprocessedAdjustments?: number;
             closedPeriods?: string[];
-            capUsage?: Record<string, never>;
+            capUsage?: Record<string, unknown>;
         };
         LedgerAccountRequest: {
             /** @description "name@version" or "name" (newest version, pinned on creation) */
@@ -1487,8 +1487,8 @@ export interface components {
         };
         LedgerAdjustment: {
             transaction: components["schemas"]["LedgerTransaction"];
-            adjustment?: Record<string, never>;
-            entry?: Record<string, never>;
+            adjustment?: Record<string, unknown>;
+            entry?: Record<string, unknown>;
         };
         LedgerChargebackRequest: {
             chargebackId: string;
@@ -1498,7 +1498,7 @@ export interface components {
             at: string;
         };
         /** @description An append-only entry: its cause, amounts and program version */
-        LedgerEntry: Record<string, never>;
+        LedgerEntry: Record<string, unknown>;
         LedgerPurchaseRequest: {
             transactionId: string;
             /** @description Minor units. */
@@ -1526,7 +1526,7 @@ export interface components {
             settledAt: string;
         };
         LedgerSimulationRequest: {
-            program: Record<string, never>;
+            program: Record<string, unknown>;
             events: unknown[];
             account?: {
                 accountId?: string;
@@ -1535,9 +1535,9 @@ export interface components {
             };
         };
         /** @description The final account state of the event script and its Reward Integrity verdict */
-        LedgerSimulationResult: Record<string, never>;
+        LedgerSimulationResult: Record<string, unknown>;
         /** @description The closed period: rewards posted and the account after it */
-        LedgerStatement: Record<string, never>;
+        LedgerStatement: Record<string, unknown>;
         LedgerStatementRequest: {
             /** Format: date-time */
             periodEnd: string;
@@ -1620,13 +1620,13 @@ export interface components {
             at?: unknown;
             /** @description Minor units (12999 = 129.99) */
             balance: number;
-            entry?: Record<string, never>;
+            entry?: Record<string, unknown>;
             /**
              * Format: uuid
              * @description The gate decision (domain redemption)
              */
             decisionId?: string;
-            gate?: Record<string, never>;
+            gate?: Record<string, unknown>;
         };
         Refund: {
             refundId: string;
@@ -1843,17 +1843,17 @@ export interface components {
                 type: "object";
                 /** @description The facts, by name. */
                 properties: {
-                    [key: string]: Record<string, never> | boolean;
+                    [key: string]: Record<string, unknown> | boolean;
                 };
             };
             /** @description Named constants (thresholds, lists) that conditions reference with {"param": "name"}; keeps every number in one reviewable place. */
-            parameters: Record<string, never>;
+            parameters: Record<string, unknown>;
             /** @description The rules. Each fires its event when its conditions hold. */
             rules: components["schemas"]["RulePack.rule"][];
             /** @description Embedded test cases, run on load in CI and by `decisions pack test`. */
             tests: {
                 /** @description A complete facts object that validates against factSchema; each case is deep-merged over it. */
-                defaults: Record<string, never>;
+                defaults: Record<string, unknown>;
                 cases: components["schemas"]["RulePack.testCase"][];
             };
         };
@@ -1879,7 +1879,7 @@ export interface components {
             /** @description Event type in UPPER_SNAKE_CASE, e.g. DENY, REVIEW, TENDER. */
             type: string;
             /** @description Event payload, e.g. {"code": "POLICY_WINDOW_EXCEEDED", "message": "…"}. */
-            params?: Record<string, never>;
+            params?: Record<string, unknown>;
         };
         "RulePack.identifier": string;
         /** @description Simple JSONPath into the fact: $.a.b.c, with [n] for array indexes. Filters, wildcards and recursive descent are not supported. */
@@ -1893,7 +1893,7 @@ export interface components {
             /** @description What the fact value is compared with: a literal, {"param": name} (substituted from parameters when the pack is compiled) or {"fact": name, "path": "$.x"} (another fact's value). */
             value: components["schemas"]["RulePack.conditionValue"];
             /** @description Parameters passed to dynamic facts (unused by constant facts). */
-            params?: Record<string, never>;
+            params?: Record<string, unknown>;
             name?: string;
             priority?: components["schemas"]["RulePack.conditionPriority"];
         };
@@ -1927,12 +1927,12 @@ export interface components {
             name: string;
             description?: string;
             /** @description Partial facts, deep-merged over tests.defaults (objects merge, arrays and scalars replace). */
-            facts?: Record<string, never>;
+            facts?: Record<string, unknown>;
             expect: {
                 /** @description Exactly the events that must fire, in any order; each matches a fired event of the same type whose params contain these params. */
                 events: {
                     type: string;
-                    params?: Record<string, never>;
+                    params?: Record<string, unknown>;
                 }[];
             };
         };
@@ -1949,13 +1949,13 @@ export interface components {
             uploadedBy?: string | null;
         };
         Shadow: {
-            shadow: Record<string, never> | null;
-            components?: Record<string, never>;
+            shadow: Record<string, unknown> | null;
+            components?: Record<string, unknown>;
             /** Format: date-time */
             since?: string | null;
         };
         /** @description What the newest shadow release would have decided differently */
-        ShadowReport: Record<string, never>;
+        ShadowReport: Record<string, unknown>;
         Simulation: {
             /** Format: uuid */
             id: string;
@@ -1963,8 +1963,8 @@ export interface components {
             status: string;
             domain?: string;
             mode?: string;
-            release?: Record<string, never>;
-            baseline?: Record<string, never>;
+            release?: Record<string, unknown>;
+            baseline?: Record<string, unknown>;
             progress?: {
                 done: number;
                 total: number;
@@ -1980,8 +1980,8 @@ export interface components {
             resultsTruncated?: boolean;
             results?: {
                 caseRef?: unknown;
-                baseline?: Record<string, never>;
-                candidate?: Record<string, never>;
+                baseline?: Record<string, unknown>;
+                candidate?: Record<string, unknown>;
             }[] | null;
             error?: string;
             /** Format: date-time */
@@ -1999,7 +1999,7 @@ export interface components {
                     [key: string]: string;
                 };
             };
-            cases?: Record<string, never>[];
+            cases?: Record<string, unknown>[];
             /** @enum {unknown} */
             features?: "stored" | "recompute" | "none";
             replay?: {
@@ -2031,7 +2031,7 @@ export interface components {
             /** @description Minor units (12999 = 129.99) */
             rewardBound?: number;
             integrity: components["schemas"]["Integrity"];
-            transactions?: Record<string, never>[];
+            transactions?: Record<string, unknown>[];
         };
         Webhook: {
             /** Format: uuid */
@@ -2089,7 +2089,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": Record<string, unknown>;
                 };
             };
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
