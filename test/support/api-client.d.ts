@@ -1116,16 +1116,16 @@ export interface components {
             outcome: string;
             reasons: components["schemas"]["Reason"][];
             /** @description refund */
-            riskScore?: number;
-            /** @description refund: 0 unless APPROVE */
-            approvedAmount?: number;
+            riskScore?: number | null;
+            /** @description refund: 0 unless APPROVE (minor units) */
+            approvedAmount?: number | null;
             /**
              * @description refund
              * @enum {unknown}
              */
             tender?: "ORIGINAL" | "STORE_CREDIT";
-            /** @description Every rule and policy evaluated, with the conditions and fact values used */
-            trace: Record<string, unknown>[];
+            /** @description Every rule and policy evaluated, with the conditions and fact values used; absent once the retention period purged it */
+            trace?: Record<string, unknown>[];
             release: components["schemas"]["ReleaseRef"];
         };
         DecisionReplay: {
@@ -1487,8 +1487,8 @@ export interface components {
         };
         LedgerAdjustment: {
             transaction: components["schemas"]["LedgerTransaction"];
-            adjustment?: Record<string, unknown>;
-            entry?: Record<string, unknown>;
+            adjustment?: Record<string, unknown> | null;
+            entry?: Record<string, unknown> | null;
         };
         LedgerChargebackRequest: {
             chargebackId: string;
@@ -1652,7 +1652,8 @@ export interface components {
             history?: {
                 from?: string | null;
                 to?: string;
-                actor?: string;
+                /** @description Who: {type: key|system, id, role} */
+                actor?: Record<string, unknown>;
                 /** Format: date-time */
                 at?: string;
                 reason?: string | null;
@@ -1956,6 +1957,10 @@ export interface components {
         };
         /** @description What the newest shadow release would have decided differently */
         ShadowReport: Record<string, unknown>;
+        ShadowStopped: {
+            /** @description The shadow release stopped; null when none ran */
+            stopped: Record<string, unknown> | null;
+        };
         Simulation: {
             /** Format: uuid */
             id: string;
@@ -1976,14 +1981,18 @@ export interface components {
                     [key: string]: number;
                 };
             } | null;
-            resultsKept?: number;
+            /** @enum {unknown} */
+            resultsKept?: "all" | "changed";
             resultsTruncated?: boolean;
             results?: {
                 caseRef?: unknown;
                 baseline?: Record<string, unknown>;
                 candidate?: Record<string, unknown>;
             }[] | null;
-            error?: string;
+            error?: {
+                code?: string;
+                message?: string;
+            } | null;
             /** Format: date-time */
             createdAt?: string;
             /** Format: date-time */
@@ -2726,6 +2735,15 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionTypeList"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -2892,6 +2910,15 @@ export interface operations {
                     "application/json": components["schemas"]["JsonSchema"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -2949,6 +2976,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DecisionType"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -3219,6 +3255,15 @@ export interface operations {
                     "application/json": components["schemas"]["Decision"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -3274,7 +3319,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
-                /** @description The type */
+                /** @description The type: a decision type of the active release */
                 id: string;
             };
             cookie?: never;
@@ -3406,6 +3451,15 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionReplay"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -3435,6 +3489,15 @@ export interface operations {
             };
             /** @description Gone: the data needed was erased (DECISION_ERASED) */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3555,6 +3618,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LedgerAccount"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -4191,6 +4263,15 @@ export interface operations {
                     "application/json": components["schemas"]["LedgerTransaction"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -4738,6 +4819,15 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyBundle"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -4882,6 +4972,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -5291,6 +5390,15 @@ export interface operations {
                     "application/json": components["schemas"]["ActiveRelease"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -5421,7 +5529,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Shadow"];
+                    "application/json": components["schemas"]["ShadowStopped"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -5480,6 +5597,15 @@ export interface operations {
                     "application/json": components["schemas"]["ShadowReport"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -5491,6 +5617,15 @@ export interface operations {
             };
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or another tenant's (answered alike) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5537,6 +5672,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Release"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -5881,6 +6025,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Review"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -6455,6 +6608,15 @@ export interface operations {
                     "application/json": components["schemas"]["StoredRulePack"];
                 };
             };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
@@ -6816,6 +6978,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Simulation"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
@@ -7269,6 +7440,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {

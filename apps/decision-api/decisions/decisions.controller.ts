@@ -34,7 +34,7 @@ export class DecisionsController {
     description: 'The case must match the type\'s input schema (GET /v1/decision-types/{type}/schema). Unknown type: 404 DECISION_TYPE_NOT_FOUND.',
   })
   @IdempotentCommand()
-  @ApiParam({ name: 'type', example: 'refund' })
+  @ApiParam({ name: 'type', example: 'refund', description: 'a decision type of the active release' })
   @ApiBody({ schema: ref('DecisionRequest') })
   @ApiAnswers({ status: 201, description: 'The decision, stored, with its type', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
   decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
@@ -95,7 +95,7 @@ export class DecisionsController {
   @Roles('auditor')
   @HttpCode(200)
   @ApiOperation({ summary: 'Re-evaluate the stored case under the release versions the decision pinned' })
-  @ApiAnswers({ status: 200, description: 'Whether the pinned release decides the stored case the same way, and both answers', schema: ref('DecisionReplay') }, ROLE, 404, 410)
+  @ApiAnswers({ status: 200, description: 'Whether the pinned release decides the stored case the same way, and both answers', schema: ref('DecisionReplay') }, ROLE, 404, 410, 422)
   replay(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return this.decisions.replay(principal, id);
   }

@@ -41,8 +41,11 @@ const PROBLEM_DESCRIPTIONS = {
 } as const;
 export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
 
-/** Any route behind an API key: no key or a bad one (401), the per-key or per-address limit (429), the database away (503). */
-export const KEYED: readonly ProblemStatus[] = [401, 429, 503];
+/**
+ * Any route behind an API key: a malformed request (400: every route refuses one, e.g. without Host), no key or a bad
+ * one (401), the per-key or per-address limit (429), the database away (503).
+ */
+export const KEYED: readonly ProblemStatus[] = [400, 401, 429, 503];
 /** A route behind an API key that needs a role. */
 export const ROLE: readonly ProblemStatus[] = [...KEYED, 403];
 /** A route that reads query parameters. */

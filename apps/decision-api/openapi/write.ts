@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { createApp } from '../app.factory.js';
 import { loadConfig } from '../config.js';
 import { buildOpenApiDocument } from './document.js';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   console.log(`wrote ${DOCUMENT_PATH}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: unknown) => {
     console.error(e);
     process.exit(1);

@@ -71,7 +71,7 @@ export class ReleasesController {
   @Get('shadow/report')
   @Roles('author', 'publisher', 'auditor')
   @ApiOperation({ summary: 'What the newest shadow release would have decided differently on live refund decisions' })
-  @ApiAnswers({ status: 200, description: 'The shadow report', schema: ref('ShadowReport') }, ROLE)
+  @ApiAnswers({ status: 200, description: 'The shadow report', schema: ref('ShadowReport') }, ROLE, 404)
   report(@CurrentPrincipal() principal: Principal) {
     return this.shadow.report(principal);
   }
@@ -80,7 +80,7 @@ export class ReleasesController {
   @Roles('publisher')
   @HttpCode(200)
   @ApiOperation({ summary: 'Stop the shadow evaluation (its report stays readable)' })
-  @ApiAnswers({ status: 200, description: 'Shadow evaluation stopped', schema: ref('Shadow') }, ROLE)
+  @ApiAnswers({ status: 200, description: 'Shadow evaluation stopped', schema: ref('ShadowStopped') }, ROLE)
   stopShadow(@CurrentPrincipal() principal: Principal) {
     return this.activation.stopShadow(principal);
   }
