@@ -2171,6 +2171,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2336,6 +2338,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2345,6 +2349,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2410,6 +2416,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2419,6 +2427,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2489,6 +2499,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2507,6 +2519,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2516,6 +2530,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2590,6 +2606,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2626,6 +2644,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2635,6 +2655,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2700,6 +2722,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2709,6 +2733,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2756,6 +2782,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2765,6 +2793,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2837,6 +2867,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2873,6 +2905,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2882,6 +2916,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2940,6 +2976,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2949,6 +2987,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3017,6 +3057,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3026,6 +3068,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3101,6 +3145,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3110,6 +3156,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3182,6 +3230,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3218,6 +3268,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3227,6 +3279,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3294,6 +3348,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3303,6 +3359,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3378,6 +3436,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3414,6 +3474,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3423,6 +3485,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3508,6 +3572,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3517,6 +3583,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3583,6 +3651,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3592,6 +3662,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3659,6 +3731,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3668,6 +3742,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3748,6 +3824,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3784,6 +3862,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3793,6 +3873,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3869,6 +3951,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3878,6 +3962,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3952,6 +4038,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3988,6 +4076,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3997,6 +4087,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4071,6 +4163,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4107,6 +4201,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4116,6 +4212,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4190,6 +4288,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4226,6 +4326,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4235,6 +4337,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4302,6 +4406,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4311,6 +4417,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4385,6 +4493,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4421,6 +4531,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4430,6 +4542,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4504,6 +4618,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4540,6 +4656,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4549,6 +4667,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4623,6 +4743,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4659,6 +4781,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4668,6 +4792,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4745,6 +4871,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4781,6 +4909,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4790,6 +4920,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4858,6 +4990,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4867,6 +5001,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4937,6 +5073,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4946,6 +5084,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5013,6 +5153,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5022,6 +5164,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5096,6 +5240,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5132,6 +5278,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5141,6 +5289,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5211,6 +5361,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5229,6 +5381,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5238,6 +5392,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5319,6 +5475,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5355,6 +5513,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5364,6 +5524,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5411,6 +5573,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5420,6 +5584,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5479,6 +5645,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5497,6 +5665,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5506,6 +5676,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5562,6 +5734,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5571,6 +5745,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5636,6 +5812,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5645,6 +5823,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5713,6 +5893,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5722,6 +5904,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5793,6 +5977,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5811,6 +5997,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5820,6 +6008,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5891,6 +6081,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5909,6 +6101,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5918,6 +6112,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5990,6 +6186,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5999,6 +6197,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6066,6 +6266,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6075,6 +6277,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6145,6 +6349,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6163,6 +6369,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6172,6 +6380,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6242,6 +6452,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6260,6 +6472,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6269,6 +6483,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6343,6 +6559,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6379,6 +6597,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6388,6 +6608,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6453,6 +6675,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6462,6 +6686,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6534,6 +6760,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6570,6 +6798,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6579,6 +6809,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6647,6 +6879,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6656,6 +6890,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6721,6 +6957,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6730,6 +6968,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6811,6 +7051,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6847,6 +7089,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6856,6 +7100,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6943,6 +7189,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6952,6 +7200,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7019,6 +7269,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7028,6 +7280,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7098,6 +7352,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7116,6 +7372,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7125,6 +7383,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7188,6 +7448,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7224,6 +7486,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7233,6 +7497,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7298,6 +7564,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7307,6 +7575,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7370,6 +7640,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7406,6 +7678,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7415,6 +7689,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7480,6 +7756,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7489,6 +7767,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7565,6 +7845,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7574,6 +7856,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7645,6 +7929,8 @@ export interface operations {
             /** @description Conflict with stored state (e.g. the same name@version with other content, a claimed review, IDEMPOTENCY_KEY_IN_PROGRESS) */
             409: {
                 headers: {
+                    /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7663,6 +7949,8 @@ export interface operations {
             /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7672,6 +7960,8 @@ export interface operations {
             /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
             503: {
                 headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -66,15 +66,18 @@ export interface Success {
 
 /** The response object of a problem status (also used for routes documented outside the decorators). */
 export function problemResponseObject(status: ProblemStatus) {
-  return { description: PROBLEM_DESCRIPTIONS[status], content: { [PROBLEM_TYPE]: { schema: ref('Problem') } } };
+  return { description: PROBLEM_DESCRIPTIONS[status], ...PROBLEM_HEADERS[status], content: { [PROBLEM_TYPE]: { schema: ref('Problem') } } };
 }
 
+/** Headers problem.ts's sendProblem adds: when to come back (429, 503), where the existing object is (409). */
+const PROBLEM_HEADERS: Partial<Record<ProblemStatus, { headers: Record<string, { description: string; schema: SchemaObject }> }>> = {
+  409: { headers: { Location: { description: 'Where the existing object is, when the conflict names one (REFUND_EXISTS)', schema: { type: 'string' } } } },
+  429: { headers: { 'Retry-After': { description: 'Seconds until a retry can succeed', schema: { type: 'integer', minimum: 0 } } } },
+  503: { headers: { 'Retry-After': { description: 'Seconds until a retry can succeed', schema: { type: 'integer', minimum: 0 } } } },
+};
+
 function problemResponse(status: ProblemStatus) {
-  return ApiResponse({
-    status,
-    description: PROBLEM_DESCRIPTIONS[status],
-    content: { [PROBLEM_TYPE]: { schema: ref('Problem') } },
-  });
+  return ApiResponse({ status, ...problemResponseObject(status) });
 }
 
 /**
