@@ -54,6 +54,7 @@ import { ReleasesService } from './releases/releases.service.js';
 import { ReleasesController } from './releases/releases.controller.js';
 import { ShadowService } from './releases/shadow.service.js';
 import { AuditController } from './audit/audit.controller.js';
+import { AuditService } from './audit/audit.service.js';
 import { LedgerSimulationService } from './simulations/ledger-simulation.service.js';
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
@@ -159,6 +160,7 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        AuditService,
         RetentionSweeper,
         SubjectsService,
         WebhooksService,

@@ -190,8 +190,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit entries, newest first: who (API key id, details.actorName), what, when: ?limit=&cursor= */
+        /** Audit entries, newest first: who (actor, actorRole, details.actorName), what, when, and their chain fields: ?limit=&cursor= */
         get: operations["Audit_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit rows from the first to the last with from <= at < to, in chain order without a gap, as NDJSON (one row with its chain fields per line) */
+        get: operations["Audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Walk the tenant's audit hash chain and name the first broken link (reported, never repaired) */
+        get: operations["Audit_verify"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1085,17 +1119,6 @@ export interface components {
         };
         ApiKeyRotation: {
             overlapSeconds?: number;
-        };
-        AuditEntry: {
-            /** Format: uuid */
-            id: string;
-            /** Format: date-time */
-            at: string;
-            actor?: string;
-            action?: string;
-            subjectType?: string;
-            subjectId?: string;
-            details?: Record<string, unknown>;
         };
         CreatedWebhook: components["schemas"]["Webhook"] & {
             /** @description whsec_…: signs the deliveries */
@@ -2686,9 +2709,213 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: components["schemas"]["AuditEntry"][];
-                        /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            tenant: string;
+                            /** @description The row's number in its tenant's chain: 1, 2, 3, … without gaps */
+                            seq: number;
+                            /** Format: date-time */
+                            at: string;
+                            /** @description API key id, `admin-token` or `system` */
+                            actor: string;
+                            /** @description The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded */
+                            actorRole: string | null;
+                            /** @example api_key.rotated */
+                            action: string;
+                            subjectType: string;
+                            subjectId: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The previous row's hash; null for seq 1 */
+                            prevHash: string | null;
+                            /** @description sha256 (hex) of the canonical content (README, "Audit trail") */
+                            hash: string;
+                        }[];
                         nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Audit_export: {
+        parameters: {
+            query: {
+                to: string;
+                from: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One audit row per line (each line is this schema) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": {
+                        /** Format: uuid */
+                        id: string;
+                        tenant: string;
+                        /** @description The row's number in its tenant's chain: 1, 2, 3, … without gaps */
+                        seq: number;
+                        /** Format: date-time */
+                        at: string;
+                        /** @description API key id, `admin-token` or `system` */
+                        actor: string;
+                        /** @description The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded */
+                        actorRole: string | null;
+                        /** @example api_key.rotated */
+                        action: string;
+                        subjectType: string;
+                        subjectId: string;
+                        details: {
+                            [key: string]: unknown;
+                        };
+                        /** @description The previous row's hash; null for seq 1 */
+                        prevHash: string | null;
+                        /** @description sha256 (hex) of the canonical content (README, "Audit trail") */
+                        hash: string;
+                    };
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Audit_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict: ok, or the first broken link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ok: boolean;
+                        /** @description Rows checked (up to and including the first broken one) */
+                        checked: number;
+                        /** @description Null when ok */
+                        firstBroken: {
+                            /** @description The row where the chain breaks; null when rows are missing from its end */
+                            id: string | null;
+                            seq: number;
+                            /** Format: date-time */
+                            at: string | null;
+                            /** @enum {string} */
+                            reason: "content_hash_mismatch" | "previous_hash_mismatch" | "missing_seq" | "head_mismatch";
+                            /** @description The seq or hash expected there */
+                            expected: string | number | null;
+                            /** @description The seq or hash found there */
+                            found: string | number | null;
+                        } | null;
                     };
                 };
             };

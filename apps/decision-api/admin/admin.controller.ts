@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
+import { ADMIN_TOKEN_ACTOR } from '../../../libs/audit/index.js';
 import { ApiKeysRepository, AuditRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
@@ -59,7 +60,7 @@ export class AdminController {
       const { id, key } = await this.keys.issue(em, { ...input, now });
       await this.audit.append(em, {
         tenant: input.tenant,
-        actor: 'admin-token',
+        actor: ADMIN_TOKEN_ACTOR,
         action: 'api_key.issued',
         subjectType: 'api_key',
         subjectId: id,

@@ -23,8 +23,8 @@ export class DecisionsController {
   @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
   @ApiBody({ schema: ref('RefundDecisionRequest') })
   @ApiAnswers({ status: 201, description: 'The decision, stored (a replay of the Idempotency-Key answers it again, Idempotent-Replayed: true)', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
-  refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() _answered: FastifyReply) {
-    return this.decisions.decide(principal, 'refund', body);
+  refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() answered: FastifyReply) {
+    return this.decisions.decide(principal, 'refund', body, answered.request);
   }
 
   @Post(':type')
@@ -37,8 +37,9 @@ export class DecisionsController {
   @ApiParam({ name: 'type', example: 'refund', description: 'a decision type of the active release' })
   @ApiBody({ schema: ref('DecisionRequest') })
   @ApiAnswers({ status: 201, description: 'The decision, stored, with its type', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
-  decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
-    return this.decisions.decide(principal, type, body);
+  decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() answered: FastifyReply) {
+    // The request hears the decision's id (its access line logs it).
+    return this.decisions.decide(principal, type, body, answered.request);
   }
 
   @Get()
@@ -88,7 +89,9 @@ export class DecisionsController {
   @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
   @ApiAnswers({ status: 200, description: 'The stored decision', schema: ref('Decision') }, ROLE, 404)
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    reply.status(200).header('content-type', JSON_TYPE).send(await this.decisions.get(principal, id));
+    const document = await this.decisions.get(principal, id);
+    reply.request.decisionId = id;
+    reply.status(200).header('content-type', JSON_TYPE).send(document);
   }
 
   @Post(':id/replay')

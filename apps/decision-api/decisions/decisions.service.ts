@@ -4,6 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
+import { keyActor } from '../../../libs/audit/index.js';
 import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
@@ -20,6 +21,7 @@ import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, SubjectsR
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
+import type { AccessLogged } from '../logging/access-log.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
@@ -113,7 +115,7 @@ export class DecisionsService {
    * Validates and decides the case on the active release, then hands the mechanism a command that claims the
    * Idempotency-Key and stores the decision in one statement: no decision is answered that is not stored.
    */
-  async decide(principal: Principal, typeName: string, body: unknown): Promise<Command<unknown>> {
+  async decide(principal: Principal, typeName: string, body: unknown, logged?: AccessLogged): Promise<Command<unknown>> {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
@@ -123,7 +125,9 @@ export class DecisionsService {
     // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
+    // Called after commit, on every path, for the request that made the decision (not for a replayed answer).
     const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
+      if (logged) logged.decisionId = decisionId;
       if (!shadow) return;
       const platform = storedPlatformValues(evaluated.features);
       this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow, ...(platform && { platform }) });
@@ -151,7 +155,7 @@ export class DecisionsService {
         const inserted = await this.repo.insertClaimed(
           this.db.em(),
           {
-            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           },
           claim,
@@ -193,7 +197,7 @@ export class DecisionsService {
           await this.repo.insertDecided(
             em,
             {
-              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
               event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
             },
             record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted'),
@@ -230,9 +234,10 @@ export class DecisionsService {
         : await this.subjects.listDecisions(this.db.em(), principal.tenant, subjectKeys(this.pseudonyms.forTenant(principal.tenant), q.customer), q, q.limit + 1, q.after);
     const page = rows.slice(0, q.limit);
     const items = page.map((r) => {
-      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}.
+      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}. Who asked for it
+      // (the key and its role) is the row's, not the document's: null on decisions made before actors were recorded.
       const { trace: _trace, ...summary } = r.document;
-      return summary;
+      return { ...summary, actor: r.actorId ? { id: r.actorId, role: r.actorRole } : null };
     });
     const last = page[page.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeIdCursor(last.id) : null };

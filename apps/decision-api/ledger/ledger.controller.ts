@@ -32,7 +32,7 @@ export class LedgerController {
     422,
   )
   async open(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() reply: FastifyReply) {
-    sendAnswer(reply, answerOf(await this.ledger.openAccount(p, accountId, body)));
+    sendAnswer(reply, answerOf(await this.ledger.openAccount(p, accountId, body), reply.request.id));
   }
 
   @Post('accounts/:accountId/transactions')

@@ -11,6 +11,7 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { InMemoryLedgerStore, type OpaRedemptionGate, type RedemptionGateResult } from '../../../libs/ledger/index.js';
 import { packJson } from '../../../libs/ledger/ledger.test-support.js';
 import type {
+  AuditRepository,
   CatalogueRepository,
   Database,
   DecisionsRepository,
@@ -76,6 +77,8 @@ function setup() {
     strict<CatalogueRepository>('catalogue', { listPacks }),
     strict<DecisionsRepository>('decisions', { insert }),
     strict<PayoutsRepository>('payouts', { deferredClawbacks: () => Promise.resolve([]) }),
+    strict<AuditRepository>('audit', { append: () => Promise.resolve() }),
+    { now: () => at('2026-12-01T08:59:00.000Z') },
   );
   /** Applies a write as the mechanism does: inside the request's transaction, at the request's time, with its key. */
   const apply = <T>(command: TransactionalCommand<T>, key: string, now: Date): Promise<Outcome<T>> => command.apply({ em: tx, now, key });

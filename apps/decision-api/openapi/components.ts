@@ -233,7 +233,6 @@ const ANSWERS = {
     decisionId: { ...string, format: 'uuid', description: 'The gate decision (domain redemption)' },
     gate: { type: 'object' },
   }),
-  AuditEntry: obj(['id', 'at'], { id: { ...string, format: 'uuid' }, at: dateTime, actor: string, action: string, subjectType: string, subjectId: string, details: { type: 'object' } }),
   Refund: obj(['refundId', 'orderId', 'state', 'requestedAmount', 'approvedAmount', 'currency'], {
     refundId: string,
     orderId: string,

@@ -5,6 +5,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
+import { keyActor } from '../../../libs/audit/index.js';
 import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import {
   entityLockIds,
@@ -173,7 +174,7 @@ export class RefundDecisions {
             ...(record && {
               history: this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'refund'),
             }),
-            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now }),
+            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             refund,
             transition,
             ...(review ? { review } : {}),

@@ -87,7 +87,7 @@ describe('ActivationService', () => {
       occurredAt: now,
     });
     expect(s.insert.mock.calls[0]![1]).toMatchObject({ tenant: 'acme', slot: 'active', action: 'activate', release: TARGET, previousSeq: 3, previous: active.release, actor: { keyId: 'key-9', name: 'release-manager' }, at: now });
-    expect(s.append.mock.calls[0]![1]).toMatchObject({ actor: 'key-9', action: 'release.activated', details: { from: 'acme-main@2.0.0', to: 'default@1.0.0' }, at: now });
+    expect(s.append.mock.calls[0]![1]).toMatchObject({ actor: { id: 'key-9', role: 'publisher' }, action: 'release.activated', details: { from: 'acme-main@2.0.0', to: 'default@1.0.0' }, at: now });
     expect(outcome).toMatchObject({ result: 'done', value: { name: 'default', changed: true, activatedAt: now.toISOString(), activatedBy: { id: 'key-9' } } });
     expect(s.refreshTenant).not.toHaveBeenCalled();
     await command.afterCommit!(outcome);

@@ -1,6 +1,7 @@
 /** Activation, rollback and shadow of releases per tenant: checked, recorded in release_activations, audited, announced. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { keyActor } from '../../../libs/audit/index.js';
 import { checkActivation, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
@@ -172,7 +173,7 @@ export class ActivationService {
     const row = await this.repo.insert(em, { ...a, tenant: principal.tenant, actor: { keyId: principal.keyId, name: principal.name }, at: now });
     await this.audit.append(em, {
       tenant: principal.tenant,
-      actor: principal.keyId,
+      actor: keyActor(principal, 'publisher'),
       action,
       subjectType: 'release',
       subjectId: label(a.release ?? a.previous),

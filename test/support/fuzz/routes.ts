@@ -314,6 +314,8 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/releases/{name}/{version}/activate': { params: release },
     'POST /v1/releases/{name}/{version}/shadow': { params: release },
     'GET /v1/audit': { query: listQuery('audit') },
+    'GET /v1/audit/verify': {},
+    'GET /v1/audit/export': { query: { from: instant, to: instant } },
     'GET /v1/reviews': {
       query: {
         state: fc.constantFrom('OPEN', 'APPROVED', 'DENIED', 'CANCELED'),
