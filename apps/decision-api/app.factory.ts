@@ -14,6 +14,7 @@ import { requestIdFrom } from './http/request-id.js';
 import { AccessLog } from './logging/access-log.js';
 import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { setupOpenApi } from './openapi/document.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
@@ -69,6 +70,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
+    app.get(Metrics).instrument(adapter.getInstance());
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 

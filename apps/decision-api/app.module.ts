@@ -9,6 +9,7 @@ import {
   DecisionsRepository,
   EventsRepository,
   IdempotencyRepository,
+  MetricsRepository,
   OutboxRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
@@ -79,6 +80,9 @@ import { PayoutsController } from './payouts/payouts.controller.js';
 import { PayoutsService } from './payouts/payouts.service.js';
 import { PayoutWorker } from './payouts/payout.worker.js';
 import { paymentProviderFrom } from './payouts/payment-provider.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsScrape } from './metrics/metrics-scrape.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -110,6 +114,7 @@ export class AppModule {
         PayoutsController,
         SubjectsController,
         SchemasController,
+        MetricsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -174,6 +179,10 @@ export class AppModule {
         { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository, outbox: OutboxRepository) => new PayoutsRepository(refunds, outbox), inject: [RefundsRepository, OutboxRepository] },
         PayoutWorker,
         PayoutsService,
+        // Metrics: one registry per app (metrics/metrics.ts), the scrape-time reads behind GET /metrics.
+        Metrics,
+        MetricsScrape,
+        { provide: MetricsRepository, useClass: MetricsRepository },
       ],
     };
   }

@@ -54,6 +54,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_FAILURES_PER_MINUTE: '0', AUTH_FAILURE_BURST: 'x' })).toThrow(/AUTH_FAILURES_PER_MINUTE[\s\S]*AUTH_FAILURE_BURST/);
   });
 
+  it('reads the metrics token: unset or empty leaves /metrics open, a short one is refused', () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: '' }).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
+  });
+
   it('reads the review overdue sweep interval, within its bounds', () => {
     expect(loadConfig({}).reviewOverdueSweepMs).toBe(30_000);
     expect(loadConfig({ REVIEW_OVERDUE_SWEEP_MS: '250' }).reviewOverdueSweepMs).toBe(250);

@@ -11,6 +11,8 @@ export interface AppConfig {
   host: string;
   databaseUrl: string;
   adminToken: string | undefined;
+  /** Bearer token GET /metrics requires; unset: /metrics is open on the service port. */
+  metricsToken: string | undefined;
   /**
    * Master secret of the pseudonyms (HMAC-SHA256 keyed per tenant) that replace case fields marked x-pii. Unset: one
    * generated into the database on first start (a warning says so): a dump of the database then holds it too.
@@ -159,6 +161,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (adminToken !== undefined && adminToken.length > 0 && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which disables /v1/admin)');
   }
+  const metricsToken = env.METRICS_TOKEN ?? defaults.metricsToken;
+  if (metricsToken !== undefined && metricsToken.length > 0 && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 characters (or unset, which leaves /metrics open)');
+  }
   const pseudonymSecret = env.PSEUDONYM_SECRET ?? defaults.pseudonymSecret;
   if (pseudonymSecret !== undefined && pseudonymSecret.length > 0 && pseudonymSecret.length < 32) {
     problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
@@ -176,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
     databaseUrl,
     adminToken: adminToken ? adminToken : undefined,
+    metricsToken: metricsToken ? metricsToken : undefined,
     pseudonymSecret: pseudonymSecret ? pseudonymSecret : undefined,
     logLevel,
     ...logConfig(env, defaults, problems),

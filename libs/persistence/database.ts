@@ -56,7 +56,19 @@ export interface Database {
    * waits for the pool, so readiness answers in time whatever the pool or the server is doing.
    */
   check(timeoutMs: number): Promise<void>;
+  /** The PostgreSQL pool's connections now (metrics); undefined on PGlite (one connection) or before the pool opens. */
+  poolUsage(): PoolUsage | undefined;
   close(): Promise<void>;
+}
+
+export interface PoolUsage {
+  /** Open connections, idle ones included. */
+  total: number;
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+  /** The pool's size (DB_POOL_SIZE). */
+  max: number;
 }
 
 /** Parses `postgres://…`, `postgresql://…`, `pglite://memory` or `pglite://<dir>`. */
@@ -75,9 +87,10 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
 }
 
 /** Options for every pooled connection: the timeouts (and a client dropped when a read times out), and statement names. */
-function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined): Record<string, unknown> {
+function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, created: (pool: pg.Pool) => void): Record<string, unknown> {
   return {
     onPoolCreated: (pool: pg.Pool) => {
+      created(pool);
       if (t) {
         pool.on('connect', dropOnReadTimeout);
         releaseDeadClients(pool);
@@ -157,6 +170,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
   let orm: MikroORM;
   let check: (timeoutMs: number) => Promise<void>;
   let closeProbe = () => {};
+  let pool: pg.Pool | undefined;
   if (kind === 'postgresql') {
     const t = options.timeouts;
     if (options.migrate ?? true) {
@@ -185,7 +199,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
       ...common,
       clientUrl: target,
       pool: { min: 0, max: options.poolSize ?? 20 },
-      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined),
+      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, (p) => (pool = p)),
     });
     const probe = new PostgresProbe(target);
     check = (timeoutMs) => probe.check(timeoutMs);
@@ -202,6 +216,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     orm,
     em: () => orm.em.fork() as unknown as SqlEntityManager,
     check,
+    poolUsage: () => (pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max } : undefined),
     close: async () => {
       closeProbe();
       await orm.close(true);

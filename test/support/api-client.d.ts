@@ -38,6 +38,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics of this instance (text format 0.0.4)
+         * @description Open unless METRICS_TOKEN is set; then send Authorization: Bearer <METRICS_TOKEN> (missing: 401, wrong: 403).
+         */
+        get: operations["Metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -1626,6 +1646,12 @@ export interface components {
             status: "ready";
             store: string;
             release: components["schemas"]["ReleaseRef"];
+            /** @description How many tenants decide on a release they activated, on the built-in one, or on one this instance cannot load */
+            tenants?: {
+                activated: number;
+                builtin: number;
+                unavailable: number;
+            };
         };
         Reason: {
             code: string;
@@ -2156,6 +2182,64 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

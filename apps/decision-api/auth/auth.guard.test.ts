@@ -5,6 +5,7 @@ import type { AppConfig } from '../config.js';
 import { AuthGuard } from './auth.guard.js';
 import { FailedAuthLimiter } from './rate-limiter.js';
 import { ApiKeyCache } from './key-cache.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /** A guard over a key store whose lookups wait until released, so requests overlap as they do under a burst. */
 function guardWithSlowStore(burst: number) {
@@ -24,9 +25,10 @@ function guardWithSlowStore(burst: number) {
     db,
     config,
     repo,
-    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }),
+    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }, new Metrics()),
     new ApiKeyCache(config, systemClock),
     systemClock,
+    new Metrics(),
   );
   const ctx = (key: string) =>
     ({

@@ -10,6 +10,7 @@ import type { Clock, Database } from '../../../libs/persistence/index.js';
 import { ApiKeyCache } from './key-cache.js';
 import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest, type Role } from './roles.js';
 import { FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
+import { Metrics } from '../metrics/metrics.js';
 
 export function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -32,6 +33,7 @@ export class AuthGuard implements CanActivate {
     // Keys are looked up on every request; the cache keeps that off the database (revocation drops entries: key-cache.ts).
     private readonly cache: ApiKeyCache,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly metrics: Metrics,
   ) {
     this.perKey = new RateLimiter(config.rateLimitPerKey);
   }
@@ -52,6 +54,7 @@ export class AuthGuard implements CanActivate {
       principal = await this.lookupLimited(key, req.ip);
     }
     if (!this.perKey.take(principal.keyId)) {
+      this.metrics.rateLimitRefused('api_key');
       throw new DomainError('RATE_LIMITED', 'Rate limit for this API key exceeded', 'rate_limited', [], {
         retryAfter: this.perKey.retryAfter(principal.keyId),
       });

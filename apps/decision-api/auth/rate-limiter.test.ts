@@ -1,5 +1,12 @@
 import { DomainError } from '../../../libs/errors/index.js';
 import { FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
+import { Metrics } from '../metrics/metrics.js';
+
+/** decision_platform_rate_limited_total{limit="failed_auth"} as the registry reports it. */
+async function failedAuthRefusals(metrics: Metrics): Promise<number> {
+  const m = await metrics.registry.getSingleMetric('decision_platform_rate_limited_total')!.get();
+  return m.values.find((v) => v.labels.limit === 'failed_auth')?.value ?? 0;
+}
 
 describe('RateLimiter', () => {
   it('allows() looks without taking; take() takes until the bucket is empty, then refills with time', () => {
@@ -14,9 +21,10 @@ describe('RateLimiter', () => {
 });
 
 describe('FailedAuthLimiter', () => {
-  it('answers the 401 until the address has spent its failures, then 429 with Retry-After; check() refuses before any work', () => {
+  it('answers the 401 until the address has spent its failures, then 429 with Retry-After; check() refuses before any work', async () => {
     // One failure a minute refills: a loaded machine cannot slip a token in between the spending and the check.
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 20 });
+    const metrics = new Metrics();
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 20 }, metrics);
     const denied = new DomainError('UNAUTHENTICATED', 'no', 'unauthenticated');
     const answers = Array.from({ length: 20 }, () => {
       limiter.check('10.0.0.1');
@@ -26,6 +34,8 @@ describe('FailedAuthLimiter', () => {
     expect(limiter.failed('10.0.0.1', denied)).toMatchObject({ code: 'RATE_LIMITED', kind: 'rate_limited', extensions: { retryAfter: 60 } });
     expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications from this address');
     expect(() => limiter.check('10.0.0.2')).not.toThrow();
+    // Each 429 counted once: the one failed() answered and the one check() threw.
+    expect(await failedAuthRefusals(metrics)).toBe(2);
   });
 });
 
@@ -36,7 +46,7 @@ describe('FailedAuthLimiter keys', () => {
   };
 
   it('one budget per IPv6 /64: a host that owns a /64 cannot take a fresh budget per address in it', () => {
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 });
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new Metrics());
     spend(limiter, '2001:db8:1:2::1');
     expect(() => limiter.check('2001:db8:1:2:ffff:ffff:ffff:ffff')).toThrow('Too many failed authentications');
     expect(() => limiter.check('2001:0db8:0001:0002:0000:0000:0000:0042')).toThrow('Too many failed authentications');
@@ -44,7 +54,7 @@ describe('FailedAuthLimiter keys', () => {
   });
 
   it('an IPv4 address seen as IPv4-mapped IPv6 is the same address', () => {
-    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 });
+    const limiter = new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: 2 }, new Metrics());
     spend(limiter, '::ffff:10.0.0.1');
     expect(() => limiter.check('10.0.0.1')).toThrow('Too many failed authentications');
     expect(() => limiter.check('10.0.0.2')).not.toThrow();

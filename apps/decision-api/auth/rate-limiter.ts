@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { AppConfig } from '../config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { APP_CONFIG } from '../tokens.js';
 
 export class RateLimiter {
@@ -97,7 +98,10 @@ export class FailedAuthLimiter {
   private readonly buckets: RateLimiter;
 
   /** By default 300 a minute (5 a second) in bursts of 20: a client with a typo is not locked out for long. */
-  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>) {
+  constructor(
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>,
+    private readonly metrics: Metrics,
+  ) {
     this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
   }
 
@@ -128,6 +132,7 @@ export class FailedAuthLimiter {
   }
 
   private refusal(address: string): DomainError {
+    this.metrics.rateLimitRefused('failed_auth');
     return new DomainError('RATE_LIMITED', 'Too many failed authentications from this address', 'rate_limited', [], {
       retryAfter: this.buckets.retryAfter(address),
     });

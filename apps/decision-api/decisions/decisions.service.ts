@@ -27,6 +27,7 @@ import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
 import { decisionRow } from './decision-row.js';
 import { Pseudonyms, subjectKeys } from './pseudonyms.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
@@ -101,6 +102,7 @@ export class DecisionsService {
     private readonly history: FeatureHistoryRepository,
     private readonly pseudonyms: Pseudonyms,
     private readonly subjects: SubjectsRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
@@ -125,9 +127,11 @@ export class DecisionsService {
     // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
-    // Called after commit, on every path, for the request that made the decision (not for a replayed answer).
-    const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
+    // Called after commit, on every path, for the request that made the decision (not for a replayed answer): noted for
+    // the access line, counted, then evaluated in shadow if one runs.
+    const committed = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
       if (logged) logged.decisionId = decisionId;
+      this.metrics.decided(principal.tenant, type.name, release.id, evaluated.outcome, evaluated.reasons);
       if (!shadow) return;
       const platform = storedPlatformValues(evaluated.features);
       this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow, ...(platform && { platform }) });
@@ -140,11 +144,13 @@ export class DecisionsService {
         input,
         (base, evaluated, trace) => decisionDocument(base, type, input, { ...evaluated, trace: trace as typeof evaluated.trace }, release.ref),
         (doc) => decisionCreatedData(doc as DecisionDocument, type.caseRef?.(input)),
-        (made) => submitShadow(made.document.id as string, made.input, made.evaluated),
+        (made) => committed(made.document.id as string, made.input, made.evaluated),
       );
     }
-    if (type.history) return this.decideWithHistory(principal, release, type, input, submitShadow);
+    if (type.history) return this.decideWithHistory(principal, release, type, input, committed);
+    const started = performance.now();
     const evaluated = await type.decideValid(input);
+    this.metrics.evaluated(principal.tenant, type.name, (performance.now() - started) / 1000);
     let id = '';
     return {
       kind: 'statement',
@@ -163,7 +169,7 @@ export class DecisionsService {
         return inserted ? createdJson(document, documentJson) : 'taken';
       },
       // Committed by now; a replayed answer was shadow-evaluated the first time.
-      afterCommit: () => submitShadow(id, input, evaluated),
+      afterCommit: () => committed(id, input, evaluated),
     };
   }
 
@@ -190,7 +196,9 @@ export class DecisionsService {
           const id = this.ids.next(now);
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }))) return 'taken' as const;
           const platform = type.features ? await this.history.values(em, tenant, type.features.queries(input)) : {};
+          const started = performance.now();
           const evaluated = await type.decideValid(input, platform);
+          this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const document = decisionDocument({ id, tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
           const documentJson = JSON.stringify(document);
           const record = history.record(input);

@@ -27,7 +27,8 @@ import {
 import { auditEntry } from '../audit/audit-entry.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, done, refused, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
-import { ReleaseRegistry } from '../releases/release.registry.js';
+import { Metrics } from '../metrics/metrics.js';
+import { REDEMPTION_TYPE, ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
@@ -61,6 +62,7 @@ export class LedgerService {
     private readonly payouts: PayoutsRepository,
     private readonly audit: AuditRepository,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
@@ -170,10 +172,12 @@ export class LedgerService {
     // Answer business time in the ledger's canonical form, like every other ledger response.
     const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
     const tenant = p.tenant;
+    let stored: { release: string; outcome: string; reasons: readonly { code: string }[] } | undefined;
     return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
       const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input);
       const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
+      if (decisionId) stored = { release: `${release.ref.name}@${release.ref.version}`, outcome: out.allowed ? 'APPROVE' : 'DENY', reasons: out.reasons };
       if (out.allowed) {
         return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
       }
@@ -182,7 +186,13 @@ export class LedgerService {
       return refused(
         new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], { reasons: out.reasons, decisionId }),
       );
-    }, { refusesBeforeWriting: true });
+    }, {
+      refusesBeforeWriting: true,
+      // The gate's decision is a stored decision of type `redemption`, allowed or refused: counted once committed.
+      afterCommit: () => {
+        if (stored) this.metrics.decided(tenant, REDEMPTION_TYPE, stored.release, stored.outcome, stored.reasons);
+      },
+    });
   }
 
   private async storeGateDecision(

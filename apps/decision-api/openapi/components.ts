@@ -323,7 +323,15 @@ const ANSWERS = {
     erasedAt: dateTime,
   }),
   Health: obj(['status'], { status: { const: 'ok' } }),
-  Ready: obj(['status', 'store', 'release'], { status: { const: 'ready' }, store: string, release: ref('ReleaseRef') }),
+  Ready: obj(['status', 'store', 'release'], {
+    status: { const: 'ready' },
+    store: string,
+    release: ref('ReleaseRef'),
+    tenants: {
+      ...obj(['activated', 'builtin', 'unavailable'], { activated: integer, builtin: integer, unavailable: integer }),
+      description: 'How many tenants decide on a release they activated, on the built-in one, or on one this instance cannot load',
+    },
+  }),
 } satisfies Record<string, Schema>;
 
 /** Request bodies: the schemas the service validates them with (read when the document is built: no import cycle). */

@@ -13,6 +13,8 @@ export const PROBLEM_TYPE = 'application/problem+json';
 /** Security schemes: API keys (every /v1 route but the admin ones) and the operator's ADMIN_TOKEN (/v1/admin). */
 export const API_KEY_SCHEME = 'bearer';
 export const ADMIN_TOKEN_SCHEME = 'admin-token';
+/** GET /metrics: open unless METRICS_TOKEN is set (security [{}, {metrics-token}]). */
+export const METRICS_TOKEN_SCHEME = 'metrics-token';
 
 /** A reference to a named schema of the document's components. */
 export const ref = (name: ComponentName): SchemaObject => ({ $ref: `#/components/schemas/${name}` }) as SchemaObject;

@@ -7,7 +7,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { componentSchemas } from './components.js';
-import { ADMIN_TOKEN_SCHEME, API_KEY_SCHEME, problemResponseObject } from './contract.js';
+import { ADMIN_TOKEN_SCHEME, API_KEY_SCHEME, METRICS_TOKEN_SCHEME, problemResponseObject } from './contract.js';
 
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
@@ -26,6 +26,7 @@ const TAGS: Record<string, string> = {
   docs: 'This document',
   health: 'Liveness and readiness probes',
   ledger: 'The reward ledger',
+  operations: 'Metrics for operators',
   refunds: 'Refunds and their payouts',
   releases: 'Rule packs, policy bundles and releases',
   reviews: 'The review queue',
@@ -86,6 +87,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addBearerAuth(
       { type: 'http', scheme: 'bearer', bearerFormat: 'opaque operator token', description: 'The operator secret ADMIN_TOKEN; without it the /v1/admin routes answer 404.' },
       ADMIN_TOKEN_SCHEME,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'opaque operator token', description: 'METRICS_TOKEN, when set: then GET /metrics needs it.' },
+      METRICS_TOKEN_SCHEME,
     )
     .build();
   const doc = SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });

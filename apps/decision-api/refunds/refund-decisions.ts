@@ -24,6 +24,7 @@ import { ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM, type RefundedTo
 import { createdJson, type StatementCommand } from '../commands/command.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { decisionRow } from '../decisions/decision-row.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /** The RefundCase fields a lifecycle reads (the type's input schema declares them: decision-type.ts checks). */
 interface RefundCaseView {
@@ -105,6 +106,7 @@ export class RefundDecisions {
     private readonly repo: RefundDecisionsRepository,
     private readonly refunds: RefundsRepository,
     private readonly history: FeatureHistoryRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -139,7 +141,9 @@ export class RefundDecisions {
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
+          const started = performance.now();
           const evaluated = await type.decideValid(seen, before.features);
+          this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);

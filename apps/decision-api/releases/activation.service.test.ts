@@ -12,6 +12,7 @@ import type { ActivationRow, AuditRepository, Clock, Database, OutboxRepository,
 import { strict } from '../test-support/strict.js';
 import { ActivationService } from './activation.service.js';
 import type { ReleaseRegistry } from './release.registry.js';
+import { Metrics } from '../metrics/metrics.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const principal: Principal = { keyId: 'key-9', tenant: 'acme', name: 'release-manager', roles: ['publisher'] };
@@ -50,6 +51,7 @@ function setup(current: { active?: ActivationRow } = {}) {
     strict<ReleaseActivationsRepository>('repo', { lockTenant, current: currentRows, insert, notify }),
     strict<AuditRepository>('audit', { append }),
     strict<OutboxRepository>('outbox', { append: event }),
+    new Metrics(),
   );
   return { service, tx, calls, insert, append, event, refreshTenant };
 }

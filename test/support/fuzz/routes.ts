@@ -226,13 +226,14 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
   return {
     'GET /healthz': { auth: 'none' },
     'GET /readyz': { auth: 'none' },
+    'GET /metrics': { auth: 'none' },
     'GET /docs/json': { auth: 'none' },
     'GET /docs': { auth: 'none' },
     'GET /schemas/rule-pack.json': { auth: 'none' },
     'GET /schemas/decision-type.json': { auth: 'none' },
     'GET /schemas/release-manifest.json': { auth: 'none' },
     // Paths no route owns: 404s, and whatever the router makes of dot segments, escapes and lengths.
-    'GET /{path}': { auth: 'none', params: { path: fc.constantFrom('v1', 'nope', 'favicon.ico', 'metrics', 'healthz', 'docs') } },
+    'GET /{path}': { auth: 'none', params: { path: fc.constantFrom('v1', 'nope', 'favicon.ico', 'metric', 'healthz', 'docs') } },
     'POST /v1/admin/api-keys': {
       auth: 'admin',
       body: fc.record({ tenant: fc.oneof(fc.constantFrom(TENANT, `${TENANT}-other`), fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/)), roles: fc.subarray(ROLES, { minLength: 1 }), name: fc.string({ minLength: 1, maxLength: 200 }) }),
