@@ -4,7 +4,6 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_BUNDLE_LIMITS } from '../../libs/policies/index.js';
 import { openDatabase, type Database } from '../../libs/persistence/index.js';
@@ -18,6 +17,7 @@ import { AccessLog } from './logging/access-log.js';
 import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
 import { Metrics } from './metrics/metrics.js';
+import { setupOpenApi } from './openapi/document.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -80,14 +80,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 
-    const doc = new DocumentBuilder()
-      .setTitle('Decision platform')
-      .setDescription('Refund decisions, reward ledger, releases and simulation. Contract: api-contract.md.')
-      .setVersion('1')
-      .setOpenAPIVersion('3.1.0')
-      .addBearerAuth()
-      .build();
-    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/json' });
+    setupOpenApi(app);
 
     await app.init();
   } catch (e) {

@@ -66,6 +66,7 @@ import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
 import { Pseudonyms } from './decisions/pseudonyms.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { SubjectsController } from './subjects/subjects.controller.js';
+import { SchemasController } from './schemas/schemas.controller.js';
 import { SubjectsService } from './subjects/subjects.service.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
@@ -114,6 +115,7 @@ export class AppModule {
         RefundsController,
         PayoutsController,
         SubjectsController,
+        SchemasController,
         MetricsController,
       ],
       providers: [

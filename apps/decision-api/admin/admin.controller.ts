@@ -10,8 +10,9 @@ import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
+import { ADMIN_TOKEN_SCHEME, ApiAnswers, JSON_BODY, ref } from '../openapi/contract.js';
 
-const issueKeySchema = {
+export const issueKeySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['tenant', 'roles', 'name'],
@@ -29,7 +30,7 @@ const issueKey = new SchemaValidator<{ tenant: string; roles: Role[]; name: stri
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiBearerAuth(ADMIN_TOKEN_SCHEME)
 @Controller('v1/admin')
 @Public() // authorised by ADMIN_TOKEN below, not by an API key
 export class AdminController {
@@ -49,7 +50,8 @@ export class AdminController {
   @Post('api-keys')
   @HttpCode(201)
   @ApiOperation({ summary: 'Issue an API key for a tenant (shown once; stored only as a hash)' })
-  @ApiBody({ schema: issueKeySchema as object })
+  @ApiBody({ schema: ref('ApiKeyRequest') })
+  @ApiAnswers({ status: 201, description: 'The key, shown once', schema: ref('IssuedApiKey') }, JSON_BODY, 401, 404, 429, 503)
   async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Body() body: unknown) {
     await this.authorise(authorization, address);
     const input = issueKey.validate(body);

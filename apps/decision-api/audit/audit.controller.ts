@@ -4,17 +4,15 @@
  */
 import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Query, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags, type SchemaObject } from '@nestjs/swagger';
 import { DomainError } from '../../../libs/errors/index.js';
 import { AuditRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
 import { QueryParams, QueryParser } from '../http/query.js';
 import { DATABASE } from '../tokens.js';
+import { ApiAnswers, ApiPageQuery, QUERY, ROLE } from '../openapi/contract.js';
 import { AuditService } from './audit.service.js';
-
-/** The schema type ApiOkResponse takes (@nestjs/swagger does not export it by name). */
-type SchemaObject = NonNullable<Extract<NonNullable<Parameters<typeof ApiOkResponse>[0]>, { schema?: unknown }>['schema']>;
 
 const auditRowSchema: SchemaObject = {
   type: 'object',
@@ -25,12 +23,12 @@ const auditRowSchema: SchemaObject = {
     seq: { type: 'integer', minimum: 1, description: "The row's number in its tenant's chain: 1, 2, 3, … without gaps" },
     at: { type: 'string', format: 'date-time' },
     actor: { type: 'string', description: 'API key id, `admin-token` or `system`' },
-    actorRole: { type: 'string', nullable: true, description: 'The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded' },
+    actorRole: { type: ['string', 'null'], description: 'The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded' },
     action: { type: 'string', example: 'api_key.rotated' },
     subjectType: { type: 'string' },
     subjectId: { type: 'string' },
     details: { type: 'object', additionalProperties: true },
-    prevHash: { type: 'string', nullable: true, description: "The previous row's hash; null for seq 1" },
+    prevHash: { type: ['string', 'null'], description: "The previous row's hash; null for seq 1" },
     hash: { type: 'string', description: 'sha256 (hex) of the canonical content (README, "Audit trail")' },
   },
 };
@@ -42,17 +40,16 @@ const verifySchema: SchemaObject = {
     ok: { type: 'boolean' },
     checked: { type: 'integer', description: 'Rows checked (up to and including the first broken one)' },
     firstBroken: {
-      type: 'object',
-      nullable: true,
+      type: ['object', 'null'],
       description: 'Null when ok',
       required: ['id', 'seq', 'at', 'reason', 'expected', 'found'],
       properties: {
-        id: { type: 'string', nullable: true, description: 'The row where the chain breaks; null when rows are missing from its end' },
+        id: { type: ['string', 'null'], description: 'The row where the chain breaks; null when rows are missing from its end' },
         seq: { type: 'integer' },
-        at: { type: 'string', nullable: true, format: 'date-time' },
+        at: { type: ['string', 'null'], format: 'date-time' },
         reason: { type: 'string', enum: ['content_hash_mismatch', 'previous_hash_mismatch', 'missing_seq', 'head_mismatch'] },
-        expected: { nullable: true, oneOf: [{ type: 'string' }, { type: 'integer' }], description: 'The seq or hash expected there' },
-        found: { nullable: true, oneOf: [{ type: 'string' }, { type: 'integer' }], description: 'The seq or hash found there' },
+        expected: { type: ['string', 'integer', 'null'], description: 'The seq or hash expected there' },
+        found: { type: ['string', 'integer', 'null'], description: 'The seq or hash found there' },
       },
     },
   },
@@ -72,9 +69,16 @@ export class AuditController {
   @QueryParams('limit', 'cursor')
   @Roles('auditor')
   @ApiOperation({ summary: 'Audit entries, newest first: who (actor, actorRole, details.actorName), what, when, and their chain fields: ?limit=&cursor=' })
-  @ApiOkResponse({
-    schema: { type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: auditRowSchema }, nextCursor: { type: 'string', nullable: true } } },
-  })
+  @ApiPageQuery()
+  @ApiAnswers(
+    {
+      status: 200,
+      description: 'A page of audit entries, newest first',
+      schema: { type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: auditRowSchema }, nextCursor: { type: ['string', 'null'] } } },
+    },
+    ROLE,
+    QUERY,
+  )
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const limit = q.int('limit', 50, 1, 500);
@@ -89,7 +93,7 @@ export class AuditController {
   @Get('verify')
   @Roles('auditor')
   @ApiOperation({ summary: "Walk the tenant's audit hash chain and name the first broken link (reported, never repaired)" })
-  @ApiOkResponse({ schema: verifySchema })
+  @ApiAnswers({ status: 200, description: 'The verdict: ok, or the first broken link', schema: verifySchema }, ROLE, QUERY)
   // No @QueryParams: it takes none, and QueryParamsGuard refuses any (http/query.ts).
   verify(@CurrentPrincipal() principal: Principal) {
     return this.service.verify(principal.tenant);
@@ -101,8 +105,7 @@ export class AuditController {
   @ApiOperation({ summary: 'Audit rows from the first to the last with from <= at < to, in chain order without a gap, as NDJSON (one row with its chain fields per line)' })
   @ApiQuery({ name: 'from', required: true, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'to', required: true, schema: { type: 'string', format: 'date-time' } })
-  @ApiProduces('application/x-ndjson')
-  @ApiOkResponse({ description: 'One audit row per line', content: { 'application/x-ndjson': { schema: auditRowSchema } } })
+  @ApiAnswers({ status: 200, description: 'One audit row per line (each line is this schema)', type: 'application/x-ndjson', schema: auditRowSchema }, ROLE, QUERY)
   export(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>): StreamableFile {
     const q = new QueryParser(query);
     const from = q.dateTime('from');

@@ -30,10 +30,8 @@ import { Pseudonyms, subjectKeys } from './pseudonyms.js';
 import { Metrics } from '../metrics/metrics.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
-const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
-  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } },
-  'Decision request',
-);
+export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
+const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(decisionRequestSchema, 'Decision request');
 
 export interface DecisionDocument {
   id: string;

@@ -1,12 +1,13 @@
 /** Liveness and readiness probes; no key needed. */
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { Database } from '../../../libs/persistence/index.js';
 import { Public } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { APP_CONFIG, DATABASE } from '../tokens.js';
+import { ApiAnswers, ref } from '../openapi/contract.js';
 
 @ApiTags('health')
 @Public()
@@ -19,12 +20,16 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ApiAnswers({ status: 200, description: 'Alive', schema: ref('Health') }, 400)
   healthz() {
     return { status: 'ok' };
   }
 
   /** Answers within DB_PROBE_TIMEOUT_MS whatever the database does: the check has its own connection and deadline. */
   @Get('readyz')
+  @ApiOperation({ summary: 'Readiness: the database answers and the release is loaded' })
+  @ApiAnswers({ status: 200, description: 'Ready', schema: ref('Ready') }, 400, 503)
   async readyz() {
     try {
       await this.db.check(this.config.dbProbeTimeoutMs);

@@ -112,7 +112,15 @@ const route = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatche
  * (unused by the handler): Nest then leaves sending to the mechanism, whose status depends on the outcome.
  */
 export const IdempotentCommand = (): MethodDecorator =>
-  applyDecorators(UseInterceptors(IdempotentCommandInterceptor), ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 printable ASCII; the same key and body replays the first answer' }));
+  applyDecorators(
+    UseInterceptors(IdempotentCommandInterceptor),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: true,
+      description: '1–255 printable ASCII; the same key and body replays the first answer',
+      schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+    }),
+  );
 
 @Injectable()
 export class IdempotentCommandInterceptor implements NestInterceptor {

@@ -5,11 +5,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Ip, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
 import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public } from '../auth/roles.js';
+import { ApiAnswers, METRICS_TOKEN_SCHEME } from '../openapi/contract.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG } from '../tokens.js';
 import { Metrics } from './metrics.js';
@@ -38,12 +39,16 @@ export class MetricsController {
     summary: 'Prometheus metrics of this instance (text format 0.0.4)',
     description: 'Open unless METRICS_TOKEN is set; then send Authorization: Bearer <METRICS_TOKEN> (missing: 401, wrong: 403).',
   })
-  @ApiBearerAuth()
-  @ApiProduces('text/plain')
-  @ApiResponse({ status: 200, description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } })
-  @ApiResponse({ status: 401, description: 'METRICS_TOKEN is set and no bearer token was sent' })
-  @ApiResponse({ status: 403, description: 'The bearer token is not METRICS_TOKEN' })
-  @ApiResponse({ status: 429, description: 'Too many failed credentials from this address' })
+  // Optional credentials: open ({}) unless METRICS_TOKEN is set, then its bearer token.
+  @ApiSecurity({})
+  @ApiSecurity(METRICS_TOKEN_SCHEME)
+  @ApiAnswers(
+    { status: 200, description: 'Prometheus text exposition format', type: 'text/plain', schema: { type: 'string' } },
+    400,
+    401, // METRICS_TOKEN is set and no bearer token was sent
+    403, // the bearer token is not METRICS_TOKEN
+    429,
+  )
   async get(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Res() reply: FastifyReply): Promise<void> {
     if (this.token) await this.authorise(authorization, address, this.token);
     const text = await this.scrape.render();
