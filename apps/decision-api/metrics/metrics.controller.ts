@@ -50,16 +50,16 @@ export class MetricsController {
     429,
   )
   async get(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Res() reply: FastifyReply): Promise<void> {
-    if (this.token) this.authorise(authorization, address, this.token);
+    if (this.token) await this.authorise(authorization, address, this.token);
     const text = await this.scrape.render();
     reply.status(200).header('content-type', this.metrics.contentType).send(text);
   }
 
   /** Guesses at the token spend the same per-address budget as API keys and ADMIN_TOKEN (429 once it is gone). */
-  private authorise(authorization: string | undefined, address: string, token: Buffer): void {
+  private async authorise(authorization: string | undefined, address: string, token: Buffer): Promise<void> {
     this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (!given) throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
-    if (!timingSafeEqual(digest(given), token)) throw this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
+    if (!given) throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
+    if (!timingSafeEqual(digest(given), token)) throw await this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
   }
 }
