@@ -101,6 +101,24 @@ interface Started {
   stop(): Promise<unknown>;
 }
 
+/**
+ * The container started, or one line saying why not: Testcontainers can fail after the probe said yes (its Ryuk image
+ * missing offline, a port taken, permissions on the socket), and the run then goes on on PGlite instead of failing.
+ */
+export async function startPostgres(image: string, start: (image: string) => Promise<Started>): Promise<{ started: Started } | { reason: string }> {
+  try {
+    return { started: await start(image) };
+  } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).trim().split('\n')[0] || 'no reason given';
+    return { reason: `Testcontainers could not start ${image}: ${message}` };
+  }
+}
+
+async function startWithTestcontainers(image: string): Promise<Started> {
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  return new PostgreSqlContainer(image).start();
+}
+
 /** The container, for global-teardown.ts (jest runs both hooks in its main process). */
 export const container = globalThis as typeof globalThis & { testPostgresContainer?: Started };
 
@@ -114,8 +132,12 @@ export default async function globalSetup(): Promise<void> {
 
   // Testcontainers finds the engine on its own; point it at the one the probe answered on.
   if (!env.DOCKER_HOST && endpoint && 'socketPath' in endpoint) env.DOCKER_HOST = `unix://${endpoint.socketPath}`;
-  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-  const started = await new PostgreSqlContainer(choice.image).start();
+  const outcome = await startPostgres(choice.image, startWithTestcontainers);
+  if ('reason' in outcome) {
+    process.stderr.write(`\nnpm test: PGlite, ${outcome.reason}\n`);
+    return;
+  }
+  const { started } = outcome;
   container.testPostgresContainer = started;
   env.TEST_DATABASE_URL = started.getConnectionUri();
   process.stderr.write(`\nnpm test: PostgreSQL from ${choice.image} in a container (Testcontainers) at ${env.TEST_DATABASE_URL}\n`);
