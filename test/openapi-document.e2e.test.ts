@@ -144,8 +144,51 @@ describe('the OpenAPI document', () => {
     expect(oracle.check('GET', '/v1/decisions/{id}', 200, 'application/json', { id: 'not a decision' })).not.toEqual([]);
     expect(oracle.check('GET', '/v1/decisions/{id}', 418, 'application/json', {})).not.toEqual([]);
     expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/json', {})).not.toEqual([]);
-    const problem = { type: 'https://decision-platform.dev/problems/not-found', title: 'Not Found', status: 404, detail: 'no', code: 'NOT_FOUND', errors: [] };
+    const problem = { type: 'https://decision-platform.dev/problems/not-found', title: 'Not Found', status: 404, detail: 'no', code: 'NOT_FOUND', errors: [], requestId: 'r-1' };
     expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/problem+json', problem)).toEqual([]);
+    const { requestId: _id, ...anonymous } = problem;
+    expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/problem+json', anonymous)).not.toEqual([]);
+  });
+
+  it('as a test oracle, finds the operation of a concrete path, a literal segment before a parameter', () => {
+    const oracle = new ContractValidator(committed);
+    expect(oracle.template('GET', '/v1/releases/shadow/report')).toBe('/v1/releases/shadow/report');
+    expect(oracle.template('GET', '/v1/releases/default/1.3.0')).toBe('/v1/releases/{name}/{version}');
+    expect(oracle.template('POST', '/v1/decisions/refund')).toBe('/v1/decisions/refund');
+    expect(oracle.template('GET', '/v1/nothing')).toBeUndefined();
+    expect(oracle.template('PATCH', '/v1/webhooks/x')).toBeUndefined();
+  });
+
+  it('as a test oracle, checks an NDJSON answer line by line against its x-item-schema', () => {
+    const oracle = new ContractValidator(committed);
+    const row = {
+      id: '01a2379a-7c27-7107-9ae2-e4fdec682f3c',
+      tenant: 'acme',
+      seq: 1,
+      at: '2026-12-02T16:00:00.000Z',
+      actor: 'system',
+      actorRole: 'system',
+      action: 'api_key.rotated',
+      subjectType: 'api_key',
+      subjectId: 'k1',
+      details: {},
+      prevHash: null,
+      hash: 'ab',
+    };
+    const ndjson = (...rows: unknown[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const check = (text: string) => oracle.checkText('GET', '/v1/audit/export', 200, 'application/x-ndjson', text);
+    expect(check('')).toEqual([]);
+    expect(check(ndjson(row, { ...row, seq: 2, prevHash: 'ab' }))).toEqual([]);
+    const { hash: _hash, ...unhashed } = row;
+    expect(check(ndjson(row, unhashed))).toEqual([expect.stringContaining("line 2: data must have required property 'hash'")]);
+    expect(check('{"not json\n')).toEqual([expect.stringContaining('line 1 is not JSON')]);
+  });
+
+  it('documents the 413 and 415 of every POST, PUT, PATCH and DELETE (the body is read before the route, with or without one)', () => {
+    const missing = operations(served)
+      .filter(({ method }) => ['post', 'put', 'patch', 'delete'].includes(method))
+      .flatMap(({ method, path, op }) => ['413', '415'].filter((s) => !op.responses[s]).map((s) => `${method.toUpperCase()} ${path}: no ${s}`));
+    expect(missing).toEqual([]);
   });
 });
 

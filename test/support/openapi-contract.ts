@@ -14,7 +14,7 @@ export interface Operation {
   security?: Record<string, string[]>[];
   parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
   requestBody?: { content: Record<string, { schema?: unknown }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema?: unknown; 'x-item-schema'?: unknown }> }>;
+  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema?: unknown; 'x-item-schema'?: unknown }> }>;
 }
 
 export interface OpenApiDocument {
@@ -50,6 +50,28 @@ export class ContractValidator {
   /** `#/components/…` pointers made absolute, so a response's inline schema resolves them against the document. */
   private absolute(v: unknown): unknown {
     return JSON.parse(JSON.stringify(v).replaceAll('"#/components/', `"${ROOT}#/components/`)) as unknown;
+  }
+
+  /**
+   * The document's path template a concrete path (no query) is an instance of, for this method; a template with more
+   * literal segments wins (/v1/releases/shadow/report over /v1/releases/{name}/{version}). Undefined when none is.
+   */
+  template(method: string, path: string): string | undefined {
+    const segments = path.split('/');
+    let best: { template: string; literals: number } | undefined;
+    for (const [template, item] of Object.entries(this.doc.paths)) {
+      if (!item[method.toLowerCase() as (typeof METHODS)[number]]) continue;
+      const parts = template.split('/');
+      if (parts.length !== segments.length) continue;
+      let literals = 0;
+      const fits = parts.every((p, i) => {
+        if (/^\{[^}]+\}$/.test(p)) return segments[i] !== '';
+        literals += 1;
+        return p === segments[i];
+      });
+      if (fits && (!best || literals > best.literals)) best = { template, literals };
+    }
+    return best?.template;
   }
 
   operation(method: string, path: string): Operation {
