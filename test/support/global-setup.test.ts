@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseTestDatabase, DEFAULT_POSTGRES_IMAGE, dockerEndpoint, dockerMatters, postgresImage, probeDocker, startPostgres } from './global-setup.js';
+import { chooseTestDatabase, DEFAULT_POSTGRES_IMAGE, dockerClientOnPath, dockerEndpoint, dockerMatters, postgresImage, probeDocker, startPostgres } from './global-setup.js';
 
 const up = { reachable: true, imagePresent: true };
 
@@ -31,6 +31,12 @@ describe('chooseTestDatabase', () => {
       hint: `docker pull ${DEFAULT_POSTGRES_IMAGE}`,
     });
     expect(chooseTestDatabase({ TEST_DOCKER: 'false' }, up)).toEqual({ kind: 'pglite', reason: 'TEST_DOCKER=false' });
+    // The client without an engine answering: the daemon is not running, which the run says (with a hint).
+    expect(chooseTestDatabase({}, { reachable: false, imagePresent: false, client: true })).toEqual({
+      kind: 'pglite',
+      reason: 'no Docker engine answers',
+      hint: 'the docker client is installed: start its daemon, or set DOCKER_HOST,',
+    });
     expect(dockerMatters({ TEST_DOCKER: 'false' })).toBe(false);
   });
 });
@@ -91,6 +97,13 @@ describe('probeDocker', () => {
     const silent = await engine('c.sock', 'never', ['postgres:17-alpine']);
     expect(await probeDocker({ socketPath: silent }, 'postgres:17-alpine', 200)).toEqual({ reachable: false, imagePresent: false });
     server!.closeAllConnections();
+  });
+
+  it('finds the docker client on PATH, or not', async () => {
+    await writeFile(join(dir, 'docker'), '');
+    expect(dockerClientOnPath({ PATH: ['/nonexistent', dir].join(':') })).toBe(true);
+    expect(dockerClientOnPath({ PATH: '/nonexistent' })).toBe(false);
+    expect(dockerClientOnPath({})).toBe(false);
   });
 
   it('a socket path that is a plain file is no engine', async () => {
