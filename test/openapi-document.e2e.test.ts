@@ -8,7 +8,11 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { ModulesContainer } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { ROLES_KEY } from '../apps/decision-api/auth/roles.js';
 import { createApp, type RunningApp } from '../apps/decision-api/app.factory.js';
 import { loadConfig } from '../apps/decision-api/config.js';
 import { loadDecisionTypeSchema } from '../libs/decisions/index.js';
@@ -108,6 +112,35 @@ describe('the OpenAPI document', () => {
         if (!(p.schema as { type?: string } | undefined)?.type) wrong.push(`${method.toUpperCase()} ${path}: query parameter ${p.name} untyped`);
       }
     }
+    expect(wrong).toEqual([]);
+  });
+
+  it('documents 403 on every route that needs a role (@Roles, as the auth guard reads it: the handler, else its class)', () => {
+    const needsRole: string[] = [];
+    for (const module of running.app.get(ModulesContainer).values()) {
+      for (const wrapper of module.controllers.values()) {
+        const cls = wrapper.metatype as (new (...args: never[]) => unknown) | null;
+        if (!cls) continue;
+        const base = String(Reflect.getMetadata(PATH_METADATA, cls) ?? '');
+        for (const name of Object.getOwnPropertyNames(cls.prototype)) {
+          const handler = (cls.prototype as Record<string, unknown>)[name];
+          if (name === 'constructor' || typeof handler !== 'function') continue;
+          const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+          if (method === undefined) continue;
+          const roles = (Reflect.getMetadata(ROLES_KEY, handler) ?? Reflect.getMetadata(ROLES_KEY, cls)) as string[] | undefined;
+          if (!roles?.length) continue;
+          const path = `/${[base, String(Reflect.getMetadata(PATH_METADATA, handler) ?? '')].filter((x) => x !== '' && x !== '/').join('/')}`;
+          needsRole.push(`${RequestMethod[method]} ${shape(path)}`);
+        }
+      }
+    }
+    expect(needsRole.length).toBeGreaterThan(30);
+    const byShape = new Map(operations(served).map((o) => [`${o.method.toUpperCase()} ${shape(o.path)}`, o]));
+    const wrong = needsRole.flatMap((r) => {
+      const o = byShape.get(r);
+      if (!o) return [`${r}: not in the document`];
+      return o.op.responses['403'] ? [] : [`${r}: needs a role but documents no 403`];
+    });
     expect(wrong).toEqual([]);
   });
 
