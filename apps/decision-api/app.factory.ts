@@ -11,6 +11,7 @@ import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { requestIdFrom } from './http/request-id.js';
+import { ShutdownGate } from './http/shutdown.js';
 import { AccessLog } from './logging/access-log.js';
 import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
@@ -48,6 +49,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       trustProxy: false,
       // Fastify's own logger stays off: it makes a child logger per request; the access log (AccessLog) writes one line.
       logger: false,
+      // Requests arriving while closing are answered by ShutdownGate (problem+json, Retry-After, request id, access line).
+      return503OnClosing: false,
       // x-request-id: the caller's when usable, else a new UUID (http/request-id.ts); echoed on every answer.
       genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
       // Answers made before any route (the router's, Node's parser's) are problem+json too, and logged.
@@ -63,6 +66,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     });
     access.register(adapter.getInstance());
+    new ShutdownGate().register(adapter.getInstance());
     adapter.getInstance().addHook('onRequest', requireHost);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
