@@ -43,6 +43,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).
   let app: NestFastifyApplication;
+  // Set once Nest has made it; the router's and the parser's answers before that (none: not listening yet) go uncounted.
+  let metrics: Metrics | undefined;
   try {
     const adapter = new FastifyAdapter({
       bodyLimit: BODY_LIMIT,
@@ -57,8 +59,13 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       frameworkErrors: (e: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
         frameworkError(e, req, reply);
         access.request(req, reply);
+        metrics?.unrouted(req.method, reply.statusCode, reply.elapsedTime / 1000);
       },
-      clientErrorHandler: (e, socket) => clientError(e, socket, (status, requestId, method) => access.unparsed(status, requestId, method)),
+      clientErrorHandler: (e, socket) =>
+        clientError(e, socket, (status, requestId, method) => {
+          access.unparsed(status, requestId, method);
+          metrics?.unrouted(method, status);
+        }),
       // Node answers a missing Host with an empty 400 of its own; requireHost (below) answers it as a problem.
       http: { requireHostHeader: false },
       // A path parameter may be any id a body may carry (a refundId: up to 255 characters, each up to 9 characters once
@@ -74,7 +81,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
-    app.get(Metrics).instrument(adapter.getInstance());
+    metrics = app.get(Metrics);
+    metrics.instrument(adapter.getInstance());
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 

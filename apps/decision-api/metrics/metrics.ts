@@ -7,6 +7,7 @@
  * of them names a tenant or the operator chose, bounded by the releases uploaded), route templates (never raw paths),
  * status codes. Never a key id, a case field, an amount, an error message or anything a caller typed freely.
  */
+import { METHODS } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
@@ -169,6 +170,7 @@ export type ShadowResult = 'same' | 'changed' | 'error' | 'not_stored';
 export type Job = 'payout' | 'webhook_delivery';
 
 const P = 'decision_platform_';
+const KNOWN_METHODS = new Set(METHODS);
 
 @Injectable()
 export class Metrics {
@@ -433,6 +435,18 @@ export class Metrics {
       const type = route === '/v1/decisions/refund' ? 'refund' : (req.params as { type: string }).type;
       this.decisionRequest.child(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
     }
+  }
+
+  /**
+   * An answer made below the routes (app.factory.ts): the router's (400 MALFORMED_URL, 414) or Node's parser's (400,
+   * 408, 414, 431, written on the bare socket), which no onResponse hook sees. Route `unmatched`; a method Node does
+   * not know (the parser's raw bytes) is counted as `other`, so a caller cannot mint series.
+   */
+  unrouted(method: string | undefined, status: number, seconds = 0): void {
+    const m = method !== undefined && KNOWN_METHODS.has(method) ? method : 'other';
+    const key = `${m} unmatched`;
+    this.httpRequests.child(`${key} ${status}`, () => [m, 'unmatched', String(status)]).value++;
+    this.httpDuration.child(key, () => [m, 'unmatched']).observe(seconds);
   }
 
   /** Sets the gauges computed at scrape time from what is loaded (releases) and stored (snapshot; null: not readable). */
