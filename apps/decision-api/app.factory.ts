@@ -81,8 +81,9 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
-    metrics = app.get(Metrics);
-    metrics.instrument(adapter.getInstance());
+    const counted = app.get(Metrics);
+    counted.instrument(adapter.getInstance());
+    metrics = counted;
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 

@@ -33,7 +33,7 @@ describe('ShutdownGate', () => {
       await held;
       return { ok: true };
     });
-    f.get('/next', async () => ({ ok: true }));
+    f.get('/next', () => Promise.resolve({ ok: true }));
     await f.listen({ port: 0, host: '127.0.0.1' });
     const { port } = f.server.address() as { port: number };
 

@@ -14,7 +14,7 @@ const snapshot = (open: number): OperationalSnapshot => ({
   webhooks: [],
   outbox: { unrelayed: 0, oldestUnrelayedAt: null, natsPending: 0 },
   integrityViolations: [],
-} as unknown as OperationalSnapshot);
+});
 
 function setup() {
   let t = Date.parse('2026-03-01T00:00:00Z');
