@@ -230,7 +230,7 @@ export class Metrics {
   private readonly decisionRequest = new HotHistogram(
     this.registry,
     `${P}decision_request_seconds`,
-    'A decision request end to end (from its first byte to the answer sent), 2xx answers only, replays included',
+    'A decision request from when Fastify has it (its headers parsed) to the answer sent, 2xx answers only, replays included',
     ['tenant', 'type'],
     LATENCY_BUCKETS,
   );
