@@ -257,3 +257,23 @@ describe('GET /metrics with METRICS_TOKEN set', () => {
     expect(m.value('decision_platform_http_requests_total', { method: 'GET', route: '/metrics', status: '401' })).toBe(1);
   });
 });
+
+describe('GET /metrics with METRICS_TOKEN set, from an address out of failures', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    svc = await TestService.start('metrics-token-budget', { metricsToken: METRICS_TOKEN, authFailuresPerMinute: 1, authFailureBurst: 2 });
+  });
+
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('refuses wrong tokens 429 once the budget is spent, and still answers the right one', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await svc.request('GET', '/metrics', { headers: { authorization: `Bearer wrong-${i}` } })).status);
+    expect(statuses).toEqual([403, 403, 429, 429]);
+    const m = await scrape(svc, { authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(m.value('decision_platform_rate_limited_total', { limit: 'failed_auth' })).toBe(2);
+  });
+});
