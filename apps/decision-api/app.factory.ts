@@ -1,5 +1,7 @@
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
+import { readdir } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,6 +34,8 @@ export interface RunningApp {
 export const MAX_PATH_PARAM_LENGTH = 255 * 9;
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
+  // The built-in releases are read at start: a missing or unreadable CONTENT_ROOT fails here, before the database opens.
+  await readdir(join(config.contentRoot, 'releases'));
   // Logs: pino JSON lines (pretty on a terminal); README "Logs".
   const loggers = createLoggers({ level: config.logLevel, redact: config.logRedact, pretty: config.logPretty ?? process.stdout.isTTY === true });
   const access = new AccessLog(loggers.access);
@@ -79,6 +83,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
       logger: new PinoNestLogger(loggers.app),
       abortOnError: false,
+      // Bodies are parsed as registerJsonBodies and registerBinaryBodies say, nothing else (no form bodies: 415).
+      bodyParser: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
     const counted = app.get(Metrics);
