@@ -77,6 +77,7 @@ import { PayoutsController } from './payouts/payouts.controller.js';
 import { PayoutsService } from './payouts/payouts.service.js';
 import { PayoutWorker } from './payouts/payout.worker.js';
 import { paymentProviderFrom } from './payouts/payment-provider.js';
+import { Tracing } from './tracing/tracing.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -170,6 +171,8 @@ export class AppModule {
         { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository, outbox: OutboxRepository) => new PayoutsRepository(refunds, outbox), inject: [RefundsRepository, OutboxRepository] },
         PayoutWorker,
         PayoutsService,
+        // OpenTelemetry spans of the service's own work (decisions); nothing at all when tracing is off.
+        Tracing,
       ],
     };
   }

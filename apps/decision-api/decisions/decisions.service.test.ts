@@ -15,6 +15,7 @@ import { strict } from '../test-support/strict.js';
 import { DecisionsService, type DecisionDocument } from './decisions.service.js';
 import type { RefundDecisions } from '../refunds/refund-decisions.js';
 import type { StatementCommand } from '../commands/command.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 /** Release 1.0.0's refund type has no lifecycle: its decisions are one claimed statement. */
 const statement = (c: unknown) => c as StatementCommand<unknown>;
@@ -45,7 +46,7 @@ function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecor
     pinned: () => Promise.resolve(release),
   });
   const submit = jest.fn<ShadowService['submit']>();
-  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'));
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'), strict<Tracing>('tracing', { tracer: undefined }));
   return { service, em, next, insertClaimed, findById, submit };
 }
 
