@@ -136,9 +136,31 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
   });
 });
 
-describe('tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset)', () => {
-  it('sends nothing, even with the preload and every other OTEL_* variable pointing at a collector', async () => {
-    const receiver = await OtlpReceiver.start();
+describe('shutdown and off', () => {
+  let receiver: OtlpReceiver;
+  beforeEach(async () => {
+    receiver = await OtlpReceiver.start();
+  });
+  afterEach(async () => {
+    await receiver.stop();
+  });
+
+  it('sends the spans still batched when the service stops (SIGTERM)', async () => {
+    // A batch delay longer than the test: only the flush at shutdown can send them.
+    const svc = await ServiceProcess.start('tracing_flush', { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '600000' }, PRELOAD);
+    const ctx = caller();
+    try {
+      const key = await svc.issueKey('acme', ['service']);
+      const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { traceparent: ctx.traceparent } });
+      expect(r.status).toBe(201);
+      expect(receiver.trace(ctx.traceId)).toEqual([]);
+    } finally {
+      await svc.stop();
+    }
+    expect(receiver.trace(ctx.traceId).map((s) => s.name)).toEqual(expect.arrayContaining(['POST /v1/decisions/refund', 'decision.evaluate', 'decision.persist']));
+  });
+
+  it('with OTEL_EXPORTER_OTLP_ENDPOINT unset, sends nothing, even with the preload and every other OTEL_* variable pointing at a collector', async () => {
     // The traces-only endpoint is one the SDK would use if it ran: the service must not start it without the main variable.
     const svc = await ServiceProcess.start(
       'tracing_off',
@@ -156,6 +178,5 @@ describe('tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset)', () => {
       await svc.stop();
     }
     expect(receiver.requests).toBe(0);
-    await receiver.stop();
   });
 });

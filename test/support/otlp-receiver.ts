@@ -109,6 +109,10 @@ export class OtlpReceiver {
   }
 
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      // The exporter's keep-alive sockets would hold close() open.
+      this.server.closeAllConnections();
+    });
   }
 }
