@@ -2,7 +2,7 @@
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
-import { tracingProblems, tracingSettings } from './tracing/settings.js';
+import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -290,5 +290,5 @@ function retentionConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, p
 function tracingConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
   const bad = tracingProblems(env);
   problems.push(...bad);
-  return { tracing: bad.length === 0 && tracingSettings(env) !== undefined ? true : (defaults.tracing ?? false) };
+  return { tracing: (bad.length === 0 && tracingEnabled(env)) || (defaults.tracing ?? false) };
 }

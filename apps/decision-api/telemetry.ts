@@ -4,14 +4,14 @@
  * main.ts then reports with the other bad variables) it imports nothing and does nothing at all.
  *
  * Set, it starts the SDK with the HTTP server (W3C traceparent in, via the SDK's default propagators), Fastify
- * (@fastify/otel: route and hook spans) and pg (one span per statement) instrumentations, and the OTLP trace exporter
+ * (@fastify/otel: request and handler spans) and pg (one span per statement) instrumentations, and the OTLP trace exporter
  * the standard OTEL_* variables describe (OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf by default, http/json or grpc;
  * OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_BSP_*, OTEL_EXPORTER_OTLP_HEADERS …). Traces only: metrics are
  * Prometheus's (/metrics) and logs are stdout's, so the SDK's metric and log exporters stay off.
  */
 import { isMainThread } from 'node:worker_threads';
 import { maskSqlLiterals, pathOnly, queryNamesOnly } from './tracing/redaction.js';
-import { tracingProblems, tracingSettings } from './tracing/settings.js';
+import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 /** The modules the instrumentations patch: the only ones import-in-the-middle intercepts (the rest load untouched). */
 const INSTRUMENTED_MODULES = ['pg', 'pg-pool', 'http', 'https', 'node:http', 'node:https'];
@@ -72,4 +72,11 @@ async function startTracing(): Promise<void> {
 }
 
 // Worker threads inherit --import: the service's main thread traces, its webhook and replay workers do not.
-if (isMainThread && tracingProblems(process.env).length === 0 && tracingSettings(process.env)) await startTracing();
+if (isMainThread && tracingProblems(process.env).length === 0 && tracingEnabled(process.env)) {
+  try {
+    await startTracing();
+  } catch (e) {
+    // The service still starts: untraced, with one line saying why (its own spans then go to the API's no-op).
+    console.error(`OpenTelemetry tracing not started: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

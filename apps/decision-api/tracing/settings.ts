@@ -6,20 +6,14 @@
 /** The OTLP protocols the SDK's exporters speak (OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL). */
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 
-export interface TracingSettings {
-  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (traces go to `<endpoint>/v1/traces` over HTTP). */
-  endpoint: string;
-}
-
 const set = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
 
 /**
  * Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (and OTEL_SDK_DISABLED is not `true`); every other OTEL_*
  * variable is the SDK's own (service name, sampler, batch delays, headers). Unset: nothing is loaded, nothing exported.
  */
-export function tracingSettings(env: NodeJS.ProcessEnv): TracingSettings | undefined {
-  if (!set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
-  return { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT.trim() };
+export function tracingEnabled(env: NodeJS.ProcessEnv): boolean {
+  return set(env.OTEL_EXPORTER_OTLP_ENDPOINT) && env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true';
 }
 
 /** What is wrong with the tracing variables, one line per variable (empty: nothing). */
