@@ -450,7 +450,7 @@ describeWithPostgres('chaos: PostgreSQL killed, frozen and stopped under load', 
     logged.outages = svc.countLines(/database unavailable: /);
     logged.recoveries = svc.countLines(/database available again/);
     logged.timeouts = svc.countLines(/database statement timed out/);
-    logged.errors = svc.countLines(/\bERROR\b|^\s+at /);
+    logged.errors = svc.countLines(/"level":"(?:error|fatal)"|\bERROR\b|^\s+at /);
     service = await svc.issueKey('acme', ['service']);
     author = await svc.issueKey('acme', ['author']);
     auditor = await svc.issueKey('acme', ['auditor']);

@@ -1,27 +1,28 @@
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
-import type { LogLevel as NestLogLevel } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_BUNDLE_LIMITS } from '../../libs/policies/index.js';
 import { openDatabase, type Database } from '../../libs/persistence/index.js';
 import { AppModule } from './app.module.js';
-import type { AppConfig, LogLevel } from './config.js';
+import type { AppConfig } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
+import { requestIdFrom } from './http/request-id.js';
+import { AccessLog } from './logging/access-log.js';
+import { createLoggers, type Loggers } from './logging/logger.js';
+import { PinoNestLogger } from './logging/nest-logger.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
-
-function nestLevels(level: LogLevel): NestLogLevel[] {
-  const order: LogLevel[] = ['debug', 'info', 'warn', 'error'];
-  const map: Record<LogLevel, NestLogLevel[]> = { debug: ['debug', 'verbose'], info: ['log'], warn: ['warn'], error: ['error', 'fatal'] };
-  return order.slice(order.indexOf(level)).flatMap((l) => map[l]);
-}
 
 export interface RunningApp {
   app: NestFastifyApplication;
   db: Database;
+  /** The service's log (logging/logger.ts): for main.ts's own lines. */
+  log: Loggers['app'];
   close(): Promise<void>;
 }
 
@@ -29,6 +30,9 @@ export interface RunningApp {
 export const MAX_PATH_PARAM_LENGTH = 255 * 9;
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
+  // Logs: pino JSON lines (pretty on a terminal); README "Logs".
+  const loggers = createLoggers({ level: config.logLevel, redact: config.logRedact, pretty: config.logPretty ?? process.stdout.isTTY === true });
+  const access = new AccessLog(loggers.access);
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
     poolSize: config.dbPoolSize,
@@ -41,19 +45,27 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     const adapter = new FastifyAdapter({
       bodyLimit: BODY_LIMIT,
       trustProxy: false,
+      // Fastify's own logger stays off: it makes a child logger per request; the access log (AccessLog) writes one line.
       logger: false,
-      // Answers made before any route (the router's, Node's parser's) are problem+json too.
-      frameworkErrors: frameworkError,
-      clientErrorHandler: clientError,
+      // x-request-id: the caller's when usable, else a new UUID (http/request-id.ts); echoed on every answer.
+      genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
+      // Answers made before any route (the router's, Node's parser's) are problem+json too, and logged.
+      frameworkErrors: (e: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+        frameworkError(e, req, reply);
+        access.request(req, reply);
+      },
+      clientErrorHandler: (e, socket) => clientError(e, socket, (status, requestId, method) => access.unparsed(status, requestId, method)),
       // Node answers a missing Host with an empty 400 of its own; requireHost (below) answers it as a problem.
       http: { requireHostHeader: false },
       // A path parameter may be any id a body may carry (a refundId: up to 255 characters, each up to 9 characters once
       // percent-encoded): Fastify's default of 100 made a stored refund with a longer id unreachable (414).
       routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     });
+    access.register(adapter.getInstance());
     adapter.getInstance().addHook('onRequest', requireHost);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
-      logger: nestLevels(config.logLevel),
+      // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
+      logger: new PinoNestLogger(loggers.app),
       abortOnError: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
@@ -72,14 +84,20 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     await app.init();
   } catch (e) {
     await db.close();
+    loggers.close();
     throw e;
   }
   return {
     app,
     db,
+    log: loggers.app,
     close: async () => {
-      await app.close();
-      await db.close();
+      try {
+        await app.close();
+        await db.close();
+      } finally {
+        loggers.close();
+      }
     },
   };
 }

@@ -121,3 +121,15 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('log settings', () => {
+  it('reads LOG_REDACT paths and LOG_PRETTY (unset: decided by whether stdout is a terminal)', () => {
+    expect(loadConfig({})).toMatchObject({ logRedact: [], logPretty: undefined });
+    expect(loadConfig({ LOG_REDACT: ' order.note , *.token,', LOG_PRETTY: 'true' })).toMatchObject({ logRedact: ['order.note', '*.token'], logPretty: true });
+    expect(loadConfig({ LOG_PRETTY: 'false' }).logPretty).toBe(false);
+  });
+
+  it('names every bad redact path, and a bad LOG_PRETTY', () => {
+    expect(() => loadConfig({ LOG_REDACT: 'ok.path,a..b,c[', LOG_PRETTY: 'yes' })).toThrow(/LOG_REDACT: "a\.\.b"[\s\S]*LOG_REDACT: "c\["[\s\S]*LOG_PRETTY/);
+  });
+});

@@ -2,6 +2,7 @@
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
+import { isValidRedactPath } from './logging/logger.js';
 import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -17,6 +18,10 @@ export interface AppConfig {
    */
   pseudonymSecret: string | undefined;
   logLevel: LogLevel;
+  /** Extra pino redact paths (LOG_REDACT, comma separated), on top of the defaults (logging/logger.ts). */
+  logRedact: readonly string[];
+  /** Human-readable log lines instead of JSON (LOG_PRETTY); unset: only when stdout is a terminal. */
+  logPretty: boolean | undefined;
   /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
   contentRoot: string;
   /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
@@ -179,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     adminToken: adminToken ? adminToken : undefined,
     pseudonymSecret: pseudonymSecret ? pseudonymSecret : undefined,
     logLevel,
+    ...logConfig(env, defaults, problems),
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
@@ -228,6 +234,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (config.webhookRetryMaxMs < config.webhookRetryBaseMs) problems.push('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
+}
+
+/** Log redaction and format (README: Logs); every bad redact path is named. */
+function logConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
+  let logRedact = defaults.logRedact ?? [];
+  const raw = env.LOG_REDACT;
+  if (raw !== undefined && raw.trim() !== '') {
+    logRedact = raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    for (const p of logRedact) if (!isValidRedactPath(p)) problems.push(`LOG_REDACT: "${p}" is not a redact path (e.g. body.secret, *.token, headers["x-secret"])`);
+  }
+  const pretty = env.LOG_PRETTY;
+  let logPretty = defaults.logPretty;
+  if (pretty !== undefined && pretty !== '') {
+    if (pretty === 'true' || pretty === 'false') logPretty = pretty === 'true';
+    else problems.push(`LOG_PRETTY must be true or false, or unset for pretty lines only on a terminal (got "${pretty}")`);
+  }
+  return { logRedact, logPretty };
 }
 
 const PROVIDERS = ['simulated', 'http'] as const;

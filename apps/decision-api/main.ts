@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const running = await createApp(config);
   await running.app.listen({ port: config.port, host: config.host });
-  console.log(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
+  running.log.info(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
   const stop = () => {
     running.close().then(
       () => process.exit(0),

@@ -1,6 +1,7 @@
 /** The one place that turns errors into application/problem+json (api-contract.md §2). */
 import type { FastifyReply } from 'fastify';
 import { DomainError, type ErrorDetail, type ErrorKind } from '../../libs/errors/index.js';
+import { REQUEST_ID_HEADER } from './http/request-id.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -92,10 +93,21 @@ export function fromFastifyError(e: { code?: string; statusCode?: number; messag
   return undefined;
 }
 
+/** The problem as sent: its body names the request (the x-request-id the answer carries too). */
+export function withRequestId(p: Problem, requestId: string): Problem {
+  return { ...p, requestId };
+}
+
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  const requestId = reply.request.id;
   // 429 and 503 say when to come back (rate limits, the database away); the body carries the same number.
   if ((p.status === 429 || p.status === 503) && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
   // A conflict with an existing object (REFUND_EXISTS) says where that object is, in the header as in the body.
   if (p.status === 409 && typeof p.location === 'string' && p.location.startsWith('/')) reply.header('location', p.location);
-  return reply.status(p.status).header('content-type', 'application/problem+json').send(JSON.stringify(p));
+  // The header too: an answer made before the onRequest hooks ran (the router's) has no other way to get it.
+  return reply
+    .status(p.status)
+    .header('content-type', 'application/problem+json')
+    .header(REQUEST_ID_HEADER, requestId)
+    .send(JSON.stringify(withRequestId(p, requestId)));
 }

@@ -40,6 +40,8 @@ function freePort(): Promise<number> {
 
 export class ServiceProcess {
   private output = '';
+  /** Every complete line of stdout, from the start (the log's JSON lines; test/logging.e2e.test.ts reads them all). */
+  private readonly stdoutLines: string[] = [];
   private exited = false;
   private readonly counters: { pattern: RegExp; n: number }[] = [];
 
@@ -49,7 +51,7 @@ export class ServiceProcess {
     private readonly database: TestDatabase,
   ) {
     // One partial line per stream: a chunk may end mid-line.
-    const keep = () => {
+    const keep = (all?: string[]) => {
       let partial = '';
       return (chunk: Buffer) => {
         const text = chunk.toString();
@@ -57,9 +59,10 @@ export class ServiceProcess {
         const lines = (partial + text).split('\n');
         partial = lines.pop()!;
         for (const line of lines) for (const c of this.counters) if (c.pattern.test(line)) c.n++;
+        all?.push(...lines);
       };
     };
-    child.stdout?.on('data', keep());
+    child.stdout?.on('data', keep(this.stdoutLines));
     child.stderr?.on('data', keep());
     child.once('exit', () => {
       this.exited = true;
@@ -134,6 +137,11 @@ export class ServiceProcess {
     const counter = { pattern, n: 0 };
     this.counters.push(counter);
     return () => counter.n;
+  }
+
+  /** Every complete line the service wrote to stdout so far. */
+  get stdout(): readonly string[] {
+    return this.stdoutLines;
   }
 
   /** What the service printed last (for a failing test's message). */

@@ -21,8 +21,8 @@ export class DecisionsController {
   @IdempotentCommand()
   @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
   @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: 'A RefundCase (GET /v1/decision-types/refund/schema)' } } } })
-  refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() _answered: FastifyReply) {
-    return this.decisions.decide(principal, 'refund', body);
+  refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() answered: FastifyReply) {
+    return this.decisions.decide(principal, 'refund', body, answered.request);
   }
 
   @Post(':type')
@@ -34,8 +34,9 @@ export class DecisionsController {
   @IdempotentCommand()
   @ApiParam({ name: 'type', example: 'refund' })
   @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: "The case, as the type's input schema defines it" } } } })
-  decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
-    return this.decisions.decide(principal, type, body);
+  decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() answered: FastifyReply) {
+    // The request hears the decision's id (its access line logs it).
+    return this.decisions.decide(principal, type, body, answered.request);
   }
 
   @Get()
@@ -74,7 +75,9 @@ export class DecisionsController {
   @Roles('service', 'auditor')
   @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    reply.status(200).header('content-type', JSON_TYPE).send(await this.decisions.get(principal, id));
+    const document = await this.decisions.get(principal, id);
+    reply.request.decisionId = id;
+    reply.status(200).header('content-type', JSON_TYPE).send(document);
   }
 
   @Post(':id/replay')

@@ -20,6 +20,7 @@ import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, SubjectsR
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
+import type { AccessLogged } from '../logging/access-log.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
@@ -123,7 +124,7 @@ export class DecisionsService {
    * Validates and decides the case on the active release, then hands the mechanism a command that claims the
    * Idempotency-Key and stores the decision in one statement: no decision is answered that is not stored.
    */
-  async decide(principal: Principal, typeName: string, body: unknown): Promise<Command<unknown>> {
+  async decide(principal: Principal, typeName: string, body: unknown, logged?: AccessLogged): Promise<Command<unknown>> {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
@@ -131,7 +132,9 @@ export class DecisionsService {
     // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
+    // Called after commit, on every path, for the request that made the decision (not for a replayed answer).
     const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
+      if (logged) logged.decisionId = decisionId;
       if (!shadow) return;
       const platform = storedPlatformValues(evaluated.features);
       this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow, ...(platform && { platform }) });

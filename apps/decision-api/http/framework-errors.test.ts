@@ -37,4 +37,15 @@ describe('clientError', () => {
     const head = written(Buffer.from(`HEAD /${'a'.repeat(20_000)}`));
     expect(head).toMatch(/^HTTP\/1\.1 414 [^]*Content-Length: \d+\r\nConnection: close\r\n\r\n$/);
   });
+
+  it('names the answer with a new request id (header and body) and reports it to the access log', () => {
+    let out = '';
+    const heard: unknown[] = [];
+    const socket = { destroyed: false, writable: true, end: (s: string) => (out = s) } as unknown as Socket;
+    clientError(err('HPE_HEADER_OVERFLOW', Buffer.from(`POST / HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}`)), socket, (...a) => heard.push(a));
+    const id = /\r\nX-Request-Id: ([0-9a-f-]{36})\r\n/.exec(out)?.[1];
+    expect(id).toBeDefined();
+    expect(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, requestId: id });
+    expect(heard).toEqual([[431, id, 'POST']]);
+  });
 });

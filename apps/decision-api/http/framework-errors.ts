@@ -3,6 +3,7 @@
  * parameter) and Node's HTTP parser's (headers or request line too large, not HTTP at all, too slow), which write to
  * the socket directly because there is no request to reply to.
  */
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { fromFastifyError, problem, sendProblem, type Problem } from '../problem.js';
@@ -58,19 +59,35 @@ function requestLineTooLong(raw: unknown): boolean {
   return eol === -1 || eol > 8 * 1024;
 }
 
-/** Fastify's `clientErrorHandler`: writes the problem on the bare socket and closes it (the parser cannot go on). */
-export function clientError(e: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
+/** The method of the request line the parser refused, when it starts like one (for the access line). */
+function methodOf(raw: unknown): string | undefined {
+  if (!(raw instanceof Uint8Array)) return undefined;
+  return /^([A-Z]{1,16}) /.exec(Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.byteLength, 17)).toString('latin1'))?.[1];
+}
+
+/**
+ * Fastify's `clientErrorHandler`: writes the problem on the bare socket and closes it (the parser cannot go on). There
+ * is no request to read an x-request-id from: the answer carries a new one, and `answered` (the access log) hears of it.
+ */
+export function clientError(
+  e: NodeJS.ErrnoException & { rawPacket?: unknown },
+  socket: Socket,
+  answered?: (status: number, requestId: string, method: string | undefined) => void,
+): void {
   const p = parserProblem(e);
   if (!p || socket.destroyed) return;
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify(p);
+  const requestId = randomUUID();
+  const body = JSON.stringify({ ...p, requestId });
   const title = p.title.replace(/[^\x20-\x7e]/g, '');
+  const method = methodOf(e.rawPacket);
   // An answer to HEAD has no body (RFC 9110 §9.3.2): a client reads the next bytes as a second, malformed response.
-  const head = e.rawPacket instanceof Uint8Array && Buffer.from(e.rawPacket.buffer, e.rawPacket.byteOffset, Math.min(e.rawPacket.byteLength, 5)).toString('latin1') === 'HEAD ';
+  const head = method === 'HEAD';
   socket.end(
-    `HTTP/1.1 ${p.status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
+    `HTTP/1.1 ${p.status} ${title}\r\nContent-Type: application/problem+json\r\nX-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
   );
+  answered?.(p.status, requestId, method);
 }

@@ -23,7 +23,7 @@ import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { IdempotencyRepository, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
-import { fromDomainError } from '../problem.js';
+import { fromDomainError, withRequestId } from '../problem.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -41,10 +41,13 @@ export interface HttpAnswer {
 /** What each outcome is in HTTP. Refusals take their status from the error's kind (the problem mapper). */
 const STATUS: Record<Exclude<Outcome['result'], 'refused'>, number> = { created: 201, unchanged: 200, done: 200, accepted: 202 };
 
-/** An outcome as an HTTP answer: the only mapping from what happened to a status code. */
-export function answerOf(o: Outcome): HttpAnswer {
+/**
+ * An outcome as an HTTP answer: the only mapping from what happened to a status code. A refusal names the request that
+ * made it (`requestId`); stored with the claim, it is replayed byte for byte, that first request's id included.
+ */
+export function answerOf(o: Outcome, requestId: string): HttpAnswer {
   if (o.result === 'refused') {
-    const p = fromDomainError(o.error);
+    const p = withRequestId(fromDomainError(o.error), requestId);
     return { status: p.status, contentType: PROBLEM_TYPE, body: JSON.stringify(p), replayed: false };
   }
   return { status: STATUS[o.result], contentType: JSON_TYPE, body: o.json ?? JSON.stringify(o.value), replayed: false };
@@ -140,18 +143,21 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
           throw e;
         }
         const now = this.clock.now();
-        sendAnswer(reply, await this.execute(command, { tenant, key, hash, method: req.method, path, now }));
+        sendAnswer(reply, await this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id }));
       })(),
     ).pipe(map(() => undefined));
   }
 
-  private async execute(command: Command, r: { tenant: string; key: string; hash: string; method: string; path: string; now: Date }): Promise<HttpAnswer> {
+  private async execute(
+    command: Command,
+    r: { tenant: string; key: string; hash: string; method: string; path: string; now: Date; requestId: string },
+  ): Promise<HttpAnswer> {
     if (command.kind === 'statement') {
       const claim = { key: r.key, requestHash: r.hash, method: r.method, path: r.path, status: 201, contentType: JSON_TYPE };
       const outcome = await command.applyClaimed({ claim, now: r.now });
       if (outcome === 'taken') return this.replay(this.db.em(), r.tenant, r.key, r.hash);
       await this.afterCommit(command, outcome);
-      return answerOf(outcome);
+      return answerOf(outcome, r.requestId);
     }
     let made: Outcome | undefined;
     const answer = await this.db.em().transactional(async (em) => {
@@ -168,7 +174,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
         if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
         outcome = { result: 'refused', error: e };
       }
-      const a = answerOf(outcome);
+      const a = answerOf(outcome, r.requestId);
       await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body });
       made = outcome;
       return revealed(outcome, a);

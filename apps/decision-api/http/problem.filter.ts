@@ -22,7 +22,8 @@ export function toProblem(e: unknown, logger: Logger, database: DatabaseAvailabi
   const unavailable = database.report(e);
   if (unavailable) return fromDomainError(unavailable);
   const id = randomUUID();
-  logger.error(`unexpected error ${id}: ${(e as Error)?.stack ?? String(e)}`);
+  // The stack, never the request's body; the request id ties the line to the request's access line.
+  logger.error(`unexpected error ${id}${req ? ` (request ${req.id})` : ''}: ${(e as Error)?.stack ?? String(e)}`);
   return problem(500, 'INTERNAL_ERROR', `Unexpected error; reference ${id}`);
 }
 

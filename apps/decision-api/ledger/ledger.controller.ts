@@ -21,7 +21,7 @@ export class LedgerController {
   @ApiOperation({ summary: 'Open or update a reward account' })
   @ApiBody({ schema: ledgerSchemas.account as object })
   async open(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() reply: FastifyReply) {
-    sendAnswer(reply, answerOf(await this.ledger.openAccount(p, accountId, body)));
+    sendAnswer(reply, answerOf(await this.ledger.openAccount(p, accountId, body), reply.request.id));
   }
 
   @Post('accounts/:accountId/transactions')
