@@ -68,6 +68,8 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
 
     const spans = await receiver.waitFor(ctx.traceId, ['POST /v1/decisions/refund', ...decisionSpans]);
     expect(spans.every((s) => s.service === 'decision-api-under-test')).toBe(true);
+    // The readiness probes ServiceProcess polled until the service was up made no trace.
+    expect(receiver.spans.filter((s) => s.attributes['url.path'] === '/readyz')).toEqual([]);
 
     // The HTTP server span continues the caller's: same trace, the caller's span as parent, the route as its name.
     const server = one(spans, SERVER, 'POST /v1/decisions/refund');

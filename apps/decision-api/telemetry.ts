@@ -13,6 +13,10 @@ import { isMainThread } from 'node:worker_threads';
 import { maskSqlLiterals, pathOnly, queryNamesOnly } from './tracing/redaction.js';
 import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
+/** Probes and scrapes, polled every few seconds: nothing to follow, so no trace. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const untraced = (url: string | undefined): boolean => url !== undefined && UNTRACED_PATHS.has(pathOnly(url));
+
 /** The modules the instrumentations patch: the only ones import-in-the-middle intercepts (the rest load untouched). */
 const INSTRUMENTED_MODULES = ['pg', 'pg-pool', 'http', 'https', 'node:http', 'node:https'];
 
@@ -38,6 +42,7 @@ async function startTracing(): Promise<void> {
       new HttpInstrumentation({
         // Background work (webhook posts, a payment provider's calls) makes no root traces of its own.
         requireParentforOutgoingSpans: true,
+        ignoreIncomingRequestHook: (request) => untraced(request.url),
         // A query string may carry a raw customer id: its parameter names stay, their values do not.
         requestHook: (span, request) => {
           const url = 'url' in request ? request.url : undefined;
@@ -51,6 +56,7 @@ async function startTracing(): Promise<void> {
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         instrumentHooks: false,
+        ignorePaths: ({ url }) => untraced(url),
         requestHook: (span, request) => span.setAttribute('url.path', pathOnly(request.url)),
       }),
       // requireParentSpan: the pool's background work (release polls, outbox relay, sweepers) makes no root traces.
