@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bin/', '.tmp/', '.tools/', '*.config.js'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bin/', '.tmp/', '.tools/', '*.config.js', 'test/support/api-client.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -70,7 +70,7 @@ ensure() {
   if [[ -z "$go" ]]; then
     die "opa $VERSION not found (.tools/bin, PATH, GOPATH/bin) and Go is not installed to build it: go: command not found"
   fi
-  log "installing opa $VERSION: GOBIN=$repo/.tools/bin $go install github.com/open-policy-agent/opa@$VERSION"
+  log "OPA $VERSION not found; installing it with go install github.com/open-policy-agent/opa@$VERSION into $repo/.tools/bin (once; a few minutes)"
   local rc=0
   GOBIN="$repo/.tools/bin" "$go" install "github.com/open-policy-agent/opa@$VERSION" || rc=$?
   if [[ $rc -ne 0 ]]; then

@@ -50,7 +50,7 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const PACK = 'rule-packs/frequent-refunders/1.0.0.json';
+const PACK = 'drafts/frequent-refunders/1.0.0.json';
 const RELEASE = { name: 'strict-refunds', version: '1.0.0', components: { 'frequent-refunders': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } };
 /** Customers with 0…7 refunds in 30 days: the scaffolded rule sends more than 3 to review. */
 const cases = (n: number, prefix = 'rf') => Array.from({ length: n }, (_, i) => refundCase({ refundId: `${prefix}-${i}`, customer: { refundCount30d: i % 8 } }));

@@ -1,6 +1,6 @@
 /** The authors' CLI as a real process (the built binary), as an author would run it. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,6 +99,61 @@ describe('decisions CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("error: . is a service's content root (it holds releases/, as a content root does)");
     await expect(readFile(join(root, 'decision-types/payout-approval/1.0.0.json'))).rejects.toThrow('ENOENT');
+  });
+
+  it('init scaffolds a pack into drafts/, never into a content root’s rule-packs/ where it would be every tenant’s built-in', async () => {
+    const r = await cli('init', 'frequent-refunders', '--dir', 'rule-packs');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: rule-packs holds the built-in packs of a service's content root (its parent folder: it holds releases/");
+    await expect(readFile(join(root, 'rule-packs/frequent-refunders/1.0.0.json'))).rejects.toThrow('ENOENT');
+
+    // Outside a content root the default is drafts/ (a folder the service never reads).
+    const dir = await mkdtemp(join(tmpdir(), 'cli-init-'));
+    const { stdout } = await run(process.execPath, [bin, 'init', 'frequent-refunders'], { cwd: dir });
+    expect(stdout).toContain('created drafts/frequent-refunders/1.0.0.json');
+    expect(JSON.parse(await readFile(join(dir, 'drafts/frequent-refunders/1.0.0.json'), 'utf8'))).toMatchObject({ name: 'frequent-refunders' });
+  });
+
+  it('--version and -V print the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await cli('-V')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(JSON.parse((await cli('--version', '--json')).stdout)).toEqual({ version });
+  });
+
+  it('build says that it installs OPA, and how, before it starts to', async () => {
+    // A checkout of the built CLI without OPA anywhere, and a `go` that cannot download: the install is announced, then fails.
+    const dir = await mkdtemp(join(tmpdir(), 'cli-opa-'));
+    try {
+      await cp(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+      await cp(join(root, 'scripts', 'opa.sh'), join(dir, 'scripts', 'opa.sh'));
+      await cp(join(root, 'policies', 'OPA_VERSION'), join(dir, 'policies', 'OPA_VERSION'));
+      await cp(join(root, 'package.json'), join(dir, 'package.json'));
+      await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
+      await mkdir(join(dir, 'bin'));
+      await writeFile(join(dir, 'bin', 'go'), `#!/bin/sh\ncase "$1" in env) echo ${dir}/gopath ;; install) echo "go: no module proxy here" >&2; exit 1 ;; esac\n`);
+      await chmod(join(dir, 'bin', 'go'), 0o755);
+      await mkdir(join(dir, 'content', 'policies', 'risk'), { recursive: true });
+      await writeFile(join(dir, 'content', 'policies', 'risk', '.manifest'), '{}');
+      const version = (await readFile(join(root, 'policies', 'OPA_VERSION'), 'utf8')).trim();
+
+      const env = { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, HOME: dir, GOPATH: join(dir, 'gopath') };
+      const r = await run(process.execPath, [join(dir, 'dist', 'apps', 'cli', 'main.js'), 'build', 'content'], { cwd: dir, env }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(r.code).toBe(1);
+      // Said as it happens (once, streamed from scripts/opa.sh), then Go's own error, then the CLI's last word.
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toEqual([
+        `opa.sh: OPA ${version} not found; installing it with go install github.com/open-policy-agent/opa@${version} into ${dir}/.tools/bin (once; a few minutes)`,
+        'go: no module proxy here',
+        `opa.sh: error: go install github.com/open-policy-agent/opa@${version} failed with exit code 1 (see Go's error above)`,
+        `error: cannot find or install the pinned OPA (bash ${dir}/scripts/opa.sh ensure exited 1: its output is above)`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with usage on an unknown command', async () => {

@@ -27,7 +27,6 @@ const DEADLINE_MS = 10_000;
 
 /** Served by Fastify plugins or nobody, so not in the OpenAPI document; fuzzed all the same. */
 const NOT_IN_OPENAPI: RouteShape[] = [
-  { method: 'GET', template: '/docs/json', queryNames: [], requiredQuery: [], idempotent: false, hasBody: false },
   { method: 'GET', template: '/docs', queryNames: [], requiredQuery: [], idempotent: false, hasBody: false },
   { method: 'GET', template: '/{path}', queryNames: [], requiredQuery: [], idempotent: false, hasBody: false },
 ];

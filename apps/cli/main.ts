@@ -1,6 +1,9 @@
 /** The authors' CLI (`npx decisions …`): local pack work, OPA bundles, and the release workflow over the API. No framework. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { activate } from './commands/activate.js';
+import { audit } from './commands/audit.js';
 import { active } from './commands/active.js';
 import { build } from './commands/build.js';
 import { diff } from './commands/diff.js';
@@ -13,9 +16,10 @@ import { test } from './commands/test.js';
 import { validate } from './commands/validate.js';
 import { str, type Command, type OptionSpec } from './command.js';
 import { ApiClient } from './http.js';
+import { packageRoot } from './opa.js';
 import { CliError, printError, processIo } from './output.js';
 
-const COMMANDS: Command[] = [init, validate, test, diff, build, publish, release, simulate, activate, rollback, active];
+const COMMANDS: Command[] = [init, validate, test, diff, build, publish, release, simulate, activate, rollback, active, audit];
 
 const GLOBAL: Record<string, OptionSpec> = {
   url: { type: 'string' },
@@ -26,6 +30,11 @@ const GLOBAL: Record<string, OptionSpec> = {
 };
 
 const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+/** The version in the checkout's package.json (the CLI ships with the service, so they share one). */
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -40,6 +49,7 @@ options:
   --idempotency-key <key>  for the command's state-changing call (default: a fresh one per call)
   --json                   machine output: one JSON document on stdout
   -h, --help               this text
+  -V, --version            the CLI's version
 
 Exit status: 0 success, 1 failure (errors name the file and JSON path, or the API's code and paths), 2 usage.`;
 }
@@ -51,6 +61,11 @@ export async function run(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const io = processIo(json);
   if (!command) {
+    const rest = argv.filter((a) => a !== '--json');
+    if (rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')) {
+      io.out(io.json ? JSON.stringify({ version: version() }) : version());
+      return 0;
+    }
     const asked = argv.some((a) => a === 'help' || a === '--help' || a === '-h');
     if (argv.length === 0 || asked) {
       (asked ? io.out : io.err)(usage());

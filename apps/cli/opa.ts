@@ -22,8 +22,8 @@ export async function exists(path: string, mode = constants.F_OK): Promise<boole
   }
 }
 
-/** Runs a command; answers its exit code, stdout, and stdout and stderr interleaved. */
-export function runProcess(cmd: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; output: string }> {
+/** Runs a command; answers its exit code, stdout, and stdout and stderr interleaved. `onStderr` sees stderr as it comes. */
+export function runProcess(cmd: string, args: string[], cwd?: string, onStderr?: (chunk: string) => void): Promise<{ code: number; stdout: string; output: string }> {
   return new Promise((done, fail) => {
     const child = spawn(cmd, args, { ...(cwd && { cwd }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -32,7 +32,10 @@ export function runProcess(cmd: string, args: string[], cwd?: string): Promise<{
       stdout += b.toString();
       output += b.toString();
     });
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      output += b.toString();
+      onStderr?.(b.toString());
+    });
     child.on('error', fail);
     child.on('close', (code) => done({ code: code ?? 1, stdout, output }));
   });
@@ -46,13 +49,16 @@ export async function opaAvailable(root: string): Promise<boolean> {
   return false;
 }
 
-/** The pinned OPA's path, from this checkout's `scripts/opa.sh ensure` (which installs it with Go when it is missing). */
-export async function ensureOpa(): Promise<string> {
+/**
+ * The pinned OPA's path, from this checkout's `scripts/opa.sh ensure` (which installs it with Go when it is missing).
+ * What the script says goes to `say` as it says it: an install takes minutes, and the author should know why before it starts.
+ */
+export async function ensureOpa(say: (text: string) => void = (t) => process.stderr.write(t)): Promise<string> {
   const script = join(packageRoot, 'scripts', 'opa.sh');
   if (!(await exists(script))) throw new CliError(`${script} is missing: the CLI pins OPA with the repository's scripts/opa.sh`);
-  const r = await runProcess('bash', [script, 'ensure']);
+  const r = await runProcess('bash', [script, 'ensure'], undefined, say);
   const path = r.stdout.trim().split('\n').pop();
-  if (r.code !== 0 || !path) throw new CliError(`cannot find or install the pinned OPA:\n${r.output.trimEnd()}`);
+  if (r.code !== 0 || !path) throw new CliError(`cannot find or install the pinned OPA (bash ${script} ensure exited ${r.code}: its output is above)`);
   return path;
 }
 

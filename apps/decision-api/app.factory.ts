@@ -1,8 +1,9 @@
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
+import { readdir } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_BUNDLE_LIMITS } from '../../libs/policies/index.js';
 import { openDatabase, type Database } from '../../libs/persistence/index.js';
@@ -15,6 +16,8 @@ import { requestIdFrom } from './http/request-id.js';
 import { AccessLog } from './logging/access-log.js';
 import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { setupOpenApi } from './openapi/document.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -30,6 +33,8 @@ export interface RunningApp {
 export const MAX_PATH_PARAM_LENGTH = 255 * 9;
 
 export async function createApp(config: AppConfig): Promise<RunningApp> {
+  // The built-in releases are read at start: a missing or unreadable CONTENT_ROOT fails here, before the database opens.
+  await readdir(join(config.contentRoot, 'releases'));
   // Logs: pino JSON lines (pretty on a terminal); README "Logs".
   const loggers = createLoggers({ level: config.logLevel, redact: config.logRedact, pretty: config.logPretty ?? process.stdout.isTTY === true });
   const access = new AccessLog(loggers.access);
@@ -67,19 +72,15 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
       logger: new PinoNestLogger(loggers.app),
       abortOnError: false,
+      // Bodies are parsed as registerJsonBodies and registerBinaryBodies say, nothing else (no form bodies: 415).
+      bodyParser: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
+    app.get(Metrics).instrument(adapter.getInstance());
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 
-    const doc = new DocumentBuilder()
-      .setTitle('Decision platform')
-      .setDescription('Refund decisions, reward ledger, releases and simulation. Contract: api-contract.md.')
-      .setVersion('1')
-      .setOpenAPIVersion('3.1.0')
-      .addBearerAuth()
-      .build();
-    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/json' });
+    setupOpenApi(app);
 
     await app.init();
   } catch (e) {

@@ -9,6 +9,7 @@ import {
   DecisionsRepository,
   EventsRepository,
   IdempotencyRepository,
+  MetricsRepository,
   OutboxRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
@@ -31,7 +32,8 @@ import { ApiKeySync } from './auth/api-key-sync.js';
 import { ApiKeyCache } from './auth/key-cache.js';
 import { ApiKeysController } from './keys/api-keys.controller.js';
 import { ApiKeysService } from './keys/api-keys.service.js';
-import { FailedAuthLimiter } from './auth/rate-limiter.js';
+import { ApiKeyRateLimit, FailedAuthLimiter } from './auth/rate-limiter.js';
+import { SharedRateLimitStore } from './auth/rate-limit-store.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
@@ -41,6 +43,7 @@ import { DatabaseAvailability } from './health/database-availability.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
+import { QueryParamsGuard } from './http/query.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { ReleaseSync } from './releases/release-sync.js';
 import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, PAYMENT_PROVIDER, POLICY_BUDGET } from './tokens.js';
@@ -54,6 +57,7 @@ import { ReleasesService } from './releases/releases.service.js';
 import { ReleasesController } from './releases/releases.controller.js';
 import { ShadowService } from './releases/shadow.service.js';
 import { AuditController } from './audit/audit.controller.js';
+import { AuditService } from './audit/audit.service.js';
 import { LedgerSimulationService } from './simulations/ledger-simulation.service.js';
 import { SimulationJobs } from './simulations/simulation-jobs.js';
 import { SimulationsController } from './simulations/simulations.controller.js';
@@ -62,6 +66,7 @@ import { ReviewOverdueSweeper } from './reviews/overdue-sweeper.js';
 import { Pseudonyms } from './decisions/pseudonyms.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { SubjectsController } from './subjects/subjects.controller.js';
+import { SchemasController } from './schemas/schemas.controller.js';
 import { SubjectsService } from './subjects/subjects.service.js';
 import { ReviewsController } from './reviews/reviews.controller.js';
 import { ReviewsService } from './reviews/reviews.service.js';
@@ -77,6 +82,9 @@ import { PayoutsController } from './payouts/payouts.controller.js';
 import { PayoutsService } from './payouts/payouts.service.js';
 import { PayoutWorker } from './payouts/payout.worker.js';
 import { paymentProviderFrom } from './payouts/payment-provider.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsScrape } from './metrics/metrics-scrape.js';
 import { Tracing } from './tracing/tracing.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
@@ -108,6 +116,8 @@ export class AppModule {
         RefundsController,
         PayoutsController,
         SubjectsController,
+        SchemasController,
+        MetricsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -136,7 +146,11 @@ export class AppModule {
         { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        // After authentication (a caller without a key learns nothing about a route's parameters).
+        { provide: APP_GUARD, useClass: QueryParamsGuard },
+        SharedRateLimitStore,
         FailedAuthLimiter,
+        ApiKeyRateLimit,
         ApiKeyCache,
         ApiKeySync,
         ApiKeysService,
@@ -158,6 +172,7 @@ export class AppModule {
         LedgerSimulationService,
         ReviewsService,
         ReviewOverdueSweeper,
+        AuditService,
         RetentionSweeper,
         SubjectsService,
         WebhooksService,
@@ -171,6 +186,10 @@ export class AppModule {
         { provide: PayoutsRepository, useFactory: (refunds: RefundsRepository, outbox: OutboxRepository) => new PayoutsRepository(refunds, outbox), inject: [RefundsRepository, OutboxRepository] },
         PayoutWorker,
         PayoutsService,
+        // Metrics: one registry per app (metrics/metrics.ts), the scrape-time reads behind GET /metrics.
+        Metrics,
+        MetricsScrape,
+        { provide: MetricsRepository, useClass: MetricsRepository },
         // OpenTelemetry spans of the service's own work (decisions); nothing at all when tracing is off.
         Tracing,
       ],

@@ -17,6 +17,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the shared rate limits: window, lease, Redis (validated, every bad one named)', () => {
+    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379/2', RATE_LIMIT_REDIS_PREFIX: 'prod:rl', RATE_LIMIT_WINDOW_S: '60', RATE_LIMIT_LEASE_PERCENT: '5' })).toMatchObject({
+      redisUrl: 'redis://cache:6379/2',
+      rateLimitRedisPrefix: 'prod:rl',
+      rateLimitWindowS: 60,
+      rateLimitLeasePercent: 5,
+    });
+    expect(() => loadConfig({ REDIS_URL: 'http://cache', RATE_LIMIT_REDIS_PREFIX: 'has space', RATE_LIMIT_WINDOW_S: '0', RATE_LIMIT_LEASE_PERCENT: '101' })).toThrow(
+      /REDIS_URL[\s\S]*RATE_LIMIT_REDIS_PREFIX[\s\S]*RATE_LIMIT_WINDOW_S[\s\S]*RATE_LIMIT_LEASE_PERCENT/,
+    );
+    expect(() => loadConfig({ RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_WINDOW_S: '3600' })).toThrow(/RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S/);
+  });
+
   it('reads how releases are followed: poll interval and LISTEN on or off', () => {
     expect(loadConfig({})).toMatchObject({ releasePollMs: 2000, releaseListen: true });
     expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });
@@ -52,6 +66,13 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ authFailuresPerMinute: 300, authFailureBurst: 20 });
     expect(loadConfig({ AUTH_FAILURES_PER_MINUTE: '60', AUTH_FAILURE_BURST: '5' })).toMatchObject({ authFailuresPerMinute: 60, authFailureBurst: 5 });
     expect(() => loadConfig({ AUTH_FAILURES_PER_MINUTE: '0', AUTH_FAILURE_BURST: 'x' })).toThrow(/AUTH_FAILURES_PER_MINUTE[\s\S]*AUTH_FAILURE_BURST/);
+  });
+
+  it('reads the metrics token: unset or empty leaves /metrics open, a short one is refused', () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: '' }).metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
   });
 
   it('reads the review overdue sweep interval, within its bounds', () => {

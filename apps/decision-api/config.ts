@@ -12,6 +12,8 @@ export interface AppConfig {
   host: string;
   databaseUrl: string;
   adminToken: string | undefined;
+  /** Bearer token GET /metrics requires; unset: /metrics is open on the service port. */
+  metricsToken: string | undefined;
   /**
    * Master secret of the pseudonyms (HMAC-SHA256 keyed per tenant) that replace case fields marked x-pii. Unset: one
    * generated into the database on first start (a warning says so): a dump of the database then holds it too.
@@ -24,8 +26,16 @@ export interface AppConfig {
   logPretty: boolean | undefined;
   /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
   contentRoot: string;
-  /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
+  /** Requests per second allowed per API key, on average over a window of rateLimitWindowS seconds. 0 disables. */
   rateLimitPerKey: number;
+  /** The per-key limit's window (fixed, shared by every instance): rateLimitPerKey × this many requests per window. */
+  rateLimitWindowS: number;
+  /** Share of a window's budget an instance leases from the shared store at once (libs/rate-limits). */
+  rateLimitLeasePercent: number;
+  /** `redis://…`: the rate-limit windows live in Redis (rate-limiter-flexible); unset: in PostgreSQL. */
+  redisUrl: string | undefined;
+  /** Prefix of the Redis keys of the rate-limit windows (several deployments may share one Redis). */
+  rateLimitRedisPrefix: string;
   /** Failed credentials (API keys and ADMIN_TOKEN together) allowed per source address: refill per minute, and burst. */
   authFailuresPerMinute: number;
   authFailureBurst: number;
@@ -165,6 +175,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (adminToken !== undefined && adminToken.length > 0 && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which disables /v1/admin)');
   }
+  const metricsToken = env.METRICS_TOKEN ?? defaults.metricsToken;
+  if (metricsToken !== undefined && metricsToken.length > 0 && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 characters (or unset, which leaves /metrics open)');
+  }
   const pseudonymSecret = env.PSEUDONYM_SECRET ?? defaults.pseudonymSecret;
   if (pseudonymSecret !== undefined && pseudonymSecret.length > 0 && pseudonymSecret.length < 32) {
     problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
@@ -177,16 +191,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
     problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of A-Z a-z 0-9 _ - (got "${prefix}")`);
   }
+  const redisUrl = env.REDIS_URL || defaults.redisUrl || undefined;
+  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${redisUrl}")`);
+  const redisPrefix = env.RATE_LIMIT_REDIS_PREFIX || defaults.rateLimitRedisPrefix || 'decision-api:rate-limit';
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix)) problems.push(`RATE_LIMIT_REDIS_PREFIX must be 1–100 of A-Z a-z 0-9 : _ . - (got "${redisPrefix}")`);
   const config: AppConfig = {
     port: int(env, 'PORT', defaults.port ?? 3000, 0, 65535, problems),
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
     databaseUrl,
     adminToken: adminToken ? adminToken : undefined,
+    metricsToken: metricsToken ? metricsToken : undefined,
     pseudonymSecret: pseudonymSecret ? pseudonymSecret : undefined,
     logLevel,
     ...logConfig(env, defaults, problems),
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
+    rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
+    rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
+    redisUrl,
+    rateLimitRedisPrefix: redisPrefix,
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
     authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
@@ -231,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
   }
+  if (config.rateLimitPerKey * config.rateLimitWindowS > 1_000_000_000) problems.push('RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S must not exceed 1,000,000,000 requests per window');
   if (config.webhookRetryMaxMs < config.webhookRetryBaseMs) problems.push('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;

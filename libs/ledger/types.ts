@@ -96,6 +96,11 @@ export interface LedgerEntry {
   programRef: string;
   /** Business time of the effect (settlement, refund, redemption, or the closed period's end). */
   at: string;
+  /**
+   * Who wrote it, as the store read it back (a key's id and role, or `system`); null on entries written before actors
+   * were recorded. Absent on entries being written: the store stamps them with its unit of work's actor.
+   */
+  actor?: { id: string; role: string } | null;
 }
 
 /** What the redemption gate was asked and answered; stored with the redemption and returned to callers. */

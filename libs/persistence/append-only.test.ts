@@ -12,7 +12,9 @@ const ROWS: Record<(typeof APPEND_ONLY_TABLES)[number], string> = {
   decision_types: `insert into decision_types values (${T}, 't', '1.0.0', repeat('a', 64), '{}', 'k', ${NOW})`,
   decisions: `insert into decisions values ('01900000-0000-7000-8000-000000000001', ${T}, 'refund', 'APPROVE', null, 'default', '1.0.0', '{}', '{}', '{}', null, ${NOW}, ${NOW})`,
   ledger_entries: `insert into ledger_entries values (${T}, 'acc', 1, null, 'EARN', 100, 100, 'transaction', 'tx', 'p@1', ${NOW})`,
-  audit_log: `insert into audit_log values ('01900000-0000-7000-8000-000000000002', ${T}, 'k', 'x', 'y', 'z', '{}', ${NOW})`,
+  // The tenant's chain head exists (beforeAll) and the row continues it, as the audit_log_chain trigger requires.
+  audit_log: `insert into audit_log (id, tenant, actor, action, subject_type, subject_id, details, at, seq, prev_hash, hash)
+    values ('01900000-0000-7000-8000-000000000002', ${T}, 'k', 'x', 'y', 'z', '{}', ${NOW}, 1, null, repeat('a', 64))`,
   release_activations: `insert into release_activations (tenant, slot, action, release_name, release_version, actor_key_id, actor_name, at) values (${T}, 'active', 'activate', 'r', '1.0.0', 'k', 'n', ${NOW})`,
   shadow_evaluations: `insert into shadow_evaluations select '01900000-0000-7000-8000-000000000003', ${T}, seq, '01900000-0000-7000-8000-000000000001', 'APPROVE', 'APPROVE', false, '[]', '[]', null, ${NOW} from release_activations limit 1`,
 };
@@ -30,6 +32,7 @@ describe.each(kinds)('append-only tables (%s)', (kind) => {
     await sql(
       `insert into ledger_accounts values (${T}, 'acc', 'p@1', 'EUR', 1, 0, 0, null, '[]', '{}', 1)`,
     );
+    await sql(`insert into audit_chain_heads values (${T}, 0, null)`);
     for (const t of APPEND_ONLY_TABLES) await sql(ROWS[t]);
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 /** Stored decisions: the case as received, the document as answered, and columns to list them by. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
+import type { Actor } from '../audit/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 
 export interface NewDecision {
@@ -19,6 +20,8 @@ export interface NewDecision {
   idempotencyKey: string | null;
   evaluatedAt: Date;
   createdAt: Date;
+  /** Who asked for it (the key and its role), stored on the decision's own row by the statement that writes it. */
+  actor: Actor;
 }
 
 export interface DecisionFilter {
@@ -54,11 +57,11 @@ export class DecisionsRepository {
         returning key
       ), inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at)
+                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
                ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
+               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
         where exists (select 1 from claim)
         returning id
       ), event as (
@@ -78,11 +81,11 @@ export class DecisionsRepository {
     await sql`
       with inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at)
+                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         values (${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
                ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt})
+               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role})
         returning id
       ), event as (
         insert into outbox_events (id, tenant, type, occurred_at, data)
@@ -108,8 +111,8 @@ export class DecisionsRepository {
     return rows[0]?.document ?? null;
   }
 
-  async insert(em: SqlEntityManager, d: NewDecision): Promise<void> {
-    em.create(DecisionRecordSchema, d);
+  async insert(em: SqlEntityManager, { actor, ...d }: NewDecision): Promise<void> {
+    em.create(DecisionRecordSchema, { ...d, actorId: actor.id, actorRole: actor.role });
     await em.flush();
   }
 

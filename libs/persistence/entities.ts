@@ -47,6 +47,9 @@ export const DecisionRecordSchema = defineEntity({
     purgedAt: p.datetime().nullable(),
     /** When the subject's erasure set the case's personal fields to null. */
     erasedAt: p.datetime().nullable(),
+    /** Who asked (libs/audit Actor): the key's id and role, `system`; null on decisions made before actors were recorded. */
+    actorId: p.string().nullable(),
+    actorRole: p.string().nullable(),
   },
 });
 export type DecisionRecord = InstanceType<typeof DecisionRecordSchema.class>;
@@ -80,6 +83,11 @@ export const AuditEntrySchema = defineEntity({
     subjectId: p.string(),
     details: p.json<Record<string, unknown>>(),
     at: p.datetime(),
+    /** The chain (libs/audit/chain.ts); written by AuditRepository.append's SQL, not through this mapping. */
+    actorRole: p.string().nullable(),
+    seq: p.bigint(),
+    prevHash: p.string().nullable(),
+    hash: p.string(),
   },
 });
 

@@ -23,3 +23,5 @@ export * from './refund-decisions.repository.js';
 export * from './feature-history.repository.js';
 export * from './retention.repository.js';
 export * from './subjects.repository.js';
+export * from './metrics.repository.js';
+export * from './rate-limit-windows.store.js';

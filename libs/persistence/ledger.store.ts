@@ -4,6 +4,7 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
+import { SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { DomainError } from '../errors/index.js';
 import { transactionPredicate, transactionView } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
@@ -97,6 +98,7 @@ function toEntry(r: Row): LedgerEntry {
     cause: { kind: str(r.cause_kind) as EntryCauseKind, id: str(r.cause_id) },
     programRef: str(r.program_ref),
     at: iso(r.at),
+    actor: r.actor_id === null || r.actor_id === undefined ? null : { id: str(r.actor_id), role: str(r.actor_role) },
   };
 }
 
@@ -205,6 +207,8 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     private readonly outbox: OutboxRepository | undefined,
     /** Inside the caller's transaction: an early flush is undone through a savepoint if the work then fails. */
     private readonly nested: boolean,
+    /** Who the entries are written for: stored on each entry by the write statement itself (no extra round trip). */
+    private readonly actor: Actor,
   ) {}
 
   private async one(sql: string, params: unknown[]): Promise<Row | null> {
@@ -619,12 +623,15 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     }
     if (this.stagedEntries.length > 0) {
       gated.push({
-        sql: `ent as (insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
-          select ?::text, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at
+        sql: `ent as (insert into ledger_entries (tenant, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at,
+            actor_id, actor_role)
+          select ?::text, account_id, seq, transaction_id, type, amount, balance_after, cause_kind, cause_id, program_ref, at, ?::text, ?::text
           from jsonb_to_recordset(?::jsonb) as x(account_id text, seq bigint, transaction_id text, type text, amount bigint, balance_after bigint,
             cause_kind text, cause_id text, program_ref text, at timestamptz) where %GATE% returning 1)`,
         params: [
           this.tenant,
+          this.actor.id,
+          this.actor.role,
           JSON.stringify(
             this.stagedEntries.map((e) => ({
               account_id: e.accountId,
@@ -729,6 +736,8 @@ export class PgLedgerStore implements LedgerStore {
   constructor(
     private readonly em: SqlEntityManager,
     private readonly outbox?: OutboxRepository,
+    /** Who writes through this store (a key in its role, or the platform's own work: `system`). */
+    private readonly actor: Actor = SYSTEM_ACTOR,
   ) {}
 
   withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>, reads: LedgerReads = {}): Promise<T> {
@@ -746,7 +755,7 @@ export class PgLedgerStore implements LedgerStore {
     reads: LedgerReads,
   ): Promise<T> {
     const run = async (tx: SqlEntityManager, nested: boolean) => {
-      const uow = new PgUnitOfWork(tx, tenant, this.outbox, nested);
+      const uow = new PgUnitOfWork(tx, tenant, this.outbox, nested, this.actor);
       const accountId = await uow.lockAndRead(target, reads);
       try {
         const result = await fn(uow, accountId);
@@ -785,8 +794,9 @@ export class PgLedgerStore implements LedgerStore {
 export class PgLedgerStoreFactory {
   constructor(private readonly outbox?: OutboxRepository) {}
 
-  create(em: SqlEntityManager): PgLedgerStore {
-    return new PgLedgerStore(em, this.outbox);
+  /** Without an actor, the writes are the platform's own (`system`: the payout worker's clawbacks). */
+  create(em: SqlEntityManager, actor: Actor = SYSTEM_ACTOR): PgLedgerStore {
+    return new PgLedgerStore(em, this.outbox, actor);
   }
 }
 

@@ -78,11 +78,11 @@ export class RefundDecisionsRepository {
     const result = await sql<{ created: number }>`
       with decided as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at)
+                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
                ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}
+               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
         returning id
       ), refund as (
         insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,

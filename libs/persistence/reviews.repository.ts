@@ -169,6 +169,11 @@ export class ReviewsRepository {
    * `overdue_at is null`, so an item is marked (and announced) once. Returns how many it marked.
    */
   async markOverdue(em: SqlEntityManager, now: Date, limit: number): Promise<number> {
+    return (await this.markOverdueReviews(em, now, limit)).length;
+  }
+
+  /** markOverdue, answering the items it marked (the sweeper records them in each tenant's audit log). */
+  async markOverdueReviews(em: SqlEntityManager, now: Date, limit: number): Promise<Review[]> {
     const rows = await em.execute<Raw[]>(
       `update reviews r set overdue_at = ?
          from (select id from reviews where state = 'OPEN' and overdue_at is null and deadline < ?
@@ -177,11 +182,13 @@ export class ReviewsRepository {
         returning r.*`,
       [now, now, limit],
     );
+    const marked: Review[] = [];
     for (const row of rows) {
       const review = toReview(row);
       await this.outbox.append(em, { tenant: review.tenant, type: 'review.overdue', occurredAt: now, data: { ...eventBase(review), overdueAt: now.toISOString() } });
+      marked.push(review);
     }
-    return rows.length;
+    return marked;
   }
 
   private async withApprovals(em: SqlEntityManager, tenant: string, reviews: Review[]): Promise<Review[]> {

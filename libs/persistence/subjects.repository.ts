@@ -27,7 +27,7 @@ export interface SubjectDecision {
 
 export class SubjectsRepository {
   /** Newest first, as GET /v1/decisions lists: `after` is the last id of the previous page. */
-  async listDecisions(em: SqlEntityManager, tenant: string, keys: readonly string[], f: DecisionFilter, limit: number, after?: string): Promise<{ id: string; document: Record<string, unknown> }[]> {
+  async listDecisions(em: SqlEntityManager, tenant: string, keys: readonly string[], f: DecisionFilter, limit: number, after?: string): Promise<{ id: string; document: Record<string, unknown>; actorId: string | null; actorRole: string | null }[]> {
     const where: string[] = [];
     const params: unknown[] = [tenant, tenant, JSON.stringify(keys)];
     const add = (clause: string, v: unknown) => {
@@ -40,13 +40,13 @@ export class SubjectsRepository {
     if (f.to) add('d.created_at < ?', f.to);
     if (after) add('d.id < ?', after);
     params.push(limit);
-    const rows = await em.execute<{ id: string; document: string }[]>(
-      `select d.id, d.document::text as document from decisions d
+    const rows = await em.execute<{ id: string; document: string; actor_id: string | null; actor_role: string | null }[]>(
+      `select d.id, d.document::text as document, d.actor_id, d.actor_role from decisions d
         where d.tenant = ? and d.id in (${SUBJECT_DECISIONS}) ${where.map((w) => `and ${w}`).join(' ')}
         order by d.id desc limit ?`,
       params,
     );
-    return rows.map((r) => ({ id: r.id, document: JSON.parse(r.document) as Record<string, unknown> }));
+    return rows.map((r) => ({ id: r.id, document: JSON.parse(r.document) as Record<string, unknown>, actorId: r.actor_id, actorRole: r.actor_role }));
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
- * A throwaway database per test file: a fresh PostgreSQL database on TEST_DATABASE_URL's server when it is set,
- * otherwise an in-memory PGlite. (Testcontainers is not used: this machine has no Docker engine.)
+ * A throwaway database per test file: a fresh PostgreSQL database on TEST_DATABASE_URL's server when it is set (by the
+ * caller, or by global-setup.ts pointing it at the container Testcontainers started for the run), otherwise an in-memory
+ * PGlite.
  */
 import pg from 'pg';
 

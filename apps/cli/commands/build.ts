@@ -16,7 +16,8 @@ function buildRepository(json: boolean): Promise<{ code: number; bundles: { file
     let output = '';
     const forward = (b: Buffer) => {
       output += b.toString();
-      if (!json) process.stderr.write(b);
+      // Even with --json (stdout is the document), say that OPA is being installed: it takes minutes.
+      if (!json || b.toString().includes('not found; installing')) process.stderr.write(b);
     };
     child.stdout.on('data', forward);
     child.stderr.on('data', forward);

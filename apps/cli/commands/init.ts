@@ -1,10 +1,10 @@
 /**
- * `decisions init <name>`: scaffolds rule-packs/<name>/1.0.0.json with a fact schema, one rule, parameters and passing tests.
+ * `decisions init <name>`: scaffolds drafts/<name>/1.0.0.json with a fact schema, one rule, parameters and passing tests.
  * `decisions init --type <name>`: scaffolds a folder holding a new decision type, a rule pack of its own kind and its Rego policy.
  */
 import { isName } from '../../../libs/names/index.js';
 import { access, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { validateDecisionType } from '../../../libs/decisions/index.js';
 import { compilePack, runPackTests, validatePack, type PackKind } from '../../../libs/rules/index.js';
 import { str, type Command, type Context } from '../command.js';
@@ -221,9 +221,10 @@ async function initType({ io, positionals, values }: Context, name: string): Pro
 
 export const init: Command = {
   name: 'init',
-  args: '<name> [--kind refund-policy|reward-program] [--dir rule-packs] | --type <name> [--dir <name>]',
+  args: '<name> [--kind refund-policy|reward-program] [--dir drafts] | --type <name> [--dir <name>]',
   summary:
-    'scaffold <dir>/<name>/1.0.0.json: fact schema, one rule, parameters and embedded tests that pass; with --type, a folder (default ./<name>) ' +
+    'scaffold <dir>/<name>/1.0.0.json (default drafts/, never a content root\'s rule-packs/): fact schema, one rule, parameters and ' +
+    'embedded tests that pass; with --type, a folder (default ./<name>) ' +
     'holding a decision type, a rule pack of its own kind and a Rego policy (decision-types/, rule-packs/, policies/)',
   options: { kind: { type: 'string' }, dir: { type: 'string' }, type: { type: 'string' } },
   async run(ctx) {
@@ -235,7 +236,17 @@ export const init: Command = {
     if (!isName(name)) throw new CliError(`pack name "${name}" must be lower-kebab-case (a-z, 0-9, single dashes)`, 2);
     const kind = (str(values, 'kind') ?? 'refund-policy');
     if (!KINDS.includes(kind)) throw new CliError(`--kind must be one of ${KINDS.join(', ')}`, 2);
-    const file = join(str(values, 'dir') ?? 'rule-packs', name, '1.0.0.json');
+    // drafts/ by default: the service reads every file under its content root's rule-packs/ as a built-in pack for every
+    // tenant, so a scaffold goes there only when someone moves it there on purpose (git mv), never through init.
+    const dir = str(values, 'dir') ?? 'drafts';
+    const builtin = basename(resolve(dir)) === 'rule-packs' ? await contentRootReason(dirname(resolve(dir))) : undefined;
+    if (builtin) {
+      throw new CliError(
+        `${dir} holds the built-in packs of a service's content root (its parent folder: ${builtin}): a pack scaffolded there would be a built-in for every tenant. ` +
+          'Scaffold it elsewhere (default drafts/), publish it for one tenant, and move it into rule-packs/ on purpose to ship it for everyone',
+      );
+    }
+    const file = join(dir, name, '1.0.0.json');
     if (await exists(file)) throw new CliError(`${file} already exists; a released version is never overwritten`);
 
     const body = kind === 'refund-policy' ? refundPolicy(name) : rewardProgram(name);

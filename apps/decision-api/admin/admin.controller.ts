@@ -4,13 +4,15 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
+import { ADMIN_TOKEN_ACTOR } from '../../../libs/audit/index.js';
 import { ApiKeysRepository, AuditRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
+import { ADMIN_TOKEN_SCHEME, ApiAnswers, JSON_BODY, ref } from '../openapi/contract.js';
 
-const issueKeySchema = {
+export const issueKeySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['tenant', 'roles', 'name'],
@@ -28,7 +30,7 @@ const issueKey = new SchemaValidator<{ tenant: string; roles: Role[]; name: stri
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiBearerAuth(ADMIN_TOKEN_SCHEME)
 @Controller('v1/admin')
 @Public() // authorised by ADMIN_TOKEN below, not by an API key
 export class AdminController {
@@ -48,16 +50,17 @@ export class AdminController {
   @Post('api-keys')
   @HttpCode(201)
   @ApiOperation({ summary: 'Issue an API key for a tenant (shown once; stored only as a hash)' })
-  @ApiBody({ schema: issueKeySchema as object })
+  @ApiBody({ schema: ref('ApiKeyRequest') })
+  @ApiAnswers({ status: 201, description: 'The key, shown once', schema: ref('IssuedApiKey') }, JSON_BODY, 401, 404, 429, 503)
   async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Body() body: unknown) {
-    this.authorise(authorization, address);
+    await this.authorise(authorization, address);
     const input = issueKey.validate(body);
     const now = this.clock.now();
     return this.db.em().transactional(async (em) => {
       const { id, key } = await this.keys.issue(em, { ...input, now });
       await this.audit.append(em, {
         tenant: input.tenant,
-        actor: 'admin-token',
+        actor: ADMIN_TOKEN_ACTOR,
         action: 'api_key.issued',
         subjectType: 'api_key',
         subjectId: id,
@@ -71,17 +74,17 @@ export class AdminController {
   }
 
   /** Guesses at the token share the per-address budget of failed credentials with API keys (429 once it is spent). */
-  private authorise(authorization: string | undefined, address: string): void {
+  private async authorise(authorization: string | undefined, address: string): Promise<void> {
     const token = this.config.adminToken;
     // Without ADMIN_TOKEN the admin surface is absent, exactly like an unknown route.
     if (!token) throw new DomainError('NOT_FOUND', 'Route not found', 'not_found');
     this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (!given) {
-      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
     }
     if (!timingSafeEqual(digest(given), digest(token))) {
-      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));
     }
   }
 }

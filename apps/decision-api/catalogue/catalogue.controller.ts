@@ -5,8 +5,9 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { CatalogueService } from './catalogue.service.js';
+import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('releases')
 @ApiBearerAuth()
@@ -21,7 +22,18 @@ export class RulePacksController {
     description: '201 when stored; 200 with the stored pack when identical content is sent again; 409 for other content.',
   })
   @IdempotentCommand()
-  @ApiBody({ schema: { type: 'object', description: 'The rule pack (libs/rules/rule-pack.schema.json)' } })
+  @ApiBody({ schema: ref('RulePack') })
+  @ApiAnswers(
+    [
+      { status: 201, description: 'Stored', schema: ref('RulePackSummary') },
+      { status: 200, description: 'The identical pack was stored already', schema: ref('RulePackSummary') },
+    ],
+    ROLE,
+    JSON_BODY,
+    IDEMPOTENT,
+    409,
+    422,
+  )
   upload(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
@@ -31,8 +43,11 @@ export class RulePacksController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('author', 'auditor')
   @ApiOperation({ summary: "The tenant's rule packs and the built-in ones, by name then version: ?limit=&cursor=" })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of rule packs', schema: page('RulePackSummary') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const limit = q.int('limit', 50, 1, 500);
@@ -44,6 +59,7 @@ export class RulePacksController {
   @Get(':name/:version')
   @Roles('author', 'auditor')
   @ApiOperation({ summary: 'One rule pack, its content included' })
+  @ApiAnswers({ status: 200, description: 'The pack', schema: ref('StoredRulePack') }, ROLE, 404)
   get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
     return this.catalogue.getPack(principal, name, version);
   }
@@ -56,16 +72,30 @@ export class PolicyBundlesController {
   constructor(private readonly catalogue: CatalogueService) {}
 
   @Post()
+  @QueryParams('name', 'version')
   @Roles('author')
   @ApiOperation({
     summary: 'Store a policy bundle (opa build -t wasm output) after loading it and a smoke test of each entrypoint',
     description: '201 when stored; 200 when the identical bytes are sent again; 409 for other bytes; 413 over 10 MiB.',
   })
   @IdempotentCommand()
-  @ApiQuery({ name: 'name', required: true })
-  @ApiQuery({ name: 'version', required: true })
+  @ApiQuery({ name: 'name', required: true, schema: { type: 'string' } })
+  @ApiQuery({ name: 'version', required: true, schema: { type: 'string' }, description: 'Semantic version' })
   @ApiConsumes('application/gzip', 'application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiAnswers(
+    [
+      { status: 201, description: 'Stored', schema: ref('PolicyBundle') },
+      { status: 200, description: 'The identical bundle was stored already', schema: ref('PolicyBundle') },
+    ],
+    ROLE,
+    QUERY,
+    IDEMPOTENT,
+    409,
+    413,
+    415,
+    422,
+  )
   upload(
     @CurrentPrincipal() principal: Principal,
     @Query() query: Record<string, unknown>,
@@ -81,6 +111,7 @@ export class PolicyBundlesController {
   @Get(':name/:version')
   @Roles('author', 'auditor')
   @ApiOperation({ summary: "One policy bundle's metadata (hash, size, entrypoints)" })
+  @ApiAnswers({ status: 200, description: 'The bundle metadata', schema: ref('PolicyBundle') }, ROLE, 404)
   get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
     return this.catalogue.getBundle(principal, name, version);
   }

@@ -27,7 +27,8 @@ import {
 } from '../../../libs/persistence/index.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
-import { auditEntry, builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
+import { auditEntry } from '../audit/audit-entry.js';
+import { builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
 import { APP_CONFIG, CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
 import { retentionPolicy, type AppConfig } from '../config.js';
 import { retentionDays } from '../../../libs/privacy/index.js';
@@ -102,7 +103,7 @@ export class CatalogueService {
         if (winner?.sha256 === sha256) return unchanged(winner.view);
         throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'tenant');
       }
-      await this.audit.append(em, auditEntry(principal, now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
+      await this.audit.append(em, auditEntry(principal, 'author', now, 'rule_pack.uploaded', 'rule_pack', `${name}@${version}`, { sha256 }));
       const view: PackView = { name, version, kind: compiled.kind, description: compiled.pack.description, sha256, source: 'tenant', ...stamp({ name, version, sha256, uploadedBy: principal.keyId, uploadedAt: now }) };
       return created(view);
     });
@@ -178,7 +179,7 @@ export class CatalogueService {
         if (winner?.sha256 === sha256) return unchanged(winner.view);
         throw exists('POLICY_BUNDLE_VERSION_EXISTS', `policy bundle ${name}@${version}`, 'tenant');
       }
-      await this.audit.append(em, auditEntry(principal, now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
+      await this.audit.append(em, auditEntry(principal, 'author', now, 'policy_bundle.uploaded', 'policy_bundle', `${name}@${version}`, { sha256, sizeBytes: bytes.byteLength }));
       return created({ name, version, sha256, sizeBytes: bytes.byteLength, entrypoints, source: 'tenant', uploadedAt: now.toISOString(), uploadedBy: principal.keyId });
     });
   }
@@ -243,7 +244,7 @@ export class CatalogueService {
         if ((await this.findType(em, principal.tenant, name, version))?.sha256 === sha256) return unchanged(body);
         throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, 'tenant');
       }
-      await this.audit.append(em, auditEntry(principal, now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
+      await this.audit.append(em, auditEntry(principal, 'author', now, 'decision_type.uploaded', 'decision_type', `${name}@${version}`, { sha256 }));
       return created(body);
     });
   }

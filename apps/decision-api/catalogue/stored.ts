@@ -1,7 +1,7 @@
 /** What the catalogue and releases share: where a stored object comes from, its stamps, and the immutability refusal. */
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import { isSemver } from '../../../libs/names/index.js';
-import type { AuditInput, Principal, StoredMeta } from '../../../libs/persistence/index.js';
+import type { StoredMeta } from '../../../libs/persistence/index.js';
 
 /** Stored by the tenant, or part of the repository's built-in content every tenant starts with. */
 export type Source = 'tenant' | 'builtin';
@@ -17,9 +17,4 @@ export function exists(code: string, what: string, where: Source): DomainError {
 
 export function semverErrors(version: string, path: string): ErrorDetail[] {
   return isSemver(version) ? [] : [{ path, message: 'must be a semantic version (MAJOR.MINOR.PATCH)' }];
-}
-
-/** An audit entry for a catalogue change, naming the key that made it. */
-export function auditEntry(principal: Principal, at: Date, action: string, subjectType: string, subjectId: string, details: Record<string, unknown>): AuditInput {
-  return { tenant: principal.tenant, actor: principal.keyId, action, subjectType, subjectId, details: { actorName: principal.name, ...details }, at };
 }

@@ -7,6 +7,7 @@ import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { CatalogueService } from '../catalogue/catalogue.service.js';
 import { DecisionTypesService } from './decision-types.service.js';
+import { ApiAnswers, IDEMPOTENT, JSON_BODY, KEYED, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('decision-types')
 @ApiBearerAuth()
@@ -26,7 +27,18 @@ export class DecisionTypesController {
       'It is bound to packs and bundles (and type-checked across its pipeline) when a release names it.',
   })
   @IdempotentCommand()
-  @ApiBody({ schema: { type: 'object', description: 'The decision type (libs/decisions/types/decision-type.schema.json)' } })
+  @ApiBody({ schema: ref('DecisionType') })
+  @ApiAnswers(
+    [
+      { status: 201, description: 'Stored', schema: ref('DecisionType') },
+      { status: 200, description: 'The identical type was stored already', schema: ref('DecisionType') },
+    ],
+    ROLE,
+    JSON_BODY,
+    IDEMPOTENT,
+    409,
+    422,
+  )
   upload(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
@@ -38,6 +50,7 @@ export class DecisionTypesController {
   @Get()
   @Roles()
   @ApiOperation({ summary: "The active release's decision types: name, version, outcomes and input schema" })
+  @ApiAnswers({ status: 200, description: "The active release's types", schema: ref('DecisionTypeList') }, KEYED)
   list(@CurrentPrincipal() principal: Principal) {
     return this.types.list(principal);
   }
@@ -45,6 +58,7 @@ export class DecisionTypesController {
   @Get(':name/schema')
   @Roles()
   @ApiOperation({ summary: 'The active input JSON Schema of a decision type' })
+  @ApiAnswers({ status: 200, description: 'The input JSON Schema', schema: ref('JsonSchema') }, KEYED, 404)
   schema(@CurrentPrincipal() principal: Principal, @Param('name') name: string) {
     return this.types.schema(principal, name);
   }
@@ -52,6 +66,7 @@ export class DecisionTypesController {
   @Get(':name/:version')
   @Roles('author', 'auditor')
   @ApiOperation({ summary: 'One stored (or built-in) decision type, its document included' })
+  @ApiAnswers({ status: 200, description: 'The decision type document', schema: ref('DecisionType') }, ROLE, 404)
   get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
     return this.catalogue.getType(principal, name, version);
   }

@@ -1,5 +1,6 @@
 /** The stored row of a decision as first answered: one shape for the one-statement path and the refund lifecycle's. */
 import type { ReleaseRef, TypedDecision } from '../../../libs/decisions/index.js';
+import type { Actor } from '../../../libs/audit/index.js';
 import type { NewDecision } from '../../../libs/persistence/index.js';
 
 export function decisionRow(d: {
@@ -12,6 +13,7 @@ export function decisionRow(d: {
   documentJson: string;
   idempotencyKey: string;
   now: Date;
+  actor: Actor;
 }): Omit<NewDecision, 'document'> & { documentJson: string } {
   const riskScore = d.evaluated.output.riskScore;
   return {
@@ -30,5 +32,6 @@ export function decisionRow(d: {
     idempotencyKey: d.idempotencyKey,
     evaluatedAt: d.now,
     createdAt: d.now,
+    actor: d.actor,
   };
 }

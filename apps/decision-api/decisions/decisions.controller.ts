@@ -5,10 +5,11 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand, JSON_TYPE } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { DecisionsService } from './decisions.service.js';
 import { NAME_PATTERN } from '../../../libs/names/index.js';
+import { ApiAnswers, ApiFilters, ApiPageQuery, DATE_TIME, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('decisions')
 @ApiBearerAuth()
@@ -20,7 +21,8 @@ export class DecisionsController {
   @Roles('service')
   @IdempotentCommand()
   @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
-  @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: 'A RefundCase (GET /v1/decision-types/refund/schema)' } } } })
+  @ApiBody({ schema: ref('RefundDecisionRequest') })
+  @ApiAnswers({ status: 201, description: 'The decision, stored (a replay of the Idempotency-Key answers it again, Idempotent-Replayed: true)', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
   refund(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Res() answered: FastifyReply) {
     return this.decisions.decide(principal, 'refund', body, answered.request);
   }
@@ -32,14 +34,16 @@ export class DecisionsController {
     description: 'The case must match the type\'s input schema (GET /v1/decision-types/{type}/schema). Unknown type: 404 DECISION_TYPE_NOT_FOUND.',
   })
   @IdempotentCommand()
-  @ApiParam({ name: 'type', example: 'refund' })
-  @ApiBody({ schema: { type: 'object', required: ['case'], properties: { case: { type: 'object', description: "The case, as the type's input schema defines it" } } } })
+  @ApiParam({ name: 'type', example: 'refund', description: 'a decision type of the active release' })
+  @ApiBody({ schema: ref('DecisionRequest') })
+  @ApiAnswers({ status: 201, description: 'The decision, stored, with its type', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
   decide(@CurrentPrincipal() principal: Principal, @Param('type') type: string, @Body() body: unknown, @Res() answered: FastifyReply) {
     // The request hears the decision's id (its access line logs it).
     return this.decisions.decide(principal, type, body, answered.request);
   }
 
   @Get()
+  @QueryParams('type', 'domain', 'outcome', 'from', 'to', 'limit', 'cursor', 'customer')
   @Roles('service', 'auditor')
   @ApiOperation({
     summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)',
@@ -47,6 +51,16 @@ export class DecisionsController {
       "customer=<the raw customer id>: that data subject's decisions (a subject-access request), found through the platform's history " +
       "under the tenant's pseudonym of the id (types marking it x-pii) or the id itself; decisions of types that record no history are not found.",
   })
+  @ApiFilters(
+    { name: 'type', schema: { type: 'string' }, description: 'A decision type' },
+    { name: 'domain', schema: { type: 'string' }, description: 'The v1 name of type=' },
+    { name: 'outcome', schema: { type: 'string' }, description: "One of the type's outcomes" },
+    { name: 'from', schema: DATE_TIME },
+    { name: 'to', schema: DATE_TIME },
+    { name: 'customer', schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'The raw customer id (a subject-access request)' },
+  )
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of decisions, newest first, without traces', schema: page('DecisionSummary') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const type = q.matching('type', NAME_PATTERN);
@@ -74,6 +88,7 @@ export class DecisionsController {
   @Get(':id')
   @Roles('service', 'auditor')
   @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
+  @ApiAnswers({ status: 200, description: 'The stored decision', schema: ref('Decision') }, ROLE, 404)
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const document = await this.decisions.get(principal, id);
     reply.request.decisionId = id;
@@ -84,6 +99,7 @@ export class DecisionsController {
   @Roles('auditor')
   @HttpCode(200)
   @ApiOperation({ summary: 'Re-evaluate the stored case under the release versions the decision pinned' })
+  @ApiAnswers({ status: 200, description: 'Whether the pinned release decides the stored case the same way, and both answers', schema: ref('DecisionReplay') }, ROLE, 404, 410, 422)
   replay(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return this.decisions.replay(principal, id);
   }

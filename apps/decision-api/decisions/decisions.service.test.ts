@@ -15,6 +15,7 @@ import { strict } from '../test-support/strict.js';
 import { DecisionsService, type DecisionDocument } from './decisions.service.js';
 import type { RefundDecisions } from '../refunds/refund-decisions.js';
 import type { StatementCommand } from '../commands/command.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { Tracing } from '../tracing/tracing.js';
 import { RecordingTracer } from '../../../libs/tracing/recording.test-support.js';
 
@@ -47,8 +48,9 @@ function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecor
     pinned: () => Promise.resolve(release),
   });
   const submit = jest.fn<ShadowService['submit']>();
-  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'), strict<Tracing>('tracing', { tracer: o.tracer }));
-  return { service, em, next, insertClaimed, findById, submit };
+  const metrics = new Metrics();
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'), metrics, strict<Tracing>('tracing', { tracer: o.tracer }));
+  return { service, em, next, insertClaimed, findById, submit, metrics };
 }
 
 describe('DecisionsService.decide', () => {
@@ -83,6 +85,10 @@ describe('DecisionsService.decide', () => {
     const outcome = await c2.applyClaimed({ claim, now });
     await c2.afterCommit!(outcome as Exclude<typeof outcome, 'taken'>);
     expect(shadowed.submit).toHaveBeenCalledTimes(1);
+    // Counted when committed, not when the key was taken by another request.
+    const counted = async (m: Metrics) => (await m.registry.getSingleMetric('decision_platform_decisions_total')!.get()).values;
+    expect(await counted(taken.metrics)).toEqual([]);
+    expect(await counted(shadowed.metrics)).toEqual([{ labels: { tenant: 'acme', type: 'refund', outcome: 'APPROVE', release: release.id }, value: 1 }]);
     expect(shadowed.submit.mock.calls[0]![0]).toMatchObject({ tenant: 'acme', decisionId: idAt(now), baseline: { outcome: 'APPROVE', riskScore: 0 } });
   });
 

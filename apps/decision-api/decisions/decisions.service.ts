@@ -4,6 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
+import { keyActor } from '../../../libs/audit/index.js';
 import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
@@ -26,14 +27,13 @@ import { ShadowService } from '../releases/shadow.service.js';
 import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.js';
 import { decisionRow } from './decision-row.js';
 import { Pseudonyms, subjectKeys } from './pseudonyms.js';
+import { Metrics } from '../metrics/metrics.js';
 import { inSpan, traced, type Tracer } from '../../../libs/tracing/index.js';
 import { SPANS, Tracing } from '../tracing/tracing.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
-const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(
-  { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } },
-  'Decision request',
-);
+export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
+const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(decisionRequestSchema, 'Decision request');
 
 export interface DecisionDocument {
   id: string;
@@ -107,6 +107,7 @@ export class DecisionsService {
     private readonly history: FeatureHistoryRepository,
     private readonly pseudonyms: Pseudonyms,
     private readonly subjects: SubjectsRepository,
+    private readonly metrics: Metrics,
     tracing: Tracing,
   ) {
     this.tracer = tracing.tracer;
@@ -132,9 +133,11 @@ export class DecisionsService {
     // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
-    // Called after commit, on every path, for the request that made the decision (not for a replayed answer).
-    const submitShadow = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
+    // Called after commit, on every path, for the request that made the decision (not for a replayed answer): noted for
+    // the access line, counted, then evaluated in shadow if one runs.
+    const committed = (decisionId: string, seen: Record<string, unknown>, evaluated: TypedDecision): void => {
       if (logged) logged.decisionId = decisionId;
+      this.metrics.decided(principal.tenant, type.name, release.id, evaluated.outcome, evaluated.reasons);
       if (!shadow) return;
       const platform = storedPlatformValues(evaluated.features);
       this.shadows.submit({ tenant: principal.tenant, decisionId, type, input: seen, baseline: { outcome: evaluated.outcome, reasons: evaluated.reasons, ...evaluated.output }, shadow, ...(platform && { platform }) });
@@ -147,12 +150,14 @@ export class DecisionsService {
         input,
         (base, evaluated, trace) => decisionDocument(base, type, input, { ...evaluated, trace: trace as typeof evaluated.trace }, release.ref),
         (doc) => decisionCreatedData(doc as DecisionDocument, type.caseRef?.(input)),
-        (made) => submitShadow(made.document.id as string, made.input, made.evaluated),
+        (made) => committed(made.document.id as string, made.input, made.evaluated),
       );
     }
-    if (type.history) return this.decideWithHistory(principal, release, type, input, submitShadow);
+    if (type.history) return this.decideWithHistory(principal, release, type, input, committed);
     const tracer = this.tracer;
+    const started = performance.now();
     const evaluated = await (tracer ? tracer.within(SPANS.evaluate, () => type.decideValid(input, {}, tracer), { 'decision.type': type.ref }) : type.decideValid(input));
+    this.metrics.evaluated(principal.tenant, type.name, (performance.now() - started) / 1000);
     let id = '';
     return {
       kind: 'statement',
@@ -161,7 +166,7 @@ export class DecisionsService {
         const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
         const documentJson = JSON.stringify(document);
         const row = {
-          ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+          ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
           event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
         };
         // The claim of the key and the decision are one statement here.
@@ -169,7 +174,7 @@ export class DecisionsService {
         return inserted ? createdJson(document, documentJson) : 'taken';
       },
       // Committed by now; a replayed answer was shadow-evaluated the first time.
-      afterCommit: () => submitShadow(id, input, evaluated),
+      afterCommit: () => committed(id, input, evaluated),
     };
   }
 
@@ -199,12 +204,14 @@ export class DecisionsService {
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }))) return 'taken' as const;
           const features = type.features;
           const platform = features ? await traced(tracer, SPANS.read, () => this.history.values(em, tenant, features.queries(input)), attributes) : {};
+          const started = performance.now();
           const evaluated = await traced(tracer, SPANS.evaluate, () => type.decideValid(input, platform, tracer), attributes);
+          this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const document = decisionDocument({ id, tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
           const documentJson = JSON.stringify(document);
           const record = history.record(input);
           const row = {
-            ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now }),
+            ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           };
           const historyRows = record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted');
@@ -241,9 +248,10 @@ export class DecisionsService {
         : await this.subjects.listDecisions(this.db.em(), principal.tenant, subjectKeys(this.pseudonyms.forTenant(principal.tenant), q.customer), q, q.limit + 1, q.after);
     const page = rows.slice(0, q.limit);
     const items = page.map((r) => {
-      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}.
+      // Listing is a summary: the trace (with every fact value) stays behind GET /v1/decisions/{id}. Who asked for it
+      // (the key and its role) is the row's, not the document's: null on decisions made before actors were recorded.
       const { trace: _trace, ...summary } = r.document;
-      return summary;
+      return { ...summary, actor: r.actorId ? { id: r.actorId, role: r.actorRole } : null };
     });
     const last = page[page.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeIdCursor(last.id) : null };

@@ -40,6 +40,8 @@ export class DispatchLoop {
     private readonly clock: Clock,
     private readonly config: DispatchSettings,
     private readonly warn: (message: string, cause: unknown) => void,
+    /** Attempts of a run once recorded: delivered (2xx) and failed (each retried later); for the metrics. */
+    private readonly attempted: (delivered: number, failed: number) => void = () => undefined,
   ) {}
 
   /** Looks for due deliveries now (coalesced: a kick during a pass runs one more pass after it). */
@@ -122,6 +124,7 @@ export class DispatchLoop {
     }
     result.now = this.clock.now();
     await this.db.em().transactional((em) => this.repo.finishRun(em, result));
+    this.attempted(result.delivered.length, result.failed ? 1 : 0);
   }
 
   /** One signed POST; a 2xx is success, anything else (status, timeout, refused connection) an error to retry. */

@@ -14,6 +14,7 @@ import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import { DispatchLoop } from './dispatch-loop.js';
 import type { WorkerSettings } from './webhook-worker.js';
+import { Metrics } from '../metrics/metrics.js';
 
 /**
  * The worker's compiled file: next to this one in dist/; from the TypeScript sources (the tests), the build's copy.
@@ -47,14 +48,22 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: EventsRepository,
     private readonly database: DatabaseAvailability,
+    private readonly metrics: Metrics,
   ) {}
 
   onModuleInit(): void {
     const file = this.db.kind === 'postgresql' && this.config.webhookWorker ? workerFile() : undefined;
     if (!file) {
-      this.loop = new DispatchLoop(this.db, this.repo, this.clock, this.config, (message, cause) => {
-        if (!this.database.report(cause, false)) this.logger.warn(message);
-      });
+      this.loop = new DispatchLoop(
+        this.db,
+        this.repo,
+        this.clock,
+        this.config,
+        (message, cause) => {
+          if (!this.database.report(cause, false)) this.logger.warn(message);
+        },
+        (delivered, failed) => this.metrics.webhookAttempts(delivered, failed),
+      );
       return;
     }
     this.spawn(file);
@@ -78,6 +87,10 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       worker.on('message', (m: unknown) => {
         if (m === 'stopped') void worker.terminate().finally(resolve);
         else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String(m.warn));
+        else if (typeof m === 'object' && m !== null && 'attempts' in m) {
+          const [delivered, failed] = m.attempts as [number, number];
+          this.metrics.webhookAttempts(delivered, failed);
+        }
       });
       worker.once('exit', () => {
         resolve();

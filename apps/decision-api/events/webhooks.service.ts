@@ -5,7 +5,8 @@ import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { EVENT_TYPES, newSecret } from '../../../libs/events/index.js';
 import { isUuid } from '../../../libs/names/index.js';
-import { EventsRepository, type Clock, type Database, type Principal, type WebhookDelivery, type WebhookEndpoint } from '../../../libs/persistence/index.js';
+import { AuditRepository, EventsRepository, type Clock, type Database, type Principal, type WebhookDelivery, type WebhookEndpoint } from '../../../libs/persistence/index.js';
+import { auditEntry } from '../audit/audit-entry.js';
 import { created, done, transactional } from '../commands/command.js';
 import { decodeCursor, decodeIdCursor, encodeCursor, encodeIdCursor } from '../http/cursor.js';
 import { QueryParser } from '../http/query.js';
@@ -51,6 +52,7 @@ export class WebhooksService {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: EventsRepository,
     private readonly dispatcher: WebhookDispatcher,
+    private readonly audit: AuditRepository,
   ) {}
 
   /**
@@ -71,6 +73,7 @@ export class WebhooksService {
     return transactional(async ({ em, now }) => {
       const secret = newSecret((n) => randomBytes(n));
       const e = await this.repo.createEndpoint(em, { tenant: principal.tenant, url: input.url, events: input.events, secret, createdBy: principal.keyId, now });
+      await this.audit.append(em, auditEntry(principal, 'admin', now, 'webhook.registered', 'webhook', e.id, { url: input.url, events: input.events }));
       return created({ ...endpointView(e), secret });
     });
   }
@@ -89,7 +92,12 @@ export class WebhooksService {
   /** Stops deliveries at once: what the endpoint was still owed is canceled (its log stays in the table). */
   async delete(principal: Principal, id: string): Promise<void> {
     if (!isUuid(id)) throw notFound();
-    const deleted = await this.db.em().transactional((em) => this.repo.deleteEndpoint(em, principal.tenant, id, this.clock.now()));
+    const now = this.clock.now();
+    const deleted = await this.db.em().transactional(async (em) => {
+      if (!(await this.repo.deleteEndpoint(em, principal.tenant, id, now))) return false;
+      await this.audit.append(em, auditEntry(principal, 'admin', now, 'webhook.deleted', 'webhook', id, {}));
+      return true;
+    });
     if (!deleted) throw notFound();
   }
 
@@ -114,6 +122,7 @@ export class WebhooksService {
         if (!isUuid(id) || !(await this.repo.findEndpoint(em, principal.tenant, id))) throw notFound();
         const d = isUuid(deliveryId) ? await this.repo.redeliver(em, id, deliveryId, now) : undefined;
         if (!d) throw new DomainError('DELIVERY_NOT_FOUND', 'No such delivery of this webhook', 'not_found');
+        await this.audit.append(em, auditEntry(principal, 'admin', now, 'webhook.redelivered', 'webhook', id, { delivery: deliveryId }));
         return done(deliveryView(d));
       },
       { afterCommit: () => this.dispatcher.kick() },

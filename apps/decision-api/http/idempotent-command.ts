@@ -23,6 +23,7 @@ import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { IdempotencyRepository, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
+import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 
@@ -103,12 +104,23 @@ function pathOf(req: FastifyRequest): string {
   }
 }
 
+/** The route template (a label: never the raw path with its ids). */
+const route = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatched';
+
 /**
  * Marks a state-changing route: the handler returns a Command, the mechanism answers. The route must take `@Res()`
  * (unused by the handler): Nest then leaves sending to the mechanism, whose status depends on the outcome.
  */
 export const IdempotentCommand = (): MethodDecorator =>
-  applyDecorators(UseInterceptors(IdempotentCommandInterceptor), ApiHeader({ name: 'Idempotency-Key', required: true, description: '1–255 printable ASCII; the same key and body replays the first answer' }));
+  applyDecorators(
+    UseInterceptors(IdempotentCommandInterceptor),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: true,
+      description: '1–255 printable ASCII; the same key and body replays the first answer',
+      schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+    }),
+  );
 
 @Injectable()
 export class IdempotentCommandInterceptor implements NestInterceptor {
@@ -118,6 +130,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: IdempotencyRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler<Command>): Observable<void> {
@@ -139,11 +152,16 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
           // answered under this key gets that answer again, whatever today would say.
           if (!(e instanceof DomainError)) throw e;
           const stored = await this.repo.find(this.db.em(), tenant, key);
-          if (stored?.answer && stored.requestHash === hash) return sendAnswer(reply, { ...stored.answer, replayed: true });
+          if (stored?.answer && stored.requestHash === hash) {
+            this.metrics.idempotentReplay(tenant, route(req));
+            return sendAnswer(reply, { ...stored.answer, replayed: true });
+          }
           throw e;
         }
         const now = this.clock.now();
-        sendAnswer(reply, await this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id }));
+        const answer = await this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id });
+        if (answer.replayed) this.metrics.idempotentReplay(tenant, route(req));
+        sendAnswer(reply, answer);
       })(),
     ).pipe(map(() => undefined));
   }

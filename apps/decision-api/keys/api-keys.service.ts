@@ -7,6 +7,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SchemaValidator } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { isUuid } from '../../../libs/names/index.js';
+import { keyActor } from '../../../libs/audit/index.js';
 import { ApiKeysRepository, AuditRepository, type ApiKeyRecord, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { ApiKeyCache } from '../auth/key-cache.js';
 import { createdWithSecret, done, transactional, unchanged, type TransactionalCommand } from '../commands/command.js';
@@ -79,7 +80,7 @@ export class ApiKeysService {
         await this.keys.revoke(em, id, now);
         await this.audit.append(em, {
           tenant: p.tenant,
-          actor: p.keyId,
+          actor: keyActor(p, 'admin'),
           action: 'api_key.revoked',
           subjectType: 'api_key',
           subjectId: id,
@@ -123,7 +124,7 @@ export class ApiKeysService {
         await this.keys.expire(em, id, expiresAt);
         await this.audit.append(em, {
           tenant: p.tenant,
-          actor: p.keyId,
+          actor: keyActor(p, 'admin'),
           action: 'api_key.rotated',
           subjectType: 'api_key',
           subjectId: id,

@@ -11,6 +11,7 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { InMemoryLedgerStore, type OpaRedemptionGate, type RedemptionGateResult } from '../../../libs/ledger/index.js';
 import { packJson } from '../../../libs/ledger/ledger.test-support.js';
 import type {
+  AuditRepository,
   CatalogueRepository,
   Database,
   DecisionsRepository,
@@ -25,6 +26,7 @@ import type { Outcome, TransactionalCommand } from '../commands/command.js';
 import type { ReleaseRegistry } from '../releases/release.registry.js';
 import { strict } from '../test-support/strict.js';
 import { LedgerService } from './ledger.service.js';
+import { Metrics } from '../metrics/metrics.js';
 
 const TENANT = 'acme';
 const principal: Principal = { keyId: 'key-1', tenant: TENANT, name: 'checkout', roles: ['service'] };
@@ -76,6 +78,9 @@ function setup() {
     strict<CatalogueRepository>('catalogue', { listPacks }),
     strict<DecisionsRepository>('decisions', { insert }),
     strict<PayoutsRepository>('payouts', { deferredClawbacks: () => Promise.resolve([]) }),
+    strict<AuditRepository>('audit', { append: () => Promise.resolve() }),
+    { now: () => at('2026-12-01T08:59:00.000Z') },
+    new Metrics(),
   );
   /** Applies a write as the mechanism does: inside the request's transaction, at the request's time, with its key. */
   const apply = <T>(command: TransactionalCommand<T>, key: string, now: Date): Promise<Outcome<T>> => command.apply({ em: tx, now, key });

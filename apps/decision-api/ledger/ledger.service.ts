@@ -1,6 +1,7 @@
 /** Reward ledger over HTTP: each call is one transaction holding the idempotency record, the ledger change and, for redemptions, the gate decision. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { keyActor, SYSTEM_ACTOR, type Actor } from '../../../libs/audit/index.js';
 import { SchemaValidator, type FileComponentSource } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { postClawback, type Clawback, type PaidRefund, type RewardReference } from '../../../libs/payments/index.js';
@@ -12,19 +13,23 @@ import {
   type RedemptionOutcome,
 } from '../../../libs/ledger/index.js';
 import {
+  AuditRepository,
   CatalogueRepository,
   DecisionsRepository,
   PayoutsRepository,
   PgLedgerStoreFactory,
   violatedAccounts,
+  type Clock,
   type Database,
   type IdFactory,
   type Principal,
 } from '../../../libs/persistence/index.js';
+import { auditEntry } from '../audit/audit-entry.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { created, done, refused, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
-import { ReleaseRegistry } from '../releases/release.registry.js';
-import { CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
+import { Metrics } from '../metrics/metrics.js';
+import { REDEMPTION_TYPE, ReleaseRegistry } from '../releases/release.registry.js';
+import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
@@ -55,6 +60,9 @@ export class LedgerService {
     private readonly catalogue: CatalogueRepository,
     private readonly decisions: DecisionsRepository,
     private readonly payouts: PayoutsRepository,
+    private readonly audit: AuditRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Programs read through `em`, the request's transaction (see ProgramCatalogue.resolver). */
@@ -72,8 +80,8 @@ export class LedgerService {
    * The tenant's ledger over `em`. Only a redemption asks the gate, so other calls take it lazily: a release without a
    * redemption type refuses redemptions, not purchases, refunds or reads.
    */
-  private ledger(em: SqlEntityManager, tenant: string, gate?: RedemptionGate): Ledger {
-    return new Ledger(this.stores.create(em), this.programsVia(em), gate ?? this.lazyGate(tenant));
+  private ledger(em: SqlEntityManager, tenant: string, gate?: RedemptionGate, actor?: Actor): Ledger {
+    return new Ledger(this.stores.create(em, actor), this.programsVia(em), gate ?? this.lazyGate(tenant));
   }
 
   private lazyGate(tenant: string): RedemptionGate {
@@ -92,15 +100,19 @@ export class LedgerService {
    * then deferred clawbacks) keeps the savepoint: a refusal after its first flush must still undo that flush.
    */
   private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>, single = true): TransactionalCommand<T> {
-    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant), em)), { refusesBeforeWriting: single });
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant, undefined, keyActor(p, 'service')), em)), { refusesBeforeWriting: single });
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
   async openAccount(p: Principal, accountId: string, body: unknown): Promise<Outcome<unknown>> {
     const input = v.account.validate(body);
     return this.db.em().transactional(async (em) => {
-      const ledger = this.ledger(em, p.tenant);
+      const ledger = this.ledger(em, p.tenant, undefined, keyActor(p, 'service'));
       const opened = await ledger.openAccount(p.tenant, accountId, input);
+      // An account has no append-only row of its own to name who opened it (its entries name who wrote them).
+      if (opened.created) {
+        await this.audit.append(em, auditEntry(p, 'service', this.clock.now(), 'ledger.account_opened', 'ledger_account', accountId, { program: input.program, currency: input.currency }));
+      }
       const view = await ledger.view(p.tenant, accountId);
       return opened.created ? created(view) : unchanged(view);
     });
@@ -122,7 +134,7 @@ export class LedgerService {
       const waiting = await this.payouts.deferredClawbacks(em, p.tenant, transactionId);
       if (waiting.length === 0) return settled;
       for (const r of waiting) {
-        const posted = await this.clawback(em, p.tenant, r.reward, { refundId: r.refundId, amount: r.amount, currency: r.currency, at: input.settledAt });
+        const posted = await this.clawback(em, p.tenant, r.reward, { refundId: r.refundId, amount: r.amount, currency: r.currency, at: input.settledAt }, keyActor(p, 'service'));
         await this.payouts.recordClawback(em, p.tenant, r.refundId, posted, new Date(input.settledAt));
       }
       // The answer shows the transaction after its clawbacks.
@@ -160,10 +172,12 @@ export class LedgerService {
     // Answer business time in the ledger's canonical form, like every other ledger response.
     const input = { ...raw, at: canonicalTimestamp(raw.at) ?? raw.at };
     const tenant = p.tenant;
+    let stored: { release: string; outcome: string; reasons: readonly { code: string }[] } | undefined;
     return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
-      const out = await this.ledger(em, tenant, gate).redeem(tenant, accountId, input);
-      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now });
+      const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input);
+      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
+      if (decisionId) stored = { release: `${release.ref.name}@${release.ref.version}`, outcome: out.allowed ? 'APPROVE' : 'DENY', reasons: out.reasons };
       if (out.allowed) {
         return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
       }
@@ -172,7 +186,13 @@ export class LedgerService {
       return refused(
         new DomainError(first?.code ?? 'REDEMPTION_REFUSED', out.reasons.map((r) => r.message).join('; '), 'unprocessable', [], { reasons: out.reasons, decisionId }),
       );
-    }, { refusesBeforeWriting: true });
+    }, {
+      refusesBeforeWriting: true,
+      // The gate's decision is a stored decision of type `redemption`, allowed or refused: counted once committed.
+      afterCommit: () => {
+        if (stored) this.metrics.decided(tenant, REDEMPTION_TYPE, stored.release, stored.outcome, stored.reasons);
+      },
+    });
   }
 
   private async storeGateDecision(
@@ -187,9 +207,10 @@ export class LedgerService {
       entrypoint: string;
       key: string;
       now: Date;
+      actor: Actor;
     },
   ): Promise<string> {
-    const { tenant, accountId, input, out, release, entrypoint, key: idempotencyKey, now } = d;
+    const { tenant, accountId, input, out, release, entrypoint, key: idempotencyKey, now, actor } = d;
     const id = this.ids.next(now);
     const outcome = out.allowed ? 'APPROVE' : 'DENY';
     const document = {
@@ -222,6 +243,7 @@ export class LedgerService {
       idempotencyKey,
       evaluatedAt: now,
       createdAt: now,
+      actor,
     });
     return id;
   }
@@ -230,8 +252,9 @@ export class LedgerService {
    * The ledger refund of a paid refund (its clawback from the immutable original reward), inside `em`: the
    * transaction of the refund's SUCCEEDED transition, so both commit or neither does. Refusals come back as data.
    */
-  clawback(em: SqlEntityManager, tenant: string, reward: RewardReference, refund: PaidRefund): Promise<Clawback> {
-    const store = this.stores.create(em);
+  clawback(em: SqlEntityManager, tenant: string, reward: RewardReference, refund: PaidRefund, actor: Actor = SYSTEM_ACTOR): Promise<Clawback> {
+    // The payout worker's clawbacks are the platform's own work (`system`); a settlement's deferred ones are its caller's.
+    const store = this.stores.create(em, actor);
     return postClawback(new Ledger(store, this.programsVia(em), this.lazyGate(tenant)), store, tenant, reward, refund);
   }
 

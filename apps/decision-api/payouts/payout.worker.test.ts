@@ -10,6 +10,7 @@ import type { DatabaseAvailability } from '../health/database-availability.js';
 import type { LedgerService } from '../ledger/ledger.service.js';
 import { strict } from '../test-support/strict.js';
 import { PayoutWorker } from './payout.worker.js';
+import { Metrics } from '../metrics/metrics.js';
 
 const NOW = new Date('2026-12-02T10:00:00Z');
 const job = (refundId: string, attempt = 1, inDoubt = false): PayoutJob => ({ tenant: 't1', refundId, amount: 500, currency: 'EUR', reward: null, attempt, inDoubt });
@@ -66,7 +67,7 @@ function harness(o: { jobs: PayoutJob[]; answer: (r: RefundRequest) => Promise<P
     },
   });
   const availability = strict<DatabaseAvailability>('availability', { report: () => undefined });
-  const worker = new PayoutWorker(db, config, { now: () => NOW }, provider, payouts, strict<LedgerService>('ledger'), availability);
+  const worker = new PayoutWorker(db, config, { now: () => NOW }, provider, payouts, strict<LedgerService>('ledger'), availability, new Metrics());
   return { worker, asked, recorded, transactions: () => txCount };
 }
 

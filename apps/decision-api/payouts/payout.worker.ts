@@ -15,6 +15,7 @@ import { DatabaseAvailability } from '../health/database-availability.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { APP_CONFIG, CLOCK, DATABASE, PAYMENT_PROVIDER } from '../tokens.js';
 import { PollLoop } from '../background/poll-loop.js';
+import { Metrics } from '../metrics/metrics.js';
 
 interface Outcome {
   job: PayoutJob;
@@ -48,6 +49,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly payouts: PayoutsRepository,
     private readonly ledger: LedgerService,
     private readonly database: DatabaseAvailability,
+    private readonly metrics: Metrics,
   ) {
     this.lanes = db.kind === 'pglite' ? 1 : Math.max(1, Math.floor(config.dbPoolSize / 4));
     this.loop = new PollLoop({
@@ -116,6 +118,9 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.outcomes.push({ job, step, resolve, reject });
       this.flush();
     });
+    // Counted once recorded (a recording that failed is retried by a later poll, and counted then).
+    if (step.kind === 'retry') this.metrics.jobRetried('payout');
+    else if (step.kind === 'fail') this.metrics.jobFailed('payout');
   }
 
   /**

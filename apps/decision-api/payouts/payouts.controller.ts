@@ -6,6 +6,7 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { PayoutsService } from './payouts.service.js';
+import { ApiAnswers, IDEMPOTENT, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('refunds')
 @ApiBearerAuth()
@@ -17,6 +18,7 @@ export class PayoutsController {
   @Roles('service')
   @ApiOperation({ summary: 'Retry the payout of a FAILED refund (back to PROCESSING, attempts reset, same provider idempotency key)' })
   @IdempotentCommand()
+  @ApiAnswers({ status: 200, description: 'The refund, back to PROCESSING', schema: ref('Refund') }, ROLE, IDEMPOTENT, 404, 409)
   retry(@CurrentPrincipal() p: Principal, @Param('refundId') refundId: string, @Res() _answered: FastifyReply) {
     return this.payouts.retry(p, refundId);
   }

@@ -5,6 +5,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
+import { keyActor } from '../../../libs/audit/index.js';
 import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import {
   entityLockIds,
@@ -23,6 +24,7 @@ import { ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM, type RefundedTo
 import { createdJson, type StatementCommand } from '../commands/command.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { decisionRow } from '../decisions/decision-row.js';
+import { Metrics } from '../metrics/metrics.js';
 import { traced, type Tracer } from '../../../libs/tracing/index.js';
 import { SPANS, Tracing } from '../tracing/tracing.js';
 
@@ -109,6 +111,7 @@ export class RefundDecisions {
     private readonly repo: RefundDecisionsRepository,
     private readonly refunds: RefundsRepository,
     private readonly history: FeatureHistoryRepository,
+    private readonly metrics: Metrics,
     tracing: Tracing,
   ) {
     this.tracer = tracing.tracer;
@@ -148,7 +151,9 @@ export class RefundDecisions {
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
+          const started = performance.now();
           const evaluated = await traced(tracer, SPANS.evaluate, () => type.decideValid(seen, before.features, tracer), attributes);
+          this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
           const document = build({ id, tenant, createdAt: now.toISOString() }, evaluated, [refundedTotalTrace(total), ...evaluated.trace]);
@@ -183,7 +188,7 @@ export class RefundDecisions {
             ...(record && {
               history: this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'refund'),
             }),
-            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now }),
+            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             refund,
             transition,
             ...(review ? { review } : {}),

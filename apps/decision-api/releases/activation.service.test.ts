@@ -12,6 +12,7 @@ import type { ActivationRow, AuditRepository, Clock, Database, OutboxRepository,
 import { strict } from '../test-support/strict.js';
 import { ActivationService } from './activation.service.js';
 import type { ReleaseRegistry } from './release.registry.js';
+import { Metrics } from '../metrics/metrics.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const principal: Principal = { keyId: 'key-9', tenant: 'acme', name: 'release-manager', roles: ['publisher'] };
@@ -50,6 +51,7 @@ function setup(current: { active?: ActivationRow } = {}) {
     strict<ReleaseActivationsRepository>('repo', { lockTenant, current: currentRows, insert, notify }),
     strict<AuditRepository>('audit', { append }),
     strict<OutboxRepository>('outbox', { append: event }),
+    new Metrics(),
   );
   return { service, tx, calls, insert, append, event, refreshTenant };
 }
@@ -87,7 +89,7 @@ describe('ActivationService', () => {
       occurredAt: now,
     });
     expect(s.insert.mock.calls[0]![1]).toMatchObject({ tenant: 'acme', slot: 'active', action: 'activate', release: TARGET, previousSeq: 3, previous: active.release, actor: { keyId: 'key-9', name: 'release-manager' }, at: now });
-    expect(s.append.mock.calls[0]![1]).toMatchObject({ actor: 'key-9', action: 'release.activated', details: { from: 'acme-main@2.0.0', to: 'default@1.0.0' }, at: now });
+    expect(s.append.mock.calls[0]![1]).toMatchObject({ actor: { id: 'key-9', role: 'publisher' }, action: 'release.activated', details: { from: 'acme-main@2.0.0', to: 'default@1.0.0' }, at: now });
     expect(outcome).toMatchObject({ result: 'done', value: { name: 'default', changed: true, activatedAt: now.toISOString(), activatedBy: { id: 'key-9' } } });
     expect(s.refreshTenant).not.toHaveBeenCalled();
     await command.afterCommit!(outcome);

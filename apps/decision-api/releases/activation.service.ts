@@ -1,6 +1,7 @@
 /** Activation, rollback and shadow of releases per tenant: checked, recorded in release_activations, audited, announced. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { keyActor } from '../../../libs/audit/index.js';
 import { checkActivation, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
@@ -16,6 +17,7 @@ import {
   type ReleaseId,
 } from '../../../libs/persistence/index.js';
 import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
+import { Metrics } from '../metrics/metrics.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 import { checkRedemptionType, ReleaseRegistry } from './release.registry.js';
 
@@ -54,6 +56,7 @@ export class ActivationService {
     private readonly repo: ReleaseActivationsRepository,
     private readonly audit: AuditRepository,
     private readonly outbox: OutboxRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   /** What decides for this tenant on this instance now. */
@@ -62,7 +65,7 @@ export class ActivationService {
   }
 
   activate(principal: Principal, target: ReleaseId) {
-    return this.change(principal, async (em, now) => {
+    return this.change(principal, 'activate', async (em, now) => {
       const source = this.registry.source(principal.tenant, em);
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       await checkActivation(release);
@@ -86,7 +89,7 @@ export class ActivationService {
 
   /** Back to the release the active one replaced; rolling back again walks further back, down to the built-in. */
   rollback(principal: Principal) {
-    return this.change(principal, async (em, now) => {
+    return this.change(principal, 'rollback', async (em, now) => {
       const current = (await this.repo.current(em, principal.tenant)).active;
       if (!current?.previous) {
         throw new DomainError('NO_PREVIOUS_RELEASE', 'There is no previously active release to roll back to', 'unprocessable');
@@ -109,7 +112,7 @@ export class ActivationService {
 
   /** Evaluates live refund decisions on `target` too, next to the active release, from now until cleared or replaced. */
   startShadow(principal: Principal, target: ReleaseId) {
-    return this.change(principal, async (em, now) => {
+    return this.change(principal, null, async (em, now) => {
       const source = this.registry.source(principal.tenant, em);
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       checkShadow(release);
@@ -150,13 +153,23 @@ export class ActivationService {
    * commit, this instance's refresh, so the caller's next request here sees the change at once; other instances follow
    * by NOTIFY or poll.
    */
-  private change<T>(principal: Principal, effect: (em: SqlEntityManager, now: Date) => Promise<Outcome<T>>): TransactionalCommand<T> {
+  private change<T>(
+    principal: Principal,
+    counted: 'activate' | 'rollback' | null,
+    effect: (em: SqlEntityManager, now: Date) => Promise<Outcome<T>>,
+  ): TransactionalCommand<T> {
     return transactional(
       async ({ em, now }) => {
         await this.repo.lockTenant(em, principal.tenant);
         return effect(em, now);
       },
-      { afterCommit: () => this.registry.refreshTenant(principal.tenant) },
+      {
+        afterCommit: (outcome) => {
+          // An activation of the release already active changed nothing ('unchanged'): not an activation.
+          if (counted && outcome.result === 'done') this.metrics.releaseActivated(principal.tenant, counted);
+          return this.registry.refreshTenant(principal.tenant);
+        },
+      },
     );
   }
 
@@ -172,7 +185,7 @@ export class ActivationService {
     const row = await this.repo.insert(em, { ...a, tenant: principal.tenant, actor: { keyId: principal.keyId, name: principal.name }, at: now });
     await this.audit.append(em, {
       tenant: principal.tenant,
-      actor: principal.keyId,
+      actor: keyActor(principal, 'publisher'),
       action,
       subjectType: 'release',
       subjectId: label(a.release ?? a.previous),

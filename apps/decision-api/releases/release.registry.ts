@@ -134,6 +134,18 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     return this.state.get(tenant)?.active?.row;
   }
 
+  /**
+   * Every tenant this instance holds activation state for (tenants that never activated a release run on the built-in
+   * one and are not listed): the release deciding for it, or null with the reason its activated release is not loaded.
+   */
+  *tenantReleases(): Generator<{ tenant: string; release: CompiledRelease | null; unavailable?: string }> {
+    for (const [tenant, s] of this.state) {
+      if (s.active?.release) yield { tenant, release: s.active.release };
+      else if (s.activeError) yield { tenant, release: null, unavailable: s.activeError };
+      else yield { tenant, release: this.builtinRelease };
+    }
+  }
+
   /** The tenant's active release with its redemption gate (Algorithm 3), wrapped once per compiled release. */
   redemptionGate(tenant: string): { release: CompiledRelease; gate: OpaRedemptionGate } {
     const release = this.active(tenant);

@@ -6,9 +6,9 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { ActivationService } from './activation.service.js';
-import { releaseManifestSchema } from '../../../libs/decisions/index.js';
 import { ReleasesService } from './releases.service.js';
 import { ShadowService } from './shadow.service.js';
+import { ApiAnswers, IDEMPOTENT, JSON_BODY, KEYED, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('releases')
 @ApiBearerAuth()
@@ -27,7 +27,19 @@ export class ReleasesController {
     description: '201 when stored; 200 when identical content is sent again; 409 for other content.',
   })
   @IdempotentCommand()
-  @ApiBody({ schema: releaseManifestSchema as object })
+  @ApiBody({ schema: ref('ReleaseManifest') })
+  @ApiAnswers(
+    [
+      { status: 201, description: 'Stored', schema: ref('Release') },
+      { status: 200, description: 'The identical release was stored already', schema: ref('Release') },
+    ],
+    ROLE,
+    JSON_BODY,
+    IDEMPOTENT,
+    404,
+    409,
+    422,
+  )
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
@@ -39,6 +51,7 @@ export class ReleasesController {
   @Get('active')
   @Roles()
   @ApiOperation({ summary: 'The release deciding for this tenant now (the built-in one until the tenant activates another)' })
+  @ApiAnswers({ status: 200, description: 'The active release', schema: ref('ActiveRelease') }, KEYED)
   active(@CurrentPrincipal() principal: Principal) {
     return this.activation.active(principal);
   }
@@ -47,6 +60,7 @@ export class ReleasesController {
   @Roles('publisher')
   @ApiOperation({ summary: 'Back to the release the active one replaced (422 NO_PREVIOUS_RELEASE if none)' })
   @IdempotentCommand()
+  @ApiAnswers({ status: 200, description: 'The release active again (rolledBack names the one replaced)', schema: ref('ActiveRelease') }, ROLE, IDEMPOTENT)
   rollback(
     @CurrentPrincipal() principal: Principal,
     @Res() _answered: FastifyReply,
@@ -57,6 +71,7 @@ export class ReleasesController {
   @Get('shadow/report')
   @Roles('author', 'publisher', 'auditor')
   @ApiOperation({ summary: 'What the newest shadow release would have decided differently on live refund decisions' })
+  @ApiAnswers({ status: 200, description: 'The shadow report', schema: ref('ShadowReport') }, ROLE, 404)
   report(@CurrentPrincipal() principal: Principal) {
     return this.shadow.report(principal);
   }
@@ -65,6 +80,7 @@ export class ReleasesController {
   @Roles('publisher')
   @HttpCode(200)
   @ApiOperation({ summary: 'Stop the shadow evaluation (its report stays readable)' })
+  @ApiAnswers({ status: 200, description: 'Shadow evaluation stopped', schema: ref('ShadowStopped') }, ROLE)
   stopShadow(@CurrentPrincipal() principal: Principal) {
     return this.activation.stopShadow(principal);
   }
@@ -72,6 +88,7 @@ export class ReleasesController {
   @Get(':name/:version')
   @Roles('author', 'publisher', 'auditor')
   @ApiOperation({ summary: 'One release (stored by the tenant or built in)' })
+  @ApiAnswers({ status: 200, description: 'The release', schema: ref('Release') }, ROLE, 404)
   get(@CurrentPrincipal() principal: Principal, @Param('name') name: string, @Param('version') version: string) {
     return this.releases.getRelease(principal, name, version);
   }
@@ -82,6 +99,7 @@ export class ReleasesController {
     summary: "Make this release decide for the tenant, on every instance within 5 s; refused unless its packs' test cases pass and it serves every domain",
   })
   @IdempotentCommand()
+  @ApiAnswers({ status: 200, description: 'The active release (changed: false when it was active already)', schema: ref('ActiveRelease') }, ROLE, IDEMPOTENT, 404)
   activate(
     @CurrentPrincipal() principal: Principal,
     @Param('name') name: string,
@@ -95,6 +113,7 @@ export class ReleasesController {
   @Roles('publisher')
   @ApiOperation({ summary: 'Also evaluate live refund decisions on this release, recording differences; never changes an answer' })
   @IdempotentCommand()
+  @ApiAnswers({ status: 200, description: 'The shadow release, evaluated from now on', schema: ref('Shadow') }, ROLE, IDEMPOTENT, 404)
   startShadow(
     @CurrentPrincipal() principal: Principal,
     @Param('name') name: string,

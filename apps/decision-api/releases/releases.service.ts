@@ -8,7 +8,8 @@ import { checkReleaseTypes, releaseDigest, releaseManifestSchema, SchemaValidato
 import { DomainError } from '../../../libs/errors/index.js';
 import { AuditRepository, CatalogueRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { isName, isSemver } from '../../../libs/names/index.js';
-import { auditEntry, exists, type Source } from '../catalogue/stored.js';
+import { auditEntry } from '../audit/audit-entry.js';
+import { exists, type Source } from '../catalogue/stored.js';
 import { created, transactional, unchanged } from '../commands/command.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
@@ -52,7 +53,7 @@ export class ReleasesService {
         if (winner?.sha256 === sha256) return unchanged(winner.view);
         throw exists('RELEASE_VERSION_EXISTS', `release ${manifest.name}@${manifest.version}`, 'tenant');
       }
-      await this.audit.append(em, auditEntry(principal, now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
+      await this.audit.append(em, auditEntry(principal, 'author', now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
       return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
     });
   }

@@ -16,6 +16,7 @@ import {
 import { DomainError } from '../../../libs/errors/index.js';
 import { ReleaseActivationsRepository, type ActivationRow, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
+import { Metrics, type ShadowResult } from '../metrics/metrics.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 
 /** Decisions waiting for their shadow evaluation, at most; beyond it new ones are dropped and counted. */
@@ -52,6 +53,7 @@ export class ShadowService implements OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: ReleaseActivationsRepository,
     private readonly database: DatabaseAvailability,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Queues a committed decision for its shadow evaluation; never throws, never waits. */
@@ -59,6 +61,7 @@ export class ShadowService implements OnModuleDestroy {
     if (this.closed) return;
     if (this.queue.length >= MAX_QUEUE) {
       this.counters.dropped++;
+      this.metrics.shadowDrop(job.tenant);
       if (this.counters.dropped % 1000 === 1) this.logger.warn(`shadow queue full: ${this.counters.dropped} decision(s) not shadow-evaluated so far`);
       return;
     }
@@ -81,10 +84,11 @@ export class ShadowService implements OnModuleDestroy {
     try {
       for (let job = this.queue.shift(); job; job = this.queue.shift()) {
         try {
-          await this.evaluate(job);
+          this.metrics.shadowEvaluated(job.tenant, await this.evaluate(job));
           this.counters.evaluated++;
         } catch (e) {
           this.counters.failed++;
+          this.metrics.shadowEvaluated(job.tenant, 'not_stored');
           // The database away: the outage monitor logs that once, not once per queued evaluation.
           if (!this.database.report(e, false)) this.logger.error(`shadow evaluation of decision ${job.decisionId} not stored: ${(e as Error).message}`);
         }
@@ -94,7 +98,7 @@ export class ShadowService implements OnModuleDestroy {
     }
   }
 
-  private async evaluate(job: ShadowJob): Promise<void> {
+  private async evaluate(job: ShadowJob): Promise<ShadowResult> {
     const names = job.type.outputNames;
     const baseline = simulatedFrom(job.baseline, names);
     let shadow;
@@ -124,6 +128,7 @@ export class ShadowService implements OnModuleDestroy {
       error: failed ? `${shadow.error?.code}: ${shadow.error?.message}` : null,
       at: this.clock.now(),
     });
+    return failed ? 'error' : diff.changed ? 'changed' : 'same';
   }
 
   /** The tenant's newest shadow session (running or stopped) and what it found. */

@@ -5,7 +5,9 @@
  * LOCKED makes a second sweeper take other rows than the first, and a purged row is never purged again.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { RetentionRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { SYSTEM_ACTOR } from '../../../libs/audit/index.js';
+import { AuditRepository, RetentionRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import { retentionCutoff, type RetentionPolicy } from '../../../libs/privacy/index.js';
 import { retentionPolicy, type AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
@@ -27,6 +29,7 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly retention: RetentionRepository,
+    private readonly audit: AuditRepository,
     database: DatabaseAvailability,
   ) {
     this.policy = retentionPolicy(config);
@@ -65,8 +68,23 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
     const tenants = [...new Set([...withDecisions, ...withEvents])].sort();
     for (const tenant of tenants) {
       const cutoff = retentionCutoff(this.policy, tenant, now);
-      total += await this.batches(() => this.db.em().transactional((tx) => this.retention.purgeDecisions(tx, tenant, cutoff, now, BATCH)));
-      counts.events += await this.batches(() => this.db.em().transactional((tx) => this.retention.purgeFeatureEvents(tx, tenant, cutoff, BATCH)));
+      // Each batch that changed something leaves one audit row in its transaction, the platform its actor (`system`).
+      const recorded = (tx: SqlEntityManager, action: string, n: number, details: Record<string, unknown>) =>
+        n > 0 ? this.audit.append(tx, { tenant, actor: SYSTEM_ACTOR, action, subjectType: 'tenant', subjectId: tenant, details: { ...details, cutoff: cutoff.toISOString() }, at: now }) : undefined;
+      total += await this.batches(() =>
+        this.db.em().transactional(async (tx) => {
+          const n = await this.retention.purgeDecisions(tx, tenant, cutoff, now, BATCH);
+          await recorded(tx, 'retention.decisions_purged', n, { decisions: n });
+          return n;
+        }),
+      );
+      counts.events += await this.batches(() =>
+        this.db.em().transactional(async (tx) => {
+          const n = await this.retention.purgeFeatureEvents(tx, tenant, cutoff, BATCH);
+          await recorded(tx, 'retention.history_deleted', n, { historyEvents: n });
+          return n;
+        }),
+      );
       if (this.closed) break;
     }
     return total;

@@ -3,7 +3,8 @@
  * event. Every instance sweeps; the repository's update makes a second sweeper skip what the first marked.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ReviewsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
+import { SYSTEM_ACTOR } from '../../../libs/audit/index.js';
+import { AuditRepository, ReviewsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
@@ -23,6 +24,7 @@ export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly reviews: ReviewsRepository,
+    private readonly audit: AuditRepository,
     database: DatabaseAvailability,
   ) {
     this.loop = new PollLoop({
@@ -52,7 +54,17 @@ export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
     for (;;) {
       if (this.closed) return total;
       const now = this.clock.now();
-      const marked = await this.db.em().transactional((em) => this.reviews.markOverdue(em, now, BATCH));
+      const marked = await this.db.em().transactional(async (em) => {
+        const reviews = await this.reviews.markOverdueReviews(em, now, BATCH);
+        // The platform's own change: one audit row per tenant and batch, naming the items (actor `system`).
+        const byTenant = new Map<string, string[]>();
+        for (const r of reviews) (byTenant.get(r.tenant) ?? byTenant.set(r.tenant, []).get(r.tenant)!).push(r.id);
+        // Tenants in one order on every instance: each append locks its tenant's chain head until commit.
+        for (const [tenant, ids] of [...byTenant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+          await this.audit.append(em, { tenant, actor: SYSTEM_ACTOR, action: 'review.marked_overdue', subjectType: 'review', subjectId: ids[0]!, details: { reviewIds: ids }, at: now });
+        }
+        return reviews.length;
+      });
       total += marked;
       if (marked < BATCH) return total;
     }

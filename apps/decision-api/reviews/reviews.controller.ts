@@ -8,8 +8,9 @@ import { REVIEW_STATES } from '../../../libs/reviews/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
-import { resolveSchema, ReviewsService } from './reviews.service.js';
+import { QueryParams, QueryParser } from '../http/query.js';
+import { ReviewsService } from './reviews.service.js';
+import { ApiAnswers, ApiFilters, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 const encodePosition = (p: ReviewPosition): string => encodeCursor({ p: p.part, d: p.deadline, i: p.id });
 /**
@@ -35,11 +36,22 @@ export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 
   @Get()
+  @QueryParams('state', 'assignee', 'overdue', 'type', 'minAmount', 'maxAmount', 'limit', 'cursor')
   @Roles('reviewer', 'auditor')
   @ApiOperation({
     summary: 'The review queue, open items first by SLA deadline: ?state=&assignee=&overdue=&type=&minAmount=&maxAmount=&limit=&cursor=',
     description: 'assignee: the key holding a live claim. overdue=true: open and past the deadline.',
   })
+  @ApiFilters(
+    { name: 'state', enum: [...REVIEW_STATES] },
+    { name: 'assignee', schema: { type: 'string' }, description: 'The key id holding a live claim' },
+    { name: 'overdue', enum: ['true', 'false'] },
+    { name: 'type', schema: { type: 'string' } },
+    { name: 'minAmount', schema: { type: 'integer', minimum: 0 } },
+    { name: 'maxAmount', schema: { type: 'integer', minimum: 0 } },
+  )
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of review items, open first by deadline', schema: page('Review') }, ROLE, QUERY)
   async list(@CurrentPrincipal() p: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const amount = (name: string) => (q.string(name) === undefined ? undefined : q.int(name, 0, 0, Number.MAX_SAFE_INTEGER));
@@ -64,6 +76,7 @@ export class ReviewsController {
   @Get(':id')
   @Roles('reviewer', 'auditor')
   @ApiOperation({ summary: 'One review item with its approvals and, once closed, the decision that resolved it' })
+  @ApiAnswers({ status: 200, description: 'The review item', schema: ref('Review') }, ROLE, 404)
   get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return this.reviews.get(p, id);
   }
@@ -72,6 +85,7 @@ export class ReviewsController {
   @Roles('reviewer')
   @IdempotentCommand()
   @ApiOperation({ summary: "Take the item for its lease (the item's leaseMinutes); another reviewer's live claim: 409 REVIEW_CLAIMED" })
+  @ApiAnswers({ status: 200, description: 'The item, claimed by this key', schema: ref('Review') }, ROLE, IDEMPOTENT, 404, 409)
   claim(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Res() _answered: FastifyReply) {
     return this.reviews.claim(p, id);
   }
@@ -80,6 +94,7 @@ export class ReviewsController {
   @Roles('reviewer')
   @IdempotentCommand()
   @ApiOperation({ summary: 'Give the item back (its holder only)' })
+  @ApiAnswers({ status: 200, description: 'The item, unclaimed', schema: ref('Review') }, ROLE, IDEMPOTENT, 404, 409)
   release(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Res() _answered: FastifyReply) {
     return this.reviews.release(p, id);
   }
@@ -88,7 +103,8 @@ export class ReviewsController {
   @Roles('reviewer')
   @IdempotentCommand()
   @ApiOperation({ summary: 'APPROVE (an amount up to the requested one) or DENY; four-eyes where two approvals are required' })
-  @ApiBody({ schema: resolveSchema as object })
+  @ApiBody({ schema: ref('ReviewResolution') })
+  @ApiAnswers({ status: 200, description: 'The item: closed, or still open with this approval listed (four eyes)', schema: ref('Review') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
   resolve(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown, @Res() _answered: FastifyReply) {
     return this.reviews.resolve(p, id, body);
   }

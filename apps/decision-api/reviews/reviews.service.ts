@@ -10,6 +10,7 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { isUuid, UPPER_SNAKE_PATTERN } from '../../../libs/names/index.js';
 import {
   ApiKeysRepository,
+  AuditRepository,
   OutboxRepository,
   DecisionsRepository,
   RefundsRepository,
@@ -23,6 +24,7 @@ import {
   type ReviewPosition,
 } from '../../../libs/persistence/index.js';
 import { claim, holder, isOverdue, release, resolve, resolutionDocument, type EngineReason, type ResolveInput, type Review } from '../../../libs/reviews/index.js';
+import { auditEntry } from '../audit/audit-entry.js';
 import { done, transactional } from '../commands/command.js';
 import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
 
@@ -87,6 +89,7 @@ export class ReviewsService {
     private readonly decisions: DecisionsRepository,
     private readonly keys: ApiKeysRepository,
     private readonly outbox: OutboxRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
   /** The caller as four-eyes sees it: its key and every key of the same rotation chain. */
@@ -120,6 +123,7 @@ export class ReviewsService {
       const r = await this.locked(em, p, id);
       const c = claim(r, await this.reviewer(em, p), now);
       await this.reviews.claim(em, p.tenant, id, p.keyId, c.leaseUntil);
+      await this.audit.append(em, auditEntry(p, 'reviewer', now, 'review.claimed', 'review', id, { leaseUntil: c.leaseUntil.toISOString() }));
       return done(reviewView({ ...r, assignee: p.keyId, leaseUntil: c.leaseUntil }, now));
     });
   }
@@ -129,6 +133,7 @@ export class ReviewsService {
       const r = await this.locked(em, p, id);
       release(r, p, now);
       await this.reviews.release(em, p.tenant, id);
+      await this.audit.append(em, auditEntry(p, 'reviewer', now, 'review.released', 'review', id, {}));
       return done(reviewView({ ...r, assignee: null, leaseUntil: null }, now));
     });
   }
@@ -159,6 +164,7 @@ export class ReviewsService {
         // The first of several approvals: recorded, and the item goes back to the queue for another reviewer.
         await this.reviews.addApproval(em, p.tenant, id, effect.approval);
         await this.reviews.release(em, p.tenant, id);
+        await this.audit.append(em, auditEntry(p, 'reviewer', now, 'review.approved', 'review', id, { amount: effect.approval.amount, approvals: r.approvals.length + 1 }));
         return done(reviewView({ ...r, assignee: null, leaseUntil: null, approvals: [...r.approvals, effect.approval] }, now));
       }
       if (effect.approval) await this.reviews.addApproval(em, p.tenant, id, effect.approval);
@@ -178,6 +184,10 @@ export class ReviewsService {
           ...(effect.approvedAmount !== null ? { approvedAmount: effect.approvedAmount } : {}),
         });
       }
+      await this.audit.append(
+        em,
+        auditEntry(p, 'reviewer', now, 'review.resolved', 'review', id, { state: effect.state, resolution: outcome, reasonCode: input.reasonCode, decisionId, refundId: r.refundId, approvedAmount: effect.approvedAmount }),
+      );
       const closed = await this.reviews.find(em, p.tenant, id);
       return done(reviewView(closed!, now));
     });
@@ -242,6 +252,7 @@ export class ReviewsService {
       idempotencyKey: d.key,
       evaluatedAt: now,
       createdAt: now,
+      actor: { id: d.closedBy, role: 'reviewer' },
     });
     // A reviewer's decision is a decision like the engine's: followers learn of it the same way.
     await this.outbox.append(em, {

@@ -6,11 +6,11 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { jsonStream } from '../http/json-stream.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
-import { ledgerSimulationSchema, simulationSchema } from './simulations.schemas.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { SimulationsService } from './simulations.service.js';
+import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('simulations')
 @ApiBearerAuth()
@@ -28,7 +28,18 @@ export class SimulationsController {
     description: 'Up to 1,000 cases: 201 with the full result. More: 202 {id, status: "running", progress}; poll GET /v1/simulations/{id}.',
   })
   @IdempotentCommand()
-  @ApiBody({ schema: simulationSchema as object })
+  @ApiBody({ schema: ref('SimulationRequest') })
+  @ApiAnswers(
+    [
+      { status: 201, description: 'Up to 1,000 cases: the finished simulation', schema: ref('Simulation') },
+      { status: 202, description: 'More: accepted and running; poll GET /v1/simulations/{id}', schema: ref('Simulation') },
+    ],
+    ROLE,
+    JSON_BODY,
+    IDEMPOTENT,
+    404,
+    429,
+  )
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
@@ -44,15 +55,19 @@ export class SimulationsController {
     summary: 'Run a reward program on a ledger event script (isolated, in memory) and answer the final account state and its integrity',
     description: 'Stores nothing, so no Idempotency-Key is needed.',
   })
-  @ApiBody({ schema: ledgerSimulationSchema as object })
+  @ApiBody({ schema: ref('LedgerSimulationRequest') })
+  @ApiAnswers({ status: 200, description: 'The final account state and its integrity', schema: ref('LedgerSimulationResult') }, ROLE, JSON_BODY, 422)
   async ledgerWhatIf(@CurrentPrincipal() principal: Principal, @Body() body: unknown) {
     // Answers reach about 10 MB: streamed, so serialising one does not hold the event loop.
     return jsonStream(await this.ledger.simulate(principal, body));
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('author')
   @ApiOperation({ summary: 'Simulation jobs, newest first, without results: ?limit=&cursor=' })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of simulation jobs, without results', schema: page('Simulation') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const limit = q.int('limit', 50, 1, 500);
@@ -64,6 +79,7 @@ export class SimulationsController {
   @Get(':id')
   @Roles('author')
   @ApiOperation({ summary: 'A simulation: status and progress while running, then summary and results' })
+  @ApiAnswers({ status: 200, description: 'The simulation', schema: ref('Simulation') }, ROLE, 404)
   get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return this.simulations.get(principal, id);
   }
@@ -72,6 +88,7 @@ export class SimulationsController {
   @Roles('author')
   @ApiOperation({ summary: 'Cancel a running simulation (it stops between two cases and keeps its partial summary)' })
   @IdempotentCommand()
+  @ApiAnswers({ status: 200, description: 'The simulation, canceled (or as it finished)', schema: ref('Simulation') }, ROLE, IDEMPOTENT, 404)
   cancel(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,

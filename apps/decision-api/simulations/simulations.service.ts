@@ -18,7 +18,8 @@ import {
   type SimulationItem,
   type SimulationRunOptions,
 } from '../../../libs/decisions/index.js';
-import { FeatureHistoryRepository, SimulationsRepository, type Clock, type Database, type IdFactory, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { AuditRepository, FeatureHistoryRepository, SimulationsRepository, type Clock, type Database, type IdFactory, type Principal, type SimulationJob } from '../../../libs/persistence/index.js';
+import { auditEntry } from '../audit/audit-entry.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { accepted, created, done, refusal, transactional, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
@@ -140,6 +141,7 @@ export class SimulationsService {
     private readonly jobs: SimulationJobs,
     private readonly history: FeatureHistoryRepository,
     private readonly pseudonyms: Pseudonyms,
+    private readonly audit: AuditRepository,
   ) {}
 
   /**
@@ -310,6 +312,8 @@ export class SimulationsService {
             simulationStatus: r.job.status,
           });
         }
+        // The job's row names who created it (created_by); who stopped it is here.
+        if (r.cancelled) await this.audit.append(em, auditEntry(principal, 'author', now, 'simulation.cancelled', 'simulation', id, {}));
         return done(simulationView(r.job));
       },
       { afterCommit: (o) => void (o.result === 'done' && this.jobs.cancel(id)) },

@@ -5,7 +5,8 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { erasureSchema, SubjectsService } from './subjects.service.js';
+import { SubjectsService } from './subjects.service.js';
+import { ApiAnswers, IDEMPOTENT, JSON_BODY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('subjects')
 @ApiBearerAuth()
@@ -23,7 +24,8 @@ export class SubjectsController {
       "and its replay answers 410 DECISION_ERASED. The customer's history rows are deleted, its refunds' customerId becomes \"erased\", and " +
       'the audit log records who erased it. Answers 200 {subject (the pseudonym), decisions, historyEvents, refunds, erasedAt}; erasing again finds nothing left (zeros).',
   })
-  @ApiBody({ schema: erasureSchema as object })
+  @ApiBody({ schema: ref('ErasureRequest') })
+  @ApiAnswers({ status: 200, description: 'What was erased (zeros when nothing was left)', schema: ref('Erasure') }, ROLE, JSON_BODY, IDEMPOTENT)
   erase(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Res() _answered: FastifyReply) {
     return this.subjects.erase(p, body);
   }

@@ -10,6 +10,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { DomainError } from '../../../libs/errors/index.js';
 import { parsePointer } from '../../../libs/names/index.js';
 import { erasePersonal, SchemaValidator, type PersonalField } from '../../../libs/decisions/index.js';
+import { keyActor } from '../../../libs/audit/index.js';
 import { AuditRepository, SubjectsRepository, type Principal, type SubjectDecision } from '../../../libs/persistence/index.js';
 import { done, transactional, type TransactionalCommand } from '../commands/command.js';
 import { Pseudonyms, subjectKeys } from '../decisions/pseudonyms.js';
@@ -62,7 +63,7 @@ export class SubjectsService {
       const answer: ErasureAnswer = { subject, decisions, historyEvents, refunds, erasedAt: now.toISOString() };
       await this.audit.append(em, {
         tenant: p.tenant,
-        actor: p.keyId,
+        actor: keyActor(p, 'admin'),
         action: 'subject.erased',
         subjectType: 'customer',
         subjectId: subject,

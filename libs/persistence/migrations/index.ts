@@ -17,6 +17,8 @@ import { Migration20261203030000_retention } from './Migration20261203030000_ret
 import { Migration20261203031000_erasure } from './Migration20261203031000_erasure.js';
 import { Migration20261203040000_erasure_guard } from './Migration20261203040000_erasure_guard.js';
 import { Migration20261204010000_ledger_read } from './Migration20261204010000_ledger_read.js';
+import { Migration20261205000000_audit_chain } from './Migration20261205000000_audit_chain.js';
+import { Migration20261205100000_rate_limit_windows } from './Migration20261205100000_rate_limit_windows.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -37,4 +39,6 @@ export const migrationsList = [
   { name: 'Migration20261203031000_erasure', class: Migration20261203031000_erasure },
   { name: 'Migration20261203040000_erasure_guard', class: Migration20261203040000_erasure_guard },
   { name: 'Migration20261204010000_ledger_read', class: Migration20261204010000_ledger_read },
+  { name: 'Migration20261205000000_audit_chain', class: Migration20261205000000_audit_chain },
+  { name: 'Migration20261205100000_rate_limit_windows', class: Migration20261205100000_rate_limit_windows },
 ];

@@ -226,16 +226,21 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
   return {
     'GET /healthz': { auth: 'none' },
     'GET /readyz': { auth: 'none' },
+    'GET /metrics': { auth: 'none' },
     'GET /docs/json': { auth: 'none' },
     'GET /docs': { auth: 'none' },
+    'GET /schemas/rule-pack.json': { auth: 'none' },
+    'GET /schemas/decision-type.json': { auth: 'none' },
+    'GET /schemas/release-manifest.json': { auth: 'none' },
     // Paths no route owns: 404s, and whatever the router makes of dot segments, escapes and lengths.
-    'GET /{path}': { auth: 'none', params: { path: fc.constantFrom('v1', 'nope', 'favicon.ico', 'metrics', 'healthz', 'docs') } },
+    'GET /{path}': { auth: 'none', params: { path: fc.constantFrom('v1', 'nope', 'favicon.ico', 'metric', 'healthz', 'docs') } },
     'POST /v1/admin/api-keys': {
       auth: 'admin',
       body: fc.record({ tenant: fc.oneof(fc.constantFrom(TENANT, `${TENANT}-other`), fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,62}$/)), roles: fc.subarray(ROLES, { minLength: 1 }), name: fc.string({ minLength: 1, maxLength: 200 }) }),
     },
     'POST /v1/decisions/refund': { body: refundCaseArb.map((c) => ({ case: c })) },
-    'POST /v1/decisions/{type}': { params: { type: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
+    // POST /v1/decisions/{type}: one router path with GET /v1/decisions/{id}, so one OpenAPI path, named {id}.
+    'POST /v1/decisions/{id}': { params: { id: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
     'GET /v1/decisions': {
       query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), ...listQuery('decisions') },
     },
@@ -310,6 +315,8 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'POST /v1/releases/{name}/{version}/activate': { params: release },
     'POST /v1/releases/{name}/{version}/shadow': { params: release },
     'GET /v1/audit': { query: listQuery('audit') },
+    'GET /v1/audit/verify': {},
+    'GET /v1/audit/export': { query: { from: instant, to: instant } },
     'GET /v1/reviews': {
       query: {
         state: fc.constantFrom('OPEN', 'APPROVED', 'DENIED', 'CANCELED'),
