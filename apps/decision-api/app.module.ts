@@ -85,6 +85,7 @@ import { paymentProviderFrom } from './payouts/payment-provider.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsScrape } from './metrics/metrics-scrape.js';
+import { Tracing } from './tracing/tracing.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -189,6 +190,8 @@ export class AppModule {
         Metrics,
         MetricsScrape,
         { provide: MetricsRepository, useClass: MetricsRepository },
+        // OpenTelemetry spans of the service's own work (decisions); nothing at all when tracing is off.
+        Tracing,
       ],
     };
   }
