@@ -47,7 +47,7 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     receiver = await OtlpReceiver.start();
     svc = await ServiceProcess.start(
       'tracing_on',
-      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'decision-api-under-test' },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'decision-api-under-test', LOG_LEVEL: 'info' },
       PRELOAD,
     );
     key = await svc.issueKey('acme', ['service']);
@@ -105,6 +105,20 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       // The transaction around them (the key's claim, BEGIN, COMMIT) runs in the handler.
       expect(childrenOf(spans, handler).filter((s) => s.scope === PG).map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^pg\.query:BEGIN/), expect.stringMatching(/^pg\.query:COMMIT/)]));
     }
+  });
+
+  it("names the request's own trace in its access line, so a log line leads to its trace (no traceparent sent)", async () => {
+    const requestId = `trace-log-${randomUUID()}`;
+    const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { 'x-request-id': requestId } });
+    expect(r.status).toBe(201);
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      line = svc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request' && l.requestId === requestId);
+      if (!line) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(line?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const spans = await receiver.waitFor(line!.traceId as string, ['POST /v1/decisions/refund', 'decision.persist']);
+    expect(one(spans, SERVER, 'POST /v1/decisions/refund').parentSpanId ?? '').toBe('');
   });
 
   it("marks a refused case's validation span failed with the refusal's code, and runs nothing after it", async () => {

@@ -7,7 +7,7 @@
  * (DomainError) or class, not its message, which may quote the case.
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { SpanStatusCode, trace, type Span, type Tracer as OtelTracer } from '@opentelemetry/api';
+import { isSpanContextValid, SpanStatusCode, trace, type Span, type Tracer as OtelTracer } from '@opentelemetry/api';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { SpanAttributes, TraceSpan, Tracer } from '../../../libs/tracing/index.js';
 import type { AppConfig } from '../config.js';
@@ -85,4 +85,10 @@ export class Tracing implements OnApplicationShutdown {
     const delegate = (trace.getTracerProvider() as { getDelegate?: () => Flushable }).getDelegate?.();
     if (delegate?.forceFlush) await delegate.forceFlush().catch(() => undefined);
   }
+}
+
+/** The trace id of the span active now (the request's, inside its handling), if a valid one is; for the access line. */
+export function activeTraceId(): string | undefined {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  return ctx && isSpanContextValid(ctx) ? ctx.traceId : undefined;
 }
