@@ -297,6 +297,7 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     expect(await svc.sql('select 1 from ledger_entries where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([]);
     expect(await svc.sql('select actor_id, actor_role from ledger_transactions where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([{ actor_id: service.id, actor_role: 'service' }]);
     expect(await svc.sql('select actor_id, actor_role from ledger_adjustments where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([{ actor_id: service.id, actor_role: 'service' }]);
+    expect((await svc.request('GET', '/v1/ledger/transactions/tx-no-entry', { key: t.auditor.key })).body).toMatchObject({ transactionId: 'tx-no-entry', refunded: 1000, actor: { id: service.id, role: 'service' } });
 
     // A review claimed and released; a webhook registered and deleted; a release activated: audit rows.
     const [review] = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', ['actors', decided.body.id]);

@@ -69,6 +69,7 @@ function toTransaction(r: Row): LedgerTransaction {
     rewardPeriod: r.reward_period === null ? null : str(r.reward_period),
     partialRefunds: num(r.partial_refunds),
     rewardBase: numOrNull(r.reward_base),
+    actor: r.actor_id === null || r.actor_id === undefined ? null : { id: str(r.actor_id), role: str(r.actor_role) },
   };
 }
 
