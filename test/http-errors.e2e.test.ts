@@ -71,9 +71,45 @@ describe('the router and the body parser', () => {
     expectProblem(r, 400, 'MALFORMED_URL', r.headers.get('content-type'));
   });
 
-  it('415 for a body that is not JSON', async () => {
-    const r = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, rawBody: '<a/>', headers: { 'content-type': 'application/xml' } });
-    expectProblem(r, 415, 'UNSUPPORTED_MEDIA_TYPE', r.headers.get('content-type'));
+  it('415 for a body that is not JSON, naming its content type, before the route runs', async () => {
+    const keyBody = JSON.stringify({ tenant: 'acme', roles: ['service'], name: 'n' });
+    const cases: [string, string][] = [
+      ['application/xml', '<a/>'],
+      ['text/plain', keyBody],
+      ['application/x-www-form-urlencoded', 'tenant=acme&name=n'],
+      ['multipart/form-data; boundary=x', '--x--'],
+      ['application/json; charset=latin1', keyBody],
+      ['application/json; charset=utf-16', keyBody],
+      ['text/json', keyBody],
+      ['application/jsonx', keyBody],
+      ['application/gzip', keyBody], // raw bytes only where a route takes them (the bundle upload)
+      ['application/json, text/plain', keyBody], // not a media type at all
+    ];
+    for (const [type, body] of cases) {
+      const r = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, rawBody: body, headers: { 'content-type': type } });
+      expectProblem(r, 415, 'UNSUPPORTED_MEDIA_TYPE', r.headers.get('content-type'));
+      expect(r.body.detail).toContain(JSON.stringify(type));
+      expect(r.body.errors).toEqual([{ path: 'header:Content-Type', message: expect.stringContaining(JSON.stringify(type)) }]);
+    }
+    // On the decision route too (the hot path), with a key: still 415, nothing decided.
+    const d = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey(), rawBody: '{"case":{}}', headers: { 'content-type': 'text/plain' } });
+    expectProblem(d, 415, 'UNSUPPORTED_MEDIA_TYPE', d.headers.get('content-type'));
+    // A body sent with no Content-Type at all (fetch always adds one: a raw request).
+    const bare = await raw(`POST /v1/admin/api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expectProblem(bare, 415, 'UNSUPPORTED_MEDIA_TYPE', bare.headers['content-type']);
+    expect(bare.body.errors).toEqual([{ path: 'header:Content-Type', message: 'is missing' }]);
+  });
+
+  it('JSON is application/json or application/*+json, in UTF-8 (no charset or utf-8, any case); bodyless requests need no type', async () => {
+    for (const type of ['application/json', 'APPLICATION/JSON', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'application/merge-patch+json', 'application/vnd.acme+json; charset=utf-8']) {
+      const r = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant: 'acme', roles: ['service'], name: 'n' }, headers: { 'content-type': type } });
+      expect({ type, status: r.status }).toEqual({ type, status: 201 });
+    }
+    // A request without a body is not concerned, whatever Content-Type it names.
+    const get = await svc.request('GET', '/v1/decisions?limit=1', { key: service, headers: { 'content-type': 'text/plain' } });
+    expect(get.status).toBe(200);
+    const empty = await raw(`POST /v1/releases/rollback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${service}\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    expect(empty.status).toBe(403); // a service key may not roll back: the route ran, no 415
   });
 
   it('413 for a body over the limit, 400 for bad or empty JSON', async () => {

@@ -33,7 +33,8 @@ import { ApiKeySync } from './auth/api-key-sync.js';
 import { ApiKeyCache } from './auth/key-cache.js';
 import { ApiKeysController } from './keys/api-keys.controller.js';
 import { ApiKeysService } from './keys/api-keys.service.js';
-import { FailedAuthLimiter } from './auth/rate-limiter.js';
+import { ApiKeyRateLimit, FailedAuthLimiter } from './auth/rate-limiter.js';
+import { SharedRateLimitStore } from './auth/rate-limit-store.js';
 import type { AppConfig } from './config.js';
 import { DecisionsController } from './decisions/decisions.controller.js';
 import { DecisionsService } from './decisions/decisions.service.js';
@@ -43,6 +44,7 @@ import { DatabaseAvailability } from './health/database-availability.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
 import { ProblemFilter } from './http/problem.filter.js';
+import { QueryParamsGuard } from './http/query.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
 import { ReleaseSync } from './releases/release-sync.js';
 import { APP_CONFIG, CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY, PAYMENT_PROVIDER, POLICY_BUDGET } from './tokens.js';
@@ -84,6 +86,7 @@ import { paymentProviderFrom } from './payouts/payment-provider.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsScrape } from './metrics/metrics-scrape.js';
+import { Tracing } from './tracing/tracing.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -145,7 +148,11 @@ export class AppModule {
         { provide: PgLedgerStoreFactory, useFactory: (outbox: OutboxRepository) => new PgLedgerStoreFactory(outbox), inject: [OutboxRepository] },
         { provide: DbComponentStoreFactory, useFactory: (repo: CatalogueRepository) => new DbComponentStoreFactory(repo), inject: [CatalogueRepository] },
         { provide: APP_GUARD, useClass: AuthGuard },
+        // After authentication (a caller without a key learns nothing about a route's parameters).
+        { provide: APP_GUARD, useClass: QueryParamsGuard },
+        SharedRateLimitStore,
         FailedAuthLimiter,
+        ApiKeyRateLimit,
         ApiKeyCache,
         ApiKeySync,
         ApiKeysService,
@@ -185,6 +192,8 @@ export class AppModule {
         Metrics,
         MetricsScrape,
         { provide: MetricsRepository, useClass: MetricsRepository },
+        // OpenTelemetry spans of the service's own work (decisions); nothing at all when tracing is off.
+        Tracing,
       ],
     };
   }

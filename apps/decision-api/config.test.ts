@@ -17,6 +17,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the shared rate limits: window, lease, Redis (validated, every bad one named)', () => {
+    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379/2', RATE_LIMIT_REDIS_PREFIX: 'prod:rl', RATE_LIMIT_WINDOW_S: '60', RATE_LIMIT_LEASE_PERCENT: '5' })).toMatchObject({
+      redisUrl: 'redis://cache:6379/2',
+      rateLimitRedisPrefix: 'prod:rl',
+      rateLimitWindowS: 60,
+      rateLimitLeasePercent: 5,
+    });
+    expect(() => loadConfig({ REDIS_URL: 'http://cache', RATE_LIMIT_REDIS_PREFIX: 'has space', RATE_LIMIT_WINDOW_S: '0', RATE_LIMIT_LEASE_PERCENT: '101' })).toThrow(
+      /REDIS_URL[\s\S]*RATE_LIMIT_REDIS_PREFIX[\s\S]*RATE_LIMIT_WINDOW_S[\s\S]*RATE_LIMIT_LEASE_PERCENT/,
+    );
+    expect(() => loadConfig({ RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_WINDOW_S: '3600' })).toThrow(/RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S/);
+  });
+
   it('reads how releases are followed: poll interval and LISTEN on or off', () => {
     expect(loadConfig({})).toMatchObject({ releasePollMs: 2000, releaseListen: true });
     expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });
@@ -115,6 +129,17 @@ describe('loadConfig', () => {
       expect(m).not.toContain('ok=5');
       expect(m).toContain('RETENTION_SWEEP_MS');
     }
+  });
+
+  it('turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only, and names a bad endpoint or protocol', () => {
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).tracing).toBe(true);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'udp', OTEL_SDK_DISABLED: 'yes' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL[\s\S]*OTEL_EXPORTER_OTLP_PROTOCOL must be one of[\s\S]*OTEL_SDK_DISABLED must be true or false/,
+    );
   });
 });
 

@@ -3,6 +3,7 @@ import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
 import { isValidRedactPath } from './logging/logger.js';
+import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -25,8 +26,16 @@ export interface AppConfig {
   logPretty: boolean | undefined;
   /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
   contentRoot: string;
-  /** Requests per second allowed per API key (token bucket; burst is twice this). 0 disables. */
+  /** Requests per second allowed per API key, on average over a window of rateLimitWindowS seconds. 0 disables. */
   rateLimitPerKey: number;
+  /** The per-key limit's window (fixed, shared by every instance): rateLimitPerKey × this many requests per window. */
+  rateLimitWindowS: number;
+  /** Share of a window's budget an instance leases from the shared store at once (libs/rate-limits). */
+  rateLimitLeasePercent: number;
+  /** `redis://…`: the rate-limit windows live in Redis (rate-limiter-flexible); unset: in PostgreSQL. */
+  redisUrl: string | undefined;
+  /** Prefix of the Redis keys of the rate-limit windows (several deployments may share one Redis). */
+  rateLimitRedisPrefix: string;
   /** Failed credentials (API keys and ADMIN_TOKEN together) allowed per source address: refill per minute, and burst. */
   authFailuresPerMinute: number;
   authFailureBurst: number;
@@ -111,6 +120,11 @@ export interface AppConfig {
   retentionDaysTenants: Readonly<Record<string, number>>;
   /** How often each instance purges what is past retention. */
   retentionSweepMs: number;
+  /**
+   * OpenTelemetry tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT set; telemetry.ts started the SDK): the service makes its
+   * own spans. Off: no span is made and no OpenTelemetry call happens on a request.
+   */
+  tracing: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -177,6 +191,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
     problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of A-Z a-z 0-9 _ - (got "${prefix}")`);
   }
+  const redisUrl = env.REDIS_URL || defaults.redisUrl || undefined;
+  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${redisUrl}")`);
+  const redisPrefix = env.RATE_LIMIT_REDIS_PREFIX || defaults.rateLimitRedisPrefix || 'decision-api:rate-limit';
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix)) problems.push(`RATE_LIMIT_REDIS_PREFIX must be 1–100 of A-Z a-z 0-9 : _ . - (got "${redisPrefix}")`);
   const config: AppConfig = {
     port: int(env, 'PORT', defaults.port ?? 3000, 0, 65535, problems),
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
@@ -188,6 +206,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     ...logConfig(env, defaults, problems),
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
+    rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
+    rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
+    redisUrl,
+    rateLimitRedisPrefix: redisPrefix,
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
     authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
@@ -227,10 +249,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
     ...payoutConfig(env, defaults, problems),
     ...retentionConfig(env, defaults, problems),
+    ...tracingConfig(env, defaults, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
   }
+  if (config.rateLimitPerKey * config.rateLimitWindowS > 1_000_000_000) problems.push('RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S must not exceed 1,000,000,000 requests per window');
   if (config.webhookRetryMaxMs < config.webhookRetryBaseMs) problems.push('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
@@ -307,4 +331,11 @@ function retentionConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, p
     retentionDaysTenants,
     retentionSweepMs: int(env, 'RETENTION_SWEEP_MS', defaults.retentionSweepMs ?? 3_600_000, 1_000, 86_400_000, problems),
   };
+}
+
+/** Tracing (apps/decision-api/telemetry.ts): on when OTEL_EXPORTER_OTLP_ENDPOINT is set; the other OTEL_* are the SDK's. */
+function tracingConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
+  const bad = tracingProblems(env);
+  problems.push(...bad);
+  return { tracing: (bad.length === 0 && tracingEnabled(env)) || (defaults.tracing ?? false) };
 }

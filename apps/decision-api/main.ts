@@ -1,10 +1,12 @@
-/** Entry point: `npm start`. Fails fast on bad configuration, naming every bad variable. */
+/** Entry point: `npm start`. Fails fast on bad configuration, naming every bad variable; any start failure is one line. */
 import 'reflect-metadata';
 import { createApp } from './app.factory.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { assertCanListen, reportStartupFailure } from './startup-errors.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  await assertCanListen(config.port, config.host);
   const running = await createApp(config);
   await running.app.listen({ port: config.port, host: config.host });
   running.log.info(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
@@ -19,6 +21,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof ConfigError ? e.message : e);
+  reportStartupFailure(e);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'conflict' // 409: immutable object exists with other content
   | 'gone' // 410: existed, and its content was removed on purpose (retention, erasure)
   | 'too_large' // 413
+  | 'unsupported_media_type' // 415
   | 'unprocessable' // 422: a business refusal
   | 'rate_limited' // 429
   | 'unavailable'; // 503

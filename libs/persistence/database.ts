@@ -156,6 +156,41 @@ function dropOnReadTimeout(client: pg.PoolClient): void {
   };
 }
 
+/** Where a postgres:// URL points, for messages: database name, host:port, user (no password). */
+export function describePostgresUrl(url: string): { database: string; host: string; port: string; user: string | undefined } {
+  const u = new URL(url);
+  return {
+    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres',
+    host: u.hostname || 'localhost',
+    port: u.port || '5432',
+    user: u.username ? decodeURIComponent(u.username) : undefined,
+  };
+}
+
+/**
+ * Connects once to the database `url` names: a database that does not exist (SQLSTATE 3D000) is a DATABASE_MISSING
+ * error saying how to create it; any other failure is thrown as it is (startup-errors.ts words it).
+ */
+async function requireDatabase(url: string, connectTimeoutMs: number | undefined): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'decision-api start', ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}) });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    dropConnection(client);
+    if ((e as { code?: string }).code !== '3D000') throw e;
+    const d = describePostgresUrl(url);
+    const createdb = ['createdb', '-h', d.host, '-p', d.port, ...(d.user ? ['-U', d.user] : []), d.database].map(shellWord).join(' ');
+    throw new DomainError('DATABASE_MISSING', `database "${d.database}" does not exist on ${d.host}:${d.port}; create it with: ${createdb}`, 'unavailable');
+  }
+  await client.end().catch(() => undefined);
+}
+
+/** A word as a POSIX shell reads it back (quoted only when it needs to be). */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const { kind, target } = parseDatabaseUrl(url);
   const common = {
@@ -163,6 +198,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     extensions: [Migrator],
     migrations: { migrationsList, snapshot: false, snapshotOnMigrate: false, silent: true, tableName: 'schema_migrations' },
     debug: options.debug ?? false,
+    // Never create the database DATABASE_URL names (MikroORM would, on connect): a typo would start a new, empty one.
+    ensureDatabase: false,
     // Entities are defined with defineEntity; no reflection or discovery of files.
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
@@ -173,6 +210,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
   let pool: pg.Pool | undefined;
   if (kind === 'postgresql') {
     const t = options.timeouts;
+    // The migrator creates a missing database whatever ensureDatabase says (Migrator.init): find out first.
+    await requireDatabase(target, t?.acquireMs);
     if (options.migrate ?? true) {
       // Migrations are not requests: a long index build must not hit the statement timeout. Their own short-lived
       // connection, bounded only in how long it may take to open.

@@ -24,3 +24,4 @@ export * from './feature-history.repository.js';
 export * from './retention.repository.js';
 export * from './subjects.repository.js';
 export * from './metrics.repository.js';
+export * from './rate-limit-windows.store.js';

@@ -53,7 +53,7 @@ export class AdminController {
   @ApiBody({ schema: ref('ApiKeyRequest') })
   @ApiAnswers({ status: 201, description: 'The key, shown once', schema: ref('IssuedApiKey') }, JSON_BODY, 401, 404, 429, 503)
   async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Body() body: unknown) {
-    this.authorise(authorization, address);
+    await this.authorise(authorization, address);
     const input = issueKey.validate(body);
     const now = this.clock.now();
     return this.db.em().transactional(async (em) => {
@@ -74,17 +74,17 @@ export class AdminController {
   }
 
   /** Guesses at the token share the per-address budget of failed credentials with API keys (429 once it is spent). */
-  private authorise(authorization: string | undefined, address: string): void {
+  private async authorise(authorization: string | undefined, address: string): Promise<void> {
     const token = this.config.adminToken;
     // Without ADMIN_TOKEN the admin surface is absent, exactly like an unknown route.
     if (!token) throw new DomainError('NOT_FOUND', 'Route not found', 'not_found');
     this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (!given) {
-      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
     }
     if (!timingSafeEqual(digest(given), digest(token))) {
-      throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));
     }
   }
 }

@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { systemClock, type ApiKeysRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
 import { AuthGuard } from './auth.guard.js';
-import { FailedAuthLimiter } from './rate-limiter.js';
+import { MemoryWindowStore } from '../../../libs/rate-limits/index.js';
+import { ApiKeyRateLimit, FailedAuthLimiter } from './rate-limiter.js';
 import { ApiKeyCache } from './key-cache.js';
 import { Metrics } from '../metrics/metrics.js';
 
@@ -19,16 +20,16 @@ function guardWithSlowStore(burst: number) {
     },
   } as unknown as ApiKeysRepository;
   const db = { em: () => ({}) } as unknown as Database;
-  const config = { rateLimitPerKey: 1_000, apiKeyCacheMs: 2_000 } as AppConfig;
+  const config = { rateLimitPerKey: 1_000, rateLimitWindowS: 1, rateLimitLeasePercent: 10, apiKeyCacheMs: 2_000 } as AppConfig;
+  const store = new MemoryWindowStore();
   const guard = new AuthGuard(
     new Reflector(),
     db,
-    config,
+    new ApiKeyRateLimit(config, store, new Metrics()),
     repo,
-    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }, new Metrics()),
+    new FailedAuthLimiter({ authFailuresPerMinute: 1, authFailureBurst: burst }, store, new Metrics()),
     new ApiKeyCache(config, systemClock),
     systemClock,
-    new Metrics(),
   );
   const ctx = (key: string) =>
     ({

@@ -4,13 +4,11 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
 import { ApiKeysRepository, type Principal } from '../../../libs/persistence/index.js';
-import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
-import type { AppConfig } from '../config.js';
+import { CLOCK, DATABASE } from '../tokens.js';
 import type { Clock, Database } from '../../../libs/persistence/index.js';
 import { ApiKeyCache } from './key-cache.js';
 import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest, type Role } from './roles.js';
-import { FailedAuthLimiter, RateLimiter } from './rate-limiter.js';
-import { Metrics } from '../metrics/metrics.js';
+import { ApiKeyRateLimit, FailedAuthLimiter } from './rate-limiter.js';
 
 export function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -22,21 +20,17 @@ export function bearer(req: FastifyRequest): string | undefined {
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly inflight = new Map<string, Promise<Principal | undefined>>();
-  private readonly perKey: RateLimiter;
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(DATABASE) private readonly db: Database,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly perKey: ApiKeyRateLimit,
     private readonly repo: ApiKeysRepository,
     private readonly failedAuth: FailedAuthLimiter,
     // Keys are looked up on every request; the cache keeps that off the database (revocation drops entries: key-cache.ts).
     private readonly cache: ApiKeyCache,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly metrics: Metrics,
-  ) {
-    this.perKey = new RateLimiter(config.rateLimitPerKey);
-  }
+  ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const handler = ctx.getHandler();
@@ -49,16 +43,12 @@ export class AuthGuard implements CanActivate {
     if (!principal) {
       if (!key) {
         this.failedAuth.check(req.ip);
-        throw this.failedAuth.failed(req.ip, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <api key>', 'unauthenticated'));
+        throw await this.failedAuth.failed(req.ip, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <api key>', 'unauthenticated'));
       }
       principal = await this.lookupLimited(key, req.ip);
     }
-    if (!this.perKey.take(principal.keyId)) {
-      this.metrics.rateLimitRefused('api_key');
-      throw new DomainError('RATE_LIMITED', 'Rate limit for this API key exceeded', 'rate_limited', [], {
-        retryAfter: this.perKey.retryAfter(principal.keyId),
-      });
-    }
+    // A held token almost always (no waiting); one request per lease waits for the shared store.
+    if (!(this.perKey.tryTake(principal.keyId) ?? (await this.perKey.take(principal.keyId)))) throw this.perKey.refusal(principal.keyId);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [handler, cls]) ?? [];
     if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
       throw new DomainError('FORBIDDEN', `This call needs one of the roles: ${roles.join(', ')}`, 'forbidden');
@@ -91,12 +81,12 @@ export class AuthGuard implements CanActivate {
       this.inflight.set(key, lookup);
       const principal = await lookup;
       if (principal) return principal;
-      throw new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated');
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'), { reserved: true });
     }
     // Joined another request's lookup: no query of its own, but a wrong key is still a failure of this address.
     const principal = await lookup;
     if (principal) return principal;
-    throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'));
+    throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'));
   }
 
   private async lookup(key: string): Promise<Principal | undefined> {

@@ -1,10 +1,62 @@
-/** Token buckets in memory, per instance: a burst guard per API key and per source address of failed logins. */
+/**
+ * Rate limits per API key and per source address (failed credentials), shared by every instance through the windows
+ * of a shared store (libs/rate-limits, rate-limit-store.ts), and the per-instance token bucket that holds back
+ * lookups in flight. Every refusal is made by rateLimited().
+ */
 import { isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
+import { LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
 import type { AppConfig } from '../config.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Metrics, type RateLimit } from '../metrics/metrics.js';
 import { APP_CONFIG } from '../tokens.js';
+import { SharedRateLimitStore } from './rate-limit-store.js';
+
+/**
+ * The one place a rate-limit refusal is made, and counted (decision_platform_rate_limited_total{limit}): 429
+ * RATE_LIMITED with Retry-After (seconds). `limit`: the API key's requests, or the source address's failed credentials.
+ */
+export function rateLimited(metrics: Metrics, limit: RateLimit, retryAfter: number): DomainError {
+  metrics.rateLimitRefused(limit);
+  const message = limit === 'api_key' ? 'Rate limit for this API key exceeded' : 'Too many failed authentications from this address';
+  return new DomainError('RATE_LIMITED', message, 'rate_limited', [], { retryAfter });
+}
+
+type StoreHooks = Pick<LeasedLimiterOptions, 'onStoreDown' | 'onStoreBack'>;
+const hooksOf = (store: WindowStore): StoreHooks => (store as { hooks?: StoreHooks }).hooks ?? {};
+
+/**
+ * RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S requests per window per API key, across every instance. Leased in batches
+ * of RATE_LIMIT_LEASE_PERCENT of the window: a request takes a held token without waiting, and only one in a batch
+ * waits for the store (see libs/rate-limits/leased-limiter.ts for the bound).
+ */
+@Injectable()
+export class ApiKeyRateLimit {
+  private readonly limiter: LeasedLimiter | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'>,
+    @Inject(SharedRateLimitStore) store: WindowStore,
+    private readonly metrics: Metrics,
+  ) {
+    if (config.rateLimitPerKey <= 0) return;
+    const points = config.rateLimitPerKey * config.rateLimitWindowS;
+    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), namespace: 'key:', ...hooksOf(store) });
+  }
+
+  /** One request of the key's window without waiting: true or false, undefined when a lease must be waited for (take). */
+  tryTake(keyId: string): boolean | undefined {
+    return this.limiter ? this.limiter.tryTake(keyId) : true;
+  }
+
+  take(keyId: string): Promise<boolean> {
+    return this.limiter ? this.limiter.take(keyId) : Promise.resolve(true);
+  }
+
+  refusal(keyId: string): DomainError {
+    return rateLimited(this.metrics, 'api_key', this.limiter?.retryAfter(keyId) ?? 1);
+  }
+}
 
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -92,33 +144,43 @@ export function addressKey(address: string): string {
 /**
  * Guesses at credentials (API keys and ADMIN_TOKEN alike, one budget per source address): an address out of failures
  * is refused before its credential is even looked at, so guessing costs neither a database query nor a comparison.
+ *
+ * The budget is shared by every instance: AUTH_FAILURE_BURST failures per window of BURST / (AUTH_FAILURES_PER_MINUTE
+ * / 60) seconds (the same long-run rate), each failure taken from the shared store (one call per failure, which
+ * already cost a lookup or a comparison; leases of one, so no instance holds failures back). Each instance also keeps
+ * its own token bucket of the same size, which a lookup holds while it runs: requests sent at once cannot outnumber
+ * the budget in queries before their failures are counted.
  */
 @Injectable()
 export class FailedAuthLimiter {
   private readonly buckets: RateLimiter;
+  private readonly shared: LeasedLimiter;
 
   /** By default 300 a minute (5 a second) in bursts of 20: a client with a typo is not locked out for long. */
   constructor(
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>,
+    @Inject(SharedRateLimitStore) store: WindowStore,
     private readonly metrics: Metrics,
   ) {
     this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
+    const windowS = Math.max(1, Math.ceil((60 * config.authFailureBurst) / config.authFailuresPerMinute));
+    this.shared = new LeasedLimiter(store, { points: config.authFailureBurst, windowMs: windowS * 1000 }, { lease: 1, namespace: 'address:', ...hooksOf(store) });
   }
 
   /** 429 RATE_LIMITED when `address` has used up its failures; call before checking a credential. */
   check(address: string): void {
     const key = addressKey(address);
-    if (!this.buckets.allows(key)) throw this.refusal(key);
+    if (!this.buckets.allows(key) || this.shared.refused(key)) throw this.refusal(key);
   }
 
   /**
-   * Takes a failure from the budget before a credential is looked up (429 when none is left), so that requests sent at
-   * once cannot all reach the database while the budget still looks untouched; give it back with refund() when the
-   * credential was valid or the lookup never answered.
+   * Takes a failure from this instance's bucket before a credential is looked up (429 when none is left), so that
+   * requests sent at once cannot all reach the database while the budget still looks untouched; give it back with
+   * refund() when the credential was valid or the lookup never answered, or count it with failed(…, {reserved: true}).
    */
   reserve(address: string): void {
     const key = addressKey(address);
-    if (!this.buckets.take(key)) throw this.refusal(key);
+    if (this.shared.refused(key) || !this.buckets.take(key)) throw this.refusal(key);
   }
 
   refund(address: string): void {
@@ -126,15 +188,17 @@ export class FailedAuthLimiter {
   }
 
   /** Records a failed credential: the answer is the caller's 401, or 429 once the budget is gone. */
-  failed(address: string, unauthenticated: DomainError): DomainError {
+  async failed(address: string, unauthenticated: DomainError, o: { reserved?: boolean } = {}): Promise<DomainError> {
     const key = addressKey(address);
-    return this.buckets.take(key) ? unauthenticated : this.refusal(key);
+    const local = o.reserved === true || this.buckets.take(key);
+    // The credential was checked and failed: it counts in the shared budget even when this instance's bucket is empty.
+    const shared = this.shared.tryTake(key) ?? (await this.shared.take(key));
+    return local && shared ? unauthenticated : this.refusal(key);
   }
 
-  private refusal(address: string): DomainError {
-    this.metrics.rateLimitRefused('failed_auth');
-    return new DomainError('RATE_LIMITED', 'Too many failed authentications from this address', 'rate_limited', [], {
-      retryAfter: this.buckets.retryAfter(address),
-    });
+  private refusal(key: string): DomainError {
+    // Whichever refill comes last: the shared window's end, or this instance's next token.
+    const shared = this.shared.refused(key) ? this.shared.retryAfter(key) : 0;
+    return rateLimited(this.metrics, 'failed_auth', Math.max(this.buckets.retryAfter(key), shared));
   }
 }

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { CatalogueService } from './catalogue.service.js';
 import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
@@ -43,6 +43,7 @@ export class RulePacksController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('author', 'auditor')
   @ApiOperation({ summary: "The tenant's rule packs and the built-in ones, by name then version: ?limit=&cursor=" })
   @ApiPageQuery()
@@ -71,6 +72,7 @@ export class PolicyBundlesController {
   constructor(private readonly catalogue: CatalogueService) {}
 
   @Post()
+  @QueryParams('name', 'version')
   @Roles('author')
   @ApiOperation({
     summary: 'Store a policy bundle (opa build -t wasm output) after loading it and a smoke test of each entrypoint',

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand, JSON_TYPE } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { DecisionsService } from './decisions.service.js';
 import { NAME_PATTERN } from '../../../libs/names/index.js';
@@ -43,6 +43,7 @@ export class DecisionsController {
   }
 
   @Get()
+  @QueryParams('type', 'domain', 'outcome', 'from', 'to', 'limit', 'cursor', 'customer')
   @Roles('service', 'auditor')
   @ApiOperation({
     summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)',

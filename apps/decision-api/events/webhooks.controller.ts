@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
+import { QueryParams } from '../http/query.js';
 import { WebhooksService } from './webhooks.service.js';
 import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
@@ -25,6 +26,7 @@ export class WebhooksController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('admin')
   @ApiOperation({ summary: "The tenant's endpoints (without secrets)" })
   @ApiPageQuery()
@@ -43,6 +45,7 @@ export class WebhooksController {
   }
 
   @Get(':id/deliveries')
+  @QueryParams('limit', 'cursor')
   @Roles('admin')
   @ApiOperation({ summary: "The endpoint's delivery log, newest event first" })
   @ApiPageQuery()

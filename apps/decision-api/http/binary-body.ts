@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastify from 'fastify';
+import { unsupportedMediaType } from './media-type.js';
 
 export const BINARY_TYPES = ['application/gzip', 'application/octet-stream'];
 
@@ -20,7 +21,7 @@ export function registerBinaryBodies(instance: FastifyInstance, o: { routes: Rec
     }
     const limit = o.routes[req.routeOptions.url ?? ''];
     if (limit === undefined) {
-      done(new fastify.errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(req.headers['content-type']), undefined);
+      done(unsupportedMediaType(req.headers['content-type']), undefined);
       return;
     }
     const tooLarge = () => new fastify.errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();

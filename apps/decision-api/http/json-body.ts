@@ -6,9 +6,10 @@
  * for every route.
  */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
 import { pointer } from '../../../libs/names/index.js';
+import { isUtf8, JSON_MEDIA_TYPE, unsupportedMediaType } from './media-type.js';
 
 /** Nesting allowed in any body. A representation limit (the deepest real document, a pack's conditions, is far less). */
 export const MAX_JSON_DEPTH = 64;
@@ -87,17 +88,33 @@ export function mayHaveProblem(text: string): boolean {
   return false;
 }
 
+/**
+ * JSON bodies for every route (application/json and application/*+json, UTF-8), and 415 for any other body (media-type.ts):
+ * Fastify's own text/plain parser goes, and a catch-all refuses what no parser takes (binary-body.ts takes the bundle
+ * types first). Nest's default form parser is never registered (bodyParser: false in app.factory.ts).
+ */
 export function registerJsonBodies(app: NestFastifyApplication, bodyLimit: number): void {
   const instance: FastifyInstance = app.getHttpAdapter().getInstance();
   const parse = instance.getDefaultJsonParser('error', 'error');
-  app.useBodyParser('application/json', { bodyLimit }, (req, body, done) => {
+  instance.removeContentTypeParser('text/plain');
+  instance.addContentTypeParser('*', (req, _payload, done) => {
+    // No such route: its 404 needs no body. A Content-Type on a request with no body (Content-Length: 0) is not a body.
+    if (req.is404 || (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined)) done(null, undefined);
+    else done(unsupportedMediaType(req.headers['content-type']), undefined);
+  });
+  const parseJson = (req: FastifyRequest, body: Buffer | string, done: (err: Error | null, value: unknown) => void): void => {
+    const contentType = req.headers['content-type'];
+    if (!isUtf8(contentType)) return done(unsupportedMediaType(contentType), undefined);
     // The default parser answers through the callback; its return value is not a promise to wait for.
-    const text = body.toString('utf8');
-    void parse(req as Parameters<typeof parse>[0], text, (err: Error | null, value?: unknown) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    void parse(req, text, (err: Error | null, value?: unknown) => {
       if (err) return done(err, undefined);
       const problem = mayHaveProblem(text) ? jsonBodyProblem(value) : undefined;
       if (problem) return done(new DomainError('MALFORMED_JSON', `Body ${problem.path || '/'} ${problem.message}`, 'invalid', [problem]), undefined);
       done(null, value);
     });
-  });
+  };
+  app.useBodyParser('application/json', { bodyLimit }, parseJson);
+  // application/*+json: the same parser (Nest's useBodyParser takes names only; Fastify takes a pattern).
+  instance.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit }, (req, body, done) => parseJson(req, body, done));
 }

@@ -5,9 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
 import { DatabaseAvailability } from '../health/database-availability.js';
 import { fromDomainError, fromFastifyError, problem, sendProblem, type Problem } from '../problem.js';
+import { unsupportedMediaType } from './media-type.js';
 
 export function toProblem(e: unknown, logger: Logger, database: DatabaseAvailability, req?: FastifyRequest): Problem {
   if (e instanceof DomainError) return fromDomainError(e);
+  // Fastify's own 415 (a Content-Type that is not a media type at all) names the type, as media-type.ts does.
+  if (req && fastifyCode(e) === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return fromDomainError(unsupportedMediaType(req.headers['content-type']));
   if (e instanceof HttpException) {
     // Nest wraps Fastify's own errors (body parsing, size, media type); map the original.
     const fromFastify = e.cause ? fromFastifyError(e.cause as { code?: string; statusCode?: number; message: string }) : undefined;
@@ -22,9 +25,15 @@ export function toProblem(e: unknown, logger: Logger, database: DatabaseAvailabi
   const unavailable = database.report(e);
   if (unavailable) return fromDomainError(unavailable);
   const id = randomUUID();
-  // The stack, never the request's body; the request id ties the line to the request's access line.
-  logger.error(`unexpected error ${id}${req ? ` (request ${req.id})` : ''}: ${(e as Error)?.stack ?? String(e)}`);
+  // The error as an object (logging/logger.ts safeError: a driver's message, which may echo input, is dropped), never
+  // the request's body; the request id ties the line to the request's access line.
+  logger.error({ msg: `unexpected error ${id}`, errorId: id, requestId: req?.id, err: e });
   return problem(500, 'INTERNAL_ERROR', `Unexpected error; reference ${id}`);
+}
+
+function fastifyCode(e: unknown): string | undefined {
+  const cause = e instanceof HttpException ? e.cause : e;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
 }
 
 @Catch()

@@ -1,6 +1,55 @@
-/** Parses list query strings (limit, cursor, enums, times) collecting every problem, per api-contract.md §2. */
+/**
+ * Query strings: which parameters a route takes (@QueryParams, enforced for every route by QueryParamsGuard), and
+ * parsing their values (limit, cursor, enums, times) collecting every problem, per api-contract.md §2.
+ */
+import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import { instantOf } from '../../../libs/names/index.js';
+
+export const QUERY_PARAMS_KEY = 'query-params';
+
+/** The query parameters a route takes; any other is 400 naming it. A route without this decorator takes none. */
+export const QueryParams = (...names: string[]) => SetMetadata(QUERY_PARAMS_KEY, names);
+
+const NONE: readonly string[] = [];
+
+/** Names as a list for a sentence: the first ten, each cut at 100 characters (a URL may hold 16 KiB of them). */
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 10).map((n) => (n.length > 100 ? `${n.slice(0, 100)}…` : n));
+  return names.length > 10 ? `${shown.join(', ')} and ${names.length - 10} more` : shown.join(', ');
+}
+
+/** The 400 for parameters a route does not take: every one named, with what the route does take. */
+export function unknownQueryParameters(unknown: readonly string[], allowed: readonly string[]): DomainError {
+  const takes = allowed.length === 0 ? 'this route takes no query parameters' : `this route takes ${allowed.join(', ')}`;
+  return new DomainError(
+    'VALIDATION_FAILED',
+    `Unknown query parameter${unknown.length === 1 ? '' : 's'}: ${listed(unknown)} (${takes})`,
+    'invalid',
+    unknown.map((name) => ({ path: `query:${name}`, message: `is not a query parameter of this route (${takes})` })),
+  );
+}
+
+/**
+ * Every route, one global guard (after authentication): a query parameter the route's @QueryParams does not list is a
+ * 400, so a route cannot forget to refuse them and a typo (`?limt=5`) is not silently ignored. A request without a
+ * query string (every decision) costs one indexOf.
+ */
+@Injectable()
+export class QueryParamsGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const req = ctx.switchToHttp().getRequest<FastifyRequest>();
+    if (req.url.indexOf('?') === -1) return true;
+    const allowed = this.reflector.get<readonly string[] | undefined>(QUERY_PARAMS_KEY, ctx.getHandler()) ?? NONE;
+    const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
+    if (unknown.length > 0) throw unknownQueryParameters(unknown, allowed);
+    return true;
+  }
+}
 
 export class QueryParser {
   readonly errors: ErrorDetail[] = [];

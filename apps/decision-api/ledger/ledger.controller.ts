@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { answerOf, IdempotentCommand, sendAnswer } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { decodeAccountsCursor, decodeEntriesCursor, LedgerService } from './ledger.service.js';
 import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
@@ -96,6 +96,7 @@ export class LedgerController {
   }
 
   @Get('accounts')
+  @QueryParams('integrity', 'limit', 'cursor')
   @Roles('auditor')
   @ApiQuery({ name: 'integrity', required: true, enum: ['violated'] })
   @ApiPageQuery()
@@ -126,6 +127,7 @@ export class LedgerController {
   }
 
   @Get('accounts/:accountId/entries')
+  @QueryParams('limit', 'cursor')
   @Roles('service', 'auditor')
   @ApiOperation({ summary: 'Append-only entries, oldest first: ?limit=&cursor=' })
   @ApiPageQuery()

@@ -50,16 +50,21 @@ export class MetricsController {
     429,
   )
   async get(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Res() reply: FastifyReply): Promise<void> {
-    if (this.token) this.authorise(authorization, address, this.token);
+    if (this.token) await this.authorise(authorization, address, this.token);
     const text = await this.scrape.render();
     reply.status(200).header('content-type', this.metrics.contentType).send(text);
   }
 
-  /** Guesses at the token spend the same per-address budget as API keys and ADMIN_TOKEN (429 once it is gone). */
-  private authorise(authorization: string | undefined, address: string, token: Buffer): void {
-    this.failedAuth.check(address);
+  /**
+   * Guesses at the token spend the same per-address budget as API keys and ADMIN_TOKEN (429 once it is gone). The
+   * token is compared first (in memory, constant time): only failures touch the budget, so a flood of wrong tokens from
+   * an address Prometheus shares (a NAT, a proxy) cannot lock the right token out.
+   */
+  private async authorise(authorization: string | undefined, address: string, token: Buffer): Promise<void> {
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (!given) throw this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
-    if (!timingSafeEqual(digest(given), token)) throw this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
+    if (given && timingSafeEqual(digest(given), token)) return;
+    this.failedAuth.check(address);
+    if (!given) throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
+    throw await this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
   }
 }

@@ -7,7 +7,7 @@ import { REFUND_STATES } from '../../../libs/refunds/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeCursor } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { RefundsService } from './refunds.service.js';
 import { ApiAnswers, ApiFilters, ApiPageQuery, DATE_TIME, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
@@ -25,6 +25,7 @@ export class RefundsController {
   constructor(private readonly refunds: RefundsService) {}
 
   @Get()
+  @QueryParams('state', 'customerId', 'orderId', 'from', 'to', 'limit', 'cursor')
   @Roles('service', 'reviewer', 'auditor')
   @ApiOperation({ summary: 'List refunds, newest first: ?state=&customerId=&orderId=&from=&to=&limit=&cursor=' })
   @ApiFilters(

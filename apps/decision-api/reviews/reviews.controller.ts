@@ -8,7 +8,7 @@ import { REVIEW_STATES } from '../../../libs/reviews/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { ReviewsService } from './reviews.service.js';
 import { ApiAnswers, ApiFilters, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
@@ -36,6 +36,7 @@ export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 
   @Get()
+  @QueryParams('state', 'assignee', 'overdue', 'type', 'minAmount', 'maxAmount', 'limit', 'cursor')
   @Roles('reviewer', 'auditor')
   @ApiOperation({
     summary: 'The review queue, open items first by SLA deadline: ?state=&assignee=&overdue=&type=&minAmount=&maxAmount=&limit=&cursor=',

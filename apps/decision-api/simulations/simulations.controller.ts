@@ -6,7 +6,7 @@ import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { jsonStream } from '../http/json-stream.js';
-import { QueryParser } from '../http/query.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { LedgerSimulationService } from './ledger-simulation.service.js';
 import { decodeIdCursor } from '../http/cursor.js';
 import { SimulationsService } from './simulations.service.js';
@@ -63,6 +63,7 @@ export class SimulationsController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles('author')
   @ApiOperation({ summary: 'Simulation jobs, newest first, without results: ?limit=&cursor=' })
   @ApiPageQuery()

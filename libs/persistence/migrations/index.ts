@@ -18,6 +18,7 @@ import { Migration20261203031000_erasure } from './Migration20261203031000_erasu
 import { Migration20261203040000_erasure_guard } from './Migration20261203040000_erasure_guard.js';
 import { Migration20261204010000_ledger_read } from './Migration20261204010000_ledger_read.js';
 import { Migration20261205000000_audit_chain } from './Migration20261205000000_audit_chain.js';
+import { Migration20261205100000_rate_limit_windows } from './Migration20261205100000_rate_limit_windows.js';
 import { Migration20261205200000_audit_chain_fixes } from './Migration20261205200000_audit_chain_fixes.js';
 
 export const migrationsList = [
@@ -40,5 +41,6 @@ export const migrationsList = [
   { name: 'Migration20261203040000_erasure_guard', class: Migration20261203040000_erasure_guard },
   { name: 'Migration20261204010000_ledger_read', class: Migration20261204010000_ledger_read },
   { name: 'Migration20261205000000_audit_chain', class: Migration20261205000000_audit_chain },
+  { name: 'Migration20261205100000_rate_limit_windows', class: Migration20261205100000_rate_limit_windows },
   { name: 'Migration20261205200000_audit_chain_fixes', class: Migration20261205200000_audit_chain_fixes },
 ];

@@ -1,0 +1,42 @@
+/** The PostgreSQL rate-limit store under parallel leases from several pools (instances); PGlite when no server is set. */
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { openDatabase, type Database } from './database.js';
+import { RateLimitWindowsStore } from './rate-limit-windows.store.js';
+
+describe('RateLimitWindowsStore', () => {
+  let target: TestDatabase;
+  const dbs: Database[] = [];
+  beforeAll(async () => {
+    target = await createTestDatabase('rate_limit_windows');
+    dbs.push(await openDatabase(target.url, { poolSize: 8 }));
+    if (target.kind === 'postgresql') dbs.push(await openDatabase(target.url, { migrate: false, poolSize: 8 }));
+  });
+  afterAll(async () => {
+    for (const db of dbs) await db.close();
+    await target?.drop();
+  });
+
+  it('parallel leases from every pool grant exactly the window\'s points between them, then nothing until it ends', async () => {
+    const stores = dbs.map((db) => new RateLimitWindowsStore(db));
+    const limit = { points: 100, windowMs: 60_000 };
+    const leases = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % stores.length]!.lease('key:parallel', 7, limit)));
+    expect(leases.reduce((n, l) => n + l.granted, 0)).toBe(100);
+    for (const l of leases) {
+      expect(l.granted).toBeGreaterThanOrEqual(0);
+      expect(l.granted).toBeLessThanOrEqual(7);
+      expect(l.msLeft).toBeGreaterThan(0);
+      expect(l.msLeft).toBeLessThanOrEqual(60_000);
+    }
+    expect((await stores[0]!.lease('key:parallel', 7, limit)).granted).toBe(0);
+    expect((await stores[0]!.lease('key:other', 7, limit)).granted).toBe(7);
+  });
+
+  it('a window that ended starts again from the next lease', async () => {
+    const store = new RateLimitWindowsStore(dbs[0]!);
+    const limit = { points: 3, windowMs: 50 };
+    expect((await store.lease('key:short', 5, limit)).granted).toBe(3);
+    expect((await store.lease('key:short', 5, limit)).granted).toBe(0);
+    await new Promise((r) => setTimeout(r, 80));
+    expect((await store.lease('key:short', 2, limit)).granted).toBe(2);
+  });
+});
