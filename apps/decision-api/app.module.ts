@@ -23,6 +23,7 @@ import {
   SimulationsRepository,
   systemClock,
   uuidv7Ids,
+  type Clock,
   type Database,
   type IdFactory,
 } from '../../libs/persistence/index.js';
@@ -128,7 +129,8 @@ export class AppModule {
         { provide: ID_FACTORY, useValue: uuidv7Ids },
         // Repositories are plain classes of libs/persistence (no Nest there): provided here, injected where used.
         withIds(ApiKeysRepository),
-        withIds(AuditRepository),
+        // The chain stamps each row's time once it holds its tenant's head (AuditRepository.append).
+        { provide: AuditRepository, useFactory: (ids: IdFactory, clock: Clock) => new AuditRepository(ids, clock), inject: [ID_FACTORY, CLOCK] },
         withIds(ReleaseActivationsRepository),
         withIds(OutboxRepository),
         withIds(EventsRepository),
