@@ -400,13 +400,16 @@ async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: st
   };
 }
 
-/** The node flags `npm start` runs the service with (package.json's start script), so the bench runs it the same way. */
+/**
+ * The node flags `npm start` runs the service with (package.json's start script), values included (`--import
+ * ./dist/apps/decision-api/telemetry.js`, relative to the root the service runs in), so the bench runs it the same way.
+ */
 export function startNodeFlags(root: string): string[] {
   const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
   const words = start.split(/\s+/);
   const node = words.indexOf('node');
   const main = words.findIndex((w) => w.endsWith('main.js'));
-  return node >= 0 && main > node ? words.slice(node + 1, main).filter((w) => w.startsWith('--')) : [];
+  return node >= 0 && main > node ? words.slice(node + 1, main) : [];
 }
 
 /** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */

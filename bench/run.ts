@@ -4,12 +4,13 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget|tracing, BENCH_PGLITE=0,
  * BENCH_LOADGEN=wrk|node (HTTP rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
  * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
  * not part of a full run), BENCH_SOAK_SAMPLE_SECONDS (RSS sampling period, default 5),
- * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2),
+ * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
+ * full run),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
  * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
@@ -30,6 +31,7 @@ import { runWhatIfBench, type WhatIfBenchResult } from './whatif.js';
 import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue.js';
 import { runEventsBench, type EventsBenchResult } from './events.js';
 import { runFeaturesBench, type FeaturesBenchResult } from './features.js';
+import { runTracingBench, type TracingBenchResult } from './tracing.js';
 import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
@@ -86,13 +88,16 @@ if (only === 'compare' && !config.baseline) {
 // A comparison adds a build, the in-process pairs and 2 × BENCH_BASELINE_ROUNDS HTTP runs.
 // The features row seeds a million events per run and runs 2 × BENCH_FEATURES_ROUNDS services.
 const featureRounds = Math.max(1, num('BENCH_FEATURES_ROUNDS', 2));
+// The tracing row runs 2 × BENCH_TRACING_ROUNDS services.
+const tracingRounds = Math.max(1, num('BENCH_TRACING_ROUNDS', 2));
 // The opa-server row may first build the OPA CLI (go install: minutes) and runs 2 × BENCH_OPA_ROUNDS rows.
 const TIME_LIMIT_MS =
   (15 +
     (config.baseline ? 3 + config.baselineRounds * 2 : 0) +
     (only === undefined || only === 'features' ? featureRounds * 2 : 0) +
     (only === undefined || only === 'opa-server' ? 10 + config.opaRounds * 2 : 0) +
-    (only === 'soak' ? Math.ceil(config.soakSeconds / 60) + 2 : 0)) *
+    (only === 'soak' ? Math.ceil(config.soakSeconds / 60) + 2 : 0) +
+    (only === 'tracing' ? tracingRounds * 2 : 0)) *
   60_000;
 let baseline: Baseline | undefined;
 
@@ -514,10 +519,18 @@ async function main(): Promise<void> {
     );
   }
 
+  let tracing: TracingBenchResult | undefined;
+  if (only === 'tracing') {
+    tracing = await runTracingBench(
+      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: tracingRounds, log },
+      waitQuiet,
+    );
+  }
+
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, tracing, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

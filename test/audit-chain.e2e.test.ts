@@ -182,6 +182,89 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     });
   });
 
+  it('reports a chain whose head row was deleted (trigger disabled): rows without a head are past it', async () => {
+    const t = await tenant('headless');
+    const chain = await rows(t.auditor.key);
+    const c = onPostgres ? new pg.Client({ connectionString: svc.databaseUrl }) : undefined;
+    const run = (q: string, params: unknown[] = []) => {
+      let n = 0;
+      return c ? c.query(q.replace(/\?/g, () => `$${++n}`), params) : svc.sql(q, params);
+    };
+    await c?.connect();
+    try {
+      await run('alter table audit_chain_heads disable trigger audit_chain_heads_no_delete');
+      await run('delete from audit_chain_heads where tenant = ?', ['headless']);
+      await run('alter table audit_chain_heads enable trigger audit_chain_heads_no_delete');
+    } finally {
+      await c?.end();
+    }
+    expect((await verify(t.auditor.key)).body).toEqual({
+      ok: false,
+      checked: 1,
+      firstBroken: { id: chain[0]!.id, seq: 1, at: chain[0]!.at, reason: 'head_mismatch', expected: 0, found: 1 },
+    });
+  });
+
+  it('refuses an UPDATE of a chain head that no audit row made (no trigger disabled)', async () => {
+    const t = await tenant('rewound');
+    await issue('rewound', ['service'], 'x');
+    const chain = await rows(t.auditor.key);
+    const rewind = 'update audit_chain_heads set seq = 1, hash = ? where tenant = ?';
+    if (onPostgres) {
+      const c = new pg.Client({ connectionString: svc.databaseUrl });
+      await c.connect();
+      try {
+        await expect(c.query(rewind.replace('?', '$1').replace('?', '$2'), [chain[0]!.hash, 'rewound'])).rejects.toThrow(/audit_chain_heads moves only with an audit_log row/);
+        await expect(c.query(`update audit_chain_heads set last_at = '2000-01-01T00:00:00Z' where tenant = 'rewound'`)).rejects.toThrow(/moves only/);
+      } finally {
+        await c.end();
+      }
+    } else {
+      await expect(svc.sql(rewind, [chain[0]!.hash, 'rewound'])).rejects.toThrow(/audit_chain_heads moves only with an audit_log row/);
+    }
+    // The append's own locking upsert (a no-op update) and the chain trigger's update still pass.
+    await issue('rewound', ['service'], 'y');
+    expect((await verify(t.auditor.key)).body).toEqual({ ok: true, checked: 4, firstBroken: null });
+  });
+
+  (onPostgres ? it : it.skip)('stamps a row after it waited for its chain: exports of consecutive ranges hold every seq', async () => {
+    const t = await tenant('tiled');
+    const holder = new pg.Client({ connectionString: svc.databaseUrl });
+    await holder.connect();
+    let pending: Promise<unknown> | undefined;
+    try {
+      await holder.query('begin');
+      await holder.query(`select seq from audit_chain_heads where tenant = 'tiled' for update`);
+      // An append that has stamped its request time and now waits for the tenant's chain head.
+      pending = issue('tiled', ['service'], 'waited');
+      // Until the append is seen waiting (pg_stat_activity is read outside the holder's transaction: inside one, it is
+      // a snapshot taken once).
+      for (;;) {
+        const [waiting] = await svc.sql<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%audit_chain_heads%'`,
+        );
+        if (waiting!.n > 0) break;
+      }
+      const b = new Date().toISOString();
+      const first = await svc.request('GET', `/v1/audit/export?from=2000-01-01T00:00:00Z&to=${b}`, { key: t.auditor.key });
+      expect(first.status).toBe(200);
+      await holder.query('commit');
+      await pending;
+      await issue('tiled', ['service'], 'after');
+      const second = await svc.request('GET', `/v1/audit/export?from=${b}&to=2100-01-01T00:00:00Z`, { key: t.auditor.key });
+      expect(second.status).toBe(200);
+      const seqs = `${first.text}${second.text}`.trimEnd().split('\n').map((l) => (JSON.parse(l) as ChainedAuditRow).seq);
+      expect(seqs).toEqual([1, 2, 3, 4]);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+      await pending;
+    }
+    // `at` never goes back along the chain.
+    const chain = await rows(t.auditor.key);
+    expect(chain.map((r) => r.at)).toEqual([...chain.map((r) => r.at)].sort());
+  });
+
   it('records the actor of each kind of change: audit rows for administrative changes, columns on decisions and ledger entries', async () => {
     const t = await tenant('actors');
     const [service, reviewer, publisher] = [await issue('actors', ['service'], 'svc'), await issue('actors', ['reviewer'], 'rev'), await issue('actors', ['publisher'], 'pub')];
@@ -205,6 +288,17 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     expect(listedEntries.body.items.length).toBe(entries.length);
     for (const e of listedEntries.body.items) expect(e.actor).toEqual({ id: service.id, role: 'service' });
 
+    // Ledger writes that write no entry (a statement program rewards at close): a purchase, its settlement, a refund.
+    const statementAccount = `${account}-st`;
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${statementAccount}`, { key: service.key, body: { program: 'issuer-b', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    expect((await post(service.key, `/v1/ledger/accounts/${statementAccount}/transactions`, { transactionId: 'tx-no-entry', amount: 5000, category: 'GROCERY', occurredAt: '2026-03-03T10:00:00Z' })).status).toBe(201);
+    expect((await post(service.key, '/v1/ledger/transactions/tx-no-entry/settle', { settledAt: '2026-03-03T10:00:00Z' })).status).toBe(200);
+    expect((await post(service.key, '/v1/ledger/transactions/tx-no-entry/refunds', { refundId: 'rf-no-entry', amount: 1000, at: '2026-03-03T11:00:00Z' })).status).toBe(201);
+    expect(await svc.sql('select 1 from ledger_entries where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([]);
+    expect(await svc.sql('select actor_id, actor_role from ledger_transactions where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([{ actor_id: service.id, actor_role: 'service' }]);
+    expect(await svc.sql('select actor_id, actor_role from ledger_adjustments where tenant = ? and transaction_id = ?', ['actors', 'tx-no-entry'])).toEqual([{ actor_id: service.id, actor_role: 'service' }]);
+    expect((await svc.request('GET', '/v1/ledger/transactions/tx-no-entry', { key: t.auditor.key })).body).toMatchObject({ transactionId: 'tx-no-entry', refunded: 1000, actor: { id: service.id, role: 'service' } });
+
     // A review claimed and released; a webhook registered and deleted; a release activated: audit rows.
     const [review] = await svc.sql<{ id: string }>('select id from reviews where tenant = ? and decision_id = ?', ['actors', decided.body.id]);
     expect((await post(reviewer.key, `/v1/reviews/${review!.id}/claim`)).status).toBe(200);
@@ -227,7 +321,7 @@ describe(`audit chain on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     expect(by('webhook.registered')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('webhook.deleted')).toEqual([{ actor: t.admin.id, actorRole: 'admin', subjectId: hook.body.id }]);
     expect(by('release.activated')).toEqual([{ actor: publisher.id, actorRole: 'publisher', subjectId: 'default@1.2.0' }]);
-    expect(by('ledger.account_opened')).toEqual([{ actor: service.id, actorRole: 'service', subjectId: account }]);
+    expect(by('ledger.account_opened')).toEqual([account, statementAccount].map((subjectId) => ({ actor: service.id, actorRole: 'service', subjectId })));
     expect(by('review.marked_overdue')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: review!.id }]);
     expect(by('retention.decisions_purged')).toEqual([{ actor: 'system', actorRole: 'system', subjectId: 'actors' }]);
     expect((await verify(t.auditor.key)).body).toEqual({ ok: true, checked: chain.length, firstBroken: null });

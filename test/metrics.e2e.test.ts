@@ -5,6 +5,7 @@
  * say exactly that, in Prometheus text that parses; with METRICS_TOKEN set the route answers 401 without a token, 403
  * with another, 200 with it.
  */
+import { connect } from 'node:net';
 import { ShadowService } from '../apps/decision-api/releases/shadow.service.js';
 import { ADMIN_TOKEN, newKey, TestService } from './support/harness.js';
 import { parsePrometheusText, type Exposition } from './support/prometheus-text.js';
@@ -18,6 +19,18 @@ async function scrape(svc: TestService, headers: Record<string, string> = {}): P
   expect(r.status).toBe(200);
   expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
   return parsePrometheusText(r.text);
+}
+
+/** Sends bytes on a socket of its own (Node's parser refuses them before any route) and answers the status. */
+function rawStatus(svc: TestService, bytes: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(svc.baseUrl).port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', (e) => (text ? undefined : reject(e)));
+    socket.on('close', () => resolve(Number(text.split(' ')[1])));
+    socket.write(bytes);
+  });
 }
 
 describe('GET /metrics after a known sequence of calls', () => {
@@ -82,10 +95,12 @@ describe('GET /metrics after a known sequence of calls', () => {
     const activated = await svc.request('POST', '/v1/releases/default/1.0.0/activate', { key: publisher, idempotencyKey: newKey('act') });
     expect(activated.status).toBe(200);
     expect(activated.body.changed).toBe(true);
-    // The dispatcher counts a run once it is recorded, just after the receiver answered.
+    // The dispatcher counts a run once it is recorded, just after the receiver answered. A scrape reuses the stored
+    // state it read for 2 s (metrics-scrape.ts): wait for one that also read no delivery pending.
     await eventually('the webhook delivered and recorded', async () => {
       const now = await scrape(svc);
-      return receiver.accepted.length === 1 && now.value('decision_platform_webhook_deliveries_total', { result: 'delivered' }) === 1 ? true : undefined;
+      const delivered = now.value('decision_platform_webhook_deliveries_total', { result: 'delivered' }) === 1;
+      return receiver.accepted.length === 1 && delivered && now.matching('decision_platform_webhook_pending_deliveries').length === 0 ? true : undefined;
     });
 
     // Last (the address is then out of failures, and a key not yet looked up would be refused too): two wrong keys are 401; the third is refused by the failed-credential budget.
@@ -191,6 +206,20 @@ describe('GET /metrics after a known sequence of calls', () => {
     expect(m.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
   });
 
+  it("counts the router's and the HTTP parser's answers under route unmatched", async () => {
+    expect((await svc.request('GET', '/v1/rule-packs/%zz/1.0.0')).status).toBe(400);
+    expect((await svc.request('GET', `/v1/rule-packs/${'a'.repeat(3000)}/1.0.0`)).status).toBe(414);
+    expect(await rawStatus(svc, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toBe(431);
+    expect(await rawStatus(svc, 'GARBAGE\r\n\r\n')).toBe(400);
+    const after = await scrape(svc);
+    expect(after.value('decision_platform_http_requests_total', { method: 'GET', route: 'unmatched', status: '400' })).toBe(1);
+    expect(after.value('decision_platform_http_requests_total', { method: 'GET', route: 'unmatched', status: '414' })).toBe(1);
+    expect(after.value('decision_platform_http_requests_total', { method: 'GET', route: 'unmatched', status: '431' })).toBe(1);
+    // Not a method Node knows: one series for all of them, whatever bytes a caller sends.
+    expect(after.value('decision_platform_http_requests_total', { method: 'other', route: 'unmatched', status: '400' })).toBe(1);
+    expect(after.value('decision_platform_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched' })).toBe(3);
+  });
+
   it('a second scrape counts nothing twice', async () => {
     const again = await scrape(svc);
     expect(again.matching('decision_platform_decisions_total')).toEqual(m.matching('decision_platform_decisions_total'));
@@ -226,5 +255,25 @@ describe('GET /metrics with METRICS_TOKEN set', () => {
     const m = await scrape(svc, { authorization: `Bearer ${METRICS_TOKEN}` });
     expect(m.value('decision_platform_http_requests_total', { method: 'GET', route: '/metrics', status: '403' })).toBe(3);
     expect(m.value('decision_platform_http_requests_total', { method: 'GET', route: '/metrics', status: '401' })).toBe(1);
+  });
+});
+
+describe('GET /metrics with METRICS_TOKEN set, from an address out of failures', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    svc = await TestService.start('metrics-token-budget', { metricsToken: METRICS_TOKEN, authFailuresPerMinute: 1, authFailureBurst: 2 });
+  });
+
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('refuses wrong tokens 429 once the budget is spent, and still answers the right one', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await svc.request('GET', '/metrics', { headers: { authorization: `Bearer wrong-${i}` } })).status);
+    expect(statuses).toEqual([403, 403, 429, 429]);
+    const m = await scrape(svc, { authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(m.value('decision_platform_rate_limited_total', { limit: 'failed_auth' })).toBe(2);
   });
 });

@@ -13,11 +13,13 @@ import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { requestIdFrom } from './http/request-id.js';
+import { ShutdownGate } from './http/shutdown.js';
 import { AccessLog } from './logging/access-log.js';
 import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { setupOpenApi } from './openapi/document.js';
+import { activeTraceId } from './tracing/tracing.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -37,7 +39,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   await readdir(join(config.contentRoot, 'releases'));
   // Logs: pino JSON lines (pretty on a terminal); README "Logs".
   const loggers = createLoggers({ level: config.logLevel, redact: config.logRedact, pretty: config.logPretty ?? process.stdout.isTTY === true });
-  const access = new AccessLog(loggers.access);
+  // With tracing on, the access line names the request's own trace (the server span's), caller's traceparent or not.
+  const access = new AccessLog(loggers.access, config.tracing ? activeTraceId : undefined);
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
     poolSize: config.dbPoolSize,
@@ -46,20 +49,29 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).
   let app: NestFastifyApplication;
+  // Set once Nest has made it; the router's and the parser's answers before that (none: not listening yet) go uncounted.
+  let metrics: Metrics | undefined;
   try {
     const adapter = new FastifyAdapter({
       bodyLimit: BODY_LIMIT,
       trustProxy: false,
       // Fastify's own logger stays off: it makes a child logger per request; the access log (AccessLog) writes one line.
       logger: false,
+      // Requests arriving while closing are answered by ShutdownGate (problem+json, Retry-After, request id, access line).
+      return503OnClosing: false,
       // x-request-id: the caller's when usable, else a new UUID (http/request-id.ts); echoed on every answer.
       genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
       // Answers made before any route (the router's, Node's parser's) are problem+json too, and logged.
       frameworkErrors: (e: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
         frameworkError(e, req, reply);
         access.request(req, reply);
+        metrics?.unrouted(req.method, reply.statusCode, reply.elapsedTime / 1000);
       },
-      clientErrorHandler: (e, socket) => clientError(e, socket, (status, requestId, method) => access.unparsed(status, requestId, method)),
+      clientErrorHandler: (e, socket) =>
+        clientError(e, socket, (status, requestId, method) => {
+          access.unparsed(status, requestId, method);
+          metrics?.unrouted(method, status);
+        }),
       // Node answers a missing Host with an empty 400 of its own; requireHost (below) answers it as a problem.
       http: { requireHostHeader: false },
       // A path parameter may be any id a body may carry (a refundId: up to 255 characters, each up to 9 characters once
@@ -67,6 +79,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     });
     access.register(adapter.getInstance());
+    new ShutdownGate().register(adapter.getInstance());
     adapter.getInstance().addHook('onRequest', requireHost);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
@@ -76,7 +89,9 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
       bodyParser: false,
     });
     registerJsonBodies(app, BODY_LIMIT);
-    app.get(Metrics).instrument(adapter.getInstance());
+    const counted = app.get(Metrics);
+    counted.instrument(adapter.getInstance());
+    metrics = counted;
     // Policy bundles arrive as raw .tar.gz bytes, up to the bundle limit; no other route takes raw bytes (415).
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 

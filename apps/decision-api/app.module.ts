@@ -23,6 +23,7 @@ import {
   SimulationsRepository,
   systemClock,
   uuidv7Ids,
+  type Clock,
   type Database,
   type IdFactory,
 } from '../../libs/persistence/index.js';
@@ -85,6 +86,7 @@ import { paymentProviderFrom } from './payouts/payment-provider.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsScrape } from './metrics/metrics-scrape.js';
+import { Tracing } from './tracing/tracing.js';
 
 /** Repositories minting their own row ids get the app's id factory. */
 const withIds = <T>(Repository: new (ids: IdFactory) => T) => ({
@@ -127,7 +129,8 @@ export class AppModule {
         { provide: ID_FACTORY, useValue: uuidv7Ids },
         // Repositories are plain classes of libs/persistence (no Nest there): provided here, injected where used.
         withIds(ApiKeysRepository),
-        withIds(AuditRepository),
+        // The chain stamps each row's time once it holds its tenant's head (AuditRepository.append).
+        { provide: AuditRepository, useFactory: (ids: IdFactory, clock: Clock) => new AuditRepository(ids, clock), inject: [ID_FACTORY, CLOCK] },
         withIds(ReleaseActivationsRepository),
         withIds(OutboxRepository),
         withIds(EventsRepository),
@@ -189,6 +192,8 @@ export class AppModule {
         Metrics,
         MetricsScrape,
         { provide: MetricsRepository, useClass: MetricsRepository },
+        // OpenTelemetry spans of the service's own work (decisions); nothing at all when tracing is off.
+        Tracing,
       ],
     };
   }

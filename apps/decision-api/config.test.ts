@@ -130,6 +130,17 @@ describe('loadConfig', () => {
       expect(m).toContain('RETENTION_SWEEP_MS');
     }
   });
+
+  it('turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT only, and names a bad endpoint or protocol', () => {
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).tracing).toBe(true);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'udp', OTEL_SDK_DISABLED: 'yes' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL[\s\S]*OTEL_EXPORTER_OTLP_PROTOCOL must be one of[\s\S]*OTEL_SDK_DISABLED must be true or false/,
+    );
+  });
 });
 
 describe('log settings', () => {

@@ -3,6 +3,7 @@ import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
 import { isValidRedactPath } from './logging/logger.js';
+import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -119,6 +120,11 @@ export interface AppConfig {
   retentionDaysTenants: Readonly<Record<string, number>>;
   /** How often each instance purges what is past retention. */
   retentionSweepMs: number;
+  /**
+   * OpenTelemetry tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT set; telemetry.ts started the SDK): the service makes its
+   * own spans. Off: no span is made and no OpenTelemetry call happens on a request.
+   */
+  tracing: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -243,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     reviewOverdueSweepMs: int(env, 'REVIEW_OVERDUE_SWEEP_MS', defaults.reviewOverdueSweepMs ?? 30_000, 10, 3_600_000, problems),
     ...payoutConfig(env, defaults, problems),
     ...retentionConfig(env, defaults, problems),
+    ...tracingConfig(env, defaults, problems),
   };
   if (config.apiKeyRotationOverlapS > config.apiKeyRotationMaxOverlapS) {
     problems.push('API_KEY_ROTATION_OVERLAP_S must not exceed API_KEY_ROTATION_MAX_OVERLAP_S');
@@ -324,4 +331,11 @@ function retentionConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, p
     retentionDaysTenants,
     retentionSweepMs: int(env, 'RETENTION_SWEEP_MS', defaults.retentionSweepMs ?? 3_600_000, 1_000, 86_400_000, problems),
   };
+}
+
+/** Tracing (apps/decision-api/telemetry.ts): on when OTEL_EXPORTER_OTLP_ENDPOINT is set; the other OTEL_* are the SDK's. */
+function tracingConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, problems: string[]) {
+  const bad = tracingProblems(env);
+  problems.push(...bad);
+  return { tracing: (bad.length === 0 && tracingEnabled(env)) || (defaults.tracing ?? false) };
 }

@@ -158,6 +158,8 @@ export interface TransactionView {
   settledAt: string | null;
   rewardedAt: string | null;
   rewardPeriod: string | null;
+  /** Who last wrote the transaction (GET /v1/ledger/transactions/{id} only: a write's answer is the write's own). */
+  actor?: { id: string; role: string } | null;
 }
 
 /** same-period: the refund falls in the reward's period (restores cap headroom); later-period: cross-cycle; earlier-period: backdated before the reward's period. */
@@ -628,7 +630,8 @@ export class Ledger {
     return this.store.withAccount(tenant, accountId, async (uow) => {
       const tx = await uow.getTransaction(transactionId);
       if (!tx || tx.accountId !== accountId) throw notFound('TRANSACTION_NOT_FOUND', transactionId);
-      return transactionView(tx);
+      // A store that records actors reads them back (null on rows from before); one that does not, none.
+      return tx.actor === undefined ? transactionView(tx) : { ...transactionView(tx), actor: tx.actor };
     }, { transactionIds: [transactionId] });
   }
 

@@ -57,6 +57,11 @@ export interface LedgerTransaction {
    * before the reward (statement programs). Clawbacks are proportional to it. Null until rewarded.
    */
   rewardBase: number | null;
+  /**
+   * Who last wrote it, as the store read it back (a key's id and role, or `system`); null on rows written before actors
+   * were recorded. Absent on rows being written: the store stamps them with its unit of work's actor.
+   */
+  actor?: { id: string; role: string } | null;
 }
 
 /** A refund or chargeback, with the clawback it caused once processed. */

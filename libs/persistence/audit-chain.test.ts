@@ -47,6 +47,9 @@ describe.each(kinds)('audit chain migration and trigger (%s)', (kind) => {
     expect(globex).toMatchObject({ broken: null, checked: 401, head: { seq: 401 } });
     const [first] = await audit.chainPage(db.em(), 'acme', 0, 1, 1);
     expect(first).toMatchObject({ id: '01900000-0000-7000-8000-000000000001', seq: 1, prevHash: null, actorRole: null });
+    // Each head records its last row's time (Migration20261205200000_audit_chain_fixes): acme's last is row 1202.
+    const [head] = await sql(`select last_at from audit_chain_heads where tenant = 'acme'`);
+    expect(new Date(head!.last_at as string | Date).toISOString()).toBe(new Date(Date.UTC(2026, 0, 1, 0, 0, 1_202)).toISOString());
   });
 
   it('keeps the append-only trigger on after chaining', async () => {
@@ -62,5 +65,17 @@ describe.each(kinds)('audit chain migration and trigger (%s)', (kind) => {
     await expect(sql(forked, [Number(head!.seq), 'not-the-head'])).rejects.toThrow(/does not continue/);
     await expect(sql(forked, [Number(head!.seq) + 1, 'not-the-head'])).rejects.toThrow(/does not continue/);
     await expect(sql(`delete from audit_chain_heads where tenant = 'acme'`)).rejects.toThrow(/append-only/);
+  });
+
+  it('moves a head only through the chain trigger, and refuses a row stamped before its tenant\'s last', async () => {
+    await expect(sql(`update audit_chain_heads set seq = 1 where tenant = 'globex'`)).rejects.toThrow(/moves only with an audit_log row/);
+    await expect(sql(`update audit_chain_heads set hash = repeat('a', 64) where tenant = 'globex'`)).rejects.toThrow(/moves only/);
+    // The append's locking upsert changes nothing: it passes.
+    await sql(`update audit_chain_heads set seq = seq where tenant = 'globex'`);
+    const [head] = await sql('select seq, hash from audit_chain_heads where tenant = ?', ['globex']);
+    const early = `insert into audit_log (id, tenant, actor, action, subject_type, subject_id, details, at, seq, prev_hash, hash)
+      values ('01900000-0000-7000-8000-fffffffffffe', 'globex', 'k', 'x', 'y', 'z', '{}', '2025-01-01T00:00:00Z', ?, ?, repeat('b', 64))`;
+    await expect(sql(early, [Number(head!.seq) + 1, head!.hash])).rejects.toThrow(/does not continue/);
+    expect(await verify('globex')).toMatchObject({ broken: null, checked: 401 });
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { chainNext, type Actor, type ChainedAuditRow, type ChainHead } from '../audit/index.js';
-import { uuidv7Ids, type IdFactory } from './clock.js';
+import { systemClock, uuidv7Ids, type Clock, type IdFactory } from './clock.js';
 
 export interface AuditInput {
   tenant: string;
@@ -13,6 +13,10 @@ export interface AuditInput {
   subjectType: string;
   subjectId: string;
   details: Record<string, unknown>;
+  /**
+   * When the change was made. The row's `at` is stamped once the append holds its tenant's chain head: the later of
+   * this, the clock then and the tenant's last row's `at`.
+   */
   at: Date;
 }
 
@@ -41,13 +45,20 @@ function toRecord(r: Row): AuditRecord {
 }
 
 export class AuditRepository {
-  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
+  constructor(
+    private readonly ids: IdFactory = uuidv7Ids,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /**
    * Appends the tenant's next row. The upsert of the tenant's chain head locks it until the transaction ends, and
    * answers the head as the last writer committed it (a waiting ON CONFLICT DO UPDATE sees the newest version), so
    * concurrent appends in one tenant queue and each links to the one before. The audit_log_chain trigger refuses a row
    * that does not continue the head, so a path that skipped this would fail rather than fork the chain.
+   *
+   * `at` is stamped after the lock is held and never before the head's last_at: it is non-decreasing along the chain,
+   * so the rows of a time range are a contiguous run of seq and exports of consecutive ranges tile the chain (a row
+   * stamped before it waited could land in a range already exported).
    */
   async append(em: SqlEntityManager, e: AuditInput): Promise<void> {
     const run = async (tx: SqlEntityManager): Promise<void> => {
@@ -55,15 +66,17 @@ export class AuditRepository {
       await tx.flush();
       const [head] = await tx.execute<Row[]>(
         `insert into audit_chain_heads (tenant, seq, hash) values (?, 0, null)
-         on conflict (tenant) do update set seq = audit_chain_heads.seq returning seq, hash`,
+         on conflict (tenant) do update set seq = audit_chain_heads.seq returning seq, hash, last_at`,
         [e.tenant],
       );
+      const lastAt = head!.last_at === null || head!.last_at === undefined ? 0 : new Date(head!.last_at as string | Date).getTime();
+      const at = new Date(Math.max(e.at.getTime(), this.clock.now().getTime(), lastAt));
       const row = chainNext(
         { seq: Number(head!.seq), hash: (head!.hash as string | null) ?? null },
         {
-          id: this.ids.next(e.at),
+          id: this.ids.next(at),
           tenant: e.tenant,
-          at: e.at.toISOString(),
+          at: at.toISOString(),
           actor: e.actor.id,
           actorRole: e.actor.role,
           action: e.action,
@@ -74,7 +87,7 @@ export class AuditRepository {
       );
       await tx.execute(
         `insert into audit_log (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)`,
-        [row.id, row.tenant, row.seq, e.at, row.actor, row.actorRole, row.action, row.subjectType, row.subjectId, JSON.stringify(row.details), row.prevHash, row.hash],
+        [row.id, row.tenant, row.seq, at, row.actor, row.actorRole, row.action, row.subjectType, row.subjectId, JSON.stringify(row.details), row.prevHash, row.hash],
       );
     };
     return em.isInTransaction() ? run(em) : em.transactional(run);
@@ -97,13 +110,14 @@ export class AuditRepository {
 
   /**
    * The first row numbered past the tenant's head, read with the head in one statement (a row and the head it moves
-   * commit together, so an append is never seen half done): only a row inserted around the chain trigger is there.
+   * commit together, so an append is never seen half done): only a row inserted around the chain trigger is there,
+   * or any row at all when the head itself was deleted (a missing head counts as seq 0).
    */
   async pastHead(em: SqlEntityManager, tenant: string): Promise<{ record: AuditRecord; head: number } | null> {
     const [r] = await em.execute<Row[]>(
-      `select ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, h.seq as head_seq from audit_log a
-         join audit_chain_heads h on h.tenant = a.tenant
-        where a.tenant = ? and a.seq > h.seq order by a.seq limit 1`,
+      `select ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, coalesce(h.seq, 0) as head_seq from audit_log a
+         left join audit_chain_heads h on h.tenant = a.tenant
+        where a.tenant = ? and a.seq > coalesce(h.seq, 0) order by a.seq limit 1`,
       [tenant],
     );
     return r ? { record: toRecord(r), head: Number(r.head_seq) } : null;
@@ -121,9 +135,8 @@ export class AuditRepository {
   }
 
   /**
-   * The first and last seq of the rows with from <= at < to. An export sends every row between them: `at` is stamped
-   * before the append waits for its tenant's chain, so near a bound a row's neighbour in seq may fall outside the range,
-   * and an export with a gap would not re-verify.
+   * The first and last seq of the rows with from <= at < to. `at` is non-decreasing along the chain (see append), so
+   * these are exactly the range's rows; an export still sends every row between them, so it never has a gap.
    */
   async rangeBounds(em: SqlEntityManager, tenant: string, range: { from: Date; to: Date }): Promise<{ first: number; last: number } | null> {
     const [r] = await em.execute<Row[]>('select min(seq) as first, max(seq) as last from audit_log where tenant = ? and at >= ? and at < ?', [tenant, range.from, range.to]);

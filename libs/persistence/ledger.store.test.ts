@@ -126,7 +126,8 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
       adjustment: await uow.getAdjustment(adjustmentId),
     }));
     expect(after.account).toMatchObject({ balance: 500, version: 1 });
-    expect(after.transaction).toEqual(mine.t);
+    // Unchanged, as its own unit of work (the store's default actor, `system`) wrote it.
+    expect(after.transaction).toEqual({ ...mine.t, actor: { id: 'system', role: 'system' } });
     expect(after.adjustment).toMatchObject({ accountId: theirs.a });
     expect(await store().entries(T, mine.a, { limit: 10 })).toEqual([]);
   });

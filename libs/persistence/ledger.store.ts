@@ -69,6 +69,7 @@ function toTransaction(r: Row): LedgerTransaction {
     rewardPeriod: r.reward_period === null ? null : str(r.reward_period),
     partialRefunds: num(r.partial_refunds),
     rewardBase: numOrNull(r.reward_base),
+    actor: r.actor_id === null || r.actor_id === undefined ? null : { id: str(r.actor_id), role: str(r.actor_role) },
   };
 }
 
@@ -532,16 +533,17 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       'txn',
       this.stagedTransactions,
       (rows, name) => ({
+        // actor_id, actor_role: who last wrote the row (a purchase, settlement or refund may write no entry).
         sql: `${name} as (insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded,
-            reward, original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
+            reward, original_reward, rewarded_at, reward_period, partial_refunds, reward_base, actor_id, actor_role)
           select tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward, original_reward, rewarded_at,
-            reward_period, partial_refunds, reward_base from jsonb_to_recordset(?::jsonb) as x(${TX_COLUMNS}) where %GATE%
+            reward_period, partial_refunds, reward_base, ?::text, ?::text from jsonb_to_recordset(?::jsonb) as x(${TX_COLUMNS}) where %GATE%
           on conflict (tenant, transaction_id) do update set settled_at = excluded.settled_at, status = excluded.status,
             refunded = excluded.refunded, reward = excluded.reward, original_reward = excluded.original_reward,
             rewarded_at = excluded.rewarded_at, reward_period = excluded.reward_period, partial_refunds = excluded.partial_refunds,
-            reward_base = excluded.reward_base
+            reward_base = excluded.reward_base, actor_id = excluded.actor_id, actor_role = excluded.actor_role
           where ledger_transactions.account_id = excluded.account_id returning 1)`,
-        params: [JSON.stringify(rows.map(txRow))],
+        params: [this.actor.id, this.actor.role, JSON.stringify(rows.map(txRow))],
       }),
       'TRANSACTION_EXISTS',
       (t) => `transaction ${t.transactionId}`,
@@ -550,12 +552,14 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       'adj',
       this.stagedAdjustments,
       (rows, name) => ({
-        sql: `${name} as (insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq)
-          select tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq
+        // actor_id, actor_role: who recorded the refund or chargeback (processing it later writes entries with their own).
+        sql: `${name} as (insert into ledger_adjustments (tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq,
+            actor_id, actor_role)
+          select tenant, adjustment_id, kind, transaction_id, account_id, amount, at, clawback, processed_at, entry_seq, ?::text, ?::text
           from jsonb_to_recordset(?::jsonb) as x(${ADJ_COLUMNS}) where %GATE%
           on conflict (tenant, adjustment_id) do update set clawback = excluded.clawback, processed_at = excluded.processed_at, entry_seq = excluded.entry_seq
           where ledger_adjustments.account_id = excluded.account_id returning 1)`,
-        params: [JSON.stringify(rows.map(adjRow))],
+        params: [this.actor.id, this.actor.role, JSON.stringify(rows.map(adjRow))],
       }),
       'ADJUSTMENT_EXISTS',
       (a) => `adjustment ${a.adjustmentId}`,
@@ -564,12 +568,14 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       'red',
       this.stagedRedemptions,
       (rows, name) => ({
-        sql: `${name} as (insert into ledger_redemptions (tenant, redemption_id, account_id, record)
-          select tenant, redemption_id, account_id, record from jsonb_to_recordset(?::jsonb) as x(tenant text, redemption_id text, account_id text, record jsonb)
+        // actor_id, actor_role: who last wrote the redemption's record.
+        sql: `${name} as (insert into ledger_redemptions (tenant, redemption_id, account_id, record, actor_id, actor_role)
+          select tenant, redemption_id, account_id, record, ?::text, ?::text
+          from jsonb_to_recordset(?::jsonb) as x(tenant text, redemption_id text, account_id text, record jsonb)
           where %GATE%
-          on conflict (tenant, redemption_id) do update set record = excluded.record
+          on conflict (tenant, redemption_id) do update set record = excluded.record, actor_id = excluded.actor_id, actor_role = excluded.actor_role
           where ledger_redemptions.account_id = excluded.account_id returning 1)`,
-        params: [JSON.stringify(rows.map((r) => ({ tenant: r.tenant, redemption_id: r.redemptionId, account_id: r.accountId, record: r })))],
+        params: [this.actor.id, this.actor.role, JSON.stringify(rows.map((r) => ({ tenant: r.tenant, redemption_id: r.redemptionId, account_id: r.accountId, record: r })))],
       }),
       'REDEMPTION_EXISTS',
       (r) => `redemption ${r.redemptionId}`,

@@ -1628,6 +1628,8 @@ export interface components {
             settledAt?: unknown;
             rewardedAt?: unknown;
             rewardPeriod?: unknown;
+            /** @description GET only: who last wrote the transaction, {id, role}; null on transactions written before actors were recorded */
+            actor?: Record<string, unknown> | null;
         };
         PolicyBundle: {
             name: string;

@@ -69,9 +69,12 @@ export class ServiceProcess {
     });
   }
 
-  /** Starts the service with `env` added to its environment (the payout worker off unless `env` turns it on), and waits until /readyz answers 200. */
-  static async start(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-    return ServiceProcess.boot(await createTestDatabase(label), env);
+  /**
+   * Starts the service with `env` added to its environment (the payout worker off unless `env` turns it on), and waits
+   * until /readyz answers 200. `nodeArgs` go before main.js (e.g. `--import` of the tracing preload, as npm start does).
+   */
+  static async start(label: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceProcess> {
+    return ServiceProcess.boot(await createTestDatabase(label), env, nodeArgs);
   }
 
   /** The service on a database the caller owns (e.g. one on an OwnPostgres server); stop() leaves it in place. */
@@ -79,11 +82,11 @@ export class ServiceProcess {
     return ServiceProcess.boot({ url, kind: 'postgresql', drop: async () => {} }, env);
   }
 
-  private static async boot(database: TestDatabase, env: Record<string, string>): Promise<ServiceProcess> {
+  private static async boot(database: TestDatabase, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServiceProcess> {
     const main = join(repoRoot, 'dist/apps/decision-api/main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
     const port = await freePort();
-    const child = spawn(process.execPath, [main], {
+    const child = spawn(process.execPath, [...nodeArgs, main], {
       cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: repoRoot, PAYOUT_CONCURRENCY: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,8 @@ import { DecisionsService, type DecisionDocument } from './decisions.service.js'
 import type { RefundDecisions } from '../refunds/refund-decisions.js';
 import type { StatementCommand } from '../commands/command.js';
 import { Metrics } from '../metrics/metrics.js';
+import type { Tracing } from '../tracing/tracing.js';
+import { RecordingTracer } from '../../../libs/tracing/recording.test-support.js';
 
 /** Release 1.0.0's refund type has no lifecycle: its decisions are one claimed statement. */
 const statement = (c: unknown) => c as StatementCommand<unknown>;
@@ -33,7 +35,7 @@ beforeAll(async () => {
   release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
 });
 
-function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecord } = {}) {
+function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecord; tracer?: RecordingTracer } = {}) {
   const em = strict<ReturnType<Database['em']>>('em');
   const db = strict<Database>('db', { em: () => em });
   const next = jest.fn<IdFactory['next']>(idAt);
@@ -47,7 +49,7 @@ function setup(o: { shadow?: boolean; inserted?: boolean; record?: DecisionRecor
   });
   const submit = jest.fn<ShadowService['submit']>();
   const metrics = new Metrics();
-  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'), metrics);
+  const service = new DecisionsService(db, strict<IdFactory>('ids', { next }), strict<DecisionsRepository>('repo', { insertClaimed, findById }), releases, strict<ShadowService>('shadows', { submit }), strict<RefundDecisions>('refundDecisions'), strict<FeatureHistoryRepository>('history'), strict<Pseudonyms>('pseudonyms'), strict<SubjectsRepository>('subjects'), metrics, strict<Tracing>('tracing', { tracer: o.tracer }));
   return { service, em, next, insertClaimed, findById, submit, metrics };
 }
 
@@ -99,6 +101,42 @@ describe('DecisionsService.decide', () => {
     expect((bad as DomainError).errors.map((e) => e.path)).toEqual(['/case/requestedAmount']);
     expect(s.insertClaimed).not.toHaveBeenCalled();
     expect(s.next).not.toHaveBeenCalled();
+  });
+});
+
+describe('DecisionsService.decide, traced', () => {
+  it('validates, evaluates (a span per step under it) and persists, each a span under the caller', async () => {
+    const tracer = new RecordingTracer();
+    const s = setup({ tracer });
+    // The insert runs inside the persist span (its statements would be traced under it).
+    let insertedUnder: string | undefined;
+    s.insertClaimed.mockImplementation(() => {
+      insertedUnder = tracer.spans.find((x) => x.ended === 0 && x.name === 'decision.persist')?.name;
+      return Promise.resolve(true);
+    });
+    await tracer.within('handler', async () => {
+      const command = statement(await s.service.decide(principal, 'refund', { case: refundCase() }));
+      await command.applyClaimed({ claim, now });
+    });
+    expect(tracer.tree()).toEqual([
+      ' > handler',
+      'handler > decision.validate',
+      'handler > decision.evaluate',
+      'decision.evaluate > decision.step.derive',
+      'decision.evaluate > decision.step.policy',
+      'decision.evaluate > decision.step.rules',
+      'handler > decision.persist',
+    ]);
+    expect(insertedUnder).toBe('decision.persist');
+    expect(tracer.spans.every((x) => x.ended === 1)).toBe(true);
+    expect(tracer.spans.find((x) => x.name === 'decision.validate')!.attributes).toEqual({ 'decision.type': 'refund@1.0.0' });
+  });
+
+  it('fails the validation span of a bad case with its refusal, and makes no other span', async () => {
+    const tracer = new RecordingTracer();
+    const s = setup({ tracer });
+    await expect(s.service.decide(principal, 'refund', { case: refundCase({ requestedAmount: 0 }) })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(tracer.spans.map((x) => [x.name, x.ended, (x.failed[0] as DomainError | undefined)?.code])).toEqual([['decision.validate', 1, 'VALIDATION_FAILED']]);
   });
 });
 

@@ -28,6 +28,8 @@ import { RefundDecisions, replayEnrichment } from '../refunds/refund-decisions.j
 import { decisionRow } from './decision-row.js';
 import { Pseudonyms, subjectKeys } from './pseudonyms.js';
 import { Metrics } from '../metrics/metrics.js';
+import { inSpan, traced, type Tracer } from '../../../libs/tracing/index.js';
+import { SPANS, Tracing } from '../tracing/tracing.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
@@ -92,6 +94,9 @@ export function decisionDocument(
 
 @Injectable()
 export class DecisionsService {
+  /** Undefined when tracing is off: then no span is made. */
+  private readonly tracer: Tracer | undefined;
+
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(ID_FACTORY) private readonly ids: IdFactory,
@@ -103,7 +108,10 @@ export class DecisionsService {
     private readonly pseudonyms: Pseudonyms,
     private readonly subjects: SubjectsRepository,
     private readonly metrics: Metrics,
-  ) {}
+    tracing: Tracing,
+  ) {
+    this.tracer = tracing.tracer;
+  }
 
   /** The active release's type `name`, if it can be called over HTTP (a redemption is decided by the ledger's route). */
   private callableType(release: CompiledRelease, name: string): BoundDecisionType {
@@ -121,9 +129,7 @@ export class DecisionsService {
     // Take the release once: a concurrent activation must not change the rules halfway through this decision.
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
-    const raw = decisionRequest.validate(body).case;
-    const errors = type.inputErrors(raw, '/case');
-    if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+    const raw = this.tracer ? inSpan(this.tracer, SPANS.validate, { 'decision.type': type.ref }, () => validCase(type, body)) : validCase(type, body);
     // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
     const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
@@ -148,8 +154,9 @@ export class DecisionsService {
       );
     }
     if (type.history) return this.decideWithHistory(principal, release, type, input, committed);
+    const tracer = this.tracer;
     const started = performance.now();
-    const evaluated = await type.decideValid(input);
+    const evaluated = await (tracer ? tracer.within(SPANS.evaluate, () => type.decideValid(input, {}, tracer), { 'decision.type': type.ref }) : type.decideValid(input));
     this.metrics.evaluated(principal.tenant, type.name, (performance.now() - started) / 1000);
     let id = '';
     return {
@@ -158,14 +165,12 @@ export class DecisionsService {
         id = this.ids.next(now);
         const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
         const documentJson = JSON.stringify(document);
-        const inserted = await this.repo.insertClaimed(
-          this.db.em(),
-          {
-            ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
-            event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
-          },
-          claim,
-        );
+        const row = {
+          ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
+          event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
+        };
+        // The claim of the key and the decision are one statement here.
+        const inserted = await traced(this.tracer, SPANS.persist, () => this.repo.insertClaimed(this.db.em(), row, claim));
         return inserted ? createdJson(document, documentJson) : 'taken';
       },
       // Committed by now; a replayed answer was shadow-evaluated the first time.
@@ -188,6 +193,8 @@ export class DecisionsService {
     const tenant = principal.tenant;
     const history = type.history!;
     const locks = entityLockIds(tenant, history.keys(input));
+    const tracer = this.tracer;
+    const attributes = tracer && { 'decision.type': type.ref };
     let made: { id: string; evaluated: TypedDecision } | undefined;
     return {
       kind: 'statement',
@@ -195,21 +202,20 @@ export class DecisionsService {
         this.db.em().transactional(async (em) => {
           const id = this.ids.next(now);
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }))) return 'taken' as const;
-          const platform = type.features ? await this.history.values(em, tenant, type.features.queries(input)) : {};
+          const features = type.features;
+          const platform = features ? await traced(tracer, SPANS.read, () => this.history.values(em, tenant, features.queries(input)), attributes) : {};
           const started = performance.now();
-          const evaluated = await type.decideValid(input, platform);
+          const evaluated = await traced(tracer, SPANS.evaluate, () => type.decideValid(input, platform, tracer), attributes);
           this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const document = decisionDocument({ id, tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
           const documentJson = JSON.stringify(document);
           const record = history.record(input);
-          await this.repo.insertDecided(
-            em,
-            {
-              ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
-              event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
-            },
-            record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted'),
-          );
+          const row = {
+            ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
+            event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
+          };
+          const historyRows = record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted');
+          await traced(tracer, SPANS.persist, () => this.repo.insertDecided(em, row, historyRows), attributes);
           made = { id, evaluated };
           return createdJson(document, documentJson);
         }),
@@ -297,6 +303,14 @@ export class DecisionsService {
     if (!record) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return record;
   }
+}
+
+/** The case of a decision request: the body's shape, then the case against the type's input schema (400 naming every path). */
+function validCase(type: BoundDecisionType, body: unknown): Record<string, unknown> {
+  const raw = decisionRequest.validate(body).case;
+  const errors = type.inputErrors(raw, '/case');
+  if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
+  return raw;
 }
 
 /**

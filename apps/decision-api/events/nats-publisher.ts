@@ -69,7 +69,7 @@ export class NatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
       this.kick();
     } catch (e) {
       if (this.closed) return;
-      this.logger.warn(`NATS setup failed: ${(e as Error).message}; retrying in ${SETUP_RETRY_MS} ms`);
+      this.logger.warn({ msg: `NATS setup failed; retrying in ${SETUP_RETRY_MS} ms`, err: e });
       this.setupTimer = setTimeout(() => void this.setup(), SETUP_RETRY_MS);
       this.setupTimer.unref();
     }
@@ -84,7 +84,7 @@ export class NatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.pass = this.publishPending()
       .catch((e: unknown) => {
-        if (!this.database.report(e, false)) this.logger.warn(`NATS publish pass failed: ${(e as Error).message}`);
+        if (!this.database.report(e, false)) this.logger.warn({ msg: 'NATS publish pass failed', err: e });
       })
       .finally(() => {
         this.pass = undefined;
@@ -112,7 +112,7 @@ export class NatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
           published.push(e.id);
         } catch (err) {
           // Stop here: a later event of this tenant must not overtake this one. The next poll tries again.
-          this.logger.warn(`NATS publish failed (events wait in the outbox): ${(err as Error).message}`);
+          this.logger.warn({ msg: 'NATS publish failed (events wait in the outbox)', err });
           stalled = true;
           break;
         }

@@ -34,7 +34,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
       run: () => this.tick(),
       intervalMs: config.outboxPollMs,
       onError: (e) => {
-        if (!database.report(e, false)) this.logger.warn(`outbox relay failed: ${(e as Error).message}`);
+        if (!database.report(e, false)) this.logger.warn({ msg: 'outbox relay failed', err: e });
       },
     });
   }

@@ -101,7 +101,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         }, RESPAWN_MS).unref();
       });
     });
-    worker.on('error', (e: Error) => this.logger.warn(`webhook worker failed: ${e.message}`));
+    worker.on('error', (e: Error) => this.logger.warn({ msg: 'webhook worker failed', err: e }));
     // A process that never closes the app must still be able to exit.
     worker.unref();
     this.worker = worker;

@@ -206,7 +206,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     try {
       await command.afterCommit?.(outcome);
     } catch (e) {
-      this.logger.error(`after-commit work failed (the change is committed): ${(e as Error).message}`);
+      this.logger.error({ msg: 'after-commit work failed (the change is committed)', err: e });
     }
   }
 

@@ -25,8 +25,9 @@ export function toProblem(e: unknown, logger: Logger, database: DatabaseAvailabi
   const unavailable = database.report(e);
   if (unavailable) return fromDomainError(unavailable);
   const id = randomUUID();
-  // The stack, never the request's body; the request id ties the line to the request's access line.
-  logger.error(`unexpected error ${id}${req ? ` (request ${req.id})` : ''}: ${(e as Error)?.stack ?? String(e)}`);
+  // The error as an object (logging/logger.ts safeError: a driver's message, which may echo input, is dropped), never
+  // the request's body; the request id ties the line to the request's access line.
+  logger.error({ msg: `unexpected error ${id}`, errorId: id, requestId: req?.id, err: e });
   return problem(500, 'INTERNAL_ERROR', `Unexpected error; reference ${id}`);
 }
 

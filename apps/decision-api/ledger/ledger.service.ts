@@ -137,8 +137,9 @@ export class LedgerService {
         const posted = await this.clawback(em, p.tenant, r.reward, { refundId: r.refundId, amount: r.amount, currency: r.currency, at: input.settledAt }, keyActor(p, 'service'));
         await this.payouts.recordClawback(em, p.tenant, r.refundId, posted, new Date(input.settledAt));
       }
-      // The answer shows the transaction after its clawbacks.
-      return l.transaction(p.tenant, transactionId);
+      // The answer shows the transaction after its clawbacks (as every write answers: without the GET's last writer).
+      const { actor: _lastWriter, ...after } = await l.transaction(p.tenant, transactionId);
+      return after;
     }, false);
   }
 

@@ -5,8 +5,9 @@
  * query may hold a raw customer id; no header or body):
  *
  *   method, route (the pattern, e.g. /v1/refunds/:refundId; null when no route matched), status, durationMs,
- *   requestId, tenant and keyId (when a key authenticated), decisionId (decision routes), traceId and parentSpanId
- *   (when a valid W3C traceparent came), msg "request".
+ *   requestId, tenant and keyId (when a key authenticated), decisionId (decision routes), traceId (the request's trace:
+ *   with tracing on, the server span's, so a log line leads to its trace; else the caller's W3C traceparent's when
+ *   valid) and parentSpanId (the caller's span, from traceparent), msg "request".
  *
  * Cheap on purpose: no child logger per request (Fastify's own logger makes one for every request), one object, one
  * write. Every line is level info, a 5xx too: a 503 during a database outage is expected (the outage itself is logged
@@ -28,11 +29,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Declared with decorateRequest (AccessLog.register): every request has it. See AccessLogged. */
     decisionId: string | null;
+    /** The request's own trace id when tracing is on (read in onRequest, inside its trace context); else null. */
+    traceId: string | null;
   }
 }
 
 export class AccessLog {
-  constructor(private readonly log: Logger) {}
+  /** `activeTraceId`: the trace id of the span active while a request is answered; given only when tracing is on. */
+  constructor(
+    private readonly log: Logger,
+    private readonly activeTraceId?: () => string | undefined,
+  ) {}
 
   /**
    * Every answer carries the request id (onRequest: before any handler, guard or filter can answer), and every answer
@@ -41,8 +48,12 @@ export class AccessLog {
   register(instance: FastifyInstance): void {
     // Declared up front, so setting it on a request does not change the request object's shape on the hot path.
     instance.decorateRequest('decisionId', null);
+    instance.decorateRequest('traceId', null);
+    const activeTraceId = this.activeTraceId;
     instance.addHook('onRequest', (req, reply, done) => {
       reply.header(REQUEST_ID_HEADER, req.id);
+      // Read here: onRequest runs in the request's trace context; onResponse runs from the socket's, outside it.
+      if (activeTraceId) req.traceId = activeTraceId() ?? null;
       done();
     });
     instance.addHook('onResponse', (req, reply, done) => {
@@ -67,7 +78,7 @@ export class AccessLog {
         tenant: r.principal?.tenant,
         keyId: r.principal?.keyId,
         decisionId: r.decisionId ?? undefined,
-        traceId: trace?.traceId,
+        traceId: req.traceId ?? trace?.traceId,
         parentSpanId: trace?.parentSpanId,
       },
       'request',

@@ -59,7 +59,7 @@ describe('the default redaction', () => {
     const { app, lines } = capture();
     const e = Object.assign(new Error('insert failed'), { code: '23505', parameters: ['cus-PARAM'], query: 'insert …' });
     app.error({ err: e }, 'failed');
-    expect(Object.keys(lines[0]!.err).sort()).toEqual(['code', 'message', 'stack', 'type']);
+    expect(Object.keys(lines[0]!.err).sort()).toEqual(['code', 'message', 'sqlState', 'stack', 'type']);
     expect(JSON.stringify(lines)).not.toContain('cus-PARAM');
   });
 
@@ -104,5 +104,43 @@ describe('PinoNestLogger', () => {
     nest.debug('detail');
     nest.warn({ customerId: 'cus-9', note: 'kept' }, 'Ctx');
     expect(lines).toEqual([expect.objectContaining({ level: 'warn', context: 'Ctx', customerId: '[redacted]', note: 'kept' })]);
+  });
+});
+
+describe('errors in log lines', () => {
+  const secret = 'GCSECRETCARD12345';
+  /** Shaped as pg's DatabaseError (and the ORM's exception over it): the message and detail echo the input. */
+  const driverError = () => {
+    const e = new Error(`select * from refunds where id = '${secret}' - invalid input syntax for type uuid: "${secret}"`) as Error & Record<string, unknown>;
+    Object.assign(e, { code: '22P02', severity: 'ERROR', detail: `Key (id)=(${secret})`, table: 'refunds', constraint: 'refunds_pkey', parameters: [secret] });
+    return e;
+  };
+
+  it("drops a database error's message (it echoes input) and keeps its code, names and stack frames", () => {
+    const { app, lines } = capture();
+    const e = driverError();
+    app.error({ err: e }, 'failed');
+    expect(JSON.stringify(lines)).not.toContain(secret);
+    expect(lines[0]!.err).toMatchObject({ type: 'Error', code: '22P02', sqlState: '22P02', table: 'refunds', constraint: 'refunds_pkey' });
+    expect(lines[0]!.err.stack).toMatch(/^\s+at /);
+    expect(lines[0]!.err.stack.split('\n').length).toBe(e.stack!.split('\n').filter((l) => /^\s+at /.test(l)).length);
+  });
+
+  it("keeps another error's message", () => {
+    const { app, lines } = capture();
+    app.warn({ err: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }) }, 'x');
+    expect(lines[0]!.err).toMatchObject({ message: 'connect ECONNREFUSED 127.0.0.1:5432', code: 'ECONNREFUSED' });
+  });
+
+  it("filters an error passed to Nest's logger as a message, in a logged object or as an extra argument", () => {
+    const { app, lines } = capture();
+    const nest = new PinoNestLogger(app);
+    nest.error(driverError());
+    nest.warn({ msg: 'metrics: stored state not read', err: driverError() }, 'Metrics');
+    nest.log('extra', driverError(), 'Ctx');
+    expect(lines).toHaveLength(3);
+    expect(JSON.stringify(lines)).not.toContain(secret);
+    expect(lines[1]).toMatchObject({ msg: 'metrics: stored state not read', context: 'Metrics', err: { sqlState: '22P02' } });
+    expect(lines[2]).toMatchObject({ msg: 'extra', context: 'Ctx', params: [{ sqlState: '22P02', table: 'refunds' }] });
   });
 });

@@ -97,8 +97,24 @@ export function isValidRedactPath(path: string): boolean {
   }
 }
 
+/** A PostgreSQL SQLSTATE: five digits or capitals (22P02, 23505); our own codes and Node's errno names are longer. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * What of an error a log line keeps: type, message, code and stack. Not a driver's other properties (`detail`,
+ * `parameters`, the statement: a body's values). A database error's message is dropped too: PostgreSQL and the ORM
+ * echo input in it (`invalid input syntax for type uuid: "GC…"`, the statement with its values); what stays is its
+ * code, the constraint, table and column names, and the stack's frames without the message's lines.
+ */
 export function safeError(e: unknown): unknown {
   if (!(e instanceof Error)) return e;
-  const code = (e as { code?: unknown }).code;
-  return { type: e.name, message: e.message, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}), stack: e.stack };
+  const x = e as Error & Record<string, unknown>;
+  const code = x.code;
+  const sqlState = typeof x.sqlState === 'string' ? x.sqlState : typeof code === 'string' && SQLSTATE.test(code) ? code : undefined;
+  const codeField = typeof code === 'string' || typeof code === 'number' ? { code } : {};
+  if (sqlState === undefined) return { type: e.name, message: e.message, ...codeField, stack: e.stack };
+  const names: Record<string, string> = {};
+  for (const k of ['constraint', 'table', 'schema', 'column'] as const) if (typeof x[k] === 'string') names[k] = x[k];
+  const frames = (e.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  return { type: e.name, message: `database error ${sqlState} (message not logged: it may hold input)`, ...codeField, sqlState, ...names, stack: frames.join('\n') };
 }

@@ -4,6 +4,7 @@
  */
 import type { LoggerService } from '@nestjs/common';
 import type { Level, Logger } from 'pino';
+import { safeError } from './logger.js';
 
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
@@ -45,10 +46,12 @@ export class PinoNestLogger implements LoggerService {
     const fields: Record<string, unknown> = {};
     if (context !== undefined) fields.context = context;
     if (stack !== undefined) fields.stack = stack;
-    if (rest.length > 0) fields.params = rest;
+    // pino's err serializer sees only `err`: an error among the extra arguments goes through the same filter.
+    if (rest.length > 0) fields.params = rest.map(safeError);
     if (message instanceof Error) {
       fields.err = message;
-      this.logger[level](fields, message.message);
+      // The line's message is the serialized error's: a database error's own message may echo input.
+      this.logger[level](fields, (safeError(message) as { message: string }).message);
     } else if (typeof message === 'object' && message !== null) {
       this.logger[level]({ ...(message as Record<string, unknown>), ...fields });
     } else {

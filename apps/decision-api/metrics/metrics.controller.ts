@@ -55,11 +55,16 @@ export class MetricsController {
     reply.status(200).header('content-type', this.metrics.contentType).send(text);
   }
 
-  /** Guesses at the token spend the same per-address budget as API keys and ADMIN_TOKEN (429 once it is gone). */
+  /**
+   * Guesses at the token spend the same per-address budget as API keys and ADMIN_TOKEN (429 once it is gone). The
+   * token is compared first (in memory, constant time): only failures touch the budget, so a flood of wrong tokens from
+   * an address Prometheus shares (a NAT, a proxy) cannot lock the right token out.
+   */
   private async authorise(authorization: string | undefined, address: string, token: Buffer): Promise<void> {
-    this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (given && timingSafeEqual(digest(given), token)) return;
+    this.failedAuth.check(address);
     if (!given) throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
-    if (!timingSafeEqual(digest(given), token)) throw await this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
+    throw await this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
   }
 }

@@ -3,7 +3,7 @@
  * escaped label values, a bounded number of series per metric.
  */
 import { parsePrometheusText } from '../../../test/support/prometheus-text.js';
-import { MAX_SERIES_PER_METRIC, Metrics, OVERFLOW } from './metrics.js';
+import { MAX_SERIES_PER_METRIC, MAX_SERIES_PER_TENANT, Metrics, OTHER_REASON, OVERFLOW } from './metrics.js';
 
 const render = async (m: Metrics) => parsePrometheusText(await m.registry.metrics());
 
@@ -21,11 +21,33 @@ describe('Metrics', () => {
 
   it('escapes label values a tenant chose (quotes, backslashes, newlines) so the text still parses', async () => {
     const m = new Metrics();
-    const code = 'ODD"CODE\\with\nnewline';
-    m.decided('acme', 'refund', 'r@1.0.0', 'DENY', [{ code }, { code }]);
+    const release = 'odd"rel\\with\nnewline@1.0.0';
+    m.decided('acme', 'refund', release, 'DENY', [{ code: 'LOW_SCORE' }, { code: 'LOW_SCORE' }]);
     const text = await render(m);
-    expect(text.value('decision_platform_decision_reasons_total', { tenant: 'acme', type: 'refund', outcome: 'DENY', reason: code })).toBe(2);
-    expect(text.value('decision_platform_decisions_total', { tenant: 'acme', type: 'refund', outcome: 'DENY', release: 'r@1.0.0' })).toBe(1);
+    expect(text.value('decision_platform_decision_reasons_total', { tenant: 'acme', type: 'refund', outcome: 'DENY', reason: 'LOW_SCORE' })).toBe(2);
+    expect(text.value('decision_platform_decisions_total', { tenant: 'acme', type: 'refund', outcome: 'DENY', release })).toBe(1);
+  });
+
+  it(`labels a reason code only when it looks like one (upper case, digits, _; up to 64), else ${OTHER_REASON}`, async () => {
+    const m = new Metrics();
+    const odd = ['ODD"CODE\\with\nnewline', 'lower_case', '1STARTS_WITH_DIGIT', 'A'.repeat(65), '', 'customer cus-123 is risky'];
+    m.decided('acme', 'refund', 'r@1.0.0', 'DENY', [...odd.map((code) => ({ code })), { code: 'A' }, { code: `A${'B'.repeat(63)}` }]);
+    const reasons = (await render(m)).matching('decision_platform_decision_reasons_total');
+    expect(new Map(reasons.map((s) => [s.labels.reason, s.value]))).toEqual(new Map([[OTHER_REASON, odd.length], ['A', 1], [`A${'B'.repeat(63)}`, 1]]));
+  });
+
+  it(`holds at most ${MAX_SERIES_PER_TENANT} series per tenant in a metric; past that, one series for that tenant alone`, async () => {
+    const m = new Metrics();
+    for (let i = 0; i < MAX_SERIES_PER_TENANT + 5; i++) m.decided('noisy', 'refund', `r@1.0.${i}`, 'APPROVE', [{ code: `CODE_${i}` }]);
+    m.decided('quiet', 'refund', 'r@1.0.0', 'APPROVE', [{ code: 'OK' }]);
+    const text = await render(m);
+    for (const name of ['decision_platform_decisions_total', 'decision_platform_decision_reasons_total']) {
+      const series = text.matching(name);
+      expect(series.filter((s) => s.labels.tenant === 'noisy')).toHaveLength(MAX_SERIES_PER_TENANT + 1);
+      const overflow = series.filter((s) => s.labels.tenant === 'noisy' && Object.entries(s.labels).every(([k, v]) => k === 'tenant' || v === OVERFLOW));
+      expect(overflow.map((s) => s.value)).toEqual([5]);
+      expect(series.filter((s) => s.labels.tenant === 'quiet').map((s) => s.value)).toEqual([1]);
+    }
   });
 
   it(`holds at most ${MAX_SERIES_PER_METRIC} series per metric; later label sets are counted under ${OVERFLOW}`, async () => {

@@ -4,9 +4,11 @@
  * own, never the global one, so two apps in one process (tests, a second instance) do not collide.
  *
  * What a label may hold: tenant ids, decision type names, outcomes, release names and versions and reason codes (all
- * of them names a tenant or the operator chose, bounded by the releases uploaded), route templates (never raw paths),
+ * of them names a tenant or the operator chose, bounded by the releases uploaded; a reason code only when it looks
+ * like one, else `_other`), route templates (never raw paths),
  * status codes. Never a key id, a case field, an amount, an error message or anything a caller typed freely.
  */
+import { METHODS } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
@@ -19,7 +21,17 @@ import type { AuthedRequest } from '../auth/roles.js';
  * are counted under one series whose labels all read `_overflow`.
  */
 export const MAX_SERIES_PER_METRIC = 10_000;
+/**
+ * Series one tenant may hold in a metric labelled by tenant: one tenant's many releases or reason codes must not push
+ * the others into `_overflow`. Past it, that tenant's new label sets share one series per tenant (the tenant kept,
+ * every other label `_overflow`).
+ */
+export const MAX_SERIES_PER_TENANT = 1_000;
 export const OVERFLOW = '_overflow';
+/** A reason code a policy returned that is not an upper-case code (REASON_LABEL) is counted under this label. */
+export const OTHER_REASON = '_other';
+/** What a reason code must look like to be a label of its own: a policy may return any string as a code. */
+const REASON_LABEL = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /** Seconds: decisions take milliseconds; the slow tail (features over a large history, a policy at its budget) seconds. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -31,11 +43,17 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 class Children<C> {
   private readonly map = new Map<string, C>();
   private overflow?: C;
+  /** The `tenant` label's position (-1: none), series per tenant, and each full tenant's overflow series. */
+  private readonly tenantIndex: number;
+  private readonly perTenant = new Map<string, number>();
+  private readonly tenantOverflow = new Map<string, C>();
 
   constructor(
     private readonly labelNames: readonly string[],
     private readonly make: (labels: Record<string, string>) => C,
-  ) {}
+  ) {
+    this.tenantIndex = labelNames.indexOf('tenant');
+  }
 
   get(key: string, values: () => readonly string[]): C {
     let c = this.map.get(key);
@@ -45,6 +63,19 @@ class Children<C> {
       return this.overflow;
     }
     const v = values();
+    if (this.tenantIndex >= 0) {
+      const tenant = v[this.tenantIndex]!;
+      const n = this.perTenant.get(tenant) ?? 0;
+      if (n >= MAX_SERIES_PER_TENANT) {
+        let o = this.tenantOverflow.get(tenant);
+        if (!o) {
+          o = this.make(Object.fromEntries(this.labelNames.map((name) => [name, name === 'tenant' ? tenant : OVERFLOW])));
+          this.tenantOverflow.set(tenant, o);
+        }
+        return o;
+      }
+      this.perTenant.set(tenant, n + 1);
+    }
     c = this.make(Object.fromEntries(this.labelNames.map((n, i) => [n, v[i]!])));
     this.map.set(key, c);
     return c;
@@ -52,6 +83,7 @@ class Children<C> {
 
   *all(): Generator<C> {
     yield* this.map.values();
+    yield* this.tenantOverflow.values();
     if (this.overflow) yield this.overflow;
   }
 }
@@ -169,6 +201,7 @@ export type ShadowResult = 'same' | 'changed' | 'error' | 'not_stored';
 export type Job = 'payout' | 'webhook_delivery';
 
 const P = 'decision_platform_';
+const KNOWN_METHODS = new Set(METHODS);
 
 @Injectable()
 export class Metrics {
@@ -197,7 +230,7 @@ export class Metrics {
   private readonly decisionRequest = new HotHistogram(
     this.registry,
     `${P}decision_request_seconds`,
-    'A decision request end to end (from its first byte to the answer sent), 2xx answers only, replays included',
+    'A decision request from when Fastify has it (its headers parsed) to the answer sent, 2xx answers only, replays included',
     ['tenant', 'type'],
     LATENCY_BUCKETS,
   );
@@ -363,7 +396,10 @@ export class Metrics {
   decided(tenant: string, type: string, release: string, outcome: string, reasons: readonly { code: string }[]): void {
     const key = `${tenant}\n${type}\n${outcome}`;
     this.decisions.child(`${key}\n${release}`, () => [tenant, type, outcome, release]).value++;
-    for (const r of reasons) this.decisionReasons.child(`${key}\n${r.code}`, () => [tenant, type, outcome, r.code]).value++;
+    for (const r of reasons) {
+      const reason = REASON_LABEL.test(r.code) ? r.code : OTHER_REASON;
+      this.decisionReasons.child(`${key}\n${reason}`, () => [tenant, type, outcome, reason]).value++;
+    }
   }
 
   /** Seconds one pipeline evaluation took (performance.now() differences / 1000). */
@@ -433,6 +469,18 @@ export class Metrics {
       const type = route === '/v1/decisions/refund' ? 'refund' : (req.params as { type: string }).type;
       this.decisionRequest.child(`${tenant}\n${type}`, () => [tenant, type]).observe(seconds);
     }
+  }
+
+  /**
+   * An answer made below the routes (app.factory.ts): the router's (400 MALFORMED_URL, 414) or Node's parser's (400,
+   * 408, 414, 431, written on the bare socket), which no onResponse hook sees. Route `unmatched`; a method Node does
+   * not know (the parser's raw bytes) is counted as `other`, so a caller cannot mint series.
+   */
+  unrouted(method: string | undefined, status: number, seconds = 0): void {
+    const m = method !== undefined && KNOWN_METHODS.has(method) ? method : 'other';
+    const key = `${m} unmatched`;
+    this.httpRequests.child(`${key} ${status}`, () => [m, 'unmatched', String(status)]).value++;
+    this.httpDuration.child(key, () => [m, 'unmatched']).observe(seconds);
   }
 
   /** Sets the gauges computed at scrape time from what is loaded (releases) and stored (snapshot; null: not readable). */

@@ -226,6 +226,7 @@ const ANSWERS = {
     settledAt: {},
     rewardedAt: {},
     rewardPeriod: {},
+    actor: { type: ['object', 'null'], description: 'GET only: who last wrote the transaction, {id, role}; null on transactions written before actors were recorded' },
   }),
   LedgerAdjustment: obj(['transaction'], { transaction: ref('LedgerTransaction'), adjustment: { type: ['object', 'null'] }, entry: { type: ['object', 'null'] } }),
   LedgerEntry: { type: 'object', description: 'An append-only entry: its cause, amounts and program version' },

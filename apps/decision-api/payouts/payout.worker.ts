@@ -57,7 +57,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
       run: async () => (await this.poll()) && this.inFlight.size < this.config.payoutConcurrency,
       intervalMs: config.payoutPollMs,
       onError: (e) => {
-        if (!this.database.report(e, false)) this.logger.warn(`payout poll failed: ${(e as Error).message}`);
+        if (!this.database.report(e, false)) this.logger.warn({ msg: 'payout poll failed', err: e });
       },
     });
   }
@@ -96,7 +96,7 @@ export class PayoutWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const run: Promise<void> = this.execute(job)
         .catch((e: unknown) => {
           // The refund stays PROCESSING; its lease ends and it is asked again with the same key.
-          if (!this.database.report(e, false)) this.logger.warn(`payout of refund ${job.refundId} not recorded: ${(e as Error).message}`);
+          if (!this.database.report(e, false)) this.logger.warn({ msg: `payout of refund ${job.refundId} not recorded`, err: e });
         })
         .finally(() => {
           this.inFlight.delete(run);

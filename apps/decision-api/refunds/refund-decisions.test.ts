@@ -9,11 +9,12 @@ import { refundCase } from '../../../test/support/refund-cases.js';
 import { strict } from '../test-support/strict.js';
 import { RefundDecisions } from './refund-decisions.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 const principal: Principal = { keyId: 'key-1', tenant: 'acme', name: 'checkout', roles: ['service'] };
 
 function decide(input: Record<string, unknown>) {
-  const rd = new RefundDecisions(strict<Database>('db'), strict<IdFactory>('ids'), strict<RefundDecisionsRepository>('repo'), strict<RefundsRepository>('refunds'), strict<FeatureHistoryRepository>('history'), strict<Metrics>('metrics'));
+  const rd = new RefundDecisions(strict<Database>('db'), strict<IdFactory>('ids'), strict<RefundDecisionsRepository>('repo'), strict<RefundsRepository>('refunds'), strict<FeatureHistoryRepository>('history'), strict<Metrics>('metrics'), strict<Tracing>('tracing', { tracer: undefined }));
   const fail = () => {
     throw new Error('not reached');
   };

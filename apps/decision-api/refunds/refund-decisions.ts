@@ -25,6 +25,8 @@ import { createdJson, type StatementCommand } from '../commands/command.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { decisionRow } from '../decisions/decision-row.js';
 import { Metrics } from '../metrics/metrics.js';
+import { traced, type Tracer } from '../../../libs/tracing/index.js';
+import { SPANS, Tracing } from '../tracing/tracing.js';
 
 /** The RefundCase fields a lifecycle reads (the type's input schema declares them: decision-type.ts checks). */
 interface RefundCaseView {
@@ -100,6 +102,9 @@ export interface LifecycleDecision {
 
 @Injectable()
 export class RefundDecisions {
+  /** Undefined when tracing is off: then no span is made. */
+  private readonly tracer: Tracer | undefined;
+
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(ID_FACTORY) private readonly ids: IdFactory,
@@ -107,7 +112,10 @@ export class RefundDecisions {
     private readonly refunds: RefundsRepository,
     private readonly history: FeatureHistoryRepository,
     private readonly metrics: Metrics,
-  ) {}
+    tracing: Tracing,
+  ) {
+    this.tracer = tracing.tracer;
+  }
 
   /**
    * The command for one refund decision: in one transaction, the key's claim with the order's lock, then what the
@@ -126,6 +134,8 @@ export class RefundDecisions {
   ): StatementCommand<Record<string, unknown>> {
     const c = refundCaseView.validate(input, '/case');
     const tenant = principal.tenant;
+    const tracer = this.tracer;
+    const attributes = tracer && { 'decision.type': type.ref };
     let made: LifecycleDecision | undefined;
     return {
       kind: 'statement',
@@ -137,12 +147,12 @@ export class RefundDecisions {
           // Then the case's entity keys (customer, device, …): its features count every decision that held them before.
           const locks = type.history ? entityLockIds(tenant, type.history.keys(input)) : [];
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }))) return 'taken' as const;
-          const before = await this.repo.before(em, tenant, c.refundId, c.orderId, type.features?.queries(input));
+          const before = await traced(tracer, SPANS.read, () => this.repo.before(em, tenant, c.refundId, c.orderId, type.features?.queries(input)), attributes);
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);
           const started = performance.now();
-          const evaluated = await type.decideValid(seen, before.features);
+          const evaluated = await traced(tracer, SPANS.evaluate, () => type.decideValid(seen, before.features, tracer), attributes);
           this.metrics.evaluated(tenant, type.name, (performance.now() - started) / 1000);
           const state = ENTRY_STATE[evaluated.outcome];
           if (!state) throw new DomainError('DECISION_TYPE_INVALID', `${type.ref} decided ${evaluated.outcome}, which no refund state follows`, 'unavailable');
@@ -174,7 +184,7 @@ export class RefundDecisions {
             ...(review ? [{ id: this.ids.next(now), type: 'review.created', data: reviewCreatedData(review.id, review) }] : []),
           ];
           const record = type.history?.record(input);
-          const written = await this.repo.write(em, {
+          const written = await traced(tracer, SPANS.persist, () => this.repo.write(em, {
             ...(record && {
               history: this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'refund'),
             }),
@@ -183,7 +193,7 @@ export class RefundDecisions {
             transition,
             ...(review ? { review } : {}),
             events,
-          });
+          }), attributes);
           // The same refundId under another order, decided at the same time: this transaction's writes roll back.
           if (written === 'exists') throw refundExists(c.refundId, (await this.refunds.find(em, tenant, c.refundId))?.state ?? 'unknown');
           made = { document, json, evaluated, input: seen };

@@ -230,7 +230,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
         this.logger.log(`${tenant}: ${slot} release is now ${release ? release.id : 'none'} (activation ${row.seq})`);
       } catch (e) {
         // Keep what is loaded (the next poll retries); with nothing loaded, refuse instead of silently deciding on the built-in.
-        this.logger.error(`${tenant}: cannot load ${slot} release of activation ${row.seq}: ${(e as Error).message}`);
+        this.logger.error({ msg: `${tenant}: cannot load ${slot} release of activation ${row.seq}`, err: e });
         if (slot === 'active' && !state.active) state.activeError = (e as Error).message;
       }
     }
@@ -248,7 +248,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
           const loaded = this.state.get(h.tenant)?.[h.slot];
           if (!loaded || loaded.row.seq < h.seq) stale.add(h.tenant);
         }
-        await Promise.all([...stale].map((t) => this.refreshTenant(t).catch((e: unknown) => this.logger.error(`${t}: ${(e as Error).message}`))));
+        await Promise.all([...stale].map((t) => this.refreshTenant(t).catch((e: unknown) => this.logger.error({ msg: `${t}: releases not refreshed`, err: e }))));
       } finally {
         this.catchingUp = undefined;
       }

@@ -90,7 +90,7 @@ export class ShadowService implements OnModuleDestroy {
           this.counters.failed++;
           this.metrics.shadowEvaluated(job.tenant, 'not_stored');
           // The database away: the outage monitor logs that once, not once per queued evaluation.
-          if (!this.database.report(e, false)) this.logger.error(`shadow evaluation of decision ${job.decisionId} not stored: ${(e as Error).message}`);
+          if (!this.database.report(e, false)) this.logger.error({ msg: `shadow evaluation of decision ${job.decisionId} not stored`, err: e });
         }
       }
     } finally {
@@ -112,7 +112,8 @@ export class ShadowService implements OnModuleDestroy {
     const failed = shadow.outcome === 'ERROR';
     if (failed && this.counters.shadowErrors++ % 100 === 0) {
       // The first failure and every 100th: a broken shadow release must not flood the log (the report counts them all).
-      this.logger.warn(`shadow ${job.shadow.release.id} failed on decision ${job.decisionId}: ${shadow.error?.code} ${shadow.error?.message}`);
+      // The code only: an error's message may echo the case's values; the stored evaluation keeps it for the report.
+      this.logger.warn(`shadow ${job.shadow.release.id} failed on decision ${job.decisionId}: ${shadow.error?.code}`);
     }
     const diff = compareDecisions(baseline, shadow);
     await this.repo.insertShadowEvaluation(this.db.em(), {

@@ -42,7 +42,7 @@ export class RetentionSweeper implements OnModuleInit, OnModuleDestroy {
       intervalMs: config.retentionSweepMs,
       // An outage is the monitor's to log (once); the next sweep retries.
       onError: (e) => {
-        if (!database.report(e, false)) this.logger.warn(`retention purge failed: ${(e as Error).message}`);
+        if (!database.report(e, false)) this.logger.warn({ msg: 'retention purge failed', err: e });
       },
     });
   }

@@ -34,7 +34,7 @@ export class ReviewOverdueSweeper implements OnModuleInit, OnModuleDestroy {
       intervalMs: config.reviewOverdueSweepMs,
       // An outage is the monitor's to log (once); the next sweep retries.
       onError: (e) => {
-        if (!database.report(e, false)) this.logger.warn(`overdue sweep failed: ${(e as Error).message}`);
+        if (!database.report(e, false)) this.logger.warn({ msg: 'overdue sweep failed', err: e });
       },
     });
   }

@@ -16,6 +16,7 @@ import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type Pol
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
 import { BoundFeatures, BoundHistory, FEATURES_FACT, type PlatformValues, type StoredFeatures } from './features.js';
 import { personalFields, type PersonalField } from './personal-data.js';
+import { inSpan, type SpanAttributes, type Tracer } from '../../tracing/index.js';
 
 export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
 
@@ -57,6 +58,16 @@ export interface ReleaseComponents {
 
 type StepRun = (state: RunState) => Promise<void> | void;
 
+/** A bound step: what it runs, and the span it is traced as (named after its kind; attributes fixed at binding). */
+interface BoundStep {
+  readonly run: StepRun;
+  readonly span: string;
+  readonly attributes: SpanAttributes;
+}
+
+/** The span of one pipeline step: `decision.step.<kind>` (derive, policy, rules, enrich), and the features' `decision.step.features`. */
+export const STEP_SPAN_PREFIX = 'decision.step.';
+
 interface RunState {
   readonly input: Record<string, unknown>;
   readonly facts: Record<string, unknown>;
@@ -88,11 +99,13 @@ export class BoundDecisionType {
   readonly features: BoundFeatures | undefined;
   /** The case fields marked x-pii: pseudonymized or dropped before anything reads the case. */
   readonly personal: readonly PersonalField[];
+  /** What the features step is traced with. */
+  private readonly featuresSpan: SpanAttributes;
 
   constructor(
     readonly document: DecisionTypeDocument,
     private readonly validateInput: ValidateFunction,
-    private readonly steps: readonly StepRun[],
+    private readonly steps: readonly BoundStep[],
     private readonly outputs: readonly [string, (s: RunState, outcome: string) => unknown][],
     readonly policySteps: readonly BoundPolicyStep[],
     /** Which outcome opens a review item, with the release's numbers for it; undefined: this type is never reviewed. */
@@ -108,6 +121,7 @@ export class BoundDecisionType {
     this.history = document.history ? new BoundHistory(document.history) : undefined;
     this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer) : undefined;
     this.personal = personalFields(document.input);
+    this.featuresSpan = { 'decision.type': this.ref, 'decision.step.kind': 'features', 'decision.features': Object.keys(document.features ?? {}).length };
   }
 
   /** Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema. */
@@ -131,12 +145,14 @@ export class BoundDecisionType {
   /**
    * Decides a case already known to fit the input schema (a stored case being replayed, or one just validated) and
    * already pseudonymized. `platform`: the platform's feature values (counted now, or as a stored decision recorded them).
+   * `tracer`: each step is a span (children of the current one); none (tracing off), nothing is traced or called.
    */
-  async decideValid(input: Record<string, unknown>, platform: PlatformValues = {}): Promise<TypedDecision> {
+  async decideValid(input: Record<string, unknown>, platform: PlatformValues = {}, tracer?: Tracer): Promise<TypedDecision> {
     let state: RunState;
     let features: StoredFeatures | undefined;
     if (this.features) {
-      const applied = this.features.apply(input, platform);
+      const f = this.features;
+      const applied = tracer ? inSpan(tracer, `${STEP_SPAN_PREFIX}features`, this.featuresSpan, () => f.apply(input, platform)) : f.apply(input, platform);
       features = applied.stored;
       let bytes = 2;
       for (const t of applied.trace) bytes += approxJsonBytes(t, MEASURED_UP_TO) + 1;
@@ -145,15 +161,34 @@ export class BoundDecisionType {
       state = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
     }
     // Only enrichment (and a failing rules step) is asynchronous: awaiting the others would add a microtask turn each.
-    for (const step of this.steps) {
-      const pending = step(state);
-      if (pending) await pending;
+    if (tracer) await this.runTraced(state, tracer);
+    else {
+      for (const step of this.steps) {
+        const pending = step.run(state);
+        if (pending) await pending;
+      }
     }
     const outcome = this.combine(state.reasons);
     const output: Record<string, unknown> = {};
     for (const [name, compute] of this.outputs) output[name] = compute(state, outcome);
     const trace = state.traceBytes <= DECISION_LIMITS.maxTraceBytes ? state.trace : boundTrace(state.trace);
     return { outcome, reasons: state.reasons, output, trace, facts: state.facts, ...(features && { features }) };
+  }
+
+  /** The steps, each in a span of its own. */
+  private async runTraced(state: RunState, tracer: Tracer): Promise<void> {
+    for (const step of this.steps) {
+      const span = tracer.start(step.span, step.attributes);
+      try {
+        const pending = step.run(state);
+        if (pending) await pending;
+      } catch (e) {
+        span.fail(e);
+        throw e;
+      } finally {
+        span.end();
+      }
+    }
   }
 
   /** The first outcome in precedence order that any reason carries; the last outcome when none does. */
@@ -402,7 +437,14 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
   const missing: ErrorDetail[] = [];
   const typeErrors: ErrorDetail[] = [];
   const outcomes = new Set(doc.outcomes);
-  const steps: StepRun[] = [];
+  const steps: BoundStep[] = [];
+  const ref = `${doc.name}@${doc.version}`;
+  /** Attributes name the type, the step and what it runs: never a value of the case. */
+  const bound = (i: number, kind: string, run: StepRun, more: Record<string, string> = {}): BoundStep => ({
+    run,
+    span: `${STEP_SPAN_PREFIX}${kind}`,
+    attributes: { 'decision.type': ref, 'decision.step.index': i, 'decision.step.kind': kind, ...more },
+  });
   const policySteps: BoundPolicyStep[] = [];
   // The facts each step may read: the case's fields, then what each earlier step added.
   const available: Record<string, unknown> = { ...doc.input.properties };
@@ -446,11 +488,13 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
           properties: Object.fromEntries(fields.map(([n, d]) => [n, d.schema])),
         };
         const as = step.as;
-        steps.push((s) => {
-          const out: Record<string, unknown> = {};
-          for (const [name, d] of fields) out[name] = d.compute(s.facts);
-          s.facts[as] = out;
-        });
+        steps.push(
+          bound(i, 'derive', (s) => {
+            const out: Record<string, unknown> = {};
+            for (const [name, d] of fields) out[name] = d.compute(s.facts);
+            s.facts[as] = out;
+          }, { 'decision.step.as': as }),
+        );
         break;
       }
       case 'policy': {
@@ -472,7 +516,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
           for (const p of reads) if (p !== undefined) checkPointer(out, [...base, ...parsePointer(p)], at(i, `/trace/${t}`), `trace reads ${p}`);
         }
         if (one) {
-          steps.push(bindPolicyStep(step, one[1], outcomes));
+          steps.push(bound(i, 'policy', bindPolicyStep(step, one[1], outcomes), { 'decision.step.as': step.as, 'decision.step.component': one[1].ref, 'decision.step.entrypoint': step.entrypoint }));
           policySteps.push({ entrypoint: step.entrypoint, policy: one[1] });
         }
         break;
@@ -487,7 +531,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
             typeErrors.push({ ...e, path: `/components/${packComponent}${e.path}`, message: `${e.message} (as step ${i} of decision type ${doc.name}@${doc.version} sees the facts)` });
           }
           // An event naming the default outcome asks for nothing: it is no reason (the hand-written decider ignored it too).
-          steps.push(bindRulesStep(pack, new Set(doc.outcomes.slice(0, -1))));
+          steps.push(bound(i, 'rules', bindRulesStep(pack, new Set(doc.outcomes.slice(0, -1))), { 'decision.step.component': pack.ref }));
         }
         break;
       }
@@ -509,11 +553,13 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
         available[step.as] = schema;
         const validate = compileFactSchema(schema);
         const as = step.as;
-        steps.push(async (s) => {
-          const values = await provider.enrich(s.facts, config);
-          if (!validate(values)) throw new DomainError('ENRICHMENT_OUTPUT_INVALID', `enrichment provider ${step.provider} answered values its own schema refuses`, 'unavailable');
-          s.facts[as] = values;
-        });
+        steps.push(
+          bound(i, 'enrich', async (s) => {
+            const values = await provider.enrich(s.facts, config);
+            if (!validate(values)) throw new DomainError('ENRICHMENT_OUTPUT_INVALID', `enrichment provider ${step.provider} answered values its own schema refuses`, 'unavailable');
+            s.facts[as] = values;
+          }, { 'decision.step.as': as, 'decision.step.provider': step.provider }),
+        );
         break;
       }
     }

@@ -19,6 +19,7 @@ import { Migration20261203040000_erasure_guard } from './Migration20261203040000
 import { Migration20261204010000_ledger_read } from './Migration20261204010000_ledger_read.js';
 import { Migration20261205000000_audit_chain } from './Migration20261205000000_audit_chain.js';
 import { Migration20261205100000_rate_limit_windows } from './Migration20261205100000_rate_limit_windows.js';
+import { Migration20261205200000_audit_chain_fixes } from './Migration20261205200000_audit_chain_fixes.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -41,4 +42,5 @@ export const migrationsList = [
   { name: 'Migration20261204010000_ledger_read', class: Migration20261204010000_ledger_read },
   { name: 'Migration20261205000000_audit_chain', class: Migration20261205000000_audit_chain },
   { name: 'Migration20261205100000_rate_limit_windows', class: Migration20261205100000_rate_limit_windows },
+  { name: 'Migration20261205200000_audit_chain_fixes', class: Migration20261205200000_audit_chain_fixes },
 ];
