@@ -98,8 +98,10 @@ async function decide(i: number): Promise<void> {
   const body = { case: { ...source, refundId, orderId: `${String(source.orderId)}${round}`, customerId: `${String(source.customerId)}${round}` } };
   for (;;) {
     const r = await call('POST', '/v1/decisions/refund', { authorization: `Bearer ${key}`, 'idempotency-key': `seed-${refundId}` }, body);
-    // Busy or the database away for a moment: wait as told and send the same request again (same key: decided once).
-    if ((r.status === 429 || r.status === 503) && r.retryAfter !== undefined) {
+    // Busy, the database away for a moment, or the same key still in flight (a retried request racing its first
+    // attempt): wait as told (or a moment) and send the same request again (same key: decided once).
+    const inFlight = r.status === 409 && r.body.code === 'IDEMPOTENCY_KEY_IN_PROGRESS';
+    if (((r.status === 429 || r.status === 503) && r.retryAfter !== undefined) || inFlight) {
       await new Promise((done) => setTimeout(done, Math.max(r.retryAfter ?? 1, 0.2) * 1000));
       continue;
     }

@@ -2,8 +2,9 @@
  * The fuzz suite (issue 8, item 6): fast-check over every route of the OpenAPI document (so a new route is fuzzed
  * as soon as it exists, and this suite fails until it has a generator of its own), with valid-shaped requests of a
  * seeded tenant mixed with odd types, sizes, depths, encodings, prototype and duplicate keys, numbers, headers, path
- * parameters and queries. A client cannot cause a 5xx, every request is answered within a generous deadline, and
- * every error answer is problem+json.
+ * parameters and queries. A client cannot cause a 5xx, every request is answered within a generous deadline, every
+ * error answer is problem+json, and every answer of a documented route is one its OpenAPI operation documents (status,
+ * media type, body schema): the document is checked against what the service says, not only against its decorators.
  *
  * FUZZ_SEED (default below) and FUZZ_RUNS (total requests, default 2,000) vary a run; FUZZ_ROUTE keeps only the
  * routes whose "METHOD /template" contains it (or one of its comma-separated parts); FUZZ_LOG=<file> appends every
@@ -12,6 +13,7 @@
 import fc from 'fast-check';
 import { appendFileSync } from 'node:fs';
 import { newKey, TestService } from './support/harness.js';
+import { ContractValidator, type OpenApiDocument } from './support/openapi-contract.js';
 import { FRESH_KEY, requestArb, type RouteShape } from './support/fuzz/requests.js';
 import { regressions } from './support/fuzz/regressions.js';
 import { routeGenerators, seedWorld, type World } from './support/fuzz/routes.js';
@@ -38,10 +40,18 @@ interface ErrorAnswer {
 }
 /** Every 4xx/5xx answer of the fuzz run that was not application/problem+json. */
 const notProblemJson: ErrorAnswer[] = [];
+/** Answers off the OpenAPI document, one example request per distinct problem. */
+const offContract = new Map<string, string>();
+/**
+ * Answered before any route is found, by Node's HTTP parser or Fastify (URI too long, headers too large): a property of
+ * the server, not of an operation.
+ */
+const SERVER_STATUSES = new Set([0, 414, 431]);
 
 let svc: TestService;
 let world: World;
 let documented: RouteShape[];
+let contract: ContractValidator;
 
 interface OpenApiOperation {
   parameters?: { in: string; name: string; required?: boolean }[];
@@ -69,6 +79,7 @@ beforeAll(async () => {
   const doc = await svc.request('GET', '/docs/json');
   if (doc.status !== 200) throw new Error(`GET /docs/json answered ${doc.status}`);
   documented = routesOf(doc.body);
+  contract = new ContractValidator(doc.body as OpenApiDocument);
 }, 120_000);
 afterAll(() => svc?.stop());
 
@@ -119,6 +130,13 @@ it(`answers ${RUNS} fuzzed requests over every route without a 5xx or a hang, ev
       if (answer.status >= 400 && !answer.contentType.startsWith('application/problem+json')) {
         notProblemJson.push({ status: answer.status, body: answer.body.slice(0, 300), request: describeRequest(wire) });
       }
+      // The answer of a documented operation (the method it documents; another method is another route or a 404/405).
+      const inDocument = !NOT_IN_OPENAPI.includes(shape) && wire.method === shape.method && !SERVER_STATUSES.has(answer.status);
+      if (inDocument) {
+        for (const p of contract.checkText(shape.method, shape.template, answer.status, answer.contentType, answer.body)) {
+          if (!offContract.has(p)) offContract.set(p, `${describeRequest(wire)}\n  answered ${answer.body.slice(0, 300)}`);
+        }
+      }
       if (answer.status >= 500) throw new Error(`answered ${answer.status}: ${answer.body.slice(0, 600)}`);
       return true;
     });
@@ -150,4 +168,5 @@ it(`answers ${RUNS} fuzzed requests over every route without a 5xx or a hang, ev
   expect(total).toBeGreaterThanOrEqual(ONLY === undefined ? RUNS : 1);
   // Node's and Fastify's own answers (400, 414, 431, ...) included: in the same test, so it cannot pass without a run.
   expect(notProblemJson.map((a) => `${a.status} ${a.body}\n${a.request}`)).toEqual([]);
+  expect([...offContract.entries()].map(([problem, example]) => `${problem}\n  e.g. ${example}`)).toEqual([]);
 }, 20 * 60_000);

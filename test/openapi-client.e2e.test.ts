@@ -46,6 +46,8 @@ function typedCase(id: string): RefundCase {
 }
 
 beforeAll(async () => {
+  // The calls made through the harness (keys, arranging) are checked against the document too.
+  TestService.checkContract = true;
   svc = await TestService.start('openapi_client');
   service = await svc.issueKey('acme', ['service']);
   auditor = await svc.issueKey('acme', ['auditor']);
@@ -143,6 +145,31 @@ describe('the generated client against the running service', () => {
     });
     expect(activate.response.status).toBe(200);
     expect(activate.data!.name).toBe(active.data!.name);
+  });
+
+  it('documents what it answers beyond the client: a body-less POST refusing a body (415), X-Request-Id, Idempotent-Replayed', async () => {
+    const doc = committedDocument();
+    const { data } = await decide();
+    // The body is read before the route: a route that takes none still refuses one of a type no parser takes.
+    const refused = await svc.request('POST', `/v1/decisions/${data!.id}/replay`, {
+      key: auditor,
+      rawBody: 'hello',
+      headers: { 'content-type': 'text/plain', 'x-request-id': 'oa-refused-1' },
+    });
+    expect(refused.status).toBe(415);
+    expect(refused.body).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', requestId: 'oa-refused-1' });
+    expect(refused.headers.get('x-request-id')).toBe('oa-refused-1');
+    const replayOp = doc.paths['/v1/decisions/{id}/replay']!.post!;
+    expect(Object.keys(replayOp.responses['415']!.headers ?? {})).toContain('X-Request-Id');
+
+    const key = newKey('oa');
+    const body = { case: typedCase(randomUUID()) };
+    const first = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: key, body });
+    const again = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: key, body });
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(Object.keys(doc.paths['/v1/decisions/refund']!.post!.responses['201']!.headers ?? {})).toEqual(expect.arrayContaining(['X-Request-Id', 'Idempotent-Replayed']));
   });
 
   it('serves the published JSON Schemas without a key, with $ids naming where they are', async () => {

@@ -8,7 +8,11 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { ModulesContainer } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { ROLES_KEY } from '../apps/decision-api/auth/roles.js';
 import { createApp, type RunningApp } from '../apps/decision-api/app.factory.js';
 import { loadConfig } from '../apps/decision-api/config.js';
 import { loadDecisionTypeSchema } from '../libs/decisions/index.js';
@@ -111,6 +115,35 @@ describe('the OpenAPI document', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('documents 403 on every route that needs a role (@Roles, as the auth guard reads it: the handler, else its class)', () => {
+    const needsRole: string[] = [];
+    for (const module of running.app.get(ModulesContainer).values()) {
+      for (const wrapper of module.controllers.values()) {
+        const cls = wrapper.metatype as (new (...args: never[]) => unknown) | null;
+        if (!cls) continue;
+        const base = String(Reflect.getMetadata(PATH_METADATA, cls) ?? '');
+        for (const name of Object.getOwnPropertyNames(cls.prototype)) {
+          const handler = (cls.prototype as Record<string, unknown>)[name];
+          if (name === 'constructor' || typeof handler !== 'function') continue;
+          const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+          if (method === undefined) continue;
+          const roles = (Reflect.getMetadata(ROLES_KEY, handler) ?? Reflect.getMetadata(ROLES_KEY, cls)) as string[] | undefined;
+          if (!roles?.length) continue;
+          const path = `/${[base, String(Reflect.getMetadata(PATH_METADATA, handler) ?? '')].filter((x) => x !== '' && x !== '/').join('/')}`;
+          needsRole.push(`${RequestMethod[method]} ${shape(path)}`);
+        }
+      }
+    }
+    expect(needsRole.length).toBeGreaterThan(30);
+    const byShape = new Map(operations(served).map((o) => [`${o.method.toUpperCase()} ${shape(o.path)}`, o]));
+    const wrong = needsRole.flatMap((r) => {
+      const o = byShape.get(r);
+      if (!o) return [`${r}: not in the document`];
+      return o.op.responses['403'] ? [] : [`${r}: needs a role but documents no 403`];
+    });
+    expect(wrong).toEqual([]);
+  });
+
   it('names operations uniquely', () => {
     const ids = operations(served).map((o) => o.op.operationId);
     expect(new Set(ids).size).toBe(ids.length);
@@ -144,8 +177,51 @@ describe('the OpenAPI document', () => {
     expect(oracle.check('GET', '/v1/decisions/{id}', 200, 'application/json', { id: 'not a decision' })).not.toEqual([]);
     expect(oracle.check('GET', '/v1/decisions/{id}', 418, 'application/json', {})).not.toEqual([]);
     expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/json', {})).not.toEqual([]);
-    const problem = { type: 'https://decision-platform.dev/problems/not-found', title: 'Not Found', status: 404, detail: 'no', code: 'NOT_FOUND', errors: [] };
+    const problem = { type: 'https://decision-platform.dev/problems/not-found', title: 'Not Found', status: 404, detail: 'no', code: 'NOT_FOUND', errors: [], requestId: 'r-1' };
     expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/problem+json', problem)).toEqual([]);
+    const { requestId: _id, ...anonymous } = problem;
+    expect(oracle.check('GET', '/v1/decisions/{id}', 404, 'application/problem+json', anonymous)).not.toEqual([]);
+  });
+
+  it('as a test oracle, finds the operation of a concrete path, a literal segment before a parameter', () => {
+    const oracle = new ContractValidator(committed);
+    expect(oracle.template('GET', '/v1/releases/shadow/report')).toBe('/v1/releases/shadow/report');
+    expect(oracle.template('GET', '/v1/releases/default/1.3.0')).toBe('/v1/releases/{name}/{version}');
+    expect(oracle.template('POST', '/v1/decisions/refund')).toBe('/v1/decisions/refund');
+    expect(oracle.template('GET', '/v1/nothing')).toBeUndefined();
+    expect(oracle.template('PATCH', '/v1/webhooks/x')).toBeUndefined();
+  });
+
+  it('as a test oracle, checks an NDJSON answer line by line against its x-item-schema', () => {
+    const oracle = new ContractValidator(committed);
+    const row = {
+      id: '01a2379a-7c27-7107-9ae2-e4fdec682f3c',
+      tenant: 'acme',
+      seq: 1,
+      at: '2026-12-02T16:00:00.000Z',
+      actor: 'system',
+      actorRole: 'system',
+      action: 'api_key.rotated',
+      subjectType: 'api_key',
+      subjectId: 'k1',
+      details: {},
+      prevHash: null,
+      hash: 'ab',
+    };
+    const ndjson = (...rows: unknown[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const check = (text: string) => oracle.checkText('GET', '/v1/audit/export', 200, 'application/x-ndjson', text);
+    expect(check('')).toEqual([]);
+    expect(check(ndjson(row, { ...row, seq: 2, prevHash: 'ab' }))).toEqual([]);
+    const { hash: _hash, ...unhashed } = row;
+    expect(check(ndjson(row, unhashed))).toEqual([expect.stringContaining("line 2: data must have required property 'hash'")]);
+    expect(check('{"not json\n')).toEqual([expect.stringContaining('line 1 is not JSON')]);
+  });
+
+  it('documents the 413 and 415 of every POST, PUT, PATCH and DELETE (the body is read before the route, with or without one)', () => {
+    const missing = operations(served)
+      .filter(({ method }) => ['post', 'put', 'patch', 'delete'].includes(method))
+      .flatMap(({ method, path, op }) => ['413', '415'].filter((s) => !op.responses[s]).map((s) => `${method.toUpperCase()} ${path}: no ${s}`));
+    expect(missing).toEqual([]);
   });
 });
 

@@ -1140,6 +1140,31 @@ export interface components {
         ApiKeyRotation: {
             overlapSeconds?: number;
         };
+        /** @description One line of GET /v1/audit/export (application/x-ndjson): an audit row with its chain fields */
+        AuditRow: {
+            /** Format: uuid */
+            id: string;
+            tenant: string;
+            /** @description The row's number in its tenant's chain: 1, 2, 3, … without gaps */
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /** @description API key id, `admin-token` or `system` */
+            actor: string;
+            /** @description The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded */
+            actorRole: string | null;
+            /** @example api_key.rotated */
+            action: string;
+            subjectType: string;
+            subjectId: string;
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description The previous row's hash; null for seq 1 */
+            prevHash: string | null;
+            /** @description sha256 (hex) of the canonical content (README, "Audit trail") */
+            hash: string;
+        };
         CreatedWebhook: components["schemas"]["Webhook"] & {
             /** @description whsec_…: signs the deliveries */
             secret: string;
@@ -1637,6 +1662,8 @@ export interface components {
             retryAfter?: number;
             /** @description 409 naming an existing object: where it is (also in Location) */
             location?: string;
+            /** @description The request that made this answer (also in X-Request-Id): the caller's x-request-id when usable, else a new UUID. A refusal replayed for a repeated Idempotency-Key carries the id of the first request, the one that made it. */
+            requestId: string;
         };
         ProblemDetail: {
             /** @description A JSON pointer into the body (/case/requestedAmount), or query:<name>, header:<name>, path:<name> */
@@ -2127,9 +2154,19 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+        RequestId: string;
+        /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+        TraceParent: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request's id, on every answer: the caller's x-request-id when usable, else a new UUID (problem+json bodies carry it as requestId) */
+        RequestId: string;
+        /** @description true when this is the stored answer of an earlier request with the same Idempotency-Key (replayed byte for byte, a refusal with the first request's requestId); absent otherwise */
+        IdempotentReplayed: "true";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -2137,7 +2174,12 @@ export interface operations {
     Docs_json: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2146,6 +2188,7 @@ export interface operations {
             /** @description The OpenAPI 3.1 document */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2155,6 +2198,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2166,7 +2210,12 @@ export interface operations {
     Health_healthz: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2175,6 +2224,7 @@ export interface operations {
             /** @description Alive */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2184,6 +2234,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2195,7 +2246,12 @@ export interface operations {
     Metrics_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2204,6 +2260,7 @@ export interface operations {
             /** @description Prometheus text exposition format */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2213,6 +2270,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2222,6 +2280,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2231,6 +2290,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2242,6 +2302,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2253,7 +2314,12 @@ export interface operations {
     Health_readyz: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2262,6 +2328,7 @@ export interface operations {
             /** @description Ready */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2271,6 +2338,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2282,6 +2350,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2293,7 +2362,12 @@ export interface operations {
     Schemas_decisionType: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2302,6 +2376,7 @@ export interface operations {
             /** @description The schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2311,6 +2386,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2322,7 +2398,12 @@ export interface operations {
     Schemas_releaseManifest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2331,6 +2412,7 @@ export interface operations {
             /** @description The schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2340,6 +2422,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2351,7 +2434,12 @@ export interface operations {
     Schemas_rulePack: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2360,6 +2448,7 @@ export interface operations {
             /** @description The schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2369,6 +2458,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2380,7 +2470,12 @@ export interface operations {
     Admin_issue: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2393,6 +2488,7 @@ export interface operations {
             /** @description The key, shown once */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2402,6 +2498,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2411,6 +2508,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2420,6 +2518,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2429,6 +2528,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2438,6 +2538,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2449,6 +2550,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2460,6 +2562,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2476,7 +2579,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2485,6 +2593,7 @@ export interface operations {
             /** @description A page of the tenant's keys, newest first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2498,6 +2607,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2507,6 +2617,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2516,6 +2627,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2527,6 +2639,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2538,6 +2651,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2552,6 +2666,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -2563,6 +2681,8 @@ export interface operations {
             /** @description The key, revokedAt set (unchanged when revoked already) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2572,6 +2692,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2581,6 +2702,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2590,6 +2712,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2599,6 +2723,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2610,6 +2736,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2619,6 +2767,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2630,6 +2780,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2641,6 +2792,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2655,6 +2807,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -2670,6 +2826,8 @@ export interface operations {
             /** @description The successor key; `key` in the first answer only */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2679,6 +2837,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2688,6 +2847,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2697,6 +2857,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2706,6 +2868,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2717,6 +2881,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2726,6 +2892,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2735,6 +2902,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2744,6 +2912,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2755,6 +2925,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2766,6 +2937,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2782,7 +2954,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2791,34 +2968,13 @@ export interface operations {
             /** @description A page of audit entries, newest first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            /** Format: uuid */
-                            id: string;
-                            tenant: string;
-                            /** @description The row's number in its tenant's chain: 1, 2, 3, … without gaps */
-                            seq: number;
-                            /** Format: date-time */
-                            at: string;
-                            /** @description API key id, `admin-token` or `system` */
-                            actor: string;
-                            /** @description The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded */
-                            actorRole: string | null;
-                            /** @example api_key.rotated */
-                            action: string;
-                            subjectType: string;
-                            subjectId: string;
-                            details: {
-                                [key: string]: unknown;
-                            };
-                            /** @description The previous row's hash; null for seq 1 */
-                            prevHash: string | null;
-                            /** @description sha256 (hex) of the canonical content (README, "Audit trail") */
-                            hash: string;
-                        }[];
+                        items: components["schemas"]["AuditRow"][];
+                        /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
                         nextCursor: string | null;
                     };
                 };
@@ -2826,6 +2982,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2835,6 +2992,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2844,6 +3002,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2855,6 +3014,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2866,6 +3026,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2880,47 +3041,31 @@ export interface operations {
                 to: string;
                 from: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description One audit row per line (each line is this schema) */
+            /** @description NDJSON: one AuditRow (#/components/schemas/AuditRow) per line, each line ended by \n */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": {
-                        /** Format: uuid */
-                        id: string;
-                        tenant: string;
-                        /** @description The row's number in its tenant's chain: 1, 2, 3, … without gaps */
-                        seq: number;
-                        /** Format: date-time */
-                        at: string;
-                        /** @description API key id, `admin-token` or `system` */
-                        actor: string;
-                        /** @description The role the key acted in (`admin`, `system`, …); null on rows written before roles were recorded */
-                        actorRole: string | null;
-                        /** @example api_key.rotated */
-                        action: string;
-                        subjectType: string;
-                        subjectId: string;
-                        details: {
-                            [key: string]: unknown;
-                        };
-                        /** @description The previous row's hash; null for seq 1 */
-                        prevHash: string | null;
-                        /** @description sha256 (hex) of the canonical content (README, "Audit trail") */
-                        hash: string;
-                    };
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2930,6 +3075,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2939,6 +3085,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2950,6 +3097,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2961,6 +3109,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2972,7 +3121,12 @@ export interface operations {
     Audit_verify: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2981,6 +3135,7 @@ export interface operations {
             /** @description The verdict: ok, or the first broken link */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3008,6 +3163,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3017,6 +3173,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3026,6 +3183,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3037,6 +3195,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3048,6 +3207,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3059,7 +3219,12 @@ export interface operations {
     DecisionTypes_list: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3068,6 +3233,7 @@ export interface operations {
             /** @description The active release's types */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3077,6 +3243,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3086,6 +3253,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3097,6 +3265,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3108,6 +3277,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3122,6 +3292,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -3135,6 +3309,8 @@ export interface operations {
             /** @description The identical type was stored already */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3144,6 +3320,8 @@ export interface operations {
             /** @description Stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3153,6 +3331,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3162,6 +3341,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3171,6 +3351,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3182,6 +3364,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3191,6 +3375,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3200,6 +3385,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3209,6 +3395,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3220,6 +3408,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3231,6 +3420,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3242,7 +3432,12 @@ export interface operations {
     DecisionTypes_schema: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 name: string;
             };
@@ -3253,6 +3448,7 @@ export interface operations {
             /** @description The input JSON Schema */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3262,6 +3458,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3271,6 +3468,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3280,6 +3478,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3291,6 +3490,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3302,6 +3502,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3313,7 +3514,12 @@ export interface operations {
     DecisionTypes_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 name: string;
                 version: string;
@@ -3325,6 +3531,7 @@ export interface operations {
             /** @description The decision type document */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3334,6 +3541,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3343,6 +3551,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3352,6 +3561,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3361,6 +3571,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3372,6 +3583,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3383,6 +3595,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3409,7 +3622,12 @@ export interface operations {
                 /** @description The raw customer id (a subject-access request) */
                 customer?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3418,6 +3636,7 @@ export interface operations {
             /** @description A page of decisions, newest first, without traces */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3431,6 +3650,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3440,6 +3660,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3449,6 +3670,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3460,6 +3682,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3471,6 +3694,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3485,6 +3709,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -3498,6 +3726,8 @@ export interface operations {
             /** @description The decision, stored (a replay of the Idempotency-Key answers it again, Idempotent-Replayed: true) */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3507,6 +3737,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3516,6 +3747,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3525,6 +3757,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3534,6 +3768,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3545,6 +3781,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3554,6 +3792,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3563,6 +3802,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3572,6 +3812,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3583,6 +3825,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3594,6 +3837,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3605,7 +3849,12 @@ export interface operations {
     Decisions_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -3616,6 +3865,7 @@ export interface operations {
             /** @description The stored decision */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3625,6 +3875,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3634,6 +3885,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3643,6 +3895,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3652,6 +3905,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3663,6 +3917,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3674,6 +3929,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3688,6 +3944,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 /** @description The type: a decision type of the active release */
@@ -3704,6 +3964,8 @@ export interface operations {
             /** @description The decision, stored, with its type */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3713,6 +3975,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3722,6 +3985,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3731,6 +3995,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3740,6 +4006,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3751,6 +4019,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3760,6 +4030,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3769,6 +4040,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3778,6 +4050,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3789,6 +4063,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3800,6 +4075,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3811,7 +4087,12 @@ export interface operations {
     Decisions_replay: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -3822,6 +4103,7 @@ export interface operations {
             /** @description Whether the pinned release decides the stored case the same way, and both answers */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3831,6 +4113,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3840,6 +4123,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3849,6 +4133,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3858,6 +4143,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3867,6 +4153,27 @@ export interface operations {
             /** @description Gone: the data needed was erased (DECISION_ERASED) */
             410: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3876,6 +4183,7 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3887,6 +4195,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3898,6 +4207,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3915,7 +4225,12 @@ export interface operations {
                 cursor?: string;
                 integrity: "violated";
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3924,6 +4239,7 @@ export interface operations {
             /** @description A page of accounts whose Reward Integrity verdict is false */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3937,6 +4253,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3946,6 +4263,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3955,6 +4273,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3966,6 +4285,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3977,6 +4297,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3988,7 +4309,12 @@ export interface operations {
     Ledger_account: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 accountId: string;
             };
@@ -3999,6 +4325,7 @@ export interface operations {
             /** @description The account and its Reward Integrity verdict */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4008,6 +4335,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4017,6 +4345,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4026,6 +4355,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4035,6 +4365,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4046,6 +4377,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4057,6 +4389,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4068,7 +4401,12 @@ export interface operations {
     Ledger_open: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 accountId: string;
             };
@@ -4083,6 +4421,7 @@ export interface operations {
             /** @description Updated, or unchanged */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4092,6 +4431,7 @@ export interface operations {
             /** @description Opened */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4101,6 +4441,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4110,6 +4451,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4119,6 +4461,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4128,6 +4471,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4139,6 +4483,7 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4148,6 +4493,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4157,6 +4503,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4166,6 +4513,7 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4177,6 +4525,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4188,6 +4537,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4204,7 +4554,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 accountId: string;
             };
@@ -4215,6 +4570,7 @@ export interface operations {
             /** @description A page of entries, oldest first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4228,6 +4584,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4237,6 +4594,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4246,6 +4604,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4255,6 +4614,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4266,6 +4626,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4277,6 +4638,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4291,6 +4653,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 accountId: string;
@@ -4306,6 +4672,8 @@ export interface operations {
             /** @description Redeemed: the balance after it and the gate decision */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4315,6 +4683,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4324,6 +4693,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4333,6 +4703,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4342,6 +4714,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4353,6 +4727,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4362,6 +4738,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4371,6 +4748,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4380,6 +4758,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4391,6 +4771,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4402,6 +4783,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4416,6 +4798,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 accountId: string;
@@ -4431,6 +4817,8 @@ export interface operations {
             /** @description The closed period */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4440,6 +4828,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4449,6 +4838,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4458,6 +4848,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4467,6 +4859,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4478,6 +4872,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4487,6 +4883,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4496,6 +4893,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4505,6 +4903,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4516,6 +4916,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4527,6 +4928,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4541,6 +4943,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 accountId: string;
@@ -4556,6 +4962,8 @@ export interface operations {
             /** @description The PENDING transaction */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4565,6 +4973,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4574,6 +4983,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4583,6 +4993,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4592,6 +5004,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4603,6 +5017,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4612,6 +5028,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4621,6 +5038,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4630,6 +5048,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4641,6 +5061,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4652,6 +5073,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4663,7 +5085,12 @@ export interface operations {
     Ledger_transaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 transactionId: string;
             };
@@ -4674,6 +5101,7 @@ export interface operations {
             /** @description The transaction */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4683,6 +5111,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4692,6 +5121,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4701,6 +5131,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4710,6 +5141,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4721,6 +5153,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4732,6 +5165,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4746,6 +5180,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 transactionId: string;
@@ -4761,6 +5199,8 @@ export interface operations {
             /** @description The transaction after the chargeback, the adjustment and its entry */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4770,6 +5210,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4779,6 +5220,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4788,6 +5230,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4797,6 +5241,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4808,6 +5254,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4817,6 +5265,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4826,6 +5275,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4835,6 +5285,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4846,6 +5298,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4857,6 +5310,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4871,6 +5325,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 transactionId: string;
@@ -4886,6 +5344,8 @@ export interface operations {
             /** @description The transaction after the refund, the adjustment and its entry */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4895,6 +5355,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4904,6 +5365,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4913,6 +5375,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4922,6 +5386,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4933,6 +5399,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4942,6 +5410,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4951,6 +5420,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4960,6 +5430,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4971,6 +5443,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4982,6 +5455,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4996,6 +5470,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 transactionId: string;
@@ -5011,6 +5489,8 @@ export interface operations {
             /** @description The transaction, SETTLED (rewarded at once for instant programs) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5020,6 +5500,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5029,6 +5510,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5038,6 +5520,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5047,6 +5531,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5058,6 +5544,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5067,6 +5555,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5076,6 +5565,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5085,6 +5575,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5096,6 +5588,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5107,6 +5600,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5125,6 +5619,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -5139,6 +5637,8 @@ export interface operations {
             /** @description The identical bundle was stored already */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5148,6 +5648,8 @@ export interface operations {
             /** @description Stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5157,6 +5659,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5166,6 +5669,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5175,6 +5679,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5186,6 +5692,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5195,6 +5703,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5204,6 +5713,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5213,6 +5723,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5224,6 +5736,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5235,6 +5748,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5246,7 +5760,12 @@ export interface operations {
     PolicyBundles_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 name: string;
                 version: string;
@@ -5258,6 +5777,7 @@ export interface operations {
             /** @description The bundle metadata */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5267,6 +5787,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5276,6 +5797,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5285,6 +5807,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5294,6 +5817,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5305,6 +5829,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5316,6 +5841,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5337,7 +5863,12 @@ export interface operations {
                 from?: string;
                 to?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5346,6 +5877,7 @@ export interface operations {
             /** @description A page of refunds, newest first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5359,6 +5891,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5368,6 +5901,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5377,6 +5911,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5388,6 +5923,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5399,6 +5935,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5410,7 +5947,12 @@ export interface operations {
     Refunds_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 refundId: string;
             };
@@ -5421,6 +5963,7 @@ export interface operations {
             /** @description The refund, its decisions and history */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5430,6 +5973,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5439,6 +5983,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5448,6 +5993,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5457,6 +6003,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5468,6 +6015,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5479,6 +6027,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5493,6 +6042,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 refundId: string;
@@ -5508,6 +6061,8 @@ export interface operations {
             /** @description The refund, CANCELED */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5517,6 +6072,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5526,6 +6082,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5535,6 +6092,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5544,6 +6103,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5555,6 +6116,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5564,6 +6127,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5573,6 +6137,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5582,6 +6147,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5593,6 +6160,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5604,6 +6172,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5618,6 +6187,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 refundId: string;
@@ -5629,6 +6202,8 @@ export interface operations {
             /** @description The refund, back to PROCESSING */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5638,6 +6213,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5647,6 +6223,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5656,6 +6233,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5665,6 +6244,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5676,6 +6257,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5685,6 +6288,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5696,6 +6301,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5707,6 +6313,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5721,6 +6328,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -5734,6 +6345,8 @@ export interface operations {
             /** @description The identical release was stored already */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5743,6 +6356,8 @@ export interface operations {
             /** @description Stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5752,6 +6367,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5761,6 +6377,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5770,6 +6387,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5779,6 +6398,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5790,6 +6411,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5799,6 +6422,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5808,6 +6432,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5817,6 +6442,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5828,6 +6455,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5839,6 +6467,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5850,7 +6479,12 @@ export interface operations {
     Releases_active: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5859,6 +6493,7 @@ export interface operations {
             /** @description The active release */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5868,6 +6503,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5877,6 +6513,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5888,6 +6525,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5899,6 +6537,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5913,6 +6552,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -5922,6 +6565,8 @@ export interface operations {
             /** @description The release active again (rolledBack names the one replaced) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5931,6 +6576,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5940,6 +6586,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5949,6 +6596,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5960,6 +6609,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5969,6 +6640,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5980,6 +6653,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5991,6 +6665,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6002,7 +6677,12 @@ export interface operations {
     Releases_stopShadow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6011,6 +6691,7 @@ export interface operations {
             /** @description Shadow evaluation stopped */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6020,6 +6701,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6029,6 +6711,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6038,6 +6721,27 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6049,6 +6753,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6060,6 +6765,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6071,7 +6777,12 @@ export interface operations {
     Releases_report: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6080,6 +6791,7 @@ export interface operations {
             /** @description The shadow report */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6089,6 +6801,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6098,6 +6811,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6107,6 +6821,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6116,6 +6831,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6127,6 +6843,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6138,6 +6855,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6149,7 +6867,12 @@ export interface operations {
     Releases_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 name: string;
                 version: string;
@@ -6161,6 +6884,7 @@ export interface operations {
             /** @description The release */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6170,6 +6894,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6179,6 +6904,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6188,6 +6914,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6197,6 +6924,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6208,6 +6936,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6219,6 +6948,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6233,6 +6963,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 name: string;
@@ -6245,6 +6979,8 @@ export interface operations {
             /** @description The active release (changed: false when it was active already) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6254,6 +6990,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6263,6 +7000,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6272,6 +7010,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6281,6 +7021,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6292,6 +7034,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6301,6 +7065,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6312,6 +7078,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6323,6 +7090,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6337,6 +7105,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 name: string;
@@ -6349,6 +7121,8 @@ export interface operations {
             /** @description The shadow release, evaluated from now on */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6358,6 +7132,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6367,6 +7142,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6376,6 +7152,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6385,6 +7163,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6396,6 +7176,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6405,6 +7207,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6416,6 +7220,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6427,6 +7232,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6450,7 +7256,12 @@ export interface operations {
                 minAmount?: number;
                 maxAmount?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6459,6 +7270,7 @@ export interface operations {
             /** @description A page of review items, open first by deadline */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6472,6 +7284,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6481,6 +7294,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6490,6 +7304,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6501,6 +7316,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6512,6 +7328,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6523,7 +7340,12 @@ export interface operations {
     Reviews_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -6534,6 +7356,7 @@ export interface operations {
             /** @description The review item */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6543,6 +7366,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6552,6 +7376,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6561,6 +7386,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6570,6 +7396,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6581,6 +7408,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6592,6 +7420,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6606,6 +7435,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -6617,6 +7450,8 @@ export interface operations {
             /** @description The item, claimed by this key */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6626,6 +7461,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6635,6 +7471,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6644,6 +7481,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6653,6 +7492,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6664,6 +7505,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6673,6 +7536,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6684,6 +7549,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6695,6 +7561,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6709,6 +7576,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -6720,6 +7591,8 @@ export interface operations {
             /** @description The item, unclaimed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6729,6 +7602,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6738,6 +7612,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6747,6 +7622,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6756,6 +7633,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6767,6 +7646,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6776,6 +7677,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6787,6 +7690,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6798,6 +7702,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6812,6 +7717,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -6827,6 +7736,8 @@ export interface operations {
             /** @description The item: closed, or still open with this approval listed (four eyes) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6836,6 +7747,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6845,6 +7757,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6854,6 +7767,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6863,6 +7778,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6874,6 +7791,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6883,6 +7802,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6892,6 +7812,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6901,6 +7822,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6912,6 +7835,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6923,6 +7847,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6939,7 +7864,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6948,6 +7878,7 @@ export interface operations {
             /** @description A page of rule packs */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6961,6 +7892,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6970,6 +7902,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6979,6 +7912,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6990,6 +7924,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7001,6 +7936,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7015,6 +7951,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -7028,6 +7968,8 @@ export interface operations {
             /** @description The identical pack was stored already */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7037,6 +7979,8 @@ export interface operations {
             /** @description Stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7046,6 +7990,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7055,6 +8000,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7064,6 +8010,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7075,6 +8023,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7084,6 +8034,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7093,6 +8044,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7102,6 +8054,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7113,6 +8067,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7124,6 +8079,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7135,7 +8091,12 @@ export interface operations {
     RulePacks_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 name: string;
                 version: string;
@@ -7147,6 +8108,7 @@ export interface operations {
             /** @description The pack */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7156,6 +8118,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7165,6 +8128,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7174,6 +8138,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7183,6 +8148,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7194,6 +8160,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7205,6 +8172,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7221,7 +8189,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7230,6 +8203,7 @@ export interface operations {
             /** @description A page of simulation jobs, without results */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7243,6 +8217,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7252,6 +8227,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7261,6 +8237,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7272,6 +8249,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7283,6 +8261,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7297,6 +8276,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -7310,6 +8293,8 @@ export interface operations {
             /** @description Up to 1,000 cases: the finished simulation */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7319,6 +8304,8 @@ export interface operations {
             /** @description More: accepted and running; poll GET /v1/simulations/{id} */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7328,6 +8315,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7337,6 +8325,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7346,6 +8335,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7355,6 +8346,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7366,6 +8359,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7375,6 +8370,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7384,6 +8380,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7393,6 +8390,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7404,6 +8403,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7415,6 +8415,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7426,7 +8427,12 @@ export interface operations {
     Simulations_ledgerWhatIf: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7439,6 +8445,7 @@ export interface operations {
             /** @description The final account state and its integrity */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7448,6 +8455,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7457,6 +8465,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7466,6 +8475,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7475,6 +8485,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7484,6 +8495,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7493,6 +8505,7 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7504,6 +8517,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7515,6 +8529,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7526,7 +8541,12 @@ export interface operations {
     Simulations_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -7537,6 +8557,7 @@ export interface operations {
             /** @description The simulation */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7546,6 +8567,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7555,6 +8577,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7564,6 +8587,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7573,6 +8597,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7584,6 +8609,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7595,6 +8621,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7609,6 +8636,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -7620,6 +8651,8 @@ export interface operations {
             /** @description The simulation, canceled (or as it finished) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7629,6 +8662,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7638,6 +8672,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7647,6 +8682,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7656,6 +8693,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7667,6 +8706,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7676,6 +8737,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7687,6 +8750,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7698,6 +8762,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7712,6 +8777,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -7725,6 +8794,8 @@ export interface operations {
             /** @description What was erased (zeros when nothing was left) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7734,6 +8805,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7743,6 +8815,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7752,6 +8825,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7763,6 +8838,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7772,6 +8849,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7781,6 +8859,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7790,6 +8869,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7801,6 +8882,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7812,6 +8894,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7828,7 +8911,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7837,6 +8925,7 @@ export interface operations {
             /** @description A page of the tenant's endpoints */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7850,6 +8939,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7859,6 +8949,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7868,6 +8959,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7879,6 +8971,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7890,6 +8983,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7904,6 +8998,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path?: never;
             cookie?: never;
@@ -7917,6 +9015,8 @@ export interface operations {
             /** @description The endpoint and its signing secret (shown once) */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7926,6 +9026,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7935,6 +9036,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7944,6 +9046,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7955,6 +9059,8 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7964,6 +9070,7 @@ export interface operations {
             /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7973,6 +9080,7 @@ export interface operations {
             /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7982,6 +9090,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7993,6 +9103,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8004,6 +9115,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8015,7 +9127,12 @@ export interface operations {
     Webhooks_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -8026,6 +9143,7 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -8033,6 +9151,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8042,6 +9161,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8051,6 +9171,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8060,6 +9181,27 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8071,6 +9213,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8082,6 +9225,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8098,7 +9242,12 @@ export interface operations {
                 /** @description The nextCursor of the previous page (opaque) */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
             path: {
                 id: string;
             };
@@ -8109,6 +9258,7 @@ export interface operations {
             /** @description A page of deliveries, newest event first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8122,6 +9272,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8131,6 +9282,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8140,6 +9292,7 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8149,6 +9302,7 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8160,6 +9314,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8171,6 +9326,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8185,6 +9341,10 @@ export interface operations {
             header: {
                 /** @description 1–255 printable ASCII; the same key and body replays the first answer */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
             };
             path: {
                 id: string;
@@ -8197,6 +9357,8 @@ export interface operations {
             /** @description The delivery, scheduled now */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8206,6 +9368,7 @@ export interface operations {
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8215,6 +9378,7 @@ export interface operations {
             /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8224,6 +9388,8 @@ export interface operations {
             /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8233,6 +9399,8 @@ export interface operations {
             /** @description Not found, or another tenant's (answered alike) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8244,6 +9412,28 @@ export interface operations {
                 headers: {
                     /** @description Where the existing object is, when the conflict names one (REFUND_EXISTS) */
                     Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE): 1 MiB, 10 MiB for a policy bundle */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a media type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8253,6 +9443,8 @@ export interface operations {
             /** @description A business refusal with a stable `code`, or an Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED) */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8264,6 +9456,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8275,6 +9468,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds until a retry can succeed */
                     "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {

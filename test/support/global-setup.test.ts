@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseTestDatabase, DEFAULT_POSTGRES_IMAGE, dockerEndpoint, dockerMatters, postgresImage, probeDocker } from './global-setup.js';
+import { chooseTestDatabase, DEFAULT_POSTGRES_IMAGE, dockerClientOnPath, dockerEndpoint, dockerMatters, postgresImage, probeDocker, startPostgres } from './global-setup.js';
 
 const up = { reachable: true, imagePresent: true };
 
@@ -31,6 +31,12 @@ describe('chooseTestDatabase', () => {
       hint: `docker pull ${DEFAULT_POSTGRES_IMAGE}`,
     });
     expect(chooseTestDatabase({ TEST_DOCKER: 'false' }, up)).toEqual({ kind: 'pglite', reason: 'TEST_DOCKER=false' });
+    // The client without an engine answering: the daemon is not running, which the run says (with a hint).
+    expect(chooseTestDatabase({}, { reachable: false, imagePresent: false, client: true })).toEqual({
+      kind: 'pglite',
+      reason: 'no Docker engine answers',
+      hint: 'the docker client is installed: start its daemon, or set DOCKER_HOST,',
+    });
     expect(dockerMatters({ TEST_DOCKER: 'false' })).toBe(false);
   });
 });
@@ -93,9 +99,35 @@ describe('probeDocker', () => {
     server!.closeAllConnections();
   });
 
+  it('finds the docker client on PATH, or not', async () => {
+    await writeFile(join(dir, 'docker'), '');
+    expect(dockerClientOnPath({ PATH: ['/nonexistent', dir].join(':') })).toBe(true);
+    expect(dockerClientOnPath({ PATH: '/nonexistent' })).toBe(false);
+    expect(dockerClientOnPath({})).toBe(false);
+  });
+
   it('a socket path that is a plain file is no engine', async () => {
     const file = join(dir, 'not-a-socket');
     await writeFile(file, '');
     expect(await probeDocker({ socketPath: file }, 'postgres:17-alpine')).toEqual({ reachable: false, imagePresent: false });
+  });
+});
+
+describe('startPostgres', () => {
+  it('hands back the started container', async () => {
+    const started = { getConnectionUri: () => 'postgres://test@127.0.0.1:1/test', stop: () => Promise.resolve() };
+    expect(await startPostgres('postgres:17-alpine', () => Promise.resolve(started))).toEqual({ started });
+  });
+
+  it('falls back with a one-line reason when Testcontainers throws (e.g. its Ryuk image missing offline)', async () => {
+    const outcome = await startPostgres('postgres:17-alpine', () =>
+      Promise.reject(new Error('(HTTP code 404) no such image - No such image: testcontainers/ryuk:0.11.0\n    at Modem.buildRequest')),
+    );
+    expect(outcome).toEqual({ reason: 'Testcontainers could not start postgres:17-alpine: (HTTP code 404) no such image - No such image: testcontainers/ryuk:0.11.0' });
+  });
+
+  it('falls back on whatever is thrown, an Error or not', async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a library may throw is not ours to choose
+    expect(await startPostgres('postgres:16', () => Promise.reject('EACCES'))).toEqual({ reason: 'Testcontainers could not start postgres:16: EACCES' });
   });
 });

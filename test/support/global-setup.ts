@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
 
@@ -22,6 +22,13 @@ export type TestDatabaseChoice =
 export interface DockerState {
   reachable: boolean;
   imagePresent: boolean;
+  /** The `docker` client is on PATH: without an engine answering, the daemon is likely just not running. */
+  client?: boolean;
+}
+
+/** Whether an executable named `docker` is in one of PATH's folders (no process started: a probe stays quick). */
+export function dockerClientOnPath(env: Env): boolean {
+  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'docker')));
 }
 
 export const DEFAULT_POSTGRES_IMAGE = 'postgres:17-alpine';
@@ -38,7 +45,11 @@ export function dockerMatters(env: Env): boolean {
 export function chooseTestDatabase(env: Env, docker: DockerState | undefined): TestDatabaseChoice {
   if (env.TEST_DATABASE_URL) return { kind: 'server', url: env.TEST_DATABASE_URL };
   if (env.TEST_DOCKER === 'false') return { kind: 'pglite', reason: 'TEST_DOCKER=false' };
-  if (!docker?.reachable) return { kind: 'pglite', reason: 'no Docker engine answers' };
+  if (!docker?.reachable) {
+    return docker?.client
+      ? { kind: 'pglite', reason: 'no Docker engine answers', hint: 'the docker client is installed: start its daemon, or set DOCKER_HOST,' }
+      : { kind: 'pglite', reason: 'no Docker engine answers' };
+  }
   const image = postgresImage(env);
   // Not pulled for the caller: a run should not wait on (or fail at) a download nobody asked for.
   if (!docker.imagePresent) return { kind: 'pglite', reason: `the Docker engine has no image ${image}`, hint: `docker pull ${image}` };
@@ -101,21 +112,43 @@ interface Started {
   stop(): Promise<unknown>;
 }
 
+/**
+ * The container started, or one line saying why not: Testcontainers can fail after the probe said yes (its Ryuk image
+ * missing offline, a port taken, permissions on the socket), and the run then goes on on PGlite instead of failing.
+ */
+export async function startPostgres(image: string, start: (image: string) => Promise<Started>): Promise<{ started: Started } | { reason: string }> {
+  try {
+    return { started: await start(image) };
+  } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).trim().split('\n')[0] || 'no reason given';
+    return { reason: `Testcontainers could not start ${image}: ${message}` };
+  }
+}
+
+async function startWithTestcontainers(image: string): Promise<Started> {
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  return new PostgreSqlContainer(image).start();
+}
+
 /** The container, for global-teardown.ts (jest runs both hooks in its main process). */
 export const container = globalThis as typeof globalThis & { testPostgresContainer?: Started };
 
 export default async function globalSetup(): Promise<void> {
   const env = process.env;
   const endpoint = dockerMatters(env) ? dockerEndpoint(env) : undefined;
-  const docker = dockerMatters(env) ? await probeDocker(endpoint, postgresImage(env)) : undefined;
+  const docker = dockerMatters(env) ? { ...(await probeDocker(endpoint, postgresImage(env))), client: dockerClientOnPath(env) } : undefined;
   const choice = chooseTestDatabase(env, docker);
   if (choice.kind === 'pglite' && choice.hint) process.stderr.write(`\nnpm test: PGlite, ${choice.reason} (${choice.hint} to run the PostgreSQL suites)\n`);
   if (choice.kind !== 'container') return;
 
   // Testcontainers finds the engine on its own; point it at the one the probe answered on.
   if (!env.DOCKER_HOST && endpoint && 'socketPath' in endpoint) env.DOCKER_HOST = `unix://${endpoint.socketPath}`;
-  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-  const started = await new PostgreSqlContainer(choice.image).start();
+  const outcome = await startPostgres(choice.image, startWithTestcontainers);
+  if ('reason' in outcome) {
+    process.stderr.write(`\nnpm test: PGlite, ${outcome.reason}\n`);
+    return;
+  }
+  const { started } = outcome;
   container.testPostgresContainer = started;
   env.TEST_DATABASE_URL = started.getConnectionUri();
   process.stderr.write(`\nnpm test: PostgreSQL from ${choice.image} in a container (Testcontainers) at ${env.TEST_DATABASE_URL}\n`);

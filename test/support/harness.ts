@@ -5,6 +5,7 @@ import { createApp, type RunningApp } from '../../apps/decision-api/app.factory.
 import { loadConfig, type AppConfig } from '../../apps/decision-api/config.js';
 import type { Database } from '../../libs/persistence/index.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { committedDocument, ContractValidator } from './openapi-contract.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -25,6 +26,14 @@ export interface RequestOptions {
 }
 
 export class TestService {
+  /**
+   * Every answer request() gets must be one docs/openapi.json documents for its operation (status, media type, body
+   * schema), else request() throws: on in the OpenAPI suites, and in any suite with TEST_OPENAPI_CHECK=1. Requests to a
+   * method and path the document has no operation for, and Node's own 414/431, are not checked.
+   */
+  static checkContract = process.env.TEST_OPENAPI_CHECK === '1';
+  private static contract: ContractValidator | undefined;
+
   private constructor(
     readonly baseUrl: string,
     private readonly running: RunningApp,
@@ -92,7 +101,17 @@ export class TestService {
     } catch {
       parsed = undefined;
     }
+    if (TestService.checkContract) TestService.checkAnswer(method, path, res, text);
     return { status: res.status, headers: res.headers, text, body: parsed as T };
+  }
+
+  private static checkAnswer(method: string, path: string, res: Response, text: string): void {
+    if (res.status === 414 || res.status === 431) return;
+    const contract = (TestService.contract ??= new ContractValidator(committedDocument()));
+    const template = contract.template(method.toUpperCase(), path.split('?')[0]!);
+    if (!template) return;
+    const problems = contract.checkText(method.toUpperCase(), template, res.status, res.headers.get('content-type'), text);
+    if (problems.length > 0) throw new Error(`${method} ${path}: answer off the OpenAPI document:\n${problems.join('\n')}\n${text.slice(0, 500)}`);
   }
 
   /** Issues a key through the real admin endpoint. */

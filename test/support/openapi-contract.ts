@@ -14,7 +14,7 @@ export interface Operation {
   security?: Record<string, string[]>[];
   parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
   requestBody?: { content: Record<string, { schema?: unknown }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema?: unknown }> }>;
+  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema?: unknown; 'x-item-schema'?: unknown }> }>;
 }
 
 export interface OpenApiDocument {
@@ -52,6 +52,28 @@ export class ContractValidator {
     return JSON.parse(JSON.stringify(v).replaceAll('"#/components/', `"${ROOT}#/components/`)) as unknown;
   }
 
+  /**
+   * The document's path template a concrete path (no query) is an instance of, for this method; a template with more
+   * literal segments wins (/v1/releases/shadow/report over /v1/releases/{name}/{version}). Undefined when none is.
+   */
+  template(method: string, path: string): string | undefined {
+    const segments = path.split('/');
+    let best: { template: string; literals: number } | undefined;
+    for (const [template, item] of Object.entries(this.doc.paths)) {
+      if (!item[method.toLowerCase() as (typeof METHODS)[number]]) continue;
+      const parts = template.split('/');
+      if (parts.length !== segments.length) continue;
+      let literals = 0;
+      const fits = parts.every((p, i) => {
+        if (/^\{[^}]+\}$/.test(p)) return segments[i] !== '';
+        literals += 1;
+        return p === segments[i];
+      });
+      if (fits && (!best || literals > best.literals)) best = { template, literals };
+    }
+    return best?.template;
+  }
+
   operation(method: string, path: string): Operation {
     const op = this.doc.paths[path]?.[method.toLowerCase() as (typeof METHODS)[number]];
     if (!op) throw new Error(`${method} ${path} is not in the OpenAPI document`);
@@ -76,13 +98,54 @@ export class ContractValidator {
     return validate(body) ? [] : [`${key}: ${this.ajv.errorsText(validate.errors)}`];
   }
 
+  /**
+   * check() on an answer as it came off the wire: JSON media types are parsed (unparsable is a problem), NDJSON is split
+   * into lines, each checked against the schema its media type names in `x-item-schema`, and text stays a string.
+   */
+  checkText(method: string, path: string, status: number, contentType: string | null, text: string): string[] {
+    const type = (contentType ?? '').split(';')[0]!.trim();
+    if (type === 'application/x-ndjson') {
+      const op = this.operation(method, path);
+      const media = op.responses[String(status)]?.content?.[type];
+      const first = this.check(method, path, status, contentType, text);
+      if (first.length > 0 || !media) return first;
+      if (!media['x-item-schema']) return [`${method} ${path} ${status} ${type} names no x-item-schema for its lines`];
+      const key = `${method} ${path} ${status} ${type} line`;
+      let validate = this.compiled.get(key);
+      if (!validate) {
+        validate = this.ajv.compile(this.absolute(media['x-item-schema']) as object);
+        this.compiled.set(key, validate);
+      }
+      const lines = text.split('\n').filter((l) => l !== '');
+      return lines.flatMap((line, i) => {
+        let row: unknown;
+        try {
+          row = JSON.parse(line);
+        } catch {
+          return [`${key} ${i + 1} is not JSON: ${line.slice(0, 100)}`];
+        }
+        return validate(row) ? [] : [`${key} ${i + 1}: ${this.ajv.errorsText(validate.errors)}`];
+      });
+    }
+    if (text === '') return this.check(method, path, status, contentType, undefined);
+    if (type === 'application/json' || type.endsWith('+json')) {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return [`${method} ${path} ${status} answered ${type} that is not JSON: ${text.slice(0, 100)}`];
+      }
+      return this.check(method, path, status, contentType, body);
+    }
+    return this.check(method, path, status, contentType, text);
+  }
+
   /** An openapi-fetch middleware that fails the call whose answer the document does not describe. */
   middleware(): Middleware {
     return {
       onResponse: async ({ request, response, schemaPath }) => {
         const text = await response.clone().text();
-        const body = text === '' ? undefined : (JSON.parse(text) as unknown);
-        const problems = this.check(request.method, schemaPath, response.status, response.headers.get('content-type'), body);
+        const problems = this.checkText(request.method, schemaPath, response.status, response.headers.get('content-type'), text);
         if (problems.length > 0) throw new Error(`answer off the OpenAPI document:\n${problems.join('\n')}`);
         return undefined;
       },

@@ -11,10 +11,11 @@ import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor.js';
 import { QueryParams, QueryParser } from '../http/query.js';
 import { DATABASE } from '../tokens.js';
-import { ApiAnswers, ApiPageQuery, QUERY, ROLE } from '../openapi/contract.js';
+import { ApiAnswers, ApiPageQuery, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 import { AuditService } from './audit.service.js';
 
-const auditRowSchema: SchemaObject = {
+/** One exported line; the OpenAPI document's AuditRow component (GET /v1/audit lists the same rows). */
+export const auditRowSchema: SchemaObject = {
   type: 'object',
   required: ['id', 'tenant', 'seq', 'at', 'actor', 'actorRole', 'action', 'subjectType', 'subjectId', 'details', 'prevHash', 'hash'],
   properties: {
@@ -74,7 +75,7 @@ export class AuditController {
     {
       status: 200,
       description: 'A page of audit entries, newest first',
-      schema: { type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items: auditRowSchema }, nextCursor: { type: ['string', 'null'] } } },
+      schema: page('AuditRow'),
     },
     ROLE,
     QUERY,
@@ -105,7 +106,17 @@ export class AuditController {
   @ApiOperation({ summary: 'Audit rows from the first to the last with from <= at < to, in chain order without a gap, as NDJSON (one row with its chain fields per line)' })
   @ApiQuery({ name: 'from', required: true, schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'to', required: true, schema: { type: 'string', format: 'date-time' } })
-  @ApiAnswers({ status: 200, description: 'One audit row per line (each line is this schema)', type: 'application/x-ndjson', schema: auditRowSchema }, ROLE, QUERY)
+  @ApiAnswers(
+    {
+      status: 200,
+      description: 'NDJSON: one AuditRow (#/components/schemas/AuditRow) per line, each line ended by \\n',
+      type: 'application/x-ndjson',
+      schema: { type: 'string' },
+      itemSchema: ref('AuditRow'),
+    },
+    ROLE,
+    QUERY,
+  )
   export(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>): StreamableFile {
     const q = new QueryParser(query);
     const from = q.dateTime('from');

@@ -10,6 +10,8 @@ import { ledgerSchemas } from '../ledger/ledger.schemas.js';
 import { resolveSchema } from '../reviews/reviews.service.js';
 import { ledgerSimulationSchema, simulationSchema } from '../simulations/simulations.schemas.js';
 import { erasureSchema } from '../subjects/subjects.service.js';
+import { cancelRequestSchema } from '../refunds/refunds.service.js';
+import { auditRowSchema } from '../audit/audit.controller.js';
 import { decisionRequestSchema } from '../decisions/decisions.service.js';
 import { PUBLISHED_SCHEMAS } from '../schemas/published-schemas.js';
 
@@ -34,7 +36,7 @@ const list = (item: string, description?: string): Schema => ({ type: 'array', .
 const ANSWERS = {
   Problem: {
     ...obj(
-      ['type', 'title', 'status', 'detail', 'code', 'errors'],
+      ['type', 'title', 'status', 'detail', 'code', 'errors', 'requestId'],
       {
         type: { type: 'string', format: 'uri', description: 'https://decision-platform.dev/problems/<code in kebab case>' },
         title: { ...string, description: "The status's reason phrase" },
@@ -44,6 +46,11 @@ const ANSWERS = {
         errors: list('ProblemDetail', 'Every offending path (at most 100, then one line saying how many more)'),
         retryAfter: { ...integer, description: '429 and 503: seconds to wait (also in Retry-After)' },
         location: { ...string, description: '409 naming an existing object: where it is (also in Location)' },
+        requestId: {
+          ...string,
+          description:
+            'The request that made this answer (also in X-Request-Id): the caller\'s x-request-id when usable, else a new UUID. A refusal replayed for a repeated Idempotency-Key carries the id of the first request, the one that made it.',
+        },
       },
       'application/problem+json (RFC 9457), as apps/decision-api/problem.ts builds it; some codes add fields (reasons, reviewId, …).',
     ),
@@ -352,13 +359,13 @@ const requests = () => ({
   LedgerChargebackRequest: ledgerSchemas.chargeback,
   LedgerRedemptionRequest: ledgerSchemas.redemption,
   LedgerStatementRequest: ledgerSchemas.statement,
-  RefundCancelRequest: { type: 'object', properties: { reason: string } },
+  RefundCancelRequest: cancelRequestSchema,
 }) satisfies Record<string, object>;
 
 /** The published JSON Schemas (served at /schemas/…) under these names, their $defs hoisted beside them. */
 const PUBLISHED = { RulePack: 'rule-pack', DecisionType: 'decision-type', ReleaseManifest: 'release-manifest' } as const;
 
-export type ComponentName = keyof typeof ANSWERS | keyof ReturnType<typeof requests> | keyof typeof PUBLISHED | 'RefundCase' | 'RefundDecisionRequest';
+export type ComponentName = keyof typeof ANSWERS | keyof ReturnType<typeof requests> | keyof typeof PUBLISHED | 'RefundCase' | 'RefundDecisionRequest' | 'AuditRow';
 
 /**
  * A JSON Schema document as components: `$defs` become `<Name>.<def>` schemas (a `#/$defs/…` pointer inside a schema
@@ -393,6 +400,8 @@ export function componentSchemas(refundCase: Schema): Record<string, Schema> {
     ...(requests() as Record<string, Schema>),
     ...published,
     RefundCase: { ...refundCase, description: "The built-in refund type's input schema (GET /v1/decision-types/refund/schema)" },
-    RefundDecisionRequest: { type: 'object', additionalProperties: false, required: ['case'], properties: { case: ref('RefundCase') } },
+    // The decision request's own schema, its case narrowed to the refund type's input (validated by the type's schema).
+    RefundDecisionRequest: { ...decisionRequestSchema, properties: { case: ref('RefundCase') } },
+    AuditRow: { ...auditRowSchema, description: 'One line of GET /v1/audit/export (application/x-ndjson): an audit row with its chain fields' },
   };
 }

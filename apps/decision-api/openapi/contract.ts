@@ -64,6 +64,11 @@ export interface Success {
   schema?: SchemaObject;
   /** The media type (default application/json). */
   type?: string;
+  /**
+   * A stream of items (application/x-ndjson): `schema` is then `{type: string}` (the body is text) and this, emitted as
+   * the media type's `x-item-schema`, is each line's schema.
+   */
+  itemSchema?: SchemaObject;
 }
 
 /** The response object of a problem status (also used for routes documented outside the decorators). */
@@ -94,7 +99,7 @@ export function ApiAnswers(success: Success | Success[], ...problems: (ProblemSt
       ApiResponse({
         status: s.status,
         description: s.description,
-        ...(s.schema ? { content: { [s.type ?? 'application/json']: { schema: s.schema } } } : {}),
+        ...(s.schema ? { content: { [s.type ?? 'application/json']: { schema: s.schema, ...(s.itemSchema ? { 'x-item-schema': s.itemSchema } : {}) } } } : {}),
       }),
     ),
     ...statuses.map(problemResponse),

@@ -111,12 +111,56 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     },
   };
 
+  doc.components.headers = {
+    RequestId: {
+      description: "The request's id, on every answer: the caller's x-request-id when usable, else a new UUID (problem+json bodies carry it as requestId)",
+      schema: { type: 'string' },
+    },
+    IdempotentReplayed: {
+      description: 'true when this is the stored answer of an earlier request with the same Idempotency-Key (replayed byte for byte, a refusal with the first request\'s requestId); absent otherwise',
+      schema: { type: 'string', enum: ['true'] },
+    },
+  };
+  doc.components.parameters = {
+    RequestId: {
+      name: 'x-request-id',
+      in: 'header',
+      required: false,
+      description: 'Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused)',
+      schema: { type: 'string', maxLength: 128 },
+    },
+    TraceParent: {
+      name: 'traceparent',
+      in: 'header',
+      required: false,
+      description: 'W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused',
+      schema: { type: 'string' },
+    },
+  };
+
   for (const item of Object.values(doc.paths)) {
     for (const m of METHODS) {
       const op = item[m];
       if (!op) continue;
       // Routes that need no key carry an explicit empty requirement: no global requirement applies to them.
       if (!op.security || op.security.length === 0) op.security = [];
+      // Fastify reads the body of these methods before any route code (auth included), with or without a body
+      // documented: a body too large or of a type no parser takes is refused on every one of them.
+      if (m === 'post' || m === 'put' || m === 'patch' || m === 'delete') {
+        for (const status of [413, 415] as const) op.responses[status] ??= problemResponseObject(status);
+      }
+      op.parameters = [...(op.parameters ?? []), { $ref: '#/components/parameters/RequestId' }, { $ref: '#/components/parameters/TraceParent' }];
+      const idempotent = op.parameters.some((p) => !('$ref' in p) && p.in === 'header' && p.name.toLowerCase() === 'idempotency-key');
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (!response || '$ref' in response) continue;
+        // Answered before a claim is looked up (a malformed request, no key, a limit) or never stored: not a replay.
+        const replayable = idempotent && !['400', '401', '413', '415', '429', '503'].includes(status);
+        response.headers = {
+          ...response.headers,
+          'X-Request-Id': { $ref: '#/components/headers/RequestId' },
+          ...(replayable ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}),
+        };
+      }
       op.responses = sortKeys(op.responses);
       if (op.parameters) op.parameters = [...op.parameters].sort((a, b) => ('$ref' in a || '$ref' in b ? 0 : a.in === b.in ? 0 : a.in === 'path' ? -1 : b.in === 'path' ? 1 : 0));
     }

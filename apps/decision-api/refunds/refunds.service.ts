@@ -12,10 +12,9 @@ import { Pseudonyms } from '../decisions/pseudonyms.js';
 
 export const REFUND_NOT_FOUND = 'REFUND_NOT_FOUND';
 
-const cancelRequest = new SchemaValidator<{ reason?: string }>(
-  { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } },
-  'Cancel request',
-);
+/** POST /v1/refunds/{id}/cancel's optional body; the OpenAPI document's RefundCancelRequest is this schema. */
+export const cancelRequestSchema = { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } } as const;
+const cancelRequest = new SchemaValidator<{ reason?: string }>(cancelRequestSchema, 'Cancel request');
 
 export function notFound(refundId: string): DomainError {
   return new DomainError(REFUND_NOT_FOUND, `No refund ${refundId}`, 'not_found');
