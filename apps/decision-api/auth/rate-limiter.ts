@@ -146,10 +146,11 @@ export function addressKey(address: string): string {
  * is refused before its credential is even looked at, so guessing costs neither a database query nor a comparison.
  *
  * The budget is shared by every instance: AUTH_FAILURE_BURST failures per window of BURST / (AUTH_FAILURES_PER_MINUTE
- * / 60) seconds (the same long-run rate), each failure taken from the shared store (one call per failure, which
- * already cost a lookup or a comparison; leases of one, so no instance holds failures back). Each instance also keeps
- * its own token bucket of the same size, which a lookup holds while it runs: requests sent at once cannot outnumber
- * the budget in queries before their failures are counted.
+ * / 60) seconds (the same long-run rate), each failure taken from the shared store (leases of one, so no instance holds
+ * failures back). A key lookup takes its failure from the shared window BEFORE the query (reserve()) and gives it back
+ * when the key is valid: requests sent at once, to any number of instances, cannot outnumber the budget in queries.
+ * Each instance also keeps its own token bucket of the same size. A request with no credential at all has nothing to
+ * guess and costs no query: it is counted in this instance's bucket only (missing()), never with a store call.
  */
 @Injectable()
 export class FailedAuthLimiter {
@@ -174,23 +175,41 @@ export class FailedAuthLimiter {
   }
 
   /**
-   * Takes a failure from this instance's bucket before a credential is looked up (429 when none is left), so that
-   * requests sent at once cannot all reach the database while the budget still looks untouched; give it back with
-   * refund() when the credential was valid or the lookup never answered, or count it with failed(…, {reserved: true}).
+   * Takes a failure from this instance's bucket and from the shared window before a credential is looked up (429 when
+   * either is spent), so that requests sent at once to any instance cannot all reach the database while the budget
+   * still looks untouched; give it back with refund() when the credential was valid or the lookup never answered, or
+   * count it with failed(…, {reserved: true}).
    */
-  reserve(address: string): void {
+  async reserve(address: string): Promise<void> {
     const key = addressKey(address);
     if (this.shared.refused(key) || !this.buckets.take(key)) throw this.refusal(key);
+    if (!(this.shared.tryTake(key) ?? (await this.shared.take(key)))) {
+      this.buckets.give(key);
+      throw this.refusal(key);
+    }
   }
 
+  /**
+   * Gives a reserved failure back. The shared one stays with this instance (for this address's next failure, while
+   * its window lasts): the store only grants, so it is not returned there, and the budget is never exceeded by it.
+   */
   refund(address: string): void {
-    this.buckets.give(addressKey(address));
+    const key = addressKey(address);
+    this.buckets.give(key);
+    this.shared.give(key);
+  }
+
+  /** A request that sent no credential: the caller's 401, or 429 once this instance's bucket is empty. No store call. */
+  missing(address: string, unauthenticated: DomainError): DomainError {
+    const key = addressKey(address);
+    return this.buckets.take(key) ? unauthenticated : this.refusal(key);
   }
 
   /** Records a failed credential: the answer is the caller's 401, or 429 once the budget is gone. */
   async failed(address: string, unauthenticated: DomainError, o: { reserved?: boolean } = {}): Promise<DomainError> {
     const key = addressKey(address);
-    const local = o.reserved === true || this.buckets.take(key);
+    if (o.reserved === true) return unauthenticated; // counted by reserve(), here and in the shared window
+    const local = this.buckets.take(key);
     // The credential was checked and failed: it counts in the shared budget even when this instance's bucket is empty.
     const shared = this.shared.tryTake(key) ?? (await this.shared.take(key));
     return local && shared ? unauthenticated : this.refusal(key);
