@@ -154,3 +154,19 @@ describe('log settings', () => {
     expect(() => loadConfig({ LOG_REDACT: 'ok.path,a..b,c[', LOG_PRETTY: 'yes' })).toThrow(/LOG_REDACT: "a\.\.b"[\s\S]*LOG_REDACT: "c\["[\s\S]*LOG_PRETTY/);
   });
 });
+
+describe('config errors never print a password', () => {
+  it('REDIS_URL and NATS_URL are shown with the password masked', () => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'redis://:s3cretpw@cache 6379', NATS_URL: 'nats://user:n4tspw@bus 4222' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('redis://:***@cache 6379');
+    expect(message).toContain('nats://user:***@bus 4222');
+    expect(message).not.toContain('s3cretpw');
+    expect(message).not.toContain('n4tspw');
+  });
+});

@@ -161,6 +161,11 @@ function bool(env: NodeJS.ProcessEnv, name: string, def: boolean, problems: stri
   return def;
 }
 
+/** A URL for an error message: its password (`//user:secret@`) masked, since config errors reach the logs. */
+export function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Partial<AppConfig> = {}): AppConfig {
   const problems: string[] = [];
   const logLevel = (env.LOG_LEVEL ?? defaults.logLevel ?? 'info') as LogLevel;
@@ -184,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
   }
   const natsUrl = env.NATS_URL ?? defaults.natsUrl;
-  if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${natsUrl}")`);
+  if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${withoutPassword(natsUrl)}")`);
   const stream = env.NATS_STREAM ?? defaults.natsStream;
   if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream)) problems.push(`NATS_STREAM must be 1–64 of A-Z a-z 0-9 _ - (got "${stream}")`);
   const prefix = env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix;
@@ -192,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of A-Z a-z 0-9 _ - (got "${prefix}")`);
   }
   const redisUrl = env.REDIS_URL || defaults.redisUrl || undefined;
-  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${redisUrl}")`);
+  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${withoutPassword(redisUrl)}")`);
   const redisPrefix = env.RATE_LIMIT_REDIS_PREFIX || defaults.rateLimitRedisPrefix || 'decision-api:rate-limit';
   if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix)) problems.push(`RATE_LIMIT_REDIS_PREFIX must be 1–100 of A-Z a-z 0-9 : _ . - (got "${redisPrefix}")`);
   const config: AppConfig = {
