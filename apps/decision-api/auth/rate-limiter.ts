@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
-import { LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
+import { firstLeaseSize, LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
 import type { AppConfig } from '../config.js';
 import { Metrics, type RateLimit } from '../metrics/metrics.js';
 import { APP_CONFIG } from '../tokens.js';
@@ -27,7 +27,7 @@ const hooksOf = (store: WindowStore): StoreHooks => (store as { hooks?: StoreHoo
 
 /**
  * RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S requests per window per API key, across every instance. Leased in batches
- * of RATE_LIMIT_LEASE_PERCENT of the window: a request takes a held token without waiting, and only one in a batch
+ * from 1 % of the window, doubling with demand up to RATE_LIMIT_LEASE_PERCENT: a request takes a held token without waiting, and only one in a batch
  * waits for the store (see libs/rate-limits/leased-limiter.ts for the bound).
  */
 @Injectable()
@@ -41,7 +41,7 @@ export class ApiKeyRateLimit {
   ) {
     if (config.rateLimitPerKey <= 0) return;
     const points = config.rateLimitPerKey * config.rateLimitWindowS;
-    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), namespace: 'key:', ...hooksOf(store) });
+    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), firstLease: firstLeaseSize(points), namespace: 'key:', ...hooksOf(store) });
   }
 
   /** One request of the key's window without waiting: true or false, undefined when a lease must be waited for (take). */
