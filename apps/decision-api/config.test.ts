@@ -18,7 +18,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the shared rate limits: window, lease, Redis (validated, every bad one named)', () => {
-    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
+    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, rateLimitFallbackInstances: 2, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379/2', RATE_LIMIT_REDIS_PREFIX: 'prod:rl', RATE_LIMIT_WINDOW_S: '60', RATE_LIMIT_LEASE_PERCENT: '5' })).toMatchObject({
       redisUrl: 'redis://cache:6379/2',
       rateLimitRedisPrefix: 'prod:rl',

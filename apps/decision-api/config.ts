@@ -32,6 +32,8 @@ export interface AppConfig {
   rateLimitWindowS: number;
   /** Share of a window's budget an instance leases from the shared store at once (libs/rate-limits). */
   rateLimitLeasePercent: number;
+  /** While the shared rate-limit store does not answer, each instance allows the budget ÷ this (libs/rate-limits). */
+  rateLimitFallbackInstances: number;
   /** `redis://…`: the rate-limit windows live in Redis (rate-limiter-flexible); unset: in PostgreSQL. */
   redisUrl: string | undefined;
   /** Prefix of the Redis keys of the rate-limit windows (several deployments may share one Redis). */
@@ -213,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
     rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
     rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
+    rateLimitFallbackInstances: int(env, 'RATE_LIMIT_FALLBACK_INSTANCES', defaults.rateLimitFallbackInstances ?? 2, 1, 1_000, problems),
     redisUrl,
     rateLimitRedisPrefix: redisPrefix,
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),

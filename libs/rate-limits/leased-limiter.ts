@@ -11,9 +11,10 @@
  * happens once per lease, and once per window for a key that is refused (the refusal is then known locally until the
  * window ends).
  *
- * Store away (error or no answer within `storeTimeoutMs`): fail open to this instance's own windows of the same limit
- * (MemoryWindowStore) for `retryStoreAfterMs`, then try the store again. Every instance then enforces the limit alone:
- * across N instances up to N × points per window while the store is away. Refusing everything instead would turn a
+ * Store away (error or no answer within `storeTimeoutMs`): fail open to this instance's own windows (MemoryWindowStore)
+ * of the budget ÷ `fallbackInstances` (at least one) for `retryStoreAfterMs`, then try the store again. Every instance
+ * then enforces its share alone: across N instances up to N ÷ fallbackInstances × points per window while the store is
+ * away (set it to the number of instances to keep the budget; a slow store must not become N budgets). Refusing everything instead would turn a
  * Redis outage into an outage of every route, and a PostgreSQL error already answers 503 on the routes that need it.
  */
 import { MemoryWindowStore, type Lease, type WindowLimit, type WindowStore } from './window.js';
@@ -38,6 +39,8 @@ export interface LeasedLimiterOptions {
   namespace?: string;
   now?: () => number;
   storeTimeoutMs?: number;
+  /** While the store is away each instance allows points ÷ this (default 1: the whole budget). */
+  fallbackInstances?: number;
   retryStoreAfterMs?: number;
   /** Called once when the store stops answering, and once when it answers again (for one log line each). */
   onStoreDown?: (e: unknown) => void;
@@ -48,6 +51,7 @@ export interface LeasedLimiterOptions {
 export class LeasedLimiter {
   private readonly held = new Map<string, Held>();
   private readonly fallback: MemoryWindowStore;
+  private readonly fallbackLimit: WindowLimit;
   private readonly now: () => number;
   private readonly maxTries: number;
   private readonly first: number;
@@ -61,6 +65,7 @@ export class LeasedLimiter {
   ) {
     this.now = o.now ?? (() => performance.now());
     this.fallback = new MemoryWindowStore(this.now, o.maxKeys);
+    this.fallbackLimit = { points: Math.max(1, Math.floor(limit.points / Math.max(1, o.fallbackInstances ?? 1))), windowMs: limit.windowMs };
     // A take waits for at most as many leases as the window has, plus the one that finds it spent.
     this.first = Math.max(1, Math.min(o.lease, o.firstLease ?? o.lease));
     this.maxTries = Math.ceil(limit.points / this.first) + 2;
@@ -147,7 +152,7 @@ export class LeasedLimiter {
   }
 
   private async leaseFromStore(key: string, now: number, want: number): Promise<Lease> {
-    if (now < this.storeRetryAt) return this.fallback.leaseNow(key, want, this.limit);
+    if (now < this.storeRetryAt) return this.fallback.leaseNow(key, want, this.fallbackLimit);
     try {
       const l = await withTimeout(this.store.lease((this.o.namespace ?? '') + key, want, this.limit), this.o.storeTimeoutMs ?? 500);
       if (this.storeDown) {
@@ -161,7 +166,7 @@ export class LeasedLimiter {
         this.storeDown = true;
         this.o.onStoreDown?.(e);
       }
-      return this.fallback.leaseNow(key, want, this.limit);
+      return this.fallback.leaseNow(key, want, this.fallbackLimit);
     }
   }
 

@@ -184,6 +184,15 @@ describe('LeasedLimiter', () => {
     expect(events).toEqual(['down', 'back']);
   });
 
+  it('store away with fallbackInstances: each instance allows only its share of the budget, not the whole of it', async () => {
+    const store: WindowStore = { lease: () => Promise.reject(new Error('ECONNREFUSED')) };
+    const clock = { t: 0 };
+    const all = Array.from({ length: 2 }, () => new LeasedLimiter(store, limit, { lease: 10, fallbackInstances: 2, now: () => clock.t }));
+    let accepted = 0;
+    for (let i = 0; i < 300; i++) if (await all[i % 2]!.take('key')) accepted++;
+    expect(accepted).toBe(100); // two instances, 50 each: the budget holds while the store is away
+  });
+
   it('a store that does not answer counts as away after the timeout', async () => {
     const store: WindowStore = { lease: () => new Promise<Lease>(() => undefined) };
     const a = new LeasedLimiter(store, limit, { lease: 10, storeTimeoutMs: 20 });

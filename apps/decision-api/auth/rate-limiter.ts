@@ -35,13 +35,13 @@ export class ApiKeyRateLimit {
   private readonly limiter: LeasedLimiter | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'> & Partial<Pick<AppConfig, 'rateLimitFallbackInstances'>>,
     @Inject(SharedRateLimitStore) store: WindowStore,
     private readonly metrics: Metrics,
   ) {
     if (config.rateLimitPerKey <= 0) return;
     const points = config.rateLimitPerKey * config.rateLimitWindowS;
-    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), firstLease: firstLeaseSize(points), namespace: 'key:', ...hooksOf(store) });
+    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), firstLease: firstLeaseSize(points), fallbackInstances: config.rateLimitFallbackInstances, namespace: 'key:', ...hooksOf(store) });
   }
 
   /** One request of the key's window without waiting: true or false, undefined when a lease must be waited for (take). */
@@ -159,13 +159,13 @@ export class FailedAuthLimiter {
 
   /** By default 300 a minute (5 a second) in bursts of 20: a client with a typo is not locked out for long. */
   constructor(
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'> & Partial<Pick<AppConfig, 'rateLimitFallbackInstances'>>,
     @Inject(SharedRateLimitStore) store: WindowStore,
     private readonly metrics: Metrics,
   ) {
     this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
     const windowS = Math.max(1, Math.ceil((60 * config.authFailureBurst) / config.authFailuresPerMinute));
-    this.shared = new LeasedLimiter(store, { points: config.authFailureBurst, windowMs: windowS * 1000 }, { lease: 1, namespace: 'address:', ...hooksOf(store) });
+    this.shared = new LeasedLimiter(store, { points: config.authFailureBurst, windowMs: windowS * 1000 }, { lease: 1, fallbackInstances: config.rateLimitFallbackInstances, namespace: 'address:', ...hooksOf(store) });
   }
 
   /** 429 RATE_LIMITED when `address` has used up its failures; call before checking a credential. */
