@@ -54,6 +54,29 @@ describe('routes that take no query parameters refuse any', () => {
   it('authentication comes first: without a key the answer is 401, whatever the query', async () => {
     expect((await svc.request('GET', '/v1/decisions?nope=1')).status).toBe(401);
   });
+
+  it('routes with their own credentials check them first: no ADMIN_TOKEN → 404 whatever the query, METRICS_TOKEN → 401/403 before 400', async () => {
+    const other = await TestService.join(svc, { adminToken: undefined, metricsToken: 'metrics-secret' });
+    try {
+      const body = { tenant: 'acme', roles: ['service'], name: 'n' };
+      // Without ADMIN_TOKEN the route looks absent: a query must not reveal it by a 400.
+      expect((await other.request('POST', '/v1/admin/api-keys', { body })).status).toBe(404);
+      expect((await other.request('POST', '/v1/admin/api-keys?x=1', { body })).status).toBe(404);
+      expect((await other.request('GET', '/metrics?x=1')).status).toBe(401);
+      expect((await other.request('GET', '/metrics?x=1', { key: 'not-the-token' })).status).toBe(403);
+      expectUnknown(await other.request('GET', '/metrics?x=1', { key: 'metrics-secret' }), ['x']);
+    } finally {
+      await other.stop();
+    }
+    // With ADMIN_TOKEN: a missing token is 401 whatever the query, the right token with a stray parameter is the 400.
+    expect((await svc.request('POST', '/v1/admin/api-keys?x=1', { body: {} })).status).toBe(401);
+  });
+
+  it('a parameter with an empty name (`?=x`) is named as ""', async () => {
+    const r = await svc.request('GET', '/healthz?=x');
+    expect(r.status).toBe(400);
+    expect(r.body.detail).toContain('Unknown query parameter: ""');
+  });
 });
 
 describe('routes that read a query refuse the parameters they do not read', () => {

@@ -93,7 +93,7 @@ onPostgres('Redis away: the limits fail open to each instance\'s own windows', (
   let a: TestService;
   beforeAll(async () => {
     // Nothing listens on port 1: every lease fails at once (no offline queue).
-    a = await TestService.start('rate_limits_redis_away', { rateLimitPerKey: 1, rateLimitWindowS: 20, rateLimitLeasePercent: 10, redisUrl: 'redis://127.0.0.1:1' });
+    a = await TestService.start('rate_limits_redis_away', { rateLimitPerKey: 1, rateLimitWindowS: 20, rateLimitLeasePercent: 10, rateLimitFallbackInstances: 1, redisUrl: 'redis://127.0.0.1:1' });
   });
   afterAll(async () => {
     await a?.stop();

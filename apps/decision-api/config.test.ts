@@ -18,7 +18,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the shared rate limits: window, lease, Redis (validated, every bad one named)', () => {
-    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
+    expect(loadConfig({})).toMatchObject({ rateLimitPerKey: 1000, rateLimitWindowS: 10, rateLimitLeasePercent: 10, rateLimitFallbackInstances: 2, redisUrl: undefined, rateLimitRedisPrefix: 'decision-api:rate-limit' });
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379/2', RATE_LIMIT_REDIS_PREFIX: 'prod:rl', RATE_LIMIT_WINDOW_S: '60', RATE_LIMIT_LEASE_PERCENT: '5' })).toMatchObject({
       redisUrl: 'redis://cache:6379/2',
       rateLimitRedisPrefix: 'prod:rl',
@@ -152,5 +152,21 @@ describe('log settings', () => {
 
   it('names every bad redact path, and a bad LOG_PRETTY', () => {
     expect(() => loadConfig({ LOG_REDACT: 'ok.path,a..b,c[', LOG_PRETTY: 'yes' })).toThrow(/LOG_REDACT: "a\.\.b"[\s\S]*LOG_REDACT: "c\["[\s\S]*LOG_PRETTY/);
+  });
+});
+
+describe('config errors never print a password', () => {
+  it('REDIS_URL and NATS_URL are shown with the password masked', () => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'redis://:s3cretpw@cache 6379', NATS_URL: 'nats://user:n4tspw@bus 4222' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('redis://:***@cache 6379');
+    expect(message).toContain('nats://user:***@bus 4222');
+    expect(message).not.toContain('s3cretpw');
+    expect(message).not.toContain('n4tspw');
   });
 });

@@ -32,6 +32,8 @@ export interface AppConfig {
   rateLimitWindowS: number;
   /** Share of a window's budget an instance leases from the shared store at once (libs/rate-limits). */
   rateLimitLeasePercent: number;
+  /** While the shared rate-limit store does not answer, each instance allows the budget ÷ this (libs/rate-limits). */
+  rateLimitFallbackInstances: number;
   /** `redis://…`: the rate-limit windows live in Redis (rate-limiter-flexible); unset: in PostgreSQL. */
   redisUrl: string | undefined;
   /** Prefix of the Redis keys of the rate-limit windows (several deployments may share one Redis). */
@@ -161,6 +163,11 @@ function bool(env: NodeJS.ProcessEnv, name: string, def: boolean, problems: stri
   return def;
 }
 
+/** A URL for an error message: its password (`//user:secret@`) masked, since config errors reach the logs. */
+export function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Partial<AppConfig> = {}): AppConfig {
   const problems: string[] = [];
   const logLevel = (env.LOG_LEVEL ?? defaults.logLevel ?? 'info') as LogLevel;
@@ -184,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
   }
   const natsUrl = env.NATS_URL ?? defaults.natsUrl;
-  if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${natsUrl}")`);
+  if (natsUrl && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl)) problems.push(`NATS_URL must be nats://host:port or tls://host:port (got "${withoutPassword(natsUrl)}")`);
   const stream = env.NATS_STREAM ?? defaults.natsStream;
   if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream)) problems.push(`NATS_STREAM must be 1–64 of A-Z a-z 0-9 _ - (got "${stream}")`);
   const prefix = env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix;
@@ -192,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of A-Z a-z 0-9 _ - (got "${prefix}")`);
   }
   const redisUrl = env.REDIS_URL || defaults.redisUrl || undefined;
-  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${redisUrl}")`);
+  if (redisUrl && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && URL.canParse(redisUrl))) problems.push(`REDIS_URL must be redis://host:port or rediss://host:port (got "${withoutPassword(redisUrl)}")`);
   const redisPrefix = env.RATE_LIMIT_REDIS_PREFIX || defaults.rateLimitRedisPrefix || 'decision-api:rate-limit';
   if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix)) problems.push(`RATE_LIMIT_REDIS_PREFIX must be 1–100 of A-Z a-z 0-9 : _ . - (got "${redisPrefix}")`);
   const config: AppConfig = {
@@ -208,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
     rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
     rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
+    rateLimitFallbackInstances: int(env, 'RATE_LIMIT_FALLBACK_INSTANCES', defaults.rateLimitFallbackInstances ?? 2, 1, 1_000, problems),
     redisUrl,
     rateLimitRedisPrefix: redisPrefix,
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),

@@ -1,7 +1,9 @@
 /**
  * A limit that holds across instances without a store round trip per request. Each instance leases tokens from the
- * shared store in batches (`lease` tokens per call) and spends them locally; a token is valid only until the window
- * it was leased from ends, counted from before the lease was sent, so it is never spent in a later window.
+ * shared store in batches and spends them locally (a window's first lease asks for `firstLease` tokens, each further
+ * one in the same window twice the last, up to `lease`: busy keys call the store seldom, quiet keys hold little); a
+ * token is valid only until the window it was leased from ends, counted from before the lease was sent, so it is never
+ * spent in a later window.
  *
  * Bound: every accepted request spent a token the store granted, and the store grants at most `points` per window, so
  * the accepted requests of a window never exceed `points`, however many instances there are. A refusal may come early:
@@ -9,9 +11,10 @@
  * happens once per lease, and once per window for a key that is refused (the refusal is then known locally until the
  * window ends).
  *
- * Store away (error or no answer within `storeTimeoutMs`): fail open to this instance's own windows of the same limit
- * (MemoryWindowStore) for `retryStoreAfterMs`, then try the store again. Every instance then enforces the limit alone:
- * across N instances up to N × points per window while the store is away. Refusing everything instead would turn a
+ * Store away (error or no answer within `storeTimeoutMs`): fail open to this instance's own windows (MemoryWindowStore)
+ * of the budget ÷ `fallbackInstances` (at least one) for `retryStoreAfterMs`, then try the store again. Every instance
+ * then enforces its share alone: across N instances up to N ÷ fallbackInstances × points per window while the store is
+ * away (set it to the number of instances to keep the budget; a slow store must not become N budgets). Refusing everything instead would turn a
  * Redis outage into an outage of every route, and a PostgreSQL error already answers 503 on the routes that need it.
  */
 import { MemoryWindowStore, type Lease, type WindowLimit, type WindowStore } from './window.js';
@@ -22,16 +25,22 @@ interface Held {
   until: number;
   /** The store said the window is spent: refused without asking until then. */
   refusedUntil: number;
+  /** What the last lease asked for: the next one in the same window asks for twice as much (up to `lease`). */
+  asked: number;
   pending: Promise<void> | undefined;
 }
 
 export interface LeasedLimiterOptions {
-  /** Tokens asked for per store call (window.ts leaseSize). */
+  /** The most tokens asked for per store call (window.ts leaseSize). */
   lease: number;
+  /** The first lease of a window (window.ts firstLeaseSize; at most `lease`); each further one doubles. Default `lease`. */
+  firstLease?: number;
   /** Prepended to a key in the store only (`key:`, `address:`): one store holds several limits. */
   namespace?: string;
   now?: () => number;
   storeTimeoutMs?: number;
+  /** While the store is away each instance allows points ÷ this (default 1: the whole budget). */
+  fallbackInstances?: number;
   retryStoreAfterMs?: number;
   /** Called once when the store stops answering, and once when it answers again (for one log line each). */
   onStoreDown?: (e: unknown) => void;
@@ -42,8 +51,10 @@ export interface LeasedLimiterOptions {
 export class LeasedLimiter {
   private readonly held = new Map<string, Held>();
   private readonly fallback: MemoryWindowStore;
+  private readonly fallbackLimit: WindowLimit;
   private readonly now: () => number;
   private readonly maxTries: number;
+  private readonly first: number;
   private storeRetryAt = -Infinity;
   private storeDown = false;
 
@@ -54,8 +65,10 @@ export class LeasedLimiter {
   ) {
     this.now = o.now ?? (() => performance.now());
     this.fallback = new MemoryWindowStore(this.now, o.maxKeys);
+    this.fallbackLimit = { points: Math.max(1, Math.floor(limit.points / Math.max(1, o.fallbackInstances ?? 1))), windowMs: limit.windowMs };
     // A take waits for at most as many leases as the window has, plus the one that finds it spent.
-    this.maxTries = Math.ceil(limit.points / Math.max(1, o.lease)) + 2;
+    this.first = Math.max(1, Math.min(o.lease, o.firstLease ?? o.lease));
+    this.maxTries = Math.ceil(limit.points / this.first) + 2;
   }
 
   /** Takes a held token without waiting: true when taken, false when the window is known spent, undefined: call take(). */
@@ -111,7 +124,7 @@ export class LeasedLimiter {
     let h = this.held.get(key);
     if (!h) {
       if (this.held.size >= (this.o.maxKeys ?? 100_000)) this.evict();
-      h = { tokens: 0, until: 0, refusedUntil: 0, pending: undefined };
+      h = { tokens: 0, until: 0, refusedUntil: 0, asked: 0, pending: undefined };
       this.held.set(key, h);
     }
     const held = h;
@@ -123,7 +136,11 @@ export class LeasedLimiter {
 
   private async leaseInto(key: string, h: Held): Promise<void> {
     const sentAt = this.now();
-    const l = await this.leaseFromStore(key, sentAt);
+    // Demand within a window grows the lease (a busy key calls the store seldom); a quiet key asks for little, so many
+    // instances that each see it now and then do not take the window from one another.
+    const want = sentAt < h.until ? Math.min(this.o.lease, Math.max(this.first, h.asked * 2)) : this.first;
+    h.asked = want;
+    const l = await this.leaseFromStore(key, sentAt, want);
     if (l.granted > 0) {
       h.tokens = l.granted;
       h.until = sentAt + l.msLeft;
@@ -134,10 +151,10 @@ export class LeasedLimiter {
     }
   }
 
-  private async leaseFromStore(key: string, now: number): Promise<Lease> {
-    if (now < this.storeRetryAt) return this.fallback.leaseNow(key, this.o.lease, this.limit);
+  private async leaseFromStore(key: string, now: number, want: number): Promise<Lease> {
+    if (now < this.storeRetryAt) return this.fallback.leaseNow(key, want, this.fallbackLimit);
     try {
-      const l = await withTimeout(this.store.lease((this.o.namespace ?? '') + key, this.o.lease, this.limit), this.o.storeTimeoutMs ?? 500);
+      const l = await withTimeout(this.store.lease((this.o.namespace ?? '') + key, want, this.limit), this.o.storeTimeoutMs ?? 500);
       if (this.storeDown) {
         this.storeDown = false;
         this.o.onStoreBack?.();
@@ -149,7 +166,7 @@ export class LeasedLimiter {
         this.storeDown = true;
         this.o.onStoreDown?.(e);
       }
-      return this.fallback.leaseNow(key, this.o.lease, this.limit);
+      return this.fallback.leaseNow(key, want, this.fallbackLimit);
     }
   }
 

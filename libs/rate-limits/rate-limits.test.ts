@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { earlyRefusalBound, grantOf, LeasedLimiter, leaseSize, MemoryWindowStore, type Lease, type WindowLimit, type WindowStore } from './index.js';
+import { earlyRefusalBound, firstLeaseSize, grantOf, LeasedLimiter, leaseSize, shareOf, MemoryWindowStore, type Lease, type WindowLimit, type WindowStore } from './index.js';
 
 /** A shared store on a clock the test moves, counting its calls. */
 function sharedStore(clock: { t: number }) {
@@ -15,6 +15,19 @@ function sharedStore(clock: { t: number }) {
 }
 
 describe('lease arithmetic', () => {
+  it('a shared store never grants more than half of what is left, except the last token', () => {
+    expect(shareOf(0, 10, 100)).toBe(10);
+    expect(shareOf(90, 10, 100)).toBe(5);
+    expect(shareOf(97, 10, 100)).toBe(1);
+    expect(shareOf(99, 10, 100)).toBe(1);
+    expect(shareOf(100, 10, 100)).toBe(0);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 10_000 }), (points, used, want) => {
+      const left = Math.max(0, points - used);
+      const g = shareOf(Math.min(used, points), want, points);
+      return g <= want && (left <= 1 ? g === left : g <= left / 2 && g >= 1);
+    }));
+  });
+
   it('grants what is asked while the window has it, the rest of it at the end, then nothing', () => {
     expect(grantOf(0, 10, 100)).toBe(10);
     expect(grantOf(95, 10, 100)).toBe(5);
@@ -50,6 +63,28 @@ describe('lease arithmetic', () => {
 describe('LeasedLimiter', () => {
   const limit: WindowLimit = { points: 100, windowMs: 1000 };
 
+  it('adaptive leases: a quiet key seen by 11 instances (one request each) is refused by none of them', async () => {
+    const clock = { t: 0 };
+    const s = sharedStore(clock);
+    const all = Array.from({ length: 11 }, () => new LeasedLimiter(s.store, limit, { lease: leaseSize(100, 10), firstLease: firstLeaseSize(100), now: () => clock.t }));
+    const answers = [];
+    for (const l of all) answers.push(await l.take('quiet'));
+    expect(answers).toEqual(Array(11).fill(true));
+  });
+
+  it('adaptive leases: the first lease of a window is small and each further one in the window doubles, up to the largest', async () => {
+    const clock = { t: 0 };
+    const asked: number[] = [];
+    const inner = new MemoryWindowStore(() => clock.t);
+    const store: WindowStore = { lease: (k, want, l) => (asked.push(want), inner.lease(k, want, l)) };
+    const a = new LeasedLimiter(store, { points: 1000, windowMs: 1000 }, { lease: leaseSize(1000, 10), firstLease: firstLeaseSize(1000), now: () => clock.t });
+    for (let i = 0; i < 10 + 20 + 40 + 80 + 100 + 1; i++) expect(await a.take('busy')).toBe(true);
+    expect(asked).toEqual([10, 20, 40, 80, 100, 100]);
+    clock.t = 1000; // a new window starts small again
+    expect(await a.take('busy')).toBe(true);
+    expect(asked.at(-1)).toBe(10);
+  });
+
   it('two instances on one store: at most the window\'s points accepted, one store call per lease, refusals known locally', async () => {
     const clock = { t: 0 };
     const s = sharedStore(clock);
@@ -58,8 +93,9 @@ describe('LeasedLimiter', () => {
     let accepted = 0;
     for (let i = 0; i < 500; i++) if (await (i % 2 ? a : b).take('key')) accepted++;
     expect(accepted).toBe(100);
-    // 10 leases of 10, then one call per instance that finds the window spent; the other 380 refusals asked nothing.
-    expect(s.calls()).toBe(12);
+    // 9 leases of 10, then never more than half of what is left (5, 2, 1, 1, 1: the last token whole), then one call
+    // per instance that finds the window spent; the other 380 refusals asked nothing.
+    expect(s.calls()).toBe(16);
     expect(a.tryTake('key')).toBe(false);
     expect(a.retryAfter('key')).toBe(1);
     // The next window: a new budget.
@@ -146,6 +182,15 @@ describe('LeasedLimiter', () => {
     clock.t = 1000;
     expect(await a.take('key')).toBe(true);
     expect(events).toEqual(['down', 'back']);
+  });
+
+  it('store away with fallbackInstances: each instance allows only its share of the budget, not the whole of it', async () => {
+    const store: WindowStore = { lease: () => Promise.reject(new Error('ECONNREFUSED')) };
+    const clock = { t: 0 };
+    const all = Array.from({ length: 2 }, () => new LeasedLimiter(store, limit, { lease: 10, fallbackInstances: 2, now: () => clock.t }));
+    let accepted = 0;
+    for (let i = 0; i < 300; i++) if (await all[i % 2]!.take('key')) accepted++;
+    expect(accepted).toBe(100); // two instances, 50 each: the budget holds while the store is away
   });
 
   it('a store that does not answer counts as away after the timeout', async () => {

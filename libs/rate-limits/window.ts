@@ -26,9 +26,24 @@ export function grantOf(usedBefore: number, want: number, points: number): numbe
   return Math.max(0, Math.min(want, points - usedBefore));
 }
 
-/** Tokens one lease asks for: `percent` of a window's points, at least one. */
+/**
+ * What a lease gets from a store that can decide atomically (PostgreSQL, memory): what grantOf gives, but never more
+ * than half of what is left (the last token excepted), so however many instances lease at once, each later one still
+ * finds some: a window is not handed out whole to the first few.
+ */
+export function shareOf(usedBefore: number, want: number, points: number): number {
+  const left = points - usedBefore;
+  return grantOf(usedBefore, Math.min(want, left <= 1 ? left : Math.floor(left / 2)), points);
+}
+
+/** The largest lease: `percent` of a window's points, at least one. */
 export function leaseSize(points: number, percent: number): number {
   return Math.max(1, Math.ceil((points * percent) / 100));
+}
+
+/** The first lease of a window: 1 % of its points, at least one (doubled per further lease in the window). */
+export function firstLeaseSize(points: number): number {
+  return Math.max(1, Math.ceil(points / 100));
 }
 
 /**
@@ -65,7 +80,7 @@ export class MemoryWindowStore implements WindowStore {
       w = { used: 0, endsAt: now + limit.windowMs };
       this.windows.set(key, w);
     }
-    const granted = grantOf(w.used, want, limit.points);
+    const granted = shareOf(w.used, want, limit.points);
     w.used += granted;
     return { granted, msLeft: w.endsAt - now };
   }

@@ -1,5 +1,6 @@
 /** Operator calls under /v1/admin, authorised by ADMIN_TOKEN; absent token → these routes do not exist (404). */
-import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { DomainError } from '../../../libs/errors/index.js';
@@ -10,6 +11,7 @@ import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public, ROLES, type Role } from '../auth/roles.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
+import { QueryCheckedByHandler, refuseUnknownQuery } from '../http/query.js';
 import { ADMIN_TOKEN_SCHEME, ApiAnswers, JSON_BODY, ref } from '../openapi/contract.js';
 
 export const issueKeySchema = {
@@ -33,6 +35,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 @ApiBearerAuth(ADMIN_TOKEN_SCHEME)
 @Controller('v1/admin')
 @Public() // authorised by ADMIN_TOKEN below, not by an API key
+@QueryCheckedByHandler() // after ADMIN_TOKEN: without it these routes must look absent, whatever the query
 export class AdminController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -52,8 +55,9 @@ export class AdminController {
   @ApiOperation({ summary: 'Issue an API key for a tenant (shown once; stored only as a hash)' })
   @ApiBody({ schema: ref('ApiKeyRequest') })
   @ApiAnswers({ status: 201, description: 'The key, shown once', schema: ref('IssuedApiKey') }, JSON_BODY, 401, 404, 429, 503)
-  async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Body() body: unknown) {
+  async issue(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Req() req: FastifyRequest, @Body() body: unknown) {
     await this.authorise(authorization, address);
+    refuseUnknownQuery(req.url, req.query);
     const input = issueKey.validate(body);
     const now = this.clock.now();
     return this.db.em().transactional(async (em) => {
@@ -81,7 +85,7 @@ export class AdminController {
     this.failedAuth.check(address);
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (!given) {
-      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
+      throw this.failedAuth.missing(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <ADMIN_TOKEN>', 'unauthenticated'));
     }
     if (!timingSafeEqual(digest(given), digest(token))) {
       throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Admin token is not valid', 'unauthenticated'));

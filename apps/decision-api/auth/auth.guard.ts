@@ -19,7 +19,7 @@ export function bearer(req: FastifyRequest): string | undefined {
 
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly inflight = new Map<string, Promise<Principal | undefined>>();
+  private readonly inflight = new Map<string, { reserved: Promise<void>; lookup: Promise<Principal | undefined> }>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -43,7 +43,8 @@ export class AuthGuard implements CanActivate {
     if (!principal) {
       if (!key) {
         this.failedAuth.check(req.ip);
-        throw await this.failedAuth.failed(req.ip, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <api key>', 'unauthenticated'));
+        // Nothing to guess and no query: counted on this instance only (no store call per credential-less request).
+        throw this.failedAuth.missing(req.ip, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <api key>', 'unauthenticated'));
       }
       principal = await this.lookupLimited(key, req.ip);
     }
@@ -59,34 +60,44 @@ export class AuthGuard implements CanActivate {
 
   /**
    * The key's principal, or the 401 (429 once the address is out of failures). A lookup holds one failure of the
-   * address's budget while it runs (given back when the key is valid or the lookup fails), so a burst of wrong keys sent
-   * at once reaches the database no more often than the budget allows; the same key sent at once shares one lookup.
+   * address's budget, local and shared, while it runs (given back when the key is valid or the lookup fails), so a burst
+   * of wrong keys sent at once to any instances reaches the database no more often than the budget allows; the same key
+   * sent at once shares one lookup.
    */
   private async lookupLimited(key: string, address: string): Promise<Principal> {
-    let lookup = this.inflight.get(key);
-    if (!lookup) {
-      this.failedAuth.reserve(address);
-      lookup = this.lookup(key).then(
-        (p) => {
-          if (p) this.failedAuth.refund(address);
-          return p;
-        },
-        (e: unknown) => {
-          this.failedAuth.refund(address);
-          throw e;
-        },
-      );
-      const settled = lookup.finally(() => this.inflight.delete(key));
-      settled.catch(() => undefined);
-      this.inflight.set(key, lookup);
-      const principal = await lookup;
+    const joined = this.inflight.get(key);
+    if (joined) {
+      // The request that started it was refused before its query (its address is out of failures): go on our own.
+      if (!(await joined.reserved.then(() => true, () => false))) return this.lookupLimited(key, address);
+      // Joined another request's lookup: no query of its own, but a wrong key is still a failure of this address.
+      const principal = await joined.lookup;
       if (principal) return principal;
-      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'), { reserved: true });
+      throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'));
     }
-    // Joined another request's lookup: no query of its own, but a wrong key is still a failure of this address.
-    const principal = await lookup;
+    // In the map before the reservation's store call, so the same key sent at once waits for this one lookup.
+    const reserved = this.failedAuth.reserve(address);
+    const entry = {
+      reserved,
+      lookup: reserved.then(() =>
+        this.lookup(key).then(
+          (p) => {
+            if (p) this.failedAuth.refund(address);
+            return p;
+          },
+          (e: unknown) => {
+            this.failedAuth.refund(address);
+            throw e;
+          },
+        ),
+      ),
+    };
+    // Registered before any joiner's handler, so a joiner retrying after a refused reservation no longer finds it.
+    reserved.catch(() => this.inflight.delete(key));
+    entry.lookup.finally(() => this.inflight.delete(key)).catch(() => undefined);
+    this.inflight.set(key, entry);
+    const principal = await entry.lookup;
     if (principal) return principal;
-    throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'));
+    throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'API key is not valid', 'unauthenticated'), { reserved: true });
   }
 
   private async lookup(key: string): Promise<Principal | undefined> {

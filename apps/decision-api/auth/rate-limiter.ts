@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
-import { LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
+import { firstLeaseSize, LeasedLimiter, leaseSize, type LeasedLimiterOptions, type WindowStore } from '../../../libs/rate-limits/index.js';
 import type { AppConfig } from '../config.js';
 import { Metrics, type RateLimit } from '../metrics/metrics.js';
 import { APP_CONFIG } from '../tokens.js';
@@ -27,7 +27,7 @@ const hooksOf = (store: WindowStore): StoreHooks => (store as { hooks?: StoreHoo
 
 /**
  * RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S requests per window per API key, across every instance. Leased in batches
- * of RATE_LIMIT_LEASE_PERCENT of the window: a request takes a held token without waiting, and only one in a batch
+ * from 1 % of the window, doubling with demand up to RATE_LIMIT_LEASE_PERCENT: a request takes a held token without waiting, and only one in a batch
  * waits for the store (see libs/rate-limits/leased-limiter.ts for the bound).
  */
 @Injectable()
@@ -35,13 +35,13 @@ export class ApiKeyRateLimit {
   private readonly limiter: LeasedLimiter | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'rateLimitPerKey' | 'rateLimitWindowS' | 'rateLimitLeasePercent'> & Partial<Pick<AppConfig, 'rateLimitFallbackInstances'>>,
     @Inject(SharedRateLimitStore) store: WindowStore,
     private readonly metrics: Metrics,
   ) {
     if (config.rateLimitPerKey <= 0) return;
     const points = config.rateLimitPerKey * config.rateLimitWindowS;
-    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), namespace: 'key:', ...hooksOf(store) });
+    this.limiter = new LeasedLimiter(store, { points, windowMs: config.rateLimitWindowS * 1000 }, { lease: leaseSize(points, config.rateLimitLeasePercent), firstLease: firstLeaseSize(points), fallbackInstances: config.rateLimitFallbackInstances, namespace: 'key:', ...hooksOf(store) });
   }
 
   /** One request of the key's window without waiting: true or false, undefined when a lease must be waited for (take). */
@@ -146,10 +146,11 @@ export function addressKey(address: string): string {
  * is refused before its credential is even looked at, so guessing costs neither a database query nor a comparison.
  *
  * The budget is shared by every instance: AUTH_FAILURE_BURST failures per window of BURST / (AUTH_FAILURES_PER_MINUTE
- * / 60) seconds (the same long-run rate), each failure taken from the shared store (one call per failure, which
- * already cost a lookup or a comparison; leases of one, so no instance holds failures back). Each instance also keeps
- * its own token bucket of the same size, which a lookup holds while it runs: requests sent at once cannot outnumber
- * the budget in queries before their failures are counted.
+ * / 60) seconds (the same long-run rate), each failure taken from the shared store (leases of one, so no instance holds
+ * failures back). A key lookup takes its failure from the shared window BEFORE the query (reserve()) and gives it back
+ * when the key is valid: requests sent at once, to any number of instances, cannot outnumber the budget in queries.
+ * Each instance also keeps its own token bucket of the same size. A request with no credential at all has nothing to
+ * guess and costs no query: it is counted in this instance's bucket only (missing()), never with a store call.
  */
 @Injectable()
 export class FailedAuthLimiter {
@@ -158,13 +159,13 @@ export class FailedAuthLimiter {
 
   /** By default 300 a minute (5 a second) in bursts of 20: a client with a typo is not locked out for long. */
   constructor(
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'authFailuresPerMinute' | 'authFailureBurst'> & Partial<Pick<AppConfig, 'rateLimitFallbackInstances'>>,
     @Inject(SharedRateLimitStore) store: WindowStore,
     private readonly metrics: Metrics,
   ) {
     this.buckets = new RateLimiter(config.authFailuresPerMinute / 60, config.authFailureBurst);
     const windowS = Math.max(1, Math.ceil((60 * config.authFailureBurst) / config.authFailuresPerMinute));
-    this.shared = new LeasedLimiter(store, { points: config.authFailureBurst, windowMs: windowS * 1000 }, { lease: 1, namespace: 'address:', ...hooksOf(store) });
+    this.shared = new LeasedLimiter(store, { points: config.authFailureBurst, windowMs: windowS * 1000 }, { lease: 1, fallbackInstances: config.rateLimitFallbackInstances, namespace: 'address:', ...hooksOf(store) });
   }
 
   /** 429 RATE_LIMITED when `address` has used up its failures; call before checking a credential. */
@@ -174,23 +175,41 @@ export class FailedAuthLimiter {
   }
 
   /**
-   * Takes a failure from this instance's bucket before a credential is looked up (429 when none is left), so that
-   * requests sent at once cannot all reach the database while the budget still looks untouched; give it back with
-   * refund() when the credential was valid or the lookup never answered, or count it with failed(…, {reserved: true}).
+   * Takes a failure from this instance's bucket and from the shared window before a credential is looked up (429 when
+   * either is spent), so that requests sent at once to any instance cannot all reach the database while the budget
+   * still looks untouched; give it back with refund() when the credential was valid or the lookup never answered, or
+   * count it with failed(…, {reserved: true}).
    */
-  reserve(address: string): void {
+  async reserve(address: string): Promise<void> {
     const key = addressKey(address);
     if (this.shared.refused(key) || !this.buckets.take(key)) throw this.refusal(key);
+    if (!(this.shared.tryTake(key) ?? (await this.shared.take(key)))) {
+      this.buckets.give(key);
+      throw this.refusal(key);
+    }
   }
 
+  /**
+   * Gives a reserved failure back. The shared one stays with this instance (for this address's next failure, while
+   * its window lasts): the store only grants, so it is not returned there, and the budget is never exceeded by it.
+   */
   refund(address: string): void {
-    this.buckets.give(addressKey(address));
+    const key = addressKey(address);
+    this.buckets.give(key);
+    this.shared.give(key);
+  }
+
+  /** A request that sent no credential: the caller's 401, or 429 once this instance's bucket is empty. No store call. */
+  missing(address: string, unauthenticated: DomainError): DomainError {
+    const key = addressKey(address);
+    return this.buckets.take(key) ? unauthenticated : this.refusal(key);
   }
 
   /** Records a failed credential: the answer is the caller's 401, or 429 once the budget is gone. */
   async failed(address: string, unauthenticated: DomainError, o: { reserved?: boolean } = {}): Promise<DomainError> {
     const key = addressKey(address);
-    const local = o.reserved === true || this.buckets.take(key);
+    if (o.reserved === true) return unauthenticated; // counted by reserve(), here and in the shared window
+    const local = this.buckets.take(key);
     // The credential was checked and failed: it counts in the shared budget even when this instance's bucket is empty.
     const shared = this.shared.tryTake(key) ?? (await this.shared.take(key));
     return local && shared ? unauthenticated : this.refusal(key);

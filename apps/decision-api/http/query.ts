@@ -9,15 +9,24 @@ import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import { instantOf } from '../../../libs/names/index.js';
 
 export const QUERY_PARAMS_KEY = 'query-params';
+export const QUERY_CHECKED_BY_HANDLER_KEY = 'query-checked-by-handler';
 
 /** The query parameters a route takes; any other is 400 naming it. A route without this decorator takes none. */
 export const QueryParams = (...names: string[]) => SetMetadata(QUERY_PARAMS_KEY, names);
+
+/**
+ * For a route that checks its own credentials (ADMIN_TOKEN, METRICS_TOKEN) instead of an API key: QueryParamsGuard
+ * leaves it alone and the handler calls refuseUnknownQuery() after authorising, so the 400 never answers before the
+ * 401/403/404 (it would reveal a route meant to look absent).
+ */
+export const QueryCheckedByHandler = () => SetMetadata(QUERY_CHECKED_BY_HANDLER_KEY, true);
 
 const NONE: readonly string[] = [];
 
 /** Names as a list for a sentence: the first ten, each cut at 100 characters (a URL may hold 16 KiB of them). */
 function listed(names: readonly string[]): string {
-  const shown = names.slice(0, 10).map((n) => (n.length > 100 ? `${n.slice(0, 100)}…` : n));
+  // `?=x` has a parameter with an empty name: quoted, so the sentence does not end in nothing.
+  const shown = names.slice(0, 10).map((n) => (n === '' ? '""' : n.length > 100 ? `${n.slice(0, 100)}…` : n));
   return names.length > 10 ? `${shown.join(', ')} and ${names.length - 10} more` : shown.join(', ');
 }
 
@@ -32,8 +41,16 @@ export function unknownQueryParameters(unknown: readonly string[], allowed: read
   );
 }
 
+/** The 400 when `query` holds a parameter not in `allowed`; nothing when the request had no query string. */
+export function refuseUnknownQuery(url: string, query: unknown, allowed: readonly string[] = NONE): void {
+  if (url.indexOf('?') === -1) return;
+  const unknown = Object.keys((query as Record<string, unknown> | undefined) ?? {}).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) throw unknownQueryParameters(unknown, allowed);
+}
+
 /**
- * Every route, one global guard (after authentication): a query parameter the route's @QueryParams does not list is a
+ * Every route, one global guard (after authentication by API key; routes with their own credentials check the query
+ * themselves after them, @QueryCheckedByHandler): a query parameter the route's @QueryParams does not list is a
  * 400, so a route cannot forget to refuse them and a typo (`?limt=5`) is not silently ignored. A request without a
  * query string (every decision) costs one indexOf.
  */
@@ -44,9 +61,9 @@ export class QueryParamsGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
     if (req.url.indexOf('?') === -1) return true;
-    const allowed = this.reflector.get<readonly string[] | undefined>(QUERY_PARAMS_KEY, ctx.getHandler()) ?? NONE;
-    const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0) throw unknownQueryParameters(unknown, allowed);
+    const handler = ctx.getHandler();
+    if (this.reflector.getAllAndOverride<boolean>(QUERY_CHECKED_BY_HANDLER_KEY, [handler, ctx.getClass()])) return true;
+    refuseUnknownQuery(req.url, req.query, this.reflector.get<readonly string[] | undefined>(QUERY_PARAMS_KEY, handler) ?? NONE);
     return true;
   }
 }

@@ -4,13 +4,14 @@
  * cannot read it, and what it shows is operational (labels: tenants, types, outcomes, releases, reason codes).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Controller, Get, Headers, Inject, Ip, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Ip, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
 import { FailedAuthLimiter } from '../auth/rate-limiter.js';
 import { Public } from '../auth/roles.js';
 import { ApiAnswers, METRICS_TOKEN_SCHEME } from '../openapi/contract.js';
+import { QueryCheckedByHandler, refuseUnknownQuery } from '../http/query.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG } from '../tokens.js';
 import { Metrics } from './metrics.js';
@@ -22,6 +23,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 @ApiTags('operations')
 @Controller()
 @Public() // METRICS_TOKEN below, not an API key
+@QueryCheckedByHandler() // after METRICS_TOKEN: 401/403 before any 400
 export class MetricsController {
   private readonly token?: Buffer;
 
@@ -49,8 +51,9 @@ export class MetricsController {
     403, // the bearer token is not METRICS_TOKEN
     429,
   )
-  async get(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Res() reply: FastifyReply): Promise<void> {
+  async get(@Headers('authorization') authorization: string | undefined, @Ip() address: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     if (this.token) await this.authorise(authorization, address, this.token);
+    refuseUnknownQuery(req.url, req.query);
     const text = await this.scrape.render();
     reply.status(200).header('content-type', this.metrics.contentType).send(text);
   }
@@ -64,7 +67,8 @@ export class MetricsController {
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (given && timingSafeEqual(digest(given), token)) return;
     this.failedAuth.check(address);
-    if (!given) throw await this.failedAuth.failed(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
+    // No token: nothing guessed, so this instance's bucket only (no store call).
+    if (!given) throw this.failedAuth.missing(address, new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>', 'unauthenticated'));
     throw await this.failedAuth.failed(address, new DomainError('FORBIDDEN', 'This is not the metrics token', 'forbidden'));
   }
 }
