@@ -1,7 +1,8 @@
 /**
  * OpenTelemetry tracing, loaded before the service's own modules: `node --import ./dist/apps/decision-api/telemetry.js
  * dist/apps/decision-api/main.js` (what `npm start` runs). With OTEL_EXPORTER_OTLP_ENDPOINT unset (or invalid, which
- * main.ts then reports with the other bad variables) it imports nothing and does nothing at all.
+ * main.ts then reports with the other bad variables) it loads only its two dependency-free helpers (tracing/settings,
+ * tracing/redaction) and node:worker_threads, and starts nothing.
  *
  * Set, it starts the SDK with the HTTP server (W3C traceparent in, via the SDK's default propagators), Fastify
  * (@fastify/otel: request and handler spans) and pg (one span per statement) instrumentations, and the OTLP trace exporter
