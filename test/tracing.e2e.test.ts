@@ -3,9 +3,13 @@
  * with OTEL_EXPORTER_OTLP_ENDPOINT naming an OTLP/HTTP receiver in this test (JSON protocol), a decision sent with a W3C
  * traceparent continues that trace, and its spans arrive parented as documented: the HTTP server span under the caller's,
  * Fastify's request and handler spans, the service's own validate / read / evaluate (one span per pipeline step) /
- * persist spans, and pg's statements under the service span that ran them. With the variable unset, nothing is sent.
+ * persist spans, and pg's statements under the service span that ran them; no address, user agent or raw path leaves.
+ * With the variable unset, or without the preload, nothing is sent; a collector that never answers does not hold up
+ * the service's stop.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from './support/content-root.js';
@@ -143,12 +147,27 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const listed = await svc.request('GET', `/v1/decisions?customer=${encodeURIComponent(c.customerId)}&limit=5`, { key: auditor, headers: { traceparent: list.traceparent } });
     expect(listed.status).toBe(200);
 
+    // Who called (behind a proxy: the end user's IP, their browser) and which account (a person's name in the path).
+    const account = `alice-cashback-${randomUUID()}`;
+    const ip = '203.0.113.77';
+    const agent = `Mozilla/5.0 (Alice's laptop ${randomUUID()})`;
+    const viewed = caller();
+    const view = await svc.request('GET', `/v1/ledger/accounts/${account}`, { key: auditor, headers: { traceparent: viewed.traceparent, 'x-forwarded-for': ip, forwarded: `for=${ip}`, 'user-agent': agent } });
+    expect([200, 404]).toContain(view.status);
+
     await receiver.waitFor(ctx.traceId, ['decision.persist']);
     const listSpans = await receiver.waitFor(list.traceId, ['GET /v1/decisions']);
     // The list's query string keeps its names only.
     expect(one(listSpans, SERVER, 'GET /v1/decisions').attributes['url.query']).toBe('customer=&limit=');
+    // The account's spans keep the route pattern where the path was, and no address or user agent at all.
+    const viewSpans = await receiver.waitFor(viewed.traceId, ['GET /v1/ledger/accounts/:accountId', 'request']);
+    expect(one(viewSpans, SERVER, 'GET /v1/ledger/accounts/:accountId').attributes['url.path']).toBe('/v1/ledger/accounts/:accountId');
+    expect(one(viewSpans, FASTIFY, 'request').attributes['url.path']).toBe('/v1/ledger/accounts/:accountId');
+    const keys = receiver.spans.flatMap((s) => Object.keys(s.attributes));
+    for (const k of ['client.address', 'network.peer.address', 'user_agent.original']) expect(keys).not.toContain(k);
+    expect(keys.filter((k) => /\.address$|peer/.test(k))).toEqual([]);
     const exported = receiver.bodies.join('\n');
-    for (const secret of [key, auditor, c.customerId, c.orderId, c.refundId]) expect(exported).not.toContain(secret);
+    for (const secret of [key, auditor, c.customerId, c.orderId, c.refundId, account, ip, agent, 'alice-cashback']) expect(exported).not.toContain(secret);
   });
 });
 
@@ -188,11 +207,47 @@ describe('shutdown and off', () => {
       const ctx = caller();
       const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { traceparent: ctx.traceparent } });
       expect(r.status).toBe(201);
-      // Twenty batch delays: an SDK that ran would have exported by now (the suite above sees spans after one).
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      // An SDK that ran would flush its batch on the way out (the test above): nothing may arrive even then.
+      await svc.stop();
+    }
+    expect(receiver.requests).toBe(0);
+  });
+
+  it('with the endpoint set but main.js started without the preload, sends nothing and says so in one warn line', async () => {
+    const svc = await ServiceProcess.start('tracing_nopreload', { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50', LOG_LEVEL: 'info' });
+    try {
+      const key = await svc.issueKey('acme', ['service']);
+      const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { traceparent: caller().traceparent } });
+      expect(r.status).toBe(201);
     } finally {
       await svc.stop();
     }
     expect(receiver.requests).toBe(0);
+    const warned = svc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => typeof l.msg === 'string' && l.msg.includes('OpenTelemetry was not started'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.msg).toContain('--import');
+  });
+
+  it('stops promptly with the spans still batched and a collector that never answers (the flush is bounded)', async () => {
+    // Accepts connections and never answers: the exporter would wait out its timeout and retries.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const svc = await ServiceProcess.start('tracing_silent', { OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '600000' }, PRELOAD);
+      try {
+        const key = await svc.issueKey('acme', ['service']);
+        const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { traceparent: caller().traceparent } });
+        expect(r.status).toBe(201);
+      } finally {
+        await svc.stop();
+      }
+      // stop() sends SIGTERM and kills after its grace period: the service exited on its own, with 0, before that.
+      expect(svc.exit).toEqual({ code: 0, signal: null });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -19,7 +19,7 @@ import { createLoggers, type Loggers } from './logging/logger.js';
 import { PinoNestLogger } from './logging/nest-logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { setupOpenApi } from './openapi/document.js';
-import { activeTraceId } from './tracing/tracing.js';
+import { activeTraceId, tracingActive } from './tracing/tracing.js';
 
 const BODY_LIMIT = 1024 * 1024; // 1 MiB, api-contract.md §2
 
@@ -40,7 +40,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
   // Logs: pino JSON lines (pretty on a terminal); README "Logs".
   const loggers = createLoggers({ level: config.logLevel, redact: config.logRedact, pretty: config.logPretty ?? process.stdout.isTTY === true });
   // With tracing on, the access line names the request's own trace (the server span's), caller's traceparent or not.
-  const access = new AccessLog(loggers.access, config.tracing ? activeTraceId : undefined);
+  const access = new AccessLog(loggers.access, tracingActive(config) ? activeTraceId : undefined);
   const db = await openDatabase(config.databaseUrl, {
     migrate: true,
     poolSize: config.dbPoolSize,

@@ -3,12 +3,18 @@ import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { loadConfig } from './config.js';
 import { assertCanListen, reportStartupFailure } from './startup-errors.js';
+import { otelStarted } from './tracing/settings.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   await assertCanListen(config.port, config.host);
   const running = await createApp(config);
   await running.app.listen({ port: config.port, host: config.host });
+  if (config.tracing && !otelStarted()) {
+    running.log.warn(
+      'OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry was not started, so no spans are exported: start the service with the preload, `node --import ./dist/apps/decision-api/telemetry.js dist/apps/decision-api/main.js` (what npm start runs)',
+    );
+  }
   running.log.info(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
   const stop = () => {
     running.close().then(

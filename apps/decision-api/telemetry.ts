@@ -1,7 +1,8 @@
 /**
  * OpenTelemetry tracing, loaded before the service's own modules: `node --import ./dist/apps/decision-api/telemetry.js
  * dist/apps/decision-api/main.js` (what `npm start` runs). With OTEL_EXPORTER_OTLP_ENDPOINT unset (or invalid, which
- * main.ts then reports with the other bad variables) it imports nothing and does nothing at all.
+ * main.ts then reports with the other bad variables) it loads only its two dependency-free helpers (tracing/settings,
+ * tracing/redaction) and node:worker_threads, and starts nothing.
  *
  * Set, it starts the SDK with the HTTP server (W3C traceparent in, via the SDK's default propagators), Fastify
  * (@fastify/otel: request and handler spans) and pg (one span per statement) instrumentations, and the OTLP trace exporter
@@ -11,7 +12,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { maskSqlLiterals, pathOnly, queryNamesOnly } from './tracing/redaction.js';
-import { tracingEnabled, tracingProblems } from './tracing/settings.js';
+import { OTEL_STARTED, tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 /** Probes and scrapes, polled every few seconds: nothing to follow, so no trace. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -28,8 +29,12 @@ async function startTracing(): Promise<void> {
     const { register: registerAsync } = await import('node:module');
     registerAsync('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: INSTRUMENTED_MODULES } });
   }
-  const [{ NodeSDK }, { HttpInstrumentation }, { PgInstrumentation }, { FastifyOtelInstrumentation }] = await Promise.all([
+  const [{ NodeSDK }, { getSpanProcessorsFromEnv }, { ScrubbingSpanProcessor }, { HttpInstrumentation }, { PgInstrumentation }, { FastifyOtelInstrumentation }] = await Promise.all([
     import('@opentelemetry/sdk-node'),
+    // The exporters the OTEL_* variables describe, as NodeSDK builds them when given no processors (it exports no such
+    // helper; @opentelemetry/sdk-node is pinned exactly, and has no `exports` map closing this path).
+    import('@opentelemetry/sdk-node/build/src/utils.js'),
+    import('./tracing/span-scrubber.js'),
     import('@opentelemetry/instrumentation-http'),
     import('@opentelemetry/instrumentation-pg'),
     import('@fastify/otel'),
@@ -57,7 +62,6 @@ async function startTracing(): Promise<void> {
         registerOnInitialization: true,
         instrumentHooks: false,
         ignorePaths: ({ url }) => untraced(url),
-        requestHook: (span, request) => span.setAttribute('url.path', pathOnly(request.url)),
       }),
       // requireParentSpan: the pool's background work (release polls, outbox relay, sweepers) makes no root traces.
       // Statements MikroORM wrote with their values inlined keep their shape only; pool checkouts make no span.
@@ -69,10 +73,14 @@ async function startTracing(): Promise<void> {
         },
       }),
     ],
+    // Addresses, user agents, raw paths and PostgreSQL's error messages come out of each span before it is queued.
+    spanProcessors: [new ScrubbingSpanProcessor(), ...getSpanProcessorsFromEnv(undefined)],
     metricReaders: [],
     logRecordProcessors: [],
   });
   sdk.start();
+  // The app makes its tracer only when this is set (tracing/tracing.ts): the endpoint alone, without this preload, traces nothing.
+  (globalThis as Record<symbol, unknown>)[OTEL_STARTED] = true;
   // Whatever is still batched when the process exits normally; main.ts's SIGTERM path flushes through the app (tracing/tracing.ts).
   process.once('beforeExit', () => void sdk.shutdown());
 }

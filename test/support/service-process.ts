@@ -43,6 +43,8 @@ export class ServiceProcess {
   /** Every complete line of stdout, from the start (the log's JSON lines; test/logging.e2e.test.ts reads them all). */
   private readonly stdoutLines: string[] = [];
   private exited = false;
+  /** How the process ended (after stop() or kill()): `signal` SIGKILL when stop() had to kill it. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly counters: { pattern: RegExp; n: number }[] = [];
 
   private constructor(
@@ -64,8 +66,9 @@ export class ServiceProcess {
     };
     child.stdout?.on('data', keep(this.stdoutLines));
     child.stderr?.on('data', keep());
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       this.exited = true;
+      this.exit = { code, signal };
     });
   }
 

@@ -31,3 +31,14 @@ export function tracingProblems(env: NodeJS.ProcessEnv): string[] {
   if (set(disabled) && !['true', 'false'].includes(disabled.trim().toLowerCase())) problems.push(`OTEL_SDK_DISABLED must be true or false (got "${disabled}")`);
   return problems;
 }
+
+/**
+ * Set on globalThis by the preload (telemetry.ts) once the SDK has started. OTEL_EXPORTER_OTLP_ENDPOINT says tracing is
+ * wanted; this says it runs: main.js started without `--import telemetry.js` has the endpoint and no SDK.
+ */
+export const OTEL_STARTED = Symbol.for('decision-api.otel');
+
+/** Whether the preload started the SDK in this process. */
+export function otelStarted(): boolean {
+  return (globalThis as Record<symbol, unknown>)[OTEL_STARTED] === true;
+}

@@ -1,6 +1,7 @@
 /**
  * The service's own spans (libs/tracing's Tracer) on @opentelemetry/api, whose SDK telemetry.ts starts before the app.
- * Tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset): `tracer` is undefined, so the services and the pipeline call nothing.
+ * Tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset, or the preload did not start the SDK: main.ts warns): `tracer` is
+ * undefined, so the services and the pipeline call nothing.
  *
  * Span names (README "Traces"): decision.validate, decision.read, decision.evaluate with decision.step.<kind> under it,
  * decision.persist. Attributes name types and components, never case values; a failed span records the error's code
@@ -12,6 +13,7 @@ import { DomainError } from '../../../libs/errors/index.js';
 import type { SpanAttributes, TraceSpan, Tracer } from '../../../libs/tracing/index.js';
 import type { AppConfig } from '../config.js';
 import { APP_CONFIG } from '../tokens.js';
+import { otelStarted } from './settings.js';
 
 /** The instrumentation scope of the service's own spans. */
 export const TRACER_NAME = 'decision-api';
@@ -70,20 +72,38 @@ interface Flushable {
   forceFlush?: () => Promise<void>;
 }
 
+/**
+ * How long shutdown waits for the last spans: an unreachable collector would otherwise hold it for the exporter's
+ * timeout and retries (7–10 s, past an orchestrator's grace period); after this the batch is dropped.
+ */
+export const FLUSH_TIMEOUT_MS = 2_000;
+
+/** Whether this process traces: the endpoint is set (config) and the preload started the SDK (telemetry.ts). */
+export function tracingActive(config: Pick<AppConfig, 'tracing'>): boolean {
+  return config.tracing && otelStarted();
+}
+
 @Injectable()
 export class Tracing implements OnApplicationShutdown {
   /** Undefined when tracing is off: callers pass it on as is, and nothing is traced or called. */
   readonly tracer: Tracer | undefined;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.tracer = config.tracing ? new OpenTelemetryTracer(trace.getTracer(TRACER_NAME)) : undefined;
+    this.tracer = tracingActive(config) ? new OpenTelemetryTracer(trace.getTracer(TRACER_NAME)) : undefined;
   }
 
-  /** The spans of the last requests go out before the process exits (main.ts exits right after closing the app). */
+  /**
+   * The spans of the last requests go out before the process exits (main.ts exits right after closing the app), if the
+   * collector takes them within FLUSH_TIMEOUT_MS.
+   */
   async onApplicationShutdown(): Promise<void> {
     if (!this.tracer) return;
     const delegate = (trace.getTracerProvider() as { getDelegate?: () => Flushable }).getDelegate?.();
-    if (delegate?.forceFlush) await delegate.forceFlush().catch(() => undefined);
+    if (!delegate?.forceFlush) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_TIMEOUT_MS)));
+    await Promise.race([delegate.forceFlush().catch(() => undefined), timeout]);
+    clearTimeout(timer);
   }
 }
 
