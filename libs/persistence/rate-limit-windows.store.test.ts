@@ -31,12 +31,13 @@ describe('RateLimitWindowsStore', () => {
     expect((await stores[0]!.lease('key:other', 7, limit)).granted).toBe(7);
   });
 
-  it('a window that ended starts again from the next lease', async () => {
+  it('grants at most half of what is left (the last token whole), and a window that ended starts again', async () => {
     const store = new RateLimitWindowsStore(dbs[0]!);
-    const limit = { points: 3, windowMs: 50 };
-    expect((await store.lease('key:short', 5, limit)).granted).toBe(3);
-    expect((await store.lease('key:short', 5, limit)).granted).toBe(0);
-    await new Promise((r) => setTimeout(r, 80));
-    expect((await store.lease('key:short', 2, limit)).granted).toBe(2);
+    const limit = { points: 3, windowMs: 500 };
+    const granted = async (want: number) => (await store.lease('key:short', want, limit)).granted;
+    // 3 left: half is 1; 2 left: 1; the last token whole; then nothing until the window ends.
+    expect([await granted(5), await granted(5), await granted(5), await granted(5)]).toEqual([1, 1, 1, 0]);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await granted(5)).toBe(1);
   });
 });
