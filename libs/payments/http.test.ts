@@ -49,7 +49,8 @@ const refundObject = (over: Record<string, unknown> = {}) => ({
 });
 
 describe('HttpProvider', () => {
-  const provider = () => new HttpProvider({ url, timeoutMs: 300, apiKey: 'sk_test' });
+  // Generous for answers (a loaded CI machine can take >300 ms to schedule the fake server); the timeout test uses its own short one.
+  const provider = (timeoutMs = 10_000) => new HttpProvider({ url, timeoutMs, apiKey: 'sk_test' });
 
   it('sends a form-encoded Stripe-style refund with the idempotency key and reads a succeeded refund', async () => {
     handler = (_r, _b, res) => json(res, 200, refundObject());
@@ -89,7 +90,7 @@ describe('HttpProvider', () => {
 
   it('no answer within the timeout is unknown (never a success, never a failure)', async () => {
     handler = () => undefined; // never answers
-    const r = await provider().refund(req);
+    const r = await provider(300).refund(req);
     expect(r.status).toBe('unknown');
     expect(r).toMatchObject({ reason: expect.stringContaining('no answer within 300 ms') });
   });
