@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_BUNDLE_LIMITS } from '../../libs/policies/index.js';
 import { openDatabase, type Database } from '../../libs/persistence/index.js';
 import { AppModule } from './app.module.js';
+import { registerConsole } from './console/console.js';
 import type { AppConfig } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
@@ -96,6 +97,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     registerBinaryBodies(adapter.getInstance(), { routes: { '/v1/policy-bundles': DEFAULT_BUNDLE_LIMITS.maxCompressedBytes } });
 
     setupOpenApi(app);
+    // The web console's static files at /console (apps/console; README "Console").
+    await registerConsole(app, config.consoleRoot, (msg) => loggers.app.warn(msg));
 
     await app.init();
   } catch (e) {

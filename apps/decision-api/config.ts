@@ -1,4 +1,5 @@
 /** Service configuration: read once from the environment, validated, every bad variable named at boot. */
+import { join } from 'node:path';
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
 import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
@@ -26,6 +27,8 @@ export interface AppConfig {
   logPretty: boolean | undefined;
   /** Repository root holding rule-packs/, policies/bundles/ and releases/. */
   contentRoot: string;
+  /** The console's built files (CONSOLE_ROOT; default <contentRoot>/dist/console), served at /console; `off`: not served. */
+  consoleRoot: string | undefined;
   /** Requests per second allowed per API key, on average over a window of rateLimitWindowS seconds. 0 disables. */
   rateLimitPerKey: number;
   /** The per-key limit's window (fixed, shared by every instance): rateLimitPerKey × this many requests per window. */
@@ -212,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     logLevel,
     ...logConfig(env, defaults, problems),
     contentRoot: env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(),
+    consoleRoot: consoleRoot(env, defaults),
     rateLimitPerKey: int(env, 'RATE_LIMIT_PER_KEY', defaults.rateLimitPerKey ?? 1000, 0, 1_000_000, problems),
     rateLimitWindowS: int(env, 'RATE_LIMIT_WINDOW_S', defaults.rateLimitWindowS ?? 10, 1, 3_600, problems),
     rateLimitLeasePercent: int(env, 'RATE_LIMIT_LEASE_PERCENT', defaults.rateLimitLeasePercent ?? 10, 1, 100, problems),
@@ -346,4 +350,10 @@ function tracingConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, pro
   const bad = tracingProblems(env);
   problems.push(...bad);
   return { tracing: (bad.length === 0 && tracingEnabled(env)) || (defaults.tracing ?? false) };
+}
+
+function consoleRoot(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>): string | undefined {
+  const v = env.CONSOLE_ROOT || defaults.consoleRoot;
+  if (v === 'off') return undefined;
+  return v ?? join(env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(), 'dist', 'console');
 }

@@ -1,0 +1,4 @@
+/** The reviews pages of the console (README "Console"). */
+import type { ConsoleRoute } from '../../app/route.js';
+
+export const reviewsRoutes: ConsoleRoute[] = [];
