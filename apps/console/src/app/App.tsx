@@ -1,6 +1,6 @@
 /** The console's frame: sign-in gate, menu by role, and the page the address names. */
 import { useEffect, useRef, useState } from 'react';
-import { onSignedOut } from '../api/client.js';
+import { api, onSignedOut } from '../api/client.js';
 import { clearSession, hasRole, loadSession, type Session } from '../api/session.js';
 import { t } from '../i18n/index.js';
 import { SignIn } from '../pages/SignIn.js';
@@ -22,6 +22,12 @@ export function App() {
       }),
     [],
   );
+
+  // A kept session is checked once per load: a key revoked since shows the sign-in page and why, not broken pages.
+  const keyId = session?.keyId;
+  useEffect(() => {
+    if (keyId) api('/v1/session').catch(() => undefined);
+  }, [keyId]);
 
   if (!session) return <SignIn notice={notice} onSignedIn={(s) => (setNotice(undefined), setSession(s))} />;
 
