@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /** The console's door: sign-in with a key, a wrong key, a key revoked while the tab is open, and where the key is kept. */
 import type { Browser, Page } from 'playwright-core';
 import { TestService } from '../support/harness.js';
@@ -40,7 +39,7 @@ describe('console sign-in', () => {
     await page.getByLabel('API key').fill('not-a-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('not valid');
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('signs in, shows who the key is and what its roles open, and keeps the key in this tab only', async () => {
@@ -49,7 +48,7 @@ describe('console sign-in', () => {
     await expect(page.locator('#page-title').textContent()).resolves.toContain('Rita Reviewer');
     await expect(page.getByText('Signed in as Rita Reviewer (acme)').count()).resolves.toBe(1);
     await checkPage(page, 'home');
-    const stored = await page.evaluate(() => ({ session: JSON.stringify(sessionStorage), local: localStorage.length, cookie: document.cookie }));
+    const stored = await page.evaluate<{ session: string; local: number; cookie: string }>('({ session: JSON.stringify(sessionStorage), local: localStorage.length, cookie: document.cookie })');
     expect(stored.session).toContain(key);
     expect([stored.local, stored.cookie]).toEqual([0, '']);
     // Another tab of the same browser does not inherit it: session storage is per tab.
@@ -67,7 +66,7 @@ describe('console sign-in', () => {
     expect((await svc.request('POST', `/v1/api-keys/${who.body.keyId}/revoke`, { key: admin, idempotencyKey: `revoke-${who.body.keyId}` })).status).toBe(200);
     await page.reload();
     await page.getByText('Your key stopped working').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('signing out forgets the key', async () => {
@@ -75,7 +74,7 @@ describe('console sign-in', () => {
     await signIn(page, svc.baseUrl, key);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 });
 

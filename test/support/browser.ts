@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The console in a real browser: Debian's Chromium (/usr/bin/chromium; `.ci/run` installs it) driven by
  * playwright-core. Browser downloads are impossible here, so nothing is fetched: CHROMIUM_PATH names another binary.
@@ -65,18 +64,17 @@ export async function expectAccessible(page: Page, label: string): Promise<void>
   axeSource ??= await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   // Injected through evaluate (not a <script> tag): the console's CSP allows scripts from its own origin only.
   await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }));
-  });
+  // Browser-side code as a string: the test program has no DOM types (they would clash with Node's fetch types).
+  const violations = await page.evaluate<{ id: string; impact: string; help: string; targets: string[] }[]>(`
+    axe.run(document, { resultTypes: ['violations'] }).then((r) =>
+      r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) })))`);
   const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   if (bad.length > 0) throw new Error(`${label}: axe found ${bad.length} serious/critical violation(s):\n${JSON.stringify(bad, null, 2)}`);
 }
 
 /** The page fits its width: nothing makes the document scroll sideways (wide tables scroll in their own box). */
 export async function expectNoHorizontalScroll(page: Page, label: string): Promise<void> {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  const { scroll, width } = await page.evaluate<{ scroll: number; width: number }>('({ scroll: document.documentElement.scrollWidth, width: window.innerWidth })');
   if (scroll > width + 1) throw new Error(`${label}: the page is ${scroll} px wide in a ${width} px window`);
 }
 
