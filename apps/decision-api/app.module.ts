@@ -32,6 +32,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { ApiKeySync } from './auth/api-key-sync.js';
 import { ApiKeyCache } from './auth/key-cache.js';
 import { ApiKeysController } from './keys/api-keys.controller.js';
+import { SessionController } from './keys/session.controller.js';
 import { ApiKeysService } from './keys/api-keys.service.js';
 import { ApiKeyRateLimit, FailedAuthLimiter } from './auth/rate-limiter.js';
 import { SharedRateLimitStore } from './auth/rate-limit-store.js';
@@ -113,6 +114,7 @@ export class AppModule {
         AuditController,
         ReviewsController,
         ApiKeysController,
+        SessionController,
         WebhooksController,
         RefundsController,
         PayoutsController,

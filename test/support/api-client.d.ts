@@ -928,6 +928,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who this key is: tenant, key id, name, roles, approval limit and expiry (any valid key)
+         * @description Never the key or its hash. A wrong, revoked or expired key answers 401 like every other route.
+         */
+        get: operations["Session_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/simulations": {
         parameters: {
             query?: never;
@@ -2026,6 +2046,17 @@ export interface components {
             /** Format: date-time */
             uploadedAt?: string | null;
             uploadedBy?: string | null;
+        };
+        Session: {
+            tenant: string;
+            /** Format: uuid */
+            keyId: string;
+            name: string;
+            roles: string[];
+            /** @description A reviewer key's approval limit in minor units; null: none */
+            approvalLimit: number | null;
+            /** Format: date-time */
+            expiresAt: string | null;
         };
         Shadow: {
             shadow: Record<string, unknown> | null;
@@ -8147,6 +8178,76 @@ export interface operations {
             };
             /** @description Not found, or another tenant's (answered alike) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Session_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key presenting itself */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;

@@ -75,7 +75,13 @@ export async function expectAccessible(page: Page, label: string): Promise<void>
 /** The page fits its width: nothing makes the document scroll sideways (wide tables scroll in their own box). */
 export async function expectNoHorizontalScroll(page: Page, label: string): Promise<void> {
   const { scroll, width } = await page.evaluate<{ scroll: number; width: number }>('({ scroll: document.documentElement.scrollWidth, width: window.innerWidth })');
-  if (scroll > width + 1) throw new Error(`${label}: the page is ${scroll} px wide in a ${width} px window`);
+  if (scroll > width + 1) {
+    // Name the culprits: the outermost elements that reach past the window's right edge.
+    const wide = await page.evaluate<string[]>(`[...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > window.innerWidth + 1))
+      .slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')`);
+    throw new Error(`${label}: the page is ${scroll} px wide in a ${width} px window; widest: ${wide.join(', ')}`);
+  }
 }
 
 /**

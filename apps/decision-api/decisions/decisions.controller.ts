@@ -86,7 +86,7 @@ export class DecisionsController {
   }
 
   @Get(':id')
-  @Roles('service', 'auditor')
+  @Roles('service', 'auditor', 'reviewer')
   @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
   @ApiAnswers({ status: 200, description: 'The stored decision', schema: ref('Decision') }, ROLE, 404)
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {

@@ -288,6 +288,14 @@ const ANSWERS = {
     name: string,
     approvalLimit: { type: ['integer', 'null'] },
   }),
+  Session: obj(['tenant', 'keyId', 'name', 'roles', 'approvalLimit', 'expiresAt'], {
+    tenant: string,
+    keyId: { ...string, format: 'uuid' },
+    name: string,
+    roles: { type: 'array', items: string },
+    approvalLimit: { type: ['integer', 'null'], description: "A reviewer key's approval limit in minor units; null: none" },
+    expiresAt: nullableDateTime,
+  }),
   ApiKey: obj(['id', 'name', 'roles'], {
     id: { ...string, format: 'uuid' },
     name: string,

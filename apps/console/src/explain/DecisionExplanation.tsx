@@ -99,7 +99,7 @@ export function DecisionExplanation({ decision, compact = false, idPrefix = 'x' 
       {features.length > 0 ? (
         <>
           <h3>{t('explain.features')}</h3>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>

@@ -5,7 +5,8 @@ import { t } from '../i18n/index.js';
 export function describeError(error: unknown): string {
   if (error instanceof NetworkError) return t('errors.network');
   if (error instanceof ApiError) {
-    if (error.status === 403) return t('errors.forbidden', { detail: error.problem.detail ?? '' });
+    // A missing role is FORBIDDEN; other 403s are business refusals (FOUR_EYES_SAME_REVIEWER) that say why themselves.
+    if (error.status === 403 && (error.problem.code ?? 'FORBIDDEN') === 'FORBIDDEN') return t('errors.forbidden', { detail: error.problem.detail ?? '' });
     if (error.status === 404) return error.problem.detail ?? t('errors.notFound');
     const fields = (error.problem.errors ?? []).map((e) => [e.path ?? e.field, e.message].filter(Boolean).join(': ')).filter(Boolean);
     const base = t('errors.problem', { title: error.problem.title ?? `HTTP ${error.status}`, detail: error.problem.detail ?? '' });

@@ -4,5 +4,6 @@
  */
 import { common } from './common.js';
 import { explain } from './explain.js';
+import { reviews } from './reviews.js';
 
-export const en = { ...common, explain } as const;
+export const en = { ...common, explain, reviews } as const;

@@ -35,7 +35,8 @@ export function Bars({ bars, caption, unit = '' }: { bars: Bar[]; caption: strin
         })}
       </svg>
       <figcaption className="muted small">{caption}</figcaption>
-      <table className="visually-hidden">
+      <div className="visually-hidden">
+      <table>
         <caption>{caption}</caption>
         <tbody>
           {bars.map((b) => (
@@ -46,6 +47,7 @@ export function Bars({ bars, caption, unit = '' }: { bars: Bar[]; caption: strin
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }
