@@ -1,4 +1,5 @@
 /** Stored decisions: the case as received, the document as answered, and columns to list them by. */
+import { raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
@@ -29,6 +30,10 @@ export interface DecisionFilter {
   outcome?: string;
   from?: Date;
   to?: Date;
+  /** The release the decision pinned. */
+  release?: { name: string; version: string };
+  /** One of the decision's reason codes. */
+  reasonCode?: string;
 }
 
 export interface IdempotencyClaim {
@@ -132,6 +137,10 @@ export class DecisionsRepository {
         tenant,
         ...(f.domain ? { domain: f.domain } : {}),
         ...(f.outcome ? { outcome: f.outcome } : {}),
+        ...(f.release ? { releaseName: f.release.name, releaseVersion: f.release.version } : {}),
+        // Reasons live in the stored document only: matched row by row, newest first, until the page is full (no index:
+        // a rare code scans far back — README "Console" says so).
+        ...(f.reasonCode ? { [raw(`exists (select 1 from json_array_elements(document->'reasons') as r where r->>'code' = ?)`, [f.reasonCode])]: true } : {}),
         ...(Object.keys(createdAt).length ? { createdAt } : {}),
         ...(after ? { id: { $lt: after } } : {}),
       },

@@ -36,6 +36,11 @@ export class SubjectsRepository {
     };
     if (f.domain) add('d.domain = ?', f.domain);
     if (f.outcome) add('d.outcome = ?', f.outcome);
+    if (f.release) {
+      add('d.release_name = ?', f.release.name);
+      add('d.release_version = ?', f.release.version);
+    }
+    if (f.reasonCode) add(`exists (select 1 from json_array_elements(d.document->'reasons') as r where r->>'code' = ?)`, f.reasonCode);
     if (f.from) add('d.created_at >= ?', f.from);
     if (f.to) add('d.created_at < ?', f.to);
     if (after) add('d.id < ?', after);

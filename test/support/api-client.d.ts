@@ -317,7 +317,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)
+         * List decisions, newest first: ?type=&outcome=&release=&reasonCode=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)
          * @description customer=<the raw customer id>: that data subject's decisions (a subject-access request), found through the platform's history under the tenant's pseudonym of the id (types marking it x-pii) or the id itself; decisions of types that record no history are not found.
          */
         get: operations["Decisions_list"];
@@ -3648,6 +3648,10 @@ export interface operations {
                 domain?: string;
                 /** @description One of the type's outcomes */
                 outcome?: string;
+                /** @description The release the decision pinned, as name@version */
+                release?: string;
+                /** @description One of the decision's reason codes */
+                reasonCode?: string;
                 from?: string;
                 to?: string;
                 /** @description The raw customer id (a subject-access request) */

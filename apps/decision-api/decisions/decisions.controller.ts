@@ -11,6 +11,10 @@ import { DecisionsService } from './decisions.service.js';
 import { NAME_PATTERN } from '../../../libs/names/index.js';
 import { ApiAnswers, ApiFilters, ApiPageQuery, DATE_TIME, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
+/** name@version of a release (names kebab-case, versions semver). */
+const RELEASE_REF_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*@[0-9A-Za-z.+-]{1,100}$';
+const REASON_CODE_PATTERN = '^[A-Z][A-Z0-9_]{0,99}$';
+
 @ApiTags('decisions')
 @ApiBearerAuth()
 @Controller('v1/decisions')
@@ -43,10 +47,10 @@ export class DecisionsController {
   }
 
   @Get()
-  @QueryParams('type', 'domain', 'outcome', 'from', 'to', 'limit', 'cursor', 'customer')
+  @QueryParams('type', 'domain', 'outcome', 'release', 'reasonCode', 'from', 'to', 'limit', 'cursor', 'customer')
   @Roles('service', 'auditor')
   @ApiOperation({
-    summary: 'List decisions, newest first: ?type=&outcome=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)',
+    summary: 'List decisions, newest first: ?type=&outcome=&release=&reasonCode=&from=&to=&limit=&cursor=&customer= (domain= is the v1 name of type=)',
     description:
       "customer=<the raw customer id>: that data subject's decisions (a subject-access request), found through the platform's history " +
       "under the tenant's pseudonym of the id (types marking it x-pii) or the id itself; decisions of types that record no history are not found.",
@@ -55,6 +59,8 @@ export class DecisionsController {
     { name: 'type', schema: { type: 'string' }, description: 'A decision type' },
     { name: 'domain', schema: { type: 'string' }, description: 'The v1 name of type=' },
     { name: 'outcome', schema: { type: 'string' }, description: "One of the type's outcomes" },
+    { name: 'release', schema: { type: 'string', pattern: RELEASE_REF_PATTERN }, description: 'The release the decision pinned, as name@version' },
+    { name: 'reasonCode', schema: { type: 'string', pattern: REASON_CODE_PATTERN }, description: "One of the decision's reason codes" },
     { name: 'from', schema: DATE_TIME },
     { name: 'to', schema: DATE_TIME },
     { name: 'customer', schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'The raw customer id (a subject-access request)' },
@@ -69,6 +75,8 @@ export class DecisionsController {
     const parsed = {
       domain: type ?? domain,
       outcome: q.oneOf('outcome', this.decisions.outcomes(principal)),
+      release: releaseRef(q.matching('release', RELEASE_REF_PATTERN)),
+      reasonCode: q.matching('reasonCode', REASON_CODE_PATTERN),
       from: q.dateTime('from'),
       to: q.dateTime('to'),
       limit: q.int('limit', 50, 1, 500),
@@ -103,4 +111,11 @@ export class DecisionsController {
   replay(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return this.decisions.replay(principal, id);
   }
+}
+
+
+function releaseRef(ref: string | undefined): { name: string; version: string } | undefined {
+  if (ref === undefined) return undefined;
+  const at = ref.indexOf('@');
+  return { name: ref.slice(0, at), version: ref.slice(at + 1) };
 }

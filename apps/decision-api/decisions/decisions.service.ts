@@ -241,7 +241,7 @@ export class DecisionsService {
 
   async list(
     principal: Principal,
-    q: { domain?: string; outcome?: string; from?: Date; to?: Date; limit: number; after?: string; customer?: string },
+    q: { domain?: string; outcome?: string; release?: { name: string; version: string }; reasonCode?: string; from?: Date; to?: Date; limit: number; after?: string; customer?: string },
   ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
     // One extra row tells whether there is a next page without a count query.
     const rows =

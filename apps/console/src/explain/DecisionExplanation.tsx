@@ -48,7 +48,7 @@ export function DecisionExplanation({ decision, compact = false, idPrefix = 'x' 
           release: decision.release ? `${decision.release.name}@${decision.release.version}` : '—',
           at: dateTime(decision.createdAt),
         })}
-        {decision.approvedAmount !== undefined && decision.approvedAmount !== null ? ` ${money(decision.approvedAmount, decision.currency)}` : null}
+        {decision.approvedAmount ? ` ${money(decision.approvedAmount, decision.currency)}` : null}
       </p>
 
       <h3 id={h('reasons')}>{t('explain.reasons')}</h3>

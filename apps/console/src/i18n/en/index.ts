@@ -5,5 +5,6 @@
 import { common } from './common.js';
 import { explain } from './explain.js';
 import { reviews } from './reviews.js';
+import { auditors } from './auditors.js';
 
-export const en = { ...common, explain, reviews } as const;
+export const en = { ...common, explain, reviews, auditors } as const;

@@ -83,7 +83,8 @@ export function ReviewCase({ params, session }: PageProps) {
       <ErrorNotice error={item.error} onRetry={item.reload} />
       {item.loading && !r ? <Loading /> : null}
       {r ? (
-        <div className="grid">
+        <div className="case-layout">
+          <div>
           <section className="card" aria-labelledby="item-h">
             <h2 id="item-h">{t('reviews.case.item')}</h2>
             <dl className="kv">
@@ -182,13 +183,6 @@ export function ReviewCase({ params, session }: PageProps) {
               />
             ) : null}
           </section>
-
-          <section className="card" aria-labelledby="decision-h">
-            <h2 id="decision-h">{t('reviews.case.decision')}</h2>
-            {decision.error instanceof ApiError && decision.error.status === 403 ? <p>{t('reviews.case.noDecisionAccess')}</p> : <ErrorNotice error={decision.error} />}
-            {decision.data ? <DecisionExplanation decision={decision.data} idPrefix="review" /> : decision.loading ? <Loading /> : null}
-          </section>
-
           {r.refundId ? (
             <section className="card" aria-labelledby="refund-h">
               <h2 id="refund-h">{t('reviews.case.refund')}</h2>
@@ -196,6 +190,13 @@ export function ReviewCase({ params, session }: PageProps) {
               {refund.data ? <RefundHistory refund={refund.data} /> : refund.loading ? <Loading /> : null}
             </section>
           ) : null}
+          </div>
+
+          <section className="card" aria-labelledby="decision-h">
+            <h2 id="decision-h">{t('reviews.case.decision')}</h2>
+            {decision.error instanceof ApiError && decision.error.status === 403 ? <p>{t('reviews.case.noDecisionAccess')}</p> : <ErrorNotice error={decision.error} />}
+            {decision.data ? <DecisionExplanation decision={decision.data} idPrefix="review" /> : decision.loading ? <Loading /> : null}
+          </section>
         </div>
       ) : null}
     </Page>
