@@ -161,6 +161,26 @@ export class CatalogueRepository {
     return { ...meta(r), manifest };
   }
 
+  /**
+   * The tenant's stored releases, newest first; `after` is the last of the previous page. Ordered by the millisecond
+   * (what the cursor, an ISO string, can hold), so a page boundary never skips a row stored in the same millisecond.
+   */
+  async releases(em: SqlEntityManager, tenant: string, limit: number, after?: { createdAt: string; name: string; version: string }): Promise<StoredRelease[]> {
+    const rows = await em.execute<Row[]>(
+      `select name, version, sha256, description, components, created_by as uploaded_by, created_at as uploaded_at
+       from releases where tenant = ?${after ? " and (date_trunc('milliseconds', created_at), name, version) < (?::timestamptz, ?, ?)" : ''}
+       order by date_trunc('milliseconds', created_at) desc, name desc, version desc limit ?`,
+      after ? [tenant, after.createdAt, after.name, after.version, limit] : [tenant, limit],
+    );
+    return rows.map((r) => {
+      const components = Object.fromEntries(Object.entries(rowJson<Record<string, string>>(r.components)).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const manifest: ReleaseManifest = { name: String(r.name), version: String(r.version), components };
+      const description = rowText(r.description);
+      if (description !== null) manifest.description = description;
+      return { ...meta(r), manifest };
+    });
+  }
+
   /** What name@version is in the tenant's store (a pack, a bundle or a decision type) and its content hash. */
   async digest(em: SqlEntityManager, tenant: string, name: string, version: string): Promise<ComponentDigest | undefined> {
     const rows = await em.execute<Row[]>(

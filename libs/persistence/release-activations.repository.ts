@@ -106,6 +106,15 @@ export class ReleaseActivationsRepository {
     return out;
   }
 
+  /** The tenant's activation history (activations, rollbacks, shadow starts and stops), newest first. */
+  async history(em: SqlEntityManager, tenant: string, limit: number, beforeSeq?: number): Promise<ActivationRow[]> {
+    const rows = await em.execute<Row[]>(
+      `select ${COLUMNS} from release_activations where tenant = ?${beforeSeq === undefined ? '' : ' and seq < ?'} order by seq desc limit ?`,
+      beforeSeq === undefined ? [tenant, limit] : [tenant, beforeSeq, limit],
+    );
+    return rows.map(toRow);
+  }
+
   async bySeq(em: SqlEntityManager, tenant: string, seq: number): Promise<ActivationRow | undefined> {
     const rows = await em.execute<Row[]>(`select ${COLUMNS} from release_activations where tenant = ? and seq = ?`, [tenant, seq]);
     return rows[0] && toRow(rows[0]);

@@ -670,13 +670,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The tenant's stored releases, newest first, and the built-in release: ?limit=&cursor=
+         * @description `builtin` is the release that decides until the tenant activates one (GET /v1/releases/active says which decides now).
+         */
+        get: operations["Releases_list"];
         put?: never;
         /**
          * Store a release naming exact component versions; every one must resolve for this tenant and the whole must compile
          * @description 201 when stored; 200 when identical content is sent again; 409 for other content.
          */
         post: operations["Releases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/releases/activations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's activation history, newest first: activations, rollbacks, shadow starts and stops: ?limit=&cursor= */
+        get: operations["Releases_activations"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1840,6 +1861,34 @@ export interface components {
             /** Format: date-time */
             createdAt?: string | null;
             createdBy?: string | null;
+        };
+        ReleaseActivation: {
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /** @enum {unknown} */
+            slot: "active" | "shadow";
+            /** @enum {unknown} */
+            action: "activate" | "rollback" | "shadow" | "shadow_clear";
+            /** @description null: the shadow was cleared */
+            release: {
+                name: string;
+                version: string;
+            } | null;
+            /** @description The release this one replaced, the built-in one included */
+            previous: {
+                name: string;
+                version: string;
+            } | null;
+            actor: {
+                keyId: string;
+                name: string;
+            };
+        };
+        ReleaseList: {
+            items: components["schemas"]["Release"][];
+            builtin: components["schemas"]["Release"];
+            nextCursor: string | null;
         };
         /**
          * Release manifest
@@ -6357,6 +6406,91 @@ export interface operations {
             };
         };
     };
+    Releases_list: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The nextCursor of the previous page (opaque) */
+                cursor?: string;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the tenant's releases, and the built-in one */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseList"];
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     Releases_create: {
         parameters: {
             query?: never;
@@ -6479,6 +6613,95 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited (RATE_LIMITED): per API key, or per source address after failed authentications; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable: the database is away (DATABASE_UNAVAILABLE) or the service is not ready; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: number;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Releases_activations: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The nextCursor of the previous page (opaque) */
+                cursor?: string;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
+                "x-request-id"?: components["parameters"]["RequestId"];
+                /** @description W3C Trace Context; its trace id is logged with the request. A malformed one is ignored, not refused */
+                traceparent?: components["parameters"]["TraceParent"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the activation history, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ReleaseActivation"][];
+                        /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired credentials (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role this call needs (FORBIDDEN), or a business rule forbids this key (e.g. FOUR_EYES_SAME_REVIEWER) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -288,6 +288,20 @@ const ANSWERS = {
     name: string,
     approvalLimit: { type: ['integer', 'null'] },
   }),
+  ReleaseList: obj(['items', 'builtin', 'nextCursor'], {
+    items: { type: 'array', items: { $ref: '#/components/schemas/Release' } },
+    builtin: { $ref: '#/components/schemas/Release' },
+    nextCursor: nullableString,
+  }),
+  ReleaseActivation: obj(['seq', 'at', 'slot', 'action', 'release', 'previous', 'actor'], {
+    seq: { type: 'integer', minimum: 1 },
+    at: dateTime,
+    slot: { enum: ['active', 'shadow'] },
+    action: { enum: ['activate', 'rollback', 'shadow', 'shadow_clear'] },
+    release: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'null: the shadow was cleared' },
+    previous: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'The release this one replaced, the built-in one included' },
+    actor: obj(['keyId', 'name'], { keyId: string, name: string }),
+  }),
   Session: obj(['tenant', 'keyId', 'name', 'roles', 'approvalLimit', 'expiresAt'], {
     tenant: string,
     keyId: { ...string, format: 'uuid' },

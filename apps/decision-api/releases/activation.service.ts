@@ -17,6 +17,7 @@ import {
   type ReleaseId,
 } from '../../../libs/persistence/index.js';
 import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
+import { encodeCursor } from '../http/cursor.js';
 import { Metrics } from '../metrics/metrics.js';
 import { CLOCK, DATABASE } from '../tokens.js';
 import { checkRedemptionType, ReleaseRegistry } from './release.registry.js';
@@ -62,6 +63,24 @@ export class ActivationService {
   /** What decides for this tenant on this instance now. */
   active(principal: Principal): ActiveReleaseView {
     return activeView(this.registry.active(principal.tenant), this.registry.activeRow(principal.tenant));
+  }
+
+  /** Activations, rollbacks and shadow starts/stops of the tenant, newest first (`before`: the last seq served). */
+  async history(principal: Principal, limit: number, before?: number) {
+    const rows = await this.repo.history(this.db.em(), principal.tenant, limit + 1, before);
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        seq: r.seq,
+        at: r.at.toISOString(),
+        slot: r.slot,
+        action: r.action,
+        release: r.release,
+        previous: r.previous,
+        actor: { keyId: r.actor.keyId, name: r.actor.name },
+      })),
+      nextCursor: rows.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null,
+    };
   }
 
   activate(principal: Principal, target: ReleaseId) {

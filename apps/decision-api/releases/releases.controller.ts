@@ -1,14 +1,16 @@
 /** HTTP surface of releases (api-contract.md §5): create, activate, roll back, shadow, and read what is active. */
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
+import { decodeCursor } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { ActivationService } from './activation.service.js';
 import { ReleasesService } from './releases.service.js';
 import { ShadowService } from './shadow.service.js';
-import { ApiAnswers, IDEMPOTENT, JSON_BODY, KEYED, ref, ROLE } from '../openapi/contract.js';
+import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, KEYED, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('releases')
 @ApiBearerAuth()
@@ -46,6 +48,46 @@ export class ReleasesController {
     @Res() _answered: FastifyReply,
   ) {
     return this.releases.createRelease(principal, body);
+  }
+
+  @Get()
+  @QueryParams('limit', 'cursor')
+  @Roles('author', 'publisher', 'auditor')
+  @ApiOperation({
+    summary: "The tenant's stored releases, newest first, and the built-in release: ?limit=&cursor=",
+    description: '`builtin` is the release that decides until the tenant activates one (GET /v1/releases/active says which decides now).',
+  })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: "A page of the tenant's releases, and the built-in one", schema: ref('ReleaseList') }, ROLE, QUERY)
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    const after =
+      cursor === undefined
+        ? undefined
+        : decodeCursor(cursor, (v) =>
+            typeof v.at === 'string' && !Number.isNaN(Date.parse(v.at)) && typeof v.name === 'string' && typeof v.version === 'string'
+              ? { createdAt: v.at, name: v.name, version: v.version }
+              : undefined,
+          );
+    return this.releases.listReleases(principal, limit, after);
+  }
+
+  @Get('activations')
+  @QueryParams('limit', 'cursor')
+  @Roles('author', 'publisher', 'auditor')
+  @ApiOperation({ summary: "The tenant's activation history, newest first: activations, rollbacks, shadow starts and stops: ?limit=&cursor=" })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: 'A page of the activation history, newest first', schema: page('ReleaseActivation') }, ROLE, QUERY)
+  activations(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    const before = cursor === undefined ? undefined : decodeCursor(cursor, (v) => (Number.isSafeInteger(v.seq) && (v.seq as number) > 0 ? (v.seq as number) : undefined));
+    return this.activation.history(principal, limit, before);
   }
 
   @Get('active')

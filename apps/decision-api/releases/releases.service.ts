@@ -10,6 +10,7 @@ import { AuditRepository, CatalogueRepository, type Database, type Principal } f
 import { isName, isSemver } from '../../../libs/names/index.js';
 import { auditEntry } from '../audit/audit-entry.js';
 import { exists, type Source } from '../catalogue/stored.js';
+import { encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged } from '../commands/command.js';
 import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
@@ -56,6 +57,19 @@ export class ReleasesService {
       await this.audit.append(em, auditEntry(principal, 'author', now, 'release.created', 'release', `${manifest.name}@${manifest.version}`, { sha256 }));
       return created(this.releaseView(manifest, sha256, 'tenant', now.toISOString(), principal.keyId));
     });
+  }
+
+  /** The tenant's stored releases newest first, and the built-in release (which decides until the tenant activates one). */
+  async listReleases(principal: Principal, limit: number, after?: { createdAt: string; name: string; version: string }) {
+    const rows = await this.repo.releases(this.db.em(), principal.tenant, limit + 1, after);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const builtin = this.registry.builtinRelease.manifest;
+    return {
+      items: page.map((r) => this.releaseView(r.manifest, r.sha256, 'tenant', r.uploadedAt.toISOString(), r.uploadedBy)),
+      builtin: this.releaseView(builtin, releaseDigest(builtin), 'builtin', null, null),
+      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.uploadedAt.toISOString(), name: last.name, version: last.version }) : null,
+    };
   }
 
   async getRelease(principal: Principal, name: string, version: string) {
