@@ -6,5 +6,6 @@ import { common } from './common.js';
 import { explain } from './explain.js';
 import { reviews } from './reviews.js';
 import { auditors } from './auditors.js';
+import { authors } from './authors.js';
 
-export const en = { ...common, explain, reviews, auditors } as const;
+export const en = { ...common, explain, reviews, auditors, authors } as const;

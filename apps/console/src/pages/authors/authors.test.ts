@@ -1,0 +1,54 @@
+import { componentChanges, lineDiff, paramDiff, parseRef, prettyLines } from './diff.js';
+import { buildMatrix, shade } from './matrix.js';
+
+describe('release diff', () => {
+  it('keeps common lines and marks the changed one as removed then added', () => {
+    expect(lineDiff(['a', 'b', 'c'], ['a', 'x', 'c'])).toEqual([
+      { kind: 'same', text: 'a' },
+      { kind: 'del', text: 'b' },
+      { kind: 'add', text: 'x' },
+      { kind: 'same', text: 'c' },
+    ]);
+    expect(lineDiff([], ['x'])).toEqual([{ kind: 'add', text: 'x' }]);
+  });
+
+  it('lines JSON up by sorted keys', () => {
+    expect(prettyLines({ b: 1, a: 2 })).toEqual(prettyLines({ a: 2, b: 1 }));
+  });
+
+  it('tabulates parameters: changed, added, removed, same', () => {
+    expect(paramDiff({ limit: 50000, days: 30, gone: 1 }, { limit: 20000, days: 30, added: true }).map((p) => [p.name, p.change])).toEqual([
+      ['added', 'added'],
+      ['days', 'same'],
+      ['gone', 'removed'],
+      ['limit', 'changed'],
+    ]);
+  });
+
+  it('lists components whose versions differ', () => {
+    expect(componentChanges({ a: '1.0.0', b: '1.0.0' }, { a: '1.1.0', b: '1.0.0', c: '2.0.0' })).toEqual([
+      { name: 'a', before: '1.0.0', after: '1.1.0' },
+      { name: 'c', before: undefined, after: '2.0.0' },
+    ]);
+  });
+
+  it('parses name@version', () => {
+    expect(parseRef('default@1.3.0')).toEqual({ name: 'default', version: '1.3.0' });
+    expect(parseRef('nope')).toBeUndefined();
+  });
+});
+
+describe('transition matrix', () => {
+  it('builds from the summary, in the declared outcome order, counting changes off the diagonal', () => {
+    const m = buildMatrix({ 'APPROVE->REVIEW': 3, 'APPROVE->APPROVE': 10, 'DENY->DENY': 2, 'REVIEW->APPROVE': 1 }, ['APPROVE', 'DENY', 'REVIEW']);
+    expect(m.outcomes).toEqual(['APPROVE', 'DENY', 'REVIEW']);
+    expect(m.counts.APPROVE).toEqual({ REVIEW: 3, APPROVE: 10 });
+    expect([m.total, m.changed, m.max]).toEqual([16, 4, 10]);
+  });
+
+  it('shades by log scale, zero for empty cells', () => {
+    expect(shade(0, 10)).toBe(0);
+    expect(shade(10, 10)).toBe(1);
+    expect(shade(1, 10)).toBeGreaterThan(0.2);
+  });
+});
