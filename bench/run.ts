@@ -4,7 +4,7 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget|tracing, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget|tracing|console, BENCH_PGLITE=0,
  * BENCH_LOADGEN=wrk|node (HTTP rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
  * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
@@ -32,6 +32,7 @@ import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue
 import { runEventsBench, type EventsBenchResult } from './events.js';
 import { runFeaturesBench, type FeaturesBenchResult } from './features.js';
 import { runTracingBench, type TracingBenchResult } from './tracing.js';
+import { runConsoleBench, type ConsoleBenchResult } from './console.js';
 import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
 import { backgroundLoad, formatRate, formatUs, machineInfo, table } from './stats.js';
@@ -511,6 +512,15 @@ async function main(): Promise<void> {
     payouts = await runPayoutBench({ root, serverUrl: config.serverUrl, refunds: num('BENCH_PAYOUT_REFUNDS', 5_000), concurrency: num('BENCH_PAYOUT_CONCURRENCY', 32), log });
   }
 
+  // The console (issue 13): its initial JavaScript and page loads in Chromium over 100,000 stored decisions. Part of a
+  // full run: it needs Debian's chromium (.ci/run installs it) and ~1 min of seeding.
+  let consoleRow: ConsoleBenchResult | undefined;
+  if (only === undefined || only === 'console') {
+    await waitQuiet('the console run');
+    log('\nConsole: initial JavaScript, and page loads in Chromium with stored decisions (BENCH_CONSOLE_DECISIONS)');
+    consoleRow = await runConsoleBench({ root, serverUrl: config.serverUrl, decisions: num('BENCH_CONSOLE_DECISIONS', 100_000), loads: num('BENCH_CONSOLE_LOADS', 10), log });
+  }
+
   let features: FeaturesBenchResult | undefined;
   if (only === undefined || only === 'features') {
     features = await runFeaturesBench(
@@ -530,7 +540,7 @@ async function main(): Promise<void> {
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, tracing, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, tracing, console: consoleRow, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 

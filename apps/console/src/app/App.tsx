@@ -1,10 +1,10 @@
 /** The console's frame: sign-in gate, menu by role, and the page the address names. */
-import { useEffect, useRef, useState } from 'react';
+import { Suspense, useEffect, useRef, useState } from 'react';
 import { api, onSignedOut } from '../api/client.js';
 import { clearSession, hasRole, loadSession, type Session } from '../api/session.js';
 import { t } from '../i18n/index.js';
 import { SignIn } from '../pages/SignIn.js';
-import { Page } from '../ui/Page.js';
+import { Loading, Page } from '../ui/Page.js';
 import { href, match, useLocation } from './router.js';
 import { routes } from './routes.js';
 
@@ -65,7 +65,9 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main">{body}</main>
+      <main id="main">
+        <Suspense fallback={<Loading />}>{body}</Suspense>
+      </main>
     </div>
   );
 }
@@ -104,6 +106,14 @@ function Home({ session }: { session: Session }) {
       ) : (
         <>
           <p>{t('home.intro')}</p>
+          <ul>
+            {(['reviewer', 'author', 'publisher', 'auditor', 'service'] as const)
+              .filter((r) => session.roles.includes(r))
+              .map((r) => (
+                <li key={r}>{t(`home.can.${r}`)}</li>
+              ))}
+          </ul>
+          <h2>{t('home.pages')}</h2>
           <ul className="home-links">
             {mine.map((r) => (
               <li key={r.pattern}>

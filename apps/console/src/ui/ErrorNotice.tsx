@@ -21,7 +21,7 @@ export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () =
   return (
     <div className="notice notice-error" role="alert">
       <p>{describeError(error)}</p>
-      {requestId ? <p className="muted small">request id: <code>{requestId}</code></p> : null}
+      {requestId ? <p className="muted small">{t('errors.requestId')} <code>{requestId}</code></p> : null}
       {onRetry ? (
         <button type="button" onClick={onRetry}>
           {t('errors.retry')}

@@ -26,6 +26,14 @@ export const common = {
     title: 'Welcome, {name}',
     intro: 'What your roles let you do here:',
     noRoles: 'This key has no role the console serves (reviewer, author, publisher, auditor).',
+    pages: 'Pages',
+    can: {
+      reviewer: 'As a reviewer: work the review queue by SLA, read why each case was sent to review, claim it, approve (with an amount) or deny with a reason code; four-eyes items wait for a second reviewer.',
+      author: 'As a policy author: compare releases, simulate a candidate (changed parameters or a stored release) on stored decisions and read the transition matrix, follow a shadow run.',
+      publisher: 'As a publisher: activate a release or roll back, each behind a confirmation that shows what changes; start or stop a shadow run.',
+      auditor: 'As an auditor: search decisions, read and replay any of them, verify the audit chain and export it, inspect reward accounts and their Reward Integrity verdict.',
+      service: 'As a service key: search and read the decisions this tenant made.',
+    },
   },
   nav: {},
   errors: {
@@ -36,6 +44,7 @@ export const common = {
     problem: '{title}: {detail}',
     unknownPage: 'There is no such page in the console.',
     retry: 'Try again',
+    requestId: 'Request id (give it to your operator):',
   },
   list: {
     loading: 'Loading…',

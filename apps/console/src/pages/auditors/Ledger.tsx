@@ -4,7 +4,6 @@ import type { PageProps } from '../../app/route.js';
 import { href, navigate, seg } from '../../app/router.js';
 import { useApi, useCursorList } from '../../app/use-api.js';
 import { t } from '../../i18n/index.js';
-import { Badge } from '../../ui/Badge.js';
 import { StepLine } from '../../ui/charts/StepLine.js';
 import { ErrorNotice } from '../../ui/ErrorNotice.js';
 import { dateTime, money } from '../../ui/format.js';
@@ -135,7 +134,7 @@ export function LedgerAccount({ params }: PageProps) {
             ) : (
               <>
                 <p className="notice notice-error">
-                  <Badge value="VIOLATED" /> {t('auditors.account.violated')}
+                  {t('auditors.account.violated')}
                 </p>
                 <h3>{t('auditors.account.violations')}</h3>
                 <ul>

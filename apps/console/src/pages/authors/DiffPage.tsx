@@ -55,7 +55,7 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
     const fetchPack = (v?: string) => (v ? api<PackDoc>(`/v1/rule-packs/${seg(change.name)}/${seg(v)}`) : Promise.resolve(undefined));
     Promise.all([fetchPack(change.before), fetchPack(change.after)]).then(
       ([before, after]) => live && setDocs({ before, after }),
-      (e: unknown) => live && setDocs(e instanceof ApiError && e.status === 404 ? { kind: 'decision type or policy bundle' } : { error: e }),
+      (e: unknown) => live && setDocs(e instanceof ApiError && e.status === 404 ? { kind: t('authors.diff.otherKind') } : { error: e }),
     );
     return () => {
       live = false;

@@ -40,7 +40,7 @@ export function Shadow({ session }: PageProps) {
       {r ? (
         <>
           <p>
-            {t('authors.shadow.release', { release: ref(r.shadow) })} {r.running ? <Badge value="RUNNING" tone="warn" /> : null}
+            {t('authors.shadow.release', { release: ref(r.shadow) })} {r.running ? <Badge value={t('authors.shadow.runningBadge')} tone="warn" /> : null}
           </p>
           <p className="muted">{r.running ? t('authors.shadow.running', { since: dateTime(r.since) }) : t('authors.shadow.ended', { since: dateTime(r.since), until: dateTime(r.until) })}</p>
           <p className="fired">{t('authors.shadow.summary', { total: number(r.total), changed: number(r.changed), errors: number(r.errors) })}</p>

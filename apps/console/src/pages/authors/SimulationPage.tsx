@@ -82,7 +82,7 @@ export function SimulationPage({ params, query }: PageProps) {
           {s.error ? <p className="notice notice-error">{t('authors.simulation.failed', { message: s.error.message })}</p> : null}
           {s.summary && matrix ? (
             <>
-              <p className="fired">{t('authors.simulation.summary', { total: number(s.summary.total), changed: number(s.summary.changed) })}</p>
+              <p className="fired">{t('authors.simulation.summary', { total: number(s.summary.total), changed: number(s.summary.changed), outcomes: number(matrix.changed) })}</p>
               <h2>{t('authors.simulation.matrix')}</h2>
               <Heatmap
                 matrix={matrix}
