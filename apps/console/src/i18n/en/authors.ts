@@ -46,6 +46,7 @@ export const authors = {
     parameters: 'Parameters',
     paramColumns: { name: 'Parameter', before: 'Before', after: 'After', change: 'Change' },
     rules: 'Rules',
+    rulesSame: 'The rules are the same in both versions.',
     document: 'Document',
     notPack: 'Not a rule pack: {kind}. Versions {before} → {after}.',
     otherKind: 'a decision type or a policy bundle',

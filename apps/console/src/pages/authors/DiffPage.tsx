@@ -124,6 +124,7 @@ function rows(lines: DiffLine[]): { left?: DiffLine; right?: DiffLine }[] {
 }
 
 function SideBySide({ lines }: { lines: DiffLine[] }) {
+  if (lines.every((l) => l.kind === 'same')) return <p className="muted">{t('authors.diff.rulesSame')}</p>;
   const r = rows(lines);
   // Long unchanged stretches fold: only changes and three lines around them are shown.
   const near = new Set<number>();

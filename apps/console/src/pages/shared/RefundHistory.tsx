@@ -17,7 +17,7 @@ export function RefundHistory({ refund }: { refund: RefundView }) {
     <>
       <p>
         {t('reviews.case.refundState', { id: refund.refundId, state: '' })}
-        <Badge value={refund.state} /> {money(refund.approvedAmount ?? refund.requestedAmount, refund.currency)}
+        <Badge value={refund.state} /> {money(refund.approvedAmount || refund.requestedAmount, refund.currency)}
       </p>
       <div className="table-wrap" tabIndex={0}>
         <table>
