@@ -61,6 +61,7 @@ export const authors = {
     new: 'New simulation',
     list: 'Recent simulations',
     columns: { created: 'Started', status: 'Status', mode: 'Mode', release: 'Candidate', progress: 'Progress', changed: 'Changed' },
+    domain: 'Decision type',
     candidate: 'Candidate',
     candidateStored: 'A stored release',
     candidateParams: 'The active release with changed parameters',

@@ -43,7 +43,7 @@ export function SimulationPage({ params, query }: PageProps) {
   const s = job.data;
   const from = query.get('from');
   const to = query.get('to');
-  const order = types.data?.items.find((x) => x.name === 'refund')?.outcomes ?? [];
+  const order = types.data?.items.find((x) => x.name === s?.domain)?.outcomes ?? [];
   const matrix = s?.summary ? buildMatrix(s.summary.transitions, order, unchangedCounts(s.summary)) : undefined;
   const changed = (s?.results ?? []).filter((r) => r.baseline.outcome !== r.candidate.outcome && (!from || r.baseline.outcome === from) && (!to || r.candidate.outcome === to));
 

@@ -20,6 +20,7 @@ export interface SimulationJob {
   id: string;
   status: string;
   mode?: string;
+  domain?: string;
   release?: { name: string; version: string; components?: Record<string, string> };
   progress?: { done: number; total: number };
   summary?: { total: number; changed: number; transitions: Record<string, number>; outcomes?: { baseline: Record<string, number>; candidate: Record<string, number> }; reasonCodes?: { added: Record<string, number>; removed: Record<string, number> } } | null;
@@ -82,6 +83,8 @@ interface PackDoc {
 function NewSimulation() {
   const active = useApi<ActiveRelease>('/v1/releases/active');
   const releases = useApi<{ items: Release[]; builtin: Release }>('/v1/releases?limit=100');
+  const types = useApi<{ items: { name: string }[] }>('/v1/decision-types');
+  const [domain, setDomain] = useState('refund');
   const [mode, setMode] = useState<'params' | 'stored'>('params');
   const [stored, setStored] = useState('');
   const [packName, setPackName] = useState('');
@@ -187,7 +190,7 @@ function NewSimulation() {
       const job = await api<SimulationJob>('/v1/simulations', {
         method: 'POST',
         idempotencyKey: actionKey('simulation'),
-        body: { domain: 'refund', release, replay: { from: utcInput(from), to: utcInput(to), limit: Number(limit) || 10000 }, features },
+        body: { domain, release, replay: { from: utcInput(from), to: utcInput(to), limit: Number(limit) || 10000 }, features },
       });
       navigate(`/simulations/${seg(job.id)}`);
     } catch (err) {
@@ -201,6 +204,14 @@ function NewSimulation() {
   return (
     <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="new-sim-h" noValidate>
       <h2 id="new-sim-h">{t('authors.simulations.new')}</h2>
+      <label htmlFor="sim-domain">{t('authors.simulations.domain')}</label>
+      <select id="sim-domain" value={domain} onChange={(e) => setDomain(e.target.value)}>
+        {(types.data?.items ?? [{ name: domain }]).map((x) => (
+          <option key={x.name} value={x.name}>
+            {x.name}
+          </option>
+        ))}
+      </select>
       <fieldset>
         <legend>{t('authors.simulations.candidate')}</legend>
         <label>
