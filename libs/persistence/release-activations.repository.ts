@@ -106,13 +106,27 @@ export class ReleaseActivationsRepository {
     return out;
   }
 
-  /** The tenant's activation history (activations, rollbacks, shadow starts and stops), newest first. */
-  async history(em: SqlEntityManager, tenant: string, limit: number, beforeSeq?: number): Promise<ActivationRow[]> {
+  /**
+   * The tenant's activation history (activations, rollbacks, shadow starts and stops), newest first, each with the
+   * release it replaced in its slot: the slot's row before it (`previous` is where a rollback from this row goes back
+   * to, which for a rollback is not what it replaced); none before it means the built-in release (or no shadow).
+   */
+  async history(em: SqlEntityManager, tenant: string, limit: number, beforeSeq?: number): Promise<(ActivationRow & { replaced: ReleaseId | null; replacedBuiltin: boolean })[]> {
     const rows = await em.execute<Row[]>(
-      `select ${COLUMNS} from release_activations where tenant = ?${beforeSeq === undefined ? '' : ' and seq < ?'} order by seq desc limit ?`,
+      `select ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, b.release_name as replaced_name, b.release_version as replaced_version, b.seq as replaced_seq
+         from release_activations a
+         left join lateral (
+           select seq, release_name, release_version from release_activations p
+            where p.tenant = a.tenant and p.slot = a.slot and p.seq < a.seq order by p.seq desc limit 1
+         ) b on true
+        where a.tenant = ?${beforeSeq === undefined ? '' : ' and a.seq < ?'} order by a.seq desc limit ?`,
       beforeSeq === undefined ? [tenant, limit] : [tenant, beforeSeq, limit],
     );
-    return rows.map(toRow);
+    return rows.map((r) => ({
+      ...toRow(r),
+      replaced: r.replaced_name === null || r.replaced_name === undefined ? null : { name: String(r.replaced_name), version: String(r.replaced_version) },
+      replacedBuiltin: r.replaced_seq === null || r.replaced_seq === undefined,
+    }));
   }
 
   async bySeq(em: SqlEntityManager, tenant: string, seq: number): Promise<ActivationRow | undefined> {

@@ -1875,7 +1875,12 @@ export interface components {
                 name: string;
                 version: string;
             } | null;
-            /** @description The release this one replaced, the built-in one included */
+            /** @description The release this row took the place of in its slot (the built-in one included); null: no shadow ran before */
+            replaced: {
+                name: string;
+                version: string;
+            } | null;
+            /** @description Where a rollback from this state goes back to */
             previous: {
                 name: string;
                 version: string;

@@ -293,13 +293,14 @@ const ANSWERS = {
     builtin: { $ref: '#/components/schemas/Release' },
     nextCursor: nullableString,
   }),
-  ReleaseActivation: obj(['seq', 'at', 'slot', 'action', 'release', 'previous', 'actor'], {
+  ReleaseActivation: obj(['seq', 'at', 'slot', 'action', 'release', 'replaced', 'previous', 'actor'], {
     seq: { type: 'integer', minimum: 1 },
     at: dateTime,
     slot: { enum: ['active', 'shadow'] },
     action: { enum: ['activate', 'rollback', 'shadow', 'shadow_clear'] },
     release: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'null: the shadow was cleared' },
-    previous: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'The release this one replaced, the built-in one included' },
+    replaced: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'The release this row took the place of in its slot (the built-in one included); null: no shadow ran before' },
+    previous: { oneOf: [obj(['name', 'version'], { name: string, version: string }), { type: 'null' }], description: 'Where a rollback from this state goes back to' },
     actor: obj(['keyId', 'name'], { keyId: string, name: string }),
   }),
   Session: obj(['tenant', 'keyId', 'name', 'roles', 'approvalLimit', 'expiresAt'], {

@@ -76,6 +76,8 @@ export class ActivationService {
         slot: r.slot,
         action: r.action,
         release: r.release,
+        // What this row took the place of: the slot's row before it, or (none before) the built-in release / no shadow.
+        replaced: r.replacedBuiltin ? (r.slot === 'active' ? idOf(this.registry.builtinRelease) : null) : r.replaced,
         previous: r.previous,
         actor: { keyId: r.actor.keyId, name: r.actor.name },
       })),

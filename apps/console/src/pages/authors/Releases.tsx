@@ -34,7 +34,7 @@ interface Activation {
   slot: string;
   action: string;
   release: { name: string; version: string } | null;
-  previous: { name: string; version: string } | null;
+  replaced: { name: string; version: string } | null;
   actor: { keyId: string; name: string };
 }
 
@@ -191,7 +191,7 @@ export function Releases({ session }: PageProps) {
                       <code>{h.slot === 'shadow' ? `shadow ${h.action}` : h.action}</code>
                     </td>
                     <td>{ref(h.release)}</td>
-                    <td>{ref(h.previous)}</td>
+                    <td>{ref(h.replaced)}</td>
                     <td>{h.actor.name}</td>
                   </tr>
                 ))}
