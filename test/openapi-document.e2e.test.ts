@@ -34,7 +34,8 @@ beforeAll(async () => {
 afterAll(() => running?.close());
 
 /** Swagger UI's own files: the UI, not the API (the document itself, /docs/json, is documented). */
-const isUiAsset = (path: string) => path.startsWith('/docs') && path !== '/docs/json';
+// Swagger UI's files and the web console's (static pages and scripts, not API: README "The console").
+const isUiAsset = (path: string) => (path.startsWith('/docs') && path !== '/docs/json') || path === '/console' || path.startsWith('/console/') || path === '/console*';
 
 /** A path with its parameters' names dropped: the router knows /v1/decisions/:type and /:id as one route. */
 const shape = (path: string) => path.replace(/\{[^}]+\}/g, '{}').replace(/:[^/|]+(\|:[^/|]+)*/g, '{}');

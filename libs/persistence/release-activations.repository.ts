@@ -124,7 +124,7 @@ export class ReleaseActivationsRepository {
     );
     return rows.map((r) => ({
       ...toRow(r),
-      replaced: r.replaced_name === null || r.replaced_name === undefined ? null : { name: String(r.replaced_name), version: String(r.replaced_version) },
+      replaced: typeof r.replaced_name === 'string' ? { name: r.replaced_name, version: String(r.replaced_version as string) } : null,
       replacedBuiltin: r.replaced_seq === null || r.replaced_seq === undefined,
     }));
   }
