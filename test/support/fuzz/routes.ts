@@ -110,6 +110,8 @@ export async function seedWorld(svc: TestService): Promise<World> {
     'api-keys': '/v1/api-keys',
     refunds: '/v1/refunds',
     webhooks: '/v1/webhooks',
+    releases: '/v1/releases',
+    activations: '/v1/releases/activations',
   })) {
     const c = (await ok(svc.request('GET', `${path}?limit=1`, { key }), path)).nextCursor;
     if (typeof c === 'string') cursors[list] = c;
@@ -242,7 +244,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     // POST /v1/decisions/{type}: one router path with GET /v1/decisions/{id}, so one OpenAPI path, named {id}.
     'POST /v1/decisions/{id}': { params: { id: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
     'GET /v1/decisions': {
-      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), ...listQuery('decisions') },
+      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), release: fc.oneof(fc.constantFrom('default@1.3.0', `${w.release.name}@${w.release.version}`), fc.string({ maxLength: 120 })), reasonCode: fc.oneof(fc.constantFrom('AMOUNT_OVER_AUTO_APPROVE_LIMIT', 'CHARGEBACK_IN_PROGRESS'), fc.string({ maxLength: 120 })), ...listQuery('decisions') },
     },
     'GET /v1/decisions/{id}': { params: { id: ids(w.decisionId) } },
     'POST /v1/decisions/{id}/replay': { params: { id: ids(w.decisionId) } },
@@ -257,6 +259,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     'GET /v1/ledger/accounts': { query: { integrity: fc.constant('violated'), ...listQuery('violated-accounts') } },
     'GET /v1/ledger/accounts/{accountId}': { params: { accountId: accounts } },
     'GET /v1/api-keys': { query: listQuery('api-keys') },
+    'GET /v1/session': {},
     'POST /v1/api-keys/{id}/revoke': { params: { id: ids(w.apiKeyId) } },
     'POST /v1/api-keys/{id}/rotate': { params: { id: ids(w.apiKeyId) }, body: fc.record({ overlapSeconds: fc.integer({ min: 0, max: 604_800 }) }, { requiredKeys: [] }) },
     'GET /v1/ledger/accounts/{accountId}/entries': { params: { accountId: accounts }, query: listQuery('entries') },
@@ -308,6 +311,8 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
       ),
     },
     'GET /v1/releases/active': {},
+    'GET /v1/releases': { query: listQuery('releases') },
+    'GET /v1/releases/activations': { query: listQuery('activations') },
     'POST /v1/releases/rollback': {},
     'GET /v1/releases/shadow/report': {},
     'DELETE /v1/releases/shadow': {},
