@@ -1,10 +1,10 @@
 /** The console's frame: sign-in gate, menu by role, and the page the address names. */
-import { Suspense, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, onSignedOut } from '../api/client.js';
 import { clearSession, hasRole, loadSession, type Session } from '../api/session.js';
 import { t } from '../i18n/index.js';
 import { SignIn } from '../pages/SignIn.js';
-import { Loading, Page } from '../ui/Page.js';
+import { Page } from '../ui/Page.js';
 import { href, match, useLocation } from './router.js';
 import { routes } from './routes.js';
 
@@ -65,9 +65,7 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main">
-        <Suspense fallback={<Loading />}>{body}</Suspense>
-      </main>
+      <main id="main">{body}</main>
     </div>
   );
 }

@@ -1,13 +1,10 @@
 /** The auditors' pages of the console (README "Console"). */
-import { lazy } from 'react';
 import type { ConsoleRoute } from '../../app/route.js';
-
-// Each page is its own chunk, loaded when first opened: the initial JavaScript is the frame and React.
-const AuditLog = lazy(() => import('./AuditLog.js').then((m) => ({ default: m.AuditLog })));
-const DecisionPage = lazy(() => import('./DecisionPage.js').then((m) => ({ default: m.DecisionPage })));
-const DecisionSearch = lazy(() => import('./DecisionSearch.js').then((m) => ({ default: m.DecisionSearch })));
-const LedgerAccount = lazy(() => import('./Ledger.js').then((m) => ({ default: m.LedgerAccount })));
-const LedgerHome = lazy(() => import('./Ledger.js').then((m) => ({ default: m.LedgerHome })));
+import { AuditLog } from './AuditLog.js';
+import { DecisionPage } from './DecisionPage.js';
+import { DecisionSearch } from './DecisionSearch.js';
+import { LedgerAccount } from './Ledger.js';
+import { LedgerHome } from './Ledger.js';
 
 export const auditorsRoutes: ConsoleRoute[] = [
   { pattern: '/decisions', roles: ['auditor', 'service'], nav: 'auditors.nav.decisions', render: (p) => <DecisionSearch {...p} /> },

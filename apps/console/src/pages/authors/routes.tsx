@@ -1,15 +1,12 @@
 /** The policy authors' pages of the console (README "Console"). */
-import { lazy } from 'react';
 import type { ConsoleRoute } from '../../app/route.js';
-
-// Each page is its own chunk, loaded when first opened: the initial JavaScript is the frame and React.
-const CaseCompare = lazy(() => import('./CaseCompare.js').then((m) => ({ default: m.CaseCompare })));
-const DiffPage = lazy(() => import('./DiffPage.js').then((m) => ({ default: m.DiffPage })));
-const ReleasePage = lazy(() => import('./ReleasePage.js').then((m) => ({ default: m.ReleasePage })));
-const Releases = lazy(() => import('./Releases.js').then((m) => ({ default: m.Releases })));
-const Shadow = lazy(() => import('./Shadow.js').then((m) => ({ default: m.Shadow })));
-const SimulationPage = lazy(() => import('./SimulationPage.js').then((m) => ({ default: m.SimulationPage })));
-const Simulations = lazy(() => import('./Simulations.js').then((m) => ({ default: m.Simulations })));
+import { CaseCompare } from './CaseCompare.js';
+import { DiffPage } from './DiffPage.js';
+import { ReleasePage } from './ReleasePage.js';
+import { Releases } from './Releases.js';
+import { Shadow } from './Shadow.js';
+import { SimulationPage } from './SimulationPage.js';
+import { Simulations } from './Simulations.js';
 
 const READERS = ['author', 'publisher', 'auditor'];
 
