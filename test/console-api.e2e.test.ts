@@ -3,9 +3,10 @@
  * history, the decision search's release and reason-code filters, a reviewer reading the decision under review, and
  * how /console is served (built, not built, switched off).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from './support/content-root.js';
 import { newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
 
@@ -97,6 +98,15 @@ describe('GET /v1/decisions: release and reason code', () => {
     expect(await ids(`release=default@1.3.0&customer=${approve.customerId}`)).toEqual([approve.refundId]);
     expect((await ids('release=default@1.3.0')).length).toBeGreaterThanOrEqual(2);
     expect(await ids('release=default@9.9.9')).toEqual([]);
+  });
+
+  it('matches the reasons of a decision type shipped as data (a gift-card redemption challenged)', async () => {
+    const pack = JSON.parse(await readFile(join(repoRoot, 'rule-packs/giftcard-redemption-policy/1.0.0.json'), 'utf8')) as { parameters: { newDeviceAmount: number } };
+    const c = { cardCode: 'CONSOLEAPI000001', ip: '192.0.2.77', deviceId: 'never-seen', channel: 'mobile_app', customerId: 'cus-gc-1', email: 'gc@example.com', currency: 'EUR', amount: pack.parameters.newDeviceAmount + 1, requestedAt: '2026-03-04T18:00:00Z' };
+    const d = await post(service, '/v1/decisions/giftcard-redemption', { case: c });
+    expect([d.status, d.body.outcome]).toEqual([201, 'CHALLENGE']);
+    const found = await get(auditor, '/v1/decisions?type=giftcard-redemption&reasonCode=NEW_DEVICE_HIGH_AMOUNT');
+    expect(found.body.items.map((x: { id: string }) => x.id)).toEqual([d.body.id]);
   });
 
   it('names a malformed release or reason code', async () => {

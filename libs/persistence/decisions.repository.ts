@@ -139,8 +139,8 @@ export class DecisionsRepository {
         ...(f.outcome ? { outcome: f.outcome } : {}),
         ...(f.release ? { releaseName: f.release.name, releaseVersion: f.release.version } : {}),
         // Reasons live in the stored document only: matched row by row, newest first, until the page is full (no index:
-        // a rare code scans far back — README "Console" says so).
-        ...(f.reasonCode ? { [raw(`exists (select 1 from json_array_elements(document->'reasons') as r where r->>'code' = ?)`, [f.reasonCode])]: true } : {}),
+        // a rare code scans far back). Reasons are {code, …} objects, or plain codes (the gift-card types).
+        ...(f.reasonCode ? { [raw(`exists (select 1 from json_array_elements(case when json_typeof(document->'reasons') = 'array' then document->'reasons' else '[]'::json end) as r where (case when json_typeof(r) = 'string' then r #>> '{}' else r->>'code' end) = ?)`, [f.reasonCode])]: true } : {}),
         ...(Object.keys(createdAt).length ? { createdAt } : {}),
         ...(after ? { id: { $lt: after } } : {}),
       },

@@ -40,6 +40,7 @@ export const auditors = {
     intro: 'Every state change with its actor, newest first. Each row carries the hash of the one before it, per tenant.',
     chain: 'Hash chain',
     verify: 'Verify the chain',
+    notVerified: 'Not verified in this visit: the check walks every row of the tenant’s chain.',
     verifying: 'Walking the chain…',
     ok: 'Verified: {checked} row(s), every link intact.',
     broken: 'Broken at row {seq} ({id}): {reason}. Rows after it cannot be trusted until this is explained.',
