@@ -115,11 +115,15 @@ describe('GET /v1/decisions: release and reason code', () => {
     expect(r.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query:reasonCode', 'query:release']);
   });
 
-  it('a reviewer reads the decision under review; an author does not', async () => {
+  it('a reviewer reads the decision under review and no other; an author reads none', async () => {
     const reviewer = await svc.issueKey('acme', ['reviewer']);
     const d = await post(service, '/v1/decisions/refund', { case: refundCase({ disputeOpen: true }) });
     expect((await get(reviewer, `/v1/decisions/${d.body.id}`)).body).toMatchObject({ id: d.body.id, outcome: 'REVIEW', trace: expect.any(Array) });
     expect((await get(author, `/v1/decisions/${d.body.id}`)).status).toBe(403);
+    // Only what is under review: an approved decision (no review item) is as missing to a reviewer.
+    const approved = await post(service, '/v1/decisions/refund', { case: refundCase() });
+    expect((await get(reviewer, `/v1/decisions/${approved.body.id}`)).body.code).toBe('DECISION_NOT_FOUND');
+    expect((await get(auditor, `/v1/decisions/${approved.body.id}`)).status).toBe(200);
   });
 });
 

@@ -110,9 +110,15 @@ export class DecisionsRepository {
     return rows.map((r) => ({ id: r.id as string, type: r.domain as string, outcome: r.outcome as string, createdAt: new Date(r.created_at as string), overrides: (r.overrides as string | null) ?? null }));
   }
 
-  /** The decision document exactly as first answered (the json column's text), or null. */
-  async documentText(em: SqlEntityManager, tenant: string, id: string): Promise<string | null> {
-    const rows = await em.execute<{ document: string }[]>('select document::text as document from decisions where id = ? and tenant = ?', [id, tenant]);
+  /**
+   * The decision document exactly as first answered (the json column's text), or null. `underReview`: only a decision
+   * that opened a review item (what a reviewer may read; any other is as missing to them).
+   */
+  async documentText(em: SqlEntityManager, tenant: string, id: string, o: { underReview?: boolean } = {}): Promise<string | null> {
+    const rows = await em.execute<{ document: string }[]>(
+      `select document::text as document from decisions where id = ? and tenant = ?${o.underReview ? ' and exists (select 1 from reviews r where r.tenant = decisions.tenant and r.decision_id = decisions.id)' : ''}`,
+      [id, tenant],
+    );
     return rows[0]?.document ?? null;
   }
 

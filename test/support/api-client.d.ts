@@ -353,7 +353,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The stored decision, trace included, exactly as first answered */
+        /**
+         * The stored decision, trace included, exactly as first answered
+         * @description A reviewer (without the service or auditor role) reads only decisions that opened a review item; any other is 404 to them.
+         */
         get: operations["Decisions_get"];
         put?: never;
         /**

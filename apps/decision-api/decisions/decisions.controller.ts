@@ -95,7 +95,10 @@ export class DecisionsController {
 
   @Get(':id')
   @Roles('service', 'auditor', 'reviewer')
-  @ApiOperation({ summary: 'The stored decision, trace included, exactly as first answered' })
+  @ApiOperation({
+    summary: 'The stored decision, trace included, exactly as first answered',
+    description: 'A reviewer (without the service or auditor role) reads only decisions that opened a review item; any other is 404 to them.',
+  })
   @ApiAnswers({ status: 200, description: 'The stored decision', schema: ref('Decision') }, ROLE, 404)
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const document = await this.decisions.get(principal, id);

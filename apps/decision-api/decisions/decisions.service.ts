@@ -232,9 +232,13 @@ export class DecisionsService {
     return this.releases.active(principal.tenant).outcomes;
   }
 
-  /** The stored document's exact text: the same bytes as the first answer. */
+  /**
+   * The stored document's exact text: the same bytes as the first answer. A key that is only a reviewer reads the
+   * decisions under review, nothing else of the tenant (object-level access: seed 003).
+   */
   async get(principal: Principal, id: string): Promise<string> {
-    const text = isUuid(id) ? await this.repo.documentText(this.db.em(), principal.tenant, id) : null;
+    const underReview = !principal.roles.includes('service') && !principal.roles.includes('auditor');
+    const text = isUuid(id) ? await this.repo.documentText(this.db.em(), principal.tenant, id, { underReview }) : null;
     if (text === null) throw new DomainError('DECISION_NOT_FOUND', `No decision ${id}`, 'not_found');
     return text;
   }
