@@ -76,6 +76,8 @@ export const auditors = {
     holds: 'Holds: the net reward is within the bound.',
     violated: 'VIOLATED: the net reward exceeds what the program allows on the net spend.',
     violations: 'Violating transactions',
+    violationColumns: { code: 'Violation', transaction: 'Transaction', reward: 'Reward kept', share: 'Share allowed' },
+    wholeAccount: 'the whole account',
     timeline: 'Reward timeline',
     timelineCaption: 'Account balance after each entry, over business time',
     entries: 'Entries',

@@ -12,7 +12,8 @@ import { balancePoints } from './replay.js';
 
 interface Integrity {
   rewardIntegrity: boolean;
-  violations: unknown[];
+  /** REWARD_EXCEEDS_SHARE (a transaction keeps more than its share) or DEBT_DISCARDED (the account's balance was floored). */
+  violations: { code: string; transactionId: string | null; reward: number; share: number }[];
 }
 interface Account {
   accountId: string;
@@ -137,13 +138,31 @@ export function LedgerAccount({ params }: PageProps) {
                   {t('auditors.account.violated')}
                 </p>
                 <h3>{t('auditors.account.violations')}</h3>
-                <ul>
-                  {a.integrity.violations.map((v, i) => (
-                    <li key={i} className="mono small">
-                      {typeof v === 'string' ? v : JSON.stringify(v)}
-                    </li>
-                  ))}
-                </ul>
+                <div className="table-wrap" tabIndex={0}>
+                  <table>
+                    <thead>
+                      <tr>
+                        {(['code', 'transaction', 'reward', 'share'] as const).map((c) => (
+                          <th key={c} scope="col">
+                            {t(`auditors.account.violationColumns.${c}`)}
+                          </th>
+                        ))}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {a.integrity.violations.map((v, i) => (
+                        <tr key={i}>
+                          <td>
+                            <code>{v.code}</code>
+                          </td>
+                          <td className="mono small">{v.transactionId ?? t('auditors.account.wholeAccount')}</td>
+                          <td className="num">{money(v.reward, cur)}</td>
+                          <td className="num">{money(v.share, cur)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               </>
             )}
           </section>
