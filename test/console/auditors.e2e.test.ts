@@ -109,12 +109,31 @@ describe('console: auditors', () => {
     }
     await visit(page, svc.baseUrl, '/ledger');
     await page.getByText('No account violates Reward Integrity.').waitFor();
-    await checkPage(page, 'auditors-ledger');
     await page.getByLabel('Account id').fill(acct);
     await page.getByRole('button', { name: 'Open' }).click();
     await page.getByText('Holds: the net reward is within the bound.').waitFor();
     await page.locator('figure svg path').first().waitFor();
     expect(await page.locator('tbody tr').count()).toBeGreaterThanOrEqual(3);
     await checkPage(page, 'auditors-ledger-account');
+  });
+
+  it('lists an account that violates Reward Integrity and names its violating transaction (the double dip of issuer A)', async () => {
+    const acct = `acct-dip-${Date.now().toString(36)}`;
+    const tx = `tx-dip-${acct}`;
+    const post = (path: string, body: unknown) => svc.request('POST', path, { key: service, idempotencyKey: newKey(), body });
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${acct}`, { key: service, body: { program: 'issuer-a', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    expect((await post(`/v1/ledger/accounts/${acct}/transactions`, { transactionId: tx, amount: 100000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' })).status).toBe(201);
+    expect((await post(`/v1/ledger/transactions/${tx}/settle`, { settledAt: '2026-03-02T10:00:00Z' })).status).toBe(200);
+    expect((await post(`/v1/ledger/accounts/${acct}/redemptions`, { redemptionId: `rd-${acct}`, amount: 3000, at: '2026-03-03T00:00:00Z' })).status).toBe(201);
+    expect((await post(`/v1/ledger/transactions/${tx}/refunds`, { refundId: `rf-${acct}`, amount: 100000, at: '2026-04-02T10:00:00Z' })).status).toBe(201);
+
+    await visit(page, svc.baseUrl, '/ledger');
+    await page.getByRole('link', { name: acct }).waitFor();
+    await checkPage(page, 'auditors-ledger');
+    await page.getByRole('link', { name: acct }).click();
+    await page.getByText(/VIOLATED: the net reward exceeds/).waitFor();
+    const row = page.getByRole('row', { name: /REWARD_EXCEEDS_SHARE/ });
+    await expect(row.textContent()).resolves.toContain(tx);
+    await checkPage(page, 'auditors-ledger-violated');
   });
 });
