@@ -1,6 +1,7 @@
 /**
  * `BENCH_ONLY=features`: what the platform's own history costs a refund decision. The HTTP row's load (same bodies,
- * same connections) on PostgreSQL with 1,000,000 prior events in feature_events, features on (the default release:
+ * same connections) on PostgreSQL with 1,000,000 prior refund decisions in feature_events (with their refunds and
+ * transitions), features on (the default release:
  * refund@1.2.0 locks the customer's key, counts four features and records its events) against features off (the
  * tenant activates default@1.2.0: refund@1.1.0, no history). Each run is a fresh service and database seeded alike;
  * the runs alternate off, on, off, on… and the medians are compared.
@@ -43,10 +44,12 @@ export interface FeaturesBenchResult {
 }
 
 /**
- * 1,000,000 events of the bench tenant in one statement: 90% keyed by a bench customer (about 9 each, uniformly),
- * 10% by devices nobody asks about; 80% refund decisions, 15% refunds entering APPROVED, 5% DENIED; business times
- * spread over the 400 days up to the end of the bench cases' month (2026-03-11 … 2026-04-10), so the 30-day windows
- * hold about 7% of a customer's events and the 365-day ones about 90%.
+ * 1,000,000 prior refund decisions of the bench tenant, each with its refund and that refund's transitions, as the
+ * service would have left them: 90% keyed by a bench customer (about 9 each, uniformly), 10% by devices nobody asks
+ * about; 80% APPROVE (refund APPROVED, PROCESSING, SUCCEEDED), 10% REVIEW (IN_REVIEW), 10% DENY (DENIED); business
+ * times spread over the 400 days up to the end of the bench cases' month (2026-03-11 … 2026-04-10), so the 30-day
+ * windows hold about 7% of a customer's events and the 365-day ones about 90%. Refund-source features
+ * (goodwillRefunds12m) are read through the refunds and transitions (Migration20261206000000), so those are seeded too.
  */
 async function seed(url: string, tenant: string, seedValue: number): Promise<number> {
   const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
@@ -61,24 +64,40 @@ async function seed(url: string, tenant: string, seedValue: number): Promise<num
     await c.query('select setseed($1)', [(seedValue % 1000) / 1000]);
     await c.query(
       `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
-       select $1, e.entity, e.key, s.source, s.kind, timestamptz '2026-04-10T12:00:00Z' - (r.t * 400 * 86400) * interval '1 second',
-              case when s.source = 'decision' then (array['APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','REVIEW','DENY'])[1 + floor(r.o * 10)::int] end,
+       select $1, e.entity, e.key, 'decision', 'refund', timestamptz '2026-04-10T12:00:00Z' - (r.t * 400 * 86400) * interval '1 second',
+              (array['APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','REVIEW','DENY'])[1 + floor(r.o * 10)::int],
               '{}', 300 + floor(r.a * 15000)::bigint,
               jsonb_build_object('reasonCode', (array['DAMAGED','NOT_AS_DESCRIBED','CHANGED_MIND','OTHER','GOODWILL','NOT_RECEIVED'])[1 + floor(r.c * 6)::int], 'channel', 'customer_portal'),
-              jsonb_build_object(e.entity, e.key), null, now()
-         from (select g, random() as k, random() as t, random() as s, random() as o, random() as a, random() as c, random() as d
+              jsonb_build_object(e.entity, e.key), gen_random_uuid(), now()
+         from (select g, random() as k, random() as t, random() as o, random() as a, random() as c, random() as d
                  from generate_series(1, $2::int) g) r
          left join bench_customers bc on r.d < 0.9 and bc.i = 1 + floor(r.k * $3)::int
         cross join lateral (
           select case when r.d < 0.9 then 'customer' else 'device' end as entity,
                  case when r.d < 0.9 then bc.key else 'pii_device_' || floor(r.k * 50000)::int end as key
-        ) e
-        cross join lateral (
-          select case when r.s < 0.8 then 'decision' else 'refund' end as source,
-                 case when r.s < 0.8 then 'refund' when r.s < 0.95 then 'APPROVED' else 'DENIED' end as kind
-        ) s`,
+        ) e`,
       [tenant, PRIOR_EVENTS, CUSTOMERS],
     );
+    await c.query(
+      `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
+       select tenant, 'bench_' || decision_id, 'refund', 'bench_' || decision_id, key,
+              case outcome when 'APPROVE' then 'SUCCEEDED' when 'REVIEW' then 'IN_REVIEW' else 'DENIED' end,
+              amount, case when outcome = 'APPROVE' then amount else 0 end, amount, 'EUR', 'bench', decision_id, at, at
+         from feature_events where tenant = $1`,
+      [tenant],
+    );
+    await c.query(
+      `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at)
+       select gen_random_uuid(), r.tenant, r.refund_id, s.from_state, s.to_state, 'bench', 'system', r.created_at
+         from refunds r
+        cross join lateral (values (null, case r.state when 'SUCCEEDED' then 'APPROVED' else r.state end),
+                                   ('APPROVED', case when r.state = 'SUCCEEDED' then 'PROCESSING' end),
+                                   ('PROCESSING', case when r.state = 'SUCCEEDED' then 'SUCCEEDED' end)) s(from_state, to_state)
+        where r.tenant = $1 and s.to_state is not null`,
+      [tenant],
+    );
+    await c.query('analyze refunds');
+    await c.query('analyze refund_transitions');
     await c.query('analyze feature_events');
     return Number(process.hrtime.bigint() - started) / 1e9;
   } finally {
@@ -94,12 +113,16 @@ async function explainValues(url: string, tenant: string): Promise<string> {
   await c.connect();
   try {
     const at = '2026-03-20T12:00:00Z';
-    const where = (source: string, kinds: string, days: number, extra = '') =>
-      `tenant = '${tenant}' and entity = 'customer' and key = '${key}' and source = '${source}' and kind = any('${kinds}'::text[]) and at > timestamptz '${at}' - interval '${days} days' and at <= timestamptz '${at}'${extra}`;
+    const where = (days: number, extra = '') =>
+      `e.tenant = '${tenant}' and e.entity = 'customer' and e.key = '${key}' and e.source = 'decision' and e.at > timestamptz '${at}' - interval '${days} days' and e.at <= timestamptz '${at}'${extra}`;
+    // As FeatureHistoryRepository.values writes them (libs/persistence/feature-history.repository.ts).
     const r = await c.query(
       `explain (analyze, buffers, costs off) select
-         (select count(*)::int from feature_events where ${where('decision', '{refund}', 30)}) as f0,
-         (select count(*)::int from feature_events where ${where('refund', '{APPROVED}', 365, ` and attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
+         (select count(*)::int from feature_events e where ${where(30, ` and e.kind = any('{refund}'::text[])`)}) as f0,
+         (select count(*)::int from feature_events e
+            join refunds r on r.tenant = e.tenant and r.decision_id = e.decision_id
+            join refund_transitions t on t.tenant = r.tenant and t.refund_id = r.refund_id
+           where ${where(365, ` and t.to_state = any('{APPROVED}'::text[]) and e.attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
     );
     return r.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
   } finally {

@@ -1,10 +1,12 @@
 /**
  * FeatureHistoryRepository.values against a brute-force recount: random event streams (entities, keys, sources,
  * kinds, outcomes, reasons, attributes, amounts, times crowded around the window edges) stored in feature_events,
+ * random refunds of those decisions with random transitions (refund events are derived from them at query time),
  * random queries over them; every aggregate must equal what a plain loop over the same events says. The window is
  * (from, to]: events exactly at `from` are out, exactly at `to` in. On PGlite, and on PostgreSQL when
  * TEST_DATABASE_URL is set.
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import type { FeatureQuery, Scalar } from '../decisions/types/features.js';
@@ -25,6 +27,11 @@ const EDGES = [...new Set(ENDS.flatMap((to) => WINDOWS.flatMap((w) => [to, to - 
 const ENTITIES = ['customer', 'device'] as const;
 const KEYS = ['k1', 'k2'];
 const SOURCES = { decision: ['refund', 'redemption'], refund: ['APPROVED', 'DENIED'], ledger: ['chargeback', 'refund'] } as const;
+/** The sources stored as rows; refund events are a decision's rows joined to its refund's transitions. */
+const STORED = ['decision', 'ledger'] as const;
+/** Decisions (by index) that events and refunds name; refunds may name a decision no event has. */
+const DECISIONS = 8;
+const REFUND_STATES = ['APPROVED', 'DENIED', 'PROCESSING'] as const;
 const OUTCOMES = ['APPROVE', 'REVIEW', 'DENY'];
 const REASONS = ['A', 'B', 'C'];
 const ATTRIBUTES = { reasonCode: ['GOODWILL', 'DAMAGED'], channel: ['api', 'agent'], found: [true, false], n: [1, 2] } as const;
@@ -41,6 +48,16 @@ interface Event {
   amount: number | null;
   attributes: Record<string, Scalar>;
   keys: Record<string, string>;
+  /** The decision a 'decision' row belongs to (several rows may share one, as a decision's entity keys do). */
+  decision?: number;
+}
+
+/** A refund created by decision `decision` of `tenant`, with its approved amount (0: none yet) and its transitions. */
+interface Refund {
+  tenant: string;
+  decision: number;
+  approved: number;
+  transitions: string[];
 }
 
 const subset = <T>(xs: readonly T[]) => fc.subarray([...xs], { minLength: 1 });
@@ -57,8 +74,9 @@ const event: fc.Arbitrary<Event> = fc
     tenant: fc.constantFrom(TENANT, TENANT, TENANT, 'globex'),
     entity: fc.constantFrom(...ENTITIES),
     key: fc.constantFrom(...KEYS),
-    source: fc.constantFrom(...(Object.keys(SOURCES) as (keyof typeof SOURCES)[])),
+    source: fc.constantFrom(...STORED),
     kindIndex: fc.nat({ max: 1 }),
+    decision: fc.nat({ max: DECISIONS - 1 }),
     at: fc.oneof({ arbitrary: fc.constantFrom(...EDGES), weight: 3 }, { arbitrary: fc.integer({ min: T0 - 2 * DAY, max: T0 + 2 * HOUR }), weight: 1 }),
     outcome: fc.option(fc.constantFrom(...OUTCOMES), { nil: null }),
     reasons: fc.subarray(REASONS),
@@ -67,11 +85,30 @@ const event: fc.Arbitrary<Event> = fc
     // The other entity's key in `keys` (what a distinct count reads), sometimes absent.
     other: fc.option(fc.constantFrom(...KEYS, 'k3', 'k4'), { nil: null }),
   })
-  .map(({ kindIndex, other, ...e }) => ({
+  .map(({ kindIndex, other, decision, ...e }) => ({
     ...e,
     kind: SOURCES[e.source][kindIndex]!,
+    ...(e.source === 'decision' && { decision }),
     keys: { [e.entity]: e.key, ...(other !== null && { [e.entity === 'customer' ? 'device' : 'customer']: other }) },
   }));
+
+const refund: fc.Arbitrary<Refund> = fc.record({
+  tenant: fc.constantFrom(TENANT, TENANT, TENANT, 'globex'),
+  decision: fc.nat({ max: DECISIONS + 1 }),
+  approved: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000 })),
+  transitions: fc.array(fc.constantFrom(...REFUND_STATES), { maxLength: 3 }),
+});
+
+/** The refund events: each decision row of a refund's decision, once per transition of that refund. */
+function refundEvents(events: readonly Event[], refunds: readonly Refund[]): Event[] {
+  return events.flatMap((e) =>
+    e.source !== 'decision'
+      ? []
+      : refunds
+          .filter((r) => r.tenant === e.tenant && r.decision === e.decision)
+          .flatMap((r) => r.transitions.map((state) => ({ ...e, source: 'refund' as const, kind: state, outcome: null, reasons: [], amount: r.approved > 0 ? r.approved : e.amount }))),
+  );
+}
 
 type Query = Omit<FeatureQuery, 'name'>;
 
@@ -153,32 +190,62 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     await target?.drop();
   });
 
-  async function store(events: readonly Event[]): Promise<void> {
+  let runs = 0;
+
+  /**
+   * Replaces the stored events and refunds. Refund transitions are append-only (no delete, no truncate), so each run
+   * names its refunds and decisions afresh: earlier runs' transitions then join nothing.
+   */
+  async function store(events: readonly Event[], refunds: readonly Refund[] = []): Promise<void> {
+    const run = ++runs;
+    const ids = Array.from({ length: DECISIONS + 2 }, () => randomUUID());
     await db.em().execute('delete from feature_events');
-    if (events.length === 0) return;
-    const rows = events.map((e) => ({ ...e, at: new Date(e.at).toISOString(), created_at: new Date(T0).toISOString() }));
-    await db.em().execute(
-      `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, created_at)
-       select tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, created_at
-         from jsonb_to_recordset(?::jsonb) as e(tenant text, entity text, key text, source text, kind text, at timestamptz, outcome text,
-                                                reasons text[], amount bigint, attributes jsonb, keys jsonb, created_at timestamptz)`,
-      [JSON.stringify(rows)],
-    );
+    await db.em().execute('delete from refunds');
+    const at = new Date(T0).toISOString();
+    if (events.length > 0) {
+      const rows = events.map(({ decision, ...e }) => ({ ...e, at: new Date(e.at).toISOString(), created_at: at, decision_id: decision === undefined ? null : ids[decision] }));
+      await db.em().execute(
+        `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+         select tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at
+           from jsonb_to_recordset(?::jsonb) as e(tenant text, entity text, key text, source text, kind text, at timestamptz, outcome text,
+                                                  reasons text[], amount bigint, attributes jsonb, keys jsonb, decision_id uuid, created_at timestamptz)`,
+        [JSON.stringify(rows)],
+      );
+    }
+    if (refunds.length > 0) {
+      const rows = refunds.map((r, i) => ({ tenant: r.tenant, refund_id: `run${run}_r${i}`, decision_id: ids[r.decision], approved: r.approved, transitions: r.transitions }));
+      await db.em().execute(
+        `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
+         select tenant, refund_id, 'refund', 'ord', 'cus', 'APPROVED', 1, approved, 1, 'EUR', 'test', decision_id, ?, ?
+           from jsonb_to_recordset(?::jsonb) as r(tenant text, refund_id text, decision_id uuid, approved bigint)`,
+        [at, at, JSON.stringify(rows)],
+      );
+      const transitions = rows.flatMap((r) => r.transitions.map((state) => ({ id: randomUUID(), tenant: r.tenant, refund_id: r.refund_id, to_state: state })));
+      if (transitions.length > 0) {
+        await db.em().execute(
+          `insert into refund_transitions (id, tenant, refund_id, to_state, actor_id, actor_role, at)
+           select id, tenant, refund_id, to_state, 'test', 'system', ? from jsonb_to_recordset(?::jsonb) as t(id uuid, tenant text, refund_id text, to_state text)`,
+          [at, JSON.stringify(transitions)],
+        );
+      }
+    }
   }
 
   it('count, sum, distinct (with and without the current key) and firstSeen, for random streams and queries', async () => {
     // How often a matching event sat exactly on an edge, and how often an answer was not empty: a property that never
     // met the edges would pass whatever the window's bounds were.
-    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0 };
+    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.array(query, { minLength: 1, maxLength: 8 }), async (events, qs) => {
-        await store(events);
+      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.array(refund, { maxLength: 8 }), fc.array(query, { minLength: 1, maxLength: 8 }), async (stored, refunds, qs) => {
+        await store(stored, refunds);
+        const events = [...stored, ...refundEvents(stored, refunds)];
         const named = qs.map((q, i) => ({ ...q, name: `q${i}` }));
         const got = await repo.values(db.em(), TENANT, named);
         for (const q of named) {
           if (events.some((e) => matches(e, q) && e.at === q.from.getTime())) seen.atFrom++;
           if (events.some((e) => matches(e, q) && e.at === q.to.getTime())) seen.atTo++;
           if (![0, null].includes(recount(events, q))) seen.nonEmpty++;
+          if (q.source === 'refund' && ![0, null].includes(recount(events, q))) seen.refundNonEmpty++;
         }
         expect(got).toEqual(Object.fromEntries(named.map((q) => [q.name, recount(events, q)])));
       }),
@@ -187,6 +254,50 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     expect(seen.atFrom).toBeGreaterThan(5);
     expect(seen.atTo).toBeGreaterThan(5);
     expect(seen.nonEmpty).toBeGreaterThan(100);
+    expect(seen.refundNonEmpty).toBeGreaterThan(10);
+  });
+
+  it('a refund event is a decision row once per transition into a listed state, summed at the approved amount once there is one', async () => {
+    const row = (decision: number, key: string, amount: number, tenant = TENANT): Event => ({
+      tenant, entity: 'customer', key, source: 'decision', kind: 'refund', at: T0 - MINUTE, outcome: 'APPROVE', reasons: [], amount,
+      attributes: { reasonCode: decision === 0 ? 'GOODWILL' : 'DAMAGED' }, keys: { customer: key, device: `dev${decision}` }, decision,
+    });
+    await store(
+      [row(0, 'k1', 100), row(1, 'k1', 200), row(2, 'k1', 300), row(3, 'k2', 400), row(4, 'k1', 500, 'globex')],
+      [
+        { tenant: TENANT, decision: 0, approved: 0, transitions: ['APPROVED', 'PROCESSING'] },
+        { tenant: TENANT, decision: 1, approved: 150, transitions: ['APPROVED', 'DENIED', 'APPROVED'] },
+        // Decision 2 has no refund; decision 3 is another key; decision 4's refund is another tenant's.
+        { tenant: TENANT, decision: 3, approved: 0, transitions: ['APPROVED'] },
+        { tenant: 'globex', decision: 4, approved: 0, transitions: ['APPROVED'] },
+      ],
+    );
+    const q = (name: string, aggregate: FeatureQuery['aggregate'], kinds: string[], extra: Partial<FeatureQuery> = {}): FeatureQuery => ({
+      name, entity: 'customer', key: 'k1', source: 'refund', kinds, from: new Date(T0 - HOUR), to: new Date(T0), aggregate, ...extra,
+    });
+    expect(
+      await repo.values(db.em(), TENANT, [
+        q('approved', 'count', ['APPROVED']),
+        q('approvedSum', 'sum', ['APPROVED']),
+        q('anySum', 'sum', ['APPROVED', 'DENIED', 'PROCESSING']),
+        q('goodwill', 'count', ['APPROVED'], { where: { reasonCode: 'GOODWILL' } }),
+        q('devices', 'distinct', ['APPROVED'], { distinctEntity: 'device', currentKey: null }),
+        q('first', 'firstSeen', ['PROCESSING']),
+        q('outcomeFiltered', 'count', ['APPROVED'], { outcomes: ['APPROVE'] }),
+        q('excluded', 'count', ['APPROVED'], { excludeDecision: undefined, where: { reasonCode: 'DAMAGED' } }),
+        q('outside', 'count', ['APPROVED'], { from: new Date(T0 - 2 * MINUTE), to: new Date(T0 - MINUTE - 1) }),
+      ]),
+    ).toEqual({
+      approved: 3,
+      approvedSum: 100 + 150 + 150,
+      anySum: 100 + 100 + 150 * 3,
+      goodwill: 1,
+      devices: 2,
+      first: 60,
+      outcomeFiltered: 0,
+      excluded: 2,
+      outside: 0,
+    });
   });
 
   it('the window is (from, to]: an event exactly at the start is out, exactly at the end is in', async () => {

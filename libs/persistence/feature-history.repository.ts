@@ -118,33 +118,47 @@ function arrayLiteral(s: string): string {
   return `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
+/**
+ * One feature's aggregate as a scalar subquery. Decision and ledger events are rows of feature_events; a refund
+ * event is a decision's row joined to the refund it created and to each of that refund's transitions into one of
+ * the listed states (Migration20261206000000_refund_features_at_query_time): at the decision's business time, with
+ * its keys and attributes, and as amount the refund's approved amount once there is one, else the decision's.
+ */
 function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
+  const refund = q.source === 'refund';
   const filters: RawBuilder<unknown>[] = [
-    sql`tenant = ${tenant}`,
-    sql`entity = ${q.entity}`,
-    sql`key = ${q.key}`,
-    sql`source = ${q.source}`,
-    sql`kind = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])`,
-    sql`at > ${q.from}::timestamptz`,
-    sql`at <= ${q.to}::timestamptz`,
+    sql`e.tenant = ${tenant}`,
+    sql`e.entity = ${q.entity}`,
+    sql`e.key = ${q.key}`,
+    refund ? sql`e.source = 'decision'` : sql`e.source = ${q.source}`,
+    refund ? sql`t.to_state = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])` : sql`e.kind = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])`,
+    sql`e.at > ${q.from}::timestamptz`,
+    sql`e.at <= ${q.to}::timestamptz`,
   ];
-  if (q.outcomes) filters.push(sql`outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
-  if (q.reasons) filters.push(sql`reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
-  if (q.where) filters.push(sql`attributes @> ${JSON.stringify(q.where)}::jsonb`);
-  if (q.excludeDecision !== undefined) filters.push(sql`decision_id is distinct from ${q.excludeDecision}::uuid`);
+  // A refund event has no outcome or reasons of its own (features.ts offers neither filter on that source).
+  if (q.outcomes) filters.push(refund ? sql`false` : sql`e.outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
+  if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
+  if (q.where) filters.push(sql`e.attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
+  const events = refund
+    ? sql`feature_events e
+        join refunds r on r.tenant = e.tenant and r.decision_id = e.decision_id
+        join refund_transitions t on t.tenant = r.tenant and t.refund_id = r.refund_id`
+    : sql`feature_events e`;
+  const amount = refund ? sql`case when r.approved_amount > 0 then r.approved_amount else e.amount end` : sql`e.amount`;
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':
-      return sql`(select count(*)::int from feature_events where ${where})`;
+      return sql`(select count(*)::int from ${events} where ${where})`;
     case 'sum':
       // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
-      return sql`(select least(coalesce(sum(amount), 0), 9007199254740991)::bigint from feature_events where ${where})`;
+      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from ${events} where ${where})`;
     case 'firstSeen':
-      return sql`(select min(at) from feature_events where ${where})`;
+      return sql`(select min(e.at) from ${events} where ${where})`;
     case 'distinct': {
       const d = q.distinctEntity!;
       return sql`(select count(*)::int from (
-        select keys->>${d} as k from feature_events where ${where} and keys->>${d} is not null
+        select e.keys->>${d} as k from ${events} where ${where} and e.keys->>${d} is not null
         union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
     }
   }

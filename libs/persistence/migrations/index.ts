@@ -20,6 +20,7 @@ import { Migration20261204010000_ledger_read } from './Migration20261204010000_l
 import { Migration20261205000000_audit_chain } from './Migration20261205000000_audit_chain.js';
 import { Migration20261205100000_rate_limit_windows } from './Migration20261205100000_rate_limit_windows.js';
 import { Migration20261205200000_audit_chain_fixes } from './Migration20261205200000_audit_chain_fixes.js';
+import { Migration20261206000000_refund_features_at_query_time } from './Migration20261206000000_refund_features_at_query_time.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -43,4 +44,5 @@ export const migrationsList = [
   { name: 'Migration20261205000000_audit_chain', class: Migration20261205000000_audit_chain },
   { name: 'Migration20261205100000_rate_limit_windows', class: Migration20261205100000_rate_limit_windows },
   { name: 'Migration20261205200000_audit_chain_fixes', class: Migration20261205200000_audit_chain_fixes },
+  { name: 'Migration20261206000000_refund_features_at_query_time', class: Migration20261206000000_refund_features_at_query_time },
 ];
