@@ -1,5 +1,6 @@
 /**
  * What reading a replay costs PostgreSQL, per stored decision: the replay's page query as it is (json_to_record over the
+ * answer column), as it was before that column (json_to_record over the
  * stored document, for outcome, reasons and the output fields), the same rows without the document, and the document as
  * text nobody parses. 2,000 real refund decisions (trace included), copied to BENCH_READ_ROWS (default 100,000), walked
  * in keyset pages of 2,000, each variant BENCH_READ_ROUNDS times (default 3), alternating.
@@ -11,13 +12,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
 import { FileComponentSource, ReleaseCompiler } from '../libs/decisions/index.js';
-import { openDatabase, uuidv7 } from '../libs/persistence/index.js';
+import { answerJson, openDatabase, uuidv7 } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
 
 const WHERE = `d.tenant = 'bench' and d.domain = 'refund' and d.purged_at is null and d.erased_at is null and (d.created_at, d.id) > ($1, $2) order by d.created_at, d.id limit 2000`;
 const VARIANTS: [string, string][] = [
   [
-    'the replay page (json_to_record over the document)',
+    'the replay page (json_to_record over the answer column, what replayPage reads)',
+    `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
+            x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
+     from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
+     where ${WHERE}`,
+  ],
+  [
+    'the replay page before the answer column (json_to_record over the document)',
     `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
             x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
      from decisions d cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
@@ -46,13 +54,13 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
       const id = uuidv7(at.getTime());
       const d = await type.decide(c);
       const doc = decisionDocument({ id, tenant: 'bench', createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
-      rows.push([id, 'bench', 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(doc), at, at]);
+      rows.push([id, 'bench', 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(doc), answerJson(doc), at, at]);
     }
     for (let i = 0; i < rows.length; i += 500) {
       const part = rows.slice(i, i + 500);
       await db.em().execute(
-        `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
-         values ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?)').join(', ')}`,
+        `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at)
+         values ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?::json, ?, ?)').join(', ')}`,
         part.flat(),
       );
     }
@@ -61,8 +69,8 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
     await c.connect();
     // Copies 20 s apart, so the window holds o.rows decisions in (created_at, id) order.
     await c.query(
-      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
-       select gen_random_uuid(), tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at + g * interval '20 seconds'
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at)
+       select gen_random_uuid(), tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at + g * interval '20 seconds'
        from decisions cross join generate_series(1, $1::int) g`,
       [Math.max(0, Math.ceil(o.rows / 2_000) - 1)],
     );

@@ -24,7 +24,7 @@ import {
   type ReleaseManifest,
 } from '../libs/decisions/index.js';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
-import { openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
+import { answerJson, openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 
 export interface SimulationBenchOptions {
@@ -125,11 +125,11 @@ async function seed(db: Database, root: string, cases: RefundCase[]): Promise<{ 
       const id = uuidv7(at.getTime());
       const d = await type.decide(c);
       const document = decisionDocument({ id, tenant: TENANT, createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
-      rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), at, at]);
+      rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), answerJson(document), at, at]);
     }
     await db.em().execute(
-      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, evaluated_at, created_at)
-       values ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?, ?)').join(', ')}`,
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at)
+       values ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?::json, ?, ?)').join(', ')}`,
       rows.flat(),
     );
   }

@@ -25,6 +25,20 @@ export interface NewDecision {
   actor: Actor;
 }
 
+/**
+ * The document without its trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a replay
+ * reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
+ * (docs/benchmarks.md, replay). Rows written before the column have none; readers fall back to the document.
+ */
+export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
+  const { trace: _trace, ...answer } = document;
+  return answer;
+}
+
+export function answerJson(document: Record<string, unknown>): string {
+  return JSON.stringify(storedAnswer(document));
+}
+
 export interface DecisionFilter {
   domain?: string;
   outcome?: string;
@@ -53,7 +67,7 @@ export class DecisionsRepository {
    * then inserts nothing: `inserted` is false and the caller replays the stored answer. The `decision.created` event
    * goes to the outbox in the same statement.
    */
-  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
+  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
     const result = await sql<{ inserted: number }>`
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
@@ -62,10 +76,10 @@ export class DecisionsRepository {
         returning key
       ), inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
+                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
         where exists (select 1 from claim)
         returning id
@@ -82,14 +96,14 @@ export class DecisionsRepository {
    * After the key's claim (FeatureHistoryRepository.claim, same transaction): the decision, its `decision.created`
    * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement.
    */
-  async insertDecided(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
+  async insertDecided(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
     await sql`
       with inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
+                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         values (${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role})
         returning id
       ), event as (
@@ -123,7 +137,7 @@ export class DecisionsRepository {
   }
 
   async insert(em: SqlEntityManager, { actor, ...d }: NewDecision): Promise<void> {
-    em.create(DecisionRecordSchema, { ...d, actorId: actor.id, actorRole: actor.role });
+    em.create(DecisionRecordSchema, { ...d, answer: storedAnswer(d.document), actorId: actor.id, actorRole: actor.role });
     await em.flush();
   }
 

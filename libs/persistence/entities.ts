@@ -40,6 +40,8 @@ export const DecisionRecordSchema = defineEntity({
     features: p.json<Record<string, unknown>>().nullable(),
     /** The decision document exactly as first answered (a `json`, not `jsonb`, column keeps its key order). */
     document: p.json<Record<string, unknown>>().columnType('json'),
+    /** The document without its trace (decisions.repository storedAnswer): what a replay reads; null on rows written before the column. Kept by the purge: it holds no more than the purged document. */
+    answer: p.json<Record<string, unknown>>().columnType('json').nullable(),
     idempotencyKey: p.string().nullable(),
     evaluatedAt: p.datetime(),
     createdAt: p.datetime(),

@@ -27,7 +27,7 @@ export interface BeforeRefundDecision {
 }
 
 export interface RefundDecisionWrite {
-  decision: Omit<NewDecision, 'document'> & { documentJson: string };
+  decision: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string };
   refund: Pick<RefundRow, 'refundId' | 'type' | 'orderId' | 'customerId' | 'state' | 'requestedAmount' | 'approvedAmount' | 'capturedAmount' | 'currency' | 'reward' | 'requestedBy'>;
   transition: { id: string; actor: Actor; reason: string };
   review?: NewReview & { id: string };
@@ -78,10 +78,10 @@ export class RefundDecisionsRepository {
     const result = await sql<{ created: number }>`
       with decided as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
+                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
         select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
                ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json,
+               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
                ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
         returning id
       ), refund as (

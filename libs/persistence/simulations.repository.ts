@@ -223,9 +223,9 @@ export class SimulationsRepository {
   }
 
   /**
-   * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`. The stored document (trace
-   * included, often kilobytes) is parsed once per row by json_to_record and only the answer's fields are read:
-   * one `->>` per field would parse it again for each. JSON values come back as text, whatever the driver (pg parses a
+   * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`. The answer's fields
+   * come from `answer` (the document without its trace, a few hundred bytes), parsed once per row by json_to_record
+   * (one `->>` per field would parse it again for each); rows stored before that column, from the whole document. JSON values come back as text, whatever the driver (pg parses a
    * json column, PGlite may not).
    */
   async replayPage(
@@ -243,7 +243,7 @@ export class SimulationsRepository {
     const rows = await em.execute<Row[]>(
       `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id${outputs}
        from decisions d
-       cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text${columns})
+       cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text${columns})
        where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],

@@ -1,7 +1,7 @@
 /** The stored row of a decision as first answered: one shape for the one-statement path and the refund lifecycle's. */
 import type { ReleaseRef, TypedDecision } from '../../../libs/decisions/index.js';
 import type { Actor } from '../../../libs/audit/index.js';
-import type { NewDecision } from '../../../libs/persistence/index.js';
+import { answerJson, type NewDecision } from '../../../libs/persistence/index.js';
 
 export function decisionRow(d: {
   id: string;
@@ -10,11 +10,12 @@ export function decisionRow(d: {
   evaluated: TypedDecision;
   release: ReleaseRef;
   input: Record<string, unknown>;
+  document: Record<string, unknown>;
   documentJson: string;
   idempotencyKey: string;
   now: Date;
   actor: Actor;
-}): Omit<NewDecision, 'document'> & { documentJson: string } {
+}): Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string } {
   const riskScore = d.evaluated.output.riskScore;
   return {
     id: d.id,
@@ -29,9 +30,11 @@ export function decisionRow(d: {
     caseData: d.input,
     features: d.evaluated.features ?? null,
     documentJson: d.documentJson,
+    answerJson: answerJson(d.document),
     idempotencyKey: d.idempotencyKey,
     evaluatedAt: d.now,
     createdAt: d.now,
     actor: d.actor,
   };
 }
+

@@ -166,7 +166,7 @@ export class DecisionsService {
         const document = decisionDocument({ id, tenant: principal.tenant, createdAt: now.toISOString() }, type, input, evaluated, release.ref);
         const documentJson = JSON.stringify(document);
         const row = {
-          ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
+          ...decisionRow({ id, tenant: principal.tenant, type: type.name, evaluated, release: release.ref, input, document, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
           event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
         };
         // The claim of the key and the decision are one statement here.
@@ -213,7 +213,7 @@ export class DecisionsService {
           const documentJson = JSON.stringify(document);
           const record = history.record(input);
           const row = {
-            ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
+            ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, document, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           };
           const historyRows = record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted');

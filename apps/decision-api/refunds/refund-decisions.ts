@@ -190,7 +190,7 @@ export class RefundDecisions {
             ...(record && {
               history: this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'refund'),
             }),
-            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, documentJson: json, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
+            decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, document, documentJson: json, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             refund,
             transition,
             ...(review ? { review } : {}),
