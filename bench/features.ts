@@ -161,6 +161,9 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     seed: o.seed,
     serviceNodeArgs: o.serviceNodeArgs,
     env: { PSEUDONYM_SECRET },
+    // Both sides must decide the same mix: with the bench's orders refunded again and again, the faster side would
+    // answer more cheap DENYs (order already refunded) and look cheaper per decision.
+    freshOrders: true,
     name: `features ${on ? 'on' : 'off'} (round ${round})`,
     prepare: async (s: HttpSetup) => {
       const took = await seed(s.databaseUrl, s.tenant, o.seed);

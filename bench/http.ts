@@ -37,6 +37,8 @@ export interface HttpOptions {
   serviceNodeArgs: string[];
   /** Extra environment for the service. */
   env?: Record<string, string>;
+  /** Every request a refund of an order of its own (refundBodies): the same decision mix at any rate. */
+  freshOrders?: boolean;
   /** Row name (default: the route and store). */
   name?: string;
   /** Run once the service is ready and before the load (seed the database, activate a release…). */
@@ -287,12 +289,24 @@ async function createDatabase(store: Store, serverUrl: string): Promise<BenchDat
 
 /**
  * The bench's refund requests: BODIES generated cases, each with the place of its refundId (`rf_` + a per-request id:
- * a refundId decided twice is 409 REFUND_EXISTS, so every request is a refund of its own).
+ * a refundId decided twice is 409 REFUND_EXISTS, so every request is a refund of its own). With `freshOrders` the
+ * orderId gets the same id (`ord_` + id): otherwise the cases' orders are refunded again each time the bodies come
+ * round, so the longer or faster a run, the more of its answers are cheap DENYs of an order already refunded, and
+ * two runs at different rates decide different mixes.
  */
-export function refundBodies(seed: number): Template[] {
+export function refundBodies(seed: number, o: { freshOrders?: boolean } = {}): Template[] {
   return generateCases(BODIES, seed).map((c) => {
-    const [head, tail] = JSON.stringify({ case: { ...c, refundId: '\u0000' } }).split('\\u0000');
-    return [`${head!}rf_`, tail!] as const;
+    const json = JSON.stringify({ case: { ...c, refundId: '\u0000', ...(o.freshOrders && { orderId: '\u0001' }) } });
+    // split with the marker captured: [text, marker, text, marker, …, text]; each marker becomes its field's prefix.
+    const pieces = json.split(/\\u000([01])/);
+    const parts: string[] = [];
+    let current = pieces[0]!;
+    for (let i = 1; i < pieces.length; i += 2) {
+      parts.push(current + (pieces[i] === '0' ? 'rf_' : 'ord_'));
+      current = pieces[i + 1]!;
+    }
+    parts.push(current);
+    return parts;
   });
 }
 
@@ -352,8 +366,7 @@ async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: st
       const start = process.hrtime.bigint();
       if (start >= measureTo) return;
       const n = seq++;
-      const [head, tail] = bodies[n % bodies.length]!;
-      const body = Buffer.from(`${head}${run}_${n}${tail}`);
+      const body = Buffer.from(bodies[n % bodies.length]!.join(`${run}_${n}`));
       try {
         const r = await request(
           agent,
@@ -461,7 +474,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     const key = await issueKey(['service']);
     await o.prepare?.({ port, databaseUrl: db.url, tenant: TENANT, issueKey, request: (method, path, headers, body) => request(agent, port, method, path, headers, body) });
 
-    const bodies = refundBodies(o.seed);
+    const bodies = refundBodies(o.seed, { freshOrders: o.freshOrders });
     const run = `${process.pid}-${Date.now().toString(36)}`;
     const loadgen = o.loadgen ?? loadGeneratorOf(process.env.BENCH_LOADGEN);
     log(`  ${o.store}: ${o.connections} connections (${loadgen}), ${o.warmupSeconds} s warm-up + ${o.seconds} s measured${o.profileDir ? ' (service under --cpu-prof)' : ''}; idle RSS ${idleMb?.toFixed(0) ?? '?'} MB`);

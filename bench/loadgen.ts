@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 /** The bench's own script (from dist/bench/ or bench/), whichever tree's service is measured (a baseline's, say). */
 const SCRIPT = [new URL('../../bench/wrk/cycle.lua', import.meta.url), new URL('./wrk/cycle.lua', import.meta.url)].map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 
-/** One bench body with the place of the per-request id: `head + id + tail`. */
-export type Template = readonly [head: string, tail: string];
+/** One bench body with the places of the per-request id: `parts.join(id)` (usually `head + id + tail`). */
+export type Template = readonly string[];
 
 export interface LoadSpec {
   port: number;
@@ -106,7 +106,7 @@ export async function runWrk(spec: LoadSpec, log: (line: string) => void): Promi
     const bodiesFile = join(dir, 'bodies');
     const resultFile = join(dir, 'result.json');
     // JSON text holds no raw tab or newline: both separate safely.
-    await writeFile(bodiesFile, spec.bodies.map(([head, tail]) => `${head}\t${tail}`).join('\n') + '\n');
+    await writeFile(bodiesFile, spec.bodies.map((parts) => parts.join('\t')).join('\n') + '\n');
     const threads = Math.min(THREADS, spec.connections);
     const args = [
       `-t${threads}`,

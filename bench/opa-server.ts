@@ -177,8 +177,7 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
     const idleMb = await idleRssMb(pid, 2);
     if (o.verify) {
       for (let i = 0; i < o.inputs.bodies.length; i++) {
-        const [head, tail] = o.inputs.bodies[i]!;
-        const r = await post(agent, port, path, `${head}verify_${i}${tail}`);
+        const r = await post(agent, port, path, o.inputs.bodies[i]!.join(`verify_${i}`));
         const got = (JSON.parse(r.body) as { result?: unknown }).result;
         if (r.status !== 200 || canonical(got) !== canonical(o.inputs.expected[i])) {
           throw new Error(`opa run --server answers case ${i} differently from the service's Wasm: ${r.status} ${r.body.slice(0, 500)} vs ${JSON.stringify(o.inputs.expected[i]).slice(0, 500)}`);

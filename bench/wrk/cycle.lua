@@ -2,7 +2,8 @@
 -- its own (spliced into the body, e.g. the refundId, and sent as Idempotency-Key), counts statuses and a marker
 -- field of each answer (the outcome), and in done() writes one JSON summary with wrk's own CPU time.
 --
--- Arguments after `--`: bodies file (one body a line, "<head>\t<tail>", the id goes between), result file, run id,
+-- Arguments after `--`: bodies file (one body a line, "<head>\t<tail>" or more parts, the id goes between each two),
+-- result file, run id,
 -- path, Authorization header value ('' for none), marker ('"outcome":"'), thread count.
 local threads = {}
 
@@ -13,11 +14,17 @@ end
 
 function init(args)
   result_file, run, path, auth, marker = args[2], args[3], args[4], args[5], args[6]
-  heads, tails = {}, {}
+  heads = {}
   for line in io.lines(args[1]) do
-    local tab = line:find("\t", 1, true)
-    heads[#heads + 1] = line:sub(1, tab - 1)
-    tails[#tails + 1] = line:sub(tab + 1)
+    local parts, from = {}, 1
+    while true do
+      local tab = line:find("\t", from, true)
+      if not tab then break end
+      parts[#parts + 1] = line:sub(from, tab - 1)
+      from = tab + 1
+    end
+    parts[#parts + 1] = line:sub(from)
+    heads[#heads + 1] = parts
   end
   -- Threads start at different bodies so they do not send the same case at the same moment.
   offset = math.floor((tid - 1) * #heads / tonumber(args[7]))
@@ -34,7 +41,7 @@ function request()
   local i = (offset + n) % #heads + 1
   local id = prefix .. n
   headers["Idempotency-Key"] = "bench-" .. id
-  return wrk.format("POST", path, headers, heads[i] .. id .. tails[i])
+  return wrk.format("POST", path, headers, table.concat(heads[i], id))
 end
 
 function response(status, _, body)
