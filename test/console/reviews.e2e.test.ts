@@ -107,6 +107,24 @@ describe('console: reviewers', () => {
     expect([refund.state, refund.approvedAmount]).toEqual(['APPROVED', 120_000]);
   });
 
+  it('Enter on a focused link follows that link; another case in the same tab is a fresh page (no form of the previous one)', async () => {
+    await visit(a, svc.baseUrl, '/reviews');
+    const rows = a.locator('tbody tr');
+    await rows.first().waitFor();
+    // The highlighted row is the first ('late'); the focused link is the second row's ('later').
+    await rows.nth(1).getByRole('link').first().focus();
+    await a.keyboard.press('Enter');
+    await a.waitForURL(new RegExp(`#/reviews/${opened.later!.reviewId}$`));
+    await a.getByRole('button', { name: 'Claim' }).click();
+    await a.getByText(/You hold this item/).waitFor();
+    await a.getByRole('button', { name: 'Approve', exact: true }).click();
+    // 90.00 EUR, prefilled from the item's minor units.
+    await expect(a.getByLabel(/Amount to refund/).inputValue()).resolves.toBe('90.00');
+    await a.evaluate(`location.hash = '#/reviews/${opened.late!.reviewId}'`);
+    await a.getByText(/Nobody holds this item/).waitFor();
+    expect(await a.getByLabel(/Amount to refund/).count()).toBe(0);
+  });
+
   it('works the queue from the keyboard: j, Enter, c, d, a reason, Enter', async () => {
     await visit(a, svc.baseUrl, '/reviews');
     await a.locator('tbody tr').first().waitFor();

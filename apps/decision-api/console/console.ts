@@ -3,7 +3,7 @@
  * the console signs in with an API key and calls the public API like any client; nothing here reads a key.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { problem, sendProblem } from '../problem.js';
@@ -48,12 +48,14 @@ export async function registerConsole(app: NestFastifyApplication, root: string 
     preCompressed: true,
     // Fastify's reply (not Node's response), as @fastify/static 10 passes it.
     setHeaders: (reply: { header(name: string, value: string): unknown }, path: string) => {
+      // `path` is absolute: only a folder named assets inside the console's own root marks a hashed asset.
+      const hashed = relative(root, path).split(sep)[0] === 'assets';
       reply.header('content-security-policy', CSP);
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       reply.header('x-frame-options', 'DENY');
       // Vite names assets by content hash: cache them for a year; the page itself is revalidated every time.
-      reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
   // The address without its slash: the page's relative asset paths need /console/.

@@ -13,6 +13,8 @@ import { ApiAnswers, ApiFilters, ApiPageQuery, DATE_TIME, IDEMPOTENT, JSON_BODY,
 
 /** name@version of a release (names kebab-case, versions semver). */
 const RELEASE_REF_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*@[0-9A-Za-z.+-]{1,100}$';
+/** A name and a version may each be 100 characters long, so the reference may be 201. */
+const RELEASE_REF_MAX_LENGTH = 201;
 const REASON_CODE_PATTERN = '^[A-Z][A-Z0-9_]{0,99}$';
 
 @ApiTags('decisions')
@@ -75,7 +77,7 @@ export class DecisionsController {
     const parsed = {
       domain: type ?? domain,
       outcome: q.oneOf('outcome', this.decisions.outcomes(principal)),
-      release: releaseRef(q.matching('release', RELEASE_REF_PATTERN)),
+      release: releaseRef(q.matching('release', RELEASE_REF_PATTERN, RELEASE_REF_MAX_LENGTH)),
       reasonCode: q.matching('reasonCode', REASON_CODE_PATTERN),
       from: q.dateTime('from'),
       to: q.dateTime('to'),

@@ -104,11 +104,11 @@ export class QueryParser {
   }
 
   /** A value matching `pattern` (a name, an upper-snake code), for vocabularies that are data rather than code. */
-  matching(name: string, pattern: string): string | undefined {
+  matching(name: string, pattern: string, maxLength = 100): string | undefined {
     const v = this.raw(name);
     if (v === undefined) return undefined;
-    if (v.length > 100 || !new RegExp(pattern).test(v)) {
-      this.errors.push({ path: `query:${name}`, message: `must match ${pattern}` });
+    if (v.length > maxLength || !new RegExp(pattern).test(v)) {
+      this.errors.push({ path: `query:${name}`, message: v.length > maxLength ? `must be at most ${maxLength} characters` : `must match ${pattern}` });
       return undefined;
     }
     return v;

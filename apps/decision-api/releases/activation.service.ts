@@ -76,8 +76,9 @@ export class ActivationService {
         slot: r.slot,
         action: r.action,
         release: r.release,
-        // What this row took the place of: the slot's row before it, or (none before) the built-in release / no shadow.
-        replaced: r.replacedBuiltin ? (r.slot === 'active' ? idOf(this.registry.builtinRelease) : null) : r.replaced,
+        // What this row took the place of: the slot's row before it, or (none before) what the row itself recorded as
+        // deciding then (the built-in release of that day, not today's) / no shadow.
+        replaced: r.replacedBuiltin ? (r.slot === 'active' ? r.previous : null) : r.replaced,
         previous: r.previous,
         actor: { keyId: r.actor.keyId, name: r.actor.name },
       })),

@@ -65,7 +65,10 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main">{body}</main>
+      {/* Keyed by the address: another case or decision is a fresh page (no form, verdict or replay of the previous one). */}
+      <main id="main" key={loc.path}>
+        {body}
+      </main>
     </div>
   );
 }

@@ -10,22 +10,26 @@ export interface Loaded<T> {
 }
 
 export function useApi<T>(path: string | undefined): Loaded<T> {
-  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: !!path });
+  // Each answer remembers the path it answers: another path's data is never shown as this one's (a page reused for
+  // another case must not show the previous case's verdict while the new one loads).
+  const [state, setState] = useState<{ path?: string; data?: T; error?: unknown; loading: boolean }>({ path, loading: !!path });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!path) return;
     const ctl = new AbortController();
-    setState((s) => ({ ...s, loading: true, error: undefined }));
+    setState((s) => (s.path === path ? { ...s, loading: true, error: undefined } : { path, loading: true }));
     api<T>(path, { signal: ctl.signal }).then(
-      (data) => setState({ data, loading: false }),
+      (data) => setState({ path, data, loading: false }),
       (error: unknown) => {
-        if ((error as Error).name !== 'AbortError') setState({ error, loading: false });
+        // A failed refresh keeps what was shown (and says it failed); a failed first load has nothing to keep.
+        if ((error as Error).name !== 'AbortError') setState((s) => (s.path === path ? { ...s, error, loading: false } : { path, error, loading: false }));
       },
     );
     return () => ctl.abort();
   }, [path, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { data: state.data, error: state.error, loading: state.loading, reload };
+  const current = state.path === path;
+  return { data: current ? state.data : undefined, error: current ? state.error : undefined, loading: current ? state.loading : !!path, reload };
 }
 
 export interface Page<T> {
@@ -44,8 +48,6 @@ export function useCursorList<T>(path: string, params: Record<string, string | n
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
   const key = path + JSON.stringify(params) + limit;
-  const keyRef = useRef(key);
-  keyRef.current = key;
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -67,18 +69,25 @@ export function useCursorList<T>(path: string, params: Record<string, string | n
     return () => ctl.abort();
   }, [key, tick]);
 
+  // The first page's load counts up on every (re)load: a "load more" asked before it is dropped when it answers.
+  const generation = useRef(0);
+  useEffect(() => {
+    generation.current++;
+  }, [key, tick]);
+
   const more = useCallback(() => {
     if (!next) return;
-    const asked = keyRef.current;
+    const asked = generation.current;
     setLoading(true);
     api<Page<T>>(path + toQuery({ ...params, limit, cursor: next })).then(
       (page) => {
-        if (keyRef.current !== asked) return;
+        if (generation.current !== asked) return;
         setItems((old) => [...old, ...page.items]);
         setNext(page.nextCursor ?? null);
         setLoading(false);
       },
       (e: unknown) => {
+        if (generation.current !== asked) return;
         setError(e);
         setLoading(false);
       },

@@ -4,7 +4,7 @@
  */
 import { t } from '../../i18n/index.js';
 import { number } from '../../ui/format.js';
-import { shade, type Matrix } from './matrix.js';
+import { BLUE, cellColors, DARK, ORANGE, shade, type Matrix } from './matrix.js';
 
 export function Heatmap({ matrix, caption, selected, onSelect }: { matrix: Matrix; caption: string; selected?: [string, string]; onSelect: (from: string, to: string) => void }) {
   return (
@@ -29,16 +29,15 @@ export function Heatmap({ matrix, caption, selected, onSelect }: { matrix: Matri
                 const n = matrix.counts[from]?.[to] ?? 0;
                 const s = shade(n, matrix.max);
                 const diagonal = from === to;
-                // Blue for unchanged, orange-red for changes; white text once the cell is dark enough.
-                const bg = n === 0 ? '#ffffff' : diagonal ? `rgba(11, 87, 208, ${0.12 + 0.78 * s})` : `rgba(196, 62, 0, ${0.12 + 0.78 * s})`;
-                const dark = n > 0 && s > 0.55;
+                // Blue for unchanged, orange-red for changes; the text colour that reads on the cell (WCAG AA).
+                const { background: bg, text } = n === 0 ? { background: '#ffffff', text: DARK } : cellColors(diagonal ? BLUE : ORANGE, s);
                 const isSel = selected?.[0] === from && selected?.[1] === to;
                 return (
                   <td key={to} className={isSel ? 'selected' : undefined}>
                     <button
                       type="button"
                       className="heat-cell"
-                      style={{ background: bg, color: dark ? '#ffffff' : '#1b1f24' }}
+                      style={{ background: bg, color: text }}
                       aria-label={t('authors.simulation.cell', { count: n, from, to })}
                       aria-pressed={isSel}
                       disabled={n === 0 || diagonal}

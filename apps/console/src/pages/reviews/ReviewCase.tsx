@@ -12,7 +12,7 @@ import { DecisionExplanation, type DecisionLike } from '../../explain/DecisionEx
 import { t } from '../../i18n/index.js';
 import { Badge } from '../../ui/Badge.js';
 import { ErrorNotice } from '../../ui/ErrorNotice.js';
-import { dateTime, money, parseMoney } from '../../ui/format.js';
+import { dateTime, money, moneyInput, parseMoney } from '../../ui/format.js';
 import { Loading, Page } from '../../ui/Page.js';
 import { ShortcutHelp } from '../../ui/ShortcutHelp.js';
 import { RefundHistory, type RefundView } from '../shared/RefundHistory.js';
@@ -222,7 +222,7 @@ function ResolveForm({
   onSubmit: (body: { resolution: 'APPROVE' | 'DENY'; amount?: number; reasonCode: string; note?: string }) => Promise<void>;
   formRef: React.RefObject<HTMLFormElement | null>;
 }) {
-  const [amount, setAmount] = useState(() => (item.amount / 100).toFixed(2));
+  const [amount, setAmount] = useState(() => moneyInput(item.amount, item.currency));
   const [reason, setReason] = useState('');
   const [note, setNote] = useState('');
   const [problem, setProblem] = useState<string | undefined>();
