@@ -65,6 +65,14 @@ describe('GET /v1/releases and /v1/releases/activations', () => {
 
   it('refuses a bad cursor and a key without the role', async () => {
     expect((await get(author, '/v1/releases?cursor=nope')).body.code).toBe('CURSOR_INVALID');
+    // Forged cursors PostgreSQL could not cast (or names no release can have) are the client's 400, never a 500.
+    const forged = (v: Record<string, unknown>) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const good = { at: '2026-03-01T00:00:00.000Z', name: 'acme-console', version: '1.0.0' };
+    for (const bad of [{ at: '1' }, { at: 'x 1' }, { at: '+010000-01-01T00:00:00.000Z' }, { at: '0000-01-01T00:00:00.000Z' }, { at: '2026-02-30T00:00:00.000Z' }, { name: 'a\u0000b' }, { version: 'not semver' }]) {
+      const r = await get(author, `/v1/releases?cursor=${forged({ ...good, ...bad })}`);
+      expect([r.status, r.body.code]).toEqual([400, 'CURSOR_INVALID']);
+    }
+    expect((await get(author, `/v1/releases?cursor=${forged(good)}`)).status).toBe(200);
     expect((await get(service, '/v1/releases')).status).toBe(403);
     expect((await get(service, '/v1/releases/activations')).status).toBe(403);
   });
@@ -80,7 +88,9 @@ describe('GET /v1/releases and /v1/releases/activations', () => {
       expect.objectContaining({ action: 'activate', release: { name: 'acme-console', version: '1.1.0' }, replaced: { name: 'acme-console', version: '1.0.0' } }),
     ]);
     const rest = await get(auditor, `/v1/releases/activations?cursor=${h.body.nextCursor}`);
+    // The tenant's first activation replaced the built-in release of that day, as the row recorded it (not today's).
     expect(rest.body.items).toEqual([expect.objectContaining({ action: 'activate', release: { name: 'acme-console', version: '1.0.0' }, replaced: { name: 'default', version: '1.3.0' } })]);
+    expect(rest.body.items[0].replaced).toEqual(rest.body.items[0].previous);
     expect(rest.body.nextCursor).toBeNull();
     expect((await post(publisher, '/v1/releases/rollback')).status).toBe(200); // back to the built-in one for the suites below
   });
@@ -98,6 +108,10 @@ describe('GET /v1/decisions: release and reason code', () => {
     expect(await ids(`release=default@1.3.0&customer=${approve.customerId}`)).toEqual([approve.refundId]);
     expect((await ids('release=default@1.3.0')).length).toBeGreaterThanOrEqual(2);
     expect(await ids('release=default@9.9.9')).toEqual([]);
+    // A code nobody has is an empty page (an index lookup), not a scan of every decision into the statement timeout.
+    expect(await ids('reasonCode=NEVER_SEEN_CODE')).toEqual([]);
+    // A name and a version may each be 100 characters: the longest reference is searchable.
+    expect(await ids(`release=${'a'.repeat(100)}@${'1'.repeat(100)}`)).toEqual([]);
   });
 
   it('matches the reasons of a decision type shipped as data (a gift-card redemption challenged)', async () => {
@@ -132,6 +146,9 @@ describe('/console', () => {
     const page = await fetch(`${svc.baseUrl}/console/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect([page.headers.get('x-frame-options'), page.headers.get('referrer-policy'), page.headers.get('x-content-type-options')]).toEqual(['DENY', 'no-referrer', 'nosniff']);
     const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(await page.text())![1]!;
     const asset = await fetch(`${svc.baseUrl}${script}`, { headers: { 'accept-encoding': 'br' } });
     expect([asset.status, asset.headers.get('cache-control'), asset.headers.get('x-content-type-options')]).toEqual([200, 'public, max-age=31536000, immutable', 'nosniff']);

@@ -39,6 +39,28 @@ export function answerJson(document: Record<string, unknown>): string {
   return JSON.stringify(storedAnswer(document));
 }
 
+/** The document's reason codes, each once: reasons are {code, …} objects, or plain codes (the gift-card types). */
+export function reasonCodes(document: Record<string, unknown>): string[] {
+  const reasons = document.reasons;
+  if (!Array.isArray(reasons)) return [];
+  const codes = reasons.map((r: unknown) => (typeof r === 'string' ? r : r !== null && typeof r === 'object' && typeof (r as { code?: unknown }).code === 'string' ? (r as { code: string }).code : undefined));
+  return [...new Set(codes.filter((c): c is string => c !== undefined))];
+}
+
+/** A decision as its statements write it: the document serialized once, its answer and its reason codes beside it. */
+export type StoredDecisionRow = Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; reasonCodes: readonly string[] };
+
+/**
+ * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads), as a CTE body
+ * written only when `guard` (the CTE that inserted the decision) has a row; undefined when it has none.
+ */
+export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard: string): RawBuilder<unknown> | undefined {
+  if (d.reasonCodes.length === 0) return undefined;
+  return sql`insert into decision_reasons (tenant, code, decision_id)
+    select ${d.tenant}, c, ${d.id}::uuid from jsonb_array_elements_text(${JSON.stringify(d.reasonCodes)}::jsonb) c
+     where exists (select 1 from ${sql.table(guard)})`;
+}
+
 export interface DecisionFilter {
   domain?: string;
   outcome?: string;
@@ -67,7 +89,7 @@ export class DecisionsRepository {
    * then inserts nothing: `inserted` is false and the caller replays the stored answer. The `decision.created` event
    * goes to the outbox in the same statement.
    */
-  async insertClaimed(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
+  async insertClaimed(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
     const result = await sql<{ inserted: number }>`
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
@@ -87,7 +109,7 @@ export class DecisionsRepository {
         insert into outbox_events (id, tenant, type, occurred_at, data)
         select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
         where exists (select 1 from inserted)
-      )
+      )${withReasons(d, 'inserted')}
       select count(*)::int as inserted from inserted`.execute(em.getKysely());
     return Number(result.rows[0]?.inserted ?? 0) === 1;
   }
@@ -96,7 +118,7 @@ export class DecisionsRepository {
    * After the key's claim (FeatureHistoryRepository.claim, same transaction): the decision, its `decision.created`
    * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement.
    */
-  async insertDecided(em: SqlEntityManager, d: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
+  async insertDecided(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
     await sql`
       with inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
@@ -110,7 +132,7 @@ export class DecisionsRepository {
         insert into outbox_events (id, tenant, type, occurred_at, data)
         select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
         where exists (select 1 from inserted)
-      )${history ? sql`, recorded as (${history})` : sql``}
+      )${history ? sql`, recorded as (${history})` : sql``}${withReasons(d, 'inserted')}
       select 1`.execute(em.getKysely());
   }
 
@@ -139,6 +161,10 @@ export class DecisionsRepository {
   async insert(em: SqlEntityManager, { actor, ...d }: NewDecision): Promise<void> {
     em.create(DecisionRecordSchema, { ...d, answer: storedAnswer(d.document), actorId: actor.id, actorRole: actor.role });
     await em.flush();
+    const codes = reasonCodes(d.document);
+    if (codes.length > 0) {
+      await em.execute('insert into decision_reasons (tenant, code, decision_id) select ?, c, ? from jsonb_array_elements_text(?::jsonb) c', [d.tenant, d.id, JSON.stringify(codes)]);
+    }
   }
 
   /** Another tenant's decision is indistinguishable from a missing one. */
@@ -158,13 +184,18 @@ export class DecisionsRepository {
         ...(f.domain ? { domain: f.domain } : {}),
         ...(f.outcome ? { outcome: f.outcome } : {}),
         ...(f.release ? { releaseName: f.release.name, releaseVersion: f.release.version } : {}),
-        // Reasons live in the stored document only: matched row by row, newest first, until the page is full (no index:
-        // a rare code scans far back). Reasons are {code, …} objects, or plain codes (the gift-card types).
-        ...(f.reasonCode ? { [raw(`exists (select 1 from json_array_elements(case when json_typeof(document->'reasons') = 'array' then document->'reasons' else '[]'::json end) as r where (case when json_typeof(r) = 'string' then r #>> '{}' else r->>'code' end) = ?)`, [f.reasonCode])]: true } : {}),
+        // decision_reasons' primary key: a rare code is as quick as a common one.
+        ...(f.reasonCode ? { [raw('id in (select decision_id from decision_reasons where tenant = ? and code = ?)', [tenant, f.reasonCode])]: true } : {}),
         ...(Object.keys(createdAt).length ? { createdAt } : {}),
         ...(after ? { id: { $lt: after } } : {}),
       },
       { orderBy: { id: 'desc' }, limit },
     );
   }
+}
+
+/** `, reasoned as (…)` when the decision has reason codes, else nothing. */
+function withReasons(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard: string): RawBuilder<unknown> {
+  const insert = reasonsSql(d, guard);
+  return insert ? sql`, reasoned as (${insert})` : sql``;
 }

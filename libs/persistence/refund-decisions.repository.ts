@@ -11,7 +11,7 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
-import type { NewDecision } from './decisions.repository.js';
+import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureValues } from './feature-history.repository.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
@@ -27,7 +27,7 @@ export interface BeforeRefundDecision {
 }
 
 export interface RefundDecisionWrite {
-  decision: Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string };
+  decision: StoredDecisionRow;
   refund: Pick<RefundRow, 'refundId' | 'type' | 'orderId' | 'customerId' | 'state' | 'requestedAmount' | 'approvedAmount' | 'capturedAmount' | 'currency' | 'reward' | 'requestedBy'>;
   transition: { id: string; actor: Actor; reason: string };
   review?: NewReview & { id: string };
@@ -74,6 +74,7 @@ export class RefundDecisionsRepository {
           where exists (select 1 from refund)
         )`
       : sql``;
+    const reasons = reasonsSql(d, 'decided');
     const events = sql.join(w.events.map((e) => sql`(${e.id}::uuid, ${e.type}, ${JSON.stringify(e.data)}::jsonb)`));
     const result = await sql<{ created: number }>`
       with decided as (
@@ -98,7 +99,7 @@ export class RefundDecisionsRepository {
         select ${w.transition.id}::uuid, ${d.tenant}, ${r.refundId}, null, ${r.state}, ${actor.id}, ${actor.role}, ${w.transition.reason},
                ${d.id}::uuid, ${d.createdAt}::timestamptz
         where exists (select 1 from refund)
-      )${reviewCte}${w.history ? sql`, recorded as (${w.history})` : sql``}, told as (
+      )${reviewCte}${w.history ? sql`, recorded as (${w.history})` : sql``}${reasons ? sql`, reasoned as (${reasons})` : sql``}, told as (
         insert into outbox_events (id, tenant, type, occurred_at, data)
         select e.id, ${d.tenant}, e.type, ${d.createdAt}::timestamptz, e.data from (values ${events}) as e(id, type, data)
         where exists (select 1 from refund)

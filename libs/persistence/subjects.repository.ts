@@ -40,7 +40,7 @@ export class SubjectsRepository {
       add('d.release_name = ?', f.release.name);
       add('d.release_version = ?', f.release.version);
     }
-    if (f.reasonCode) add(`exists (select 1 from json_array_elements(case when json_typeof(d.document->'reasons') = 'array' then d.document->'reasons' else '[]'::json end) as r where (case when json_typeof(r) = 'string' then r #>> '{}' else r->>'code' end) = ?)`, f.reasonCode);
+    if (f.reasonCode) add('d.id in (select r.decision_id from decision_reasons r where r.tenant = d.tenant and r.code = ?)', f.reasonCode);
     if (f.from) add('d.created_at >= ?', f.from);
     if (f.to) add('d.created_at < ?', f.to);
     if (after) add('d.id < ?', after);

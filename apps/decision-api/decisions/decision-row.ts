@@ -1,7 +1,7 @@
 /** The stored row of a decision as first answered: one shape for the one-statement path and the refund lifecycle's. */
 import type { ReleaseRef, TypedDecision } from '../../../libs/decisions/index.js';
 import type { Actor } from '../../../libs/audit/index.js';
-import { answerJson, type NewDecision } from '../../../libs/persistence/index.js';
+import { answerJson, reasonCodes, type StoredDecisionRow } from '../../../libs/persistence/index.js';
 
 export function decisionRow(d: {
   id: string;
@@ -15,7 +15,7 @@ export function decisionRow(d: {
   idempotencyKey: string;
   now: Date;
   actor: Actor;
-}): Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string } {
+}): StoredDecisionRow {
   const riskScore = d.evaluated.output.riskScore;
   return {
     id: d.id,
@@ -31,6 +31,7 @@ export function decisionRow(d: {
     features: d.evaluated.features ?? null,
     documentJson: d.documentJson,
     answerJson: answerJson(d.document),
+    reasonCodes: reasonCodes(d.document),
     idempotencyKey: d.idempotencyKey,
     evaluatedAt: d.now,
     createdAt: d.now,

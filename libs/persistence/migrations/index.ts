@@ -22,6 +22,7 @@ import { Migration20261205100000_rate_limit_windows } from './Migration202612051
 import { Migration20261205200000_audit_chain_fixes } from './Migration20261205200000_audit_chain_fixes.js';
 import { Migration20261206000000_refund_features_at_query_time } from './Migration20261206000000_refund_features_at_query_time.js';
 import { Migration20261206010000_decision_answer } from './Migration20261206010000_decision_answer.js';
+import { Migration20261206020000_decision_reasons } from './Migration20261206020000_decision_reasons.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -47,4 +48,5 @@ export const migrationsList = [
   { name: 'Migration20261205200000_audit_chain_fixes', class: Migration20261205200000_audit_chain_fixes },
   { name: 'Migration20261206000000_refund_features_at_query_time', class: Migration20261206000000_refund_features_at_query_time },
   { name: 'Migration20261206010000_decision_answer', class: Migration20261206010000_decision_answer },
+  { name: 'Migration20261206020000_decision_reasons', class: Migration20261206020000_decision_reasons },
 ];
