@@ -20,7 +20,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await page.context().close();
-  expect(pageErrors).toEqual([]);
+  expect(pageErrors.splice(0)).toEqual([]);
 });
 
 describe('console sign-in', () => {

@@ -1,4 +1,5 @@
 /** The console's frame: sign-in gate, menu by role, and the page the address names. */
+import { ErrorBoundary } from '../ui/ErrorBoundary.js';
 import { useEffect, useRef, useState } from 'react';
 import { api, onSignedOut } from '../api/client.js';
 import { clearSession, hasRole, loadSession, type Session } from '../api/session.js';
@@ -67,7 +68,7 @@ export function App() {
       </header>
       {/* Keyed by the address: another case or decision is a fresh page (no form, verdict or replay of the previous one). */}
       <main id="main" key={loc.path}>
-        {body}
+        <ErrorBoundary>{body}</ErrorBoundary>
       </main>
     </div>
   );

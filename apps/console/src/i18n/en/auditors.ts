@@ -80,6 +80,7 @@ export const auditors = {
     wholeAccount: 'the whole account',
     timeline: 'Reward timeline',
     timelineCaption: 'Account balance after each entry, over business time',
+    timelinePartial: 'The timeline shows the first {count} entries; the account has more (see the entries below).',
     entries: 'Entries',
     entryColumns: { seq: '#', at: 'At', type: 'Type', amount: 'Amount', balance: 'Balance after', cause: 'Cause', transaction: 'Transaction' },
   },

@@ -3,6 +3,7 @@ export const authors = {
   nav: { releases: 'Releases', simulations: 'Simulations', shadow: 'Shadow' },
   releases: {
     title: 'Releases',
+    shadowAction: 'shadow {action}',
     active: 'Active release',
     activeSince: 'Deciding since {at}, activated by {who}.',
     builtinActive: 'The built-in release decides (this tenant has not activated one).',
@@ -39,6 +40,8 @@ export const authors = {
   },
   diff: {
     title: 'Diff {a} → {b}',
+    removedSr: 'removed: ',
+    addedSr: 'added: ',
     pick: 'Choose two releases to compare on the releases page.',
     components: 'Components that differ',
     none: 'The two releases name the same component versions.',

@@ -45,6 +45,8 @@ export const common = {
     unknownPage: 'There is no such page in the console.',
     retry: 'Try again',
     requestId: 'Request id (give it to your operator):',
+    page: 'This page could not be shown. Reload it; if it happens again, give your operator the time and the address.',
+    reload: 'Reload the page',
   },
   list: {
     loading: 'Loading…',

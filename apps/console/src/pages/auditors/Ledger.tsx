@@ -1,14 +1,17 @@
 /** The reward ledger: accounts violating Reward Integrity, and any account by id with its entries, timeline and verdict. */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { PageProps } from '../../app/route.js';
 import { href, navigate, seg } from '../../app/router.js';
 import { useApi, useCursorList } from '../../app/use-api.js';
 import { t } from '../../i18n/index.js';
 import { StepLine } from '../../ui/charts/StepLine.js';
 import { ErrorNotice } from '../../ui/ErrorNotice.js';
-import { dateTime, money } from '../../ui/format.js';
+import { dateTime, money, number } from '../../ui/format.js';
 import { Loading, MoreButton, Page } from '../../ui/Page.js';
 import { balancePoints } from './replay.js';
+
+/** The most entries the reward timeline loads (pages of 200, oldest first) before it says it is partial. */
+const TIMELINE_MAX_ENTRIES = 2_000;
 
 interface Integrity {
   rewardIntegrity: boolean;
@@ -96,6 +99,13 @@ export function LedgerAccount({ params }: PageProps) {
   const id = params.accountId!;
   const account = useApi<Account>(`/v1/ledger/accounts/${seg(id)}`);
   const entries = useCursorList<Entry>(`/v1/ledger/accounts/${seg(id)}/entries`, {}, 200);
+  // Entries page oldest first: the timeline must reach today's balance, so the pages are followed up to a bound
+  // (an account's history is bounded in practice); past it the chart says it is partial.
+  const { hasMore, loading, more, error } = entries;
+  const count = entries.items.length;
+  useEffect(() => {
+    if (hasMore && !loading && !error && count < TIMELINE_MAX_ENTRIES) more();
+  }, [hasMore, loading, error, count, more]);
   const a = account.data;
   const cur = a?.currency ?? 'EUR';
   return (
@@ -171,6 +181,7 @@ export function LedgerAccount({ params }: PageProps) {
       <section className="card" aria-labelledby="timeline-h">
         <h2 id="timeline-h">{t('auditors.account.timeline')}</h2>
         <StepLine points={balancePoints(entries.items)} caption={t('auditors.account.timelineCaption')} format={(v) => money(v, cur)} />
+        {hasMore && count >= TIMELINE_MAX_ENTRIES ? <p className="muted small">{t('auditors.account.timelinePartial', { count: number(count) })}</p> : null}
       </section>
       <h2>{t('auditors.account.entries')}</h2>
       <ErrorNotice error={entries.error} onRetry={entries.reload} />

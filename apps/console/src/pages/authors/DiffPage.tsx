@@ -139,9 +139,9 @@ function SideBySide({ lines }: { lines: DiffLine[] }) {
             near.has(i) ? (
               <tr key={i}>
                 <td className="mark" aria-hidden="true">{x.left?.kind === 'del' ? '−' : ''}</td>
-                <td className={x.left?.kind === 'del' ? 'diff-del' : undefined}>{x.left ? (x.left.kind === 'del' ? <span className="visually-hidden">removed: </span> : null) : null}{x.left?.text ?? ''}</td>
+                <td className={x.left?.kind === 'del' ? 'diff-del' : undefined}>{x.left ? (x.left.kind === 'del' ? <span className="visually-hidden">{t('authors.diff.removedSr')}</span> : null) : null}{x.left?.text ?? ''}</td>
                 <td className="mark" aria-hidden="true">{x.right?.kind === 'add' ? '+' : ''}</td>
-                <td className={x.right?.kind === 'add' ? 'diff-add' : undefined}>{x.right ? (x.right.kind === 'add' ? <span className="visually-hidden">added: </span> : null) : null}{x.right?.text ?? ''}</td>
+                <td className={x.right?.kind === 'add' ? 'diff-add' : undefined}>{x.right ? (x.right.kind === 'add' ? <span className="visually-hidden">{t('authors.diff.addedSr')}</span> : null) : null}{x.right?.text ?? ''}</td>
               </tr>
             ) : near.has(i - 1) ? (
               <tr key={i}>

@@ -188,7 +188,7 @@ export function Releases({ session }: PageProps) {
                   <tr key={h.seq}>
                     <td>{dateTime(h.at)}</td>
                     <td>
-                      <code>{h.slot === 'shadow' ? `shadow ${h.action}` : h.action}</code>
+                      <code>{h.slot === 'shadow' ? t('authors.releases.shadowAction', { action: h.action }) : h.action}</code>
                     </td>
                     <td>{ref(h.release)}</td>
                     <td>{ref(h.replaced)}</td>
