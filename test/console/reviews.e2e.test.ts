@@ -121,6 +121,10 @@ describe('console: reviewers', () => {
     await a.getByRole('button', { name: 'Approve', exact: true }).click();
     // 90.00 EUR, prefilled from the item's minor units.
     await expect(a.getByLabel(/Amount to refund/).inputValue()).resolves.toBe('90.00');
+    // Escape in a field leaves the field, not the form: a half-written reason stays.
+    await a.getByLabel('Reason code').fill('GOODWILL');
+    await a.keyboard.press('Escape');
+    await expect(a.getByLabel('Reason code').inputValue()).resolves.toBe('GOODWILL');
     await a.evaluate(`location.hash = '#/reviews/${opened.late!.reviewId}'`);
     await a.getByText(/Nobody holds this item/).waitFor();
     expect(await a.getByLabel(/Amount to refund/).count()).toBe(0);

@@ -1,5 +1,5 @@
 /** Decision search: filters in the address, newest first, cursor pages (never a count over 100,000 rows). */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { PageProps } from '../../app/route.js';
 import { href, navigate, seg } from '../../app/router.js';
 import { useApi, useCursorList } from '../../app/use-api.js';
@@ -24,6 +24,9 @@ const FILTERS = ['type', 'outcome', 'release', 'reasonCode', 'from', 'to', 'cust
 export function DecisionSearch({ query }: PageProps) {
   const current = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>;
   const [form, setForm] = useState(current);
+  // The address is the search: Back, Forward or the menu's link change it, and the inputs follow.
+  const asked = query.toString();
+  useEffect(() => setForm(Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as typeof current), [asked]);
   const types = useApi<{ items: { name: string; outcomes: string[] }[] }>('/v1/decision-types');
   const outcomes = types.data?.items.find((x) => x.name === form.type)?.outcomes ?? [...new Set(types.data?.items.flatMap((x) => x.outcomes) ?? [])];
   const list = useCursorList<Summary>('/v1/decisions', {

@@ -6,7 +6,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { actionKey, api, ApiError } from '../../api/client.js';
 import type { PageProps } from '../../app/route.js';
 import { href, navigate, seg } from '../../app/router.js';
-import { useShortcuts } from '../../app/shortcuts.js';
+import { typingIn, useShortcuts } from '../../app/shortcuts.js';
 import { useApi } from '../../app/use-api.js';
 import { DecisionExplanation, type DecisionLike } from '../../explain/DecisionExplanation.js';
 import { t } from '../../i18n/index.js';
@@ -65,7 +65,13 @@ export function ReviewCase({ params, session }: PageProps) {
     c: () => open && !holder && void act('claim'),
     a: () => start('APPROVE'),
     d: () => start('DENY'),
-    Escape: () => (mode ? setMode(undefined) : navigate('/reviews')),
+    // One step back per press: the help, then out of a field (a half-written reason and note stay), then the form,
+    // then the page.
+    Escape: () => {
+      if (help) return setHelp(false);
+      if (typingIn(document.activeElement)) return (document.activeElement as HTMLElement).blur();
+      return mode ? setMode(undefined) : navigate('/reviews');
+    },
     '?': () => setHelp((h) => !h),
   });
 
