@@ -51,14 +51,14 @@ export function reasonCodes(document: Record<string, unknown>): string[] {
 export type StoredDecisionRow = Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; reasonCodes: readonly string[] };
 
 /**
- * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads), as a CTE body
- * written only when `guard` (the CTE that inserted the decision) has a row; undefined when it has none.
+ * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads); as a CTE body, written
+ * only when `guard` (the CTE that inserted the decision) has a row. Undefined when the decision has none.
  */
-export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard: string): RawBuilder<unknown> | undefined {
+export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard?: string): RawBuilder<unknown> | undefined {
   if (d.reasonCodes.length === 0) return undefined;
   return sql`insert into decision_reasons (tenant, code, decision_id)
     select ${d.tenant}, c, ${d.id}::uuid from jsonb_array_elements_text(${JSON.stringify(d.reasonCodes)}::jsonb) c
-     where exists (select 1 from ${sql.table(guard)})`;
+     ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
 }
 
 export interface DecisionFilter {
@@ -161,10 +161,8 @@ export class DecisionsRepository {
   async insert(em: SqlEntityManager, { actor, ...d }: NewDecision): Promise<void> {
     em.create(DecisionRecordSchema, { ...d, answer: storedAnswer(d.document), actorId: actor.id, actorRole: actor.role });
     await em.flush();
-    const codes = reasonCodes(d.document);
-    if (codes.length > 0) {
-      await em.execute('insert into decision_reasons (tenant, code, decision_id) select ?, c, ? from jsonb_array_elements_text(?::jsonb) c', [d.tenant, d.id, JSON.stringify(codes)]);
-    }
+    const reasons = reasonsSql({ tenant: d.tenant, id: d.id, reasonCodes: reasonCodes(d.document) });
+    if (reasons) await reasons.execute(em.getKysely());
   }
 
   /** Another tenant's decision is indistinguishable from a missing one. */

@@ -3,6 +3,16 @@ import { DomainError } from '../../../libs/errors/index.js';
 import { isUuid } from '../../../libs/names/index.js';
 
 
+/**
+ * An instant in a cursor, already of its list's ISO shape (milliseconds or microseconds, Z), is a real one PostgreSQL
+ * can hold (no month 13, no 30 February, no year 0): the cursor is opaque, but a forged one is the client's mistake
+ * (400), not the driver's cast error (500).
+ */
+export function isInstant(d: string): boolean {
+  const t = new Date(`${d.slice(0, 23)}Z`);
+  return !Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1 && t.toISOString().slice(0, 23) === d.slice(0, 23);
+}
+
 export function encodeCursor(position: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }

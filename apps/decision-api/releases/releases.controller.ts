@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { decodeCursor } from '../http/cursor.js';
+import { decodeCursor, isInstant } from '../http/cursor.js';
 import { isName, isSemver } from '../../../libs/names/index.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParams, QueryParser } from '../http/query.js';
@@ -13,15 +13,8 @@ import { ReleasesService } from './releases.service.js';
 import { ShadowService } from './shadow.service.js';
 import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, KEYED, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
-/**
- * The cursor's instant exactly as the list writes it (toISOString: year 0001–9999, milliseconds, Z): the cursor is
- * opaque, but a forged one is the client's mistake (400 CURSOR_INVALID), not PostgreSQL's cast error (500).
- */
-function isCursorInstant(at: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(at)) return false;
-  const t = new Date(at);
-  return !Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1 && t.toISOString() === at;
-}
+/** The instant a releases cursor carries, as the list writes it (toISOString). */
+const RELEASES_CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 @ApiTags('releases')
 @ApiBearerAuth()
@@ -79,7 +72,7 @@ export class ReleasesController {
       cursor === undefined
         ? undefined
         : decodeCursor(cursor, (v) =>
-            typeof v.at === 'string' && isCursorInstant(v.at) && typeof v.name === 'string' && isName(v.name) && typeof v.version === 'string' && v.version.length <= 100 && isSemver(v.version)
+            typeof v.at === 'string' && RELEASES_CURSOR_AT.test(v.at) && isInstant(v.at) && typeof v.name === 'string' && isName(v.name) && typeof v.version === 'string' && v.version.length <= 100 && isSemver(v.version)
               ? { createdAt: v.at, name: v.name, version: v.version }
               : undefined,
           );

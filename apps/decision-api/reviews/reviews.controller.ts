@@ -6,22 +6,13 @@ import { isUuid, NAME_PATTERN } from '../../../libs/names/index.js';
 import { REVIEW_POSITION_DEADLINE, type Principal, type ReviewPosition } from '../../../libs/persistence/index.js';
 import { REVIEW_STATES } from '../../../libs/reviews/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { decodeCursor, encodeCursor, isInstant } from '../http/cursor.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParams, QueryParser } from '../http/query.js';
 import { ReviewsService } from './reviews.service.js';
 import { ApiAnswers, ApiFilters, ApiPageQuery, IDEMPOTENT, JSON_BODY, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 const encodePosition = (p: ReviewPosition): string => encodeCursor({ p: p.part, d: p.deadline, i: p.id });
-/**
- * A deadline of the cursor's shape is a real instant PostgreSQL can hold (no month 13, no 30 February, no year 0): the
- * cursor is opaque, but a forged one is the client's mistake (400), not the driver's error (500).
- */
-function isInstant(d: string): boolean {
-  const t = new Date(`${d.slice(0, 23)}Z`);
-  return !Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1 && t.toISOString().slice(0, 23) === d.slice(0, 23);
-}
-
 const decodePosition = (cursor: string): ReviewPosition =>
   decodeCursor(cursor, (v) =>
     (v.p === 'open' || v.p === 'closed') && typeof v.d === 'string' && REVIEW_POSITION_DEADLINE.test(v.d) && isInstant(v.d) && typeof v.i === 'string' && isUuid(v.i)
