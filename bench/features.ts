@@ -51,7 +51,7 @@ export interface FeaturesBenchResult {
  * windows hold about 7% of a customer's events and the 365-day ones about 90%. Refund-source features
  * (goodwillRefunds12m) are read through the refunds and transitions (Migration20261206000000), so those are seeded too.
  */
-async function seed(url: string, tenant: string, seedValue: number): Promise<number> {
+export async function seedHistory(url: string, tenant: string, seedValue: number): Promise<number> {
   const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
   const keys = Array.from({ length: CUSTOMERS }, (_, i) => hash(`cus_${i + 1}`));
   const c = new pg.Client({ connectionString: url });
@@ -169,7 +169,7 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     freshOrders: true,
     name: `features ${on ? 'on' : 'off'} (round ${round})`,
     prepare: async (s: HttpSetup) => {
-      const took = await seed(s.databaseUrl, s.tenant, o.seed);
+      const took = await seedHistory(s.databaseUrl, s.tenant, o.seed);
       seedSeconds.push(took);
       log(`  seeded ${formatRate(PRIOR_EVENTS)} events in ${took.toFixed(1)} s`);
       if (on && explain === undefined) explain = await explainValues(s.databaseUrl, s.tenant);
