@@ -25,6 +25,11 @@ const FEATURES_OFF = { name: 'default', version: '1.2.0' };
 
 export interface FeaturesBenchOptions extends Pick<HttpOptions, 'root' | 'serverUrl' | 'connections' | 'warmupSeconds' | 'seconds' | 'seed' | 'serviceNodeArgs'> {
   rounds: number;
+  /**
+   * The paced rows' arrival rate as a share of the first features-off row's saturated throughput (both sides then run
+   * at that same rate), or 0 for none.
+   */
+  pacedShare: number;
   log: (line: string) => void;
 }
 
@@ -40,6 +45,12 @@ export interface FeaturesBenchResult {
   };
   /** on ÷ off of the medians; p99 as a difference in ms. */
   ratio: { perSecond: number; serviceCpu: number; postgresCpu: number; p99DeltaMs: number; p50DeltaMs: number };
+  /** Both sides at one fixed arrival rate (HttpOptions.paced): medians, and on ÷ off / on − off. */
+  paced?: {
+    rate: number;
+    median: { off: PacedMedian; on: PacedMedian };
+    ratio: { serviceCpu: number; postgresCpu: number; p99DeltaMs: number; p50DeltaMs: number };
+  };
   explain?: string;
 }
 
@@ -133,6 +144,13 @@ async function explainValues(url: string, tenant: string): Promise<string> {
   }
 }
 
+interface PacedMedian {
+  p50Us: number;
+  p99Us: number;
+  serviceMs: number;
+  postgresMs: number;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -149,11 +167,23 @@ function medians(rows: HttpRow[]): FeaturesBenchResult['median']['on'] {
   };
 }
 
+function pacedMedians(rows: HttpRow[]): PacedMedian {
+  const paced = rows.flatMap((r) => (r.paced ? [r.paced] : []));
+  return {
+    p50Us: median(paced.map((r) => r.p50Us)),
+    p99Us: median(paced.map((r) => r.p99Us)),
+    serviceMs: median(paced.flatMap((r) => (r.cpu ? [r.cpu.msPerRequest.service] : []))),
+    postgresMs: median(paced.flatMap((r) => (r.cpu ? [r.cpu.msPerRequest.postgres] : []))),
+  };
+}
+
 export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what: string) => Promise<unknown>): Promise<FeaturesBenchResult> {
   const { log } = o;
   log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (default@1.3.0, refund@1.2.0), ${o.rounds} round(s) alternating`);
   const seedSeconds: number[] = [];
   let explain: string | undefined;
+  // Fixed by the first row (features off): every paced row, on or off, runs at this rate.
+  let pacedRate: number | undefined;
   const row = (on: boolean, round: number): HttpOptions => ({
     root: o.root,
     store: 'postgresql',
@@ -168,6 +198,9 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     // answer more cheap DENYs (order already refunded) and look cheaper per decision.
     freshOrders: true,
     name: `features ${on ? 'on' : 'off'} (round ${round})`,
+    ...(o.pacedShare > 0 && {
+      paced: { rate: (saturated) => (pacedRate ??= Math.max(1, Math.round(saturated.perSecond * o.pacedShare))), warmupSeconds: o.warmupSeconds, seconds: o.seconds },
+    }),
     prepare: async (s: HttpSetup) => {
       const took = await seedHistory(s.databaseUrl, s.tenant, o.seed);
       seedSeconds.push(took);
@@ -196,12 +229,27 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     p99DeltaMs: (m.on.p99Us - m.off.p99Us) / 1e3,
     p50DeltaMs: (m.on.p50Us - m.off.p50Us) / 1e3,
   };
+  let paced: FeaturesBenchResult['paced'];
+  if (pacedRate !== undefined) {
+    const pm = { off: pacedMedians(off), on: pacedMedians(on) };
+    paced = {
+      rate: pacedRate,
+      median: pm,
+      ratio: { serviceCpu: pm.on.serviceMs / pm.off.serviceMs, postgresCpu: pm.on.postgresMs / pm.off.postgresMs, p99DeltaMs: (pm.on.p99Us - pm.off.p99Us) / 1e3, p50DeltaMs: (pm.on.p50Us - pm.off.p50Us) / 1e3 },
+    };
+  }
   const cpuOk = ratio.serviceCpu <= 1 + TARGET_FEATURE_CPU_SHARE;
   const p99Ok = ratio.p99DeltaMs <= TARGET_FEATURE_P99_MS;
   log(`\nFeatures, medians of ${o.rounds} round(s): off ${formatRate(m.off.perSecond)}/s p50 ${formatUs(m.off.p50Us)} p99 ${formatUs(m.off.p99Us)}, CPU ms/decision service ${m.off.serviceMs.toFixed(2)} postgres ${m.off.postgresMs.toFixed(2)}`);
   log(`                              on  ${formatRate(m.on.perSecond)}/s p50 ${formatUs(m.on.p50Us)} p99 ${formatUs(m.on.p99Us)}, CPU ms/decision service ${m.on.serviceMs.toFixed(2)} postgres ${m.on.postgresMs.toFixed(2)}`);
   log(`  on/off: throughput ${ratio.perSecond.toFixed(3)}, service CPU per decision ${ratio.serviceCpu.toFixed(3)}, PostgreSQL CPU per decision ${ratio.postgresCpu.toFixed(3)}, p50 ${ratio.p50DeltaMs >= 0 ? '+' : ''}${ratio.p50DeltaMs.toFixed(1)} ms, p99 ${ratio.p99DeltaMs >= 0 ? '+' : ''}${ratio.p99DeltaMs.toFixed(1)} ms`);
   log(`  features add <= ${TARGET_FEATURE_CPU_SHARE * 100}% service CPU per decision: ${cpuOk ? 'met' : 'MISSED'}; <= ${TARGET_FEATURE_P99_MS} ms to p99: ${p99Ok ? 'met' : 'MISSED'}`);
+  if (paced) {
+    const pm = paced.median;
+    log(`  paced at ${paced.rate}/s (${Math.round(o.pacedShare * 100)}% of the first off row's throughput), medians: off p50 ${formatUs(pm.off.p50Us)} p99 ${formatUs(pm.off.p99Us)}, CPU ms/decision service ${pm.off.serviceMs.toFixed(2)} postgres ${pm.off.postgresMs.toFixed(2)}`);
+    log(`                                                                 on  p50 ${formatUs(pm.on.p50Us)} p99 ${formatUs(pm.on.p99Us)}, CPU ms/decision service ${pm.on.serviceMs.toFixed(2)} postgres ${pm.on.postgresMs.toFixed(2)}`);
+    log(`  paced on/off: service CPU per decision ${paced.ratio.serviceCpu.toFixed(3)}, PostgreSQL ${paced.ratio.postgresCpu.toFixed(3)}, p50 ${paced.ratio.p50DeltaMs >= 0 ? '+' : ''}${paced.ratio.p50DeltaMs.toFixed(2)} ms, p99 ${paced.ratio.p99DeltaMs >= 0 ? '+' : ''}${paced.ratio.p99DeltaMs.toFixed(2)} ms (<= ${TARGET_FEATURE_P99_MS} ms: ${paced.ratio.p99DeltaMs <= TARGET_FEATURE_P99_MS ? 'met' : 'MISSED'})`);
+  }
   if (explain) log(`\n  The features statement of one bench customer, EXPLAIN ANALYZE (refundCount30d and goodwillRefunds12m):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
-  return { priorEvents: PRIOR_EVENTS, seedSeconds, off, on, median: m, ratio, ...(explain && { explain }) };
+  return { priorEvents: PRIOR_EVENTS, seedSeconds, off, on, median: m, ratio, ...(paced && { paced }), ...(explain && { explain }) };
 }

@@ -49,6 +49,11 @@ export interface HttpOptions {
   idleSeconds?: number;
   /** How often the service's RSS is sampled during the load, in ms (default 250). */
   rssEveryMs?: number;
+  /**
+   * After the saturating load, a second one on the same service at a fixed arrival rate (open loop, this process):
+   * `rate` gets the saturating load's summary and returns requests per second. The row's `paced` holds it.
+   */
+  paced?: { rate: (saturated: Summary) => number; warmupSeconds: number; seconds: number };
 }
 
 export type LoadGenerator = 'wrk' | 'node';
@@ -106,6 +111,17 @@ export interface HttpRow extends Summary {
   attempts?: number;
   loadgen: LoadGenerator;
   memory: ServiceMemory;
+  /** The fixed-rate load after the saturating one (HttpOptions.paced). */
+  paced?: PacedRow;
+}
+
+/** Latency at a fixed arrival rate: each request's latency counts from when it was due, so queueing shows. */
+export interface PacedRow extends Summary {
+  rate: number;
+  seconds: number;
+  non2xx: number;
+  errors: number;
+  cpu?: CpuShare;
 }
 
 function freePort(): Promise<number> {
@@ -414,6 +430,71 @@ async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: st
 }
 
 /**
+ * Open loop at `rate` requests per second for warm-up + `seconds` (BENCH_ONLY=features' paced rows): request n is due
+ * at start + n / rate and sent then, whether or not earlier ones have returned (up to the agent's sockets, then
+ * queued), and its latency counts from when it was due, so a slower service shows as queueing, not as fewer requests.
+ */
+async function pacedLoad(agent: http.Agent, port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, rate: number, warmupSeconds: number, seconds: number): Promise<Load> {
+  const statuses: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  const latencies: number[] = [];
+  let errors = 0;
+  let lastError = '';
+  const t0 = process.hrtime.bigint();
+  const measureFrom = t0 + BigInt(Math.round(warmupSeconds * 1e9));
+  const measureTo = measureFrom + BigInt(Math.round(seconds * 1e9));
+  const total = Math.floor(rate * (warmupSeconds + seconds));
+  const dueAt = (n: number) => t0 + BigInt(Math.round((n / rate) * 1e9));
+  let before: CpuSnapshot | undefined;
+  let sent = 0;
+  const inFlight = new Set<Promise<void>>();
+  const send = (n: number) => {
+    const due = dueAt(n);
+    const body = Buffer.from(bodies[n % bodies.length]!.join(`${run}p_${n}`));
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(body.length), 'idempotency-key': `bench-${run}-p${n}` };
+    const p = request(agent, port, 'POST', '/v1/decisions/refund', headers, body).then(
+      (r) => {
+        if (due < measureFrom || due >= measureTo) return;
+        latencies.push(Number(process.hrtime.bigint() - due));
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+        const at = r.body.indexOf('"outcome":"');
+        if (at >= 0) {
+          const outcome = r.body.slice(at + 11, r.body.indexOf('"', at + 11));
+          outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+        } else if (r.status >= 300 && lastError === '') lastError = `${r.status} ${r.body.slice(0, 300)}`;
+      },
+      (e: Error) => {
+        if (due >= measureFrom && due < measureTo) errors++;
+        if (lastError === '') lastError = e.message;
+      },
+    );
+    const tracked = p.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+  while (sent < total) {
+    const now = process.hrtime.bigint();
+    if (before === undefined && now >= measureFrom) before = cpuSnapshot(servicePid, database);
+    while (sent < total && dueAt(sent) <= now) send(sent++);
+    const next = sent < total ? Number(dueAt(sent) - process.hrtime.bigint()) / 1e6 : 0;
+    // setTimeout's 1 ms granularity: a request is sent at most ~1 ms late, and that lateness is counted in its latency.
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(next))));
+  }
+  await Promise.all(inFlight);
+  const after = cpuSnapshot(servicePid, database);
+  const measured = latencies.length + errors;
+  const cpu = cpuShare(before, after, measured, seconds);
+  return {
+    summary: summarise(Float64Array.from(latencies), seconds * 1e9),
+    statuses,
+    outcomes,
+    errors,
+    firstFailure: lastError,
+    ...(cpu && { cpu }),
+    windowUs: { fromUs: Number(measureFrom / 1000n), toUs: Number(measureTo / 1000n) },
+  };
+}
+
+/**
  * The node flags `npm start` runs the service with (package.json's start script), values included (`--import
  * ./dist/apps/decision-api/telemetry.js`, relative to the root the service runs in), so the bench runs it the same way.
  */
@@ -507,6 +588,14 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
       loadgen,
       memory: { ...(idleMb !== undefined && { idleMb }), ...(peaks.length && { peakMb: Math.max(...peaks) }), samples },
     };
+    if (o.paced) {
+      const rate = o.paced.rate(summary);
+      const p = await pacedLoad(agent, port, key, bodies, run, servicePid, db.name, rate, o.paced.warmupSeconds, o.paced.seconds);
+      const pacedNon2xx = Object.entries(p.statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
+      row.paced = { rate, seconds: o.paced.seconds, ...p.summary, non2xx: pacedNon2xx, errors: p.errors, ...(p.cpu && { cpu: p.cpu }) };
+      if (p.firstFailure) log(`  paced: first failure: ${p.firstFailure}`);
+      log(`  ${row.name}, paced at ${rate}/s: ${Math.round(p.summary.perSecond)}/s p50 ${(p.summary.p50Us / 1e3).toFixed(1)} ms p99 ${(p.summary.p99Us / 1e3).toFixed(1)} ms non-2xx ${pacedNon2xx} errors ${p.errors}${p.cpu ? `, CPU ms/request service ${p.cpu.msPerRequest.service} postgres ${p.cpu.msPerRequest.postgres}, load generator ${(p.cpu.loadGenerator / p.cpu.windowSeconds).toFixed(3)} cores` : ''}`);
+    }
     const generator = cpu ? `, load generator ${(cpu.loadGenerator / cpu.windowSeconds).toFixed(3)} cores` : '';
     log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${errors}${generator}; RSS idle ${idleMb?.toFixed(0) ?? '?'} MB, peak ${row.memory.peakMb?.toFixed(0) ?? '?'} MB`);
     return row;

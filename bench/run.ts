@@ -9,7 +9,8 @@
  * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
  * not part of a full run), BENCH_SOAK_SAMPLE_SECONDS (RSS sampling period, default 5),
- * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
+ * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2), BENCH_FEATURES_PACED_SHARE (features: the paced rows' rate as a
+ * share of the first off row's throughput, default 0.5; 0 for none), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
  * full run),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
@@ -47,6 +48,13 @@ const TARGET_EVENT_LAG_P99_MS = 1_000;
 const QUIET_CORES = 0.25;
 /** The issue's bound on what the generic decision-type pipeline may cost over the hand-written refund decider. */
 const BASELINE_TOLERANCE = 0.05;
+
+/** A share between 0 and 1 (0: off). */
+function share(name: string, def: number): number {
+  const n = num(name, def);
+  if (n > 1) throw new Error(`${name} must be between 0 and 1 (got ${n})`);
+  return n;
+}
 
 function num(name: string, def: number): number {
   const raw = process.env[name];
@@ -524,7 +532,7 @@ async function main(): Promise<void> {
   let features: FeaturesBenchResult | undefined;
   if (only === undefined || only === 'features') {
     features = await runFeaturesBench(
-      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, log },
+      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, pacedShare: share('BENCH_FEATURES_PACED_SHARE', 0.5), log },
       waitQuiet,
     );
   }
