@@ -177,7 +177,7 @@ describe('the generated client against the running service', () => {
       const { data, response } = await client.GET(path);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/schema\+json/);
-      expect((data as { $id: string }).$id).toBe(`https://decision-platform.dev${path}`);
+      expect((data as { $id: string }).$id).toBe(`${svc.baseUrl}${path}`);
     }
   });
 });

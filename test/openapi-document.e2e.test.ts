@@ -21,13 +21,14 @@ import { ADMIN_TOKEN } from './support/harness.js';
 import { committedDocument, ContractValidator, operations, type OpenApiDocument } from './support/openapi-contract.js';
 
 let running: RunningApp;
+const PUBLIC_BASE_URL = 'https://decisions.example.com/platform';
 let fastify: FastifyInstance;
 let served: OpenApiDocument;
 const committed = committedDocument();
 
 beforeAll(async () => {
   // The document depends on the code only: an in-memory store, no port.
-  running = await createApp(loadConfig({}, { databaseUrl: 'pglite://memory', adminToken: ADMIN_TOKEN, logLevel: 'error', payoutConcurrency: 0 }));
+  running = await createApp(loadConfig({}, { databaseUrl: 'pglite://memory', adminToken: ADMIN_TOKEN, logLevel: 'error', payoutConcurrency: 0, publicBaseUrl: PUBLIC_BASE_URL }));
   fastify = running.app.getHttpAdapter().getInstance();
   served = JSON.parse((await fastify.inject({ method: 'GET', url: '/docs/json' })).body) as OpenApiDocument;
 });
@@ -235,11 +236,11 @@ describe('the JSON Schemas at /schemas/…', () => {
   };
   const json = (path: string) => JSON.parse(readFileSync(new URL(`../${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
-  it('are the schemas the service and the CLI validate with, their $id naming where they are served', async () => {
-    expect(await read('/schemas/rule-pack.json')).toEqual(loadPackSchema());
-    expect(await read('/schemas/decision-type.json')).toEqual(loadDecisionTypeSchema());
+  it('are the schemas the service and the CLI validate with, their $id naming where they are served (PUBLIC_BASE_URL)', async () => {
+    expect(await read('/schemas/rule-pack.json')).toEqual({ ...loadPackSchema(), $id: `${PUBLIC_BASE_URL}/schemas/rule-pack.json` });
+    expect(await read('/schemas/decision-type.json')).toEqual({ ...loadDecisionTypeSchema(), $id: `${PUBLIC_BASE_URL}/schemas/decision-type.json` });
     for (const name of ['rule-pack', 'decision-type', 'release-manifest']) {
-      expect((await read(`/schemas/${name}.json`)).$id).toBe(`https://decision-platform.dev/schemas/${name}.json`);
+      expect((await read(`/schemas/${name}.json`)).$id).toBe(`${PUBLIC_BASE_URL}/schemas/${name}.json`);
     }
   });
 

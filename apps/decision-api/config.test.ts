@@ -75,6 +75,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
   });
 
+  it('reads the public base URL the served schemas name: an http(s) origin, a path prefix kept, a trailing slash dropped', () => {
+    expect(loadConfig({}).publicBaseUrl).toBeUndefined();
+    expect(loadConfig({ PUBLIC_BASE_URL: '' }).publicBaseUrl).toBeUndefined();
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://decisions.example.com/' }).publicBaseUrl).toBe('https://decisions.example.com');
+    expect(loadConfig({ PUBLIC_BASE_URL: 'http://10.0.0.5:8080/decisions//' }).publicBaseUrl).toBe('http://10.0.0.5:8080/decisions');
+    for (const bad of ['decisions.example.com', 'ftp://example.com', 'https://example.com/?x=1', 'https://example.com/#top', 'https://u:p@example.com']) {
+      expect(() => loadConfig({ PUBLIC_BASE_URL: bad })).toThrow(/PUBLIC_BASE_URL must be an http\(s\) URL/);
+    }
+  });
+
   it('reads the review overdue sweep interval, within its bounds', () => {
     expect(loadConfig({}).reviewOverdueSweepMs).toBe(30_000);
     expect(loadConfig({ REVIEW_OVERDUE_SWEEP_MS: '250' }).reviewOverdueSweepMs).toBe(250);

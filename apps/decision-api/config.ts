@@ -16,6 +16,11 @@ export interface AppConfig {
   /** Bearer token GET /metrics requires; unset: /metrics is open on the service port. */
   metricsToken: string | undefined;
   /**
+   * The service's public origin (`https://decisions.example.com`, no trailing slash): the `$id`s of the schemas served
+   * at /schemas/… name it. Unset: the origin each request came to (its Host header).
+   */
+  publicBaseUrl: string | undefined;
+  /**
    * Master secret of the pseudonyms (HMAC-SHA256 keyed per tenant) that replace case fields marked x-pii. Unset: one
    * generated into the database on first start (a warning says so): a dump of the database then holds it too.
    */
@@ -189,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   if (metricsToken !== undefined && metricsToken.length > 0 && metricsToken.length < 16) {
     problems.push('METRICS_TOKEN must be at least 16 characters (or unset, which leaves /metrics open)');
   }
+  const publicBaseUrl = publicOrigin(env.PUBLIC_BASE_URL ?? defaults.publicBaseUrl, problems);
   const pseudonymSecret = env.PSEUDONYM_SECRET ?? defaults.pseudonymSecret;
   if (pseudonymSecret !== undefined && pseudonymSecret.length > 0 && pseudonymSecret.length < 32) {
     problems.push('PSEUDONYM_SECRET must be at least 32 characters (or unset, which keeps a generated one in the database)');
@@ -211,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     databaseUrl,
     adminToken: adminToken ? adminToken : undefined,
     metricsToken: metricsToken ? metricsToken : undefined,
+    publicBaseUrl,
     pseudonymSecret: pseudonymSecret ? pseudonymSecret : undefined,
     logLevel,
     ...logConfig(env, defaults, problems),
@@ -356,4 +363,15 @@ function consoleRoot(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>): stri
   const v = env.CONSOLE_ROOT || defaults.consoleRoot;
   if (v === 'off') return undefined;
   return v ?? join(env.CONTENT_ROOT ?? defaults.contentRoot ?? process.cwd(), 'dist', 'console');
+}
+
+/** PUBLIC_BASE_URL: an http(s) origin with an optional path prefix (a service behind a proxy at /decisions), no query or fragment. */
+function publicOrigin(raw: string | undefined, problems: string[]): string | undefined {
+  if (!raw) return undefined;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password || raw.includes('?') || raw.includes('#')) {
+    problems.push(`PUBLIC_BASE_URL must be an http(s) URL without query, fragment or credentials, e.g. https://decisions.example.com (got "${raw}")`);
+    return undefined;
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }

@@ -1,8 +1,8 @@
 /**
  * The JSON Schemas of the platform's documents, as published at /schemas/<name>.json (api-contract.md §5, §7): the very
- * schemas the service and the CLI validate with. Each `$id` is `https://decision-platform.dev/schemas/<name>.json`:
- * absolute (JSON Schema wants an absolute `$id`, and ajv keys compiled schemas by it), the same on every deployment, and
- * its path is where every running service serves it.
+ * schemas the service and the CLI validate with. Each carries a canonical `$id`,
+ * `https://decision-platform.dev/schemas/<name>.json` (absolute, as JSON Schema wants, and the key ajv compiles it under
+ * in the service and the CLI alike); the served copy's `$id` names the URL it is served at (schemas.controller.ts).
  */
 import { loadDecisionTypeSchema, releaseManifestSchema } from '../../../libs/decisions/index.js';
 import { loadPackSchema } from '../../../libs/rules/index.js';
