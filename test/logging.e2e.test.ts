@@ -75,7 +75,11 @@ beforeAll(async () => {
 
   const decide = (what: string, type: string, c: unknown, headers: Record<string, string> = {}) =>
     call(what, 'POST', type === 'refund' ? '/v1/decisions/refund' : '/v1/decisions/:type', `/v1/decisions/${type}`, { key, idempotencyKey: newKey('logs'), body: { case: c }, headers });
-  expect((await decide('refund decision', 'refund', refundCase({ customerId: RAW.customer, deviceId: RAW.device }), { 'x-request-id': 'caller-req-0001' })).status).toBe(201);
+  const firstKey = newKey('logs');
+  const firstCase = refundCase({ customerId: RAW.customer, deviceId: RAW.device });
+  expect(
+    (await call('refund decision', 'POST', '/v1/decisions/refund', '/v1/decisions/refund', { key, idempotencyKey: firstKey, body: { case: firstCase }, headers: { 'x-request-id': 'caller-req-0001' } })).status,
+  ).toBe(201);
   const card = { cardCode: RAW.card, ip: RAW.ip, deviceId: RAW.device, channel: 'web', requestedAt: '2026-03-02T09:00:00Z' };
   expect((await decide('gift card check', 'giftcard-balance-check', { ...card, cardCode: RAW.otherCard, cardFound: false })).status).toBe(201);
   expect((await decide('gift card redemption', 'giftcard-redemption', { ...card, customerId: RAW.customer, email: RAW.email, amount: 2500, currency: 'EUR' })).status).toBe(201);
@@ -99,6 +103,28 @@ beforeAll(async () => {
     (await call('traceparent', 'GET', '/v1/decisions/:id', `/v1/decisions/${made.body.id}`, { key, headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-01` } })).status,
   ).toBe(200);
   expect((await call('malformed traceparent', 'GET', '/healthz', '/healthz', { headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-1` } })).status).toBe(200);
+  // Decisions made by other routes, and answers that name a decision without making one: each access line names it.
+  const first = sent.find((s) => s.what === 'refund decision')!;
+  const again = await call('idempotent replay', 'POST', '/v1/decisions/refund', '/v1/decisions/refund', { key, idempotencyKey: firstKey, body: { case: firstCase } });
+  expect([again.status, again.headers.get('idempotent-replayed'), again.body.id]).toEqual([201, 'true', first.body.id]);
+  expect((await call('decision replay', 'POST', '/v1/decisions/:id/replay', `/v1/decisions/${first.body.id}/replay`, { key })).status).toBe(200);
+  const account = `acct-logs-${newKey('a')}`;
+  expect((await call('ledger account', 'PUT', '/v1/ledger/accounts/:accountId', `/v1/ledger/accounts/${account}`, { key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+  // An empty account: the gate refuses (422), and its decision is stored all the same.
+  const redemption = { redemptionId: 'rd-logs-1', amount: 10, at: '2026-03-03T00:00:00Z' };
+  const redeemKey = newKey('logs');
+  expect((await call('redemption gate', 'POST', '/v1/ledger/accounts/:accountId/redemptions', `/v1/ledger/accounts/${account}/redemptions`, { key, idempotencyKey: redeemKey, body: redemption })).status).toBe(422);
+  expect((await call('redemption gate replay', 'POST', '/v1/ledger/accounts/:accountId/redemptions', `/v1/ledger/accounts/${account}/redemptions`, { key, idempotencyKey: redeemKey, body: redemption })).status).toBe(422);
+  const review = await call('decision for review', 'POST', '/v1/decisions/refund', '/v1/decisions/refund', { key, idempotencyKey: newKey('logs'), body: { case: refundCase({ refundId: 'rf-logs-review', orderId: 'ord-logs-review', disputeOpen: true }) } });
+  expect(review.body.outcome).toBe('REVIEW');
+  const reviewer = (await service.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, body: { tenant: 'logs', roles: ['reviewer'], name: 'logging-reviewer' } })).body.key as string;
+  secrets.reviewerKey = reviewer;
+  const queue = await service.request('GET', '/v1/reviews', { key: reviewer });
+  const item = (queue.body.items as { id: string; decisionId: string }[]).find((i) => i.decisionId === review.body.id)!;
+  expect((await service.request('POST', `/v1/reviews/${item.id}/claim`, { key: reviewer, idempotencyKey: newKey('logs') })).status).toBe(200);
+  const resolved = await call('review resolution', 'POST', '/v1/reviews/:id/resolve', `/v1/reviews/${item.id}/resolve`, { key: reviewer, idempotencyKey: newKey('logs'), body: { resolution: 'DENY', reasonCode: 'FRAUD_SUSPECTED' } });
+  expect(resolved.status).toBe(200);
+  expect(resolved.body.resolutionDecisionId).toEqual(expect.any(String));
   // A raw customer id in a query (a subject-access request): the access line names the route, never the URL.
   expect((await call('subject access', 'GET', '/v1/decisions', `/v1/decisions?customer=${encodeURIComponent(RAW.customer)}`, { key })).status).toBe(200);
 
@@ -145,14 +171,29 @@ describe('the log of a known sequence of calls', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('names the tenant, the key and the decision on decision routes, and no tenant for a wrong key', () => {
-    for (const what of ['refund decision', 'gift card check', 'gift card redemption', 'traceparent']) {
+  it('names the tenant, the key and the decision on every route that makes, answers again or reads a decision, and no tenant for a wrong key', () => {
+    const refundId = sent.find((x) => x.what === 'refund decision')!.body.id as string;
+    const gateId = sent.find((x) => x.what === 'redemption gate')!.body.decisionId as string;
+    const expected: Record<string, string> = {
+      'refund decision': refundId,
+      'gift card check': sent.find((x) => x.what === 'gift card check')!.body.id,
+      'gift card redemption': sent.find((x) => x.what === 'gift card redemption')!.body.id,
+      traceparent: refundId,
+      'idempotent replay': refundId,
+      'decision replay': refundId,
+      'redemption gate': gateId,
+      'redemption gate replay': gateId,
+      'review resolution': sent.find((x) => x.what === 'review resolution')!.body.resolutionDecisionId,
+    };
+    for (const [what, decisionId] of Object.entries(expected)) {
       const s = sent.find((x) => x.what === what)!;
       const a = access.find((x) => x.requestId === s.requestId)!;
-      expect({ what, tenant: a.tenant, keyId: a.keyId }).toEqual({ what, tenant: 'logs', keyId: serviceKeyId });
-      const decisionId = what === 'traceparent' ? sent.find((x) => x.what === 'refund decision')!.body.id : s.body.id;
-      expect(a.decisionId).toBe(decisionId);
+      expect(decisionId).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+      expect({ what, tenant: a.tenant, decisionId: a.decisionId }).toEqual({ what, tenant: 'logs', decisionId });
+      if (what !== 'review resolution') expect({ what, keyId: a.keyId }).toEqual({ what, keyId: serviceKeyId });
     }
+    // A ledger write that makes no decision names none.
+    expect(access.find((x) => x.requestId === sent.find((s) => s.what === 'ledger account')!.requestId)!.decisionId).toBeUndefined();
     const wrong = access.find((x) => x.requestId === sent.find((s) => s.what === 'wrong key')!.requestId)!;
     expect(wrong.tenant).toBeUndefined();
     expect(wrong.keyId).toBeUndefined();
@@ -172,7 +213,9 @@ describe('the log of a known sequence of calls', () => {
   it('echoes a generated request id on every answer, in the header and in every problem body', () => {
     for (const s of sent) {
       expect({ what: s.what, requestId: s.requestId }).toEqual({ what: s.what, requestId: expect.stringMatching(/^[\w.:;=+/@~-]{1,128}$/) });
-      if (s.status >= 400) expect({ what: s.what, requestId: s.body?.requestId }).toEqual({ what: s.what, requestId: s.requestId });
+      // A replayed refusal is the stored answer, byte for byte: it names the request that made it.
+      const made = s.what === 'redemption gate replay' ? sent.find((x) => x.what === 'redemption gate')!.requestId : s.requestId;
+      if (s.status >= 400) expect({ what: s.what, requestId: s.body?.requestId }).toEqual({ what: s.what, requestId: made });
     }
   });
 

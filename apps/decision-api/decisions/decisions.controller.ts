@@ -1,7 +1,7 @@
 /** HTTP surface of decisions (api-contract.md §3, §7): guard, validated input, one service call, mapped output. */
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand, JSON_TYPE } from '../http/idempotent-command.js';
@@ -25,7 +25,7 @@ export class DecisionsController {
 
   @Post('refund')
   @Roles('service')
-  @IdempotentCommand()
+  @IdempotentCommand({ decisionIdIn: 'id' })
   @ApiOperation({ summary: 'Decide a refund case (APPROVE, DENY or REVIEW) and store the decision: the built-in refund type of POST /v1/decisions/{type}' })
   @ApiBody({ schema: ref('RefundDecisionRequest') })
   @ApiAnswers({ status: 201, description: 'The decision, stored (a replay of the Idempotency-Key answers it again, Idempotent-Replayed: true)', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
@@ -39,7 +39,7 @@ export class DecisionsController {
     summary: 'Decide a case of a decision type of the active release (refund: APPROVE, DENY or REVIEW) and store the decision',
     description: 'The case must match the type\'s input schema (GET /v1/decision-types/{type}/schema). Unknown type: 404 DECISION_TYPE_NOT_FOUND.',
   })
-  @IdempotentCommand()
+  @IdempotentCommand({ decisionIdIn: 'id' })
   @ApiParam({ name: 'type', example: 'refund', description: 'a decision type of the active release' })
   @ApiBody({ schema: ref('DecisionRequest') })
   @ApiAnswers({ status: 201, description: 'The decision, stored, with its type', schema: ref('Decision') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
@@ -113,8 +113,10 @@ export class DecisionsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Re-evaluate the stored case under the release versions the decision pinned' })
   @ApiAnswers({ status: 200, description: 'Whether the pinned release decides the stored case the same way, and both answers', schema: ref('DecisionReplay') }, ROLE, 404, 410, 422)
-  replay(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return this.decisions.replay(principal, id);
+  async replay(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
+    const replayed = await this.decisions.replay(principal, id);
+    req.decisionId = id;
+    return replayed;
   }
 }
 

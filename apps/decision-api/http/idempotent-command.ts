@@ -10,11 +10,13 @@ import {
   Inject,
   Injectable,
   Logger,
+  SetMetadata,
   UseInterceptors,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -107,13 +109,38 @@ function pathOf(req: FastifyRequest): string {
 /** The route template (a label: never the raw path with its ids). */
 const route = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatched';
 
+export interface IdempotentCommandOptions {
+  /**
+   * A route whose answer names a stored decision: the top-level field of its body (success or problem+json) holding
+   * the decision's id. The access line then carries that id, a replayed answer's included.
+   */
+  decisionIdIn?: string;
+}
+
+const DECISION_ID_IN = 'idempotent-command:decision-id-in';
+
+/**
+ * The access line's decision id from an answer's body, unless the service noted it already (a fresh refund decision
+ * does, without this parse). The body is JSON this process wrote (or stored): a parse failure is not the client's.
+ */
+function noteDecision(req: FastifyRequest, field: string | undefined, a: Pick<HttpAnswer, 'status' | 'body'>): void {
+  if (!field || req.decisionId || a.status >= 500) return;
+  try {
+    const id = (JSON.parse(a.body) as Record<string, unknown>)[field];
+    if (typeof id === 'string') req.decisionId = id;
+  } catch {
+    // Not JSON: nothing to note.
+  }
+}
+
 /**
  * Marks a state-changing route: the handler returns a Command, the mechanism answers. The route must take `@Res()`
  * (unused by the handler): Nest then leaves sending to the mechanism, whose status depends on the outcome.
  */
-export const IdempotentCommand = (): MethodDecorator =>
+export const IdempotentCommand = (options: IdempotentCommandOptions = {}): MethodDecorator =>
   applyDecorators(
     UseInterceptors(IdempotentCommandInterceptor),
+    ...(options.decisionIdIn ? [SetMetadata(DECISION_ID_IN, options.decisionIdIn)] : []),
     ApiHeader({
       name: 'Idempotency-Key',
       required: true,
@@ -131,6 +158,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: IdempotencyRepository,
     private readonly metrics: Metrics,
+    private readonly reflector: Reflector,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler<Command>): Observable<void> {
@@ -139,6 +167,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     const reply = http.getResponse<FastifyReply>();
     // Before the handler: a request without a usable key does no work at all.
     const key = requireIdempotencyKey(req.headers['idempotency-key']);
+    const decisionIdIn = this.reflector.get<string | undefined>(DECISION_ID_IN, ctx.getHandler());
     return from(
       (async () => {
         const tenant = req.principal!.tenant;
@@ -154,6 +183,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
           const stored = await this.repo.find(this.db.em(), tenant, key);
           if (stored?.answer && stored.requestHash === hash) {
             this.metrics.idempotentReplay(tenant, route(req));
+            noteDecision(req, decisionIdIn, stored.answer);
             return sendAnswer(reply, { ...stored.answer, replayed: true });
           }
           throw e;
@@ -161,6 +191,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
         const now = this.clock.now();
         const answer = await this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id });
         if (answer.replayed) this.metrics.idempotentReplay(tenant, route(req));
+        noteDecision(req, decisionIdIn, answer);
         sendAnswer(reply, answer);
       })(),
     ).pipe(map(() => undefined));

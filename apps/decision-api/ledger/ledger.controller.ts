@@ -78,7 +78,7 @@ export class LedgerController {
   @Post('accounts/:accountId/redemptions')
   @Roles('service')
   @ApiOperation({ summary: 'Redeem (Algorithm 3 gate, an OPA policy; refused: 422 with code and reasons)' })
-  @IdempotentCommand()
+  @IdempotentCommand({ decisionIdIn: 'decisionId' })
   @ApiBody({ schema: ref('LedgerRedemptionRequest') })
   @ApiAnswers({ status: 201, description: 'Redeemed: the balance after it and the gate decision', schema: ref('Redemption') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
   redeem(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Body() body: unknown, @Res() _answered: FastifyReply) {

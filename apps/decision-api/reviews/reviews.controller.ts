@@ -92,7 +92,7 @@ export class ReviewsController {
 
   @Post(':id/resolve')
   @Roles('reviewer')
-  @IdempotentCommand()
+  @IdempotentCommand({ decisionIdIn: 'resolutionDecisionId' })
   @ApiOperation({ summary: 'APPROVE (an amount up to the requested one) or DENY; four-eyes where two approvals are required' })
   @ApiBody({ schema: ref('ReviewResolution') })
   @ApiAnswers({ status: 200, description: 'The item: closed, or still open with this approval listed (four eyes)', schema: ref('Review') }, ROLE, JSON_BODY, IDEMPOTENT, 404, 409)
