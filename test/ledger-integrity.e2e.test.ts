@@ -4,6 +4,7 @@
  * lists such accounts with the transactions their violations name, so double-dippers are found without polling accounts.
  */
 import { newKey, TestService } from './support/harness.js';
+import { parsePrometheusText } from './support/prometheus-text.js';
 
 let svc: TestService;
 let key: string;
@@ -206,5 +207,21 @@ describe('ledger.integrity_violated and the violated-accounts listing', () => {
     const cursor = Buffer.from(JSON.stringify({ afterAccount: 'acct\u0000' })).toString('base64url');
     const r = await svc.request('GET', `/v1/ledger/accounts?integrity=violated&cursor=${cursor}`, { key: auditor });
     expect([r.status, r.body.code]).toEqual([400, 'CURSOR_INVALID']);
+  });
+
+  it('/metrics counts the violated accounts per tenant, as the listing does (the Prometheus alert reads it)', async () => {
+    const mine = (await listViolated()).length;
+    const theirs = (await listViolated(other)).length;
+    expect(mine).toBeGreaterThan(0);
+    expect(theirs).toBe(1);
+    // A scrape reuses what it read from the database for 2 s (metrics-scrape.ts): the last write is older than that, or
+    // the next scrape reads it.
+    let m = parsePrometheusText((await svc.request('GET', '/metrics')).text);
+    for (let i = 0; i < 30 && m.value('decision_platform_ledger_integrity_violated_accounts', { tenant: 'acme' }) !== mine; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      m = parsePrometheusText((await svc.request('GET', '/metrics')).text);
+    }
+    expect(m.value('decision_platform_ledger_integrity_violated_accounts', { tenant: 'acme' })).toBe(mine);
+    expect(m.value('decision_platform_ledger_integrity_violated_accounts', { tenant: 'globex' })).toBe(theirs);
   });
 });

@@ -9,6 +9,7 @@ import { SYSTEM } from '../libs/refunds/index.js';
 import { createTestDatabase } from './support/database.js';
 import { FakeProvider } from './support/fake-provider.js';
 import { newKey, TestService } from './support/harness.js';
+import { parsePrometheusText } from './support/prometheus-text.js';
 import { refundCase } from './support/refund-cases.js';
 import { ServiceProcess } from './support/service-process.js';
 
@@ -285,6 +286,12 @@ describe('payouts through a Stripe-style HTTP provider', () => {
     expect(history.at(-1)!.reason).toBe('provider: HTTP 500: provider_down: try later');
     expect((await eventsOf(svc, 'http-500')).at(-1)).toMatchObject({ to: 'FAILED', failure: 'HTTP 500: provider_down: try later', attempts: MAX_ATTEMPTS });
     expect(fake.paidRefundIds().has('http-500')).toBe(false);
+    // /metrics: the two retries and the failure, each counted once it was recorded (the first refund of this service).
+    const counted = await until(
+      async () => parsePrometheusText((await svc.request('GET', '/metrics')).text),
+      (m) => m.value('decision_platform_job_failures_total', { job: 'payout' }) === 1,
+    );
+    expect(counted.value('decision_platform_job_retries_total', { job: 'payout' })).toBe(MAX_ATTEMPTS - 1);
 
     // Only a service key may retry, with an Idempotency-Key.
     expect((await svc.request('POST', '/v1/refunds/http-500/retry', { key: reviewer, idempotencyKey: newKey() })).status).toBe(403);

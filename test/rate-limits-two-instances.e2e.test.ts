@@ -109,3 +109,48 @@ onPostgres('Redis away: the limits fail open to each instance\'s own windows', (
     expect(accepted).toBeLessThanOrEqual(20 * windows);
   });
 });
+
+/**
+ * Failed credentials per source address, shared by the instances: AUTH_BURST wrong keys from one address are 401, then
+ * 429, whichever instance they reach and however many arrive at once. Each instance's own bucket alone would let
+ * AUTH_BURST through on each (twice the budget here), so a limit that is not shared fails this.
+ */
+const AUTH_BURST = 5;
+const failures: Partial<AppConfig> = { authFailuresPerMinute: 1, authFailureBurst: AUTH_BURST };
+
+function failedCredentialsAcrossInstances(label: string, overrides: () => Partial<AppConfig>): void {
+  let a: TestService;
+  let b: TestService;
+  beforeAll(async () => {
+    const config = { ...failures, ...overrides() }; // one configuration (one Redis prefix) for both
+    a = await TestService.start(`rate_limits_auth_${label}`, config);
+    b = await TestService.join(a, config);
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('wrong keys from one address, sent at once to both instances: the budget once, then 429 with Retry-After', async () => {
+    // The window (AUTH_BURST per 5 minutes) starts with the first failure: the whole burst falls in it.
+    const answers = await Promise.all(
+      Array.from({ length: 4 * AUTH_BURST }, (_, i) => [a, b][i % 2]!.request('GET', '/v1/decisions', { key: `dk_${label}_wrong_${i}_${newKey('k')}` })),
+    );
+    const statuses = answers.map((r) => r.status);
+    console.log(`failed credentials (${label}): ${statuses.filter((s) => s === 401).length} × 401, ${statuses.filter((s) => s === 429).length} × 429`);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(AUTH_BURST);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3 * AUTH_BURST);
+    for (const r of answers.filter((x) => x.status === 429)) {
+      expect(r.body).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    // Spent on both: the next wrong key is refused whichever instance it reaches.
+    for (const svc of [a, b]) expect((await svc.request('GET', '/v1/decisions', { key: `dk_${label}_after_${newKey('k')}` })).status).toBe(429);
+  });
+}
+
+onPostgres('failed credentials per address across two instances, windows in PostgreSQL', () => failedCredentialsAcrossInstances('pg', () => ({})));
+
+withRedis('failed credentials per address across two instances, windows in Redis (REDIS_URL)', () =>
+  failedCredentialsAcrossInstances('redis', () => ({ redisUrl, rateLimitRedisPrefix: `test-auth-${process.pid}-${Date.now().toString(36)}` })),
+);

@@ -82,10 +82,24 @@ export class SharedRateLimitStore implements WindowStore, OnModuleInit, OnApplic
     return this.store.lease(key, want, limit);
   }
 
-  /** Log hooks for a LeasedLimiter over this store: one line when it stops answering, one when it is back. */
+  /** Whether the last limiter to hear from the store found it down: the limiters share one outage, and one log line. */
+  private down = false;
+
+  /**
+   * Log hooks for the LeasedLimiters over this store (per key, failed credentials): one line when it stops answering,
+   * one when it is back, however many limiters notice.
+   */
   readonly hooks = {
-    onStoreDown: (e: unknown) => this.log.warn(`Rate-limit store not answering (${e instanceof Error ? e.message : String(e)}): each instance limits on its own until it does`),
-    onStoreBack: () => this.log.log('Rate-limit store answering again: limits are shared across instances'),
+    onStoreDown: (e: unknown) => {
+      if (this.down) return;
+      this.down = true;
+      this.log.warn(`Rate-limit store not answering (${e instanceof Error ? e.message : String(e)}): each instance limits on its own until it does`);
+    },
+    onStoreBack: () => {
+      if (!this.down) return;
+      this.down = false;
+      this.log.log('Rate-limit store answering again: limits are shared across instances');
+    },
   };
 
   onApplicationShutdown(): void {
