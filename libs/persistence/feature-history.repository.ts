@@ -49,10 +49,6 @@ export class FeatureHistoryRepository {
     const order = locks.orderId === undefined ? sql`1` : sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, locks.orderId)}))) o)`;
     // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
     // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
-    // `plans`: the rest of this transaction (the features read, the write) runs on generic plans, made once per
-    // connection. Their shape does not depend on the values (index lookups by key, inserts), and a custom plan of the
-    // features read cost 0.6-0.8 ms of planning per decision against 0.02 ms (EXPLAIN, 1,000,000 prior events). The
-    // sessions' default stays custom (database.ts) for every other statement.
     const result = await sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
@@ -60,9 +56,7 @@ export class FeatureHistoryRepository {
         on conflict (tenant, key) do nothing
         returning key
       )
-      select c.n as claimed, o.done as order_locked, e.locked as entities_locked,
-             set_config('plan_cache_mode', 'force_generic_plan', true) as plans
-        from (select count(*)::int as n from claim) c
+      select c.n as claimed, o.done as order_locked, e.locked as entities_locked from (select count(*)::int as n from claim) c
         left join lateral (select ${order} as done where c.n = 1) o on true
         left join lateral (
           select count(pg_advisory_xact_lock(k))::int as locked from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1
