@@ -37,6 +37,8 @@ export interface HttpOptions {
   serviceNodeArgs: string[];
   /** Extra environment for the service. */
   env?: Record<string, string>;
+  /** Start the service without `npm start`'s `--import` preloads (the telemetry one): the tracing bench's baseline. */
+  withoutPreload?: boolean;
   /** Every request a refund of an order of its own (refundBodies): the same decision mix at any rate. */
   freshOrders?: boolean;
   /** Row name (default: the route and store). */
@@ -506,6 +508,11 @@ export function startNodeFlags(root: string): string[] {
   return node >= 0 && main > node ? words.slice(node + 1, main) : [];
 }
 
+/** startNodeFlags without `--import <module>` (and `--import=<module>`): the service with no preload at all. */
+export function withoutImports(flags: string[]): string[] {
+  return flags.filter((f, i) => !(f === '--import' || f.startsWith('--import=') || flags[i - 1] === '--import'));
+}
+
 /** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */
 const cleanups = new Set<() => Promise<void>>();
 
@@ -513,7 +520,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
   const port = await freePort();
   const db = await createDatabase(o.store, o.serverUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
-  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...startNodeFlags(o.root), ...o.serviceNodeArgs];
+  const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...(o.withoutPreload ? withoutImports(startNodeFlags(o.root)) : startNodeFlags(o.root)), ...o.serviceNodeArgs];
   const service = new Service(
     spawn(process.execPath, [...execArgv, join(o.root, 'dist/apps/decision-api/main.js')], {
       cwd: o.root,
