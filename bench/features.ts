@@ -6,6 +6,7 @@
  * tenant activates default@1.2.0: refund@1.1.0, no history). Each run is a fresh service and database seeded alike;
  * the runs alternate off, on, off, on… and the medians are compared.
  */
+import { join } from 'node:path';
 import pg from 'pg';
 import { pseudonymizer, tenantKey } from '../libs/decisions/index.js';
 import { runHttp, type HttpOptions, type HttpRow, type HttpSetup } from './http.js';
@@ -30,6 +31,8 @@ export interface FeaturesBenchOptions extends Pick<HttpOptions, 'root' | 'server
    * at that same rate), or 0 for none.
    */
   pacedShare: number;
+  /** When set, each service runs under `node --cpu-prof` writing to `<profileDir>/<on|off>-<round>`. */
+  profileDir?: string;
   log: (line: string) => void;
 }
 
@@ -198,6 +201,7 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     // answer more cheap DENYs (order already refunded) and look cheaper per decision.
     freshOrders: true,
     name: `features ${on ? 'on' : 'off'} (round ${round})`,
+    ...(o.profileDir && { profileDir: join(o.profileDir, `${on ? 'on' : 'off'}-${round}`) }),
     ...(o.pacedShare > 0 && {
       paced: { rate: (saturated) => (pacedRate ??= Math.max(1, Math.round(saturated.perSecond * o.pacedShare))), warmupSeconds: o.warmupSeconds, seconds: o.seconds },
     }),

@@ -532,7 +532,8 @@ async function main(): Promise<void> {
   let features: FeaturesBenchResult | undefined;
   if (only === undefined || only === 'features') {
     features = await runFeaturesBench(
-      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, pacedShare: share('BENCH_FEATURES_PACED_SHARE', 0.5), log },
+      { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, pacedShare: share('BENCH_FEATURES_PACED_SHARE', 0.5), log,
+        ...(profiling && { profileDir: join(root, 'bench/results/profiles', `${machine.date.replace(/[:.]/g, '-')}-features`) }) },
       waitQuiet,
     );
   }
