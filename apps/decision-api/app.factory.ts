@@ -46,6 +46,7 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     migrate: true,
     poolSize: config.dbPoolSize,
     preparedStatements: config.dbPreparedStatements,
+    pipelineBegin: config.dbPipelineBegin,
     timeouts: { acquireMs: config.dbAcquireTimeoutMs, statementMs: config.dbStatementTimeoutMs, idleInTransactionMs: config.dbIdleInTransactionTimeoutMs },
   });
   // A start that fails after the database opened must not leave it open (a half-started test or CLI would hang).

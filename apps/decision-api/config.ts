@@ -52,6 +52,7 @@ export interface AppConfig {
   dbPoolSize: number;
   /** Repeated statements run as named prepared statements (off for a pooler in transaction mode). */
   dbPreparedStatements: boolean;
+  dbPipelineBegin: boolean;
   /** Longest wait for a pooled PostgreSQL connection, opening one included; then 503 DATABASE_UNAVAILABLE. */
   dbAcquireTimeoutMs: number;
   /** PostgreSQL statement_timeout on every pooled connection (the client gives up 2 s later if the server is mute). */
@@ -233,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
     dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', defaults.dbPreparedStatements ?? true, problems),
+    dbPipelineBegin: bool(env, 'DB_PIPELINE_BEGIN', defaults.dbPipelineBegin ?? true, problems),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', defaults.dbAcquireTimeoutMs ?? 5_000, 100, 600_000, problems),
     dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', defaults.dbStatementTimeoutMs ?? 10_000, 100, 3_600_000, problems),
     dbIdleInTransactionTimeoutMs: int(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', defaults.dbIdleInTransactionTimeoutMs ?? 10_000, 100, 3_600_000, problems),

@@ -11,6 +11,7 @@ import { DomainError } from '../errors/index.js';
 import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
 import { migrationsList } from './migrations/index.js';
+import { forgetPendingBegin } from './pipelined-begin.js';
 import { nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
 
 export type StoreKind = 'postgresql' | 'pglite';
@@ -25,6 +26,8 @@ export interface DatabaseOptions {
   debug?: boolean;
   /** PostgreSQL only: run repeated statements as named prepared statements (default true; see prepared-statements.ts). */
   preparedStatements?: boolean;
+  /** PostgreSQL with named statements only: send a transaction's BEGIN with its first statement (default true; see pipelined-begin.ts). */
+  pipelineBegin?: boolean;
 }
 
 /** Bounds on every pooled PostgreSQL connection (milliseconds). */
@@ -87,7 +90,7 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
 }
 
 /** Options for every pooled connection: the timeouts (and a client dropped when a read times out), and statement names. */
-function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, created: (pool: pg.Pool) => void): Record<string, unknown> {
+function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
   return {
     onPoolCreated: (pool: pg.Pool) => {
       created(pool);
@@ -96,7 +99,7 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
         releaseDeadClients(pool);
       }
       // After dropOnReadTimeout: the named form still goes through its read-timeout guard.
-      if (namer) pool.on('connect', (client) => nameRepeatedStatements(client, namer));
+      if (namer) nameStatements(pool, namer, pipelineBegin);
     },
     ...(t ? timeoutOptions(t) : {}),
     // Named statements save the parse and analysis; their plans stay custom (made for each execution's values, as for
@@ -107,6 +110,13 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
     // nearly empty stays cached per connection as they grow (900 ms per features read, 20 decisions/s instead of 250).
     ...(namer ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
   };
+}
+
+/** Named statements (and pipelined BEGINs) on every connection the pool opens. */
+export function nameStatements(pool: pg.Pool, namer: StatementNamer, pipelineBegin: boolean): void {
+  pool.on('connect', (client) => nameRepeatedStatements(client, namer, { pipelineBegin }));
+  // A BEGIN the client never sent opened nothing on the server: it must not start the next holder's transaction.
+  if (pipelineBegin) pool.on('release', (_err, client) => forgetPendingBegin(client));
 }
 
 function timeoutOptions(t: DatabaseTimeouts): Record<string, unknown> {
@@ -241,7 +251,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
       ...common,
       clientUrl: target,
       pool: { min: 0, max: options.poolSize ?? 20 },
-      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, (p) => (pool = p)),
+      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, options.pipelineBegin ?? true, (p) => (pool = p)),
     });
     const probe = new PostgresProbe(target);
     check = (timeoutMs) => probe.check(timeoutMs);

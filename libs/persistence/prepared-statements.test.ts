@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { openDatabase, type Database } from './database.js';
-import { StatementNamer } from './prepared-statements.js';
+import { nameStatements, openDatabase, type Database } from './database.js';
+import { nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
 
 describe('StatementNamer', () => {
   it('names a text from its second execution on, the same name every time', () => {
@@ -99,5 +99,115 @@ describeOnPostgres('named statements on PostgreSQL', () => {
     const kysely = db.em().getKysely();
     for (let i = 0; i < 4; i++) await sql`select ${i}::int + 2 as n`.execute(kysely);
     expect(await prepared(db)).toEqual([]);
+  });
+});
+
+describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined-begin.ts)', () => {
+  let target: TestDatabase;
+  const clients: pg.Client[] = [];
+
+  beforeAll(async () => {
+    target = await createTestDatabase('pipelined_begin');
+    const admin = new pg.Client({ connectionString: target.url });
+    await admin.connect();
+    await admin.query('create table begin_probe (id int primary key)');
+    await admin.end();
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.end();
+    await target?.drop();
+  });
+
+  /** A client wrapped as the pool wraps its connections, and the number of round trips it made (ReadyForQuery). */
+  async function client(namer = new StatementNamer()): Promise<{ c: pg.Client; trips: () => number }> {
+    const c = new pg.Client({ connectionString: target.url });
+    await c.connect();
+    clients.push(c);
+    nameRepeatedStatements(c, namer, { pipelineBegin: true });
+    let trips = 0;
+    (c as unknown as { connection: { on(e: string, f: () => void): void } }).connection.on('readyForQuery', () => trips++);
+    return { c, trips: () => trips };
+  }
+  // Kysely's call forms: the text and an array of parameters, no callback.
+  const q = <R extends pg.QueryResultRow>(c: pg.Client, text: string, values: unknown[] = []) =>
+    (c.query as unknown as (t: string, v: unknown[]) => Promise<pg.QueryResult<R>>)(text, values);
+
+  it('runs BEGIN and the first statement in one round trip, inside one transaction', async () => {
+    for (const namer of [new StatementNamer(), new StatementNamer(512, 1)]) {
+      const { c, trips } = await client(namer);
+      for (let round = 0; round < 3; round++) {
+        const before = trips();
+        await q(c, 'begin');
+        expect(trips()).toBe(before);
+        const first = await q<{ xid: string; n: number }>(c, 'select txid_current()::text as xid, $1::int as n', [round]);
+        expect(first.rows).toEqual([{ xid: expect.any(String), n: round }]);
+        // A named statement's first use on a connection sends the BEGIN ahead of it (pg would take BEGIN's parse for its own).
+        const firstParse = round === 0 && namer.size > 0;
+        expect([round, namer.size, trips() - before]).toEqual([round, namer.size, firstParse ? 2 : 1]);
+        const second = await q<{ xid: string }>(c, 'select txid_current()::text as xid, $1::int as n', [round]);
+        expect(second.rows[0]!.xid).toBe(first.rows[0]!.xid);
+        expect((await q(c, 'commit')).command).toBe('COMMIT');
+        expect(trips()).toBe(before + (firstParse ? 4 : 3));
+      }
+    }
+  });
+
+  it('keeps the transaction open after the batch: its writes are seen by others only at COMMIT, and ROLLBACK undoes them', async () => {
+    const { c } = await client();
+    const other = new pg.Client({ connectionString: target.url });
+    await other.connect();
+    clients.push(other);
+    await q(c, 'begin');
+    await q(c, 'insert into begin_probe values ($1)', [1]);
+    expect((await other.query('select count(*)::int as n from begin_probe where id = 1')).rows).toEqual([{ n: 0 }]);
+    await q(c, 'commit');
+    expect((await other.query('select count(*)::int as n from begin_probe where id = 1')).rows).toEqual([{ n: 1 }]);
+    await q(c, 'begin');
+    await q(c, 'insert into begin_probe values ($1)', [2]);
+    await q(c, 'rollback');
+    expect((await other.query('select count(*)::int as n from begin_probe where id = 2')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('a failing first statement aborts the transaction; ROLLBACK ends it and the connection works on', async () => {
+    const { c } = await client();
+    await q(c, 'begin');
+    await expect(q(c, 'select 1 / $1::int', [0])).rejects.toThrow(/division by zero/);
+    await expect(q(c, 'select $1::int as n', [1])).rejects.toThrow(/current transaction is aborted/);
+    await q(c, 'rollback');
+    await expect(q(c, 'select $1::int as n', [3])).resolves.toMatchObject({ rows: [{ n: 3 }] });
+  });
+
+  it('sends nothing for a transaction that ran no statement, and sends BEGIN ahead of a statement without parameters', async () => {
+    const { c, trips } = await client();
+    await q(c, 'begin');
+    await q(c, 'commit');
+    expect(trips()).toBe(0);
+    await q(c, 'begin');
+    const r = await q<{ a: string; b: string }>(c, 'select txid_current()::text as a, txid_current()::text as b');
+    expect(trips()).toBe(2);
+    await q(c, 'insert into begin_probe values ($1)', [3]);
+    await q(c, 'rollback');
+    const after = await q<{ n: number }>(c, 'select count(*)::int as n from begin_probe where id = $1', [3]);
+    expect(r.rows[0]!.a).toBe(r.rows[0]!.b);
+    expect(after.rows).toEqual([{ n: 0 }]);
+  });
+
+  it('a BEGIN the pool took back unsent does not start the next holder a transaction', async () => {
+    const pool = new pg.Pool({ connectionString: target.url, max: 1 });
+    nameStatements(pool, new StatementNamer(), true);
+    try {
+      const first = await pool.connect();
+      await q(first as unknown as pg.Client, 'begin');
+      first.release();
+      const next = await pool.connect();
+      expect(next).toBe(first); // the same connection, as the pool of one hands it out again
+      const xid = async () => (await q<{ x: string }>(next, 'select txid_current()::text as x, $1::int', [1])).rows[0]!.x;
+      const a = await xid();
+      const b = await xid();
+      next.release();
+      expect(a).not.toBe(b);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { dropConnection } from './database-probe.js';
+import { beginThen, deferBegin, isParsed } from './pipelined-begin.js';
 
 /** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
 export const STALE_STATEMENT = new Set(['0A000', '26000']);
@@ -62,29 +63,36 @@ export class StatementNamer {
 type QueryFn = (...args: unknown[]) => unknown;
 
 /**
- * Makes `client.query(text, values)` run as a named statement once `namer` names the text. Only that call form is
- * touched (Kysely's); config objects, callbacks and parameterless texts pass through as they came.
+ * Makes `client.query(text, values)` run as a named statement once `namer` names the text, and (with `pipelineBegin`)
+ * sends a transaction's BEGIN with its first such statement (pipelined-begin.ts). Only that call form is touched
+ * (Kysely's); config objects, callbacks and parameterless texts pass through as they came.
  */
-export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer): void {
+export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer, o: { pipelineBegin?: boolean } = {}): void {
+  const run = (query: QueryFn, text: string, values: unknown[], begin: boolean): Promise<unknown> => {
+    const name = namer.nameFor(text);
+    if (name === undefined) return (begin ? beginThen(query, { text, values }) : query(text, values)) as Promise<unknown>;
+    let result: Promise<unknown>;
+    if (!begin) result = query({ name, text, values }) as Promise<unknown>;
+    else if (isParsed(client, name)) result = beginThen(query, { name, text, values });
+    else result = Promise.all([query('begin', []), query({ name, text, values })]).then(([, r]) => r);
+    return result.catch((e: unknown) => {
+      // The connection's copy of the statement is unusable from now on: a migration changed what it returns
+      // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
+      // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
+      // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
+      if (STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
+      throw e;
+    });
+  };
+  if (o.pipelineBegin) {
+    deferBegin(client, run);
+    return;
+  }
   const target = client as unknown as { query: QueryFn };
   const query: QueryFn = target.query.bind(client);
   target.query = (...args: unknown[]) => {
     const [text, values, callback] = args;
-    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
-      const name = namer.nameFor(text);
-      if (name !== undefined) {
-        const result = query({ name, text, values });
-        if (!(result instanceof Promise)) return result;
-        return result.catch((e: unknown) => {
-          // The connection's copy of the statement is unusable from now on: a migration changed what it returns
-          // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
-          // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
-          // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
-          if (STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
-          throw e;
-        });
-      }
-    }
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) return run(query, text, values, false);
     return query(...args);
   };
 }
