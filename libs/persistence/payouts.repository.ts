@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { DomainError } from '../errors/index.js';
 import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { OutboxRepository } from './outbox.repository.js';
-import { RefundsRepository, type RefundRow, type RewardRef } from './refunds.repository.js';
+import { RefundsRepository, refundColumnsOf, toRefund, type RefundRow, type RewardRef } from './refunds.repository.js';
 
 /** One claimed attempt at paying a refund. */
 export interface PayoutJob {
@@ -77,7 +77,7 @@ export class PayoutsRepository {
           limit ${limit} for update skip locked)
        update refunds r set attempts = r.attempts + 1, next_attempt_at = ${new Date(now.getTime() + leaseMs)}::timestamptz
          from due where r.tenant = due.tenant and r.refund_id = due.refund_id
-       returning r.tenant, r.refund_id, r.state, r.attempts, r.definite_failures, r.approved_amount, r.currency, r.reward, r.updated_at`.execute(em.getKysely());
+       returning ${refundColumnsOf('r')}, r.attempts, r.definite_failures`.execute(em.getKysely());
     const jobs: PayoutJob[] = [];
     for (const r of claimed) {
       const tenant = r.tenant as string;
@@ -87,7 +87,8 @@ export class PayoutsRepository {
         // `now` was read before this claim waited for a connection: never stamp PROCESSING at or before the APPROVED it
         // follows (history is ordered by time; a tie would fall to the ids' random bits).
         const at = new Date(Math.max(now.getTime(), new Date(r.updated_at as string | Date).getTime() + 1));
-        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } });
+        // The claim's update holds the row locked: its returned row is what the transition would read.
+        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } }, toRefund(r));
       }
       const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
       // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.
@@ -105,9 +106,10 @@ export class PayoutsRepository {
    */
   async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
     // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
-    const { rows: locked } = await sql`update refunds set provider_ref = ${o.providerRef}, next_attempt_at = null, last_error = null
-        where tenant = ${job.tenant} and refund_id = ${job.refundId} and state = 'PROCESSING' returning 1 as ok`.execute(em.getKysely());
+    const { rows: locked } = await sql<Raw>`update refunds set provider_ref = ${o.providerRef}, next_attempt_at = null, last_error = null
+        where tenant = ${job.tenant} and refund_id = ${job.refundId} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`.execute(em.getKysely());
     if (locked.length === 0) return false;
+    const row = toRefund(locked[0]!);
     const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
     const refused =
       clawback && clawback.status === 'refused'
@@ -123,7 +125,7 @@ export class PayoutsRepository {
       at: o.at,
       reason: `paid by ${o.provider} (${o.providerRef})${refused}`,
       eventData: { providerRef: o.providerRef, attempts: job.attempt, clawback },
-    });
+    }, row);
     if (clawback !== null) {
       await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), job.tenant, job.refundId]);
     }

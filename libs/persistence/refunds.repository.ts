@@ -91,11 +91,18 @@ export const orderLockName = (tenant: string, orderId: string): string => `${ten
 type Raw = Record<string, unknown>;
 
 /** What toRefund reads. */
-const REFUND_COLUMNS = sql.raw(
-  'tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, reward, requested_by, decision_id, created_at, updated_at',
-);
+const REFUND_COLUMN_NAMES = [
+  'tenant', 'refund_id', 'type', 'order_id', 'customer_id', 'state', 'requested_amount', 'approved_amount', 'captured_amount', 'currency', 'reward',
+  'requested_by', 'decision_id', 'created_at', 'updated_at',
+];
+const REFUND_COLUMNS = sql.raw(REFUND_COLUMN_NAMES.join(', '));
 
-function toRefund(r: Raw): RefundRow {
+/** toRefund's columns of the table under `alias` (for a `returning` of an update that joins another relation). */
+export function refundColumnsOf(alias: string): RawBuilder<unknown> {
+  return sql.raw(REFUND_COLUMN_NAMES.map((c) => `${alias}.${c}`).join(', '));
+}
+
+export function toRefund(r: Raw): RefundRow {
   return {
     tenant: r.tenant as string,
     refundId: r.refund_id as string,
@@ -182,10 +189,11 @@ export class RefundsRepository {
 
   /**
    * Moves the refund to `req.to` under a row lock: the table of lifecycle.ts decides (409 INVALID_TRANSITION). Null
-   * when the tenant has no such refund.
+   * when the tenant has no such refund. `locked`: the row as this transaction already holds it locked (returned by the
+   * caller's own update of it), which saves the locking read.
    */
-  async transition(em: SqlEntityManager, req: TransitionRequest): Promise<RefundRow | null> {
-    const current = await this.find(em, req.tenant, req.refundId, { forUpdate: true });
+  async transition(em: SqlEntityManager, req: TransitionRequest, locked?: RefundRow): Promise<RefundRow | null> {
+    const current = locked ?? (await this.find(em, req.tenant, req.refundId, { forUpdate: true }));
     if (!current) return null;
     assertTransition(current.state, req.to);
     const approvedAmount = req.approvedAmount ?? current.approvedAmount;
