@@ -192,6 +192,16 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     expect(after.rows).toEqual([{ n: 0 }]);
   });
 
+  it('drops the connection when the batch with its BEGIN outlives the read timeout (pg would keep it busy with the lost batch)', async () => {
+    const c = new pg.Client({ connectionString: target.url, query_timeout: 200 });
+    await c.connect();
+    nameRepeatedStatements(c, new StatementNamer(), { pipelineBegin: true });
+    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
+    await q(c, 'begin');
+    await expect(q(c, 'select pg_sleep($1::float8)', [2])).rejects.toThrow('Query read timeout');
+    await ended;
+  });
+
   it('a BEGIN the pool took back unsent does not start the next holder a transaction', async () => {
     const pool = new pg.Pool({ connectionString: target.url, max: 1 });
     nameStatements(pool, new StatementNamer(), true);

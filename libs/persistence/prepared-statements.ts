@@ -70,9 +70,10 @@ type QueryFn = (...args: unknown[]) => unknown;
 export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer, o: { pipelineBegin?: boolean } = {}): void {
   const run = (query: QueryFn, text: string, values: unknown[], begin: boolean): Promise<unknown> => {
     const name = namer.nameFor(text);
-    if (name === undefined) return (begin ? beginThen(query, { text, values }) : query(text, values)) as Promise<unknown>;
+    if (name === undefined && !begin) return query(text, values) as Promise<unknown>;
     let result: Promise<unknown>;
-    if (!begin) result = query({ name, text, values }) as Promise<unknown>;
+    if (name === undefined) result = beginThen(query, { text, values });
+    else if (!begin) result = query({ name, text, values }) as Promise<unknown>;
     else if (isParsed(client, name)) result = beginThen(query, { name, text, values });
     else result = Promise.all([query('begin', []), query({ name, text, values })]).then(([, r]) => r);
     return result.catch((e: unknown) => {
@@ -80,7 +81,10 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
       // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
       // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
-      if (STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
+      if (name !== undefined && STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
+      // A batch with its BEGIN goes through pg's callback form, which database.ts' read-timeout guard does not see: pg
+      // keeps a connection whose read timed out busy with the lost batch, so it goes here too.
+      else if (begin && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
       throw e;
     });
   };
