@@ -8,7 +8,7 @@
  * Standalone, on a throwaway database of the server BENCH_DATABASE_URL names (default the local test server):
  * `node dist/bench/begin-pipeline.js` after `npm run bench` compiled it (or `swc bench -d dist`).
  */
-import { pathToFileURL } from 'node:url';
+import { runIfMain } from './stats.js';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase } from '../libs/persistence/index.js';
@@ -70,17 +70,11 @@ export async function runBeginPipeline(o: { serverUrl: string; rounds: number; t
   o.log(`medians: on its own ${Math.round(sep.perSecond)}/s ${sep.cpu.toFixed(0)} µs; with the first statement ${Math.round(pip.perSecond)}/s ${pip.cpu.toFixed(0)} µs; throughput ${(pip.perSecond / sep.perSecond).toFixed(2)}×, client CPU ${(pip.cpu / sep.cpu).toFixed(2)}×`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+runIfMain(import.meta.url, () =>
   runBeginPipeline({
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     rounds: Number(process.env.BENCH_BEGIN_ROUNDS ?? 7),
     transactions: Number(process.env.BENCH_BEGIN_TRANSACTIONS ?? 5_000),
     log: (line) => console.log(line),
-  }).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+  }),
+);

@@ -8,12 +8,13 @@
  * Standalone, on a throwaway database of the server BENCH_DATABASE_URL names (default the local test server):
  * `node dist/bench/replay-read.js` after `npm run bench` compiled it (or `swc bench -d dist`).
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
 import { FileComponentSource, ReleaseCompiler } from '../libs/decisions/index.js';
 import { answerJson, openDatabase, uuidv7 } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
+import { runIfMain } from './stats.js';
 
 const WHERE = `d.tenant = 'bench' and d.domain = 'refund' and d.purged_at is null and d.erased_at is null and (d.created_at, d.id) > ($1, $2) order by d.created_at, d.id limit 2000`;
 const VARIANTS: [string, string][] = [
@@ -102,18 +103,12 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+runIfMain(import.meta.url, () =>
   runReplayRead({
     root: fileURLToPath(new URL('../..', import.meta.url)),
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
     rows: Number(process.env.BENCH_READ_ROWS ?? 100_000),
     rounds: Number(process.env.BENCH_READ_ROUNDS ?? 3),
     log: (line) => console.log(line),
-  }).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+  }),
+);

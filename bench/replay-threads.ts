@@ -6,12 +6,13 @@
  *
  * Standalone: `node dist/bench/replay-threads.js` after `npm run bench` compiled it (or `swc bench -d dist`).
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
 import { replayWorkerFile, runReplayInWorkers } from '../apps/decision-api/simulations/replay-workers.js';
 import { FileComponentSource, ReleaseCompiler, runSimulation, type SimulationRun } from '../libs/decisions/index.js';
 import type { ReplayRow } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
+import { runIfMain } from './stats.js';
 
 export async function runReplayThreads(o: { root: string; rows: number; workers: number; rounds: number; log: (line: string) => void }): Promise<void> {
   const file = replayWorkerFile();
@@ -70,18 +71,12 @@ export async function runReplayThreads(o: { root: string; rows: number; workers:
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+runIfMain(import.meta.url, () =>
   runReplayThreads({
     root: fileURLToPath(new URL('../..', import.meta.url)),
     rows: Number(process.env.BENCH_THREADS_ROWS ?? 100_000),
     workers: Number(process.env.BENCH_THREADS_WORKERS ?? 2),
     rounds: Number(process.env.BENCH_THREADS_ROUNDS ?? 2),
     log: (line) => console.log(line),
-  }).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+  }),
+);

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
+import { pathToFileURL } from 'node:url';
 
 export interface Summary {
   /** Measured operations. */
@@ -107,4 +108,19 @@ export async function backgroundLoad(ms: number): Promise<number | undefined> {
   const b = machineTicks();
   if (!a || !b) return undefined;
   return ((b.busy - a.busy) / (b.total - a.total)) * cpus().length;
+}
+
+/**
+ * Runs a standalone probe when its module is the one node was started with (`node dist/bench/<probe>.js`), and exits
+ * with its outcome (0, or 1 after printing the error).
+ */
+export function runIfMain(moduleUrl: string, run: () => Promise<unknown>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  run().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }
