@@ -1,0 +1,92 @@
+/**
+ * RefundDecisionsRepository's plan modes: the read leaves its transaction making generic plans for the write (which
+ * reads no table, so its plan cannot go stale) and the write switches back, so nothing after it plans generically.
+ */
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { SYSTEM } from '../refunds/index.js';
+import { openDatabase, type Database } from './database.js';
+import { RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
+
+const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
+
+describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
+  let target: TestDatabase;
+  let db: Database;
+  const repo = new RefundDecisionsRepository();
+  const at = new Date('2026-03-11T12:00:00Z');
+
+  beforeAll(async () => {
+    target = kind === 'pglite' ? { url: 'pglite://memory', kind: 'pglite', drop: async () => {} } : await createTestDatabase('refund_decisions_plans');
+    db = await openDatabase(target.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  const mode = async (em: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0]) =>
+    (await em.execute<{ m: string }[]>("select current_setting('plan_cache_mode') as m"))[0]!.m;
+
+  function decision(n: number): RefundDecisionWrite {
+    const id = `01900000-0000-7000-8000-0000000000${String(n).padStart(2, '0')}`;
+    const document = { id, outcome: 'APPROVE', trace: [] };
+    return {
+      decision: {
+        id,
+        tenant: 'acme',
+        domain: 'refund',
+        outcome: 'APPROVE',
+        riskScore: 0,
+        releaseName: 'default',
+        releaseVersion: '1.3.0',
+        components: {},
+        caseData: {},
+        features: null,
+        documentJson: JSON.stringify(document),
+        answerJson: JSON.stringify({ id, outcome: 'APPROVE' }),
+        reasonCodes: [],
+        idempotencyKey: `k${n}`,
+        evaluatedAt: at,
+        createdAt: at,
+        actor: { id: 'key_1', role: 'service' },
+      },
+      refund: {
+        refundId: `r${n}`,
+        type: 'refund',
+        orderId: `o${n}`,
+        customerId: 'c1',
+        state: 'APPROVED',
+        requestedAmount: 100,
+        approvedAmount: 100,
+        capturedAmount: 100,
+        currency: 'EUR',
+        reward: null,
+        requestedBy: 'key_1',
+      },
+      transition: { id: `01900000-0000-7000-8000-0000000001${String(n).padStart(2, '0')}`, actor: SYSTEM, reason: 'decision approved' },
+      events: [{ id: `01900000-0000-7000-8000-0000000002${String(n).padStart(2, '0')}`, type: 'decision.created', data: { decisionId: id } }],
+    };
+  }
+
+  it('plans the write generically and every statement after it custom again', async () => {
+    await db.em().transactional(async (em) => {
+      expect(await mode(em)).not.toBe('force_generic_plan');
+      await repo.before(em, 'acme', 'r1', 'o1');
+      expect(await mode(em)).toBe('force_generic_plan');
+      expect(await repo.write(em, decision(1))).toBe('created');
+      expect(await mode(em)).toBe('force_custom_plan');
+    });
+  });
+
+  it('a read without its write leaves nothing behind its transaction', async () => {
+    await expect(
+      db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', 'r2', 'o2');
+        throw new Error('refused after the read');
+      }),
+    ).rejects.toThrow('refused after the read');
+    await db.em().transactional(async (em) => {
+      expect(await mode(em)).not.toBe('force_generic_plan');
+    });
+  });
+});
