@@ -158,7 +158,8 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     await other.connect();
     clients.push(other);
     await q(c, 'begin');
-    await q(c, 'insert into begin_probe values ($1)', [1]);
+    // What a statement without rows answers through the batch: its own command and count (Kysely's numAffectedRows).
+    expect(await q(c, 'insert into begin_probe values ($1)', [1])).toMatchObject({ command: 'INSERT', rowCount: 1 });
     expect((await other.query('select count(*)::int as n from begin_probe where id = 1')).rows).toEqual([{ n: 0 }]);
     await q(c, 'commit');
     expect((await other.query('select count(*)::int as n from begin_probe where id = 1')).rows).toEqual([{ n: 1 }]);

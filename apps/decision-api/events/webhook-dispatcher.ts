@@ -76,6 +76,8 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       databaseUrl: c.databaseUrl,
       pollMs: c.outboxPollMs,
       timeouts: { acquireMs: c.dbAcquireTimeoutMs, statementMs: c.dbStatementTimeoutMs, idleInTransactionMs: c.dbIdleInTransactionTimeoutMs },
+      preparedStatements: c.dbPreparedStatements,
+      pipelineBegin: c.dbPipelineBegin,
       webhookTimeoutMs: c.webhookTimeoutMs,
       webhookRetryBaseMs: c.webhookRetryBaseMs,
       webhookRetryMaxMs: c.webhookRetryMaxMs,

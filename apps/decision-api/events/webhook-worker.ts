@@ -13,11 +13,14 @@ export interface WorkerSettings extends DispatchSettings {
   databaseUrl: string;
   pollMs: number;
   timeouts: { acquireMs: number; statementMs: number; idleInTransactionMs: number };
+  /** DB_PREPARED_STATEMENTS and DB_PIPELINE_BEGIN: the worker's pool follows the service's. */
+  preparedStatements: boolean;
+  pipelineBegin: boolean;
 }
 
 const s = workerData as WorkerSettings;
 const port = parentPort!;
-const db = await openDatabase(s.databaseUrl, { migrate: false, poolSize: 2, timeouts: s.timeouts });
+const db = await openDatabase(s.databaseUrl, { migrate: false, poolSize: 2, timeouts: s.timeouts, preparedStatements: s.preparedStatements, pipelineBegin: s.pipelineBegin });
 const loop = new DispatchLoop(
   db,
   new EventsRepository(uuidv7Ids),
