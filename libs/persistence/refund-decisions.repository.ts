@@ -69,8 +69,10 @@ export class RefundDecisionsRepository {
   /**
    * Writes everything after the claim: `exists` when the refundId was taken meanwhile under another order's lock (the
    * caller must roll back: the claim and the decision are written), `created` otherwise. Planned generically
-   * (GENERIC_FOR_THE_WRITE): it must read no table. A read added here needs a custom plan; verified 2026-12-04 with
-   * `explain` of its generic plan on an empty schema: only CTE, function and VALUES scans.
+   * (GENERIC_FOR_THE_WRITE): it must read no table, and neither may what it fires: an insert trigger or a foreign key
+   * on these tables would plan its queries generically too (the test checks there is none). A read added here needs a
+   * custom plan; verified 2026-12-04 with `explain` of its generic plan on an empty schema: only CTE, function and
+   * VALUES scans.
    */
   async write(em: SqlEntityManager, w: RefundDecisionWrite): Promise<'exists' | 'created'> {
     const d = w.decision;
