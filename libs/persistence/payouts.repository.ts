@@ -80,20 +80,19 @@ export class PayoutsRepository {
        returning ${refundColumnsOf('r')}, r.attempts, r.definite_failures`.execute(em.getKysely());
     const jobs: PayoutJob[] = [];
     for (const r of claimed) {
-      const tenant = r.tenant as string;
-      const refundId = r.refund_id as string;
+      // The claim's update holds the row locked: its returned row is what the transition would read.
+      const row = toRefund(r);
+      const { tenant, refundId } = row;
       const attempt = Number(r.attempts);
-      if (r.state === 'APPROVED') {
+      if (row.state === 'APPROVED') {
         // `now` was read before this claim waited for a connection: never stamp PROCESSING at or before the APPROVED it
         // follows (history is ordered by time; a tie would fall to the ids' random bits).
-        const at = new Date(Math.max(now.getTime(), new Date(r.updated_at as string | Date).getTime() + 1));
-        // The claim's update holds the row locked: its returned row is what the transition would read.
-        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } }, toRefund(r));
+        const at = new Date(Math.max(now.getTime(), row.updatedAt.getTime() + 1));
+        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } }, row);
       }
-      const reward = (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null;
       // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.
       const inDoubt = Number(r.definite_failures) < attempt - 1;
-      jobs.push({ tenant, refundId, amount: Number(r.approved_amount), currency: (r.currency as string).trim(), reward, attempt, inDoubt });
+      jobs.push({ tenant, refundId, amount: row.approvedAmount, currency: row.currency, reward: row.reward, attempt, inDoubt });
     }
     return jobs;
   }
