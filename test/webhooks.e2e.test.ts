@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
+import { parsePrometheusText } from './support/prometheus-text.js';
 import { eventually, WebhookReceiver, type Received } from './support/webhook-receiver.js';
 
 const EVENT_FIELDS = ['id', 'type', 'tenant', 'sequence', 'occurredAt', 'data'];
@@ -281,5 +282,71 @@ describe('webhooks', () => {
     expect(seen).toEqual([4, 3, 2, 1]);
     expect((await svc.request('GET', `/v1/webhooks/${hook.id}/deliveries?cursor=bogus`, { key: t.admin })).status).toBe(400);
     expect((await svc.request('GET', `/v1/webhooks/${hook.id}/deliveries?limit=0`, { key: t.admin })).status).toBe(400);
+  });
+});
+
+/**
+ * The worker thread runs only while something is due (PostgreSQL, WEBHOOK_WORKER): none before any delivery exists,
+ * one when the relay's poll finds a due delivery, none again after WEBHOOK_WORKER_IDLE_MS with nothing to send, and a
+ * new one for a retry that falls due after that, or for new events. Observed through /metrics.
+ */
+(process.env.TEST_DATABASE_URL ? describe : describe.skip)('the webhook worker runs only while something is due', () => {
+  let idle: TestService;
+  beforeAll(async () => {
+    idle = await TestService.start('webhooks-idle', {
+      outboxPollMs: 50,
+      webhookWorkerIdleMs: 300,
+      // A retry falls due after the worker has ended idle.
+      webhookRetryBaseMs: 1_500,
+      webhookRetryMaxMs: 1_500,
+      webhookRetryJitterPercent: 0,
+      webhookTimeoutMs: 1_000,
+    });
+  });
+  afterAll(async () => {
+    await idle?.stop();
+  });
+
+  const worker = async () => {
+    const r = await idle.request('GET', '/metrics');
+    expect(r.status).toBe(200);
+    const m = parsePrometheusText(r.text);
+    return { running: m.value('decision_platform_webhook_worker_running'), starts: m.value('decision_platform_webhook_worker_starts_total') };
+  };
+
+  it('starts for due deliveries, ends idle, and starts again for a retry and for new events', async () => {
+    const t = `idle-${Date.now().toString(36)}`;
+    const admin = await idle.issueKey(t, ['admin']);
+    const publisher = await idle.issueKey(t, ['publisher']);
+    // Events without any endpoint make no delivery: the relay's polls find nothing due.
+    const a = await idle.request('POST', '/v1/releases/default/1.0.0/activate', { key: publisher, idempotencyKey: newKey('act') });
+    expect(a.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await worker()).toEqual({ running: 0, starts: 0 });
+
+    const rx = await receiver((_r, n) => (n === 1 ? 503 : 204));
+    const r = await idle.request('POST', '/v1/webhooks', { key: admin, idempotencyKey: newKey('wh'), body: { url: rx.url, events: ['release.activated'] } });
+    expect(r.status).toBe(201);
+    const rb = await idle.request('POST', '/v1/releases/rollback', { key: publisher, idempotencyKey: newKey('rb') });
+    expect(rb.status).toBe(200);
+    // The first attempt fails; the worker ends idle before its retry is due (1.5 s against 0.3 s)…
+    await eventually('the first attempt', () => (rx.requests.length >= 1 ? true : undefined));
+    expect((await worker()).starts).toBe(1);
+    await eventually('the worker ended idle', async () => ((await worker()).running === 0 ? true : undefined));
+    expect(rx.accepted).toHaveLength(0);
+    // …and a new one sends the retry when it falls due.
+    await eventually('the retry accepted', () => (rx.accepted.length === 1 ? true : undefined));
+    expect((await worker()).starts).toBe(2);
+    expect(rx.requests.map((q) => [q.json.sequence, q.status])).toEqual([
+      [2, 503],
+      [2, 204],
+    ]);
+
+    await eventually('the worker ended idle again', async () => ((await worker()).running === 0 ? true : undefined));
+    const again = await idle.request('POST', '/v1/releases/default/1.0.0/activate', { key: publisher, idempotencyKey: newKey('act') });
+    expect(again.status).toBe(200);
+    await eventually('the new event accepted', () => (rx.accepted.length === 2 ? true : undefined));
+    expect(rx.accepted[1]!.json.sequence).toBe(3);
+    expect((await worker()).starts).toBe(3);
   });
 });

@@ -96,6 +96,8 @@ export interface AppConfig {
   webhookConcurrency: number;
   /** PostgreSQL: send webhooks from a worker thread of their own (off the decisions' event loop). */
   webhookWorker: boolean;
+  /** That worker ends after this long with nothing to send, and is started again when something is due. */
+  webhookWorkerIdleMs: number;
   /** `nats://…`: publish every event to JetStream too; unset: no NATS. */
   natsUrl: string | undefined;
   /** The JetStream stream created (if missing) over `<natsSubjectPrefix>.>`. */
@@ -261,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     webhookRetryJitterPercent: int(env, 'WEBHOOK_RETRY_JITTER_PERCENT', defaults.webhookRetryJitterPercent ?? 20, 0, 100, problems),
     webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', defaults.webhookConcurrency ?? 16, 1, 1_000, problems),
     webhookWorker: bool(env, 'WEBHOOK_WORKER', defaults.webhookWorker ?? true, problems),
+    webhookWorkerIdleMs: int(env, 'WEBHOOK_WORKER_IDLE_MS', defaults.webhookWorkerIdleMs ?? 60_000, 100, 86_400_000, problems),
     natsUrl: natsUrl ? natsUrl : undefined,
     natsStream: env.NATS_STREAM ?? defaults.natsStream ?? 'DECISIONS',
     natsSubjectPrefix: env.NATS_SUBJECT_PREFIX ?? defaults.natsSubjectPrefix ?? 'decisions',

@@ -233,24 +233,21 @@ export class EventsRepository {
   // --- the dispatcher ----------------------------------------------------------------------------------------------
 
   /**
+   * Whether some live endpoint's head is due and unleased now: what claimDue would find, read without locking or
+   * leasing anything (one index probe per live endpoint). The dispatcher asks it before it starts its worker.
+   */
+  async anyDue(em: SqlEntityManager, now: Date): Promise<boolean> {
+    return (await dueHeads(em, now, [], 1)).length > 0;
+  }
+
+  /**
    * For up to `limit` endpoints not in `busy` whose head (lowest pending sequence) is due and unleased, leases the head
    * and up to `run` - 1 pending deliveries after it until `leaseUntil`. The endpoint row is locked (skip locked) while
    * claiming, so two instances never split one endpoint's run between them: an endpoint's events are sent by one
    * instance at a time, in order, and a failing head holds back that endpoint only.
    */
   async claimDue(em: SqlEntityManager, o: { now: Date; leaseUntil: Date; busy: string[]; limit: number; run: number }): Promise<ClaimedRun[]> {
-    // One index probe per live endpoint (its head), however long a dead endpoint's backlog has grown.
-    const heads = await em.execute<Row[]>(
-      `select e.id from webhook_endpoints e
-       cross join lateral (
-         select d.next_attempt_at, d.lease_until from webhook_deliveries d
-         where d.endpoint_id = e.id and d.status = 'pending' order by d.sequence limit 1
-       ) h
-       where e.deleted_at is null and h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
-         and e.id not in (select (jsonb_array_elements_text(?::jsonb))::uuid)
-       limit ?`,
-      [o.now, o.now, JSON.stringify(o.busy), o.limit],
-    );
+    const heads = await dueHeads(em, o.now, o.busy, o.limit);
     if (heads.length === 0) return [];
     const locked = await em.execute<Row[]>(
       `select id, url, secret from webhook_endpoints where id in (select (jsonb_array_elements_text(?::jsonb))::uuid) and deleted_at is null
@@ -327,4 +324,20 @@ export class EventsRepository {
       [now, JSON.stringify(ids)],
     );
   }
+}
+
+/** Live endpoints not in `busy` whose head (lowest pending sequence) is due and unleased at `now`, up to `limit`. */
+function dueHeads(em: SqlEntityManager, now: Date, busy: readonly string[], limit: number): Promise<Row[]> {
+  // One index probe per live endpoint (its head), however long a dead endpoint's backlog has grown.
+  return em.execute<Row[]>(
+    `select e.id from webhook_endpoints e
+     cross join lateral (
+       select d.next_attempt_at, d.lease_until from webhook_deliveries d
+       where d.endpoint_id = e.id and d.status = 'pending' order by d.sequence limit 1
+     ) h
+     where e.deleted_at is null and h.next_attempt_at <= ? and (h.lease_until is null or h.lease_until < ?)
+       and e.id not in (select (jsonb_array_elements_text(?::jsonb))::uuid)
+     limit ?`,
+    [now, now, JSON.stringify(busy), limit],
+  );
 }

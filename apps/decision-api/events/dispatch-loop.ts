@@ -33,6 +33,8 @@ export class DispatchLoop {
   private pass?: Promise<void>;
   private again = false;
   private closed = false;
+  /** When this loop last had something to send (a claimed run, or one finishing); its start until then. */
+  private activeAt: number;
 
   constructor(
     private readonly db: Database,
@@ -42,7 +44,15 @@ export class DispatchLoop {
     private readonly warn: (message: string, cause: unknown) => void,
     /** Attempts of a run once recorded: delivered (2xx) and failed (each retried later); for the metrics. */
     private readonly attempted: (delivered: number, failed: number) => void = () => undefined,
-  ) {}
+  ) {
+    this.activeAt = clock.now().getTime();
+  }
+
+  /** How long this loop has had nothing to send and nothing in flight (0 while it has). */
+  idleForMs(): number {
+    if (this.inFlight.size > 0 || this.pass) return 0;
+    return Math.max(0, this.clock.now().getTime() - this.activeAt);
+  }
 
   /** Looks for due deliveries now (coalesced: a kick during a pass runs one more pass after it). */
   kick(): void {
@@ -78,11 +88,13 @@ export class DispatchLoop {
     const runs = await this.db
       .em()
       .transactional((em) => this.repo.claimDue(em, { now, leaseUntil, busy: [...this.inFlight.keys()], limit: room, run: RUN }));
+    if (runs.length > 0) this.activeAt = this.clock.now().getTime();
     for (const run of runs) {
       const sending = this.send(run, leaseUntil)
         .catch((e: unknown) => this.warn(`webhook result not recorded: ${(e as Error).message}`, e))
         .finally(() => {
           this.inFlight.delete(run.endpointId);
+          this.activeAt = this.clock.now().getTime();
           // The endpoint's next events, if any, go now rather than at the next poll.
           this.kick();
         });

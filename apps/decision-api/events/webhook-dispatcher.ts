@@ -3,6 +3,11 @@
  * thread of its own (webhook-worker.ts), so an endpoint's one-after-the-other round trips do not wait behind
  * decisions on the service's event loop; on PGlite (one connection, in this thread) or with WEBHOOK_WORKER=false it
  * runs here.
+ *
+ * The worker runs only while there is something to send. While it is not running, each kick (the outbox relay's, every
+ * OUTBOX_POLL_MS; a redelivery's) asks PostgreSQL whether any endpoint's head is due (EventsRepository.anyDue, one
+ * small read, at most one at a time) and starts it if so; it ends itself after WEBHOOK_WORKER_IDLE_MS with nothing to
+ * send. A kick that reaches a worker already ending is not lost: the relay's next kick asks again.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { existsSync } from 'node:fs';
@@ -25,7 +30,7 @@ function workerFile(): string | undefined {
   return candidates.map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 }
 
-/** Pause before starting a worker again after it ended on its own. */
+/** Pause before starting a worker again after one died (not after one that ended idle). */
 const RESPAWN_MS = 2_000;
 
 /**
@@ -38,8 +43,14 @@ const WORKER_YOUNG_GENERATION_MB = 8;
 export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebhookDispatcher');
   private loop?: DispatchLoop;
+  /** The worker's compiled file, when the dispatcher runs in a worker. */
+  private file?: string;
   private worker?: Worker;
   private stopped?: Promise<void>;
+  /** The due-work probe under way while no worker runs (one at a time). */
+  private probing?: Promise<void>;
+  /** No worker is started before this (ms since the epoch): a pause after one ended on its own, not idle. */
+  private restartAfter = 0;
   private closing = false;
 
   constructor(
@@ -66,10 +77,14 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       );
       return;
     }
-    this.spawn(file);
+    this.file = file;
+    this.metrics.webhookWorkerRunning(false);
   }
 
-  /** Starts the worker; one that dies (its database would not open, say) is started again after a pause. */
+  /**
+   * Starts the worker. One that ends idle is started again by the next kick that finds work; one that dies (its
+   * database would not open, say) no sooner than RESPAWN_MS later.
+   */
   private spawn(file: string): void {
     const c = this.config;
     const settings: WorkerSettings = {
@@ -83,12 +98,16 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       webhookRetryMaxMs: c.webhookRetryMaxMs,
       webhookRetryJitterPercent: c.webhookRetryJitterPercent,
       webhookConcurrency: c.webhookConcurrency,
+      idleMs: c.webhookWorkerIdleMs,
     };
     const worker = new Worker(file, { workerData: settings, name: 'webhook-dispatcher', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    let idle = false;
     this.stopped = new Promise<void>((resolve) => {
       worker.on('message', (m: unknown) => {
-        if (m === 'stopped') void worker.terminate().finally(resolve);
-        else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String(m.warn));
+        if (m === 'stopped' || m === 'idle') {
+          idle = m === 'idle';
+          void worker.terminate().finally(resolve);
+        } else if (typeof m === 'object' && m !== null && 'warn' in m) this.logger.warn(String(m.warn));
         else if (typeof m === 'object' && m !== null && 'attempts' in m) {
           const [delivered, failed] = m.attempts as [number, number];
           this.metrics.webhookAttempts(delivered, failed);
@@ -96,31 +115,52 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       });
       worker.once('exit', () => {
         resolve();
-        if (this.closing) return;
-        this.logger.warn(`webhook worker ended; starting another in ${RESPAWN_MS} ms`);
-        setTimeout(() => {
-          if (!this.closing) this.spawn(file);
-        }, RESPAWN_MS).unref();
+        if (this.worker === worker) this.worker = undefined;
+        this.metrics.webhookWorkerRunning(false);
+        if (this.closing || idle) return;
+        this.logger.warn(`webhook worker ended; starting another when there is work, in ${RESPAWN_MS} ms at the soonest`);
+        this.restartAfter = this.clock.now().getTime() + RESPAWN_MS;
       });
     });
     worker.on('error', (e: Error) => this.logger.warn({ msg: 'webhook worker failed', err: e }));
     // A process that never closes the app must still be able to exit.
     worker.unref();
     this.worker = worker;
+    this.metrics.webhookWorkerStarted();
+  }
+
+  /** No worker running: asks whether anything is due, and starts one if so. */
+  private wake(file: string): void {
+    if (this.probing || this.closing || this.clock.now().getTime() < this.restartAfter) return;
+    this.probing = this.db
+      .em()
+      .transactional((em) => this.repo.anyDue(em, this.clock.now()))
+      .then((due) => {
+        if (due && !this.worker && !this.closing) this.spawn(file);
+      })
+      .catch((e: unknown) => {
+        if (!this.database.report(e, false)) this.logger.warn({ msg: 'webhook dispatch failed', err: e });
+      })
+      .finally(() => {
+        this.probing = undefined;
+      });
   }
 
   /** Looks for due deliveries now. */
   kick(): void {
     if (this.loop) this.loop.kick();
-    else this.worker?.postMessage('kick');
+    else if (this.worker) this.worker.postMessage('kick');
+    else if (this.file) this.wake(this.file);
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     await this.loop?.close();
-    if (this.worker) {
-      this.worker.postMessage('stop');
-      const timer = setTimeout(() => void this.worker?.terminate(), this.config.webhookTimeoutMs + 5_000);
+    await this.probing;
+    const worker = this.worker;
+    if (worker) {
+      worker.postMessage('stop');
+      const timer = setTimeout(() => void worker.terminate(), this.config.webhookTimeoutMs + 5_000);
       await this.stopped;
       clearTimeout(timer);
     }

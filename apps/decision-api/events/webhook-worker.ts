@@ -1,9 +1,11 @@
 /**
  * The webhook dispatcher in a worker thread of its own (PostgreSQL): one endpoint's events go one after the other, so
  * its throughput is one round trip per event, and on the service's thread every round trip would wait its turn behind
- * the decisions. Here it has its own event loop and a small pool of its own. Messages from the service: 'kick' (new
- * deliveries), 'stop'. To the service: {warn} lines (database outages excepted: the service's monitor reports those),
- * and {attempts: [delivered, failed]} per run for the metrics.
+ * the decisions. Here it has its own event loop and a small pool of its own. It is started when there is something to
+ * send (webhook-dispatcher.ts) and ends itself after `idleMs` with nothing to send: an instance whose tenants have no
+ * webhooks holds neither the thread (~50 MB) nor its connections. Messages from the service: 'kick' (new deliveries),
+ * 'stop'. To the service: {warn} lines (database outages excepted: the service's monitor reports those),
+ * {attempts: [delivered, failed]} per run for the metrics, 'stopped' after a 'stop', and 'idle' when it ended itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { databaseFault, EventsRepository, openDatabase, systemClock, uuidv7Ids } from '../../../libs/persistence/index.js';
@@ -16,6 +18,8 @@ export interface WorkerSettings extends DispatchSettings {
   /** DB_PREPARED_STATEMENTS and DB_PIPELINE_BEGIN: the worker's pool follows the service's. */
   preparedStatements: boolean;
   pipelineBegin: boolean;
+  /** Nothing to send and nothing in flight for this long: the worker closes its pool and says 'idle'. */
+  idleMs: number;
 }
 
 const s = workerData as WorkerSettings;
@@ -32,19 +36,23 @@ const loop = new DispatchLoop(
   (delivered, failed) => port.postMessage({ attempts: [delivered, failed] }),
 );
 let timer: NodeJS.Timeout | undefined;
+let ending: Promise<void> | undefined;
+/** Lets the runs in flight finish and record, closes the pool, then tells the service (once, whichever asks first). */
+const end = (reply: 'stopped' | 'idle') => {
+  if (timer) clearTimeout(timer);
+  ending ??= loop
+    .close()
+    .then(() => db.close())
+    .finally(() => port.postMessage(reply));
+};
 const poll = () => {
+  if (loop.idleForMs() >= s.idleMs) return end('idle');
   loop.kick();
   timer = setTimeout(poll, s.pollMs);
 };
 port.on('message', (m: unknown) => {
   if (m === 'kick') loop.kick();
-  else if (m === 'stop') {
-    if (timer) clearTimeout(timer);
-    void loop
-      .close()
-      .then(() => db.close())
-      .finally(() => port.postMessage('stopped'));
-  }
+  else if (m === 'stop') end('stopped');
 });
 port.postMessage('ready');
 poll();

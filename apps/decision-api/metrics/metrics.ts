@@ -290,6 +290,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly webhookWorker = new Gauge({
+    name: `${P}webhook_worker_running`,
+    help: 'PostgreSQL with WEBHOOK_WORKER: 1 while the webhook worker thread runs (started when a delivery is due, ended after WEBHOOK_WORKER_IDLE_MS idle)',
+    registers: [this.registry],
+  });
+  private readonly webhookWorkerStarts = new Counter({
+    name: `${P}webhook_worker_starts_total`,
+    help: 'Webhook worker threads started (a fast-rising count: WEBHOOK_WORKER_IDLE_MS is shorter than the gaps between deliveries)',
+    registers: [this.registry],
+  });
+
   // Computed when scraped (MetricsScrape): what is stored or loaded now, not counted by this instance.
   private readonly activeRelease = new Gauge({
     name: `${P}active_release_info`,
@@ -443,6 +454,15 @@ export class Metrics {
       this.webhookDelivered.labels({ result: 'failed' }).inc(failed);
       this.jobRetries.labels({ job: 'webhook_delivery' }).inc(failed);
     }
+  }
+
+  webhookWorkerRunning(running: boolean): void {
+    this.webhookWorker.set(running ? 1 : 0);
+  }
+
+  webhookWorkerStarted(): void {
+    this.webhookWorkerStarts.inc();
+    this.webhookWorker.set(1);
   }
 
   /** Counts every HTTP answer, and times decision requests by type (the onResponse hook of the app's Fastify). */
