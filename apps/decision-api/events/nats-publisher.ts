@@ -6,7 +6,7 @@
  * time in sequence order, so the stream holds them in that order.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { connect, nanos, StorageType, type JetStreamClient, type NatsConnection } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import { envelopeOf, serialiseEnvelope, subjectOf } from '../../../libs/events/index.js';
 import { EventsRepository, type Clock, type Database } from '../../../libs/persistence/index.js';
 import type { AppConfig } from '../config.js';
@@ -48,6 +48,8 @@ export class NatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async setup(): Promise<void> {
     try {
+      // Imported here, not at the top: the client is ~4 MB of RSS an instance without NATS_URL does not load.
+      const { connect, nanos, StorageType } = await import('nats');
       // Keeps reconnecting for ever; publishes fail meanwhile and events wait in the outbox.
       this.nc ??= await connect({ servers: this.config.natsUrl, name: 'decision-api', reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true });
       if (this.closed) return;
