@@ -203,6 +203,38 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     await ended;
   });
 
+  it('through openDatabase and em.transactional: a transaction of two statements with parameters is three round trips', async () => {
+    // Counts ReadyForQuery on every client the pool opens (pg binds the handler when a client connects).
+    const proto = pg.Client.prototype as unknown as { _handleReadyForQuery(this: unknown, m: unknown): void };
+    const original = proto._handleReadyForQuery;
+    let trips = 0;
+    proto._handleReadyForQuery = function (this: unknown, m: unknown) {
+      trips++;
+      original.call(this, m);
+    };
+    const db = await openDatabase(target.url, { poolSize: 1, timeouts: { acquireMs: 2_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
+    try {
+      const run = async (n: number) => {
+        const before = trips;
+        const xids = await db.em().transactional(async (em) => {
+          const k = em.getKysely();
+          const a = await sql<{ x: string }>`select txid_current()::text as x, ${n}::int as n`.execute(k);
+          const b = await sql<{ x: string }>`select txid_current()::text as x, ${n + 1}::int as m`.execute(k);
+          return [a.rows[0]!.x, b.rows[0]!.x];
+        });
+        expect(xids[0]).toBe(xids[1]);
+        return trips - before;
+      };
+      // The first run names nothing; the second prepares both texts (each Parse goes after a BEGIN of its own);
+      // from the third on: BEGIN with the first statement, the second, COMMIT (four with DB_PIPELINE_BEGIN=false).
+      const counts = [await run(1), await run(2), await run(3), await run(4)];
+      expect(counts.slice(2)).toEqual([3, 3]);
+    } finally {
+      proto._handleReadyForQuery = original;
+      await db.close();
+    }
+  });
+
   it('a BEGIN the pool took back unsent does not start the next holder a transaction', async () => {
     const pool = new pg.Pool({ connectionString: target.url, max: 1 });
     nameStatements(pool, new StatementNamer(), true);
