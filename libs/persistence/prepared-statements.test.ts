@@ -205,7 +205,7 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
 
   it('through openDatabase and em.transactional: a transaction of two statements with parameters is three round trips', async () => {
     // Counts ReadyForQuery on every client the pool opens (pg binds the handler when a client connects).
-    const proto = pg.Client.prototype as unknown as { _handleReadyForQuery(this: unknown, m: unknown): void };
+    const proto = pg.Client.prototype as unknown as { _handleReadyForQuery: (this: unknown, m: unknown) => void };
     const original = proto._handleReadyForQuery;
     let trips = 0;
     proto._handleReadyForQuery = function (this: unknown, m: unknown) {
