@@ -48,6 +48,12 @@ export class DispatchLoop {
     this.activeAt = clock.now().getTime();
   }
 
+  /** Whether this loop has claimed anything since it started. */
+  get everActive(): boolean {
+    return this.claimedAny;
+  }
+  private claimedAny = false;
+
   /** How long this loop has had nothing to send and nothing in flight (0 while it has). */
   idleForMs(): number {
     if (this.inFlight.size > 0 || this.pass) return 0;
@@ -88,7 +94,10 @@ export class DispatchLoop {
     const runs = await this.db
       .em()
       .transactional((em) => this.repo.claimDue(em, { now, leaseUntil, busy: [...this.inFlight.keys()], limit: room, run: RUN }));
-    if (runs.length > 0) this.activeAt = this.clock.now().getTime();
+    if (runs.length > 0) {
+      this.activeAt = this.clock.now().getTime();
+      this.claimedAny = true;
+    }
     for (const run of runs) {
       const sending = this.send(run, leaseUntil)
         .catch((e: unknown) => this.warn(`webhook result not recorded: ${(e as Error).message}`, e))

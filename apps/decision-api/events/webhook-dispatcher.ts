@@ -4,10 +4,13 @@
  * decisions on the service's event loop; on PGlite (one connection, in this thread) or with WEBHOOK_WORKER=false it
  * runs here.
  *
- * The worker runs only while there is something to send. While it is not running, each kick (the outbox relay's, every
- * OUTBOX_POLL_MS; a redelivery's) asks PostgreSQL whether any endpoint's head is due (EventsRepository.anyDue, one
- * small read, at most one at a time) and starts it if so; it ends itself after WEBHOOK_WORKER_IDLE_MS with nothing to
- * send. A kick that reaches a worker already ending is not lost: the relay's next kick asks again.
+ * The worker runs only while there is something to send. While it is not running, every OUTBOX_POLL_MS and on each
+ * kick (the outbox relay's, a redelivery's) the dispatcher asks PostgreSQL whether any endpoint's head is due
+ * (EventsRepository.anyDue, one small read, at most one at a time) and starts it if so; it ends itself after
+ * WEBHOOK_WORKER_IDLE_MS with nothing to send, or sooner when it never found anything (another instance's worker took
+ * what was due: each instance's probe sees the same deliveries). A kick that reaches a worker already ending is not
+ * lost: the next probe asks again. The probe has a timer of its own, so retries fall due even while the relay is
+ * failing or draining a backlog.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { existsSync } from 'node:fs';
@@ -51,6 +54,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private probing?: Promise<void>;
   /** No worker is started before this (ms since the epoch): a pause after one ended on its own, not idle. */
   private restartAfter = 0;
+  private probeTimer?: NodeJS.Timeout;
   private closing = false;
 
   constructor(
@@ -79,6 +83,10 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     }
     this.file = file;
     this.metrics.webhookWorkerRunning(false);
+    this.probeTimer = setInterval(() => {
+      if (!this.worker) this.wake(file);
+    }, this.config.outboxPollMs);
+    this.probeTimer.unref();
   }
 
   /**
@@ -122,7 +130,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         this.restartAfter = this.clock.now().getTime() + RESPAWN_MS;
       });
     });
-    worker.on('error', (e: Error) => this.logger.warn({ msg: 'webhook worker failed', err: e }));
+    worker.on('error', (e: Error) => this.logger.warn(`webhook worker failed: ${e.stack ?? e.message}`));
     // A process that never closes the app must still be able to exit.
     worker.unref();
     this.worker = worker;
@@ -155,6 +163,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
+    clearInterval(this.probeTimer);
     await this.loop?.close();
     await this.probing;
     const worker = this.worker;

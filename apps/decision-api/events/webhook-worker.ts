@@ -2,8 +2,8 @@
  * The webhook dispatcher in a worker thread of its own (PostgreSQL): one endpoint's events go one after the other, so
  * its throughput is one round trip per event, and on the service's thread every round trip would wait its turn behind
  * the decisions. Here it has its own event loop and a small pool of its own. It is started when there is something to
- * send (webhook-dispatcher.ts) and ends itself after `idleMs` with nothing to send: an instance whose tenants have no
- * webhooks holds neither the thread (~50 MB) nor its connections. Messages from the service: 'kick' (new deliveries),
+ * send (webhook-dispatcher.ts) and ends itself after `idleMs` with nothing to send (3 s if it never had any): an
+ * instance holds neither the thread (~50 MB) nor its connections while the deployment has no webhook traffic. Messages from the service: 'kick' (new deliveries),
  * 'stop'. To the service: {warn} lines (database outages excepted: the service's monitor reports those),
  * {attempts: [delivered, failed]} per run for the metrics, 'stopped' after a 'stop', and 'idle' when it ended itself.
  */
@@ -45,8 +45,13 @@ const end = (reply: 'stopped' | 'idle') => {
     .then(() => db.close())
     .finally(() => port.postMessage(reply));
 };
+/**
+ * A worker that never found anything to send ends after this long (or idleMs, if shorter): every instance's probe sees
+ * the same due deliveries, and the instances whose workers came too late should not hold a thread for idleMs.
+ */
+const UNUSED_MS = 3_000;
 const poll = () => {
-  if (loop.idleForMs() >= s.idleMs) return end('idle');
+  if (loop.idleForMs() >= (loop.everActive ? s.idleMs : Math.min(s.idleMs, UNUSED_MS))) return end('idle');
   loop.kick();
   timer = setTimeout(poll, s.pollMs);
 };
