@@ -10,7 +10,6 @@ import http from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey, type ReleaseManifest } from '../libs/decisions/index.js';
-import { LoadedPolicy } from '../libs/policies/index.js';
 import { generateCases } from './cases.js';
 import { machineBusy, processCpu } from './http.js';
 import { runWrk, type Template } from './loadgen.js';
@@ -76,17 +75,7 @@ export async function riskInputs(root: string, seed: number): Promise<RiskInputs
   const versions = readdirSync(join(root, 'releases/default')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
   const newest = versions.sort(newer).at(-1)!;
   const manifest = JSON.parse(readFileSync(join(root, `releases/default/${newest}.json`), 'utf8')) as ReleaseManifest;
-  // OPA's row gets the step's whole input, as a caller of `opa run --server` would send the case: this bench-local
-  // compile loads its policies without the Rego-derived projection (LoadedPolicy.inputPaths), which the service's
-  // policy evaluation applies on its own side of the comparison.
-  const load = LoadedPolicy.load.bind(LoadedPolicy);
-  LoadedPolicy.load = async (...args) => Object.defineProperty(await load(...args), 'inputPaths', { value: undefined });
-  let type;
-  try {
-    type = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund();
-  } finally {
-    LoadedPolicy.load = load;
-  }
+  const type = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund();
   if (type.policySteps.length !== 1) throw new Error(`the opa-server row expects one policy step in ${type.ref}, found ${type.policySteps.length}`);
   const step = type.policySteps[0]!;
   const policy = step.policy;

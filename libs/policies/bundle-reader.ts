@@ -47,8 +47,6 @@ export interface PolicyBundle {
   data: unknown;
   /** Hex SHA-256 of the .tar.gz bytes exactly as given. */
   sha256: string;
-  /** The Rego sources the bundle carries (`opa build` puts them beside the Wasm), in tar order. */
-  rego: string[];
 }
 
 const BLOCK = 512;
@@ -88,7 +86,6 @@ export function readBundle(bytes: Uint8Array, limits?: Partial<BundleLimits>): P
     wasm: new Uint8Array(wasmBytes),
     data,
     sha256: createHash('sha256').update(bytes).digest('hex'),
-    rego: [...files].filter(([path]) => path.endsWith('.rego')).map(([, b]) => utf8.decode(b)),
   };
 }
 

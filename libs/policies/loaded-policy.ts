@@ -2,7 +2,6 @@
 import { DomainError, type ErrorKind } from '../errors/index.js';
 import { readBundle, type BundleLimits, type BundleManifest } from './bundle-reader.js';
 import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './evaluation-budget.js';
-import { inputReads } from './input-reads.js';
 import { MeteredInstance, WasmCallFailed } from './metered-instance.js';
 import {
   EVALUATION_BUDGET_EXCEEDED,
@@ -40,11 +39,6 @@ export class LoadedPolicy {
     private readonly entrypointIds: ReadonlyMap<string, number>,
     /** The bundle's .tar.gz bytes and the budget it was loaded with: what another thread loads the same policy from. */
     readonly source: { readonly bytes: Uint8Array; readonly budget: EvaluationBudget },
-    /**
-     * The parts of its input the policy can read (JSON pointers, from its Rego: input-reads.ts), or undefined when it
-     * may read all of it. An evaluation may be handed only these: the policy cannot tell the difference.
-     */
-    readonly inputPaths: readonly string[] | undefined,
   ) {
     this.ref = `${name}@${version}`;
   }
@@ -100,8 +94,7 @@ export class LoadedPolicy {
     // A copy of its own: the caller's bytes may be a view into a larger buffer (a request body, a pool), which this
     // would otherwise keep alive and post whole to every replay worker.
     const source = { bytes: Uint8Array.prototype.slice.call(bundleBytes), budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
-    const reads = inputReads(bundle.rego);
-    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source, reads && Object.freeze(reads));
+    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source);
   }
 
   /**

@@ -286,13 +286,10 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
   const fromFacts = step.input === 'facts';
   const exposed = step.facts;
   const project = step.inputPaths ? projection(step.inputPaths) : undefined;
-  // Without a declared projection, the policy is still handed only what its Rego can read (LoadedPolicy.inputPaths):
-  // the same answer for less JSON through the Wasm; the trace keeps the step's whole input.
-  const reads = !project && policy.inputPaths ? projection(policy.inputPaths) : undefined;
   return (s) => {
     // A snapshot: later steps add facts, and the trace must show what the policy saw.
     const policyInput = project ? project(fromFacts ? s.facts : s.input) : fromFacts ? { ...s.facts } : s.input;
-    const output = policy.evaluate(step.entrypoint, reads ? reads(policyInput) : policyInput);
+    const output = policy.evaluate(step.entrypoint, policyInput);
     if (!validateOutput(output)) {
       const first = ajvErrorsToDetails(validateOutput.errors)[0];
       throw policyOutputInvalid(source, step.entrypoint, first ? `${first.path || '/'} ${first.message}` : 'no output');
