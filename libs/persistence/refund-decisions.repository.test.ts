@@ -79,27 +79,28 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   });
 
   // PostgreSQL only: statements are named by the pg client's wrapper (prepared-statements.ts); PGlite names none.
-  if (kind === 'postgresql')
+  if (kind === 'postgresql') {
     it('PostgreSQL keeps a generic plan of the write alone: the read is planned custom every time', async () => {
-    // One connection (one transaction): statements are named from their second execution (prepared-statements.ts).
-    await db.em().transactional(async (em) => {
-      for (const n of [10, 11, 12]) {
-        await repo.before(em, 'acme', `r${n}`, `o${n}`);
-        expect(await repo.write(em, decision(n))).toBe('created');
-      }
-      const plans = await em.execute<{ stmt: string; generic: number; custom: number }[]>(
-        `select case when statement like '%insert into decisions%' then 'write' when statement like '%existing_state%' then 'read' else 'other' end as stmt,
-                generic_plans::int as generic, custom_plans::int as custom
-           from pg_prepared_statements where statement like '%insert into decisions%' or statement like '%existing_state%' order by 1`,
-      );
-      expect(plans.map((p) => p.stmt)).toEqual(['read', 'write']);
-      const [read, write] = plans;
-      expect(read).toMatchObject({ generic: 0 });
-      expect(read!.custom).toBeGreaterThanOrEqual(2);
-      expect(write).toMatchObject({ custom: 0 });
-      expect(write!.generic).toBeGreaterThanOrEqual(2);
+      // One connection (one transaction): statements are named from their second execution (prepared-statements.ts).
+      await db.em().transactional(async (em) => {
+        for (const n of [10, 11, 12]) {
+          await repo.before(em, 'acme', `r${n}`, `o${n}`);
+          expect(await repo.write(em, decision(n))).toBe('created');
+        }
+        const plans = await em.execute<{ stmt: string; generic: number; custom: number }[]>(
+          `select case when statement like '%insert into decisions%' then 'write' when statement like '%existing_state%' then 'read' else 'other' end as stmt,
+                  generic_plans::int as generic, custom_plans::int as custom
+             from pg_prepared_statements where statement like '%insert into decisions%' or statement like '%existing_state%' order by 1`,
+        );
+        expect(plans.map((p) => p.stmt)).toEqual(['read', 'write']);
+        const [read, write] = plans;
+        expect(read).toMatchObject({ generic: 0 });
+        expect(read!.custom).toBeGreaterThanOrEqual(2);
+        expect(write).toMatchObject({ custom: 0 });
+        expect(write!.generic).toBeGreaterThanOrEqual(2);
+      });
     });
-  });
+  }
 
   it('the tables the write inserts into have no insert trigger and no foreign key (a generic plan would reach their queries too)', async () => {
     const rows = await db.em().execute<{ what: string }[]>(

@@ -35,6 +35,8 @@ export class DispatchLoop {
   private closed = false;
   /** When this loop last had something to send (a claimed run, or one finishing); its start until then. */
   private activeAt: number;
+  /** Whether this loop has claimed anything since it started. */
+  private claimedAny = false;
 
   constructor(
     private readonly db: Database,
@@ -52,7 +54,6 @@ export class DispatchLoop {
   get everActive(): boolean {
     return this.claimedAny;
   }
-  private claimedAny = false;
 
   /** How long this loop has had nothing to send and nothing in flight (0 while it has). */
   idleForMs(): number {

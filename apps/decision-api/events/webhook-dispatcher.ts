@@ -54,6 +54,8 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private probing?: Promise<void>;
   /** No worker is started before this (ms since the epoch): a pause after one ended on its own, not idle. */
   private restartAfter = 0;
+  /** When the last probe started (ms since the epoch): the timer and the relay's kicks share one probe per interval. */
+  private probedAt = 0;
   private probeTimer?: NodeJS.Timeout;
   private closing = false;
 
@@ -139,10 +141,14 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
 
   /** No worker running: asks whether anything is due, and starts one if so. */
   private wake(file: string): void {
-    if (this.probing || this.closing || this.clock.now().getTime() < this.restartAfter) return;
-    this.probing = this.db
-      .em()
-      .transactional((em) => this.repo.anyDue(em, this.clock.now()))
+    const now = this.clock.now();
+    const t = now.getTime();
+    // A kick from a redelivery or the relay right after the timer's probe waits for the next one (≤ OUTBOX_POLL_MS / 2).
+    if (this.probing || this.closing || t < this.restartAfter || t - this.probedAt < this.config.outboxPollMs / 2) return;
+    this.probedAt = t;
+    // One read: no transaction of its own.
+    this.probing = this.repo
+      .anyDue(this.db.em(), now)
       .then((due) => {
         if (due && !this.worker && !this.closing) this.spawn(file);
       })

@@ -3,8 +3,8 @@
  * its throughput is one round trip per event, and on the service's thread every round trip would wait its turn behind
  * the decisions. Here it has its own event loop and a small pool of its own. It is started when there is something to
  * send (webhook-dispatcher.ts) and ends itself after `idleMs` with nothing to send (3 s if it never had any): an
- * instance holds neither the thread (~50 MB) nor its connections while the deployment has no webhook traffic. Messages from the service: 'kick' (new deliveries),
- * 'stop'. To the service: {warn} lines (database outages excepted: the service's monitor reports those),
+ * instance holds neither the thread (~50 MB) nor its connections while the deployment has no webhook traffic.
+ * Messages from the service: 'kick' (new deliveries), 'stop'. To the service: {warn} lines (database outages excepted: the service's monitor reports those),
  * {attempts: [delivered, failed]} per run for the metrics, 'stopped' after a 'stop', and 'idle' when it ended itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
