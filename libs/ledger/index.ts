@@ -3,8 +3,8 @@ export { REDEMPTION_GATE_ENTRYPOINT, REDEMPTION_GATE_FAILED, OpaRedemptionGate }
 export type { RedemptionGate, RedemptionGateInput, RedemptionGateReason, RedemptionGateResult } from './gate.js';
 export { canonicalTimestamp } from './guards.js';
 export { adjustmentPredicate, transactionPredicate } from './filters.js';
-export { integrity, transactionPeriod } from './integrity.js';
-export type { IntegrityReport, IntegrityViolation } from './integrity.js';
+export { figuresOf, integrity, parseIntegrityTotals, totalsOf, transactionPeriod, withChanges } from './integrity.js';
+export type { IntegrityReport, IntegrityTotals, IntegrityViolation } from './integrity.js';
 export { Ledger, transactionView } from './ledger.js';
 export type {
   AccountView,

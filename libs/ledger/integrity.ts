@@ -105,14 +105,14 @@ export function integrity(account: LedgerAccount, transactions: readonly LedgerT
 }
 
 /** What one transaction adds to netSpend, its period's shares and the rounding tolerance; null while PENDING (nothing). */
-interface Contribution {
+export interface Contribution {
   net: number;
   share: number;
   period: string;
   tolerance: number;
 }
 
-function contributionOf(t: LedgerTransaction, anchorDay: number, program: RewardProgramParameters): Contribution | null {
+export function contributionOf(t: LedgerTransaction, anchorDay: number, program: RewardProgramParameters): Contribution | null {
   if (t.status === 'PENDING') return null;
   const net = t.amount - t.refunded;
   return { net, share: applyRate(net, rateBpsOf(program, t.category)), period: transactionPeriod(t, anchorDay), tolerance: net > 0 ? t.partialRefunds : 0 };
@@ -197,4 +197,79 @@ export class IntegrityTally {
     for (const share of this.sharesByPeriod.values()) this.capped += Math.min(this.program.monthlyCap, share);
     this.exact = this.fitsExactly();
   }
+}
+
+/**
+ * An account's integrity() figures as running sums, kept with the account so that a write's verdict costs the
+ * transactions it changed instead of the account's whole history. Only exact sums are kept: each is of non-negative
+ * integers and fits in Number.MAX_SAFE_INTEGER (see IntegrityTally), so the figures equal integrity()'s whatever the
+ * order of the additions. `program` is the account's pinned `name@version`: the shares were computed at its rates.
+ */
+export interface IntegrityTotals {
+  program: string;
+  netSpend: number;
+  roundingTolerance: number;
+  /** Period start → Σ of its transactions' shares (before the cap). */
+  shares: Record<string, number>;
+}
+
+/** A transaction's contribution (contributionOf), null for none. */
+export type TransactionContribution = Contribution | null;
+
+/** The totals of the account's transactions, or null when a sum would not be exact. */
+export function totalsOf(programRef: string, transactions: readonly LedgerTransaction[], anchorDay: number, program: RewardProgramParameters): IntegrityTotals | null {
+  return withChanges({ program: programRef, netSpend: 0, roundingTolerance: 0, shares: {} }, transactions.map((t) => [null, contributionOf(t, anchorDay, program)]));
+}
+
+/**
+ * `totals` after each [before, after] change of one transaction's contribution (null: it contributes nothing, as a
+ * PENDING or a new one), or null when a sum would leave the exact range. A new object: `totals` is left as it was.
+ */
+export function withChanges(totals: IntegrityTotals, changes: Iterable<readonly [TransactionContribution, TransactionContribution]>): IntegrityTotals | null {
+  const shares = { ...totals.shares };
+  let { netSpend, roundingTolerance } = totals;
+  for (const [before, after] of changes) {
+    for (const [c, sign] of [[before, -1], [after, 1]] as const) {
+      if (c === null) continue;
+      netSpend += sign * c.net;
+      roundingTolerance += sign * c.tolerance;
+      const share = (shares[c.period] ?? 0) + sign * c.share;
+      if (share === 0) delete shares[c.period];
+      else shares[c.period] = share;
+    }
+  }
+  let sharesTotal = 0;
+  for (const s of Object.values(shares)) {
+    // Only totals that do not match the transactions (a store's bug) can go below zero: start again from them.
+    if (s < 0) return null;
+    sharesTotal += s;
+  }
+  if (netSpend < 0 || roundingTolerance < 0) return null;
+  // Each partial sum integrity() makes is at most netSpend or sharesTotal + roundingTolerance: when those fit, all are exact.
+  if (netSpend > Number.MAX_SAFE_INTEGER || sharesTotal + roundingTolerance > Number.MAX_SAFE_INTEGER) return null;
+  return { program: totals.program, netSpend, roundingTolerance, shares };
+}
+
+/** integrity()'s figures from the totals (no violations: a false verdict is listed by integrity() itself). */
+export function figuresOf(totals: IntegrityTotals, account: Pick<LedgerAccount, 'balance' | 'redeemed'>, program: Pick<RewardProgramParameters, 'monthlyCap'>): IntegrityFigures {
+  let capped = 0;
+  for (const share of Object.values(totals.shares)) capped += Math.min(program.monthlyCap, share);
+  const rewardBound = capped + totals.roundingTolerance;
+  const netReward = account.balance + account.redeemed;
+  return { netSpend: totals.netSpend, netReward, rewardBound, roundingTolerance: totals.roundingTolerance, rewardIntegrity: netReward <= rewardBound };
+}
+
+/** Totals as read back from a store (JSON): null unless every field has the shape withChanges keeps. */
+export function parseIntegrityTotals(value: unknown): IntegrityTotals | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (typeof v.program !== 'string' || !count(v.netSpend) || !count(v.roundingTolerance)) return null;
+  if (v.shares === null || typeof v.shares !== 'object' || Array.isArray(v.shares)) return null;
+  const shares: Record<string, number> = {};
+  for (const [period, share] of Object.entries(v.shares)) {
+    if (!count(share)) return null;
+    shares[period] = share;
+  }
+  return { program: v.program, netSpend: v.netSpend, roundingTolerance: v.roundingTolerance, shares };
 }

@@ -3,11 +3,13 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { validatePack } from '../rules/index.js';
 import { OpaRedemptionGate } from './gate.js';
+import type { IntegrityTotals } from './integrity.js';
 import { Ledger } from './ledger.js';
 import { InMemoryLedgerStore } from './memory-store.js';
 import { periodBoundsMs } from './periods.js';
 import { programFromPack, StaticProgramResolver, type RewardProgram } from './program.js';
 import type { LedgerEvent } from './simulate.js';
+import type { IntegrityVerdict, LedgerUnitOfWork } from './types.js';
 
 export const PROGRAM_NAMES = ['cashback-default', 'issuer-a', 'issuer-b', 'issuer-c', 'issuer-d', 'issuer-e', 'issuer-f'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
@@ -43,9 +45,34 @@ export interface Harness {
   store: InMemoryLedgerStore;
 }
 
+/**
+ * The in-memory store as a recording store: its units of work take each Reward Integrity verdict (kept, copied) and keep
+ * the totals it carries for the account's next write, as the PostgreSQL store does.
+ */
+export class VerdictRecordingStore extends InMemoryLedgerStore {
+  readonly verdicts: IntegrityVerdict[] = [];
+  private readonly kept = new Map<string, IntegrityTotals | null>();
+
+  override withAccount<T>(tenant: string, accountId: string, fn: (uow: LedgerUnitOfWork) => Promise<T>): Promise<T> {
+    return super.withAccount(tenant, accountId, (uow) => {
+      uow.recordIntegrity = (v) => {
+        this.verdicts.push(structuredClone(v));
+        this.kept.set(JSON.stringify([tenant, v.account.accountId]), structuredClone(v.totals));
+        return Promise.resolve();
+      };
+      uow.integrityTotals = (id) => structuredClone(this.kept.get(JSON.stringify([tenant, id])) ?? null);
+      return fn(uow);
+    });
+  }
+
+  /** Forgets an account's totals, as an account from before the store kept them (its next write reads every transaction). */
+  forget(tenant: string, accountId: string): void {
+    this.kept.delete(JSON.stringify([tenant, accountId]));
+  }
+}
+
 /** A ledger over a fresh store that knows every shipped program (plus any extra ones). */
-export async function harness(extra: RewardProgram[] = []): Promise<Harness> {
-  const store = new InMemoryLedgerStore();
+export async function harness(extra: RewardProgram[] = [], store: InMemoryLedgerStore = new InMemoryLedgerStore()): Promise<Harness> {
   const ledger = new Ledger(store, new StaticProgramResolver([...allPrograms(), ...extra]), await gate());
   return { ledger, store };
 }

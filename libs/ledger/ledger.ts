@@ -2,10 +2,21 @@
 import { DomainError } from '../errors/index.js';
 import type { RedemptionGate, RedemptionGateInput, RedemptionGateReason } from './gate.js';
 import { Guard } from './guards.js';
-import { integrity, transactionPeriod, type IntegrityViolation } from './integrity.js';
+import {
+  contributionOf,
+  figuresOf,
+  integrity,
+  totalsOf,
+  transactionPeriod,
+  withChanges,
+  type IntegrityReport,
+  type IntegrityTotals,
+  type IntegrityViolation,
+  type TransactionContribution,
+} from './integrity.js';
 import { applyRate, roundHalfEven } from './money.js';
 import { addDays, isPeriodBoundary, periodOf, type BillingPeriod } from './periods.js';
-import { rateBpsOf, type ProgramResolver, type RewardProgram } from './program.js';
+import { rateBpsOf, type ProgramResolver, type RewardProgram, type RewardProgramParameters } from './program.js';
 import type {
   AdjustmentKind,
   EntryCause,
@@ -223,6 +234,59 @@ class Work {
     this.account.version += 1;
     await this.uow.saveAccount(this.account);
     this.dirty = false;
+  }
+}
+
+/**
+ * The transactions a unit of work changed, as contributions to Reward Integrity: each as it was first read, and as it
+ * was last saved. Sees them through watch(), which hands the work a unit of work that reports both.
+ */
+class ChangedTransactions {
+  private readonly first = new Map<string, TransactionContribution>();
+  private readonly saved = new Map<string, TransactionContribution>();
+
+  constructor(
+    private readonly anchorDay: number,
+    private readonly program: RewardProgramParameters,
+  ) {}
+
+  watch(uow: LedgerUnitOfWork): LedgerUnitOfWork {
+    const seen = (t: LedgerTransaction | null): LedgerTransaction | null => {
+      // The contribution is computed now: the work changes the object in place before it saves it.
+      if (t && !this.first.has(t.transactionId)) this.first.set(t.transactionId, contributionOf(t, this.anchorDay, this.program));
+      return t;
+    };
+    return {
+      getAccount: (id) => uow.getAccount(id),
+      getTransaction: async (id) => seen(await uow.getTransaction(id)),
+      transactionsOfAccount: async (id, filter) => {
+        const list = await uow.transactionsOfAccount(id, filter);
+        for (const t of list) seen(t);
+        return list;
+      },
+      adjustmentsOfAccount: (id, filter) => uow.adjustmentsOfAccount(id, filter),
+      unprocessedCounts: (id, ids) => uow.unprocessedCounts(id, ids),
+      getAdjustment: (id) => uow.getAdjustment(id),
+      saveAccount: (a) => uow.saveAccount(a),
+      saveTransaction: async (t) => {
+        await uow.saveTransaction(t);
+        this.saved.set(t.transactionId, contributionOf(t, this.anchorDay, this.program));
+      },
+      saveAdjustment: (a) => uow.saveAdjustment(a),
+      appendEntry: (e) => uow.appendEntry(e),
+      getRedemption: (id) => uow.getRedemption(id),
+      saveRedemption: (r) => uow.saveRedemption(r),
+    };
+  }
+
+  /** `totals` with every change applied; null when a saved transaction was never read (its change is unknown) or a sum left the exact range. */
+  applyTo(totals: IntegrityTotals): IntegrityTotals | null {
+    const changes: [TransactionContribution, TransactionContribution][] = [];
+    for (const [id, after] of this.saved) {
+      if (!this.first.has(id)) return null;
+      changes.push([this.first.get(id)!, after]);
+    }
+    return withChanges(totals, changes);
   }
 }
 
@@ -459,7 +523,8 @@ export class Ledger {
     const periodEnd = g.timestamp(input.periodEnd, '/periodEnd');
     g.check();
 
-    return this.onAccountWrite(tenant, accountId, periodEnd, {}, async (work) => {
+    // A close reads the period's unrewarded and deferred transactions: all of them in the one declared read.
+    return this.onAccountWrite(tenant, accountId, periodEnd, { allTransactions: true }, async (work) => {
       const { account, program, uow } = work;
       const anchor = account.cycleAnchorDay;
       if (!isPeriodBoundary(periodEnd, anchor)) {
@@ -774,8 +839,8 @@ export class Ledger {
    * same unit of work: every write that can move the verdict passes here, whoever calls the ledger.
    */
   private async onAccount<T>(tenant: string, accountId: string, fn: (work: Work) => Promise<T>, writeAt?: string, reads: LedgerReads = {}): Promise<T> {
-    // A write reads every transaction of the account afterwards (its verdict): declared up front with the rest.
-    const declared = writeAt === undefined ? reads : { ...reads, allTransactions: true };
+    // A write's verdict reads the account's totals (or every transaction): declared up front with the rest.
+    const declared = writeAt === undefined ? reads : { ...reads, integrity: true };
     return this.store.withAccount(tenant, accountId, (uow) => this.inUnit(uow, tenant, accountId, fn, writeAt), declared);
   }
 
@@ -784,16 +849,37 @@ export class Ledger {
     const account = await uow.getAccount(accountId);
     if (!account) throw notFound('ACCOUNT_NOT_FOUND', accountId);
     const program = await this.programs.resolve(tenant, account.programRef);
-    const work = new Work(uow, account, program);
+    const changes = writeAt !== undefined && uow.recordIntegrity ? new ChangedTransactions(account.cycleAnchorDay, program) : undefined;
+    const work = new Work(changes ? changes.watch(uow) : uow, account, program);
     const result = await fn(work);
     await work.finish();
-    if (writeAt !== undefined && uow.recordIntegrity) {
-      const transactions = await uow.transactionsOfAccount(accountId);
-      const report = integrity(work.account, transactions, program);
-      const named = new Set(report.violations.map((v) => v.transactionId));
-      await uow.recordIntegrity({ account: work.account, report, violating: transactions.filter((t) => named.has(t.transactionId)), at: writeAt });
-    }
+    if (changes) await this.recordVerdict(uow, work.account, program, changes, writeAt!);
     return result;
+  }
+
+  /**
+   * Hands the store the account's Reward Integrity after a write: from the totals the last write kept and the
+   * transactions this one changed. Every transaction is read only for an account without totals, and for a false
+   * verdict, whose violations integrity() lists from them.
+   */
+  private async recordVerdict(uow: LedgerUnitOfWork, account: LedgerAccount, program: RewardProgram, changes: ChangedTransactions, at: string): Promise<void> {
+    const kept = uow.integrityTotals?.(account.accountId) ?? null;
+    let totals = kept !== null && kept.program === account.programRef ? changes.applyTo(kept) : null;
+    let transactions: LedgerTransaction[] | undefined;
+    if (totals === null) {
+      transactions = await uow.transactionsOfAccount(account.accountId);
+      totals = totalsOf(account.programRef, transactions, account.cycleAnchorDay, program);
+    }
+    const figures = totals && figuresOf(totals, account, program);
+    let report: IntegrityReport;
+    if (figures?.rewardIntegrity) report = { ...figures, violations: [] };
+    else {
+      transactions ??= await uow.transactionsOfAccount(account.accountId);
+      report = integrity(account, transactions, program);
+    }
+    const named = new Set(report.violations.map((v) => v.transactionId));
+    const violating = transactions?.filter((t) => named.has(t.transactionId)) ?? [];
+    await uow.recordIntegrity!({ account, report, violating, at, totals });
   }
 
   /** onAccount for a write at business time `at`. */
@@ -809,7 +895,7 @@ export class Ledger {
     reads: LedgerReads,
     fn: (work: Work, tx: LedgerTransaction) => Promise<T>,
   ): Promise<T> {
-    const declared = { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])], allTransactions: true };
+    const declared = { ...reads, transactionIds: [transactionId, ...(reads.transactionIds ?? [])], integrity: true };
     const work = (uow: LedgerUnitOfWork, accountId: string) =>
       this.inUnit(
         uow,

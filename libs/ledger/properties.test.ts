@@ -4,8 +4,10 @@
  */
 import fc from 'fast-check';
 import { DomainError } from '../errors/index.js';
-import { harness, program, type Harness, type ProgramName } from './ledger.test-support.js';
+import { totalsOf } from './integrity.js';
+import { harness, program, VerdictRecordingStore, type Harness, type ProgramName } from './ledger.test-support.js';
 import { periodOf } from './periods.js';
+import type { IntegrityVerdict } from './types.js';
 
 const T = 'prop';
 const ACCOUNTS = 3;
@@ -119,8 +121,28 @@ async function checkAccount(h: Harness, name: ProgramName, a: AccountState, stri
   if (closedAt !== null) expect(unprocessed.filter((x) => Date.parse(x.at) < closedAt)).toEqual([]);
 }
 
-async function runScenario(name: ProgramName, anchors: number[], cmds: Cmd[], strict: boolean): Promise<void> {
-  const h = await harness();
+/**
+ * The verdict a write handed the store, made from the totals the account kept and the transactions the write changed,
+ * is integrity() over the whole account right after it, violations included; its totals are those of every transaction.
+ */
+async function checkVerdict(h: Harness, name: ProgramName, a: AccountState, verdict: IntegrityVerdict): Promise<void> {
+  const view = await h.ledger.view(T, a.id);
+  const transactions = await h.store.withAccount(T, a.id, (uow) => uow.transactionsOfAccount(a.id));
+  expect(verdict.account.accountId).toBe(a.id);
+  expect(verdict.report).toEqual({
+    netSpend: view.netSpend,
+    netReward: view.netReward,
+    rewardBound: view.rewardBound,
+    roundingTolerance: view.integrity.roundingTolerance,
+    rewardIntegrity: view.integrity.rewardIntegrity,
+    violations: view.integrity.violations,
+  });
+  expect(verdict.totals).toEqual(totalsOf(view.program, transactions, a.anchor, program(name)));
+}
+
+async function runScenario(name: ProgramName, anchors: number[], cmds: Cmd[], strict: boolean, forget: readonly boolean[] = []): Promise<void> {
+  const store = forget.length > 0 ? new VerdictRecordingStore() : undefined;
+  const h = await harness([], store);
   const accounts: AccountState[] = anchors.map((anchor, i) => ({
     id: `acc-${i}`,
     anchor,
@@ -136,7 +158,10 @@ async function runScenario(name: ProgramName, anchors: number[], cmds: Cmd[], st
   const stretch = total >= MIN_SPAN ? 1 : total === 0 ? 0 : MIN_SPAN / total;
   let now = START;
 
-  for (const c of cmds) {
+  for (const [step, c] of cmds.entries()) {
+    // Now and then the account loses its totals (as one from before they were kept): the next write starts again from every transaction.
+    if (store && forget[step % forget.length]) store.forget(T, accounts[c.acc]!.id);
+    const recorded = store?.verdicts.length ?? 0;
     now += total === 0 ? Math.floor(MIN_SPAN / cmds.length) : Math.floor(c.dt * stretch);
     const at = new Date(now).toISOString();
     const a = accounts[c.acc]!;
@@ -189,6 +214,7 @@ async function runScenario(name: ProgramName, anchors: number[], cmds: Cmd[], st
     }
     // A step only touches its own account (the others are checked again at the end).
     await checkAccount(h, name, a, strict, closedAt);
+    if (store && store.verdicts.length > recorded) await checkVerdict(h, name, a, store.verdicts[store.verdicts.length - 1]!);
   }
   for (const other of accounts) await checkAccount(h, name, other, strict, null);
 }
@@ -197,6 +223,19 @@ async function runScenario(name: ProgramName, anchors: number[], cmds: Cmd[], st
 const RUNS = Number(process.env['LEDGER_PROPERTY_RUNS'] ?? 200);
 
 describe('ledger invariants under random event sequences (fast-check)', () => {
+  it.each(['cashback-default', 'issuer-c', 'issuer-e'] as const)(
+    "%s: every write's verdict, made from the kept totals and the transactions it changed, is integrity() over the whole account",
+    async (name) => {
+      await fc.assert(
+        fc.asyncProperty(scenario, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), ({ anchors, cmds }, forget) =>
+          runScenario(name, anchors, cmds, name !== 'issuer-e', forget),
+        ),
+        { numRuns: Math.ceil(RUNS / 2) },
+      );
+    },
+    120_000,
+  );
+
   it.each(['cashback-default', 'issuer-c'] as const)(
     '%s keeps Reward Integrity, 0 ≤ r ≤ r0, Σ entries = balance, refunded ≤ amount and cap usage ≤ cap after every step',
     async (name) => {

@@ -1,6 +1,6 @@
 /** The ledger's records and the store contract a persistence layer implements (PostgreSQL, in-memory). */
 import type { RedemptionGateInput, RedemptionGateResult } from './gate.js';
-import type { IntegrityReport } from './integrity.js';
+import type { IntegrityReport, IntegrityTotals } from './integrity.js';
 
 export type TransactionStatus = 'PENDING' | 'SETTLED' | 'PART_REF' | 'REFUNDED' | 'CHARGEBACK';
 export type AdjustmentKind = 'refund' | 'chargeback';
@@ -175,6 +175,12 @@ export interface LedgerUnitOfWork {
    * violations name and the write's business time. Stores without it (what-ifs, tests) pay nothing.
    */
   recordIntegrity?(verdict: IntegrityVerdict): Promise<void>;
+  /**
+   * Optional, with recordIntegrity: the totals the account's last verdict left (IntegrityVerdict.totals), read with the
+   * account; null when it has none (never written since the store kept them, or sums past the exact range). With them a
+   * write's verdict needs only the transactions it changed, not the account's whole history.
+   */
+  integrityTotals?(accountId: string): IntegrityTotals | null;
 }
 
 /** An account's Reward Integrity after a write. */
@@ -185,6 +191,8 @@ export interface IntegrityVerdict {
   violating: LedgerTransaction[];
   /** The write's business time. */
   at: string;
+  /** The account's totals after the write, to keep for the next one (null: none; the next write reads every transaction). */
+  totals: IntegrityTotals | null;
 }
 
 /**
@@ -197,8 +205,13 @@ export interface LedgerReads {
   transactionIds?: readonly string[];
   adjustmentIds?: readonly string[];
   redemptionIds?: readonly string[];
-  /** Every transaction of the account (a write whose Reward Integrity verdict is recorded reads them all). */
+  /** Every transaction of the account. */
   allTransactions?: boolean;
+  /**
+   * A write whose Reward Integrity verdict is recorded: the account's integrityTotals, and every transaction only where
+   * the account has none (a store without totals reads them all).
+   */
+  integrity?: boolean;
   /** unprocessedCounts for these transactions. */
   unprocessedCountsOf?: readonly string[];
 }

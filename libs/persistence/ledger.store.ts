@@ -6,7 +6,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { DomainError } from '../errors/index.js';
-import { transactionPredicate, transactionView } from '../ledger/index.js';
+import { parseIntegrityTotals, transactionPredicate, transactionView, type IntegrityTotals } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
 import type {
   IntegrityVerdict,
@@ -198,6 +198,9 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   private readonly stagedRedemptions = new Map<string, Owned<RedemptionRecord>>();
   private readonly stagedEntries: LedgerEntry[] = [];
   private readonly stagedIntegrity = new Map<string, IntegrityWrite>();
+  /** Reward Integrity totals read with each account (integrityTotals), and those a verdict left to write (JSON text or null). */
+  private readonly totals = new Map<string, IntegrityTotals | null>();
+  private readonly stagedTotals = new Map<string, string | null>();
   private readonly stagedEvents: StagedEvent[] = [];
   /** Set once a read had to flush part of the work early while nested in the caller's transaction (see flushEarly). */
   private savepoint = false;
@@ -229,7 +232,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   private get dirty(): boolean {
     return (
       this.stagedAccounts.size + this.stagedTransactions.size + this.stagedAdjustments.size + this.stagedRedemptions.size + this.stagedEntries.length +
-        this.stagedIntegrity.size + this.stagedEvents.length >
+        this.stagedIntegrity.size + this.stagedTotals.size + this.stagedEvents.length >
       0
     );
   }
@@ -246,6 +249,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       redemptionIds: reads.redemptionIds ?? [],
       unprocessedCountsOf: reads.unprocessedCountsOf ?? [],
       allTransactions: reads.allTransactions ?? false,
+      integrity: reads.integrity ?? false,
     };
     const [byAccount, byTransaction] = 'accountId' in target ? [target.accountId, null] : [null, target.transactionId];
     const row = (await this.bound('select ledger_lock_and_read(?::text, ?::text, ?::text, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;
@@ -259,8 +263,10 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     const account = r.account === null || r.account === undefined ? null : json<Row>(r.account);
     this.accounts.set(accountId, account ? toAccount(account) : null);
     if (account) this.violated.set(accountId, account.integrity_violated_at !== null && account.integrity_violated_at !== undefined);
+    this.totals.set(accountId, account ? parseIntegrityTotals(account.integrity_totals) : null);
     this.lastSeq.set(accountId, num(r.last_seq));
-    if (reads.allTransactions) {
+    // Every transaction when declared, or for a verdict on an account without totals (the function decides).
+    if (r.all_tx !== undefined && r.all_tx !== null) {
       const all = json<Row[]>(r.all_tx).map(toTransaction);
       this.accountTransactions.set(accountId, all);
       for (const x of all) this.transactions.set(x.transactionId, x);
@@ -315,6 +321,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     await this.flushEarly();
     const r = await this.one('select * from ledger_accounts where tenant = ? and account_id = ? for update', [this.tenant, accountId]);
     if (r) this.violated.set(accountId, r.integrity_violated_at !== null && r.integrity_violated_at !== undefined);
+    this.totals.set(accountId, r ? parseIntegrityTotals(json<unknown>(r.integrity_totals)) : null);
     const account = r ? toAccount(r) : null;
     this.accounts.set(accountId, account);
     return account && copyAccount(account);
@@ -326,8 +333,12 @@ class PgUnitOfWork implements LedgerUnitOfWork {
    * once it holds again the mark is cleared, so a later turn to false is a new event.
    */
   recordIntegrity(v: IntegrityVerdict): Promise<void> {
-    if (!this.outbox) return Promise.resolve();
     const accountId = v.account.accountId;
+    // The totals are kept with or without an outbox: the next write's verdict starts from them.
+    const totals = v.totals === null ? null : JSON.stringify(v.totals);
+    const known = this.totals.get(accountId);
+    if (totals !== (known === undefined || known === null ? null : JSON.stringify(known))) this.stagedTotals.set(accountId, totals);
+    if (!this.outbox) return Promise.resolve();
     const was = this.violated.get(accountId) ?? false;
     const now = !v.report.rewardIntegrity;
     if (!now) {
@@ -345,6 +356,12 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     this.stagedEvents.push({ id: this.outbox.nextId(occurredAt), type: INTEGRITY_VIOLATED_EVENT, occurredAt: occurredAt.toISOString(), data: details });
     this.violated.set(accountId, true);
     return Promise.resolve();
+  }
+
+  integrityTotals(accountId: string): IntegrityTotals | null {
+    const staged = this.stagedTotals.get(accountId);
+    if (staged !== undefined) return staged === null ? null : (JSON.parse(staged) as IntegrityTotals);
+    return this.totals.get(accountId) ?? null;
   }
 
   async getTransaction(transactionId: string): Promise<LedgerTransaction | null> {
@@ -596,11 +613,12 @@ class PgUnitOfWork implements LedgerUnitOfWork {
         'cap_usage = excluded.cap_usage',
         'version = excluded.version',
         ...integritySet(integrity, 'excluded.'),
+        ...(this.stagedTotals.has(account.accountId) ? ['integrity_totals = excluded.integrity_totals'] : []),
       ];
       gated.push({
         sql: `acc${i} as (insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, hold_until, closed_periods,
-            cap_usage, version, integrity_violated_at, integrity_violations)
-          select ?::text, ?::text, ?::text, ?::text, ?::smallint, ?::bigint, ?::bigint, ?::timestamptz, ?::jsonb, ?::jsonb, ?::integer, ?::timestamptz, ?::jsonb
+            cap_usage, version, integrity_violated_at, integrity_violations, integrity_totals)
+          select ?::text, ?::text, ?::text, ?::text, ?::smallint, ?::bigint, ?::bigint, ?::timestamptz, ?::jsonb, ?::jsonb, ?::integer, ?::timestamptz, ?::jsonb, ?::jsonb
           where %GATE%
           on conflict (tenant, account_id) do update set ${set.join(', ')} returning 1)`,
         params: [
@@ -617,14 +635,23 @@ class PgUnitOfWork implements LedgerUnitOfWork {
           account.version,
           integrity?.mode === 'violate' ? integrity.at : null,
           integrity && integrity.mode !== 'clear' ? integrity.details : null,
+          this.stagedTotals.get(account.accountId) ?? null,
         ],
       });
     }
-    for (const [accountId, integrity] of this.stagedIntegrity) {
+    // An account not saved itself (a write that changed no balance) still gets its mark and its totals.
+    for (const accountId of new Set([...this.stagedIntegrity.keys(), ...this.stagedTotals.keys()])) {
       if (this.stagedAccounts.has(accountId)) continue;
+      const integrity = this.stagedIntegrity.get(accountId);
+      const set = integrity ? integritySet(integrity, '') : [];
+      const params = integrity ? integrityParams(integrity) : [];
+      if (this.stagedTotals.has(accountId)) {
+        set.push('integrity_totals = ?::jsonb');
+        params.push(this.stagedTotals.get(accountId));
+      }
       gated.push({
-        sql: `mark_${gated.length} as (update ledger_accounts set ${integritySet(integrity, '').join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
-        params: [...integrityParams(integrity), this.tenant, accountId],
+        sql: `mark_${gated.length} as (update ledger_accounts set ${set.join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
+        params: [...params, this.tenant, accountId],
       });
     }
     if (this.stagedEntries.length > 0) {
@@ -679,6 +706,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     if (guard) await this.em.execute(`release savepoint ${guard}`);
     // Written: from here on the rows are as this unit of work saved them, and known to be its own.
     for (const [id, a] of this.stagedAccounts) this.accounts.set(id, a);
+    for (const [id, t] of this.stagedTotals) this.totals.set(id, t === null ? null : (JSON.parse(t) as IntegrityTotals));
     for (const [id, { row }] of this.stagedTransactions) this.transactions.set(id, row);
     for (const [id, { row }] of this.stagedAdjustments) this.adjustments.set(id, row);
     for (const [id, { row }] of this.stagedRedemptions) this.redemptions.set(id, row);
@@ -692,6 +720,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     this.stagedRedemptions.clear();
     this.stagedEntries.length = 0;
     this.stagedIntegrity.clear();
+    this.stagedTotals.clear();
     this.stagedEvents.length = 0;
   }
 }

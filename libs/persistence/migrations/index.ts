@@ -23,6 +23,7 @@ import { Migration20261205200000_audit_chain_fixes } from './Migration2026120520
 import { Migration20261206000000_refund_features_at_query_time } from './Migration20261206000000_refund_features_at_query_time.js';
 import { Migration20261206010000_decision_answer } from './Migration20261206010000_decision_answer.js';
 import { Migration20261206020000_decision_reasons } from './Migration20261206020000_decision_reasons.js';
+import { Migration20261207000000_ledger_integrity_totals } from './Migration20261207000000_ledger_integrity_totals.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -49,4 +50,5 @@ export const migrationsList = [
   { name: 'Migration20261206000000_refund_features_at_query_time', class: Migration20261206000000_refund_features_at_query_time },
   { name: 'Migration20261206010000_decision_answer', class: Migration20261206010000_decision_answer },
   { name: 'Migration20261206020000_decision_reasons', class: Migration20261206020000_decision_reasons },
+  { name: 'Migration20261207000000_ledger_integrity_totals', class: Migration20261207000000_ledger_integrity_totals },
 ];
