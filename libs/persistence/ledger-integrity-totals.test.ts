@@ -89,6 +89,35 @@ describe('PgLedgerStore: Reward Integrity totals kept with the account', () => {
     expect((await stored('a2')).integrity_totals).toEqual(await expected('a2', 'cashback-default'));
   });
 
+  it("builds on the kept totals without reading the account's history: a difference only the totals show carries through", async () => {
+    await ledger.openAccount(T, 'a4', { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 });
+    await ledger.recordPurchase(T, 'a4', { transactionId: 'a4-t0', amount: 8_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' });
+    await ledger.settle(T, 'a4-t0', { settledAt: '2026-03-02T10:00:00Z' });
+    const kept = (await stored('a4')).integrity_totals!;
+    await db.em().execute('update ledger_accounts set integrity_totals = ?::jsonb where tenant = ? and account_id = ?', [JSON.stringify({ ...kept, netSpend: kept.netSpend + 7 }), T, 'a4']);
+    await ledger.recordPurchase(T, 'a4', { transactionId: 'a4-t1', amount: 2_000, category: 'GROCERY', occurredAt: '2026-03-03T10:00:00Z' });
+    await ledger.settle(T, 'a4-t1', { settledAt: '2026-03-03T10:00:00Z' });
+    expect((await stored('a4')).integrity_totals).toEqual({ ...(await expected('a4', 'cashback-default'))!, netSpend: 8_000 + 2_000 + 7 });
+  });
+
+  it('forgets the totals when a writer that does not keep them (the release before, during a rolling deploy) changes a transaction', async () => {
+    await ledger.openAccount(T, 'a5', { program: 'issuer-a', currency: 'EUR', cycleAnchorDay: 1 });
+    await ledger.recordPurchase(T, 'a5', { transactionId: 'a5-t', amount: 100_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' });
+    await ledger.settle(T, 'a5-t', { settledAt: '2026-03-02T10:00:00Z' });
+    await ledger.redeem(T, 'a5', { redemptionId: 'a5-d', amount: 3_000, at: '2026-03-03T00:00:00Z' });
+    expect((await stored('a5')).integrity_totals).not.toBeNull();
+    // The previous release's full refund, as its one write statement leaves the rows (it knows nothing of the totals).
+    await db.em().execute(`update ledger_transactions set refunded = amount, reward = 0, status = 'REFUNDED' where tenant = ? and transaction_id = 'a5-t'`, [T]);
+    expect((await stored('a5')).integrity_totals).toBeNull();
+    // This release's next write (a replayed settlement) starts again from every transaction: the double dip shows.
+    await ledger.settle(T, 'a5-t', { settledAt: '2026-03-02T10:00:00Z' });
+    const after = await stored('a5');
+    expect(after.integrity_totals).toEqual(await expected('a5', 'issuer-a'));
+    expect(after.integrity_totals).toMatchObject({ netSpend: 0 });
+    expect(after.integrity_violated_at).not.toBeNull();
+    expect((await ledger.view(T, 'a5')).integrity.rewardIntegrity).toBe(false);
+  });
+
   it("a false verdict is still integrity() over every transaction: issuer-a's double dip names its transaction, with or without kept totals", async () => {
     await ledger.openAccount(T, 'a3', { program: 'issuer-a', currency: 'EUR', cycleAnchorDay: 1 });
     await ledger.recordPurchase(T, 'a3', { transactionId: 'a3-t', amount: 100_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' });

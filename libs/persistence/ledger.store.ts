@@ -250,6 +250,8 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       unprocessedCountsOf: reads.unprocessedCountsOf ?? [],
       allTransactions: reads.allTransactions ?? false,
       integrity: reads.integrity ?? false,
+      // This store keeps the accounts' integrity totals: its writes must not make the database forget them.
+      keepsTotals: true,
     };
     const [byAccount, byTransaction] = 'accountId' in target ? [target.accountId, null] : [null, target.transactionId];
     const row = (await this.bound('select ledger_lock_and_read(?::text, ?::text, ?::text, ?::jsonb) as r', [this.tenant, byAccount, byTransaction, JSON.stringify(declared)]))!;

@@ -3,13 +3,26 @@
  * its last write left plus the transactions it changed, so it no longer reads the account's whole history (which grows
  * with every purchase: ~1.2 ms of PostgreSQL per write at 20 transactions, measured 2026-12-04). ledger_lock_and_read
  * reads every transaction for a write (`integrity`) only where the account has no totals yet: accounts from before this
- * migration get theirs on their next write.
+ * migration get theirs on their next write, and so do accounts a writer of the release before changed meanwhile.
  */
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261207000000_ledger_integrity_totals extends Migration {
   override up(): void {
     this.addSql('alter table ledger_accounts add column integrity_totals jsonb');
+    // A writer that does not keep the totals (an instance of the release before, still running during a rolling deploy,
+    // or after a rollback) would leave them stale for good: its writes forget them, and the account's next write rebuilds
+    // them from every transaction. Writers that keep them say so in ledger_lock_and_read, for their transaction.
+    this.addSql(`create function ledger_forget_integrity_totals() returns trigger language plpgsql as $$
+      begin
+        if current_setting('ledger.keeps_totals', true) is distinct from 'on' then
+          update ledger_accounts set integrity_totals = null
+           where tenant = new.tenant and account_id = new.account_id and integrity_totals is not null;
+        end if;
+        return null;
+      end $$`);
+    this.addSql(`create trigger ledger_transactions_keep_totals after insert or update on ledger_transactions
+      for each row execute function ledger_forget_integrity_totals()`);
     this.addSql(`create or replace function ledger_lock_and_read(p_tenant text, p_account text, p_transaction text, p_reads jsonb) returns jsonb language plpgsql volatile
       set plan_cache_mode = force_generic_plan as $$
       declare
@@ -21,6 +34,8 @@ export class Migration20261207000000_ledger_integrity_totals extends Migration {
         v_result jsonb;
         v_part jsonb;
       begin
+        -- This caller keeps the totals (ledger_transactions_keep_totals below leaves them alone in this transaction).
+        if p_reads->'keepsTotals' is not null then perform set_config('ledger.keeps_totals', 'on', true); end if;
         -- Addressed by transaction: its account (a transaction never changes accounts), or nothing locked when none holds it.
         if v_account is null then
           select t.account_id into v_account from ledger_transactions t where t.tenant = p_tenant and t.transaction_id = p_transaction;
@@ -133,6 +148,8 @@ export class Migration20261207000000_ledger_integrity_totals extends Migration {
         end if;
         return v_result;
       end $$`);
+    this.addSql('drop trigger if exists ledger_transactions_keep_totals on ledger_transactions');
+    this.addSql('drop function if exists ledger_forget_integrity_totals()');
     this.addSql('alter table ledger_accounts drop column if exists integrity_totals');
   }
 }
