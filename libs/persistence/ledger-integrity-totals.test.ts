@@ -127,6 +127,10 @@ describe('PgLedgerStore: Reward Integrity totals kept with the account', () => {
     await ledger.refund(T, 'a3-t', { refundId: 'a3-r', amount: 100_000, at: '2026-04-02T10:00:00Z' });
     const violated = await stored('a3');
     expect(violated.integrity_violated_at).not.toBeNull();
+    // A violated account's next verdict will name transactions: its one read brings them all, totals or not.
+    const read = await db.em().transactional(async (em) => (await em.execute<{ r: Record<string, unknown> }[]>(`select ledger_lock_and_read('${T}', 'a3', null, '{"integrity": true}'::jsonb) as r`))[0]!.r);
+    expect((read.all_tx as unknown[]).length).toBe(1);
+    expect(violated.integrity_totals).not.toBeNull();
     expect(violated.integrity_totals).toEqual(await expected('a3', 'issuer-a'));
     const view = await ledger.view(T, 'a3');
     expect(violated.integrity_violations).toMatchObject({

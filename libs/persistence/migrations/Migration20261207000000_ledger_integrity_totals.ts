@@ -46,9 +46,12 @@ export class Migration20261207000000_ledger_integrity_totals extends Migration {
           from (select 1) one left join lateral (select * from ledger_accounts x where x.tenant = p_tenant and x.account_id = v_account for update) a on true;
         v_result := v_result || jsonb_build_object('last_seq',
           (select coalesce(max(e.seq), 0) from ledger_entries e where e.tenant = p_tenant and e.account_id = v_account));
-        -- A write's verdict needs every transaction only where the account keeps no totals (Migration20261207000000).
+        -- A write's verdict needs every transaction only where the account keeps no totals (Migration20261207000000), or
+        -- where its verdict is false already (the violations name transactions): read here, not in a second round trip.
         if coalesce((p_reads->>'allTransactions')::boolean, false)
-           or (coalesce((p_reads->>'integrity')::boolean, false) and jsonb_typeof(v_result #> '{account,integrity_totals}') is distinct from 'object') then
+           or (coalesce((p_reads->>'integrity')::boolean, false)
+               and (jsonb_typeof(v_result #> '{account,integrity_totals}') is distinct from 'object'
+                    or (v_result #>> '{account,integrity_violated_at}') is not null)) then
           select coalesce(jsonb_agg(to_jsonb(x) order by x.occurred_at, x.transaction_id), '[]'::jsonb) into v_part
             from ledger_transactions x where x.tenant = p_tenant and x.account_id = v_account;
           v_result := v_result || jsonb_build_object('all_tx', v_part);
