@@ -116,6 +116,17 @@ describe('PgLedgerStore: Reward Integrity totals kept with the account', () => {
     expect(after.integrity_totals).toMatchObject({ netSpend: 0 });
     expect(after.integrity_violated_at).not.toBeNull();
     expect((await ledger.view(T, 'a5')).integrity.rewardIntegrity).toBe(false);
+    // Its inserts and deletes too.
+    const copy = `insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, settled_at, status, refunded, reward,
+        original_reward, rewarded_at, reward_period, partial_refunds, reward_base)
+      select tenant, 'a5-t2', account_id, amount, category, occurred_at, settled_at, 'SETTLED', 0, 0, 0, null, null, 0, null
+        from ledger_transactions where tenant = ? and transaction_id = 'a5-t'`;
+    for (const statement of [copy, `delete from ledger_transactions where tenant = ? and transaction_id = 'a5-t2'`]) {
+      await ledger.settle(T, 'a5-t', { settledAt: '2026-03-02T10:00:00Z' });
+      expect((await stored('a5')).integrity_totals).not.toBeNull();
+      await db.em().execute(statement, [T]);
+      expect((await stored('a5')).integrity_totals).toBeNull();
+    }
   });
 
   it("a false verdict is still integrity() over every transaction: issuer-a's double dip names its transaction, with or without kept totals", async () => {

@@ -267,7 +267,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     if (account) this.violated.set(accountId, account.integrity_violated_at !== null && account.integrity_violated_at !== undefined);
     this.totals.set(accountId, account ? parseIntegrityTotals(account.integrity_totals) : null);
     this.lastSeq.set(accountId, num(r.last_seq));
-    // Every transaction when declared, or for a verdict on an account without totals (the function decides).
+    // Every transaction when declared, or for a verdict on an account without totals or already violated (the function decides).
     if (r.all_tx !== undefined && r.all_tx !== null) {
       const all = json<Row[]>(r.all_tx).map(toTransaction);
       this.accountTransactions.set(accountId, all);

@@ -2,8 +2,9 @@
  * Reward Integrity totals kept with each account (issue 11, the ledger's write path): a write's verdict is the totals
  * its last write left plus the transactions it changed, so it no longer reads the account's whole history (which grows
  * with every purchase: ~1.2 ms of PostgreSQL per write at 20 transactions, measured 2026-12-04). ledger_lock_and_read
- * reads every transaction for a write (`integrity`) only where the account has no totals yet: accounts from before this
- * migration get theirs on their next write, and so do accounts a writer of the release before changed meanwhile.
+ * reads every transaction for a write (`integrity`) only where the account has no totals or its verdict is false already:
+ * accounts from before this migration get totals at their next write, and so do accounts a writer of the release before
+ * changed meanwhile.
  */
 import { Migration } from '@mikro-orm/migrations';
 
@@ -14,15 +15,17 @@ export class Migration20261207000000_ledger_integrity_totals extends Migration {
     // or after a rollback) would leave them stale for good: its writes forget them, and the account's next write rebuilds
     // them from every transaction. Writers that keep them say so in ledger_lock_and_read, for their transaction.
     this.addSql(`create function ledger_forget_integrity_totals() returns trigger language plpgsql as $$
+      declare
+        t record;
       begin
-        if current_setting('ledger.keeps_totals', true) is distinct from 'on' then
-          update ledger_accounts set integrity_totals = null
-           where tenant = new.tenant and account_id = new.account_id and integrity_totals is not null;
-        end if;
+        if tg_op = 'DELETE' then t := old; else t := new; end if;
+        update ledger_accounts set integrity_totals = null
+         where tenant = t.tenant and account_id = t.account_id and integrity_totals is not null;
         return null;
       end $$`);
-    this.addSql(`create trigger ledger_transactions_keep_totals after insert or update on ledger_transactions
-      for each row execute function ledger_forget_integrity_totals()`);
+    // The condition in WHEN: a write that keeps the totals does not even call the function.
+    this.addSql(`create trigger ledger_transactions_keep_totals after insert or update or delete on ledger_transactions
+      for each row when (current_setting('ledger.keeps_totals', true) is distinct from 'on') execute function ledger_forget_integrity_totals()`);
     this.addSql(`create or replace function ledger_lock_and_read(p_tenant text, p_account text, p_transaction text, p_reads jsonb) returns jsonb language plpgsql volatile
       set plan_cache_mode = force_generic_plan as $$
       declare
@@ -35,7 +38,7 @@ export class Migration20261207000000_ledger_integrity_totals extends Migration {
         v_part jsonb;
       begin
         -- This caller keeps the totals (ledger_transactions_keep_totals below leaves them alone in this transaction).
-        if p_reads->'keepsTotals' is not null then perform set_config('ledger.keeps_totals', 'on', true); end if;
+        if coalesce((p_reads->>'keepsTotals')::boolean, false) then perform set_config('ledger.keeps_totals', 'on', true); end if;
         -- Addressed by transaction: its account (a transaction never changes accounts), or nothing locked when none holds it.
         if v_account is null then
           select t.account_id into v_account from ledger_transactions t where t.tenant = p_tenant and t.transaction_id = p_transaction;
