@@ -198,9 +198,9 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   private readonly stagedRedemptions = new Map<string, Owned<RedemptionRecord>>();
   private readonly stagedEntries: LedgerEntry[] = [];
   private readonly stagedIntegrity = new Map<string, IntegrityWrite>();
-  /** Reward Integrity totals read with each account (integrityTotals), and those a verdict left to write (JSON text or null). */
+  /** Reward Integrity totals read with each account (integrityTotals), and those a verdict left to write. */
   private readonly totals = new Map<string, IntegrityTotals | null>();
-  private readonly stagedTotals = new Map<string, string | null>();
+  private readonly stagedTotals = new Map<string, IntegrityTotals | null>();
   private readonly stagedEvents: StagedEvent[] = [];
   /** Set once a read had to flush part of the work early while nested in the caller's transaction (see flushEarly). */
   private savepoint = false;
@@ -337,9 +337,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   recordIntegrity(v: IntegrityVerdict): Promise<void> {
     const accountId = v.account.accountId;
     // The totals are kept with or without an outbox: the next write's verdict starts from them.
-    const totals = v.totals === null ? null : JSON.stringify(v.totals);
-    const known = this.totals.get(accountId);
-    if (totals !== (known === undefined || known === null ? null : JSON.stringify(known))) this.stagedTotals.set(accountId, totals);
+    if (JSON.stringify(v.totals) !== JSON.stringify(this.totals.get(accountId) ?? null)) this.stagedTotals.set(accountId, v.totals);
     if (!this.outbox) return Promise.resolve();
     const was = this.violated.get(accountId) ?? false;
     const now = !v.report.rewardIntegrity;
@@ -361,9 +359,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 
   integrityTotals(accountId: string): IntegrityTotals | null {
-    const staged = this.stagedTotals.get(accountId);
-    if (staged !== undefined) return staged === null ? null : (JSON.parse(staged) as IntegrityTotals);
-    return this.totals.get(accountId) ?? null;
+    return (this.stagedTotals.has(accountId) ? this.stagedTotals.get(accountId) : this.totals.get(accountId)) ?? null;
   }
 
   async getTransaction(transactionId: string): Promise<LedgerTransaction | null> {
@@ -637,7 +633,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
           account.version,
           integrity?.mode === 'violate' ? integrity.at : null,
           integrity && integrity.mode !== 'clear' ? integrity.details : null,
-          this.stagedTotals.get(account.accountId) ?? null,
+          totalsParam(this.stagedTotals.get(account.accountId)),
         ],
       });
     }
@@ -649,7 +645,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
       const params = integrity ? integrityParams(integrity) : [];
       if (this.stagedTotals.has(accountId)) {
         set.push('integrity_totals = ?::jsonb');
-        params.push(this.stagedTotals.get(accountId));
+        params.push(totalsParam(this.stagedTotals.get(accountId)));
       }
       gated.push({
         sql: `mark_${gated.length} as (update ledger_accounts set ${set.join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
@@ -708,7 +704,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     if (guard) await this.em.execute(`release savepoint ${guard}`);
     // Written: from here on the rows are as this unit of work saved them, and known to be its own.
     for (const [id, a] of this.stagedAccounts) this.accounts.set(id, a);
-    for (const [id, t] of this.stagedTotals) this.totals.set(id, t === null ? null : (JSON.parse(t) as IntegrityTotals));
+    for (const [id, t] of this.stagedTotals) this.totals.set(id, t);
     for (const [id, { row }] of this.stagedTransactions) this.transactions.set(id, row);
     for (const [id, { row }] of this.stagedAdjustments) this.adjustments.set(id, row);
     for (const [id, { row }] of this.stagedRedemptions) this.redemptions.set(id, row);
@@ -740,6 +736,9 @@ function integritySet(w: IntegrityWrite | undefined, from: string): string[] {
       return [`integrity_violated_at = ${value('integrity_violated_at')}`, `integrity_violations = ${value('integrity_violations')}`];
   }
 }
+
+/** Totals as the jsonb parameter (null: none). */
+const totalsParam = (t: IntegrityTotals | null | undefined): string | null => (t ? JSON.stringify(t) : null);
 
 function integrityParams(w: IntegrityWrite): unknown[] {
   switch (w.mode) {

@@ -9,11 +9,12 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261204010000_ledger_read extends Migration {
-  override up(): void {
-    // Each lookup runs only when declared, and a lookup of one id is a plain equality: `= any(array)` gets a generic plan
-    // that scans the tenant's rows on a small table.
-    this.addSql(`create function ledger_lock_and_read(p_tenant text, p_account text, p_transaction text, p_reads jsonb) returns jsonb language plpgsql volatile
+/**
+ * The function as this migration creates it (Migration20261207000000's down() restores it). Each lookup runs only when
+ * declared, and a lookup of one id is a plain equality: `= any(array)` gets a generic plan that scans the tenant's rows
+ * on a small table.
+ */
+export const LEDGER_LOCK_AND_READ = `create function ledger_lock_and_read(p_tenant text, p_account text, p_transaction text, p_reads jsonb) returns jsonb language plpgsql volatile
       set plan_cache_mode = force_generic_plan as $$
       declare
         v_tx text[] := array(select jsonb_array_elements_text(coalesce(p_reads->'transactionIds', '[]'::jsonb)));
@@ -71,7 +72,11 @@ export class Migration20261204010000_ledger_read extends Migration {
           v_result := v_result || jsonb_build_object('counts', v_part);
         end if;
         return v_result;
-      end $$`);
+      end $$`;
+
+export class Migration20261204010000_ledger_read extends Migration {
+  override up(): void {
+    this.addSql(LEDGER_LOCK_AND_READ);
   }
 
   override down(): void {
