@@ -11,6 +11,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface AppConfig {
   port: number;
   host: string;
+  /** Give memory back while the service is quiet (idle-compaction.ts): a full collection after a quiet interval. */
+  idleCompaction: boolean;
   databaseUrl: string;
   adminToken: string | undefined;
   /** Bearer token GET /metrics requires; unset: /metrics is open on the service port. */
@@ -217,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
   const config: AppConfig = {
     port: int(env, 'PORT', defaults.port ?? 3000, 0, 65535, problems),
     host: env.HOST ?? defaults.host ?? '127.0.0.1',
+    idleCompaction: bool(env, 'IDLE_COMPACTION', defaults.idleCompaction ?? true, problems),
     databaseUrl,
     adminToken: adminToken ? adminToken : undefined,
     metricsToken: metricsToken ? metricsToken : undefined,

@@ -1,0 +1,80 @@
+/**
+ * Gives memory back to the system while the service is quiet: a full, compacting collection after an interval in
+ * which no request arrived and the event loop was nearly idle, when the heap has grown since the last one.
+ *
+ * Why not leave it to V8: an idle instance is not idle to V8's memory reducer. Its background loops (the outbox relay
+ * every 200 ms, the payout worker every second, …) allocate ~1 MB/s, which the reducer reads as "high allocation"
+ * and waits on (`--trace-memory-reducer`), so an instance held the garbage of its start-up (module compilation, the
+ * OpenAPI document, migrations, schema compilation) for its first ~100 s, 165–169 MB, and then let the old
+ * generation refill with promoted garbage (~4 MB a minute) until the next full collection. After a full collection,
+ * 138–141 MB (docs/benchmarks.md, issue 11's memory row). A collection pauses the loop (40–140 ms here), so it runs
+ * only after an interval with the loop under `quietBelow` busy: a request that arrives during it waits, one under load
+ * never sees it.
+ */
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+export interface IdleCompactionOptions {
+  /** How often the loop's utilization is read, ms. */
+  everyMs: number;
+  /** Event-loop utilization (0–1) below which the interval just ended counts as quiet. */
+  quietBelow: number;
+  /** Requests received so far (a counter): an interval in which it moved is not quiet. */
+  requestsSeen: () => number;
+  /** Heap growth since the last compaction that makes one worth its pause, bytes. */
+  afterGrowthBytes: number;
+  /** Told each compaction: RSS before and after (bytes) and its pause (ms). */
+  compacted: (rssBefore: number, rssAfter: number, pauseMs: number) => void;
+}
+
+/**
+ * The collector as a function, without putting `gc` on the service's global object: V8 installs it in contexts made
+ * after the flag is set, so a fresh context hands it over (jest-leak-detector does the same). Null where the runtime
+ * refuses.
+ */
+function collector(): GcFunction | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : null');
+    return typeof gc === 'function' ? (gc as GcFunction) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts watching (the first quiet interval compacts whatever start-up left); the returned function stops it. The
+ * timer never keeps the process alive.
+ */
+export function compactWhenIdle(o: IdleCompactionOptions): () => void {
+  const gc = collector();
+  if (!gc) return () => {};
+  // Zero: the first quiet interval compacts, whatever the heap holds.
+  let heapAfterLast = 0;
+  let last = performance.eventLoopUtilization();
+  let requests = o.requestsSeen();
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, last).utilization;
+    const seen = o.requestsSeen();
+    const quiet = busy < o.quietBelow && seen === requests;
+    last = now;
+    requests = seen;
+    if (!quiet || process.memoryUsage().heapUsed - heapAfterLast < o.afterGrowthBytes) return;
+    const before = process.memoryUsage.rss();
+    const t = performance.now();
+    // "last-resort": compacts every page and shrinks the young generation; a regular major collection (~50 ms here
+    // against ~125) left RSS creeping up to the same ~150 MB.
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    const pauseMs = performance.now() - t;
+    heapAfterLast = process.memoryUsage().heapUsed;
+    // The pause is the collector's, not the loop's: the next interval starts after it.
+    last = performance.eventLoopUtilization();
+    o.compacted(before, process.memoryUsage.rss(), pauseMs);
+  }, o.everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
