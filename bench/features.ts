@@ -63,7 +63,8 @@ export interface FeaturesBenchResult {
  * about; 80% APPROVE (refund APPROVED, PROCESSING, SUCCEEDED), 10% REVIEW (IN_REVIEW), 10% DENY (DENIED); business
  * times spread over the 400 days up to the end of the bench cases' month (2026-03-11 … 2026-04-10), so the 30-day
  * windows hold about 7% of a customer's events and the 365-day ones about 90%. Refund-source features
- * (goodwillRefunds12m) are read through the refunds and transitions (Migration20261206000000), so those are seeded too.
+ * (goodwillRefunds12m) read the states on the decision's rows (Migration20261208000000); the refunds and their
+ * transitions are seeded too, as the service leaves them.
  */
 export async function seedHistory(url: string, tenant: string, seedValue: number): Promise<number> {
   const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
@@ -77,13 +78,17 @@ export async function seedHistory(url: string, tenant: string, seedValue: number
     await c.query('insert into bench_customers select i, k from unnest($1::text[]) with ordinality as u(k, i)', [keys]);
     await c.query('select setseed($1)', [(seedValue % 1000) / 1000]);
     await c.query(
-      `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+      `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,
+                                  refund_states, refund_amount)
        select $1, e.entity, e.key, 'decision', 'refund', timestamptz '2026-04-10T12:00:00Z' - (r.t * 400 * 86400) * interval '1 second',
-              (array['APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','REVIEW','DENY'])[1 + floor(r.o * 10)::int],
-              '{}', 300 + floor(r.a * 15000)::bigint,
+              r.outcome, '{}', r.amount,
               jsonb_build_object('reasonCode', (array['DAMAGED','NOT_AS_DESCRIBED','CHANGED_MIND','OTHER','GOODWILL','NOT_RECEIVED'])[1 + floor(r.c * 6)::int], 'channel', 'customer_portal'),
-              jsonb_build_object(e.entity, e.key), gen_random_uuid(), now()
-         from (select g, random() as k, random() as t, random() as o, random() as a, random() as c, random() as d
+              jsonb_build_object(e.entity, e.key), gen_random_uuid(), now(),
+              case r.outcome when 'APPROVE' then '{APPROVED,PROCESSING,SUCCEEDED}'::text[] when 'REVIEW' then '{IN_REVIEW}' else '{DENIED}' end,
+              case when r.outcome = 'APPROVE' then r.amount else 0 end
+         from (select g, random() as k, random() as t, random() as c, random() as d,
+                      (array['APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','APPROVE','REVIEW','DENY'])[1 + floor(random() * 10)::int] as outcome,
+                      300 + floor(random() * 15000)::bigint as amount
                  from generate_series(1, $2::int) g) r
          left join bench_customers bc on r.d < 0.9 and bc.i = 1 + floor(r.k * $3)::int
         cross join lateral (
@@ -100,6 +105,9 @@ export async function seedHistory(url: string, tenant: string, seedValue: number
          from feature_events where tenant = $1`,
       [tenant],
     );
+    // The rows above carry their refunds' states already (as the decision's write and the trigger leave them): the
+    // trigger of Migration20261208000000 is told so, as the decision's write tells it.
+    await c.query(`set features.refund_states_written = 'on'`);
     await c.query(
       `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at)
        select gen_random_uuid(), r.tenant, r.refund_id, s.from_state, s.to_state, 'bench', 'system', r.created_at
@@ -136,10 +144,8 @@ async function explainValues(url: string, tenant: string): Promise<string> {
     const r = await c.query(
       `explain (analyze, buffers, costs off) select
          (select count(*)::int from feature_events e where ${where(30, ` and e.kind = any('{refund}'::text[])`)}) as f0,
-         (select count(*)::int from feature_events e
-            join refunds r on r.tenant = e.tenant and r.decision_id = e.decision_id
-            join refund_transitions t on t.tenant = r.tenant and t.refund_id = r.refund_id
-           where ${where(365, ` and t.to_state = any('{APPROVED}'::text[]) and e.attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
+         (select coalesce(sum((select count(*) from unnest(e.refund_states) s where s = any('{APPROVED}'::text[]))), 0)::int from feature_events e
+           where ${where(365, ` and e.refund_states && '{APPROVED}'::text[] and e.attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
     );
     return r.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
   } finally {

@@ -52,7 +52,10 @@ interface Event {
   decision?: number;
 }
 
-/** A refund created by decision `decision` of `tenant`, with its approved amount (0: none yet) and its transitions. */
+/**
+ * A refund created by decision `decision` of `tenant`, with its approved amount (0: none yet) and its transitions. A
+ * decision creates one refund at most (refunds_one_per_decision).
+ */
 interface Refund {
   tenant: string;
   decision: number;
@@ -236,7 +239,7 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     // met the edges would pass whatever the window's bounds were.
     const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.array(refund, { maxLength: 8 }), fc.array(query, { minLength: 1, maxLength: 8 }), async (stored, refunds, qs) => {
+      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.uniqueArray(refund, { maxLength: 8, selector: (r) => `${r.tenant}/${r.decision}` }), fc.array(query, { minLength: 1, maxLength: 8 }), async (stored, refunds, qs) => {
         await store(stored, refunds);
         const events = [...stored, ...refundEvents(stored, refunds)];
         const named = qs.map((q, i) => ({ ...q, name: `q${i}` }));

@@ -36,7 +36,16 @@ export interface RecordedDecision {
   reasons: readonly string[];
   record: HistoryRecord;
   createdAt: Date;
+  /** The refund the decision creates in the same statement: its entry state and approved amount go on the rows. */
+  refund?: { state: string; approvedAmount: number };
 }
+
+/**
+ * Says, for the rest of the transaction, that this writer puts a new refund's entry state on its decision's rows itself
+ * (insertSql with `refund`), so the refund_transitions trigger skips them (Migration20261208000000). A select-list
+ * column of a statement before the write.
+ */
+export const REFUND_STATES_WRITTEN = sql`set_config('features.refund_states_written', 'on', true) as refund_states_written`;
 
 export class FeatureHistoryRepository {
   /**
@@ -78,9 +87,11 @@ export class FeatureHistoryRepository {
   insertSql(d: RecordedDecision, guard?: string): RawBuilder<unknown> {
     const r = d.record;
     const rows = Object.entries(r.keys).map(([entity, key]) => ({ entity, key }));
-    return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+    return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,
+                                refund_states, refund_amount)
       select ${d.tenant}, e.entity, e.key, 'decision', ${d.type}, ${r.at}::timestamptz, ${d.outcome}, ${`{${d.reasons.map(arrayLiteral).join(',')}}`}::text[],
-             ${r.amount}::bigint, ${JSON.stringify(r.attributes)}::jsonb, ${JSON.stringify(r.keys)}::jsonb, ${d.decisionId}::uuid, ${d.createdAt}::timestamptz
+             ${r.amount}::bigint, ${JSON.stringify(r.attributes)}::jsonb, ${JSON.stringify(r.keys)}::jsonb, ${d.decisionId}::uuid, ${d.createdAt}::timestamptz,
+             ${d.refund ? `{${arrayLiteral(d.refund.state)}}` : null}::text[], ${d.refund?.approvedAmount ?? null}::bigint
         from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as e(entity text, key text)
        ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
   }
@@ -120,18 +131,19 @@ function arrayLiteral(s: string): string {
 
 /**
  * One feature's aggregate as a scalar subquery. Decision and ledger events are rows of feature_events; a refund
- * event is a decision's row joined to the refund it created and to each of that refund's transitions into one of
- * the listed states (Migration20261206000000_refund_features_at_query_time): at the decision's business time, with
- * its keys and attributes, and as amount the refund's approved amount once there is one, else the decision's.
+ * event is a decision's row once per state its refund entered that is one of the listed states (`refund_states`,
+ * Migration20261208000000_refund_states_on_history): at the decision's business time, with its keys and attributes,
+ * and as amount the refund's approved amount once there is one, else the decision's.
  */
 function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const refund = q.source === 'refund';
+  const kinds = sql`${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[]`;
   const filters: RawBuilder<unknown>[] = [
     sql`e.tenant = ${tenant}`,
     sql`e.entity = ${q.entity}`,
     sql`e.key = ${q.key}`,
     refund ? sql`e.source = 'decision'` : sql`e.source = ${q.source}`,
-    refund ? sql`t.to_state = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])` : sql`e.kind = any(${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[])`,
+    refund ? sql`e.refund_states && ${kinds}` : sql`e.kind = any(${kinds})`,
     sql`e.at > ${q.from}::timestamptz`,
     sql`e.at <= ${q.to}::timestamptz`,
   ];
@@ -140,16 +152,14 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
   if (q.where) filters.push(sql`e.attributes @> ${JSON.stringify(q.where)}::jsonb`);
   if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
-  const events = refund
-    ? sql`feature_events e
-        join refunds r on r.tenant = e.tenant and r.decision_id = e.decision_id
-        join refund_transitions t on t.tenant = r.tenant and t.refund_id = r.refund_id`
-    : sql`feature_events e`;
-  const amount = refund ? sql`case when r.approved_amount > 0 then r.approved_amount else e.amount end` : sql`e.amount`;
+  const events = sql`feature_events e`;
+  // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
+  const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
+  const amount = refund ? sql`case when e.refund_amount > 0 then e.refund_amount else e.amount end * ${times}` : sql`e.amount`;
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':
-      return sql`(select count(*)::int from ${events} where ${where})`;
+      return times ? sql`(select coalesce(sum(${times}), 0)::int from ${events} where ${where})` : sql`(select count(*)::int from ${events} where ${where})`;
     case 'sum':
       // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
       return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from ${events} where ${where})`;

@@ -13,7 +13,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
-import { featureColumns, featureValues } from './feature-history.repository.js';
+import { featureColumns, featureValues, REFUND_STATES_WRITTEN } from './feature-history.repository.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
@@ -51,13 +51,15 @@ export class RefundDecisionsRepository {
   /**
    * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
    * nor the history of the case's entity keys. The features are read in the same statement (one round trip). Must be
-   * followed by write() (or the transaction's end): it leaves the transaction making generic plans.
+   * followed by write() (or the transaction's end): it leaves the transaction making generic plans, and says the write
+   * puts its refund's entry state on the decision's history rows itself (REFUND_STATES_WRITTEN).
    */
   async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
     const columns = featureColumns(tenant, features);
     const result = await sql<Record<string, unknown>>`
       select (select state from refunds where tenant = ${tenant} and refund_id = ${refundId}) as existing_state,
-             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE}`.execute(em.getKysely());
+             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE},
+             ${REFUND_STATES_WRITTEN}`.execute(em.getKysely());
     const r = result.rows[0]!;
     return {
       existingState: (r.existing_state as RefundState | null) ?? null,
@@ -70,9 +72,10 @@ export class RefundDecisionsRepository {
    * Writes everything after the claim: `exists` when the refundId was taken meanwhile under another order's lock (the
    * caller must roll back: the claim and the decision are written), `created` otherwise. Planned generically
    * (GENERIC_FOR_THE_WRITE): it must read no table, and neither may what it fires: an insert trigger or a foreign key
-   * on these tables would plan its queries generically too (the test checks there is none). A read added here needs a
-   * custom plan; verified 2026-12-04 with `explain` of its generic plan on an empty schema: only CTE, function and
-   * VALUES scans.
+   * on these tables would plan its queries generically too (the test checks there is none, but for refund_transitions'
+   * history trigger, which before() tells to skip this write and which plans its statement for each call anyway). A
+   * read added here needs a custom plan; verified 2026-12-04 with `explain` of its generic plan on an empty schema:
+   * only CTE, function and VALUES scans.
    */
   async write(em: SqlEntityManager, w: RefundDecisionWrite): Promise<'exists' | 'created'> {
     const d = w.decision;

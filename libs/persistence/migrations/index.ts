@@ -24,6 +24,7 @@ import { Migration20261206000000_refund_features_at_query_time } from './Migrati
 import { Migration20261206010000_decision_answer } from './Migration20261206010000_decision_answer.js';
 import { Migration20261206020000_decision_reasons } from './Migration20261206020000_decision_reasons.js';
 import { Migration20261207000000_ledger_integrity_totals } from './Migration20261207000000_ledger_integrity_totals.js';
+import { Migration20261208000000_refund_states_on_history } from './Migration20261208000000_refund_states_on_history.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -51,4 +52,5 @@ export const migrationsList = [
   { name: 'Migration20261206010000_decision_answer', class: Migration20261206010000_decision_answer },
   { name: 'Migration20261206020000_decision_reasons', class: Migration20261206020000_decision_reasons },
   { name: 'Migration20261207000000_ledger_integrity_totals', class: Migration20261207000000_ledger_integrity_totals },
+  { name: 'Migration20261208000000_refund_states_on_history', class: Migration20261208000000_refund_states_on_history },
 ];
