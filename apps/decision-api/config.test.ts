@@ -31,6 +31,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_WINDOW_S: '3600' })).toThrow(/RATE_LIMIT_PER_KEY × RATE_LIMIT_WINDOW_S/);
   });
 
+  it('reads whether the service compacts its heap while idle (on unless told)', () => {
+    expect(loadConfig({})).toMatchObject({ idleCompaction: true });
+    expect(loadConfig({ IDLE_COMPACTION: 'false' })).toMatchObject({ idleCompaction: false });
+    expect(() => loadConfig({ IDLE_COMPACTION: 'sometimes' })).toThrow(/IDLE_COMPACTION/);
+  });
+
   it('reads how releases are followed: poll interval and LISTEN on or off', () => {
     expect(loadConfig({})).toMatchObject({ releasePollMs: 2000, releaseListen: true });
     expect(loadConfig({ RELEASE_POLL_MS: '500', RELEASE_LISTEN: 'false' })).toMatchObject({ releasePollMs: 500, releaseListen: false });

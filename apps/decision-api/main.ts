@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { loadConfig } from './config.js';
-import { compactWhenIdle } from './idle-compaction.js';
+import { compactWhenIdle, watchRequests } from './idle-compaction.js';
 import { assertCanListen, reportStartupFailure } from './startup-errors.js';
 import { otelStarted } from './tracing/settings.js';
 
@@ -18,13 +18,11 @@ async function main(): Promise<void> {
   }
   running.log.info(`decision-api listening on http://${config.host}:${config.port} (store: ${config.databaseUrl.split('://')[0]})`);
   const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
-  let requests = 0;
-  if (config.idleCompaction) running.app.getHttpServer().on('request', () => void requests++);
   const stopCompacting = config.idleCompaction
     ? compactWhenIdle({
         everyMs: 2_000,
         quietBelow: 0.05,
-        requestsSeen: () => requests,
+        requests: watchRequests(running.app.getHttpServer()),
         afterGrowthBytes: 8 * 2 ** 20,
         compacted: (before, after, pauseMs) => running.log.debug({ rssBeforeMb: mb(before), rssAfterMb: mb(after), pauseMs: Math.round(pauseMs) }, 'idle: heap compacted'),
       })
