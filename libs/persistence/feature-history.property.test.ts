@@ -223,11 +223,16 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
            from jsonb_to_recordset(?::jsonb) as r(tenant text, refund_id text, decision_id uuid, approved bigint)`,
         [at, at, JSON.stringify(rows)],
       );
-      const transitions = rows.flatMap((r) => r.transitions.map((state) => ({ id: randomUUID(), tenant: r.tenant, refund_id: r.refund_id, to_state: state })));
+      // Each from the state before it, the first from none (the refund's entry), as the service writes them; in order.
+      const transitions = rows.flatMap((r) =>
+        r.transitions.map((state, j) => ({ id: randomUUID(), tenant: r.tenant, refund_id: r.refund_id, from_state: j === 0 ? null : r.transitions[j - 1], to_state: state })),
+      );
       if (transitions.length > 0) {
         await db.em().execute(
-          `insert into refund_transitions (id, tenant, refund_id, to_state, actor_id, actor_role, at)
-           select id, tenant, refund_id, to_state, 'test', 'system', ? from jsonb_to_recordset(?::jsonb) as t(id uuid, tenant text, refund_id text, to_state text)`,
+          `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at)
+           select id, tenant, refund_id, from_state, to_state, 'test', 'system', ?
+             from rows from (jsonb_to_recordset(?::jsonb) as (id uuid, tenant text, refund_id text, from_state text, to_state text)) with ordinality as t
+            order by t.ordinality`,
           [at, JSON.stringify(transitions)],
         );
       }

@@ -41,11 +41,14 @@ export interface RecordedDecision {
 }
 
 /**
- * Says, for the rest of the transaction, that this writer puts a new refund's entry state on its decision's rows itself
- * (insertSql with `refund`), so the refund_transitions trigger skips them (Migration20261208000000). A select-list
- * column of a statement before the write.
+ * Says, for the rest of the transaction, that the write of `decisionId` puts its refund's entry state on the decision's
+ * rows itself (insertSql with `refund`), so the refund_transitions trigger skips that one entry transition
+ * (Migration20261208000000); any other transition in the transaction still reaches its rows. A select-list column of a
+ * statement before the write.
  */
-export const REFUND_STATES_WRITTEN = sql`set_config('features.refund_states_written', 'on', true) as refund_states_written`;
+export function refundStatesWrittenBy(decisionId: string): RawBuilder<unknown> {
+  return sql`set_config('features.refund_states_written', ${decisionId}::text, true) as refund_states_written`;
+}
 
 export class FeatureHistoryRepository {
   /**
@@ -155,7 +158,8 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const events = sql`feature_events e`;
   // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
   const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
-  const amount = refund ? sql`case when e.refund_amount > 0 then e.refund_amount else e.amount end * ${times}` : sql`e.amount`;
+  // numeric before the product: a bigint amount times its entries may overflow where their sum (numeric) would not.
+  const amount = refund ? sql`(case when e.refund_amount > 0 then e.refund_amount else e.amount end)::numeric * ${times}` : sql`e.amount`;
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':

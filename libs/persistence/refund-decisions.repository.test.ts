@@ -29,8 +29,9 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   const mode = async (em: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0]) =>
     (await em.execute<{ m: string }[]>("select current_setting('plan_cache_mode') as m"))[0]!.m;
 
+  const idOf = (n: number) => `01900000-0000-7000-8000-0000000000${String(n).padStart(2, '0')}`;
   function decision(n: number): RefundDecisionWrite {
-    const id = `01900000-0000-7000-8000-0000000000${String(n).padStart(2, '0')}`;
+    const id = idOf(n);
     const document = { id, outcome: 'APPROVE', trace: [] };
     return {
       decision: {
@@ -73,7 +74,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   it('plans the write generically and every statement after it custom again', async () => {
     await db.em().transactional(async (em) => {
       expect(await mode(em)).not.toBe('force_generic_plan');
-      await repo.before(em, 'acme', 'r1', 'o1');
+      await repo.before(em, 'acme', idOf(1), 'r1', 'o1');
       expect(await mode(em)).toBe('force_generic_plan');
       expect(await repo.write(em, decision(1))).toBe('created');
       expect(await mode(em)).toBe('force_custom_plan');
@@ -86,7 +87,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       // One connection (one transaction): statements are named from their second execution (prepared-statements.ts).
       await db.em().transactional(async (em) => {
         for (const n of [10, 11, 12]) {
-          await repo.before(em, 'acme', `r${n}`, `o${n}`);
+          await repo.before(em, 'acme', idOf(n), `r${n}`, `o${n}`);
           expect(await repo.write(em, decision(n))).toBe('created');
         }
         const plans = await em.execute<{ stmt: string; generic: number; custom: number }[]>(
@@ -104,37 +105,66 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
     });
   }
 
-  it("keeps the refund's states on its decision's history rows: the entry state from the write (once), every later one from the trigger", async () => {
+  describe("the refund's states on its decision's history rows", () => {
     const history = new FeatureHistoryRepository();
     const refunds = new RefundsRepository();
-    const w = decision(20);
-    const record = { at, keys: { customer: 'c20', device: 'd20' }, amount: 100, attributes: { reasonCode: 'GOODWILL' } };
-    w.history = history.insertSql({ tenant: 'acme', decisionId: w.decision.id, type: 'refund', outcome: 'REVIEW', reasons: [], record, createdAt: at, refund: { state: 'IN_REVIEW', approvedAmount: 0 } }, 'refund');
-    w.refund = { ...w.refund, state: 'IN_REVIEW', approvedAmount: 0 };
-    await db.em().transactional(async (em) => {
-      await repo.before(em, 'acme', 'r20', 'o20');
-      expect(await repo.write(em, w)).toBe('created');
-    });
-    const rows = async () =>
-      db.em().execute<{ entity: string; refund_states: string[] | string; refund_amount: string | number | null }[]>(
-        `select entity, refund_states, refund_amount from feature_events where decision_id = ? order by entity`,
-        [w.decision.id],
-      );
-    // PGlite hands text[] back as its literal.
-    const view = async () => (await rows()).map((r) => ({ entity: r.entity, states: typeof r.refund_states === 'string' ? r.refund_states.replace(/[{}]/g, '').split(',') : r.refund_states, amount: Number(r.refund_amount) }));
-    expect(await view()).toEqual([
-      { entity: 'customer', states: ['IN_REVIEW'], amount: 0 },
-      { entity: 'device', states: ['IN_REVIEW'], amount: 0 },
-    ]);
-    // A reviewer approves 80 of it, then the payout starts, fails and starts again: each entry counts.
-    for (const [to, approvedAmount] of [['APPROVED', 80], ['PROCESSING'], ['FAILED'], ['PROCESSING']] as const) {
-      await db.em().transactional((em) => refunds.transition(em, { tenant: 'acme', refundId: 'r20', to, actor: SYSTEM, at, reason: null, ...(approvedAmount !== undefined && { approvedAmount }) }));
+    /** A REVIEW decision's write for refund r<n>, with history rows for a customer and a device. */
+    function reviewed(n: number): RefundDecisionWrite {
+      const w = decision(n);
+      const record = { at, keys: { customer: `c${n}`, device: `d${n}` }, amount: 100, attributes: { reasonCode: 'GOODWILL' } };
+      w.history = history.insertSql({ tenant: 'acme', decisionId: w.decision.id, type: 'refund', outcome: 'REVIEW', reasons: [], record, createdAt: at, refund: { state: 'IN_REVIEW', approvedAmount: 0 } }, 'refund');
+      w.refund = { ...w.refund, state: 'IN_REVIEW', approvedAmount: 0 };
+      return w;
     }
-    const states = ['IN_REVIEW', 'APPROVED', 'PROCESSING', 'FAILED', 'PROCESSING'];
-    expect(await view()).toEqual([
-      { entity: 'customer', states, amount: 80 },
-      { entity: 'device', states, amount: 80 },
-    ]);
+    const view = async (n: number) => {
+      const rows = await db.em().execute<{ entity: string; refund_states: string[] | string; refund_amount: string | number | null }[]>(
+        `select entity, refund_states, refund_amount from feature_events where decision_id = ? order by entity`,
+        [idOf(n)],
+      );
+      // PGlite hands text[] back as its literal.
+      return rows.map((r) => ({ entity: r.entity, states: typeof r.refund_states === 'string' ? r.refund_states.replace(/[{}]/g, '').split(',') : r.refund_states, amount: Number(r.refund_amount) }));
+    };
+    const both = (states: string[], amount: number) => [
+      { entity: 'customer', states, amount },
+      { entity: 'device', states, amount },
+    ];
+    const move = (n: number, to: 'APPROVED' | 'PROCESSING' | 'FAILED', approvedAmount?: number) =>
+      db.em().transactional((em) => refunds.transition(em, { tenant: 'acme', refundId: `r${n}`, to, actor: SYSTEM, at, reason: null, ...(approvedAmount !== undefined && { approvedAmount }) }));
+
+    it('the entry state from the write (once), every later one from the trigger, with the approved amount', async () => {
+      await db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', idOf(20), 'r20', 'o20');
+        expect(await repo.write(em, reviewed(20))).toBe('created');
+      });
+      expect(await view(20)).toEqual(both(['IN_REVIEW'], 0));
+      // A reviewer approves 80 of it: the amount moves with the state.
+      await move(20, 'APPROVED', 80);
+      expect(await view(20)).toEqual(both(['IN_REVIEW', 'APPROVED'], 80));
+      // The payout starts, fails and starts again: each entry counts.
+      for (const to of ['PROCESSING', 'FAILED', 'PROCESSING'] as const) await move(20, to);
+      expect(await view(20)).toEqual(both(['IN_REVIEW', 'APPROVED', 'PROCESSING', 'FAILED', 'PROCESSING'], 80));
+    });
+
+    it("a decision's write skips only its own entry: another refund moved in the same transaction still gets its state", async () => {
+      await db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', idOf(21), 'r21', 'o21');
+        expect(await repo.write(em, reviewed(21))).toBe('created');
+      });
+      await db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', idOf(22), 'r22', 'o22');
+        expect(await repo.write(em, reviewed(22))).toBe('created');
+        await refunds.transition(em, { tenant: 'acme', refundId: 'r21', to: 'APPROVED', actor: SYSTEM, at, reason: null, approvedAmount: 70 });
+      });
+      expect(await view(21)).toEqual(both(['IN_REVIEW', 'APPROVED'], 70));
+      expect(await view(22)).toEqual(both(['IN_REVIEW'], 0));
+    });
+
+    it('a write without its read (nothing skipped) still records the entry state once', async () => {
+      await db.em().transactional(async (em) => {
+        expect(await repo.write(em, reviewed(23))).toBe('created');
+      });
+      expect(await view(23)).toEqual(both(['IN_REVIEW'], 0));
+    });
   });
 
   it('the tables the write inserts into have no insert trigger and no foreign key (a generic plan would reach their queries too)', async () => {

@@ -13,7 +13,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
-import { featureColumns, featureValues, REFUND_STATES_WRITTEN } from './feature-history.repository.js';
+import { featureColumns, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
@@ -52,14 +52,14 @@ export class RefundDecisionsRepository {
    * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
    * nor the history of the case's entity keys. The features are read in the same statement (one round trip). Must be
    * followed by write() (or the transaction's end): it leaves the transaction making generic plans, and says the write
-   * puts its refund's entry state on the decision's history rows itself (REFUND_STATES_WRITTEN).
+   * of `decisionId` puts its refund's entry state on the decision's history rows itself (refundStatesWrittenBy).
    */
-  async before(em: SqlEntityManager, tenant: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
+  async before(em: SqlEntityManager, tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
     const columns = featureColumns(tenant, features);
     const result = await sql<Record<string, unknown>>`
       select (select state from refunds where tenant = ${tenant} and refund_id = ${refundId}) as existing_state,
              ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE},
-             ${REFUND_STATES_WRITTEN}`.execute(em.getKysely());
+             ${refundStatesWrittenBy(decisionId)}`.execute(em.getKysely());
     const r = result.rows[0]!;
     return {
       existingState: (r.existing_state as RefundState | null) ?? null,

@@ -149,7 +149,7 @@ export class RefundDecisions {
           if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }))) return 'taken' as const;
           // `tracer ? … : …` inline, not a helper: tracing off allocates no closure per call.
           const queries = type.features?.queries(input);
-          const before = await (tracer ? tracer.within(SPANS.read, () => this.repo.before(em, tenant, c.refundId, c.orderId, queries), attributes) : this.repo.before(em, tenant, c.refundId, c.orderId, queries));
+          const before = await (tracer ? tracer.within(SPANS.read, () => this.repo.before(em, tenant, id, c.refundId, c.orderId, queries), attributes) : this.repo.before(em, tenant, id, c.refundId, c.orderId, queries));
           if (before.existingState) throw refundExists(c.refundId, before.existingState);
           const total = refundedTotal(c.order.refundedAmount, before.committedTotal);
           const seen = enrichedCase(input, total);

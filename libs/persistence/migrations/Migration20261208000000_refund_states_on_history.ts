@@ -10,8 +10,9 @@
  * amount only changes with a transition). The same events, read from one table through the index every feature uses.
  *
  * Who keeps them: the refund decision's write puts the first state on the rows it inserts, in the same statement, and
- * says so for its transaction (`features.refund_states_written`, set by its read); every other transition (reviews,
- * payouts, a writer of the release before during a rolling deploy) reaches the rows through this trigger. The trigger's
+ * names its decision for the transaction (`features.refund_states_written`, set by its read) so that this trigger
+ * skips that one entry transition; every other transition (reviews, payouts, a writer of the release before during a
+ * rolling deploy, another refund in the same transaction) reaches the rows through this trigger. The trigger's
  * function plans its statement for each call (`set plan_cache_mode`): the refund decision's write runs with generic
  * plans, and a generic plan of this update made on a young database (a sequential scan of an empty feature_events)
  * would stay cached as the table grows.
@@ -30,18 +31,24 @@ export class Migration20261208000000_refund_states_on_history extends Migration 
              where r.decision_id is not null
              group by r.tenant, r.refund_id, r.decision_id, r.approved_amount) s
      where e.tenant = s.tenant and e.decision_id = s.decision_id and e.source = 'decision'`);
+    // The entry transition (from no state) sets the first state only where none is there: a writer that put it on the
+    // rows itself, in the same statement, is not counted twice even if it did not say so.
     this.addSql(`create function feature_events_refund_state() returns trigger language plpgsql
       set plan_cache_mode = force_custom_plan as $$
       begin
-        update feature_events e set refund_states = coalesce(e.refund_states, '{}') || new.to_state, refund_amount = r.approved_amount
+        update feature_events e
+           set refund_states = coalesce(e.refund_states, '{}') || new.to_state, refund_amount = r.approved_amount
           from refunds r
          where r.tenant = new.tenant and r.refund_id = new.refund_id
-           and e.tenant = r.tenant and e.decision_id = r.decision_id and e.source = 'decision';
+           and e.tenant = r.tenant and e.decision_id = r.decision_id and e.source = 'decision'
+           and (new.from_state is not null or e.refund_states is null);
         return null;
       end $$`);
-    // The condition in WHEN: the refund decision's write, which puts the state on its rows itself, does not call it.
+    // The condition in WHEN: the entry transition of the decision whose write put its state on the rows (it names
+    // that decision for its transaction, features.refund_states_written) does not even call the function.
     this.addSql(`create trigger refund_transitions_feature_history after insert on refund_transitions
-      for each row when (current_setting('features.refund_states_written', true) is distinct from 'on')
+      for each row when (new.from_state is not null or new.decision_id is null
+                         or new.decision_id::text is distinct from current_setting('features.refund_states_written', true))
       execute function feature_events_refund_state()`);
   }
 
