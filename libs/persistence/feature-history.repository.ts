@@ -47,7 +47,7 @@ export interface RecordedDecision {
  * statement before the write.
  */
 export function refundStatesWrittenBy(decisionId: string): RawBuilder<unknown> {
-  return sql`set_config('features.refund_states_written', ${decisionId}::text, true) as refund_states_written`;
+  return sql`set_config('features.refund_states_written', ${decisionId}::uuid::text, true) as refund_states_written`;
 }
 
 export class FeatureHistoryRepository {

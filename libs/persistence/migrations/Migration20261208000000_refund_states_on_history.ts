@@ -21,6 +21,9 @@ import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261208000000_refund_states_on_history extends Migration {
   override up(): void {
+    // No transition may commit between the backfill's snapshot and the trigger's creation (it would reach neither):
+    // writers of refund_transitions wait for this migration's commit.
+    this.addSql('lock table refund_transitions in share row exclusive mode');
     // A decision creates one refund at most (its write inserts one): the rows carry one refund's states and amount.
     this.addSql('create unique index refunds_one_per_decision on refunds (tenant, decision_id) where decision_id is not null');
     this.addSql('drop index if exists refunds_by_decision');
