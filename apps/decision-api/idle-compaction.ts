@@ -89,22 +89,16 @@ export function compactWhenIdle(o: IdleCompactionOptions): () => void {
 }
 
 /**
- * Counts a Node HTTP server's requests for compactWhenIdle: up when one arrives, down when its response is finished
- * or its connection closes, whichever comes first (once).
+ * Counts a Node HTTP server's requests for compactWhenIdle: up when one arrives, down when its response closes (Node
+ * emits 'close' once, after the answer is sent or when the connection ended first).
  */
-export function watchRequests(server: { on(event: 'request', listener: (req: unknown, res: { once(event: 'close' | 'finish', listener: () => void): unknown }) => void): unknown }): () => RequestActivity {
+export function watchRequests(server: { on(event: 'request', listener: (req: unknown, res: { once(event: 'close', listener: () => void): unknown }) => void): unknown }): () => RequestActivity {
   const activity: RequestActivity = { arrived: 0, open: 0 };
+  const closed = () => void activity.open--;
   server.on('request', (_req, res) => {
     activity.arrived++;
     activity.open++;
-    let done = false;
-    const end = () => {
-      if (done) return;
-      done = true;
-      activity.open--;
-    };
-    res.once('finish', end);
-    res.once('close', end);
+    res.once('close', closed);
   });
   return () => activity;
 }

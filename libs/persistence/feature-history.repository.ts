@@ -155,7 +155,6 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
   if (q.where) filters.push(sql`e.attributes @> ${JSON.stringify(q.where)}::jsonb`);
   if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
-  const events = sql`feature_events e`;
   // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
   const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
   // numeric before the product: a bigint amount times its entries may overflow where their sum (numeric) would not.
@@ -163,16 +162,16 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':
-      return times ? sql`(select coalesce(sum(${times}), 0)::int from ${events} where ${where})` : sql`(select count(*)::int from ${events} where ${where})`;
+      return times ? sql`(select coalesce(sum(${times}), 0)::int from feature_events e where ${where})` : sql`(select count(*)::int from feature_events e where ${where})`;
     case 'sum':
       // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
-      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from ${events} where ${where})`;
+      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from feature_events e where ${where})`;
     case 'firstSeen':
-      return sql`(select min(e.at) from ${events} where ${where})`;
+      return sql`(select min(e.at) from feature_events e where ${where})`;
     case 'distinct': {
       const d = q.distinctEntity!;
       return sql`(select count(*)::int from (
-        select e.keys->>${d} as k from ${events} where ${where} and e.keys->>${d} is not null
+        select e.keys->>${d} as k from feature_events e where ${where} and e.keys->>${d} is not null
         union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
     }
   }
