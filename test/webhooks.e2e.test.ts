@@ -217,6 +217,41 @@ describe('webhooks', () => {
     expect((await svc.request('GET', `/v1/webhooks/${hook.id}/deliveries`, { key: t.admin })).status).toBe(404);
   });
 
+  it('keeps a redelivery asked for while its delivery is in flight: the event is sent once more after the attempt under way', async () => {
+    const t = await tenant('inflight');
+    const arrived: string[] = [];
+    let release: (() => void) | undefined;
+    // The first attempt is held open until the test lets it answer; every later one answers at once.
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        arrived.push((JSON.parse(body) as { id: string }).id);
+        if (arrived.length === 1) release = () => res.writeHead(204).end();
+        else res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = await register(t.admin, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, ['review.created']);
+      await svc.sql(`insert into outbox_events (id, tenant, type, occurred_at, data) values ('${randomUUID()}', '${t.name}', 'review.created', now(), '{}')`);
+      await eventually('the attempt under way', () => release);
+      const [inFlight] = await deliveries(t.admin, hook.id);
+      const r = await svc.request('POST', `/v1/webhooks/${hook.id}/deliveries/${inFlight.id}/redeliver`, { key: t.admin, idempotencyKey: newKey('re') });
+      expect(r.status).toBe(200);
+      release!();
+      // Before: the attempt's success marked it delivered and the redelivery was lost (one arrival only).
+      await eventually('the redelivery', () => (arrived.length >= 2 ? true : undefined));
+      expect(arrived).toEqual([inFlight.eventId, inFlight.eventId]);
+      await eventually('delivered after the redelivery', async () => ((await deliveries(t.admin, hook.id))[0].status === 'delivered' ? true : undefined));
+      expect((await deliveries(t.admin, hook.id))[0]).toMatchObject({ id: inFlight.id, status: 'delivered', attempts: 2 });
+      expect(arrived).toHaveLength(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('stops a run in progress once the endpoint is deleted: at most the attempts under way then still arrive', async () => {
     const t = await tenant('delrun');
     const arrived: number[] = [];

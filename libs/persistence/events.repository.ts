@@ -46,13 +46,17 @@ export interface ClaimedRun {
   endpointId: string;
   url: string;
   secret: string;
-  deliveries: { id: string; attempts: number; event: NumberedEvent }[];
+  /** `redeliveries`: how many redeliveries had been asked for when the run claimed it (finishRun compares). */
+  deliveries: { id: string; attempts: number; redeliveries: number; event: NumberedEvent }[];
 }
 
-/** How a run ended: what was accepted, the attempt that failed (if one did), and what was not tried (released). */
+/**
+ * How a run ended: what was accepted, the attempt that failed (if one did), and what was not tried (released); each
+ * attempted delivery with the `redeliveries` its claim saw.
+ */
 export interface RunResult {
-  delivered: { id: string; statusCode: number }[];
-  failed?: { id: string; statusCode: number | null; error: string; retryAt: Date };
+  delivered: { id: string; statusCode: number; redeliveries: number }[];
+  failed?: { id: string; statusCode: number | null; error: string; retryAt: Date; redeliveries: number };
   released: string[];
   now: Date;
 }
@@ -219,11 +223,13 @@ export class EventsRepository {
 
   /**
    * Sends the delivery again, now: a pending one is tried at once; a delivered one becomes pending again and, having
-   * the lowest sequence of what the endpoint is owed, goes before anything later (order per endpoint holds).
+   * the lowest sequence of what the endpoint is owed, goes before anything later (order per endpoint holds). One in
+   * flight is sent once more after the attempt under way, whatever its result (finishRun sees `redeliveries` moved).
    */
   async redeliver(em: SqlEntityManager, endpointId: string, id: string, now: Date): Promise<WebhookDelivery | undefined> {
     const rows = await em.execute<Row[]>(
-      `update webhook_deliveries d set status = 'pending', next_attempt_at = ? where d.endpoint_id = ? and d.id = ? and d.status <> 'canceled'
+      `update webhook_deliveries d set status = 'pending', next_attempt_at = ?, redeliveries = d.redeliveries + 1
+       where d.endpoint_id = ? and d.id = ? and d.status <> 'canceled'
        returning ${DELIVERY}`,
       [now, endpointId, id],
     );
@@ -258,7 +264,7 @@ export class EventsRepository {
     for (const ep of locked) {
       // Re-read under the endpoint's lock: another instance may have claimed the head since the first query.
       const rows = await em.execute<Row[]>(
-        `select d.id, d.attempts, d.next_attempt_at, d.lease_until, o.id as event_id, o.tenant, o.type, o.sequence, o.occurred_at, o.data
+        `select d.id, d.attempts, d.redeliveries, d.next_attempt_at, d.lease_until, o.id as event_id, o.tenant, o.type, o.sequence, o.occurred_at, o.data
          from webhook_deliveries d join outbox_events o on o.id = d.event_id
          where d.endpoint_id = ? and d.status = 'pending' order by d.sequence limit ?`,
         [ep.id, o.run],
@@ -276,27 +282,31 @@ export class EventsRepository {
         endpointId: String(ep.id),
         url: String(ep.url),
         secret: String(ep.secret),
-        deliveries: run.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), event: eventOf(r) })),
+        deliveries: run.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), redeliveries: Number(r.redeliveries), event: eventOf(r) })),
       });
     }
     return runs;
   }
 
-  /** Records a run's outcome; a delivery canceled meanwhile (endpoint deleted) stays canceled. */
+  /**
+   * Records a run's outcome; a delivery canceled meanwhile (endpoint deleted) stays canceled. An attempt is recorded
+   * either way, but a delivery redelivered since the claim stays pending and due when its redelivery asked for it.
+   */
   async finishRun(em: SqlEntityManager, r: RunResult): Promise<void> {
     if (r.delivered.length) {
       await em.execute(
-        `update webhook_deliveries d set status = 'delivered', delivered_at = ?, last_attempt_at = ?, attempts = d.attempts + 1, last_status_code = v.code,
-           last_error = null, lease_until = null
-         from jsonb_to_recordset(?::jsonb) as v(id uuid, code integer) where d.id = v.id and d.status = 'pending'`,
-        [r.now, r.now, JSON.stringify(r.delivered.map((x) => ({ id: x.id, code: x.statusCode })))],
+        `update webhook_deliveries d set status = case when d.redeliveries = v.redeliveries then 'delivered' else 'pending' end, delivered_at = ?,
+           last_attempt_at = ?, attempts = d.attempts + 1, last_status_code = v.code, last_error = null, lease_until = null
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, code integer, redeliveries integer) where d.id = v.id and d.status = 'pending'`,
+        [r.now, r.now, JSON.stringify(r.delivered.map((x) => ({ id: x.id, code: x.statusCode, redeliveries: x.redeliveries })))],
       );
     }
     if (r.failed) {
       await em.execute(
-        `update webhook_deliveries set attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, lease_until = null
+        `update webhook_deliveries set attempts = attempts + 1, last_attempt_at = ?, next_attempt_at = case when redeliveries = ? then ? else next_attempt_at end,
+           last_status_code = ?, last_error = ?, lease_until = null
          where id = ? and status = 'pending'`,
-        [r.now, r.failed.retryAt, r.failed.statusCode, r.failed.error.slice(0, 1000), r.failed.id],
+        [r.now, r.failed.redeliveries, r.failed.retryAt, r.failed.statusCode, r.failed.error.slice(0, 1000), r.failed.id],
       );
     }
     if (r.released.length) {

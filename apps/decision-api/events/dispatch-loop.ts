@@ -132,7 +132,7 @@ export class DispatchLoop {
       }
       const { statusCode, error } = await this.post(run, d.event);
       if (error === undefined) {
-        result.delivered.push({ id: d.id, statusCode: statusCode! });
+        result.delivered.push({ id: d.id, statusCode: statusCode!, redeliveries: d.redeliveries });
         continue;
       }
       const delay = retryDelayMs(d.attempts + 1, {
@@ -140,7 +140,7 @@ export class DispatchLoop {
         maxMs: this.config.webhookRetryMaxMs,
         jitter: this.config.webhookRetryJitterPercent / 100,
       });
-      result.failed = { id: d.id, statusCode, error, retryAt: new Date(this.clock.now().getTime() + delay) };
+      result.failed = { id: d.id, statusCode, error, retryAt: new Date(this.clock.now().getTime() + delay), redeliveries: d.redeliveries };
       result.released = run.deliveries.slice(i + 1).map((x) => x.id);
       break;
     }

@@ -1,0 +1,69 @@
+/**
+ * EventsRepository.finishRun against a redelivery asked for while the run was in flight: the attempt is recorded, but
+ * the delivery stays pending and due when the redelivery asked, whether the attempt succeeded or failed.
+ */
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { openDatabase, type Database } from './database.js';
+import { EventsRepository } from './events.repository.js';
+
+const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
+
+describe.each(kinds)('EventsRepository: a redelivery during a run (%s)', (kind) => {
+  let target: TestDatabase;
+  let db: Database;
+  const repo = new EventsRepository();
+  const t0 = new Date('2026-03-11T12:00:00Z');
+  const at = (s: number) => new Date(t0.getTime() + s * 1000);
+
+  beforeAll(async () => {
+    target = kind === 'pglite' ? { url: 'pglite://memory', kind: 'pglite', drop: async () => {} } : await createTestDatabase('events_redelivery');
+    db = await openDatabase(target.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  /** An endpoint with one event's pending delivery, claimed by a run at t0 + 1 s. */
+  async function claimed(tenant: string) {
+    const em = db.em();
+    const endpoint = await repo.createEndpoint(em, { tenant, url: 'https://example.test/hook', events: ['review.created'], secret: 'whsec_x', createdBy: 'k', now: t0 });
+    await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'review.created', ?, '{}')`, [randomUUID(), tenant, t0]);
+    await db.em().transactional((tx) => repo.relayBatch(tx, { limit: 10, nats: false, now: t0 }));
+    const runs = await db.em().transactional((tx) => repo.claimDue(tx, { now: at(1), leaseUntil: at(60), busy: [], limit: 10, run: 10 }));
+    const run = runs.find((r) => r.endpointId === endpoint.id)!;
+    expect(run.deliveries).toHaveLength(1);
+    return { endpoint, delivery: run.deliveries[0]! };
+  }
+
+  const view = async (endpointId: string) => (await repo.listDeliveries(db.em(), endpointId, 10))[0]!;
+
+  it('a run without a redelivery completes its delivery', async () => {
+    const { endpoint, delivery } = await claimed('quiet');
+    await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [{ id: delivery.id, statusCode: 204, redeliveries: delivery.redeliveries }], released: [], now: at(2) }));
+    expect(await view(endpoint.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('a successful attempt overtaken by a redelivery leaves the delivery pending, due when the redelivery asked', async () => {
+    const { endpoint, delivery } = await claimed('ok');
+    await repo.redeliver(db.em(), endpoint.id, delivery.id, at(2));
+    await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [{ id: delivery.id, statusCode: 204, redeliveries: delivery.redeliveries }], released: [], now: at(3) }));
+    expect(await view(endpoint.id)).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 204, nextAttemptAt: at(2) });
+    expect(await repo.anyDue(db.em(), at(3))).toBe(true);
+  });
+
+  it('a failed attempt overtaken by a redelivery is not pushed back to its backoff', async () => {
+    const { endpoint, delivery } = await claimed('failed');
+    await repo.redeliver(db.em(), endpoint.id, delivery.id, at(2));
+    const failed = { id: delivery.id, statusCode: 500, error: 'HTTP 500', retryAt: at(600), redeliveries: delivery.redeliveries };
+    await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [], failed, released: [], now: at(3) }));
+    expect(await view(endpoint.id)).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 500, nextAttemptAt: at(2) });
+
+    // Without a redelivery since its claim, a failure waits for its backoff.
+    const again = (await db.em().transactional((tx) => repo.claimDue(tx, { now: at(4), leaseUntil: at(60), busy: [], limit: 10, run: 10 }))).find((r) => r.endpointId === endpoint.id)!;
+    const d = again.deliveries[0]!;
+    await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [], failed: { ...failed, redeliveries: d.redeliveries }, released: [], now: at(5) }));
+    expect(await view(endpoint.id)).toMatchObject({ status: 'pending', attempts: 2, nextAttemptAt: at(600) });
+  });
+});
