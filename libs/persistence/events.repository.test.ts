@@ -66,4 +66,28 @@ describe.each(kinds)('EventsRepository: a redelivery during a run (%s)', (kind) 
     await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [], failed: { ...failed, redeliveries: d.redeliveries }, released: [], now: at(5) }));
     expect(await view(endpoint.id)).toMatchObject({ status: 'pending', attempts: 2, nextAttemptAt: at(600) });
   });
+
+  it('leaves an endpoint alone while a run elsewhere holds deliveries after its redelivered head', async () => {
+    const em = db.em();
+    const tenant = 'twoinstances';
+    const endpoint = await repo.createEndpoint(em, { tenant, url: 'https://example.test/hook', events: ['review.created'], secret: 'whsec_x', createdBy: 'k', now: t0 });
+    for (let i = 0; i < 3; i++) {
+      await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'review.created', ?, '{}')`, [randomUUID(), tenant, t0]);
+    }
+    await db.em().transactional((tx) => repo.relayBatch(tx, { limit: 10, nats: false, now: t0 }));
+    const claim = async (now: Date, run: number) =>
+      (await db.em().transactional((tx) => repo.claimDue(tx, { now, leaseUntil: at(60), busy: [], limit: 10, run }))).find((r) => r.endpointId === endpoint.id);
+    const first = (await claim(at(1), 1))!.deliveries[0]!;
+    await db.em().transactional((tx) => repo.finishRun(tx, { delivered: [{ id: first.id, statusCode: 204, redeliveries: first.redeliveries }], released: [], now: at(2) }));
+    // Instance A holds the other two; the first is redelivered meanwhile and becomes the endpoint's head.
+    const held = (await claim(at(3), 10))!;
+    expect(held.deliveries.map((d) => d.event.sequence)).toEqual([2, 3]);
+    await repo.redeliver(db.em(), endpoint.id, first.id, at(4));
+    // Instance B (nothing busy locally) must not send the head while A sends the rest.
+    expect(await claim(at(5), 10)).toBeUndefined();
+    await db.em().transactional((tx) =>
+      repo.finishRun(tx, { delivered: held.deliveries.map((d) => ({ id: d.id, statusCode: 204, redeliveries: d.redeliveries })), released: [], now: at(6) }),
+    );
+    expect((await claim(at(7), 10))!.deliveries.map((d) => d.event.sequence)).toEqual([1]);
+  });
 });

@@ -222,9 +222,10 @@ export class EventsRepository {
   }
 
   /**
-   * Sends the delivery again, now: a pending one is tried at once; a delivered one becomes pending again and, having
-   * the lowest sequence of what the endpoint is owed, goes before anything later (order per endpoint holds). One in
-   * flight is sent once more after the attempt under way, whatever its result (finishRun sees `redeliveries` moved).
+   * Sends the delivery again: it becomes pending and due now and, having the lowest sequence of what the endpoint is
+   * owed, goes before anything later (order per endpoint holds). One that a run holds (being sent, or claimed and not
+   * yet sent) is sent once more after that run, whatever its result (finishRun sees `redeliveries` moved): at least
+   * once, so a redelivery asked for just before the run's attempt of it gets two.
    */
   async redeliver(em: SqlEntityManager, endpointId: string, id: string, now: Date): Promise<WebhookDelivery | undefined> {
     const rows = await em.execute<Row[]>(
@@ -271,18 +272,21 @@ export class EventsRepository {
       );
       const head = rows[0];
       if (!head || rowDate(head.next_attempt_at) > o.now || (head.lease_until !== null && head.lease_until !== undefined && rowDate(head.lease_until) >= o.now)) continue;
-      // The run stops before any delivery someone else holds (a redelivery in flight elsewhere cannot be, but be safe).
-      const free = rows.findIndex((r, i) => i > 0 && r.lease_until !== null && r.lease_until !== undefined && rowDate(r.lease_until) >= o.now);
-      const run = free === -1 ? rows : rows.slice(0, free);
+      // A run elsewhere still holds deliveries after a redelivered head: the endpoint waits for it (one sender at a time).
+      const held = await em.execute<Row[]>(
+        `select 1 as held from webhook_deliveries where endpoint_id = ? and status = 'pending' and lease_until is not null and lease_until >= ? limit 1`,
+        [ep.id, o.now],
+      );
+      if (held.length > 0) continue;
       await em.execute(
         `update webhook_deliveries set lease_until = ? where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
-        [o.leaseUntil, JSON.stringify(run.map((r) => String(r.id)))],
+        [o.leaseUntil, JSON.stringify(rows.map((r) => String(r.id)))],
       );
       runs.push({
         endpointId: String(ep.id),
         url: String(ep.url),
         secret: String(ep.secret),
-        deliveries: run.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), redeliveries: Number(r.redeliveries), event: eventOf(r) })),
+        deliveries: rows.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), redeliveries: Number(r.redeliveries), event: eventOf(r) })),
       });
     }
     return runs;

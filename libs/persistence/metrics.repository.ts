@@ -64,7 +64,7 @@ export class MetricsRepository {
     const reviews = await em.execute<{ tenant: string; open: unknown; overdue: unknown; oldest: unknown }[]>(REVIEW_QUEUE, [now]);
     // webhook_deliveries_pending is partial (status = 'pending'): the backlog alone is read.
     const webhooks = await em.execute<{ tenant: string; pending: unknown; failing: unknown; oldest: unknown }[]>(
-      `select tenant, count(*) as pending, count(*) filter (where attempts > 0) as failing, min(created_at) as oldest
+      `select tenant, count(*) as pending, count(*) filter (where attempts > 0 and last_error is not null) as failing, min(created_at) as oldest
          from webhook_deliveries where status = 'pending' group by tenant`,
     );
     // outbox_unpublished and outbox_nats_pending are partial indexes over exactly these rows.

@@ -1128,7 +1128,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send this delivery again now, before anything later the endpoint is owed */
+        /** Send this delivery again now, before anything later the endpoint is owed (after the run under way, if one holds it) */
         post: operations["Webhooks_redeliver"];
         delete?: never;
         options?: never;

@@ -56,7 +56,7 @@ export class WebhooksController {
 
   @Post(':id/deliveries/:deliveryId/redeliver')
   @Roles('admin')
-  @ApiOperation({ summary: 'Send this delivery again now, before anything later the endpoint is owed' })
+  @ApiOperation({ summary: 'Send this delivery again now, before anything later the endpoint is owed (after the run under way, if one holds it)' })
   @IdempotentCommand()
   @ApiAnswers({ status: 200, description: 'The delivery, scheduled now', schema: ref('WebhookDelivery') }, ROLE, IDEMPOTENT, 404, 409)
   redeliver(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('deliveryId') deliveryId: string, @Res() _answered: FastifyReply) {

@@ -119,7 +119,8 @@ export class WebhooksService {
   redeliver(principal: Principal, id: string, deliveryId: string) {
     return transactional(
       async ({ em, now }) => {
-        if (!isUuid(id) || !(await this.repo.findEndpoint(em, principal.tenant, id))) throw notFound();
+        // Locked as deleteEndpoint locks it: a redelivery cannot make a delivery pending again on a deleted endpoint.
+        if (!isUuid(id) || !(await this.repo.findEndpoint(em, principal.tenant, id, true))) throw notFound();
         const d = isUuid(deliveryId) ? await this.repo.redeliver(em, id, deliveryId, now) : undefined;
         if (!d) throw new DomainError('DELIVERY_NOT_FOUND', 'No such delivery of this webhook', 'not_found');
         await this.audit.append(em, auditEntry(principal, 'admin', now, 'webhook.redelivered', 'webhook', id, { delivery: deliveryId }));
