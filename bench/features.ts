@@ -131,39 +131,24 @@ export async function seedHistory(url: string, tenant: string, seedValue: number
   }
 }
 
-/** The plans of two features of a bench case (the first customer's refundCount30d and goodwillRefunds12m), for the record. */
+/** EXPLAIN ANALYZE of the features statement a bench case runs (the first customer's four features), for the record. */
 async function explainValues(url: string, tenant: string): Promise<string> {
   const hash = pseudonymizer(tenantKey(Buffer.from(PSEUDONYM_SECRET, 'utf8'), tenant));
   const key = hash('cus_1');
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    // The aggregates run inside functions that plan once per connection
-    // (Migration20261209020000_history_planned_once): auto_explain shows the plans they use, as notices.
-    const plans: string[] = [];
-    c.on('notice', (n) => {
-      if (n.message?.includes('plan:')) plans.push(n.message);
-    });
-    try {
-      await c.query("load 'auto_explain'");
-    } catch (e) {
-      return `(auto_explain is not available: ${(e as Error).message})`;
-    }
-    for (const setting of ['auto_explain.log_nested_statements = on', 'auto_explain.log_min_duration = 0', 'auto_explain.log_analyze = on', 'auto_explain.log_buffers = on', 'client_min_messages = log']) {
-      await c.query(`set ${setting}`);
-    }
     const at = '2026-03-20T12:00:00Z';
-    const args = (source: string, kinds: string, days: number, where: string | null) =>
-      `'count', '${tenant}', 'customer', '${key}', '${source}', '${kinds}'::text[], timestamptz '${at}' - interval '${days} days', timestamptz '${at}',
-       null, null, ${where === null ? 'null' : `'${where}'`}::jsonb, null, null, null`;
-    // As FeatureHistoryRepository.values calls them (libs/persistence/feature-history.repository.ts), twice: the first
-    // call of a connection makes the plan, the second is what every later decision on that connection runs.
-    for (let i = 0; i < 2; i++) {
-      plans.length = 0;
-      await c.query(`select feature_number(${args('decision', '{refund}', 30, null)})::int as f0,
-                            feature_number(${args('refund', '{APPROVED}', 365, '{"reasonCode":"GOODWILL"}')})::int as f1`);
-    }
-    return plans.join('\n');
+    const where = (days: number, extra = '') =>
+      `e.tenant = '${tenant}' and e.entity = 'customer' and e.key = '${key}' and e.source = 'decision' and e.at > timestamptz '${at}' - interval '${days} days' and e.at <= timestamptz '${at}'${extra}`;
+    // As FeatureHistoryRepository.values writes them (libs/persistence/feature-history.repository.ts).
+    const r = await c.query(
+      `explain (analyze, buffers, costs off) select
+         (select count(*)::int from feature_events e where ${where(30, ` and e.kind = any('{refund}'::text[])`)}) as f0,
+         (select coalesce(sum((select count(*) from unnest(e.refund_states) s where s = any('{APPROVED}'::text[]))), 0)::int from feature_events e
+           where ${where(365, ` and e.refund_states && '{APPROVED}'::text[] and e.attributes @> '{"reasonCode":"GOODWILL"}'::jsonb`)}) as f1`,
+    );
+    return r.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
   } finally {
     await c.end();
   }
@@ -276,6 +261,6 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     log(`                                                                 on  p50 ${formatUs(pm.on.p50Us)} p99 ${formatUs(pm.on.p99Us)}, CPU ms/decision service ${pm.on.serviceMs.toFixed(2)} postgres ${pm.on.postgresMs.toFixed(2)}`);
     log(`  paced on/off: service CPU per decision ${paced.ratio.serviceCpu.toFixed(3)}, PostgreSQL ${paced.ratio.postgresCpu.toFixed(3)}, p50 ${paced.ratio.p50DeltaMs >= 0 ? '+' : ''}${paced.ratio.p50DeltaMs.toFixed(2)} ms, p99 ${paced.ratio.p99DeltaMs >= 0 ? '+' : ''}${paced.ratio.p99DeltaMs.toFixed(2)} ms (<= ${TARGET_FEATURE_P99_MS} ms: ${paced.ratio.p99DeltaMs <= TARGET_FEATURE_P99_MS ? 'met' : 'MISSED'})`);
   }
-  if (explain) log(`\n  The plans two features of one bench customer run (refundCount30d and goodwillRefunds12m, auto_explain, a connection's second call):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
+  if (explain) log(`\n  The features statement of one bench customer, EXPLAIN ANALYZE (refundCount30d and goodwillRefunds12m):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
   return { priorEvents: PRIOR_EVENTS, seedSeconds, off, on, median: m, ratio, ...(paced && { paced }), ...(explain && { explain }) };
 }

@@ -133,34 +133,46 @@ function arrayLiteral(s: string): string {
 }
 
 /**
- * One feature's aggregate as a call of the functions that plan it once per connection
- * (Migration20261209020000_history_planned_once, where its SQL and the refund events' rule live): counts and
- * distinct counts as int, sums as bigint, firstSeen as a timestamptz. Every value is a parameter, so the statement's text
- * depends only on the aggregates asked for.
+ * One feature's aggregate as a scalar subquery. Decision and ledger events are rows of feature_events; a refund
+ * event is a decision's row once per state its refund entered that is one of the listed states (`refund_states`,
+ * Migration20261208000000_refund_states_on_history): at the decision's business time, with its keys and attributes,
+ * and as amount the refund's approved amount once there is one, else the decision's.
  */
 function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
-  const texts = (list: readonly string[] | undefined) => (list ? `{${list.map(arrayLiteral).join(',')}}` : null);
-  const args = sql.join([
-    sql`${tenant}`,
-    sql`${q.entity}`,
-    sql`${q.key}`,
-    sql`${q.source}`,
-    sql`${texts(q.kinds)}::text[]`,
-    sql`${q.from}::timestamptz`,
-    sql`${q.to}::timestamptz`,
-    sql`${texts(q.outcomes)}::text[]`,
-    sql`${texts(q.reasons)}::text[]`,
-    sql`${q.where ? JSON.stringify(q.where) : null}::jsonb`,
-    sql`${q.excludeDecision ?? null}::uuid`,
-  ]);
+  const refund = q.source === 'refund';
+  const kinds = sql`${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[]`;
+  const filters: RawBuilder<unknown>[] = [
+    sql`e.tenant = ${tenant}`,
+    sql`e.entity = ${q.entity}`,
+    sql`e.key = ${q.key}`,
+    refund ? sql`e.source = 'decision'` : sql`e.source = ${q.source}`,
+    refund ? sql`e.refund_states && ${kinds}` : sql`e.kind = any(${kinds})`,
+    sql`e.at > ${q.from}::timestamptz`,
+    sql`e.at <= ${q.to}::timestamptz`,
+  ];
+  // A refund event has no outcome or reasons of its own (features.ts offers neither filter on that source).
+  if (q.outcomes) filters.push(refund ? sql`false` : sql`e.outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
+  if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
+  if (q.where) filters.push(sql`e.attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
+  // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
+  const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
+  // numeric before the product: a bigint amount times its entries may overflow where their sum (numeric) would not.
+  const amount = refund ? sql`(case when e.refund_amount > 0 then e.refund_amount else e.amount end)::numeric * ${times}` : sql`e.amount`;
+  const where = sql.join(filters, sql` and `);
   switch (q.aggregate) {
     case 'count':
-      return sql`feature_number('count', ${args}, null, null)::int`;
+      return times ? sql`(select coalesce(sum(${times}), 0)::int from feature_events e where ${where})` : sql`(select count(*)::int from feature_events e where ${where})`;
     case 'sum':
-      return sql`feature_number('sum', ${args}, null, null)::bigint`;
-    case 'distinct':
-      return sql`feature_number('distinct', ${args}, ${q.distinctEntity!}::text, ${q.currentKey ?? null}::text)::int`;
+      // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
+      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from feature_events e where ${where})`;
     case 'firstSeen':
-      return sql`feature_first_seen(${args})`;
+      return sql`(select min(e.at) from feature_events e where ${where})`;
+    case 'distinct': {
+      const d = q.distinctEntity!;
+      return sql`(select count(*)::int from (
+        select e.keys->>${d} as k from feature_events e where ${where} and e.keys->>${d} is not null
+        union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
+    }
   }
 }

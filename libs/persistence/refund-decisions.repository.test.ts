@@ -168,13 +168,10 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   });
 
   it('the tables the write inserts into have no insert trigger and no foreign key (a generic plan would reach their queries too)', async () => {
-    // Except a trigger whose function sets its own plans: for each call, or once with sequential scans off
-    // (refund_transitions' history trigger, which the write skips; feature-history.repository.test.ts checks its scans).
+    // Except a trigger whose function plans for each call (refund_transitions' history trigger, which the write skips).
     const rows = await db.em().execute<{ what: string }[]>(
       `select tgrelid::regclass::text || ' trigger ' || tgname as what from pg_trigger t join pg_proc p on p.oid = t.tgfoid
-        where not tgisinternal and (tgtype & 4) <> 0
-          and not coalesce('plan_cache_mode=force_custom_plan' = any(p.proconfig)
-                           or ('plan_cache_mode=force_generic_plan' = any(p.proconfig) and 'enable_seqscan=off' = any(p.proconfig)), false)
+        where not tgisinternal and (tgtype & 4) <> 0 and not coalesce('plan_cache_mode=force_custom_plan' = any(p.proconfig), false)
           and tgrelid::regclass::text in ('decisions', 'refunds', 'refund_transitions', 'reviews', 'feature_events', 'decision_reasons', 'outbox_events')
        union all
        select conrelid::regclass::text || ' foreign key ' || conname from pg_constraint
