@@ -25,12 +25,20 @@ describe.each(kinds)('EventsRepository: a redelivery during a run (%s)', (kind) 
     await target?.drop();
   });
 
-  /** An endpoint with one event's pending delivery, claimed by a run at t0 + 1 s. */
-  async function claimed(tenant: string) {
+  /** An endpoint of `tenant` with `events` pending deliveries, relayed at t0. */
+  async function endpointOwed(tenant: string, events: number) {
     const em = db.em();
     const endpoint = await repo.createEndpoint(em, { tenant, url: 'https://example.test/hook', events: ['review.created'], secret: 'whsec_x', createdBy: 'k', now: t0 });
-    await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'review.created', ?, '{}')`, [randomUUID(), tenant, t0]);
+    for (let i = 0; i < events; i++) {
+      await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'review.created', ?, '{}')`, [randomUUID(), tenant, t0]);
+    }
     await db.em().transactional((tx) => repo.relayBatch(tx, { limit: 10, nats: false, now: t0 }));
+    return endpoint;
+  }
+
+  /** An endpoint with one event's pending delivery, claimed by a run at t0 + 1 s. */
+  async function claimed(tenant: string) {
+    const endpoint = await endpointOwed(tenant, 1);
     const runs = await db.em().transactional((tx) => repo.claimDue(tx, { now: at(1), leaseUntil: at(60), busy: [], limit: 10, run: 10 }));
     const run = runs.find((r) => r.endpointId === endpoint.id)!;
     expect(run.deliveries).toHaveLength(1);
@@ -68,13 +76,7 @@ describe.each(kinds)('EventsRepository: a redelivery during a run (%s)', (kind) 
   });
 
   it('leaves an endpoint alone while a run elsewhere holds deliveries after its redelivered head', async () => {
-    const em = db.em();
-    const tenant = 'twoinstances';
-    const endpoint = await repo.createEndpoint(em, { tenant, url: 'https://example.test/hook', events: ['review.created'], secret: 'whsec_x', createdBy: 'k', now: t0 });
-    for (let i = 0; i < 3; i++) {
-      await em.execute(`insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, 'review.created', ?, '{}')`, [randomUUID(), tenant, t0]);
-    }
-    await db.em().transactional((tx) => repo.relayBatch(tx, { limit: 10, nats: false, now: t0 }));
+    const endpoint = await endpointOwed('twoinstances', 3);
     const claim = async (now: Date, run: number) =>
       (await db.em().transactional((tx) => repo.claimDue(tx, { now, leaseUntil: at(60), busy: [], limit: 10, run }))).find((r) => r.endpointId === endpoint.id);
     const first = (await claim(at(1), 1))!.deliveries[0]!;

@@ -271,8 +271,9 @@ export class EventsRepository {
         [ep.id, o.run],
       );
       const head = rows[0];
-      if (!head || rowDate(head.next_attempt_at) > o.now || (head.lease_until !== null && head.lease_until !== undefined && rowDate(head.lease_until) >= o.now)) continue;
-      // A run elsewhere still holds deliveries after a redelivered head: the endpoint waits for it (one sender at a time).
+      if (!head || rowDate(head.next_attempt_at) > o.now) continue;
+      // A run elsewhere holds the head, or the deliveries after a redelivered head: the endpoint waits for it (one sender
+      // at a time).
       const held = await em.execute<Row[]>(
         `select 1 as held from webhook_deliveries where endpoint_id = ? and status = 'pending' and lease_until is not null and lease_until >= ? limit 1`,
         [ep.id, o.now],
