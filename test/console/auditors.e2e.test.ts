@@ -53,8 +53,12 @@ describe('console: auditors', () => {
 
   it('a reason code filter finds the decisions that carry it', async () => {
     await visit(page, svc.baseUrl, '/decisions?reasonCode=AMOUNT_OVER_AUTO_APPROVE_LIMIT');
-    await page.locator('tbody tr').first().waitFor();
-    const reasons = await page.locator('tbody tr td:nth-child(4)').allTextContents();
+    // The table may still show the previous search's rows for a moment (CI, 2026-12-04): read until the filtered page is in.
+    let reasons: string[] = [];
+    for (const until = Date.now() + 10_000; Date.now() < until; await page.waitForTimeout(50)) {
+      reasons = await page.locator('tbody tr td:nth-child(4)').allTextContents();
+      if (reasons.length > 0 && reasons.every((r) => r.includes('AMOUNT_OVER_AUTO_APPROVE_LIMIT'))) break;
+    }
     expect(reasons.length).toBeGreaterThan(0);
     for (const r of reasons) expect(r).toContain('AMOUNT_OVER_AUTO_APPROVE_LIMIT');
   });
