@@ -1,5 +1,5 @@
 /**
- * Features under concurrency, over HTTP on PostgreSQL (refund@1.2.0 of the default release): decisions about one
+ * Features under concurrency, over HTTP on PostgreSQL (refund@1.3.0 of the default release): decisions about one
  * entity key are ordered by its lock, so parallel requests each count exactly the ones committed before them; a
  * replay re-applies the values stored with the decision, whatever the history holds now; goodwill refunds count
  * when they are approved, by the rules or by a reviewer.

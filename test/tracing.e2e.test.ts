@@ -87,9 +87,9 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     // The decision's own spans, in the order it makes them, under the handler; each names the decision type.
     const ours = childrenOf(spans, handler).filter((s) => s.scope === OURS);
     expect(ours.map((s) => s.name)).toEqual(expect.arrayContaining(['decision.validate', 'decision.read', 'decision.evaluate', 'decision.persist']));
-    for (const s of ours) expect(s.attributes['decision.type']).toBe('refund@1.2.0');
+    for (const s of ours) expect(s.attributes['decision.type']).toBe('refund@1.3.0');
 
-    // One span per pipeline step of refund@1.2.0, in pipeline order, under decision.evaluate.
+    // One span per pipeline step of refund@1.3.0, in pipeline order, under decision.evaluate.
     const evaluate = one(spans, OURS, 'decision.evaluate');
     const steps = childrenOf(spans, evaluate);
     expect(steps.map((s) => s.name)).toEqual(['decision.step.features', 'decision.step.derive', 'decision.step.policy', 'decision.step.rules']);

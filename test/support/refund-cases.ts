@@ -13,7 +13,7 @@ export function baseCase(): Record<string, any> {
   return {
     refundId: `rf_${serial}`,
     orderId: `ord_${serial + 1000}`,
-    // A new customer too: the platform counts each customer's refunds (refund@1.2.0's features).
+    // A new customer too: the platform counts each customer's refunds (refund@1.2.0's and 1.3.0's features).
     customerId: `cus_${serial + 2000}`,
     requestedAmount: 4999,
     currency: 'EUR',

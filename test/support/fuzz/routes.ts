@@ -244,7 +244,7 @@ export function routeGenerators(w: World): Record<string, RouteGenerator> {
     // POST /v1/decisions/{type}: one router path with GET /v1/decisions/{id}, so one OpenAPI path, named {id}.
     'POST /v1/decisions/{id}': { params: { id: names('refund', 'redemption', 'fuzz-type') }, body: refundCaseArb.map((c) => ({ case: c })) },
     'GET /v1/decisions': {
-      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), release: fc.oneof(fc.constantFrom('default@1.3.0', `${w.release.name}@${w.release.version}`), fc.string({ maxLength: 120 })), reasonCode: fc.oneof(fc.constantFrom('AMOUNT_OVER_AUTO_APPROVE_LIMIT', 'CHARGEBACK_IN_PROGRESS'), fc.string({ maxLength: 120 })), ...listQuery('decisions') },
+      query: { type: fc.constant('refund'), domain: fc.constant('refund'), outcome: fc.constantFrom('APPROVE', 'DENY', 'REVIEW'), from: instant, to: instant, customer: fc.oneof(smallId('cus'), fc.string({ maxLength: 300 })), release: fc.oneof(fc.constantFrom('default@1.4.0', `${w.release.name}@${w.release.version}`), fc.string({ maxLength: 120 })), reasonCode: fc.oneof(fc.constantFrom('AMOUNT_OVER_AUTO_APPROVE_LIMIT', 'CHARGEBACK_IN_PROGRESS'), fc.string({ maxLength: 120 })), ...listQuery('decisions') },
     },
     'GET /v1/decisions/{id}': { params: { id: ids(w.decisionId) } },
     'POST /v1/decisions/{id}/replay': { params: { id: ids(w.decisionId) } },
