@@ -14,7 +14,7 @@
  * node_modules symlink gives it its own instances of json-rules-engine, ajv and opa-wasm (no shared JIT feedback).
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateCases, type RefundCase } from './cases.js';
@@ -75,6 +75,18 @@ interface Decision {
   [field: string]: unknown;
 }
 
+/**
+ * The release each side decides with: `default@1.0.0` (the refund type every tree has, so the row compares code
+ * alone), or with BENCH_COMPARE_RELEASE=builtin each tree's own built-in release (its newest `releases/default/*`: the
+ * product as each revision shipped it, release content included). Both must still answer byte-identically.
+ */
+async function releaseFile(root: string): Promise<string> {
+  if (process.env.BENCH_COMPARE_RELEASE !== 'builtin') return join(root, 'releases/default/1.0.0.json');
+  const versions = (await readdir(join(root, 'releases/default'))).filter((f) => /^\d+\.\d+\.\d+\.json$/.test(f)).map((f) => f.slice(0, -5).split('.').map(Number));
+  versions.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!);
+  return join(root, `releases/default/${versions[versions.length - 1]!.join('.')}.json`);
+}
+
 /** Loads a built tree's libs from its own path and compiles its default release. */
 async function loadSide(root: string): Promise<Side> {
   const lib = (await import(pathToFileURL(join(root, 'dist/libs/decisions/index.js')).href)) as Record<string, unknown>;
@@ -82,7 +94,8 @@ async function loadSide(root: string): Promise<Side> {
     ReleaseCompiler: new (source: unknown) => { compile(manifest: unknown): Promise<{ refund(): unknown }> };
     FileComponentSource: new (root: string) => unknown;
   };
-  const manifest = JSON.parse(await readFile(join(root, 'releases/default/1.0.0.json'), 'utf8')) as unknown;
+  const file = await releaseFile(root);
+  const manifest = JSON.parse(await readFile(file, 'utf8')) as unknown;
   const refund = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund() as {
     decide?: (c: unknown) => Promise<Decision>;
     decideValid?: (c: unknown) => Promise<Decision>;
@@ -93,7 +106,7 @@ async function loadSide(root: string): Promise<Side> {
     // HTTP rows include it). BENCH_COMPARE_WITH_CHECK=1 times decide(), case check included.
     const withCheck = process.env.BENCH_COMPARE_WITH_CHECK === '1';
     return {
-      api: withCheck ? 'decide' : 'decideValid',
+      api: `${withCheck ? 'decide' : 'decideValid'} on default@${file.slice(file.lastIndexOf('/') + 1, -5)}`,
       decide: withCheck ? (c) => type.decide(c) : (c) => type.decideValid(c),
       answer: async (c) => {
         const d = await type.decide(c);

@@ -14,7 +14,7 @@
  * full run),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
- * BENCH_COMPARE_BLOCK_SIZE): the refund decision in-process and over HTTP against that revision's build, interleaved.
+ * BENCH_COMPARE_BLOCK_SIZE, BENCH_COMPARE_RELEASE=builtin, BENCH_COMPARE_HTTP=0): the refund decision in-process and over HTTP against that revision's build, interleaved.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,7 +157,8 @@ async function compareWithBaseline(b: Baseline, waitQuiet: (what: string) => Pro
     inProcess.push(r);
   }
   const http: Comparison['http'] = { before: [], after: [] };
-  for (let round = 1; round <= rounds; round++) {
+  // BENCH_COMPARE_HTTP=0: the in-process rounds alone (a change that cannot move the HTTP row).
+  for (let round = 1; round <= (process.env.BENCH_COMPARE_HTTP === '0' ? 0 : rounds); round++) {
     for (const side of ['before', 'after'] as const) {
       await waitQuiet(`HTTP comparison round ${round} (${side})`);
       const row = await runHttp(
