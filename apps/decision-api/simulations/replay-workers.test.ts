@@ -47,6 +47,11 @@ function* pagesOf<T>(rows: T[], size: number): Generator<T[]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
+/** Pages as the database hands them out: each one a read away. */
+async function* readPages<T>(rows: T[], size: number): AsyncGenerator<T[]> {
+  for (const page of pagesOf(rows, size)) yield await Promise.resolve(page);
+}
+
 describe('runReplayInWorkers', () => {
   const file = replayWorkerFile();
 
@@ -64,7 +69,7 @@ describe('runReplayInWorkers', () => {
     );
     let slices = 0;
     const there = await runReplayInWorkers(
-      { rows: pagesOf(rows, 700) as unknown as AsyncIterable<ReplayRow[]>, release: release.portable(), type: 'refund' },
+      { rows: readPages(rows, 700), release: release.portable(), type: 'refund' },
       { file: file!, workers: 2, keep: 'changed', maxKept: 100, onSlice: () => void slices++ },
     );
     expect(here.tally.summary().changed).toBeGreaterThan(100);
@@ -79,7 +84,7 @@ describe('runReplayInWorkers', () => {
     const release = await compiler.compile((await files.release('default', '1.0.0'))!);
     const controller = new AbortController();
     const run = await runReplayInWorkers(
-      { rows: pagesOf(rows, 600) as unknown as AsyncIterable<ReplayRow[]>, release: release.portable(), type: 'refund' },
+      { rows: readPages(rows, 600), release: release.portable(), type: 'refund' },
       { file: file!, workers: 2, keep: 'all', signal: controller.signal, onSlice: () => controller.abort() },
     );
     expect(run.aborted).toBe(true);
@@ -87,5 +92,28 @@ describe('runReplayInWorkers', () => {
     expect(run.tally.done).toBeLessThan(600);
     // The default release decides each stored case as it was decided: nothing changes.
     expect(run.tally.summary().changed).toBe(0);
+  });
+
+  it('asks for the first page before the workers are ready, and stops reading when a worker cannot start', async () => {
+    const rows = await storedRows(10);
+    const release = await compiler.compile((await files.release('default', '1.0.0'))!);
+    let asked = 0;
+    let closed = false;
+    async function* reader(): AsyncGenerator<ReplayRow[]> {
+      try {
+        asked++;
+        yield await Promise.resolve(rows.slice(0, 5));
+        asked++;
+        yield rows.slice(5);
+      } finally {
+        closed = true;
+      }
+    }
+    const run = runReplayInWorkers({ rows: reader(), release: release.portable(), type: 'refund' }, { file: resolve(root, 'no-such-replay-worker.js'), workers: 2, keep: 'all' });
+    // Synchronously, before any worker could have loaded: the read has started.
+    expect(asked).toBe(1);
+    await expect(run).rejects.toThrow(/replay worker|Cannot find module|no-such-replay-worker/);
+    for (let i = 0; i < 50 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect([asked, closed]).toEqual([1, true]);
   });
 });

@@ -126,10 +126,15 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     }
     await o.onSlice?.(tally);
   };
+  // The first page is read while the workers start (each spends ~0.3 s loading modules and compiling the release).
+  const pages = replay.rows[Symbol.asyncIterator]();
+  const first = pages.next();
+  first.catch(() => undefined); // awaited below; a worker that fails to start first must not leave it unhandled
   try {
     await Promise.all(threads.map((t) => t.ready));
     let seq = 0;
-    for await (const page of replay.rows) {
+    for (let next = await first; !next.done; next = await pages.next()) {
+      const page = next.value;
       for (let i = 0; i < page.length; i += BATCH_ROWS) {
         // Fold in what has come back before handing out more than every worker can hold.
         while (answers.length - folded >= threads.length * AHEAD) await foldNext();
@@ -147,6 +152,8 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     }
     return { tally, results, truncated, aborted: false };
   } finally {
+    // As for-await would on an early return or a failure: the reader stops (its prefetched page is left to settle).
+    pages.return?.(undefined).catch(() => undefined);
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 }
