@@ -1,6 +1,6 @@
 /** Releases: exact component versions (decision types, packs, bundles), compiled once and cached; types bound on first use. */
 import { DomainError } from '../errors/index.js';
-import { compilePack, validatePack, type CompiledPack } from '../rules/index.js';
+import { adoptValidatedPack, compilePack, validatePack, type CompiledPack, type RulePack } from '../rules/index.js';
 import { DEFAULT_EVALUATION_BUDGET, LoadedPolicy, POLICY_BUNDLE_MISMATCH, type EvaluationBudget } from '../policies/index.js';
 import { canonicalJson, packDigest, sha256Hex } from './content-hash.js';
 import { validateDecisionType, type DecisionTypeDocument } from './types/decision-type.js';
@@ -127,12 +127,18 @@ export interface PortableRelease {
   declaresTypes: boolean;
 }
 
-/** Compiles a PortableRelease (validating every document again: it crossed a thread boundary as plain data). */
+/**
+ * Compiles a PortableRelease in another thread. Its packs and decision types are not validated again: portable() hands
+ * out only documents that this process validated when it compiled the release, and a structured clone copies JSON data
+ * exactly. Validating them again compiled the pack and decision-type schemas and re-ran every check in each replay
+ * worker, more than half of its start (~300 ms of CPU each). Bundles are loaded and metered again (each thread needs its
+ * own instance), and a type is still checked against the release when it is bound (decisionType).
+ */
 export async function releaseFromPortable(p: PortableRelease): Promise<CompiledRelease> {
-  const packs = new Map<string, CompiledPack>(p.packs.map(([n, doc]) => [n, compilePack(validatePack(doc))]));
+  const packs = new Map<string, CompiledPack>(p.packs.map(([n, doc]) => [n, compilePack(adoptValidatedPack(doc as RulePack))]));
   const policies = new Map<string, LoadedPolicy>();
   for (const [n, b] of p.bundles) policies.set(n, await LoadedPolicy.load(b.bytes, { budget: b.budget }));
-  const types = new Map<string, DecisionTypeDocument>(p.types.map(([n, doc]) => [n, validateDecisionType(doc)]));
+  const types = new Map<string, DecisionTypeDocument>(p.types);
   return new CompiledRelease(p.manifest, packs, policies, types, p.declaresTypes);
 }
 
