@@ -189,7 +189,7 @@ function pacedMedians(rows: HttpRow[]): PacedMedian {
 
 export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what: string) => Promise<unknown>): Promise<FeaturesBenchResult> {
   const { log } = o;
-  log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (default@1.3.0, refund@1.2.0), ${o.rounds} round(s) alternating`);
+  log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (the newest built-in release), ${o.rounds} round(s) alternating`);
   const seedSeconds: number[] = [];
   let explain: string | undefined;
   // Fixed by the first row (features off): every paced row, on or off, runs at this rate.

@@ -126,11 +126,12 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     }
     await o.onSlice?.(tally);
   };
-  // The first page is read while the workers start (each spends ~0.3 s loading modules and compiling the release).
-  const pages = replay.rows[Symbol.asyncIterator]();
-  const first = pages.next();
-  first.catch(() => undefined); // awaited below; a worker that fails to start first must not leave it unhandled
+  let pages: AsyncIterator<ReplayRow[]> | undefined;
   try {
+    // The first page is read while the workers start (each spends ~0.3 s loading modules and compiling the release).
+    pages = replay.rows[Symbol.asyncIterator]();
+    const first = pages.next();
+    first.catch(() => undefined); // awaited below; a worker that fails to start first must not leave it unhandled
     await Promise.all(threads.map((t) => t.ready));
     let seq = 0;
     for (let next = await first; !next.done; next = await pages.next()) {
@@ -153,7 +154,10 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     return { tally, results, truncated, aborted: false };
   } finally {
     // As for-await would on an early return or a failure: the reader stops (its prefetched page is left to settle).
-    pages.return?.(undefined).catch(() => undefined);
-    await Promise.all(threads.map((t) => t.worker.terminate()));
+    try {
+      void Promise.resolve(pages?.return?.(undefined)).catch(() => undefined);
+    } finally {
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+    }
   }
 }

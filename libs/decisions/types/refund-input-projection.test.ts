@@ -3,7 +3,8 @@
  * reads instead of the whole case. A projection the policy's reads outran would answer silently differently, so every
  * random case (the policy's six fields at and around its thresholds, absent where optional, with platform counts that
  * raise them) must decide identically under default@1.4.0 and default@1.3.0: outcome, reasons, output, trace, facts and
- * stored features.
+ * stored features. The one known difference is outside these cases: a case of ~1 MB, whose whole parse in the Wasm ran
+ * refund@1.2.0's policy over the step budget (EVALUATION_BUDGET_EXCEEDED), is decided by refund@1.3.0.
  */
 import { resolve } from 'node:path';
 import fc from 'fast-check';
