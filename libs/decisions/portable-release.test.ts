@@ -60,3 +60,19 @@ it('decides random refund cases as the original does', async () => {
     { numRuns: 300 },
   );
 });
+
+it('refuses what the original refuses: invalid cases and invalid facts get the same errors', () => {
+  const a = original.decisionType('refund');
+  const b = copy.decisionType('refund');
+  for (const bad of [{}, { ...refundCase(), currency: 'usd' }, { ...refundCase(), extra: 1 }, { ...refundCase(), order: { items: 'none' } }]) {
+    const errors = b.inputErrors(bad);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors).toEqual(a.inputErrors(bad));
+  }
+  const packOf = (r: CompiledRelease) => r.packs.get('refund-policy')!;
+  for (const facts of [{}, { requestedAmount: 'many' }]) {
+    const errors = packOf(copy).validateFacts(facts);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors).toEqual(packOf(original).validateFacts(facts));
+  }
+});

@@ -1,6 +1,8 @@
 /** Releases: exact component versions (decision types, packs, bundles), compiled once and cached; types bound on first use. */
 import { DomainError } from '../errors/index.js';
-import { adoptValidatedPack, compilePack, validatePack, type CompiledPack, type RulePack } from '../rules/index.js';
+import { compilePack, validatePack, type CompiledPack, type RulePack } from '../rules/index.js';
+// Not in the rules package's index: only a release's own portable content may skip validatePack.
+import { adoptValidatedPack } from '../rules/validate.js';
 import { DEFAULT_EVALUATION_BUDGET, LoadedPolicy, POLICY_BUNDLE_MISMATCH, type EvaluationBudget } from '../policies/index.js';
 import { canonicalJson, packDigest, sha256Hex } from './content-hash.js';
 import { validateDecisionType, type DecisionTypeDocument } from './types/decision-type.js';

@@ -11,7 +11,7 @@ import type { CompileOptions, CompiledPack, PackResult, RulePack } from './types
 import { validatedFactValidator, validatePack } from './validate.js';
 
 /**
- * Compiles a pack (validating it first unless it came from validatePack). By default its conditions become
+ * Compiles a pack (validating it first unless it came from validatePack or adoptValidatedPack). By default its conditions become
  * synchronous closures (compiled-evaluator.ts); `{ engine: 'reference' }` runs them with json-rules-engine instead,
  * the semantics the closures are held to.
  * @throws DomainError RULE_PACK_INVALID when the pack is not valid.

@@ -8,7 +8,7 @@ export { compileLinearRegExp, patternProblem, UnsupportedPattern, type LinearReg
 export { runPackTests } from './testing.js';
 export { deepEqual, mergeFacts } from './cases.js';
 export { ANY_ELEMENT, typeCheckRules, undeclaredAt } from './type-check.js';
-export { adoptValidatedPack, validatePack } from './validate.js';
+export { validatePack } from './validate.js';
 export type {
   CompileOptions,
   CompiledPack,

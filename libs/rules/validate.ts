@@ -7,7 +7,7 @@ import { ajvErrorsToDetails, compileFactSchema, packSchemaValidator, type Valida
 import { typeCheckRules } from './type-check.js';
 import type { RulePack } from './types.js';
 
-/** Packs returned by validatePack, with their compiled fact validator, so compilePack neither re-validates nor recompiles. */
+/** Packs returned by validatePack (or adopted, adoptValidatedPack), with their compiled fact validator, so compilePack neither re-validates nor recompiles. */
 const validated = new WeakMap<RulePack, ValidateFunction>();
 
 /**
@@ -57,7 +57,8 @@ export function validatePack(json: unknown): RulePack {
  * A pack that validatePack returned in another thread, taken as valid without checking it again: only its fact schema
  * is compiled (compilePack needs the validator). For a compiled release's packs crossing to a worker thread
  * (PortableRelease), where validating again cost each replay worker ~170 ms of CPU; a pack read from a file, a request
- * or the database goes through validatePack.
+ * or the database goes through validatePack. Freezes `pack` itself (validatePack freezes a copy). Not exported from
+ * the package's index: release.ts imports it from this file, its one caller.
  */
 export function adoptValidatedPack(pack: RulePack): RulePack {
   const frozen = deepFreeze(pack);
@@ -65,7 +66,7 @@ export function adoptValidatedPack(pack: RulePack): RulePack {
   return frozen;
 }
 
-/** The fact validator of a pack returned by validatePack, or undefined for a pack that did not come from it. */
+/** The fact validator of a pack returned by validatePack or adoptValidatedPack, or undefined for any other pack. */
 export function validatedFactValidator(pack: RulePack): ValidateFunction | undefined {
   return validated.get(pack);
 }
