@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compareSemver, isSemver } from '../libs/names/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 import { machineTicks } from './stats.js';
 
@@ -82,9 +83,8 @@ interface Decision {
  */
 async function releaseFile(root: string): Promise<string> {
   if (process.env.BENCH_COMPARE_RELEASE !== 'builtin') return join(root, 'releases/default/1.0.0.json');
-  const versions = (await readdir(join(root, 'releases/default'))).filter((f) => /^\d+\.\d+\.\d+\.json$/.test(f)).map((f) => f.slice(0, -5).split('.').map(Number));
-  versions.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!);
-  return join(root, `releases/default/${versions[versions.length - 1]!.join('.')}.json`);
+  const versions = (await readdir(join(root, 'releases/default'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isSemver);
+  return join(root, `releases/default/${versions.sort(compareSemver).at(-1)!}.json`);
 }
 
 /** Loads a built tree's libs from its own path and compiles its default release. */

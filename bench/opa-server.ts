@@ -10,6 +10,7 @@ import http from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey, type ReleaseManifest } from '../libs/decisions/index.js';
+import { compareSemver, isSemver } from '../libs/names/index.js';
 import { generateCases } from './cases.js';
 import { machineBusy, processCpu } from './http.js';
 import { runWrk, type Template } from './loadgen.js';
@@ -49,13 +50,6 @@ export function ensureOpa(root: string, log: (line: string) => void): string {
   }
 }
 
-const semver = (v: string) => v.split('.').map(Number);
-const newer = (a: string, b: string) => {
-  const [x, y] = [semver(a), semver(b)];
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
-};
-
 /** The risk policy's inputs for the bench's cases, as the service builds them, and what the service's Wasm answered. */
 export interface RiskInputs {
   release: string;
@@ -73,7 +67,7 @@ export interface RiskInputs {
  */
 export async function riskInputs(root: string, seed: number): Promise<RiskInputs> {
   const versions = readdirSync(join(root, 'releases/default')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
-  const newest = versions.sort(newer).at(-1)!;
+  const newest = versions.filter(isSemver).sort(compareSemver).at(-1)!;
   const manifest = JSON.parse(readFileSync(join(root, `releases/default/${newest}.json`), 'utf8')) as ReleaseManifest;
   const type = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund();
   if (type.policySteps.length !== 1) throw new Error(`the opa-server row expects one policy step in ${type.ref}, found ${type.policySteps.length}`);
