@@ -17,13 +17,27 @@ import { generateCases } from './cases.js';
 import { runIfMain } from './stats.js';
 
 const WHERE = `d.tenant = 'bench' and d.domain = 'refund' and d.purged_at is null and d.erased_at is null and (d.created_at, d.id) > ($1, $2) order by d.created_at, d.id limit 2000`;
-const VARIANTS: [string, string][] = [
+// A variant's rows, or (batched) its batches of 250 with their row counts and the last row's key.
+const VARIANTS: [string, string, 'rows' | 'batches'][] = [
   [
-    'the replay page (json_to_record over the answer column, what replayPage reads)',
+    'the replay page in batches of 250, each one JSON text (what replayPage reads)',
+    `with page as (
+       select d.id, d.created_at, json_build_array(d.id, d.case_data, d.features, x.outcome, x.reasons, x."refundId", x."riskScore", x."approvedAmount", x."tender") as r
+       from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
+       where ${WHERE}
+     ), numbered as (select *, row_number() over (order by created_at, id) - 1 as n from page)
+     select json_agg(r order by n)::text as batch, count(*)::int as rows,
+            (array_agg(to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') order by n desc))[1] as created_at, (array_agg(id order by n desc))[1] as id
+     from numbered group by n / 250 order by n / 250`,
+    'batches',
+  ],
+  [
+    'the replay page as columns (json_to_record over the answer column, what replayPage read before batches)',
     `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
             x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
      from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
      where ${WHERE}`,
+    'rows',
   ],
   [
     'the replay page before the answer column (json_to_record over the document)',
@@ -31,9 +45,10 @@ const VARIANTS: [string, string][] = [
             x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
      from decisions d cross join lateral json_to_record(d.document) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
      where ${WHERE}`,
+    'rows',
   ],
-  ['the same rows without the document', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome from decisions d where ${WHERE}`],
-  ['the document as text, parsed by nobody', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome, d.document::text as document from decisions d where ${WHERE}`],
+  ['the same rows without the document', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome from decisions d where ${WHERE}`, 'rows'],
+  ['the document as text, parsed by nobody', `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, d.outcome, d.document::text as document from decisions d where ${WHERE}`, 'rows'],
 ];
 
 export async function runReplayRead(o: { root: string; serverUrl: string; rows: number; rounds: number; log: (line: string) => void }): Promise<void> {
@@ -81,14 +96,14 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
     // Text as text: the driver's own JSON parsing would be client time, not PostgreSQL's.
     const asText = { getTypeParser: () => (v: string) => v };
     for (let round = 1; round <= o.rounds; round++) {
-      for (const [label, sql] of round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse()) {
+      for (const [label, sql, shape] of round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse()) {
         let after: unknown[] = [new Date(0), '00000000-0000-0000-0000-000000000000'];
         let n = 0;
         const t0 = performance.now();
         for (;;) {
           const r = await c.query({ text: sql, values: after, types: asText });
           if (r.rows.length === 0) break;
-          n += r.rows.length;
+          n += shape === 'batches' ? (r.rows as { rows: string }[]).reduce((k, b) => k + Number(b.rows), 0) : r.rows.length;
           const last = r.rows[r.rows.length - 1] as { created_at: string; id: string };
           after = [last.created_at, last.id];
         }

@@ -482,8 +482,8 @@ async function main(): Promise<void> {
   let simulation: SimulationBenchResult | undefined;
   if (only === undefined || only === 'simulation') {
     await waitQuiet('the simulation run');
-    simulation = await runSimulationBench({ root, decisions: Number(process.env.BENCH_SIM_DECISIONS ?? 100_000), seed: config.seed, databaseUrl: config.serverUrl, log });
-    log(`\nSimulation: ${formatRate(simulation.casesPerSecond)} replayed cases/s for ${formatRate(simulation.decisions)} stored decisions on ${simulation.workers} worker threads (${simulation.store}); in the service's thread ${formatRate(simulation.inThreadCasesPerSecond)}/s; workers ÷ thread per round ${simulation.workerRatio.map((x) => x.toFixed(2)).join(', ')}`);
+    simulation = await runSimulationBench({ root, decisions: Number(process.env.BENCH_SIM_DECISIONS ?? 100_000), seed: config.seed, databaseUrl: config.serverUrl, log, ...(process.env.BENCH_SIM_RELEASE && { release: process.env.BENCH_SIM_RELEASE }) });
+    log(`\nSimulation: ${formatRate(simulation.casesPerSecond)} replayed cases/s for ${formatRate(simulation.decisions)} stored decisions on ${simulation.workers} worker threads (${simulation.store}, a candidate made from ${simulation.release}); in the service's thread ${formatRate(simulation.inThreadCasesPerSecond)}/s; workers ÷ thread per round ${simulation.workerRatio.map((x) => x.toFixed(2)).join(', ')}`);
     log(`  replay >= ${formatRate(TARGET_REPLAY_PER_S)} cases/s: ${simulation.casesPerSecond >= TARGET_REPLAY_PER_S ? 'met' : 'MISSED'}`);
   }
 

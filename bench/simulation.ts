@@ -7,15 +7,17 @@
  * Standalone: `node dist/bench/simulation.js` (after `npm run bench` compiled it, or `swc bench -d dist`), with
  * BENCH_SIM_DECISIONS (default 100000), BENCH_SIM_DATABASE_URL (default pglite://memory; a postgres:// server URL
  * gets a throwaway database), BENCH_SEED, BENCH_SIM_WORKERS (worker threads of the parallel runs, default 2) and
- * BENCH_SIM_ROUNDS (pairs of runs in the service's thread and on workers, alternating, default 2).
+ * BENCH_SIM_ROUNDS (pairs of runs in the service's thread and on workers, alternating, default 2) and BENCH_SIM_RELEASE
+ * (the release the candidate is made from: a `releases/default` version, default `1.0.0`, or `builtin` for the newest,
+ * the one the product ships).
  */
 import 'reflect-metadata';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
-import { replayItems, replayRows } from '../apps/decision-api/simulations/replay-source.js';
+import { replayBatches, replayItems } from '../apps/decision-api/simulations/replay-source.js';
 import {
   FileComponentSource,
   ReleaseCompiler,
@@ -24,6 +26,7 @@ import {
   type ReleaseManifest,
 } from '../libs/decisions/index.js';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
+import { compareSemver, isSemver } from '../libs/names/index.js';
 import { answerJson, openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 
@@ -39,6 +42,8 @@ export interface SimulationBenchOptions {
   workers?: number;
   /** Rounds of (in this thread, on workers) runs, alternating which goes first (default 2). */
   rounds?: number;
+  /** The `releases/default` version the candidate is made from (default `1.0.0`), or `builtin`: the newest. */
+  release?: string;
   log?: (line: string) => void;
 }
 
@@ -57,6 +62,8 @@ interface ReplayRun {
 
 export interface SimulationBenchResult {
   store: 'pglite' | 'postgresql';
+  /** The release the candidate was made from (`default@…`). */
+  release: string;
   decisions: number;
   /** Deciding and storing the N decisions (setup, not measured). */
   seedSeconds: number;
@@ -80,12 +87,15 @@ export interface SimulationBenchResult {
 const TENANT = 'bench';
 const BATCH = 500;
 
-/** The candidate: the shipped refund-policy with autoApproveLimit 20000 instead of 50000 (some approvals become reviews). */
+/**
+ * The candidate: a built-in release whose refund-policy (version `<its version>-bench`) has autoApproveLimit 20000
+ * instead of 50000 (some approvals become reviews), everything else as shipped.
+ */
 function withCandidatePack(files: FileComponentSource): ComponentSource {
   return {
     pack: async (name, version) => {
-      if (name !== 'refund-policy' || version !== '1.1.0-bench') return files.pack(name, version);
-      const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { defaults: Record<string, unknown>; cases: unknown[] } };
+      if (name !== 'refund-policy' || !version.endsWith('-bench')) return files.pack(name, version);
+      const pack = (await files.pack('refund-policy', version.slice(0, -'-bench'.length))) as { parameters: Record<string, unknown>; tests: { defaults: Record<string, unknown>; cases: unknown[] } };
       return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 20_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
     },
     bundle: (name, version) => files.bundle(name, version),
@@ -146,7 +156,10 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
     const window = await seed(db, o.root, generateCases(o.decisions, o.seed));
     const seedSeconds = (performance.now() - seedStart) / 1000;
 
-    const candidateManifest = { name: 'bench-candidate', version: '1.0.0', components: { 'refund-policy': '1.1.0-bench', 'refund-risk': '1.0.0' } };
+    const versions = (await readdir(join(o.root, 'releases/default'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isSemver);
+    const version = o.release === 'builtin' ? versions.sort(compareSemver).at(-1)! : (o.release ?? '1.0.0');
+    const shipped = JSON.parse(await readFile(join(o.root, `releases/default/${version}.json`), 'utf8')) as ReleaseManifest;
+    const candidateManifest = { name: 'bench-candidate', version: '1.0.0', components: { ...shipped.components, 'refund-policy': `${shipped.components['refund-policy']}-bench` } };
     const candidateRelease = await new ReleaseCompiler(withCandidatePack(new FileComponentSource(o.root))).compile(candidateManifest);
     const candidate = candidateRelease.refund();
     const repo = new SimulationsRepository();
@@ -184,7 +197,7 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
         id,
         pages: replayItems(db, repo, TENANT, candidate, window, o.decisions),
         candidate,
-        parallel: { rows: replayRows(db, repo, TENANT, candidate, window, o.decisions), release: candidateRelease.portable(), type: 'refund' },
+        parallel: { batches: replayBatches(db, repo, TENANT, candidate, window, o.decisions), release: candidateRelease.portable(), type: 'refund' },
       });
       await jobs.finished(id);
       const seconds = (performance.now() - t0) / 1000;
@@ -218,6 +231,7 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
     const pick = best.find((r) => r.casesPerSecond === median(best.map((x) => x.casesPerSecond)))!;
     return {
       store: db.kind,
+      release: `default@${version}`,
       decisions: o.decisions,
       seedSeconds,
       seconds: pick.seconds,
@@ -245,12 +259,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     rounds: Number(process.env.BENCH_SIM_ROUNDS ?? 2),
     seed: Number(process.env.BENCH_SEED ?? 42),
     databaseUrl: process.env.BENCH_SIM_DATABASE_URL ?? 'pglite://memory',
+    ...(process.env.BENCH_SIM_RELEASE && { release: process.env.BENCH_SIM_RELEASE }),
     log: (line: string) => console.log(line),
   };
   runSimulationBench(options).then(
     (r) => {
       console.log(
-        `simulation (${r.store}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s on ${r.workers} worker threads ` +
+        `simulation (${r.store}, a candidate made from ${r.release}): ${r.decisions.toLocaleString('en-US')} stored decisions replayed in ${r.seconds.toFixed(1)} s = ${Math.round(r.casesPerSecond).toLocaleString('en-US')} cases/s on ${r.workers} worker threads ` +
           `(in the service's thread ${Math.round(r.inThreadCasesPerSecond).toLocaleString('en-US')} cases/s; workers ÷ thread per round ${r.workerRatio.map((x) => x.toFixed(2)).join(', ')}) ` +
           `(${r.cpuSeconds.toFixed(1)} CPU-s here; seeding took ${r.seedSeconds.toFixed(1)} s); ${r.changed.toLocaleString('en-US')} changed: ${JSON.stringify(r.transitions)}; replay window (µs, for profile.js) ${r.window.fromUs} ${r.window.toUs}`,
       );

@@ -1,11 +1,13 @@
 /**
  * SimulationsRepository.replayPage reads a stored decision's answer (outcome, reasons, output fields, refundId) from
  * `answer` (the document without its trace) and, for rows written before that column, from the document: both give
- * the same row. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
+ * the same row. Its pages, in batches of JSON text, walk the window once each, in order, whatever the timestamps'
+ * microseconds. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
  */
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { answerJson } from './decisions.repository.js';
 import { openDatabase, type Database } from './database.js';
+import { replayRecords, type ReplayRecord } from './replay-records.js';
 import { SimulationsRepository } from './simulations.repository.js';
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
@@ -46,12 +48,54 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
     await store(ids[1]!, '2026-03-01T00:00:02Z', withoutAnswer, null);
     // A column that disagrees with its document is read, not the document: proves which one a page reads.
     await store(ids[2]!, '2026-03-01T00:00:03Z', document(ids[2]!, 'DENY'), answerJson(document(ids[2]!, 'REVIEW')));
-    const rows = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore', 'approvedAmount', 'tender'], { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z') }, 10);
+    const page = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore', 'approvedAmount', 'tender'], { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z') }, 10, 10);
+    expect(page.batches).toHaveLength(1);
+    const rows = replayRecords(page.batches[0]!);
     expect(rows.map((r) => r.id)).toEqual(ids);
-    const answerOf = (r: (typeof rows)[number]) => ({ outcome: r.outcome, reasons: JSON.parse(r.reasonsJson!), outputs: r.outputJson.map((o) => (o === null ? null : JSON.parse(o))), refundId: r.refundId });
+    expect([page.rows, page.last]).toEqual([3, { createdAt: '2026-03-01T00:00:03.000000Z', id: ids[2] }]);
+    expect(rows[0]!.case).toEqual({ refundId: 'x' });
+    expect(rows[0]!.features).toBeNull();
+    const answerOf = (r: ReplayRecord) => ({ outcome: r.outcome, reasons: r.reasons, outputs: r.outputs, refundId: r.refundId });
     expect(answerOf(rows[0]!)).toEqual({ outcome: 'DENY', reasons: [{ code: 'HIGH_RISK', message: 'risk ≥ 70' }], outputs: [72, 0, null], refundId: 'rf-1' });
     expect(answerOf(rows[1]!)).toEqual(answerOf(rows[0]!));
     expect(rows[2]!.outcome).toBe('REVIEW');
     expect(JSON.parse(answerJson(withAnswer))).toEqual(Object.fromEntries(Object.entries(withAnswer).filter(([k]) => k !== 'trace')));
+  });
+
+  it('walks the window once, in order, in batches of the size asked for, across timestamps a millisecond cannot tell apart', async () => {
+    // 23 decisions in one millisecond, microseconds apart (a Date would round every one of them to the same key), with
+    // ids out of time order, and a stored case with features: pages of 10 in batches of 4 take every row once.
+    const base = Date.parse('2026-04-01T00:00:00Z');
+    const stored: string[] = [];
+    for (let i = 0; i < 23; i++) {
+      const id = `00000000-0000-7000-8000-0000000001${String(99 - i).padStart(2, '0')}`;
+      const at = `2026-04-01T00:00:00.000${String(i * 37).padStart(3, '0')}Z`;
+      await db.em().execute(
+        `insert into decisions (id, tenant, domain, outcome, release_name, release_version, components, case_data, features, document, answer, evaluated_at, created_at)
+         values (?, 'acme', 'refund', 'APPROVE', 'default', '1.0.0', '{}', ?::jsonb, ?::jsonb, '{}', ?::json, ?, ?::timestamptz)`,
+        [id, JSON.stringify({ n: i, big: 2 ** 53 + 2, text: 'é "q" \\ \n' }), i % 2 ? JSON.stringify({ values: { refundCount30d: i } }) : null, JSON.stringify({ outcome: 'APPROVE', reasons: [], riskScore: i }), new Date(base), at],
+      );
+      stored.push(id);
+    }
+    const window = { from: new Date(base), to: new Date(base + 1) };
+    const seen: ReplayRecord[] = [];
+    const sizes: number[] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10, 4, after);
+      if (page.rows === 0) break;
+      const records = page.batches.map(replayRecords);
+      sizes.push(...records.map((b) => b.length));
+      seen.push(...records.flat());
+      expect(page.rows).toBe(records.flat().length);
+      after = page.last!;
+    }
+    expect(sizes).toEqual([4, 4, 2, 4, 4, 2, 3]);
+    expect(seen.map((r) => r.id)).toEqual(stored);
+    expect(seen.map((r) => r.outputs)).toEqual(stored.map((_, i) => [i]));
+    // The case is the stored JSON, parsed once: numbers and strings as JSON.parse reads the column's text.
+    expect(seen[5]!.case).toEqual(JSON.parse(JSON.stringify({ n: 5, big: 2 ** 53 + 2, text: 'é "q" \\ \n' })));
+    expect(seen.map((r) => r.features)).toEqual(stored.map((_, i) => (i % 2 ? { values: { refundCount30d: i } } : null)));
+    expect(after?.createdAt).toBe('2026-04-01T00:00:00.000814Z');
   });
 });

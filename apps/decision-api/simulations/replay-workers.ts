@@ -1,6 +1,6 @@
 /**
- * A big replay decided by worker threads: this thread reads the stored decisions (as JSON text) and hands them out in
- * batches; each worker compiled the candidate release from the same content and decides its batches exactly as
+ * A big replay decided by worker threads: this thread reads the stored decisions in batches, each one JSON text that
+ * PostgreSQL wrote (ReplayPage), and hands the texts out; each worker parses its batches and compiled the candidate release from the same content and decides its batches exactly as
  * runSimulation would here. Batches are folded back in case order, so the tally, the kept results and where they are
  * truncated are those of a run in this thread; only the speed differs (one evaluation per core).
  */
@@ -9,11 +9,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SimulationTally, type PortableRelease, type SimulationResult, type SimulationRun, type SimulationRunOptions } from '../../../libs/decisions/index.js';
-import type { ReplayRow } from '../../../libs/persistence/index.js';
 import type { ReplayBatch, ReplayWorkerData, ReplayWorkerMessage } from './replay-worker.js';
 
-/** Stored decisions per batch: ~20 ms of work, so progress and a cancel are seen often and the workers stay even. */
-const BATCH_ROWS = 250;
 /** Batches handed to one worker ahead of its answers: it never waits for this thread between two. */
 const AHEAD = 2;
 
@@ -39,7 +36,8 @@ export function defaultReplayWorkers(): number {
 }
 
 export interface ParallelReplay {
-  rows: AsyncIterable<ReplayRow[]>;
+  /** Pages of batches, each batch a ReplayPage batch's JSON text (replayBatches). */
+  batches: AsyncIterable<string[]>;
   release: PortableRelease;
   /** The decision type's component name in that release. */
   type: string;
@@ -126,22 +124,21 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     }
     await o.onSlice?.(tally);
   };
-  let pages: AsyncIterator<ReplayRow[]> | undefined;
+  let pages: AsyncIterator<string[]> | undefined;
   try {
     // The first page is read while the workers start (each spends ~0.3 s loading modules and compiling the release).
-    pages = replay.rows[Symbol.asyncIterator]();
+    pages = replay.batches[Symbol.asyncIterator]();
     const first = pages.next();
     first.catch(() => undefined); // awaited below; a worker that fails to start first must not leave it unhandled
     await Promise.all(threads.map((t) => t.ready));
     let seq = 0;
     for (let next = await first; !next.done; next = await pages.next()) {
-      const page = next.value;
-      for (let i = 0; i < page.length; i += BATCH_ROWS) {
+      for (const rows of next.value) {
         // Fold in what has come back before handing out more than every worker can hold.
         while (answers.length - folded >= threads.length * AHEAD) await foldNext();
         if (o.signal?.aborted) return { tally, results, truncated, aborted: true };
         const thread = threads.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-        const answer = thread.send({ seq, rows: page.slice(i, i + BATCH_ROWS) });
+        const answer = thread.send({ seq, rows });
         answer.catch(() => undefined); // awaited in turn by foldNext; a run that stops early must not leave it unhandled
         answers.push(answer);
         seq++;

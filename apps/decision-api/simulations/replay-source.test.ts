@@ -1,0 +1,100 @@
+/**
+ * A replay read from the database: the stored decisions come back as the cases and answers that were stored, every one
+ * once and in order across pages and batches, and a replay on worker threads (handed the batches' JSON text) answers
+ * what the same replay answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the
+ * build (the worker runs dist/'s copy).
+ */
+import { resolve } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { refundCase } from '../../../test/support/refund-cases.js';
+import { FileComponentSource, ReleaseCompiler, runSimulation, type SimulationItem } from '../../../libs/decisions/index.js';
+import { answerJson, openDatabase, SimulationsRepository, uuidv7, type Database } from '../../../libs/persistence/index.js';
+import { decisionDocument } from '../decisions/decisions.service.js';
+import { REPLAY_BATCH_ROWS, REPLAY_PAGE_SIZE, replayBatches, replayItems } from './replay-source.js';
+import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const files = new FileComponentSource(root);
+/** The candidate's pack: the shipped refund-policy sending refunds above 4000 to review instead of approving them. */
+const compiler = new ReleaseCompiler({
+  pack: async (name, version) => {
+    if (name !== 'refund-policy' || version !== '1.1.0-lower') return files.pack(name, version);
+    const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { cases: unknown[] } };
+    return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 4_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
+  },
+  bundle: (name, version) => files.bundle(name, version),
+  type: (name, version) => files.type(name, version),
+});
+
+const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
+/** More than a page, and not a whole number of batches: the last page and its last batch are short. */
+const STORED = REPLAY_PAGE_SIZE + 3 * REPLAY_BATCH_ROWS + 17;
+const start = Date.parse('2026-03-01T00:00:00Z');
+const window = { from: new Date(start), to: new Date(start + 86_400_000) };
+
+describe.each(kinds)('replay from stored decisions (%s)', (kind) => {
+  let target: TestDatabase;
+  let db: Database;
+  const repo = new SimulationsRepository();
+  const stored: { id: string; input: Record<string, unknown>; outcome: string }[] = [];
+
+  beforeAll(async () => {
+    target = kind === 'pglite' ? { url: 'pglite://memory', kind: 'pglite', drop: async () => {} } : await createTestDatabase('replay_source');
+    db = await openDatabase(target.url);
+    const release = await compiler.compile((await files.release('default', '1.0.0'))!);
+    const type = release.refund();
+    const rows: unknown[][] = [];
+    for (let i = 0; i < STORED; i++) {
+      const input = refundCase({ requestedAmount: 500 + ((i * 977) % 12_000), customer: { refundCount30d: i % 7, accountAgeDays: (i * 13) % 500 }, signals: { ipRisk: i % 11 === 0 ? 'high' : 'low' } });
+      // Three decisions in each millisecond: the page's key must tell them apart by id.
+      const at = new Date(start + Math.floor(i / 3));
+      const id = uuidv7(at.getTime());
+      const d = await type.decide(input);
+      const doc = decisionDocument({ id, tenant: 'acme', createdAt: at.toISOString() }, type, input, d, release.ref);
+      rows.push([id, d.outcome, JSON.stringify(release.ref.components), JSON.stringify(input), JSON.stringify(doc), answerJson(doc), at, at]);
+      stored.push({ id, input, outcome: d.outcome });
+    }
+    for (let i = 0; i < rows.length; i += 500) {
+      const part = rows.slice(i, i + 500);
+      await db.em().execute(
+        `insert into decisions (id, tenant, domain, outcome, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at)
+         values ${part.map(() => `(?, 'acme', 'refund', ?, 'default', '1.0.0', ?::jsonb, ?::jsonb, ?::json, ?::json, ?, ?)`).join(', ')}`,
+        part.flat(),
+      );
+    }
+    stored.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  it('reads every stored decision once, in order, as it was stored, up to the total asked for', async () => {
+    const type = (await compiler.compile((await files.release('default', '1.0.0'))!)).refund();
+    const items: SimulationItem[] = [];
+    const batches: number[] = [];
+    for await (const page of replayBatches(db, repo, 'acme', type, window, STORED - 5)) batches.push(page.length);
+    for await (const page of replayItems(db, repo, 'acme', type, window, STORED - 5)) items.push(...page);
+    expect(batches).toEqual([REPLAY_PAGE_SIZE / REPLAY_BATCH_ROWS, 4]);
+    expect(items.map((i) => i.caseRef)).toEqual(stored.slice(0, STORED - 5).map((s) => s.id));
+    expect(items.map((i) => i.input)).toEqual(stored.slice(0, STORED - 5).map((s) => s.input));
+    expect(items.map((i) => i.baseline?.outcome)).toEqual(stored.slice(0, STORED - 5).map((s) => s.outcome));
+  });
+
+  it('answers on worker threads what it answers in this thread', async () => {
+    const file = replayWorkerFile();
+    expect(file).toBeDefined();
+    const release = await compiler.compile({ name: 'lower-limit', version: '1.0.0', components: { 'refund-policy': '1.1.0-lower', 'refund-risk': '1.0.0' } });
+    const candidate = release.refund();
+    const here = await runSimulation(replayItems(db, repo, 'acme', candidate, window, STORED), { candidate, keep: (r) => r.changed, maxKept: 200 });
+    const there = await runReplayInWorkers(
+      { batches: replayBatches(db, repo, 'acme', candidate, window, STORED), release: release.portable(), type: 'refund' },
+      { file: file!, workers: 2, keep: 'changed', maxKept: 200 },
+    );
+    expect(here.tally.done).toBe(STORED);
+    expect(here.tally.summary().changed).toBeGreaterThan(200);
+    expect(there.tally.summary()).toEqual(here.tally.summary());
+    expect(there.results).toEqual(here.results);
+    expect([there.truncated, there.aborted]).toEqual([true, false]);
+  });
+});
