@@ -8,8 +8,8 @@
  * BENCH_SIM_DECISIONS (default 100000), BENCH_SIM_DATABASE_URL (default pglite://memory; a postgres:// server URL
  * gets a throwaway database), BENCH_SEED, BENCH_SIM_WORKERS (worker threads of the parallel runs, default 2) and
  * BENCH_SIM_ROUNDS (pairs of runs in the service's thread and on workers, alternating, default 2) and BENCH_SIM_RELEASE
- * (the release the candidate is made from: a `releases/default` version, default `1.0.0`, or `builtin` for the newest,
- * the one the product ships).
+ * (the release the stored decisions are decided by and the candidate is made from: a `releases/default` version,
+ * default `1.0.0`, or `builtin` for the newest, the one the product ships).
  */
 import 'reflect-metadata';
 import { readdir, readFile } from 'node:fs/promises';
@@ -122,9 +122,12 @@ async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop
   };
 }
 
-/** Decides `cases` on the built-in release and stores them as DecisionsService does; answers the replay window. */
-async function seed(db: Database, root: string, cases: RefundCase[]): Promise<{ from: Date; to: Date }> {
-  const manifest = JSON.parse(await readFile(join(root, 'releases/default/1.0.0.json'), 'utf8')) as ReleaseManifest;
+/**
+ * Decides `cases` on the built-in release `manifest` and stores them as DecisionsService does, the feature values the
+ * decision used included (the caller's: the bench keeps no history; and the case's personal fields in clear, where the
+ * service would store pseudonyms: the same shape and a few bytes' difference); answers the replay window.
+ */
+async function seed(db: Database, root: string, manifest: ReleaseManifest, cases: RefundCase[]): Promise<{ from: Date; to: Date }> {
   const release = await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest);
   const type = release.refund();
   const start = Date.parse('2026-03-01T00:00:00Z');
@@ -135,11 +138,11 @@ async function seed(db: Database, root: string, cases: RefundCase[]): Promise<{ 
       const id = uuidv7(at.getTime());
       const d = await type.decide(c);
       const document = decisionDocument({ id, tenant: TENANT, createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
-      rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), JSON.stringify(document), answerJson(document), at, at]);
+      rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), d.features ? JSON.stringify(d.features) : null, JSON.stringify(document), answerJson(document), at, at]);
     }
     await db.em().execute(
-      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, answer, evaluated_at, created_at)
-       values ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::json, ?::json, ?, ?)').join(', ')}`,
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, features, document, answer, evaluated_at, created_at)
+       values ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::json, ?::json, ?, ?)').join(', ')}`,
       rows.flat(),
     );
   }
@@ -151,14 +154,14 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
   const server = /^postgres(ql)?:\/\//.test(o.databaseUrl) ? await throwawayDatabase(o.databaseUrl) : undefined;
   const db = await openDatabase(server?.url ?? o.databaseUrl, { migrate: true, poolSize: 4 });
   try {
-    log(`simulation: deciding and storing ${o.decisions.toLocaleString('en-US')} refund decisions (${db.kind})…`);
-    const seedStart = performance.now();
-    const window = await seed(db, o.root, generateCases(o.decisions, o.seed));
-    const seedSeconds = (performance.now() - seedStart) / 1000;
-
+    // The stored decisions and the candidate come from the same built-in release.
     const versions = (await readdir(join(o.root, 'releases/default'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isSemver);
     const version = o.release === 'builtin' ? versions.sort(compareSemver).at(-1)! : (o.release ?? '1.0.0');
     const shipped = JSON.parse(await readFile(join(o.root, `releases/default/${version}.json`), 'utf8')) as ReleaseManifest;
+    log(`simulation: deciding and storing ${o.decisions.toLocaleString('en-US')} refund decisions of default@${version} (${db.kind})…`);
+    const seedStart = performance.now();
+    const window = await seed(db, o.root, shipped, generateCases(o.decisions, o.seed));
+    const seedSeconds = (performance.now() - seedStart) / 1000;
     const candidateManifest = { name: 'bench-candidate', version: '1.0.0', components: { ...shipped.components, 'refund-policy': `${shipped.components['refund-policy']}-bench` } };
     const candidateRelease = await new ReleaseCompiler(withCandidatePack(new FileComponentSource(o.root))).compile(candidateManifest);
     const candidate = candidateRelease.refund();

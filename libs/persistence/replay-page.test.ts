@@ -4,6 +4,7 @@
  * the same row. Its pages, in batches of JSON text, walk the window once each, in order, whatever the timestamps'
  * microseconds. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
  */
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { answerJson } from './decisions.repository.js';
 import { openDatabase, type Database } from './database.js';
@@ -19,7 +20,20 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
 
   beforeAll(async () => {
     target = kind === 'pglite' ? { url: 'pglite://memory', kind: 'pglite', drop: async () => {} } : await createTestDatabase('replay_page');
+    // Sessions in a zone half an hour off UTC: a page's key must not depend on the session's zone.
+    const zone = 'America/St_Johns';
+    if (kind === 'postgresql') {
+      const c = new pg.Client({ connectionString: target.url });
+      await c.connect();
+      try {
+        await c.query(`do $$ begin execute format('alter database %I set timezone to %L', current_database(), '${zone}'); end $$`);
+      } finally {
+        await c.end();
+      }
+    }
     db = await openDatabase(target.url);
+    if (kind === 'pglite') await db.em().execute(`set timezone to '${zone}'`);
+    expect((await db.em().execute<{ tz: string }[]>('select current_setting(\'TimeZone\') as tz'))[0]!.tz).toBe(zone);
   });
   afterAll(async () => {
     await db?.close();

@@ -37,7 +37,7 @@ export function replayRecords(batch: string): ReplayRecord[] {
     id: r[0] as string,
     case: r[1],
     features: r[2] ?? null,
-    outcome: r[3] as string,
+    outcome: String(r[3]),
     reasons: (r[4] ?? null) as { code: string }[] | null,
     refundId: typeof r[5] === 'string' ? r[5] : null,
     outputs: r.slice(6).map((v) => v ?? null),

@@ -234,9 +234,9 @@ export class SimulationsRepository {
          order by d.created_at, d.id limit ?
        ), numbered as (select *, row_number() over (order by created_at, id) - 1 as n from page)
        select json_agg(r order by n)::text as batch, count(*)::int as rows,
-              (array_agg(to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') order by n desc))[1] as last_at, (array_agg(id order by n desc))[1] as last_id
-       from numbered group by n / ? order by n / ?`,
-      after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize, batchRows, batchRows] : [tenant, type, w.from, w.to, pageSize, batchRows, batchRows],
+              to_char((array_agg(created_at order by n desc))[1] at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as last_at, (array_agg(id order by n desc))[1] as last_id
+       from (select *, n / ? as b from numbered) x group by b order by b`,
+      after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize, batchRows] : [tenant, type, w.from, w.to, pageSize, batchRows],
     );
     const tail = rows[rows.length - 1];
     return {

@@ -20,7 +20,7 @@ export interface ReplayWorkerData {
 export interface ReplayBatch {
   seq: number;
   /** A ReplayPage batch: one JSON text, copied to this thread as one string and parsed here. */
-  rows: string;
+  batch: string;
 }
 
 export type ReplayWorkerMessage =
@@ -36,7 +36,7 @@ async function decide(type: Awaited<ReturnType<typeof bind>>, b: ReplayBatch): P
   try {
     const tally = new SimulationTally();
     const kept: SimulationResult[] = [];
-    for (const row of replayRecords(b.rows)) {
+    for (const row of replayRecords(b.batch)) {
       const item = replayItem(row, type.outputNames);
       const candidate = await simulateDecision(item.input, type, item.platform ? { platform: item.platform } : {});
       const result = tally.add(item.caseRef, item.baseline!, candidate, item.refundId);

@@ -1,8 +1,9 @@
 /**
  * A big replay decided by worker threads: this thread reads the stored decisions in batches, each one JSON text that
- * PostgreSQL wrote (ReplayPage), and hands the texts out; each worker parses its batches and compiled the candidate release from the same content and decides its batches exactly as
- * runSimulation would here. Batches are folded back in case order, so the tally, the kept results and where they are
- * truncated are those of a run in this thread; only the speed differs (one evaluation per core).
+ * PostgreSQL wrote (ReplayPage), and hands the texts out; each worker compiled the candidate release from the same
+ * content, parses its batches and decides them exactly as runSimulation would here. Batches are folded back in case
+ * order, so the tally, the kept results and where they are truncated are those of a run in this thread; only the speed
+ * differs (one evaluation per core).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -98,7 +99,7 @@ class ReplayThread {
 }
 
 /**
- * Decides `replay.rows` on worker threads. Stops between two batches when `signal` aborts (`aborted: true`, the cases
+ * Decides `replay.batches` on worker threads. Stops between two batches when `signal` aborts (`aborted: true`, the cases
  * folded in so far counted); `onSlice` runs after each batch is folded in. A worker's failure fails the run.
  */
 export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOptions): Promise<SimulationRun> {
@@ -133,12 +134,12 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     await Promise.all(threads.map((t) => t.ready));
     let seq = 0;
     for (let next = await first; !next.done; next = await pages.next()) {
-      for (const rows of next.value) {
+      for (const batch of next.value) {
         // Fold in what has come back before handing out more than every worker can hold.
         while (answers.length - folded >= threads.length * AHEAD) await foldNext();
         if (o.signal?.aborted) return { tally, results, truncated, aborted: true };
         const thread = threads.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-        const answer = thread.send({ seq, rows });
+        const answer = thread.send({ seq, batch });
         answer.catch(() => undefined); // awaited in turn by foldNext; a run that stops early must not leave it unhandled
         answers.push(answer);
         seq++;
