@@ -1,8 +1,9 @@
 /**
- * What reading a replay costs PostgreSQL, per stored decision: the replay's page query as it is (batches of 250 rows,
- * each one JSON text), as it was before batches (a row's JSON values as columns of text, json_to_record over the answer
- * column), as it was before that column (json_to_record over the stored document, for outcome, reasons and the output
- * fields), the same rows without the document, and the document as text nobody parses. 2,000 real refund decisions (trace included), copied to BENCH_READ_ROWS (default 100,000), walked
+ * What reading a replay costs PostgreSQL, per stored decision: the replay's page query as it is (a row's JSON values as
+ * columns of text, json_to_record over the answer column), as it was before that column (json_to_record over the stored
+ * document, for outcome, reasons and the output fields), two shapes tried and not shipped (batches of 250 rows, each one
+ * JSON text; each row one JSON text), the same rows without the document, and the document as text nobody parses. Each
+ * line also gives this process's CPU per row: the pg client decoding what came back. 2,000 real refund decisions (trace included), copied to BENCH_READ_ROWS (default 100,000), walked
  * in keyset pages of 2,000, each variant BENCH_READ_ROUNDS times (default 3), alternating.
  *
  * Standalone, on a throwaway database of the server BENCH_DATABASE_URL names (default the local test server):
@@ -20,7 +21,7 @@ const WHERE = `d.tenant = 'bench' and d.domain = 'refund' and d.purged_at is nul
 // A variant's rows, or (batched) its batches of 250 with their row counts and the last row's key.
 const VARIANTS: [string, string, 'rows' | 'batches'][] = [
   [
-    'the replay page in batches of 250, each one JSON text (what replayPage reads)',
+    'batches of 250 rows, each one JSON text (tried, not shipped)',
     `with page as (
        select d.id, d.created_at, json_build_array(d.id, d.case_data, d.features, x.outcome, x.reasons, x."refundId", x."riskScore", x."approvedAmount", x."tender") as r
        from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
@@ -32,8 +33,16 @@ const VARIANTS: [string, string, 'rows' | 'batches'][] = [
     'batches',
   ],
   [
-    'the replay page as columns (json_to_record over the answer column, what replayPage read before batches)',
-    `select d.id, d.created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
+    'each row one JSON text (tried, not shipped)',
+    `select json_build_array(d.id, d.case_data, d.features, x.outcome, x.reasons, x."refundId", x."riskScore", x."approvedAmount", x."tender")::text as r,
+            to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.id
+     from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
+     where ${WHERE}`,
+    'rows',
+  ],
+  [
+    'the replay page (json_to_record over the answer column, what replayPage reads)',
+    `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id,
             x."riskScore"::text as o0, x."approvedAmount"::text as o1, x."tender"::text as o2
      from decisions d cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, "riskScore" json, "approvedAmount" json, "tender" json)
      where ${WHERE}`,
@@ -100,6 +109,7 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
         let after: unknown[] = [new Date(0), '00000000-0000-0000-0000-000000000000'];
         let n = 0;
         const t0 = performance.now();
+        const cpu = process.cpuUsage();
         for (;;) {
           const r = await c.query({ text: sql, values: after, types: asText });
           if (r.rows.length === 0) break;
@@ -107,8 +117,9 @@ export async function runReplayRead(o: { root: string; serverUrl: string; rows: 
           const last = r.rows[r.rows.length - 1] as { created_at: string; id: string };
           after = [last.created_at, last.id];
         }
+        const used = process.cpuUsage(cpu);
         const ms = performance.now() - t0;
-        o.log(`  round ${round}, ${label}: ${n.toLocaleString('en-US')} rows in ${ms.toFixed(0)} ms = ${((ms * 1000) / n).toFixed(1)} µs per row (round trips included)`);
+        o.log(`  round ${round}, ${label}: ${n.toLocaleString('en-US')} rows in ${ms.toFixed(0)} ms = ${((ms * 1000) / n).toFixed(1)} µs per row (round trips included), this process (the pg client decoding) ${((used.user + used.system) / n).toFixed(1)} µs of CPU per row`);
       }
     }
     await c.end();

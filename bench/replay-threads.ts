@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
 import { replayWorkerFile, runReplayInWorkers } from '../apps/decision-api/simulations/replay-workers.js';
 import { FileComponentSource, ReleaseCompiler, runSimulation, type SimulationRun } from '../libs/decisions/index.js';
-import { replayBatch, replayRecords, type ReplayRecord } from '../libs/persistence/index.js';
+import type { ReplayRow } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
 import { runIfMain } from './stats.js';
 
@@ -20,19 +20,25 @@ export async function runReplayThreads(o: { root: string; rows: number; workers:
   const files = new FileComponentSource(o.root);
   const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
   const type = release.refund();
-  const rows: ReplayRecord[] = [];
+  const rows: ReplayRow[] = [];
   for (const [i, c] of generateCases(o.rows, 42).entries()) {
     const d = await type.decide(c);
-    rows.push({ id: String(i), case: c, features: null, outcome: d.outcome, reasons: d.reasons, refundId: String(c.refundId), outputs: type.outputNames.map((n) => d.output[n] ?? null) });
+    rows.push({
+      id: String(i),
+      createdAt: new Date(i).toISOString(),
+      caseJson: JSON.stringify(c),
+      featuresJson: null,
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((n) => (d.output[n] === undefined ? null : JSON.stringify(d.output[n]))),
+      refundId: String(c.refundId),
+    });
   }
-  // As replayPage answers them: pages of 2,000, in batches of 250, each one JSON text.
-  const batches: string[] = [];
-  for (let i = 0; i < rows.length; i += 250) batches.push(replayBatch(rows.slice(i, i + 250)));
-  function* pages(): Generator<string[]> {
-    for (let i = 0; i < batches.length; i += 8) yield batches.slice(i, i + 8);
+  function* pages(): Generator<ReplayRow[]> {
+    for (let i = 0; i < rows.length; i += 2_000) yield rows.slice(i, i + 2_000);
   }
   // As the database hands pages out: each one a read away (runReplayInWorkers takes an async iterable).
-  async function* readPages(): AsyncGenerator<string[]> {
+  async function* readPages(): AsyncGenerator<ReplayRow[]> {
     for (const page of pages()) yield await Promise.resolve(page);
   }
   const measure = async (label: string, run: () => Promise<SimulationRun>) => {
@@ -48,14 +54,14 @@ export async function runReplayThreads(o: { root: string; rows: number; workers:
     measure('in the service thread', () =>
       runSimulation(
         (function* () {
-          for (const p of pages()) yield p.flatMap((b) => replayRecords(b).map((r) => replayItem(r, type.outputNames)));
+          for (const p of pages()) yield p.map((r) => replayItem(r, type.outputNames));
         })(),
         { candidate: type, keep: (r) => r.changed, maxKept: 1_000 },
       ),
     );
   const onWorkers = () =>
     measure(`on ${o.workers} workers`, () =>
-      runReplayInWorkers({ batches: readPages(), release: release.portable(), type: 'refund' }, { file, workers: o.workers, keep: 'changed', maxKept: 1_000 }),
+      runReplayInWorkers({ rows: readPages(), release: release.portable(), type: 'refund' }, { file, workers: o.workers, keep: 'changed', maxKept: 1_000 }),
     );
   for (let round = 1; round <= o.rounds; round++) {
     o.log(`replay threads, round ${round} (${o.rows.toLocaleString('en-US')} rows):`);

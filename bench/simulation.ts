@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
-import { replayBatches, replayItems } from '../apps/decision-api/simulations/replay-source.js';
+import { replayItems, replayRows } from '../apps/decision-api/simulations/replay-source.js';
 import {
   FileComponentSource,
   ReleaseCompiler,
@@ -200,7 +200,7 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
         id,
         pages: replayItems(db, repo, TENANT, candidate, window, o.decisions),
         candidate,
-        parallel: { batches: replayBatches(db, repo, TENANT, candidate, window, o.decisions), release: candidateRelease.portable(), type: 'refund' },
+        parallel: { rows: replayRows(db, repo, TENANT, candidate, window, o.decisions), release: candidateRelease.portable(), type: 'refund' },
       });
       await jobs.finished(id);
       const seconds = (performance.now() - t0) / 1000;

@@ -11,7 +11,6 @@ export * from './decisions.repository.js';
 export * from './audit.repository.js';
 export * from './ledger.store.js';
 export * from './simulations.repository.js';
-export * from './replay-records.js';
 export * from './catalogue.repository.js';
 export * from './release-activations.repository.js';
 export * from './release-notifications.js';

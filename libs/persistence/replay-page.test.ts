@@ -1,15 +1,14 @@
 /**
  * SimulationsRepository.replayPage reads a stored decision's answer (outcome, reasons, output fields, refundId) from
  * `answer` (the document without its trace) and, for rows written before that column, from the document: both give
- * the same row. Its pages, in batches of JSON text, walk the window once each, in order, whatever the timestamps'
- * microseconds. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
+ * the same row. Its pages walk the window once each, in order, whatever the timestamps' microseconds and the session's
+ * time zone. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set.
  */
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { answerJson } from './decisions.repository.js';
 import { openDatabase, type Database } from './database.js';
-import { replayRecords, type ReplayRecord } from './replay-records.js';
-import { SimulationsRepository } from './simulations.repository.js';
+import { SimulationsRepository, type ReplayRow } from './simulations.repository.js';
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
 
@@ -62,23 +61,21 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
     await store(ids[1]!, '2026-03-01T00:00:02Z', withoutAnswer, null);
     // A column that disagrees with its document is read, not the document: proves which one a page reads.
     await store(ids[2]!, '2026-03-01T00:00:03Z', document(ids[2]!, 'DENY'), answerJson(document(ids[2]!, 'REVIEW')));
-    const page = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore', 'approvedAmount', 'tender'], { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z') }, 10, 10);
-    expect(page.batches).toHaveLength(1);
-    const rows = replayRecords(page.batches[0]!);
+    const rows = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore', 'approvedAmount', 'tender'], { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z') }, 10);
     expect(rows.map((r) => r.id)).toEqual(ids);
-    expect([page.rows, page.last]).toEqual([3, { createdAt: '2026-03-01T00:00:03.000000Z', id: ids[2] }]);
-    expect(rows[0]!.case).toEqual({ refundId: 'x' });
-    expect(rows[0]!.features).toBeNull();
-    const answerOf = (r: ReplayRecord) => ({ outcome: r.outcome, reasons: r.reasons, outputs: r.outputs, refundId: r.refundId });
+    expect(rows.map((r) => r.createdAt)).toEqual(['2026-03-01T00:00:01.000000Z', '2026-03-01T00:00:02.000000Z', '2026-03-01T00:00:03.000000Z']);
+    expect(JSON.parse(rows[0]!.caseJson)).toEqual({ refundId: 'x' });
+    expect(rows[0]!.featuresJson).toBeNull();
+    const answerOf = (r: ReplayRow) => ({ outcome: r.outcome, reasons: JSON.parse(r.reasonsJson!) as unknown, outputs: r.outputJson.map((o) => (o === null ? null : (JSON.parse(o) as unknown))), refundId: r.refundId });
     expect(answerOf(rows[0]!)).toEqual({ outcome: 'DENY', reasons: [{ code: 'HIGH_RISK', message: 'risk ≥ 70' }], outputs: [72, 0, null], refundId: 'rf-1' });
     expect(answerOf(rows[1]!)).toEqual(answerOf(rows[0]!));
     expect(rows[2]!.outcome).toBe('REVIEW');
     expect(JSON.parse(answerJson(withAnswer))).toEqual(Object.fromEntries(Object.entries(withAnswer).filter(([k]) => k !== 'trace')));
   });
 
-  it('walks the window once, in order, in batches of the size asked for, across timestamps a millisecond cannot tell apart', async () => {
+  it('walks the window once, in order, across timestamps a millisecond cannot tell apart', async () => {
     // 23 decisions in one millisecond, microseconds apart (a Date would round every one of them to the same key), with
-    // ids out of time order, and a stored case with features: pages of 10 in batches of 4 take every row once.
+    // ids out of time order, and stored cases with features: pages of 10 take every row once.
     const base = Date.parse('2026-04-01T00:00:00Z');
     const stored: string[] = [];
     for (let i = 0; i < 23; i++) {
@@ -92,24 +89,21 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
       stored.push(id);
     }
     const window = { from: new Date(base), to: new Date(base + 1) };
-    const seen: ReplayRecord[] = [];
+    const seen: ReplayRow[] = [];
     const sizes: number[] = [];
     let after: { createdAt: string; id: string } | undefined;
     for (let pages = 0; pages < 10; pages++) {
-      const page = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10, 4, after);
-      if (page.rows === 0) break;
-      const records = page.batches.map(replayRecords);
-      sizes.push(...records.map((b) => b.length));
-      seen.push(...records.flat());
-      expect(page.rows).toBe(records.flat().length);
-      after = page.last!;
+      const page = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10, after);
+      if (page.length === 0) break;
+      sizes.push(page.length);
+      seen.push(...page);
+      after = page[page.length - 1]!;
     }
-    expect(sizes).toEqual([4, 4, 2, 4, 4, 2, 3]);
+    expect(sizes).toEqual([10, 10, 3]);
     expect(seen.map((r) => r.id)).toEqual(stored);
-    expect(seen.map((r) => r.outputs)).toEqual(stored.map((_, i) => [i]));
-    // The case is the stored JSON, parsed once: numbers and strings as JSON.parse reads the column's text.
-    expect(seen[5]!.case).toEqual(JSON.parse(JSON.stringify({ n: 5, big: 2 ** 53 + 2, text: 'é "q" \\ \n' })));
-    expect(seen.map((r) => r.features)).toEqual(stored.map((_, i) => (i % 2 ? { values: { refundCount30d: i } } : null)));
-    expect(after?.createdAt).toBe('2026-04-01T00:00:00.000814Z');
+    expect(seen.map((r) => r.createdAt)).toEqual(stored.map((_, i) => `2026-04-01T00:00:00.000${String(i * 37).padStart(3, '0')}Z`));
+    expect(seen.map((r) => r.outputJson)).toEqual(stored.map((_, i) => [String(i)]));
+    expect(JSON.parse(seen[5]!.caseJson)).toEqual({ n: 5, big: 2 ** 53 + 2, text: 'é "q" \\ \n' });
+    expect(seen.map((r) => (r.featuresJson === null ? null : JSON.parse(r.featuresJson)))).toEqual(stored.map((_, i) => (i % 2 ? { values: { refundCount30d: i } } : null)));
   });
 });

@@ -1,6 +1,5 @@
 /** Simulation jobs (status, progress, summary, capped results) and the stored refund decisions a replay re-decides. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import type { ReplayPage } from './replay-records.js';
 
 export type SimulationStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 export type SimulationMode = 'cases' | 'replay';
@@ -27,6 +26,29 @@ export interface SimulationJob {
   createdAt: Date;
   heartbeatAt: Date;
   finishedAt: Date | null;
+}
+
+/**
+ * A stored decision as a replay needs it, its JSON values as the database's text: parsed where the case is decided (a
+ * worker thread, for a big replay), not where it is read.
+ */
+export interface ReplayRow {
+  id: string;
+  /**
+   * Where the next page starts after this row: its timestamp in ISO 8601 (UTC) to the microsecond, which a Date would
+   * round to the millisecond (a key rounded down reads rows twice, rounded up skips them).
+   */
+  createdAt: string;
+  /** The case as received. */
+  caseJson: string;
+  /** The feature values the decision was made with (null: a type without features). */
+  featuresJson: string | null;
+  outcome: string;
+  /** `[{code, …}]` as answered (null when absent). */
+  reasonsJson: string | null;
+  /** Each of the decision type's output fields as stored, in the order asked for (null when absent). */
+  outputJson: (string | null)[];
+  refundId: string | null;
 }
 
 /** Output field names become quoted SQL identifiers: decision types allow only identifiers, and this is checked again here. */
@@ -205,11 +227,10 @@ export class SimulationsRepository {
   }
 
   /**
-   * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`, in batches of
-   * `batchRows`. The answer's fields come from `answer` (the document without its trace, a few hundred bytes), parsed
-   * once per row by json_to_record (one `->>` per field would parse it again for each); rows stored before that
-   * column, from the whole document. PostgreSQL writes each batch's JSON text: the reader decodes a few strings per
-   * page instead of every row's columns.
+   * One page of the window's unpurged decisions of `type` in (createdAt, id) order after `after`. The answer's fields
+   * come from `answer` (the document without its trace, a few hundred bytes), parsed once per row by json_to_record
+   * (one `->>` per field would parse it again for each); rows stored before that column, from the whole document. JSON values come back as text, whatever the driver (pg parses a
+   * json column, PGlite may not).
    */
   async replayPage(
     em: SqlEntityManager,
@@ -218,31 +239,29 @@ export class SimulationsRepository {
     outputNames: readonly string[],
     w: ReplayWindow,
     pageSize: number,
-    batchRows: number,
     after?: { createdAt: string; id: string },
-  ): Promise<ReplayPage> {
+  ): Promise<ReplayRow[]> {
     for (const n of outputNames) if (!IDENTIFIER.test(n)) throw new Error(`output field name ${JSON.stringify(n)} is not an identifier`);
-    if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw new Error(`batchRows must be a positive integer, not ${batchRows}`);
-    const outputs = outputNames.map((n) => `, x."${n}"`).join('');
+    const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
     const rows = await em.execute<Row[]>(
-      `with page as (
-         select d.id, d.created_at, json_build_array(d.id, d.case_data, d.features, x.outcome, x.reasons, x."refundId"${outputs}) as r
-         from decisions d
-         cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text${columns})
-         where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?::timestamptz, ?)' : ''}
-         order by d.created_at, d.id limit ?
-       ), numbered as (select *, row_number() over (order by created_at, id) - 1 as n from page)
-       select json_agg(r order by n)::text as batch, count(*)::int as rows,
-              to_char((array_agg(created_at order by n desc))[1] at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as last_at, (array_agg(id order by n desc))[1] as last_id
-       from (select *, n / ? as b from numbered) x group by b order by b`,
-      after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize, batchRows] : [tenant, type, w.from, w.to, pageSize, batchRows],
+      `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id${outputs}
+       from decisions d
+       cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text${columns})
+       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?::timestamptz, ?)' : ''}
+       order by d.created_at, d.id limit ?`,
+      after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );
-    const tail = rows[rows.length - 1];
-    return {
-      batches: rows.map((r) => String(r.batch)),
-      rows: rows.reduce((n, r) => n + num(r.rows), 0),
-      last: tail ? { createdAt: String(tail.last_at), id: String(tail.last_id) } : null,
-    };
+    const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+    return rows.map((r) => ({
+      id: String(r.id),
+      createdAt: String(r.created_at),
+      caseJson: String(r.case_data),
+      featuresJson: text(r.features),
+      outcome: String(r.outcome),
+      reasonsJson: text(r.reasons),
+      outputJson: outputNames.map((_, i) => text(r[`o${i}`])),
+      refundId: typeof r.refund_id === 'string' ? r.refund_id : null,
+    }));
   }
 }

@@ -1,15 +1,20 @@
 /** One stored decision as a simulation item; the same in this thread and in a replay worker (replay-worker.ts). */
 import { simulatedFrom, storedPlatformValues, type SimulationItem } from '../../../libs/decisions/index.js';
-import type { ReplayRecord } from '../../../libs/persistence/replay-records.js';
+import type { ReplayRow } from '../../../libs/persistence/index.js';
 
-export function replayItem(r: ReplayRecord, outputNames: readonly string[]): SimulationItem {
+export function replayItem(r: ReplayRow, outputNames: readonly string[]): SimulationItem {
   const output: Record<string, unknown> = {};
-  for (const [i, n] of outputNames.entries()) output[n] = r.outputs[i] ?? null;
+  for (const [i, n] of outputNames.entries()) {
+    const v = r.outputJson[i];
+    output[n] = v === null || v === undefined ? null : (JSON.parse(v) as unknown);
+  }
+  const reasons = (r.reasonsJson === null ? null : (JSON.parse(r.reasonsJson) as { code: string }[] | null)) ?? [];
+  const features: unknown = r.featuresJson === null ? null : JSON.parse(r.featuresJson);
   return {
     caseRef: r.id,
-    input: r.case,
-    baseline: simulatedFrom({ outcome: r.outcome, reasons: r.reasons ?? [], ...output }, outputNames),
+    input: JSON.parse(r.caseJson) as unknown,
+    baseline: simulatedFrom({ outcome: r.outcome, reasons, ...output }, outputNames),
     ...(r.refundId !== null ? { refundId: r.refundId } : {}),
-    ...(r.features !== null && { platform: storedPlatformValues(r.features)! }),
+    ...(features !== null && { platform: storedPlatformValues(features)! }),
   };
 }

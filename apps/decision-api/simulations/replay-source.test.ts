@@ -1,7 +1,7 @@
 /**
  * A replay read from the database: the stored decisions come back as the cases and answers that were stored, every one
- * once and in order across pages and batches, and a replay on worker threads (handed the batches' JSON text) answers
- * what the same replay answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the
+ * once and in order across pages, and a replay on worker threads (handed the rows as read) answers what the same replay
+ * answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the
  * build (the worker runs dist/'s copy).
  */
 import { resolve } from 'node:path';
@@ -10,7 +10,7 @@ import { refundCase } from '../../../test/support/refund-cases.js';
 import { FileComponentSource, ReleaseCompiler, runSimulation, simulatedFrom, type SimulatedDecision, type SimulationItem } from '../../../libs/decisions/index.js';
 import { answerJson, openDatabase, SimulationsRepository, uuidv7, type Database } from '../../../libs/persistence/index.js';
 import { decisionDocument } from '../decisions/decisions.service.js';
-import { REPLAY_BATCH_ROWS, REPLAY_PAGE_SIZE, replayBatches, replayItems } from './replay-source.js';
+import { REPLAY_PAGE_SIZE, replayItems, replayRows } from './replay-source.js';
 import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -27,8 +27,8 @@ const compiler = new ReleaseCompiler({
 });
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
-/** More than a page, and not a whole number of batches: the last page and its last batch are short. */
-const STORED = REPLAY_PAGE_SIZE + 3 * REPLAY_BATCH_ROWS + 17;
+/** More than a page, and not a whole number of worker batches (250): the last page and its last batch are short. */
+const STORED = REPLAY_PAGE_SIZE + 767;
 const start = Date.parse('2026-03-01T00:00:00Z');
 const window = { from: new Date(start), to: new Date(start + 86_400_000) };
 
@@ -73,10 +73,10 @@ describe.each(kinds)('replay from stored decisions (%s)', (kind) => {
   it('reads every stored decision once, in order, as it was stored, up to the total asked for', async () => {
     const type = (await compiler.compile((await files.release('default', '1.0.0'))!)).refund();
     const items: SimulationItem[] = [];
-    const batches: number[] = [];
-    for await (const page of replayBatches(db, repo, 'acme', type, window, STORED - 5)) batches.push(page.length);
+    const pages: number[] = [];
+    for await (const page of replayRows(db, repo, 'acme', type, window, STORED - 5)) pages.push(page.length);
     for await (const page of replayItems(db, repo, 'acme', type, window, STORED - 5)) items.push(...page);
-    expect(batches).toEqual([REPLAY_PAGE_SIZE / REPLAY_BATCH_ROWS, 4]);
+    expect(pages).toEqual([REPLAY_PAGE_SIZE, 762]);
     expect(items.map((i) => i.caseRef)).toEqual(stored.slice(0, STORED - 5).map((s) => s.id));
     expect(items.map((i) => i.input)).toEqual(stored.slice(0, STORED - 5).map((s) => s.input));
     expect(items.map((i) => i.baseline)).toEqual(stored.slice(0, STORED - 5).map((s) => s.baseline));
@@ -92,7 +92,7 @@ describe.each(kinds)('replay from stored decisions (%s)', (kind) => {
     const candidate = release.refund();
     const here = await runSimulation(replayItems(db, repo, 'acme', candidate, window, STORED), { candidate, keep: (r) => r.changed, maxKept: 200 });
     const there = await runReplayInWorkers(
-      { batches: replayBatches(db, repo, 'acme', candidate, window, STORED), release: release.portable(), type: 'refund' },
+      { rows: replayRows(db, repo, 'acme', candidate, window, STORED), release: release.portable(), type: 'refund' },
       { file: file!, workers: 2, keep: 'changed', maxKept: 200 },
     );
     expect(here.tally.done).toBe(STORED);

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { releaseFromPortable, simulateDecision, SimulationTally, type PortableRelease, type SimulationResult, type SimulationSummary } from '../../../libs/decisions/index.js';
-import { replayRecords } from '../../../libs/persistence/replay-records.js';
+import type { ReplayRow } from '../../../libs/persistence/index.js';
 import { replayItem } from './replay-item.js';
 
 export interface ReplayWorkerData {
@@ -19,8 +19,7 @@ export interface ReplayWorkerData {
 
 export interface ReplayBatch {
   seq: number;
-  /** A ReplayPage batch: one JSON text, copied to this thread as one string and parsed here. */
-  batch: string;
+  rows: ReplayRow[];
 }
 
 export type ReplayWorkerMessage =
@@ -36,7 +35,7 @@ async function decide(type: Awaited<ReturnType<typeof bind>>, b: ReplayBatch): P
   try {
     const tally = new SimulationTally();
     const kept: SimulationResult[] = [];
-    for (const row of replayRecords(b.batch)) {
+    for (const row of b.rows) {
       const item = replayItem(row, type.outputNames);
       const candidate = await simulateDecision(item.input, type, item.platform ? { platform: item.platform } : {});
       const result = tally.add(item.caseRef, item.baseline!, candidate, item.refundId);

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { FileComponentSource, ReleaseCompiler, runSimulation } from '../../../libs/decisions/index.js';
-import { replayBatch, replayRecords, type ReplayRecord } from '../../../libs/persistence/index.js';
+import type { ReplayRow } from '../../../libs/persistence/index.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
 import { replayItem } from './replay-item.js';
 import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
@@ -23,30 +23,33 @@ const compiler = new ReleaseCompiler({
 });
 
 /** Decisions of the built-in release, stored as a replay reads them. */
-async function storedRecords(n: number): Promise<ReplayRecord[]> {
+async function storedRows(n: number): Promise<ReplayRow[]> {
   const type = (await compiler.compile((await files.release('default', '1.0.0'))!)).refund();
-  const rows: ReplayRecord[] = [];
+  const rows: ReplayRow[] = [];
   for (let i = 0; i < n; i++) {
     const c = refundCase({ requestedAmount: 500 + ((i * 977) % 12_000), customer: { refundCount30d: i % 7, accountAgeDays: (i * 13) % 500 }, signals: { ipRisk: i % 11 === 0 ? 'high' : 'low' } });
     const d = await type.decide(c);
-    // Through JSON, as the database hands them out: `undefined` fields are not there.
-    rows.push(JSON.parse(JSON.stringify({ id: `d${String(i).padStart(5, '0')}`, case: c, features: null, outcome: d.outcome, reasons: d.reasons, refundId: String(c.refundId), outputs: type.outputNames.map((o) => d.output[o] ?? null) })) as ReplayRecord);
+    rows.push({
+      id: `d${String(i).padStart(5, '0')}`,
+      createdAt: new Date(Date.UTC(2026, 2, 1) + i).toISOString(),
+      caseJson: JSON.stringify(c),
+      featuresJson: null,
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
+      refundId: String(c.refundId),
+    });
   }
   return rows;
 }
 
-function* chunks<T>(rows: T[], size: number): Generator<T[]> {
+function* pagesOf<T>(rows: T[], size: number): Generator<T[]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
-/** Pages of `pageRows` as replayPage answers them, in batches of at most `batchRows` (the last of a page may be shorter). */
-function pagesOf(rows: ReplayRecord[], pageRows: number, batchRows: number): string[][] {
-  return [...chunks(rows, pageRows)].map((page) => [...chunks(page, batchRows)].map(replayBatch));
-}
-
 /** Pages as the database hands them out: each one a read away. */
-async function* readPages(pages: string[][]): AsyncGenerator<string[]> {
-  for (const page of pages) yield await Promise.resolve(page);
+async function* readPages<T>(rows: T[], size: number): AsyncGenerator<T[]> {
+  for (const page of pagesOf(rows, size)) yield await Promise.resolve(page);
 }
 
 describe('runReplayInWorkers', () => {
@@ -57,16 +60,16 @@ describe('runReplayInWorkers', () => {
   });
 
   it('answers the tally, kept results and truncation of the same replay in this thread', async () => {
-    const pages = pagesOf(await storedRecords(1_200), 700, 250);
+    const rows = await storedRows(1_200);
     const release = await compiler.compile({ name: 'lower-limit', version: '1.0.0', components: { 'refund-policy': '1.1.0-lower', 'refund-risk': '1.0.0' } });
     const type = release.refund();
     const here = await runSimulation(
-      pages.map((p) => p.flatMap((b) => replayRecords(b).map((r) => replayItem(r, type.outputNames)))),
+      [...pagesOf(rows, 700)].map((p) => p.map((r) => replayItem(r, type.outputNames))),
       { candidate: type, keep: (r) => r.changed, maxKept: 100 },
     );
     let slices = 0;
     const there = await runReplayInWorkers(
-      { batches: readPages(pages), release: release.portable(), type: 'refund' },
+      { rows: readPages(rows, 700), release: release.portable(), type: 'refund' },
       { file: file!, workers: 2, keep: 'changed', maxKept: 100, onSlice: () => void slices++ },
     );
     expect(here.tally.summary().changed).toBeGreaterThan(100);
@@ -77,11 +80,11 @@ describe('runReplayInWorkers', () => {
   });
 
   it('stops between batches when asked, counting what it folded in', async () => {
-    const pages = pagesOf(await storedRecords(600), 600, 250);
+    const rows = await storedRows(600);
     const release = await compiler.compile((await files.release('default', '1.0.0'))!);
     const controller = new AbortController();
     const run = await runReplayInWorkers(
-      { batches: readPages(pages), release: release.portable(), type: 'refund' },
+      { rows: readPages(rows, 600), release: release.portable(), type: 'refund' },
       { file: file!, workers: 2, keep: 'all', signal: controller.signal, onSlice: () => controller.abort() },
     );
     expect(run.aborted).toBe(true);
@@ -92,21 +95,21 @@ describe('runReplayInWorkers', () => {
   });
 
   it('asks for the first page before the workers are ready, and stops reading when a worker cannot start', async () => {
-    const [first, second] = pagesOf(await storedRecords(10), 5, 5);
+    const rows = await storedRows(10);
     const release = await compiler.compile((await files.release('default', '1.0.0'))!);
     let asked = 0;
     let closed = false;
-    async function* reader(): AsyncGenerator<string[]> {
+    async function* reader(): AsyncGenerator<ReplayRow[]> {
       try {
         asked++;
-        yield await Promise.resolve(first!);
+        yield await Promise.resolve(rows.slice(0, 5));
         asked++;
-        yield second!;
+        yield rows.slice(5);
       } finally {
         closed = true;
       }
     }
-    const run = runReplayInWorkers({ batches: reader(), release: release.portable(), type: 'refund' }, { file: resolve(root, 'no-such-replay-worker.js'), workers: 2, keep: 'all' });
+    const run = runReplayInWorkers({ rows: reader(), release: release.portable(), type: 'refund' }, { file: resolve(root, 'no-such-replay-worker.js'), workers: 2, keep: 'all' });
     // Synchronously, before any worker could have loaded: the read has started.
     expect(asked).toBe(1);
     await expect(run).rejects.toThrow(/replay worker|Cannot find module|no-such-replay-worker/);

@@ -1,17 +1,19 @@
 /**
- * A big replay decided by worker threads: this thread reads the stored decisions in batches, each one JSON text that
- * PostgreSQL wrote (ReplayPage), and hands the texts out; each worker compiled the candidate release from the same
- * content, parses its batches and decides them exactly as runSimulation would here. Batches are folded back in case
- * order, so the tally, the kept results and where they are truncated are those of a run in this thread; only the speed
- * differs (one evaluation per core).
+ * A big replay decided by worker threads: this thread reads the stored decisions (as JSON text) and hands them out in
+ * batches; each worker compiled the candidate release from the same content and decides its batches exactly as
+ * runSimulation would here. Batches are folded back in case order, so the tally, the kept results and where they are
+ * truncated are those of a run in this thread; only the speed differs (one evaluation per core).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SimulationTally, type PortableRelease, type SimulationResult, type SimulationRun, type SimulationRunOptions } from '../../../libs/decisions/index.js';
+import type { ReplayRow } from '../../../libs/persistence/index.js';
 import type { ReplayBatch, ReplayWorkerData, ReplayWorkerMessage } from './replay-worker.js';
 
+/** Stored decisions per batch: ~20 ms of work, so progress and a cancel are seen often and the workers stay even. */
+const BATCH_ROWS = 250;
 /** Batches handed to one worker ahead of its answers: it never waits for this thread between two. */
 const AHEAD = 2;
 
@@ -37,8 +39,7 @@ export function defaultReplayWorkers(): number {
 }
 
 export interface ParallelReplay {
-  /** Pages of batches, each batch a ReplayPage batch's JSON text (replayBatches). */
-  batches: AsyncIterable<string[]>;
+  rows: AsyncIterable<ReplayRow[]>;
   release: PortableRelease;
   /** The decision type's component name in that release. */
   type: string;
@@ -99,7 +100,7 @@ class ReplayThread {
 }
 
 /**
- * Decides `replay.batches` on worker threads. Stops between two batches when `signal` aborts (`aborted: true`, the cases
+ * Decides `replay.rows` on worker threads. Stops between two batches when `signal` aborts (`aborted: true`, the cases
  * folded in so far counted); `onSlice` runs after each batch is folded in. A worker's failure fails the run.
  */
 export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOptions): Promise<SimulationRun> {
@@ -125,21 +126,22 @@ export async function runReplayInWorkers(replay: ParallelReplay, o: WorkerRunOpt
     }
     await o.onSlice?.(tally);
   };
-  let pages: AsyncIterator<string[]> | undefined;
+  let pages: AsyncIterator<ReplayRow[]> | undefined;
   try {
     // The first page is read while the workers start (each spends ~0.3 s loading modules and compiling the release).
-    pages = replay.batches[Symbol.asyncIterator]();
+    pages = replay.rows[Symbol.asyncIterator]();
     const first = pages.next();
     first.catch(() => undefined); // awaited below; a worker that fails to start first must not leave it unhandled
     await Promise.all(threads.map((t) => t.ready));
     let seq = 0;
     for (let next = await first; !next.done; next = await pages.next()) {
-      for (const batch of next.value) {
+      const page = next.value;
+      for (let i = 0; i < page.length; i += BATCH_ROWS) {
         // Fold in what has come back before handing out more than every worker can hold.
         while (answers.length - folded >= threads.length * AHEAD) await foldNext();
         if (o.signal?.aborted) return { tally, results, truncated, aborted: true };
         const thread = threads.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-        const answer = thread.send({ seq, batch });
+        const answer = thread.send({ seq, rows: page.slice(i, i + BATCH_ROWS) });
         answer.catch(() => undefined); // awaited in turn by foldNext; a run that stops early must not leave it unhandled
         answers.push(answer);
         seq++;

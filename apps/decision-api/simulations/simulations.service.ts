@@ -24,7 +24,7 @@ import { encodeIdCursor } from '../http/cursor.js';
 import { accepted, created, done, refusal, transactional, type TransactionalCommand } from '../commands/command.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, DATABASE, ID_FACTORY } from '../tokens.js';
-import { replayBatches, replayItems } from './replay-source.js';
+import { replayItems, replayRows } from './replay-source.js';
 import { PARALLEL_REPLAY_MIN_CASES, type ParallelReplay } from './replay-workers.js';
 import { SimulationJobs, STALE_AFTER_MS } from './simulation-jobs.js';
 import { Pseudonyms } from '../decisions/pseudonyms.js';
@@ -272,7 +272,7 @@ export class SimulationsService {
       total,
       pages: replayItems(this.db, this.repo, tenant, candidate, window, total),
       // Generators: only the one the job iterates ever reads the database.
-      ...(!recompute && total >= PARALLEL_REPLAY_MIN_CASES && { parallel: { batches: replayBatches(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
+      ...(!recompute && total >= PARALLEL_REPLAY_MIN_CASES && { parallel: { rows: replayRows(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
       candidate,
       baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, features: mode },
       ...context,
