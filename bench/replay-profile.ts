@@ -14,8 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
 import { FileComponentSource, ReleaseCompiler, runSimulation } from '../libs/decisions/index.js';
-import type { ReplayRow } from '../libs/persistence/index.js';
-import { generateCases } from './cases.js';
+import { storedReplayRows } from './replay-threads.js';
 import { runIfMain } from './stats.js';
 
 export async function runReplayProfile(o: { root: string; rows: number; release: string; out: string; log: (line: string) => void }): Promise<void> {
@@ -23,20 +22,7 @@ export async function runReplayProfile(o: { root: string; rows: number; release:
   const manifest = await files.release('default', o.release);
   if (!manifest) throw new Error(`no built-in release default@${o.release}`);
   const type = (await new ReleaseCompiler(files).compile(manifest)).decisionType('refund');
-  const rows: ReplayRow[] = [];
-  for (const [i, c] of generateCases(o.rows, 42).entries()) {
-    const d = await type.decide(c);
-    rows.push({
-      id: String(i),
-      createdAt: new Date(i).toISOString(),
-      caseJson: JSON.stringify(c),
-      featuresJson: d.features ? JSON.stringify(d.features) : null,
-      outcome: d.outcome,
-      reasonsJson: JSON.stringify(d.reasons),
-      outputJson: type.outputNames.map((n) => (d.output[n] === undefined ? null : JSON.stringify(d.output[n]))),
-      refundId: String(c.refundId),
-    });
-  }
+  const rows = await storedReplayRows(type, o.rows);
   const replay = () =>
     runSimulation(
       (function* () {

@@ -9,10 +9,29 @@
 import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
 import { replayWorkerFile, runReplayInWorkers } from '../apps/decision-api/simulations/replay-workers.js';
-import { FileComponentSource, ReleaseCompiler, runSimulation, type SimulationRun } from '../libs/decisions/index.js';
+import { FileComponentSource, ReleaseCompiler, runSimulation, type BoundDecisionType, type SimulationRun } from '../libs/decisions/index.js';
 import type { ReplayRow } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
 import { runIfMain } from './stats.js';
+
+/** `n` generated refund cases decided by `type`, as a replay reads them from the decisions table (no database here). */
+export async function storedReplayRows(type: BoundDecisionType, n: number): Promise<ReplayRow[]> {
+  const rows: ReplayRow[] = [];
+  for (const [i, c] of generateCases(n, 42).entries()) {
+    const d = await type.decide(c);
+    rows.push({
+      id: String(i),
+      createdAt: new Date(i).toISOString(),
+      caseJson: JSON.stringify(c),
+      featuresJson: d.features ? JSON.stringify(d.features) : null,
+      outcome: d.outcome,
+      reasonsJson: JSON.stringify(d.reasons),
+      outputJson: type.outputNames.map((name) => (d.output[name] === undefined ? null : JSON.stringify(d.output[name]))),
+      refundId: String(c.refundId),
+    });
+  }
+  return rows;
+}
 
 export async function runReplayThreads(o: { root: string; rows: number; workers: number; rounds: number; log: (line: string) => void }): Promise<void> {
   const file = replayWorkerFile();
@@ -20,20 +39,7 @@ export async function runReplayThreads(o: { root: string; rows: number; workers:
   const files = new FileComponentSource(o.root);
   const release = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
   const type = release.refund();
-  const rows: ReplayRow[] = [];
-  for (const [i, c] of generateCases(o.rows, 42).entries()) {
-    const d = await type.decide(c);
-    rows.push({
-      id: String(i),
-      createdAt: new Date(i).toISOString(),
-      caseJson: JSON.stringify(c),
-      featuresJson: null,
-      outcome: d.outcome,
-      reasonsJson: JSON.stringify(d.reasons),
-      outputJson: type.outputNames.map((n) => (d.output[n] === undefined ? null : JSON.stringify(d.output[n]))),
-      refundId: String(c.refundId),
-    });
-  }
+  const rows = await storedReplayRows(type, o.rows);
   function* pages(): Generator<ReplayRow[]> {
     for (let i = 0; i < rows.length; i += 2_000) yield rows.slice(i, i + 2_000);
   }

@@ -4,27 +4,15 @@
  * answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the
  * build (the worker runs dist/'s copy).
  */
-import { resolve } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
-import { FileComponentSource, ReleaseCompiler, runSimulation, simulatedFrom, type SimulatedDecision, type SimulationItem } from '../../../libs/decisions/index.js';
+import { runSimulation, simulatedFrom, type SimulatedDecision, type SimulationItem } from '../../../libs/decisions/index.js';
 import { answerJson, openDatabase, SimulationsRepository, uuidv7, type Database } from '../../../libs/persistence/index.js';
 import { decisionDocument } from '../decisions/decisions.service.js';
 import { REPLAY_PAGE_SIZE, replayItems, replayRows } from './replay-source.js';
 import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
+import { compiler, files } from './replay.test-support.js';
 
-const root = resolve(import.meta.dirname, '../../..');
-const files = new FileComponentSource(root);
-/** The candidate's pack: the shipped refund-policy sending refunds above 4000 to review instead of approving them. */
-const compiler = new ReleaseCompiler({
-  pack: async (name, version) => {
-    if (name !== 'refund-policy' || version !== '1.1.0-lower') return files.pack(name, version);
-    const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { cases: unknown[] } };
-    return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 4_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
-  },
-  bundle: (name, version) => files.bundle(name, version),
-  type: (name, version) => files.type(name, version),
-});
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
 /** More than a page, and not a whole number of worker batches (250): the last page and its last batch are short. */

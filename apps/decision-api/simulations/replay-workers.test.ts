@@ -3,24 +3,14 @@
  * same kept results in the same order, truncated at the same case. Needs the build (the worker runs dist/'s copy).
  */
 import { resolve } from 'node:path';
-import { FileComponentSource, ReleaseCompiler, runSimulation } from '../../../libs/decisions/index.js';
+import { runSimulation } from '../../../libs/decisions/index.js';
 import type { ReplayRow } from '../../../libs/persistence/index.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
 import { replayItem } from './replay-item.js';
 import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
+import { compiler, files } from './replay.test-support.js';
 
 const root = resolve(import.meta.dirname, '../../..');
-const files = new FileComponentSource(root);
-/** The candidate's pack: the shipped refund-policy sending refunds above 4000 to review instead of approving them. */
-const compiler = new ReleaseCompiler({
-  pack: async (name, version) => {
-    if (name !== 'refund-policy' || version !== '1.1.0-lower') return files.pack(name, version);
-    const pack = (await files.pack('refund-policy', '1.0.0')) as { parameters: Record<string, unknown>; tests: { cases: unknown[] } };
-    return { ...pack, version, parameters: { ...pack.parameters, autoApproveLimit: 4_000 }, tests: { ...pack.tests, cases: pack.tests.cases.slice(0, 1) } };
-  },
-  bundle: (name, version) => files.bundle(name, version),
-  type: (name, version) => files.type(name, version),
-});
 
 /** Decisions of the built-in release, stored as a replay reads them. */
 async function storedRows(n: number): Promise<ReplayRow[]> {
