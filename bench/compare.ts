@@ -14,10 +14,10 @@
  * node_modules symlink gives it its own instances of json-rules-engine, ajv and opa-wasm (no shared JIT feedback).
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { compareSemver, isSemver } from '../libs/names/index.js';
+import { FileComponentSource } from '../libs/decisions/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 import { machineTicks } from './stats.js';
 
@@ -83,8 +83,10 @@ interface Decision {
  */
 async function releaseFile(root: string): Promise<string> {
   if (process.env.BENCH_COMPARE_RELEASE !== 'builtin') return join(root, 'releases/default/1.0.0.json');
-  const versions = (await readdir(join(root, 'releases/default'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isSemver);
-  return join(root, `releases/default/${versions.sort(compareSemver).at(-1)!}.json`);
+  // This tree's reader over the other tree's content: an older tree's libs may not have newestRelease.
+  const newest = await new FileComponentSource(root).newestRelease('default');
+  if (!newest) throw new Error(`no built-in release under ${root}/releases/default`);
+  return join(root, `releases/default/${newest.version}.json`);
 }
 
 /** Loads a built tree's libs from its own path and compiles its default release. */

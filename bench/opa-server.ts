@@ -5,12 +5,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey, type ReleaseManifest } from '../libs/decisions/index.js';
-import { compareSemver, isSemver } from '../libs/names/index.js';
+import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey } from '../libs/decisions/index.js';
 import { generateCases } from './cases.js';
 import { machineBusy, processCpu } from './http.js';
 import { runWrk, type Template } from './loadgen.js';
@@ -66,9 +65,8 @@ export interface RiskInputs {
  * the first request of each case sees), i.e. the input the service's policy evaluation receives.
  */
 export async function riskInputs(root: string, seed: number): Promise<RiskInputs> {
-  const versions = readdirSync(join(root, 'releases/default')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
-  const newest = versions.filter(isSemver).sort(compareSemver).at(-1)!;
-  const manifest = JSON.parse(readFileSync(join(root, `releases/default/${newest}.json`), 'utf8')) as ReleaseManifest;
+  const manifest = await new FileComponentSource(root).newestRelease('default');
+  if (!manifest) throw new Error(`no built-in release under ${root}/releases/default`);
   const type = (await new ReleaseCompiler(new FileComponentSource(root)).compile(manifest)).refund();
   if (type.policySteps.length !== 1) throw new Error(`the opa-server row expects one policy step in ${type.ref}, found ${type.policySteps.length}`);
   const step = type.policySteps[0]!;

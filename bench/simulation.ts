@@ -12,8 +12,6 @@
  * default `1.0.0`, or `builtin` for the newest, the one the product ships).
  */
 import 'reflect-metadata';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { SimulationJobs } from '../apps/decision-api/simulations/simulation-jobs.js';
@@ -26,7 +24,6 @@ import {
   type ReleaseManifest,
 } from '../libs/decisions/index.js';
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
-import { compareSemver, isSemver } from '../libs/names/index.js';
 import { answerJson, openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
 import { generateCases, type RefundCase } from './cases.js';
 
@@ -42,7 +39,7 @@ export interface SimulationBenchOptions {
   workers?: number;
   /** Rounds of (in this thread, on workers) runs, alternating which goes first (default 2). */
   rounds?: number;
-  /** The `releases/default` version the candidate is made from (default `1.0.0`), or `builtin`: the newest. */
+  /** The `releases/default` version that decides the stored decisions and that the candidate is made from (default `1.0.0`), or `builtin`: the newest. */
   release?: string;
   log?: (line: string) => void;
 }
@@ -155,9 +152,10 @@ export async function runSimulationBench(o: SimulationBenchOptions): Promise<Sim
   const db = await openDatabase(server?.url ?? o.databaseUrl, { migrate: true, poolSize: 4 });
   try {
     // The stored decisions and the candidate come from the same built-in release.
-    const versions = (await readdir(join(o.root, 'releases/default'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isSemver);
-    const version = o.release === 'builtin' ? versions.sort(compareSemver).at(-1)! : (o.release ?? '1.0.0');
-    const shipped = JSON.parse(await readFile(join(o.root, `releases/default/${version}.json`), 'utf8')) as ReleaseManifest;
+    const files = new FileComponentSource(o.root);
+    const shipped = o.release === 'builtin' ? await files.newestRelease('default') : await files.release('default', o.release ?? '1.0.0');
+    if (!shipped) throw new Error(`bench simulation: no built-in release ${o.release ?? '1.0.0'}`);
+    const version = shipped.version;
     log(`simulation: deciding and storing ${o.decisions.toLocaleString('en-US')} refund decisions of default@${version} (${db.kind})…`);
     const seedStart = performance.now();
     const window = await seed(db, o.root, shipped, generateCases(o.decisions, o.seed));

@@ -2,7 +2,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '../errors/index.js';
-import { isName, isSemver } from '../names/index.js';
+import { compareSemver, isName, isSemver } from '../names/index.js';
 
 /** Names and versions become path segments: only a valid name and a semantic version, so no traversal. */
 const safe = (name: string, version: string): boolean => isName(name) && isSemver(version);
@@ -122,5 +122,11 @@ export class FileComponentSource implements ComponentSource {
       }
     }
     return out;
+  }
+
+  /** The newest release manifest (by semantic version) named `name`, or undefined: the built-in release the service serves. */
+  async newestRelease(name: string): Promise<ReleaseManifest | undefined> {
+    const manifests = (await this.releases()).filter((m) => m.name === name && isSemver(m.version));
+    return manifests.sort((a, b) => compareSemver(b.version, a.version))[0];
   }
 }

@@ -17,7 +17,7 @@ import {
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { EvaluationBudget } from '../../../libs/policies/index.js';
-import { compareSemver, isName, isSemver } from '../../../libs/names/index.js';
+import { isName, isSemver } from '../../../libs/names/index.js';
 import {
   DbComponentStoreFactory,
   ReleaseActivationsRepository,
@@ -94,9 +94,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    const manifests = (await this.files.releases()).filter((m) => m.name === BUILTIN_RELEASE_NAME);
-    manifests.sort((a, b) => compareSemver(b.version, a.version));
-    const newest = manifests[0];
+    const newest = await this.files.newestRelease(BUILTIN_RELEASE_NAME);
     if (!newest) throw new Error(`no built-in release under releases/${BUILTIN_RELEASE_NAME}/`);
     this.builtin = await new ReleaseCompiler(this.files, this.cache).compile(newest);
     this.logger.log(`built-in release ${this.builtin.id} loaded (${Object.entries(newest.components).map(([n, v]) => `${n}@${v}`).join(', ')})`);

@@ -1,8 +1,8 @@
 /**
  * A replay read from the database: the stored decisions come back as the cases and answers that were stored, every one
  * once and in order across pages, and a replay on worker threads (handed the rows as read) answers what the same replay
- * answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the
- * build (the worker runs dist/'s copy).
+ * answers in this thread. On PGlite, and on PostgreSQL when TEST_DATABASE_URL is set. Needs the build (the worker
+ * runs dist/'s copy).
  */
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
@@ -12,7 +12,6 @@ import { decisionDocument } from '../decisions/decisions.service.js';
 import { REPLAY_PAGE_SIZE, replayItems, replayRows } from './replay-source.js';
 import { replayWorkerFile, runReplayInWorkers } from './replay-workers.js';
 import { compiler, files } from './replay.test-support.js';
-
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
 /** More than a page, and not a whole number of worker batches (250): the last page and its last batch are short. */
