@@ -63,7 +63,8 @@ export async function simulateDecision(input: unknown, type: BoundDecisionType, 
     if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const seen = ctx.prepare ? ctx.prepare(input as Record<string, unknown>, type) : (input as Record<string, unknown>);
     const platform = ctx.features ? await ctx.features(seen, type) : ctx.platform;
-    const d = await type.decideValid(seen, platform);
+    // A what-if compares outcomes, reasons and outputs: the explanation is never read, so none is built.
+    const d = await type.decideValid(seen, platform, undefined, { trace: false });
     return simulatedFrom({ outcome: d.outcome, reasons: d.reasons, ...d.output }, type.outputNames);
   } catch (e) {
     if (e instanceof DomainError) return simulatedError(e.code, e.message, type.outputNames);

@@ -7,7 +7,7 @@ import { compiledEvaluator } from './compiled-evaluator.js';
 import { preparePack } from './prepared.js';
 import { referenceEvaluator } from './reference-evaluator.js';
 import { ajvErrorsToDetails } from './schema.js';
-import type { CompileOptions, CompiledPack, PackResult, RulePack } from './types.js';
+import type { CompileOptions, CompiledPack, EvaluateOptions, PackResult, RulePack } from './types.js';
 import { validatedFactValidator, validatePack } from './validate.js';
 
 /**
@@ -39,11 +39,11 @@ export function compilePack(input: RulePack, options: CompileOptions = {}): Comp
       throw new DomainError('RULE_FACTS_INVALID', `facts do not match the fact schema of ${ref}: ${first}`, 'invalid', errors);
     }
   };
-  const evaluateNow = (facts: Record<string, unknown>): PackResult | Promise<PackResult> => {
+  const evaluateNow = (facts: Record<string, unknown>, o?: EvaluateOptions): PackResult | Promise<PackResult> => {
     checkFacts(facts);
     if (!compiled) return reference(facts);
     try {
-      return compiled(facts);
+      return compiled(facts, o?.trace !== false);
     } catch {
       // An operator failed on a value (or a fact needs the engine): json-rules-engine runs its rules concurrently, so
       // which failure it reports depends on its promise timing; it says which error this is.

@@ -72,7 +72,7 @@ function priorityOf(priority: number | undefined): number {
  * @returns a synchronous evaluation of facts (already validated); it throws where json-rules-engine would reject (an
  *   operator failing on a value) or NeedsReference, and the caller then asks the reference which error that is.
  */
-export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string, unknown>) => PackResult {
+export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string, unknown>, traced?: boolean) => PackResult {
   const { pack, ref, factIds } = prepared;
   const factIndex = new Map(factIds.map((id, i) => [id, i]));
   let nodes = 0;
@@ -177,7 +177,7 @@ export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string
   const rules = prepared.rules.map((rule) => ({ rule, root: compile(rule.source.conditions) }));
   const size = nodes;
 
-  return (facts) => {
+  return (facts, traced = true) => {
     const values = new Array<unknown>(factIds.length);
     for (let i = 0; i < factIds.length; i++) {
       const id = factIds[i]!;
@@ -196,6 +196,7 @@ export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string
       const { rule, root } = rules[i]!;
       // A fresh params object per fired event: callers may decorate what they receive.
       if (fired[i]) events.push({ rule: rule.source.name, type: rule.event.type, params: { ...rule.event.params } });
+      if (!traced) continue;
       trace.push({ source: ref, rule: rule.source.name, fired: fired[i]!, priority: rule.priority, event: rule.event, conditions: root.trace(run, meter) });
       meter.bytes += rule.traceBytes;
     }

@@ -183,6 +183,10 @@ describe('compiled rule evaluation equals json-rules-engine (differential)', () 
           expect('error' in direct).toBe('error' in expected);
           if ('result' in expected) {
             same(direct, expected);
+            // Untraced (a what-if): the same events, nothing of the trace built.
+            const untraced = closures(f, false);
+            const wanted = { events: expected.result.events, trace: [], traceBytes: 2 };
+            if (!isDeepStrictEqual(untraced, wanted)) expect(untraced).toStrictEqual(wanted);
             stats.fired += expected.result.events.length;
             for (const t of expected.result.trace) count(t.conditions);
           } else stats.failures++;

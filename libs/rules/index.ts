@@ -14,6 +14,7 @@ export type {
   CompiledPack,
   Condition,
   ConditionTrace,
+  EvaluateOptions,
   ExpectedEvent,
   LeafCondition,
   LoadedPack,

@@ -161,12 +161,18 @@ export interface CompiledPack {
   /**
    * evaluate without a promise when it can: the result itself, synchronously, from the compiled engine; a promise
    * only when the evaluation fails (json-rules-engine then decides the error) or the engine is the reference. Facts
-   * that do not match factSchema throw RULE_FACTS_INVALID synchronously.
+   * that do not match factSchema throw RULE_FACTS_INVALID synchronously. `{ trace: false }`: the same events, with no
+   * trace built (an empty one, `traceBytes` 2) where the engine can skip it — for callers that read only the events.
    */
-  evaluateNow(facts: Record<string, unknown>): PackResult | Promise<PackResult>;
+  evaluateNow(facts: Record<string, unknown>, o?: EvaluateOptions): PackResult | Promise<PackResult>;
 }
 
 export type PackEngine = 'compiled' | 'reference';
+
+export interface EvaluateOptions {
+  /** Default true. False: the caller reads only the events (a what-if compares outcomes, not explanations). */
+  trace?: boolean;
+}
 
 export interface CompileOptions {
   /** Default 'compiled'; 'reference' runs json-rules-engine (for the differential test and comparisons). */

@@ -76,6 +76,17 @@ interface RunState {
   readonly trace: TraceEntry[];
   /** About the JSON size of `trace`, counted as it grows, so a trace within the limit is never walked again. */
   traceBytes: number;
+  /** False: no step builds trace entries (DecideOptions.trace). */
+  readonly traced: boolean;
+}
+
+/** How decideValid runs. */
+export interface DecideOptions {
+  /**
+   * Default true. False: the same outcome, reasons, output, facts and features, with an empty trace: no step builds
+   * or measures one. For callers that compare decisions and never show or store their explanation (a what-if).
+   */
+  trace?: boolean;
 }
 
 /** A policy step as bound: what the ledger needs to run the redemption gate itself. */
@@ -146,8 +157,10 @@ export class BoundDecisionType {
    * Decides a case already known to fit the input schema (a stored case being replayed, or one just validated) and
    * already pseudonymized. `platform`: the platform's feature values (counted now, or as a stored decision recorded them).
    * `tracer`: each step is a span (children of the current one); none (tracing off), nothing is traced or called.
+   * (Spans are OpenTelemetry's; the decision's own `trace`, its explanation, is `o.trace`.)
    */
-  async decideValid(input: Record<string, unknown>, platform: PlatformValues = {}, tracer?: Tracer): Promise<TypedDecision> {
+  async decideValid(input: Record<string, unknown>, platform: PlatformValues = {}, tracer?: Tracer, o: DecideOptions = {}): Promise<TypedDecision> {
+    const traced = o.trace !== false;
     let state: RunState;
     let features: StoredFeatures | undefined;
     if (this.features) {
@@ -155,10 +168,11 @@ export class BoundDecisionType {
       const applied = tracer ? inSpan(tracer, `${STEP_SPAN_PREFIX}features`, this.featuresSpan, () => f.apply(input, platform)) : f.apply(input, platform);
       features = applied.stored;
       let bytes = 2;
-      for (const t of applied.trace) bytes += approxJsonBytes(t, MEASURED_UP_TO) + 1;
-      state = { input: applied.input, facts: { ...applied.input, [FEATURES_FACT]: applied.values }, reasons: [], events: [], trace: applied.trace, traceBytes: bytes };
+      if (traced) for (const t of applied.trace) bytes += approxJsonBytes(t, MEASURED_UP_TO) + 1;
+      const trace = traced ? applied.trace : [];
+      state = { input: applied.input, facts: { ...applied.input, [FEATURES_FACT]: applied.values }, reasons: [], events: [], trace, traceBytes: bytes, traced };
     } else {
-      state = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2 };
+      state = { input, facts: { ...input }, reasons: [], events: [], trace: [], traceBytes: 2, traced };
     }
     // Only enrichment (and a failing rules step) is asynchronous: awaiting the others would add a microtask turn each.
     if (tracer) await this.runTraced(state, tracer);
@@ -314,6 +328,7 @@ function bindPolicyStep(step: PolicyStep, policy: LoadedPolicy, outcomes: Readon
         });
       }
     }
+    if (!s.traced) return;
     const first = s.trace.length;
     for (const t of traces) t(policyInput, output, s.trace);
     for (let k = first; k < s.trace.length; k++) s.traceBytes += approxJsonBytes(s.trace[k], MEASURED_UP_TO) + 1;
@@ -386,12 +401,13 @@ function bindRulesStep(pack: CompiledPack, effects: ReadonlySet<string>): StepRu
         });
       }
     }
+    if (!s.traced) return;
     for (const t of result.trace) s.trace.push(t as unknown as TraceEntry);
     s.traceBytes += result.traceBytes;
   };
   return (s) => {
     // Synchronous but for a failing evaluation, whose error json-rules-engine decides (a promise then).
-    const result = pack.evaluateNow(pick(s.facts, declared));
+    const result = pack.evaluateNow(pick(s.facts, declared), { trace: s.traced });
     if (result instanceof Promise) return result.then((r) => apply(s, r));
     apply(s, result);
   };
