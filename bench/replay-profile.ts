@@ -13,16 +13,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
-import { FileComponentSource, ReleaseCompiler, runSimulation } from '../libs/decisions/index.js';
-import { storedReplayRows } from './replay-threads.js';
+import { runSimulation } from '../libs/decisions/index.js';
+import { builtInRefundRows } from './replay-threads.js';
 import { runIfMain } from './stats.js';
 
 export async function runReplayProfile(o: { root: string; rows: number; release: string; out: string; log: (line: string) => void }): Promise<void> {
-  const files = new FileComponentSource(o.root);
-  const manifest = await files.release('default', o.release);
-  if (!manifest) throw new Error(`no built-in release default@${o.release}`);
-  const type = (await new ReleaseCompiler(files).compile(manifest)).decisionType('refund');
-  const rows = await storedReplayRows(type, o.rows);
+  const { type, rows } = await builtInRefundRows(o.root, o.release, o.rows);
   const replay = () =>
     runSimulation(
       (function* () {

@@ -14,6 +14,15 @@ import type { ReplayRow } from '../libs/persistence/index.js';
 import { generateCases } from './cases.js';
 import { runIfMain } from './stats.js';
 
+/** The refund type of the built-in `default@<release>` under `root`, and `n` of its decisions as stored rows (storedReplayRows). */
+export async function builtInRefundRows(root: string, release: string, n: number): Promise<{ type: BoundDecisionType; rows: ReplayRow[] }> {
+  const files = new FileComponentSource(root);
+  const manifest = await files.release('default', release);
+  if (!manifest) throw new Error(`no built-in release default@${release}`);
+  const type = (await new ReleaseCompiler(files).compile(manifest)).decisionType('refund');
+  return { type, rows: await storedReplayRows(type, n) };
+}
+
 /** `n` generated refund cases decided by `type`, as a replay reads them from the decisions table (no database here). */
 export async function storedReplayRows(type: BoundDecisionType, n: number): Promise<ReplayRow[]> {
   const rows: ReplayRow[] = [];

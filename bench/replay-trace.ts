@@ -8,9 +8,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { replayItem } from '../apps/decision-api/simulations/replay-item.js';
-import { FileComponentSource, ReleaseCompiler, type BoundDecisionType } from '../libs/decisions/index.js';
+import type { BoundDecisionType } from '../libs/decisions/index.js';
 import type { ReplayRow } from '../libs/persistence/index.js';
-import { storedReplayRows } from './replay-threads.js';
+import { builtInRefundRows } from './replay-threads.js';
 import { runIfMain } from './stats.js';
 
 /** One pass over `rows`: µs of this process's CPU per case. */
@@ -26,11 +26,7 @@ async function pass(type: BoundDecisionType, rows: readonly ReplayRow[], trace: 
 }
 
 export async function runReplayTrace(o: { root: string; rows: number; release: string; passes: number; log: (line: string) => void }): Promise<void> {
-  const files = new FileComponentSource(o.root);
-  const manifest = await files.release('default', o.release);
-  if (!manifest) throw new Error(`no built-in release default@${o.release}`);
-  const type = (await new ReleaseCompiler(files).compile(manifest)).decisionType('refund');
-  const rows = await storedReplayRows(type, o.rows);
+  const { type, rows } = await builtInRefundRows(o.root, o.release, o.rows);
   await pass(type, rows, true);
   await pass(type, rows, false);
   const traced: number[] = [];
