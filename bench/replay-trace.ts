@@ -34,7 +34,11 @@ export async function runReplayTrace(o: { root: string; rows: number; release: s
   for (let i = 0; i < o.passes; i++) {
     for (const trace of i % 2 === 0 ? [true, false] : [false, true]) (trace ? traced : untraced).push(await pass(type, rows, trace));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+  };
   const f = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
   o.log(
     `replay trace (default@${o.release}, ${o.rows.toLocaleString('en-US')} cases, same process): traced ${f(traced)} µs of CPU per case, ` +

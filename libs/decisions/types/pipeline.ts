@@ -83,8 +83,10 @@ interface RunState {
 /** How decideValid runs. */
 export interface DecideOptions {
   /**
-   * Default true. False: the same outcome, reasons, output, facts and features, with an empty trace: no step builds
-   * or measures one. For callers that compare decisions and never show or store their explanation (a what-if).
+   * Default true. False: the same outcome, reasons, output, facts and features, with an empty trace: policy steps and
+   * compiled packs build none and nothing is measured (the features step's few entries and a reference-engine pack's
+   * trace are still made, then dropped). For callers that compare decisions and never show or store their explanation
+   * (a what-if).
    */
   trace?: boolean;
 }

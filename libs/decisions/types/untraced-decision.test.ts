@@ -26,7 +26,9 @@ it("decides every embedded case of every built-in release's types alike, traced 
   const seen = new Set<string>();
   let cases = 0;
   let traces = 0;
-  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0']) {
+  const versions = (await files.releases()).filter((m) => m.name === 'default').map((m) => m.version);
+  expect(versions.length).toBeGreaterThanOrEqual(5);
+  for (const version of versions) {
     const release = await compile(version);
     for (const name of release.typeNames) {
       const type = release.decisionType(name);
