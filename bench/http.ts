@@ -203,13 +203,13 @@ interface CpuSnapshot {
   machine: number;
 }
 
-function cpuSnapshot(servicePid: number, database: string | undefined): CpuSnapshot | undefined {
+export function cpuSnapshot(servicePid: number, database: string | undefined): CpuSnapshot | undefined {
   if (!existsSync('/proc/stat')) return undefined;
   return { at: process.hrtime.bigint(), self: process.cpuUsage(), service: processCpu(servicePid), postgres: postgresCpu(database), machine: machineBusy() };
 }
 
 /** `generatorSeconds`: the load generator's CPU over the window when it is not this process (wrk). */
-function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined, requests: number, seconds: number, generatorSeconds?: number): CpuShare | undefined {
+export function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined, requests: number, seconds: number, generatorSeconds?: number): CpuShare | undefined {
   if (!a || !b) return undefined;
   const self = process.cpuUsage(a.self);
   const windowSeconds = Number(b.at - a.at) / 1e9;
@@ -432,6 +432,33 @@ async function nodeLoad(o: HttpOptions, agent: http.Agent, port: number, key: st
 }
 
 /**
+ * Waits until the service's payout worker has paid every refund the saturating load approved (none APPROVED or
+ * PROCESSING), at most `maxSeconds`. Otherwise the paced row measures that backlog's payouts, not its own load: the
+ * saturating row approves faster than the worker pays, and the rest drains while the paced row runs.
+ */
+async function drainPayouts(url: string, log: (line: string) => void, maxSeconds = 180): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const t0 = Date.now();
+    let first: number | undefined;
+    for (;;) {
+      const { rows } = await c.query<{ n: string }>(`select count(*) as n from refunds where state in ('APPROVED', 'PROCESSING')`);
+      const n = Number(rows[0]?.n ?? 0);
+      first ??= n;
+      const waited = (Date.now() - t0) / 1000;
+      if (n === 0 || waited >= maxSeconds) {
+        log(`  payouts left by the saturating load: ${first}; ${n === 0 ? 'paid' : `${n} still due`} after ${waited.toFixed(1)} s, then the paced row`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+/**
  * Open loop at `rate` requests per second for warm-up + `seconds` (BENCH_ONLY=features' paced rows): request n is due
  * at start + n / rate and sent then, whether or not earlier ones have returned (up to the agent's sockets, then
  * queued), and its latency counts from when it was due, so a slower service shows as queueing, not as fewer requests.
@@ -597,6 +624,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     };
     if (o.paced) {
       const rate = o.paced.rate(summary);
+      if (o.store === 'postgresql') await drainPayouts(db.url, log);
       const p = await pacedLoad(agent, port, key, bodies, run, servicePid, db.name, rate, o.paced.warmupSeconds, o.paced.seconds);
       const pacedNon2xx = Object.entries(p.statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
       row.paced = { rate, seconds: o.paced.seconds, ...p.summary, non2xx: pacedNon2xx, errors: p.errors, ...(p.cpu && { cpu: p.cpu }) };

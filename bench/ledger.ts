@@ -20,6 +20,7 @@ import {
   StaticProgramResolver,
 } from '../libs/ledger/index.js';
 import { validatePack } from '../libs/rules/index.js';
+import { cpuShare, cpuSnapshot, type CpuShare } from './http.js';
 import { formatRate, formatUs, summarise, table, type Summary } from './stats.js';
 
 export interface LedgerBenchOptions {
@@ -32,7 +33,7 @@ export interface LedgerBenchOptions {
 
 export interface LedgerBenchResult {
   inProcess: { name: string; count: number; perSecond: number; p50Us: number; p99Us: number }[];
-  http: (Summary & { name: string; count: number; non2xx: number; byOp: Record<string, { count: number; p50Us: number; p99Us: number }> }) | null;
+  http: (Summary & { name: string; count: number; non2xx: number; byOp: Record<string, { count: number; p50Us: number; p99Us: number }>; cpu: CpuShare | undefined }) | null;
 }
 
 const ADMIN_TOKEN = 'bench-ledger-admin-token-0123456789';
@@ -153,7 +154,7 @@ export async function withBenchService<T>(
 
 /** Each connection loops over its own accounts: purchase → settle → refund part → redeem part; all four are timed. */
 export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
-  return withBenchService(o, 'ledger', o.connections, ['service'], async ({ agent, port, key }) => {
+  return withBenchService(o, 'ledger', o.connections, ['service'], async ({ agent, port, key, databaseUrl, pid }) => {
     const headers = (k: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': k });
     const run = Date.now().toString(36);
     const lat: Record<string, number[]> = { purchase: [], settle: [], refund: [], redeem: [] };
@@ -169,7 +170,9 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
       all.push(ns);
       if (r.status >= 300) non2xx++;
     };
+    const database = new URL(databaseUrl).pathname.slice(1);
     const t0 = process.hrtime.bigint();
+    const cpu0 = pid === undefined ? undefined : cpuSnapshot(pid, database);
     await Promise.all(
       Array.from({ length: o.connections }, async (_, c) => {
         const account = `acct-${run}-${c}`;
@@ -183,6 +186,7 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
         }
       }),
     );
+    const cpu1 = pid === undefined ? undefined : cpuSnapshot(pid, database);
     const elapsed = Number(process.hrtime.bigint() - t0);
     const summary = summarise(Float64Array.from(all), elapsed);
     const byOp: Record<string, { count: number; p50Us: number; p99Us: number }> = {};
@@ -190,7 +194,9 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
       const s = summarise(Float64Array.from(xs), elapsed);
       byOp[op] = { count: xs.length, p50Us: s.p50Us, p99Us: s.p99Us };
     }
-    return { ...summary, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections)`, count: all.length, non2xx, byOp };
+    // The CPU window covers every operation (and the accounts' opening): no warm-up is left out of it.
+    const cpu = cpuShare(cpu0, cpu1, all.length, elapsed / 1e9);
+    return { ...summary, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections)`, count: all.length, non2xx, byOp, cpu };
   });
 }
 
@@ -202,6 +208,10 @@ export async function runLedgerBench(o: LedgerBenchOptions): Promise<LedgerBench
   const httpRow = await runLedgerHttp(o);
   if (httpRow) {
     log(`\nLedger over HTTP with persistence: ${formatRate(httpRow.perSecond)} ops/s, p50 ${formatUs(httpRow.p50Us)}, p99 ${formatUs(httpRow.p99Us)}, non-2xx ${httpRow.non2xx}`);
+    if (httpRow.cpu) {
+      const { msPerRequest: ms, machineBusy, windowSeconds } = httpRow.cpu;
+      log(`CPU per operation: service ${ms.service} ms, PostgreSQL ${ms.postgres} ms, this load generator ${ms.loadGenerator} ms; machine busy ${(machineBusy / windowSeconds).toFixed(2)} of 2 cores`);
+    }
     log(table(['operation', 'count', 'p50', 'p99'], Object.entries(httpRow.byOp).map(([op, s]) => [op, String(s.count), formatUs(s.p50Us), formatUs(s.p99Us)])));
   }
   return { inProcess, http: httpRow };
