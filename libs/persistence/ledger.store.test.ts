@@ -7,6 +7,7 @@ import type { LedgerAccount, LedgerAdjustment, LedgerTransaction } from '../ledg
 import { openDatabase, type Database } from './database.js';
 import { PgLedgerStore } from './ledger.store.js';
 import { OutboxRepository } from './outbox.repository.js';
+import { GENERIC_PLAN } from './prepared-statements.js';
 
 const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 const T = 'acme';
@@ -130,6 +131,32 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
     expect(after.transaction).toEqual({ ...mine.t, actor: { id: 'system', role: 'system' } });
     expect(after.adjustment).toMatchObject({ accountId: theirs.a });
     expect(await store().entries(T, mine.a, { limit: 10 })).toEqual([]);
+  });
+
+  it('runs its one write on a plan made once per connection, and its lock and read on plans made for each call', async () => {
+    const one = await openDatabase(target.url, { poolSize: 1 }); // one connection: its prepared statements are all of them
+    try {
+      const s = () => new PgLedgerStore(one.em(), new OutboxRepository());
+      for (let i = 0; i < 4; i++) {
+        const a = id('generic');
+        await s().withAccount(T, a, async (uow) => {
+          await uow.saveAccount(account(a));
+          await uow.saveTransaction(purchase(id('gtx'), a));
+        });
+        expect(await s().withAccount(T, a, (uow) => uow.getAccount(a))).toMatchObject({ accountId: a, balance: 0 });
+      }
+      const plans = await one.em().execute<{ statement: string; generic: number; custom: number }[]>(
+        'select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where from_sql = false',
+      );
+      const writes = plans.filter((p) => p.statement.startsWith(GENERIC_PLAN));
+      // Named from its second execution: the other three ran on the generic plan.
+      expect(writes.map((w) => [w.generic, w.custom])).toEqual([[3, 0]]);
+      const reads = plans.filter((p) => p.statement.includes('ledger_lock_and_read'));
+      expect(reads.length).toBeGreaterThan(0);
+      for (const r of reads) expect(r).toMatchObject({ generic: 0 });
+    } finally {
+      await one.close();
+    }
   });
 
   it('inside the caller transaction, a refused unit of work leaves the caller free to go on and commit', async () => {

@@ -39,15 +39,24 @@ interface Connection {
 type QueryResult = pg.QueryResult | pg.QueryResult[];
 
 /**
- * A pg Query whose batch starts with an unnamed BEGIN (parse, bind, execute: no describe, so no row description),
- * then the statement as pg would send it, then the one Sync pg ends it with. pg gathers every command's result, so
- * the answer is [BEGIN's, the statement's].
+ * A pg Query whose batch starts with unnamed statements without parameters or rows (BEGIN, SET LOCAL: parse, bind,
+ * execute; no describe, so no row description), then the statement as pg would send it, then the one Sync pg ends it
+ * with. pg gathers every command's result, so the answer is [each prefix's, the statement's].
  */
-class BeginThenQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => { prepare(connection: Connection): void }) {
+class PrefixedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => { prepare(connection: Connection): void }) {
+  constructor(
+    config: pg.QueryConfig,
+    private readonly prefixes: readonly string[],
+  ) {
+    super(config);
+  }
+
   override prepare(connection: Connection): void {
-    connection.parse({ text: 'begin', name: '', types: [] });
-    connection.bind({ portal: '', statement: '', values: [] });
-    connection.execute({ portal: '', rows: 0 });
+    for (const text of this.prefixes) {
+      connection.parse({ text, name: '', types: [] });
+      connection.bind({ portal: '', statement: '', values: [] });
+      connection.execute({ portal: '', rows: 0 });
+    }
     super.prepare(connection);
   }
 }
@@ -97,8 +106,13 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
  * `isParsed` and send the BEGIN on its own otherwise.
  */
 export function beginThen(query: QueryFn, config: pg.QueryConfig): Promise<unknown> {
+  return prefixedThen(query, ['begin'], config);
+}
+
+/** Runs `config` after `prefixes` (statements without parameters or rows) in one batch: beginThen's rules apply. */
+export function prefixedThen(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig): Promise<unknown> {
   return new Promise<QueryResult>((resolve, reject) => {
-    query(new BeginThenQuery(config), (err: Error | null, res: QueryResult) => (err ? reject(err) : resolve(res)));
+    query(new PrefixedQuery(config, prefixes), (err: Error | null, res: QueryResult) => (err ? reject(err) : resolve(res)));
   }).then((res) => (Array.isArray(res) ? res[res.length - 1]! : res));
 }
 

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { nameStatements, openDatabase, type Database } from './database.js';
-import { nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
+import { GENERIC_PLAN, nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
 
 describe('StatementNamer', () => {
   it('names a text from its second execution on, the same name every time', () => {
@@ -233,6 +233,64 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       proto._handleReadyForQuery = original;
       await db.close();
     }
+  });
+
+  describe('a statement marked GENERIC_PLAN', () => {
+    const marked = `${GENERIC_PLAN}select current_setting('plan_cache_mode') as during, $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
+    const after = `select current_setting('plan_cache_mode') as mode, (select count(*) from begin_probe where id = $1)::int as n`;
+
+    /** The plans PostgreSQL made for each prepared statement of this session (pg_prepared_statements, PostgreSQL 14+). */
+    async function plans(c: pg.Client): Promise<Map<string, { generic: number; custom: number }>> {
+      const r = await c.query<{ statement: string; generic: number; custom: number }>(
+        'select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where from_sql = false',
+      );
+      return new Map(r.rows.map((row) => [row.statement, { generic: row.generic, custom: row.custom }]));
+    }
+
+    it('runs on its generic plan once named, its SET in the same round trip, and the statements after it plan for each execution', async () => {
+      const { c, trips } = await client();
+      await c.query('set plan_cache_mode = force_custom_plan'); // as database.ts opens every pooled connection
+      const counts: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const before = trips();
+        await q(c, 'begin');
+        const m = await q<{ during: string; n: number }>(c, marked, [round]);
+        const a = await q<{ mode: string }>(c, after, [round]);
+        await q(c, 'commit');
+        counts.push(trips() - before);
+        expect(m.rows[0]).toMatchObject({ n: round });
+        // Unnamed on its first execution (planned for it alone, whatever the mode); generic from then on.
+        expect(m.rows[0]!.during).toBe(round === 0 ? 'force_custom_plan' : 'force_generic_plan');
+        expect(a.rows[0]!.mode).toBe('force_custom_plan');
+        expect((await c.query<{ mode: string }>('select current_setting($1) as mode', ['plan_cache_mode'])).rows[0]!.mode).toBe('force_custom_plan');
+      }
+      const made = await plans(c);
+      // generic_plans counts executions that used the (one, cached) generic plan.
+      expect(made.get(marked)).toEqual({ generic: 4, custom: 0 });
+      expect(made.get(after)).toEqual({ generic: 0, custom: 4 });
+      // Round 0 names nothing; round 1 parses both (the BEGIN and the SET each go ahead alone); then BEGIN, SET and the
+      // marked statement travel together: BEGIN+marked, the next, COMMIT.
+      expect(counts.slice(2)).toEqual([3, 3, 3]);
+    });
+
+    it('outside a pending BEGIN it still travels with its SET, and a failure aborts only the transaction', async () => {
+      const { c, trips } = await client();
+      await c.query('set plan_cache_mode = force_custom_plan');
+      await c.query('begin');
+      for (let i = 0; i < 3; i++) await q(c, marked, [i]);
+      const before = trips();
+      expect((await q<{ during: string }>(c, marked, [9])).rows[0]!.during).toBe('force_generic_plan');
+      expect(trips() - before).toBe(1);
+      await c.query('commit');
+      const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
+      await c.query('begin');
+      await q(c, failing, [1]);
+      await q(c, failing, [1]);
+      await expect(q(c, failing, [0])).rejects.toThrow(/division by zero/);
+      await c.query('rollback');
+      expect((await c.query<{ mode: string }>('select current_setting($1) as mode', ['plan_cache_mode'])).rows[0]!.mode).toBe('force_custom_plan');
+      await expect(q(c, 'select $1::int as n', [4])).resolves.toMatchObject({ rows: [{ n: 4 }] });
+    });
   });
 
   it('a BEGIN the pool took back unsent does not start the next holder a transaction', async () => {

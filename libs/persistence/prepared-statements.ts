@@ -17,7 +17,17 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { dropConnection } from './database-probe.js';
-import { beginThen, deferBegin, isParsed } from './pipelined-begin.js';
+import { beginThen, deferBegin, isParsed, prefixedThen } from './pipelined-begin.js';
+
+/**
+ * A statement text that starts with this is planned once per connection (a generic plan) where it runs as a named
+ * statement: a `SET LOCAL plan_cache_mode` goes ahead of it in the same batch, no extra round trip. Only for a statement
+ * that reads no table (its plan cannot go stale as tables grow, see database.ts), and neither may what it fires (an
+ * insert trigger, a foreign key check: those plan generically too). It must end its own generic planning with a
+ * `set_config('plan_cache_mode', 'force_custom_plan', true)` column, so the statements after it plan as usual.
+ */
+export const GENERIC_PLAN = '/* generic plan */ ';
+const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
 
 /** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
 export const STALE_STATEMENT = new Set(['0A000', '26000']);
@@ -71,20 +81,23 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
   const run = (query: QueryFn, text: string, values: unknown[], begin: boolean): Promise<unknown> => {
     const name = namer.nameFor(text);
     if (name === undefined && !begin) return query(text, values) as Promise<unknown>;
+    // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
+    const prefixes = [...(begin ? ['begin'] : []), ...(name !== undefined && text.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : [])];
     let result: Promise<unknown>;
     if (name === undefined) result = beginThen(query, { text, values });
-    else if (!begin) result = query({ name, text, values }) as Promise<unknown>;
-    else if (isParsed(client, name)) result = beginThen(query, { name, text, values });
-    else result = Promise.all([query('begin', []), query({ name, text, values })]).then(([, r]) => r);
+    else if (prefixes.length === 0) result = query({ name, text, values }) as Promise<unknown>;
+    else if (isParsed(client, name)) result = prefixedThen(query, prefixes, { name, text, values });
+    // Not parsed yet on this connection: pg would take a prefix's parse for the statement's, so the prefixes go first.
+    else result = Promise.all([...prefixes.map((p) => query(p, [])), query({ name, text, values })]).then((rs) => rs[rs.length - 1]);
     return result.catch((e: unknown) => {
       // The connection's copy of the statement is unusable from now on: a migration changed what it returns
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
       // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
       // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
       if (name !== undefined && STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
-      // A batch with its BEGIN goes through pg's callback form, which database.ts' read-timeout guard does not see: pg
-      // keeps a connection whose read timed out busy with the lost batch, so it goes here too.
-      else if (begin && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
+      // A batch with its BEGIN (or any prefix) goes through pg's callback form, which database.ts' read-timeout guard
+      // does not see: pg keeps a connection whose read timed out busy with the lost batch, so it goes here too.
+      else if (prefixes.length > 0 && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
       throw e;
     });
   };
