@@ -22,8 +22,9 @@ import { beginThen, deferBegin, isParsed, prefixedThen } from './pipelined-begin
 /**
  * A statement text that starts with this is planned once per connection (a generic plan) where it runs as a named
  * statement: a `SET LOCAL plan_cache_mode` goes ahead of it in the same batch, no extra round trip. Only for a statement
- * that reads no table (its plan cannot go stale as tables grow, see database.ts), and neither may what it fires (an
- * insert trigger, a foreign key check: those plan generically too). It must end its own generic planning with a
+ * that reads no table (its plan cannot go stale as tables grow, see database.ts), and what it fires plans generically
+ * too: an insert trigger must read no table either; a foreign key check is a primary key lookup, replanned when
+ * autoanalyze sees the referenced table grow. It must end its own generic planning with a
  * `set_config('plan_cache_mode', 'force_custom_plan', true)` column, so the statements after it plan as usual.
  */
 export const GENERIC_PLAN = '/* generic plan */ ';
