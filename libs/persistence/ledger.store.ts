@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { DomainError } from '../errors/index.js';
 import { parseIntegrityTotals, transactionPredicate, transactionView, type IntegrityTotals } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
-import { GENERIC_PLAN } from './prepared-statements.js';
+import { CUSTOM_PLAN_AGAIN, GENERIC_PLAN } from './prepared-statements.js';
 import type {
   IntegrityVerdict,
   AdjustmentFilter,
@@ -705,7 +705,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     // replans them as it grows (as for the refund decision's write; with autovacuum off, analyze by hand).
     const select = `select ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
     const body = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\n`;
-    const text = readsTable ? body + select : `${GENERIC_PLAN}${body}${select}, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
+    const text = readsTable ? body + select : `${GENERIC_PLAN}${body}${select}, ${CUSTOM_PLAN_AGAIN}`;
     if (guard) await this.em.execute(`savepoint ${guard}`);
     const r = (await this.bound(text, params))!;
     const refused = fresh.find((f) => num(r[f.cte]) !== 1);

@@ -24,11 +24,17 @@ import { beginThen, deferBegin, isParsed, prefixedThen } from './pipelined-begin
  * statement: a `SET LOCAL plan_cache_mode` goes ahead of it in the same batch, no extra round trip. Only for a statement
  * that reads no table (its plan cannot go stale as tables grow, see database.ts), and what it fires plans generically
  * too: an insert trigger must read no table either; a foreign key check is a primary key lookup, replanned when
- * autoanalyze sees the referenced table grow. It must end its own generic planning with a
- * `set_config('plan_cache_mode', 'force_custom_plan', true)` column, so the statements after it plan as usual.
+ * autoanalyze sees the referenced table grow. It must end its own generic planning with a CUSTOM_PLAN_AGAIN column,
+ * so the statements after it plan as usual.
  */
 export const GENERIC_PLAN = '/* generic plan */ ';
 const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
+
+/**
+ * The last select-list column of a write planned generically (GENERIC_PLAN, or the refund decision's, switched on by its
+ * read): the rest of the transaction makes custom plans again.
+ */
+export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode";
 
 /** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
 export const STALE_STATEMENT = new Set(['0A000', '26000']);

@@ -14,6 +14,7 @@ import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
+import { CUSTOM_PLAN_AGAIN } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
@@ -45,7 +46,7 @@ export interface RefundDecisionWrite {
  * transaction to generic plans for the statement after it (the read is planned by then), the write's switches back.
  */
 const GENERIC_FOR_THE_WRITE = sql`set_config('plan_cache_mode', 'force_generic_plan', true) as plan_mode`;
-const CUSTOM_AFTER_THE_WRITE = sql`set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
+const CUSTOM_AFTER_THE_WRITE = sql.raw(CUSTOM_PLAN_AGAIN);
 
 export class RefundDecisionsRepository {
   /**
