@@ -108,7 +108,8 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
     // Forcing generic plans for the decision's transaction only (tried 2026-12-03) saved 0.6 ms of planning per decision
     // on an analyzed million-event history, and was a disaster on a young one: a plan made while the tables were
     // nearly empty stays cached per connection as they grow (900 ms per features read, 20 decisions/s instead of 250).
-    // Only a statement that reads no table may plan generically: the refund decision's write does (refund-decisions.repository.ts).
+    // Only a statement that reads no table by a chosen scan may plan generically: the refund decision's write
+    // (refund-decisions.repository.ts) and the ledger's (GENERIC_PLAN in prepared-statements.ts) do.
     ...(namer ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
   };
 }

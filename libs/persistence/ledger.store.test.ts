@@ -145,12 +145,39 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
         });
         expect(await s().withAccount(T, a, (uow) => uow.getAccount(a))).toMatchObject({ accountId: a, balance: 0 });
       }
+      // Inside a caller's transaction, what comes after the write plans per execution again (its last column).
+      const a = id('generic');
+      const modeAfter = await one.em().transactional(async (em) => {
+        await new PgLedgerStore(em, new OutboxRepository()).withAccount(T, a, async (uow) => {
+          await uow.saveAccount(account(a));
+          await uow.saveTransaction(purchase(id('gtx'), a));
+        });
+        return (await em.execute<{ mode: string }[]>(`select current_setting('plan_cache_mode') as mode`))[0]!.mode;
+      });
+      expect(modeAfter).toBe('force_custom_plan');
+      // A write that updates an account row it did not save (its totals, kept for the next verdict) finds it by a scan
+      // the planner chooses: never marked, planned for each execution.
+      for (let i = 0; i < 4; i++) {
+        await s().withAccount(T, a, async (uow) => {
+          const acc = (await uow.getAccount(a))!;
+          await uow.saveTransaction(purchase(id('mtx'), a));
+          await uow.recordIntegrity!({
+            account: acc,
+            report: { netSpend: 0, netReward: 0, rewardBound: 0, roundingTolerance: 0, rewardIntegrity: true, violations: [] },
+            violating: [],
+            at: '2026-03-05T10:00:00Z',
+            totals: { program: acc.programRef, netSpend: 1_000 * (i + 1), roundingTolerance: 0, shares: {} },
+          });
+        });
+      }
       const plans = await one.em().execute<{ statement: string; generic: number; custom: number }[]>(
         'select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where from_sql = false',
       );
       const writes = plans.filter((p) => p.statement.startsWith(GENERIC_PLAN));
-      // Named from its second execution: the other three ran on the generic plan.
-      expect(writes.map((w) => [w.generic, w.custom])).toEqual([[3, 0]]);
+      // Named from its second execution: the other three, and the caller's, ran on the generic plan.
+      expect(writes.map((w) => [w.generic, w.custom])).toEqual([[4, 0]]);
+      const marks = plans.filter((p) => p.statement.includes('mark_0 as (update ledger_accounts'));
+      expect(marks.map((m) => [m.statement.startsWith(GENERIC_PLAN), m.generic, m.custom])).toEqual([[false, 0, 3]]);
       const reads = plans.filter((p) => p.statement.includes('ledger_lock_and_read'));
       expect(reads.length).toBeGreaterThan(0);
       for (const r of reads) expect(r).toMatchObject({ generic: 0 });

@@ -699,10 +699,9 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     const checks = fresh.map((f) => `(select count(*) from ${f.cte}) as ${f.cte}`);
     // Every other CTE inserts or upserts parameters (an upsert finds its conflict through its arbiter index: no plan
     // to choose) and reads only the other CTEs: planned once per connection, it cannot go stale as the tables grow,
-    // and planning it for every write cost 0.07-0.3 ms of PostgreSQL per operation (issue 11). What it fires plans
-    // generically too: the adjustments' feature_events insert reads nothing; the foreign key checks look the account
-    // or transaction up by primary key, an index scan unless the statistics say the table is tiny, and autoanalyze
-    // replans them as it grows (as for the refund decision's write; with autovacuum off, analyze by hand).
+    // and planning it for every write cost 0.07-0.3 ms of PostgreSQL per operation (issue 11). What it fires are AFTER
+    // triggers (the foreign key checks, the adjustments' feature_events insert, the totals): they run once the
+    // statement is done, after its last column switched planning back to custom, so that column must stay last.
     const select = `select ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
     const body = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\n`;
     const text = readsTable ? body + select : `${GENERIC_PLAN}${body}${select}, ${CUSTOM_PLAN_AGAIN}`;

@@ -286,10 +286,46 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       await c.query('begin');
       await q(c, failing, [1]);
       await q(c, failing, [1]);
+      const beforeFailure = trips();
       await expect(q(c, failing, [0])).rejects.toThrow(/division by zero/);
       await c.query('rollback');
-      expect((await c.query<{ mode: string }>('select current_setting($1) as mode', ['plan_cache_mode'])).rows[0]!.mode).toBe('force_custom_plan');
+      // pg rejects on the error, before the batch's ReadyForQuery: counted with the ROLLBACK's, the SET went with it.
+      expect(trips() - beforeFailure).toBe(2);
       await expect(q(c, 'select $1::int as n', [4])).resolves.toMatchObject({ rows: [{ n: 4 }] });
+    });
+
+    it('failing inside a savepoint, its SET is rolled back with it: the transaction goes on planning per execution', async () => {
+      const { c } = await client();
+      await c.query('set plan_cache_mode = force_custom_plan');
+      const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
+      await c.query('begin');
+      await q(c, failing, [1]);
+      await q(c, failing, [1]);
+      await c.query('savepoint s');
+      await expect(q(c, failing, [0])).rejects.toThrow(/division by zero/);
+      await c.query('rollback to savepoint s');
+      const mode = async () => (await q<{ mode: string }>(c, 'select current_setting($1) as mode', ['plan_cache_mode'])).rows[0]!.mode;
+      expect(await mode()).toBe('force_custom_plan');
+      expect((await q<{ n: number }>(c, failing, [2])).rows[0]!.n).toBe(0);
+      expect(await mode()).toBe('force_custom_plan');
+      await c.query('commit');
+    });
+
+    it('a value pg cannot serialize (its SET already ran) drops the connection rather than leave the transaction planning generically', async () => {
+      for (const parsed of [true, false]) {
+        const { c } = await client();
+        await c.query('set plan_cache_mode = force_custom_plan');
+        await c.query('begin');
+        // Named from the second execution: parsed by the third (the prefixed batch); only named on the second (its SET goes alone, first).
+        for (let i = 0; i < (parsed ? 2 : 1); i++) await q(c, marked, [i]);
+        const unserializable = {
+          toPostgres() {
+            throw new Error('cannot serialize this value');
+          },
+        };
+        await expect(q(c, marked, [unserializable])).rejects.toThrow(/cannot serialize/);
+        await expect(q(c, 'select current_setting($1) as mode', ['plan_cache_mode'])).rejects.toThrow();
+      }
     });
   });
 

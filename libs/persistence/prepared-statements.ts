@@ -21,18 +21,21 @@ import { beginThen, deferBegin, isParsed, prefixedThen } from './pipelined-begin
 
 /**
  * A statement text that starts with this is planned once per connection (a generic plan) where it runs as a named
- * statement: a `SET LOCAL plan_cache_mode` goes ahead of it in the same batch, no extra round trip. Only for a statement
- * that reads no table (its plan cannot go stale as tables grow, see database.ts), and what it fires plans generically
- * too: an insert trigger must read no table either; a foreign key check is a primary key lookup, replanned when
- * autoanalyze sees the referenced table grow. It must end its own generic planning with a CUSTOM_PLAN_AGAIN column,
- * so the statements after it plan as usual.
+ * statement: a `SET LOCAL plan_cache_mode` goes ahead of it in the same batch, no extra round trip. Inside a
+ * transaction only (outside one the SET ends with the batch). Only for a statement that reads no table by a scan its
+ * planner chooses (its plan cannot go stale as tables grow, see database.ts). It must end its generic planning with a
+ * CUSTOM_PLAN_AGAIN column, its select's last: what runs after that column (its AFTER triggers, foreign key checks
+ * among them, which fire once the statement is done; the statements after it) plans per execution again. What runs
+ * before it (BEFORE triggers, functions its CTEs call) plans generically, so must read no table by a chosen scan either.
  */
 export const GENERIC_PLAN = '/* generic plan */ ';
 const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
 
 /**
  * The last select-list column of a write planned generically (GENERIC_PLAN, or the refund decision's, switched on by its
- * read): the rest of the transaction makes custom plans again.
+ * read): the rest of the transaction makes custom plans again. Custom, not the session's own setting: that is custom
+ * wherever statements are named (database.ts); with DB_PREPARED_STATEMENTS=false (mode `auto`) the rest of such a
+ * transaction plans per execution, which costs planning time, never a stale plan.
  */
 export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode";
 
@@ -105,6 +108,9 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
       // A batch with its BEGIN (or any prefix) goes through pg's callback form, which database.ts' read-timeout guard
       // does not see: pg keeps a connection whose read timed out busy with the lost batch, so it goes here too.
       else if (prefixes.length > 0 && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
+      // A value pg could not serialize fails the statement on the client, after its prefixes went out and ran: the
+      // transaction would go on planning generically, its caller unaware. Dropped, it goes on nowhere.
+      else if (prefixes.includes(SET_GENERIC) && (e as { code?: unknown } | undefined)?.code === undefined) dropConnection(client);
       throw e;
     });
   };
