@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { pseudonymizer, tenantKey } from '../libs/decisions/index.js';
+import { formatDiskFlush, probeDiskFlush, type DiskFlushProbe } from './disk.js';
 import { runHttp, type HttpOptions, type HttpRow, type HttpSetup } from './http.js';
 import { formatRate, formatUs } from './stats.js';
 
@@ -33,11 +34,22 @@ export interface FeaturesBenchOptions extends Pick<HttpOptions, 'root' | 'server
   pacedShare: number;
   /** When set, each service runs under `node --cpu-prof` writing to `<profileDir>/<on|off>-<round>`. */
   profileDir?: string;
+  /**
+   * `off` runs both sides on databases with `synchronous_commit = off`: an answer then does not wait for the disk to
+   * flush its commit. Not how the product runs; it takes the disk's flush stalls (shared by both sides, and on this
+   * machine's disk the p99 of a paced row) out of the comparison, so what features add to p99 can be seen.
+   */
+  synchronousCommit: 'on' | 'off';
+  /** Seconds of the disk flush probe before the first row and after the last (0: none). */
+  diskProbeSeconds: number;
   log: (line: string) => void;
 }
 
 export interface FeaturesBenchResult {
   priorEvents: number;
+  synchronousCommit: 'on' | 'off';
+  /** The disk's flush latency before the first row and after the last (bench/disk.ts). */
+  diskFlush: { before?: DiskFlushProbe; after?: DiskFlushProbe };
   seedSeconds: number[];
   off: HttpRow[];
   on: HttpRow[];
@@ -154,6 +166,19 @@ async function explainValues(url: string, tenant: string): Promise<string> {
   }
 }
 
+/** Where PostgreSQL keeps its data (and WAL), to say whether the disk probe ran on that device; undefined if not allowed. */
+async function postgresDataDirectory(url: string): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return ((await c.query<{ data_directory: string }>('show data_directory')).rows[0]?.data_directory) ?? undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end();
+  }
+}
+
 interface PacedMedian {
   p50Us: number;
   p99Us: number;
@@ -189,7 +214,16 @@ function pacedMedians(rows: HttpRow[]): PacedMedian {
 
 export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what: string) => Promise<unknown>): Promise<FeaturesBenchResult> {
   const { log } = o;
-  log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (the newest built-in release), ${o.rounds} round(s) alternating`);
+  log(`\nFeatures: POST /v1/decisions/refund on PostgreSQL with ${formatRate(PRIOR_EVENTS)} prior events, features off (default@1.2.0, refund@1.1.0) vs on (the newest built-in release), ${o.rounds} round(s) alternating, synchronous_commit ${o.synchronousCommit}`);
+  const dataDir = await postgresDataDirectory(o.serverUrl);
+  const probe = (when: string): DiskFlushProbe | undefined => {
+    if (o.diskProbeSeconds <= 0) return undefined;
+    const p = probeDiskFlush(o.diskProbeSeconds, dataDir);
+    log(`  disk flush (fdatasync of 8 KiB) ${when}, ${o.diskProbeSeconds} s: ${formatDiskFlush(p)}`);
+    return p;
+  };
+  const diskFlush: FeaturesBenchResult['diskFlush'] = {};
+  diskFlush.before = probe('before the rows');
   const seedSeconds: number[] = [];
   let explain: string | undefined;
   // Fixed by the first row (features off): every paced row, on or off, runs at this rate.
@@ -207,6 +241,7 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     // Both sides must decide the same mix: with the bench's orders refunded again and again, the faster side would
     // answer more cheap DENYs (order already refunded) and look cheaper per decision.
     freshOrders: true,
+    ...(o.synchronousCommit === 'off' && { databaseSettings: { synchronous_commit: 'off' } }),
     name: `features ${on ? 'on' : 'off'} (round ${round})`,
     ...(o.profileDir && { profileDir: join(o.profileDir, `${on ? 'on' : 'off'}-${round}`) }),
     ...(o.pacedShare > 0 && {
@@ -232,6 +267,7 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
       (side ? on : off).push(await runHttp(row(side, round), log));
     }
   }
+  diskFlush.after = probe('after the rows');
   const m = { off: medians(off), on: medians(on) };
   const ratio = {
     perSecond: m.on.perSecond / m.off.perSecond,
@@ -262,5 +298,5 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
     log(`  paced on/off: service CPU per decision ${paced.ratio.serviceCpu.toFixed(3)}, PostgreSQL ${paced.ratio.postgresCpu.toFixed(3)}, p50 ${paced.ratio.p50DeltaMs >= 0 ? '+' : ''}${paced.ratio.p50DeltaMs.toFixed(2)} ms, p99 ${paced.ratio.p99DeltaMs >= 0 ? '+' : ''}${paced.ratio.p99DeltaMs.toFixed(2)} ms (<= ${TARGET_FEATURE_P99_MS} ms: ${paced.ratio.p99DeltaMs <= TARGET_FEATURE_P99_MS ? 'met' : 'MISSED'})`);
   }
   if (explain) log(`\n  The features statement of one bench customer, EXPLAIN ANALYZE (refundCount30d and goodwillRefunds12m):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
-  return { priorEvents: PRIOR_EVENTS, seedSeconds, off, on, median: m, ratio, ...(paced && { paced }), ...(explain && { explain }) };
+  return { priorEvents: PRIOR_EVENTS, synchronousCommit: o.synchronousCommit, diskFlush, seedSeconds, off, on, median: m, ratio, ...(paced && { paced }), ...(explain && { explain }) };
 }

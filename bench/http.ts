@@ -56,6 +56,11 @@ export interface HttpOptions {
    * `rate` gets the saturating load's summary and returns requests per second. The row's `paced` holds it.
    */
   paced?: { rate: (saturated: Summary) => number; warmupSeconds: number; seconds: number };
+  /**
+   * Settings of the row's PostgreSQL database (`ALTER DATABASE … SET`, before the service connects): e.g. the features
+   * bench's `synchronous_commit = off` run, whose answers do not wait for the disk's flush.
+   */
+  databaseSettings?: Record<string, string>;
 }
 
 export type LoadGenerator = 'wrk' | 'node';
@@ -168,26 +173,65 @@ export function processCpu(pid: number): number {
   }
 }
 
+/** What a PostgreSQL process is (from /proc): its CPU seconds so far, its parent, and whether it serves the bench. */
+interface PgProcess {
+  cpu: number;
+  ppid: number;
+  counted: boolean;
+  /** CPU seconds of its children that exited and were reaped (cutime + cstime): the postmaster's backends. */
+  reaped: number;
+}
+
 /**
- * CPU seconds of the PostgreSQL server's work for the bench: the backends connected to the bench database, plus the
- * shared helpers (WAL writer, checkpointer…). Backends of other databases (someone's tests) are left out.
+ * The PostgreSQL server's processes as the bench counts them: the backends connected to the bench database, plus the
+ * shared helpers (WAL writer, checkpointer…), by pid; and the CPU of backends that exited, as their parent, the
+ * postmaster, has reaped it. Backends of other databases (someone's tests) are left out while they live.
  */
-function postgresCpu(database: string | undefined): number {
-  let total = 0;
+interface PostgresCpu {
+  byPid: Map<number, number>;
+  reaped: number;
+}
+
+function postgresCpu(database: string | undefined): PostgresCpu {
+  const all = new Map<number, PgProcess>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       if (comm !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // A client backend's title is "postgres: <cluster>: <user> <database> <host>(<port>) <state>".
       const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const isClientBackend = /\(\d+\)|\[local\]/.test(title);
-      if (!isClientBackend || (database !== undefined && title.includes(` ${database} `))) total += processCpu(Number(entry));
+      all.set(Number(entry), {
+        cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+        ppid: Number(fields[1]),
+        counted: !isClientBackend || (database !== undefined && title.includes(` ${database} `)),
+        reaped: (Number(fields[13]) + Number(fields[14])) / CLK_TCK,
+      });
     } catch {
       // the process exited while we looked
     }
   }
+  const byPid = new Map<number, number>();
+  let reaped = 0;
+  for (const [pid, p] of all) {
+    if (p.counted) byPid.set(pid, p.cpu);
+    if (!all.has(p.ppid)) reaped += p.reaped; // the postmaster: the one whose parent is not PostgreSQL
+  }
+  return { byPid, reaped };
+}
+
+/**
+ * CPU seconds PostgreSQL spent for the bench between two looks. A backend that exits in between (the service's pool
+ * closing idle connections after a saturating load) takes its CPU out of /proc: summing the live ones made paced rows
+ * negative. Its CPU is in the postmaster's reaped total instead, less what it had spent before the first look.
+ */
+function postgresCpuBetween(a: PostgresCpu, b: PostgresCpu): number {
+  let total = b.reaped - a.reaped;
+  for (const [pid, cpu] of b.byPid) total += cpu - (a.byPid.get(pid) ?? 0);
+  for (const [pid, cpu] of a.byPid) if (!b.byPid.has(pid)) total -= cpu;
   return total;
 }
 
@@ -199,7 +243,7 @@ interface CpuSnapshot {
   at: bigint;
   self: NodeJS.CpuUsage;
   service: number;
-  postgres: number;
+  postgres: PostgresCpu;
   machine: number;
 }
 
@@ -215,7 +259,7 @@ export function cpuShare(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined,
   const windowSeconds = Number(b.at - a.at) / 1e9;
   const loadGenerator = generatorSeconds ?? (self.user + self.system) / 1e6;
   const service = b.service - a.service;
-  const postgres = b.postgres - a.postgres;
+  const postgres = postgresCpuBetween(a.postgres, b.postgres);
   // The CPU window runs from the end of the warm-up until the last in-flight request returned.
   const perRequest = (cpuSeconds: number) => Math.round(((cpuSeconds * 1000) / ((requests * windowSeconds) / seconds)) * 100) / 100;
   return {
@@ -283,7 +327,7 @@ interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-async function createDatabase(store: Store, serverUrl: string): Promise<BenchDatabase> {
+async function createDatabase(store: Store, serverUrl: string, settings: Record<string, string> = {}): Promise<BenchDatabase> {
   if (store === 'pglite') {
     const dir = await mkdtemp(join(tmpdir(), 'dp-bench-pglite-'));
     return { url: `pglite://${dir}`, drop: () => rm(dir, { recursive: true, force: true }) };
@@ -300,6 +344,10 @@ async function createDatabase(store: Store, serverUrl: string): Promise<BenchDat
   };
   await admin(`drop database if exists "${name}" with (force)`);
   await admin(`create database "${name}"`);
+  for (const [setting, value] of Object.entries(settings)) {
+    if (!/^[a-z_]+$/.test(setting)) throw new Error(`not a PostgreSQL setting name: ${setting}`);
+    await admin(`alter database "${name}" set ${setting} = '${value.replaceAll("'", "''")}'`);
+  }
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), name, drop: () => admin(`drop database if exists "${name}" with (force)`) };
@@ -545,7 +593,8 @@ const cleanups = new Set<() => Promise<void>>();
 
 export async function runHttp(o: HttpOptions, log: (line: string) => void): Promise<HttpRow> {
   const port = await freePort();
-  const db = await createDatabase(o.store, o.serverUrl);
+  if (o.databaseSettings && o.store !== 'postgresql') throw new Error('databaseSettings needs the PostgreSQL store');
+  const db = await createDatabase(o.store, o.serverUrl, o.databaseSettings);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
   const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...(o.withoutPreload ? withoutImports(startNodeFlags(o.root)) : startNodeFlags(o.root)), ...o.serviceNodeArgs];
   const service = new Service(

@@ -10,7 +10,9 @@
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
  * not part of a full run), BENCH_SOAK_SAMPLE_SECONDS (RSS sampling period, default 5),
  * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2), BENCH_FEATURES_PACED_SHARE (features: the paced rows' rate as a
- * share of the first off row's throughput, default 0.5; 0 for none), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
+ * share of the first off row's throughput, default 0.5; 0 for none), BENCH_FEATURES_SYNCHRONOUS_COMMIT=on|off (features: off
+ * runs both sides with synchronous_commit = off, the disk's flush stalls out of the comparison; default on),
+ * BENCH_DISK_PROBE_SECONDS (features: the disk flush probe before and after the rows, default 10; 0 for none), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
  * full run),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
@@ -54,6 +56,12 @@ function share(name: string, def: number): number {
   const n = num(name, def);
   if (n > 1) throw new Error(`${name} must be between 0 and 1 (got ${n})`);
   return n;
+}
+
+function synchronousCommitOf(raw: string | undefined): 'on' | 'off' {
+  if (raw === undefined || raw === '' || raw === 'on') return 'on';
+  if (raw === 'off') return 'off';
+  throw new Error(`BENCH_FEATURES_SYNCHRONOUS_COMMIT must be on or off (got "${raw}")`);
 }
 
 function num(name: string, def: number): number {
@@ -534,6 +542,7 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'features') {
     features = await runFeaturesBench(
       { root, serverUrl: config.serverUrl, connections: config.connections, warmupSeconds: config.warmupSeconds, seconds: config.seconds, seed: config.seed, serviceNodeArgs: config.serviceNodeArgs, rounds: featureRounds, pacedShare: share('BENCH_FEATURES_PACED_SHARE', 0.5), log,
+        synchronousCommit: synchronousCommitOf(process.env.BENCH_FEATURES_SYNCHRONOUS_COMMIT), diskProbeSeconds: num('BENCH_DISK_PROBE_SECONDS', 10),
         ...(profiling && { profileDir: join(root, 'bench/results/profiles', `${machine.date.replace(/[:.]/g, '-')}-features`) }) },
       waitQuiet,
     );
