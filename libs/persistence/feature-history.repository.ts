@@ -10,6 +10,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
 import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
+import { sameTenant } from './tenant-scope.js';
 
 /**
  * The advisory lock of one entity key: 64 bits of SHA-256 (a key space of its own: PostgreSQL keeps single-bigint
@@ -142,7 +143,7 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const refund = q.source === 'refund';
   const kinds = sql`${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[]`;
   const filters: RawBuilder<unknown>[] = [
-    sql`e.tenant = ${tenant}`,
+    sameTenant(tenant, 'e.tenant'),
     sql`e.entity = ${q.entity}`,
     sql`e.key = ${q.key}`,
     refund ? sql`e.source = 'decision'` : sql`e.source = ${q.source}`,

@@ -12,6 +12,7 @@ import { DomainError } from '../errors/index.js';
 import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { RefundsRepository, refundColumnsOf, toRefund, type RefundRow, type RewardRef } from './refunds.repository.js';
+import { SAME_TENANT, sameTenant } from './tenant-scope.js';
 
 /** One claimed attempt at paying a refund. */
 export interface PayoutJob {
@@ -54,7 +55,7 @@ const json = (v: unknown): Record<string, unknown> | null => (v === null || v ==
  * reads the partial index refunds_deferred_clawbacks (a few rows at most), not every paid refund of the tenant.
  */
 export const DEFERRED_CLAWBACKS = `select refund_id, reward, approved_amount, currency from refunds
-  where tenant = ? and reward->>'transactionId' = ? and clawback->>'status' = 'deferred' and state = 'SUCCEEDED'
+  where ${SAME_TENANT} and reward->>'transactionId' = ? and clawback->>'status' = 'deferred' and state = 'SUCCEEDED'
   order by updated_at, refund_id for update`;
 
 export class PayoutsRepository {
@@ -106,7 +107,7 @@ export class PayoutsRepository {
   async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
     // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
     const { rows: locked } = await sql<Raw>`update refunds set provider_ref = ${o.providerRef}, next_attempt_at = null, last_error = null
-        where tenant = ${job.tenant} and refund_id = ${job.refundId} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`.execute(em.getKysely());
+        where ${sameTenant(job.tenant)} and refund_id = ${job.refundId} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`.execute(em.getKysely());
     if (locked.length === 0) return false;
     const row = toRefund(locked[0]!);
     const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;
@@ -126,7 +127,7 @@ export class PayoutsRepository {
       eventData: { providerRef: o.providerRef, attempts: job.attempt, clawback },
     }, row);
     if (clawback !== null) {
-      await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), job.tenant, job.refundId]);
+      await em.execute(`update refunds set clawback = ?::jsonb where ${SAME_TENANT} and refund_id = ?`, [JSON.stringify(clawback), job.tenant, job.refundId]);
     }
     return true;
   }
@@ -147,7 +148,7 @@ export class PayoutsRepository {
 
   /** Records the clawback finally posted (or refused) for a refund paid earlier, with a `refund.clawback_posted` event. */
   async recordClawback(em: SqlEntityManager, tenant: string, refundId: string, clawback: Record<string, unknown>, at: Date): Promise<void> {
-    await em.execute('update refunds set clawback = ?::jsonb where tenant = ? and refund_id = ?', [JSON.stringify(clawback), tenant, refundId]);
+    await em.execute(`update refunds set clawback = ?::jsonb where ${SAME_TENANT} and refund_id = ?`, [JSON.stringify(clawback), tenant, refundId]);
     await this.outbox.append(em, { tenant, type: 'refund.clawback_posted', occurredAt: at, data: { refundId, clawback } });
   }
 
@@ -155,7 +156,7 @@ export class PayoutsRepository {
   async reschedule(em: SqlEntityManager, job: PayoutJob, o: { nextAttemptAt: Date; error: string; definite: boolean }): Promise<boolean> {
     const rows = await em.execute<Raw[]>(
       `update refunds set next_attempt_at = ?, last_error = ?, definite_failures = definite_failures + ?
-        where tenant = ? and refund_id = ? and state = 'PROCESSING' and attempts = ? returning 1 as ok`,
+        where ${SAME_TENANT} and refund_id = ? and state = 'PROCESSING' and attempts = ? returning 1 as ok`,
       [o.nextAttemptAt, o.error, o.definite ? 1 : 0, job.tenant, job.refundId, job.attempt],
     );
     return rows.length > 0;
@@ -163,7 +164,7 @@ export class PayoutsRepository {
 
   /** The provider refused for good: PROCESSING → FAILED with its reason. False when another claim took the refund over. */
   async fail(em: SqlEntityManager, job: PayoutJob, o: { at: Date; reason: string }): Promise<boolean> {
-    const current = await em.execute<Raw[]>('select state, attempts from refunds where tenant = ? and refund_id = ? for update', [job.tenant, job.refundId]);
+    const current = await em.execute<Raw[]>(`select state, attempts from refunds where ${SAME_TENANT} and refund_id = ? for update`, [job.tenant, job.refundId]);
     if (current[0]?.state !== 'PROCESSING' || Number(current[0].attempts) !== job.attempt) return false;
     await this.refunds.transition(em, {
       tenant: job.tenant,
@@ -174,7 +175,7 @@ export class PayoutsRepository {
       reason: `provider: ${o.reason}`,
       eventData: { failure: o.reason, attempts: job.attempt },
     });
-    await em.execute('update refunds set next_attempt_at = null, last_error = ? where tenant = ? and refund_id = ?', [o.reason, job.tenant, job.refundId]);
+    await em.execute(`update refunds set next_attempt_at = null, last_error = ? where ${SAME_TENANT} and refund_id = ?`, [o.reason, job.tenant, job.refundId]);
     return true;
   }
 
@@ -219,7 +220,7 @@ export class PayoutsRepository {
       reason: 'manual retry',
       eventData: { previousAttempts: exec?.attempts ?? 0, previousFailure: exec?.lastError ?? null },
     });
-    await em.execute('update refunds set attempts = 0, definite_failures = 0, next_attempt_at = null, last_error = null where tenant = ? and refund_id = ?', [
+    await em.execute(`update refunds set attempts = 0, definite_failures = 0, next_attempt_at = null, last_error = null where ${SAME_TENANT} and refund_id = ?`, [
       r.tenant,
       r.refundId,
     ]);
@@ -228,7 +229,7 @@ export class PayoutsRepository {
 
   async execution(em: SqlEntityManager, tenant: string, refundId: string): Promise<PayoutExecution | null> {
     const rows = await em.execute<Raw[]>(
-      'select attempts, next_attempt_at, last_error, provider_ref, clawback from refunds where tenant = ? and refund_id = ?',
+      `select attempts, next_attempt_at, last_error, provider_ref, clawback from refunds where ${SAME_TENANT} and refund_id = ?`,
       [tenant, refundId],
     );
     const r = rows[0];

@@ -6,7 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/databa
 import { SYSTEM } from '../refunds/index.js';
 import { openDatabase, type Database } from './database.js';
 import { FeatureHistoryRepository } from './feature-history.repository.js';
-import { RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
+import { sql } from 'kysely';
+import { beforeRefundDecisionSql, RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
 import { RefundsRepository } from './refunds.repository.js';
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
@@ -166,6 +167,49 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       expect(await view(23)).toEqual(both(['IN_REVIEW'], 0));
     });
   });
+
+  if (kind === 'postgresql') {
+    it("reads a tenant the statistics have not seen by its key, not by a scan of all of the tenant's rows", async () => {
+      // One big tenant, analyzed; then a new one whose rows no ANALYZE has counted (estimated at none).
+      const em = db.em();
+      const fill = (tenant: string, n: number) =>
+        em.execute(
+          `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
+           select ?, 'pr' || i, 'refund', 'po' || i, 'pc' || (i % 50), 'SUCCEEDED', 100, 100, 100, 'EUR', 'test', gen_random_uuid(), now(), now() from generate_series(1, ?::int) i`,
+          [tenant, n],
+        );
+      const events = (tenant: string, n: number) =>
+        em.execute(
+          `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at)
+           select ?, 'customer', 'pc' || (i % 50), 'decision', 'refund', now() - i * interval '1 minute', 'APPROVE', '{}', 100, '{}', '{}', gen_random_uuid(), now()
+             from generate_series(1, ?::int) i`,
+          [tenant, n],
+        );
+      await fill('plan-big', 20_000);
+      await events('plan-big', 20_000);
+      await em.execute('analyze refunds');
+      await em.execute('analyze feature_events');
+      await fill('plan-new', 2_000);
+      await events('plan-new', 2_000);
+      const feature = { name: 'n', entity: 'customer', key: 'pc7', source: 'decision' as const, kinds: ['refund'], from: new Date(Date.now() - 30 * 86_400_000), to: new Date(), aggregate: 'count' as const };
+      const scans: { index: string; cond: string }[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        if (typeof node['Index Name'] === 'string') scans.push({ index: node['Index Name'], cond: String(node['Index Cond']) });
+        if (node['Node Type'] === 'Seq Scan') scans.push({ index: `seq ${String(node['Relation Name'])}`, cond: '' });
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      await db.em().transactional(async (tx) => {
+        const statement = beforeRefundDecisionSql('plan-new', '01900000-0000-7000-8000-0000000000ff', 'pr9', 'po9', [feature]);
+        const { rows } = await sql<{ 'QUERY PLAN': { Plan: Record<string, unknown> }[] }>`explain (format json) ${statement}`.execute(tx.getKysely());
+        walk(rows[0]!['QUERY PLAN'][0]!.Plan);
+      });
+      expect(scans.map((x) => x.index).sort()).toEqual(['feature_events_lookup', 'refunds_by_order', 'refunds_pkey']);
+      // Each found by its own key, not by the tenant alone.
+      expect(scans.find((x) => x.index === 'refunds_pkey')!.cond).toContain('refund_id');
+      expect(scans.find((x) => x.index === 'refunds_by_order')!.cond).toContain('order_id');
+      expect(scans.find((x) => x.index === 'feature_events_lookup')!.cond).toContain('key');
+    });
+  }
 
   it('the tables the write inserts into have no insert trigger and no foreign key (a generic plan would reach their queries too)', async () => {
     // Except a trigger whose function plans for each call (refund_transitions' history trigger, which the write skips).

@@ -10,6 +10,7 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
+import { sameTenant } from './tenant-scope.js';
 import { actorView, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
@@ -48,6 +49,15 @@ export interface RefundDecisionWrite {
 const GENERIC_FOR_THE_WRITE = sql`set_config('plan_cache_mode', 'force_generic_plan', true) as plan_mode`;
 const CUSTOM_AFTER_THE_WRITE = sql.raw(CUSTOM_PLAN_AGAIN);
 
+/** RefundDecisionsRepository.before's statement (its plan is checked in refund-decisions.repository.test.ts). */
+export function beforeRefundDecisionSql(tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): RawBuilder<Record<string, unknown>> {
+  const columns = featureColumns(tenant, features);
+  return sql<Record<string, unknown>>`
+      select (select state from refunds where ${sameTenant(tenant)} and refund_id = ${refundId}) as existing_state,
+             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE},
+             ${refundStatesWrittenBy(decisionId)}`;
+}
+
 export class RefundDecisionsRepository {
   /**
    * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
@@ -56,11 +66,7 @@ export class RefundDecisionsRepository {
    * of `decisionId` puts its refund's entry state on the decision's history rows itself (refundStatesWrittenBy).
    */
   async before(em: SqlEntityManager, tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
-    const columns = featureColumns(tenant, features);
-    const result = await sql<Record<string, unknown>>`
-      select (select state from refunds where tenant = ${tenant} and refund_id = ${refundId}) as existing_state,
-             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE},
-             ${refundStatesWrittenBy(decisionId)}`.execute(em.getKysely());
+    const result = await beforeRefundDecisionSql(tenant, decisionId, refundId, orderId, features).execute(em.getKysely());
     const r = result.rows[0]!;
     return {
       existingState: (r.existing_state as RefundState | null) ?? null,

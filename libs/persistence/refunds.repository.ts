@@ -5,6 +5,7 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
+import { sameTenant } from './tenant-scope.js';
 import { actorView, assertTransition, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -79,7 +80,7 @@ export interface RefundFilter {
  */
 export function committedTotalSql(tenant: string, orderId: string, excludeRefundId = ''): RawBuilder<unknown> {
   return sql`(select coalesce(sum(approved_amount), 0) from refunds
-    where tenant = ${tenant} and order_id = ${orderId} and state in (${sql.join(COMMITTED_STATES.map((st) => sql`${st}`))}) and refund_id <> ${excludeRefundId})::text`;
+    where ${sameTenant(tenant)} and order_id = ${orderId} and state in (${sql.join(COMMITTED_STATES.map((st) => sql`${st}`))}) and refund_id <> ${excludeRefundId})::text`;
 }
 
 /** Advisory-lock namespace of order locks (any constant; the second key is a hash of tenant and order). */
@@ -163,7 +164,7 @@ export class RefundsRepository {
 
   async find(em: SqlEntityManager, tenant: string, refundId: string, o: { forUpdate?: boolean } = {}): Promise<RefundRow | null> {
     // Columns named, not `*`: a prepared `select *` fails once a migration adds a column (cached plan must not change result type).
-    const result = await sql<Raw>`select ${REFUND_COLUMNS} from refunds where tenant = ${tenant} and refund_id = ${refundId}${o.forUpdate ? sql` for update` : sql``}`.execute(em.getKysely());
+    const result = await sql<Raw>`select ${REFUND_COLUMNS} from refunds where ${sameTenant(tenant)} and refund_id = ${refundId}${o.forUpdate ? sql` for update` : sql``}`.execute(em.getKysely());
     return result.rows[0] ? toRefund(result.rows[0]) : null;
   }
 
@@ -201,7 +202,7 @@ export class RefundsRepository {
     // The row is locked: its new state, the transition and the event in one statement (one round trip, not three).
     await sql`with moved as (
         update refunds set state = ${req.to}, approved_amount = ${approvedAmount}, updated_at = ${req.at}::timestamptz
-         where tenant = ${req.tenant} and refund_id = ${req.refundId}),
+         where ${sameTenant(req.tenant)} and refund_id = ${req.refundId}),
       event as (${this.outbox.appendSql({ tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, current.state, updated) })})
       ${this.transitionSql(req, current.state)}`.execute(em.getKysely());
     return updated;
