@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { pseudonymizer, tenantKey } from '../libs/decisions/index.js';
 import { formatDiskFlush, probeDiskFlush, type DiskFlushProbe } from './disk.js';
-import { runHttp, type HttpOptions, type HttpRow, type HttpSetup } from './http.js';
-import { formatRate, formatUs } from './stats.js';
+import { pacedLoad, refundBodies, runHttp, saturatedLoad, withService, type HttpOptions, type HttpRow, type HttpSetup, type PacedSplit } from './http.js';
+import { formatRate, formatUs, type Summary } from './stats.js';
 
 /** Issue 10's bounds: features add at most this share to the service's CPU per decision, and this much to p99. */
 export const TARGET_FEATURE_CPU_SHARE = 0.15;
@@ -152,7 +152,7 @@ async function explainValues(url: string, tenant: string): Promise<string> {
   try {
     const at = '2026-03-20T12:00:00Z';
     const where = (days: number, extra = '') =>
-      `e.tenant = '${tenant}' and e.entity = 'customer' and e.key = '${key}' and e.source = 'decision' and e.at > timestamptz '${at}' - interval '${days} days' and e.at <= timestamptz '${at}'${extra}`;
+      `e.tenant = (select '${tenant}'::text) and e.entity = 'customer' and e.key = '${key}' and e.source = 'decision' and e.at > timestamptz '${at}' - interval '${days} days' and e.at <= timestamptz '${at}'${extra}`;
     // As FeatureHistoryRepository.values writes them (libs/persistence/feature-history.repository.ts).
     const r = await c.query(
       `explain (analyze, buffers, costs off) select
@@ -299,4 +299,155 @@ export async function runFeaturesBench(o: FeaturesBenchOptions, waitQuiet: (what
   }
   if (explain) log(`\n  The features statement of one bench customer, EXPLAIN ANALYZE (refundCount30d and goodwillRefunds12m):\n${explain.split('\n').map((l) => `    ${l}`).join('\n')}`);
   return { priorEvents: PRIOR_EVENTS, synchronousCommit: o.synchronousCommit, diskFlush, seedSeconds, off, on, median: m, ratio, ...(paced && { paced }), ...(explain && { explain }) };
+}
+
+export interface FeaturesMixedOptions extends Pick<HttpOptions, 'root' | 'serverUrl' | 'connections' | 'seed' | 'serviceNodeArgs'> {
+  /** Decisions per second, both sides together in the mixed stretch, each side alone in the blocks. */
+  rate: number;
+  /** Seconds of the mixed stretch measured (after `warmupSeconds` mixed). */
+  mixedSeconds: number;
+  warmupSeconds: number;
+  /** Pairs of single-side blocks (off then on, on then off, …) and each block's measured seconds (after 1 s). */
+  pairs: number;
+  blockSeconds: number;
+  synchronousCommit: 'on' | 'off';
+  /**
+   * Run the payout worker (PAYOUT_CONCURRENCY's default) or not (0): off, CPU per decision is the decision's alone.
+   * On, it includes paying what was approved, and the off side approves more (the platform's counts send more to
+   * review), so it pays more.
+   */
+  payouts: boolean;
+  log: (line: string) => void;
+}
+
+interface SideCpu {
+  service: number;
+  postgres: number;
+}
+
+export interface FeaturesMixedResult {
+  priorEvents: number;
+  rate: number;
+  seedSeconds: number;
+  synchronousCommit: 'on' | 'off';
+  payouts: boolean;
+  /** Every request of one open-loop stream sent to a side at random: both sides under the same conditions, moment by moment. */
+  mixed: { seconds: number; off: Summary; on: Summary; p50DeltaMs: number; p99DeltaMs: number; non2xx: number; errors: number };
+  /** CPU ms per decision of each single-side block, in pairs, and the medians of the pairs' on ÷ off. */
+  blocks: { seconds: number; pairs: { off: SideCpu; on: SideCpu }[]; serviceRatio: number; postgresRatio: number; serviceRatioRange: [number, number] };
+  /** The same at the HTTP row's load: wrk's `connections` closed loop, one side per block, in pairs. */
+  saturated: {
+    seconds: number;
+    pairs: { off: SaturatedBlock; on: SaturatedBlock }[];
+    serviceRatio: number;
+    serviceRatioRange: [number, number];
+    postgresRatio: number;
+    throughputRatio: number;
+    /** Median over the pairs of on's p99 − off's. */
+    p99DeltaMs: number;
+  };
+}
+
+interface SaturatedBlock extends SideCpu {
+  perSecond: number;
+  p99Ms: number;
+}
+
+/**
+ * `BENCH_ONLY=features-mixed`: issue 10's bound measured so that this machine's drift cancels out. One service, one
+ * database with 1,000,000 prior events; two tenants, one on the newest built-in release (features on), one on
+ * default@1.2.0 (off). Latency: one open-loop stream at `rate`, each request sent to a side at random, so a stall of
+ * the host (the paced rows' p99 is one, with features off too) lands on both sides alike. CPU per decision: it cannot
+ * be split by request, so single-side blocks alternate (off, on, on, off, …) and each pair's on ÷ off is taken: at
+ * `rate`, then at the HTTP row's load (wrk, `connections`, closed loop: each block's throughput, p99 and CPU).
+ */
+export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<FeaturesMixedResult> {
+  const { log } = o;
+  const offTenant = 'bench-off';
+  log(`\nFeatures, mixed: one service and database with ${formatRate(PRIOR_EVENTS)} prior events; tenant bench on the newest built-in release (features on), ${offTenant} on ${FEATURES_OFF.name}@${FEATURES_OFF.version} (off); ${o.rate}/s open loop, synchronous_commit ${o.synchronousCommit}, payout worker ${o.payouts ? 'on' : 'off'}`);
+  return withService(
+    {
+      root: o.root,
+      store: 'postgresql',
+      serverUrl: o.serverUrl,
+      connections: o.connections,
+      serviceNodeArgs: o.serviceNodeArgs,
+      env: { PSEUDONYM_SECRET, ...(!o.payouts && { PAYOUT_CONCURRENCY: '0' }) },
+      ...(o.synchronousCommit === 'off' && { databaseSettings: { synchronous_commit: 'off' } }),
+    },
+    async (s) => {
+      const seedSeconds = await seedHistory(s.databaseUrl, s.tenant, o.seed);
+      log(`  seeded ${formatRate(PRIOR_EVENTS)} events in ${seedSeconds.toFixed(1)} s`);
+      const publisher = await s.issueKey(['publisher'], offTenant);
+      const activated = await s.request('POST', `/v1/releases/${FEATURES_OFF.name}/${FEATURES_OFF.version}/activate`, { authorization: `Bearer ${publisher}`, 'idempotency-key': 'bench-features-off' });
+      if (activated.status !== 200) throw new Error(`activating ${FEATURES_OFF.name}@${FEATURES_OFF.version} failed: ${activated.status} ${activated.body}`);
+      const keys = [await s.issueKey(['service'], offTenant), s.key] as const;
+      const bodies = refundBodies(o.seed, { freshOrders: true });
+      const run = `${process.pid}-${Date.now().toString(36)}`;
+      // Side by request: a fixed pseudo-random half each (Knuth's multiplicative hash of n and the seed).
+      const random = (n: number): 0 | 1 => ((Math.imul((n ^ o.seed) >>> 0, 2654435761) >>> 15) & 1) as 0 | 1;
+      const load = (tag: string, split: PacedSplit | string, warmup: number, seconds: number) =>
+        pacedLoad(s.agent, s.port, split, bodies, `${run}${tag}`, s.servicePid, s.database, o.rate, warmup, seconds);
+
+      const m = await load('m', { sideOf: random, keys }, o.warmupSeconds, o.mixedSeconds);
+      const non2xx = Object.entries(m.statuses).reduce((sum, [st, n]) => (Number(st) >= 200 && Number(st) < 300 ? sum : sum + n), 0);
+      const [off, on] = m.sides;
+      const mixed = { seconds: o.mixedSeconds, off, on, p50DeltaMs: (on.p50Us - off.p50Us) / 1e3, p99DeltaMs: (on.p99Us - off.p99Us) / 1e3, non2xx, errors: m.errors };
+      log(`  mixed, ${o.mixedSeconds} s: off ${off.count} decisions p50 ${formatUs(off.p50Us)} p99 ${formatUs(off.p99Us)} max ${formatUs(off.maxUs)}; on ${on.count} p50 ${formatUs(on.p50Us)} p99 ${formatUs(on.p99Us)} max ${formatUs(on.maxUs)}; non-2xx ${non2xx} errors ${m.errors}`);
+      log(`  mixed on − off: p50 ${mixed.p50DeltaMs >= 0 ? '+' : ''}${mixed.p50DeltaMs.toFixed(2)} ms, p99 ${mixed.p99DeltaMs >= 0 ? '+' : ''}${mixed.p99DeltaMs.toFixed(2)} ms (<= ${TARGET_FEATURE_P99_MS} ms: ${mixed.p99DeltaMs <= TARGET_FEATURE_P99_MS ? 'met' : 'MISSED'})`);
+
+      const pairs: { off: SideCpu; on: SideCpu }[] = [];
+      for (let i = 0; i < o.pairs; i++) {
+        const cpu: Partial<Record<'off' | 'on', SideCpu>> = {};
+        for (const side of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+          const b = await load(`b${i}s${side}`, keys[side], 1, o.blockSeconds);
+          if (!b.cpu) throw new Error('CPU per decision needs /proc (Linux)');
+          cpu[side === 1 ? 'on' : 'off'] = { service: b.cpu.msPerRequest.service, postgres: b.cpu.msPerRequest.postgres };
+        }
+        pairs.push({ off: cpu.off!, on: cpu.on! });
+        log(`  block pair ${i + 1}: service ms/decision off ${cpu.off!.service} on ${cpu.on!.service} (${(cpu.on!.service / cpu.off!.service).toFixed(3)}), PostgreSQL off ${cpu.off!.postgres} on ${cpu.on!.postgres}`);
+      }
+      const serviceRatios = pairs.map((p) => p.on.service / p.off.service);
+      const blocks = {
+        seconds: o.blockSeconds,
+        pairs,
+        serviceRatio: median(serviceRatios),
+        postgresRatio: median(pairs.map((p) => p.on.postgres / p.off.postgres)),
+        serviceRatioRange: [Math.min(...serviceRatios), Math.max(...serviceRatios)] as [number, number],
+      };
+      log(
+        `  blocks on ÷ off, median of ${o.pairs} pairs: service CPU per decision ${blocks.serviceRatio.toFixed(3)} (${blocks.serviceRatioRange.map((r) => r.toFixed(3)).join('–')}; <= ${1 + TARGET_FEATURE_CPU_SHARE}: ${blocks.serviceRatio <= 1 + TARGET_FEATURE_CPU_SHARE ? 'met' : 'MISSED'}), PostgreSQL ${blocks.postgresRatio.toFixed(3)}`,
+      );
+
+      const saturatedPairs: { off: SaturatedBlock; on: SaturatedBlock }[] = [];
+      for (let i = 0; i < o.pairs; i++) {
+        const got: Partial<Record<'off' | 'on', SaturatedBlock>> = {};
+        for (const side of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+          await saturatedLoad(s.port, keys[side], bodies, `${run}sw${i}s${side}`, s.servicePid, s.database, o.connections, 1, log);
+          const b = await saturatedLoad(s.port, keys[side], bodies, `${run}s${i}s${side}`, s.servicePid, s.database, o.connections, o.blockSeconds, log);
+          if (!b.cpu) throw new Error('CPU per decision needs /proc (Linux)');
+          got[side === 1 ? 'on' : 'off'] = { service: b.cpu.msPerRequest.service, postgres: b.cpu.msPerRequest.postgres, perSecond: b.summary.perSecond, p99Ms: b.summary.p99Us / 1e3 };
+        }
+        const pair = { off: got.off!, on: got.on! };
+        saturatedPairs.push(pair);
+        log(
+          `  saturated pair ${i + 1}: ${Math.round(pair.off.perSecond)} / ${Math.round(pair.on.perSecond)} per s, p99 ${pair.off.p99Ms.toFixed(1)} / ${pair.on.p99Ms.toFixed(1)} ms, service ms/decision ${pair.off.service} / ${pair.on.service} (${(pair.on.service / pair.off.service).toFixed(3)}), PostgreSQL ${pair.off.postgres} / ${pair.on.postgres}`,
+        );
+      }
+      const satRatios = saturatedPairs.map((p) => p.on.service / p.off.service);
+      const saturated = {
+        seconds: o.blockSeconds,
+        pairs: saturatedPairs,
+        serviceRatio: median(satRatios),
+        serviceRatioRange: [Math.min(...satRatios), Math.max(...satRatios)] as [number, number],
+        postgresRatio: median(saturatedPairs.map((p) => p.on.postgres / p.off.postgres)),
+        throughputRatio: median(saturatedPairs.map((p) => p.on.perSecond / p.off.perSecond)),
+        p99DeltaMs: median(saturatedPairs.map((p) => p.on.p99Ms - p.off.p99Ms)),
+      };
+      log(
+        `  saturated on ÷ off, median of ${o.pairs} pairs: throughput ${saturated.throughputRatio.toFixed(3)}, service CPU per decision ${saturated.serviceRatio.toFixed(3)} (${saturated.serviceRatioRange.map((r) => r.toFixed(3)).join('–')}; <= ${1 + TARGET_FEATURE_CPU_SHARE}: ${saturated.serviceRatio <= 1 + TARGET_FEATURE_CPU_SHARE ? 'met' : 'MISSED'}), PostgreSQL ${saturated.postgresRatio.toFixed(3)}, p99 on − off ${saturated.p99DeltaMs >= 0 ? '+' : ''}${saturated.p99DeltaMs.toFixed(1)} ms`,
+      );
+      return { priorEvents: PRIOR_EVENTS, rate: o.rate, seedSeconds, synchronousCommit: o.synchronousCommit, payouts: o.payouts, mixed, blocks, saturated };
+    },
+  );
 }

@@ -84,8 +84,8 @@ export interface HttpSetup {
   port: number;
   databaseUrl: string;
   tenant: string;
-  /** An API key of the bench tenant with these roles. */
-  issueKey(roles: string[]): Promise<string>;
+  /** An API key with these roles, of the bench tenant unless another is named. */
+  issueKey(roles: string[], tenant?: string): Promise<string>;
   request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }>;
 }
 
@@ -377,7 +377,7 @@ export function refundBodies(seed: number, o: { freshOrders?: boolean } = {}): T
 }
 
 /** What a load run measured. */
-interface Load {
+export interface Load {
   summary: Summary;
   statuses: Record<string, number>;
   outcomes: Record<string, number>;
@@ -392,9 +392,15 @@ async function wrkLoad(o: HttpOptions, port: number, key: string, bodies: Templa
   const spec = { port, path: '/v1/decisions/refund', bodies, authorization: `Bearer ${key}`, marker: '"outcome":"', connections: o.connections };
   if (o.warmupSeconds > 0) await runWrk({ ...spec, seconds: o.warmupSeconds, runId: `${run}w` }, log);
   measuring();
+  return saturatedLoad(port, key, bodies, `${run}m`, servicePid, database, o.connections, o.seconds, log);
+}
+
+/** wrk's closed loop of `connections` for `seconds`, with CPU snapshots around it (no warm-up). */
+export async function saturatedLoad(port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, connections: number, seconds: number, log: (line: string) => void): Promise<Load> {
+  const spec = { port, path: '/v1/decisions/refund', bodies, authorization: `Bearer ${key}`, marker: '"outcome":"', connections };
   const before = cpuSnapshot(servicePid, database);
   const fromUs = Number(process.hrtime.bigint() / 1000n);
-  const r = await runWrk({ ...spec, seconds: o.seconds, runId: `${run}m` }, log);
+  const r = await runWrk({ ...spec, seconds, runId: run }, log);
   const after = cpuSnapshot(servicePid, database);
   const toUs = Number(process.hrtime.bigint() / 1000n);
   const cpu = cpuShare(before, after, r.requests, r.durationSeconds, r.cpuSeconds);
@@ -511,10 +517,22 @@ async function drainPayouts(url: string, log: (line: string) => void, maxSeconds
  * at start + n / rate and sent then, whether or not earlier ones have returned (up to the agent's sockets, then
  * queued), and its latency counts from when it was due, so a slower service shows as queueing, not as fewer requests.
  */
-async function pacedLoad(agent: http.Agent, port: number, key: string, bodies: Template[], run: string, servicePid: number, database: string | undefined, rate: number, warmupSeconds: number, seconds: number): Promise<Load> {
+export interface PacedSplit {
+  /** The side (0 or 1) request n goes to, and each side's API key (e.g. two tenants on two releases). */
+  sideOf(n: number): 0 | 1;
+  keys: readonly [string, string];
+}
+
+/** A paced load's answers by side (PacedSplit): each side's latency summary over the same window. */
+export interface SplitLoad extends Load {
+  sides: [Summary, Summary];
+}
+
+export async function pacedLoad(agent: http.Agent, port: number, key: string | PacedSplit, bodies: Template[], run: string, servicePid: number, database: string | undefined, rate: number, warmupSeconds: number, seconds: number): Promise<SplitLoad> {
   const statuses: Record<string, number> = {};
   const outcomes: Record<string, number> = {};
   const latencies: number[] = [];
+  const bySide: [number[], number[]] = [[], []];
   let errors = 0;
   let lastError = '';
   const t0 = process.hrtime.bigint();
@@ -528,11 +546,15 @@ async function pacedLoad(agent: http.Agent, port: number, key: string, bodies: T
   const send = (n: number) => {
     const due = dueAt(n);
     const body = Buffer.from(bodies[n % bodies.length]!.join(`${run}p_${n}`));
-    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(body.length), 'idempotency-key': `bench-${run}-p${n}` };
+    const side = typeof key === 'string' ? 0 : key.sideOf(n);
+    const bearer = typeof key === 'string' ? key : key.keys[side];
+    const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': String(body.length), 'idempotency-key': `bench-${run}-p${n}` };
     const p = request(agent, port, 'POST', '/v1/decisions/refund', headers, body).then(
       (r) => {
         if (due < measureFrom || due >= measureTo) return;
-        latencies.push(Number(process.hrtime.bigint() - due));
+        const latency = Number(process.hrtime.bigint() - due);
+        latencies.push(latency);
+        bySide[side].push(latency);
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
         const at = r.body.indexOf('"outcome":"');
         if (at >= 0) {
@@ -562,6 +584,7 @@ async function pacedLoad(agent: http.Agent, port: number, key: string, bodies: T
   const cpu = cpuShare(before, after, measured, seconds);
   return {
     summary: summarise(Float64Array.from(latencies), seconds * 1e9),
+    sides: [summarise(Float64Array.from(bySide[0]), seconds * 1e9), summarise(Float64Array.from(bySide[1]), seconds * 1e9)],
     statuses,
     outcomes,
     errors,
@@ -591,7 +614,21 @@ export function withoutImports(flags: string[]): string[] {
 /** What must be undone if the bench is interrupted (stop the child, drop the database); run by stopAll. */
 const cleanups = new Set<() => Promise<void>>();
 
-export async function runHttp(o: HttpOptions, log: (line: string) => void): Promise<HttpRow> {
+/** A running bench service on a database of its own (startService): what a row needs to load and measure it. */
+export interface BenchService extends HttpSetup {
+  agent: http.Agent;
+  servicePid: number;
+  /** The PostgreSQL database name; undefined for PGlite. */
+  database: string | undefined;
+  idleMb: number | undefined;
+  /** A `service` key of the bench tenant. */
+  key: string;
+}
+
+type ServiceOptions = Pick<HttpOptions, 'root' | 'store' | 'serverUrl' | 'connections' | 'profileDir' | 'withoutPreload' | 'serviceNodeArgs' | 'env' | 'idleSeconds' | 'databaseSettings'>;
+
+/** Starts the built service as `npm start` runs it, on a fresh database, runs `fn`, then stops it and drops the database. */
+export async function withService<T>(o: ServiceOptions, fn: (s: BenchService) => Promise<T>): Promise<T> {
   const port = await freePort();
   if (o.databaseSettings && o.store !== 'postgresql') throw new Error('databaseSettings needs the PostgreSQL store');
   const db = await createDatabase(o.store, o.serverUrl, o.databaseSettings);
@@ -623,20 +660,43 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     await service.waitReady(port, agent, 60_000);
     const servicePid = service.child.pid!;
     const idleMb = await idleRssMb(servicePid, o.idleSeconds ?? 5);
-    const issueKey = async (roles: string[]): Promise<string> => {
+    const issueKey = async (roles: string[], tenant = TENANT): Promise<string> => {
       const issued = await request(
         agent,
         port,
         'POST',
         '/v1/admin/api-keys',
         { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        JSON.stringify({ tenant: TENANT, roles, name: 'bench' }),
+        JSON.stringify({ tenant, roles, name: 'bench' }),
       );
       if (issued.status !== 201) throw new Error(`issuing a key failed: ${issued.status} ${issued.body}`);
       return (JSON.parse(issued.body) as { key: string }).key;
     };
     const key = await issueKey(['service']);
-    await o.prepare?.({ port, databaseUrl: db.url, tenant: TENANT, issueKey, request: (method, path, headers, body) => request(agent, port, method, path, headers, body) });
+    return await fn({
+      port,
+      databaseUrl: db.url,
+      tenant: TENANT,
+      issueKey,
+      request: (method, path, headers, body) => request(agent, port, method, path, headers, body),
+      agent,
+      servicePid,
+      database: db.name,
+      idleMb,
+      key,
+    });
+  } finally {
+    agent.destroy();
+    cleanups.delete(cleanup);
+    await cleanup();
+  }
+}
+
+export async function runHttp(o: HttpOptions, log: (line: string) => void): Promise<HttpRow> {
+  return withService(o, async (s) => {
+    const { port, agent, servicePid, idleMb, key } = s;
+    const db = { url: s.databaseUrl, name: s.database };
+    await o.prepare?.(s);
 
     const bodies = refundBodies(o.seed, { freshOrders: o.freshOrders });
     const run = `${process.pid}-${Date.now().toString(36)}`;
@@ -683,11 +743,7 @@ export async function runHttp(o: HttpOptions, log: (line: string) => void): Prom
     const generator = cpu ? `, load generator ${(cpu.loadGenerator / cpu.windowSeconds).toFixed(3)} cores` : '';
     log(`  ${row.name}: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${errors}${generator}; RSS idle ${idleMb?.toFixed(0) ?? '?'} MB, peak ${row.memory.peakMb?.toFixed(0) ?? '?'} MB`);
     return row;
-  } finally {
-    agent.destroy();
-    cleanups.delete(cleanup);
-    await cleanup();
-  }
+  });
 }
 
 /** Stops every child still running and drops its database (bench interrupted). */

@@ -4,7 +4,7 @@
  * bench/results/latest.json with the machine it ran on. See docs/benchmarks.md.
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
- * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|compare|wasm-budget|tracing|console, BENCH_PGLITE=0,
+ * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|features-mixed|compare|wasm-budget|tracing|console, BENCH_PGLITE=0,
  * BENCH_LOADGEN=wrk|node (HTTP rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
  * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
@@ -12,7 +12,10 @@
  * BENCH_FEATURES_ROUNDS (features off/on pairs, default 2), BENCH_FEATURES_PACED_SHARE (features: the paced rows' rate as a
  * share of the first off row's throughput, default 0.5; 0 for none), BENCH_FEATURES_SYNCHRONOUS_COMMIT=on|off (features: off
  * runs both sides with synchronous_commit = off, the disk's flush stalls out of the comparison; default on),
- * BENCH_DISK_PROBE_SECONDS (features: the disk flush probe before and after the rows, default 10; 0 for none), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
+ * BENCH_DISK_PROBE_SECONDS (features: the disk flush probe before and after the rows, default 10; 0 for none),
+ * BENCH_FEATURES_MIXED_RATE, BENCH_FEATURES_MIXED_SECONDS, BENCH_FEATURES_PAIRS, BENCH_FEATURES_BLOCK_SECONDS (features-mixed,
+ * not part of a full run: the open-loop rate, default 150/s; the mixed stretch, default 60 s; single-side block pairs,
+ * default 6, of 8 s each; BENCH_FEATURES_PAYOUTS=0 runs it without the payout worker), BENCH_TRACING_ROUNDS (tracing: off/on pairs, default 2; not part of a
  * full run),
  * BENCH_PAYOUT_REFUNDS, BENCH_PAYOUT_CONCURRENCY,
  * BENCH_PROFILE=1, BENCH_SERVICE_NODE_ARGS, BENCH_BASELINE=<git revision> (with BENCH_BASELINE_ROUNDS, BENCH_COMPARE_BLOCKS,
@@ -33,7 +36,7 @@ import { runWasmBudgetBench, type WasmBudgetResult } from './wasm-budget.js';
 import { runWhatIfBench, type WhatIfBenchResult } from './whatif.js';
 import { runReviewQueueBench, type ReviewQueueBenchResult } from './review-queue.js';
 import { runEventsBench, type EventsBenchResult } from './events.js';
-import { runFeaturesBench, type FeaturesBenchResult } from './features.js';
+import { runFeaturesBench, runFeaturesMixed, type FeaturesBenchResult, type FeaturesMixedResult } from './features.js';
 import { runTracingBench, type TracingBenchResult } from './tracing.js';
 import { runConsoleBench, type ConsoleBenchResult } from './console.js';
 import { runPayoutBench, type PayoutBenchRow } from './payouts.js';
@@ -114,7 +117,8 @@ const TIME_LIMIT_MS =
     (only === undefined || only === 'features' ? featureRounds * 2 : 0) +
     (only === undefined || only === 'opa-server' ? 10 + config.opaRounds * 2 : 0) +
     (only === 'soak' ? Math.ceil(config.soakSeconds / 60) + 2 : 0) +
-    (only === 'tracing' ? tracingRounds * 2 : 0)) *
+    (only === 'tracing' ? tracingRounds * 2 : 0) +
+    (only === 'features-mixed' ? 10 : 0)) *
   60_000;
 let baseline: Baseline | undefined;
 
@@ -548,6 +552,26 @@ async function main(): Promise<void> {
     );
   }
 
+  let featuresMixed: FeaturesMixedResult | undefined;
+  if (only === 'features-mixed') {
+    await waitQuiet('features, mixed');
+    featuresMixed = await runFeaturesMixed({
+      root,
+      serverUrl: config.serverUrl,
+      connections: config.connections,
+      seed: config.seed,
+      serviceNodeArgs: config.serviceNodeArgs,
+      rate: Math.max(1, num('BENCH_FEATURES_MIXED_RATE', 150)),
+      mixedSeconds: Math.max(1, num('BENCH_FEATURES_MIXED_SECONDS', 60)),
+      warmupSeconds: config.warmupSeconds,
+      pairs: Math.max(1, num('BENCH_FEATURES_PAIRS', 6)),
+      blockSeconds: Math.max(1, num('BENCH_FEATURES_BLOCK_SECONDS', 8)),
+      synchronousCommit: synchronousCommitOf(process.env.BENCH_FEATURES_SYNCHRONOUS_COMMIT),
+      payouts: process.env.BENCH_FEATURES_PAYOUTS !== '0',
+      log,
+    });
+  }
+
   let tracing: TracingBenchResult | undefined;
   if (only === 'tracing') {
     tracing = await runTracingBench(
@@ -559,7 +583,7 @@ async function main(): Promise<void> {
   // Only a full, unprofiled run is the record; partial and profiled runs go to files of their own.
   const out = join(root, 'bench/results', profiling ? 'profile.json' : only ? `partial-${only}.json` : 'latest.json');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, tracing, console: consoleRow, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine, config, inProcess, http, opaServer, soak, ledger, simulation, wasmBudget, whatIf, reviewQueue, events, payouts, features, featuresMixed, tracing, console: consoleRow, comparison, profiles: profiling ? profiles : undefined }, null, 2)}\n`);
   log(`\nWrote ${out}`);
 }
 
