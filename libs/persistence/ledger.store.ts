@@ -9,6 +9,7 @@ import { DomainError } from '../errors/index.js';
 import { parseIntegrityTotals, transactionPredicate, transactionView, type IntegrityTotals } from '../ledger/index.js';
 import type { OutboxRepository } from './outbox.repository.js';
 import { CUSTOM_PLAN_AGAIN, GENERIC_PLAN } from './prepared-statements.js';
+import { SAME_TENANT } from './tenant-scope.js';
 import type {
   IntegrityVerdict,
   AdjustmentFilter,
@@ -369,7 +370,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     const known = this.transactions.get(transactionId);
     if (known !== undefined) return known && { ...known };
     await this.flushEarly();
-    const r = await this.one('select * from ledger_transactions where tenant = ? and transaction_id = ?', [this.tenant, transactionId]);
+    const r = await this.one(`select * from ledger_transactions where ${SAME_TENANT} and transaction_id = ?`, [this.tenant, transactionId]);
     const t = r ? toTransaction(r) : null;
     this.transactions.set(transactionId, t);
     return t && { ...t };
@@ -824,7 +825,7 @@ export class PgLedgerStore implements LedgerStore {
   }
 
   async accountOfTransaction(tenant: string, transactionId: string): Promise<string | null> {
-    const rows = await this.em.execute<Row[]>('select account_id from ledger_transactions where tenant = ? and transaction_id = ?', [tenant, transactionId]);
+    const rows = await this.em.execute<Row[]>(`select account_id from ledger_transactions where ${SAME_TENANT} and transaction_id = ?`, [tenant, transactionId]);
     return rows[0] ? str(rows[0].account_id) : null;
   }
 

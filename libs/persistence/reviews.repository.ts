@@ -6,6 +6,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { Approval, Resolution, Review, ReviewState } from '../reviews/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
 import { OutboxRepository } from './outbox.repository.js';
+import { SAME_TENANT } from './tenant-scope.js';
 
 export type { ReviewState } from '../reviews/index.js';
 
@@ -148,7 +149,7 @@ export class ReviewsRepository {
   async closeReviewsOfRefund(em: SqlEntityManager, tenant: string, refundId: string, at: Date): Promise<string[]> {
     const rows = await em.execute<Raw[]>(
       `update reviews set state = 'CANCELED', resolved_at = ?, assignee = null, lease_until = null
-        where tenant = ? and refund_id = ? and state = 'OPEN' returning *`,
+        where ${SAME_TENANT} and refund_id = ? and state = 'OPEN' returning *`,
       [at, tenant, refundId],
     );
     for (const row of rows) {
