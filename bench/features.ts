@@ -356,7 +356,7 @@ interface SaturatedBlock extends SideCpu {
 /**
  * `BENCH_ONLY=features-mixed`: issue 10's bound measured so that this machine's drift cancels out. One service, one
  * database with 1,000,000 prior events; two tenants, one on the newest built-in release (features on), one on
- * default@1.2.0 (off). Latency: one open-loop stream at `rate`, each request sent to a side at random, so a stall of
+ * default@1.2.0 (off), each with the same seeded history. Latency: one open-loop stream at `rate`, each request sent to a side at random, so a stall of
  * the host (the paced rows' p99 is one, with features off too) lands on both sides alike. CPU per decision: it cannot
  * be split by request, so single-side blocks alternate (off, on, on, off, …) and each pair's on ÷ off is taken: at
  * `rate`, then at the HTTP row's load (wrk, `connections`, closed loop: each block's throughput, p99 and CPU).
@@ -376,16 +376,23 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
       ...(o.synchronousCommit === 'off' && { databaseSettings: { synchronous_commit: 'off' } }),
     },
     async (s) => {
-      const seedSeconds = await seedHistory(s.databaseUrl, s.tenant, o.seed);
-      log(`  seeded ${formatRate(PRIOR_EVENTS)} events in ${seedSeconds.toFixed(1)} s`);
+      // Both tenants alike: the same history, analyzed (an unseen tenant is planned from no statistics, tenant-scope.ts).
+      const seedSeconds = (await seedHistory(s.databaseUrl, s.tenant, o.seed)) + (await seedHistory(s.databaseUrl, offTenant, o.seed));
+      log(`  seeded ${formatRate(PRIOR_EVENTS)} events for each tenant in ${seedSeconds.toFixed(1)} s`);
       const publisher = await s.issueKey(['publisher'], offTenant);
       const activated = await s.request('POST', `/v1/releases/${FEATURES_OFF.name}/${FEATURES_OFF.version}/activate`, { authorization: `Bearer ${publisher}`, 'idempotency-key': 'bench-features-off' });
       if (activated.status !== 200) throw new Error(`activating ${FEATURES_OFF.name}@${FEATURES_OFF.version} failed: ${activated.status} ${activated.body}`);
       const keys = [await s.issueKey(['service'], offTenant), s.key] as const;
       const bodies = refundBodies(o.seed, { freshOrders: true });
       const run = `${process.pid}-${Date.now().toString(36)}`;
-      // Side by request: a fixed pseudo-random half each (Knuth's multiplicative hash of n and the seed).
-      const random = (n: number): 0 | 1 => ((Math.imul((n ^ o.seed) >>> 0, 2654435761) >>> 15) & 1) as 0 | 1;
+      // Side by request: the top bit of MurmurHash3's finalizer of n and the seed, independent of the body (n % 4,096)
+      // and of the previous request's side.
+      const random = (n: number): 0 | 1 => {
+        let h = (n ^ Math.imul(o.seed, 0x9e3779b1)) >>> 0;
+        h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+        h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+        return ((h ^ (h >>> 16)) >>> 31) as 0 | 1;
+      };
       const load = (tag: string, split: PacedSplit | string, warmup: number, seconds: number) =>
         pacedLoad(s.agent, s.port, split, bodies, `${run}${tag}`, s.servicePid, s.database, o.rate, warmup, seconds);
 

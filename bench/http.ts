@@ -173,26 +173,30 @@ export function processCpu(pid: number): number {
   }
 }
 
-/** What a PostgreSQL process is (from /proc): its CPU seconds so far, its parent, and whether it serves the bench. */
+/** What a PostgreSQL process is (from /proc): its CPU seconds so far, its parent, and what it serves. */
 interface PgProcess {
   cpu: number;
   ppid: number;
+  /** A client backend (its title names a database and a client address). */
+  client: boolean;
+  /** A client backend of the bench database, or a shared helper (WAL writer, checkpointer…). */
   counted: boolean;
-  /** CPU seconds of its children that exited and were reaped (cutime + cstime): the postmaster's backends. */
+  /** CPU seconds of its children that exited and were reaped (cutime + cstime): for the postmaster, its backends. */
   reaped: number;
 }
 
 /**
- * The PostgreSQL server's processes as the bench counts them: the backends connected to the bench database, plus the
- * shared helpers (WAL writer, checkpointer…), by pid; and the CPU of backends that exited, as their parent, the
- * postmaster, has reaped it. Backends of other databases (someone's tests) are left out while they live.
+ * The PostgreSQL server's processes as the bench counts them: the backends connected to the bench database plus the
+ * shared helpers, by pid; the other databases' backends, by pid, to take out again when they exit; and the CPU of the
+ * backends that exited, as the bench's postmaster has reaped it.
  */
 interface PostgresCpu {
   byPid: Map<number, number>;
+  others: Map<number, number>;
   reaped: number;
 }
 
-function postgresCpu(database: string | undefined): PostgresCpu {
+function pgProcesses(database: string | undefined): Map<number, PgProcess> {
   const all = new Map<number, PgProcess>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -203,35 +207,51 @@ function postgresCpu(database: string | undefined): PostgresCpu {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // A client backend's title is "postgres: <cluster>: <user> <database> <host>(<port>) <state>".
       const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const isClientBackend = /\(\d+\)|\[local\]/.test(title);
+      if (title.trim() === '') continue; // exited, not yet reaped: its CPU is about to move to the postmaster's
+      const client = /\(\d+\)|\[local\]/.test(title);
       all.set(Number(entry), {
         cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
         ppid: Number(fields[1]),
-        counted: !isClientBackend || (database !== undefined && title.includes(` ${database} `)),
+        client,
+        counted: !client || (database !== undefined && title.includes(` ${database} `)),
         reaped: (Number(fields[13]) + Number(fields[14])) / CLK_TCK,
       });
     } catch {
       // the process exited while we looked
     }
   }
-  const byPid = new Map<number, number>();
-  let reaped = 0;
-  for (const [pid, p] of all) {
-    if (p.counted) byPid.set(pid, p.cpu);
-    if (!all.has(p.ppid)) reaped += p.reaped; // the postmaster: the one whose parent is not PostgreSQL
+  return all;
+}
+
+function postgresCpu(database: string | undefined): PostgresCpu {
+  // The postmaster is read before its backends (pid order): one that exits between would be in neither. Looked at
+  // twice, the reaped total must not have moved; otherwise look again.
+  for (let attempt = 0; ; attempt++) {
+    const all = pgProcesses(database);
+    // The bench's postmaster: the parent of its database's backends (else the server's root process).
+    const parents = new Set([...all.values()].filter((p) => p.client && p.counted).map((p) => p.ppid));
+    const postmasters = [...all.entries()].filter(([pid, p]) => (parents.size > 0 ? parents.has(pid) : !all.has(p.ppid))).map(([pid]) => pid);
+    const reapedOf = (procs: Map<number, PgProcess>) => postmasters.reduce((sum, pid) => sum + (procs.get(pid)?.reaped ?? 0), 0);
+    const reaped = reapedOf(all);
+    if (attempt < 3 && reapedOf(pgProcesses(database)) !== reaped) continue;
+    const byPid = new Map<number, number>();
+    const others = new Map<number, number>();
+    for (const [pid, p] of all) (p.counted ? byPid : p.client ? others : byPid).set(pid, p.cpu);
+    return { byPid, others, reaped };
   }
-  return { byPid, reaped };
 }
 
 /**
  * CPU seconds PostgreSQL spent for the bench between two looks. A backend that exits in between (the service's pool
  * closing idle connections after a saturating load) takes its CPU out of /proc: summing the live ones made paced rows
- * negative. Its CPU is in the postmaster's reaped total instead, less what it had spent before the first look.
+ * negative. Its CPU is in the postmaster's reaped total instead, less what it had spent before the first look. Another
+ * database's backend that exits is taken out the same way, except for what it spent during the window (unknowable).
  */
 function postgresCpuBetween(a: PostgresCpu, b: PostgresCpu): number {
   let total = b.reaped - a.reaped;
   for (const [pid, cpu] of b.byPid) total += cpu - (a.byPid.get(pid) ?? 0);
   for (const [pid, cpu] of a.byPid) if (!b.byPid.has(pid)) total -= cpu;
+  for (const [pid, cpu] of a.others) if (!b.others.has(pid)) total -= cpu;
   return total;
 }
 
@@ -632,9 +652,16 @@ export async function withService<T>(o: ServiceOptions, fn: (s: BenchService) =>
   const port = await freePort();
   if (o.databaseSettings && o.store !== 'postgresql') throw new Error('databaseSettings needs the PostgreSQL store');
   const db = await createDatabase(o.store, o.serverUrl, o.databaseSettings);
+  const running: { service?: Service } = {};
+  // Registered before the service starts: an interrupted start still drops the database.
+  const cleanup = async () => {
+    await running.service?.stop();
+    await db.drop();
+  };
+  cleanups.add(cleanup);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections });
   const execArgv = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), ...(o.withoutPreload ? withoutImports(startNodeFlags(o.root)) : startNodeFlags(o.root)), ...o.serviceNodeArgs];
-  const service = new Service(
+  const service = (running.service = new Service(
     spawn(process.execPath, [...execArgv, join(o.root, 'dist/apps/decision-api/main.js')], {
       cwd: o.root,
       env: {
@@ -650,12 +677,7 @@ export async function withService<T>(o: ServiceOptions, fn: (s: BenchService) =>
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
-  );
-  const cleanup = async () => {
-    await service.stop();
-    await db.drop();
-  };
-  cleanups.add(cleanup);
+  ));
   try {
     await service.waitReady(port, agent, 60_000);
     const servicePid = service.child.pid!;
