@@ -1,5 +1,5 @@
 /**
- * How long the disk takes to make a write durable (fdatasync of an 8 KiB append, as a WAL flush does), sampled for a
+ * How long the disk takes to make a write durable (fdatasync of an 8 KiB block rewritten in place, as a WAL flush does), sampled for a
  * few seconds: on a shared virtual disk the tail, not the median, decides a committed answer's p99, since every
  * request that commits while one flush stalls waits for it.
  */
@@ -25,8 +25,11 @@ export function probeDiskFlush(seconds: number, postgresDataDir?: string, dir = 
   const ms: number[] = [];
   try {
     const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
+    // Rewritten in place, as PostgreSQL rewrites its preallocated WAL segments: a flush that need not record a new size.
+    writeSync(fd, block, 0, block.length, 0);
+    fdatasyncSync(fd);
     while (process.hrtime.bigint() < end) {
-      writeSync(fd, block);
+      writeSync(fd, block, 0, block.length, 0);
       const t = process.hrtime.bigint();
       fdatasyncSync(fd);
       ms.push(Number(process.hrtime.bigint() - t) / 1e6);

@@ -196,6 +196,17 @@ interface PostgresCpu {
   reaped: number;
 }
 
+/** cutime+cstime of a process in seconds (its reaped children's CPU), or 0 when it is gone. */
+function reapedCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
 function pgProcesses(database: string | undefined): Map<number, PgProcess> {
   const all = new Map<number, PgProcess>();
   for (const entry of readdirSync('/proc')) {
@@ -231,12 +242,11 @@ function postgresCpu(database: string | undefined): PostgresCpu {
     // The bench's postmaster: the parent of its database's backends (else the server's root process).
     const parents = new Set([...all.values()].filter((p) => p.client && p.counted).map((p) => p.ppid));
     const postmasters = [...all.entries()].filter(([pid, p]) => (parents.size > 0 ? parents.has(pid) : !all.has(p.ppid))).map(([pid]) => pid);
-    const reapedOf = (procs: Map<number, PgProcess>) => postmasters.reduce((sum, pid) => sum + (procs.get(pid)?.reaped ?? 0), 0);
-    const reaped = reapedOf(all);
-    if (attempt < 3 && reapedOf(pgProcesses(database)) !== reaped) continue;
+    const reaped = postmasters.reduce((sum, pid) => sum + all.get(pid)!.reaped, 0);
+    if (attempt < 3 && postmasters.reduce((sum, pid) => sum + reapedCpu(pid), 0) !== reaped) continue;
     const byPid = new Map<number, number>();
     const others = new Map<number, number>();
-    for (const [pid, p] of all) (p.counted ? byPid : p.client ? others : byPid).set(pid, p.cpu);
+    for (const [pid, p] of all) (p.client && !p.counted ? others : byPid).set(pid, p.cpu);
     return { byPid, others, reaped };
   }
 }

@@ -238,6 +238,7 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
   describe('a statement marked GENERIC_PLAN', () => {
     const marked = `${GENERIC_PLAN}select current_setting('plan_cache_mode') as during, $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
     const after = `select current_setting('plan_cache_mode') as mode, (select count(*) from begin_probe where id = $1)::int as n`;
+    const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
 
     /** The plans PostgreSQL made for each prepared statement of this session (pg_prepared_statements, PostgreSQL 14+). */
     async function plans(c: pg.Client): Promise<Map<string, { generic: number; custom: number }>> {
@@ -282,7 +283,6 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       expect((await q<{ during: string }>(c, marked, [9])).rows[0]!.during).toBe('force_generic_plan');
       expect(trips() - before).toBe(1);
       await c.query('commit');
-      const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
       await c.query('begin');
       await q(c, failing, [1]);
       await q(c, failing, [1]);
@@ -297,7 +297,6 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     it('failing inside a savepoint, its SET is rolled back with it: the transaction goes on planning per execution', async () => {
       const { c } = await client();
       await c.query('set plan_cache_mode = force_custom_plan');
-      const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
       await c.query('begin');
       await q(c, failing, [1]);
       await q(c, failing, [1]);

@@ -2,11 +2,11 @@
  * RefundDecisionsRepository's plan modes: the read leaves its transaction making generic plans for the write (which
  * reads no table, so its plan cannot go stale) and the write switches back, so nothing after it plans generically.
  */
+import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { SYSTEM } from '../refunds/index.js';
 import { openDatabase, type Database } from './database.js';
 import { FeatureHistoryRepository } from './feature-history.repository.js';
-import { sql } from 'kysely';
 import { beforeRefundDecisionSql, RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
 import { RefundsRepository } from './refunds.repository.js';
 
