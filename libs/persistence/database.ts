@@ -109,7 +109,9 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
     // on an analyzed million-event history, and was a disaster on a young one: a plan made while the tables were
     // nearly empty stays cached per connection as they grow (900 ms per features read, 20 decisions/s instead of 250).
     // Only a statement that reads no table by a chosen scan may plan generically: the refund decision's write
-    // (refund-decisions.repository.ts) and the ledger's (GENERIC_PLAN in prepared-statements.ts) do.
+    // (refund-decisions.repository.ts) and the ledger's (GENERIC_PLAN in prepared-statements.ts) do; and the features
+    // read, which the history's lookup index alone can serve and which plans with sequential and bitmap scans off
+    // (GENERIC_INDEX_PLAN: a plan made on a 30-row history was a sequential scan, kept as it grew).
     ...(namer ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
   };
 }

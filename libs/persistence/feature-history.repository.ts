@@ -10,6 +10,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
 import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
 
 /**
@@ -79,11 +80,12 @@ export class FeatureHistoryRepository {
 
   /**
    * Every query's aggregate in one statement: counts and sums as integers, a distinct count with the current key
-   * when asked, firstSeen as whole seconds before the window's end. Keyed by feature name.
+   * when asked, firstSeen as whole seconds before the window's end. Keyed by feature name. Planned once per connection
+   * (GENERIC_INDEX_PLAN), by the history's lookup index.
    */
   async values(em: SqlEntityManager, tenant: string, queries: readonly FeatureQuery[]): Promise<Record<string, number | null>> {
     if (queries.length === 0) return {};
-    const result = await sql<Record<string, unknown>>`select ${sql.join(featureColumns(tenant, queries))}`.execute(em.getKysely());
+    const result = await sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select ${sql.join(featureColumns(tenant, queries))}, ${sql.raw(ANY_SCAN_AGAIN)}, ${sql.raw(CUSTOM_PLAN_AGAIN)}`.execute(em.getKysely());
     return featureValues(result.rows[0] ?? {}, queries);
   }
 
@@ -134,6 +136,19 @@ function arrayLiteral(s: string): string {
 }
 
 /**
+ * A declared value as an SQL string literal. The escape-string form reads alike whatever standard_conforming_strings
+ * says; PostgreSQL text holds no NUL, and a decision type's schema admits none in these names.
+ */
+function textLiteral(s: string): RawBuilder<unknown> {
+  return sql.raw(`E'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`);
+}
+
+/** Declared values as a text[] literal. */
+function textArray(values: readonly string[]): RawBuilder<unknown> {
+  return sql`${textLiteral(`{${values.map(arrayLiteral).join(',')}}`)}::text[]`;
+}
+
+/**
  * One feature's aggregate as a scalar subquery. Decision and ledger events are rows of feature_events; a refund
  * event is a decision's row once per state its refund entered that is one of the listed states (`refund_states`,
  * Migration20261208000000_refund_states_on_history): at the decision's business time, with its keys and attributes,
@@ -141,20 +156,22 @@ function arrayLiteral(s: string): string {
  */
 function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const refund = q.source === 'refund';
-  const kinds = sql`${`{${q.kinds.map(arrayLiteral).join(',')}}`}::text[]`;
+  // What the decision type declares is written into the text, what the case gives is a parameter: the read plans
+  // generically (GENERIC_INDEX_PLAN), and a generic plan bounds the index scan only by literals it can see.
+  const kinds = textArray(q.kinds);
   const filters: RawBuilder<unknown>[] = [
     sameTenant(tenant, 'e.tenant'),
-    sql`e.entity = ${q.entity}`,
+    sql`e.entity = ${textLiteral(q.entity)}`,
     sql`e.key = ${q.key}`,
-    refund ? sql`e.source = 'decision'` : sql`e.source = ${q.source}`,
-    refund ? sql`e.refund_states && ${kinds}` : sql`e.kind = any(${kinds})`,
+    refund ? sql`e.source = 'decision'` : sql`e.source = ${textLiteral(q.source)}`,
+    refund ? sql`e.refund_states && ${kinds}` : q.kinds.length === 1 ? sql`e.kind = ${textLiteral(q.kinds[0]!)}` : sql`e.kind = any(${kinds})`,
     sql`e.at > ${q.from}::timestamptz`,
     sql`e.at <= ${q.to}::timestamptz`,
   ];
   // A refund event has no outcome or reasons of its own (features.ts offers neither filter on that source).
-  if (q.outcomes) filters.push(refund ? sql`false` : sql`e.outcome = any(${`{${q.outcomes.map(arrayLiteral).join(',')}}`}::text[])`);
-  if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${`{${q.reasons.map(arrayLiteral).join(',')}}`}::text[]`);
-  if (q.where) filters.push(sql`e.attributes @> ${JSON.stringify(q.where)}::jsonb`);
+  if (q.outcomes) filters.push(refund ? sql`false` : sql`e.outcome = any(${textArray(q.outcomes)})`);
+  if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${textArray(q.reasons)}`);
+  if (q.where) filters.push(sql`e.attributes @> ${textLiteral(JSON.stringify(q.where))}::jsonb`);
   if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
   // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
   const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
@@ -172,7 +189,7 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
     case 'distinct': {
       const d = q.distinctEntity!;
       return sql`(select count(*)::int from (
-        select e.keys->>${d} as k from feature_events e where ${where} and e.keys->>${d} is not null
+        select e.keys->>${textLiteral(d)} as k from feature_events e where ${where} and e.keys->>${textLiteral(d)} is not null
         union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
     }
   }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { nameStatements, openDatabase, type Database } from './database.js';
-import { GENERIC_PLAN, nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
 
 describe('StatementNamer', () => {
   it('names a text from its second execution on, the same name every time', () => {
@@ -235,18 +235,33 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     }
   });
 
+  it('a statement marked GENERIC_INDEX_PLAN plans generically with sequential and bitmap scans off, then turns them back on', async () => {
+    const { c, trips } = await client();
+    await c.query('set plan_cache_mode = force_custom_plan');
+    const marked = `${GENERIC_INDEX_PLAN}select current_setting('plan_cache_mode') as mode, current_setting('enable_seqscan') as seq, current_setting('enable_bitmapscan') as bitmap, $1::int as n, ${ANY_SCAN_AGAIN}, ${CUSTOM_PLAN_AGAIN}`;
+    const settings = "select current_setting('plan_cache_mode') as mode, current_setting('enable_seqscan') as seq, current_setting('enable_bitmapscan') as bitmap";
+    await c.query('begin');
+    for (let i = 0; i < 2; i++) await q(c, marked, [i]);
+    const before = trips();
+    expect((await q(c, marked, [2])).rows[0]).toMatchObject({ mode: 'force_generic_plan', seq: 'off', bitmap: 'off', n: 2 });
+    expect(trips() - before).toBe(1);
+    expect((await c.query(settings)).rows[0]).toEqual({ mode: 'force_custom_plan', seq: 'on', bitmap: 'on' });
+    await c.query('commit');
+    expect((await plans(c)).get(marked)).toEqual({ generic: 2, custom: 0 });
+  });
+
+  /** The plans PostgreSQL made for each prepared statement of this session (pg_prepared_statements, PostgreSQL 14+). */
+  async function plans(c: pg.Client): Promise<Map<string, { generic: number; custom: number }>> {
+    const r = await c.query<{ statement: string; generic: number; custom: number }>(
+      'select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where from_sql = false',
+    );
+    return new Map(r.rows.map((row) => [row.statement, { generic: row.generic, custom: row.custom }]));
+  }
+
   describe('a statement marked GENERIC_PLAN', () => {
     const marked = `${GENERIC_PLAN}select current_setting('plan_cache_mode') as during, $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
     const after = `select current_setting('plan_cache_mode') as mode, (select count(*) from begin_probe where id = $1)::int as n`;
     const failing = `${GENERIC_PLAN}select 1 / $1::int as n, set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode`;
-
-    /** The plans PostgreSQL made for each prepared statement of this session (pg_prepared_statements, PostgreSQL 14+). */
-    async function plans(c: pg.Client): Promise<Map<string, { generic: number; custom: number }>> {
-      const r = await c.query<{ statement: string; generic: number; custom: number }>(
-        'select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where from_sql = false',
-      );
-      return new Map(r.rows.map((row) => [row.statement, { generic: row.generic, custom: row.custom }]));
-    }
 
     it('runs on its generic plan once named, its SET in the same round trip, and the statements after it plan for each execution', async () => {
       const { c, trips } = await client();

@@ -84,7 +84,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
 
   // PostgreSQL only: statements are named by the pg client's wrapper (prepared-statements.ts); PGlite names none.
   if (kind === 'postgresql') {
-    it('PostgreSQL keeps a generic plan of the write alone: the read is planned custom every time', async () => {
+    it('PostgreSQL keeps generic plans of the read and the write', async () => {
       // One connection (one transaction): statements are named from their second execution (prepared-statements.ts).
       await db.em().transactional(async (em) => {
         for (const n of [10, 11, 12]) {
@@ -98,8 +98,8 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
         );
         expect(plans.map((p) => p.stmt)).toEqual(['read', 'write']);
         const [read, write] = plans;
-        expect(read).toMatchObject({ generic: 0 });
-        expect(read!.custom).toBeGreaterThanOrEqual(2);
+        expect(read).toMatchObject({ custom: 0 });
+        expect(read!.generic).toBeGreaterThanOrEqual(2);
         expect(write).toMatchObject({ custom: 0 });
         expect(write!.generic).toBeGreaterThanOrEqual(2);
       });
@@ -204,28 +204,101 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
         const { rows } = await sql<{ 'QUERY PLAN': { Plan: Record<string, unknown> }[] }>`explain (format json) ${statement}`.execute(tx.getKysely());
         walk(rows[0]!['QUERY PLAN'][0]!.Plan);
       });
-      expect(scans.map((x) => x.index).sort()).toEqual(['feature_events_lookup', 'refunds_by_order', 'refunds_pkey']);
-      // Each found by its own key, not by the tenant alone.
-      expect(scans.find((x) => x.index === 'refunds_pkey')!.cond).toContain('refund_id');
-      expect(scans.find((x) => x.index === 'refunds_by_order')!.cond).toContain('order_id');
+      // The refund and the order's total are read by a function planned for each call (Migration20261212000000).
+      expect(scans.map((x) => x.index).sort()).toEqual(['feature_events_lookup']);
       expect(scans.find((x) => x.index === 'feature_events_lookup')!.cond).toContain('key');
 
-      // The history trigger of a later transition (Migration20261210000000): it plans inside PL/pgSQL, so its plan is
-      // seen through what this transaction fetched. A scan by the tenant alone fetches the tenant's 1,000 rows.
-      // pg_stat_xact_* also holds this connection's counts not yet reported: read before and after, in one transaction.
-      const fetched = await db.em().transactional(async (tx) => {
-        const counts = () =>
-          tx.execute<{ relname: string; fetched: number }[]>(
-            `select relname, (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int as fetched from pg_stat_xact_user_tables where relname in ('refunds', 'feature_events') order by relname`,
-          );
-        const before = await counts();
-        await tx.execute(
+      // What runs inside PL/pgSQL is seen through what the transaction fetched: a scan by the tenant alone fetches the
+      // tenant's 1,000 rows. pg_stat_xact_* also holds this connection's counts not yet reported: read before and after,
+      // in one transaction.
+      const fetchedBy = (run: (tx: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0]) => Promise<unknown>) =>
+        db.em().transactional(async (tx) => {
+          const counts = () =>
+            tx.execute<{ relname: string; fetched: number }[]>(
+              `select relname, (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int as fetched from pg_stat_xact_user_tables where relname in ('refunds', 'feature_events') order by relname`,
+            );
+          const before = await counts();
+          await run(tx);
+          return (await counts()).map((t, i) => ({ relname: t.relname, fetched: t.fetched - before[i]!.fetched }));
+        });
+      // The decision's read: the refund by its key, the order's refunds by the order.
+      const read = await fetchedBy(async (tx) => expect(await repo.before(tx, 'plan-new', '01900000-0000-7000-8000-0000000000fe', 'pr9', 'po9')).toMatchObject({ existingState: 'SUCCEEDED', committedTotal: 100 }));
+      // The history trigger of a later transition (Migration20261210000000).
+      const transition = await fetchedBy((tx) =>
+        tx.execute(
           `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at) values (gen_random_uuid(), 'plan-new', 'pr9', 'APPROVED', 'PROCESSING', 'test', 'system', now())`,
-        );
-        return (await counts()).map((t, i) => ({ relname: t.relname, fetched: t.fetched - before[i]!.fetched }));
-      });
-      for (const t of fetched) expect(t.fetched).toBeLessThan(10);
-      expect(fetched.map((t) => t.relname)).toEqual(['feature_events', 'refunds']);
+        ),
+      );
+      for (const fetched of [read, transition]) {
+        expect(fetched.map((t) => t.relname)).toEqual(['feature_events', 'refunds']);
+        for (const t of fetched) expect(t.fetched).toBeLessThan(10);
+      }
+    });
+  }
+
+  if (kind === 'postgresql') {
+    it.each([0, 30])('plans the read on young tables (%i history rows, analyzed), and that plan still finds rows by their keys once they have grown', async (rows) => {
+      // A database of its own, fresh from its migrations, as a new installation's first decisions.
+      const young = await createTestDatabase(`refund_read_young_${rows}`);
+      const ydb = await openDatabase(young.url);
+      try {
+        const to = new Date('2026-03-11T12:00:00Z');
+        const days = (n: number) => new Date(to.getTime() - n * 86_400_000);
+        const base = { key: 'solo', source: 'decision' as const, kinds: ['refund'], to };
+        const features = [
+          { ...base, name: 'count', entity: 'customer', from: days(30), aggregate: 'count' as const },
+          { ...base, name: 'sum', entity: 'customer', from: days(30), aggregate: 'sum' as const, outcomes: ['APPROVE'] },
+          { ...base, name: 'first', entity: 'customer', from: days(365), aggregate: 'firstSeen' as const },
+          { ...base, name: 'goodwill', entity: 'customer', source: 'refund' as const, kinds: ['APPROVED'], from: days(365), aggregate: 'count' as const, where: { reasonCode: 'GOODWILL' } },
+          { ...base, name: 'accounts', entity: 'device', key: 'dev', from: days(90), aggregate: 'distinct' as const, distinctEntity: 'customer', currentKey: 'solo' },
+        ];
+        await ydb.em().transactional(async (tx) => {
+          // One connection throughout: its statements are named from their second execution (prepared-statements.ts).
+          const read = () => repo.before(tx, 'young', idOf(90), 'pr9', 'po9', features);
+          const history = (n: number, from: number, at: Date) =>
+            tx.execute(
+              `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at, refund_states)
+               select 'young', case when i % 2 = 0 then 'customer' else 'device' end, case when i <= 3 then 'solo' when i <= 6 then 'dev' else 'k' || (i % 50) end,
+                      'decision', 'refund', ?::timestamptz - i * interval '1 minute', 'APPROVE', '{}', 100, '{"reasonCode": "GOODWILL"}',
+                      jsonb_build_object('customer', 'c' || i), gen_random_uuid(), now(), '{APPROVED}'
+                 from generate_series(?::int, ?::int) i`,
+              [at, from, from + n - 1],
+            );
+          if (rows > 0) {
+            // Other keys' rows, before the window: a small table a sequential scan reads cheaper than any index.
+            await history(rows, 1_000_000, days(400));
+            await tx.execute('analyze feature_events');
+          }
+          for (let i = 0; i < 3; i++) await read();
+          const custom = () => tx.execute("select set_config('plan_cache_mode', 'force_custom_plan', true)");
+          await custom();
+          // 20,000 refunds and history rows of the tenant, 3 of them the keys the read asks for.
+          await tx.execute(
+            `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
+             select 'young', 'pr' || i, 'refund', 'po' || (i % 5000), 'pc' || (i % 50), 'SUCCEEDED', 100, 100, 100, 'EUR', 'test', gen_random_uuid(), now(), now() from generate_series(1, 20000) i`,
+          );
+          await history(20_000, 1, to);
+          const counts = () =>
+            tx.execute<{ relname: string; fetched: number }[]>(
+              `select relname, (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int as fetched from pg_stat_xact_user_tables where relname in ('refunds', 'feature_events') order by relname`,
+            );
+          const before = await counts();
+          const values = await read();
+          await custom();
+          const fetched = (await counts()).map((t, i) => ({ relname: t.relname, fetched: t.fetched - before[i]!.fetched }));
+          // The rows were found: customer solo's (i = 2), device dev's (i = 5: customer c5, and solo itself), the order's 4 refunds.
+          expect(values).toMatchObject({ existingState: 'SUCCEEDED', committedTotal: 400, features: { count: 1, sum: 100, goodwill: 1, accounts: 2 } });
+          expect(fetched.map((t) => t.relname)).toEqual(['feature_events', 'refunds']);
+          for (const t of fetched) expect(t.fetched).toBeLessThan(50);
+          const plans = await tx.execute<{ generic: number; custom: number }[]>(
+            `select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '%existing_state%'`,
+          );
+          expect(plans).toEqual([{ generic: 3, custom: 0 }]);
+        });
+      } finally {
+        await ydb.close();
+        await young.drop();
+      }
     });
   }
 

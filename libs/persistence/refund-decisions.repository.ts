@@ -10,12 +10,11 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
-import { sameTenant } from './tenant-scope.js';
-import { actorView, type Actor, type RefundState } from '../refunds/index.js';
+import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
-import { committedTotalSql, type RefundRow } from './refunds.repository.js';
+import type { RefundRow } from './refunds.repository.js';
 import { featureColumns, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
-import { CUSTOM_PLAN_AGAIN } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
@@ -40,11 +39,15 @@ export interface RefundDecisionWrite {
 }
 
 /**
- * The write is planned once per connection, every other statement for each execution. The pool's sessions make a custom
- * plan every time (database.ts: a generic plan of a read, made while its tables were small, stays cached as they grow).
- * The write reads no table (its CTEs insert parameters and read each other), so its plan cannot go stale: re-planning
- * it cost ~5% of PostgreSQL's CPU per decision (HTTP row, 3 pairs, 2026-12-04). The read's last column switches this
- * transaction to generic plans for the statement after it (the read is planned by then), the write's switches back.
+ * The read and the write are planned once per connection; the pool's sessions make a custom plan for every other
+ * statement (database.ts). The read plans with index scans only (GENERIC_INDEX_PLAN): the features' aggregates find
+ * their rows by the history's lookup index, whose leading columns their conditions fix, so that plan cannot go stale as
+ * the history grows; planning it was half of the features' cost. The refund and the order's total come from a function
+ * that plans them for each call (Migration20261212000000: no index of `refunds` is fixed by its conditions alone
+ * on young tables). The write reads no table (its
+ * CTEs insert parameters and read each other): re-planning it cost ~5% of PostgreSQL's CPU per decision (HTTP row, 3
+ * pairs, 2026-12-04). The read's last column keeps this transaction on generic plans for the write, whose last column
+ * switches back.
  */
 const GENERIC_FOR_THE_WRITE = sql`set_config('plan_cache_mode', 'force_generic_plan', true) as plan_mode`;
 const CUSTOM_AFTER_THE_WRITE = sql.raw(CUSTOM_PLAN_AGAIN);
@@ -52,10 +55,10 @@ const CUSTOM_AFTER_THE_WRITE = sql.raw(CUSTOM_PLAN_AGAIN);
 /** RefundDecisionsRepository.before's statement (its plan is checked in refund-decisions.repository.test.ts). */
 export function beforeRefundDecisionSql(tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): RawBuilder<Record<string, unknown>> {
   const columns = featureColumns(tenant, features);
-  return sql<Record<string, unknown>>`
-      select (select state from refunds where ${sameTenant(tenant)} and refund_id = ${refundId}) as existing_state,
-             ${committedTotalSql(tenant, orderId)} as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``}, ${GENERIC_FOR_THE_WRITE},
-             ${refundStatesWrittenBy(decisionId)}`;
+  const committed = `{${COMMITTED_STATES.join(',')}}`;
+  return sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select r.existing_state, r.committed::text as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``},
+             ${sql.raw(ANY_SCAN_AGAIN)}, ${GENERIC_FOR_THE_WRITE}, ${refundStatesWrittenBy(decisionId)}
+        from refund_decision_before(${tenant}, ${refundId}, ${orderId}, ${committed}::text[]) r`;
 }
 
 export class RefundDecisionsRepository {

@@ -27,6 +27,7 @@ import { Migration20261207000000_ledger_integrity_totals } from './Migration2026
 import { Migration20261208000000_refund_states_on_history } from './Migration20261208000000_refund_states_on_history.js';
 import { Migration20261209010000_redelivery_in_flight } from './Migration20261209010000_redelivery_in_flight.js';
 import { Migration20261210000000_history_trigger_tenant } from './Migration20261210000000_history_trigger_tenant.js';
+import { Migration20261212000000_refund_decision_before } from './Migration20261212000000_refund_decision_before.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -57,4 +58,5 @@ export const migrationsList = [
   { name: 'Migration20261208000000_refund_states_on_history', class: Migration20261208000000_refund_states_on_history },
   { name: 'Migration20261209010000_redelivery_in_flight', class: Migration20261209010000_redelivery_in_flight },
   { name: 'Migration20261210000000_history_trigger_tenant', class: Migration20261210000000_history_trigger_tenant },
+  { name: 'Migration20261212000000_refund_decision_before', class: Migration20261212000000_refund_decision_before },
 ];
