@@ -80,12 +80,16 @@ export class FeatureHistoryRepository {
 
   /**
    * Every query's aggregate in one statement: counts and sums as integers, a distinct count with the current key
-   * when asked, firstSeen as whole seconds before the window's end. Keyed by feature name. Planned once per connection
-   * (GENERIC_INDEX_PLAN), by the history's lookup index.
+   * when asked, firstSeen as whole seconds before the window's end. Keyed by feature name. Inside a transaction,
+   * planned once per connection (GENERIC_INDEX_PLAN), by the history's lookup index.
    */
   async values(em: SqlEntityManager, tenant: string, queries: readonly FeatureQuery[]): Promise<Record<string, number | null>> {
     if (queries.length === 0) return {};
-    const result = await sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select ${sql.join(featureColumns(tenant, queries))}, ${sql.raw(ANY_SCAN_AGAIN)}, ${sql.raw(CUSTOM_PLAN_AGAIN)}`.execute(em.getKysely());
+    // Outside a transaction (a what-if's recomputed case) the SET LOCALs would each warn: planned for each execution there.
+    const statement = em.isInTransaction()
+      ? sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select ${sql.join(featureColumns(tenant, queries))}, ${sql.raw(ANY_SCAN_AGAIN)}, ${sql.raw(CUSTOM_PLAN_AGAIN)}`
+      : sql<Record<string, unknown>>`select ${sql.join(featureColumns(tenant, queries))}`;
+    const result = await statement.execute(em.getKysely());
     return featureValues(result.rows[0] ?? {}, queries);
   }
 
@@ -137,10 +141,11 @@ function arrayLiteral(s: string): string {
 
 /**
  * A declared value as an SQL string literal. The escape-string form reads alike whatever standard_conforming_strings
- * says; PostgreSQL text holds no NUL, and a decision type's schema admits none in these names.
+ * says, a doubled quote whatever backslash_quote says. A NUL cannot come: decision types are stored as jsonb, which
+ * refuses \u0000.
  */
 function textLiteral(s: string): RawBuilder<unknown> {
-  return sql.raw(`E'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`);
+  return sql.raw(`E'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`);
 }
 
 /** Declared values as a text[] literal. */
@@ -164,10 +169,13 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
     sql`e.entity = ${textLiteral(q.entity)}`,
     sql`e.key = ${q.key}`,
     refund ? sql`e.source = 'decision'` : sql`e.source = ${textLiteral(q.source)}`,
-    refund ? sql`e.refund_states && ${kinds}` : q.kinds.length === 1 ? sql`e.kind = ${textLiteral(q.kinds[0]!)}` : sql`e.kind = any(${kinds})`,
     sql`e.at > ${q.from}::timestamptz`,
     sql`e.at <= ${q.to}::timestamptz`,
   ];
+  // A refund's states are not an index column: a filter, as before. A decision or ledger kind is, between source and
+  // at: each kind gets a scan of its own (below), since a generic plan filters by `kind = any(...)` instead of bounding
+  // the scan with it, and then reads the key's whole history whatever the window.
+  if (refund) filters.push(sql`e.refund_states && ${kinds}`);
   // A refund event has no outcome or reasons of its own (features.ts offers neither filter on that source).
   if (q.outcomes) filters.push(refund ? sql`false` : sql`e.outcome = any(${textArray(q.outcomes)})`);
   if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${textArray(q.reasons)}`);
@@ -178,18 +186,26 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   // numeric before the product: a bigint amount times its entries may overflow where their sum (numeric) would not.
   const amount = refund ? sql`(case when e.refund_amount > 0 then e.refund_amount else e.amount end)::numeric * ${times}` : sql`e.amount`;
   const where = sql.join(filters, sql` and `);
+  // The rows: one scan, or one per kind (each row has one kind, so `union all` counts each once).
+  const rows =
+    refund || q.kinds.length === 1
+      ? sql`feature_events e where ${where}${refund ? sql`` : sql` and e.kind = ${textLiteral(q.kinds[0]!)}`}`
+      : sql`(${sql.join(
+          q.kinds.map((k) => sql`select e.at, e.amount, e.keys from feature_events e where ${where} and e.kind = ${textLiteral(k)}`),
+          sql` union all `,
+        )}) e where true`;
   switch (q.aggregate) {
     case 'count':
-      return times ? sql`(select coalesce(sum(${times}), 0)::int from feature_events e where ${where})` : sql`(select count(*)::int from feature_events e where ${where})`;
+      return times ? sql`(select coalesce(sum(${times}), 0)::int from ${rows})` : sql`(select count(*)::int from ${rows})`;
     case 'sum':
       // Clamped: amounts are safe integers, their sum need not be (a bigint overflow would fail every later decision).
-      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from feature_events e where ${where})`;
+      return sql`(select least(coalesce(sum(${amount}), 0), 9007199254740991)::bigint from ${rows})`;
     case 'firstSeen':
-      return sql`(select min(e.at) from feature_events e where ${where})`;
+      return sql`(select min(e.at) from ${rows})`;
     case 'distinct': {
-      const d = q.distinctEntity!;
+      const d = textLiteral(q.distinctEntity!);
       return sql`(select count(*)::int from (
-        select e.keys->>${textLiteral(d)} as k from feature_events e where ${where} and e.keys->>${textLiteral(d)} is not null
+        select e.keys->>${d} as k from ${rows} and e.keys->>${d} is not null
         union select ${q.currentKey ?? null}::text where ${q.currentKey ?? null}::text is not null) x)`;
     }
   }

@@ -2,7 +2,7 @@
  * RefundDecisionsRepository's plan modes: the read leaves its transaction making generic plans for the write (which
  * reads no table, so its plan cannot go stale) and the write switches back, so nothing after it plans generically.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { SYSTEM } from '../refunds/index.js';
 import { openDatabase, type Database } from './database.js';
@@ -29,6 +29,28 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
 
   const mode = async (em: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0]) =>
     (await em.execute<{ m: string }[]>("select current_setting('plan_cache_mode') as m"))[0]!.m;
+
+  /**
+   * The scans of the plan the service's connections make of `statement` (GENERIC_INDEX_PLAN): a generic plan, with
+   * sequential and bitmap scans off. An `explain` of the text alone would show a plan custom to its values.
+   */
+  async function genericScans(tx: Parameters<Parameters<ReturnType<Database['em']>['transactional']>[0]>[0], statement: RawBuilder<unknown>, name: string) {
+    const kysely = tx.getKysely();
+    const compiled = statement.compile(kysely);
+    for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await sql.raw(`set local ${set}`).execute(kysely);
+    await sql.raw(`prepare ${name} as ${compiled.sql}`).execute(kysely);
+    // EXECUTE's arguments as literals: a utility statement takes no bound parameters.
+    const literal = (v: unknown) => (v === null || v === undefined ? 'null' : `'${(v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : JSON.stringify(v)).replaceAll("'", "''")}'`);
+    const { rows } = await sql<{ 'QUERY PLAN': { Plan: Record<string, unknown> }[] }>`explain (format json) execute ${sql.raw(`${name}(${compiled.parameters.map(literal).join(', ')})`)}`.execute(kysely);
+    await sql.raw(`deallocate ${name}`).execute(kysely);
+    const scans: { relation: string; index: string; cond: string; filter: string }[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      if (typeof node['Relation Name'] === 'string') scans.push({ relation: node['Relation Name'], index: String(node['Index Name'] ?? node['Node Type']), cond: String((node['Index Cond'] as string | undefined) ?? ''), filter: String((node.Filter as string | undefined) ?? '') });
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk(rows[0]!['QUERY PLAN'][0]!.Plan);
+    return scans;
+  }
 
   const idOf = (n: number) => `01900000-0000-7000-8000-0000000000${String(n).padStart(2, '0')}`;
   function decision(n: number): RefundDecisionWrite {
@@ -193,19 +215,9 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       await fill('plan-new', 1_000);
       await events('plan-new', 1_000);
       const feature = { name: 'n', entity: 'customer', key: 'pc7', source: 'decision' as const, kinds: ['refund'], from: new Date(Date.now() - 30 * 86_400_000), to: new Date(), aggregate: 'count' as const };
-      const scans: { index: string; cond: string }[] = [];
-      const walk = (node: Record<string, unknown>) => {
-        if (typeof node['Index Name'] === 'string') scans.push({ index: node['Index Name'], cond: String(node['Index Cond']) });
-        if (node['Node Type'] === 'Seq Scan') scans.push({ index: `seq ${String(node['Relation Name'])}`, cond: '' });
-        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
-      };
-      await db.em().transactional(async (tx) => {
-        const statement = beforeRefundDecisionSql('plan-new', '01900000-0000-7000-8000-0000000000ff', 'pr9', 'po9', [feature]);
-        const { rows } = await sql<{ 'QUERY PLAN': { Plan: Record<string, unknown> }[] }>`explain (format json) ${statement}`.execute(tx.getKysely());
-        walk(rows[0]!['QUERY PLAN'][0]!.Plan);
-      });
+      const scans = await db.em().transactional((tx) => genericScans(tx, beforeRefundDecisionSql('plan-new', '01900000-0000-7000-8000-0000000000ff', 'pr9', 'po9', [feature]), 'plan_new_read'));
       // The refund and the order's total are read by a function planned for each call (Migration20261212000000).
-      expect(scans.map((x) => x.index).sort()).toEqual(['feature_events_lookup']);
+      expect(scans.map((x) => x.index)).toEqual(['feature_events_lookup']);
       expect(scans.find((x) => x.index === 'feature_events_lookup')!.cond).toContain('key');
 
       // What runs inside PL/pgSQL is seen through what the transaction fetched: a scan by the tenant alone fetches the
@@ -251,10 +263,12 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
           { ...base, name: 'first', entity: 'customer', from: days(365), aggregate: 'firstSeen' as const },
           { ...base, name: 'goodwill', entity: 'customer', source: 'refund' as const, kinds: ['APPROVED'], from: days(365), aggregate: 'count' as const, where: { reasonCode: 'GOODWILL' } },
           { ...base, name: 'accounts', entity: 'device', key: 'dev', from: days(90), aggregate: 'distinct' as const, distinctEntity: 'customer', currentKey: 'solo' },
+          { ...base, name: 'either', entity: 'customer', kinds: ['refund', 'order-check'], from: days(30), aggregate: 'count' as const },
         ];
         await ydb.em().transactional(async (tx) => {
           // One connection throughout: its statements are named from their second execution (prepared-statements.ts).
           const read = () => repo.before(tx, 'young', idOf(90), 'pr9', 'po9', features);
+          const custom = () => tx.execute("select set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'on', true), set_config('enable_bitmapscan', 'on', true)");
           const history = (n: number, from: number, at: Date) =>
             tx.execute(
               `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at, refund_states)
@@ -269,8 +283,13 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
             await history(rows, 1_000_000, days(400));
             await tx.execute('analyze feature_events');
           }
+          // Every history scan bounded by its key, kind and window (the goodwill feature's refund states are no index column).
+          const scans = await genericScans(tx, beforeRefundDecisionSql('young', idOf(90), 'pr9', 'po9', features), 'young_read');
+          expect(scans.map((x) => x.relation)).toEqual(Array(7).fill('feature_events'));
+          for (const scan of scans) expect(scan).toMatchObject({ index: 'feature_events_lookup', cond: expect.stringContaining('(at > ') });
+          expect(scans.filter((x) => /kind = '/.test(x.cond))).toHaveLength(6);
+          await custom();
           for (let i = 0; i < 3; i++) await read();
-          const custom = () => tx.execute("select set_config('plan_cache_mode', 'force_custom_plan', true)");
           await custom();
           // 20,000 refunds and history rows of the tenant, 3 of them the keys the read asks for.
           await tx.execute(
@@ -287,7 +306,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
           await custom();
           const fetched = (await counts()).map((t, i) => ({ relname: t.relname, fetched: t.fetched - before[i]!.fetched }));
           // The rows were found: customer solo's (i = 2), device dev's (i = 5: customer c5, and solo itself), the order's 4 refunds.
-          expect(values).toMatchObject({ existingState: 'SUCCEEDED', committedTotal: 400, features: { count: 1, sum: 100, goodwill: 1, accounts: 2 } });
+          expect(values).toMatchObject({ existingState: 'SUCCEEDED', committedTotal: 400, features: { count: 1, sum: 100, goodwill: 1, accounts: 2, either: 1 } });
           expect(fetched.map((t) => t.relname)).toEqual(['feature_events', 'refunds']);
           for (const t of fetched) expect(t.fetched).toBeLessThan(50);
           const plans = await tx.execute<{ generic: number; custom: number }[]>(
