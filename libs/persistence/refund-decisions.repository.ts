@@ -10,9 +10,10 @@
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
+import { sameTenant } from './tenant-scope.js';
 import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
-import type { RefundRow } from './refunds.repository.js';
+import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
@@ -39,8 +40,8 @@ export interface RefundDecisionWrite {
 }
 
 /**
- * The read and the write are planned once per connection; the pool's sessions make a custom plan for every other
- * statement (database.ts). The read plans with index scans only (GENERIC_INDEX_PLAN): the features' aggregates find
+ * The write is planned once per connection, and so is the read when it reads features; the pool's sessions make a
+ * custom plan for every other statement (database.ts). The read plans with index scans only (GENERIC_INDEX_PLAN): the features' aggregates find
  * their rows by the history's lookup index, whose leading columns their conditions fix, so that plan cannot go stale as
  * the history grows; planning it was half of the features' cost. The refund and the order's total come from a function
  * that plans them for each call (Migration20261212000000: no index of `refunds` is fixed by its conditions alone
@@ -54,9 +55,15 @@ const CUSTOM_AFTER_THE_WRITE = sql.raw(CUSTOM_PLAN_AGAIN);
 
 /** RefundDecisionsRepository.before's statement (its plan is checked in refund-decisions.repository.test.ts). */
 export function beforeRefundDecisionSql(tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): RawBuilder<Record<string, unknown>> {
-  const columns = featureColumns(tenant, features);
+  // Without features, planned for each execution: the function's call costs more than planning two lookups by key
+  // (`pgbench`, 2026-12-05: the read's two lookups planned inline 0.28 ms with features, 0.13 ms without them).
+  if (features.length === 0) {
+    return sql<Record<string, unknown>>`
+      select (select state from refunds where ${sameTenant(tenant)} and refund_id = ${refundId}) as existing_state,
+             ${committedTotalSql(tenant, orderId)} as committed, ${GENERIC_FOR_THE_WRITE}, ${refundStatesWrittenBy(decisionId)}`;
+  }
   const committed = `{${COMMITTED_STATES.join(',')}}`;
-  return sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select r.existing_state, r.committed::text as committed${columns.length > 0 ? sql`, ${sql.join(columns)}` : sql``},
+  return sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select r.existing_state, r.committed::text as committed, ${sql.join(featureColumns(tenant, features))},
              ${sql.raw(ANY_SCAN_AGAIN)}, ${GENERIC_FOR_THE_WRITE}, ${refundStatesWrittenBy(decisionId)}
         from refund_decision_before(${tenant}, ${refundId}, ${orderId}, ${committed}::text[]) r`;
 }
