@@ -187,11 +187,12 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   const amount = refund ? sql`(case when e.refund_amount > 0 then e.refund_amount else e.amount end)::numeric * ${times}` : sql`e.amount`;
   const where = sql.join(filters, sql` and `);
   // The rows: one scan, or one per kind (each row has one kind, so `union all` counts each once).
+  const each = [...new Set(q.kinds)]; // the schema admits neither repeats nor none; a repeat would count twice here
   const rows =
-    refund || q.kinds.length === 1
-      ? sql`feature_events e where ${where}${refund ? sql`` : sql` and e.kind = ${textLiteral(q.kinds[0]!)}`}`
+    refund || each.length <= 1
+      ? sql`feature_events e where ${where}${refund ? sql`` : each.length === 0 ? sql` and false` : sql` and e.kind = ${textLiteral(each[0]!)}`}`
       : sql`(${sql.join(
-          q.kinds.map((k) => sql`select e.at, e.amount, e.keys from feature_events e where ${where} and e.kind = ${textLiteral(k)}`),
+          each.map((k) => sql`select e.at, e.amount, e.keys from feature_events e where ${where} and e.kind = ${textLiteral(k)}`),
           sql` union all `,
         )}) e where true`;
   switch (q.aggregate) {
