@@ -39,7 +39,7 @@ const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
  * made: an empty table's seq scan, or a plan by another index, cannot be kept as the table grows. Planning was half of
  * such a read's cost (the refund features read: 0.58 ms custom, 0.29 ms generic, `pgbench`, 1,000,000 history rows,
  * 2026-12-05). Values the planner bounds an index with must be literals, not parameters, and one per column: a generic
- * plan filters by `col = any(array)` instead of bounding the scan with it, even for a literal array. It must end with ANY_SCAN_AGAIN and, unless the
+ * plan may filter by `col = any(array)` instead of bounding the scan with it (seen on young tables, literal or not). It must end with ANY_SCAN_AGAIN and, unless the
  * statement after it is to plan generically (the refund decision's write), CUSTOM_PLAN_AGAIN.
  */
 export const GENERIC_INDEX_PLAN = '/* generic index plan */ ';
