@@ -162,15 +162,20 @@ function request(agent: http.Agent, port: number, method: string, path: string, 
 
 const CLK_TCK = 100; // Linux USER_HZ, the unit of /proc/*/stat times
 
-/** utime+stime of a process in seconds, or 0 when it is gone. */
-export function processCpu(pid: number): number {
+/** The sum of two time fields of /proc/<pid>/stat (indexes after the command's closing parenthesis) in seconds, or 0 when the process is gone. */
+function statSeconds(pid: number, first: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return (Number(fields[first]) + Number(fields[first + 1])) / CLK_TCK;
   } catch {
     return 0;
   }
+}
+
+/** utime+stime of a process in seconds, or 0 when it is gone. */
+export function processCpu(pid: number): number {
+  return statSeconds(pid, 11);
 }
 
 /** What a PostgreSQL process is (from /proc): its CPU seconds so far, its parent, and what it serves. */
@@ -198,13 +203,7 @@ interface PostgresCpu {
 
 /** cutime+cstime of a process in seconds (its reaped children's CPU), or 0 when it is gone. */
 function reapedCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
+  return statSeconds(pid, 13);
 }
 
 function pgProcesses(database: string | undefined): Map<number, PgProcess> {
