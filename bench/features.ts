@@ -351,6 +351,41 @@ export interface FeaturesMixedResult {
 interface SaturatedBlock extends SideCpu {
   perSecond: number;
   p99Ms: number;
+  /** What PostgreSQL did per decision (serverWork). */
+  server: ServerWork;
+}
+
+/**
+ * What PostgreSQL did during a block, per decision, from its cumulative statistics: pages read into shared buffers (from
+ * the OS cache or the disk) and pages found there, in the bench's database; buffers a backend had to write out itself to
+ * make room, WAL bytes and full-page images, server-wide (nothing else runs during a bench). Backends report these up to
+ * a second late, so a block's figures may hold ~1 s of its neighbour's: indicative, to see where a side's PostgreSQL time
+ * goes (a history larger than shared_buffers is read from the OS cache page by page).
+ */
+export interface ServerWork {
+  blocksRead: number;
+  blocksHit: number;
+  backendWrites: number;
+  walBytes: number;
+  walFpi: number;
+}
+
+async function serverCounters(c: pg.Client): Promise<ServerWork> {
+  const r = await c.query<Record<keyof ServerWork, string>>(
+    `select d.blks_read as "blocksRead", d.blks_hit as "blocksHit", b.buffers_backend as "backendWrites", w.wal_bytes as "walBytes", w.wal_fpi as "walFpi"
+       from pg_stat_database d, pg_stat_bgwriter b, pg_stat_wal w where d.datname = current_database()`,
+  );
+  const row = r.rows[0]!;
+  return { blocksRead: Number(row.blocksRead), blocksHit: Number(row.blocksHit), backendWrites: Number(row.backendWrites), walBytes: Number(row.walBytes), walFpi: Number(row.walFpi) };
+}
+
+function serverWork(before: ServerWork, after: ServerWork, decisions: number): ServerWork {
+  const per = (k: keyof ServerWork) => Math.round(((after[k] - before[k]) / Math.max(1, decisions)) * 100) / 100;
+  return { blocksRead: per('blocksRead'), blocksHit: per('blocksHit'), backendWrites: per('backendWrites'), walBytes: Math.round(per('walBytes')), walFpi: per('walFpi') };
+}
+
+function formatServerWork(w: ServerWork): string {
+  return `read ${w.blocksRead} hit ${w.blocksHit} backend writes ${w.backendWrites} WAL ${w.walBytes} B (${w.walFpi} FPI)`;
 }
 
 /**
@@ -427,19 +462,28 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
       );
 
       const saturatedPairs: { off: SaturatedBlock; on: SaturatedBlock }[] = [];
-      for (let i = 0; i < o.pairs; i++) {
-        const got: Partial<Record<'off' | 'on', SaturatedBlock>> = {};
-        for (const side of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
-          await saturatedLoad(s.port, keys[side], bodies, `${run}sw${i}s${side}`, s.servicePid, s.database, o.connections, 1, log);
-          const b = await saturatedLoad(s.port, keys[side], bodies, `${run}s${i}s${side}`, s.servicePid, s.database, o.connections, o.blockSeconds, log);
-          if (!b.cpu) throw new Error('CPU per decision needs /proc (Linux)');
-          got[side === 1 ? 'on' : 'off'] = { service: b.cpu.msPerRequest.service, postgres: b.cpu.msPerRequest.postgres, perSecond: b.summary.perSecond, p99Ms: b.summary.p99Us / 1e3 };
+      const stats = new pg.Client({ connectionString: s.databaseUrl });
+      await stats.connect();
+      try {
+        for (let i = 0; i < o.pairs; i++) {
+          const got: Partial<Record<'off' | 'on', SaturatedBlock>> = {};
+          for (const side of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+            await saturatedLoad(s.port, keys[side], bodies, `${run}sw${i}s${side}`, s.servicePid, s.database, o.connections, 1, log);
+            const from = await serverCounters(stats);
+            const b = await saturatedLoad(s.port, keys[side], bodies, `${run}s${i}s${side}`, s.servicePid, s.database, o.connections, o.blockSeconds, log);
+            const server = serverWork(from, await serverCounters(stats), b.summary.count);
+            if (!b.cpu) throw new Error('CPU per decision needs /proc (Linux)');
+            got[side === 1 ? 'on' : 'off'] = { service: b.cpu.msPerRequest.service, postgres: b.cpu.msPerRequest.postgres, perSecond: b.summary.perSecond, p99Ms: b.summary.p99Us / 1e3, server };
+          }
+          const pair = { off: got.off!, on: got.on! };
+          saturatedPairs.push(pair);
+          log(
+            `  saturated pair ${i + 1}: ${Math.round(pair.off.perSecond)} / ${Math.round(pair.on.perSecond)} per s, p99 ${pair.off.p99Ms.toFixed(1)} / ${pair.on.p99Ms.toFixed(1)} ms, service ms/decision ${pair.off.service} / ${pair.on.service} (${(pair.on.service / pair.off.service).toFixed(3)}), PostgreSQL ${pair.off.postgres} / ${pair.on.postgres}`,
+          );
+          log(`    PostgreSQL pages and WAL per decision: off ${formatServerWork(pair.off.server)}; on ${formatServerWork(pair.on.server)}`);
         }
-        const pair = { off: got.off!, on: got.on! };
-        saturatedPairs.push(pair);
-        log(
-          `  saturated pair ${i + 1}: ${Math.round(pair.off.perSecond)} / ${Math.round(pair.on.perSecond)} per s, p99 ${pair.off.p99Ms.toFixed(1)} / ${pair.on.p99Ms.toFixed(1)} ms, service ms/decision ${pair.off.service} / ${pair.on.service} (${(pair.on.service / pair.off.service).toFixed(3)}), PostgreSQL ${pair.off.postgres} / ${pair.on.postgres}`,
-        );
+      } finally {
+        await stats.end();
       }
       const satRatios = saturatedPairs.map((p) => p.on.service / p.off.service);
       const saturated = {
@@ -454,6 +498,8 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
       log(
         `  saturated on ÷ off, median of ${o.pairs} pairs: throughput ${saturated.throughputRatio.toFixed(3)}, service CPU per decision ${saturated.serviceRatio.toFixed(3)} (${saturated.serviceRatioRange.map((r) => r.toFixed(3)).join('–')}; <= ${1 + TARGET_FEATURE_CPU_SHARE}: ${saturated.serviceRatio <= 1 + TARGET_FEATURE_CPU_SHARE ? 'met' : 'MISSED'}), PostgreSQL ${saturated.postgresRatio.toFixed(3)}, p99 on − off ${saturated.p99DeltaMs >= 0 ? '+' : ''}${saturated.p99DeltaMs.toFixed(1)} ms`,
       );
+      const pagesRead = (side: 'off' | 'on') => median(saturatedPairs.map((p) => p[side].server.blocksRead)).toFixed(2);
+      log(`  saturated, pages read into shared buffers per decision (medians): off ${pagesRead('off')}, on ${pagesRead('on')}`);
       return { priorEvents: PRIOR_EVENTS, rate: o.rate, seedSeconds, synchronousCommit: o.synchronousCommit, payouts: o.payouts, mixed, blocks, saturated };
     },
   );
