@@ -332,7 +332,7 @@ export interface FeaturesMixedResult {
   synchronousCommit: 'on' | 'off';
   payouts: boolean;
   /** Every request of one open-loop stream sent to a side at random: both sides under the same conditions, moment by moment. */
-  mixed: { seconds: number; off: Summary; on: Summary; p50DeltaMs: number; p99DeltaMs: number; non2xx: number; errors: number };
+  mixed: { seconds: number; off: Summary; on: Summary; p50DeltaMs: number; p99DeltaMs: number; non2xx: number; errors: number; failed: { off: number; on: number } };
   /** CPU ms per decision of each single-side block, in pairs, and the medians of the pairs' on ÷ off. */
   blocks: { seconds: number; pairs: { off: SideCpu; on: SideCpu }[]; serviceRatio: number; postgresRatio: number; serviceRatioRange: [number, number] };
   /** The same at the HTTP row's load: wrk's `connections` closed loop, one side per block, in pairs. */
@@ -434,8 +434,8 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
       const m = await load('m', { sideOf: random, keys }, o.warmupSeconds, o.mixedSeconds);
       const non2xx = Object.entries(m.statuses).reduce((sum, [st, n]) => (Number(st) >= 200 && Number(st) < 300 ? sum : sum + n), 0);
       const [off, on] = m.sides;
-      const mixed = { seconds: o.mixedSeconds, off, on, p50DeltaMs: (on.p50Us - off.p50Us) / 1e3, p99DeltaMs: (on.p99Us - off.p99Us) / 1e3, non2xx, errors: m.errors };
-      log(`  mixed, ${o.mixedSeconds} s: off ${off.count} decisions p50 ${formatUs(off.p50Us)} p99 ${formatUs(off.p99Us)} max ${formatUs(off.maxUs)}; on ${on.count} p50 ${formatUs(on.p50Us)} p99 ${formatUs(on.p99Us)} max ${formatUs(on.maxUs)}; non-2xx ${non2xx} errors ${m.errors}`);
+      const mixed = { seconds: o.mixedSeconds, off, on, p50DeltaMs: (on.p50Us - off.p50Us) / 1e3, p99DeltaMs: (on.p99Us - off.p99Us) / 1e3, non2xx, errors: m.errors, failed: { off: m.failedBySide[0], on: m.failedBySide[1] } };
+      log(`  mixed, ${o.mixedSeconds} s: off ${off.count} decisions p50 ${formatUs(off.p50Us)} p99 ${formatUs(off.p99Us)} max ${formatUs(off.maxUs)}; on ${on.count} p50 ${formatUs(on.p50Us)} p99 ${formatUs(on.p99Us)} max ${formatUs(on.maxUs)}; non-2xx ${non2xx} errors ${m.errors} (failed: off ${m.failedBySide[0]}, on ${m.failedBySide[1]})`);
       log(`  mixed on − off: p50 ${mixed.p50DeltaMs >= 0 ? '+' : ''}${mixed.p50DeltaMs.toFixed(2)} ms, p99 ${mixed.p99DeltaMs >= 0 ? '+' : ''}${mixed.p99DeltaMs.toFixed(2)} ms (<= ${TARGET_FEATURE_P99_MS} ms: ${mixed.p99DeltaMs <= TARGET_FEATURE_P99_MS ? 'met' : 'MISSED'})`);
 
       const pairs: { off: SideCpu; on: SideCpu }[] = [];

@@ -555,6 +555,8 @@ export interface PacedSplit {
 /** A paced load's answers by side (PacedSplit): each side's latency summary over the same window. */
 export interface SplitLoad extends Load {
   sides: [Summary, Summary];
+  /** Each side's measured requests that got no 2xx answer (or no answer): their latencies are in its summary too. */
+  failedBySide: [number, number];
 }
 
 export async function pacedLoad(agent: http.Agent, port: number, key: string | PacedSplit, bodies: Template[], run: string, servicePid: number, database: string | undefined, rate: number, warmupSeconds: number, seconds: number): Promise<SplitLoad> {
@@ -562,6 +564,7 @@ export async function pacedLoad(agent: http.Agent, port: number, key: string | P
   const outcomes: Record<string, number> = {};
   const latencies: number[] = [];
   const bySide: [number[], number[]] = [[], []];
+  const failedBySide: [number, number] = [0, 0];
   let errors = 0;
   let lastError = '';
   const t0 = process.hrtime.bigint();
@@ -584,6 +587,7 @@ export async function pacedLoad(agent: http.Agent, port: number, key: string | P
         const latency = Number(process.hrtime.bigint() - due);
         latencies.push(latency);
         bySide[side].push(latency);
+        if (r.status < 200 || r.status >= 300) failedBySide[side]++;
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
         const at = r.body.indexOf('"outcome":"');
         if (at >= 0) {
@@ -592,7 +596,10 @@ export async function pacedLoad(agent: http.Agent, port: number, key: string | P
         } else if (r.status >= 300 && lastError === '') lastError = `${r.status} ${r.body.slice(0, 300)}`;
       },
       (e: Error) => {
-        if (due >= measureFrom && due < measureTo) errors++;
+        if (due >= measureFrom && due < measureTo) {
+          errors++;
+          failedBySide[side]++;
+        }
         if (lastError === '') lastError = e.message;
       },
     );
@@ -614,6 +621,7 @@ export async function pacedLoad(agent: http.Agent, port: number, key: string | P
   return {
     summary: summarise(Float64Array.from(latencies), seconds * 1e9),
     sides: [summarise(Float64Array.from(bySide[0]), seconds * 1e9), summarise(Float64Array.from(bySide[1]), seconds * 1e9)],
+    failedBySide,
     statuses,
     outcomes,
     errors,
