@@ -357,35 +357,34 @@ interface SaturatedBlock extends SideCpu {
 
 /**
  * What PostgreSQL did during a block, per decision, from its cumulative statistics: pages read into shared buffers (from
- * the OS cache or the disk) and pages found there, in the bench's database; buffers a backend had to write out itself to
- * make room, WAL bytes and full-page images, server-wide (nothing else runs during a bench). Backends report these up to
- * a second late, so a block's figures may hold ~1 s of its neighbour's: indicative, to see where a side's PostgreSQL time
- * goes (a history larger than shared_buffers is read from the OS cache page by page).
+ * the OS cache or the disk) and pages found there, in the bench's database (the service's background jobs included);
+ * WAL bytes and full-page images, server-wide (another database's work on the same server lands here too). Backends
+ * report these up to a second late, mostly the block's own tail: indicative, to see where a side's PostgreSQL time
+ * goes (a history larger than shared_buffers is read from the OS cache page by page). PostgreSQL 14 or later.
  */
 export interface ServerWork {
   blocksRead: number;
   blocksHit: number;
-  backendWrites: number;
   walBytes: number;
   walFpi: number;
 }
 
 async function serverCounters(c: pg.Client): Promise<ServerWork> {
   const r = await c.query<Record<keyof ServerWork, string>>(
-    `select d.blks_read as "blocksRead", d.blks_hit as "blocksHit", b.buffers_backend as "backendWrites", w.wal_bytes as "walBytes", w.wal_fpi as "walFpi"
-       from pg_stat_database d, pg_stat_bgwriter b, pg_stat_wal w where d.datname = current_database()`,
+    `select d.blks_read as "blocksRead", d.blks_hit as "blocksHit", w.wal_bytes as "walBytes", w.wal_fpi as "walFpi"
+       from pg_stat_database d, pg_stat_wal w where d.datname = current_database()`,
   );
   const row = r.rows[0]!;
-  return { blocksRead: Number(row.blocksRead), blocksHit: Number(row.blocksHit), backendWrites: Number(row.backendWrites), walBytes: Number(row.walBytes), walFpi: Number(row.walFpi) };
+  return { blocksRead: Number(row.blocksRead), blocksHit: Number(row.blocksHit), walBytes: Number(row.walBytes), walFpi: Number(row.walFpi) };
 }
 
 function serverWork(before: ServerWork, after: ServerWork, decisions: number): ServerWork {
   const per = (k: keyof ServerWork) => Math.round(((after[k] - before[k]) / Math.max(1, decisions)) * 100) / 100;
-  return { blocksRead: per('blocksRead'), blocksHit: per('blocksHit'), backendWrites: per('backendWrites'), walBytes: Math.round(per('walBytes')), walFpi: per('walFpi') };
+  return { blocksRead: per('blocksRead'), blocksHit: per('blocksHit'), walBytes: Math.round(per('walBytes')), walFpi: per('walFpi') };
 }
 
 function formatServerWork(w: ServerWork): string {
-  return `read ${w.blocksRead} hit ${w.blocksHit} backend writes ${w.backendWrites} WAL ${w.walBytes} B (${w.walFpi} FPI)`;
+  return `read ${w.blocksRead} hit ${w.blocksHit} WAL ${w.walBytes} B (${w.walFpi} FPI)`;
 }
 
 /**
@@ -463,6 +462,7 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
 
       const saturatedPairs: { off: SaturatedBlock; on: SaturatedBlock }[] = [];
       const stats = new pg.Client({ connectionString: s.databaseUrl });
+      stats.on('error', () => undefined); // a connection lost while idle fails the next read instead of the process
       await stats.connect();
       try {
         for (let i = 0; i < o.pairs; i++) {
@@ -483,7 +483,7 @@ export async function runFeaturesMixed(o: FeaturesMixedOptions): Promise<Feature
           log(`    PostgreSQL pages and WAL per decision: off ${formatServerWork(pair.off.server)}; on ${formatServerWork(pair.on.server)}`);
         }
       } finally {
-        await stats.end();
+        await stats.end().catch(() => undefined); // a failure inside the loop is the one to report
       }
       const satRatios = saturatedPairs.map((p) => p.on.service / p.off.service);
       const saturated = {

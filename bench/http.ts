@@ -555,7 +555,7 @@ export interface PacedSplit {
 /** A paced load's answers by side (PacedSplit): each side's latency summary over the same window. */
 export interface SplitLoad extends Load {
   sides: [Summary, Summary];
-  /** Each side's measured requests that got no 2xx answer (or no answer): their latencies are in its summary too. */
+  /** Each side's measured requests that got no 2xx answer or no answer at all (the answers' latencies are in its summary, the others' are not). */
   failedBySide: [number, number];
 }
 
