@@ -82,7 +82,11 @@ const firstBlockedBatch = (answers: Answer[]): number => Math.floor(answers.find
 
 beforeAll(async () => {
   root = await contentRoot();
-  svc = await TestService.start('giftcard_attack', { contentRoot: root.dir });
+  // 32 requests in flight, each attack's 16 serialized on one entity key's lock while holding a pooled connection: on
+  // a CI host loaded by the other suites, the last in line could wait past the default 5 s for a connection, or 10 s in
+  // its claim for the lock, and get 503 (one full CI run failed here with non-201 answers it did not name). This suite
+  // is about exact counts; answers under overload are database-faults.e2e's.
+  svc = await TestService.start('giftcard_attack', { contentRoot: root.dir, dbAcquireTimeoutMs: 60_000, dbStatementTimeoutMs: 60_000 });
   service = await svc.issueKey('acme', ['service']);
   auditor = await svc.issueKey('acme', ['auditor']);
 }, 120_000);
@@ -123,7 +127,7 @@ onPostgres('gift card enumeration and draining', () => {
   it('(a) one IP trying 5,000 codes from rotating devices is blocked once its failed checks reach the limit, and stays blocked', () => {
     const answers = attackA;
     expect(answers).toHaveLength(ATTEMPTS);
-    expect(answers.every((a) => a.status === 201)).toBe(true);
+    expect(answers.filter((a) => a.status !== 201).map((a) => a.status)).toEqual([]); // the statuses, if any fail
 
     // Exactly the first `threshold` checks from the IP (0 .. threshold - 1 earlier failures) get through.
     const passed = answers.filter((a) => a.outcome !== 'BLOCK');
@@ -155,7 +159,7 @@ onPostgres('gift card enumeration and draining', () => {
     expect(ATTEMPTS / SPREAD_IPS).toBeLessThan(Math.min(check.FAILED_CHECKS_IP_1H!.threshold, check.FAILED_CHECKS_IP_24H!.threshold));
     const answers = attackB;
     expect(answers).toHaveLength(ATTEMPTS);
-    expect(answers.every((a) => a.status === 201)).toBe(true);
+    expect(answers.filter((a) => a.status !== 201).map((a) => a.status)).toEqual([]); // the statuses, if any fail
 
     // The k-th check (1-based) has seen k - 1 failures and k distinct cards (this one included).
     const passed = answers.filter((a) => a.outcome !== 'BLOCK');
