@@ -4,7 +4,16 @@
  */
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
-import { entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
+import { entityLockId, entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
+
+describe('entityLockId', () => {
+  // Two releases running side by side (a rolling deploy) must lock one key alike: the ids never change.
+  it('is the first 64 bits of SHA-256 over tenant, entity and key, as every release computed it', () => {
+    expect(entityLockId('acme', 'customer', 'pii_a')).toBe(6916663854546172679n);
+    expect(entityLockId('acme', 'device', 'pii_b')).toBe(-2284948703253257792n);
+    expect(entityLockIds('acme', { device: 'pii_b', customer: 'pii_a' })).toEqual(['-2284948703253257792', '6916663854546172679']);
+  });
+});
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
 

@@ -4,7 +4,7 @@
  * statement), reads its features in the next statement (so it sees every decision that held a lock before it), and
  * writes its own events before it commits: two decisions about one customer see each other in lock order.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
@@ -12,6 +12,7 @@ import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
+import { CompiledStatements, type SlotOf } from './compiled-statements.js';
 
 /**
  * The advisory lock of one entity key: 64 bits of SHA-256 (a key space of its own: PostgreSQL keeps single-bigint
@@ -19,7 +20,8 @@ import { sameTenant } from './tenant-scope.js';
  * other in a cycle.
  */
 export function entityLockId(tenant: string, entity: string, key: string): bigint {
-  return createHash('sha256').update(`${tenant}\0${entity}\0${key}`).digest().readBigInt64BE(0);
+  // One-shot: a Hash object per key cost more than the digest (profile, 2026-12-05). The same bytes: ids must not change.
+  return hash('sha256', `${tenant}\0${entity}\0${key}`, 'buffer').readBigInt64BE(0);
 }
 
 /** Every entity key of a case as lock ids, ascending, without repeats. */
@@ -53,6 +55,9 @@ export function refundStatesWrittenBy(decisionId: string): RawBuilder<unknown> {
 }
 
 export class FeatureHistoryRepository {
+  /** values()' statements, compiled once per declaration set (and whether inside a transaction). */
+  private readonly statements = new CompiledStatements<{ tenant: string; features: readonly FeatureQuery[] }>();
+
   /**
    * Claims the Idempotency-Key for `decisionId` and, when this request holds it, takes the order's lock (a refund's)
    * and then each entity key's lock, in ONE statement. False: another request holds the key (waited for when
@@ -86,10 +91,18 @@ export class FeatureHistoryRepository {
   async values(em: SqlEntityManager, tenant: string, queries: readonly FeatureQuery[]): Promise<Record<string, number | null>> {
     if (queries.length === 0) return {};
     // Outside a transaction (a what-if's recomputed case) the SET LOCALs would each warn: planned for each execution there.
-    const statement = em.isInTransaction()
-      ? sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select ${sql.join(featureColumns(tenant, queries))}, ${sql.raw(ANY_SCAN_AGAIN)}, ${sql.raw(CUSTOM_PLAN_AGAIN)}`
-      : sql<Record<string, unknown>>`select ${sql.join(featureColumns(tenant, queries))}`;
-    const result = await statement.execute(em.getKysely());
+    const inTransaction = em.isInTransaction();
+    const statement = (t: string, qs: readonly FeatureQuery[]) =>
+      inTransaction
+        ? sql<Record<string, unknown>>`${sql.raw(GENERIC_INDEX_PLAN)}select ${sql.join(featureColumns(t, qs))}, ${sql.raw(ANY_SCAN_AGAIN)}, ${sql.raw(CUSTOM_PLAN_AGAIN)}`
+        : sql<Record<string, unknown>>`select ${sql.join(featureColumns(t, qs))}`;
+    const db = em.getKysely();
+    const shape = featuresShape(queries);
+    // A backtest reads the same features for every case it recomputes: compiled once per declaration set.
+    const result =
+      shape === undefined
+        ? await statement(tenant, queries).execute(db)
+        : await db.executeQuery(this.statements.bind(db, `${inTransaction ? 't' : 'n'}${shape}`, { tenant, features: queries }, (slot) => statement(slot((a) => a.tenant), featureSlots(queries, slot))));
     return featureValues(result.rows[0] ?? {}, queries);
   }
 
@@ -120,6 +133,37 @@ export class FeatureHistoryRepository {
  */
 export function featureColumns(tenant: string, queries: readonly FeatureQuery[]): RawBuilder<unknown>[] {
   return queries.map((q, i) => sql`${aggregateSql(tenant, q)} as ${sql.ref(`f${i}`)}`);
+}
+
+const declarationIds = new WeakMap<object, number>();
+let nextDeclarationId = 0;
+
+/**
+ * What featureColumns' text depends on, as a key for CompiledStatements: each query's declaration (FeatureQuery.declared,
+ * whose parts are written into the text) and whether it excludes a decision (a filter more). Undefined when a query
+ * has no declaration to key by.
+ */
+export function featuresShape(queries: readonly FeatureQuery[]): string | undefined {
+  let shape = '';
+  for (const q of queries) {
+    if (q.declared === undefined) return undefined;
+    let id = declarationIds.get(q.declared);
+    if (id === undefined) declarationIds.set(q.declared, (id = nextDeclarationId++));
+    shape += `${id}${q.excludeDecision === undefined ? '' : 'x'},`;
+  }
+  return shape;
+}
+
+/** `queries` with the values a call brings (key, window, current key, excluded decision) as stand-ins for its `features`' own. */
+export function featureSlots<A extends { features: readonly FeatureQuery[] }>(queries: readonly FeatureQuery[], slot: SlotOf<A>): FeatureQuery[] {
+  return queries.map((q, i) => ({
+    ...q,
+    key: slot((a) => a.features[i]!.key),
+    from: slot((a) => a.features[i]!.from),
+    to: slot((a) => a.features[i]!.to),
+    currentKey: slot((a) => a.features[i]!.currentKey ?? null),
+    ...(q.excludeDecision !== undefined && { excludeDecision: slot((a) => a.features[i]!.excludeDecision) }),
+  }));
 }
 
 /** The values of featureColumns' columns in `row`, by feature name (firstSeen as whole seconds before the window's end). */

@@ -14,7 +14,8 @@ import { sameTenant } from './tenant-scope.js';
 import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
-import { featureColumns, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
+import { featureColumns, featureSlots, featuresShape, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
+import { CompiledStatements } from './compiled-statements.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
@@ -68,7 +69,18 @@ export function beforeRefundDecisionSql(tenant: string, decisionId: string, refu
         from refund_decision_before(${tenant}, ${refundId}, ${orderId}, ${committed}::text[]) r`;
 }
 
+interface BeforeArgs {
+  tenant: string;
+  decisionId: string;
+  refundId: string;
+  orderId: string;
+  features: readonly FeatureQuery[];
+}
+
 export class RefundDecisionsRepository {
+  /** before()'s statement, compiled once per decision type's features (their declarations, not their values). */
+  private readonly beforeStatements = new CompiledStatements<BeforeArgs>();
+
   /**
    * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
    * nor the history of the case's entity keys. The features are read in the same statement (one round trip). Must be
@@ -76,7 +88,16 @@ export class RefundDecisionsRepository {
    * of `decisionId` puts its refund's entry state on the decision's history rows itself (refundStatesWrittenBy).
    */
   async before(em: SqlEntityManager, tenant: string, decisionId: string, refundId: string, orderId: string, features: readonly FeatureQuery[] = []): Promise<BeforeRefundDecision> {
-    const result = await beforeRefundDecisionSql(tenant, decisionId, refundId, orderId, features).execute(em.getKysely());
+    const db = em.getKysely();
+    const shape = featuresShape(features);
+    const result =
+      shape === undefined
+        ? await beforeRefundDecisionSql(tenant, decisionId, refundId, orderId, features).execute(db)
+        : await db.executeQuery(
+            this.beforeStatements.bind(db, shape, { tenant, decisionId, refundId, orderId, features }, (slot) =>
+              beforeRefundDecisionSql(slot((a) => a.tenant), slot((a) => a.decisionId), slot((a) => a.refundId), slot((a) => a.orderId), featureSlots(features, slot)),
+            ),
+          );
     const r = result.rows[0]!;
     return {
       existingState: (r.existing_state as RefundState | null) ?? null,

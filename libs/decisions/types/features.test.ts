@@ -130,7 +130,13 @@ describe('BoundFeatures.queries', () => {
       aggregate: 'count',
       from: new Date(AT_MS - 30 * 86_400_000),
       to: new Date(AT_MS),
+      declared: expect.any(Object),
     });
+    // The declaration is one object per bound feature, whatever the case: a store compiles its statement once by it.
+    const again = bound().queries(aCase({ customerId: 'cus_other' }));
+    expect(again.find((x) => x.name === 'refundCount30d')!.declared).not.toBe(by('refundCount30d').declared); // another bound type
+    const b = bound();
+    expect(b.queries(aCase())[0]!.declared).toBe(b.queries(aCase({ customerId: 'cus_other' }))[0]!.declared);
     expect(by('goodwill12m')).toMatchObject({ source: 'refund', kinds: ['APPROVED'], where: { reasonCode: 'GOODWILL' }, aggregate: 'count' });
     expect(by('chargebacks')).toMatchObject({ entity: 'account', key: 'acc_1', source: 'ledger', kinds: ['chargeback'] });
     expect(by('deviceAccounts')).toMatchObject({ entity: 'device', key: 'pii_dev', aggregate: 'distinct', distinctEntity: 'customer', currentKey: 'pii_cus' });

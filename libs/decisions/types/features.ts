@@ -99,6 +99,12 @@ export interface FeatureQuery {
   currentKey?: string | null;
   /** A backtest of a stored decision: its own events (and its refund's) are not its history. */
   excludeDecision?: string;
+  /**
+   * The declaration its declared parts (entity, source, kinds, outcomes, reasons, where, aggregate, distinctEntity)
+   * come from: the same object for every case of one bound decision type, so a store may compile its statement once
+   * per declaration. Absent (a query made by hand), it compiles each time.
+   */
+  declared?: object;
 }
 
 export const FEATURE_TRACE_SOURCE = 'platform@features';
@@ -203,7 +209,7 @@ interface BoundFeature {
   callerPath: string[] | undefined;
   combine: Combine;
   fallback: number | null;
-  query: Pick<FeatureQuery, 'source' | 'kinds' | 'outcomes' | 'reasons' | 'where' | 'aggregate' | 'distinctEntity'>;
+  query: Pick<FeatureQuery, 'entity' | 'source' | 'kinds' | 'outcomes' | 'reasons' | 'where' | 'aggregate' | 'distinctEntity'>;
 }
 
 function numberOrNull(v: unknown): number | null | undefined {
@@ -261,7 +267,7 @@ export class BoundFeatures {
       callerPath: spec.caller === undefined ? undefined : parsePath(spec.caller),
       combine: spec.combine ?? (spec.caller === undefined ? 'platform' : 'max'),
       fallback: spec.default !== undefined ? spec.default : spec.aggregate === 'firstSeen' ? null : 0,
-      query: { ...sourceOf(spec.source), ...aggregateOf(spec.aggregate) },
+      query: { entity: spec.entity, ...sourceOf(spec.source), ...aggregateOf(spec.aggregate) },
     }));
   }
 
@@ -282,9 +288,9 @@ export class BoundFeatures {
       const includeCurrent = typeof a === 'object' && 'distinct' in a && a.includeCurrent === true;
       out.push({
         name: f.name,
-        entity: f.spec.entity,
         key,
         ...f.query,
+        declared: f.query,
         // Not before year 1: a window reaching past it counts from the first instant the platform stores.
         from: new Date(Math.max(at.getTime() - f.windowMs, FIRST_INSTANT_MS)),
         to: at,

@@ -1,0 +1,62 @@
+/**
+ * Statements whose text depends only on their shape, compiled once per shape and bound to each call's values.
+ *
+ * Kysely builds and compiles a template on every call. For the refund decision's read with features that was the
+ * service's largest cost of features after the socket writes: building the aggregates' subqueries, compiling them and
+ * naming the long text again (prepared-statements.ts hashes a text it has not seen as that very string), ~0.15 ms per
+ * decision under the profiler (docs/benchmarks.md, 2026-12-05, thirteenth session). Compiled once, a call computes
+ * its values only, and its text is the same string every time.
+ *
+ * The builder is the one the uncompiled path runs: `build` gets stand-ins (`slot`) for the values a call brings, so
+ * the text and the order of its parameters come from one place. Whatever else `build` reads must be the same for
+ * every call of a shape: the shape's key must name it.
+ */
+import { CompiledQuery, type QueryExecutorProvider, type RawBuilder } from 'kysely';
+
+const VALUE = Symbol('slot');
+
+/** A stand-in for a call's value while the statement compiles: Kysely passes it on as a parameter. */
+interface Slot<A> {
+  readonly [VALUE]: (args: A) => unknown;
+}
+
+function isSlot<A>(v: unknown): v is Slot<A> {
+  return typeof v === 'object' && v !== null && VALUE in v;
+}
+
+/** A stand-in for the value `get` takes from a call's arguments, typed as that value for the builder. */
+export type SlotOf<A> = <T>(get: (args: A) => T) => T;
+
+interface Compiled {
+  sql: string;
+  /** Constants as compiled, and the stand-ins to replace with each call's values. */
+  parameters: readonly unknown[];
+}
+
+/** Shapes kept at most: one per declared feature set (a few per loaded decision type), never one per call. */
+const MAX_SHAPES = 256;
+
+export class CompiledStatements<A> {
+  private readonly byShape = new Map<string, Compiled>();
+
+  constructor(private readonly maxShapes = MAX_SHAPES) {}
+
+  /** The statement of `shape` with `args`' values, compiled by `build` the first time the shape is seen. */
+  bind<R>(db: QueryExecutorProvider, shape: string, args: A, build: (slot: SlotOf<A>) => RawBuilder<R>): CompiledQuery<R> {
+    let compiled = this.byShape.get(shape);
+    if (compiled === undefined) {
+      const slot = (<T>(get: (args: A) => T): T => ({ [VALUE]: get }) as unknown as T) as SlotOf<A>;
+      const query = build(slot).compile(db);
+      compiled = { sql: query.sql, parameters: query.parameters };
+      // Shapes come from loaded decision types: past the bound (releases come and go), start again rather than grow.
+      if (this.byShape.size >= this.maxShapes) this.byShape.clear();
+      this.byShape.set(shape, compiled);
+    }
+    const values = compiled.parameters.map((p) => (isSlot<A>(p) ? p[VALUE](args) : p));
+    return CompiledQuery.raw(compiled.sql, values);
+  }
+
+  get size(): number {
+    return this.byShape.size;
+  }
+}
