@@ -1,11 +1,11 @@
 /**
  * Statements whose text depends only on their shape, compiled once per shape and bound to each call's values.
  *
- * Kysely builds and compiles a template on every call. For the refund decision's read with features that was the
- * service's largest cost of features after the socket writes: building the aggregates' subqueries, compiling them and
- * naming the long text again (prepared-statements.ts hashes a text it has not seen as that very string), ~0.15 ms per
- * decision under the profiler (docs/benchmarks.md, 2026-12-05, thirteenth session). Compiled once, a call computes
- * its values only, and its text is the same string every time.
+ * Kysely builds and compiles a template on every call. For the refund decision's read with features that meant
+ * building the aggregates' subqueries, compiling them and naming the long text again (prepared-statements.ts hashes a
+ * text it has not seen as that very string): 28–54 µs per read with two to four features, against 3–4 µs bound to a
+ * text compiled once (docs/benchmarks.md, 2026-12-05, thirteenth session). Compiled once, a call computes its values
+ * only, and its text is the same string every time.
  *
  * The builder is the one the uncompiled path runs: `build` gets stand-ins (`slot`) for the values a call brings, so
  * the text and the order of its parameters come from one place. Whatever else `build` reads must be the same for
