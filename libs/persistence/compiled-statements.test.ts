@@ -53,7 +53,7 @@ const call = fc.record({ tenant: text, decisionId: fc.uuid(), refundId: text, or
 /** The queries a decision type with these declarations asks for one case (the same declaration objects every time). */
 function queries(declared: readonly Declared[], vs: readonly { key: string; from: Date; to: Date; currentKey: string | null }[], exclude: readonly (string | undefined)[]): FeatureQuery[] {
   return declared.map((d, i) => ({
-    name: `f${i}`,
+    name: `f${i}_${vs[i]!.key}`, // a per-call field the text must not freeze
     ...d,
     key: vs[i]!.key,
     from: vs[i]!.from,
@@ -84,7 +84,7 @@ describe('CompiledStatements', () => {
             );
             const direct = beforeRefundDecisionSql(c.tenant, c.decisionId, c.refundId, c.orderId, features).compile(db);
             expect(bound.sql).toBe(direct.sql);
-            expect(bound.parameters).toEqual(direct.parameters);
+            expect(bound.parameters).toStrictEqual(direct.parameters);
           }
         },
       ),
@@ -99,6 +99,9 @@ describe('CompiledStatements', () => {
     expect(featuresShape(queries([d], [v], ['01900000-0000-7000-8000-000000000001']))).not.toBe(featuresShape(queries([d], [v], [undefined])));
     expect(featuresShape(queries([{ ...d }], [v], [undefined]))).not.toBe(featuresShape(queries([d], [v], [undefined])));
     expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, declared: undefined }])).toBeUndefined();
+    // A copy that changed a declared part but kept the declaration is not that declaration's shape.
+    expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, kinds: ['other'] }])).toBeUndefined();
+    expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, where: { x: 1 } }])).toBeUndefined();
   });
 
   it('keeps a bounded number of shapes', () => {

@@ -145,6 +145,20 @@ const query: fc.Arbitrary<Query> = fc
     ...(q.aggregate === 'distinct' && { distinctEntity, currentKey }),
   }));
 
+/**
+ * `q` as a bound decision type asks it: its declared parts from one object per distinct declaration, kept across runs,
+ * so later runs bind their keys and windows to a statement compiled in an earlier one (FeatureQuery.declared).
+ */
+const declarations = new Map<string, Partial<FeatureQuery>>();
+function declaredOnce(q: Query): Query {
+  const { entity, source, kinds, outcomes, reasons, where, aggregate, distinctEntity } = q;
+  const parts = JSON.parse(JSON.stringify({ entity, source, kinds, outcomes, reasons, where, aggregate, distinctEntity })) as Partial<FeatureQuery>;
+  const key = JSON.stringify(parts);
+  const declared = declarations.get(key) ?? parts;
+  declarations.set(key, declared);
+  return { ...q, ...declared, declared };
+}
+
 /** Whether `e` passes `q`'s filters other than the window. */
 function matches(e: Event, q: Query): boolean {
   return (
@@ -244,10 +258,11 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     // met the edges would pass whatever the window's bounds were.
     const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.uniqueArray(refund, { maxLength: 8, selector: (r) => `${r.tenant}/${r.decision}` }), fc.array(query, { minLength: 1, maxLength: 8 }), async (stored, refunds, qs) => {
+      fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.uniqueArray(refund, { maxLength: 8, selector: (r) => `${r.tenant}/${r.decision}` }), fc.array(query, { minLength: 1, maxLength: 8 }), fc.boolean(), async (stored, refunds, qs, compiled) => {
         await store(stored, refunds);
         const events = [...stored, ...refundEvents(stored, refunds)];
-        const named = qs.map((q, i) => ({ ...q, name: `q${i}` }));
+        // Declared (as a decision type's queries are): the statement compiled once per declaration set, bound here.
+        const named = qs.map((q, i) => ({ ...(compiled ? declaredOnce(q) : q), name: `q${i}` }));
         const got = await repo.values(db.em(), TENANT, named);
         for (const q of named) {
           if (events.some((e) => matches(e, q) && e.at === q.from.getTime())) seen.atFrom++;

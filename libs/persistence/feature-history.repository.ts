@@ -135,6 +135,8 @@ export function featureColumns(tenant: string, queries: readonly FeatureQuery[])
   return queries.map((q, i) => sql`${aggregateSql(tenant, q)} as ${sql.ref(`f${i}`)}`);
 }
 
+/** What FeatureQuery.declared holds, written into a features statement's text (aggregateSql). */
+const DECLARED_PARTS = ['entity', 'source', 'kinds', 'outcomes', 'reasons', 'where', 'aggregate', 'distinctEntity'] as const;
 const declarationIds = new WeakMap<object, number>();
 let nextDeclarationId = 0;
 
@@ -147,6 +149,9 @@ export function featuresShape(queries: readonly FeatureQuery[]): string | undefi
   let shape = '';
   for (const q of queries) {
     if (q.declared === undefined) return undefined;
+    // The text is built from the query's own parts: a copy that changed one but kept `declared` compiles each time.
+    const declared = q.declared as Partial<FeatureQuery>;
+    for (const part of DECLARED_PARTS) if (q[part] !== declared[part]) return undefined;
     let id = declarationIds.get(q.declared);
     if (id === undefined) declarationIds.set(q.declared, (id = nextDeclarationId++));
     shape += `${id}${q.excludeDecision === undefined ? '' : 'x'},`;
