@@ -146,8 +146,8 @@ const query: fc.Arbitrary<Query> = fc
   }));
 
 /**
- * `q` as a bound decision type asks it: its declared parts from one object per distinct declaration, kept across runs,
- * so later runs bind their keys and windows to a statement compiled in an earlier one (FeatureQuery.declared).
+ * `q` as a bound decision type asks it: its declared parts from one object per distinct declaration (FeatureQuery.declared),
+ * so the repository compiles its statement once per declaration set.
  */
 const declarations = new Map<string, Partial<FeatureQuery>>();
 function declaredOnce(q: Query): Query {
@@ -263,6 +263,8 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
         const events = [...stored, ...refundEvents(stored, refunds)];
         // Declared (as a decision type's queries are): the statement compiled once per declaration set, bound here.
         const named = qs.map((q, i) => ({ ...(compiled ? declaredOnce(q) : q), name: `q${i}` }));
+        // Compiled first for other values (key, window, current key): the answer below comes from binding to that text.
+        if (compiled) await repo.values(db.em(), TENANT, named.map((q) => ({ ...q, key: 'k-other', from: new Date(0), to: new Date(1), ...(q.currentKey !== undefined && { currentKey: 'k-other' }) })));
         const got = await repo.values(db.em(), TENANT, named);
         for (const q of named) {
           if (events.some((e) => matches(e, q) && e.at === q.from.getTime())) seen.atFrom++;

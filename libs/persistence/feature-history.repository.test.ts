@@ -7,7 +7,8 @@ import { openDatabase, type Database } from './database.js';
 import { entityLockId, entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
 
 describe('entityLockId', () => {
-  // Two releases running side by side (a rolling deploy) must lock one key alike: the ids never change.
+  // Two releases running side by side (a rolling deploy) must lock one key alike: the ids never change. The values were
+  // computed by the release before this test (createHash), so they pin the one-shot hash to its bytes.
   it('is the first 64 bits of SHA-256 over tenant, entity and key, as every release computed it', () => {
     expect(entityLockId('acme', 'customer', 'pii_a')).toBe(6916663854546172679n);
     expect(entityLockId('acme', 'device', 'pii_b')).toBe(-2284948703253257792n);
