@@ -106,6 +106,23 @@ describe('one refund per refundId', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
     expect((await refund(c.refundId)).body.decisions).toHaveLength(1);
   });
+
+  it('parallel decisions for one refundId under different orders (no shared lock): one is stored, the others 409 and write nothing', async () => {
+    // Each holds its own order's and customer's locks, so each passes the read; the refund's insert decides. The losers'
+    // writes fail (they go out with their COMMIT): neither their key's claim nor their decision may stay.
+    const refundId = `re_race_${newKey()}`;
+    const cases = Array.from({ length: 6 }, (_, i) => refundCase({ refundId, orderId: `ord_race_${i}_${refundId}`, customerId: `cus_race_${i}_${refundId}` }));
+    const keys = cases.map(() => newKey());
+    const answers = await Promise.all(cases.map((c, i) => decide(c, { idempotencyKey: keys[i] })));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body).toMatchObject({ code: 'REFUND_EXISTS', location: `/v1/refunds/${refundId}` });
+    expect((await refund(refundId)).body.decisions).toHaveLength(1);
+    const stored = await svc.sql<{ n: number }>('select count(*)::int as n from decisions where case_data->>\'refundId\' = ?', [refundId]);
+    expect(stored).toEqual([{ n: 1 }]);
+    // A loser's key sent again gets the same 409 (its claim was not kept as a success).
+    const i = answers.findIndex((a) => a.status === 409);
+    expect((await decide(cases[i]!, { idempotencyKey: keys[i] })).status).toBe(409);
+  });
 });
 
 const onPostgres = process.env.TEST_DATABASE_URL ? it : it.skip;

@@ -119,8 +119,9 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
 /** Named statements (and pipelined BEGINs) on every connection the pool opens. */
 export function nameStatements(pool: pg.Pool, namer: StatementNamer, pipelineBegin: boolean): void {
   pool.on('connect', (client) => nameRepeatedStatements(client, namer, { pipelineBegin }));
-  // A BEGIN the client never sent opened nothing on the server: it must not start the next holder's transaction.
-  if (pipelineBegin) pool.on('release', (_err, client) => forgetPendingBegin(client));
+  // A BEGIN the client never sent opened nothing on the server: it must not start the next holder's transaction; nor
+  // may a commit sent ahead (THEN_COMMIT) answer the next holder's COMMIT.
+  pool.on('release', (_err, client) => forgetPendingBegin(client));
 }
 
 function timeoutOptions(t: DatabaseTimeouts): Record<string, unknown> {

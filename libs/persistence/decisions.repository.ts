@@ -4,6 +4,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
+import { THEN_COMMIT } from './prepared-statements.js';
 
 export interface NewDecision {
   id: string;
@@ -116,10 +117,11 @@ export class DecisionsRepository {
 
   /**
    * After the key's claim (FeatureHistoryRepository.claim, same transaction): the decision, its `decision.created`
-   * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement.
+   * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement. With `last`, the
+   * transaction's last statement: it commits the transaction in the same round trip (THEN_COMMIT).
    */
-  async insertDecided(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>): Promise<void> {
-    await sql`
+  async insertDecided(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>, o: { last?: boolean } = {}): Promise<void> {
+    await sql`${o.last ? sql.raw(THEN_COMMIT) : sql``}
       with inserted as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
                                features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)

@@ -15,14 +15,20 @@
  * ROLLBACK with nothing sent ends nothing on the server and is answered at once. A BEGIN that never went out cannot
  * outlive its checkout: the pool's release forgets it.
  *
+ * The same batches carry a transaction's last statement with its COMMIT, when the statement is marked THEN_COMMIT
+ * (prepared-statements.ts): the transaction's own COMMIT after it is then answered here (committedAhead).
+ *
  * Applied with the named statements (prepared-statements.ts), so DB_PREPARED_STATEMENTS=false turns it off too.
  */
 import pg from 'pg';
 
 const PENDING = Symbol('pendingBegin');
+const COMMITTED_AHEAD = Symbol('committedAhead');
 
-interface Tracked {
+export interface Tracked {
   [PENDING]?: boolean;
+  /** The transaction's last statement went out with its COMMIT (THEN_COMMIT): the caller's own COMMIT is answered here. */
+  [COMMITTED_AHEAD]?: boolean;
 }
 
 /** What pg answers for a command without rows (the fields Kysely reads). */
@@ -33,31 +39,54 @@ interface Connection {
   parse(config: { text: string; name: string; types: unknown[] }): void;
   bind(config: { portal: string; statement: string; values: unknown[] }): void;
   execute(config: { portal: string; rows: number }): void;
+  sync(): void;
   parsedStatements: Record<string, string>;
 }
 
 type QueryResult = pg.QueryResult | pg.QueryResult[];
 
+/** Sends an unnamed statement without parameters or rows (BEGIN, SET LOCAL, COMMIT): parse, bind, execute; no describe. */
+function sendBare(connection: Connection, text: string): void {
+  connection.parse({ text, name: '', types: [] });
+  connection.bind({ portal: '', statement: '', values: [] });
+  connection.execute({ portal: '', rows: 0 });
+}
+
+/** What of pg's Query a batch overrides: its prepare, and the step that executes the statement and ends the batch. */
+interface PgQuery {
+  portal: string;
+  prepare(connection: Connection): void;
+  _getRows(connection: Connection, rows: number | undefined): void;
+}
+
 /**
- * A pg Query whose batch starts with unnamed statements without parameters or rows (BEGIN, SET LOCAL: parse, bind,
- * execute; no describe, so no row description), then the statement as pg would send it, then the one Sync pg ends it
- * with. pg gathers every command's result, so the answer is [each prefix's, the statement's].
+ * A pg Query whose batch starts with unnamed statements without parameters or rows (BEGIN, SET LOCAL; no describe,
+ * so no row description), then the statement as pg would send it, then such statements after it (COMMIT), then the
+ * one Sync pg ends it with. pg gathers every command's result, so the answer is [each prefix's, the statement's, each
+ * suffix's]. The suffixes go out only once the statement is bound and executed: a value pg cannot serialize fails the
+ * call before anything runs, and never commits what came before it. PostgreSQL skips what follows a failed statement
+ * up to the Sync, so a suffix never runs after a failure either.
  */
-class PrefixedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => { prepare(connection: Connection): void }) {
+class BatchedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => PgQuery) {
   constructor(
     config: pg.QueryConfig,
     private readonly prefixes: readonly string[],
+    private readonly suffixes: readonly string[],
   ) {
     super(config);
   }
 
   override prepare(connection: Connection): void {
-    for (const text of this.prefixes) {
-      connection.parse({ text, name: '', types: [] });
-      connection.bind({ portal: '', statement: '', values: [] });
-      connection.execute({ portal: '', rows: 0 });
-    }
+    for (const text of this.prefixes) sendBare(connection, text);
     super.prepare(connection);
+  }
+
+  // pg's own (8.x): execute the portal, then Sync unless reading pages of rows (never here: no `rows` in the config).
+  override _getRows(connection: Connection, rows: number | undefined): void {
+    if (rows || this.suffixes.length === 0) return super._getRows(connection, rows);
+    connection.execute({ portal: this.portal, rows: 0 });
+    for (const text of this.suffixes) sendBare(connection, text);
+    connection.sync();
   }
 }
 
@@ -77,6 +106,8 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
   const query: QueryFn = target.query.bind(client);
   target.query = (...args: unknown[]) => {
     const [text, values, callback] = args;
+    const ahead = answeredAhead(target, text, values, callback);
+    if (ahead) return ahead;
     const plain = typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined;
     if (!target[PENDING]) {
       if (plain) return run(query, text, values, false);
@@ -111,9 +142,41 @@ export function beginThen(query: QueryFn, config: pg.QueryConfig): Promise<unkno
 
 /** Runs `config` after `prefixes` (statements without parameters or rows) in one batch: beginThen's rules apply. */
 export function prefixedThen(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig): Promise<unknown> {
+  return batched(query, prefixes, config, []);
+}
+
+/**
+ * Runs `config` between `prefixes` and `suffixes` (statements without parameters or rows) in one batch; resolves to
+ * the statement's own result once every part has run. beginThen's rule on named statements applies to prefixes.
+ */
+export function batched(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig, suffixes: readonly string[]): Promise<unknown> {
   return new Promise<QueryResult>((resolve, reject) => {
-    query(new PrefixedQuery(config, prefixes), (err: Error | null, res: QueryResult) => (err ? reject(err) : resolve(res)));
-  }).then((res) => (Array.isArray(res) ? res[res.length - 1]! : res));
+    query(new BatchedQuery(config, prefixes, suffixes), (err: Error | null, res: QueryResult) => (err ? reject(err) : resolve(res)));
+  }).then((res) => (Array.isArray(res) ? res[prefixes.length]! : res));
+}
+
+/**
+ * Says this client's transaction was committed with its last statement (THEN_COMMIT): the caller's COMMIT (or
+ * ROLLBACK: there is nothing left to roll back) is answered at once; any other statement before it is refused, since
+ * it would run outside the transaction it was written for.
+ */
+export function committedAhead(client: pg.PoolClient | pg.Client): void {
+  (client as unknown as Tracked)[COMMITTED_AHEAD] = true;
+}
+
+/** The answer to a call that follows a commit sent ahead (committedAhead), or undefined when there was none. */
+export function answeredAhead(target: Tracked, text: unknown, values: unknown, callback: unknown): Promise<unknown> | undefined {
+  if (!target[COMMITTED_AHEAD]) return undefined;
+  target[COMMITTED_AHEAD] = false;
+  if ((text === 'commit' || text === 'rollback') && Array.isArray(values) && values.length === 0 && callback === undefined) {
+    return Promise.resolve(commandResult(text.toUpperCase()));
+  }
+  const refused = new Error('a statement after its transaction was committed with its last statement (THEN_COMMIT): not run');
+  if (typeof callback === 'function') {
+    (callback as (e: Error) => void)(refused);
+    return Promise.resolve(undefined);
+  }
+  return Promise.reject(refused);
 }
 
 /** Whether this connection has parsed the named statement already. */
@@ -121,7 +184,11 @@ export function isParsed(client: pg.PoolClient | pg.Client, name: string): boole
   return (client as unknown as { connection: Connection }).connection.parsedStatements[name] !== undefined;
 }
 
-/** Forgets a BEGIN the client never sent (it holds no transaction on the server): call when the pool takes it back. */
+/**
+ * Forgets a BEGIN the client never sent (it holds no transaction on the server), and a commit sent ahead that nobody
+ * asked for afterwards: call when the pool takes it back.
+ */
 export function forgetPendingBegin(client: pg.PoolClient | pg.Client): void {
   (client as unknown as Tracked)[PENDING] = false;
+  (client as unknown as Tracked)[COMMITTED_AHEAD] = false;
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { nameStatements, openDatabase, type Database } from './database.js';
-import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, nameRepeatedStatements, StatementNamer } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, nameRepeatedStatements, StatementNamer, THEN_COMMIT } from './prepared-statements.js';
 
 describe('StatementNamer', () => {
   it('names a text from its second execution on, the same name every time', () => {
@@ -339,6 +339,126 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
         };
         await expect(q(c, marked, [unserializable])).rejects.toThrow(/cannot serialize/);
         await expect(q(c, 'select current_setting($1) as mode', ['plan_cache_mode'])).rejects.toThrow();
+      }
+    });
+  });
+
+  describe('a statement marked THEN_COMMIT', () => {
+    const count = async (other: pg.Client, id: number) => (await other.query<{ n: number }>('select count(*)::int as n from begin_probe where id = $1', [id])).rows[0]!.n;
+    let other: pg.Client;
+    beforeAll(async () => {
+      other = new pg.Client({ connectionString: target.url });
+      await other.connect();
+      clients.push(other);
+    });
+
+    it('goes out with the COMMIT: committed when it answers, the caller\'s COMMIT answered without a round trip', async () => {
+      for (const [n, namer] of [new StatementNamer(), new StatementNamer(512, 1)].entries()) {
+        const { c, trips } = await client(namer);
+        for (let round = 0; round < 3; round++) {
+          const id = 100 + 10 * n + round;
+          await q(c, 'begin');
+          await q(c, 'insert into begin_probe values ($1)', [id]);
+          const before = trips();
+          const marked = await q<{ n: number }>(c, `${THEN_COMMIT}insert into begin_probe values ($1 + 1000) returning $1::int as n`, [id]);
+          // Its own rows, not the COMMIT's; and both inserts are visible to others before the caller's COMMIT.
+          expect(marked.rows).toEqual([{ n: id }]);
+          expect([await count(other, id), await count(other, id + 1000)]).toEqual([1, 1]);
+          expect((await q(c, 'commit')).command).toBe('COMMIT');
+          // One round trip for the statement and the COMMIT, parsed before or not: the COMMIT follows its parse.
+          expect(trips() - before).toBe(1);
+          // A new transaction on the same connection starts afresh.
+          await q(c, 'begin');
+          await q(c, 'insert into begin_probe values ($1)', [id + 2000]);
+          await q(c, 'rollback');
+          expect(await count(other, id + 2000)).toBe(0);
+        }
+      }
+    });
+
+    it('as the first statement, BEGIN, it and COMMIT are one round trip', async () => {
+      const { c, trips } = await client(new StatementNamer(512, 1));
+      await q(c, 'select $1::int', [0]); // named and parsed on this connection
+      for (const id of [130, 131]) {
+        const before = trips();
+        await q(c, 'begin');
+        await q(c, `${THEN_COMMIT}insert into begin_probe values ($1)`, [id]);
+        await q(c, 'commit');
+        expect(trips() - before).toBe(id === 130 ? 2 : 1); // the first use parses it, after a BEGIN of its own
+        expect(await count(other, id)).toBe(1);
+      }
+    });
+
+    it('failing, commits nothing: the transaction is aborted for the caller\'s ROLLBACK, and the connection works on', async () => {
+      const { c } = await client();
+      await q(c, 'begin');
+      await q(c, 'insert into begin_probe values ($1)', [140]);
+      await expect(q(c, `${THEN_COMMIT}select 1 / $1::int`, [0])).rejects.toThrow(/division by zero/);
+      await expect(q(c, 'select $1::int as n', [1])).rejects.toThrow(/current transaction is aborted/);
+      await q(c, 'rollback');
+      expect(await count(other, 140)).toBe(0);
+      await expect(q(c, 'select $1::int as n', [3])).resolves.toMatchObject({ rows: [{ n: 3 }] });
+    });
+
+    it('a value pg cannot serialize fails it before anything runs: nothing is committed', async () => {
+      const { c } = await client();
+      const unserializable = { toPostgres: () => { throw new Error('cannot serialize'); } };
+      await q(c, 'begin');
+      await q(c, 'insert into begin_probe values ($1)', [150]);
+      await expect(q(c, `${THEN_COMMIT}select $1::text`, [unserializable])).rejects.toThrow(/cannot serialize/);
+      await q(c, 'rollback');
+      expect(await count(other, 150)).toBe(0);
+    });
+
+    it('refuses a statement between it and the caller\'s COMMIT (it would run outside the transaction), and answers a ROLLBACK at once', async () => {
+      const { c, trips } = await client();
+      await q(c, 'begin');
+      await q(c, `${THEN_COMMIT}insert into begin_probe values ($1)`, [160]);
+      await expect(q(c, 'insert into begin_probe values ($1)', [161])).rejects.toThrow(/THEN_COMMIT/);
+      expect(await count(other, 161)).toBe(0);
+      await q(c, 'begin');
+      await q(c, `${THEN_COMMIT}insert into begin_probe values ($1)`, [162]);
+      const before = trips();
+      expect((await q(c, 'rollback')).command).toBe('ROLLBACK');
+      expect(trips()).toBe(before);
+      expect([await count(other, 160), await count(other, 162)]).toEqual([1, 1]); // committed: nothing to roll back
+      await expect(q(c, 'select $1::int as n', [4])).resolves.toMatchObject({ rows: [{ n: 4 }] });
+    });
+
+    it('through openDatabase and em.transactional: a transaction of two statements, the last marked, is two round trips', async () => {
+      const proto = pg.Client.prototype as unknown as { _handleReadyForQuery: (this: unknown, m: unknown) => void };
+      const original = proto._handleReadyForQuery;
+      let trips = 0;
+      proto._handleReadyForQuery = function (this: unknown, m: unknown) {
+        trips++;
+        original.call(this, m);
+      };
+      const db = await openDatabase(target.url, { poolSize: 1, timeouts: { acquireMs: 2_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
+      try {
+        const run = async (n: number) => {
+          const before = trips;
+          await db.em().transactional(async (em) => {
+            const k = em.getKysely();
+            await sql`insert into begin_probe values (${n})`.execute(k);
+            await sql`${sql.raw(THEN_COMMIT)}insert into begin_probe values (${n + 1000})`.execute(k);
+          });
+          expect([await count(other, n), await count(other, n + 1000)]).toEqual([1, 1]);
+          return trips - before;
+        };
+        const counts = [await run(171), await run(172), await run(173), await run(174)];
+        expect(counts.slice(2)).toEqual([2, 2]);
+        // A callback that fails after it: the rows stand (the commit cannot be taken back), the connection works on.
+        await expect(
+          db.em().transactional(async (em) => {
+            await sql`${sql.raw(THEN_COMMIT)}insert into begin_probe values (${175})`.execute(em.getKysely());
+            throw new Error('after the commit');
+          }),
+        ).rejects.toThrow('after the commit');
+        expect(await count(other, 175)).toBe(1);
+        await expect(run(176)).resolves.toBe(2);
+      } finally {
+        proto._handleReadyForQuery = original;
+        await db.close();
       }
     });
   });

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { dropConnection } from './database-probe.js';
-import { beginThen, deferBegin, isParsed, prefixedThen } from './pipelined-begin.js';
+import { answeredAhead, batched, committedAhead, deferBegin, isParsed, type Tracked } from './pipelined-begin.js';
 
 /**
  * A statement text that starts with this is planned once per connection (a generic plan) where it runs as a named
@@ -59,6 +59,17 @@ export const ANY_SCAN_AGAIN = "set_config('enable_seqscan', 'on', true) as seqsc
  * transaction plans per execution, which costs planning time, never a stale plan.
  */
 export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_plan', true) as plan_mode";
+
+/**
+ * A statement text that starts with this (before any plan marker) is its transaction's last, and goes out with the
+ * transaction's COMMIT in one batch: one round trip instead of two. It resolves once both have run, so the caller
+ * still answers only after its rows are durable. The transaction's own COMMIT, sent after it, is then answered at
+ * once, and any other statement in between is refused: it would run outside the transaction. A failed statement
+ * leaves the transaction failed, as without the mark (PostgreSQL skips the COMMIT), for the caller's ROLLBACK. Only for
+ * a statement after which the caller cannot fail the transaction: the commit cannot be taken back. Where statements
+ * are not named (DB_PREPARED_STATEMENTS=false, PGlite) it is a comment, and the transaction commits as before.
+ */
+export const THEN_COMMIT = '/* then commit */ ';
 
 /** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
 export const STALE_STATEMENT = new Set(['0A000', '26000']);
@@ -111,16 +122,21 @@ type QueryFn = (...args: unknown[]) => unknown;
 export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer, o: { pipelineBegin?: boolean } = {}): void {
   const run = (query: QueryFn, text: string, values: unknown[], begin: boolean): Promise<unknown> => {
     const name = namer.nameFor(text);
-    if (name === undefined && !begin) return query(text, values) as Promise<unknown>;
+    const thenCommit = text.startsWith(THEN_COMMIT);
+    if (name === undefined && !begin && !thenCommit) return query(text, values) as Promise<unknown>;
+    const body = thenCommit ? text.slice(THEN_COMMIT.length) : text;
     // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
-    const plan = name === undefined ? [] : text.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : text.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
+    const plan = name === undefined ? [] : body.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : body.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
     const prefixes = [...(begin ? ['begin'] : []), ...plan];
+    // After the statement, so pg has the statement's own parse answered first whether or not it was parsed before.
+    const suffixes = thenCommit ? ['commit'] : [];
+    const config = name === undefined ? { text, values } : { name, text, values };
     let result: Promise<unknown>;
-    if (name === undefined) result = beginThen(query, { text, values });
-    else if (prefixes.length === 0) result = query({ name, text, values }) as Promise<unknown>;
-    else if (isParsed(client, name)) result = prefixedThen(query, prefixes, { name, text, values });
+    if (prefixes.length === 0 && suffixes.length === 0) result = query(config) as Promise<unknown>;
+    else if (name === undefined || isParsed(client, name)) result = batched(query, prefixes, config, suffixes);
     // Not parsed yet on this connection: pg would take a prefix's parse for the statement's, so the prefixes go first.
-    else result = Promise.all([...prefixes.map((p) => query(p, [])), query({ name, text, values })]).then((rs) => rs[rs.length - 1]);
+    else result = Promise.all([...prefixes.map((p) => query(p, [])), batched(query, [], config, suffixes)]).then((rs) => rs[rs.length - 1]);
+    if (thenCommit) result = result.then((r) => (committedAhead(client), r));
     return result.catch((e: unknown) => {
       // The connection's copy of the statement is unusable from now on: a migration changed what it returns
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
@@ -129,7 +145,7 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
       if (name !== undefined && STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
       // A batch with its BEGIN (or any prefix) goes through pg's callback form, which database.ts' read-timeout guard
       // does not see: pg keeps a connection whose read timed out busy with the lost batch, so it goes here too.
-      else if (prefixes.length > 0 && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
+      else if ((prefixes.length > 0 || suffixes.length > 0) && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);
       // A value pg could not serialize fails the statement on the client, after its prefixes went out and ran: the
       // transaction would go on planning generically, its caller unaware. Dropped, it goes on nowhere.
       else if (prefixes.includes(SET_GENERIC) && (e as { code?: unknown } | undefined)?.code === undefined) dropConnection(client);
@@ -144,6 +160,8 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
   const query: QueryFn = target.query.bind(client);
   target.query = (...args: unknown[]) => {
     const [text, values, callback] = args;
+    const ahead = answeredAhead(client as unknown as Tracked, text, values, callback);
+    if (ahead) return ahead;
     if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) return run(query, text, values, false);
     return query(...args);
   };

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/databa
 import { SYSTEM } from '../refunds/index.js';
 import { openDatabase, type Database } from './database.js';
 import { FeatureHistoryRepository } from './feature-history.repository.js';
-import { beforeRefundDecisionSql, RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
+import { beforeRefundDecisionSql, isRefundTaken, RefundDecisionsRepository, type RefundDecisionWrite } from './refund-decisions.repository.js';
 import { RefundsRepository } from './refunds.repository.js';
 
 const kinds = ['pglite', ...(process.env.TEST_DATABASE_URL ? ['postgresql'] : [])];
@@ -106,6 +106,27 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
     });
   });
 
+  it('the last write commits its transaction, and fails (committing nothing) when its refundId was taken meanwhile', async () => {
+    await db.em().transactional(async (em) => {
+      await repo.before(em, 'acme', idOf(40), 'r40', 'o40');
+      expect(await repo.write(em, decision(40), { last: true })).toBe('created');
+    });
+    // Another decision of the same refundId (under another order, so no lock was shared): its write fails.
+    const taken = decision(41);
+    const other = { ...taken, refund: { ...taken.refund, refundId: 'r40' } };
+    const failure = await db
+      .em()
+      .transactional(async (em) => {
+        await repo.before(em, 'acme', idOf(41), 'r41', 'o41');
+        await repo.write(em, other, { last: true });
+      })
+      .then(() => undefined, (e: unknown) => e);
+    expect(isRefundTaken(failure)).toBe(true);
+    const stored = await db.em().execute<{ id: string }[]>('select id from decisions where id in (?, ?) order by id', [idOf(40), idOf(41)]);
+    expect(stored.map((r) => r.id)).toEqual([idOf(40)]);
+    expect(isRefundTaken(new Error('other'))).toBe(false);
+  });
+
   // PostgreSQL only: statements are named by the pg client's wrapper (prepared-statements.ts); PGlite names none.
   if (kind === 'postgresql') {
     it('PostgreSQL keeps generic plans of the write, and of the read with features; the read without them is planned every time', async () => {
@@ -120,7 +141,8 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
           `select case when statement like '%insert into decisions%' then 'write' when statement like '%feature_events%' then 'read with features'
                        when statement like '%existing_state%' then 'read' else 'other' end as stmt,
                   generic_plans::int as generic, custom_plans::int as custom
-             from pg_prepared_statements where statement like '%insert into decisions%' or statement like '%existing_state%' order by 1`,
+             from pg_prepared_statements where (statement like '%insert into decisions%' or statement like '%existing_state%')
+              and statement not like '/* then commit */%' order by 1`,
         );
         // Each text is named from its second run in the process (an earlier test may have run one already).
         expect(plans.map((p) => p.stmt)).toEqual(['read', 'read with features', 'write']);

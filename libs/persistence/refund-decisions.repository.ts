@@ -16,7 +16,7 @@ import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureSlots, featuresShape, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
 import { CompiledStatements } from './compiled-statements.js';
-import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, THEN_COMMIT } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
 
@@ -108,14 +108,16 @@ export class RefundDecisionsRepository {
 
   /**
    * Writes everything after the claim: `exists` when the refundId was taken meanwhile under another order's lock (the
-   * caller must roll back: the claim and the decision are written), `created` otherwise. Planned generically
+   * caller must roll back: the claim and the decision are written), `created` otherwise. With `last`, the
+   * transaction's last statement: it commits the transaction (THEN_COMMIT), and a taken refundId fails it instead
+   * (isRefundTaken), which commits nothing. Planned generically
    * (GENERIC_FOR_THE_WRITE): it must read no table, and neither may what it fires: an insert trigger or a foreign key
    * on these tables would plan its queries generically too (the test checks there is none, but for refund_transitions'
    * history trigger, which before() tells to skip this write and which plans its statement for each call anyway). A
    * read added here needs a custom plan; verified 2026-12-04 with `explain` of its generic plan on an empty schema:
    * only CTE, function and VALUES scans.
    */
-  async write(em: SqlEntityManager, w: RefundDecisionWrite): Promise<'exists' | 'created'> {
+  async write(em: SqlEntityManager, w: RefundDecisionWrite, o: { last?: boolean } = {}): Promise<'exists' | 'created'> {
     const d = w.decision;
     const r = w.refund;
     const actor = actorView(w.transition.actor);
@@ -132,7 +134,12 @@ export class RefundDecisionsRepository {
       : sql``;
     const reasons = reasonsSql(d, 'decided');
     const events = sql.join(w.events.map((e) => sql`(${e.id}::uuid, ${e.type}, ${JSON.stringify(e.data)}::jsonb)`));
-    const result = await sql<{ created: number }>`
+    // The transaction's last statement goes out with its COMMIT (THEN_COMMIT), so a taken refundId must fail it
+    // (refund_taken, SQLSTATE REFUND_TAKEN): an answer of 0 would come after the claim and the decision had committed.
+    const created = o.last
+      ? sql`case when (select count(*) from refund) = 1 then 1 else refund_taken(${r.refundId}) end`
+      : sql`(select count(*) from refund)::int`;
+    const result = await sql<{ created: number }>`${o.last ? sql.raw(THEN_COMMIT) : sql``}
       with decided as (
         insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
                                features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
@@ -160,7 +167,17 @@ export class RefundDecisionsRepository {
         select e.id, ${d.tenant}, e.type, ${d.createdAt}::timestamptz, e.data from (values ${events}) as e(id, type, data)
         where exists (select 1 from refund)
       )
-      select (select count(*) from refund)::int as created, ${CUSTOM_AFTER_THE_WRITE}`.execute(em.getKysely());
+      select ${created} as created, ${CUSTOM_AFTER_THE_WRITE}`.execute(em.getKysely());
     return Number(result.rows[0]!.created) === 1 ? 'created' : 'exists';
   }
+}
+
+/** SQLSTATE of refund_taken (Migration20261213000000): the refundId of a write marked `last` was taken meanwhile. */
+export const REFUND_TAKEN = 'DPR01';
+
+/** Whether `e` (or what it wraps) is refund_taken's error. */
+export function isRefundTaken(e: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof e !== 'object' || e === null) return false;
+  if ((e as { code?: unknown }).code === REFUND_TAKEN) return true;
+  return isRefundTaken((e as { cause?: unknown }).cause, depth + 1);
 }

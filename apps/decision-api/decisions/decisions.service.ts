@@ -33,6 +33,9 @@ import { SPANS, Tracing } from '../tracing/tracing.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
+/** A decision's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
+const LAST = { last: true } as const;
+
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(decisionRequestSchema, 'Decision request');
 
 export interface DecisionDocument {
@@ -217,7 +220,8 @@ export class DecisionsService {
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           };
           const historyRows = record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted');
-          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, historyRows), attributes) : this.repo.insertDecided(em, row, historyRows));
+          // The last statement: it commits (THEN_COMMIT); nothing after it may fail the transaction.
+          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, historyRows, LAST), attributes) : this.repo.insertDecided(em, row, historyRows, LAST));
           made = { id, evaluated };
           return createdJson(document, documentJson);
         }),

@@ -10,6 +10,7 @@ import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundD
 import {
   entityLockIds,
   FeatureHistoryRepository,
+  isRefundTaken,
   RefundDecisionsRepository,
   RefundsRepository,
   reviewCreatedData,
@@ -67,6 +68,9 @@ export const refundCaseView = new SchemaValidator<RefundCaseView>(
 );
 
 export const REFUND_EXISTS = 'REFUND_EXISTS';
+
+/** A decision's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
+const LAST = { last: true } as const;
 
 export function refundExists(refundId: string, state: string): DomainError {
   const location = `/v1/refunds/${encodeURIComponent(refundId)}`;
@@ -199,11 +203,14 @@ export class RefundDecisions {
             ...(review ? { review } : {}),
             events,
           };
-          const written = await (tracer ? tracer.within(SPANS.persist, () => this.repo.write(em, rows), attributes) : this.repo.write(em, rows));
-          // The same refundId under another order, decided at the same time: this transaction's writes roll back.
-          if (written === 'exists') throw refundExists(c.refundId, (await this.refunds.find(em, tenant, c.refundId))?.state ?? 'unknown');
+          // The last statement: it commits (THEN_COMMIT); nothing after it may fail the transaction. The same refundId
+          // under another order, decided at the same time, fails it instead (below): nothing is written.
+          await (tracer ? tracer.within(SPANS.persist, () => this.repo.write(em, rows, LAST), attributes) : this.repo.write(em, rows, LAST));
           made = { document, json, evaluated, input: seen };
           return createdJson(document, json);
+        }).catch(async (e: unknown) => {
+          if (!isRefundTaken(e)) throw e;
+          throw refundExists(c.refundId, (await this.refunds.find(this.db.em(), tenant, c.refundId))?.state ?? 'unknown');
         }),
       afterCommit: () => {
         if (made) afterCommit(made);

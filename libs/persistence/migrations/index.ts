@@ -28,6 +28,7 @@ import { Migration20261208000000_refund_states_on_history } from './Migration202
 import { Migration20261209010000_redelivery_in_flight } from './Migration20261209010000_redelivery_in_flight.js';
 import { Migration20261210000000_history_trigger_tenant } from './Migration20261210000000_history_trigger_tenant.js';
 import { Migration20261212000000_refund_decision_before } from './Migration20261212000000_refund_decision_before.js';
+import { Migration20261213000000_refund_taken } from './Migration20261213000000_refund_taken.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -59,4 +60,5 @@ export const migrationsList = [
   { name: 'Migration20261209010000_redelivery_in_flight', class: Migration20261209010000_redelivery_in_flight },
   { name: 'Migration20261210000000_history_trigger_tenant', class: Migration20261210000000_history_trigger_tenant },
   { name: 'Migration20261212000000_refund_decision_before', class: Migration20261212000000_refund_decision_before },
+  { name: 'Migration20261213000000_refund_taken', class: Migration20261213000000_refund_taken },
 ];
