@@ -425,6 +425,41 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       await expect(q(c, 'select $1::int as n', [4])).resolves.toMatchObject({ rows: [{ n: 4 }] });
     });
 
+    it('without pipelined BEGINs too: the COMMIT travels with it and the caller\'s is answered at once', async () => {
+      const c = new pg.Client({ connectionString: target.url });
+      await c.connect();
+      clients.push(c);
+      nameRepeatedStatements(c, new StatementNamer(512, 1), { pipelineBegin: false });
+      let trips = 0;
+      (c as unknown as { connection: { on(e: string, f: () => void): void } }).connection.on('readyForQuery', () => trips++);
+      await q(c, 'begin');
+      await q(c, `${THEN_COMMIT}insert into begin_probe values ($1)`, [180]);
+      const before = trips;
+      expect((await q(c, 'commit')).command).toBe('COMMIT');
+      expect(trips).toBe(before);
+      expect(await count(other, 180)).toBe(1);
+    });
+
+    it('a commit sent ahead that the holder never acknowledged does not answer the next holder\'s statements', async () => {
+      const pool = new pg.Pool({ connectionString: target.url, max: 1 });
+      nameStatements(pool, new StatementNamer(), true);
+      try {
+        const first = await pool.connect();
+        await q(first as unknown as pg.Client, 'begin');
+        await q(first as unknown as pg.Client, `${THEN_COMMIT}insert into begin_probe values ($1)`, [190]);
+        first.release(); // no COMMIT asked for
+        const next = await pool.connect();
+        expect(next).toBe(first);
+        await q(next as unknown as pg.Client, 'begin');
+        await q(next as unknown as pg.Client, 'insert into begin_probe values ($1)', [191]);
+        await q(next as unknown as pg.Client, 'rollback');
+        next.release();
+        expect([await count(other, 190), await count(other, 191)]).toEqual([1, 0]);
+      } finally {
+        await pool.end();
+      }
+    });
+
     it('through openDatabase and em.transactional: a transaction of two statements, the last marked, is two round trips', async () => {
       const proto = pg.Client.prototype as unknown as { _handleReadyForQuery: (this: unknown, m: unknown) => void };
       const original = proto._handleReadyForQuery;

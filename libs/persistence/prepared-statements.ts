@@ -66,8 +66,12 @@ export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_pl
  * still answers only after its rows are durable. The transaction's own COMMIT, sent after it, is then answered at
  * once, and any other statement in between is refused: it would run outside the transaction. A failed statement
  * leaves the transaction failed, as without the mark (PostgreSQL skips the COMMIT), for the caller's ROLLBACK. Only for
- * a statement after which the caller cannot fail the transaction: the commit cannot be taken back. Where statements
- * are not named (DB_PREPARED_STATEMENTS=false, PGlite) it is a comment, and the transaction commits as before.
+ * a statement after which the caller cannot fail the transaction: the commit cannot be taken back. And only in a
+ * top-level transaction: inside a savepoint the COMMIT would end the outer one too. Where statements are not named
+ * (DB_PREPARED_STATEMENTS=false, PGlite) it is a comment, and the transaction commits as before. A connection lost
+ * or timed out while the batch is out leaves its outcome unknown, as a lost COMMIT always did (now for the statement's
+ * round trip, not only the COMMIT's): the caller's answer is a 503 that says to resend with the same Idempotency-Key,
+ * which replays what committed or decides again.
  */
 export const THEN_COMMIT = '/* then commit */ ';
 

@@ -127,6 +127,65 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
     expect(isRefundTaken(new Error('other'))).toBe(false);
   });
 
+  if (kind === 'postgresql') {
+    it('a refundId a concurrent decision (another order) is writing fails the last write once that one commits; its claim and decision stay unwritten', async () => {
+      const history = new FeatureHistoryRepository();
+      let letCommit!: () => void;
+      const gate = new Promise<void>((r) => (letCommit = r));
+      let wrote!: () => void;
+      const aWrote = new Promise<void>((r) => (wrote = r));
+      const a = db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', idOf(60), 'r60', 'o60');
+        expect(await repo.write(em, decision(60))).toBe('created');
+        wrote();
+        await gate;
+      });
+      await aWrote;
+      const taken = decision(61);
+      const b = db
+        .em()
+        .transactional(async (em) => {
+          const claim = { key: 'k61', requestHash: 'h', method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json', tenant: 'acme', decisionId: idOf(61), createdAt: at };
+          expect(await history.claim(em, claim, { orderId: 'o61', entities: [] })).toBe(true);
+          expect(await repo.before(em, 'acme', idOf(61), 'r60', 'o61')).toMatchObject({ existingState: null }); // not committed yet
+          await repo.write(em, { ...taken, refund: { ...taken.refund, refundId: 'r60' } }, { last: true });
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      // B's insert of the refund waits for A's: let A commit once B is waiting on a lock.
+      const waiting = () => db.em().execute<{ n: number }[]>("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+      for (let i = 0; i < 100 && (await waiting())[0]!.n === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await waiting())[0]!.n).toBe(1);
+      letCommit();
+      await a;
+      expect(isRefundTaken(await b)).toBe(true);
+      expect(await db.em().execute("select key from idempotency_records where tenant = 'acme' and key = 'k61'")).toEqual([]);
+      expect(await db.em().execute('select id from decisions where id = ?', [idOf(61)])).toEqual([]);
+    });
+
+    it('PostgreSQL keeps a generic plan of the last write (the one the service runs), made once per connection', async () => {
+      const one = await openDatabase(target.url, { poolSize: 1, timeouts: { acquireMs: 2_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
+      try {
+        for (const n of [70, 71, 72, 73]) {
+          await one.em().transactional(async (em) => {
+            await repo.before(em, 'acme', idOf(n), `r${n}`, `o${n}`);
+            expect(await repo.write(em, decision(n), { last: true })).toBe('created');
+          });
+        }
+        const plans = await one.em().execute<{ generic: number; custom: number }[]>(
+          "select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '/* then commit */%insert into decisions%'",
+        );
+        expect(plans).toHaveLength(1);
+        expect(plans[0]!.generic).toBeGreaterThanOrEqual(2);
+        expect(plans[0]!.custom).toBe(0);
+      } finally {
+        await one.close();
+      }
+    });
+  }
+
   // PostgreSQL only: statements are named by the pg client's wrapper (prepared-statements.ts); PGlite names none.
   if (kind === 'postgresql') {
     it('PostgreSQL keeps generic plans of the write, and of the read with features; the read without them is planned every time', async () => {

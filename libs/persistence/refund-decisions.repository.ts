@@ -109,8 +109,8 @@ export class RefundDecisionsRepository {
   /**
    * Writes everything after the claim: `exists` when the refundId was taken meanwhile under another order's lock (the
    * caller must roll back: the claim and the decision are written), `created` otherwise. With `last`, the
-   * transaction's last statement: it commits the transaction (THEN_COMMIT), and a taken refundId fails it instead
-   * (isRefundTaken), which commits nothing. Planned generically
+   * transaction's last statement (of a top-level transaction): it commits the transaction (THEN_COMMIT), and a taken
+   * refundId fails it instead (isRefundTaken), which commits nothing. Planned generically
    * (GENERIC_FOR_THE_WRITE): it must read no table, and neither may what it fires: an insert trigger or a foreign key
    * on these tables would plan its queries generically too (the test checks there is none, but for refund_transitions'
    * history trigger, which before() tells to skip this write and which plans its statement for each call anyway). A
@@ -135,7 +135,7 @@ export class RefundDecisionsRepository {
     const reasons = reasonsSql(d, 'decided');
     const events = sql.join(w.events.map((e) => sql`(${e.id}::uuid, ${e.type}, ${JSON.stringify(e.data)}::jsonb)`));
     // The transaction's last statement goes out with its COMMIT (THEN_COMMIT), so a taken refundId must fail it
-    // (refund_taken, SQLSTATE REFUND_TAKEN): an answer of 0 would come after the claim and the decision had committed.
+    // (refund_taken, SQLSTATE DPR01 = REFUND_TAKEN): an answer of 0 would come after the claim and decision committed.
     const created = o.last
       ? sql`case when (select count(*) from refund) = 1 then 1 else refund_taken(${r.refundId}) end`
       : sql`(select count(*) from refund)::int`;
