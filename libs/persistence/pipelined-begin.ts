@@ -99,7 +99,7 @@ const isBegin = (text: unknown, values: unknown, callback: unknown): boolean =>
 /**
  * Wraps `client.query` (whatever wrapper it already has) so that BEGIN waits for the next statement. `run` runs every
  * statement with parameters (the string form, no callback) through `query`, the wrapped function: with `begin` true it
- * must start the transaction too (beginThen).
+ * must start the transaction too (a batch with `begin` ahead of the statement).
  */
 export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: QueryFn, text: string, values: unknown[], begin: boolean) => Promise<unknown>): void {
   const target = client as unknown as { query: QueryFn } & Tracked;
@@ -132,22 +132,10 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
 }
 
 /**
- * Runs `config` with an unnamed BEGIN ahead of it in the same batch; resolves to the statement's own result. A named
- * statement must already be parsed on this connection (pg would take BEGIN's parse for its own): check with
- * `isParsed` and send the BEGIN on its own otherwise.
- */
-export function beginThen(query: QueryFn, config: pg.QueryConfig): Promise<unknown> {
-  return prefixedThen(query, ['begin'], config);
-}
-
-/** Runs `config` after `prefixes` (statements without parameters or rows) in one batch: beginThen's rules apply. */
-export function prefixedThen(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig): Promise<unknown> {
-  return batched(query, prefixes, config, []);
-}
-
-/**
  * Runs `config` between `prefixes` and `suffixes` (statements without parameters or rows) in one batch; resolves to
- * the statement's own result once every part has run. beginThen's rule on named statements applies to prefixes.
+ * the statement's own result once every part has run. A named statement with prefixes must already be parsed on this
+ * connection (pg would take a prefix's parse for its own): check with `isParsed`, and send the prefixes on their own
+ * otherwise.
  */
 export function batched(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig, suffixes: readonly string[]): Promise<unknown> {
   return new Promise<QueryResult>((resolve, reject) => {

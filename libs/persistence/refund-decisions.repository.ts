@@ -107,8 +107,9 @@ export class RefundDecisionsRepository {
   }
 
   /**
-   * Writes everything after the claim: `exists` when the refundId was taken meanwhile under another order's lock (the
-   * caller must roll back: the claim and the decision are written), `created` otherwise. With `last`, the
+   * Writes everything after the claim. Without `last` (a caller with more to do in the transaction): `exists` when the
+   * refundId was taken meanwhile under another order's lock (the caller must roll back: the claim and the decision are
+   * written), `created` otherwise. With `last` (the service), the
    * transaction's last statement (of a top-level transaction): it commits the transaction (THEN_COMMIT), and a taken
    * refundId fails it instead (isRefundTaken), which commits nothing. Planned generically
    * (GENERIC_FOR_THE_WRITE): it must read no table, and neither may what it fires: an insert trigger or a foreign key
