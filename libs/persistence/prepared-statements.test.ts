@@ -203,8 +203,9 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     await ended;
   });
 
-  it('through openDatabase and em.transactional: a transaction of two statements with parameters is three round trips', async () => {
-    // Counts ReadyForQuery on every client the pool opens (pg binds the handler when a client connects).
+  /** `fn` with a database of one pooled connection, and the round trips every pg client made so far (ReadyForQuery). */
+  async function withCountedTrips(fn: (db: Database, trips: () => number) => Promise<void>): Promise<void> {
+    // pg binds the handler when a client connects: patched before the pool opens one.
     const proto = pg.Client.prototype as unknown as { _handleReadyForQuery: (this: unknown, m: unknown) => void };
     const original = proto._handleReadyForQuery;
     let trips = 0;
@@ -214,8 +215,17 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     };
     const db = await openDatabase(target.url, { poolSize: 1, timeouts: { acquireMs: 2_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
     try {
+      await fn(db, () => trips);
+    } finally {
+      proto._handleReadyForQuery = original;
+      await db.close();
+    }
+  }
+
+  it('through openDatabase and em.transactional: a transaction of two statements with parameters is three round trips', async () => {
+    await withCountedTrips(async (db, trips) => {
       const run = async (n: number) => {
-        const before = trips;
+        const before = trips();
         const xids = await db.em().transactional(async (em) => {
           const k = em.getKysely();
           const a = await sql<{ x: string }>`select txid_current()::text as x, ${n}::int as n`.execute(k);
@@ -223,16 +233,13 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
           return [a.rows[0]!.x, b.rows[0]!.x];
         });
         expect(xids[0]).toBe(xids[1]);
-        return trips - before;
+        return trips() - before;
       };
       // The first run names nothing; the second prepares both texts (each Parse goes after a BEGIN of its own);
       // from the third on: BEGIN with the first statement, the second, COMMIT (four with DB_PIPELINE_BEGIN=false).
       const counts = [await run(1), await run(2), await run(3), await run(4)];
       expect(counts.slice(2)).toEqual([3, 3]);
-    } finally {
-      proto._handleReadyForQuery = original;
-      await db.close();
-    }
+    });
   });
 
   it('a statement marked GENERIC_INDEX_PLAN plans generically with sequential and bitmap scans off, then turns them back on', async () => {
@@ -461,24 +468,16 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     });
 
     it('through openDatabase and em.transactional: a transaction of two statements, the last marked, is two round trips', async () => {
-      const proto = pg.Client.prototype as unknown as { _handleReadyForQuery: (this: unknown, m: unknown) => void };
-      const original = proto._handleReadyForQuery;
-      let trips = 0;
-      proto._handleReadyForQuery = function (this: unknown, m: unknown) {
-        trips++;
-        original.call(this, m);
-      };
-      const db = await openDatabase(target.url, { poolSize: 1, timeouts: { acquireMs: 2_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
-      try {
+      await withCountedTrips(async (db, trips) => {
         const run = async (n: number) => {
-          const before = trips;
+          const before = trips();
           await db.em().transactional(async (em) => {
             const k = em.getKysely();
             await sql`insert into begin_probe values (${n})`.execute(k);
             await sql`${sql.raw(THEN_COMMIT)}insert into begin_probe values (${n + 1000})`.execute(k);
           });
           expect([await count(other, n), await count(other, n + 1000)]).toEqual([1, 1]);
-          return trips - before;
+          return trips() - before;
         };
         const counts = [await run(171), await run(172), await run(173), await run(174)];
         expect(counts.slice(2)).toEqual([2, 2]);
@@ -491,10 +490,7 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
         ).rejects.toThrow('after the commit');
         expect(await count(other, 175)).toBe(1);
         await expect(run(176)).resolves.toBe(2);
-      } finally {
-        proto._handleReadyForQuery = original;
-        await db.close();
-      }
+      });
     });
   });
 
