@@ -133,6 +133,47 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
     expect(await store().entries(T, mine.a, { limit: 10 })).toEqual([]);
   });
 
+  it('finds a transaction by its id alone on plans made before the table had rows or statistics, not by reading the tenant\'s transactions', async () => {
+    // A database of its own: its ledger tables have never been analyzed, as a young database's (or any with autovacuum off).
+    const fresh = await createTestDatabase('ledger_store_plans');
+    const one = await openDatabase(fresh.url, { poolSize: 1 }); // one connection: the plans it makes are the ones measured
+    try {
+      const s = (em = one.em()) => new PgLedgerStore(em, new OutboxRepository());
+      const first = purchase('plans-tx-0', 'plans-acct-0');
+      await s().withAccount(T, first.accountId, async (uow) => {
+        await uow.saveAccount(account(first.accountId));
+        await uow.saveTransaction(first);
+      });
+      // ledger_lock_and_read plans its lookups on first use, once per connection: here, on tables of one row each.
+      await s().withAccountOfTransaction(T, first.transactionId, (uow) => uow.getTransaction(first.transactionId), { transactionIds: [first.transactionId] });
+      // The tenant grows: 400 transactions over 20 other accounts (statistics are still unknown: never analyzed).
+      await one.em().execute(`insert into ledger_accounts (tenant, account_id, program_ref, currency, cycle_anchor_day, balance, redeemed, closed_periods, cap_usage, version)
+        select '${T}', 'plans-acct-' || i, 'cashback-default@1.0.0', 'EUR', 1, 0, 0, '[]', '{}', 1 from generate_series(1, 20) i`);
+      await one.em().execute(`insert into ledger_transactions (tenant, transaction_id, account_id, amount, category, occurred_at, status, refunded, reward, original_reward, partial_refunds)
+        select '${T}', 'plans-tx-' || i, 'plans-acct-' || (i % 20 + 1), 1000, 'GROCERY', '2026-03-02T10:00:00Z', 'PENDING', 0, 0, 0, 0 from generate_series(1, 400) i`);
+      expect(await one.em().execute(`select 1 from pg_stat_user_tables where relname = 'ledger_transactions' and coalesce(last_analyze, last_autoanalyze) is null`)).toHaveLength(1);
+
+      const target = 'plans-tx-7';
+      const read = await one.em().transactional(async (em) => {
+        const found = await s(em).withAccountOfTransaction(T, target, (uow) => uow.getTransaction(target), { transactionIds: [target] });
+        // This transaction's own index reads, the function's lookups included.
+        const rows = await em.execute<{ index: string; read: string | number }[]>(
+          `select c.relname as index, pg_stat_get_xact_tuples_returned(c.oid) as read from pg_index i join pg_class c on c.oid = i.indexrelid
+           where i.indrelid = 'ledger_transactions'::regclass`,
+        );
+        return { found, tuples: Object.fromEntries(rows.map((r) => [r.index, Number(r.read)])) };
+      });
+      expect(read.found).toMatchObject({ transactionId: target, accountId: 'plans-acct-8' });
+      // By its primary key (the account's lookup and the transaction's read: a few entries), none of the tenant's others.
+      expect(read.tuples.ledger_transactions_account_idx).toBe(0);
+      expect(read.tuples.ledger_transactions_pkey).toBeGreaterThanOrEqual(1);
+      expect(read.tuples.ledger_transactions_pkey).toBeLessThanOrEqual(4);
+    } finally {
+      await one.close();
+      await fresh.drop();
+    }
+  });
+
   it('runs its one write on a plan made once per connection, and its lock and read on plans made for each call', async () => {
     const one = await openDatabase(target.url, { poolSize: 1 }); // one connection: its prepared statements are all of them
     try {

@@ -29,6 +29,7 @@ import { Migration20261209010000_redelivery_in_flight } from './Migration2026120
 import { Migration20261210000000_history_trigger_tenant } from './Migration20261210000000_history_trigger_tenant.js';
 import { Migration20261212000000_refund_decision_before } from './Migration20261212000000_refund_decision_before.js';
 import { Migration20261213000000_refund_taken } from './Migration20261213000000_refund_taken.js';
+import { Migration20261214000000_ledger_transactions_by_account } from './Migration20261214000000_ledger_transactions_by_account.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -61,4 +62,5 @@ export const migrationsList = [
   { name: 'Migration20261210000000_history_trigger_tenant', class: Migration20261210000000_history_trigger_tenant },
   { name: 'Migration20261212000000_refund_decision_before', class: Migration20261212000000_refund_decision_before },
   { name: 'Migration20261213000000_refund_taken', class: Migration20261213000000_refund_taken },
+  { name: 'Migration20261214000000_ledger_transactions_by_account', class: Migration20261214000000_ledger_transactions_by_account },
 ];
