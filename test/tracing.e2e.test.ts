@@ -115,6 +115,31 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     }
   });
 
+  it('a state change under an Idempotency-Key (a ledger purchase) stores its answer in the batch of its COMMIT: no COMMIT of its own', async () => {
+    if (!onPostgres) return; // PGlite sends every statement on its own: there is no batch to look at.
+    const account = `acct-${randomUUID()}`;
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${account}`, { key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    // Twice: the second purchase's statements run named, as they do from then on (a text is named from its second use).
+    for (const n of [1, 2]) {
+      const ctx = caller();
+      const body = { transactionId: `tx-${n}-${randomUUID()}`, amount: 10_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' };
+      const r = await svc.request('POST', `/v1/ledger/accounts/${account}/transactions`, { key, idempotencyKey: newKey(), body, headers: { traceparent: ctx.traceparent } });
+      expect(r.status).toBe(201);
+      const spans = await receiver.waitFor(ctx.traceId, ['POST /v1/ledger/accounts/:accountId/transactions', 'handler - LedgerController.purchase']);
+      const handler = one(spans, FASTIFY, 'handler - LedgerController.purchase');
+      let statements: string[] = [];
+      // pg's spans end before the server's, but may come in a later export than the one waitFor saw.
+      for (let i = 0; i < 40 && statements.length < 3; i++) {
+        statements = receiver.spans.filter((s) => s.traceId === ctx.traceId && s.scope === PG && s.parentSpanId === handler.spanId).map((s) => s.name);
+        if (statements.length < 3) await new Promise((res) => setTimeout(res, 50));
+      }
+      // The claim, the ledger's lock and read, its write, the answer with the COMMIT in its batch. (A BEGIN may have a
+      // span: on a pooled connection that has not parsed the claim yet, it goes out ahead of the claim's parse.)
+      expect(statements.length).toBeGreaterThanOrEqual(3);
+      expect(statements.filter((s) => /^pg\.query:COMMIT/.test(s))).toEqual([]);
+    }
+  });
+
   it("names the request's own trace in its access line, so a log line leads to its trace (no traceparent sent)", async () => {
     const requestId = `trace-log-${randomUUID()}`;
     const r = await svc.request('POST', '/v1/decisions/refund', { key, idempotencyKey: newKey(), body: { case: refundCase({ refundId: `rf-${randomUUID()}` }) }, headers: { 'x-request-id': requestId } });

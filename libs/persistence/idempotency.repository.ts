@@ -1,6 +1,7 @@
 /** Idempotency records: one row per (tenant, key), claimed inside the same transaction as the effect it guards. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
+import { THEN_COMMIT } from './prepared-statements.js';
 
 export interface StoredRequest {
   requestHash: string;
@@ -37,8 +38,12 @@ export class IdempotencyRepository {
     };
   }
 
-  async complete(em: SqlEntityManager, r: { tenant: string; key: string; status: number; contentType: string; body: string }): Promise<void> {
-    await sql`update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
+  /**
+   * Stores the answer with the claim. With `last`, the transaction's last statement (of a top-level transaction, after
+   * which nothing can fail it): it commits the transaction in the same round trip (THEN_COMMIT).
+   */
+  async complete(em: SqlEntityManager, r: { tenant: string; key: string; status: number; contentType: string; body: string }, o: { last?: boolean } = {}): Promise<void> {
+    await sql`${o.last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
       where tenant = ${r.tenant} and key = ${r.key}`.execute(em.getKysely());
   }
 }

@@ -31,6 +31,8 @@ import { CLOCK, DATABASE } from '../tokens.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 const PROBLEM_TYPE = 'application/problem+json';
+/** The answer's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
+const LAST = { last: true } as const;
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/; // 1–255 printable ASCII, space included (api-contract.md §2)
 
 /** An answer as sent and stored: replays send the same bytes. */
@@ -224,7 +226,11 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
         outcome = { result: 'refused', error: e };
       }
       const a = answerOf(outcome, r.requestId);
-      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body });
+      // The answer is the transaction's last statement and goes out with its COMMIT (THEN_COMMIT): one round trip fewer
+      // for every state change. Whatever the effect left in the ORM's unit of work is written first: a flush after
+      // the COMMIT would be refused, and the transaction it belonged to already committed without it.
+      await em.flush();
+      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST);
       made = outcome;
       return revealed(outcome, a);
     });
