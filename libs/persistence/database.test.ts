@@ -2,6 +2,7 @@
  * The pool survives connections that die inside a transaction (found by test/chaos.e2e.test.ts: after a few outages
  * every pooled connection was a dead one still checked out, and the service answered 503 with the database back).
  */
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
@@ -48,5 +49,52 @@ describeOnPostgres('a pooled connection that dies inside a transaction (PostgreS
     // timeout ("timeout exceeded when trying to connect").
     expect(await db.em().execute('select 1 as one')).toEqual([{ one: 1 }]);
     expect(await db.em().transactional((em) => em.execute('select 2 as two'))).toEqual([{ two: 2 }]);
+  });
+});
+
+describeOnPostgres("the pool connects as the URL says, not only to its host, port, user and database (PostgreSQL)", () => {
+  let target: TestDatabase;
+  beforeAll(async () => {
+    target = await createTestDatabase('pool_url');
+  });
+  afterAll(async () => {
+    await target?.drop();
+  });
+
+  /** The URL with these query parameters added. */
+  const withParams = (params: Record<string, string>): string => {
+    const u = new URL(target.url);
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    return u.toString();
+  };
+
+  it("keeps the URL's application_name and server options, with the plan mode named statements need", async () => {
+    const db = await openDatabase(withParams({ application_name: 'pool-url-test', options: '-c lock_timeout=4321' }));
+    try {
+      const [row] = await db.em().execute<{ app: string; lock: string; plans: string }[]>(
+        "select current_setting('application_name') as app, current_setting('lock_timeout') as lock, current_setting('plan_cache_mode') as plans",
+      );
+      expect(row).toEqual({ app: 'pool-url-test', lock: '4321ms', plans: 'force_custom_plan' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reaches the server through the socket directory the URL names (`?host=`), where this server has one here', async () => {
+    const admin = new pg.Client({ connectionString: target.url });
+    await admin.connect();
+    const { rows } = await admin.query<{ dirs: string; port: string }>("select current_setting('unix_socket_directories') as dirs, current_setting('port') as port");
+    await admin.end();
+    const port = rows[0]!.port;
+    const dir = rows[0]!.dirs.split(',').map((d) => d.trim()).find((d) => d !== '' && existsSync(`${d}/.s.PGSQL.${port}`));
+    // A server in a container (Testcontainers) or on another host has no socket on this machine: nothing to reach.
+    if (!dir) return;
+    const db = await openDatabase(withParams({ host: dir, port }));
+    try {
+      const [row] = await db.em().execute<{ addr: string | null }[]>('select inet_client_addr() as addr');
+      expect(row).toEqual({ addr: null }); // null: not over TCP
+    } finally {
+      await db.close();
+    }
   });
 });

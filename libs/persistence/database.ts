@@ -7,6 +7,7 @@ import { MikroORM as PostgresMikroORM } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 import { DomainError } from '../errors/index.js';
 import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
@@ -90,8 +91,21 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
 }
 
 /** Options for every pooled connection: the timeouts (and a client dropped when a read times out), and statement names. */
-function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
+/**
+ * What the URL says of the connection, as pg reads it. MikroORM takes only host, port, user, password and database
+ * from its clientUrl; the rest of a libpq-style URL would be dropped without a word: a socket directory (`?host=`, so
+ * the pool went over TCP to localhost), TLS (`sslmode`, `sslrootcert`, …), `application_name`, server `options`.
+ */
+export function urlConnectionOptions(url: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(parseIntoClientConfig(url)).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
+  const fromUrl = urlConnectionOptions(url);
+  // Server options the URL sets (`options=-c …`) are kept, ahead of the plan mode named statements need.
+  const serverOptions = [typeof fromUrl.options === 'string' ? fromUrl.options : '', namer ? '-c plan_cache_mode=force_custom_plan' : ''].filter(Boolean).join(' ');
   return {
+    ...fromUrl,
     onPoolCreated: (pool: pg.Pool) => {
       created(pool);
       if (t) {
@@ -112,7 +126,7 @@ function poolOptions(t: DatabaseTimeouts | undefined, namer: StatementNamer | un
     // (refund-decisions.repository.ts) and the ledger's (GENERIC_PLAN in prepared-statements.ts) do; and the features
     // read, which the history's lookup index alone can serve and which plans with sequential and bitmap scans off
     // (GENERIC_INDEX_PLAN: a plan made on a 30-row history was a sequential scan, kept as it grew).
-    ...(namer ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
+    ...(serverOptions ? { options: serverOptions } : {}),
   };
 }
 
@@ -237,7 +251,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
         ...common,
         clientUrl: target,
         pool: { min: 0, max: 1 },
-        ...(t ? { driverOptions: { connectionTimeoutMillis: t.acquireMs } } : {}),
+        driverOptions: { ...urlConnectionOptions(target), ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) },
       });
       // Replicas starting together would each create schema_migrations and apply the same migration (all but one
       // then fail to start): one at a time, under a lock held by a session of its own (released if this process dies).
@@ -256,7 +270,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
       ...common,
       clientUrl: target,
       pool: { min: 0, max: options.poolSize ?? 20 },
-      driverOptions: poolOptions(t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, options.pipelineBegin ?? true, (p) => (pool = p)),
+      driverOptions: poolOptions(target, t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, options.pipelineBegin ?? true, (p) => (pool = p)),
     });
     const probe = new PostgresProbe(target);
     check = (timeoutMs) => probe.check(timeoutMs);
