@@ -156,7 +156,8 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
       const target = 'plans-tx-7';
       const read = await one.em().transactional(async (em) => {
         const found = await s(em).withAccountOfTransaction(T, target, (uow) => uow.getTransaction(target), { transactionIds: [target] });
-        // This transaction's own index reads, the function's lookups included.
+        // The index entries this connection read and has not reported yet: this transaction's (the function's lookups
+        // included), and possibly the warm-up's, a moment before.
         const rows = await em.execute<{ index: string; read: string | number }[]>(
           `select c.relname as index, pg_stat_get_xact_tuples_returned(c.oid) as read from pg_index i join pg_class c on c.oid = i.indexrelid
            where i.indrelid = 'ledger_transactions'::regclass`,

@@ -11,14 +11,18 @@
  *
  * An account's transactions (by tenant and account) can still be read through either; the planner takes this one once
  * the table has statistics, and before that, where their estimates tie, the index created last (this one).
- * Rebuilding it takes a lock that blocks writes to ledger_transactions while it builds.
+ *
+ * Built under a new name first, while the old index still serves: the build blocks writes to ledger_transactions, not
+ * reads. Dropping the old one then takes the table's exclusive lock, held until the migrations commit, which is short
+ * once the build is done.
  */
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261214000000_ledger_transactions_by_account extends Migration {
   override up(): void {
+    this.addSql('create index ledger_transactions_by_account_idx on ledger_transactions (account_id, tenant)');
     this.addSql('drop index if exists ledger_transactions_account_idx');
-    this.addSql('create index ledger_transactions_account_idx on ledger_transactions (account_id, tenant)');
+    this.addSql('alter index ledger_transactions_by_account_idx rename to ledger_transactions_account_idx');
   }
 
   override down(): void {
