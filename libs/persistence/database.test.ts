@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { openDatabase, type Database } from './database.js';
+import { migrationConnectionOptions, openDatabase, urlConnectionOptions, type Database } from './database.js';
 
 const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
@@ -80,6 +80,24 @@ describeOnPostgres("the pool connects as the URL says, not only to its host, por
     }
   });
 
+  it('runs the migrations with no statement timeout, even where the URL sets one too short for them', async () => {
+    const fresh = await createTestDatabase('pool_url_migrations');
+    try {
+      const u = new URL(fresh.url);
+      u.searchParams.set('options', '-c statement_timeout=1');
+      // The pool's own timeout (a startup parameter) wins over the URL's -c for requests.
+      const db = await openDatabase(u.toString(), { timeouts: { acquireMs: 5_000, statementMs: 5_000, idleInTransactionMs: 5_000 } });
+      try {
+        const [row] = await db.em().execute<{ n: string | number }[]>('select count(*) as n from schema_migrations');
+        expect(Number(row!.n)).toBeGreaterThan(20);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('reaches the server through the socket directory the URL names (`?host=`), where this server has one here', async () => {
     const admin = new pg.Client({ connectionString: target.url });
     await admin.connect();
@@ -87,8 +105,13 @@ describeOnPostgres("the pool connects as the URL says, not only to its host, por
     await admin.end();
     const port = rows[0]!.port;
     const dir = rows[0]!.dirs.split(',').map((d) => d.trim()).find((d) => d !== '' && existsSync(`${d}/.s.PGSQL.${port}`));
-    // A server in a container (Testcontainers) or on another host has no socket on this machine: nothing to reach.
+    // A server in a container (Testcontainers) or on another host has no socket on this machine, and a socket may ask
+    // for another authentication (Debian's `peer`): nothing to compare with.
     if (!dir) return;
+    const direct = new pg.Client({ connectionString: target.url, host: dir, port: Number(port) });
+    const reachable = await direct.connect().then(() => true, () => false);
+    await direct.end().catch(() => undefined);
+    if (!reachable) return;
     const db = await openDatabase(withParams({ host: dir, port }));
     try {
       const [row] = await db.em().execute<{ addr: string | null }[]>('select inet_client_addr() as addr');
@@ -96,5 +119,29 @@ describeOnPostgres("the pool connects as the URL says, not only to its host, por
     } finally {
       await db.close();
     }
+  });
+});
+
+describe('what a postgres:// URL says of its connections', () => {
+  it('keeps what MikroORM alone would drop: a socket directory, TLS, the application name, server options', () => {
+    expect(urlConnectionOptions('postgres://app:s%40cret@localhost:6432/ledger?host=/var/run/postgresql&sslmode=verify-full&application_name=api&options=-c%20lock_timeout%3D5s')).toEqual({
+      user: 'app',
+      password: 's@cret',
+      host: '/var/run/postgresql',
+      port: 6432,
+      database: 'ledger',
+      sslmode: 'verify-full',
+      ssl: {},
+      application_name: 'api',
+      options: '-c lock_timeout=5s',
+    });
+  });
+
+  it("gives the migrations no statement timeout, whatever the URL sets, and keeps the URL's other server options", () => {
+    const m = migrationConnectionOptions('postgres://app@db.internal/ledger?statement_timeout=5000&options=-c%20statement_timeout%3D7000%20-c%20lock_timeout%3D5s');
+    expect(m).not.toHaveProperty('statement_timeout');
+    // The last -c of a setting is the one PostgreSQL applies.
+    expect(m.options).toBe('-c statement_timeout=7000 -c lock_timeout=5s -c statement_timeout=0');
+    expect(migrationConnectionOptions('postgres://app@db.internal/ledger').options).toBe('-c statement_timeout=0');
   });
 });

@@ -90,7 +90,6 @@ export function parseDatabaseUrl(url: string): { kind: StoreKind; target: string
   );
 }
 
-/** Options for every pooled connection: the timeouts (and a client dropped when a read times out), and statement names. */
 /**
  * What the URL says of the connection, as pg reads it. MikroORM takes only host, port, user, password and database
  * from its clientUrl; the rest of a libpq-style URL would be dropped without a word: a socket directory (`?host=`, so
@@ -100,6 +99,17 @@ export function urlConnectionOptions(url: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(parseIntoClientConfig(url)).filter(([, v]) => v !== undefined && v !== ''));
 }
 
+/**
+ * The migrations' connection: as the URL says, but with no statement timeout, whatever the URL (`?statement_timeout=`,
+ * `options=-c statement_timeout=…`) or the role sets: a long index build must not fail the start.
+ */
+export function migrationConnectionOptions(url: string): Record<string, unknown> {
+  const { statement_timeout: _requestsOnly, ...fromUrl } = urlConnectionOptions(url);
+  // The last -c of a setting wins.
+  return { ...fromUrl, options: [typeof fromUrl.options === 'string' ? fromUrl.options : '', '-c statement_timeout=0'].filter(Boolean).join(' ') };
+}
+
+/** Options for every pooled connection: the URL's, the timeouts (and a client dropped when a read times out), statement names. */
 function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
   const fromUrl = urlConnectionOptions(url);
   // Server options the URL sets (`options=-c …`) are kept, ahead of the plan mode named statements need.
@@ -251,11 +261,12 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
         ...common,
         clientUrl: target,
         pool: { min: 0, max: 1 },
-        driverOptions: { ...urlConnectionOptions(target), ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) },
+        driverOptions: { ...migrationConnectionOptions(target), ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) },
       });
       // Replicas starting together would each create schema_migrations and apply the same migration (all but one
       // then fail to start): one at a time, under a lock held by a session of its own (released if this process dies).
-      const lock = new pg.Client({ connectionString: target, application_name: 'decision-api migrations', ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) });
+      // Its lock waits as long as another replica migrates: no statement timeout either.
+      const lock = new pg.Client({ ...migrationConnectionOptions(target), application_name: 'decision-api migrations', ...(t ? { connectionTimeoutMillis: t.acquireMs } : {}) });
       lock.on('error', () => undefined); // a lost lock session surfaces as the migration's own error
       try {
         await lock.connect();
