@@ -123,20 +123,26 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     for (const n of [1, 2]) {
       const ctx = caller();
       const body = { transactionId: `tx-${n}-${randomUUID()}`, amount: 10_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' };
-      const r = await svc.request('POST', `/v1/ledger/accounts/${account}/transactions`, { key, idempotencyKey: newKey(), body, headers: { traceparent: ctx.traceparent } });
+      const idempotencyKey = newKey();
+      const r = await svc.request('POST', `/v1/ledger/accounts/${account}/transactions`, { key, idempotencyKey, body, headers: { traceparent: ctx.traceparent } });
       expect(r.status).toBe(201);
       const spans = await receiver.waitFor(ctx.traceId, ['POST /v1/ledger/accounts/:accountId/transactions', 'handler - LedgerController.purchase']);
       const handler = one(spans, FASTIFY, 'handler - LedgerController.purchase');
-      let statements: string[] = [];
-      // pg's spans end before the server's, but may come in a later export than the one waitFor saw.
-      for (let i = 0; i < 40 && statements.length < 3; i++) {
-        statements = receiver.spans.filter((s) => s.traceId === ctx.traceId && s.scope === PG && s.parentSpanId === handler.spanId).map((s) => s.name);
-        if (statements.length < 3) await new Promise((res) => setTimeout(res, 50));
-      }
-      // The claim, the ledger's lock and read, its write, the answer with the COMMIT in its batch. (A BEGIN may have a
-      // span: on a pooled connection that has not parsed the claim yet, it goes out ahead of the claim's parse.)
-      expect(statements.length).toBeGreaterThanOrEqual(3);
-      expect(statements.filter((s) => /^pg\.query:COMMIT/.test(s))).toEqual([]);
+      const statements = () => receiver.spans.filter((s) => s.traceId === ctx.traceId && s.scope === PG && s.parentSpanId === handler.spanId).map((s) => s.name);
+      // pg's spans end before the server's, but may come in a later export than the one waitFor saw: wait for the
+      // four, then for two more export periods (100 ms here), so that a COMMIT span, were there one, has arrived too.
+      for (let i = 0; i < 60 && statements().length < 4; i++) await new Promise((res) => setTimeout(res, 50));
+      await new Promise((res) => setTimeout(res, 300));
+      // The claim, the ledger's lock and read, its write, the answer with the COMMIT in its batch. (A BEGIN, and the
+      // write's SET, may have spans: on a pooled connection that has not parsed a statement yet, they go out ahead of
+      // its parse.)
+      expect(statements().filter((s) => !/^pg\.query:(BEGIN|SET) /.test(s))).toHaveLength(4);
+      expect(statements().filter((s) => /^pg\.query:COMMIT/.test(s))).toEqual([]);
+      // The answer was stored with the claim: the same request again replays it.
+      const again = await svc.request('POST', `/v1/ledger/accounts/${account}/transactions`, { key, idempotencyKey, body });
+      expect(again.status).toBe(201);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(r.body);
     }
   });
 

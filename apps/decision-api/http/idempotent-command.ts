@@ -226,13 +226,15 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
         outcome = { result: 'refused', error: e };
       }
       const a = answerOf(outcome, r.requestId);
+      // Before the COMMIT: nothing may fail after it (the change would stand, answered as an error).
+      const shown = revealed(outcome, a);
       // The answer is the transaction's last statement and goes out with its COMMIT (THEN_COMMIT): one round trip fewer
       // for every state change. Whatever the effect left in the ORM's unit of work is written first: a flush after
       // the COMMIT would be refused, and the transaction it belonged to already committed without it.
       await em.flush();
       await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST);
       made = outcome;
-      return revealed(outcome, a);
+      return shown;
     });
     if (made) await this.afterCommit(command, made);
     return answer;
