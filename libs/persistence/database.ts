@@ -105,15 +105,19 @@ export function urlConnectionOptions(url: string): Record<string, unknown> {
  */
 export function migrationConnectionOptions(url: string): Record<string, unknown> {
   const { statement_timeout: _requestsOnly, ...fromUrl } = urlConnectionOptions(url);
-  // The last -c of a setting wins.
-  return { ...fromUrl, options: [typeof fromUrl.options === 'string' ? fromUrl.options : '', '-c statement_timeout=0'].filter(Boolean).join(' ') };
+  return { ...fromUrl, options: serverOptions(fromUrl, '-c statement_timeout=0') };
+}
+
+/** The URL's server options (`options=-c …`), then `ours`: the last -c of a setting is the one PostgreSQL applies. */
+function serverOptions(fromUrl: Record<string, unknown>, ours: string): string {
+  return [typeof fromUrl.options === 'string' ? fromUrl.options : '', ours].filter(Boolean).join(' ');
 }
 
 /** Options for every pooled connection: the URL's, the timeouts (and a client dropped when a read times out), statement names. */
 function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
   const fromUrl = urlConnectionOptions(url);
-  // Server options the URL sets (`options=-c …`) are kept, ahead of the plan mode named statements need.
-  const serverOptions = [typeof fromUrl.options === 'string' ? fromUrl.options : '', namer ? '-c plan_cache_mode=force_custom_plan' : ''].filter(Boolean).join(' ');
+  // Server options the URL sets are kept, ahead of the plan mode named statements need.
+  const options = serverOptions(fromUrl, namer ? '-c plan_cache_mode=force_custom_plan' : '');
   return {
     ...fromUrl,
     onPoolCreated: (pool: pg.Pool) => {
@@ -136,7 +140,7 @@ function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: Statem
     // (refund-decisions.repository.ts) and the ledger's (GENERIC_PLAN in prepared-statements.ts) do; and the features
     // read, which the history's lookup index alone can serve and which plans with sequential and bitmap scans off
     // (GENERIC_INDEX_PLAN: a plan made on a 30-row history was a sequential scan, kept as it grew).
-    ...(serverOptions ? { options: serverOptions } : {}),
+    ...(options ? { options } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './clock.js';
 export * from './api-keys.repository.js';
 export * from './idempotency.repository.js';
+export { LAST_STATEMENT } from './prepared-statements.js';
 export * from './decisions.repository.js';
 export * from './audit.repository.js';
 export * from './ledger.store.js';

@@ -75,6 +75,9 @@ export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_pl
  */
 export const THEN_COMMIT = '/* then commit */ ';
 
+/** The option of a repository write that may be its transaction's last statement: it is, and carries the COMMIT (THEN_COMMIT). */
+export const LAST_STATEMENT = { last: true } as const;
+
 /** SQLSTATEs after which a connection's prepared copy of a statement cannot be used again. */
 export const STALE_STATEMENT = new Set(['0A000', '26000']);
 

@@ -17,7 +17,7 @@ import {
   type ReleaseRef,
   type TypedDecision,
 } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, SubjectsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
+import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, LAST_STATEMENT, SubjectsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
@@ -33,9 +33,6 @@ import { SPANS, Tracing } from '../tracing/tracing.js';
 
 /** `{"case": …}`: the case itself is checked against the decision type's input schema. */
 export const decisionRequestSchema = { type: 'object', additionalProperties: false, required: ['case'], properties: { case: { type: 'object' } } } as const;
-/** A decision's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
-const LAST = { last: true } as const;
-
 const decisionRequest = new SchemaValidator<{ case: Record<string, unknown> }>(decisionRequestSchema, 'Decision request');
 
 export interface DecisionDocument {
@@ -221,7 +218,7 @@ export class DecisionsService {
           };
           const historyRows = record && this.history.insertSql({ tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now }, 'inserted');
           // The last statement: it commits (THEN_COMMIT); nothing after it may fail the transaction.
-          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, historyRows, LAST), attributes) : this.repo.insertDecided(em, row, historyRows, LAST));
+          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, historyRows, LAST_STATEMENT), attributes) : this.repo.insertDecided(em, row, historyRows, LAST_STATEMENT));
           made = { id, evaluated };
           return createdJson(document, documentJson);
         }),

@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, map, type Observable } from 'rxjs';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { IdempotencyRepository, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { IdempotencyRepository, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
 import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
@@ -31,8 +31,6 @@ import { CLOCK, DATABASE } from '../tokens.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 const PROBLEM_TYPE = 'application/problem+json';
-/** The answer's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
-const LAST = { last: true } as const;
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/; // 1–255 printable ASCII, space included (api-contract.md §2)
 
 /** An answer as sent and stored: replays send the same bytes. */
@@ -232,7 +230,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       // for every state change. Whatever the effect left in the ORM's unit of work is written first: a flush after
       // the COMMIT would be refused, and the transaction it belonged to already committed without it.
       await em.flush();
-      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST);
+      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST_STATEMENT);
       made = outcome;
       return shown;
     });

@@ -11,6 +11,7 @@ import {
   entityLockIds,
   FeatureHistoryRepository,
   isRefundTaken,
+  LAST_STATEMENT,
   RefundDecisionsRepository,
   RefundsRepository,
   reviewCreatedData,
@@ -68,9 +69,6 @@ export const refundCaseView = new SchemaValidator<RefundCaseView>(
 );
 
 export const REFUND_EXISTS = 'REFUND_EXISTS';
-
-/** A decision's write is its transaction's last statement (THEN_COMMIT: it commits in the same round trip). */
-const LAST = { last: true } as const;
 
 export function refundExists(refundId: string, state: string): DomainError {
   const location = `/v1/refunds/${encodeURIComponent(refundId)}`;
@@ -205,7 +203,7 @@ export class RefundDecisions {
           };
           // The last statement: it commits (THEN_COMMIT); nothing after it may fail the transaction. The same refundId
           // under another order, decided at the same time, fails it instead (below): nothing is written.
-          await (tracer ? tracer.within(SPANS.persist, () => this.repo.write(em, rows, LAST), attributes) : this.repo.write(em, rows, LAST));
+          await (tracer ? tracer.within(SPANS.persist, () => this.repo.write(em, rows, LAST_STATEMENT), attributes) : this.repo.write(em, rows, LAST_STATEMENT));
           made = { document, json, evaluated, input: seen };
           return createdJson(document, json);
         }).catch(async (e: unknown) => {
