@@ -1,7 +1,7 @@
 /** Idempotency records: one row per (tenant, key), claimed inside the same transaction as the effect it guards. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
-import { THEN_COMMIT } from './prepared-statements.js';
+import { HELD, THEN_COMMIT } from './prepared-statements.js';
 
 export interface StoredRequest {
   requestHash: string;
@@ -11,15 +11,21 @@ export interface StoredRequest {
 
 export class IdempotencyRepository {
   /**
-   * Inserts the key; true when this call owns it. A concurrent transaction holding the same key makes this insert wait
-   * on the unique index until it commits or rolls back, so exactly one request performs the effect.
+   * Inserts the key, as its transaction's first statement; when another request holds it, fails with
+   * idempotency_key_taken (SQLSTATE DPI01, isIdempotencyKeyTaken) and the transaction is aborted. A concurrent
+   * transaction holding the same key makes this insert wait on the unique index until it commits (then fails) or
+   * rolls back (then claims), so exactly one request performs the effect.
+   *
+   * It answers nothing, so it is held (HELD): it goes out with the transaction's next statement, whose call fails in
+   * its place when the key was taken (or with the COMMIT, if the effect ran no statement). Every caller must let
+   * that failure through.
    */
-  async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<boolean> {
+  async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<void> {
     // Bound parameters (not inlined by MikroORM): one text on every call, so it runs as a named prepared statement.
-    const inserted = await sql<{ key: string }>`insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
+    await sql`${sql.raw(HELD)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
        values (${r.tenant}, ${r.key}, ${r.requestHash}, ${r.method}, ${r.path}, ${r.now.toISOString()}::timestamptz)
-       on conflict (tenant, key) do nothing returning key`.execute(em.getKysely());
-    return inserted.rows.length === 1;
+       on conflict (tenant, key) do nothing returning 1)
+      select idempotency_key_taken() where not exists (select from claimed)`.execute(em.getKysely());
   }
 
   /** The stored request and answer; a decision's answer is read from the decision it points at. */
@@ -46,4 +52,14 @@ export class IdempotencyRepository {
     await sql`${o.last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
       where tenant = ${r.tenant} and key = ${r.key}`.execute(em.getKysely());
   }
+}
+
+/** SQLSTATE of idempotency_key_taken (Migration20261215000000): the key of a claim was held by another request. */
+export const IDEMPOTENCY_KEY_TAKEN = 'DPI01';
+
+/** Whether `e` (or what it wraps) is idempotency_key_taken's error. */
+export function isIdempotencyKeyTaken(e: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof e !== 'object' || e === null) return false;
+  if ((e as { code?: unknown }).code === IDEMPOTENCY_KEY_TAKEN) return true;
+  return isIdempotencyKeyTaken((e as { cause?: unknown }).cause, depth + 1);
 }

@@ -16,7 +16,9 @@
  * outlive its checkout: the pool's release forgets it.
  *
  * The same batches carry a transaction's last statement with its COMMIT, when the statement is marked THEN_COMMIT
- * (prepared-statements.ts): the transaction's own COMMIT after it is then answered here (committedAhead).
+ * (prepared-statements.ts): the transaction's own COMMIT after it is then answered here (committedAhead). And a
+ * transaction's first statement marked HELD waits, with the BEGIN, for the statement after it (holdFirst): BEGIN, it
+ * and that statement are one batch.
  *
  * Applied with the named statements (prepared-statements.ts), so DB_PREPARED_STATEMENTS=false turns it off too.
  */
@@ -24,9 +26,20 @@ import pg from 'pg';
 
 const PENDING = Symbol('pendingBegin');
 const COMMITTED_AHEAD = Symbol('committedAhead');
+const HELD_FIRST = Symbol('heldFirst');
+
+/** A statement with parameters as it goes out in a batch: named only once this connection has parsed it. */
+export interface StatementConfig {
+  name?: string;
+  text: string;
+  /** Already as pg sends them (its prepareValue): a batch cannot fail on a value once its BEGIN is out. */
+  values: unknown[];
+}
 
 export interface Tracked {
   [PENDING]?: boolean;
+  /** A transaction's first statement, held with its unsent BEGIN for the next statement's batch (HELD). */
+  [HELD_FIRST]?: StatementConfig;
   /** The transaction's last statement went out with its COMMIT (THEN_COMMIT): the caller's own COMMIT is answered here. */
   [COMMITTED_AHEAD]?: boolean;
 }
@@ -45,10 +58,17 @@ interface Connection {
 
 type QueryResult = pg.QueryResult | pg.QueryResult[];
 
-/** Sends an unnamed statement without parameters or rows (BEGIN, SET LOCAL, COMMIT): parse, bind, execute; no describe. */
-function sendBare(connection: Connection, text: string): void {
-  connection.parse({ text, name: '', types: [] });
-  connection.bind({ portal: '', statement: '', values: [] });
+/** A part of a batch other than its statement: bare text (BEGIN, SET LOCAL, COMMIT), or a held statement with parameters. */
+export type Part = string | StatementConfig;
+
+/**
+ * Sends a part: parse (unless named, hence parsed on this connection already), bind, execute; no describe, so it must
+ * answer no rows (a held statement answers none, or fails).
+ */
+function sendPart(connection: Connection, part: Part): void {
+  const p = typeof part === 'string' ? { text: part, values: [] } : part;
+  if (p.name === undefined) connection.parse({ text: p.text, name: '', types: [] });
+  connection.bind({ portal: '', statement: p.name ?? '', values: p.values });
   connection.execute({ portal: '', rows: 0 });
 }
 
@@ -70,14 +90,14 @@ interface PgQuery {
 class BatchedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) => PgQuery) {
   constructor(
     config: pg.QueryConfig,
-    private readonly prefixes: readonly string[],
+    private readonly prefixes: readonly Part[],
     private readonly suffixes: readonly string[],
   ) {
     super(config);
   }
 
   override prepare(connection: Connection): void {
-    for (const text of this.prefixes) sendBare(connection, text);
+    for (const part of this.prefixes) sendPart(connection, part);
     super.prepare(connection);
   }
 
@@ -85,7 +105,7 @@ class BatchedQuery extends (pg.Query as unknown as new (config: pg.QueryConfig) 
   override _getRows(connection: Connection, rows: number | undefined): void {
     if (rows || this.suffixes.length === 0) return super._getRows(connection, rows);
     connection.execute({ portal: this.portal, rows: 0 });
-    for (const text of this.suffixes) sendBare(connection, text);
+    for (const text of this.suffixes) sendPart(connection, text);
     connection.sync();
   }
 }
@@ -96,12 +116,28 @@ type QueryFn = (...args: unknown[]) => unknown;
 const isBegin = (text: unknown, values: unknown, callback: unknown): boolean =>
   text === 'begin' && Array.isArray(values) && values.length === 0 && callback === undefined;
 
+/** Sends `config` between `prefixes` and `suffixes` in one batch (see `batched`), resolving to the statement's result. */
+export type Send = (query: QueryFn, prefixes: readonly Part[], config: StatementConfig, suffixes: readonly string[]) => Promise<unknown>;
+
+const isEnd = (text: unknown, values: unknown, callback: unknown): boolean =>
+  (text === 'commit' || text === 'rollback') && Array.isArray(values) && values.length === 0 && callback === undefined;
+
+/** `result`, once what was sent ahead of it has run too: its failure (the first to come back) is the call's. */
+function after(ahead: Promise<unknown>, result: unknown): unknown {
+  if (!(result instanceof Promise)) {
+    ahead.catch(() => undefined); // a callback-form call sees its own failure (the transaction is aborted)
+    return result;
+  }
+  return Promise.all([ahead, result as Promise<unknown>]).then(([, r]) => r);
+}
+
 /**
  * Wraps `client.query` (whatever wrapper it already has) so that BEGIN waits for the next statement. `run` runs every
- * statement with parameters (the string form, no callback) through `query`, the wrapped function: with `begin` true it
- * must start the transaction too (a batch with `begin` ahead of the statement).
+ * statement with parameters (the string form, no callback) through `query`, the wrapped function, with `ahead` (the
+ * BEGIN, and a held first statement) in the same batch; it may hold a first statement (holdFirst). `send` sends a
+ * held statement with what must follow it.
  */
-export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: QueryFn, text: string, values: unknown[], begin: boolean) => Promise<unknown>): void {
+export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: QueryFn, text: string, values: unknown[], ahead: readonly Part[]) => Promise<unknown>, send: Send): void {
   const target = client as unknown as { query: QueryFn } & Tracked;
   const query: QueryFn = target.query.bind(client);
   target.query = (...args: unknown[]) => {
@@ -109,26 +145,38 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
     const ahead = answeredAhead(target, text, values, callback);
     if (ahead) return ahead;
     const plain = typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined;
+    const held = target[HELD_FIRST];
+    if (held) {
+      target[HELD_FIRST] = undefined;
+      if (plain) return run(query, text, values, ['begin', held]);
+      // Nothing went out: a ROLLBACK has nothing to end. A COMMIT goes with BEGIN and the held statement.
+      if (isEnd(text, values, callback)) return text === 'rollback' ? Promise.resolve(commandResult('ROLLBACK')) : send(query, ['begin'], held, ['commit']).then(() => commandResult('COMMIT'));
+      // Anything else (a savepoint, a text without parameters): BEGIN and the held statement go ahead of it.
+      return after(send(query, ['begin'], held, []), query(...args));
+    }
     if (!target[PENDING]) {
-      if (plain) return run(query, text, values, false);
+      if (plain) return run(query, text, values, []);
       if (!isBegin(text, values, callback)) return query(...args);
       target[PENDING] = true;
       return Promise.resolve(commandResult('BEGIN'));
     }
     target[PENDING] = false;
-    if ((text === 'commit' || text === 'rollback') && Array.isArray(values) && values.length === 0 && callback === undefined) {
-      return Promise.resolve(commandResult(text.toUpperCase()));
-    }
-    if (plain) return run(query, text, values, true);
+    if (isEnd(text, values, callback)) return Promise.resolve(commandResult((text as string).toUpperCase()));
+    if (plain) return run(query, text, values, ['begin']);
     // pg runs a client's queries in the order they came: the BEGIN goes first, then this call as it came.
-    const begun = query('begin', []) as Promise<unknown>;
-    const result = query(...args);
-    if (!(result instanceof Promise)) {
-      begun.catch(() => undefined); // the call's own callback sees the broken connection
-      return result;
-    }
-    return Promise.all([begun, result as Promise<unknown>]).then(([, r]) => r);
+    return after(query('begin', []) as Promise<unknown>, query(...args));
   };
+}
+
+/**
+ * Holds a transaction's first statement (HELD, prepared-statements.ts), its BEGIN not sent yet: both go out with the
+ * transaction's next statement, or its COMMIT; a ROLLBACK drops them. Answers at once, without rows. Values must be
+ * text or null (as pg sends them): a value pg failed to serialize would fail the batch after its BEGIN went out.
+ */
+export function holdFirst(client: pg.PoolClient | pg.Client, config: StatementConfig): Promise<unknown> | undefined {
+  if (!config.values.every((v) => v === null || typeof v === 'string')) return undefined;
+  (client as unknown as Tracked)[HELD_FIRST] = config;
+  return Promise.resolve(commandResult('SELECT'));
 }
 
 /**
@@ -137,7 +185,7 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
  * connection (pg would take a prefix's parse for its own): check with `isParsed`, and send the prefixes on their own
  * otherwise.
  */
-export function batched(query: QueryFn, prefixes: readonly string[], config: pg.QueryConfig, suffixes: readonly string[]): Promise<unknown> {
+export function batched(query: QueryFn, prefixes: readonly Part[], config: pg.QueryConfig, suffixes: readonly string[]): Promise<unknown> {
   return new Promise<QueryResult>((resolve, reject) => {
     query(new BatchedQuery(config, prefixes, suffixes), (err: Error | null, res: QueryResult) => (err ? reject(err) : resolve(res)));
   }).then((res) => (Array.isArray(res) ? res[prefixes.length]! : res));
@@ -173,10 +221,11 @@ export function isParsed(client: pg.PoolClient | pg.Client, name: string): boole
 }
 
 /**
- * Forgets a BEGIN the client never sent (it holds no transaction on the server), and a commit sent ahead that nobody
- * asked for afterwards: call when the pool takes it back.
+ * Forgets a BEGIN the client never sent (it holds no transaction on the server), with any statement held with it, and
+ * a commit sent ahead that nobody asked for afterwards: call when the pool takes it back.
  */
 export function forgetPendingBegin(client: pg.PoolClient | pg.Client): void {
   (client as unknown as Tracked)[PENDING] = false;
   (client as unknown as Tracked)[COMMITTED_AHEAD] = false;
+  (client as unknown as Tracked)[HELD_FIRST] = undefined;
 }

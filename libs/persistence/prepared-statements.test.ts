@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { nameStatements, openDatabase, type Database } from './database.js';
-import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, nameRepeatedStatements, StatementNamer, THEN_COMMIT } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, HELD, nameRepeatedStatements, StatementNamer, THEN_COMMIT } from './prepared-statements.js';
 
 describe('StatementNamer', () => {
   it('names a text from its second execution on, the same name every time', () => {
@@ -490,6 +490,158 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
         ).rejects.toThrow('after the commit');
         expect(await count(other, 175)).toBe(1);
         await expect(run(176)).resolves.toBe(2);
+      });
+    });
+  });
+
+  describe('a first statement marked HELD', () => {
+    const count = async (other: pg.Client, id: number) => (await other.query<{ n: number }>('select count(*)::int as n from begin_probe where id = $1', [id])).rows[0]!.n;
+    // As the idempotency claim: writes, answers no rows, and fails where its caller must not go on.
+    const held = `${HELD}with w as (insert into begin_probe values ($1::int) returning 1) select 1 / (select count(*)::int - 1 from w) where $2::text = 'fail'`;
+    const insert = (id: number, fail = false) => [id.toString(), fail ? 'fail' : 'ok'];
+    let other: pg.Client;
+    beforeAll(async () => {
+      other = new pg.Client({ connectionString: target.url });
+      await other.connect();
+      clients.push(other);
+    });
+
+    it('waits with its BEGIN for the next statement: one round trip for the three, answered without rows, in one transaction', async () => {
+      // Round trips per transaction (BEGIN, held, a read, COMMIT), four transactions each. Held unnamed on its first use,
+      // or once named and parsed on this connection; the use that names it is sent at once (its parse, a BEGIN ahead).
+      const expected = [
+        [2, 4, 2, 2],
+        [4, 2, 2, 2],
+      ];
+      for (const [n, namer] of [new StatementNamer(), new StatementNamer(512, 1)].entries()) {
+        const { c, trips } = await client(namer);
+        const counts: number[] = [];
+        for (let round = 0; round < 4; round++) {
+          const id = 300 + 10 * n + round;
+          const before = trips();
+          await q(c, 'begin');
+          expect((await q(c, held, insert(id))).rows).toEqual([]);
+          if (expected[n]![round] === 2) expect(trips()).toBe(before); // held: nothing went out yet
+          const next = await q<{ n: number }>(c, 'select count(*)::int as n from begin_probe where id = $1', [id]);
+          expect(next.rows).toEqual([{ n: 1 }]); // the next statement sees the held one's row: same transaction
+          expect(await count(other, id)).toBe(0);
+          await q(c, 'commit');
+          expect(await count(other, id)).toBe(1);
+          counts.push(trips() - before);
+        }
+        expect(counts).toEqual(expected[n]);
+      }
+    });
+
+    it('failing, fails the statement it went out with, which never runs; ROLLBACK ends it and the connection works on', async () => {
+      const { c } = await client(new StatementNamer(512, 1));
+      await q(c, 'begin');
+      await q(c, held, insert(319)); // its first use, parsed at once
+      await q(c, 'rollback');
+      for (const id of [320, 321, 322]) {
+        await q(c, 'begin');
+        await q(c, held, insert(id, true));
+        await expect(q(c, 'insert into begin_probe values ($1)', [id + 1000])).rejects.toThrow(/division by zero/);
+        await q(c, 'rollback');
+        expect([await count(other, id), await count(other, id + 1000)]).toEqual([0, 0]);
+        await expect(q(c, 'select $1::int as n', [id])).resolves.toMatchObject({ rows: [{ n: id }] });
+      }
+    });
+
+    it('goes out with the COMMIT when nothing came between, fails it when it fails; a ROLLBACK sends nothing', async () => {
+      const { c, trips } = await client(new StatementNamer(512, 1));
+      await q(c, 'select $1::int', [0]);
+      await q(c, 'begin');
+      await q(c, held, insert(329)); // the first use: parsed at once
+      await q(c, 'commit');
+      for (const id of [330, 331]) {
+        const before = trips();
+        await q(c, 'begin');
+        await q(c, held, insert(id));
+        expect((await q(c, 'commit')).command).toBe('COMMIT');
+        expect(trips() - before).toBe(1);
+        expect(await count(other, id)).toBe(1);
+      }
+      await q(c, 'begin');
+      await q(c, held, insert(332, true));
+      await expect(q(c, 'commit')).rejects.toThrow(/division by zero/);
+      await q(c, 'rollback');
+      expect(await count(other, 332)).toBe(0);
+      const before = trips();
+      await q(c, 'begin');
+      await q(c, held, insert(333));
+      expect((await q(c, 'rollback')).command).toBe('ROLLBACK');
+      expect(trips()).toBe(before);
+      expect(await count(other, 333)).toBe(0);
+      await expect(q(c, 'select $1::int as n', [5])).resolves.toMatchObject({ rows: [{ n: 5 }] });
+    });
+
+    it('goes ahead of a statement without parameters (a savepoint), and its failure is that call\'s', async () => {
+      const { c } = await client(new StatementNamer(512, 1));
+      await q(c, 'begin');
+      await q(c, held, insert(340));
+      await q(c, 'savepoint s1');
+      await q(c, 'insert into begin_probe values ($1)', [1340]);
+      await q(c, 'release savepoint s1');
+      await q(c, 'commit');
+      expect([await count(other, 340), await count(other, 1340)]).toEqual([1, 1]);
+      await q(c, 'begin');
+      await q(c, held, insert(341, true));
+      await expect(q(c, 'savepoint s1')).rejects.toThrow(/division by zero/);
+      await q(c, 'rollback');
+      expect(await count(other, 341)).toBe(0);
+    });
+
+    it('runs at once where it is not a transaction\'s first statement, or has a value that is not text', async () => {
+      const { c, trips } = await client(new StatementNamer(512, 1));
+      await q(c, 'begin');
+      await q(c, 'select $1::int', [1]);
+      const before = trips();
+      await expect(q(c, held, insert(350, true))).rejects.toThrow(/division by zero/); // failed at its own call
+      expect(trips() - before).toBeLessThanOrEqual(1); // pg answers the failure before the batch's end
+      await q(c, 'rollback');
+      await q(c, 'begin');
+      await expect(q(c, `${HELD}insert into begin_probe values ($1)`, [351])).resolves.toMatchObject({ command: 'INSERT', rowCount: 1 });
+      await q(c, 'commit');
+      expect(await count(other, 351)).toBe(1);
+    });
+
+    it('a statement the pool took back held (its transaction unsent) is not sent with the next holder\'s', async () => {
+      const pool = new pg.Pool({ connectionString: target.url, max: 1 });
+      nameStatements(pool, new StatementNamer(), true);
+      try {
+        const first = await pool.connect();
+        await q(first as unknown as pg.Client, 'begin');
+        await q(first as unknown as pg.Client, held, insert(360));
+        first.release();
+        const next = await pool.connect();
+        expect(next).toBe(first);
+        await q(next as unknown as pg.Client, 'begin');
+        await q(next as unknown as pg.Client, 'insert into begin_probe values ($1)', [361]);
+        await q(next as unknown as pg.Client, 'commit');
+        next.release();
+        expect([await count(other, 360), await count(other, 361)]).toEqual([0, 1]);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('through openDatabase and em.transactional: held, then a last statement marked THEN_COMMIT, are one round trip', async () => {
+      await withCountedTrips(async (db, trips) => {
+        const run = async (n: number) => {
+          const before = trips();
+          await db.em().transactional(async (em) => {
+            const k = em.getKysely();
+            await sql`${sql.raw(HELD)}insert into begin_probe values (${String(n)}::int)`.execute(k);
+            await sql`${sql.raw(THEN_COMMIT)}insert into begin_probe (id) values (${n + 1000}::int)`.execute(k);
+          });
+          expect([await count(other, n), await count(other, n + 1000)]).toEqual([1, 1]);
+          return trips() - before;
+        };
+        // The first run (its connection opened too) names nothing; the second names and parses both, each on its own
+        // (BEGIN, the held one, the last with its COMMIT); from the third on, one batch.
+        const counts = [await run(370), await run(371), await run(372), await run(373)];
+        expect(counts.slice(1)).toEqual([3, 1, 1]);
       });
     });
   });

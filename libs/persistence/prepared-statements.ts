@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { dropConnection } from './database-probe.js';
-import { answeredAhead, batched, committedAhead, deferBegin, isParsed, type Tracked } from './pipelined-begin.js';
+import { answeredAhead, batched, committedAhead, deferBegin, holdFirst, isParsed, type Part, type StatementConfig, type Tracked } from './pipelined-begin.js';
 
 /**
  * A statement text that starts with this is planned once per connection (a generic plan) where it runs as a named
@@ -75,6 +75,18 @@ export const CUSTOM_PLAN_AGAIN = "set_config('plan_cache_mode', 'force_custom_pl
  */
 export const THEN_COMMIT = '/* then commit */ ';
 
+/**
+ * A statement text that starts with this, as its transaction's first statement, waits with the BEGIN for the
+ * transaction's next statement: BEGIN, it and that statement go out in one batch, one round trip instead of two (or
+ * with the COMMIT, if nothing came between; a ROLLBACK drops both unsent). It answers at once, without rows: for a
+ * statement whose caller needs nothing from its answer, and which fails (raises) wherever its caller would not go on.
+ * Its failure then fails the statement it went out with (PostgreSQL skips the rest of a failed batch), so the caller
+ * learns of it at its next statement or at COMMIT, never later, and nothing of the transaction commits. Its values must
+ * be text or null. Where statements are not held (a later statement, DB_PREPARED_STATEMENTS=false or
+ * DB_PIPELINE_BEGIN=false, PGlite, values of other types) it runs at once, and fails at its own call.
+ */
+export const HELD = '/* held */ ';
+
 /** The option of a repository write that may be its transaction's last statement: it is, and carries the COMMIT (THEN_COMMIT). */
 export const LAST_STATEMENT = { last: true } as const;
 
@@ -127,23 +139,14 @@ type QueryFn = (...args: unknown[]) => unknown;
  * (Kysely's); config objects, callbacks and parameterless texts pass through as they came.
  */
 export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer: StatementNamer, o: { pipelineBegin?: boolean } = {}): void {
-  const run = (query: QueryFn, text: string, values: unknown[], begin: boolean): Promise<unknown> => {
-    const name = namer.nameFor(text);
-    const thenCommit = text.startsWith(THEN_COMMIT);
-    if (name === undefined && !begin && !thenCommit) return query(text, values) as Promise<unknown>;
-    const body = thenCommit ? text.slice(THEN_COMMIT.length) : text;
-    // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
-    const plan = name === undefined ? [] : body.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : body.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
-    const prefixes = [...(begin ? ['begin'] : []), ...plan];
-    // After the statement, so pg has the statement's own parse answered first whether or not it was parsed before.
-    const suffixes = thenCommit ? ['commit'] : [];
-    const config = name === undefined ? { text, values } : { name, text, values };
+  /** `config` between `prefixes` and `suffixes` in one batch; the connection dropped where it cannot be used again. */
+  const send = (query: QueryFn, prefixes: readonly Part[], config: StatementConfig, suffixes: readonly string[]): Promise<unknown> => {
+    const name = config.name;
     let result: Promise<unknown>;
     if (prefixes.length === 0 && suffixes.length === 0) result = query(config) as Promise<unknown>;
     else if (name === undefined || isParsed(client, name)) result = batched(query, prefixes, config, suffixes);
     // Not parsed yet on this connection: pg would take a prefix's parse for the statement's, so the prefixes go first.
-    else result = Promise.all([...prefixes.map((p) => query(p, [])), batched(query, [], config, suffixes)]).then((rs) => rs[rs.length - 1]);
-    if (thenCommit) result = result.then((r) => (committedAhead(client), r));
+    else result = Promise.all([...prefixes.map((p) => query(...(typeof p === 'string' ? [p, []] : [p]))), batched(query, [], config, suffixes)]).then((rs) => rs[rs.length - 1]);
     return result.catch((e: unknown) => {
       // The connection's copy of the statement is unusable from now on: a migration changed what it returns
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
@@ -159,8 +162,28 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
       throw e;
     });
   };
+  /** `ahead`: what must go out before the statement (the transaction's BEGIN, a held first statement). */
+  const run = (query: QueryFn, text: string, values: unknown[], ahead: readonly Part[]): Promise<unknown> => {
+    const held = text.startsWith(HELD);
+    const thenCommit = !held && text.startsWith(THEN_COMMIT);
+    // The marks are comments: the text goes out with them (and is named with them), so a statement marked and the same
+    // statement unmarked are two prepared statements, each plainly itself in pg_prepared_statements.
+    const body = held ? text.slice(HELD.length) : thenCommit ? text.slice(THEN_COMMIT.length) : text;
+    const name = namer.nameFor(text);
+    // Held only as the first statement after a BEGIN not sent yet, and only where its parse needs no round trip of its own.
+    if (held && ahead.length === 1 && ahead[0] === 'begin' && (name === undefined || isParsed(client, name))) {
+      const holding = holdFirst(client, name === undefined ? { text, values } : { name, text, values });
+      if (holding) return holding;
+    }
+    if (name === undefined && ahead.length === 0 && !thenCommit) return query(text, values) as Promise<unknown>;
+    // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
+    const plan = name === undefined ? [] : body.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : body.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
+    // After the statement, so pg has the statement's own parse answered first whether or not it was parsed before.
+    const result = send(query, [...ahead, ...plan], name === undefined ? { text, values } : { name, text, values }, thenCommit ? ['commit'] : []);
+    return thenCommit ? result.then((r) => (committedAhead(client), r)) : result;
+  };
   if (o.pipelineBegin) {
-    deferBegin(client, run);
+    deferBegin(client, run, send);
     return;
   }
   const target = client as unknown as { query: QueryFn };
@@ -169,7 +192,7 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
     const [text, values, callback] = args;
     const ahead = answeredAhead(client as unknown as Tracked, text, values, callback);
     if (ahead) return ahead;
-    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) return run(query, text, values, false);
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) return run(query, text, values, []);
     return query(...args);
   };
 }

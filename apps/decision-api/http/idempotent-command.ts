@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, map, type Observable } from 'rxjs';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { IdempotencyRepository, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { IdempotencyRepository, isIdempotencyKeyTaken, LAST_STATEMENT, type Clock, type Database, type Principal, type StoredRequest } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
 import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
@@ -209,31 +209,45 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       return answerOf(outcome, r.requestId);
     }
     let made: Outcome | undefined;
-    const answer = await this.db.em().transactional(async (em) => {
-      const claimed = await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash, method: r.method, path: r.path, now: r.now });
-      if (!claimed) return this.replay(em, r.tenant, r.key, r.hash);
-      let outcome: Outcome;
-      try {
-        // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored. An effect
-        // that refuses before writing anything has nothing to roll back.
-        outcome = command.refusesBeforeWriting
-          ? await command.apply({ em, now: r.now, key: r.key })
-          : await em.transactional((inner) => command.apply({ em: inner, now: r.now, key: r.key }));
-      } catch (e) {
-        if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
-        outcome = { result: 'refused', error: e };
+    let answer: HttpAnswer;
+    try {
+      answer = await this.db.em().transactional(async (em) => {
+        // Held (HELD): the claim goes out with the effect's first statement, or with the answer. When another request
+        // holds the key, that statement fails in its place (isIdempotencyKeyTaken) and nothing of this one commits.
+        await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash, method: r.method, path: r.path, now: r.now });
+        let outcome: Outcome;
+        try {
+          // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored. An
+          // effect that refuses before writing anything has nothing to roll back.
+          outcome = command.refusesBeforeWriting
+            ? await command.apply({ em, now: r.now, key: r.key })
+            : await em.transactional((inner) => command.apply({ em: inner, now: r.now, key: r.key }));
+        } catch (e) {
+          if (!(e instanceof DomainError) || e.kind !== 'unprocessable') throw e;
+          outcome = { result: 'refused', error: e };
+        }
+        const a = answerOf(outcome, r.requestId);
+        // Before the COMMIT: nothing may fail after it (the change would stand, answered as an error).
+        const shown = revealed(outcome, a);
+        // The answer is the transaction's last statement and goes out with its COMMIT (THEN_COMMIT): one round trip
+        // fewer for every state change. Whatever the effect left in the ORM's unit of work is written first: a flush
+        // after the COMMIT would be refused, and the transaction it belonged to already committed without it.
+        await em.flush();
+        await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST_STATEMENT);
+        made = outcome;
+        return shown;
+      });
+    } catch (e) {
+      // Another request holds the key: its answer (once it committed), or 409 while it still runs, or 422 for another body.
+      if (isIdempotencyKeyTaken(e)) return this.replay(this.db.em(), r.tenant, r.key, r.hash);
+      // An effect that refused (409, 404, ...) before its first statement did so before the claim went out: a request
+      // answered under this key already gets that answer again, as a refusal by the handler does (intercept).
+      if (e instanceof DomainError) {
+        const stored = await this.repo.find(this.db.em(), r.tenant, r.key).catch(() => null); // the refusal stands
+        if (stored) return this.replayOf(stored, r.hash);
       }
-      const a = answerOf(outcome, r.requestId);
-      // Before the COMMIT: nothing may fail after it (the change would stand, answered as an error).
-      const shown = revealed(outcome, a);
-      // The answer is the transaction's last statement and goes out with its COMMIT (THEN_COMMIT): one round trip fewer
-      // for every state change. Whatever the effect left in the ORM's unit of work is written first: a flush after
-      // the COMMIT would be refused, and the transaction it belonged to already committed without it.
-      await em.flush();
-      await this.repo.complete(em, { tenant: r.tenant, key: r.key, status: a.status, contentType: a.contentType, body: a.body }, LAST_STATEMENT);
-      made = outcome;
-      return shown;
-    });
+      throw e;
+    }
     if (made) await this.afterCommit(command, made);
     return answer;
   }
@@ -249,7 +263,10 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
 
   /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */
   private async replay(em: SqlEntityManager, tenant: string, key: string, hash: string): Promise<HttpAnswer> {
-    const stored = await this.repo.find(em, tenant, key);
+    return this.replayOf(await this.repo.find(em, tenant, key), hash);
+  }
+
+  private replayOf(stored: StoredRequest | null, hash: string): HttpAnswer {
     if (stored && stored.requestHash !== hash) {
       throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body or endpoint', 'unprocessable', [
         { path: 'header:Idempotency-Key', message: 'was used for another request' },

@@ -30,6 +30,7 @@ import { Migration20261210000000_history_trigger_tenant } from './Migration20261
 import { Migration20261212000000_refund_decision_before } from './Migration20261212000000_refund_decision_before.js';
 import { Migration20261213000000_refund_taken } from './Migration20261213000000_refund_taken.js';
 import { Migration20261214000000_ledger_transactions_by_account } from './Migration20261214000000_ledger_transactions_by_account.js';
+import { Migration20261215000000_idempotency_key_taken } from './Migration20261215000000_idempotency_key_taken.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -63,4 +64,5 @@ export const migrationsList = [
   { name: 'Migration20261212000000_refund_decision_before', class: Migration20261212000000_refund_decision_before },
   { name: 'Migration20261213000000_refund_taken', class: Migration20261213000000_refund_taken },
   { name: 'Migration20261214000000_ledger_transactions_by_account', class: Migration20261214000000_ledger_transactions_by_account },
+  { name: 'Migration20261215000000_idempotency_key_taken', class: Migration20261215000000_idempotency_key_taken },
 ];
