@@ -3,7 +3,9 @@
  * needs it answers 503 DATABASE_UNAVAILABLE with Retry-After in bounded time, /readyz answers at once, the outage is
  * logged once (not a stack per request), no acknowledged decision is lost, and the service recovers by itself.
  */
+import { randomUUID } from 'node:crypto';
 import { Logger, type LoggerService } from '@nestjs/common';
+import pgClient from 'pg';
 import { newKey, TestService, type HttpResult } from './support/harness.js';
 import { findPostgresBin, OwnPostgres } from './support/own-postgres.js';
 import { refundCase } from './support/refund-cases.js';
@@ -47,6 +49,7 @@ async function eventually<T>(ms: number, what: string, attempt: () => Promise<T 
 }
 
 let pg: OwnPostgres;
+let dbUrl: string;
 let svc: TestService;
 let key: string;
 let auditor: string;
@@ -78,7 +81,7 @@ async function expectRecovery(endsBefore: number): Promise<void> {
 describeWithPostgres('the database away', () => {
   beforeAll(async () => {
     pg = await OwnPostgres.start();
-    const url = await pg.createDatabase('faults');
+    const url = (dbUrl = await pg.createDatabase('faults'));
     // Short bounds so a frozen server turns into 503 quickly here; production defaults are in config.ts.
     svc = await TestService.onDatabase(url, {
       dbAcquireTimeoutMs: 1_000,
@@ -178,6 +181,48 @@ describeWithPostgres('the database away', () => {
       pg.thaw();
     }
     await expectRecovery(ends);
+  });
+
+  it('a state change held up past the statement timeout (its key, then its account, locked by another session) answers 503, commits nothing, and its retry performs it once', async () => {
+    const account = `acct-fault-${randomUUID()}`;
+    expect((await svc.request('PUT', `/v1/ledger/accounts/${account}`, { key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } })).status).toBe(201);
+    const transactionId = `tx-fault-${randomUUID()}`;
+    const idempotencyKey = newKey('held-up');
+    const purchase = () =>
+      within(10_000, 'a purchase held up', svc.request('POST', `/v1/ledger/accounts/${account}/transactions`, {
+        key,
+        idempotencyKey,
+        body: { transactionId, amount: 10_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' },
+      }));
+    const other = new pgClient.Client({ connectionString: dbUrl });
+    await other.connect();
+    try {
+      // The key claimed by a transaction that neither commits nor rolls back: the claim (which travels with the
+      // purchase's first statement) waits on it until the statement timeout.
+      await other.query('begin');
+      await other.query(`insert into idempotency_records (tenant, key, request_hash, method, path, created_at) values ('acme', $1, 'other', 'POST', '/other', now())`, [idempotencyKey]);
+      expectUnavailable(await purchase());
+      await other.query('rollback');
+      // The account locked: the claim goes through, the lock and read waits; the claim is rolled back with it.
+      await other.query('begin');
+      await other.query(`select 1 from ledger_accounts where tenant = 'acme' and account_id = $1 for update`, [account]);
+      expectUnavailable(await purchase());
+      await other.query('rollback');
+    } finally {
+      await other.end();
+    }
+    expect((await svc.request('GET', `/v1/ledger/transactions/${transactionId}`, { key: auditor })).status).toBe(404);
+    const check = new pgClient.Client({ connectionString: dbUrl });
+    await check.connect();
+    const claims = await check.query<{ n: number }>('select count(*)::int as n from idempotency_records where key = $1', [idempotencyKey]).finally(() => check.end());
+    expect(claims.rows).toEqual([{ n: 0 }]);
+    // Retried under its key: performed now, once; the same request again replays it.
+    const done = await purchase();
+    expect(done.status).toBe(201);
+    const again = await purchase();
+    expect([again.status, again.headers.get('idempotent-replayed'), again.text]).toEqual([201, 'true', done.text]);
+    expect((await svc.request('GET', `/v1/ledger/accounts/${account}`, { key: auditor })).body).toMatchObject({ balance: expect.any(Number) });
+    expect(errors()).toEqual([]);
   });
 
   it('the release listener connects again by itself', async () => {

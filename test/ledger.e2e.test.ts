@@ -376,6 +376,17 @@ describe('concurrency', () => {
 });
 
 describe('tenant-uploaded programs', () => {
+  it('one Idempotency-Key sent 10 times at once on a command whose effect runs in a savepoint (a pack upload): one upload, one answer', async () => {
+    const pack = JSON.parse(await readFile(join(import.meta.dirname, '../rule-packs/cashback-default/1.0.0.json'), 'utf8'));
+    pack.name = `burst-cashback-${Date.now().toString(36)}`;
+    const author = await svc.issueKey('acme', ['author']);
+    const k = newKey();
+    const results = await Promise.all(Array.from({ length: 10 }, () => svc.request('POST', '/v1/rule-packs', { key: author, idempotencyKey: k, body: pack })));
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 10 }, () => 201));
+    expect(new Set(results.map((r) => r.text)).size).toBe(1);
+    expect(results.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+  });
+
   it("an author's reward-program pack is usable by that tenant's accounts, and by no other tenant", async () => {
     const pack = JSON.parse(await readFile(join(import.meta.dirname, '../rule-packs/cashback-default/1.0.0.json'), 'utf8'));
     pack.name = `acme-cashback-${Date.now().toString(36)}`;

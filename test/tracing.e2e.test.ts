@@ -131,8 +131,9 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       const handler = one(spans, FASTIFY, 'handler - LedgerController.purchase');
       const statements = () => receiver.spans.filter((s) => s.traceId === ctx.traceId && s.scope === PG && s.parentSpanId === handler.spanId).map((s) => s.name);
       // pg's spans end before the server's, but may come in a later export than the one waitFor saw: wait for the
-      // four, then for two more export periods (100 ms here), so that a COMMIT span, were there one, has arrived too.
-      for (let i = 0; i < 60 && statements().length < 4; i++) await new Promise((res) => setTimeout(res, 50));
+      // three, then for two more export periods (100 ms here), so that a claim's or COMMIT's span, were there one, has
+      // arrived too.
+      for (let i = 0; i < 60 && statements().length < 3; i++) await new Promise((res) => setTimeout(res, 50));
       await new Promise((res) => setTimeout(res, 300));
       // The ledger's lock and read (with the claim and BEGIN in its batch), its write, the answer with the COMMIT in
       // its batch. The claim has a span of its own where it went out alone: on a pooled connection that had not
@@ -146,8 +147,9 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body).toEqual(r.body);
     }
-    // The first claim is unnamed, held; later ones are held on every connection that parsed the claim already.
-    expect(counts[0]).toBe(3);
+    // The claim is held unnamed (its first use) and, once named, on every connection that parsed it already. (The
+    // lock and read it travels with must be parsed there too: on a connection the pool had not lent to these requests
+    // yet, the first purchase may send it alone.)
     expect(counts.every((c) => c === 3 || c === 4)).toBe(true);
     expect(counts.slice(2).filter((c) => c === 3).length).toBeGreaterThan(0);
   });

@@ -16,8 +16,8 @@ export class IdempotencyRepository {
    * transaction holding the same key makes this insert wait on the unique index until it commits (then fails) or
    * rolls back (then claims), so exactly one request performs the effect.
    *
-   * It answers nothing, so it is held (HELD): it goes out with the transaction's next statement, whose call fails in
-   * its place when the key was taken (or with the COMMIT, if the effect ran no statement). Every caller must let
+   * It answers nothing, so it is held (HELD): it goes out in one batch with what the transaction sends next (a
+   * statement, a SAVEPOINT, the COMMIT), whose call fails in its place when the key was taken. Every caller must let
    * that failure through.
    */
   async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<void> {

@@ -122,6 +122,10 @@ export type Send = (query: QueryFn, prefixes: readonly Part[], config: Statement
 const isEnd = (text: unknown, values: unknown, callback: unknown): boolean =>
   (text === 'commit' || text === 'rollback') && Array.isArray(values) && values.length === 0 && callback === undefined;
 
+/** Kysely's savepoint (`savepoint "name"`, no parameters): a bare statement that may follow a held one in its batch. */
+const isSavepoint = (text: unknown, values: unknown, callback: unknown): boolean =>
+  typeof text === 'string' && /^savepoint "?[A-Za-z0-9_]+"?$/i.test(text) && (values === undefined || (Array.isArray(values) && values.length === 0)) && callback === undefined;
+
 /** `result`, once what was sent ahead of it has run too: its failure (the first to come back) is the call's. */
 function after(ahead: Promise<unknown>, result: unknown): unknown {
   if (!(result instanceof Promise)) {
@@ -151,7 +155,9 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
       if (plain) return run(query, text, values, ['begin', held]);
       // Nothing went out: a ROLLBACK has nothing to end. A COMMIT goes with BEGIN and the held statement.
       if (isEnd(text, values, callback)) return text === 'rollback' ? Promise.resolve(commandResult('ROLLBACK')) : send(query, ['begin'], held, ['commit']).then(() => commandResult('COMMIT'));
-      // Anything else (a savepoint, a text without parameters): BEGIN and the held statement go ahead of it.
+      // A savepoint (a command's effect in one of its own): it goes in the batch too, after them.
+      if (isSavepoint(text, values, callback)) return send(query, ['begin'], held, [text as string]).then(() => commandResult('SAVEPOINT'));
+      // Anything else (a text without parameters, another call form): BEGIN and the held statement go ahead of it.
       return after(send(query, ['begin'], held, []), query(...args));
     }
     if (!target[PENDING]) {

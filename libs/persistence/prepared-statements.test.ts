@@ -576,20 +576,35 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       await expect(q(c, 'select $1::int as n', [5])).resolves.toMatchObject({ rows: [{ n: 5 }] });
     });
 
-    it('goes ahead of a statement without parameters (a savepoint), and its failure is that call\'s', async () => {
-      const { c } = await client(new StatementNamer(512, 1));
+    it('takes a SAVEPOINT after it into its batch, goes ahead of any other statement without parameters; its failure is that call\'s', async () => {
+      const { c, trips } = await client(new StatementNamer(512, 1));
       await q(c, 'begin');
-      await q(c, held, insert(340));
-      await q(c, 'savepoint s1');
-      await q(c, 'insert into begin_probe values ($1)', [1340]);
-      await q(c, 'release savepoint s1');
-      await q(c, 'commit');
-      expect([await count(other, 340), await count(other, 1340)]).toEqual([1, 1]);
-      await q(c, 'begin');
-      await q(c, held, insert(341, true));
-      await expect(q(c, 'savepoint s1')).rejects.toThrow(/division by zero/);
+      await q(c, held, insert(339)); // named on its first use: sent at once, parsed
       await q(c, 'rollback');
-      expect(await count(other, 341)).toBe(0);
+      for (const id of [340, 341]) {
+        const before = trips();
+        await q(c, 'begin');
+        await q(c, held, insert(id));
+        expect((await q(c, 'savepoint "trx1"')).command).toBe('SAVEPOINT');
+        expect(trips() - before).toBe(1); // BEGIN, the held statement and the SAVEPOINT: one batch
+        await q(c, 'insert into begin_probe values ($1)', [id + 1000]);
+        await q(c, 'rollback to savepoint "trx1"'); // the savepoint exists: it undoes only what came after it
+        await q(c, 'release savepoint "trx1"');
+        await q(c, 'commit');
+        expect([await count(other, id), await count(other, id + 1000)]).toEqual([1, 0]);
+      }
+      await q(c, 'begin');
+      await q(c, held, insert(342, true));
+      await expect(q(c, 'savepoint "trx1"')).rejects.toThrow(/division by zero/);
+      await q(c, 'rollback');
+      expect(await count(other, 342)).toBe(0);
+      const before = trips();
+      await q(c, 'begin');
+      await q(c, held, insert(343));
+      expect((await q(c, 'select 1 as one')).rows).toEqual([{ one: 1 }]);
+      expect(trips() - before).toBe(2); // a statement of another kind goes on its own, after them
+      await q(c, 'commit');
+      expect(await count(other, 343)).toBe(1);
     });
 
     it('runs at once where it is not a transaction\'s first statement, or has a value that is not text', async () => {

@@ -77,13 +77,14 @@ export const THEN_COMMIT = '/* then commit */ ';
 
 /**
  * A statement text that starts with this, as its transaction's first statement, waits with the BEGIN for the
- * transaction's next statement: BEGIN, it and that statement go out in one batch, one round trip instead of two (or
- * with the COMMIT, if nothing came between; a ROLLBACK drops both unsent). It answers at once, without rows: for a
- * statement whose caller needs nothing from its answer, and which fails (raises) wherever its caller would not go on.
- * Its failure then fails the statement it went out with (PostgreSQL skips the rest of a failed batch), so the caller
- * learns of it at its next statement or at COMMIT, never later, and nothing of the transaction commits. Its values must
- * be text or null. Where statements are not held (a later statement, DB_PREPARED_STATEMENTS=false or
- * DB_PIPELINE_BEGIN=false, PGlite, values of other types) it runs at once, and fails at its own call.
+ * transaction's next statement: BEGIN, it and that statement go out in one batch, one round trip instead of two (a
+ * SAVEPOINT goes in that batch after it; with nothing in between, the COMMIT does; a ROLLBACK drops both unsent). It
+ * answers at once: for a statement whose caller needs nothing from its answer (it must return no rows: they would not
+ * be read), and which fails (raises) wherever its caller would not go on. Its failure fails the statement it went out
+ * with (PostgreSQL skips the rest of a failed batch), so the caller learns of it at its next statement or at COMMIT,
+ * never later, and nothing of the transaction commits. Its values must be text or null. Where statements are not held
+ * (a later statement, DB_PREPARED_STATEMENTS=false or DB_PIPELINE_BEGIN=false, PGlite, values of other types; a use
+ * that names it, which parses it first) it runs at once, and fails at its own call.
  */
 export const HELD = '/* held */ ';
 
@@ -152,7 +153,9 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
       // still thinks it parsed (26000). Either fails every later use on this connection: drop it, and the pool
       // opens a fresh one; this request fails as transient (database-faults.ts), its retry succeeds.
-      if (name !== undefined && STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
+      // (A held statement in the batch is named too, and may be the one that went stale.)
+      const named = name !== undefined || prefixes.some((p) => typeof p !== 'string' && p.name !== undefined);
+      if (named && STALE_STATEMENT.has((e as { code?: unknown } | undefined)?.code as string)) dropConnection(client);
       // A batch with its BEGIN (or any prefix) goes through pg's callback form, which database.ts' read-timeout guard
       // does not see: pg keeps a connection whose read timed out busy with the lost batch, so it goes here too.
       else if ((prefixes.length > 0 || suffixes.length > 0) && (e as Error | undefined)?.message === 'Query read timeout') dropConnection(client);

@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, map, type Observable } from 'rxjs';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { IdempotencyRepository, isIdempotencyKeyTaken, LAST_STATEMENT, type Clock, type Database, type Principal, type StoredRequest } from '../../../libs/persistence/index.js';
+import { IdempotencyRepository, isIdempotencyKeyTaken, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
 import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
@@ -238,13 +238,13 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
         return shown;
       });
     } catch (e) {
-      // Another request holds the key: its answer (once it committed), or 409 while it still runs, or 422 for another body.
+      // Another request took the key (the claim waited for it to commit): its answer, or 422 for another body.
       if (isIdempotencyKeyTaken(e)) return this.replay(this.db.em(), r.tenant, r.key, r.hash);
-      // An effect that refused (409, 404, ...) before its first statement did so before the claim went out: a request
-      // answered under this key already gets that answer again, as a refusal by the handler does (intercept).
+      // An effect that refused (409, 404, ...) before its first statement did so before the claim went out: the same
+      // request answered under this key already gets that answer again, as a refusal by the handler does (intercept).
       if (e instanceof DomainError) {
-        const stored = await this.repo.find(this.db.em(), r.tenant, r.key).catch(() => null); // the refusal stands
-        if (stored) return this.replayOf(stored, r.hash);
+        const stored = await this.repo.find(this.db.em(), r.tenant, r.key).catch(() => null); // else the refusal stands
+        if (stored?.answer && stored.requestHash === r.hash) return { ...stored.answer, replayed: true };
       }
       throw e;
     }
@@ -263,10 +263,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
 
   /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */
   private async replay(em: SqlEntityManager, tenant: string, key: string, hash: string): Promise<HttpAnswer> {
-    return this.replayOf(await this.repo.find(em, tenant, key), hash);
-  }
-
-  private replayOf(stored: StoredRequest | null, hash: string): HttpAnswer {
+    const stored = await this.repo.find(em, tenant, key);
     if (stored && stored.requestHash !== hash) {
       throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body or endpoint', 'unprocessable', [
         { path: 'header:Idempotency-Key', message: 'was used for another request' },
