@@ -124,7 +124,7 @@ const isEnd = (text: unknown, values: unknown, callback: unknown): boolean =>
 
 /** Kysely's savepoint (`savepoint "name"`, no parameters): a bare statement that may follow a held one in its batch. */
 const isSavepoint = (text: unknown, values: unknown, callback: unknown): boolean =>
-  typeof text === 'string' && /^savepoint "?[A-Za-z0-9_]+"?$/i.test(text) && (values === undefined || (Array.isArray(values) && values.length === 0)) && callback === undefined;
+  typeof text === 'string' && /^savepoint (?:"[A-Za-z0-9_]+"|[A-Za-z0-9_]+)$/i.test(text) && (values === undefined || (Array.isArray(values) && values.length === 0)) && callback === undefined;
 
 /** `result`, once what was sent ahead of it has run too: its failure (the first to come back) is the call's. */
 function after(ahead: Promise<unknown>, result: unknown): unknown {

@@ -593,9 +593,13 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
         await q(c, 'commit');
         expect([await count(other, id), await count(other, id + 1000)]).toEqual([1, 0]);
       }
+      const failing = trips();
       await q(c, 'begin');
       await q(c, held, insert(342, true));
       await expect(q(c, 'savepoint "trx1"')).rejects.toThrow(/division by zero/);
+      // The BEGIN ran in that batch: the transaction is open, aborted, for the caller's ROLLBACK.
+      await expect(q(c, 'select $1::int', [1])).rejects.toThrow(/current transaction is aborted/);
+      expect(trips() - failing).toBeLessThanOrEqual(2);
       await q(c, 'rollback');
       expect(await count(other, 342)).toBe(0);
       const before = trips();
@@ -657,6 +661,19 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
         // (BEGIN, the held one, the last with its COMMIT); from the third on, one batch.
         const counts = [await run(370), await run(371), await run(372), await run(373)];
         expect(counts.slice(1)).toEqual([3, 1, 1]);
+        // Failing in the batch of a nested transaction's SAVEPOINT (as a taken key fails the interceptor's claim, whose
+        // effect runs in a savepoint): the call fails with its error, the transaction is rolled back, and the pool's one
+        // connection starts the next transaction clean.
+        for (const n of [380, 381, 382]) {
+          await expect(
+            db.em().transactional(async (em) => {
+              await sql`${sql.raw(HELD)}insert into begin_probe select (${String(n)}::text)::int where (select 1 / (${'1'}::int - 1)) = 1`.execute(em.getKysely());
+              await em.transactional(async (inner) => inner.execute('select 1'));
+            }),
+          ).rejects.toThrow(/division by zero/);
+          expect(await count(other, n)).toBe(0);
+          await expect(run(n + 10)).resolves.toBe(1);
+        }
       });
     });
   });

@@ -212,8 +212,8 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     let answer: HttpAnswer;
     try {
       answer = await this.db.em().transactional(async (em) => {
-        // Held (HELD): the claim goes out with the effect's first statement, or with the answer. When another request
-        // holds the key, that statement fails in its place (isIdempotencyKeyTaken) and nothing of this one commits.
+        // Held (HELD): the claim goes out with the effect's first statement or its SAVEPOINT, or with the answer. When
+        // another request took the key, that batch fails in its place (isIdempotencyKeyTaken) and nothing commits.
         await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash, method: r.method, path: r.path, now: r.now });
         let outcome: Outcome;
         try {
