@@ -126,13 +126,20 @@ const isEnd = (text: unknown, values: unknown, callback: unknown): boolean =>
 const isSavepoint = (text: unknown, values: unknown, callback: unknown): boolean =>
   typeof text === 'string' && /^savepoint (?:"[A-Za-z0-9_]+"|[A-Za-z0-9_]+)$/i.test(text) && (values === undefined || (Array.isArray(values) && values.length === 0)) && callback === undefined;
 
-/** `result`, once what was sent ahead of it has run too: its failure (the first to come back) is the call's. */
-function after(ahead: Promise<unknown>, result: unknown): unknown {
-  if (!(result instanceof Promise)) {
-    ahead.catch(() => undefined); // a callback-form call sees its own failure (the transaction is aborted)
+/**
+ * `call` once what was sent ahead of it has run: pg would queue it anyway (it sends a client's next query only once
+ * the previous one is answered), and queueing a call behind a running one is deprecated (removed in pg 9). When the one
+ * ahead failed, the call fails with that failure and is not sent (the aborted transaction would refuse it). A call
+ * that answers synchronously (a callback, a submittable such as a cursor) is made at once, as before: its caller needs
+ * what it returns now, and sees its own failure.
+ */
+function after(ahead: Promise<unknown>, call: () => unknown, args: unknown[]): unknown {
+  if (args.some((a) => typeof a === 'function' || (typeof a === 'object' && a !== null && typeof (a as { submit?: unknown }).submit === 'function'))) {
+    const result = call();
+    ahead.catch(() => undefined);
     return result;
   }
-  return Promise.all([ahead, result as Promise<unknown>]).then(([, r]) => r);
+  return ahead.then(call);
 }
 
 /**
@@ -158,7 +165,7 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
       // A savepoint (a command's effect in one of its own): it goes in the batch too, after them.
       if (isSavepoint(text, values, callback)) return send(query, ['begin'], held, [text as string]).then(() => commandResult('SAVEPOINT'));
       // Anything else (a text without parameters, another call form): BEGIN and the held statement go ahead of it.
-      return after(send(query, ['begin'], held, []), query(...args));
+      return after(send(query, ['begin'], held, []), () => query(...args), args);
     }
     if (!target[PENDING]) {
       if (plain) return run(query, text, values, []);
@@ -170,7 +177,7 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
     if (isEnd(text, values, callback)) return Promise.resolve(commandResult((text as string).toUpperCase()));
     if (plain) return run(query, text, values, ['begin']);
     // pg runs a client's queries in the order they came: the BEGIN goes first, then this call as it came.
-    return after(query('begin', []) as Promise<unknown>, query(...args));
+    return after(query('begin', []) as Promise<unknown>, () => query(...args), args);
   };
 }
 

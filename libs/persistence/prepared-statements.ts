@@ -146,8 +146,10 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
     let result: Promise<unknown>;
     if (prefixes.length === 0 && suffixes.length === 0) result = query(config) as Promise<unknown>;
     else if (name === undefined || isParsed(client, name)) result = batched(query, prefixes, config, suffixes);
-    // Not parsed yet on this connection: pg would take a prefix's parse for the statement's, so the prefixes go first.
-    else result = Promise.all([...prefixes.map((p) => query(...(typeof p === 'string' ? [p, []] : [p]))), batched(query, [], config, suffixes)]).then((rs) => rs[rs.length - 1]);
+    // Not parsed yet on this connection: pg would take a prefix's parse for the statement's, so the prefixes go first,
+    // each once the one before is answered (pg would wait for that anyway; queueing behind a running query is
+    // deprecated). A failure skips the rest, which the aborted transaction would refuse.
+    else result = prefixes.reduce<Promise<unknown>>((ahead, p) => ahead.then(() => query(...(typeof p === 'string' ? [p, []] : [p]))), Promise.resolve()).then(() => batched(query, [], config, suffixes));
     return result.catch((e: unknown) => {
       // The connection's copy of the statement is unusable from now on: a migration changed what it returns
       // (0A000 "cached plan must not change result type"), or pg closed it after a value failed to serialize and
