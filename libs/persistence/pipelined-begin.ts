@@ -130,11 +130,14 @@ const isSavepoint = (text: unknown, values: unknown, callback: unknown): boolean
  * `call` once what was sent ahead of it has run: pg would queue it anyway (it sends a client's next query only once
  * the previous one is answered), and queueing a call behind a running one is deprecated (removed in pg 9). When the one
  * ahead failed, the call fails with that failure and is not sent (the aborted transaction would refuse it). A call
- * that answers synchronously (a callback, a submittable such as a cursor) is made at once, as before: its caller needs
- * what it returns now, and sees its own failure.
+ * that answers synchronously (a callback, as an argument or a config's `callback`; a submittable such as a cursor) is
+ * made at once, queued behind it as before: its caller needs what it returns now, and sees its own failure (those calls
+ * would still meet pg 9's removal; none of Kysely's, MikroORM's or ours takes this path with a statement ahead).
  */
 function after(ahead: Promise<unknown>, call: () => unknown, args: unknown[]): unknown {
-  if (args.some((a) => typeof a === 'function' || (typeof a === 'object' && a !== null && typeof (a as { submit?: unknown }).submit === 'function'))) {
+  const synchronous = (a: unknown) =>
+    typeof a === 'function' || (typeof a === 'object' && a !== null && (typeof (a as { submit?: unknown }).submit === 'function' || typeof (a as { callback?: unknown }).callback === 'function'));
+  if (args.some(synchronous)) {
     const result = call();
     ahead.catch(() => undefined);
     return result;
@@ -176,7 +179,7 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
     target[PENDING] = false;
     if (isEnd(text, values, callback)) return Promise.resolve(commandResult((text as string).toUpperCase()));
     if (plain) return run(query, text, values, ['begin']);
-    // pg runs a client's queries in the order they came: the BEGIN goes first, then this call as it came.
+    // The BEGIN goes first; this call once it is answered (a callback or submittable call at once, queued behind it).
     return after(query('begin', []) as Promise<unknown>, () => query(...args), args);
   };
 }

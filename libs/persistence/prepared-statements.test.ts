@@ -193,6 +193,26 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
     expect(after.rows).toEqual([{ n: 0 }]);
   });
 
+  it('answers a callback-form call after a pending BEGIN, its callback an argument or the config\'s, inside the transaction', async () => {
+    const { c } = await client();
+    const viaCallback = (call: (cb: (err: Error | null, r: pg.QueryResult) => void) => void) =>
+      new Promise<pg.QueryResult>((resolve, reject) => call((err, r) => (err ? reject(err) : resolve(r))));
+    for (const form of ['argument', 'config'] as const) {
+      await q(c, 'begin');
+      const r = await viaCallback((cb) =>
+        form === 'argument'
+          ? (c.query as unknown as (t: string, cb: unknown) => void)('select txid_current_if_assigned() is null as fresh, now() = statement_timestamp() as same', cb)
+          : (c.query as unknown as (config: unknown) => void)({ text: 'select now() <> clock_timestamp() as inside', callback: cb }),
+      );
+      expect(r.rows).toHaveLength(1);
+      // In a transaction block: its start time stays the transaction's, whatever runs later.
+      const first = (await q<{ t: string }>(c, 'select now()::text as t, $1::int', [1])).rows[0]!.t;
+      await new Promise((res) => setTimeout(res, 20));
+      expect((await q<{ t: string }>(c, 'select now()::text as t, $1::int', [2])).rows[0]!.t).toBe(first);
+      await q(c, 'commit');
+    }
+  });
+
   it('drops the connection when the batch with its BEGIN outlives the read timeout (pg would keep it busy with the lost batch)', async () => {
     const c = new pg.Client({ connectionString: target.url, query_timeout: 200 });
     await c.connect();
