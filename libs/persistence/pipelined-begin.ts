@@ -32,7 +32,7 @@ const HELD_FIRST = Symbol('heldFirst');
 export interface StatementConfig {
   name?: string;
   text: string;
-  /** Already as pg sends them (its prepareValue): a batch cannot fail on a value once its BEGIN is out. */
+  /** A held statement's are text or null (holdFirst), sent as they are: a batch cannot fail on a value once its BEGIN is out. */
   values: unknown[];
 }
 
@@ -220,9 +220,7 @@ export function committedAhead(client: pg.PoolClient | pg.Client): void {
 export function answeredAhead(target: Tracked, text: unknown, values: unknown, callback: unknown): Promise<unknown> | undefined {
   if (!target[COMMITTED_AHEAD]) return undefined;
   target[COMMITTED_AHEAD] = false;
-  if ((text === 'commit' || text === 'rollback') && Array.isArray(values) && values.length === 0 && callback === undefined) {
-    return Promise.resolve(commandResult(text.toUpperCase()));
-  }
+  if (isEnd(text, values, callback)) return Promise.resolve(commandResult((text as string).toUpperCase()));
   const refused = new Error('a statement after its transaction was committed with its last statement (THEN_COMMIT): not run');
   if (typeof callback === 'function') {
     (callback as (e: Error) => void)(refused);

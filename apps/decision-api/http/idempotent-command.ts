@@ -180,11 +180,11 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
           // The handler checks the request against today's state (the active release, its schemas). A request already
           // answered under this key gets that answer again, whatever today would say.
           if (!(e instanceof DomainError)) throw e;
-          const stored = await this.repo.find(this.db.em(), tenant, key);
-          if (stored?.answer && stored.requestHash === hash) {
+          const stored = await this.answered(tenant, key, hash);
+          if (stored) {
             this.metrics.idempotentReplay(tenant, route(req));
-            noteDecision(req, decisionIdIn, stored.answer);
-            return sendAnswer(reply, { ...stored.answer, replayed: true });
+            noteDecision(req, decisionIdIn, stored);
+            return sendAnswer(reply, stored);
           }
           throw e;
         }
@@ -242,14 +242,18 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       if (isIdempotencyKeyTaken(e)) return this.replay(this.db.em(), r.tenant, r.key, r.hash);
       // An effect that refused (409, 404, ...) before its first statement did so before the claim went out: the same
       // request answered under this key already gets that answer again, as a refusal by the handler does (intercept).
-      if (e instanceof DomainError) {
-        const stored = await this.repo.find(this.db.em(), r.tenant, r.key).catch(() => null); // else the refusal stands
-        if (stored?.answer && stored.requestHash === r.hash) return { ...stored.answer, replayed: true };
-      }
+      const stored = e instanceof DomainError ? await this.answered(r.tenant, r.key, r.hash).catch(() => undefined) : undefined; // else the refusal stands
+      if (stored) return stored;
       throw e;
     }
     if (made) await this.afterCommit(command, made);
     return answer;
+  }
+
+  /** The answer stored for this same request under this key, replayed; undefined when there is none. */
+  private async answered(tenant: string, key: string, hash: string): Promise<HttpAnswer | undefined> {
+    const stored = await this.repo.find(this.db.em(), tenant, key);
+    return stored?.answer && stored.requestHash === hash ? { ...stored.answer, replayed: true } : undefined;
   }
 
   /** Committed already: a failure here must not turn the answer into an error (the change stands; polls catch up). */
