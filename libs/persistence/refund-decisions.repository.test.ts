@@ -336,6 +336,54 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   }
 
   if (kind === 'postgresql') {
+    it("moves a refund's state onto its decision's history rows by the decision, not through the tenant's rows, on tables never analyzed", async () => {
+      // A database of its own whose tables no ANALYZE has counted: a new installation's, or any with autovacuum off (the
+      // bench's). The trigger plans for each call, so its estimates come from the tables' sizes alone; at these sizes
+      // the join it made before Migration20261216000000 read all of the tenant's history rows.
+      const fresh = await createTestDatabase('history_trigger_unanalyzed');
+      const fdb = await openDatabase(fresh.url);
+      try {
+        const em = fdb.em();
+        const decisionId = (i: string) => `('01900000-0000-7000-8000-' || lpad(${i}::text, 12, '0'))::uuid`;
+        await em.execute(
+          `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
+           select 'grown', 'gr' || i, 'refund', 'go' || i, 'gc' || (i % 50), 'APPROVED', 100, 100, 100, 'EUR', 'test', ${decisionId('i')}, now(), now()
+             from generate_series(1, 1000) i`,
+        );
+        // Each decision's history rows, one per entity key (pseudonymized keys), as its write makes them.
+        await em.execute(
+          `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at, refund_states, refund_amount)
+           select 'grown', e.entity, md5(e.entity || (i % 500)), 'decision', 'refund', now(), 'APPROVE', '{}', 100, '{}', '{}', ${decisionId('i')}, now(), '{APPROVED}', 100
+             from generate_series(1, 1000) i, (values ('customer'), ('device'), ('order')) e(entity)`,
+        );
+        expect(await em.execute(`select relname from pg_stat_user_tables where relname in ('refunds', 'feature_events') and coalesce(last_analyze, last_autoanalyze) is not null`)).toEqual([]);
+        const fetched = await fdb.em().transactional(async (tx) => {
+          const counts = () =>
+            tx.execute<{ relname: string; fetched: number }[]>(
+              `select relname, (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int as fetched from pg_stat_xact_user_tables where relname in ('refunds', 'feature_events') order by relname`,
+            );
+          const before = await counts();
+          // Refund 123's payout starts (what the payout worker's transition inserts).
+          await tx.execute(
+            `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at) values (gen_random_uuid(), 'grown', 'gr123', 'APPROVED', 'PROCESSING', 'test', 'system', now())`,
+          );
+          return (await counts()).map((t, i) => ({ relname: t.relname, fetched: t.fetched - before[i]!.fetched }));
+        });
+        const rows = await em.execute<{ entity: string; refund_states: string[] }[]>(
+          `select entity, refund_states from feature_events where decision_id = '01900000-0000-7000-8000-000000000123' order by entity`,
+        );
+        expect(rows).toEqual(['customer', 'device', 'order'].map((entity) => ({ entity, refund_states: ['APPROVED', 'PROCESSING'] })));
+        // The refund by its key and the decision's three rows by the decision; the join read all 3,000 rows.
+        expect(fetched.map((t) => t.relname)).toEqual(['feature_events', 'refunds']);
+        for (const t of fetched) expect(t.fetched).toBeLessThan(10);
+      } finally {
+        await fdb.close();
+        await fresh.drop();
+      }
+    });
+  }
+
+  if (kind === 'postgresql') {
     it.each([0, 30])('plans the read on young tables (%i history rows, analyzed), and that plan still finds rows by their keys once they have grown', async (rows) => {
       // A database of its own, fresh from its migrations, as a new installation's first decisions.
       const young = await createTestDatabase(`refund_read_young_${rows}`);
