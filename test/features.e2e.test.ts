@@ -85,7 +85,7 @@ describe('a type that counts its own history', () => {
     });
     // The trace leads with the features, by name.
     expect(answers[0].trace.slice(0, 4).map((t: any) => t.rule)).toEqual(['feature.blockedPerIp24h', 'feature.deviceAgeSeconds', 'feature.emailsPerDevice24h', 'feature.signupsPerIp1h']);
-    const [row] = await svc.sql<{ features: any }>('select features from decisions where id = $1', [answers[3].id]);
+    const [row] = await svc.sql<{ features: any }>('select features from decisions where id = ?', [answers[3].id]);
     expect(row!.features.emailsPerDevice24h).toEqual({ value: 4, platform: 4, caller: null, from: 'platform' });
   });
 
@@ -116,15 +116,15 @@ describe('a type that counts its own history', () => {
     const ip = '192.0.2.231';
     const r = await post('/v1/decisions/signup-check', service, { case: signup({ email, ip, deviceId: 'dev-pii' }) });
     expect(r.status).toBe(201);
-    const [row] = await svc.sql<{ case_data: any; document: string }>('select case_data, document::text as document from decisions where id = $1', [r.body.id]);
+    const [row] = await svc.sql<{ case_data: any; document: string }>('select case_data, document::text as document from decisions where id = ?', [r.body.id]);
     expect(row!.case_data.email).toMatch(/^pii_[A-Za-z0-9_-]{43}$/);
     expect(row!.case_data.ip).toMatch(/^pii_/);
     expect(row!.case_data.deviceId).toBe('dev-pii'); // not marked: kept as sent
     const everywhere = await svc.sql<{ n: number }>(
-      `select (select count(*) from decisions where case_data::text like $1 or document::text like $1)
-            + (select count(*) from feature_events where key like $1 or keys::text like $1)
-            + (select count(*) from outbox_events where data::text like $1) as n`,
-      [`%${email}%`],
+      `select (select count(*) from decisions where case_data::text like ? or document::text like ?)
+            + (select count(*) from feature_events where key like ? or keys::text like ?)
+            + (select count(*) from outbox_events where data::text like ?) as n`,
+      Array(5).fill(`%${email}%`),
     );
     expect(Number(everywhere[0]!.n)).toBe(0);
     expect(JSON.stringify(r.body)).not.toContain(email);
