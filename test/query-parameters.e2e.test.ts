@@ -56,7 +56,8 @@ describe('routes that take no query parameters refuse any', () => {
   });
 
   it('routes with their own credentials check them first: no ADMIN_TOKEN → 404 whatever the query, METRICS_TOKEN → 401/403 before 400', async () => {
-    const other = await TestService.join(svc, { adminToken: undefined, metricsToken: 'metrics-secret' });
+    // A service of its own (it shares nothing with svc), so this runs on the embedded store too.
+    const other = await TestService.start('query_parameters_credentials', { adminToken: undefined, metricsToken: 'metrics-secret' });
     try {
       const body = { tenant: 'acme', roles: ['service'], name: 'n' };
       // Without ADMIN_TOKEN the route looks absent: a query must not reveal it by a 400.
