@@ -10,7 +10,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
 import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
-import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
 import { CompiledStatements, type SlotOf } from './compiled-statements.js';
 
@@ -68,14 +68,16 @@ export class FeatureHistoryRepository {
     const order = locks.orderId === undefined ? sql`1` : sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, locks.orderId)}))) o)`;
     // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
     // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
-    const result = await sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`
+    // Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
+    // and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
+    const result = await sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`${sql.raw(GENERIC_PLAN)}
       with claim as (
         insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
         values (${c.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${c.decisionId}, ${c.createdAt})
         on conflict (tenant, key) do nothing
         returning key
       )
-      select c.n as claimed, o.done as order_locked, e.locked as entities_locked from (select count(*)::int as n from claim) c
+      select c.n as claimed, o.done as order_locked, e.locked as entities_locked, ${sql.raw(CUSTOM_PLAN_AGAIN)} from (select count(*)::int as n from claim) c
         left join lateral (select ${order} as done where c.n = 1) o on true
         left join lateral (
           select count(pg_advisory_xact_lock(k))::int as locked from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1

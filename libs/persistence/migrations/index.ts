@@ -31,7 +31,7 @@ import { Migration20261212000000_refund_decision_before } from './Migration20261
 import { Migration20261213000000_refund_taken } from './Migration20261213000000_refund_taken.js';
 import { Migration20261214000000_ledger_transactions_by_account } from './Migration20261214000000_ledger_transactions_by_account.js';
 import { Migration20261215000000_idempotency_key_taken } from './Migration20261215000000_idempotency_key_taken.js';
-import { Migration20261216000000_history_trigger_by_decision } from './Migration20261216000000_history_trigger_by_decision.js';
+import { Migration20261216000000_refund_reads_by_key } from './Migration20261216000000_refund_reads_by_key.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -66,5 +66,5 @@ export const migrationsList = [
   { name: 'Migration20261213000000_refund_taken', class: Migration20261213000000_refund_taken },
   { name: 'Migration20261214000000_ledger_transactions_by_account', class: Migration20261214000000_ledger_transactions_by_account },
   { name: 'Migration20261215000000_idempotency_key_taken', class: Migration20261215000000_idempotency_key_taken },
-  { name: 'Migration20261216000000_history_trigger_by_decision', class: Migration20261216000000_history_trigger_by_decision },
+  { name: 'Migration20261216000000_refund_reads_by_key', class: Migration20261216000000_refund_reads_by_key },
 ];
