@@ -346,12 +346,18 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       const fdb = await openDatabase(fresh.url, { poolSize: 1 });
       try {
         const em = fdb.em();
-        const decisionId = (i: string) => `('01900000-0000-7000-8000-' || lpad(${i}::text, 12, '0'))::uuid`;
-        const refunds = (from: number, to: number) =>
+        const decisionId = (i: string, tenant = 'grown') => `('0190000${tenant === 'grown' ? 0 : 1}-0000-7000-8000-' || lpad(${i}::text, 12, '0'))::uuid`;
+        const refunds = (from: number, to: number, tenant = 'grown', amount = 100) =>
           em.execute(
             `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency, requested_by, decision_id, created_at, updated_at)
-             select 'grown', 'gr' || i, 'refund', 'go' || (i % 500), 'gc' || (i % 50), 'APPROVED', 100, 100, 100, 'EUR', 'test', ${decisionId('i')}, now(), now()
+             select '${tenant}', 'gr' || i, 'refund', 'go' || (i % 500), 'gc' || (i % 50), 'APPROVED', ${amount}, ${amount}, ${amount}, 'EUR', 'test', ${decisionId('i', tenant)}, now(), now()
                from generate_series(${from}, ${to}) i`,
+          );
+        const history = (tenant: string) =>
+          em.execute(
+            `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at, refund_states, refund_amount)
+             select '${tenant}', e.entity, md5(e.entity || (i % 500)), 'decision', 'refund', now(), 'APPROVE', '{}', 100, '{}', '{}', ${decisionId('i', tenant)}, now(), '{APPROVED}', 100
+               from generate_series(1, 1000) i, (values ('customer'), ('device'), ('order')) e(entity)`,
           );
         const payoutStarts = (refundId: string) =>
           `insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, at) values (gen_random_uuid(), 'grown', '${refundId}', 'APPROVED', 'PROCESSING', 'test', 'system', now())`;
@@ -361,13 +367,12 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
         if (analyzed) await em.execute('analyze refunds, feature_events');
         expect(await em.execute(decisionRead('gr0', 'go0'))).toEqual([{ existing_state: 'APPROVED', committed: '100' }]);
         await em.execute(payoutStarts('gr0'));
-        // The tenant grows: 1,000 refunds over 500 orders, each decision's history rows (one per entity key).
+        // The tenant grows: 1,000 refunds over 500 orders, each decision's history rows (one per entity key). Another
+        // tenant numbers its refunds and orders alike (its amounts are 7).
         await refunds(1, 1000);
-        await em.execute(
-          `insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at, refund_states, refund_amount)
-           select 'grown', e.entity, md5(e.entity || (i % 500)), 'decision', 'refund', now(), 'APPROVE', '{}', 100, '{}', '{}', ${decisionId('i')}, now(), '{APPROVED}', 100
-             from generate_series(1, 1000) i, (values ('customer'), ('device'), ('order')) e(entity)`,
-        );
+        await history('grown');
+        await refunds(1, 1000, 'other', 7);
+        await history('other');
         const analyzedTables = await em.execute(`select relname from pg_stat_user_tables where relname in ('refunds', 'feature_events') and coalesce(last_analyze, last_autoanalyze) is not null order by relname`);
         expect(analyzedTables).toEqual(analyzed ? [{ relname: 'feature_events' }, { relname: 'refunds' }] : []);
         const fetchedBy = (statement: string) =>
@@ -389,8 +394,15 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
           `select entity, refund_states from feature_events where decision_id = '01900000-0000-7000-8000-000000000123' order by entity`,
         );
         expect(rows).toEqual(['customer', 'device', 'order'].map((entity) => ({ entity, refund_states: ['APPROVED', 'PROCESSING'] })));
-        expect(read.fetched).toEqual([{ relname: 'feature_events', fetched: 0 }, { relname: 'refunds', fetched: 3 }]);
-        expect(moved.fetched).toEqual([{ relname: 'feature_events', fetched: 3 }, { relname: 'refunds', fetched: 1 }]);
+        const theirs = await em.execute<{ refund_states: string[] }[]>(`select refund_states from feature_events where decision_id = '01900001-0000-7000-8000-000000000123'`);
+        expect(theirs).toEqual(Array(3).fill({ refund_states: ['APPROVED'] }));
+        // What each key finds, the other tenant's rows under the same ids included (the tenant is checked on each): the
+        // refund (2), its order's refunds (2 each); then the refund again (the trigger stops at its first match: 1 or 2)
+        // and its decision's rows (3).
+        expect(read.fetched).toEqual([{ relname: 'feature_events', fetched: 0 }, { relname: 'refunds', fetched: 6 }]);
+        expect(moved.fetched[0]).toEqual({ relname: 'feature_events', fetched: 3 });
+        expect(moved.fetched[1]).toMatchObject({ relname: 'refunds', fetched: expect.any(Number) });
+        expect(moved.fetched[1]!.fetched).toBeLessThanOrEqual(2);
       } finally {
         await fdb.close();
         await fresh.drop();

@@ -22,8 +22,18 @@
  * read beside the decision's is (GENERIC_INDEX_PLAN): a plan made on an empty table stays right as it grows. The
  * trigger reads its refund first, then updates its decision's rows.
  *
+ * The cost of that choice: the tenant is checked on each row the key finds, so a refund id or an order id that several
+ * tenants use (a shop's own order numbers, say) is read for each of them, one index entry and one heap row each.
+ * Without it, any tenant-led index is a candidate, and on a small table the planner may keep one for good.
+ *
  * `on conflict (tenant, refund_id)` infers the primary key by its columns, in any order. Queries by `tenant = … and
  * refund_id = …` elsewhere use it as before.
+ *
+ * Locks: the swaps need `refunds` and `feature_events` exclusively, and taking them after the builds' SHARE locks would
+ * be an upgrade that deadlocks with a running decision (it read a table, then writes it). So both are taken first, each
+ * attempt bounded by a short lock_timeout and retried (LOCK_BOTH): while it holds one and waits for the other, a
+ * transaction that holds the other and wants the first times it out instead of deadlocking. Reads and writes of both
+ * tables then wait for the builds (seconds per million rows) and the swaps, and go on.
  */
 import { Migration } from '@mikro-orm/migrations';
 
@@ -40,12 +50,33 @@ const trigger = (body: string, settings: string) => `create or replace function 
       ${body}
       end $$`;
 
+/**
+ * Both tables, exclusively, before anything else: each attempt waits 100 ms at most (inside a savepoint, so a timed-out
+ * attempt holds nothing), up to 200 attempts with a growing pause. Then lock_timeout is as configured again.
+ */
+const LOCK_BOTH = `do $$
+      declare
+        configured text := current_setting('lock_timeout');
+      begin
+        for attempt in 1..200 loop
+          begin
+            perform set_config('lock_timeout', '100ms', true);
+            lock table refunds, feature_events in access exclusive mode;
+            perform set_config('lock_timeout', configured, true);
+            return;
+          exception when lock_not_available then
+            perform pg_sleep(least(attempt, 20) * 0.01);
+          end;
+        end loop;
+        raise exception 'could not lock refunds and feature_events for Migration20261216000000 (busy): retry the migration';
+      end $$`;
+
 /** A function's statements planned once per connection, each by the one index it can use (none scans a table). */
 const PLANNED_ONCE = 'set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off';
 
 export class Migration20261216000000_refund_reads_by_key extends Migration {
   override up(): void {
-    // Built beside the old ones, then swapped: the builds block writes to refunds, not reads.
+    this.addSql(LOCK_BOTH);
     this.addSql('create unique index refunds_by_id on refunds (refund_id, tenant)');
     this.addSql('alter table refunds drop constraint refunds_pkey');
     this.addSql('alter table refunds add constraint refunds_pkey primary key using index refunds_by_id');
