@@ -51,20 +51,28 @@ const trigger = (body: string, settings: string) => `create or replace function 
       end $$`;
 
 /**
- * Both tables, exclusively, before anything else: each attempt waits 100 ms at most (inside a savepoint, so a timed-out
- * attempt holds nothing), up to 200 attempts with a growing pause. Then lock_timeout is as configured again.
+ * Both tables, exclusively, before anything else: each attempt waits up to 100 ms per table (inside a savepoint, so a
+ * timed-out attempt holds nothing), up to 200 attempts with a growing pause (at most ~80 s in all). Then lock_timeout is
+ * as configured again. A migration earlier in the same run that locked either table already (a database catching up
+ * on several releases) holds that lock until the run commits, so retrying could not free it: the lock is then taken
+ * plainly, and a deadlock with a running decision, should one occur, fails one of the two.
  */
 const LOCK_BOTH = `do $$
       declare
         configured text := current_setting('lock_timeout');
       begin
+        if exists (select 1 from pg_locks where pid = pg_backend_pid() and granted
+                     and relation in ('refunds'::regclass, 'feature_events'::regclass)) then
+          lock table refunds, feature_events in access exclusive mode;
+          return;
+        end if;
         for attempt in 1..200 loop
           begin
             perform set_config('lock_timeout', '100ms', true);
             lock table refunds, feature_events in access exclusive mode;
             perform set_config('lock_timeout', configured, true);
             return;
-          exception when lock_not_available then
+          exception when lock_not_available or deadlock_detected then
             perform pg_sleep(least(attempt, 20) * 0.01);
           end;
         end loop;
@@ -110,6 +118,7 @@ export class Migration20261216000000_refund_reads_by_key extends Migration {
   }
 
   override down(): void {
+    this.addSql(LOCK_BOTH);
     // As Migration20261210000000 and Migration20261212000000 wrote them.
     this.addSql(
       trigger(`begin
