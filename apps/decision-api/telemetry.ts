@@ -11,7 +11,7 @@
  * Prometheus's (/metrics) and logs are stdout's, so the SDK's metric and log exporters stay off.
  */
 import { isMainThread } from 'node:worker_threads';
-import { maskSqlLiterals, pathOnly, queryNamesOnly } from './tracing/redaction.js';
+import { maskSqlLiterals, pathOnly, queryNamesOnly, sqlCommand } from './tracing/redaction.js';
 import { OTEL_STARTED, tracingEnabled, tracingProblems } from './tracing/settings.js';
 
 /** Probes and scrapes, polled every few seconds: nothing to follow, so no trace. */
@@ -68,8 +68,14 @@ async function startTracing(): Promise<void> {
       new PgInstrumentation({
         requireParentSpan: true,
         ignoreConnectSpans: true,
-        requestHook: (span, { query }) => {
+        requestHook: (span, { query, connection }) => {
           if (!query.values?.length) span.setAttribute('db.query.text', maskSqlLiterals(query.text));
+          // A statement the pool marked with a leading comment is named by its command, as the instrumentation names the
+          // rest (`pg.query:WITH <database>`); a named one keeps its statement name.
+          if (!query.name && query.text.startsWith('/*')) {
+            const command = sqlCommand(query.text);
+            if (command) span.updateName(`pg.query:${command}${connection.database ? ` ${connection.database}` : ''}`);
+          }
         },
       }),
     ],

@@ -1,6 +1,6 @@
 /** What spans keep of statements and URLs: the shape, never a value. */
 import fc from 'fast-check';
-import { maskSqlLiterals, pathOnly, queryNamesOnly } from './redaction.js';
+import { maskSqlLiterals, pathOnly, queryNamesOnly, sqlCommand } from './redaction.js';
 
 describe('maskSqlLiterals', () => {
   it.each([
@@ -37,5 +37,20 @@ describe('query strings and paths', () => {
   it('cuts the query off a request URL', () => {
     expect(pathOnly('/v1/decisions?customer=cus_3001')).toBe('/v1/decisions');
     expect(pathOnly('/v1/decisions')).toBe('/v1/decisions');
+  });
+});
+
+describe('sqlCommand', () => {
+  it("names a statement by its command past the pool's leading marks", () => {
+    expect(sqlCommand('/* generic plan */ \n      with claim as (insert into t values ($1)) select 1')).toBe('WITH');
+    expect(sqlCommand('/* then commit */ /* generic index plan */ select 1')).toBe('SELECT');
+    expect(sqlCommand('commit;')).toBe('COMMIT');
+    expect(sqlCommand('insert(x)')).toBe('INSERT');
+  });
+
+  it('has none for a text of comments alone, or an unterminated one', () => {
+    expect(sqlCommand('/* only a comment */')).toBeUndefined();
+    expect(sqlCommand('/* never closed select 1')).toBeUndefined();
+    expect(sqlCommand('   ')).toBeUndefined();
   });
 });

@@ -24,6 +24,17 @@ export function maskSqlLiterals(text: string): string {
   return open < 0 ? masked : `${masked.slice(0, open)}?`;
 }
 
+/**
+ * The SQL command a statement starts with, past its leading comments: the pool marks statements with one
+ * (prepared-statements.ts: GENERIC_PLAN, THEN_COMMIT …), and the pg instrumentation would name their span `/*`.
+ * Undefined when nothing comes after the comments.
+ */
+export function sqlCommand(text: string): string | undefined {
+  const word = /^\s*([^\s;(]+)/.exec(text.replace(/^(?:\s*\/\*[\s\S]*?\*\/)+/, ''))?.[1];
+  // An unterminated comment is not a command.
+  return word === undefined || word.startsWith('/*') ? undefined : word.toUpperCase();
+}
+
 /** A query string (without the `?`) with its values dropped: `customer=cus_1&limit=5` → `customer=&limit=`. */
 export function queryNamesOnly(query: string): string {
   if (query === '') return query;
