@@ -201,14 +201,17 @@ describeOnPostgres('a transaction BEGIN sent with its first statement (pipelined
       await q(c, 'begin');
       const r = await viaCallback((cb) =>
         form === 'argument'
-          ? (c.query as unknown as (t: string, cb: unknown) => void)('select txid_current_if_assigned() is null as fresh, now() = statement_timestamp() as same', cb)
-          : (c.query as unknown as (config: unknown) => void)({ text: 'select now() <> clock_timestamp() as inside', callback: cb }),
+          ? (c.query as unknown as (t: string, cb: unknown) => void)('select txid_current()::text as tx, now()::text as t', cb)
+          : (c.query as unknown as (config: unknown) => void)({ text: 'select txid_current()::text as tx, now()::text as t', callback: cb }),
       );
       expect(r.rows).toHaveLength(1);
       // In a transaction block: its start time stays the transaction's, whatever runs later.
       const first = (await q<{ t: string }>(c, 'select now()::text as t, $1::int', [1])).rows[0]!.t;
       await new Promise((res) => setTimeout(res, 20));
       expect((await q<{ t: string }>(c, 'select now()::text as t, $1::int', [2])).rows[0]!.t).toBe(first);
+      // The callback-form call ran in that same transaction, after its BEGIN.
+      expect((await q<{ tx: string }>(c, 'select txid_current()::text as tx, $1::int', [3])).rows[0]!.tx).toBe(r.rows[0].tx);
+      expect(r.rows[0].t).toBe(first);
       await q(c, 'commit');
     }
   });
