@@ -356,12 +356,11 @@ interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-async function createDatabase(store: Store, serverUrl: string, settings: Record<string, string> = {}): Promise<BenchDatabase> {
+export async function createDatabase(store: Store, serverUrl: string, settings: Record<string, string> = {}, name = `dp_bench_${process.pid}`): Promise<BenchDatabase> {
   if (store === 'pglite') {
     const dir = await mkdtemp(join(tmpdir(), 'dp-bench-pglite-'));
     return { url: `pglite://${dir}`, drop: () => rm(dir, { recursive: true, force: true }) };
   }
-  const name = `dp_bench_${process.pid}`;
   const admin = async (sql: string) => {
     const c = new pg.Client({ connectionString: serverUrl });
     await c.connect();

@@ -120,7 +120,7 @@ function post(agent: http.Agent, port: number, path: string, body: string): Prom
 }
 
 /** JSON with object keys sorted: OPA answers keys in sorted order, the Wasm in the policy's. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
