@@ -52,6 +52,8 @@ export function ensureOpa(root: string, log: (line: string) => void): string {
 /** The risk policy's inputs for the bench's cases, as the service builds them, and what the service's Wasm answered. */
 export interface RiskInputs {
   release: string;
+  /** The risk policy's bundle, name@version (policies/bundles/<name>/<version>.tar.gz). */
+  policy: string;
   entrypoint: string;
   /** `{"input": …}` bodies with the place of the refundId where the policy's input carries it, as the service's HTTP row's bodies. */
   bodies: Template[];
@@ -92,7 +94,7 @@ export async function riskInputs(root: string, seed: number): Promise<RiskInputs
     bodies.push(parts.length === 2 ? [`${parts[0]!}rf_`, parts[1]!] : [parts[0]!]);
     expected.push((seen as { output: unknown }).output);
   }
-  return { release: `${manifest.name}@${manifest.version} (${type.ref}, ${policy.ref})`, entrypoint: step.entrypoint, bodies, expected };
+  return { release: `${manifest.name}@${manifest.version} (${type.ref}, ${policy.ref})`, policy: policy.ref, entrypoint: step.entrypoint, bodies, expected };
 }
 
 function freePort(): Promise<number> {

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import pg from 'pg';
 import { readBundle } from '../libs/policies/index.js';
-import { cpuShare, cpuSnapshot, createDatabase, runHttp, type CpuShare, type HttpRow } from './http.js';
+import { cpuShare, cpuSnapshot, createDatabase, runHttp, startNodeFlags, stopAll, withoutImports, type CpuShare, type HttpRow } from './http.js';
 import { runWrk } from './loadgen.js';
 import { canonical, ensureOpa, riskInputs, runOpaRow, type OpaRow, type RiskInputs } from './opa-server.js';
 import { table } from './stats.js';
@@ -80,6 +80,8 @@ async function serve(): Promise<void> {
   const opa = await loadPolicy(bundle.wasm);
   opa.setData(bundle.data as object);
   const pool = mode === 'evaluate' ? undefined : new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: POOL_SIZE });
+  // An idle client's error (the server restarted) fails the requests that use it, not the process.
+  pool?.on('error', (e) => console.error(`floor pool: ${e.message}`));
   const write =
     pool === undefined
       ? undefined
@@ -155,14 +157,16 @@ export interface FloorRow {
 /** One floor server: started, checked against the service's Wasm on every body, warmed up, loaded, stopped. */
 async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: { url: string; name?: string }; connections: number; warmupSeconds: number; seconds: number }, log: (line: string) => void): Promise<FloorRow> {
   const port = await freePort();
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
+  await resetStore(o.db.url);
+  // With npm start's node flags (its young-generation size among them), without its preloads: like for like with the service.
+  const child = spawn(process.execPath, [...withoutImports(startNodeFlags(o.root)), fileURLToPath(import.meta.url), 'serve'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
       ...process.env,
       FLOOR_MODE: o.mode,
       FLOOR_PORT: String(port),
       FLOOR_ENTRYPOINT: o.inputs.entrypoint,
-      FLOOR_BUNDLE: join(o.root, 'policies/bundles/refund-risk/1.0.0.tar.gz'),
+      FLOOR_BUNDLE: bundlePath(o.root, o.inputs.policy),
       FLOOR_DATABASE_URL: o.db.url,
     },
   });
@@ -179,9 +183,11 @@ async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: {
     // Every body once: the floor answers as the service's Wasm does (and its rows are written) before it is timed.
     for (let i = 0; i < o.inputs.bodies.length; i++) {
       const r = await post(port, o.inputs.bodies[i]!.join(`verify_${i}`));
-      const got = r.status === 200 ? (JSON.parse(r.body) as { result?: unknown }).result : undefined;
-      if (canonical(got) !== canonical(o.inputs.expected[i])) throw new Error(`the ${o.mode} floor answers case ${i} differently from the service's Wasm: ${r.status} ${r.body.slice(0, 300)}`);
+      if (r.status !== 200 || canonical((JSON.parse(r.body) as { result?: unknown }).result) !== canonical(o.inputs.expected[i])) {
+        throw new Error(`the ${o.mode} floor answers case ${i} differently from the service's Wasm: ${r.status} ${r.body.slice(0, 300)}`);
+      }
     }
+    if (o.mode !== 'evaluate' && (await countRows(o.db.url)) !== o.inputs.bodies.length) throw new Error(`the ${o.mode} floor did not store a row for each checked case`);
     const spec = { port, path: '/', bodies: o.inputs.bodies, marker: '"band":"', connections: o.connections };
     const run = `${process.pid}-${Date.now().toString(36)}`;
     if (o.warmupSeconds > 0) await runWrk({ ...spec, seconds: o.warmupSeconds, runId: `${run}w` }, log);
@@ -192,6 +198,10 @@ async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: {
     const b = cpuSnapshot(child.pid!, o.db.name);
     const stored = (await count()) - before;
     const non2xx = Object.entries(r.statuses).reduce((sum, [s, n]) => (Number(s) >= 200 && Number(s) < 300 ? sum : sum + n), 0);
+    // A floor never refuses: a failed answer (a 500 from the pool, a socket error) would count as a fast one.
+    if (non2xx + r.errors > 0) throw new Error(`the ${o.mode} floor failed ${non2xx} requests (${JSON.stringify(r.statuses)}) with ${r.errors} socket errors: ${r.firstFailure}`);
+    // Rows are counted before and after the window; up to one request per connection straddles each end.
+    if (o.mode !== 'evaluate' && stored < r.requests - o.connections) throw new Error(`the ${o.mode} floor answered ${r.requests} requests but stored ${stored} rows`);
     const row: FloorRow = { mode: o.mode, perSecond: r.requests / r.durationSeconds, p50Us: r.p50Us, p99Us: r.p99Us, non2xx, errors: r.errors, cpu: cpuShare(a, b, r.requests, r.durationSeconds, r.cpuSeconds), ...(o.mode !== 'evaluate' && { stored }) };
     log(`  ${o.mode} floor: ${Math.round(row.perSecond)}/s p50 ${(row.p50Us / 1e3).toFixed(1)} ms p99 ${(row.p99Us / 1e3).toFixed(1)} ms non-2xx ${non2xx} errors ${r.errors}${row.stored !== undefined ? `, ${row.stored} rows stored in the window` : ''}`);
     return row;
@@ -200,6 +210,23 @@ async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: {
     child.kill('SIGTERM');
     await exited;
   }
+}
+
+/** Every row starts from an empty table and a fresh checkpoint: no row pays for the WAL and dirty pages of the one before. */
+async function resetStore(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('truncate floor_decisions');
+    await c.query('checkpoint');
+  } finally {
+    await c.end();
+  }
+}
+
+function bundlePath(root: string, ref: string): string {
+  const at = ref.lastIndexOf('@');
+  return join(root, 'policies/bundles', ref.slice(0, at), `${ref.slice(at + 1)}.tar.gz`);
 }
 
 async function countRows(url: string): Promise<number> {
@@ -211,6 +238,8 @@ async function countRows(url: string): Promise<number> {
     await c.end();
   }
 }
+
+let floorDatabase: { drop(): Promise<void> } | undefined;
 
 async function main(): Promise<void> {
   const root = join(fileURLToPath(import.meta.url), '../../..');
@@ -226,6 +255,7 @@ async function main(): Promise<void> {
   const inputs = await riskInputs(root, 42);
   // Not the service row's database (dp_bench_<pid>, dropped after each of its rows).
   const db = await createDatabase('postgresql', serverUrl, {}, `dp_floor_${process.pid}`);
+  floorDatabase = db;
   const rows: { round: number; opa: OpaRow; floors: FloorRow[]; service?: HttpRow }[] = [];
   try {
     const c = new pg.Client({ connectionString: db.url });
@@ -233,9 +263,11 @@ async function main(): Promise<void> {
     await c.query(TABLE);
     await c.end();
     for (let round = 1; round <= rounds; round++) {
+      await resetStore(db.url);
       const opaRow = await runOpaRow({ root, opa, inputs, connections, warmupSeconds, seconds, verify: round === 1 }, (line) => log(`  opa ${round}:${line}`));
       const floors: FloorRow[] = [];
       for (const mode of MODES) floors.push(await runFloor({ root, mode, inputs, db, connections, warmupSeconds, seconds }, (line) => log(`  ${round}:${line}`)));
+      if (withService) await resetStore(db.url);
       const service = withService
         ? await runHttp({ root, store: 'postgresql', serverUrl, connections, warmupSeconds, seconds, seed: 42, serviceNodeArgs: [] }, (line) => log(`  service ${round}:${line}`))
         : undefined;
@@ -259,4 +291,10 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === 'serve') await serve();
-else if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // Interrupted: the service (runHttp's cleanups) and the floor's database go too; a floor child gets SIGTERM from its 'exit' hook.
+  const abort = (code: number) => void stopAll().finally(() => void floorDatabase?.drop().finally(() => process.exit(code)));
+  process.once('SIGINT', () => abort(130));
+  process.once('SIGTERM', () => abort(143));
+  await main();
+}
