@@ -26,8 +26,8 @@ onPostgres('a replay whose effect now refuses before its first statement (skippe
   let keys: { service: string; author: string; publisher: string };
 
   beforeAll(async () => {
-    // refund-policy@1.9.0 is built in on A only: B runs the repository's content, as an instance of the previous build.
-    root = await contentRoot([await refundPolicyWithLimit(20000, '1.9.0')]);
+    // refund-policy@99.0.0 (a version no release ships) is built in on A only: B runs the repository's content, as an instance of the previous build.
+    root = await contentRoot([await refundPolicyWithLimit(20000, '99.0.0')]);
     a = await TestService.start('idempotent_refusal_replay', { contentRoot: root.dir });
     keys = {
       service: await a.issueKey('acme', ['service']),
@@ -62,7 +62,7 @@ onPostgres('a replay whose effect now refuses before its first statement (skippe
     expect(first.body).toMatchObject({ redemptionId: body.redemptionId, amount: 300, balance: 200 });
 
     // The tenant's active release moves, through A, to one built on A's pack.
-    const release = { name: 'acme-edge', version: '1.0.0', components: { 'refund-policy': '1.9.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } };
+    const release = { name: 'acme-edge', version: '1.0.0', components: { 'refund-policy': '99.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } };
     expect((await send(a, '/v1/releases', keys.author, release)).status).toBe(201);
     expect((await send(a, '/v1/releases/acme-edge/1.0.0/activate', keys.publisher)).status).toBe(200);
 
