@@ -7,11 +7,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey } from '../libs/decisions/index.js';
 import { generateCases } from './cases.js';
-import { machineBusy, processCpu } from './http.js';
+import { freePort, machineBusy, processCpu } from './http.js';
 import { runWrk, type Template } from './loadgen.js';
 import { idleRssMb, RssSampler } from './memory.js';
 import type { Summary } from './stats.js';
@@ -95,17 +94,6 @@ export async function riskInputs(root: string, seed: number): Promise<RiskInputs
     expected.push((seen as { output: unknown }).output);
   }
   return { release: `${manifest.name}@${manifest.version} (${type.ref}, ${policy.ref})`, policy: policy.ref, entrypoint: step.entrypoint, bodies, expected };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function post(agent: http.Agent, port: number, path: string, body: string): Promise<{ status: number; body: string }> {

@@ -20,13 +20,12 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import pg from 'pg';
 import { readBundle } from '../libs/policies/index.js';
-import { cpuShare, cpuSnapshot, createDatabase, runHttp, startNodeFlags, stopAll, withoutImports, type CpuShare, type HttpRow } from './http.js';
+import { cpuShare, cpuSnapshot, createDatabase, freePort, runHttp, startNodeFlags, stopAll, withoutImports, type CpuShare, type HttpRow } from './http.js';
 import { runWrk } from './loadgen.js';
 import { canonical, ensureOpa, riskInputs, runOpaRow, type OpaRow, type RiskInputs } from './opa-server.js';
 import { table } from './stats.js';
@@ -117,17 +116,6 @@ async function serve(): Promise<void> {
   });
   server.keepAliveTimeout = 60_000;
   server.listen(Number(process.env.FLOOR_PORT), '127.0.0.1');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function post(port: number, body: string | undefined): Promise<{ status: number; body: string }> {
