@@ -143,12 +143,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   body: string;
 }
 
-function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Answer> {
+/** One request to a server on 127.0.0.1, its whole answer read as text. */
+export function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { FileComponentSource, pseudonymize, pseudonymizer, ReleaseCompiler, tenantKey } from '../libs/decisions/index.js';
 import { generateCases } from './cases.js';
-import { freePort, machineBusy, processCpu } from './http.js';
+import { freePort, machineBusy, processCpu, request } from './http.js';
 import { runWrk, type Template } from './loadgen.js';
 import { idleRssMb, RssSampler } from './memory.js';
 import type { Summary } from './stats.js';
@@ -96,19 +96,6 @@ export async function riskInputs(root: string, seed: number): Promise<RiskInputs
   return { release: `${manifest.name}@${manifest.version} (${type.ref}, ${policy.ref})`, policy: policy.ref, entrypoint: step.entrypoint, bodies, expected };
 }
 
-function post(agent: http.Agent, port: number, path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: path === '/health' ? 'GET' : 'POST', path, agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(path === '/health' ? undefined : body);
-  });
-}
-
 /** JSON with object keys sorted: OPA answers keys in sorted order, the Wasm in the policy's. */
 export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -151,7 +138,7 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
     const until = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`opa exited before it was ready:\n${output}`);
-      const ok = await post(agent, port, '/health', '').then((r) => r.status === 200, () => false);
+      const ok = await request(agent, port, 'GET', '/health', {}).then((r) => r.status === 200, () => false);
       if (ok) break;
       if (Date.now() > until) throw new Error(`opa not ready after 30 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -160,7 +147,7 @@ export async function runOpaRow(o: OpaRowOptions, log: (line: string) => void): 
     const idleMb = await idleRssMb(pid, 2);
     if (o.verify) {
       for (let i = 0; i < o.inputs.bodies.length; i++) {
-        const r = await post(agent, port, path, o.inputs.bodies[i]!.join(`verify_${i}`));
+        const r = await request(agent, port, 'POST', path, { 'content-type': 'application/json' }, o.inputs.bodies[i]!.join(`verify_${i}`));
         const got = (JSON.parse(r.body) as { result?: unknown }).result;
         if (r.status !== 200 || canonical(got) !== canonical(o.inputs.expected[i])) {
           throw new Error(`opa run --server answers case ${i} differently from the service's Wasm: ${r.status} ${r.body.slice(0, 500)} vs ${JSON.stringify(o.inputs.expected[i]).slice(0, 500)}`);

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import pg from 'pg';
 import { readBundle } from '../libs/policies/index.js';
-import { cpuShare, cpuSnapshot, createDatabase, freePort, runHttp, startNodeFlags, stopAll, withoutImports, type CpuShare, type HttpRow } from './http.js';
+import { cpuShare, cpuSnapshot, createDatabase, freePort, request, runHttp, startNodeFlags, stopAll, withoutImports, type CpuShare, type HttpRow } from './http.js';
 import { runWrk } from './loadgen.js';
 import { canonical, ensureOpa, riskInputs, runOpaRow, type OpaRow, type RiskInputs } from './opa-server.js';
 import { table } from './stats.js';
@@ -118,19 +118,6 @@ async function serve(): Promise<void> {
   server.listen(Number(process.env.FLOOR_PORT), '127.0.0.1');
 }
 
-function post(port: number, body: string | undefined): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: body === undefined ? 'GET' : 'POST', path: '/', headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 export interface FloorRow {
   mode: Mode;
   perSecond: number;
@@ -160,17 +147,18 @@ async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: {
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const killOnExit = () => child.kill('SIGKILL');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   process.once('exit', killOnExit);
   try {
     for (const until = Date.now() + 30_000; ; ) {
       if (child.exitCode !== null) throw new Error(`the ${o.mode} floor exited before it was ready`);
-      if (await post(port, undefined).then((r) => r.status === 200, () => false)) break;
+      if (await request(agent, port, 'GET', '/', {}).then((r) => r.status === 200, () => false)) break;
       if (Date.now() > until) throw new Error(`the ${o.mode} floor was not ready after 30 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     // Every body once: the floor answers as the service's Wasm does (and its rows are written) before it is timed.
     for (let i = 0; i < o.inputs.bodies.length; i++) {
-      const r = await post(port, o.inputs.bodies[i]!.join(`verify_${i}`));
+      const r = await request(agent, port, 'POST', '/', { 'content-type': 'application/json' }, o.inputs.bodies[i]!.join(`verify_${i}`));
       if (r.status !== 200 || canonical((JSON.parse(r.body) as { result?: unknown }).result) !== canonical(o.inputs.expected[i])) {
         throw new Error(`the ${o.mode} floor answers case ${i} differently from the service's Wasm: ${r.status} ${r.body.slice(0, 300)}`);
       }
@@ -195,6 +183,7 @@ async function runFloor(o: { root: string; mode: Mode; inputs: RiskInputs; db: {
     return row;
   } finally {
     process.off('exit', killOnExit);
+    agent.destroy();
     child.kill('SIGTERM');
     await exited;
   }
