@@ -20,7 +20,7 @@ import {
   StaticProgramResolver,
 } from '../libs/ledger/index.js';
 import { validatePack } from '../libs/rules/index.js';
-import { cpuShare, cpuSnapshot, type CpuShare } from './http.js';
+import { cpuShare, cpuSnapshot, startNodeFlags, type CpuShare } from './http.js';
 import { formatRate, formatUs, summarise, table, type Summary } from './stats.js';
 
 export interface LedgerBenchOptions {
@@ -124,7 +124,8 @@ export async function withBenchService<T>(
   const url = new URL(o.serverUrl);
   url.pathname = `/${name}`;
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [join(o.root, 'dist/apps/decision-api/main.js')], {
+  // `npm start`'s node flags (young generation, heap growth, the preload), as every HTTP row starts the service.
+  const child: ChildProcess = spawn(process.execPath, [...startNodeFlags(o.root), join(o.root, 'dist/apps/decision-api/main.js')], {
     cwd: o.root,
     env: { ...process.env, DATABASE_URL: url.toString(), ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_KEY: '0', CONTENT_ROOT: o.root, ...o.env },
     stdio: ['ignore', 'ignore', 'inherit'],
