@@ -269,8 +269,9 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === 'serve') await serve();
 else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // Interrupted: the service (runHttp's cleanups) and the floor's database go too; a floor child gets SIGTERM from its 'exit' hook.
-  const abort = (code: number) => void stopAll().finally(() => void floorDatabase?.drop().finally(() => process.exit(code)));
+  // Interrupted: the service (runHttp's cleanups) and the floor's database go too (if made yet); a floor child is killed by
+  // its 'exit' hook. The exit must not depend on the database existing: an interrupt during setup still ends the run.
+  const abort = (code: number) => void stopAll().finally(() => void Promise.resolve(floorDatabase?.drop()).finally(() => process.exit(code)));
   process.once('SIGINT', () => abort(130));
   process.once('SIGTERM', () => abort(143));
   await main();
