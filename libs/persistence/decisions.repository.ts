@@ -57,8 +57,16 @@ export type StoredDecisionRow = Omit<NewDecision, 'document'> & { documentJson: 
  */
 export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard?: string): RawBuilder<unknown> | undefined {
   if (d.reasonCodes.length === 0) return undefined;
+  return reasonsInsertSql((get) => get(d), guard);
+}
+
+/**
+ * reasonsSql's insert for a decision with reason codes, its values read by `value` (the value itself, or a
+ * CompiledStatements slot): its text depends on `guard` alone.
+ */
+export function reasonsInsertSql(value: <T>(get: (d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>) => T) => T, guard?: string): RawBuilder<unknown> {
   return sql`insert into decision_reasons (tenant, code, decision_id)
-    select ${d.tenant}, c, ${d.id}::uuid from jsonb_array_elements_text(${JSON.stringify(d.reasonCodes)}::jsonb) c
+    select ${value((d) => d.tenant)}, c, ${value((d) => d.id)}::uuid from jsonb_array_elements_text(${value((d) => JSON.stringify(d.reasonCodes))}::jsonb) c
      ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
 }
 

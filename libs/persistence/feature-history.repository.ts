@@ -57,6 +57,8 @@ export function refundStatesWrittenBy(decisionId: string): RawBuilder<unknown> {
 export class FeatureHistoryRepository {
   /** values()' statements, compiled once per declaration set (and whether inside a transaction). */
   private readonly statements = new CompiledStatements<{ tenant: string; features: readonly FeatureQuery[] }>();
+  /** claim()'s statement, compiled once with an order's lock and once without. */
+  private readonly claims = new CompiledStatements<ClaimArgs>();
 
   /**
    * Claims the Idempotency-Key for `decisionId` and, when this request holds it, takes the order's lock (a refund's)
@@ -65,23 +67,9 @@ export class FeatureHistoryRepository {
    * predates the locks it waits for.
    */
   async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<boolean> {
-    const order = locks.orderId === undefined ? sql`1` : sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${orderLockName(c.tenant, locks.orderId)}))) o)`;
-    // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
-    // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
-    // Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
-    // and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
-    const result = await sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`${sql.raw(GENERIC_PLAN)}
-      with claim as (
-        insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
-        values (${c.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${c.decisionId}, ${c.createdAt})
-        on conflict (tenant, key) do nothing
-        returning key
-      )
-      select c.n as claimed, o.done as order_locked, e.locked as entities_locked, ${sql.raw(CUSTOM_PLAN_AGAIN)} from (select count(*)::int as n from claim) c
-        left join lateral (select ${order} as done where c.n = 1) o on true
-        left join lateral (
-          select count(pg_advisory_xact_lock(k))::int as locked from unnest(${`{${locks.entities.join(',')}}`}::bigint[]) k where o.done = 1
-        ) e on true`.execute(em.getKysely());
+    const db = em.getKysely();
+    const ordered = locks.orderId !== undefined;
+    const result = await db.executeQuery(this.claims.bind(db, ordered ? 'o' : '', { c, locks }, (slot) => claimSql(ordered, slot)));
     return Number(result.rows[0]?.claimed ?? 0) === 1;
   }
 
@@ -111,15 +99,7 @@ export class FeatureHistoryRepository {
 
   /** The insert of a decision's rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given. */
   insertSql(d: RecordedDecision, guard?: string): RawBuilder<unknown> {
-    const r = d.record;
-    const rows = Object.entries(r.keys).map(([entity, key]) => ({ entity, key }));
-    return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,
-                                refund_states, refund_amount)
-      select ${d.tenant}, e.entity, e.key, 'decision', ${d.type}, ${r.at}::timestamptz, ${d.outcome}, ${`{${d.reasons.map(arrayLiteral).join(',')}}`}::text[],
-             ${r.amount}::bigint, ${JSON.stringify(r.attributes)}::jsonb, ${JSON.stringify(r.keys)}::jsonb, ${d.decisionId}::uuid, ${d.createdAt}::timestamptz,
-             ${d.refund ? `{${arrayLiteral(d.refund.state)}}` : null}::text[], ${d.refund?.approvedAmount ?? null}::bigint
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as e(entity text, key text)
-       ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
+    return historyInsertSql((get) => get(d), guard);
   }
 
   /** The master key of the pseudonyms kept in the database (created on first call) when none is configured. */
@@ -128,6 +108,56 @@ export class FeatureHistoryRepository {
     const rows = await em.execute<{ secret: string }[]>('select secret from pseudonym_secrets where id = 1');
     return Buffer.from(rows[0]!.secret, 'base64url');
   }
+}
+
+interface ClaimArgs {
+  c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date };
+  locks: { orderId?: string; entities: readonly string[] };
+}
+
+/** FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`; its values read by `value`. */
+function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ claimed: number; order_locked: number | null; entities_locked: number | null }> {
+  const c = <T>(get: (c: ClaimArgs['c']) => T): T => value((a) => get(a.c));
+  const order = ordered ? sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${value((a) => orderLockName(a.c.tenant, a.locks.orderId!))}))) o)` : sql`1`;
+  // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
+  // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
+  // Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
+  // and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
+  return sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`${sql.raw(GENERIC_PLAN)}
+    with claim as (
+      insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
+      values (${c((x) => x.tenant)}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => x.status)},
+              ${c((x) => x.contentType)}, null, ${c((x) => x.decisionId)}, ${c((x) => x.createdAt)})
+      on conflict (tenant, key) do nothing
+      returning key
+    )
+    select c.n as claimed, o.done as order_locked, e.locked as entities_locked, ${sql.raw(CUSTOM_PLAN_AGAIN)} from (select count(*)::int as n from claim) c
+      left join lateral (select ${order} as done where c.n = 1) o on true
+      left join lateral (
+        select count(pg_advisory_xact_lock(k))::int as locked from unnest(${value((a) => `{${a.locks.entities.join(',')}}`)}::bigint[]) k where o.done = 1
+      ) e on true`;
+}
+
+/**
+ * The insert of a decision's history rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given.
+ * `value` reads each of the decision's values: the value itself, or a CompiledStatements slot when the statement
+ * compiles once per shape (the refund decision's write). Its text depends on `guard` alone.
+ */
+export function historyInsertSql(value: <T>(get: (d: RecordedDecision) => T) => T, guard?: string): RawBuilder<unknown> {
+  return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,
+                                refund_states, refund_amount)
+      select ${value((d) => d.tenant)}, e.entity, e.key, 'decision', ${value((d) => d.type)}, ${value((d) => d.record.at)}::timestamptz, ${value((d) => d.outcome)},
+             ${value((d) => `{${d.reasons.map(arrayLiteral).join(',')}}`)}::text[], ${value((d) => d.record.amount)}::bigint,
+             ${value((d) => JSON.stringify(d.record.attributes))}::jsonb, ${value((d) => JSON.stringify(d.record.keys))}::jsonb, ${value((d) => d.decisionId)}::uuid,
+             ${value((d) => d.createdAt)}::timestamptz, ${value((d) => (d.refund ? `{${arrayLiteral(d.refund.state)}}` : null))}::text[],
+             ${value((d) => d.refund?.approvedAmount ?? null)}::bigint
+        from jsonb_to_recordset(${value((d) => historyKeysJson(d.record.keys))}::jsonb) as e(entity text, key text)
+       ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;
+}
+
+/** A decision's entity keys as the rows jsonb_to_recordset reads: one `{entity, key}` per key. */
+function historyKeysJson(keys: Record<string, string>): string {
+  return JSON.stringify(Object.entries(keys).map(([entity, key]) => ({ entity, key })));
 }
 
 /**

@@ -216,13 +216,12 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   }
 
   describe("the refund's states on its decision's history rows", () => {
-    const history = new FeatureHistoryRepository();
     const refunds = new RefundsRepository();
     /** A REVIEW decision's write for refund r<n>, with history rows for a customer and a device. */
     function reviewed(n: number): RefundDecisionWrite {
       const w = decision(n);
       const record = { at, keys: { customer: `c${n}`, device: `d${n}` }, amount: 100, attributes: { reasonCode: 'GOODWILL' } };
-      w.history = history.insertSql({ tenant: 'acme', decisionId: w.decision.id, type: 'refund', outcome: 'REVIEW', reasons: [], record, createdAt: at, refund: { state: 'IN_REVIEW', approvedAmount: 0 } }, 'refund');
+      w.history = { tenant: 'acme', decisionId: w.decision.id, type: 'refund', outcome: 'REVIEW', reasons: [], record, createdAt: at, refund: { state: 'IN_REVIEW', approvedAmount: 0 } };
       w.refund = { ...w.refund, state: 'IN_REVIEW', approvedAmount: 0 };
       return w;
     }
@@ -487,6 +486,57 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       }
     });
   }
+
+  it('each write of a shape compiled once stores its own values in every table, and each shape its own rows', async () => {
+    // The write's text is compiled once per shape: a value taken from the first call instead of each call's would
+    // show here as a second decision's row holding the first one's value.
+    function full(n: number, o: { review: boolean; reasons: string[]; events: number }): RefundDecisionWrite {
+      const w = decision(n);
+      const id = w.decision.id;
+      w.decision = { ...w.decision, outcome: `OUT${n}`, riskScore: n, caseData: { n }, features: { f: n }, reasonCodes: o.reasons, idempotencyKey: `full${n}` };
+      w.refund = { ...w.refund, customerId: `cust${n}`, requestedAmount: 1000 + n, approvedAmount: 900 + n, reward: { accountId: `acct${n}` } };
+      w.transition = { ...w.transition, reason: `reason ${n}` };
+      if (o.review) {
+        w.review = { id: `01900000-0000-7000-8000-0000000003${n}`, tenant: 'acme', type: 'refund', decisionId: id, refundId: `r${n}`, amount: 1000 + n, currency: 'EUR', riskBand: `band${n}`, deadline: new Date(at.getTime() + n * 1000), leaseMinutes: n, requiredApprovals: 1 + (n % 2), requestedBy: `key_${n}`, createdAt: at };
+      }
+      w.history = { tenant: 'acme', decisionId: id, type: 'refund', outcome: `OUT${n}`, reasons: o.reasons, record: { at, keys: { customer: `hc${n}`, device: `hd${n}` }, amount: 2000 + n, attributes: { reasonCode: `R${n}` } }, createdAt: at, refund: { state: 'APPROVED', approvedAmount: 900 + n } };
+      w.events = Array.from({ length: o.events }, (_, i) => ({ id: `01900000-0000-7000-8000-000000000${4 + i}${n}`, type: `t${i}.${n}`, data: { n, i } }));
+      return w;
+    }
+    const writes = [
+      full(60, { review: true, reasons: ['A60', 'B60'], events: 3 }),
+      full(61, { review: true, reasons: ['A61'], events: 3 }),
+      full(62, { review: false, reasons: [], events: 2 }),
+      full(63, { review: false, reasons: [], events: 2 }),
+    ];
+    for (const w of writes) {
+      await db.em().transactional(async (em) => {
+        await repo.before(em, 'acme', w.decision.id, w.refund.refundId, w.refund.orderId);
+        expect(await repo.write(em, w)).toBe('created');
+      });
+    }
+    const one = async (q: string, id: string) => (await db.em().execute<Record<string, unknown>[]>(q, [id]));
+    for (const w of writes) {
+      const n = Number(w.refund.refundId.slice(1));
+      const id = w.decision.id;
+      expect(await one('select outcome, risk_score, case_data, features, idempotency_key from decisions where id = ?', id)).toEqual([
+        { outcome: `OUT${n}`, risk_score: n, case_data: { n }, features: { f: n }, idempotency_key: `full${n}` },
+      ]);
+      const [refund] = await one('select refund_id, customer_id, requested_amount, approved_amount, reward from refunds where decision_id = ?', id);
+      expect({ ...refund, requested_amount: Number(refund!.requested_amount), approved_amount: Number(refund!.approved_amount) }).toEqual({ refund_id: `r${n}`, customer_id: `cust${n}`, requested_amount: 1000 + n, approved_amount: 900 + n, reward: { accountId: `acct${n}` } });
+      expect(await one('select to_state, reason from refund_transitions where decision_id = ?', id)).toEqual([{ to_state: 'APPROVED', reason: `reason ${n}` }]);
+      const reviews = await one('select risk_band, lease_minutes, required_approvals, requested_by from reviews where decision_id = ?', id);
+      expect(reviews).toEqual(w.review ? [{ risk_band: `band${n}`, lease_minutes: n, required_approvals: 1 + (n % 2), requested_by: `key_${n}` }] : []);
+      const history = await one('select entity, key, outcome, amount, attributes from feature_events where decision_id = ? order by entity', id);
+      expect(history.map((h) => ({ ...h, amount: Number(h.amount) }))).toEqual([
+        { entity: 'customer', key: `hc${n}`, outcome: `OUT${n}`, amount: 2000 + n, attributes: { reasonCode: `R${n}` } },
+        { entity: 'device', key: `hd${n}`, outcome: `OUT${n}`, amount: 2000 + n, attributes: { reasonCode: `R${n}` } },
+      ]);
+      expect((await one('select code from decision_reasons where decision_id = ? order by code', id)).map((r) => r.code)).toEqual(w.decision.reasonCodes);
+      const events = await one(`select type, data from outbox_events where id in (${w.events.map((e) => `'${e.id}'`).join(', ')}) and ? is not null order by type`, id);
+      expect(events).toEqual(w.events.map((e) => ({ type: e.type, data: e.data })));
+    }
+  });
 
   it('the tables the write inserts into have no insert trigger and no foreign key (a generic plan would reach their queries too)', async () => {
     // Except a trigger whose function sets its own planning: for each call, or once with index scans only (refund_transitions'

@@ -12,10 +12,10 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { sameTenant } from './tenant-scope.js';
 import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
-import { reasonsSql, type StoredDecisionRow } from './decisions.repository.js';
+import { reasonsInsertSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
-import { featureColumns, featureSlots, featuresShape, featureValues, refundStatesWrittenBy } from './feature-history.repository.js';
-import { CompiledStatements } from './compiled-statements.js';
+import { featureColumns, featureSlots, featuresShape, featureValues, historyInsertSql, refundStatesWrittenBy, type RecordedDecision } from './feature-history.repository.js';
+import { CompiledStatements, type SlotOf } from './compiled-statements.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, THEN_COMMIT } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
@@ -34,8 +34,8 @@ export interface RefundDecisionWrite {
   refund: Pick<RefundRow, 'refundId' | 'type' | 'orderId' | 'customerId' | 'state' | 'requestedAmount' | 'approvedAmount' | 'capturedAmount' | 'currency' | 'reward' | 'requestedBy'>;
   transition: { id: string; actor: Actor; reason: string };
   review?: NewReview & { id: string };
-  /** The decision's history rows (FeatureHistoryRepository.insertSql guarded by the `refund` CTE): written only when the refund is. */
-  history?: RawBuilder<unknown>;
+  /** The decision's history rows (historyInsertSql, guarded by the `refund` CTE): written only when the refund is. */
+  history?: RecordedDecision;
   /** decision.created, refund.state_changed, review.created: written only when the refund is. */
   events: { id: string; type: string; data: Record<string, unknown> }[];
 }
@@ -80,6 +80,8 @@ interface BeforeArgs {
 export class RefundDecisionsRepository {
   /** before()'s statement, compiled once per decision type's features (their declarations, not their values). */
   private readonly beforeStatements = new CompiledStatements<BeforeArgs>();
+  /** write()'s statement, compiled once per shape (a review, history rows, reason codes, how many events). */
+  private readonly writeStatements = new CompiledStatements<WriteArgs>();
 
   /**
    * Run after the claim and the locks: the refund and the order's total cannot change until this transaction ends,
@@ -119,58 +121,95 @@ export class RefundDecisionsRepository {
    * only CTE, function and VALUES scans.
    */
   async write(em: SqlEntityManager, w: RefundDecisionWrite, o: { last?: boolean } = {}): Promise<'exists' | 'created'> {
-    const d = w.decision;
-    const r = w.refund;
-    const actor = actorView(w.transition.actor);
-    const review = w.review;
-    const reviewCte: RawBuilder<unknown> = review
-      ? sql`, opened as (
-          insert into reviews (id, tenant, type, decision_id, refund_id, amount, currency, risk_band, state, deadline, lease_minutes,
-                               required_approvals, requested_by, created_at)
-          select ${review.id}::uuid, ${d.tenant}, ${review.type}, ${d.id}::uuid, ${review.refundId}, ${review.amount}, ${review.currency},
-                 ${review.riskBand}, 'OPEN', ${review.deadline}::timestamptz, ${review.leaseMinutes}, ${review.requiredApprovals},
-                 ${review.requestedBy}, ${d.createdAt}::timestamptz
-          where exists (select 1 from refund)
-        )`
-      : sql``;
-    const reasons = reasonsSql(d, 'decided');
-    const events = sql.join(w.events.map((e) => sql`(${e.id}::uuid, ${e.type}, ${JSON.stringify(e.data)}::jsonb)`));
-    // The transaction's last statement goes out with its COMMIT (THEN_COMMIT), so a taken refundId must fail it
-    // (refund_taken, SQLSTATE DPR01 = REFUND_TAKEN): an answer of 0 would come after the claim and decision committed.
-    const created = o.last
-      ? sql`case when (select count(*) from refund) = 1 then 1 else refund_taken(${r.refundId}) end`
-      : sql`(select count(*) from refund)::int`;
-    const result = await sql<{ created: number }>`${o.last ? sql.raw(THEN_COMMIT) : sql``}
-      with decided as (
-        insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
-        select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
-               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
-        returning id
-      ), refund as (
-        insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,
-                             currency, reward, requested_by, decision_id, created_at, updated_at)
-        select ${d.tenant}, ${r.refundId}, ${r.type}, ${r.orderId}, ${r.customerId}, ${r.state}, ${r.requestedAmount}, ${r.approvedAmount},
-               ${r.capturedAmount}, ${r.currency}, ${r.reward === null ? null : JSON.stringify(r.reward)}::jsonb, ${r.requestedBy},
-               ${d.id}::uuid, ${d.createdAt}::timestamptz, ${d.createdAt}::timestamptz
-        where exists (select 1 from decided)
-        on conflict (tenant, refund_id) do nothing
-        returning refund_id
-      ), moved as (
-        insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
-        select ${w.transition.id}::uuid, ${d.tenant}, ${r.refundId}, null, ${r.state}, ${actor.id}, ${actor.role}, ${w.transition.reason},
-               ${d.id}::uuid, ${d.createdAt}::timestamptz
-        where exists (select 1 from refund)
-      )${reviewCte}${w.history ? sql`, recorded as (${w.history})` : sql``}${reasons ? sql`, reasoned as (${reasons})` : sql``}, told as (
-        insert into outbox_events (id, tenant, type, occurred_at, data)
-        select e.id, ${d.tenant}, e.type, ${d.createdAt}::timestamptz, e.data from (values ${events}) as e(id, type, data)
-        where exists (select 1 from refund)
-      )
-      select ${created} as created, ${CUSTOM_AFTER_THE_WRITE}`.execute(em.getKysely());
+    const shape: WriteShape = { last: o.last === true, review: w.review !== undefined, history: w.history !== undefined, reasons: w.decision.reasonCodes.length > 0, events: w.events.length };
+    const db = em.getKysely();
+    const key = `${shape.last ? 'l' : ''}${shape.review ? 'r' : ''}${shape.history ? 'h' : ''}${shape.reasons ? 'c' : ''}${shape.events}`;
+    const args: WriteArgs = { w, actor: actorView(w.transition.actor) };
+    const result = await db.executeQuery(this.writeStatements.bind(db, key, args, (slot) => refundDecisionWriteSql(shape, slot)));
     return Number(result.rows[0]!.created) === 1 ? 'created' : 'exists';
   }
+}
+
+/** What the write's text depends on (RefundDecisionsRepository.write compiles it once per shape). */
+interface WriteShape {
+  last: boolean;
+  review: boolean;
+  history: boolean;
+  reasons: boolean;
+  events: number;
+}
+
+interface WriteArgs {
+  w: RefundDecisionWrite;
+  actor: { id: string; role: string };
+}
+
+/**
+ * RefundDecisionsRepository.write's statement of `shape`, every value read by `value` (a CompiledStatements slot, or
+ * the value itself): compiled once per shape, it was built and compiled by Kysely for every decision, ~a fifth of
+ * what a decision allocates (docs/benchmarks.md, 2026-12-06, nineteenth session).
+ */
+export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArgs>): RawBuilder<{ created: number }> {
+  const d = <T>(get: (d: StoredDecisionRow) => T): T => value((a) => get(a.w.decision));
+  const r = <T>(get: (r: RefundDecisionWrite['refund']) => T): T => value((a) => get(a.w.refund));
+  const t = <T>(get: (t: RefundDecisionWrite['transition']) => T): T => value((a) => get(a.w.transition));
+  const v = <T>(get: (v: NonNullable<RefundDecisionWrite['review']>) => T): T => value((a) => get(a.w.review!));
+  const tenant = d((x) => x.tenant);
+  const id = d((x) => x.id);
+  const createdAt = d((x) => x.createdAt);
+  const reviewCte: RawBuilder<unknown> = shape.review
+    ? sql`, opened as (
+        insert into reviews (id, tenant, type, decision_id, refund_id, amount, currency, risk_band, state, deadline, lease_minutes,
+                             required_approvals, requested_by, created_at)
+        select ${v((x) => x.id)}::uuid, ${tenant}, ${v((x) => x.type)}, ${id}::uuid, ${v((x) => x.refundId)}, ${v((x) => x.amount)}, ${v((x) => x.currency)},
+               ${v((x) => x.riskBand)}, 'OPEN', ${v((x) => x.deadline)}::timestamptz, ${v((x) => x.leaseMinutes)}, ${v((x) => x.requiredApprovals)},
+               ${v((x) => x.requestedBy)}, ${createdAt}::timestamptz
+        where exists (select 1 from refund)
+      )`
+    : sql``;
+  const history = shape.history ? sql`, recorded as (${historyInsertSql((get) => value((a) => get(a.w.history!)), 'refund')})` : sql``;
+  const reasons = shape.reasons ? sql`, reasoned as (${reasonsInsertSql(d, 'decided')})` : sql``;
+  const events = sql.join(
+    Array.from({ length: shape.events }, (_, i) => {
+      const e = <T>(get: (e: RefundDecisionWrite['events'][number]) => T): T => value((a) => get(a.w.events[i]!));
+      return sql`(${e((x) => x.id)}::uuid, ${e((x) => x.type)}, ${e((x) => JSON.stringify(x.data))}::jsonb)`;
+    }),
+  );
+  // The transaction's last statement goes out with its COMMIT (THEN_COMMIT), so a taken refundId must fail it
+  // (refund_taken, SQLSTATE DPR01 = REFUND_TAKEN): an answer of 0 would come after the claim and decision committed.
+  const created = shape.last
+    ? sql`case when (select count(*) from refund) = 1 then 1 else refund_taken(${r((x) => x.refundId)}) end`
+    : sql`(select count(*) from refund)::int`;
+  return sql<{ created: number }>`${shape.last ? sql.raw(THEN_COMMIT) : sql``}
+    with decided as (
+      insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
+                             features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
+      select ${id}, ${tenant}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)}, ${d((x) => x.releaseVersion)},
+             ${d((x) => JSON.stringify(x.components))}::jsonb, ${d((x) => JSON.stringify(x.caseData))}::jsonb,
+             ${d((x) => (x.features == null ? null : JSON.stringify(x.features)))}::jsonb, ${d((x) => x.documentJson)}::json, ${d((x) => x.answerJson)}::json,
+             ${d((x) => x.idempotencyKey)}, ${d((x) => x.evaluatedAt)}, ${createdAt}, ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}
+      returning id
+    ), refund as (
+      insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,
+                           currency, reward, requested_by, decision_id, created_at, updated_at)
+      select ${tenant}, ${r((x) => x.refundId)}, ${r((x) => x.type)}, ${r((x) => x.orderId)}, ${r((x) => x.customerId)}, ${r((x) => x.state)},
+             ${r((x) => x.requestedAmount)}, ${r((x) => x.approvedAmount)}, ${r((x) => x.capturedAmount)}, ${r((x) => x.currency)},
+             ${r((x) => (x.reward === null ? null : JSON.stringify(x.reward)))}::jsonb, ${r((x) => x.requestedBy)},
+             ${id}::uuid, ${createdAt}::timestamptz, ${createdAt}::timestamptz
+      where exists (select 1 from decided)
+      on conflict (tenant, refund_id) do nothing
+      returning refund_id
+    ), moved as (
+      insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
+      select ${t((x) => x.id)}::uuid, ${tenant}, ${r((x) => x.refundId)}, null, ${r((x) => x.state)}, ${value((a) => a.actor.id)}, ${value((a) => a.actor.role)},
+             ${t((x) => x.reason)}, ${id}::uuid, ${createdAt}::timestamptz
+      where exists (select 1 from refund)
+    )${reviewCte}${history}${reasons}, told as (
+      insert into outbox_events (id, tenant, type, occurred_at, data)
+      select e.id, ${tenant}, e.type, ${createdAt}::timestamptz, e.data from (values ${events}) as e(id, type, data)
+      where exists (select 1 from refund)
+    )
+    select ${created} as created, ${CUSTOM_AFTER_THE_WRITE}`;
 }
 
 /** SQLSTATE of refund_taken (Migration20261213000000): the refundId of a write marked `last` was taken meanwhile. */

@@ -190,10 +190,7 @@ export class RefundDecisions {
           const record = type.history?.record(input);
           const rows = {
             ...(record && {
-              history: this.history.insertSql(
-                { tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now, refund: { state, approvedAmount: refund.approvedAmount } },
-                'refund',
-              ),
+              history: { tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now, refund: { state, approvedAmount: refund.approvedAmount } },
             }),
             decision: decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, document, documentJson: json, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             refund,
