@@ -1,14 +1,17 @@
 /**
  * CompiledStatements: a statement compiled once per shape and bound to a call's values is the statement the builder
  * makes for that call, text and parameters alike. Checked on the refund decision's read with random feature
- * declarations and values (the statement it compiles in production), with no database: compiling needs none.
+ * declarations and values, and on its claim and write with random shapes and values (the statements it compiles in
+ * production), with no database: compiling needs none.
  */
 import fc from 'fast-check';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import { CompiledStatements } from './compiled-statements.js';
-import { featureSlots, featuresShape } from './feature-history.repository.js';
-import { beforeRefundDecisionSql } from './refund-decisions.repository.js';
+import { claimSql, featureSlots, featuresShape, type ClaimArgs } from './feature-history.repository.js';
+import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type WriteShape } from './refund-decisions.repository.js';
+import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
+import type { RecordedDecision } from './feature-history.repository.js';
 
 const db = new Kysely<unknown>({
   dialect: {
@@ -102,6 +105,85 @@ describe('CompiledStatements', () => {
     // A copy that changed a declared part but kept the declaration is not that declaration's shape.
     expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, kinds: ['other'] }])).toBeUndefined();
     expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, where: { x: 1 } }])).toBeUndefined();
+  });
+
+  it("a decision's claim and write (a refund's, any other type's), bound for each call, are the statements built with that call's values", () => {
+    const time = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true });
+    const json = fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 3 });
+    const amount = fc.nat({ max: 1_000_000 });
+    const write = fc.record({
+      review: fc.boolean(),
+      history: fc.boolean(),
+      last: fc.boolean(),
+      reasons: fc.array(text, { maxLength: 3 }),
+      events: fc.array(fc.record({ id: fc.uuid(), type: text, data: json }), { minLength: 1, maxLength: 3 }),
+      strings: fc.array(text, { minLength: 12, maxLength: 12 }),
+      amounts: fc.array(amount, { minLength: 4, maxLength: 4 }),
+      times: fc.array(time, { minLength: 3, maxLength: 3 }),
+      features: fc.option(json, { nil: null }),
+      reward: fc.option(json, { nil: null }),
+    });
+    const args = (w: typeof write extends fc.Arbitrary<infer T> ? T : never): { shape: WriteShape; args: WriteArgs } => {
+      const [id, tenant, outcome, key, refundId, orderId, customerId, state, reason, keyId, band, entityKey] = w.strings as [string, string, string, string, string, string, string, string, string, string, string, string];
+      const [requested, approved, captured, risk] = w.amounts as [number, number, number, number];
+      const [createdAt, evaluatedAt, deadline] = w.times as [Date, Date, Date];
+      const decision = {
+        id, tenant, domain: 'refund', outcome, riskScore: risk, releaseName: 'default', releaseVersion: '1.4.0', components: { pack: key }, caseData: { refundId },
+        features: w.features, documentJson: JSON.stringify({ id }), answerJson: JSON.stringify({ outcome }), reasonCodes: w.reasons, idempotencyKey: key, evaluatedAt, createdAt,
+        actor: { id: keyId, role: 'service' },
+      };
+      const refund = { refundId, type: 'refund', orderId, customerId, state: state as never, requestedAmount: requested, approvedAmount: approved, capturedAmount: captured, currency: 'EUR', reward: w.reward as never, requestedBy: keyId };
+      const review = { id: `${id}r`, tenant, type: 'refund', decisionId: id, refundId, amount: requested, currency: 'EUR', riskBand: band, deadline, leaseMinutes: risk, requiredApprovals: 2, requestedBy: keyId, createdAt };
+      const history = { tenant, decisionId: id, type: 'refund', outcome, reasons: w.reasons, record: { at: evaluatedAt, keys: { customer: entityKey }, amount: approved, attributes: { reason } }, createdAt, refund: { state, approvedAmount: approved } };
+      return {
+        shape: { last: w.last, review: w.review, history: w.history, reasons: w.reasons.length > 0, events: w.events.length },
+        args: {
+          w: { decision, refund, transition: { id: `${id}t`, actor: { kind: 'system' } as never, reason }, ...(w.review && { review }), ...(w.history && { history }), events: w.events },
+          actor: { id: keyId, role: 'system' },
+        },
+      };
+    };
+    fc.assert(
+      fc.property(fc.array(write, { minLength: 1, maxLength: 5 }), (calls) => {
+        const writes = new CompiledStatements<WriteArgs>();
+        const claims = new CompiledStatements<ClaimArgs>();
+        const claimedStatements = new CompiledStatements<{ d: ClaimedDecision; c: IdempotencyClaim }>();
+        const decidedStatements = new CompiledStatements<{ d: ClaimedDecision; history?: RecordedDecision }>();
+        for (const call of calls) {
+          const { shape, args: a } = args(call);
+          const key = JSON.stringify(shape);
+          const bound = writes.bind(db, key, a, (slot) => refundDecisionWriteSql(shape, slot));
+          const direct = refundDecisionWriteSql(shape, (get) => get(a)).compile(db);
+          expect(bound.sql).toBe(direct.sql);
+          expect(bound.parameters).toStrictEqual(direct.parameters);
+          const d = a.w.decision;
+          const c: ClaimArgs = {
+            c: { tenant: d.tenant, key: call.strings[3]!, requestHash: d.outcome, method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json', decisionId: d.id, createdAt: d.createdAt },
+            locks: { ...(call.last && { orderId: a.w.refund.orderId }), entities: call.amounts.map(String) },
+          };
+          const ordered = c.locks.orderId !== undefined;
+          const claim = claims.bind(db, String(ordered), c, (slot) => claimSql(ordered, slot));
+          const built = claimSql(ordered, (get) => get(c)).compile(db);
+          expect(claim.sql).toBe(built.sql);
+          expect(claim.parameters).toStrictEqual(built.parameters);
+          // Any other decision type's: claim and insert in one statement, or the insert after the claim.
+          const other: ClaimedDecision = { ...d, event: { id: call.events[0]!.id, data: call.events[0]!.data } };
+          const reasons = other.reasonCodes.length > 0;
+          const claimed = { d: other, c: c.c };
+          const one = claimedStatements.bind(db, String(reasons), claimed, (slot) => insertClaimedSql(reasons, slot));
+          const oneBuilt = insertClaimedSql(reasons, (get) => get(claimed)).compile(db);
+          expect(one.sql).toBe(oneBuilt.sql);
+          expect(one.parameters).toStrictEqual(oneBuilt.parameters);
+          const decided: { d: ClaimedDecision; history?: RecordedDecision } = { d: other, ...(a.w.history && { history: a.w.history }) };
+          const decidedShape = { last: shape.last, history: shape.history, reasons };
+          const after = decidedStatements.bind(db, JSON.stringify(decidedShape), decided, (slot) => insertDecidedSql(decidedShape, slot));
+          const afterBuilt = insertDecidedSql(decidedShape, (get) => get(decided)).compile(db);
+          expect(after.sql).toBe(afterBuilt.sql);
+          expect(after.parameters).toStrictEqual(afterBuilt.parameters);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps a bounded number of shapes', () => {

@@ -31,6 +31,10 @@ interface Compiled {
   sql: string;
   /** Constants as compiled, and the stand-ins to replace with each call's values. */
   parameters: readonly unknown[];
+  /** Each distinct stand-in's reader, once: a stand-in used in several places (a tenant, a time) is read once a call. */
+  readers: readonly ((args: unknown) => unknown)[];
+  /** For each parameter, the index of its reader in `readers`, or -1 for a constant. */
+  readerOf: readonly number[];
 }
 
 /** Shapes kept at most: one per declared feature set (a few per loaded decision type), never one per call. */
@@ -47,12 +51,22 @@ export class CompiledStatements<A> {
     if (compiled === undefined) {
       const slot = (<T>(get: (args: A) => T): T => ({ [VALUE]: get }) as unknown as T) as SlotOf<A>;
       const query = build(slot).compile(db);
-      compiled = { sql: query.sql, parameters: query.parameters };
+      const readers: ((args: unknown) => unknown)[] = [];
+      const seen = new Map<Slot<A>, number>();
+      const readerOf = query.parameters.map((p) => {
+        if (!isSlot<A>(p)) return -1;
+        let index = seen.get(p);
+        if (index === undefined) seen.set(p, (index = readers.push(p[VALUE] as (args: unknown) => unknown) - 1));
+        return index;
+      });
+      compiled = { sql: query.sql, parameters: query.parameters, readers, readerOf };
       // Shapes come from loaded decision types: past the bound (releases come and go), start again rather than grow.
       if (this.byShape.size >= this.maxShapes) this.byShape.clear();
       this.byShape.set(shape, compiled);
     }
-    const values = compiled.parameters.map((p) => (isSlot<A>(p) ? p[VALUE](args) : p));
+    const { parameters, readers, readerOf } = compiled;
+    const read = readers.map((r) => r(args));
+    const values = parameters.map((p, i) => (readerOf[i]! < 0 ? p : read[readerOf[i]!]));
     return CompiledQuery.raw(compiled.sql, values);
   }
 

@@ -5,6 +5,8 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 import { THEN_COMMIT } from './prepared-statements.js';
+import { CompiledStatements, type SlotOf } from './compiled-statements.js';
+import { historyInsertSql, type RecordedDecision } from './feature-history.repository.js';
 
 export interface NewDecision {
   id: string;
@@ -90,7 +92,15 @@ export interface IdempotencyClaim {
   contentType: string;
 }
 
+/** A decision with its `decision.created` event, as insertClaimed and insertDecided write it. */
+export type ClaimedDecision = StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } };
+
 export class DecisionsRepository {
+  /** insertClaimed's statement, compiled once with reason codes and once without. */
+  private readonly claimedStatements = new CompiledStatements<{ d: ClaimedDecision; c: IdempotencyClaim }>();
+  /** insertDecided's statement, compiled once per shape (last or not, history rows or not, reason codes or not). */
+  private readonly decidedStatements = new CompiledStatements<{ d: ClaimedDecision; history?: RecordedDecision }>();
+
   /**
    * The hot path: claims the Idempotency-Key and inserts the decision in ONE parameterised statement (atomic without
    * an explicit transaction, one round trip). The answer is stored once, as `document` (a `json` column keeps the
@@ -98,52 +108,23 @@ export class DecisionsRepository {
    * then inserts nothing: `inserted` is false and the caller replays the stored answer. The `decision.created` event
    * goes to the outbox in the same statement.
    */
-  async insertClaimed(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, c: IdempotencyClaim): Promise<boolean> {
-    const result = await sql<{ inserted: number }>`
-      with claim as (
-        insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
-        values (${d.tenant}, ${c.key}, ${c.requestHash}, ${c.method}, ${c.path}, ${c.status}, ${c.contentType}, null, ${d.id}, ${d.createdAt})
-        on conflict (tenant, key) do nothing
-        returning key
-      ), inserted as (
-        insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
-        select ${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
-               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role}
-        where exists (select 1 from claim)
-        returning id
-      ), event as (
-        insert into outbox_events (id, tenant, type, occurred_at, data)
-        select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
-        where exists (select 1 from inserted)
-      )${withReasons(d, 'inserted')}
-      select count(*)::int as inserted from inserted`.execute(em.getKysely());
+  async insertClaimed(em: SqlEntityManager, d: ClaimedDecision, c: IdempotencyClaim): Promise<boolean> {
+    const db = em.getKysely();
+    const reasons = d.reasonCodes.length > 0;
+    const result = await db.executeQuery(this.claimedStatements.bind(db, reasons ? 'c' : '', { d, c }, (slot) => insertClaimedSql(reasons, slot)));
     return Number(result.rows[0]?.inserted ?? 0) === 1;
   }
 
   /**
    * After the key's claim (FeatureHistoryRepository.claim, same transaction): the decision, its `decision.created`
-   * event and its history rows (`history`, a CTE body guarded by `inserted`) in one statement. With `last`, the
-   * transaction's last statement: it commits the transaction in the same round trip (THEN_COMMIT).
+   * event and its history rows (`history`, guarded by `inserted`) in one statement. With `last`, the transaction's
+   * last statement: it commits the transaction in the same round trip (THEN_COMMIT).
    */
-  async insertDecided(em: SqlEntityManager, d: StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } }, history?: RawBuilder<unknown>, o: { last?: boolean } = {}): Promise<void> {
-    await sql`${o.last ? sql.raw(THEN_COMMIT) : sql``}
-      with inserted as (
-        insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
-        values (${d.id}, ${d.tenant}, ${d.domain}, ${d.outcome}, ${d.riskScore}, ${d.releaseName}, ${d.releaseVersion},
-               ${JSON.stringify(d.components)}::jsonb, ${JSON.stringify(d.caseData)}::jsonb,
-               ${d.features == null ? null : JSON.stringify(d.features)}::jsonb, ${d.documentJson}::json, ${d.answerJson}::json,
-               ${d.idempotencyKey}, ${d.evaluatedAt}, ${d.createdAt}, ${d.actor.id}, ${d.actor.role})
-        returning id
-      ), event as (
-        insert into outbox_events (id, tenant, type, occurred_at, data)
-        select ${d.event.id}, ${d.tenant}, 'decision.created', ${d.createdAt}, ${JSON.stringify(d.event.data)}::jsonb
-        where exists (select 1 from inserted)
-      )${history ? sql`, recorded as (${history})` : sql``}${withReasons(d, 'inserted')}
-      select 1`.execute(em.getKysely());
+  async insertDecided(em: SqlEntityManager, d: ClaimedDecision, history?: RecordedDecision, o: { last?: boolean } = {}): Promise<void> {
+    const db = em.getKysely();
+    const shape = { last: o.last === true, history: history !== undefined, reasons: d.reasonCodes.length > 0 };
+    const key = `${shape.last ? 'l' : ''}${shape.history ? 'h' : ''}${shape.reasons ? 'c' : ''}`;
+    await db.executeQuery(this.decidedStatements.bind(db, key, { d, history }, (slot) => insertDecidedSql(shape, slot)));
   }
 
   /** id, type, outcome and time of these decisions (a refund's engine decision and the reviewers' linked ones), oldest first. */
@@ -202,8 +183,60 @@ export class DecisionsRepository {
   }
 }
 
-/** `, reasoned as (…)` when the decision has reason codes, else nothing. */
-function withReasons(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard: string): RawBuilder<unknown> {
-  const insert = reasonsSql(d, guard);
-  return insert ? sql`, reasoned as (${insert})` : sql``;
+/**
+ * The decision's row as a select list (insertClaimed's and insertDecided's), its values read by `d`. Times go as ISO
+ * text, what pg sends for a Date.
+ */
+function decisionValues(d: <T>(get: (d: ClaimedDecision) => T) => T): RawBuilder<unknown> {
+  return sql`${d((x) => x.id)}, ${d((x) => x.tenant)}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)},
+             ${d((x) => x.releaseVersion)}, ${d((x) => JSON.stringify(x.components))}::jsonb, ${d((x) => JSON.stringify(x.caseData))}::jsonb,
+             ${d((x) => (x.features == null ? null : JSON.stringify(x.features)))}::jsonb, ${d((x) => x.documentJson)}::json, ${d((x) => x.answerJson)}::json,
+             ${d((x) => x.idempotencyKey)}, ${d((x) => x.evaluatedAt.toISOString())}::timestamptz, ${d((x) => x.createdAt.toISOString())}::timestamptz,
+             ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}`;
 }
+
+const DECISION_COLUMNS = sql.raw(`id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
+                               features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role`);
+
+/** DecisionsRepository.insertClaimed's statement, with reason rows when `reasons`; compiled once per shape. */
+export function insertClaimedSql(reasons: boolean, value: SlotOf<{ d: ClaimedDecision; c: IdempotencyClaim }>): RawBuilder<{ inserted: number }> {
+  const d = <T>(get: (d: ClaimedDecision) => T): T => value((a) => get(a.d));
+  const c = <T>(get: (c: IdempotencyClaim) => T): T => value((a) => get(a.c));
+  const tenant = d((x) => x.tenant);
+  const createdAt = d((x) => x.createdAt.toISOString());
+  return sql<{ inserted: number }>`
+    with claim as (
+      insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
+      values (${tenant}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => x.status)}, ${c((x) => x.contentType)},
+              null, ${d((x) => x.id)}, ${createdAt}::timestamptz)
+      on conflict (tenant, key) do nothing
+      returning key
+    ), inserted as (
+      insert into decisions (${DECISION_COLUMNS})
+      select ${decisionValues(d)}
+      where exists (select 1 from claim)
+      returning id
+    ), event as (
+      insert into outbox_events (id, tenant, type, occurred_at, data)
+      select ${d((x) => x.event.id)}, ${tenant}, 'decision.created', ${createdAt}::timestamptz, ${d((x) => JSON.stringify(x.event.data))}::jsonb
+      where exists (select 1 from inserted)
+    )${reasons ? sql`, reasoned as (${reasonsInsertSql(d, 'inserted')})` : sql``}
+    select count(*)::int as inserted from inserted`;
+}
+
+/** DecisionsRepository.insertDecided's statement of `shape`; compiled once per shape. */
+export function insertDecidedSql(shape: { last: boolean; history: boolean; reasons: boolean }, value: SlotOf<{ d: ClaimedDecision; history?: RecordedDecision }>): RawBuilder<unknown> {
+  const d = <T>(get: (d: ClaimedDecision) => T): T => value((a) => get(a.d));
+  return sql`${shape.last ? sql.raw(THEN_COMMIT) : sql``}
+    with inserted as (
+      insert into decisions (${DECISION_COLUMNS})
+      values (${decisionValues(d)})
+      returning id
+    ), event as (
+      insert into outbox_events (id, tenant, type, occurred_at, data)
+      select ${d((x) => x.event.id)}, ${d((x) => x.tenant)}, 'decision.created', ${d((x) => x.createdAt.toISOString())}::timestamptz, ${d((x) => JSON.stringify(x.event.data))}::jsonb
+      where exists (select 1 from inserted)
+    )${shape.history ? sql`, recorded as (${historyInsertSql((get) => value((a) => get(a.history!)), 'inserted')})` : sql``}${shape.reasons ? sql`, reasoned as (${reasonsInsertSql(d, 'inserted')})` : sql``}
+    select 1`;
+}
+

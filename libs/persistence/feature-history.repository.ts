@@ -46,7 +46,7 @@ export interface RecordedDecision {
 
 /**
  * Says, for the rest of the transaction, that the write of `decisionId` puts its refund's entry state on the decision's
- * rows itself (insertSql with `refund`), so the refund_transitions trigger skips that one entry transition
+ * rows itself (historyInsertSql with `refund`), so the refund_transitions trigger skips that one entry transition
  * (Migration20261208000000); any other transition in the transaction still reaches its rows. A select-list column of a
  * statement before the write.
  */
@@ -97,11 +97,6 @@ export class FeatureHistoryRepository {
     return featureValues(result.rows[0] ?? {}, queries);
   }
 
-  /** The insert of a decision's rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given. */
-  insertSql(d: RecordedDecision, guard?: string): RawBuilder<unknown> {
-    return historyInsertSql((get) => get(d), guard);
-  }
-
   /** The master key of the pseudonyms kept in the database (created on first call) when none is configured. */
   async storedSecret(em: SqlEntityManager, now: Date): Promise<Buffer> {
     await em.execute('insert into pseudonym_secrets (id, secret, created_at) values (1, ?, ?) on conflict (id) do nothing', [randomBytes(32).toString('base64url'), now]);
@@ -110,13 +105,13 @@ export class FeatureHistoryRepository {
   }
 }
 
-interface ClaimArgs {
+export interface ClaimArgs {
   c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date };
   locks: { orderId?: string; entities: readonly string[] };
 }
 
 /** FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`; its values read by `value`. */
-function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ claimed: number; order_locked: number | null; entities_locked: number | null }> {
+export function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ claimed: number; order_locked: number | null; entities_locked: number | null }> {
   const c = <T>(get: (c: ClaimArgs['c']) => T): T => value((a) => get(a.c));
   const order = ordered ? sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${value((a) => orderLockName(a.c.tenant, a.locks.orderId!))}))) o)` : sql`1`;
   // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
@@ -127,7 +122,7 @@ function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ clai
     with claim as (
       insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
       values (${c((x) => x.tenant)}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => x.status)},
-              ${c((x) => x.contentType)}, null, ${c((x) => x.decisionId)}, ${c((x) => x.createdAt)})
+              ${c((x) => x.contentType)}, null, ${c((x) => x.decisionId)}, ${c((x) => x.createdAt.toISOString())}::timestamptz)
       on conflict (tenant, key) do nothing
       returning key
     )
@@ -146,10 +141,10 @@ function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ clai
 export function historyInsertSql(value: <T>(get: (d: RecordedDecision) => T) => T, guard?: string): RawBuilder<unknown> {
   return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,
                                 refund_states, refund_amount)
-      select ${value((d) => d.tenant)}, e.entity, e.key, 'decision', ${value((d) => d.type)}, ${value((d) => d.record.at)}::timestamptz, ${value((d) => d.outcome)},
+      select ${value((d) => d.tenant)}, e.entity, e.key, 'decision', ${value((d) => d.type)}, ${value((d) => d.record.at.toISOString())}::timestamptz, ${value((d) => d.outcome)},
              ${value((d) => `{${d.reasons.map(arrayLiteral).join(',')}}`)}::text[], ${value((d) => d.record.amount)}::bigint,
              ${value((d) => JSON.stringify(d.record.attributes))}::jsonb, ${value((d) => JSON.stringify(d.record.keys))}::jsonb, ${value((d) => d.decisionId)}::uuid,
-             ${value((d) => d.createdAt)}::timestamptz, ${value((d) => (d.refund ? `{${arrayLiteral(d.refund.state)}}` : null))}::text[],
+             ${value((d) => d.createdAt.toISOString())}::timestamptz, ${value((d) => (d.refund ? `{${arrayLiteral(d.refund.state)}}` : null))}::text[],
              ${value((d) => d.refund?.approvedAmount ?? null)}::bigint
         from jsonb_to_recordset(${value((d) => historyKeysJson(d.record.keys))}::jsonb) as e(entity text, key text)
        ${guard === undefined ? sql`` : sql`where exists (select 1 from ${sql.table(guard)})`}`;

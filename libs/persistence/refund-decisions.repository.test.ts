@@ -494,7 +494,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       const w = decision(n);
       const id = w.decision.id;
       w.decision = { ...w.decision, outcome: `OUT${n}`, riskScore: n, caseData: { n }, features: { f: n }, reasonCodes: o.reasons, idempotencyKey: `full${n}` };
-      w.refund = { ...w.refund, customerId: `cust${n}`, requestedAmount: 1000 + n, approvedAmount: 900 + n, reward: { accountId: `acct${n}` } };
+      w.refund = { ...w.refund, customerId: `cust${n}`, requestedAmount: 1000 + n, approvedAmount: 900 + n, reward: { accountId: `acct${n}`, transactionId: `tx${n}` } };
       w.transition = { ...w.transition, reason: `reason ${n}` };
       if (o.review) {
         w.review = { id: `01900000-0000-7000-8000-0000000003${n}`, tenant: 'acme', type: 'refund', decisionId: id, refundId: `r${n}`, amount: 1000 + n, currency: 'EUR', riskBand: `band${n}`, deadline: new Date(at.getTime() + n * 1000), leaseMinutes: n, requiredApprovals: 1 + (n % 2), requestedBy: `key_${n}`, createdAt: at };
@@ -504,10 +504,10 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
       return w;
     }
     const writes = [
-      full(60, { review: true, reasons: ['A60', 'B60'], events: 3 }),
-      full(61, { review: true, reasons: ['A61'], events: 3 }),
-      full(62, { review: false, reasons: [], events: 2 }),
-      full(63, { review: false, reasons: [], events: 2 }),
+      full(80, { review: true, reasons: ['A80', 'B80'], events: 3 }),
+      full(81, { review: true, reasons: ['A81'], events: 3 }),
+      full(82, { review: false, reasons: [], events: 2 }),
+      full(83, { review: false, reasons: [], events: 2 }),
     ];
     for (const w of writes) {
       await db.em().transactional(async (em) => {
@@ -523,7 +523,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
         { outcome: `OUT${n}`, risk_score: n, case_data: { n }, features: { f: n }, idempotency_key: `full${n}` },
       ]);
       const [refund] = await one('select refund_id, customer_id, requested_amount, approved_amount, reward from refunds where decision_id = ?', id);
-      expect({ ...refund, requested_amount: Number(refund!.requested_amount), approved_amount: Number(refund!.approved_amount) }).toEqual({ refund_id: `r${n}`, customer_id: `cust${n}`, requested_amount: 1000 + n, approved_amount: 900 + n, reward: { accountId: `acct${n}` } });
+      expect({ ...refund, requested_amount: Number(refund!.requested_amount), approved_amount: Number(refund!.approved_amount) }).toEqual({ refund_id: `r${n}`, customer_id: `cust${n}`, requested_amount: 1000 + n, approved_amount: 900 + n, reward: { accountId: `acct${n}`, transactionId: `tx${n}` } });
       expect(await one('select to_state, reason from refund_transitions where decision_id = ?', id)).toEqual([{ to_state: 'APPROVED', reason: `reason ${n}` }]);
       const reviews = await one('select risk_band, lease_minutes, required_approvals, requested_by from reviews where decision_id = ?', id);
       expect(reviews).toEqual(w.review ? [{ risk_band: `band${n}`, lease_minutes: n, required_approvals: 1 + (n % 2), requested_by: `key_${n}` }] : []);

@@ -131,7 +131,7 @@ export class RefundDecisionsRepository {
 }
 
 /** What the write's text depends on (RefundDecisionsRepository.write compiles it once per shape). */
-interface WriteShape {
+export interface WriteShape {
   last: boolean;
   review: boolean;
   history: boolean;
@@ -139,7 +139,7 @@ interface WriteShape {
   events: number;
 }
 
-interface WriteArgs {
+export interface WriteArgs {
   w: RefundDecisionWrite;
   actor: { id: string; role: string };
 }
@@ -156,13 +156,14 @@ export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArg
   const v = <T>(get: (v: NonNullable<RefundDecisionWrite['review']>) => T): T => value((a) => get(a.w.review!));
   const tenant = d((x) => x.tenant);
   const id = d((x) => x.id);
-  const createdAt = d((x) => x.createdAt);
+  // Times as ISO text, made once a call (CompiledStatements reads a stand-in once): what pg would send for a Date.
+  const createdAt = d((x) => x.createdAt.toISOString());
   const reviewCte: RawBuilder<unknown> = shape.review
     ? sql`, opened as (
         insert into reviews (id, tenant, type, decision_id, refund_id, amount, currency, risk_band, state, deadline, lease_minutes,
                              required_approvals, requested_by, created_at)
         select ${v((x) => x.id)}::uuid, ${tenant}, ${v((x) => x.type)}, ${id}::uuid, ${v((x) => x.refundId)}, ${v((x) => x.amount)}, ${v((x) => x.currency)},
-               ${v((x) => x.riskBand)}, 'OPEN', ${v((x) => x.deadline)}::timestamptz, ${v((x) => x.leaseMinutes)}, ${v((x) => x.requiredApprovals)},
+               ${v((x) => x.riskBand)}, 'OPEN', ${v((x) => x.deadline.toISOString())}::timestamptz, ${v((x) => x.leaseMinutes)}, ${v((x) => x.requiredApprovals)},
                ${v((x) => x.requestedBy)}, ${createdAt}::timestamptz
         where exists (select 1 from refund)
       )`
@@ -187,7 +188,7 @@ export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArg
       select ${id}, ${tenant}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)}, ${d((x) => x.releaseVersion)},
              ${d((x) => JSON.stringify(x.components))}::jsonb, ${d((x) => JSON.stringify(x.caseData))}::jsonb,
              ${d((x) => (x.features == null ? null : JSON.stringify(x.features)))}::jsonb, ${d((x) => x.documentJson)}::json, ${d((x) => x.answerJson)}::json,
-             ${d((x) => x.idempotencyKey)}, ${d((x) => x.evaluatedAt)}, ${createdAt}, ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}
+             ${d((x) => x.idempotencyKey)}, ${d((x) => x.evaluatedAt.toISOString())}::timestamptz, ${createdAt}::timestamptz, ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}
       returning id
     ), refund as (
       insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,
