@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import type { FeatureQuery } from '../decisions/types/features.js';
-import { CompiledStatements } from './compiled-statements.js';
+import { CompiledStatements, shapeKey } from './compiled-statements.js';
 import { claimSql, featureSlots, featuresShape, type ClaimArgs } from './feature-history.repository.js';
 import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type WriteShape } from './refund-decisions.repository.js';
 import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
@@ -151,8 +151,7 @@ describe('CompiledStatements', () => {
         const decidedStatements = new CompiledStatements<{ d: ClaimedDecision; history?: RecordedDecision }>();
         for (const call of calls) {
           const { shape, args: a } = args(call);
-          const key = JSON.stringify(shape);
-          const bound = writes.bind(db, key, a, (slot) => refundDecisionWriteSql(shape, slot));
+          const bound = writes.bind(db, shapeKey(shape), a, (slot) => refundDecisionWriteSql(shape, slot));
           const direct = refundDecisionWriteSql(shape, (get) => get(a)).compile(db);
           expect(bound.sql).toBe(direct.sql);
           expect(bound.parameters).toStrictEqual(direct.parameters);
@@ -162,7 +161,7 @@ describe('CompiledStatements', () => {
             locks: { ...(call.last && { orderId: a.w.refund.orderId }), entities: call.amounts.map(String) },
           };
           const ordered = c.locks.orderId !== undefined;
-          const claim = claims.bind(db, String(ordered), c, (slot) => claimSql(ordered, slot));
+          const claim = claims.bind(db, shapeKey({ ordered }), c, (slot) => claimSql(ordered, slot));
           const built = claimSql(ordered, (get) => get(c)).compile(db);
           expect(claim.sql).toBe(built.sql);
           expect(claim.parameters).toStrictEqual(built.parameters);
@@ -170,13 +169,13 @@ describe('CompiledStatements', () => {
           const other: ClaimedDecision = { ...d, event: { id: call.events[0]!.id, data: call.events[0]!.data } };
           const reasons = other.reasonCodes.length > 0;
           const claimed = { d: other, c: c.c };
-          const one = claimedStatements.bind(db, String(reasons), claimed, (slot) => insertClaimedSql(reasons, slot));
+          const one = claimedStatements.bind(db, shapeKey({ reasons }), claimed, (slot) => insertClaimedSql(reasons, slot));
           const oneBuilt = insertClaimedSql(reasons, (get) => get(claimed)).compile(db);
           expect(one.sql).toBe(oneBuilt.sql);
           expect(one.parameters).toStrictEqual(oneBuilt.parameters);
           const decided: { d: ClaimedDecision; history?: RecordedDecision } = { d: other, ...(a.w.history && { history: a.w.history }) };
           const decidedShape = { last: shape.last, history: shape.history, reasons };
-          const after = decidedStatements.bind(db, JSON.stringify(decidedShape), decided, (slot) => insertDecidedSql(decidedShape, slot));
+          const after = decidedStatements.bind(db, shapeKey(decidedShape), decided, (slot) => insertDecidedSql(decidedShape, slot));
           const afterBuilt = insertDecidedSql(decidedShape, (get) => get(decided)).compile(db);
           expect(after.sql).toBe(afterBuilt.sql);
           expect(after.parameters).toStrictEqual(afterBuilt.parameters);
@@ -184,6 +183,16 @@ describe('CompiledStatements', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('names two shapes that differ in any part by different keys', () => {
+    const shape = fc.record({ last: fc.boolean(), review: fc.boolean(), history: fc.boolean(), reasons: fc.boolean(), events: fc.integer({ min: 0, max: 12 }) });
+    fc.assert(fc.property(shape, shape, (a, b) => expect(shapeKey(a) === shapeKey(b)).toBe(JSON.stringify(a) === JSON.stringify(b))), { numRuns: 500 });
+    // Every shape of the refund write, and of the generic insert, has a key of its own.
+    const keys = new Set<string>();
+    for (let i = 0; i < 16; i++) for (let events = 1; events <= 3; events++) keys.add(shapeKey({ last: !!(i & 1), review: !!(i & 2), history: !!(i & 4), reasons: !!(i & 8), events }));
+    expect(keys.size).toBe(48);
+    expect(shapeKey({ events: 1 })).not.toBe(shapeKey({ events: 11 }));
   });
 
   it('keeps a bounded number of shapes', () => {

@@ -37,6 +37,16 @@ interface Compiled {
   readerOf: readonly number[];
 }
 
+/**
+ * The key of a statement's shape: every part of `shape`, the only thing its builder reads besides stand-ins, so two
+ * shapes that differ in any part have different keys. Parts in the order the object lists them.
+ */
+export function shapeKey(shape: Readonly<Record<string, boolean | number>>): string {
+  let key = '';
+  for (const v of Object.values(shape)) key += typeof v === 'boolean' ? (v ? 't' : 'f') : `${v},`;
+  return key;
+}
+
 /** Shapes kept at most: one per declared feature set (a few per loaded decision type), never one per call. */
 const MAX_SHAPES = 256;
 

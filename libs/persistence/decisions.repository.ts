@@ -5,7 +5,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 import { THEN_COMMIT } from './prepared-statements.js';
-import { CompiledStatements, type SlotOf } from './compiled-statements.js';
+import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 import { historyInsertSql, type RecordedDecision } from './feature-history.repository.js';
 
 export interface NewDecision {
@@ -54,17 +54,18 @@ export function reasonCodes(document: Record<string, unknown>): string[] {
 export type StoredDecisionRow = Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; reasonCodes: readonly string[] };
 
 /**
- * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads); as a CTE body, written
- * only when `guard` (the CTE that inserted the decision) has a row. Undefined when the decision has none.
+ * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads), as a statement of its
+ * own. Undefined when the decision has none.
  */
-export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>, guard?: string): RawBuilder<unknown> | undefined {
+export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>): RawBuilder<unknown> | undefined {
   if (d.reasonCodes.length === 0) return undefined;
-  return reasonsInsertSql((get) => get(d), guard);
+  return reasonsInsertSql((get) => get(d));
 }
 
 /**
- * reasonsSql's insert for a decision with reason codes, its values read by `value` (the value itself, or a
- * CompiledStatements slot): its text depends on `guard` alone.
+ * The insert of a decision's reason codes, its values read by `value` (the value itself, or a CompiledStatements
+ * slot); as a CTE body, written only when `guard` (the CTE that inserted the decision) has a row, if given. Its text
+ * depends on `guard` alone.
  */
 export function reasonsInsertSql(value: <T>(get: (d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>) => T) => T, guard?: string): RawBuilder<unknown> {
   return sql`insert into decision_reasons (tenant, code, decision_id)
@@ -110,8 +111,8 @@ export class DecisionsRepository {
    */
   async insertClaimed(em: SqlEntityManager, d: ClaimedDecision, c: IdempotencyClaim): Promise<boolean> {
     const db = em.getKysely();
-    const reasons = d.reasonCodes.length > 0;
-    const result = await db.executeQuery(this.claimedStatements.bind(db, reasons ? 'c' : '', { d, c }, (slot) => insertClaimedSql(reasons, slot)));
+    const shape = { reasons: d.reasonCodes.length > 0 };
+    const result = await db.executeQuery(this.claimedStatements.bind(db, shapeKey(shape), { d, c }, (slot) => insertClaimedSql(shape.reasons, slot)));
     return Number(result.rows[0]?.inserted ?? 0) === 1;
   }
 
@@ -123,8 +124,7 @@ export class DecisionsRepository {
   async insertDecided(em: SqlEntityManager, d: ClaimedDecision, history?: RecordedDecision, o: { last?: boolean } = {}): Promise<void> {
     const db = em.getKysely();
     const shape = { last: o.last === true, history: history !== undefined, reasons: d.reasonCodes.length > 0 };
-    const key = `${shape.last ? 'l' : ''}${shape.history ? 'h' : ''}${shape.reasons ? 'c' : ''}`;
-    await db.executeQuery(this.decidedStatements.bind(db, key, { d, history }, (slot) => insertDecidedSql(shape, slot)));
+    await db.executeQuery(this.decidedStatements.bind(db, shapeKey(shape), { d, history }, (slot) => insertDecidedSql(shape, slot)));
   }
 
   /** id, type, outcome and time of these decisions (a refund's engine decision and the reviewers' linked ones), oldest first. */
@@ -185,7 +185,7 @@ export class DecisionsRepository {
 
 /**
  * The decision's row as a select list (insertClaimed's and insertDecided's), its values read by `d`. Times go as ISO
- * text, what pg sends for a Date.
+ * text: the instant pg would send for a Date.
  */
 function decisionValues(d: <T>(get: (d: ClaimedDecision) => T) => T): RawBuilder<unknown> {
   return sql`${d((x) => x.id)}, ${d((x) => x.tenant)}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)},
@@ -239,4 +239,3 @@ export function insertDecidedSql(shape: { last: boolean; history: boolean; reaso
     )${shape.history ? sql`, recorded as (${historyInsertSql((get) => value((a) => get(a.history!)), 'inserted')})` : sql``}${shape.reasons ? sql`, reasoned as (${reasonsInsertSql(d, 'inserted')})` : sql``}
     select 1`;
 }
-

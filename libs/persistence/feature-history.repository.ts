@@ -12,7 +12,7 @@ import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
-import { CompiledStatements, type SlotOf } from './compiled-statements.js';
+import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 
 /**
  * The advisory lock of one entity key: 64 bits of SHA-256 (a key space of its own: PostgreSQL keeps single-bigint
@@ -68,8 +68,8 @@ export class FeatureHistoryRepository {
    */
   async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<boolean> {
     const db = em.getKysely();
-    const ordered = locks.orderId !== undefined;
-    const result = await db.executeQuery(this.claims.bind(db, ordered ? 'o' : '', { c, locks }, (slot) => claimSql(ordered, slot)));
+    const shape = { ordered: locks.orderId !== undefined };
+    const result = await db.executeQuery(this.claims.bind(db, shapeKey(shape), { c, locks }, (slot) => claimSql(shape.ordered, slot)));
     return Number(result.rows[0]?.claimed ?? 0) === 1;
   }
 
@@ -136,7 +136,8 @@ export function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder
 /**
  * The insert of a decision's history rows, as a CTE body: written only when `guard` (a CTE name) has a row, if given.
  * `value` reads each of the decision's values: the value itself, or a CompiledStatements slot when the statement
- * compiles once per shape (the refund decision's write). Its text depends on `guard` alone.
+ * compiles once per shape (the refund decision's write, DecisionsRepository.insertDecided). Its text depends on
+ * `guard` alone.
  */
 export function historyInsertSql(value: <T>(get: (d: RecordedDecision) => T) => T, guard?: string): RawBuilder<unknown> {
   return sql`insert into feature_events (tenant, entity, key, source, kind, at, outcome, reasons, amount, attributes, keys, decision_id, created_at,

@@ -490,16 +490,19 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
   it('each write of a shape compiled once stores its own values in every table, and each shape its own rows', async () => {
     // The write's text is compiled once per shape: a value taken from the first call instead of each call's would
     // show here as a second decision's row holding the first one's value.
+    // Each decision's times of its own: n minutes, n hours and n days after `at`.
+    const times = (n: number) => ({ created: new Date(at.getTime() + n * 60_000), evaluated: new Date(at.getTime() + n * 3_600_000), business: new Date(at.getTime() - n * 86_400_000) });
     function full(n: number, o: { review: boolean; reasons: string[]; events: number }): RefundDecisionWrite {
       const w = decision(n);
       const id = w.decision.id;
-      w.decision = { ...w.decision, outcome: `OUT${n}`, riskScore: n, caseData: { n }, features: { f: n }, reasonCodes: o.reasons, idempotencyKey: `full${n}` };
+      const t = times(n);
+      w.decision = { ...w.decision, outcome: `OUT${n}`, riskScore: n, caseData: { n }, features: { f: n }, reasonCodes: o.reasons, idempotencyKey: `full${n}`, createdAt: t.created, evaluatedAt: t.evaluated };
       w.refund = { ...w.refund, customerId: `cust${n}`, requestedAmount: 1000 + n, approvedAmount: 900 + n, reward: { accountId: `acct${n}`, transactionId: `tx${n}` } };
       w.transition = { ...w.transition, reason: `reason ${n}` };
       if (o.review) {
         w.review = { id: `01900000-0000-7000-8000-0000000003${n}`, tenant: 'acme', type: 'refund', decisionId: id, refundId: `r${n}`, amount: 1000 + n, currency: 'EUR', riskBand: `band${n}`, deadline: new Date(at.getTime() + n * 1000), leaseMinutes: n, requiredApprovals: 1 + (n % 2), requestedBy: `key_${n}`, createdAt: at };
       }
-      w.history = { tenant: 'acme', decisionId: id, type: 'refund', outcome: `OUT${n}`, reasons: o.reasons, record: { at, keys: { customer: `hc${n}`, device: `hd${n}` }, amount: 2000 + n, attributes: { reasonCode: `R${n}` } }, createdAt: at, refund: { state: 'APPROVED', approvedAmount: 900 + n } };
+      w.history = { tenant: 'acme', decisionId: id, type: 'refund', outcome: `OUT${n}`, reasons: o.reasons, record: { at: t.business, keys: { customer: `hc${n}`, device: `hd${n}` }, amount: 2000 + n, attributes: { reasonCode: `R${n}` } }, createdAt: t.created, refund: { state: 'APPROVED', approvedAmount: 900 + n } };
       w.events = Array.from({ length: o.events }, (_, i) => ({ id: `01900000-0000-7000-8000-000000000${4 + i}${n}`, type: `t${i}.${n}`, data: { n, i } }));
       return w;
     }
@@ -519,19 +522,22 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
     for (const w of writes) {
       const n = Number(w.refund.refundId.slice(1));
       const id = w.decision.id;
-      expect(await one('select outcome, risk_score, case_data, features, idempotency_key from decisions where id = ?', id)).toEqual([
-        { outcome: `OUT${n}`, risk_score: n, case_data: { n }, features: { f: n }, idempotency_key: `full${n}` },
-      ]);
+      const t = times(n);
+      const instant = (v: unknown) => new Date(v as string | Date).toISOString();
+      const [stored] = await one('select outcome, risk_score, case_data, features, idempotency_key, evaluated_at, created_at from decisions where id = ?', id);
+      expect({ ...stored, evaluated_at: instant(stored!.evaluated_at), created_at: instant(stored!.created_at) }).toEqual({
+        outcome: `OUT${n}`, risk_score: n, case_data: { n }, features: { f: n }, idempotency_key: `full${n}`, evaluated_at: t.evaluated.toISOString(), created_at: t.created.toISOString(),
+      });
       const [refund] = await one('select refund_id, customer_id, requested_amount, approved_amount, reward from refunds where decision_id = ?', id);
       expect({ ...refund, requested_amount: Number(refund!.requested_amount), approved_amount: Number(refund!.approved_amount) }).toEqual({ refund_id: `r${n}`, customer_id: `cust${n}`, requested_amount: 1000 + n, approved_amount: 900 + n, reward: { accountId: `acct${n}`, transactionId: `tx${n}` } });
       expect(await one('select to_state, reason from refund_transitions where decision_id = ?', id)).toEqual([{ to_state: 'APPROVED', reason: `reason ${n}` }]);
-      const reviews = await one('select risk_band, lease_minutes, required_approvals, requested_by from reviews where decision_id = ?', id);
-      expect(reviews).toEqual(w.review ? [{ risk_band: `band${n}`, lease_minutes: n, required_approvals: 1 + (n % 2), requested_by: `key_${n}` }] : []);
-      const history = await one('select entity, key, outcome, amount, attributes from feature_events where decision_id = ? order by entity', id);
-      expect(history.map((h) => ({ ...h, amount: Number(h.amount) }))).toEqual([
-        { entity: 'customer', key: `hc${n}`, outcome: `OUT${n}`, amount: 2000 + n, attributes: { reasonCode: `R${n}` } },
-        { entity: 'device', key: `hd${n}`, outcome: `OUT${n}`, amount: 2000 + n, attributes: { reasonCode: `R${n}` } },
-      ]);
+      const reviews = await one('select risk_band, lease_minutes, required_approvals, requested_by, deadline from reviews where decision_id = ?', id);
+      expect(reviews.map((r) => ({ ...r, deadline: instant(r.deadline) }))).toEqual(
+        w.review ? [{ risk_band: `band${n}`, lease_minutes: n, required_approvals: 1 + (n % 2), requested_by: `key_${n}`, deadline: w.review.deadline.toISOString() }] : [],
+      );
+      const history = await one('select entity, key, outcome, amount, attributes, at, created_at, refund_amount from feature_events where decision_id = ? order by entity', id);
+      const row = (entity: string, key: string) => ({ entity, key, outcome: `OUT${n}`, amount: 2000 + n, attributes: { reasonCode: `R${n}` }, at: t.business.toISOString(), created_at: t.created.toISOString(), refund_amount: 900 + n });
+      expect(history.map((h) => ({ ...h, amount: Number(h.amount), refund_amount: Number(h.refund_amount), at: instant(h.at), created_at: instant(h.created_at) }))).toEqual([row('customer', `hc${n}`), row('device', `hd${n}`)]);
       expect((await one('select code from decision_reasons where decision_id = ? order by code', id)).map((r) => r.code)).toEqual(w.decision.reasonCodes);
       const events = await one(`select type, data from outbox_events where id in (${w.events.map((e) => `'${e.id}'`).join(', ')}) and ? is not null order by type`, id);
       expect(events).toEqual(w.events.map((e) => ({ type: e.type, data: e.data })));

@@ -15,7 +15,7 @@ import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../re
 import { reasonsInsertSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureSlots, featuresShape, featureValues, historyInsertSql, refundStatesWrittenBy, type RecordedDecision } from './feature-history.repository.js';
-import { CompiledStatements, type SlotOf } from './compiled-statements.js';
+import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, THEN_COMMIT } from './prepared-statements.js';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import type { NewReview } from './reviews.repository.js';
@@ -123,15 +123,14 @@ export class RefundDecisionsRepository {
   async write(em: SqlEntityManager, w: RefundDecisionWrite, o: { last?: boolean } = {}): Promise<'exists' | 'created'> {
     const shape: WriteShape = { last: o.last === true, review: w.review !== undefined, history: w.history !== undefined, reasons: w.decision.reasonCodes.length > 0, events: w.events.length };
     const db = em.getKysely();
-    const key = `${shape.last ? 'l' : ''}${shape.review ? 'r' : ''}${shape.history ? 'h' : ''}${shape.reasons ? 'c' : ''}${shape.events}`;
     const args: WriteArgs = { w, actor: actorView(w.transition.actor) };
-    const result = await db.executeQuery(this.writeStatements.bind(db, key, args, (slot) => refundDecisionWriteSql(shape, slot)));
+    const result = await db.executeQuery(this.writeStatements.bind(db, shapeKey(shape), args, (slot) => refundDecisionWriteSql(shape, slot)));
     return Number(result.rows[0]!.created) === 1 ? 'created' : 'exists';
   }
 }
 
 /** What the write's text depends on (RefundDecisionsRepository.write compiles it once per shape). */
-export interface WriteShape {
+export interface WriteShape extends Record<string, boolean | number> {
   last: boolean;
   review: boolean;
   history: boolean;
@@ -146,8 +145,8 @@ export interface WriteArgs {
 
 /**
  * RefundDecisionsRepository.write's statement of `shape`, every value read by `value` (a CompiledStatements slot, or
- * the value itself): compiled once per shape, it was built and compiled by Kysely for every decision, ~a fifth of
- * what a decision allocates (docs/benchmarks.md, 2026-12-06, nineteenth session).
+ * the value itself). Compiled once per shape: Kysely built and compiled it for every decision, 42–52 µs and 22 KB of
+ * the ~285 KB a decision allocated (docs/benchmarks.md, 2026-12-06, eighteenth and nineteenth sessions).
  */
 export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArgs>): RawBuilder<{ created: number }> {
   const d = <T>(get: (d: StoredDecisionRow) => T): T => value((a) => get(a.w.decision));
@@ -156,7 +155,7 @@ export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArg
   const v = <T>(get: (v: NonNullable<RefundDecisionWrite['review']>) => T): T => value((a) => get(a.w.review!));
   const tenant = d((x) => x.tenant);
   const id = d((x) => x.id);
-  // Times as ISO text, made once a call (CompiledStatements reads a stand-in once): what pg would send for a Date.
+  // Times as ISO text, made once a call (CompiledStatements reads a stand-in once): the instant pg would send for a Date.
   const createdAt = d((x) => x.createdAt.toISOString());
   const reviewCte: RawBuilder<unknown> = shape.review
     ? sql`, opened as (
