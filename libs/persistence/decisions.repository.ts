@@ -184,10 +184,11 @@ export class DecisionsRepository {
 }
 
 /**
- * The decision's row as a select list (insertClaimed's and insertDecided's), its values read by `d`. Times go as ISO
- * text: the instant pg would send for a Date.
+ * A decision's row as a select list in DECISION_COLUMNS' order (every statement that inserts a decision: insertClaimed,
+ * insertDecided, the refund decision's write), its values read by `d`. Times go as ISO text: the instant pg would send
+ * for a Date.
  */
-function decisionValues(d: <T>(get: (d: ClaimedDecision) => T) => T): RawBuilder<unknown> {
+export function decisionValues(d: <T>(get: (d: StoredDecisionRow) => T) => T): RawBuilder<unknown> {
   return sql`${d((x) => x.id)}, ${d((x) => x.tenant)}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)},
              ${d((x) => x.releaseVersion)}, ${d((x) => JSON.stringify(x.components))}::jsonb, ${d((x) => JSON.stringify(x.caseData))}::jsonb,
              ${d((x) => (x.features == null ? null : JSON.stringify(x.features)))}::jsonb, ${d((x) => x.documentJson)}::json, ${d((x) => x.answerJson)}::json,
@@ -195,7 +196,8 @@ function decisionValues(d: <T>(get: (d: ClaimedDecision) => T) => T): RawBuilder
              ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}`;
 }
 
-const DECISION_COLUMNS = sql.raw(`id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
+/** The columns decisionValues fills, in its order. */
+export const DECISION_COLUMNS = sql.raw(`id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
                                features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role`);
 
 /** DecisionsRepository.insertClaimed's statement, with reason rows when `reasons`; compiled once per shape. */

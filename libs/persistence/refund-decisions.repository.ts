@@ -12,7 +12,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { sameTenant } from './tenant-scope.js';
 import { actorView, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
-import { reasonsInsertSql, type StoredDecisionRow } from './decisions.repository.js';
+import { DECISION_COLUMNS, decisionValues, reasonsInsertSql, type StoredDecisionRow } from './decisions.repository.js';
 import { committedTotalSql, type RefundRow } from './refunds.repository.js';
 import { featureColumns, featureSlots, featuresShape, featureValues, historyInsertSql, refundStatesWrittenBy, type RecordedDecision } from './feature-history.repository.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
@@ -182,12 +182,8 @@ export function refundDecisionWriteSql(shape: WriteShape, value: SlotOf<WriteArg
     : sql`(select count(*) from refund)::int`;
   return sql<{ created: number }>`${shape.last ? sql.raw(THEN_COMMIT) : sql``}
     with decided as (
-      insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
-                             features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role)
-      select ${id}, ${tenant}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)}, ${d((x) => x.releaseVersion)},
-             ${d((x) => JSON.stringify(x.components))}::jsonb, ${d((x) => JSON.stringify(x.caseData))}::jsonb,
-             ${d((x) => (x.features == null ? null : JSON.stringify(x.features)))}::jsonb, ${d((x) => x.documentJson)}::json, ${d((x) => x.answerJson)}::json,
-             ${d((x) => x.idempotencyKey)}, ${d((x) => x.evaluatedAt.toISOString())}::timestamptz, ${createdAt}::timestamptz, ${d((x) => x.actor.id)}, ${d((x) => x.actor.role)}
+      insert into decisions (${DECISION_COLUMNS})
+      select ${decisionValues(d)}
       returning id
     ), refund as (
       insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount,

@@ -216,9 +216,9 @@ export class DecisionsService {
             ...decisionRow({ id, tenant, type: type.name, evaluated, release: release.ref, input, document, documentJson, idempotencyKey: claim.key, now, actor: keyActor(principal, 'service') }),
             event: { id: this.ids.next(now), data: decisionCreatedData(document, type.caseRef?.(input)) },
           };
-          const historyRows = record && { tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now };
+          const recorded = record && { tenant, decisionId: id, type: type.name, outcome: evaluated.outcome, reasons: evaluated.reasons.map((r) => r.code), record, createdAt: now };
           // The last statement: it commits (THEN_COMMIT); nothing after it may fail the transaction.
-          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, historyRows, LAST_STATEMENT), attributes) : this.repo.insertDecided(em, row, historyRows, LAST_STATEMENT));
+          await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, recorded, LAST_STATEMENT), attributes) : this.repo.insertDecided(em, row, recorded, LAST_STATEMENT));
           made = { id, evaluated };
           return createdJson(document, documentJson);
         }),
