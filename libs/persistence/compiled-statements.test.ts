@@ -1,8 +1,8 @@
 /**
  * CompiledStatements: a statement compiled once per shape and bound to a call's values is the statement the builder
  * makes for that call, text and parameters alike. Checked on the refund decision's read with random feature
- * declarations and values, and on its claim and write with random shapes and values (the statements it compiles in
- * production), with no database: compiling needs none.
+ * declarations and values, on its claim and write with random shapes and values, and on a refund's state change and a
+ * payout's success (the statements it compiles in production), with no database: compiling needs none.
  */
 import fc from 'fast-check';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
@@ -12,6 +12,8 @@ import { claimSql, featureSlots, featuresShape, type ClaimArgs } from './feature
 import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type WriteShape } from './refund-decisions.repository.js';
 import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
 import type { RecordedDecision } from './feature-history.repository.js';
+import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
+import { paidSql, type PaidRefund } from './payouts.repository.js';
 
 const db = new Kysely<unknown>({
   dialect: {
@@ -182,6 +184,46 @@ describe('CompiledStatements', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("a refund's state change and a payout's success, bound for each call, are the statements built with that call's values", () => {
+    const json = fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 3 });
+    const state = fc.constantFrom('APPROVED', 'PROCESSING', 'SUCCEEDED', 'IN_REVIEW', 'FAILED') as fc.Arbitrary<TransitionWrite['to']>;
+    const change = fc.record({
+      moves: fc.boolean(),
+      w: fc.record({
+        tenant: text,
+        refundId: text,
+        to: state,
+        from: fc.option(state, { nil: null }),
+        approvedAmount: fc.nat({ max: 1_000_000 }),
+        at: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
+        transitionId: fc.uuid(),
+        actor: fc.record({ id: text, role: text }),
+        reason: fc.option(text, { nil: null }),
+        decisionId: fc.option(fc.uuid(), { nil: null }),
+        event: fc.record({ id: fc.uuid(), data: json }),
+      }),
+      paid: fc.record({ tenant: text, refundId: text, providerRef: text }),
+    });
+    fc.assert(
+      fc.property(fc.array(change, { minLength: 1, maxLength: 6 }), (calls) => {
+        const transitions = new CompiledStatements<TransitionWrite>();
+        const paid = new CompiledStatements<PaidRefund>();
+        for (const { moves, w, paid: p } of calls) {
+          const bound = transitions.bind(db, shapeKey({ moves }), w, (slot) => transitionWriteSql(moves, slot));
+          const built = transitionWriteSql(moves, (get) => get(w)).compile(db);
+          expect(bound.sql).toBe(built.sql);
+          expect(bound.parameters).toStrictEqual(built.parameters);
+          const stamped = paid.bind(db, '', p, paidSql);
+          const stampedBuilt = paidSql((get) => get(p)).compile(db);
+          expect(stamped.sql).toBe(stampedBuilt.sql);
+          expect(stamped.parameters).toStrictEqual(stampedBuilt.parameters);
+        }
+        expect(transitions.size).toBe(new Set(calls.map((c) => c.moves)).size);
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -34,10 +34,22 @@ export class OutboxRepository {
     ]);
     return id;
   }
+}
 
-  /** The same insert as a statement to run inside a larger one (a CTE), so an event costs no round trip of its own. */
-  appendSql(e: NewEvent): RawBuilder<unknown> {
-    return sql`insert into outbox_events (id, tenant, type, occurred_at, data)
-      values (${this.ids.next(e.occurredAt)}::uuid, ${e.tenant}, ${e.type}, ${e.occurredAt}::timestamptz, ${JSON.stringify(e.data)}::jsonb)`;
-  }
+/** An event as its insert sends it: the time as ISO 8601 text, the data as JSON text. */
+export interface OutboxRow {
+  id: string;
+  tenant: string;
+  type: string;
+  occurredAt: string;
+  data: string;
+}
+
+/**
+ * One event's insert as a CTE body of a larger statement (an event then costs no round trip of its own); its values read by `value` (the value itself, or a
+ * CompiledStatements slot, for a statement compiled once: a refund's state change).
+ */
+export function outboxInsertSql(value: <T>(get: (row: OutboxRow) => T) => T): RawBuilder<unknown> {
+  return sql`insert into outbox_events (id, tenant, type, occurred_at, data)
+      values (${value((e) => e.id)}::uuid, ${value((e) => e.tenant)}, ${value((e) => e.type)}, ${value((e) => e.occurredAt)}::timestamptz, ${value((e) => e.data)}::jsonb)`;
 }

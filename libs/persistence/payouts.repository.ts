@@ -7,7 +7,8 @@
  * again and asked again with the same idempotency key.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
+import { CompiledStatements, type SlotOf } from './compiled-statements.js';
 import { DomainError } from '../errors/index.js';
 import { INVALID_TRANSITION, SYSTEM, type Actor } from '../refunds/index.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -58,7 +59,23 @@ export const DEFERRED_CLAWBACKS = `select refund_id, reward, approved_amount, cu
   where ${SAME_TENANT} and reward->>'transactionId' = ? and clawback->>'status' = 'deferred' and state = 'SUCCEEDED'
   order by updated_at, refund_id for update`;
 
+/** What a payout's success stamps on its refund before the transition: the provider's reference. */
+export interface PaidRefund {
+  tenant: string;
+  refundId: string;
+  providerRef: string;
+}
+
+/** PayoutsRepository.succeed's update: locks the refund if it is still PROCESSING and returns it. Values read by `value`. */
+export function paidSql(value: SlotOf<PaidRefund>): RawBuilder<Raw> {
+  return sql<Raw>`update refunds set provider_ref = ${value((p) => p.providerRef)}, next_attempt_at = null, last_error = null
+        where ${sameTenant(value((p) => p.tenant))} and refund_id = ${value((p) => p.refundId)} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`;
+}
+
 export class PayoutsRepository {
+  /** succeed()'s update (paidSql), compiled once: it runs for every refund paid. */
+  private readonly paid = new CompiledStatements<PaidRefund>();
+
   constructor(
     private readonly refunds: RefundsRepository,
     private readonly outbox: OutboxRepository = new OutboxRepository(),
@@ -106,8 +123,8 @@ export class PayoutsRepository {
    */
   async succeed(em: SqlEntityManager, job: PayoutJob, o: { at: Date; providerRef: string; provider: string; clawback: ClawbackPoster }): Promise<boolean> {
     // The update locks the row and checks the state in one statement; the state itself moves in transition() below.
-    const { rows: locked } = await sql<Raw>`update refunds set provider_ref = ${o.providerRef}, next_attempt_at = null, last_error = null
-        where ${sameTenant(job.tenant)} and refund_id = ${job.refundId} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`.execute(em.getKysely());
+    const db = em.getKysely();
+    const { rows: locked } = await db.executeQuery(this.paid.bind(db, '', { tenant: job.tenant, refundId: job.refundId, providerRef: o.providerRef }, paidSql));
     if (locked.length === 0) return false;
     const row = toRefund(locked[0]!);
     const clawback = job.reward ? await o.clawback(em, { ...job, reward: job.reward }) : null;

@@ -8,7 +8,8 @@ import { sql, type RawBuilder } from 'kysely';
 import { sameTenant } from './tenant-scope.js';
 import { actorView, assertTransition, COMMITTED_STATES, type Actor, type RefundState } from '../refunds/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
-import { OutboxRepository } from './outbox.repository.js';
+import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
+import { outboxInsertSql } from './outbox.repository.js';
 
 export interface RewardRef {
   accountId: string;
@@ -141,12 +142,46 @@ export function stateChangedData(req: Omit<TransitionRequest, 'tenant' | 'refund
   };
 }
 
-export class RefundsRepository {
-  private readonly outbox: OutboxRepository;
+/** A refund's state change as its statement writes it: the refund's new state (when it moves), its transition and event. */
+export interface TransitionWrite {
+  tenant: string;
+  refundId: string;
+  to: RefundState;
+  from: RefundState | null;
+  approvedAmount: number;
+  /** ISO 8601: sent as text with a cast, as every compiled statement's times. */
+  at: string;
+  transitionId: string;
+  actor: { id: string; role: string };
+  reason: string | null;
+  decisionId: string | null;
+  event: { id: string; data: Record<string, unknown> };
+}
 
-  constructor(private readonly ids: IdFactory = uuidv7Ids) {
-    this.outbox = new OutboxRepository(ids);
-  }
+/**
+ * A refund's state change in one statement: the refund's row (when `moves`; the row is locked by the caller), the
+ * `refund.state_changed` event and the transition. Its values read by `value` (the value itself, or a
+ * CompiledStatements slot): the text depends on `moves` alone.
+ */
+export function transitionWriteSql(moves: boolean, value: SlotOf<TransitionWrite>): RawBuilder<unknown> {
+  const event = outboxInsertSql((get) =>
+    value((w) => get({ id: w.event.id, tenant: w.tenant, type: 'refund.state_changed', occurredAt: w.at, data: JSON.stringify(w.event.data) })),
+  );
+  const moved = sql`moved as (
+        update refunds set state = ${value((w) => w.to)}, approved_amount = ${value((w) => w.approvedAmount)}, updated_at = ${value((w) => w.at)}::timestamptz
+         where ${sameTenant(value((w) => w.tenant))} and refund_id = ${value((w) => w.refundId)}),`;
+  return sql`with ${moves ? moved : sql``}
+      event as (${event})
+      insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
+      values (${value((w) => w.transitionId)}::uuid, ${value((w) => w.tenant)}, ${value((w) => w.refundId)}, ${value((w) => w.from)}, ${value((w) => w.to)},
+              ${value((w) => w.actor.id)}, ${value((w) => w.actor.role)}, ${value((w) => w.reason)}, ${value((w) => w.decisionId)}::uuid, ${value((w) => w.at)}::timestamptz)`;
+}
+
+export class RefundsRepository {
+  /** transitionWriteSql's two statements (with the refund's row, and without: a new refund's first transition), compiled once. */
+  private readonly transitions = new CompiledStatements<TransitionWrite>();
+
+  constructor(private readonly ids: IdFactory = uuidv7Ids) {}
 
   /**
    * Serialises, until the transaction ends, everything that reads and then adds to this order's refunded total: two
@@ -200,24 +235,32 @@ export class RefundsRepository {
     const approvedAmount = req.approvedAmount ?? current.approvedAmount;
     const updated: RefundRow = { ...current, state: req.to, approvedAmount, updatedAt: req.at };
     // The row is locked: its new state, the transition and the event in one statement (one round trip, not three).
-    await sql`with moved as (
-        update refunds set state = ${req.to}, approved_amount = ${approvedAmount}, updated_at = ${req.at}::timestamptz
-         where ${sameTenant(req.tenant)} and refund_id = ${req.refundId}),
-      event as (${this.outbox.appendSql({ tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, current.state, updated) })})
-      ${this.transitionSql(req, current.state)}`.execute(em.getKysely());
+    await this.write(em, true, req, current.state, updated);
     return updated;
   }
 
-  private transitionSql(req: TransitionRequest, from: RefundState | null): RawBuilder<unknown> {
-    const actor = actorView(req.actor);
-    return sql`insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
-      values (${this.ids.next(req.at)}::uuid, ${req.tenant}, ${req.refundId}, ${from}, ${req.to}, ${actor.id}, ${actor.role}, ${req.reason},
-              ${req.decisionId ?? null}::uuid, ${req.at}::timestamptz)`;
+  /** The state change's statement (transitionWriteSql), compiled once per shape: a payout makes two per refund. */
+  private async write(em: SqlEntityManager, moves: boolean, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
+    const w: TransitionWrite = {
+      tenant: req.tenant,
+      refundId: req.refundId,
+      to: req.to,
+      from,
+      approvedAmount: r.approvedAmount,
+      at: req.at.toISOString(),
+      // The event's id first, then the transition's: the order the ids were drawn in before (uuidv7 keeps it in time).
+      event: { id: this.ids.next(req.at), data: stateChangedData(req, from, r) },
+      transitionId: this.ids.next(req.at),
+      actor: actorView(req.actor),
+      reason: req.reason,
+      decisionId: req.decisionId ?? null,
+    };
+    const db = em.getKysely();
+    await db.executeQuery(this.transitions.bind(db, shapeKey({ moves }), w, (slot) => transitionWriteSql(moves, slot)));
   }
 
-  private async record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
-    await sql`with event as (${this.outbox.appendSql({ tenant: req.tenant, type: 'refund.state_changed', occurredAt: req.at, data: stateChangedData(req, from, r) })})
-      ${this.transitionSql(req, from)}`.execute(em.getKysely());
+  private record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
+    return this.write(em, false, req, from, r);
   }
 
   async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {
