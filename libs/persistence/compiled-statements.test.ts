@@ -13,7 +13,7 @@ import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type W
 import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
 import type { RecordedDecision } from './feature-history.repository.js';
 import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
-import { paidSql, type PaidRefund } from './payouts.repository.js';
+import { paidSql, type PaidStamp } from './payouts.repository.js';
 
 const db = new Kysely<unknown>({
   dialect: {
@@ -210,7 +210,7 @@ describe('CompiledStatements', () => {
     fc.assert(
       fc.property(fc.array(change, { minLength: 1, maxLength: 6 }), (calls) => {
         const transitions = new CompiledStatements<TransitionWrite>();
-        const paid = new CompiledStatements<PaidRefund>();
+        const paid = new CompiledStatements<PaidStamp>();
         for (const { moves, w, paid: p } of calls) {
           const bound = transitions.bind(db, shapeKey({ moves }), w, (slot) => transitionWriteSql(moves, slot));
           const built = transitionWriteSql(moves, (get) => get(w)).compile(db);
@@ -222,6 +222,7 @@ describe('CompiledStatements', () => {
           expect(stamped.parameters).toStrictEqual(stampedBuilt.parameters);
         }
         expect(transitions.size).toBe(new Set(calls.map((c) => c.moves)).size);
+        expect(paid.size).toBe(1);
       }),
       { numRuns: 200 },
     );

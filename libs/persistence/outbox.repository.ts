@@ -46,10 +46,10 @@ export interface OutboxRow {
 }
 
 /**
- * One event's insert as a CTE body of a larger statement (an event then costs no round trip of its own); its values read by `value` (the value itself, or a
- * CompiledStatements slot, for a statement compiled once: a refund's state change).
+ * One event's insert, as a CTE body of a larger statement (an event then costs no round trip of its own). Each field
+ * is the value itself, or a CompiledStatements slot standing in for it (a refund's state change compiles once).
  */
-export function outboxInsertSql(value: <T>(get: (row: OutboxRow) => T) => T): RawBuilder<unknown> {
+export function outboxInsertSql(e: OutboxRow): RawBuilder<unknown> {
   return sql`insert into outbox_events (id, tenant, type, occurred_at, data)
-      values (${value((e) => e.id)}::uuid, ${value((e) => e.tenant)}, ${value((e) => e.type)}, ${value((e) => e.occurredAt)}::timestamptz, ${value((e) => e.data)}::jsonb)`;
+      values (${e.id}::uuid, ${e.tenant}, ${e.type}, ${e.occurredAt}::timestamptz, ${e.data}::jsonb)`;
 }

@@ -60,21 +60,21 @@ export const DEFERRED_CLAWBACKS = `select refund_id, reward, approved_amount, cu
   order by updated_at, refund_id for update`;
 
 /** What a payout's success stamps on its refund before the transition: the provider's reference. */
-export interface PaidRefund {
+export interface PaidStamp {
   tenant: string;
   refundId: string;
   providerRef: string;
 }
 
 /** PayoutsRepository.succeed's update: locks the refund if it is still PROCESSING and returns it. Values read by `value`. */
-export function paidSql(value: SlotOf<PaidRefund>): RawBuilder<Raw> {
+export function paidSql(value: SlotOf<PaidStamp>): RawBuilder<Raw> {
   return sql<Raw>`update refunds set provider_ref = ${value((p) => p.providerRef)}, next_attempt_at = null, last_error = null
         where ${sameTenant(value((p) => p.tenant))} and refund_id = ${value((p) => p.refundId)} and state = 'PROCESSING' returning ${refundColumnsOf('refunds')}`;
 }
 
 export class PayoutsRepository {
   /** succeed()'s update (paidSql), compiled once: it runs for every refund paid. */
-  private readonly paid = new CompiledStatements<PaidRefund>();
+  private readonly paid = new CompiledStatements<PaidStamp>();
 
   constructor(
     private readonly refunds: RefundsRepository,

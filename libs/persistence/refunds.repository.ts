@@ -158,15 +158,37 @@ export interface TransitionWrite {
   event: { id: string; data: Record<string, unknown> };
 }
 
+/** The values of a state change from `from` to `req.to`, `r` being the refund as it is after it. */
+export function transitionWrite(req: TransitionRequest, from: RefundState | null, r: Pick<RefundRow, 'refundId' | 'orderId' | 'type' | 'requestedAmount' | 'approvedAmount' | 'currency'>, ids: IdFactory): TransitionWrite {
+  return {
+    tenant: req.tenant,
+    refundId: req.refundId,
+    to: req.to,
+    from,
+    approvedAmount: r.approvedAmount,
+    at: req.at.toISOString(),
+    // The event's id first, then the transition's, as they were drawn before: an id factory's sequence stays the same.
+    event: { id: ids.next(req.at), data: stateChangedData(req, from, r) },
+    transitionId: ids.next(req.at),
+    actor: actorView(req.actor),
+    reason: req.reason,
+    decisionId: req.decisionId ?? null,
+  };
+}
+
 /**
  * A refund's state change in one statement: the refund's row (when `moves`; the row is locked by the caller), the
  * `refund.state_changed` event and the transition. Its values read by `value` (the value itself, or a
  * CompiledStatements slot): the text depends on `moves` alone.
  */
 export function transitionWriteSql(moves: boolean, value: SlotOf<TransitionWrite>): RawBuilder<unknown> {
-  const event = outboxInsertSql((get) =>
-    value((w) => get({ id: w.event.id, tenant: w.tenant, type: 'refund.state_changed', occurredAt: w.at, data: JSON.stringify(w.event.data) })),
-  );
+  const event = outboxInsertSql({
+    id: value((w) => w.event.id),
+    tenant: value((w) => w.tenant),
+    type: 'refund.state_changed',
+    occurredAt: value((w) => w.at),
+    data: value((w) => JSON.stringify(w.event.data)),
+  });
   const moved = sql`moved as (
         update refunds set state = ${value((w) => w.to)}, approved_amount = ${value((w) => w.approvedAmount)}, updated_at = ${value((w) => w.at)}::timestamptz
          where ${sameTenant(value((w) => w.tenant))} and refund_id = ${value((w) => w.refundId)}),`;
@@ -219,7 +241,8 @@ export class RefundsRepository {
       ],
     );
     if (inserted.length === 0) return false;
-    await this.record(em, { tenant: r.tenant, refundId: r.refundId, to: r.state, actor: r.actor, at: r.createdAt, reason: r.reason, decisionId: r.decisionId }, null, { ...r, updatedAt: r.createdAt });
+    // Its first transition and event; the row was just inserted, so it does not move.
+    await this.write(em, false, { tenant: r.tenant, refundId: r.refundId, to: r.state, actor: r.actor, at: r.createdAt, reason: r.reason, decisionId: r.decisionId }, null, { ...r, updatedAt: r.createdAt });
     return true;
   }
 
@@ -241,26 +264,9 @@ export class RefundsRepository {
 
   /** The state change's statement (transitionWriteSql), compiled once per shape: a payout makes two per refund. */
   private async write(em: SqlEntityManager, moves: boolean, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
-    const w: TransitionWrite = {
-      tenant: req.tenant,
-      refundId: req.refundId,
-      to: req.to,
-      from,
-      approvedAmount: r.approvedAmount,
-      at: req.at.toISOString(),
-      // The event's id first, then the transition's: the order the ids were drawn in before (uuidv7 keeps it in time).
-      event: { id: this.ids.next(req.at), data: stateChangedData(req, from, r) },
-      transitionId: this.ids.next(req.at),
-      actor: actorView(req.actor),
-      reason: req.reason,
-      decisionId: req.decisionId ?? null,
-    };
+    const w = transitionWrite(req, from, r, this.ids);
     const db = em.getKysely();
     await db.executeQuery(this.transitions.bind(db, shapeKey({ moves }), w, (slot) => transitionWriteSql(moves, slot)));
-  }
-
-  private record(em: SqlEntityManager, req: TransitionRequest, from: RefundState | null, r: RefundRow): Promise<void> {
-    return this.write(em, false, req, from, r);
   }
 
   async history(em: SqlEntityManager, tenant: string, refundId: string): Promise<TransitionRow[]> {
