@@ -5,9 +5,10 @@
  * payout's success (the statements it compiles in production), with no database: compiling needs none.
  */
 import fc from 'fast-check';
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { FeatureQuery } from '../decisions/types/features.js';
 import { CompiledStatements, shapeKey } from './compiled-statements.js';
+import { compilingKysely } from './compiling-kysely.test-support.js';
 import { claimSql, featureSlots, featuresShape, type ClaimArgs } from './feature-history.repository.js';
 import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type WriteShape } from './refund-decisions.repository.js';
 import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
@@ -15,14 +16,7 @@ import type { RecordedDecision } from './feature-history.repository.js';
 import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
 import { paidSql, type PaidStamp } from './payouts.repository.js';
 
-const db = new Kysely<unknown>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (k) => new PostgresIntrospector(k),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-});
+const db = compilingKysely();
 
 type Declared = Pick<FeatureQuery, 'entity' | 'source' | 'kinds' | 'outcomes' | 'reasons' | 'where' | 'aggregate' | 'distinctEntity'>;
 

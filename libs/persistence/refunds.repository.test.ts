@@ -4,19 +4,13 @@
  * by hand for that call. No database: a Kysely that compiles and records what would be executed.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { CompiledQuery, DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import { SYSTEM } from '../refunds/index.js';
+import { compilingKysely } from './compiling-kysely.test-support.js';
 import { RefundsRepository, transitionWriteSql, type RefundRow, type TransitionWrite } from './refunds.repository.js';
 
 function recordingEm(): { em: SqlEntityManager; db: Kysely<unknown>; sent: CompiledQuery[] } {
-  const db = new Kysely<unknown>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new DummyDriver(),
-      createIntrospector: (k) => new PostgresIntrospector(k),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
-  });
+  const db = compilingKysely();
   const sent: CompiledQuery[] = [];
   db.executeQuery = ((q: CompiledQuery) => {
     sent.push(q);
