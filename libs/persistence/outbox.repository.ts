@@ -25,13 +25,7 @@ export class OutboxRepository {
   /** Appends the event inside `em`'s transaction; its id is stable from here on (receivers de-duplicate by it). */
   async append(em: SqlEntityManager, e: NewEvent): Promise<string> {
     const id = this.ids.next(e.occurredAt);
-    await em.execute('insert into outbox_events (id, tenant, type, occurred_at, data) values (?, ?, ?, ?, ?::jsonb)', [
-      id,
-      e.tenant,
-      e.type,
-      e.occurredAt,
-      JSON.stringify(e.data),
-    ]);
+    await outboxInsertSql({ id, tenant: e.tenant, type: e.type, occurredAt: e.occurredAt.toISOString(), data: JSON.stringify(e.data) }).execute(em.getKysely());
     return id;
   }
 }
@@ -46,7 +40,7 @@ export interface OutboxRow {
 }
 
 /**
- * One event's insert, as a CTE body of a larger statement (an event then costs no round trip of its own). Each field
+ * One event's insert: append()'s statement, or a CTE body of a larger one (an event then costs no round trip of its own). Each field
  * is the value itself, or a CompiledStatements slot standing in for it (a refund's state change compiles once).
  */
 export function outboxInsertSql(e: OutboxRow): RawBuilder<unknown> {

@@ -182,21 +182,19 @@ export function transitionWrite(req: TransitionRequest, from: RefundState | null
  * CompiledStatements slot): the text depends on `moves` alone.
  */
 export function transitionWriteSql(moves: boolean, value: SlotOf<TransitionWrite>): RawBuilder<unknown> {
-  const event = outboxInsertSql({
-    id: value((w) => w.event.id),
-    tenant: value((w) => w.tenant),
-    type: 'refund.state_changed',
-    occurredAt: value((w) => w.at),
-    data: value((w) => JSON.stringify(w.event.data)),
-  });
+  const tenant = value((w) => w.tenant);
+  const refundId = value((w) => w.refundId);
+  const to = value((w) => w.to);
+  const at = value((w) => w.at);
+  const event = outboxInsertSql({ id: value((w) => w.event.id), tenant, type: 'refund.state_changed', occurredAt: at, data: value((w) => JSON.stringify(w.event.data)) });
   const moved = sql`moved as (
-        update refunds set state = ${value((w) => w.to)}, approved_amount = ${value((w) => w.approvedAmount)}, updated_at = ${value((w) => w.at)}::timestamptz
-         where ${sameTenant(value((w) => w.tenant))} and refund_id = ${value((w) => w.refundId)}),`;
+        update refunds set state = ${to}, approved_amount = ${value((w) => w.approvedAmount)}, updated_at = ${at}::timestamptz
+         where ${sameTenant(tenant)} and refund_id = ${refundId}),`;
   return sql`with ${moves ? moved : sql``}
       event as (${event})
       insert into refund_transitions (id, tenant, refund_id, from_state, to_state, actor_id, actor_role, reason, decision_id, at)
-      values (${value((w) => w.transitionId)}::uuid, ${value((w) => w.tenant)}, ${value((w) => w.refundId)}, ${value((w) => w.from)}, ${value((w) => w.to)},
-              ${value((w) => w.actor.id)}, ${value((w) => w.actor.role)}, ${value((w) => w.reason)}, ${value((w) => w.decisionId)}::uuid, ${value((w) => w.at)}::timestamptz)`;
+      values (${value((w) => w.transitionId)}::uuid, ${tenant}, ${refundId}, ${value((w) => w.from)}, ${to},
+              ${value((w) => w.actor.id)}, ${value((w) => w.actor.role)}, ${value((w) => w.reason)}, ${value((w) => w.decisionId)}::uuid, ${at}::timestamptz)`;
 }
 
 export class RefundsRepository {
