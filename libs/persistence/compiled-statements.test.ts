@@ -11,7 +11,7 @@ import { CompiledStatements, shapeKey } from './compiled-statements.js';
 import { compilingKysely } from './compiling-kysely.test-support.js';
 import { claimSql, featureSlots, featuresShape, type ClaimArgs } from './feature-history.repository.js';
 import { beforeRefundDecisionSql, refundDecisionWriteSql, type WriteArgs, type WriteShape } from './refund-decisions.repository.js';
-import { insertClaimedSql, insertDecidedSql, type ClaimedDecision, type IdempotencyClaim } from './decisions.repository.js';
+import { insertClaimedSql, insertDecidedSql, insertDecisionSql, type ClaimedDecision, type IdempotencyClaim, type StoredDecisionRow } from './decisions.repository.js';
 import type { RecordedDecision } from './feature-history.repository.js';
 import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
 import { paidSql, type PaidStamp } from './payouts.repository.js';
@@ -145,6 +145,7 @@ describe('CompiledStatements', () => {
         const claims = new CompiledStatements<ClaimArgs>();
         const claimedStatements = new CompiledStatements<{ d: ClaimedDecision; c: IdempotencyClaim }>();
         const decidedStatements = new CompiledStatements<{ d: ClaimedDecision; history?: RecordedDecision }>();
+        const insertStatements = new CompiledStatements<StoredDecisionRow>();
         for (const call of calls) {
           const { shape, args: a } = args(call);
           const bound = writes.bind(db, shapeKey(shape), a, (slot) => refundDecisionWriteSql(shape, slot));
@@ -175,6 +176,11 @@ describe('CompiledStatements', () => {
           const afterBuilt = insertDecidedSql(decidedShape, (get) => get(decided)).compile(db);
           expect(after.sql).toBe(afterBuilt.sql);
           expect(after.parameters).toStrictEqual(afterBuilt.parameters);
+          // A decision an effect makes beside its own writes (a redemption's gate, a reviewer's).
+          const made = insertStatements.bind(db, shapeKey({ reasons }), d, (slot) => insertDecisionSql(reasons, slot));
+          const madeBuilt = insertDecisionSql(reasons, (get) => get(d)).compile(db);
+          expect(made.sql).toBe(madeBuilt.sql);
+          expect(made.parameters).toStrictEqual(madeBuilt.parameters);
         }
       }),
       { numRuns: 300 },

@@ -54,15 +54,6 @@ export function reasonCodes(document: Record<string, unknown>): string[] {
 export type StoredDecisionRow = Omit<NewDecision, 'document'> & { documentJson: string; answerJson: string; reasonCodes: readonly string[] };
 
 /**
- * The insert of a decision's reason codes (decision_reasons, what a search by reason code reads), as a statement of its
- * own. Undefined when the decision has none.
- */
-export function reasonsSql(d: Pick<StoredDecisionRow, 'tenant' | 'id' | 'reasonCodes'>): RawBuilder<unknown> | undefined {
-  if (d.reasonCodes.length === 0) return undefined;
-  return reasonsInsertSql((get) => get(d));
-}
-
-/**
  * The insert of a decision's reason codes, its values read by `value` (the value itself, or a CompiledStatements
  * slot); as a CTE body, written only when `guard` (the CTE that inserted the decision) has a row, if given. Its text
  * depends on `guard` alone.
@@ -97,6 +88,8 @@ export interface IdempotencyClaim {
 export type ClaimedDecision = StoredDecisionRow & { event: { id: string; data: Record<string, unknown> } };
 
 export class DecisionsRepository {
+  /** insert's statement, compiled once with reason codes and once without. */
+  private readonly insertStatements = new CompiledStatements<StoredDecisionRow>();
   /** insertClaimed's statement, compiled once with reason codes and once without. */
   private readonly claimedStatements = new CompiledStatements<{ d: ClaimedDecision; c: IdempotencyClaim }>();
   /** insertDecided's statement, compiled once per shape (last or not, history rows or not, reason codes or not). */
@@ -149,11 +142,16 @@ export class DecisionsRepository {
     return rows[0]?.document ?? null;
   }
 
-  async insert(em: SqlEntityManager, { actor, ...d }: NewDecision): Promise<void> {
-    em.create(DecisionRecordSchema, { ...d, answer: storedAnswer(d.document), actorId: actor.id, actorRole: actor.role });
-    await em.flush();
-    const reasons = reasonsSql({ tenant: d.tenant, id: d.id, reasonCodes: reasonCodes(d.document) });
-    if (reasons) await reasons.execute(em.getKysely());
+  /**
+   * A decision a command's effect makes beside its own writes (a redemption's gate, a reviewer's): the row and its
+   * reason codes in one statement, compiled once with reason codes and once without. Not through the ORM's unit of
+   * work: a redemption made one of these per call, and the flush's change-set work cost more than the statement.
+   */
+  async insert(em: SqlEntityManager, { document, ...d }: NewDecision): Promise<void> {
+    const row: StoredDecisionRow = { ...d, documentJson: JSON.stringify(document), answerJson: answerJson(document), reasonCodes: reasonCodes(document) };
+    const shape = { reasons: row.reasonCodes.length > 0 };
+    const db = em.getKysely();
+    await db.executeQuery(this.insertStatements.bind(db, shapeKey(shape), row, (slot) => insertDecisionSql(shape.reasons, slot)));
   }
 
   /** Another tenant's decision is indistinguishable from a missing one. */
@@ -199,6 +197,18 @@ export function decisionValues(d: <T>(get: (d: StoredDecisionRow) => T) => T): R
 /** The columns decisionValues fills, in its order. */
 export const DECISION_COLUMNS = sql.raw(`id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data,
                                features, document, answer, idempotency_key, evaluated_at, created_at, actor_id, actor_role`);
+
+/** DecisionsRepository.insert's statement: the decision, and its reason rows when `reasons`; compiled once per shape. */
+export function insertDecisionSql(reasons: boolean, d: SlotOf<StoredDecisionRow>): RawBuilder<unknown> {
+  if (!reasons) return sql`insert into decisions (${DECISION_COLUMNS}) values (${decisionValues(d)})`;
+  return sql`
+    with inserted as (
+      insert into decisions (${DECISION_COLUMNS})
+      values (${decisionValues(d)})
+      returning id
+    ), reasoned as (${reasonsInsertSql(d, 'inserted')})
+    select 1`;
+}
 
 /** DecisionsRepository.insertClaimed's statement, with reason rows when `reasons`; compiled once per shape. */
 export function insertClaimedSql(reasons: boolean, value: SlotOf<{ d: ClaimedDecision; c: IdempotencyClaim }>): RawBuilder<{ inserted: number }> {
