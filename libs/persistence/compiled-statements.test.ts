@@ -176,7 +176,9 @@ describe('CompiledStatements', () => {
           const afterBuilt = insertDecidedSql(decidedShape, (get) => get(decided)).compile(db);
           expect(after.sql).toBe(afterBuilt.sql);
           expect(after.parameters).toStrictEqual(afterBuilt.parameters);
-          // A decision an effect makes beside its own writes (a redemption's gate, a reviewer's).
+          // A decision an effect makes beside its own writes (a redemption's gate, a reviewer's). Both sides use one
+          // builder: this catches a builder that reads a call's values other than through its stand-ins (a value compiled
+          // into the text); what the statement stores is checked against the database in decision-reasons.test.ts.
           const made = insertStatements.bind(db, shapeKey({ reasons }), d, (slot) => insertDecisionSql(reasons, slot));
           const madeBuilt = insertDecisionSql(reasons, (get) => get(d)).compile(db);
           expect(made.sql).toBe(madeBuilt.sql);

@@ -182,9 +182,9 @@ export class DecisionsRepository {
 }
 
 /**
- * A decision's row as a select list in DECISION_COLUMNS' order (every statement that inserts a decision: insertClaimed,
- * insertDecided, the refund decision's write), its values read by `d`. Times go as ISO text: the instant pg would send
- * for a Date.
+ * A decision's row as a select list in DECISION_COLUMNS' order (every statement that inserts a decision: insert,
+ * insertClaimed, insertDecided, the refund decision's write), its values read by `d`. Times go as ISO text: the
+ * instant pg would send for a Date.
  */
 export function decisionValues(d: <T>(get: (d: StoredDecisionRow) => T) => T): RawBuilder<unknown> {
   return sql`${d((x) => x.id)}, ${d((x) => x.tenant)}, ${d((x) => x.domain)}, ${d((x) => x.outcome)}, ${d((x) => x.riskScore)}, ${d((x) => x.releaseName)},

@@ -235,6 +235,46 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
     }
   });
 
+  it('writes a mark or totals with the account as this unit of work read it: what an earlier write saved stays, and so do totals when only the mark changes', async () => {
+    const a = id('kept');
+    const totals = { program: 'cashback-default@1.0.0', netSpend: 1_000, roundingTolerance: 0, shares: { '2026-03-01': 50 } };
+    const verdict = (acc: LedgerAccount, holds: boolean, t: typeof totals) => ({
+      account: acc,
+      report: { netSpend: 1_000, netReward: holds ? 50 : 5_000, rewardBound: 50, roundingTolerance: 0, rewardIntegrity: holds, violations: [] },
+      violating: [],
+      at: '2026-03-05T10:00:00Z',
+      totals: t,
+    });
+    const row = async () =>
+      (await db.em().fork().execute<{ balance: string | number; version: number; totals: unknown; violated: unknown }[]>(
+        'select balance, version, integrity_totals as totals, integrity_violated_at as violated from ledger_accounts where tenant = ? and account_id = ?',
+        [T, a],
+      ))[0]!;
+    // One transaction, as a settlement and its deferred clawbacks: a unit of work changes the balance, the next one only
+    // the totals; the second writes the account back as it read it, after the first.
+    await db.em().transactional(async (em) => {
+      const s = new PgLedgerStore(em, new OutboxRepository());
+      await s.withAccount(T, a, (uow) => uow.saveAccount(account(a)));
+      await s.withAccount(T, a, async (uow) => {
+        const acc = (await uow.getAccount(a))!;
+        await uow.saveAccount({ ...acc, balance: 700, version: acc.version + 1 });
+      });
+      await s.withAccount(T, a, async (uow) => uow.recordIntegrity!(verdict((await uow.getAccount(a))!, true, totals)));
+    });
+    expect(await row()).toMatchObject({ version: 2, totals, violated: null });
+    expect(Number((await row()).balance)).toBe(700);
+    // The mark alone (same totals): turned false, then cleared; the totals stay as they were.
+    await store().withAccount(T, a, async (uow) => uow.recordIntegrity!(verdict((await uow.getAccount(a))!, false, totals)));
+    expect(await row()).toMatchObject({ version: 2, totals });
+    expect((await row()).violated).not.toBeNull();
+    await store().withAccount(T, a, async (uow) => uow.recordIntegrity!(verdict((await uow.getAccount(a))!, true, totals)));
+    expect(await row()).toMatchObject({ version: 2, totals, violated: null });
+    expect(Number((await row()).balance)).toBe(700);
+    // An account the unit of work did not read has no row to write back: refused, nothing written.
+    const other = id('unread');
+    await expect(store().withAccount(T, a, (uow) => uow.recordIntegrity!(verdict(account(other), true, totals)))).rejects.toThrow('was not read');
+  });
+
   it('inside the caller transaction, a refused unit of work leaves the caller free to go on and commit', async () => {
     const mine = await seeded();
     const theirs = await seeded();

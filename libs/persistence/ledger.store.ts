@@ -338,6 +338,10 @@ class PgUnitOfWork implements LedgerUnitOfWork {
    */
   recordIntegrity(v: IntegrityVerdict): Promise<void> {
     const accountId = v.account.accountId;
+    // The flush writes the mark and totals with the account's row as this unit of work read or saved it (one upsert).
+    if (!this.stagedAccounts.has(accountId) && !this.accounts.get(accountId)) {
+      return Promise.reject(new Error(`recordIntegrity: account ${accountId} was not read in this unit of work`));
+    }
     // The totals are kept with or without an outbox: the next write's verdict starts from them.
     if (JSON.stringify(v.totals) !== JSON.stringify(this.totals.get(accountId) ?? null)) this.stagedTotals.set(accountId, v.totals);
     if (!this.outbox) return Promise.resolve();
@@ -600,16 +604,15 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     // Several new rows: the gate cannot hold them all together, a savepoint does (not reached by any ledger operation).
     const guard = fresh.length > 1 && this.nested ? 'ledger_flush' : null;
     const gate = fresh.length === 1 ? `(select count(*) from ${fresh[0]!.cte}) = 1` : 'true';
-    // An account whose mark or totals change but which is not saved itself (a write that changed no balance) is saved
-    // as read, under its lock: the upsert finds its row by the arbiter index, so the statement keeps its generic plan.
-    // An update by (tenant, account_id) made PostgreSQL plan the whole write again for each such call (0.40 ms each,
-    // 42% of the ledger bench's refunds, pg_stat_statements, 2026-12-06).
-    const saved = new Map(this.stagedAccounts);
+    // An account whose mark or totals change but which is not saved itself (a write that changed no balance) is written
+    // as read, under its lock (recordIntegrity refuses an account not read): the upsert finds its row by the arbiter
+    // index, so the statement keeps its generic plan. An update by (tenant, account_id) made PostgreSQL plan the whole
+    // write again for each such call (0.40 ms each, 42% of the ledger bench's refunds, pg_stat_statements, 2026-12-06).
+    const written = new Map(this.stagedAccounts);
     for (const accountId of new Set([...this.stagedIntegrity.keys(), ...this.stagedTotals.keys()])) {
-      const read = this.accounts.get(accountId);
-      if (!saved.has(accountId) && read) saved.set(accountId, read);
+      if (!written.has(accountId)) written.set(accountId, this.accounts.get(accountId)!);
     }
-    for (const [i, account] of [...saved.values()].entries()) {
+    for (const [i, account] of [...written.values()].entries()) {
       const integrity = this.stagedIntegrity.get(account.accountId);
       const set = [
         'program_ref = excluded.program_ref',
@@ -621,7 +624,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
         'closed_periods = excluded.closed_periods',
         'cap_usage = excluded.cap_usage',
         'version = excluded.version',
-        ...integritySet(integrity, 'excluded.'),
+        ...integritySet(integrity),
         ...(this.stagedTotals.has(account.accountId) ? ['integrity_totals = excluded.integrity_totals'] : []),
       ];
       gated.push({
@@ -646,24 +649,6 @@ class PgUnitOfWork implements LedgerUnitOfWork {
           integrity && integrity.mode !== 'clear' ? integrity.details : null,
           totalsParam(this.stagedTotals.get(account.accountId)),
         ],
-      });
-    }
-    // An account neither saved nor read here still gets its mark and its totals: an update that finds its row by a scan
-    // the planner chooses, so that statement is planned for each execution (see below).
-    let readsTable = false;
-    for (const accountId of new Set([...this.stagedIntegrity.keys(), ...this.stagedTotals.keys()])) {
-      if (saved.has(accountId)) continue;
-      const integrity = this.stagedIntegrity.get(accountId);
-      const set = integrity ? integritySet(integrity, '') : [];
-      const params = integrity ? integrityParams(integrity) : [];
-      if (this.stagedTotals.has(accountId)) {
-        set.push('integrity_totals = ?::jsonb');
-        params.push(totalsParam(this.stagedTotals.get(accountId)));
-      }
-      readsTable = true;
-      gated.push({
-        sql: `mark_${gated.length} as (update ledger_accounts set ${set.join(', ')} where tenant = ?::text and account_id = ?::text and %GATE% returning 1)`,
-        params: [...params, this.tenant, accountId],
       });
     }
     if (this.stagedEntries.length > 0) {
@@ -714,7 +699,7 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     // statement is done, after its last column switched planning back to custom, so that column must stay last.
     const select = `select ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
     const body = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\n`;
-    const text = readsTable ? body + select : `${GENERIC_PLAN}${body}${select}, ${CUSTOM_PLAN_AGAIN}`;
+    const text = `${GENERIC_PLAN}${body}${select}, ${CUSTOM_PLAN_AGAIN}`;
     if (guard) await this.em.execute(`savepoint ${guard}`);
     const r = (await this.bound(text, params))!;
     const refused = fresh.find((f) => num(r[f.cte]) !== 1);
@@ -744,33 +729,21 @@ class PgUnitOfWork implements LedgerUnitOfWork {
   }
 }
 
-/** The `set` items for an account's Reward Integrity mark; `from` is `excluded.` inside an upsert, '' for parameters. */
-function integritySet(w: IntegrityWrite | undefined, from: string): string[] {
+/** The `set` items of the account upsert for its Reward Integrity mark, from the values it inserts (`excluded`). */
+function integritySet(w: IntegrityWrite | undefined): string[] {
   if (w === undefined) return [];
-  const value = (col: string) => (from === '' ? (col === 'integrity_violated_at' ? '?::timestamptz' : '?::jsonb') : `${from}${col}`);
   switch (w.mode) {
     case 'clear':
       return ['integrity_violated_at = null', 'integrity_violations = null'];
     case 'update':
-      return [`integrity_violations = ${value('integrity_violations')}`];
+      return ['integrity_violations = excluded.integrity_violations'];
     case 'violate':
-      return [`integrity_violated_at = ${value('integrity_violated_at')}`, `integrity_violations = ${value('integrity_violations')}`];
+      return ['integrity_violated_at = excluded.integrity_violated_at', 'integrity_violations = excluded.integrity_violations'];
   }
 }
 
 /** Totals as the jsonb parameter (null: none). */
 const totalsParam = (t: IntegrityTotals | null | undefined): string | null => (t ? JSON.stringify(t) : null);
-
-function integrityParams(w: IntegrityWrite): unknown[] {
-  switch (w.mode) {
-    case 'clear':
-      return [];
-    case 'update':
-      return [w.details];
-    case 'violate':
-      return [w.at, w.details];
-  }
-}
 
 const ms = (v: string): number => Date.parse(v);
 
