@@ -1,8 +1,9 @@
 /**
  * CompiledStatements: a statement compiled once per shape and bound to a call's values is the statement the builder
  * makes for that call, text and parameters alike. Checked on the refund decision's read with random feature
- * declarations and values, on its claim and write with random shapes and values, and on a refund's state change and a
- * payout's success (the statements it compiles in production), with no database: compiling needs none.
+ * declarations and values, on its claim and write with random shapes and values, on a refund's state change and a
+ * payout's success, and on an Idempotency-Key's claim and answer (the statements it compiles in production), with no
+ * database: compiling needs none.
  */
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -15,6 +16,8 @@ import { insertClaimedSql, insertDecidedSql, insertDecisionSql, type ClaimedDeci
 import type { RecordedDecision } from './feature-history.repository.js';
 import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
 import { paidSql, type PaidStamp } from './payouts.repository.js';
+import { keyAnswerSql, keyClaimSql, type KeyAnswer, type KeyClaim } from './idempotency.repository.js';
+import { HELD, THEN_COMMIT } from './prepared-statements.js';
 
 const db = compilingKysely();
 
@@ -186,6 +189,39 @@ describe('CompiledStatements', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("an Idempotency-Key's claim and answer, bound for each call, are the statements the repository built per call before", () => {
+    const time = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true });
+    const call = fc.record({
+      claim: fc.record({ tenant: text, key: text, requestHash: text, method: fc.constantFrom('POST', 'PUT'), path: text, now: time }),
+      answer: fc.record({ tenant: text, key: text, status: fc.integer({ min: 200, max: 599 }), contentType: text, body: text }),
+      last: fc.boolean(),
+    });
+    // The templates as IdempotencyRepository built them on every call until they were compiled once.
+    const claimBefore = (r: KeyClaim) =>
+      sql`${sql.raw(HELD)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
+       values (${r.tenant}, ${r.key}, ${r.requestHash}, ${r.method}, ${r.path}, ${r.now.toISOString()}::timestamptz)
+       on conflict (tenant, key) do nothing returning 1)
+      select idempotency_key_taken() where not exists (select from claimed)`.compile(db);
+    const answerBefore = (r: KeyAnswer, last: boolean) =>
+      sql`${last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
+      where tenant = ${r.tenant} and key = ${r.key}`.compile(db);
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 6 }), (calls) => {
+        const claims = new CompiledStatements<KeyClaim>();
+        const answers = new CompiledStatements<KeyAnswer>();
+        for (const c of calls) {
+          const claimed = claims.bind(db, '', c.claim, keyClaimSql);
+          expect(claimed.sql).toBe(claimBefore(c.claim).sql);
+          expect(claimed.parameters).toStrictEqual(claimBefore(c.claim).parameters);
+          const answered = answers.bind(db, shapeKey({ last: c.last }), c.answer, (slot) => keyAnswerSql(c.last, slot));
+          expect(answered.sql).toBe(answerBefore(c.answer, c.last).sql);
+          expect(answered.parameters).toStrictEqual(answerBefore(c.answer, c.last).parameters);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -1,6 +1,7 @@
 /** Idempotency records: one row per (tenant, key), claimed inside the same transaction as the effect it guards. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
+import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 import { HELD, THEN_COMMIT } from './prepared-statements.js';
 
 export interface StoredRequest {
@@ -9,7 +10,31 @@ export interface StoredRequest {
   answer: { status: number; contentType: string; body: string } | null;
 }
 
+/** A claim of an Idempotency-Key, as claim() writes it. */
+export interface KeyClaim {
+  tenant: string;
+  key: string;
+  requestHash: string;
+  method: string;
+  path: string;
+  now: Date;
+}
+
+/** The answer stored with a claim, as complete() writes it. */
+export interface KeyAnswer {
+  tenant: string;
+  key: string;
+  status: number;
+  contentType: string;
+  body: string;
+}
+
 export class IdempotencyRepository {
+  // Every state change under a key runs both: compiled once (complete: as the last statement or not), bound per call
+  // (5.5 → 2.1 µs for the pair, 2026-12-06: no Kysely tree built and compiled for each request).
+  private readonly claims = new CompiledStatements<KeyClaim>();
+  private readonly completions = new CompiledStatements<KeyAnswer>();
+
   /**
    * Inserts the key, as its transaction's first statement; when another request holds it, fails with
    * idempotency_key_taken (SQLSTATE DPI01, isIdempotencyKeyTaken) and the transaction is aborted. A concurrent
@@ -20,12 +45,9 @@ export class IdempotencyRepository {
    * statement, a SAVEPOINT, the COMMIT), whose call fails in its place when the key was taken. Every caller must let
    * that failure through.
    */
-  async claim(em: SqlEntityManager, r: { tenant: string; key: string; requestHash: string; method: string; path: string; now: Date }): Promise<void> {
-    // Bound parameters (not inlined by MikroORM): one text on every call, so it runs as a named prepared statement.
-    await sql`${sql.raw(HELD)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
-       values (${r.tenant}, ${r.key}, ${r.requestHash}, ${r.method}, ${r.path}, ${r.now.toISOString()}::timestamptz)
-       on conflict (tenant, key) do nothing returning 1)
-      select idempotency_key_taken() where not exists (select from claimed)`.execute(em.getKysely());
+  async claim(em: SqlEntityManager, r: KeyClaim): Promise<void> {
+    const db = em.getKysely();
+    await db.executeQuery(this.claims.bind(db, '', r, keyClaimSql));
   }
 
   /** The stored request and answer; a decision's answer is read from the decision it points at. */
@@ -48,10 +70,26 @@ export class IdempotencyRepository {
    * Stores the answer with the claim. With `last`, the transaction's last statement (of a top-level transaction, after
    * which nothing can fail it): it commits the transaction in the same round trip (THEN_COMMIT).
    */
-  async complete(em: SqlEntityManager, r: { tenant: string; key: string; status: number; contentType: string; body: string }, o: { last?: boolean } = {}): Promise<void> {
-    await sql`${o.last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
-      where tenant = ${r.tenant} and key = ${r.key}`.execute(em.getKysely());
+  async complete(em: SqlEntityManager, r: KeyAnswer, o: { last?: boolean } = {}): Promise<void> {
+    const db = em.getKysely();
+    const last = o.last === true;
+    await db.executeQuery(this.completions.bind(db, shapeKey({ last }), r, (slot) => keyAnswerSql(last, slot)));
   }
+}
+
+/** IdempotencyRepository.claim's statement (HELD: it waits for the transaction's next one), its values read by `v`. */
+export function keyClaimSql(v: SlotOf<KeyClaim>): RawBuilder<unknown> {
+  // Bound parameters, one text on every call: it runs as a named prepared statement. Values are text (HELD needs it).
+  return sql`${sql.raw(HELD)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
+       values (${v((r) => r.tenant)}, ${v((r) => r.key)}, ${v((r) => r.requestHash)}, ${v((r) => r.method)}, ${v((r) => r.path)}, ${v((r) => r.now.toISOString())}::timestamptz)
+       on conflict (tenant, key) do nothing returning 1)
+      select idempotency_key_taken() where not exists (select from claimed)`;
+}
+
+/** IdempotencyRepository.complete's statement, as the transaction's last (THEN_COMMIT) when `last`. */
+export function keyAnswerSql(last: boolean, v: SlotOf<KeyAnswer>): RawBuilder<unknown> {
+  return sql`${last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${v((r) => r.status)}::integer, content_type = ${v((r) => r.contentType)}, body = ${v((r) => r.body)}
+      where tenant = ${v((r) => r.tenant)} and key = ${v((r) => r.key)}`;
 }
 
 /** SQLSTATE of idempotency_key_taken (Migration20261215000000): the key of a claim was held by another request. */
