@@ -748,9 +748,10 @@ const totalsParam = (t: IntegrityTotals | null | undefined): string | null => (t
 const ms = (v: string): number => Date.parse(v);
 
 /**
- * `text` with each `?` bound to the next of `params` as `$1`, `$2`, … (none of these statements uses the jsonb `?`
- * operator): the statement Kysely compiles from the same parts, without building and compiling them on every call
- * (a 24-parameter write 19.9 → 1.1 µs, the 4-parameter lock and read 4.3 → 0.4 µs, 2026-12-06).
+ * `text` with each `?` bound to the next of `params` as `$1`, `$2`, …: the statement Kysely compiles from the same
+ * parts, without building and compiling them on every call (a 24-parameter write 19.9 → 1.1 µs, the 4-parameter lock
+ * and read 4.3 → 0.4 µs, 2026-12-06). None of these statements may use the jsonb `?` operator: it would be taken for a
+ * placeholder (the count check refuses it). Exported for its test only (ledger-parameters.test.ts).
  */
 export function withParameters(text: string, params: readonly unknown[]): CompiledQuery<Row> {
   const parts = text.split('?');
