@@ -17,7 +17,7 @@ import type { RecordedDecision } from './feature-history.repository.js';
 import { transitionWriteSql, type TransitionWrite } from './refunds.repository.js';
 import { paidSql, type PaidStamp } from './payouts.repository.js';
 import { keyAnswerSql, keyClaimSql, type KeyAnswer, type KeyClaim } from './idempotency.repository.js';
-import { HELD, THEN_COMMIT } from './prepared-statements.js';
+import { CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, HELD, THEN_COMMIT } from './prepared-statements.js';
 
 const db = compilingKysely();
 
@@ -200,13 +200,15 @@ describe('CompiledStatements', () => {
       last: fc.boolean(),
     });
     // The templates as IdempotencyRepository built them on every call until they were compiled once.
+    // Both are planned once per connection since (the claim: GENERIC_PLAN, its RETURNING planning the rest per execution
+    // again; the last answer: GENERIC_INDEX_PLAN); the texts are otherwise the same.
     const claimBefore = (r: KeyClaim) =>
-      sql`${sql.raw(HELD)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
+      sql`${sql.raw(HELD + GENERIC_PLAN)}with claimed as (insert into idempotency_records (tenant, key, request_hash, method, path, created_at)
        values (${r.tenant}, ${r.key}, ${r.requestHash}, ${r.method}, ${r.path}, ${r.now.toISOString()}::timestamptz)
-       on conflict (tenant, key) do nothing returning 1)
+       on conflict (tenant, key) do nothing returning ${sql.raw(CUSTOM_PLAN_AGAIN)})
       select idempotency_key_taken() where not exists (select from claimed)`.compile(db);
     const answerBefore = (r: KeyAnswer, last: boolean) =>
-      sql`${last ? sql.raw(THEN_COMMIT) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
+      sql`${last ? sql.raw(THEN_COMMIT + GENERIC_INDEX_PLAN) : sql``}update idempotency_records set status = ${r.status}::integer, content_type = ${r.contentType}, body = ${r.body}
       where tenant = ${r.tenant} and key = ${r.key}`.compile(db);
     fc.assert(
       fc.property(fc.array(call, { minLength: 1, maxLength: 6 }), (calls) => {

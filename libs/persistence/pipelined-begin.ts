@@ -39,9 +39,15 @@ export interface StatementConfig {
 export interface Tracked {
   [PENDING]?: boolean;
   /** A transaction's first statement, held with its unsent BEGIN for the next statement's batch (HELD). */
-  [HELD_FIRST]?: StatementConfig;
+  [HELD_FIRST]?: HeldStatement;
   /** The transaction's last statement went out with its COMMIT (THEN_COMMIT): the caller's own COMMIT is answered here. */
   [COMMITTED_AHEAD]?: boolean;
+}
+
+/** A held statement, with the bare statements that go out between the BEGIN and it (its plan mode's SET LOCAL). */
+export interface HeldStatement {
+  config: StatementConfig;
+  plan: readonly string[];
 }
 
 /** What pg answers for a command without rows (the fields Kysely reads). */
@@ -162,13 +168,14 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
     const held = target[HELD_FIRST];
     if (held) {
       target[HELD_FIRST] = undefined;
-      if (plain) return run(query, text, values, ['begin', held]);
+      const lead = ['begin', ...held.plan];
+      if (plain) return run(query, text, values, [...lead, held.config]);
       // Nothing went out: a ROLLBACK has nothing to end. A COMMIT goes with BEGIN and the held statement.
-      if (isEnd(text, values, callback)) return text === 'rollback' ? Promise.resolve(commandResult('ROLLBACK')) : send(query, ['begin'], held, ['commit']).then(() => commandResult('COMMIT'));
+      if (isEnd(text, values, callback)) return text === 'rollback' ? Promise.resolve(commandResult('ROLLBACK')) : send(query, lead, held.config, ['commit']).then(() => commandResult('COMMIT'));
       // A savepoint (a command's effect in one of its own): it goes in the batch too, after them.
-      if (isSavepoint(text, values, callback)) return send(query, ['begin'], held, [text as string]).then(() => commandResult('SAVEPOINT'));
+      if (isSavepoint(text, values, callback)) return send(query, lead, held.config, [text as string]).then(() => commandResult('SAVEPOINT'));
       // Anything else (a text without parameters, another call form): BEGIN and the held statement go ahead of it.
-      return after(send(query, ['begin'], held, []), () => query(...args), args);
+      return after(send(query, lead, held.config, []), () => query(...args), args);
     }
     if (!target[PENDING]) {
       if (plain) return run(query, text, values, []);
@@ -188,10 +195,11 @@ export function deferBegin(client: pg.PoolClient | pg.Client, run: (query: Query
  * Holds a transaction's first statement (HELD, prepared-statements.ts), its BEGIN not sent yet: both go out with the
  * transaction's next statement, or its COMMIT; a ROLLBACK drops them. Answers at once, without rows. Values must be
  * text or null (as pg sends them): a value pg failed to serialize would fail the batch after its BEGIN went out.
+ * `plan`: bare statements sent between the BEGIN and it (SET LOCALs of its plan mode).
  */
-export function holdFirst(client: pg.PoolClient | pg.Client, config: StatementConfig): Promise<unknown> | undefined {
+export function holdFirst(client: pg.PoolClient | pg.Client, config: StatementConfig, plan: readonly string[] = []): Promise<unknown> | undefined {
   if (!config.values.every((v) => v === null || typeof v === 'string')) return undefined;
-  (client as unknown as Tracked)[HELD_FIRST] = config;
+  (client as unknown as Tracked)[HELD_FIRST] = { config, plan };
   return Promise.resolve(commandResult('SELECT'));
 }
 

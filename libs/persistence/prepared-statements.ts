@@ -40,7 +40,9 @@ const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
  * such a read's cost (the refund features read: 0.58 ms custom, 0.29 ms generic, `pgbench`, 1,000,000 history rows,
  * 2026-12-05). Values the planner bounds an index with must be literals, not parameters, and one per column: a generic
  * plan may filter by `col = any(array)` instead of bounding the scan with it (seen on young tables, literal or not). It must end with ANY_SCAN_AGAIN and, unless the
- * statement after it is to plan generically (the refund decision's write), CUSTOM_PLAN_AGAIN.
+ * statement after it is to plan generically (the refund decision's write), CUSTOM_PLAN_AGAIN. A statement marked
+ * THEN_COMMIT needs neither: nothing runs after it but its COMMIT, and the constraint checks deferred to that COMMIT
+ * plan the same way (the key's answer and the ledger's foreign keys, IdempotencyRepository.complete).
  */
 export const GENERIC_INDEX_PLAN = '/* generic index plan */ ';
 const INDEX_SCANS_ONLY = ['set local enable_seqscan = off', 'set local enable_bitmapscan = off'];
@@ -84,7 +86,9 @@ export const THEN_COMMIT = '/* then commit */ ';
  * with (PostgreSQL skips the rest of a failed batch), so the caller learns of it at its next statement or at COMMIT,
  * never later, and nothing of the transaction commits. Its values must be text or null. Where statements are not held
  * (a later statement, DB_PREPARED_STATEMENTS=false or DB_PIPELINE_BEGIN=false, PGlite, values of other types; a use
- * that names it, which parses it first) it runs at once, and fails at its own call.
+ * that names it, which parses it first) it runs at once, and fails at its own call. Marked GENERIC_PLAN too (after this
+ * mark), its SET LOCAL goes between the BEGIN and it; answering no rows, it ends its generic planning with a
+ * CUSTOM_PLAN_AGAIN it computes anyway (the key's claim: in the RETURNING of the row it must insert).
  */
 export const HELD = '/* held */ ';
 
@@ -175,14 +179,14 @@ export function nameRepeatedStatements(client: pg.PoolClient | pg.Client, namer:
     // statement unmarked are two prepared statements, each plainly itself in pg_prepared_statements.
     const body = held ? text.slice(HELD.length) : thenCommit ? text.slice(THEN_COMMIT.length) : text;
     const name = namer.nameFor(text);
+    // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
+    const plan = name === undefined ? [] : body.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : body.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
     // Held only as the first statement after a BEGIN not sent yet, and only where its parse needs no round trip of its own.
     if (held && ahead.length === 1 && ahead[0] === 'begin' && (name === undefined || isParsed(client, name))) {
-      const holding = holdFirst(client, name === undefined ? { text, values } : { name, text, values });
+      const holding = holdFirst(client, name === undefined ? { text, values } : { name, text, values }, plan);
       if (holding) return holding;
     }
     if (name === undefined && ahead.length === 0 && !thenCommit) return query(text, values) as Promise<unknown>;
-    // An unnamed statement is planned for its one execution whatever the mode: only a named one is worth a generic plan.
-    const plan = name === undefined ? [] : body.startsWith(GENERIC_PLAN) ? [SET_GENERIC] : body.startsWith(GENERIC_INDEX_PLAN) ? [SET_GENERIC, ...INDEX_SCANS_ONLY] : [];
     // After the statement, so pg has the statement's own parse answered first whether or not it was parsed before.
     const result = send(query, [...ahead, ...plan], name === undefined ? { text, values } : { name, text, values }, thenCommit ? ['commit'] : []);
     return thenCommit ? result.then((r) => (committedAhead(client), r)) : result;
