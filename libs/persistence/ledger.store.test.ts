@@ -324,4 +324,29 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
     ]);
     expect(await store().withAccount(T, a, (uow) => uow.getTransaction(t.transactionId))).toMatchObject({ refunded: 1_000, status: 'PART_REF' });
   });
+
+  it("checks the ledger's references at COMMIT, and still refuses one that points nowhere", async () => {
+    const refs = await db.em().execute<{ name: string; deferrable: boolean; deferred: boolean }[]>(
+      `select conname as name, condeferrable as deferrable, condeferred as deferred from pg_constraint
+        where contype = 'f' and conrelid in ('ledger_transactions'::regclass, 'ledger_adjustments'::regclass, 'ledger_entries'::regclass) order by conname`,
+    );
+    expect(refs).toEqual([
+      { name: 'ledger_adjustments_tenant_transaction_id_fkey', deferrable: true, deferred: true },
+      { name: 'ledger_entries_tenant_account_id_fkey', deferrable: true, deferred: true },
+      { name: 'ledger_transactions_tenant_account_id_fkey', deferrable: true, deferred: true },
+    ]);
+    const nowhere = id('nowhere');
+    let written = false;
+    const attempt = db.em().transactional(async (em) => {
+      await em.execute(
+        `insert into ledger_entries (tenant, account_id, seq, type, amount, balance_after, cause_kind, cause_id, program_ref, at)
+         values (?, ?, 1, 'REWARD', 1, 1, 'purchase', 'x', 'cashback-default@1.0.0', now())`,
+        [T, nowhere],
+      );
+      written = true; // the statement itself passes; its check waits for the COMMIT
+    });
+    await expect(attempt).rejects.toMatchObject({ code: '23503' });
+    expect(written).toBe(true);
+    expect(await db.em().execute('select 1 from ledger_entries where tenant = ? and account_id = ?', [T, nowhere])).toEqual([]);
+  });
 });

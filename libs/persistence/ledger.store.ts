@@ -695,8 +695,9 @@ class PgUnitOfWork implements LedgerUnitOfWork {
     // Every other CTE inserts or upserts parameters (an upsert finds its conflict through its arbiter index: no plan
     // to choose) and reads only the other CTEs: planned once per connection, it cannot go stale as the tables grow,
     // and planning it for every write cost 0.07-0.3 ms of PostgreSQL per operation (issue 11). What it fires are AFTER
-    // triggers (the foreign key checks, the adjustments' feature_events insert, the totals): they run once the
-    // statement is done, after its last column switched planning back to custom, so that column must stay last.
+    // triggers (the adjustments' feature_events insert, the totals): they run once the statement is done, after its
+    // last column switched planning back to custom, so that column must stay last. Its foreign-key checks wait for the
+    // COMMIT (Migration20261217000000).
     const select = `select ${checks.length > 0 ? checks.join(', ') : '1 as ok'}`;
     const body = `with ${ctes.map((c) => c.replaceAll('%GATE%', gate)).join(',\n')}\n`;
     const text = `${GENERIC_PLAN}${body}${select}, ${CUSTOM_PLAN_AGAIN}`;
