@@ -1,11 +1,11 @@
 /**
- * The ledger store's statements number their `?` placeholders themselves (withParameters): the text and parameters
+ * Statements that number their `?` placeholders themselves (withParameters): the text and parameters
  * must be exactly those Kysely compiles from the same parts, which is what the store sent before.
  */
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { compilingKysely } from './compiling-kysely.test-support.js';
-import { withParameters } from './ledger.store.js';
+import { withParameters } from './statement-parameters.js';
 
 const db = compilingKysely();
 
