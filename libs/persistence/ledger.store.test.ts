@@ -7,7 +7,8 @@ import type { LedgerAccount, LedgerAdjustment, LedgerTransaction } from '../ledg
 import { openDatabase, type Database } from './database.js';
 import { PgLedgerStore } from './ledger.store.js';
 import { OutboxRepository } from './outbox.repository.js';
-import { GENERIC_PLAN } from './prepared-statements.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
+import { GENERIC_PLAN, LAST_STATEMENT } from './prepared-statements.js';
 
 const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 const T = 'acme';
@@ -348,5 +349,34 @@ describeOnPostgres('PgLedgerStore (PostgreSQL)', () => {
     await expect(attempt).rejects.toMatchObject({ code: '23503' });
     expect(written).toBe(true);
     expect(await db.em().execute('select 1 from ledger_entries where tenant = ? and account_id = ?', [T, nowhere])).toEqual([]);
+  });
+
+  it("plans the references' checks once per connection, at the COMMIT that goes out with the key's answer", async () => {
+    const one = await openDatabase(target.url, { poolSize: 1 }); // one connection: its cached plans are all of them
+    const keys = new IdempotencyRepository();
+    try {
+      // As a ledger operation under an Idempotency-Key runs: the claim, the unit of work, the answer with the COMMIT.
+      const answered: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const a = id('checked');
+        const key = id('key');
+        answered.push(key);
+        await one.em().transactional(async (em) => {
+          await keys.claim(em, { tenant: T, key, requestHash: 'h', method: 'POST', path: '/v1/ledger', now: new Date('2026-03-02T10:00:00Z') });
+          await new PgLedgerStore(em, new OutboxRepository()).withAccount(T, a, async (uow) => {
+            await uow.saveAccount(account(a));
+            await uow.saveTransaction(purchase(id('ctx'), a));
+          });
+          await keys.complete(em, { tenant: T, key, status: 201, contentType: 'application/json', body: '{}' }, LAST_STATEMENT);
+        });
+      }
+      for (const key of answered) expect(await keys.find(one.em(), T, key)).toMatchObject({ answer: { status: 201 } });
+      // A plan PostgreSQL keeps for a statement is a generic one (a custom plan is dropped once run): the check's is,
+      // so it was planned once, not for each transaction.
+      const kept = await one.em().execute<{ ident: string }[]>("select ident from pg_backend_memory_contexts where name = 'CachedPlan'");
+      expect(kept.some((p) => p.ident.startsWith('SELECT 1 FROM ONLY "public"."ledger_accounts"'))).toBe(true);
+    } finally {
+      await one.close();
+    }
   });
 });

@@ -41,8 +41,10 @@ const SET_GENERIC = 'set local plan_cache_mode = force_generic_plan';
  * 2026-12-05). Values the planner bounds an index with must be literals, not parameters, and one per column: a generic
  * plan may filter by `col = any(array)` instead of bounding the scan with it (seen on young tables, literal or not). It must end with ANY_SCAN_AGAIN and, unless the
  * statement after it is to plan generically (the refund decision's write), CUSTOM_PLAN_AGAIN. A statement marked
- * THEN_COMMIT needs neither: nothing runs after it but its COMMIT, and the constraint checks deferred to that COMMIT
- * plan the same way (the key's answer and the ledger's foreign keys, IdempotencyRepository.complete).
+ * THEN_COMMIT needs neither: nothing runs after it but its COMMIT, and the foreign-key checks deferred to that COMMIT
+ * plan the same way (the key's answer and the ledger's references, IdempotencyRepository.complete). That holds for a
+ * check of a row that refers (a lookup of the referenced primary key); a check of a deleted or re-keyed referenced
+ * row, which would look up the referring rows, must have an index they lead, or not be deferred.
  */
 export const GENERIC_INDEX_PLAN = '/* generic index plan */ ';
 const INDEX_SCANS_ONLY = ['set local enable_seqscan = off', 'set local enable_bitmapscan = off'];

@@ -14,8 +14,14 @@
  *
  * What deferral changes: a missing account or transaction would fail the COMMIT, not the write. None can be missing:
  * each write follows its unit of work's read of the account (and of the transaction it adjusts) under the account's
- * lock, and the ledger deletes nothing. The checks' row locks (FOR KEY SHARE) fall on rows the transaction already
- * holds, so taking them at COMMIT waits for no one.
+ * lock, and the ledger deletes nothing and changes no key. The checks' row locks (FOR KEY SHARE) fall on the account
+ * the transaction holds FOR UPDATE, or on a transaction row nobody locks in a mode that conflicts with it (its upserts
+ * take FOR NO KEY UPDATE), so taking them at COMMIT waits for no one. Only the referring side's checks run at the
+ * answer's COMMIT with generic, index-only plans (primary-key lookups); deleting or re-keying a referenced row would
+ * queue a check by the referring columns, which no index of ledger_adjustments leads.
+ *
+ * For a later migration: a transaction that writes these tables and then alters or truncates them fails with 55006
+ * ("pending trigger events"); commit the writes first, or `set constraints all immediate` before the DDL.
  */
 import { Migration } from '@mikro-orm/migrations';
 
