@@ -231,15 +231,13 @@ describe('payouts through the simulated provider (the default)', () => {
     const plan = await svc.db.em().transactional(async (em) => {
       for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await em.execute(`set local ${set}`);
       await em.execute(`prepare deferred_probe (text, text) as ${withParameters(DEFERRED_CLAWBACKS, ['', '']).sql}`);
-      try {
-        return await em.execute<{ 'QUERY PLAN': string }[]>(`explain execute deferred_probe('${TENANT}', 'tx-any')`);
-      } finally {
-        await em.execute('deallocate deferred_probe');
-      }
+      const explained = await em.execute<{ 'QUERY PLAN': string }[]>(`explain execute deferred_probe('${TENANT}', 'tx-any')`);
+      await em.execute('deallocate deferred_probe');
+      return explained;
     });
     const text = plan.map((r) => Object.values(r)[0]).join('\n');
-    expect(text).toContain('Index Scan using refunds_deferred_clawbacks');
-    expect(text).toMatch(/Index Cond: \(\(tenant = \$0\) AND \(\(reward ->> 'transactionId'::text\) = \$2\)\)/);
+    // Bounded by the tenant (an InitPlan: `$0` up to PostgreSQL 16, `(InitPlan 1).col1` from 17) and the transaction.
+    expect(text).toMatch(/Index Scan using refunds_deferred_clawbacks .*\n.*Index Cond: \(\(tenant = (\$0|\(InitPlan 1\)\.col1)\) AND \(\(reward ->> 'transactionId'::text\) = /);
   });
 
   it('a clawback the ledger refuses does not block the payout: SUCCEEDED, with the refusal on the refund, its event and its history', async () => {

@@ -3,12 +3,14 @@
  * finds, in which order, on both stores; on PostgreSQL, that it is planned once per connection and leaves the rest of
  * its transaction planned per execution.
  */
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
 import { OutboxRepository } from './outbox.repository.js';
-import { PayoutsRepository } from './payouts.repository.js';
+import { DEFERRED_CLAWBACKS, PayoutsRepository } from './payouts.repository.js';
 import { GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import { RefundsRepository } from './refunds.repository.js';
+import { withParameters } from './statement-parameters.js';
 
 const stores: [string, () => Promise<{ url: string; drop?: () => Promise<void> }>][] = [['PGlite', () => Promise.resolve({ url: 'pglite://memory' })]];
 if (process.env.TEST_DATABASE_URL) {
@@ -75,5 +77,60 @@ describe.each(stores)('PayoutsRepository.deferredClawbacks (%s)', (store, open) 
       generic: 7,
       custom: 0,
     });
+  });
+});
+
+const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
+
+describeOnPostgres('PayoutsRepository.deferredClawbacks on PostgreSQL: its plan and its locks', () => {
+  let target: TestDatabase;
+  let db: Database;
+  const repo = new PayoutsRepository(new RefundsRepository(), new OutboxRepository());
+  let decisions = 0;
+  const refund = (refundId: string, state: string, clawback: string | null, transactionId: string) =>
+    db.em().execute(
+      `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency,
+                            reward, clawback, requested_by, decision_id, created_at, updated_at)
+       values ('acme', ?, 'refund', 'o1', 'c1', ?, 100, 100, 10000, 'EUR', ?::jsonb, ?::jsonb, 'k1', ?::uuid, now(), now())`,
+      [refundId, state, JSON.stringify({ accountId: 'a1', transactionId }), clawback === null ? null : JSON.stringify({ status: clawback }), `00000000-0000-7000-8000-${String(++decisions).padStart(12, '0')}`],
+    );
+
+  beforeAll(async () => {
+    target = await createTestDatabase('payouts_deferred_plan');
+    db = await openDatabase(target.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.drop();
+  });
+
+  it('plans by the partial index even when the statistics have seen no paid refund (refunds_by_state is bounded by the tenant and state too)', async () => {
+    for (let i = 0; i < 200; i++) await refund(`rf-approved-${i}`, 'APPROVED', null, `tx-${i}`);
+    await db.em().execute('analyze refunds');
+    // As the service plans it once a connection has named it: generic, index scans only.
+    const plan = await db.em().transactional(async (em) => {
+      for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await em.execute(`set local ${set}`);
+      await em.execute(`prepare deferred_fresh (text, text) as ${withParameters(DEFERRED_CLAWBACKS, ['', '']).sql}`);
+      const explained = await em.execute<Record<string, string>[]>("explain execute deferred_fresh('acme', 'tx-1')");
+      await em.execute('deallocate deferred_fresh');
+      return explained.map((r) => Object.values(r)[0]).join('\n');
+    });
+    expect(plan).toContain('Index Scan using refunds_deferred_clawbacks');
+    expect(plan).not.toContain('refunds_by_state');
+  });
+
+  it('locks what it finds until the transaction ends', async () => {
+    await refund('rf-waiting', 'SUCCEEDED', 'deferred', 'tx-locked');
+    const other = new pg.Client({ connectionString: target.url });
+    await other.connect();
+    try {
+      await db.em().transactional(async (em) => {
+        expect((await repo.deferredClawbacks(em, 'acme', 'tx-locked')).map((r) => r.refundId)).toEqual(['rf-waiting']);
+        await expect(other.query("select 1 from refunds where refund_id = 'rf-waiting' for update nowait")).rejects.toMatchObject({ code: '55P03' });
+      });
+      expect((await other.query("select 1 from refunds where refund_id = 'rf-waiting' for update nowait")).rowCount).toBe(1);
+    } finally {
+      await other.end();
+    }
   });
 });
