@@ -196,7 +196,7 @@ describe('GET /metrics after a known sequence of calls', () => {
 
   it('reports the pool (PostgreSQL; PGlite has one connection and no pool) and the process', () => {
     if (svc.db.kind === 'postgresql') {
-      expect(m.value('decision_platform_db_pool_connections', { state: 'max' })).toBe(20);
+      expect(m.value('decision_platform_db_pool_connections', { state: 'max' })).toBe(8); // DB_POOL_SIZE's default
       expect(m.value('decision_platform_db_pool_connections', { state: 'total' })).toBeGreaterThanOrEqual(1);
       expect(m.value('decision_platform_db_pool_waiting_requests')).toBe(0);
     } else {

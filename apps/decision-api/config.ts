@@ -237,7 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Parti
     rateLimitRedisPrefix: redisPrefix,
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', defaults.authFailuresPerMinute ?? 300, 1, 60_000, problems),
     authFailureBurst: int(env, 'AUTH_FAILURE_BURST', defaults.authFailureBurst ?? 20, 1, 10_000, problems),
-    dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 20, 1, 500, problems),
+    dbPoolSize: int(env, 'DB_POOL_SIZE', defaults.dbPoolSize ?? 8, 1, 500, problems),
     dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', defaults.dbPreparedStatements ?? true, problems),
     dbPipelineBegin: bool(env, 'DB_PIPELINE_BEGIN', defaults.dbPipelineBegin ?? true, problems),
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', defaults.dbAcquireTimeoutMs ?? 5_000, 100, 600_000, problems),

@@ -284,7 +284,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     orm = await PostgresMikroORM.init({
       ...common,
       clientUrl: target,
-      pool: { min: 0, max: options.poolSize ?? 20 },
+      pool: { min: 0, max: options.poolSize ?? 8 },
       driverOptions: poolOptions(target, t, (options.preparedStatements ?? true) ? new StatementNamer() : undefined, options.pipelineBegin ?? true, (p) => (pool = p)),
     });
     const probe = new PostgresProbe(target);
