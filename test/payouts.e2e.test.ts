@@ -5,9 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DEFERRED_CLAWBACKS, openDatabase, RefundsRepository, type Database, type RewardRef } from '../libs/persistence/index.js';
-import { withParameters } from '../libs/persistence/statement-parameters.js';
 import { SYSTEM } from '../libs/refunds/index.js';
-import { createTestDatabase } from './support/database.js';
+import { createTestDatabase, genericIndexPlan } from './support/database.js';
 import { FakeProvider } from './support/fake-provider.js';
 import { newKey, TestService } from './support/harness.js';
 import { parsePrometheusText } from './support/prometheus-text.js';
@@ -228,14 +227,7 @@ describe('payouts through the simulated provider (the default)', () => {
     // read was every SUCCEEDED refund of the tenant (refunds_by_state), growing with the tenant's history.
     // As the service plans it: once per connection, with index scans only (GENERIC_INDEX_PLAN), here on a table of a
     // few refunds, where a plan made for the tenant alone would be as cheap as any.
-    const plan = await svc.db.em().transactional(async (em) => {
-      for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await em.execute(`set local ${set}`);
-      await em.execute(`prepare deferred_probe (text, text) as ${withParameters(DEFERRED_CLAWBACKS, ['', '']).sql}`);
-      const explained = await em.execute<{ 'QUERY PLAN': string }[]>(`explain execute deferred_probe('${TENANT}', 'tx-any')`);
-      await em.execute('deallocate deferred_probe');
-      return explained;
-    });
-    const text = plan.map((r) => Object.values(r)[0]).join('\n');
+    const text = await genericIndexPlan(svc.db, DEFERRED_CLAWBACKS, [TENANT, 'tx-any']);
     // Bounded by the tenant (an InitPlan: `$0` up to PostgreSQL 16, `(InitPlan 1).col1` from 17) and the transaction.
     expect(text).toMatch(/Index Scan using refunds_deferred_clawbacks .*\n.*Index Cond: \(\(tenant = (\$0|\(InitPlan 1\)\.col1)\) AND \(\(reward ->> 'transactionId'::text\) = /);
   });

@@ -4,13 +4,12 @@
  * its transaction planned per execution.
  */
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { createTestDatabase, genericIndexPlan, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { DEFERRED_CLAWBACKS, PayoutsRepository } from './payouts.repository.js';
 import { GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import { RefundsRepository } from './refunds.repository.js';
-import { withParameters } from './statement-parameters.js';
 
 const stores: [string, () => Promise<{ url: string; drop?: () => Promise<void> }>][] = [['PGlite', () => Promise.resolve({ url: 'pglite://memory' })]];
 if (process.env.TEST_DATABASE_URL) {
@@ -23,6 +22,34 @@ if (process.env.TEST_DATABASE_URL) {
   ]);
 }
 
+let decisions = 0;
+
+/** A refund row as a payout leaves it (SUCCEEDED, its clawback deferred to `transactionId`) unless told otherwise. */
+function paid(
+  db: Database,
+  r: { tenant?: string; refundId: string; state?: string; clawback?: string | null; transactionId: string; updatedAt?: string; amount?: number },
+) {
+  const at = r.updatedAt ?? '2026-03-01T09:00:00Z';
+  const clawback = r.clawback === undefined ? 'deferred' : r.clawback;
+  return db.em().execute(
+    `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency,
+                          reward, clawback, requested_by, decision_id, created_at, updated_at)
+     values (?, ?, 'refund', 'o1', 'c1', ?, ?, ?, 10000, 'EUR', ?::jsonb, ?::jsonb, 'k1', ?::uuid, ?::timestamptz, ?::timestamptz)`,
+    [
+      r.tenant ?? 'acme',
+      r.refundId,
+      r.state ?? 'SUCCEEDED',
+      r.amount ?? 100,
+      r.amount ?? 100,
+      JSON.stringify({ accountId: 'a1', transactionId: r.transactionId }),
+      clawback === null ? null : JSON.stringify({ status: clawback }),
+      `00000000-0000-7000-8000-${String(++decisions).padStart(12, '0')}`,
+      at,
+      at,
+    ],
+  );
+}
+
 describe.each(stores)('PayoutsRepository.deferredClawbacks (%s)', (store, open) => {
   let db: Database;
   let drop: (() => Promise<void>) | undefined;
@@ -32,19 +59,11 @@ describe.each(stores)('PayoutsRepository.deferredClawbacks (%s)', (store, open) 
     const o = await open();
     drop = o.drop;
     db = await openDatabase(o.url, { poolSize: 1 }); // one connection: its prepared statements are all of them
-    let decisions = 0;
-    const paid = (tenant: string, refundId: string, state: string, status: string, transactionId: string, updatedAt: string, amount: number) =>
-      db.em().execute(
-        `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency,
-                              reward, clawback, requested_by, decision_id, created_at, updated_at)
-         values (?, ?, 'refund', 'o1', 'c1', ?, ?, ?, 10000, 'EUR', ?::jsonb, ?::jsonb, 'k1', ?::uuid, ?::timestamptz, ?::timestamptz)`,
-        [tenant, refundId, state, amount, amount, JSON.stringify({ accountId: 'a1', transactionId }), JSON.stringify({ status }), `00000000-0000-7000-8000-${String(++decisions).padStart(12, '0')}`, updatedAt, updatedAt],
-      );
-    await paid('acme', 'rf-late', 'SUCCEEDED', 'deferred', 'tx-1', '2026-03-02T10:00:00Z', 300);
-    await paid('acme', 'rf-early', 'SUCCEEDED', 'deferred', 'tx-1', '2026-03-01T10:00:00Z', 200);
-    await paid('acme', 'rf-posted', 'SUCCEEDED', 'posted', 'tx-1', '2026-03-01T09:00:00Z', 100);
-    await paid('acme', 'rf-other-tx', 'SUCCEEDED', 'deferred', 'tx-2', '2026-03-01T09:00:00Z', 100);
-    await paid('other', 'rf-other-tenant', 'SUCCEEDED', 'deferred', 'tx-1', '2026-03-01T09:00:00Z', 100);
+    await paid(db, { refundId: 'rf-late', transactionId: 'tx-1', updatedAt: '2026-03-02T10:00:00Z', amount: 300 });
+    await paid(db, { refundId: 'rf-early', transactionId: 'tx-1', updatedAt: '2026-03-01T10:00:00Z', amount: 200 });
+    await paid(db, { refundId: 'rf-posted', clawback: 'posted', transactionId: 'tx-1' });
+    await paid(db, { refundId: 'rf-other-tx', transactionId: 'tx-2' });
+    await paid(db, { tenant: 'other', refundId: 'rf-other-tenant', transactionId: 'tx-1' });
   });
   afterAll(async () => {
     await db?.close();
@@ -86,15 +105,6 @@ describeOnPostgres('PayoutsRepository.deferredClawbacks on PostgreSQL: its plan 
   let target: TestDatabase;
   let db: Database;
   const repo = new PayoutsRepository(new RefundsRepository(), new OutboxRepository());
-  let decisions = 0;
-  const refund = (refundId: string, state: string, clawback: string | null, transactionId: string) =>
-    db.em().execute(
-      `insert into refunds (tenant, refund_id, type, order_id, customer_id, state, requested_amount, approved_amount, captured_amount, currency,
-                            reward, clawback, requested_by, decision_id, created_at, updated_at)
-       values ('acme', ?, 'refund', 'o1', 'c1', ?, 100, 100, 10000, 'EUR', ?::jsonb, ?::jsonb, 'k1', ?::uuid, now(), now())`,
-      [refundId, state, JSON.stringify({ accountId: 'a1', transactionId }), clawback === null ? null : JSON.stringify({ status: clawback }), `00000000-0000-7000-8000-${String(++decisions).padStart(12, '0')}`],
-    );
-
   beforeAll(async () => {
     target = await createTestDatabase('payouts_deferred_plan');
     db = await openDatabase(target.url);
@@ -105,22 +115,16 @@ describeOnPostgres('PayoutsRepository.deferredClawbacks on PostgreSQL: its plan 
   });
 
   it('plans by the partial index even when the statistics have seen no paid refund (refunds_by_state is bounded by the tenant and state too)', async () => {
-    for (let i = 0; i < 200; i++) await refund(`rf-approved-${i}`, 'APPROVED', null, `tx-${i}`);
+    for (let i = 0; i < 200; i++) await paid(db, { refundId: `rf-approved-${i}`, state: 'APPROVED', clawback: null, transactionId: `tx-${i}` });
     await db.em().execute('analyze refunds');
     // As the service plans it once a connection has named it: generic, index scans only.
-    const plan = await db.em().transactional(async (em) => {
-      for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await em.execute(`set local ${set}`);
-      await em.execute(`prepare deferred_fresh (text, text) as ${withParameters(DEFERRED_CLAWBACKS, ['', '']).sql}`);
-      const explained = await em.execute<Record<string, string>[]>("explain execute deferred_fresh('acme', 'tx-1')");
-      await em.execute('deallocate deferred_fresh');
-      return explained.map((r) => Object.values(r)[0]).join('\n');
-    });
+    const plan = await genericIndexPlan(db, DEFERRED_CLAWBACKS, ['acme', 'tx-1']);
     expect(plan).toContain('Index Scan using refunds_deferred_clawbacks');
     expect(plan).not.toContain('refunds_by_state');
   });
 
   it('locks what it finds until the transaction ends', async () => {
-    await refund('rf-waiting', 'SUCCEEDED', 'deferred', 'tx-locked');
+    await paid(db, { refundId: 'rf-waiting', transactionId: 'tx-locked' });
     const other = new pg.Client({ connectionString: target.url });
     await other.connect();
     try {

@@ -4,6 +4,8 @@
  * PGlite.
  */
 import pg from 'pg';
+import type { Database } from '../../libs/persistence/database.js';
+import { withParameters } from '../../libs/persistence/statement-parameters.js';
 
 export interface TestDatabase {
   url: string;
@@ -31,4 +33,19 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/**
+ * EXPLAIN of `text` (with `?` placeholders) for these text arguments, planned as the service plans a statement marked
+ * GENERIC_INDEX_PLAN once a connection has named it: a generic plan, with sequential and bitmap scans off.
+ */
+export async function genericIndexPlan(db: Database, text: string, args: readonly string[]): Promise<string> {
+  const literal = (a: string) => `'${a.replaceAll("'", "''")}'`;
+  return db.em().transactional(async (em) => {
+    for (const set of ['plan_cache_mode = force_generic_plan', 'enable_seqscan = off', 'enable_bitmapscan = off']) await em.execute(`set local ${set}`);
+    await em.execute(`prepare generic_index_probe (${args.map(() => 'text').join(', ')}) as ${withParameters(text, args).sql}`);
+    const rows = await em.execute<Record<string, string>[]>(`explain execute generic_index_probe(${args.map(literal).join(', ')})`);
+    await em.execute('deallocate generic_index_probe');
+    return rows.map((r) => Object.values(r)[0]).join('\n');
+  });
 }
