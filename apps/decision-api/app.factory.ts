@@ -13,6 +13,7 @@ import type { AppConfig } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
 import { registerJsonBodies } from './http/json-body.js';
+import { registerLingeringClose } from './http/lingering-close.js';
 import { requestIdFrom } from './http/request-id.js';
 import { ShutdownGate } from './http/shutdown.js';
 import { AccessLog } from './logging/access-log.js';
@@ -83,6 +84,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     access.register(adapter.getInstance());
     new ShutdownGate().register(adapter.getInstance());
     adapter.getInstance().addHook('onRequest', requireHost);
+    // An answer given before the body was read waits for the rest of it (bounded), so the client can read that answer.
+    registerLingeringClose(adapter.getInstance());
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
       logger: new PinoNestLogger(loggers.app),

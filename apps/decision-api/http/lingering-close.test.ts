@@ -1,0 +1,97 @@
+/**
+ * An answer made before the body was read (here: over the body limit) reaches a client that is still sending, and the
+ * wait for the rest of the body is bounded in bytes and in time.
+ */
+import { connect, type Socket } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { DEFAULT_LINGER, registerLingeringClose, type LingerBounds } from './lingering-close.js';
+
+const LIMIT = 1024;
+
+async function server(bounds: LingerBounds): Promise<{ f: FastifyInstance; port: number }> {
+  const f = Fastify({ bodyLimit: LIMIT });
+  registerLingeringClose(f, bounds);
+  f.post('/echo', (req, reply) => reply.send(req.body));
+  await f.listen({ port: 0, host: '127.0.0.1' });
+  return { f, port: (f.server.address() as { port: number }).port };
+}
+
+/** Writes the head and then `body` bytes as fast as the socket takes them; resolves with what came back. */
+function send(port: number, declared: number, body: number): Promise<{ text: string; error?: string }> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    let text = '';
+    let error: string | undefined;
+    socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    socket.on('close', () => resolve({ text, error }));
+    socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let left = body;
+    const pump = () => {
+      while (left > 0 && !socket.destroyed) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!socket.write(chunk.subarray(0, n))) return void socket.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
+const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+
+describe('lingering close', () => {
+  let running: FastifyInstance | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it("a body over the limit: every client still writing reads its 413 (Node's fetch and a raw socket), and the connection closes", async () => {
+    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 10_000 });
+    running = f;
+    const answers: (number | string)[] = [];
+    for (const size of [3, 8, 20].map((mb) => mb * 1024 * 1024)) {
+      for (let i = 0; i < 4; i++) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'a'.repeat(size) });
+          await r.text();
+          answers.push(r.status);
+        } catch (e) {
+          answers.push(String((e as { cause?: { code?: string } }).cause?.code ?? e));
+        }
+      }
+      // Refused on its declared length, never read by the parser: drained all the same.
+      const sent = await send(port, size, size);
+      answers.push(statusOf(sent.text) || String(sent.error));
+      expect(sent.text).toMatch(/\r\nconnection: close\r\n/i);
+    }
+    expect(answers).toEqual(Array(15).fill(413));
+  });
+
+  it('a client that stops sending gets its answer once the time bound passes', async () => {
+    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 200 });
+    running = f;
+    const started = Date.now();
+    const sent = await send(port, 10 * 1024 * 1024, 2 * LIMIT);
+    expect(statusOf(sent.text)).toBe(413);
+    // It waited for the rest of the body (timers never fire early; the slack is the clock's granularity).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  it('a client sending more than the byte bound is cut off, not read to its end', async () => {
+    // No time bound to speak of: only the byte bound can end the wait before the 1 GiB is sent (jest's 5 s timeout).
+    const { f, port } = await server({ maxBytes: 256 * 1024, maxMs: 600_000 });
+    running = f;
+    const sent = await send(port, 1024 * 1024 * 1024, 1024 * 1024 * 1024);
+    expect(sent.text === '' || statusOf(sent.text) === 413).toBe(true);
+  });
+
+  it('a body within the limit is untouched and the connection stays open', async () => {
+    const { f, port } = await server(DEFAULT_LINGER);
+    running = f;
+    const r = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect({ status: r.status, body: await r.json(), connection: r.headers.get('connection') }).toEqual({ status: 200, body: { a: 1 }, connection: 'keep-alive' });
+  });
+});
