@@ -165,6 +165,16 @@ describe('a tenant ships goodwill-credit through the API only', () => {
     expect(list.status).toBe(200);
     expect(list.body.items.map((t: { name: string }) => t.name)).toEqual(['goodwill-credit', 'redemption', 'refund']);
     expect(list.body.items[0]).toMatchObject({ name: 'goodwill-credit', version: '1.0.0', outcomes: ['BLOCK', 'CHALLENGE', 'ALLOW'], inputSchema: type.input });
+    expect(list.body.nextCursor).toBeNull();
+    // A page at a time, as every list (?limit=, ?cursor=), the cursor where the last page stopped.
+    const first = await svc.request('GET', '/v1/decision-types?limit=2', { key: service });
+    expect({ names: first.body.items.map((t: { name: string }) => t.name), more: typeof first.body.nextCursor }).toEqual({ names: ['goodwill-credit', 'redemption'], more: 'string' });
+    const rest = await svc.request('GET', `/v1/decision-types?limit=2&cursor=${first.body.nextCursor}`, { key: service });
+    expect({ names: rest.body.items.map((t: { name: string }) => t.name), next: rest.body.nextCursor }).toEqual({ names: ['refund'], next: null });
+    for (const query of ['limit=0', 'limit=501', 'cursor=nope', 'page=2']) {
+      const bad = await svc.request('GET', `/v1/decision-types?${query}`, { key: service });
+      expect({ query, status: bad.status, path: bad.body.errors?.[0]?.path }).toEqual({ query, status: 400, path: `query:${query.split('=')[0]}` });
+    }
     const schema = await svc.request('GET', '/v1/decision-types/goodwill-credit/schema', { key: service });
     expect(schema.body).toEqual(type.input);
     expect((await svc.request('GET', '/v1/decision-types/nope/schema', { key: service })).body.code).toBe('DECISION_TYPE_NOT_FOUND');

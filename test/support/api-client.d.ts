@@ -261,7 +261,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The active release's decision types: name, version, outcomes and input schema */
+        /** The active release's decision types, by name: name, version, outcomes and input schema; ?limit=&cursor= */
         get: operations["DecisionTypes_list"];
         put?: never;
         /**
@@ -1522,9 +1522,6 @@ export interface components {
             output?: boolean;
         };
         "DecisionType.upperSnake": string;
-        DecisionTypeList: {
-            items: components["schemas"]["DecisionTypeSummary"][];
-        };
         DecisionTypeSummary: {
             name: string;
             version: string;
@@ -3306,7 +3303,12 @@ export interface operations {
     };
     DecisionTypes_list: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The nextCursor of the previous page (opaque) */
+                cursor?: string;
+            };
             header?: {
                 /** @description Your id for this request, echoed in X-Request-Id, in problem+json and in the access log; one that is too long or has characters other than letters, digits and -_.:;=+/@~ is replaced by a new UUID (never refused) */
                 "x-request-id"?: components["parameters"]["RequestId"];
@@ -3318,14 +3320,18 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The active release's types */
+            /** @description A page of the active release's types */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DecisionTypeList"];
+                    "application/json": {
+                        items: components["schemas"]["DecisionTypeSummary"][];
+                        /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
+                        nextCursor: string | null;
+                    };
                 };
             };
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */

@@ -1,13 +1,14 @@
 /** HTTP surface of decision types (api-contract.md §7): guard, validated input, one service call. */
-import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../../libs/persistence/index.js';
 import { CurrentPrincipal, Roles } from '../auth/roles.js';
 import { IdempotentCommand } from '../http/idempotent-command.js';
+import { QueryParams, QueryParser } from '../http/query.js';
 import { CatalogueService } from '../catalogue/catalogue.service.js';
 import { DecisionTypesService } from './decision-types.service.js';
-import { ApiAnswers, IDEMPOTENT, JSON_BODY, KEYED, ref, ROLE } from '../openapi/contract.js';
+import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, KEYED, page, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('decision-types')
 @ApiBearerAuth()
@@ -48,11 +49,17 @@ export class DecisionTypesController {
   }
 
   @Get()
+  @QueryParams('limit', 'cursor')
   @Roles()
-  @ApiOperation({ summary: "The active release's decision types: name, version, outcomes and input schema" })
-  @ApiAnswers({ status: 200, description: "The active release's types", schema: ref('DecisionTypeList') }, KEYED)
-  list(@CurrentPrincipal() principal: Principal) {
-    return this.types.list(principal);
+  @ApiOperation({ summary: "The active release's decision types, by name: name, version, outcomes and input schema; ?limit=&cursor=" })
+  @ApiPageQuery()
+  @ApiAnswers({ status: 200, description: "A page of the active release's types", schema: page('DecisionTypeSummary') }, KEYED, QUERY)
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    const q = new QueryParser(query);
+    const limit = q.int('limit', 50, 1, 500);
+    const cursor = q.string('cursor');
+    q.done();
+    return this.types.list(principal, limit, cursor);
   }
 
   @Get(':name/schema')

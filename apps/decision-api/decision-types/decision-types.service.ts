@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import { DECISION_TYPE_NOT_FOUND, type DecisionTypeDocument } from '../../../libs/decisions/index.js';
 import type { Principal } from '../../../libs/persistence/index.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { ReleaseRegistry } from '../releases/release.registry.js';
 
 export interface DecisionTypeSummary {
@@ -32,11 +33,16 @@ function summary(t: DecisionTypeDocument): DecisionTypeSummary {
 export class DecisionTypesService {
   constructor(private readonly releases: ReleaseRegistry) {}
 
-  /** The active release's types, by name. */
-  list(principal: Principal): { items: DecisionTypeSummary[] } {
+  /** The active release's types, by name, a page at a time (api-contract.md §2's lists). */
+  list(principal: Principal, limit: number, cursor?: string): { items: DecisionTypeSummary[]; nextCursor: string | null } {
     const release = this.releases.active(principal.tenant);
-    const items = [...release.types.values()].map(summary).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { items };
+    const all = [...release.types.values()].map(summary).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A release names each type once: the name alone says where a page stopped.
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, (v) => (typeof v.name === 'string' ? v.name : undefined));
+    const start = after === undefined ? 0 : all.findIndex((t) => t.name > after);
+    const items = start < 0 ? [] : all.slice(start, start + limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: last && start + limit < all.length ? encodeCursor({ name: last.name }) : null };
   }
 
   /** The active input JSON Schema of type `name`. */

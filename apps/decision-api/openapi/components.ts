@@ -116,7 +116,6 @@ const ANSWERS = {
     output: { type: 'array', items: string },
     inputSchema: { type: 'object', description: 'JSON Schema 2020-12 of the case' },
   }),
-  DecisionTypeList: obj(['items'], { items: list('DecisionTypeSummary') }),
   JsonSchema: { type: 'object', description: 'A JSON Schema (2020-12)' },
   RulePackSummary: obj(['name', 'version', 'kind', 'sha256', 'source'], {
     name: string,
