@@ -9,6 +9,7 @@ import {
   DecisionsRepository,
   EventsRepository,
   IdempotencyRepository,
+  KeyedQueue,
   MetricsRepository,
   OutboxRepository,
   PayoutsRepository,
@@ -139,6 +140,8 @@ export class AppModule {
         withIds(RefundsRepository),
         withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
+        // One per process: state changes on one key wait for each other here, not on a pooled connection.
+        { provide: KeyedQueue, useValue: new KeyedQueue() },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
         { provide: FeatureHistoryRepository, useClass: FeatureHistoryRepository },

@@ -26,3 +26,4 @@ export * from './retention.repository.js';
 export * from './subjects.repository.js';
 export * from './metrics.repository.js';
 export * from './rate-limit-windows.store.js';
+export * from './keyed-queue.js';

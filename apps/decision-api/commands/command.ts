@@ -65,6 +65,12 @@ export interface TransactionalCommand<T = unknown> {
    * there is nothing to roll back and the mechanism runs it without a savepoint (two round trips fewer).
    */
   readonly refusesBeforeWriting?: boolean;
+  /**
+   * The row the effect locks (e.g. `ledger-account:<id>`), when the route names it. Commands of one tenant with the same
+   * queueKey run one at a time in this process, waiting in memory for their turn instead of on a pooled connection for
+   * the row's lock (libs/persistence/keyed-queue.ts).
+   */
+  readonly queueKey?: string;
 }
 
 /**
@@ -82,7 +88,7 @@ export type Command<T = unknown> = TransactionalCommand<T> | StatementCommand<T>
 
 export const transactional = <T>(
   apply: (ctx: CommandContext) => Promise<Outcome<T>>,
-  o: { afterCommit?: AfterCommit<T>; refusesBeforeWriting?: boolean } = {},
+  o: { afterCommit?: AfterCommit<T>; refusesBeforeWriting?: boolean; queueKey?: string } = {},
 ): TransactionalCommand<T> => ({ kind: 'transactional', apply, ...o });
 
 /** A command that is refused whatever happens; the refusal is stored and replayed like any answer. */

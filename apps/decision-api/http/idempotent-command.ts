@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, map, type Observable } from 'rxjs';
 import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
-import { IdempotencyRepository, isIdempotencyKeyTaken, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
+import { IdempotencyRepository, isIdempotencyKeyTaken, KeyedQueue, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
 import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
@@ -157,6 +157,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly repo: IdempotencyRepository,
+    private readonly queue: KeyedQueue,
     private readonly metrics: Metrics,
     private readonly reflector: Reflector,
   ) {}
@@ -189,7 +190,14 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
           throw e;
         }
         const now = this.clock.now();
-        const answer = await this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id });
+        const run = () => this.execute(command, { tenant, key, hash, method: req.method, path, now, requestId: req.id });
+        // Requests with this key, then commands on this row, take turns here rather than on the key's or the row's lock
+        // in PostgreSQL, each holding a pooled connection while it waits. Always in this order: no two requests can
+        // wait on each other.
+        const queueKey = command.kind === 'transactional' ? command.queueKey : undefined;
+        const answer = await this.queue.run(`${tenant}\u0000key\u0000${key}`, () =>
+          queueKey === undefined ? run() : this.queue.run(`${tenant}\u0000row\u0000${queueKey}`, run),
+        );
         if (answer.replayed) this.metrics.idempotentReplay(tenant, route(req));
         noteDecision(req, decisionIdIn, answer);
         sendAnswer(reply, answer);

@@ -99,8 +99,8 @@ export class LedgerService {
    * and the command needs no savepoint (`single`). An effect of several units or other writes (settle: the settlement,
    * then deferred clawbacks) keeps the savepoint: a refusal after its first flush must still undo that flush.
    */
-  private write<T>(p: Principal, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>, single = true): TransactionalCommand<T> {
-    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant, undefined, keyActor(p, 'service')), em)), { refusesBeforeWriting: single });
+  private write<T>(p: Principal, queueKey: string, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>, single = true): TransactionalCommand<T> {
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant, undefined, keyActor(p, 'service')), em)), { refusesBeforeWriting: single, queueKey });
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
@@ -120,7 +120,7 @@ export class LedgerService {
 
   recordPurchase(p: Principal, accountId: string, body: unknown) {
     const input = v.purchase.validate(body);
-    return this.write(p, created, async (l) => transactionView(await l.recordPurchase(p.tenant, accountId, input)));
+    return this.write(p, accountQueue(accountId), created, async (l) => transactionView(await l.recordPurchase(p.tenant, accountId, input)));
   }
 
   /**
@@ -129,7 +129,7 @@ export class LedgerService {
    */
   settle(p: Principal, transactionId: string, body: unknown) {
     const input = v.settle.validate(body);
-    return this.write(p, done, async (l, em) => {
+    return this.write(p, transactionQueue(transactionId), done, async (l, em) => {
       const settled = transactionView(await l.settle(p.tenant, transactionId, input));
       const waiting = await this.payouts.deferredClawbacks(em, p.tenant, transactionId);
       if (waiting.length === 0) return settled;
@@ -145,7 +145,7 @@ export class LedgerService {
 
   refund(p: Principal, transactionId: string, body: unknown) {
     const input = v.refund.validate(body);
-    return this.write(p, created, async (l) => {
+    return this.write(p, transactionQueue(transactionId), created, async (l) => {
       const r = await l.refund(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
@@ -153,7 +153,7 @@ export class LedgerService {
 
   chargeback(p: Principal, transactionId: string, body: unknown) {
     const input = v.chargeback.validate(body);
-    return this.write(p, created, async (l) => {
+    return this.write(p, transactionQueue(transactionId), created, async (l) => {
       const r = await l.chargeback(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
@@ -161,7 +161,7 @@ export class LedgerService {
 
   closeStatement(p: Principal, accountId: string, body: unknown) {
     const input = v.statement.validate(body);
-    return this.write(p, created, (l) => l.closeStatement(p.tenant, accountId, input));
+    return this.write(p, accountQueue(accountId), created, (l) => l.closeStatement(p.tenant, accountId, input));
   }
 
   /**
@@ -189,6 +189,7 @@ export class LedgerService {
       );
     }, {
       refusesBeforeWriting: true,
+      queueKey: accountQueue(accountId),
       // The gate's decision is a stored decision of type `redemption`, allowed or refused: counted once committed.
       afterCommit: () => {
         if (stored) this.metrics.decided(tenant, REDEMPTION_TYPE, stored.release, stored.outcome, stored.reasons);
@@ -289,6 +290,14 @@ export class LedgerService {
 }
 
 /** One account of `GET /v1/ledger/accounts?integrity=violated`: the figures and verdict of its last write, and the transactions it names. */
+/**
+ * The row a ledger write locks, as its route names it: writes naming one account (or one transaction) take turns in
+ * this process instead of holding a pooled connection each while they wait for its lock. A transaction's writes lock
+ * its account too; that wait (writes to two transactions of one account) stays in PostgreSQL.
+ */
+const accountQueue = (accountId: string) => `ledger-account:${accountId}`;
+const transactionQueue = (transactionId: string) => `ledger-transaction:${transactionId}`;
+
 function violatedView(a: Awaited<ReturnType<typeof violatedAccounts>>[number]) {
   const { verdict, transactions } = a.details;
   return {
