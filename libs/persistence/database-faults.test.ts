@@ -129,6 +129,22 @@ describe('OutageMonitor', () => {
     expect(s.logged).toEqual(['warn database statement timed out: canceling statement due to statement timeout (57014)']);
   });
 
+  it('a busy pool is a 503 that says so, no outage, and one line per 10 s however many it refuses', () => {
+    const s = setup();
+    const busy = () => Object.assign(new Error('no pooled connection came free within the acquire timeout: all 8 busy'), { code: 'DB_POOL_BUSY' });
+    const first = s.monitor.report(busy());
+    expect(first).toMatchObject({ code: 'DATABASE_UNAVAILABLE', kind: 'unavailable', extensions: { retryAfter: 3 } });
+    expect(first?.message).toMatch(/^Every database connection of this instance stayed busy/);
+    for (let i = 0; i < 40; i++) s.monitor.report(busy());
+    s.clock(9_999);
+    s.monitor.report(busy());
+    expect(s.monitor.down).toBe(false);
+    expect(s.logged).toEqual(['warn database pool busy: no pooled connection came free within the acquire timeout: all 8 busy; answering 503 DATABASE_UNAVAILABLE']);
+    s.clock(10_000);
+    s.monitor.report(busy());
+    expect(s.logged[1]).toBe('warn database pool busy: no pooled connection came free within the acquire timeout: all 8 busy; answering 503 DATABASE_UNAVAILABLE (42 since the last such line)');
+  });
+
   it('leaves anything else alone', () => {
     const s = setup();
     expect(s.monitor.report(new Error('boom'))).toBeUndefined();

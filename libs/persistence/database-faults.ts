@@ -9,12 +9,18 @@ import { STALE_STATEMENT } from './prepared-statements.js';
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
 
 /**
+ * The error code of a wait for a pooled connection that ran out while every connection of the pool was open and in
+ * use (database.ts, `markBusyPool`): the database answers, this instance has more work in flight than connections.
+ */
+export const POOL_BUSY = 'DB_POOL_BUSY';
+
+/**
  * How an error leaves the database: `outage` (away: refused, reset, terminated, not answering), `timeout` (a statement
- * it cancelled) or `contention` (a transaction it aborted to break a deadlock or a serialization conflict: the same
- * request succeeds when sent again).
+ * it cancelled), `contention` (a transaction it aborted to break a deadlock or a serialization conflict: the same
+ * request succeeds when sent again) or `busy` (no pooled connection came free in time while all of them were working).
  */
 export interface DatabaseFault {
-  kind: 'outage' | 'timeout' | 'contention';
+  kind: 'outage' | 'timeout' | 'contention' | 'busy';
   /** One line for logs and the problem's detail: what the driver said, without a stack. */
   reason: string;
 }
@@ -57,6 +63,7 @@ export function databaseFault(e: unknown, depth = 0): DatabaseFault | undefined 
   const { code, message } = e as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message.split('\n')[0]!.slice(0, 200) : '';
   if (typeof code === 'string') {
+    if (code === POOL_BUSY) return { kind: 'busy', reason: text };
     if (OUTAGE_SQLSTATE.test(code) || OUTAGE_ERRNO.has(code)) return { kind: 'outage', reason: `${text || code} (${code})` };
     if (TIMEOUT_SQLSTATE.has(code)) return { kind: 'timeout', reason: `${text} (${code})` };
     if (CONTENTION_SQLSTATE.has(code)) return { kind: 'contention', reason: `${text} (${code})` };
@@ -76,9 +83,14 @@ export function databaseUnavailable(fault: DatabaseFault, retryAfterSeconds: num
       ? 'The database did not answer in time; retry shortly'
       : fault.kind === 'contention'
         ? 'The database aborted this request to resolve a conflict with a concurrent one; nothing was written: retry it as is'
-        : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
+        : fault.kind === 'busy'
+          ? "Every database connection of this instance stayed busy while this request waited for one; nothing was written: retry shortly"
+          : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
   return new DomainError(DATABASE_UNAVAILABLE, detail, 'unavailable', [], { retryAfter: retryAfterSeconds });
 }
+
+/** A busy pool is logged at most this often. */
+export const BUSY_LOG_EVERY_MS = 10_000;
 
 export interface OutageLog {
   warn(message: string): void;
@@ -104,6 +116,8 @@ export interface OutageMonitorOptions {
 export class OutageMonitor {
   private since: number | undefined;
   private refused = 0;
+  private busyLoggedAt: number | undefined;
+  private busyRefused = 0;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopped = false;
@@ -131,6 +145,17 @@ export class OutageMonitor {
     } else if (fault.kind === 'contention') {
       // Not an outage either; a deadlock means two paths took locks in different orders: worth a line.
       if (counted) this.o.log.warn(`database aborted a transaction: ${fault.reason}`);
+    } else if (fault.kind === 'busy') {
+      // Not an outage: the database answers, this instance has more work in flight than connections. A saturated pool
+      // refuses many requests at once: one line, then at most one every BUSY_LOG_EVERY_MS with how many it refused.
+      this.busyRefused++;
+      const t = this.now();
+      if (this.busyLoggedAt === undefined || t - this.busyLoggedAt >= BUSY_LOG_EVERY_MS) {
+        const since = this.busyLoggedAt === undefined ? '' : ` (${this.busyRefused} since the last such line)`;
+        this.o.log.warn(`database pool busy: ${fault.reason}; answering 503 ${DATABASE_UNAVAILABLE}${since}`);
+        this.busyLoggedAt = t;
+        this.busyRefused = 0;
+      }
     } else {
       if (this.since === undefined) {
         this.since = this.now();

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { databaseFault } from './database-faults.js';
 import { migrationConnectionOptions, openDatabase, urlConnectionOptions, type Database } from './database.js';
 
 const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
@@ -49,6 +50,40 @@ describeOnPostgres('a pooled connection that dies inside a transaction (PostgreS
     // timeout ("timeout exceeded when trying to connect").
     expect(await db.em().execute('select 1 as one')).toEqual([{ one: 1 }]);
     expect(await db.em().transactional((em) => em.execute('select 2 as two'))).toEqual([{ two: 2 }]);
+  });
+});
+
+describeOnPostgres('a wait for a connection that runs out (PostgreSQL)', () => {
+  it('is a busy pool while every connection works, and an outage while none can connect', async () => {
+    const target = await createTestDatabase('pool_busy');
+    const db = await openDatabase(target.url, { poolSize: 2, timeouts: { acquireMs: 300, statementMs: 5_000, idleInTransactionMs: 5_000 } });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let started = 0;
+      const holders = [0, 1].map(() =>
+        db.em().transactional(async (em) => {
+          await em.execute('select 1');
+          started++;
+          await held;
+        }),
+      );
+      while (started < 2) await new Promise((r) => setTimeout(r, 10));
+      const waited = await db.em().execute('select 1').then(() => undefined, (e: unknown) => e);
+      expect(databaseFault(waited)).toEqual({ kind: 'busy', reason: 'no pooled connection came free within the acquire timeout: all 2 busy' });
+      release();
+      await Promise.all(holders);
+    } finally {
+      await db.close();
+      await target.drop();
+    }
+    // Nothing listens where this one points: no connection ever opens, and that is an outage.
+    const away = new URL(target.url);
+    away.port = '1';
+    const absent = await openDatabase(away.toString(), { migrate: false, poolSize: 1, timeouts: { acquireMs: 300, statementMs: 5_000, idleInTransactionMs: 5_000 } }).then(
+      (d) => d.em().execute('select 1').finally(() => d.close()),
+    ).then(() => undefined, (e: unknown) => e);
+    expect(databaseFault(absent)?.kind).toBe('outage');
   });
 });
 

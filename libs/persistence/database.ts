@@ -9,6 +9,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { DomainError } from '../errors/index.js';
+import { POOL_BUSY } from './database-faults.js';
 import { dropConnection, PostgresProbe, withTimeout } from './database-probe.js';
 import { entities } from './entities.js';
 import { migrationsList } from './migrations/index.js';
@@ -125,6 +126,7 @@ function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: Statem
       if (t) {
         pool.on('connect', dropOnReadTimeout);
         releaseDeadClients(pool);
+        markBusyPool(pool);
       }
       // After dropOnReadTimeout: the named form still goes through its read-timeout guard.
       if (namer) nameStatements(pool, namer, pipelineBegin);
@@ -184,6 +186,32 @@ export function releaseDeadClients(pool: pg.Pool): void {
       release(new Error('connection ended while checked out'));
     });
   });
+}
+
+/**
+ * Tells a busy pool from an absent database. pg-pool says "timeout exceeded when trying to connect" when a wait for a
+ * connection runs out, whether its connections are all working (the database answers; there is more work in flight
+ * than connections) or all still trying to connect (the database is away). Only the first is retagged (POOL_BUSY), so
+ * that a saturated pool is not logged as an outage. A frozen server with every connection open also looks busy here;
+ * the statements those connections wait on then time out, and report the outage.
+ */
+export function markBusyPool(pool: pg.Pool): void {
+  let connected = 0;
+  pool.on('connect', () => connected++);
+  pool.on('remove', () => connected--);
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) => {
+    const result = connect(...args);
+    // The callback form (unused here) is left as it is.
+    if (!(result instanceof Promise)) return result;
+    return result.catch((e: unknown) => {
+      const max = pool.options.max ?? 10;
+      if ((e as Error | undefined)?.message === 'timeout exceeded when trying to connect' && connected >= max) {
+        throw Object.assign(new Error(`no pooled connection came free within the acquire timeout: all ${max} busy`, { cause: e }), { code: POOL_BUSY });
+      }
+      throw e;
+    });
+  };
 }
 
 /**
