@@ -141,7 +141,7 @@ export class AppModule {
         withIds(ReviewsRepository),
         { provide: IdempotencyRepository, useClass: IdempotencyRepository },
         // One per process: state changes on one key wait for each other here, not on a pooled connection.
-        { provide: KeyedQueue, useValue: new KeyedQueue() },
+        { provide: KeyedQueue, useValue: new KeyedQueue({ waitMs: config.dbAcquireTimeoutMs }) },
         { provide: DecisionsRepository, useClass: DecisionsRepository },
         { provide: RefundDecisionsRepository, useClass: RefundDecisionsRepository },
         { provide: FeatureHistoryRepository, useClass: FeatureHistoryRepository },

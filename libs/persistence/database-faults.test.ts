@@ -134,7 +134,7 @@ describe('OutageMonitor', () => {
     const busy = () => Object.assign(new Error('no pooled connection came free within the acquire timeout: all 8 busy'), { code: 'DB_POOL_BUSY' });
     const first = s.monitor.report(busy());
     expect(first).toMatchObject({ code: 'DATABASE_UNAVAILABLE', kind: 'unavailable', extensions: { retryAfter: 3 } });
-    expect(first?.message).toMatch(/^Every database connection of this instance stayed busy/);
+    expect(first?.message).toMatch(/^No database connection of this instance came free for this request in time/);
     for (let i = 0; i < 40; i++) s.monitor.report(busy());
     s.clock(9_999);
     s.monitor.report(busy());

@@ -17,7 +17,8 @@ export const POOL_BUSY = 'DB_POOL_BUSY';
 /**
  * How an error leaves the database: `outage` (away: refused, reset, terminated, not answering), `timeout` (a statement
  * it cancelled), `contention` (a transaction it aborted to break a deadlock or a serialization conflict: the same
- * request succeeds when sent again) or `busy` (no pooled connection came free in time while all of them were working).
+ * request succeeds when sent again) or `busy` (no pooled connection came free in time while all of them were working, or
+ * the requests ahead on the same row kept it too long: keyed-queue.ts).
  */
 export interface DatabaseFault {
   kind: 'outage' | 'timeout' | 'contention' | 'busy';
@@ -84,7 +85,7 @@ export function databaseUnavailable(fault: DatabaseFault, retryAfterSeconds: num
       : fault.kind === 'contention'
         ? 'The database aborted this request to resolve a conflict with a concurrent one; nothing was written: retry it as is'
         : fault.kind === 'busy'
-          ? "Every database connection of this instance stayed busy while this request waited for one; nothing was written: retry shortly"
+          ? 'No database connection of this instance came free for this request in time (a busy pool, or earlier requests on the same row); retry shortly'
           : 'The database is unavailable; retry shortly (a request sent with an Idempotency-Key can be retried as is)';
   return new DomainError(DATABASE_UNAVAILABLE, detail, 'unavailable', [], { retryAfter: retryAfterSeconds });
 }
@@ -148,6 +149,7 @@ export class OutageMonitor {
     } else if (fault.kind === 'busy') {
       // Not an outage: the database answers, this instance has more work in flight than connections. A saturated pool
       // refuses many requests at once: one line, then at most one every BUSY_LOG_EVERY_MS with how many it refused.
+      if (!counted) return databaseUnavailable(fault, this.o.retryAfterSeconds);
       this.busyRefused++;
       const t = this.now();
       if (this.busyLoggedAt === undefined || t - this.busyLoggedAt >= BUSY_LOG_EVERY_MS) {

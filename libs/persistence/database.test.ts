@@ -3,10 +3,11 @@
  * every pooled connection was a dead one still checked out, and the service answered 503 with the database back).
  */
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { databaseFault } from './database-faults.js';
-import { migrationConnectionOptions, openDatabase, urlConnectionOptions, type Database } from './database.js';
+import { markBusyPool, migrationConnectionOptions, openDatabase, urlConnectionOptions, type Database } from './database.js';
 
 const describeOnPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
 
@@ -54,7 +55,7 @@ describeOnPostgres('a pooled connection that dies inside a transaction (PostgreS
 });
 
 describeOnPostgres('a wait for a connection that runs out (PostgreSQL)', () => {
-  it('is a busy pool while every connection works, and an outage while none can connect', async () => {
+  it('is a busy pool while every connection is checked out to work', async () => {
     const target = await createTestDatabase('pool_busy');
     const db = await openDatabase(target.url, { poolSize: 2, timeouts: { acquireMs: 300, statementMs: 5_000, idleInTransactionMs: 5_000 } });
     try {
@@ -77,13 +78,26 @@ describeOnPostgres('a wait for a connection that runs out (PostgreSQL)', () => {
       await db.close();
       await target.drop();
     }
-    // Nothing listens where this one points: no connection ever opens, and that is an outage.
-    const away = new URL(target.url);
-    away.port = '1';
-    const absent = await openDatabase(away.toString(), { migrate: false, poolSize: 1, timeouts: { acquireMs: 300, statementMs: 5_000, idleInTransactionMs: 5_000 } }).then(
-      (d) => d.em().execute('select 1').finally(() => d.close()),
-    ).then(() => undefined, (e: unknown) => e);
-    expect(databaseFault(absent)?.kind).toBe('outage');
+  });
+
+  it('is an outage while the pool\'s connections are still trying to connect', async () => {
+    // A server that accepts TCP and never answers: the pool's one connection hangs connecting, the second caller waits
+    // in the pool's queue, and its wait runs out with no connection checked out.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as AddressInfo;
+    // A bare pool as openDatabase makes one (which would refuse to start on such a server).
+    const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'x', database: 'x', max: 1, connectionTimeoutMillis: 300 });
+    markBusyPool(pool);
+    try {
+      const [connecting, queued] = await Promise.all([0, 1].map(() => pool.connect().then(() => undefined, (e: unknown) => e)));
+      expect((connecting as Error).message).toBe('Connection terminated due to connection timeout');
+      expect((queued as Error).message).toBe('timeout exceeded when trying to connect');
+      expect(databaseFault(queued)?.kind).toBe('outage');
+    } finally {
+      await pool.end().catch(() => undefined);
+      silent.close();
+    }
   });
 });
 

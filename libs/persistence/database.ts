@@ -190,15 +190,17 @@ export function releaseDeadClients(pool: pg.Pool): void {
 
 /**
  * Tells a busy pool from an absent database. pg-pool says "timeout exceeded when trying to connect" when a wait for a
- * connection runs out, whether its connections are all working (the database answers; there is more work in flight
- * than connections) or all still trying to connect (the database is away). Only the first is retagged (POOL_BUSY), so
- * that a saturated pool is not logged as an outage. A frozen server with every connection open also looks busy here;
- * the statements those connections wait on then time out, and report the outage.
+ * connection runs out, whether its connections are all checked out to work (the database answers; there is more work
+ * in flight than connections) or still trying to connect (the database is away). Only the first is retagged
+ * (POOL_BUSY), so that a saturated pool is not logged as an outage. Counted by checkout, not by connection: a
+ * connection pg-pool is closing stays "connected" until its socket closes, which a network cut can make last minutes.
+ * A frozen server with every connection checked out also looks busy here; the statements those connections wait on
+ * then time out, and report the outage.
  */
 export function markBusyPool(pool: pg.Pool): void {
-  let connected = 0;
-  pool.on('connect', () => connected++);
-  pool.on('remove', () => connected--);
+  const checkedOut = new Set<pg.PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_err, client) => checkedOut.delete(client));
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) => {
     const result = connect(...args);
@@ -206,7 +208,7 @@ export function markBusyPool(pool: pg.Pool): void {
     if (!(result instanceof Promise)) return result;
     return result.catch((e: unknown) => {
       const max = pool.options.max ?? 10;
-      if ((e as Error | undefined)?.message === 'timeout exceeded when trying to connect' && connected >= max) {
+      if ((e as Error | undefined)?.message === 'timeout exceeded when trying to connect' && checkedOut.size >= max) {
         throw Object.assign(new Error(`no pooled connection came free within the acquire timeout: all ${max} busy`, { cause: e }), { code: POOL_BUSY });
       }
       throw e;

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { databaseFault } from './database-faults.js';
 import { KeyedQueue } from './keyed-queue.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -45,6 +46,27 @@ describe('KeyedQueue', () => {
     const second = q.run('k', () => Promise.resolve('ran'));
     await expect(first).rejects.toThrow('boom');
     await expect(second).resolves.toBe('ran');
+    expect(q.size).toBe(0);
+  });
+
+  it('a wait longer than waitMs fails with the busy pool\'s error, runs nothing, and keeps the order of those behind it', async () => {
+    const q = new KeyedQueue({ waitMs: 20 });
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const first = q.run('k', async () => {
+      await held;
+      log.push('first');
+    });
+    const second = q.run('k', () => Promise.resolve(log.push('second ran')));
+    await expect(second).rejects.toMatchObject({ code: 'DB_POOL_BUSY' });
+    expect(databaseFault(await second.catch((e: unknown) => e))?.kind).toBe('busy');
+    // Queued after the one that gave up: it still waits for the first, and gets its turn in time once that is done.
+    const third = q.run('k', () => Promise.resolve(log.push('third')));
+    release();
+    await first;
+    await third;
+    expect(log).toEqual(['first', 'third']);
     expect(q.size).toBe(0);
   });
 

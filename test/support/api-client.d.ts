@@ -1522,6 +1522,11 @@ export interface components {
             output?: boolean;
         };
         "DecisionType.upperSnake": string;
+        DecisionTypeList: {
+            items: components["schemas"]["DecisionTypeSummary"][];
+            /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
+            nextCursor: string | null;
+        };
         DecisionTypeSummary: {
             name: string;
             version: string;
@@ -3327,11 +3332,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["DecisionTypeSummary"][];
-                        /** @description Opaque; pass as ?cursor= for the next page; null on the last page. */
-                        nextCursor: string | null;
-                    };
+                    "application/json": components["schemas"]["DecisionTypeList"];
                 };
             };
             /** @description Bad request: malformed JSON, a wrong field, query parameter, path parameter or header (a missing Host on any route); `errors` names each (VALIDATION_FAILED, MALFORMED_JSON, IDEMPOTENCY_KEY_MISSING, CURSOR_INVALID, …) */

@@ -8,7 +8,7 @@ import { IdempotentCommand } from '../http/idempotent-command.js';
 import { QueryParams, QueryParser } from '../http/query.js';
 import { CatalogueService } from '../catalogue/catalogue.service.js';
 import { DecisionTypesService } from './decision-types.service.js';
-import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, KEYED, page, QUERY, ref, ROLE } from '../openapi/contract.js';
+import { ApiAnswers, ApiPageQuery, IDEMPOTENT, JSON_BODY, KEYED, QUERY, ref, ROLE } from '../openapi/contract.js';
 
 @ApiTags('decision-types')
 @ApiBearerAuth()
@@ -53,7 +53,7 @@ export class DecisionTypesController {
   @Roles()
   @ApiOperation({ summary: "The active release's decision types, by name: name, version, outcomes and input schema; ?limit=&cursor=" })
   @ApiPageQuery()
-  @ApiAnswers({ status: 200, description: "A page of the active release's types", schema: page('DecisionTypeSummary') }, KEYED, QUERY)
+  @ApiAnswers({ status: 200, description: "A page of the active release's types", schema: ref('DecisionTypeList') }, KEYED, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
     const limit = q.int('limit', 50, 1, 500);

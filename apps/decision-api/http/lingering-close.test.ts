@@ -16,18 +16,18 @@ async function server(bounds: LingerBounds): Promise<{ f: FastifyInstance; port:
   return { f, port: (f.server.address() as { port: number }).port };
 }
 
-/** Writes the head and then `body` bytes as fast as the socket takes them; resolves with what came back. */
-function send(port: number, declared: number, body: number): Promise<{ text: string; error?: string }> {
+/** Writes the head and then `body` bytes as fast as the socket takes them; resolves with what came back and how many bytes were never written. */
+function send(port: number, declared: number, body: number): Promise<{ text: string; error?: string; unsent: number }> {
   return new Promise((resolve) => {
     const socket: Socket = connect(port, '127.0.0.1');
     let text = '';
     let error: string | undefined;
+    let left = body;
     socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
     socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-    socket.on('close', () => resolve({ text, error }));
+    socket.on('close', () => resolve({ text, error, unsent: left }));
     socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
     const chunk = Buffer.alloc(64 * 1024, 0x61);
-    let left = body;
     const pump = () => {
       while (left > 0 && !socket.destroyed) {
         const n = Math.min(left, chunk.length);
@@ -48,27 +48,8 @@ describe('lingering close', () => {
     running = undefined;
   });
 
-  it("a body over the limit: every client still writing reads its 413 (Node's fetch and a raw socket), and the connection closes", async () => {
-    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 10_000 });
-    running = f;
-    const answers: (number | string)[] = [];
-    for (const size of [3, 8, 20].map((mb) => mb * 1024 * 1024)) {
-      for (let i = 0; i < 4; i++) {
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'a'.repeat(size) });
-          await r.text();
-          answers.push(r.status);
-        } catch (e) {
-          answers.push(String((e as { cause?: { code?: string } }).cause?.code ?? e));
-        }
-      }
-      // Refused on its declared length, never read by the parser: drained all the same.
-      const sent = await send(port, size, size);
-      answers.push(statusOf(sent.text) || String(sent.error));
-      expect(sent.text).toMatch(/\r\nconnection: close\r\n/i);
-    }
-    expect(answers).toEqual(Array(15).fill(413));
-  });
+  // That a client still writing reads its 413 at all is test/lingering-close.e2e.test.ts's: in one process, the two
+  // sides' timing hides the reset.
 
   it('a client that stops sending gets its answer once the time bound passes', async () => {
     const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 200 });
@@ -81,11 +62,13 @@ describe('lingering close', () => {
   });
 
   it('a client sending more than the byte bound is cut off, not read to its end', async () => {
-    // No time bound to speak of: only the byte bound can end the wait before the 1 GiB is sent (jest's 5 s timeout).
+    // No time bound to speak of: only the byte bound can end the wait before the 1 GiB is all sent.
     const { f, port } = await server({ maxBytes: 256 * 1024, maxMs: 600_000 });
     running = f;
     const sent = await send(port, 1024 * 1024 * 1024, 1024 * 1024 * 1024);
     expect(sent.text === '' || statusOf(sent.text) === 413).toBe(true);
+    // Cut off long before its end (read to its end, the whole GiB would have been written).
+    expect(sent.unsent).toBeGreaterThan(512 * 1024 * 1024);
   });
 
   it('a body within the limit is untouched and the connection stays open', async () => {

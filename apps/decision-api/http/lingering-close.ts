@@ -24,7 +24,13 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
   // A callback hook, not an async one: every answer passes here and almost none waits.
   instance.addHook('onSend', (request, reply, payload, done) => {
     if (request.raw.complete || !closing(reply.getHeader('connection'))) return done(null, payload);
-    void drain(request.raw, bounds).then(() => done(null, payload));
+    void drain(request.raw, bounds).then(() => {
+      try {
+        done(null, payload);
+      } catch {
+        // The connection went while draining: nothing is left to answer.
+      }
+    });
   });
 }
 
@@ -34,6 +40,8 @@ function closing(header: unknown): boolean {
 
 /** Resolves once the body has ended, the connection has gone, or a bound is reached. Never rejects. */
 export function drain(raw: IncomingMessage, bounds: LingerBounds): Promise<void> {
+  // Already ended, or gone (the client gave up before the answer): its events have fired, and none will come.
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     let read = 0;
     const done = () => {

@@ -289,7 +289,6 @@ export class LedgerService {
   }
 }
 
-/** One account of `GET /v1/ledger/accounts?integrity=violated`: the figures and verdict of its last write, and the transactions it names. */
 /**
  * The row a ledger write locks, as its route names it: writes naming one account (or one transaction) take turns in
  * this process instead of holding a pooled connection each while they wait for its lock. A transaction's writes lock
@@ -298,6 +297,7 @@ export class LedgerService {
 const accountQueue = (accountId: string) => `ledger-account:${accountId}`;
 const transactionQueue = (transactionId: string) => `ledger-transaction:${transactionId}`;
 
+/** One account of `GET /v1/ledger/accounts?integrity=violated`: the figures and verdict of its last write, and the transactions it names. */
 function violatedView(a: Awaited<ReturnType<typeof violatedAccounts>>[number]) {
   const { verdict, transactions } = a.details;
   return {

@@ -116,6 +116,10 @@ const ANSWERS = {
     output: { type: 'array', items: string },
     inputSchema: { type: 'object', description: 'JSON Schema 2020-12 of the case' },
   }),
+  DecisionTypeList: obj(['items', 'nextCursor'], {
+    items: list('DecisionTypeSummary'),
+    nextCursor: { type: ['string', 'null'], description: 'Opaque; pass as ?cursor= for the next page; null on the last page.' },
+  }),
   JsonSchema: { type: 'object', description: 'A JSON Schema (2020-12)' },
   RulePackSummary: obj(['name', 'version', 'kind', 'sha256', 'source'], {
     name: string,

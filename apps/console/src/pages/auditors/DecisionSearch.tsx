@@ -27,7 +27,7 @@ export function DecisionSearch({ query }: PageProps) {
   // The address is the search: Back, Forward or the menu's link change it, and the inputs follow.
   const asked = query.toString();
   useEffect(() => setForm(Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as typeof current), [asked]);
-  const types = useApi<{ items: { name: string; outcomes: string[] }[] }>('/v1/decision-types');
+  const types = useApi<{ items: { name: string; outcomes: string[] }[] }>('/v1/decision-types?limit=500');
   const outcomes = types.data?.items.find((x) => x.name === form.type)?.outcomes ?? [...new Set(types.data?.items.flatMap((x) => x.outcomes) ?? [])];
   const list = useCursorList<Summary>('/v1/decisions', {
     type: current.type || undefined,

@@ -30,7 +30,7 @@ export function unchangedCounts(s: NonNullable<SimulationJob['summary']>): Recor
 export function SimulationPage({ params, query }: PageProps) {
   const id = params.id!;
   const job = useApi<SimulationJob>(`/v1/simulations/${seg(id)}`);
-  const types = useApi<{ items: { name: string; outcomes: string[] }[] }>('/v1/decision-types');
+  const types = useApi<{ items: { name: string; outcomes: string[] }[] }>('/v1/decision-types?limit=500');
   const [error, setError] = useState<unknown>();
   const running = job.data?.status === 'running';
   // Poll while it runs: progress is written by the job as it goes.

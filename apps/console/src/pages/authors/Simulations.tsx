@@ -83,7 +83,7 @@ interface PackDoc {
 function NewSimulation() {
   const active = useApi<ActiveRelease>('/v1/releases/active');
   const releases = useApi<{ items: Release[]; builtin: Release }>('/v1/releases?limit=100');
-  const types = useApi<{ items: { name: string }[] }>('/v1/decision-types');
+  const types = useApi<{ items: { name: string }[] }>('/v1/decision-types?limit=500');
   const [domain, setDomain] = useState('refund');
   const [mode, setMode] = useState<'params' | 'stored'>('params');
   const [stored, setStored] = useState('');
