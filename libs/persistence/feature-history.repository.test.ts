@@ -2,9 +2,11 @@
  * FeatureHistoryRepository.claim: the key's claim takes the order's lock and then every entity key's lock, in one
  * statement. What orders two decisions about one customer is these locks: they must be held after the claim.
  */
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { openDatabase, type Database } from './database.js';
 import { entityLockId, entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
+import { isIdempotencyKeyTaken, unlessKeyTaken } from './idempotency.repository.js';
 
 describe('entityLockId', () => {
   // Two releases running side by side (a rolling deploy) must lock one key alike: the ids never change. The values were
@@ -41,26 +43,57 @@ describe.each(kinds)('FeatureHistoryRepository.claim (%s)', (kind) => {
   it('holds every entity key\'s lock (and the order\'s) until the transaction ends', async () => {
     const locks = entityLockIds('acme', { customer: 'pii_a', device: 'pii_b' });
     await db.em().transactional(async (em) => {
-      expect(await repo.claim(em, claim(), { orderId: 'ord_1', entities: locks })).toBe(true);
+      await repo.claim(em, claim(), { orderId: 'ord_1', entities: locks });
       const rows = await held(em);
       // One two-int lock (the order's: objsubid 2) and one bigint lock per entity key (objsubid 1).
       expect(rows.filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
       expect(rows.filter((r) => Number(r.objsubid) === 2)).toHaveLength(1);
     });
     await db.em().transactional(async (em) => {
-      expect(await repo.claim(em, claim(), { entities: locks })).toBe(true);
+      await repo.claim(em, claim(), { entities: locks });
       expect((await held(em)).filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
     });
   });
 
-  it('a key already claimed takes no lock', async () => {
+  it('a key already claimed: the claim fails with idempotency_key_taken, writes nothing, and takes no lock (it does not wait for one)', async () => {
     const c = claim();
+    const entities = entityLockIds('acme', { customer: 'pii_x' });
     await db.em().transactional(async (em) => {
-      expect(await repo.claim(em, c, { entities: entityLockIds('acme', { customer: 'pii_x' }) })).toBe(true);
+      await repo.claim(em, c, { orderId: 'ord_x', entities });
+      await em.execute('select 1');
     });
-    await db.em().transactional(async (em) => {
-      expect(await repo.claim(em, c, { entities: entityLockIds('acme', { customer: 'pii_x' }) })).toBe(false);
-      expect(await held(em)).toEqual([]);
-    });
+    // Another session holds the customer's lock: a claim that took it would wait here (and time out on lock_timeout).
+    const other = kind === 'postgresql' ? new pg.Client({ connectionString: target.url }) : undefined;
+    await other?.connect();
+    try {
+      await other?.query('select pg_advisory_lock($1::bigint)', [entities[0]]);
+      const again = await db
+        .em()
+        .transactional(async (em) => {
+          await em.execute("set local lock_timeout = '2s'");
+          await repo.claim(em, c, { orderId: 'ord_x', entities });
+          // Held, the claim goes out with this statement, which then fails in its place.
+          await em.execute('select 1');
+        })
+        .then(() => undefined, (e: unknown) => e);
+      expect(isIdempotencyKeyTaken(again)).toBe(true);
+    } finally {
+      await other?.end();
+    }
+    const rows = await db.em().execute<{ decision_id: string }[]>('select decision_id::text from idempotency_records where tenant = ? and key = ?', ['acme', c.key]);
+    expect(rows).toEqual([{ decision_id: c.decisionId }]);
+  });
+
+  it('held, it goes out with the next statement and fails that one when the key is taken (unlessKeyTaken answers taken)', async () => {
+    const c = claim();
+    const run = () =>
+      unlessKeyTaken(
+        db.em().transactional(async (em) => {
+          await repo.claim(em, c, { entities: [] });
+          return (await em.execute<{ n: number }[]>('select count(*)::int as n from idempotency_records where key = ?', [c.key]))[0]!.n;
+        }),
+      );
+    expect(await run()).toBe(1);
+    expect(await run()).toBe('taken');
   });
 });

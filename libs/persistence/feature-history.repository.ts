@@ -10,7 +10,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { FeatureQuery, HistoryRecord } from '../decisions/types/features.js';
 import type { IdempotencyClaim } from './decisions.repository.js';
 import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
-import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN } from './prepared-statements.js';
+import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, HELD } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 
@@ -62,15 +62,19 @@ export class FeatureHistoryRepository {
 
   /**
    * Claims the Idempotency-Key for `decisionId` and, when this request holds it, takes the order's lock (a refund's)
-   * and then each entity key's lock, in ONE statement. False: another request holds the key (waited for when
-   * concurrent): nothing is locked or written. Must be followed by reads in later statements: a statement's snapshot
-   * predates the locks it waits for.
+   * and then each entity key's lock, in ONE statement. When another request holds the key (waited for when
+   * concurrent), it fails with idempotency_key_taken (isIdempotencyKeyTaken) having locked and written nothing, and
+   * the transaction is aborted. Must be followed by reads in later statements: a statement's snapshot predates the
+   * locks it waits for.
+   *
+   * It answers nothing, so it is held (HELD): it goes out in one batch with the transaction's next statement (the
+   * features read), one round trip instead of two, and that statement's call fails in its place when the key was
+   * taken. Callers must treat that failure, wherever it surfaces, as the key being taken.
    */
-  async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<boolean> {
+  async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<void> {
     const db = em.getKysely();
     const shape = { ordered: locks.orderId !== undefined };
-    const result = await db.executeQuery(this.claims.bind(db, shapeKey(shape), { c, locks }, (slot) => claimSql(shape.ordered, slot)));
-    return Number(result.rows[0]?.claimed ?? 0) === 1;
+    await db.executeQuery(this.claims.bind(db, shapeKey(shape), { c, locks }, (slot) => claimSql(shape.ordered, slot)));
   }
 
   /**
@@ -110,27 +114,36 @@ export interface ClaimArgs {
   locks: { orderId?: string; entities: readonly string[] };
 }
 
-/** FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`; its values read by `value`. */
-export function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<{ claimed: number; order_locked: number | null; entities_locked: number | null }> {
+/**
+ * FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`; its values read by `value`, each
+ * text (HELD needs it).
+ *
+ * Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
+ * and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
+ * Held, it answers no rows: the column that plans the rest of the transaction per execution again (CUSTOM_PLAN_AGAIN)
+ * is the insert's RETURNING, computed for the row it inserts; when it inserts none the statement fails.
+ */
+export function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<unknown> {
   const c = <T>(get: (c: ClaimArgs['c']) => T): T => value((a) => get(a.c));
-  const order = ordered ? sql`(select 1 from (select pg_advisory_xact_lock(${ORDER_LOCK_SPACE}, hashtext(${value((a) => orderLockName(a.c.tenant, a.locks.orderId!))}))) o)` : sql`1`;
-  // `o.done` ties the entity locks after the order's: every path takes them in that order. Both laterals are
-  // selected: PostgreSQL removes a LEFT JOIN whose columns nothing reads, and its locks with it.
-  // Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
-  // and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
-  return sql<{ claimed: number; order_locked: number | null; entities_locked: number | null }>`${sql.raw(GENERIC_PLAN)}
+  const order = ordered ? sql`(select 1 from (select pg_advisory_xact_lock(${sql.raw(String(ORDER_LOCK_SPACE))}, hashtext(${value((a) => orderLockName(a.c.tenant, a.locks.orderId!))}))) o)` : sql`1`;
+  // `o.done` ties the entity locks after the order's: every path takes them in that order. The locks are computed in a
+  // MATERIALIZED step whose every column the last select reads: PostgreSQL removes a LEFT JOIN whose columns nothing
+  // reads, and its locks with it. That select answers no row when the key was claimed, and fails when it was not.
+  return sql`${sql.raw(HELD + GENERIC_PLAN)}
     with claim as (
       insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
-      values (${c((x) => x.tenant)}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => x.status)},
-              ${c((x) => x.contentType)}, null, ${c((x) => x.decisionId)}, ${c((x) => x.createdAt.toISOString())}::timestamptz)
+      values (${c((x) => x.tenant)}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => String(x.status))}::integer,
+              ${c((x) => x.contentType)}, null, ${c((x) => x.decisionId)}::uuid, ${c((x) => x.createdAt.toISOString())}::timestamptz)
       on conflict (tenant, key) do nothing
-      returning key
+      returning ${sql.raw(CUSTOM_PLAN_AGAIN)}
+    ), locked as materialized (
+      select c.n as claimed, o.done as order_locked, e.locked as entities_locked from (select count(*)::int as n from claim) c
+        left join lateral (select ${order} as done where c.n = 1) o on true
+        left join lateral (
+          select count(pg_advisory_xact_lock(k))::int as locked from unnest(${value((a) => `{${a.locks.entities.join(',')}}`)}::bigint[]) k where o.done = 1
+        ) e on true
     )
-    select c.n as claimed, o.done as order_locked, e.locked as entities_locked, ${sql.raw(CUSTOM_PLAN_AGAIN)} from (select count(*)::int as n from claim) c
-      left join lateral (select ${order} as done where c.n = 1) o on true
-      left join lateral (
-        select count(pg_advisory_xact_lock(k))::int as locked from unnest(${value((a) => `{${a.locks.entities.join(',')}}`)}::bigint[]) k where o.done = 1
-      ) e on true`;
+    select idempotency_key_taken() from locked where claimed = 0 or coalesce(order_locked, 0) + coalesce(entities_locked, 0) < 0`;
 }
 
 /**

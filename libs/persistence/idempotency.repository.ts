@@ -111,6 +111,17 @@ export function keyAnswerSql(last: boolean, v: SlotOf<KeyAnswer>): RawBuilder<un
 export const IDEMPOTENCY_KEY_TAKEN = 'DPI01';
 
 /** Whether `e` (or what it wraps) is idempotency_key_taken's error. */
+/**
+ * `transaction`'s result, or 'taken' when it failed because another request held its Idempotency-Key: a claim that is
+ * held (HELD) fails at the statement sent after it, so the whole transaction is what can tell.
+ */
+export function unlessKeyTaken<T>(transaction: Promise<T>): Promise<T | 'taken'> {
+  return transaction.catch((e: unknown) => {
+    if (isIdempotencyKeyTaken(e)) return 'taken' as const;
+    throw e;
+  });
+}
+
 export function isIdempotencyKeyTaken(e: unknown, depth = 0): boolean {
   if (depth > 4 || typeof e !== 'object' || e === null) return false;
   if ((e as { code?: unknown }).code === IDEMPOTENCY_KEY_TAKEN) return true;

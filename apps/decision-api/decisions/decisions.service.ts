@@ -17,7 +17,7 @@ import {
   type ReleaseRef,
   type TypedDecision,
 } from '../../../libs/decisions/index.js';
-import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, LAST_STATEMENT, SubjectsRepository, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
+import { DecisionsRepository, entityLockIds, FeatureHistoryRepository, LAST_STATEMENT, SubjectsRepository, unlessKeyTaken, type Database, type DecisionRecord, type IdFactory, type Principal } from '../../../libs/persistence/index.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { encodeIdCursor } from '../http/cursor.js';
 import { createdJson, type Command } from '../commands/command.js';
@@ -200,9 +200,10 @@ export class DecisionsService {
     return {
       kind: 'statement',
       applyClaimed: ({ claim, now }) =>
-        this.db.em().transactional(async (em) => {
+        unlessKeyTaken(this.db.em().transactional(async (em) => {
           const id = this.ids.next(now);
-          if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }))) return 'taken' as const;
+          // Held: it goes out with the next statement, whose call fails in its place when the key was taken (unlessKeyTaken).
+          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks });
           const features = type.features;
           const queries = features?.queries(input);
           const platform = queries ? await (tracer ? tracer.within(SPANS.read, () => this.history.values(em, tenant, queries), attributes) : this.history.values(em, tenant, queries)) : {};
@@ -221,7 +222,7 @@ export class DecisionsService {
           await (tracer ? tracer.within(SPANS.persist, () => this.repo.insertDecided(em, row, recorded, LAST_STATEMENT), attributes) : this.repo.insertDecided(em, row, recorded, LAST_STATEMENT));
           made = { id, evaluated };
           return createdJson(document, documentJson);
-        }),
+        })),
       afterCommit: () => {
         if (made) afterCommit(made.id, input, made.evaluated);
       },

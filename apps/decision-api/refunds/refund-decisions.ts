@@ -12,6 +12,7 @@ import {
   FeatureHistoryRepository,
   isRefundTaken,
   LAST_STATEMENT,
+  unlessKeyTaken,
   RefundDecisionsRepository,
   RefundsRepository,
   reviewCreatedData,
@@ -142,13 +143,14 @@ export class RefundDecisions {
     return {
       kind: 'statement',
       applyClaimed: ({ claim, now }) =>
-        this.db.em().transactional(async (em) => {
+        unlessKeyTaken(this.db.em().transactional(async (em) => {
           const id = this.ids.next(now);
           // The key first, then the order (every route's lock order). Another request holds the key (this one waited
           // for it to commit): the mechanism replays its answer.
           // Then the case's entity keys (customer, device, …): its features count every decision that held them before.
           const locks = type.history ? entityLockIds(tenant, type.history.keys(input)) : [];
-          if (!(await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }))) return 'taken' as const;
+          // Held: it goes out with the read below, whose call fails in its place when the key was taken (unlessKeyTaken).
+          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks });
           // `tracer ? … : …` inline, not a helper: tracing off allocates no closure per call.
           const queries = type.features?.queries(input);
           const before = await (tracer ? tracer.within(SPANS.read, () => this.repo.before(em, tenant, id, c.refundId, c.orderId, queries), attributes) : this.repo.before(em, tenant, id, c.refundId, c.orderId, queries));
@@ -206,7 +208,7 @@ export class RefundDecisions {
         }).catch(async (e: unknown) => {
           if (!isRefundTaken(e)) throw e;
           throw refundExists(c.refundId, (await this.refunds.find(this.db.em(), tenant, c.refundId))?.state ?? 'unknown');
-        }),
+        })),
       afterCommit: () => {
         if (made) afterCommit(made);
       },
