@@ -160,9 +160,9 @@ describe('CompiledStatements', () => {
             c: { tenant: d.tenant, key: call.strings[3]!, requestHash: d.outcome, method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json', decisionId: d.id, createdAt: d.createdAt },
             locks: { ...(call.last && { orderId: a.w.refund.orderId }), entities: call.amounts.map(String) },
           };
-          const ordered = c.locks.orderId !== undefined;
-          const claim = claims.bind(db, shapeKey({ ordered }), c, (slot) => claimSql(ordered, slot));
-          const built = claimSql(ordered, (get) => get(c)).compile(db);
+          const claimShape = { ordered: c.locks.orderId !== undefined, held: call.amounts.length % 2 === 0 };
+          const claim = claims.bind(db, shapeKey(claimShape), c, (slot) => claimSql(claimShape, slot));
+          const built = claimSql(claimShape, (get) => get(c)).compile(db);
           expect(claim.sql).toBe(built.sql);
           expect(claim.parameters).toStrictEqual(built.parameters);
           // Any other decision type's: claim and insert in one statement, or the insert after the claim.

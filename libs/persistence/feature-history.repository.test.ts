@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/databa
 import { openDatabase, type Database } from './database.js';
 import { entityLockId, entityLockIds, FeatureHistoryRepository } from './feature-history.repository.js';
 import { isIdempotencyKeyTaken, unlessKeyTaken } from './idempotency.repository.js';
+import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
 
 describe('entityLockId', () => {
   // Two releases running side by side (a rolling deploy) must lock one key alike: the ids never change. The values were
@@ -43,53 +44,71 @@ describe.each(kinds)('FeatureHistoryRepository.claim (%s)', (kind) => {
   it('holds every entity key\'s lock (and the order\'s) until the transaction ends', async () => {
     const locks = entityLockIds('acme', { customer: 'pii_a', device: 'pii_b' });
     await db.em().transactional(async (em) => {
-      await repo.claim(em, claim(), { orderId: 'ord_1', entities: locks });
+      await repo.claim(em, claim(), { orderId: 'ord_1', entities: locks }, { held: false });
       const rows = await held(em);
       // One two-int lock (the order's: objsubid 2) and one bigint lock per entity key (objsubid 1).
       expect(rows.filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
       expect(rows.filter((r) => Number(r.objsubid) === 2)).toHaveLength(1);
     });
     await db.em().transactional(async (em) => {
-      await repo.claim(em, claim(), { entities: locks });
+      await repo.claim(em, claim(), { entities: locks }, { held: true });
       expect((await held(em)).filter((r) => Number(r.objsubid) === 1)).toHaveLength(2);
     });
   });
 
-  it('a key already claimed: the claim fails with idempotency_key_taken, writes nothing, and takes no lock (it does not wait for one)', async () => {
+  it('a key already claimed fails with idempotency_key_taken, held or not, writes nothing, and takes no lock (it waits for none)', async () => {
     const c = claim();
     const entities = entityLockIds('acme', { customer: 'pii_x' });
     await db.em().transactional(async (em) => {
-      await repo.claim(em, c, { orderId: 'ord_x', entities });
-      await em.execute('select 1');
+      await repo.claim(em, c, { orderId: 'ord_x', entities }, { held: false });
     });
-    // Another session holds the customer's lock: a claim that took it would wait here (and time out on lock_timeout).
-    const other = kind === 'postgresql' ? new pg.Client({ connectionString: target.url }) : undefined;
-    await other?.connect();
+    // PostgreSQL: another session holds the order's lock and the customer's. A claim that took either before failing
+    // would wait for it, and fail on its lock_timeout (55P03) instead. One connection, so that the held statement is
+    // parsed on it by the last round and goes out with the statement after it.
+    let other: pg.Client | undefined;
+    let claims = db;
+    if (kind === 'postgresql') {
+      other = new pg.Client({ connectionString: target.url });
+      await other.connect();
+      await other.query('select pg_advisory_lock($1::bigint)', [entities[0]]);
+      await other.query('select pg_advisory_lock($1::int, hashtext($2))', [ORDER_LOCK_SPACE, orderLockName('acme', 'ord_x')]);
+      const u = new URL(target.url);
+      u.searchParams.set('options', '-c lock_timeout=2s');
+      claims = await openDatabase(u.toString(), { migrate: false, poolSize: 1 });
+    }
+    const rounds: { held: boolean; taken: boolean; claimAnswered: boolean }[] = [];
     try {
-      await other?.query('select pg_advisory_lock($1::bigint)', [entities[0]]);
-      const again = await db
-        .em()
-        .transactional(async (em) => {
-          await em.execute("set local lock_timeout = '2s'");
-          await repo.claim(em, c, { orderId: 'ord_x', entities });
-          // Held, the claim goes out with this statement, which then fails in its place.
-          await em.execute('select 1');
-        })
-        .then(() => undefined, (e: unknown) => e);
-      expect(isIdempotencyKeyTaken(again)).toBe(true);
+      for (const held of [false, true, true, true]) {
+        let claimAnswered = false;
+        const e = await claims
+          .em()
+          .transactional(async (em) => {
+            await repo.claim(em, c, { orderId: 'ord_x', entities }, { held });
+            claimAnswered = true;
+            // With a parameter: the statement a held claim goes out with, and fails in its place.
+            await em.execute('select ?::int as one', [1]);
+          })
+          .then(() => undefined, (x: unknown) => x);
+        rounds.push({ held, taken: isIdempotencyKeyTaken(e), claimAnswered });
+      }
     } finally {
       await other?.end();
+      if (claims !== db) await claims.close();
     }
+    expect(rounds.every((r) => r.taken)).toBe(true);
+    // Not held: it fails at its own call. Held (PostgreSQL, named and parsed on the connection): it answers at once.
+    expect(rounds[0]!.claimAnswered).toBe(false);
+    if (kind === 'postgresql') expect(rounds[3]!.claimAnswered).toBe(true);
     const rows = await db.em().execute<{ decision_id: string }[]>('select decision_id::text from idempotency_records where tenant = ? and key = ?', ['acme', c.key]);
     expect(rows).toEqual([{ decision_id: c.decisionId }]);
   });
 
-  it('held, it goes out with the next statement and fails that one when the key is taken (unlessKeyTaken answers taken)', async () => {
+  it('unlessKeyTaken answers taken for a transaction whose held claim found its key taken', async () => {
     const c = claim();
     const run = () =>
       unlessKeyTaken(
         db.em().transactional(async (em) => {
-          await repo.claim(em, c, { entities: [] });
+          await repo.claim(em, c, { entities: [] }, { held: true });
           return (await em.execute<{ n: number }[]>('select count(*)::int as n from idempotency_records where key = ?', [c.key]))[0]!.n;
         }),
       );

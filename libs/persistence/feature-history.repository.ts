@@ -67,14 +67,21 @@ export class FeatureHistoryRepository {
    * the transaction is aborted. Must be followed by reads in later statements: a statement's snapshot predates the
    * locks it waits for.
    *
-   * It answers nothing, so it is held (HELD): it goes out in one batch with the transaction's next statement (the
-   * features read), one round trip instead of two, and that statement's call fails in its place when the key was
-   * taken. Callers must treat that failure, wherever it surfaces, as the key being taken.
+   * It answers nothing, so with `held` (a read follows it) it is held (HELD): it goes out in one batch with the
+   * transaction's next statement (the features read), one round trip instead of two, and that statement's call fails
+   * in its place when the key was taken. Callers must treat that failure, wherever it surfaces, as the key being
+   * taken. Without `held` (nothing is read before the decision's own write) it runs at its own call: held, it would
+   * wait for that write, and a retry of an answered request would be evaluated again before learning it was.
    */
-  async claim(em: SqlEntityManager, c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date }, locks: { orderId?: string; entities: readonly string[] }): Promise<void> {
+  async claim(
+    em: SqlEntityManager,
+    c: IdempotencyClaim & { tenant: string; decisionId: string; createdAt: Date },
+    locks: { orderId?: string; entities: readonly string[] },
+    o: { held: boolean },
+  ): Promise<void> {
     const db = em.getKysely();
-    const shape = { ordered: locks.orderId !== undefined };
-    await db.executeQuery(this.claims.bind(db, shapeKey(shape), { c, locks }, (slot) => claimSql(shape.ordered, slot)));
+    const shape = { ordered: locks.orderId !== undefined, held: o.held };
+    await db.executeQuery(this.claims.bind(db, shapeKey(shape), { c, locks }, (slot) => claimSql(shape, slot)));
   }
 
   /**
@@ -115,21 +122,21 @@ export interface ClaimArgs {
 }
 
 /**
- * FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`; its values read by `value`, each
- * text (HELD needs it).
+ * FeatureHistoryRepository.claim's statement, with the order's lock when `ordered`, held when `held`; its values read
+ * by `value`, each text (HELD needs it).
  *
  * Planned once per connection (GENERIC_PLAN): it scans no table (the conflict check goes by the key's unique index),
  * and planning it for each decision cost more than running it (0.11 against 0.10 ms, pg_stat_statements, 2026-12-06).
  * Held, it answers no rows: the column that plans the rest of the transaction per execution again (CUSTOM_PLAN_AGAIN)
  * is the insert's RETURNING, computed for the row it inserts; when it inserts none the statement fails.
  */
-export function claimSql(ordered: boolean, value: SlotOf<ClaimArgs>): RawBuilder<unknown> {
+export function claimSql({ ordered, held }: { ordered: boolean; held: boolean }, value: SlotOf<ClaimArgs>): RawBuilder<unknown> {
   const c = <T>(get: (c: ClaimArgs['c']) => T): T => value((a) => get(a.c));
   const order = ordered ? sql`(select 1 from (select pg_advisory_xact_lock(${sql.raw(String(ORDER_LOCK_SPACE))}, hashtext(${value((a) => orderLockName(a.c.tenant, a.locks.orderId!))}))) o)` : sql`1`;
   // `o.done` ties the entity locks after the order's: every path takes them in that order. The locks are computed in a
   // MATERIALIZED step whose every column the last select reads: PostgreSQL removes a LEFT JOIN whose columns nothing
   // reads, and its locks with it. That select answers no row when the key was claimed, and fails when it was not.
-  return sql`${sql.raw(HELD + GENERIC_PLAN)}
+  return sql`${sql.raw(held ? HELD + GENERIC_PLAN : GENERIC_PLAN)}
     with claim as (
       insert into idempotency_records (tenant, key, request_hash, method, path, status, content_type, body, decision_id, created_at)
       values (${c((x) => x.tenant)}, ${c((x) => x.key)}, ${c((x) => x.requestHash)}, ${c((x) => x.method)}, ${c((x) => x.path)}, ${c((x) => String(x.status))}::integer,

@@ -110,7 +110,6 @@ export function keyAnswerSql(last: boolean, v: SlotOf<KeyAnswer>): RawBuilder<un
 /** SQLSTATE of idempotency_key_taken (Migration20261215000000): the key of a claim was held by another request. */
 export const IDEMPOTENCY_KEY_TAKEN = 'DPI01';
 
-/** Whether `e` (or what it wraps) is idempotency_key_taken's error. */
 /**
  * `transaction`'s result, or 'taken' when it failed because another request held its Idempotency-Key: a claim that is
  * held (HELD) fails at the statement sent after it, so the whole transaction is what can tell.
@@ -122,6 +121,7 @@ export function unlessKeyTaken<T>(transaction: Promise<T>): Promise<T | 'taken'>
   });
 }
 
+/** Whether `e` (or what it wraps) is idempotency_key_taken's error. */
 export function isIdempotencyKeyTaken(e: unknown, depth = 0): boolean {
   if (depth > 4 || typeof e !== 'object' || e === null) return false;
   if ((e as { code?: unknown }).code === IDEMPOTENCY_KEY_TAKEN) return true;

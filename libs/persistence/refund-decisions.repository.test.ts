@@ -146,7 +146,7 @@ describe.each(kinds)('RefundDecisionsRepository plan modes (%s)', (kind) => {
         .em()
         .transactional(async (em) => {
           const claim = { key: 'k61', requestHash: 'h', method: 'POST', path: '/v1/decisions/refund', status: 201, contentType: 'application/json', tenant: 'acme', decisionId: idOf(61), createdAt: at };
-          await history.claim(em, claim, { orderId: 'o61', entities: [] });
+          await history.claim(em, claim, { orderId: 'o61', entities: [] }, { held: true });
           expect(await repo.before(em, 'acme', idOf(61), 'r60', 'o61')).toMatchObject({ existingState: null }); // not committed yet
           await repo.write(em, { ...taken, refund: { ...taken.refund, refundId: 'r60' } }, { last: true });
         })

@@ -202,10 +202,11 @@ export class DecisionsService {
       applyClaimed: ({ claim, now }) =>
         unlessKeyTaken(this.db.em().transactional(async (em) => {
           const id = this.ids.next(now);
-          // Held: it goes out with the next statement, whose call fails in its place when the key was taken (unlessKeyTaken).
-          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks });
           const features = type.features;
           const queries = features?.queries(input);
+          // Held when features are read next: it goes out with that read, whose call fails in its place when the key was
+          // taken (unlessKeyTaken). With nothing to read, it runs on its own, before the evaluation.
+          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { entities: locks }, { held: queries !== undefined && queries.length > 0 });
           const platform = queries ? await (tracer ? tracer.within(SPANS.read, () => this.history.values(em, tenant, queries), attributes) : this.history.values(em, tenant, queries)) : {};
           const started = performance.now();
           const evaluated = await (tracer ? tracer.within(SPANS.evaluate, () => type.decideValid(input, platform, tracer), attributes) : type.decideValid(input, platform, undefined));

@@ -150,7 +150,7 @@ export class RefundDecisions {
           // Then the case's entity keys (customer, device, …): its features count every decision that held them before.
           const locks = type.history ? entityLockIds(tenant, type.history.keys(input)) : [];
           // Held: it goes out with the read below, whose call fails in its place when the key was taken (unlessKeyTaken).
-          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks });
+          await this.history.claim(em, { ...claim, tenant, decisionId: id, createdAt: now }, { orderId: c.orderId, entities: locks }, { held: true });
           // `tracer ? … : …` inline, not a helper: tracing off allocates no closure per call.
           const queries = type.features?.queries(input);
           const before = await (tracer ? tracer.within(SPANS.read, () => this.repo.before(em, tenant, id, c.refundId, c.orderId, queries), attributes) : this.repo.before(em, tenant, id, c.refundId, c.orderId, queries));
