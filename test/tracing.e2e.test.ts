@@ -106,12 +106,12 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(pgUnder(read).length).toBeGreaterThanOrEqual(1);
       expect(pgUnder(persist).length).toBeGreaterThanOrEqual(1);
       for (const s of [...pgUnder(read), ...pgUnder(persist)]) expect(s).toMatchObject({ kind: 3, attributes: { 'db.system.name': 'postgresql' } });
-      // The transaction around them runs in the handler: the key's claim (`with claim as …`, which carries the BEGIN in
-      // its batch: libs/persistence/pipelined-begin.ts, so there is no BEGIN statement of its own). Nor is there a
-      // COMMIT of its own: it goes out in the write's batch (THEN_COMMIT, prepared-statements.ts). The claim's text starts
-      // with its plan mark (GENERIC_PLAN), a comment: its span is named by the command after it.
+      // The transaction around them runs in the handler. Its BEGIN and the key's claim (`with claim as …`, held: HELD in
+      // prepared-statements.ts) go out in the read's batch (pipelined-begin.ts), so neither has a statement, nor a span,
+      // of its own; nor has the COMMIT, which goes out in the write's batch (THEN_COMMIT). (A connection that has named
+      // the claim but not parsed it yet sends it alone, with a span: not so for this first decision.)
       const handled = childrenOf(spans, handler).filter((s) => s.scope === PG).map((s) => s.name);
-      expect(handled).toEqual(expect.arrayContaining([expect.stringMatching(/^pg\.query:(WITH|s_)/)]));
+      expect(handled.filter((n) => /^pg\.query:(WITH|s_)/.test(n))).toEqual([]);
       expect(handled.filter((n) => n.startsWith('pg.query:/*'))).toEqual([]);
       expect(handled.filter((n) => /^pg\.query:(BEGIN|COMMIT)/.test(n))).toEqual([]);
     }
