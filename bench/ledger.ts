@@ -169,15 +169,23 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
       const ns = Number(process.hrtime.bigint() - s);
       lat[op]!.push(ns);
       all.push(ns);
-      if (r.status >= 300) non2xx++;
+      if (r.status >= 300) {
+        non2xx++;
+        const k = `${op} ${r.status}`;
+        refusals[k] = (refusals[k] ?? 0) + 1;
+      }
     };
+    // What the non-2xx answers were (a row with failures is not a throughput figure).
+    const refusals: Record<string, number> = {};
     const database = new URL(databaseUrl).pathname.slice(1);
     const t0 = process.hrtime.bigint();
     const cpu0 = pid === undefined ? undefined : cpuSnapshot(pid, database);
     await Promise.all(
       Array.from({ length: o.connections }, async (_, c) => {
         const account = `acct-${run}-${c}`;
-        await request(agent, port, 'PUT', `/v1/ledger/accounts/${account}`, headers(`${run}-open-${c}`), JSON.stringify({ program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 }));
+        const opened = await request(agent, port, 'PUT', `/v1/ledger/accounts/${account}`, headers(`${run}-open-${c}`), JSON.stringify({ program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 }));
+        // An account that failed to open would answer 404 to every operation after it, fast: the row would be wrong.
+        if (opened.status >= 300) throw new Error(`opening ${account} answered ${opened.status}: ${opened.body.slice(0, 300)}`);
         for (let i = 0; process.hrtime.bigint() < deadline; i++) {
           const tx = `${account}-t${i}`;
           await timed('purchase', 'POST', `/v1/ledger/accounts/${account}/transactions`, { transactionId: tx, amount: 10_000, category: 'GROCERY', occurredAt: '2026-03-02T10:00:00Z' });
@@ -197,6 +205,7 @@ export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchR
     }
     // The CPU window covers every operation (and the accounts' opening): no warm-up is left out of it.
     const cpu = cpuShare(cpu0, cpu1, all.length, elapsed / 1e9);
+    if (non2xx > 0) o.log?.(`  non-2xx answers by operation and status: ${JSON.stringify(refusals)}`);
     return { ...summary, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections)`, count: all.length, non2xx, byOp, cpu };
   });
 }
