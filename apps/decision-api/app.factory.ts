@@ -12,6 +12,7 @@ import { registerConsole } from './console/console.js';
 import type { AppConfig } from './config.js';
 import { registerBinaryBodies } from './http/binary-body.js';
 import { clientError, frameworkError, requireHost } from './http/framework-errors.js';
+import { registerExpectContinue } from './http/expect-continue.js';
 import { registerJsonBodies } from './http/json-body.js';
 import { registerLingeringClose } from './http/lingering-close.js';
 import { requestIdFrom } from './http/request-id.js';
@@ -86,6 +87,8 @@ export async function createApp(config: AppConfig): Promise<RunningApp> {
     adapter.getInstance().addHook('onRequest', requireHost);
     // An answer given before the body was read waits for the rest of it (bounded), so the client can read that answer.
     registerLingeringClose(adapter.getInstance());
+    // A 100 Continue only once the body is read: an answer from the headers alone comes without one.
+    registerExpectContinue(adapter.getInstance().server);
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db), adapter, {
       // Nest's own messages (bootstrap, errors, every Logger) as the same JSON lines; pino applies LOG_LEVEL.
       logger: new PinoNestLogger(loggers.app),

@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { continueWithheld } from './expect-continue.js';
 
 export interface LingerBounds {
   /** The most bytes read and discarded after the answer was decided. */
@@ -23,7 +24,13 @@ export const DEFAULT_LINGER: LingerBounds = { maxBytes: 64 * 1024 * 1024, maxMs:
 export function registerLingeringClose(instance: FastifyInstance, bounds: LingerBounds = DEFAULT_LINGER): void {
   // A callback hook, not an async one: every answer passes here and almost none waits.
   instance.addHook('onSend', (request, reply, payload, done) => {
-    if (request.raw.complete || !closing(reply.getHeader('connection'))) return done(null, payload);
+    if (request.raw.complete) return done(null, payload);
+    // A client waiting for a 100 Continue sends nothing before this answer: none to drain, and none to read after it.
+    if (continueWithheld(request.raw)) {
+      reply.header('connection', 'close');
+      return done(null, payload);
+    }
+    if (!closing(reply.getHeader('connection'))) return done(null, payload);
     void drain(request.raw, bounds).then(() => {
       try {
         done(null, payload);
