@@ -2,7 +2,8 @@
  * Requests waiting for one row keep the pool free (libs/persistence/keyed-queue.ts): writes to one ledger account, and
  * retries of one request under one Idempotency-Key, wait for their turn in the service, not each on a pooled
  * connection blocked on the row's lock. With a pool of 2 and the account's row locked by someone else, six writes to
- * it hold one connection between them, and a write to another account still gets the other.
+ * it (or to its transactions, once the service has written them) hold one connection between them, and a write to
+ * another account still gets the other.
  *
  * PostgreSQL only: PGlite has a single connection and no lock waits to speak of.
  */
@@ -75,6 +76,22 @@ suite('one row, one pooled connection', () => {
     });
     expect(seen).toEqual({ blocked: 1, cold: 201 });
     expect((await hot!).map((r) => r.status)).toEqual(Array(6).fill(201));
+  }, 60_000);
+
+  it('writes naming six transactions of a locked account, once they are known: one waits on the lock, the other account is written meanwhile', async () => {
+    // Purchases made through this instance: it now knows each transaction's account, and queues their writes on it.
+    for (let i = 0; i < 6; i++) expect((await purchase('hot', `hot-tx-${i}`)).status).toBe(201);
+    const write = (i: number) => svc.request('POST', `/v1/ledger/transactions/hot-tx-${i}/settle`, { key, idempotencyKey: newKey(), body: { settledAt: '2026-03-03T10:00:00Z' } });
+    let hot: Promise<{ status: number }[]> | undefined;
+    const seen = await withHotRowLocked(async (waiting) => {
+      hot = Promise.all(Array.from({ length: 6 }, (_, i) => write(i)));
+      await untilSomeoneWaits(waiting);
+      const blocked = await waiting();
+      const cold = await purchase('cold', 'cold-3');
+      return { blocked, cold: cold.status };
+    });
+    expect(seen).toEqual({ blocked: 1, cold: 201 });
+    expect((await hot!).map((r) => r.status)).toEqual(Array(6).fill(200));
   }, 60_000);
 
   it("six retries of one request under one key: one waits, the rest wait their turn without a connection, then replay the first answer", async () => {

@@ -31,6 +31,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { REDEMPTION_TYPE, ReleaseRegistry } from '../releases/release.registry.js';
 import { CLOCK, CONTENT_SOURCE, DATABASE, ID_FACTORY } from '../tokens.js';
 import { ProgramCatalogue } from './program.resolver.js';
+import { TransactionAccounts } from './transaction-accounts.js';
 import { ledgerSchemas } from './ledger.schemas.js';
 import type { CompiledRelease } from '../../../libs/decisions/index.js';
 
@@ -50,6 +51,7 @@ type LedgerEffect<T> = (ledger: Ledger, em: SqlEntityManager) => Promise<T>;
 @Injectable()
 export class LedgerService {
   private readonly programs = new ProgramCatalogue();
+  private readonly transactionAccounts = new TransactionAccounts();
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -100,7 +102,25 @@ export class LedgerService {
    * then deferred clawbacks) keeps the savepoint: a refusal after its first flush must still undo that flush.
    */
   private write<T>(p: Principal, queueKey: string, made: (value: T) => Outcome<T>, fn: LedgerEffect<T>, single = true): TransactionalCommand<T> {
-    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant, undefined, keyActor(p, 'service')), em)), { refusesBeforeWriting: single, queueKey });
+    return transactional(async ({ em }) => made(await fn(this.ledger(em, p.tenant, undefined, keyActor(p, 'service')), em)), {
+      refusesBeforeWriting: single,
+      queueKey,
+      afterCommit: (outcome) => this.rememberAccount(p.tenant, outcome),
+    });
+  }
+
+  /** The queue of the row a write naming this transaction locks last: its account's, once this instance knows it. */
+  private transactionRow(p: Principal, transactionId: string): string {
+    const account = this.transactionAccounts.of(p.tenant, transactionId);
+    return account === undefined ? transactionQueue(transactionId) : accountQueue(account);
+  }
+
+  /** A committed write's transaction (a purchase, a settlement: the view; a refund, a chargeback: `.transaction`). */
+  private rememberAccount(tenant: string, outcome: Outcome<unknown>): void {
+    if (!('value' in outcome)) return;
+    const value = outcome.value as { transactionId?: unknown; accountId?: unknown; transaction?: { transactionId?: unknown; accountId?: unknown } } | undefined;
+    const t = value?.transaction ?? value;
+    if (typeof t?.transactionId === 'string' && typeof t.accountId === 'string') this.transactionAccounts.remember(tenant, t.transactionId, t.accountId);
   }
 
   /** PUT is idempotent by itself (the same body twice changes nothing), so it needs no Idempotency-Key. */
@@ -129,7 +149,7 @@ export class LedgerService {
    */
   settle(p: Principal, transactionId: string, body: unknown) {
     const input = v.settle.validate(body);
-    return this.write(p, transactionQueue(transactionId), done, async (l, em) => {
+    return this.write(p, this.transactionRow(p, transactionId), done, async (l, em) => {
       const settled = transactionView(await l.settle(p.tenant, transactionId, input));
       const waiting = await this.payouts.deferredClawbacks(em, p.tenant, transactionId);
       if (waiting.length === 0) return settled;
@@ -145,7 +165,7 @@ export class LedgerService {
 
   refund(p: Principal, transactionId: string, body: unknown) {
     const input = v.refund.validate(body);
-    return this.write(p, transactionQueue(transactionId), created, async (l) => {
+    return this.write(p, this.transactionRow(p, transactionId), created, async (l) => {
       const r = await l.refund(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
@@ -153,7 +173,7 @@ export class LedgerService {
 
   chargeback(p: Principal, transactionId: string, body: unknown) {
     const input = v.chargeback.validate(body);
-    return this.write(p, transactionQueue(transactionId), created, async (l) => {
+    return this.write(p, this.transactionRow(p, transactionId), created, async (l) => {
       const r = await l.chargeback(p.tenant, transactionId, input);
       return { transaction: transactionView(r.transaction), adjustment: r.adjustment, entry: r.entry };
     });
@@ -292,7 +312,9 @@ export class LedgerService {
 /**
  * The row a ledger write locks, as its route names it: writes naming one account (or one transaction) take turns in
  * this process instead of holding a pooled connection each while they wait for its lock. A transaction's writes lock
- * its account too; that wait (writes to two transactions of one account) stays in PostgreSQL.
+ * its account too: they queue on the account once this instance has written the transaction (TransactionAccounts),
+ * else on the transaction, and then their wait for the account (writes to two transactions of one account) is
+ * PostgreSQL's.
  */
 const accountQueue = (accountId: string) => `ledger-account:${accountId}`;
 const transactionQueue = (transactionId: string) => `ledger-transaction:${transactionId}`;
