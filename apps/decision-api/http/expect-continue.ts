@@ -1,8 +1,12 @@
 /**
  * `Expect: 100-continue`: the `100 Continue` goes out when something starts reading the request's body, not when its
  * headers arrive (Node's default). A request answered from its headers alone (a declared length over the limit: 413;
- * a media type no route takes: 415; no such route: 404) gets that answer with nothing sent before it, and a client
- * that waits for the 100 never sends a body the service would discard (RFC 9110 §10.1.1). Go's net/http does the same.
+ * a media type no route takes: 415) gets that answer with nothing sent before it, and a client that waits for the 100
+ * never sends a body the service would discard (RFC 9110 §10.1.1). Go's net/http does the same. (A JSON body to a
+ * route that does not exist is still read before its 404: Fastify parses it first.)
+ *
+ * Every reader here starts with a 'data' listener, resume() or pipe() (each emits 'resume') or a 'readable' listener
+ * (async iteration): a bare read() with no listener would not send the 100, and nothing in the service does that.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
@@ -12,6 +16,12 @@ const withheld = new WeakSet<IncomingMessage>();
 export function registerExpectContinue(server: Server): void {
   // With a listener here, Node neither sends the 100 itself nor emits 'request' for such a request: this does both.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    // No body to wait for: the 100 at once (Node closes the connection after an answer to an Expect that got none).
+    if (!hasBody(req)) {
+      res.writeContinue();
+      server.emit('request', req, res);
+      return;
+    }
     withheld.add(req);
     const go = () => {
       req.off('resume', go);
@@ -36,4 +46,17 @@ export function registerExpectContinue(server: Server): void {
  */
 export function continueWithheld(req: IncomingMessage): boolean {
   return withheld.has(req);
+}
+
+/**
+ * From now on the request gets no 100 Continue, even if its body is read (to drain what an impatient client sent
+ * anyway): its answer is going out without one.
+ */
+export function withholdContinue(req: IncomingMessage): void {
+  withheld.delete(req);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length === undefined ? req.headers['transfer-encoding'] !== undefined : length !== '0';
 }

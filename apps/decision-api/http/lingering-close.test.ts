@@ -4,14 +4,20 @@
  */
 import { connect, type Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerExpectContinue } from './expect-continue.js';
 import { DEFAULT_LINGER, registerLingeringClose, type LingerBounds } from './lingering-close.js';
 
 const LIMIT = 1024;
 
-async function server(bounds: LingerBounds): Promise<{ f: FastifyInstance; port: number }> {
+async function server(bounds: LingerBounds, o: { answerAfterMs?: number } = {}): Promise<{ f: FastifyInstance; port: number }> {
   const f = Fastify({ bodyLimit: LIMIT });
   registerLingeringClose(f, bounds);
+  registerExpectContinue(f.server);
+  // A slow answer: what makes a client that asked for a 100 Continue stop waiting and send its body anyway.
+  const delay = o.answerAfterMs;
+  if (delay) f.addHook('onRequest', (_req, _reply, done) => void setTimeout(done, delay));
   f.post('/echo', (req, reply) => reply.send(req.body));
+  f.get('/ping', () => ({ ok: true }));
   await f.listen({ port: 0, host: '127.0.0.1' });
   return { f, port: (f.server.address() as { port: number }).port };
 }
@@ -69,6 +75,63 @@ describe('lingering close', () => {
     expect(sent.text === '' || statusOf(sent.text) === 413).toBe(true);
     // Cut off long before its end (read to its end, the whole GiB would have been written).
     expect(sent.unsent).toBeGreaterThan(512 * 1024 * 1024);
+  });
+
+  it('a client that asked for a 100 Continue but sent its body anyway is drained, and never sent a 100', async () => {
+    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 300 }, { answerAfterMs: 200 });
+    running = f;
+    const started = Date.now();
+    const got = await new Promise<string>((resolve) => {
+      const socket: Socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`);
+      // Not waiting for the 100: part of the body at once, then nothing more.
+      socket.write(Buffer.alloc(8 * LIMIT, 0x61));
+    });
+    expect(statusOf(got)).toBe(413);
+    expect(got).not.toContain('100 Continue');
+    // The answer waited for the rest of the body, up to the time bound, as for a client that never asked for a 100.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200 + 290);
+  });
+
+  it('a client that asked for a 100 Continue and waits for it gets the answer at once, without one', async () => {
+    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 5_000 });
+    running = f;
+    const started = Date.now();
+    const got = await new Promise<string>((resolve) => {
+      const socket: Socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`);
+    });
+    expect(statusOf(got)).toBe(413);
+    expect(got).not.toContain('100 Continue');
+    expect(/\r\nconnection: close\r\n/i.test(got)).toBe(true);
+    // Not the 5 s drain bound: there is no body coming to wait for.
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('a request with no body that asks for a 100 Continue gets it, and its connection stays open', async () => {
+    const { f, port } = await server(DEFAULT_LINGER);
+    running = f;
+    const got = await new Promise<string>((resolve) => {
+      const socket: Socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+        if (text.includes('{"ok":true}')) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.write('GET /ping HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n');
+    });
+    expect(got.startsWith('HTTP/1.1 100 Continue\r\n')).toBe(true);
+    expect(/\r\nconnection: keep-alive\r\n/i.test(got)).toBe(true);
   });
 
   it('a body within the limit is untouched and the connection stays open', async () => {

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { continueWithheld } from './expect-continue.js';
+import { continueWithheld, withholdContinue } from './expect-continue.js';
 
 export interface LingerBounds {
   /** The most bytes read and discarded after the answer was decided. */
@@ -25,10 +25,13 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
   // A callback hook, not an async one: every answer passes here and almost none waits.
   instance.addHook('onSend', (request, reply, payload, done) => {
     if (request.raw.complete) return done(null, payload);
-    // A client waiting for a 100 Continue sends nothing before this answer: none to drain, and none to read after it.
     if (continueWithheld(request.raw)) {
+      // An answer from the headers alone: no 100 now, and the connection closes after it (the body is not read).
+      withholdContinue(request.raw);
       reply.header('connection', 'close');
-      return done(null, payload);
+      // A client waiting for the 100 sends nothing before this answer: nothing to drain. One that stopped waiting
+      // (curl after 1 s, .NET after 350 ms) may be sending: then drain it, as for any client.
+      if (!bodyArriving(request.raw)) return done(null, payload);
     }
     if (!closing(reply.getHeader('connection'))) return done(null, payload);
     void drain(request.raw, bounds).then(() => {
@@ -39,6 +42,11 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
       }
     });
   });
+}
+
+/** Body bytes have reached the request or its socket, unread. */
+function bodyArriving(raw: IncomingMessage): boolean {
+  return raw.readableLength > 0 || (raw.socket?.readableLength ?? 0) > 0;
 }
 
 function closing(header: unknown): boolean {
