@@ -285,8 +285,11 @@ export class LedgerService {
     return this.db.em().transactional((em) => this.ledger(em, p.tenant).view(p.tenant, accountId));
   }
 
-  transaction(p: Principal, transactionId: string) {
-    return this.db.em().transactional((em) => this.ledger(em, p.tenant).transaction(p.tenant, transactionId));
+  async transaction(p: Principal, transactionId: string) {
+    const t = await this.db.em().transactional((em) => this.ledger(em, p.tenant).transaction(p.tenant, transactionId));
+    // Read committed: its account is known from here on (writes naming it queue there).
+    this.transactionAccounts.remember(p.tenant, t.transactionId, t.accountId);
+    return t;
   }
 
   /** Accounts whose Reward Integrity verdict is false (recorded at their last write), by account id. */
