@@ -82,8 +82,7 @@ export class AuditController {
   )
   async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const rows = await this.audit.list(this.db.em(), principal.tenant, limit + 1, cursor === undefined ? undefined : decodeIdCursor(cursor));
     const page = rows.slice(0, limit);

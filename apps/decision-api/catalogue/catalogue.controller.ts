@@ -50,8 +50,7 @@ export class RulePacksController {
   @ApiAnswers({ status: 200, description: 'A page of rule packs', schema: page('RulePackSummary') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.catalogue.listPacks(principal, limit, cursor);
   }

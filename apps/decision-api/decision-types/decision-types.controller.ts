@@ -56,8 +56,7 @@ export class DecisionTypesController {
   @ApiAnswers({ status: 200, description: "A page of the active release's types", schema: ref('DecisionTypeList') }, KEYED, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.types.list(principal, limit, cursor);
   }

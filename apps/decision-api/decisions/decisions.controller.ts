@@ -81,8 +81,7 @@ export class DecisionsController {
       reasonCode: q.matching('reasonCode', REASON_CODE_PATTERN),
       from: q.dateTime('from'),
       to: q.dateTime('to'),
-      limit: q.int('limit', 50, 1, 500),
-      cursor: q.string('cursor'),
+      ...q.page(),
       customer: q.string('customer'),
     };
     // A customer id as a case may hold it (the refund type's customerId: 1 to 255 characters).

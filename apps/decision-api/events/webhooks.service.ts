@@ -80,8 +80,7 @@ export class WebhooksService {
 
   async list(principal: Principal, query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const after = cursor === undefined ? undefined : decodeIdCursor(cursor);
     const rows = await this.repo.listEndpoints(this.db.em(), principal.tenant, limit + 1, after);
@@ -104,8 +103,7 @@ export class WebhooksService {
   /** Newest first by event sequence; the cursor is the last sequence served. */
   async deliveries(principal: Principal, id: string, query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const before = cursor === undefined ? undefined : decodeCursor(cursor, (v) => (Number.isSafeInteger(v.before) ? (v.before as number) : undefined));
     const em = this.db.em();

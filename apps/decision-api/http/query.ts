@@ -23,6 +23,9 @@ export const QueryCheckedByHandler = () => SetMetadata(QUERY_CHECKED_BY_HANDLER_
 
 const NONE: readonly string[] = [];
 
+/** Page sizes of every list. */
+export const PAGE = { defaultLimit: 50, maxLimit: 500 } as const;
+
 /** Names as a list for a sentence: the first ten, each cut at 100 characters (a URL may hold 16 KiB of them). */
 function listed(names: readonly string[]): string {
   // `?=x` has a parameter with an empty name: quoted, so the sentence does not end in nothing.
@@ -80,6 +83,11 @@ export class QueryParser {
       return undefined;
     }
     return v;
+  }
+
+  /** `?limit=` (1–500, default 50) and the opaque `?cursor=` of every list (api-contract.md §2). */
+  page(): { limit: number; cursor: string | undefined } {
+    return { limit: this.int('limit', PAGE.defaultLimit, 1, PAGE.maxLimit), cursor: this.string('cursor') };
   }
 
   int(name: string, def: number, min: number, max: number): number {

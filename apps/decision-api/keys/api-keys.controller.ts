@@ -26,8 +26,7 @@ export class ApiKeysController {
   @ApiAnswers({ status: 200, description: "A page of the tenant's keys, newest first", schema: page('ApiKey') }, ROLE, QUERY)
   list(@CurrentPrincipal() p: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.keys.list(p, limit, cursor);
   }

@@ -112,8 +112,7 @@ export class LedgerController {
     const q = new QueryParser(query);
     const integrity = q.oneOf('integrity', ['violated'] as const);
     if (integrity === undefined && !q.errors.some((e) => e.path === 'query:integrity')) q.fail('integrity', 'is required (violated)');
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.ledger.violatedAccounts(p, limit, cursor === undefined ? undefined : decodeAccountsCursor(cursor));
   }
@@ -134,8 +133,7 @@ export class LedgerController {
   @ApiAnswers({ status: 200, description: 'A page of entries, oldest first', schema: page('LedgerEntry') }, ROLE, QUERY, 404)
   entries(@CurrentPrincipal() p: Principal, @Param('accountId') accountId: string, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.ledger.entries(p, accountId, limit, cursor === undefined ? undefined : decodeEntriesCursor(cursor));
   }

@@ -45,8 +45,7 @@ export class RefundsController {
       orderId: callerId(q, 'orderId'),
       from: q.dateTime('from'),
       to: q.dateTime('to'),
-      limit: q.int('limit', 50, 1, 500),
-      cursor: q.string('cursor'),
+      ...q.page(),
     };
     q.done();
     const after =

@@ -65,8 +65,7 @@ export class ReleasesController {
   @ApiAnswers({ status: 200, description: "A page of the tenant's releases, and the built-in one", schema: ref('ReleaseList') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const after =
       cursor === undefined
@@ -87,8 +86,7 @@ export class ReleasesController {
   @ApiAnswers({ status: 200, description: 'A page of the activation history, newest first', schema: page('ReleaseActivation') }, ROLE, QUERY)
   activations(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const before = cursor === undefined ? undefined : decodeCursor(cursor, (v) => (Number.isSafeInteger(v.seq) && (v.seq as number) > 0 ? (v.seq as number) : undefined));
     return this.activation.history(principal, limit, before);

@@ -56,8 +56,7 @@ export class ReviewsController {
       maxAmount: amount('maxAmount'),
     };
     if (filter.minAmount !== undefined && filter.maxAmount !== undefined && filter.minAmount > filter.maxAmount) q.fail('minAmount', 'must not exceed maxAmount');
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     const defined = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
     const page = await this.reviews.list(p, defined, limit, cursor === undefined ? undefined : decodePosition(cursor));

@@ -70,8 +70,7 @@ export class SimulationsController {
   @ApiAnswers({ status: 200, description: 'A page of simulation jobs, without results', schema: page('Simulation') }, ROLE, QUERY)
   list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
     const q = new QueryParser(query);
-    const limit = q.int('limit', 50, 1, 500);
-    const cursor = q.string('cursor');
+    const { limit, cursor } = q.page();
     q.done();
     return this.simulations.list(principal, limit, cursor === undefined ? undefined : decodeIdCursor(cursor));
   }
