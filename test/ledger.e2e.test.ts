@@ -407,6 +407,25 @@ describe('tenant-uploaded programs', () => {
   });
 });
 
+describe('tenant-uploaded programs, refused', () => {
+  it("a reward-program pack whose parameters the ledger cannot use is refused at upload with their paths, and nothing is stored", async () => {
+    const pack = JSON.parse(await readFile(join(import.meta.dirname, '../rule-packs/cashback-default/1.0.0.json'), 'utf8'));
+    pack.name = `bad-cashback-${Date.now().toString(36)}`;
+    pack.parameters.graceDays = 1.5;
+    pack.parameters.monthlyCap = -1;
+    pack.parameters.ratesBps = { ...pack.parameters.ratesBps, GROCERY: 2.5 };
+    const author = await svc.issueKey('acme', ['author']);
+    const up = await svc.request('POST', '/v1/rule-packs', { key: author, idempotencyKey: newKey(), body: pack });
+    expect(up.status).toBe(422);
+    expect(up.body.code).toBe('REWARD_PROGRAM_INVALID');
+    expect((up.body.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['/parameters/graceDays', '/parameters/monthlyCap', '/parameters/ratesBps/GROCERY']);
+    expect((await svc.request('GET', `/v1/rule-packs/${pack.name}/1.0.0`, { key: author })).status).toBe(404);
+    // The tenant's accounts open as before: no stored pack stands in the way of the program's name.
+    const opened = await svc.request('PUT', `/v1/ledger/accounts/${uid('acct')}`, { key, body: { program: 'cashback-default', currency: 'EUR', cycleAnchorDay: 1 } });
+    expect(opened.status).toBe(201);
+  });
+});
+
 describe('entries, tenancy and input', () => {
   it('entries are append-only, carry their cause and program version, and sum to the balance', async () => {
     const a = new Account('cashback-default');

@@ -4,6 +4,7 @@
  * release creation and activation, so all refuse for the same reasons.
  */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
+import { programFromPack, REWARD_PROGRAM_KIND } from '../ledger/index.js';
 import { checkEntrypointCount, LoadedPolicy, POLICY_BUNDLE_INVALID, type EvaluationBudget } from '../policies/index.js';
 import { compilePack, runPackTests, validatePack, type CompiledPack } from '../rules/index.js';
 import type { CompiledRelease } from './release.js';
@@ -27,11 +28,15 @@ function describeFailures(failures: PackTestFailure[]): string {
 }
 
 /**
- * An uploaded pack, fully checked: schema and fact-schema type check (RULE_PACK_INVALID), compiled, and every embedded
- * case passing (RULE_PACK_TESTS_FAILED, one error per failing case, named).
+ * An uploaded pack, fully checked: schema and fact-schema type check (RULE_PACK_INVALID), compiled, a reward program's
+ * parameters (REWARD_PROGRAM_INVALID), and every embedded case passing (RULE_PACK_TESTS_FAILED, one error per failing
+ * case, named).
  */
 export async function checkPackUpload(json: unknown): Promise<CompiledPack> {
   const compiled = compilePack(validatePack(json));
+  // A reward program's parameters are the ledger's: checked here as an account opening checks them
+  // (REWARD_PROGRAM_INVALID), or a stored pack would refuse every account opened on it.
+  if (compiled.kind === REWARD_PROGRAM_KIND) programFromPack(compiled.pack);
   const failures = await packTestFailures(compiled);
   if (failures.length > 0) {
     const index = new Map(compiled.pack.tests.cases.map((c, i) => [c.name, i]));

@@ -28,7 +28,7 @@ export { InMemoryLedgerStore } from './memory-store.js';
 export { applyRate, roundHalfEven } from './money.js';
 export { addDays, isPeriodBoundary, periodBoundsMs, periodOf } from './periods.js';
 export type { BillingPeriod } from './periods.js';
-export { programFromPack, rateBpsOf, rewardProgramParametersSchema, StaticProgramResolver } from './program.js';
+export { programFromPack, rateBpsOf, REWARD_PROGRAM_KIND, rewardProgramParametersSchema, StaticProgramResolver } from './program.js';
 export type { ClawbackMode, ProgramResolver, RewardProgram, RewardProgramParameters, RewardTiming } from './program.js';
 export { ledgerEventsSchema, simulateLedger, validateLedgerEvents } from './simulate.js';
 export type { LedgerEvent, SimulationOptions, SimulationResult, SimulationSnapshot, SimulationStep, SimulationStepResult } from './simulate.js';

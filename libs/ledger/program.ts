@@ -7,6 +7,9 @@ import type { RulePack } from '../rules/index.js';
 export type RewardTiming = 'instant' | 'statement';
 export type ClawbackMode = 'immediate' | 'statement' | 'none';
 
+/** The pack kind that defines a reward program. */
+export const REWARD_PROGRAM_KIND = 'reward-program';
+
 /** The `parameters` of a reward-program pack (see rewardProgramParametersSchema for each field's meaning). */
 export interface RewardProgramParameters {
   ratesBps: Readonly<Record<string, number>>;
@@ -121,8 +124,8 @@ export function programFromPack(pack: RulePack): RewardProgram {
   }
   const p = raw as Record<string, unknown>;
   const errors: ErrorDetail[] = [];
-  if (p['kind'] !== 'reward-program') {
-    errors.push({ path: '/kind', message: `must be 'reward-program', got ${JSON.stringify(p['kind']) ?? 'nothing'}` });
+  if (p['kind'] !== REWARD_PROGRAM_KIND) {
+    errors.push({ path: '/kind', message: `must be '${REWARD_PROGRAM_KIND}', got ${JSON.stringify(p['kind']) ?? 'nothing'}` });
   }
   if (typeof p['name'] !== 'string' || !isName(p['name'])) {
     errors.push({ path: '/name', message: 'must be a lower-kebab-case pack name' });
