@@ -266,3 +266,23 @@ onPostgres('gift card enumeration and draining', () => {
     if (process.env.GIFTCARD_ATTACK_REPORT) console.log(`giftcard attack counts: ${JSON.stringify(counts)}`);
   });
 });
+
+onPostgres('distinct found cards per IP', () => {
+  it("counts the cards found from an IP; a failed check's own card is not one of them, a found check's is", async () => {
+    const ip = '192.0.2.201';
+    const base = '2026-03-06T11:00:00Z';
+    const feature = async (c: Record<string, unknown>): Promise<unknown> => {
+      const r = await svc.request('POST', '/v1/decisions/giftcard-balance-check', { key: service, idempotencyKey: newKey('gc'), body: { case: c } });
+      expect(r.status).toBe(201);
+      return (r.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.distinctFoundCardsIp1h')?.value;
+    };
+    const found: unknown[] = [];
+    for (let i = 0; i < 3; i++) found.push(await feature({ cardCode: newCode(), cardFound: true, ip, deviceId: `found-${i}`, channel: 'web', requestedAt: at(base, i) }));
+    // Each found check counts the cards found before it and its own.
+    expect(found).toEqual([1, 2, 3]);
+    // A failed check from the same IP: the three found cards, not its own unknown code.
+    expect(await feature({ cardCode: newCode(), cardFound: false, ip, deviceId: 'failed-1', channel: 'web', requestedAt: at(base, 10) })).toBe(3);
+    // From a fresh IP, a failed check has found no card at all.
+    expect(await feature({ cardCode: newCode(), cardFound: false, ip: '192.0.2.202', deviceId: 'failed-2', channel: 'web', requestedAt: at(base, 20) })).toBe(0);
+  });
+});

@@ -24,7 +24,7 @@ const FEATURES: Record<string, FeatureSpec> = {
   firstSeen: { entity: 'device', source: { decisions: 'refund' }, window: '15m', aggregate: 'firstSeen' },
 };
 
-const bound = (features: Record<string, FeatureSpec> = FEATURES, history: HistorySpec = HISTORY) => new BoundFeatures(new BoundHistory(history), features, parsePointer);
+const bound = (features: Record<string, FeatureSpec> = FEATURES, history: HistorySpec = HISTORY, type = 'refund') => new BoundFeatures(new BoundHistory(history), features, parsePointer, type);
 
 const AT = '2026-03-11T12:00:00Z';
 const AT_MS = Date.parse(AT);
@@ -149,6 +149,24 @@ describe('BoundFeatures.queries', () => {
     const f = { d: { entity: 'device', source: { decisions: 'refund' }, window: '1d', aggregate: { distinct: 'customer' } } } satisfies Record<string, FeatureSpec>;
     expect(bound(f).queries(aCase())[0]!.currentKey).toBeNull();
     expect(bound().queries(aCase({ customerId: undefined })).find((q) => q.name === 'deviceAccounts')!.currentKey).toBeNull();
+  });
+
+  it("includeCurrent adds this case's key only when the source would count this case: one of its types, matching its where", () => {
+    const distinct = (source: FeatureSpec['source']): Record<string, FeatureSpec> => ({ d: { entity: 'device', source, window: '1d', aggregate: { distinct: 'customer', includeCurrent: true } } });
+    const current = (source: FeatureSpec['source'], c = aCase(), type = 'refund') => bound(distinct(source), HISTORY, type).queries(c)[0]!.currentKey;
+    expect(current({ decisions: 'refund' })).toBe('pii_cus');
+    expect(current({ decisions: ['redemption', 'refund'] })).toBe('pii_cus');
+    // Another type's decisions: this case is not one of them.
+    expect(current({ decisions: 'refund' }, aCase(), 'giftcard-redemption')).toBeNull();
+    // A where on the case's attributes: counted when it matches, as the store's containment does.
+    expect(current({ decisions: 'refund', where: { reasonCode: 'DAMAGED' } })).toBe('pii_cus');
+    expect(current({ decisions: 'refund', where: { reasonCode: 'GOODWILL' } })).toBeNull();
+    expect(current({ decisions: 'refund', where: { reasonCode: 'DAMAGED' } }, aCase({ reasonCode: undefined }))).toBeNull();
+    expect(current({ decisions: 'refund', where: { reasonCode: null } }, aCase({ reasonCode: null }))).toBe('pii_cus');
+    // Outcomes or reasons: the case has none before it is decided. Refunds and ledger events are not decisions.
+    expect(current({ decisions: 'refund', outcomes: ['APPROVE'] })).toBeNull();
+    expect(current({ decisions: 'refund', reasons: ['X'] })).toBeNull();
+    expect(current({ refunds: ['APPROVED'] })).toBeNull();
   });
 
   it('skips features whose key the case lacks; none at all without a business time', () => {

@@ -187,17 +187,22 @@ export class BoundHistory {
     return keys;
   }
 
-  /** What this case adds to the history once its decision is stored; undefined when it has no time. */
-  record(input: unknown): HistoryRecord | undefined {
-    const at = this.time(input);
-    if (!at) return undefined;
-    const amount = this.amount?.(input);
+  /** The scalars this case records as attributes (what a source's `where` filters on). */
+  attributesOf(input: unknown): Record<string, Scalar> {
     const attributes = Object.create(null) as Record<string, Scalar>;
     for (const [name, get] of this.attributes) {
       const v = get(input);
       if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) attributes[name] = v as Scalar;
     }
-    return { at, keys: this.keys(input), amount: Number.isSafeInteger(amount) ? (amount as number) : null, attributes };
+    return attributes;
+  }
+
+  /** What this case adds to the history once its decision is stored; undefined when it has no time. */
+  record(input: unknown): HistoryRecord | undefined {
+    const at = this.time(input);
+    if (!at) return undefined;
+    const amount = this.amount?.(input);
+    return { at, keys: this.keys(input), amount: Number.isSafeInteger(amount) ? (amount as number) : null, attributes: this.attributesOf(input) };
   }
 }
 
@@ -252,10 +257,12 @@ export interface AppliedFeatures {
 export class BoundFeatures {
   private readonly features: BoundFeature[];
 
+  /** `typeName`: the decision type these features belong to (its own decisions are the ones `includeCurrent` adds). */
   constructor(
     private readonly history: BoundHistory,
     specs: Record<string, FeatureSpec>,
     parsePath: (pointer: string) => string[],
+    private readonly typeName: string,
   ) {
     // By name: a stored document's key order is the store's (jsonb sorts keys), and the trace must not depend on it.
     const byName = Object.entries(specs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -280,12 +287,14 @@ export class BoundFeatures {
     const at = this.history.time(input);
     if (!at) return [];
     const keys = this.history.keys(input);
+    let attributes: Record<string, Scalar> | undefined;
     const out: FeatureQuery[] = [];
     for (const f of this.features) {
       const key = keys[f.spec.entity];
       if (key === undefined) continue;
       const a = f.spec.aggregate;
-      const includeCurrent = typeof a === 'object' && 'distinct' in a && a.includeCurrent === true;
+      const includeCurrent =
+        typeof a === 'object' && 'distinct' in a && a.includeCurrent === true && this.counts(f.query, (attributes ??= this.history.attributesOf(input)));
       out.push({
         name: f.name,
         key,
@@ -298,6 +307,17 @@ export class BoundFeatures {
       });
     }
     return out;
+  }
+
+  /**
+   * Whether the source would count this case's own decision once stored, as far as it can be told before the decision:
+   * a decision of one of the source's types whose attributes match its `where`. A source filtered by outcomes or
+   * reasons (the case has none yet), or of refunds or ledger events, does not.
+   */
+  private counts(q: BoundFeature['query'], attributes: Record<string, Scalar>): boolean {
+    if (q.source !== 'decision' || !q.kinds.includes(this.typeName) || q.outcomes !== undefined || q.reasons !== undefined) return false;
+    // As the store's `attributes @> where`: each named attribute present and equal (numbers by value).
+    return Object.entries(q.where ?? {}).every(([name, v]) => Object.hasOwn(attributes, name) && attributes[name] === v);
   }
 
   /**

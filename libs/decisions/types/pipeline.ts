@@ -132,7 +132,7 @@ export class BoundDecisionType {
     this.callable = document.callable !== false;
     this.caseRef = document.caseRef === undefined ? undefined : getter(document.caseRef);
     this.history = document.history ? new BoundHistory(document.history) : undefined;
-    this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer) : undefined;
+    this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer, document.name) : undefined;
     this.personal = personalFields(document.input);
     this.featuresSpan = { 'decision.type': this.ref, 'decision.step.kind': 'features', 'decision.features': Object.keys(document.features ?? {}).length };
   }
