@@ -347,6 +347,29 @@ describe('resolving', () => {
     expect(doc.explanation).toMatch(new RegExp(`reviewer ${t.b.id} denied \\(reason FRAUD_SUSPECTED\\)$`));
   });
 
+  it("a simulation's replay leaves a reviewer's resolution out, and counts it: the engine's decision is what it re-decides", async () => {
+    const own = await team();
+    const { reviewId, decisionId } = await openReview(own);
+    await claim(own.a, reviewId);
+    expect((await resolve(own.a, reviewId, { resolution: 'DENY', reasonCode: 'FRAUD_SUSPECTED' })).status).toBe(200);
+    const engine = (await get(own.auditor, `/v1/decisions/${decisionId}`)).body;
+    const author = await issue(own.tenant, ['author']);
+    const window = { from: engine.createdAt, to: new Date(Date.now() + 60_000).toISOString() };
+    const r = await post(author, '/v1/simulations', { domain: 'refund', release: engine.release, replay: window });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ status: 'completed', baseline: { kind: 'stored-decisions', resolutionsSkipped: 1, purgedSkipped: 0 }, summary: { total: 1, changed: 0 } });
+    expect(r.body.results.map((x: { caseRef: string }) => x.caseRef)).toEqual([decisionId]);
+    // A resolution stored before decisions named their actor (actor_role null) is told by its case, and left out too.
+    await svc.sql(
+      `insert into decisions (id, tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, idempotency_key, evaluated_at, created_at)
+       select gen_random_uuid(), tenant, domain, outcome, risk_score, release_name, release_version, components, case_data, document, null, evaluated_at, created_at
+       from decisions where tenant = ? and actor_role = 'reviewer'`,
+      [own.tenant],
+    );
+    const again = await post(author, '/v1/simulations', { domain: 'refund', release: engine.release, replay: window });
+    expect(again.body).toMatchObject({ status: 'completed', baseline: { resolutionsSkipped: 2 }, summary: { total: 1, changed: 0 } });
+  });
+
   it('four-eyes: two approvals from two reviewers, the smaller amount wins; the same key twice is 403', async () => {
     // 1,500.00 is above the release's reviewFourEyesAmount (1,000.00): two approvals; 80.00 needs one.
     const { reviewId, refundId } = await openReview(t, { amount: 150_000 });

@@ -51,6 +51,13 @@ export interface ReplayRow {
   refundId: string | null;
 }
 
+/**
+ * A reviewer's resolution of a review (reviews.service.ts): a person's act on the engine's decision, with no case to
+ * evaluate again, so a replay leaves it out (as `POST /v1/decisions/{id}/replay` refuses it). Its rows name the
+ * reviewer; rows stored before decisions named their actor are told by their case (`reviewId` and `overrides`).
+ */
+// Never null (a null would drop the row from both sides of a count): an actor_role or case_data that is null is false.
+const RESOLUTION = `(d.actor_role is not distinct from 'reviewer' or (d.actor_role is null and coalesce(jsonb_exists_all(d.case_data, array['reviewId', 'overrides']), false)))`;
 /** Output field names become quoted SQL identifiers: decision types allow only identifiers, and this is checked again here. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -216,14 +223,21 @@ export class SimulationsRepository {
    * How many decisions of the type in the window a replay of at most `limit` would take, whether the window holds
    * more, and how many it skips because retention purged their case (counted up to `limit`).
    */
-  async countReplay(em: SqlEntityManager, tenant: string, type: string, w: ReplayWindow, limit: number): Promise<{ total: number; more: boolean; purged: number }> {
+  async countReplay(
+    em: SqlEntityManager,
+    tenant: string,
+    type: string,
+    w: ReplayWindow,
+    limit: number,
+  ): Promise<{ total: number; more: boolean; purged: number; resolutions: number }> {
     const rows = await em.execute<Row[]>(
-      `select (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null and erased_at is null limit ?) w) as n,
-              (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and (purged_at is not null or erased_at is not null) limit ?) p) as purged`,
-      [tenant, type, w.from, w.to, limit + 1, tenant, type, w.from, w.to, limit],
+      `select (select count(*) from (select 1 from decisions d where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null and erased_at is null and not ${RESOLUTION} limit ?) w) as n,
+              (select count(*) from (select 1 from decisions where tenant = ? and domain = ? and created_at >= ? and created_at < ? and (purged_at is not null or erased_at is not null) limit ?) p) as purged,
+              (select count(*) from (select 1 from decisions d where tenant = ? and domain = ? and created_at >= ? and created_at < ? and purged_at is null and erased_at is null and ${RESOLUTION} limit ?) r) as resolutions`,
+      [tenant, type, w.from, w.to, limit + 1, tenant, type, w.from, w.to, limit, tenant, type, w.from, w.to, limit],
     );
     const n = num(rows[0]?.n ?? 0);
-    return { total: Math.min(n, limit), more: n > limit, purged: num(rows[0]?.purged ?? 0) };
+    return { total: Math.min(n, limit), more: n > limit, purged: num(rows[0]?.purged ?? 0), resolutions: num(rows[0]?.resolutions ?? 0) };
   }
 
   /**
@@ -248,7 +262,7 @@ export class SimulationsRepository {
       `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id${outputs}
        from decisions d
        cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text${columns})
-       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null ${after ? 'and (d.created_at, d.id) > (?::timestamptz, ?)' : ''}
+       where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null and not ${RESOLUTION} ${after ? 'and (d.created_at, d.id) > (?::timestamptz, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
     );

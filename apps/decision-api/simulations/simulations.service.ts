@@ -266,7 +266,7 @@ export class SimulationsService {
     const replay = req.replay!;
     const limit = replay.limit ?? DEFAULT_REPLAY_LIMIT;
     const window = { from: new Date(replay.from), to: new Date(replay.to) };
-    const { total, more, purged } = await this.repo.countReplay(this.db.em(), tenant, req.domain, window, limit);
+    const { total, more, purged, resolutions } = await this.repo.countReplay(this.db.em(), tenant, req.domain, window, limit);
     return {
       mode: 'replay',
       total,
@@ -274,7 +274,7 @@ export class SimulationsService {
       // Generators: only the one the job iterates ever reads the database.
       ...(!recompute && total >= PARALLEL_REPLAY_MIN_CASES && { parallel: { rows: replayRows(this.db, this.repo, tenant, candidate, window, total), release: release.portable(), type: req.domain } }),
       candidate,
-      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, features: mode },
+      baselineInfo: { kind: 'stored-decisions', from: window.from.toISOString(), to: window.to.toISOString(), limit, windowHasMore: more, purgedSkipped: purged, resolutionsSkipped: resolutions, features: mode },
       ...context,
     };
   }
