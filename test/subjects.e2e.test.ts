@@ -75,6 +75,9 @@ describe("a subject's decisions", () => {
     // A NUL was never stored (PostgreSQL text holds none): 400 naming the parameter, not a driver error.
     const nul = await byCustomer('a\u0000b');
     expect([nul.status, nul.body.errors?.[0]?.path]).toEqual([400, 'query:customer']);
+    // A blank id finds nobody's decisions: 400, not every decision of the tenant.
+    const blank = await byCustomer('');
+    expect([blank.status, blank.body.errors?.[0]?.path]).toEqual([400, 'query:customer']);
   });
 
   it("erases the subject: x-pii case fields null, history gone, refunds marked, audited, the rest kept", async () => {

@@ -86,7 +86,9 @@ export class DecisionsController {
     };
     // A customer id as a case may hold it (the refund type's customerId: 1 to 255 characters).
     // PostgreSQL text holds no NUL: such an id was never stored, and matching it would be a driver error (500).
-    if (parsed.customer !== undefined && (parsed.customer.length === 0 || parsed.customer.length > 255 || parsed.customer.includes('\u0000'))) {
+    // `?customer=` with nothing after it is a lookup of nobody, refused: as absent (the rule for every other filter), a
+    // subject-access request built from a blank id would list every decision of the tenant.
+    if (query['customer'] === '' || (parsed.customer !== undefined && (parsed.customer.length > 255 || parsed.customer.includes('\u0000')))) {
       q.fail('customer', 'must be 1 to 255 characters, without NUL');
     }
     q.done();
