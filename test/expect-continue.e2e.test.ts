@@ -75,3 +75,26 @@ it('a bundle upload over its own limit is refused from its headers too', async (
   const a = await expecting('/v1/policy-bundles', { authorization: `Bearer ${author}`, 'content-type': 'application/gzip' }, Buffer.alloc(0), 1024 * 1024 * 1024);
   expect(a).toMatchObject({ continued: false, sent: 0, status: 413, connection: 'close' });
 });
+
+it('another expectation is answered as if it were absent, with a problem body and a request id (not a bare 417)', async () => {
+  const { port } = new URL(svc.baseUrl);
+  const body = '{}';
+  const answer = await new Promise<{ status: number; type: string | undefined; requestId: string | undefined }>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: Number(port),
+      method: 'POST',
+      path: '/v1/decisions/refund',
+      headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json', expect: 'foo', 'idempotency-key': newKey(), 'content-length': String(body.length) },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], requestId: res.headers['x-request-id'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  expect(answer.status).toBe(400);
+  expect(answer.type).toMatch(/^application\/problem\+json/);
+  expect(answer.requestId).toBeTruthy();
+});

@@ -37,6 +37,9 @@ export function registerExpectContinue(server: Server): void {
     req.on('newListener', onListener);
     server.emit('request', req, res);
   });
+  // Any other expectation: answered as if absent (RFC 9110 lets a server refuse it with 417; Node's own 417 is a bare
+  // answer, with no problem body and no x-request-id).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 }
 
 /**
