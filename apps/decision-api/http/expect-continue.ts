@@ -61,5 +61,5 @@ export function withholdContinue(req: IncomingMessage): void {
 
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  return length === undefined ? req.headers['transfer-encoding'] !== undefined : length !== '0';
+  return length === undefined ? req.headers['transfer-encoding'] !== undefined : !/^0+$/.test(length);
 }

@@ -115,6 +115,40 @@ describe('lingering close', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
+  it('a client that asked for a 100 Continue and sends its body after the answer anyway is read, not reset', async () => {
+    const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 5_000 });
+    running = f;
+    const declared = 4 * 1024 * 1024;
+    const got = await new Promise<{ text: string; error?: string }>((resolve) => {
+      const socket: Socket = connect(port, '127.0.0.1');
+      let text = '';
+      let error: string | undefined;
+      let sending = false;
+      socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+      socket.on('close', () => resolve({ text, error }));
+      socket.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+        // The whole answer is in: now the body, as a client whose wait for the 100 ran out at that moment would.
+        if (sending || !text.includes('\r\n\r\n') || !text.endsWith('}')) return;
+        sending = true;
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        let left = declared;
+        const pump = () => {
+          while (left > 0 && !socket.destroyed) {
+            left -= chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+          socket.end();
+        };
+        pump();
+      });
+      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${declared}\r\n\r\n`);
+    });
+    expect(statusOf(got.text)).toBe(413);
+    expect(got.text).not.toContain('100 Continue');
+    expect(got.error).toBeUndefined();
+  });
+
   it('a request with no body that asks for a 100 Continue gets it, and its connection stays open', async () => {
     const { f, port } = await server(DEFAULT_LINGER);
     running = f;
@@ -128,6 +162,7 @@ describe('lingering close', () => {
           resolve(text);
         }
       });
+      socket.on('close', () => resolve(text));
       socket.write('GET /ping HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n');
     });
     expect(got.startsWith('HTTP/1.1 100 Continue\r\n')).toBe(true);

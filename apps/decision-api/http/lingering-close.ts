@@ -9,6 +9,7 @@
  * holding the connection: past them the answer goes out and the connection closes as before.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { continueWithheld, withholdContinue } from './expect-continue.js';
 
@@ -29,8 +30,10 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
       // An answer from the headers alone: no 100 now, and the connection closes after it (the body is not read).
       withholdContinue(request.raw);
       reply.header('connection', 'close');
-      // A client waiting for the 100 sends nothing before this answer: nothing to drain. One that stopped waiting
-      // (curl after 1 s, .NET after 350 ms) may be sending: then drain it, as for any client.
+      // A client waiting for the 100 sends nothing before this answer: it goes out at once. One that stopped waiting
+      // (curl after 1 s, .NET after 350 ms) may be sending: drain what has arrived first, as for any client; and
+      // whatever comes after the answer is read too, before the connection is let go (lingerAfterAnswer).
+      lingerAfterAnswer(request.raw, bounds);
       if (!bodyArriving(request.raw)) return done(null, payload);
     }
     if (!closing(reply.getHeader('connection'))) return done(null, payload);
@@ -42,6 +45,34 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
       }
     });
   });
+}
+
+/**
+ * After the answer, the write side closes (FIN) at once, and the socket is destroyed only when the client closes its
+ * side, or `maxMs` passes, or `maxBytes` more arrive. What a client sends meanwhile is read (Node's parser discards
+ * the body of a request already answered) instead of meeting a reset. Go's closeWriteAndWait does the same.
+ */
+function lingerAfterAnswer(raw: IncomingMessage, bounds: LingerBounds): void {
+  const socket = raw.socket as Socket | null;
+  if (!socket) return;
+  // Node lets go of a connection whose last answer went out with destroySoon(): on this socket it lingers first.
+  socket.destroySoon = function lingering(this: Socket): void {
+    if (this.writable) this.end();
+    let read = 0;
+    const stop = () => {
+      clearTimeout(timer);
+      this.off('data', count);
+      this.destroy();
+    };
+    const count = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > bounds.maxBytes) stop();
+    };
+    const timer = setTimeout(stop, bounds.maxMs);
+    this.on('data', count);
+    this.once('end', stop);
+    this.once('close', () => clearTimeout(timer));
+  };
 }
 
 /** Body bytes have reached the request or its socket, unread. */
