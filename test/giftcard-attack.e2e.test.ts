@@ -286,3 +286,18 @@ onPostgres('distinct found cards per IP', () => {
     expect(await feature({ cardCode: newCode(), cardFound: false, ip: '192.0.2.202', deviceId: 'failed-2', channel: 'web', requestedAt: at(base, 20) })).toBe(0);
   });
 });
+
+onPostgres('distinct customers per card', () => {
+  it("a redemption counts its own customer among the card's (its outcome is not known yet: the attempt counts)", async () => {
+    const card = newCode();
+    const base = '2026-03-07T11:00:00Z';
+    const values: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = { cardCode: card, ip: `192.0.2.${210 + i}`, deviceId: `redeemer-${i}`, channel: 'web', customerId: `cus-card-${i}`, currency: 'EUR', amount: 500, requestedAt: at(base, i * 60) };
+      const r = await svc.request('POST', '/v1/decisions/giftcard-redemption', { key: service, idempotencyKey: newKey('gc'), body: { case: c } });
+      expect(r.status).toBe(201);
+      values.push((r.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.distinctCustomersCard24h')?.value);
+    }
+    expect(values).toEqual([1, 2]);
+  });
+});

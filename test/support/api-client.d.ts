@@ -1391,7 +1391,7 @@ export interface components {
             source: components["schemas"]["DecisionType.featureSource"];
             /** @description Sliding window ending at the case's time: <n>m, <n>h or <n>d (e.g. 1h, 24h, 30d, 365d). At most the tenant's retention. */
             window: string;
-            /** @description count: events. {"sum": "amount"}: their recorded amounts. {"distinct": entity}: distinct keys of another entity among them (includeCurrent: the case's own key counts too). firstSeen: whole seconds since the earliest of them (null when none). */
+            /** @description count: events. {"sum": "amount"}: their recorded amounts. {"distinct": entity}: distinct keys of another entity among them (includeCurrent: the case's own key counts too, when the source counts this case: a decision of one of its types matching its where). firstSeen: whole seconds since the earliest of them (null when none). */
             aggregate: ("count" | "firstSeen") | {
                 /** @constant */
                 sum: "amount";

@@ -163,9 +163,10 @@ describe('BoundFeatures.queries', () => {
     expect(current({ decisions: 'refund', where: { reasonCode: 'GOODWILL' } })).toBeNull();
     expect(current({ decisions: 'refund', where: { reasonCode: 'DAMAGED' } }, aCase({ reasonCode: undefined }))).toBeNull();
     expect(current({ decisions: 'refund', where: { reasonCode: null } }, aCase({ reasonCode: null }))).toBe('pii_cus');
-    // Outcomes or reasons: the case has none before it is decided. Refunds and ledger events are not decisions.
-    expect(current({ decisions: 'refund', outcomes: ['APPROVE'] })).toBeNull();
-    expect(current({ decisions: 'refund', reasons: ['X'] })).toBeNull();
+    // Outcomes or reasons are not known before the decision: the attempt counts (the gift card redemption's features).
+    expect(current({ decisions: 'refund', outcomes: ['APPROVE'] })).toBe('pii_cus');
+    expect(current({ decisions: 'refund', reasons: ['X'], where: { reasonCode: 'GOODWILL' } })).toBeNull();
+    // Refunds and ledger events are not decisions.
     expect(current({ refunds: ['APPROVED'] })).toBeNull();
   });
 

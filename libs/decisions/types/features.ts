@@ -310,12 +310,13 @@ export class BoundFeatures {
   }
 
   /**
-   * Whether the source would count this case's own decision once stored, as far as it can be told before the decision:
-   * a decision of one of the source's types whose attributes match its `where`. A source filtered by outcomes or
-   * reasons (the case has none yet), or of refunds or ledger events, does not.
+   * Whether the source counts this case's own decision, as far as it can be told before it is decided: a decision of one
+   * of the source's types whose attributes match its `where`. Outcomes and reasons are not known yet: the case is the
+   * attempt being judged, and a source filtered by them counts it (what `includeCurrent` asks for). Refund and ledger
+   * events are not decisions: never.
    */
   private counts(q: BoundFeature['query'], attributes: Record<string, Scalar>): boolean {
-    if (q.source !== 'decision' || !q.kinds.includes(this.typeName) || q.outcomes !== undefined || q.reasons !== undefined) return false;
+    if (q.source !== 'decision' || !q.kinds.includes(this.typeName)) return false;
     // As the store's `attributes @> where`: each named attribute present and equal (numbers by value).
     return Object.entries(q.where ?? {}).every(([name, v]) => Object.hasOwn(attributes, name) && attributes[name] === v);
   }
