@@ -60,6 +60,18 @@ describe('decisions CLI', () => {
     expect(r.stderr).toContain(pack.rules[0].name);
   });
 
+  it("refuses a reward program whose parameters the ledger cannot use, as an upload would, naming the file and path", async () => {
+    const pack = JSON.parse(await readFile(join(root, 'rule-packs/cashback-default/1.0.0.json'), 'utf8'));
+    pack.parameters.graceDays = 1.5;
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'program.json');
+    await writeFile(file, JSON.stringify(pack));
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('program.json');
+    expect(r.stderr).toContain('/parameters/graceDays');
+  });
+
   it('fails a pack whose embedded case no longer holds', async () => {
     const pack = JSON.parse(await readFile(join(root, 'rule-packs/refund-policy/1.0.0.json'), 'utf8'));
     pack.parameters.autoApproveLimit = 40000; // the 50000 boundary case must now fail

@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FileComponentSource, ReleaseCompiler, validateDecisionType, type DecisionTypeDocument } from '../../libs/decisions/index.js';
 import { DomainError, type ErrorDetail } from '../../libs/errors/index.js';
 import { compareSemver, isSemver } from '../../libs/names/index.js';
+import { programFromPack, REWARD_PROGRAM_KIND } from '../../libs/ledger/index.js';
 import { readBundle } from '../../libs/policies/index.js';
 import { loadPackDirectory, loadPackFile, type RulePack } from '../../libs/rules/index.js';
 
@@ -107,7 +108,21 @@ async function loadFile(file: string, into: Content): Promise<void> {
   const read = await readJson(file);
   // Not JSON: loadPackFile reports it, as it always has.
   if ('json' in read && (read.json as { kind?: unknown } | null)?.kind === 'decision-type') into.types.push(await loadTypeFile(file, read.json));
-  else into.packs.push({ file, pack: await loadPackFile(file) });
+  else into.packs.push({ file, pack: checkedProgram(file, await loadPackFile(file)) });
+}
+
+const checkedPrograms = <T extends { file: string; pack: RulePack }>(loaded: T[]): T[] => loaded.map((l) => ({ ...l, pack: checkedProgram(l.file, l.pack) }));
+
+/** A reward program's parameters checked as an upload checks them (checkPackUpload), naming the file. */
+function checkedProgram(file: string, pack: RulePack): RulePack {
+  if (pack.kind !== REWARD_PROGRAM_KIND) return pack;
+  try {
+    programFromPack(pack);
+  } catch (e) {
+    if (!(e instanceof DomainError)) throw e;
+    throw new DomainError(e.code, `${file}: ${e.message}`, e.kind, e.errors.map((x) => ({ ...x, message: `${file}: ${x.message}` })));
+  }
+  return pack;
 }
 
 /** Every decision-types/<name>/<version>.json under `dir`, sorted by file. */
@@ -137,7 +152,7 @@ export async function loadContent(paths: string[]): Promise<Content> {
     }
     if (await isContentFolder(abs)) {
       content.roots.push(p);
-      if (await isDirectory(join(abs, 'rule-packs'))) content.packs.push(...(await loadPackDirectory(join(p, 'rule-packs'))));
+      if (await isDirectory(join(abs, 'rule-packs'))) content.packs.push(...checkedPrograms(await loadPackDirectory(join(p, 'rule-packs'))));
       if (await isDirectory(join(abs, 'decision-types'))) content.types.push(...(await loadTypeDirectory(join(abs, 'decision-types'), join(p, 'decision-types'))));
       continue;
     }
@@ -145,7 +160,7 @@ export async function loadContent(paths: string[]): Promise<Content> {
     if (own.length) for (const f of own) await loadFile(join(p, f), content);
     else if (basename(abs) === 'decision-types') content.types.push(...(await loadTypeDirectory(abs, p)));
     // A rule-packs root holds <name>/<version>.json.
-    else content.packs.push(...(await loadPackDirectory(abs)));
+    else content.packs.push(...checkedPrograms(await loadPackDirectory(abs)));
   }
   return content;
 }
