@@ -54,10 +54,11 @@ export interface ReplayRow {
 /**
  * A reviewer's resolution of a review (reviews.service.ts): a person's act on the engine's decision, with no case to
  * evaluate again, so a replay leaves it out (as `POST /v1/decisions/{id}/replay` refuses it). Its rows name the
- * reviewer; rows stored before decisions named their actor are told by their case (`reviewId` and `overrides`).
+ * reviewer; rows stored before decisions named their actor are told by their case (`reviewId` and `overrides`) and,
+ * as the replay route tells them, by their document's `overrides` (a tenant's case may hold fields of those names).
  */
 // Never null (a null would drop the row from both sides of a count): an actor_role or case_data that is null is false.
-const RESOLUTION = `(d.actor_role is not distinct from 'reviewer' or (d.actor_role is null and coalesce(jsonb_exists_all(d.case_data, array['reviewId', 'overrides']), false)))`;
+const RESOLUTION = `(d.actor_role is not distinct from 'reviewer' or (d.actor_role is null and coalesce(jsonb_exists_all(d.case_data, array['reviewId', 'overrides']), false) and (d.document->>'overrides') is not null))`;
 /** Output field names become quoted SQL identifiers: decision types allow only identifiers, and this is checked again here. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
