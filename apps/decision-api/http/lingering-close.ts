@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { continueWithheld, withholdContinue } from './expect-continue.js';
 
@@ -58,20 +59,7 @@ function lingerAfterAnswer(raw: IncomingMessage, bounds: LingerBounds): void {
   // Node lets go of a connection whose last answer went out with destroySoon(): on this socket it lingers first.
   socket.destroySoon = function lingering(this: Socket): void {
     if (this.writable) this.end();
-    let read = 0;
-    const stop = () => {
-      clearTimeout(timer);
-      this.off('data', count);
-      this.destroy();
-    };
-    const count = (chunk: Buffer) => {
-      read += chunk.length;
-      if (read > bounds.maxBytes) stop();
-    };
-    const timer = setTimeout(stop, bounds.maxMs);
-    this.on('data', count);
-    this.once('end', stop);
-    this.once('close', () => clearTimeout(timer));
+    discard(this, bounds, () => this.destroy());
   };
 }
 
@@ -89,25 +77,30 @@ export function drain(raw: IncomingMessage, bounds: LingerBounds): Promise<void>
   // Already ended, or gone (the client gave up before the answer): its events have fired, and none will come.
   if (raw.readableEnded || raw.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
-    let read = 0;
-    const done = () => {
-      clearTimeout(timer);
-      raw.off('data', onData);
-      raw.off('end', done);
-      raw.off('close', done);
-      raw.off('error', done);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      read += chunk.length;
-      if (read > bounds.maxBytes) done();
-    };
-    const timer = setTimeout(done, bounds.maxMs);
-    raw.on('data', onData);
-    raw.once('end', done);
-    raw.once('close', done);
-    raw.once('error', done);
+    discard(raw, bounds, resolve);
     // A body refused on its declared length was never read: start reading it. One the parser stopped reading flows on.
     raw.resume();
   });
+}
+
+/** Reads and drops what `stream` brings until it ends, closes or fails, or a bound is reached; then `done`, once. */
+function discard(stream: Readable, bounds: LingerBounds, done: () => void): void {
+  let read = 0;
+  const finish = () => {
+    clearTimeout(timer);
+    stream.off('data', onData);
+    stream.off('end', finish);
+    stream.off('close', finish);
+    stream.off('error', finish);
+    done();
+  };
+  const onData = (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > bounds.maxBytes) finish();
+  };
+  const timer = setTimeout(finish, bounds.maxMs);
+  stream.on('data', onData);
+  stream.once('end', finish);
+  stream.once('close', finish);
+  stream.once('error', finish);
 }
