@@ -10,8 +10,8 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-/** Requests that asked for a 100 Continue that has not been sent. */
-const withheld = new WeakSet<IncomingMessage>();
+/** Requests that asked for a 100 Continue still to be sent: when their body is first read. */
+const pending = new WeakSet<IncomingMessage>();
 
 export function registerExpectContinue(server: Server): void {
   // With a listener here, Node neither sends the 100 itself nor emits 'request' for such a request: this does both.
@@ -22,12 +22,12 @@ export function registerExpectContinue(server: Server): void {
       server.emit('request', req, res);
       return;
     }
-    withheld.add(req);
+    pending.add(req);
     const go = () => {
       req.off('resume', go);
       req.off('newListener', onListener);
       // Not after the answer: a body read then (Node discarding it) is not one the client should send.
-      if (withheld.delete(req) && !res.headersSent && !res.writableEnded) res.writeContinue();
+      if (pending.delete(req) && !res.headersSent && !res.writableEnded) res.writeContinue();
     };
     // 'resume': a 'data' listener, resume() or pipe(); 'readable' is the other way to read, and emits no 'resume'.
     const onListener = (event: string | symbol) => {
@@ -43,20 +43,19 @@ export function registerExpectContinue(server: Server): void {
 }
 
 /**
- * True while the request asked for a 100 Continue and none was sent: its client has not sent the body and will not
- * before it reads the answer, so the answer needs no draining of it, and the connection closes after it (the body's
- * bytes would otherwise be read as the next request).
+ * True while the request asked for a 100 Continue and none was sent: a client that waits for it has sent no body, and
+ * an answer now is one made from the headers alone (lingering-close.ts).
  */
-export function continueWithheld(req: IncomingMessage): boolean {
-  return withheld.has(req);
+export function continuePending(req: IncomingMessage): boolean {
+  return pending.has(req);
 }
 
 /**
  * From now on the request gets no 100 Continue, even if its body is read (to drain what an impatient client sent
  * anyway): its answer is going out without one.
  */
-export function withholdContinue(req: IncomingMessage): void {
-  withheld.delete(req);
+export function cancelContinue(req: IncomingMessage): void {
+  pending.delete(req);
 }
 
 function hasBody(req: IncomingMessage): boolean {

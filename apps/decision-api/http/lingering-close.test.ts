@@ -45,6 +45,19 @@ function send(port: number, declared: number, body: number): Promise<{ text: str
   });
 }
 
+/** A POST declaring `declared` bytes that asks for a 100 Continue, then sends `early` (if any) without waiting for it; resolves with all that came back once the server closes. */
+function expecting100(port: number, declared: number, early?: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+    socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${declared}\r\n\r\n`);
+    if (early) socket.write(early);
+  });
+}
+
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
 
 describe('lingering close', () => {
@@ -81,16 +94,8 @@ describe('lingering close', () => {
     const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 300 }, { answerAfterMs: 200 });
     running = f;
     const started = Date.now();
-    const got = await new Promise<string>((resolve) => {
-      const socket: Socket = connect(port, '127.0.0.1');
-      let text = '';
-      socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
-      socket.on('error', () => undefined);
-      socket.on('close', () => resolve(text));
-      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`);
-      // Not waiting for the 100: part of the body at once, then nothing more.
-      socket.write(Buffer.alloc(8 * LIMIT, 0x61));
-    });
+    // Not waiting for the 100: part of the body at once, then nothing more.
+    const got = await expecting100(port, 10 * 1024 * 1024, Buffer.alloc(8 * LIMIT, 0x61));
     expect(statusOf(got)).toBe(413);
     expect(got).not.toContain('100 Continue');
     // The answer waited for the rest of the body, up to the time bound, as for a client that never asked for a 100.
@@ -101,13 +106,7 @@ describe('lingering close', () => {
     const { f, port } = await server({ maxBytes: 64 * 1024 * 1024, maxMs: 5_000 });
     running = f;
     const started = Date.now();
-    const got = await new Promise<string>((resolve) => {
-      const socket: Socket = connect(port, '127.0.0.1');
-      let text = '';
-      socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
-      socket.on('close', () => resolve(text));
-      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`);
-    });
+    const got = await expecting100(port, 10 * 1024 * 1024);
     expect(statusOf(got)).toBe(413);
     expect(got).not.toContain('100 Continue');
     expect(/\r\nconnection: close\r\n/i.test(got)).toBe(true);

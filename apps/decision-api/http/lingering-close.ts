@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { continueWithheld, withholdContinue } from './expect-continue.js';
+import { cancelContinue, continuePending } from './expect-continue.js';
 
 export interface LingerBounds {
   /** The most bytes read and discarded after the answer was decided. */
@@ -27,9 +27,9 @@ export function registerLingeringClose(instance: FastifyInstance, bounds: Linger
   // A callback hook, not an async one: every answer passes here and almost none waits.
   instance.addHook('onSend', (request, reply, payload, done) => {
     if (request.raw.complete) return done(null, payload);
-    if (continueWithheld(request.raw)) {
+    if (continuePending(request.raw)) {
       // An answer from the headers alone: no 100 now, and the connection closes after it (the body is not read).
-      withholdContinue(request.raw);
+      cancelContinue(request.raw);
       reply.header('connection', 'close');
       // A client waiting for the 100 sends nothing before this answer: it goes out at once. One that stopped waiting
       // (curl after 1 s, .NET after 350 ms) may be sending: drain what has arrived first, as for any client; and

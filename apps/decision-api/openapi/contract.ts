@@ -6,6 +6,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger';
+import { PAGE } from '../http/query.js';
 import type { ComponentName } from './components.js';
 
 export const PROBLEM_TYPE = 'application/problem+json';
@@ -109,7 +110,7 @@ export function ApiAnswers(success: Success | Success[], ...problems: (ProblemSt
 /** `?limit=&cursor=` of a list (api-contract.md §2). */
 export function ApiPageQuery(): MethodDecorator {
   return applyDecorators(
-    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, description: 'Items per page' }),
+    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: PAGE.maxLimit, default: PAGE.defaultLimit }, description: 'Items per page' }),
     ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' }, description: 'The nextCursor of the previous page (opaque)' }),
   );
 }
