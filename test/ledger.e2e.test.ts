@@ -173,6 +173,24 @@ describe('Algorithm 3: the redemption gate (OPA) and its persisted decisions', (
     expect(view).toMatchObject({ balance: 0, redeemed: 500 });
   });
 
+  it('a redemption sent again under another key is not evaluated again and names the decision that allowed it', async () => {
+    const a = new Account('cashback-default');
+    await a.open();
+    await a.buy(10000, 'GROCERY', '2026-03-02T10:00:00Z'); // 500
+    const body = { redemptionId: uid('rd'), amount: 200, at: '2026-03-03T00:00:00Z' };
+    const first = await post(`/v1/ledger/accounts/${a.id}/redemptions`, body);
+    const again = await post(`/v1/ledger/accounts/${a.id}/redemptions`, body); // a new Idempotency-Key
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(typeof first.body.decisionId).toBe('string');
+    expect(again.body).toEqual(first.body);
+    // One decision, one debit.
+    const listed = await svc.request('GET', `/v1/decisions?domain=redemption&limit=500`, { key: auditor });
+    expect(listed.body.items.filter((d: { redemptionId?: string }) => d.redemptionId === body.redemptionId).map((d: { id: string }) => d.id)).toEqual([first.body.decisionId]);
+    expect(await a.view()).toMatchObject({ balance: 300, redeemed: 200 });
+  });
+
   it('replays a refusal with its key byte for byte (the refusal is the recorded outcome)', async () => {
     const a = new Account('cashback-default');
     await a.open();

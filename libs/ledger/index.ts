@@ -16,6 +16,7 @@ export type {
   OpenAccountInput,
   PurchaseInput,
   RedeemInput,
+  RedeemOptions,
   RedemptionOutcome,
   RefundInput,
   SettleInput,

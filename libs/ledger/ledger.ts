@@ -84,6 +84,16 @@ export interface RedemptionOutcome {
   account: LedgerAccount;
   /** True when the same redemptionId with the same data was already allowed: the stored result, nothing new debited. */
   replayed: boolean;
+  /** On a replay, the decision that allowed the redemption the first time, when one was stored with it. */
+  decisionId?: string;
+}
+
+export interface RedeemOptions {
+  /**
+   * The id the caller will store the gate's decision under: kept with an allowed redemption, so that the same
+   * redemption sent again (under another Idempotency-Key) can name the decision that allowed it.
+   */
+  decisionId?: string;
 }
 
 export interface CloseStatementInput {
@@ -471,7 +481,7 @@ export class Ledger {
    * the balance when allowed. A refusal changes nothing and returns `allowed: false` with every reason.
    * The same redemptionId with the same data returns the stored (allowed) result; other data: REDEMPTION_EXISTS.
    */
-  async redeem(tenant: string, accountId: string, input: RedeemInput): Promise<RedemptionOutcome> {
+  async redeem(tenant: string, accountId: string, input: RedeemInput, options: RedeemOptions = {}): Promise<RedemptionOutcome> {
     const g = new Guard('redemption');
     g.id(tenant, '/tenant');
     g.id(accountId, '/accountId');
@@ -485,7 +495,7 @@ export class Ledger {
       const existing = await uow.getRedemption(redemptionId);
       if (existing) {
         if (existing.accountId === accountId && existing.amount === amount && ms(existing.at) === ms(at)) {
-          return { allowed: true, reasons: [], gate: existing.gate, entry: existing.entry, account, replayed: true };
+          return { allowed: true, reasons: [], gate: existing.gate, entry: existing.entry, account, replayed: true, ...(existing.decisionId !== undefined && { decisionId: existing.decisionId }) };
         }
         throw conflict('REDEMPTION_EXISTS', `redemption ${redemptionId} already exists with other data`, '/redemptionId');
       }
@@ -501,7 +511,7 @@ export class Ledger {
       if (!output.allow) return { allowed: false, reasons: output.reasons, gate, entry: null, account: { ...account }, replayed: false };
 
       const entry = (await work.post('REDEMPTION', -amount, null, { kind: 'redemption', id: redemptionId }, at))!;
-      const record: RedemptionRecord = { tenant, redemptionId, accountId, amount, at, entry, gate };
+      const record: RedemptionRecord = { tenant, redemptionId, accountId, amount, at, entry, gate, ...(options.decisionId !== undefined && { decisionId: options.decisionId }) };
       await uow.saveRedemption(record);
       await work.finish();
       return { allowed: true, reasons: [], gate, entry, account: { ...account }, replayed: false };

@@ -124,6 +124,8 @@ export interface RedemptionRecord {
   at: string;
   entry: LedgerEntry;
   gate: GateDecision;
+  /** The stored decision of the gate that allowed it, when its caller stores one (the service does; a simulation does not). */
+  decisionId?: string;
 }
 
 /**

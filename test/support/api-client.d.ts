@@ -1747,9 +1747,9 @@ export interface components {
             entry?: Record<string, unknown>;
             /**
              * Format: uuid
-             * @description The gate decision (domain redemption)
+             * @description The gate decision (domain redemption) that allowed it; the same one when the redemption is sent again under another key (null only for a redemption made before the platform kept it)
              */
-            decisionId?: string;
+            decisionId?: string | null;
             gate?: Record<string, unknown>;
         };
         Refund: {

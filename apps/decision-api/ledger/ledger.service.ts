@@ -196,9 +196,14 @@ export class LedgerService {
     let stored: { release: string; outcome: string; reasons: readonly { code: string }[] } | undefined;
     return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
-      const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input);
-      const decisionId = out.replayed ? null : await this.storeGateDecision(em, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
-      if (decisionId) stored = { release: `${release.ref.name}@${release.ref.version}`, outcome: out.allowed ? 'APPROVE' : 'DENY', reasons: out.reasons };
+      // The gate's decision id, kept with an allowed redemption: the same redemption sent again names it.
+      const gateDecisionId = this.ids.next(now);
+      const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input, { decisionId: gateDecisionId });
+      // A replay is not evaluated again: it names the decision that allowed it (null for a redemption made before ids were kept).
+      const decisionId = out.replayed
+        ? (out.decisionId ?? null)
+        : await this.storeGateDecision(em, gateDecisionId, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
+      if (!out.replayed) stored = { release: `${release.ref.name}@${release.ref.version}`, outcome: out.allowed ? 'APPROVE' : 'DENY', reasons: out.reasons };
       if (out.allowed) {
         return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
       }
@@ -219,6 +224,7 @@ export class LedgerService {
 
   private async storeGateDecision(
     em: SqlEntityManager,
+    id: string,
     d: {
       tenant: string;
       accountId: string;
@@ -233,7 +239,6 @@ export class LedgerService {
     },
   ): Promise<string> {
     const { tenant, accountId, input, out, release, entrypoint, key: idempotencyKey, now, actor } = d;
-    const id = this.ids.next(now);
     const outcome = out.allowed ? 'APPROVE' : 'DENY';
     const document = {
       id,

@@ -241,7 +241,11 @@ const ANSWERS = {
     at: {},
     balance: money,
     entry: { type: 'object' },
-    decisionId: { ...string, format: 'uuid', description: 'The gate decision (domain redemption)' },
+    decisionId: {
+      ...nullableString,
+      format: 'uuid',
+      description: 'The gate decision (domain redemption) that allowed it; the same one when the redemption is sent again under another key (null only for a redemption made before the platform kept it)',
+    },
     gate: { type: 'object' },
   }),
   Refund: obj(['refundId', 'orderId', 'state', 'requestedAmount', 'approvedAmount', 'currency'], {
