@@ -375,11 +375,11 @@ describe('redemptions (Algorithm 3)', () => {
   it('keeps the decision id its caller gives with an allowed redemption and names it on a replay; a refusal keeps nothing', async () => {
     const h = await open('cashback-default');
     await buy(h, 'tx', 10000, '2024-05-02T10:00:00Z');
-    const refused = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 501, at: '2024-05-03T00:00:00Z' }, { decisionId: 'd-refused' });
+    const refused = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 501, at: '2024-05-03T00:00:00Z' }, { decisionId: () => 'd-refused' });
     expect(refused.allowed).toBe(false);
-    const out = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 300, at: '2024-05-03T00:00:00Z' }, { decisionId: 'd-first' });
+    const out = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 300, at: '2024-05-03T00:00:00Z' }, { decisionId: () => 'd-first' });
     expect(out.decisionId).toBeUndefined();
-    const replay = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 300, at: '2024-05-03T00:00:00Z' }, { decisionId: 'd-second' });
+    const replay = await h.ledger.redeem(T, A, { redemptionId: 'red1', amount: 300, at: '2024-05-03T00:00:00Z' }, { decisionId: () => 'd-second' });
     expect(replay).toMatchObject({ replayed: true, decisionId: 'd-first' });
     // Without one (a simulation), a replay names none.
     await h.ledger.redeem(T, A, { redemptionId: 'red2', amount: 100, at: '2024-05-03T00:00:00Z' });

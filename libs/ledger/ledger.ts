@@ -90,10 +90,10 @@ export interface RedemptionOutcome {
 
 export interface RedeemOptions {
   /**
-   * The id the caller will store the gate's decision under: kept with an allowed redemption, so that the same
-   * redemption sent again (under another Idempotency-Key) can name the decision that allowed it.
+   * The id the caller stores the gate's decision under, asked for only when an allowed redemption is recorded: kept
+   * with it, so that the same redemption sent again (under another Idempotency-Key) names the decision that allowed it.
    */
-  decisionId?: string;
+  decisionId?: () => string;
 }
 
 export interface CloseStatementInput {
@@ -511,7 +511,7 @@ export class Ledger {
       if (!output.allow) return { allowed: false, reasons: output.reasons, gate, entry: null, account: { ...account }, replayed: false };
 
       const entry = (await work.post('REDEMPTION', -amount, null, { kind: 'redemption', id: redemptionId }, at))!;
-      const record: RedemptionRecord = { tenant, redemptionId, accountId, amount, at, entry, gate, ...(options.decisionId !== undefined && { decisionId: options.decisionId }) };
+      const record: RedemptionRecord = { tenant, redemptionId, accountId, amount, at, entry, gate, ...(options.decisionId && { decisionId: options.decisionId() }) };
       await uow.saveRedemption(record);
       await work.finish();
       return { allowed: true, reasons: [], gate, entry, account: { ...account }, replayed: false };

@@ -191,11 +191,12 @@ describe('LedgerService', () => {
     expect(error).toMatchObject({ code: 'INSUFFICIENT_REWARD_BALANCE', kind: 'unprocessable', extensions: { decisionId: idAt(decidedAt) } });
   });
 
-  it('stores no second decision and mints no id when the ledger answers a redemption it already made', async () => {
+  it('stores no second decision and mints no id when the ledger answers a redemption it already made, naming the first decision', async () => {
     const s = setup();
     await s.accountWithReward('acc-1');
     const body = { redemptionId: 'r-1', amount: 300, at: '2026-12-01T08:00:00Z' };
-    await s.apply(s.service.redeem(principal, 'acc-1', body), 'rd-1', at('2026-12-01T10:00:00.250Z'));
+    const first = await s.apply(s.service.redeem(principal, 'acc-1', body), 'rd-1', at('2026-12-01T10:00:00.250Z'));
+    expect(first).toMatchObject({ result: 'created', value: { decisionId: idAt(at('2026-12-01T10:00:00.250Z')) } });
     jest.clearAllMocks();
 
     // Another key, the same redemption: the idempotency record is new, the ledger's redemption is not.
@@ -203,7 +204,7 @@ describe('LedgerService', () => {
 
     expect(s.next).not.toHaveBeenCalled();
     expect(s.insert).not.toHaveBeenCalled();
-    expect(outcome).toMatchObject({ result: 'created', value: { redemptionId: 'r-1', balance: 200, decisionId: null } });
+    expect(outcome).toMatchObject({ result: 'created', value: { redemptionId: 'r-1', balance: 200, decisionId: idAt(at('2026-12-01T10:00:00.250Z')) } });
   });
 
   it('pages entries through the ledger in one transaction, and answers an unknown account 404 and an impossible id 400', async () => {

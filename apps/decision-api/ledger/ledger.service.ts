@@ -196,13 +196,15 @@ export class LedgerService {
     let stored: { release: string; outcome: string; reasons: readonly { code: string }[] } | undefined;
     return transactional(async ({ em, now, key }) => {
       const { release, gate } = this.releases.redemptionGate(tenant);
-      // The gate's decision id, kept with an allowed redemption: the same redemption sent again names it.
-      const gateDecisionId = this.ids.next(now);
-      const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input, { decisionId: gateDecisionId });
+      // The gate's decision id, minted when first asked for: kept with an allowed redemption (the same redemption sent
+      // again names it), then the stored decision's. A replay mints none.
+      let gateDecisionId: string | undefined;
+      const decisionIdOnce = () => (gateDecisionId ??= this.ids.next(now));
+      const out = await this.ledger(em, tenant, gate, keyActor(p, 'service')).redeem(tenant, accountId, input, { decisionId: decisionIdOnce });
       // A replay is not evaluated again: it names the decision that allowed it (null for a redemption made before ids were kept).
       const decisionId = out.replayed
         ? (out.decisionId ?? null)
-        : await this.storeGateDecision(em, gateDecisionId, { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
+        : await this.storeGateDecision(em, decisionIdOnce(), { tenant, accountId, input, out, release, entrypoint: gate.entrypoint, key, now, actor: keyActor(p, 'service') });
       if (!out.replayed) stored = { release: `${release.ref.name}@${release.ref.version}`, outcome: out.allowed ? 'APPROVE' : 'DENY', reasons: out.reasons };
       if (out.allowed) {
         return created({ redemptionId: input.redemptionId, accountId, amount: input.amount, at: input.at, balance: out.account.balance, entry: out.entry, decisionId, gate: out.gate });
