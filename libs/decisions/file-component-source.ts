@@ -28,6 +28,16 @@ async function readdirIfExists(path: string): Promise<string[]> {
   }
 }
 
+/** A built-in pack's file: its JSON, or why it could not be read as JSON. */
+export interface PackFile {
+  name: string;
+  version: string;
+  /** Relative to the content root. */
+  path: string;
+  json?: unknown;
+  error?: DomainError;
+}
+
 export class FileComponentSource implements ComponentSource {
   /** Found components only: a released version's file never changes (replay depends on it), a missing one may appear. */
   private readonly digests = new Map<string, ComponentDigest>();
@@ -83,13 +93,34 @@ export class FileComponentSource implements ComponentSource {
     return (await readdirIfExists(join(this.root, 'rule-packs', name))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
   }
 
-  /** Every pack under rule-packs/<name>/<version>.json, parsed. */
-  async packs(): Promise<unknown[]> {
-    const out: unknown[] = [];
-    for (const name of await readdirIfExists(join(this.root, 'rule-packs'))) {
-      for (const version of await this.packVersions(name)) out.push(await this.pack(name, version));
+  /**
+   * Every pack under rule-packs/<name>/<version>.json, with where it was found (`rule-packs/<name>/<version>.json`):
+   * its parsed JSON, or the error reading it gave (a file that is not JSON).
+   */
+  async packFiles(): Promise<PackFile[]> {
+    const out: PackFile[] = [];
+    for (const name of (await readdirIfExists(join(this.root, 'rule-packs'))).sort()) {
+      // A name or version that is not one (a stray file) is no pack: pack() reads none.
+      for (const version of (await this.packVersions(name)).filter(isSemver).sort(compareSemver)) {
+        const path = `rule-packs/${name}/${version}.json`;
+        try {
+          const json = await this.pack(name, version);
+          if (json !== undefined) out.push({ name, version, path, json });
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          out.push({ name, version, path, error: e });
+        }
+      }
     }
     return out;
+  }
+
+  /** Every pack under rule-packs/<name>/<version>.json, parsed (the first that is not JSON throws). */
+  async packs(): Promise<unknown[]> {
+    return (await this.packFiles()).map((f) => {
+      if (f.error) throw f.error;
+      return f.json;
+    });
   }
 
   /** Every decision type under decision-types/<name>/<version>.json, parsed. */

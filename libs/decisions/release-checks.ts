@@ -8,6 +8,7 @@ import { programFromPack, REWARD_PROGRAM_KIND } from '../ledger/index.js';
 import { checkEntrypointCount, LoadedPolicy, POLICY_BUNDLE_INVALID, type EvaluationBudget } from '../policies/index.js';
 import { compilePack, runPackTests, validatePack, type CompiledPack } from '../rules/index.js';
 import type { CompiledRelease } from './release.js';
+import type { PackFile } from './file-component-source.js';
 
 export interface PackTestFailure {
   /** `name@version` of the pack. */
@@ -144,4 +145,30 @@ export async function checkActivation(release: CompiledRelease): Promise<void> {
 export function checkShadow(release: CompiledRelease): void {
   const { problems, codes, served } = typeProblems(release);
   if (served === 0) refuse(release, problems, codes);
+}
+
+/**
+ * The repository's own rule packs that an upload would refuse (checkPackUpload), or that name themselves unlike their
+ * file: one line each, naming the file and the first problem. Such a pack is still served as it is (a release naming
+ * it is refused when created, an account on a bad reward program when opened); the start says so at once instead of
+ * leaving it to the first tenant who uses it.
+ */
+export async function builtinPackProblems(files: { packFiles(): Promise<PackFile[]> }): Promise<{ checked: number; problems: string[] }> {
+  const problems: string[] = [];
+  const found = await files.packFiles();
+  for (const f of found) {
+    if (f.error) {
+      problems.push(f.error.message); // it names the file
+      continue;
+    }
+    try {
+      const compiled = await checkPackUpload(f.json);
+      if (compiled.name !== f.name || compiled.version !== f.version) problems.push(`${f.path}: names itself ${compiled.ref}`);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      const first = e.errors[0];
+      problems.push(`${f.path}: ${e.code}${first ? ` at ${first.path}: ${first.message}` : `: ${e.message}`}`);
+    }
+  }
+  return { checked: found.length, problems };
 }

@@ -5,9 +5,10 @@
  * answered from it when identical and refused (409) otherwise. A re-upload of identical content answers 200 with the
  * stored object; the first upload answers 201.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import {
+  builtinPackProblems,
   checkBundleUpload,
   checkPackUpload,
   checkRetention,
@@ -66,7 +67,8 @@ interface Found<T> {
 
 
 @Injectable()
-export class CatalogueService {
+export class CatalogueService implements OnModuleInit {
+  private readonly logger = new Logger('CatalogueService');
   /** The built-in packs never change while the process runs (they are the deployed repository). */
   private builtinPacks?: Promise<PackView[]>;
 
@@ -78,6 +80,13 @@ export class CatalogueService {
     @Inject(POLICY_BUDGET) private readonly policyBudget: EvaluationBudget,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** The deployed repository's packs are checked as an upload is: each one an upload would refuse is a warning. */
+  async onModuleInit(): Promise<void> {
+    const { checked, problems } = await builtinPackProblems(this.files);
+    for (const p of problems) this.logger.warn(`built-in rule pack refused as an upload would be; releases and accounts naming it are refused: ${p}`);
+    this.logger.log(`${checked} built-in rule pack(s) checked, ${problems.length} refused`);
+  }
 
   // ---- rule packs ----
 

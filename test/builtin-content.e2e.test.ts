@@ -1,0 +1,36 @@
+/**
+ * The built service started on a content root holding a built-in reward program an upload would refuse: it starts, its
+ * log names the file and the problem at once, and the program is refused where it is used (opening an account), as
+ * before. The rest of the built-in content serves as usual.
+ */
+import { contentRoot, readPack, type ContentRoot } from './support/content-root.js';
+import { newKey } from './support/harness.js';
+import { ServiceProcess } from './support/service-process.js';
+
+let root: ContentRoot;
+let svc: ServiceProcess;
+
+beforeAll(async () => {
+  const pack = await readPack('issuer-b');
+  root = await contentRoot([{ ...pack, version: '1.0.1', parameters: { ...pack.parameters, monthlyCap: -1 } }]);
+  svc = await ServiceProcess.start('builtin_content', { CONTENT_ROOT: root.dir, LOG_LEVEL: 'info', LOG_PRETTY: 'false' });
+});
+afterAll(async () => {
+  await svc?.stop();
+  await root?.remove();
+});
+
+it('starts, warns naming the file and the problem, and refuses the program where it is used', async () => {
+  expect((await svc.request('GET', '/readyz')).status).toBe(200);
+  const warnings = svc.stdout.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn' && /built-in rule pack/.test(l.msg));
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]!.msg).toMatch(/rule-packs\/issuer-b\/1\.0\.1\.json: REWARD_PROGRAM_INVALID at \/parameters\/monthlyCap: /);
+  expect(svc.stdout.some((l) => /\d+ built-in rule pack\(s\) checked, 1 refused/.test(l))).toBe(true);
+
+  const key = await svc.issueKey('acme', ['service']);
+  const open = (program: string) => svc.request('PUT', `/v1/ledger/accounts/acct-${program}-${newKey().slice(0, 8)}`, { key, body: { program, currency: 'EUR', cycleAnchorDay: 1 } });
+  const bad = await open('issuer-b@1.0.1');
+  expect(bad.status).toBe(422);
+  expect(bad.body.code).toBe('REWARD_PROGRAM_INVALID');
+  expect((await open('issuer-b@1.0.0')).status).toBe(201);
+});
