@@ -115,10 +115,8 @@ export class PayoutsRepository {
       const { tenant, refundId } = row;
       const attempt = Number(r.attempts);
       if (row.state === 'APPROVED') {
-        // `now` was read before this claim waited for a connection: never stamp PROCESSING at or before the APPROVED it
-        // follows (history is ordered by time; a tie would fall to the ids' random bits).
-        const at = new Date(Math.max(now.getTime(), row.updatedAt.getTime() + 1));
-        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at, reason: 'payout started', eventData: { attempt } }, row);
+        // `now` was read before this claim waited for a connection: transition() stamps PROCESSING after the APPROVED it follows.
+        await this.refunds.transition(em, { tenant, refundId, to: 'PROCESSING', actor: SYSTEM, at: now, reason: 'payout started', eventData: { attempt } }, row);
       }
       // Every earlier call of this execution (attempt − 1 of them) was answered with a definite failure, or one may have paid.
       const inDoubt = Number(r.definite_failures) < attempt - 1;

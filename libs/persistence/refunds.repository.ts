@@ -254,9 +254,12 @@ export class RefundsRepository {
     if (!current) return null;
     assertTransition(current.state, req.to);
     const approvedAmount = req.approvedAmount ?? current.approvedAmount;
-    const updated: RefundRow = { ...current, state: req.to, approvedAmount, updatedAt: req.at };
+    // `req.at` was read before this transaction waited for the row's lock: a change that waited behind a later-stamped
+    // one must still come after it, in the history (ordered by time) and its event's time, as it did in commit order.
+    const at = req.at.getTime() > current.updatedAt.getTime() ? req.at : new Date(current.updatedAt.getTime() + 1);
+    const updated: RefundRow = { ...current, state: req.to, approvedAmount, updatedAt: at };
     // The row is locked: its new state, the transition and the event in one statement (one round trip, not three).
-    await this.write(em, true, req, current.state, updated);
+    await this.write(em, true, at === req.at ? req : { ...req, at }, current.state, updated);
     return updated;
   }
 

@@ -134,12 +134,18 @@ export class ReleaseActivationsRepository {
     return rows[0] && toRow(rows[0]);
   }
 
+  /**
+   * Run under the tenant's activation lock (lockTenant). `a.at` was read before the lock was granted: a change that waited
+   * behind a later-stamped one is stamped just after it, so the tenant's rows read in the same order by time as by seq.
+   */
   async insert(em: SqlEntityManager, a: NewActivation): Promise<ActivationRow> {
     const rows = await em.execute<Row[]>(
       `insert into release_activations (tenant, slot, action, release_name, release_version, previous_seq, previous_name, previous_version, actor_key_id, actor_name, at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning ${COLUMNS}`,
+       select t.tenant, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+              greatest(?::timestamptz, (select max(p.at) + interval '1 millisecond' from release_activations p where p.tenant = t.tenant))
+         from (select ?::text as tenant) t
+       returning ${COLUMNS}`,
       [
-        a.tenant,
         a.slot,
         a.action,
         a.release?.name ?? null,
@@ -150,6 +156,7 @@ export class ReleaseActivationsRepository {
         a.actor.keyId,
         a.actor.name,
         a.at,
+        a.tenant,
       ],
     );
     return toRow(rows[0]!);

@@ -205,6 +205,8 @@ export class ActivationService {
     from: ReleaseId | null = a.previous,
   ): Promise<ActivationRow> {
     const row = await this.repo.insert(em, { ...a, tenant: principal.tenant, actor: { keyId: principal.keyId, name: principal.name }, at: now });
+    // The row's time: `now`, or just after the change this one waited for (insert).
+    const at = row.at;
     await this.audit.append(em, {
       tenant: principal.tenant,
       actor: keyActor(principal, 'publisher'),
@@ -212,7 +214,7 @@ export class ActivationService {
       subjectType: 'release',
       subjectId: label(a.release ?? a.previous),
       details: { actorName: principal.name, slot: a.slot, from: label(from), to: label(a.release), activation: row.seq },
-      at: now,
+      at,
     });
     if (a.slot === 'active' && a.release) {
       // In the activation's transaction: the event exists exactly when the change does (a rollback is an activation of
@@ -221,7 +223,7 @@ export class ActivationService {
         tenant: principal.tenant,
         type: 'release.activated',
         data: { release: a.release, previous: from, actor: { type: 'key', id: principal.keyId, name: principal.name }, action: a.action },
-        occurredAt: now,
+        occurredAt: at,
       });
     }
     await this.repo.notify(em, RELEASE_CHANNEL, principal.tenant);
