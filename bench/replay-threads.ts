@@ -37,6 +37,7 @@ export async function storedReplayRows(type: BoundDecisionType, n: number): Prom
       reasonsJson: JSON.stringify(d.reasons),
       outputJson: type.outputNames.map((name) => (d.output[name] === undefined ? null : JSON.stringify(d.output[name]))),
       refundId: String(c.refundId),
+      firstTraceJson: null, // decided here without a lifecycle: no platform total
     });
   }
   return rows;

@@ -246,6 +246,29 @@ describe('POST /v1/simulations with a replay of stored decisions', () => {
   });
 });
 
+describe('a replay re-applies the refunded total each decision saw', () => {
+  it('replays the active release over decisions the platform refused for an order it had refunded: nothing changes', async () => {
+    // The second refund of one order: the case says nothing was refunded, the platform had approved 8000 of its 12999.
+    const first = refundCase({ requestedAmount: 8000 });
+    const second = refundCase({ orderId: first.orderId, requestedAmount: 8000 });
+    const answers = [];
+    for (const c of [first, second]) {
+      const r = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey('dec'), body: { case: c } });
+      expect(r.status).toBe(201);
+      answers.push(r.body);
+    }
+    expect(answers.map((a) => a.outcome)).toEqual(['APPROVE', 'DENY']);
+    const window = { from: answers[0].createdAt, to: new Date(Date.parse(answers[1].createdAt) + 1).toISOString() };
+    const r = await simulate({ domain: 'refund', release: BUILTIN, replay: window });
+    expect(r.status).toBe(201);
+    expect(r.body.summary).toMatchObject({ total: 2, changed: 0 });
+    expect(r.body.results.map((x: { changed: boolean; candidate: { outcome: string } }) => [x.changed, x.candidate.outcome])).toEqual([[false, 'APPROVE'], [false, 'DENY']]);
+    // One decision's replay says the same.
+    const one = await svc.request('POST', `/v1/decisions/${answers[1].id}/replay`, { key: auditor });
+    expect(one.body.identical).toBe(true);
+  });
+});
+
 describe('background replays: progress, serving decisions meanwhile, cancellation, interrupted jobs', () => {
   const COPIES = 6_000; // × 4 stored decisions: 24,000 to re-decide, seconds of work
   let window: { from: string; to: string };

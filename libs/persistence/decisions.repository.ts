@@ -3,6 +3,7 @@ import { raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
+import { PLATFORM_TRACE_SOURCE } from '../refunds/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 import { THEN_COMMIT } from './prepared-statements.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
@@ -29,13 +30,17 @@ export interface NewDecision {
 }
 
 /**
- * The document without its trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a replay
- * reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
- * (docs/benchmarks.md, replay). Rows written before the column have none; readers fall back to the document.
+ * The document without its engine trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a
+ * replay reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
+ * (docs/benchmarks.md, replay). The trace's first entry stays when it is the platform's refunded total (a refund
+ * lifecycle's, `PLATFORM_TRACE_SOURCE`), which a replay re-applies. Rows written before the column have none; readers
+ * fall back to the document.
  */
 export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
-  const { trace: _trace, ...answer } = document;
-  return answer;
+  const { trace, ...answer } = document;
+  const first: unknown = Array.isArray(trace) ? trace[0] : undefined;
+  const platform = typeof first === 'object' && first !== null && (first as { source?: unknown }).source === PLATFORM_TRACE_SOURCE;
+  return platform ? { ...answer, trace: [first] } : answer;
 }
 
 export function answerJson(document: Record<string, unknown>): string {

@@ -73,6 +73,25 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
     expect(JSON.parse(answerJson(withAnswer))).toEqual(Object.fromEntries(Object.entries(withAnswer).filter(([k]) => k !== 'trace')));
   });
 
+  it("gives a lifecycle decision's platform entry (the refunded total it saw) from the answer, or from the document for rows stored before the answer kept it", async () => {
+    const platform = { source: 'platform@refunds', rule: 'order.refundedAmount', fired: true, callerRefundedAmount: 0, platformRefundedAmount: 8000, used: 8000 };
+    const ids = ['00000000-0000-7000-8000-000000000011', '00000000-0000-7000-8000-000000000012', '00000000-0000-7000-8000-000000000013'];
+    const withPlatform = (id: string) => ({ ...document(id, 'DENY'), trace: [platform, ...document(id, 'DENY').trace] });
+    const kept = withPlatform(ids[0]!);
+    expect(JSON.parse(answerJson(kept)).trace).toEqual([platform]); // the engine's entries are left out
+    await store(ids[0]!, '2026-03-05T00:00:01Z', kept, answerJson(kept));
+    const before = withPlatform(ids[1]!);
+    const { trace: _t, ...answerWithoutTrace } = before;
+    await store(ids[1]!, '2026-03-05T00:00:02Z', before, JSON.stringify(answerWithoutTrace));
+    await store(ids[2]!, '2026-03-05T00:00:03Z', withPlatform(ids[2]!), null);
+    const window = { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-03-06T00:00:00Z') };
+    const lifecycle = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10, undefined, { lifecycle: true });
+    expect(lifecycle.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([platform, platform, platform]);
+    // Not a lifecycle type: the document is not read for it.
+    const other = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10);
+    expect(other.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([platform, null, platform]);
+  });
+
   it('walks the window once, in order, across timestamps a millisecond cannot tell apart', async () => {
     // 23 decisions in one millisecond, microseconds apart (a Date would round every one of them to the same key), with
     // ids out of time order, and stored cases with features: pages of 10 take every row once.

@@ -43,6 +43,11 @@ export interface ReplayRow {
   caseJson: string;
   /** The feature values the decision was made with (null: a type without features). */
   featuresJson: string | null;
+  /**
+   * The stored trace's first entry (null when none is stored): a refund lifecycle's records the refunded total the
+   * rules saw, which the replay re-applies (replayEnrichment).
+   */
+  firstTraceJson: string | null;
   outcome: string;
   /** `[{code, …}]` as answered (null when absent). */
   reasonsJson: string | null;
@@ -255,14 +260,18 @@ export class SimulationsRepository {
     w: ReplayWindow,
     pageSize: number,
     after?: { createdAt: string; id: string },
+    o: { lifecycle?: boolean } = {},
   ): Promise<ReplayRow[]> {
     for (const n of outputNames) if (!IDENTIFIER.test(n)) throw new Error(`output field name ${JSON.stringify(n)} is not an identifier`);
     const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
+    // A lifecycle decision's answer keeps its trace's platform entry; one stored before it did has it only in the
+    // document, parsed for those rows alone (coalesce stops at the first value).
+    const firstTrace = o.lifecycle ? `coalesce((x.trace->0)::text, (d.document->'trace'->0)::text)` : `(x.trace->0)::text`;
     const rows = await em.execute<Row[]>(
-      `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id${outputs}
+      `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id, ${firstTrace} as first_trace${outputs}
        from decisions d
-       cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text${columns})
+       cross join lateral json_to_record(coalesce(d.answer, d.document)) as x(outcome text, reasons json, "refundId" text, trace json${columns})
        where d.tenant = ? and d.domain = ? and d.created_at >= ? and d.created_at < ? and d.purged_at is null and d.erased_at is null and not ${RESOLUTION} ${after ? 'and (d.created_at, d.id) > (?::timestamptz, ?)' : ''}
        order by d.created_at, d.id limit ?`,
       after ? [tenant, type, w.from, w.to, after.createdAt, after.id, pageSize] : [tenant, type, w.from, w.to, pageSize],
@@ -277,6 +286,7 @@ export class SimulationsRepository {
       reasonsJson: text(r.reasons),
       outputJson: outputNames.map((_, i) => text(r[`o${i}`])),
       refundId: typeof r.refund_id === 'string' ? r.refund_id : null,
+      firstTraceJson: text(r.first_trace),
     }));
   }
 }

@@ -23,7 +23,7 @@ import {
   type Principal,
   type RewardRef,
 } from '../../../libs/persistence/index.js';
-import { ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM, type RefundedTotal } from '../../../libs/refunds/index.js';
+import { enrichedCase, ENTRY_STATE, refundedTotal, refundedTotalTrace, SYSTEM } from '../../../libs/refunds/index.js';
 import { createdJson, type StatementCommand } from '../commands/command.js';
 import { DATABASE, ID_FACTORY } from '../tokens.js';
 import { decisionRow } from '../decisions/decision-row.js';
@@ -74,26 +74,6 @@ export const REFUND_EXISTS = 'REFUND_EXISTS';
 export function refundExists(refundId: string, state: string): DomainError {
   const location = `/v1/refunds/${encodeURIComponent(refundId)}`;
   return new DomainError(REFUND_EXISTS, `Refund ${refundId} already exists (state ${state}); it was decided under another Idempotency-Key`, 'conflict', [{ path: '/case/refundId', message: 'names an existing refund' }], { location, refundId, state });
-}
-
-/** The platform trace entry a lifecycle decision starts with (stored with the decision, re-applied by a replay). */
-export const PLATFORM_TRACE_SOURCE = 'platform@refunds';
-
-/** The case the rules see: `order.refundedAmount` replaced by the refunded total used. */
-export function enrichedCase(input: Record<string, unknown>, total: RefundedTotal): Record<string, unknown> {
-  const c = input as unknown as RefundCaseView;
-  return { ...input, order: { ...c.order, refundedAmount: total.used } };
-}
-
-/**
- * A replay re-applies what the platform knew when it decided: the refunded total recorded in the stored trace (not
- * today's), so a replay of a refund decision is as deterministic as any other.
- */
-export function replayEnrichment(input: Record<string, unknown>, trace: readonly unknown[]): { input: Record<string, unknown>; entry?: Record<string, unknown> } {
-  const first = trace[0] as Record<string, unknown> | undefined;
-  if (first?.source !== PLATFORM_TRACE_SOURCE) return { input };
-  const total = refundedTotal(first.callerRefundedAmount as number, first.platformRefundedAmount as number);
-  return { input: enrichedCase(input, total), entry: first };
 }
 
 export interface LifecycleDecision {

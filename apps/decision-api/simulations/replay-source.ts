@@ -14,12 +14,13 @@ export async function* replayRows(
   db: Database,
   repo: SimulationsRepository,
   tenant: string,
-  type: { name: string; outputNames: readonly string[] },
+  type: { name: string; outputNames: readonly string[]; document: { lifecycle?: string } },
   window: ReplayWindow,
   total: number,
 ): AsyncGenerator<ReplayRow[]> {
+  const lifecycle = type.document.lifecycle === 'refund';
   const fetch = (size: number, after?: { createdAt: string; id: string }) => {
-    const page = repo.replayPage(db.em(), tenant, type.name, type.outputNames, window, size, after);
+    const page = repo.replayPage(db.em(), tenant, type.name, type.outputNames, window, size, after, { lifecycle });
     page.catch(() => undefined); // a page nobody awaits any more (the run was stopped) must not reject unhandled
     return page;
   };
@@ -40,7 +41,7 @@ export async function* replayItems(
   db: Database,
   repo: SimulationsRepository,
   tenant: string,
-  type: { name: string; outputNames: readonly string[] },
+  type: { name: string; outputNames: readonly string[]; document: { lifecycle?: string } },
   window: ReplayWindow,
   total: number,
 ): AsyncGenerator<SimulationItem[]> {

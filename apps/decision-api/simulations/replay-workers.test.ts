@@ -28,6 +28,7 @@ async function storedRows(n: number): Promise<ReplayRow[]> {
       reasonsJson: JSON.stringify(d.reasons),
       outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
       refundId: String(c.refundId),
+      firstTraceJson: null, // decided here without a lifecycle: no platform total
     });
   }
   return rows;
