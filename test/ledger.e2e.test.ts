@@ -227,6 +227,15 @@ describe('Algorithm 3: the redemption gate (OPA) and its persisted decisions', (
 });
 
 describe('Algorithm 4: statement close', () => {
+  it('refuses a close whose grace hold would end after year 9999: 422 naming periodEnd, never a 500', async () => {
+    const a = new Account('issuer-d'); // grace 7 days
+    await a.open(28);
+    const r = await a.close('9999-12-28T00:00:00Z');
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({ code: 'HOLD_OUT_OF_RANGE', errors: [{ path: '/periodEnd' }] });
+    expect((await a.view()).holdUntil).toBeNull();
+  });
+
   it('same-period refunds reduce the eligible amount, the hold is set, later refunds are clawed back at the next close', async () => {
     const a = new Account('issuer-d'); // statement timing, 400 bps GROCERY, grace 7 days
     await a.open();

@@ -506,4 +506,13 @@ describe('statement close (Algorithm 4)', () => {
     await expectError(h.ledger.closeStatement(T, A, { periodEnd: 'June' }), 'VALIDATION_FAILED', 'invalid');
     expect((await h.ledger.view(T, A)).closedPeriods).toEqual(['2024-05-15T00:00:00.000Z']);
   });
+
+  it('refuses a close whose grace hold would end after year 9999 (422 naming periodEnd), and closes nothing', async () => {
+    const h = await open('issuer-d', [], 28); // grace 7 days
+    const e = await expectError(h.ledger.closeStatement(T, A, { periodEnd: '9999-12-28T00:00:00Z' }), 'HOLD_OUT_OF_RANGE', 'unprocessable');
+    expect(e.errors[0]?.path).toBe('/periodEnd');
+    expect((await h.ledger.view(T, A)).closedPeriods).toEqual([]);
+    // The period before it: its hold ends 9999-12-05.
+    expect((await h.ledger.closeStatement(T, A, { periodEnd: '9999-11-28T00:00:00Z' })).holdUntil).toBe('9999-12-05T00:00:00.000Z');
+  });
 });

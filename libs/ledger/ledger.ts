@@ -1,5 +1,6 @@
 /** The reward ledger: the paper's Algorithms 1–4 over a LedgerStore, driven by reward-program packs and an OPA redemption gate. */
 import { DomainError } from '../errors/index.js';
+import { isInstantInRange } from '../names/index.js';
 import type { RedemptionGate, RedemptionGateInput, RedemptionGateReason } from './gate.js';
 import { Guard } from './guards.js';
 import {
@@ -544,6 +545,15 @@ export class Ledger {
           '/periodEnd',
         );
       }
+      // The grace hold this close sets must be a time the ledger can record (years 0001–9999), or nothing is closed.
+      const holdUntil = addDays(periodEnd, program.graceDays);
+      if (!isInstantInRange(ms(holdUntil))) {
+        throw refusal(
+          'HOLD_OUT_OF_RANGE',
+          `closing at ${periodEnd} would hold redemptions for ${program.graceDays} day(s), past 9999-12-31T23:59:59.999Z, the last time the ledger records`,
+          '/periodEnd',
+        );
+      }
       const endMs = ms(periodEnd);
       const period = periodOf(endMs - 1, anchor);
       // closedPeriods is ascending: the first one not before this period decides (a binary search, however many are closed).
@@ -632,7 +642,7 @@ export class Ledger {
       for (const tx of dirtyTx) await uow.saveTransaction(tx);
 
       // The grace hold (Algorithm 3 guard (a)), then auto-redemption (which the hold does not stop: it is the program's own act).
-      account.holdUntil = addDays(periodEnd, program.graceDays);
+      account.holdUntil = holdUntil;
       account.closedPeriods.push(period.start); // after every closed one (checked above), so still ascending
       work.touch();
       let autoRedemption: LedgerEntry | null = null;
