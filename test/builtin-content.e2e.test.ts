@@ -22,6 +22,8 @@ afterAll(async () => {
 
 it('starts, warns naming the file and the problem, and refuses the program where it is used', async () => {
   expect((await svc.request('GET', '/readyz')).status).toBe(200);
+  // The check runs beside the start: wait for its summary line.
+  for (let i = 0; i < 200 && !svc.stdout.some((l) => /built-in rule pack\(s\) checked/.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
   const warnings = svc.stdout.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn' && /built-in rule pack/.test(l.msg));
   expect(warnings).toHaveLength(1);
   expect(warnings[0]!.msg).toMatch(/rule-packs\/issuer-b\/1\.0\.1\.json: REWARD_PROGRAM_INVALID at \/parameters\/monthlyCap: /);

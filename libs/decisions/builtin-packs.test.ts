@@ -24,7 +24,7 @@ describe('builtinPackProblems', () => {
     const files = new FileComponentSource(repo);
     const { checked, problems } = await builtinPackProblems(files);
     expect(problems).toEqual([]);
-    expect(checked).toBe((await files.packs()).length);
+    expect(checked).toBe((await files.packFiles()).length);
     expect(checked).toBeGreaterThanOrEqual(10);
   });
 
@@ -40,13 +40,26 @@ describe('builtinPackProblems', () => {
     // Not a pack file (no semantic version): not read, not refused.
     await writeFile(join(root, 'rule-packs', 'issuer-a', 'notes.json'), '{}');
     const { checked, problems } = await builtinPackProblems(new FileComponentSource(root));
-    expect(checked).toBe((await new FileComponentSource(repo).packs()).length + 3);
+    expect(checked).toBe((await new FileComponentSource(repo).packFiles()).length + 3);
     expect(problems).toHaveLength(3);
     expect(problems).toEqual([
       expect.stringMatching(/^rule-packs\/issuer-a\/1\.0\.1\.json: REWARD_PROGRAM_INVALID at \/parameters\/graceDays: /),
       'rule-packs/issuer-a/1.0.2.json: names itself issuer-a@1.0.3',
       expect.stringMatching(/^rule-packs\/refund-policy\/1\.0\.9\.json: RULE_PACK_TESTS_FAILED at \/tests\/cases\/2: /),
     ]);
+  });
+
+  it('names what cannot be read (a file where a folder should be, a folder where a file should be, JSON that is no object) and goes on', async () => {
+    await writeFile(join(root, 'rule-packs', 'notes'), 'not a folder');
+    await mkdir(join(root, 'rule-packs', 'issuer-a', '1.0.5.json'), { recursive: true });
+    await put('nothing', '1.0.0', null);
+    const { checked, problems } = await builtinPackProblems(new FileComponentSource(root));
+    expect(problems).toEqual([
+      expect.stringMatching(/^rule-packs\/issuer-a\/1\.0\.5\.json: EISDIR/),
+      expect.stringMatching(/^rule-packs\/notes: ENOTDIR/),
+      expect.stringMatching(/^rule-packs\/nothing\/1\.0\.0\.json: RULE_PACK_INVALID at \/: /),
+    ]);
+    expect(checked).toBe((await new FileComponentSource(repo).packFiles()).length + 3);
   });
 
   it('names a file that is not JSON, and checks the others', async () => {

@@ -35,7 +35,7 @@ export interface PackFile {
   /** Relative to the content root. */
   path: string;
   json?: unknown;
-  error?: DomainError;
+  error?: Error;
 }
 
 export class FileComponentSource implements ComponentSource {
@@ -95,32 +95,31 @@ export class FileComponentSource implements ComponentSource {
 
   /**
    * Every pack under rule-packs/<name>/<version>.json, with where it was found (`rule-packs/<name>/<version>.json`):
-   * its parsed JSON, or the error reading it gave (a file that is not JSON).
+   * its parsed JSON, or the error reading it gave (a file that is not JSON, a folder where a file should be, one that
+   * cannot be read), so that one bad file does not hide the others.
    */
   async packFiles(): Promise<PackFile[]> {
     const out: PackFile[] = [];
     for (const name of (await readdirIfExists(join(this.root, 'rule-packs'))).sort()) {
+      let versions: string[];
+      try {
+        versions = await this.packVersions(name);
+      } catch (e) {
+        out.push({ name, version: '', path: `rule-packs/${name}`, error: e as Error });
+        continue;
+      }
       // A name or version that is not one (a stray file) is no pack: pack() reads none.
-      for (const version of (await this.packVersions(name)).filter(isSemver).sort(compareSemver)) {
+      for (const version of versions.filter(isSemver).sort(compareSemver)) {
         const path = `rule-packs/${name}/${version}.json`;
         try {
           const json = await this.pack(name, version);
           if (json !== undefined) out.push({ name, version, path, json });
         } catch (e) {
-          if (!(e instanceof DomainError)) throw e;
-          out.push({ name, version, path, error: e });
+          out.push({ name, version, path, error: e as Error });
         }
       }
     }
     return out;
-  }
-
-  /** Every pack under rule-packs/<name>/<version>.json, parsed (the first that is not JSON throws). */
-  async packs(): Promise<unknown[]> {
-    return (await this.packFiles()).map((f) => {
-      if (f.error) throw f.error;
-      return f.json;
-    });
   }
 
   /** Every decision type under decision-types/<name>/<version>.json, parsed. */

@@ -148,26 +148,31 @@ export function checkShadow(release: CompiledRelease): void {
 }
 
 /**
- * The repository's own rule packs that an upload would refuse (checkPackUpload), or that name themselves unlike their
- * file: one line each, naming the file and the first problem. Such a pack is still served as it is (a release naming
- * it is refused when created, an account on a bad reward program when opened); the start says so at once instead of
- * leaving it to the first tenant who uses it.
+ * The repository's own rule packs that an upload would refuse (checkPackUpload), that name themselves unlike their
+ * file, or that cannot be read: one line each, naming the file and the first problem. A pack that reads is still
+ * served as it is (a release naming it is refused when created, an account on a bad reward program when opened); one
+ * that does not read is left out of the built-in catalogue. The start says so at once instead of leaving it to the
+ * first tenant who uses it.
  */
 export async function builtinPackProblems(files: { packFiles(): Promise<PackFile[]> }): Promise<{ checked: number; problems: string[] }> {
   const problems: string[] = [];
   const found = await files.packFiles();
   for (const f of found) {
     if (f.error) {
-      problems.push(f.error.message); // it names the file
+      // A DomainError names the file itself; a system error (EISDIR, EACCES, …) does not.
+      problems.push(f.error instanceof DomainError ? f.error.message : `${f.path}: ${f.error.message}`);
       continue;
     }
     try {
       const compiled = await checkPackUpload(f.json);
       if (compiled.name !== f.name || compiled.version !== f.version) problems.push(`${f.path}: names itself ${compiled.ref}`);
     } catch (e) {
-      if (!(e instanceof DomainError)) throw e;
+      if (!(e instanceof DomainError)) {
+        problems.push(`${f.path}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
       const first = e.errors[0];
-      problems.push(`${f.path}: ${e.code}${first ? ` at ${first.path}: ${first.message}` : `: ${e.message}`}`);
+      problems.push(`${f.path}: ${e.code}${first ? ` at ${first.path || '/'}: ${first.message}` : `: ${e.message}`}`);
     }
   }
   return { checked: found.length, problems };

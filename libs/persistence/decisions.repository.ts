@@ -33,8 +33,9 @@ export interface NewDecision {
  * The document without its engine trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a
  * replay reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
  * (docs/benchmarks.md, replay). The trace's first entry stays when it is the platform's refunded total (a refund
- * lifecycle's, `PLATFORM_TRACE_SOURCE`), which a replay re-applies. Rows written before the column have none; readers
- * fall back to the document.
+ * lifecycle's, `PLATFORM_TRACE_SOURCE`), which a replay re-applies: order amounts, no personal data, and kept by a
+ * purge (which leaves this column as it is). Rows written before the column have none; readers fall back to the
+ * document.
  */
 export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
   const { trace, ...answer } = document;

@@ -1,5 +1,6 @@
 /** Simulation jobs (status, progress, summary, capped results) and the stored refund decisions a replay re-decides. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { PLATFORM_TRACE_SOURCE } from '../refunds/index.js';
 
 export type SimulationStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 export type SimulationMode = 'cases' | 'replay';
@@ -44,8 +45,8 @@ export interface ReplayRow {
   /** The feature values the decision was made with (null: a type without features). */
   featuresJson: string | null;
   /**
-   * The stored trace's first entry (null when none is stored): a refund lifecycle's records the refunded total the
-   * rules saw, which the replay re-applies (replayEnrichment).
+   * The stored trace's first entry when it is the platform's refunded total (a refund lifecycle's: the total the
+   * rules saw, which the replay re-applies, replayEnrichment); null otherwise.
    */
   firstTraceJson: string | null;
   outcome: string;
@@ -266,8 +267,10 @@ export class SimulationsRepository {
     const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
     // A lifecycle decision's answer keeps its trace's platform entry; one stored before it did has it only in the
-    // document, parsed for those rows alone (coalesce stops at the first value).
-    const firstTrace = o.lifecycle ? `coalesce((x.trace->0)::text, (d.document->'trace'->0)::text)` : `(x.trace->0)::text`;
+    // document, parsed for those rows alone (coalesce stops at the first value). Only that entry is sent: a row without
+    // an answer reads the document's whole trace, whose first entry may be an engine's (kilobytes, of no use here).
+    const platformEntry = (trace: string) => `case when ${trace}->0->>'source' = '${PLATFORM_TRACE_SOURCE}' then (${trace}->0)::text end`;
+    const firstTrace = o.lifecycle ? `coalesce(${platformEntry('x.trace')}, ${platformEntry("(d.document->'trace')")})` : platformEntry('x.trace');
     const rows = await em.execute<Row[]>(
       `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id, ${firstTrace} as first_trace${outputs}
        from decisions d

@@ -81,11 +81,18 @@ export class CatalogueService implements OnModuleInit {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The deployed repository's packs are checked as an upload is: each one an upload would refuse is a warning. */
-  async onModuleInit(): Promise<void> {
-    const { checked, problems } = await builtinPackProblems(this.files);
-    for (const p of problems) this.logger.warn(`built-in rule pack refused as an upload would be; releases and accounts naming it are refused: ${p}`);
-    this.logger.log(`${checked} built-in rule pack(s) checked, ${problems.length} refused`);
+  /**
+   * The deployed repository's packs are checked as an upload is, in the background (the start does not wait for it,
+   * nor fail by it): each one an upload would refuse, or that cannot be read, is a warning.
+   */
+  onModuleInit(): void {
+    void builtinPackProblems(this.files).then(
+      ({ checked, problems }) => {
+        for (const p of problems) this.logger.warn(`built-in rule pack refused as an upload would be (a release or reward account naming it is refused; one that cannot be read is not listed): ${p}`);
+        this.logger.log(`${checked} built-in rule pack(s) checked, ${problems.length} refused`);
+      },
+      (e: unknown) => this.logger.error(`built-in rule packs could not be checked: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   // ---- rule packs ----
@@ -150,10 +157,12 @@ export class CatalogueService implements OnModuleInit {
   }
 
   private builtinPackViews(): Promise<PackView[]> {
-    this.builtinPacks ??= this.files.packs().then((packs) =>
-      packs.map((json): PackView => {
-        const p = json as { name: string; version: string; kind: string; description: string };
-        return { name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(json), source: 'builtin', ...builtinStamp };
+    // A file that does not read as a pack object is left out (the start warned about it), not the whole catalogue.
+    this.builtinPacks ??= this.files.packFiles().then((files) =>
+      files.flatMap((f): PackView[] => {
+        if (f.error || typeof f.json !== 'object' || f.json === null || Array.isArray(f.json)) return [];
+        const p = f.json as { name: string; version: string; kind: string; description: string };
+        return [{ name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(f.json), source: 'builtin', ...builtinStamp }];
       }),
     );
     return this.builtinPacks;
