@@ -191,6 +191,22 @@ describe('Algorithm 3: the redemption gate (OPA) and its persisted decisions', (
     expect(await a.view()).toMatchObject({ balance: 300, redeemed: 200 });
   });
 
+  it('the same redemption under eight keys at once: one debit, one decision, every answer naming it', async () => {
+    const a = new Account('cashback-default');
+    await a.open();
+    await a.buy(10000, 'GROCERY', '2026-03-02T10:00:00Z'); // 500
+    const body = { redemptionId: uid('rd'), amount: 120, at: '2026-03-03T00:00:00Z' };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(`/v1/ledger/accounts/${a.id}/redemptions`, body)));
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(201));
+    const ids = new Set(answers.map((r) => r.body.decisionId));
+    expect(ids.size).toBe(1);
+    const [decisionId] = [...ids];
+    expect((await svc.request('GET', `/v1/decisions/${decisionId}`, { key: auditor })).body).toMatchObject({ domain: 'redemption', outcome: 'APPROVE', redemptionId: body.redemptionId });
+    const listed = await svc.request('GET', `/v1/decisions?domain=redemption&limit=500`, { key: auditor });
+    expect(listed.body.items.filter((d: { redemptionId?: string }) => d.redemptionId === body.redemptionId)).toHaveLength(1);
+    expect(await a.view()).toMatchObject({ balance: 380, redeemed: 120 });
+  });
+
   it('replays a refusal with its key byte for byte (the refusal is the recorded outcome)', async () => {
     const a = new Account('cashback-default');
     await a.open();

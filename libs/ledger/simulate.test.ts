@@ -45,6 +45,13 @@ describe('simulateLedger answers exactly what the quadratic implementation it re
   });
 });
 
+describe('simulateLedger refusals', () => {
+  it('records a close whose grace hold would end after year 9999 as refused on its step (HOLD_OUT_OF_RANGE), and the account keeps no hold', async () => {
+    const run = await simulateLedger(program('issuer-d'), [{ op: 'close', periodEnd: '9999-12-28T00:00:00Z' }], await gate(), { account: { cycleAnchorDay: 28 } });
+    expect(run.steps[0]).toMatchObject({ op: 'close', ok: false, error: { code: 'HOLD_OUT_OF_RANGE', errors: [{ path: '/events/0/periodEnd' }] }, after: { holdUntil: null } });
+  });
+});
+
 describe('validateLedgerEvents', () => {
   const schema = new Ajv2020({ allErrors: true, strict: true, strictTypes: false }).compile(ledgerEventsSchema);
   /** Events, each perhaps spoilt: a field dropped, changed to any JSON value or added, another op, or no object at all. */
