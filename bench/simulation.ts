@@ -26,6 +26,7 @@ import {
 import { decisionDocument } from '../apps/decision-api/decisions/decisions.service.js';
 import { answerJson, openDatabase, SimulationsRepository, systemClock, uuidv7, type Database } from '../libs/persistence/index.js';
 import { generateCases, type RefundCase } from './cases.js';
+import { refundedTotal, refundedTotalTrace } from '../libs/refunds/index.js';
 
 export interface SimulationBenchOptions {
   /** Repository root (rule-packs/, policies/bundles/, releases/). */
@@ -120,7 +121,8 @@ async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop
 }
 
 /**
- * Decides `cases` on the built-in release `manifest` and stores them as DecisionsService does, the feature values the
+ * Decides `cases` on the built-in release `manifest` and stores them as DecisionsService does (the refund lifecycle's
+ * trace entry first), the feature values the
  * decision used included (the caller's: the bench keeps no history; and the case's personal fields in clear, where the
  * service would store pseudonyms: the same shape and a few bytes' difference); answers the replay window.
  */
@@ -134,7 +136,9 @@ async function seed(db: Database, root: string, manifest: ReleaseManifest, cases
       const at = new Date(start + (i + j) * 10);
       const id = uuidv7(at.getTime());
       const d = await type.decide(c);
-      const document = decisionDocument({ id, tenant: TENANT, createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, d, release.ref);
+      // As the refund lifecycle stores it: the trace starts with the refunded total the rules saw (none refunded before).
+      const trace = [refundedTotalTrace(refundedTotal(c.order.refundedAmount, 0)), ...d.trace] as typeof d.trace;
+      const document = decisionDocument({ id, tenant: TENANT, createdAt: at.toISOString() }, type, c as unknown as Record<string, unknown>, { ...d, trace }, release.ref);
       rows.push([id, TENANT, 'refund', d.outcome, d.output.riskScore, release.ref.name, release.ref.version, JSON.stringify(release.ref.components), JSON.stringify(c), d.features ? JSON.stringify(d.features) : null, JSON.stringify(document), answerJson(document), at, at]);
     }
     await db.em().execute(

@@ -32,16 +32,18 @@ export interface NewDecision {
 /**
  * The document without its engine trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a
  * replay reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
- * (docs/benchmarks.md, replay). The trace's first entry stays when it is the platform's refunded total (a refund
- * lifecycle's, `PLATFORM_TRACE_SOURCE`), which a replay re-applies: order amounts, no personal data, and kept by a
- * purge (which leaves this column as it is). Rows written before the column have none; readers fall back to the
- * document.
+ * (docs/benchmarks.md, replay). The trace's first entry stays when it is the platform's refunded total
+ * (`PLATFORM_TRACE_SOURCE`, a refund lifecycle's) and it fired, that is when the rules saw a larger refunded total than
+ * the case sent: a replay re-applies it (replayEnrichment); otherwise the stored case is what the rules saw. Order
+ * amounts, no personal data, and kept by a purge (which leaves this column as it is). Rows written before the column
+ * have none; readers fall back to the document. (Answers stored 2026-12-06/07, before the entry was kept, lack it: a
+ * simulation replays those with the case's refunded total; a single replay reads the whole trace and applies it.)
  */
 export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
   const { trace, ...answer } = document;
   const first: unknown = Array.isArray(trace) ? trace[0] : undefined;
-  const platform = typeof first === 'object' && first !== null && (first as { source?: unknown }).source === PLATFORM_TRACE_SOURCE;
-  return platform ? { ...answer, trace: [first] } : answer;
+  const applies = typeof first === 'object' && first !== null && (first as { source?: unknown }).source === PLATFORM_TRACE_SOURCE && (first as { fired?: unknown }).fired === true;
+  return applies ? { ...answer, trace: [first] } : answer;
 }
 
 export function answerJson(document: Record<string, unknown>): string {

@@ -73,23 +73,22 @@ describe.each(kinds)('replayPage (%s)', (kind) => {
     expect(JSON.parse(answerJson(withAnswer))).toEqual(Object.fromEntries(Object.entries(withAnswer).filter(([k]) => k !== 'trace')));
   });
 
-  it("gives a lifecycle decision's platform entry (the refunded total it saw) from the answer, or from the document for rows stored before the answer kept it", async () => {
+  it("gives the platform's refunded-total entry when the rules saw more than the case sent: from the answer, or from the document of a row without one", async () => {
     const platform = { source: 'platform@refunds', rule: 'order.refundedAmount', fired: true, callerRefundedAmount: 0, platformRefundedAmount: 8000, used: 8000 };
-    const ids = ['00000000-0000-7000-8000-000000000011', '00000000-0000-7000-8000-000000000012', '00000000-0000-7000-8000-000000000013'];
-    const withPlatform = (id: string) => ({ ...document(id, 'DENY'), trace: [platform, ...document(id, 'DENY').trace] });
-    const kept = withPlatform(ids[0]!);
+    const unfired = { ...platform, fired: false, platformRefundedAmount: 0, used: 0 };
+    const ids = ['00000000-0000-7000-8000-000000000011', '00000000-0000-7000-8000-000000000012', '00000000-0000-7000-8000-000000000013', '00000000-0000-7000-8000-000000000014'];
+    const withFirst = (id: string, entry: Record<string, unknown>) => ({ ...document(id, 'DENY'), trace: [entry, ...document(id, 'DENY').trace] });
+    const kept = withFirst(ids[0]!, platform);
     expect(JSON.parse(answerJson(kept)).trace).toEqual([platform]); // the engine's entries are left out
     await store(ids[0]!, '2026-03-05T00:00:01Z', kept, answerJson(kept));
-    const before = withPlatform(ids[1]!);
-    const { trace: _t, ...answerWithoutTrace } = before;
-    await store(ids[1]!, '2026-03-05T00:00:02Z', before, JSON.stringify(answerWithoutTrace));
-    await store(ids[2]!, '2026-03-05T00:00:03Z', withPlatform(ids[2]!), null);
+    const notFired = withFirst(ids[1]!, unfired);
+    expect(JSON.parse(answerJson(notFired))).not.toHaveProperty('trace'); // the case is what the rules saw
+    await store(ids[1]!, '2026-03-05T00:00:02Z', notFired, answerJson(notFired));
+    await store(ids[2]!, '2026-03-05T00:00:03Z', withFirst(ids[2]!, platform), null);
+    await store(ids[3]!, '2026-03-05T00:00:04Z', document(ids[3]!, 'DENY'), null); // an engine's entry first: not sent
     const window = { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-03-06T00:00:00Z') };
-    const lifecycle = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10, undefined, { lifecycle: true });
-    expect(lifecycle.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([platform, platform, platform]);
-    // Not a lifecycle type: the document is not read for it.
-    const other = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10);
-    expect(other.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([platform, null, platform]);
+    const rows = await repo.replayPage(db.em(), 'acme', 'refund', ['riskScore'], window, 10);
+    expect(rows.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([platform, null, platform, null]);
   });
 
   it('walks the window once, in order, across timestamps a millisecond cannot tell apart', async () => {

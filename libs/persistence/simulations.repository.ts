@@ -261,16 +261,13 @@ export class SimulationsRepository {
     w: ReplayWindow,
     pageSize: number,
     after?: { createdAt: string; id: string },
-    o: { lifecycle?: boolean } = {},
   ): Promise<ReplayRow[]> {
     for (const n of outputNames) if (!IDENTIFIER.test(n)) throw new Error(`output field name ${JSON.stringify(n)} is not an identifier`);
     const outputs = outputNames.map((n, i) => `, x."${n}"::text as o${i}`).join('');
     const columns = outputNames.map((n) => `, "${n}" json`).join('');
-    // A lifecycle decision's answer keeps its trace's platform entry; one stored before it did has it only in the
-    // document, parsed for those rows alone (coalesce stops at the first value). Only that entry is sent: a row without
-    // an answer reads the document's whole trace, whose first entry may be an engine's (kilobytes, of no use here).
-    const platformEntry = (trace: string) => `case when ${trace}->0->>'source' = '${PLATFORM_TRACE_SOURCE}' then (${trace}->0)::text end`;
-    const firstTrace = o.lifecycle ? `coalesce(${platformEntry('x.trace')}, ${platformEntry("(d.document->'trace')")})` : platformEntry('x.trace');
+    // The platform's refunded-total entry, when the answer kept it (storedAnswer: it fired) or, for a row without an
+    // answer, when the document's trace starts with it. Only that entry is sent: an engine's first entry is kilobytes.
+    const firstTrace = `case when x.trace->0->>'source' = '${PLATFORM_TRACE_SOURCE}' then (x.trace->0)::text end`;
     const rows = await em.execute<Row[]>(
       `select d.id, to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at, d.case_data::text as case_data, d.features::text as features, x.outcome, x.reasons::text as reasons, x."refundId" as refund_id, ${firstTrace} as first_trace${outputs}
        from decisions d

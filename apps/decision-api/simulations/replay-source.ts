@@ -14,13 +14,12 @@ export async function* replayRows(
   db: Database,
   repo: SimulationsRepository,
   tenant: string,
-  type: { name: string; outputNames: readonly string[]; document: { lifecycle?: string } },
+  type: { name: string; outputNames: readonly string[] },
   window: ReplayWindow,
   total: number,
 ): AsyncGenerator<ReplayRow[]> {
-  const lifecycle = type.document.lifecycle === 'refund';
   const fetch = (size: number, after?: { createdAt: string; id: string }) => {
-    const page = repo.replayPage(db.em(), tenant, type.name, type.outputNames, window, size, after, { lifecycle });
+    const page = repo.replayPage(db.em(), tenant, type.name, type.outputNames, window, size, after);
     page.catch(() => undefined); // a page nobody awaits any more (the run was stopped) must not reject unhandled
     return page;
   };
@@ -41,7 +40,7 @@ export async function* replayItems(
   db: Database,
   repo: SimulationsRepository,
   tenant: string,
-  type: { name: string; outputNames: readonly string[]; document: { lifecycle?: string } },
+  type: { name: string; outputNames: readonly string[] },
   window: ReplayWindow,
   total: number,
 ): AsyncGenerator<SimulationItem[]> {

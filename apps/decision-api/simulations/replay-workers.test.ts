@@ -85,6 +85,35 @@ describe('runReplayInWorkers', () => {
     expect(run.tally.summary().changed).toBe(0);
   });
 
+  it('re-applies the refunded total a stored refund decision saw, on workers as in this thread', async () => {
+    // Stored as the platform decided them: the order had been refunded in full before, which the case did not say.
+    const release = await compiler.compile((await files.release('default', '1.0.0'))!);
+    const type = release.refund();
+    const rows: ReplayRow[] = [];
+    for (let i = 0; i < 40; i++) {
+      const c = refundCase({ requestedAmount: 1000 });
+      const captured = (c.order as { capturedAmount: number }).capturedAmount;
+      const d = await type.decide({ ...c, order: { ...c.order, refundedAmount: captured } });
+      rows.push({
+        id: `p${String(i).padStart(3, '0')}`,
+        createdAt: new Date(Date.UTC(2026, 2, 2) + i).toISOString(),
+        caseJson: JSON.stringify(c),
+        featuresJson: null,
+        outcome: d.outcome,
+        reasonsJson: JSON.stringify(d.reasons),
+        outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
+        refundId: String(c.refundId),
+        firstTraceJson: JSON.stringify({ source: 'platform@refunds', rule: 'order.refundedAmount', fired: true, callerRefundedAmount: 0, platformRefundedAmount: captured, used: captured }),
+      });
+    }
+    expect(rows.every((r) => r.outcome === 'DENY')).toBe(true);
+    const here = await runSimulation([rows.map((r) => replayItem(r, type.outputNames))], { candidate: type, keep: () => true, maxKept: 100 });
+    const there = await runReplayInWorkers({ rows: readPages(rows, 15), release: release.portable(), type: 'refund' }, { file: file!, workers: 2, keep: 'all' });
+    // The same release over what it decided: nothing changes (with the case's own total, all 40 would be approved).
+    expect(here.tally.summary()).toMatchObject({ total: 40, changed: 0 });
+    expect(there.tally.summary()).toEqual(here.tally.summary());
+  });
+
   it('asks for the first page before the workers are ready, and stops reading when a worker cannot start', async () => {
     const rows = await storedRows(10);
     const release = await compiler.compile((await files.release('default', '1.0.0'))!);
