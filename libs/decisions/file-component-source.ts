@@ -105,6 +105,8 @@ export class FileComponentSource implements ComponentSource {
       try {
         versions = await this.packVersions(name);
       } catch (e) {
+        // A file beside the pack folders (a README) is no pack; a folder that cannot be read is named.
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
         out.push({ name, version: '', path: `rule-packs/${name}`, error: e as Error });
         continue;
       }

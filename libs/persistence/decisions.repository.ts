@@ -36,8 +36,8 @@ export interface NewDecision {
  * (`PLATFORM_TRACE_SOURCE`, a refund lifecycle's) and it fired, that is when the rules saw a larger refunded total than
  * the case sent: a replay re-applies it (replayEnrichment); otherwise the stored case is what the rules saw. Order
  * amounts, no personal data, and kept by a purge (which leaves this column as it is). Rows written before the column
- * have none; readers fall back to the document. (Answers stored 2026-12-06/07, before the entry was kept, lack it: a
- * simulation replays those with the case's refunded total; a single replay reads the whole trace and applies it.)
+ * have none; readers fall back to the document. Answers stored before the entry was kept got it from their document
+ * (Migration20261218000000_answer_platform_entry).
  */
 export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
   const { trace, ...answer } = document;

@@ -60,6 +60,13 @@ export interface BundleView {
 type ComponentKind = 'type' | 'pack' | 'bundle';
 const KIND_NAMES: Record<ComponentKind, string> = { type: 'decision type', pack: 'rule pack', bundle: 'policy bundle' };
 
+/** The built-in catalogue of packs: what reads as one, and every name@version its files hold or are named by. */
+interface BuiltinPacks {
+  views: PackView[];
+  /** Readable or not: a tenant cannot take a version the built-in content holds (tenant-component-source.ts). */
+  taken: Set<string>;
+}
+
 interface Found<T> {
   view: T;
   sha256: string;
@@ -70,7 +77,7 @@ interface Found<T> {
 export class CatalogueService implements OnModuleInit {
   private readonly logger = new Logger('CatalogueService');
   /** The built-in packs never change while the process runs (they are the deployed repository). */
-  private builtinPacks?: Promise<PackView[]>;
+  private builtinPacks?: Promise<BuiltinPacks>;
 
   constructor(
     @Inject(DATABASE) private readonly db: Database,
@@ -86,13 +93,12 @@ export class CatalogueService implements OnModuleInit {
    * nor fail by it): each one an upload would refuse, or that cannot be read, is a warning.
    */
   onModuleInit(): void {
-    void builtinPackProblems(this.files).then(
-      ({ checked, problems }) => {
+    void builtinPackProblems(this.files)
+      .then(({ checked, problems }) => {
         for (const p of problems) this.logger.warn(`built-in rule pack refused as an upload would be (a release or reward account naming it is refused; one that cannot be read is not listed): ${p}`);
         this.logger.log(`${checked} built-in rule pack(s) checked, ${problems.length} refused`);
-      },
-      (e: unknown) => this.logger.error(`built-in rule packs could not be checked: ${e instanceof Error ? e.message : String(e)}`),
-    );
+      })
+      .catch((e: unknown) => this.logger.error(`built-in rule packs could not be checked: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   // ---- rule packs ----
@@ -111,6 +117,8 @@ export class CatalogueService implements OnModuleInit {
         if (existing.sha256 === sha256) return unchanged(existing.view);
         throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, existing.view.source);
       }
+      // A built-in file of this name@version that does not read as a pack still holds it.
+      if ((await this.builtinCatalogue()).taken.has(`${name}@${version}`)) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'builtin');
       await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
       const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) {
@@ -156,14 +164,39 @@ export class CatalogueService implements OnModuleInit {
     return builtin && { sha256: builtin.sha256, view: builtin };
   }
 
-  private builtinPackViews(): Promise<PackView[]> {
-    // A file that does not read as a pack object is left out (the start warned about it), not the whole catalogue.
-    this.builtinPacks ??= this.files.packFiles().then((files) =>
-      files.flatMap((f): PackView[] => {
-        if (f.error || typeof f.json !== 'object' || f.json === null || Array.isArray(f.json)) return [];
-        const p = f.json as { name: string; version: string; kind: string; description: string };
-        return [{ name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(f.json), source: 'builtin', ...builtinStamp }];
-      }),
+  private async builtinPackViews(): Promise<PackView[]> {
+    return (await this.builtinCatalogue()).views;
+  }
+
+  /**
+   * A file that does not read as a pack object is left out of the views (the start warned about it), not the whole
+   * catalogue; its name@version stays taken. A read that failed for a reason that may pass (EMFILE, EACCES) is not kept:
+   * the next call reads again.
+   */
+  private builtinCatalogue(): Promise<BuiltinPacks> {
+    this.builtinPacks ??= this.files.packFiles().then(
+      (files) => {
+        const views: PackView[] = [];
+        const taken = new Set<string>();
+        let passing = false;
+        for (const f of files) {
+          if (f.version) taken.add(`${f.name}@${f.version}`);
+          if (f.error && !(f.error instanceof DomainError)) passing = true;
+          if (f.error || typeof f.json !== 'object' || f.json === null || Array.isArray(f.json)) continue;
+          const p = f.json as { name: string; version: string; kind: string; description: string };
+          taken.add(`${p.name}@${p.version}`);
+          views.push({ name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(f.json), source: 'builtin', ...builtinStamp });
+        }
+        if (passing) {
+          this.builtinPacks = undefined;
+          this.logger.warn('a built-in rule pack file could not be read; the built-in catalogue is read again on the next request');
+        }
+        return { views, taken };
+      },
+      (e: unknown) => {
+        this.builtinPacks = undefined;
+        throw e;
+      },
     );
     return this.builtinPacks;
   }
@@ -229,7 +262,11 @@ export class CatalogueService implements OnModuleInit {
     await this.repo.lockComponentName(em, tenant, name, version);
     for (const other of (['type', 'pack', 'bundle'] as const).filter((k) => k !== kind)) {
       const found =
-        other === 'pack' ? await this.findPack(em, tenant, name, version) : other === 'bundle' ? await this.findBundle(em, tenant, name, version) : await this.findType(em, tenant, name, version);
+        other === 'pack'
+          ? (await this.findPack(em, tenant, name, version)) ?? ((await this.builtinCatalogue()).taken.has(`${name}@${version}`) || undefined)
+          : other === 'bundle'
+            ? await this.findBundle(em, tenant, name, version)
+            : await this.findType(em, tenant, name, version);
       if (found) throw new DomainError(codes[kind], `${name}@${version} is already a ${KIND_NAMES[other]}; a release could not tell them apart`, 'conflict');
     }
   }

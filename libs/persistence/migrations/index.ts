@@ -33,6 +33,7 @@ import { Migration20261214000000_ledger_transactions_by_account } from './Migrat
 import { Migration20261215000000_idempotency_key_taken } from './Migration20261215000000_idempotency_key_taken.js';
 import { Migration20261216000000_refund_reads_by_key } from './Migration20261216000000_refund_reads_by_key.js';
 import { Migration20261217000000_ledger_references_at_commit } from './Migration20261217000000_ledger_references_at_commit.js';
+import { Migration20261218000000_answer_platform_entry } from './Migration20261218000000_answer_platform_entry.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -69,4 +70,5 @@ export const migrationsList = [
   { name: 'Migration20261215000000_idempotency_key_taken', class: Migration20261215000000_idempotency_key_taken },
   { name: 'Migration20261216000000_refund_reads_by_key', class: Migration20261216000000_refund_reads_by_key },
   { name: 'Migration20261217000000_ledger_references_at_commit', class: Migration20261217000000_ledger_references_at_commit },
+  { name: 'Migration20261218000000_answer_platform_entry', class: Migration20261218000000_answer_platform_entry },
 ];
