@@ -62,6 +62,11 @@ describe.each(kinds)('answers get the platform entry they lacked (%s)', (kind) =
     // The replay page now finds it without the document.
     const page = await new SimulationsRepository().replayPage(db.em(), 'acme', 'refund', ['riskScore'], { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-03-06T00:00:00Z') }, 10);
     expect(page.map((r) => (r.firstTraceJson === null ? null : JSON.parse(r.firstTraceJson)))).toEqual([fired, null, null, fired]);
-    await expect(sql(`update decisions set answer = '{}'::json where id = ?`, [id(2)])).rejects.toThrow();
+    // The trigger allows that change alone: not another answer, not the entry where none fired, not twice.
+    await expect(sql(`update decisions set answer = '{}'::json where id = ?`, [id(2)])).rejects.toThrow(/append-only/);
+    await expect(sql(`update decisions set answer = (answer::jsonb || jsonb_build_object('trace', jsonb_build_array((document -> 'trace' -> 0)::jsonb)))::json where id = ?`, [id(2)])).rejects.toThrow(/append-only/);
+    await expect(sql(`update decisions set answer = (answer::jsonb || '{"trace":[{"source":"platform@refunds","fired":true}]}'::jsonb)::json where id = ?`, [id(3)])).rejects.toThrow(/append-only/);
+    await expect(sql(`update decisions set answer = (answer::jsonb - 'trace')::json where id = ?`, [id(1)])).rejects.toThrow(/append-only/);
+    await expect(sql(`update decisions set outcome = 'APPROVE' where id = ?`, [id(1)])).rejects.toThrow(/append-only/);
   });
 });

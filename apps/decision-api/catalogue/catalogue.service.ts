@@ -60,6 +60,9 @@ export interface BundleView {
 type ComponentKind = 'type' | 'pack' | 'bundle';
 const KIND_NAMES: Record<ComponentKind, string> = { type: 'decision type', pack: 'rule pack', bundle: 'policy bundle' };
 
+/** Reading a file failed for a reason that may pass: the catalogue is not known until a read succeeds. */
+const PASSING_READ_ERRORS = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EIO', 'EACCES', 'EPERM', 'EBUSY']);
+
 /** The built-in catalogue of packs: what reads as one, and every name@version its files hold or are named by. */
 interface BuiltinPacks {
   views: PackView[];
@@ -170,26 +173,27 @@ export class CatalogueService implements OnModuleInit {
 
   /**
    * A file that does not read as a pack object is left out of the views (the start warned about it), not the whole
-   * catalogue; its name@version stays taken. A read that failed for a reason that may pass (EMFILE, EACCES) is not kept:
-   * the next call reads again.
+   * catalogue; its name@version stays taken. A read that failed for a reason that may pass (too many open files, no
+   * permission yet) leaves the catalogue unknown: 503, and the next call reads again (a partial `taken` would let a
+   * tenant take a built-in version).
    */
   private builtinCatalogue(): Promise<BuiltinPacks> {
     this.builtinPacks ??= this.files.packFiles().then(
       (files) => {
         const views: PackView[] = [];
         const taken = new Set<string>();
-        let passing = false;
         for (const f of files) {
+          const code: unknown = f.error && 'code' in f.error ? f.error.code : undefined;
+          if (typeof code === 'string' && PASSING_READ_ERRORS.has(code)) {
+            this.builtinPacks = undefined;
+            this.logger.warn(`built-in rule pack ${f.path} could not be read (${code}); read again on the next request`);
+            throw new DomainError('BUILTIN_CONTENT_UNAVAILABLE', `The built-in rule packs could not be read (${code}); retry shortly`, 'unavailable');
+          }
           if (f.version) taken.add(`${f.name}@${f.version}`);
-          if (f.error && !(f.error instanceof DomainError)) passing = true;
           if (f.error || typeof f.json !== 'object' || f.json === null || Array.isArray(f.json)) continue;
           const p = f.json as { name: string; version: string; kind: string; description: string };
           taken.add(`${p.name}@${p.version}`);
           views.push({ name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(f.json), source: 'builtin', ...builtinStamp });
-        }
-        if (passing) {
-          this.builtinPacks = undefined;
-          this.logger.warn('a built-in rule pack file could not be read; the built-in catalogue is read again on the next request');
         }
         return { views, taken };
       },
