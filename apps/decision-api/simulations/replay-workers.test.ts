@@ -3,7 +3,7 @@
  * same kept results in the same order, truncated at the same case. Needs the build (the worker runs dist/'s copy).
  */
 import { resolve } from 'node:path';
-import { runSimulation } from '../../../libs/decisions/index.js';
+import { runSimulation, type TypedDecision } from '../../../libs/decisions/index.js';
 import type { ReplayRow } from '../../../libs/persistence/index.js';
 import { refundCase } from '../../../test/support/refund-cases.js';
 import { replayItem } from './replay-item.js';
@@ -12,24 +12,29 @@ import { compiler, files } from './replay.test-support.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 
+/** Case `c` stored as a replay reads it, decided as `d`; `firstTrace`: the platform's refunded-total entry, if it fired. */
+function storedRow(id: string, createdAt: Date, c: Record<string, unknown>, d: TypedDecision, outputNames: readonly string[], firstTrace?: Record<string, unknown>): ReplayRow {
+  return {
+    id,
+    createdAt: createdAt.toISOString(),
+    caseJson: JSON.stringify(c),
+    featuresJson: null,
+    outcome: d.outcome,
+    reasonsJson: JSON.stringify(d.reasons),
+    outputJson: outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
+    refundId: String(c.refundId),
+    firstTraceJson: firstTrace === undefined ? null : JSON.stringify(firstTrace),
+  };
+}
+
 /** Decisions of the built-in release, stored as a replay reads them. */
 async function storedRows(n: number): Promise<ReplayRow[]> {
   const type = (await compiler.compile((await files.release('default', '1.0.0'))!)).refund();
   const rows: ReplayRow[] = [];
   for (let i = 0; i < n; i++) {
     const c = refundCase({ requestedAmount: 500 + ((i * 977) % 12_000), customer: { refundCount30d: i % 7, accountAgeDays: (i * 13) % 500 }, signals: { ipRisk: i % 11 === 0 ? 'high' : 'low' } });
-    const d = await type.decide(c);
-    rows.push({
-      id: `d${String(i).padStart(5, '0')}`,
-      createdAt: new Date(Date.UTC(2026, 2, 1) + i).toISOString(),
-      caseJson: JSON.stringify(c),
-      featuresJson: null,
-      outcome: d.outcome,
-      reasonsJson: JSON.stringify(d.reasons),
-      outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
-      refundId: String(c.refundId),
-      firstTraceJson: null, // decided here without a lifecycle: no platform total
-    });
+    // Decided here without a lifecycle: no platform total.
+    rows.push(storedRow(`d${String(i).padStart(5, '0')}`, new Date(Date.UTC(2026, 2, 1) + i), c, await type.decide(c), type.outputNames));
   }
   return rows;
 }
@@ -94,17 +99,8 @@ describe('runReplayInWorkers', () => {
       const c = refundCase({ requestedAmount: 1000 });
       const captured = (c.order as { capturedAmount: number }).capturedAmount;
       const d = await type.decide({ ...c, order: { ...c.order, refundedAmount: captured } });
-      rows.push({
-        id: `p${String(i).padStart(3, '0')}`,
-        createdAt: new Date(Date.UTC(2026, 2, 2) + i).toISOString(),
-        caseJson: JSON.stringify(c),
-        featuresJson: null,
-        outcome: d.outcome,
-        reasonsJson: JSON.stringify(d.reasons),
-        outputJson: type.outputNames.map((o) => (d.output[o] === undefined ? null : JSON.stringify(d.output[o]))),
-        refundId: String(c.refundId),
-        firstTraceJson: JSON.stringify({ source: 'platform@refunds', rule: 'order.refundedAmount', fired: true, callerRefundedAmount: 0, platformRefundedAmount: captured, used: captured }),
-      });
+      const entry = { source: 'platform@refunds', rule: 'order.refundedAmount', fired: true, callerRefundedAmount: 0, platformRefundedAmount: captured, used: captured };
+      rows.push(storedRow(`p${String(i).padStart(3, '0')}`, new Date(Date.UTC(2026, 2, 2) + i), c, d, type.outputNames, entry));
     }
     expect(rows.every((r) => r.outcome === 'DENY')).toBe(true);
     const here = await runSimulation([rows.map((r) => replayItem(r, type.outputNames))], { candidate: type, keep: () => true, maxKept: 100 });
