@@ -1,6 +1,6 @@
 /** The reward ledger: the paper's Algorithms 1–4 over a LedgerStore, driven by reward-program packs and an OPA redemption gate. */
 import { DomainError } from '../errors/index.js';
-import { isInstantInRange } from '../names/index.js';
+import { isInstantInRange, LAST_INSTANT_MS } from '../names/index.js';
 import type { RedemptionGate, RedemptionGateInput, RedemptionGateReason } from './gate.js';
 import { Guard } from './guards.js';
 import {
@@ -550,7 +550,7 @@ export class Ledger {
       if (!isInstantInRange(ms(holdUntil))) {
         throw refusal(
           'HOLD_OUT_OF_RANGE',
-          `closing at ${periodEnd} would hold redemptions for ${program.graceDays} day(s), past 9999-12-31T23:59:59.999Z, the last time the ledger records`,
+          `closing at ${periodEnd} would hold redemptions for ${program.graceDays} day(s), past ${new Date(LAST_INSTANT_MS).toISOString()}, the last time the ledger records`,
           '/periodEnd',
         );
       }

@@ -3,7 +3,7 @@ import { raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import type { Actor } from '../audit/index.js';
-import { PLATFORM_TRACE_SOURCE } from '../refunds/index.js';
+import { appliedRefundedTotal } from '../refunds/index.js';
 import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 import { THEN_COMMIT } from './prepared-statements.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
@@ -32,18 +32,17 @@ export interface NewDecision {
 /**
  * The document without its engine trace (a few hundred bytes instead of kilobytes), stored beside it in `answer`: a
  * replay reads the outcome, reasons and output fields from it without PostgreSQL parsing the whole document per row
- * (docs/benchmarks.md, replay). The trace's first entry stays when it is the platform's refunded total
- * (`PLATFORM_TRACE_SOURCE`, a refund lifecycle's) and it fired, that is when the rules saw a larger refunded total than
- * the case sent: a replay re-applies it (replayEnrichment); otherwise the stored case is what the rules saw. Order
+ * (docs/benchmarks.md, replay). The trace's first entry stays when the rules saw a larger refunded total than the case
+ * sent (appliedRefundedTotal, a refund lifecycle's): a replay re-applies it (replayEnrichment); otherwise the stored
+ * case is what the rules saw. Order
  * amounts, no personal data, and kept by a purge (which leaves this column as it is). Rows written before the column
  * have none; readers fall back to the document. Answers stored before the entry was kept got it from their document
  * (Migration20261218000000_answer_platform_entry).
  */
 export function storedAnswer(document: Record<string, unknown>): Record<string, unknown> {
   const { trace, ...answer } = document;
-  const first: unknown = Array.isArray(trace) ? trace[0] : undefined;
-  const applies = typeof first === 'object' && first !== null && (first as { source?: unknown }).source === PLATFORM_TRACE_SOURCE && (first as { fired?: unknown }).fired === true;
-  return applies ? { ...answer, trace: [first] } : answer;
+  const applied = appliedRefundedTotal(trace);
+  return applied ? { ...answer, trace: [applied] } : answer;
 }
 
 export function answerJson(document: Record<string, unknown>): string {

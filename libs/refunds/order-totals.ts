@@ -30,6 +30,17 @@ export function refundedTotalTrace(t: RefundedTotal): Record<string, unknown> {
   };
 }
 
+/**
+ * The trace's first entry when it is the platform's refunded total and it fired: the rules saw a larger refunded total
+ * than the case sent, so a replay must apply it. Otherwise (no lifecycle, or the case's own total was used) undefined.
+ */
+export function appliedRefundedTotal(trace: unknown): Record<string, unknown> | undefined {
+  const first: unknown = Array.isArray(trace) ? trace[0] : undefined;
+  if (typeof first !== 'object' || first === null) return undefined;
+  const entry = first as Record<string, unknown>;
+  return entry.source === PLATFORM_TRACE_SOURCE && entry.fired === true ? entry : undefined;
+}
+
 /** The case the rules see: `order.refundedAmount` replaced by the refunded total used. */
 export function enrichedCase(input: Record<string, unknown>, total: RefundedTotal): Record<string, unknown> {
   const order = input.order as Record<string, unknown>;

@@ -63,11 +63,11 @@ const KIND_NAMES: Record<ComponentKind, string> = { type: 'decision type', pack:
 /** Reading a file failed for a reason that may pass: the catalogue is not known until a read succeeds. */
 const PASSING_READ_ERRORS = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EIO', 'EACCES', 'EPERM', 'EBUSY']);
 
-/** The built-in catalogue of packs: what reads as one, and every name@version its files hold or are named by. */
+/** The built-in catalogue of packs: what reads as one, and the name@version of every file, readable or not. */
 interface BuiltinPacks {
   views: PackView[];
-  /** Readable or not: a tenant cannot take a version the built-in content holds (tenant-component-source.ts). */
-  taken: Set<string>;
+  /** A tenant cannot take a version the built-in content holds (tenant-component-source.ts), even one that does not read. */
+  files: Set<string>;
 }
 
 interface Found<T> {
@@ -121,7 +121,7 @@ export class CatalogueService implements OnModuleInit {
         throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, existing.view.source);
       }
       // A built-in file of this name@version that does not read as a pack still holds it.
-      if ((await this.builtinCatalogue()).taken.has(`${name}@${version}`)) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'builtin');
+      if (await this.builtinFileHolds(name, version)) throw exists('RULE_PACK_VERSION_EXISTS', `rule pack ${name}@${version}`, 'builtin');
       await this.refuseOtherKind(em, principal.tenant, name, version, 'pack');
       const inserted = await this.repo.insertPack(em, { tenant: principal.tenant, name, version, kind: compiled.kind, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) {
@@ -171,17 +171,21 @@ export class CatalogueService implements OnModuleInit {
     return (await this.builtinCatalogue()).views;
   }
 
+  private async builtinFileHolds(name: string, version: string): Promise<boolean> {
+    return (await this.builtinCatalogue()).files.has(`${name}@${version}`);
+  }
+
   /**
    * A file that does not read as a pack object is left out of the views (the start warned about it), not the whole
-   * catalogue; its name@version stays taken. A read that failed for a reason that may pass (too many open files, no
-   * permission yet) leaves the catalogue unknown: 503, and the next call reads again (a partial `taken` would let a
-   * tenant take a built-in version).
+   * catalogue; its name@version stays held. A read that failed for a reason that may pass (too many open files, no
+   * permission yet) leaves the catalogue unknown: 503, and the next call reads again (a partial set would let a tenant
+   * take a built-in version).
    */
   private builtinCatalogue(): Promise<BuiltinPacks> {
     this.builtinPacks ??= this.files.packFiles().then(
       (files) => {
         const views: PackView[] = [];
-        const taken = new Set<string>();
+        const held = new Set<string>();
         for (const f of files) {
           const code: unknown = f.error && 'code' in f.error ? f.error.code : undefined;
           if (typeof code === 'string' && PASSING_READ_ERRORS.has(code)) {
@@ -189,13 +193,12 @@ export class CatalogueService implements OnModuleInit {
             this.logger.warn(`built-in rule pack ${f.path} could not be read (${code}); read again on the next request`);
             throw new DomainError('BUILTIN_CONTENT_UNAVAILABLE', `The built-in rule packs could not be read (${code}); retry shortly`, 'unavailable');
           }
-          if (f.version) taken.add(`${f.name}@${f.version}`);
+          if (f.version) held.add(`${f.name}@${f.version}`);
           if (f.error || typeof f.json !== 'object' || f.json === null || Array.isArray(f.json)) continue;
           const p = f.json as { name: string; version: string; kind: string; description: string };
-          taken.add(`${p.name}@${p.version}`);
           views.push({ name: p.name, version: p.version, kind: p.kind, description: p.description, sha256: packDigest(f.json), source: 'builtin', ...builtinStamp });
         }
-        return { views, taken };
+        return { views, files: held };
       },
       (e: unknown) => {
         this.builtinPacks = undefined;
@@ -267,7 +270,7 @@ export class CatalogueService implements OnModuleInit {
     for (const other of (['type', 'pack', 'bundle'] as const).filter((k) => k !== kind)) {
       const found =
         other === 'pack'
-          ? (await this.findPack(em, tenant, name, version)) ?? ((await this.builtinCatalogue()).taken.has(`${name}@${version}`) || undefined)
+          ? (await this.findPack(em, tenant, name, version)) ?? ((await this.builtinFileHolds(name, version)) || undefined)
           : other === 'bundle'
             ? await this.findBundle(em, tenant, name, version)
             : await this.findType(em, tenant, name, version);

@@ -5,11 +5,19 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 
-const PURGE_BRANCH = `
+/** The trigger's branches as this migration left them (Migration20261218000000 builds on them). */
+export const PURGE_BRANCH = `
         if tg_op = 'UPDATE' and old.purged_at is null and new.purged_at is not null and new.case_data is null
            and to_jsonb(new) - array['case_data', 'document', 'purged_at'] = to_jsonb(old) - array['case_data', 'document', 'purged_at']
            and new.document::jsonb - 'purgedAt' = old.document::jsonb - 'trace'
            and new.document::jsonb ? 'purgedAt' then
+          return new;
+        end if;`;
+
+export const ERASURE_BRANCH = `
+        if tg_op = 'UPDATE' and old.erased_at is null and new.erased_at is not null
+           and to_jsonb(new) - array['case_data', 'erased_at'] = to_jsonb(old) - array['case_data', 'erased_at']
+           and jsonb_only_nulled(old.case_data, new.case_data) then
           return new;
         end if;`;
 
@@ -42,12 +50,7 @@ export class Migration20261203040000_erasure_guard extends Migration {
         return a = b;
       end $$`);
     this.addSql(`create or replace function decisions_append_or_purge() returns trigger language plpgsql as $$
-      begin${PURGE_BRANCH}
-        if tg_op = 'UPDATE' and old.erased_at is null and new.erased_at is not null
-           and to_jsonb(new) - array['case_data', 'erased_at'] = to_jsonb(old) - array['case_data', 'erased_at']
-           and jsonb_only_nulled(old.case_data, new.case_data) then
-          return new;
-        end if;
+      begin${PURGE_BRANCH}${ERASURE_BRANCH}
         raise exception '% is append-only: % refused', tg_table_name, tg_op;
       end $$`);
   }

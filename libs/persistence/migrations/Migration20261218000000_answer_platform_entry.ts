@@ -13,21 +13,7 @@
  * left alone (a replay reads neither).
  */
 import { Migration } from '@mikro-orm/migrations';
-
-const PURGE_BRANCH = `
-        if tg_op = 'UPDATE' and old.purged_at is null and new.purged_at is not null and new.case_data is null
-           and to_jsonb(new) - array['case_data', 'document', 'purged_at'] = to_jsonb(old) - array['case_data', 'document', 'purged_at']
-           and new.document::jsonb - 'purgedAt' = old.document::jsonb - 'trace'
-           and new.document::jsonb ? 'purgedAt' then
-          return new;
-        end if;`;
-
-const ERASURE_BRANCH = `
-        if tg_op = 'UPDATE' and old.erased_at is null and new.erased_at is not null
-           and to_jsonb(new) - array['case_data', 'erased_at'] = to_jsonb(old) - array['case_data', 'erased_at']
-           and jsonb_only_nulled(old.case_data, new.case_data) then
-          return new;
-        end if;`;
+import { ERASURE_BRANCH, PURGE_BRANCH } from './Migration20261203040000_erasure_guard.js';
 
 const ANSWER_BRANCH = `
         if tg_op = 'UPDATE' and old.answer is not null and (old.answer -> 'trace') is null
