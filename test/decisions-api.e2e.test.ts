@@ -188,6 +188,8 @@ describe('bad input is a clear 4xx naming the field, never a 500', () => {
     ['requestedAt not a date-time', { requestedAt: 'yesterday' }, '/case/requestedAt'],
     ['deliveredAt a number', { order: { deliveredAt: 5 } }, '/case/order/deliveredAt'],
     ['currency lowercase', { currency: 'eur' }, '/case/currency'],
+    ['currency not in ISO 4217', { currency: 'ZZZ' }, '/case/currency'],
+    ['currency withdrawn from ISO 4217', { currency: 'HRK' }, '/case/currency'],
     ['unknown field', { surprise: true }, '/case/surprise'],
     ['float money', { requestedAmount: 10.5 }, '/case/requestedAmount'],
     // JSON's "\ud800" escape parses to a lone surrogate, which neither PostgreSQL nor a policy's JSON reader takes: the

@@ -502,6 +502,9 @@ describe('entries, tenancy and input', () => {
     const bad = await post(`/v1/ledger/accounts/${a.id}/transactions`, { transactionId: '', amount: 10.5, category: 'X', occurredAt: 'soon' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: any) => e.path)).toEqual(expect.arrayContaining(['/transactionId', '/amount', '/occurredAt']));
+    const currency = await svc.request('PUT', `/v1/ledger/accounts/${uid('acct')}`, { key, body: { program: 'cashback-default', currency: 'ZZZ', cycleAnchorDay: 1 } });
+    expect(currency.status).toBe(400);
+    expect(currency.body.errors).toEqual([{ path: '/currency', message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' }]);
     const unknown = await svc.request('PUT', `/v1/ledger/accounts/${uid('acct')}`, { key, body: { program: 'no-such-program', currency: 'EUR', cycleAnchorDay: 1 } });
     expect(unknown.status).toBe(422);
     expect(unknown.body.code).toBe('PROGRAM_NOT_FOUND');

@@ -53,7 +53,7 @@ export function typeDocument(n: ScaffoldNames): Record<string, unknown> {
         requestId: { ...id, description: 'Names the case: stored decisions and simulations report it.' },
         accountId: id,
         amount: { type: 'integer', minimum: 1, description: 'Minor units.' },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        currency: { type: 'string', format: 'currency', description: 'ISO 4217 code.' },
         account: {
           type: 'object',
           additionalProperties: false,

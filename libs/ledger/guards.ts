@@ -1,6 +1,6 @@
 /** Input guards: the ledger defends its own invariants (ids, positive integer amounts, ISO timestamps) whatever the caller validated. */
 import { DomainError, type ErrorDetail } from '../errors/index.js';
-import { isInstantInRange } from '../names/index.js';
+import { isCurrencyCode, isInstantInRange } from '../names/index.js';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -47,8 +47,8 @@ export class Guard {
   }
 
   currency(value: unknown, path: string): string {
-    if (typeof value !== 'string' || !/^[A-Z]{3}$/.test(value)) {
-      this.errors.push({ path, message: 'must be an ISO 4217 currency code (three upper-case letters)' });
+    if (typeof value !== 'string' || !isCurrencyCode(value)) {
+      this.errors.push({ path, message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' });
       return '';
     }
     return value;

@@ -1,11 +1,12 @@
 /**
- * Names, versions, ids, JSON pointers and the range of instants: the one place their rules live. Request schemas, path
+ * Names, versions, ids, JSON pointers, currency codes and the range of instants: the one place their rules live. Request schemas, path
  * parameters, the repository layout and the CLI all use these, so a name one route accepts is a name every route
  * accepts. The JSON Schemas shipped as files (rule packs, decision types) restate the patterns; a unit test keeps them
  * equal.
  */
 export { compareSemver, isSemver, SEMVER_PATTERN } from './semver.js';
 export { FIRST_INSTANT_MS, instantOf, isInstantInRange, LAST_INSTANT_MS } from './instant.js';
+export { CURRENCY_FORMAT, isCurrencyCode } from './currency.js';
 
 /** Component, release and decision type names: lower-kebab-case. */
 export const NAME_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';

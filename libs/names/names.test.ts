@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { compareSemver, IDENTIFIER_PATTERN, instantOf, isName, isSemver, isUuid, NAME_PATTERN, parsePointer, pointer, SEMVER_PATTERN, UPPER_SNAKE_PATTERN } from './index.js';
+import { compareSemver, IDENTIFIER_PATTERN, instantOf, isCurrencyCode, isName, isSemver, isUuid, NAME_PATTERN, parsePointer, pointer, SEMVER_PATTERN, UPPER_SNAKE_PATTERN } from './index.js';
 
 const schema = (path: string) =>
   JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { $defs: Record<string, { pattern?: string }>; properties: Record<string, { pattern?: string }> };
@@ -29,6 +29,13 @@ describe('names', () => {
     for (const s of ['0000-12-31T23:59:59Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', '+010000-01-01T00:00:00Z', '2025-12-31T23:59:60Z', 'x']) {
       expect(instantOf(s)).toBeUndefined();
     }
+  });
+
+  it('currency codes: ISO 4217 list one, not three letters nor what Intl still knows', () => {
+    // Funds, precious metals and the codes added in 2024–2025 (ZWG, XCG, XAD) are in list one.
+    expect(['EUR', 'USD', 'GBP', 'JPY', 'KWD', 'CLF', 'XAU', 'XTS', 'ZWG', 'XCG', 'XAD', 'VED', 'SLE'].every(isCurrencyCode)).toBe(true);
+    // Withdrawn (HRK 2023, SLL, ZWL 2024, ANG 2025, BGN 2026), never issued, or not as the list writes them.
+    for (const c of ['HRK', 'SLL', 'ZWL', 'ANG', 'BGN', 'CUC', 'ZZZ', 'ABC', 'usd', 'Eur', 'EURO', 'EU', '']) expect(isCurrencyCode(c)).toBe(false);
   });
 
   it('JSON pointers round-trip with escapes', () => {

@@ -2,7 +2,7 @@ import { DomainError } from '../errors/index.js';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import fc from 'fast-check';
 import { instantOf } from '../names/index.js';
-import { commonDateTime, compileFactSchema, newAjv } from './schema.js';
+import { ajvErrorsToDetails, commonDateTime, compileFactSchema, newAjv } from './schema.js';
 
 describe('newAjv', () => {
   it("date-time: RFC 3339 that Date reads, in years 0001–9999 once the offset is applied (fact schemas, request bodies)", () => {
@@ -13,6 +13,16 @@ describe('newAjv', () => {
     // Each of these once passed the format and failed later: a driver error or a RangeError (500).
     for (const bad of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', '2025-12-31T23:59:60Z', '2020-01-01T00:00:00+01', '2026-02-30T00:00:00Z']) {
       expect([bad, valid(bad)]).toEqual([bad, false]);
+    }
+  });
+});
+
+describe('the currency format', () => {
+  it('holds an ISO 4217 code of list one, in the platform\'s schemas and an author\'s alike, and says so by path', () => {
+    for (const validate of [newAjv().compile({ type: 'object', properties: { currency: { type: 'string', format: 'currency' } } }), compileFactSchema({ type: 'object', properties: { currency: { type: 'string', format: 'currency' } } })]) {
+      expect(validate({ currency: 'EUR' })).toBe(true);
+      expect(validate({ currency: 'ZZZ' })).toBe(false);
+      expect(ajvErrorsToDetails(validate.errors, '/case')).toEqual([{ path: '/case/currency', message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' }]);
     }
   });
 });

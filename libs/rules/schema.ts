@@ -4,7 +4,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { DomainError, type ErrorDetail } from '../errors/index.js';
-import { instantOf, pointer } from '../names/index.js';
+import { CURRENCY_FORMAT, instantOf, isCurrencyCode, pointer } from '../names/index.js';
 import { checkSchemaLimits, PATTERN_BUDGET_EXCEEDED, SCHEMA_LIMITS, SCHEMA_PATTERN_UNSUPPORTED } from './limits.js';
 import { compileLinearRegExp, patternProblem, PatternWorkExceeded, withPatternWork } from './regex.js';
 
@@ -43,6 +43,8 @@ export function newAjv(verbose = false, discriminator = false, authored = false)
   // A date-time is also an instant the platform can compute with and store: one Date reads (RFC 3339 allows a leap
   // second, ajv-formats a bare-hour offset; Date reads neither) in years 0001–9999 (libs/names). Past that: a 500.
   ajv.addFormat('date-time', { type: 'string', validate: (s: string) => commonDateTime(s) || (rfc3339.validate(s) && instantOf(s) !== undefined) });
+  // Money's currency: an ISO 4217 code of list one (libs/names/currency.ts), for the platform's schemas and authors' alike.
+  ajv.addFormat(CURRENCY_FORMAT, { type: 'string', validate: isCurrencyCode });
   return ajv;
 }
 
@@ -233,6 +235,7 @@ function describe(error: ErrorObject, prefix: string, packFormat: boolean): Erro
       return { path, message: error.data === undefined ? hint : `${quote(error.data)}: ${hint}` };
     }
     case 'format':
+      if (params.format === CURRENCY_FORMAT) return { path, message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' };
       return { path, message: `must be a valid ${String(params.format)}` };
     default:
       return { path, message: error.message ?? error.keyword };

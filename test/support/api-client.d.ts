@@ -1596,6 +1596,10 @@ export interface components {
         LedgerAccountRequest: {
             /** @description "name@version" or "name" (newest version, pinned on creation) */
             program: string;
+            /**
+             * Format: currency
+             * @description ISO 4217 code (list one).
+             */
             currency: string;
             cycleAnchorDay: number;
         };
@@ -1644,6 +1648,7 @@ export interface components {
             events: unknown[];
             account?: {
                 accountId?: string;
+                /** Format: currency */
                 currency?: string;
                 cycleAnchorDay?: number;
             };

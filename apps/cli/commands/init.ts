@@ -27,7 +27,7 @@ function refundPolicy(name: string): Record<string, unknown> {
       required: ['requestedAmount', 'currency', 'reasonCode', 'customer', 'derived', 'risk'],
       properties: {
         requestedAmount: { type: 'integer', exclusiveMinimum: 0, description: 'Minor units.' },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        currency: { type: 'string', format: 'currency', description: 'ISO 4217 code.' },
         reasonCode: { type: 'string', enum: ['DAMAGED', 'NOT_RECEIVED', 'NOT_AS_DESCRIBED', 'CHANGED_MIND', 'GOODWILL', 'OTHER'] },
         customer: {
           type: 'object',

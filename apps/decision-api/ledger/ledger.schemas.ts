@@ -7,7 +7,7 @@ const obj = (required: string[], properties: Record<string, unknown>) => ({ type
 export const ledgerSchemas = {
   account: obj(['program', 'currency', 'cycleAnchorDay'], {
     program: { type: 'string', minLength: 1, maxLength: 200, description: '"name@version" or "name" (newest version, pinned on creation)' },
-    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    currency: { type: 'string', format: 'currency', description: 'ISO 4217 code (list one).' },
     cycleAnchorDay: { type: 'integer', minimum: 1, maximum: 28 },
   }),
   purchase: obj(['transactionId', 'amount', 'category', 'occurredAt'], {

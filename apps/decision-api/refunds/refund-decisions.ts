@@ -5,8 +5,9 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
+import { isCurrencyCode } from '../../../libs/names/index.js';
 import { keyActor } from '../../../libs/audit/index.js';
-import { getter, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
+import { getter, REFUND_LIFECYCLE_INPUT, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import {
   entityLockIds,
   FeatureHistoryRepository,
@@ -42,32 +43,11 @@ interface RefundCaseView {
   reward?: RewardRef;
 }
 
-const MAX_MINOR = Number.MAX_SAFE_INTEGER;
-const id = { type: 'string', minLength: 1, maxLength: 255 } as const;
-const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR } as const;
-
 /**
- * What the lifecycle itself needs of a case, whatever the type's own input schema says: decision-type.ts only checks
- * that a tenant's type declares these fields, not their types, and the refunds table holds them as text (ids),
- * bigint (amounts) and char(3) (currency). A case that passes a loose type but not this is a 400 naming each field,
- * not a driver error (500) or a TypeError on a missing `order`.
+ * What the lifecycle itself needs of a case (libs/decisions: REFUND_LIFECYCLE_INPUT). The type's inputErrors already
+ * checked it with the case; this is its typed view, and a 400 naming the field for any caller that did not.
  */
-export const refundCaseView = new SchemaValidator<RefundCaseView>(
-  {
-    type: 'object',
-    required: ['refundId', 'orderId', 'customerId', 'requestedAmount', 'currency', 'order'],
-    properties: {
-      refundId: id,
-      orderId: id,
-      customerId: id,
-      requestedAmount: minor,
-      currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-      order: { type: 'object', required: ['capturedAmount', 'refundedAmount'], properties: { capturedAmount: minor, refundedAmount: minor } },
-      reward: { type: 'object', required: ['accountId', 'transactionId'], properties: { accountId: id, transactionId: id } },
-    },
-  },
-  'Refund case',
-);
+export const refundCaseView = new SchemaValidator<RefundCaseView>(REFUND_LIFECYCLE_INPUT, 'Refund case');
 
 export const REFUND_EXISTS = 'REFUND_EXISTS';
 
@@ -212,7 +192,7 @@ export class RefundDecisions {
       refundId,
       amount: minor,
       // Stored as char(3): only an ISO 4217 code (the pointer is the type's: a tenant's may name any string).
-      currency: typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? currency : null,
+      currency: typeof currency === 'string' && isCurrencyCode(currency) ? currency : null,
       riskBand,
       deadline: reviewDeadline(policy, now),
       leaseMinutes: policy.claimLeaseMinutes,

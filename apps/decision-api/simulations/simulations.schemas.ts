@@ -57,7 +57,7 @@ export const ledgerSimulationSchema = {
       additionalProperties: false,
       properties: {
         accountId: { type: 'string', minLength: 1, maxLength: 255 },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        currency: { type: 'string', format: 'currency' },
         cycleAnchorDay: { type: 'integer', minimum: 1, maximum: 28 },
       },
     },

@@ -219,6 +219,26 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
     expect(refusal(t)).toMatchObject({ code: 'DECISION_TYPE_TOO_COMPLEX', kind: 'unprocessable', errors: [{ path: expect.stringMatching(/^\/tests\/cases\/0\/case(\/a)+$/) }] });
   });
 
+  it("a refund lifecycle's own needs are checked with the type's schema: every problem in one list, each path once", async () => {
+    const t = refund();
+    t.lifecycle = 'refund';
+    // A loose type: it declares the lifecycle's fields, but not as the lifecycle needs them.
+    t.input.properties.currency = { type: 'string' };
+    t.input.properties.orderId = { type: 'string' };
+    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    const bound = bindDecisionType(validateDecisionType(t), 'refund', release);
+    const valid = (JSON.parse(readFileSync(resolve(root, 'docs/examples/refund-case.json'), 'utf8')) as { case: Record<string, unknown> }).case;
+    expect(bound.inputErrors(valid, '/case')).toEqual([]);
+    expect(bound.inputErrors({ ...valid, currency: 'ZZZ', orderId: 'o'.repeat(256), reasonCode: 'BORED' }, '/case')).toEqual([
+      { path: '/case/reasonCode', message: expect.stringContaining('must be one of') },
+      { path: '/case/orderId', message: 'must NOT have more than 255 characters' },
+      { path: '/case/currency', message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' },
+    ]);
+    // Missing from both: named once.
+    const { currency: _, ...noCurrency } = valid;
+    expect(bound.inputErrors(noCurrency, '/case')).toEqual([{ path: '/case/currency', message: "missing required property 'currency'" }]);
+  });
+
   it('a catastrophic input pattern answers at once', async () => {
     const t = refund();
     t.input.properties.orderId.pattern = '^([A-Za-z0-9-]+)+$';

@@ -14,6 +14,35 @@ export const DECISION_TYPE_KIND = 'decision-type';
 /** The case fields a refund lifecycle reads (api-contract.md section 3's RefundCase). */
 export const REFUND_LIFECYCLE_FIELDS = ['/refundId', '/orderId', '/customerId', '/requestedAmount', '/currency', '/order/capturedAmount', '/order/refundedAmount'] as const;
 
+const lifecycleId = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const lifecycleMinor = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+
+/**
+ * What a refund lifecycle itself needs of a case, whatever the type's own input schema says: a type need only declare
+ * these fields, and the platform's refund holds them as text (ids), bigint (amounts) and an ISO 4217 code. A type
+ * with the lifecycle checks a case against this beside its own schema (every problem in one 400, and a what-if refuses
+ * what a decision would), so a loose type's case is a 400 naming the field, not a driver error or a TypeError.
+ */
+export const REFUND_LIFECYCLE_INPUT = {
+  type: 'object',
+  required: ['refundId', 'orderId', 'customerId', 'requestedAmount', 'currency', 'order'],
+  properties: {
+    refundId: lifecycleId,
+    orderId: lifecycleId,
+    customerId: lifecycleId,
+    requestedAmount: lifecycleMinor,
+    currency: { type: 'string', format: 'currency' },
+    order: { type: 'object', required: ['capturedAmount', 'refundedAmount'], properties: { capturedAmount: lifecycleMinor, refundedAmount: lifecycleMinor } },
+    reward: { type: 'object', required: ['accountId', 'transactionId'], properties: { accountId: lifecycleId, transactionId: lifecycleId } },
+  },
+} as const;
+
+let lifecycleInputValidator: ValidateFunction | undefined;
+/** REFUND_LIFECYCLE_INPUT compiled (once). */
+export function refundLifecycleInput(): ValidateFunction {
+  return (lifecycleInputValidator ??= newAjv().compile(REFUND_LIFECYCLE_INPUT));
+}
+
 export const DECISION_TYPE_INVALID = 'DECISION_TYPE_INVALID';
 /** 422: a document nested deeper than a request body may be (PACK_LIMITS.maxDocumentDepth). */
 export const DECISION_TYPE_TOO_COMPLEX = 'DECISION_TYPE_TOO_COMPLEX';

@@ -12,7 +12,7 @@ import { boundTrace, DECISION_LIMITS } from '../limits.js';
 import type { Reason, TraceEntry } from '../outcome.js';
 import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
-import { inputValidatorOf, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
+import { inputValidatorOf, refundLifecycleInput, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
 import { BoundFeatures, BoundHistory, FEATURES_FACT, type PlatformValues, type StoredFeatures } from './features.js';
 import { personalFields, type PersonalField } from './personal-data.js';
@@ -114,6 +114,8 @@ export class BoundDecisionType {
   readonly personal: readonly PersonalField[];
   /** What the features step is traced with. */
   private readonly featuresSpan: SpanAttributes;
+  /** A refund lifecycle's own needs of a case (REFUND_LIFECYCLE_INPUT), checked beside the input schema. */
+  private readonly lifecycleInput: ValidateFunction | undefined;
 
   constructor(
     readonly document: DecisionTypeDocument,
@@ -135,12 +137,18 @@ export class BoundDecisionType {
     this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer, document.name) : undefined;
     this.personal = personalFields(document.input);
     this.featuresSpan = { 'decision.type': this.ref, 'decision.step.kind': 'features', 'decision.features': Object.keys(document.features ?? {}).length };
+    this.lifecycleInput = document.lifecycle === 'refund' ? refundLifecycleInput() : undefined;
   }
 
-  /** Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema. */
+  /**
+   * Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema and, for a
+   * type with a refund lifecycle, what the lifecycle needs (one list: a problem both name is listed once).
+   */
   inputErrors(input: unknown, pathPrefix = ''): ErrorDetail[] {
-    if (this.validateInput(input)) return [];
-    return ajvErrorsToDetails(this.validateInput.errors?.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
+    const own = this.validateInput(input) ? [] : (this.validateInput.errors ?? []);
+    const lifecycle = !this.lifecycleInput || this.lifecycleInput(input) ? [] : (this.lifecycleInput.errors ?? []);
+    if (own.length === 0 && lifecycle.length === 0) return [];
+    return ajvErrorsToDetails([...own, ...lifecycle].filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
   }
 
   /**
