@@ -6,6 +6,7 @@
  * PostgreSQL when TEST_DATABASE_URL is set, otherwise PGlite in a folder (read after the service stopped).
  * Gift card checks and redemptions add a raw card code, an e-mail and an IP.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,15 @@ describe('after a run, no raw personal value is anywhere', () => {
       }
     }
     expect(found).toEqual([]);
+  });
+
+  it("nor as a digest anyone could compute again: the erasure's request is stored under a keyed hash", async () => {
+    // The erasure's body is the raw id alone: an unkeyed sha256 of it could be found again from a list of guesses.
+    const text = `POST /v1/subjects/erasure\n${JSON.stringify({ body: { customer: RAW.customerB }, query: {} })}`;
+    const unkeyed = createHash('sha256').update(text).digest('hex');
+    const hashes = (await dumpAll())['public.idempotency_records']!;
+    expect(hashes.some((row) => row.includes(',k1:'))).toBe(true);
+    expect(hashes.filter((row) => row.includes(unkeyed))).toEqual([]);
   });
 
   it('in any line the service printed (debug level)', () => {

@@ -4,7 +4,7 @@
  * the command in the same transaction, turns its Outcome into a status code and a body (problem+json for refusals, via
  * the problem mapper), stores that answer with the claim, and replays it byte for byte for the same request again.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import {
   applyDecorators,
   Inject,
@@ -25,6 +25,7 @@ import { canonicalJson } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { IdempotencyRepository, isIdempotencyKeyTaken, KeyedQueue, LAST_STATEMENT, type Clock, type Database, type Principal } from '../../../libs/persistence/index.js';
 import type { Command, Outcome } from '../commands/command.js';
+import { Pseudonyms } from '../decisions/pseudonyms.js';
 import { Metrics } from '../metrics/metrics.js';
 import { fromDomainError, withRequestId } from '../problem.js';
 import { CLOCK, DATABASE } from '../tokens.js';
@@ -83,9 +84,27 @@ export function requireIdempotencyKey(value: string | string[] | undefined): str
   return value;
 }
 
-/** Canonical JSON (sorted keys): the same body sent with its keys in another order is still "the same body". */
-export function requestHash(method: string, path: string, identity: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(identity)}`).digest('hex');
+/** A keyed request hash starts with this; a hash stored before keys were used is bare hex. */
+export const KEYED_HASH_PREFIX = 'k1:';
+
+/**
+ * What is stored to recognise the same request under a key: HMAC-SHA256 with the tenant's request key over the
+ * method, the path and the canonical JSON (sorted keys) of the body and query, so the same body with its keys in
+ * another order is still "the same body". Keyed, because the stored hash of a low-entropy body (an erasure's raw
+ * customer id) could otherwise be found again by hashing guesses.
+ */
+export function requestHash(method: string, path: string, identity: unknown, key: KeyObject): RequestHash {
+  const text = `${method} ${path}\n${canonicalJson(identity)}`;
+  const hash = KEYED_HASH_PREFIX + createHmac('sha256', key).update(text).digest('hex');
+  // Records stored before keyed hashes hold sha256 of the same text: computed only when such a record is compared.
+  return { hash, matches: (stored) => (stored.startsWith(KEYED_HASH_PREFIX) ? stored === hash : stored === createHash('sha256').update(text).digest('hex')) };
+}
+
+export interface RequestHash {
+  /** Stored with a new claim. */
+  hash: string;
+  /** A stored hash is this request's (keyed, or unkeyed from before). */
+  matches(stored: string): boolean;
 }
 
 /** What identifies a request besides method and path: its body (raw bytes by their digest) and its query parameters. */
@@ -160,6 +179,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
     private readonly queue: KeyedQueue,
     private readonly metrics: Metrics,
     private readonly reflector: Reflector,
+    private readonly pseudonyms: Pseudonyms,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler<Command>): Observable<void> {
@@ -173,7 +193,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       (async () => {
         const tenant = req.principal!.tenant;
         const path = pathOf(req);
-        const hash = requestHash(req.method, path, identityOf(req));
+        const hash = requestHash(req.method, path, identityOf(req), this.pseudonyms.requestKey(tenant));
         let command: Command;
         try {
           command = await lastValueFrom(next.handle());
@@ -207,10 +227,10 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
 
   private async execute(
     command: Command,
-    r: { tenant: string; key: string; hash: string; method: string; path: string; now: Date; requestId: string },
+    r: { tenant: string; key: string; hash: RequestHash; method: string; path: string; now: Date; requestId: string },
   ): Promise<HttpAnswer> {
     if (command.kind === 'statement') {
-      const claim = { key: r.key, requestHash: r.hash, method: r.method, path: r.path, status: 201, contentType: JSON_TYPE };
+      const claim = { key: r.key, requestHash: r.hash.hash, method: r.method, path: r.path, status: 201, contentType: JSON_TYPE };
       const outcome = await command.applyClaimed({ claim, now: r.now });
       if (outcome === 'taken') return this.replay(this.db.em(), r.tenant, r.key, r.hash);
       await this.afterCommit(command, outcome);
@@ -222,7 +242,7 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
       answer = await this.db.em().transactional(async (em) => {
         // Held (HELD): the claim goes out with the effect's first statement or its SAVEPOINT, or with the answer. When
         // another request took the key, that batch fails in its place (isIdempotencyKeyTaken) and nothing commits.
-        await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash, method: r.method, path: r.path, now: r.now });
+        await this.repo.claim(em, { tenant: r.tenant, key: r.key, requestHash: r.hash.hash, method: r.method, path: r.path, now: r.now });
         let outcome: Outcome;
         try {
           // A savepoint: a refusal thrown by the effect rolls back what it wrote, and the refusal is still stored. An
@@ -259,9 +279,9 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
   }
 
   /** The answer stored for this same request under this key, replayed; undefined when there is none. */
-  private async answered(tenant: string, key: string, hash: string): Promise<HttpAnswer | undefined> {
+  private async answered(tenant: string, key: string, hash: RequestHash): Promise<HttpAnswer | undefined> {
     const stored = await this.repo.find(this.db.em(), tenant, key);
-    return stored?.answer && stored.requestHash === hash ? { ...stored.answer, replayed: true } : undefined;
+    return stored?.answer && hash.matches(stored.requestHash) ? { ...stored.answer, replayed: true } : undefined;
   }
 
   /** Committed already: a failure here must not turn the answer into an error (the change stands; polls catch up). */
@@ -274,9 +294,9 @@ export class IdempotentCommandInterceptor implements NestInterceptor {
   }
 
   /** The first answer for this key, if this request is the same one; 422 when the key was used for another. */
-  private async replay(em: SqlEntityManager, tenant: string, key: string, hash: string): Promise<HttpAnswer> {
+  private async replay(em: SqlEntityManager, tenant: string, key: string, hash: RequestHash): Promise<HttpAnswer> {
     const stored = await this.repo.find(em, tenant, key);
-    if (stored && stored.requestHash !== hash) {
+    if (stored && !hash.matches(stored.requestHash)) {
       throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body or endpoint', 'unprocessable', [
         { path: 'header:Idempotency-Key', message: 'was used for another request' },
       ]);
