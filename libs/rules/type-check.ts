@@ -440,3 +440,34 @@ export function undeclaredAt(
   }
   return undefined;
 }
+
+/** What a schema declares at a path: see declaredAt. */
+export interface DeclaredField {
+  /** The JSON types it may have; undefined when the schema does not constrain them. */
+  types: ReadonlySet<string> | undefined;
+  /** Every branch on the way requires each property (an array element is never required: the array may be empty). */
+  required: boolean;
+  /** The `format` of each branch at the path (undefined where a branch names none). */
+  formats: readonly (string | undefined)[];
+}
+
+/**
+ * What `schema` declares at `segments` (through properties, array items, $ref, anyOf/oneOf), for checks a declared
+ * pointer must also pass: the type a value there has, whether a valid case always has it, its format. Undefined when
+ * the path is not declared (undeclaredAt says where).
+ */
+export function declaredAt(schema: Record<string, unknown>, segments: readonly (string | number | typeof ANY_ELEMENT)[]): DeclaredField | undefined {
+  const types = new SchemaTypes(schema);
+  let current = types.resolve(schema);
+  let required = true;
+  for (const segment of segments) {
+    const isIndex = typeof segment === 'number' || (typeof segment === 'string' && /^(0|[1-9][0-9]*)$/.test(segment) && current.types?.has('array'));
+    if (segment === ANY_ELEMENT || isIndex) required = false;
+    else required &&= current.branches.every((b) => Array.isArray(b.required) && b.required.includes(segment));
+    const next =
+      segment === ANY_ELEMENT ? types.element(current) : isIndex ? types.element(current, Number(segment)) : types.property(current, String(segment));
+    if (!next) return undefined;
+    current = next;
+  }
+  return { types: current.types, required, formats: current.branches.map((b) => (typeof b.format === 'string' ? b.format : undefined)) };
+}

@@ -253,6 +253,69 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
   });
 });
 
+describe('history and features a type could not use are refused at upload, with the path', () => {
+  const giftcard = () => JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-redemption/1.0.0.json'), 'utf8')) as Record<string, any>;
+  const problems = (doc: Record<string, any>) => {
+    try {
+      validateDecisionType(doc);
+    } catch (e) {
+      if (e instanceof DomainError) return e.errors;
+      throw e;
+    }
+    return [];
+  };
+
+  it('the shipped type passes', () => expect(problems(giftcard())).toEqual([]));
+
+  it.each([
+    ['a field that is not a date-time', '/channel'],
+    ['a number', '/amount'],
+  ])('history.at naming %s', (_n, at) => {
+    const t = giftcard();
+    t.history.at = at;
+    expect(problems(t)).toEqual([{ path: '/history/at', message: expect.stringContaining('must be a required string of format date-time') }]);
+  });
+
+  it('history.at naming an optional date-time (a case without it would record nothing)', () => {
+    const t = giftcard();
+    t.input.properties.seenAt = { type: 'string', format: 'date-time' };
+    t.history.at = '/seenAt';
+    expect(problems(t)).toEqual([{ path: '/history/at', message: expect.stringContaining('a case without one would record nothing') }]);
+  });
+
+  it('an entity key the type drops before the history records it', () => {
+    const t = giftcard();
+    t.input.properties.deviceId['x-pii'] = 'drop';
+    expect(problems(t)).toEqual([{ path: '/history/entities/device', message: expect.stringContaining('x-pii "drop" at /deviceId') }]);
+  });
+
+  it("a caller value that is not a number (the combined value is written there)", () => {
+    const t = giftcard();
+    t.features.redemptionsCard1h.caller = '/currency';
+    expect(problems(t)).toEqual([{ path: '/features/redemptionsCard1h/caller', message: expect.stringContaining('must be declared a number') }]);
+  });
+
+  it('x-pii hash on a field that is not a string', () => {
+    const t = giftcard();
+    t.input.properties.tier = { type: 'integer', 'x-pii': 'hash-last4' };
+    expect(problems(t)).toEqual([{ path: '/input/properties/tier/x-pii', message: expect.stringContaining('/tier must be declared a string') }]);
+  });
+
+  it('an outcome the counted type never decides: refused when the release binds it', async () => {
+    const t = giftcard();
+    t.features.redemptionsCard1h.source.outcomes = ['ALLOW', 'MAYBE'];
+    const doc = validateDecisionType(t);
+    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'giftcard-redemption-policy': '1.0.0', 'giftcard-abuse': '1.0.0' } });
+    const check = validateDecisionType(JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-balance-check/1.0.0.json'), 'utf8')));
+    const types = new Map([['giftcard-redemption', doc], ['giftcard-balance-check', check]]);
+    expect(() => bindDecisionType(doc, 'giftcard-redemption', { ...release, types })).toThrow(
+      expect.objectContaining({ code: 'RELEASE_INCOMPLETE', errors: [{ path: '/components/giftcard-redemption/features/redemptionsCard1h/source/outcomes', message: expect.stringContaining("outcome 'MAYBE'") }] }) as Error,
+    );
+    // The shipped outcomes bind.
+    expect(bindDecisionType(validateDecisionType(giftcard()), 'giftcard-redemption', { ...release, types }).ref).toBe('giftcard-redemption@1.0.0');
+  });
+});
+
 describe("a policy step's inputPaths", () => {
   const RISK_READS = ['/requestedAmount', '/customer/refundCount30d', '/customer/accountAgeDays', '/customer/priorChargebacks', '/signals/ipRisk', '/signals/deviceAccounts'];
   const projected = () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import { parsePointer } from '../../names/index.js';
-import { undeclaredAt } from '../../rules/type-check.js';
+import { ANY_ELEMENT, declaredAt, undeclaredAt, type DeclaredField } from '../../rules/type-check.js';
 import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
@@ -297,9 +297,21 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
   const h = doc.history;
   if (h) {
     if (!declared(h.at)) errors.push({ path: '/history/at', message: `${h.at} is not declared by the input schema` });
+    else if (!isRequiredDateTime(fieldAt(doc, h.at))) {
+      errors.push({ path: '/history/at', message: `${h.at} must be a required string of format date-time: each decision is recorded at it, and a case without one would record nothing` });
+    }
     for (const [name, p] of Object.entries(h.entities)) if (!declared(p)) errors.push({ path: `/history/entities/${name}`, message: `${p} is not declared by the input schema` });
     if (h.amount !== undefined && !declared(h.amount)) errors.push({ path: '/history/amount', message: `${h.amount} is not declared by the input schema` });
     for (const [name, p] of Object.entries(h.attributes ?? {})) if (!declared(p)) errors.push({ path: `/history/attributes/${name}`, message: `${p} is not declared by the input schema` });
+    // What the history records is read after personal fields are treated: a dropped one is never there.
+    const dropped = personalFields(doc.input).filter((f) => f.treatment === 'drop').map(fieldPointer);
+    const recorded: [string, string][] = [['/history/at', h.at], ...Object.entries(h.entities).map(([n, p]) => [`/history/entities/${n}`, p] as [string, string])];
+    if (h.amount !== undefined) recorded.push(['/history/amount', h.amount]);
+    for (const [n, p] of Object.entries(h.attributes ?? {})) recorded.push([`/history/attributes/${n}`, p]);
+    for (const [path, p] of recorded) {
+      const field = dropped.find((d) => p === d || p.startsWith(`${d}/`));
+      if (field) errors.push({ path, message: `${p} is dropped before the history records it (x-pii "drop" at ${field}): it would never be counted; mark it "hash" instead` });
+    }
   }
   if (!doc.features) return errors;
   if (!h) errors.push({ path: '/features', message: 'features read the history at the case\'s time and entity keys: declare `history`' });
@@ -312,6 +324,9 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
     if ('ledger' in f.source && f.entity !== 'account') errors.push({ path: `${at}/entity`, message: 'ledger events are keyed by the ledger account: the entity must be account' });
     if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
     if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
+    else if (f.caller !== undefined && !onlyTypes(fieldAt(doc, f.caller), ['integer', 'number', 'null'])) {
+      errors.push({ path: `${at}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
+    }
     if (f.combine !== undefined && f.combine !== 'platform' && f.caller === undefined) errors.push({ path: `${at}/combine`, message: `combine ${f.combine} needs a caller value: declare caller` });
   }
   return errors;
@@ -327,6 +342,10 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   for (const at of unreachablePersonalMarks(doc.input)) {
     errors.push({ path: `/input${at}`, message: 'x-pii is applied through properties, items and prefixItems only: here it would be ignored and the value kept in clear' });
   }
+  for (const f of personalFields(doc.input)) {
+    if (f.treatment === 'drop' || onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) continue;
+    errors.push({ path: `/input${schemaLocation(doc.input, f.path)}/x-pii`, message: `x-pii "${f.treatment}" replaces the value with a string pseudonym: ${fieldPointer(f)} must be declared a string` });
+  }
   const personal = personalFields(doc.input).map(fieldPointer);
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (personal.includes(`/${f}`)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is personal (x-pii): it is kept in the case only, never copied into the decision` });
@@ -335,4 +354,37 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     errors.push({ path: '/caseRef', message: `${doc.caseRef} is personal (x-pii): a case's name is shown in events and simulations` });
   }
   return errors;
+}
+
+/** What the input schema declares at a pointer (declared: checked before). */
+function fieldAt(doc: DecisionTypeDocument, p: string): DeclaredField | undefined {
+  try {
+    return declaredAt(doc.input, parsePointer(p));
+  } catch (e) {
+    if (!(e instanceof DomainError)) throw e;
+    return undefined;
+  }
+}
+
+/** Every type the field may have is one of `allowed` (an unconstrained field may be anything: not so). */
+function onlyTypes(f: DeclaredField | undefined, allowed: readonly string[]): boolean {
+  return f?.types !== undefined && [...f.types].every((t) => allowed.includes(t));
+}
+
+function isRequiredDateTime(f: DeclaredField | undefined): boolean {
+  return f !== undefined && f.required && onlyTypes(f, ['string']) && f.formats.length > 0 && f.formats.every((x) => x === 'date-time');
+}
+
+/** The schema location of a personal field's instance path: properties by name, `*` through items, an index through prefixItems. */
+function schemaLocation(schema: Record<string, unknown>, path: readonly string[]): string {
+  let at = '';
+  let node: unknown = schema;
+  for (const t of path) {
+    const s = (node ?? {}) as Record<string, unknown>;
+    const prefix = Array.isArray(s.prefixItems) ? (s.prefixItems as unknown[]) : undefined;
+    if (t === '*') [at, node] = [`${at}/items`, s.items];
+    else if (prefix && /^[0-9]+$/.test(t) && Number(t) < prefix.length) [at, node] = [`${at}/prefixItems/${t}`, prefix[Number(t)]];
+    else [at, node] = [`${at}/properties/${t.replaceAll('~', '~0').replaceAll('/', '~1')}`, (s.properties as Record<string, unknown> | undefined)?.[t]];
+  }
+  return at;
 }

@@ -629,6 +629,12 @@ function featureSourceProblems(doc: DecisionTypeDocument, component: string, rel
         if (!t) problems.push({ path: at, message: `feature ${name} counts decisions of '${n}', which is not a decision type of release ${release.id}` });
         else recorders.push(t);
       }
+      // An outcome no counted type decides would match nothing, forever.
+      for (const o of src.outcomes ?? []) {
+        if (recorders.length > 0 && !recorders.some((t) => t.outcomes.includes(o))) {
+          problems.push({ path: `${at}/outcomes`, message: `feature ${name} counts outcome '${o}', which ${recorders.map((t) => `${t.name}@${t.version}`).join(', ')} never decides (outcomes: ${[...new Set(recorders.flatMap((t) => t.outcomes))].join(', ')})` });
+        }
+      }
     } else if ('refunds' in src) {
       recorders = all.filter((d) => d.lifecycle === 'refund');
       if (recorders.length === 0) problems.push({ path: at, message: `feature ${name} counts refunds, but release ${release.id} has no decision type with a refund lifecycle` });
