@@ -250,6 +250,16 @@ describe('bad declarations are refused with the path', () => {
     // The same document fits acme's retention (the default 400 days): it was stored above.
   });
 
+  it("at release creation: a window longer than the tenant's retention, in any type the release names (the built-in ones too)", async () => {
+    const briefAuthor = await svc.issueKey('brief', ['author']);
+    const active = await svc.request('GET', '/v1/releases/active', { key: briefAuthor });
+    const r = await post('/v1/releases', briefAuthor, { name: 'brief-copy', version: '1.0.0', components: active.body.components });
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('FEATURE_WINDOW_BEYOND_RETENTION');
+    expect(r.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.stringMatching(/^\/components\/refund\/features\/\w+\/window$/), message: expect.stringContaining('7 days') })]));
+    expect((await svc.request('GET', '/v1/releases/brief-copy/1.0.0', { key: briefAuthor })).status).toBe(404);
+  });
+
   it('at release creation: a feature over decisions of a type the release lacks, or an attribute its history does not record', async () => {
     const other = structuredClone(type);
     other.version = '1.0.2';

@@ -8,6 +8,7 @@ import { programFromPack, REWARD_PROGRAM_KIND } from '../ledger/index.js';
 import { checkEntrypointCount, LoadedPolicy, POLICY_BUNDLE_INVALID, type EvaluationBudget } from '../policies/index.js';
 import { compilePack, runPackTests, validatePack, type CompiledPack } from '../rules/index.js';
 import type { CompiledRelease } from './release.js';
+import { retentionProblems, windowsBeyondRetention } from './types/features.js';
 import type { PackFile } from './file-component-source.js';
 
 export interface PackTestFailure {
@@ -108,6 +109,16 @@ export function checkReleaseTypes(release: CompiledRelease): void {
   if (!release.declaresTypes) return;
   const { problems, codes } = typeProblems(release);
   if (problems.length > 0) refuse(release, problems, codes);
+}
+
+/**
+ * Every feature window of the release's types within the tenant's retention (the history older than it is purged, so
+ * a longer window would count less than it says): 422 FEATURE_WINDOW_BEYOND_RETENTION naming each window under
+ * `/components/<type>`. At release creation and activation; a type's upload checks its own.
+ */
+export function checkReleaseRetention(release: CompiledRelease, retentionDays: number): void {
+  const errors = [...release.types].flatMap(([name, doc]) => retentionProblems(doc.features, retentionDays, `/components/${name}`));
+  if (errors.length > 0) throw windowsBeyondRetention(errors, retentionDays);
 }
 
 /**

@@ -13,6 +13,7 @@ import { strict } from '../test-support/strict.js';
 import { ActivationService } from './activation.service.js';
 import type { ReleaseRegistry } from './release.registry.js';
 import { Metrics } from '../metrics/metrics.js';
+import type { AppConfig } from '../config.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const principal: Principal = { keyId: 'key-9', tenant: 'acme', name: 'release-manager', roles: ['publisher'] };
@@ -25,7 +26,7 @@ beforeAll(async () => {
   builtin = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
 });
 
-function setup(current: { active?: ActivationRow } = {}) {
+function setup(current: { active?: ActivationRow } = {}, o: { release?: CompiledRelease; retentionDays?: number } = {}) {
   const tx = strict<SqlEntityManager>('tx');
   const calls: string[] = [];
   /** Records the call's name, in order, and resolves to `value`. */
@@ -39,8 +40,8 @@ function setup(current: { active?: ActivationRow } = {}) {
   const refreshTenant = jest.fn<ReleaseRegistry['refreshTenant']>(() => Promise.resolve());
   const registry = strict<ReleaseRegistry>('registry', {
     source: () => strict<TenantComponentSource>('source'),
-    manifest: () => Promise.resolve({ manifest: builtin.manifest, builtin: true }),
-    compile: () => Promise.resolve(builtin),
+    manifest: () => Promise.resolve({ manifest: (o.release ?? builtin).manifest, builtin: o.release === undefined }),
+    compile: () => Promise.resolve(o.release ?? builtin),
     builtinRelease: builtin,
     refreshTenant,
   });
@@ -52,6 +53,7 @@ function setup(current: { active?: ActivationRow } = {}) {
     strict<AuditRepository>('audit', { append }),
     strict<OutboxRepository>('outbox', { append: event }),
     new Metrics(),
+    strict<AppConfig>('config', { retentionDays: o.retentionDays ?? 400, retentionDaysTenants: {} }),
   );
   return { service, tx, calls, insert, append, event, refreshTenant };
 }
@@ -94,6 +96,21 @@ describe('ActivationService', () => {
     expect(s.refreshTenant).not.toHaveBeenCalled();
     await command.afterCommit!(outcome);
     expect(s.refreshTenant).toHaveBeenCalledWith('acme');
+  });
+
+  it("refuses a release whose feature windows are longer than the tenant's retention (it may have been created under a longer one)", async () => {
+    const files = new FileComponentSource(root);
+    const withFeatures = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.4.0'))!, name: 'acme-main', version: '3.0.0' });
+    const short = setup({}, { release: withFeatures, retentionDays: 7 });
+    await expect(short.service.activate(principal, { name: 'acme-main', version: '3.0.0' }).apply({ em: short.tx, now, key: 'a-3' })).rejects.toMatchObject({
+      code: 'FEATURE_WINDOW_BEYOND_RETENTION',
+      kind: 'unprocessable',
+      errors: expect.arrayContaining([expect.objectContaining({ path: expect.stringMatching(/^\/components\/refund\/features\/[A-Za-z0-9]+\/window$/) })]),
+    });
+    expect(short.insert).not.toHaveBeenCalled();
+    // Within retention it activates.
+    const long = setup({}, { release: withFeatures, retentionDays: 400 });
+    expect(await long.service.activate(principal, { name: 'acme-main', version: '3.0.0' }).apply({ em: long.tx, now, key: 'a-4' })).toMatchObject({ result: 'done' });
   });
 
   it('a rollback with nothing to go back to is a business refusal', async () => {

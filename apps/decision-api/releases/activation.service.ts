@@ -2,7 +2,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { keyActor } from '../../../libs/audit/index.js';
-import { checkActivation, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
+import { checkActivation, checkReleaseRetention, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
+import { retentionDays } from '../../../libs/privacy/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
   AuditRepository,
@@ -19,7 +20,8 @@ import {
 import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { encodeCursor } from '../http/cursor.js';
 import { Metrics } from '../metrics/metrics.js';
-import { CLOCK, DATABASE } from '../tokens.js';
+import { retentionPolicy, type AppConfig } from '../config.js';
+import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import { checkRedemptionType, ReleaseRegistry } from './release.registry.js';
 
 export interface ActiveReleaseView {
@@ -58,6 +60,7 @@ export class ActivationService {
     private readonly audit: AuditRepository,
     private readonly outbox: OutboxRepository,
     private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** What decides for this tenant on this instance now. */
@@ -92,6 +95,8 @@ export class ActivationService {
       const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
       await checkActivation(release);
       checkRedemptionType(release);
+      // The built-in release decides for every tenant that activated none: the start warns about its windows instead.
+      if (!same(idOf(this.registry.builtinRelease), target)) checkReleaseRetention(release, retentionDays(retentionPolicy(this.config), principal.tenant));
       const current = (await this.repo.current(em, principal.tenant)).active;
       const from = current?.release ?? idOf(this.registry.builtinRelease);
       if (same(from, target)) {

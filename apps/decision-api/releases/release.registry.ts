@@ -14,6 +14,7 @@ import {
   type FileComponentSource,
   type ReleaseManifest,
   type ReleaseRef,
+  retentionProblems,
 } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import type { EvaluationBudget } from '../../../libs/policies/index.js';
@@ -27,7 +28,8 @@ import {
   type ReleaseId,
   type ReleaseSlot,
 } from '../../../libs/persistence/index.js';
-import { CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
+import type { AppConfig } from '../config.js';
+import { APP_CONFIG, CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
 
 export const BUILTIN_RELEASE_NAME = 'default';
 /** The decision type whose policy step gates ledger redemptions (seed paper, Algorithm 3). */
@@ -88,6 +90,7 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly repo: ReleaseActivationsRepository,
     private readonly stores: DbComponentStoreFactory,
     @Inject(POLICY_BUDGET) policyBudget: EvaluationBudget,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.store = stores.create(() => db.em());
     this.cache = new CompileCache(policyBudget);
@@ -98,7 +101,21 @@ export class ReleaseRegistry implements OnModuleInit, OnModuleDestroy {
     if (!newest) throw new Error(`no built-in release under releases/${BUILTIN_RELEASE_NAME}/`);
     this.builtin = await new ReleaseCompiler(this.files, this.cache).compile(newest);
     this.logger.log(`built-in release ${this.builtin.id} loaded (${Object.entries(newest.components).map(([n, v]) => `${n}@${v}`).join(', ')})`);
+    this.warnRetention(this.builtin);
     await this.catchUp();
+  }
+
+  /**
+   * The built-in release decides for every tenant that activated none, so it cannot be refused as a release with a
+   * feature window longer than the tenant's retention is (releases.service, activation.service): the start says so.
+   */
+  private warnRetention(release: CompiledRelease): void {
+    const retention: [string, number][] = [['the default RETENTION_DAYS', this.config.retentionDays], ...Object.entries(this.config.retentionDaysTenants).map(([t, d]) => [`tenant ${t}`, d] as [string, number])];
+    for (const [who, days] of retention) {
+      const problems = [...release.types].flatMap(([name, doc]) => retentionProblems(doc.features, days, `/components/${name}`));
+      if (problems.length === 0) continue;
+      this.logger.warn(`the built-in release ${release.id} has ${problems.length} feature window(s) longer than the retention of ${who} (${days} days): ${problems.map((p) => p.path).join(', ')}; for that retention they count only the history kept`);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { checkReleaseTypes, releaseDigest, releaseManifestSchema, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
+import { checkReleaseRetention, checkReleaseTypes, releaseDigest, releaseManifestSchema, SchemaValidator, type FileComponentSource, type ReleaseManifest } from '../../../libs/decisions/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import { AuditRepository, CatalogueRepository, type Database, type Principal } from '../../../libs/persistence/index.js';
 import { isName, isSemver } from '../../../libs/names/index.js';
@@ -12,7 +12,9 @@ import { auditEntry } from '../audit/audit-entry.js';
 import { exists, type Source } from '../catalogue/stored.js';
 import { encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged } from '../commands/command.js';
-import { CONTENT_SOURCE, DATABASE } from '../tokens.js';
+import { retentionDays } from '../../../libs/privacy/index.js';
+import { retentionPolicy, type AppConfig } from '../config.js';
+import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
 const createRelease = new SchemaValidator<ReleaseManifest>(releaseManifestSchema, 'Release');
@@ -31,6 +33,7 @@ export class ReleasesService {
     private readonly registry: ReleaseRegistry,
     private readonly repo: CatalogueRepository,
     private readonly audit: AuditRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   createRelease(principal: Principal, body: unknown) {
@@ -46,7 +49,9 @@ export class ReleasesService {
       }
       // Every component must resolve for this tenant (all missing ones named at once), the whole must compile, and the
       // decision types it names must bind to its packs and bundles and type-check.
-      checkReleaseTypes(await this.registry.compile(this.registry.source(principal.tenant, em), manifest));
+      const compiled = await this.registry.compile(this.registry.source(principal.tenant, em), manifest);
+      checkReleaseTypes(compiled);
+      checkReleaseRetention(compiled, retentionDays(retentionPolicy(this.config), principal.tenant));
       const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
       if (!inserted) {
         // Another request stored it meanwhile (we read its committed row now): identical content is the same release.

@@ -308,11 +308,11 @@ describe('history and features a type could not use are refused at upload, with 
     const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'giftcard-redemption-policy': '1.0.0', 'giftcard-abuse': '1.0.0' } });
     const check = validateDecisionType(JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-balance-check/1.0.0.json'), 'utf8')));
     const types = new Map([['giftcard-redemption', doc], ['giftcard-balance-check', check]]);
-    expect(() => bindDecisionType(doc, 'giftcard-redemption', { ...release, types })).toThrow(
+    expect(() => bindDecisionType(doc, 'giftcard-redemption', { id: release.id, packs: release.packs, policies: release.policies, types })).toThrow(
       expect.objectContaining({ code: 'RELEASE_INCOMPLETE', errors: [{ path: '/components/giftcard-redemption/features/redemptionsCard1h/source/outcomes', message: expect.stringContaining("outcome 'MAYBE'") }] }) as Error,
     );
     // The shipped outcomes bind.
-    expect(bindDecisionType(validateDecisionType(giftcard()), 'giftcard-redemption', { ...release, types }).ref).toBe('giftcard-redemption@1.0.0');
+    expect(bindDecisionType(validateDecisionType(giftcard()), 'giftcard-redemption', { id: release.id, packs: release.packs, policies: release.policies, types }).ref).toBe('giftcard-redemption@1.0.0');
   });
 });
 

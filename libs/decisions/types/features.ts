@@ -386,15 +386,28 @@ export function longestWindowMs(features: Record<string, FeatureSpec> | undefine
   return best;
 }
 
-/**
- * A window longer than the tenant keeps its history would count less than it says: refused where the type is
- * uploaded (422 FEATURE_WINDOW_BEYOND_RETENTION, the path of the window).
- */
-export function checkRetention(features: Record<string, FeatureSpec> | undefined, retentionDays: number, prefix = ''): void {
+export const FEATURE_WINDOW_BEYOND_RETENTION = 'FEATURE_WINDOW_BEYOND_RETENTION';
+
+/** Each feature window longer than `retentionDays`, by the path of its window under `prefix`. */
+export function retentionProblems(features: Record<string, FeatureSpec> | undefined, retentionDays: number, prefix = ''): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   for (const [name, f] of Object.entries(features ?? {})) {
     const ms = windowMs(f.window) ?? 0;
     if (ms > retentionDays * UNIT_MS.d) errors.push({ path: `${prefix}/features/${name}/window`, message: `${f.window} is longer than this tenant's retention of ${retentionDays} days` });
   }
-  if (errors.length > 0) throw new DomainError('FEATURE_WINDOW_BEYOND_RETENTION', `A feature window is longer than the tenant keeps its history (${retentionDays} days): ${errors[0]!.path}`, 'unprocessable', errors);
+  return errors;
+}
+
+/**
+ * A window longer than the tenant keeps its history would count less than it says: refused where the type is
+ * uploaded, and where a release naming it is created or activated (422 FEATURE_WINDOW_BEYOND_RETENTION, the path of
+ * each window).
+ */
+export function checkRetention(features: Record<string, FeatureSpec> | undefined, retentionDays: number, prefix = ''): void {
+  const errors = retentionProblems(features, retentionDays, prefix);
+  if (errors.length > 0) throw windowsBeyondRetention(errors, retentionDays);
+}
+
+export function windowsBeyondRetention(errors: ErrorDetail[], retentionDays: number): DomainError {
+  return new DomainError(FEATURE_WINDOW_BEYOND_RETENTION, `A feature window is longer than the tenant keeps its history (${retentionDays} days): ${errors[0]!.path}`, 'unprocessable', errors);
 }
