@@ -58,6 +58,16 @@ afterAll(async () => {
 });
 
 describe('a type that counts its own history', () => {
+  it('in the first century too: a device first seen in year 0050 is 600 s old ten minutes later (not read back as 1950)', async () => {
+    const answers = [];
+    for (const at of ['0050-02-01T00:00:00Z', '0050-02-01T00:10:00Z']) {
+      const r = await post('/v1/decisions/signup-check', service, { case: signup({ ip: '198.51.100.50', email: `y50-${at}@example.com`, deviceId: 'dev-year-0050', requestedAt: at }) });
+      expect(r.status).toBe(201);
+      answers.push(r.body);
+    }
+    expect(answers.map((a) => feature(a, 'deviceAgeSeconds').value)).toEqual([null, 600]);
+  });
+
   it('counts sign-ups per IP in a sliding hour, emails per device in a day and the device age, in the trace and the stored decision', async () => {
     const ip = '198.51.100.10';
     const answers = [];

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { isUuid } from '../names/index.js';
 import { uuidv7Ids, type IdFactory } from './clock.js';
+import { pgTimestamp } from './timestamps.js';
 
 /** The channel a revocation or rotation is announced on (payload: the key id), so every instance drops its cached copy. */
 export const API_KEY_CHANNEL = 'decision_platform_api_keys';
@@ -42,7 +43,7 @@ export interface IssueKeyInput {
 }
 
 type Row = Record<string, unknown>;
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const date = pgTimestamp;
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 // pg answers bigint as a string.
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));

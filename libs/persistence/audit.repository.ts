@@ -5,6 +5,7 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { chainNext, type Actor, type ChainedAuditRow, type ChainHead } from '../audit/index.js';
 import { systemClock, uuidv7Ids, type Clock, type IdFactory } from './clock.js';
+import { pgTimestamp } from './timestamps.js';
 
 export interface AuditInput {
   tenant: string;
@@ -32,7 +33,7 @@ function toRecord(r: Row): AuditRecord {
     tenant: r.tenant as string,
     // bigint: pg answers a string, PGlite a number or bigint.
     seq: Number(r.seq),
-    at: new Date(r.at as string | Date).toISOString(),
+    at: pgTimestamp(r.at).toISOString(),
     actor: r.actor as string,
     actorRole: (r.actor_role as string | null) ?? null,
     action: r.action as string,
@@ -69,7 +70,7 @@ export class AuditRepository {
          on conflict (tenant) do update set seq = audit_chain_heads.seq returning seq, hash, last_at`,
         [e.tenant],
       );
-      const lastAt = head!.last_at === null || head!.last_at === undefined ? 0 : new Date(head!.last_at as string | Date).getTime();
+      const lastAt = head!.last_at === null || head!.last_at === undefined ? 0 : pgTimestamp(head!.last_at).getTime();
       const at = new Date(Math.max(e.at.getTime(), this.clock.now().getTime(), lastAt));
       const row = chainNext(
         { seq: Number(head!.seq), hash: (head!.hash as string | null) ?? null },

@@ -1,12 +1,13 @@
 /** A tenant's immutable catalogue: rule packs, policy bundles and release manifests, each with its content hash. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { ComponentDigest, ReleaseManifest, TenantComponentStore } from '../decisions/index.js';
+import { pgTimestamp } from './timestamps.js';
 
 export type Row = Record<string, unknown>;
 
 // pg answers jsonb parsed, bytea as Buffer and timestamptz as Date; PGlite may answer strings or Uint8Array. Normalise.
 export const rowJson = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
-export const rowDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+export const rowDate = pgTimestamp;
 /** A nullable text column: null stays null. */
 export const rowText = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v));
 

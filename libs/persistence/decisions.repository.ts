@@ -8,6 +8,7 @@ import { DecisionRecordSchema, type DecisionRecord } from './entities.js';
 import { THEN_COMMIT } from './prepared-statements.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 import { historyInsertSql, type RecordedDecision } from './feature-history.repository.js';
+import { pgTimestamp } from './timestamps.js';
 
 export interface NewDecision {
   id: string;
@@ -134,7 +135,7 @@ export class DecisionsRepository {
       `select id, domain, outcome, created_at, document->>'overrides' as overrides from decisions where tenant = ? and id in (${ids.map(() => '?').join(', ')}) order by created_at, id`,
       [tenant, ...ids],
     );
-    return rows.map((r) => ({ id: r.id as string, type: r.domain as string, outcome: r.outcome as string, createdAt: new Date(r.created_at as string), overrides: (r.overrides as string | null) ?? null }));
+    return rows.map((r) => ({ id: r.id as string, type: r.domain as string, outcome: r.outcome as string, createdAt: pgTimestamp(r.created_at), overrides: (r.overrides as string | null) ?? null }));
   }
 
   /**

@@ -13,6 +13,7 @@ import { ORDER_LOCK_SPACE, orderLockName } from './refunds.repository.js';
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, HELD } from './prepared-statements.js';
 import { sameTenant } from './tenant-scope.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
+import { pgTimestamp } from './timestamps.js';
 
 /**
  * The advisory lock of one entity key: 64 bits of SHA-256 (a key space of its own: PostgreSQL keeps single-bigint
@@ -226,7 +227,7 @@ export function featureValues(row: Record<string, unknown>, queries: readonly Fe
   queries.forEach((q, i) => {
     const v = row[`f${i}`];
     if (q.aggregate === 'firstSeen') {
-      out[q.name] = v === null || v === undefined ? null : Math.floor((q.to.getTime() - new Date(v as string | Date).getTime()) / 1000);
+      out[q.name] = v === null || v === undefined ? null : Math.floor((q.to.getTime() - pgTimestamp(v).getTime()) / 1000);
     } else out[q.name] = Number(v ?? 0);
   });
   return out;

@@ -27,3 +27,4 @@ export * from './subjects.repository.js';
 export * from './metrics.repository.js';
 export * from './rate-limit-windows.store.js';
 export * from './keyed-queue.js';
+export * from './timestamps.js';

@@ -27,13 +27,14 @@ import type {
   EntryType,
   EntryCauseKind,
 } from '../ledger/index.js';
+import { pgTimestamp } from './timestamps.js';
 
 type Row = Record<string, unknown>;
 
 // pg answers bigint as string and timestamptz as Date; PGlite may answer numbers and Dates. Normalise both.
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+const iso = (v: unknown): string => pgTimestamp(v).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));

@@ -4,6 +4,7 @@
  * scrape costs a few index lookups, never a scan of a table that grows with history.
  */
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { pgTimestampOrNull } from './timestamps.js';
 
 export interface ReviewQueueRow {
   tenant: string;
@@ -40,7 +41,7 @@ export interface OperationalSnapshot {
   integrityViolations: { tenant: string; accounts: number }[];
 }
 
-const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+const date = pgTimestampOrNull;
 
 /**
  * Distinct tenants of `reviews` by skipping along the (tenant, state, …) index, then each tenant's open items through

@@ -16,6 +16,7 @@ import { RefundsRepository, refundColumnsOf, toRefund, type RefundRow, type Rewa
 import { ANY_SCAN_AGAIN, CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN } from './prepared-statements.js';
 import { withParameters } from './statement-parameters.js';
 import { SAME_TENANT, sameTenant } from './tenant-scope.js';
+import { pgTimestampOrNull } from './timestamps.js';
 
 /** One claimed attempt at paying a refund. */
 export interface PayoutJob {
@@ -264,7 +265,7 @@ export class PayoutsRepository {
     if (!r) return null;
     return {
       attempts: Number(r.attempts),
-      nextAttemptAt: r.next_attempt_at === null || r.next_attempt_at === undefined ? null : new Date(r.next_attempt_at as string),
+      nextAttemptAt: pgTimestampOrNull(r.next_attempt_at),
       lastError: (r.last_error as string | null) ?? null,
       providerRef: (r.provider_ref as string | null) ?? null,
       clawback: json(r.clawback),

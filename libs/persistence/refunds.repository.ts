@@ -10,6 +10,7 @@ import { actorView, assertTransition, COMMITTED_STATES, type Actor, type RefundS
 import { uuidv7Ids, type IdFactory } from './clock.js';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
 import { outboxInsertSql } from './outbox.repository.js';
+import { pgTimestamp } from './timestamps.js';
 
 export interface RewardRef {
   accountId: string;
@@ -119,8 +120,8 @@ export function toRefund(r: Raw): RefundRow {
     reward: (typeof r.reward === 'string' ? JSON.parse(r.reward) : (r.reward ?? null)) as RewardRef | null,
     requestedBy: r.requested_by as string,
     decisionId: r.decision_id as string,
-    createdAt: new Date(r.created_at as string),
-    updatedAt: new Date(r.updated_at as string),
+    createdAt: pgTimestamp(r.created_at),
+    updatedAt: pgTimestamp(r.updated_at),
   };
 }
 
@@ -289,7 +290,7 @@ export class RefundsRepository {
         from: (r.from_state as RefundState | null) ?? null,
         to: r.to_state as RefundState,
         actor: { id: r.actor_id as string, role: r.actor_role as string },
-        at: new Date(r.at as string),
+        at: pgTimestamp(r.at),
         reason: (r.reason as string | null) ?? null,
         decisionId: (r.decision_id as string | null) ?? null,
       });

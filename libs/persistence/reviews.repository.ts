@@ -7,6 +7,7 @@ import type { Approval, Resolution, Review, ReviewState } from '../reviews/index
 import { uuidv7Ids, type IdFactory } from './clock.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { SAME_TENANT } from './tenant-scope.js';
+import { pgTimestamp, pgTimestampOrNull } from './timestamps.js';
 
 export type { ReviewState } from '../reviews/index.js';
 
@@ -206,7 +207,7 @@ export class ReviewsRepository {
         amount: a.amount === null ? null : Number(a.amount),
         reasonCode: a.reason_code as string,
         note: (a.note as string | null) ?? null,
-        at: new Date(a.at as string),
+        at: pgTimestamp(a.at),
       });
     }
     return reviews.map((r) => ({ ...r, approvals: byReview.get(r.id) ?? [] }));
@@ -240,7 +241,7 @@ export const REVIEW_POSITION_DEADLINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\
 
 type Raw = Record<string, unknown>;
 
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+const dateOrNull = pgTimestampOrNull;
 
 function toReview(r: Raw): Review {
   return {
@@ -253,7 +254,7 @@ function toReview(r: Raw): Review {
     currency: typeof r.currency === 'string' ? r.currency.trim() : null,
     riskBand: (r.risk_band as string | null) ?? null,
     state: r.state as ReviewState,
-    deadline: new Date(r.deadline as string),
+    deadline: pgTimestamp(r.deadline),
     leaseMinutes: Number(r.lease_minutes),
     requiredApprovals: Number(r.required_approvals),
     requestedBy: r.requested_by as string,
@@ -263,7 +264,7 @@ function toReview(r: Raw): Review {
     resolvedAt: dateOrNull(r.resolved_at),
     resolutionDecisionId: (r.resolution_decision_id as string | null) ?? null,
     overdueAt: dateOrNull(r.overdue_at),
-    createdAt: new Date(r.created_at as string),
+    createdAt: pgTimestamp(r.created_at),
     approvals: [],
   };
 }

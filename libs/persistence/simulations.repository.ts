@@ -1,6 +1,7 @@
 /** Simulation jobs (status, progress, summary, capped results) and the stored refund decisions a replay re-decides. */
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { PLATFORM_TRACE_SOURCE } from '../refunds/index.js';
+import { pgTimestamp } from './timestamps.js';
 
 export type SimulationStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 export type SimulationMode = 'cases' | 'replay';
@@ -77,7 +78,7 @@ type Row = Record<string, unknown>;
 
 // pg answers json as parsed values and timestamptz as Date; PGlite may differ. Normalise both.
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const date = pgTimestamp;
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 

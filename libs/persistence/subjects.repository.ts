@@ -6,6 +6,7 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { DecisionFilter } from './decisions.repository.js';
 import { entityLockId } from './feature-history.repository.js';
+import { pgTimestampOrNull } from './timestamps.js';
 
 /** What an erased refund's customer_id becomes: not the subject's id nor its pseudonym, the same for every subject. */
 export const ERASED_CUSTOMER = 'erased';
@@ -82,7 +83,7 @@ export class SubjectsRepository {
       // A jsonb column: parsed by pg, text on PGlite.
       caseData: (typeof r.case_data === 'string' ? JSON.parse(r.case_data) : r.case_data) as Record<string, unknown> | null,
       release: JSON.parse(r.release) as SubjectDecision['release'],
-      erasedAt: r.erased_at === null ? null : new Date(r.erased_at),
+      erasedAt: pgTimestampOrNull(r.erased_at),
     }));
   }
 
