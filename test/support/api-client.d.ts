@@ -1224,7 +1224,7 @@ export interface components {
             domain: string;
             /** Format: date-time */
             createdAt: string;
-            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW) */
+            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK) */
             outcome: string;
             reasons: components["schemas"]["Reason"][];
             /** @description refund */
@@ -1236,6 +1236,8 @@ export interface components {
              * @enum {unknown}
              */
             tender?: "ORIGINAL" | "STORE_CREDIT";
+            /** @description giftcard-balance-check, giftcard-redemption: with BLOCK, the seconds the caller can pass on before trying again (null otherwise) */
+            retryAfter?: number | null;
             /** @description Every rule and policy evaluated, with the conditions and fact values used; absent once the retention period purged it */
             trace?: Record<string, unknown>[];
             release: components["schemas"]["ReleaseRef"];
