@@ -5,6 +5,7 @@
  * replays, another body under that key is still 422.
  */
 import { createHash } from 'node:crypto';
+import { LegacyRequestHashes } from '../apps/decision-api/http/legacy-request-hashes.js';
 import { canonicalJson } from '../libs/decisions/index.js';
 import { newKey, TestService } from './support/harness.js';
 import { refundCase } from './support/refund-cases.js';
@@ -39,7 +40,9 @@ it('is keyed: neither the sha256 of the request nor the same for two tenants', a
   expect(hashes[0]!.h).not.toBe(hashes[1]!.h);
 });
 
-it('still recognises a request stored under an unkeyed hash before the upgrade', async () => {
+it('still recognises a request stored under an unkeyed hash before the upgrade, and re-keys it', async () => {
+  const newestKeyed = newKey('keyed');
+  expect((await decide(newestKeyed, { case: refundCase() })).status).toBe(201);
   const key = newKey('legacy');
   const body = { case: refundCase() };
   const first = await decide(key, body);
@@ -54,4 +57,18 @@ it('still recognises a request stored under an unkeyed hash before the upgrade',
   const other = await decide(key, { case: refundCase({ requestedAmount: 1 }) });
   expect(other.status).toBe(422);
   expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+
+  // Re-keyed (as every start does in the background): nothing guessable is left, and the request is still recognised.
+  const keyed = await storedHash(newestKeyed);
+  expect(await svc.provider(LegacyRequestHashes).run()).toBeGreaterThanOrEqual(1);
+  const rekeyed = await storedHash(key);
+  expect(rekeyed).toMatch(/^k0:[0-9a-f]{64}$/);
+  expect(rekeyed).not.toContain(unkeyed);
+  expect(await storedHash(newestKeyed)).toBe(keyed); // a keyed hash is left as it is
+  expect(await svc.provider(LegacyRequestHashes).run()).toBe(0);
+  const third = await decide(key, body);
+  expect(third.status).toBe(201);
+  expect(third.headers.get('idempotent-replayed')).toBe('true');
+  expect(third.text).toBe(first.text);
+  expect((await decide(key, { case: refundCase({ requestedAmount: 1 }) })).status).toBe(422);
 });

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { canonicalJson } from '../libs/decisions/index.js';
 import { openDatabase } from '../libs/persistence/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { newKey } from './support/harness.js';
@@ -143,7 +144,7 @@ describe('after a run, no raw personal value is anywhere', () => {
 
   it("nor as a digest anyone could compute again: the erasure's request is stored under a keyed hash", async () => {
     // The erasure's body is the raw id alone: an unkeyed sha256 of it could be found again from a list of guesses.
-    const text = `POST /v1/subjects/erasure\n${JSON.stringify({ body: { customer: RAW.customerB }, query: {} })}`;
+    const text = `POST /v1/subjects/erasure\n${canonicalJson({ body: { customer: RAW.customerB }, query: {} })}`;
     const unkeyed = createHash('sha256').update(text).digest('hex');
     const hashes = (await dumpAll())['public.idempotency_records']!;
     expect(hashes.some((row) => row.includes(',k1:'))).toBe(true);

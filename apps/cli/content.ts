@@ -86,7 +86,7 @@ export async function loadTypeFile(file: string, json?: unknown): Promise<TypeFi
   }
   let doc: DecisionTypeDocument;
   try {
-    doc = validateDecisionType(json);
+    doc = validateDecisionType(json, true);
   } catch (e) {
     throw e instanceof DomainError ? inFile(file, e) : e;
   }

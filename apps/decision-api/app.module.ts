@@ -45,6 +45,7 @@ import { DecisionTypesService } from './decision-types/decision-types.service.js
 import { DatabaseAvailability } from './health/database-availability.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotentCommandInterceptor } from './http/idempotent-command.js';
+import { LegacyRequestHashes } from './http/legacy-request-hashes.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { QueryParamsGuard } from './http/query.js';
 import { ReleaseRegistry } from './releases/release.registry.js';
@@ -166,6 +167,7 @@ export class AppModule {
         ReleaseRegistry,
         ReleaseSync,
         IdempotentCommandInterceptor,
+        LegacyRequestHashes,
         DecisionsService,
         Pseudonyms,
         DecisionTypesService,

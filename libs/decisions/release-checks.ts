@@ -108,7 +108,33 @@ function refuse(release: CompiledRelease, problems: ErrorDetail[], codes: Set<st
 export function checkReleaseTypes(release: CompiledRelease): void {
   if (!release.declaresTypes) return;
   const { problems, codes } = typeProblems(release);
-  if (problems.length > 0) refuse(release, problems, codes);
+  const outcomes = featureOutcomeProblems(release);
+  if (outcomes.length > 0) codes.add('RELEASE_INCOMPLETE');
+  if (problems.length + outcomes.length > 0) refuse(release, [...problems, ...outcomes], codes);
+}
+
+/**
+ * A feature counting decisions of an outcome none of the counted types decides would match nothing, forever. Checked
+ * when a release is created, not when a stored one is loaded: the events it counts may have been recorded by an
+ * earlier version whose outcomes differ, and a release already serving must keep serving.
+ */
+function featureOutcomeProblems(release: CompiledRelease): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  for (const [component, doc] of release.types) {
+    for (const [name, f] of Object.entries(doc.features ?? {})) {
+      const src = f.source;
+      if (!('decisions' in src) || !src.outcomes) continue;
+      const counted = (typeof src.decisions === 'string' ? [src.decisions] : src.decisions).map((n) => release.types.get(n)).filter((t) => t !== undefined);
+      if (counted.length === 0) continue; // a type the release lacks: binding says so
+      const decided = new Set(counted.flatMap((t) => t.outcomes));
+      for (const o of src.outcomes) {
+        if (!decided.has(o)) {
+          problems.push({ path: `/components/${component}/features/${name}/source/outcomes`, message: `${component} decision type: feature ${name} counts outcome '${o}', which ${counted.map((t) => `${t.name}@${t.version}`).join(', ')} never decides (outcomes: ${[...decided].join(', ')})` });
+        }
+      }
+    }
+  }
+  return problems;
 }
 
 /**

@@ -66,6 +66,21 @@ export class IdempotencyRepository {
     };
   }
 
+  /** A page of records whose request hash predates keyed hashes (bare hex, no `k<digit>:` prefix), after `after`. */
+  async legacyHashes(em: SqlEntityManager, after: { tenant: string; key: string } | undefined, limit: number): Promise<{ tenant: string; key: string; requestHash: string }[]> {
+    const rows = await em.execute<{ tenant: string; key: string; request_hash: string }[]>(
+      `select tenant, key, request_hash from idempotency_records
+       where (tenant, key) > (?, ?) and request_hash !~ '^k[0-9]:' order by tenant, key limit ?`,
+      [after?.tenant ?? '', after?.key ?? '', limit],
+    );
+    return rows.map((r) => ({ tenant: r.tenant, key: r.key, requestHash: r.request_hash }));
+  }
+
+  /** Replaces a record's request hash if it still is `from` (two instances re-keying at once change it once). */
+  async replaceHash(em: SqlEntityManager, tenant: string, key: string, from: string, to: string): Promise<void> {
+    await em.execute('update idempotency_records set request_hash = ? where tenant = ? and key = ? and request_hash = ?', [to, tenant, key, from]);
+  }
+
   /**
    * Stores the answer with the claim. With `last`, the transaction's last statement (of a top-level transaction, after
    * which nothing can fail it): it commits the transaction in the same round trip (THEN_COMMIT).

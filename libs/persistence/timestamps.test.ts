@@ -9,6 +9,10 @@ describe('pgTimestamp', () => {
     expect(pgTimestamp('2026-12-07 10:00:00.123456+00').toISOString()).toBe('2026-12-07T10:00:00.123Z');
     expect(pgTimestamp('2026-12-07 15:30:00+05:30').toISOString()).toBe('2026-12-07T10:00:00.000Z');
     expect(pgTimestamp('2026-12-07 05:00:00-05').toISOString()).toBe('2026-12-07T10:00:00.000Z');
+    // Local mean time, as a session in Europe/Berlin prints year 0050.
+    expect(pgTimestamp('0050-02-01 00:53:28+00:53:28').toISOString()).toBe('0050-02-01T00:00:00.000Z');
+    expect(pgTimestamp('0050-01-31 19:03:58-04:56:02').toISOString()).toBe('0050-02-01T00:00:00.000Z');
+    for (const bad of ['0050-02-01 00:00:00+00 BC', 'infinity', '-infinity', '', '2026-12-07']) expect(() => pgTimestamp(bad)).toThrow(/not a timestamp/);
     const d = new Date('0099-12-31T23:59:59.999Z');
     expect(pgTimestamp(d)).toBe(d);
     expect(pgTimestampOrNull(null)).toBeNull();

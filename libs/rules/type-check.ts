@@ -182,8 +182,8 @@ class SchemaTypes {
       out.push(node);
       return;
     }
-    // A node's own properties hold next to its union: keep them as a branch of their own.
-    if (isObject(node.properties)) out.push({ type: 'object', properties: node.properties });
+    // A node's own properties hold next to its union: keep them as a branch of their own (with what it requires).
+    if (isObject(node.properties)) out.push({ type: 'object', properties: node.properties, ...(Array.isArray(node.required) && { required: node.required }) });
     for (const branch of union as unknown[]) this.expandInto(branch, depth + 1, out);
   }
 
@@ -445,7 +445,10 @@ export function undeclaredAt(
 export interface DeclaredField {
   /** The JSON types it may have; undefined when the schema does not constrain them. */
   types: ReadonlySet<string> | undefined;
-  /** Every branch on the way requires each property (an array element is never required: the array may be empty). */
+  /**
+   * Some branch requires each property on the way (an array element is never required: the array may be empty). Some,
+   * not every: a node's own `required` stands beside the union it also has, as a branch of its own.
+   */
   required: boolean;
   /** The `format` of each branch at the path (undefined where a branch names none). */
   formats: readonly (string | undefined)[];
@@ -463,7 +466,7 @@ export function declaredAt(schema: Record<string, unknown>, segments: readonly (
   for (const segment of segments) {
     const isIndex = typeof segment === 'number' || (typeof segment === 'string' && /^(0|[1-9][0-9]*)$/.test(segment) && current.types?.has('array'));
     if (segment === ANY_ELEMENT || isIndex) required = false;
-    else required &&= current.branches.every((b) => Array.isArray(b.required) && b.required.includes(segment));
+    else required &&= current.branches.some((b) => Array.isArray(b.required) && b.required.includes(segment));
     const next =
       segment === ANY_ELEMENT ? types.element(current) : isIndex ? types.element(current, Number(segment)) : types.property(current, String(segment));
     if (!next) return undefined;

@@ -167,7 +167,7 @@ async function initType({ io, positionals, values }: Context, name: string): Pro
   const pack = await withSchema(at.pack, 'libs/rules/rule-pack.schema.json', packDocument(n));
   // The scaffold must itself be valid and the pack's cases must pass: checked before anything is written. (The type's
   // own cases need the policy built: `decisions test` runs them after `decisions build`.)
-  const doc = validateDecisionType(type);
+  const doc = validateDecisionType(type, true);
   const report = await runPackTests(compilePack(validatePack(pack)));
   if (report.failed) throw new Error(`type scaffold's pack fails its own tests: ${JSON.stringify(report.cases.filter((c) => !c.passed))}`);
 

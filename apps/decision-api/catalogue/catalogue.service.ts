@@ -289,7 +289,7 @@ export class CatalogueService implements OnModuleInit {
       throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
     }
     return transactional(async ({ em, now }) => {
-      const doc = validateDecisionType(body);
+      const doc = validateDecisionType(body, true);
       const { name, version } = doc;
       // A window longer than this tenant keeps its history would silently count less than it says.
       checkRetention(doc.features, retentionDays(retentionPolicy(this.config), principal.tenant));

@@ -84,7 +84,10 @@ export function requireIdempotencyKey(value: string | string[] | undefined): str
   return value;
 }
 
-/** A keyed request hash starts with this; a hash stored before keys were used is bare hex. */
+/**
+ * A keyed request hash starts with this; a hash stored before keys were used is bare hex until re-keyed at start
+ * (REKEYED_HASH_PREFIX: the tenant's HMAC of that old digest).
+ */
 export const KEYED_HASH_PREFIX = 'k1:';
 
 /**
@@ -96,8 +99,22 @@ export const KEYED_HASH_PREFIX = 'k1:';
 export function requestHash(method: string, path: string, identity: unknown, key: KeyObject): RequestHash {
   const text = `${method} ${path}\n${canonicalJson(identity)}`;
   const hash = KEYED_HASH_PREFIX + createHmac('sha256', key).update(text).digest('hex');
-  // Records stored before keyed hashes hold sha256 of the same text: computed only when such a record is compared.
-  return { hash, matches: (stored) => (stored.startsWith(KEYED_HASH_PREFIX) ? stored === hash : stored === createHash('sha256').update(text).digest('hex')) };
+  return {
+    hash,
+    matches: (stored) => {
+      if (stored.startsWith(KEYED_HASH_PREFIX)) return stored === hash;
+      // Records stored before keyed hashes: sha256 of the same text, bare or re-keyed; computed only when one is compared.
+      const legacy = createHash('sha256').update(text).digest('hex');
+      return stored.startsWith(REKEYED_HASH_PREFIX) ? stored === rekeyedHash(legacy, key) : stored === legacy;
+    },
+  };
+}
+
+export const REKEYED_HASH_PREFIX = 'k0:';
+
+/** A hash stored before keyed hashes (bare sha256 hex), re-keyed: nothing guessable is left stored. */
+export function rekeyedHash(legacy: string, key: KeyObject): string {
+  return REKEYED_HASH_PREFIX + createHmac('sha256', key).update(legacy).digest('hex');
 }
 
 export interface RequestHash {

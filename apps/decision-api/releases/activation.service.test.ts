@@ -26,7 +26,7 @@ beforeAll(async () => {
   builtin = await new ReleaseCompiler(files).compile((await files.release('default', '1.0.0'))!);
 });
 
-function setup(current: { active?: ActivationRow } = {}, o: { release?: CompiledRelease; retentionDays?: number } = {}) {
+function setup(current: { active?: ActivationRow } = {}, o: { release?: CompiledRelease; retentionDays?: number; builtin?: boolean } = {}) {
   const tx = strict<SqlEntityManager>('tx');
   const calls: string[] = [];
   /** Records the call's name, in order, and resolves to `value`. */
@@ -40,7 +40,7 @@ function setup(current: { active?: ActivationRow } = {}, o: { release?: Compiled
   const refreshTenant = jest.fn<ReleaseRegistry['refreshTenant']>(() => Promise.resolve());
   const registry = strict<ReleaseRegistry>('registry', {
     source: () => strict<TenantComponentSource>('source'),
-    manifest: () => Promise.resolve({ manifest: (o.release ?? builtin).manifest, builtin: o.release === undefined }),
+    manifest: () => Promise.resolve({ manifest: (o.release ?? builtin).manifest, builtin: o.builtin ?? o.release === undefined }),
     compile: () => Promise.resolve(o.release ?? builtin),
     builtinRelease: builtin,
     refreshTenant,
@@ -108,9 +108,11 @@ describe('ActivationService', () => {
       errors: expect.arrayContaining([expect.objectContaining({ path: expect.stringMatching(/^\/components\/refund\/features\/[A-Za-z0-9]+\/window$/) })]),
     });
     expect(short.insert).not.toHaveBeenCalled();
-    // Within retention it activates.
+    // Within retention it activates; a built-in release does whatever the retention (the start warns instead).
     const long = setup({}, { release: withFeatures, retentionDays: 400 });
     expect(await long.service.activate(principal, { name: 'acme-main', version: '3.0.0' }).apply({ em: long.tx, now, key: 'a-4' })).toMatchObject({ result: 'done' });
+    const shipped = setup({}, { release: withFeatures, retentionDays: 7, builtin: true });
+    expect(await shipped.service.activate(principal, { name: 'acme-main', version: '3.0.0' }).apply({ em: shipped.tx, now, key: 'a-5' })).toMatchObject({ result: 'done' });
   });
 
   it('a rollback with nothing to go back to is a business refusal', async () => {

@@ -92,11 +92,13 @@ export class ActivationService {
   activate(principal: Principal, target: ReleaseId) {
     return this.change(principal, 'activate', async (em, now) => {
       const source = this.registry.source(principal.tenant, em);
-      const release = await this.registry.compile(source, (await this.registry.manifest(source, target)).manifest);
+      const { manifest, builtin } = await this.registry.manifest(source, target);
+      const release = await this.registry.compile(source, manifest);
       await checkActivation(release);
       checkRedemptionType(release);
-      // The built-in release decides for every tenant that activated none: the start warns about its windows instead.
-      if (!same(idOf(this.registry.builtinRelease), target)) checkReleaseRetention(release, retentionDays(retentionPolicy(this.config), principal.tenant));
+      // A built-in release (the newest decides for every tenant that activated none) is not refused for its windows:
+      // the start warns where they exceed a configured retention.
+      if (!builtin) checkReleaseRetention(release, retentionDays(retentionPolicy(this.config), principal.tenant));
       const current = (await this.repo.current(em, principal.tenant)).active;
       const from = current?.release ?? idOf(this.registry.builtinRelease);
       if (same(from, target)) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DomainError } from '../../errors/index.js';
-import { FileComponentSource, ReleaseCompiler } from '../index.js';
+import { checkReleaseTypes, CompiledRelease, FileComponentSource, ReleaseCompiler } from '../index.js';
 import { validateDecisionType } from './decision-type.js';
 import { bindDecisionType } from './pipeline.js';
 
@@ -237,6 +237,19 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
     // Missing from both: named once.
     const { currency: _, ...noCurrency } = valid;
     expect(bound.inputErrors(noCurrency, '/case')).toEqual([{ path: '/case/currency', message: "missing required property 'currency'" }]);
+    // A stored case is not held to the lifecycle's checks of today (a what-if over stored decisions).
+    expect(bound.inputErrors({ ...valid, currency: 'HRK' }, '/case', false)).toEqual([]);
+  });
+
+  it("a field the type's own schema faults is named once, by it, not again by the lifecycle", async () => {
+    const t = refund();
+    t.lifecycle = 'refund';
+    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'refund-policy': '1.0.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0' } });
+    const bound = bindDecisionType(validateDecisionType(t), 'refund', release);
+    const valid = (JSON.parse(readFileSync(resolve(root, 'docs/examples/refund-case.json'), 'utf8')) as { case: Record<string, unknown> }).case;
+    const errors = bound.inputErrors({ ...valid, currency: 'eur', requestedAmount: -5 }, '/case');
+    expect(errors.map((e) => e.path).sort()).toEqual(['/case/currency', '/case/requestedAmount']);
+    expect(errors.find((e) => e.path === '/case/currency')!.message).toContain('must match pattern');
   });
 
   it('a catastrophic input pattern answers at once', async () => {
@@ -257,7 +270,7 @@ describe('history and features a type could not use are refused at upload, with 
   const giftcard = () => JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-redemption/1.0.0.json'), 'utf8')) as Record<string, any>;
   const problems = (doc: Record<string, any>) => {
     try {
-      validateDecisionType(doc);
+      validateDecisionType(doc, true);
     } catch (e) {
       if (e instanceof DomainError) return e.errors;
       throw e;
@@ -276,11 +289,23 @@ describe('history and features a type could not use are refused at upload, with 
     expect(problems(t)).toEqual([{ path: '/history/at', message: expect.stringContaining('must be a required string of format date-time') }]);
   });
 
+  it('history.at required by the node that also has a union (a discriminated case) passes', () => {
+    const t = giftcard();
+    t.input.oneOf = [{ properties: { channel: { const: 'web' } } }, { properties: { channel: { const: 'mobile_app' } } }];
+    expect(problems(t)).toEqual([]);
+  });
+
   it('history.at naming an optional date-time (a case without it would record nothing)', () => {
     const t = giftcard();
     t.input.properties.seenAt = { type: 'string', format: 'date-time' };
     t.history.at = '/seenAt';
     expect(problems(t)).toEqual([{ path: '/history/at', message: expect.stringContaining('a case without one would record nothing') }]);
+  });
+
+  it('history.at pseudonymized before the history reads it', () => {
+    const t = giftcard();
+    t.input.properties.requestedAt['x-pii'] = 'hash';
+    expect(problems(t)).toEqual(expect.arrayContaining([{ path: '/history/at', message: expect.stringContaining('pseudonymized before the history records it') }]));
   });
 
   it('an entity key the type drops before the history records it', () => {
@@ -301,18 +326,26 @@ describe('history and features a type could not use are refused at upload, with 
     expect(problems(t)).toEqual([{ path: '/input/properties/tier/x-pii', message: expect.stringContaining('/tier must be declared a string') }]);
   });
 
-  it('an outcome the counted type never decides: refused when the release binds it', async () => {
+  it('an outcome the counted type never decides: refused when a release naming it is created, not when a stored one loads', async () => {
     const t = giftcard();
     t.features.redemptionsCard1h.source.outcomes = ['ALLOW', 'MAYBE'];
     const doc = validateDecisionType(t);
-    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'giftcard-redemption-policy': '1.0.0', 'giftcard-abuse': '1.0.0' } });
     const check = validateDecisionType(JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-balance-check/1.0.0.json'), 'utf8')));
-    const types = new Map([['giftcard-redemption', doc], ['giftcard-balance-check', check]]);
-    expect(() => bindDecisionType(doc, 'giftcard-redemption', { id: release.id, packs: release.packs, policies: release.policies, types })).toThrow(
+    const compiled = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'x', version: '1.0.0', components: { 'giftcard-redemption-policy': '1.0.0', 'giftcard-abuse': '1.0.0', 'giftcard-balance-check-policy': '1.0.0' } });
+    const release = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([['giftcard-redemption', doc], ['giftcard-balance-check', check]]), true);
+    expect(() => checkReleaseTypes(release)).toThrow(
       expect.objectContaining({ code: 'RELEASE_INCOMPLETE', errors: [{ path: '/components/giftcard-redemption/features/redemptionsCard1h/source/outcomes', message: expect.stringContaining("outcome 'MAYBE'") }] }) as Error,
     );
-    // The shipped outcomes bind.
-    expect(bindDecisionType(validateDecisionType(giftcard()), 'giftcard-redemption', { id: release.id, packs: release.packs, policies: release.policies, types }).ref).toBe('giftcard-redemption@1.0.0');
+    // A stored release naming it still binds and serves.
+    expect(release.decisionType('giftcard-redemption').ref).toBe('giftcard-redemption@1.0.0');
+  });
+
+  it('a stored type that fails these checks still loads (only an upload is refused)', () => {
+    const t = giftcard();
+    t.history.at = '/channel';
+    t.input.properties.deviceId['x-pii'] = 'drop';
+    expect(problems(t).length).toBe(2);
+    expect(validateDecisionType(t).name).toBe('giftcard-redemption');
   });
 });
 

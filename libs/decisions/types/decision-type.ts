@@ -1,7 +1,7 @@
 /** The decision-type document (decision-type.schema.json): its TypeScript shape and its validation. */
 import { readFileSync } from 'node:fs';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
-import { parsePointer } from '../../names/index.js';
+import { parsePointer, pointer } from '../../names/index.js';
 import { ANY_ELEMENT, declaredAt, undeclaredAt, type DeclaredField } from '../../rules/type-check.js';
 import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
@@ -177,7 +177,7 @@ const inputValidators = new WeakMap<DecisionTypeDocument, ValidateFunction>();
  * are declared inputs). Every problem at once, each with a JSON pointer into the document.
  * @throws DomainError DECISION_TYPE_INVALID (unprocessable)
  */
-export function validateDecisionType(json: unknown): DecisionTypeDocument {
+export function validateDecisionType(json: unknown, authored = false): DecisionTypeDocument {
   // Before anything reads it: a file is not bound by the request body's depth limit.
   checkDocumentDepth(json, DECISION_TYPE_TOO_COMPLEX, 'the decision type');
   documentValidator ??= newAjv(true, true).compile(loadDecisionTypeSchema());
@@ -262,6 +262,9 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
   }
   errors.push(...historyProblems(doc, declared, named));
   errors.push(...personalDataProblems(doc));
+  // Checks added after types were first stored: an upload passes them, a stored type is loaded without them (refusing
+  // it now would take down the release it serves in, and every replay of its decisions).
+  if (authored) errors.push(...authoringProblems(doc));
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (!inputFields.has(f)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is not a property of the input schema` });
   }
@@ -270,7 +273,7 @@ export function validateDecisionType(json: unknown): DecisionTypeDocument {
       errors.push({ path: `/tests/cases/${j}/expect/outcome`, message: `'${c.expect.outcome}' is not one of the outcomes (${doc.outcomes.join(', ')})` });
     }
     for (const name of Object.keys(c.features ?? {})) {
-      if (!Object.hasOwn(doc.features ?? {}, name)) errors.push({ path: `/tests/cases/${j}/features/${name}`, message: `'${name}' is not a feature of this type` });
+      if (!Object.hasOwn(doc.features ?? {}, name)) errors.push({ path: pointer('tests', 'cases', j, 'features', name), message: `'${name}' is not a feature of this type` });
     }
   }
   if (errors.length > 0) throw invalid(json, errors);
@@ -297,21 +300,9 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
   const h = doc.history;
   if (h) {
     if (!declared(h.at)) errors.push({ path: '/history/at', message: `${h.at} is not declared by the input schema` });
-    else if (!isRequiredDateTime(fieldAt(doc, h.at))) {
-      errors.push({ path: '/history/at', message: `${h.at} must be a required string of format date-time: each decision is recorded at it, and a case without one would record nothing` });
-    }
     for (const [name, p] of Object.entries(h.entities)) if (!declared(p)) errors.push({ path: `/history/entities/${name}`, message: `${p} is not declared by the input schema` });
     if (h.amount !== undefined && !declared(h.amount)) errors.push({ path: '/history/amount', message: `${h.amount} is not declared by the input schema` });
     for (const [name, p] of Object.entries(h.attributes ?? {})) if (!declared(p)) errors.push({ path: `/history/attributes/${name}`, message: `${p} is not declared by the input schema` });
-    // What the history records is read after personal fields are treated: a dropped one is never there.
-    const dropped = personalFields(doc.input).filter((f) => f.treatment === 'drop').map(fieldPointer);
-    const recorded: [string, string][] = [['/history/at', h.at], ...Object.entries(h.entities).map(([n, p]) => [`/history/entities/${n}`, p] as [string, string])];
-    if (h.amount !== undefined) recorded.push(['/history/amount', h.amount]);
-    for (const [n, p] of Object.entries(h.attributes ?? {})) recorded.push([`/history/attributes/${n}`, p]);
-    for (const [path, p] of recorded) {
-      const field = dropped.find((d) => p === d || p.startsWith(`${d}/`));
-      if (field) errors.push({ path, message: `${p} is dropped before the history records it (x-pii "drop" at ${field}): it would never be counted; mark it "hash" instead` });
-    }
   }
   if (!doc.features) return errors;
   if (!h) errors.push({ path: '/features', message: 'features read the history at the case\'s time and entity keys: declare `history`' });
@@ -324,9 +315,6 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
     if ('ledger' in f.source && f.entity !== 'account') errors.push({ path: `${at}/entity`, message: 'ledger events are keyed by the ledger account: the entity must be account' });
     if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
     if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
-    else if (f.caller !== undefined && !onlyTypes(fieldAt(doc, f.caller), ['integer', 'number', 'null'])) {
-      errors.push({ path: `${at}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
-    }
     if (f.combine !== undefined && f.combine !== 'platform' && f.caller === undefined) errors.push({ path: `${at}/combine`, message: `combine ${f.combine} needs a caller value: declare caller` });
   }
   return errors;
@@ -342,10 +330,6 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   for (const at of unreachablePersonalMarks(doc.input)) {
     errors.push({ path: `/input${at}`, message: 'x-pii is applied through properties, items and prefixItems only: here it would be ignored and the value kept in clear' });
   }
-  for (const f of personalFields(doc.input)) {
-    if (f.treatment === 'drop' || onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) continue;
-    errors.push({ path: `/input${schemaLocation(doc.input, f.path)}/x-pii`, message: `x-pii "${f.treatment}" replaces the value with a string pseudonym: ${fieldPointer(f)} must be declared a string` });
-  }
   const personal = personalFields(doc.input).map(fieldPointer);
   for (const [j, f] of (doc.caseFields ?? []).entries()) {
     if (personal.includes(`/${f}`)) errors.push({ path: `/caseFields/${j}`, message: `'${f}' is personal (x-pii): it is kept in the case only, never copied into the decision` });
@@ -354,6 +338,48 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     errors.push({ path: '/caseRef', message: `${doc.caseRef} is personal (x-pii): a case's name is shown in events and simulations` });
   }
   return errors;
+}
+
+/**
+ * What an upload must also pass (validateDecisionType's `authored`), checks that came after types were first stored:
+ * history and features that would silently count nothing, or fail every decision with a 400 the caller cannot fix.
+ */
+function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  const personal = personalFields(doc.input);
+  const h = doc.history;
+  if (h) {
+    const at = fieldAt(doc, h.at);
+    if (at && !isRecordedTime(at)) {
+      errors.push({ path: '/history/at', message: `${h.at} must be a required string of format date-time: each decision is recorded at it, and a case without one would record nothing` });
+    }
+    // What the history records is read after personal fields are treated: a dropped one is never there, and a
+    // pseudonymized time is no time.
+    const recorded: [string, string][] = [['/history/at', h.at], ...Object.entries(h.entities).map(([n, p]) => [`/history/entities${pointer(n)}`, p] as [string, string])];
+    if (h.amount !== undefined) recorded.push(['/history/amount', h.amount]);
+    for (const [n, p] of Object.entries(h.attributes ?? {})) recorded.push([`/history/attributes${pointer(n)}`, p]);
+    for (const [path, p] of recorded) {
+      const field = personal.find((f) => (f.treatment === 'drop' || path === '/history/at' || path === '/history/amount') && covers(f.path, p));
+      if (field) errors.push({ path, message: `${p} is ${field.treatment === 'drop' ? 'dropped' : 'pseudonymized'} before the history records it (x-pii "${field.treatment}" at ${fieldPointer(field)}): it would never be counted` });
+    }
+  }
+  for (const [name, f] of Object.entries(doc.features ?? {})) {
+    const caller = f.caller === undefined ? undefined : fieldAt(doc, f.caller);
+    if (caller && !onlyTypes(caller, ['integer', 'number', 'null'])) {
+      errors.push({ path: `/features/${name}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
+    }
+  }
+  for (const f of personal) {
+    if (f.treatment === 'drop' || onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) continue;
+    errors.push({ path: `/input${schemaLocation(doc.input, f.path)}/x-pii`, message: `x-pii "${f.treatment}" replaces the value with a string pseudonym: ${fieldPointer(f)} must be declared a string` });
+  }
+  return errors;
+}
+
+/** A personal field's path (`*` for any array index) is the pointer's field or one it is inside. */
+function covers(field: readonly string[], p: string): boolean {
+  const tokens = parsePointer(p);
+  return tokens.length >= field.length && field.every((t, i) => (t === '*' ? /^[0-9]+$/.test(tokens[i]!) || tokens[i] === '*' : t === tokens[i]));
 }
 
 /** What the input schema declares at a pointer (declared: checked before). */
@@ -371,8 +397,8 @@ function onlyTypes(f: DeclaredField | undefined, allowed: readonly string[]): bo
   return f?.types !== undefined && [...f.types].every((t) => allowed.includes(t));
 }
 
-function isRequiredDateTime(f: DeclaredField | undefined): boolean {
-  return f !== undefined && f.required && onlyTypes(f, ['string']) && f.formats.length > 0 && f.formats.every((x) => x === 'date-time');
+function isRecordedTime(f: DeclaredField): boolean {
+  return f.required && onlyTypes(f, ['string']) && f.formats.length > 0 && f.formats.every((x) => x === 'date-time');
 }
 
 /** The schema location of a personal field's instance path: properties by name, `*` through items, an index through prefixItems. */

@@ -5,6 +5,7 @@
  */
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
 import type { LoadedPolicy } from '../../policies/index.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import { ajvErrorsToDetails, compileFactSchema, type ValidateFunction } from '../../rules/schema.js';
 import { ANY_ELEMENT, deepEqual, mergeFacts, typeCheckRules, undeclaredAt, type CompiledPack, type PackEvent, type PackResult } from '../../rules/index.js';
 import { approxJsonBytes } from '../../rules/limits.js';
@@ -142,13 +143,15 @@ export class BoundDecisionType {
 
   /**
    * Input errors as ErrorDetail under `pathPrefix` (e.g. `/case`); empty when the case fits the input schema and, for a
-   * type with a refund lifecycle, what the lifecycle needs (one list: a problem both name is listed once).
+   * type with a refund lifecycle, what the lifecycle needs (a field the input schema already faults is named once, by
+   * it). `lifecycle: false` for a stored case: it was decided under the lifecycle's rules of its day.
    */
-  inputErrors(input: unknown, pathPrefix = ''): ErrorDetail[] {
-    const own = this.validateInput(input) ? [] : (this.validateInput.errors ?? []);
-    const lifecycle = !this.lifecycleInput || this.lifecycleInput(input) ? [] : (this.lifecycleInput.errors ?? []);
-    if (own.length === 0 && lifecycle.length === 0) return [];
-    return ajvErrorsToDetails([...own, ...lifecycle].filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf'), pathPrefix);
+  inputErrors(input: unknown, pathPrefix = '', lifecycle = true): ErrorDetail[] {
+    const significant = (e: ErrorObject) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf';
+    const own = this.validateInput(input) ? [] : ajvErrorsToDetails(this.validateInput.errors?.filter(significant), pathPrefix);
+    if (!lifecycle || !this.lifecycleInput || this.lifecycleInput(input)) return own;
+    const faulted = (path: string) => own.some((e) => path === e.path || path.startsWith(`${e.path}/`) || e.path.startsWith(`${path}/`));
+    return [...own, ...ajvErrorsToDetails(this.lifecycleInput.errors?.filter(significant), pathPrefix).filter((e) => !faulted(e.path))];
   }
 
   /**
@@ -629,12 +632,7 @@ function featureSourceProblems(doc: DecisionTypeDocument, component: string, rel
         if (!t) problems.push({ path: at, message: `feature ${name} counts decisions of '${n}', which is not a decision type of release ${release.id}` });
         else recorders.push(t);
       }
-      // An outcome no counted type decides would match nothing, forever.
-      for (const o of src.outcomes ?? []) {
-        if (recorders.length > 0 && !recorders.some((t) => t.outcomes.includes(o))) {
-          problems.push({ path: `${at}/outcomes`, message: `feature ${name} counts outcome '${o}', which ${recorders.map((t) => `${t.name}@${t.version}`).join(', ')} never decides (outcomes: ${[...new Set(recorders.flatMap((t) => t.outcomes))].join(', ')})` });
-        }
-      }
+
     } else if ('refunds' in src) {
       recorders = all.filter((d) => d.lifecycle === 'refund');
       if (recorders.length === 0) problems.push({ path: at, message: `feature ${name} counts refunds, but release ${release.id} has no decision type with a refund lifecycle` });
