@@ -119,6 +119,13 @@ describe('the router and the body parser', () => {
     expectProblem(bad, 400, 'MALFORMED_JSON', bad.headers.get('content-type'));
     const empty = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, rawBody: '' , headers: { 'content-type': 'application/json' } });
     expectProblem(empty, 400, 'MALFORMED_JSON', empty.headers.get('content-type'));
+    // Bytes that are not UTF-8 (a lone 0xFF, a truncated sequence) inside a string: 400, not decided as U+FFFD.
+    for (const bytes of [[0xff], [0xe2, 0x82]]) {
+      const body = Buffer.concat([Buffer.from('{"case":{"refundId":"'), Buffer.from(bytes), Buffer.from('"}}')]);
+      const r = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey(), rawBody: new Uint8Array(body), headers: { 'content-type': 'application/json' } });
+      expectProblem(r, 400, 'MALFORMED_JSON', r.headers.get('content-type'));
+      expect(r.body.errors).toEqual([{ path: '/', message: 'is not valid UTF-8' }]);
+    }
   });
 });
 

@@ -5,6 +5,7 @@
  * (toString, valueOf, …) is a 400 naming the path, never a stack overflow, a driver error or a TypeError. One place,
  * for every route.
  */
+import { isUtf8 as isWellFormedUtf8 } from 'node:buffer';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../../libs/errors/index.js';
@@ -105,6 +106,10 @@ export function registerJsonBodies(app: NestFastifyApplication, bodyLimit: numbe
   const parseJson = (req: FastifyRequest, body: Buffer | string, done: (err: Error | null, value: unknown) => void): void => {
     const contentType = req.headers['content-type'];
     if (!isUtf8(contentType)) return done(unsupportedMediaType(contentType), undefined);
+    // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not would be decoded into U+FFFD and decided on, not refused.
+    if (typeof body !== 'string' && !isWellFormedUtf8(body)) {
+      return done(new DomainError('MALFORMED_JSON', 'Body is not valid UTF-8', 'invalid', [{ path: '/', message: 'is not valid UTF-8' }]), undefined);
+    }
     // The default parser answers through the callback; its return value is not a promise to wait for.
     const text = typeof body === 'string' ? body : body.toString('utf8');
     void parse(req, text, (err: Error | null, value?: unknown) => {
