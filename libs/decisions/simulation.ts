@@ -59,8 +59,8 @@ export function simulatedError(code: string, message: string, outputNames: reado
 export async function simulateDecision(input: unknown, type: BoundDecisionType, ctx: DecisionContext = {}): Promise<SimulatedDecision> {
   try {
     // A stored case holds pseudonyms where the type marks x-pii: a format or length the raw value met is not theirs to meet.
-    // Nor is a stored case held to a refund lifecycle's checks of today (a currency since withdrawn from ISO 4217).
-    const errors = ctx.prepare ? type.inputErrors(input, '') : type.inputErrors(input, '', false).filter((e) => !type.personal.some((f) => underField(e.path, f.path)));
+    // Nor is a stored decision's case held to a refund lifecycle's checks of today (a currency since withdrawn from ISO 4217).
+    const errors = ctx.prepare ? type.inputErrors(input, '') : type.inputErrors(input, '', ctx.stored !== true).filter((e) => !type.personal.some((f) => underField(e.path, f.path)));
     if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const seen = ctx.prepare ? ctx.prepare(input as Record<string, unknown>, type) : (input as Record<string, unknown>);
     const platform = ctx.features ? await ctx.features(seen, type) : ctx.platform;
@@ -82,6 +82,8 @@ function underField(path: string, field: readonly string[]): boolean {
 
 /** How a what-if case becomes what a decision sees: its personal fields and the platform's feature values. */
 export interface DecisionContext {
+  /** A stored decision's case (a replay), not one being decided now (a supplied case, a shadow evaluation). */
+  stored?: boolean;
   /** The case as a decision would see it (pseudonymized); given for supplied cases, not for stored ones. */
   prepare?: (input: Record<string, unknown>, type: BoundDecisionType) => Record<string, unknown>;
   /** The platform's values as the stored decision recorded them. */
@@ -238,7 +240,7 @@ export interface SimulationRun {
 function contextOf(item: SimulationItem, o: SimulationRunOptions): DecisionContext {
   const features = o.features;
   return {
-    ...(o.prepare && { prepare: o.prepare }),
+    ...(o.prepare ? { prepare: o.prepare } : { stored: true }),
     ...(item.platform && { platform: item.platform }),
     ...(features && { features: (input: Record<string, unknown>, type: BoundDecisionType) => features(item, input, type) }),
   };

@@ -117,10 +117,9 @@ function serverOptions(fromUrl: Record<string, unknown>, ours: string): string {
 /** Options for every pooled connection: the URL's, the timeouts (and a client dropped when a read times out), statement names. */
 function poolOptions(url: string, t: DatabaseTimeouts | undefined, namer: StatementNamer | undefined, pipelineBegin: boolean, created: (pool: pg.Pool) => void): Record<string, unknown> {
   const fromUrl = urlConnectionOptions(url);
-  // Server options the URL sets are kept, ahead of ours: timestamps printed in UTC (what pgTimestamp reads back; in
-  // another zone, instants before ~1890 print with a local-mean-time offset in seconds), and the plan mode named
-  // statements need.
-  const options = serverOptions(fromUrl, ['-c TimeZone=UTC', namer ? '-c plan_cache_mode=force_custom_plan' : ''].filter(Boolean).join(' '));
+  // Server options the URL sets are kept, ahead of the plan mode named statements need. (No TimeZone of ours: a
+  // pooler before PgBouncer 1.20 refuses the options parameter, and pgTimestamp reads any offset a zone prints.)
+  const options = serverOptions(fromUrl, namer ? '-c plan_cache_mode=force_custom_plan' : '');
   return {
     ...fromUrl,
     onPoolCreated: (pool: pg.Pool) => {

@@ -2,6 +2,7 @@
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { sql, type RawBuilder } from 'kysely';
 import { CompiledStatements, shapeKey, type SlotOf } from './compiled-statements.js';
+import { LEGACY_REQUEST_HASH } from './migrations/Migration20261219000000_legacy_request_hashes.js';
 import { CUSTOM_PLAN_AGAIN, GENERIC_INDEX_PLAN, GENERIC_PLAN, HELD, THEN_COMMIT } from './prepared-statements.js';
 
 export interface StoredRequest {
@@ -66,11 +67,14 @@ export class IdempotencyRepository {
     };
   }
 
-  /** A page of records whose request hash predates keyed hashes (bare hex, no `k<digit>:` prefix), after `after`. */
+  /**
+   * A page of records whose request hash predates keyed hashes (bare hex, no `k<n>:` prefix), after `after`: read
+   * through the partial index that holds only them (Migration20261219000000), empty once they are re-keyed.
+   */
   async legacyHashes(em: SqlEntityManager, after: { tenant: string; key: string } | undefined, limit: number): Promise<{ tenant: string; key: string; requestHash: string }[]> {
     const rows = await em.execute<{ tenant: string; key: string; request_hash: string }[]>(
       `select tenant, key, request_hash from idempotency_records
-       where (tenant, key) > (?, ?) and request_hash !~ '^k[0-9]:' order by tenant, key limit ?`,
+       where ${LEGACY_REQUEST_HASH} and (tenant, key) > (?, ?) order by tenant, key limit ?`,
       [after?.tenant ?? '', after?.key ?? '', limit],
     );
     return rows.map((r) => ({ tenant: r.tenant, key: r.key, requestHash: r.request_hash }));

@@ -2,8 +2,8 @@
  * A timestamptz as a query hands it back: a Date, or PostgreSQL's text (`0050-02-01 00:00:00.123+00`), which is what
  * MikroORM's connection leaves it as. `new Date(text)` reads that form loosely: a year below 100 comes back as 19xx
  * (0050 as 1950). Read here field by field, every year the platform accepts (0001–9999) reads as stored, in any
- * offset PostgreSQL prints (`+05:30`, or `+00:53:28` for local mean time in a zone other than UTC, which the pool's
- * sessions do not use).
+ * offset PostgreSQL prints (`+05:30`, or `+00:53:28`: a session in a zone other than UTC prints instants before ~1890
+ * in local mean time).
  */
 const TEXT = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?|Z)?$/;
 

@@ -81,6 +81,9 @@ function describeValue(value: unknown): string {
 }
 
 /** Resolves schema locations (through $ref into $defs, anyOf/oneOf) within one factSchema. */
+/** Branches expandInto made of a node's own properties beside its union (not alternatives to the union's). */
+const OWN_BRANCHES = new WeakSet<SchemaNode>();
+
 class SchemaTypes {
   private readonly patterns = new Map<string, LinearRegExp | undefined>();
   constructor(private readonly root: SchemaNode) {}
@@ -182,8 +185,13 @@ class SchemaTypes {
       out.push(node);
       return;
     }
-    // A node's own properties hold next to its union: keep them as a branch of their own (with what it requires).
-    if (isObject(node.properties)) out.push({ type: 'object', properties: node.properties, ...(Array.isArray(node.required) && { required: node.required }) });
+    // A node's own properties hold next to its union: keep them as a branch of their own (with what it requires,
+    // marked: what it requires holds beside every alternative, declaredAt reads it so).
+    if (isObject(node.properties)) {
+      const own: SchemaNode = { type: 'object', properties: node.properties, ...(Array.isArray(node.required) && { required: node.required }) };
+      OWN_BRANCHES.add(own);
+      out.push(own);
+    }
     for (const branch of union as unknown[]) this.expandInto(branch, depth + 1, out);
   }
 
@@ -446,8 +454,8 @@ export interface DeclaredField {
   /** The JSON types it may have; undefined when the schema does not constrain them. */
   types: ReadonlySet<string> | undefined;
   /**
-   * Some branch requires each property on the way (an array element is never required: the array may be empty). Some,
-   * not every: a node's own `required` stands beside the union it also has, as a branch of its own.
+   * A valid case always has it: at each step the node itself requires the property (beside any union it has), or
+   * every alternative does. An array element is never required (the array may be empty).
    */
   required: boolean;
   /** The `format` of each branch at the path (undefined where a branch names none). */
@@ -466,7 +474,11 @@ export function declaredAt(schema: Record<string, unknown>, segments: readonly (
   for (const segment of segments) {
     const isIndex = typeof segment === 'number' || (typeof segment === 'string' && /^(0|[1-9][0-9]*)$/.test(segment) && current.types?.has('array'));
     if (segment === ANY_ELEMENT || isIndex) required = false;
-    else required &&= current.branches.some((b) => Array.isArray(b.required) && b.required.includes(segment));
+    else {
+      const requires = (b: SchemaNode) => Array.isArray(b.required) && b.required.includes(segment);
+      const alternatives = current.branches.filter((b) => !OWN_BRANCHES.has(b));
+      required &&= current.branches.some((b) => OWN_BRANCHES.has(b) && requires(b)) || (alternatives.length > 0 && alternatives.every(requires));
+    }
     const next =
       segment === ANY_ELEMENT ? types.element(current) : isIndex ? types.element(current, Number(segment)) : types.property(current, String(segment));
     if (!next) return undefined;

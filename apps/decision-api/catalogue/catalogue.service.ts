@@ -289,17 +289,19 @@ export class CatalogueService implements OnModuleInit {
       throw new DomainError('VALIDATION_FAILED', 'Send the decision type as a JSON object', 'invalid', [{ path: '/', message: 'must be a decision type object' }]);
     }
     return transactional(async ({ em, now }) => {
-      const doc = validateDecisionType(body, true);
+      const doc = validateDecisionType(body);
       const { name, version } = doc;
-      // A window longer than this tenant keeps its history would silently count less than it says.
-      checkRetention(doc.features, retentionDays(retentionPolicy(this.config), principal.tenant));
       const sha256 = packDigest(body);
       const existing = await this.findType(em, principal.tenant, name, version);
       if (existing) {
-        // Identical content (canonical JSON): the stored document is this one.
+        // Identical content (canonical JSON): the stored document is this one, even if it predates checks added since.
         if (existing.sha256 === sha256) return unchanged(body);
         throw exists('DECISION_TYPE_VERSION_EXISTS', `decision type ${name}@${version}`, existing.source);
       }
+      // New content passes what an upload must (checks a stored type is loaded without), and fits the retention: a
+      // window longer than this tenant keeps its history would silently count less than it says.
+      validateDecisionType(body, true);
+      checkRetention(doc.features, retentionDays(retentionPolicy(this.config), principal.tenant));
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
       const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) {

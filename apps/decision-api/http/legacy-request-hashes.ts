@@ -46,6 +46,7 @@ export class LegacyRequestHashes implements OnApplicationBootstrap, OnModuleDest
     while (!this.closed) {
       const rows = await this.repo.legacyHashes(this.db.em(), after, PAGE);
       for (const r of rows) {
+        if (this.closed) break;
         await this.repo.replaceHash(this.db.em(), r.tenant, r.key, r.requestHash, rekeyedHash(r.requestHash, this.pseudonyms.requestKey(r.tenant)));
         changed++;
       }

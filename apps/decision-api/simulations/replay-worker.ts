@@ -37,7 +37,7 @@ async function decide(type: Awaited<ReturnType<typeof bind>>, b: ReplayBatch): P
     const kept: SimulationResult[] = [];
     for (const row of b.rows) {
       const item = replayItem(row, type.outputNames);
-      const candidate = await simulateDecision(item.input, type, item.platform ? { platform: item.platform } : {});
+      const candidate = await simulateDecision(item.input, type, { stored: true, ...(item.platform && { platform: item.platform }) });
       const result = tally.add(item.caseRef, item.baseline!, candidate, item.refundId);
       if ((d.keep === 'all' || result.changed) && kept.length <= d.maxKept) kept.push(result);
     }

@@ -295,6 +295,22 @@ describe('history and features a type could not use are refused at upload, with 
     expect(problems(t)).toEqual([]);
   });
 
+  it('history.at required in one alternative only, or inside an object that may be null: refused', () => {
+    const t = giftcard();
+    t.input.required = t.input.required.filter((f: string) => f !== 'requestedAt');
+    t.input.oneOf = [{ required: ['requestedAt'] }, { properties: { channel: { const: 'web' } } }];
+    expect(problems(t)).toEqual([{ path: '/history/at', message: expect.stringContaining('required string of format date-time') }]);
+    const u = giftcard();
+    u.input.properties.meta = { anyOf: [{ type: 'object', required: ['at'], properties: { at: { type: 'string', format: 'date-time' } } }, { type: 'null' }] };
+    u.history.at = '/meta/at';
+    expect(problems(u)).toEqual([{ path: '/history/at', message: expect.stringContaining('required string of format date-time') }]);
+    // Required by every alternative: accepted.
+    const v = giftcard();
+    v.input.required = v.input.required.filter((f: string) => f !== 'requestedAt');
+    v.input.oneOf = [{ required: ['requestedAt'], properties: { channel: { const: 'web' } } }, { required: ['requestedAt'], properties: { channel: { const: 'mobile_app' } } }];
+    expect(problems(v)).toEqual([]);
+  });
+
   it('history.at naming an optional date-time (a case without it would record nothing)', () => {
     const t = giftcard();
     t.input.properties.seenAt = { type: 'string', format: 'date-time' };

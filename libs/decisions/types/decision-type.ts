@@ -348,9 +348,18 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   const personal = personalFields(doc.input);
   const h = doc.history;
+  // An undeclared pointer is refused already; a declared one whose field cannot be resolved fails these checks.
+  const declared = (p: string) => {
+    try {
+      return !undeclaredAt(doc.input, parsePointer(p));
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return false;
+    }
+  };
   if (h) {
     const at = fieldAt(doc, h.at);
-    if (at && !isRecordedTime(at)) {
+    if (declared(h.at) && !(at && isRecordedTime(at))) {
       errors.push({ path: '/history/at', message: `${h.at} must be a required string of format date-time: each decision is recorded at it, and a case without one would record nothing` });
     }
     // What the history records is read after personal fields are treated: a dropped one is never there, and a
@@ -364,8 +373,7 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     }
   }
   for (const [name, f] of Object.entries(doc.features ?? {})) {
-    const caller = f.caller === undefined ? undefined : fieldAt(doc, f.caller);
-    if (caller && !onlyTypes(caller, ['integer', 'number', 'null'])) {
+    if (f.caller !== undefined && declared(f.caller) && !onlyTypes(fieldAt(doc, f.caller), ['integer', 'number', 'null'])) {
       errors.push({ path: `/features/${name}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
     }
   }

@@ -34,6 +34,7 @@ import { Migration20261215000000_idempotency_key_taken } from './Migration202612
 import { Migration20261216000000_refund_reads_by_key } from './Migration20261216000000_refund_reads_by_key.js';
 import { Migration20261217000000_ledger_references_at_commit } from './Migration20261217000000_ledger_references_at_commit.js';
 import { Migration20261218000000_answer_platform_entry } from './Migration20261218000000_answer_platform_entry.js';
+import { Migration20261219000000_legacy_request_hashes } from './Migration20261219000000_legacy_request_hashes.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -71,4 +72,5 @@ export const migrationsList = [
   { name: 'Migration20261216000000_refund_reads_by_key', class: Migration20261216000000_refund_reads_by_key },
   { name: 'Migration20261217000000_ledger_references_at_commit', class: Migration20261217000000_ledger_references_at_commit },
   { name: 'Migration20261218000000_answer_platform_entry', class: Migration20261218000000_answer_platform_entry },
+  { name: 'Migration20261219000000_legacy_request_hashes', class: Migration20261219000000_legacy_request_hashes },
 ];
