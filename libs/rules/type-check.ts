@@ -81,9 +81,6 @@ function describeValue(value: unknown): string {
 }
 
 /** Resolves schema locations (through $ref into $defs, anyOf/oneOf) within one factSchema. */
-/** Branches expandInto made of a node's own properties beside its union (not alternatives to the union's). */
-const OWN_BRANCHES = new WeakSet<SchemaNode>();
-
 class SchemaTypes {
   private readonly patterns = new Map<string, LinearRegExp | undefined>();
   constructor(private readonly root: SchemaNode) {}
@@ -185,13 +182,8 @@ class SchemaTypes {
       out.push(node);
       return;
     }
-    // A node's own properties hold next to its union: keep them as a branch of their own (with what it requires,
-    // marked: what it requires holds beside every alternative, declaredAt reads it so).
-    if (isObject(node.properties)) {
-      const own: SchemaNode = { type: 'object', properties: node.properties, ...(Array.isArray(node.required) && { required: node.required }) };
-      OWN_BRANCHES.add(own);
-      out.push(own);
-    }
+    // A node's own properties hold next to its union: keep them as a branch of their own.
+    if (isObject(node.properties)) out.push({ type: 'object', properties: node.properties });
     for (const branch of union as unknown[]) this.expandInto(branch, depth + 1, out);
   }
 
@@ -453,10 +445,7 @@ export function undeclaredAt(
 export interface DeclaredField {
   /** The JSON types it may have; undefined when the schema does not constrain them. */
   types: ReadonlySet<string> | undefined;
-  /**
-   * A valid case always has it: at each step the node itself requires the property (beside any union it has), or
-   * every alternative does. An array element is never required (the array may be empty).
-   */
+  /** Every instance the schema accepts has it (requiredAlong). An array element is never required (the array may be empty). */
   required: boolean;
   /** The `format` of each branch at the path (undefined where a branch names none). */
   formats: readonly (string | undefined)[];
@@ -470,19 +459,60 @@ export interface DeclaredField {
 export function declaredAt(schema: Record<string, unknown>, segments: readonly (string | number | typeof ANY_ELEMENT)[]): DeclaredField | undefined {
   const types = new SchemaTypes(schema);
   let current = types.resolve(schema);
-  let required = true;
+  let throughArray = false;
   for (const segment of segments) {
     const isIndex = typeof segment === 'number' || (typeof segment === 'string' && /^(0|[1-9][0-9]*)$/.test(segment) && current.types?.has('array'));
-    if (segment === ANY_ELEMENT || isIndex) required = false;
-    else {
-      const requires = (b: SchemaNode) => Array.isArray(b.required) && b.required.includes(segment);
-      const alternatives = current.branches.filter((b) => !OWN_BRANCHES.has(b));
-      required &&= current.branches.some((b) => OWN_BRANCHES.has(b) && requires(b)) || (alternatives.length > 0 && alternatives.every(requires));
-    }
+    if (segment === ANY_ELEMENT || isIndex) throughArray = true;
     const next =
       segment === ANY_ELEMENT ? types.element(current) : isIndex ? types.element(current, Number(segment)) : types.property(current, String(segment));
     if (!next) return undefined;
     current = next;
   }
-  return { types: current.types, required, formats: current.branches.map((b) => (typeof b.format === 'string' ? b.format : undefined)) };
+  return { types: current.types, required: !throughArray && requiredAlong(schema, segments as readonly string[]), formats: current.branches.map((b) => (typeof b.format === 'string' ? b.format : undefined)) };
+}
+
+/**
+ * Every instance `schema` accepts has a value at the property path `names`: at each step, every schema the parent
+ * may be requires the name, by its own `required`, by every alternative of its anyOf/oneOf, or by one of its allOf
+ * (through local $refs). Walked on the schema as written, not on flattened branches: a union's alternatives are only
+ * ever weighed against each other. Where it cannot tell (a cycle, a blow-up), it answers false.
+ */
+function requiredAlong(root: Record<string, unknown>, names: readonly string[]): boolean {
+  const resolve = (node: unknown, depth: number): Record<string, unknown> | undefined => {
+    let n = node;
+    for (let d = depth; isObject(n) && typeof n.$ref === 'string'; d++) {
+      if (d > 32 || !n.$ref.startsWith('#')) return undefined;
+      let target: unknown = root;
+      for (const raw of n.$ref.slice(1).split('/').slice(1)) {
+        const key = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+        target = isObject(target) && Object.hasOwn(target, key) ? target[key] : undefined;
+      }
+      n = target;
+    }
+    return isObject(n) ? n : undefined;
+  };
+  const unionOf = (n: Record<string, unknown>): unknown[] => (Array.isArray(n.anyOf) ? n.anyOf : Array.isArray(n.oneOf) ? n.oneOf : []) as unknown[];
+  const requires = (node: unknown, name: string, depth: number): boolean => {
+    const n = depth > 32 ? undefined : resolve(node, depth);
+    if (!n) return false;
+    if (Array.isArray(n.required) && n.required.includes(name)) return true;
+    const union = unionOf(n);
+    if (union.length > 0 && union.every((b) => requires(b, name, depth + 1))) return true;
+    return Array.isArray(n.allOf) && n.allOf.some((b) => requires(b, name, depth + 1));
+  };
+  const children = (node: unknown, name: string, depth: number, out: unknown[]): void => {
+    const n = depth > 32 || out.length > 256 ? undefined : resolve(node, depth);
+    if (!n) return;
+    if (isObject(n.properties) && Object.hasOwn(n.properties, name)) out.push(n.properties[name]);
+    for (const b of [...unionOf(n), ...(Array.isArray(n.allOf) ? (n.allOf as unknown[]) : [])]) children(b, name, depth + 1, out);
+  };
+  let parents: unknown[] = [root];
+  for (const name of names) {
+    if (!parents.every((p) => requires(p, name, 0))) return false;
+    const next: unknown[] = [];
+    for (const p of parents) children(p, name, 0, next);
+    if (next.length === 0 || next.length > 256) return false;
+    parents = next;
+  }
+  return true;
 }

@@ -250,6 +250,8 @@ describe('limits on a decision type (the same as on packs: libs/rules/limits.ts)
     const errors = bound.inputErrors({ ...valid, currency: 'eur', requestedAmount: -5 }, '/case');
     expect(errors.map((e) => e.path).sort()).toEqual(['/case/currency', '/case/requestedAmount']);
     expect(errors.find((e) => e.path === '/case/currency')!.message).toContain('must match pattern');
+    // Not an object at all: said once.
+    expect(bound.inputErrors('a string', '/case')).toEqual([{ path: '/case', message: 'must be object' }]);
   });
 
   it('a catastrophic input pattern answers at once', async () => {
@@ -304,6 +306,11 @@ describe('history and features a type could not use are refused at upload, with 
     u.input.properties.meta = { anyOf: [{ type: 'object', required: ['at'], properties: { at: { type: 'string', format: 'date-time' } } }, { type: 'null' }] };
     u.history.at = '/meta/at';
     expect(problems(u)).toEqual([{ path: '/history/at', message: expect.stringContaining('required string of format date-time') }]);
+    // Required in one alternative that also has a union of its own, not in the other: refused.
+    const w = giftcard();
+    w.input.required = w.input.required.filter((f: string) => f !== 'requestedAt');
+    w.input.oneOf = [{ required: ['requestedAt'], anyOf: [{ properties: { channel: { const: 'web' } } }, { properties: { channel: { const: 'mobile_app' } } }] }, { properties: { channel: { const: 'in_store' } } }];
+    expect(problems(w)).toEqual([{ path: '/history/at', message: expect.stringContaining('required string of format date-time') }]);
     // Required by every alternative: accepted.
     const v = giftcard();
     v.input.required = v.input.required.filter((f: string) => f !== 'requestedAt');

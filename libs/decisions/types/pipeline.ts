@@ -151,7 +151,7 @@ export class BoundDecisionType {
     const own = this.validateInput(input) ? [] : ajvErrorsToDetails(this.validateInput.errors?.filter(significant), pathPrefix);
     if (!lifecycle || !this.lifecycleInput || this.lifecycleInput(input)) return own;
     // An own error about the case as a whole (minProperties, say) names no field: it hides none of the lifecycle's.
-    const faulted = (path: string) => own.some((e) => e.path !== pathPrefix && (path === e.path || path.startsWith(`${e.path}/`) || e.path.startsWith(`${path}/`)));
+    const faulted = (path: string) => own.some((e) => path === e.path || (e.path !== pathPrefix && (path.startsWith(`${e.path}/`) || e.path.startsWith(`${path}/`))));
     return [...own, ...ajvErrorsToDetails(this.lifecycleInput.errors?.filter(significant), pathPrefix).filter((e) => !faulted(e.path))];
   }
 

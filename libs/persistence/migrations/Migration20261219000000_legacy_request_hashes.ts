@@ -3,6 +3,10 @@
  * (apps/decision-api/http/legacy-request-hashes.ts). This partial index holds exactly them, so the job's pages read
  * only what is left to do, and once it is done every start's look is one empty index scan, not a pass over the table.
  * Every new hash is keyed (`k1:`): an insert tests the predicate and adds nothing.
+ *
+ * The build reads the whole table once, holding a SHARE lock: claims of Idempotency-Keys wait for it (seconds per
+ * million records), as for the index builds of earlier migrations. Not CONCURRENTLY: the migrator runs every pending
+ * migration in one transaction.
  */
 import { Migration } from '@mikro-orm/migrations';
 
