@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { parseDatabaseUrl } from '../../libs/persistence/index.js';
 import { DEFAULT_EVALUATION_BUDGET, EVALUATION_STEPS_RANGE, MEMORY_MIB_RANGE } from '../../libs/policies/index.js';
-import { parseTenantRetention, RETENTION_DAYS_RANGE, type RetentionPolicy } from '../../libs/privacy/index.js';
+import { parseTenantRetention, RETENTION_DAYS_RANGE, retentionDays, type RetentionPolicy } from '../../libs/privacy/index.js';
 import { isValidRedactPath } from './logging/logger.js';
 import { tracingEnabled, tracingProblems } from './tracing/settings.js';
 
@@ -342,6 +342,11 @@ function payoutConfig(env: NodeJS.ProcessEnv, defaults: Partial<AppConfig>, prob
 /** The retention policy the configuration names (the sweeper purges by it; type uploads are checked against it). */
 export function retentionPolicy(config: Pick<AppConfig, 'retentionDays' | 'retentionDaysTenants'>): RetentionPolicy {
   return { defaultDays: config.retentionDays, tenants: config.retentionDaysTenants };
+}
+
+/** The days this tenant keeps its history: what a feature window (a type's upload, a release's creation or activation) must fit. */
+export function tenantRetentionDays(config: Pick<AppConfig, 'retentionDays' | 'retentionDaysTenants'>, tenant: string): number {
+  return retentionDays(retentionPolicy(config), tenant);
 }
 
 /** Retention (libs/privacy): a default, per-tenant overrides (each bad entry named), and the purge interval. */

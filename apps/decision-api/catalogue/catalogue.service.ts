@@ -13,6 +13,7 @@ import {
   checkPackUpload,
   checkRetention,
   validateDecisionType,
+  checkAuthoredType,
   packDigest,
   sha256Hex,
   type FileComponentSource,
@@ -31,8 +32,7 @@ import { created, transactional, unchanged, type TransactionalCommand } from '..
 import { auditEntry } from '../audit/audit-entry.js';
 import { builtinStamp, exists, semverErrors, stamp, type Source } from './stored.js';
 import { APP_CONFIG, CONTENT_SOURCE, DATABASE, POLICY_BUDGET } from '../tokens.js';
-import { retentionPolicy, type AppConfig } from '../config.js';
-import { retentionDays } from '../../../libs/privacy/index.js';
+import { tenantRetentionDays, type AppConfig } from '../config.js';
 
 export interface PackView {
   name: string;
@@ -300,8 +300,8 @@ export class CatalogueService implements OnModuleInit {
       }
       // New content passes what an upload must (checks a stored type is loaded without), and fits the retention: a
       // window longer than this tenant keeps its history would silently count less than it says.
-      validateDecisionType(body, true);
-      checkRetention(doc.features, retentionDays(retentionPolicy(this.config), principal.tenant));
+      checkAuthoredType(doc);
+      checkRetention(doc.features, tenantRetentionDays(this.config, principal.tenant));
       await this.refuseOtherKind(em, principal.tenant, name, version, 'type');
       const inserted = await this.repo.insertType(em, { tenant: principal.tenant, name, version, sha256, content: body, by: principal.keyId, at: now });
       if (!inserted) {

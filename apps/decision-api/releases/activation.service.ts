@@ -3,7 +3,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { keyActor } from '../../../libs/audit/index.js';
 import { checkActivation, checkReleaseRetention, checkShadow, type CompiledRelease } from '../../../libs/decisions/index.js';
-import { retentionDays } from '../../../libs/privacy/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
   AuditRepository,
@@ -20,7 +19,7 @@ import {
 import { done, transactional, unchanged, type Outcome, type TransactionalCommand } from '../commands/command.js';
 import { encodeCursor } from '../http/cursor.js';
 import { Metrics } from '../metrics/metrics.js';
-import { retentionPolicy, type AppConfig } from '../config.js';
+import { tenantRetentionDays, type AppConfig } from '../config.js';
 import { APP_CONFIG, CLOCK, DATABASE } from '../tokens.js';
 import { checkRedemptionType, ReleaseRegistry } from './release.registry.js';
 
@@ -98,7 +97,7 @@ export class ActivationService {
       checkRedemptionType(release);
       // A built-in release (the newest decides for every tenant that activated none) is not refused for its windows:
       // the start warns where they exceed a configured retention.
-      if (!builtin) checkReleaseRetention(release, retentionDays(retentionPolicy(this.config), principal.tenant));
+      if (!builtin) checkReleaseRetention(release, tenantRetentionDays(this.config, principal.tenant));
       const current = (await this.repo.current(em, principal.tenant)).active;
       const from = current?.release ?? idOf(this.registry.builtinRelease);
       if (same(from, target)) {

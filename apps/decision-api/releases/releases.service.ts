@@ -12,8 +12,7 @@ import { auditEntry } from '../audit/audit-entry.js';
 import { exists, type Source } from '../catalogue/stored.js';
 import { encodeCursor } from '../http/cursor.js';
 import { created, transactional, unchanged } from '../commands/command.js';
-import { retentionDays } from '../../../libs/privacy/index.js';
-import { retentionPolicy, type AppConfig } from '../config.js';
+import { tenantRetentionDays, type AppConfig } from '../config.js';
 import { APP_CONFIG, CONTENT_SOURCE, DATABASE } from '../tokens.js';
 import { ReleaseRegistry } from './release.registry.js';
 
@@ -51,7 +50,7 @@ export class ReleasesService {
       // decision types it names must bind to its packs and bundles and type-check.
       const compiled = await this.registry.compile(this.registry.source(principal.tenant, em), manifest);
       checkReleaseTypes(compiled);
-      checkReleaseRetention(compiled, retentionDays(retentionPolicy(this.config), principal.tenant));
+      checkReleaseRetention(compiled, tenantRetentionDays(this.config, principal.tenant));
       const inserted = await this.repo.insertRelease(em, { tenant: principal.tenant, manifest, sha256, by: principal.keyId, at: now });
       if (!inserted) {
         // Another request stored it meanwhile (we read its committed row now): identical content is the same release.

@@ -384,6 +384,12 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   return errors;
 }
 
+/** What an upload must also pass, for a document validateDecisionType has read (without `authored`). */
+export function checkAuthoredType(doc: DecisionTypeDocument): void {
+  const errors = authoringProblems(doc);
+  if (errors.length > 0) throw invalid(doc, errors);
+}
+
 /** A personal field's path (`*` for any array index) is the pointer's field or one it is inside. */
 function covers(field: readonly string[], p: string): boolean {
   const tokens = parsePointer(p);
