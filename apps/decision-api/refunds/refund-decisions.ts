@@ -7,7 +7,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../../../libs/errors/index.js';
 import { isCurrencyCode } from '../../../libs/names/index.js';
 import { keyActor } from '../../../libs/audit/index.js';
-import { getter, requiredApprovals, reviewDeadline, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
+import { getter, REFUND_LIFECYCLE_INPUT, requiredApprovals, reviewDeadline, SchemaValidator, type BoundDecisionType, type CompiledRelease, type TypedDecision } from '../../../libs/decisions/index.js';
 import {
   entityLockIds,
   FeatureHistoryRepository,
@@ -43,6 +43,11 @@ interface RefundCaseView {
   reward?: RewardRef;
 }
 
+/**
+ * What the lifecycle itself needs of a case (libs/decisions: REFUND_LIFECYCLE_INPUT). The type's inputErrors already
+ * checked it with the case; this is its typed view, and a 400 naming the field for any caller that did not.
+ */
+export const refundCaseView = new SchemaValidator<RefundCaseView>(REFUND_LIFECYCLE_INPUT, 'Refund case');
 
 export const REFUND_EXISTS = 'REFUND_EXISTS';
 
@@ -90,9 +95,7 @@ export class RefundDecisions {
     eventData: (document: Record<string, unknown>) => Record<string, unknown>,
     afterCommit: (d: LifecycleDecision) => void,
   ): StatementCommand<Record<string, unknown>> {
-    // What the lifecycle needs of the case (REFUND_LIFECYCLE_INPUT) was checked with it: a type with a refund lifecycle
-    // checks it in inputErrors, before anything is decided (decisions.service.ts, validCase).
-    const c = input as unknown as RefundCaseView;
+    const c = refundCaseView.validate(input, '/case');
     const tenant = principal.tenant;
     const tracer = this.tracer;
     const attributes = tracer && { 'decision.type': type.ref };
