@@ -15,3 +15,4 @@ export * from './limits.js';
 export * from './types/review.js';
 export * from './types/features.js';
 export * from './types/personal-data.js';
+export * from './types/canonical-forms.js';

@@ -15,6 +15,9 @@ export type { ValidateFunction };
 /** What the platform does with a case field marked `"x-pii"`: see libs/decisions/types/personal-data.ts. */
 export const PII_TREATMENTS = ['hash', 'hash-last4', 'drop'] as const;
 export type PiiTreatment = (typeof PII_TREATMENTS)[number];
+/** The canonical form a case field marked `"x-canonical"` is put in on the way in: see libs/decisions/types/canonical-forms.ts. */
+export const CANONICAL_FORMS = ['ip', 'code', 'email'] as const;
+export type CanonicalForm = (typeof CANONICAL_FORMS)[number];
 
 // ajv's code.regExp: how it builds every `pattern` and `patternProperties` matcher (`code` only names it in generated source).
 const linearRegExp = Object.assign((pattern: string, flags: string) => compileLinearRegExp(pattern, flags), { code: 'compileLinearRegExp' });
@@ -40,6 +43,8 @@ export function newAjv(verbose = false, discriminator = false, authored = false)
   addFormats.default(ajv);
   // Personal data in a decision type's case (libs/decisions/types/personal-data.ts): pseudonymized or dropped on the way in.
   ajv.addKeyword({ keyword: 'x-pii', metaSchema: { enum: PII_TREATMENTS } });
+  // One form per value a caller may spell several ways (libs/decisions/types/canonical-forms.ts): applied before x-pii.
+  ajv.addKeyword({ keyword: 'x-canonical', metaSchema: { enum: CANONICAL_FORMS } });
   // A date-time is also an instant the platform can compute with and store: one Date reads (RFC 3339 allows a leap
   // second, ajv-formats a bare-hour offset; Date reads neither) in years 0001–9999 (libs/names). Past that: a 500.
   ajv.addFormat('date-time', { type: 'string', validate: (s: string) => commonDateTime(s) || (rfc3339.validate(s) && instantOf(s) !== undefined) });

@@ -9,7 +9,6 @@ import { isName, isUuid } from '../../../libs/names/index.js';
 import { DomainError } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
-  pseudonymize,
   SchemaValidator,
   storedPlatformValues,
   type BoundDecisionType,
@@ -131,8 +130,9 @@ export class DecisionsService {
     const release = this.releases.active(principal.tenant);
     const type = this.callableType(release, typeName);
     const raw = this.tracer ? inSpan(this.tracer, SPANS.validate, { 'decision.type': type.ref }, () => validCase(type, body)) : validCase(type, body);
-    // Personal fields become the tenant's pseudonyms before anything else reads the case: rules, trace, storage, history.
-    const input = type.personal.length > 0 ? pseudonymize(raw, type.personal, this.pseudonyms.forTenant(principal.tenant)) : raw;
+    // Canonical forms, then personal fields as the tenant's pseudonyms, before anything else reads the case: rules, trace,
+    // storage, history.
+    const input = type.personal.length + type.canonical.length > 0 ? type.prepare(raw, this.pseudonyms.forTenant(principal.tenant)) : raw;
     const shadow = this.releases.shadow(principal.tenant);
     // Called after commit, on every path, for the request that made the decision (not for a replayed answer): noted for
     // the access line, counted, then evaluated in shadow if one runs.

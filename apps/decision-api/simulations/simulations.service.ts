@@ -7,7 +7,6 @@ import { isUuid } from '../../../libs/names/index.js';
 import { DomainError, type ErrorDetail } from '../../../libs/errors/index.js';
 import {
   DECISION_TYPE_NOT_FOUND,
-  pseudonymize,
   runSimulation,
   simulatedError,
   SchemaValidator,
@@ -248,8 +247,8 @@ export class SimulationsService {
     const context = { ...(recompute && { features: recompute }) };
     if (req.cases) {
       const hash = this.pseudonyms.forTenant(tenant);
-      // Supplied cases are seen as a decision would see them: personal fields as the tenant's pseudonyms.
-      const prepare: SimulationRunOptions['prepare'] = (input, type) => (type.personal.length > 0 ? pseudonymize(input, type.personal, hash) : input);
+      // Supplied cases are seen as a decision would see them: canonical forms, personal fields as the tenant's pseudonyms.
+      const prepare: SimulationRunOptions['prepare'] = (input, type) => type.prepare(input, hash);
       const errors = req.cases.flatMap((c, i) => candidate.inputErrors(c, `/cases/${i}`));
       if (errors.length > 0) throw tooMany(new DomainError('VALIDATION_FAILED', `Simulation request is invalid: ${errors.length} problem(s)`, 'invalid', errors));
       const active = this.releases.active(tenant);

@@ -8,6 +8,7 @@ import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } 
 
 import type { ReviewSpec } from './review.js';
 import { FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
+import { canonicalFields, unreachableCanonicalMarks } from './canonical-forms.js';
 import { fieldPointer, personalFields, unreachablePersonalMarks } from './personal-data.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
@@ -262,6 +263,7 @@ export function validateDecisionType(json: unknown, authored = false): DecisionT
   }
   errors.push(...historyProblems(doc, declared, named));
   errors.push(...personalDataProblems(doc));
+  errors.push(...canonicalFormProblems(doc));
   // Checks added after types were first stored: an upload passes them, a stored type is loaded without them (refusing
   // it now would take down the release it serves in, and every replay of its decisions).
   if (authored) errors.push(...authoringProblems(doc));
@@ -336,6 +338,29 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   }
   if (doc.caseRef !== undefined && personal.some((p) => doc.caseRef === p || doc.caseRef!.startsWith(`${p}/`))) {
     errors.push({ path: '/caseRef', message: `${doc.caseRef} is personal (x-pii): a case's name is shown in events and simulations` });
+  }
+  return errors;
+}
+
+/**
+ * An `x-canonical` mark rewrites a string, where the platform applies marks, and never a customer id: a subject-access
+ * lookup and an erasure find a customer by the id as sent (x-canonical came after every stored type: checked always).
+ */
+function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  for (const at of unreachableCanonicalMarks(doc.input)) {
+    errors.push({ path: `/input${at}`, message: 'x-canonical is applied through properties, items and prefixItems only: here it would be ignored' });
+  }
+  const customer = [doc.lifecycle === 'refund' ? '/customerId' : undefined, doc.history?.entities.customer].filter((p) => p !== undefined);
+  for (const f of canonicalFields(doc.input)) {
+    const at = `/input${schemaLocation(doc.input, f.path)}/x-canonical`;
+    const field = fieldPointer({ path: f.path, treatment: 'hash' });
+    if (!onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) {
+      errors.push({ path: at, message: `x-canonical "${f.form}" rewrites a string: ${field} must be declared a string` });
+    }
+    if (customer.some((p) => covers(f.path, p))) {
+      errors.push({ path: at, message: `${field} holds the customer id, which subject-access lookups and erasure find as sent: it takes no canonical form` });
+    }
   }
   return errors;
 }

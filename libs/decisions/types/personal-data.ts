@@ -6,6 +6,7 @@
  */
 import { createHmac, createSecretKey } from 'node:crypto';
 import { PII_TREATMENTS, type PiiTreatment } from '../../rules/schema.js';
+import { ANY_ELEMENT_TOKEN, markedFields, unreachableMarks } from './schema-marks.js';
 
 export { PII_TREATMENTS, type PiiTreatment };
 
@@ -33,29 +34,14 @@ export function tenantKey(master: Buffer, tenant: string): Buffer {
   return createHmac('sha256', master).update(`tenant:${tenant}`, 'utf8').digest();
 }
 
-const ANY = '*';
+const ANY = ANY_ELEMENT_TOKEN;
 /** The shortest value whose last 4 characters may stay readable. */
 const LAST4_MIN_LENGTH = 8;
 
 /** Every `x-pii` field of an input schema, through `properties`, `items` and `prefixItems` (not through `$ref`). */
 export function personalFields(schema: unknown): PersonalField[] {
-  const out: PersonalField[] = [];
-  const walk = (node: unknown, path: string[]): void => {
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
-    const s = node as Record<string, unknown>;
-    if (typeof s['x-pii'] === 'string') {
-      out.push({ path, treatment: s['x-pii'] as PiiTreatment });
-      return; // inside a pseudonymized value there is nothing left to mark
-    }
-    if (s.properties && typeof s.properties === 'object') {
-      for (const [k, v] of Object.entries(s.properties as Record<string, unknown>)) walk(v, [...path, k]);
-    }
-    if (s.items) walk(s.items, [...path, ANY]);
-    if (Array.isArray(s.prefixItems)) s.prefixItems.forEach((v, i) => walk(v, [...path, String(i)]));
-    for (const k of ['allOf', 'anyOf', 'oneOf'] as const) if (Array.isArray(s[k])) for (const v of s[k] as unknown[]) walk(v, path);
-  };
-  walk(schema, []);
-  return out;
+  // Inside a pseudonymized value there is nothing left to mark: markedFields does not look into a marked field.
+  return markedFields(schema, 'x-pii').map((f) => ({ path: f.path, treatment: f.value as PiiTreatment }));
 }
 
 /**
@@ -63,33 +49,7 @@ export function personalFields(schema: unknown): PersonalField[] {
  * if/then/else, …): such a mark would be ignored and the value kept in clear, so a type with one is refused.
  */
 export function unreachablePersonalMarks(schema: unknown): string[] {
-  const all: string[] = [];
-  const walk = (node: unknown, at: string): void => {
-    if (node === null || typeof node !== 'object') return;
-    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${at}/${i}`));
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-      if (k === 'x-pii') all.push(at);
-      else walk(v, `${at}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`);
-    }
-  };
-  walk(schema, '');
-  const reached = new Set<string>();
-  const mark = (node: unknown, at: string): void => {
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
-    const s = node as Record<string, unknown>;
-    if (typeof s['x-pii'] === 'string') {
-      reached.add(at);
-      return;
-    }
-    if (s.properties && typeof s.properties === 'object') {
-      for (const [k, v] of Object.entries(s.properties as Record<string, unknown>)) mark(v, `${at}/properties/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`);
-    }
-    if (s.items) mark(s.items, `${at}/items`);
-    if (Array.isArray(s.prefixItems)) s.prefixItems.forEach((v, i) => mark(v, `${at}/prefixItems/${i}`));
-    for (const k of ['allOf', 'anyOf', 'oneOf'] as const) if (Array.isArray(s[k])) (s[k] as unknown[]).forEach((v, i) => mark(v, `${at}/${k}/${i}`));
-  };
-  mark(schema, '');
-  return all.filter((p) => !reached.has(p));
+  return unreachableMarks(schema, 'x-pii');
 }
 
 /** The JSON pointer of a field (with `*` for array elements), for documentation and error messages. */

@@ -16,7 +16,8 @@ import { compileDerivation, compilePredicate, getter, type CompiledDerivation, t
 import { inputValidatorOf, refundLifecycleInput, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
 import { BoundFeatures, BoundHistory, FEATURES_FACT, type PlatformValues, type StoredFeatures } from './features.js';
-import { personalFields, type PersonalField } from './personal-data.js';
+import { canonicalFields, canonicalize, type CanonicalField } from './canonical-forms.js';
+import { personalFields, pseudonymize, type PersonalField, type Pseudonymizer } from './personal-data.js';
 import { inSpan, type SpanAttributes, type Tracer } from '../../tracing/index.js';
 
 export const DECISION_TYPE_NOT_FOUND = 'DECISION_TYPE_NOT_FOUND';
@@ -113,6 +114,8 @@ export class BoundDecisionType {
   readonly features: BoundFeatures | undefined;
   /** The case fields marked x-pii: pseudonymized or dropped before anything reads the case. */
   readonly personal: readonly PersonalField[];
+  /** The case fields marked x-canonical: put in one form before anything else (pseudonymization too) reads them. */
+  readonly canonical: readonly CanonicalField[];
   /** What the features step is traced with. */
   private readonly featuresSpan: SpanAttributes;
   /** A refund lifecycle's own needs of a case (REFUND_LIFECYCLE_INPUT), checked beside the input schema. */
@@ -137,6 +140,7 @@ export class BoundDecisionType {
     this.history = document.history ? new BoundHistory(document.history) : undefined;
     this.features = document.features && this.history ? new BoundFeatures(this.history, document.features, parsePointer, document.name) : undefined;
     this.personal = personalFields(document.input);
+    this.canonical = canonicalFields(document.input);
     this.featuresSpan = { 'decision.type': this.ref, 'decision.step.kind': 'features', 'decision.features': Object.keys(document.features ?? {}).length };
     this.lifecycleInput = document.lifecycle === 'refund' ? refundLifecycleInput() : undefined;
   }
@@ -156,15 +160,26 @@ export class BoundDecisionType {
   }
 
   /**
-   * Validates the case (400 VALIDATION_FAILED naming every path under `pathPrefix`), then decides it. `platform`: the
-   * feature values the platform counted for it (none given: an empty history).
+   * A valid case as the platform sees and keeps it: marked fields in their canonical forms, then personal fields as the
+   * tenant's pseudonyms (`hash`) or dropped. The one way in for a decision's case and a what-if's supplied cases.
    */
-  async decide(input: unknown, pathPrefix = '/case', platform?: PlatformValues): Promise<TypedDecision> {
+  prepare(valid: Record<string, unknown>, hash: Pseudonymizer): Record<string, unknown> {
+    const canonical = this.canonical.length > 0 ? canonicalize(valid, this.canonical) : valid;
+    return this.personal.length > 0 ? pseudonymize(canonical, this.personal, hash) : canonical;
+  }
+
+  /**
+   * Validates the case (400 VALIDATION_FAILED naming every path under `pathPrefix`), then decides it. `platform`: the
+   * feature values the platform counted for it (none given: an empty history). `canonical`: the case is raw, put its
+   * marked fields in their canonical forms first (a prepared case has them already, and its pseudonyms must stay as they are).
+   */
+  async decide(input: unknown, pathPrefix = '/case', platform?: PlatformValues, canonical = false): Promise<TypedDecision> {
     const errors = this.inputErrors(input, pathPrefix);
     if (errors.length > 0) {
       throw new DomainError('VALIDATION_FAILED', `${this.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     }
-    return this.decideValid(input as Record<string, unknown>, platform);
+    const valid = input as Record<string, unknown>;
+    return this.decideValid(canonical && this.canonical.length > 0 ? canonicalize(valid, this.canonical) : valid, platform);
   }
 
   /**
@@ -239,7 +254,8 @@ export class BoundDecisionType {
       const input = mergeFacts(tests.defaults ?? {}, c.case ?? {});
       let message: string | undefined;
       try {
-        const d = await this.decide(input, '', c.features);
+        // As a decision sees it, short of pseudonyms (a type's tests run with no tenant): canonical forms applied.
+        const d = await this.decide(input, '', c.features, true);
         const codes = d.reasons.map((r) => r.code);
         if (d.outcome !== c.expect.outcome) message = `expected outcome ${c.expect.outcome}, got ${d.outcome} (reasons: ${codes.join(', ') || 'none'})`;
         else if (c.expect.reasons && !deepEqual(codes, c.expect.reasons)) message = `expected reasons [${c.expect.reasons.join(', ')}], got [${codes.join(', ')}]`;

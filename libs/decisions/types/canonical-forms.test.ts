@@ -1,0 +1,116 @@
+import fc from 'fast-check';
+import { newAjv } from '../../rules/schema.js';
+import { canonicalFields, canonicalForm, canonicalize, unreachableCanonicalMarks, CANONICAL_FORMS } from './canonical-forms.js';
+
+describe('canonical forms', () => {
+  it.each([
+    ['198.51.100.7', '198.51.100.7'],
+    [' 198.51.100.7\n', '198.51.100.7'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['::FFFF:c633:6407', '198.51.100.7'],
+    ['0:0:0:0:0:ffff:198.51.100.7', '198.51.100.7'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['::1', '::1'],
+    ['FE80::1%eth0', 'fe80::1%eth0'],
+    // no address: kept exactly as sent
+    ['unknown', 'unknown'],
+    [' not an ip ', ' not an ip '],
+    ['01.2.3.4', '01.2.3.4'],
+    ['198.51.100.7:443', '198.51.100.7:443'],
+  ])('ip %j is %j', (raw, canonical) => {
+    expect(canonicalForm('ip', raw)).toBe(canonical);
+  });
+
+  it.each([
+    ['gc-1234-abcd', 'GC1234ABCD'],
+    ['GC 1234 ABCD', 'GC1234ABCD'],
+    ['gc\u20131234\u2014abcd', 'GC1234ABCD'],
+    ['\uff27\uff23\uff11\uff12\uff13\uff14', 'GC1234'], // full-width: NFKC
+    ['GC1234ABCD', 'GC1234ABCD'],
+    ['- -', '- -'], // separators only: no code, kept as sent
+  ])('code %j is %j', (raw, canonical) => {
+    expect(canonicalForm('code', raw)).toBe(canonical);
+  });
+
+  it('email: trimmed, lower case', () => {
+    expect(canonicalForm('email', '  Jane.Doe@Example.COM ')).toBe('jane.doe@example.com');
+  });
+
+  it('leave anything but a string alone', () => {
+    for (const form of CANONICAL_FORMS) for (const v of [null, 7, true, ['a'], { a: 1 }]) expect(canonicalForm(form, v)).toBe(v);
+  });
+
+  it('are idempotent on any text (property)', () => {
+    const texts = fc.oneof(fc.string(), fc.ipV4(), fc.ipV6(), fc.ipV4().map((a) => `::ffff:${a}`), fc.emailAddress(), fc.string({ unit: 'grapheme' }));
+    fc.assert(
+      fc.property(fc.constantFrom(...CANONICAL_FORMS), texts, (form, text) => {
+        const once = canonicalForm(form, text);
+        expect(canonicalForm(form, once)).toBe(once);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('give every spelling of one address one form (property)', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (v4) => {
+        const [a, b, c, d] = v4.split('.').map(Number) as [number, number, number, number];
+        const hex = `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+        for (const spelling of [v4, ` ${v4}`, `::ffff:${v4}`, `::FFFF:${v4}`, hex, `0:0:0:0:0:ffff:${v4}`]) expect(canonicalForm('ip', spelling)).toBe(v4);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.ipV6(), (v6) => {
+        const upper = canonicalForm('ip', v6.toUpperCase());
+        expect(upper).toBe(canonicalForm('ip', v6));
+      }),
+    );
+  });
+});
+
+describe('canonicalize', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      ip: { type: 'string', 'x-canonical': 'ip', 'x-pii': 'hash' },
+      cardCode: { type: 'string', 'x-canonical': 'code' },
+      deviceId: { type: 'string' },
+      contacts: { type: 'array', items: { type: 'object', properties: { email: { type: 'string', 'x-canonical': 'email' } } } },
+      pair: { type: 'array', minItems: 2, maxItems: 2, prefixItems: [{ type: 'string', 'x-canonical': 'code' }, { type: 'string' }] },
+    },
+  };
+  const fields = canonicalFields(schema);
+
+  it('finds marks through properties, items and prefixItems', () => {
+    expect(fields.map((f) => [f.path.join('/'), f.form])).toEqual([
+      ['ip', 'ip'],
+      ['cardCode', 'code'],
+      ['contacts/*/email', 'email'],
+      ['pair/0', 'code'],
+    ]);
+  });
+
+  it('rewrites marked fields only, without changing the caller\'s object', () => {
+    const input = { ip: '::ffff:10.0.0.1', cardCode: 'ab-cd ef', deviceId: 'dev-A b', contacts: [{ email: 'A@B.C' }, { other: 1 }], pair: ['x-y', 'x-y'] };
+    const before = structuredClone(input);
+    expect(canonicalize(input, fields)).toEqual({ ip: '10.0.0.1', cardCode: 'ABCDEF', deviceId: 'dev-A b', contacts: [{ email: 'a@b.c' }, { other: 1 }], pair: ['XY', 'x-y'] });
+    expect(input).toEqual(before);
+  });
+
+  it('returns the same object when nothing changes', () => {
+    const input = { ip: '10.0.0.1', cardCode: 'ABCDEF', contacts: [{ email: 'a@b.c' }] };
+    expect(canonicalize(input, fields)).toBe(input);
+  });
+
+  it('x-canonical is a keyword schemas may use, with a known form only', () => {
+    const ajv = newAjv(false, false, true);
+    expect(() => ajv.compile(schema)).not.toThrow();
+    expect(() => ajv.compile({ type: 'object', properties: { a: { type: 'string', 'x-canonical': 'phone' } } })).toThrow();
+  });
+
+  it('names a mark where it would be ignored', () => {
+    expect(unreachableCanonicalMarks({ type: 'object', additionalProperties: { type: 'string', 'x-canonical': 'ip' }, properties: { a: { type: 'string', 'x-canonical': 'ip' } } })).toEqual(['/additionalProperties']);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * Canonical forms of case fields a caller may spell several ways. A field its input schema marks `"x-canonical"` is
+ * rewritten to one form ON THE WAY IN, after validation and before personal fields are pseudonymized, so every spelling
+ * of one card code or address is one history key, one pseudonym and one value for the rules: `::ffff:198.51.100.7` and
+ * `198.51.100.7` are one IP, `gc-1234 abcd` and `GC1234ABCD` one card. Each form is idempotent, and leaves a value it
+ * cannot read (an IP field holding no address) as it was sent.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { CANONICAL_FORMS, type CanonicalForm } from '../../rules/schema.js';
+import { ANY_ELEMENT_TOKEN, markedFields, unreachableMarks } from './schema-marks.js';
+
+export { CANONICAL_FORMS, type CanonicalForm };
+
+/** One marked field: where (pointer tokens, `*` for every element of an array) and its form. */
+export interface CanonicalField {
+  path: readonly string[];
+  form: CanonicalForm;
+}
+
+/** Every `x-canonical` field of an input schema (read as x-pii marks are: properties, items, prefixItems, alternatives). */
+export function canonicalFields(schema: unknown): CanonicalField[] {
+  return markedFields(schema, 'x-canonical').map((f) => ({ path: f.path, form: f.value as CanonicalForm }));
+}
+
+/** Where a schema says `x-canonical` but canonicalFields does not look: the mark would be ignored, so it is refused. */
+export function unreachableCanonicalMarks(schema: unknown): string[] {
+  return unreachableMarks(schema, 'x-canonical');
+}
+
+// Whitespace and the dashes people and keyboards put between a code's groups (hyphen-minus, U+2010–U+2015, minus sign).
+const CODE_SEPARATORS = /[\s\u002d\u2010-\u2015\u2212]+/gu;
+const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * A value in its canonical form; anything but a string is returned as it is.
+ * - `ip`: an IPv4 address as dotted quad; an IPv6 one in RFC 5952's text (lower case, the longest run of zero groups
+ *   compressed), an IPv4-mapped one (`::ffff:a.b.c.d`) as its IPv4 address; a zone id (`%eth0`) kept. Surrounding
+ *   whitespace is dropped. Text that is no address is kept as sent.
+ * - `code`: NFKC, group separators (whitespace, dashes) removed, upper case: what a person types for a printed code. A
+ *   value of separators only is kept as sent (it names no code).
+ * - `email`: surrounding whitespace dropped, lower case (a mailbox's local part is case-sensitive in theory, nowhere in practice).
+ */
+export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  switch (form) {
+    case 'ip':
+      return canonicalIp(value);
+    case 'code': {
+      const code = value.normalize('NFKC').toUpperCase().normalize('NFKC').replace(CODE_SEPARATORS, '');
+      return code.length > 0 ? code : value;
+    }
+    case 'email':
+      return value.trim().toLowerCase();
+  }
+}
+
+function canonicalIp(value: string): string {
+  const text = value.trim();
+  if (isIPv4(text)) return text;
+  if (!isIPv6(text)) return value;
+  const zoneAt = text.indexOf('%');
+  const address = zoneAt < 0 ? text : text.slice(0, zoneAt);
+  // WHATWG URL serialises an IPv6 host as RFC 5952 asks (lower case, longest zero run compressed, IPv4 tail as hex).
+  const host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = MAPPED_IPV4.exec(host);
+  if (mapped && zoneAt < 0) {
+    const hi = Number.parseInt(mapped[1]!, 16);
+    const lo = Number.parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return zoneAt < 0 ? host : `${host}${text.slice(zoneAt)}`;
+}
+
+/**
+ * The case with every marked field in its canonical form. Copies only the objects on the way to a changed field; the
+ * caller's object is not changed.
+ */
+export function canonicalize(input: Record<string, unknown>, fields: readonly CanonicalField[]): Record<string, unknown> {
+  let out: unknown = input;
+  for (const f of fields) out = rewrite(out, f.path, 0, f.form);
+  return out as Record<string, unknown>;
+}
+
+function rewrite(node: unknown, path: readonly string[], i: number, form: CanonicalForm): unknown {
+  if (node === null || typeof node !== 'object') return node;
+  const key = path[i]!;
+  const last = i === path.length - 1;
+  const next = (v: unknown) => (last ? canonicalForm(form, v) : rewrite(v, path, i + 1, form));
+  if (key === ANY_ELEMENT_TOKEN) {
+    if (!Array.isArray(node)) return node;
+    const copy = node.map(next);
+    return copy.every((v, j) => v === node[j]) ? node : copy;
+  }
+  if (!Object.hasOwn(node, key)) return node;
+  const before = (node as Record<string, unknown>)[key];
+  const after = next(before);
+  if (after === before) return node;
+  if (Array.isArray(node)) {
+    const copy = [...(node as unknown[])];
+    copy[Number(key)] = after;
+    return copy;
+  }
+  return { ...(node as Record<string, unknown>), [key]: after };
+}
