@@ -301,3 +301,116 @@ onPostgres('distinct customers per card', () => {
     expect(values).toEqual([1, 2]);
   });
 });
+
+onPostgres('one card code or IP, however it is spelled', () => {
+  const featureValue = (body: { trace: { rule: string; value?: unknown }[] }, name: string): unknown => body.trace.find((t) => t.rule === `feature.${name}`)?.value;
+
+  it('failed checks on respellings of one code count as one card, and block it at the per-card limit', async () => {
+    const code = newCode(); // upper-case letters and digits: its canonical form
+    const spellings = [
+      code,
+      code.toLowerCase(),
+      `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8)}`,
+      `${code.slice(0, 8).toLowerCase()} ${code.slice(8)}`,
+      ` ${code.slice(0, 8)}\u2013${code.slice(8)} `,
+      code.split('').join(' '),
+    ];
+    const limit = check.FAILED_CHECKS_CARD_1H!;
+    const base = '2026-03-08T11:00:00Z';
+    const seen: unknown[] = [];
+    const answers: Answer[] = [];
+    for (let i = 0; i < limit.threshold + 1; i++) {
+      // A fresh IP and device each time: only the card's own count can grow.
+      const c = { cardCode: spellings[i % spellings.length], cardFound: false, ip: `192.0.2.${100 + i}`, deviceId: `respell-${i}`, channel: 'web', requestedAt: at(base, i * 60) };
+      const r = await svc.request('POST', '/v1/decisions/giftcard-balance-check', { key: service, idempotencyKey: newKey('gc'), body: { case: c } });
+      expect(r.status).toBe(201);
+      seen.push(featureValue(r.body, 'failedChecksCard1h'));
+      answers.push({ status: r.status, id: r.body.id, outcome: r.body.outcome, codes: r.body.reasons.map((x: { code: string }) => x.code), retryAfter: r.body.retryAfter });
+    }
+    // Each check counts every earlier one, whatever its spelling.
+    expect(seen).toEqual(Array.from({ length: limit.threshold + 1 }, (_, i) => i));
+    expect(answers.at(-1)).toMatchObject({ outcome: 'BLOCK', retryAfter: limit.retryAfter });
+    expect(answers.at(-1)!.codes).toContain('FAILED_CHECKS_CARD_1H');
+    // Every spelling is kept as one pseudonym, the canonical form's with its last 4, and no spelling is kept as sent.
+    const kept = await svc.sql<{ code: string; t: string }>("select case_data->>'cardCode' as code, d::text as t from decisions d where id = any(?)", [answers.map((a) => a.id)]);
+    expect(kept).toHaveLength(answers.length);
+    expect(new Set(kept.map((k) => k.code)).size).toBe(1);
+    expect(kept[0]!.code).toMatch(new RegExp(`^pii_[A-Za-z0-9_-]{43}_${code.slice(-4)}$`));
+    for (const k of kept) for (const s of spellings) expect(k.t).not.toContain(s.trim().slice(0, 12));
+  });
+
+  it('an IPv4 address sent as itself, IPv4-mapped IPv6 or in upper case counts as one IP', async () => {
+    const base = '2026-03-09T11:00:00Z';
+    const spellings = ['203.0.113.41', '::ffff:203.0.113.41', '::FFFF:CB00:7129', '0:0:0:0:0:ffff:203.0.113.41', ' 203.0.113.41'];
+    const seen: unknown[] = [];
+    for (const [i, ip] of spellings.entries()) {
+      const c = { cardCode: newCode(), cardFound: false, ip, deviceId: `ip-respell-${i}`, channel: 'web', requestedAt: at(base, i * 60) };
+      const r = await svc.request('POST', '/v1/decisions/giftcard-balance-check', { key: service, idempotencyKey: newKey('gc'), body: { case: c } });
+      expect(r.status).toBe(201);
+      seen.push(featureValue(r.body, 'failedChecksIp1h'));
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('redemptions of one card respelled, from one IPv6 address respelled, count as one card and one IP', async () => {
+    const code = newCode();
+    const base = '2026-03-10T11:00:00Z';
+    const redeem = (i: number, cardCode: string, ip: string, currency = 'EUR') =>
+      svc.request('POST', '/v1/decisions/giftcard-redemption', {
+        key: service,
+        idempotencyKey: newKey('gc'),
+        body: { case: { cardCode, ip, deviceId: `respell-redeemer-${i}`, channel: 'web', customerId: `cus-respell-${i}`, currency, amount: 500, requestedAt: at(base, i * 60) } },
+      });
+    expect((await redeem(0, code.toLowerCase(), '2001:DB8::7')).status).toBe(201);
+    const second = await redeem(1, `${code.slice(0, 8)}-${code.slice(8)}`, '2001:db8:0:0:0:0:0:7');
+    expect(second.status).toBe(201);
+    expect(featureValue(second.body, 'distinctCustomersCard24h')).toBe(2);
+    expect(featureValue(second.body, 'redemptionsIp1h')).toBe(1);
+    // giftcard-redemption@1.1.0 takes ISO 4217 codes only (1.0.0 took any three capital letters).
+    const zzz = await redeem(2, code, '2001:db8::7', 'ZZZ');
+    expect(zzz.status).toBe(400);
+    expect(zzz.body.errors).toEqual([expect.objectContaining({ path: '/case/currency' })]);
+  });
+});
+
+onPostgres('a challenge passed on a new device', () => {
+  it('is reported as a giftcard-challenge result; then the device redeems a high amount unchallenged, and only that device', async () => {
+    const base = '2026-03-11T18:00:00Z';
+    const customer = { customerId: 'cus-stepup-1', currency: 'EUR', channel: 'mobile_app', ip: '192.0.2.150' };
+    const big = newDeviceAmount + 1;
+    // One card throughout (three redemptions of it stay under its hourly and daily limits): only the device is new.
+    const card = newCode();
+    const first = await post('giftcard-redemption', { ...customer, cardCode: card, deviceId: 'stepup-phone', amount: big, requestedAt: base });
+    expect(first).toMatchObject({ status: 201, outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+
+    const result = async (passed: boolean, seconds: number) => {
+      const r = await svc.request('POST', '/v1/decisions/giftcard-challenge', {
+        key: service,
+        idempotencyKey: newKey('gc'),
+        body: { case: { challengedDecisionId: first.id, deviceId: 'stepup-phone', customerId: customer.customerId, channel: 'mobile_app', requestedAt: at(base, seconds), passed } },
+      });
+      expect(r.status).toBe(201);
+      return r.body;
+    };
+    // A failed challenge makes no device known.
+    expect(await result(false, 30)).toMatchObject({ outcome: 'FAILED', reasons: [expect.objectContaining({ code: 'CHALLENGE_FAILED' })], challengedDecisionId: first.id, passed: false });
+    const again = await post('giftcard-redemption', { ...customer, cardCode: card, deviceId: 'stepup-phone', amount: big, requestedAt: at(base, 60) });
+    expect(again).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+
+    const passed = await result(true, 90);
+    expect(passed).toMatchObject({ outcome: 'PASSED', reasons: [] });
+    expect(JSON.stringify(passed)).not.toContain('stepup-phone');
+    const after = await svc.request('POST', '/v1/decisions/giftcard-redemption', {
+      key: service,
+      idempotencyKey: newKey('gc'),
+      body: { case: { ...customer, cardCode: card, deviceId: 'stepup-phone', amount: big, requestedAt: at(base, 120) } },
+    });
+    expect(after.status).toBe(201);
+    expect(after.body).toMatchObject({ outcome: 'ALLOW', reasons: [] });
+    expect((after.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.challengesPassedDevice90d')?.value).toBe(1);
+
+    // Another new device of the same customer is still challenged: the passed challenge vouches for its device only.
+    const other = await post('giftcard-redemption', { ...customer, cardCode: newCode(), deviceId: 'stepup-tablet', amount: big, requestedAt: at(base, 150) });
+    expect(other).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+  });
+});

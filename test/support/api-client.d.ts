@@ -1224,7 +1224,7 @@ export interface components {
             domain: string;
             /** Format: date-time */
             createdAt: string;
-            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK) */
+            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK; giftcard-challenge: PASSED, FAILED) */
             outcome: string;
             reasons: components["schemas"]["Reason"][];
             /** @description refund */

@@ -372,6 +372,52 @@ describe('history and features a type could not use are refused at upload, with 
   });
 });
 
+describe('x-canonical', () => {
+  const giftcard = () => JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-redemption/1.1.0.json'), 'utf8')) as Record<string, any>;
+
+  it('the shipped types mark the card code and the IP', () => {
+    const t = validateDecisionType(giftcard());
+    expect(t.input.properties['cardCode']).toMatchObject({ 'x-canonical': 'code' });
+    expect(t.input.properties['ip']).toMatchObject({ 'x-canonical': 'ip' });
+  });
+
+  it('refuses a form on a field that is not a string, the customer id, or where it would be ignored, naming each mark', () => {
+    const t = giftcard();
+    t.input.properties.amount['x-canonical'] = 'code';
+    t.input.properties.customerId['x-canonical'] = 'email';
+    t.input.patternProperties = { '^x-': { type: 'string', 'x-canonical': 'ip' } };
+    t.input.properties.note = { type: 'string', 'x-canonical': 'phone' };
+    expect(errorsOf(t)[0]).toEqual({ path: '/input', message: expect.stringMatching(/"x-canonical" value is invalid at path "#\/properties\/note"/) });
+    delete t.input.properties.note;
+    expect(errorsOf(t)).toEqual([
+      { path: '/input/patternProperties/^x-', message: expect.stringContaining('here it would be ignored') },
+      { path: '/input/properties/customerId/x-canonical', message: expect.stringContaining('subject-access lookups and erasure find as sent') },
+      { path: '/input/properties/amount/x-canonical', message: 'x-canonical "code" rewrites a string: /amount must be declared a string' },
+    ]);
+  });
+
+  it("a refund lifecycle's customer id takes none either", () => {
+    const t = JSON.parse(readFileSync(resolve(root, 'decision-types/refund/1.1.0.json'), 'utf8')) as Record<string, any>;
+    t.input.properties.customerId['x-canonical'] = 'email';
+    expect(errorsOf(t)).toEqual([{ path: '/input/properties/customerId/x-canonical', message: expect.stringContaining('holds the customer id') }]);
+  });
+
+  it("a type's tests see the case in its canonical forms", async () => {
+    const t = giftcard();
+    // A rule on the raw spelling would never fire: the tests decide what a decision sees.
+    t.tests.cases = [{ name: 'lower case code', case: { cardCode: 'abcd-efgh' }, expect: { outcome: 'ALLOW' } }];
+    const files = new FileComponentSource(root);
+    const release = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const bound = release.decisionType('giftcard-redemption');
+    expect(await bound.testFailures()).toEqual([]);
+    const raw = { ...t.tests.defaults, cardCode: 'abcd-efgh', ip: '::ffff:192.0.2.10' };
+    expect((await bound.decide(raw, '', {}, true)).facts).toMatchObject({ cardCode: 'ABCDEFGH', ip: '192.0.2.10' });
+    // A prepared case (pseudonyms in it) is decided as it is.
+    expect((await bound.decide(raw, '', {})).facts).toMatchObject({ cardCode: 'abcd-efgh', ip: '::ffff:192.0.2.10' });
+    expect(bound.prepare(raw, (v) => `pii_${v}`)).toMatchObject({ cardCode: 'pii_ABCDEFGH_EFGH', ip: 'pii_192.0.2.10', customerId: 'pii_customer-test-1' });
+  });
+});
+
 describe("a policy step's inputPaths", () => {
   const RISK_READS = ['/requestedAmount', '/customer/refundCount30d', '/customer/accountAgeDays', '/customer/priorChargebacks', '/signals/ipRisk', '/signals/deviceAccounts'];
   const projected = () => {
