@@ -58,9 +58,11 @@ export function simulatedError(code: string, message: string, outputNames: reado
  */
 export async function simulateDecision(input: unknown, type: BoundDecisionType, ctx: DecisionContext = {}): Promise<SimulatedDecision> {
   try {
-    // A stored case holds pseudonyms where the type marks x-pii: a format or length the raw value met is not theirs to meet.
-    // Nor is a stored decision's case held to a refund lifecycle's checks of today (a currency since withdrawn from ISO 4217).
-    const errors = ctx.prepare ? type.inputErrors(input, '') : type.inputErrors(input, '', ctx.stored !== true).filter((e) => !type.personal.some((f) => underField(e.path, f.path)));
+    // A stored case holds pseudonyms where the type marks x-pii, and canonical forms where it marks x-canonical: a format
+    // or length the raw value met is not theirs to meet (`a-b-c` met minLength 4, its form `ABC` need not). Nor is a stored
+    // decision's case held to a refund lifecycle's checks of today (a currency since withdrawn from ISO 4217).
+    const prepared = (path: string) => type.personal.some((f) => underField(path, f.path)) || type.canonical.some((f) => underField(path, f.path));
+    const errors = ctx.prepare ? type.inputErrors(input, '') : type.inputErrors(input, '', ctx.stored !== true).filter((e) => !prepared(e.path));
     if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', `${type.ref} case is invalid: ${errors.length} problem(s)`, 'invalid', errors);
     const seen = ctx.prepare ? ctx.prepare(input as Record<string, unknown>, type) : (input as Record<string, unknown>);
     const platform = ctx.features ? await ctx.features(seen, type) : ctx.platform;

@@ -61,7 +61,10 @@ function canonicalIp(value: string): string {
   const zoneAt = text.indexOf('%');
   const address = zoneAt < 0 ? text : text.slice(0, zoneAt);
   // WHATWG URL serialises an IPv6 host as RFC 5952 asks (lower case, longest zero run compressed, IPv4 tail as hex).
-  const host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  // canParse first: a text isIPv6 reads and URL would not is kept as sent, never a throw on the way in.
+  const url = `http://[${address}]/`;
+  if (!URL.canParse(url)) return value;
+  const host = new URL(url).hostname.slice(1, -1);
   const mapped = MAPPED_IPV4.exec(host);
   if (mapped && zoneAt < 0) {
     const hi = Number.parseInt(mapped[1]!, 16);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DomainError } from '../../errors/index.js';
-import { checkReleaseTypes, CompiledRelease, FileComponentSource, ReleaseCompiler } from '../index.js';
+import { checkReleaseTypes, CompiledRelease, FileComponentSource, ReleaseCompiler, simulateDecision } from '../index.js';
 import { validateDecisionType } from './decision-type.js';
 import { bindDecisionType } from './pipeline.js';
 
@@ -415,6 +415,23 @@ describe('x-canonical', () => {
     // A prepared case (pseudonyms in it) is decided as it is.
     expect((await bound.decide(raw, '', {})).facts).toMatchObject({ cardCode: 'abcd-efgh', ip: '::ffff:192.0.2.10' });
     expect(bound.prepare(raw, (v) => `pii_${v}`)).toMatchObject({ cardCode: 'pii_ABCDEFGH_EFGH', ip: 'pii_192.0.2.10', customerId: 'pii_customer-test-1' });
+  });
+
+  it('a stored or shadowed case is not held to the schema where it holds a canonical form (the raw value met it)', async () => {
+    const t = giftcard();
+    delete t.input.properties.cardCode['x-pii'];
+    t.input.properties.cardCode.pattern = '^[a-z0-9 -]+$';
+    const doc = validateDecisionType(t);
+    const compiled = await new ReleaseCompiler(new FileComponentSource(root)).compile({ ...(await new FileComponentSource(root).release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const types = new Map([...compiled.types].map(([n, d]) => [n, n === 'giftcard-redemption' ? doc : d] as const));
+    const bound = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, types, true).decisionType('giftcard-redemption');
+    const raw = { ...t.tests.defaults, cardCode: 'abcd-efgh' };
+    expect(bound.inputErrors(raw)).toEqual([]);
+    const stored = bound.prepare(raw, (v) => `pii_${v}`);
+    expect(stored.cardCode).toBe('ABCDEFGH');
+    expect(bound.inputErrors(stored)).toEqual([expect.objectContaining({ path: '/cardCode' })]);
+    expect((await simulateDecision(stored, bound, { stored: true })).outcome).toBe('ALLOW');
+    expect((await simulateDecision(stored, bound, {})).outcome).toBe('ALLOW');
   });
 });
 
