@@ -167,6 +167,10 @@ describe('a type that counts its own history', () => {
     });
     expect(backtest.status).toBe(201);
     expect(backtest.body.baseline).toMatchObject({ features: 'recompute' });
+    // An empty history is no replay: refused, not silently replaced by the stored values.
+    const none = await post('/v1/simulations', author, { domain: 'signup-check', release: { name: 'signups', version: '1.0.0', components: SIGNUP }, replay: window, features: 'none' });
+    expect(none.status).toBe(400);
+    expect(none.body.errors).toEqual([expect.objectContaining({ path: '/features', message: expect.stringContaining('none is for supplied cases') })]);
     const changed = backtest.body.results.find((x: any) => x.caseRef === first.body.id);
     expect(changed).toMatchObject({ changed: true, baseline: { outcome: 'ALLOW' }, candidate: { outcome: 'BLOCK', reasons: ['IP_VELOCITY'] } });
   });

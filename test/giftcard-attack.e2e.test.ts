@@ -374,7 +374,7 @@ onPostgres('one card code or IP, however it is spelled', () => {
 });
 
 onPostgres('a challenge passed on a new device', () => {
-  it('is reported as a giftcard-challenge result; then the device redeems a high amount unchallenged, and only that device', async () => {
+  it('is reported as a giftcard-challenge result; then that customer redeems a high amount on that device unchallenged, and no one else, nowhere else', async () => {
     const base = '2026-03-11T18:00:00Z';
     const customer = { customerId: 'cus-stepup-1', currency: 'EUR', channel: 'mobile_app', ip: '192.0.2.150' };
     const big = newDeviceAmount + 1;
@@ -407,8 +407,12 @@ onPostgres('a challenge passed on a new device', () => {
     });
     expect(after.status).toBe(201);
     expect(after.body).toMatchObject({ outcome: 'ALLOW', reasons: [] });
-    expect((after.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.challengesPassedDevice90d')?.value).toBe(1);
+    expect((after.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.challengesPassedCustomerDevice90d')?.value).toBe(1);
 
+    // Another customer on that phone is challenged as before: the pass vouches for its customer on its device only (an
+    // attacker's own step-up on a phone does not unlock a victim's account logged in on it).
+    const otherCustomer = await post('giftcard-redemption', { ...customer, customerId: 'cus-stepup-2', cardCode: newCode(), deviceId: 'stepup-phone', amount: big, requestedAt: at(base, 130) });
+    expect(otherCustomer).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
     // Another new device of the same customer is still challenged: the passed challenge vouches for its device only.
     const other = await post('giftcard-redemption', { ...customer, cardCode: newCode(), deviceId: 'stepup-tablet', amount: big, requestedAt: at(base, 150) });
     expect(other).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });

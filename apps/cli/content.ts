@@ -191,6 +191,14 @@ export async function runTypeCases(t: TypeFile): Promise<LocalTypeRun> {
   if (t.root === undefined) return { ran: false, note: `not in a content folder (<folder>/decision-types/${t.doc.name}/${t.doc.version}.json), so no pack or bundle to run it with` };
   const root = t.root;
   const shownRoot = dirname(dirname(dirname(t.file)));
+  // A release of the folder that names this version is what it ships with: its components, not the newest of each
+  // (an older type next to a newer pack of its kind would otherwise be run with a pack written for its successor).
+  const shipped = await newestReleaseNaming(root, t.doc.name, t.doc.version);
+  if (shipped) {
+    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'local', version: '0.0.0', components: shipped });
+    const failures = await release.decisionType(t.doc.name).testFailures();
+    return { ran: true, components: shipped, passed: (t.doc.tests?.cases.length ?? 0) - failures.length, failures };
+  }
   const components: Record<string, string> = { [t.doc.name]: t.doc.version };
 
   const packDir = join(root, 'rule-packs');
@@ -238,6 +246,27 @@ export async function runTypeCases(t: TypeFile): Promise<LocalTypeRun> {
   const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'local', version: '0.0.0', components });
   const failures = await release.decisionType(t.doc.name).testFailures();
   return { ran: true, components, passed: (t.doc.tests?.cases.length ?? 0) - failures.length, failures };
+}
+
+/** The components of the newest <root>/releases/<name>/<version>.json naming `type` at `version`, if any. */
+async function newestReleaseNaming(root: string, type: string, version: string): Promise<Record<string, string> | undefined> {
+  const dir = join(root, 'releases');
+  if (!(await isDirectory(dir))) return undefined;
+  let best: { version: string; components: Record<string, string> } | undefined;
+  for (const name of await subdirs(dir)) {
+    for (const f of (await readdir(join(dir, name))).filter((x) => x.endsWith('.json'))) {
+      let manifest: { version?: unknown; components?: unknown };
+      try {
+        manifest = JSON.parse(await readFile(join(dir, name, f), 'utf8')) as typeof manifest;
+      } catch {
+        continue; // not a release this run can use: the generic resolution below still applies
+      }
+      const components = manifest.components as Record<string, string> | undefined;
+      if (typeof manifest.version !== 'string' || !isSemver(manifest.version) || components?.[type] !== version) continue;
+      if (!best || compareSemver(manifest.version, best.version) > 0) best = { version: manifest.version, components };
+    }
+  }
+  return best?.components;
 }
 
 /** The newest <root>/decision-types/<name>/<version>.json, or undefined when the folder has none. */

@@ -27,7 +27,7 @@ export const simulationSchema = {
     /**
      * The platform's feature values each case is decided with: `stored` (a replay's default: as each decision recorded
      * them), `recompute` (a backtest: counted from today's history as of each case's time) or `none` (supplied cases'
-     * default: an empty history, so only the callers' values count).
+     * default: an empty history, so only the callers' values count; refused for a replay).
      */
     features: { enum: ['stored', 'recompute', 'none'] },
     replay: {

@@ -86,6 +86,8 @@ function parseRequest(body: unknown): SimulationRequest {
     errors.push({ path: req.cases ? '/replay' : '/cases', message: 'give either cases or replay, not both and not neither' });
   }
   if (req.cases && req.features === 'stored') errors.push({ path: '/features', message: 'supplied cases have no stored feature values: use recompute or none' });
+  // A replay decides each stored case with the values it was decided with, or a backtest's: an empty history is no replay.
+  if (req.replay && req.features === 'none') errors.push({ path: '/features', message: 'a replay uses the stored feature values (stored) or recounts them (recompute): none is for supplied cases' });
   if (req.replay && Date.parse(req.replay.from) >= Date.parse(req.replay.to)) {
     errors.push({ path: '/replay/to', message: 'must be after replay.from' });
   }

@@ -86,7 +86,8 @@ export class SubjectsService {
     try {
       const { name, version, components } = d.release;
       const type = (await this.releases.compile(this.releases.source(tenant, em), { name, version, components })).decisionType(d.type);
-      return [...type.personal, ...byCustomer([type.document.lifecycle === 'refund' ? '/customerId' : undefined, type.document.history?.entities.customer])];
+      const customer = type.document.history?.entities.customer; // one pointer: a composite customer is refused
+      return [...type.personal, ...byCustomer([type.document.lifecycle === 'refund' ? '/customerId' : undefined, typeof customer === 'string' ? customer : undefined])];
     } catch (e) {
       // A reviewer's resolution is stored under the refund type's name but holds no case of that type: its customer id, if any.
       if (e instanceof DomainError) return byCustomer(['/customerId']);

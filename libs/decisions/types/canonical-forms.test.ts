@@ -13,12 +13,18 @@ describe('canonical forms', () => {
     ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
     ['::1', '::1'],
-    ['FE80::1%eth0', 'fe80::1%eth0'],
+    ['FE80::1%eth0', 'fe80::1'],
+    ['2001:db8::5%1', '2001:db8::5'],
+    ['::ffff:203.0.113.9%0', '203.0.113.9'],
+    ['[::1]', '::1'],
+    ['[::ffff:198.51.100.7]:443', '198.51.100.7'],
+    ['198.51.100.7:443', '198.51.100.7'],
+    ['198.51.100.7\u200b', '198.51.100.7'],
     // no address: kept exactly as sent
     ['unknown', 'unknown'],
     [' not an ip ', ' not an ip '],
     ['01.2.3.4', '01.2.3.4'],
-    ['198.51.100.7:443', '198.51.100.7:443'],
+    ['203.000.113.007', '203.000.113.007'], // leading zeros: octal to some readers, so no address here
   ])('ip %j is %j', (raw, canonical) => {
     expect(canonicalForm('ip', raw)).toBe(canonical);
   });
@@ -30,6 +36,9 @@ describe('canonical forms', () => {
     ['\uff27\uff23\uff11\uff12\uff13\uff14', 'GC1234'], // full-width: NFKC
     ['GC1234ABCD', 'GC1234ABCD'],
     ['- -', '- -'], // separators only: no code, kept as sent
+    ['GC\u200b12\u00ad34\u202e', 'GC1234'], // what a copy and paste carries unseen
+    ['ab\u2e3acd\u058aef', 'ABCDEF'], // any dash
+    ['e \u0301', '\u00c9'], // a combining mark after a removed separator composes: still one pass to the fixed point
   ])('code %j is %j', (raw, canonical) => {
     expect(canonicalForm('code', raw)).toBe(canonical);
   });

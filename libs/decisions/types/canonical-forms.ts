@@ -27,17 +27,26 @@ export function unreachableCanonicalMarks(schema: unknown): string[] {
   return unreachableMarks(schema, 'x-canonical');
 }
 
-// Whitespace and the dashes people and keyboards put between a code's groups (hyphen-minus, U+2010–U+2015, minus sign).
-const CODE_SEPARATORS = /[\s\u002d\u2010-\u2015\u2212]+/gu;
+// Whitespace, dashes (Unicode's Pd and the minus sign), and what a copy and paste carries unseen (format characters:
+// zero-width space and joiners, bidi marks, soft hyphen, BOM; and every other default-ignorable code point).
+const CODE_SEPARATORS = /[\p{White_Space}\p{Pd}\u2212\p{Cf}\p{Default_Ignorable_Code_Point}]+/gu;
+// What an IP's text may carry unseen and how it may be wrapped: `[v6]`, `[v6]:port`, `a.b.c.d:port`.
+const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]+/gu;
+const BRACKETED = /^\[([^\]]+)\](?::[0-9]{1,5})?$/;
+const IPV4_PORT = /^([0-9.]+):[0-9]{1,5}$/;
+/** Rounds of the code form's steps at most: one almost always reaches the fixed point, a combining mark after a removed separator two. */
+const CODE_ROUNDS = 4;
 const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
 /**
  * A value in its canonical form; anything but a string is returned as it is.
  * - `ip`: an IPv4 address as dotted quad; an IPv6 one in RFC 5952's text (lower case, the longest run of zero groups
- *   compressed), an IPv4-mapped one (`::ffff:a.b.c.d`) as its IPv4 address; a zone id (`%eth0`) kept. Surrounding
- *   whitespace is dropped. Text that is no address is kept as sent.
- * - `code`: NFKC, group separators (whitespace, dashes) removed, upper case: what a person types for a printed code. A
- *   value of separators only is kept as sent (it names no code).
+ *   compressed), an IPv4-mapped one (`::ffff:a.b.c.d`) as its IPv4 address; a zone id (`%eth0`), a port
+ *   (`a.b.c.d:443`, `[v6]:443`), brackets, surrounding whitespace and invisible characters dropped. Text that is no
+ *   address (nor `203.000.113.007`: leading zeros read as octal elsewhere) is kept as sent.
+ * - `code`: group separators (whitespace, dashes, invisible characters) removed, NFKC, upper case: what a person types
+ *   for a printed code. A value of separators only is kept as sent (it names no code). Digits of other scripts stay
+ *   theirs (NFKC does not fold them).
  * - `email`: surrounding whitespace dropped, lower case (a mailbox's local part is case-sensitive in theory, nowhere in practice).
  */
 export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
@@ -46,7 +55,13 @@ export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
     case 'ip':
       return canonicalIp(value);
     case 'code': {
-      const code = value.normalize('NFKC').toUpperCase().normalize('NFKC').replace(CODE_SEPARATORS, '');
+      // Until nothing changes: removing a separator can put a combining mark after a letter NFKC then composes
+      // ('e \u0301' → 'É'), so one pass of the steps is not always idempotent.
+      let code = value;
+      for (let round = 0, before = ''; round < CODE_ROUNDS && code !== before; round++) {
+        before = code;
+        code = code.replace(CODE_SEPARATORS, '').normalize('NFKC').toUpperCase().normalize('NFKC');
+      }
       return code.length > 0 ? code : value;
     }
     case 'email':
@@ -55,9 +70,12 @@ export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
 }
 
 function canonicalIp(value: string): string {
-  const text = value.trim();
+  let text = value.replace(INVISIBLE, '').trim();
+  const wrapped = BRACKETED.exec(text) ?? IPV4_PORT.exec(text);
+  if (wrapped) text = wrapped[1]!;
   if (isIPv4(text)) return text;
   if (!isIPv6(text)) return value;
+  // A zone id (`%eth0`) names the caller's interface, not the client: one address whatever the zone.
   const zoneAt = text.indexOf('%');
   const address = zoneAt < 0 ? text : text.slice(0, zoneAt);
   // WHATWG URL serialises an IPv6 host as RFC 5952 asks (lower case, longest zero run compressed, IPv4 tail as hex).
@@ -66,12 +84,12 @@ function canonicalIp(value: string): string {
   if (!URL.canParse(url)) return value;
   const host = new URL(url).hostname.slice(1, -1);
   const mapped = MAPPED_IPV4.exec(host);
-  if (mapped && zoneAt < 0) {
+  if (mapped) {
     const hi = Number.parseInt(mapped[1]!, 16);
     const lo = Number.parseInt(mapped[2]!, 16);
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   }
-  return zoneAt < 0 ? host : `${host}${text.slice(zoneAt)}`;
+  return host;
 }
 
 /**

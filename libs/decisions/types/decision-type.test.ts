@@ -396,13 +396,55 @@ describe('x-canonical', () => {
     ]);
   });
 
-  it("a refund lifecycle's customer id takes none either", () => {
+  it("a refund lifecycle's ids take none either: the lifecycle finds refunds, orders and rewards by the ids sent", () => {
     const t = JSON.parse(readFileSync(resolve(root, 'decision-types/refund/1.1.0.json'), 'utf8')) as Record<string, any>;
     t.input.properties.customerId['x-canonical'] = 'email';
-    expect(errorsOf(t)).toEqual([{ path: '/input/properties/customerId/x-canonical', message: expect.stringContaining('holds the customer id') }]);
+    t.input.properties.refundId['x-canonical'] = 'code';
+    expect(errorsOf(t)).toEqual([
+      { path: '/input/properties/refundId/x-canonical', message: expect.stringContaining('/refundId, which the refund lifecycle finds as sent') },
+      { path: '/input/properties/customerId/x-canonical', message: expect.stringContaining('holds the customer id') },
+    ]);
   });
 
-  it("a type's tests see the case in its canonical forms", async () => {
+  it('refuses a form whose result the schema may not accept: an enum, a const, a format the form does not keep, two forms', () => {
+    const t = giftcard();
+    t.input.properties.channel['x-canonical'] = 'code';
+    t.input.properties.requestedAt['x-canonical'] = 'code';
+    t.input.properties.email['x-canonical'] = 'email';
+    t.input.properties.email.format = 'email';
+    t.input.properties.deviceId.anyOf = [{ type: 'string', 'x-canonical': 'ip' }, { type: 'string', 'x-canonical': 'code' }];
+    expect(errorsOf(t)).toEqual([
+      { path: '/input/properties/deviceId/anyOf/1/x-canonical', message: '/deviceId is marked "ip" elsewhere: a field takes one canonical form' },
+      { path: '/input/properties/channel/x-canonical', message: expect.stringContaining('/channel is an enum') },
+      { path: '/input/properties/requestedAt/x-canonical', message: expect.stringContaining('/requestedAt is declared with format date-time') },
+    ]);
+  });
+
+  it('a composite entity key names declared fields; the customer takes one pointer', () => {
+    const t = giftcard();
+    t.history.entities.customerDevice = ['/customerId', '/deviceID'];
+    t.history.entities.customer = ['/customerId', '/email'];
+    expect(errorsOf(t)).toEqual([
+      { path: '/history/entities/customer', message: expect.stringContaining('customer names the data subject by one field') },
+      { path: '/history/entities/customerDevice/1', message: '/deviceID is not declared by the input schema' },
+    ]);
+  });
+
+  it("a type's embedded tests decide the case in its canonical forms", async () => {
+    // A type whose output shows the card code as the pipeline saw it: a test expecting the canonical form passes only if
+    // testFailures applies it.
+    const t = giftcard();
+    delete t.input.properties.cardCode['x-pii'];
+    t.output.seenCode = { from: '/cardCode' };
+    t.tests.cases = [{ name: 'respelled', case: { cardCode: 'abcd-efgh' }, expect: { outcome: 'ALLOW', output: { seenCode: 'ABCDEFGH' } } }];
+    const doc = validateDecisionType(t);
+    const files = new FileComponentSource(root);
+    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const types = new Map([...compiled.types].map(([n, d]) => [n, n === 'giftcard-redemption' ? doc : d] as const));
+    expect(await new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, types, true).decisionType('giftcard-redemption').testFailures()).toEqual([]);
+  });
+
+  it("decide applies the canonical forms to a raw case only when asked (a prepared case holds pseudonyms)", async () => {
     const t = giftcard();
     // A rule on the raw spelling would never fire: the tests decide what a decision sees.
     t.tests.cases = [{ name: 'lower case code', case: { cardCode: 'abcd-efgh' }, expect: { outcome: 'ALLOW' } }];

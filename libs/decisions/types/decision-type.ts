@@ -7,8 +7,9 @@ import { checkDocumentDepth } from '../../rules/limits.js';
 import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } from '../../rules/schema.js';
 
 import type { ReviewSpec } from './review.js';
-import { FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
-import { canonicalFields, unreachableCanonicalMarks } from './canonical-forms.js';
+import { entityPointers, FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
+import { canonicalFields, unreachableCanonicalMarks, type CanonicalForm } from './canonical-forms.js';
+import { markedFields } from './schema-marks.js';
 import { fieldPointer, personalFields, unreachablePersonalMarks } from './personal-data.js';
 
 export const DECISION_TYPE_KIND = 'decision-type';
@@ -42,6 +43,19 @@ let lifecycleInputValidator: ValidateFunction | undefined;
 /** REFUND_LIFECYCLE_INPUT compiled (once). */
 export function refundLifecycleInput(): ValidateFunction {
   return (lifecycleInputValidator ??= newAjv().compile(REFUND_LIFECYCLE_INPUT));
+}
+
+/** The pointers of every field REFUND_LIFECYCLE_INPUT names (/refundId, /order/capturedAmount, /reward/accountId, …). */
+function lifecyclePointers(): string[] {
+  const out: string[] = [];
+  const walk = (node: { properties?: Record<string, unknown> }, at: string): void => {
+    for (const [k, v] of Object.entries(node.properties ?? {})) {
+      out.push(`${at}/${k}`);
+      walk(v as { properties?: Record<string, unknown> }, `${at}/${k}`);
+    }
+  };
+  walk(REFUND_LIFECYCLE_INPUT, '');
+  return out;
 }
 
 export const DECISION_TYPE_INVALID = 'DECISION_TYPE_INVALID';
@@ -302,7 +316,13 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
   const h = doc.history;
   if (h) {
     if (!declared(h.at)) errors.push({ path: '/history/at', message: `${h.at} is not declared by the input schema` });
-    for (const [name, p] of Object.entries(h.entities)) if (!declared(p)) errors.push({ path: `/history/entities/${name}`, message: `${p} is not declared by the input schema` });
+    for (const [name, p] of Object.entries(h.entities)) {
+      // The customer names the data subject a lookup and an erasure find by one id: never a composite key.
+      if (name === 'customer' && typeof p !== 'string') errors.push({ path: `/history/entities/${name}`, message: 'customer names the data subject by one field: it takes one pointer, not a composite key' });
+      for (const [i, q] of entityPointers(p).entries()) {
+        if (!declared(q)) errors.push({ path: `/history/entities/${name}${typeof p === 'string' ? '' : `/${i}`}`, message: `${q} is not declared by the input schema` });
+      }
+    }
     if (h.amount !== undefined && !declared(h.amount)) errors.push({ path: '/history/amount', message: `${h.amount} is not declared by the input schema` });
     for (const [name, p] of Object.entries(h.attributes ?? {})) if (!declared(p)) errors.push({ path: `/history/attributes/${name}`, message: `${p} is not declared by the input schema` });
   }
@@ -342,6 +362,9 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   return errors;
 }
 
+/** The formats a canonical form keeps valid: an IPv4 address stays one; a lower-cased e-mail address stays one. */
+const FORMATS_KEPT: Record<CanonicalForm, readonly string[]> = { ip: ['ipv4'], code: [], email: ['email', 'idn-email'] };
+
 /**
  * An `x-canonical` mark rewrites a string, where the platform applies marks, and never a customer id: a subject-access
  * lookup and an erasure find a customer by the id as sent (x-canonical came after every stored type: checked always).
@@ -351,15 +374,40 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   for (const at of unreachableCanonicalMarks(doc.input)) {
     errors.push({ path: `/input${at}`, message: 'x-canonical is applied through properties, items and prefixItems only: here it would be ignored' });
   }
-  const customer = [doc.lifecycle === 'refund' ? '/customerId' : undefined, doc.history?.entities.customer].filter((p) => p !== undefined);
+  // What finds a refund, its order, customer and reward by the id the caller sends (GET /v1/refunds/{refundId}, lookups,
+  // erasure), and the customer entity: kept as sent.
+  const customer = doc.history?.entities.customer;
+  const asSent = [...(doc.lifecycle === 'refund' ? lifecyclePointers() : []), ...(typeof customer === 'string' ? [customer] : [])];
+  const forms = new Map<string, string>();
+  for (const m of markedFields(doc.input, 'x-canonical')) {
+    const field = fieldPointer({ path: m.path, treatment: 'hash' });
+    const at = `/input${m.at}/x-canonical`;
+    // One form per field: alternatives marking it two ways would rewrite a value into what neither accepts.
+    const other = forms.get(field);
+    if (other !== undefined && other !== m.value) errors.push({ path: at, message: `${field} is marked "${other}" elsewhere: a field takes one canonical form` });
+    forms.set(field, m.value);
+    // The form rewrites what the schema validated: a listed value would no longer be one (`web` becomes `WEB`).
+    if (m.node.enum !== undefined || m.node.const !== undefined) {
+      errors.push({ path: at, message: `${field} is ${m.node.enum !== undefined ? 'an enum' : 'a const'}: its canonical form (${m.value}) may not be one of the values it allows` });
+    }
+  }
+  const checked = new Set<string>();
   for (const f of canonicalFields(doc.input)) {
     const at = `/input${schemaLocation(doc.input, f.path)}/x-canonical`;
     const field = fieldPointer({ path: f.path, treatment: 'hash' });
-    if (!onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) {
+    if (checked.has(field)) continue; // marked in several alternatives: the field is checked once
+    checked.add(field);
+    const declaredField = declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t)));
+    if (!onlyTypes(declaredField, ['string', 'null'])) {
       errors.push({ path: at, message: `x-canonical "${f.form}" rewrites a string: ${field} must be declared a string` });
+    } else if (declaredField!.formats.some((x) => x !== undefined && !FORMATS_KEPT[f.form].includes(x))) {
+      // history.at (a date-time) among them: a form would make it no time, and the case would record nothing.
+      errors.push({ path: at, message: `${field} is declared with format ${declaredField!.formats.filter((x) => x !== undefined).join(', ')}: its canonical form (${f.form}) may not keep it` });
     }
-    if (customer.some((p) => covers(f.path, p))) {
-      errors.push({ path: at, message: `${field} holds the customer id, which subject-access lookups and erasure find as sent: it takes no canonical form` });
+    const id = asSent.find((p) => covers(f.path, p));
+    if (id !== undefined) {
+      const what = id === customer || id === '/customerId' ? 'the customer id, which subject-access lookups and erasure find' : `${id}, which the refund lifecycle finds`;
+      errors.push({ path: at, message: `${field} holds ${what} as sent: it takes no canonical form` });
     }
   }
   return errors;
@@ -389,7 +437,10 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     }
     // What the history records is read after personal fields are treated: a dropped one is never there, and a
     // pseudonymized time is no time.
-    const recorded: [string, string][] = [['/history/at', h.at], ...Object.entries(h.entities).map(([n, p]) => [`/history/entities${pointer(n)}`, p] as [string, string])];
+    const recorded: [string, string][] = [
+      ['/history/at', h.at],
+      ...Object.entries(h.entities).flatMap(([n, p]) => entityPointers(p).map((q, i): [string, string] => [`/history/entities${pointer(n)}${typeof p === 'string' ? '' : `/${i}`}`, q])),
+    ];
     if (h.amount !== undefined) recorded.push(['/history/amount', h.amount]);
     for (const [n, p] of Object.entries(h.attributes ?? {})) recorded.push([`/history/attributes${pointer(n)}`, p]);
     for (const [path, p] of recorded) {

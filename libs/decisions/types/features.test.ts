@@ -114,6 +114,16 @@ describe('BoundHistory', () => {
     expect(h.record(aCase({ requestedAt: undefined }))).toBeUndefined();
     expect(h.record(aCase({ requestedAt: 'yesterday' }))).toBeUndefined();
   });
+
+  it('a composite key is its parts together, in the declared order, and recorded only when the case has every part', () => {
+    const c = new BoundHistory({ ...HISTORY, entities: { customer: '/customerId', customerDevice: ['/customerId', '/deviceId'] } });
+    const both = c.keys(aCase({ deviceId: 'pii_dev' }));
+    expect(both).toEqual({ customer: 'pii_cus', customerDevice: '["pii_cus","pii_dev"]' });
+    // Another customer on the device, or the customer on another device: another key.
+    expect(c.keys(aCase({ customerId: 'pii_other', deviceId: 'pii_dev' })).customerDevice).not.toBe(both.customerDevice);
+    expect(c.keys(aCase({ deviceId: 'pii_dev2' })).customerDevice).not.toBe(both.customerDevice);
+    for (const deviceId of [undefined, null, '']) expect(c.keys(aCase({ deviceId }))).toEqual({ customer: 'pii_cus' });
+  });
 });
 
 describe('BoundFeatures.queries', () => {

@@ -18,12 +18,23 @@ import { getter, type Getter } from './derivations.js';
 export interface HistorySpec {
   /** Pointer to the case's business time: the events' time, and the end of every window the type reads. */
   at: string;
-  /** Entity name → pointer to its key in the case (customer, device, ip, card, account, …). */
-  entities: Record<string, string>;
+  /** Entity name → pointer to its key in the case (customer, device, ip, card, account, …), or a composite key. */
+  entities: Record<string, EntityPointer>;
   /** Pointer to an integer amount (minor units) recorded with the event: what `{"sum": "amount"}` adds. */
   amount?: string;
   /** Attribute name → pointer to a scalar recorded with the event: what a source's `where` filters on. */
   attributes?: Record<string, string>;
+}
+
+/**
+ * Where an entity's key is in the case: one pointer, or 2–4 (a composite key, e.g. customer and device together: what a
+ * step-up passed by one customer on one device vouches for). A case records a composite key only when it has every part.
+ */
+export type EntityPointer = string | readonly string[];
+
+/** The pointers of an entity's key, one or several. */
+export function entityPointers(p: EntityPointer): readonly string[] {
+  return typeof p === 'string' ? [p] : p;
 }
 
 export type Scalar = string | number | boolean | null;
@@ -159,6 +170,15 @@ function instantAt(get: Getter, input: unknown): Date | undefined {
   return ms === undefined ? undefined : new Date(ms);
 }
 
+/** A composite key's parts, in the declared order (its key is their JSON); undefined when a part is absent, null or empty. */
+function compositeGetter(pointers: readonly string[]): Getter {
+  const parts = pointers.map(getter);
+  return (input) => {
+    const values = parts.map((get) => get(input));
+    return values.some((v) => v === undefined || v === null || v === '') ? undefined : values;
+  };
+}
+
 export class BoundHistory {
   private readonly at: Getter;
   private readonly entities: [string, Getter][];
@@ -167,7 +187,7 @@ export class BoundHistory {
 
   constructor(readonly spec: HistorySpec) {
     this.at = getter(spec.at);
-    this.entities = Object.entries(spec.entities).map(([n, p]) => [n, getter(p)]);
+    this.entities = Object.entries(spec.entities).map(([n, p]) => [n, typeof p === 'string' ? getter(p) : compositeGetter(p)]);
     this.amount = spec.amount === undefined ? undefined : getter(spec.amount);
     this.attributes = Object.entries(spec.attributes ?? {}).map(([n, p]) => [n, getter(p)]);
   }

@@ -9,6 +9,9 @@
 export interface MarkedField {
   path: readonly string[];
   value: string;
+  /** Where the mark is in the schema (`/properties/ip`), and the subschema holding it. */
+  at: string;
+  node: Readonly<Record<string, unknown>>;
 }
 
 /** The `*` of a marked field's path: every element of an array. */
@@ -19,7 +22,7 @@ const escape = (k: string) => k.replaceAll('~', '~0').replaceAll('/', '~1');
 /** Every field the schema marks with `keyword`; a marked field's own subschema is not looked into. */
 export function markedFields(schema: unknown, keyword: string): MarkedField[] {
   const out: MarkedField[] = [];
-  walkReachable(schema, [], '', keyword, (path, _at, value) => out.push({ path, value }));
+  walkReachable(schema, [], '', keyword, (path, at, value, node) => out.push({ path, value, at, node }));
   return out;
 }
 
@@ -40,10 +43,12 @@ export function unreachableMarks(schema: unknown, keyword: string): string[] {
   return all.filter((p) => !reached.has(p));
 }
 
-function walkReachable(node: unknown, path: string[], at: string, keyword: string, found: (path: string[], at: string, value: string) => void): void {
+type Found = (path: string[], at: string, value: string, node: Record<string, unknown>) => void;
+
+function walkReachable(node: unknown, path: string[], at: string, keyword: string, found: Found): void {
   if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
   const s = node as Record<string, unknown>;
-  if (typeof s[keyword] === 'string') return found(path, at, s[keyword]);
+  if (typeof s[keyword] === 'string') return found(path, at, s[keyword], s);
   if (s.properties && typeof s.properties === 'object') {
     for (const [k, v] of Object.entries(s.properties as Record<string, unknown>)) walkReachable(v, [...path, k], `${at}/properties/${escape(k)}`, keyword, found);
   }
