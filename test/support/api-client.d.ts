@@ -1434,9 +1434,9 @@ export interface components {
         "DecisionType.history": {
             /** @description Pointer to the case's business time (a date-time): the event's time, and the end of every window this type's features read. */
             at: components["schemas"]["DecisionType.pointer"];
-            /** @description Entity name → pointer to its key in the case (e.g. customer → /customerId). Names are shared by every type of the release: a feature of one type counts another type's events for the same entity name. A case without the value records nothing for it. */
+            /** @description Entity name → pointer to its key in the case (e.g. customer → /customerId), or 2 to 4 pointers: a composite key (e.g. customerDevice → ["/customerId", "/deviceId"]: one customer on one device), recorded only when the case has every part. Names are shared by every type of the release: a feature of one type counts another type's events for the same entity name. A case without the value records nothing for it. customer (the data subject) takes one pointer. */
             entities: {
-                [key: string]: components["schemas"]["DecisionType.pointer"];
+                [key: string]: components["schemas"]["DecisionType.pointer"] | components["schemas"]["DecisionType.pointer"][];
             };
             /** @description Pointer to an integer amount (minor units) recorded with the event: what {"sum": "amount"} adds up. */
             amount?: components["schemas"]["DecisionType.pointer"];
