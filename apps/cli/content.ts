@@ -193,9 +193,15 @@ export async function runTypeCases(t: TypeFile): Promise<LocalTypeRun> {
   const shownRoot = dirname(dirname(dirname(t.file)));
   // A release of the folder that names this version is what it ships with: its components, not the newest of each
   // (an older type next to a newer pack of its kind would otherwise be run with a pack written for its successor).
-  const shipped = await newestReleaseNaming(root, t.doc.name, t.doc.version);
-  if (shipped) {
-    const release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'local', version: '0.0.0', components: shipped });
+  // Newest first; one the folder cannot serve is passed over, and with none the newest of each kind is taken below.
+  for (const shipped of await releasesNaming(root, t.doc.name, t.doc.version)) {
+    let release;
+    try {
+      release = await new ReleaseCompiler(new FileComponentSource(root)).compile({ name: 'local', version: '0.0.0', components: shipped });
+    } catch (e) {
+      if (e instanceof DomainError) continue;
+      throw e;
+    }
     const failures = await release.decisionType(t.doc.name).testFailures();
     return { ran: true, components: shipped, passed: (t.doc.tests?.cases.length ?? 0) - failures.length, failures };
   }
@@ -248,25 +254,28 @@ export async function runTypeCases(t: TypeFile): Promise<LocalTypeRun> {
   return { ran: true, components, passed: (t.doc.tests?.cases.length ?? 0) - failures.length, failures };
 }
 
-/** The components of the newest <root>/releases/<name>/<version>.json naming `type` at `version`, if any. */
-async function newestReleaseNaming(root: string, type: string, version: string): Promise<Record<string, string> | undefined> {
+/** The components of every <root>/releases/<name>/<version>.json naming `type` at `version`, newest version first. */
+async function releasesNaming(root: string, type: string, version: string): Promise<Record<string, string>[]> {
   const dir = join(root, 'releases');
-  if (!(await isDirectory(dir))) return undefined;
-  let best: { version: string; components: Record<string, string> } | undefined;
+  if (!(await isDirectory(dir))) return [];
+  const found: { version: string; components: Record<string, string> }[] = [];
   for (const name of await subdirs(dir)) {
     for (const f of (await readdir(join(dir, name))).filter((x) => x.endsWith('.json'))) {
-      let manifest: { version?: unknown; components?: unknown };
+      let manifest: unknown;
       try {
-        manifest = JSON.parse(await readFile(join(dir, name, f), 'utf8')) as typeof manifest;
+        manifest = JSON.parse(await readFile(join(dir, name, f), 'utf8'));
       } catch {
-        continue; // not a release this run can use: the generic resolution below still applies
+        continue; // not a release this run can use
       }
-      const components = manifest.components as Record<string, string> | undefined;
-      if (typeof manifest.version !== 'string' || !isSemver(manifest.version) || components?.[type] !== version) continue;
-      if (!best || compareSemver(manifest.version, best.version) > 0) best = { version: manifest.version, components };
+      if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) continue;
+      const { version: v, components } = manifest as { version?: unknown; components?: unknown };
+      if (typeof v !== 'string' || !isSemver(v) || components === null || typeof components !== 'object' || Array.isArray(components)) continue;
+      const entries = Object.entries(components);
+      if (!entries.every(([, x]) => typeof x === 'string') || (components as Record<string, unknown>)[type] !== version) continue;
+      found.push({ version: v, components: Object.fromEntries(entries) });
     }
   }
-  return best?.components;
+  return found.sort((a, b) => compareSemver(b.version, a.version)).map((r) => r.components);
 }
 
 /** The newest <root>/decision-types/<name>/<version>.json, or undefined when the folder has none. */

@@ -420,6 +420,40 @@ describe('x-canonical', () => {
     ]);
   });
 
+  it('an ip form on an ipv4-or-ipv6 field passes (its output is one of them); on an ipv6-only field it is refused', () => {
+    const t = giftcard();
+    t.input.properties.ip.anyOf = [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }];
+    expect(() => validateDecisionType(t)).not.toThrow();
+    delete t.input.properties.ip.anyOf;
+    t.input.properties.ip.format = 'ipv6';
+    expect(errorsOf(t)).toEqual([{ path: '/input/properties/ip/x-canonical', message: expect.stringContaining('declared with format ipv6') }]);
+  });
+
+  it("a composite account is refused (the ledger keys its events by the account id), and a refund's composite holding /customerId needs the customer recorded", () => {
+    const t = JSON.parse(readFileSync(resolve(root, 'decision-types/refund/1.3.0.json'), 'utf8')) as Record<string, any>;
+    t.history.entities.account = ['/reward/accountId', '/customerId'];
+    t.history.entities.customerDevice = ['/customerId', '/deviceId'];
+    delete t.history.entities.customer;
+    delete t.features;
+    expect(errorsOf(t)).toEqual([
+      { path: '/history/entities/account', message: expect.stringContaining('account takes one pointer') },
+      { path: '/history/entities/account', message: expect.stringContaining('needs customer: "/customerId" recorded too') },
+      { path: '/history/entities/customerDevice', message: expect.stringContaining('needs customer: "/customerId" recorded too') },
+    ]);
+  });
+
+  it('a release refuses a feature reading a composite entity another type records with other parts', async () => {
+    const files = new FileComponentSource(root);
+    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const challenge = structuredClone(compiled.types.get('giftcard-challenge')!) as any;
+    challenge.history.entities.customerDevice = '/deviceId';
+    const release = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, ['giftcard-challenge', challenge]]), true);
+    expect(() => checkReleaseTypes(release)).toThrow(
+      expect.objectContaining({ errors: expect.arrayContaining([expect.objectContaining({ path: '/components/giftcard-redemption/features/challengesPassedCustomerDevice90d/source', message: expect.stringContaining("reads entity 'customerDevice' as 2 part(s)") })]) }) as Error,
+    );
+    expect(() => checkReleaseTypes(new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, compiled.types, true))).not.toThrow();
+  });
+
   it('a composite entity key names declared fields; the customer takes one pointer', () => {
     const t = giftcard();
     t.history.entities.customerDevice = ['/customerId', '/deviceID'];

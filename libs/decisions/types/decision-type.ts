@@ -317,8 +317,14 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
   if (h) {
     if (!declared(h.at)) errors.push({ path: '/history/at', message: `${h.at} is not declared by the input schema` });
     for (const [name, p] of Object.entries(h.entities)) {
-      // The customer names the data subject a lookup and an erasure find by one id: never a composite key.
+      // The customer names the data subject a lookup and an erasure find by one id, and the ledger keys its events by the
+      // account id alone: never a composite key.
       if (name === 'customer' && typeof p !== 'string') errors.push({ path: `/history/entities/${name}`, message: 'customer names the data subject by one field: it takes one pointer, not a composite key' });
+      if (name === 'account' && typeof p !== 'string') errors.push({ path: `/history/entities/${name}`, message: 'the ledger records account events by the account id alone: account takes one pointer, not a composite key' });
+      // A composite holding a refund's customer id is erased with the customer only when the type records them as `customer`.
+      if (typeof p !== 'string' && doc.lifecycle === 'refund' && p.includes('/customerId') && h.entities.customer !== '/customerId') {
+        errors.push({ path: `/history/entities/${name}`, message: 'a composite key holding /customerId needs customer: "/customerId" recorded too, so that erasure finds its decisions' });
+      }
       for (const [i, q] of entityPointers(p).entries()) {
         if (!declared(q)) errors.push({ path: `/history/entities/${name}${typeof p === 'string' ? '' : `/${i}`}`, message: `${q} is not declared by the input schema` });
       }
@@ -362,6 +368,11 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   return errors;
 }
 
+/** `ipv4` or `ipv6` alternatives (anyOf): the ip form's output is an IPv4 address or an IPv6 one, so one of them holds. */
+function ipAlternatives(form: CanonicalForm, formats: readonly (string | undefined)[]): boolean {
+  return form === 'ip' && formats.includes('ipv4') && formats.every((x) => x === 'ipv4' || x === 'ipv6');
+}
+
 /** The formats a canonical form keeps valid: an IPv4 address stays one; a lower-cased e-mail address stays one. */
 const FORMATS_KEPT: Record<CanonicalForm, readonly string[]> = { ip: ['ipv4'], code: [], email: ['email', 'idn-email'] };
 
@@ -400,7 +411,7 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     const declaredField = declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t)));
     if (!onlyTypes(declaredField, ['string', 'null'])) {
       errors.push({ path: at, message: `x-canonical "${f.form}" rewrites a string: ${field} must be declared a string` });
-    } else if (declaredField!.formats.some((x) => x !== undefined && !FORMATS_KEPT[f.form].includes(x))) {
+    } else if (declaredField!.formats.some((x) => x !== undefined && !FORMATS_KEPT[f.form].includes(x)) && !ipAlternatives(f.form, declaredField!.formats)) {
       // history.at (a date-time) among them: a form would make it no time, and the case would record nothing.
       errors.push({ path: at, message: `${field} is declared with format ${declaredField!.formats.filter((x) => x !== undefined).join(', ')}: its canonical form (${f.form}) may not keep it` });
     }

@@ -15,7 +15,7 @@ import { parsePointer } from '../../names/index.js';
 import { compileDerivation, compilePredicate, getter, type CompiledDerivation, type Getter, type Test } from './derivations.js';
 import { inputValidatorOf, refundLifecycleInput, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
-import { BoundFeatures, BoundHistory, FEATURES_FACT, type PlatformValues, type StoredFeatures } from './features.js';
+import { BoundFeatures, BoundHistory, FEATURES_FACT, type EntityPointer, type PlatformValues, type StoredFeatures } from './features.js';
 import { canonicalFields, canonicalize, type CanonicalField } from './canonical-forms.js';
 import { personalFields, pseudonymize, type PersonalField, type Pseudonymizer } from './personal-data.js';
 import { inSpan, type SpanAttributes, type Tracer } from '../../tracing/index.js';
@@ -633,6 +633,9 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
  * entity (and the entity a distinct count reads, and the attributes its `where` filters on). Otherwise the feature
  * would read an empty history forever, silently.
  */
+/** How many values an entity's key is made of: 1, or a composite's parts (their order is the author's to keep alike). */
+const partsOf = (p: EntityPointer): number => (typeof p === 'string' ? 1 : p.length);
+
 function featureSourceProblems(doc: DecisionTypeDocument, component: string, release: ReleaseComponents): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   if (!doc.features || !release.types) return problems;
@@ -660,6 +663,10 @@ function featureSourceProblems(doc: DecisionTypeDocument, component: string, rel
     for (const t of recorders) {
       for (const e of needs) {
         if (!Object.hasOwn(t.history?.entities ?? {}, e)) problems.push({ path: at, message: `feature ${name} reads entity '${e}', which ${t.name}@${t.version} does not record (history.entities)` });
+        else if (doc.history && Object.hasOwn(doc.history.entities, e) && partsOf(doc.history.entities[e]!) !== partsOf(t.history!.entities[e]!)) {
+          // One pointer against a composite, or composites of other lengths: their keys never match, the count is always 0.
+          problems.push({ path: at, message: `feature ${name} reads entity '${e}' as ${partsOf(doc.history.entities[e]!)} part(s), which ${t.name}@${t.version} records as ${partsOf(t.history!.entities[e]!)}: its keys would never match` });
+        }
       }
       for (const w of where) {
         if (!Object.hasOwn(t.history?.attributes ?? {}, w)) problems.push({ path: at, message: `feature ${name} filters on attribute '${w}', which ${t.name}@${t.version} does not record (history.attributes)` });
