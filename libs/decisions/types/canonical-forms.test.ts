@@ -23,8 +23,15 @@ describe('canonical forms', () => {
     // no address: kept exactly as sent
     ['unknown', 'unknown'],
     [' not an ip ', ' not an ip '],
-    ['01.2.3.4', '01.2.3.4'],
-    ['203.000.113.007', '203.000.113.007'], // leading zeros: octal to some readers, so no address here
+    ['01.2.3.4', '1.2.3.4'],
+    // IPv4 as browsers and inet_aton read it: leading zeros are octal, hex, an integer, short forms, full-width digits
+    ['203.000.113.007', '203.0.113.7'],
+    ['010.0.0.1', '8.0.0.1'],
+    ['0xcb.0x0.0x64.0x11', '203.0.100.17'],
+    ['3405800465', '203.0.100.17'],
+    ['203.0.100.17.', '203.0.100.17'],
+    ['\uff12\uff10\uff13.0.100.17', '203.0.100.17'],
+    ['face', 'face'], // a name, not an address
   ])('ip %j is %j', (raw, canonical) => {
     expect(canonicalForm('ip', raw)).toBe(canonical);
   });
@@ -38,7 +45,10 @@ describe('canonical forms', () => {
     ['- -', '- -'], // separators only: no code, kept as sent
     ['GC\u200b12\u00ad34\u202e', 'GC1234'], // what a copy and paste carries unseen
     ['ab\u2e3acd\u058aef', 'ABCDEF'], // any dash
-    ['e \u0301', '\u00c9'], // a combining mark after a removed separator composes: still one pass to the fixed point
+    ['e \u0301', '\u00c9'],
+    ['GC\u30fcAB\u2043CD\u2500EF', 'GCABCDEF'], // dash look-alikes
+    ['gc.12/34_56\u00b778\u20229', 'GC123456789'], // dots, slashes, underscores, middle dots, bullets between groups
+    ['\u1e9ex', 'SSX'], // capital sharp s: as its lower case upper-cases // a combining mark after a removed separator composes: still one pass to the fixed point
   ])('code %j is %j', (raw, canonical) => {
     expect(canonicalForm('code', raw)).toBe(canonical);
   });

@@ -29,11 +29,15 @@ export function unreachableCanonicalMarks(schema: unknown): string[] {
 
 // Whitespace, dashes (Unicode's Pd and the minus sign), and what a copy and paste carries unseen (format characters:
 // zero-width space and joiners, bidi marks, soft hyphen, BOM; and every other default-ignorable code point).
-const CODE_SEPARATORS = /[\p{White_Space}\p{Pd}\u2212\p{Cf}\p{Default_Ignorable_Code_Point}]+/gu;
+// Also the dash and line look-alikes a printed code's groups are set apart with (U+00AF, U+02D7, U+2043, U+2500, U+23AF,
+// U+2796, U+30FC, U+3161, U+FF5E), the braille blank, and `.`, `/`, `_`, `·`, `•` between groups.
+const CODE_SEPARATORS = /[\p{White_Space}\p{Pd}\u2212\p{Cf}\p{Default_Ignorable_Code_Point}\u00af\u02d7\u2043\u2500\u23af\u2796\u30fc\u3161\uff5e\u2800._/\u00b7\u2022\uff3f]+/gu;
 // What an IP's text may carry unseen and how it may be wrapped: `[v6]`, `[v6]:port`, `a.b.c.d:port`.
 const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]+/gu;
 const BRACKETED = /^\[([^\]]+)\](?::[0-9]{1,5})?$/;
 const IPV4_PORT = /^([0-9.]+):[0-9]{1,5}$/;
+// What the WHATWG URL host parser may read as an IPv4 address (hex, octal, 1 to 4 parts, full-width digits and dots).
+const IPV4_SPELLING = /^[0-9a-fx.\uff10-\uff19\uff41-\uff46\uff21-\uff26\uff38\uff58\uff0e\u3002\uff61]+$/iu;
 /** Rounds of the code form's steps at most: one almost always reaches the fixed point, a combining mark after a removed separator two. */
 const CODE_ROUNDS = 4;
 const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
@@ -42,9 +46,11 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  * A value in its canonical form; anything but a string is returned as it is.
  * - `ip`: an IPv4 address as dotted quad; an IPv6 one in RFC 5952's text (lower case, the longest run of zero groups
  *   compressed), an IPv4-mapped one (`::ffff:a.b.c.d`) as its IPv4 address; a zone id (`%eth0`), a port
- *   (`a.b.c.d:443`, `[v6]:443`), brackets, surrounding whitespace and invisible characters dropped. Text that is no
- *   address (nor `203.000.113.007`: leading zeros read as octal elsewhere) is kept as sent.
- * - `code`: group separators (whitespace, dashes, invisible characters) removed, NFKC, upper case: what a person types
+ *   (`a.b.c.d:443`, `[v6]:443`), brackets, surrounding whitespace and invisible characters dropped; an IPv4 address
+ *   in any spelling the WHATWG URL host parser reads as one (hex, octal with leading zeros, an integer, 2 or 3 parts,
+ *   full-width digits) as its dotted quad. Text that is no address is kept as sent.
+ * - `code`: group separators (whitespace, dashes and look-alikes, `.`, `/`, `_`, invisible characters) removed, NFKC,
+ *   upper case: what a person types
  *   for a printed code. A value of separators only is kept as sent (it names no code). Digits of other scripts stay
  *   theirs (NFKC does not fold them).
  * - `email`: surrounding whitespace dropped, lower case (a mailbox's local part is case-sensitive in theory, nowhere in practice).
@@ -60,7 +66,8 @@ export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
       let code = value;
       for (let round = 0, before = ''; round < CODE_ROUNDS && code !== before; round++) {
         before = code;
-        code = code.replace(CODE_SEPARATORS, '').normalize('NFKC').toUpperCase().normalize('NFKC');
+        // Lower case first: capital sharp s (ẞ) upper-cases to itself, its lower case (ß) to SS.
+        code = code.replace(CODE_SEPARATORS, '').normalize('NFKC').toLowerCase().toUpperCase().normalize('NFKC');
       }
       return code.length > 0 ? code : value;
     }
@@ -74,7 +81,15 @@ function canonicalIp(value: string): string {
   const wrapped = BRACKETED.exec(text) ?? IPV4_PORT.exec(text);
   if (wrapped) text = wrapped[1]!;
   if (isIPv4(text)) return text;
-  if (!isIPv6(text)) return value;
+  if (!isIPv6(text)) {
+    // One address whatever its IPv4 spelling, as browsers and inet_aton read it: 0xcb.0.0x64.17, 3405800465, 203.1,
+    // 010.0.0.1 (octal: 8.0.0.1), full-width digits, a trailing dot.
+    if (IPV4_SPELLING.test(text) && URL.canParse(`http://${text}/`)) {
+      const host = new URL(`http://${text}/`).hostname;
+      if (isIPv4(host)) return host;
+    }
+    return value;
+  }
   // A zone id (`%eth0`) names the caller's interface, not the client: one address whatever the zone.
   const zoneAt = text.indexOf('%');
   const address = zoneAt < 0 ? text : text.slice(0, zoneAt);

@@ -420,6 +420,31 @@ describe('x-canonical', () => {
     ]);
   });
 
+  it('refuses a form on a field whose values are listed anywhere in its schema (allOf, if/then)', () => {
+    const t = giftcard();
+    t.input.properties.note = { type: 'string', allOf: [{ const: 'web' }], 'x-canonical': 'code' };
+    t.input.properties.note2 = { type: 'string', if: { minLength: 1 }, then: { enum: ['web'] }, 'x-canonical': 'code' };
+    expect(errorsOf(t)).toEqual([
+      { path: '/input/properties/note/x-canonical', message: expect.stringContaining('/note is a const') },
+      { path: '/input/properties/note2/x-canonical', message: expect.stringContaining('/note2 is an enum') },
+    ]);
+  });
+
+  it("a release refuses a feature's where literal that is not in the form its attribute is recorded in", async () => {
+    const files = new FileComponentSource(root);
+    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const check = structuredClone(compiled.types.get('giftcard-balance-check')!) as any;
+    check.input.properties.promo = { type: 'string', 'x-canonical': 'code' };
+    check.history.attributes.promo = '/promo';
+    check.features.promoChecks = { entity: 'ip', source: { decisions: 'giftcard-balance-check', where: { promo: 'spring-sale' } }, window: '1h', aggregate: 'count' };
+    const release = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, ['giftcard-balance-check', check]]), true);
+    expect(() => checkReleaseTypes(release)).toThrow(
+      expect.objectContaining({ errors: [expect.objectContaining({ path: '/components/giftcard-balance-check/features/promoChecks/source/where/promo', message: expect.stringContaining('(write "SPRINGSALE")') })] }) as Error,
+    );
+    check.features.promoChecks.source.where.promo = 'SPRINGSALE';
+    expect(() => checkReleaseTypes(release)).not.toThrow();
+  });
+
   it('an ip form on an ipv4-or-ipv6 field passes (its output is one of them); on an ipv6-only field it is refused', () => {
     const t = giftcard();
     t.input.properties.ip.anyOf = [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }];

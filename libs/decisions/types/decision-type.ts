@@ -368,6 +368,26 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   return errors;
 }
 
+/** Whether a field's subschema lists its values anywhere (`enum`, `const`), through every keyword holding subschemas. */
+function listsValues(node: unknown): 'enum' | 'const' | undefined {
+  if (node === null || typeof node !== 'object') return undefined;
+  if (Array.isArray(node)) {
+    for (const x of node) {
+      const found = listsValues(x);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  const s = node as Record<string, unknown>;
+  if (s.enum !== undefined) return 'enum';
+  if (s.const !== undefined) return 'const';
+  for (const k of ['allOf', 'anyOf', 'oneOf', 'if', 'then', 'else', 'not', '$defs'] as const) {
+    const found = listsValues(s[k]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** `ipv4` or `ipv6` alternatives (anyOf): the ip form's output is an IPv4 address or an IPv6 one, so one of them holds. */
 function ipAlternatives(form: CanonicalForm, formats: readonly (string | undefined)[]): boolean {
   return form === 'ip' && formats.includes('ipv4') && formats.every((x) => x === 'ipv4' || x === 'ipv6');
@@ -397,10 +417,10 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     const other = forms.get(field);
     if (other !== undefined && other !== m.value) errors.push({ path: at, message: `${field} is marked "${other}" elsewhere: a field takes one canonical form` });
     forms.set(field, m.value);
-    // The form rewrites what the schema validated: a listed value would no longer be one (`web` becomes `WEB`).
-    if (m.node.enum !== undefined || m.node.const !== undefined) {
-      errors.push({ path: at, message: `${field} is ${m.node.enum !== undefined ? 'an enum' : 'a const'}: its canonical form (${m.value}) may not be one of the values it allows` });
-    }
+    // The form rewrites what the schema validated: a listed value would no longer be one (`web` becomes `WEB`), wherever
+    // the field's schema lists it (allOf, if/then/else, …).
+    const listed = listsValues(m.node);
+    if (listed) errors.push({ path: at, message: `${field} is ${listed === 'enum' ? 'an enum' : 'a const'}: its canonical form (${m.value}) may not be one of the values it allows` });
   }
   const checked = new Set<string>();
   for (const f of canonicalFields(doc.input)) {

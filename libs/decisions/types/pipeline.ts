@@ -16,7 +16,7 @@ import { compileDerivation, compilePredicate, getter, type CompiledDerivation, t
 import { inputValidatorOf, refundLifecycleInput, type DecisionTypeDocument, type OutputField, type PolicyStep, type TraceSpec } from './decision-type.js';
 import { bindReviewPolicy, type ReviewPolicy } from './review.js';
 import { BoundFeatures, BoundHistory, FEATURES_FACT, type EntityPointer, type PlatformValues, type StoredFeatures } from './features.js';
-import { canonicalFields, canonicalize, type CanonicalField } from './canonical-forms.js';
+import { canonicalFields, canonicalForm, canonicalize, type CanonicalField } from './canonical-forms.js';
 import { personalFields, pseudonymize, type PersonalField, type Pseudonymizer } from './personal-data.js';
 import { inSpan, type SpanAttributes, type Tracer } from '../../tracing/index.js';
 
@@ -670,6 +670,15 @@ function featureSourceProblems(doc: DecisionTypeDocument, component: string, rel
       }
       for (const w of where) {
         if (!Object.hasOwn(t.history?.attributes ?? {}, w)) problems.push({ path: at, message: `feature ${name} filters on attribute '${w}', which ${t.name}@${t.version} does not record (history.attributes)` });
+        else {
+          // An attribute recorded from a field in canonical form holds that form: a literal in another never matches.
+          const value = (src as { where?: Record<string, unknown> }).where![w];
+          const recorded = parsePointer(t.history!.attributes![w]!);
+          const field = canonicalFields(t.input).find((f) => f.path.length === recorded.length && f.path.every((x, i) => x === '*' || x === recorded[i]));
+          if (field && typeof value === 'string' && canonicalForm(field.form, value) !== value) {
+            problems.push({ path: `${at}/where/${w}`, message: `${t.name}@${t.version} records '${w}' in its ${field.form} form: ${JSON.stringify(value)} would never match (write ${JSON.stringify(canonicalForm(field.form, value))})` });
+          }
+        }
       }
       if (typeof a === 'object' && 'sum' in a && t.history?.amount === undefined) problems.push({ path: at, message: `feature ${name} sums amounts, which ${t.name}@${t.version} does not record (history.amount)` });
     }
