@@ -50,9 +50,8 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  *   in any spelling the WHATWG URL host parser reads as one (hex, octal with leading zeros, an integer, 2 or 3 parts,
  *   full-width digits) as its dotted quad. Text that is no address is kept as sent.
  * - `code`: group separators (whitespace, dashes and look-alikes, `.`, `/`, `_`, invisible characters) removed, NFKC,
- *   upper case: what a person types
- *   for a printed code. A value of separators only is kept as sent (it names no code). Digits of other scripts stay
- *   theirs (NFKC does not fold them).
+ *   upper case: what a person types for a printed code. A value of separators only is kept as sent (it names no code).
+ *   Digits of other scripts stay theirs (NFKC does not fold them).
  * - `email`: surrounding whitespace dropped, lower case (a mailbox's local part is case-sensitive in theory, nowhere in practice).
  */
 export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
@@ -84,20 +83,17 @@ function canonicalIp(value: string): string {
   if (!isIPv6(text)) {
     // One address whatever its IPv4 spelling, as browsers and inet_aton read it: 0xcb.0.0x64.17, 3405800465, 203.1,
     // 010.0.0.1 (octal: 8.0.0.1), full-width digits, a trailing dot.
-    if (IPV4_SPELLING.test(text) && URL.canParse(`http://${text}/`)) {
-      const host = new URL(`http://${text}/`).hostname;
-      if (isIPv4(host)) return host;
-    }
-    return value;
+    const host = IPV4_SPELLING.test(text) ? URL.parse(`http://${text}/`)?.hostname : undefined;
+    return host !== undefined && isIPv4(host) ? host : value;
   }
   // A zone id (`%eth0`) names the caller's interface, not the client: one address whatever the zone.
   const zoneAt = text.indexOf('%');
   const address = zoneAt < 0 ? text : text.slice(0, zoneAt);
   // WHATWG URL serialises an IPv6 host as RFC 5952 asks (lower case, longest zero run compressed, IPv4 tail as hex).
-  // canParse first: a text isIPv6 reads and URL would not is kept as sent, never a throw on the way in.
-  const url = `http://[${address}]/`;
-  if (!URL.canParse(url)) return value;
-  const host = new URL(url).hostname.slice(1, -1);
+  // URL.parse, not new URL: a text isIPv6 reads and URL would not is kept as sent, never a throw on the way in.
+  const parsed = URL.parse(`http://[${address}]/`);
+  if (!parsed) return value;
+  const host = parsed.hostname.slice(1, -1);
   const mapped = MAPPED_IPV4.exec(host);
   if (mapped) {
     const hi = Number.parseInt(mapped[1]!, 16);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DomainError } from '../../errors/index.js';
 import { checkReleaseTypes, CompiledRelease, FileComponentSource, ReleaseCompiler, simulateDecision } from '../index.js';
-import { validateDecisionType } from './decision-type.js';
+import { validateDecisionType, type DecisionTypeDocument } from './decision-type.js';
 import { bindDecisionType } from './pipeline.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -373,6 +373,13 @@ describe('history and features a type could not use are refused at upload, with 
 });
 
 describe('x-canonical', () => {
+  /** The built-in default@1.5.0 compiled; withType: that release with one type's document replaced. */
+  const shipped = async () => {
+    const files = new FileComponentSource(root);
+    return new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+  };
+  const withType = (compiled: Awaited<ReturnType<typeof shipped>>, name: string, doc: unknown) =>
+    new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, [name, doc as DecisionTypeDocument]]), true);
   const giftcard = () => JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-redemption/1.1.0.json'), 'utf8')) as Record<string, any>;
 
   it('the shipped types mark the card code and the IP', () => {
@@ -431,13 +438,12 @@ describe('x-canonical', () => {
   });
 
   it("a release refuses a feature's where literal that is not in the form its attribute is recorded in", async () => {
-    const files = new FileComponentSource(root);
-    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const compiled = await shipped();
     const check = structuredClone(compiled.types.get('giftcard-balance-check')!) as any;
     check.input.properties.promo = { type: 'string', 'x-canonical': 'code' };
     check.history.attributes.promo = '/promo';
     check.features.promoChecks = { entity: 'ip', source: { decisions: 'giftcard-balance-check', where: { promo: 'spring-sale' } }, window: '1h', aggregate: 'count' };
-    const release = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, ['giftcard-balance-check', check]]), true);
+    const release = withType(compiled, 'giftcard-balance-check', check);
     expect(() => checkReleaseTypes(release)).toThrow(
       expect.objectContaining({ errors: [expect.objectContaining({ path: '/components/giftcard-balance-check/features/promoChecks/source/where/promo', message: expect.stringContaining('(write "SPRINGSALE")') })] }) as Error,
     );
@@ -468,15 +474,14 @@ describe('x-canonical', () => {
   });
 
   it('a release refuses a feature reading a composite entity another type records with other parts', async () => {
-    const files = new FileComponentSource(root);
-    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
+    const compiled = await shipped();
     const challenge = structuredClone(compiled.types.get('giftcard-challenge')!) as any;
     challenge.history.entities.customerDevice = '/deviceId';
-    const release = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, ['giftcard-challenge', challenge]]), true);
+    const release = withType(compiled, 'giftcard-challenge', challenge);
     expect(() => checkReleaseTypes(release)).toThrow(
       expect.objectContaining({ errors: expect.arrayContaining([expect.objectContaining({ path: '/components/giftcard-redemption/features/challengesPassedCustomerDevice90d/source', message: expect.stringContaining("reads entity 'customerDevice' as 2 part(s)") })]) }) as Error,
     );
-    expect(() => checkReleaseTypes(new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, compiled.types, true))).not.toThrow();
+    expect(() => checkReleaseTypes(withType(compiled, 'giftcard-challenge', compiled.types.get('giftcard-challenge')!))).not.toThrow();
   });
 
   it('a composite entity key names declared fields; the customer takes one pointer', () => {
@@ -497,19 +502,13 @@ describe('x-canonical', () => {
     t.output.seenCode = { from: '/cardCode' };
     t.tests.cases = [{ name: 'respelled', case: { cardCode: 'abcd-efgh' }, expect: { outcome: 'ALLOW', output: { seenCode: 'ABCDEFGH' } } }];
     const doc = validateDecisionType(t);
-    const files = new FileComponentSource(root);
-    const compiled = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
-    const types = new Map([...compiled.types].map(([n, d]) => [n, n === 'giftcard-redemption' ? doc : d] as const));
-    expect(await new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, types, true).decisionType('giftcard-redemption').testFailures()).toEqual([]);
+    const compiled = await shipped();
+    expect(await withType(compiled, 'giftcard-redemption', doc).decisionType('giftcard-redemption').testFailures()).toEqual([]);
   });
 
   it("decide applies the canonical forms to a raw case only when asked (a prepared case holds pseudonyms)", async () => {
     const t = giftcard();
-    // A rule on the raw spelling would never fire: the tests decide what a decision sees.
-    t.tests.cases = [{ name: 'lower case code', case: { cardCode: 'abcd-efgh' }, expect: { outcome: 'ALLOW' } }];
-    const files = new FileComponentSource(root);
-    const release = await new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
-    const bound = release.decisionType('giftcard-redemption');
+    const bound = (await shipped()).decisionType('giftcard-redemption');
     expect(await bound.testFailures()).toEqual([]);
     const raw = { ...t.tests.defaults, cardCode: 'abcd-efgh', ip: '::ffff:192.0.2.10' };
     expect((await bound.decide(raw, '', {}, true)).facts).toMatchObject({ cardCode: 'ABCDEFGH', ip: '192.0.2.10' });
@@ -523,9 +522,8 @@ describe('x-canonical', () => {
     delete t.input.properties.cardCode['x-pii'];
     t.input.properties.cardCode.pattern = '^[a-z0-9 -]+$';
     const doc = validateDecisionType(t);
-    const compiled = await new ReleaseCompiler(new FileComponentSource(root)).compile({ ...(await new FileComponentSource(root).release('default', '1.5.0'))!, name: 'x', version: '1.0.0' });
-    const types = new Map([...compiled.types].map(([n, d]) => [n, n === 'giftcard-redemption' ? doc : d] as const));
-    const bound = new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, types, true).decisionType('giftcard-redemption');
+    const compiled = await shipped();
+    const bound = withType(compiled, 'giftcard-redemption', doc).decisionType('giftcard-redemption');
     const raw = { ...t.tests.defaults, cardCode: 'abcd-efgh' };
     expect(bound.inputErrors(raw)).toEqual([]);
     const stored = bound.prepare(raw, (v) => `pii_${v}`);

@@ -8,7 +8,7 @@ import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } 
 
 import type { ReviewSpec } from './review.js';
 import { entityPointers, FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
-import { canonicalFields, unreachableCanonicalMarks, type CanonicalForm } from './canonical-forms.js';
+import { unreachableCanonicalMarks, type CanonicalForm } from './canonical-forms.js';
 import { markedFields } from './schema-marks.js';
 import { fieldPointer, personalFields, unreachablePersonalMarks } from './personal-data.js';
 
@@ -409,8 +409,9 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   // erasure), and the customer entity: kept as sent.
   const customer = doc.history?.entities.customer;
   const asSent = [...(doc.lifecycle === 'refund' ? lifecyclePointers() : []), ...(typeof customer === 'string' ? [customer] : [])];
+  const marks = markedFields(doc.input, 'x-canonical');
   const forms = new Map<string, string>();
-  for (const m of markedFields(doc.input, 'x-canonical')) {
+  for (const m of marks) {
     const field = fieldPointer({ path: m.path, treatment: 'hash' });
     const at = `/input${m.at}/x-canonical`;
     // One form per field: alternatives marking it two ways would rewrite a value into what neither accepts.
@@ -423,7 +424,8 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     if (listed) errors.push({ path: at, message: `${field} is ${listed === 'enum' ? 'an enum' : 'a const'}: its canonical form (${m.value}) may not be one of the values it allows` });
   }
   const checked = new Set<string>();
-  for (const f of canonicalFields(doc.input)) {
+  for (const m of marks) {
+    const f = { path: m.path, form: m.value as CanonicalForm };
     const at = `/input${schemaLocation(doc.input, f.path)}/x-canonical`;
     const field = fieldPointer({ path: f.path, treatment: 'hash' });
     if (checked.has(field)) continue; // marked in several alternatives: the field is checked once
