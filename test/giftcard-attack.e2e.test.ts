@@ -417,4 +417,69 @@ onPostgres('a challenge passed on a new device', () => {
     const other = await post('giftcard-redemption', { ...customer, cardCode: newCode(), deviceId: 'stepup-tablet', amount: big, requestedAt: at(base, 150) });
     expect(other).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
   });
+
+  it('counts a pass only for a CHALLENGE the platform answered on that device for that customer, once per challenged decision, however many reports race', async () => {
+    const base = '2026-03-12T18:00:00Z';
+    const customer = { customerId: 'cus-verify-1', currency: 'EUR', channel: 'mobile_app', ip: '192.0.2.151' };
+    const big = newDeviceAmount + 1;
+    const report = async (c: Record<string, unknown>) => {
+      const r = await svc.request('POST', '/v1/decisions/giftcard-challenge', {
+        key: service,
+        idempotencyKey: newKey('gc'),
+        body: { case: { deviceId: 'verify-phone', customerId: customer.customerId, channel: 'mobile_app', requestedAt: at(base, 60), passed: true, ...c } },
+      });
+      expect(r.status).toBe(201);
+      return { outcome: r.body.outcome as string, codes: (r.body.reasons as { code: string }[]).map((x) => x.code) };
+    };
+    const unverified = { outcome: 'UNVERIFIED', codes: ['CHALLENGED_DECISION_NOT_FOUND'] };
+    // Two cards, two redemptions each: under every per-card and per-device limit, so only the device is new.
+    const [cardA, cardB] = [newCode(), newCode()];
+    const challenged = await post('giftcard-redemption', { ...customer, cardCode: cardA, deviceId: 'verify-phone', amount: big, requestedAt: base });
+    expect(challenged).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+    const allowed = await post('giftcard-redemption', { ...customer, cardCode: cardB, deviceId: 'verify-phone', amount: 100, requestedAt: at(base, 1) });
+    expect(allowed).toMatchObject({ outcome: 'ALLOW' });
+
+    // Passes that name no challenge the platform asked for, of this customer on this device, vouch for nothing.
+    expect(await report({ challengedDecisionId: '01900000-0000-7000-8000-00000000beef' })).toEqual(unverified);
+    expect(await report({ challengedDecisionId: allowed.id })).toEqual(unverified);
+    expect(await report({ challengedDecisionId: challenged.id, deviceId: 'verify-other-phone' })).toEqual(unverified);
+    expect(await report({ challengedDecisionId: challenged.id, customerId: 'cus-verify-attacker' })).toEqual(unverified);
+    // Reported before the challenge was answered (the window ends at the report's time): not found either.
+    expect(await report({ challengedDecisionId: challenged.id, requestedAt: at(base, -60) })).toEqual(unverified);
+    const still = await post('giftcard-redemption', { ...customer, cardCode: cardA, deviceId: 'verify-phone', amount: big, requestedAt: at(base, 120) });
+    expect(still).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+
+    // The same pass reported 8 times at once (retries under new keys): one is counted, the others wait for its lock and see it.
+    const raced = await Promise.all(Array.from({ length: 8 }, () => report({ challengedDecisionId: challenged.id })));
+    expect(raced.filter((r) => r.outcome === 'PASSED')).toHaveLength(1);
+    expect(raced.filter((r) => r.outcome === 'UNVERIFIED' && r.codes.join() === 'CHALLENGE_ALREADY_REPORTED')).toHaveLength(7);
+    const trusted = await svc.request('POST', '/v1/decisions/giftcard-redemption', {
+      key: service,
+      idempotencyKey: newKey('gc'),
+      body: { case: { ...customer, cardCode: cardB, deviceId: 'verify-phone', amount: big, requestedAt: at(base, 180) } },
+    });
+    expect(trusted.body).toMatchObject({ outcome: 'ALLOW', reasons: [] });
+    expect((trusted.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.challengesPassedCustomerDevice90d')?.value).toBe(1);
+
+    // A balance check's CHALLENGE on a device is one too (it names no customer): failed checks from one device until it challenges.
+    const checks: Answer[] = [];
+    for (let i = 0; checks.at(-1)?.outcome !== 'CHALLENGE' && i < 10; i++) {
+      checks.push(await post('giftcard-balance-check', { cardCode: newCode(), cardFound: false, ip: `198.51.100.${60 + i}`, deviceId: 'verify-kiosk', channel: 'web', requestedAt: at(base, 200 + i) }));
+    }
+    const checked = checks.at(-1)!;
+    expect(checked.outcome).toBe('CHALLENGE');
+    expect(await report({ challengedDecisionId: checked.id, deviceId: 'verify-phone', requestedAt: at(base, 300) })).toEqual(unverified);
+    expect(await report({ challengedDecisionId: checked.id, deviceId: 'verify-kiosk', requestedAt: at(base, 300) })).toEqual({ outcome: 'PASSED', codes: [] });
+
+    // An id in another spelling than the platform's answer (upper case, no dashes) is refused: it would be another history key.
+    for (const id of [challenged.id.toUpperCase(), challenged.id.replaceAll('-', ''), 'not-a-decision-id']) {
+      const r = await svc.request('POST', '/v1/decisions/giftcard-challenge', {
+        key: service,
+        idempotencyKey: newKey('gc'),
+        body: { case: { challengedDecisionId: id, deviceId: 'verify-phone', customerId: customer.customerId, channel: 'mobile_app', requestedAt: at(base, 60), passed: true } },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.errors).toEqual([expect.objectContaining({ path: '/case/challengedDecisionId' })]);
+    }
+  });
 });

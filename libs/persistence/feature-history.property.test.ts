@@ -113,7 +113,8 @@ function refundEvents(events: readonly Event[], refunds: readonly Refund[]): Eve
   );
 }
 
-type Query = Omit<FeatureQuery, 'name'>;
+/** `decision`: only that decision's events (a source's `decisionId`), by index; its id is known once the run stores. */
+type Query = Omit<FeatureQuery, 'name'> & { decision?: number };
 
 const query: fc.Arbitrary<Query> = fc
   .record({
@@ -133,8 +134,9 @@ const query: fc.Arbitrary<Query> = fc
     aggregate: fc.constantFrom<FeatureQuery['aggregate']>('count', 'sum', 'distinct', 'firstSeen'),
     distinctEntity: fc.constantFrom(...ENTITIES),
     currentKey: fc.option(fc.constantFrom(...KEYS, 'k3', 'k5'), { nil: null }),
+    decision: sometimes(fc.nat({ max: DECISIONS + 1 })),
   })
-  .map(({ kindPick, to, window, distinctEntity, currentKey, outcomes, reasons, where, ...q }) => ({
+  .map(({ kindPick, to, window, distinctEntity, currentKey, outcomes, reasons, where, decision, ...q }) => ({
     ...q,
     kinds: kindPick.map((i) => SOURCES[q.source][i]!),
     ...(outcomes && { outcomes }),
@@ -143,6 +145,7 @@ const query: fc.Arbitrary<Query> = fc
     from: new Date(to - window),
     to: new Date(to),
     ...(q.aggregate === 'distinct' && { distinctEntity, currentKey }),
+    ...(q.source === 'decision' && decision !== undefined && { decision }),
   }));
 
 /**
@@ -169,7 +172,8 @@ function matches(e: Event, q: Query): boolean {
       q.kinds.includes(e.kind) &&
       (!q.outcomes || (e.outcome !== null && q.outcomes.includes(e.outcome))) &&
       (!q.reasons || e.reasons.some((r) => q.reasons!.includes(r))) &&
-      (!q.where || Object.entries(q.where).every(([k, v]) => Object.hasOwn(e.attributes, k) && e.attributes[k] === v))
+      (!q.where || Object.entries(q.where).every(([k, v]) => Object.hasOwn(e.attributes, k) && e.attributes[k] === v)) &&
+      (q.decision === undefined || e.decision === q.decision)
   );
 }
 
@@ -213,7 +217,8 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
    * Replaces the stored events and refunds. Refund transitions are append-only (no delete, no truncate), so each run
    * names its refunds and decisions afresh: earlier runs' transitions then join nothing.
    */
-  async function store(events: readonly Event[], refunds: readonly Refund[] = []): Promise<void> {
+  /** Stores the run's events and refunds; answers the ids it gave decisions 0 … DECISIONS + 1. */
+  async function store(events: readonly Event[], refunds: readonly Refund[] = []): Promise<string[]> {
     const run = ++runs;
     const ids = Array.from({ length: DECISIONS + 2 }, () => randomUUID());
     await db.em().execute('delete from feature_events');
@@ -251,26 +256,31 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
         );
       }
     }
+    return ids;
   }
 
   it('count, sum, distinct (with and without the current key) and firstSeen, for random streams and queries', async () => {
     // How often a matching event sat exactly on an edge, and how often an answer was not empty: a property that never
     // met the edges would pass whatever the window's bounds were.
-    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0 };
+    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0, oneDecisionNonEmpty: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.uniqueArray(refund, { maxLength: 8, selector: (r) => `${r.tenant}/${r.decision}` }), fc.array(query, { minLength: 1, maxLength: 8 }), fc.boolean(), async (stored, refunds, qs, compiled) => {
-        await store(stored, refunds);
+        const ids = await store(stored, refunds);
         const events = [...stored, ...refundEvents(stored, refunds)];
         // Declared (as a decision type's queries are): the statement compiled once per declaration set, bound here.
-        const named = qs.map((q, i) => ({ ...(compiled ? declaredOnce(q) : q), name: `q${i}` }));
+        const named = qs.map((q, i) => ({ ...(compiled ? declaredOnce(q) : q), name: `q${i}`, ...(q.decision !== undefined && { decisionId: ids[q.decision]! }) }));
         // Compiled first for other values (key, window, current key): the answer below comes from binding to that text.
-        if (compiled) await repo.values(db.em(), TENANT, named.map((q) => ({ ...q, key: 'k-other', from: new Date(0), to: new Date(1), ...(q.currentKey !== undefined && { currentKey: 'k-other' }) })));
+        if (compiled) {
+          const other = { key: 'k-other', from: new Date(0), to: new Date(1) };
+          await repo.values(db.em(), TENANT, named.map((q) => ({ ...q, ...other, ...(q.currentKey !== undefined && { currentKey: 'k-other' }), ...(q.decisionId !== undefined && { decisionId: randomUUID() }) })));
+        }
         const got = await repo.values(db.em(), TENANT, named);
         for (const q of named) {
           if (events.some((e) => matches(e, q) && e.at === q.from.getTime())) seen.atFrom++;
           if (events.some((e) => matches(e, q) && e.at === q.to.getTime())) seen.atTo++;
           if (![0, null].includes(recount(events, q))) seen.nonEmpty++;
           if (q.source === 'refund' && ![0, null].includes(recount(events, q))) seen.refundNonEmpty++;
+          if (q.decisionId !== undefined && ![0, null].includes(recount(events, q))) seen.oneDecisionNonEmpty++;
         }
         expect(got).toEqual(Object.fromEntries(named.map((q) => [q.name, recount(events, q)])));
       }),
@@ -280,6 +290,7 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     expect(seen.atTo).toBeGreaterThan(5);
     expect(seen.nonEmpty).toBeGreaterThan(100);
     expect(seen.refundNonEmpty).toBeGreaterThan(10);
+    expect(seen.oneDecisionNonEmpty).toBeGreaterThan(5);
   });
 
   it('a refund event is a decision row once per transition into a listed state, summed at the approved amount once there is one', async () => {

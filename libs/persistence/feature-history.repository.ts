@@ -192,7 +192,7 @@ let nextDeclarationId = 0;
 
 /**
  * What featureColumns' text depends on, as a key for CompiledStatements: each query's declaration (FeatureQuery.declared,
- * whose parts are written into the text) and whether it excludes a decision (a filter more). Undefined when a query
+ * whose parts are written into the text) and whether it excludes or names a decision (a filter more). Undefined when a query
  * has no declaration to key by.
  */
 export function featuresShape(queries: readonly FeatureQuery[]): string | undefined {
@@ -204,12 +204,12 @@ export function featuresShape(queries: readonly FeatureQuery[]): string | undefi
     for (const part of DECLARED_PARTS) if (q[part] !== declared[part]) return undefined;
     let id = declarationIds.get(q.declared);
     if (id === undefined) declarationIds.set(q.declared, (id = nextDeclarationId++));
-    shape += `${id}${q.excludeDecision === undefined ? '' : 'x'},`;
+    shape += `${id}${q.excludeDecision === undefined ? '' : 'x'}${q.decisionId === undefined ? '' : 'd'},`;
   }
   return shape;
 }
 
-/** `queries` with the values a call brings (key, window, current key, excluded decision) as stand-ins for its `features`' own. */
+/** `queries` with the values a call brings (key, window, current key, excluded and named decision) as stand-ins for its `features`' own. */
 export function featureSlots<A extends { features: readonly FeatureQuery[] }>(queries: readonly FeatureQuery[], slot: SlotOf<A>): FeatureQuery[] {
   return queries.map((q, i) => ({
     ...q,
@@ -218,6 +218,7 @@ export function featureSlots<A extends { features: readonly FeatureQuery[] }>(qu
     to: slot((a) => a.features[i]!.to),
     currentKey: slot((a) => a.features[i]!.currentKey ?? null),
     ...(q.excludeDecision !== undefined && { excludeDecision: slot((a) => a.features[i]!.excludeDecision) }),
+    ...(q.decisionId !== undefined && { decisionId: slot((a) => a.features[i]!.decisionId) }),
   }));
 }
 
@@ -280,6 +281,7 @@ function aggregateSql(tenant: string, q: FeatureQuery): RawBuilder<unknown> {
   if (q.reasons) filters.push(refund ? sql`false` : sql`e.reasons && ${textArray(q.reasons)}`);
   if (q.where) filters.push(sql`e.attributes @> ${textLiteral(JSON.stringify(q.where))}::jsonb`);
   if (q.excludeDecision !== undefined) filters.push(sql`e.decision_id is distinct from ${q.excludeDecision}::uuid`);
+  if (q.decisionId !== undefined) filters.push(sql`e.decision_id = ${q.decisionId}::uuid`);
   // A refund event per listed state its refund entered (a retried payout enters PROCESSING again); one per row otherwise.
   const times = refund ? sql`(select count(*) from unnest(e.refund_states) s where s = any(${kinds}))` : null;
   // numeric before the product: a bigint amount times its entries may overflow where their sum (numeric) would not.

@@ -1411,7 +1411,7 @@ export interface components {
             /** @description The value when the case has no key for the entity (default 0; firstSeen: null). */
             default?: number | null;
         };
-        /** @description Where the events come from. decisions: decisions of these types (as their history records them), optionally only those with one of `outcomes`, one of the reason codes `reasons`, and attributes equal to `where`. refunds: refunds entering one of these states (the keys, time and attributes of the refund's deciding decision). ledger: the reward ledger's adjustments of that kind on an account (entity `account`, keyed by the ledger accountId). */
+        /** @description Where the events come from. decisions: decisions of these types (as their history records them), optionally only those with one of `outcomes`, one of the reason codes `reasons`, and attributes equal to `where`. decisionId narrows them to the one decision the case names. refunds: refunds entering one of these states (the keys, time and attributes of the refund's deciding decision). ledger: the reward ledger's adjustments of that kind on an account (entity `account`, keyed by the ledger accountId). */
         "DecisionType.featureSource": {
             decisions: components["schemas"]["DecisionType.kebabName"] | components["schemas"]["DecisionType.kebabName"][];
             outcomes?: components["schemas"]["DecisionType.upperSnake"][];
@@ -1420,6 +1420,8 @@ export interface components {
             where?: {
                 [key: string]: components["schemas"]["DecisionType.scalar"];
             };
+            /** @description Pointer to a decision id in the case (a string field, neither x-pii nor x-canonical): only the events of that decision count, so the feature says whether the named decision is one of these types, with these outcomes, reasons and attributes, recorded under the case's entity key, in the window (e.g. a step-up's result naming the decision that asked for it). A case whose value there is absent or no UUID counts nothing. */
+            decisionId?: components["schemas"]["DecisionType.pointer"];
         } | {
             refunds: ("IN_REVIEW" | "APPROVED" | "DENIED" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CANCELED")[];
             /** @description Only events whose recorded attributes equal these values. */

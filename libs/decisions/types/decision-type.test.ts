@@ -343,6 +343,39 @@ describe('history and features a type could not use are refused at upload, with 
     expect(problems(t)).toEqual([{ path: '/features/redemptionsCard1h/caller', message: expect.stringContaining('must be declared a number') }]);
   });
 
+  describe("a source's decisionId", () => {
+    const challenge = () => JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-challenge/1.1.0.json'), 'utf8')) as Record<string, any>;
+
+    it('the shipped challenge type passes', () => expect(problems(challenge())).toEqual([]));
+
+    it('naming a field the input does not declare', () => {
+      const t = challenge();
+      t.features.challengedRedemption.source.decisionId = '/decisionId';
+      expect(problems(t)).toEqual([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining('not declared by the input schema') }]);
+    });
+
+    it.each([
+      ['pseudonymized', { 'x-pii': 'hash' }, 'pseudonymized before features are read'],
+      ['put in a canonical form', { 'x-canonical': 'code' }, 'canonical form'],
+    ])('naming a field that is %s (it would name no decision)', (_n, mark, message) => {
+      const t = challenge();
+      Object.assign(t.input.properties.challengedDecisionId, mark);
+      expect(problems(t)).toEqual(expect.arrayContaining([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining(message) }]));
+    });
+
+    it('naming a field that is not a string', () => {
+      const t = challenge();
+      t.features.challengedRedemption.source.decisionId = '/passed';
+      expect(problems(t)).toEqual([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining('must be declared a string') }]);
+    });
+
+    it('on a refund or ledger source: refused by the schema', () => {
+      const t = challenge();
+      t.features.challengedRedemption.source = { refunds: ['APPROVED'], decisionId: '/challengedDecisionId' };
+      expect(problems(t).map((e) => e.path)).toContain('/features/challengedRedemption/source/decisionId');
+    });
+  });
+
   it('x-pii hash on a field that is not a string', () => {
     const t = giftcard();
     t.input.properties.tier = { type: 'integer', 'x-pii': 'hash-last4' };

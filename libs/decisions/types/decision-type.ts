@@ -8,7 +8,7 @@ import { ajvErrorsToDetails, compileFactSchema, newAjv, type ValidateFunction } 
 
 import type { ReviewSpec } from './review.js';
 import { entityPointers, FEATURES_FACT, windowMs, type FeatureSpec, type HistorySpec } from './features.js';
-import { unreachableCanonicalMarks, type CanonicalForm } from './canonical-forms.js';
+import { canonicalFields, unreachableCanonicalMarks, type CanonicalForm } from './canonical-forms.js';
 import { markedFields } from './schema-marks.js';
 import { fieldPointer, personalFields, unreachablePersonalMarks } from './personal-data.js';
 
@@ -343,6 +343,8 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
     if ('ledger' in f.source && f.entity !== 'account') errors.push({ path: `${at}/entity`, message: 'ledger events are keyed by the ledger account: the entity must be account' });
     if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
     if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
+    const named = 'decisions' in f.source ? f.source.decisionId : undefined;
+    if (named !== undefined && !declared(named)) errors.push({ path: `${at}/source/decisionId`, message: `${named} is not declared by the input schema` });
     if (f.combine !== undefined && f.combine !== 'platform' && f.caller === undefined) errors.push({ path: `${at}/combine`, message: `combine ${f.combine} needs a caller value: declare caller` });
   }
   return errors;
@@ -485,6 +487,16 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     if (f.caller !== undefined && declared(f.caller) && !onlyTypes(fieldAt(doc, f.caller), ['integer', 'number', 'null'])) {
       errors.push({ path: `/features/${name}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
     }
+  }
+  for (const [name, f] of Object.entries(doc.features ?? {})) {
+    const named = 'decisions' in f.source ? f.source.decisionId : undefined;
+    if (named === undefined || !declared(named)) continue;
+    const at = `/features/${name}/source/decisionId`;
+    // Read after the case's personal fields and canonical forms are applied: a pseudonym or a rewritten id names no decision.
+    const field = personal.find((p) => covers(p.path, named));
+    if (field) errors.push({ path: at, message: `${named} is ${field.treatment === 'drop' ? 'dropped' : 'pseudonymized'} before features are read (x-pii "${field.treatment}" at ${fieldPointer(field)}): it would name no decision` });
+    else if (canonicalFields(doc.input).some((c) => covers(c.path, named))) errors.push({ path: at, message: `${named} is put in a canonical form (x-canonical) before features are read: a decision id is matched as sent` });
+    if (!onlyTypes(fieldAt(doc, named), ['string', 'null'])) errors.push({ path: at, message: `${named} must be declared a string: a decision id` });
   }
   for (const f of personal) {
     if (f.treatment === 'drop' || onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) continue;

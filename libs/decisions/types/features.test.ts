@@ -180,6 +180,24 @@ describe('BoundFeatures.queries', () => {
     expect(current({ refunds: ['APPROVED'] })).toBeNull();
   });
 
+  it('decisionId narrows a source to the decision the case names: its id goes with the query; an id no decision has asks nothing', () => {
+    const named: Record<string, FeatureSpec> = {
+      challenged: { entity: 'device', source: { decisions: 'refund', outcomes: ['REVIEW'], decisionId: '/challengedId' }, window: '1h', aggregate: 'count' },
+      devices: { entity: 'device', source: { decisions: 'refund', decisionId: '/challengedId' }, window: '1h', aggregate: { distinct: 'customer', includeCurrent: true } },
+    };
+    const id = '01900000-0000-7000-8000-0000000000ab';
+    const [q, d] = bound(named).queries(aCase({ challengedId: id }));
+    expect(q).toMatchObject({ name: 'challenged', key: 'pii_dev', kinds: ['refund'], outcomes: ['REVIEW'], decisionId: id });
+    // The case is not decided yet, so it is never the decision it names: its own key is not added.
+    expect(d).toMatchObject({ name: 'devices', decisionId: id, currentKey: null });
+    for (const other of [undefined, null, 42, 'not-a-uuid', id.toUpperCase(), id.replaceAll('-', ''), ` ${id}`]) {
+      const c = aCase({ challengedId: other });
+      expect(bound(named).queries(c)).toEqual([]);
+      // Asked nothing, it is the empty history's value, from the platform (the case has the entity's key).
+      expect(bound(named).apply(c, {}).stored.challenged).toEqual({ value: 0, platform: 0, caller: null, from: 'platform' });
+    }
+  });
+
   it('skips features whose key the case lacks; none at all without a business time', () => {
     expect(bound().queries(aCase({ deviceId: undefined, reward: undefined })).map((q) => q.name)).toEqual(['goodwill12m', 'refundCount30d', 'spent1h']);
     expect(bound().queries(aCase({ requestedAt: undefined }))).toEqual([]);

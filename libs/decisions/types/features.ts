@@ -40,7 +40,17 @@ export function entityPointers(p: EntityPointer): readonly string[] {
 export type Scalar = string | number | boolean | null;
 
 export type FeatureSource =
-  | { decisions: string | string[]; outcomes?: string[]; reasons?: string[]; where?: Record<string, Scalar> }
+  | {
+      decisions: string | string[];
+      outcomes?: string[];
+      reasons?: string[];
+      where?: Record<string, Scalar>;
+      /**
+       * Pointer to a decision id in the case: only that decision's events count (e.g. a step-up's result naming the
+       * decision that asked for it, which must be of these types, with these outcomes, for the same entity key).
+       */
+      decisionId?: string;
+    }
   | { refunds: string[]; where?: Record<string, Scalar> }
   | { ledger: 'chargeback' | 'refund' };
 
@@ -110,6 +120,8 @@ export interface FeatureQuery {
   currentKey?: string | null;
   /** A backtest of a stored decision: its own events (and its refund's) are not its history. */
   excludeDecision?: string;
+  /** Only the events of this decision (a source's `decisionId`: the id the case names). */
+  decisionId?: string;
   /**
    * The declaration its declared parts (entity, source, kinds, outcomes, reasons, where, aggregate, distinctEntity)
    * come from: the same object for every case of one bound decision type, so a store may compile its statement once
@@ -130,6 +142,12 @@ export function windowMs(window: string): number | undefined {
   if (!new RegExp(WINDOW_PATTERN).test(window)) return undefined;
   return Number(window.slice(0, -1)) * UNIT_MS[window.slice(-1) as keyof typeof UNIT_MS];
 }
+
+/**
+ * A decision id as the platform writes it (a UUID in lower case): what a source's `decisionId` can match. Only that
+ * spelling: the id is also a history key (e.g. what a step-up's result is counted under), and a key is its text.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Keys longer than this are stored as their SHA-256: an index entry stays small whatever a schema allows. */
 const MAX_KEY_LENGTH = 200;
@@ -234,6 +252,8 @@ interface BoundFeature {
   callerPath: string[] | undefined;
   combine: Combine;
   fallback: number | null;
+  /** The source's `decisionId` pointer, read. */
+  decisionId: Getter | undefined;
   query: Pick<FeatureQuery, 'entity' | 'source' | 'kinds' | 'outcomes' | 'reasons' | 'where' | 'aggregate' | 'distinctEntity'>;
 }
 
@@ -294,6 +314,7 @@ export class BoundFeatures {
       callerPath: spec.caller === undefined ? undefined : parsePath(spec.caller),
       combine: spec.combine ?? (spec.caller === undefined ? 'platform' : 'max'),
       fallback: spec.default !== undefined ? spec.default : spec.aggregate === 'firstSeen' ? null : 0,
+      decisionId: 'decisions' in spec.source && spec.source.decisionId !== undefined ? getter(spec.source.decisionId) : undefined,
       query: { entity: spec.entity, ...sourceOf(spec.source), ...aggregateOf(spec.aggregate) },
     }));
   }
@@ -312,8 +333,17 @@ export class BoundFeatures {
     for (const f of this.features) {
       const key = keys[f.spec.entity];
       if (key === undefined) continue;
+      let decisionId: string | undefined;
+      if (f.decisionId) {
+        // An id no decision has (absent, not a lower-case UUID) counts nothing: no query, the empty history's value.
+        const named = f.decisionId(input);
+        if (typeof named !== 'string' || !UUID.test(named)) continue;
+        decisionId = named;
+      }
       const a = f.spec.aggregate;
+      // A source narrowed to a named decision never counts this case's own: it is not decided yet, so not named.
       const includeCurrent =
+        !f.decisionId &&
         typeof a === 'object' && 'distinct' in a && a.includeCurrent === true && this.counts(f.query, (attributes ??= this.history.attributesOf(input)));
       out.push({
         name: f.name,
@@ -324,6 +354,7 @@ export class BoundFeatures {
         from: new Date(Math.max(at.getTime() - f.windowMs, FIRST_INSTANT_MS)),
         to: at,
         ...(f.query.aggregate === 'distinct' && { currentKey: includeCurrent ? (keys[f.query.distinctEntity!] ?? null) : null }),
+        ...(decisionId !== undefined && { decisionId }),
       });
     }
     return out;
