@@ -461,7 +461,7 @@ onPostgres('a challenge passed on a new device', () => {
     expect(trusted.body).toMatchObject({ outcome: 'ALLOW', reasons: [] });
     expect((trusted.body.trace as { rule: string; value?: unknown }[]).find((t) => t.rule === 'feature.challengesPassedCustomerDevice90d')?.value).toBe(1);
 
-    // A balance check's CHALLENGE on a device is one too (it names no customer): failed checks from one device until it challenges.
+    // A balance check's CHALLENGE on a device: failed checks from one device until it challenges.
     const checks: Answer[] = [];
     for (let i = 0; checks.at(-1)?.outcome !== 'CHALLENGE' && i < 10; i++) {
       checks.push(await post('giftcard-balance-check', { cardCode: newCode(), cardFound: false, ip: `198.51.100.${60 + i}`, deviceId: 'verify-kiosk', channel: 'web', requestedAt: at(base, 200 + i) }));
@@ -469,7 +469,21 @@ onPostgres('a challenge passed on a new device', () => {
     const checked = checks.at(-1)!;
     expect(checked.outcome).toBe('CHALLENGE');
     expect(await report({ challengedDecisionId: checked.id, deviceId: 'verify-phone', requestedAt: at(base, 300) })).toEqual(unverified);
-    expect(await report({ challengedDecisionId: checked.id, deviceId: 'verify-kiosk', requestedAt: at(base, 300) })).toEqual({ outcome: 'PASSED', codes: [] });
+    // It names no customer, so the pass vouches for the device only (PASSED_DEVICE), which no redemption counts: the
+    // customer the report names (anyone, say a taken-over account's owner) is still challenged on that device.
+    expect(await report({ challengedDecisionId: checked.id, deviceId: 'verify-kiosk', customerId: 'cus-verify-victim', requestedAt: at(base, 300) })).toEqual({
+      outcome: 'PASSED_DEVICE',
+      codes: ['BALANCE_CHECK_CHALLENGE'],
+    });
+    const victim = await post('giftcard-redemption', { ...customer, customerId: 'cus-verify-victim', cardCode: newCode(), deviceId: 'verify-kiosk', amount: big, requestedAt: at(base, 4000) });
+    expect(victim.codes).toContain('NEW_DEVICE_HIGH_AMOUNT');
+
+    // A repeated report dated before the counted one (or after) is a repeat too: what was stored first counts.
+    const later = await post('giftcard-redemption', { ...customer, customerId: 'cus-verify-2', cardCode: newCode(), deviceId: 'verify-tablet', amount: big, requestedAt: at(base, 400) });
+    expect(later).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+    const twice = { challengedDecisionId: later.id, deviceId: 'verify-tablet', customerId: 'cus-verify-2' };
+    expect(await report({ ...twice, requestedAt: at(base, 400 + 23 * 3600) })).toEqual({ outcome: 'PASSED', codes: [] });
+    expect(await report({ ...twice, requestedAt: at(base, 460) })).toEqual({ outcome: 'UNVERIFIED', codes: ['CHALLENGE_ALREADY_REPORTED'] });
 
     // An id in another spelling than the platform's answer (upper case, no dashes) is refused: it would be another history key.
     for (const id of [challenged.id.toUpperCase(), challenged.id.replaceAll('-', ''), 'not-a-decision-id']) {

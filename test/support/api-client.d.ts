@@ -1393,6 +1393,8 @@ export interface components {
             source: components["schemas"]["DecisionType.featureSource"];
             /** @description Sliding window ending at the case's time: <n>m, <n>h or <n>d (e.g. 1h, 24h, 30d, 365d). At most the tenant's retention. */
             window: string;
+            /** @description Events with a later business time than the case's count too: the window starts at the case's time minus `window` and has no end, so the value is what the platform stored before this decision whatever time each event carries (e.g. a result reported twice, the second report dated earlier). Not with firstSeen. */
+            includeLater?: boolean;
             /** @description count: events. {"sum": "amount"}: their recorded amounts. {"distinct": entity}: distinct keys of another entity among them (includeCurrent: the case's own key counts too, when the source counts this case: a decision of one of its types matching its where). firstSeen: whole seconds since the earliest of them (null when none). */
             aggregate: ("count" | "firstSeen") | {
                 /** @constant */

@@ -369,6 +369,12 @@ describe('history and features a type could not use are refused at upload, with 
       expect(problems(t)).toEqual([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining('must be declared a string') }]);
     });
 
+    it('includeLater with firstSeen (a window without an end has no earliest event before the case)', () => {
+      const t = challenge();
+      t.features.passesReported.aggregate = 'firstSeen';
+      expect(problems(t)).toEqual([{ path: '/features/passesReported/includeLater', message: expect.stringContaining('without an end') }]);
+    });
+
     it('on a refund or ledger source: refused by the schema', () => {
       const t = challenge();
       t.features.challengedRedemption.source = { refunds: ['APPROVED'], decisionId: '/challengedDecisionId' };

@@ -342,6 +342,7 @@ function historyProblems(doc: DecisionTypeDocument, declared: (pointer: string) 
     if (h && !Object.hasOwn(h.entities, f.entity)) errors.push({ path: `${at}/entity`, message: `'${f.entity}' is not an entity of history.entities (${Object.keys(h.entities).join(', ')})` });
     if ('ledger' in f.source && f.entity !== 'account') errors.push({ path: `${at}/entity`, message: 'ledger events are keyed by the ledger account: the entity must be account' });
     if (windowMs(f.window) === undefined) errors.push({ path: `${at}/window`, message: `${f.window} is not <n>m, <n>h or <n>d` });
+    if (f.includeLater === true && f.aggregate === 'firstSeen') errors.push({ path: `${at}/includeLater`, message: 'firstSeen is the time since the earliest event before the case: a window without an end has none' });
     if (f.caller !== undefined && !declared(f.caller)) errors.push({ path: `${at}/caller`, message: `${f.caller} is not declared by the input schema` });
     const named = 'decisions' in f.source ? f.source.decisionId : undefined;
     if (named !== undefined && !declared(named)) errors.push({ path: `${at}/source/decisionId`, message: `${named} is not declared by the input schema` });

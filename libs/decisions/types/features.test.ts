@@ -198,6 +198,15 @@ describe('BoundFeatures.queries', () => {
     }
   });
 
+  it('includeLater: the window starts at (at − window) and has no end; the trace says so', () => {
+    const later: Record<string, FeatureSpec> = { reported: { entity: 'device', source: { decisions: 'refund' }, window: '24h', aggregate: 'count', includeLater: true } };
+    const [q] = bound(later).queries(aCase());
+    expect(q!.from).toEqual(new Date(AT_MS - 86_400_000));
+    expect(q!.to).toEqual(new Date('9999-12-31T23:59:59.999Z'));
+    expect(bound(later).apply(aCase(), { reported: 2 }).trace[0]).toMatchObject({ feature: 'reported', value: 2, window: '24h', includeLater: true });
+    expect(bound().apply(aCase(), {}).trace[0]).not.toHaveProperty('includeLater');
+  });
+
   it('skips features whose key the case lacks; none at all without a business time', () => {
     expect(bound().queries(aCase({ deviceId: undefined, reward: undefined })).map((q) => q.name)).toEqual(['goodwill12m', 'refundCount30d', 'spent1h']);
     expect(bound().queries(aCase({ requestedAt: undefined }))).toEqual([]);

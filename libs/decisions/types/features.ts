@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DomainError, type ErrorDetail } from '../../errors/index.js';
-import { FIRST_INSTANT_MS, instantOf } from '../../names/index.js';
+import { FIRST_INSTANT_MS, instantOf, LAST_INSTANT_MS } from '../../names/index.js';
 import type { TraceEntry } from '../outcome.js';
 import { getter, type Getter } from './derivations.js';
 
@@ -64,6 +64,12 @@ export interface FeatureSpec {
   source: FeatureSource;
   /** `<n>m`, `<n>h` or `<n>d`: the window is (at − window, at]. */
   window: string;
+  /**
+   * Events with a later business time count too: the window is (at − window, …), so the value is what the platform
+   * stored before this decision whatever time each event carries (a result reported twice, the second time with an
+   * earlier time). Not with firstSeen.
+   */
+  includeLater?: boolean;
   aggregate: FeatureAggregate;
   /** Pointer to the caller's own value of this feature in the case (e.g. /customer/refundCount30d). */
   caller?: string;
@@ -142,6 +148,9 @@ export function windowMs(window: string): number | undefined {
   if (!new RegExp(WINDOW_PATTERN).test(window)) return undefined;
   return Number(window.slice(0, -1)) * UNIT_MS[window.slice(-1) as keyof typeof UNIT_MS];
 }
+
+/** The end of an `includeLater` window: the last instant the platform stores. */
+const LAST_EVENT_TIME = new Date(LAST_INSTANT_MS);
 
 /**
  * A decision id as the platform writes it (a UUID in lower case): what a source's `decisionId` can match. Only that
@@ -352,7 +361,7 @@ export class BoundFeatures {
         declared: f.query,
         // Not before year 1: a window reaching past it counts from the first instant the platform stores.
         from: new Date(Math.max(at.getTime() - f.windowMs, FIRST_INSTANT_MS)),
-        to: at,
+        to: f.spec.includeLater === true ? LAST_EVENT_TIME : at,
         ...(f.query.aggregate === 'distinct' && { currentKey: includeCurrent ? (keys[f.query.distinctEntity!] ?? null) : null }),
         ...(decisionId !== undefined && { decisionId }),
       });
@@ -407,6 +416,7 @@ export class BoundFeatures {
         from,
         entity: f.spec.entity,
         window: f.spec.window,
+        ...(f.spec.includeLater === true && { includeLater: true }),
         platform: pv,
         caller: cv ?? null,
         ...(!hasKey && { detail: `the case has no ${f.spec.entity} key: the declared default` }),
