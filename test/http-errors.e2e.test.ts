@@ -117,6 +117,16 @@ describe('the router and the body parser', () => {
     expectProblem(big, 413, 'PAYLOAD_TOO_LARGE', big.headers.get('content-type'));
     const bad = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, rawBody: '{bad' });
     expectProblem(bad, 400, 'MALFORMED_JSON', bad.headers.get('content-type'));
+    expect(bad.body.errors).toEqual([{ path: '/', message: 'is not valid JSON' }]);
+    // Valid JSON with a key the parser refuses (prototype poisoning): the path, not "not valid JSON".
+    for (const [rawBody, path] of [
+      ['{"case":{"__proto__":{"x":1}}}', '/case/__proto__'],
+      ['{"case":{"a":[{"constructor":{"prototype":{}}}]}}', '/case/a/0/constructor'],
+    ] as const) {
+      const r = await svc.request('POST', '/v1/decisions/refund', { key: service, idempotencyKey: newKey(), rawBody });
+      expectProblem(r, 400, 'MALFORMED_JSON', r.headers.get('content-type'));
+      expect(r.body.errors).toEqual([{ path, message: 'is a name every JavaScript object has (not a field of this API)' }]);
+    }
     const empty = await svc.request('POST', '/v1/admin/api-keys', { key: ADMIN_TOKEN, rawBody: '' , headers: { 'content-type': 'application/json' } });
     expectProblem(empty, 400, 'MALFORMED_JSON', empty.headers.get('content-type'));
     // Bytes that are not UTF-8 (a lone 0xFF, a truncated sequence) inside a string: 400, not decided as U+FFFD.

@@ -90,6 +90,21 @@ export function mayHaveProblem(text: string): boolean {
 }
 
 /**
+ * Why a body the parser refused is refused, when it is valid JSON: the parser refuses `__proto__` (and `constructor`
+ * holding `prototype`) keys without saying where, and "not valid JSON" would be false. Only on that error path.
+ */
+function poisonedKey(text: string): DomainError | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text); // keeps `__proto__` as an own data property, which the walk names
+  } catch {
+    return undefined;
+  }
+  const problem = jsonBodyProblem(value);
+  return problem && new DomainError('MALFORMED_JSON', `Body ${problem.path || '/'} ${problem.message}`, 'invalid', [problem]);
+}
+
+/**
  * JSON bodies for every route (application/json and application/*+json, UTF-8), and 415 for any other body (media-type.ts):
  * Fastify's own text/plain parser goes, and a catch-all refuses what no parser takes (binary-body.ts takes the bundle
  * types first). Nest's default form parser is never registered (bodyParser: false in app.factory.ts).
@@ -113,7 +128,7 @@ export function registerJsonBodies(app: NestFastifyApplication, bodyLimit: numbe
     // The default parser answers through the callback; its return value is not a promise to wait for.
     const text = typeof body === 'string' ? body : body.toString('utf8');
     void parse(req, text, (err: Error | null, value?: unknown) => {
-      if (err) return done(err, undefined);
+      if (err) return done(poisonedKey(text) ?? err, undefined);
       const problem = mayHaveProblem(text) ? jsonBodyProblem(value) : undefined;
       if (problem) return done(new DomainError('MALFORMED_JSON', `Body ${problem.path || '/'} ${problem.message}`, 'invalid', [problem]), undefined);
       done(null, value);
