@@ -99,6 +99,12 @@ describe('CompiledStatements', () => {
     const v = { key: 'k', from: new Date(0), to: new Date(1), currentKey: null };
     expect(featuresShape(queries([d], [v], [undefined]))).toBe(featuresShape(queries([d], [{ ...v, key: 'other' }], [undefined])));
     expect(featuresShape(queries([d], [v], ['01900000-0000-7000-8000-000000000001']))).not.toBe(featuresShape(queries([d], [v], [undefined])));
+    // Narrowed to one decision (a source's decisionId): a filter more, another shape; the id itself is a parameter.
+    const [q] = queries([d], [v], [undefined]);
+    const named = (id: string) => featuresShape([{ ...q!, decisionId: id }]);
+    expect(named('01900000-0000-7000-8000-000000000001')).not.toBe(featuresShape([q!]));
+    expect(named('01900000-0000-7000-8000-000000000001')).toBe(named('01900000-0000-7000-8000-000000000002'));
+    expect(named('01900000-0000-7000-8000-000000000001')).not.toBe(featuresShape(queries([d], [v], ['01900000-0000-7000-8000-000000000001'])));
     expect(featuresShape(queries([{ ...d }], [v], [undefined]))).not.toBe(featuresShape(queries([d], [v], [undefined])));
     expect(featuresShape([{ ...queries([d], [v], [undefined])[0]!, declared: undefined }])).toBeUndefined();
     // A copy that changed a declared part but kept the declaration is not that declaration's shape.

@@ -1224,7 +1224,7 @@ export interface components {
             domain: string;
             /** Format: date-time */
             createdAt: string;
-            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK; giftcard-challenge: PASSED, FAILED) */
+            /** @description One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK; giftcard-challenge: PASSED, PASSED_DEVICE, FAILED, UNVERIFIED) */
             outcome: string;
             reasons: components["schemas"]["Reason"][];
             /** @description refund */
@@ -1422,7 +1422,7 @@ export interface components {
             where?: {
                 [key: string]: components["schemas"]["DecisionType.scalar"];
             };
-            /** @description Pointer to a decision id in the case (a string field, neither x-pii nor x-canonical): only the events of that decision count, so the feature says whether the named decision is one of these types, with these outcomes, reasons and attributes, recorded under the case's entity key, in the window (e.g. a step-up's result naming the decision that asked for it). A case whose value there is absent or no UUID counts nothing. */
+            /** @description Pointer to a decision id in the case (a string field, neither x-pii nor x-canonical): only the events of that decision count, so the feature says whether the named decision is one of these types, with these outcomes, reasons and attributes, recorded under the case's entity key, in the window (e.g. a step-up's result naming the decision that asked for it). A case whose value there is absent or not a UUID in lower case (the platform's spelling) counts nothing: give the field that pattern, so another spelling is a 400. */
             decisionId?: components["schemas"]["DecisionType.pointer"];
         } | {
             refunds: ("IN_REVIEW" | "APPROVED" | "DENIED" | "PROCESSING" | "SUCCEEDED" | "FAILED" | "CANCELED")[];

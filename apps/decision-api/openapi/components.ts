@@ -79,7 +79,7 @@ const ANSWERS = {
       type: { ...string, description: 'The decision type' },
       domain: { ...string, description: 'The v1 name of type (same value)' },
       createdAt: dateTime,
-      outcome: { ...string, description: "One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK; giftcard-challenge: PASSED, FAILED)" },
+      outcome: { ...string, description: "One of the type's outcomes (refund: APPROVE, DENY, REVIEW; giftcard-balance-check and giftcard-redemption: ALLOW, CHALLENGE, BLOCK; giftcard-challenge: PASSED, PASSED_DEVICE, FAILED, UNVERIFIED)" },
       reasons: list('Reason'),
       riskScore: { type: ['integer', 'null'], minimum: 0, maximum: 100, description: 'refund' },
       approvedAmount: { type: ['integer', 'null'], description: 'refund: 0 unless APPROVE (minor units)' },

@@ -76,7 +76,7 @@ export function DecisionSearch({ query }: PageProps) {
             ))}
           </select>
         </div>
-        {field('release', t('auditors.decisions.release'), { placeholder: 'default@1.5.0', size: 16 })}
+        {field('release', t('auditors.decisions.release'), { placeholder: 'default@1.6.0', size: 16 })}
         {field('reasonCode', t('auditors.decisions.reasonCode'), { size: 16 })}
         {field('from', t('auditors.decisions.from'), { type: 'datetime-local' })}
         {field('to', t('auditors.decisions.to'), { type: 'datetime-local' })}
