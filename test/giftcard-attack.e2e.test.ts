@@ -352,6 +352,26 @@ onPostgres('one card code or IP, however it is spelled', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('IPv6 addresses rotated within one /64 count as one IP; another /64 is another', async () => {
+    const base = '2026-03-09T12:00:00Z';
+    const check = (i: number, ip: string) =>
+      svc.request('POST', '/v1/decisions/giftcard-balance-check', {
+        key: service,
+        idempotencyKey: newKey('gc'),
+        body: { case: { cardCode: newCode(), cardFound: false, ip, deviceId: `v6-rotate-${i}`, channel: 'web', requestedAt: at(base, i * 60) } },
+      });
+    const seen: unknown[] = [];
+    const rotated = ['2001:db8:77:1::1', '2001:DB8:77:1:beef:cafe:0:7', '2001:db8:77:1:a:b:c:d', '[2001:db8:77:1:ffff::1]:443', '2001:0db8:0077:0001:0000:0000:0000:0009'];
+    for (const [i, ip] of rotated.entries()) {
+      const r = await check(i, ip);
+      expect(r.status).toBe(201);
+      seen.push(featureValue(r.body, 'failedChecksIp1h'));
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    const next = await check(9, '2001:db8:77:2::1');
+    expect(featureValue(next.body, 'failedChecksIp1h')).toBe(0);
+  });
+
   it('redemptions of one card respelled, from one IPv6 address respelled, count as one card and one IP', async () => {
     const code = newCode();
     const base = '2026-03-10T11:00:00Z';

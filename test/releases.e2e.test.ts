@@ -287,7 +287,7 @@ describe('activation, rollback and the audit trail', () => {
     for (const key of [service, author, auditor]) {
       const r = await svc.request('GET', '/v1/releases/active', { key });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ name: 'default', version: '1.6.0', components: { ...BASE, 'refund-policy': '1.2.0', refund: '1.3.0', redemption: '1.0.0', 'giftcard-abuse': '1.0.0', 'giftcard-balance-check': '1.1.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.1.0', 'giftcard-redemption-policy': '1.1.0' }, activatedAt: null, activatedBy: null, previous: null });
+      expect(r.body).toEqual({ name: 'default', version: '1.6.0', components: { ...BASE, 'refund-policy': '1.2.0', refund: '1.3.0', redemption: '1.0.0', 'giftcard-abuse': '1.0.0', 'giftcard-balance-check': '1.2.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.2.0', 'giftcard-redemption-policy': '1.1.0' }, activatedAt: null, activatedBy: null, previous: null });
     }
     const rollback = await post('/v1/releases/rollback', publisher);
     expect(rollback.status).toBe(422);

@@ -16,7 +16,7 @@ export type { ValidateFunction };
 export const PII_TREATMENTS = ['hash', 'hash-last4', 'drop'] as const;
 export type PiiTreatment = (typeof PII_TREATMENTS)[number];
 /** The canonical form a case field marked `"x-canonical"` is put in on the way in: see libs/decisions/types/canonical-forms.ts. */
-export const CANONICAL_FORMS = ['ip', 'code', 'email'] as const;
+export const CANONICAL_FORMS = ['ip', 'ip-network', 'code', 'email'] as const;
 export type CanonicalForm = (typeof CANONICAL_FORMS)[number];
 
 // ajv's code.regExp: how it builds every `pattern` and `patternProperties` matcher (`code` only names it in generated source).

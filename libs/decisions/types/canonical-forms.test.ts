@@ -53,6 +53,37 @@ describe('canonical forms', () => {
     expect(canonicalForm('code', raw)).toBe(canonical);
   });
 
+  it.each([
+    ['2001:DB8:7:1:a:b:c:d', '2001:db8:7:1::/64'],
+    ['[2001:db8:7:1::beef]:443', '2001:db8:7:1::/64'],
+    ['2001:db8::1', '2001:db8::/64'],
+    ['fe80::1%eth0', 'fe80::/64'],
+    ['::1', '::/64'],
+    ['1:2:3:4:5:6:7:8', '1:2:3:4::/64'],
+    ['1:0:0:4::', '1:0:0:4::/64'],
+    ['::ffff:203.0.113.9', '203.0.113.9'],
+    ['0xcb.0.113.9', '203.0.113.9'],
+    ['203.0.113.9', '203.0.113.9'],
+    ['2001:db8::/64', '2001:db8::/64'],
+    ['not an address', 'not an address'],
+  ])('ip-network %j is %j', (raw, canonical) => {
+    expect(canonicalForm('ip-network', raw)).toBe(canonical);
+  });
+
+  it('ip-network: every address of one /64 is one network, and the network of another /64 another (property)', () => {
+    const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), (net, a, b) => {
+        const one = canonicalForm('ip-network', [...net, ...a].join(':'));
+        expect(canonicalForm('ip-network', [...net, ...b].join(':').toUpperCase())).toBe(one);
+        expect(one).toMatch(/\/64$/);
+        const other = [...net.slice(0, 3), ((Number.parseInt(net[3]!, 16) + 1) % 0x10000).toString(16), ...a].join(':');
+        expect(canonicalForm('ip-network', other)).not.toBe(one);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('email: trimmed, lower case', () => {
     expect(canonicalForm('email', '  Jane.Doe@Example.COM ')).toBe('jane.doe@example.com');
   });

@@ -49,6 +49,8 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  *   (`a.b.c.d:443`, `[v6]:443`), brackets, surrounding whitespace and invisible characters dropped; an IPv4 address
  *   in any spelling the WHATWG URL host parser reads as one (hex, octal with leading zeros, an integer, 2 or 3 parts,
  *   full-width digits) as its dotted quad. Text that is no address is kept as sent.
+ * - `ip-network`: the `ip` form, then an IPv6 address as its /64 network (`2001:db8:7:1::/64`): one subscriber's
+ *   allocation, whose 2^64 addresses a client may rotate through at will, counts as one. An IPv4 address stays itself.
  * - `code`: group separators (whitespace, dashes and look-alikes, `.`, `/`, `_`, invisible characters) removed, NFKC,
  *   upper case: what a person types for a printed code. A value of separators only is kept as sent (it names no code).
  *   Digits of other scripts stay theirs (NFKC does not fold them).
@@ -59,6 +61,10 @@ export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
   switch (form) {
     case 'ip':
       return canonicalIp(value);
+    case 'ip-network': {
+      const ip = canonicalIp(value);
+      return isIPv6(ip) ? network64(ip) : ip;
+    }
     case 'code': {
       // Until nothing changes: removing a separator can put a combining mark after a letter NFKC then composes
       // ('e \u0301' → 'É'), so one pass of the steps is not always idempotent.
@@ -101,6 +107,16 @@ function canonicalIp(value: string): string {
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   }
   return host;
+}
+
+/** An IPv6 address in RFC 5952 text (canonicalIp's) as its /64 network, in the same text with `/64`. */
+function network64(ip: string): string {
+  const [head = '', tail] = ip.split('::');
+  const first = head === '' ? [] : head.split(':');
+  const last = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...first, ...Array<string>(tail === undefined ? 0 : 8 - first.length - last.length).fill('0'), ...last];
+  const network = URL.parse(`http://[${[...groups.slice(0, 4), '0', '0', '0', '0'].join(':')}]/`);
+  return network ? `${network.hostname.slice(1, -1)}/64` : ip;
 }
 
 /**

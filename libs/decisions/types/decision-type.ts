@@ -397,7 +397,7 @@ function ipAlternatives(form: CanonicalForm, formats: readonly (string | undefin
 }
 
 /** The formats a canonical form keeps valid: an IPv4 address stays one; a lower-cased e-mail address stays one. */
-const FORMATS_KEPT: Record<CanonicalForm, readonly string[]> = { ip: ['ipv4'], code: [], email: ['email', 'idn-email'] };
+const FORMATS_KEPT: Record<CanonicalForm, readonly string[]> = { ip: ['ipv4'], 'ip-network': ['ipv4'], code: [], email: ['email', 'idn-email'] };
 
 /**
  * An `x-canonical` mark rewrites a string, where the platform applies marks, and never a customer id: a subject-access
