@@ -41,6 +41,7 @@ let svc: TestService;
 let root: ContentRoot;
 let service: string;
 let auditor: string;
+let author: string;
 
 interface Answer {
   status: number;
@@ -89,6 +90,7 @@ beforeAll(async () => {
   svc = await TestService.start('giftcard_attack', { contentRoot: root.dir, dbAcquireTimeoutMs: 60_000, dbStatementTimeoutMs: 60_000 });
   service = await svc.issueKey('acme', ['service']);
   auditor = await svc.issueKey('acme', ['auditor']);
+  author = await svc.issueKey('acme', ['author']);
 }, 120_000);
 
 afterAll(async () => {
@@ -515,5 +517,17 @@ onPostgres('a challenge passed on a new device', () => {
       expect(r.status).toBe(400);
       expect(r.body.errors).toEqual([expect.objectContaining({ path: '/case/challengedDecisionId' })]);
     }
+
+    // A backtest of every report recounts each one's features from the history (its own events left out): every
+    // answer stands, the repeats (counted whenever stored) and the ones that named no challenge included.
+    const active = (await svc.request('GET', '/v1/releases/active', { key: author })).body;
+    const backtest = await svc.request('POST', '/v1/simulations', {
+      key: author,
+      idempotencyKey: newKey('sim'),
+      body: { domain: 'giftcard-challenge', release: { name: 'backtest', version: '1.0.0', components: active.components }, replay: { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z', limit: 1000 }, features: 'recompute' },
+    });
+    expect(backtest.status).toBe(201);
+    expect(backtest.body.summary.total).toBeGreaterThanOrEqual(15);
+    expect(backtest.body.summary.changed).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import type { FeatureQuery, Scalar } from '../decisions/types/features.js';
+import { LAST_INSTANT_MS } from '../names/index.js';
 import { openDatabase, type Database } from './database.js';
 import { FeatureHistoryRepository } from './feature-history.repository.js';
 
@@ -135,15 +136,17 @@ const query: fc.Arbitrary<Query> = fc
     distinctEntity: fc.constantFrom(...ENTITIES),
     currentKey: fc.option(fc.constantFrom(...KEYS, 'k3', 'k5'), { nil: null }),
     decision: sometimes(fc.nat({ max: DECISIONS + 1 })),
+    // A feature's includeLater: the window starts where it would and has no end (the last instant stored).
+    later: sometimes(fc.constant(true)),
   })
-  .map(({ kindPick, to, window, distinctEntity, currentKey, outcomes, reasons, where, decision, ...q }) => ({
+  .map(({ kindPick, to, window, distinctEntity, currentKey, outcomes, reasons, where, decision, later, ...q }) => ({
     ...q,
     kinds: kindPick.map((i) => SOURCES[q.source][i]!),
     ...(outcomes && { outcomes }),
     ...(reasons && { reasons }),
     ...(where && { where }),
     from: new Date(to - window),
-    to: new Date(to),
+    to: new Date(later ? LAST_INSTANT_MS : to),
     ...(q.aggregate === 'distinct' && { distinctEntity, currentKey }),
     ...(q.source === 'decision' && decision !== undefined && { decision }),
   }));
@@ -262,7 +265,7 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
   it('count, sum, distinct (with and without the current key) and firstSeen, for random streams and queries', async () => {
     // How often a matching event sat exactly on an edge, and how often an answer was not empty: a property that never
     // met the edges would pass whatever the window's bounds were.
-    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0, oneDecisionNonEmpty: 0 };
+    const seen = { atFrom: 0, atTo: 0, nonEmpty: 0, refundNonEmpty: 0, oneDecisionNonEmpty: 0, laterNonEmpty: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }), fc.uniqueArray(refund, { maxLength: 8, selector: (r) => `${r.tenant}/${r.decision}` }), fc.array(query, { minLength: 1, maxLength: 8 }), fc.boolean(), async (stored, refunds, qs, compiled) => {
         const ids = await store(stored, refunds);
@@ -281,6 +284,8 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
           if (![0, null].includes(recount(events, q))) seen.nonEmpty++;
           if (q.source === 'refund' && ![0, null].includes(recount(events, q))) seen.refundNonEmpty++;
           if (q.decisionId !== undefined && ![0, null].includes(recount(events, q))) seen.oneDecisionNonEmpty++;
+          // Counted past the usual end (an event after `to` would be out of a window that ends there).
+          if (q.to.getTime() === LAST_INSTANT_MS && events.some((e) => matches(e, q) && e.at > Math.max(...ENDS))) seen.laterNonEmpty++;
         }
         expect(got).toEqual(Object.fromEntries(named.map((q) => [q.name, recount(events, q)])));
       }),
@@ -291,6 +296,7 @@ describe.each(kinds)('FeatureHistoryRepository.values equals a recount of the st
     expect(seen.nonEmpty).toBeGreaterThan(100);
     expect(seen.refundNonEmpty).toBeGreaterThan(10);
     expect(seen.oneDecisionNonEmpty).toBeGreaterThan(5);
+    expect(seen.laterNonEmpty).toBeGreaterThan(5);
   });
 
   it('a refund event is a decision row once per transition into a listed state, summed at the approved amount once there is one', async () => {

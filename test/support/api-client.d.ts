@@ -1391,7 +1391,7 @@ export interface components {
             /** @description The entity (a name of history.entities) whose key in this case selects the events. */
             entity: components["schemas"]["DecisionType.identifier"];
             source: components["schemas"]["DecisionType.featureSource"];
-            /** @description Sliding window ending at the case's time: <n>m, <n>h or <n>d (e.g. 1h, 24h, 30d, 365d). At most the tenant's retention. */
+            /** @description Sliding window ending at the case's time (with includeLater: starting at the case's time minus it, without end): <n>m, <n>h or <n>d (e.g. 1h, 24h, 30d, 365d). At most the tenant's retention. */
             window: string;
             /** @description Events with a later business time than the case's count too: the window starts at the case's time minus `window` and has no end, so the value is what the platform stored before this decision whatever time each event carries (e.g. a result reported twice, the second report dated earlier). Not with firstSeen. */
             includeLater?: boolean;
@@ -1436,7 +1436,7 @@ export interface components {
         };
         /** @description What each decision of this type records into the platform's history, once it is stored: one event per entity key the case names, at the case's business time, with an optional amount and attributes. Features of any type in the release count these events. */
         "DecisionType.history": {
-            /** @description Pointer to the case's business time (a date-time): the event's time, and the end of every window this type's features read. */
+            /** @description Pointer to the case's business time (a date-time): the event's time, and the end of every window this type's features read (but those with includeLater, which have none). */
             at: components["schemas"]["DecisionType.pointer"];
             /** @description Entity name → pointer to its key in the case (e.g. customer → /customerId), or 2 to 4 pointers: a composite key (e.g. customerDevice → ["/customerId", "/deviceId"]: one customer on one device), recorded only when the case has every part. Names are shared by every type of the release: a feature of one type counts another type's events for the same entity name. A case without the value records nothing for it. customer (the data subject) takes one pointer. */
             entities: {

@@ -94,6 +94,8 @@ export function mayHaveProblem(text: string): boolean {
  * holding `prototype`) keys without saying where, and "not valid JSON" would be false. Only on that error path.
  */
 function poisonedKey(text: string): DomainError | undefined {
+  // Such a key is in quotes or spelled with escapes: ordinary invalid JSON is not parsed twice.
+  if (!SUSPECT.test(text)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text); // keeps `__proto__` as an own data property, which the walk names
