@@ -65,15 +65,48 @@ describe('canonical forms', () => {
     ['0xcb.0.113.9', '203.0.113.9'],
     ['203.0.113.9', '203.0.113.9'],
     ['2001:db8::/64', '2001:db8::/64'],
+    ['2001:DB8:1:2::/64', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::9/128', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::/63', '2001:db8:1:2::/63'],
+    ['203.0.113.9/32', '203.0.113.9'],
+    ['203.0.113.9/24', '203.0.113.9/24'],
+    // The IPv4 client behind a translator or tunnel, not the translator's or relay's /64.
+    ['64:ff9b::203.0.113.9', '203.0.113.9'],
+    ['64:ff9b::cb00:7109', '203.0.113.9'],
+    ['::ffff:0:203.0.113.9', '203.0.113.9'],
+    ['::203.0.113.9', '203.0.113.9'],
+    ['2002:cb00:7109:1::1', '203.0.113.9'],
+    ['2001:0:4136:e378:8000:63bf:34ff:8ef6', '203.0.113.9'],
+    ['64:ff9b::/64', '64:ff9b::/64'],
+    ['64:ff9b::1:2:3:4', '64:ff9b::/64'],
+    ['::/64', '::/64'],
+    // Full-width digits, letters and colons (NFKC).
+    ['\uff12\uff10\uff10\uff11:\uff44\uff42\uff18::\uff11', '2001:db8::/64'],
     ['not an address', 'not an address'],
   ])('ip-network %j is %j', (raw, canonical) => {
     expect(canonicalForm('ip-network', raw)).toBe(canonical);
   });
 
+  it('ip-network: an address standing for an IPv4 client is that client, whatever its host bits (property)', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.integer({ min: 0, max: 0xffff }), (v4, port) => {
+        const [a, b, c, d] = v4.split('.').map(Number) as [number, number, number, number];
+        const hi = ((a << 8) | b).toString(16);
+        const lo = ((c << 8) | d).toString(16);
+        expect(canonicalForm('ip-network', `64:ff9b::${v4}`)).toBe(v4);
+        expect(canonicalForm('ip-network', `2002:${hi}:${lo}:${port.toString(16)}::1`)).toBe(v4);
+        const inv = (x: number) => (~x & 0xffff).toString(16);
+        expect(canonicalForm('ip-network', `2001:0:4136:e378:8000:${port.toString(16)}:${inv((a << 8) | b)}:${inv((c << 8) | d)}`)).toBe(v4);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('ip-network: every address of one /64 is one network, and the network of another /64 another (property)', () => {
     const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
     fc.assert(
-      fc.property(fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), (net, a, b) => {
+      // Not the ranges that stand for an IPv4 client (NAT64, SIIT, IPv4-compatible, 6to4, Teredo: above).
+      fc.property(fc.array(group, { minLength: 4, maxLength: 4 }).filter((n) => !['0', '64', '2002'].includes(n[0]!) && !(n[0] === '2001' && n[1] === '0')), fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), (net, a, b) => {
         const one = canonicalForm('ip-network', [...net, ...a].join(':'));
         expect(canonicalForm('ip-network', [...net, ...b].join(':').toUpperCase())).toBe(one);
         expect(one).toMatch(/\/64$/);

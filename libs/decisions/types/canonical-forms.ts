@@ -49,8 +49,9 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  *   (`a.b.c.d:443`, `[v6]:443`), brackets, surrounding whitespace and invisible characters dropped; an IPv4 address
  *   in any spelling the WHATWG URL host parser reads as one (hex, octal with leading zeros, an integer, 2 or 3 parts,
  *   full-width digits) as its dotted quad. Text that is no address is kept as sent.
- * - `ip-network`: the `ip` form, then an IPv6 address as its /64 network (`2001:db8:7:1::/64`): one subscriber's
- *   allocation, whose 2^64 addresses a client may rotate through at will, counts as one. An IPv4 address stays itself.
+ * - `ip-network`: the `ip` form (after NFKC), then an IPv6 address as its /64 network (`2001:db8:7:1::/64`): one
+ *   subscriber's allocation, whose 2^64 addresses a client may rotate through at will, counts as one. An IPv4 address
+ *   stays itself, and so does the IPv4 client a NAT64, SIIT, IPv4-compatible, 6to4 or Teredo address stands for.
  * - `code`: group separators (whitespace, dashes and look-alikes, `.`, `/`, `_`, invisible characters) removed, NFKC,
  *   upper case: what a person types for a printed code. A value of separators only is kept as sent (it names no code).
  *   Digits of other scripts stay theirs (NFKC does not fold them).
@@ -61,10 +62,8 @@ export function canonicalForm(form: CanonicalForm, value: unknown): unknown {
   switch (form) {
     case 'ip':
       return canonicalIp(value);
-    case 'ip-network': {
-      const ip = canonicalIp(value);
-      return isIPv6(ip) ? network64(ip) : ip;
-    }
+    case 'ip-network':
+      return canonicalNetwork(value);
     case 'code': {
       // Until nothing changes: removing a separator can put a combining mark after a letter NFKC then composes
       // ('e \u0301' → 'É'), so one pass of the steps is not always idempotent.
@@ -109,14 +108,61 @@ function canonicalIp(value: string): string {
   return host;
 }
 
-/** An IPv6 address in RFC 5952 text (canonicalIp's) as its /64 network, in the same text with `/64`. */
-function network64(ip: string): string {
+/**
+ * An IPv6 address in RFC 5952 text (canonicalIp's) as its /64 network, in the same text with `/64`; or, with `embedded`
+ * (an address, not a network written with its prefix), the IPv4 address it stands for.
+ */
+function network64(ip: string, embedded: boolean): string {
+  const g = groupsOf(ip);
+  const v4 = embedded ? embeddedIpv4(g) : undefined;
+  if (v4 !== undefined) return v4;
+  const network = URL.parse(`http://[${[...g.slice(0, 4), 0, 0, 0, 0].map((x) => x.toString(16)).join(':')}]/`);
+  return network ? `${network.hostname.slice(1, -1)}/64` : ip;
+}
+
+/** The 8 groups of an IPv6 address in RFC 5952 text (canonicalIp's: hex groups, at most one `::`, no IPv4 tail). */
+function groupsOf(ip: string): number[] {
   const [head = '', tail] = ip.split('::');
   const first = head === '' ? [] : head.split(':');
   const last = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = [...first, ...Array<string>(tail === undefined ? 0 : 8 - first.length - last.length).fill('0'), ...last];
-  const network = URL.parse(`http://[${[...groups.slice(0, 4), '0', '0', '0', '0'].join(':')}]/`);
-  return network ? `${network.hostname.slice(1, -1)}/64` : ip;
+  return [...first, ...Array<string>(tail === undefined ? 0 : 8 - first.length - last.length).fill('0'), ...last].map((x) => Number.parseInt(x, 16));
+}
+
+const v4Of = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 client an IPv6 address stands for, where its form says so: a NAT64 translator's well-known prefix
+ * (64:ff9b::/96, RFC 6052) and SIIT's ::ffff:0:0/96 carry it in the last 32 bits, as the deprecated IPv4-compatible
+ * ::/96 does (not :: and ::1); 6to4 (2002::/16) in bits 16–47; Teredo (2001::/32) inverted in the last 32. Cut at /64
+ * these would put every IPv4 client behind one translator in one count (or give one IPv4 host 2^16 networks).
+ */
+function embeddedIpv4(g: readonly number[]): string | undefined {
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return v4Of(g[6]!, g[7]!);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4Of(g[6]!, g[7]!);
+  if (zero(0, 6) && (g[6] !== 0 || g[7]! > 1)) return v4Of(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return v4Of(g[1]!, g[2]!);
+  if (g[0] === 0x2001 && g[1] === 0) return v4Of(~g[6]! & 0xffff, ~g[7]! & 0xffff);
+  return undefined;
+}
+
+/** A prefix written after an address (`2001:db8::9/128`, `2001:db8::/64`, `203.0.113.9/32`). */
+const WITH_PREFIX = /^(.+)\/([0-9]{1,3})$/;
+
+/**
+ * The `ip-network` form: the `ip` form in NFKC (full-width digits and colons are the ASCII ones), an IPv6 address as
+ * its /64 or the IPv4 address it stands for, an address written with a prefix of at least /64 (/32 for IPv4) as that
+ * address's. Text that is no address is kept as sent.
+ */
+function canonicalNetwork(value: string): string {
+  const text = value.normalize('NFKC');
+  const prefixed = WITH_PREFIX.exec(text.trim());
+  const ip = canonicalIp(prefixed ? prefixed[1]! : text);
+  const length = prefixed ? Number(prefixed[2]) : undefined;
+  if (length !== undefined && !((isIPv6(ip) && length >= 64 && length <= 128) || (isIPv4(ip) && length === 32))) return value;
+  if (isIPv4(ip)) return ip;
+  // A network's text (`64:ff9b::/64`) is that network: its zero host bits stand for no IPv4 client.
+  return isIPv6(ip) ? network64(ip, length === undefined || length === 128) : value;
 }
 
 /**

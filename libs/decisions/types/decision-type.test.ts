@@ -363,10 +363,16 @@ describe('history and features a type could not use are refused at upload, with 
       expect(problems(t)).toEqual(expect.arrayContaining([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining(message) }]));
     });
 
-    it('naming a field that is not a string', () => {
+    it('naming a field that is not a string, or of a format no decision id has', () => {
       const t = challenge();
       t.features.challengedRedemption.source.decisionId = '/passed';
       expect(problems(t)).toEqual([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining('must be declared a string') }]);
+      const u = challenge();
+      u.features.challengedRedemption.source.decisionId = '/requestedAt';
+      expect(problems(u)).toEqual([{ path: '/features/challengedRedemption/source/decisionId', message: expect.stringContaining('format date-time: it could never hold a decision id') }]);
+      const v = challenge();
+      v.input.properties.challengedDecisionId.format = 'uuid';
+      expect(problems(v)).toEqual([]);
     });
 
     it('includeLater with firstSeen (a window without an end has no earliest event before the case)', () => {
@@ -464,6 +470,29 @@ describe('x-canonical', () => {
       { path: '/input/properties/channel/x-canonical', message: expect.stringContaining('/channel is an enum') },
       { path: '/input/properties/requestedAt/x-canonical', message: expect.stringContaining('/requestedAt is declared with format date-time') },
     ]);
+  });
+
+  it('refuses a format the form does not keep wherever the field\'s own schema names it (allOf, if/then, a $ref inside them)', () => {
+    const t = giftcard();
+    t.input.properties.ip = { type: 'string', 'x-canonical': 'ip-network', allOf: [{ format: 'ipv6' }] };
+    t.input.properties.cardCode = { type: 'string', 'x-canonical': 'code', if: { minLength: 1 }, then: { allOf: [{ $ref: '#/$defs/stamp' }] } };
+    t.input.$defs = { stamp: { format: 'date-time' } };
+    // Checked at upload (it came after x-canonical was first stored): a stored type still loads.
+    expect(validateDecisionType(structuredClone(t)).name).toBe('giftcard-redemption');
+    let errors: unknown;
+    try {
+      validateDecisionType(t, true);
+    } catch (e) {
+      errors = (e as DomainError).errors;
+    }
+    expect(errors).toEqual([
+      { path: '/input/properties/cardCode/x-canonical', message: expect.stringContaining('/cardCode is declared with format date-time') },
+      { path: '/input/properties/ip/x-canonical', message: expect.stringContaining('/ip is declared with format ipv6') },
+    ]);
+    // ipv4 stays an IPv4 address under both IP forms: kept.
+    const u = giftcard();
+    u.input.properties.ip = { type: 'string', 'x-canonical': 'ip-network', allOf: [{ format: 'ipv4' }] };
+    expect(validateDecisionType(u).input.properties['ip']).toMatchObject({ 'x-canonical': 'ip-network' });
   });
 
   it('refuses a form on a field whose values are listed anywhere in its schema (allOf, if/then)', () => {

@@ -277,7 +277,7 @@ export function validateDecisionType(json: unknown, authored = false): DecisionT
   }
   errors.push(...historyProblems(doc, declared, named));
   errors.push(...personalDataProblems(doc));
-  errors.push(...canonicalFormProblems(doc));
+  errors.push(...canonicalFormProblems(doc, authored));
   // Checks added after types were first stored: an upload passes them, a stored type is loaded without them (refusing
   // it now would take down the release it serves in, and every replay of its decisions).
   if (authored) errors.push(...authoringProblems(doc));
@@ -371,6 +371,34 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
   return errors;
 }
 
+/**
+ * Every `format` a field's subschema names, through allOf/anyOf/oneOf/if/then/else and local `$ref`s (not `not`, which
+ * forbids): what its values must also be, wherever the schema says it.
+ */
+function formatsWithin(node: unknown, root: unknown, seen = new Set<unknown>()): string[] {
+  if (node === null || typeof node !== 'object' || seen.has(node)) return [];
+  seen.add(node);
+  if (Array.isArray(node)) return node.flatMap((x) => formatsWithin(x, root, seen));
+  const s = node as Record<string, unknown>;
+  const out = typeof s.format === 'string' ? [s.format] : [];
+  if (typeof s.$ref === 'string') out.push(...formatsWithin(localRef(root, s.$ref), root, seen));
+  for (const k of ['allOf', 'anyOf', 'oneOf', 'if', 'then', 'else'] as const) out.push(...formatsWithin(s[k], root, seen));
+  return out;
+}
+
+/** What a local `$ref` (`#/$defs/x`) names in `root`; undefined for any other. */
+function localRef(root: unknown, ref: string): unknown {
+  if (!ref.startsWith('#')) return undefined;
+  let at: unknown = root;
+  try {
+    for (const t of parsePointer(ref.slice(1))) at = at !== null && typeof at === 'object' && Object.hasOwn(at, t) ? (at as Record<string, unknown>)[t] : undefined;
+  } catch (e) {
+    if (!(e instanceof DomainError)) throw e;
+    return undefined;
+  }
+  return at;
+}
+
 /** Whether a field's subschema lists its values anywhere (`enum`, `const`), through every keyword holding subschemas. */
 function listsValues(node: unknown): 'enum' | 'const' | undefined {
   if (node === null || typeof node !== 'object') return undefined;
@@ -403,7 +431,7 @@ const FORMATS_KEPT: Record<CanonicalForm, readonly string[]> = { ip: ['ipv4'], '
  * An `x-canonical` mark rewrites a string, where the platform applies marks, and never a customer id: a subject-access
  * lookup and an erasure find a customer by the id as sent (x-canonical came after every stored type: checked always).
  */
-function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
+function canonicalFormProblems(doc: DecisionTypeDocument, authored: boolean): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   for (const at of unreachableCanonicalMarks(doc.input)) {
     errors.push({ path: `/input${at}`, message: 'x-canonical is applied through properties, items and prefixItems only: here it would be ignored' });
@@ -427,6 +455,12 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     if (listed) errors.push({ path: at, message: `${field} is ${listed === 'enum' ? 'an enum' : 'a const'}: its canonical form (${m.value}) may not be one of the values it allows` });
   }
   const checked = new Set<string>();
+  // Formats under allOf/if/then (and $refs inside them) came after x-canonical was first stored: an upload checks them.
+  const formatsOf = new Map<string, string[]>();
+  for (const m of authored ? marks : []) {
+    const field = fieldPointer({ path: m.path, treatment: 'hash' });
+    formatsOf.set(field, [...(formatsOf.get(field) ?? []), ...formatsWithin(m.node, doc.input)]);
+  }
   for (const m of marks) {
     const f = { path: m.path, form: m.value as CanonicalForm };
     const at = `/input${schemaLocation(doc.input, f.path)}/x-canonical`;
@@ -436,9 +470,13 @@ function canonicalFormProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     const declaredField = declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t)));
     if (!onlyTypes(declaredField, ['string', 'null'])) {
       errors.push({ path: at, message: `x-canonical "${f.form}" rewrites a string: ${field} must be declared a string` });
-    } else if (declaredField!.formats.some((x) => x !== undefined && !FORMATS_KEPT[f.form].includes(x)) && !ipAlternatives(f.form, declaredField!.formats)) {
-      // history.at (a date-time) among them: a form would make it no time, and the case would record nothing.
-      errors.push({ path: at, message: `${field} is declared with format ${declaredField!.formats.filter((x) => x !== undefined).join(', ')}: its canonical form (${f.form}) may not keep it` });
+    } else {
+      // As declared at the field, and wherever its own subschema says more (allOf, if/then, a $ref inside them).
+      const formats = [...new Set([...declaredField!.formats.filter((x) => x !== undefined), ...(formatsOf.get(field) ?? [])])];
+      if (formats.some((x) => !FORMATS_KEPT[f.form].includes(x)) && !ipAlternatives(f.form, formats)) {
+        // history.at (a date-time) among them: a form would make it no time, and the case would record nothing.
+        errors.push({ path: at, message: `${field} is declared with format ${formats.join(', ')}: its canonical form (${f.form}) may not keep it` });
+      }
     }
     const id = asSent.find((p) => covers(f.path, p));
     if (id !== undefined) {
@@ -497,7 +535,11 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     const field = personal.find((p) => covers(p.path, named));
     if (field) errors.push({ path: at, message: `${named} is ${field.treatment === 'drop' ? 'dropped' : 'pseudonymized'} before features are read (x-pii "${field.treatment}" at ${fieldPointer(field)}): it would name no decision` });
     else if (canonicalFields(doc.input).some((c) => covers(c.path, named))) errors.push({ path: at, message: `${named} is put in a canonical form (x-canonical) before features are read: a decision id is matched as sent` });
-    if (!onlyTypes(fieldAt(doc, named), ['string', 'null'])) errors.push({ path: at, message: `${named} must be declared a string: a decision id` });
+    const declaredField = fieldAt(doc, named);
+    if (!onlyTypes(declaredField, ['string', 'null'])) errors.push({ path: at, message: `${named} must be declared a string: a decision id` });
+    else if (declaredField!.formats.some((x) => x !== undefined && x !== 'uuid')) {
+      errors.push({ path: at, message: `${named} is declared with format ${declaredField!.formats.filter((x) => x !== undefined).join(', ')}: it could never hold a decision id` });
+    }
   }
   for (const f of personal) {
     if (f.treatment === 'drop' || onlyTypes(declaredAt(doc.input, f.path.map((t) => (t === '*' ? ANY_ELEMENT : t))), ['string', 'null'])) continue;
