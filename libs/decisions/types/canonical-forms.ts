@@ -146,8 +146,8 @@ function embeddedIpv4(g: readonly number[]): string | undefined {
   return undefined;
 }
 
-/** A prefix written after an address (`2001:db8::9/128`, `2001:db8::/64`, `203.0.113.9/32`). */
-const WITH_PREFIX = /^(.+)\/([0-9]{1,3})$/;
+/** A prefix length written after an address's `/` (`2001:db8::9/128`, `2001:db8::/64`, `203.0.113.9 / 32`). */
+const PREFIX_LENGTH = /^\s*[0-9]{1,3}$/;
 
 /**
  * The `ip-network` form: the `ip` form in NFKC (full-width digits and colons are the ASCII ones), an IPv6 address as
@@ -155,11 +155,18 @@ const WITH_PREFIX = /^(.+)\/([0-9]{1,3})$/;
  * address's. Text that is no address is kept as sent.
  */
 function canonicalNetwork(value: string): string {
-  const text = value.normalize('NFKC');
-  const prefixed = WITH_PREFIX.exec(text.trim());
-  const ip = canonicalIp(prefixed ? prefixed[1]! : text);
-  const length = prefixed ? Number(prefixed[2]) : undefined;
-  if (length !== undefined && !((isIPv6(ip) && length >= 64 && length <= 128) || (isIPv4(ip) && length === 32))) return value;
+  const text = value.normalize('NFKC').replace(INVISIBLE, '').trim();
+  // Split at the last `/` by hand: a regular expression splitting around optional spaces backtracks quadratically.
+  const slash = text.lastIndexOf('/');
+  const address = slash > 0 && PREFIX_LENGTH.test(text.slice(slash + 1)) ? text.slice(0, slash).trimEnd() : undefined;
+  const ip = canonicalIp(address ?? text);
+  const length = address === undefined ? undefined : Number(text.slice(slash + 1));
+  if (length !== undefined) {
+    // The prefix is read in the family the address was written in: `::ffff:1.2.3.4/128` is that IPv4 address, a /64
+    // of it no client, `1.2.3.4/32` the address.
+    const v6 = address!.includes(':');
+    if (v6 ? length < 64 || length > 128 || (isIPv4(ip) && length !== 128) : length !== 32) return value;
+  }
   if (isIPv4(ip)) return ip;
   // A network's text (`64:ff9b::/64`) is that network: its zero host bits stand for no IPv4 client.
   return isIPv6(ip) ? network64(ip, length === undefined || length === 128) : value;
