@@ -489,10 +489,10 @@ describe('x-canonical', () => {
       { path: '/input/properties/cardCode/x-canonical', message: expect.stringContaining('/cardCode is declared with format date-time') },
       { path: '/input/properties/ip/x-canonical', message: expect.stringContaining('/ip is declared with format ipv6') },
     ]);
-    // ipv4 stays an IPv4 address under both IP forms: kept.
+    // ipv4 stays an IPv4 address under both IP forms: kept. A format an `if` asks about is no requirement.
     const u = giftcard();
-    u.input.properties.ip = { type: 'string', 'x-canonical': 'ip-network', allOf: [{ format: 'ipv4' }] };
-    expect(validateDecisionType(u).input.properties['ip']).toMatchObject({ 'x-canonical': 'ip-network' });
+    u.input.properties.ip = { type: 'string', 'x-canonical': 'ip-network', allOf: [{ format: 'ipv4' }], if: { format: 'ipv6' }, then: { maxLength: 45 } };
+    expect(validateDecisionType(u, true).input.properties['ip']).toMatchObject({ 'x-canonical': 'ip-network' });
   });
 
   it('refuses a form on a field whose values are listed anywhere in its schema (allOf, if/then)', () => {

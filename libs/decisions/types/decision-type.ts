@@ -372,8 +372,8 @@ function personalDataProblems(doc: DecisionTypeDocument): ErrorDetail[] {
 }
 
 /**
- * Every `format` a field's subschema names, through allOf/anyOf/oneOf/if/then/else and local `$ref`s (not `not`, which
- * forbids): what its values must also be, wherever the schema says it.
+ * Every `format` a field's subschema names, through allOf/anyOf/oneOf/then/else and local `$ref`s (not `not`, which
+ * forbids, nor `if`, which asks): what its values must also be, wherever the schema says it.
  */
 function formatsWithin(node: unknown, root: unknown, seen = new Set<unknown>()): string[] {
   if (node === null || typeof node !== 'object' || seen.has(node)) return [];
@@ -382,7 +382,7 @@ function formatsWithin(node: unknown, root: unknown, seen = new Set<unknown>()):
   const s = node as Record<string, unknown>;
   const out = typeof s.format === 'string' ? [s.format] : [];
   if (typeof s.$ref === 'string') out.push(...formatsWithin(localRef(root, s.$ref), root, seen));
-  for (const k of ['allOf', 'anyOf', 'oneOf', 'if', 'then', 'else'] as const) out.push(...formatsWithin(s[k], root, seen));
+  for (const k of ['allOf', 'anyOf', 'oneOf', 'then', 'else'] as const) out.push(...formatsWithin(s[k], root, seen));
   return out;
 }
 
