@@ -41,6 +41,8 @@ const IPV4_SPELLING = /^[0-9a-fx.\uff10-\uff19\uff41-\uff46\uff21-\uff26\uff38\u
 /** Rounds of the code form's steps at most: one almost always reaches the fixed point, a combining mark after a removed separator two. */
 const CODE_ROUNDS = 4;
 const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+/** The dotted quad of an IPv4 address held in two 16-bit groups (an IPv6 address's last two, or 6to4's second and third). */
+const v4Of = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 
 /**
  * A value in its canonical form; anything but a string is returned as it is.
@@ -100,12 +102,7 @@ function canonicalIp(value: string): string {
   if (!parsed) return value;
   const host = parsed.hostname.slice(1, -1);
   const mapped = MAPPED_IPV4.exec(host);
-  if (mapped) {
-    const hi = Number.parseInt(mapped[1]!, 16);
-    const lo = Number.parseInt(mapped[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return host;
+  return mapped ? v4Of(Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)) : host;
 }
 
 /**
@@ -127,8 +124,6 @@ function groupsOf(ip: string): number[] {
   const last = tail === undefined || tail === '' ? [] : tail.split(':');
   return [...first, ...Array<string>(tail === undefined ? 0 : 8 - first.length - last.length).fill('0'), ...last].map((x) => Number.parseInt(x, 16));
 }
-
-const v4Of = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 
 /**
  * The IPv4 client an IPv6 address stands for, where its form says so: a NAT64 translator's well-known prefix

@@ -527,6 +527,7 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
       errors.push({ path: `/features/${name}/caller`, message: `${f.caller} must be declared a number: the feature's value is combined with it and written there` });
     }
   }
+  const canonical = canonicalFields(doc.input);
   for (const [name, f] of Object.entries(doc.features ?? {})) {
     const named = 'decisions' in f.source ? f.source.decisionId : undefined;
     if (named === undefined || !declared(named)) continue;
@@ -534,7 +535,7 @@ function authoringProblems(doc: DecisionTypeDocument): ErrorDetail[] {
     // Read after the case's personal fields and canonical forms are applied: a pseudonym or a rewritten id names no decision.
     const field = personal.find((p) => covers(p.path, named));
     if (field) errors.push({ path: at, message: `${named} is ${field.treatment === 'drop' ? 'dropped' : 'pseudonymized'} before features are read (x-pii "${field.treatment}" at ${fieldPointer(field)}): it would name no decision` });
-    else if (canonicalFields(doc.input).some((c) => covers(c.path, named))) errors.push({ path: at, message: `${named} is put in a canonical form (x-canonical) before features are read: a decision id is matched as sent` });
+    else if (canonical.some((c) => covers(c.path, named))) errors.push({ path: at, message: `${named} is put in a canonical form (x-canonical) before features are read: a decision id is matched as sent` });
     const declaredField = fieldAt(doc, named);
     if (!onlyTypes(declaredField, ['string', 'null'])) errors.push({ path: at, message: `${named} must be declared a string: a decision id` });
     else if (declaredField!.formats.some((x) => x !== undefined && x !== 'uuid')) {
