@@ -24,6 +24,8 @@ if (!process.env.TEST_DATABASE_URL) console.warn('giftcard-attack e2e skipped: s
 interface Limit {
   threshold: number;
   retryAfter: number;
+  /** Amount limits: the limit in minor units of a listed currency (an unlisted one has `threshold`). */
+  thresholdByCurrency?: Record<string, number>;
 }
 const limits = (JSON.parse(readFileSync(join(repoRoot, 'policies/giftcard-abuse/data.json'), 'utf8')) as { giftcard_abuse: Record<string, Record<string, Limit>> })
   .giftcard_abuse;
@@ -228,6 +230,44 @@ onPostgres('gift card enumeration and draining', () => {
     expect(allowedSum).toBeLessThanOrEqual(limit.threshold);
     expect(answers.at(-1)).toMatchObject({ outcome: 'BLOCK', retryAfter: limit.retryAfter });
     expect(answers.at(-1)!.codes).toContain('REDEEMED_AMOUNT_CARD_24H');
+  }, 120_000);
+
+  it("a card redeemed in yen is held to the yen limit, not the default one set for two-decimal currencies", async () => {
+    const jpy = redeem.REDEEMED_AMOUNT_CARD_24H!.thresholdByCurrency!.JPY!;
+    const step = newDeviceAmount; // a new device redeeming up to this is not challenged
+    expect(jpy % step).toBe(0);
+    expect(jpy).toBeGreaterThan(redeem.REDEEMED_AMOUNT_CARD_24H!.threshold);
+    const card = { cardCode: newCode(), ip: '192.0.2.78', deviceId: 'yen-device', channel: 'web', customerId: 'cus-yen', currency: 'JPY' };
+    const answers: Answer[] = [];
+    // Sequential, an hour apart: up to exactly the yen limit, then one unit more.
+    for (let i = 0; i < jpy / step; i++) answers.push(await post('giftcard-redemption', { ...card, amount: step, requestedAt: at('2026-03-07T00:00:00Z', i * 3600) }));
+    for (const a of answers) expect(a).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+    const over = await post('giftcard-redemption', { ...card, amount: 1, requestedAt: at('2026-03-07T00:00:00Z', (jpy / step) * 3600) });
+    expect(over).toMatchObject({ status: 201, outcome: 'BLOCK', codes: ['REDEEMED_AMOUNT_CARD_24H'], retryAfter: redeem.REDEEMED_AMOUNT_CARD_24H!.retryAfter });
+  }, 120_000);
+
+  it("a customer's redemptions in two currencies are summed apart: yen never adds to the euro day's limit", async () => {
+    const customerLimit = redeem.REDEEMED_AMOUNT_CUSTOMER_24H!.threshold;
+    const cardLimit = redeem.REDEEMED_AMOUNT_CARD_24H!.threshold;
+    const step = newDeviceAmount;
+    const base = '2026-03-08T00:00:00Z';
+    let hour = 0;
+    const redeemOn = (card: Record<string, unknown>, amount: number) => post('giftcard-redemption', { ip: '192.0.2.79', channel: 'web', customerId: 'cus-traveller', amount, requestedAt: at(base, hour++ * 3600), ...card });
+    const eurA = { cardCode: newCode(), deviceId: 'traveller-eur-a', currency: 'EUR' };
+    const eurB = { cardCode: newCode(), deviceId: 'traveller-eur-b', currency: 'EUR' };
+    const yen = { cardCode: newCode(), deviceId: 'traveller-jpy', currency: 'JPY' };
+    const answers: Answer[] = [];
+    // Euro: the customer's day reaches the limit minus one step (card A to its own limit, the rest on card B).
+    const eurSteps = customerLimit / step - 1;
+    expect(Number.isInteger(eurSteps) && eurSteps > cardLimit / step).toBe(true);
+    for (let i = 0; i < eurSteps; i++) answers.push(await redeemOn(i < cardLimit / step ? eurA : eurB, step));
+    // Yen: two steps, which summed with the euros would pass the customer's limit.
+    for (let i = 0; i < 2; i++) answers.push(await redeemOn(yen, step));
+    for (const a of answers) expect(a).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+    // Euro again: exactly up to the limit passes (the yen did not count), one unit more is blocked for the customer.
+    expect(await redeemOn(eurB, step)).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+    const over = await redeemOn({ ...eurB, cardCode: newCode(), deviceId: 'traveller-eur-c' }, 1);
+    expect(over).toMatchObject({ status: 201, outcome: 'BLOCK', codes: ['REDEEMED_AMOUNT_CUSTOMER_24H'] });
   }, 120_000);
 
   it('(d) the stored decision and its history hold no raw card code or other personal data, only keyed hashes', async () => {

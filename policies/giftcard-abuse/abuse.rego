@@ -12,6 +12,10 @@
 # A signal marked deviceExempt counts many cards (or redemptions) on one device, which a shop till or a
 # call-centre agent does all day: on a channel listed in deviceLimitsExemptChannels it never fires
 # ("exempt": true in its signal); the per-card and per-IP signals still apply there.
+# An amount signal's limit is in minor units of the redemption's currency: its thresholdByCurrency entry
+# for that currency, else its threshold (1.1.0; 1.0.0 held one limit for every currency, so 80000 minor
+# units of JPY, about EUR 500, met a limit set as EUR 500.00 at a sixth of it). The amount features it
+# reads are counted per currency (the decision type's keys), so amounts of two currencies never add up.
 # The softer CHALLENGE rules are the rule packs' (giftcard-balance-check-policy, giftcard-redemption-policy).
 package giftcard.abuse
 
@@ -64,6 +68,12 @@ value_of(def) := v if {
 	plus_amount(def)
 } else := feature_value(def)
 
+# The limit that applies: an amount signal's entry for the redemption's currency, when data lists one.
+threshold_of(def, p) := t if {
+	plus_amount(def)
+	t := p.thresholdByCurrency[input.currency]
+} else := p.threshold
+
 # Numeric comparisons demand a number: Rego orders null below every number.
 default fired(_, _, _) := false
 
@@ -93,13 +103,14 @@ signals_of(defs, config) := [s |
 	p := config[def.code]
 	v := value_of(def)
 	e := is_exempt(def)
+	t := threshold_of(def, p)
 	s := {
 		"code": def.code,
 		"feature": def.feature,
-		"fired": unless_exempt(e, fired(plus_amount(def), v, p.threshold)),
+		"fired": unless_exempt(e, fired(plus_amount(def), v, t)),
 		"exempt": e,
 		"value": v,
-		"threshold": p.threshold,
+		"threshold": t,
 		"retryAfter": p.retryAfter,
 	}
 ]
@@ -111,7 +122,12 @@ unless_exempt(false, f) := f
 # Numbers in messages: json.marshal, not format_int (which fails beyond 32 bits in Wasm).
 num(x) := json.marshal(x)
 
-message(def, s) := concat("", [num(s.value), " minor units ", def.what, " (limit ", num(s.threshold), " minor units)"]) if plus_amount(def)
+# "minor units of JPY": a limit differs per currency, so the message names the one compared.
+units := concat("", [" minor units of ", input.currency]) if is_string(input.currency)
+
+else := " minor units"
+
+message(def, s) := concat("", [num(s.value), units, " ", def.what, " (limit ", num(s.threshold), units, ")"]) if plus_amount(def)
 
 message(def, s) := concat("", [num(s.value), " ", def.what, " (threshold ", num(s.threshold), ")"]) if not plus_amount(def)
 

@@ -198,7 +198,51 @@ test_card_amount_one_unit_over_limit_blocks if {
 	signal(a, "REDEEMED_AMOUNT_CARD_24H").value == limit + 1
 	reason_codes(a) == ["REDEEMED_AMOUNT_CARD_24H"]
 	a.retryAfter == rd.REDEEMED_AMOUNT_CARD_24H.retryAfter
-	a.reasons[0].message == "50001 minor units redeemed on this card in the last 24 hours, this redemption included (limit 50000 minor units)"
+	a.reasons[0].message == "50001 minor units of EUR redeemed on this card in the last 24 hours, this redemption included (limit 50000 minor units of EUR)"
+}
+
+# --- amount limits per currency (1.1.0) ---
+
+# A currency data lists gets its own limit, at and across its boundary, for the card and the customer.
+test_amount_limits_of_a_listed_currency if {
+	card := rd.REDEEMED_AMOUNT_CARD_24H.thresholdByCurrency.JPY
+	customer := rd.REDEEMED_AMOUNT_CUSTOMER_24H.thresholdByCurrency.JPY
+	card != rd.REDEEMED_AMOUNT_CARD_24H.threshold
+	yen := object.union(redeem_base, {"currency": "JPY", "amount": 1000})
+	at := abuse.redemption with input as object.union(yen, {"features": object.union(yen.features, {"redeemedAmountCard24h": card - 1000, "redeemedAmountCustomer24h": customer - 1000})})
+	at.reasons == []
+	signal(at, "REDEEMED_AMOUNT_CARD_24H").threshold == card
+	signal(at, "REDEEMED_AMOUNT_CUSTOMER_24H").threshold == customer
+	over := abuse.redemption with input as object.union(yen, {"features": object.union(yen.features, {"redeemedAmountCard24h": card - 999, "redeemedAmountCustomer24h": customer - 999})})
+	reason_codes(over) == ["REDEEMED_AMOUNT_CARD_24H", "REDEEMED_AMOUNT_CUSTOMER_24H"]
+	over.reasons[0].message == concat("", [json.marshal(card + 1), " minor units of JPY redeemed on this card in the last 24 hours, this redemption included (limit ", json.marshal(card), " minor units of JPY)"])
+}
+
+# A redemption the default limit would block passes under its currency's higher one.
+test_listed_currency_is_not_held_to_the_default_limit if {
+	a := abuse.redemption with input as object.union(redeem_base, {"currency": "JPY", "amount": rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1})
+	rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1 <= rd.REDEEMED_AMOUNT_CARD_24H.thresholdByCurrency.JPY
+	not "REDEEMED_AMOUNT_CARD_24H" in reason_codes(a)
+}
+
+# A currency data does not list, or no currency at all, is held to threshold.
+test_unlisted_or_absent_currency_uses_threshold if {
+	not rd.REDEEMED_AMOUNT_CARD_24H.thresholdByCurrency.USD
+	usd := abuse.redemption with input as object.union(redeem_base, {"currency": "USD", "amount": rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1})
+	signal(usd, "REDEEMED_AMOUNT_CARD_24H").threshold == rd.REDEEMED_AMOUNT_CARD_24H.threshold
+	"REDEEMED_AMOUNT_CARD_24H" in reason_codes(usd)
+	none := abuse.redemption with input as object.remove(object.union(redeem_base, {"amount": rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1}), ["currency"])
+	some r in none.reasons
+	r.code == "REDEEMED_AMOUNT_CARD_24H"
+	r.message == concat("", [json.marshal(rd.REDEEMED_AMOUNT_CARD_24H.threshold + 1), " minor units redeemed on this card in the last 24 hours, this redemption included (limit ", json.marshal(rd.REDEEMED_AMOUNT_CARD_24H.threshold), " minor units)"])
+}
+
+# Count signals have no currency: a table on one changes nothing.
+test_count_signals_ignore_currency_tables if {
+	a := abuse.redemption with input as redeem_with({"redemptionsCard1h": rd.REDEMPTIONS_CARD_1H.threshold})
+		with data.giftcard_abuse.redemption.REDEMPTIONS_CARD_1H as {"threshold": rd.REDEMPTIONS_CARD_1H.threshold, "retryAfter": 3600, "thresholdByCurrency": {"EUR": 1000}}
+	"REDEMPTIONS_CARD_1H" in reason_codes(a)
+	signal(a, "REDEMPTIONS_CARD_1H").threshold == rd.REDEMPTIONS_CARD_1H.threshold
 }
 
 test_single_redemption_over_card_limit_blocks_on_empty_history if {

@@ -418,10 +418,10 @@ describe('history and features a type could not use are refused at upload, with 
 });
 
 describe('x-canonical', () => {
-  /** The built-in default@1.6.0 compiled; withType: that release with one type's document replaced. */
+  /** The built-in default@1.7.0 compiled; withType: that release with one type's document replaced. */
   const shipped = async () => {
     const files = new FileComponentSource(root);
-    return new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.6.0'))!, name: 'x', version: '1.0.0' });
+    return new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.7.0'))!, name: 'x', version: '1.0.0' });
   };
   const withType = (compiled: Awaited<ReturnType<typeof shipped>>, name: string, doc: unknown) =>
     new CompiledRelease(compiled.manifest, compiled.packs, compiled.policies, new Map([...compiled.types, [name, doc as DecisionTypeDocument]]), true);
