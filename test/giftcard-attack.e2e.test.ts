@@ -244,6 +244,12 @@ onPostgres('gift card enumeration and draining', () => {
     for (const a of answers) expect(a).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
     const over = await post('giftcard-redemption', { ...card, amount: 1, requestedAt: at('2026-03-07T00:00:00Z', (jpy / step) * 3600) });
     expect(over).toMatchObject({ status: 201, outcome: 'BLOCK', codes: ['REDEEMED_AMOUNT_CARD_24H'], retryAfter: redeem.REDEEMED_AMOUNT_CARD_24H!.retryAfter });
+    // A code with no minor unit (gold, the testing code) holds no limit: refused, naming the field.
+    for (const currency of ['XAU', 'XTS']) {
+      const r = await svc.request('POST', '/v1/decisions/giftcard-redemption', { key: service, idempotencyKey: newKey('gc'), body: { case: { ...card, currency, amount: 1, requestedAt: '2026-03-07T12:00:00Z' } } });
+      expect(r.status).toBe(400);
+      expect(r.body.errors).toEqual([expect.objectContaining({ path: '/case/currency' })]);
+    }
   }, 120_000);
 
   it("a customer's redemptions in two currencies are summed apart: yen never adds to the euro day's limit", async () => {
@@ -268,6 +274,19 @@ onPostgres('gift card enumeration and draining', () => {
     expect(await redeemOn(eurB, step)).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
     const over = await redeemOn({ ...eurB, cardCode: newCode(), deviceId: 'traveller-eur-c' }, 1);
     expect(over).toMatchObject({ status: 201, outcome: 'BLOCK', codes: ['REDEEMED_AMOUNT_CUSTOMER_24H'] });
+  }, 120_000);
+
+  it('rotating the currency on one card multiplies no limit: a second currency in the day is blocked, the first goes on', async () => {
+    const card = { cardCode: newCode(), ip: '192.0.2.80', deviceId: 'rotator-device', channel: 'web', customerId: 'cus-rotator', amount: newDeviceAmount };
+    const base = '2026-03-09T00:00:00Z';
+    expect(await post('giftcard-redemption', { ...card, currency: 'EUR', requestedAt: at(base, 0) })).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+    const rotated: Answer[] = [];
+    for (const [i, currency] of ['USD', 'GBP', 'JPY', 'CHF'].entries()) rotated.push(await post('giftcard-redemption', { ...card, currency, requestedAt: at(base, (i + 1) * 3600) }));
+    const limit = redeem.DISTINCT_CURRENCIES_CARD_24H!;
+    for (const a of rotated) expect(a).toMatchObject({ status: 201, outcome: 'BLOCK', retryAfter: limit.retryAfter });
+    for (const a of rotated) expect(a.codes).toContain('DISTINCT_CURRENCIES_CARD_24H');
+    // A blocked attempt is no redemption: the card's own currency still counts one, and redeems on.
+    expect(await post('giftcard-redemption', { ...card, currency: 'EUR', requestedAt: at(base, 5 * 3600) })).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
   }, 120_000);
 
   it('(d) the stored decision and its history hold no raw card code or other personal data, only keyed hashes', async () => {

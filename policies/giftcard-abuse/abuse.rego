@@ -13,9 +13,11 @@
 # call-centre agent does all day: on a channel listed in deviceLimitsExemptChannels it never fires
 # ("exempt": true in its signal); the per-card and per-IP signals still apply there.
 # An amount signal's limit is in minor units of the redemption's currency: its thresholdByCurrency entry
-# for that currency, else its threshold (1.1.0; 1.0.0 held one limit for every currency, so 80000 minor
-# units of JPY, about EUR 500, met a limit set as EUR 500.00 at a sixth of it). The amount features it
-# reads are counted per currency (the decision type's keys), so amounts of two currencies never add up.
+# for that currency, else its threshold (1.1.0; 1.0.0 held one limit for every currency, so a limit meant
+# as EUR 500.00 held a yen card to JPY 50000, about EUR 300, and a rupiah card to IDR 500). The amount features it
+# reads are counted per currency (the decision type's keys), so amounts of two currencies never add up;
+# the currency signals keep a card to one currency a day and a customer to a few, so rotating the
+# currency multiplies no limit.
 # The softer CHALLENGE rules are the rule packs' (giftcard-balance-check-policy, giftcard-redemption-policy).
 package giftcard.abuse
 
@@ -49,6 +51,8 @@ redemption_defs := [
 	{"code": "DISTINCT_CARDS_DEVICE_24H", "feature": "distinctCardsDevice24h", "deviceExempt": true, "what": "distinct cards redeemed from this device in the last 24 hours, this one included"},
 	{"code": "DISTINCT_CARDS_IP_24H", "feature": "distinctCardsIp24h", "what": "distinct cards redeemed from this IP in the last 24 hours, this one included"},
 	{"code": "DISTINCT_CUSTOMERS_CARD_24H", "feature": "distinctCustomersCard24h", "what": "distinct customers redeeming this card in the last 24 hours, this one included"},
+	{"code": "DISTINCT_CURRENCIES_CARD_24H", "feature": "distinctCurrenciesCard24h", "what": "distinct currencies this card was redeemed in during the last 24 hours, this one included"},
+	{"code": "DISTINCT_CURRENCIES_CUSTOMER_24H", "feature": "distinctCurrenciesCustomer24h", "what": "distinct currencies this customer redeemed in during the last 24 hours, this one included"},
 ]
 
 plus_amount(def) := object.get(def, "plusAmount", false)

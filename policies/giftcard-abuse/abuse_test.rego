@@ -37,6 +37,7 @@ redeem_base := {
 		"deviceFirstSeen": 864000,
 		"redemptionsDevice1h": 0, "redemptionsIp1h": 0,
 		"distinctCardsDevice24h": 1, "distinctCardsIp24h": 1, "distinctCustomersCard24h": 1,
+		"distinctCurrenciesCard24h": 1, "distinctCurrenciesCustomer24h": 1,
 	},
 }
 
@@ -79,6 +80,8 @@ redeem_counts := {
 	"DISTINCT_CARDS_DEVICE_24H": "distinctCardsDevice24h",
 	"DISTINCT_CARDS_IP_24H": "distinctCardsIp24h",
 	"DISTINCT_CUSTOMERS_CARD_24H": "distinctCustomersCard24h",
+	"DISTINCT_CURRENCIES_CARD_24H": "distinctCurrenciesCard24h",
+	"DISTINCT_CURRENCIES_CUSTOMER_24H": "distinctCurrenciesCustomer24h",
 }
 
 # --- quiet cases ---
@@ -111,7 +114,7 @@ test_redemption_signals_in_stable_order if {
 		"REDEMPTIONS_CARD_1H", "REDEEMED_AMOUNT_CARD_24H", "REDEMPTIONS_CUSTOMER_1H",
 		"REDEEMED_AMOUNT_CUSTOMER_24H", "DISTINCT_CARDS_CUSTOMER_24H", "FAILED_CHECKS_DEVICE_1H",
 		"REDEMPTIONS_DEVICE_1H", "REDEMPTIONS_IP_1H", "DISTINCT_CARDS_DEVICE_24H", "DISTINCT_CARDS_IP_24H",
-		"DISTINCT_CUSTOMERS_CARD_24H",
+		"DISTINCT_CUSTOMERS_CARD_24H", "DISTINCT_CURRENCIES_CARD_24H", "DISTINCT_CURRENCIES_CUSTOMER_24H",
 	]
 }
 
@@ -435,4 +438,18 @@ test_found_cards_per_ip_at_their_boundaries if {
 	day := abuse.balance_check with input as check_with({"distinctFoundCardsIp1h": 30, "distinctFoundCardsIp24h": 100})
 	reason_codes(day) == ["DISTINCT_CARDS_IP_1H", "DISTINCT_CARDS_IP_24H"]
 	day.retryAfter == 86400
+}
+
+# A card is redeemed in one currency a day, a customer in at most two: rotating the currency (each with a
+# limit of its own) multiplies no amount limit.
+test_currency_rotation_at_its_boundaries if {
+	rd.DISTINCT_CURRENCIES_CARD_24H.threshold == 2
+	rd.DISTINCT_CURRENCIES_CUSTOMER_24H.threshold == 3
+	one := abuse.redemption with input as redeem_with({"distinctCurrenciesCard24h": 1, "distinctCurrenciesCustomer24h": 2})
+	one.reasons == []
+	second := abuse.redemption with input as redeem_with({"distinctCurrenciesCard24h": 2, "distinctCurrenciesCustomer24h": 2})
+	reason_codes(second) == ["DISTINCT_CURRENCIES_CARD_24H"]
+	second.retryAfter == 86400
+	third := abuse.redemption with input as redeem_with({"distinctCurrenciesCustomer24h": 3})
+	reason_codes(third) == ["DISTINCT_CURRENCIES_CUSTOMER_24H"]
 }

@@ -118,7 +118,7 @@ describe('console: policy authors', () => {
     await page.getByRole('dialog').getByText('Roll back to default@1.7.0?').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
     // The active-release card itself must name the built-in release again (a link to it exists in the table anyway).
-    await page.getByRole('region', { name: 'Active release' }).getByText(/default@1\.6\.0|built-in release decides/).first().waitFor();
+    await page.getByRole('region', { name: 'Active release' }).getByText(/default@1\.7\.0|built-in release decides/).first().waitFor();
     expect(await until(async () => (await svc.request('GET', '/v1/releases/active', { key: author })).body.name, (n) => n === 'default')).toBe('default');
     await page.getByRole('cell', { name: 'rollback' }).waitFor();
   });
