@@ -75,7 +75,7 @@ describe.each(kinds)('challenge reports stored before giftcard-challenge@1.1.0 g
     expect(seen).toEqual({ passesReported: 1 });
 
     // Down removes what it added, and only that; up again adds it once more.
-    await db.orm.migrator.down();
+    await db.orm.migrator.down({ to: BEFORE }); // it and the migrations after it
     const challengedRows = async () => Number((await sql<{ n: string | number }>(`select count(*) as n from feature_events where entity = 'challenged'`))[0]!.n);
     expect(await challengedRows()).toBe(1);
     await db.orm.migrator.up();

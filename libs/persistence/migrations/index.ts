@@ -36,6 +36,7 @@ import { Migration20261217000000_ledger_references_at_commit } from './Migration
 import { Migration20261218000000_answer_platform_entry } from './Migration20261218000000_answer_platform_entry.js';
 import { Migration20261219000000_legacy_request_hashes } from './Migration20261219000000_legacy_request_hashes.js';
 import { Migration20261220000000_challenged_decisions } from './Migration20261220000000_challenged_decisions.js';
+import { Migration20261221000000_currency_keys } from './Migration20261221000000_currency_keys.js';
 
 export const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
@@ -75,4 +76,5 @@ export const migrationsList = [
   { name: 'Migration20261218000000_answer_platform_entry', class: Migration20261218000000_answer_platform_entry },
   { name: 'Migration20261219000000_legacy_request_hashes', class: Migration20261219000000_legacy_request_hashes },
   { name: 'Migration20261220000000_challenged_decisions', class: Migration20261220000000_challenged_decisions },
+  { name: 'Migration20261221000000_currency_keys', class: Migration20261221000000_currency_keys },
 ];
