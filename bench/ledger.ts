@@ -7,7 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,7 +22,8 @@ import {
   StaticProgramResolver,
 } from '../libs/ledger/index.js';
 import { validatePack } from '../libs/rules/index.js';
-import { cpuShare, cpuSnapshot, startNodeFlags, type CpuShare } from './http.js';
+import { cpuShare, cpuSnapshot, loadGeneratorOf, startNodeFlags, type CpuShare } from './http.js';
+import { ensureWrk } from './loadgen.js';
 import { formatRate, formatUs, summarise, table, type Summary } from './stats.js';
 
 export interface LedgerBenchOptions {
@@ -153,8 +156,85 @@ export async function withBenchService<T>(
   }
 }
 
-/** Each connection loops over its own accounts: purchase → settle → refund part → redeem part; all four are timed. */
+/** bench/wrk/ledger.lua, from dist/bench/ or bench/ (as loadgen.ts finds cycle.lua). */
+const LEDGER_SCRIPT = [new URL('../../bench/wrk/ledger.lua', import.meta.url), new URL('./wrk/ledger.lua', import.meta.url)].map((u) => fileURLToPath(u)).find((f) => existsSync(f));
+
+interface WrkLedgerOutput {
+  requests: number;
+  durationUs: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  latencyUs: { p50: number; p90: number; p99: number; max: number };
+  /** "<operation> <status>" → answers. */
+  statuses: Record<string, number>;
+  firstFailure: string;
+  cpuTicks: number;
+}
+
+/**
+ * Each connection loops over its own account: purchase → settle → refund part → redeem part. Driven by wrk (one
+ * connection per thread, bench/wrk/ledger.lua) unless BENCH_LOADGEN=node: the Node loop below costs 0.3–0.4 ms of CPU
+ * per operation on the same cores the service and PostgreSQL share (docs/benchmarks.md), wrk a few µs. wrk reports one
+ * latency distribution; the Node loop times each operation.
+ */
 export async function runLedgerHttp(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
+  return loadGeneratorOf(process.env.BENCH_LOADGEN) === 'wrk' ? runLedgerWrk(o) : runLedgerNode(o);
+}
+
+async function runLedgerWrk(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
+  const wrk = ensureWrk(o.log ?? console.log);
+  if (!LEDGER_SCRIPT) throw new Error('bench/wrk/ledger.lua not found next to the bench');
+  return withBenchService(o, 'ledger', 1, ['service'], async ({ port, key, databaseUrl, pid }) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dp-bench-ledger-'));
+    try {
+      const resultFile = join(dir, 'result.json');
+      const run = Date.now().toString(36);
+      const database = new URL(databaseUrl).pathname.slice(1);
+      const args = [`-t${o.connections}`, `-c${o.connections}`, `-d${Math.max(1, Math.round(o.seconds))}s`, '--timeout', '60s', '-s', LEDGER_SCRIPT, `http://127.0.0.1:${port}`, '--', resultFile, run, `Bearer ${key}`];
+      const cpu0 = pid === undefined ? undefined : cpuSnapshot(pid, database);
+      const child = spawn(wrk, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2_000)));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', resolve);
+      });
+      const cpu1 = pid === undefined ? undefined : cpuSnapshot(pid, database);
+      let r: WrkLedgerOutput;
+      try {
+        r = JSON.parse(await readFile(resultFile, 'utf8')) as WrkLedgerOutput;
+      } catch {
+        throw new Error(`wrk exited with ${code} and wrote no result: ${stderr}`);
+      }
+      const byOp: Record<string, { count: number; p50Us: number; p99Us: number }> = {};
+      let count = 0;
+      let non2xx = 0;
+      const refusals: Record<string, number> = {};
+      for (const [k, n] of Object.entries(r.statuses)) {
+        const [op, status] = k.split(' ') as [string, string];
+        if (Number(status) >= 300) {
+          non2xx += n;
+          refusals[k] = n;
+        }
+        if (op === 'open') {
+          if (Number(status) >= 300) throw new Error(`opening an account answered ${status}: ${r.firstFailure}`);
+          continue;
+        }
+        count += n;
+        byOp[op] = { count: (byOp[op]?.count ?? 0) + n, p50Us: NaN, p99Us: NaN };
+      }
+      if (non2xx > 0) o.log?.(`  non-2xx answers by operation and status: ${JSON.stringify(refusals)}; first: ${r.firstFailure}`);
+      const seconds = r.durationUs / 1e6;
+      const cpu = cpuShare(cpu0, cpu1, count, seconds, r.cpuTicks / 100);
+      const l = r.latencyUs;
+      return { count, perSecond: count / seconds, p50Us: l.p50, p90Us: l.p90, p99Us: l.p99, maxUs: l.max, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections, wrk)`, non2xx, byOp, cpu };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** The same loop in this process (BENCH_LOADGEN=node): every operation timed on its own. */
+async function runLedgerNode(o: LedgerBenchOptions): Promise<LedgerBenchResult['http']> {
   return withBenchService(o, 'ledger', o.connections, ['service'], async ({ agent, port, key, databaseUrl, pid }) => {
     const headers = (k: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': k });
     const run = Date.now().toString(36);
@@ -220,7 +300,7 @@ export async function runLedgerBench(o: LedgerBenchOptions): Promise<LedgerBench
     log(`\nLedger over HTTP with persistence: ${formatRate(httpRow.perSecond)} ops/s, p50 ${formatUs(httpRow.p50Us)}, p99 ${formatUs(httpRow.p99Us)}, non-2xx ${httpRow.non2xx}`);
     if (httpRow.cpu) {
       const { msPerRequest: ms, machineBusy, windowSeconds } = httpRow.cpu;
-      log(`CPU per operation: service ${ms.service} ms, PostgreSQL ${ms.postgres} ms, this load generator ${ms.loadGenerator} ms; machine busy ${(machineBusy / windowSeconds).toFixed(2)} of 2 cores`);
+      log(`CPU per operation: service ${ms.service} ms, PostgreSQL ${ms.postgres} ms, the load generator ${ms.loadGenerator} ms; machine busy ${(machineBusy / windowSeconds).toFixed(2)} of 2 cores`);
     }
     log(table(['operation', 'count', 'p50', 'p99'], Object.entries(httpRow.byOp).map(([op, s]) => [op, String(s.count), formatUs(s.p50Us), formatUs(s.p99Us)])));
   }

@@ -5,7 +5,7 @@
  *
  * Knobs (environment): BENCH_CASES, BENCH_WARMUP, BENCH_SEED, BENCH_OVERLAP, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SECONDS,
  * BENCH_WARMUP_SECONDS, BENCH_QUIET_WAIT, BENCH_DATABASE_URL, BENCH_ONLY=in-process|http|opa-server|soak|ledger|simulation|whatif|review-queue|events|payouts|features|features-mixed|compare|wasm-budget|tracing|console, BENCH_PGLITE=0,
- * BENCH_LOADGEN=wrk|node (HTTP rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
+ * BENCH_LOADGEN=wrk|node (the HTTP and ledger rows' load generator: wrk, installed with apt-get when missing, or a loop in this process),
  * BENCH_IDLE_SECONDS (seconds the service is left alone after start before its idle RSS is read, default 5),
  * BENCH_OPA_ROUNDS (opa-server: service/OPA pairs, default 2), BENCH_SOAK_SECONDS (soak: seconds of HTTP load, default 600;
  * not part of a full run), BENCH_SOAK_SAMPLE_SECONDS (RSS sampling period, default 5),
