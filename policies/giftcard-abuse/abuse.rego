@@ -16,8 +16,8 @@
 # for that currency, else its threshold (1.1.0; 1.0.0 held one limit for every currency, so a limit meant
 # as EUR 500.00 held a yen card to JPY 50000, about EUR 300, and a rupiah card to IDR 500). The amount features it
 # reads are counted per currency (the decision type's keys), so amounts of two currencies never add up;
-# the currency signals keep a card to one currency a day and a customer to a few, so rotating the
-# currency multiplies no limit.
+# the currency signals keep a card to one currency a day and a customer to two, so rotating the
+# currency multiplies no card's limit and at most doubles a customer's.
 # The softer CHALLENGE rules are the rule packs' (giftcard-balance-check-policy, giftcard-redemption-policy).
 package giftcard.abuse
 
