@@ -223,6 +223,9 @@ async function runLedgerWrk(o: LedgerBenchOptions): Promise<LedgerBenchResult['h
         byOp[op] = { count: (byOp[op]?.count ?? 0) + n, p50Us: NaN, p99Us: NaN };
       }
       if (non2xx > 0) o.log?.(`  non-2xx answers by operation and status: ${JSON.stringify(refusals)}; first: ${r.firstFailure}`);
+      // Socket errors and timeouts (an answer slower than 60 s is in no latency): a row with any is no clean figure.
+      const e = r.errors;
+      if (e.connect + e.read + e.write + e.timeout > 0) o.log?.(`  wrk socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
       const seconds = r.durationUs / 1e6;
       const cpu = cpuShare(cpu0, cpu1, count, seconds, r.cpuTicks / 100);
       const l = r.latencyUs;

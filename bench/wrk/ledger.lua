@@ -16,7 +16,7 @@ local OPS = { "purchase", "settle", "refund", "redeem" }
 function init(args)
   result_file, run, auth = args[1], args[2], args[3]
   account = "acct-" .. run .. "-" .. tid
-  step, sent = 0, 0
+  step = 0
   current = "open"
   statuses = {}
   first_failure = ""
@@ -26,7 +26,6 @@ end
 -- Step 0 opens the account; step s > 0 is operation (s - 1) % 4 of transaction floor((s - 1) / 4). A step moves on
 -- only once its answer came (response), so a request wrk sends again after a reconnect repeats the same step.
 function request()
-  sent = sent + 1
   headers["Idempotency-Key"] = "bench-" .. run .. "-" .. tid .. "-" .. step
   if step == 0 then
     current = "open"

@@ -15,7 +15,8 @@ const EARLIER = `('1.0.0', '1.1.0', '1.2.0')`;
 /** A composite key as features.ts's entityKey writes it: JSON.stringify([part, currency]), hashed past 200 characters. */
 const composite = (part: string) => `(select case when length(j) <= 200 then j else 'sha256:' || encode(sha256(convert_to(j, 'UTF8')), 'hex') end
   from (select '[' || to_json(${part})::text || ',' || to_json(d.case_data ->> 'currency')::text || ']' as j) c)`;
-const CANDIDATES = `e.source = 'decision' and e.kind = 'giftcard-redemption'
+// `components` names the whole release (every decision of it has a giftcard-redemption entry): the domain narrows.
+const CANDIDATES = `e.source = 'decision' and e.kind = 'giftcard-redemption' and d.domain = 'giftcard-redemption'
   and d.components ->> 'giftcard-redemption' in ${EARLIER} and jsonb_typeof(d.case_data -> 'currency') = 'string'`;
 
 export class Migration20261221000000_currency_keys extends Migration {
