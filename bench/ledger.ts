@@ -23,7 +23,7 @@ import {
 } from '../libs/ledger/index.js';
 import { validatePack } from '../libs/rules/index.js';
 import { cpuShare, cpuSnapshot, loadGeneratorOf, startNodeFlags, type CpuShare } from './http.js';
-import { ensureWrk } from './loadgen.js';
+import { CLK_TCK, ensureWrk, type WrkOutput } from './loadgen.js';
 import { formatRate, formatUs, summarise, table, type Summary } from './stats.js';
 
 export interface LedgerBenchOptions {
@@ -159,16 +159,8 @@ export async function withBenchService<T>(
 /** bench/wrk/ledger.lua, from dist/bench/ or bench/ (as loadgen.ts finds cycle.lua). */
 const LEDGER_SCRIPT = [new URL('../../bench/wrk/ledger.lua', import.meta.url), new URL('./wrk/ledger.lua', import.meta.url)].map((u) => fileURLToPath(u)).find((f) => existsSync(f));
 
-interface WrkLedgerOutput {
-  requests: number;
-  durationUs: number;
-  errors: { connect: number; read: number; write: number; status: number; timeout: number };
-  latencyUs: { p50: number; p90: number; p99: number; max: number };
-  /** "<operation> <status>" → answers. */
-  statuses: Record<string, number>;
-  firstFailure: string;
-  cpuTicks: number;
-}
+/** bench/wrk/ledger.lua's summary: its statuses are keyed "<operation> <status>"; it counts no outcomes. */
+type WrkLedgerOutput = Omit<WrkOutput, 'outcomes'>;
 
 /**
  * Each connection loops over its own account: purchase → settle → refund part → redeem part. Driven by wrk (one
@@ -227,7 +219,7 @@ async function runLedgerWrk(o: LedgerBenchOptions): Promise<LedgerBenchResult['h
       const e = r.errors;
       if (e.connect + e.read + e.write + e.timeout > 0) o.log?.(`  wrk socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
       const seconds = r.durationUs / 1e6;
-      const cpu = cpuShare(cpu0, cpu1, count, seconds, r.cpuTicks / 100);
+      const cpu = cpuShare(cpu0, cpu1, count, seconds, r.cpuTicks / CLK_TCK);
       const l = r.latencyUs;
       return { count, perSecond: count / seconds, p50Us: l.p50, p90Us: l.p90, p99Us: l.p99, maxUs: l.max, name: `ledger over HTTP (PostgreSQL, ${o.connections} connections, wrk)`, non2xx, byOp, cpu };
     } finally {

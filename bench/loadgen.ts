@@ -47,7 +47,8 @@ export interface LoadResult {
   cpuSeconds: number;
 }
 
-interface WrkOutput {
+/** What bench/wrk/*.lua's done() writes. */
+export interface WrkOutput {
   requests: number;
   durationUs: number;
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
@@ -58,7 +59,8 @@ interface WrkOutput {
   cpuTicks: number;
 }
 
-const CLK_TCK = 100;
+/** Clock ticks per second of /proc/<pid>/stat's CPU times. */
+export const CLK_TCK = 100;
 /** One wrk thread per core: more threads than cores only adds switches. */
 const THREADS = 2;
 

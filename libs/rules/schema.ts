@@ -243,10 +243,9 @@ function describe(error: ErrorObject, prefix: string, packFormat: boolean): Erro
       if (params.format === CURRENCY_FORMAT) return { path, message: 'must be an ISO 4217 currency code (list one, e.g. EUR, USD)' };
       return { path, message: `must be a valid ${String(params.format)}` };
     case 'not': {
-      // ajv says "must NOT be valid". A currency field refuses codes with no minor unit (giftcard-redemption@1.3.0).
-      const hint = lastSegment(error.instancePath) === 'currency' ? 'must be a currency with a minor unit (not a precious metal, XDR, a bond unit, XTS or XXX)' : 'is not allowed here';
+      // ajv says "must NOT be valid"; the schema's own description says why (a verbose validator quotes the value).
       const scalar = error.data === null || ['string', 'number', 'boolean'].includes(typeof error.data);
-      return { path, message: scalar ? `${quote(error.data)}: ${hint}` : hint };
+      return { path, message: scalar ? `${quote(error.data)} is not allowed here` : 'is not allowed here' };
     }
     default:
       return { path, message: error.message ?? error.keyword };
