@@ -7,12 +7,14 @@
  * - a block with one child is that child; with more, its children are grouped by condition priority (a condition's
  *   own `priority`, else 1), the groups run highest first, and every condition of a group runs (Promise.all) before
  *   `all` stops at a group with a false condition and `any` at a group with a true one;
- * - a leaf reads its fact and its value (a literal, the substituted parameter, or another fact), a path on a fact
+ * - a leaf reads its fact and its value (a literal, the substituted parameter, a parameter table's entry for the case,
+ *   which json-rules-engine reads as a fact of its own, or another fact), a path on a fact
  *   that is not an object giving the fact itself; condition `params` and `name` change nothing for constant facts;
  * - the operators are json-rules-engine's defaults below, with their type checks and JavaScript's coercions.
  */
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
-import { valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
+import { tableEntry, tableOf, tableValueFrom } from './parameter-tables.js';
+import { tableTraceBytes, valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
 import { isFactRef, isParamRef } from './type-check.js';
 import type { Condition, ConditionTrace, LeafTrace, Operator, PackEvent, PackResult, RuleTrace } from './types.js';
 
@@ -134,13 +136,20 @@ export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string
     const readFact = reader(fact, path);
     const valueFrom = valueFromOf(condition.value);
     const valueIsFact = isFactRef(condition.value);
-    const literal = isParamRef(condition.value) ? pack.parameters[condition.value.param] : valueIsFact ? undefined : condition.value;
+    const param = isParamRef(condition.value) ? condition.value.param : undefined;
+    const table = param === undefined ? undefined : tableOf(pack, param);
+    const literal = table || valueIsFact ? undefined : param !== undefined ? pack.parameters[param] : condition.value;
     // json-rules-engine takes any object with an own `fact` for a reference (Almanac#getValue); the type check refuses
     // object literals and parameters, so this only guards that assumption.
     if (!valueIsFact && typeof literal === 'object' && literal !== null && Object.hasOwn(literal, 'fact')) {
       throw new Error(`${ref}: a literal value with a 'fact' property has no compiled form`);
     }
-    const readValue = valueIsFact ? reader((condition.value as { fact: string }).fact, (condition.value as { path?: string }).path) : undefined;
+    const readKey = table ? reader(table.key.fact, table.key.path) : undefined;
+    const readValue = valueIsFact
+      ? reader((condition.value as { fact: string }).fact, (condition.value as { path?: string }).path)
+      : table
+        ? (run: Run) => tableEntry(table, readKey!(run)).value
+        : undefined;
     return {
       priority,
       evaluate: readValue
@@ -168,6 +177,12 @@ export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string
         }
         const factValue = run.factValues[index];
         const value = readValue ? run.compared[index] : literal;
+        if (table) {
+          // The key is read again rather than kept per run: only traces pay for it.
+          const entry = tableEntry(table, readKey!(run));
+          meter.bytes += valueBytes(factValue) + tableTraceBytes(value, entry.key);
+          return { fact, path, operator, value, valueFrom: tableValueFrom(param!, entry), factValue, evaluated: true, result: state === 2 };
+        }
         meter.bytes += valueBytes(factValue) + (valueIsFact ? valueBytes(value) : 0);
         return { fact, path, operator, value, valueFrom, factValue, evaluated: true, result: state === 2 };
       },

@@ -35,10 +35,12 @@ export interface SchemaChange {
 export interface PackDiff {
   from: string;
   to: string;
-  /** Top-level fields other than rules, parameters, factSchema and tests whose value differs (`kind`, `description`). */
+  /** Top-level fields other than rules, parameters, parameter tables, factSchema and tests whose value differs (`kind`, `description`). */
   header: ValueChange[];
   rules: { added: string[]; removed: string[]; changed: RuleChange[]; reordered: boolean };
   parameters: { added: ValueChange[]; removed: ValueChange[]; changed: ValueChange[] };
+  /** Parameter tables, whole: a changed entry, key or default shows the table before and after. */
+  parameterTables: { added: ValueChange[]; removed: ValueChange[]; changed: ValueChange[] };
   factSchema: { added: string[]; removed: string[]; changed: SchemaChange[] };
   /** `changed`: cases of the same name whose facts or expectations differ; `defaultsChanged`: tests.defaults differ. */
   tests: { from: number; to: number; added: string[]; removed: string[]; changed: string[]; defaultsChanged: boolean };
@@ -85,6 +87,17 @@ function diffMaps<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): { ad
   };
 }
 
+/** Named values added, removed and changed (compared as JSON). */
+function diffValues(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): PackDiff['parameters'] {
+  const [mapA, mapB] = [new Map(Object.entries(a)), new Map(Object.entries(b))];
+  const d = diffMaps(mapA, mapB);
+  return {
+    added: d.added.map((name) => ({ name, from: undefined, to: mapB.get(name) })),
+    removed: d.removed.map((name) => ({ name, from: mapA.get(name), to: undefined })),
+    changed: d.common.filter((k) => !sameJson(mapA.get(k), mapB.get(k))).map((name) => ({ name, from: mapA.get(name), to: mapB.get(name) })),
+  };
+}
+
 export function diffPacks(a: RulePack, b: RulePack): PackDiff {
   const header: ValueChange[] = [];
   for (const field of ['name', 'kind', 'description'] as const) {
@@ -103,9 +116,8 @@ export function diffPacks(a: RulePack, b: RulePack): PackDiff {
   const commonOrderA = a.rules.map((x) => x.name).filter((n) => rulesB.has(n));
   const commonOrderB = b.rules.map((x) => x.name).filter((n) => rulesA.has(n));
 
-  const paramsA = new Map(Object.entries(a.parameters));
-  const paramsB = new Map(Object.entries(b.parameters));
-  const p = diffMaps(paramsA, paramsB);
+  const p = diffValues(a.parameters, b.parameters);
+  const t = diffValues(a.parameterTables ?? {}, b.parameterTables ?? {});
 
   const schemaA = flatten(a.factSchema);
   const schemaB = flatten(b.factSchema);
@@ -120,11 +132,8 @@ export function diffPacks(a: RulePack, b: RulePack): PackDiff {
     to: `${b.name}@${b.version}`,
     header,
     rules: { added: r.added, removed: r.removed, changed: changedRules, reordered: !sameJson(commonOrderA, commonOrderB) },
-    parameters: {
-      added: p.added.map((name) => ({ name, from: undefined, to: paramsB.get(name) })),
-      removed: p.removed.map((name) => ({ name, from: paramsA.get(name), to: undefined })),
-      changed: p.common.filter((k) => !sameJson(paramsA.get(k), paramsB.get(k))).map((name) => ({ name, from: paramsA.get(name), to: paramsB.get(name) })),
-    },
+    parameters: p,
+    parameterTables: t,
     factSchema: { added: s.added, removed: s.removed, changed: changedSchema },
     tests: {
       from: testsA.length,
@@ -143,7 +152,8 @@ export function diffPacks(a: RulePack, b: RulePack): PackDiff {
     header.length === 0 &&
     r.added.length + r.removed.length + changedRules.length === 0 &&
     !diff.rules.reordered &&
-    p.added.length + p.removed.length + diff.parameters.changed.length === 0 &&
+    p.added.length + p.removed.length + p.changed.length === 0 &&
+    t.added.length + t.removed.length + t.changed.length === 0 &&
     s.added.length + s.removed.length + changedSchema.length === 0 &&
     diff.tests.added.length + diff.tests.removed.length + diff.tests.changed.length === 0 &&
     !diff.tests.defaultsChanged;

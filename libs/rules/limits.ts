@@ -16,6 +16,8 @@ export const PACK_LIMITS = Object.freeze({
   maxConditionDepth: 16,
   /** A rule event's `params` as JSON (shipped: at most 163); fired events become reasons in the answer. */
   maxEventParamsBytes: 1_024,
+  /** Entries of one parameter table (shipped: 24 currencies); each is type-checked against every condition using it. */
+  maxTableEntries: 1_000,
   /** Embedded test cases, all run at upload and activation (shipped: 29). */
   maxTestCases: 500,
   /** JSON nesting of the whole document: the same as a request body's. */
@@ -236,6 +238,15 @@ export function checkPackLimits(json: unknown): void {
   if (leaves.count > PACK_LIMITS.maxConditions) {
     const message = `${leaves.count} conditions over all rules; a pack may have at most ${PACK_LIMITS.maxConditions}`;
     problems.push({ code: RULE_PACK_TOO_LARGE, path: '/rules', message });
+  }
+  if (isObject(json.parameterTables)) {
+    for (const [name, table] of Object.entries(json.parameterTables)) {
+      const entries = isObject(table) && isObject(table.values) ? Object.keys(table.values).length : 0;
+      if (entries > PACK_LIMITS.maxTableEntries) {
+        const message = `${entries} entries; a parameter table may have at most ${PACK_LIMITS.maxTableEntries}`;
+        problems.push({ code: RULE_PACK_TOO_LARGE, path: pointer('parameterTables', name, 'values'), message });
+      }
+    }
   }
   const cases = isObject(json.tests) && Array.isArray(json.tests.cases) ? json.tests.cases : [];
   if (cases.length > PACK_LIMITS.maxTestCases) {

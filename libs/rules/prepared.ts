@@ -1,5 +1,6 @@
 /** What both evaluators of a pack share: rules in evaluation order, their events, and the trace-size accounting. */
 import { approxJsonBytes, jsonStringLength } from './limits.js';
+import { tableOf } from './parameter-tables.js';
 import { isFactRef, isParamRef } from './type-check.js';
 import type { Condition, LeafTrace, PackRule, RulePack } from './types.js';
 
@@ -21,7 +22,7 @@ export interface PreparedPack {
   ref: string;
   /** Evaluation order, which is also the order of events and trace: priority desc, then pack order. */
   rules: PreparedRule[];
-  /** Every fact a condition reads, as its fact or as the fact its value refers to. */
+  /** Every fact a condition reads, as its fact, as the fact its value refers to, or as the key of a table it compares with. */
   factIds: string[];
 }
 
@@ -40,6 +41,10 @@ export function preparePack(pack: RulePack): PreparedPack {
     else {
       facts.add(condition.fact);
       if (isFactRef(condition.value)) facts.add(condition.value.fact);
+      else if (isParamRef(condition.value)) {
+        const table = tableOf(pack, condition.value.param);
+        if (table) facts.add(table.key.fact);
+      }
     }
   };
   const rules = pack.rules
@@ -51,7 +56,7 @@ export function preparePack(pack: RulePack): PreparedPack {
         source: rule,
         priority,
         event: { type: rule.event.type, params: rule.event.params ?? EMPTY_PARAMS },
-        traceBytes: ref.length + rule.name.length + 64 + approxJsonBytes(rule.event, Infinity) + staticTraceBytes(rule.conditions, pack.parameters),
+        traceBytes: ref.length + rule.name.length + 64 + approxJsonBytes(rule.event, Infinity) + staticTraceBytes(rule.conditions, pack),
       };
     });
   return { pack, ref, rules, factIds: [...facts] };
@@ -74,14 +79,24 @@ export function valueBytes(value: unknown): number {
   return approxJsonBytes(value, MEASURED_UP_TO);
 }
 
-/** About the JSON size of a condition's trace, fact values aside: keys, names, and the values compared with (literals, parameters). */
-function staticTraceBytes(source: Condition, parameters: Readonly<Record<string, unknown>>): number {
+/**
+ * About the JSON size of a condition's trace, fact values aside: keys, names, and the values compared with (literals,
+ * parameters). A table's entry and key are only known at run time: the evaluators count them then.
+ */
+function staticTraceBytes(source: Condition, pack: RulePack): number {
   if ('all' in source || 'any' in source) {
     let bytes = 40;
-    for (const child of 'all' in source ? source.all : source.any) bytes += staticTraceBytes(child, parameters) + 1;
+    for (const child of 'all' in source ? source.all : source.any) bytes += staticTraceBytes(child, pack) + 1;
     return bytes;
   }
-  if ('not' in source) return 40 + staticTraceBytes(source.not, parameters);
-  const value = isParamRef(source.value) ? parameters[source.value.param] : isFactRef(source.value) ? undefined : source.value;
+  if ('not' in source) return 40 + staticTraceBytes(source.not, pack);
+  let value: unknown;
+  if (isParamRef(source.value)) value = tableOf(pack, source.value.param) ? undefined : pack.parameters[source.value.param];
+  else if (!isFactRef(source.value)) value = source.value;
   return 96 + source.fact.length + (source.path?.length ?? 0) + source.operator.length + approxJsonBytes(source.value, Infinity) + valueBytes(value);
+}
+
+/** What an evaluated table leaf adds to its trace: the entry and the key (and `default`), counted at run time. */
+export function tableTraceBytes(value: unknown, key: string | null): number {
+  return valueBytes(value) + (key === null ? 4 : valueBytes(key)) + 32;
 }

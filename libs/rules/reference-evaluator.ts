@@ -6,9 +6,10 @@
 import { Engine, Fact, Rule, type EngineResult, type RuleProperties, type RuleResult, type TopLevelCondition } from 'json-rules-engine';
 import { DomainError } from '../errors/index.js';
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
-import { valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
+import { tableEntry, tableKeyReader, tableOf, tableValueFrom, type TableEntry } from './parameter-tables.js';
+import { tableTraceBytes, valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
 import { isFactRef, isParamRef } from './type-check.js';
-import type { Condition, ConditionTrace, LeafTrace, PackEvent, PackResult, RuleTrace } from './types.js';
+import type { Condition, ConditionTrace, LeafTrace, PackEvent, PackResult, ParameterTable, RuleTrace } from './types.js';
 
 // Facts are constants of one run: caching them only costs a hash of each fact per run.
 const UNCACHED = { cache: false } as const;
@@ -24,7 +25,17 @@ interface EvaluatedCondition {
   result?: boolean;
 }
 
-type TraceBuilder = (evaluated: EvaluatedCondition, rootResult: boolean | undefined, meter: TraceMeter) => ConditionTrace;
+type TraceBuilder = (
+  evaluated: EvaluatedCondition,
+  rootResult: boolean | undefined,
+  meter: TraceMeter,
+  facts: Record<string, unknown>,
+) => ConditionTrace;
+
+/** The fact json-rules-engine reads a parameter table's entry from: not an identifier, so never one of factSchema's. */
+function tableFactId(param: string): string {
+  return `param:${param}`;
+}
 
 /**
  * Evaluates the prepared pack with json-rules-engine. A new Engine per run: an Engine keeps its run status on the
@@ -43,6 +54,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
     if (!segments) throw new Error(`${ref}: path '${path}' was not compiled`);
     return resolveSegments(value, segments);
   };
+  const tables = new Map<string, { id: string; table: ParameterTable; readKey: (facts: Record<string, unknown>) => unknown }>();
   const toEngineCondition = (condition: Condition): Record<string, unknown> => {
     const { priority, name } = condition;
     const common = { ...(priority !== undefined && { priority }), ...(name !== undefined && { name }) };
@@ -51,8 +63,14 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
     if ('not' in condition) return { ...common, not: toEngineCondition(condition.not) };
     addPath(condition.path);
     let value = condition.value;
-    if (isParamRef(value)) value = pack.parameters[value.param];
-    else if (isFactRef(value)) addPath(value.path);
+    if (isParamRef(value)) {
+      const table = tableOf(pack, value.param);
+      if (table) {
+        // The entry depends on the case: a fact of its own, computed from the key before each run.
+        if (!tables.has(value.param)) tables.set(value.param, { id: tableFactId(value.param), table, readKey: tableKeyReader(table) });
+        value = { fact: tableFactId(value.param) };
+      } else value = pack.parameters[value.param];
+    } else if (isFactRef(value)) addPath(value.path);
     return {
       ...common,
       fact: condition.fact,
@@ -72,7 +90,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
       conditions: toEngineCondition(rule.source.conditions) as TopLevelCondition,
       event: { type: rule.event.type },
     } satisfies RuleProperties,
-    trace: traceBuilder(rule.source.conditions),
+    trace: traceBuilder(rule.source.conditions, (param) => tableOf(pack, param)),
   }));
   const position = new Map(rules.map(({ rule }, i) => [rule.source.name, i]));
   const createEngine = (): Engine => {
@@ -82,7 +100,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
   };
   createEngine(); // now, so a problem surfaces at compile time
 
-  const toResult = (run: EngineResult): PackResult => {
+  const toResult = (run: EngineResult, facts: Record<string, unknown>): PackResult => {
     const results = new Array<RuleResult | undefined>(rules.length);
     for (const r of run.results) results[position.get(r.name)!] = r;
     for (const r of run.failureResults) results[position.get(r.name)!] = r;
@@ -103,7 +121,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
         priority: rule.priority,
         event: rule.event,
         // json-rules-engine never sets `result` on the root block; the rule's result is the root's.
-        conditions: build(result.conditions as EvaluatedCondition, fired, meter),
+        conditions: build(result.conditions as EvaluatedCondition, fired, meter, facts),
       });
       meter.bytes += rule.traceBytes;
     }
@@ -115,6 +133,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
     // does, rather than the engine's UndefinedFactError. No prototype: a fact may be named __proto__.
     const runtimeFacts = Object.create(null) as Record<string, Fact>;
     for (const id of prepared.factIds) runtimeFacts[id] = new Fact(id, Object.hasOwn(facts, id) ? facts[id] : undefined, UNCACHED);
+    for (const { id, table, readKey } of tables.values()) runtimeFacts[id] = new Fact(id, tableEntry(table, readKey(facts)).value, UNCACHED);
     let run: EngineResult;
     try {
       run = await createEngine().run(runtimeFacts);
@@ -124,7 +143,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
       const message = `${ref}: evaluation failed: ${(error as Error).message}`;
       throw Object.assign(new DomainError('RULE_EVALUATION_FAILED', message, 'unavailable', [{ path: '', message }]), { cause: error });
     }
-    return toResult(run);
+    return toResult(run, facts);
   };
 }
 
@@ -132,39 +151,47 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
  * Prepares, per condition node, how to read json-rules-engine's evaluated copy of it (same tree,
  * same array order). Leaves always have the same keys, unset ones undefined: one object shape, fast to build.
  */
-function traceBuilder(source: Condition): TraceBuilder {
+function traceBuilder(source: Condition, tableOf: (param: string) => ParameterTable | undefined): TraceBuilder {
   if ('all' in source || 'any' in source) {
     const key = 'all' in source ? 'all' : 'any';
-    const children = ('all' in source ? source.all : source.any).map(traceBuilder);
-    return (evaluated, rootResult, meter) => {
+    const children = ('all' in source ? source.all : source.any).map((child) => traceBuilder(child, tableOf));
+    return (evaluated, rootResult, meter, facts) => {
       const result = rootResult ?? evaluated.result;
       const nodes = evaluated[key]!;
-      const trace = children.map((child, i) => child(nodes[i]!, undefined, meter));
+      const trace = children.map((child, i) => child(nodes[i]!, undefined, meter, facts));
       const evaluatedNode = result !== undefined;
       return key === 'all' ? { all: trace, evaluated: evaluatedNode, result } : { any: trace, evaluated: evaluatedNode, result };
     };
   }
   if ('not' in source) {
-    const child = traceBuilder(source.not);
-    return (evaluated, rootResult, meter) => {
+    const child = traceBuilder(source.not, tableOf);
+    return (evaluated, rootResult, meter, facts) => {
       const result = rootResult ?? evaluated.result;
-      return { not: child(evaluated.not!, undefined, meter), evaluated: result !== undefined, result };
+      return { not: child(evaluated.not!, undefined, meter, facts), evaluated: result !== undefined, result };
     };
   }
   const { fact, path, operator } = source;
   const valueFrom = valueFromOf(source.value);
   const valueIsFact = isFactRef(source.value);
-  return (evaluated, _root, meter): LeafTrace => {
+  const param = isParamRef(source.value) ? source.value.param : undefined;
+  const table = param === undefined ? undefined : tableOf(param);
+  const readKey = table ? tableKeyReader(table) : undefined;
+  return (evaluated, _root, meter, facts): LeafTrace => {
     const result = evaluated.result;
     const done = result !== undefined;
-    if (done) meter.bytes += valueBytes(evaluated.factResult) + (valueIsFact ? valueBytes(evaluated.valueResult) : 0);
+    let entry: TableEntry | undefined;
+    if (done && table) {
+      entry = tableEntry(table, readKey!(facts));
+      meter.bytes += valueBytes(evaluated.factResult) + tableTraceBytes(evaluated.valueResult, entry.key);
+    } else if (done) meter.bytes += valueBytes(evaluated.factResult) + (valueIsFact ? valueBytes(evaluated.valueResult) : 0);
     return {
       fact,
       path,
       operator,
-      // Not evaluated: a fact reference has no value yet; a literal or parameter still shows what it would compare with.
-      value: done ? evaluated.valueResult : valueIsFact ? undefined : evaluated.value,
-      valueFrom,
+      // Not evaluated: a fact reference or a table has no value yet; a literal or parameter still shows what it would
+      // compare with.
+      value: done ? evaluated.valueResult : valueIsFact || table ? undefined : evaluated.value,
+      valueFrom: entry ? tableValueFrom(param!, entry) : valueFrom,
       factValue: done ? evaluated.factResult : undefined,
       evaluated: done,
       result,

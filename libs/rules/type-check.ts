@@ -3,6 +3,7 @@ import { DomainError, type ErrorDetail } from '../errors/index.js';
 import { displayPath, parseSimplePath, pointer, type PathSegment } from './json-path.js';
 import { SCHEMA_LIMITS, SCHEMA_TOO_COMPLEX } from './limits.js';
 import { compileLinearRegExp, UnsupportedPattern, type LinearRegExp } from './regex.js';
+import { tableOf } from './parameter-tables.js';
 import type { Condition, LeafCondition, Operator, RulePack } from './types.js';
 
 /** Alternatives one schema location may expand into; beyond it the schema is refused (SCHEMA_TOO_COMPLEX). */
@@ -216,62 +217,78 @@ interface Operand {
   name: string;
 }
 
-type ValueOperand =
-  | { kind: 'literal'; value: unknown; label: string; param?: string }
-  | { kind: 'fact'; operand: Operand };
+/** A compared value. `owner`: the parameter (or table entry) a literal came from, named in messages about its elements. */
+type ValueOperand = { kind: 'literal'; value: unknown; label: string; owner?: string } | { kind: 'fact'; operand: Operand };
 
-/** Every type error in the pack's conditions (empty when all conditions fit factSchema). */
+type Fail = (at: string, message: string) => void;
+
+/** Every type error in the pack's conditions and parameter tables (empty when all fit factSchema). */
 export function typeCheckRules(pack: RulePack): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   const types = new SchemaTypes(pack.factSchema);
   const root = types.resolve(pack.factSchema);
   const declaredFacts = Object.keys(pack.factSchema.properties);
+  const resolveOperand = (fact: string, path: string | undefined, at: string, fail: Fail): Operand | undefined => {
+    const top = types.property(root, fact);
+    if (!Object.hasOwn(pack.factSchema.properties, fact) || !top) {
+      fail(`${at}/fact`, `fact '${fact}' is not declared in factSchema (declared: ${declaredFacts.join(', ')})`);
+      return undefined;
+    }
+    if (path === undefined) return { type: top, name: fact };
+    const segments = parseSimplePath(path);
+    if (!segments) {
+      fail(`${at}/path`, `path '${path}' is not supported: use $.a.b.c or $.a[0]`);
+      return undefined;
+    }
+    let current = top;
+    const walked: PathSegment[] = [];
+    for (const segment of segments) {
+      const owner = walked.length === 0 ? `fact '${fact}'` : `'${displayPath(fact, walked)}'`;
+      const next = typeof segment === 'number' ? types.element(current, segment) : types.property(current, segment);
+      if (!next) {
+        if (typeof segment === 'number') {
+          fail(`${at}/path`, `${owner} is not an array with declared items, so '[${segment}]' does not resolve`);
+        } else {
+          const declared = types.declaredProperties(current);
+          fail(
+            `${at}/path`,
+            `${owner} has no property '${segment}'` +
+              (declared.length > 0 ? ` (declared: ${declared.join(', ')})` : ' (it declares no properties)'),
+          );
+        }
+        return undefined;
+      }
+      walked.push(segment);
+      current = next;
+    }
+    return { type: current, name: displayPath(fact, walked) };
+  };
+
+  errors.push(...checkTables(pack, resolveOperand));
+
   pack.rules.forEach((rule, ruleIndex) => {
     const fail = (at: string, message: string): void => {
       errors.push({ path: at, message: `rule '${rule.name}': ${message}`, rule: rule.name });
     };
 
-    const resolveOperand = (fact: string, path: string | undefined, at: string): Operand | undefined => {
-      const top = types.property(root, fact);
-      if (!Object.hasOwn(pack.factSchema.properties, fact) || !top) {
-        fail(`${at}/fact`, `fact '${fact}' is not declared in factSchema (declared: ${declaredFacts.join(', ')})`);
-        return undefined;
-      }
-      if (path === undefined) return { type: top, name: fact };
-      const segments = parseSimplePath(path);
-      if (!segments) {
-        fail(`${at}/path`, `path '${path}' is not supported: use $.a.b.c or $.a[0]`);
-        return undefined;
-      }
-      let current = top;
-      const walked: PathSegment[] = [];
-      for (const segment of segments) {
-        const owner = walked.length === 0 ? `fact '${fact}'` : `'${displayPath(fact, walked)}'`;
-        const next = typeof segment === 'number' ? types.element(current, segment) : types.property(current, segment);
-        if (!next) {
-          if (typeof segment === 'number') {
-            fail(`${at}/path`, `${owner} is not an array with declared items, so '[${segment}]' does not resolve`);
-          } else {
-            const declared = types.declaredProperties(current);
-            fail(
-              `${at}/path`,
-              `${owner} has no property '${segment}'` +
-                (declared.length > 0 ? ` (declared: ${declared.join(', ')})` : ' (it declares no properties)'),
-            );
-          }
-          return undefined;
-        }
-        walked.push(segment);
-        current = next;
-      }
-      return { type: current, name: displayPath(fact, walked) };
-    };
-
-    const resolveValue = (leaf: LeafCondition, at: string): ValueOperand | undefined => {
+    /** What a leaf compares with: one operand, or every entry and the default of a parameter table. */
+    const resolveValue = (leaf: LeafCondition, at: string): ValueOperand[] | undefined => {
       const value = leaf.value;
       if (isParamRef(value)) {
+        const table = tableOf(pack, value.param);
+        if (table) {
+          const owner = (entry: string) => `${entry} of parameter table '${value.param}'`;
+          const operands: ValueOperand[] = Object.entries(table.values).map(([key, v]) => ({
+            kind: 'literal',
+            value: v,
+            label: `${owner(`entry '${key}'`)} (${describeValue(v)})`,
+            owner: owner(`entry '${key}'`),
+          }));
+          operands.push({ kind: 'literal', value: table.default, label: `${owner('the default')} (${describeValue(table.default)})`, owner: owner('the default') });
+          return operands;
+        }
         if (!Object.hasOwn(pack.parameters, value.param)) {
-          const declared = Object.keys(pack.parameters);
+          const declared = [...Object.keys(pack.parameters), ...Object.keys(pack.parameterTables ?? {})];
           fail(
             `${at}/value/param`,
             `unknown parameter '${value.param}' (declared: ${declared.length > 0 ? declared.join(', ') : 'none'})`,
@@ -280,13 +297,13 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
         }
         const resolved = pack.parameters[value.param];
         const label = `parameter '${value.param}' (${describeValue(resolved)})`;
-        return { kind: 'literal', value: resolved, label, param: value.param };
+        return [{ kind: 'literal', value: resolved, label, owner: `parameter '${value.param}'` }];
       }
       if (isFactRef(value)) {
-        const operand = resolveOperand(value.fact, value.path, `${at}/value`);
-        return operand && { kind: 'fact', operand };
+        const operand = resolveOperand(value.fact, value.path, `${at}/value`, fail);
+        return operand && [{ kind: 'fact', operand }];
       }
-      return { kind: 'literal', value, label: `value ${describeValue(value)}` };
+      return [{ kind: 'literal', value, label: `value ${describeValue(value)}` }];
     };
 
     /** Why `value` can never be equal to something of `target`'s type, if it can't. */
@@ -328,11 +345,15 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
         fail(`${at}/operator`, `unknown operator '${operator}' (known: ${[...KNOWN_OPERATORS].join(', ')})`);
         return;
       }
-      const left = resolveOperand(leaf.fact, leaf.path, at);
-      const right = resolveValue(leaf, at);
-      if (!left || !right) return;
+      const left = resolveOperand(leaf.fact, leaf.path, at, fail);
+      const rights = resolveValue(leaf, at);
+      if (!left || !rights) return;
+      for (const right of rights) checkOperands(operator as Operator, left, right, at);
+    };
+
+    const checkOperands = (operator: Operator, left: Operand, right: ValueOperand, at: string): void => {
       const leftDesc = `'${left.name}' is ${describeType(left.type)}`;
-      switch (operator as Operator) {
+      switch (operator) {
         case 'equal':
         case 'notEqual': {
           if (!isScalar(left.type)) return neverMatches(at, `${leftDesc}; ${operator} compares with ===`);
@@ -369,12 +390,10 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
             }
             right.value.forEach((element: unknown, i) => {
               const label =
-                right.param === undefined
-                  ? `element ${describeValue(element)}`
-                  : `element ${i} (${describeValue(element)}) of parameter '${right.param}'`;
+                right.owner === undefined ? `element ${describeValue(element)}` : `element ${i} (${describeValue(element)}) of ${right.owner}`;
               const problem = literalProblem(element, label, left);
               // A parameter's element is fixed in parameters, not here, so point at the reference.
-              if (problem) fail(right.param === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
+              if (problem) fail(right.owner === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
             });
           } else {
             const items = isArray(right.operand.type) ? types.element(right.operand.type) : undefined;
@@ -414,6 +433,37 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
     };
     walk(rule.conditions, pointer('rules', ruleIndex, 'conditions'));
   });
+  return errors;
+}
+
+/**
+ * What a schema cannot say about parameter tables: a name is a parameter's or a table's, never both; the key is a
+ * declared fact (and path) that may be a string; with an enum (or const) key, every entry names one of its values.
+ */
+function checkTables(
+  pack: RulePack,
+  resolveOperand: (fact: string, path: string | undefined, at: string, fail: Fail) => Operand | undefined,
+): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  for (const [name, table] of Object.entries(pack.parameterTables ?? {})) {
+    const at = pointer('parameterTables', name);
+    const fail: Fail = (path, message) => errors.push({ path, message: `parameter table '${name}': ${message}` });
+    if (Object.hasOwn(pack.parameters, name)) fail(at, `'${name}' is also a parameter; a name is a parameter's or a table's, not both`);
+    const key = resolveOperand(table.key.fact, table.key.path, `${at}/key`, fail);
+    if (!key) continue;
+    if (!fits('string', key.type.types)) {
+      fail(`${at}/key`, `the key '${key.name}' is ${describeType(key.type)}; a table is looked up by a string, so only its default would answer`);
+      continue;
+    }
+    const allowed = key.type.values;
+    if (!allowed) continue;
+    for (const entry of Object.keys(table.values)) {
+      if (!allowed.includes(entry)) {
+        const values = allowed.map(describeValue).join(', ');
+        fail(pointer('parameterTables', name, 'values', entry), `entry '${entry}' is never a value of '${key.name}' (${values})`);
+      }
+    }
+  }
   return errors;
 }
 

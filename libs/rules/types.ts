@@ -16,9 +16,23 @@ export type Operator =
   | 'contains'
   | 'doesNotContain';
 
-/** `{"param": name}`: replaced by `parameters[name]` when the pack is compiled. */
+/**
+ * `{"param": name}`: replaced by `parameters[name]` when the pack is compiled, or, when `name` is one of
+ * `parameterTables`, by that table's entry for the case (looked up at evaluation).
+ */
 export interface ParamRef {
   param: string;
+}
+
+/**
+ * A parameter whose value depends on the case: the entry of `values` named by the key fact's value (a string), or
+ * `default` when there is none (e.g. an amount in each currency's minor units, keyed by the case's currency).
+ */
+export interface ParameterTable {
+  description?: string;
+  key: { fact: string; path?: string };
+  values: Record<string, unknown>;
+  default: unknown;
 }
 
 /** `{"fact": name, "path": "$.x"}`: compare with another fact's value (resolved by json-rules-engine). */
@@ -88,6 +102,8 @@ export interface RulePack {
   description: string;
   factSchema: Record<string, unknown> & { type: 'object'; properties: Record<string, unknown> };
   parameters: Record<string, unknown>;
+  /** Parameters looked up by a fact of the case; a name is a parameter's or a table's, never both. */
+  parameterTables?: Record<string, ParameterTable>;
   rules: PackRule[];
   tests: { defaults: Record<string, unknown>; cases: PackTestCase[] };
 }
@@ -109,8 +125,11 @@ export interface LeafTrace {
   operator: string;
   /** The compared value after substitution: the parameter's value, or the referenced fact's value. */
   value: unknown;
-  /** Where the value came from when it was not a literal. */
-  valueFrom?: { param: string } | { fact: string; path?: string };
+  /**
+   * Where the value came from when it was not a literal. A parameter table's leaf, once evaluated, also names the key
+   * it looked up (`null` when the key fact was not a string) and `default: true` when the table had no entry for it.
+   */
+  valueFrom?: { param: string; key?: string | null; default?: true } | { fact: string; path?: string };
   /** The fact value (after path resolution) the operator saw. */
   factValue?: unknown;
   evaluated: boolean;

@@ -2017,6 +2017,10 @@ export interface components {
             };
             /** @description Named constants (thresholds, lists) that conditions reference with {"param": "name"}; keeps every number in one reviewable place. */
             parameters: Record<string, unknown>;
+            /** @description Parameters whose value depends on the case, referenced with {"param": "name"} like the others: the entry of values named by the key fact's value (e.g. an amount per currency), or default when the table has none. A name is a parameter's or a table's, never both. */
+            parameterTables?: {
+                [key: string]: components["schemas"]["RulePack.parameterTable"];
+            };
             /** @description The rules. Each fires its event when its conditions hold. */
             rules: components["schemas"]["RulePack.rule"][];
             /** @description Embedded test cases, run on load in CI and by `decisions pack test`. */
@@ -2059,7 +2063,7 @@ export interface components {
             fact: components["schemas"]["RulePack.identifier"];
             path?: components["schemas"]["RulePack.jsonPath"];
             operator: components["schemas"]["RulePack.operator"];
-            /** @description What the fact value is compared with: a literal, {"param": name} (substituted from parameters when the pack is compiled) or {"fact": name, "path": "$.x"} (another fact's value). */
+            /** @description What the fact value is compared with: a literal, {"param": name} (substituted from parameters when the pack is compiled, or the entry of a parameter table for the case) or {"fact": name, "path": "$.x"} (another fact's value). */
             value: components["schemas"]["RulePack.conditionValue"];
             /** @description Parameters passed to dynamic facts (unused by constant facts). */
             params?: Record<string, unknown>;
@@ -2077,6 +2081,19 @@ export interface components {
          * @enum {string}
          */
         "RulePack.operator": "equal" | "notEqual" | "lessThan" | "lessThanInclusive" | "greaterThan" | "greaterThanInclusive" | "in" | "notIn" | "contains" | "doesNotContain";
+        "RulePack.parameterTable": {
+            description?: string;
+            /** @description The fact (a string, e.g. currency) whose value names the entry; type-checked against factSchema. */
+            key: {
+                /** @description A top-level property of factSchema. */
+                fact: components["schemas"]["RulePack.identifier"];
+                path?: components["schemas"]["RulePack.jsonPath"];
+            };
+            /** @description The entries, by key value; each is type-checked against every condition that references the table. */
+            values: Record<string, unknown>;
+            /** @description Compared with when values has no entry for the key's value (or the key is absent). */
+            default: unknown;
+        };
         "RulePack.rootCondition": unknown;
         "RulePack.rule": {
             /** @description Rule name in lower-kebab-case, unique in the pack; appears in traces and decision reasons. */

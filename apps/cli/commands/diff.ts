@@ -1,4 +1,4 @@
-/** `decisions diff <a.json> <b.json>`: rules added/removed/changed, parameter changes and fact-schema changes. */
+/** `decisions diff <a.json> <b.json>`: rules added/removed/changed, parameter and parameter-table changes and fact-schema changes. */
 import { diffPacks, type PackDiff } from '../../../libs/rules/index.js';
 import type { Command } from '../command.js';
 import { CliError } from '../output.js';
@@ -8,6 +8,30 @@ const short = (v: unknown): string => {
   const s = JSON.stringify(v) ?? 'undefined';
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 };
+
+type Table = { key: { fact: string; path?: string }; values: Record<string, unknown>; default: unknown };
+
+const keyName = (t: Table): string => `${t.key.fact}${t.key.path ? t.key.path.slice(1) : ''}`;
+
+function describeTable(value: unknown): string {
+  const t = value as Table;
+  return `(by ${keyName(t)}: ${Object.keys(t.values).length} entries, default ${short(t.default)})`;
+}
+
+/** A changed table entry by entry: a table of 180 currencies with one new rate reads as that rate. */
+function tableChanges(fromValue: unknown, toValue: unknown): string[] {
+  const [a, b] = [fromValue as Table, toValue as Table];
+  const out: string[] = [];
+  if (keyName(a) !== keyName(b)) out.push(`key ${keyName(a)} -> ${keyName(b)}`);
+  for (const [k, v] of Object.entries(b.values)) {
+    if (!Object.hasOwn(a.values, k)) out.push(`+ ${k} = ${short(v)}`);
+    else if (JSON.stringify(a.values[k]) !== JSON.stringify(v)) out.push(`${k} ${short(a.values[k])} -> ${short(v)}`);
+  }
+  for (const [k, v] of Object.entries(a.values)) if (!Object.hasOwn(b.values, k)) out.push(`- ${k} (was ${short(v)})`);
+  if (JSON.stringify(a.default) !== JSON.stringify(b.default)) out.push(`default ${short(a.default)} -> ${short(b.default)}`);
+  if (out.length === 0) out.push('description');
+  return out;
+}
 
 function render(d: PackDiff): string[] {
   const lines = [`${d.from} -> ${d.to}${d.same ? ': no changes but the version' : ''}`];
@@ -26,6 +50,13 @@ function render(d: PackDiff): string[] {
     for (const p of parameters.added) lines.push(`  + ${p.name} = ${short(p.to)}`);
     for (const p of parameters.removed) lines.push(`  - ${p.name} (was ${short(p.from)})`);
     for (const p of parameters.changed) lines.push(`  ~ ${p.name}: ${short(p.from)} -> ${short(p.to)}`);
+  }
+  const tables = d.parameterTables;
+  if (tables.added.length + tables.removed.length + tables.changed.length) {
+    lines.push('parameter tables:');
+    for (const p of tables.added) lines.push(`  + ${p.name} ${describeTable(p.to)}`);
+    for (const p of tables.removed) lines.push(`  - ${p.name} (was ${describeTable(p.from)})`);
+    for (const p of tables.changed) lines.push(`  ~ ${p.name}: ${tableChanges(p.from, p.to).join('; ')}`);
   }
   if (factSchema.added.length + factSchema.removed.length + factSchema.changed.length) {
     lines.push('fact schema:');
@@ -46,7 +77,7 @@ function render(d: PackDiff): string[] {
 export const diff: Command = {
   name: 'diff',
   args: '<pack-a.json> <pack-b.json>',
-  summary: 'what changed between two packs: rules, parameters, fact schema, tests',
+  summary: 'what changed between two packs: rules, parameters, parameter tables, fact schema, tests',
   async run({ io, positionals }) {
     if (positionals.length !== 2) throw new CliError('diff needs two pack files', 2);
     const [a, b] = await loadPacks(positionals);

@@ -23,6 +23,14 @@ export interface DecisionLike {
   trace?: unknown;
 }
 
+/** Where a threshold came from: the parameter, and for a parameter table the key it looked up (or that it had none). */
+function thresholdFrom(from: NonNullable<Condition['valueFrom']>): string {
+  const param = from.param ?? '';
+  if (from.key === undefined) return t('explain.thresholdFrom', { param });
+  const key = from.key ?? '—';
+  return from.default ? t('explain.thresholdFromTableDefault', { param, key }) : t('explain.thresholdFromTable', { param, key });
+}
+
 const op = (o: string | undefined): string =>
   o && o in en.explain.operators ? t(`explain.operators.${o}` as MessageKey) : (o ?? '');
 
@@ -165,7 +173,7 @@ function RuleList({ rules }: { rules: RuleStep[] }) {
               <li key={j}>
                 {c.result === true ? '✓ ' : c.result === false ? '✗ ' : ''}
                 {t('explain.condition', { fact: factName(c), actual: show(c.factValue), operator: op(c.operator), threshold: show(c.value) })}{' '}
-                {c.valueFrom?.param ? t('explain.thresholdFrom', { param: c.valueFrom.param }) : c.valueFrom?.fact ? t('explain.thresholdFromFact', { fact: factName({ fact: c.valueFrom.fact, path: c.valueFrom.path }) }) : null}
+                {c.valueFrom?.param ? thresholdFrom(c.valueFrom) : c.valueFrom?.fact ? t('explain.thresholdFromFact', { fact: factName({ fact: c.valueFrom.fact, path: c.valueFrom.path }) }) : null}
                 <span className="visually-hidden"> {c.result ? t('explain.conditionHeld') : t('explain.conditionFailed')}</span>
               </li>
             ))}

@@ -10,8 +10,8 @@ export interface Condition {
   operator: string;
   /** The value compared against (the threshold), after a param or fact reference was resolved. */
   value: unknown;
-  /** Where the threshold came from: a pack parameter or another fact. */
-  valueFrom?: { param?: string; fact?: string; path?: string };
+  /** Where the threshold came from: a pack parameter (a table's also names the key it looked up) or another fact. */
+  valueFrom?: { param?: string; key?: string | null; default?: boolean; fact?: string; path?: string };
   factValue?: unknown;
   result?: boolean;
   evaluated?: boolean;

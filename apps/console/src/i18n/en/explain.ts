@@ -12,6 +12,8 @@ export const explain = {
   ruleNotFired: '{rule} did not fire',
   condition: '{fact} was {actual}; the rule checks {operator} {threshold}',
   thresholdFrom: '(parameter {param})',
+  thresholdFromTable: '(parameter {param} for {key})',
+  thresholdFromTableDefault: '(parameter {param}: its default, no entry for {key})',
   thresholdFromFact: '(from {fact})',
   conditionHeld: 'held',
   conditionFailed: 'did not hold',

@@ -13,7 +13,7 @@ import { show } from '../../explain/trace.js';
 import type { Release } from './Releases.js';
 
 interface PackDoc {
-  pack?: { parameters?: Record<string, unknown>; rules?: unknown[]; [k: string]: unknown };
+  pack?: { parameters?: Record<string, unknown>; parameterTables?: Record<string, unknown>; rules?: unknown[]; [k: string]: unknown };
 }
 
 export function DiffPage({ query }: PageProps) {
@@ -85,7 +85,7 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
                 </tr>
               </thead>
               <tbody>
-                {paramDiff(docs.before?.pack?.parameters, docs.after?.pack?.parameters).map((p) => (
+                {paramDiff(parametersOf(docs.before?.pack), parametersOf(docs.after?.pack)).map((p) => (
                   <tr key={p.name} className={p.change === 'same' ? undefined : 'diff-chg'}>
                     <th scope="row">{p.name}</th>
                     <td className="mono small">{p.change === 'added' ? '—' : show(p.before)}</td>
@@ -102,6 +102,12 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
       ) : null}
     </section>
   );
+}
+
+/** Parameters and parameter tables in one list: a name is one or the other, and a number that became a table reads as changed. */
+function parametersOf(pack: PackDoc['pack']): Record<string, unknown> | undefined {
+  if (!pack) return undefined;
+  return { ...pack.parameters, ...pack.parameterTables };
 }
 
 /** Pairs each run of removed lines with the run of added lines after it, so a changed line sits beside its new text. */
