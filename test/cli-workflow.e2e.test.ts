@@ -151,7 +151,7 @@ describe('decisions CLI against a running service', () => {
     const before = await svc.sql<{ n: string | number }>('select count(*) as n from decisions');
     const s = await cli(['simulate', 'release.json', '--cases', 'cases.json']);
     expect(s.code).toBe(0);
-    expect(s.stdout).toContain('candidate strict-refunds@1.0.0 vs the active release default@1.7.0');
+    expect(s.stdout).toContain('candidate strict-refunds@1.0.0 vs the active release default@1.8.0');
     expect(s.stdout).toContain('8 cases, 4 changed (50.0%)');
     expect(s.stdout).toMatch(/APPROVE -> REVIEW\s+4\s+50\.0%/);
     expect(s.stdout).toMatch(/FREQUENT_REFUNDER\s+4\s+0/);
@@ -224,7 +224,7 @@ describe('decisions CLI against a running service', () => {
 
     const rb = await cli(['rollback'], { key: publisher });
     expect(rb.code).toBe(0);
-    expect(rb.stdout).toContain('rolled back; active: default@1.7.0');
+    expect(rb.stdout).toContain('rolled back; active: default@1.8.0');
     const none = await cli(['rollback'], { key: publisher });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/^error [A-Z_]+: /);

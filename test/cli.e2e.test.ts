@@ -47,6 +47,25 @@ describe('decisions CLI', () => {
     expect(r.stdout).toContain('  - return rejected at inspection is denied');
   });
 
+  it('diffs parameter tables: a parameter that became one, then a changed entry, key and default', async () => {
+    const becameTable = await cli('diff', 'rule-packs/giftcard-redemption-policy/1.1.0.json', 'rule-packs/giftcard-redemption-policy/1.2.0.json');
+    expect(becameTable.code).toBe(0);
+    expect(becameTable.stdout).toContain('parameters:\n  - newDeviceAmount (was 10000)');
+    expect(becameTable.stdout).toMatch(/parameter tables:\n {2}\+ newDeviceAmount \(by currency: \d+ entries, default 10000\)/);
+    const pack = JSON.parse(await readFile(join(root, 'rule-packs/giftcard-redemption-policy/1.2.0.json'), 'utf8'));
+    const table = pack.parameterTables.newDeviceAmount;
+    pack.version = '1.2.1';
+    table.values.JPY = 17000;
+    table.values.XYZ = 1;
+    delete table.values.KWD;
+    table.default = 12000;
+    const dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    await writeFile(join(dir, '1.2.1.json'), JSON.stringify(pack));
+    const r = await cli('diff', 'rule-packs/giftcard-redemption-policy/1.2.0.json', join(dir, '1.2.1.json'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  ~ newDeviceAmount: JPY 16000 -> 17000; + XYZ = 1; - KWD (was 30000); default 10000 -> 12000');
+  });
+
   it('names the file, JSON path and rule of a type error, and exits non-zero', async () => {
     const pack = JSON.parse(await readFile(join(root, 'rule-packs/refund-policy/1.0.0.json'), 'utf8'));
     pack.rules[0].conditions.all[0].path = '$.daysSinceDeliveryy';

@@ -89,7 +89,7 @@ describe('GET /v1/releases and /v1/releases/activations', () => {
     ]);
     const rest = await get(auditor, `/v1/releases/activations?cursor=${h.body.nextCursor}`);
     // The tenant's first activation replaced the built-in release of that day, as the row recorded it (not today's).
-    expect(rest.body.items).toEqual([expect.objectContaining({ action: 'activate', release: { name: 'acme-console', version: '1.0.0' }, replaced: { name: 'default', version: '1.7.0' } })]);
+    expect(rest.body.items).toEqual([expect.objectContaining({ action: 'activate', release: { name: 'acme-console', version: '1.0.0' }, replaced: { name: 'default', version: '1.8.0' } })]);
     expect(rest.body.items[0].replaced).toEqual(rest.body.items[0].previous);
     expect(rest.body.nextCursor).toBeNull();
     expect((await post(publisher, '/v1/releases/rollback')).status).toBe(200); // back to the built-in one for the suites below
@@ -105,8 +105,8 @@ describe('GET /v1/decisions: release and reason code', () => {
     expect(await ids('reasonCode=AMOUNT_OVER_AUTO_APPROVE_LIMIT')).toEqual([review.refundId]);
     expect(await ids('reasonCode=AMOUNT_OVER_AUTO_APPROVE_LIMIT&outcome=APPROVE')).toEqual([]);
     expect(await ids(`reasonCode=AMOUNT_OVER_AUTO_APPROVE_LIMIT&customer=${review.customerId}`)).toEqual([review.refundId]);
-    expect(await ids(`release=default@1.7.0&customer=${approve.customerId}`)).toEqual([approve.refundId]);
-    expect((await ids('release=default@1.7.0')).length).toBeGreaterThanOrEqual(2);
+    expect(await ids(`release=default@1.8.0&customer=${approve.customerId}`)).toEqual([approve.refundId]);
+    expect((await ids('release=default@1.8.0')).length).toBeGreaterThanOrEqual(2);
     expect(await ids('release=default@9.9.9')).toEqual([]);
     // A code nobody has is an empty page (an index lookup), not a scan of every decision into the statement timeout.
     expect(await ids('reasonCode=NEVER_SEEN_CODE')).toEqual([]);

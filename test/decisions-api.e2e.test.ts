@@ -28,7 +28,7 @@ describe('persistence and explanation', () => {
     const d = r.body;
     expect(d).toMatchObject({ tenant: 'acme', domain: 'refund', outcome: 'REVIEW' });
     expect(d.refundId).toMatch(/^rf_\d+$/);
-    expect(d.release).toEqual({ name: 'default', version: '1.7.0', components: { refund: '1.3.0', redemption: '1.0.0', 'refund-policy': '1.2.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0', 'giftcard-abuse': '1.1.0', 'giftcard-balance-check': '1.2.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.3.0', 'giftcard-redemption-policy': '1.1.0' } });
+    expect(d.release).toEqual({ name: 'default', version: '1.8.0', components: { refund: '1.3.0', redemption: '1.0.0', 'refund-policy': '1.2.0', 'refund-risk': '1.0.0', 'redemption-gate': '1.0.0', 'giftcard-abuse': '1.2.0', 'giftcard-balance-check': '1.2.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.3.0', 'giftcard-redemption-policy': '1.2.0' } });
     expect(Date.parse(d.createdAt)).not.toBeNaN();
 
     const got = await svc.request('GET', `/v1/decisions/${d.id}`, { key: auditor });

@@ -35,6 +35,12 @@ const redeem = limits.redemption!;
 const newDeviceAmount = (JSON.parse(readFileSync(join(repoRoot, 'rule-packs/giftcard-redemption-policy/1.0.0.json'), 'utf8')) as { parameters: { newDeviceAmount: number } })
   .parameters.newDeviceAmount;
 
+/** The built-in pack's new-device amount per currency (a parameter table since 1.2.0); `default` for one it does not list. */
+const newDeviceTable = (
+  JSON.parse(readFileSync(join(repoRoot, 'rule-packs/giftcard-redemption-policy/1.2.0.json'), 'utf8')) as {
+    parameterTables: { newDeviceAmount: { values: Record<string, number>; default: number } };
+  }
+).parameterTables.newDeviceAmount;
 const ATTEMPTS = 5000;
 const PARALLEL = 16;
 const SPREAD_IPS = 500;
@@ -287,6 +293,44 @@ onPostgres('gift card enumeration and draining', () => {
     for (const a of rotated) expect(a.codes).toContain('DISTINCT_CURRENCIES_CARD_24H');
     // A blocked attempt is no redemption: the card's own currency still counts one, and redeems on.
     expect(await post('giftcard-redemption', { ...card, currency: 'EUR', requestedAt: at(base, 5 * 3600) })).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+  }, 120_000);
+
+  it("a new device is challenged above about €100 in the redemption's own currency, not above 100.00 of any currency", async () => {
+    expect(newDeviceTable.default).toBe(newDeviceAmount);
+    const base = '2026-03-10T00:00:00Z';
+    let n = 0;
+    const fresh = (currency: string, amount: number) =>
+      post('giftcard-redemption', { cardCode: newCode(), ip: '192.0.2.81', deviceId: `new-phone-${n}`, channel: 'mobile_app', customerId: `cus-new-phone-${n}`, currency, amount, requestedAt: at(base, n++ * 3600) });
+    for (const currency of ['JPY', 'GBP', 'BRL', 'KWD']) {
+      const limit = newDeviceTable.values[currency]!;
+      expect(limit).not.toBe(newDeviceTable.default);
+      expect(await fresh(currency, limit)).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+      expect(await fresh(currency, limit + 1)).toMatchObject({ status: 201, outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+    }
+    // A currency the table does not list keeps the pack's default.
+    expect(newDeviceTable.values.USD).toBeUndefined();
+    expect(await fresh('USD', newDeviceTable.default)).toMatchObject({ outcome: 'ALLOW' });
+    expect(await fresh('USD', newDeviceTable.default + 1)).toMatchObject({ outcome: 'CHALLENGE', codes: ['NEW_DEVICE_HIGH_AMOUNT'] });
+  }, 120_000);
+
+  it('a card in a weak currency is held to about €500 of it, and one in a strong currency too: not to 500.00 of each', async () => {
+    const limit = redeem.REDEEMED_AMOUNT_CARD_24H!;
+    for (const [d, currency] of ['BRL', 'GBP'].entries()) {
+      const cardLimit = limit.thresholdByCurrency![currency]!;
+      const step = newDeviceTable.values[currency]!;
+      expect(cardLimit % step).toBe(0);
+      const card = { cardCode: newCode(), ip: '192.0.2.82', deviceId: `fx-device-${currency}`, channel: 'web', customerId: `cus-fx-${currency}`, currency };
+      const base = at('2026-03-11T00:00:00Z', d * 86400);
+      const answers: Answer[] = [];
+      // Sequential, an hour apart, each under the new-device amount: up to exactly the card's limit, then one unit more.
+      for (let i = 0; i < cardLimit / step; i++) answers.push(await post('giftcard-redemption', { ...card, amount: step, requestedAt: at(base, i * 3600) }));
+      for (const a of answers) expect(a).toMatchObject({ status: 201, outcome: 'ALLOW', codes: [] });
+      const over = await post('giftcard-redemption', { ...card, amount: 1, requestedAt: at(base, (cardLimit / step) * 3600) });
+      expect(over).toMatchObject({ status: 201, outcome: 'BLOCK', codes: ['REDEEMED_AMOUNT_CARD_24H'], retryAfter: limit.retryAfter });
+    }
+    // Reais: far more than 500.00; pounds: less than 500.00.
+    expect(limit.thresholdByCurrency!.BRL).toBeGreaterThan(limit.threshold);
+    expect(limit.thresholdByCurrency!.GBP).toBeLessThan(limit.threshold);
   }, 120_000);
 
   it('(d) the stored decision and its history hold no raw card code or other personal data, only keyed hashes', async () => {

@@ -171,11 +171,11 @@ describe('GET /metrics after a known sequence of calls', () => {
     expect(m.value('decision_platform_release_activations_total', { tenant: 'acme', action: 'activate' })).toBe(1);
     expect(m.value('decision_platform_active_release_info', { tenant: 'acme', release: 'default', version: '1.0.0' })).toBe(1);
     // globex only started a shadow: the built-in release still decides for it.
-    expect(m.value('decision_platform_active_release_info', { tenant: 'globex', release: 'default', version: '1.7.0' })).toBe(1);
+    expect(m.value('decision_platform_active_release_info', { tenant: 'globex', release: 'default', version: '1.8.0' })).toBe(1);
     expect(m.matching('decision_platform_active_release_info')).toHaveLength(2);
     expect(m.matching('decision_platform_release_activations_total', { tenant: 'globex' })).toEqual([]);
-    expect(m.value('decision_platform_builtin_release_info', { release: 'default', version: '1.7.0' })).toBe(1);
-    expect(readyz).toMatchObject({ status: 'ready', store: svc.db.kind, release: { name: 'default', version: '1.7.0' }, tenants: { activated: 1, builtin: 1, unavailable: 0 } });
+    expect(m.value('decision_platform_builtin_release_info', { release: 'default', version: '1.8.0' })).toBe(1);
+    expect(readyz).toMatchObject({ status: 'ready', store: svc.db.kind, release: { name: 'default', version: '1.8.0' }, tenants: { activated: 1, builtin: 1, unavailable: 0 } });
   });
 
   it('counts shadow evaluations as the shadow report does', () => {

@@ -72,7 +72,7 @@ onPostgres('two instances on one PostgreSQL database (skipped without TEST_DATAB
   it('a rollback through B reaches A within 5 s', async () => {
     const r = await publish(b, '/v1/releases/rollback');
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ name: 'default', version: '1.7.0' });
+    expect(r.body).toMatchObject({ name: 'default', version: '1.8.0' });
     const elapsed = await decidesWith(a, 'default', 'APPROVE');
     console.log(`rollback through B reached A after ${Math.round(elapsed)} ms`);
     expect(elapsed).toBeLessThan(SWITCH_LIMIT_MS);

@@ -274,6 +274,19 @@ describe('releases', () => {
     expect(cross.body.errors.map((e: any) => e.path)).toEqual(['/components/refund-risk']);
   });
 
+  it("refuses a policy paired with a decision type that does not compute what the policy's manifest says it reads (422)", async () => {
+    const builtin = (await svc.request('GET', '/v1/releases/default/1.8.0', { key: author })).body.components as Record<string, string>;
+    // giftcard-abuse@1.2.0 reads the per-currency counts giftcard-redemption@1.3.0 added; 1.2.0 computes none.
+    const r = await post('/v1/releases', author, { name: 'old-redemptions', version: '1.0.0', components: { ...builtin, 'giftcard-redemption': '1.2.0' } });
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('RELEASE_TYPE_CHECK_FAILED');
+    expect(r.body.errors).toEqual([
+      { path: '/components/giftcard-redemption/pipeline/0/entrypoint', message: expect.stringContaining('giftcard-abuse@1.2.0 reads /features/distinctCurrenciesCard24h') },
+      { path: '/components/giftcard-redemption/pipeline/0/entrypoint', message: expect.stringContaining('giftcard-abuse@1.2.0 reads /features/distinctCurrenciesCustomer24h') },
+    ]);
+    expect((await svc.request('GET', '/v1/releases/old-redemptions/1.0.0', { key: author })).status).toBe(404);
+  });
+
   it('validates the body (400) and the role (403)', async () => {
     const bad = await post('/v1/releases', author, { name: 'Bad Name', version: 'one', components: {} });
     expect(bad.status).toBe(400);
@@ -287,7 +300,7 @@ describe('activation, rollback and the audit trail', () => {
     for (const key of [service, author, auditor]) {
       const r = await svc.request('GET', '/v1/releases/active', { key });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ name: 'default', version: '1.7.0', components: { ...BASE, 'refund-policy': '1.2.0', refund: '1.3.0', redemption: '1.0.0', 'giftcard-abuse': '1.1.0', 'giftcard-balance-check': '1.2.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.3.0', 'giftcard-redemption-policy': '1.1.0' }, activatedAt: null, activatedBy: null, previous: null });
+      expect(r.body).toEqual({ name: 'default', version: '1.8.0', components: { ...BASE, 'refund-policy': '1.2.0', refund: '1.3.0', redemption: '1.0.0', 'giftcard-abuse': '1.2.0', 'giftcard-balance-check': '1.2.0', 'giftcard-balance-check-policy': '1.0.0', 'giftcard-challenge': '1.1.0', 'giftcard-challenge-policy': '1.1.0', 'giftcard-redemption': '1.3.0', 'giftcard-redemption-policy': '1.2.0' }, activatedAt: null, activatedBy: null, previous: null });
     }
     const rollback = await post('/v1/releases/rollback', publisher);
     expect(rollback.status).toBe(422);
@@ -302,7 +315,7 @@ describe('activation, rollback and the audit trail', () => {
     const k = newKey();
     const r = await post('/v1/releases/acme-main/1.1.0/activate', publisher, undefined, { idempotencyKey: k });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ name: 'acme-main', version: '1.1.0', changed: true, previous: { name: 'default', version: '1.7.0' } });
+    expect(r.body).toMatchObject({ name: 'acme-main', version: '1.1.0', changed: true, previous: { name: 'default', version: '1.8.0' } });
     expect(r.body.activatedBy.name).toBe('release-manager');
     publisherKeyId = r.body.activatedBy.id;
     const replayed = await post('/v1/releases/acme-main/1.1.0/activate', publisher, undefined, { idempotencyKey: k });
@@ -372,13 +385,13 @@ describe('activation, rollback and the audit trail', () => {
 
     const first = await post('/v1/releases/rollback', publisher);
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ name: 'acme-main', version: '1.1.0', rolledBack: { name: 'acme-main', version: '1.2.0' }, previous: { name: 'default', version: '1.7.0' } });
+    expect(first.body).toMatchObject({ name: 'acme-main', version: '1.1.0', rolledBack: { name: 'acme-main', version: '1.2.0' }, previous: { name: 'default', version: '1.8.0' } });
     expect((await decide(bigRefund())).body.release.version).toBe('1.1.0');
 
     const second = await post('/v1/releases/rollback', publisher);
-    expect(second.body).toMatchObject({ name: 'default', version: '1.7.0', previous: null });
+    expect(second.body).toMatchObject({ name: 'default', version: '1.8.0', previous: null });
     const d = await decide(bigRefund());
-    expect(d.body).toMatchObject({ outcome: 'APPROVE', release: { name: 'default', version: '1.7.0' } });
+    expect(d.body).toMatchObject({ outcome: 'APPROVE', release: { name: 'default', version: '1.8.0' } });
 
     const none = await post('/v1/releases/rollback', publisher);
     expect(none.status).toBe(422);
@@ -391,10 +404,10 @@ describe('activation, rollback and the audit trail', () => {
     const entries = (r.body.items as any[]).filter((e) => e.action === 'release.activated' || e.action === 'release.rolled_back');
     // newest first
     expect(entries.map((e) => [e.action, e.details.from, e.details.to])).toEqual([
-      ['release.rolled_back', 'acme-main@1.1.0', 'default@1.7.0'],
+      ['release.rolled_back', 'acme-main@1.1.0', 'default@1.8.0'],
       ['release.rolled_back', 'acme-main@1.2.0', 'acme-main@1.1.0'],
       ['release.activated', 'acme-main@1.1.0', 'acme-main@1.2.0'],
-      ['release.activated', 'default@1.7.0', 'acme-main@1.1.0'],
+      ['release.activated', 'default@1.8.0', 'acme-main@1.1.0'],
     ]);
     for (const e of entries) {
       expect(e).toMatchObject({ tenant: 'acme', actor: publisherKeyId, details: { actorName: 'release-manager' } });

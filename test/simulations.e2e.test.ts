@@ -10,7 +10,7 @@ let service: string;
 let auditor: string;
 let otherAuthor: string;
 
-const BUILTIN = { name: 'default', version: '1.7.0', components: { 'refund-policy': '1.2.0', 'refund-risk': '1.0.0' } };
+const BUILTIN = { name: 'default', version: '1.8.0', components: { 'refund-policy': '1.2.0', 'refund-risk': '1.0.0' } };
 // The candidate: refunds above 4000 go to review instead of being approved (the shipped limit is 50000).
 const CANDIDATE = { name: 'lower-limit', version: '1.0.0', components: { 'refund-policy': '1.1.0', 'refund-risk': '1.0.0' } };
 

@@ -37,14 +37,19 @@ export function unpackBundle(tarGz: Uint8Array): Map<string, Uint8Array> {
 }
 
 /**
- * `tarGz` with its manifest renamed to `name@version`, and its data or Wasm replaced when given: how a test turns a
+ * `tarGz` with its manifest renamed to `name@version`, its data or Wasm replaced and metadata added when given: how a test turns a
  * committed bundle into another one (a never-returning entrypoint, oversized data) that still comes from opa build.
  */
-export function variantBundle(tarGz: Uint8Array, name: string, version: string, over: { wasm?: Uint8Array; data?: unknown } = {}): Uint8Array {
+export function variantBundle(
+  tarGz: Uint8Array,
+  name: string,
+  version: string,
+  over: { wasm?: Uint8Array; data?: unknown; metadata?: Record<string, unknown> } = {},
+): Uint8Array {
   const files = unpackBundle(tarGz);
   const manifest = JSON.parse(Buffer.from(files.get('.manifest')!).toString('utf8')) as { revision?: string; metadata?: Record<string, unknown> };
   manifest.revision = version;
-  manifest.metadata = { ...manifest.metadata, name, version };
+  manifest.metadata = { ...manifest.metadata, ...over.metadata, name, version };
   return packBundle({
     '/.manifest': JSON.stringify(manifest),
     '/data.json': over.data === undefined ? files.get('data.json')! : JSON.stringify(over.data),

@@ -102,6 +102,26 @@ describe('LoadedPolicy metadata', () => {
   });
 });
 
+describe('LoadedPolicy reads (manifest metadata.reads)', () => {
+  it('lists what an entrypoint declares it reads, and nothing for one that declares nothing', async () => {
+    const reads = ['/amount', '/customer/refundCount30d'];
+    const p = await LoadedPolicy.load(variantBundle(bundleBytes, 'refund-risk', '1.0.1', { metadata: { reads: { [ENTRYPOINT]: reads } } }));
+    expect(p.reads(ENTRYPOINT)).toEqual(reads);
+    expect(p.reads('other/entrypoint')).toEqual([]);
+    expect(policy.reads(ENTRYPOINT)).toEqual([]);
+  });
+
+  it.each([
+    ['not an object', ['/amount'], 'must be an object'],
+    ['an entrypoint the Wasm does not export', { 'refund/other': ['/amount'] }, 'names entrypoint refund/other, which /policy.wasm does not export'],
+    ['a pointer without its slash', { [ENTRYPOINT]: ['amount'] }, 'must be a list of JSON pointers'],
+    ['a list that is not one', { [ENTRYPOINT]: '/amount' }, 'must be a list of JSON pointers'],
+  ])('refuses a bundle whose reads are %s', async (_what, reads, message) => {
+    const bytes = variantBundle(bundleBytes, 'refund-risk', '1.0.1', { metadata: { reads } });
+    await expect(LoadedPolicy.load(bytes)).rejects.toMatchObject({ code: 'POLICY_BUNDLE_INVALID', message: expect.stringContaining(message) });
+  });
+});
+
 describe('refund risk assessment (Wasm)', () => {
   it('scores a quiet case LOW with all six signals listed in order and no reasons', () => {
     const r = assess(baseCase());

@@ -39,6 +39,7 @@ export class LoadedPolicy {
     private readonly entrypointIds: ReadonlyMap<string, number>,
     /** The bundle's .tar.gz bytes and the budget it was loaded with: what another thread loads the same policy from. */
     readonly source: { readonly bytes: Uint8Array; readonly budget: EvaluationBudget },
+    private readonly declared: ReadonlyMap<string, readonly string[]> = new Map(),
   ) {
     this.ref = `${name}@${version}`;
   }
@@ -91,10 +92,22 @@ export class LoadedPolicy {
       }
     }
 
+    const reads = declaredReads(manifest.metadata?.['reads'], ids);
+
     // A copy of its own: the caller's bytes may be a view into a larger buffer (a request body, a pool), which this
     // would otherwise keep alive and post whole to every replay worker.
     const source = { bytes: Uint8Array.prototype.slice.call(bundleBytes), budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
-    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source);
+    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source, reads);
+  }
+
+  /**
+   * What an entrypoint reads of its input, as JSON pointers (`/features/distinctCurrenciesCard24h`), when the bundle's
+   * `.manifest` declares it (`metadata.reads`, by entrypoint); empty otherwise. A release checks them against the
+   * decision type that feeds the entrypoint, so a policy paired with a type that does not compute what it reads is
+   * refused at creation instead of deciding on an absent value.
+   */
+  reads(entrypoint: string): readonly string[] {
+    return this.declared.get(entrypoint) ?? [];
   }
 
   /**
@@ -176,6 +189,25 @@ function entrypointIds(raw: unknown): Map<string, number> {
   }
   pairs.sort((a, b) => a[1] - b[1]);
   return new Map(pairs);
+}
+
+/** `metadata.reads`: by exported entrypoint, a list of JSON pointers (each "" or starting with "/"). */
+function declaredReads(value: unknown, exported: ReadonlyMap<string, number>): Map<string, readonly string[]> {
+  const reads = new Map<string, readonly string[]>();
+  if (value === undefined) return reads;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bundleInvalid('/.manifest metadata.reads must be an object of entrypoint: [JSON pointers]', '/.manifest');
+  }
+  for (const [entrypoint, pointers] of Object.entries(value)) {
+    if (!exported.has(entrypoint)) {
+      throw bundleInvalid(`/.manifest metadata.reads names entrypoint ${entrypoint}, which /policy.wasm does not export`, '/.manifest');
+    }
+    if (!Array.isArray(pointers) || !pointers.every((p): p is string => typeof p === 'string' && (p === '' || p.startsWith('/')))) {
+      throw bundleInvalid(`/.manifest metadata.reads of ${entrypoint} must be a list of JSON pointers (e.g. "/features/x")`, '/.manifest');
+    }
+    reads.set(entrypoint, Object.freeze([...pointers]));
+  }
+  return reads;
 }
 
 function stringArray(v: unknown): string[] {

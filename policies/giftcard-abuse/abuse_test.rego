@@ -453,3 +453,26 @@ test_currency_rotation_at_its_boundaries if {
 	third := abuse.redemption with input as redeem_with({"distinctCurrenciesCustomer24h": 3})
 	reason_codes(third) == ["DISTINCT_CURRENCIES_CUSTOMER_24H"]
 }
+
+# 1.2.0: about €500 in each listed currency: a weak currency is not held to 500.00 of it, a strong one not let past €500.
+test_weak_and_strong_currencies_have_their_own_limits if {
+	brl := abuse.redemption with input as object.union(redeem_base, {"currency": "BRL", "amount": rd.REDEEMED_AMOUNT_CARD_24H.threshold * 5})
+	not "REDEEMED_AMOUNT_CARD_24H" in reason_codes(brl)
+	gbp_limit := rd.REDEEMED_AMOUNT_CARD_24H.thresholdByCurrency.GBP
+	gbp_limit < rd.REDEEMED_AMOUNT_CARD_24H.threshold
+	gbp := abuse.redemption with input as object.union(redeem_base, {"currency": "GBP", "amount": gbp_limit + 1})
+	"REDEEMED_AMOUNT_CARD_24H" in reason_codes(gbp)
+	at_limit := abuse.redemption with input as object.union(redeem_base, {"currency": "GBP", "amount": gbp_limit})
+	not "REDEEMED_AMOUNT_CARD_24H" in reason_codes(at_limit)
+}
+
+# Every listed currency's customer limit is twice its card limit, as the unlisted default's is.
+test_customer_limits_are_twice_card_limits if {
+	card := rd.REDEEMED_AMOUNT_CARD_24H
+	customer := rd.REDEEMED_AMOUNT_CUSTOMER_24H
+	customer.threshold == card.threshold * 2
+	object.keys(customer.thresholdByCurrency) == object.keys(card.thresholdByCurrency)
+	every code, limit in card.thresholdByCurrency {
+		customer.thresholdByCurrency[code] == limit * 2
+	}
+}

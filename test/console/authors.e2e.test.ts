@@ -50,7 +50,7 @@ async function until<T>(ask: () => Promise<T>, ok: (v: T) => boolean): Promise<T
 describe('console: policy authors', () => {
   it('lists the releases with the active one', async () => {
     await visit(page, svc.baseUrl, '/releases');
-    await page.getByRole('link', { name: 'default@1.7.0' }).first().waitFor();
+    await page.getByRole('link', { name: 'default@1.8.0' }).first().waitFor();
     await page.getByText('The built-in release decides').waitFor();
     await checkPage(page, 'authors-releases');
   });
@@ -99,7 +99,7 @@ describe('console: policy authors', () => {
     });
     expect(created.status).toBe(201);
 
-    await visit(page, svc.baseUrl, '/releases/diff?a=default@1.7.0&b=acme@1.0.0');
+    await visit(page, svc.baseUrl, '/releases/diff?a=default@1.8.0&b=acme@1.0.0');
     const row = page.getByRole('row', { name: /autoApproveLimit/ });
     await expect(row.textContent()).resolves.toMatch(/50000.*10000.*changed/);
     await checkPage(page, 'authors-diff');
@@ -115,10 +115,10 @@ describe('console: policy authors', () => {
 
     await visit(page, svc.baseUrl, '/releases');
     await page.getByRole('button', { name: 'Roll back' }).click();
-    await page.getByRole('dialog').getByText('Roll back to default@1.7.0?').waitFor();
+    await page.getByRole('dialog').getByText('Roll back to default@1.8.0?').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
     // The active-release card itself must name the built-in release again (a link to it exists in the table anyway).
-    await page.getByRole('region', { name: 'Active release' }).getByText(/default@1\.7\.0|built-in release decides/).first().waitFor();
+    await page.getByRole('region', { name: 'Active release' }).getByText(/default@1\.8\.0|built-in release decides/).first().waitFor();
     expect(await until(async () => (await svc.request('GET', '/v1/releases/active', { key: author })).body.name, (n) => n === 'default')).toBe('default');
     await page.getByRole('cell', { name: 'rollback' }).waitFor();
   });

@@ -418,7 +418,11 @@ describe('history and features a type could not use are refused at upload, with 
 });
 
 describe('x-canonical', () => {
-  /** The built-in default@1.7.0 compiled; withType: that release with one type's document replaced. */
+  /**
+   * The built-in default@1.7.0 compiled; withType: that release with one type's document replaced. 1.7.0, not the
+   * latest: these tests swap in giftcard-redemption@1.1.0, which giftcard-abuse@1.2.0 (default@1.8.0) refuses to be
+   * paired with (it reads the per-currency counts of 1.3.0).
+   */
   const shipped = async () => {
     const files = new FileComponentSource(root);
     return new ReleaseCompiler(files).compile({ ...(await files.release('default', '1.7.0'))!, name: 'x', version: '1.0.0' });
@@ -666,5 +670,49 @@ describe("a policy step's inputPaths", () => {
     const t = refund();
     t.pipeline[1].inputPaths = ['requestedAmount'];
     expect(errorsOf(t)).toEqual([expect.objectContaining({ path: '/pipeline/1/inputPaths/0' })]);
+  });
+});
+
+describe("a policy's declared reads (its manifest's metadata.reads)", () => {
+  const files = new FileComponentSource(root);
+  const compile = async (components: Record<string, string>) =>
+    new ReleaseCompiler(files).compile({ name: 'x', version: '1.0.0', components: { ...(await files.release('default', '1.8.0'))!.components, ...components } });
+  const failure = (run: () => unknown) => {
+    try {
+      run();
+    } catch (e) {
+      return e as DomainError;
+    }
+    return undefined;
+  };
+
+  it('binds the built-in release: its types compute every feature its policies read', async () => {
+    const release = await compile({});
+    expect(release.policies.get('giftcard-abuse')!.reads('giftcard/abuse/redemption')).toContain('/features/distinctCurrenciesCard24h');
+    for (const type of ['giftcard-redemption', 'giftcard-balance-check']) expect(release.decisionType(type).ref).toMatch(new RegExp(`^${type}@`));
+  });
+
+  it('refuses a policy paired with a type that does not compute what it reads, naming each missing field', async () => {
+    // giftcard-abuse@1.2.0 reads the per-currency counts that giftcard-redemption@1.3.0 added.
+    const release = await compile({ 'giftcard-redemption': '1.2.0' });
+    const e = failure(() => release.decisionType('giftcard-redemption'));
+    expect(e?.code).toBe('RELEASE_TYPE_CHECK_FAILED');
+    expect(e?.errors).toEqual([
+      { path: '/components/giftcard-redemption/pipeline/0/entrypoint', message: expect.stringContaining('giftcard-abuse@1.2.0 reads /features/distinctCurrenciesCard24h') },
+      { path: '/components/giftcard-redemption/pipeline/0/entrypoint', message: expect.stringContaining('giftcard-abuse@1.2.0 reads /features/distinctCurrenciesCustomer24h') },
+    ]);
+    // The bundle before it declared nothing: the same pairing binds (its limits then see no currency counts).
+    expect((await compile({ 'giftcard-redemption': '1.2.0', 'giftcard-abuse': '1.1.0' })).decisionType('giftcard-redemption').ref).toBe('giftcard-redemption@1.2.0');
+  });
+
+  it('refuses a read that the step\'s inputPaths leave out', async () => {
+    const release = await compile({});
+    const doc = JSON.parse(readFileSync(resolve(root, 'decision-types/giftcard-redemption/1.3.0.json'), 'utf8')) as Record<string, any>;
+    doc.pipeline[0].inputPaths = ['/amount', '/currency', '/channel', '/features/redemptionsCard1h'];
+    const e = failure(() => bindDecisionType(validateDecisionType(doc), 'giftcard-redemption', release));
+    expect(e?.code).toBe('RELEASE_TYPE_CHECK_FAILED');
+    expect(e?.errors).toEqual(expect.arrayContaining([{ path: '/components/giftcard-redemption/pipeline/0/inputPaths', message: expect.stringContaining('reads /features/redeemedAmountCard24h') }]));
+    doc.pipeline[0].inputPaths = ['/amount', '/currency', '/channel', '/features'];
+    expect(failure(() => bindDecisionType(validateDecisionType(doc), 'giftcard-redemption', release))).toBeUndefined();
   });
 });

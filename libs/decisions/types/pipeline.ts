@@ -562,6 +562,16 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
           for (const p of reads) if (p !== undefined) checkPointer(out, [...base, ...parsePointer(p)], at(i, `/trace/${t}`), `trace reads ${p}`);
         }
         if (one) {
+          // And what the bundle says it reads must be given to it: a policy paired with a type that does not compute a
+          // feature it compares would see null there, and never fire, silently.
+          const policy = one[1];
+          const into = step.input === 'facts' ? factsSchema() : doc.input;
+          for (const read of policy.reads(step.entrypoint)) {
+            const what = `${policy.ref} reads ${read || '/'} (its manifest's metadata.reads)`;
+            if (step.inputPaths && !step.inputPaths.some((p) => read === p || read.startsWith(`${p}/`))) {
+              typeErrors.push({ path: at(i, '/inputPaths'), message: `${what}, but inputPaths do not pass it` });
+            } else checkPointer(into, parsePointer(read), at(i, '/entrypoint'), what);
+          }
           steps.push(bound(i, 'policy', bindPolicyStep(step, one[1], outcomes), { 'decision.step.as': step.as, 'decision.step.component': one[1].ref, 'decision.step.entrypoint': step.entrypoint }));
           policySteps.push({ entrypoint: step.entrypoint, policy: one[1] });
         }
