@@ -13,7 +13,7 @@
  * - the operators are json-rules-engine's defaults below, with their type checks and JavaScript's coercions.
  */
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
-import { tableEntry, tableOf, tableValueFrom } from './parameter-tables.js';
+import { tableEntry, tableOf, tableValue, tableValueFrom } from './parameter-tables.js';
 import { tableTraceBytes, valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
 import { isFactRef, isParamRef } from './type-check.js';
 import type { Condition, ConditionTrace, LeafTrace, Operator, PackEvent, PackResult, RuleTrace } from './types.js';
@@ -148,7 +148,7 @@ export function compiledEvaluator(prepared: PreparedPack): (facts: Record<string
     const readValue = valueIsFact
       ? reader((condition.value as { fact: string }).fact, (condition.value as { path?: string }).path)
       : table
-        ? (run: Run) => tableEntry(table, readKey!(run)).value
+        ? (run: Run) => tableValue(table, readKey!(run))
         : undefined;
     return {
       priority,

@@ -27,6 +27,11 @@ export function tableEntry(table: ParameterTable, keyValue: unknown): TableEntry
   return { value: table.default, key: keyValue, matched: false };
 }
 
+/** tableEntry's value alone, without the entry object: what an evaluation compares with (the trace asks for the rest). */
+export function tableValue(table: ParameterTable, keyValue: unknown): unknown {
+  return typeof keyValue === 'string' && Object.hasOwn(table.values, keyValue) ? table.values[keyValue] : table.default;
+}
+
 /**
  * Reads a table's key from the facts as a condition reads its fact (json-rules-engine's Almanac: a path is only walked
  * on an object; on anything else it gives the fact itself).

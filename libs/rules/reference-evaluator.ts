@@ -6,7 +6,7 @@
 import { Engine, Fact, Rule, type EngineResult, type RuleProperties, type RuleResult, type TopLevelCondition } from 'json-rules-engine';
 import { DomainError } from '../errors/index.js';
 import { parseSimplePath, resolveSegments, type PathSegment } from './json-path.js';
-import { tableEntry, tableKeyReader, tableOf, tableValueFrom, type TableEntry } from './parameter-tables.js';
+import { tableEntry, tableKeyReader, tableOf, tableValue, tableValueFrom, type TableEntry } from './parameter-tables.js';
 import { tableTraceBytes, valueBytes, valueFromOf, type PreparedPack, type TraceMeter } from './prepared.js';
 import { isFactRef, isParamRef } from './type-check.js';
 import type { Condition, ConditionTrace, LeafTrace, PackEvent, PackResult, ParameterTable, RuleTrace } from './types.js';
@@ -133,7 +133,7 @@ export function referenceEvaluator(prepared: PreparedPack): (facts: Record<strin
     // does, rather than the engine's UndefinedFactError. No prototype: a fact may be named __proto__.
     const runtimeFacts = Object.create(null) as Record<string, Fact>;
     for (const id of prepared.factIds) runtimeFacts[id] = new Fact(id, Object.hasOwn(facts, id) ? facts[id] : undefined, UNCACHED);
-    for (const { id, table, readKey } of tables.values()) runtimeFacts[id] = new Fact(id, tableEntry(table, readKey(facts)).value, UNCACHED);
+    for (const { id, table, readKey } of tables.values()) runtimeFacts[id] = new Fact(id, tableValue(table, readKey(facts)), UNCACHED);
     let run: EngineResult;
     try {
       run = await createEngine().run(runtimeFacts);
