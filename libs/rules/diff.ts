@@ -1,4 +1,4 @@
-/** What changed between two versions of a pack: rules, parameters and the fact schema, for review before release. */
+/** What changed between two versions of a pack: rules, parameters, parameter tables and the fact schema, for review before release. */
 import type { RulePack } from './types.js';
 
 /** Equality of JSON values: key order and object prototypes do not matter. */
@@ -9,7 +9,8 @@ function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => sameJson(v, (b as unknown[])[i]));
   const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
   const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  // Own keys only: a table entry may be named __proto__, which `b[k]` would read as b's prototype.
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export interface ValueChange {

@@ -102,10 +102,15 @@ describe('parameter tables', () => {
     );
   });
 
-  it('is type-checked entry by entry, and its default too, against every condition that uses it', () => {
+  it('is type-checked entry by entry, and its default too, against every condition that uses it: the first failing entry named, the others counted', () => {
     const errors = errorsOf(tablePack({ values: { JPY: '150000', KWD: 3_000 }, default: null }));
     expect(errors).toEqual([
-      expect.objectContaining({ path: '/rules/0/conditions/all/0/value', message: expect.stringContaining("entry 'JPY' of parameter table 'bigAmount' (\"150000\") is not") }),
+      expect.objectContaining({
+        path: '/rules/0/conditions/all/0/value',
+        message: expect.stringMatching(/entry 'JPY' of parameter table 'bigAmount' \("150000"\) is not.*\(1 more entry of parameter table 'bigAmount' fails this check too\)$/),
+      }),
+    ]);
+    expect(errorsOf(tablePack({ values: { JPY: 150_000, KWD: 3_000 }, default: null }))).toEqual([
       expect.objectContaining({ path: '/rules/0/conditions/all/0/value', message: expect.stringContaining('the default of parameter table') }),
     ]);
     const lists = fixturePack();
@@ -114,6 +119,26 @@ describe('parameter tables', () => {
     expect(errorsOf(lists)).toEqual([
       expect.objectContaining({ path: '/rules/2/conditions/any/0/value', message: expect.stringContaining("element 1 (\"SHIPPED\") of entry 'EUR' of parameter table 'closedByCurrency'") }),
     ]);
+  });
+
+  it("says a fact's own problem once, however many entries the table has", () => {
+    const pack = tablePack();
+    pack.rules[0].conditions = { all: [{ fact: 'currency', operator: 'lessThan', value: { param: 'bigAmount' } }] };
+    expect(errorsOf(pack)).toEqual([{ path: '/rules/0/conditions/all/0/operator', message: expect.stringContaining("operator 'lessThan' needs a number, but 'currency' is string"), rule: 'big-amount' }]);
+  });
+
+  it('checks a large table against many conditions with at most one error per condition', () => {
+    const values = Object.fromEntries(Array.from({ length: PACK_LIMITS.maxTableEntries }, (_, i) => [`K${i}`, `not a number ${i}`]));
+    const pack = tablePack({ values });
+    const conditions = Array.from({ length: 900 }, () => ({ fact: 'amount', operator: 'greaterThan', value: { param: 'bigAmount' } }));
+    pack.rules[0].conditions = { any: conditions };
+    // One error per condition (900 × 1,000 entries made 900,900 before, and a stack overflow past ~290 conditions).
+    const errors = errorsOf(pack);
+    expect(errors).toHaveLength(900);
+    expect(errors[0]!.message).toContain(`(${PACK_LIMITS.maxTableEntries - 1} more entries of parameter table 'bigAmount' fail this check too)`);
+    const valid = tablePack({ values: Object.fromEntries(Object.keys(values).map((k, i) => [k, i])) });
+    valid.rules[0].conditions = { any: conditions };
+    expect(() => validatePack(valid)).not.toThrow();
   });
 
   it("names the tables among the declared parameters of an unknown one, and refuses a table's malformed shape", () => {
@@ -150,5 +175,8 @@ describe('parameter tables', () => {
     expect(changed.parameterTables.changed.map((c) => c.name)).toEqual(['bigAmount']);
     expect(changed.parameters).toEqual({ added: [], removed: [], changed: [] });
     expect(diffPacks(after, { ...after, version: '9.9.9' }).same).toBe(true);
+    // An entry named __proto__ is an entry like any other (an own key), not the object's prototype.
+    const proto = (values: Record<string, unknown>) => ({ ...after, version: '9.9.9', parameterTables: { bigAmount: { ...after.parameterTables!.bigAmount!, values } } });
+    expect(diffPacks(proto(JSON.parse('{"__proto__": {}}') as Record<string, unknown>), proto({ EUR: {} })).same).toBe(false);
   });
 });

@@ -210,6 +210,11 @@ function typesOfBranch(branch: SchemaNode): JsonType[] | undefined {
   return undefined;
 }
 
+/** A ResolvedType as a memo key: what decides whether a literal fits it (its types and allowed values). */
+function typeKey(type: ResolvedType): string {
+  return JSON.stringify([type.types ? [...type.types].sort() : null, type.values ?? null]);
+}
+
 /** A resolved operand: what the fact or the compared value may be. */
 interface Operand {
   type: ResolvedType;
@@ -264,7 +269,11 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
     return { type: current, name: displayPath(fact, walked) };
   };
 
-  errors.push(...checkTables(pack, resolveOperand));
+  pushAll(errors, checkTables(pack, resolveOperand));
+  /** Per table, its entries as operands, built once for every condition using it. */
+  const tableOperands = new Map<string, ValueOperand[]>();
+  /** Per (table, operator, what the fact may be), the first entry that fails and how many do. */
+  const tableVerdicts = new Map<string, { first: number; failing: number }>();
 
   pack.rules.forEach((rule, ruleIndex) => {
     const fail = (at: string, message: string): void => {
@@ -276,6 +285,8 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
       const value = leaf.value;
       if (isParamRef(value)) {
         const table = tableOf(pack, value.param);
+        const cached = table && tableOperands.get(value.param);
+        if (cached) return cached;
         if (table) {
           const owner = (entry: string) => `${entry} of parameter table '${value.param}'`;
           const operands: ValueOperand[] = Object.entries(table.values).map(([key, v]) => ({
@@ -285,6 +296,7 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
             owner: owner(`entry '${key}'`),
           }));
           operands.push({ kind: 'literal', value: table.default, label: `${owner('the default')} (${describeValue(table.default)})`, owner: owner('the default') });
+          tableOperands.set(value.param, operands);
           return operands;
         }
         if (!Object.hasOwn(pack.parameters, value.param)) {
@@ -337,7 +349,7 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
       !type.types || (type.types.has('array') && [...type.types].every((t) => t === 'array' || t === 'null'));
     const isScalar = (type: ResolvedType): boolean =>
       !type.types || [...type.types].some((t) => t !== 'object' && t !== 'array');
-    const neverMatches = (at: string, what: string): void => fail(`${at}/fact`, `${what}, so it never matches`);
+    const neverMatches = (report: Fail, at: string, what: string): void => report(`${at}/fact`, `${what}, so it never matches`);
 
     const checkLeaf = (leaf: LeafCondition, at: string): void => {
       const operator: string = leaf.operator;
@@ -348,21 +360,61 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
       const left = resolveOperand(leaf.fact, leaf.path, at, fail);
       const rights = resolveValue(leaf, at);
       if (!left || !rights) return;
-      for (const right of rights) checkOperands(operator as Operator, left, right, at);
+      if (isParamRef(leaf.value) && tableOf(pack, leaf.value.param)) checkTable(operator as Operator, left, leaf.value.param, rights, at);
+      else for (const right of rights) checkOperands(operator as Operator, left, right, at);
     };
 
-    const checkOperands = (operator: Operator, left: Operand, right: ValueOperand, at: string): void => {
+    /**
+     * A table against one condition: each entry as a literal, but the fact's own problems said once, and of the
+     * entries only the first that fails, with how many more do. Which entries fail depends only on the table, the
+     * operator and what the fact may be, so that is worked out once per combination: a table of 1,000 entries used by
+     * 1,000 conditions is not a million checks (and a million errors).
+     */
+    const checkTable = (operator: Operator, left: Operand, param: string, entries: ValueOperand[], at: string): void => {
+      const target = operator === 'contains' || operator === 'doesNotContain' ? (isArray(left.type) ? types.element(left.type) : undefined) : left.type;
+      const memo = `${param}\u0000${operator}\u0000${target ? typeKey(target) : '-'}`;
+      let verdict = tableVerdicts.get(memo);
+      if (!verdict) {
+        let first = -1;
+        let failing = 0;
+        entries.forEach((entry, i) => {
+          let fails = false;
+          // Only the value's problems tell entries apart; the fact's are the same for every entry.
+          checkOperands(operator, left, entry, at, (path) => {
+            if (path.startsWith(`${at}/value`)) fails = true;
+          });
+          if (fails) {
+            failing++;
+            if (first < 0) first = i;
+          }
+        });
+        verdict = { first, failing };
+        tableVerdicts.set(memo, verdict);
+      }
+      const { first, failing } = verdict;
+      const more = failing > 1 ? ` (${failing - 1} more ${failing === 2 ? 'entry' : 'entries'} of parameter table '${param}' fail${failing === 2 ? 's' : ''} this check too)` : '';
+      const seen = new Set<string>();
+      // The first failing entry, or the first entry when none fails (for the fact's own problems, if any).
+      checkOperands(operator, left, entries[Math.max(first, 0)]!, at, (path, message) => {
+        const value = path.startsWith(`${at}/value`);
+        if (!value && seen.has(message)) return;
+        seen.add(message);
+        fail(path, value ? message + more : message);
+      });
+    };
+
+    const checkOperands = (operator: Operator, left: Operand, right: ValueOperand, at: string, report: Fail = fail): void => {
       const leftDesc = `'${left.name}' is ${describeType(left.type)}`;
       switch (operator) {
         case 'equal':
         case 'notEqual': {
-          if (!isScalar(left.type)) return neverMatches(at, `${leftDesc}; ${operator} compares with ===`);
+          if (!isScalar(left.type)) return neverMatches(report, at, `${leftDesc}; ${operator} compares with ===`);
           if (right.kind === 'literal') {
             const problem = literalProblem(right.value, right.label, left);
-            if (problem) fail(`${at}/value`, problem);
+            if (problem) report(`${at}/value`, problem);
           } else if (!overlaps(left.type.types, right.operand.type.types)) {
             const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
-            fail(`${at}/value`, `${leftDesc} but ${other}; they are never equal`);
+            report(`${at}/value`, `${leftDesc} but ${other}; they are never equal`);
           }
           return;
         }
@@ -370,40 +422,40 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
         case 'lessThanInclusive':
         case 'greaterThan':
         case 'greaterThanInclusive': {
-          if (!isNumeric(left.type)) fail(`${at}/operator`, `operator '${operator}' needs a number, but ${leftDesc}`);
+          if (!isNumeric(left.type)) report(`${at}/operator`, `operator '${operator}' needs a number, but ${leftDesc}`);
           if (right.kind === 'literal') {
             if (typeof right.value !== 'number' || !Number.isFinite(right.value)) {
-              fail(`${at}/value`, `operator '${operator}' needs a number, but ${right.label} is not one`);
+              report(`${at}/value`, `operator '${operator}' needs a number, but ${right.label} is not one`);
             }
           } else if (!isNumeric(right.operand.type)) {
             const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
-            fail(`${at}/value`, `operator '${operator}' needs a number, but ${other}`);
+            report(`${at}/value`, `operator '${operator}' needs a number, but ${other}`);
           }
           return;
         }
         case 'in':
         case 'notIn': {
-          if (!isScalar(left.type)) return neverMatches(at, `${leftDesc}; ${operator} compares with ===`);
+          if (!isScalar(left.type)) return neverMatches(report, at, `${leftDesc}; ${operator} compares with ===`);
           if (right.kind === 'literal') {
             if (!Array.isArray(right.value)) {
-              return fail(`${at}/value`, `operator '${operator}' needs an array value, but ${right.label} is not one`);
+              return report(`${at}/value`, `operator '${operator}' needs an array value, but ${right.label} is not one`);
             }
             right.value.forEach((element: unknown, i) => {
               const label =
                 right.owner === undefined ? `element ${describeValue(element)}` : `element ${i} (${describeValue(element)}) of ${right.owner}`;
               const problem = literalProblem(element, label, left);
               // A parameter's element is fixed in parameters, not here, so point at the reference.
-              if (problem) fail(right.owner === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
+              if (problem) report(right.owner === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
             });
           } else {
             const items = isArray(right.operand.type) ? types.element(right.operand.type) : undefined;
             const ref = right.operand.name;
             if (!items) {
               const other = `'${ref}' is ${describeType(right.operand.type)}`;
-              return fail(`${at}/value`, `operator '${operator}' needs an array value, but ${other}`);
+              return report(`${at}/value`, `operator '${operator}' needs an array value, but ${other}`);
             }
             if (!overlaps(left.type.types, items.types)) {
-              fail(`${at}/value`, `${leftDesc} but the elements of '${ref}' are ${describeType(items)}; it is never among them`);
+              report(`${at}/value`, `${leftDesc} but the elements of '${ref}' are ${describeType(items)}; it is never among them`);
             }
           }
           return;
@@ -411,14 +463,14 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
         case 'contains':
         case 'doesNotContain': {
           const items = isArray(left.type) ? types.element(left.type) : undefined;
-          if (!items) return fail(`${at}/operator`, `operator '${operator}' needs an array fact, but ${leftDesc}`);
+          if (!items) return report(`${at}/operator`, `operator '${operator}' needs an array fact, but ${leftDesc}`);
           const element: Operand = { type: items, name: `${left.name}[]` };
           if (right.kind === 'literal') {
             const problem = literalProblem(right.value, right.label, element);
-            if (problem) fail(`${at}/value`, problem);
+            if (problem) report(`${at}/value`, problem);
           } else if (!overlaps(items.types, right.operand.type.types)) {
             const other = `'${right.operand.name}' is ${describeType(right.operand.type)}`;
-            fail(`${at}/value`, `the elements of '${left.name}' are ${describeType(items)} but ${other}`);
+            report(`${at}/value`, `the elements of '${left.name}' are ${describeType(items)} but ${other}`);
           }
           return;
         }

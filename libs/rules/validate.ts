@@ -44,8 +44,9 @@ export function validatePack(json: unknown): RulePack {
     }
   });
 
-  errors.push(...typeCheckRules(pack));
-  errors.push(...checkTests(pack, factValidator));
+  // A loop, not a spread: a pack may have thousands of errors, more than a call's arguments may hold.
+  for (const e of typeCheckRules(pack)) errors.push(e);
+  for (const e of checkTests(pack, factValidator)) errors.push(e);
 
   if (errors.length > 0) throw invalid(pack, errors);
   const frozen = deepFreeze(structuredClone(pack));

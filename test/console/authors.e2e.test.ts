@@ -57,6 +57,9 @@ describe('console: policy authors', () => {
 
   it('simulates a changed parameter and reads the transition matrix; a changed case opens side by side', async () => {
     await visit(page, svc.baseUrl, '/simulations');
+    // A parameter table is edited beside the parameters, as its JSON.
+    await page.getByLabel('Rule pack of the active release').selectOption('giftcard-redemption-policy');
+    await expect(page.getByLabel('newDeviceAmount').inputValue()).resolves.toMatch(/^\{"description":.*"key":\{"fact":"currency"\},"values":\{.*"JPY":16000.*\},"default":10000\}$/);
     await page.getByLabel('Rule pack of the active release').selectOption('refund-policy');
     await page.getByLabel('autoApproveLimit').fill('10000');
     await checkPage(page, 'authors-simulations');

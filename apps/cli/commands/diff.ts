@@ -9,7 +9,7 @@ const short = (v: unknown): string => {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 };
 
-type Table = { key: { fact: string; path?: string }; values: Record<string, unknown>; default: unknown };
+type Table = { description?: string; key: { fact: string; path?: string }; values: Record<string, unknown>; default: unknown };
 
 const keyName = (t: Table): string => `${t.key.fact}${t.key.path ? t.key.path.slice(1) : ''}`;
 
@@ -29,7 +29,9 @@ function tableChanges(fromValue: unknown, toValue: unknown): string[] {
   }
   for (const [k, v] of Object.entries(a.values)) if (!Object.hasOwn(b.values, k)) out.push(`- ${k} (was ${short(v)})`);
   if (JSON.stringify(a.default) !== JSON.stringify(b.default)) out.push(`default ${short(a.default)} -> ${short(b.default)}`);
-  if (out.length === 0) out.push('description');
+  if (a.description !== b.description) out.push('description');
+  // Only key order differs (diffPacks compares as JSON, this as text): nothing an author changed.
+  if (out.length === 0) out.push('entries reordered');
   return out;
 }
 

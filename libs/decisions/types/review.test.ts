@@ -35,6 +35,14 @@ describe('review policy', () => {
       '/components/refund-policy/parameters/reviewClaimLeaseMinutes',
       '/components/refund-policy/parameters/reviewFourEyesAmount',
     ]);
+    // A review's numbers are one each: a parameter table in their place is named as such.
+    const doc = (await new FileComponentSource(root).pack('refund-policy', '1.2.0')) as Record<string, any>;
+    const { reviewFourEyesAmount, ...parameters } = doc.parameters as Record<string, unknown>;
+    const table = { key: { fact: 'currency' }, values: { JPY: 1_000_000 }, default: reviewFourEyesAmount };
+    const tabled = compilePack(validatePack({ ...doc, parameters, parameterTables: { reviewFourEyesAmount: table } }));
+    const tableProblems: ErrorDetail[] = [];
+    expect(bindReviewPolicy(spec, new Map([['refund-policy', tabled]]), '/review', tableProblems)).toBeUndefined();
+    expect(tableProblems).toEqual([{ path: '/components/refund-policy/parameterTables/reviewFourEyesAmount', message: expect.stringContaining('not a parameter table') }]);
     const none: ErrorDetail[] = [];
     expect(bindReviewPolicy(spec, new Map(), '/components/refund/review', none)).toBeUndefined();
     expect(none).toEqual([{ path: '/components/refund/review/packKind', message: expect.stringContaining('has 0') }]);

@@ -55,7 +55,10 @@ export function bindReviewPolicy(spec: ReviewSpec, packs: ReadonlyMap<string, Co
   const values: Record<string, number> = {};
   for (const [name, { min }] of Object.entries(REVIEW_PARAMETERS)) {
     const v = pack.pack.parameters[name];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    if (pack.pack.parameterTables !== undefined && Object.hasOwn(pack.pack.parameterTables, name)) {
+      // A review opens once per decision, whatever its case: its numbers are one each, not looked up per case.
+      problems.push({ path: `/components/${component}/parameterTables/${name}`, message: `the review needs parameter ${name}, an integer >= ${min}, not a parameter table` });
+    } else if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
       problems.push({ path: `/components/${component}/parameters/${name}`, message: `the review needs parameter ${name}, an integer >= ${min} (found ${JSON.stringify(v) ?? 'nothing'})` });
     } else values[name] = v;
   }

@@ -77,7 +77,7 @@ export function Simulations(_: PageProps) {
 interface PackDoc {
   name: string;
   version: string;
-  pack: { version: string; parameters?: Record<string, unknown>; tests?: { cases?: unknown[] }; [k: string]: unknown };
+  pack: { version: string; parameters?: Record<string, unknown>; parameterTables?: Record<string, unknown>; tests?: { cases?: unknown[] }; [k: string]: unknown };
 }
 
 function NewSimulation() {
@@ -108,7 +108,7 @@ function NewSimulation() {
     void Promise.all(
       Object.entries(active.data.components).map(([n, v]) =>
         api<PackDoc>(`/v1/rule-packs/${seg(n)}/${seg(v)}`).then(
-          (p) => (p.pack?.parameters && Object.keys(p.pack.parameters).length ? n : undefined),
+          (p) => (Object.keys({ ...p.pack?.parameters, ...p.pack?.parameterTables }).length ? n : undefined),
           () => undefined,
         ),
       ),
@@ -125,7 +125,8 @@ function NewSimulation() {
       (p) => {
         if (!live) return;
         setPack(p);
-        setParams(Object.fromEntries(Object.entries(p.pack.parameters ?? {}).map(([k, v]) => [k, JSON.stringify(v)])));
+        // Parameter tables beside the parameters, each as its JSON ({key, values, default}): a name is one or the other.
+        setParams(Object.fromEntries(Object.entries({ ...p.pack.parameters, ...p.pack.parameterTables }).map(([k, v]) => [k, JSON.stringify(v)])));
         setFailing(undefined);
       },
       (e: unknown) => live && setError(e),
@@ -138,21 +139,23 @@ function NewSimulation() {
   async function storeCandidatePack(): Promise<string | undefined> {
     if (!pack || !active.data) return undefined;
     const changed: Record<string, unknown> = {};
+    const changedTables: Record<string, unknown> = {};
+    const tables = pack.pack.parameterTables ?? {};
     for (const [k, text] of Object.entries(params)) {
       try {
-        changed[k] = JSON.parse(text);
+        (Object.hasOwn(tables, k) ? changedTables : changed)[k] = JSON.parse(text);
       } catch {
         setProblem(t('authors.simulations.badJson', { name: k }));
         return undefined;
       }
     }
-    if (JSON.stringify(changed) === JSON.stringify(pack.pack.parameters)) {
+    if (JSON.stringify(changed) === JSON.stringify(pack.pack.parameters ?? {}) && JSON.stringify(changedTables) === JSON.stringify(tables)) {
       setProblem(t('authors.simulations.noChange'));
       return undefined;
     }
     // A pre-release of the pack's version: immutable like any pack, but plainly a what-if (README "Console").
     const version = `${pack.pack.version.split(/[-+]/)[0]}-whatif.${Date.now()}`;
-    const body: Record<string, unknown> = { ...pack.pack, version, parameters: changed };
+    const body: Record<string, unknown> = { ...pack.pack, version, parameters: changed, ...(pack.pack.parameterTables ? { parameterTables: changedTables } : {}) };
     if (dropFailing && failing?.length && pack.pack.tests?.cases) {
       const drop = new Set(failing.map((f) => Number(/\/tests\/cases\/(\d+)/.exec(f.path)?.[1])));
       body.tests = { ...pack.pack.tests, cases: pack.pack.tests.cases.filter((_, i) => !drop.has(i)) };
