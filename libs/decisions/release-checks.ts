@@ -65,7 +65,7 @@ export function smokeTestPolicy(policy: LoadedPolicy): void {
 /**
  * An uploaded bundle, fully checked: readable within the size limits, its manifest naming `name@version`, every declared
  * entrypoint exported by the Wasm (LoadedPolicy.load), at least one entrypoint and at most BundleLimits.maxEntrypoints,
- * and the smoke test, each evaluation within `budget` (EVALUATION_BUDGET_EXCEEDED otherwise).
+ * its `metadata.reads` well-formed when present, and the smoke test, each evaluation within `budget` (EVALUATION_BUDGET_EXCEEDED otherwise).
  */
 export async function checkBundleUpload(bytes: Uint8Array, name: string, version: string, budget?: EvaluationBudget): Promise<LoadedPolicy> {
   const policy = await LoadedPolicy.load(bytes, { expectName: name, expectVersion: version, ...(budget && { budget }) });
@@ -74,6 +74,7 @@ export async function checkBundleUpload(bytes: Uint8Array, name: string, version
     const message = `${policy.ref} exports no entrypoint (build it with opa build -t wasm -e <entrypoint>)`;
     throw new DomainError(POLICY_BUNDLE_INVALID, message, 'unprocessable', [{ path: '/policy.wasm', message }]);
   }
+  if (policy.readsProblem !== undefined) throw new DomainError(POLICY_BUNDLE_INVALID, policy.readsProblem, 'unprocessable', [{ path: '/.manifest', message: policy.readsProblem }]);
   smokeTestPolicy(policy);
   return policy;
 }

@@ -1,6 +1,7 @@
 /** Content hashes, the content-keyed compile cache, a tenant's component source, and the upload/activation checks. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { variantBundle } from '../policies/bundle.test-support.js';
 import {
   canonicalJson,
   checkActivation,
@@ -139,6 +140,11 @@ describe('upload and activation checks', () => {
     await expect(checkBundleUpload(bytes, 'redemption-gate', '1.0.0')).resolves.toMatchObject({ ref: 'redemption-gate@1.0.0' });
     await expect(checkBundleUpload(bytes, 'redemption-gate', '2.0.0')).rejects.toMatchObject({ code: 'POLICY_BUNDLE_MISMATCH' });
     await expect(checkBundleUpload(new Uint8Array([1, 2, 3]), 'x', '1.0.0')).rejects.toMatchObject({ code: 'POLICY_BUNDLE_INVALID' });
+    // An upload's manifest must declare its reads well-formed (a stored bundle with odd ones loads as declaring none).
+    const odd = variantBundle(bytes, 'redemption-gate', '1.0.1', { metadata: { reads: { 'ledger/redemption/decision': ['/features/bad~2'] } } });
+    await expect(checkBundleUpload(odd, 'redemption-gate', '1.0.1')).rejects.toMatchObject({ code: 'POLICY_BUNDLE_INVALID', message: expect.stringContaining('metadata.reads') });
+    const declared = variantBundle(bytes, 'redemption-gate', '1.0.2', { metadata: { reads: { 'ledger/redemption/decision': ['/amount'] } } });
+    await expect(checkBundleUpload(declared, 'redemption-gate', '1.0.2')).resolves.toMatchObject({ ref: 'redemption-gate@1.0.2' });
   });
 
   it('activation needs every domain served and every pack case passing', async () => {

@@ -40,6 +40,11 @@ export class LoadedPolicy {
     /** The bundle's .tar.gz bytes and the budget it was loaded with: what another thread loads the same policy from. */
     readonly source: { readonly bytes: Uint8Array; readonly budget: EvaluationBudget },
     private readonly declared: ReadonlyMap<string, readonly string[]> = new Map(),
+    /**
+     * Why the manifest's `metadata.reads` cannot be used, when it cannot: an upload is refused for it
+     * (checkBundleUpload), a bundle stored before `reads` meant anything loads as declaring none.
+     */
+    readonly readsProblem?: string,
   ) {
     this.ref = `${name}@${version}`;
   }
@@ -92,12 +97,12 @@ export class LoadedPolicy {
       }
     }
 
-    const reads = declaredReads(manifest.metadata?.['reads'], ids);
+    const { reads, problem: readsProblem } = declaredReads(manifest.metadata?.['reads'], ids);
 
     // A copy of its own: the caller's bytes may be a view into a larger buffer (a request body, a pool), which this
     // would otherwise keep alive and post whole to every replay worker.
     const source = { bytes: Uint8Array.prototype.slice.call(bundleBytes), budget: opts.budget ?? DEFAULT_EVALUATION_BUDGET };
-    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source, reads);
+    return new LoadedPolicy(name, version, bundle.sha256, manifest, entrypoints, deepFreeze(bundle.data), instance, ids, source, reads, readsProblem);
   }
 
   /**
@@ -191,23 +196,29 @@ function entrypointIds(raw: unknown): Map<string, number> {
   return new Map(pairs);
 }
 
-/** `metadata.reads`: by exported entrypoint, a list of JSON pointers (each "" or starting with "/"). */
-function declaredReads(value: unknown, exported: ReadonlyMap<string, number>): Map<string, readonly string[]> {
+/** RFC 6901: "" or "/"-separated tokens in which "~" only escapes "~" (~0) and "/" (~1). */
+const JSON_POINTER = /^(?:\/(?:[^~/]|~[01])*)*$/;
+/** Pointers one entrypoint may declare: each is checked against every decision type calling it. */
+const MAX_READS = 1_000;
+
+/**
+ * `metadata.reads`: by exported entrypoint, a list of JSON pointers; or, when it is not that, the problem and no reads
+ * (metadata was free-form before `reads` meant anything: a bundle stored then must still load).
+ */
+function declaredReads(value: unknown, exported: ReadonlyMap<string, number>): { reads: Map<string, readonly string[]>; problem?: string } {
   const reads = new Map<string, readonly string[]>();
-  if (value === undefined) return reads;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw bundleInvalid('/.manifest metadata.reads must be an object of entrypoint: [JSON pointers]', '/.manifest');
-  }
+  if (value === undefined) return { reads };
+  const none = (problem: string) => ({ reads: new Map<string, readonly string[]>(), problem: `/.manifest metadata.reads ${problem}` });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return none('must be an object of entrypoint: [JSON pointers]');
   for (const [entrypoint, pointers] of Object.entries(value)) {
-    if (!exported.has(entrypoint)) {
-      throw bundleInvalid(`/.manifest metadata.reads names entrypoint ${entrypoint}, which /policy.wasm does not export`, '/.manifest');
+    if (!exported.has(entrypoint)) return none(`names entrypoint ${entrypoint}, which /policy.wasm does not export`);
+    if (!Array.isArray(pointers) || !pointers.every((p): p is string => typeof p === 'string' && JSON_POINTER.test(p))) {
+      return none(`of ${entrypoint} must be a list of JSON pointers (e.g. "/features/x"; "~" only as ~0 or ~1)`);
     }
-    if (!Array.isArray(pointers) || !pointers.every((p): p is string => typeof p === 'string' && (p === '' || p.startsWith('/')))) {
-      throw bundleInvalid(`/.manifest metadata.reads of ${entrypoint} must be a list of JSON pointers (e.g. "/features/x")`, '/.manifest');
-    }
-    reads.set(entrypoint, Object.freeze([...pointers]));
+    if (pointers.length > MAX_READS) return none(`of ${entrypoint} lists ${pointers.length} pointers; at most ${MAX_READS}`);
+    reads.set(entrypoint, Object.freeze([...new Set(pointers)]));
   }
-  return reads;
+  return { reads };
 }
 
 function stringArray(v: unknown): string[] {

@@ -13,6 +13,9 @@ function tablePack(table: Json = {}): Json {
   return pack;
 }
 
+/** A key with no pattern (a currency's would refuse the generated names K0, K1, …). */
+const byChannel = { fact: 'meta', path: '$.channel' };
+
 function errorsOf(json: unknown): ErrorDetail[] {
   try {
     validatePack(json);
@@ -91,6 +94,7 @@ describe('parameter tables', () => {
     pack.parameterTables.byFlag = { key: { fact: 'flag' }, values: { yes: 1 }, default: 0 };
     pack.parameterTables.closedStatuses = { key: { fact: 'currency' }, values: { EUR: ['CLOSED'] }, default: [] };
     pack.parameterTables.byPath = { key: { fact: 'order', path: '$.totl' }, values: { a: 1 }, default: 0 };
+    pack.parameterTables.lowerCase = { key: { fact: 'currency' }, values: { JPY: 1, jpy: 2 }, default: 0 };
     expect(errorsOf(pack)).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: '/parameterTables/bigAmount/key/fact', message: expect.stringContaining("fact 'currencyCode' is not declared") }),
@@ -98,6 +102,7 @@ describe('parameter tables', () => {
         { path: '/parameterTables/byFlag/key', message: expect.stringContaining("the key 'flag' is boolean; a table is looked up by a string") },
         { path: '/parameterTables/closedStatuses', message: expect.stringContaining("'closedStatuses' is also a parameter") },
         expect.objectContaining({ path: '/parameterTables/byPath/key/path', message: expect.stringContaining("has no property 'totl'") }),
+        { path: '/parameterTables/lowerCase/values/jpy', message: expect.stringContaining("entry 'jpy' never matches the pattern of 'currency' (^[A-Z]{3}$)") },
       ]),
     );
   });
@@ -129,14 +134,14 @@ describe('parameter tables', () => {
 
   it('checks a large table against many conditions with at most one error per condition', () => {
     const values = Object.fromEntries(Array.from({ length: PACK_LIMITS.maxTableEntries }, (_, i) => [`K${i}`, `not a number ${i}`]));
-    const pack = tablePack({ values });
+    const pack = tablePack({ key: byChannel, values });
     const conditions = Array.from({ length: 900 }, () => ({ fact: 'amount', operator: 'greaterThan', value: { param: 'bigAmount' } }));
     pack.rules[0].conditions = { any: conditions };
     // One error per condition (900 × 1,000 entries made 900,900 before, and a stack overflow past ~290 conditions).
     const errors = errorsOf(pack);
     expect(errors).toHaveLength(900);
     expect(errors[0]!.message).toContain(`(${PACK_LIMITS.maxTableEntries - 1} more entries of parameter table 'bigAmount' fail this check too)`);
-    const valid = tablePack({ values: Object.fromEntries(Object.keys(values).map((k, i) => [k, i])) });
+    const valid = tablePack({ key: byChannel, values: Object.fromEntries(Object.keys(values).map((k, i) => [k, i])) });
     valid.rules[0].conditions = { any: conditions };
     expect(() => validatePack(valid)).not.toThrow();
   });
@@ -154,13 +159,13 @@ describe('parameter tables', () => {
   it(`is refused over ${PACK_LIMITS.maxTableEntries} entries (413), before anything else is checked`, () => {
     const values = Object.fromEntries(Array.from({ length: PACK_LIMITS.maxTableEntries + 1 }, (_, i) => [`K${i}`, i]));
     try {
-      validatePack(tablePack({ values }));
+      validatePack(tablePack({ key: byChannel, values }));
       throw new Error('expected a refusal');
     } catch (error) {
       expect(error).toEqual(expect.objectContaining({ code: 'RULE_PACK_TOO_LARGE', kind: 'too_large' }));
       expect((error as DomainError).errors).toEqual([{ path: '/parameterTables/bigAmount/values', message: `${PACK_LIMITS.maxTableEntries + 1} entries; a parameter table may have at most ${PACK_LIMITS.maxTableEntries}` }]);
     }
-    expect(() => validatePack(tablePack({ values: Object.fromEntries(Object.entries(values).slice(0, PACK_LIMITS.maxTableEntries)) }))).not.toThrow();
+    expect(() => validatePack(tablePack({ key: byChannel, values: Object.fromEntries(Object.entries(values).slice(0, PACK_LIMITS.maxTableEntries)) }))).not.toThrow();
   });
 
   it('shows in a diff: a parameter that became a table, and a changed entry', () => {

@@ -489,8 +489,33 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
 }
 
 /**
+ * For a key's type: which pattern an entry name can never match, when every branch that may be a string has a pattern
+ * and the name matches none (a `jpy` entry in a table keyed by a currency of pattern ^[A-Z]{3}$). A pattern the
+ * linear-time engine cannot run (refused at upload anyway) decides nothing.
+ */
+function patternMismatch(type: ResolvedType): (entry: string) => string | undefined {
+  const patterns: LinearRegExp[] = [];
+  const sources: string[] = [];
+  for (const branch of type.branches) {
+    const types = typesOfBranch(branch);
+    if (types && !types.includes('string')) continue;
+    if (typeof branch.pattern !== 'string') return () => undefined;
+    try {
+      patterns.push(compileLinearRegExp(branch.pattern));
+      sources.push(branch.pattern);
+    } catch (e) {
+      if (!(e instanceof UnsupportedPattern)) throw e;
+      return () => undefined;
+    }
+  }
+  if (patterns.length === 0) return () => undefined;
+  return (entry) => (patterns.some((p) => p.test(entry)) ? undefined : sources.join(' | '));
+}
+
+/**
  * What a schema cannot say about parameter tables: a name is a parameter's or a table's, never both; the key is a
- * declared fact (and path) that may be a string; with an enum (or const) key, every entry names one of its values.
+ * declared fact (and path) that may be a string; with an enum (or const) key, every entry names one of its values, with
+ * a pattern every entry matches it.
  */
 function checkTables(
   pack: RulePack,
@@ -506,6 +531,11 @@ function checkTables(
     if (!fits('string', key.type.types)) {
       fail(`${at}/key`, `the key '${key.name}' is ${describeType(key.type)}; a table is looked up by a string, so only its default would answer`);
       continue;
+    }
+    const unreachable = patternMismatch(key.type);
+    for (const entry of Object.keys(table.values)) {
+      const pattern = unreachable(entry);
+      if (pattern !== undefined) fail(pointer('parameterTables', name, 'values', entry), `entry '${entry}' never matches the pattern of '${key.name}' (${pattern}), so it is never looked up`);
     }
     const allowed = key.type.values;
     if (!allowed) continue;

@@ -15,7 +15,8 @@ const keyName = (t: Table): string => `${t.key.fact}${t.key.path ? t.key.path.sl
 
 function describeTable(value: unknown): string {
   const t = value as Table;
-  return `(by ${keyName(t)}: ${Object.keys(t.values).length} entries, default ${short(t.default)})`;
+  const n = Object.keys(t.values).length;
+  return `by ${keyName(t)}: ${n} ${n === 1 ? 'entry' : 'entries'}, default ${short(t.default)}`;
 }
 
 /** A changed table entry by entry: a table of 180 currencies with one new rate reads as that rate. */
@@ -56,7 +57,7 @@ function render(d: PackDiff): string[] {
   const tables = d.parameterTables;
   if (tables.added.length + tables.removed.length + tables.changed.length) {
     lines.push('parameter tables:');
-    for (const p of tables.added) lines.push(`  + ${p.name} ${describeTable(p.to)}`);
+    for (const p of tables.added) lines.push(`  + ${p.name} (${describeTable(p.to)})`);
     for (const p of tables.removed) lines.push(`  - ${p.name} (was ${describeTable(p.from)})`);
     for (const p of tables.changed) lines.push(`  ~ ${p.name}: ${tableChanges(p.from, p.to).join('; ')}`);
   }

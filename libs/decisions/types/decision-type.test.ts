@@ -4,6 +4,8 @@ import { DomainError } from '../../errors/index.js';
 import { checkReleaseTypes, CompiledRelease, FileComponentSource, ReleaseCompiler, simulateDecision } from '../index.js';
 import { validateDecisionType, type DecisionTypeDocument } from './decision-type.js';
 import { bindDecisionType } from './pipeline.js';
+import { LoadedPolicy } from '../../policies/index.js';
+import { variantBundle } from '../../policies/bundle.test-support.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const refund = () => JSON.parse(readFileSync(resolve(root, 'decision-types/refund/1.0.0.json'), 'utf8')) as Record<string, any>;
@@ -703,6 +705,27 @@ describe("a policy's declared reads (its manifest's metadata.reads)", () => {
     ]);
     // The bundle before it declared nothing: the same pairing binds (its limits then see no currency counts).
     expect((await compile({ 'giftcard-redemption': '1.2.0', 'giftcard-abuse': '1.1.0' })).decisionType('giftcard-redemption').ref).toBe('giftcard-redemption@1.2.0');
+  });
+
+  it("keeps default@1.8.0's new-device amounts a fifth of the policy's card limits, currency by currency", () => {
+    const read = (path: string) => JSON.parse(readFileSync(resolve(root, path), 'utf8')) as Record<string, any>;
+    const card = read('policies/giftcard-abuse/data.json').giftcard_abuse.redemption.REDEEMED_AMOUNT_CARD_24H;
+    const table = read('rule-packs/giftcard-redemption-policy/1.2.0.json').parameterTables.newDeviceAmount;
+    // Two files, one release: a currency listed in one and not the other would challenge or block it at the wrong scale.
+    expect(Object.keys(table.values).sort()).toEqual(Object.keys(card.thresholdByCurrency).sort());
+    for (const [currency, limit] of Object.entries(card.thresholdByCurrency as Record<string, number>)) expect([currency, table.values[currency] * 5]).toEqual([currency, limit]);
+    expect(table.default * 5).toBe(card.threshold);
+  });
+
+  it("refuses a read of the step's own output: the policy is given the facts before it, not its answer", async () => {
+    const release = await compile({});
+    const bytes = readFileSync(resolve(root, 'policies/bundles/giftcard-abuse/1.2.0.tar.gz'));
+    const reads = { ...release.policies.get('giftcard-abuse')!.manifest.metadata!.reads as Record<string, string[]> };
+    reads['giftcard/abuse/redemption'] = [...reads['giftcard/abuse/redemption']!, '/abuse/retryAfter'];
+    const policy = await LoadedPolicy.load(variantBundle(bytes, 'giftcard-abuse', '1.2.0', { metadata: { reads } }));
+    const swapped = new CompiledRelease(release.manifest, release.packs, new Map([...release.policies, ['giftcard-abuse', policy]]), release.types, true);
+    const e = failure(() => swapped.decisionType('giftcard-redemption'));
+    expect(e?.errors).toEqual([{ path: '/components/giftcard-redemption/pipeline/0/entrypoint', message: expect.stringContaining('reads /abuse/retryAfter') }]);
   });
 
   it('refuses a read that the step\'s inputPaths leave out', async () => {

@@ -468,9 +468,10 @@ function bindOutput(field: OutputField): (s: RunState, outcome: string) => unkno
 }
 
 /** The one component of `release` that `pick` accepts, or a problem naming how many there are. */
-function exactlyOne<T>(found: [string, T][], what: string, at: string, problems: ErrorDetail[]): [string, T] | undefined {
+/** `what` and `whats`: the thing a step takes, singular and plural ("bundle exposing x", "bundles exposing x"). */
+function exactlyOne<T>(found: [string, T][], what: string, whats: string, at: string, problems: ErrorDetail[]): [string, T] | undefined {
   if (found.length === 1) return found[0];
-  problems.push({ path: at, message: found.length === 0 ? `the release has no ${what}` : `the release has ${found.length} ${what}s (${found.map(([n]) => n).join(', ')}); a step takes exactly one` });
+  problems.push({ path: at, message: found.length === 0 ? `the release has no ${what}` : `the release has ${found.length} ${whats} (${found.map(([n]) => n).join(', ')}); a step takes exactly one` });
   return undefined;
 }
 
@@ -545,10 +546,11 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
       }
       case 'policy': {
         const found = [...release.policies].filter(([, p]) => p.entrypoints.includes(step.entrypoint));
-        const one = exactlyOne(found, `bundle exposing ${step.entrypoint}`, at(i, '/entrypoint'), missing);
+        const one = exactlyOne(found, `bundle exposing ${step.entrypoint}`, `bundles exposing ${step.entrypoint}`, at(i, '/entrypoint'), missing);
+        // What the policy receives: the facts so far (never this step's own output, added below) or the case.
+        const into = step.input === 'facts' ? factsSchema() : doc.input;
         // What the policy reads must exist where it reads it: a typo'd path would hand the policy nothing, silently.
         if (step.inputPaths) {
-          const into = step.input === 'facts' ? factsSchema() : doc.input;
           for (const [j, p] of step.inputPaths.entries()) checkPointer(into, parsePointer(p), at(i, `/inputPaths/${j}`), `the policy receives ${p}`);
         }
         available[step.as] = exposedSchema(step);
@@ -565,7 +567,6 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
           // And what the bundle says it reads must be given to it: a policy paired with a type that does not compute a
           // feature it compares would see null there, and never fire, silently.
           const policy = one[1];
-          const into = step.input === 'facts' ? factsSchema() : doc.input;
           for (const read of policy.reads(step.entrypoint)) {
             const what = `${policy.ref} reads ${read || '/'} (its manifest's metadata.reads)`;
             if (step.inputPaths && !step.inputPaths.some((p) => read === p || read.startsWith(`${p}/`))) {
@@ -579,7 +580,7 @@ export function bindDecisionType(doc: DecisionTypeDocument, component: string, r
       }
       case 'rules': {
         const found = [...release.packs].filter(([, p]) => p.kind === step.packKind);
-        const one = exactlyOne(found, `${step.packKind} pack`, at(i, '/packKind'), missing);
+        const one = exactlyOne(found, `${step.packKind} pack`, `${step.packKind} packs`, at(i, '/packKind'), missing);
         if (one) {
           const [packComponent, pack] = one;
           const factSchema = factsSchema() as typeof pack.pack.factSchema;

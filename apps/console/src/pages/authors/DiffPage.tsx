@@ -8,7 +8,7 @@ import { t } from '../../i18n/index.js';
 import { ErrorNotice } from '../../ui/ErrorNotice.js';
 import { Loading, Page } from '../../ui/Page.js';
 import { ComponentTable } from './ComponentTable.js';
-import { componentChanges, lineDiff, paramDiff, parseRef, prettyLines, type ComponentChange, type DiffLine } from './diff.js';
+import { componentChanges, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines, type ComponentChange, type DiffLine } from './diff.js';
 import { show } from '../../explain/trace.js';
 import type { Release } from './Releases.js';
 
@@ -85,7 +85,9 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
                 </tr>
               </thead>
               <tbody>
-                {paramDiff(parametersOf(docs.before?.pack), parametersOf(docs.after?.pack)).map((p) => (
+                {paramDiff(parameterRows(docs.before?.pack), parameterRows(docs.after?.pack))
+                  .filter((p) => !isQuietTableRow(p, tableNames(docs)))
+                  .map((p) => (
                   <tr key={p.name} className={p.change === 'same' ? undefined : 'diff-chg'}>
                     <th scope="row">{p.name}</th>
                     <td className="mono small">{p.change === 'added' ? '—' : show(p.before)}</td>
@@ -104,10 +106,9 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
   );
 }
 
-/** Parameters and parameter tables in one list: a name is one or the other, and a number that became a table reads as changed. */
-function parametersOf(pack: PackDoc['pack']): Record<string, unknown> | undefined {
-  if (!pack) return undefined;
-  return { ...pack.parameters, ...pack.parameterTables };
+/** The parameter tables of either side. */
+function tableNames(docs: { before?: PackDoc; after?: PackDoc }): string[] {
+  return [...new Set([...Object.keys(docs.before?.pack?.parameterTables ?? {}), ...Object.keys(docs.after?.pack?.parameterTables ?? {})])];
 }
 
 /** Pairs each run of removed lines with the run of added lines after it, so a changed line sits beside its new text. */

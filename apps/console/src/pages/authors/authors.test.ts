@@ -1,4 +1,4 @@
-import { componentChanges, lineDiff, paramDiff, parseRef, prettyLines } from './diff.js';
+import { componentChanges, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines } from './diff.js';
 import { buildMatrix, shade } from './matrix.js';
 
 describe('release diff', () => {
@@ -23,6 +23,28 @@ describe('release diff', () => {
       ['gone', 'removed'],
       ['limit', 'changed'],
     ]);
+  });
+
+  it('compares object parameters whatever their key order (a stored pack may reorder them)', () => {
+    expect(paramDiff({ t: { a: 1, b: { c: 2, d: 3 } } }, { t: { b: { d: 3, c: 2 }, a: 1 } })).toEqual([{ name: 't', before: expect.anything(), after: expect.anything(), change: 'same' }]);
+  });
+
+  it('tabulates a parameter table entry by entry, leaving out the entries that did not change', () => {
+    const table = (values: Record<string, number>, d = 10000) => ({ description: 'per currency', key: { fact: 'currency' }, values, default: d });
+    const before = parameterRows({ parameters: { age: 86400 }, parameterTables: { amount: table({ JPY: 16000, GBP: 8700, BRL: 63000 }) } });
+    const after = parameterRows({ parameters: { age: 86400 }, parameterTables: { amount: { ...table({ BRL: 63000, JPY: 17000, XYZ: 1 }, 12000), key: { fact: 'currency' } } } });
+    const rows = paramDiff(before, after).filter((p) => !isQuietTableRow(p, ['amount']));
+    expect(rows.map((p) => [p.name, p.change])).toEqual([
+      ['age', 'same'],
+      ['amount (default)', 'changed'],
+      ['amount (key)', 'same'],
+      ['amount[GBP]', 'removed'],
+      ['amount[JPY]', 'changed'],
+      ['amount[XYZ]', 'added'],
+    ]);
+    // A number that became a table: the number removed, the table's rows added.
+    const became = paramDiff(parameterRows({ parameters: { amount: 10000 } }), after).map((p) => [p.name, p.change]);
+    expect(became).toEqual(expect.arrayContaining([['amount', 'removed'], ['amount[JPY]', 'added'], ['amount (default)', 'added']]));
   });
 
   it('lists components whose versions differ', () => {

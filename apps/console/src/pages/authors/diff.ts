@@ -43,9 +43,38 @@ export function paramDiff(a: Record<string, unknown> = {}, b: Record<string, unk
   return names.map((name) => {
     const before = a[name];
     const after = b[name];
-    const change = !(name in a) ? 'added' : !(name in b) ? 'removed' : JSON.stringify(before) === JSON.stringify(after) ? 'same' : 'changed';
+    // Compared with sorted keys: a pack read back from the store may list an object's keys in another order.
+    const change = !Object.hasOwn(a, name) ? 'added' : !Object.hasOwn(b, name) ? 'removed' : sortedJson(before) === sortedJson(after) ? 'same' : 'changed';
     return { name, before, after, change };
   });
+}
+
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * A pack's parameters and its parameter tables as rows of one diff: a table as a row per entry (`name[JPY]`) and for
+ * its key, default and description, so a changed rate in a table of 58 currencies reads as that rate.
+ */
+export function parameterRows(pack: { parameters?: Record<string, unknown>; parameterTables?: Record<string, unknown> } | undefined): Record<string, unknown> | undefined {
+  if (!pack) return undefined;
+  const rows: Record<string, unknown> = { ...pack.parameters };
+  for (const [name, t] of Object.entries(pack.parameterTables ?? {})) {
+    const table = t as { description?: string; key?: unknown; values?: Record<string, unknown>; default?: unknown };
+    rows[`${name} (key)`] = table.key;
+    rows[`${name} (default)`] = table.default;
+    if (table.description !== undefined) rows[`${name} (description)`] = table.description;
+    for (const [entry, value] of Object.entries(table.values ?? {})) rows[`${name}[${entry}]`] = value;
+  }
+  return rows;
+}
+
+/** A row of a table's entry that did not change: left out of the diff, where 58 unchanged currencies would bury one change. */
+export function isQuietTableRow(p: ParamChange, tables: readonly string[]): boolean {
+  return p.change === 'same' && tables.some((t) => p.name.startsWith(`${t}[`) || p.name === `${t} (description)`);
 }
 
 export interface ComponentChange {
