@@ -38,6 +38,12 @@ describe('explanation of a trace', () => {
     expect(steps[6]).toEqual({ kind: 'other', source: 'platform@refunds', rule: 'order.refundedAmount', fired: false, fields: { used: 0 } });
   });
 
+  it("keeps a policy's signal that names the feature it compared as a step of its own, not a feature", () => {
+    const signal = { source: 'giftcard-abuse@1.2.0', rule: 'signal.REDEEMED_AMOUNT_CARD_24H', fired: true, code: 'REDEEMED_AMOUNT_CARD_24H', feature: 'redeemedAmountCard24h', value: 16001, threshold: 16000 };
+    const feature = { source: 'platform@features', rule: 'feature.redeemedAmountCard24h', fired: false, feature: 'redeemedAmountCard24h', value: 0, from: 'platform', entity: 'cardCurrency', window: '24h' };
+    expect(classify([signal, feature]).map((s) => s.kind)).toEqual(['other', 'feature']);
+  });
+
   it('reads no trace as no steps', () => {
     expect(classify(undefined)).toEqual([]);
   });

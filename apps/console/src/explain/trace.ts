@@ -80,7 +80,9 @@ export function classify(trace: unknown): Step[] {
     const e = (entry ?? {}) as Raw;
     const source = str(e.source);
     const fired = e.fired === true;
-    if (typeof e.feature === 'string') {
+    // The platform's own features only: a policy's signal may name the feature it compared (giftcard-abuse does), and
+    // is no feature of this decision.
+    if (typeof e.feature === 'string' && (source === 'platform@features' || str(e.rule).startsWith('feature.'))) {
       return { kind: 'feature', source, feature: e.feature, value: e.value, from: str(e.from) || undefined, entity: str(e.entity) || undefined, window: str(e.window) || undefined, platform: e.platform, caller: e.caller, detail: str(e.detail) || undefined };
     }
     if (typeof e.code === 'string' && typeof e.weight === 'number') {
