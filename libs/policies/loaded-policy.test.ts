@@ -1,6 +1,6 @@
 /** LoadedPolicy against the committed refund-risk bundle: metadata, each signal, cap, bands, reuse, refusals, budgets. */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import fc from 'fast-check';
 import { DomainError } from '../errors/index.js';
@@ -109,6 +109,25 @@ describe('LoadedPolicy reads (manifest metadata.reads)', () => {
     expect(p.reads(ENTRYPOINT)).toEqual(reads);
     expect(p.reads('other/entrypoint')).toEqual([]);
     expect(policy.reads(ENTRYPOINT)).toEqual([]);
+  });
+
+  it('counts a pointer listed twice once', async () => {
+    const reads = { [ENTRYPOINT]: Array.from({ length: 1001 }, () => '/amount') };
+    const p = await LoadedPolicy.load(variantBundle(bundleBytes, 'refund-risk', '1.0.1', { metadata: { reads } }));
+    expect([p.reads(ENTRYPOINT), p.readsProblem]).toEqual([['/amount'], undefined]);
+  });
+
+  it('every committed bundle declares its reads well-formed, or none (a built-in bundle goes through no upload check)', async () => {
+    const dir = new URL('../../policies/bundles/', import.meta.url);
+    let loaded = 0;
+    for (const name of readdirSync(dir)) {
+      for (const file of readdirSync(new URL(`${name}/`, dir))) {
+        const p = await LoadedPolicy.load(readFileSync(new URL(`${name}/${file}`, dir)));
+        expect([p.ref, p.readsProblem]).toEqual([p.ref, undefined]);
+        loaded++;
+      }
+    }
+    expect(loaded).toBeGreaterThanOrEqual(5);
   });
 
   it.each([

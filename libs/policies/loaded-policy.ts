@@ -212,11 +212,13 @@ function declaredReads(value: unknown, exported: ReadonlyMap<string, number>): {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return none('must be an object of entrypoint: [JSON pointers]');
   for (const [entrypoint, pointers] of Object.entries(value)) {
     if (!exported.has(entrypoint)) return none(`names entrypoint ${entrypoint}, which /policy.wasm does not export`);
-    if (!Array.isArray(pointers) || !pointers.every((p): p is string => typeof p === 'string' && JSON_POINTER.test(p))) {
+    if (!Array.isArray(pointers)) return none(`of ${entrypoint} must be a list of JSON pointers (e.g. "/features/x")`);
+    const unique = [...new Set(pointers as unknown[])];
+    if (unique.length > MAX_READS) return none(`of ${entrypoint} lists ${unique.length} pointers; at most ${MAX_READS}`);
+    if (!unique.every((p): p is string => typeof p === 'string' && JSON_POINTER.test(p))) {
       return none(`of ${entrypoint} must be a list of JSON pointers (e.g. "/features/x"; "~" only as ~0 or ~1)`);
     }
-    if (pointers.length > MAX_READS) return none(`of ${entrypoint} lists ${pointers.length} pointers; at most ${MAX_READS}`);
-    reads.set(entrypoint, Object.freeze([...new Set(pointers)]));
+    reads.set(entrypoint, Object.freeze(unique));
   }
   return { reads };
 }

@@ -95,6 +95,9 @@ describe('parameter tables', () => {
     pack.parameterTables.closedStatuses = { key: { fact: 'currency' }, values: { EUR: ['CLOSED'] }, default: [] };
     pack.parameterTables.byPath = { key: { fact: 'order', path: '$.totl' }, values: { a: 1 }, default: 0 };
     pack.parameterTables.lowerCase = { key: { fact: 'currency' }, values: { JPY: 1, jpy: 2 }, default: 0 };
+    // Through a path on a fact that may be a string itself (then the key), the path's enum says nothing certain.
+    pack.factSchema.properties.code = { anyOf: [{ type: 'string' }, { type: 'object', properties: { c: { enum: ['A'] } } }] };
+    pack.parameterTables.byCode = { key: { fact: 'code', path: '$.c' }, values: { A: 1, 'a-string-code': 2 }, default: 0 };
     expect(errorsOf(pack)).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: '/parameterTables/bigAmount/key/fact', message: expect.stringContaining("fact 'currencyCode' is not declared") }),
@@ -112,18 +115,28 @@ describe('parameter tables', () => {
     expect(errors).toEqual([
       expect.objectContaining({
         path: '/rules/0/conditions/all/0/value',
-        message: expect.stringMatching(/entry 'JPY' of parameter table 'bigAmount' \("150000"\) is not.*\(1 more entry of parameter table 'bigAmount' fails this check too\)$/),
+        message: expect.stringMatching(/entry 'JPY' of parameter table 'bigAmount' \("150000"\) is not.*\(1 more value of parameter table 'bigAmount', entries or its default, fails this check too\)$/),
       }),
     ]);
     expect(errorsOf(tablePack({ values: { JPY: 150_000, KWD: 3_000 }, default: null }))).toEqual([
       expect.objectContaining({ path: '/rules/0/conditions/all/0/value', message: expect.stringContaining('the default of parameter table') }),
     ]);
     const lists = fixturePack();
-    lists.parameterTables = { closedByCurrency: { key: { fact: 'currency' }, values: { EUR: ['CLOSED', 'SHIPPED'] }, default: ['CLOSED'] } };
+    lists.parameterTables = { closedByCurrency: { key: { fact: 'currency' }, values: { EUR: ['CLOSED', 'SHIPPED', 'LOST', 1, 2] }, default: ['CLOSED'] } };
     lists.rules[2].conditions = { any: [{ fact: 'status', operator: 'in', value: { param: 'closedByCurrency' } }] };
+    // One error however long the entry's list: the first bad element, the others counted.
     expect(errorsOf(lists)).toEqual([
-      expect.objectContaining({ path: '/rules/2/conditions/any/0/value', message: expect.stringContaining("element 1 (\"SHIPPED\") of entry 'EUR' of parameter table 'closedByCurrency'") }),
+      expect.objectContaining({
+        path: '/rules/2/conditions/any/0/value',
+        message: expect.stringMatching(/element 1 \("SHIPPED"\) of entry 'EUR' of parameter table 'closedByCurrency'.*\(and 3 more of its elements\)$/),
+      }),
     ]);
+  });
+
+  it('holds entries to a pattern only where every branch that may be a string has one', () => {
+    const pack = tablePack({ key: { fact: 'code' }, values: { jpy: 1 } });
+    pack.factSchema.properties.code = { anyOf: [{ type: 'string', pattern: '^[A-Z]{3}$' }, { properties: { a: {} } }] };
+    expect(() => validatePack(pack)).not.toThrow();
   });
 
   it("says a fact's own problem once, however many entries the table has", () => {
@@ -140,7 +153,7 @@ describe('parameter tables', () => {
     // One error per condition (900 × 1,000 entries made 900,900 before, and a stack overflow past ~290 conditions).
     const errors = errorsOf(pack);
     expect(errors).toHaveLength(900);
-    expect(errors[0]!.message).toContain(`(${PACK_LIMITS.maxTableEntries - 1} more entries of parameter table 'bigAmount' fail this check too)`);
+    expect(errors[0]!.message).toContain(`(${PACK_LIMITS.maxTableEntries - 1} more values of parameter table 'bigAmount', entries or its default, fail this check too)`);
     const valid = tablePack({ key: byChannel, values: Object.fromEntries(Object.keys(values).map((k, i) => [k, i])) });
     valid.rules[0].conditions = { any: conditions };
     expect(() => validatePack(valid)).not.toThrow();

@@ -392,7 +392,7 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
         tableVerdicts.set(memo, verdict);
       }
       const { first, failing } = verdict;
-      const more = failing > 1 ? ` (${failing - 1} more ${failing === 2 ? 'entry' : 'entries'} of parameter table '${param}' fail${failing === 2 ? 's' : ''} this check too)` : '';
+      const more = failing > 1 ? ` (${failing - 1} more ${failing === 2 ? 'value' : 'values'} of parameter table '${param}', entries or its default, fail${failing === 2 ? 's' : ''} this check too)` : '';
       const seen = new Set<string>();
       // The first failing entry, or the first entry when none fails (for the fact's own problems, if any).
       checkOperands(operator, left, entries[Math.max(first, 0)]!, at, (path, message) => {
@@ -440,13 +440,23 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
             if (!Array.isArray(right.value)) {
               return report(`${at}/value`, `operator '${operator}' needs an array value, but ${right.label} is not one`);
             }
-            right.value.forEach((element: unknown, i) => {
-              const label =
-                right.owner === undefined ? `element ${describeValue(element)}` : `element ${i} (${describeValue(element)}) of ${right.owner}`;
-              const problem = literalProblem(element, label, left);
-              // A parameter's element is fixed in parameters, not here, so point at the reference.
-              if (problem) report(right.owner === undefined ? `${at}/value/${i}` : `${at}/value`, problem);
-            });
+            if (right.owner === undefined) {
+              right.value.forEach((element: unknown, i) => {
+                const problem = literalProblem(element, `element ${describeValue(element)}`, left);
+                if (problem) report(`${at}/value/${i}`, problem);
+              });
+            } else {
+              // A parameter's (or a table entry's) elements are fixed in parameters, not here: one error at the reference,
+              // naming the first bad element and counting the others, however long the list.
+              let first: string | undefined;
+              let bad = 0;
+              right.value.forEach((element: unknown, i) => {
+                if (literalProblem(element, '', left) === undefined) return;
+                bad++;
+                first ??= literalProblem(element, `element ${i} (${describeValue(element)}) of ${right.owner}`, left);
+              });
+              if (first !== undefined) report(`${at}/value`, bad > 1 ? `${first} (and ${bad - 1} more of its elements)` : first);
+            }
           } else {
             const items = isArray(right.operand.type) ? types.element(right.operand.type) : undefined;
             const ref = right.operand.name;
@@ -497,7 +507,9 @@ function patternMismatch(type: ResolvedType): (entry: string) => string | undefi
   const patterns: LinearRegExp[] = [];
   const sources: string[] = [];
   for (const branch of type.branches) {
-    const types = typesOfBranch(branch);
+    // Only an explicit type, const or enum rules strings out: a branch of bare `properties` accepts any string.
+    const explicit = typeof branch.type === 'string' || Array.isArray(branch.type) || 'const' in branch || Array.isArray(branch.enum);
+    const types = explicit ? typesOfBranch(branch) : undefined;
     if (types && !types.includes('string')) continue;
     if (typeof branch.pattern !== 'string') return () => undefined;
     try {
@@ -528,10 +540,15 @@ function checkTables(
     if (Object.hasOwn(pack.parameters, name)) fail(at, `'${name}' is also a parameter; a name is a parameter's or a table's, not both`);
     const key = resolveOperand(table.key.fact, table.key.path, `${at}/key`, fail);
     if (!key) continue;
+    // Through a path, a fact that is not an object is itself the key (tableKeyReader): the path's type then says
+    // nothing certain about the key's values, so entries are not held to its enum or pattern.
+    const top = table.key.path === undefined ? undefined : resolveOperand(table.key.fact, undefined, `${at}/key`, () => undefined);
+    const keyValuesKnown = top === undefined || (top.type.types !== undefined && [...top.type.types].every((t) => t === 'object'));
     if (!fits('string', key.type.types)) {
       fail(`${at}/key`, `the key '${key.name}' is ${describeType(key.type)}; a table is looked up by a string, so only its default would answer`);
       continue;
     }
+    if (!keyValuesKnown) continue;
     const unreachable = patternMismatch(key.type);
     for (const entry of Object.keys(table.values)) {
       const pattern = unreachable(entry);

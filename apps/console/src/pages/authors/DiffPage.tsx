@@ -8,7 +8,7 @@ import { t } from '../../i18n/index.js';
 import { ErrorNotice } from '../../ui/ErrorNotice.js';
 import { Loading, Page } from '../../ui/Page.js';
 import { ComponentTable } from './ComponentTable.js';
-import { componentChanges, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines, type ComponentChange, type DiffLine } from './diff.js';
+import { componentChanges, groupTableRows, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines, type ComponentChange, type DiffLine } from './diff.js';
 import { show } from '../../explain/trace.js';
 import type { Release } from './Releases.js';
 
@@ -85,7 +85,7 @@ function ComponentDiff({ change }: { change: ComponentChange }) {
                 </tr>
               </thead>
               <tbody>
-                {paramDiff(parameterRows(docs.before?.pack), parameterRows(docs.after?.pack))
+                {groupTableRows(paramDiff(parameterRows(docs.before?.pack), parameterRows(docs.after?.pack)), tableNames(docs))
                   .filter((p) => !isQuietTableRow(p, tableNames(docs)))
                   .map((p) => (
                   <tr key={p.name} className={p.change === 'same' ? undefined : 'diff-chg'}>

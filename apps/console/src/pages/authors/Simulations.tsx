@@ -143,7 +143,8 @@ function NewSimulation() {
     const tables = pack.pack.parameterTables ?? {};
     for (const [k, text] of Object.entries(params)) {
       try {
-        (Object.hasOwn(tables, k) ? changedTables : changed)[k] = JSON.parse(text);
+        // defineProperty: a parameter may be named __proto__, which an assignment would take for the prototype.
+        Object.defineProperty(Object.hasOwn(tables, k) ? changedTables : changed, k, { value: JSON.parse(text), enumerable: true, writable: true, configurable: true });
       } catch {
         setProblem(t('authors.simulations.badJson', { name: k }));
         return undefined;

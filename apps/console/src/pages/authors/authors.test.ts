@@ -1,4 +1,4 @@
-import { componentChanges, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines } from './diff.js';
+import { componentChanges, groupTableRows, isQuietTableRow, lineDiff, paramDiff, parameterRows, parseRef, prettyLines } from './diff.js';
 import { buildMatrix, shade } from './matrix.js';
 
 describe('release diff', () => {
@@ -42,6 +42,9 @@ describe('release diff', () => {
       ['amount[JPY]', 'changed'],
       ['amount[XYZ]', 'added'],
     ]);
+    // Each table's rows together, after a parameter whose name sorts between them.
+    const grouped = groupTableRows(paramDiff({ ...before, amountCap: 1 }, { ...after, amountCap: 2 }), ['amount']).map((p) => p.name);
+    expect(grouped.indexOf('amountCap')).toBeGreaterThan(grouped.indexOf('amount[XYZ]'));
     // A number that became a table: the number removed, the table's rows added.
     const became = paramDiff(parameterRows({ parameters: { amount: 10000 } }), after).map((p) => [p.name, p.change]);
     expect(became).toEqual(expect.arrayContaining([['amount', 'removed'], ['amount[JPY]', 'added'], ['amount (default)', 'added']]));

@@ -72,6 +72,21 @@ export function parameterRows(pack: { parameters?: Record<string, unknown>; para
   return rows;
 }
 
+/** Rows in reading order: each table's rows together, after its name (`amountCap` not between `amount (key)` and `amount[JPY]`). */
+export function groupTableRows(rows: ParamChange[], tables: readonly string[]): ParamChange[] {
+  const group = (name: string): [string, number] => {
+    const table = tables.find((t) => name.startsWith(`${t}[`) || name.startsWith(`${t} (`));
+    return table === undefined ? [name, 0] : [table, 1];
+  };
+  return [...rows].sort((a, b) => {
+    const [ga, ka] = group(a.name);
+    const [gb, kb] = group(b.name);
+    if (ga !== gb) return ga < gb ? -1 : 1;
+    if (ka !== kb) return ka - kb;
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  });
+}
+
 /** A row of a table's entry that did not change: left out of the diff, where 58 unchanged currencies would bury one change. */
 export function isQuietTableRow(p: ParamChange, tables: readonly string[]): boolean {
   return p.change === 'same' && tables.some((t) => p.name.startsWith(`${t}[`) || p.name === `${t} (description)`);
