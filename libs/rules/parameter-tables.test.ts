@@ -95,9 +95,6 @@ describe('parameter tables', () => {
     pack.parameterTables.closedStatuses = { key: { fact: 'currency' }, values: { EUR: ['CLOSED'] }, default: [] };
     pack.parameterTables.byPath = { key: { fact: 'order', path: '$.totl' }, values: { a: 1 }, default: 0 };
     pack.parameterTables.lowerCase = { key: { fact: 'currency' }, values: { JPY: 1, jpy: 2 }, default: 0 };
-    // Through a path on a fact that may be a string itself (then the key), the path's enum says nothing certain.
-    pack.factSchema.properties.code = { anyOf: [{ type: 'string' }, { type: 'object', properties: { c: { enum: ['A'] } } }] };
-    pack.parameterTables.byCode = { key: { fact: 'code', path: '$.c' }, values: { A: 1, 'a-string-code': 2 }, default: 0 };
     expect(errorsOf(pack)).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: '/parameterTables/bigAmount/key/fact', message: expect.stringContaining("fact 'currencyCode' is not declared") }),
@@ -131,6 +128,23 @@ describe('parameter tables', () => {
         message: expect.stringMatching(/element 1 \("SHIPPED"\) of entry 'EUR' of parameter table 'closedByCurrency'.*\(and 3 more of its elements\)$/),
       }),
     ]);
+  });
+
+  it('holds entries to the enum under a path unless the fact itself may be the key (a string, or a schema of bare properties)', () => {
+    const withCode = (code: unknown) => {
+      const pack = tablePack();
+      pack.factSchema.properties.code = code;
+      pack.parameterTables.byCode = { key: { fact: 'code', path: '$.c' }, values: { A: 1, B: 2 }, default: 0 };
+      return pack;
+    };
+    const c = { c: { type: 'string', enum: ['A'] } };
+    // An object or null: the key is c or no string at all (the default), so B can never be looked up.
+    expect(errorsOf(withCode({ type: ['object', 'null'], properties: c }))).toEqual([
+      expect.objectContaining({ path: '/parameterTables/byCode/values/B', message: expect.stringContaining("entry 'B' is never a value of 'code.c'") }),
+    ]);
+    // May be a string, itself then the key: nothing certain about the keys, no entry refused.
+    expect(() => validatePack(withCode({ anyOf: [{ type: 'string' }, { type: 'object', properties: c }] }))).not.toThrow();
+    expect(() => validatePack(withCode({ properties: c }))).not.toThrow();
   });
 
   it('holds entries to a pattern only where every branch that may be a string has one', () => {

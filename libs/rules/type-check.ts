@@ -498,6 +498,14 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
   return errors;
 }
 
+/** Whether a value of this type may be a string: a branch without an explicit type, const or enum accepts any. */
+function mayBeString(type: ResolvedType): boolean {
+  return type.branches.some((branch) => {
+    const explicit = typeof branch.type === 'string' || Array.isArray(branch.type) || 'const' in branch || Array.isArray(branch.enum);
+    return !explicit || (typesOfBranch(branch) ?? ['string']).includes('string');
+  });
+}
+
 /**
  * For a key's type: which pattern an entry name can never match, when every branch that may be a string has a pattern
  * and the name matches none (a `jpy` entry in a table keyed by a currency of pattern ^[A-Z]{3}$). A pattern the
@@ -540,15 +548,15 @@ function checkTables(
     if (Object.hasOwn(pack.parameters, name)) fail(at, `'${name}' is also a parameter; a name is a parameter's or a table's, not both`);
     const key = resolveOperand(table.key.fact, table.key.path, `${at}/key`, fail);
     if (!key) continue;
-    // Through a path, a fact that is not an object is itself the key (tableKeyReader): the path's type then says
-    // nothing certain about the key's values, so entries are not held to its enum or pattern.
+    // Through a path, a fact that is not an object is itself the key (tableKeyReader): when the fact may be a string,
+    // the path's type says nothing certain about the keys looked up, so entries are not held to it. (A null, a number
+    // or an array there is no string key: only the default answers it, and the checks below stay sound.)
     const top = table.key.path === undefined ? undefined : resolveOperand(table.key.fact, undefined, `${at}/key`, () => undefined);
-    const keyValuesKnown = top === undefined || (top.type.types !== undefined && [...top.type.types].every((t) => t === 'object'));
+    if (top !== undefined && mayBeString(top.type)) continue;
     if (!fits('string', key.type.types)) {
       fail(`${at}/key`, `the key '${key.name}' is ${describeType(key.type)}; a table is looked up by a string, so only its default would answer`);
       continue;
     }
-    if (!keyValuesKnown) continue;
     const unreachable = patternMismatch(key.type);
     for (const entry of Object.keys(table.values)) {
       const pattern = unreachable(entry);
