@@ -1,5 +1,6 @@
 /** A policy bundle compiled once into a metered opa-wasm instance and evaluated many times, each time within a budget. */
 import { DomainError, type ErrorKind } from '../errors/index.js';
+import { POINTER_PATTERN } from '../names/index.js';
 import { readBundle, type BundleLimits, type BundleManifest } from './bundle-reader.js';
 import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './evaluation-budget.js';
 import { MeteredInstance, WasmCallFailed } from './metered-instance.js';
@@ -197,7 +198,7 @@ function entrypointIds(raw: unknown): Map<string, number> {
 }
 
 /** RFC 6901: "" or "/"-separated tokens in which "~" only escapes "~" (~0) and "/" (~1). */
-const JSON_POINTER = /^(?:\/(?:[^~/]|~[01])*)*$/;
+const JSON_POINTER = new RegExp(POINTER_PATTERN);
 /** Pointers one entrypoint may declare: each is checked against every decision type calling it. */
 const MAX_READS = 1_000;
 

@@ -393,13 +393,10 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
       }
       const { first, failing } = verdict;
       const more = failing > 1 ? ` (${failing - 1} more ${failing === 2 ? 'value' : 'values'} of parameter table '${param}', entries or its default, fail${failing === 2 ? 's' : ''} this check too)` : '';
-      const seen = new Set<string>();
-      // The first failing entry, or the first entry when none fails (for the fact's own problems, if any).
+      // The first failing entry, or the first entry when none fails (for the fact's own problems, if any): one pass, so
+      // the fact's problems are said once.
       checkOperands(operator, left, entries[Math.max(first, 0)]!, at, (path, message) => {
-        const value = path.startsWith(`${at}/value`);
-        if (!value && seen.has(message)) return;
-        seen.add(message);
-        fail(path, value ? message + more : message);
+        fail(path, path.startsWith(`${at}/value`) ? message + more : message);
       });
     };
 
@@ -498,12 +495,18 @@ export function typeCheckRules(pack: RulePack): ErrorDetail[] {
   return errors;
 }
 
-/** Whether a value of this type may be a string: a branch without an explicit type, const or enum accepts any. */
+/**
+ * The types a branch allows when it says so (a type, const or enum); undefined when it does not, and then it accepts
+ * any string (typesOfBranch reads a branch of bare `properties` as an object, which JSON Schema does not).
+ */
+function explicitTypes(branch: SchemaNode): JsonType[] | undefined {
+  const explicit = typeof branch.type === 'string' || Array.isArray(branch.type) || 'const' in branch || Array.isArray(branch.enum);
+  return explicit ? typesOfBranch(branch) : undefined;
+}
+
+/** Whether a value of this type may be a string. */
 function mayBeString(type: ResolvedType): boolean {
-  return type.branches.some((branch) => {
-    const explicit = typeof branch.type === 'string' || Array.isArray(branch.type) || 'const' in branch || Array.isArray(branch.enum);
-    return !explicit || (typesOfBranch(branch) ?? ['string']).includes('string');
-  });
+  return type.branches.some((branch) => explicitTypes(branch)?.includes('string') ?? true);
 }
 
 /**
@@ -515,9 +518,7 @@ function patternMismatch(type: ResolvedType): (entry: string) => string | undefi
   const patterns: LinearRegExp[] = [];
   const sources: string[] = [];
   for (const branch of type.branches) {
-    // Only an explicit type, const or enum rules strings out: a branch of bare `properties` accepts any string.
-    const explicit = typeof branch.type === 'string' || Array.isArray(branch.type) || 'const' in branch || Array.isArray(branch.enum);
-    const types = explicit ? typesOfBranch(branch) : undefined;
+    const types = explicitTypes(branch);
     if (types && !types.includes('string')) continue;
     if (typeof branch.pattern !== 'string') return () => undefined;
     try {

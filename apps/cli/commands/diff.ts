@@ -31,8 +31,6 @@ function tableChanges(fromValue: unknown, toValue: unknown): string[] {
   for (const [k, v] of Object.entries(a.values)) if (!Object.hasOwn(b.values, k)) out.push(`- ${k} (was ${short(v)})`);
   if (JSON.stringify(a.default) !== JSON.stringify(b.default)) out.push(`default ${short(a.default)} -> ${short(b.default)}`);
   if (a.description !== b.description) out.push('description');
-  // Only key order differs (diffPacks compares as JSON, this as text): nothing an author changed.
-  if (out.length === 0) out.push('entries reordered');
   return out;
 }
 
